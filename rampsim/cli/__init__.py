@@ -1,0 +1,44 @@
+"""The ``rampsim`` command line: one module per group of subcommands.
+
+Each command module exposes ``register(subparsers)``, adding its subcommands with
+``set_defaults(run=function)``; ``function(args)`` returns the exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from rampsim import __version__
+
+COMMAND_MODULES = ["rampsim.cli.plan_commands"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rampsim",
+        description="A flight simulator for progressive-delivery gates.",
+    )
+    parser.add_argument("--version", action="version", version=f"rampsim {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""``rampsim validate`` and ``rampsim explain``: check a plan and read it in words."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rampsim.plan import PlanError, load_plan
+from rampsim.plan.explain import explain
+
+EXIT_INVALID_PLAN = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    validate = subparsers.add_parser("validate", help="check a plan file and report every error with its line")
+    validate.add_argument("plan", help="plan YAML file")
+    validate.set_defaults(run=run_validate)
+
+    explain_cmd = subparsers.add_parser("explain", help="print a plan as a person reads it")
+    explain_cmd.add_argument("plan", help="plan YAML file")
+    explain_cmd.add_argument("--promql", action="store_true", help="show the PromQL behind every measure")
+    explain_cmd.set_defaults(run=run_explain)
+
+
+def load_or_report(path: str):
+    """The plan at ``path``, or ``None`` after printing its errors to stderr."""
+    try:
+        return load_plan(path)
+    except PlanError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    plan = load_or_report(args.plan)
+    if plan is None:
+        return EXIT_INVALID_PLAN
+    print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {len(plan.rules)} rule(s), "
+          f"{len(plan.checkpoints)} checkpoint(s) and a final gate, {len(plan.slo.objectives)} SLO objective(s)")
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    plan = load_or_report(args.plan)
+    if plan is None:
+        return EXIT_INVALID_PLAN
+    query = None
+    if args.promql:
+        from rampsim.engine.metrics import promql
+        query = promql
+    print(explain(plan, query))
+    return 0

@@ -1,0 +1,138 @@
+"""Loading plans from YAML, with every error located by file, line and field.
+
+``load_plan(path)`` returns a validated :class:`~rampsim.plan.schema.Plan` or raises
+:class:`PlanError` listing *all* problems at once, each as
+``file:line: dotted.field: what is wrong (what was expected)``.
+``with_overrides`` re-validates a plan's source with some fields replaced (the
+sweep grid uses it: ``{"rules.error_rate.threshold": "0.3%"}``).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from rampsim.plan import schema
+from rampsim.plan.source import Document, SourceError, parse_document, read_document
+
+__all__ = ["PlanError", "load_plan", "plan_from_document", "plan_from_text", "with_overrides", "set_path"]
+
+
+class PlanError(ValueError):
+    """A plan that cannot be used; ``problems`` holds one located message per error."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _field_names() -> set[str]:
+    names: set[str] = set()
+    for value in vars(schema).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            names.update(value.model_fields)
+            names.update(f.alias for f in value.model_fields.values() if f.alias)
+    return names
+
+
+_KNOWN_FIELDS = _field_names()
+
+
+def load_plan(path: str | Path) -> schema.Plan:
+    """Read, validate and return the plan at ``path``."""
+    try:
+        document = read_document(path)
+    except SourceError as exc:
+        raise PlanError([str(exc)]) from None
+    return plan_from_document(document)
+
+
+def plan_from_text(text: str, filename: str = "<plan>") -> schema.Plan:
+    """Validate a plan written as YAML ``text``."""
+    try:
+        document = parse_document(text, filename)
+    except SourceError as exc:
+        raise PlanError([str(exc)]) from None
+    return plan_from_document(document)
+
+
+def plan_from_document(document: Document) -> schema.Plan:
+    """Validate an already composed document; errors are located in it."""
+    if not isinstance(document.data, dict):
+        raise PlanError([f"{document.where(())}: a plan is a mapping of sections (name, phases, checkpoints, ...)"])
+    try:
+        plan = schema.Plan.model_validate(document.data)
+    except ValidationError as exc:
+        raise PlanError(list(describe_errors(exc.errors(), document))) from None
+    plan._source = document
+    return plan
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]], document: Document, prefix: tuple = ()) -> Iterable[str]:
+    """Pydantic errors as ``file:line: field: message`` lines."""
+    for error in errors:
+        loc = (*prefix, *(part for part in error["loc"] if not _is_internal(part)))
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        yield f"{document.where(loc)}: {field}: {_message(error, loc)}"
+
+
+def _is_internal(part: Any) -> bool:
+    # pydantic adds the validator kind to locations of some errors, e.g. 'function-after[...]'
+    return isinstance(part, str) and ("[" in part and "]" in part)
+
+
+def _message(error: Mapping[str, Any], loc: tuple) -> str:
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1]) if loc else "?"
+        close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1, cutoff=0.7)
+        return f"unknown field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    if kind == "missing":
+        return "missing required field"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if kind in ("enum", "literal_error"):
+        message = f"{message}, got {error.get('input')!r}"
+    return message
+
+
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    """Set ``dotted`` (``rules.error_rate.threshold``) in nested ``data``; ``*`` matches every key."""
+    parts = dotted.split(".")
+
+    def walk(node: Any, index: int) -> int:
+        part = parts[index]
+        last = index == len(parts) - 1
+        if isinstance(node, list) and part.isdigit():
+            keys: list[Any] = [int(part)]
+        elif isinstance(node, dict) and part == "*":
+            keys = list(node)
+        elif isinstance(node, dict) and (part in node or last):
+            keys = [part]
+        else:
+            raise KeyError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan")
+        changed = 0
+        for key in keys:
+            if last:
+                node[key] = value
+                changed += 1
+            else:
+                changed += walk(node[key], index + 1)
+        return changed
+
+    if walk(data, 0) == 0:
+        raise KeyError(f"{dotted!r} matched nothing in the plan")
+
+
+def with_overrides(plan: schema.Plan, overrides: Mapping[str, Any]) -> schema.Plan:
+    """``plan`` validated again with the fields at dotted paths replaced by ``overrides``."""
+    document: Document | None = plan.source
+    data = copy.deepcopy(document.data) if document else plan.model_dump(mode="python", by_alias=True)
+    for dotted, value in overrides.items():
+        set_path(data, dotted, value)
+    source = document or Document(data=None, filename="<plan>")
+    changed = Document(data=data, filename=source.filename, lines=source.lines)
+    return plan_from_document(changed)

@@ -1,0 +1,551 @@
+"""The plan: what a rollout does and how it is judged, as validated pydantic models.
+
+A plan has phases (canary weight and duration), checkpoints (a time and criteria,
+each criterion with its own window), continuous rules (a breach condition held for
+a sustain time, with a severity and an action), a final gate, the traffic weights
+each action moves to, and the SLO that says what a real incident is. Quantities
+are written with units (see :mod:`rampsim.units`) and stored in base units.
+
+Comparison semantics: a *criterion* passes when ``value <op> threshold`` holds; a
+*rule* or SLO *objective* is breached when ``value <op> threshold`` holds.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+
+from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
+from rampsim.units import Kind, UnitError, format_value, parse
+
+__all__ = [
+    "Metric", "Op", "WindowKind", "Window", "Measure", "Criterion", "Rule", "Objective",
+    "Checkpoint", "FinalGate", "Phase", "Actions", "TelemetrySettings", "SLO", "Plan",
+    "METRIC_KINDS", "QUANTILE_ALIASES",
+]
+
+
+class Metric(str, enum.Enum):
+    """Every metric the engine can judge (PromQL for each in :mod:`rampsim.engine.metrics`)."""
+
+    ERROR_RATE = "error_rate"
+    LATENCY = "latency"
+    AVAILABILITY = "availability"
+    SEGMENT_SPREAD = "segment_spread"
+    CPU = "cpu"
+    MEMORY = "memory"
+    NETWORK = "network"
+    CACHE_HIT_RATE = "cache_hit_rate"
+    MEMORY_GROWTH = "memory_growth"
+    REQUEST_RATE = "request_rate"
+    REVENUE_RATE = "revenue_rate"
+    REVENUE_DELTA = "revenue_delta"
+    ALERTS = "alerts"
+
+
+QUANTILE_ALIASES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+
+METRIC_KINDS: dict[Metric, Kind] = {
+    Metric.ERROR_RATE: Kind.RATIO,
+    Metric.LATENCY: Kind.DURATION,
+    Metric.AVAILABILITY: Kind.RATIO,
+    Metric.SEGMENT_SPREAD: Kind.RATIO,
+    Metric.CPU: Kind.RATIO,
+    Metric.MEMORY: Kind.RATIO,
+    Metric.NETWORK: Kind.RATIO,
+    Metric.CACHE_HIT_RATE: Kind.RATIO,
+    Metric.MEMORY_GROWTH: Kind.BYTES_PER_HOUR,
+    Metric.REQUEST_RATE: Kind.REQUESTS_PER_SECOND,
+    Metric.REVENUE_RATE: Kind.DOLLARS_PER_MINUTE,
+    Metric.REVENUE_DELTA: Kind.RATIO,
+    Metric.ALERTS: Kind.NUMBER,
+}
+_BOUNDED_RATIOS = {Metric.ERROR_RATE, Metric.AVAILABILITY, Metric.CPU, Metric.MEMORY, Metric.NETWORK,
+                   Metric.CACHE_HIT_RATE, Metric.SEGMENT_SPREAD}
+_GAUGES = {Metric.CPU, Metric.MEMORY, Metric.NETWORK}
+
+
+class Op(str, enum.Enum):
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+    def holds(self, value: float, threshold: float) -> bool:
+        """``value <op> threshold``; ``False`` for a missing (NaN) value."""
+        if self is Op.LT:
+            return value < threshold
+        if self is Op.LE:
+            return value <= threshold
+        if self is Op.GT:
+            return value > threshold
+        return value >= threshold
+
+    @property
+    def is_upper_bound_breach(self) -> bool:
+        """True when larger values breach (``>``/``>=``)."""
+        return self in (Op.GT, Op.GE)
+
+
+class WindowKind(str, enum.Enum):
+    ROLLING = "rolling"
+    CUMULATIVE = "cumulative"
+    SINCE_CHECKPOINT = "since_checkpoint"
+
+
+class Window(BaseModel):
+    """Which scrapes a metric is computed over.
+
+    ``rolling`` covers the last ``seconds`` (PromQL ``[5m]``); ``cumulative`` everything
+    since the ramp began; ``since_checkpoint`` everything since the previous checkpoint.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: WindowKind
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        if self.kind is WindowKind.ROLLING:
+            return f"over the last {format_value(self.seconds, Kind.DURATION)}"
+        if self.kind is WindowKind.CUMULATIVE:
+            return "since the ramp began"
+        return "since the previous checkpoint"
+
+    def __str__(self) -> str:
+        return format_value(self.seconds, Kind.DURATION) if self.kind is WindowKind.ROLLING else self.kind.value
+
+
+def _parse_window(value: Any) -> Window:
+    if isinstance(value, Window):
+        return value
+    if isinstance(value, str) and value.strip() in ("cumulative", "since_start"):
+        return Window(kind=WindowKind.CUMULATIVE)
+    if isinstance(value, str) and value.strip() in ("since_checkpoint", "since_previous_checkpoint"):
+        return Window(kind=WindowKind.SINCE_CHECKPOINT)
+    if isinstance(value, dict):
+        return Window(**value)
+    try:
+        seconds = parse(value, Kind.DURATION)
+    except UnitError as exc:
+        raise ValueError(f"{exc}; or one of 'cumulative', 'since_checkpoint'") from None
+    if seconds <= 0:
+        raise ValueError(f"a window must be longer than zero, got {value!r}")
+    return Window(kind=WindowKind.ROLLING, seconds=seconds)
+
+
+def _positive_duration(value: Any, allow_zero: bool = False) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not isinstance(value, str):
+        seconds = float(value)
+        if seconds != 0:
+            raise ValueError(f"{value!r} has no unit: a duration needs one, like '15m' or '90s'")
+    else:
+        try:
+            seconds = parse(value, Kind.DURATION)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError(f"must be {'zero or ' if allow_zero else ''}positive, got {value!r}")
+    return seconds
+
+
+def _ratio(value: Any, low: float = 0.0, high: float = 1.0) -> float:
+    try:
+        ratio = parse(value, Kind.RATIO)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+    if not low <= ratio <= high:
+        raise ValueError(f"{value!r} is out of range: expected between "
+                         f"{format_value(low, Kind.RATIO)} and {format_value(high, Kind.RATIO)}")
+    return ratio
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Measure(_Model):
+    """A metric over a window, compared with a threshold.
+
+    ``metric`` may be written as a latency alias (``p99`` is ``latency`` with
+    ``quantile: 0.99``). ``peak`` takes the maximum over the window of the metric
+    computed on rolling sub-windows of that length (``max_over_time`` of a subquery).
+    """
+
+    metric: Metric
+    arm: str = "canary"
+    segment: Optional[str] = None
+    quantile: Optional[float] = None
+    definition: Optional[Literal["absolute", "relative", "chi2"]] = None
+    agg: Optional[Literal["last", "avg", "max"]] = None
+    alert_severity: Optional[Literal["warning", "critical"]] = None
+    window: Window = Field(default_factory=lambda: Window(kind=WindowKind.ROLLING, seconds=60.0))
+    peak: Optional[float] = None
+    trend: bool = False
+    op: Op
+    threshold: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("metric"), str) and data["metric"] in QUANTILE_ALIASES:
+            data = dict(data)
+            if data.get("quantile") is not None:
+                raise ValueError(f"metric {data['metric']!r} already sets the quantile; drop 'quantile'")
+            data["quantile"] = QUANTILE_ALIASES[data["metric"]]
+            data["metric"] = Metric.LATENCY.value
+        return data
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric_known(cls, value: Any) -> Any:
+        known = [m.value for m in Metric] + list(QUANTILE_ALIASES)
+        if isinstance(value, str) and value not in known:
+            raise ValueError(f"unknown metric {value!r}; known metrics: {', '.join(known)}")
+        return value
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Window:
+        return _parse_window(value)
+
+    @field_validator("peak", mode="before")
+    @classmethod
+    def _peak(cls, value: Any) -> Optional[float]:
+        return None if value is None else _positive_duration(value)
+
+    @field_validator("quantile")
+    @classmethod
+    def _quantile(cls, value: Optional[float]) -> Optional[float]:
+        if value is not None and not 0 < value < 1:
+            raise ValueError(f"a quantile is between 0 and 1 (exclusive), got {value}")
+        return value
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any, info: ValidationInfo) -> float:
+        metric = info.data.get("metric")
+        if metric is None:
+            raise ValueError("cannot read the threshold without a valid metric")
+        kind = Kind.NUMBER if info.data.get("trend") else METRIC_KINDS[metric]
+        try:
+            threshold = parse(value, kind)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        if kind is Kind.RATIO and metric in _BOUNDED_RATIOS and not 0 <= threshold <= 1:
+            raise ValueError(f"{value!r} is out of range for {metric.value}: expected between 0% and 100%")
+        if metric is Metric.REVENUE_DELTA and threshold < -1:
+            raise ValueError(f"{value!r} is out of range: revenue cannot fall by more than 100%")
+        if kind in (Kind.DURATION, Kind.REQUESTS_PER_SECOND, Kind.DOLLARS_PER_MINUTE) and threshold < 0:
+            raise ValueError(f"{value!r} is out of range: must not be negative")
+        return threshold
+
+    @model_validator(mode="after")
+    def _parameters_fit_metric(self) -> "Measure":
+        m = self.metric
+        if m is Metric.LATENCY and self.quantile is None:
+            raise ValueError("metric 'latency' needs a quantile (or write p50, p95, p99, p999)")
+        if m is not Metric.LATENCY and self.quantile is not None:
+            raise ValueError(f"'quantile' applies to latency, not to {m.value}")
+        if m is Metric.SEGMENT_SPREAD:
+            if self.definition is None:
+                raise ValueError("segment_spread needs a definition: absolute (max-min, in points), "
+                                 "relative (max-min over the mean) or chi2 (p-value of homogeneity)")
+            if self.segment is not None:
+                raise ValueError("segment_spread compares all segments; drop 'segment'")
+        elif self.definition is not None:
+            raise ValueError(f"'definition' applies to segment_spread, not to {m.value}")
+        if self.agg is not None and m not in _GAUGES and m is not Metric.MEMORY_GROWTH:
+            raise ValueError(f"'agg' applies to gauges (cpu, memory, network), not to {m.value}")
+        if m is Metric.ALERTS and self.alert_severity is None:
+            raise ValueError("metric 'alerts' needs an alert_severity (warning or critical)")
+        if m is not Metric.ALERTS and self.alert_severity is not None:
+            raise ValueError(f"'alert_severity' applies to the alerts metric, not to {m.value}")
+        if self.segment is not None and m in (_GAUGES | {Metric.AVAILABILITY, Metric.CACHE_HIT_RATE,
+                                                          Metric.MEMORY_GROWTH, Metric.ALERTS}):
+            raise ValueError(f"{m.value} is measured per arm, not per segment; drop 'segment'")
+        if self.trend and m in (Metric.ALERTS, Metric.REVENUE_DELTA):
+            raise ValueError(f"a trend of {m.value} is not supported")
+        if self.trend and self.window.kind is WindowKind.CUMULATIVE:
+            raise ValueError("a trend compares a window with the one before it; a cumulative window has none")
+        if self.peak is not None and self.window.kind is WindowKind.ROLLING and self.peak > self.window.seconds:
+            raise ValueError("'peak' sub-windows must be shorter than the window")
+        if self.peak is not None and (self.trend or m in _GAUGES or m in (Metric.ALERTS, Metric.MEMORY_GROWTH)):
+            raise ValueError(f"'peak' applies to counter metrics, not to {m.value}" + (" trends" if self.trend else ""))
+        return self
+
+    @property
+    def kind(self) -> Kind:
+        """The unit of the value this measure produces."""
+        return Kind.NUMBER if self.trend else METRIC_KINDS[self.metric]
+
+    @property
+    def label(self) -> str:
+        """Short name of the measured quantity, e.g. ``p99 latency`` or ``error rate (segment B)``."""
+        if self.metric is Metric.LATENCY:
+            q = self.quantile * 100
+            name = f"P{q:g} latency"
+        elif self.metric is Metric.SEGMENT_SPREAD:
+            name = f"segment spread ({self.definition})"
+        elif self.metric is Metric.ALERTS:
+            name = f"{self.alert_severity} alerts"
+        else:
+            name = self.metric.value.replace("_", " ")
+        if self.agg and self.agg != "last":
+            name = f"{self.agg} {name}"
+        if self.peak:
+            name = f"peak {name} (per {format_value(self.peak, Kind.DURATION)})"
+        if self.trend:
+            name = f"{name} trend (ratio to the previous window)"
+        if self.segment:
+            name = f"{name} in segment {self.segment}"
+        if self.arm != "canary":
+            name = f"{name} on {self.arm}"
+        return name
+
+    def describe(self) -> str:
+        """The measure in words: ``P99 latency over the last 1m < 200ms``."""
+        return f"{self.label} {self.window.describe()} {self.op.value} {format_value(self.threshold, self.kind)}"
+
+
+class Criterion(Measure):
+    """A checkpoint criterion: passes when ``value <op> threshold``."""
+
+
+class Rule(Measure):
+    """A continuous rule: breached when ``value <op> threshold`` for ``sustain`` or longer."""
+
+    sustain: float = 0.0
+    severity: Literal["info", "warning", "critical"] = "warning"
+    action: Literal["warn", "escalate", "hold", "rollback"] = "warn"
+
+    @field_validator("sustain", mode="before")
+    @classmethod
+    def _sustain(cls, value: Any) -> float:
+        return _positive_duration(value, allow_zero=True)
+
+    def describe(self) -> str:
+        held = f" for {format_value(self.sustain, Kind.DURATION)} or longer" if self.sustain else ""
+        return f"when {super().describe()}{held}: {self.severity} → {self.action}"
+
+
+class Objective(Measure):
+    """An SLO objective: an incident when ``value <op> threshold`` holds for ``sustain``."""
+
+    sustain: float = 0.0
+
+    @field_validator("sustain", mode="before")
+    @classmethod
+    def _sustain(cls, value: Any) -> float:
+        return _positive_duration(value, allow_zero=True)
+
+
+ActionName = Literal["continue", "hold", "rollback", "advance"]
+
+
+class Checkpoint(_Model):
+    """A scheduled judgement: at ``at``, every criterion is evaluated and a decision taken."""
+
+    at: float
+    title: Optional[str] = None
+    criteria: dict[str, Criterion] = Field(default_factory=dict)
+    on_pass: ActionName = "continue"
+    on_fail: ActionName = "hold"
+    on_inconclusive: ActionName = "continue"
+    manual: list[str] = Field(default_factory=list)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: Any) -> float:
+        return _positive_duration(value)
+
+
+class FinalGate(Checkpoint):
+    """The decision gate at the end: advance when all holds, else hold (or roll back)."""
+
+    on_pass: ActionName = "advance"
+    on_fail: ActionName = "hold"
+    on_inconclusive: ActionName = "hold"
+    require_checkpoints: bool = True
+    require_no_alerts: Optional[Literal["warning", "critical"]] = "critical"
+    max_missing_scrapes: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _never_advance_blind(self) -> "FinalGate":
+        if self.on_inconclusive == "advance":
+            raise ValueError("on_inconclusive cannot be 'advance': missing data never leads to advance")
+        return self
+
+
+class Phase(_Model):
+    """A stretch of the ramp at one canary traffic weight."""
+
+    name: Optional[str] = None
+    weight: float
+    duration: float
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight(cls, value: Any) -> float:
+        return _ratio(value)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return _positive_duration(value)
+
+
+class Actions(_Model):
+    """The canary traffic weight each terminal action moves to."""
+
+    rollback: float = 0.0
+    hold: float = 0.05
+    advance: float = 1.0
+
+    @field_validator("rollback", "hold", "advance", mode="before")
+    @classmethod
+    def _weight(cls, value: Any) -> float:
+        return _ratio(value)
+
+
+class TelemetrySettings(_Model):
+    """How the service is observed: arms, segments, histogram buckets, cadence."""
+
+    arms: tuple[str, ...] = ("baseline", "canary")
+    segments: tuple[str, ...] = ("A", "B", "C")
+    scrape_interval: float = 15.0
+    health_check_interval: float = 5.0
+    latency_buckets: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS
+
+    @field_validator("scrape_interval", "health_check_interval", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> float:
+        return _positive_duration(value)
+
+    @field_validator("latency_buckets", mode="before")
+    @classmethod
+    def _buckets(cls, value: Any) -> tuple[float, ...]:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError("latency_buckets is a list of upper bounds such as [10ms, 50ms, 200ms]")
+        bounds = []
+        for item in value:
+            if isinstance(item, str) and item.strip() in ("+Inf", "inf", "Inf"):
+                bounds.append(math.inf)
+                continue
+            bounds.append(_positive_duration(item))
+        if bounds[-1] != math.inf:
+            bounds.append(math.inf)
+        if any(a >= b for a, b in zip(bounds, bounds[1:])):
+            raise ValueError("latency_buckets must be strictly increasing")
+        return tuple(bounds)
+
+    @model_validator(mode="after")
+    def _arms(self) -> "TelemetrySettings":
+        if "canary" not in self.arms or "baseline" not in self.arms:
+            raise ValueError("arms must include 'baseline' and 'canary'")
+        if len(set(self.segments)) != len(self.segments) or len(set(self.arms)) != len(self.arms):
+            raise ValueError("arm and segment names must be unique")
+        return self
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(arms=self.arms, segments=self.segments, latency_buckets=self.latency_buckets,
+                      scrape_interval=self.scrape_interval, health_check_interval=self.health_check_interval)
+
+
+class SLO(_Model):
+    """What counts as a real incident: any objective breached on the expected metrics."""
+
+    objectives: dict[str, Objective]
+
+
+class Plan(_Model):
+    """A whole rollout plan (see the module docstring)."""
+
+    name: str
+    description: Optional[str] = None
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    phases: list[Phase]
+    actions: Actions = Field(default_factory=Actions)
+    rules: dict[str, Rule] = Field(default_factory=dict)
+    checkpoints: dict[str, Checkpoint] = Field(default_factory=dict)
+    final_gate: FinalGate
+    slo: SLO
+    traffic: Optional[dict[str, Any]] = None
+    faults: Optional[list[Any]] = None
+    _source: Any = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Any:
+        """The :class:`~rampsim.plan.source.Document` this plan was read from, if any."""
+        return self._source
+
+    @field_validator("phases")
+    @classmethod
+    def _phases(cls, phases: list[Phase]) -> list[Phase]:
+        if not phases:
+            raise ValueError("a plan needs at least one phase")
+        return phases
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Plan":
+        end = self.duration
+        arms, segments = self.telemetry.arms, self.telemetry.segments
+        if self.final_gate.at > end + 1e-9:
+            raise ValueError(f"final_gate.at ({format_value(self.final_gate.at, Kind.DURATION)}) is after the "
+                             f"end of the phases ({format_value(end, Kind.DURATION)})")
+        for name, checkpoint in self.checkpoints.items():
+            if checkpoint.at >= self.final_gate.at:
+                raise ValueError(f"checkpoint {name!r} at {format_value(checkpoint.at, Kind.DURATION)} is not before "
+                                 f"the final gate at {format_value(self.final_gate.at, Kind.DURATION)}")
+        seen: dict[float, str] = {}
+        for name, checkpoint in self.checkpoints.items():
+            if checkpoint.at in seen:
+                raise ValueError(f"checkpoints {seen[checkpoint.at]!r} and {name!r} are both at "
+                                 f"{format_value(checkpoint.at, Kind.DURATION)}")
+            seen[checkpoint.at] = name
+        for where, measure in self.measures():
+            if measure.arm not in arms:
+                raise ValueError(f"{where}: unknown arm {measure.arm!r}; arms are {', '.join(arms)}")
+            if measure.segment is not None and measure.segment not in segments:
+                raise ValueError(f"{where}: unknown segment {measure.segment!r}; segments are {', '.join(segments)}")
+        interval = self.telemetry.scrape_interval
+        for where, measure in self.measures():
+            for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0)):
+                if seconds and abs(seconds / interval - round(seconds / interval)) > 1e-9:
+                    raise ValueError(f"{where}: {what} {format_value(seconds, Kind.DURATION)} is not a whole number "
+                                     f"of scrape intervals ({format_value(interval, Kind.DURATION)})")
+        return self
+
+    @property
+    def duration(self) -> float:
+        """Total length of the phases, in seconds."""
+        return sum(p.duration for p in self.phases)
+
+    @property
+    def layout(self) -> Layout:
+        return self.telemetry.layout
+
+    def ordered_checkpoints(self) -> list[tuple[str, Checkpoint]]:
+        """Checkpoints in time order, the final gate last (named ``final_gate``)."""
+        ordered = sorted(self.checkpoints.items(), key=lambda item: item[1].at)
+        return [*ordered, ("final_gate", self.final_gate)]
+
+    def measures(self) -> list[tuple[str, Measure]]:
+        """Every measure in the plan with its dotted path."""
+        found: list[tuple[str, Measure]] = [(f"rules.{n}", r) for n, r in self.rules.items()]
+        for name, checkpoint in self.ordered_checkpoints():
+            prefix = "final_gate" if name == "final_gate" else f"checkpoints.{name}"
+            found += [(f"{prefix}.criteria.{c}", m) for c, m in checkpoint.criteria.items()]
+        found += [(f"slo.objectives.{n}", o) for n, o in self.slo.objectives.items()]
+        return found
+
+    def weight_at(self, seconds: float) -> float:
+        """The scheduled canary weight at ``seconds`` after the start (before any decision)."""
+        elapsed = 0.0
+        for phase in self.phases:
+            elapsed += phase.duration
+            if seconds < elapsed:
+                return phase.weight
+        return self.phases[-1].weight

@@ -1,0 +1,174 @@
+"""Human units in plan files: ``15m``, ``0.5%``, ``200ms``, ``50MB/h``, ``$2,450/min``.
+
+Every quantity is stored in one base unit (seconds, fractions, bytes, dollars) and
+parsed from text that must carry its unit, so ``200`` for a latency or ``200 mins``
+is an error that says what was expected, never a silent guess. Nothing here evaluates
+user text: parsing is a regular expression and a lookup table.
+"""
+from __future__ import annotations
+
+import enum
+import math
+import re
+
+__all__ = ["Kind", "UnitError", "parse", "format_value", "parse_duration", "parse_ratio"]
+
+
+class UnitError(ValueError):
+    """A quantity whose number or unit cannot be read."""
+
+
+class Kind(enum.Enum):
+    """The dimension of a quantity, which decides the units it may be written in."""
+
+    DURATION = "duration"
+    RATIO = "ratio"
+    BYTES = "bytes"
+    BYTES_PER_HOUR = "bytes per hour"
+    DOLLARS = "dollars"
+    DOLLARS_PER_MINUTE = "dollars per minute"
+    REQUESTS_PER_SECOND = "requests per second"
+    NUMBER = "number"
+
+
+_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_BYTE_UNITS = {
+    "B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+    "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40,
+}
+_PER_HOUR = {"h": 1.0, "hour": 1.0, "min": 60.0, "m": 60.0, "s": 3600.0}
+_PER_MINUTE = {"min": 1.0, "m": 1.0, "h": 1 / 60.0, "hour": 1 / 60.0, "s": 60.0}
+
+_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"
+_NUMBER_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
+_QUANTITY_RE = re.compile(rf"^\s*(\$)?\s*({_NUMBER})\s*([A-Za-z%]*)\s*(?:/\s*([A-Za-z]+))?\s*$")
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
+_DURATION_RE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[A-Za-z]+\s*)+$")
+_CLOCK_RE = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
+
+_EXAMPLES = {
+    Kind.DURATION: "'15m', '90s', '1h30m', '250ms' or '01:20' (hh:mm)",
+    Kind.RATIO: "a percentage such as '0.5%' or '99.95%', or a fraction such as 0.005",
+    Kind.BYTES: "'512MB' or '2GiB'",
+    Kind.BYTES_PER_HOUR: "'50MB/h'",
+    Kind.DOLLARS: "'$2,450'",
+    Kind.DOLLARS_PER_MINUTE: "'$2,450/min'",
+    Kind.REQUESTS_PER_SECOND: "'1250/s' or '1,250 rps'",
+    Kind.NUMBER: "a plain number such as 1.5",
+}
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in ``value``: ``'15m'``, ``'1h30m'``, ``'250ms'``, ``'01:20'`` (hh:mm)."""
+    return parse(value, Kind.DURATION)
+
+
+def parse_ratio(value: object) -> float:
+    """The fraction in ``value``: ``'0.5%'`` is 0.005; a bare number is already a fraction."""
+    return parse(value, Kind.RATIO)
+
+
+def parse(value: object, kind: Kind) -> float:
+    """Read ``value`` (text, or a bare number where the kind allows one) as a ``kind``.
+
+    Raises :class:`UnitError` naming the text and the units ``kind`` accepts.
+    """
+    if isinstance(value, bool) or value is None:
+        raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
+    if isinstance(value, (int, float)):
+        return _bare_number(float(value), kind, repr(value))
+    if not isinstance(value, str):
+        raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
+    text = value.strip()
+    if kind is Kind.DURATION:
+        return _duration(text)
+    if _NUMBER_RE.match(text):
+        return _bare_number(_number(text), kind, repr(value))
+    match = _QUANTITY_RE.match(text)
+    if not match:
+        raise UnitError(f"cannot read {value!r} as {kind.value}: expected {_EXAMPLES[kind]}")
+    dollar, number, unit, per = match.groups()
+    amount = _number(number)
+    if kind is Kind.RATIO and unit == "%" and not dollar and not per:
+        return amount / 100.0
+    if kind is Kind.NUMBER and unit == "%" and not dollar and not per:
+        return amount / 100.0
+    if kind is Kind.BYTES and unit in _BYTE_UNITS and not dollar and not per:
+        return amount * _BYTE_UNITS[unit]
+    if kind is Kind.BYTES_PER_HOUR and unit in _BYTE_UNITS and per in _PER_HOUR and not dollar:
+        return amount * _BYTE_UNITS[unit] * _PER_HOUR[per]
+    if kind is Kind.DOLLARS and dollar and not unit and not per:
+        return amount
+    if kind is Kind.DOLLARS_PER_MINUTE and dollar and not unit and per in _PER_MINUTE:
+        return amount * _PER_MINUTE[per]
+    if kind is Kind.REQUESTS_PER_SECOND and not dollar and (
+        (unit == "" and per == "s") or (unit in ("rps", "req") and per in (None, "s"))
+    ):
+        return amount
+    shown = f"{unit}/{per}" if per else unit or "(none)"
+    raise UnitError(f"unknown unit {shown!r} in {value!r} for {kind.value}: expected {_EXAMPLES[kind]}")
+
+
+def _bare_number(number: float, kind: Kind, shown: str) -> float:
+    if not math.isfinite(number):
+        raise UnitError(f"{shown} is not a finite number")
+    if kind in (Kind.RATIO, Kind.NUMBER):
+        return number
+    raise UnitError(f"{shown} has no unit: {kind.value} needs one, like {_EXAMPLES[kind]}")
+
+
+def _duration(text: str) -> float:
+    clock = _CLOCK_RE.match(text)
+    if clock:
+        hours, minutes, seconds = clock.groups()
+        return int(hours) * 3600.0 + int(minutes) * 60.0 + int(seconds or 0)
+    if _NUMBER_RE.match(text):
+        raise UnitError(f"{text!r} has no unit: a duration needs one, like {_EXAMPLES[Kind.DURATION]}")
+    if not _DURATION_RE.match(text):
+        raise UnitError(f"cannot read {text!r} as a duration: expected {_EXAMPLES[Kind.DURATION]}")
+    total = 0.0
+    for number, unit in _DURATION_PART_RE.findall(text):
+        if unit not in _DURATION_UNITS:
+            raise UnitError(
+                f"unknown unit {unit!r} in {text!r}: a duration takes ms, s, m, h or d"
+                f" (for example {_EXAMPLES[Kind.DURATION]})"
+            )
+        total += float(number) * _DURATION_UNITS[unit]
+    return total
+
+
+def format_value(value: float, kind: Kind) -> str:
+    """``value`` (in base units) written the way a person would write it in a plan."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if kind is Kind.DURATION:
+        return _format_duration(value)
+    if kind is Kind.RATIO:
+        return f"{value * 100:.4g}%"
+    if kind is Kind.BYTES:
+        return f"{value / 1e6:.4g}MB"
+    if kind is Kind.BYTES_PER_HOUR:
+        return f"{value / 1e6:.4g}MB/h"
+    if kind is Kind.DOLLARS:
+        return f"${value:,.2f}"
+    if kind is Kind.DOLLARS_PER_MINUTE:
+        return f"${value:,.0f}/min"
+    if kind is Kind.REQUESTS_PER_SECOND:
+        return f"{value:,.0f}/s"
+    return f"{value:.4g}"
+
+
+def _format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.4g}ms"
+    if seconds < 60 or seconds % 60:
+        return f"{seconds:.4g}s"
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours}h{minutes}m"
+    return f"{hours}h" if hours else f"{minutes}m"
