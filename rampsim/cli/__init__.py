@@ -1,18 +1,26 @@
 """The ``rampsim`` command line: one module per group of subcommands.
 
-Each command module exposes ``register(subparsers)``, adding its subcommands with
-``set_defaults(run=function)``; ``function(args)`` returns the exit code.
+Every module in this package that defines ``register(subparsers)`` adds its
+subcommands with ``set_defaults(run=function)``; ``function(args)`` returns the
+exit code.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from typing import Optional, Sequence
 
 from rampsim import __version__
 
-COMMAND_MODULES = ["rampsim.cli.plan_commands"]
+
+
+def _command_modules() -> list:
+    package = importlib.import_module(__name__)
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in names]
+    return [m for m in modules if hasattr(m, "register")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rampsim {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in _command_modules():
+        module.register(subparsers)
     return parser
 
 
