@@ -474,6 +474,7 @@ class Plan(_Model):
     slo: SLO
     traffic: Optional[dict[str, Any]] = None
     faults: Optional[list[Any]] = None
+    prometheus: Optional[dict[str, Any]] = None
     _source: Any = PrivateAttr(default=None)
 
     @property
