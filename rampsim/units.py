@@ -128,6 +128,8 @@ def _duration(text: str) -> float:
         return int(hours) * 3600.0 + int(minutes) * 60.0 + int(seconds or 0)
     if _NUMBER_RE.match(text):
         raise UnitError(f"{text!r} has no unit: a duration needs one, like {_EXAMPLES[Kind.DURATION]}")
+    if text.startswith("-") and _DURATION_RE.match(text[1:]):
+        return -_duration(text[1:])
     if not _DURATION_RE.match(text):
         raise UnitError(f"cannot read {text!r} as a duration: expected {_EXAMPLES[Kind.DURATION]}")
     total = 0.0

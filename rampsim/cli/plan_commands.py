@@ -47,7 +47,7 @@ def run_explain(args: argparse.Namespace) -> int:
         return EXIT_INVALID_PLAN
     query = None
     if args.promql:
-        from rampsim.engine.metrics import promql
+        from rampsim.engine.promql import promql
         query = promql
     print(explain(plan, query))
     return 0

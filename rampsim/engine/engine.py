@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from rampsim.engine.events import (
     AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
 )
-from rampsim.engine.metrics import Series, evaluate, increments
+from rampsim.engine.metrics import (
+    GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, scalar_finisher,
+)
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
 from rampsim.units import Kind, format_value
@@ -35,6 +37,13 @@ __all__ = ["DecisionEngine", "window_start"]
 
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 _EPS = 1e-9
+_NAN = float("nan")
+
+
+def _grown(array: np.ndarray, rows: int) -> np.ndarray:
+    grown = np.full((rows, array.shape[1]), np.nan)
+    grown[: len(array)] = array
+    return grown
 
 
 def window_start(measure: Measure, tick: int, interval: float, previous_checkpoint_tick: int) -> int:
@@ -52,13 +61,41 @@ class _RuleState:
     firing: bool = False
 
 
+@dataclass
+class _CompiledRule:
+    """A rule and the slot its per-scrape value is computed in (``-1``: through :func:`evaluate`)."""
+
+    name: str
+    rule: Rule
+    state: _RuleState
+    slot: int
+
+    def __post_init__(self) -> None:
+        self.breached = self.rule.op.compare
+        self.threshold = self.rule.threshold
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One value shared by every rule that measures the same thing over the same rolling window."""
+
+    lag: int
+    gauge_column: int
+    finisher: Optional[Callable[[list, float], float]]
+
+
 class DecisionEngine:
     """The reference engine (implements :class:`~rampsim.engine.protocol.Engine`)."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
+        self.layout = plan.layout
         self.interval = plan.telemetry.scrape_interval
-        self._rules = [(name, rule, _RuleState()) for name, rule in plan.rules.items()]
+        self._rules, self._slots, groups = self._compile_rules(plan)
+        self._aggregator = Aggregator(groups) if groups else None
+        self._lags = sorted({slot.lag for slot in self._slots if slot.finisher is not None})
+        self._slot_plan = [(slot.finisher, self._lags.index(slot.lag) if slot.finisher else -1, slot.gauge_column)
+                           for slot in self._slots]
         self._schedule = plan.ordered_checkpoints()
         self._next_checkpoint = 0
         self._previous_checkpoint_tick = 0
@@ -69,9 +106,36 @@ class DecisionEngine:
         self.weight = plan.phases[0].weight
         self.done = False
         self.missing_scrapes = 0
-        self._counters: Optional[np.ndarray] = None
-        self._last_raw: Optional[np.ndarray] = None
         self._observed = -1
+        self._counters = np.empty((0, self.layout.n_counters + 1))  # a trailing column of zeros
+        self._aggregates = np.empty((0, len(groups)))
+        self._running: Optional[np.ndarray] = None
+        self._last_raw: Optional[np.ndarray] = None
+        self._last_raw_complete = False
+        self._scrape_complete = False
+
+    def _compile_rules(self, plan: Plan) -> tuple[list[_CompiledRule], list[_Slot], list]:
+        groups: dict[tuple, int] = {}
+        slots: dict[tuple, int] = {}
+        slot_list: list[_Slot] = []
+        compiled = []
+        for name, rule in plan.rules.items():
+            slot = -1
+            if is_scalar_measure(rule) and rule.metric in GAUGE_METRICS:
+                column = int(self.layout.channels(GAUGE_METRICS[rule.metric], arm=self.layout.arm(rule.arm)))
+                key, new = ("gauge", column), _Slot(0, column, None)
+            elif is_scalar_measure(rule):
+                columns = tuple(groups.setdefault(g, len(groups)) for g in aggregate_groups(self.layout, rule))
+                lag = int(round(rule.window.seconds / self.interval))
+                key = (rule.metric, rule.quantile, rule.definition, columns, lag)
+                new = _Slot(lag, -1, scalar_finisher(rule, self.layout.latency_buckets, columns))
+            if is_scalar_measure(rule):
+                if key not in slots:
+                    slots[key] = len(slot_list)
+                    slot_list.append(new)
+                slot = slots[key]
+            compiled.append(_CompiledRule(name, rule, _RuleState(), slot))
+        return compiled, slot_list, list(groups)
 
     # -- the protocol ------------------------------------------------------------
 
@@ -79,16 +143,21 @@ class DecisionEngine:
         """Events caused by scrape ``tick``; scrapes must be observed in order, each once."""
         if tick != self._observed + 1:
             raise ValueError(f"scrapes must be observed in order: expected tick {self._observed + 1}, got {tick}")
+        if tick == 0 and telemetry.layout != self.layout:
+            raise ValueError(f"telemetry layout {telemetry.layout} does not match the plan's {self.layout}")
         self._observed = tick
         self._ingest(telemetry, tick)
         if self.done:
             return []
-        series = Series(telemetry.layout, telemetry.time, self._counters, telemetry.gauges)
         now = float(telemetry.time[tick])
+        gauges = telemetry.gauges[tick].tolist()
+        if self._scrape_complete and any(g != g for g in gauges):
+            self.missing_scrapes += 1  # counters complete (else counted already) but a gauge missing
         events: list[Event] = []
-        self._judge_rules(series, tick, now, events)
-        if not self.done:
-            self._judge_checkpoint(series, tick, now, events)
+        self._judge_rules(telemetry, gauges, tick, now, events)
+        if not self.done and self._next_checkpoint < len(self._schedule) \
+                and now >= self._schedule[self._next_checkpoint][1].at - _EPS:
+            self._judge_checkpoint(self._series(telemetry), tick, now, events)
         if not self.done:
             self._step_phase(now, events)
         return events
@@ -96,67 +165,108 @@ class DecisionEngine:
     # -- scrapes -------------------------------------------------------------------
 
     def _ingest(self, telemetry: Telemetry, tick: int) -> None:
+        """Append scrape ``tick``'s reset-corrected counters (the order :func:`corrected_counters` uses)."""
+        if tick >= len(self._counters):
+            size = max(len(telemetry), tick + 1)
+            self._counters = _grown(self._counters, size)
+            self._counters[:, -1] = 0.0
+            self._aggregates = _grown(self._aggregates, size)
         raw = telemetry.counters[tick]
-        if self._counters is None:
-            self._counters = np.full((len(telemetry), raw.shape[0]), np.nan)
-            self._last_raw = np.full(raw.shape[0], np.nan)
-            self._running = np.full(raw.shape[0], np.nan)
-        elif len(self._counters) < len(telemetry):
-            grown = np.full((len(telemetry), raw.shape[0]), np.nan)
-            grown[: len(self._counters)] = self._counters
-            self._counters = grown
-        present = ~np.isnan(raw)
-        step = np.where(np.isnan(self._last_raw), raw, increments(self._last_raw, raw))
-        first = np.isnan(self._running)
-        self._running = np.where(present, np.where(first, raw, self._running + step), self._running)
-        self._last_raw = np.where(present, raw, self._last_raw)
-        self._counters[tick] = np.where(present, self._running, np.nan)
-        if not present.all() or np.isnan(telemetry.gauges[tick]).any():
+        if self._running is not None and self._last_raw_complete:
+            step = raw - self._last_raw
+            if step.min() >= 0:  # no reset and nothing missing: the common case, three numpy calls
+                self._running = self._running + step
+                self._last_raw = raw.copy()
+                self._counters[tick, :-1] = self._running
+                complete = True
+            else:
+                complete = self._ingest_general(raw, tick)
+        else:
+            complete = self._ingest_general(raw, tick)
+        if self._aggregator is not None:
+            self._aggregates[tick] = self._aggregator.sum_padded(self._counters[tick])
+        self._scrape_complete = complete
+        if not complete:
             self.missing_scrapes += 1
 
-    def _value(self, series: Series, measure: Measure, tick: int, now: float) -> float:
+    def _ingest_general(self, raw: np.ndarray, tick: int) -> bool:
+        """Resets, missing samples and the first scrape; returns whether the scrape is complete."""
+        present = ~np.isnan(raw)
+        if self._running is None:
+            self._running = raw.copy()
+        else:
+            step = np.nan_to_num(increments(self._last_raw, raw))
+            self._running = np.where(present & np.isnan(self._running), raw, self._running + step)
+        self._last_raw = raw.copy() if self._last_raw is None else np.where(present, raw, self._last_raw)
+        self._last_raw_complete = not np.isnan(self._last_raw).any()
+        self._counters[tick, :-1] = np.where(present, self._running, np.nan)
+        return bool(present.all())
+
+    def _series(self, telemetry: Telemetry) -> Series:
+        return Series(self.layout, telemetry.time, self._counters[:, :-1], telemetry.gauges)
+
+    def _value(self, series: Series, measure: Measure, tick: int) -> float:
+        """``measure`` judged at ``tick`` through :func:`evaluate` (or the alert log)."""
+        start = window_start(measure, tick, self.interval, self._previous_checkpoint_tick)
         if measure.metric is Metric.ALERTS:
             floor = _SEVERITY_RANK[measure.alert_severity]
-            begin = series.time[max(window_start(measure, tick, self.interval, self._previous_checkpoint_tick), 0)]
+            begin = series.time[max(start, 0)]
             return float(sum(1 for t, sev in self._alerts if _SEVERITY_RANK[sev] >= floor and t >= begin - _EPS))
-        start = window_start(measure, tick, self.interval, self._previous_checkpoint_tick)
         return float(evaluate(series, measure, np.array([start]), np.array([tick]))[0])
 
     # -- continuous rules -------------------------------------------------------
 
-    def _judge_rules(self, series: Series, tick: int, now: float, events: list[Event]) -> None:
-        deciding: list[tuple[str, Rule]] = []
-        for name, rule, state in self._rules:
-            value = self._value(series, rule, tick, now)
-            if not math.isnan(value) and rule.op.holds(value, rule.threshold):
+    def _slot_values(self, telemetry: Telemetry, gauges: list[float], tick: int) -> list[float]:
+        time, current, aggregates = telemetry.time, self._aggregates[tick], self._aggregates
+        increases = [((current - aggregates[tick - lag]).tolist(), float(time[tick] - time[tick - lag]))
+                     if tick >= lag else None for lag in self._lags]
+        values = []
+        for finisher, lag_index, gauge_column in self._slot_plan:
+            if finisher is None:
+                values.append(gauges[gauge_column])
+            else:
+                increase = increases[lag_index]
+                values.append(_NAN if increase is None else finisher(*increase))
+        return values
+
+    def _judge_rules(self, telemetry: Telemetry, gauges: list[float], tick: int, now: float,
+                     events: list[Event]) -> None:
+        slot_values = self._slot_values(telemetry, gauges, tick)
+        series = None
+        deciding: list[_CompiledRule] = []
+        for entry in self._rules:
+            if entry.slot >= 0:
+                value = slot_values[entry.slot]
+            else:
+                series = series or self._series(telemetry)
+                value = self._value(series, entry.rule, tick)
+            state = entry.state
+            if entry.breached(value, entry.threshold):
+                rule = entry.rule
                 if state.breach_start is None:
                     state.breach_start = now
                 if not state.firing and now - state.breach_start >= rule.sustain - _EPS:
                     state.firing = True
                     self._alerts.append((now, rule.severity))
-                    events.append(AlertFired(now, name, rule.severity, rule.action, rule.describe(),
+                    events.append(AlertFired(now, entry.name, rule.severity, rule.action, rule.describe(),
                                              value, rule.threshold, state.breach_start))
                     if rule.action in ("hold", "rollback"):
-                        deciding.append((name, rule))
-            else:
+                        deciding.append(entry)
+            elif state.breach_start is not None:
                 if state.firing:
-                    events.append(AlertResolved(now, name))
+                    events.append(AlertResolved(now, entry.name))
                 state.breach_start, state.firing = None, False
         if deciding:
-            name, rule = next(((n, r) for n, r in deciding if r.action == "rollback"), deciding[0])
-            kind = DecisionKind(rule.action)
-            self._decide(events, now, kind, f"rule {name}: {rule.describe()}", f"rule:{name}")
+            entry = next((e for e in deciding if e.rule.action == "rollback"), deciding[0])
+            self._decide(events, now, DecisionKind(entry.rule.action),
+                         f"rule {entry.name}: {entry.rule.describe()}", f"rule:{entry.name}")
 
     # -- checkpoints -------------------------------------------------------------
 
     def _judge_checkpoint(self, series: Series, tick: int, now: float, events: list[Event]) -> None:
-        if self._next_checkpoint >= len(self._schedule):
-            return
         name, checkpoint = self._schedule[self._next_checkpoint]
-        if now < checkpoint.at - _EPS:
-            return
         self._next_checkpoint += 1
-        results = tuple(self._judge_criterion(series, cname, criterion, tick, now)
+        results = tuple(self._judge_criterion(series, cname, criterion, tick)
                         for cname, criterion in checkpoint.criteria.items())
         statuses = [r.status for r in results]
         notes: list[str] = []
@@ -174,8 +284,8 @@ class DecisionEngine:
         reason = f"{title}: {status.value}" + (f" ({', '.join(failed + notes)})" if failed or notes else "")
         self._decide(events, now, DecisionKind(action), reason, f"checkpoint:{name}")
 
-    def _judge_criterion(self, series: Series, name: str, criterion: Measure, tick: int, now: float) -> CriterionResult:
-        value = self._value(series, criterion, tick, now)
+    def _judge_criterion(self, series: Series, name: str, criterion: Measure, tick: int) -> CriterionResult:
+        value = self._value(series, criterion, tick)
         if math.isnan(value):
             status = Status.INCONCLUSIVE
         else:

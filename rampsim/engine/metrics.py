@@ -1,21 +1,28 @@
-"""Metrics computed from telemetry exactly the way PromQL computes them.
+"""Metrics computed from telemetry the way PromQL computes them.
 
-Counters are first corrected for resets (:func:`corrected_counters`, as PromQL's
-``increase`` does), then every counter metric is a function of *window increases*:
-the corrected value at the window's end minus the value at its start, summed over
-the selected series. Windows are closed scrape-grid intervals ``[start, end]``, which
-is what a range selector ``[w]`` at a query time on the scrape grid covers, so the
-numbers equal Prometheus's to the last bit of floating point arithmetic order.
+Three steps, each one function:
 
-All functions are vectorized over windows: ``start`` and ``end`` are arrays of
-scrape indices, and the result has one value per window, ``NaN`` when the window
-is inconclusive (a missing sample at either end, zero traffic, a start before the
-first scrape). The step-by-step engine calls them with one window; sweeps with
-thousands.
+1. :func:`corrected_counters` undoes counter resets (PromQL ``increase`` semantics):
+   a drop is a restart from zero, a missing sample changes nothing.
+2. :meth:`Series.aggregate` sums the corrected series a measure selects (for
+   example the canary's errors over all segments) into *aggregate* columns; the
+   measure's window increase is the aggregate at the window's end minus at its
+   start. Windows are closed scrape-grid intervals ``[start, end]``: what a range
+   selector ``[w]`` covers at a query time on the scrape grid.
+3. A *finish* turns the window increases into the value: a ratio, a
+   ``histogram_quantile``, a segment spread.
 
-The PromQL that reproduces each metric is :func:`promql`.
+:func:`evaluate` is vectorized over windows (arrays of scrape indices) and gives
+``NaN`` for an inconclusive window: a missing sample at either end, zero traffic,
+a start before the first scrape. :func:`scalar_finisher` gives the same finish on plain
+floats, for the engine's per-scrape path; its formulas are written in the same
+order as :func:`finish` so both give identical floats (a property test holds them
+to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
 """
 from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -25,9 +32,16 @@ from rampsim.plan.schema import Measure, Metric
 from rampsim.telemetry import Layout, Telemetry
 
 __all__ = [
-    "Series", "increments", "corrected_counters", "histogram_quantile", "evaluate", "promql", "METRIC_NAMES",
+    "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
+    "aggregate_groups", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
 ]
 
+GAUGE_METRICS = {Metric.CPU: "cpu", Metric.MEMORY: "memory", Metric.NETWORK: "network",
+                 Metric.MEMORY_GROWTH: "memory_bytes"}
+_NAN = float("nan")
+
+
+# -- 1. counter resets ---------------------------------------------------------------
 
 def increments(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """Counter increase from ``previous`` to ``current`` samples, a drop counting as a reset to zero."""
@@ -37,8 +51,8 @@ def increments(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
 def corrected_counters(raw: np.ndarray) -> np.ndarray:
     """Reset-corrected cumulative counters, ``NaN`` where the sample is missing.
 
-    Increments between consecutive *present* samples are summed, so a missing
-    sample inside a window changes nothing, as in PromQL.
+    Increments between consecutive *present* samples are summed in time order
+    (first sample, then each increment), the order the engine adds them in.
     """
     raw = np.asarray(raw, dtype=float)
     missing = np.isnan(raw)
@@ -48,12 +62,70 @@ def corrected_counters(raw: np.ndarray) -> np.ndarray:
         np.maximum.accumulate(index, axis=0, out=index)
         filled = raw[index, np.arange(raw.shape[1])]
     present = ~np.isnan(filled)
-    first_value = np.where(present.any(axis=0), filled[present.argmax(axis=0), np.arange(raw.shape[1])], np.nan)
-    corrected = np.empty_like(filled)
-    corrected[0] = first_value
-    corrected[1:] = first_value + np.cumsum(np.nan_to_num(increments(filled[:-1], filled[1:])), axis=0)
+    steps = np.empty_like(filled)
+    steps[0] = np.where(present.any(axis=0), filled[present.argmax(axis=0), np.arange(raw.shape[1])], np.nan)
+    steps[1:] = np.nan_to_num(increments(filled[:-1], filled[1:]))
+    corrected = np.cumsum(steps, axis=0)
     corrected[missing] = np.nan
     return corrected
+
+
+# -- 2. aggregates -------------------------------------------------------------------
+
+Group = tuple[int, ...]
+
+
+def aggregate_groups(layout: Layout, measure: Measure) -> list[Group]:
+    """The counter channel groups whose window increases ``measure``'s finish reads, in order."""
+    arm = layout.arm(measure.arm)
+    segments = range(len(layout.segments)) if measure.segment is None else [layout.segment(measure.segment)]
+
+    def group(family: str, which=segments, on_arm: int = arm) -> Group:
+        if family in ("requests", "errors", "revenue"):
+            return tuple(int(layout.channels(family, on_arm, s)) for s in which)
+        return (int(layout.channels(family, on_arm)),)
+
+    m = measure.metric
+    if m is Metric.ERROR_RATE:
+        return [group("errors"), group("requests")]
+    if m is Metric.LATENCY:
+        per_segment = [layout.channels("latency_bucket", arm, s) for s in segments]
+        return [tuple(int(c[b]) for c in per_segment) for b in range(len(layout.latency_buckets))]
+    if m is Metric.AVAILABILITY:
+        return [group("health_checks_ok"), group("health_checks")]
+    if m is Metric.CACHE_HIT_RATE:
+        return [group("cache_hits"), group("cache_misses")]
+    if m is Metric.SEGMENT_SPREAD:
+        return [g for s in range(len(layout.segments)) for g in (group("errors", [s]), group("requests", [s]))]
+    if m is Metric.REQUEST_RATE:
+        return [group("requests")]
+    if m is Metric.REVENUE_RATE:
+        return [group("revenue")]
+    if m is Metric.REVENUE_DELTA:
+        base = layout.arm("baseline")
+        return [group("revenue"), group("requests"), group("revenue", on_arm=base), group("requests", on_arm=base)]
+    return []
+
+
+class Aggregator:
+    """Sums channel groups member by member, in order, so every caller gets the same floats."""
+
+    def __init__(self, groups: Sequence[Group]) -> None:
+        self.groups = tuple(groups)
+        width = max(len(g) for g in self.groups)
+        padded = np.array([g + (-1,) * (width - len(g)) for g in self.groups], dtype=np.intp)
+        self._members = [padded[:, m] for m in range(width)]
+
+    def __call__(self, counters: np.ndarray) -> np.ndarray:
+        """``(..., len(groups))`` group sums of ``counters`` ``(..., channels)``."""
+        return self.sum_padded(np.concatenate([counters, np.zeros((*counters.shape[:-1], 1))], axis=-1))
+
+    def sum_padded(self, padded: np.ndarray) -> np.ndarray:
+        """The group sums of ``padded``: counters with one trailing column of zeros."""
+        total = padded[..., self._members[0]]
+        for member in self._members[1:]:
+            total = total + padded[..., member]
+        return total
 
 
 class Series:
@@ -64,30 +136,43 @@ class Series:
         self.time = time
         self.counters = counters
         self.gauges = gauges
+        self._aggregates: dict[tuple[Group, ...], np.ndarray] = {}
 
     @classmethod
     def from_telemetry(cls, telemetry: Telemetry) -> "Series":
         """All of ``telemetry`` at once (the vectorized path)."""
         return cls(telemetry.layout, telemetry.time, corrected_counters(telemetry.counters), telemetry.gauges)
 
-    def increase(self, channels: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """``sum(increase(series[window]))`` over ``channels``; a bucket axis, if any, is kept."""
-        channels = np.asarray(channels)
-        if channels.ndim > 1:  # (..., buckets): sum every axis but the last
-            flat = channels.reshape(-1, channels.shape[-1])
-            delta = self.counters[end][:, flat] - self.counters[start][:, flat]
-            return delta.sum(axis=1)
-        columns = channels.reshape(-1)
-        return (self.counters[end][:, columns] - self.counters[start][:, columns]).sum(axis=1)
+    def aggregate(self, groups: Sequence[Group]) -> np.ndarray:
+        """``(ticks, len(groups))`` sums of the corrected counters in each group (cached)."""
+        key = tuple(groups)
+        if key not in self._aggregates:
+            self._aggregates[key] = Aggregator(key)(self.counters)
+        return self._aggregates[key]
+
+    def increase(self, groups: Sequence[Group], start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """``(windows, len(groups))`` window increases of the group sums (same floats either way)."""
+        if 2 * len(end) < len(self.time):
+            aggregator = Aggregator(groups)
+            return aggregator(self.counters[end]) - aggregator(self.counters[start])
+        aggregate = self.aggregate(groups)
+        return aggregate[end] - aggregate[start]
+
+    def gauge(self, measure: Measure) -> np.ndarray:
+        """The gauge column ``measure`` reads, over all scrapes."""
+        channel = self.layout.channels(GAUGE_METRICS[measure.metric], arm=self.layout.arm(measure.arm))
+        return self.gauges[:, int(channel)]
 
 
-def histogram_quantile(q: float, upper_bounds: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+# -- 3. finishes ---------------------------------------------------------------------
+
+def histogram_quantile(q: float, upper_bounds: Sequence[float], buckets: np.ndarray) -> np.ndarray:
     """PromQL ``histogram_quantile`` on classic cumulative buckets, vectorized over rows.
 
     ``buckets`` is ``(..., len(upper_bounds))`` of cumulative counts, the last bound
-    ``+Inf``. Follows Prometheus: counts are made monotonic, the rank ``q * total`` is
-    located in the first bucket whose count reaches it and interpolated linearly
-    inside it (the lowest bucket from 0); a rank in the ``+Inf`` bucket returns the
+    ``+Inf``. As Prometheus does: counts are made monotonic; the rank ``q * total``
+    falls in the first bucket whose count reaches it and is interpolated linearly
+    inside it (the lowest bucket from 0); a rank in the ``+Inf`` bucket gives the
     largest finite bound; no observations give ``NaN``.
     """
     le = np.asarray(upper_bounds, dtype=float)
@@ -96,22 +181,156 @@ def histogram_quantile(q: float, upper_bounds: np.ndarray, buckets: np.ndarray) 
     rank = q * total
     b = np.sum(counts[..., :-1] < rank[..., None], axis=-1)
     inside = b < len(le) - 1
-    b_safe = np.minimum(b, len(le) - 2)
-    lower_count = np.where(b_safe > 0, np.take_along_axis(counts, np.maximum(b_safe - 1, 0)[..., None], -1)[..., 0], 0.0)
-    upper_count = np.take_along_axis(counts, b_safe[..., None], -1)[..., 0]
-    bucket_start = np.where(b_safe > 0, le[np.maximum(b_safe - 1, 0)], 0.0)
-    bucket_end = le[b_safe]
+    b = np.minimum(b, len(le) - 2)
+    below = np.maximum(b - 1, 0)
+    lower_count = np.where(b > 0, np.take_along_axis(counts, below[..., None], -1)[..., 0], 0.0)
+    upper_count = np.take_along_axis(counts, b[..., None], -1)[..., 0]
+    bucket_start = np.where(b > 0, le[below], 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = bucket_start + (bucket_end - bucket_start) * ((rank - lower_count) / (upper_count - lower_count))
+        value = bucket_start + (le[b] - bucket_start) * ((rank - lower_count) / (upper_count - lower_count))
     value = np.where(inside, value, le[-2])
-    value = np.where((b_safe == 0) & (le[0] <= 0) & inside, le[0], value)
-    return np.where((total > 0) & np.isfinite(total), value, np.nan)
+    value = np.where(inside & (b == 0) & (le[0] <= 0), le[0], value)
+    return np.where(total > 0, value, np.nan)
+
+
+def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: Sequence[float]) -> float:
+    """:func:`histogram_quantile` for one histogram of plain floats (same steps, same float operations)."""
+    if math.isnan(sum(buckets)):
+        return _NAN
+    total = max(buckets)
+    if not total > 0:
+        return _NAN
+    rank = q * total
+    running, lower_count = -math.inf, 0.0
+    for b in range(len(buckets) - 1):
+        count = buckets[b]
+        running = count if count > running else running
+        if running >= rank:
+            if b == 0:
+                return upper_bounds[0] if upper_bounds[0] <= 0 else upper_bounds[0] * (rank / running)
+            bucket_start = upper_bounds[b - 1]
+            return bucket_start + (upper_bounds[b] - bucket_start) * ((rank - lower_count) / (running - lower_count))
+        lower_count = running
+    return upper_bounds[-2]
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
 
+
+def _ratio_scalar(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else _NAN
+
+
+def _chi2_p_value(errors: list, requests: list) -> np.ndarray:
+    """p-value of a chi-square test that all segments share one error rate (vectorized)."""
+    total_errors, total_requests = errors[0], requests[0]
+    for e, r in zip(errors[1:], requests[1:]):
+        total_errors, total_requests = total_errors + e, total_requests + r
+    pooled = _ratio(total_errors, total_requests)
+    statistic = np.zeros_like(pooled)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for e, r in zip(errors, requests):
+            expected = r * pooled
+            statistic = statistic + (e - expected) ** 2 / (expected * (1 - pooled))
+    p_value = stats.chi2.sf(statistic, len(errors) - 1)
+    return np.where((pooled == 0) | (pooled == 1), 1.0, p_value)
+
+
+def finish(measure: Measure, upper_bounds: Sequence[float], increase: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """``measure``'s value from its groups' window increases ``(n, groups)`` over ``seconds``-long windows."""
+    m = measure.metric
+    column = [increase[:, i] for i in range(increase.shape[1])]
+    if m in (Metric.ERROR_RATE, Metric.AVAILABILITY):
+        return _ratio(column[0], column[1])
+    if m is Metric.LATENCY:
+        return histogram_quantile(measure.quantile, upper_bounds, increase)
+    if m is Metric.CACHE_HIT_RATE:
+        return _ratio(column[0], column[0] + column[1])
+    if m is Metric.REQUEST_RATE:
+        return _ratio(column[0], seconds)
+    if m is Metric.REVENUE_RATE:
+        return _ratio(column[0], seconds / 60.0)
+    if m is Metric.REVENUE_DELTA:
+        return _ratio(_ratio(column[0], column[1]), _ratio(column[2], column[3])) - 1.0
+    if m is Metric.SEGMENT_SPREAD:
+        errors, requests = column[0::2], column[1::2]
+        rates = [_ratio(e, r) for e, r in zip(errors, requests)]
+        high, low, total = rates[0], rates[0], rates[0]
+        for rate in rates[1:]:
+            high, low, total = np.maximum(high, rate), np.minimum(low, rate), total + rate
+        if measure.definition == "absolute":
+            return high - low
+        if measure.definition == "relative":
+            mean = total / len(rates)
+            return np.where(mean > 0, _ratio(high - low, mean), np.where(mean == 0, 0.0, np.nan))
+        return np.where(np.isnan(total), np.nan, _chi2_p_value(errors, requests))
+    raise ValueError(f"{m.value} has no counter finish")
+
+
+def scalar_finisher(measure: Measure, upper_bounds: Sequence[float],
+                    columns: Sequence[int]) -> Callable[[Sequence[float], float], float]:
+    """:func:`finish` for one window on plain floats, as a function of ``(increases, seconds)``.
+
+    ``increases`` is a list of window increases in which ``columns`` are the measure's
+    groups, in :func:`aggregate_groups` order. The engine calls this on every scrape,
+    so each metric gets a function with its indices bound and no dispatch.
+    """
+    m = measure.metric
+    c = list(columns)
+    if m in (Metric.ERROR_RATE, Metric.AVAILABILITY):
+        num, den = c
+        return lambda inc, seconds: inc[num] / inc[den] if inc[den] > 0 else _NAN
+    if m is Metric.LATENCY:
+        q = measure.quantile
+        return lambda inc, seconds: histogram_quantile_scalar(q, upper_bounds, [inc[i] for i in c])
+    if m is Metric.CACHE_HIT_RATE:
+        hits, misses = c
+        return lambda inc, seconds: _ratio_scalar(inc[hits], inc[hits] + inc[misses])
+    if m is Metric.REQUEST_RATE:
+        return lambda inc, seconds: _ratio_scalar(inc[c[0]], seconds)
+    if m is Metric.REVENUE_RATE:
+        return lambda inc, seconds: _ratio_scalar(inc[c[0]], seconds / 60.0)
+    if m is Metric.REVENUE_DELTA:
+        return lambda inc, seconds: _ratio_scalar(_ratio_scalar(inc[c[0]], inc[c[1]]),
+                                                  _ratio_scalar(inc[c[2]], inc[c[3]])) - 1.0
+    if m is Metric.SEGMENT_SPREAD:
+        definition, error_columns, request_columns = measure.definition, c[0::2], c[1::2]
+        return lambda inc, seconds: _segment_spread_scalar(definition, [inc[i] for i in error_columns],
+                                                           [inc[i] for i in request_columns])
+    raise ValueError(f"{m.value} has no counter finish")
+
+
+def _segment_spread_scalar(definition: str, errors: list[float], requests: list[float]) -> float:
+    rates = [_ratio_scalar(e, r) for e, r in zip(errors, requests)]
+    if any(rate != rate for rate in rates):
+        return _NAN
+    high, low, total = rates[0], rates[0], rates[0]
+    for rate in rates[1:]:
+        high, low, total = max(high, rate), min(low, rate), total + rate
+    if definition == "absolute":
+        return high - low
+    if definition == "relative":
+        mean = total / len(rates)
+        return _ratio_scalar(high - low, mean) if mean > 0 else 0.0
+    return float(_chi2_p_value([np.array([e]) for e in errors], [np.array([r]) for r in requests])[0])
+
+
+def is_scalar_measure(measure: Measure) -> bool:
+    """Whether the engine's per-scrape path (:func:`scalar_finisher`) can judge ``measure``.
+
+    Rolling windows over counters, and gauges read at the window's end; everything
+    else goes through :func:`evaluate`.
+    """
+    if measure.peak is not None or measure.trend or measure.window.kind.value != "rolling":
+        return False
+    if measure.metric in GAUGE_METRICS:
+        return measure.metric is not Metric.MEMORY_GROWTH and (measure.agg or "last") == "last"
+    return measure.metric is not Metric.ALERTS
+
+
+# -- evaluation over windows ---------------------------------------------------------
 
 def _windows(values: np.ndarray, times: np.ndarray, start: np.ndarray, end: np.ndarray, reduce) -> np.ndarray:
     """``reduce(values, times)`` row-wise over the windows ``[start, end]``, grouped by length."""
@@ -126,15 +345,14 @@ def _windows(values: np.ndarray, times: np.ndarray, start: np.ndarray, end: np.n
 def _slope_per_hour(values: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Least-squares slope (PromQL ``deriv``) per hour, ``NaN`` if any sample is missing."""
     t = times - times[:, :1]
-    t_mean = t.mean(axis=1, keepdims=True)
-    v_mean = values.mean(axis=1, keepdims=True)
+    t_centred = t - t.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = ((t - t_mean) * (values - v_mean)).sum(axis=1) / ((t - t_mean) ** 2).sum(axis=1)
+        slope = (t_centred * (values - values.mean(axis=1, keepdims=True))).sum(axis=1) / (t_centred ** 2).sum(axis=1)
     return slope * 3600.0
 
 
-def _gauge(series: Series, family: str, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    column = series.gauges[:, series.layout.channels(family, arm=series.layout.arm(measure.arm))]
+def _gauge(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    column = series.gauge(measure)
     if measure.metric is Metric.MEMORY_GROWTH:
         return _windows(column, series.time, start, end, _slope_per_hour)
     agg = measure.agg or "last"
@@ -144,66 +362,14 @@ def _gauge(series: Series, family: str, measure: Measure, start: np.ndarray, end
     return _windows(column, series.time, start, end, reducer)
 
 
-def _segment_spread(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    layout, arm = series.layout, series.layout.arm(measure.arm)
-    errors = np.stack([series.increase(layout.channels("errors", arm, s), start, end)
-                       for s in range(len(layout.segments))], axis=1)
-    requests = np.stack([series.increase(layout.channels("requests", arm, s), start, end)
-                         for s in range(len(layout.segments))], axis=1)
-    rates = _ratio(errors, requests)
-    if measure.definition == "absolute":
-        return rates.max(axis=1) - rates.min(axis=1)
-    if measure.definition == "relative":
-        mean = rates.mean(axis=1)
-        spread = rates.max(axis=1) - rates.min(axis=1)
-        return np.where(mean > 0, _ratio(spread, mean), np.where(np.isnan(mean), np.nan, 0.0))
-    pooled = _ratio(errors.sum(axis=1), requests.sum(axis=1))[:, None]
-    expected = requests * pooled
-    with np.errstate(invalid="ignore", divide="ignore"):
-        statistic = ((errors - expected) ** 2 / (expected * (1 - pooled))).sum(axis=1)
-    p_value = stats.chi2.sf(statistic, len(layout.segments) - 1)
-    degenerate = (pooled[:, 0] == 0) | (pooled[:, 0] == 1)
-    p_value = np.where(degenerate, 1.0, p_value)
-    return np.where(np.isnan(rates).any(axis=1), np.nan, p_value)
-
-
 def _plain(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """The metric over each window, without peak or trend."""
-    layout, m = series.layout, measure.metric
-    arm = layout.arm(measure.arm)
-    segment = slice(None) if measure.segment is None else layout.segment(measure.segment)
-
-    def increase(family: str) -> np.ndarray:
-        return series.increase(layout.channels(family, arm, segment), start, end)
-
-    if m is Metric.ERROR_RATE:
-        return _ratio(increase("errors"), increase("requests"))
-    if m is Metric.LATENCY:
-        buckets = series.increase(layout.channels("latency_bucket", arm, segment), start, end)
-        return histogram_quantile(measure.quantile, layout.latency_buckets, buckets)
-    if m is Metric.AVAILABILITY:
-        return _ratio(increase("health_checks_ok"), increase("health_checks"))
-    if m is Metric.CACHE_HIT_RATE:
-        hits = increase("cache_hits")
-        return _ratio(hits, hits + increase("cache_misses"))
-    if m is Metric.SEGMENT_SPREAD:
-        return _segment_spread(series, measure, start, end)
-    if m in (Metric.CPU, Metric.MEMORY, Metric.NETWORK):
-        return _gauge(series, m.value, measure, start, end)
-    if m is Metric.MEMORY_GROWTH:
-        return _gauge(series, "memory_bytes", measure, start, end)
-    seconds = series.time[end] - series.time[start]
-    if m is Metric.REQUEST_RATE:
-        return _ratio(increase("requests"), seconds)
-    if m is Metric.REVENUE_RATE:
-        return _ratio(increase("revenue"), seconds / 60.0)
-    if m is Metric.REVENUE_DELTA:
-        baseline = layout.arm("baseline")
-        canary_per_request = _ratio(increase("revenue"), increase("requests"))
-        base_per_request = _ratio(series.increase(layout.channels("revenue", baseline, segment), start, end),
-                                  series.increase(layout.channels("requests", baseline, segment), start, end))
-        return _ratio(canary_per_request, base_per_request) - 1.0
-    raise ValueError(f"{m.value} is not computed from telemetry")
+    if measure.metric in GAUGE_METRICS:
+        return _gauge(series, measure, start, end)
+    if measure.metric is Metric.ALERTS:
+        raise ValueError("the alerts metric is counted by the engine, not computed from telemetry")
+    increase = series.increase(aggregate_groups(series.layout, measure), start, end)
+    return finish(measure, series.layout.latency_buckets, increase, series.time[end] - series.time[start])
 
 
 def evaluate(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -223,14 +389,15 @@ def evaluate(series: Series, measure: Measure, start: np.ndarray, end: np.ndarra
         previous = safe_start - (end - safe_start)
         current = _plain(series, measure, safe_start, end)
         before = _plain(series, measure, np.maximum(previous, 0), safe_start)
-        values = np.where(previous >= 0, _ratio(current, before), np.nan)
-        values = np.where((before == 0) & (current == 0), 1.0, values)
+        values = np.where((before == 0) & (current == 0), 1.0, _ratio(current, before))
+        values = np.where(previous >= 0, values, np.nan)
     else:
         values = _plain(series, measure, safe_start, end)
     return np.where(valid, values, np.nan)
 
 
 def _peak(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive."""
     width = int(round(measure.peak / series.layout.scrape_interval))
     result = np.full(len(end), np.nan)
     for i, (s, e) in enumerate(zip(start, end)):
@@ -238,80 +405,3 @@ def _peak(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) 
         if len(sub_end):
             result[i] = _plain(series, measure, sub_end - width, sub_end).max()
     return result
-
-
-# -- PromQL -------------------------------------------------------------------------
-
-METRIC_NAMES = {
-    "requests": "rampsim_requests_total",
-    "errors": "rampsim_request_errors_total",
-    "latency_bucket": "rampsim_request_duration_seconds_bucket",
-    "revenue": "rampsim_revenue_dollars_total",
-    "health_checks": "rampsim_health_checks_total",
-    "health_checks_ok": "rampsim_health_checks_ok_total",
-    "cache_hits": "rampsim_cache_hits_total",
-    "cache_misses": "rampsim_cache_misses_total",
-    "cpu": "rampsim_cpu_utilization",
-    "memory": "rampsim_memory_utilization",
-    "network": "rampsim_network_utilization",
-    "memory_bytes": "rampsim_memory_bytes",
-}
-
-
-def promql(measure: Measure, window: str = "", names: dict[str, str] | None = None,
-           arm_label: str = "arm", segment_label: str = "segment") -> str:
-    """The PromQL query that gives ``measure``'s value, for a range such as ``"15m"``.
-
-    Evaluated at a time on the scrape grid, with ``window`` the measure's window
-    (for ``cumulative`` and ``since_checkpoint``, the time elapsed since that start).
-    """
-    names = {**METRIC_NAMES, **(names or {})}
-    w = window or (str(measure.window) if measure.window.kind.value == "rolling" else "<elapsed>")
-    selector = f'{arm_label}="{measure.arm}"' + (f',{segment_label}="{measure.segment}"' if measure.segment else "")
-
-    def inc(family: str, by: str = "") -> str:
-        grouping = f" by ({by})" if by else ""
-        return f"sum{grouping}(increase({names[family]}{{{selector}}}[{w}]))"
-
-    m = measure.metric
-    if m is Metric.ERROR_RATE:
-        query = f"{inc('errors')} / {inc('requests')}"
-    elif m is Metric.LATENCY:
-        query = f"histogram_quantile({measure.quantile:g}, {inc('latency_bucket', 'le')})"
-    elif m is Metric.AVAILABILITY:
-        query = f"{inc('health_checks_ok')} / {inc('health_checks')}"
-    elif m is Metric.CACHE_HIT_RATE:
-        query = f"{inc('cache_hits')} / ({inc('cache_hits')} + {inc('cache_misses')})"
-    elif m is Metric.SEGMENT_SPREAD:
-        per_segment = f"({inc('errors', segment_label)} / {inc('requests', segment_label)})"
-        spread = f"(max({per_segment}) - min({per_segment}))"
-        if measure.definition == "absolute":
-            query = spread
-        elif measure.definition == "relative":
-            query = f"{spread} / avg({per_segment})"
-        else:
-            query = (f"# chi-square test of homogeneity across segments on {inc('errors', segment_label)} "
-                     f"and {inc('requests', segment_label)}: computed by rampsim from these two vectors")
-    elif m in (Metric.CPU, Metric.MEMORY, Metric.NETWORK):
-        series = f"{names[m.value]}{{{arm_label}=\"{measure.arm}\"}}"
-        agg = measure.agg or "last"
-        query = series if agg == "last" else f"{agg}_over_time({series}[{w}])"
-    elif m is Metric.MEMORY_GROWTH:
-        query = f"deriv({names['memory_bytes']}{{{arm_label}=\"{measure.arm}\"}}[{w}]) * 3600"
-    elif m is Metric.REQUEST_RATE:
-        query = f"{inc('requests')} / {w} (in seconds)"
-    elif m is Metric.REVENUE_RATE:
-        query = f"{inc('revenue')} / {w} (in minutes)"
-    elif m is Metric.REVENUE_DELTA:
-        base = selector.replace(f'"{measure.arm}"', '"baseline"', 1)
-        base_inc = lambda family: f"sum(increase({names[family]}{{{base}}}[{w}]))"  # noqa: E731
-        query = (f"({inc('revenue')} / {inc('requests')}) / "
-                 f"({base_inc('revenue')} / {base_inc('requests')}) - 1")
-    else:
-        query = f'count(ALERTS{{alertstate="firing",severity="{measure.alert_severity}"}})  # counted by the engine'
-    if measure.peak is not None:
-        step = f"{measure.peak:g}s"
-        query = f"max_over_time(({query.replace(f'[{w}]', f'[{step}]')})[{w}:])"
-    if measure.trend:
-        query = f"({query}) / ({query.replace(f'[{w}]', f'[{w}] offset {w}')})"
-    return query

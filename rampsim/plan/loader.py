@@ -75,6 +75,9 @@ def describe_errors(errors: Iterable[Mapping[str, Any]], document: Document, pre
     """Pydantic errors as ``file:line: field: message`` lines."""
     for error in errors:
         loc = (*prefix, *(part for part in error["loc"] if not _is_internal(part)))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, schema.LocatedError):
+            loc = (*loc, *cause.path)
         field = ".".join(str(part) for part in loc) or "(top level)"
         yield f"{document.where(loc)}: {field}: {_message(error, loc)}"
 

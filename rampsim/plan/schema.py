@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any, Literal, Optional
+import operator
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
@@ -73,20 +74,22 @@ class Op(str, enum.Enum):
     GT = ">"
     GE = ">="
 
+    @property
+    def compare(self) -> Callable[[Any, Any], Any]:
+        """The comparison as a function (works on floats and numpy arrays; ``False`` for NaN)."""
+        return _COMPARISONS[self.value]
+
     def holds(self, value: float, threshold: float) -> bool:
         """``value <op> threshold``; ``False`` for a missing (NaN) value."""
-        if self is Op.LT:
-            return value < threshold
-        if self is Op.LE:
-            return value <= threshold
-        if self is Op.GT:
-            return value > threshold
-        return value >= threshold
+        return _COMPARISONS[self.value](value, threshold)
 
     @property
     def is_upper_bound_breach(self) -> bool:
         """True when larger values breach (``>``/``>=``)."""
         return self in (Op.GT, Op.GE)
+
+
+_COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 class WindowKind(str, enum.Enum):
@@ -159,6 +162,14 @@ def _ratio(value: Any, low: float = 0.0, high: float = 1.0) -> float:
         raise ValueError(f"{value!r} is out of range: expected between "
                          f"{format_value(low, Kind.RATIO)} and {format_value(high, Kind.RATIO)}")
     return ratio
+
+
+class LocatedError(ValueError):
+    """A cross-field problem that belongs to the field at ``path`` (dotted), not to the whole model."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = tuple(int(p) if p.isdigit() else p for p in path.split("."))
 
 
 class _Model(BaseModel):
@@ -494,28 +505,28 @@ class Plan(_Model):
         end = self.duration
         arms, segments = self.telemetry.arms, self.telemetry.segments
         if self.final_gate.at > end + 1e-9:
-            raise ValueError(f"final_gate.at ({format_value(self.final_gate.at, Kind.DURATION)}) is after the "
+            raise LocatedError("final_gate.at", f"final_gate.at ({format_value(self.final_gate.at, Kind.DURATION)}) is after the "
                              f"end of the phases ({format_value(end, Kind.DURATION)})")
         for name, checkpoint in self.checkpoints.items():
             if checkpoint.at >= self.final_gate.at:
-                raise ValueError(f"checkpoint {name!r} at {format_value(checkpoint.at, Kind.DURATION)} is not before "
+                raise LocatedError(f"checkpoints.{name}.at", f"checkpoint {name!r} at {format_value(checkpoint.at, Kind.DURATION)} is not before "
                                  f"the final gate at {format_value(self.final_gate.at, Kind.DURATION)}")
         seen: dict[float, str] = {}
         for name, checkpoint in self.checkpoints.items():
             if checkpoint.at in seen:
-                raise ValueError(f"checkpoints {seen[checkpoint.at]!r} and {name!r} are both at "
+                raise LocatedError(f"checkpoints.{name}.at", f"checkpoints {seen[checkpoint.at]!r} and {name!r} are both at "
                                  f"{format_value(checkpoint.at, Kind.DURATION)}")
             seen[checkpoint.at] = name
         for where, measure in self.measures():
             if measure.arm not in arms:
-                raise ValueError(f"{where}: unknown arm {measure.arm!r}; arms are {', '.join(arms)}")
+                raise LocatedError(f"{where}.arm", f"unknown arm {measure.arm!r}; arms are {', '.join(arms)}")
             if measure.segment is not None and measure.segment not in segments:
-                raise ValueError(f"{where}: unknown segment {measure.segment!r}; segments are {', '.join(segments)}")
+                raise LocatedError(f"{where}.segment", f"unknown segment {measure.segment!r}; segments are {', '.join(segments)}")
         interval = self.telemetry.scrape_interval
         for where, measure in self.measures():
             for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0)):
                 if seconds and abs(seconds / interval - round(seconds / interval)) > 1e-9:
-                    raise ValueError(f"{where}: {what} {format_value(seconds, Kind.DURATION)} is not a whole number "
+                    raise LocatedError(f"{where}.{what}", f"{what} {format_value(seconds, Kind.DURATION)} is not a whole number "
                                      f"of scrape intervals ({format_value(interval, Kind.DURATION)})")
         return self
 

@@ -64,6 +64,9 @@ def parse_document(text: str, filename: str = "<plan>") -> Document:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
         problem = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark and (not mark or context_mark.line != mark.line):
+            problem += f" ({context} started on line {context_mark.line + 1})"
         raise SourceError(f"{where}: not valid YAML: {problem}") from exc
     document = Document(data=None, filename=filename)
     document._constructor = yaml.SafeLoader("")

@@ -1,0 +1,102 @@
+"""The scrape grid: absolute wall-clock time <-> the engine's scrape index (tick).
+
+Tick ``k`` of a ramp that started at ``start`` (unix seconds) is the scrape at
+``start + k * interval``. A real scraper's timestamps jitter around the grid, so a
+sample belongs to the tick whose slot ``[t - interval/2, t + interval/2)`` holds its
+timestamp. Prometheus stores milliseconds, and so does the grid, so backfilled
+samples written on the grid land on it exactly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import time as _time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from rampsim.units import UnitError, parse_duration
+
+__all__ = ["ScrapeGrid", "parse_instant", "format_instant"]
+
+
+@dataclass(frozen=True)
+class ScrapeGrid:
+    """Ticks ``0 .. n_ticks-1`` every ``interval`` seconds from ``start`` (unix seconds)."""
+
+    start: float
+    interval: float
+    n_ticks: int
+
+    @property
+    def start_ms(self) -> int:
+        return int(round(self.start * 1000))
+
+    @property
+    def interval_ms(self) -> int:
+        return int(round(self.interval * 1000))
+
+    def time_of(self, tick: int) -> float:
+        """Unix time of tick ``tick``."""
+        return (self.start_ms + tick * self.interval_ms) / 1000.0
+
+    def slot_ms(self, first: int, last: int) -> tuple[int, int]:
+        """Millisecond bounds ``[low, high]`` (both inclusive) of the slots of ticks ``first..last``."""
+        half = self.interval_ms // 2
+        low = self.start_ms + first * self.interval_ms - half
+        high = self.start_ms + last * self.interval_ms + (self.interval_ms - half) - 1
+        return low, high
+
+    def tick_of_ms(self, timestamp_ms: int) -> int:
+        """The tick whose slot holds ``timestamp_ms`` (may be outside ``0 .. n_ticks-1``)."""
+        return (timestamp_ms - self.start_ms + self.interval_ms // 2) // self.interval_ms
+
+    def last_settled(self, now: float, settle: float) -> int:
+        """The latest tick whose slot closed at least ``settle`` seconds before ``now`` (``-1`` if none)."""
+        closes = (now - settle - self.start) * 1000 - (self.interval_ms - self.interval_ms // 2)
+        return max(min(int(math.floor(closes / self.interval_ms)), self.n_ticks - 1), -1)
+
+    def tick_at(self, instant: float) -> int:
+        """The latest tick at or before ``instant`` (``-1`` before the start), capped at the last tick."""
+        elapsed_ms = int(round(instant * 1000)) - self.start_ms
+        return max(min(elapsed_ms // self.interval_ms, self.n_ticks - 1), -1)
+
+
+_RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
+_UNIX = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+
+
+def parse_instant(text: str, now: Optional[Callable[[], float]] = None) -> float:
+    """Unix seconds from ``text``: RFC 3339 (``2025-03-01T00:00:00Z``), unix seconds, ``now`` or ``now-30m``.
+
+    A time without a zone is UTC. Raises :class:`ValueError` saying what is accepted.
+    """
+    text = text.strip()
+    clock = now or _time.time
+    relative = _RELATIVE.match(text)
+    if relative:
+        sign, amount = relative.groups()
+        if sign is None:
+            return clock()
+        try:
+            offset = parse_duration(amount)
+        except UnitError as exc:
+            raise ValueError(f"cannot read {text!r}: {exc}") from None
+        return clock() + (offset if sign == "+" else -offset)
+    if _UNIX.match(text):
+        return float(text)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read {text!r} as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, "
+                         f"unix seconds, 'now' or 'now-30m'") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
+
+
+def format_instant(seconds: float) -> str:
+    """``seconds`` (unix) as RFC 3339 UTC, to the millisecond when it has any."""
+    moment = dt.datetime.fromtimestamp(round(seconds, 3), tz=dt.timezone.utc)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")

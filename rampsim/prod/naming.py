@@ -1,0 +1,177 @@
+"""Naming: what a service calls the series the engine reads, in Prometheus.
+
+Real services name their metrics and labels differently, so a plan may say how in
+an optional ``prometheus:`` section::
+
+    prometheus:
+      metrics:                       # telemetry family -> series name (defaults below)
+        requests: http_requests_total
+        errors: http_requests_failed_total
+        latency_bucket: http_request_duration_seconds_bucket
+      labels:
+        arm: track                   # label holding the arm (baseline / canary)
+        segment: region              # label holding the segment
+      matchers:                      # extra equality matchers on every series
+        job: learning-api
+
+Omitted metrics keep rampsim's own names (:data:`rampsim.engine.promql.METRIC_NAMES`).
+The histogram's ``_sum`` series is the ``_bucket`` name with ``_sum`` instead.
+Everything here is checked against Prometheus's grammar for names, and label
+values are quoted when written into PromQL, so no user text is ever evaluated.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rampsim.engine.promql import METRIC_NAMES, promql
+from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.schema import Measure, Plan
+from rampsim.plan.source import Document, SourceError, read_document
+from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES
+
+__all__ = ["Labels", "Naming", "naming_for_plan", "load_naming", "quote"]
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_RESERVED_LABELS = {"le", "__name__"}
+
+
+def quote(value: str) -> str:
+    """``value`` as a PromQL (and OpenMetrics) double-quoted string literal."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _check_label(name: str) -> str:
+    if not _LABEL_NAME.match(name) or name.startswith("__"):
+        raise ValueError(f"{name!r} is not a usable Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)")
+    if name in _RESERVED_LABELS:
+        raise ValueError(f"{name!r} is reserved by Prometheus")
+    return name
+
+
+class Labels(BaseModel):
+    """Names of the labels that carry the arm and the segment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    arm: str = "arm"
+    segment: str = "segment"
+
+    @field_validator("arm", "segment")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        return _check_label(value)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Labels":
+        if self.arm == self.segment:
+            raise ValueError(f"the arm and segment labels must differ, both are {self.arm!r}")
+        return self
+
+
+class Naming(BaseModel):
+    """Series names, arm/segment label names and extra matchers of one service."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    metrics: dict[str, str] = Field(default_factory=lambda: dict(METRIC_NAMES))
+    labels: Labels = Field(default_factory=Labels)
+    matchers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(str(k) for k in value if k not in METRIC_NAMES)
+        if unknown:
+            raise ValueError(f"unknown telemetry famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                             f"known: {', '.join(METRIC_NAMES)}")
+        return {**METRIC_NAMES, **value}
+
+    @field_validator("metrics")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for family, name in value.items():
+            if not _METRIC_NAME.match(name):
+                raise ValueError(f"{family}: {name!r} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+        if not value["latency_bucket"].endswith("_bucket"):
+            raise ValueError(f"latency_bucket: a classic histogram's bucket series ends with _bucket, "
+                             f"got {value['latency_bucket']!r}")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two telemetry families cannot share one series name")
+        return value
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: dict[str, str]) -> dict[str, str]:
+        for label in value:
+            _check_label(label)
+        return value
+
+    @model_validator(mode="after")
+    def _matchers_apart(self) -> "Naming":
+        clash = {self.labels.arm, self.labels.segment} & set(self.matchers)
+        if clash:
+            raise ValueError(f"matchers cannot constrain the arm or segment label ({', '.join(sorted(clash))})")
+        return self
+
+    # -- series names ------------------------------------------------------------
+
+    @property
+    def histogram(self) -> str:
+        """The classic histogram's base name (``..._seconds``)."""
+        return self.metrics["latency_bucket"][: -len("_bucket")]
+
+    def series_names(self) -> dict[str, str]:
+        """Series name of every telemetry family, the histogram's ``_sum`` included."""
+        names = {family: self.metrics[family] for family in (*COUNTER_FAMILIES, *GAUGE_FAMILIES)
+                 if family in self.metrics}
+        names["latency_sum"] = f"{self.histogram}_sum"
+        return names
+
+    def selector(self, labels: Mapping[str, str] | None = None) -> str:
+        """The label matchers of a series selector: the extra matchers, then ``labels``."""
+        pairs = [*self.matchers.items(), *(labels or {}).items()]
+        return ",".join(f"{name}={quote(value)}" for name, value in pairs)
+
+    # -- PromQL ------------------------------------------------------------------
+
+    def promql(self, measure: Measure) -> str:
+        """The PromQL for ``measure`` in this service's names (see :mod:`rampsim.engine.promql`)."""
+        query = promql(measure, names=self.metrics, arm_label=self.labels.arm, segment_label=self.labels.segment)
+        if self.matchers:
+            query = query.replace("{" + f"{self.labels.arm}=", "{" + self.selector() + f",{self.labels.arm}=")
+        return query
+
+
+def naming_for_plan(plan: Plan, override: Optional[Naming] = None) -> Naming:
+    """The naming in ``plan``'s ``prometheus:`` section (``override`` wins), or the defaults.
+
+    Raises :class:`~rampsim.plan.loader.PlanError` with each problem located by file and line.
+    """
+    if override is not None:
+        return override
+    section = plan.prometheus
+    if section is None:
+        return Naming()
+    try:
+        return Naming.model_validate(section)
+    except ValidationError as exc:
+        document = plan.source or Document(data=None, filename="<plan>")
+        raise PlanError(list(describe_errors(exc.errors(), document, prefix=("prometheus",)))) from None
+
+
+def load_naming(path: str | Path) -> Naming:
+    """A naming read from its own YAML file (the same fields as the plan's ``prometheus:`` section)."""
+    try:
+        document = read_document(path)
+    except SourceError as exc:
+        raise PlanError([str(exc)]) from None
+    try:
+        return Naming.model_validate(document.data or {})
+    except ValidationError as exc:
+        raise PlanError(list(describe_errors(exc.errors(), document))) from None

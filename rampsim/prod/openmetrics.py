@@ -1,0 +1,184 @@
+"""OpenMetrics text with explicit timestamps: writing a run, reading a recording.
+
+:func:`write_openmetrics` writes telemetry the way ``promtool tsdb
+create-blocks-from openmetrics`` backfills it: one metric family after another
+(``*_total`` counters, a classic ``*_seconds`` histogram with ``le`` buckets,
+gauges), each series' samples in increasing time order (promtool silently drops
+an out-of-order sample), timestamps in seconds with millisecond precision, values
+in Python's shortest round-trip form (read back bit for bit), a missing sample
+simply absent, and ``# EOF`` last.
+
+:func:`read_openmetrics` parses such text (any OpenMetrics with timestamps, not
+only rampsim's) into :class:`~rampsim.prod.columns.RawSeries`; the parser is a
+tokenizer, it never evaluates what it reads.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Iterable, Iterator, TextIO
+
+import numpy as np
+
+from rampsim.prod.columns import RawSeries, SeriesMap
+from rampsim.prod.naming import Naming
+from rampsim.telemetry import COUNTER_FAMILIES, Telemetry
+
+__all__ = ["write_openmetrics", "read_openmetrics", "parse_series", "OpenMetricsError", "format_timestamp"]
+
+_HELP = {
+    "requests": "Requests served.",
+    "errors": "Requests that failed.",
+    "revenue": "Revenue attributed to requests, in dollars.",
+    "health_checks": "Health checks run.",
+    "health_checks_ok": "Health checks that succeeded.",
+    "cache_hits": "Cache hits.",
+    "cache_misses": "Cache misses.",
+    "latency_bucket": "Request latency.",
+    "cpu": "CPU utilisation, fraction of capacity.",
+    "memory": "Memory utilisation, fraction of capacity.",
+    "network": "Network utilisation, fraction of capacity.",
+    "memory_bytes": "Resident memory.",
+}
+
+
+class OpenMetricsError(ValueError):
+    """Text that is not OpenMetrics with timestamps; the message names the line."""
+
+
+def format_timestamp(milliseconds: int) -> str:
+    """Unix milliseconds as OpenMetrics seconds (``1740787200`` or ``1740787200.5``)."""
+    seconds, rest = divmod(int(milliseconds), 1000)
+    return f"{seconds}.{rest:03d}".rstrip("0").rstrip(".") if rest else str(seconds)
+
+
+def write_openmetrics(telemetry: Telemetry, out: TextIO, start: float, naming: Naming | None = None) -> int:
+    """Write ``telemetry`` (tick times offset by ``start``, unix seconds) to ``out``; returns the sample count."""
+    naming = naming or Naming()
+    series_map = SeriesMap(telemetry.layout, naming)
+    stamps = [format_timestamp(int(round(start * 1000)) + int(round(t * 1000))) for t in telemetry.time]
+    names = naming.series_names()
+    written = 0
+
+    def samples(name_and_labels: str, column: np.ndarray) -> Iterator[tuple[int, str]]:
+        for tick in np.flatnonzero(~np.isnan(column)):
+            yield int(tick), f"{name_and_labels} {_value(column[tick])} {stamps[tick]}\n"
+
+    for family in ("requests", "errors", "revenue", "health_checks", "health_checks_ok", "cache_hits",
+                   "cache_misses"):
+        name = names[family]
+        base, kind = (name[: -len("_total")], "counter") if name.endswith("_total") else (name, "unknown")
+        out.write(f"# HELP {base} {_HELP[family]}\n# TYPE {base} {kind}\n")
+        for column in np.atleast_1d(telemetry.layout.channels(family)).reshape(-1):
+            for _, line in samples(series_map.descriptions["counters"][int(column)], telemetry.counters[:, column]):
+                out.write(line)
+                written += 1
+    written += _write_histogram(telemetry, out, naming, series_map, samples)
+    for family in ("cpu", "memory", "network", "memory_bytes"):
+        name = names[family]
+        out.write(f"# HELP {name} {_HELP[family]}\n# TYPE {name} gauge\n")
+        for column in np.atleast_1d(telemetry.layout.channels(family)).reshape(-1):
+            for _, line in samples(series_map.descriptions["gauges"][int(column)], telemetry.gauges[:, column]):
+                out.write(line)
+                written += 1
+    out.write("# EOF\n")
+    return written
+
+
+def _write_histogram(telemetry: Telemetry, out: TextIO, naming: Naming, series_map: SeriesMap, samples) -> int:
+    """The histogram family: per series, per tick, the buckets then ``_count`` then ``_sum``."""
+    layout, base = telemetry.layout, naming.histogram
+    out.write(f"# HELP {base} {_HELP['latency_bucket']}\n# TYPE {base} histogram\n")
+    written = 0
+    describe = series_map.descriptions["counters"]
+    for a in range(len(layout.arms)):
+        for s in range(len(layout.segments)):
+            buckets = np.atleast_1d(layout.channels("latency_bucket", a, s))
+            total = int(layout.channels("latency_sum", a, s))
+            pairs = {naming.labels.arm: layout.arms[a], naming.labels.segment: layout.segments[s]}
+            lines: dict[int, list[str]] = {}
+            for column in buckets:
+                for tick, line in samples(describe[int(column)], telemetry.counters[:, column]):
+                    lines.setdefault(tick, []).append(line)
+            for tick, line in samples(series_map.series(f"{base}_count", pairs), telemetry.counters[:, buckets[-1]]):
+                lines.setdefault(tick, []).append(line)
+            for tick, line in samples(series_map.series(f"{base}_sum", pairs), telemetry.counters[:, total]):
+                lines.setdefault(tick, []).append(line)
+            for tick in sorted(lines):
+                out.writelines(lines[tick])
+                written += len(lines[tick])
+    return written
+
+
+def _value(value: float) -> str:
+    if math.isfinite(value) and float(value).is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
+# -- reading -------------------------------------------------------------------------
+
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
+_UNESCAPE = re.compile(r"\\(.)")
+_ESCAPES = {"n": "\n", "\\": "\\", '"': '"'}
+
+
+def parse_series(text: str, where: str = "") -> tuple[dict[str, str], int]:
+    """Labels (``__name__`` included) of the series written at the start of ``text``, and where it ends."""
+    match = _NAME.match(text)
+    if not match:
+        raise OpenMetricsError(f"{where}expected a metric name, got {text[:40]!r}")
+    labels = {"__name__": match.group(0)}
+    position = match.end()
+    if position < len(text) and text[position] == "{":
+        position += 1
+        while True:
+            if text.startswith("}", position):
+                position += 1
+                break
+            label = _LABEL.match(text, position)
+            if not label:
+                raise OpenMetricsError(f"{where}malformed labels in {text[:80]!r}")
+            labels[label.group(1)] = _UNESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), label.group(2))
+            position = label.end()
+            if not label.group(3) and not text.startswith("}", position):
+                raise OpenMetricsError(f"{where}expected ',' or '}}' in the labels of {text[:80]!r}")
+    return labels, position
+
+
+def read_openmetrics(lines: Iterable[str], filename: str = "<openmetrics>") -> list[RawSeries]:
+    """Every series in OpenMetrics text ``lines``, samples sorted by time (each needs a timestamp)."""
+    found: dict[tuple, tuple[dict[str, str], list[int], list[float]]] = {}
+    ended = False
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\n")
+        where = f"{filename}:{number}: "
+        if ended and line.strip():
+            raise OpenMetricsError(f"{where}data after # EOF")
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            ended = ended or line.strip() == "# EOF"
+            continue
+        labels, position = parse_series(line, where)
+        fields = line[position:].split("#", 1)[0].split()
+        if len(fields) != 2:
+            raise OpenMetricsError(f"{where}expected 'series value timestamp', got {line[:80]!r}")
+        try:
+            value, timestamp = float(fields[0]), float(fields[1])
+        except ValueError:
+            raise OpenMetricsError(f"{where}cannot read the value or timestamp in {line[:80]!r}") from None
+        if not math.isfinite(timestamp) or timestamp > 1e11:
+            raise OpenMetricsError(f"{where}timestamp {fields[1]} is not unix seconds (milliseconds?)")
+        key = tuple(sorted(labels.items()))
+        entry = found.setdefault(key, (labels, [], []))
+        entry[1].append(int(round(timestamp * 1000)))
+        entry[2].append(value)
+    if not ended:
+        raise OpenMetricsError(f"{filename}: no '# EOF' line: the file is incomplete")
+    result = []
+    for labels, stamps, values in found.values():
+        order = np.argsort(np.asarray(stamps, dtype=np.int64), kind="stable")
+        result.append(RawSeries(labels, np.asarray(stamps, dtype=np.int64)[order], np.asarray(values)[order]))
+    return result

@@ -1,0 +1,154 @@
+"""A gate run: a plan judged on metrics read from a source, tick by tick.
+
+:class:`GateRun` owns the telemetry of one ramp on its scrape grid, fills it from
+a source (Prometheus or a recording) a batch of ticks at a time, and feeds each
+scrape to the same :class:`~rampsim.engine.DecisionEngine` the simulator uses. It
+yields a :class:`Step` per judged scrape (its events and data notices) and ends
+with an :class:`Outcome`.
+
+Missing data is never a pass: a scrape without samples is ``NaN`` for the engine
+(inconclusive windows, counted by the final gate); a source that cannot be read
+stops the run before the scrape is judged, so the outcome is ``unavailable``;
+either way the gate never advances on data it does not have.
+"""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Protocol, Union
+
+import numpy as np
+
+from rampsim.engine import DecisionEngine, Decision, Engine, Event
+from rampsim.plan.schema import Plan
+from rampsim.prod.columns import Assembler, Notice, RawSeries, SeriesMap
+from rampsim.prod.grid import ScrapeGrid
+from rampsim.prod.naming import Naming
+from rampsim.prod.source import SourceUnavailable
+from rampsim.telemetry import Telemetry
+
+__all__ = ["Outcome", "Source", "Step", "GateRun"]
+
+
+class Outcome(str, enum.Enum):
+    """Where a gate run stands: the last decision, or why there is none."""
+
+    CONTINUE = "continue"
+    ADVANCE = "advance"
+    ROLLBACK = "rollback"
+    HOLD = "hold"
+    INCONCLUSIVE = "inconclusive"
+    UNAVAILABLE = "unavailable"
+
+
+class Source(Protocol):
+    """Anything that returns the samples of every series between two instants (unix ms, inclusive)."""
+
+    description: str
+
+    def read(self, low_ms: int, high_ms: int) -> list[RawSeries]:
+        ...
+
+
+@dataclass
+class Step:
+    """One judged scrape: its tick, unix time, the engine's events and the data notices."""
+
+    tick: int
+    time: float
+    events: list[Event] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+class GateRun:
+    """One plan judged on one source from ``start`` (unix seconds)."""
+
+    def __init__(self, plan: Plan, source: Source, start: float, naming: Optional[Naming] = None,
+                 engine: Optional[Engine] = None, batch_ticks: int = 240) -> None:
+        interval = plan.telemetry.scrape_interval
+        self.plan = plan
+        self.source = source
+        self.grid = ScrapeGrid(start, interval, int(round(plan.duration / interval)) + 1)
+        self.telemetry = Telemetry.empty(plan.layout, self.grid.n_ticks)
+        self.assembler = Assembler(SeriesMap(plan.layout, naming or Naming()), self.grid)
+        self.engine = engine if engine is not None else DecisionEngine(plan)
+        self.batch_ticks = batch_ticks
+        self.next_tick = 0
+        self.events: list[Event] = []
+        self.decision: Optional[Decision] = None
+        self.problem = ""
+
+    @property
+    def finished(self) -> bool:
+        """A terminal decision was taken, or every scrape of the plan was judged."""
+        return self.decision is not None or self.next_tick >= self.grid.n_ticks
+
+    def run_to(self, tick: int) -> Iterator[Step]:
+        """Judge every scrape up to ``tick`` (capped at the plan's end); raises :class:`SourceUnavailable`."""
+        tick = min(tick, self.grid.n_ticks - 1)
+        while not self.finished and self.next_tick <= tick:
+            first, last = self.next_tick, min(tick, self.next_tick + self.batch_ticks - 1)
+            batch = self.source.read(*self.grid.slot_ms(first, last))
+            notices = self.assembler.fill(self.telemetry, first, last, batch)
+            notices += [Notice(first, "warning", f"Prometheus: {w}") for w in getattr(self.source, "warnings", [])]
+            for current in range(first, last + 1):
+                step = Step(current, self.grid.time_of(current), notices=[n for n in notices if n.tick == current])
+                step.events = list(self.engine.observe(self.telemetry, current))
+                self.next_tick = current + 1
+                self.events.extend(step.events)
+                self.decision = self.decision or next((e for e in step.events
+                                                       if isinstance(e, Decision) and e.terminal), None)
+                yield step
+                if self.decision is not None:
+                    return
+
+    def run_until(self, instant: float, now: float, settle: float) -> Iterator[Step]:
+        """Judge every scrape at or before ``instant`` whose slot has settled by ``now``."""
+        target = min(self.grid.tick_at(instant), self.grid.last_settled(now, settle))
+        try:
+            yield from self.run_to(target)
+        except SourceUnavailable as exc:
+            self.problem = str(exc)
+
+    def follow(self, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+               settle: float = 5.0, max_outage: float = 300.0) -> Iterator[Union[Step, Notice]]:
+        """Judge scrapes as their slots settle, until a terminal decision or the plan's end.
+
+        A source outage is retried every scrape interval; one longer than
+        ``max_outage`` seconds ends the run (outcome ``unavailable``).
+        """
+        outage_since: Optional[float] = None
+        while not self.finished:
+            target = self.grid.last_settled(clock(), settle)
+            if target >= self.next_tick:
+                try:
+                    yield from self.run_to(target)
+                    outage_since = None
+                except SourceUnavailable as exc:
+                    now = clock()
+                    outage_since = now if outage_since is None else outage_since
+                    if now - outage_since >= max_outage:
+                        self.problem = f"{exc}; gave up after {now - outage_since:.0f}s"
+                        return
+                    yield Notice(self.next_tick, "unavailable", f"{exc}; retrying (scrape not judged yet)")
+                    sleep(self.grid.interval)
+                    continue
+            if self.finished:
+                return
+            half = self.grid.interval_ms - self.grid.interval_ms // 2
+            wake = self.grid.time_of(self.next_tick) + half / 1000.0 + settle
+            sleep(max(wake - clock(), 0.0))
+
+    def outcome(self) -> Outcome:
+        """The run's outcome (see the module docstring)."""
+        if self.decision is not None:
+            return Outcome(self.decision.kind.value)
+        if self.problem:
+            return Outcome.UNAVAILABLE
+        last = self.next_tick - 1
+        if last < 0:
+            return Outcome.INCONCLUSIVE
+        if np.isnan(self.telemetry.counters[last]).any() or np.isnan(self.telemetry.gauges[last]).any():
+            return Outcome.INCONCLUSIVE
+        return Outcome.CONTINUE

@@ -1,0 +1,71 @@
+"""Per-tick CSV: one row per scrape, one column per series, raw counter values.
+
+The header is ``timestamp`` followed by one series per column, written the way
+PromQL writes a series (``rampsim_requests_total{arm="canary",segment="A"}``); a
+row is the scrape's time (unix seconds or RFC 3339) and each series' value, an
+empty cell for a missing sample. Spreadsheets and ``pandas.read_csv`` read it as is.
+"""
+from __future__ import annotations
+
+import csv
+from typing import Iterable, TextIO
+
+import numpy as np
+
+from rampsim.prod.columns import RawSeries, SeriesMap
+from rampsim.prod.grid import parse_instant
+from rampsim.prod.naming import Naming
+from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series
+from rampsim.telemetry import Telemetry
+
+__all__ = ["write_tick_csv", "read_tick_csv"]
+
+
+def write_tick_csv(telemetry: Telemetry, out: TextIO, start: float, naming: Naming | None = None) -> None:
+    """Write ``telemetry`` (tick times offset by ``start``, unix seconds) as a per-tick CSV."""
+    series_map = SeriesMap(telemetry.layout, naming or Naming())
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["timestamp", *series_map.descriptions["counters"], *series_map.descriptions["gauges"]])
+    start_ms = int(round(start * 1000))
+    values = np.hstack([telemetry.counters, telemetry.gauges])
+    for t, row in zip(telemetry.time, values):
+        writer.writerow([format_timestamp(start_ms + int(round(t * 1000))),
+                         *("" if np.isnan(v) else repr(float(v)) for v in row)])
+
+
+def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeries]:
+    """Every series in a per-tick CSV (see the module docstring)."""
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if not header or header[0].strip() != "timestamp":
+        raise OpenMetricsError(f"{filename}:1: the first column must be 'timestamp'")
+    labels = []
+    for column, cell in enumerate(header[1:], 2):
+        parsed, end = parse_series(cell.strip(), f"{filename}:1: column {column}: ")
+        if end != len(cell.strip()):
+            raise OpenMetricsError(f"{filename}:1: column {column}: unexpected text after the series in {cell!r}")
+        labels.append(parsed)
+    stamps: list[int] = []
+    rows: list[list[float]] = []
+    for number, row in enumerate(reader, 2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise OpenMetricsError(f"{filename}:{number}: {len(row)} cells, the header has {len(header)}")
+        try:
+            stamps.append(int(round(parse_instant(row[0].strip(), now=_no_now) * 1000)))
+            rows.append([float(cell) if cell.strip() else np.nan for cell in row[1:]])
+        except ValueError as exc:
+            raise OpenMetricsError(f"{filename}:{number}: {exc}") from None
+    times = np.asarray(stamps, dtype=np.int64)
+    order = np.argsort(times, kind="stable")
+    table = np.asarray(rows, dtype=float).reshape(len(rows), len(labels))[order]
+    result = []
+    for column, series_labels in enumerate(labels):
+        present = ~np.isnan(table[:, column])
+        result.append(RawSeries(series_labels, times[order][present], table[present, column]))
+    return result
+
+
+def _no_now() -> float:
+    raise ValueError("a recorded timestamp cannot be relative to now")

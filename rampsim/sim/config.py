@@ -1,0 +1,261 @@
+"""The ``traffic:`` section of a scenario: learners, segments, load and the service.
+
+Every quantity is written with its unit (see :mod:`rampsim.units`) and stored in
+base units. The defaults are the customer's runbook (500,000 learners, segments
+A/B/C at 0.065%, 0.072%, 0.085% errors, canary load 1,250/s average and 2,100/s
+peak, P99 46 ms, CPU 65%, memory 72%, network 58%, $2,450/min on the canary) plus
+the choices the runbook leaves open, each named in a field description.
+
+Calibration: the service's figures (``p99``, ``cpu``, ``memory``, ``network``,
+``revenue``) hold *at normal load*, which is ``normal_load`` requests per second
+on each instance. The latency model scales its service times so that the P99 that
+a Prometheus ``histogram_quantile`` reads at normal load is exactly ``p99``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.schema import Plan
+from rampsim.plan.source import Document
+from rampsim.units import Kind, UnitError, parse
+
+__all__ = ["Segment", "Load", "Service", "TrafficConfig", "traffic_config"]
+
+
+def _quantity(value: Any, kind: Kind, *, low: float = 0.0, high: float = math.inf, allow_low: bool = True) -> float:
+    try:
+        number = parse(value, kind)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+    if number < low or (number == low and not allow_low) or number > high:
+        bound = "at least" if allow_low else "more than"
+        raise ValueError(f"{value!r} is out of range: expected {bound} {low:g}" +
+                         (f" and at most {high:g}" if math.isfinite(high) else "") + f" ({kind.value})")
+    return number
+
+
+def _ratio(value: Any) -> float:
+    return _quantity(value, Kind.RATIO, high=1.0)
+
+
+def _duration(value: Any) -> float:
+    return _quantity(value, Kind.DURATION, allow_low=False)
+
+
+def _rate(value: Any) -> float:
+    return _quantity(value, Kind.REQUESTS_PER_SECOND, allow_low=False)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Segment(_Model):
+    """A segment of learners: its share of the population and its base error rate."""
+
+    share: float
+    error_rate: float
+
+    @field_validator("share", "error_rate", mode="before")
+    @classmethod
+    def _ratios(cls, value: Any) -> float:
+        return _ratio(value)
+
+
+class Load(_Model):
+    """Requests per second from the whole population over the ramp window.
+
+    ``flat``: ``average`` throughout. ``bursts``: a base rate with bursts at ``peak``
+    lasting ``burst`` every ``every`` from ``first`` on, the base chosen so the
+    window's mean is exactly ``average``. ``diurnal``: a 24-hour cosine whose daily
+    mean is ``average`` and daily maximum ``peak`` at clock time ``peak_at``, the
+    ramp starting at clock time ``start`` (the runbook's 14:00 UTC).
+    """
+
+    shape: Literal["flat", "bursts", "diurnal"] = "flat"
+    average: float
+    peak: Optional[float] = None
+    every: float = 1800.0
+    burst: float = 120.0
+    first: float = 1200.0
+    start: float = 14 * 3600.0
+    peak_at: float = 16 * 3600.0
+
+    @field_validator("average", "peak", mode="before")
+    @classmethod
+    def _rates(cls, value: Any) -> Optional[float]:
+        return None if value is None else _rate(value)
+
+    @field_validator("every", "burst", mode="before")
+    @classmethod
+    def _positive(cls, value: Any) -> float:
+        return _duration(value)
+
+    @field_validator("first", "start", "peak_at", mode="before")
+    @classmethod
+    def _clock(cls, value: Any) -> float:
+        return _quantity(value, Kind.DURATION)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Load":
+        if self.shape == "flat":
+            if self.peak is not None and self.peak != self.average:
+                raise ValueError("a flat load has no peak: drop 'peak' or choose shape 'bursts' or 'diurnal'")
+            return self
+        if self.peak is None:
+            raise ValueError(f"shape {self.shape!r} needs a 'peak' rate")
+        if self.peak <= self.average:
+            raise ValueError(f"'peak' ({self.peak:g}/s) must be above 'average' ({self.average:g}/s)")
+        if self.shape == "diurnal" and self.peak > 2 * self.average:
+            raise ValueError("a diurnal cosine cannot peak above twice its daily average (the trough would be negative)")
+        if self.shape == "bursts" and self.burst >= self.every:
+            raise ValueError("'burst' must be shorter than 'every'")
+        return self
+
+
+class Service(_Model):
+    """The service behind the router: instance pools and their behaviour at normal load."""
+
+    instances: dict[str, int] = Field(default_factory=lambda: {"baseline": 45, "canary": 5})
+    workers: int = Field(8, ge=1, le=256)
+    normal_load: float = 250.0
+    p99: float = 0.046
+    cache_hit_rate: float = 0.85
+    timeout: float = 1.0
+    restart: float = 30.0
+    cpu: float = 0.65
+    cpu_idle: float = 0.35
+    memory: float = 0.72
+    memory_load_share: float = 0.10
+    memory_limit: float = 4 * 2.0**30
+    network: float = 0.58
+    network_idle: float = 0.20
+    health_check_timeout: float = 1.0
+    health_check_failure: float = 1e-5
+    unhealthy_after: int = Field(2, ge=1, le=10)
+    gauge_noise: float = 0.01
+
+    @field_validator("instances")
+    @classmethod
+    def _instances(cls, value: dict[str, int]) -> dict[str, int]:
+        for arm, count in value.items():
+            if count < 1:
+                raise ValueError(f"arm {arm!r} needs at least one instance, got {count}")
+        return value
+
+    @field_validator("normal_load", mode="before")
+    @classmethod
+    def _load(cls, value: Any) -> float:
+        return _rate(value)
+
+    @field_validator("p99", "timeout", "restart", "health_check_timeout", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> float:
+        return _duration(value)
+
+    @field_validator("cache_hit_rate", "cpu", "cpu_idle", "memory", "memory_load_share", "network",
+                     "network_idle", "health_check_failure", "gauge_noise", mode="before")
+    @classmethod
+    def _ratios(cls, value: Any) -> float:
+        return _ratio(value)
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _bytes(cls, value: Any) -> float:
+        return _quantity(value, Kind.BYTES, allow_low=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Service":
+        if self.cpu_idle >= self.cpu:
+            raise ValueError("cpu_idle must be below cpu (the utilisation at normal load)")
+        if self.network_idle >= self.network:
+            raise ValueError("network_idle must be below network (the utilisation at normal load)")
+        if self.memory_load_share >= self.memory:
+            raise ValueError("memory_load_share must be below memory (the utilisation at normal load)")
+        if self.p99 >= self.timeout:
+            raise ValueError("p99 must be below the request timeout")
+        return self
+
+
+class TrafficConfig(_Model):
+    """The whole ``traffic:`` section (see the module docstring)."""
+
+    learners: int = Field(500_000, ge=1)
+    assignment_salt: str = "rampsim"
+    segments: dict[str, Segment] = Field(default_factory=lambda: {
+        "A": Segment(share=0.40, error_rate=0.00065),
+        "B": Segment(share=0.35, error_rate=0.00072),
+        "C": Segment(share=0.25, error_rate=0.00085),
+    })
+    load: Load = Field(default_factory=lambda: Load(shape="bursts", average=12_500.0, peak=21_000.0))
+    service: Service = Field(default_factory=Service)
+    revenue: float = 2450.0
+    revenue_uplift: float = 0.0
+
+    @field_validator("learners", mode="before")
+    @classmethod
+    def _learners(cls, value: Any) -> int:
+        if isinstance(value, str):
+            try:
+                value = parse(value, Kind.NUMBER)
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise ValueError(f"learners is a whole number such as 500,000, got {value!r}")
+        return int(value)
+
+    @field_validator("revenue", mode="before")
+    @classmethod
+    def _revenue(cls, value: Any) -> float:
+        return _quantity(value, Kind.DOLLARS_PER_MINUTE)
+
+    @field_validator("revenue_uplift", mode="before")
+    @classmethod
+    def _uplift(cls, value: Any) -> float:
+        return _quantity(value, Kind.RATIO, low=-1.0)
+
+    @field_validator("segments")
+    @classmethod
+    def _shares(cls, value: dict[str, Segment], info: ValidationInfo) -> dict[str, Segment]:
+        if not value:
+            raise ValueError("at least one segment is needed")
+        total = sum(s.share for s in value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must add up to 100%, they add up to {total * 100:.4g}%")
+        return value
+
+    def check_against(self, plan: Plan) -> list[tuple[tuple, str]]:
+        """Problems with this section for ``plan``, each as ``(location, message)``."""
+        problems: list[tuple[tuple, str]] = []
+        arms, segments = set(plan.telemetry.arms), tuple(plan.telemetry.segments)
+        if arms != {"baseline", "canary"}:
+            problems.append((("telemetry", "arms"), "the traffic model splits traffic between exactly "
+                                                    "'baseline' and 'canary'"))
+        if set(self.segments) != set(segments):
+            problems.append((("traffic", "segments"), f"segments {', '.join(self.segments)} do not match the plan's "
+                                                      f"telemetry segments {', '.join(segments)}"))
+        if set(self.service.instances) != arms:
+            problems.append((("traffic", "service", "instances"),
+                             f"give an instance count for each arm ({', '.join(sorted(arms))})"))
+        return problems
+
+
+def traffic_config(plan: Plan) -> TrafficConfig:
+    """The validated ``traffic:`` section of ``plan`` (the runbook's defaults where it is absent).
+
+    Raises :class:`~rampsim.plan.PlanError` with ``file:line: traffic.field: message`` lines.
+    """
+    document: Document = plan.source or Document(data=None, filename="<plan>")
+    try:
+        config = TrafficConfig.model_validate(plan.traffic or {})
+    except ValidationError as exc:
+        raise PlanError(list(describe_errors(exc.errors(), document, prefix=("traffic",)))) from None
+    problems = [f"{document.where(loc)}: {'.'.join(map(str, loc))}: {message}"
+                for loc, message in config.check_against(plan)]
+    if problems:
+        raise PlanError(problems)
+    return config

@@ -1,0 +1,139 @@
+"""Malformed plans: each gives one clear error naming the file, line and field."""
+import re
+from pathlib import Path
+
+import pytest
+
+from rampsim.cli import main
+from rampsim.plan import PlanError, load_plan, plan_from_text, with_overrides
+
+REFERENCE = Path(__file__).parent.parent / "scenarios" / "ramp-phase-50k.yaml"
+
+MINIMAL = """\
+name: minimal
+phases:
+  - weight: 10%
+    duration: 1h
+rules:
+  error_rate:
+    metric: error_rate
+    op: ">"
+    threshold: 1%
+    window: 1m
+    sustain: 3m
+    action: rollback
+checkpoints:
+  first:
+    at: 15m
+    criteria:
+      p99: {metric: p99, op: "<", threshold: 200ms, window: 15m}
+final_gate:
+  at: 1h
+  criteria:
+    error_rate: {metric: error_rate, op: "<", threshold: 0.5%, window: cumulative}
+slo:
+  objectives:
+    errors: {metric: error_rate, op: ">", threshold: 1%, window: 5m, sustain: 5m}
+"""
+
+
+def broken(old: str, new: str) -> str:
+    assert old in MINIMAL, old
+    return MINIMAL.replace(old, new, 1)
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def test_minimal_plan_is_valid():
+    plan = plan_from_text(MINIMAL, "minimal.yaml")
+    assert plan.rules["error_rate"].threshold == 0.01
+    assert plan.checkpoints["first"].criteria["p99"].quantile == 0.99
+
+
+CASES = [
+    # (what, old, new, line fragment, field, message pattern)
+    ("typo in a key", "    threshold: 1%", "    threshhold: 1%", "threshhold",
+     "rules.error_rate.threshhold", r"unknown field 'threshhold'; did you mean 'threshold'\?"),
+    ("unknown metric", "    metric: error_rate\n", "    metric: eror_rate\n", "eror_rate",
+     "rules.error_rate.metric", r"unknown metric 'eror_rate'; known metrics: error_rate"),
+    ("negative duration", "    sustain: 3m", "    sustain: -3m", "sustain",
+     "rules.error_rate.sustain", r"must be zero or positive, got '-3m'"),
+    ("checkpoint after the end", "    at: 15m", "    at: 2h", "at: 2h",
+     "checkpoints.first.at", r"checkpoint 'first' at 2h is not before the final gate at 1h"),
+    ("unknown unit", "    window: 1m\n", "    window: 200 mins\n", "200 mins",
+     "rules.error_rate.window", r"unknown unit 'mins' in '200 mins'"),
+    ("threshold out of range", "threshold: 0.5%, window: cumulative", "threshold: 150%, window: cumulative",
+     "150%", "final_gate.criteria.error_rate.threshold", r"'150%' is out of range for error_rate"),
+    ("duplicate names", "checkpoints:\n  first:", "checkpoints:\n  first:\n    at: 10m\n  first:  # again", "# again",
+     "checkpoints.first", r"duplicate key 'first' \(first written on line \d+\)"),
+    ("latency threshold in percent", "threshold: 200ms, window: 15m", "threshold: 2%, window: 15m", "p99:",
+     "checkpoints.first.criteria.p99.threshold", r"cannot read '2%' as a duration"),
+    ("missing comparator", '    op: ">"\n    threshold: 1%', "    threshold: 1%", "  error_rate:\n    metric",
+     "rules.error_rate.op", r"missing required field"),
+    ("unknown comparator", '    op: ">"\n', '    op: "=>"\n', '"=>"',
+     "rules.error_rate.op", r"Input should be '<', '<=', '>' or '>=', got '=>'"),
+    ("window off the scrape grid", "    window: 1m\n", "    window: 20s\n", "window: 20s",
+     "rules.error_rate.window", r"window 20s is not a whole number of scrape intervals \(15s\)"),
+    ("unknown segment", "{metric: p99, op:", "{metric: p99, segment: D, op:", "p99:",
+     "checkpoints.first.criteria.p99.segment", r"unknown segment 'D'; segments are A, B, C"),
+    ("advance on missing data", "final_gate:\n  at: 1h", "final_gate:\n  at: 1h\n  on_inconclusive: advance", "final_gate:",
+     "final_gate", r"on_inconclusive cannot be 'advance'"),
+    ("unknown action", "    action: rollback", "    action: abort", "action: abort",
+     "rules.error_rate.action", r"Input should be 'warn', 'escalate', 'hold' or 'rollback', got 'abort'"),
+]
+
+
+@pytest.mark.parametrize("what, old, new, fragment, field, pattern", CASES, ids=[c[0] for c in CASES])
+def test_malformed_plan_gives_located_error(what, old, new, fragment, field, pattern):
+    text = broken(old, new)
+    with pytest.raises(PlanError) as caught:
+        plan_from_text(text, "plan.yaml")
+    message = str(caught.value)
+    expected_line = line_of(text, fragment.splitlines()[0])
+    located = re.compile(rf"^plan\.yaml:(\d+): (?:{re.escape(field)}: )?{pattern}", re.M)
+    match = located.search(message)
+    assert match, f"{what}: {message!r} does not match {located.pattern!r}"
+    assert abs(int(match.group(1)) - expected_line) <= 1, (what, message, expected_line)
+    assert f"{field}: " in message
+
+
+def test_all_problems_are_reported_at_once():
+    text = broken("    sustain: 3m", "    sustain: -3m").replace("window: 15m}", "window: 15 mins}")
+    with pytest.raises(PlanError) as caught:
+        plan_from_text(text, "plan.yaml")
+    assert len(caught.value.problems) == 2
+    assert any("sustain" in p for p in caught.value.problems)
+    assert any("15 mins" in p for p in caught.value.problems)
+
+
+def test_not_yaml_is_located():
+    with pytest.raises(PlanError, match=r"^plan\.yaml:4: not valid YAML: .* started on line 3"):
+        plan_from_text("name: x\nphases:\n  - weight: [10%\n", "plan.yaml")
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(PlanError, match="nowhere.yaml: cannot read"):
+        load_plan(tmp_path / "nowhere.yaml")
+
+
+def test_validate_command_reports_errors_with_exit_code(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(broken("    window: 1m\n", "    window: 200 mins\n"))
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:10: rules.error_rate.window: unknown unit 'mins'" in err
+
+
+def test_overrides_revalidate_and_locate():
+    plan = load_plan(REFERENCE)
+    stricter = with_overrides(plan, {"rules.error_rate_rollback.threshold": "0.3%", "rules.*.sustain": "1m"})
+    assert stricter.rules["error_rate_rollback"].threshold == pytest.approx(0.003)
+    assert all(rule.sustain == 60 for rule in stricter.rules.values())
+    assert plan.rules["error_rate_rollback"].threshold == pytest.approx(0.005)
+    with pytest.raises(PlanError, match=r"ramp-phase-50k.yaml:\d+: rules.error_rate_rollback.threshold: "
+                                        r"unknown unit 'mins'"):
+        with_overrides(plan, {"rules.error_rate_rollback.threshold": "3 mins"})
+    with pytest.raises(KeyError, match="no field 'rules.nope'"):
+        with_overrides(plan, {"rules.nope.threshold": "1%"})
