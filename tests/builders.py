@@ -47,11 +47,11 @@ def steady(layout: Layout = REFERENCE_LAYOUT, minutes: float = 240, requests_per
     failures = np.zeros((n, arms))
     if failed_checks is not None:
         failures[:, canary] = np.asarray(failed_checks, dtype=float)
-    gauges = {name: np.full((n, arms), value) for name, value in
-              (("cpu", cpu), ("memory", memory), ("network", network), ("memory_bytes", memory_bytes))}
-    for name, value in list(gauges.items()):
-        if np.ndim(locals()[name]) == 1:
-            gauges[name][:, canary] = locals()[name]
+    gauges = {}
+    for name, value in (("cpu", cpu), ("memory", memory), ("network", network), ("memory_bytes", memory_bytes)):
+        series = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+        gauges[name] = np.repeat(series[:, None], arms, axis=1)
+        gauges[name][:, [a for a in range(arms) if a != canary]] = series[0]
     hits = per_scrape_requests.sum(axis=2) * cache_hit_rate
     return Telemetry.from_arrays(
         layout,

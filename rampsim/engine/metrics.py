@@ -64,7 +64,7 @@ def corrected_counters(raw: np.ndarray) -> np.ndarray:
     present = ~np.isnan(filled)
     steps = np.empty_like(filled)
     steps[0] = np.where(present.any(axis=0), filled[present.argmax(axis=0), np.arange(raw.shape[1])], np.nan)
-    steps[1:] = np.nan_to_num(increments(filled[:-1], filled[1:]))
+    steps[1:] = np.where(np.isnan(filled[:-1]), 0.0, np.nan_to_num(increments(filled[:-1], filled[1:])))
     corrected = np.cumsum(steps, axis=0)
     corrected[missing] = np.nan
     return corrected

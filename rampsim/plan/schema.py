@@ -317,7 +317,8 @@ class Measure(_Model):
 
     def describe(self) -> str:
         """The measure in words: ``P99 latency over the last 1m < 200ms``."""
-        return f"{self.label} {self.window.describe()} {self.op.value} {format_value(self.threshold, self.kind)}"
+        when = "at the latest scrape" if self.metric in _GAUGES and self.agg in (None, "last") else self.window.describe()
+        return f"{self.label} {when} {self.op.value} {format_value(self.threshold, self.kind)}"
 
 
 class Criterion(Measure):

@@ -1,0 +1,130 @@
+"""Hypothesis strategies for telemetry and plans, composable like hypothesis's own.
+
+``telemetry(...)`` draws scrape-by-scrape counters that are internally consistent
+(errors never exceed requests, histogram buckets are cumulative), optionally with
+missing scrapes and counter resets. ``single_rule_plans(...)`` draws a small plan
+whose one continuous rule is the object under test.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+
+from rampsim.plan.loader import plan_from_text
+from rampsim.plan.schema import Plan
+from rampsim.telemetry import Layout, Telemetry
+
+__all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rule_plans", "SMALL_LAYOUT"]
+
+SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
+                      latency_buckets=(0.025, 0.05, 0.1, 0.2, 0.4, float("inf")), scrape_interval=15.0)
+
+
+def layouts() -> st.SearchStrategy[Layout]:
+    """Small layouts: one or two segments, three to eight latency buckets."""
+    bounds = st.lists(st.floats(0.001, 5.0, allow_nan=False), min_size=2, max_size=7, unique=True)
+    return st.builds(
+        lambda segments, les: Layout(segments=segments, latency_buckets=(*sorted(les), float("inf"))),
+        st.sampled_from([("A",), ("A", "B"), ("A", "B", "C")]), bounds,
+    )
+
+
+@st.composite
+def histograms(draw, n_buckets: int = 6, max_count: int = 10_000) -> np.ndarray:
+    """Cumulative classic-histogram bucket counts (the last is the total)."""
+    per_bucket = draw(st.lists(st.integers(0, max_count), min_size=n_buckets, max_size=n_buckets))
+    return np.cumsum(np.asarray(per_bucket, dtype=float))
+
+
+@st.composite
+def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
+              gaps: bool = False, resets: bool = False, max_requests: int = 2000) -> Telemetry:
+    """Random but consistent telemetry on ``layout``.
+
+    Per scrape and series: requests, errors (at most the requests), latency bucket
+    counts that add up to the requests, health checks with some failures, cache
+    hits and misses, revenue, and gauges. ``gaps`` blanks whole scrapes (NaN);
+    ``resets`` restarts some counters from zero.
+    """
+    n = draw(st.integers(min_ticks, max_ticks))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    arms, segments, buckets = len(layout.arms), len(layout.segments), len(layout.latency_buckets)
+    level = draw(st.integers(0, max_requests))
+    error_rate = draw(st.floats(0.0, 0.05))
+    requests = rng.poisson(level, size=(n, arms, segments)).astype(float)
+    requests[0] = 0.0
+    errors = rng.binomial(requests.astype(np.int64), error_rate).astype(float)
+    shares = rng.dirichlet(np.ones(buckets), size=(n, arms, segments))
+    per_bucket = np.stack([rng.multinomial(int(r), p) for r, p in
+                           zip(requests.reshape(-1), shares.reshape(-1, buckets))]).reshape(n, arms, segments, buckets)
+    checks = np.full((n, arms), 6.0)
+    checks[0] = 0.0
+    failed = rng.binomial(6, draw(st.floats(0.0, 0.05)), size=(n, arms)).astype(float)
+    failed[0] = 0.0
+    hits = rng.binomial(requests.sum(axis=2).astype(np.int64), 0.8).astype(float)
+    families = dict(
+        requests=requests.cumsum(0), errors=errors.cumsum(0),
+        latency_bucket=per_bucket.cumsum(axis=3).cumsum(axis=0),
+        latency_sum=(requests * 0.04).cumsum(0), revenue=(requests * 0.03).cumsum(0),
+        health_checks=checks.cumsum(0), health_checks_ok=(checks - failed).cumsum(0),
+        cache_hits=hits.cumsum(0), cache_misses=(requests.sum(axis=2) - hits).cumsum(0),
+        cpu=rng.uniform(0.3, 0.95, (n, arms)), memory=rng.uniform(0.3, 0.95, (n, arms)),
+        network=rng.uniform(0.3, 0.95, (n, arms)), memory_bytes=rng.uniform(1e9, 2e9, (n, arms)),
+    )
+    result = Telemetry.from_arrays(layout, **families)
+    if resets:
+        for tick in draw(st.lists(st.integers(1, n - 1), max_size=3)):
+            result.counters[tick:] -= result.counters[tick - 1]  # the process restarted before this scrape
+    if gaps:
+        for tick in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5))):
+            result.counters[tick] = np.nan
+    return result
+
+
+RULE_METRICS = {
+    "error_rate": ("'>'", ["0.5%", "1%", "2%", "3%"]),
+    "p99": ("'>'", ["50ms", "100ms", "200ms", "300ms"]),
+    "availability": ("'<'", ["99%", "95%", "90%"]),
+    "cache_hit_rate": ("'<'", ["70%", "80%", "85%"]),
+}
+
+
+def single_rule_plan(metric: str = "error_rate", threshold: str = "1%", window: str = "1m", sustain: str = "0s",
+                     action: str = "rollback", layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) -> Plan:
+    """A plan with one continuous rule (``gate``) on ``layout``; its checkpoints only ask for traffic."""
+    op = RULE_METRICS[metric][0]
+    segments = ", ".join(layout.segments)
+    buckets = ", ".join(f"{b * 1000:g}ms" for b in layout.latency_buckets[:-1])
+    text = f"""
+name: drawn
+telemetry: {{segments: [{segments}], scrape_interval: {layout.scrape_interval:g}s, latency_buckets: [{buckets}]}}
+phases: [{{weight: 10%, duration: {duration_minutes}m}}]
+rules:
+  gate: {{metric: {metric}, op: {op}, threshold: "{threshold}", window: {window}, sustain: {sustain}, action: {action},
+         severity: critical}}
+checkpoints:
+  early: {{at: 5m, criteria: {{traffic: {{metric: request_rate, op: ">", threshold: "0/s", window: 5m}}}}}}
+final_gate:
+  at: {duration_minutes}m
+  criteria: {{traffic: {{metric: request_rate, op: ">", threshold: "0/s", window: cumulative}}}}
+slo: {{objectives: {{errors: {{metric: error_rate, op: ">", threshold: 5%, window: 5m}}}}}}
+"""
+    return plan_from_text(text, "single-rule-plan.yaml")
+
+
+@st.composite
+def single_rule_plans(draw, metrics: Sequence[str] = tuple(RULE_METRICS), layout: Layout = SMALL_LAYOUT,
+                      duration_minutes: int = 20, threshold: Optional[str] = None,
+                      action: str = "rollback") -> Plan:
+    """Plans from :func:`single_rule_plan` with a drawn metric, threshold, window and sustain."""
+    metric = draw(st.sampled_from(list(metrics)))
+    return single_rule_plan(
+        metric=metric,
+        threshold=threshold or draw(st.sampled_from(RULE_METRICS[metric][1])),
+        window=draw(st.sampled_from(["15s", "30s", "1m", "2m"])),
+        sustain=draw(st.sampled_from(["0s", "15s", "30s", "1m", "2m"])),
+        action=action, layout=layout, duration_minutes=duration_minutes,
+    )

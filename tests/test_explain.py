@@ -1,0 +1,32 @@
+from pathlib import Path
+
+from rampsim.cli import main
+from rampsim.plan import load_plan
+
+REFERENCE = Path(__file__).parent.parent / "scenarios" / "ramp-phase-50k.yaml"
+
+
+def test_explain_names_every_rule_checkpoint_criterion_and_window(capsys):
+    assert main(["explain", str(REFERENCE)]) == 0
+    text = capsys.readouterr().out
+    plan = load_plan(REFERENCE)
+    for name, rule in plan.rules.items():
+        assert f"{name}: {rule.describe()}" in text
+    for name, checkpoint in plan.ordered_checkpoints():
+        assert f"[{name}]" in text
+        for criterion_name, criterion in checkpoint.criteria.items():
+            assert f"{criterion_name}: {criterion.describe()}" in text
+        for item in checkpoint.manual:
+            assert f"[ ] manual: {item}" in text
+    assert "error rate over the last 1m > 0.75% for 2m or longer: warning → warn" in text
+    assert "availability over the last 15m > 99.95%" in text
+    assert "segment spread (absolute) since the ramp began < 0.05%" in text
+    assert "error rate trend (ratio to the previous window) since the previous checkpoint < 1.5" in text
+
+
+def test_explain_promql(capsys):
+    assert main(["explain", str(REFERENCE), "--promql"]) == 0
+    text = capsys.readouterr().out
+    assert ('PromQL: histogram_quantile(0.99, sum by (le)(increase(rampsim_request_duration_seconds_bucket'
+            '{arm="canary"}[1m])))') in text
+    assert 'sum(increase(rampsim_health_checks_ok_total{arm="canary"}[15m]))' in text
