@@ -317,6 +317,11 @@ def _segment_spread_scalar(definition: str, errors: list[float], requests: list[
     return float(_chi2_p_value([np.array([e]) for e in errors], [np.array([r]) for r in requests])[0])
 
 
+def _reads_latest_gauge(measure: Measure) -> bool:
+    return measure.metric in GAUGE_METRICS and measure.metric is not Metric.MEMORY_GROWTH \
+        and (measure.agg or "last") == "last"
+
+
 def is_scalar_measure(measure: Measure) -> bool:
     """Whether the engine's per-scrape path (:func:`scalar_finisher`) can judge ``measure``.
 
@@ -326,7 +331,7 @@ def is_scalar_measure(measure: Measure) -> bool:
     if measure.peak is not None or measure.trend or measure.window.kind.value != "rolling":
         return False
     if measure.metric in GAUGE_METRICS:
-        return measure.metric is not Metric.MEMORY_GROWTH and (measure.agg or "last") == "last"
+        return _reads_latest_gauge(measure)
     return measure.metric is not Metric.ALERTS
 
 
@@ -382,6 +387,8 @@ def evaluate(series: Series, measure: Measure, start: np.ndarray, end: np.ndarra
     start = np.asarray(start, dtype=np.intp)
     end = np.asarray(end, dtype=np.intp)
     valid = (start >= 0) & (start <= end)
+    if _reads_latest_gauge(measure):  # the window plays no part
+        valid = np.ones_like(valid)
     safe_start = np.where(valid, start, 0)
     if measure.peak is not None:
         values = _peak(series, measure, safe_start, end)

@@ -523,6 +523,10 @@ class Plan(_Model):
                 raise LocatedError(f"{where}.arm", f"unknown arm {measure.arm!r}; arms are {', '.join(arms)}")
             if measure.segment is not None and measure.segment not in segments:
                 raise LocatedError(f"{where}.segment", f"unknown segment {measure.segment!r}; segments are {', '.join(segments)}")
+        for where, measure in self.measures():
+            if measure.metric is Metric.ALERTS and not where.startswith(("checkpoints.", "final_gate.")):
+                raise LocatedError(f"{where}.metric", "the alerts metric counts the rules' own alerts: it can only "
+                                                      "be a checkpoint criterion")
         interval = self.telemetry.scrape_interval
         for where, measure in self.measures():
             for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0)):

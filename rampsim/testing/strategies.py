@@ -16,7 +16,8 @@ from rampsim.plan.loader import plan_from_text
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Layout, Telemetry
 
-__all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rule_plans", "SMALL_LAYOUT"]
+__all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rule_plans", "gate_plans",
+           "SMALL_LAYOUT"]
 
 SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
                       latency_buckets=(0.025, 0.05, 0.1, 0.2, 0.4, float("inf")), scrape_interval=15.0)
@@ -128,3 +129,72 @@ def single_rule_plans(draw, metrics: Sequence[str] = tuple(RULE_METRICS), layout
         sustain=draw(st.sampled_from(["0s", "15s", "30s", "1m", "2m"])),
         action=action, layout=layout, duration_minutes=duration_minutes,
     )
+
+
+_MEASURES = {
+    "error_rate": (">", "<", lambda d: f"{d(st.sampled_from([0.5, 1, 2, 3, 5]))}%"),
+    "p99": (">", "<", lambda d: f"{d(st.sampled_from([30, 50, 100, 200, 400]))}ms"),
+    "p50": (">", "<", lambda d: f"{d(st.sampled_from([20, 40, 80, 150]))}ms"),
+    "availability": ("<", ">", lambda d: f"{d(st.sampled_from([90, 95, 99, 99.9]))}%"),
+    "cache_hit_rate": ("<", ">", lambda d: f"{d(st.sampled_from([70, 78, 80, 85]))}%"),
+    "cpu": (">", "<", lambda d: f"{d(st.sampled_from([50, 80, 90]))}%"),
+    "segment_spread": (">", "<", lambda d: f"{d(st.sampled_from([0.1, 0.5, 1, 2]))}%"),
+}
+_WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
+
+
+def _measure(draw, criterion: bool) -> dict:
+    metric = draw(st.sampled_from(list(_MEASURES)))
+    breach_op, pass_op, threshold = _MEASURES[metric]
+    windows = _WINDOWS + (["cumulative", "since_checkpoint"] if criterion else ["cumulative"])
+    measure = {"metric": metric, "op": pass_op if criterion else breach_op, "threshold": threshold(draw),
+               "window": draw(st.sampled_from(windows))}
+    if metric == "segment_spread":
+        measure["definition"] = draw(st.sampled_from(["absolute", "relative"]))
+    if metric == "cpu" and criterion:
+        measure["agg"] = draw(st.sampled_from(["last", "avg", "max"]))
+    if metric in ("error_rate", "p99") and criterion and draw(st.booleans()) and measure["window"] not in (
+            "cumulative",):
+        measure["trend"] = True
+        measure["threshold"] = draw(st.sampled_from([1.2, 1.5, 2.0]))
+    return measure
+
+
+@st.composite
+def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) -> Plan:
+    """Random gates: one to four rules (warn, hold or rollback), checkpoints and a final gate.
+
+    Criteria mix rolling, cumulative and since-checkpoint windows, trends and the
+    alerts count, so everything the engine decides on is exercised.
+    """
+    rules = {}
+    for index in range(draw(st.integers(1, 4))):
+        rule = _measure(draw, criterion=False)
+        rule.update(sustain=draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"])),
+                    action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
+                    severity=draw(st.sampled_from(["warning", "critical"])))
+        rules[f"rule{index}"] = rule
+    times = sorted(draw(st.lists(st.integers(1, duration_minutes - 1), min_size=0, max_size=3, unique=True)))
+    checkpoints = {}
+    for index, minute in enumerate(times):
+        criteria = {f"c{i}": _measure(draw, criterion=True) for i in range(draw(st.integers(1, 3)))}
+        if draw(st.booleans()):
+            criteria["alerts"] = {"metric": "alerts", "alert_severity": draw(st.sampled_from(["warning", "critical"])),
+                                  "op": "<=", "threshold": 0, "window": "cumulative"}
+        checkpoints[f"cp{index}"] = {"at": f"{minute}m", "criteria": criteria,
+                                     "on_fail": draw(st.sampled_from(["hold", "rollback", "continue"])),
+                                     "on_inconclusive": draw(st.sampled_from(["continue", "hold"]))}
+    final_gate = {"at": f"{duration_minutes}m",
+                  "criteria": {f"c{i}": _measure(draw, criterion=True) for i in range(draw(st.integers(1, 3)))},
+                  "require_checkpoints": draw(st.booleans()),
+                  "require_no_alerts": draw(st.sampled_from([None, "warning", "critical"])),
+                  "max_missing_scrapes": draw(st.integers(0, 2))}
+    data = {
+        "name": "drawn-gate",
+        "telemetry": {"segments": list(layout.segments), "scrape_interval": f"{layout.scrape_interval:g}s",
+                      "latency_buckets": [f"{b * 1000:g}ms" for b in layout.latency_buckets[:-1]]},
+        "phases": [{"weight": "10%", "duration": f"{duration_minutes}m"}],
+        "rules": rules, "checkpoints": checkpoints, "final_gate": final_gate,
+        "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%", "window": "5m"}}},
+    }
+    return Plan.model_validate(data)
