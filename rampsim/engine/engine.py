@@ -113,6 +113,8 @@ class DecisionEngine:
         self._last_raw: Optional[np.ndarray] = None
         self._last_raw_complete = False
         self._scrape_complete = False
+        self._times: list[float] = []
+        self._times_of: Optional[np.ndarray] = None
 
     def _compile_rules(self, plan: Plan) -> tuple[list[_CompiledRule], list[_Slot], list]:
         groups: dict[tuple, int] = {}
@@ -149,7 +151,9 @@ class DecisionEngine:
         self._ingest(telemetry, tick)
         if self.done:
             return []
-        now = float(telemetry.time[tick])
+        if self._times_of is not telemetry.time or len(self._times) <= tick:
+            self._times, self._times_of = telemetry.time.tolist(), telemetry.time
+        now = self._times[tick]
         gauges = telemetry.gauges[tick].tolist()
         if self._scrape_complete and any(g != g for g in gauges):
             self.missing_scrapes += 1  # counters complete (else counted already) but a gauge missing
@@ -217,8 +221,8 @@ class DecisionEngine:
     # -- continuous rules -------------------------------------------------------
 
     def _slot_values(self, telemetry: Telemetry, gauges: list[float], tick: int) -> list[float]:
-        time, current, aggregates = telemetry.time, self._aggregates[tick], self._aggregates
-        increases = [((current - aggregates[tick - lag]).tolist(), float(time[tick] - time[tick - lag]))
+        time, current, aggregates = self._times, self._aggregates[tick], self._aggregates
+        increases = [((current - aggregates[tick - lag]).tolist(), time[tick] - time[tick - lag])
                      if tick >= lag else None for lag in self._lags]
         values = []
         for finisher, lag_index, gauge_column in self._slot_plan:
