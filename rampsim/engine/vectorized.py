@@ -124,7 +124,7 @@ def judge(plans: Sequence[Plan], telemetry: Telemetry) -> Verdicts:
 
 
 def _rule_fires(plans: Sequence[Plan], schedules: list[list[int]], state: _Judge) -> list[dict[str, np.ndarray]]:
-    """For every plan, each rule's firing scrapes (bool over scrapes), computed a rule at a time for all plans."""
+    """For every plan, the scrapes at which each rule fires, computed a rule at a time for all plans."""
     fires: list[dict[str, np.ndarray]] = [{} for _ in plans]
     names = {name for plan in plans for name in plan.rules}
     for name in sorted(names):
@@ -141,9 +141,10 @@ def _rule_fires(plans: Sequence[Plan], schedules: list[list[int]], state: _Judge
             sustains = np.array([plans[g].rules[name].sustain for g in members])
             with np.errstate(invalid="ignore"):
                 breached = op.compare(values[None, :], thresholds[:, None])
-            fired = _fired(breached, state.time, sustains)
+            rows, ticks = np.nonzero(_fired(breached, state.time, sustains))
+            split = np.searchsorted(rows, np.arange(len(members) + 1))
             for row, g in enumerate(members):
-                fires[g][name] = fired[row]
+                fires[g][name] = ticks[split[row]:split[row + 1]]
     return fires
 
 
@@ -151,14 +152,14 @@ def _first_terminal(plan: Plan, schedule: list[int], fires: dict[str, np.ndarray
                     n_ticks: int) -> tuple:
     rule_tick, rule_kind, rule_source = n_ticks, None, ""
     for name, rule in plan.rules.items():  # plan order; at one scrape a rollback outranks a hold
-        if rule.action not in ("hold", "rollback") or not fires[name].any():
+        if rule.action not in ("hold", "rollback") or not len(fires[name]):
             continue
-        tick = int(np.argmax(fires[name]))
+        tick = int(fires[name][0])
         if tick < rule_tick or (tick == rule_tick and rule.action == "rollback" and rule_kind == "hold"):
             rule_tick, rule_kind, rule_source = tick, rule.action, f"rule:{name}"
-    alert_ticks = {rank: np.flatnonzero(np.any([f for n, f in fires.items()
-                                                if _SEVERITY_RANK[plan.rules[n].severity] >= rank], axis=0))
-                   if fires else np.array([], dtype=int) for rank in (1, 2)}
+    alert_ticks = {rank: np.concatenate([np.empty(0, dtype=np.intp)] + [
+        ticks for name, ticks in fires.items() if _SEVERITY_RANK[plan.rules[name].severity] >= rank])
+        for rank in (1, 2)}
     statuses: dict[str, int] = {}
     previous = 0
     for (name, checkpoint), tick in zip(plan.ordered_checkpoints(), schedule):

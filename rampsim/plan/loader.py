@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from rampsim.plan import schema
 from rampsim.plan.source import Document, SourceError, parse_document, read_document
 
-__all__ = ["PlanError", "load_plan", "plan_from_document", "plan_from_text", "with_overrides", "set_path"]
+__all__ = ["PlanError", "load_plan", "plan_from_document", "plan_from_text", "plan_from_data", "with_overrides",
+           "set_path"]
 
 
 class PlanError(ValueError):
@@ -57,6 +58,11 @@ def plan_from_text(text: str, filename: str = "<plan>") -> schema.Plan:
     except SourceError as exc:
         raise PlanError([str(exc)]) from None
     return plan_from_document(document)
+
+
+def plan_from_data(data: dict, filename: str = "<plan>") -> schema.Plan:
+    """Validate a plan given as plain data (what YAML would load), keeping it for :func:`with_overrides`."""
+    return plan_from_document(Document(data=copy.deepcopy(data), filename=filename))
 
 
 def plan_from_document(document: Document) -> schema.Plan:
@@ -133,9 +139,11 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
 def with_overrides(plan: schema.Plan, overrides: Mapping[str, Any]) -> schema.Plan:
     """``plan`` validated again with the fields at dotted paths replaced by ``overrides``."""
     document: Document | None = plan.source
-    data = copy.deepcopy(document.data) if document else plan.model_dump(mode="python", by_alias=True)
+    if document is None:
+        raise ValueError("this plan was built from models, not read: load it with load_plan, plan_from_text or "
+                         "plan_from_data to vary its fields")
+    data = copy.deepcopy(document.data)
     for dotted, value in overrides.items():
         set_path(data, dotted, value)
-    source = document or Document(data=None, filename="<plan>")
-    changed = Document(data=data, filename=source.filename, lines=source.lines)
+    changed = Document(data=data, filename=document.filename, lines=document.lines)
     return plan_from_document(changed)

@@ -75,6 +75,7 @@ def parse_document(text: str, filename: str = "<plan>") -> Document:
         return document
     document.lines[()] = node.start_mark.line + 1
     document.data = _build(node, (), document)
+    document._constructor = None  # keeps documents picklable (plans travel to worker processes)
     return document
 
 

@@ -111,7 +111,8 @@ class Load(_Model):
         if self.peak <= self.average:
             raise ValueError(f"'peak' ({self.peak:g}/s) must be above 'average' ({self.average:g}/s)")
         if self.shape == "diurnal" and self.peak > 2 * self.average:
-            raise ValueError("a diurnal cosine cannot peak above twice its daily average (the trough would be negative)")
+            raise ValueError("a diurnal cosine cannot peak above twice its daily average "
+                             "(its trough would be negative)")
         if self.shape == "bursts" and self.burst >= self.every:
             raise ValueError("'burst' must be shorter than 'every'")
         return self
@@ -191,7 +192,7 @@ class TrafficConfig(_Model):
         "B": Segment(share=0.35, error_rate=0.00072),
         "C": Segment(share=0.25, error_rate=0.00085),
     })
-    load: Load = Field(default_factory=lambda: Load(shape="bursts", average=12_500.0, peak=21_000.0))
+    load: Load = Field(default_factory=lambda: Load(shape="bursts", average="12,500/s", peak="21,000/s"))
     service: Service = Field(default_factory=Service)
     revenue: float = 2450.0
     revenue_uplift: float = 0.0

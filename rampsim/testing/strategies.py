@@ -1,9 +1,13 @@
-"""Hypothesis strategies for telemetry and plans, composable like hypothesis's own.
+"""Hypothesis strategies for telemetry, plans, gates and faults, composable like hypothesis's own.
 
-``telemetry(...)`` draws scrape-by-scrape counters that are internally consistent
-(errors never exceed requests, histogram buckets are cumulative), optionally with
-missing scrapes and counter resets. ``single_rule_plans(...)`` draws a small plan
-whose one continuous rule is the object under test.
+* ``telemetry(...)`` draws scrape-by-scrape counters that are internally consistent
+  (errors never exceed requests, histogram buckets are cumulative), optionally with
+  missing scrapes and counter resets;
+* ``single_rule_plans(...)`` and ``gate_plans(...)`` draw small plans: one rule
+  under test, or random rules, checkpoints and a final gate;
+* ``gates(plan, **{path: values})`` draws variants of your own plan (``percents``
+  and ``durations`` write drawn values with units);
+* ``faults(kinds=..., targets=..., magnitudes=...)`` draws faults to inject.
 """
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from typing import Optional, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from rampsim.plan.loader import plan_from_text
+from rampsim.plan.loader import plan_from_data, plan_from_text
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Layout, Telemetry
 
-__all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rule_plans", "gate_plans",
-           "SMALL_LAYOUT"]
+__all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
+           "gates", "percents", "durations", "SMALL_LAYOUT"]
 
 SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
                       latency_buckets=(0.025, 0.05, 0.1, 0.2, 0.4, float("inf")), scrape_interval=15.0)
@@ -197,4 +201,58 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) 
         "rules": rules, "checkpoints": checkpoints, "final_gate": final_gate,
         "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%", "window": "5m"}}},
     }
-    return Plan.model_validate(data)
+    return plan_from_data(data, "drawn-gate")
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100!r}%"
+
+
+@st.composite
+def faults(draw, kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("canary",),
+           magnitudes: Optional[st.SearchStrategy] = None, start_minutes: st.SearchStrategy = st.integers(5, 180),
+           duration_minutes: Optional[st.SearchStrategy] = None, **options: st.SearchStrategy):
+    """Faults of the given kinds and targets (see ``rampsim faults`` for the catalogue).
+
+    ``magnitudes`` draws the magnitude in base units (fractions for rates, seconds
+    for latencies); by default a moderate value of the kind's own range.
+    ``duration_minutes=None`` lasts to the end of the ramp.
+    """
+    from rampsim.faults import CATALOGUE, Fault
+    from rampsim.units import Kind
+
+    kind = CATALOGUE[draw(st.sampled_from(list(kinds)))]
+    fields: dict = {"kind": kind.name, "target": draw(st.sampled_from(list(targets))),
+                    "start": f"{draw(start_minutes)}m"}
+    if kind.magnitude is not None:
+        default = {Kind.RATIO: st.floats(0.005, 0.05), Kind.DURATION: st.floats(0.05, 0.5)}.get(
+            kind.magnitude, st.floats(1e8, 1e9))
+        value = draw(magnitudes if magnitudes is not None else default)
+        fields["magnitude"] = (_percent(value) if kind.magnitude is Kind.RATIO
+                               else f"{value * 1000!r}ms" if kind.magnitude is Kind.DURATION else f"{value / 1e6!r}MB/h")
+    if duration_minutes is not None:
+        fields["duration"] = f"{draw(duration_minutes)}m"
+    fields.update({name: draw(strategy) for name, strategy in options.items()})
+    return Fault.model_validate(fields)
+
+
+@st.composite
+def gates(draw, plan: Plan, **axes: st.SearchStrategy) -> Plan:
+    """Variants of ``plan`` with some fields drawn: ``gates(plan, **{"rules.x.threshold": st.sampled_from(...)})``.
+
+    Values are written as in a plan file (``"0.5%"``, ``"3m"``); the variant is
+    validated again like any plan.
+    """
+    from rampsim.plan.loader import with_overrides
+
+    return with_overrides(plan, {path: draw(strategy) for path, strategy in axes.items()})
+
+
+def percents(low: float, high: float) -> st.SearchStrategy[str]:
+    """Ratios between ``low`` and ``high`` (fractions) written as percentages, for :func:`gates`."""
+    return st.floats(low, high).map(_percent)
+
+
+def durations(low_seconds: int, high_seconds: int, step: int = 15) -> st.SearchStrategy[str]:
+    """Durations on a ``step``-second grid written as ``'90s'``, for :func:`gates`."""
+    return st.integers(low_seconds // step, high_seconds // step).map(lambda k: f"{k * step}s")

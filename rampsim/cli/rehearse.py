@@ -1,0 +1,114 @@
+"""``rampsim rehearse``: play a ramp with chosen faults and follow the runbook as checkpoints come.
+
+Exit codes: 0 the gate did what the ground truth calls for (advanced a healthy
+release, or stopped an incident); 1 it did not (a false alarm, a missed incident,
+or no decision); 2 bad command-line arguments (an unreadable ``--fault`` included);
+3 an invalid plan file (its ``traffic:`` and ``faults:`` sections included).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
+from rampsim.faults import CATALOGUE, FaultError, check_faults, parse_fault
+from rampsim.plan import PlanError
+
+EXIT_AGREES, EXIT_DISAGREES, EXIT_USAGE = 0, 1, 2
+
+_EPILOG = """fault syntax: KIND[:TARGET][:MAGNITUDE][@START[/DURATION]][,OPTION=VALUE...]
+  e.g. 'error-rate:canary:+1.5%@01:00', 'tail-latency:canary:3%@1h/30m,delay=400ms',
+       'crash:canary:40%@2h/10m,shape=flapping,period=2m', 'scrape-gap:shared@1h/5m'
+  targets: canary, baseline, shared (both arms), optionally /SEGMENT (canary/C)
+  options: shape=step|ramp|flapping, period=, duty=, rise=, delay= (tail-latency)
+kinds: """ + ", ".join(CATALOGUE) + """
+
+exit codes: 0 the gate agreed with the ground truth (advanced a healthy release or
+stopped an incident), 1 it did not (false alarm, missed incident, no decision),
+2 bad arguments or --fault, 3 invalid plan file."""
+
+
+def _fault(text: str):
+    try:
+        return parse_fault(text)
+    except FaultError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (try 60 for one simulated minute per second)")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"speed must be positive, got {text!r}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rehearse", help="game-day rehearsal: simulate the ramp with faults and follow the runbook",
+        description="Simulate PLAN's ramp (closed loop: the gate's decisions move the traffic), with the plan's "
+                    "faults and any --fault, then print the checkpoint log, alerts and decisions, the final "
+                    "GO/NO-GO and the ground truth, and write report.md and timeline.png into --out.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("plan", help="plan YAML file (with a traffic: section, or the runbook's defaults)")
+    parser.add_argument("--fault", action="append", default=[], type=_fault, metavar="SPEC",
+                        help="inject a fault (repeatable); see the syntax below")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run; default 0)")
+    parser.add_argument("--fidelity", choices=("fluid", "request"), default="fluid",
+                        help="fluid: bulk draws per tick (fast); request: one simpy process per request (slow)")
+    parser.add_argument("--out", default="rehearsal", metavar="DIR",
+                        help="directory for report.md and timeline.png (default: ./rehearsal)")
+    parser.add_argument("--speed", type=_speed, default=None, metavar="X",
+                        help="play in real time accelerated X times with a live dashboard (60: 4 hours in 4 minutes)")
+    parser.set_defaults(run=run_rehearse)
+
+
+def run_rehearse(args: argparse.Namespace) -> int:
+    plan = load_or_report(args.plan)
+    if plan is None:
+        return EXIT_INVALID_PLAN
+    from rampsim.report import checkpoint_log, go_no_go, markdown_report, timeline, truth_comparison
+    from rampsim.report.chart import timeline_chart
+    from rampsim.sim import Scenario, simulate
+
+    misfits = check_faults(args.fault, plan)
+    if misfits:
+        for index, message in misfits:
+            print(f"rampsim rehearse: error: argument --fault (number {index + 1}): {message}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        scenario = Scenario.build(plan, args.fault)
+    except PlanError as exc:
+        print(f"{args.plan}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+    print(f"Rehearsing {plan.name} ({args.plan}), seed {args.seed}, {args.fidelity} fidelity")
+    for fault in scenario.faults:
+        print(f"  fault: {fault.describe()}")
+    print()
+    if args.speed:
+        from rampsim.report.dashboard import Dashboard
+        with Dashboard(plan) as dashboard:
+            run = simulate(plan, seed=args.seed, fidelity=args.fidelity, speed=args.speed,
+                           observers=[dashboard], scenario=scenario)
+    else:
+        run = simulate(plan, seed=args.seed, fidelity=args.fidelity, scenario=scenario)
+    print("CHECKPOINT LOG")
+    print("\n".join(checkpoint_log(run)))
+    print("ALERTS AND DECISIONS")
+    print("\n".join(timeline(run)))
+    print()
+    print("\n".join(go_no_go(run)))
+    print()
+    print("\n".join(truth_comparison(run)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(markdown_report(run, "timeline.png"), encoding="utf-8")
+    timeline_chart(run, out / "timeline.png")
+    print()
+    print(f"Wrote {out / 'report.md'} and {out / 'timeline.png'}")
+    return EXIT_AGREES if run.outcome.agrees else EXIT_DISAGREES

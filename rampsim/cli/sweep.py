@@ -1,0 +1,151 @@
+"""``rampsim sweep`` and ``rampsim report``: operating characteristics across a gate grid."""
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
+from rampsim.experiment.grid import GridError
+from rampsim.experiment.mix import load_mix
+from rampsim.experiment.results import Costs, SweepResult
+from rampsim.experiment.runner import SweepInterrupted
+from rampsim.experiment.sweep import sweep
+from rampsim.plan import PlanError
+from rampsim.report.tradeoff import gate_label, render
+
+EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    command = subparsers.add_parser(
+        "sweep", help="false-rollback and missed-incident rates of every gate in a grid",
+        description="Simulate REPLICATES ramps of the scenario mix and judge every gate of the grid on each "
+                    "(common random numbers). Writes runs.csv.gz, grid.csv, sweep.json and the charts to --out.")
+    command.add_argument("plan", help="plan YAML file")
+    command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
+    command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
+                         help="a plan parameter to vary: 'rules.error_rate_rollback.threshold=0.3%%..1%%:8' or "
+                              "'rules.*.sustain=1m,3m' (repeat for a product)")
+    command.add_argument("--replicates", type=int, default=200, help="simulated ramps in all (default 200)")
+    command.add_argument("--seed", type=int, default=0, help="seed of the whole experiment (default 0)")
+    command.add_argument("--workers", type=int, help="local worker processes (default: all cores; 1 runs inline)")
+    command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' "
+                                                           "for a LocalCluster on this machine")
+    command.add_argument("--fidelity", choices=["fluid", "request"], default="fluid")
+    command.add_argument("--out", type=Path, help="results directory (default out/sweep-PLAN); an interrupted "
+                                                   "sweep continues from it")
+    command.add_argument("--costs", default="fr=1,mi=10,harm=0", help="cost of a false rollback, a missed "
+                                                                       "incident and a harmed request (fr=,mi=,harm=)")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command.set_defaults(run=run_sweep)
+
+    report = subparsers.add_parser("report", help="render a saved sweep's table and charts again, without re-running")
+    report.add_argument("results", type=Path, help="a sweep's results directory")
+    report.add_argument("--costs", default=None, help="costs as for sweep (default: the sweep's own)")
+    report.add_argument("--out", type=Path, help="where to write the charts (default: the results directory)")
+    report.set_defaults(run=run_report)
+
+
+def _executor(address: Optional[str], workers: Optional[int], stack: ExitStack):
+    if address is None:
+        return None
+    from distributed import Client, LocalCluster
+
+    if address == "local":
+        cluster = stack.enter_context(LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None))
+        client = stack.enter_context(Client(cluster))
+    else:
+        client = stack.enter_context(Client(address))
+    return client.get_executor()
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    plan = load_or_report(args.plan)
+    if plan is None:
+        return EXIT_INVALID_PLAN
+    try:
+        costs = Costs.parse(args.costs)
+        mix = load_mix(args.mix, plan) if args.mix else None
+    except (PlanError, ValueError) as exc:
+        print(f"rampsim sweep: {exc}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+    out = args.out or Path("out") / f"sweep-{plan.name}"
+    progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
+                        disable=args.no_progress)
+    with ExitStack() as stack:
+        try:
+            executor = _executor(args.dask, args.workers, stack)
+            task = progress.add_task("sweep", total=None)
+            with progress:
+                result = sweep(plan, mix, args.grid, args.replicates, args.seed, fidelity=args.fidelity,
+                               executor=executor, workers=args.workers, out=out,
+                               on_chunk=lambda done, total: progress.update(task, completed=done, total=total))
+        except (PlanError, GridError) as exc:
+            print(f"rampsim sweep: {exc}", file=sys.stderr)
+            return EXIT_INVALID_PLAN
+        except SweepInterrupted as exc:
+            print(f"rampsim sweep: {exc}; run the same command again to continue from {out}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    result.meta["costs"] = vars(costs)
+    result.save(out)
+    _print_report(result, costs, out)
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    try:
+        result = SweepResult.load(args.results)
+        costs = Costs.parse(args.costs) if args.costs else Costs(**result.meta.get("costs", {}))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"rampsim report: {exc}", file=sys.stderr)
+        return 2
+    _print_report(result, costs, args.out or args.results)
+    return 0
+
+
+def _print_report(result: SweepResult, costs: Costs, out: Path) -> None:
+    summary = result.summary(costs)
+    parameters = result.parameters
+    charts = render(result.runs, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
+                                                                 f"{result.meta.get('replicates')} replicates")
+    summary.to_csv(Path(out) / "summary.csv", index=False)
+    console = Console()
+    meta = result.meta
+    console.print(f"[bold]{len(summary)} gate(s)[/] × {meta.get('replicates')} replicates of mix "
+                  f"{meta.get('mix')} (seed {meta.get('seed')}): {int(summary['healthy_runs'].iloc[0])} healthy and "
+                  f"{int(summary['incident_runs'].iloc[0])} incident runs per gate (ground truth from the plan's SLO)")
+    table = Table(title="Pareto front (no other gate has fewer false rollbacks and fewer missed incidents)")
+    for column in ("gate", "false rollback [95% CI]", "missed incident [95% CI]", "detect median", "harm / incident",
+                   "cost"):
+        table.add_column(column)
+    shown = summary[summary["pareto"] | summary["cost_optimal"]].sort_values("false_rollback_rate")
+    for _, row in shown.head(15).iterrows():
+        star = " ★" if row["cost_optimal"] else ""
+        table.add_row(gate_label(row, parameters) + star,
+                      _rate_text(row, "false_rollback"), _rate_text(row, "missed_incident"),
+                      "n/a" if pd.isna(row["detect_median_s"]) else f"{row['detect_median_s'] / 60:.1f} min",
+                      "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",
+                      f"{row['cost']:.3f}")
+    console.print(table)
+    best = summary.loc[summary["cost"].idxmin()]
+    console.print(f"★ cost-optimal for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
+                  f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
+    console.print(f"results and charts in {out}: " + ", ".join(p.name for p in charts) + ", summary.csv, runs.csv.gz")
+
+
+def _rate_text(row: pd.Series, name: str) -> str:
+    rate, low, high = row[f"{name}_rate"], row[f"{name}_low"], row[f"{name}_high"]
+    if pd.isna(rate):
+        return "n/a"
+    return f"{rate * 100:.1f}% [{low * 100:.1f}, {high * 100:.1f}]"

@@ -1,0 +1,1 @@
+"""Experiments: a scenario mix × replicates × a grid of gates → operating characteristics."""

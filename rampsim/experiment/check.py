@@ -1,0 +1,141 @@
+"""``check``: does a gate meet its bounds on false rollbacks, missed incidents and detection time?
+
+A CI gate for gate configurations. Replicates run in batches; after each batch
+every bound gets a confidence interval and a verdict: **met** (the whole interval
+is within the bound), **exceeded** (the whole interval is beyond it) or
+**undecided**. The check stops as soon as a bound is exceeded or all are met, else
+at ``max_replicates``. Looking after every batch would inflate the error rate, so
+each look uses a Bonferroni share of it: with ``K`` possible looks, intervals at
+``1 - (1 - confidence) / K``; the overall verdict then holds at ``confidence``.
+
+Because replicate ``j`` is the same simulated ramp whatever the total (see
+:func:`~rampsim.experiment.mix.allocate`), stopping early sees exactly the first
+runs of a longer check.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from scipy import stats
+
+from rampsim.experiment.mix import Mix
+from rampsim.experiment.sweep import sweep
+from rampsim.plan.schema import Plan
+
+__all__ = ["BoundVerdict", "CheckReport", "check", "MET", "EXCEEDED", "UNDECIDED"]
+
+MET, EXCEEDED, UNDECIDED = "met", "exceeded", "undecided"
+
+
+@dataclass(frozen=True)
+class BoundVerdict:
+    """One bound after the last look: the estimate, its interval and the verdict."""
+
+    name: str
+    limit: float
+    estimate: float
+    low: float
+    high: float
+    samples: int
+    verdict: str
+
+
+@dataclass
+class CheckReport:
+    """Every bound's verdict, the replicates run and the looks taken."""
+
+    verdicts: list[BoundVerdict]
+    replicates: int
+    looks: int
+    confidence: float
+    history: list[list[BoundVerdict]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if any(v.verdict == EXCEEDED for v in self.verdicts):
+            return EXCEEDED
+        return MET if all(v.verdict == MET for v in self.verdicts) else UNDECIDED
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == MET
+
+    def describe(self) -> str:
+        lines = [f"{self.verdict.upper()} after {self.replicates} replicates ({self.looks} look(s); "
+                 f"{self.confidence:.0%} overall confidence)"]
+        for v in self.verdicts:
+            unit = "s" if v.name.startswith("detect") else ""
+            scale = 1 if unit else 100
+            shown = "%" if not unit else " s"
+            lines.append(f"  {v.name}: {v.estimate * scale:.3g}{shown} [{v.low * scale:.3g}, {v.high * scale:.3g}] "
+                         f"vs bound {v.limit * scale:.3g}{shown} over {v.samples} runs: {v.verdict}")
+        return "\n".join(lines)
+
+
+def _rate_verdict(name: str, successes: int, trials: int, limit: float, level: float) -> BoundVerdict:
+    if trials == 0:
+        return BoundVerdict(name, limit, math.nan, 0.0, 1.0, 0, UNDECIDED)
+    interval = stats.binomtest(successes, trials).proportion_ci(level, method="wilson")
+    return _verdict(name, limit, successes / trials, interval.low, interval.high, trials)
+
+
+def _quantile_verdict(name: str, delays: np.ndarray, quantile: float, limit: float, level: float,
+                      missed: int) -> BoundVerdict:
+    # a missed incident is never detected: it counts as an infinite delay
+    values = np.concatenate([delays, np.full(missed, np.inf)])
+    if len(values) < 3:
+        return BoundVerdict(name, limit, math.nan, -math.inf, math.inf, len(values), UNDECIDED)
+    estimate = float(np.quantile(values, quantile))
+    interval = stats.quantile_test(values, q=min(estimate, np.finfo(float).max), p=quantile).confidence_interval(level)
+    return _verdict(name, limit, estimate, float(interval.low), float(interval.high), len(values))
+
+
+def _verdict(name: str, limit: float, estimate: float, low: float, high: float, samples: int) -> BoundVerdict:
+    verdict = MET if high <= limit else EXCEEDED if low > limit else UNDECIDED
+    return BoundVerdict(name, limit, estimate, low, high, samples, verdict)
+
+
+def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional[float] = None,
+          max_missed_incident: Optional[float] = None, max_detect: Optional[float] = None,
+          detect_quantile: float = 0.9, confidence: float = 0.95, batch: int = 100, max_replicates: int = 2000,
+          seed: int = 0, workers: Optional[int] = None, executor: Optional[Executor] = None,
+          on_look: Optional[Callable[[CheckReport], None]] = None) -> CheckReport:
+    """Check ``plan``'s gate against the bounds given (rates as fractions, ``max_detect`` in seconds)."""
+    if max_false_rollback is None and max_missed_incident is None and max_detect is None:
+        raise ValueError("give at least one bound: max_false_rollback, max_missed_incident or max_detect")
+    if batch < 1 or max_replicates < batch:
+        raise ValueError("batch must be at least 1 and max_replicates at least one batch")
+    looks_allowed = math.ceil(max_replicates / batch)
+    level = 1 - (1 - confidence) / looks_allowed
+    report = CheckReport([], 0, 0, confidence)
+    with tempfile.TemporaryDirectory(prefix="rampsim-check-") as scratch:
+        for look in range(1, looks_allowed + 1):
+            replicates = min(look * batch, max_replicates)
+            runs = sweep(plan, mix, replicates=replicates, seed=seed, workers=workers, executor=executor,
+                         out=Path(scratch)).runs
+            healthy, incidents = runs[~runs["incident"]], runs[runs["incident"]]
+            stopped = runs["decision"].isin(["hold", "rollback"])
+            verdicts = []
+            if max_false_rollback is not None:
+                verdicts.append(_rate_verdict("false_rollback_rate", int(stopped[~runs["incident"]].sum()),
+                                              len(healthy), max_false_rollback, level))
+            missed = int((incidents["decision"] == "advance").sum())
+            if max_missed_incident is not None:
+                verdicts.append(_rate_verdict("missed_incident_rate", missed, len(incidents), max_missed_incident,
+                                              level))
+            if max_detect is not None:
+                verdicts.append(_quantile_verdict(f"detect_p{detect_quantile * 100:g}_s",
+                                                  incidents["detection_delay"].dropna().to_numpy(), detect_quantile,
+                                                  max_detect, level, missed))
+            report = CheckReport(verdicts, replicates, look, confidence, [*report.history, verdicts])
+            if on_look:
+                on_look(report)
+            if report.verdict != UNDECIDED:
+                break
+    return report

@@ -1,0 +1,86 @@
+"""The gate grid: plan parameters to vary, and the plan of every combination.
+
+An axis is written ``PATH=VALUES``: ``rules.error_rate.threshold=0.3%..1%:8`` (8
+evenly spaced values, the unit kept), ``rules.*.sustain=1m,2m,3m,5m`` (a list; ``*``
+matches every key at that level). Several axes make a Cartesian product. Every
+point is a whole plan validated again, so a bad value is reported like a bad plan,
+at the line of the field it replaces.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from rampsim.plan.loader import with_overrides
+from rampsim.plan.schema import Plan
+
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand"]
+
+_RANGE = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z%/$]*)\s*\.\.\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z%/$]*)"
+                    r"\s*:\s*(\d+)\s*$")
+
+
+class GridError(ValueError):
+    """A grid axis that cannot be read or applied."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One varied parameter: a dotted plan path (``*`` allowed) and the values it takes."""
+
+    path: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One gate of the grid: its index, the value of each axis, and the resulting plan."""
+
+    index: int
+    values: dict[str, str]
+    plan: Plan
+
+
+def parse_axis(text: str) -> Axis:
+    """An axis from ``PATH=a,b,c`` or ``PATH=LOW..HIGH:N``."""
+    path, eq, values = text.partition("=")
+    path = path.strip()
+    if not eq or not path or not values.strip():
+        raise GridError(f"grid axis {text!r}: write PATH=VALUES, e.g. 'rules.error_rate.threshold=0.3%..1%:8' "
+                        f"or 'rules.*.sustain=1m,2m,3m'")
+    if ".." in values:
+        match = _RANGE.match(values)
+        if not match:
+            raise GridError(f"grid axis {text!r}: a range is LOW..HIGH:COUNT, e.g. 0.3%..1%:8")
+        low, unit, high, high_unit, count = match.groups()
+        if high_unit and unit and high_unit != unit:
+            raise GridError(f"grid axis {text!r}: both ends of a range need the same unit ({unit!r} vs {high_unit!r})")
+        unit = unit or high_unit
+        if int(count) < 2:
+            raise GridError(f"grid axis {text!r}: a range needs at least 2 values")
+        points = np.linspace(float(low), float(high), int(count))
+        return Axis(path, tuple(f"{round(p, 10):g}{unit}" for p in points))
+    items = tuple(v.strip() for v in values.split(",") if v.strip())
+    if len(set(items)) != len(items):
+        raise GridError(f"grid axis {text!r}: a value is repeated")
+    return Axis(path, items)
+
+
+def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
+    """Every combination of the axes' values, as plans (the plan itself when there are no axes)."""
+    paths = [axis.path for axis in axes]
+    if len(set(paths)) != len(paths):
+        raise GridError("each plan path can be varied by one axis only")
+    points = []
+    for index, combination in enumerate(itertools.product(*(axis.values for axis in axes))):
+        values = dict(zip(paths, combination))
+        try:
+            varied = with_overrides(plan, values) if values else plan
+        except KeyError as exc:
+            raise GridError(f"grid: {exc.args[0]}") from None
+        points.append(GridPoint(index, values, varied))
+    return points

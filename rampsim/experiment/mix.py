@@ -1,0 +1,134 @@
+"""The scenario mix: which ramps an experiment simulates, and in what proportion.
+
+A mix file names scenarios, each with a weight (its share of the replicates) and
+the faults injected into it (strings in the ``--fault`` syntax or mappings)::
+
+    name: reference
+    scenarios:
+      healthy: {weight: 50%}
+      error-regression: {weight: 10%, faults: ["error-rate:canary:+1.5%@1h"]}
+
+Whether a scenario is an incident is not declared: it is the plan's SLO judged on
+the scenario's expected metrics (the ground truth), so a "benign" fault that does
+breach the SLO is counted as an incident.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rampsim.faults import Fault
+from rampsim.faults.syntax import read_faults
+from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.schema import Plan
+from rampsim.plan.source import Document, SourceError, read_document
+from rampsim.units import Kind, UnitError, parse
+
+__all__ = ["MixScenario", "Mix", "load_mix", "allocate", "single_scenario_mix"]
+
+
+class _ScenarioModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    weight: float = 1.0
+    description: Optional[str] = None
+    faults: list[Union[str, dict[str, Any]]] = Field(default_factory=list)
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight(cls, value: Any) -> float:
+        try:
+            weight = parse(value, Kind.RATIO)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        if weight <= 0:
+            raise ValueError(f"a weight must be positive, got {value!r}")
+        return weight
+
+
+class _MixModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = "mix"
+    description: Optional[str] = None
+    scenarios: dict[str, _ScenarioModel]
+
+    @field_validator("scenarios")
+    @classmethod
+    def _some(cls, value: dict) -> dict:
+        if not value:
+            raise ValueError("a mix needs at least one scenario")
+        return value
+
+
+@dataclass(frozen=True)
+class MixScenario:
+    """One scenario of the mix: its name, share of the replicates, and faults."""
+
+    name: str
+    weight: float
+    faults: tuple[Fault, ...]
+    description: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Mix:
+    """The scenarios of an experiment; weights are shares of the replicates."""
+
+    name: str
+    scenarios: tuple[MixScenario, ...]
+    source: Optional[str] = None
+
+    @property
+    def shares(self) -> np.ndarray:
+        weights = np.array([s.weight for s in self.scenarios], dtype=float)
+        return weights / weights.sum()
+
+
+def load_mix(path: Union[str, Path], plan: Plan) -> Mix:
+    """Read the mix at ``path``; its faults are checked against ``plan``. Errors name file, line and field."""
+    try:
+        document = read_document(path)
+    except SourceError as exc:
+        raise PlanError([str(exc)]) from None
+    return mix_from_document(document, plan)
+
+
+def mix_from_document(document: Document, plan: Plan) -> Mix:
+    try:
+        model = _MixModel.model_validate(document.data if document.data is not None else {})
+    except ValidationError as exc:
+        raise PlanError(list(describe_errors(exc.errors(), document))) from None
+    scenarios, problems = [], []
+    for name, scenario in model.scenarios.items():
+        try:
+            faults = read_faults(scenario.faults, document, ("scenarios", name, "faults"), plan)
+        except PlanError as exc:
+            problems.extend(exc.problems)
+            continue
+        scenarios.append(MixScenario(name, scenario.weight, tuple(faults), scenario.description))
+    if problems:
+        raise PlanError(problems)
+    return Mix(model.name, tuple(scenarios), document.filename)
+
+
+def single_scenario_mix(name: str, faults: tuple[Fault, ...] = ()) -> Mix:
+    """A mix of one scenario (all replicates alike)."""
+    return Mix(name, (MixScenario(name, 1.0, tuple(faults)),))
+
+
+def allocate(total: int, shares: np.ndarray) -> np.ndarray:
+    """``total`` replicates split by ``shares``: the first ``total`` of one fixed sequence of scenarios.
+
+    Replicate ``j`` goes to the scenario furthest behind its share after ``j + 1``
+    replicates, so any count is within one of ``share × total``, and a larger total
+    only adds replicates: the first 100 of a 2,000-replicate experiment are the
+    100 of a 100-replicate one (what sequential checks and resumed sweeps rely on).
+    """
+    shares = np.asarray(shares, dtype=float)
+    counts = np.zeros(len(shares), dtype=int)
+    for j in range(total):
+        counts[int(np.argmax(shares * (j + 1) - counts))] += 1
+    return counts

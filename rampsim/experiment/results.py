@@ -1,0 +1,216 @@
+"""Sweep results: every run's outcome as a tidy table, and each gate's operating characteristics.
+
+``SweepResult.runs`` has one row per (gate, scenario, replicate): the decision, its
+time, the detection delay, the harm. ``SweepResult.summary()`` has one row per gate:
+
+* **false-rollback rate**: share of healthy runs (ground truth) that the gate held
+  or rolled back, with a Wilson 95% interval;
+* **missed-incident rate**: share of incident runs that it advanced (Wilson);
+* **time to detect**: median and 90th percentile of the detection delay of caught
+  incidents, with distribution-free (order statistic) 95% intervals;
+* **harm**: mean canary requests served by a faulty arm before the decision, per
+  incident run, with a percentile-bootstrap 95% interval (fixed seed);
+* **precision** and **recall** as the SRE workbook uses them for alerts: of the
+  gate's stops, the share that were incidents; of the incidents, the share stopped;
+* **cost** per run, for given costs of a false rollback, a missed incident and a
+  harmed request; ``pareto`` marks gates no other gate beats on both rates.
+
+Saved as ``runs.csv.gz`` and ``grid.csv`` with a ``sweep.json`` holding the plan,
+mix, grid, seed and package version; ``SweepResult.load`` reads them back.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rampsim.experiment.runner import KINDS, Chunk
+
+__all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front"]
+
+_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What each kind of mistake costs, in any one currency."""
+
+    false_rollback: float = 1.0
+    missed_incident: float = 10.0
+    harmed_request: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> "Costs":
+        """``false_rollback=1,missed_incident=20,harmed_request=0.0001`` (short names fr, mi, harm)."""
+        aliases = {"fr": "false_rollback", "mi": "missed_incident", "harm": "harmed_request"}
+        values: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, eq, value = part.partition("=")
+            key = aliases.get(key.strip(), key.strip())
+            if not eq or key not in cls.__dataclass_fields__:
+                raise ValueError(f"costs {text!r}: expected NAME=NUMBER with NAME one of fr, mi, harm")
+            try:
+                values[key] = float(value)
+            except ValueError:
+                raise ValueError(f"costs {text!r}: {value!r} is not a number") from None
+        return cls(**values)
+
+
+def wilson(successes: np.ndarray, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95% intervals for ``successes / trials`` (NaN where there are no trials)."""
+    low, high = np.full(len(trials), np.nan), np.full(len(trials), np.nan)
+    for i, (k, n) in enumerate(zip(successes, trials)):
+        if n > 0:
+            interval = stats.binomtest(int(k), int(n)).proportion_ci(_CONFIDENCE, method="wilson")
+            low[i], high[i] = interval.low, interval.high
+    return low, high
+
+
+def quantile_interval(values: np.ndarray, p: float) -> tuple[float, float, float]:
+    """The ``p`` quantile of ``values`` and its distribution-free 95% interval (NaN when too few)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan
+    estimate = float(np.quantile(values, p))
+    if len(values) < 3:
+        return estimate, np.nan, np.nan
+    interval = stats.quantile_test(values, q=estimate, p=p).confidence_interval(_CONFIDENCE)
+    return estimate, float(interval.low), float(interval.high)
+
+
+def _mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan
+    if len(values) < 2 or np.all(values == values[0]):
+        return float(values.mean()), float(values.mean()), float(values.mean())
+    result = stats.bootstrap((values,), np.mean, n_resamples=999, method="percentile",
+                             confidence_level=_CONFIDENCE, rng=np.random.default_rng(seed))
+    return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def pareto_front(false_rollback: np.ndarray, missed: np.ndarray) -> np.ndarray:
+    """True for gates that no other gate matches or beats on both rates while beating on one."""
+    fr, mi = np.asarray(false_rollback, float), np.asarray(missed, float)
+    dominated = ((fr[None, :] <= fr[:, None]) & (mi[None, :] <= mi[:, None])
+                 & ((fr[None, :] < fr[:, None]) | (mi[None, :] < mi[:, None]))).any(axis=1)
+    return ~dominated & ~np.isnan(fr) & ~np.isnan(mi)
+
+
+@dataclass
+class SweepResult:
+    """The runs of a sweep (``runs``), its gates (``grid``) and how it was made (``meta``)."""
+
+    runs: pd.DataFrame
+    grid: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[Chunk], grid_values: Sequence[dict[str, str]], scenarios: Sequence[str],
+                    sources: Sequence[str], meta: dict[str, Any]) -> "SweepResult":
+        n_gates = len(grid_values)
+        columns: dict[str, list[np.ndarray]] = {k: [] for k in
+                                                ("gate", "scenario", "replicate", "incident", "incident_start",
+                                                 "decision", "decision_time", "source", "harmed", "exposed")}
+        names, source_names = np.array(KINDS, dtype=object), np.array([*sources, ""], dtype=object)
+        for chunk in chunks:
+            n = len(chunk.incident)
+            columns["gate"].append(np.tile(np.arange(n_gates), n))
+            columns["scenario"].append(np.full(n * n_gates, scenarios[chunk.scenario], dtype=object))
+            columns["replicate"].append(np.repeat(np.arange(chunk.start, chunk.start + n), n_gates))
+            columns["incident"].append(np.repeat(chunk.incident, n_gates))
+            columns["incident_start"].append(np.repeat(chunk.incident_start, n_gates))
+            columns["decision"].append(names[chunk.kind.reshape(-1)])
+            columns["decision_time"].append(chunk.time.reshape(-1))
+            columns["source"].append(source_names[chunk.source.reshape(-1)])
+            columns["harmed"].append(chunk.harmed.reshape(-1))
+            columns["exposed"].append(chunk.exposed.reshape(-1))
+        runs = pd.DataFrame({k: np.concatenate(v) if v else np.array([]) for k, v in columns.items()})
+        runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]),
+                                           runs["decision_time"] - runs["incident_start"], np.nan)
+        grid = pd.DataFrame([{"gate": i, **values} for i, values in enumerate(grid_values)])
+        return cls(runs.sort_values(["gate", "scenario", "replicate"], kind="stable").reset_index(drop=True),
+                   grid, dict(meta))
+
+    @property
+    def parameters(self) -> list[str]:
+        """The grid's varied plan paths."""
+        return [c for c in self.grid.columns if c != "gate"]
+
+    def summary(self, costs: Optional[Costs] = None) -> pd.DataFrame:
+        """Operating characteristics per gate (see the module docstring), one row each."""
+        costs = costs or Costs()
+        rows = []
+        for gate, runs in self.runs.groupby("gate", sort=True):
+            healthy, incidents = runs[~runs["incident"]], runs[runs["incident"]]
+            stopped = runs["decision"].isin(["hold", "rollback"])
+            false_rollbacks = int(stopped[~runs["incident"]].sum())
+            missed = int((incidents["decision"] == "advance").sum())
+            caught = int(stopped[runs["incident"]].sum())
+            delays = incidents["detection_delay"].dropna().to_numpy()
+            median, median_low, median_high = quantile_interval(delays, 0.5)
+            p90, p90_low, p90_high = quantile_interval(delays, 0.9)
+            harm, harm_low, harm_high = _mean_interval(incidents["harmed"].to_numpy(), seed=int(gate))
+            rows.append({
+                "gate": gate, "runs": len(runs), "healthy_runs": len(healthy), "incident_runs": len(incidents),
+                "false_rollbacks": false_rollbacks, "missed_incidents": missed, "caught": caught,
+                "detect_median_s": median, "detect_median_low": median_low, "detect_median_high": median_high,
+                "detect_p90_s": p90, "detect_p90_low": p90_low, "detect_p90_high": p90_high,
+                "harm_mean": harm, "harm_low": harm_low, "harm_high": harm_high,
+                "precision": caught / (caught + false_rollbacks) if caught + false_rollbacks else np.nan,
+                "cost": (costs.false_rollback * false_rollbacks + costs.missed_incident * missed
+                         + costs.harmed_request * runs["harmed"][runs["incident"]].sum()) / len(runs),
+            })
+        table = pd.DataFrame(rows)
+        table["false_rollback_rate"] = _rate(table["false_rollbacks"], table["healthy_runs"])
+        table["false_rollback_low"], table["false_rollback_high"] = wilson(table["false_rollbacks"],
+                                                                           table["healthy_runs"])
+        table["missed_incident_rate"] = _rate(table["missed_incidents"], table["incident_runs"])
+        table["missed_incident_low"], table["missed_incident_high"] = wilson(table["missed_incidents"],
+                                                                             table["incident_runs"])
+        table["recall"] = _rate(table["caught"], table["incident_runs"])
+        table["pareto"] = pareto_front(table["false_rollback_rate"], table["missed_incident_rate"])
+        table["cost_optimal"] = table["cost"] == table["cost"].min()
+        return self.grid.merge(table, on="gate")
+
+    def best(self, costs: Optional[Costs] = None) -> pd.Series:
+        """The cost-optimal gate (the first of equals)."""
+        summary = self.summary(costs)
+        return summary.loc[summary["cost"].idxmin()]
+
+    def _repr_html_(self) -> str:
+        summary = self.summary()
+        shown = [*self.parameters, "false_rollback_rate", "missed_incident_rate", "detect_median_s", "harm_mean",
+                 "pareto"]
+        return (f"<p><b>Sweep</b> of {self.meta.get('plan', 'a plan')}: {len(self.grid)} gates × "
+                f"{self.meta.get('replicates', '?')} replicates ({len(self.runs)} judged runs)</p>"
+                + summary[shown].to_html(index=False, float_format=lambda x: f"{x:.4g}"))
+
+    # -- files -------------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.runs.to_csv(directory / "runs.csv.gz", index=False)
+        self.grid.to_csv(directory / "grid.csv", index=False)
+        (directory / "sweep.json").write_text(json.dumps(self.meta, indent=2, default=str))
+
+    @classmethod
+    def load(cls, directory: Path) -> "SweepResult":
+        directory = Path(directory)
+        missing = [name for name in ("runs.csv.gz", "grid.csv", "sweep.json") if not (directory / name).exists()]
+        if missing:
+            raise FileNotFoundError(f"{directory}: not a sweep's results (missing {', '.join(missing)})")
+        runs = pd.read_csv(directory / "runs.csv.gz", keep_default_na=False, na_values=[""])
+        runs["source"] = runs["source"].fillna("")
+        grid = pd.read_csv(directory / "grid.csv", dtype=str).astype({"gate": int})
+        return cls(runs, grid, json.loads((directory / "sweep.json").read_text()))
+
+
+def _rate(k: pd.Series, n: pd.Series) -> pd.Series:
+    return pd.Series(np.where(n > 0, k / n.where(n > 0, 1), np.nan), index=k.index)

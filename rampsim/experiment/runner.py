@@ -1,0 +1,256 @@
+"""Running a sweep: replicates in chunks on any executor, saved as they finish.
+
+Each replicate is one open-loop simulation of one mix scenario; every gate of the
+grid is judged on its telemetry (common random numbers) by the vectorized
+evaluator. A replicate's randomness comes from ``SeedSequence(seed, spawn_key=
+(scenario, replicate))`` alone, so results are identical whatever the executor,
+the number of workers or the order chunks finish in.
+
+With an output directory, each finished chunk is written atomically (a temporary
+file, then a rename) next to a manifest of the sweep; running the same sweep
+again loads the chunks already there and runs only the rest, so a sweep stopped
+by Ctrl-C or a kill loses at most the chunks in flight.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import tempfile
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from rampsim import __version__
+from rampsim.engine.vectorized import judge
+from rampsim.experiment.grid import Axis, GridPoint, expand
+from rampsim.experiment.mix import Mix, allocate
+from rampsim.plan.loader import plan_from_document
+from rampsim.plan.schema import Plan
+from rampsim.plan.source import Document
+
+__all__ = ["SweepSpec", "Chunk", "SweepInterrupted", "run_chunks", "KINDS", "CHUNK_SIZE"]
+
+KINDS = ("none", "hold", "rollback", "advance")
+CHUNK_SIZE = 10
+
+
+class SweepInterrupted(RuntimeError):
+    """The sweep was stopped; finished chunks are saved and a rerun continues from them."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything that determines a sweep's results, in plain data (it travels to workers)."""
+
+    plan_filename: str
+    plan_data: dict
+    axes: tuple[Axis, ...]
+    scenarios: tuple[tuple[str, tuple[Any, ...]], ...]  # (name, faults)
+    shares: tuple[float, ...]
+    replicates: int
+    seed: int
+    fidelity: str
+
+    @classmethod
+    def of(cls, plan: Plan, mix: Mix, axes: Sequence[Axis], replicates: int, seed: int,
+           fidelity: str = "fluid") -> "SweepSpec":
+        if plan.source is None:
+            raise ValueError("a sweep needs a plan loaded with load_plan, plan_from_text or plan_from_data")
+        data = plan.source.data
+        scenarios = tuple((s.name, tuple(s.faults)) for s in mix.scenarios)
+        return cls(plan.source.filename, data, tuple(axes), scenarios, tuple(float(x) for x in mix.shares), int(replicates),
+                   int(seed), fidelity)
+
+    @property
+    def key(self) -> str:
+        """A digest of the spec but its replicate count: saved chunks serve any count (see :func:`allocate`)."""
+        scenarios = [(name, [f.model_dump(mode="json") for f in faults]) for name, faults in self.scenarios]
+        blob = json.dumps({"plan": self.plan_data, "axes": [(a.path, a.values) for a in self.axes],
+                           "scenarios": scenarios, "shares": self.shares,
+                           "seed": self.seed, "fidelity": self.fidelity, "chunk": CHUNK_SIZE},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def tasks(self) -> list[tuple[int, int, int]]:
+        """``(scenario, first replicate, end)`` for every chunk, in a fixed order."""
+        counts = allocate(self.replicates, np.array(self.shares))
+        return [(s, start, min(start + CHUNK_SIZE, int(count)))
+                for s, count in enumerate(counts) for start in range(0, int(count), CHUNK_SIZE)]
+
+
+@dataclass
+class Chunk:
+    """Outcomes of some replicates of one scenario for every gate: arrays ``(replicates, gates)``."""
+
+    scenario: int
+    start: int
+    kind: np.ndarray           # int8 index into KINDS
+    time: np.ndarray           # decision time (NaN when none)
+    source: np.ndarray         # int16 index into the sweep's source names (-1 when none)
+    harmed: np.ndarray         # harmed canary requests up to the decision
+    exposed: np.ndarray        # canary requests up to the decision
+    incident: np.ndarray       # (replicates,) ground truth
+    incident_start: np.ndarray  # (replicates,) NaN when healthy
+
+    def save(self, path: Path) -> None:
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            np.savez(handle, **{k: v for k, v in vars(self).items()})
+        os.replace(handle.name, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Chunk":
+        with np.load(path) as data:
+            fields = {k: data[k] for k in data.files}
+        return cls(**{k: (int(v) if v.ndim == 0 else v) for k, v in fields.items()})
+
+
+def source_names(plan: Plan) -> list[str]:
+    """Every source a terminal decision can come from, in a fixed order."""
+    return [f"rule:{name}" for name in plan.rules] + [f"checkpoint:{name}" for name, _ in plan.ordered_checkpoints()]
+
+
+# -- the worker side ------------------------------------------------------------------
+
+_WORKER_CACHE: dict[str, tuple] = {}
+
+
+def _prepared(spec: SweepSpec) -> tuple[list[GridPoint], list, list[str]]:
+    """The grid plans and built scenarios of ``spec``, made once per process."""
+    from rampsim.sim.scenario import Scenario
+
+    key = spec.key
+    if key not in _WORKER_CACHE:
+        plan = plan_from_document(Document(data=spec.plan_data, filename=spec.plan_filename))
+        points = expand(plan, spec.axes)
+        scenarios = [Scenario.build(plan, faults) for _, faults in spec.scenarios]
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = (points, scenarios, source_names(plan))
+    return _WORKER_CACHE[key]
+
+
+def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
+    """The seed of one replicate: independent of chunking, executor and worker count."""
+    return int(np.random.SeedSequence(seed, spawn_key=(scenario, replicate)).generate_state(1, np.uint64)[0])
+
+
+def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
+    """Simulate replicates ``start..stop`` of one scenario and judge every gate on each."""
+    from rampsim.sim.runner import simulate
+
+    points, scenarios, sources = _prepared(spec)
+    plans = [p.plan for p in points]
+    index = {name: i for i, name in enumerate(sources)}
+    n, g = stop - start, len(plans)
+    kind = np.zeros((n, g), np.int8)
+    time = np.full((n, g), np.nan)
+    source = np.full((n, g), -1, np.int16)
+    harmed = np.zeros((n, g))
+    exposed = np.zeros((n, g))
+    incident = np.zeros(n, bool)
+    incident_start = np.full(n, np.nan)
+    for row, replicate in enumerate(range(start, stop)):
+        run = simulate(scenarios[scenario].plan, seed=replicate_seed(spec.seed, scenario, replicate),
+                       fidelity=spec.fidelity, engine_factory=None, scenario=scenarios[scenario])
+        verdicts = judge(plans, run.telemetry)
+        kind[row] = [KINDS.index(k) for k in verdicts.kind]
+        time[row] = verdicts.time
+        source[row] = [index.get(s, -1) for s in verdicts.source]
+        times = run.telemetry.time
+        last = np.where(np.isnan(verdicts.time), len(times) - 1,
+                        np.searchsorted(times, np.nan_to_num(verdicts.time) - 1e-9))
+        harmed[row] = np.cumsum(run.harmed)[last]
+        exposed[row] = np.cumsum(run.canary_requests)[last]
+        incident[row] = run.truth.incident
+        incident_start[row] = run.truth.start if run.truth.incident else np.nan
+    return Chunk(scenario, start, kind, time, source, harmed, exposed, incident, incident_start)
+
+
+# -- the driver side --------------------------------------------------------------------
+
+def _default_executor(workers: Optional[int]) -> Executor:
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
+def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[Executor] = None,
+               workers: Optional[int] = None, on_chunk: Optional[Callable[[int, int], None]] = None) -> list[Chunk]:
+    """Every chunk of ``spec``, in task order: loaded from ``out`` when saved there, else run.
+
+    ``workers=1`` without an executor runs in this process. ``on_chunk(done, total)``
+    is called after each chunk (a progress bar). Ctrl-C raises :class:`SweepInterrupted`
+    after saving what finished.
+    """
+    tasks = spec.tasks()
+    chunks: dict[int, Chunk] = {}
+    paths: list[Optional[Path]] = [None] * len(tasks)
+    if out is not None:
+        directory = _chunk_directory(out, spec)
+        for i, (scenario, start, _) in enumerate(tasks):
+            paths[i] = directory / f"s{scenario:03d}-r{start:06d}-{tasks[i][2]:06d}.npz"
+            if paths[i].exists():
+                chunks[i] = Chunk.load(paths[i])
+    pending = [i for i in range(len(tasks)) if i not in chunks]
+    done = len(chunks)
+    if on_chunk:
+        on_chunk(done, len(tasks))
+
+    def finished(i: int, chunk: Chunk) -> None:
+        nonlocal done
+        chunks[i] = chunk
+        if paths[i] is not None:
+            chunk.save(paths[i])
+        done += 1
+        if on_chunk:
+            on_chunk(done, len(tasks))
+
+    if pending and executor is None and workers == 1:
+        try:
+            for i in pending:
+                finished(i, run_chunk(spec, *tasks[i]))
+        except KeyboardInterrupt:
+            raise SweepInterrupted(f"stopped after {done} of {len(tasks)} chunks") from None
+    elif pending:
+        owned = executor is None
+        pool = executor or _default_executor(workers)
+        futures: dict[Future, int] = {}
+        try:
+            futures = {pool.submit(run_chunk, spec, *tasks[i]): i for i in pending}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            if owned:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise SweepInterrupted(f"stopped after {done} of {len(tasks)} chunks") from None
+        finally:
+            if owned:
+                pool.shutdown(wait=True, cancel_futures=True)
+    return [chunks[i] for i in range(len(tasks))]
+
+
+def _chunk_directory(out: Path, spec: SweepSpec) -> Path:
+    directory = Path(out) / "chunks"
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = Path(out) / "sweep-spec.json"
+    if manifest.exists():
+        saved = json.loads(manifest.read_text())
+        if saved.get("key") != spec.key:
+            raise ValueError(f"{out} holds the chunks of another sweep (key {saved.get('key')}, this one "
+                             f"{spec.key}); choose another output directory or delete it")
+    else:
+        manifest.write_text(json.dumps({"key": spec.key, "version": __version__}, indent=2))
+    return directory
+
+
+def spec_metadata(spec: SweepSpec, mix: Mix) -> dict[str, Any]:
+    """What a results file records about how it was made."""
+    return {"plan": spec.plan_filename, "mix": mix.source or mix.name, "scenarios": [s for s, _ in spec.scenarios],
+            "shares": list(spec.shares), "grid": {a.path: list(a.values) for a in spec.axes},
+            "replicates": spec.replicates, "seed": spec.seed, "fidelity": spec.fidelity, "key": spec.key,
+            "rampsim_version": __version__}

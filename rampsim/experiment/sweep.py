@@ -1,0 +1,42 @@
+"""``sweep``: the whole experiment in one call (scenarios × replicates × gate grid)."""
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+from rampsim.experiment.grid import Axis, expand, parse_axis
+from rampsim.experiment.mix import Mix, single_scenario_mix
+from rampsim.experiment.results import SweepResult
+from rampsim.experiment.runner import SweepSpec, run_chunks, source_names, spec_metadata
+from rampsim.plan.schema import Plan
+
+__all__ = ["sweep"]
+
+
+def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]] = (), replicates: int = 100,
+          seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
+          workers: Optional[int] = None, out: Optional[Union[str, Path]] = None,
+          on_chunk: Optional[Callable[[int, int], None]] = None) -> SweepResult:
+    """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``.
+
+    ``grid`` holds axes such as ``"rules.error_rate_rollback.threshold=0.3%..1%:8"``.
+    Runs on ``executor`` (any ``concurrent.futures.Executor``, a Dask client's
+    ``get_executor()`` included), else on a local process pool of ``workers``
+    processes (all cores by default; ``workers=1`` runs in this process). With
+    ``out``, chunks are saved as they finish and a rerun continues from them; the
+    results are written there too. Identical results for any executor or worker count.
+    """
+    if replicates < 1:
+        raise ValueError(f"replicates must be at least 1, got {replicates}")
+    mix = mix or single_scenario_mix("healthy")
+    axes = tuple(parse_axis(a) if isinstance(a, str) else a for a in grid)
+    points = expand(plan, axes)  # validates every grid point before any simulation
+    spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
+    out_path = Path(out) if out is not None else None
+    chunks = run_chunks(spec, out_path, executor, workers, on_chunk)
+    result = SweepResult.from_chunks(chunks, [p.values for p in points], [s.name for s in mix.scenarios],
+                                     source_names(plan), spec_metadata(spec, mix))
+    if out_path is not None:
+        result.save(out_path)
+    return result

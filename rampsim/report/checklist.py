@@ -1,0 +1,123 @@
+"""The rehearsal in the runbook's own words: checkpoint checklists, timeline, GO/NO-GO.
+
+Plain text, for the terminal and for the Markdown report: each checkpoint with
+each metric's target, achieved value and ``[x] PASS / [ ] FAIL`` box, the manual
+items as unchecked boxes (rampsim cannot tick them), and the decision.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from rampsim.engine.events import (
+    AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
+)
+from rampsim.sim.grid import clock
+from rampsim.sim.run import Run
+from rampsim.units import Kind, format_value
+
+__all__ = ["checkpoint_log", "timeline", "go_no_go", "truth_comparison", "achieved"]
+
+_DECISION_BOXES = (("continue", "Continue"), ("hold", "Hold"), ("rollback", "Abort"), ("advance", "Advance"))
+
+
+def achieved(result: CriterionResult) -> str:
+    """A criterion's achieved value in its unit (``n/a`` when inconclusive)."""
+    if result.value is None:
+        return "n/a (no data)"
+    return format_value(result.value, Kind(result.unit))
+
+
+def _target(result: CriterionResult) -> str:
+    return f"{result.op} {format_value(result.threshold, Kind(result.unit))}"
+
+
+def _status_box(status: Status) -> str:
+    if status is Status.INCONCLUSIVE:
+        return "[ ] PASS / [ ] FAIL  (inconclusive: missing data)"
+    return "[x] PASS / [ ] FAIL" if status is Status.PASS else "[ ] PASS / [x] FAIL"
+
+
+def _decision_line(decision: Optional[Decision]) -> str:
+    chosen = decision.kind.value if decision else None
+    boxes = " / ".join(f"[{'x' if chosen == key else ' '}] {label}" for key, label in _DECISION_BOXES)
+    return f"DECISION: {boxes}"
+
+
+def checkpoint_log(run: Run) -> list[str]:
+    """Every checkpoint the run reached, in the runbook's checklist form."""
+    lines: list[str] = []
+    decisions = {(e.time, e.source): e for e in run.events if isinstance(e, Decision)}
+    reached = {e.checkpoint for e in run.events if isinstance(e, CheckpointReport)}
+    for event in run.events:
+        if not isinstance(event, CheckpointReport):
+            continue
+        lines.append(f"{event.title.upper()}  (at {clock(event.time)})  {event.status.value}")
+        for index, result in enumerate(event.results):
+            corner = "┌─" if index == 0 else "├─"
+            lines.append(f"{corner} {result.name}: {result.description}")
+            lines.append(f"│  Target: {_target(result)}   Achieved: {achieved(result)}")
+            lines.append(f"│  Status: {_status_box(result.status)}")
+        for note in event.notes:
+            lines.append(f"├─ Gate requirement not met: {note}")
+        lines.append(f"└─ {_decision_line(decisions.get((event.time, f'checkpoint:{event.checkpoint}')))}")
+        if event.manual:
+            lines.append("   Action items (manual, not simulated):")
+            lines.extend(f"   - [ ] {item}" for item in event.manual)
+        lines.append("")
+    skipped = [name for name, _ in run.plan.ordered_checkpoints() if name not in reached]
+    if skipped:
+        lines.append(f"Not reached (the ramp had already ended): {', '.join(skipped)}")
+        lines.append("")
+    return lines
+
+
+def timeline(run: Run) -> list[str]:
+    """Faults, alerts, checkpoint verdicts and decisions in time order."""
+    entries: list[tuple[float, int, str]] = []
+    for note in run.fault_log:
+        entries.append((note.time, 0, f"FAULT {note.what.upper():5s} {note.fault}"))
+    kinds = {name: rule.kind for name, rule in run.plan.rules.items()}
+    for event in run.events:
+        entries.append((event.time, 1, _describe(event, kinds)))
+    if run.truth.incident:
+        entries.append((run.truth.start, 2, f"TRUTH       SLO objective {run.truth.objective!r} breach begins "
+                                            "(expected metrics)"))
+    return [f"{clock(t)}  {text}" for t, _, text in sorted(entries, key=lambda e: (e[0], e[1]))]
+
+
+def _describe(event: Event, kinds: dict[str, Kind]) -> str:
+    if isinstance(event, AlertFired):
+        value = format_value(event.value, kinds[event.rule]) if event.value is not None else "n/a"
+        return (f"ALERT {event.severity.upper():8s} {event.rule}: {event.description} "
+                f"(value {value}, breached since {clock(event.breach_start)})")
+    if isinstance(event, AlertResolved):
+        return f"RESOLVED    {event.rule}"
+    if isinstance(event, CheckpointReport):
+        return f"CHECKPOINT  {event.title}: {event.status.value}"
+    return f"DECISION    {event.kind.value.upper()} to {format_value(event.weight, Kind.RATIO)} canary: {event.reason}"
+
+
+def go_no_go(run: Run) -> list[str]:
+    """The final GO/NO-GO and its rationale."""
+    o = run.outcome
+    if o.decision is DecisionKind.ADVANCE:
+        return ["GO: AUTO-ADVANCE TO ROLLOUT (100% traffic)",
+                f"Rationale: {o.reason} at {clock(o.time)}; every success criterion held."]
+    if o.decision is None:
+        return ["NO-GO: the ramp ended without a decision", "Rationale: no checkpoint or rule decided."]
+    verb = "AUTOMATIC ROLLBACK" if o.decision is DecisionKind.ROLLBACK else "HOLD FOR INVESTIGATION"
+    weight = format_value(run.weights[-1], Kind.RATIO)
+    return [f"NO-GO: {verb} to {weight} canary traffic at {clock(o.time)}", f"Rationale: {o.reason}."]
+
+
+def truth_comparison(run: Run) -> list[str]:
+    """The gate's outcome against the ground truth."""
+    truth, o = run.truth, run.outcome
+    lines = [f"Ground truth: {truth.describe()}.", f"Gate: {o.describe()} ({'agrees' if o.agrees else 'DISAGREES'} "
+                                                     "with the ground truth)."]
+    if o.detection_delay is not None:
+        lines.append(f"Detection delay: {format_value(abs(o.detection_delay), Kind.DURATION)} "
+                     f"{'after' if o.detection_delay >= 0 else 'before'} the SLO breach began.")
+    lines.append(f"Learner requests harmed (canary, served while a fault acted) before the decision: "
+                 f"{o.harmed:,.0f} of {o.canary_requests:,.0f}; over the whole run: {run.harmed_total:,.0f}.")
+    return lines

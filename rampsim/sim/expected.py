@@ -1,0 +1,149 @@
+"""What the service does on average under given conditions: the infinite-traffic limit.
+
+:func:`expected` turns :class:`~rampsim.sim.scenario.Conditions` into the
+probabilities and means every tick's telemetry is drawn from: per-instance queue,
+latency histogram probabilities, error and timeout probabilities, health-check
+failure probabilities per instance, gauges, cache and revenue. The fluid fidelity
+draws its counts from these; :func:`expected_telemetry` writes them as telemetry
+with no noise at all, which is what the ground truth judges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rampsim.sim import latency
+from rampsim.sim.scenario import Conditions, Scenario
+from rampsim.sim.service import bucket_probabilities
+from rampsim.telemetry import Telemetry
+
+__all__ = ["Expected", "expected", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "increments"]
+
+
+@dataclass
+class Expected:
+    """Per-tick probabilities and means (shapes as in :class:`~rampsim.sim.scenario.Conditions`)."""
+
+    conditions: Conditions
+    requests: np.ndarray        # (ticks, arms, segments) expected requests in the interval
+    p_error: np.ndarray         # (ticks, arms, segments)
+    buckets: np.ndarray         # (ticks, arms, segments, buckets) P(latency <= le)
+    mean_latency: np.ndarray    # (ticks, arms, segments)
+    p_hit: np.ndarray           # (ticks, arms) a request is a cache hit
+    check_failure: list[np.ndarray]  # per arm, (rounds, instances) probability a check fails
+    rho: np.ndarray             # (ticks, arms) offered utilisation of the serving instances
+    gauges: dict[str, np.ndarray]   # cpu, memory, network, memory_bytes: (ticks, arms)
+    value: np.ndarray           # (arms,) revenue per successful request
+
+
+def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of distinct parameters along time, and for every cell the row it uses.
+
+    ``columns`` are ``(ticks, arms, segments)``; cells are taken cell by cell along time,
+    where parameters change rarely (at fault edges, bursts), so runs are few.
+    """
+    table = np.stack([np.moveaxis(c, 0, -1).ravel() for c in columns], axis=1)
+    starts = np.ones(len(table), bool)
+    starts[1:] = ~np.isclose(table[1:], table[:-1], rtol=1e-10, atol=0.0).all(axis=1)
+    run = np.cumsum(starts) - 1
+    ticks = columns[0].shape[0]
+    return table[starts], np.moveaxis(run.reshape(*columns[0].shape[1:], ticks), -1, 0)
+
+
+def expected(scenario: Scenario, conditions: Conditions) -> Expected:
+    """The expected behaviour of ``scenario``'s service under ``conditions``."""
+    c, service, grid = conditions, scenario.service, scenario.grid
+    config = scenario.config.service
+    arm_rates = c.rates.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_instance = np.where(c.serving > 0, arm_rates * (1 - c.fail_fast) / c.serving, 0.0)
+    q = service.queue(per_instance, c.hit)
+
+    # The latency distribution depends on few distinct parameter rows: evaluate each once.
+    shape = c.rates.shape
+    columns = [np.broadcast_to(x, shape) for x in (
+        c.hit[..., None], c.shift, c.miss_shift, c.tail_fraction, c.tail_delay, q.shed[..., None],
+        q.p_wait[..., None], q.wait_mean[..., None], c.fail_fast[..., None])]
+    rows, inverse = _runs(columns)
+    hit, shift, miss_shift, tail_fraction, tail_delay, shed, p_wait, wait_mean, fail_fast = rows.T
+    mix = latency.mixture(hit, service.scale, shift, miss_shift, tail_fraction, tail_delay)
+    row_queue = type(q)(rho=np.zeros_like(shed), shed=shed, p_wait=p_wait, wait_mean=wait_mean)
+    cumulative, p_timeout, mean = bucket_probabilities(np.asarray(scenario.layout.latency_buckets), mix,
+                                                       row_queue, fail_fast, config.timeout)
+    buckets, p_timeout, mean_latency = cumulative[inverse], p_timeout[inverse], mean[inverse]
+
+    ff = c.fail_fast[..., None]
+    p_error = ff + (1 - ff) * (1 - (1 - c.p_app) * (1 - p_timeout))
+
+    overload = q.p_wait_longer(config.health_check_timeout)                         # (ticks, arms)
+    blip = config.health_check_failure
+    check_failure = []
+    for a, pool in enumerate(scenario.pools):
+        p = blip + (1 - blip) * overload[grid.round_tick, a][:, None]
+        check_failure.append(np.where(pool.down, 1.0, np.broadcast_to(p, pool.down.shape)))
+
+    value = np.array([service.revenue_per_request(arm) for arm in scenario.layout.arms])
+    return Expected(conditions=c, requests=c.rates * grid.interval, p_error=p_error, buckets=buckets,
+                    mean_latency=mean_latency, p_hit=c.hit * (1 - c.fail_fast), check_failure=check_failure,
+                    rho=q.rho, gauges=gauge_readings(scenario, q.rho, per_instance, c.leaked, c.serving), value=value)
+
+
+def gauge_readings(scenario: Scenario, rho: np.ndarray, per_instance: np.ndarray, leaked: np.ndarray,
+                   serving: np.ndarray) -> dict[str, np.ndarray]:
+    """Gauge readings from utilisation, requests per instance and leaked memory (missing with no instance up)."""
+    service = scenario.service
+    up = serving > 0
+    memory_bytes = service.memory_bytes(per_instance, leaked)
+    return {
+        "cpu": np.where(up, service.cpu(rho), np.nan),
+        "network": np.where(up, service.network(per_instance), np.nan),
+        "memory_bytes": np.where(up, memory_bytes, np.nan),
+        "memory": np.where(up, memory_bytes / scenario.config.service.memory_limit, np.nan),
+    }
+
+
+def with_noise(readings: dict[str, np.ndarray], rng: np.random.Generator, sigma: float) -> dict[str, np.ndarray]:
+    """Gauges as a monitoring agent samples them: CPU and network jitter by ``sigma`` (clipped to 0-100%)."""
+    noisy = dict(readings)
+    if sigma:
+        for name in ("cpu", "network"):
+            noisy[name] = np.clip(readings[name] + rng.normal(0.0, sigma, readings[name].shape), 0.0, 1.0)
+    return noisy
+
+
+def assemble(scenario: Scenario, n_rows: int, **families: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counter and gauge rows ``(n_rows, channels)`` from per-family arrays (time first)."""
+    layout = scenario.layout
+    telemetry = Telemetry.empty(layout, n_rows)
+    for name, values in families.items():
+        getattr(telemetry, name)[...] = values
+    return telemetry.counters, telemetry.gauges
+
+
+def increments(scenario: Scenario, ex: Expected) -> dict[str, np.ndarray]:
+    """Expected per-tick increments of every counter family (no noise)."""
+    n = ex.requests
+    checks = np.zeros((len(n), len(scenario.pools)))
+    ok = np.zeros_like(checks)
+    ticks = scenario.grid.round_tick
+    for a, failure in enumerate(ex.check_failure):
+        counted = ticks > 0
+        checks[:, a] = np.bincount(ticks[counted], np.full(counted.sum(), failure.shape[1]), len(n))
+        ok[:, a] = np.bincount(ticks[counted], (1 - failure[counted]).sum(axis=1), len(n))
+    per_bucket = ex.buckets
+    errors = n * ex.p_error
+    lookups = n.sum(axis=2)
+    return {
+        "requests": n, "errors": errors, "latency_bucket": n[..., None] * per_bucket,
+        "latency_sum": n * ex.mean_latency, "revenue": (n - errors) * ex.value[None, :, None],
+        "health_checks": checks, "health_checks_ok": ok,
+        "cache_hits": lookups * ex.p_hit, "cache_misses": lookups * (1 - ex.p_hit),
+    }
+
+
+def expected_telemetry(scenario: Scenario, ex: Expected) -> Telemetry:
+    """The noise-free telemetry of ``ex``: expected counts accumulated, expected gauges."""
+    families = {name: np.cumsum(values, axis=0) for name, values in increments(scenario, ex).items()}
+    counters, gauges = assemble(scenario, len(ex.requests), **families, **ex.gauges)
+    return Telemetry(scenario.layout, scenario.grid.times, counters, gauges)

@@ -1,0 +1,93 @@
+"""The fluid fidelity: every tick's traffic drawn in bulk from the expected behaviour.
+
+Per tick, arm and segment: requests are Poisson, errors binomial, latency buckets
+multinomial, health checks a Bernoulli per instance and round, cache hits
+binomial; gauges are their expected value plus measurement noise. There is no
+Python loop per request or per tick: the draws for all remaining ticks are made
+at once for the weights in force, and made again from the tick where a decision
+changes the weights (a rollback, a hold), so a closed-loop run costs one or two
+bulk draws.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rampsim.sim.control import Control
+from rampsim.sim.expected import Expected, assemble, expected, with_noise
+from rampsim.sim.scenario import Scenario
+from rampsim.sim.streams import Streams
+
+__all__ = ["FluidTraffic"]
+
+
+class FluidTraffic:
+    """Draws rows of true telemetry for a scenario (see the module docstring)."""
+
+    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+        self.scenario = scenario
+        self.streams = streams
+        n = scenario.grid.n_ticks
+        self.counters = np.zeros((n, scenario.layout.n_counters))
+        self.gauges = np.zeros((n, scenario.layout.n_gauges))
+        self.requests = np.zeros((n, len(scenario.layout.arms), len(scenario.layout.segments)))
+        self.planned = np.full(n, np.nan)
+        self._version = -1
+
+    def start(self) -> None:
+        """Nothing runs per request in the fluid fidelity."""
+
+    def close(self, k: int) -> None:
+        """Row ``k`` was drawn when its tick was routed."""
+
+    def route(self, k: int, control: Control) -> None:
+        """Make sure row ``k`` on is drawn for the weights ``control`` projects from tick ``k``."""
+        if control.version == self._version:
+            return
+        self._version = control.version
+        projected = control.projected(k)
+        if np.array_equal(self.planned[k:], projected):
+            return
+        weights = self.planned.copy()
+        weights[k:] = projected
+        weights[:k] = np.where(np.isnan(weights[:k]), projected[0], weights[:k])
+        self._draw(k, expected(self.scenario, self.scenario.conditions(weights)))
+        self.planned[k:] = projected
+
+    def _draw(self, k: int, ex: Expected) -> None:
+        s, scenario = self.streams, self.scenario
+        mean = ex.requests[k:]
+        n = s.requests.poisson(mean).astype(float)
+        errors = s.errors.binomial(n.astype(np.int64), np.clip(ex.p_error[k:], 0, 1)).astype(float)
+        cumulative = ex.buckets[k:]
+        per_bucket = np.diff(cumulative, prepend=0.0, axis=-1)
+        per_bucket = np.clip(per_bucket, 0.0, None)
+        per_bucket /= per_bucket.sum(axis=-1, keepdims=True)
+        buckets = s.latency.multinomial(n.astype(np.int64), per_bucket).cumsum(axis=-1).astype(float)
+        lookups = n.sum(axis=2)
+        hits = s.cache.binomial(lookups.astype(np.int64), np.clip(ex.p_hit[k:], 0, 1)).astype(float)
+        checks, ok = self._health_checks(k, ex)
+        gauges = with_noise({name: values[k:] for name, values in ex.gauges.items()}, s.gauges,
+                            scenario.config.service.gauge_noise)
+        increments, gauge_rows = assemble(
+            scenario, len(n), requests=n, errors=errors, latency_bucket=buckets,
+            latency_sum=n * ex.mean_latency[k:], revenue=(n - errors) * ex.value[None, :, None],
+            health_checks=checks, health_checks_ok=ok, cache_hits=hits, cache_misses=lookups - hits, **gauges)
+        start = self.counters[k - 1] if k > 0 else np.zeros(scenario.layout.n_counters)
+        self.counters[k:] = start + np.cumsum(increments, axis=0)
+        self.gauges[k:] = gauge_rows
+        self.requests[k:] = n
+
+    def _health_checks(self, k: int, ex: Expected) -> tuple[np.ndarray, np.ndarray]:
+        grid = self.scenario.grid
+        ticks = grid.round_tick
+        rounds = ticks >= max(k, 1)
+        local = ticks[rounds] - k
+        n = grid.n_ticks - k
+        checks = np.zeros((n, len(ex.check_failure)))
+        ok = np.zeros_like(checks)
+        for a, p_fail in enumerate(ex.check_failure):
+            p = p_fail[rounds]
+            passed = (self.streams.health.random(p.shape) >= p).sum(axis=1)
+            checks[:, a] = np.bincount(local, np.full(len(local), p.shape[1]), n)
+            ok[:, a] = np.bincount(local, passed, n)
+        return checks, ok

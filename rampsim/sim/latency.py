@@ -1,0 +1,75 @@
+"""The latency of a request: service paths, waiting in line, and slow paths added by faults.
+
+A request's worker time follows its cache path: a hit takes ``HIT_SHIFT + Exp(HIT_MEAN)``,
+a miss ``MISS_SHIFT + Exp(MISS_MEAN)``, all scaled by the calibration factor of
+:class:`~rampsim.sim.service.ServiceModel`. On top of the worker time come the wait in
+line (:mod:`rampsim.sim.queueing`) and delays that do not hold a worker (awaiting
+I/O): a latency fault's shift, a slow dependency's delay on misses, a tail fault's
+slow path. Each mixture component is a shift plus one or two exponentials, so the
+distribution function has a closed form and the fluid fidelity evaluates it at
+every histogram bound for every tick at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["HIT_SHIFT", "HIT_MEAN", "MISS_SHIFT", "MISS_MEAN", "FAIL_FAST", "Mixture", "mixture", "cdf",
+           "service_moments"]
+
+HIT_SHIFT, HIT_MEAN = 0.004, 0.007
+MISS_SHIFT, MISS_MEAN = 0.010, 0.014
+FAIL_FAST = 0.001  # latency of a request refused by a down instance
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Latency components along the last axis: weight, shift (seconds), mean of the exponential."""
+
+    weight: np.ndarray
+    shift: np.ndarray
+    mean: np.ndarray
+
+
+def service_moments(hit: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean worker time and its squared coefficient of variation at cache hit probability ``hit``."""
+    hit = np.asarray(hit, dtype=float)
+    paths = ((hit, HIT_SHIFT * scale, HIT_MEAN * scale), (1 - hit, MISS_SHIFT * scale, MISS_MEAN * scale))
+    mean = sum(p * (d + m) for p, d, m in paths)
+    second = sum(p * ((d + m) ** 2 + m ** 2) for p, d, m in paths)
+    return mean, second / mean ** 2 - 1
+
+
+def mixture(hit: np.ndarray, scale: float, shift: np.ndarray, miss_shift: np.ndarray,
+            tail_fraction: np.ndarray, tail_delay: np.ndarray) -> Mixture:
+    """The four components (hit/miss x normal/slow path), broadcast over the inputs' shape."""
+    hit, shift, miss_shift, tail_fraction, tail_delay = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (hit, shift, miss_shift, tail_fraction, tail_delay)))
+    hit_shift = HIT_SHIFT * scale + shift
+    miss = MISS_SHIFT * scale + shift + miss_shift
+    weight = np.stack([hit * (1 - tail_fraction), (1 - hit) * (1 - tail_fraction),
+                       hit * tail_fraction, (1 - hit) * tail_fraction], axis=-1)
+    shifts = np.stack([hit_shift, miss, hit_shift + tail_delay, miss + tail_delay], axis=-1)
+    means = np.broadcast_to(np.array([HIT_MEAN, MISS_MEAN, HIT_MEAN, MISS_MEAN]) * scale, weight.shape)
+    return Mixture(weight, shifts, means)
+
+
+def cdf(x: np.ndarray, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray) -> np.ndarray:
+    """P(latency <= x) of a served request, for ``x`` along a new last axis.
+
+    ``mix`` has shape ``(..., components)``; ``p_wait`` and ``wait_mean`` shape ``(...)``.
+    """
+    x = np.asarray(x, dtype=float)
+    y = x - mix.shift[..., None]                               # (..., K, X)
+    m = mix.mean[..., None]
+    w = np.asarray(wait_mean, dtype=float)[..., None, None]
+    w = np.where(np.abs(w - m) < 1e-6 * m, w * 1.001, w)       # keep the two rates distinct
+    positive = y > 0
+    y = np.where(positive, y, 0.0)
+    no_wait = -np.expm1(-y / m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        waited = 1 - (m * np.exp(-y / m) - w * np.exp(-y / w)) / (m - w)
+    c = np.asarray(p_wait, dtype=float)[..., None, None]
+    per_component = np.where(positive, (1 - c) * no_wait + c * waited, 0.0)
+    return np.einsum("...k,...kx->...x", mix.weight, per_component)

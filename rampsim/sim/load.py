@@ -1,0 +1,73 @@
+"""The load profile: requests per second from the whole population over the window.
+
+Rates are integrated exactly over each interval, so a burst that covers part of a
+scrape interval contributes in proportion, and the window's mean is the
+configured average to floating-point precision.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rampsim.sim.config import Load
+from rampsim.units import Kind, format_value
+
+__all__ = ["LoadProfile"]
+
+_DAY = 86400.0
+
+
+class LoadProfile:
+    """``Load`` settings made concrete for a window of ``duration`` seconds."""
+
+    def __init__(self, load: Load, duration: float) -> None:
+        self.load = load
+        self.duration = duration
+        self.base = load.average
+        if load.shape == "bursts":
+            burst_time = self._burst_time(np.array([duration]))[0]
+            if burst_time <= 0:
+                raise ValueError(f"no burst falls inside the {format_value(duration, Kind.DURATION)} window: "
+                                 "lower 'first' or 'every'")
+            self.base = (load.average * duration - load.peak * burst_time) / (duration - burst_time)
+            if self.base < 0:
+                raise ValueError("bursts at the peak rate take more than the average allows: "
+                                 "make them shorter or rarer")
+        self.amplitude = (load.peak / load.average - 1.0) if load.shape == "diurnal" else 0.0
+
+    def _burst_time(self, t: np.ndarray) -> np.ndarray:
+        """Seconds of burst in ``[0, t]``."""
+        load = self.load
+        since = np.asarray(t, dtype=float) - load.first
+        index = np.floor(np.maximum(since, 0.0) / load.every)
+        partial = np.clip(since - index * load.every, 0.0, load.burst)
+        return np.where(since > 0, index * load.burst + partial, 0.0)
+
+    def integral(self, t: np.ndarray) -> np.ndarray:
+        """Requests from the whole population in ``[0, t]`` (expected)."""
+        t = np.asarray(t, dtype=float)
+        load = self.load
+        if load.shape == "flat":
+            return load.average * t
+        if load.shape == "bursts":
+            return self.base * t + (load.peak - self.base) * self._burst_time(t)
+        phase = 2 * math.pi * (load.start - load.peak_at) / _DAY
+        omega = 2 * math.pi / _DAY
+        return load.average * (t + self.amplitude / omega * (np.sin(omega * t + phase) - math.sin(phase)))
+
+    def mean_rates(self, edges: np.ndarray) -> np.ndarray:
+        """Mean rate over each interval between consecutive ``edges`` (seconds)."""
+        edges = np.asarray(edges, dtype=float)
+        return np.diff(self.integral(edges)) / np.diff(edges)
+
+    def peak(self) -> float:
+        """The highest instantaneous rate inside the window."""
+        load = self.load
+        if load.shape == "flat":
+            return load.average
+        if load.shape == "bursts":
+            return load.peak
+        t = np.linspace(0.0, self.duration, 2049)
+        phase = 2 * math.pi * (load.start - load.peak_at) / _DAY
+        return float((load.average * (1 + self.amplitude * np.cos(2 * math.pi * t / _DAY + phase))).max())

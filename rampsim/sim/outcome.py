@@ -1,0 +1,65 @@
+"""The outcome of one run: what the gate decided, when, and what it cost the learners.
+
+``harmed`` counts canary requests served while a harming fault acted on them (see
+:mod:`rampsim.faults.catalogue`), up to the gate's terminal decision; in a closed
+loop the canary gets no traffic after a rollback anyway. The verdict compares the
+decision with the ground truth: a healthy release should advance, an incident
+should be rolled back or held.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from rampsim.engine.events import Decision, DecisionKind, Event, first_terminal_decision
+from rampsim.sim.truth import Truth
+
+__all__ = ["Outcome", "outcome"]
+
+VERDICTS = {
+    "advanced": "advanced a healthy release",
+    "false-alarm": "stopped a healthy release (false alarm)",
+    "caught": "stopped an incident",
+    "missed": "let an incident through",
+    "undecided": "reached no decision",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Final decision and its time, detection delay, harm, and the verdict against the ground truth."""
+
+    decision: Optional[DecisionKind]
+    time: Optional[float]
+    reason: Optional[str]
+    detection_delay: Optional[float]
+    harmed: float
+    canary_requests: float
+    verdict: str
+
+    @property
+    def agrees(self) -> bool:
+        """The gate did what the ground truth calls for."""
+        return self.verdict in ("advanced", "caught")
+
+    def describe(self) -> str:
+        return VERDICTS[self.verdict]
+
+
+def outcome(events: Sequence[Event], truth: Truth, times: np.ndarray, canary_requests: np.ndarray,
+            harmed: np.ndarray, decision: Optional[Decision] = None) -> Outcome:
+    """The outcome given the events (or an explicit terminal ``decision``) and per-tick harm arrays."""
+    decision = decision if decision is not None else first_terminal_decision(list(events))
+    last = len(times) - 1 if decision is None else int(np.searchsorted(times, decision.time - 1e-9))
+    stopped = decision is not None and decision.kind is not DecisionKind.ADVANCE
+    if truth.incident:
+        verdict = "caught" if stopped else "missed"
+    else:
+        verdict = "false-alarm" if stopped else "advanced" if decision is not None else "undecided"
+    delay = decision.time - truth.start if (stopped and truth.incident) else None
+    return Outcome(decision=decision.kind if decision else None, time=decision.time if decision else None,
+                   reason=decision.reason if decision else None, detection_delay=delay,
+                   harmed=float(harmed[: last + 1].sum()), canary_requests=float(canary_requests[: last + 1].sum()),
+                   verdict=verdict)

@@ -1,0 +1,65 @@
+"""The scraper: what the monitoring system records of the service, every scrape interval.
+
+It copies the service's true counters and gauges into the observed telemetry,
+through the telemetry faults: a *scrape gap* leaves the target arm's samples
+missing (``NaN``), a *scrape delay* records the state of some ticks earlier, a
+*counter reset* makes the target arm's counters restart from zero (the engine
+must correct for it, as PromQL's ``increase`` does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rampsim.sim.scenario import Scenario
+from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Telemetry
+
+__all__ = ["Scraper"]
+
+
+class Scraper:
+    """Writes one observed telemetry row per scrape (see the module docstring)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        layout = scenario.layout
+        self.effects = scenario.effects
+        self.telemetry = Telemetry.empty(layout, scenario.grid.n_ticks)
+        self._counter_columns = []
+        self._gauge_columns = []
+        for a in range(len(layout.arms)):
+            counters = np.zeros(layout.n_counters, bool)
+            gauges = np.zeros(layout.n_gauges, bool)
+            for family in COUNTER_FAMILIES:
+                counters[layout.channels(family, arm=a).ravel()] = True
+            for family in GAUGE_FAMILIES:
+                gauges[layout.channels(family, arm=a).ravel()] = True
+            self._counter_columns.append(counters)
+            self._gauge_columns.append(gauges)
+        self._offset = np.zeros(layout.n_counters)
+        self._faithful = not (self.effects.gap.any() or self.effects.delay.any() or self.effects.reset.any())
+
+    def scrape(self, k: int, counters: np.ndarray, gauges: np.ndarray) -> Telemetry:
+        """Record tick ``k`` from the true ``counters`` and ``gauges`` rows (all ticks up to ``k``)."""
+        if self._faithful:
+            self.telemetry.counters[k] = counters[k]
+            self.telemetry.gauges[k] = gauges[k]
+            return self.telemetry
+        effects = self.effects
+        counter_row = counters[k].copy()
+        gauge_row = gauges[k].copy()
+        for a, (c_cols, g_cols) in enumerate(zip(self._counter_columns, self._gauge_columns)):
+            lag = int(effects.delay[k, a])
+            if lag:
+                source = max(k - lag, 0)
+                counter_row[c_cols] = counters[source, c_cols]
+                gauge_row[g_cols] = gauges[source, g_cols]
+            if effects.reset[k, a]:
+                previous = max(k - 1 - int(effects.delay[max(k - 1, 0), a]), 0)
+                self._offset[c_cols] = counters[previous, c_cols]
+            counter_row[c_cols] -= self._offset[c_cols]
+            if effects.gap[k, a]:
+                counter_row[c_cols] = np.nan
+                gauge_row[g_cols] = np.nan
+        self.telemetry.counters[k] = counter_row
+        self.telemetry.gauges[k] = gauge_row
+        return self.telemetry
+

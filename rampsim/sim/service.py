@@ -1,0 +1,115 @@
+"""The calibrated service: latency scale, utilisation, gauges and revenue at normal load.
+
+Calibration reads the runbook's figures as holding at *normal load* (``normal_load``
+requests per second on an instance, no fault): the service-time scale is solved
+so that ``histogram_quantile(0.99, ...)`` of the expected latency histogram is the
+configured P99 (46 ms); CPU grows linearly from ``cpu_idle`` with worker
+utilisation and reads ``cpu`` at normal load; network grows from ``network_idle``
+with requests per instance; memory is ``memory`` of the limit at normal load, of
+which ``memory_load_share`` follows the load, plus whatever a leak added;
+revenue per successful request makes the canary pool earn ``revenue`` per minute.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from rampsim.engine.metrics import histogram_quantile
+from rampsim.sim import latency
+from rampsim.sim.config import TrafficConfig
+from rampsim.sim.queueing import Queue, queue
+
+__all__ = ["ServiceModel", "bucket_probabilities"]
+
+
+def bucket_probabilities(bounds: np.ndarray, mix: latency.Mixture, q: Queue, fail_fast: np.ndarray,
+                         timeout: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative ``P(latency <= le)`` per bound, the timeout probability and the mean latency.
+
+    Requests refused by a down instance (``fail_fast``) take 1 ms; shed requests and those
+    slower than ``timeout`` are cut off at the timeout.
+    """
+    bounds = np.asarray(bounds, dtype=float)
+    finite = np.minimum(bounds, timeout)
+    points = np.append(finite, timeout)
+    served = latency.cdf(points, mix, q.p_wait, q.wait_mean)
+    in_time = (1 - q.shed)[..., None] * served[..., :-1]
+    p_timeout = q.shed + (1 - q.shed) * (1 - served[..., -1])
+    cumulative = np.where(bounds < timeout, in_time, 1.0)
+    ff = np.asarray(fail_fast, dtype=float)[..., None]
+    cumulative = ff * (bounds >= latency.FAIL_FAST) + (1 - ff) * cumulative
+    served_mean = (mix.weight * (mix.shift + mix.mean)).sum(axis=-1) + q.p_wait * q.wait_mean
+    mean = fail_fast * latency.FAIL_FAST + (1 - fail_fast) * (
+        p_timeout * timeout + (1 - p_timeout) * np.minimum(served_mean, timeout))
+    return cumulative, p_timeout, mean
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """A service configuration with its calibrated constants (build with :meth:`calibrate`)."""
+
+    config: TrafficConfig
+    bounds: tuple[float, ...]
+    scale: float
+    rho_normal: float
+    revenue_per_success: float
+
+    @classmethod
+    def calibrate(cls, config: TrafficConfig, bounds: tuple[float, ...]) -> "ServiceModel":
+        service = config.service
+        le = np.asarray(bounds, dtype=float)
+
+        def p99(scale: float) -> float:
+            mean, scv = latency.service_moments(service.cache_hit_rate, scale)
+            q = queue(np.array(service.normal_load), mean, scv, service.workers)
+            mix = latency.mixture(service.cache_hit_rate, scale, 0.0, 0.0, 0.0, 0.0)
+            cumulative, _, _ = bucket_probabilities(le, mix, q, np.array(0.0), service.timeout)
+            return float(histogram_quantile(0.99, le, cumulative))
+
+        low, high = 1e-3, 1.0
+        while p99(high) < service.p99 and high < 1e3:
+            high *= 2
+        if not p99(low) < service.p99 < p99(high):
+            raise ValueError(f"no service-time scale gives a P99 of {service.p99 * 1000:g}ms at "
+                             f"{service.normal_load:g}/s per instance: check p99, workers and the latency buckets")
+        scale = brentq(lambda s: p99(s) - service.p99, low, high, xtol=1e-9, rtol=1e-9)
+        mean, _ = latency.service_moments(service.cache_hit_rate, scale)
+        rho = service.normal_load * float(mean) / service.workers
+        if rho >= 1:
+            raise ValueError(f"at normal load the instances would be saturated (utilisation {rho:.2f}): "
+                             "add workers or lower normal_load")
+        base_errors = sum(s.share * s.error_rate for s in config.segments.values())
+        canary_rate = service.normal_load * service.instances["canary"]
+        revenue = config.revenue / 60.0 / (canary_rate * (1 - base_errors))
+        return cls(config=config, bounds=tuple(bounds), scale=float(scale), rho_normal=rho,
+                   revenue_per_success=revenue)
+
+    def queue(self, per_instance: np.ndarray, hit: np.ndarray) -> Queue:
+        """The queue at an instance receiving ``per_instance`` requests per second."""
+        mean, scv = latency.service_moments(hit, self.scale)
+        return queue(per_instance, mean, scv, self.config.service.workers)
+
+    def cpu(self, rho: np.ndarray) -> np.ndarray:
+        s = self.config.service
+        return np.minimum(s.cpu_idle + (s.cpu - s.cpu_idle) * np.minimum(rho, 1.0) / self.rho_normal, 1.0)
+
+    def network(self, per_instance: np.ndarray) -> np.ndarray:
+        s = self.config.service
+        return np.minimum(s.network_idle + (s.network - s.network_idle) * per_instance / s.normal_load, 1.0)
+
+    def memory_bytes(self, per_instance: np.ndarray, leaked: np.ndarray) -> np.ndarray:
+        s = self.config.service
+        share = s.memory - s.memory_load_share + s.memory_load_share * per_instance / s.normal_load
+        return s.memory_limit * share + leaked
+
+    @property
+    def headroom(self) -> float:
+        """Bytes an instance at normal load can leak before it is OOM-killed."""
+        s = self.config.service
+        return s.memory_limit * (1 - s.memory)
+
+    def revenue_per_request(self, arm: str) -> float:
+        uplift = self.config.revenue_uplift
+        return self.revenue_per_success if arm == "canary" else self.revenue_per_success / (1 + uplift)

@@ -1,0 +1,97 @@
+"""Ground truth: is a scenario a real incident, and since when?
+
+The plan's SLO is judged on the scenario's *expected* telemetry (the infinite-
+traffic limit: no sampling noise at all) with the weights of the phase schedule
+(open loop), so it depends on the faults and never on the gate under test. An
+objective is breached where ``value <op> threshold`` holds; an incident starts
+when a breach begins that lasts at least the objective's ``sustain``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from rampsim.engine.metrics import Series, evaluate
+from rampsim.plan.schema import Measure, Metric, Plan, WindowKind
+from rampsim.sim.expected import expected, expected_telemetry
+from rampsim.sim.grid import clock
+from rampsim.sim.scenario import Scenario
+from rampsim.telemetry import Telemetry
+
+__all__ = ["Breach", "Truth", "ground_truth", "window_starts"]
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Breach:
+    """The first sustained breach of one SLO objective."""
+
+    objective: str
+    start: float        # when the breach began
+    confirmed: float    # when it had lasted its sustain time
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Whether the scenario is an incident, from the earliest sustained breach of any objective."""
+
+    incident: bool
+    start: Optional[float]
+    confirmed: Optional[float]
+    objective: Optional[str]
+    breaches: tuple[Breach, ...]
+    telemetry: Telemetry
+
+    def describe(self) -> str:
+        if not self.incident:
+            return "no incident: every SLO objective holds on the expected metrics"
+        return (f"incident: SLO objective {self.objective!r} breached from {clock(self.start)} "
+                f"(sustained for its full duration by {clock(self.confirmed)})")
+
+
+def window_starts(plan: Plan, measure: Measure, n_ticks: int) -> np.ndarray:
+    """Scrape index where ``measure``'s window begins when judged at each tick."""
+    ticks = np.arange(n_ticks)
+    interval = plan.telemetry.scrape_interval
+    if measure.window.kind is WindowKind.CUMULATIVE:
+        return np.zeros(n_ticks, dtype=np.intp)
+    if measure.window.kind is WindowKind.SINCE_CHECKPOINT:
+        marks = np.array(sorted(int(round(c.at / interval)) for _, c in plan.ordered_checkpoints()))
+        index = np.searchsorted(marks, ticks, side="left") - 1
+        return np.where(index >= 0, marks[np.maximum(index, 0)], 0).astype(np.intp)
+    return ticks - int(round(measure.window.seconds / interval))
+
+
+def _first_sustained(breached: np.ndarray, times: np.ndarray, sustain: float) -> Optional[tuple[float, float]]:
+    edges = np.diff(np.concatenate([[0], breached.astype(np.int8), [0]]))
+    for begin, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        lasting = np.flatnonzero(times[begin:end] - times[begin] >= sustain - _EPS)
+        if len(lasting):
+            return float(times[begin]), float(times[begin + lasting[0]])
+    return None
+
+
+def ground_truth(scenario: Scenario) -> Truth:
+    """The ground truth of ``scenario`` (see the module docstring)."""
+    plan = scenario.plan
+    telemetry = expected_telemetry(scenario, expected(scenario, scenario.conditions(scenario.scheduled_weights())))
+    series = Series.from_telemetry(telemetry)
+    ticks = np.arange(len(telemetry))
+    breaches = []
+    for name, objective in plan.slo.objectives.items():
+        if objective.metric is Metric.ALERTS:
+            raise ValueError(f"slo.objectives.{name}: the SLO judges the service, not the gate's alerts")
+        values = evaluate(series, objective, window_starts(plan, objective, len(ticks)), ticks)
+        with np.errstate(invalid="ignore"):
+            breached = ~np.isnan(values) & objective.op.holds(values, objective.threshold)
+        found = _first_sustained(breached, telemetry.time, objective.sustain)
+        if found:
+            breaches.append(Breach(name, *found))
+    breaches.sort(key=lambda b: (b.start, b.confirmed))
+    first = breaches[0] if breaches else None
+    return Truth(incident=first is not None, start=first.start if first else None,
+                 confirmed=first.confirmed if first else None, objective=first.objective if first else None,
+                 breaches=tuple(breaches), telemetry=telemetry)

@@ -1,0 +1,106 @@
+"""``rampsim rehearse``: the game-day rehearsal of the reference plan, its files and exit codes."""
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from rampsim.cli import main
+from rampsim.engine.events import AlertFired, Decision, DecisionKind
+from rampsim.faults import parse_fault
+from rampsim.plan import PlanError, plan_from_text
+from rampsim.report.dashboard import Dashboard
+from rampsim.sim import Scenario, simulate
+from tests.sim_helpers import REFERENCE, VALIDATION, reference
+
+
+def test_reference_without_fault_advances(tmp_path, capsys):
+    assert main(["rehearse", str(REFERENCE), "--seed", "0", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "GO: AUTO-ADVANCE TO ROLLOUT" in out and "CHECKPOINT 6: 4 HOURS" in out
+    assert "[x] PASS / [ ] FAIL" in out and "- [ ] Review metrics dashboard" in out
+    report = (tmp_path / "report.md").read_text()
+    for section in ("## Go/no-go decision and rationale", "## Checkpoint metrics", "## Final metrics summary",
+                    "## Business impact", "## Rollout readiness", "![timeline](timeline.png)"):
+        assert section in report
+    assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_error_regression_at_one_hour_rolls_back_within_3_to_4_minutes():
+    run = simulate(reference(), [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0)
+    decision = next(e for e in run.events if isinstance(e, Decision) and e.terminal)
+    assert decision.kind is DecisionKind.ROLLBACK and decision.weight == 0.0
+    alert = next(e for e in run.events if isinstance(e, AlertFired) and e.rule == decision.source.split(":")[1])
+    assert 180 <= decision.time - 3600 <= 240
+    assert 180 <= decision.time - alert.breach_start <= 240
+    assert run.outcome.verdict == "caught" and run.truth.incident
+
+
+def test_rehearsal_with_fault_reports_the_rollback(tmp_path, capsys):
+    code = main(["rehearse", str(REFERENCE), "--fault", "error-rate:canary:+1.5%@01:00", "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "NO-GO: AUTOMATIC ROLLBACK to 0% canary traffic at 01:03:30" in out
+    assert "Detection delay" in out and "agrees with the ground truth" in out
+    assert "## Remediation plan" in (tmp_path / "report.md").read_text()
+
+
+def test_disagreement_exits_1(tmp_path):
+    # A segment-only regression that the SLO does not count: the segment-spread rule stops it anyway.
+    assert main(["rehearse", str(REFERENCE), "--fault", "error-rate:canary/C:+0.3%@30m",
+                 "--out", str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize("argument, message", [
+    ("eror-rate:canary:1%", "did you mean 'error-rate'"),
+    ("error-rate:canary:+1%@200 mins", "unknown unit 'mins'"),
+    ("error-rate:canary/D:+1%", "unknown segment 'D'"),
+])
+def test_bad_fault_exits_2(tmp_path, capsys, argument, message):
+    try:
+        code = main(["rehearse", str(REFERENCE), "--fault", argument, "--out", str(tmp_path)])
+    except SystemExit as exit:
+        code = exit.code
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_invalid_traffic_section_exits_3(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(REFERENCE.read_text().replace("average: 12,500/s", "average: -5/s"))
+    assert main(["rehearse", str(bad), "--out", str(tmp_path)]) == 3
+    line = REFERENCE.read_text().splitlines().index("    average: 12,500/s") + 1
+    assert f"bad.yaml:{line}: traffic.load.average:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("    share: 40%", "    share: 50%", "traffic.segments"),
+    ("    timeout: 1s", "    timeout: 200 mins", "traffic.service.timeout"),
+    ("    workers: 8 ", "    wrokers: 8 ", "traffic.service.wrokers"),
+])
+def test_traffic_errors_name_file_line_field(old, new, where):
+    text = REFERENCE.read_text()
+    source = text.replace("A: {share: 40%", "A:\n    share: 40%").replace(
+        ", error_rate: 0.065%}", "\n    error_rate: 0.065%") if "share" in old else text
+    assert old in source
+    plan = plan_from_text(source.replace(old, new, 1), "plan.yaml")
+    with pytest.raises(PlanError) as error:
+        Scenario.build(plan)
+    assert any(p.startswith("plan.yaml:") and f": {where}" in p for p in error.value.problems), error.value.problems
+
+
+def test_speed_plays_in_real_time_with_a_dashboard(tmp_path, capsys):
+    assert main(["rehearse", str(VALIDATION), "--speed", "4000", "--out", str(tmp_path)]) == 0
+    assert "RAMP PHASE REAL-TIME MONITORING" in capsys.readouterr().out
+
+
+def test_dashboard_shows_the_runbook_panel():
+    console = Console(record=True, width=120)
+    dashboard = Dashboard(reference(), console=console)
+    frames = []
+    simulate(reference(), [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0,
+             observers=[lambda p: frames.append(dashboard.render(p)) if p.tick in (100, 250, 300) else None])
+    for frame in frames:
+        console.print(frame)
+    text = console.export_text()
+    for label in ("ERROR RATE (target <0.5%)", "P99 LATENCY", "Canary learners  50,000 at 10%", "Segment C:",
+                  "ALL SYSTEMS NOMINAL", "ALERTS FIRING", "STATUS: ROLLBACK to 0%"):
+        assert label in text

@@ -1,0 +1,192 @@
+"""Sweeps: exact probabilities, determinism across executors, resumption, monotonicity, errors."""
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from rampsim.cli import main
+from rampsim.engine.vectorized import judge
+from rampsim.experiment.grid import GridError, parse_axis
+from rampsim.experiment.mix import load_mix
+from rampsim.experiment.results import SweepResult
+from rampsim.experiment.runner import SweepInterrupted
+from rampsim.experiment.sweep import sweep
+from rampsim.plan import PlanError, load_plan, with_overrides
+from rampsim.sim.runner import simulate
+from rampsim.testing import strategies as rst
+
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+SMALL = SCENARIOS / "ramp-phase-5k-validation.yaml"
+
+
+def one_criterion_plan(criterion: dict, **traffic):
+    """The small validation ramp judged by its final gate on one criterion, with no rules."""
+    overrides = {"rules": {}, "final_gate.criteria": {"only": criterion}}
+    overrides.update({f"traffic.service.{k}": v for k, v in traffic.items()})
+    return with_overrides(load_plan(SMALL), overrides)
+
+
+def test_availability_false_rollbacks_match_the_binomial_tail():
+    plan = one_criterion_plan({"metric": "availability", "op": ">", "threshold": "99.5%", "window": "cumulative"},
+                              health_check_failure="1%")
+    thresholds = ["99.9%", "99.5%", "99.2%", "98.8%"]
+    result = sweep(plan, grid=[f"final_gate.criteria.only.threshold={','.join(thresholds)}"], replicates=300,
+                   seed=11, workers=1)
+    checks = int(simulate(plan, seed=0, engine_factory=None).telemetry.health_checks[-1, 1])
+    summary = result.summary()
+    assert (summary["healthy_runs"] == 300).all()
+    for _, row in summary.iterrows():
+        threshold = float(row["final_gate.criteria.only.threshold"].rstrip("%")) / 100
+        # passes iff (checks - failures) / checks > threshold
+        allowed = int(np.ceil(checks * (1 - threshold)) - 1)
+        exact = stats.binom.sf(allowed, checks, 0.01)
+        assert row["false_rollback_low"] <= exact <= row["false_rollback_high"], (threshold, exact, row.to_dict())
+    assert summary["false_rollback_rate"].is_monotonic_decreasing
+
+
+def test_error_rate_false_rollbacks_match_the_poisson_probability():
+    plan = one_criterion_plan({"metric": "error_rate", "op": "<", "threshold": "0.08%", "window": "cumulative"})
+    thresholds = ["0.06%", "0.07%", "0.08%", "0.09%"]
+    result = sweep(plan, grid=[f"final_gate.criteria.only.threshold={','.join(thresholds)}"], replicates=300,
+                   seed=5, workers=1)
+    expected = simulate(plan, seed=0, engine_factory=None).truth.telemetry
+    canary = plan.layout.arm("canary")
+    mean_errors = expected.errors[-1, canary].sum() - expected.errors[0, canary].sum()
+    mean_successes = expected.requests[-1, canary].sum() - expected.requests[0, canary].sum() - mean_errors
+    errors = np.arange(0, int(mean_errors * 4) + 50)
+    for _, row in result.summary().iterrows():
+        threshold = float(row["final_gate.criteria.only.threshold"].rstrip("%")) / 100
+        # errors and successes are independent Poisson counts; the criterion fails when E/(E+S) >= threshold
+        exact = float(np.sum(stats.poisson.pmf(errors, mean_errors)
+                             * stats.poisson.cdf(np.floor(errors * (1 - threshold) / threshold), mean_successes)))
+        assert row["false_rollback_low"] <= exact <= row["false_rollback_high"], (threshold, exact)
+
+
+@pytest.fixture(scope="module")
+def small_mix_setup():
+    plan = load_plan(SMALL)
+    mix_path = Path(__file__).parent / "data" / "mix-small.yaml"
+    return plan, load_mix(mix_path, plan)
+
+
+GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,3m"]
+
+
+def test_results_are_identical_for_any_executor_and_worker_count(small_mix_setup):
+    plan, mix = small_mix_setup
+    inline = sweep(plan, mix, GRID, replicates=24, seed=3, workers=1)
+    pool = sweep(plan, mix, GRID, replicates=24, seed=3, workers=2)
+    with ThreadPoolExecutor(3) as threads:
+        threaded = sweep(plan, mix, GRID, replicates=24, seed=3, executor=threads)
+    pd.testing.assert_frame_equal(inline.runs, pool.runs)
+    pd.testing.assert_frame_equal(inline.runs, threaded.runs)
+    assert inline.runs["incident"].any() and (~inline.runs["incident"]).any()
+    other_seed = sweep(plan, mix, GRID, replicates=24, seed=4, workers=1)
+    assert not inline.runs["decision_time"].equals(other_seed.runs["decision_time"])
+
+
+def test_dask_local_cluster_gives_the_same_results(small_mix_setup):
+    distributed = pytest.importorskip("distributed")
+    plan, mix = small_mix_setup
+    inline = sweep(plan, mix, GRID, replicates=12, seed=3, workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            on_dask = sweep(plan, mix, GRID, replicates=12, seed=3, executor=client.get_executor())
+    pd.testing.assert_frame_equal(inline.runs, on_dask.runs)
+
+
+def test_an_interrupted_sweep_continues_where_it_stopped(small_mix_setup, tmp_path):
+    plan, mix = small_mix_setup
+    uninterrupted = sweep(plan, mix, GRID, replicates=40, seed=9, workers=1)
+
+    def stop_after_two(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(SweepInterrupted, match="stopped after 2 of"):
+        sweep(plan, mix, GRID, replicates=40, seed=9, workers=1, out=tmp_path, on_chunk=stop_after_two)
+    assert len(list((tmp_path / "chunks").glob("*.npz"))) == 2
+    seen = []
+    resumed = sweep(plan, mix, GRID, replicates=40, seed=9, workers=1, out=tmp_path,
+                    on_chunk=lambda done, total: seen.append(done))
+    assert seen[0] == 2  # the saved chunks were loaded, not run again
+    pd.testing.assert_frame_equal(uninterrupted.runs, resumed.runs)
+    reloaded = SweepResult.load(tmp_path)
+    pd.testing.assert_frame_equal(resumed.summary(), reloaded.summary(), check_dtype=False)
+    with pytest.raises(ValueError, match="holds the chunks of another sweep"):
+        sweep(plan, mix, GRID, replicates=40, seed=10, workers=1, out=tmp_path)
+
+
+@given(rst.telemetry(min_ticks=40, max_ticks=81, gaps=True), st.data())
+def test_stricter_thresholds_never_lower_false_rollbacks_nor_raise_missed_incidents(telemetry, data):
+    """On the same telemetry (common random numbers) a stricter gate stops whenever a looser one does."""
+    base = data.draw(rst.gate_plans())
+    names = [n for n, r in base.rules.items() if r.action in ("hold", "rollback", "warn")]
+    name = data.draw(st.sampled_from(names))
+    rule = base.rules[name]
+    factors = sorted(data.draw(st.lists(st.floats(0.5, 2.0), min_size=2, max_size=5)))
+    plans = []
+    for factor in factors:  # raising an upper-bound breach threshold loosens the gate
+        threshold = rule.threshold * factor
+        plans.append(with_overrides_from_model(base, f"rules.{name}.threshold", threshold, rule))
+    verdicts = judge(plans, telemetry)
+    stopped = np.isin(verdicts.kind, ["hold", "rollback"])
+    strictness = np.argsort(factors) if rule.op.is_upper_bound_breach else np.argsort(factors)[::-1]
+    ordered = stopped[strictness]  # from strictest to loosest
+    assert all(ordered[i] >= ordered[i + 1] for i in range(len(ordered) - 1))
+
+
+def with_overrides_from_model(plan, path, threshold, rule):
+    kind = rule.kind.value
+    text = f"{threshold * 1000!r}ms" if kind == "duration" else f"{min(threshold, 1.0)!r}"
+    return with_overrides(plan, {path: text})
+
+
+def test_sweep_rates_are_monotone_in_a_threshold_axis(small_mix_setup):
+    plan, mix = small_mix_setup
+    result = sweep(plan, mix, ["rules.error_rate_rollback.threshold=0.1%..1%:6"], replicates=30, seed=2, workers=1)
+    summary = result.summary()
+    assert summary["false_rollbacks"].is_monotonic_decreasing
+    assert summary["missed_incidents"].is_monotonic_increasing
+    assert summary["false_rollbacks"].iloc[0] > summary["false_rollbacks"].iloc[-1]
+
+
+def test_bad_grid_and_mix_are_reported(tmp_path):
+    plan = load_plan(SMALL)
+    with pytest.raises(GridError, match="write PATH=VALUES"):
+        parse_axis("rules.error_rate_rollback.threshold")
+    with pytest.raises(GridError, match="LOW..HIGH:COUNT"):
+        parse_axis("rules.x.threshold=0.3%..1%")
+    with pytest.raises(GridError, match="no field 'rules.nope'"):
+        sweep(plan, grid=["rules.nope.threshold=1%,2%"], replicates=1, workers=1)
+    with pytest.raises(PlanError, match=r"ramp-phase-5k-validation.yaml:\d+: rules.error_rate_rollback.threshold: "
+                                        r"unknown unit 'mins'"):
+        sweep(plan, grid=["rules.error_rate_rollback.threshold=1 mins,2%"], replicates=1, workers=1)
+    bad = tmp_path / "mix.yaml"
+    bad.write_text("scenarios:\n  healthy: {weight: 50%}\n  broken:\n    weight: 5%\n"
+                   "    faults: ['eror-rate:canary:+1%@1m']\n")
+    with pytest.raises(PlanError, match=r"mix.yaml:5: scenarios.broken.faults.0: .*eror-rate"):
+        load_mix(bad, plan)
+
+
+def test_sweep_and_report_commands(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(SMALL), "--mix", str(Path(__file__).parent / "data" / "mix-small.yaml"),
+                 "--grid", "rules.error_rate_rollback.threshold=0.3%,1%", "--grid", "rules.*.sustain=1m,3m",
+                 "--replicates", "8", "--workers", "1", "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Pareto front" in printed and "cost-optimal" in printed
+    for name in ("runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "tradeoff.png", "heatmap.png",
+                 "detection.png"):
+        assert (out / name).exists(), name
+    first = pd.read_csv(out / "summary.csv")
+    (out / "tradeoff.png").unlink()
+    assert main(["report", str(out)]) == 0
+    assert (out / "tradeoff.png").exists()
+    pd.testing.assert_frame_equal(first, pd.read_csv(out / "summary.csv"))
