@@ -173,3 +173,19 @@ def test_complete_healthy_telemetry_does_advance():
         health_checks_ok=np.arange(n)[:, None] * np.ones(2), cache_hits=per_scrape.sum(2).cumsum(0),
         cache_misses=np.zeros((n, 2)), cpu=0.5, memory=0.5, network=0.5, memory_bytes=1e9)
     assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.ADVANCE
+
+
+def test_series_the_plan_does_not_read_may_be_absent():
+    """A service without revenue or memory series can still advance; a gap in a series the plan reads cannot."""
+    plan = rst.single_rule_plan(metric="error_rate", threshold="5%")
+    n = 81
+    per_scrape = np.full((n, 2, 2), 100.0)
+    per_scrape[0] = 0
+    telemetry = Telemetry.from_arrays(plan.layout, requests=per_scrape.cumsum(0), errors=np.zeros((n, 2, 2)),
+                                      cpu=0.5)  # no revenue, latency, health, cache or memory series at all
+    assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.ADVANCE
+    from rampsim.engine.vectorized import judge
+    assert judge([plan], telemetry).kind[0] == "advance"
+    telemetry.counters[40, plan.layout.channels("requests", 1, 0)] = np.nan
+    assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.HOLD
+    assert judge([plan], telemetry).kind[0] == "hold"

@@ -36,6 +36,21 @@ def run_validate(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
+    from rampsim.faults import plan_faults
+    from rampsim.prod.naming import naming_for_plan
+    from rampsim.sim.config import traffic_config
+
+    problems = []
+    for section in (traffic_config, plan_faults, naming_for_plan):  # the sections other modules own
+        try:
+            section(plan)
+        except PlanError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        print(f"{args.plan}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
     print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {len(plan.rules)} rule(s), "
           f"{len(plan.checkpoints)} checkpoint(s) and a final gate, {len(plan.slo.objectives)} SLO objective(s)")
     return 0
@@ -47,7 +62,14 @@ def run_explain(args: argparse.Namespace) -> int:
         return EXIT_INVALID_PLAN
     query = None
     if args.promql:
-        from rampsim.engine.promql import promql
-        query = promql
+        from rampsim.prod.naming import naming_for_plan
+        try:
+            naming = naming_for_plan(plan)
+        except PlanError as exc:
+            print(f"{args.plan}: {len(exc.problems)} problem(s):", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_INVALID_PLAN
+        query = lambda measure: naming.promql(measure, interval=plan.telemetry.scrape_interval)  # noqa: E731
     print(explain(plan, query))
     return 0

@@ -27,7 +27,8 @@ from rampsim.engine.events import (
     AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
 )
 from rampsim.engine.metrics import (
-    GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, scalar_finisher,
+    GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, read_channels,
+    scalar_finisher,
 )
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
@@ -38,6 +39,10 @@ __all__ = ["DecisionEngine", "window_start"]
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 _EPS = 1e-9
 _NAN = float("nan")
+
+
+def _is_objective(where: str) -> bool:
+    return where.startswith("slo.")
 
 
 def _grown(array: np.ndarray, rows: int) -> np.ndarray:
@@ -105,7 +110,8 @@ class DecisionEngine:
         self._next_phase = 0
         self.weight = plan.phases[0].weight
         self.done = False
-        self.missing_scrapes = 0
+        self.missing_scrapes = 0  # scrapes missing a series the plan reads
+        self._read = read_channels(self.layout, [m for _, m in plan.measures() if not _is_objective(_)])
         self._observed = -1
         self._counters = np.empty((0, self.layout.n_counters + 1))  # a trailing column of zeros
         self._aggregates = np.empty((0, len(groups)))
@@ -155,8 +161,11 @@ class DecisionEngine:
             self._times, self._times_of = telemetry.time.tolist(), telemetry.time
         now = self._times[tick]
         gauges = telemetry.gauges[tick].tolist()
-        if self._scrape_complete and any(g != g for g in gauges):
-            self.missing_scrapes += 1  # counters complete (else counted already) but a gauge missing
+        if not self._scrape_complete or any(g != g for g in gauges):
+            counters, gauge_columns = self._read
+            row = telemetry.gauges[tick]
+            if np.isnan(telemetry.counters[tick, counters]).any() or np.isnan(row[gauge_columns]).any():
+                self.missing_scrapes += 1
         events: list[Event] = []
         self._judge_rules(telemetry, gauges, tick, now, events)
         if not self.done and self._next_checkpoint < len(self._schedule) \
@@ -190,8 +199,6 @@ class DecisionEngine:
         if self._aggregator is not None:
             self._aggregates[tick] = self._aggregator.sum_padded(self._counters[tick])
         self._scrape_complete = complete
-        if not complete:
-            self.missing_scrapes += 1
 
     def _ingest_general(self, raw: np.ndarray, tick: int) -> bool:
         """Resets, missing samples and the first scrape; returns whether the scrape is complete."""

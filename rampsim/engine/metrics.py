@@ -33,7 +33,7 @@ from rampsim.telemetry import Layout, Telemetry
 
 __all__ = [
     "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
-    "aggregate_groups", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
+    "aggregate_groups", "read_channels", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
 ]
 
 GAUGE_METRICS = {Metric.CPU: "cpu", Metric.MEMORY: "memory", Metric.NETWORK: "network",
@@ -105,6 +105,14 @@ def aggregate_groups(layout: Layout, measure: Measure) -> list[Group]:
         base = layout.arm("baseline")
         return [group("revenue"), group("requests"), group("revenue", on_arm=base), group("requests", on_arm=base)]
     return []
+
+
+def read_channels(layout: Layout, measures: Sequence[Measure]) -> tuple[np.ndarray, np.ndarray]:
+    """The counter and gauge columns ``measures`` read: a scrape missing only other series is complete."""
+    counters = sorted({c for m in measures for g in aggregate_groups(layout, m) for c in g})
+    gauges = sorted({int(layout.channels(GAUGE_METRICS[m.metric], arm=layout.arm(m.arm)))
+                     for m in measures if m.metric in GAUGE_METRICS})
+    return np.array(counters, dtype=np.intp), np.array(gauges, dtype=np.intp)
 
 
 class Aggregator:

@@ -7,6 +7,7 @@ same samples. ``rampsim explain PLAN --promql`` prints them.
 from __future__ import annotations
 
 from rampsim.plan.schema import Measure, Metric
+from rampsim.units import UnitError, parse_duration
 
 __all__ = ["METRIC_NAMES", "promql"]
 
@@ -27,11 +28,13 @@ METRIC_NAMES = {
 
 
 def promql(measure: Measure, window: str = "", names: dict[str, str] | None = None,
-           arm_label: str = "arm", segment_label: str = "segment") -> str:
+           arm_label: str = "arm", segment_label: str = "segment", interval: float = 15.0) -> str:
     """The PromQL query that gives ``measure``'s value, for a range such as ``"15m"``.
 
     Evaluated at a time on the scrape grid, with ``window`` the measure's window
     (for ``cumulative`` and ``since_checkpoint``, the time elapsed since that start).
+    A ``peak``'s subquery steps by ``interval`` (the scrape interval); Prometheus aligns
+    subquery steps to absolute time, so it is exact when the ramp starts on that grid.
     """
     names = {**METRIC_NAMES, **(names or {})}
     w = window or (str(measure.window) if measure.window.kind.value == "rolling" else "<elapsed>")
@@ -77,9 +80,13 @@ def promql(measure: Measure, window: str = "", names: dict[str, str] | None = No
                  f"({base_inc('revenue')} / {base_inc('requests')}) - 1")
     else:
         query = f'count(ALERTS{{alertstate="firing",severity="{measure.alert_severity}"}})  # counted by the engine'
-    if measure.peak is not None:
+    if measure.peak is not None:  # sub-windows end at every scrape from start + peak to the end
         step = f"{measure.peak:g}s"
-        query = f"max_over_time(({query.replace(f'[{w}]', f'[{step}]')})[{w}:])"
+        try:
+            span = f"{parse_duration(w) - measure.peak:g}s"
+        except UnitError:  # "<elapsed>"
+            span = f"{w} - {step}"
+        query = f"max_over_time(({query.replace(f'[{w}]', f'[{step}]')})[{span}:{interval:g}s])"
     if measure.trend:
         query = f"({query}) / ({query.replace(f'[{w}]', f'[{w}] offset {w}')})"
     return query

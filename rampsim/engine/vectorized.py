@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rampsim.engine.metrics import Series, evaluate
+from rampsim.engine.metrics import Series, evaluate, read_channels
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
 
@@ -80,11 +80,22 @@ class _Judge:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.series = Series.from_telemetry(telemetry)
+        self.telemetry = telemetry
         self.time = telemetry.time
         self.interval = telemetry.layout.scrape_interval
-        incomplete = np.isnan(telemetry.counters).any(axis=1) | np.isnan(telemetry.gauges).any(axis=1)
-        self.missing = np.cumsum(incomplete)
         self._values: dict[tuple, np.ndarray] = {}
+        self._missing: dict[tuple, np.ndarray] = {}
+
+    def missing(self, plan: Plan) -> np.ndarray:
+        """Scrapes missing a series ``plan`` reads, counted up to each scrape."""
+        counters, gauges = read_channels(self.telemetry.layout,
+                                         [m for where, m in plan.measures() if not where.startswith("slo.")])
+        key = (tuple(counters), tuple(gauges))
+        if key not in self._missing:
+            incomplete = (np.isnan(self.telemetry.counters[:, counters]).any(axis=1)
+                          | np.isnan(self.telemetry.gauges[:, gauges]).any(axis=1))
+            self._missing[key] = np.cumsum(incomplete)
+        return self._missing[key]
 
     def rule_values(self, rule: Rule, checkpoint_ticks: Sequence[int]) -> np.ndarray:
         """The rule's value at every scrape, as the engine sees it then."""
@@ -165,7 +176,7 @@ def _first_terminal(plan: Plan, schedule: list[int], fires: dict[str, np.ndarray
     for (name, checkpoint), tick in zip(plan.ordered_checkpoints(), schedule):
         if tick >= n_ticks or tick >= rule_tick:
             break
-        status = _checkpoint_status(checkpoint, tick, previous, statuses, alert_ticks, state)
+        status = _checkpoint_status(plan, checkpoint, tick, previous, statuses, alert_ticks, state)
         statuses[name] = status
         previous = tick
         action = getattr(checkpoint, _STATUS_ACTION[status])
@@ -176,7 +187,7 @@ def _first_terminal(plan: Plan, schedule: list[int], fires: dict[str, np.ndarray
     return None, None, None
 
 
-def _checkpoint_status(checkpoint: Checkpoint, tick: int, previous: int, statuses: dict[str, int],
+def _checkpoint_status(plan: Plan, checkpoint: Checkpoint, tick: int, previous: int, statuses: dict[str, int],
                        alert_ticks: dict[int, np.ndarray], state: _Judge) -> int:
     worst = PASS
     for criterion in checkpoint.criteria.values():
@@ -201,6 +212,6 @@ def _checkpoint_status(checkpoint: Checkpoint, tick: int, previous: int, statuse
             fired = alert_ticks[_SEVERITY_RANK[checkpoint.require_no_alerts]]
             if np.any(fired <= tick):
                 worst = FAIL
-        if state.missing[tick] > checkpoint.max_missing_scrapes and worst != FAIL:
+        if state.missing(plan)[tick] > checkpoint.max_missing_scrapes and worst != FAIL:
             worst = INCONCLUSIVE
     return worst

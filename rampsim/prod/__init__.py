@@ -8,6 +8,7 @@
 - :mod:`~rampsim.prod.replay`: the same from a recorded file.
 - :mod:`~rampsim.prod.runner`: a gate run: source -> telemetry -> engine -> events and an outcome.
 - :mod:`~rampsim.prod.exporter`: a live ``/metrics`` endpoint for accelerated rehearsals.
+- :mod:`~rampsim.prod.webhook`: the gate behind Flagger's webhooks (``rampsim serve``).
 
 Nothing here imports the simulator: production code runs without it.
 """

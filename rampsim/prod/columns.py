@@ -61,11 +61,12 @@ class SeriesMap:
     def __init__(self, layout: Layout, naming: Naming) -> None:
         self.layout = layout
         self.naming = naming
-        self.families = {name: family for family, name in naming.series_names().items()}
+        self._families = {name: family for family, name in naming.series_names().items()}
         self._arms = {arm: i for i, arm in enumerate(layout.arms)}
         self._segments = {segment: i for i, segment in enumerate(layout.segments)}
         self._bounds = np.asarray(layout.latency_buckets, dtype=float)
         self.descriptions = {"counters": [""] * layout.n_counters, "gauges": [""] * layout.n_gauges}
+        self._cache: dict[frozenset, tuple[Optional[Column], str]] = {}
         for family, name in naming.series_names().items():
             self._describe(family, name)
 
@@ -90,8 +91,14 @@ class SeriesMap:
         return name + "{" + self.naming.selector(labels) + "}"
 
     def column(self, labels: Mapping[str, str]) -> tuple[Optional[Column], str]:
-        """The column ``labels`` fills, or ``None`` and why not (empty reason: not ours at all)."""
-        family = self.families.get(labels.get("__name__", ""))
+        """The column ``labels`` fills, or ``None`` and why not (empty reason: not ours at all); memoized."""
+        key = frozenset(labels.items())
+        if key not in self._cache:
+            self._cache[key] = self._column(labels)
+        return self._cache[key]
+
+    def _column(self, labels: Mapping[str, str]) -> tuple[Optional[Column], str]:
+        family = self._families.get(labels.get("__name__", ""))
         if family is None:
             return None, ""
         if any(labels.get(k) != v for k, v in self.naming.matchers.items()):
@@ -138,7 +145,9 @@ class _SeriesState:
 
 
 @dataclass
-class _ColumnState:
+class _SharedColumn:
+    """A column fed by several series: each one's state."""
+
     series: dict = field(default_factory=dict)  # series key -> _SeriesState
     started: bool = False
 
@@ -149,39 +158,48 @@ class Assembler:
     def __init__(self, series_map: SeriesMap, grid: ScrapeGrid) -> None:
         self.map = series_map
         self.grid = grid
-        self._columns: dict[Column, _ColumnState] = {}
+        self._owner: dict[Column, frozenset] = {}  # the one series of each single-series column so far
+        self._last_raw = np.full(series_map.layout.n_counters, np.nan)  # its last sample, for counters
+        self._shared: dict[Column, _SharedColumn] = {}
 
     def fill(self, telemetry: Telemetry, first: int, last: int, batch: Iterable[RawSeries]) -> list[Notice]:
         """Fill rows ``first..last`` of ``telemetry`` from ``batch``; the notices say what was wrong."""
         width = last - first + 1
         notices: list[Notice] = []
-        grouped: dict[Column, list[tuple[frozenset, np.ndarray]]] = {}
+        mapped: list[tuple[Column, frozenset, RawSeries]] = []
         unmapped: dict[str, int] = {}
-        duplicates = 0
         for series in batch:
+            key = frozenset(series.labels.items())
             column, reason = self.map.column(series.labels)
-            if column is None:
-                if reason:
-                    unmapped[reason] = unmapped.get(reason, 0) + 1
-                continue
-            ticks = self.grid.tick_of_ms(np.asarray(series.timestamps_ms, dtype=np.int64)) - first
-            keep = (ticks >= 0) & (ticks < width)
-            row = np.full(width, np.nan)
-            row[ticks[keep]] = np.asarray(series.values, dtype=float)[keep]  # the latest sample in a slot wins
-            duplicates += int(keep.sum()) - len(np.unique(ticks[keep]))
-            grouped.setdefault(column, []).append((frozenset(series.labels.items()), row))
-        for reason, count in unmapped.items():
-            notices.append(Notice(first, "unmapped", f"{count} series ignored: {reason}"))
+            if column is not None:
+                mapped.append((column, key, series))
+            elif reason:
+                unmapped[reason] = unmapped.get(reason, 0) + 1
+        notices += [Notice(first, "unmapped", f"{count} series ignored: {reason}")
+                    for reason, count in unmapped.items()]
+        matrix, duplicates = self._samples(mapped, first, width)
         if duplicates:
             notices.append(Notice(first, "duplicate", f"{duplicates} extra sample(s) within one scrape slot; "
                                                       f"the latest of each slot is used"))
         rows = {"counters": np.full((width, self.map.layout.n_counters), np.nan),
                 "gauges": np.full((width, self.map.layout.n_gauges), np.nan)}
+        members: dict[Column, list[int]] = {}
+        for index, (column, _, _) in enumerate(mapped):
+            members.setdefault(column, []).append(index)
         resets: dict[int, list[str]] = {}
-        for column, members in grouped.items():
-            state = self._columns.setdefault(column, _ColumnState())
-            values = self._combine(column, state, members, first, resets)
-            rows[column.kind][:, column.index] = values
+        single: dict[str, tuple[list[int], list[int]]] = {"counters": ([], []), "gauges": ([], [])}
+        for column, indices in members.items():
+            key = mapped[indices[0]][1]
+            if column not in self._shared and len(indices) == 1 and self._owner.setdefault(column, key) == key:
+                single[column.kind][0].append(column.index)
+                single[column.kind][1].append(indices[0])
+                continue
+            shared = self._shared.get(column) or self._share(column)
+            keyed = [(mapped[i][1], matrix[i]) for i in indices]
+            rows[column.kind][:, column.index] = self._combine(column, shared, keyed, first, resets)
+        for kind, (columns, indices) in single.items():
+            rows[kind][:, columns] = matrix[indices].T
+        self._note_resets(rows["counters"], np.asarray(single["counters"][0], dtype=np.intp), first, resets)
         telemetry.counters[first:last + 1] = rows["counters"]
         telemetry.gauges[first:last + 1] = rows["gauges"]
         notices += self._missing_notices(rows, first)
@@ -191,76 +209,87 @@ class Assembler:
                                                  f"counted from zero, as PromQL increase() does"))
         return notices
 
-    def _combine(self, column: Column, state: _ColumnState, members: list, first: int,
-                 resets: dict) -> np.ndarray:
-        description = self.map.descriptions[column.kind][column.index]
-        newcomers = {key for key, _ in members if key not in state.series}
-        if len(state.series) + len(newcomers) <= 1:
-            key, row = members[0]
-            series = state.series.setdefault(key, _SeriesState())
-            if column.kind == "counters":
-                self._note_resets(series, row, first, description, resets)
-            present = ~np.isnan(row)
-            if present.any():
-                series.last_raw = float(row[present][-1])
-                series.contribution = series.last_raw
-                state.started = True
-            return row
+    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, int]:
+        """``(series, width)`` sample values on the grid (the latest sample of a slot), and the extras dropped."""
+        matrix = np.full((len(mapped), width), np.nan)
+        if not mapped:
+            return matrix, 0
+        lengths = [len(series.timestamps_ms) for _, _, series in mapped]
+        stamps = np.concatenate([series.timestamps_ms for _, _, series in mapped]).astype(np.int64)
+        values = np.concatenate([series.values for _, _, series in mapped]).astype(float)
+        ticks = self.grid.tick_of_ms(stamps) - first
+        keep = (ticks >= 0) & (ticks < width)
+        cells = (np.repeat(np.arange(len(mapped)), lengths) * width + ticks)[keep]
+        _, last_of_cell = np.unique(cells[::-1], return_index=True)  # samples are in time order per series
+        chosen = len(cells) - 1 - last_of_cell
+        matrix.flat[cells[chosen]] = values[keep][chosen]
+        return matrix, len(cells) - len(chosen)
+
+    def _share(self, column: Column) -> _SharedColumn:
+        """Turn a single-series column into a shared one (a second series appeared)."""
+        shared = self._shared[column] = _SharedColumn()
+        owner = self._owner.pop(column, None)
+        if owner is not None and column.kind == "counters":
+            last_raw = float(self._last_raw[column.index])
+            contribution = 0.0 if math.isnan(last_raw) else last_raw
+            shared.series[owner] = _SeriesState(last_raw=last_raw, contribution=contribution)
+            shared.started = not math.isnan(last_raw)
+        return shared
+
+    def _combine(self, column: Column, shared: _SharedColumn, keyed: list, first: int, resets: dict) -> np.ndarray:
         if column.kind == "gauges":
-            stacked = np.vstack([row for _, row in members])
+            stacked = np.vstack([row for _, row in keyed])
             with np.errstate(all="ignore"):
                 return np.where(np.isnan(stacked).all(axis=0), np.nan, np.nanmax(stacked, axis=0))
-        return self._combine_counters(state, members, first, description, resets)
-
-    def _combine_counters(self, state: _ColumnState, members: list, first: int, description: str,
-                          resets: dict) -> np.ndarray:
-        width = len(members[0][1])
-        result = np.full(width, np.nan)
-        for key, _ in members:
-            state.series.setdefault(key, _SeriesState())
-        rows = dict(members)
-        for j in range(width):
-            present = [(key, rows[key][j]) for key in rows if not math.isnan(rows[key][j])]
+        description = self.map.descriptions["counters"][column.index]
+        rows = dict(keyed)
+        for key in rows:
+            shared.series.setdefault(key, _SeriesState())
+        result = np.full(len(keyed[0][1]), np.nan)
+        for j in range(len(result)):
+            present = [(key, row[j]) for key, row in rows.items() if not math.isnan(row[j])]
             if not present:
                 continue
             for key, raw in present:
-                series = state.series[key]
+                series = shared.series[key]
                 if math.isnan(series.last_raw):
-                    series.offset = -raw if state.started else 0.0
+                    series.offset = -raw if shared.started else 0.0
                 elif raw < series.last_raw:
                     series.offset += series.last_raw
                     resets.setdefault(first + j, []).append(description)
                 series.last_raw = raw
                 series.contribution = raw + series.offset
-            state.started = True
+            shared.started = True
             total = 0.0
-            for series in state.series.values():
+            for series in shared.series.values():
                 total += series.contribution
             result[j] = total
         return result
 
-    @staticmethod
-    def _note_resets(series: _SeriesState, row: np.ndarray, first: int, description: str, resets: dict) -> None:
-        values = np.concatenate([[series.last_raw], row])
-        index = np.where(np.isnan(values), 0, np.arange(len(values)))
-        previous = values[np.maximum.accumulate(index)[:-1]]  # the last present value before each tick
+    def _note_resets(self, counters: np.ndarray, columns: np.ndarray, first: int, resets: dict) -> None:
+        """Report drops in single-series counter columns (left for the engine to correct) and remember the last."""
+        if not len(columns):
+            return
+        values = np.vstack([self._last_raw[columns], counters[:, columns]])
+        index = np.where(np.isnan(values), 0, np.arange(len(values))[:, None])
+        filled = values[np.maximum.accumulate(index, axis=0), np.arange(len(columns))]
         with np.errstate(invalid="ignore"):
-            dropped = np.flatnonzero(row < previous)
-        for j in dropped:
-            resets.setdefault(first + int(j), []).append(description)
+            dropped = np.argwhere(counters[:, columns] < filled[:-1])
+        for j, c in dropped:
+            resets.setdefault(first + int(j), []).append(self.map.descriptions["counters"][columns[c]])
+        self._last_raw[columns] = filled[-1]
 
     def _missing_notices(self, rows: dict, first: int) -> list[Notice]:
+        total = self.map.layout.n_counters + self.map.layout.n_gauges
+        missing = np.isnan(rows["counters"]).sum(axis=1) + np.isnan(rows["gauges"]).sum(axis=1)
         notices = []
-        for j in range(len(rows["counters"])):
-            missing = [self.map.descriptions[kind][i] for kind in ("counters", "gauges")
-                       for i in np.flatnonzero(np.isnan(rows[kind][j]))]
-            if not missing:
-                continue
-            total = self.map.layout.n_counters + self.map.layout.n_gauges
-            if len(missing) == total:
+        for j in np.flatnonzero(missing):
+            if missing[j] == total:
                 message = "no samples at all for this scrape"
             else:
-                shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-                message = f"{len(missing)} of {total} series missing: {shown}"
-            notices.append(Notice(first + j, "missing", message))
+                names = [self.map.descriptions[kind][i] for kind in ("counters", "gauges")
+                         for i in np.flatnonzero(np.isnan(rows[kind][j]))]
+                message = f"{len(names)} of {total} series missing: " + ", ".join(names[:3]) + \
+                    (", ..." if len(names) > 3 else "")
+            notices.append(Notice(first + int(j), "missing", message))
         return notices

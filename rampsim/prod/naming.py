@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rampsim.engine.promql import METRIC_NAMES, promql
 from rampsim.plan.loader import PlanError, describe_errors
@@ -44,6 +44,16 @@ def quote(value: str) -> str:
     """``value`` as a PromQL (and OpenMetrics) double-quoted string literal."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def _check_metric_name(name: str) -> str:
+    if not _METRIC_NAME.match(name):
+        raise ValueError(f"{name!r} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    return name
+
+
+Family = Literal[tuple(METRIC_NAMES)]  # type: ignore[valid-type]
+MetricName = Annotated[str, AfterValidator(_check_metric_name)]
 
 
 def _check_label(name: str) -> str:
@@ -77,27 +87,18 @@ class Naming(BaseModel):
     """Series names, arm/segment label names and extra matchers of one service."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    metrics: dict[str, str] = Field(default_factory=lambda: dict(METRIC_NAMES))
+    metrics: dict[Family, MetricName] = Field(default_factory=lambda: dict(METRIC_NAMES))
     labels: Labels = Field(default_factory=Labels)
     matchers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("metrics", mode="before")
     @classmethod
-    def _metrics(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        unknown = sorted(str(k) for k in value if k not in METRIC_NAMES)
-        if unknown:
-            raise ValueError(f"unknown telemetry famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                             f"known: {', '.join(METRIC_NAMES)}")
-        return {**METRIC_NAMES, **value}
+    def _defaults(cls, value: Any) -> Any:
+        return {**METRIC_NAMES, **value} if isinstance(value, dict) else value
 
     @field_validator("metrics")
     @classmethod
     def _names(cls, value: dict[str, str]) -> dict[str, str]:
-        for family, name in value.items():
-            if not _METRIC_NAME.match(name):
-                raise ValueError(f"{family}: {name!r} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
         if not value["latency_bucket"].endswith("_bucket"):
             raise ValueError(f"latency_bucket: a classic histogram's bucket series ends with _bucket, "
                              f"got {value['latency_bucket']!r}")
@@ -140,9 +141,10 @@ class Naming(BaseModel):
 
     # -- PromQL ------------------------------------------------------------------
 
-    def promql(self, measure: Measure) -> str:
+    def promql(self, measure: Measure, window: str = "", interval: float = 15.0) -> str:
         """The PromQL for ``measure`` in this service's names (see :mod:`rampsim.engine.promql`)."""
-        query = promql(measure, names=self.metrics, arm_label=self.labels.arm, segment_label=self.labels.segment)
+        query = promql(measure, window, names=self.metrics, arm_label=self.labels.arm,
+                       segment_label=self.labels.segment, interval=interval)
         if self.matchers:
             query = query.replace("{" + f"{self.labels.arm}=", "{" + self.selector() + f",{self.labels.arm}=")
         return query

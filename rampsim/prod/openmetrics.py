@@ -22,9 +22,10 @@ import numpy as np
 
 from rampsim.prod.columns import RawSeries, SeriesMap
 from rampsim.prod.naming import Naming
-from rampsim.telemetry import COUNTER_FAMILIES, Telemetry
+from rampsim.telemetry import Telemetry
 
-__all__ = ["write_openmetrics", "read_openmetrics", "parse_series", "OpenMetricsError", "format_timestamp"]
+__all__ = ["write_openmetrics", "read_openmetrics", "parse_series", "OpenMetricsError", "format_timestamp",
+           "family_help"]
 
 _HELP = {
     "requests": "Requests served.",
@@ -40,6 +41,11 @@ _HELP = {
     "network": "Network utilisation, fraction of capacity.",
     "memory_bytes": "Resident memory.",
 }
+
+
+def family_help(family: str) -> str:
+    """The ``# HELP`` text of a telemetry family."""
+    return _HELP[family]
 
 
 class OpenMetricsError(ValueError):
@@ -149,30 +155,30 @@ def parse_series(text: str, where: str = "") -> tuple[dict[str, str], int]:
 
 def read_openmetrics(lines: Iterable[str], filename: str = "<openmetrics>") -> list[RawSeries]:
     """Every series in OpenMetrics text ``lines``, samples sorted by time (each needs a timestamp)."""
+    heads: dict[str, tuple] = {}  # the text before the value -> the series' key (parsed once per series)
     found: dict[tuple, tuple[dict[str, str], list[int], list[float]]] = {}
     ended = False
     for number, line in enumerate(lines, 1):
         line = line.rstrip("\n")
-        where = f"{filename}:{number}: "
         if ended and line.strip():
-            raise OpenMetricsError(f"{where}data after # EOF")
+            raise OpenMetricsError(f"{filename}:{number}: data after # EOF")
         if not line.strip():
             continue
         if line.startswith("#"):
             ended = ended or line.strip() == "# EOF"
             continue
-        labels, position = parse_series(line, where)
-        fields = line[position:].split("#", 1)[0].split()
-        if len(fields) != 2:
-            raise OpenMetricsError(f"{where}expected 'series value timestamp', got {line[:80]!r}")
+        parts = line.rsplit(" ", 2)
+        key = heads.get(parts[0]) if len(parts) == 3 else None
+        if key is None:
+            key, parts = _parse_sample(line, f"{filename}:{number}: ", heads, found)
         try:
-            value, timestamp = float(fields[0]), float(fields[1])
+            value, timestamp = float(parts[1]), float(parts[2])
         except ValueError:
-            raise OpenMetricsError(f"{where}cannot read the value or timestamp in {line[:80]!r}") from None
+            raise OpenMetricsError(f"{filename}:{number}: cannot read the value or timestamp "
+                                   f"in {line[:80]!r}") from None
         if not math.isfinite(timestamp) or timestamp > 1e11:
-            raise OpenMetricsError(f"{where}timestamp {fields[1]} is not unix seconds (milliseconds?)")
-        key = tuple(sorted(labels.items()))
-        entry = found.setdefault(key, (labels, [], []))
+            raise OpenMetricsError(f"{filename}:{number}: timestamp {parts[2]} is not unix seconds (milliseconds?)")
+        entry = found[key]
         entry[1].append(int(round(timestamp * 1000)))
         entry[2].append(value)
     if not ended:
@@ -182,3 +188,17 @@ def read_openmetrics(lines: Iterable[str], filename: str = "<openmetrics>") -> l
         order = np.argsort(np.asarray(stamps, dtype=np.int64), kind="stable")
         result.append(RawSeries(labels, np.asarray(stamps, dtype=np.int64)[order], np.asarray(values)[order]))
     return result
+
+
+def _parse_sample(line: str, where: str, heads: dict, found: dict) -> tuple[tuple, list[str]]:
+    """The series key of a sample line and its ``[head, value, timestamp]``; remembers a plain head."""
+    labels, position = parse_series(line, where)
+    fields = line[position:].split("#", 1)[0].split()  # an exemplar ('# {...} v') is dropped
+    if len(fields) != 2:
+        raise OpenMetricsError(f"{where}expected 'series value timestamp', got {line[:80]!r}")
+    key = tuple(sorted(labels.items()))
+    found.setdefault(key, (labels, [], []))
+    head = line[:position]
+    if line == f"{head} {fields[0]} {fields[1]}":
+        heads[head] = key
+    return key, [head, *fields]

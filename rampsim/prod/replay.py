@@ -13,9 +13,11 @@ from typing import Optional
 
 import numpy as np
 
-from rampsim.prod.columns import RawSeries
-from rampsim.prod.openmetrics import OpenMetricsError, read_openmetrics
+from rampsim.prod.columns import RawSeries, SeriesMap
+from rampsim.prod.naming import Naming
+from rampsim.prod.openmetrics import OpenMetricsError, parse_series, read_openmetrics
 from rampsim.prod.tickcsv import read_tick_csv
+from rampsim.telemetry import Telemetry
 
 __all__ = ["FileSource", "load_recording"]
 
@@ -35,13 +37,25 @@ def load_recording(path: str | Path) -> list[RawSeries]:
 class FileSource:
     """A recording, read through the source interface (``read(low_ms, high_ms)``)."""
 
-    def __init__(self, series: list[RawSeries], description: str = "recording") -> None:
+    def __init__(self, series: list[RawSeries]) -> None:
         self.series = series
-        self.description = description
 
     @classmethod
     def open(cls, path: str | Path) -> "FileSource":
-        return cls(load_recording(path), str(path))
+        return cls(load_recording(path))
+
+    @classmethod
+    def from_telemetry(cls, telemetry: Telemetry, start: float, naming: Optional[Naming] = None) -> "FileSource":
+        """A recording of ``telemetry`` (tick times offset by ``start``) held in memory, as exported."""
+        series_map = SeriesMap(telemetry.layout, naming or Naming())
+        stamps = int(round(start * 1000)) + np.round(telemetry.time * 1000).astype(np.int64)
+        recorded = []
+        for kind, data in (("counters", telemetry.counters), ("gauges", telemetry.gauges)):
+            for column, description in enumerate(series_map.descriptions[kind]):
+                present = ~np.isnan(data[:, column])
+                labels, _ = parse_series(description)
+                recorded.append(RawSeries(labels, stamps[present], data[present, column]))
+        return cls(recorded)
 
     @property
     def first_timestamp(self) -> Optional[float]:

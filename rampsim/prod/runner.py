@@ -45,8 +45,6 @@ class Outcome(str, enum.Enum):
 class Source(Protocol):
     """Anything that returns the samples of every series between two instants (unix ms, inclusive)."""
 
-    description: str
-
     def read(self, low_ms: int, high_ms: int) -> list[RawSeries]:
         ...
 
@@ -103,9 +101,14 @@ class GateRun:
                 if self.decision is not None:
                     return
 
-    def run_until(self, instant: float, now: float, settle: float) -> Iterator[Step]:
-        """Judge every scrape at or before ``instant`` whose slot has settled by ``now``."""
-        target = min(self.grid.tick_at(instant), self.grid.last_settled(now, settle))
+    def run_until(self, instant: float, now: Optional[float] = None, settle: float = 0.0) -> Iterator[Step]:
+        """Judge every scrape at or before ``instant`` (whose slot has settled by ``now``, if given).
+
+        A source failure ends the run (outcome ``unavailable``) instead of raising.
+        """
+        target = self.grid.tick_at(instant)
+        if now is not None:
+            target = min(target, self.grid.last_settled(now, settle))
         try:
             yield from self.run_to(target)
         except SourceUnavailable as exc:

@@ -107,7 +107,8 @@ class PrometheusSource:
                     break
             except (urllib.error.URLError, ConnectionError) as exc:
                 reason = getattr(exc, "reason", exc)
-                problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"unreachable: {reason}"
+                timed_out = isinstance(reason, (socket.timeout, TimeoutError))
+                problem = f"no answer within {self.policy.timeout:g}s" if timed_out else f"unreachable: {reason}"
             except (socket.timeout, TimeoutError):
                 problem = f"no answer within {self.policy.timeout:g}s"
             except _BadAnswer as exc:
@@ -138,7 +139,8 @@ class PrometheusSource:
                 stamps = np.asarray([int(round(float(ts) * 1000)) for ts, _ in values], dtype=np.int64)
                 samples = np.asarray([float(v) for _, v in values], dtype=float)
             except (KeyError, TypeError, ValueError, AttributeError):
-                raise SourceUnavailable(f"{self.description}: malformed series in the answer: {str(entry)[:80]}") from None
+                raise SourceUnavailable(f"{self.description}: malformed series in the answer: "
+                                        f"{str(entry)[:80]}") from None
             result.append(RawSeries(labels, stamps, samples))
         return result
 

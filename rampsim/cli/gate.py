@@ -1,0 +1,250 @@
+"""``rampsim gate``: judge a plan on live or recorded metrics, as a CI/CD step.
+
+Reads raw samples from Prometheus (``--prometheus URL``) or a recording
+(``--replay FILE``), feeds them scrape by scrape to the same engine the simulator
+uses, prints each event as it comes (``--json`` for JSON lines) and exits with a
+code a pipeline can branch on:
+
+====  =====================================================================
+code  meaning
+====  =====================================================================
+0     continue (no terminal decision yet, latest scrape complete) or advance
+1     rollback
+2     usage error (bad arguments)
+3     invalid plan or naming file
+4     hold, or inconclusive (latest scrape incomplete, nothing judged yet)
+5     metrics unavailable (Prometheus unreachable, failing or unreadable
+      after bounded retries; a recording that cannot be read)
+====  =====================================================================
+
+0 means go on (the ramp continues, or the final gate advanced: promote); every
+other code means: do not advance.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, TextIO
+
+from rampsim.cli.plan_commands import load_or_report
+from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
+from rampsim.plan import PlanError, Plan
+from rampsim.prod.columns import Notice
+from rampsim.prod.grid import format_instant, parse_instant
+from rampsim.prod.naming import Naming, load_naming, naming_for_plan
+from rampsim.prod.openmetrics import OpenMetricsError, write_openmetrics
+from rampsim.prod.replay import FileSource
+from rampsim.prod.runner import GateRun, Outcome, Step
+from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
+from rampsim.prod.tickcsv import write_tick_csv
+from rampsim.units import Kind, format_value
+
+__all__ = ["register", "run_gate", "EXIT_CODES"]
+
+EXIT_CODES = {Outcome.CONTINUE: 0, Outcome.ADVANCE: 0, Outcome.ROLLBACK: 1, Outcome.HOLD: 4,
+              Outcome.INCONCLUSIVE: 4, Outcome.UNAVAILABLE: 5}
+EXIT_USAGE = 2
+EXIT_INVALID_PLAN = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    gate = subparsers.add_parser(
+        "gate", help="judge a plan on Prometheus or recorded metrics (exit code = decision)",
+        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    gate.add_argument("plan", help="plan YAML file")
+    where = gate.add_mutually_exclusive_group(required=True)
+    where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
+    where.add_argument("--replay", metavar="FILE",
+                       help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV (.csv)")
+    gate.add_argument("--start", metavar="TIME",
+                      help="when the ramp began: RFC 3339, unix seconds, 'now' or 'now-30m' "
+                           "(required with --prometheus; a recording's first sample otherwise)")
+    when = gate.add_mutually_exclusive_group()
+    when.add_argument("--at", metavar="TIME", help="judge every scrape up to TIME, then exit (default: now, "
+                                                  "or the end of a recording)")
+    when.add_argument("--follow", action="store_true", help="keep judging scrapes as they arrive until a "
+                                                            "terminal decision or the end of the plan")
+    gate.add_argument("--json", action="store_true", help="print JSON lines (events, notices, the outcome)")
+    gate.add_argument("--naming", metavar="FILE", help="YAML naming (metrics, labels, matchers); "
+                                                      "overrides the plan's prometheus: section")
+    gate.add_argument("--timeout", type=float, default=5.0, help="seconds per Prometheus request (default 5)")
+    gate.add_argument("--attempts", type=int, default=3, help="tries per request before giving up (default 3)")
+    gate.add_argument("--settle", type=float, default=5.0,
+                      help="seconds to wait after a scrape slot closes before judging it (default 5)")
+    gate.add_argument("--max-outage", type=float, default=300.0,
+                      help="with --follow: seconds Prometheus may stay unavailable before the gate exits 5")
+    gate.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
+    gate.add_argument("--record", metavar="FILE", help="write the scrapes judged to FILE (.csv, else OpenMetrics) "
+                                                      "for later replay")
+    gate.set_defaults(run=run_gate)
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    plan = load_or_report(args.plan)
+    if plan is None:
+        return EXIT_INVALID_PLAN
+    try:
+        naming = naming_for_plan(plan, load_naming(args.naming) if args.naming else None)
+    except PlanError as exc:
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+    out = Output(sys.stdout, sys.stderr, args.json)
+    try:
+        run = _gate_run(args, plan, naming, out)
+    except OpenMetricsError as exc:
+        out.fail(str(exc))
+        return EXIT_CODES[Outcome.UNAVAILABLE]
+    except (ValueError, OSError) as exc:
+        out.fail(str(exc))
+        return EXIT_USAGE
+    if run is None:
+        return EXIT_USAGE
+    if args.follow:
+        for item in run.follow(settle=args.settle, max_outage=args.max_outage):
+            out.show(run, item)
+    else:
+        at = _at(args, run)
+        for step in run.run_until(at, time.time() if args.prometheus else None, args.settle):
+            out.show(run, step)
+    out.flush_notices(run)
+    if args.record:
+        _record(run, Path(args.record), naming)
+    outcome = run.outcome()
+    return out.finish(run, outcome, EXIT_CODES[outcome])
+
+
+def _gate_run(args: argparse.Namespace, plan: Plan, naming: Naming, out: "Output") -> Optional[GateRun]:
+    if args.prometheus:
+        if not args.start:
+            out.fail("--start is required with --prometheus (when did the ramp begin?)")
+            return None
+        policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
+        source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
+        return GateRun(plan, source, parse_instant(args.start), naming)
+    if args.follow:
+        out.fail("--follow needs --prometheus: a recording does not grow")
+        return None
+    recording = FileSource.open(args.replay)
+    start = parse_instant(args.start) if args.start else recording.first_timestamp
+    if start is None:
+        out.fail(f"{args.replay}: no samples in the recording")
+        return None
+    return GateRun(plan, recording, start, naming)
+
+
+def _at(args: argparse.Namespace, run: GateRun) -> float:
+    if args.at:
+        return parse_instant(args.at)
+    return time.time() if args.prometheus else run.grid.time_of(run.grid.n_ticks - 1)
+
+
+def _record(run: GateRun, path: Path, naming: Naming) -> None:
+    judged = run.telemetry.head(run.next_tick)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if path.suffix.lower() == ".csv":
+            write_tick_csv(judged, handle, run.grid.start, naming)
+        else:
+            write_openmetrics(judged, handle, run.grid.start, naming)
+
+
+def _elapsed(seconds: float) -> str:
+    hours, rest = divmod(int(round(seconds)), 3600)
+    return f"+{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+class Output:
+    """Prints events as they come, human-readable or as JSON lines; notices are coalesced."""
+
+    def __init__(self, out: TextIO, err: TextIO, as_json: bool) -> None:
+        self.out, self.err, self.as_json = out, err, as_json
+        self._pending: Optional[tuple[int, int, Notice]] = None
+
+    def show(self, run: GateRun, item: Step | Notice) -> None:
+        if isinstance(item, Notice):
+            self.notice(run, item, item.tick)
+            return
+        for notice in item.notices:
+            self.notice(run, notice, item.tick)
+        for event in item.events:
+            self.flush_notices(run)
+            self.event(run, event)
+
+    def notice(self, run: GateRun, notice: Notice, tick: int) -> None:
+        pending = self._pending
+        if pending and pending[2].kind == notice.kind and pending[2].message == notice.message \
+                and tick == pending[1] + 1:
+            self._pending = (pending[0], tick, notice)
+            return
+        self.flush_notices(run)
+        self._pending = (tick, tick, notice)
+
+    def flush_notices(self, run: GateRun) -> None:
+        if self._pending is None:
+            return
+        first, last, notice = self._pending
+        self._pending = None
+        span = (first, last)
+        when = [format_instant(run.grid.time_of(t)) for t in span]
+        if self.as_json:
+            self._line({"event": "Notice", "kind": notice.kind, "message": notice.message,
+                        "from": when[0], "to": when[1], "scrapes": last - first + 1})
+            return
+        interval = run.grid.interval
+        elapsed = _elapsed(first * interval) + (f"..{_elapsed(last * interval)}" if last > first else "")
+        count = f" ({last - first + 1} scrapes)" if last > first else ""
+        print(f"rampsim gate: {elapsed}{count} {notice.kind}: {notice.message}", file=self.err, flush=True)
+
+    def event(self, run: GateRun, event: Event) -> None:
+        at = format_instant(run.grid.start + event.time)
+        if self.as_json:
+            self._line({**event_to_dict(event), "at": at})
+            return
+        print(f"{at}  {_elapsed(event.time)}  {describe(run.plan, event)}", file=self.out, flush=True)
+
+    def fail(self, message: str) -> None:
+        if self.as_json:
+            self._line({"event": "Error", "message": message})
+        print(f"rampsim gate: {message}", file=self.err, flush=True)
+
+    def finish(self, run: GateRun, outcome: Outcome, code: int) -> int:
+        judged = run.next_tick - 1
+        until = format_instant(run.grid.time_of(judged)) if judged >= 0 else None
+        if self.as_json:
+            self._line({"event": "Outcome", "outcome": outcome.value, "exit_code": code, "scrapes_judged":
+                        judged + 1, "judged_until": until, "problem": run.problem or None})
+        else:
+            detail = f"; {run.problem}" if run.problem else ""
+            scope = f"{judged + 1} scrape(s) judged, up to {until}" if until else "no scrape judged yet"
+            print(f"outcome: {outcome.value.upper()} (exit {code}); {scope}{detail}", file=self.out, flush=True)
+        return code
+
+    def _line(self, data: dict) -> None:
+        print(json.dumps(data, allow_nan=False, default=str), file=self.out, flush=True)
+
+
+def describe(plan: Plan, event: Event) -> str:
+    """One event in words (a checkpoint report over several lines)."""
+    if isinstance(event, Decision):
+        return (f"DECISION {event.kind.value.upper()} -> canary {format_value(event.weight, Kind.RATIO)}: "
+                f"{event.reason}")
+    if isinstance(event, AlertFired):
+        rule = plan.rules.get(event.rule)
+        kind = rule.kind if rule is not None else Kind.NUMBER
+        return (f"ALERT {event.rule} ({event.severity} -> {event.action}): {format_value(event.value, kind)} "
+                f"vs {format_value(event.threshold, kind)}, breaching since {_elapsed(event.breach_start)}")
+    if isinstance(event, AlertResolved):
+        return f"RESOLVED {event.rule}"
+    if isinstance(event, CheckpointReport):
+        lines = [f"CHECKPOINT {event.checkpoint} {event.status.value}: {event.title}"]
+        for result in event.results:
+            kind = Kind(result.unit)
+            lines.append(f"      {result.status.value:<12} {result.name}: {format_value(result.value, kind)} "
+                         f"(needs {result.op} {format_value(result.threshold, kind)})")
+        lines += [f"      note: {note}" for note in event.notes]
+        lines += [f"      [ ] manual: {item}" for item in event.manual]
+        return "\n".join(lines)
+    return str(event)

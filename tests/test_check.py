@@ -1,0 +1,76 @@
+"""rampsim check: sequential verdicts, their agreement with a fixed large run, and exit codes."""
+from pathlib import Path
+
+import pytest
+
+from rampsim.cli import main
+from rampsim.experiment.check import EXCEEDED, MET, UNDECIDED, check
+from rampsim.experiment.mix import load_mix
+from rampsim.plan import load_plan, with_overrides
+from rampsim.testing.assertions import assert_false_rollback_rate_below
+
+SMALL = Path(__file__).parent.parent / "scenarios" / "ramp-phase-5k-validation.yaml"
+MIX = Path(__file__).parent / "data" / "mix-small.yaml"
+
+
+@pytest.fixture(scope="module")
+def plans():
+    good = load_plan(SMALL)
+    # rolls back as soon as the canary shows its own normal error rate (0.074%): fails every healthy ramp
+    jumpy = with_overrides(good, {"rules.error_rate_rollback.threshold": "0.05%",
+                                  "rules.error_rate_rollback.sustain": "0s"})
+    return good, jumpy, load_mix(MIX, good)
+
+
+@pytest.mark.parametrize("which, bounds, verdict", [
+    ("good", dict(max_false_rollback=0.25, max_missed_incident=0.5), MET),
+    ("jumpy", dict(max_false_rollback=0.10), EXCEEDED),
+])
+def test_early_stopping_gives_the_verdict_of_a_fixed_large_run(plans, which, bounds, verdict):
+    good, jumpy, mix = plans
+    plan = good if which == "good" else jumpy
+    sequential = check(plan, mix, batch=20, max_replicates=200, workers=1, **bounds)
+    fixed = check(plan, mix, batch=200, max_replicates=200, workers=1, **bounds)
+    assert sequential.verdict == fixed.verdict == verdict
+    assert sequential.replicates < fixed.replicates == 200  # it did stop early
+    assert sequential.looks == len(sequential.history)
+
+
+def test_an_unreachable_bound_stays_undecided(plans):
+    good, _, mix = plans
+    report = check(good, mix, max_false_rollback=0.001, batch=20, max_replicates=60, workers=1)
+    assert report.verdict == UNDECIDED and report.replicates == 60 and report.looks == 3
+
+
+def test_each_look_is_corrected_for_repeated_looks(plans):
+    good, _, mix = plans
+    once = check(good, mix, max_false_rollback=0.25, batch=40, max_replicates=40, workers=1)
+    many = check(good, mix, max_false_rollback=0.25, batch=40, max_replicates=400, workers=1)
+    first_look = many.history[0][0]
+    assert first_look.samples == once.verdicts[0].samples
+    assert first_look.high > once.verdicts[0].high  # a 99.5% interval on the first of ten looks, not 95%
+
+
+def test_check_command_exit_codes(tmp_path, capsys):
+    assert main(["check", str(SMALL), "--mix", str(MIX), "--max-false-rollback", "25%", "--max-missed-incident",
+                 "50%", "--batch", "20", "--max-replicates", "100", "--workers", "1"]) == 0
+    assert "MET" in capsys.readouterr().out
+    jumpy = tmp_path / "jumpy.yaml"
+    text = SMALL.read_text().replace("threshold: 0.5%, window: 1m, sustain: 3m",
+                                     "threshold: 0.05%, window: 1m, sustain: 0s", 1)
+    assert "0.05%" in text
+    jumpy.write_text(text)
+    assert main(["check", str(jumpy), "--max-false-rollback", "10%", "--batch", "20", "--max-replicates", "100",
+                 "--workers", "1"]) == 1
+    assert "EXCEEDED" in capsys.readouterr().out
+    assert main(["check", str(SMALL), "--max-false-rollback", "0.1%", "--batch", "10", "--max-replicates", "20",
+                 "--workers", "1"]) == 4
+    assert main(["check", str(SMALL), "--max-false-rollback", "1 pct"]) == 3
+    assert main(["check", str(SMALL)]) == 3  # no bound given
+
+
+def test_assertion_helper_fails_with_the_evidence(plans):
+    good, jumpy, _ = plans
+    assert_false_rollback_rate_below(good, "25%", batch=20, max_replicates=100)
+    with pytest.raises(AssertionError, match=r"(?s)EXCEEDED after \d+ replicates.*false_rollback_rate"):
+        assert_false_rollback_rate_below(jumpy, "10%", batch=20, max_replicates=100)

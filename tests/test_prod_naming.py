@@ -1,0 +1,73 @@
+"""Naming: the plan's prometheus: section, validated and located; PromQL in the service's names."""
+from pathlib import Path
+
+import pytest
+
+from rampsim.engine.promql import METRIC_NAMES
+from rampsim.plan import PlanError, load_plan, plan_from_text
+from rampsim.prod.naming import Naming, load_naming, naming_for_plan
+
+REFERENCE = Path("scenarios/ramp-phase-50k.yaml")
+
+
+def plan_with(section: str):
+    return plan_from_text(REFERENCE.read_text() + "\n" + section, "plan.yaml")
+
+
+def test_defaults_are_rampsims_own_names():
+    naming = naming_for_plan(load_plan(REFERENCE))
+    assert naming.metrics == METRIC_NAMES
+    assert (naming.labels.arm, naming.labels.segment) == ("arm", "segment")
+    assert naming.series_names()["latency_sum"] == "rampsim_request_duration_seconds_sum"
+
+
+def test_partial_overrides_keep_the_other_defaults():
+    naming = naming_for_plan(plan_with(
+        "prometheus:\n  metrics:\n    requests: http_requests_total\n"
+        "    latency_bucket: http_request_duration_seconds_bucket\n"
+        "  labels: {arm: track, segment: region}\n  matchers: {job: learning-api}\n"))
+    assert naming.metrics["requests"] == "http_requests_total"
+    assert naming.metrics["errors"] == METRIC_NAMES["errors"]
+    assert naming.series_names()["latency_sum"] == "http_request_duration_seconds_sum"
+    assert naming.selector({"track": "canary"}) == 'job="learning-api",track="canary"'
+
+
+def test_every_error_is_located_in_the_plan_file():
+    plan = plan_with("prometheus:\n  metrics:\n    errors: 9x\n    bogus: x\n  labels:\n    arm: le\n")
+    with pytest.raises(PlanError) as caught:
+        naming_for_plan(plan)
+    problems = caught.value.problems
+    lines = REFERENCE.read_text().count("\n") + 1
+    assert any(p.startswith(f"plan.yaml:{lines + 3}: prometheus.metrics.errors:") for p in problems), problems
+    assert any(f"plan.yaml:{lines + 4}: prometheus.metrics.bogus:" in p for p in problems), problems
+    assert any("prometheus.labels.arm: 'le' is reserved" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("section, message", [
+    ("prometheus:\n  metrics: {latency_bucket: latency_seconds}\n", "ends with _bucket"),
+    ("prometheus:\n  metrics: {errors: rampsim_requests_total}\n", "share one series name"),
+    ("prometheus:\n  labels: {arm: x, segment: x}\n", "must differ"),
+    ("prometheus:\n  matchers: {arm: canary}\n", "cannot constrain"),
+    ("prometheus:\n  unknown: 1\n", "prometheus.unknown"),
+])
+def test_invalid_sections_are_refused(section, message):
+    with pytest.raises(PlanError, match=message):
+        naming_for_plan(plan_with(section))
+
+
+def test_promql_uses_the_services_names_and_matchers():
+    plan = load_plan(REFERENCE)
+    naming = Naming(metrics={"errors": "http_errors_total", "requests": "http_requests_total"},
+                    labels={"arm": "track", "segment": "region"}, matchers={"job": 'api"x'})
+    query = naming.promql(plan.rules["error_rate_rollback"])
+    assert query == ('sum(increase(http_errors_total{job="api\\"x",track="canary"}[1m])) / '
+                     'sum(increase(http_requests_total{job="api\\"x",track="canary"}[1m]))')
+
+
+def test_naming_file(tmp_path):
+    path = tmp_path / "naming.yaml"
+    path.write_text("labels:\n  arm: track\n")
+    assert load_naming(path).labels.arm == "track"
+    path.write_text("labels:\n  arm: 1x\n")
+    with pytest.raises(PlanError, match=r"naming.yaml:2: labels.arm"):
+        load_naming(path)
