@@ -129,10 +129,14 @@ def _print_report(result: SweepResult, costs: Costs, out: Path) -> None:
     for column in ("gate", "false rollback [95% CI]", "missed incident [95% CI]", "detect median", "harm / incident",
                    "cost"):
         table.add_column(column)
-    shown = summary[summary["pareto"] | summary["cost_optimal"]].sort_values("false_rollback_rate")
-    for _, row in shown.head(15).iterrows():
+    front = summary[summary["pareto"] | summary["cost_optimal"]].sort_values(
+        ["false_rollback_rate", "missed_incident_rate", "cost", "harm_mean"])
+    ties = front.groupby(["false_rollbacks", "missed_incidents"])["gate"].transform("size")
+    front = front.assign(ties=ties).drop_duplicates(["false_rollbacks", "missed_incidents"])
+    for _, row in front.head(15).iterrows():
         star = " ★" if row["cost_optimal"] else ""
-        table.add_row(gate_label(row, parameters) + star,
+        tied = f" (+{row['ties'] - 1} with the same rates)" if row["ties"] > 1 else ""
+        table.add_row(gate_label(row, parameters) + star + tied,
                       _rate_text(row, "false_rollback"), _rate_text(row, "missed_incident"),
                       "n/a" if pd.isna(row["detect_median_s"]) else f"{row['detect_median_s'] / 60:.1f} min",
                       "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",

@@ -27,7 +27,7 @@ from rampsim.engine.events import (
     AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
 )
 from rampsim.engine.metrics import (
-    GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, read_channels,
+    GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, plan_channels,
     scalar_finisher,
 )
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
@@ -39,10 +39,6 @@ __all__ = ["DecisionEngine", "window_start"]
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 _EPS = 1e-9
 _NAN = float("nan")
-
-
-def _is_objective(where: str) -> bool:
-    return where.startswith("slo.")
 
 
 def _grown(array: np.ndarray, rows: int) -> np.ndarray:
@@ -111,7 +107,7 @@ class DecisionEngine:
         self.weight = plan.phases[0].weight
         self.done = False
         self.missing_scrapes = 0  # scrapes missing a series the plan reads
-        self._read = read_channels(self.layout, [m for _, m in plan.measures() if not _is_objective(_)])
+        self._read = plan_channels(plan)
         self._observed = -1
         self._counters = np.empty((0, self.layout.n_counters + 1))  # a trailing column of zeros
         self._aggregates = np.empty((0, len(groups)))

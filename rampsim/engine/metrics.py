@@ -28,12 +28,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
-from rampsim.plan.schema import Measure, Metric
+from rampsim.plan.schema import Measure, Metric, Plan
 from rampsim.telemetry import Layout, Telemetry
 
 __all__ = [
     "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
-    "aggregate_groups", "read_channels", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
+    "aggregate_groups", "read_channels", "plan_channels", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
 ]
 
 GAUGE_METRICS = {Metric.CPU: "cpu", Metric.MEMORY: "memory", Metric.NETWORK: "network",
@@ -105,6 +105,12 @@ def aggregate_groups(layout: Layout, measure: Measure) -> list[Group]:
         base = layout.arm("baseline")
         return [group("revenue"), group("requests"), group("revenue", on_arm=base), group("requests", on_arm=base)]
     return []
+
+
+def plan_channels(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """The counter and gauge columns the plan's gate reads (its rules and criteria, not its SLO)."""
+    return plan.memo("read_channels", lambda p: read_channels(
+        p.layout, [m for where, m in p.measures() if not where.startswith("slo.")]))
 
 
 def read_channels(layout: Layout, measures: Sequence[Measure]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rampsim.engine.metrics import Series, evaluate, read_channels
+from rampsim.engine.metrics import Series, evaluate, plan_channels
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
 
@@ -88,8 +88,7 @@ class _Judge:
 
     def missing(self, plan: Plan) -> np.ndarray:
         """Scrapes missing a series ``plan`` reads, counted up to each scrape."""
-        counters, gauges = read_channels(self.telemetry.layout,
-                                         [m for where, m in plan.measures() if not where.startswith("slo.")])
+        counters, gauges = plan_channels(plan)
         key = (tuple(counters), tuple(gauges))
         if key not in self._missing:
             incomplete = (np.isnan(self.telemetry.counters[:, counters]).any(axis=1)

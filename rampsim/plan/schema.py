@@ -488,6 +488,13 @@ class Plan(_Model):
     faults: Optional[list[Any]] = None
     prometheus: Optional[dict[str, Any]] = None
     _source: Any = PrivateAttr(default=None)
+    _memo: dict = PrivateAttr(default_factory=dict)  # derived data computed once per plan (see ``memo``)
+
+    def memo(self, key: str, compute: Callable[["Plan"], Any]) -> Any:
+        """``compute(self)``, computed once per plan object (plans are immutable)."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]
 
     @property
     def source(self) -> Any:
