@@ -11,7 +11,7 @@ import enum
 import math
 import re
 
-__all__ = ["Kind", "UnitError", "parse", "format_value", "parse_duration", "parse_ratio"]
+__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "parse_ratio"]
 
 
 class UnitError(ValueError):
@@ -111,6 +111,27 @@ def parse(value: object, kind: Kind) -> float:
         return amount
     shown = f"{unit}/{per}" if per else unit or "(none)"
     raise UnitError(f"unknown unit {shown!r} in {value!r} for {kind.value}: expected {_EXAMPLES[kind]}")
+
+
+def quantity(value: object, kind: Kind, *, low: float = 0.0, high: float = math.inf, allow_low: bool = True) -> float:
+    """``value`` read as a ``kind`` between ``low`` and ``high`` (for pydantic validators).
+
+    A bare zero needs no unit. Raises ``ValueError`` saying what was expected.
+    """
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and str(value).strip() in ("0", "0.0"):
+        number = 0.0
+    else:
+        try:
+            number = parse(value, kind)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+    if low == 0.0 and math.isinf(high) and (number < 0 or (number == 0 and not allow_low)):
+        raise ValueError(f"must be {'zero or ' if allow_low else ''}positive, got {value!r}")
+    if number < low or (number == low and not allow_low) or number > high:
+        lower = f"{'at least' if allow_low else 'more than'} {format_value(low, kind)}"
+        upper = f" and at most {format_value(high, kind)}" if math.isfinite(high) else ""
+        raise ValueError(f"{value!r} is out of range: expected {lower}{upper}")
+    return number
 
 
 def _bare_number(number: float, kind: Kind, shown: str) -> float:

@@ -30,7 +30,7 @@ from rampsim.engine.metrics import (
     GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, plan_channels,
     scalar_finisher,
 )
-from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
+from rampsim.plan.schema import FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
 from rampsim.units import Kind, format_value
 

@@ -12,23 +12,13 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from rampsim.faults.catalogue import ARMS, SHARED, FaultKind, kind_named
-from rampsim.units import Kind, UnitError, format_value, parse
+from rampsim.units import Kind, UnitError, format_value, parse, quantity
 
 __all__ = ["Fault"]
 
 
 def _seconds(value: Any, *, allow_zero: bool) -> float:
-    if (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0) or \
-            (isinstance(value, str) and value.strip() == "0"):
-        seconds = 0.0
-    else:
-        try:
-            seconds = parse(value, Kind.DURATION)
-        except UnitError as exc:
-            raise ValueError(str(exc)) from None
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"must be {'zero or ' if allow_zero else ''}positive, got {value!r}")
-    return seconds
+    return quantity(value, Kind.DURATION, allow_low=allow_zero)
 
 
 class Fault(BaseModel):

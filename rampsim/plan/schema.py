@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
-from rampsim.units import Kind, UnitError, format_value, parse
+from rampsim.units import Kind, UnitError, format_value, parse, quantity
 
 __all__ = [
     "Metric", "Op", "WindowKind", "Window", "Measure", "Criterion", "Rule", "Objective",
@@ -139,29 +139,11 @@ def _parse_window(value: Any) -> Window:
 
 
 def _positive_duration(value: Any, allow_zero: bool = False) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not isinstance(value, str):
-        seconds = float(value)
-        if seconds != 0:
-            raise ValueError(f"{value!r} has no unit: a duration needs one, like '15m' or '90s'")
-    else:
-        try:
-            seconds = parse(value, Kind.DURATION)
-        except UnitError as exc:
-            raise ValueError(str(exc)) from None
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"must be {'zero or ' if allow_zero else ''}positive, got {value!r}")
-    return seconds
+    return quantity(value, Kind.DURATION, allow_low=allow_zero)
 
 
-def _ratio(value: Any, low: float = 0.0, high: float = 1.0) -> float:
-    try:
-        ratio = parse(value, Kind.RATIO)
-    except UnitError as exc:
-        raise ValueError(str(exc)) from None
-    if not low <= ratio <= high:
-        raise ValueError(f"{value!r} is out of range: expected between "
-                         f"{format_value(low, Kind.RATIO)} and {format_value(high, Kind.RATIO)}")
-    return ratio
+def _ratio(value: Any) -> float:
+    return quantity(value, Kind.RATIO, high=1.0)
 
 
 class LocatedError(ValueError):

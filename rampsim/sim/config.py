@@ -13,7 +13,6 @@ a Prometheus ``histogram_quantile`` reads at normal load is exactly ``p99``.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -21,33 +20,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from rampsim.plan.loader import PlanError, describe_errors
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
-from rampsim.units import Kind, UnitError, parse
+from rampsim.units import Kind, UnitError, parse, quantity
 
 __all__ = ["Segment", "Load", "Service", "TrafficConfig", "traffic_config"]
 
 
-def _quantity(value: Any, kind: Kind, *, low: float = 0.0, high: float = math.inf, allow_low: bool = True) -> float:
-    try:
-        number = parse(value, kind)
-    except UnitError as exc:
-        raise ValueError(str(exc)) from None
-    if number < low or (number == low and not allow_low) or number > high:
-        bound = "at least" if allow_low else "more than"
-        raise ValueError(f"{value!r} is out of range: expected {bound} {low:g}" +
-                         (f" and at most {high:g}" if math.isfinite(high) else "") + f" ({kind.value})")
-    return number
-
-
 def _ratio(value: Any) -> float:
-    return _quantity(value, Kind.RATIO, high=1.0)
+    return quantity(value, Kind.RATIO, high=1.0)
 
 
 def _duration(value: Any) -> float:
-    return _quantity(value, Kind.DURATION, allow_low=False)
+    return quantity(value, Kind.DURATION, allow_low=False)
 
 
 def _rate(value: Any) -> float:
-    return _quantity(value, Kind.REQUESTS_PER_SECOND, allow_low=False)
+    return quantity(value, Kind.REQUESTS_PER_SECOND, allow_low=False)
 
 
 class _Model(BaseModel):
@@ -98,7 +85,7 @@ class Load(_Model):
     @field_validator("first", "start", "peak_at", mode="before")
     @classmethod
     def _clock(cls, value: Any) -> float:
-        return _quantity(value, Kind.DURATION)
+        return quantity(value, Kind.DURATION)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Load":
@@ -167,7 +154,7 @@ class Service(_Model):
     @field_validator("memory_limit", mode="before")
     @classmethod
     def _bytes(cls, value: Any) -> float:
-        return _quantity(value, Kind.BYTES, allow_low=False)
+        return quantity(value, Kind.BYTES, allow_low=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Service":
@@ -212,12 +199,12 @@ class TrafficConfig(_Model):
     @field_validator("revenue", mode="before")
     @classmethod
     def _revenue(cls, value: Any) -> float:
-        return _quantity(value, Kind.DOLLARS_PER_MINUTE)
+        return quantity(value, Kind.DOLLARS_PER_MINUTE)
 
     @field_validator("revenue_uplift", mode="before")
     @classmethod
     def _uplift(cls, value: Any) -> float:
-        return _quantity(value, Kind.RATIO, low=-1.0)
+        return quantity(value, Kind.RATIO, low=-1.0)
 
     @field_validator("segments")
     @classmethod
