@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 from typing import Optional, TextIO
 
-from rampsim.cli.plan_commands import load_or_report
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_plan_and_naming
 from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
-from rampsim.plan import PlanError, Plan
+from rampsim.plan import Plan
 from rampsim.prod.columns import Notice
 from rampsim.prod.grid import format_instant, parse_instant
-from rampsim.prod.naming import Naming, load_naming, naming_for_plan
+from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, write_openmetrics
 from rampsim.prod.replay import FileSource
 from rampsim.prod.runner import GateRun, Outcome, Step
@@ -47,7 +47,7 @@ __all__ = ["register", "run_gate", "EXIT_CODES"]
 EXIT_CODES = {Outcome.CONTINUE: 0, Outcome.ADVANCE: 0, Outcome.ROLLBACK: 1, Outcome.HOLD: 4,
               Outcome.INCONCLUSIVE: 4, Outcome.UNAVAILABLE: 5}
 EXIT_USAGE = 2
-EXIT_INVALID_PLAN = 3
+
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,15 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_gate(args: argparse.Namespace) -> int:
-    plan = load_or_report(args.plan)
-    if plan is None:
+    loaded = load_plan_and_naming(args)
+    if loaded is None:
         return EXIT_INVALID_PLAN
-    try:
-        naming = naming_for_plan(plan, load_naming(args.naming) if args.naming else None)
-    except PlanError as exc:
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+    plan, naming = loaded
     out = Output(sys.stdout, sys.stderr, args.json)
     try:
         run = _gate_run(args, plan, naming, out)

@@ -21,14 +21,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explain_cmd.set_defaults(run=run_explain)
 
 
+def report_problems(path: str, problems: list[str]) -> int:
+    """Print ``problems`` found in ``path`` to stderr; returns the invalid-plan exit code."""
+    print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_INVALID_PLAN
+
+
 def load_or_report(path: str):
     """The plan at ``path``, or ``None`` after printing its errors to stderr."""
     try:
         return load_plan(path)
     except PlanError as exc:
-        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        report_problems(path, exc.problems)
+        return None
+
+
+def load_plan_and_naming(args: argparse.Namespace):
+    """The plan at ``args.plan`` and its Prometheus naming (``--naming`` wins), or ``None`` after reporting."""
+    plan = load_or_report(args.plan)
+    if plan is None:
+        return None
+    from rampsim.prod.naming import load_naming, naming_for_plan
+    try:
+        return plan, naming_for_plan(plan, load_naming(args.naming) if args.naming else None)
+    except PlanError as exc:
+        report_problems(args.naming or args.plan, exc.problems)
         return None
 
 
@@ -47,10 +66,7 @@ def run_validate(args: argparse.Namespace) -> int:
         except PlanError as exc:
             problems.extend(exc.problems)
     if problems:
-        print(f"{args.plan}: {len(problems)} problem(s):", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+        return report_problems(args.plan, problems)
     print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {len(plan.rules)} rule(s), "
           f"{len(plan.checkpoints)} checkpoint(s) and a final gate, {len(plan.slo.objectives)} SLO objective(s)")
     return 0
@@ -66,10 +82,7 @@ def run_explain(args: argparse.Namespace) -> int:
         try:
             naming = naming_for_plan(plan)
         except PlanError as exc:
-            print(f"{args.plan}: {len(exc.problems)} problem(s):", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"  {problem}", file=sys.stderr)
-            return EXIT_INVALID_PLAN
+            return report_problems(args.plan, exc.problems)
         query = lambda measure: naming.promql(measure, interval=plan.telemetry.scrape_interval)  # noqa: E731
     print(explain(plan, query))
     return 0

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
 from rampsim.faults import CATALOGUE, FaultError, check_faults, parse_fault
 from rampsim.plan import PlanError
 
@@ -82,10 +82,7 @@ def run_rehearse(args: argparse.Namespace) -> int:
     try:
         scenario = Scenario.build(plan, args.fault)
     except PlanError as exc:
-        print(f"{args.plan}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+        return report_problems(args.plan, exc.problems)
     print(f"Rehearsing {plan.name} ({args.plan}), seed {args.seed}, {args.fidelity} fidelity")
     for fault in scenario.faults:
         print(f"  fault: {fault.describe()}")

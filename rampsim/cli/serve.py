@@ -9,10 +9,8 @@ import argparse
 import sys
 
 from rampsim.cli.gate import EXIT_INVALID_PLAN, EXIT_USAGE
-from rampsim.cli.plan_commands import load_or_report
-from rampsim.plan import PlanError
+from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.prod.grid import parse_instant
-from rampsim.prod.naming import load_naming, naming_for_plan
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.webhook import WebhookGate, serve_webhook
 
@@ -36,14 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    plan = load_or_report(args.plan)
-    if plan is None:
+    loaded = load_plan_and_naming(args)
+    if loaded is None:
         return EXIT_INVALID_PLAN
-    try:
-        naming = naming_for_plan(plan, load_naming(args.naming) if args.naming else None)
-    except PlanError as exc:
-        print("\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
-        return EXIT_INVALID_PLAN
+    plan, naming = loaded
     try:
         start = parse_instant(args.start) if args.start else None
         source = PrometheusSource(args.prometheus, plan.layout, naming,
