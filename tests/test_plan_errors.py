@@ -137,3 +137,9 @@ def test_overrides_revalidate_and_locate():
         with_overrides(plan, {"rules.error_rate_rollback.threshold": "3 mins"})
     with pytest.raises(KeyError, match="no field 'rules.nope'"):
         with_overrides(plan, {"rules.nope.threshold": "1%"})
+    everywhere = with_overrides(plan, {"checkpoints.*.criteria.availability.threshold": "99.5%"})
+    assert [c.criteria["availability"].threshold for c in everywhere.checkpoints.values() if "availability" in
+            c.criteria] == [0.995, 0.995, 0.995]
+    assert "availability" not in everywhere.checkpoints["cp2_30m"].criteria
+    with pytest.raises(KeyError, match="matched nothing"):
+        with_overrides(plan, {"checkpoints.*.criteria.nope.threshold": "1%"})

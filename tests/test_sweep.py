@@ -162,6 +162,8 @@ def test_bad_grid_and_mix_are_reported(tmp_path):
         parse_axis("rules.error_rate_rollback.threshold")
     with pytest.raises(GridError, match="LOW..HIGH:COUNT"):
         parse_axis("rules.x.threshold=0.3%..1%")
+    with pytest.raises(GridError, match="'traffic' changes the simulated ramp"):
+        parse_axis("traffic.service.health_check_failure=0.001%,0.035%")
     with pytest.raises(GridError, match="no field 'rules.nope'"):
         sweep(plan, grid=["rules.nope.threshold=1%,2%"], replicates=1, workers=1)
     with pytest.raises(PlanError, match=r"ramp-phase-5k-validation.yaml:\d+: rules.error_rate_rollback.threshold: "

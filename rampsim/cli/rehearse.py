@@ -105,7 +105,7 @@ def run_rehearse(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(markdown_report(run, "timeline.png"), encoding="utf-8")
-    timeline_chart(run, out / "timeline.png")
+    timeline_chart(run).savefig(out / "timeline.png", dpi=90)
     print()
     print(f"Wrote {out / 'report.md'} and {out / 'timeline.png'}")
     return EXIT_AGREES if run.outcome.agrees else EXIT_DISAGREES

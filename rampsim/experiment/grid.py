@@ -1,6 +1,7 @@
 """The gate grid: plan parameters to vary, and the plan of every combination.
 
-An axis is written ``PATH=VALUES``: ``rules.error_rate.threshold=0.3%..1%:8`` (8
+An axis is written ``PATH=VALUES``, PATH in the gate (``rules``, ``checkpoints``,
+``final_gate``; the simulated ramp and the SLO are shared by every gate): ``rules.error_rate.threshold=0.3%..1%:8`` (8
 evenly spaced values, the unit kept), ``rules.*.sustain=1m,2m,3m,5m`` (a list; ``*``
 matches every key at that level). Several axes make a Cartesian product. Every
 point is a whole plan validated again, so a bad value is reported like a bad plan,
@@ -28,6 +29,9 @@ class GridError(ValueError):
     """A grid axis that cannot be read or applied."""
 
 
+GATE_SECTIONS = ("rules", "checkpoints", "final_gate")
+
+
 @dataclass(frozen=True)
 class Axis:
     """One varied parameter: a dotted plan path (``*`` allowed) and the values it takes."""
@@ -52,6 +56,10 @@ def parse_axis(text: str) -> Axis:
     if not eq or not path or not values.strip():
         raise GridError(f"grid axis {text!r}: write PATH=VALUES, e.g. 'rules.error_rate.threshold=0.3%..1%:8' "
                         f"or 'rules.*.sustain=1m,2m,3m'")
+    if path.split(".")[0] not in GATE_SECTIONS:
+        raise GridError(f"grid axis {text!r}: a sweep varies the gate ({', '.join(GATE_SECTIONS)}); "
+                        f"{path.split('.')[0]!r} changes the simulated ramp or its ground truth, which every gate "
+                        f"must share: run one sweep per setting instead")
     if ".." in values:
         match = _RANGE.match(values)
         if not match:

@@ -109,18 +109,25 @@ def _message(error: Mapping[str, Any], loc: tuple) -> str:
 
 
 def set_path(data: dict, dotted: str, value: Any) -> None:
-    """Set ``dotted`` (``rules.error_rate.threshold``) in nested ``data``; ``*`` matches every key."""
+    """Set ``dotted`` (``rules.error_rate.threshold``) in nested ``data``.
+
+    ``*`` matches every key at its level; branches below a ``*`` that lack the rest
+    of the path are passed over (``checkpoints.*.criteria.availability.threshold``
+    sets it wherever a checkpoint has that criterion). ``KeyError`` if nothing matches.
+    """
     parts = dotted.split(".")
 
-    def walk(node: Any, index: int) -> int:
+    def walk(node: Any, index: int, wildcard: bool) -> int:
         part = parts[index]
         last = index == len(parts) - 1
-        if isinstance(node, list) and part.isdigit():
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             keys: list[Any] = [int(part)]
         elif isinstance(node, dict) and part == "*":
-            keys = list(node)
+            keys, wildcard = list(node), True
         elif isinstance(node, dict) and (part in node or last):
             keys = [part]
+        elif wildcard:
+            return 0
         else:
             raise KeyError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan")
         changed = 0
@@ -129,10 +136,10 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
                 node[key] = value
                 changed += 1
             else:
-                changed += walk(node[key], index + 1)
+                changed += walk(node[key], index + 1, wildcard)
         return changed
 
-    if walk(data, 0) == 0:
+    if walk(data, 0, False) == 0:
         raise KeyError(f"{dotted!r} matched nothing in the plan")
 
 

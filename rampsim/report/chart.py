@@ -9,17 +9,12 @@ truth's incident start is marked.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from matplotlib.figure import Figure
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from rampsim.engine.events import AlertFired, CheckpointReport, Decision, Status  # noqa: E402
-from rampsim.engine.metrics import Series  # noqa: E402
-from rampsim.report.metrics import measure, rolling  # noqa: E402
-from rampsim.sim.run import Run  # noqa: E402
+from rampsim.engine.events import AlertFired, CheckpointReport, Decision, Status
+from rampsim.engine.metrics import Series
+from rampsim.report.metrics import measure, rolling
+from rampsim.sim.run import Run
 
 __all__ = ["timeline_chart"]
 
@@ -33,12 +28,12 @@ _PANELS = (
 _STATUS_COLOURS = {Status.PASS: "tab:green", Status.FAIL: "tab:red", Status.INCONCLUSIVE: "tab:gray"}
 
 
-def timeline_chart(run: Run, path: str | Path) -> Path:
-    """Draw the run's timeline into the PNG at ``path``."""
-    path = Path(path)
+def timeline_chart(run: Run) -> Figure:
+    """The run's timeline as a matplotlib figure (``figure.savefig("timeline.png")``; shown inline in Jupyter)."""
     series = Series.from_telemetry(run.telemetry)
     hours = run.telemetry.time / 3600.0
-    fig, axes = plt.subplots(len(_PANELS) + 1, 1, figsize=(12, 14), sharex=True)
+    fig = Figure(figsize=(12, 14))
+    axes = fig.subplots(len(_PANELS) + 1, 1, sharex=True)
     weight_ax = axes[0]
     weight_ax.step(hours, run.weights * 100, where="pre", color="black")
     weight_ax.set_ylabel("canary weight (%)")
@@ -85,6 +80,4 @@ def timeline_chart(run: Run, path: str | Path) -> Path:
                            fontsize=7, color="tab:purple", rotation=90, va="center", ha="right")
     axes[-1].set_xlabel("hours since the ramp began")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
