@@ -41,6 +41,11 @@ _EPS = 1e-9
 _NAN = float("nan")
 
 
+def _due(at: float) -> float:
+    """The earliest scrape time that counts as ``at`` (scrape times carry float error)."""
+    return at - _EPS
+
+
 def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     grown = np.full((rows, array.shape[1]), np.nan)
     grown[: len(array)] = array
@@ -104,6 +109,8 @@ class DecisionEngine:
         self._alerts: list[tuple[float, str]] = []
         self._phase_starts = np.cumsum([0.0] + [p.duration for p in plan.phases])[1:-1]
         self._next_phase = 0
+        self._next_checkpoint_at = _due(self._schedule[0][1].at)
+        self._next_phase_at = _due(self._phase_starts[0] if len(self._phase_starts) else math.inf)
         self.weight = plan.phases[0].weight
         self.done = False
         self.missing_scrapes = 0  # scrapes missing a series the plan reads
@@ -164,10 +171,9 @@ class DecisionEngine:
                 self.missing_scrapes += 1
         events: list[Event] = []
         self._judge_rules(telemetry, gauges, tick, now, events)
-        if not self.done and self._next_checkpoint < len(self._schedule) \
-                and now >= self._schedule[self._next_checkpoint][1].at - _EPS:
+        if not self.done and now >= self._next_checkpoint_at:
             self._judge_checkpoint(self._series(telemetry), tick, now, events)
-        if not self.done:
+        if not self.done and now >= self._next_phase_at:
             self._step_phase(now, events)
         return events
 
@@ -273,6 +279,8 @@ class DecisionEngine:
     def _judge_checkpoint(self, series: Series, tick: int, now: float, events: list[Event]) -> None:
         name, checkpoint = self._schedule[self._next_checkpoint]
         self._next_checkpoint += 1
+        self._next_checkpoint_at = _due(self._schedule[self._next_checkpoint][1].at
+                                        if self._next_checkpoint < len(self._schedule) else math.inf)
         results = tuple(self._judge_criterion(series, cname, criterion, tick)
                         for cname, criterion in checkpoint.criteria.items())
         statuses = [r.status for r in results]
@@ -321,9 +329,11 @@ class DecisionEngine:
     # -- traffic -----------------------------------------------------------------
 
     def _step_phase(self, now: float, events: list[Event]) -> None:
-        if self._next_phase < len(self._phase_starts) and now >= self._phase_starts[self._next_phase] - _EPS:
+        if now >= self._next_phase_at:
             phase = self.plan.phases[self._next_phase + 1]
             self._next_phase += 1
+            self._next_phase_at = _due(self._phase_starts[self._next_phase]
+                                       if self._next_phase < len(self._phase_starts) else math.inf)
             label = phase.name or f"phase {self._next_phase + 1}"
             self._decide(events, now, DecisionKind.CONTINUE,
                          f"{label} begins at {format_value(phase.weight, Kind.RATIO)}", f"phase:{label}",
