@@ -14,7 +14,7 @@ decision, its time and its source); a property test holds it to that.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -22,7 +22,8 @@ from rampsim.engine.metrics import Series, evaluate, plan_channels
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Verdicts", "judge"]
+__all__ = ["Verdicts", "judge", "window_starts", "fired", "first_sustained", "checkpoint_ticks",
+           "previous_checkpoints"]
 
 _EPS = 1e-9
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -48,7 +49,7 @@ def _value_key(measure: Measure) -> tuple:
             measure.alert_severity, measure.window.kind, measure.window.seconds, measure.peak, measure.trend)
 
 
-def _checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
+def checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
     """The scrape at which each checkpoint is judged: the first at or after its time, one per scrape."""
     ticks, previous = [], -1
     for _, checkpoint in plan.ordered_checkpoints():
@@ -58,7 +59,7 @@ def _checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
     return ticks
 
 
-def _window_starts(measure: Measure, ends: np.ndarray, interval: float, previous_checkpoint: np.ndarray) -> np.ndarray:
+def window_starts(measure: Measure, ends: np.ndarray, interval: float, previous_checkpoint: np.ndarray) -> np.ndarray:
     if measure.window.kind is WindowKind.CUMULATIVE:
         return np.zeros_like(ends)
     if measure.window.kind is WindowKind.SINCE_CHECKPOINT:
@@ -66,13 +67,31 @@ def _window_starts(measure: Measure, ends: np.ndarray, interval: float, previous
     return ends - int(round(measure.window.seconds / interval))
 
 
-def _fired(breached: np.ndarray, time: np.ndarray, sustain: np.ndarray) -> np.ndarray:
-    """``(gates, scrapes)``: the scrapes at which a breach first reaches its sustain time."""
+def fired(breached: np.ndarray, time: np.ndarray, sustain: np.ndarray) -> np.ndarray:
+    """``(gates, scrapes)``: the scrapes at which a breach first reaches its sustain time (a rule fires)."""
     ticks = np.arange(breached.shape[1])
     last_clear = np.maximum.accumulate(np.where(breached, -1, ticks), axis=1)
     run_start = np.minimum(last_clear + 1, breached.shape[1] - 1)
     held = breached & (time[None, :] - time[run_start] >= sustain[:, None] - _EPS)
     return held & ~np.concatenate([np.zeros((len(held), 1), bool), held[:, :-1]], axis=1)
+
+
+def first_sustained(breached: np.ndarray, time: np.ndarray, sustain: float) -> Optional[tuple[int, int]]:
+    """``(start, fired)`` scrape indices of the first breach of ``breached`` to last ``sustain``, else ``None``."""
+    fire = fired(breached[None, :], time, np.array([sustain]))[0]
+    if not fire.any():
+        return None
+    tick = int(np.argmax(fire))
+    clear = np.flatnonzero(~breached[:tick])
+    return (int(clear[-1]) + 1 if len(clear) else 0), tick
+
+
+def previous_checkpoints(n_ticks: int, checkpoint_ticks: Sequence[int]) -> np.ndarray:
+    """For each scrape, the tick of the last checkpoint judged before it (0 before the first)."""
+    previous = np.zeros(n_ticks, dtype=np.intp)
+    for tick in checkpoint_ticks:  # a checkpoint's window counts from the next scrape
+        previous[tick + 1:] = tick
+    return previous
 
 
 class _Judge:
@@ -99,20 +118,17 @@ class _Judge:
     def rule_values(self, rule: Rule, checkpoint_ticks: Sequence[int]) -> np.ndarray:
         """The rule's value at every scrape, as the engine sees it then."""
         ends = np.arange(len(self.time))
-        previous = np.zeros_like(ends)
-        if rule.window.kind is WindowKind.SINCE_CHECKPOINT:  # a checkpoint's tick counts from the next scrape
-            for tick in checkpoint_ticks:
-                previous[tick + 1:] = tick
+        previous = previous_checkpoints(len(ends), checkpoint_ticks)
         key = (_value_key(rule), tuple(checkpoint_ticks) if rule.window.kind is WindowKind.SINCE_CHECKPOINT else ())
         if key not in self._values:
-            starts = _window_starts(rule, ends, self.interval, previous)
+            starts = window_starts(rule, ends, self.interval, previous)
             self._values[key] = evaluate(self.series, rule, starts, ends)
         return self._values[key]
 
     def criterion_value(self, criterion: Measure, tick: int, previous_tick: int) -> float:
         key = (_value_key(criterion), tick, previous_tick)
         if key not in self._values:
-            start = _window_starts(criterion, np.array([tick]), self.interval, np.array([previous_tick]))
+            start = window_starts(criterion, np.array([tick]), self.interval, np.array([previous_tick]))
             self._values[key] = float(evaluate(self.series, criterion, start, np.array([tick]))[0])
         return self._values[key]
 
@@ -124,7 +140,7 @@ def judge(plans: Sequence[Plan], telemetry: Telemetry) -> Verdicts:
     kinds = np.full(len(plans), "none", dtype=object)
     times = np.full(len(plans), np.nan)
     sources = np.full(len(plans), "", dtype=object)
-    schedules = [_checkpoint_ticks(plan, telemetry.time) for plan in plans]
+    schedules = [checkpoint_ticks(plan, telemetry.time) for plan in plans]
     fires = _rule_fires(plans, schedules, state)
     for g, plan in enumerate(plans):
         kind, tick, source = _first_terminal(plan, schedules[g], fires[g], state, n_ticks)
@@ -151,7 +167,7 @@ def _rule_fires(plans: Sequence[Plan], schedules: list[list[int]], state: _Judge
             sustains = np.array([plans[g].rules[name].sustain for g in members])
             with np.errstate(invalid="ignore"):
                 breached = op.compare(values[None, :], thresholds[:, None])
-            rows, ticks = np.nonzero(_fired(breached, state.time, sustains))
+            rows, ticks = np.nonzero(fired(breached, state.time, sustains))
             split = np.searchsorted(rows, np.arange(len(members) + 1))
             for row, g in enumerate(members):
                 fires[g][name] = ticks[split[row]:split[row + 1]]
@@ -191,7 +207,7 @@ def _checkpoint_status(plan: Plan, checkpoint: Checkpoint, tick: int, previous: 
     worst = PASS
     for criterion in checkpoint.criteria.values():
         if criterion.metric is Metric.ALERTS:
-            start = max(int(_window_starts(criterion, np.array([tick]), state.interval, np.array([previous]))[0]), 0)
+            start = max(int(window_starts(criterion, np.array([tick]), state.interval, np.array([previous]))[0]), 0)
             fired = alert_ticks[_SEVERITY_RANK[criterion.alert_severity]]
             value = float(np.count_nonzero((fired <= tick) & (state.time[fired] >= state.time[start] - _EPS)))
         else:

@@ -14,15 +14,15 @@ from typing import Optional
 import numpy as np
 
 from rampsim.engine.metrics import Series, evaluate
-from rampsim.plan.schema import Measure, Metric, Plan, WindowKind
+from rampsim.engine.vectorized import checkpoint_ticks, first_sustained, previous_checkpoints, window_starts
+from rampsim.plan.schema import Metric
 from rampsim.sim.expected import expected, expected_telemetry
 from rampsim.sim.grid import clock
 from rampsim.sim.scenario import Scenario
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Breach", "Truth", "ground_truth", "window_starts"]
+__all__ = ["Breach", "Truth", "ground_truth"]
 
-_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -52,44 +52,24 @@ class Truth:
                 f"(sustained for its full duration by {clock(self.confirmed)})")
 
 
-def window_starts(plan: Plan, measure: Measure, n_ticks: int) -> np.ndarray:
-    """Scrape index where ``measure``'s window begins when judged at each tick."""
-    ticks = np.arange(n_ticks)
-    interval = plan.telemetry.scrape_interval
-    if measure.window.kind is WindowKind.CUMULATIVE:
-        return np.zeros(n_ticks, dtype=np.intp)
-    if measure.window.kind is WindowKind.SINCE_CHECKPOINT:
-        marks = np.array(sorted(int(round(c.at / interval)) for _, c in plan.ordered_checkpoints()))
-        index = np.searchsorted(marks, ticks, side="left") - 1
-        return np.where(index >= 0, marks[np.maximum(index, 0)], 0).astype(np.intp)
-    return ticks - int(round(measure.window.seconds / interval))
-
-
-def _first_sustained(breached: np.ndarray, times: np.ndarray, sustain: float) -> Optional[tuple[float, float]]:
-    edges = np.diff(np.concatenate([[0], breached.astype(np.int8), [0]]))
-    for begin, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-        lasting = np.flatnonzero(times[begin:end] - times[begin] >= sustain - _EPS)
-        if len(lasting):
-            return float(times[begin]), float(times[begin + lasting[0]])
-    return None
-
-
 def ground_truth(scenario: Scenario) -> Truth:
     """The ground truth of ``scenario`` (see the module docstring)."""
     plan = scenario.plan
     telemetry = expected_telemetry(scenario, expected(scenario, scenario.conditions(scenario.scheduled_weights())))
     series = Series.from_telemetry(telemetry)
     ticks = np.arange(len(telemetry))
+    previous = previous_checkpoints(len(ticks), checkpoint_ticks(plan, telemetry.time))
     breaches = []
     for name, objective in plan.slo.objectives.items():
         if objective.metric is Metric.ALERTS:
             raise ValueError(f"slo.objectives.{name}: the SLO judges the service, not the gate's alerts")
-        values = evaluate(series, objective, window_starts(plan, objective, len(ticks)), ticks)
+        starts = window_starts(objective, ticks, plan.telemetry.scrape_interval, previous)
+        values = evaluate(series, objective, starts, ticks)
         with np.errstate(invalid="ignore"):
             breached = ~np.isnan(values) & objective.op.holds(values, objective.threshold)
-        found = _first_sustained(breached, telemetry.time, objective.sustain)
+        found = first_sustained(breached, telemetry.time, objective.sustain)
         if found:
-            breaches.append(Breach(name, *found))
+            breaches.append(Breach(name, float(telemetry.time[found[0]]), float(telemetry.time[found[1]])))
     breaches.sort(key=lambda b: (b.start, b.confirmed))
     first = breaches[0] if breaches else None
     return Truth(incident=first is not None, start=first.start if first else None,
