@@ -77,7 +77,7 @@ def detection_chart(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Seque
     figure = Figure(figsize=(9, 1.5 + 0.5 * max(len(gates), 1)), layout="constrained")
     axes = figure.subplots()
     if any(len(d) for d in data):
-        axes.boxplot([d if len(d) else [np.nan] for d in data], vert=False, tick_labels=labels, whis=(5, 95))
+        axes.boxplot([d if len(d) else [np.nan] for d in data], orientation="horizontal", tick_labels=labels, whis=(5, 95))
     axes.set_xlabel("detection delay: decision time minus incident start (minutes)")
     axes.set_title("Time to detect, caught incidents (whiskers: 5th-95th percentile)")
     axes.grid(True, axis="x", alpha=0.3)
