@@ -8,8 +8,6 @@ from rich.console import Console
 from rich.table import Table
 
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
-from rampsim.experiment.check import EXCEEDED, MET, CheckReport, check
-from rampsim.experiment.mix import load_mix
 from rampsim.plan import PlanError
 from rampsim.units import Kind, UnitError, format_value, parse
 
@@ -38,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from rampsim.experiment.check import EXCEEDED, MET, check
+    from rampsim.experiment.mix import load_mix
+
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
@@ -69,7 +70,7 @@ def run_check(args: argparse.Namespace) -> int:
     return {MET: 0, EXCEEDED: EXIT_EXCEEDED}.get(report.verdict, EXIT_UNDECIDED)
 
 
-def _print(report: CheckReport) -> None:
+def _print(report) -> None:  # a rampsim.experiment.check.CheckReport
     table = Table(title=f"rampsim check: {report.verdict.upper()} after {report.replicates} replicates "
                         f"({report.looks} look(s), {report.confidence:.0%} confidence)")
     for column in ("bound", "limit", "estimate", "interval", "runs", "verdict"):

@@ -1,25 +1,27 @@
-"""``rampsim sweep`` and ``rampsim report``: operating characteristics across a gate grid."""
+"""``rampsim sweep`` and ``rampsim report``: operating characteristics across a gate grid.
+
+The experiment machinery (pandas, scipy, matplotlib) is imported when a command
+runs, so that every other ``rampsim`` command starts quickly.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
-from rampsim.experiment.grid import GridError
-from rampsim.experiment.mix import load_mix
-from rampsim.experiment.results import Costs, SweepResult
-from rampsim.experiment.runner import SweepInterrupted
-from rampsim.experiment.sweep import sweep
 from rampsim.plan import PlanError
-from rampsim.report.tradeoff import gate_label, render
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rampsim.experiment.results import Costs, SweepResult
 
 EXIT_INTERRUPTED = 130
 
@@ -69,6 +71,12 @@ def _executor(address: Optional[str], workers: Optional[int], stack: ExitStack):
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    from rampsim.experiment.grid import GridError
+    from rampsim.experiment.mix import load_mix
+    from rampsim.experiment.results import Costs
+    from rampsim.experiment.runner import SweepInterrupted
+    from rampsim.experiment.sweep import sweep
+
     console = Console(stderr=True)
     plan = load_or_report(args.plan)
     if plan is None:
@@ -104,6 +112,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from rampsim.experiment.results import Costs, SweepResult
+
     try:
         result = SweepResult.load(args.results)
         costs = Costs.parse(args.costs) if args.costs else Costs(**result.meta.get("costs", {}))
@@ -114,7 +124,11 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(result: SweepResult, costs: Costs, out: Path) -> None:
+def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
+    import pandas as pd
+
+    from rampsim.report.tradeoff import gate_label, render
+
     summary = result.summary(costs)
     parameters = result.parameters
     charts = render(result.runs, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
@@ -148,7 +162,9 @@ def _print_report(result: SweepResult, costs: Costs, out: Path) -> None:
     console.print(f"results and charts in {out}: " + ", ".join(p.name for p in charts) + ", summary.csv, runs.csv.gz")
 
 
-def _rate_text(row: pd.Series, name: str) -> str:
+def _rate_text(row: "pd.Series", name: str) -> str:
+    import pandas as pd
+
     rate, low, high = row[f"{name}_rate"], row[f"{name}_low"], row[f"{name}_high"]
     if pd.isna(rate):
         return "n/a"
