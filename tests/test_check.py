@@ -49,6 +49,9 @@ def test_each_look_is_corrected_for_repeated_looks(plans):
     first_look = many.history[0][0]
     assert first_look.samples == once.verdicts[0].samples
     assert first_look.high > once.verdicts[0].high  # a 99.5% interval on the first of ten looks, not 95%
+    two_bounds = check(good, mix, max_false_rollback=0.25, max_missed_incident=0.5, batch=40, max_replicates=40,
+                       workers=1)
+    assert two_bounds.verdicts[0].high > once.verdicts[0].high  # 97.5% each when two bounds share the 5%
 
 
 def test_check_command_exit_codes(tmp_path, capsys):
@@ -65,8 +68,8 @@ def test_check_command_exit_codes(tmp_path, capsys):
     assert "EXCEEDED" in capsys.readouterr().out
     assert main(["check", str(SMALL), "--max-false-rollback", "0.1%", "--batch", "10", "--max-replicates", "20",
                  "--workers", "1"]) == 4
-    assert main(["check", str(SMALL), "--max-false-rollback", "1 pct"]) == 3
-    assert main(["check", str(SMALL)]) == 3  # no bound given
+    assert main(["check", str(SMALL), "--max-false-rollback", "1 pct"]) == 2
+    assert main(["check", str(SMALL)]) == 2  # no bound given
 
 
 def test_assertion_helper_fails_with_the_evidence(plans):
@@ -74,3 +77,16 @@ def test_assertion_helper_fails_with_the_evidence(plans):
     assert_false_rollback_rate_below(good, "25%", batch=20, max_replicates=100)
     with pytest.raises(AssertionError, match=r"(?s)EXCEEDED after \d+ replicates.*false_rollback_rate"):
         assert_false_rollback_rate_below(jumpy, "10%", batch=20, max_replicates=100)
+
+
+def test_stopping_before_the_fault_is_not_a_catch(plans):
+    from rampsim.faults import parse_fault
+    from rampsim.testing.assertions import assert_stops_within
+
+    good, jumpy, _ = plans
+    fault = [parse_fault("error-rate:canary:+2%@10m")]
+    assert_stops_within(good, fault, within="5m", seeds=[0])
+    with pytest.raises(AssertionError, match="expected a hold or rollback within 5m of the fault at 10m"):
+        assert_stops_within(jumpy, fault, within="5m", seeds=[0])  # it rolls back on healthy noise, before 10m
+    with pytest.raises(ValueError, match="needs at least one fault"):
+        assert_stops_within(good, [], within="5m")

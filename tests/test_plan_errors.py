@@ -76,6 +76,8 @@ CASES = [
      "rules.error_rate.op", r"Input should be '<', '<=', '>' or '>=', got '=>'"),
     ("window off the scrape grid", "    window: 1m\n", "    window: 20s\n", "window: 20s",
      "rules.error_rate.window", r"window 20s is not a whole number of scrape intervals \(15s\)"),
+    ("checkpoint between scrapes", "    at: 15m", "    at: 15m7s", "at: 15m7s",
+     "checkpoints.first.at", r"907s is not a whole number of scrape intervals \(15s\)"),
     ("unknown segment", "{metric: p99, op:", "{metric: p99, segment: D, op:", "p99:",
      "checkpoints.first.criteria.p99.segment", r"unknown segment 'D'; segments are A, B, C"),
     ("advance on missing data", "final_gate:\n  at: 1h", "final_gate:\n  at: 1h\n  on_inconclusive: advance", "final_gate:",

@@ -176,3 +176,18 @@ def test_cli_exit_code_for_an_unreachable_prometheus(capsys):
     outcome = json.loads(out[-1])
     assert outcome["event"] == "Outcome" and outcome["outcome"] == "unavailable"
     assert "unreachable" in outcome["problem"]
+
+
+def test_series_the_plan_does_not_read_may_be_absent_mid_ramp():
+    """A service without health-check or cache series, judged by a plan that reads neither: continue, not inconclusive."""
+    small = load_plan("scenarios/ramp-phase-5k-validation.yaml")  # reads error rate and P99 only
+    telemetry = steady(small.layout, minutes=20)
+    for family in ("health_checks", "health_checks_ok", "cache_hits", "cache_misses"):
+        getattr(telemetry, family)[...] = np.nan
+    gate_run = GateRun(small, FileSource.from_telemetry(telemetry, START), START)
+    list(gate_run.run_until(START + 10 * 60))
+    assert gate_run.outcome() is Outcome.CONTINUE
+    telemetry.requests[30:] = np.nan  # a series the plan reads
+    gate_run = GateRun(small, FileSource.from_telemetry(telemetry, START), START)
+    list(gate_run.run_until(START + 10 * 60))
+    assert gate_run.outcome() is Outcome.INCONCLUSIVE

@@ -10,10 +10,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 from typing import Optional, Sequence
 
 from rampsim import __version__
 
+
+
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 def _command_modules() -> list:
@@ -46,6 +50,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug, not a verdict: never let it look like one (rampsim gate's 1 is "rollback")
+        traceback.print_exc()
+        print(f"rampsim {args.command}: internal error (exit {EXIT_INTERNAL_ERROR}); please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

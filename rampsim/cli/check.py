@@ -7,11 +7,12 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
 from rampsim.plan import PlanError
 from rampsim.units import Kind, UnitError, format_value, parse
 
 EXIT_EXCEEDED = 1
+EXIT_USAGE = 2
 EXIT_UNDECIDED = 4
 
 
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check", help="check a gate's false-rollback, missed-incident and detection bounds (for CI)",
         description="Run replicates in batches until every bound is met or one is exceeded with confidence. "
                     "Exit 0: all bounds met; 1: a bound exceeded; 4: undecided after --max-replicates; "
-                    "3: invalid plan or mix.")
+                    "2: bad arguments; 3: invalid plan or mix.")
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--max-false-rollback", metavar="RATE", help="e.g. 1%%")
@@ -38,10 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from rampsim.experiment.check import EXCEEDED, MET, check
     from rampsim.experiment.mix import load_mix
+    from rampsim.experiment.runner import SweepInterrupted
 
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
+    if not (args.max_false_rollback or args.max_missed_incident or args.max_detect):
+        print("rampsim check: error: give at least one bound: --max-false-rollback, --max-missed-incident or "
+              "--max-detect", file=sys.stderr)
+        return EXIT_USAGE
     try:
         bounds = dict(
             max_false_rollback=parse(args.max_false_rollback, Kind.RATIO) if args.max_false_rollback else None,
@@ -50,13 +56,13 @@ def run_check(args: argparse.Namespace) -> int:
             detect_quantile=parse(args.detect_quantile, Kind.RATIO),
             confidence=parse(args.confidence, Kind.RATIO),
         )
-        mix = load_mix(args.mix, plan) if args.mix else None
     except UnitError as exc:
-        print(f"rampsim check: {exc}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+        print(f"rampsim check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        mix = load_mix(args.mix, plan) if args.mix else None
     except PlanError as exc:
-        print(f"rampsim check: {exc}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+        return report_problems(args.mix, exc.problems)
     console = Console(stderr=True)
     try:
         report = check(plan, mix, batch=args.batch, max_replicates=args.max_replicates, seed=args.seed,
@@ -64,8 +70,11 @@ def run_check(args: argparse.Namespace) -> int:
                        on_look=lambda r: console.print(f"look {r.looks}: {r.replicates} replicates, {r.verdict}"),
                        **bounds)
     except ValueError as exc:
+        print(f"rampsim check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SweepInterrupted as exc:
         print(f"rampsim check: {exc}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+        return 130
     _print(report)
     return {MET: 0, EXCEEDED: EXIT_EXCEEDED}.get(report.verdict, EXIT_UNDECIDED)
 

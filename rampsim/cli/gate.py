@@ -98,16 +98,24 @@ def run_gate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if run is None:
         return EXIT_USAGE
+    try:
+        at = None if args.follow else _at(args, run)
+    except ValueError as exc:
+        out.fail(f"--at: {exc}")
+        return EXIT_USAGE
     if args.follow:
         for item in run.follow(settle=args.settle, max_outage=args.max_outage):
             out.show(run, item)
     else:
-        at = _at(args, run)
         for step in run.run_until(at, time.time() if args.prometheus else None, args.settle):
             out.show(run, step)
     out.flush_notices(run)
     if args.record:
-        _record(run, Path(args.record), naming)
+        try:
+            _record(run, Path(args.record), naming)
+        except OSError as exc:
+            out.fail(f"--record: cannot write {args.record}: {exc.strerror or exc}")
+            return EXIT_USAGE
     outcome = run.outcome()
     return out.finish(run, outcome, EXIT_CODES[outcome])
 

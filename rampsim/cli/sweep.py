@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
 from rampsim.plan import PlanError
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from rampsim.experiment.results import Costs, SweepResult
 
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -81,12 +82,18 @@ def run_sweep(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
+    if args.replicates < 1:
+        print(f"rampsim sweep: error: --replicates must be at least 1, got {args.replicates}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         costs = Costs.parse(args.costs)
+    except ValueError as exc:
+        print(f"rampsim sweep: error: --costs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         mix = load_mix(args.mix, plan) if args.mix else None
-    except (PlanError, ValueError) as exc:
-        print(f"rampsim sweep: {exc}", file=sys.stderr)
-        return EXIT_INVALID_PLAN
+    except PlanError as exc:
+        return report_problems(args.mix, exc.problems)
     out = args.out or Path("out") / f"sweep-{plan.name}"
     progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
@@ -99,9 +106,11 @@ def run_sweep(args: argparse.Namespace) -> int:
                 result = sweep(plan, mix, args.grid, args.replicates, args.seed, fidelity=args.fidelity,
                                executor=executor, workers=args.workers, out=out,
                                on_chunk=lambda done, total: progress.update(task, completed=done, total=total))
-        except (PlanError, GridError) as exc:
-            print(f"rampsim sweep: {exc}", file=sys.stderr)
-            return EXIT_INVALID_PLAN
+        except PlanError as exc:
+            return report_problems(args.plan, exc.problems)
+        except (GridError, ValueError) as exc:  # a bad axis, or --out holding another sweep's chunks
+            print(f"rampsim sweep: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         except SweepInterrupted as exc:
             print(f"rampsim sweep: {exc}; run the same command again to continue from {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -119,7 +128,7 @@ def run_report(args: argparse.Namespace) -> int:
         costs = Costs.parse(args.costs) if args.costs else Costs(**result.meta.get("costs", {}))
     except (FileNotFoundError, ValueError) as exc:
         print(f"rampsim report: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     _print_report(result, costs, args.out or args.results)
     return 0
 

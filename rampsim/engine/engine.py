@@ -24,41 +24,32 @@ from typing import Callable, Optional
 import numpy as np
 
 from rampsim.engine.events import (
-    AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
+    SEVERITY_RANK, TIME_TOLERANCE, AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision,
+    DecisionKind, Event, Status,
 )
 from rampsim.engine.metrics import (
     GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, plan_channels,
     scalar_finisher,
 )
-from rampsim.plan.schema import FinalGate, Measure, Metric, Plan, Rule, WindowKind
+from rampsim.engine.vectorized import window_starts
+from rampsim.plan.schema import FinalGate, Measure, Metric, Plan, Rule
 from rampsim.telemetry import Telemetry
 from rampsim.units import Kind, format_value
 
-__all__ = ["DecisionEngine", "window_start"]
+__all__ = ["DecisionEngine"]
 
-_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-_EPS = 1e-9
 _NAN = float("nan")
 
 
 def _due(at: float) -> float:
     """The earliest scrape time that counts as ``at`` (scrape times carry float error)."""
-    return at - _EPS
+    return at - TIME_TOLERANCE
 
 
 def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     grown = np.full((rows, array.shape[1]), np.nan)
     grown[: len(array)] = array
     return grown
-
-
-def window_start(measure: Measure, tick: int, interval: float, previous_checkpoint_tick: int) -> int:
-    """Scrape index where ``measure``'s window begins when judged at ``tick`` (may be negative)."""
-    if measure.window.kind is WindowKind.CUMULATIVE:
-        return 0
-    if measure.window.kind is WindowKind.SINCE_CHECKPOINT:
-        return previous_checkpoint_tick
-    return tick - int(round(measure.window.seconds / interval))
 
 
 @dataclass
@@ -220,11 +211,12 @@ class DecisionEngine:
 
     def _value(self, series: Series, measure: Measure, tick: int) -> float:
         """``measure`` judged at ``tick`` through :func:`evaluate` (or the alert log)."""
-        start = window_start(measure, tick, self.interval, self._previous_checkpoint_tick)
+        start = int(window_starts(measure, np.array([tick]), self.interval,
+                                  np.array([self._previous_checkpoint_tick]))[0])
         if measure.metric is Metric.ALERTS:
-            floor = _SEVERITY_RANK[measure.alert_severity]
+            floor = SEVERITY_RANK[measure.alert_severity]
             begin = series.time[max(start, 0)]
-            return float(sum(1 for t, sev in self._alerts if _SEVERITY_RANK[sev] >= floor and t >= begin - _EPS))
+            return float(sum(1 for t, sev in self._alerts if SEVERITY_RANK[sev] >= floor and t >= begin - TIME_TOLERANCE))
         return float(evaluate(series, measure, np.array([start]), np.array([tick]))[0])
 
     # -- continuous rules -------------------------------------------------------
@@ -258,7 +250,7 @@ class DecisionEngine:
                 rule = entry.rule
                 if state.breach_start is None:
                     state.breach_start = now
-                if not state.firing and now - state.breach_start >= rule.sustain - _EPS:
+                if not state.firing and now - state.breach_start >= rule.sustain - TIME_TOLERANCE:
                     state.firing = True
                     self._alerts.append((now, rule.severity))
                     events.append(AlertFired(now, entry.name, rule.severity, rule.action, rule.describe(),
@@ -316,8 +308,8 @@ class DecisionEngine:
                     notes.append(f"checkpoint {name} was {status.value}")
                     statuses.append(Status.FAIL if status is Status.FAIL else Status.INCONCLUSIVE)
         if gate.require_no_alerts:
-            floor = _SEVERITY_RANK[gate.require_no_alerts]
-            fired = sum(1 for _, sev in self._alerts if _SEVERITY_RANK[sev] >= floor)
+            floor = SEVERITY_RANK[gate.require_no_alerts]
+            fired = sum(1 for _, sev in self._alerts if SEVERITY_RANK[sev] >= floor)
             if fired:
                 notes.append(f"{fired} {gate.require_no_alerts} alert(s) fired")
                 statuses.append(Status.FAIL)

@@ -12,9 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 __all__ = [
-    "Status", "DecisionKind", "AlertFired", "AlertResolved", "CriterionResult", "CheckpointReport",
+    "SEVERITY_RANK", "TIME_TOLERANCE", "Status", "DecisionKind", "AlertFired", "AlertResolved", "CriterionResult", "CheckpointReport",
     "Decision", "Event", "event_to_dict", "first_terminal_decision",
 ]
+
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+"""Alert severities in order: a count of "critical" alerts ignores warnings; of "warning", counts both."""
+
+TIME_TOLERANCE = 1e-9
+"""Seconds of float error tolerated when a scrape time is compared with a schedule or a sustain time."""
 
 
 class Status(str, enum.Enum):

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from rampsim.engine.events import SEVERITY_RANK, TIME_TOLERANCE
 from rampsim.engine.metrics import Series, evaluate, plan_channels
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
@@ -25,8 +26,6 @@ from rampsim.telemetry import Telemetry
 __all__ = ["Verdicts", "judge", "window_starts", "fired", "first_sustained", "checkpoint_ticks",
            "previous_checkpoints"]
 
-_EPS = 1e-9
-_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 _STATUS_ACTION = ("on_pass", "on_fail", "on_inconclusive")
 PASS, FAIL, INCONCLUSIVE = 0, 1, 2
 
@@ -53,7 +52,7 @@ def checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
     """The scrape at which each checkpoint is judged: the first at or after its time, one per scrape."""
     ticks, previous = [], -1
     for _, checkpoint in plan.ordered_checkpoints():
-        tick = max(int(np.searchsorted(time, checkpoint.at - _EPS)), previous + 1)
+        tick = max(int(np.searchsorted(time, checkpoint.at - TIME_TOLERANCE)), previous + 1)
         ticks.append(tick)
         previous = tick
     return ticks
@@ -72,7 +71,7 @@ def fired(breached: np.ndarray, time: np.ndarray, sustain: np.ndarray) -> np.nda
     ticks = np.arange(breached.shape[1])
     last_clear = np.maximum.accumulate(np.where(breached, -1, ticks), axis=1)
     run_start = np.minimum(last_clear + 1, breached.shape[1] - 1)
-    held = breached & (time[None, :] - time[run_start] >= sustain[:, None] - _EPS)
+    held = breached & (time[None, :] - time[run_start] >= sustain[:, None] - TIME_TOLERANCE)
     return held & ~np.concatenate([np.zeros((len(held), 1), bool), held[:, :-1]], axis=1)
 
 
@@ -184,7 +183,7 @@ def _first_terminal(plan: Plan, schedule: list[int], fires: dict[str, np.ndarray
         if tick < rule_tick or (tick == rule_tick and rule.action == "rollback" and rule_kind == "hold"):
             rule_tick, rule_kind, rule_source = tick, rule.action, f"rule:{name}"
     alert_ticks = {rank: np.concatenate([np.empty(0, dtype=np.intp)] + [
-        ticks for name, ticks in fires.items() if _SEVERITY_RANK[plan.rules[name].severity] >= rank])
+        ticks for name, ticks in fires.items() if SEVERITY_RANK[plan.rules[name].severity] >= rank])
         for rank in (1, 2)}
     statuses: dict[str, int] = {}
     previous = 0
@@ -208,8 +207,8 @@ def _checkpoint_status(plan: Plan, checkpoint: Checkpoint, tick: int, previous: 
     for criterion in checkpoint.criteria.values():
         if criterion.metric is Metric.ALERTS:
             start = max(int(window_starts(criterion, np.array([tick]), state.interval, np.array([previous]))[0]), 0)
-            fired = alert_ticks[_SEVERITY_RANK[criterion.alert_severity]]
-            value = float(np.count_nonzero((fired <= tick) & (state.time[fired] >= state.time[start] - _EPS)))
+            fired = alert_ticks[SEVERITY_RANK[criterion.alert_severity]]
+            value = float(np.count_nonzero((fired <= tick) & (state.time[fired] >= state.time[start] - TIME_TOLERANCE)))
         else:
             value = state.criterion_value(criterion, tick, previous)
         if value != value:
@@ -224,7 +223,7 @@ def _checkpoint_status(plan: Plan, checkpoint: Checkpoint, tick: int, previous: 
                 elif status == INCONCLUSIVE and worst != FAIL:
                     worst = INCONCLUSIVE
         if checkpoint.require_no_alerts:
-            fired = alert_ticks[_SEVERITY_RANK[checkpoint.require_no_alerts]]
+            fired = alert_ticks[SEVERITY_RANK[checkpoint.require_no_alerts]]
             if np.any(fired <= tick):
                 worst = FAIL
         if state.missing(plan)[tick] > checkpoint.max_missing_scrapes and worst != FAIL:

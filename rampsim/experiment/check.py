@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from contextlib import ExitStack
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from scipy import stats
 
 from rampsim.experiment.mix import Mix
+from rampsim.experiment.runner import local_executor
 from rampsim.experiment.sweep import sweep
 from rampsim.plan.schema import Plan
 
@@ -112,9 +114,13 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
     if batch < 1 or max_replicates < batch:
         raise ValueError("batch must be at least 1 and max_replicates at least one batch")
     looks_allowed = math.ceil(max_replicates / batch)
-    level = 1 - (1 - confidence) / looks_allowed
+    bounds = sum(b is not None for b in (max_false_rollback, max_missed_incident, max_detect))
+    level = 1 - (1 - confidence) / (looks_allowed * bounds)
     report = CheckReport([], 0, 0, confidence)
-    with tempfile.TemporaryDirectory(prefix="rampsim-check-") as scratch:
+    with ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="rampsim-check-"))
+        if executor is None and workers != 1:  # one pool for every look, not one per look
+            executor = stack.enter_context(local_executor(workers))
         for look in range(1, looks_allowed + 1):
             replicates = min(look * batch, max_replicates)
             runs = sweep(plan, mix, replicates=replicates, seed=seed, workers=workers, executor=executor,
@@ -125,7 +131,7 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
             if max_false_rollback is not None:
                 verdicts.append(_rate_verdict("false_rollback_rate", int(stopped[~runs["incident"]].sum()),
                                               len(healthy), max_false_rollback, level))
-            missed = int((incidents["decision"] == "advance").sum())
+            missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())  # advanced, or never decided
             if max_missed_incident is not None:
                 verdicts.append(_rate_verdict("missed_incident_rate", missed, len(incidents), max_missed_incident,
                                               level))

@@ -5,7 +5,8 @@ time, the detection delay, the harm. ``SweepResult.summary()`` has one row per g
 
 * **false-rollback rate**: share of healthy runs (ground truth) that the gate held
   or rolled back, with a Wilson 95% interval;
-* **missed-incident rate**: share of incident runs that it advanced (Wilson);
+* **missed-incident rate**: share of incident runs that it did not stop: advanced, or
+  reached no decision (Wilson);
 * **time to detect**: median and 90th percentile of the detection delay of caught
   incidents, with distribution-free (order statistic) 95% intervals;
 * **harm**: mean canary requests served by a faulty arm before the decision, per
@@ -13,7 +14,7 @@ time, the detection delay, the harm. ``SweepResult.summary()`` has one row per g
 * **precision** and **recall** as the SRE workbook uses them for alerts: of the
   gate's stops, the share that were incidents; of the incidents, the share stopped;
 * **cost** per run, for given costs of a false rollback, a missed incident and a
-  harmed request; ``pareto`` marks gates no other gate beats on both rates.
+  harmed request (harm counted on every run: a benign fault can harm too); ``pareto`` marks gates no other gate beats on both rates.
 
 Saved as ``runs.csv.gz`` and ``grid.csv`` with a ``sweep.json`` holding the plan,
 mix, grid, seed and package version; ``SweepResult.load`` reads them back.
@@ -150,12 +151,12 @@ class SweepResult:
             healthy, incidents = runs[~runs["incident"]], runs[runs["incident"]]
             stopped = runs["decision"].isin(["hold", "rollback"])
             false_rollbacks = int(stopped[~runs["incident"]].sum())
-            missed = int((incidents["decision"] == "advance").sum())
+            missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())  # advanced, or never decided
             caught = int(stopped[runs["incident"]].sum())
             delays = incidents["detection_delay"].dropna().to_numpy()
             median, median_low, median_high = quantile_interval(delays, 0.5)
             p90, p90_low, p90_high = quantile_interval(delays, 0.9)
-            harm, harm_low, harm_high = _mean_interval(incidents["harmed"].to_numpy(), seed=int(gate))
+            harm, harm_low, harm_high = _mean_interval(incidents["harmed"].to_numpy())
             rows.append({
                 "gate": gate, "runs": len(runs), "healthy_runs": len(healthy), "incident_runs": len(incidents),
                 "false_rollbacks": false_rollbacks, "missed_incidents": missed, "caught": caught,
@@ -164,7 +165,7 @@ class SweepResult:
                 "harm_mean": harm, "harm_low": harm_low, "harm_high": harm_high,
                 "precision": caught / (caught + false_rollbacks) if caught + false_rollbacks else np.nan,
                 "cost": (costs.false_rollback * false_rollbacks + costs.missed_incident * missed
-                         + costs.harmed_request * runs["harmed"][runs["incident"]].sum()) / len(runs),
+                         + costs.harmed_request * runs["harmed"].sum()) / len(runs),
             })
         table = pd.DataFrame(rows)
         table["false_rollback_rate"] = _rate(table["false_rollbacks"], table["healthy_runs"])

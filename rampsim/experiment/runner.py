@@ -33,7 +33,7 @@ from rampsim.plan.loader import plan_from_document
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
 
-__all__ = ["SweepSpec", "Chunk", "SweepInterrupted", "run_chunks", "KINDS", "CHUNK_SIZE"]
+__all__ = ["SweepSpec", "Chunk", "SweepInterrupted", "run_chunks", "local_executor", "KINDS", "CHUNK_SIZE"]
 
 KINDS = ("none", "hold", "rollback", "advance")
 CHUNK_SIZE = 10
@@ -172,7 +172,8 @@ def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
 
 # -- the driver side --------------------------------------------------------------------
 
-def _default_executor(workers: Optional[int]) -> Executor:
+def local_executor(workers: Optional[int] = None) -> Executor:
+    """A process pool of ``workers`` (all cores by default), started with spawn (safe beside threads)."""
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
                                mp_context=multiprocessing.get_context("spawn"))
 
@@ -216,7 +217,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
             raise SweepInterrupted(f"stopped after {done} of {len(tasks)} chunks") from None
     elif pending:
         owned = executor is None
-        pool = executor or _default_executor(workers)
+        pool = executor or local_executor(workers)
         futures: dict[Future, int] = {}
         try:
             futures = {pool.submit(run_chunk, spec, *tasks[i]): i for i in pending}

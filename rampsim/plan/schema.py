@@ -146,6 +146,10 @@ def _ratio(value: Any) -> float:
     return quantity(value, Kind.RATIO, high=1.0)
 
 
+def _on_grid(seconds: float, interval: float) -> bool:
+    return abs(seconds / interval - round(seconds / interval)) <= 1e-9
+
+
 class LocatedError(ValueError):
     """A cross-field problem that belongs to the field at ``path`` (dotted), not to the whole model."""
 
@@ -517,9 +521,17 @@ class Plan(_Model):
                 raise LocatedError(f"{where}.metric", "the alerts metric counts the rules' own alerts: it can only "
                                                       "be a checkpoint criterion")
         interval = self.telemetry.scrape_interval
+        timed = [(f"phases.{i}.duration", p.duration) for i, p in enumerate(self.phases)]
+        timed += [(f"checkpoints.{name}.at", c.at) for name, c in self.checkpoints.items()]
+        timed += [("final_gate.at", self.final_gate.at)]
+        for where, seconds in timed:
+            if not _on_grid(seconds, interval):
+                raise LocatedError(where, f"{format_value(seconds, Kind.DURATION)} is not a whole number of scrape "
+                                          f"intervals ({format_value(interval, Kind.DURATION)}): a decision can only "
+                                          f"be taken at a scrape")
         for where, measure in self.measures():
             for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0)):
-                if seconds and abs(seconds / interval - round(seconds / interval)) > 1e-9:
+                if seconds and not _on_grid(seconds, interval):
                     raise LocatedError(f"{where}.{what}", f"{what} {format_value(seconds, Kind.DURATION)} is not a whole number "
                                      f"of scrape intervals ({format_value(interval, Kind.DURATION)})")
         return self

@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Optional, Protocol, Union
 import numpy as np
 
 from rampsim.engine import DecisionEngine, Decision, Engine, Event
+from rampsim.engine.metrics import plan_channels
 from rampsim.plan.schema import Plan
 from rampsim.prod.columns import Assembler, Notice, RawSeries, SeriesMap
 from rampsim.prod.grid import ScrapeGrid
@@ -152,6 +153,7 @@ class GateRun:
         last = self.next_tick - 1
         if last < 0:
             return Outcome.INCONCLUSIVE
-        if np.isnan(self.telemetry.counters[last]).any() or np.isnan(self.telemetry.gauges[last]).any():
-            return Outcome.INCONCLUSIVE
+        counters, gauges = plan_channels(self.plan)
+        if np.isnan(self.telemetry.counters[last, counters]).any() or np.isnan(self.telemetry.gauges[last, gauges]).any():
+            return Outcome.INCONCLUSIVE  # the latest scrape lacks a series the plan reads
         return Outcome.CONTINUE

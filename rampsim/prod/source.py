@@ -18,6 +18,7 @@ HTTP 4xx answers (a bad query, missing authorisation) are not retried.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
@@ -113,6 +114,8 @@ class PrometheusSource:
                 problem = f"no answer within {self.policy.timeout:g}s"
             except _BadAnswer as exc:
                 problem = str(exc)
+            except (http.client.HTTPException, OSError) as exc:  # a connection dropped mid-answer, and the like
+                problem = f"broken answer: {type(exc).__name__}: {exc}"
         raise SourceUnavailable(f"{self.description}: {problem} (after {tried} attempt{'s' * (tried > 1)})")
 
     @staticmethod

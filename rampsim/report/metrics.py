@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from rampsim.engine.vectorized import window_starts
 from rampsim.engine.metrics import Series, corrected_counters, evaluate
 from rampsim.plan.schema import Measure
 from rampsim.telemetry import Telemetry
@@ -30,8 +31,8 @@ def measure(metric: str, window: str = "1m", **fields: object) -> Measure:
 def rolling(series: Series, m: Measure) -> np.ndarray:
     """``m`` at every scrape over its rolling window (``NaN`` before a full window)."""
     ticks = np.arange(len(series.time))
-    width = int(round(m.window.seconds / (series.time[1] - series.time[0]))) if len(ticks) > 1 else 0
-    return evaluate(series, m, ticks - width, ticks)
+    starts = window_starts(m, ticks, series.layout.scrape_interval, np.zeros_like(ticks))
+    return evaluate(series, m, starts, ticks)
 
 
 def over(series: Series, m: Measure, start: int, end: int) -> float:

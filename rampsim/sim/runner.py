@@ -40,7 +40,6 @@ from rampsim.sim.run import FaultNote, Run
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.scraper import Scraper
 from rampsim.sim.streams import Streams
-from rampsim.sim.truth import ground_truth
 from rampsim.telemetry import Telemetry
 
 __all__ = ["simulate", "Progress", "Fidelity"]
@@ -203,7 +202,7 @@ class _Simulation:
         requests = self.traffic.requests
         canary_requests = requests[:, canary].sum(axis=1)
         harmed = (requests[:, canary] * scenario.effects.harmful[:, canary]).sum(axis=1)
-        truth = ground_truth(scenario)
+        truth = scenario.truth
         times = scenario.grid.times
         return Run(scenario=scenario, seed=self.seed, fidelity=self.fidelity, telemetry=self.scraper.telemetry,
                    events=self.events, weights=self.control.weights.copy(), requests=requests,

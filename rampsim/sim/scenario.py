@@ -10,7 +10,8 @@ ground truth start from the same conditions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from rampsim.sim.load import LoadProfile
 from rampsim.sim.population import Population, population
 from rampsim.sim.service import ServiceModel
 from rampsim.telemetry import Layout
+
+if TYPE_CHECKING:
+    from rampsim.sim.truth import Truth
 
 __all__ = ["Scenario", "Conditions"]
 
@@ -88,6 +92,13 @@ class Scenario:
                    pools=pools(effects, config.service, layout.arms, grid, service.headroom))
 
     # -- weights ---------------------------------------------------------------------
+
+    @cached_property
+    def truth(self) -> "Truth":
+        """The scenario's ground truth (computed once: it depends on neither the seed nor the gate)."""
+        from rampsim.sim.truth import ground_truth
+
+        return ground_truth(self)
 
     def scheduled_weights(self) -> np.ndarray:
         """The canary weight of each tick's interval when only the phases move it (open loop)."""
