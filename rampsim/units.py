@@ -11,7 +11,7 @@ import enum
 import math
 import re
 
-__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "parse_ratio"]
+__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration"]
 
 
 class UnitError(ValueError):
@@ -65,11 +65,6 @@ def _number(text: str) -> float:
 def parse_duration(value: object) -> float:
     """Seconds in ``value``: ``'15m'``, ``'1h30m'``, ``'250ms'``, ``'01:20'`` (hh:mm)."""
     return parse(value, Kind.DURATION)
-
-
-def parse_ratio(value: object) -> float:
-    """The fraction in ``value``: ``'0.5%'`` is 0.005; a bare number is already a fraction."""
-    return parse(value, Kind.RATIO)
 
 
 def parse(value: object, kind: Kind) -> float:

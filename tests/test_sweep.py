@@ -147,7 +147,7 @@ def test_stricter_thresholds_never_lower_false_rollbacks_nor_raise_missed_incide
         plans.append(with_overrides_from_model(base, f"rules.{name}.threshold", threshold, rule))
     verdicts = judge(plans, telemetry)
     stopped = np.isin(verdicts.kind, ["hold", "rollback"])
-    strictness = np.argsort(factors) if rule.op.is_upper_bound_breach else np.argsort(factors)[::-1]
+    strictness = np.argsort(factors) if rule.op.value in (">", ">=") else np.argsort(factors)[::-1]
     ordered = stopped[strictness]  # from strictest to loosest
     assert all(ordered[i] >= ordered[i + 1] for i in range(len(ordered) - 1))
 

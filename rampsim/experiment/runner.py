@@ -140,6 +140,7 @@ def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
 
 def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
     """Simulate replicates ``start..stop`` of one scenario and judge every gate on each."""
+    from rampsim.sim.outcome import served_until
     from rampsim.sim.runner import simulate
 
     points, scenarios, sources = _prepared(spec)
@@ -160,11 +161,8 @@ def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
         kind[row] = [KINDS.index(k) for k in verdicts.kind]
         time[row] = verdicts.time
         source[row] = [index.get(s, -1) for s in verdicts.source]
-        times = run.telemetry.time
-        last = np.where(np.isnan(verdicts.time), len(times) - 1,
-                        np.searchsorted(times, np.nan_to_num(verdicts.time) - 1e-9))
-        harmed[row] = np.cumsum(run.harmed)[last]
-        exposed[row] = np.cumsum(run.canary_requests)[last]
+        harmed[row] = served_until(run.telemetry.time, run.harmed, verdicts.time)
+        exposed[row] = served_until(run.telemetry.time, run.canary_requests, verdicts.time)
         incident[row] = run.truth.incident
         incident_start[row] = run.truth.start if run.truth.incident else np.nan
     return Chunk(scenario, start, kind, time, source, harmed, exposed, incident, incident_start)

@@ -83,11 +83,6 @@ class Op(str, enum.Enum):
         """``value <op> threshold``; ``False`` for a missing (NaN) value."""
         return _COMPARISONS[self.value](value, threshold)
 
-    @property
-    def is_upper_bound_breach(self) -> bool:
-        """True when larger values breach (``>``/``>=``)."""
-        return self in (Op.GT, Op.GE)
-
 
 _COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 

@@ -18,7 +18,7 @@ from rampsim.sim.scenario import Conditions, Scenario
 from rampsim.sim.service import bucket_probabilities
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Expected", "expected", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "increments"]
+__all__ = ["Expected", "expected", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "expected_increments"]
 
 
 @dataclass
@@ -121,7 +121,7 @@ def assemble(scenario: Scenario, n_rows: int, **families: np.ndarray) -> tuple[n
     return telemetry.counters, telemetry.gauges
 
 
-def increments(scenario: Scenario, ex: Expected) -> dict[str, np.ndarray]:
+def expected_increments(scenario: Scenario, ex: Expected) -> dict[str, np.ndarray]:
     """Expected per-tick increments of every counter family (no noise)."""
     n = ex.requests
     checks = np.zeros((len(n), len(scenario.pools)))
@@ -144,6 +144,6 @@ def increments(scenario: Scenario, ex: Expected) -> dict[str, np.ndarray]:
 
 def expected_telemetry(scenario: Scenario, ex: Expected) -> Telemetry:
     """The noise-free telemetry of ``ex``: expected counts accumulated, expected gauges."""
-    families = {name: np.cumsum(values, axis=0) for name, values in increments(scenario, ex).items()}
+    families = {name: np.cumsum(values, axis=0) for name, values in expected_increments(scenario, ex).items()}
     counters, gauges = assemble(scenario, len(ex.requests), **families, **ex.gauges)
     return Telemetry(scenario.layout, scenario.grid.times, counters, gauges)

@@ -13,10 +13,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rampsim.engine.events import Decision, DecisionKind, Event, first_terminal_decision
+from rampsim.engine.events import TIME_TOLERANCE, Decision, DecisionKind, Event, first_terminal_decision
 from rampsim.sim.truth import Truth
 
-__all__ = ["Outcome", "outcome"]
+__all__ = ["Outcome", "outcome", "served_until"]
 
 VERDICTS = {
     "advanced": "advanced a healthy release",
@@ -48,11 +48,23 @@ class Outcome:
         return VERDICTS[self.verdict]
 
 
+def served_until(times: np.ndarray, per_tick: np.ndarray, decision_times: np.ndarray) -> np.ndarray:
+    """``per_tick`` summed up to each decision's scrape (inclusive; all of it where the time is NaN: no decision).
+
+    Traffic of the scrape interval that ends at a decision was already served; the
+    decision moves traffic from the next interval on.
+    """
+    decision_times = np.asarray(decision_times, dtype=float)
+    last = np.where(np.isnan(decision_times), len(times) - 1,
+                    np.searchsorted(times, np.nan_to_num(decision_times) - TIME_TOLERANCE))
+    return np.cumsum(per_tick)[np.minimum(last, len(times) - 1)]
+
+
 def outcome(events: Sequence[Event], truth: Truth, times: np.ndarray, canary_requests: np.ndarray,
             harmed: np.ndarray, decision: Optional[Decision] = None) -> Outcome:
     """The outcome given the events (or an explicit terminal ``decision``) and per-tick harm arrays."""
     decision = decision if decision is not None else first_terminal_decision(list(events))
-    last = len(times) - 1 if decision is None else int(np.searchsorted(times, decision.time - 1e-9))
+    until = np.array([np.nan if decision is None else decision.time])
     stopped = decision is not None and decision.kind is not DecisionKind.ADVANCE
     if truth.incident:
         verdict = "caught" if stopped else "missed"
@@ -61,5 +73,6 @@ def outcome(events: Sequence[Event], truth: Truth, times: np.ndarray, canary_req
     delay = decision.time - truth.start if (stopped and truth.incident) else None
     return Outcome(decision=decision.kind if decision else None, time=decision.time if decision else None,
                    reason=decision.reason if decision else None, detection_delay=delay,
-                   harmed=float(harmed[: last + 1].sum()), canary_requests=float(canary_requests[: last + 1].sum()),
+                   harmed=float(served_until(times, harmed, until)[0]),
+                   canary_requests=float(served_until(times, canary_requests, until)[0]),
                    verdict=verdict)
