@@ -173,6 +173,11 @@ def test_bad_grid_and_mix_are_reported(tmp_path):
         parse_axis("rules.error_rate_rollback.threshold")
     with pytest.raises(GridError, match="LOW..HIGH:COUNT"):
         parse_axis("rules.x.threshold=0.3%..1%")
+    assert parse_axis("rules.x.sustain=30s..300s:4").values == ("30s", "120s", "210s", "300s")
+    assert parse_axis("rules.x.threshold=0.3%..0.5%:3").values == ("0.3%", "0.4%", "0.5%")
+    assert parse_axis("rules.x.sustain=1000000s..2000000s:2").values == ("1000000s", "2000000s")  # no 1e+06s
+    with pytest.raises(GridError, match="one unit"):
+        parse_axis("rules.x.sustain=1h30m..2h:3")
     with pytest.raises(GridError, match="'traffic' changes the simulated ramp"):
         parse_axis("traffic.service.health_check_failure=0.001%,0.035%")
     with pytest.raises(GridError, match="no field 'rules.nope'"):

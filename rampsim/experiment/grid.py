@@ -21,8 +21,7 @@ from rampsim.plan.schema import Plan
 
 __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand"]
 
-_RANGE = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z%/$]*)\s*\.\.\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z%/$]*)"
-                    r"\s*:\s*(\d+)\s*$")
+_END = re.compile(r"^\s*(\$?)\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*([A-Za-z%/]*)\s*$")
 
 
 class GridError(ValueError):
@@ -61,17 +60,21 @@ def parse_axis(text: str) -> Axis:
                         f"{path.split('.')[0]!r} changes the simulated ramp or its ground truth, which every gate "
                         f"must share: run one sweep per setting instead")
     if ".." in values:
-        match = _RANGE.match(values)
-        if not match:
-            raise GridError(f"grid axis {text!r}: a range is LOW..HIGH:COUNT, e.g. 0.3%..1%:8")
-        low, unit, high, high_unit, count = match.groups()
-        if high_unit and unit and high_unit != unit:
+        low_text, _, rest = values.partition("..")
+        high_text, colon, count = rest.rpartition(":")
+        low, high = _END.match(low_text), _END.match(high_text)
+        if not (low and high and colon and count.strip().isdigit()):
+            raise GridError(f"grid axis {text!r}: a range is LOW..HIGH:COUNT with one unit, e.g. 0.3%..1%:8 "
+                            f"(list compound values such as 1h30m instead: 1h,1h30m,2h)")
+        (dollar, low_number, unit), (high_dollar, high_number, high_unit) = low.groups(), high.groups()
+        if (dollar, unit) != (high_dollar, high_unit) and high_unit and unit:
             raise GridError(f"grid axis {text!r}: both ends of a range need the same unit ({unit!r} vs {high_unit!r})")
-        unit = unit or high_unit
+        unit, dollar = unit or high_unit, dollar or high_dollar
         if int(count) < 2:
             raise GridError(f"grid axis {text!r}: a range needs at least 2 values")
-        points = np.linspace(float(low), float(high), int(count))
-        return Axis(path, tuple(f"{round(p, 10):g}{unit}" for p in points))
+        points = np.linspace(float(low_number.replace(",", "")), float(high_number.replace(",", "")), int(count))
+        return Axis(path, tuple(f"{dollar}{np.format_float_positional(p, precision=10, trim='-')}{unit}"
+                                for p in points))
     items = tuple(v.strip() for v in values.split(",") if v.strip())
     if len(set(items)) != len(items):
         raise GridError(f"grid axis {text!r}: a value is repeated")

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rampsim.units import Kind, UnitError, parse
+
 __all__ = ["tradeoff_chart", "heatmap", "detection_chart", "render", "gate_label"]
 
 
@@ -85,13 +87,15 @@ def detection_chart(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Seque
 
 
 def _ordered(labels: pd.Index) -> list:
+    """Grid values in the order of the quantities they write (``90s`` before ``2m``), else as text."""
     def key(label: object) -> tuple:
-        text = str(label)
-        digits = "".join(ch for ch in text if ch.isdigit() or ch == ".")
-        try:
-            return (0, float(digits), text)
-        except ValueError:
-            return (1, 0.0, text)
+        for kind in (Kind.DURATION, Kind.RATIO, Kind.BYTES_PER_HOUR, Kind.DOLLARS_PER_MINUTE,
+                     Kind.REQUESTS_PER_SECOND):
+            try:
+                return (0, parse(str(label), kind), str(label))
+            except UnitError:
+                continue
+        return (1, 0.0, str(label))
     return sorted(labels, key=key)
 
 
