@@ -26,9 +26,10 @@ def assert_same(plans, telemetry):
         assert vector == engine_verdict(plan, telemetry), f"gate {g}"
 
 
-@given(rst.telemetry(min_ticks=20, max_ticks=81, gaps=True, resets=True), st.lists(rst.gate_plans(), min_size=1,
-                                                                                      max_size=4))
-def test_vectorized_equals_engine_on_random_gates(telemetry, plans):
+@given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
+def test_vectorized_equals_engine_on_random_gates(layout, data):
+    telemetry = data.draw(rst.telemetry(layout, min_ticks=20, max_ticks=81, gaps=True, resets=True))
+    plans = data.draw(st.lists(rst.gate_plans(layout), min_size=1, max_size=4))
     assert_same(plans, telemetry)
 
 

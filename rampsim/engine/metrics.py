@@ -421,9 +421,14 @@ def evaluate(series: Series, measure: Measure, start: np.ndarray, end: np.ndarra
 def _peak(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive."""
     width = int(round(measure.peak / series.layout.scrape_interval))
+    first, last = int(start.min()) + width, int(end.max())
+    values = np.full(len(series.time), np.nan)  # the sub-window ending at each scrape
+    if first <= last:
+        sub_end = np.arange(first, last + 1)
+        values[first:last + 1] = _plain(series, measure, sub_end - width, sub_end)
     result = np.full(len(end), np.nan)
-    for i, (s, e) in enumerate(zip(start, end)):
-        sub_end = np.arange(s + width, e + 1)
-        if len(sub_end):
-            result[i] = _plain(series, measure, sub_end - width, sub_end).max()
+    has_sub_window = end >= start + width
+    rows = np.flatnonzero(has_sub_window)
+    if len(rows):
+        result[rows] = _windows(values, series.time, start[rows] + width, end[rows], lambda v, t: v.max(axis=1))
     return result

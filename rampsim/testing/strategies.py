@@ -25,6 +25,8 @@ __all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rul
 
 SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
                       latency_buckets=(0.025, 0.05, 0.1, 0.2, 0.4, float("inf")), scrape_interval=15.0)
+SMALL_LAYOUTS = tuple(Layout(segments=segments, latency_buckets=SMALL_LAYOUT.latency_buckets, scrape_interval=15.0)
+                      for segments in (("A",), ("A", "B"), ("A", "B", "C")))
 
 
 def layouts() -> st.SearchStrategy[Layout]:
@@ -86,6 +88,8 @@ def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_tick
     if gaps:
         for tick in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5))):
             result.counters[tick] = np.nan
+        for tick in draw(st.lists(st.integers(0, n - 1), max_size=3)):
+            result.gauges[tick, draw(st.integers(0, layout.n_gauges - 1))] = np.nan
     return result
 
 
@@ -143,24 +147,31 @@ _MEASURES = {
     "cache_hit_rate": ("<", ">", lambda d: f"{d(st.sampled_from([70, 78, 80, 85]))}%"),
     "cpu": (">", "<", lambda d: f"{d(st.sampled_from([50, 80, 90]))}%"),
     "segment_spread": (">", "<", lambda d: f"{d(st.sampled_from([0.1, 0.5, 1, 2]))}%"),
+    "revenue_delta": ("<", ">", lambda d: f"{d(st.sampled_from([-5, -1, 0, 1]))}%"),
+    "memory_growth": (">", "<", lambda d: f"{d(st.sampled_from([10, 100, 1000]))}MB/h"),
 }
 _WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
 
 
 def _measure(draw, criterion: bool) -> dict:
+    """A random measure: a rule's breach condition, or a criterion's pass condition."""
     metric = draw(st.sampled_from(list(_MEASURES)))
     breach_op, pass_op, threshold = _MEASURES[metric]
-    windows = _WINDOWS + (["cumulative", "since_checkpoint"] if criterion else ["cumulative"])
+    windows = _WINDOWS + ["cumulative", "since_checkpoint"]
     measure = {"metric": metric, "op": pass_op if criterion else breach_op, "threshold": threshold(draw),
                "window": draw(st.sampled_from(windows))}
     if metric == "segment_spread":
-        measure["definition"] = draw(st.sampled_from(["absolute", "relative"]))
-    if metric == "cpu" and criterion:
+        measure["definition"] = draw(st.sampled_from(["absolute", "relative", "chi2"]))
+        if measure["definition"] == "chi2":  # a p-value: small values breach
+            measure.update(op=">" if criterion else "<", threshold=draw(st.sampled_from(["1%", "0.1%"])))
+    if metric == "cpu":
         measure["agg"] = draw(st.sampled_from(["last", "avg", "max"]))
-    if metric in ("error_rate", "p99") and criterion and draw(st.booleans()) and measure["window"] not in (
-            "cumulative",):
-        measure["trend"] = True
-        measure["threshold"] = draw(st.sampled_from([1.2, 1.5, 2.0]))
+    if metric in ("error_rate", "p99") and draw(st.booleans()):
+        if measure["window"] != "cumulative" and draw(st.booleans()):
+            measure["trend"] = True
+            measure["threshold"] = draw(st.sampled_from([1.2, 1.5, 2.0]))
+        elif measure["window"] in ("2m", "5m", "cumulative", "since_checkpoint"):
+            measure["peak"] = draw(st.sampled_from(["15s", "30s", "1m"]))
     return measure
 
 
@@ -168,8 +179,9 @@ def _measure(draw, criterion: bool) -> dict:
 def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) -> Plan:
     """Random gates: one to four rules (warn, hold or rollback), checkpoints and a final gate.
 
-    Criteria mix rolling, cumulative and since-checkpoint windows, trends and the
-    alerts count, so everything the engine decides on is exercised.
+    Measures mix rolling, cumulative and since-checkpoint windows, peaks, trends,
+    gauge aggregates, every segment-spread definition, revenue and memory growth,
+    and the alerts count, so everything the engine decides on is exercised.
     """
     rules = {}
     for index in range(draw(st.integers(1, 4))):
@@ -178,14 +190,15 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) 
                     action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
                     severity=draw(st.sampled_from(["warning", "critical"])))
         rules[f"rule{index}"] = rule
-    times = sorted(draw(st.lists(st.integers(1, duration_minutes - 1), min_size=0, max_size=3, unique=True)))
+    scrapes = int(duration_minutes * 60 / layout.scrape_interval)
+    times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True)))
     checkpoints = {}
-    for index, minute in enumerate(times):
+    for index, scrape in enumerate(times):
         criteria = {f"c{i}": _measure(draw, criterion=True) for i in range(draw(st.integers(1, 3)))}
         if draw(st.booleans()):
             criteria["alerts"] = {"metric": "alerts", "alert_severity": draw(st.sampled_from(["warning", "critical"])),
                                   "op": "<=", "threshold": 0, "window": "cumulative"}
-        checkpoints[f"cp{index}"] = {"at": f"{minute}m", "criteria": criteria,
+        checkpoints[f"cp{index}"] = {"at": f"{scrape * layout.scrape_interval:g}s", "criteria": criteria,
                                      "on_fail": draw(st.sampled_from(["hold", "rollback", "continue"])),
                                      "on_inconclusive": draw(st.sampled_from(["continue", "hold"]))}
     final_gate = {"at": f"{duration_minutes}m",
