@@ -138,9 +138,9 @@ class PrometheusSource:
         for entry in body["data"]["result"]:
             try:
                 labels = {str(k): str(v) for k, v in entry["metric"].items()}
-                values = entry.get("values") or []
-                stamps = np.asarray([int(round(float(ts) * 1000)) for ts, _ in values], dtype=np.int64)
-                samples = np.asarray([float(v) for _, v in values], dtype=float)
+                pairs = np.asarray(entry.get("values") or [], dtype=object).reshape(-1, 2)
+                stamps = np.round(pairs[:, 0].astype(float) * 1000).astype(np.int64)
+                samples = pairs[:, 1].astype(float)
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise SourceUnavailable(f"{self.description}: malformed series in the answer: "
                                         f"{str(entry)[:80]}") from None

@@ -45,7 +45,8 @@ class WebhookGate:
         self.plan, self.source, self.naming = plan, source, naming
         self.start, self.clock, self.settle = start, clock, settle
         self._runs: dict[str, GateRun] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}  # one per canary: a slow Prometheus call holds up only its own
+        self._registry = threading.Lock()
 
     def handle(self, hook: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer ``hook`` (``pre-rollout``, ``rollout`` or ``confirm-promotion``) for ``payload``."""
@@ -57,7 +58,9 @@ class WebhookGate:
             start = parse_instant(str(metadata["start"])) if "start" in metadata else None
         except ValueError as exc:
             return 400, {"canary": canary, "error": f"metadata.start: {exc}"}
-        with self._lock:
+        with self._registry:
+            lock = self._locks.setdefault(canary, threading.Lock())
+        with lock:
             if hook == "pre-rollout":
                 began = start if start is not None else self.clock()
                 self._runs[canary] = GateRun(self.plan, self.source, began, self.naming)
@@ -75,6 +78,8 @@ class WebhookGate:
                 now = self.clock()
                 events = [e for step in run.run_until(now, now, self.settle) for e in step.events]
             outcome = run.outcome()
+            if hook == "confirm-promotion" and outcome is Outcome.ADVANCE:
+                self._runs.pop(canary, None)  # promoted: the canary's analysis is over
         if hook == "confirm-promotion":
             status = 200 if outcome is Outcome.ADVANCE else 403
         else:
