@@ -18,6 +18,7 @@ from rampsim import __version__
 
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
+EXIT_INTERRUPTED = 130
 
 
 def _command_modules() -> list:
@@ -49,7 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception:  # a bug, not a verdict: never let it look like one (rampsim gate's 1 is "rollback")
         traceback.print_exc()
         print(f"rampsim {args.command}: internal error (exit {EXIT_INTERNAL_ERROR}); please report it",

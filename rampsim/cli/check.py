@@ -7,12 +7,11 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
+from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, EXIT_USAGE, load_or_report, report_problems
 from rampsim.plan import PlanError
 from rampsim.units import Kind, UnitError, format_value, parse
 
 EXIT_EXCEEDED = 1
-EXIT_USAGE = 2
 EXIT_UNDECIDED = 4
 
 
@@ -74,7 +73,7 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except SweepInterrupted as exc:
         print(f"rampsim check: {exc}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     _print(report)
     return {MET: 0, EXCEEDED: EXIT_EXCEEDED}.get(report.verdict, EXIT_UNDECIDED)
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Optional, TextIO
 
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_plan_and_naming
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
 from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
 from rampsim.plan import Plan
 from rampsim.prod.columns import Notice
@@ -46,7 +46,6 @@ __all__ = ["register", "run_gate", "EXIT_CODES"]
 
 EXIT_CODES = {Outcome.CONTINUE: 0, Outcome.ADVANCE: 0, Outcome.ROLLBACK: 1, Outcome.HOLD: 4,
               Outcome.INCONCLUSIVE: 4, Outcome.UNAVAILABLE: 5}
-EXIT_USAGE = 2
 
 
 

@@ -7,7 +7,9 @@ import sys
 from rampsim.plan import PlanError, load_plan
 from rampsim.plan.explain import explain
 
+EXIT_USAGE = 2
 EXIT_INVALID_PLAN = 3
+EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rampsim.cli.gate import EXIT_INVALID_PLAN, EXIT_USAGE
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.prod.grid import parse_instant
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers

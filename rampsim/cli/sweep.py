@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
+from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, EXIT_USAGE, load_or_report, report_problems
 from rampsim.plan import PlanError
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
     from rampsim.experiment.results import Costs, SweepResult
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
