@@ -155,7 +155,8 @@ class DecisionEngine:
             self._times, self._times_of = telemetry.time.tolist(), telemetry.time
         now = self._times[tick]
         gauges = telemetry.gauges[tick].tolist()
-        if not self._scrape_complete or any(g != g for g in gauges):
+        gauge_total = sum(gauges)
+        if not self._scrape_complete or gauge_total != gauge_total:  # NaN: a gauge sample is missing
             counters, gauge_columns = self._read
             row = telemetry.gauges[tick]
             if np.isnan(telemetry.counters[tick, counters]).any() or np.isnan(row[gauge_columns]).any():
@@ -180,10 +181,10 @@ class DecisionEngine:
         raw = telemetry.counters[tick]
         if self._running is not None and self._last_raw_complete:
             step = raw - self._last_raw
-            if step.min() >= 0:  # no reset and nothing missing: the common case, three numpy calls
-                self._running = self._running + step
-                self._last_raw = raw.copy()
-                self._counters[tick, :-1] = self._running
+            if step.min() >= 0:  # no reset and nothing missing: the common case
+                row = self._counters[tick, :-1]
+                np.add(self._running, step, out=row)
+                self._running, self._last_raw = row, raw.copy()  # the running sums live in the buffer row
                 complete = True
             else:
                 complete = self._ingest_general(raw, tick)

@@ -21,6 +21,7 @@ to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Callable, Sequence
 
@@ -210,21 +211,23 @@ def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: 
     """:func:`histogram_quantile` for one histogram of plain floats (same steps, same float operations)."""
     if math.isnan(sum(buckets)):
         return _NAN
-    total = max(buckets)
+    counts = list(buckets)
+    if sorted(counts) != counts:  # make the counts monotonic, as Prometheus does (real histograms already are)
+        running = -math.inf
+        for i, count in enumerate(counts):
+            running = counts[i] = count if count > running else running
+    total = counts[-1]
     if not total > 0:
         return _NAN
     rank = q * total
-    running, lower_count = -math.inf, 0.0
-    for b in range(len(buckets) - 1):
-        count = buckets[b]
-        running = count if count > running else running
-        if running >= rank:
-            if b == 0:
-                return upper_bounds[0] if upper_bounds[0] <= 0 else upper_bounds[0] * (rank / running)
-            bucket_start = upper_bounds[b - 1]
-            return bucket_start + (upper_bounds[b] - bucket_start) * ((rank - lower_count) / (running - lower_count))
-        lower_count = running
-    return upper_bounds[-2]
+    last = len(counts) - 1
+    b = bisect.bisect_left(counts, rank, 0, last)  # the first bucket whose count reaches the rank
+    if b == last:
+        return upper_bounds[-2]
+    if b == 0:
+        return upper_bounds[0] if upper_bounds[0] <= 0 else upper_bounds[0] * (rank / counts[0])
+    bucket_start, lower_count = upper_bounds[b - 1], counts[b - 1]
+    return bucket_start + (upper_bounds[b] - bucket_start) * ((rank - lower_count) / (counts[b] - lower_count))
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -299,6 +302,9 @@ def scalar_finisher(measure: Measure, upper_bounds: Sequence[float],
         return lambda inc, seconds: inc[num] / inc[den] if inc[den] > 0 else _NAN
     if m is Metric.LATENCY:
         q = measure.quantile
+        if c == list(range(c[0], c[0] + len(c))):  # the buckets' groups are contiguous: slice, do not gather
+            first, stop = c[0], c[0] + len(c)
+            return lambda inc, seconds: histogram_quantile_scalar(q, upper_bounds, inc[first:stop])
         return lambda inc, seconds: histogram_quantile_scalar(q, upper_bounds, [inc[i] for i in c])
     if m is Metric.CACHE_HIT_RATE:
         hits, misses = c
