@@ -53,19 +53,14 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
 
 
 @dataclass
-class _RuleState:
-    breach_start: Optional[float] = None
-    firing: bool = False
-
-
-@dataclass
 class _CompiledRule:
-    """A rule and the slot its per-scrape value is computed in (``-1``: through :func:`evaluate`)."""
+    """A rule, the slot its per-scrape value is computed in (``-1``: through :func:`evaluate`), and its breach."""
 
     name: str
     rule: Rule
-    state: _RuleState
     slot: int
+    breach_start: Optional[float] = None
+    firing: bool = False
 
     def __post_init__(self) -> None:
         self.breached = self.rule.op.compare
@@ -91,6 +86,8 @@ class DecisionEngine:
         self._rules, self._slots, groups = self._compile_rules(plan)
         self._aggregator = Aggregator(groups) if groups else None
         self._lags = sorted({slot.lag for slot in self._slots if slot.finisher is not None})
+        self._rule_slots = [entry.slot for entry in self._rules]
+        self._all_scalar = all(slot >= 0 for slot in self._rule_slots)
         self._slot_plan = [(slot.finisher, self._lags.index(slot.lag) if slot.finisher else -1, slot.gauge_column)
                            for slot in self._slots]
         self._schedule = plan.ordered_checkpoints()
@@ -136,7 +133,7 @@ class DecisionEngine:
                     slots[key] = len(slot_list)
                     slot_list.append(new)
                 slot = slots[key]
-            compiled.append(_CompiledRule(name, rule, _RuleState(), slot))
+            compiled.append(_CompiledRule(name, rule, slot))
         return compiled, slot_list, list(groups)
 
     # -- the protocol ------------------------------------------------------------
@@ -238,30 +235,28 @@ class DecisionEngine:
     def _judge_rules(self, telemetry: Telemetry, gauges: list[float], tick: int, now: float,
                      events: list[Event]) -> None:
         slot_values = self._slot_values(telemetry, gauges, tick)
-        series = None
+        if self._all_scalar:
+            values = [slot_values[slot] for slot in self._rule_slots]
+        else:
+            series = self._series(telemetry)
+            values = [slot_values[e.slot] if e.slot >= 0 else self._value(series, e.rule, tick) for e in self._rules]
         deciding: list[_CompiledRule] = []
-        for entry in self._rules:
-            if entry.slot >= 0:
-                value = slot_values[entry.slot]
-            else:
-                series = series or self._series(telemetry)
-                value = self._value(series, entry.rule, tick)
-            state = entry.state
+        for entry, value in zip(self._rules, values):
             if entry.breached(value, entry.threshold):
+                if entry.breach_start is None:
+                    entry.breach_start = now
                 rule = entry.rule
-                if state.breach_start is None:
-                    state.breach_start = now
-                if not state.firing and now - state.breach_start >= rule.sustain - TIME_TOLERANCE:
-                    state.firing = True
+                if not entry.firing and now - entry.breach_start >= rule.sustain - TIME_TOLERANCE:
+                    entry.firing = True
                     self._alerts.append((now, rule.severity))
                     events.append(AlertFired(now, entry.name, rule.severity, rule.action, rule.describe(),
-                                             value, rule.threshold, state.breach_start))
+                                             value, rule.threshold, entry.breach_start))
                     if rule.action in ("hold", "rollback"):
                         deciding.append(entry)
-            elif state.breach_start is not None:
-                if state.firing:
+            elif entry.breach_start is not None:
+                if entry.firing:
                     events.append(AlertResolved(now, entry.name))
-                state.breach_start, state.firing = None, False
+                entry.breach_start, entry.firing = None, False
         if deciding:
             entry = next((e for e in deciding if e.rule.action == "rollback"), deciding[0])
             self._decide(events, now, DecisionKind(entry.rule.action),
