@@ -181,7 +181,7 @@ class DecisionEngine:
             if step.min() >= 0:  # no reset and nothing missing: the common case
                 row = self._counters[tick, :-1]
                 np.add(self._running, step, out=row)
-                self._running, self._last_raw = row, raw.copy()  # the running sums live in the buffer row
+                self._running, self._last_raw = row, raw  # past scrapes never change (the protocol)
                 complete = True
             else:
                 complete = self._ingest_general(raw, tick)

@@ -22,6 +22,7 @@ to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from typing import Callable, Sequence
 
@@ -75,8 +76,13 @@ def corrected_counters(raw: np.ndarray) -> np.ndarray:
 Group = tuple[int, ...]
 
 
-def aggregate_groups(layout: Layout, measure: Measure) -> list[Group]:
-    """The counter channel groups whose window increases ``measure``'s finish reads, in order."""
+@functools.lru_cache(maxsize=4096)
+def aggregate_groups(layout: Layout, measure: Measure) -> tuple[Group, ...]:
+    """The counter channel groups whose window increases ``measure``'s finish reads, in order (cached)."""
+    return tuple(_aggregate_groups(layout, measure))
+
+
+def _aggregate_groups(layout: Layout, measure: Measure) -> list[Group]:
     arm = layout.arm(measure.arm)
     segments = range(len(layout.segments)) if measure.segment is None else [layout.segment(measure.segment)]
 
@@ -136,10 +142,16 @@ class Aggregator:
 
     def sum_padded(self, padded: np.ndarray) -> np.ndarray:
         """The group sums of ``padded``: counters with one trailing column of zeros."""
-        total = padded[..., self._members[0]]
+        total = padded.take(self._members[0], axis=-1)
         for member in self._members[1:]:
-            total = total + padded[..., member]
+            total = total + padded.take(member, axis=-1)
         return total
+
+
+@functools.lru_cache(maxsize=1024)
+def aggregator_for(groups: tuple[Group, ...]) -> Aggregator:
+    """The :class:`Aggregator` of ``groups``, built once."""
+    return Aggregator(groups)
 
 
 class Series:
@@ -161,13 +173,13 @@ class Series:
         """``(ticks, len(groups))`` sums of the corrected counters in each group (cached)."""
         key = tuple(groups)
         if key not in self._aggregates:
-            self._aggregates[key] = Aggregator(key)(self.counters)
+            self._aggregates[key] = aggregator_for(key)(self.counters)
         return self._aggregates[key]
 
     def increase(self, groups: Sequence[Group], start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """``(windows, len(groups))`` window increases of the group sums (same floats either way)."""
         if 2 * len(end) < len(self.time):
-            aggregator = Aggregator(groups)
+            aggregator = aggregator_for(tuple(groups))
             return aggregator(self.counters[end]) - aggregator(self.counters[start])
         aggregate = self.aggregate(groups)
         return aggregate[end] - aggregate[start]
@@ -324,16 +336,17 @@ def scalar_finisher(measure: Measure, upper_bounds: Sequence[float],
 
 
 def _segment_spread_scalar(definition: str, errors: list[float], requests: list[float]) -> float:
-    rates = [_ratio_scalar(e, r) for e, r in zip(errors, requests)]
-    if any(rate != rate for rate in rates):
-        return _NAN
-    high, low, total = rates[0], rates[0], rates[0]
-    for rate in rates[1:]:
-        high, low, total = max(high, rate), min(low, rate), total + rate
+    rates = []
+    for e, r in zip(errors, requests):
+        rate = e / r if r > 0 else _NAN
+        if rate != rate:
+            return _NAN
+        rates.append(rate)
+    high, low = max(rates), min(rates)
     if definition == "absolute":
         return high - low
     if definition == "relative":
-        mean = total / len(rates)
+        mean = sum(rates) / len(rates)  # ((0 + r0) + r1) + ...: the order the vectorized finish adds in
         return _ratio_scalar(high - low, mean) if mean > 0 else 0.0
     return float(_chi2_p_value([np.array([e]) for e in errors], [np.array([r]) for r in requests])[0])
 

@@ -2,8 +2,8 @@
 
 Any object with an ``observe(telemetry, tick)`` method is an engine, so a team can
 plug its own production gate into the simulator. The telemetry passed in holds
-every scrape up to and including ``tick`` (later rows may be unfilled); the engine
-returns the events that scrape causes. An engine must be pure: the same telemetry
+every scrape up to and including ``tick`` (later rows may be unfilled, and rows
+already observed must not change); the engine returns the events that scrape causes. An engine must be pure: the same telemetry
 in the same order gives the same events.
 """
 from __future__ import annotations
