@@ -174,3 +174,19 @@ def test_missing_scrapes_make_checkpoints_inconclusive_and_block_advance(plan):
     final = decisions(events)[-1]
     assert final.kind is DecisionKind.HOLD and final.weight == 0.05
     assert "INCONCLUSIVE" in final.reason and "missing" in final.reason
+
+
+def test_segment_spread_breached_three_minutes_rolls_back(plan):
+    """One segment's errors 0.3 points above the others: the absolute spread criterion (0.05 points) acts."""
+    telemetry = steady()
+    canary, segment_c = plan.layout.arm("canary"), plan.layout.segment("C")
+    first = int(100 * 60 / SCRAPE)
+    extra = np.zeros(N)
+    extra[first:] = 0.003 * 2000  # 2,000 canary requests per segment and scrape
+    telemetry.errors[:, canary, segment_c] += np.cumsum(extra)
+    events = run(DecisionEngine(plan), telemetry)
+    final = decisions(events)[-1]
+    # the 5-minute window's spread reaches 0.05 points once 4 of its 20 scrapes carry the extra errors
+    breach_start = (first + 3) * SCRAPE
+    assert (final.kind, final.weight, final.source) == (DecisionKind.ROLLBACK, 0.0, "rule:segment_spread_rollback")
+    assert final.time == breach_start + 180.0
