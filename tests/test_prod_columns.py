@@ -1,8 +1,12 @@
 """Series -> telemetry columns: the scrape grid, several series per column, data notices."""
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rampsim.prod.columns import Assembler, RawSeries, SeriesMap
+from rampsim.prod.columns import Assembler, RawSeries, SeriesMap, _SeriesState
 from rampsim.prod.grid import ScrapeGrid, format_instant, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import Layout, Telemetry
@@ -132,3 +136,135 @@ def test_bad_instant_says_what_is_accepted():
     with pytest.raises(ValueError, match="now-5x"):
         parse_instant("now-5x")
     assert format_instant(START + 0.25) == "2025-03-01T00:00:00.250Z"
+
+
+# Several series per column, read in random batches: the Assembler against a test oracle.
+
+POD_COLUMNS = (("rampsim_requests_total", {"arm": "canary", "segment": "A"}),
+               ("rampsim_requests_total", {"arm": "baseline", "segment": "A"}),
+               ("rampsim_cpu_utilization", {"arm": "canary"}))
+SAMPLE_VALUES = st.one_of(st.integers(0, 10**6).map(float), st.floats(0, 1e6),
+                          st.sampled_from([0.0, 0.1, 0.3, math.inf]))
+
+
+class TickByTickOracle(Assembler):
+    """Test oracle: shared columns combined one tick and one series at a time (the Assembler's first version)."""
+
+    def _combine(self, kind, columns, matrix, first, resets):
+        return np.column_stack([self._one_column(column, shared, list(zip(keys, matrix[indices])), first, resets)
+                                for column, shared, keys, indices in columns])
+
+    def _one_column(self, column, shared, keyed, first, resets):
+        width = len(keyed[0][1])
+        if column.kind == "gauges":
+            return np.array([max((row[j] for _, row in keyed if not math.isnan(row[j])), default=math.nan)
+                             for j in range(width)])
+        description = self.map.descriptions["counters"][column.index]
+        rows = dict(keyed)
+        for key in rows:
+            shared.series.setdefault(key, _SeriesState())
+        result = np.full(width, np.nan)
+        with np.errstate(invalid="ignore"):  # an infinite counter: inf - inf is NaN, as intended
+            for j in range(width):
+                present = [(key, row[j]) for key, row in rows.items() if not math.isnan(row[j])]
+                if not present:
+                    continue
+                for key, raw in present:
+                    series = shared.series[key]
+                    if math.isnan(series.last_raw):
+                        series.offset = -raw if shared.started else 0.0
+                    elif raw < series.last_raw:
+                        series.offset += series.last_raw
+                        resets.setdefault(first + j, []).append(description)
+                    series.last_raw = raw
+                    series.contribution = raw + series.offset
+                shared.started = True
+                total = 0.0
+                for series in shared.series.values():
+                    total += series.contribution
+                result[j] = total
+        return result
+
+
+@st.composite
+def pod_samples(draw, ticks: int, counter: bool):
+    """One pod's sample per tick (NaN: none): it appears at some tick, loses scrapes, its counters restart."""
+    appears = draw(st.integers(0, ticks - 1))
+    steps = draw(st.lists(st.tuples(st.sampled_from(["grow", "grow", "grow", "restart", "lost"]), SAMPLE_VALUES),
+                          min_size=ticks - appears, max_size=ticks - appears))
+    values = np.full(ticks, np.nan)
+    current = draw(SAMPLE_VALUES)  # a pod may appear with its counters well under way
+    for tick, (step, amount) in enumerate(steps, start=appears):
+        if step == "lost":
+            continue
+        if not counter:
+            current = amount
+        elif step == "grow":
+            current += amount
+        else:
+            current = min(amount, current) / 2
+        values[tick] = current
+    return values
+
+
+@st.composite
+def pods_in_batches(draw):
+    """Pods of each of ``POD_COLUMNS`` over some ticks, and how the ticks are cut into batches."""
+    ticks = draw(st.integers(1, 24))
+    pods = []
+    for name, labels in POD_COLUMNS:
+        for pod in range(draw(st.integers(1, 4))):
+            values = draw(pod_samples(ticks, counter=name.endswith("_total")))
+            pods.append(({"__name__": name, **labels, "pod": f"p{pod}"}, values))
+    scrape_by_scrape = draw(st.booleans())
+    cuts = [scrape_by_scrape or draw(st.booleans()) for _ in range(ticks - 1)]
+    lasts = [tick for tick, cut in enumerate(cuts) if cut] + [ticks - 1]
+    return ticks, pods, list(zip([0] + [last + 1 for last in lasts[:-1]], lasts))
+
+
+def read(pods, first: int, last: int, order) -> list[RawSeries]:
+    """What a source returns for ticks ``first..last``: the pods with samples there, in ``order``."""
+    batch = []
+    for labels, values in (pods[i] for i in order):
+        ticks = np.flatnonzero(~np.isnan(values[first:last + 1])) + first
+        if len(ticks):
+            batch.append(RawSeries(labels, S_MS + 15_000 * ticks, values[ticks]))
+    return batch
+
+
+def carried_state(assembler: Assembler):
+    """What an assembler carries to its next batch, floats as bytes (so that -0.0 and NaN compare exactly)."""
+    def bits(value):
+        return np.float64(value).tobytes()
+    shared = {column: ([(key, bits(s.last_raw), bits(s.offset), bits(s.contribution)) for key, s in c.series.items()],
+                       c.started) for column, c in assembler._shared.items()}
+    return shared, dict(assembler._owner), assembler._last_raw.tobytes()
+
+
+@given(pods_in_batches(), st.randoms(use_true_random=False))
+def test_several_series_per_column_combine_as_the_tick_by_tick_oracle(case, random):
+    ticks, pods, batches = case
+    grid = ScrapeGrid(START, 15.0, ticks)
+    actual = (Assembler(SeriesMap(LAYOUT, Naming()), grid), Telemetry.empty(LAYOUT, ticks))
+    oracle = (TickByTickOracle(SeriesMap(LAYOUT, Naming()), grid), Telemetry.empty(LAYOUT, ticks))
+    for first, last in batches:
+        batch = read(pods, first, last, random.sample(range(len(pods)), len(pods)))
+        notices = [assembler.fill(telemetry, first, last, batch) for assembler, telemetry in (actual, oracle)]
+        assert notices[0] == notices[1]
+        assert carried_state(actual[0]) == carried_state(oracle[0])
+    assert actual[1].counters.tobytes() == oracle[1].counters.tobytes()
+    assert actual[1].gauges.tobytes() == oracle[1].gauges.tobytes()
+
+
+@given(pods_in_batches())
+def test_scrape_by_scrape_equals_one_batch_when_every_pod_is_there_from_the_first(case):
+    ticks, pods, _ = case
+    pods = [(labels, values) for labels, values in pods if not math.isnan(values[0])]
+    order = range(len(pods))
+    whole, whole_notices, _ = fill(read(pods, 0, ticks - 1, order), ticks=ticks)
+    follow, follow_notices, assembler = fill(read(pods, 0, 0, order), ticks=ticks, last=0)
+    for tick in range(1, ticks):
+        follow_notices += assembler.fill(follow, tick, tick, read(pods, tick, tick, order))
+    assert follow.counters.tobytes() == whole.counters.tobytes()
+    assert follow.gauges.tobytes() == whole.gauges.tobytes()
+    assert sorted(follow_notices, key=str) == sorted(whole_notices, key=str)

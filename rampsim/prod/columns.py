@@ -152,6 +152,106 @@ class _SharedColumn:
     started: bool = False
 
 
+@dataclass
+class _Pods:
+    """The series of several shared counter columns, a row each: column after column, each in its column's order."""
+
+    raw: np.ndarray  # (series, ticks): the batch's samples, NaN where none (all NaN: not in this batch)
+    column: np.ndarray  # which of the columns each row belongs to
+    starts: np.ndarray  # the first row of each column
+    states: list  # each row's _SeriesState
+
+    @classmethod
+    def stack(cls, columns: list, matrix: np.ndarray) -> "_Pods":
+        """Rows for ``columns``, each ``(shared, row of matrix by series key)``; a new series gets a fresh state."""
+        take, states, sizes = [], [], []
+        nothing = len(matrix)  # an all-NaN row, added below
+        for shared, rows in columns:
+            new = rows.keys() - shared.series.keys()
+            shared.series.update((key, _SeriesState()) for key in rows if key in new)
+            take += [rows.get(key, nothing) for key in shared.series]
+            states += shared.series.values()
+            sizes.append(len(shared.series))
+        raw = np.vstack([matrix, np.full(matrix.shape[1], np.nan)])[take]
+        return cls(raw, np.repeat(np.arange(len(sizes)), sizes), np.cumsum(sizes) - sizes, states)
+
+    @property
+    def position(self) -> np.ndarray:
+        """Each row's place in its column's order, the order contributions are added in."""
+        return np.arange(len(self.column)) - self.starts[self.column]
+
+    def carried(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The states carried in from the previous batch: last raw values, offsets, contributions."""
+        n = len(self.states)
+        return (np.fromiter([s.last_raw for s in self.states], float, n),
+                np.fromiter([s.offset for s in self.states], float, n),
+                np.fromiter([s.contribution for s in self.states], float, n))
+
+    def update(self, last_raw: np.ndarray, offset: np.ndarray, contribution: np.ndarray) -> None:
+        """Store the states at the batch's end."""
+        for state, raw, shift, share in zip(self.states, last_raw.tolist(), offset.tolist(), contribution.tolist()):
+            state.last_raw, state.offset, state.contribution = raw, shift, share
+
+
+@np.errstate(invalid="ignore")  # an infinite counter: inf - inf is NaN, as it was tick by tick
+def _sum_increases(pods: _Pods, started: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column and tick: the sum of its series' contributions (NaN: no sample) and the resets counted;
+    per column: whether it has started (had a sample) by the batch's end. Moves the states on to that end.
+    """
+    last_raw, offset, contribution = pods.carried()
+    present = ~np.isnan(pods.raw)
+    ticked = np.logical_or.reduceat(present, pods.starts, axis=0)
+    started = np.logical_or.accumulate(np.column_stack([started, ticked]), axis=1)  # [c, j]: a sample before j
+    held = _held(pods.raw, present, last_raw)
+    previous = held[:, :-1]
+    reset = present & (pods.raw < previous)
+    offsets = _offsets(pods.raw, previous, present, reset, started[pods.column, :-1], offset)
+    contributions = _held(pods.raw + offsets[:, 1:], present, contribution)
+    totals = _sums_in_order(contributions[:, 1:], pods.column, pods.position, len(started))
+    pods.update(held[:, -1], offsets[:, -1], contributions[:, -1])
+    reset_counts = np.add.reduceat(reset.astype(np.intp), pods.starts, axis=0)
+    return np.where(ticked, totals, np.nan), reset_counts, started[:, -1]
+
+
+def _held(values: np.ndarray, present: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """``(series, 1 + ticks)``: ``before``, then after each tick the value of the latest tick ``present``."""
+    stacked = np.column_stack([before, values])
+    index = np.where(np.column_stack([np.ones(len(before), bool), present]), np.arange(stacked.shape[1]), 0)
+    return np.take_along_axis(stacked, np.maximum.accumulate(index, axis=1), axis=1)
+
+
+def _offsets(raw: np.ndarray, previous: np.ndarray, present: np.ndarray, reset: np.ndarray,
+             started: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``(series, 1 + ticks)``: each series' offset (``offset`` carried in), then after each tick.
+
+    A series' first sample sets it: minus that sample if its column had started
+    (a newcomer contributes from there on), else 0. A reset adds the value before it.
+    """
+    base = offset.copy()
+    rows, ticks = np.nonzero(present & np.isnan(previous))
+    base[rows] = np.where(started[rows, ticks], -raw[rows, ticks], 0.0)
+    # -0.0 is the one addend that leaves every float as it is (adding 0.0 would turn -0.0 into 0.0),
+    # so this running sum is, bit for bit, the offset updated reset by reset
+    return np.add.accumulate(np.column_stack([base, np.where(reset, previous, -0.0)]), axis=1)
+
+
+def _sums_in_order(terms: np.ndarray, column: np.ndarray, position: np.ndarray, n_columns: int) -> np.ndarray:
+    """``(n_columns, ticks)``: each column's rows added from 0.0 one after another, in ``position`` order.
+
+    Float addition is not associative: this is the order the tick-by-tick sum took,
+    so totals match it bit for bit. Columns with fewer series are padded with -0.0.
+    """
+    padded = np.full((n_columns, position.max() + 2, terms.shape[1]), -0.0)
+    padded[:, 0] = 0.0
+    padded[column, position + 1] = terms
+    return np.add.accumulate(padded, axis=1)[:, -1]
+
+
+def _worst(rows: np.ndarray) -> np.ndarray:
+    """The largest sample of each tick (the worst pod), NaN where none has one (as ``nanmax``, without its warning)."""
+    return np.where(np.isnan(rows).all(axis=0), np.nan, np.fmax.reduce(rows, axis=0))
+
+
 class Assembler:
     """Writes batches of samples into telemetry rows, tick range by tick range, in order."""
 
@@ -188,15 +288,19 @@ class Assembler:
             members.setdefault(column, []).append(index)
         resets: dict[int, list[str]] = {}
         single: dict[str, tuple[list[int], list[int]]] = {"counters": ([], []), "gauges": ([], [])}
+        shared: dict[str, list] = {"counters": [], "gauges": []}  # (column, its state, series keys, matrix rows)
         for column, indices in members.items():
             key = mapped[indices[0]][1]
             if column not in self._shared and len(indices) == 1 and self._owner.setdefault(column, key) == key:
                 single[column.kind][0].append(column.index)
                 single[column.kind][1].append(indices[0])
                 continue
-            shared = self._shared.get(column) or self._share(column)
-            keyed = [(mapped[i][1], matrix[i]) for i in indices]
-            rows[column.kind][:, column.index] = self._combine(column, shared, keyed, first, resets)
+            keys = [mapped[i][1] for i in indices]
+            shared[column.kind].append((column, self._shared.get(column) or self._share(column), keys, indices))
+        for kind, columns in shared.items():
+            if columns:
+                values = self._combine(kind, columns, matrix, first, resets)
+                rows[kind][:, [column.index for column, *_ in columns]] = values
         for kind, (columns, indices) in single.items():
             rows[kind][:, columns] = matrix[indices].T
         self._note_resets(rows["counters"], np.asarray(single["counters"][0], dtype=np.intp), first, resets)
@@ -236,35 +340,21 @@ class Assembler:
             shared.started = not math.isnan(last_raw)
         return shared
 
-    def _combine(self, column: Column, shared: _SharedColumn, keyed: list, first: int, resets: dict) -> np.ndarray:
-        if column.kind == "gauges":
-            stacked = np.vstack([row for _, row in keyed])
-            with np.errstate(all="ignore"):
-                return np.where(np.isnan(stacked).all(axis=0), np.nan, np.nanmax(stacked, axis=0))
-        description = self.map.descriptions["counters"][column.index]
-        rows = dict(keyed)
-        for key in rows:
-            shared.series.setdefault(key, _SeriesState())
-        result = np.full(len(keyed[0][1]), np.nan)
-        for j in range(len(result)):
-            present = [(key, row[j]) for key, row in rows.items() if not math.isnan(row[j])]
-            if not present:
-                continue
-            for key, raw in present:
-                series = shared.series[key]
-                if math.isnan(series.last_raw):
-                    series.offset = -raw if shared.started else 0.0
-                elif raw < series.last_raw:
-                    series.offset += series.last_raw
-                    resets.setdefault(first + j, []).append(description)
-                series.last_raw = raw
-                series.contribution = raw + series.offset
-            shared.started = True
-            total = 0.0
-            for series in shared.series.values():
-                total += series.contribution
-            result[j] = total
-        return result
+    def _combine(self, kind: str, columns: list, matrix: np.ndarray, first: int, resets: dict) -> np.ndarray:
+        """``(ticks, len(columns))`` values of shared columns of ``kind``, each ``(column, shared, keys, rows)``.
+
+        ``keys`` are the column's series in this batch and ``rows`` their rows of ``matrix``.
+        """
+        if kind == "gauges":
+            return np.column_stack([_worst(matrix[indices]) for *_, indices in columns])
+        pods = _Pods.stack([(shared, dict(zip(keys, indices))) for _, shared, keys, indices in columns], matrix)
+        totals, counts, started = _sum_increases(pods, np.array([shared.started for _, shared, *_ in columns]))
+        for (_, shared, *_), now in zip(columns, started):
+            shared.started = bool(now)
+        for c, j in np.argwhere(counts):
+            description = self.map.descriptions["counters"][columns[c][0].index]
+            resets.setdefault(first + int(j), []).extend([description] * int(counts[c, j]))
+        return totals.T
 
     def _note_resets(self, counters: np.ndarray, columns: np.ndarray, first: int, resets: dict) -> None:
         """Report drops in single-series counter columns (left for the engine to correct) and remember the last."""
