@@ -20,29 +20,13 @@ from rampsim.plan.loader import plan_from_data, plan_from_text
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Layout, Telemetry
 
-__all__ = ["layouts", "histograms", "telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
-           "gates", "percents", "durations", "SMALL_LAYOUT"]
+__all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
+           "gates", "percents", "durations", "SMALL_LAYOUT", "SMALL_LAYOUTS"]
 
 SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
                       latency_buckets=(0.025, 0.05, 0.1, 0.2, 0.4, float("inf")), scrape_interval=15.0)
 SMALL_LAYOUTS = tuple(Layout(segments=segments, latency_buckets=SMALL_LAYOUT.latency_buckets, scrape_interval=15.0)
                       for segments in (("A",), ("A", "B"), ("A", "B", "C")))
-
-
-def layouts() -> st.SearchStrategy[Layout]:
-    """Small layouts: one or two segments, three to eight latency buckets."""
-    bounds = st.lists(st.floats(0.001, 5.0, allow_nan=False), min_size=2, max_size=7, unique=True)
-    return st.builds(
-        lambda segments, les: Layout(segments=segments, latency_buckets=(*sorted(les), float("inf"))),
-        st.sampled_from([("A",), ("A", "B"), ("A", "B", "C")]), bounds,
-    )
-
-
-@st.composite
-def histograms(draw, n_buckets: int = 6, max_count: int = 10_000) -> np.ndarray:
-    """Cumulative classic-histogram bucket counts (the last is the total)."""
-    per_bucket = draw(st.lists(st.integers(0, max_count), min_size=n_buckets, max_size=n_buckets))
-    return np.cumsum(np.asarray(per_bucket, dtype=float))
 
 
 @st.composite
