@@ -18,7 +18,27 @@ READINGS = ("error_rate", "p50", "p99", "availability", "cpu", "memory", "networ
 
 @lru_cache(maxsize=None)
 def reference():
+    """The reference plan with pure sampling noise (``variability: none``): the tolerances of the
+    tests that use it are derived from Poisson and binomial sampling alone."""
+    return with_overrides(load_plan(REFERENCE), {"traffic.variability": "none"})
+
+
+@lru_cache(maxsize=None)
+def realistic_reference():
+    """The reference plan as shipped, with its background variability fitted to real telemetry."""
     return load_plan(REFERENCE)
+
+
+def sampling_only_plan_file(directory: Path, source: Path = REFERENCE) -> Path:
+    """``source`` written to ``directory`` with ``variability: none`` (for tests of the command line)."""
+    lines = source.read_text().splitlines()
+    start = lines.index("  variability:")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    path = directory / source.name
+    path.write_text("\n".join(lines[:start] + ["  variability: none"] + lines[end:]) + "\n")
+    return path
 
 
 @lru_cache(maxsize=None)

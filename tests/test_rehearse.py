@@ -10,11 +10,12 @@ from rampsim.faults import parse_fault
 from rampsim.plan import PlanError, plan_from_text
 from rampsim.report.dashboard import Dashboard
 from rampsim.sim import Scenario, simulate
-from tests.sim_helpers import REFERENCE, VALIDATION, reference
+from tests.sim_helpers import REFERENCE, VALIDATION, reference, sampling_only_plan_file
 
 
 def test_reference_without_fault_advances(tmp_path, capsys):
-    assert main(["rehearse", str(REFERENCE), "--seed", "0", "--out", str(tmp_path)]) == 0
+    plan = sampling_only_plan_file(tmp_path)
+    assert main(["rehearse", str(plan), "--seed", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "GO: AUTO-ADVANCE TO ROLLOUT" in out and "CHECKPOINT 6: 4 HOURS" in out
     assert "[x] PASS / [ ] FAIL" in out and "- [ ] Review metrics dashboard" in out

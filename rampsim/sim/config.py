@@ -22,7 +22,8 @@ from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
 from rampsim.units import Kind, UnitError, parse, quantity
 
-__all__ = ["Segment", "Load", "Service", "TrafficConfig", "traffic_config"]
+__all__ = ["Segment", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
+           "traffic_config"]
 
 
 def _ratio(value: Any) -> float:
@@ -169,6 +170,114 @@ class Service(_Model):
         return self
 
 
+class Bursts(_Model):
+    """Bursts of a latent process: episodes that multiply it for a few minutes.
+
+    Bursts start as a Poisson process of ``per_day`` episodes per arm; each lasts an
+    exponential time of mean ``duration`` and multiplies the process by a log-normal
+    factor of median ``multiplier`` and log-scale spread ``spread``. A share
+    ``common`` of the bursts hits both arms at once (the shared infrastructure); the
+    rest hit one arm, each arm at the rate ``per_day * (1 - common)``.
+    """
+
+    per_day: float = Field(0.0, ge=0.0, le=1e4)
+    duration: float = 180.0
+    multiplier: float = Field(10.0, ge=1.0, le=1e6)
+    spread: float = Field(0.0, ge=0.0, le=5.0)
+    common: float = 0.5
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return _duration(value)
+
+    @field_validator("common", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> float:
+        return _ratio(value)
+
+
+class Latent(_Model):
+    """One latent process: a multiplier of the request rate, the error probability or the latency.
+
+    Per tick, arm and segment the multiplier is ``exp(x - sd**2 / 2) * G * B``:
+
+    * ``x`` is persistent: an Ornstein-Uhlenbeck process on the log scale with
+      stationary standard deviation ``sd`` and correlation time ``correlation_time``
+      (on the scrape grid, an AR(1) with ``phi = exp(-interval / correlation_time)``).
+      A share ``common`` of its variance is shared by both arms (it cancels when the
+      arms are compared); the rest is each arm's own. Segments of an arm share it.
+    * ``G`` is per-tick overdispersion: a gamma variable of mean 1 and coefficient of
+      variation ``jitter``, independent per tick, arm and segment.
+    * ``B`` is the product of the :class:`Bursts` in force.
+
+    Every factor has mean 1, so the long-run average is the configured one.
+    """
+
+    sd: float = Field(0.0, ge=0.0, le=3.0)
+    correlation_time: float = 300.0
+    common: float = 0.5
+    jitter: float = Field(0.0, ge=0.0, le=3.0)
+    bursts: Bursts = Field(default_factory=Bursts)
+
+    @field_validator("correlation_time", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return _duration(value)
+
+    @field_validator("common", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> float:
+        return _ratio(value)
+
+    @field_validator("sd", "jitter", mode="before")
+    @classmethod
+    def _spread(cls, value: Any) -> float:
+        return quantity(value, Kind.NUMBER)
+
+    @property
+    def active(self) -> bool:
+        return self.sd > 0 or self.jitter > 0 or self.bursts.per_day > 0
+
+
+class HealthBlips(_Model):
+    """Correlated health-check failures: short blips during which an instance fails every check.
+
+    Each instance blips as a Poisson process of ``per_day`` blips; a blip lasts an
+    exponential time of mean ``duration``. Blips fail health checks only (a GC pause
+    or a probe timeout the load balancer sees); they add to the independent
+    ``service.health_check_failure``.
+    """
+
+    per_day: float = Field(0.0, ge=0.0, le=1e4)
+    duration: float = 10.0
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return _duration(value)
+
+
+class Variability(_Model):
+    """Background variability beyond sampling noise: what real services show (see the README).
+
+    ``requests`` multiplies the request rate, ``errors`` the application error
+    probability, ``latency`` every request's latency; ``health_checks`` adds instance
+    blips. The ground truth ignores all of it: background variability is normal
+    behaviour, never an incident.
+    """
+
+    requests: Latent = Field(default_factory=Latent)
+    errors: Latent = Field(default_factory=Latent)
+    latency: Latent = Field(default_factory=Latent)
+    health_checks: HealthBlips = Field(default_factory=HealthBlips)
+
+    @property
+    def active(self) -> bool:
+        return (self.requests.active or self.errors.active or self.latency.active
+                or self.health_checks.per_day > 0)
+
+
 class TrafficConfig(_Model):
     """The whole ``traffic:`` section (see the module docstring)."""
 
@@ -183,6 +292,17 @@ class TrafficConfig(_Model):
     service: Service = Field(default_factory=Service)
     revenue: float = 2450.0
     revenue_uplift: float = 0.0
+    variability: Optional[Variability] = None
+
+    @field_validator("variability", mode="before")
+    @classmethod
+    def _none(cls, value: Any) -> Any:
+        if value is None or value == "none":
+            return None
+        if isinstance(value, str):
+            raise ValueError(f"expected 'none' or a mapping of requests, errors, latency and health_checks, "
+                             f"got {value!r}")
+        return value
 
     @field_validator("learners", mode="before")
     @classmethod

@@ -10,15 +10,19 @@ with no noise at all, which is what the ground truth judges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Optional
 
 import numpy as np
 
 from rampsim.sim import latency
+from rampsim.sim.queueing import Queue
 from rampsim.sim.scenario import Conditions, Scenario
-from rampsim.sim.service import bucket_probabilities
+from rampsim.sim.service import bucket_probabilities, mean_served_latency, stretched_bucket_probabilities
+from rampsim.sim.variability import Paths
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Expected", "expected", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "expected_increments"]
+__all__ = ["Expected", "Varied", "varied", "expected", "expected_for", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "expected_increments"]
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Expected:
     conditions: Conditions
     requests: np.ndarray        # (ticks, arms, segments) expected requests in the interval
     p_error: np.ndarray         # (ticks, arms, segments)
+    p_timeout: np.ndarray       # (ticks, arms, segments) a served request times out (part of ``p_error``)
     buckets: np.ndarray         # (ticks, arms, segments, buckets) P(latency <= le)
     mean_latency: np.ndarray    # (ticks, arms, segments)
     p_hit: np.ndarray           # (ticks, arms) a request is a cache hit
@@ -35,6 +40,19 @@ class Expected:
     rho: np.ndarray             # (ticks, arms) offered utilisation of the serving instances
     gauges: dict[str, np.ndarray]   # cpu, memory, network, memory_bytes: (ticks, arms)
     value: np.ndarray           # (arms,) revenue per successful request
+    latency_rows: tuple[latency.Mixture, Queue, np.ndarray]  # distinct latency parameters (mix, queue, fail-fast)
+    latency_index: np.ndarray   # (ticks, arms, segments) the row of ``latency_rows`` each cell uses
+    timeout: float
+    smallest_bound: float
+
+    @cached_property
+    def latency_table(self) -> latency.CdfTable:
+        """The served-latency CDF of every row, tabulated wide enough for any stretched latency."""
+        mix, queue, _ = self.latency_rows
+        limit = np.log(latency.STRETCH_LIMIT)
+        return latency.CdfTable.build(mix, queue.p_wait, queue.wait_mean,
+                                      np.log(min(self.smallest_bound, self.timeout)) - limit,
+                                      np.log(self.timeout) + limit)
 
 
 def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +67,18 @@ def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     run = np.cumsum(starts) - 1
     ticks = columns[0].shape[0]
     return table[starts], np.moveaxis(run.reshape(*columns[0].shape[1:], ticks), -1, 0)
+
+
+def expected_for(scenario: Scenario, weights: np.ndarray) -> Expected:
+    """:func:`expected` for the canary ``weights``, remembered on the scenario (every open-loop
+    replicate of a scenario has the same weights, so it is computed once)."""
+    key = np.asarray(weights, dtype=float).tobytes()
+    memo = scenario.memo
+    if key not in memo:
+        if len(memo) >= 4:
+            memo.pop(next(iter(memo)))
+        memo[key] = expected(scenario, scenario.conditions(weights))
+    return memo[key]
 
 
 def expected(scenario: Scenario, conditions: Conditions) -> Expected:
@@ -84,9 +114,47 @@ def expected(scenario: Scenario, conditions: Conditions) -> Expected:
         check_failure.append(np.where(pool.down, 1.0, np.broadcast_to(p, pool.down.shape)))
 
     value = np.array([service.revenue_per_request(arm) for arm in scenario.layout.arms])
-    return Expected(conditions=c, requests=c.rates * grid.interval, p_error=p_error, buckets=buckets,
+    return Expected(conditions=c, requests=c.rates * grid.interval, p_error=p_error, p_timeout=p_timeout,
+                    buckets=buckets,
                     mean_latency=mean_latency, p_hit=c.hit * (1 - c.fail_fast), check_failure=check_failure,
-                    rho=q.rho, gauges=gauge_readings(scenario, q.rho, per_instance, c.leaked, c.serving), value=value)
+                    rho=q.rho, gauges=gauge_readings(scenario, q.rho, per_instance, c.leaked, c.serving), value=value,
+                    latency_rows=(mix, row_queue, fail_fast), latency_index=inverse, timeout=config.timeout,
+                    smallest_bound=float(scenario.layout.latency_buckets[0]))
+
+
+@dataclass(frozen=True)
+class Varied:
+    """What ticks ``k:`` are drawn from once background variability is applied (shapes as in :class:`Expected`)."""
+
+    requests: np.ndarray
+    p_error: np.ndarray
+    buckets: np.ndarray
+    mean_latency: np.ndarray
+
+
+def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int) -> Varied:
+    """Ticks ``k:`` of ``ex`` under the latent ``paths`` (exactly ``ex``'s own arrays without them)."""
+    rows = slice(k, None)
+    if paths is None:
+        return Varied(ex.requests[rows], ex.p_error[rows], ex.buckets[rows], ex.mean_latency[rows])
+    requests = ex.requests[rows] if paths.requests is None else ex.requests[rows] * paths.requests[rows]
+    if paths.errors is None and paths.latency is None:
+        return Varied(requests, ex.p_error[rows], ex.buckets[rows], ex.mean_latency[rows])
+    c = ex.conditions
+    if paths.latency is None:
+        buckets, mean_latency = ex.buckets[rows], ex.mean_latency[rows]
+        p_timeout = ex.p_timeout[rows]
+    else:
+        mix, queue, fail_fast = ex.latency_rows
+        buckets, p_timeout, mean_latency = stretched_bucket_probabilities(
+            np.asarray(scenario.layout.latency_buckets), ex.latency_table, queue, fail_fast,
+            mean_served_latency(mix, queue), scenario.config.service.timeout, ex.latency_index[rows],
+            paths.latency[rows])
+    p_app = c.p_app[rows] if paths.errors is None else np.minimum(c.p_app[rows] * paths.errors[rows], 1.0)
+    ff = c.fail_fast[rows][..., None]
+    p_error = ff + (1 - ff) * (1 - (1 - p_app) * (1 - p_timeout))
+    return Varied(requests, p_error, buckets, mean_latency)
+
 
 
 def gauge_readings(scenario: Scenario, rho: np.ndarray, per_instance: np.ndarray, leaked: np.ndarray,

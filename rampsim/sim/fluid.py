@@ -2,7 +2,9 @@
 
 Per tick, arm and segment: requests are Poisson, errors binomial, latency buckets
 multinomial, health checks a Bernoulli per instance and round, cache hits
-binomial; gauges are their expected value plus measurement noise. There is no
+binomial; gauges are their expected value plus measurement noise. Background
+variability (:mod:`rampsim.sim.variability`) moves the Poisson means, error
+probabilities and latency distributions tick by tick, and blips fail checks. There is no
 Python loop per request or per tick: the draws for all remaining ticks are made
 at once for the weights in force, and made again from the tick where a decision
 changes the weights (a rollback, a hold), so a closed-loop run costs one or two
@@ -10,12 +12,15 @@ bulk draws.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from rampsim.sim.control import Control
-from rampsim.sim.expected import Expected, assemble, expected, with_noise
+from rampsim.sim.expected import Expected, assemble, expected_for, varied, with_noise
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.streams import Streams
+from rampsim.sim.variability import Paths
 
 __all__ = ["FluidTraffic"]
 
@@ -23,9 +28,10 @@ __all__ = ["FluidTraffic"]
 class FluidTraffic:
     """Draws rows of true telemetry for a scenario (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+    def __init__(self, scenario: Scenario, streams: Streams, paths: Optional[Paths] = None) -> None:
         self.scenario = scenario
         self.streams = streams
+        self.paths = paths
         n = scenario.grid.n_ticks
         self.counters = np.zeros((n, scenario.layout.n_counters))
         self.gauges = np.zeros((n, scenario.layout.n_gauges))
@@ -50,15 +56,15 @@ class FluidTraffic:
         weights = self.planned.copy()
         weights[k:] = projected
         weights[:k] = np.where(np.isnan(weights[:k]), projected[0], weights[:k])
-        self._draw(k, expected(self.scenario, self.scenario.conditions(weights)))
+        self._draw(k, expected_for(self.scenario, weights))
         self.planned[k:] = projected
 
     def _draw(self, k: int, ex: Expected) -> None:
         s, scenario = self.streams, self.scenario
-        mean = ex.requests[k:]
-        n = s.requests.poisson(mean).astype(float)
-        errors = s.errors.binomial(n.astype(np.int64), np.clip(ex.p_error[k:], 0, 1)).astype(float)
-        cumulative = ex.buckets[k:]
+        drawn = varied(scenario, ex, self.paths, k)
+        n = s.requests.poisson(drawn.requests).astype(float)
+        errors = s.errors.binomial(n.astype(np.int64), np.clip(drawn.p_error, 0, 1)).astype(float)
+        cumulative = drawn.buckets
         per_bucket = np.diff(cumulative, prepend=0.0, axis=-1)
         per_bucket = np.clip(per_bucket, 0.0, None)
         per_bucket /= per_bucket.sum(axis=-1, keepdims=True)
@@ -70,7 +76,7 @@ class FluidTraffic:
                             scenario.config.service.gauge_noise)
         increments, gauge_rows = assemble(
             scenario, len(n), requests=n, errors=errors, latency_bucket=buckets,
-            latency_sum=n * ex.mean_latency[k:], revenue=(n - errors) * ex.value[None, :, None],
+            latency_sum=n * drawn.mean_latency, revenue=(n - errors) * ex.value[None, :, None],
             health_checks=checks, health_checks_ok=ok, cache_hits=hits, cache_misses=lookups - hits, **gauges)
         start = self.counters[k - 1] if k > 0 else np.zeros(scenario.layout.n_counters)
         self.counters[k:] = start + np.cumsum(increments, axis=0)
@@ -85,8 +91,9 @@ class FluidTraffic:
         n = grid.n_ticks - k
         checks = np.zeros((n, len(ex.check_failure)))
         ok = np.zeros_like(checks)
+        blips = self.paths.blips if self.paths else None
         for a, p_fail in enumerate(ex.check_failure):
-            p = p_fail[rounds]
+            p = p_fail[rounds] if blips is None else np.where(blips[a][rounds], 1.0, p_fail[rounds])
             passed = (self.streams.health.random(p.shape) >= p).sum(axis=1)
             checks[:, a] = np.bincount(local, np.full(len(local), p.shape[1]), n)
             ok[:, a] = np.bincount(local, passed, n)

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["HIT_SHIFT", "HIT_MEAN", "MISS_SHIFT", "MISS_MEAN", "FAIL_FAST", "Mixture", "mixture", "cdf",
-           "service_moments"]
+           "service_moments", "CdfTable", "TABLE_STEP", "STRETCH_LIMIT"]
 
 HIT_SHIFT, HIT_MEAN = 0.004, 0.007
 MISS_SHIFT, MISS_MEAN = 0.010, 0.014
 FAIL_FAST = 0.001  # latency of a request refused by a down instance
+TABLE_STEP = 0.005   # log-time step of tabulated CDFs
+STRETCH_LIMIT = 32.0  # background variability multiplies a latency by at most this, or divides it
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,10 @@ def mixture(hit: np.ndarray, scale: float, shift: np.ndarray, miss_shift: np.nda
 def cdf(x: np.ndarray, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray) -> np.ndarray:
     """P(latency <= x) of a served request, for ``x`` along a new last axis.
 
-    ``mix`` has shape ``(..., components)``; ``p_wait`` and ``wait_mean`` shape ``(...)``.
+    ``mix`` has shape ``(..., components)``; ``p_wait`` and ``wait_mean`` shape ``(...)``;
+    ``x`` is ``(X,)``, or ``(..., X)`` for points of its own per leading index.
     """
-    x = np.asarray(x, dtype=float)
+    x = np.asarray(x, dtype=float)[..., None, :]
     y = x - mix.shift[..., None]                               # (..., K, X)
     m = mix.mean[..., None]
     w = np.asarray(wait_mean, dtype=float)[..., None, None]
@@ -73,3 +76,30 @@ def cdf(x: np.ndarray, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray) 
     c = np.asarray(p_wait, dtype=float)[..., None, None]
     per_component = np.where(positive, (1 - c) * no_wait + c * waited, 0.0)
     return np.einsum("...k,...kx->...x", mix.weight, per_component)
+
+
+
+@dataclass(frozen=True)
+class CdfTable:
+    """:func:`cdf` of a few mixture rows tabulated on a grid of step :data:`TABLE_STEP` in log time.
+
+    Linear interpolation between grid points is off by less than 1e-5 in probability,
+    far below the sampling noise of any bucket count it feeds.
+    """
+
+    values: np.ndarray      # (rows, points)
+    low: float              # log time of the first point
+
+    @classmethod
+    def build(cls, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray, low: float, high: float) -> "CdfTable":
+        """Rows of ``mix`` (``(R, components)``) tabulated from ``exp(low)`` to ``exp(high)`` seconds."""
+        size = int(np.ceil((high - low) / TABLE_STEP)) + 2
+        return cls(cdf(np.exp(low + TABLE_STEP * np.arange(size)), mix, p_wait, wait_mean), low)
+
+    def at(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The CDF of row ``index[...]`` at points ``x`` (``(..., X)``, inside the tabulated range)."""
+        position = (np.log(x) - self.low) / TABLE_STEP
+        i = np.clip(position.astype(np.intp), 0, self.values.shape[1] - 2)
+        fraction = position - i
+        rows = np.asarray(index)[..., None]
+        return self.values[rows, i] * (1 - fraction) + self.values[rows, i + 1] * fraction

@@ -7,8 +7,12 @@ arrivals per arm. Each request then runs as a process: the load balancer picks a
 routable instance at random; a down instance refuses it at once; otherwise it
 waits for one of the instance's workers (a ``simpy.Resource``), gives up if it
 waited past the timeout, holds the worker for its service time, and adds the
-delays that hold no worker (latency faults, slow dependency, tail). Health
-checkers probe every instance every check interval through the same queue. At
+delays that hold no worker (latency faults, slow dependency, tail). Background
+variability reads the run's latent paths per request: the tick's request
+multiplier thins or adds arrivals like a surge, its error multiplier scales the
+request's error probability, its latency multiplier stretches the request's
+latency. Health checkers probe every instance every check interval through the
+same queue (a blip fails the check). At
 each scrape the completed requests are counted into the tick's row.
 
 Slow (tens of thousands of requests per second of wall time): it exists to
@@ -17,6 +21,7 @@ validate the fluid fidelity at small scale.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 import simpy
@@ -26,6 +31,7 @@ from rampsim.sim.control import Control
 from rampsim.sim.expected import assemble, gauge_readings, with_noise
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.streams import Streams
+from rampsim.sim.variability import Paths
 
 __all__ = ["RequestTraffic"]
 
@@ -35,8 +41,9 @@ CHECK_TIME = 0.001  # worker time of one health check
 class RequestTraffic:
     """Runs requests and health checks as simpy processes (see the module docstring)."""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: Streams, control: Control) -> None:
-        self.env, self.scenario, self.streams = env, scenario, streams
+    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: Streams, control: Control,
+                 paths: Optional[Paths] = None) -> None:
+        self.env, self.scenario, self.streams, self.paths = env, scenario, streams, paths
         layout, grid = scenario.layout, scenario.grid
         n, arms, segments = grid.n_ticks, len(layout.arms), len(layout.segments)
         self.counters = np.zeros((n, layout.n_counters))
@@ -71,6 +78,9 @@ class RequestTraffic:
         grid, c = scenario.grid, self.conditions
         n_segments = len(self.members)
         surge = scenario.effects.surge[k]                                   # (arms, segments)
+        paths = self.paths
+        if paths is not None and paths.requests is not None:
+            surge = surge * paths.requests[k]
         most = surge.max(axis=0)
         population = scenario.population.size
         counts = rng.poisson(self.population_rate[k] * grid.interval * most *
@@ -92,18 +102,23 @@ class RequestTraffic:
         tail = draws.random(size) < c.tail_fraction[k, arm, segment]
         extra = c.shift[k, arm, segment] + np.where(hit, 0.0, c.miss_shift[k, arm, segment]) + \
             np.where(tail, c.tail_delay[k, arm, segment], 0.0)
-        error = draws.random(size) < c.p_app[k, arm, segment]
+        p_app = c.p_app[k, arm, segment]
+        if paths is not None and paths.errors is not None:
+            p_app = p_app * paths.errors[k, arm, segment]
+        error = draws.random(size) < p_app
+        stretch = (paths.latency[k, arm, segment] if paths is not None and paths.latency is not None
+                   else np.ones(size))
         instance, refused = self._balance(arm, when, draws.random(size))
         cell = arm * n_segments + segment
         gaps = np.diff(when, prepend=env.now)
         pools, records, request = self.instances, self._records, self._request
-        for gap, a, i, cl, s, x, e, h, t, no in zip(*(v.tolist() for v in (
-                gaps, arm, instance, cell, service, extra, error, hit, when, refused))):
+        for gap, a, i, cl, s, x, e, h, t, m, no in zip(*(v.tolist() for v in (
+                gaps, arm, instance, cell, service, extra, error, hit, when, stretch, refused))):
             yield env.timeout(gap)
             if no:
                 records.append((cl, latency.FAIL_FAST, True, False))
             else:
-                env.process(request(pools[a][i], a, cl, s, x, e, h, t))
+                env.process(request(pools[a][i], a, cl, s, x, e, h, t, m))
 
     def _balance(self, arm: np.ndarray, when: np.ndarray, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The instance the load balancer sends each request to, and whether it is refused (instance down)."""
@@ -128,7 +143,7 @@ class RequestTraffic:
         return instance, refused
 
     def _request(self, worker: simpy.Resource, arm: int, cell: int, service: float, extra: float,
-                 error: bool, hit: bool, arrival: float):
+                 error: bool, hit: bool, arrival: float, stretch: float):
         request = worker.request()
         yield request
         waited = self.env.now - arrival
@@ -139,7 +154,7 @@ class RequestTraffic:
         yield self.env.timeout(service)
         worker.release(request)
         self._busy[arm] += service
-        total = waited + service + extra
+        total = (waited + service + extra) * stretch
         if total > self.timeout:
             self._records.append((cell, self.timeout, True, hit))
         else:
@@ -149,17 +164,20 @@ class RequestTraffic:
         env, scenario = self.env, self.scenario
         config = scenario.config.service
         pool, worker = scenario.pools[arm], self.instances[arm][instance]
-        blips = self.streams.health
+        spurious = self.streams.health
+        blipped = self.paths.blips[arm][:, instance] if self.paths and self.paths.blips else None
         while True:
             yield env.timeout(scenario.grid.check_interval)
             passed = False
-            if not pool.down[min(self._round(env.now), len(pool.down) - 1), instance]:
+            j = min(self._round(env.now), len(pool.down) - 1)
+            if not pool.down[j, instance]:
                 request = worker.request()
                 outcome = yield request | env.timeout(config.health_check_timeout)
                 if request in outcome:
                     yield env.timeout(CHECK_TIME)
                     worker.release(request)
-                    passed = blips.random() >= config.health_check_failure
+                    passed = spurious.random() >= config.health_check_failure and not (
+                        blipped is not None and blipped[j])
                 else:
                     request.cancel()
             self._checks[arm] += 1

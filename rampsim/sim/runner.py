@@ -40,6 +40,7 @@ from rampsim.sim.run import FaultNote, Run
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.scraper import Scraper
 from rampsim.sim.streams import Streams
+from rampsim.sim.variability import draw_paths
 from rampsim.telemetry import Telemetry
 
 __all__ = ["simulate", "Progress", "Fidelity"]
@@ -119,10 +120,13 @@ class _Simulation:
         self.events: list[Event] = []
         self.fault_log: list[FaultNote] = []
         self.active: list[Fault] = []
+        layout = scenario.layout
+        paths = draw_paths(scenario.config.variability, scenario.grid, len(layout.arms), len(layout.segments),
+                           [pool.size for pool in scenario.pools], self.streams.variability)
         if fidelity == "fluid":
-            self.traffic = FluidTraffic(scenario, self.streams)
+            self.traffic = FluidTraffic(scenario, self.streams, paths)
         else:
-            self.traffic = RequestTraffic(self.env, scenario, self.streams, self.control)
+            self.traffic = RequestTraffic(self.env, scenario, self.streams, self.control, paths)
         self.closed = _Channel(self.env)
         self.decided = _Channel(self.env)
         self.routed = _Channel(self.env)

@@ -9,7 +9,7 @@ ground truth start from the same conditions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Sequence
 
@@ -64,6 +64,7 @@ class Scenario:
     service: ServiceModel
     effects: Effects
     pools: list[Pool]
+    memo: dict = field(default_factory=dict, repr=False, compare=False)   # derived values, by weights
 
     @classmethod
     def build(cls, plan: Plan, faults: Sequence[Fault] = ()) -> "Scenario":

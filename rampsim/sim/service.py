@@ -21,7 +21,28 @@ from rampsim.sim import latency
 from rampsim.sim.config import TrafficConfig
 from rampsim.sim.queueing import Queue, queue
 
-__all__ = ["ServiceModel", "bucket_probabilities"]
+__all__ = ["ServiceModel", "bucket_probabilities", "stretched_bucket_probabilities", "mean_served_latency"]
+
+
+def _outcomes(bounds: np.ndarray, served: np.ndarray, shed: np.ndarray, fail_fast: np.ndarray, timeout: float,
+              served_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buckets, timeout share and mean latency from the served-latency CDF at the bounds and the timeout."""
+    in_time = (1 - shed)[..., None] * served[..., :-1]
+    p_timeout = shed + (1 - shed) * (1 - served[..., -1])
+    cumulative = np.where(bounds < timeout, in_time, 1.0)
+    ff = np.asarray(fail_fast, dtype=float)[..., None]
+    cumulative = ff * (bounds >= latency.FAIL_FAST) + (1 - ff) * cumulative
+    mean = fail_fast * latency.FAIL_FAST + (1 - fail_fast) * (
+        p_timeout * timeout + (1 - p_timeout) * np.minimum(served_mean, timeout))
+    return cumulative, p_timeout, mean
+
+
+def _points(bounds: np.ndarray, timeout: float) -> np.ndarray:
+    return np.append(np.minimum(bounds, timeout), timeout)
+
+
+def mean_served_latency(mix: latency.Mixture, q: Queue) -> np.ndarray:
+    return (mix.weight * (mix.shift + mix.mean)).sum(axis=-1) + q.p_wait * q.wait_mean
 
 
 def bucket_probabilities(bounds: np.ndarray, mix: latency.Mixture, q: Queue, fail_fast: np.ndarray,
@@ -32,18 +53,21 @@ def bucket_probabilities(bounds: np.ndarray, mix: latency.Mixture, q: Queue, fai
     slower than ``timeout`` are cut off at the timeout.
     """
     bounds = np.asarray(bounds, dtype=float)
-    finite = np.minimum(bounds, timeout)
-    points = np.append(finite, timeout)
-    served = latency.cdf(points, mix, q.p_wait, q.wait_mean)
-    in_time = (1 - q.shed)[..., None] * served[..., :-1]
-    p_timeout = q.shed + (1 - q.shed) * (1 - served[..., -1])
-    cumulative = np.where(bounds < timeout, in_time, 1.0)
-    ff = np.asarray(fail_fast, dtype=float)[..., None]
-    cumulative = ff * (bounds >= latency.FAIL_FAST) + (1 - ff) * cumulative
-    served_mean = (mix.weight * (mix.shift + mix.mean)).sum(axis=-1) + q.p_wait * q.wait_mean
-    mean = fail_fast * latency.FAIL_FAST + (1 - fail_fast) * (
-        p_timeout * timeout + (1 - p_timeout) * np.minimum(served_mean, timeout))
-    return cumulative, p_timeout, mean
+    served = latency.cdf(_points(bounds, timeout), mix, q.p_wait, q.wait_mean)
+    return _outcomes(bounds, served, q.shed, fail_fast, timeout, mean_served_latency(mix, q))
+
+
+def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, q: Queue, fail_fast: np.ndarray,
+                                   served_mean: np.ndarray, timeout: float, index: np.ndarray, stretch: np.ndarray
+                                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`bucket_probabilities` of cells that use row ``index`` of ``table``, ``q``, ``fail_fast`` and
+    ``served_mean``, with every served request's latency multiplied by the cell's ``stretch``.
+
+    ``P(stretch * L <= le) = P(L <= le / stretch)``, read from the row's tabulated CDF.
+    """
+    bounds = np.asarray(bounds, dtype=float)
+    served = table.at(_points(bounds, timeout) / stretch[..., None], index)
+    return _outcomes(bounds, served, q.shed[index], fail_fast[index], timeout, served_mean[index] * stretch)
 
 
 @dataclass(frozen=True)

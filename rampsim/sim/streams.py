@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["Streams", "STREAMS"]
 
-STREAMS = ("requests", "errors", "latency", "health", "cache", "gauges", "router", "service")
+STREAMS = ("requests", "errors", "latency", "health", "cache", "gauges", "router", "service", "variability")
 
 
 class Streams:

@@ -1,0 +1,123 @@
+"""Background variability: the latent paths one run's traffic is drawn around.
+
+The ``traffic.variability`` section (:class:`~rampsim.sim.config.Variability`)
+describes processes real services show beyond sampling noise: a persistent
+log-scale wander of the request rate, the error probability and the latency,
+per-tick overdispersion, bursts, and instance blips that fail health checks.
+:func:`draw_paths` turns it into :class:`Paths`, multipliers per tick, arm and
+segment, drawn once per run from the run's own stream. Both fidelities read the
+same paths (the fluid one per tick, the request one per request), and the ground
+truth never does.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy.signal import lfilter
+
+from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
+from rampsim.sim.grid import Grid
+from rampsim.sim.latency import STRETCH_LIMIT
+
+__all__ = ["Paths", "draw_paths", "ou_path", "burst_factor"]
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Multipliers of one run: ``(ticks, arms, segments)`` each, plus per-arm blips ``(rounds, instances)``.
+
+    Tick ``k``'s multiplier acts on the traffic of its interval ``((k - 1) * dt, k * dt]``.
+    Latency multipliers are capped at :data:`~rampsim.sim.latency.STRETCH_LIMIT` either way.
+    A process that is off is ``None`` (its multiplier is exactly 1).
+    """
+
+    requests: Optional[np.ndarray]
+    errors: Optional[np.ndarray]
+    latency: Optional[np.ndarray]
+    blips: Optional[list[np.ndarray]]
+
+
+def ou_path(rng: np.random.Generator, n: int, columns: int, sd: float, phi: float) -> np.ndarray:
+    """A stationary AR(1) path ``(n, columns)`` with marginal sd ``sd`` and lag-1 correlation ``phi``."""
+    shocks = rng.standard_normal((n, columns))
+    shocks[1:] *= sd * math.sqrt(1.0 - phi * phi)
+    shocks[0] *= sd
+    return lfilter([1.0], [1.0, -phi], shocks, axis=0)
+
+
+def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: int) -> np.ndarray:
+    """The product of the bursts in force, ``(ticks, arms)``, each tick weighted by its overlap."""
+    factor = np.ones((grid.n_ticks, n_arms))
+    if bursts.per_day <= 0:
+        return factor
+    horizon = grid.horizon
+    rates = [bursts.per_day * bursts.common] + [bursts.per_day * (1 - bursts.common)] * n_arms
+    edges = grid.times
+    for source, rate in enumerate(rates):
+        count = rng.poisson(rate * horizon / _DAY)
+        starts = rng.uniform(0.0, horizon, count)
+        ends = starts + rng.exponential(bursts.duration, count)
+        multipliers = np.exp(math.log(bursts.multiplier) + bursts.spread * rng.standard_normal(count))
+        arms = slice(None) if source == 0 else slice(source - 1, source)
+        for start, end, multiplier in zip(starts, ends, multipliers):
+            overlap = np.clip(np.minimum(edges[1:], end) - np.maximum(edges[:-1], start), 0.0, None) / grid.interval
+            factor[1:, arms] *= (1.0 + (multiplier - 1.0) * overlap)[:, None]
+    return factor
+
+
+def _latent(rng: np.random.Generator, latent: Latent, grid: Grid, n_arms: int, n_segments: int) -> np.ndarray:
+    n = grid.n_ticks
+    log = np.zeros((n, n_arms))
+    if latent.sd > 0:
+        phi = math.exp(-grid.interval / latent.correlation_time)
+        common = ou_path(rng, n, 1, latent.sd * math.sqrt(latent.common), phi)
+        own = ou_path(rng, n, n_arms, latent.sd * math.sqrt(1.0 - latent.common), phi)
+        log = common + own - latent.sd ** 2 / 2
+    multiplier = np.exp(log) * burst_factor(rng, latent.bursts, grid, n_arms)
+    multiplier = np.repeat(multiplier[:, :, None], n_segments, axis=2)
+    if latent.jitter > 0:
+        shape = 1.0 / latent.jitter ** 2
+        multiplier *= rng.gamma(shape, 1.0 / shape, multiplier.shape)
+    return multiplier
+
+
+def _blips(rng: np.random.Generator, blips: HealthBlips, grid: Grid, sizes: Sequence[int]) -> list[np.ndarray]:
+    rounds, check = grid.n_rounds, grid.check_interval
+    result = []
+    for size in sizes:
+        counts = rng.poisson(blips.per_day * grid.horizon / _DAY, size)
+        instance = np.repeat(np.arange(size), counts)
+        starts = rng.uniform(0.0, grid.horizon, len(instance))
+        ends = starts + rng.exponential(blips.duration, len(instance))
+        first = np.minimum(np.ceil(starts / check - 1e-9).astype(np.intp), rounds)
+        after = np.minimum(np.ceil(ends / check - 1e-9).astype(np.intp), rounds)
+        edges = np.zeros((rounds + 1, size), np.int64)
+        np.add.at(edges, (first, instance), 1)
+        np.add.at(edges, (after, instance), -1)
+        result.append(np.cumsum(edges, axis=0)[:-1] > 0)
+    return result
+
+
+def draw_paths(variability: Optional[Variability], grid: Grid, n_arms: int, n_segments: int,
+               pool_sizes: Sequence[int], rng: np.random.Generator) -> Optional[Paths]:
+    """The latent paths of one run, or ``None`` when there is no background variability.
+
+    Draws come from ``rng`` alone, in a fixed order (requests, errors, latency, blips),
+    so a run's paths depend only on its seed and the configuration.
+    """
+    if variability is None or not variability.active:
+        return None
+
+    def latent(process: Latent) -> Optional[np.ndarray]:
+        return _latent(rng, process, grid, n_arms, n_segments) if process.active else None
+
+    requests, errors, latency = (latent(p) for p in (variability.requests, variability.errors, variability.latency))
+    if latency is not None:
+        np.clip(latency, 1.0 / STRETCH_LIMIT, STRETCH_LIMIT, out=latency)
+    blips = _blips(rng, variability.health_checks, grid, pool_sizes) if variability.health_checks.per_day > 0 else None
+    return Paths(requests=requests, errors=errors, latency=latency, blips=blips)
