@@ -17,6 +17,7 @@ FORBIDDEN = {
     "prod": {"simpy", "matplotlib", "rampsim.sim", "rampsim.report", "rampsim.experiment"},
     "experiment": {"matplotlib", "rampsim.report", "rampsim.prod", "rampsim.cli"},
     "report": {"rampsim.prod", "rampsim.cli"},
+    "calibration": {"matplotlib", "rampsim.report", "rampsim.cli"},
 }
 
 

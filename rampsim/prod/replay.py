@@ -8,6 +8,7 @@ Prometheus or exported from a simulation, through a candidate gate.
 """
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Optional
 
@@ -23,11 +24,15 @@ __all__ = ["FileSource", "load_recording"]
 
 
 def load_recording(path: str | Path) -> list[RawSeries]:
-    """The series in the file at ``path``: CSV if it ends in ``.csv``, OpenMetrics otherwise."""
+    """The series in the file at ``path``: CSV if it ends in ``.csv`` (or ``.csv.gz``), OpenMetrics
+    otherwise; gzip-compressed when it ends in ``.gz``."""
     path = Path(path)
+    compressed = path.suffix.lower() == ".gz"
+    kind = Path(path.stem).suffix.lower() if compressed else path.suffix.lower()
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            if path.suffix.lower() == ".csv":
+        with (gzip.open(path, "rt", encoding="utf-8", newline="") if compressed
+              else path.open(encoding="utf-8", newline="")) as handle:
+            if kind == ".csv":
                 return read_tick_csv(handle, str(path))
             return read_openmetrics(handle, str(path))
     except OSError as exc:
@@ -62,6 +67,12 @@ class FileSource:
         """Unix seconds of the earliest sample, ``None`` for an empty recording."""
         firsts = [int(s.timestamps_ms[0]) for s in self.series if len(s.timestamps_ms)]
         return min(firsts) / 1000.0 if firsts else None
+
+    @property
+    def last_timestamp(self) -> Optional[float]:
+        """Unix seconds of the latest sample, ``None`` for an empty recording."""
+        lasts = [int(s.timestamps_ms[-1]) for s in self.series if len(s.timestamps_ms)]
+        return max(lasts) / 1000.0 if lasts else None
 
     def read(self, low_ms: int, high_ms: int) -> list[RawSeries]:
         """The samples with ``low_ms <= timestamp <= high_ms`` of every series."""

@@ -8,7 +8,7 @@ empty cell for a missing sample. Spreadsheets and ``pandas.read_csv`` read it as
 from __future__ import annotations
 
 import csv
-from typing import Iterable, TextIO
+from typing import Iterable, Sequence, TextIO
 
 import numpy as np
 
@@ -16,21 +16,48 @@ from rampsim.prod.columns import RawSeries, SeriesMap
 from rampsim.prod.grid import parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series
-from rampsim.telemetry import Telemetry
+from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
 
 __all__ = ["write_tick_csv", "read_tick_csv"]
 
 
-def write_tick_csv(telemetry: Telemetry, out: TextIO, start: float, naming: Naming | None = None) -> None:
-    """Write ``telemetry`` (tick times offset by ``start``, unix seconds) as a per-tick CSV."""
-    series_map = SeriesMap(telemetry.layout, naming or Naming())
+def write_tick_csv(telemetry: Telemetry, out: TextIO, start: float, naming: Naming | None = None,
+                   arms: Sequence[str] | None = None) -> None:
+    """Write ``telemetry`` (tick times offset by ``start``, unix seconds) as a per-tick CSV.
+
+    ``arms`` keeps only those arms' series (a service's history has no canary).
+    """
+    layout = telemetry.layout
+    series_map = SeriesMap(layout, naming or Naming())
+    keep = [layout.arm(arm) for arm in (arms or layout.arms)]
+    columns = [np.isin(_arm_of(layout, family), keep) for family in ("counters", "gauges")]
+    descriptions = [d for kind, mask in zip(("counters", "gauges"), columns)
+                    for d, kept in zip(series_map.descriptions[kind], mask) if kept]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["timestamp", *series_map.descriptions["counters"], *series_map.descriptions["gauges"]])
+    writer.writerow(["timestamp", *descriptions])
     start_ms = int(round(start * 1000))
-    values = np.hstack([telemetry.counters, telemetry.gauges])
+    values = np.hstack([telemetry.counters[:, columns[0]], telemetry.gauges[:, columns[1]]])
     for t, row in zip(telemetry.time, values):
         writer.writerow([format_timestamp(start_ms + int(round(t * 1000))),
-                         *("" if np.isnan(v) else repr(float(v)) for v in row)])
+                         *(_cell(v) for v in row.tolist())])
+
+
+def _cell(value: float) -> str:
+    """A sample as written: empty when missing, without '.0' when whole (counters mostly are)."""
+    if value != value:
+        return ""
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def _arm_of(layout: Layout, kind: str) -> np.ndarray:
+    """The arm of every counter or gauge column."""
+    families = COUNTER_FAMILIES if kind == "counters" else GAUGE_FAMILIES
+    width = layout.n_counters if kind == "counters" else layout.n_gauges
+    arm = np.zeros(width, np.intp)
+    for family in families:
+        for a in range(len(layout.arms)):
+            arm[layout.channels(family, a)] = a
+    return arm
 
 
 def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeries]:

@@ -1,0 +1,153 @@
+"""A/A backtests: a plan's gate judged on a service's own healthy history.
+
+The history of the stable service is cut into consecutive ramp-length windows.
+In each window the stable arm's traffic is split the way a ramp would split it:
+every counter increment of the stable series (requests and errors apart, each
+latency bucket, health checks passed and failed, cache hits and misses) goes to
+the canary with the plan's scheduled canary weight of that tick, by a binomial
+draw, and the rest stays on the baseline; revenue and latency sums follow their
+requests; both arms read the stable gauges. The canary is then a random sample of
+the real traffic at the canary's real volume, so its metrics carry the history's
+own variability and the sampling noise of a canary of that size, and a healthy
+window stopped by the gate is an empirical false rollback.
+
+Missing scrapes stay missing (``NaN``) in both arms, as the gate would see them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from rampsim.engine import DecisionEngine, Engine
+from rampsim.engine.events import AlertFired, Decision
+from rampsim.plan.schema import Plan
+from rampsim.telemetry import Telemetry
+
+__all__ = ["WindowVerdict", "Backtest", "split_window", "backtest"]
+
+@dataclass(frozen=True)
+class WindowVerdict:
+    """How the gate judged one window of history."""
+
+    start: float                      # seconds from the history's start
+    decision: str                     # advance, hold, rollback, or none
+    time: Optional[float]             # seconds into the window
+    source: str
+    alerts: tuple[tuple[str, float], ...]   # (rule, seconds into the window) of every alert fired
+
+    @property
+    def stopped(self) -> bool:
+        return self.decision in ("hold", "rollback")
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Every window's verdict; a stop is a false rollback (the history is taken as healthy)."""
+
+    windows: tuple[WindowVerdict, ...]
+    seed: int
+
+    @property
+    def false_rollbacks(self) -> int:
+        return sum(w.stopped for w in self.windows)
+
+    def rule_counts(self) -> dict[str, int]:
+        """Windows in which each rule fired at least once, and windows stopped by each decision source."""
+        counts: dict[str, int] = {}
+        for window in self.windows:
+            for rule in {name for name, _ in window.alerts}:
+                counts[f"alert:{rule}"] = counts.get(f"alert:{rule}", 0) + 1
+            if window.stopped:
+                counts[window.source] = counts.get(window.source, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _thin(rng: np.random.Generator, increments: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Binomial thinning of counts (``NaN`` kept), ``share`` broadcast along the first axis."""
+    present = ~np.isnan(increments)
+    counts = np.where(present, np.maximum(np.rint(increments), 0), 0).astype(np.int64)
+    p = np.broadcast_to(share.reshape((-1,) + (1,) * (increments.ndim - 1)), increments.shape)
+    return np.where(present, rng.binomial(counts, p), np.nan)
+
+
+def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Generator, arm: str = "baseline"
+                 ) -> Telemetry:
+    """Ticks ``first .. first + ramp`` of ``history``'s ``arm`` split into a baseline and a canary."""
+    interval = plan.telemetry.scrape_interval
+    n = int(round(plan.duration / interval)) + 1
+    layout = history.layout
+    source = layout.arm(arm)
+    canary, baseline = layout.arm("canary"), layout.arm("baseline")
+    rows = slice(first, first + n)
+    times = np.arange(n) * interval
+    share = np.array([0.0] + [plan.weight_at(t - interval) for t in times[1:]])
+    window = Telemetry.empty(layout, n)
+
+    def increments(family: str) -> np.ndarray:
+        values = getattr(history, family)[rows, source]
+        return np.diff(values, axis=0, prepend=values[:1])
+
+    requests, errors = increments("requests"), increments("errors")
+    canary_errors = _thin(rng, errors, share)
+    canary_requests = canary_errors + _thin(rng, requests - errors, share)
+    split = {"requests": (canary_requests, requests), "errors": (canary_errors, errors)}
+    buckets = increments("latency_bucket")
+    per_bucket = np.diff(buckets, axis=-1, prepend=np.zeros(buckets.shape[:-1] + (1,)))
+    split["latency_bucket"] = (np.cumsum(_thin(rng, per_bucket, share), axis=-1), buckets)
+    checks, ok = increments("health_checks"), increments("health_checks_ok")
+    canary_ok = _thin(rng, ok, share)
+    split["health_checks_ok"] = (canary_ok, ok)
+    split["health_checks"] = (canary_ok + _thin(rng, checks - ok, share), checks)
+    for family in ("cache_hits", "cache_misses"):
+        total = increments(family)
+        split[family] = (_thin(rng, total, share), total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(requests > 0, canary_requests / requests, 0.0)
+        for family in ("latency_sum", "revenue"):
+            total = increments(family)
+            split[family] = (total * fraction, total)
+    for family, (to_canary, total) in split.items():
+        view = getattr(window, family)
+        view[:, canary] = np.cumsum(to_canary, axis=0)
+        view[:, baseline] = np.cumsum(total - to_canary, axis=0)
+    for family in ("cpu", "memory", "network", "memory_bytes"):
+        values = getattr(history, family)[rows, source]
+        view = getattr(window, family)
+        view[:, canary] = values
+        view[:, baseline] = values
+    return window
+
+
+def _judge(engine: Engine, telemetry: Telemetry) -> tuple[Optional[Decision], list[AlertFired]]:
+    alerts: list[AlertFired] = []
+    for tick in range(len(telemetry)):
+        for event in engine.observe(telemetry, tick):
+            if isinstance(event, AlertFired):
+                alerts.append(event)
+            elif isinstance(event, Decision) and event.terminal:
+                return event, alerts
+    return None, alerts
+
+
+def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline",
+             engine_factory: Callable[[Plan], Engine] = DecisionEngine) -> Backtest:
+    """The gate of ``plan`` on every whole ramp-length window of ``history`` (see the module docstring).
+
+    Window ``j`` splits its traffic with ``SeedSequence(seed, spawn_key=(j,))``, so a window's
+    verdict does not depend on how many windows the history holds.
+    """
+    n = int(round(plan.duration / plan.telemetry.scrape_interval)) + 1
+    verdicts = []
+    for j, first in enumerate(range(0, len(history) - n + 1, n - 1)):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(j,)))
+        window = split_window(plan, history, first, rng, arm)
+        decision, alerts = _judge(engine_factory(plan), window)
+        verdicts.append(WindowVerdict(
+            start=float(history.time[first] - history.time[0]),
+            decision=decision.kind.value if decision else "none",
+            time=decision.time if decision else None, source=decision.source if decision else "",
+            alerts=tuple((a.rule, a.time) for a in alerts)))
+    return Backtest(tuple(verdicts), seed)
+

@@ -1,0 +1,109 @@
+"""How well a calibrated model reproduces its history: observed against simulated, minute by minute.
+
+:func:`compare` simulates the calibrated model over as long a stretch as the
+history (open loop, all traffic on the stable arm) and compares, per series, the
+distribution of 1-minute request counts, error rates and P99 latencies (two-sample
+Kolmogorov-Smirnov statistic), their autocorrelation up to 30 minutes, and the
+number of bursts the estimators detect in each. Minutes are autocorrelated, so the
+KS p-value overstates the evidence: read the statistic as a distance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from rampsim.calibration.fit import Calibration, calibrate, with_traffic
+from rampsim.engine.metrics import histogram_quantile
+from rampsim.plan import Plan, with_overrides
+from rampsim.telemetry import Telemetry
+
+__all__ = ["SeriesComparison", "Comparison", "compare", "per_minute", "autocorrelation", "history_plan"]
+
+MAX_LAG_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class SeriesComparison:
+    """One series, observed and simulated: per-minute values and autocorrelations at lags 1..30 minutes."""
+
+    name: str
+    unit: str
+    observed: np.ndarray
+    simulated: np.ndarray
+    acf_observed: np.ndarray
+    acf_simulated: np.ndarray
+    ks: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every compared series and the bursts detected in each process (observed, simulated)."""
+
+    series: tuple[SeriesComparison, ...]
+    bursts: dict[str, tuple[int, int]]
+    simulated_days: float
+
+
+def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
+    """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration``, no checkpoints."""
+    interval = plan.telemetry.scrape_interval
+    seconds = max(interval, round(duration / interval) * interval)
+    return with_overrides(plan, {"phases": [{"name": "history", "weight": weight, "duration": f"{seconds:g}s"}],
+                                 "checkpoints": {}, "final_gate.at": f"{seconds:g}s"})
+
+
+def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:
+    """1-minute requests, error rate and P99 of ``arm`` (all segments), from whole minutes of scrapes."""
+    layout = telemetry.layout
+    a = layout.arm(arm)
+    step = max(int(round(60.0 / layout.scrape_interval)), 1)
+    ticks = (len(telemetry) - 1) // step * step
+    rows = np.arange(0, ticks + 1, step)
+
+    def increase(values: np.ndarray) -> np.ndarray:
+        return np.diff(values[rows], axis=0)
+
+    requests = increase(telemetry.requests[:, a].sum(axis=1))
+    errors = increase(telemetry.errors[:, a].sum(axis=1))
+    buckets = increase(telemetry.latency_bucket[:, a].sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error_rate = np.where(requests > 0, errors / requests, np.nan)
+    p99 = histogram_quantile(0.99, layout.latency_buckets, buckets)
+    return {"requests": requests, "error_rate": error_rate, "p99": p99}
+
+
+def autocorrelation(values: np.ndarray, lags: int = MAX_LAG_MINUTES) -> np.ndarray:
+    """Sample autocorrelation at lags ``1..lags`` (missing values left out of each lag's pairs)."""
+    x = values - np.nanmean(values)
+    variance = np.nanmean(x * x)
+    result = np.full(lags, np.nan)
+    for lag in range(1, min(lags, len(x) - 1) + 1):
+        result[lag - 1] = np.nanmean(x[lag:] * x[:-lag]) / variance
+    return result
+
+
+def compare(plan: Plan, calibration: Calibration, history: Telemetry, arm: str = "baseline",
+            seed: int = 0) -> Comparison:
+    """The calibrated model against ``history`` (see the module docstring)."""
+    from rampsim.sim import simulate
+
+    simulated_plan = history_plan(with_traffic(plan, calibration), calibration.duration)
+    run = simulate(simulated_plan, seed=seed, engine_factory=None)
+    observed, simulated = per_minute(history, arm), per_minute(run.telemetry, "baseline")
+    units = {"requests": "requests per minute", "error_rate": "error rate", "p99": "P99 latency (s)"}
+    series = []
+    for name, unit in units.items():
+        o, s = observed[name], simulated[name]
+        o, s = o[np.isfinite(o)], s[np.isfinite(s)]
+        ks = stats.ks_2samp(o, s) if len(o) and len(s) else None
+        series.append(SeriesComparison(name, unit, o, s, autocorrelation(observed[name]),
+                                       autocorrelation(simulated[name]),
+                                       float(ks.statistic) if ks else np.nan, float(ks.pvalue) if ks else np.nan))
+    refit = calibrate(simulated_plan, run.telemetry, arm="baseline")
+    bursts = {"requests": (calibration.requests.bursts.count, refit.requests.bursts.count),
+              "errors": (calibration.errors.bursts.count, refit.errors.bursts.count),
+              "latency": (calibration.latency.latent.bursts.count, refit.latency.latent.bursts.count)}
+    return Comparison(tuple(series), bursts, float(run.telemetry.time[-1]) / 86400.0)

@@ -1,0 +1,1186 @@
+"""Estimators of the traffic model from one arm's per-tick history, each with a 95% interval.
+
+The model is the one :mod:`rampsim.sim.variability` draws (see
+:class:`~rampsim.sim.config.Latent`): per scrape tick of ``dt`` seconds a latent
+multiplier ``M_t = exp(x_t - sd**2 / 2) * G_t * B_t`` with ``x`` a stationary AR(1)
+on the log scale (marginal sd ``sd``, ``phi = exp(-dt / correlation_time)``), ``G``
+a gamma variable of mean 1 and coefficient of variation ``jitter``, independent per
+tick and segment, and ``B`` the bursts in force (Poisson starts, exponential
+durations, log-normal multipliers). It multiplies the request rate (counts
+Poisson), the error probability (errors binomial) and every latency (observed as
+classic-histogram buckets). Health checks fail independently with probability
+``q`` plus during per-instance blips.
+
+Inputs are per-tick *increments* (not cumulative counters); a ``NaN`` anywhere in
+a tick's row marks a missing scrape and that tick is left out (lag products that
+touch it too). Everything is vectorized over ticks with numpy; the only Python
+loops run over lags, blocks, segments and detected bursts.
+
+Intervals (95%, two-sided), per parameter:
+
+==========================  ==================================================================
+parameter                   interval
+==========================  ==================================================================
+load average, peak          delete-a-block jackknife over contiguous blocks, t with K-1 df
+load peak_at                same, on the phase angle (unwrapped around the estimate)
+flat vs diurnal             Hotelling T^2 on the cosine/sine coefficients with the jackknife
+                            covariance, F(2, K-2); diurnal if p < 0.01 and the history
+                            covers a day
+error rate (segment)        block jackknife widened to the exact Poisson (Garwood) interval;
+                            Garwood alone when errors are sparse
+sd, jitter                  block jackknife on sd**2 and on the jitter's variance term, then
+                            mapped (square root; inverse trigamma on the log scale)
+correlation_time            block jackknife on log(correlation_time); a stated default when no
+                            persistent variation is detected
+common                      block jackknife on the cross-arm/own covariance ratio (second arm)
+burst per_day               exact Poisson (Garwood) on the number of detected bursts
+burst duration              exponential mean: 2*sum/chi2(2n) (exact for exponential durations)
+burst multiplier (median)   t interval on the mean log multiplier (n-1 df)
+burst spread                chi-square interval on the variance of log multipliers, less the
+                            measurement variance of each burst's multiplier
+burst common                Clopper-Pearson on the share of bursts coincident in both arms
+typical P99                 block jackknife on log P99
+health q                    block jackknife (blips present) or Garwood on all failures (none)
+blip per_day, duration      block jackknife on the logs; upper bound only when not detected
+==========================  ==================================================================
+
+A block jackknife is honest under overdispersion and autocorrelation as long as
+blocks are much longer than the correlation time: blocks are chosen at least four
+times the longest lag used (three fitted correlation times). When a parameter
+cannot be estimated (history too short, no burst seen, no persistent variation,
+no second arm) its :class:`Estimate` says ``fallback=True``, carries the stated
+default of :mod:`rampsim.sim.config` as ``value`` and a note, never an invented
+number.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Optional, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import optimize, special, stats
+
+from rampsim.engine.metrics import histogram_quantile
+from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS
+
+__all__ = [
+    "Estimate", "LoadFit", "ErrorRateFit", "BurstFit", "LatentFit", "LatencyFit", "HealthFit",
+    "fit_load", "fit_error_rates", "fit_latent", "fit_latency", "fit_health", "fit_requests", "fit_errors",
+    "DEFAULTS",
+]
+
+DAY = 86400.0
+LEVEL = 0.95
+MIN_TICKS = 120          # fewer valid ticks than this: the latent fit returns fallbacks
+MIN_BLOCKS, MAX_BLOCKS = 5, 20
+DETECTION_WINDOW = 20    # ticks either side of a tick that set its persistent level
+MIN_HISTOGRAM_COUNT = 10  # a tick with fewer observations has no usable log-stretch
+
+# The stated defaults, mirroring rampsim.sim.config (not imported: it would pull in simpy).
+DEFAULTS: dict[str, float] = {
+    "sd": 0.0, "correlation_time": 300.0, "common": 0.5, "jitter": 0.0,
+    "burst_per_day": 0.0, "burst_duration": 180.0, "burst_multiplier": 10.0, "burst_spread": 0.0,
+    "burst_common": 0.5, "blip_per_day": 0.0, "blip_duration": 10.0, "peak_at": 16 * 3600.0,
+}
+
+Scale = Literal["ratio", "log"]
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimated parameter: ``value`` and a 95% interval ``[low, high]``.
+
+    ``method`` names the interval's construction. ``fallback`` is true when the data
+    could not inform the parameter: ``value`` is then the stated default and the
+    interval what is known without it (often ``[0, inf]``); ``note`` says why.
+    """
+
+    value: float
+    low: float
+    high: float
+    method: str
+    fallback: bool = False
+    note: str = ""
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` lies in the interval (ends included)."""
+        return bool(self.low <= x <= self.high)
+
+
+def _fallback(name: str, note: str, low: float = 0.0, high: float = math.inf) -> Estimate:
+    return Estimate(DEFAULTS[name], low, high, "default", fallback=True, note=note)
+
+
+@dataclass(frozen=True)
+class LoadFit:
+    """The load profile: ``flat`` or a 24-hour cosine ``diurnal`` (rates in requests per second).
+
+    ``peak_at`` is a clock time of day in seconds; its interval ends are unwrapped
+    (``low`` may be negative or ``high`` beyond a day when the interval spans midnight).
+    ``p_value`` is the test of a daily cycle (``NaN`` when the history is shorter than a
+    day). ``coefficients`` are ``(a, b, c)`` of ``rate(u) = a + b cos(wu) + c sin(wu)``.
+    """
+
+    shape: Literal["flat", "diurnal"]
+    average: Estimate
+    peak: Estimate
+    peak_at: Estimate
+    p_value: float
+    dt: float
+    coefficients: tuple[float, float, float]
+
+    def rate(self, times: ArrayLike) -> np.ndarray:
+        """Mean fitted rate over each tick's interval ``(t - dt, t]``."""
+        t = np.asarray(times, dtype=float)
+        a, b, c = self.coefficients
+        ic, is_ = _cosine_integrals(t, self.dt)
+        return a + (b * ic + c * is_) / self.dt
+
+    def as_config(self) -> dict[str, Any]:
+        """The ``traffic.load`` mapping (``shape``, ``average``, ``peak``, ``peak_at``)."""
+        if self.shape == "flat":
+            return {"shape": "flat", "average": f"{self.average.value:.6g}/s"}
+        return {"shape": "diurnal", "average": f"{self.average.value:.6g}/s", "peak": f"{self.peak.value:.6g}/s",
+                "peak_at": f"{self.peak_at.value % DAY:.6g}s"}
+
+
+@dataclass(frozen=True)
+class ErrorRateFit:
+    """Base error rate per segment (column order of the input) and pooled over segments."""
+
+    rates: tuple[Estimate, ...]
+    overall: Estimate
+
+
+@dataclass(frozen=True)
+class BurstFit:
+    """Bursts of a latent process, as detected: runs of ticks far above the persistent level.
+
+    ``threshold`` is the smallest multiplier a burst covering a whole typical tick
+    needs to be detected: bursts below it are missed, so ``per_day`` and ``multiplier``
+    describe the bursts above it. ``count`` bursts were detected.
+    """
+
+    per_day: Estimate
+    duration: Estimate
+    multiplier: Estimate
+    spread: Estimate
+    common: Estimate
+    count: int
+    threshold: float
+
+
+@dataclass(frozen=True)
+class LatentFit:
+    """One latent process (:class:`~rampsim.sim.config.Latent`): persistent wander, jitter, bursts.
+
+    ``ticks`` valid ticks were used, ``masked`` of them set aside as bursts; the
+    jackknife used ``blocks`` blocks.
+    """
+
+    sd: Estimate
+    correlation_time: Estimate
+    jitter: Estimate
+    common: Estimate
+    bursts: BurstFit
+    ticks: int
+    masked: int
+    blocks: int
+
+    def as_config(self) -> dict[str, Any]:
+        """A mapping :class:`~rampsim.sim.config.Latent` validates (point estimates, clipped to its ranges)."""
+        b = self.bursts
+        return {
+            "sd": min(max(self.sd.value, 0.0), 3.0),
+            "correlation_time": f"{max(self.correlation_time.value, 1e-3):.6g}s",
+            "common": min(max(self.common.value, 0.0), 1.0),
+            "jitter": min(max(self.jitter.value, 0.0), 3.0),
+            "bursts": {"per_day": min(max(b.per_day.value, 0.0), 1e4),
+                       "duration": f"{max(b.duration.value, 1e-3):.6g}s",
+                       "multiplier": min(max(b.multiplier.value, 1.0), 1e6),
+                       "spread": min(max(b.spread.value, 0.0), 5.0),
+                       "common": min(max(b.common.value, 0.0), 1.0)},
+        }
+
+
+@dataclass(frozen=True)
+class LatencyFit:
+    """Latency: the latent fit of the per-tick log-stretch, the typical P99 and the log-stretch itself.
+
+    ``log_stretch`` is ``(ticks, columns)``: each tick's log multiplier of latency
+    relative to a typical tick (``NaN`` where missing).
+    """
+
+    latent: LatentFit
+    p99: Estimate
+    log_stretch: np.ndarray = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class HealthFit:
+    """Health checks: the independent failure probability and the instance blips.
+
+    ``detected`` says whether blips were detected (their failed-check covariance
+    interval excludes zero).
+    """
+
+    failure: Estimate
+    per_day: Estimate
+    duration: Estimate
+    detected: bool
+
+
+# -- interval helpers ------------------------------------------------------------------------------
+
+def _t(k: int) -> float:
+    return float(stats.t.ppf(0.5 + LEVEL / 2, k - 1))
+
+
+def _jackknife(full: float, leave_out: np.ndarray) -> tuple[float, float]:
+    """Delete-a-block jackknife interval: the estimate -/+ t(K-1) * the jackknife standard error.
+
+    Centred on the full-data estimate, not on the pseudo-values' mean: the
+    estimators here are nearly unbiased, and the jackknife's bias correction of a
+    fitted (argmax) estimator is noisier than the bias it would remove.
+    """
+    leave = np.asarray(leave_out, dtype=float)
+    leave = leave[np.isfinite(leave)]
+    k = len(leave)
+    if k < 3 or not math.isfinite(full):
+        return -math.inf, math.inf
+    se = math.sqrt((k - 1) / k * float(((leave - leave.mean()) ** 2).sum()))
+    half = _t(k) * se
+    return full - half, full + half
+
+
+def _garwood(count: float) -> tuple[float, float]:
+    """Exact (Garwood) interval for a Poisson mean given ``count`` events."""
+    a = 1.0 - LEVEL
+    low = 0.0 if count <= 0 else float(stats.chi2.ppf(a / 2, 2 * count)) / 2
+    return low, float(stats.chi2.ppf(1 - a / 2, 2 * count + 2)) / 2
+
+
+def _block_ids(valid: np.ndarray, k: int) -> np.ndarray:
+    """Contiguous blocks holding equal numbers of valid ticks: block index per tick."""
+    index = np.flatnonzero(valid)
+    edges = index[np.linspace(0, len(index), k + 1).astype(np.intp)[1:-1]]
+    return np.searchsorted(edges, np.arange(len(valid)), side="right")
+
+
+def _replicates(per_block: np.ndarray) -> np.ndarray:
+    """Full sums then leave-one-block-out sums, ``(K + 1, ...)`` from ``(K, ...)``."""
+    total = per_block.sum(axis=0)
+    return np.concatenate([total[None], total[None] - per_block])
+
+
+def _block_sum(values: np.ndarray, blocks: np.ndarray, k: int) -> np.ndarray:
+    """Per-block sums of ``values`` (``(T,)`` or ``(T, S)``), ``NaN`` counting as zero."""
+    v = np.nan_to_num(np.asarray(values, dtype=float))
+    if v.ndim == 1:
+        return np.bincount(blocks, v, minlength=k)
+    return np.stack([np.bincount(blocks, v[:, j], minlength=k) for j in range(v.shape[1])], axis=1)
+
+
+def _mad_var(x: np.ndarray) -> float:
+    """Robust variance: (1.4826 * median absolute deviation) squared."""
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return 0.0
+    return float((1.4826 * np.median(np.abs(x - np.median(x)))) ** 2)
+
+
+def _as_2d(values: ArrayLike) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    return array[:, None] if array.ndim == 1 else array
+
+
+# -- load ------------------------------------------------------------------------------------------
+
+def _cosine_integrals(t: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Integrals of cos(wu) and sin(wu) over ``(t - dt, t]`` (w: one cycle a day)."""
+    w = 2 * math.pi / DAY
+    return ((np.sin(w * t) - np.sin(w * (t - dt))) / w, (np.cos(w * (t - dt)) - np.cos(w * t)) / w)
+
+
+def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = None, *,
+             max_blocks: int = MAX_BLOCKS) -> LoadFit:
+    """The load profile from requests per tick of one arm (all segments).
+
+    ``times`` are scrape times in seconds on a clock whose multiples of a day are
+    midnights (Unix time qualifies); tick ``k`` counts the requests of
+    ``(times[k] - dt, times[k]]``. The rate is fitted by least squares as
+    ``a + b cos(wu) + c sin(wu)`` integrated over each tick. Criterion: ``diurnal``
+    when the valid history spans at least a day and the daily cycle is significant
+    (Hotelling T^2 on ``(b, c)`` with the block-jackknife covariance, ``F(2, K-2)``,
+    p < 0.01); otherwise ``flat`` with the mean rate. Intervals: block jackknife, t.
+    """
+    t = np.asarray(times, dtype=float)
+    y = np.asarray(requests_total, dtype=float)
+    valid = np.isfinite(t) & np.isfinite(y)
+    if dt is None:
+        dt = float(np.median(np.diff(t[np.isfinite(t)]))) if np.isfinite(t).sum() > 1 else 15.0
+    n_valid = int(valid.sum())
+    k = min(max_blocks, n_valid // 10)
+    if k < 3:
+        missing = Estimate(math.nan, 0.0, math.inf, "default", True, "fewer than 30 valid ticks")
+        return LoadFit("flat", missing, missing, _fallback("peak_at", "no load fitted", 0.0, DAY), math.nan,
+                       dt, (math.nan, 0.0, 0.0))
+    blocks = _block_ids(valid, k)[valid]
+    tv, yv = t[valid], y[valid]
+    ic, is_ = _cosine_integrals(tv, dt)
+    design = np.stack([np.full_like(tv, dt), ic, is_], axis=1)
+    xtx = _replicates(np.stack([np.stack([np.bincount(blocks, design[:, i] * design[:, j], minlength=k)
+                                          for j in range(3)], axis=-1) for i in range(3)], axis=1))
+    xty = _replicates(np.stack([np.bincount(blocks, design[:, i] * yv, minlength=k) for i in range(3)], axis=1))
+    flat = xty[:, 0] / xtx[:, 0, 0]
+    span = float(tv.max() - tv.min() + dt)
+    method = "block jackknife, t"
+    average_flat = Estimate(float(flat[0]), *_jackknife(flat[0], flat[1:]), method)
+    if span < DAY - 1e-6:
+        return LoadFit("flat", average_flat, average_flat,
+                       _fallback("peak_at", "history shorter than a day: flat load assumed", 0.0, DAY),
+                       math.nan, dt, (float(flat[0]), 0.0, 0.0))
+    beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    pseudo = k * beta[0, 1:] - (k - 1) * beta[1:, 1:]
+    cov = np.cov(pseudo, rowvar=False) / k
+    t2 = float(beta[0, 1:] @ np.linalg.solve(cov, beta[0, 1:])) if np.all(np.isfinite(cov)) else 0.0
+    p_value = float(stats.f.sf(t2 * (k - 2) / (2 * (k - 1)), 2, k - 2)) if k > 2 else 1.0
+    if p_value >= 0.01:
+        return LoadFit("flat", average_flat, average_flat,
+                       _fallback("peak_at", f"no significant daily cycle (p = {p_value:.3g})", 0.0, DAY),
+                       p_value, dt, (float(flat[0]), 0.0, 0.0))
+    a, amplitude = beta[:, 0], np.hypot(beta[:, 1], beta[:, 2])
+    peak = a + amplitude
+    angle = np.arctan2(beta[:, 2], beta[:, 1])
+    angle = angle[0] + (angle - angle[0] + math.pi) % (2 * math.pi) - math.pi
+    clock = angle * DAY / (2 * math.pi)
+    at_low, at_high = _jackknife(clock[0], clock[1:])
+    shift = math.floor(clock[0] / DAY) * DAY
+    note = "" if peak[0] <= 2 * a[0] else "peak above twice the average: the config's cosine cannot express it"
+    return LoadFit("diurnal", Estimate(float(a[0]), *_jackknife(a[0], a[1:]), method),
+                   Estimate(float(peak[0]), *_jackknife(peak[0], peak[1:]), method, note=note),
+                   Estimate(float(clock[0] - shift), at_low - shift, at_high - shift, method + " on the phase"),
+                   p_value, dt, (float(a[0]), float(beta[0, 1]), float(beta[0, 2])))
+
+
+# -- error rates -----------------------------------------------------------------------------------
+
+def _rate_estimate(errors: float, requests: float, jack: Optional[tuple[float, float]]) -> Estimate:
+    if requests <= 0:
+        return Estimate(math.nan, 0.0, 1.0, "default", True, "no requests")
+    low, high = (g / requests for g in _garwood(errors))
+    if jack is None:
+        return Estimate(errors / requests, low, min(high, 1.0), "exact Poisson (Garwood)",
+                        note="sparse errors: assumes no overdispersion")
+    return Estimate(errors / requests, max(min(jack[0], low), 0.0), min(max(jack[1], high), 1.0),
+                    "block jackknife (t) widened to the exact Poisson interval")
+
+
+def fit_error_rates(requests: ArrayLike, errors: ArrayLike, *, max_blocks: int = MAX_BLOCKS,
+                    min_errors: int = 50) -> ErrorRateFit:
+    """Base error rate per segment from requests and errors per tick, ``(T, S)`` or ``(T,)``.
+
+    The rate is total errors over total requests. Its interval is the block
+    jackknife's (t with K-1 df: honest under overdispersion and persistence) widened
+    to the exact Poisson interval (overdispersion can only widen it); with fewer than
+    ``min_errors`` errors or fewer than 5 blocks, the exact Poisson interval alone,
+    flagged in the note.
+    """
+    n, e = _as_2d(requests), _as_2d(errors)
+    valid = np.isfinite(n) & np.isfinite(e) & (n > 0)
+    n, e = np.where(valid, n, 0.0), np.where(valid, e, 0.0)
+    tick_valid = valid.any(axis=1)
+    k = min(max_blocks, int(tick_valid.sum()) // 10)
+
+    def estimates(nn: np.ndarray, ee: np.ndarray) -> list[Estimate]:
+        total_n, total_e = nn.sum(axis=0), ee.sum(axis=0)
+        if k < MIN_BLOCKS:
+            return [_rate_estimate(total_e[j], total_n[j], None) for j in range(nn.shape[1])]
+        blocks = _block_ids(tick_valid, k)
+        rn, re = _replicates(_block_sum(nn, blocks, k)), _replicates(_block_sum(ee, blocks, k))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = re / rn
+        return [_rate_estimate(total_e[j], total_n[j], _jackknife(p[0, j], p[1:, j])
+                               if total_e[j] >= min_errors else None) for j in range(nn.shape[1])]
+
+    return ErrorRateFit(tuple(estimates(n, e)), estimates(n.sum(axis=1, keepdims=True), e.sum(axis=1, keepdims=True))[0])
+
+
+# -- burst detection -------------------------------------------------------------------------------
+
+def _rolling_mean(values: np.ndarray, use: np.ndarray, window: int) -> np.ndarray:
+    """Mean of ``values[use]`` within ``window`` ticks either side, the tick itself excluded.
+
+    Where no tick qualifies the level is interpolated from the nearest defined ones.
+    """
+    n = len(values)
+    x = np.where(use, values, 0.0)
+    c = use.astype(float)
+    cx, cc = np.concatenate([[0.0], np.cumsum(x)]), np.concatenate([[0.0], np.cumsum(c)])
+    index = np.arange(n)
+    lo, hi = np.clip(index - window, 0, n), np.clip(index + window + 1, 0, n)
+    total, count = cx[hi] - cx[lo] - x, cc[hi] - cc[lo] - c
+    defined = count > 0
+    if not defined.any():
+        return np.full(n, np.nan)
+    level = np.where(defined, total / np.where(defined, count, 1.0), np.nan)
+    return np.interp(index, index[defined], level[defined])
+
+
+def _runs(flags: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs ``[start, stop)`` of flagged ticks, a missing tick between two flagged ones bridging them."""
+    n = len(flags)
+    index = np.arange(n)
+    previous = np.maximum.accumulate(np.where(valid, index, -1))
+    following = np.minimum.accumulate(np.where(valid, index, n)[::-1])[::-1]
+    padded = np.concatenate([flags, [False]])
+    bridge = ~valid & (previous >= 0) & (following < n) & padded[previous] & padded[np.minimum(following, n)]
+    on = (flags | bridge).astype(np.int8)
+    change = np.diff(np.concatenate([[0], on, [0]]))
+    return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
+
+
+@dataclass(frozen=True)
+class _Detection:
+    starts: np.ndarray
+    stops: np.ndarray
+    mask: np.ndarray       # ticks set aside from the latent fit: runs widened by a tick either side
+    k: float               # threshold in standard deviations
+    level_var: float       # variance of a tick about its persistent level, sampling noise excluded
+    typical_noise: float
+
+
+def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) -> _Detection:
+    """Bursts: ticks whose log value exceeds the persistent level by ``k`` standard deviations.
+
+    The persistent level is the mean of the unflagged ticks within ``window`` either
+    side; the standard deviation of a tick about it combines the robust (MAD)
+    variance of unflagged residuals, less their median sampling variance, with the
+    tick's own sampling variance. ``k = max(3.5, z(1 - 0.05 / ticks))`` keeps false
+    detections near 0.05 per history; three passes refine the flags.
+    """
+    valid = np.isfinite(e) & np.isfinite(noise)
+    n_valid = int(valid.sum())
+    empty = np.zeros(0, np.intp)
+    if n_valid < 10:
+        return _Detection(empty, empty, np.zeros(len(e), bool), math.inf, 0.0, 0.0)
+    k = max(3.5, float(stats.norm.isf(0.05 / n_valid)))
+    typical_noise = float(np.median(noise[valid]))
+    spread = math.sqrt(max(_mad_var(e[valid]), typical_noise, 1e-12))
+    flags = valid & (e - np.median(e[valid]) > k * spread)
+    level_var = 0.0
+    for _ in range(3):
+        use = valid & ~flags
+        resid = e - _rolling_mean(e, use, window)
+        level_var = max(_mad_var(resid[use]) - float(np.median(noise[use])) if use.any() else 0.0, 0.0)
+        new = valid & (resid > k * np.sqrt(level_var + noise))
+        if np.array_equal(new, flags):
+            break
+        flags = new
+    starts, stops = _runs(flags, valid)
+    edges = np.zeros(len(e) + 1, np.int64)
+    np.add.at(edges, np.maximum(starts - 1, 0), 1)
+    np.add.at(edges, np.minimum(stops + 1, len(e)), -1)
+    return _Detection(starts, stops, np.cumsum(edges)[:-1] > 0, k, level_var, typical_noise)
+
+
+# -- the persistent process and the jitter: one implementation for both scales ---------------------
+
+def _lag_sums(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, k: int, lags: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Per block, ``sum x_t y_{t+h}`` and the number of such pairs with both present, ``(K, lags)``."""
+    n = len(x)
+    vx, vy = np.isfinite(x), np.isfinite(y)
+    x0, y0 = np.where(vx, x, 0.0), np.where(vy, y, 0.0)
+    products, counts = np.zeros((k, len(lags))), np.zeros((k, len(lags)))
+    for j, h in enumerate(lags):
+        a, b = (slice(0, n - h), slice(h, n)) if h >= 0 else (slice(-h, n), slice(0, n + h))
+        products[:, j] = np.bincount(blocks[a], x0[a] * y0[b], minlength=k)
+        counts[:, j] = np.bincount(blocks[a], (vx[a] & vy[b]).astype(float), minlength=k)
+    return products, counts
+
+
+def _phi_grid(dt: float, n: int) -> np.ndarray:
+    """AR(1) coefficients for correlation times from dt/3 to ten histories, log-spaced."""
+    return np.exp(-dt / np.geomspace(dt / 3, 10 * n * dt, 800))
+
+
+def _project(g: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares ``g ~ amplitude * basis[i]`` over candidate shapes ``i``: best amplitude and ``i`` per row."""
+    g = np.nan_to_num(g)
+    numerator = g @ basis.T
+    denominator = (basis ** 2).sum(axis=1)
+    best = np.argmax(numerator ** 2 / denominator, axis=1)
+    return numerator[np.arange(len(g)), best] / denominator[best], best
+
+
+def _to_log_cov(c: np.ndarray, scale: Scale) -> np.ndarray:
+    """Covariances of ``M`` (ratio scale) to covariances of ``log M``: ``log(1 + c)``."""
+    if scale == "log":
+        return c
+    return np.log1p(np.maximum(c, -0.999))
+
+
+@dataclass(frozen=True)
+class _Core:
+    """Replicates (full data first, then leave-one-block-out) of the persistent and jitter fit."""
+
+    sd2: np.ndarray      # variance of x
+    phi: np.ndarray      # lag-1 autocorrelation of x
+    jitter: np.ndarray   # ratio scale: jitter**2; log scale: variance of log G
+    blocks: np.ndarray
+    k: int
+    lags: np.ndarray
+    mean: np.ndarray     # column means removed
+
+
+def _core(values: np.ndarray, noise: np.ndarray, dt: float, scale: Scale, max_blocks: int) -> Optional[_Core]:
+    """Method of moments on the masked series ``values`` ``(T, S)`` (columns share ``x``, not ``G``).
+
+    For lags ``h >= 1`` the covariance of the column mean is ``exp(sd^2 phi^h) - 1``
+    (ratio scale) or ``sd^2 phi^h`` (log scale), and, with several columns, so is the
+    lag-0 covariance between columns. ``sd^2`` and ``phi`` are fitted by least squares
+    to the log-scale covariances over lags up to three correlation times (a pilot fit
+    picks the lags). Each column's variance less its mean sampling variance is
+    ``(1 + jitter^2) exp(sd^2) - 1`` (ratio) or ``sd^2 + trigamma(1 / jitter^2)`` (log).
+    """
+    valid = np.isfinite(values) & np.isfinite(noise)
+    tick_valid = valid.any(axis=1)
+    n_valid = int(tick_valid.sum())
+    if n_valid < MIN_TICKS:
+        return None
+    v = np.where(valid, values, 0.0)
+    mean = v.sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+    z = np.where(valid, values - mean, np.nan)
+    count = valid.sum(axis=1)
+    zbar = np.where(count > 0, np.nansum(z, axis=1) / np.maximum(count, 1), np.nan)
+    n, columns = z.shape
+    phis = _phi_grid(dt, n)
+    pilot = np.arange(1, max(5, min(200, n_valid // 20)) + 1)
+    p, c = _lag_sums(zbar, zbar, np.zeros(n, np.intp), 1, pilot)
+    amp, best = _project(_to_log_cov(p / np.maximum(c, 1), scale), phis[:, None] ** pilot[None, :])
+    tau = -dt / math.log(phis[best[0]])
+    h_max = int(np.clip(math.ceil(3 * tau / dt), 5, max(5, min(1000, n_valid // 10)))) if amp[0] > 0 else len(pilot)
+    lags = np.arange(1, h_max + 1)
+    k = int(np.clip(n_valid // (4 * h_max), MIN_BLOCKS, max_blocks))
+    blocks = _block_ids(tick_valid, k)
+    p, c = _lag_sums(zbar, zbar, blocks, k, lags)
+    g = _to_log_cov(_replicates(p) / np.maximum(_replicates(c), 1), scale)
+    fit_lags = lags
+    if columns > 1:
+        zs, zq = np.nansum(z, axis=1), np.nansum(z * z, axis=1)
+        cross = _replicates(_block_sum(zs * zs - zq, blocks, k))
+        pairs = _replicates(_block_sum((count * (count - 1)).astype(float), blocks, k))
+        g = np.concatenate([_to_log_cov(cross / np.maximum(pairs, 1), scale)[:, None], g], axis=1)
+        fit_lags = np.concatenate([[0], lags])
+    amp, best = _project(g, phis[:, None] ** fit_lags[None, :])
+    squares = _replicates(_block_sum(np.where(valid, z * z, 0.0), blocks, k))
+    noises = _replicates(_block_sum(np.where(valid, noise, 0.0), blocks, k))
+    counts = _replicates(_block_sum(valid.astype(float), blocks, k))
+    v0 = ((squares - noises) / np.maximum(counts, 1)).mean(axis=1)
+    jitter = (1 + v0) * np.exp(-amp) - 1 if scale == "ratio" else v0 - amp
+    return _Core(amp, phis[best], jitter, blocks, k, lags, mean)
+
+
+def _inverse_trigamma(y: float) -> float:
+    """``k`` with ``trigamma(k) = y`` (``y > 0``)."""
+    if y > 1e12:
+        return 1.0 / math.sqrt(y)
+    if y < 1e-12:
+        return 1.0 / y
+    return math.exp(optimize.brentq(lambda lk: float(special.polygamma(1, math.exp(lk))) - y, -40.0, 40.0))
+
+
+def _jitter_from(term: float, scale: Scale) -> float:
+    """The jitter (coefficient of variation of ``G``) from its variance term on either scale."""
+    if not term > 0:
+        return 0.0
+    if math.isinf(term):
+        return math.inf
+    return math.sqrt(term) if scale == "ratio" else math.sqrt(1.0 / _inverse_trigamma(term))
+
+
+def _jitter_log_var(term: float, scale: Scale) -> float:
+    """The variance of ``log G`` from the jitter's variance term."""
+    if not term > 0:
+        return 0.0
+    return float(special.polygamma(1, 1.0 / term)) if scale == "ratio" else term
+
+
+def _persistent_estimates(core: _Core, dt: float, scale: Scale) -> tuple[Estimate, Estimate, Estimate, bool]:
+    """``sd``, ``correlation_time`` and ``jitter`` with their jackknife intervals, and whether ``x`` was detected."""
+    low, high = _jackknife(core.sd2[0], core.sd2[1:])
+    sd = Estimate(math.sqrt(max(core.sd2[0], 0.0)), math.sqrt(max(low, 0.0)), math.sqrt(max(high, 0.0)),
+                  "block jackknife on sd^2, t")
+    detected = low > 0
+    if detected:
+        with np.errstate(divide="ignore"):
+            log_tau = np.log(-dt / np.log(core.phi))
+        low, high = _jackknife(log_tau[0], log_tau[1:])
+        tau = Estimate(math.exp(log_tau[0]), math.exp(low), math.exp(high), "block jackknife on log correlation_time, t")
+    else:
+        tau = _fallback("correlation_time", "no persistent variation detected (the sd interval includes 0)")
+    low, high = _jackknife(core.jitter[0], core.jitter[1:])
+    jitter = Estimate(_jitter_from(core.jitter[0], scale), _jitter_from(low, scale), _jitter_from(high, scale),
+                      "block jackknife on the jitter's variance term, t")
+    return sd, tau, jitter, detected
+
+
+# -- bursts ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Measures:
+    """Per detected burst: log multiplier, its measurement variance, duration (seconds)."""
+
+    log_multiplier: np.ndarray
+    variance: np.ndarray
+    duration: np.ndarray
+
+
+def _measure_bursts(e: np.ndarray, noise: np.ndarray, det: _Detection, dt: float, sd2: float, phi: float,
+                    jitter_log_var: float, window: int = DETECTION_WINDOW) -> _Measures:
+    """Each burst against the mean of the unmasked ticks within ``window`` either side of it.
+
+    The log multiplier is the mean log excess of the burst's interior ticks (its
+    first and last ticks are partial); the duration is the summed excess of the
+    widened run on the ratio scale over the interior's, times ``dt``. The measurement
+    variance of the log multiplier combines the persistent process's drift between
+    the interior and the reference ticks (from the fitted AR(1)) with the jitter and
+    sampling variance of both.
+    """
+    n = len(e)
+    valid = np.isfinite(e) & np.isfinite(noise)
+    use = valid & ~det.mask
+    level = _rolling_mean(e, use, window)
+    kappa = float(np.mean(np.exp(e - level)[use])) if use.any() else 1.0
+    out_log, out_var, out_duration = [], [], []
+    for a, b in zip(det.starts, det.stops):
+        reference = np.concatenate([np.arange(max(a - 1 - window, 0), max(a - 1, 0)),
+                                    np.arange(min(b + 1, n), min(b + 1 + window, n))])
+        reference = reference[use[reference]]
+        inner = np.arange(a + 1, b - 1) if b - a >= 3 else np.arange(a, b)
+        inner = inner[valid[inner]]
+        if len(reference) == 0 or len(inner) == 0:
+            continue
+        base = float(e[reference].mean())
+        widened = np.arange(max(a - 1, 0), min(b + 1, n))
+        widened = widened[valid[widened]]
+        ratio = float(np.exp(e[inner] - base).mean()) / kappa
+        excess = float((np.exp(e[widened] - base) / kappa - 1.0).sum())
+        out_duration.append(dt * excess / (ratio - 1.0) if ratio > 1.0 else math.nan)
+        out_log.append(float(e[inner].mean()) - base)
+        ticks = np.concatenate([inner, reference])
+        weights = np.concatenate([np.full(len(inner), 1.0 / len(inner)), np.full(len(reference), -1.0 / len(reference))])
+        drift = max(sd2, 0.0) * float(weights @ (phi ** np.abs(ticks[:, None] - ticks[None, :])) @ weights)
+        out_var.append(max(drift, 0.0) + (jitter_log_var + float(noise[inner].mean())) / len(inner)
+                       + (jitter_log_var + float(noise[reference].mean())) / len(reference))
+    return _Measures(np.array(out_log), np.array(out_var), np.array(out_duration))
+
+
+def _coincident(det: _Detection, other: _Detection) -> int:
+    """Bursts of ``det`` overlapping (within a tick) a burst of ``other``."""
+    if len(det.starts) == 0 or len(other.starts) == 0:
+        return 0
+    j = np.searchsorted(other.stops, det.starts - 1, side="right")
+    inside = j < len(other.starts)
+    return int((inside & (other.starts[np.minimum(j, len(other.starts) - 1)] < det.stops + 1)).sum())
+
+
+def _clopper_pearson(x: int, n: int) -> tuple[float, float]:
+    a = 1 - LEVEL
+    low = 0.0 if x == 0 else float(stats.beta.ppf(a / 2, x, n - x + 1))
+    high = 1.0 if x == n else float(stats.beta.ppf(1 - a / 2, x + 1, n - x))
+    return low, high
+
+
+def _burst_fit(measures: _Measures, det: _Detection, n_valid: int, dt: float, coincident: Optional[int]) -> BurstFit:
+    """Burst parameters from the detected bursts (interval methods in the module docstring)."""
+    count = len(det.starts)
+    threshold = math.exp(det.k * math.sqrt(det.level_var + det.typical_noise)) if math.isfinite(det.k) else math.inf
+    if n_valid < 10:
+        note = "history too short to look for bursts"
+        return BurstFit(_fallback("burst_per_day", note), _fallback("burst_duration", note),
+                        _fallback("burst_multiplier", note, 1.0), _fallback("burst_spread", note),
+                        _fallback("burst_common", note, 0.0, 1.0), 0, threshold)
+    days = n_valid * dt / DAY
+    low, high = _garwood(count)
+    per_day = Estimate(count / days, low / days, high / days, "exact Poisson (Garwood) on detected bursts",
+                       note="" if count else "no burst detected")
+    log_m = measures.log_multiplier
+    n = len(log_m)
+    none = "no burst detected" if count == 0 else "no burst could be measured"
+    if n == 0:
+        duration, multiplier, spread = (_fallback("burst_duration", none), _fallback("burst_multiplier", none, 1.0),
+                                        _fallback("burst_spread", none))
+    else:
+        d = np.maximum(measures.duration[np.isfinite(measures.duration)], 1e-3 * dt)
+        if len(d):
+            a = 1 - LEVEL
+            total = 2 * float(d.sum())
+            duration = Estimate(float(d.mean()), total / float(stats.chi2.ppf(1 - a / 2, 2 * len(d))),
+                                total / float(stats.chi2.ppf(a / 2, 2 * len(d))), "exponential mean, chi-square")
+        else:
+            duration = _fallback("burst_duration", none)
+        if n >= 2:
+            mean, s2 = float(log_m.mean()), float(log_m.var(ddof=1))
+            half = _t(n) * math.sqrt(s2 / n)
+            multiplier = Estimate(math.exp(mean), math.exp(mean - half), math.exp(mean + half),
+                                  "t on the mean log multiplier")
+            noise = float(measures.variance.mean())
+            a = 1 - LEVEL
+            hi_var = (n - 1) * s2 / float(stats.chi2.ppf(a / 2, n - 1)) - noise
+            lo_var = (n - 1) * s2 / float(stats.chi2.ppf(1 - a / 2, n - 1)) - noise
+            spread = Estimate(math.sqrt(max(s2 - noise, 0.0)), math.sqrt(max(lo_var, 0.0)),
+                              math.sqrt(max(hi_var, 0.0)), "chi-square on the log multipliers' variance less noise")
+        else:
+            multiplier = Estimate(math.exp(float(log_m[0])), 1.0, math.inf, "one burst: no interval",
+                                  note="one burst measured")
+            spread = _fallback("burst_spread", "one burst measured: no spread")
+    if coincident is None:
+        common = _fallback("burst_common", "needs a second arm's series", 0.0, 1.0)
+    elif count == 0:
+        common = _fallback("burst_common", "no burst detected", 0.0, 1.0)
+    else:
+        common = Estimate(coincident / count, *_clopper_pearson(coincident, count),
+                          "Clopper-Pearson on bursts coincident in both arms")
+    return BurstFit(per_day, duration, multiplier, spread, common, count, threshold)
+
+
+# -- one latent process: detection, masking, moments -----------------------------------------------
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A latent series ready to fit: a per-tick log series for burst detection and masked values."""
+
+    scale: Scale
+    detect: np.ndarray        # (T,) log series
+    detect_noise: np.ndarray  # (T,) its sampling variance
+    make: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # burst mask -> values, noise (T, S)
+
+
+def _ratio_prepared(observed: ArrayLike, base: ArrayLike, trials: Optional[ArrayLike]) -> _Prepared:
+    """Counts around a base: ``z = observed / (base * r) - 1``, ``r`` the ratio of sums outside bursts."""
+    y, b = _as_2d(observed), _as_2d(base)
+    if y.shape != b.shape:
+        raise ValueError(f"observed {y.shape} and base {b.shape} differ in shape")
+    n_trials = _as_2d(trials) if trials is not None else None
+    valid = np.isfinite(y) & np.isfinite(b) & (b > 0) & (y >= 0)
+    if n_trials is not None:
+        valid &= np.isfinite(n_trials) & (n_trials > 0)
+    total_y, total_b = np.where(valid, y, 0.0).sum(axis=1), np.where(valid, b, 0.0).sum(axis=1)
+    any_valid = valid.any(axis=1)
+    detect = np.where(any_valid, np.log((total_y + 0.5) / (total_b + 0.5)), np.nan)
+    detect_noise = np.where(any_valid, total_b / (total_b + 0.5) ** 2, np.nan)
+
+    def make(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        use = valid & ~mask[:, None]
+        observed_sum, base_sum = np.where(use, y, 0.0).sum(axis=0), np.where(use, b, 0.0).sum(axis=0)
+        ratio = np.where(base_sum > 0, observed_sum / np.where(base_sum > 0, base_sum, 1.0), 0.0)
+        expected = b * ratio
+        use &= expected > 0
+        safe = np.where(use, expected, 1.0)
+        noise = 1.0 / safe
+        if n_trials is not None:
+            noise *= np.clip(1.0 - safe / np.where(use, n_trials, 1.0), 0.0, 1.0)
+        return np.where(use, y / safe - 1.0, np.nan), np.where(use, noise, np.nan)
+
+    return _Prepared("ratio", detect, detect_noise, make)
+
+
+def _log_prepared(values: np.ndarray, noise: np.ndarray) -> _Prepared:
+    """Log-scale values ``(T, S)`` (a latency log-stretch) with their sampling variances."""
+    valid = np.isfinite(values) & np.isfinite(noise)
+    count = valid.sum(axis=1)
+    detect = np.where(count > 0, np.where(valid, values, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
+    detect_noise = np.where(count > 0, np.where(valid, noise, 0.0).sum(axis=1) / np.maximum(count, 1) ** 2, np.nan)
+
+    def make(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        use = valid & ~mask[:, None]
+        return np.where(use, values, np.nan), np.where(use, noise, np.nan)
+
+    return _Prepared("log", detect, detect_noise, make)
+
+
+def _column_mean(values: np.ndarray) -> np.ndarray:
+    valid = np.isfinite(values)
+    count = valid.sum(axis=1)
+    centred = values - np.nanmean(np.where(valid.any(axis=0), values, 0.0), axis=0) if valid.any() else values
+    return np.where(count > 0, np.where(valid, centred, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
+
+
+def _common_share(core: _Core, first: np.ndarray, second: np.ndarray, scale: Scale) -> Estimate:
+    """Share of ``x``'s variance common to both arms: cross-arm over own lag covariances (lags -H..H)."""
+    lags = np.arange(-len(core.lags), len(core.lags) + 1)
+    p, c = _lag_sums(first, second, core.blocks, core.k, lags)
+    cross = _to_log_cov(_replicates(p) / np.maximum(_replicates(c), 1), scale).sum(axis=1)
+    own = (core.sd2[:, None] * core.phi[:, None] ** np.abs(lags)[None, :]).sum(axis=1)
+    share = cross / own
+    low, high = _jackknife(share[0], share[1:])
+    return Estimate(min(max(float(share[0]), 0.0), 1.0), min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0),
+                    "block jackknife on the cross-arm covariance ratio, t")
+
+
+def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks: int
+         ) -> tuple[LatentFit, Optional[_Core], _Detection]:
+    """Detect and mask bursts, fit the persistent process and the jitter, then measure the bursts."""
+    det = _detect(prepared.detect, prepared.detect_noise)
+    values, noise = prepared.make(det.mask)
+    core = _core(values, noise, dt, prepared.scale, max_blocks)
+    n_valid = int((np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)).sum())
+    if core is None:
+        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed"
+        sd, tau, jitter = _fallback("sd", note), _fallback("correlation_time", note), _fallback("jitter", note)
+        detected, sd2, phi, jitter_var, k = False, 0.0, 0.0, det.level_var, 0
+    else:
+        sd, tau, jitter, detected = _persistent_estimates(core, dt, prepared.scale)
+        sd2, phi, k = float(core.sd2[0]), float(core.phi[0]), core.k
+        jitter_var = _jitter_log_var(float(core.jitter[0]), prepared.scale)
+    measures = _measure_bursts(prepared.detect, prepared.detect_noise, det, dt, sd2, phi, jitter_var)
+    coincident: Optional[int] = None
+    if other is None:
+        common = _fallback("common", "needs a second arm's series (a disjoint set of pods)", 0.0, 1.0)
+    else:
+        other_det = _detect(other.detect, other.detect_noise)
+        coincident = _coincident(det, other_det)
+        if core is None or not detected:
+            common = _fallback("common", "no persistent variation detected in this arm", 0.0, 1.0)
+        else:
+            union = det.mask | other_det.mask
+            common = _common_share(core, _column_mean(prepared.make(union)[0]), _column_mean(other.make(union)[0]),
+                                   prepared.scale)
+    fit = LatentFit(sd, tau, jitter, common, _burst_fit(measures, det, n_valid, dt, coincident),
+                    n_valid, int((det.mask & np.isfinite(prepared.detect)).sum()), k)
+    return fit, core, det
+
+
+def fit_latent(observed: ArrayLike, base: ArrayLike, dt: float = 15.0, *, trials: Optional[ArrayLike] = None,
+               other: Optional[tuple[ArrayLike, ArrayLike]] = None, other_trials: Optional[ArrayLike] = None,
+               max_blocks: int = MAX_BLOCKS) -> LatentFit:
+    """The latent multiplier of counts ``observed ~ Poisson(base * M)`` (or binomial out of ``trials``).
+
+    ``observed`` and ``base`` are ``(T,)`` or ``(T, S)``: columns (segments) share the
+    persistent process and bursts but have their own jitter, as in the simulator;
+    a single column of an arm's total gives the jitter of the total instead. For
+    requests ``base`` is the fitted ``rate * dt`` (times the segment's share), for
+    errors ``requests * p_hat`` with ``trials=requests``. Bursts are detected first
+    and masked (:func:`_detect`); the persistent process and the jitter come from
+    moments of ``z = observed / base - 1`` (:func:`_core`), sampling noise ``1/base``
+    (times ``1 - p`` for binomial counts) removed. ``other`` is a second arm's
+    ``(observed, base)`` on the same ticks: it gives the ``common`` shares.
+    """
+    second = _ratio_prepared(other[0], other[1], other_trials) if other is not None else None
+    return _fit(_ratio_prepared(observed, base, trials), dt, second, max_blocks)[0]
+
+
+def _burst_ticks(observed: np.ndarray, base: np.ndarray, trials: Optional[np.ndarray] = None) -> np.ndarray:
+    """Ticks a first burst detection sets aside (runs widened by a tick), for refitting a base without them."""
+    prepared = _ratio_prepared(observed, base, trials)
+    return _detect(prepared.detect, prepared.detect_noise).mask
+
+
+def fit_requests(times: ArrayLike, requests: ArrayLike, dt: Optional[float] = None, *,
+                 other: Optional[ArrayLike] = None) -> tuple[LoadFit, LatentFit]:
+    """The load profile and the request-rate latent process from requests per tick ``(T,)`` or ``(T, S)``.
+
+    Bursts raise the mean rate, while the configured ``average`` is the rate around
+    which the burst-free multiplier (mean 1) varies: the load is fitted once, bursts
+    are detected against it, and the load is refitted without the burst ticks.
+    Each segment's base is then the fitted rate times ``dt`` times its share of all
+    requests. ``other`` is a second arm's requests on the same ticks.
+    """
+    t = np.asarray(times, dtype=float)
+
+    def base_of(load: LoadFit, counts: np.ndarray) -> np.ndarray:
+        shares = np.nansum(counts, axis=0) / max(float(np.nansum(counts)), 1e-300)
+        return (load.rate(t) * load.dt)[:, None] * shares[None, :]
+
+    def load_and_base(counts: np.ndarray, step: Optional[float]) -> tuple[LoadFit, np.ndarray]:
+        total = counts.sum(axis=1)
+        load = fit_load(t, total, step)
+        if np.all(np.isfinite(load.coefficients)):
+            mask = _burst_ticks(counts, base_of(load, counts))
+            if mask.any():
+                load = fit_load(t, np.where(mask, np.nan, total), load.dt)
+                return load, base_of(load, np.where(mask[:, None], np.nan, counts))
+        return load, base_of(load, counts)
+
+    counts = _as_2d(requests)
+    load, base = load_and_base(counts, dt)
+    second = None
+    if other is not None:
+        other_counts = _as_2d(other)
+        second = (other_counts, load_and_base(other_counts, load.dt)[1])
+    return load, fit_latent(counts, base, load.dt, other=second)
+
+
+def _rates_without_bursts(n: np.ndarray, e: np.ndarray) -> ErrorRateFit:
+    """Error rates refitted without the ticks a first burst detection sets aside."""
+    rates = fit_error_rates(n, e)
+    p = np.array([np.nan_to_num(r.value) for r in rates.rates])
+    mask = _burst_ticks(e, n * p[None, :], n)
+    if not mask.any():
+        return rates
+    return fit_error_rates(np.where(mask[:, None], np.nan, n), np.where(mask[:, None], np.nan, e))
+
+
+def fit_errors(requests: ArrayLike, errors: ArrayLike, dt: float = 15.0, *,
+               other: Optional[tuple[ArrayLike, ArrayLike]] = None) -> tuple[ErrorRateFit, LatentFit]:
+    """Base error rates per segment and the error-probability latent process (errors binomial out of requests).
+
+    The base rates are refitted without the burst ticks (bursts raise the mean error
+    rate above the configured one, around which the burst-free multiplier varies).
+    ``other`` is a second arm's ``(requests, errors)`` on the same ticks.
+    """
+    n, e = _as_2d(requests), _as_2d(errors)
+    rates = _rates_without_bursts(n, e)
+    p = np.array([np.nan_to_num(r.value) for r in rates.rates])
+    second = None
+    other_trials = None
+    if other is not None:
+        n2, e2 = _as_2d(other[0]), _as_2d(other[1])
+        p2 = np.array([np.nan_to_num(r.value) for r in _rates_without_bursts(n2, e2).rates])
+        second, other_trials = (e2, n2 * p2[None, :]), n2
+    return rates, fit_latent(e, n * p[None, :], dt, trials=n, other=second, other_trials=other_trials)
+
+
+# -- latency ---------------------------------------------------------------------------------------
+
+_STRETCH_GRID = np.linspace(-5.0, 5.0, 1001)
+
+
+@dataclass(frozen=True)
+class _Response:
+    """How a tick's statistic ``sum_b w_b F(le_b)`` responds to a stretch ``exp(s)`` of a pooled distribution."""
+
+    value: np.ndarray     # R(s) on _STRETCH_GRID, decreasing
+    slope: np.ndarray     # dR/ds
+    variance: np.ndarray  # variance of one observation's contribution
+
+
+def _trapezoid_weights(u: np.ndarray) -> np.ndarray:
+    if len(u) == 1:
+        return np.ones(1)
+    w = np.zeros(len(u))
+    d = np.diff(u)
+    w[:-1] += d / 2
+    w[1:] += d / 2
+    return w
+
+
+def _response(pooled: np.ndarray, u: np.ndarray, w: np.ndarray) -> Optional[_Response]:
+    """The response table of a pooled cumulative histogram, its CDF interpolated between bounds.
+
+    The pooled CDF is interpolated linearly on the probit scale against log latency
+    (exact for a log-normal) and extrapolated linearly beyond the outer bounds.
+    """
+    total = pooled[-1]
+    below = pooled[:-1]
+    keep = (below > 0) & (total - below > 0)
+    if keep.sum() < 2:
+        return None
+    zk, uk = stats.norm.ppf(below[keep] / total), u[keep]
+    overall = (zk[-1] - zk[0]) / (uk[-1] - uk[0])
+    if not overall > 0:
+        return None
+    left = (zk[1] - zk[0]) / (uk[1] - uk[0])
+    right = (zk[-1] - zk[-2]) / (uk[-1] - uk[-2])
+    left, right = (left if left > 0 else overall), (right if right > 0 else overall)
+    x = u[None, :] - _STRETCH_GRID[:, None]
+    probit = np.where(x < uk[0], zk[0] + left * (x - uk[0]),
+                      np.where(x > uk[-1], zk[-1] + right * (x - uk[-1]), np.interp(x, uk, zk)))
+    cdf = stats.norm.cdf(probit)
+    value = cdf @ w
+    mass = np.diff(np.concatenate([np.zeros((len(cdf), 1)), cdf, np.ones((len(cdf), 1))], axis=1), axis=1)
+    weight = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+    variance = np.maximum(mass @ weight ** 2 - (mass @ weight) ** 2, 0.0)
+    return _Response(value, np.gradient(value, _STRETCH_GRID), variance)
+
+
+def _invert(stat: np.ndarray, counts: np.ndarray, response: Optional[_Response]) -> tuple[np.ndarray, np.ndarray]:
+    """Log-stretch per tick and its delta-method sampling variance (``NaN`` outside the informative range)."""
+    if response is None:
+        return np.full(len(stat), np.nan), np.full(len(stat), np.nan)
+    r = response.value
+    s = np.interp(stat, r[::-1], _STRETCH_GRID[::-1])
+    slope = np.interp(s, _STRETCH_GRID, response.slope)
+    margin = 1e-6 * (r.max() - r.min())
+    inside = np.isfinite(stat) & (stat > r.min() + margin) & (stat < r.max() - margin) & (np.abs(slope) > 1e-9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.interp(s, _STRETCH_GRID, response.variance) / (counts * slope ** 2)
+    return np.where(inside, s, np.nan), np.where(inside, variance, np.nan)
+
+
+def _log_stretch(cumulative: np.ndarray, u: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One histogram column ``(T, B)``: each tick's log-stretch relative to a typical tick, and its variance.
+
+    The statistic ``sum_b w_b F_t(le_b)`` (trapezoid weights in log latency: the
+    mean log latency up to a constant) is inverted through its response to a
+    stretch of the pooled distribution. Two passes: the first pools every tick, the
+    second only the ticks near the median stretch (the typical tick), so that the
+    reference is not widened by the stretches themselves.
+    """
+    c = np.maximum.accumulate(cumulative, axis=1)
+    counts = c[:, -1]
+    ok = np.all(np.isfinite(c), axis=1) & (counts >= MIN_HISTOGRAM_COUNT)
+    safe = np.where(ok, counts, 1.0)
+    stat = np.where(ok, (np.where(ok[:, None], c[:, :-1], 0.0) / safe[:, None]) @ w, np.nan)
+    s, v = _invert(stat, safe, _response(np.where(ok[:, None], c, 0.0).sum(axis=0), u, w))
+    if not np.isfinite(s).any():
+        return s, v
+    centre = float(np.nanmedian(s))
+    delta = max(float(np.nanquantile(np.abs(s - centre), 0.2)), 2 * math.sqrt(float(np.nanmedian(v))))
+    band = np.isfinite(s) & (np.abs(s - centre) <= delta)
+    return _invert(stat, safe, _response(np.where(band[:, None], c, 0.0).sum(axis=0), u, w))
+
+
+def _typical_p99(total: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: np.ndarray,
+                 bounds: np.ndarray, max_blocks: int) -> Estimate:
+    """P99 that ``histogram_quantile`` reads on the ticks at the mean log-stretch (bursts excluded).
+
+    The ticks within a band around the mean log-stretch are pooled and read with
+    :func:`~rampsim.engine.metrics.histogram_quantile`; the interval is the block
+    jackknife on log P99 (band centre recomputed for every leave-out).
+    """
+    ok = ok & np.isfinite(stretch) & np.all(np.isfinite(total), axis=1)
+    k = min(max_blocks, int(ok.sum()) // 50)
+    if k < MIN_BLOCKS:
+        return Estimate(math.nan, 0.0, math.inf, "default", True, "too few ticks with latency observations")
+    blocks = _block_ids(ok, k)
+    sums = _replicates(np.bincount(blocks[ok], stretch[ok], minlength=k))
+    counts = _replicates(np.bincount(blocks[ok], minlength=k).astype(float))
+    centres = sums / counts
+    delta = max(float(np.quantile(np.abs(stretch[ok] - centres[0]), 0.2)), 2 * math.sqrt(float(np.median(noise[ok]))))
+    with np.errstate(invalid="ignore"):
+        band = ok[None, :] & (np.abs(stretch[None, :] - centres[:, None]) <= delta)
+    band[1:] &= blocks[None, :] != np.arange(k)[:, None]
+    pooled = band.astype(float) @ np.where(ok[:, None], total, 0.0)
+    p99 = histogram_quantile(0.99, bounds, pooled)
+    if not np.isfinite(p99[0]) or p99[0] <= 0:
+        return Estimate(float(p99[0]), 0.0, math.inf, "default", True, "no P99 readable")
+    low, high = _jackknife(math.log(p99[0]), np.log(np.maximum(p99[1:], 1e-300)))
+    return Estimate(float(p99[0]), math.exp(low), math.exp(high), "block jackknife on log P99, t")
+
+
+def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-stretch and variance ``(T, S)`` of cumulative buckets ``(T, B)`` or ``(T, S, B)``, and their total ``(T, B)``."""
+    cumulative = np.asarray(buckets, dtype=float)
+    if cumulative.ndim == 2:
+        cumulative = cumulative[:, None, :]
+    if cumulative.shape[-1] != len(bounds):
+        raise ValueError(f"{cumulative.shape[-1]} buckets for {len(bounds)} bounds")
+    if not (math.isinf(bounds[-1]) and np.all(bounds[:-1] > 0) and np.all(np.diff(bounds) > 0) and len(bounds) >= 3):
+        raise ValueError("bounds must be positive, increasing, at least two finite ones and end with +Inf")
+    u = np.log(bounds[:-1])
+    w = _trapezoid_weights(u)
+    columns = [_log_stretch(cumulative[:, j, :], u, w) for j in range(cumulative.shape[1])]
+    stretch = np.stack([c[0] for c in columns], axis=1)
+    noise = np.stack([c[1] for c in columns], axis=1)
+    return stretch, noise, cumulative.sum(axis=1)
+
+
+def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BUCKETS, dt: float = 15.0, *,
+                other: Optional[ArrayLike] = None, max_blocks: int = MAX_BLOCKS) -> LatencyFit:
+    """The latency multiplier from classic-histogram bucket increments per tick, cumulative by ``le``.
+
+    ``buckets`` is ``(T, B)`` or ``(T, S, B)`` (one histogram per segment; segments
+    share the persistent process, each has its own jitter). Each tick's log-stretch
+    relative to a typical tick is read off its histogram (:func:`_log_stretch`);
+    the persistent process, jitter and bursts are fitted to it on the log scale
+    with the same code as counts (``Var(log G) = trigamma(1 / jitter^2)``). ``p99`` is
+    what ``histogram_quantile(0.99, ...)`` reads at a typical tick. ``other`` is a
+    second arm's buckets on the same ticks, for the ``common`` shares.
+    """
+    le = np.asarray(bounds, dtype=float)
+    stretch, noise, total = _stretch_columns(buckets, le)
+    prepared = _log_prepared(stretch, noise)
+    second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
+    fit, _, det = _fit(prepared, dt, second, max_blocks)
+    p99 = _typical_p99(total, prepared.detect, prepared.detect_noise, ~det.mask, le, max_blocks)
+    return LatencyFit(fit, p99, stretch)
+
+
+# -- health checks ---------------------------------------------------------------------------------
+
+def _blip_basis(r: np.ndarray, rounds: int, lags: np.ndarray) -> np.ndarray:
+    """Covariance shapes of per-tick failed checks from blips, per ``r = exp(-interval / duration)``.
+
+    Failed checks of one round from blips have ``Cov(X_j, X_{j+m}) = lambda mu r^m``
+    (``lambda`` blips per second, ``mu`` their mean duration); a tick sums ``rounds``
+    rounds. Lag 0 is the variance less the mean (the independent failures'
+    binomial variance, and the blips' own Poisson part, cancel).
+    """
+    d = np.arange(-(rounds - 1), rounds)
+    multiplicity = rounds - np.abs(d)
+    shift = np.abs(rounds * lags[:, None] + d[None, :])                  # (lags, offsets)
+    terms = multiplicity[None, None, :] * r[:, None, None] ** shift[None, :, :]
+    terms[:, lags == 0, rounds - 1] = 0.0                                  # lag 0, offset 0: the Poisson part
+    return terms.sum(axis=2)
+
+
+def fit_health(checks: ArrayLike, ok: ArrayLike, instances: int, check_interval: float = 5.0, dt: float = 15.0, *,
+               min_duration: Optional[float] = None, max_lag: int = 4, max_blocks: int = MAX_BLOCKS) -> HealthFit:
+    """Independent check failure probability and instance blips from per-tick check totals.
+
+    Moments of the failed checks per tick ``f``: the variance less the mean and the
+    lag 1..``max_lag`` autocovariances equal ``lambda mu`` times known shapes of
+    ``r = exp(-check_interval / mu)`` (:func:`_blip_basis`), fitted by least squares
+    over a grid of ``mu``; then ``q = (mean f - rounds * lambda mu) / mean checks``.
+    Intervals: block jackknife (t) on ``q``, ``log mu`` and ``log per_day``. When
+    ``lambda mu`` is not significantly positive, blips are not detected: ``q`` gets the
+    exact Poisson interval of all failures over all checks (an upper bound holds
+    whatever the blips), ``per_day`` the interval ``[0, upper]`` assuming blips last
+    at least ``min_duration`` (default: one check interval; shorter blips are
+    indistinguishable from independent failures), ``duration`` the default.
+    """
+    c, o = np.asarray(checks, dtype=float), np.asarray(ok, dtype=float)
+    f = c - o
+    valid = np.isfinite(c) & np.isfinite(o) & (c > 0) & (f >= 0)
+    n_valid = int(valid.sum())
+    rounds = max(1, int(round(dt / check_interval)))
+    shortest = check_interval if min_duration is None else min_duration
+    total_f, total_c = float(f[valid].sum()), float(c[valid].sum())
+    if total_c <= 0:
+        note = "no health checks observed"
+        return HealthFit(Estimate(math.nan, 0.0, 1.0, "default", True, note), _fallback("blip_per_day", note),
+                         _fallback("blip_duration", note), False)
+    low, high = (g / total_c for g in _garwood(total_f))
+    garwood = Estimate(total_f / total_c, low, min(high, 1.0), "exact Poisson (Garwood) on all failures",
+                       note="blips not detected: failures of blips, if any, are counted in")
+    if n_valid < MIN_TICKS:
+        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed"
+        return HealthFit(garwood, _fallback("blip_per_day", note), _fallback("blip_duration", note), False)
+    k = int(np.clip(n_valid // 50, MIN_BLOCKS, max_blocks))
+    blocks = _block_ids(valid, k)
+    centred = np.where(valid, f - total_f / n_valid, np.nan)
+    lags = np.arange(0, max_lag + 1)
+    p, pairs = _lag_sums(centred, centred, blocks, k, lags)
+    n = _replicates(_block_sum(valid.astype(float), blocks, k))
+    mean_f = _replicates(_block_sum(np.where(valid, f, 0.0), blocks, k)) / n
+    mean_c = _replicates(_block_sum(np.where(valid, c, 0.0), blocks, k)) / n
+    g = _replicates(p) / np.maximum(_replicates(pairs), 1)
+    g[:, 0] -= mean_f
+    r = np.exp(-check_interval / np.geomspace(check_interval / 20, 1000 * check_interval, 600))
+    amp, best = _project(g, _blip_basis(r, rounds, lags))
+    low, high = _jackknife(amp[0], amp[1:])
+    if not low > 0:
+        bound = max(high, _garwood(total_f)[1] / (rounds * n_valid))
+        per_day = Estimate(0.0, 0.0, bound / shortest * DAY / instances, "jackknife / Poisson bound",
+                           note=f"blips not detected; upper bound assumes blips last at least {shortest:g} s")
+        return HealthFit(garwood, per_day, _fallback("blip_duration", "blips not detected"), False)
+    mu = -check_interval / np.log(r[best])
+    q = (mean_f - rounds * amp) / mean_c
+    per_day = amp / mu * DAY / instances
+    q_low, q_high = _jackknife(q[0], q[1:])
+    mu_low, mu_high = _jackknife(math.log(mu[0]), np.log(mu[1:]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_rate = np.log(per_day)
+    rate_low, rate_high = _jackknife(log_rate[0], log_rate[1:])
+    return HealthFit(
+        Estimate(max(float(q[0]), 0.0), max(q_low, 0.0), min(max(q_high, 0.0), 1.0), "block jackknife, t"),
+        Estimate(float(per_day[0]), math.exp(rate_low), math.exp(rate_high), "block jackknife on log per_day, t"),
+        Estimate(float(mu[0]), math.exp(mu_low), math.exp(mu_high), "block jackknife on log duration, t"),
+        True)

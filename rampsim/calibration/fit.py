@@ -1,0 +1,127 @@
+"""Calibration: the ``traffic:`` section of a plan fitted to the stable arm's history.
+
+:func:`calibrate` reads per-tick increments of one arm of a history (requests and
+errors per segment, latency buckets, health checks) and runs the estimators of
+:mod:`rampsim.calibration.estimators`: the load profile, per-segment error rates,
+the typical P99, the health-check failure rate and blips, and the request, error
+and latency latent processes. :meth:`Calibration.traffic` writes the fitted values
+over the plan's own section (what the history cannot tell, such as the instance
+counts or revenue, is kept from the plan), and :func:`with_traffic` gives the plan
+simulating that model.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rampsim.calibration.estimators import (
+    ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, fit_errors, fit_health, fit_latency,
+    fit_requests,
+)
+from rampsim.plan import Plan, with_overrides
+from rampsim.telemetry import Telemetry
+
+__all__ = ["Calibration", "calibrate", "with_traffic"]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Every fitted part of a service's traffic model, with the history it came from."""
+
+    load: LoadFit
+    error_rates: ErrorRateFit
+    requests: LatentFit
+    errors: LatentFit
+    latency: LatencyFit
+    health: HealthFit
+    segments: tuple[str, ...]
+    shares: tuple[float, ...]
+    instances: int
+    ticks: int
+    duration: float
+    arm: str
+
+    def estimates(self) -> dict[str, Estimate]:
+        """Every estimate by its path in the ``traffic:`` section."""
+        found: dict[str, Estimate] = {"load.average": self.load.average}
+        if self.load.shape == "diurnal":
+            found.update({"load.peak": self.load.peak, "load.peak_at": self.load.peak_at})
+        for name, rate in zip(self.segments, self.error_rates.rates):
+            found[f"segments.{name}.error_rate"] = rate
+        found["service.p99"] = self.latency.p99
+        found["service.health_check_failure"] = self.health.failure
+        for process, fit in (("requests", self.requests), ("errors", self.errors), ("latency", self.latency.latent)):
+            prefix = f"variability.{process}"
+            for field in ("sd", "correlation_time", "jitter", "common"):
+                found[f"{prefix}.{field}"] = getattr(fit, field)
+            for field in ("per_day", "duration", "multiplier", "spread", "common"):
+                found[f"{prefix}.bursts.{field}"] = getattr(fit.bursts, field)
+        found["variability.health_checks.per_day"] = self.health.per_day
+        found["variability.health_checks.duration"] = self.health.duration
+        return found
+
+    def notes(self) -> list[str]:
+        """What the history could not tell, each with the default used instead."""
+        return [f"{path}: {estimate.note or 'not estimable'}; the stated default {estimate.value:g} is used"
+                for path, estimate in self.estimates().items() if estimate.fallback]
+
+    def traffic(self, plan: Plan) -> dict[str, Any]:
+        """The plan's ``traffic:`` data with every fitted value written over it."""
+        traffic: dict[str, Any] = copy.deepcopy(plan.traffic or {})
+        traffic["load"] = self.load.as_config()
+        percents = [round(share * 100, 4) for share in self.shares]
+        percents[-1] = round(100 - sum(percents[:-1]), 4)   # shares must add up to 100% exactly
+        traffic["segments"] = {name: {"share": f"{percent:.4f}%", "error_rate": f"{max(rate.value, 0.0) * 100:.6g}%"}
+                               for name, percent, rate in zip(self.segments, percents, self.error_rates.rates)}
+        service = dict(traffic.get("service") or {})
+        instances = service.get("instances") or {"baseline": 45, "canary": 5}
+        # The fitted P99 holds at the history's average load, spread over the plan's instances.
+        service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
+        service["p99"] = f"{self.latency.p99.value * 1000:.6g}ms"
+        service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
+        traffic["service"] = service
+        traffic["variability"] = {
+            "requests": self.requests.as_config(), "errors": self.errors.as_config(),
+            "latency": self.latency.latent.as_config(),
+            "health_checks": {"per_day": max(self.health.per_day.value, 0.0),
+                              "duration": f"{max(self.health.duration.value, 1e-3):.6g}s"},
+        }
+        return traffic
+
+
+def _increments(values: np.ndarray) -> np.ndarray:
+    return np.diff(values, axis=0, prepend=np.full((1,) + values.shape[1:], np.nan))
+
+
+def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline") -> Calibration:
+    """The traffic model of ``history``'s ``arm`` (see the module docstring)."""
+    layout = history.layout
+    a = layout.arm(arm)
+    dt = layout.scrape_interval
+    times = history.time
+    requests = _increments(history.requests[:, a])
+    errors = _increments(history.errors[:, a])
+    buckets = _increments(history.latency_bucket[:, a])
+    checks = _increments(history.health_checks[:, a])
+    ok = _increments(history.health_checks_ok[:, a])
+    load, request_fit = fit_requests(times, requests, dt)
+    rates, error_fit = fit_errors(requests, errors, dt)
+    latency = fit_latency(buckets, layout.latency_buckets, dt)
+    rounds = dt / layout.health_check_interval
+    per_tick = np.nanmedian(checks) if np.isfinite(checks).any() else 0.0
+    instances = max(int(round(per_tick / rounds)), 1)
+    health = fit_health(checks, ok, instances, layout.health_check_interval, dt)
+    totals = np.nansum(requests, axis=0)
+    shares = totals / totals.sum() if totals.sum() > 0 else np.full(len(totals), 1.0 / len(totals))
+    valid = int(np.isfinite(requests).all(axis=1).sum())
+    return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
+                       health=health, segments=layout.segments, shares=tuple(float(s) for s in shares),
+                       instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm)
+
+
+def with_traffic(plan: Plan, calibration: Calibration) -> Plan:
+    """``plan`` simulating the calibrated traffic model."""
+    return with_overrides(plan, {"traffic": calibration.traffic(plan)})

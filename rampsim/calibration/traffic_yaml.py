@@ -1,0 +1,62 @@
+"""The calibrated ``traffic:`` section as YAML a person can read and paste into a plan.
+
+Every fitted value carries its 95% interval as a comment (``# 95% [low, high]``);
+values the history could not inform say so and name the default used. The text
+is a plan fragment: ``traffic:`` at the top level, loadable by the plan loader.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import yaml
+
+from rampsim.calibration.estimators import Estimate
+from rampsim.calibration.fit import Calibration
+from rampsim.plan import Plan
+
+__all__ = ["traffic_yaml"]
+
+
+def _interval(estimate: Estimate, scale: float, unit: str) -> str:
+    def shown(x: float) -> str:
+        return "inf" if math.isinf(x) else f"{x * scale:.4g}{unit}"
+
+    if estimate.fallback:
+        return f"not estimable ({estimate.note or 'no data'}): default"
+    return f"95% [{shown(estimate.low)}, {shown(estimate.high)}] ({estimate.method})"
+
+
+_UNITS = {"error_rate": (100.0, "%"), "health_check_failure": (100.0, "%"), "p99": (1000.0, "ms"),
+          "correlation_time": (1.0, "s"), "duration": (1.0, "s"), "average": (1.0, "/s"), "peak": (1.0, "/s"),
+          "peak_at": (1.0, "s")}
+
+
+def _emit(data: Any, path: str, comments: dict[str, str], indent: int, lines: list[str]) -> None:
+    pad = "  " * indent
+    for key, value in data.items():
+        here = f"{path}.{key}" if path else str(key)
+        note = f"   # {comments[here]}" if here in comments else ""
+        if isinstance(value, dict) and value:
+            lines.append(f"{pad}{key}:{note}")
+            _emit(value, here, comments, indent + 1, lines)
+        else:
+            value = float(f"{value:.4g}") if isinstance(value, float) else value
+            text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+            if text.endswith("\n...") or text.endswith("..."):
+                text = text.rsplit("\n", 1)[0].strip()
+            lines.append(f"{pad}{key}: {text}{note}")
+
+
+def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
+    """The ``traffic:`` section of ``plan`` with ``calibration`` written over it, commented."""
+    comments = {f"traffic.{path}": _interval(estimate, *_UNITS.get(path.rsplit(".", 1)[-1], (1.0, "")))
+                for path, estimate in calibration.estimates().items()}
+    comments["traffic.load.shape"] = (f"daily cycle p = {calibration.load.p_value:.2g}"
+                                      if not math.isnan(calibration.load.p_value) else "history shorter than a day")
+    comments["traffic.service.normal_load"] = "the history's average rate over the plan's instances"
+    lines = [f"# rampsim calibrate: {plan.name}, arm {calibration.arm}, {calibration.duration / 86400:.2f} days "
+             f"of history ({calibration.ticks:,} complete scrapes).",
+             "# Fitted values carry their 95% interval; values the history cannot tell are the plan's own."]
+    _emit({"traffic": calibration.traffic(plan)}, "", comments, 0, lines)
+    return "\n".join(lines) + "\n"

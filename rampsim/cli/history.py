@@ -1,0 +1,197 @@
+"""``rampsim calibrate`` and ``rampsim backtest``: a team's own history, from Prometheus or a recording.
+
+``calibrate`` fits the plan's ``traffic:`` section (load profile, segment error
+rates, latency, health checks and every background-variability parameter, each
+with its 95% interval) to the stable arm's history and writes it as YAML, with a
+fit report (observed against simulated distributions, autocorrelations, bursts).
+``backtest`` judges the plan's gate on the history itself, A/A: each ramp-length
+window's stable traffic is split between a baseline and a canary at the plan's
+weights, and every window the gate stops is an empirical false rollback, printed
+next to the simulated false-rollback rate of the same plan under the calibrated
+model.
+
+Exit codes: 0 done; 2 usage error; 3 invalid plan or naming file; 5 history
+unavailable (Prometheus unreachable or failing, unreadable recording, too short).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
+from rampsim.plan import Plan
+from rampsim.prod.grid import parse_instant
+from rampsim.prod.history import History, read_history
+from rampsim.prod.naming import Naming
+from rampsim.prod.openmetrics import OpenMetricsError
+from rampsim.prod.replay import FileSource
+from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
+
+__all__ = ["register", "EXIT_UNAVAILABLE"]
+
+EXIT_UNAVAILABLE = 5
+
+
+def _history_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan", help="plan YAML file")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
+    where.add_argument("--replay", metavar="FILE", help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV")
+    parser.add_argument("--start", metavar="TIME", help="start of the history: RFC 3339, unix seconds or 'now-7d' "
+                                                       "(required with --prometheus; a recording's first sample)")
+    parser.add_argument("--end", metavar="TIME", help="end of the history (required with --prometheus; a "
+                                                     "recording's last sample)")
+    parser.add_argument("--arm", default="baseline", help="the arm whose series are the stable service "
+                                                          "(default baseline)")
+    parser.add_argument("--naming", metavar="FILE", help="YAML naming; overrides the plan's prometheus: section")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per Prometheus request (default 5)")
+    parser.add_argument("--attempts", type=int, default=3, help="tries per request (default 3)")
+    parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulations (and of the A/A split)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    text = __doc__.split("\n\n", 1)[1]
+    calibrate = subparsers.add_parser(
+        "calibrate", help="fit the plan's traffic: section to a service's history",
+        description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _history_options(calibrate)
+    calibrate.add_argument("-o", "--output", metavar="FILE", default="-",
+                           help="where to write the traffic: section (default: standard output)")
+    calibrate.add_argument("--report", metavar="DIR", help="write the fit report (fit.md, fit.png) to DIR")
+    calibrate.set_defaults(run=run_calibrate)
+    backtest = subparsers.add_parser(
+        "backtest", help="A/A: the plan's gate on the service's own history, next to the simulated rate",
+        description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _history_options(backtest)
+    backtest.add_argument("--replicates", type=int, default=200,
+                          help="simulated healthy ramps under the calibrated model (default 200)")
+    backtest.add_argument("--workers", type=int, default=1, help="processes for the simulation (default 1)")
+    backtest.add_argument("--as-is", action="store_true",
+                          help="simulate the plan's own traffic: section instead of calibrating it")
+    backtest.set_defaults(run=run_backtest)
+
+
+def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
+    if args.prometheus:
+        if not (args.start and args.end):
+            raise _Usage("--start and --end are required with --prometheus")
+        policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
+        source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
+        return read_history(plan, source, parse_instant(args.start), parse_instant(args.end), naming)
+    recording = FileSource.open(args.replay)
+    first, last = recording.first_timestamp, recording.last_timestamp
+    if first is None or last is None:
+        raise SourceUnavailable(f"{args.replay}: no samples in the recording")
+    start = parse_instant(args.start) if args.start else first
+    end = parse_instant(args.end) if args.end else last
+    return read_history(plan, recording, start, end, naming)
+
+
+class _Usage(Exception):
+    """A usage error found after argument parsing."""
+
+
+def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, History]], int]:
+    loaded = load_plan_and_naming(args)
+    if loaded is None:
+        return None, EXIT_INVALID_PLAN
+    plan, naming = loaded
+    if args.arm not in plan.layout.arms:
+        print(f"rampsim: --arm {args.arm!r} is not an arm of the plan ({', '.join(plan.layout.arms)})",
+              file=sys.stderr)
+        return None, EXIT_USAGE
+    try:
+        history = _read(args, plan, naming)
+    except _Usage as exc:
+        print(f"rampsim: {exc}", file=sys.stderr)
+        return None, EXIT_USAGE
+    except ValueError as exc:
+        print(f"rampsim: {exc}", file=sys.stderr)
+        return None, EXIT_USAGE
+    except (SourceUnavailable, OpenMetricsError) as exc:
+        print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
+        return None, EXIT_UNAVAILABLE
+    column = plan.layout.channels("requests", plan.layout.arm(args.arm))
+    present = ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
+    print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "
+          f"{int(present.sum())} with {args.arm} requests", file=sys.stderr)
+    return (plan, naming, history), 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from rampsim.calibration.fit import calibrate
+    from rampsim.calibration.traffic_yaml import traffic_yaml
+
+    loaded, code = _load(args)
+    if loaded is None:
+        return code
+    plan, _, history = loaded
+    calibration = calibrate(plan, history.telemetry, arm=args.arm)
+    text = traffic_yaml(plan, calibration)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"traffic: section written to {args.output}", file=sys.stderr)
+    for note in calibration.notes():
+        print(f"note: {note}", file=sys.stderr)
+    if args.report:
+        from rampsim.calibration.comparison import compare
+        from rampsim.report.calibration import write_fit_report
+
+        comparison = compare(plan, calibration, history.telemetry, arm=args.arm, seed=args.seed)
+        paths = write_fit_report(Path(args.report), calibration, comparison)
+        print(f"fit report: {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    from rampsim.calibration.backtest import backtest
+    from rampsim.calibration.fit import calibrate, with_traffic
+    from rampsim.experiment.mix import single_scenario_mix
+    from rampsim.experiment.results import wilson
+    from rampsim.experiment.sweep import sweep
+
+    if args.replicates < 1 or args.workers < 1:
+        print("rampsim: --replicates and --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    loaded, code = _load(args)
+    if loaded is None:
+        return code
+    plan, _, history = loaded
+    result = backtest(plan, history.telemetry, seed=args.seed, arm=args.arm)
+    if not result.windows:
+        print(f"rampsim: history unavailable: {history.duration / 3600:.1f} h holds no whole "
+              f"{plan.duration / 3600:g}-hour ramp window", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    simulated_plan = plan if args.as_is else with_traffic(plan, calibrate(plan, history.telemetry, arm=args.arm))
+    simulated = sweep(simulated_plan, single_scenario_mix("healthy"), replicates=args.replicates, seed=args.seed,
+                      workers=args.workers)
+    stops, n = result.false_rollbacks, len(result.windows)
+    low, high = wilson(np.array([stops]), np.array([n]))
+    row = simulated.summary().iloc[0]
+    model = "the plan's own traffic model" if args.as_is else "the model calibrated on this history"
+    print(f"A/A backtest of {plan.name} on {n} windows of {plan.duration / 3600:g} h (split seed {args.seed}):")
+    print(f"  history:    {stops} stopped of {n}: false-rollback rate {stops / n:.1%} "
+          f"[{low[0]:.1%}, {high[0]:.1%}]")
+    print(f"  simulation: {int(row['false_rollbacks'])} stopped of {int(row['healthy_runs'])} healthy ramps under "
+          f"{model}: {row['false_rollback_rate']:.1%} [{row['false_rollback_low']:.1%}, "
+          f"{row['false_rollback_high']:.1%}]")
+    overlap = low[0] <= row["false_rollback_high"] and row["false_rollback_low"] <= high[0]
+    print(f"  {'the intervals overlap' if overlap else 'the intervals do not overlap: the model and the history disagree'}")
+    counts = result.rule_counts()
+    if counts:
+        print("what fired in the history (windows):")
+        for name, count in counts.items():
+            print(f"  {count:4d}  {name}")
+    print("windows stopped:")
+    for window in result.windows:
+        if window.stopped:
+            print(f"  window at +{window.start / 3600:.1f} h: {window.decision} at {window.time / 60:.1f} min "
+                  f"({window.source})")
+    return 0

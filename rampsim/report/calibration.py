@@ -1,0 +1,83 @@
+"""The calibration fit report: observed history against the calibrated model, as a chart and a table.
+
+``fit.png`` has one row per series (1-minute requests, error rate, P99): the two
+distributions as overlaid histograms on a shared scale, and the autocorrelation up
+to 30 minutes. ``fit.md`` lists every fitted parameter with its interval, what the
+history could not tell, the KS distance per series and the bursts detected in the
+history and in the simulation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from rampsim.calibration.comparison import Comparison
+from rampsim.calibration.fit import Calibration
+
+__all__ = ["fit_chart", "fit_markdown", "write_fit_report"]
+
+_SCALE = {"requests": (1.0, "requests per minute"), "error_rate": (100.0, "error rate (%)"),
+          "p99": (1000.0, "P99 latency (ms)")}
+
+
+def fit_chart(comparison: Comparison) -> Figure:
+    """Distributions and autocorrelations, observed against simulated, one row per series."""
+    fig = Figure(figsize=(11, 3.2 * len(comparison.series)), layout="constrained")
+    axes = fig.subplots(len(comparison.series), 2, squeeze=False)
+    for row, series in zip(axes, comparison.series):
+        scale, label = _SCALE.get(series.name, (1.0, series.unit))
+        observed, simulated = series.observed * scale, series.simulated * scale
+        both = np.concatenate([observed, simulated])
+        low, high = np.nanpercentile(both, [0.5, 99.5]) if len(both) else (0.0, 1.0)
+        bins = np.linspace(low, high if high > low else low + 1, 60)
+        row[0].hist(observed, bins=bins, density=True, alpha=0.55, label="history", color="tab:blue")
+        row[0].hist(simulated, bins=bins, density=True, alpha=0.55, label="calibrated model", color="tab:orange")
+        row[0].set_xlabel(label)
+        row[0].set_ylabel("density")
+        row[0].set_title(f"{label}: KS distance {series.ks:.3f}", fontsize=10)
+        row[0].legend(fontsize=8)
+        lags = np.arange(1, len(series.acf_observed) + 1)
+        row[1].plot(lags, series.acf_observed, "o-", ms=3, label="history", color="tab:blue")
+        row[1].plot(lags, series.acf_simulated, "s--", ms=3, label="calibrated model", color="tab:orange")
+        row[1].axhline(0.0, color="grey", lw=0.8)
+        row[1].set_xlabel("lag (minutes)")
+        row[1].set_ylabel("autocorrelation")
+        row[1].set_title(f"{label}: autocorrelation", fontsize=10)
+        row[1].legend(fontsize=8)
+    fig.suptitle(f"Calibration fit: history against {comparison.simulated_days:.1f} simulated days")
+    return fig
+
+
+def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
+    """The fit report's text (see the module docstring)."""
+    lines = ["# Calibration fit", "",
+             f"History: {calibration.duration / 86400:.2f} days, {calibration.ticks:,} complete scrapes of arm "
+             f"`{calibration.arm}`; model simulated over {comparison.simulated_days:.2f} days.", "",
+             "## Parameters", "", "| parameter | value | 95% interval | method |", "|---|---|---|---|"]
+    for path, estimate in calibration.estimates().items():
+        shown = "default (not estimable)" if estimate.fallback else f"[{estimate.low:.4g}, {estimate.high:.4g}]"
+        lines.append(f"| `{path}` | {estimate.value:.4g} | {shown} | {estimate.method} |")
+    notes = calibration.notes()
+    if notes:
+        lines += ["", "## What the history could not tell", ""] + [f"- {note}" for note in notes]
+    lines += ["", "## Observed against simulated", "",
+              "| series | KS distance | p-value (optimistic: minutes are autocorrelated) | lag-1 acf history | "
+              "lag-1 acf model |", "|---|---|---|---|---|"]
+    for s in comparison.series:
+        lines.append(f"| {s.unit} | {s.ks:.3f} | {s.p_value:.2g} | {s.acf_observed[0]:.2f} | {s.acf_simulated[0]:.2f} |")
+    lines += ["", "| bursts detected | history | model |", "|---|---|---|"]
+    for process, (observed, simulated) in comparison.bursts.items():
+        lines.append(f"| {process} | {observed} | {simulated} |")
+    lines += ["", "![fit](fit.png)", ""]
+    return "\n".join(lines)
+
+
+def write_fit_report(directory: Path, calibration: Calibration, comparison: Comparison) -> list[Path]:
+    """Write ``fit.md`` and ``fit.png`` to ``directory``; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    chart, text = directory / "fit.png", directory / "fit.md"
+    fit_chart(comparison).savefig(chart, dpi=110)
+    text.write_text(fit_markdown(calibration, comparison))
+    return [text, chart]
