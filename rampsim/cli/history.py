@@ -107,15 +107,12 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
         return None, EXIT_USAGE
     try:
         history = _read(args, plan, naming)
-    except _Usage as exc:
-        print(f"rampsim: {exc}", file=sys.stderr)
-        return None, EXIT_USAGE
-    except ValueError as exc:
-        print(f"rampsim: {exc}", file=sys.stderr)
-        return None, EXIT_USAGE
-    except (SourceUnavailable, OpenMetricsError) as exc:
+    except (SourceUnavailable, OpenMetricsError) as exc:   # OpenMetricsError is a ValueError: first
         print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
+    except (_Usage, ValueError) as exc:
+        print(f"rampsim: {exc}", file=sys.stderr)
+        return None, EXIT_USAGE
     column = plan.layout.channels("requests", plan.layout.arm(args.arm))
     present = ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "
