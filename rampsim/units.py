@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from decimal import Decimal, InvalidOperation
 
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration"]
 
@@ -31,13 +32,16 @@ class Kind(enum.Enum):
     NUMBER = "number"
 
 
-_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# Unit factors are exact decimals: a quantity is computed exactly and rounded to a float once,
+# so '99.96%' is the float nearest 0.9996 (not 99.96 / 100.0 = 0.9995999999999999).
+_DURATION_UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600), "d": Decimal(86400)}
 _BYTE_UNITS = {
-    "B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-    "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40,
+    "B": Decimal(1), "KB": Decimal(10**3), "MB": Decimal(10**6), "GB": Decimal(10**9), "TB": Decimal(10**12),
+    "KiB": Decimal(2**10), "MiB": Decimal(2**20), "GiB": Decimal(2**30), "TiB": Decimal(2**40),
 }
-_PER_HOUR = {"h": 1.0, "hour": 1.0, "min": 60.0, "m": 60.0, "s": 3600.0}
-_PER_MINUTE = {"min": 1.0, "m": 1.0, "h": 1 / 60.0, "hour": 1 / 60.0, "s": 60.0}
+_PER_HOUR = {"h": Decimal(1), "hour": Decimal(1), "min": Decimal(60), "m": Decimal(60), "s": Decimal(3600)}
+_PER_MINUTE = {"min": Decimal(1), "m": Decimal(1), "h": Decimal(1) / 60, "hour": Decimal(1) / 60, "s": Decimal(60)}
+_PERCENT = Decimal(100)
 
 _NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"
 _NUMBER_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
@@ -58,8 +62,19 @@ _EXAMPLES = {
 }
 
 
-def _number(text: str) -> float:
-    return float(text.replace(",", ""))
+def _number(text: str) -> Decimal:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise UnitError(f"cannot read {text!r} as a number") from None
+
+
+def _float(amount: Decimal, shown: str) -> float:
+    """The float nearest ``amount``; a value too large for a float is an error, never infinity."""
+    value = float(amount)
+    if not math.isfinite(value):
+        raise UnitError(f"{shown} is not a finite number (too large)")
+    return value
 
 
 def parse_duration(value: object) -> float:
@@ -82,16 +97,23 @@ def parse(value: object, kind: Kind) -> float:
     if kind is Kind.DURATION:
         return _duration(text)
     if _NUMBER_RE.match(text):
-        return _bare_number(_number(text), kind, repr(value))
+        return _bare_number(_float(_number(text), repr(value)), kind, repr(value))
     match = _QUANTITY_RE.match(text)
     if not match:
         raise UnitError(f"cannot read {value!r} as {kind.value}: expected {_EXAMPLES[kind]}")
     dollar, number, unit, per = match.groups()
     amount = _number(number)
-    if kind is Kind.RATIO and unit == "%" and not dollar and not per:
-        return amount / 100.0
-    if kind is Kind.NUMBER and unit == "%" and not dollar and not per:
-        return amount / 100.0
+    exact = _exact(kind, amount, dollar, unit, per)
+    if exact is not None:
+        return _float(exact, repr(value))
+    shown = f"{unit}/{per}" if per else unit or "(none)"
+    raise UnitError(f"unknown unit {shown!r} in {value!r} for {kind.value}: expected {_EXAMPLES[kind]}")
+
+
+def _exact(kind: Kind, amount: Decimal, dollar: str | None, unit: str, per: str | None) -> Decimal | None:
+    """``amount`` with its unit in base units, exactly; ``None`` when the unit does not fit ``kind``."""
+    if kind in (Kind.RATIO, Kind.NUMBER) and unit == "%" and not dollar and not per:
+        return amount / _PERCENT
     if kind is Kind.BYTES and unit in _BYTE_UNITS and not dollar and not per:
         return amount * _BYTE_UNITS[unit]
     if kind is Kind.BYTES_PER_HOUR and unit in _BYTE_UNITS and per in _PER_HOUR and not dollar:
@@ -104,8 +126,7 @@ def parse(value: object, kind: Kind) -> float:
         (unit == "" and per == "s") or (unit in ("rps", "req") and per in (None, "s"))
     ):
         return amount
-    shown = f"{unit}/{per}" if per else unit or "(none)"
-    raise UnitError(f"unknown unit {shown!r} in {value!r} for {kind.value}: expected {_EXAMPLES[kind]}")
+    return None
 
 
 def quantity(value: object, kind: Kind, *, low: float = 0.0, high: float = math.inf, allow_low: bool = True) -> float:
@@ -148,15 +169,15 @@ def _duration(text: str) -> float:
         return -_duration(text[1:])
     if not _DURATION_RE.match(text):
         raise UnitError(f"cannot read {text!r} as a duration: expected {_EXAMPLES[Kind.DURATION]}")
-    total = 0.0
+    total = Decimal(0)
     for number, unit in _DURATION_PART_RE.findall(text):
         if unit not in _DURATION_UNITS:
             raise UnitError(
                 f"unknown unit {unit!r} in {text!r}: a duration takes ms, s, m, h or d"
                 f" (for example {_EXAMPLES[Kind.DURATION]})"
             )
-        total += float(number) * _DURATION_UNITS[unit]
-    return total
+        total += Decimal(number) * _DURATION_UNITS[unit]
+    return _float(total, repr(text))
 
 
 def format_value(value: float, kind: Kind) -> str:

@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 
 from rampsim.units import Kind, UnitError, format_value, parse
@@ -45,3 +47,50 @@ def test_rejects_unreadable_quantities(text, kind, message):
 ])
 def test_formatted_values_read_back(value, kind):
     assert math.isclose(parse(format_value(value, kind), kind), value)
+
+
+# -- exact decimals (a threshold and a count ratio that are the same number must tie) ---------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.integers(1, 9999))
+def test_every_two_decimal_percentage_is_the_float_nearest_its_value(hundredths):
+    text = f"{hundredths // 100}.{hundredths % 100:02d}%"
+    assert parse(text, Kind.RATIO) == hundredths / 10000   # int / int is correctly rounded
+
+
+@pytest.mark.parametrize("text, expected", [("99.9%", 999 / 1000), ("99.99%", 9999 / 10000), ("0.35%", 35 / 10000),
+                                            ("0.45%", 45 / 10000), ("0.55%", 55 / 10000), ("0.7%", 7 / 1000),
+                                            ("1.1s", 11 / 10), ("0.3m", 18.0), ("$0.1/s", 6.0)])
+def test_units_are_applied_exactly(text, expected):
+    kind = Kind.DOLLARS_PER_MINUTE if text.startswith("$") else Kind.DURATION if text[-1] in "sm" else Kind.RATIO
+    assert parse(text, kind) == expected
+
+
+def test_an_availability_tie_holds_instead_of_advancing():
+    """7,497 passed checks of 7,500 is exactly 99.96%: `availability > 99.96%` must fail, and the gate hold."""
+    from rampsim.engine import DecisionEngine
+    from rampsim.engine.events import Decision, DecisionKind
+    from rampsim.plan import plan_from_text
+    from tests.builders import run, steady
+
+    plan = plan_from_text("""\
+name: tie
+phases: [{weight: 10%, duration: 15m}]
+final_gate:
+  at: 15m
+  criteria:
+    availability: {metric: availability, op: ">", threshold: 99.96%, window: cumulative}
+slo:
+  objectives:
+    errors: {metric: error_rate, op: ">", threshold: 1%, window: 5m, sustain: 5m}
+""", "tie.yaml")
+    ticks = 61
+    failed = np.zeros(ticks)
+    failed[[10, 20, 30]] = 1
+    telemetry = steady(plan.layout, minutes=15, checks_per_scrape=125, failed_checks=failed)
+    checks, ok = telemetry.health_checks[-1, 1], telemetry.health_checks_ok[-1, 1]
+    assert (checks, ok) == (7500, 7497)
+    decision = [e for e in run(DecisionEngine(plan), telemetry) if isinstance(e, Decision)][-1]
+    assert decision.kind is DecisionKind.HOLD
