@@ -202,6 +202,8 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float], buckets: np.ndar
     largest finite bound; no observations give ``NaN``.
     """
     le = np.asarray(upper_bounds, dtype=float)
+    if len(le) < 2:  # Prometheus: fewer than two buckets give NaN
+        return np.full(np.shape(buckets)[:-1], np.nan)
     counts = np.maximum.accumulate(np.asarray(buckets, dtype=float), axis=-1)
     total = counts[..., -1]
     rank = q * total
@@ -221,7 +223,7 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float], buckets: np.ndar
 
 def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: Sequence[float]) -> float:
     """:func:`histogram_quantile` for one histogram of plain floats (same steps, same float operations)."""
-    if math.isnan(sum(buckets)):
+    if math.isnan(sum(buckets)) or len(buckets) < 2:
         return _NAN
     counts = list(buckets)
     if sorted(counts) != counts:  # make the counts monotonic, as Prometheus does (real histograms already are)
@@ -237,7 +239,9 @@ def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: 
     if b == last:
         return upper_bounds[-2]
     if b == 0:
-        return upper_bounds[0] if upper_bounds[0] <= 0 else upper_bounds[0] * (rank / counts[0])
+        if upper_bounds[0] <= 0:
+            return upper_bounds[0]
+        return upper_bounds[0] * (rank / counts[0]) if counts[0] else _NAN   # Go: 0/0 is NaN (q = 0)
     bucket_start, lower_count = upper_bounds[b - 1], counts[b - 1]
     return bucket_start + (upper_bounds[b] - bucket_start) * ((rank - lower_count) / (counts[b] - lower_count))
 
@@ -397,7 +401,8 @@ def _gauge(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray)
     agg = measure.agg or "last"
     if agg == "last":
         return column[end]
-    reducer = (lambda v, t: v.mean(axis=1)) if agg == "avg" else (lambda v, t: v.max(axis=1))
+    # avg sums v/n, not v then /n: like Prometheus's avg_over_time, it stays finite near the float limit
+    reducer = (lambda v, t: (v / v.shape[1]).sum(axis=1)) if agg == "avg" else (lambda v, t: v.max(axis=1))
     return _windows(column, series.time, start, end, reducer)
 
 

@@ -429,6 +429,9 @@ class TelemetrySettings(_Model):
             bounds.append(_positive_duration(item))
         if bounds[-1] != math.inf:
             bounds.append(math.inf)
+        if len(bounds) < 2:
+            raise ValueError("latency_buckets needs at least one finite upper bound below +Inf: "
+                             "histogram_quantile has no answer with a single bucket")
         if any(a >= b for a, b in zip(bounds, bounds[1:])):
             raise ValueError("latency_buckets must be strictly increasing")
         return tuple(bounds)
