@@ -12,7 +12,13 @@ It prints plain figures; it asserts nothing. Measured:
 3. a naive per-request simpy model of the reference ramp (all 12,500 requests/s, one
    process per request, Python's ``random`` and a hashed learner id per request, as a
    straightforward implementation would do), timed on a slice of simulated time and
-   extrapolated to the 4 hours; the ratio to the fluid run is printed.
+   extrapolated to the 4 hours; the ratio to the fluid run is printed;
+4. the cost of background variability: an open-loop fluid replicate of the reference plan
+   (``engine_factory=None`` on a prepared scenario, as a sweep runs it) with ``variability: none``
+   against the plan's shipped ``variability:`` section, interleaved in one run (ABBA order, the
+   same seed for both in each pair), CPU time (``time.process_time``) and wall time, median of
+   ``--replicates``; the ratio of the medians is printed (target: at most 1.30x). A second line
+   times the same without a prepared scenario (each run builds its scenario and latency table).
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ from pathlib import Path
 
 import simpy
 
-from rampsim.plan import load_plan
-from rampsim.sim import simulate
+from rampsim.plan import load_plan, with_overrides
+from rampsim.sim import Scenario, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "scenarios" / "ramp-phase-50k.yaml"
@@ -95,10 +101,37 @@ def naive_ramp(seconds: float, rate: float = 12_500.0, learners: int = 500_000, 
     return served[0]
 
 
+def variability_cost(plan, replicates: int, prepared: bool = True) -> dict[str, tuple[float, float]]:
+    """Median (CPU, wall) seconds of an open-loop fluid replicate with ``variability: none`` and as shipped.
+
+    The two are interleaved (ABBA, the same seed for both in each pair) so that drift in the machine's
+    speed hits both alike; both are warmed up first (population, latency tables of the scenario).
+    """
+    plans = {"none": with_overrides(plan, {"traffic.variability": "none"}), "shipped": plan}
+    scenarios = {name: Scenario.build(p) for name, p in plans.items()}
+
+    def replicate(name: str, seed: int) -> tuple[float, float]:
+        scenario = scenarios[name] if prepared else None
+        cpu, wall = time.process_time(), time.perf_counter()
+        simulate(plans[name], seed=seed, engine_factory=None, scenario=scenario)
+        return time.process_time() - cpu, time.perf_counter() - wall
+
+    for name in plans:
+        replicate(name, 0)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in plans}
+    for seed in range(1, replicates + 1):
+        order = ("none", "shipped") if seed % 2 else ("shipped", "none")
+        for name in order:
+            times[name].append(replicate(name, seed))
+    return {name: (statistics.median(t[0] for t in values), statistics.median(t[1] for t in values))
+            for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="warm runs per figure (median)")
     parser.add_argument("--naive-seconds", type=float, default=20.0, help="simulated seconds of the naive model")
+    parser.add_argument("--replicates", type=int, default=41, help="interleaved pairs of the variability figure")
     args = parser.parse_args()
     plan = load_plan(REFERENCE)
     cold, warm = timed(lambda: simulate(plan, seed=1), args.repeat)
@@ -123,6 +156,15 @@ def main() -> None:
           f"{extrapolated / 60:.0f} min")
     print(f"ratio naive (extrapolated) / fluid with engine: {extrapolated / warm:,.0f}x; "
           f"/ fluid simulation only: {extrapolated / alone:,.0f}x")
+
+    for prepared, label in ((True, "open-loop fluid replicate of the reference plan (prepared scenario, as a sweep)"),
+                            (False, "the same, each run building its scenario (simulate(plan) alone)")):
+        cost = variability_cost(plan, args.replicates, prepared)
+        (cpu_none, wall_none), (cpu_shipped, wall_shipped) = cost["none"], cost["shipped"]
+        print(f"{label}: variability none vs the shipped variability, median of {args.replicates} interleaved "
+              f"pairs: CPU {cpu_none * 1000:.1f} ms vs {cpu_shipped * 1000:.1f} ms = {cpu_shipped / cpu_none:.2f}x, "
+              f"wall {wall_none * 1000:.1f} ms vs {wall_shipped * 1000:.1f} ms = {wall_shipped / wall_none:.2f}x "
+              f"(target at most 1.30x)")
 
 
 if __name__ == "__main__":

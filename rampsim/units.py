@@ -12,10 +12,11 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
+from rampsim.errors import UsageError
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration"]
 
 
-class UnitError(ValueError):
+class UnitError(UsageError):
     """A quantity whose number or unit cannot be read."""
 
 

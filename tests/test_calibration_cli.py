@@ -11,6 +11,7 @@ import yaml
 
 from rampsim.calibration.backtest import backtest
 from rampsim.calibration.comparison import history_plan
+from rampsim.calibration.fit import calibrate
 from rampsim.cli import main
 from rampsim.experiment.mix import single_scenario_mix
 from rampsim.experiment.sweep import sweep
@@ -34,11 +35,17 @@ def write_history(path: Path, telemetry) -> Path:
 
 
 @pytest.fixture(scope="module")
-def one_day(tmp_path_factory) -> Path:
-    return write_history(tmp_path_factory.mktemp("history") / "history.csv.gz", simulated_history(1, seed=7))
+def one_day_telemetry():
+    return simulated_history(1, seed=7)
 
 
-def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_day, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def one_day(tmp_path_factory, one_day_telemetry) -> Path:
+    return write_history(tmp_path_factory.mktemp("history") / "history.csv.gz", one_day_telemetry)
+
+
+def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_day, one_day_telemetry, tmp_path,
+                                                                            capsys):
     out, report = tmp_path / "traffic.yaml", tmp_path / "report"
     assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "-o", str(out), "--report", str(report)]) == 0
     text = out.read_text()
@@ -46,11 +53,13 @@ def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_
     section = yaml.safe_load(text)["traffic"]
     plan_text = REFERENCE.read_text().split("\ntraffic:\n")[0] + "\n" + yaml.safe_dump({"traffic": section})
     plan = plan_from_text(plan_text + "\nfaults: []\n", "calibrated.yaml")
-    variability = traffic_config(plan).variability
-    truth = traffic_config(realistic_reference()).variability
-    assert variability is not None and truth is not None
-    # one day is enough to place the error wander near the truth (its interval is in the comments)
-    assert abs(math.log(variability.errors.sd / truth.errors.sd)) < 0.5
+    # The recording keeps every counter exactly, so the command's fit is the library's on the same data.
+    expected = calibrate(realistic_reference(), one_day_telemetry).traffic(realistic_reference())
+    written = traffic_config(plan)
+    assert written.variability is not None
+    assert written.variability.errors.sd == pytest.approx(expected["variability"]["errors"]["sd"], rel=1e-3)
+    assert written.segments["C"].error_rate == pytest.approx(
+        float(expected["segments"]["C"]["error_rate"].rstrip("%")) / 100, rel=1e-6)
     assert (report / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fit = (report / "fit.md").read_text()
     assert "KS distance" in fit and "variability.errors.sd" in fit

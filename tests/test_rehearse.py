@@ -37,7 +37,7 @@ def test_error_regression_at_one_hour_rolls_back_within_3_to_4_minutes():
 
 
 def test_rehearsal_with_fault_reports_the_rollback(tmp_path, capsys):
-    code = main(["rehearse", str(REFERENCE), "--fault", "error-rate:canary:+1.5%@01:00", "--out", str(tmp_path)])
+    code = main(["rehearse", str(sampling_only_plan_file(tmp_path)), "--fault", "error-rate:canary:+1.5%@01:00", "--out", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
     assert "NO-GO: AUTOMATIC ROLLBACK to 0% canary traffic at 01:03:30" in out
@@ -47,7 +47,7 @@ def test_rehearsal_with_fault_reports_the_rollback(tmp_path, capsys):
 
 def test_disagreement_exits_1(tmp_path):
     # A segment-only regression that the SLO does not count: the segment-spread rule stops it anyway.
-    assert main(["rehearse", str(REFERENCE), "--fault", "error-rate:canary/C:+0.3%@30m",
+    assert main(["rehearse", str(sampling_only_plan_file(tmp_path)), "--fault", "error-rate:canary/C:+0.3%@30m",
                  "--out", str(tmp_path)]) == 1
 
 

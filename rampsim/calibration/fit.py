@@ -12,10 +12,11 @@ simulating that model.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from rampsim.calibration.estimators import (
     ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, fit_errors, fit_health, fit_latency,
@@ -51,7 +52,7 @@ class Calibration:
             found.update({"load.peak": self.load.peak, "load.peak_at": self.load.peak_at})
         for name, rate in zip(self.segments, self.error_rates.rates):
             found[f"segments.{name}.error_rate"] = rate
-        found["service.p99"] = self.latency.p99
+        found["service.p99"] = self.service_p99()
         found["service.health_check_failure"] = self.health.failure
         for process, fit in (("requests", self.requests), ("errors", self.errors), ("latency", self.latency.latent)):
             prefix = f"variability.{process}"
@@ -62,6 +63,25 @@ class Calibration:
         found["variability.health_checks.per_day"] = self.health.per_day
         found["variability.health_checks.duration"] = self.health.duration
         return found
+
+    def service_p99(self) -> Estimate:
+        """The P99 at multiplier 1 (what ``service.p99`` means) from the P99 of a typical tick.
+
+        A typical tick's latency multiplier is ``exp(E[log M])`` with ``E[log M] = -sd**2 / 2 +
+        E[log G]`` and, for ``G ~ Gamma(k, 1/k)``, ``E[log G] = digamma(k) - log(k)``; a stretch
+        multiplies every latency, so it divides the typical P99 and its interval (the uncertainty
+        of ``sd`` and ``jitter`` moves the factor by far less than the interval's width).
+        """
+        latent = self.latency.latent
+        sd, jitter = max(latent.sd.value, 0.0), max(latent.jitter.value, 0.0)
+        mean_log = -sd * sd / 2
+        if jitter > 0:
+            k = 1.0 / jitter ** 2
+            mean_log += float(special.digamma(k) - np.log(k))
+        factor = float(np.exp(mean_log))
+        typical = self.latency.p99
+        return replace(typical, value=typical.value / factor, low=typical.low / factor, high=typical.high / factor,
+                       method=f"{typical.method}, divided by a typical tick's latency multiplier {factor:.4g}")
 
     def notes(self) -> list[str]:
         """What the history could not tell, each with the default used instead."""
@@ -80,7 +100,7 @@ class Calibration:
         instances = service.get("instances") or {"baseline": 45, "canary": 5}
         # The fitted P99 holds at the history's average load, spread over the plan's instances.
         service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
-        service["p99"] = f"{self.latency.p99.value * 1000:.6g}ms"
+        service["p99"] = f"{self.service_p99().value * 1000:.6g}ms"
         service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
         traffic["service"] = service
         traffic["variability"] = {

@@ -55,6 +55,7 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     comments["traffic.load.shape"] = (f"daily cycle p = {calibration.load.p_value:.2g}"
                                       if not math.isnan(calibration.load.p_value) else "history shorter than a day")
     comments["traffic.service.normal_load"] = "the history's average rate over the plan's instances"
+
     lines = [f"# rampsim calibrate: {plan.name}, arm {calibration.arm}, {calibration.duration / 86400:.2f} days "
              f"of history ({calibration.ticks:,} complete scrapes).",
              "# Fitted values carry their 95% interval; values the history cannot tell are the plan's own."]

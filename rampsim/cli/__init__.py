@@ -14,6 +14,8 @@ import traceback
 from typing import Optional, Sequence
 
 from rampsim import __version__
+from rampsim.errors import RampsimError
+from rampsim.plan.loader import PlanError
 
 
 
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A flight simulator for progressive-delivery gates.",
     )
     parser.add_argument("--version", action="version", version=f"rampsim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error (exit 70)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         module.register(subparsers)
@@ -51,9 +54,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except PlanError as exc:
+        print(f"rampsim {args.command}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return exc.exit_code
+    except RampsimError as exc:  # the one place that maps an error's kind to its exit code
+        print(f"rampsim {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except Exception:  # a bug, not a verdict: never let it look like one (rampsim gate's 1 is "rollback")
-        traceback.print_exc()
-        print(f"rampsim {args.command}: internal error (exit {EXIT_INTERNAL_ERROR}); please report it",
+        if args.debug:
+            traceback.print_exc()
+        print(f"rampsim {args.command}: internal error (exit {EXIT_INTERNAL_ERROR}); please report it"
+              f"{'' if args.debug else ' with the traceback of: rampsim --debug ' + args.command + ' ...'}",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
 

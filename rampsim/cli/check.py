@@ -7,6 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from rampsim.errors import UsageError
 from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, EXIT_USAGE, load_or_report, report_problems
 from rampsim.plan import PlanError
 from rampsim.units import Kind, UnitError, format_value, parse
@@ -68,7 +69,7 @@ def run_check(args: argparse.Namespace) -> int:
                        workers=args.workers,
                        on_look=lambda r: console.print(f"look {r.looks}: {r.replicates} replicates, {r.verdict}"),
                        **bounds)
-    except ValueError as exc:
+    except UsageError as exc:
         print(f"rampsim check: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SweepInterrupted as exc:

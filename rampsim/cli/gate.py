@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
+from rampsim.errors import UsageError
 from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
 from rampsim.plan import Plan
 from rampsim.prod.columns import Notice
@@ -92,14 +93,14 @@ def run_gate(args: argparse.Namespace) -> int:
     except OpenMetricsError as exc:
         out.fail(str(exc))
         return EXIT_CODES[Outcome.UNAVAILABLE]
-    except (ValueError, OSError) as exc:
+    except (UsageError, OSError) as exc:
         out.fail(str(exc))
         return EXIT_USAGE
     if run is None:
         return EXIT_USAGE
     try:
         at = None if args.follow else _at(args, run)
-    except ValueError as exc:
+    except UsageError as exc:
         out.fail(f"--at: {exc}")
         return EXIT_USAGE
     if args.follow:

@@ -27,13 +27,13 @@ from rampsim.plan import Plan
 from rampsim.prod.grid import parse_instant
 from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
-from rampsim.prod.openmetrics import OpenMetricsError
 from rampsim.prod.replay import FileSource
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
+from rampsim.errors import DataUnavailable, UsageError
 
-__all__ = ["register", "EXIT_UNAVAILABLE"]
+__all__ = ["register"]
 
-EXIT_UNAVAILABLE = 5
+EXIT_UNAVAILABLE = DataUnavailable.exit_code
 
 
 def _history_options(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     if args.prometheus:
         if not (args.start and args.end):
-            raise _Usage("--start and --end are required with --prometheus")
+            raise UsageError("--start and --end are required with --prometheus")
         policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
         source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
         return read_history(plan, source, parse_instant(args.start), parse_instant(args.end), naming)
@@ -90,10 +90,6 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     start = parse_instant(args.start) if args.start else first
     end = parse_instant(args.end) if args.end else last
     return read_history(plan, recording, start, end, naming)
-
-
-class _Usage(Exception):
-    """A usage error found after argument parsing."""
 
 
 def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, History]], int]:
@@ -107,12 +103,9 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
         return None, EXIT_USAGE
     try:
         history = _read(args, plan, naming)
-    except (SourceUnavailable, OpenMetricsError) as exc:   # OpenMetricsError is a ValueError: first
+    except DataUnavailable as exc:
         print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
-    except (_Usage, ValueError) as exc:
-        print(f"rampsim: {exc}", file=sys.stderr)
-        return None, EXIT_USAGE
     column = plan.layout.channels("requests", plan.layout.arm(args.arm))
     present = ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "

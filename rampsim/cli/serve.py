@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rampsim.errors import UsageError
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.prod.grid import parse_instant
@@ -44,7 +45,7 @@ def run_serve(args: argparse.Namespace) -> int:
                                   RetryPolicy(timeout=args.timeout, attempts=args.attempts),
                                   bearer_headers(args.bearer_token_file))
         server = serve_webhook(WebhookGate(plan, source, naming, start, settle=args.settle), args.host, args.port)
-    except (ValueError, OSError) as exc:
+    except (UsageError, OSError) as exc:
         print(f"rampsim serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     host, port = server.server_address[:2]

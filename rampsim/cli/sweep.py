@@ -70,7 +70,7 @@ def _executor(address: Optional[str], workers: Optional[int], stack: ExitStack):
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from rampsim.experiment.grid import GridError
+    from rampsim.errors import UsageError
     from rampsim.experiment.mix import load_mix
     from rampsim.experiment.results import Costs
     from rampsim.experiment.runner import SweepInterrupted
@@ -85,7 +85,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         costs = Costs.parse(args.costs)
-    except ValueError as exc:
+    except UsageError as exc:
         print(f"rampsim sweep: error: --costs: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -106,7 +106,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                                on_chunk=lambda done, total: progress.update(task, completed=done, total=total))
         except PlanError as exc:
             return report_problems(args.plan, exc.problems)
-        except (GridError, ValueError) as exc:  # a bad axis, or --out holding another sweep's chunks
+        except UsageError as exc:  # a bad axis, or --out holding another sweep's chunks
             print(f"rampsim sweep: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except SweepInterrupted as exc:

@@ -25,6 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 from scipy import stats
 
+from rampsim.errors import UsageError
 from rampsim.experiment.mix import Mix
 from rampsim.experiment.runner import local_executor
 from rampsim.experiment.sweep import sweep
@@ -110,9 +111,9 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
           on_look: Optional[Callable[[CheckReport], None]] = None) -> CheckReport:
     """Check ``plan``'s gate against the bounds given (rates as fractions, ``max_detect`` in seconds)."""
     if max_false_rollback is None and max_missed_incident is None and max_detect is None:
-        raise ValueError("give at least one bound: max_false_rollback, max_missed_incident or max_detect")
+        raise UsageError("give at least one bound: max_false_rollback, max_missed_incident or max_detect")
     if batch < 1 or max_replicates < batch:
-        raise ValueError("batch must be at least 1 and max_replicates at least one batch")
+        raise UsageError("batch must be at least 1 and max_replicates at least one batch")
     looks_allowed = math.ceil(max_replicates / batch)
     bounds = sum(b is not None for b in (max_false_rollback, max_missed_incident, max_detect))
     level = 1 - (1 - confidence) / (looks_allowed * bounds)

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rampsim.errors import UsageError
 from rampsim.plan.loader import with_overrides
 from rampsim.plan.schema import Plan
 
@@ -24,7 +25,7 @@ __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand"]
 _END = re.compile(r"^\s*(\$?)\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*([A-Za-z%/]*)\s*$")
 
 
-class GridError(ValueError):
+class GridError(UsageError):
     """A grid axis that cannot be read or applied."""
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rampsim.errors import UsageError
 from rampsim.experiment.runner import KINDS, Chunk
 
 __all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front"]
@@ -54,11 +55,11 @@ class Costs:
             key, eq, value = part.partition("=")
             key = aliases.get(key.strip(), key.strip())
             if not eq or key not in cls.__dataclass_fields__:
-                raise ValueError(f"costs {text!r}: expected NAME=NUMBER with NAME one of fr, mi, harm")
+                raise UsageError(f"costs {text!r}: expected NAME=NUMBER with NAME one of fr, mi, harm")
             try:
                 values[key] = float(value)
             except ValueError:
-                raise ValueError(f"costs {text!r}: {value!r} is not a number") from None
+                raise UsageError(f"costs {text!r}: {value!r} is not a number") from None
         return cls(**values)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from rampsim.errors import Interrupted, UsageError
 from rampsim import __version__
 from rampsim.engine.vectorized import judge
 from rampsim.experiment.grid import Axis, GridPoint, expand
@@ -39,7 +40,7 @@ KINDS = ("none", "hold", "rollback", "advance")
 CHUNK_SIZE = 10
 
 
-class SweepInterrupted(RuntimeError):
+class SweepInterrupted(Interrupted):
     """The sweep was stopped; finished chunks are saved and a rerun continues from them."""
 
 
@@ -60,7 +61,7 @@ class SweepSpec:
     def of(cls, plan: Plan, mix: Mix, axes: Sequence[Axis], replicates: int, seed: int,
            fidelity: str = "fluid") -> "SweepSpec":
         if plan.source is None:
-            raise ValueError("a sweep needs a plan loaded with load_plan, plan_from_text or plan_from_data")
+            raise UsageError("a sweep needs a plan loaded with load_plan, plan_from_text or plan_from_data")
         data = plan.source.data
         scenarios = tuple((s.name, tuple(s.faults)) for s in mix.scenarios)
         return cls(plan.source.filename, data, tuple(axes), scenarios, tuple(float(x) for x in mix.shares), int(replicates),
@@ -240,7 +241,7 @@ def _chunk_directory(out: Path, spec: SweepSpec) -> Path:
     if manifest.exists():
         saved = json.loads(manifest.read_text())
         if saved.get("key") != spec.key:
-            raise ValueError(f"{out} holds the chunks of another sweep (key {saved.get('key')}, this one "
+            raise UsageError(f"{out} holds the chunks of another sweep (key {saved.get('key')}, this one "
                              f"{spec.key}); choose another output directory or delete it")
     else:
         manifest.write_text(json.dumps({"key": spec.key, "version": __version__}, indent=2))

@@ -5,6 +5,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
+from rampsim.errors import UsageError
 from rampsim.experiment.grid import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
@@ -28,7 +29,7 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     results are written there too. Identical results for any executor or worker count.
     """
     if replicates < 1:
-        raise ValueError(f"replicates must be at least 1, got {replicates}")
+        raise UsageError(f"replicates must be at least 1, got {replicates}")
     mix = mix or single_scenario_mix("healthy")
     axes = tuple(parse_axis(a) if isinstance(a, str) else a for a in grid)
     points = expand(plan, axes)  # validates every grid point before any simulation

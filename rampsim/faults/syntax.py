@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from pydantic import ValidationError
 
+from rampsim.errors import UsageError
 from rampsim.faults.catalogue import ARMS, SHARED
 from rampsim.faults.spec import Fault
 from rampsim.plan.loader import PlanError, describe_errors
@@ -35,7 +36,7 @@ __all__ = ["FaultError", "parse_fault", "fault_fields", "plan_faults", "read_fau
 _OPTIONS = ("shape", "period", "duty", "rise", "delay", "target", "magnitude", "start", "duration")
 
 
-class FaultError(ValueError):
+class FaultError(UsageError):
     """A fault that cannot be used; the message names the text and what is wrong."""
 
 

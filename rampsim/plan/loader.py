@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
 
+from rampsim.errors import InvalidPlanError, UsageError
 from rampsim.plan import schema
 from rampsim.plan.source import Document, SourceError, parse_document, read_document
 
@@ -22,7 +23,7 @@ __all__ = ["PlanError", "load_plan", "plan_from_document", "plan_from_text", "pl
            "set_path"]
 
 
-class PlanError(ValueError):
+class PlanError(InvalidPlanError):
     """A plan that cannot be used; ``problems`` holds one located message per error."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -147,7 +148,7 @@ def with_overrides(plan: schema.Plan, overrides: Mapping[str, Any]) -> schema.Pl
     """``plan`` validated again with the fields at dotted paths replaced by ``overrides``."""
     document: Document | None = plan.source
     if document is None:
-        raise ValueError("this plan was built from models, not read: load it with load_plan, plan_from_text or "
+        raise UsageError("this plan was built from models, not read: load it with load_plan, plan_from_text or "
                          "plan_from_data to vary its fields")
     data = copy.deepcopy(document.data)
     for dotted, value in overrides.items():

@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from rampsim.errors import InvalidPlanError
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
 from rampsim.units import Kind, UnitError, format_value, parse, quantity
 
@@ -145,7 +146,7 @@ def _on_grid(seconds: float, interval: float) -> bool:
     return abs(seconds / interval - round(seconds / interval)) <= 1e-9
 
 
-class LocatedError(ValueError):
+class LocatedError(InvalidPlanError):
     """A cross-field problem that belongs to the field at ``path`` (dotted), not to the whole model."""
 
     def __init__(self, path: str, message: str) -> None:

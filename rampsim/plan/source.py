@@ -13,12 +13,13 @@ from typing import Any
 
 import yaml
 
+from rampsim.errors import InvalidPlanError
 __all__ = ["Document", "SourceError", "read_document", "parse_document"]
 
 Path_ = tuple[Any, ...]
 
 
-class SourceError(ValueError):
+class SourceError(InvalidPlanError):
     """A file that is not well-formed YAML, or that repeats a key."""
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import HistogramMetricFamily, Metric
 
+from rampsim.errors import UsageError
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import family_help
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
@@ -127,7 +128,7 @@ def rehearse(telemetry: Telemetry, exporter: MetricsExporter, speed: float = 60.
              on_tick: Optional[Callable[[int], None]] = None) -> None:
     """Publish every scrape of ``telemetry``, ``speed`` times faster than real time."""
     if speed <= 0:
-        raise ValueError("speed must be positive")
+        raise UsageError("speed must be positive")
     for tick in range(len(telemetry)):
         exporter.publish(telemetry, tick)
         if on_tick is not None:

@@ -15,6 +15,7 @@ import time as _time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from rampsim.errors import UsageError
 from rampsim.units import UnitError, parse_duration
 
 __all__ = ["ScrapeGrid", "parse_instant", "format_instant"]
@@ -81,14 +82,14 @@ def parse_instant(text: str, now: Optional[Callable[[], float]] = None) -> float
         try:
             offset = parse_duration(amount)
         except UnitError as exc:
-            raise ValueError(f"cannot read {text!r}: {exc}") from None
+            raise UsageError(f"cannot read {text!r}: {exc}") from None
         return clock() + (offset if sign == "+" else -offset)
     if _UNIX.match(text):
         return float(text)
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"cannot read {text!r} as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, "
+        raise UsageError(f"cannot read {text!r} as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, "
                          f"unix seconds, 'now' or 'now-30m'") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)

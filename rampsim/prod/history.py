@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from rampsim.errors import UsageError
 from rampsim.plan.schema import Plan
 from rampsim.prod.columns import Assembler, Notice, SeriesMap
 from rampsim.prod.grid import ScrapeGrid
@@ -39,7 +40,7 @@ def read_history(plan: Plan, source: Source, start: float, end: float, naming: O
     """Every scrape of ``source`` in ``[start, end]`` (unix seconds) on ``plan``'s layout and scrape grid."""
     interval = plan.telemetry.scrape_interval
     if end <= start:
-        raise ValueError(f"the history ends ({end:g}) before it starts ({start:g})")
+        raise UsageError(f"the history ends ({end:g}) before it starts ({start:g})")
     grid = ScrapeGrid(start, interval, int((end - start) // interval) + 1)
     telemetry = Telemetry.empty(plan.layout, grid.n_ticks)
     assembler = Assembler(SeriesMap(plan.layout, naming or Naming()), grid)

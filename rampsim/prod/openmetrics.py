@@ -20,6 +20,7 @@ from typing import Iterable, Iterator, TextIO
 
 import numpy as np
 
+from rampsim.errors import DataUnavailable
 from rampsim.prod.columns import RawSeries, SeriesMap
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import Telemetry
@@ -48,7 +49,7 @@ def family_help(family: str) -> str:
     return _HELP[family]
 
 
-class OpenMetricsError(ValueError):
+class OpenMetricsError(DataUnavailable, ValueError):
     """Text that is not OpenMetrics with timestamps; the message names the line."""
 
 

@@ -31,6 +31,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from rampsim.errors import DataUnavailable, UsageError
 from rampsim.prod.columns import RawSeries
 from rampsim.prod.grid import format_instant
 from rampsim.prod.naming import Naming, quote
@@ -39,7 +40,7 @@ from rampsim.telemetry import Layout
 __all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "bearer_headers"]
 
 
-class SourceUnavailable(Exception):
+class SourceUnavailable(DataUnavailable):
     """Prometheus could not be read (after the retries the policy allows)."""
 
 
@@ -66,7 +67,7 @@ class PrometheusSource:
 
     def __post_init__(self) -> None:
         if not re.match(r"^https?://", self.url):
-            raise ValueError(f"the Prometheus URL must start with http:// or https://, got {self.url!r}")
+            raise UsageError(f"the Prometheus URL must start with http:// or https://, got {self.url!r}")
         self.url = self.url.rstrip("/")
 
     @property

@@ -211,7 +211,9 @@ class Latent(_Model):
       variation ``jitter``, independent per tick, arm and segment.
     * ``B`` is the product of the :class:`Bursts` in force.
 
-    Every factor has mean 1, so the long-run average is the configured one.
+    ``exp(x - sd**2 / 2)`` and ``G`` have mean 1, so outside bursts the configured rate is
+    the average; bursts come on top and raise the long-run average by about
+    ``per_day * duration / 86400 * (E[multiplier] - 1)`` (the shipped error bursts: +15%).
     """
 
     sd: float = Field(0.0, ge=0.0, le=3.0)

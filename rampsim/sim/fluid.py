@@ -72,8 +72,7 @@ class FluidTraffic:
         lookups = n.sum(axis=2)
         hits = s.cache.binomial(lookups.astype(np.int64), np.clip(ex.p_hit[k:], 0, 1)).astype(float)
         checks, ok = self._health_checks(k, ex)
-        gauges = with_noise({name: values[k:] for name, values in ex.gauges.items()}, s.gauges,
-                            scenario.config.service.gauge_noise)
+        gauges = with_noise(drawn.gauges, s.gauges, scenario.config.service.gauge_noise)
         increments, gauge_rows = assemble(
             scenario, len(n), requests=n, errors=errors, latency_bucket=buckets,
             latency_sum=n * drawn.mean_latency, revenue=(n - errors) * ex.value[None, :, None],

@@ -20,7 +20,6 @@ validate the fluid fidelity at small scale.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
@@ -166,10 +165,10 @@ class RequestTraffic:
         pool, worker = scenario.pools[arm], self.instances[arm][instance]
         spurious = self.streams.health
         blipped = self.paths.blips[arm][:, instance] if self.paths and self.paths.blips else None
-        while True:
-            yield env.timeout(scenario.grid.check_interval)
+        check = scenario.grid.check_interval
+        for j in range(1, len(pool.down)):
+            yield env.timeout(j * check - env.now)   # round j on the absolute grid: checks never drift
             passed = False
-            j = min(self._round(env.now), len(pool.down) - 1)
             if not pool.down[j, instance]:
                 request = worker.request()
                 outcome = yield request | env.timeout(config.health_check_timeout)
@@ -182,9 +181,6 @@ class RequestTraffic:
                     request.cancel()
             self._checks[arm] += 1
             self._checks_ok[arm] += passed
-
-    def _round(self, t: float) -> int:
-        return int(math.ceil(t / self.scenario.grid.check_interval - 1e-9))
 
     # -- counting ------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from typing import Callable, Literal, Optional, Sequence
 import simpy
 import simpy.rt
 
+from rampsim.errors import UsageError
 from rampsim.engine.engine import DecisionEngine
 from rampsim.engine.events import Decision, Event
 from rampsim.engine.protocol import EngineFactory
@@ -100,7 +101,7 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
     may be passed to skip building it again (sweeps do).
     """
     if fidelity not in ("fluid", "request"):
-        raise ValueError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
+        raise UsageError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
     scenario = scenario or Scenario.build(plan, faults)
     return _Simulation(scenario, seed, fidelity, engine_factory, speed, observers).run()
 
@@ -109,7 +110,7 @@ class _Simulation:
     def __init__(self, scenario: Scenario, seed: int, fidelity: Fidelity, engine_factory: Optional[EngineFactory],
                  speed: Optional[float], observers: Sequence[Observer]) -> None:
         if speed is not None and speed <= 0:
-            raise ValueError(f"speed must be positive, got {speed}")
+            raise UsageError(f"speed must be positive, got {speed}")
         self.scenario, self.seed, self.fidelity = scenario, seed, fidelity
         self.env = simpy.rt.RealtimeEnvironment(factor=1.0 / speed, strict=False) if speed else simpy.Environment()
         self.streams = Streams(seed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence, Union
 
+from rampsim.errors import UsageError
 from rampsim.engine.events import DecisionKind
 from rampsim.experiment.check import check
 from rampsim.experiment.mix import Mix
@@ -36,7 +37,7 @@ def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, s
     A stop before the fault is a false alarm, not a catch, and fails the assertion.
     """
     if not faults:
-        raise ValueError("assert_stops_within needs at least one fault: the time limit counts from its start")
+        raise UsageError("assert_stops_within needs at least one fault: the time limit counts from its start")
     limit = parse(within, Kind.DURATION)
     onset = min(f.start for f in faults)
     for seed in seeds:

@@ -1,0 +1,41 @@
+"""The errors rampsim reports to its user, one base and a few kinds, each with its exit code.
+
+Everything rampsim raises on purpose derives from :class:`RampsimError`; the command
+line maps each kind to its documented exit code in one place (``rampsim.cli.main``),
+and anything else is a bug: exit 70, the traceback behind ``--debug``. Kinds that
+describe a value that cannot be used also derive from ``ValueError``, so pydantic
+validators report them as field errors.
+"""
+from __future__ import annotations
+
+__all__ = ["RampsimError", "UsageError", "InvalidPlanError", "DataUnavailable", "Interrupted"]
+
+
+class RampsimError(Exception):
+    """Base of every error rampsim reports on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(RampsimError, ValueError):
+    """Bad arguments, or a value that cannot be read (a unit, a fault, a grid axis, a time)."""
+
+    exit_code = 2
+
+
+class InvalidPlanError(RampsimError, ValueError):
+    """A plan, mix or naming file that cannot be used."""
+
+    exit_code = 3
+
+
+class DataUnavailable(RampsimError):
+    """Metrics that cannot be had: Prometheus unreachable or failing, a recording that cannot be read."""
+
+    exit_code = 5
+
+
+class Interrupted(RampsimError):
+    """Work stopped by the user; what finished is saved."""
+
+    exit_code = 130

@@ -1,0 +1,71 @@
+"""A bug is exit 70 in every command, never a code that reads as a verdict or as bad arguments.
+
+Each case injects a bare ``ValueError`` (the class commands used to catch broadly, turning bugs
+into "bad arguments") deep inside one command; ``rampsim report`` still reads damaged result files
+as bad input, so its injected bug is a ``RuntimeError``.
+"""
+from __future__ import annotations
+
+import pytest
+
+from rampsim.cli import EXIT_INTERNAL_ERROR, build_parser, main
+from tests.sim_helpers import REFERENCE, VALIDATION
+
+build_parser()  # import every command module first, so no patch below is bound into one by its import
+
+PLAN = str(REFERENCE)
+HISTORY_ARGS = ["--replay", "history.csv"]
+
+
+def _raise(exception: Exception):
+    def injected(*args, **kwargs):
+        raise exception
+    return injected
+
+
+CASES = [
+    (["validate", PLAN], "rampsim.cli.plan_commands.load_or_report", ValueError),
+    (["explain", PLAN], "rampsim.cli.plan_commands.load_or_report", ValueError),
+    (["rehearse", PLAN], "rampsim.sim.simulate", ValueError),
+    (["sweep", str(VALIDATION), "--replicates", "2", "--workers", "1", "--no-progress"],
+     "rampsim.experiment.sweep.run_chunks", ValueError),
+    (["check", str(VALIDATION), "--max-false-rollback", "50%", "--workers", "1"],
+     "rampsim.experiment.check.check", ValueError),
+    (["report", "results"], "rampsim.experiment.results.SweepResult.load", RuntimeError),
+    (["gate", PLAN, "--replay", "recording.csv"], "rampsim.cli.gate.GateRun.run_until", ValueError),
+    (["serve", PLAN, "--prometheus", "http://127.0.0.1:9"], "rampsim.cli.serve.serve_webhook", ValueError),
+    (["calibrate", PLAN, *HISTORY_ARGS], "rampsim.calibration.fit.calibrate", ValueError),
+    (["backtest", PLAN, *HISTORY_ARGS], "rampsim.calibration.backtest.backtest", ValueError),
+]
+
+
+@pytest.fixture
+def recordings(tmp_path, monkeypatch):
+    """A tiny valid recording under both names the cases use, in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    text = 'timestamp,"rampsim_requests_total{arm=""baseline"",segment=""A""}"\n0,1\n15,2\n'
+    for name in ("history.csv", "recording.csv"):
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv, target, exception", CASES, ids=[case[0][0] for case in CASES])
+def test_an_internal_error_exits_70_with_a_hint(argv, target, exception, recordings, monkeypatch, capsys):
+    monkeypatch.setattr(target, _raise(exception("injected")))
+    assert main(argv) == EXIT_INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert "internal error (exit 70)" in err and "--debug" in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(recordings, monkeypatch, capsys):
+    monkeypatch.setattr("rampsim.cli.plan_commands.load_or_report", _raise(ValueError("injected")))
+    assert main(["--debug", "validate", PLAN]) == EXIT_INTERNAL_ERROR
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_usage_error_raised_anywhere_is_exit_2(monkeypatch, capsys):
+    from rampsim.errors import UsageError
+
+    monkeypatch.setattr("rampsim.experiment.sweep.run_chunks", _raise(UsageError("no such thing")))
+    assert main(["sweep", str(VALIDATION), "--replicates", "2", "--workers", "1", "--no-progress"]) == 2
+    assert "no such thing" in capsys.readouterr().err

@@ -1,0 +1,429 @@
+"""Background variability: the latent paths against their definition, the fluid fidelity's counts against
+the moments the model implies, the ground truth (which ignores variability), and determinism.
+
+Every statistical check has a tolerance derived from its sampling distribution, stated next to it, and a
+fixed seed (so a run is deterministic). ``ALPHA`` is the probability that a correct model fails one test:
+the checks of a test share it (Bonferroni), so a test with ``m`` checks allows ``|z| < z(1 - ALPHA / 2m)``
+(or the t quantile when the standard error is estimated from ``R`` seeds: ``R - 1`` degrees of freedom).
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import rampsim.sim.runner as runner
+from rampsim.engine.events import DecisionKind
+from rampsim.faults import parse_fault
+from rampsim.plan import load_plan, with_overrides
+from rampsim.sim import Scenario, simulate
+from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
+from rampsim.sim.expected import expected_for
+from rampsim.sim.grid import Grid
+from rampsim.sim.latency import STRETCH_LIMIT
+from rampsim.sim.streams import Streams
+from rampsim.sim.variability import burst_factor, draw_paths, ou_path
+from tests.sim_helpers import VALIDATION, realistic_reference, reference
+
+ALPHA = 1e-3
+DAY = 86400.0
+SEEDS = 40          # replicates of the end-to-end moment tests
+FOUR_HOURS = Grid(interval=15.0, n_ticks=961, check_interval=5.0)
+
+
+def limit(checks: int, dof: float = math.inf) -> float:
+    """The two-sided limit on ``|z|`` (``dof`` finite: ``|t|``) for ``checks`` checks at family-wise ``ALPHA``."""
+    q = 1 - ALPHA / (2 * checks)
+    return float(stats.norm.ppf(q) if math.isinf(dof) else stats.t.ppf(q, dof))
+
+
+def t_of_mean(samples: np.ndarray, target) -> np.ndarray:
+    """t statistics of the mean over axis 0 of iid ``samples`` against ``target`` (standard error from their spread)."""
+    samples = np.asarray(samples, dtype=float)
+    return (samples.mean(axis=0) - target) / (samples.std(axis=0, ddof=1) / math.sqrt(len(samples)))
+
+
+def poisson_p(count: int, mean: float) -> float:
+    """Exact two-sided Poisson p-value of ``count`` (twice the smaller tail, at most 1)."""
+    return min(1.0, 2 * min(stats.poisson.cdf(count, mean), stats.poisson.sf(count - 1, mean)))
+
+
+class Recorder:
+    """A ``numpy`` generator that remembers what each of its methods returned, call by call."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self.draws: dict[str, list] = defaultdict(list)
+
+    def __getattr__(self, name: str):
+        method = getattr(self._rng, name)
+
+        def call(*args, **kwargs):
+            value = method(*args, **kwargs)
+            self.draws[name].append(value)
+            return value
+
+        return call
+
+
+# -- 1. the latent paths ----------------------------------------------------------------------------------
+
+def test_ou_path_has_marginal_sd_and_lag_correlations_of_an_ar1():
+    n, columns, sd, phi = 200, 4000, 0.7, 0.9
+    x = ou_path(np.random.default_rng(101), n, columns, sd, phi)
+    assert x.shape == (n, columns)
+    # Columns are independent replicates, so per-column time averages are iid across 4,000 columns: the
+    # t statistic of their mean (standard error from their spread) is N(0, 1) to within 1/sqrt(4000).
+    # Known mean 0, so each is unbiased: E[x_t^2] = sd^2, E[x_t x_{t+h}] = sd^2 phi^h.
+    power = (x * x).mean(axis=0)
+    lag1 = (x[1:] * x[:-1]).mean(axis=0)
+    lag5 = (x[5:] * x[:-5]).mean(axis=0)
+    z = limit(7)        # 4 t tests here and 3 chi-square tests below
+    assert abs(t_of_mean(power, sd ** 2)) < z
+    assert abs(t_of_mean(lag1, sd ** 2 * phi)) < z
+    assert abs(t_of_mean(lag5, sd ** 2 * phi ** 5)) < z
+    # Lag-1 correlation r = mean(lag1) / mean(power): r = phi exactly when mean(lag1 - phi * power) = 0,
+    # an iid mean across columns (no delta-method approximation).
+    assert abs(t_of_mean(lag1 - phi * power, 0.0)) < z
+    # Stationary from the first row on (not started at 0): the 4,000 values of one row are iid N(0, sd^2),
+    # so sum(x^2) / sd^2 is exactly chi-square with 4,000 degrees of freedom (two-sided).
+    for row in (x[0], x[1], x[-1]):
+        p = stats.chi2.cdf((row ** 2).sum() / sd ** 2, columns)
+        assert ALPHA / 14 < p < 1 - ALPHA / 14
+
+
+def test_burst_counts_are_poisson_and_durations_have_the_configured_mean():
+    days, tau = 100, 1200.0
+    grid = Grid(interval=300.0, n_ticks=days * 288 + 1, check_interval=5.0)
+    epsilon = 1e-6
+    # A multiplier of 1 + epsilon makes the factor linear in the bursts: factor - 1 = epsilon * (share of
+    # the tick covered, summed over the bursts in force) up to epsilon^2, so the output measures coverage.
+    bursts = Bursts(per_day=12, duration=f"{tau:g}s", multiplier=1 + epsilon, spread=0.0, common=0.25)
+    rng = Recorder(7)
+    factor = burst_factor(rng, bursts, grid, 2)
+    assert factor.shape == (grid.n_ticks, 2) and np.all(factor[0] == 1.0) and np.all(factor >= 1.0)
+    # One Poisson count per source, in order: bursts common to both arms, then each arm's own.
+    counts = [int(c) for c in rng.draws["poisson"]]
+    rates = [12 * 0.25, 12 * 0.75, 12 * 0.75]
+    assert len(counts) == 3
+    checks = 6          # 4 exact Poisson tests, 2 coverage z tests
+    for count, rate in zip(counts, rates):
+        assert poisson_p(count, rate * days) > ALPHA / checks        # exact Poisson test, per source
+    assert poisson_p(counts[0] + counts[1], 12 * days) > ALPHA / checks   # one arm: per_day bursts a day
+    # Coverage from the output, per burst hitting the arm: E[min(D, H - U)] with D ~ Exp(tau) and
+    # U ~ U(0, H) is tau - tau^2 / H * (1 - exp(-H / tau)) (bursts are cut at the horizon H); its sd is at
+    # most tau (that of D), so the mean of n bursts is within tau / sqrt(n) per standard error.
+    horizon = grid.horizon
+    per_burst = tau - tau ** 2 / horizon * (1 - math.exp(-horizon / tau))
+    for arm in (0, 1):
+        covered = (factor[:, arm] - 1).sum() / epsilon * grid.interval
+        n = counts[0] + counts[1 + arm]
+        assert abs(covered / n - per_burst) < limit(checks) * tau / math.sqrt(n)
+    # Both arms carry the common bursts, so the time both are covered is at least the common bursts' own
+    # coverage (~300 x 1,200 s, sd ~6%). Half of it leaves room for that error; were the common bursts
+    # missing from an arm, only chance overlaps of own bursts would remain: (9 x 1,200 / 86,400)^2 of
+    # 100 days, ~135,000 s, under the 180,000 s asked for.
+    both = (np.minimum(factor[:, 0], factor[:, 1]) - 1).sum() / epsilon * grid.interval
+    assert both >= 0.5 * counts[0] * per_burst
+
+
+def test_burst_multipliers_and_the_tick_overlap_rule():
+    # One long burst on a fine grid, spread 0: the ticks it covers fully carry exactly the multiplier, the
+    # two edge ticks 1 + (m - 1) * overlap.
+    grid = Grid(interval=15.0, n_ticks=5761, check_interval=5.0)   # one day
+    for seed in range(200):    # common: 1, so each arm's own bursts have rate 0; a day with one long burst
+        rng = Recorder(seed)
+        factor = burst_factor(rng, Bursts(per_day=1, duration="1h", multiplier=4.0, common=1.0), grid, 2)
+        if [int(c) for c in rng.draws["poisson"]] == [1, 0, 0] and rng.draws["exponential"][0][0] > 120:
+            break
+    else:
+        pytest.fail("no seed gave exactly one burst")
+    start = float(rng.draws["uniform"][0][0])
+    end = start + float(rng.draws["exponential"][0][0])
+    edges = grid.times
+    overlap = np.clip(np.minimum(edges[1:], end) - np.maximum(edges[:-1], start), 0, None) / grid.interval
+    assert np.allclose(factor[1:, 0], 1 + 3 * overlap, rtol=0, atol=1e-12)
+    assert np.array_equal(factor[:, 0], factor[:, 1])           # common: both arms
+    assert (factor == 4.0).any()
+
+
+def test_blips_fail_exactly_the_health_check_rounds_inside_blips():
+    grid, sizes, per_day, duration = FOUR_HOURS, (45, 5), 100.0, 30.0
+    rng = Recorder(3)
+    variability = Variability(health_checks=HealthBlips(per_day=per_day, duration=f"{duration:g}s"))
+    paths = draw_paths(variability, grid, 2, 3, sizes, rng)
+    assert paths.requests is None and paths.errors is None and paths.latency is None
+    rounds = grid.round_times
+    total = 0
+    for a, size in enumerate(sizes):
+        counts = rng.draws["poisson"][a]
+        starts, lengths = rng.draws["uniform"][a], rng.draws["exponential"][a]
+        instance = np.repeat(np.arange(size), counts)
+        assert len(starts) == len(lengths) == counts.sum()
+        # Round j (at j * check, round 0 included) fails on instance i iff a blip of i covers it: start <= t < end.
+        inside = (starts[None, :] <= rounds[:, None]) & (rounds[:, None] < (starts + lengths)[None, :])
+        want = np.zeros((grid.n_rounds, size), bool)
+        for i in range(size):
+            want[:, i] = inside[:, instance == i].any(axis=1)
+        assert paths.blips[a].shape == (grid.n_rounds, size)
+        assert np.array_equal(paths.blips[a], want)
+        total += int(counts.sum())
+    # Exact Poisson test of the number of blips: per_day per instance over the horizon.
+    assert poisson_p(total, sum(sizes) * per_day * grid.horizon / DAY) > ALPHA
+
+
+@lru_cache(maxsize=None)
+def blip_plan():
+    """Two minutes of the validation plan: frequent blips, no spurious check failures, errors and latency varied."""
+    return with_overrides(load_plan(VALIDATION), {
+        "phases.0.duration": "2m", "final_gate.at": "2m", "traffic.service.health_check_failure": 0,
+        "traffic.variability": {"health_checks": {"per_day": 3000, "duration": "10s"},
+                                "errors": {"sd": 0.5, "jitter": 0.2}, "latency": {"sd": 0.3},
+                                "requests": {"sd": 0.1}}})
+
+
+@pytest.fixture(scope="module")
+def recorded_runs():
+    """Fluid and request runs of :func:`blip_plan` with the same seed (request twice), with the latent
+    paths each run drew (``draw_paths`` wrapped where the runner calls it)."""
+    drawn = []
+
+    def recording(*args, **kwargs):
+        paths = draw_paths(*args, **kwargs)
+        drawn.append(paths)
+        return paths
+
+    plan = blip_plan()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "draw_paths", recording)
+        runs = [simulate(plan, seed=5, fidelity="fluid", engine_factory=None),
+                simulate(plan, seed=5, fidelity="request", engine_factory=None),
+                simulate(plan, seed=5, fidelity="request", engine_factory=None)]
+    return runs, drawn
+
+
+def _failed_checks_match_blips(run, paths, counted) -> None:
+    """Cumulative failed checks at every scrape are exactly the blipped (round, instance) pairs counted by then."""
+    grid = run.scenario.grid
+    failed = run.telemetry.health_checks - run.telemetry.health_checks_ok       # (ticks, arms) cumulative
+    checked = np.arange(grid.n_rounds) >= 1                                     # round 0 is never checked
+    for k, t in enumerate(grid.times):
+        mask = counted(grid.round_times, t) & checked
+        assert list(failed[k]) == [int(b[mask].sum()) for b in paths.blips], (run.fidelity, k)
+
+
+def test_blips_fail_exactly_the_blipped_checks_in_the_fluid_fidelity(recorded_runs):
+    (fluid, _, _), (paths, _, _) = recorded_runs
+    assert sum(int(b.sum()) for b in paths.blips) > 5, "the run must contain blips"
+    # Round j is counted in the tick whose interval ((k - 1) dt, k dt] holds j * check.
+    _failed_checks_match_blips(fluid, paths, lambda rounds, t: rounds <= t + 1e-9)
+
+
+def test_blips_fail_exactly_the_blipped_checks_in_the_request_fidelity(recorded_runs):
+    (_, request, _), (_, paths, _) = recorded_runs
+    # A check at j * check completes CHECK_TIME later, so it is counted at the first scrape after j * check.
+    _failed_checks_match_blips(request, paths, lambda rounds, t: rounds < t - 1e-9)
+
+
+def test_multipliers_have_mean_one_and_the_modelled_moments_without_bursts():
+    sd, jitter, common, tau = 0.3, 0.2, 0.5, 300.0
+    latent = Latent(sd=sd, jitter=jitter, common=common, correlation_time=f"{tau:g}s")
+    phi = math.exp(-FOUR_HOURS.interval / tau)
+    # Per draw (one run's paths), time-and-cell averages of centred products; E[M] = 1 and, with
+    # L = exp(x - sd^2 / 2), G gamma(mean 1, cv jitter) independent per tick, arm and segment:
+    #   E[(M-1)^2]                     = (1 + jitter^2) exp(sd^2) - 1
+    #   E[(M_s - 1)(M_s' - 1)], s != s' = exp(sd^2) - 1           (segments of an arm share x)
+    #   E[(M_a - 1)(M_b - 1)], a != b   = exp(common sd^2) - 1    (arms share the common part)
+    #   E[(M_t - 1)(M_t+1 - 1)]        = exp(sd^2 phi) - 1
+    # Draws are iid, so each is a t test on 300 draws (299 d.o.f.).
+    moments = []
+    for seed in range(300):
+        m = draw_paths(Variability(errors=latent), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(seed)).errors
+        assert m.shape == (FOUR_HOURS.n_ticks, 2, 3)
+        d = m - 1
+        moments.append([d.mean(), (d * d).mean(), (d[:, :, 0] * d[:, :, 1]).mean(), (d[:, 0] * d[:, 1]).mean(),
+                        (d[1:] * d[:-1]).mean()])
+    target = [0.0, (1 + jitter ** 2) * math.exp(sd ** 2) - 1, math.exp(sd ** 2) - 1,
+              math.exp(common * sd ** 2) - 1, math.exp(sd ** 2 * phi) - 1]
+    t = t_of_mean(np.array(moments), np.array(target))
+    assert np.all(np.abs(t) < limit(len(target), 299)), t
+
+
+def test_latency_multipliers_are_capped_and_off_processes_are_none():
+    big = Latent(sd=3.0, jitter=1.0)
+    paths = draw_paths(Variability(latency=big, requests=big), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1))
+    assert paths.errors is None and paths.blips is None
+    assert paths.latency.max() == STRETCH_LIMIT and paths.latency.min() == 1 / STRETCH_LIMIT
+    assert paths.requests.max() > STRETCH_LIMIT          # only latency is capped
+    assert draw_paths(None, FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1)) is None
+    assert draw_paths(Variability(), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1)) is None
+
+
+# -- 2. the fluid fidelity's counts, end to end -----------------------------------------------------------
+
+def _per_seed_moments(counts: np.ndarray, mean: np.ndarray) -> list[np.ndarray]:
+    """Unbiased (known mean) per-run estimates: mean deviation, variance, lag-1 autocovariance of each cell."""
+    d = counts - mean
+    return [d.mean(axis=0), (d * d).mean(axis=0), (d[1:] * d[:-1]).mean(axis=0)]
+
+
+def _check_moments(samples: list[list[np.ndarray]], variance: np.ndarray, autocovariance: np.ndarray,
+                   extra: int = 0) -> None:
+    """t tests over seeds (iid runs, SEEDS - 1 d.o.f.) of the mean, variance, lag-1 autocovariance and lag-1
+    autocorrelation of every cell. The autocorrelation rho = c1 / v is tested as mean(c1 - rho * v) = 0, an
+    iid mean with no delta-method approximation."""
+    mean_dev, var, cov = (np.array(s) for s in zip(*samples))
+    rho = autocovariance / variance
+    cells = variance.size
+    z = limit(4 * cells + extra, SEEDS - 1)
+    assert np.all(np.abs(t_of_mean(mean_dev, 0.0)) < z), t_of_mean(mean_dev, 0.0)
+    assert np.all(np.abs(t_of_mean(var, variance)) < z), t_of_mean(var, variance)
+    assert np.all(np.abs(t_of_mean(cov, autocovariance)) < z), t_of_mean(cov, autocovariance)
+    assert np.all(np.abs(t_of_mean(cov - rho * var, 0.0)) < z), t_of_mean(cov - rho * var, 0.0)
+
+
+def test_request_counts_have_the_variance_and_autocorrelation_the_model_implies():
+    sd, jitter, common, tau = 0.05, 0.03, 0.5, 60.0
+    plan = with_overrides(reference(), {"traffic.load": {"shape": "flat", "average": "2,000/s"},
+                                        "traffic.variability": {"requests": {
+                                            "sd": sd, "jitter": jitter, "common": common,
+                                            "correlation_time": f"{tau:g}s"}}})
+    scenario = Scenario.build(plan)
+    mu = scenario.conditions(scenario.scheduled_weights()).rates[1:] * scenario.grid.interval
+    assert np.ptp(mu, axis=0).max() == 0.0     # flat load, constant weight: one Poisson mean per cell
+    mu = mu[0]                                 # (arms, segments): ~1,200 (canary A) to ~10,800 (baseline A)
+    phi = math.exp(-scenario.grid.interval / tau)
+    # Given the multiplier M = L G (L lognormal of mean 1, G gamma), the count is Poisson(mu M):
+    #   Var N = mu + mu^2 ((1 + jitter^2) exp(sd^2) - 1);  Cov(N_t, N_t+1) = mu^2 (exp(sd^2 phi) - 1)
+    # (G is independent per tick). Here Poisson is 20-28% of the canary's variance and 3-4% of the
+    # baseline's, so both terms are checked. Across segments of an arm Cov = mu_s mu_s' (exp(sd^2) - 1);
+    # across arms (same segment) Cov = mu_a mu_b (exp(common sd^2) - 1).
+    variance = mu + mu ** 2 * ((1 + jitter ** 2) * math.exp(sd ** 2) - 1)
+    autocovariance = mu ** 2 * (math.exp(sd ** 2 * phi) - 1)
+    samples, cross = [], []
+    for seed in range(SEEDS):
+        counts = simulate(plan, seed=seed, engine_factory=None, scenario=scenario).requests[1:]
+        samples.append(_per_seed_moments(counts, mu))
+        d = counts - mu
+        cross.append([(d[:, 1, 0] * d[:, 1, 1]).mean(), (d[:, 0, 0] * d[:, 1, 0]).mean()])
+    _check_moments(samples, variance, autocovariance, extra=2)
+    target = [mu[1, 0] * mu[1, 1] * (math.exp(sd ** 2) - 1), mu[0, 0] * mu[1, 0] * (math.exp(common * sd ** 2) - 1)]
+    t = t_of_mean(np.array(cross), np.array(target))
+    assert np.all(np.abs(t) < limit(4 * mu.size + 2, SEEDS - 1)), t
+
+
+def test_error_counts_have_the_variance_and_autocorrelation_the_model_implies():
+    sd, jitter, tau = 0.4, 0.26, 60.0
+    plan = with_overrides(reference(), {"traffic.load": {"shape": "flat", "average": "12,500/s"},
+                                        "traffic.variability": {"errors": {
+                                            "sd": sd, "jitter": jitter, "correlation_time": f"{tau:g}s"}}})
+    scenario = Scenario.build(plan)
+    ex = expected_for(scenario, scenario.scheduled_weights())
+    c = ex.conditions
+    p_error, p_app, p_timeout = ex.p_error[1:], c.p_app[1:], ex.p_timeout[1:]
+    fail_fast = np.broadcast_to(c.fail_fast[1:, :, None], p_error.shape)
+    mu = ex.requests[1:]
+    for x in (mu, p_error, p_app, p_timeout, fail_fast):
+        assert np.ptp(x, axis=0).max() == 0.0
+    mu, p_error, p_app, p_timeout, fail_fast = mu[0], p_error[0], p_app[0], p_timeout[0], fail_fast[0]
+    # With only error variability, requests are Poisson(mu) and each fails with
+    # p(M) = ff + (1 - ff)(1 - (1 - p_app M)(1 - p_timeout)) = a + b M, b = (1 - ff)(1 - p_timeout) p_app,
+    # so errors are Poisson(mu p(M)) (a thinned Poisson) given M, and
+    #   Var E = mu E[p] + (mu b)^2 ((1 + jitter^2) exp(sd^2) - 1);  Cov(E_t, E_t+1) = (mu b)^2 (exp(sd^2 phi) - 1).
+    # At 12,500/s a canary cell sees ~5 errors a tick (Poisson ~45% of the variance), a baseline cell ~44.
+    b = mu * (1 - fail_fast) * (1 - p_timeout) * p_app
+    phi = math.exp(-scenario.grid.interval / tau)
+    variance = mu * p_error + b ** 2 * ((1 + jitter ** 2) * math.exp(sd ** 2) - 1)
+    autocovariance = b ** 2 * (math.exp(sd ** 2 * phi) - 1)
+    samples = []
+    for seed in range(SEEDS):
+        errors = np.diff(simulate(plan, seed=seed, engine_factory=None, scenario=scenario).telemetry.errors, axis=0)
+        samples.append(_per_seed_moments(errors, mu * p_error))
+    _check_moments(samples, variance, autocovariance)
+
+
+# -- 3. the ground truth ignores variability ---------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", [None, "error-rate:canary:+1.5%@01:00", "tail-latency:canary:3%@1h/30m,delay=400ms"])
+def test_ground_truth_is_identical_with_and_without_variability(fault):
+    faults = [parse_fault(fault)] if fault else []
+    strong = with_overrides(realistic_reference(), {
+        "traffic.variability.errors.bursts.per_day": 500, "traffic.variability.latency.bursts.per_day": 500,
+        "traffic.variability.health_checks.per_day": 500})
+    truths = [Scenario.build(plan, faults).truth for plan in (reference(), realistic_reference(), strong)]
+    first = truths[0]
+    assert first.incident is (fault is not None)        # both faults breach the SLO, on the expected metrics
+    for truth in truths[1:]:
+        assert (truth.incident, truth.start, truth.confirmed, truth.objective, truth.breaches) == \
+            (first.incident, first.start, first.confirmed, first.objective, first.breaches)
+        assert np.array_equal(truth.telemetry.counters, first.telemetry.counters, equal_nan=True)
+        assert np.array_equal(truth.telemetry.gauges, first.telemetry.gauges, equal_nan=True)
+
+
+def test_a_rollback_during_a_background_burst_is_a_false_alarm():
+    plan = with_overrides(reference(), {"traffic.variability": {"errors": {"bursts": {
+        "per_day": 12, "duration": "10m", "multiplier": 30, "common": 0}}}})
+    scenario = Scenario.build(plan)
+    seed = 3
+    run = simulate(plan, seed=seed, scenario=scenario)      # closed loop, the runbook's own gate
+    assert not run.truth.incident
+    assert run.outcome.decision is DecisionKind.ROLLBACK and run.outcome.verdict == "false-alarm"
+    # The rule that fired sustained 3 minutes: the canary's error multiplier was a burst (x30) through the
+    # whole sustain window up to the decision.
+    paths = draw_paths(scenario.config.variability, scenario.grid, 2, 3, [p.size for p in scenario.pools],
+                       Streams(seed).variability)
+    k = scenario.grid.tick_of(run.outcome.time)
+    canary = scenario.layout.arm("canary")
+    assert np.all(paths.errors[k - 12:k + 1, canary] > 2.0)
+    # Control: the same seed without the bursts advances.
+    assert simulate(reference(), seed=seed).outcome.verdict == "advanced"
+
+
+# -- 4. determinism -------------------------------------------------------------------------------------------
+
+def test_same_seed_gives_bit_identical_fluid_runs():
+    plan = realistic_reference()
+    a, b = simulate(plan, seed=9), simulate(plan, seed=9)
+    assert np.array_equal(a.telemetry.counters, b.telemetry.counters, equal_nan=True)
+    assert np.array_equal(a.telemetry.gauges, b.telemetry.gauges, equal_nan=True)
+    assert a.events == b.events and np.array_equal(a.requests, b.requests)
+    c = simulate(plan, seed=10)
+    assert not np.array_equal(a.telemetry.counters, c.telemetry.counters)
+
+
+def test_same_seed_gives_bit_identical_request_runs_and_paths_independent_of_fidelity(recorded_runs):
+    (fluid, request, again), drawn = recorded_runs
+    assert np.array_equal(request.telemetry.counters, again.telemetry.counters, equal_nan=True)
+    assert np.array_equal(request.telemetry.gauges, again.telemetry.gauges, equal_nan=True)
+    scenario = fluid.scenario
+    fresh = draw_paths(scenario.config.variability, scenario.grid, 2, 3, [p.size for p in scenario.pools],
+                       Streams(5).variability)
+    assert len(drawn) == 3
+    for paths in drawn:
+        for name in ("requests", "errors", "latency"):
+            assert np.array_equal(getattr(paths, name), getattr(fresh, name))
+        assert all(np.array_equal(x, y) for x, y in zip(paths.blips, fresh.blips))
+
+
+def test_variability_draws_leave_the_other_streams_alone():
+    """Paths come from their own child stream: switching a process on changes only what it multiplies."""
+    none = simulate(reference(), seed=4, engine_factory=None).telemetry
+    zero = with_overrides(reference(), {"traffic.variability": {"errors": {"sd": 0}}})
+    assert Scenario.build(zero).config.variability is not None
+    assert np.array_equal(simulate(zero, seed=4, engine_factory=None).telemetry.counters, none.counters)
+    errors_only = simulate(with_overrides(reference(), {"traffic.variability": {"errors": {"sd": 0.4}}}),
+                           seed=4, engine_factory=None).telemetry
+    for family in ("requests", "latency_bucket", "latency_sum", "health_checks", "health_checks_ok",
+                   "cache_hits", "cache_misses"):
+        assert np.array_equal(getattr(errors_only, family), getattr(none, family)), family
+    assert np.array_equal(errors_only.gauges, none.gauges, equal_nan=True)
+    assert not np.array_equal(errors_only.errors, none.errors)
+    blips_only = simulate(with_overrides(reference(), {"traffic.variability": {"health_checks": {"per_day": 200}}}),
+                          seed=4, engine_factory=None).telemetry
+    for family in ("requests", "errors", "latency_bucket", "cache_hits"):
+        assert np.array_equal(getattr(blips_only, family), getattr(none, family)), family
+    assert (blips_only.health_checks_ok[-1] < none.health_checks_ok[-1]).all()
