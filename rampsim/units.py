@@ -11,9 +11,13 @@ import enum
 import math
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from rampsim.errors import UsageError
-__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration"]
+__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "PositiveDuration", "Share",
+           "Number"]
 
 
 class UnitError(UsageError):
@@ -212,3 +216,9 @@ def _format_duration(seconds: float) -> str:
     if hours and minutes:
         return f"{hours}h{minutes}m"
     return f"{hours}h" if hours else f"{minutes}m"
+
+
+# Field types for pydantic models: the quantity read with its unit, exactly, and checked.
+PositiveDuration = Annotated[float, BeforeValidator(lambda v: quantity(v, Kind.DURATION, allow_low=False))]
+Share = Annotated[float, BeforeValidator(lambda v: quantity(v, Kind.RATIO, high=1.0))]
+Number = Annotated[float, BeforeValidator(lambda v: quantity(v, Kind.NUMBER))]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from rampsim.plan.loader import PlanError, describe_errors
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
-from rampsim.units import Kind, UnitError, parse, quantity
+from rampsim.units import Kind, Number, PositiveDuration, Share, UnitError, parse, quantity
 
 __all__ = ["Segment", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
            "traffic_config"]
@@ -180,21 +180,11 @@ class Bursts(_Model):
     rest hit one arm, each arm at the rate ``per_day * (1 - common)``.
     """
 
-    per_day: float = Field(0.0, ge=0.0, le=1e4)
-    duration: float = 180.0
-    multiplier: float = Field(10.0, ge=1.0, le=1e6)
-    spread: float = Field(0.0, ge=0.0, le=5.0)
-    common: float = 0.5
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return _duration(value)
-
-    @field_validator("common", mode="before")
-    @classmethod
-    def _share(cls, value: Any) -> float:
-        return _ratio(value)
+    per_day: Number = Field(0.0, ge=0.0, le=1e4)
+    duration: PositiveDuration = 180.0
+    multiplier: Number = Field(10.0, ge=1.0, le=1e6)
+    spread: Number = Field(0.0, ge=0.0, le=5.0)
+    common: Share = 0.5
 
 
 class Latent(_Model):
@@ -216,26 +206,11 @@ class Latent(_Model):
     ``per_day * duration / 86400 * (E[multiplier] - 1)`` (the shipped error bursts: +15%).
     """
 
-    sd: float = Field(0.0, ge=0.0, le=3.0)
-    correlation_time: float = 300.0
-    common: float = 0.5
-    jitter: float = Field(0.0, ge=0.0, le=3.0)
+    sd: Number = Field(0.0, ge=0.0, le=3.0)
+    correlation_time: PositiveDuration = 300.0
+    common: Share = 0.5
+    jitter: Number = Field(0.0, ge=0.0, le=3.0)
     bursts: Bursts = Field(default_factory=Bursts)
-
-    @field_validator("correlation_time", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return _duration(value)
-
-    @field_validator("common", mode="before")
-    @classmethod
-    def _share(cls, value: Any) -> float:
-        return _ratio(value)
-
-    @field_validator("sd", "jitter", mode="before")
-    @classmethod
-    def _spread(cls, value: Any) -> float:
-        return quantity(value, Kind.NUMBER)
 
     @property
     def active(self) -> bool:
@@ -251,13 +226,9 @@ class HealthBlips(_Model):
     ``service.health_check_failure``.
     """
 
-    per_day: float = Field(0.0, ge=0.0, le=1e4)
-    duration: float = 10.0
+    per_day: Number = Field(0.0, ge=0.0, le=1e4)
+    duration: PositiveDuration = 10.0
 
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return _duration(value)
 
 
 class Variability(_Model):

@@ -96,10 +96,14 @@ class CdfTable:
         size = int(np.ceil((high - low) / TABLE_STEP)) + 2
         return cls(cdf(np.exp(low + TABLE_STEP * np.arange(size)), mix, p_wait, wait_mean), low)
 
-    def at(self, x: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """The CDF of row ``index[...]`` at points ``x`` (``(..., X)``, inside the tabulated range)."""
-        position = (np.log(x) - self.low) / TABLE_STEP
-        i = np.clip(position.astype(np.intp), 0, self.values.shape[1] - 2)
+    def at(self, log_x: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The CDF of row ``index[...]`` at points ``exp(log_x)`` (``(..., X)``, inside the tabulated range)."""
+        width = self.values.shape[1]
+        position = (log_x - self.low) * (1.0 / TABLE_STEP)
+        i = position.astype(np.intp)
+        np.clip(i, 0, width - 2, out=i)
         fraction = position - i
-        rows = np.asarray(index)[..., None]
-        return self.values[rows, i] * (1 - fraction) + self.values[rows, i + 1] * fraction
+        i += (np.asarray(index) * width)[..., None]
+        flat = self.values.ravel()
+        low = flat.take(i)
+        return low + (flat.take(i + 1) - low) * fraction

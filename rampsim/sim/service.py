@@ -30,10 +30,11 @@ def _outcomes(bounds: np.ndarray, served: np.ndarray, shed: np.ndarray, fail_fas
     in_time = (1 - shed)[..., None] * served[..., :-1]
     p_timeout = shed + (1 - shed) * (1 - served[..., -1])
     cumulative = np.where(bounds < timeout, in_time, 1.0)
-    ff = np.asarray(fail_fast, dtype=float)[..., None]
-    cumulative = ff * (bounds >= latency.FAIL_FAST) + (1 - ff) * cumulative
-    mean = fail_fast * latency.FAIL_FAST + (1 - fail_fast) * (
-        p_timeout * timeout + (1 - p_timeout) * np.minimum(served_mean, timeout))
+    mean = p_timeout * timeout + (1 - p_timeout) * np.minimum(served_mean, timeout)
+    if np.any(fail_fast):   # requests refused by a down instance take 1 ms
+        ff = np.asarray(fail_fast, dtype=float)[..., None]
+        cumulative = ff * (bounds >= latency.FAIL_FAST) + (1 - ff) * cumulative
+        mean = fail_fast * latency.FAIL_FAST + (1 - fail_fast) * mean
     return cumulative, p_timeout, mean
 
 
@@ -66,7 +67,11 @@ def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, 
     ``P(stretch * L <= le) = P(L <= le / stretch)``, read from the row's tabulated CDF.
     """
     bounds = np.asarray(bounds, dtype=float)
-    served = table.at(_points(bounds, timeout) / stretch[..., None], index)
+    below = np.flatnonzero(bounds < timeout)          # bounds at or above the timeout read 1 whatever is served
+    part = table.at(np.log(np.append(bounds[below], timeout)) - np.log(stretch)[..., None], index)
+    served = np.ones(part.shape[:-1] + (len(bounds) + 1,))
+    served[..., below] = part[..., :-1]
+    served[..., -1] = part[..., -1]
     return _outcomes(bounds, served, q.shed[index], fail_fast[index], timeout, served_mean[index] * stretch)
 
 
