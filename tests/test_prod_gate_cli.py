@@ -1,5 +1,6 @@
 """``rampsim gate`` on recordings: exit codes, output, replay and record; ``rampsim serve``'s hooks."""
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -18,7 +19,7 @@ from rampsim.prod.naming import Naming, naming_for_plan
 from rampsim.prod.openmetrics import parse_series, read_openmetrics, write_openmetrics
 from rampsim.prod.replay import FileSource
 from rampsim.prod.tickcsv import write_tick_csv
-from rampsim.prod.webhook import WebhookGate, serve_webhook
+from rampsim.prod.webhook import MAX_BODY, WebhookGate, serve_webhook
 from rampsim.telemetry import Telemetry
 from tests.builders import run, steady
 from tests.prometheus_server import FakePrometheus
@@ -176,6 +177,29 @@ def test_webhook_over_http_on_localhost(plan, healthy):
         status, body = post("confirm-promotion", {"name": "api", "namespace": "learning"})
         assert status == 200 and body["outcome"] == "advance"
         assert post("rollout", ["not", "an", "object"])[0] == 400
+        assert post("rollout", {"name": "api", "metadata": "a string"})[0] == 400
+        assert post("rollout", {"name": "api", "padding": "x" * MAX_BODY})[0] == 413
+        nested = urllib.request.Request(f"http://{host}:{port}/rollout", data=b"[" * 20_000 + b"]" * 20_000)
+        with pytest.raises(urllib.error.HTTPError) as deep:
+            urllib.request.urlopen(nested, timeout=10)
+        assert deep.value.code == 400
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_webhook_drops_a_client_that_sends_nothing(plan, healthy, monkeypatch):
+    monkeypatch.setattr("rampsim.prod.webhook.CLIENT_TIMEOUT", 0.5)
+    hooks = WebhookGate(plan, FileSource.from_telemetry(healthy, START), naming_for_plan(plan), start=START)
+    server = serve_webhook(hooks, port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=5) as silent:
+            began = time.monotonic()
+            silent.sendall(b"POST /rollout HTTP/1.1\r\nContent-Length: 10\r\n\r\n")   # and then nothing
+            assert silent.recv(1024) == b""          # the server closes the connection...
+            assert time.monotonic() - began < 4      # ...after its client timeout, not the test's
     finally:
         server.shutdown()
         server.server_close()

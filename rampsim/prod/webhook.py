@@ -31,7 +31,10 @@ from rampsim.prod.grid import parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.runner import GateRun, Outcome, Source
 
-__all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS"]
+__all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS", "MAX_BODY", "CLIENT_TIMEOUT"]
+
+MAX_BODY = 64 * 1024      # bytes: Flagger's payloads are a few hundred
+CLIENT_TIMEOUT = 10.0     # seconds a client may take to send its request
 
 ROLLOUT_STATUS = {Outcome.CONTINUE: 200, Outcome.ADVANCE: 200, Outcome.ROLLBACK: 403, Outcome.HOLD: 409,
                   Outcome.INCONCLUSIVE: 409, Outcome.UNAVAILABLE: 503}
@@ -54,6 +57,8 @@ class WebhookGate:
             return 404, {"error": f"unknown hook {hook!r}: pre-rollout, rollout or confirm-promotion"}
         canary = f"{payload.get('namespace', '')}/{payload.get('name', '')}"
         metadata = payload.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            return 400, {"canary": canary, "error": "metadata must be a JSON object"}
         try:
             start = parse_instant(str(metadata["start"])) if "start" in metadata else None
         except ValueError as exc:
@@ -92,16 +97,28 @@ def serve_webhook(gate: WebhookGate, host: str = "127.0.0.1", port: int = 8080) 
     """An HTTP server for ``gate`` (call ``serve_forever()`` on it; ``shutdown()`` to stop)."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT   # socket timeout: a client that sends nothing is dropped
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             self._answer(200 if self.path == "/healthz" else 404, {"ok": self.path == "/healthz"})
 
         def do_POST(self) -> None:  # noqa: N802
             try:
                 length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                self._answer(400, {"error": "bad Content-Length"})
+                return
+            if length < 0:
+                self._answer(400, {"error": "bad Content-Length"})
+                return
+            if length > MAX_BODY:
+                self._answer(413, {"error": f"the payload is over {MAX_BODY} bytes"})
+                return
+            try:
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 if not isinstance(payload, dict):
                     raise ValueError("the payload must be a JSON object")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 self._answer(400, {"error": f"bad payload: {exc}"})
                 return
             self._answer(*gate.handle(self.path.strip("/"), payload))
