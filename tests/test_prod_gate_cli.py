@@ -23,8 +23,9 @@ from rampsim.prod.webhook import MAX_BODY, WebhookGate, serve_webhook
 from rampsim.telemetry import Telemetry
 from tests.builders import run, steady
 from tests.prometheus_server import FakePrometheus
+from tests.sim_helpers import REFERENCE
 
-PLAN = "scenarios/ramp-phase-50k.yaml"
+PLAN = str(REFERENCE)
 START = 1740787200.0
 STARTED = "2025-03-01T00:00:00Z"
 

@@ -1,13 +1,12 @@
 """Naming: the plan's prometheus: section, validated and located; PromQL in the service's names."""
-from pathlib import Path
 
 import pytest
 
 from rampsim.engine.promql import METRIC_NAMES
 from rampsim.plan import PlanError, load_plan, plan_from_text
 from rampsim.prod.naming import Naming, load_naming, naming_for_plan
+from tests.sim_helpers import REFERENCE
 
-REFERENCE = Path("scenarios/ramp-phase-50k.yaml")
 
 
 def plan_with(section: str):

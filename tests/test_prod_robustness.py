@@ -17,8 +17,9 @@ from rampsim.prod.runner import GateRun, Outcome
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable
 from tests.builders import run, steady
 from tests.prometheus_server import FakePrometheus, free_port
+from tests.sim_helpers import REFERENCE, VALIDATION
 
-PLAN_PATH = "scenarios/ramp-phase-50k.yaml"
+PLAN_PATH = str(REFERENCE)
 START = 1740787200.0
 END = START + 4 * 3600
 EMPTY = '{"status":"success","data":{"resultType":"matrix","result":[]}}'
@@ -180,7 +181,7 @@ def test_cli_exit_code_for_an_unreachable_prometheus(capsys):
 
 def test_series_the_plan_does_not_read_may_be_absent_mid_ramp():
     """A service without health-check or cache series, judged by a plan that reads neither: continue, not inconclusive."""
-    small = load_plan("scenarios/ramp-phase-5k-validation.yaml")  # reads error rate and P99 only
+    small = load_plan(VALIDATION)  # reads error rate and P99 only
     telemetry = steady(small.layout, minutes=20)
     for family in ("health_checks", "health_checks_ok", "cache_hits", "cache_misses"):
         getattr(telemetry, family)[...] = np.nan

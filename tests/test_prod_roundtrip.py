@@ -32,10 +32,11 @@ from rampsim.prod.source import PrometheusSource
 from rampsim.telemetry import Telemetry
 from tests.builders import latency_at, run, steady
 from tests.prometheus_server import backfilled_server, require_binaries, start_server, stop_server
+from tests.sim_helpers import REFERENCE
 
 pytestmark = pytest.mark.prometheus
 
-PLAN_PATH = "scenarios/ramp-phase-50k.yaml"
+PLAN_PATH = str(REFERENCE)
 DAY = 86400
 START = 1740787200  # 2025-03-01T00:00:00Z; retention is counted from the newest block, so it stays
 SERVICE_NAMING = Naming(metrics={"requests": "http_requests_total", "errors": "http_requests_failed_total",
