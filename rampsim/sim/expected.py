@@ -9,8 +9,7 @@ with no noise at all, which is what the ground truth judges.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -45,15 +44,18 @@ class Expected:
     latency_index: np.ndarray   # (ticks, arms, segments) the row of ``latency_rows`` each cell uses
     timeout: float
     smallest_bound: float
+    _tables: dict = field(default_factory=dict, repr=False)
 
-    @cached_property
-    def latency_table(self) -> latency.CdfTable:
-        """The served-latency CDF of every row, tabulated wide enough for any stretched latency."""
-        mix, queue, _ = self.latency_rows
-        limit = np.log(latency.STRETCH_LIMIT)
-        return latency.CdfTable.build(mix, queue.p_wait, queue.wait_mean,
-                                      np.log(min(self.smallest_bound, self.timeout)) - limit,
-                                      np.log(self.timeout) + limit)
+    def latency_table(self, log_stretch: np.ndarray) -> latency.CdfTable:
+        """The served-latency CDF of every row, tabulated wide enough for latencies stretched by
+        ``exp(log_stretch)``: the range is rounded out to whole log units, so runs share tables."""
+        low, high = int(np.floor(log_stretch.min())), int(np.ceil(log_stretch.max()))
+        if (low, high) not in self._tables:
+            mix, queue, _ = self.latency_rows
+            self._tables[low, high] = latency.CdfTable.build(
+                mix, queue.p_wait, queue.wait_mean, np.log(min(self.smallest_bound, self.timeout)) - high,
+                np.log(self.timeout) - low)
+        return self._tables[low, high]
 
 
 def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -163,10 +165,10 @@ def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int) -> 
         p_timeout = ex.p_timeout[rows]
     else:
         mix, queue, fail_fast = ex.latency_rows
+        stretch = paths.latency[rows]
         buckets, p_timeout, mean_latency = stretched_bucket_probabilities(
-            np.asarray(scenario.layout.latency_buckets), ex.latency_table, queue, fail_fast,
-            mean_served_latency(mix, queue), scenario.config.service.timeout, ex.latency_index[rows],
-            paths.latency[rows])
+            np.asarray(scenario.layout.latency_buckets), ex.latency_table(np.log(stretch)), queue, fail_fast,
+            mean_served_latency(mix, queue), scenario.config.service.timeout, ex.latency_index[rows], stretch)
     p_app = c.p_app[rows] if paths.errors is None else np.minimum(c.p_app[rows] * paths.errors[rows], 1.0)
     ff = c.fail_fast[rows][..., None]
     p_error = ff + (1 - ff) * (1 - (1 - p_app) * (1 - p_timeout))
