@@ -181,7 +181,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             print(f"  {count:4d}  {name}")
     print("windows stopped:")
     for window in result.windows:
-        if window.stopped:
+        if window.stopped and window.time is not None:
             print(f"  window at +{window.start / 3600:.1f} h: {window.decision} at {window.time / 60:.1f} min "
                   f"({window.source})")
     return 0
