@@ -60,14 +60,3 @@ class LoadProfile:
         """Mean rate over each interval between consecutive ``edges`` (seconds)."""
         edges = np.asarray(edges, dtype=float)
         return np.diff(self.integral(edges)) / np.diff(edges)
-
-    def peak(self) -> float:
-        """The highest instantaneous rate inside the window."""
-        load = self.load
-        if load.shape == "flat":
-            return load.average
-        if load.shape == "bursts":
-            return load.peak
-        t = np.linspace(0.0, self.duration, 2049)
-        phase = 2 * math.pi * (load.start - load.peak_at) / _DAY
-        return float((load.average * (1 + self.amplitude * np.cos(2 * math.pi * t / _DAY + phase))).max())
