@@ -205,16 +205,45 @@ def _percent(fraction: float) -> str:
     return f"{fraction * 100!r}%"
 
 
-@st.composite
-def faults(draw, kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("canary",),
+def faults(kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("canary",),
            magnitudes: Optional[st.SearchStrategy] = None, start_minutes: st.SearchStrategy = st.integers(5, 180),
-           duration_minutes: Optional[st.SearchStrategy] = None, **options: st.SearchStrategy):
+           duration_minutes: Optional[st.SearchStrategy] = None, **options: st.SearchStrategy) -> st.SearchStrategy:
     """Faults of the given kinds and targets (see ``rampsim faults`` for the catalogue).
 
     ``magnitudes`` draws the magnitude in base units (fractions for rates, seconds
     for latencies); by default a moderate value of the kind's own range.
-    ``duration_minutes=None`` lasts to the end of the ramp.
+    ``duration_minutes=None`` lasts to the end of the ramp. Arguments are checked
+    when the strategy is built, as hypothesis's own strategies do.
     """
+    import difflib
+
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.faults import CATALOGUE
+
+    if isinstance(kinds, str) or isinstance(targets, str):
+        raise InvalidArgument("kinds and targets are lists of names, e.g. kinds=['error-rate']")
+    if not kinds or not targets:
+        raise InvalidArgument("faults() needs at least one kind and one target")
+    for kind in kinds:
+        if kind not in CATALOGUE:
+            close = difflib.get_close_matches(kind, list(CATALOGUE), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InvalidArgument(f"unknown fault kind {kind!r}{hint} Known kinds: {', '.join(CATALOGUE)}")
+    for target in targets:
+        if target.split("/")[0] not in ("canary", "baseline", "shared"):
+            raise InvalidArgument(f"unknown target {target!r}: canary, baseline or shared, optionally /SEGMENT")
+    for name, strategy in (("magnitudes", magnitudes), ("start_minutes", start_minutes),
+                           ("duration_minutes", duration_minutes), *options.items()):
+        if strategy is not None and not isinstance(strategy, st.SearchStrategy):
+            raise InvalidArgument(f"{name} must be a hypothesis strategy, got {strategy!r}")
+    return _faults(tuple(kinds), tuple(targets), magnitudes, start_minutes, duration_minutes, options)
+
+
+@st.composite
+def _faults(draw, kinds: tuple[str, ...], targets: tuple[str, ...], magnitudes: Optional[st.SearchStrategy],
+            start_minutes: st.SearchStrategy, duration_minutes: Optional[st.SearchStrategy],
+            options: dict[str, st.SearchStrategy]):
     from rampsim.faults import CATALOGUE, Fault
     from rampsim.units import Kind
 
