@@ -11,10 +11,15 @@ them with outputs, execute a copy; from the repository root::
 
     jupyter execute notebooks/threshold-tuning.ipynb --output='{notebook_name}-executed'
     jupyter execute notebooks/game-day-rehearsal.ipynb --output='{notebook_name}-executed'
+    jupyter execute notebooks/calibration.ipynb --output='{notebook_name}-executed'
 
 which writes ``notebooks/*-executed.ipynb`` (do not commit them). Prefix
 ``RAMPSIM_NOTEBOOK_REPLICATES=30`` for a quick run of the tuning notebook (the
-default, 400 replicates, takes about two minutes on 2 cores). To regenerate outputs
+default, 400 replicates, takes about two and a half minutes on 2 cores; the
+calibration notebook under a minute). The calibration notebook reads the shipped
+recording ``examples/history/learning-api-1d.csv.gz``, which
+``python examples/make_history.py`` regenerates from the reference plan (do so
+after changing the plan's ``traffic:`` section or the simulation). To regenerate outputs
 in place instead (``jupyter execute --inplace …``, or *Run All* in Jupyter), strip
 them again before committing::
 
@@ -34,7 +39,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["threshold-tuning.ipynb", "game-day-rehearsal.ipynb"]
+NAMES = ["threshold-tuning.ipynb", "game-day-rehearsal.ipynb", "calibration.ipynb"]
 KERNEL = "python3"
 
 
