@@ -46,7 +46,7 @@ blip per_day, duration      block jackknife on the logs; upper bound only when n
 
 A block jackknife is honest under overdispersion and autocorrelation as long as
 blocks are much longer than the correlation time: blocks are chosen at least four
-times the longest lag used (three fitted correlation times). When a parameter
+times the longest lag used (four pilot correlation times). When a parameter
 cannot be estimated (history too short, no burst seen, no persistent variation,
 no second arm) its :class:`Estimate` says ``fallback=True``, carries the stated
 default of :mod:`rampsim.sim.config` as ``value`` and a note, never an invented
@@ -74,7 +74,9 @@ __all__ = [
 DAY = 86400.0
 LEVEL = 0.95
 MIN_TICKS = 120          # fewer valid ticks than this: the latent fit returns fallbacks
-MIN_BLOCKS, MAX_BLOCKS = 5, 20
+MIN_BLOCKS, MAX_BLOCKS = 5, 40
+BLOCK_LAGS = 4            # a jackknife block spans at least this many times the longest lag fitted
+LAG_SPAN = 4.0           # lags fitted: up to this many (pilot) correlation times
 DETECTION_WINDOW = 20    # ticks either side of a tick that set its persistent level
 MIN_HISTOGRAM_COUNT = 10  # a tick with fewer observations has no usable log-stretch
 
@@ -257,6 +259,20 @@ def _jackknife(full: float, leave_out: np.ndarray) -> tuple[float, float]:
     return full - half, full + half
 
 
+def _positive_jackknife(full: float, leave_out: np.ndarray) -> tuple[float, float]:
+    """:func:`_jackknife` of a variance: on the log scale when clearly positive, else on the linear scale.
+
+    Variance estimates are right-skewed; once the linear interval excludes 0 (and
+    every leave-out is positive) the log scale gives the better-balanced interval.
+    """
+    low, high = _jackknife(full, leave_out)
+    leave = np.asarray(leave_out, dtype=float)
+    if low > 0 and np.all(leave[np.isfinite(leave)] > 0):
+        log_low, log_high = _jackknife(math.log(full), np.log(leave))
+        return math.exp(log_low), math.exp(log_high)
+    return low, high
+
+
 def _garwood(count: float) -> tuple[float, float]:
     """Exact (Garwood) interval for a Poisson mean given ``count`` events."""
     a = 1.0 - LEVEL
@@ -264,11 +280,16 @@ def _garwood(count: float) -> tuple[float, float]:
     return low, float(stats.chi2.ppf(1 - a / 2, 2 * count + 2)) / 2
 
 
-def _block_ids(valid: np.ndarray, k: int) -> np.ndarray:
-    """Contiguous blocks holding equal numbers of valid ticks: block index per tick."""
+def _block_edges(valid: np.ndarray, k: int) -> np.ndarray:
+    """Edges of ``k`` contiguous blocks holding equal numbers of valid ticks (block ``b``: ``edges[b]:edges[b + 1]``)."""
     index = np.flatnonzero(valid)
-    edges = index[np.linspace(0, len(index), k + 1).astype(np.intp)[1:-1]]
-    return np.searchsorted(edges, np.arange(len(valid)), side="right")
+    inner = index[np.linspace(0, len(index), k + 1).astype(np.intp)[1:-1]]
+    return np.concatenate([[0], inner, [len(valid)]]).astype(np.intp)
+
+
+def _block_ids(valid: np.ndarray, k: int) -> np.ndarray:
+    """The block of each tick (see :func:`_block_edges`)."""
+    return np.searchsorted(_block_edges(valid, k)[1:-1], np.arange(len(valid)), side="right")
 
 
 def _replicates(per_block: np.ndarray) -> np.ndarray:
@@ -307,7 +328,7 @@ def _cosine_integrals(t: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]
 
 
 def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = None, *,
-             max_blocks: int = MAX_BLOCKS) -> LoadFit:
+             blocks: Optional[int] = None) -> LoadFit:
     """The load profile from requests per tick of one arm (all segments).
 
     ``times`` are scrape times in seconds on a clock whose multiples of a day are
@@ -316,7 +337,10 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
     ``a + b cos(wu) + c sin(wu)`` integrated over each tick. Criterion: ``diurnal``
     when the valid history spans at least a day and the daily cycle is significant
     (Hotelling T^2 on ``(b, c)`` with the block-jackknife covariance, ``F(2, K-2)``,
-    p < 0.01); otherwise ``flat`` with the mean rate. Intervals: block jackknife, t.
+    p < 0.01); otherwise ``flat`` with the mean rate. Intervals: block jackknife, t,
+    over ``blocks`` contiguous blocks (default: 20, at least 10 ticks each). Blocks
+    must be much longer than the correlation time of the rate's wander:
+    :func:`fit_requests` passes the latent fit's blocks.
     """
     t = np.asarray(times, dtype=float)
     y = np.asarray(requests_total, dtype=float)
@@ -324,7 +348,7 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
     if dt is None:
         dt = float(np.median(np.diff(t[np.isfinite(t)]))) if np.isfinite(t).sum() > 1 else 15.0
     n_valid = int(valid.sum())
-    k = min(max_blocks, n_valid // 10)
+    k = min(blocks or 20, n_valid // 10)
     if k < 3:
         missing = Estimate(math.nan, 0.0, math.inf, "default", True, "fewer than 30 valid ticks")
         return LoadFit("flat", missing, missing, _fallback("peak_at", "no load fitted", 0.0, DAY), math.nan,
@@ -380,7 +404,7 @@ def _rate_estimate(errors: float, requests: float, jack: Optional[tuple[float, f
                     "block jackknife (t) widened to the exact Poisson interval")
 
 
-def fit_error_rates(requests: ArrayLike, errors: ArrayLike, *, max_blocks: int = MAX_BLOCKS,
+def fit_error_rates(requests: ArrayLike, errors: ArrayLike, *, blocks: Optional[int] = None,
                     min_errors: int = 50) -> ErrorRateFit:
     """Base error rate per segment from requests and errors per tick, ``(T, S)`` or ``(T,)``.
 
@@ -388,13 +412,14 @@ def fit_error_rates(requests: ArrayLike, errors: ArrayLike, *, max_blocks: int =
     jackknife's (t with K-1 df: honest under overdispersion and persistence) widened
     to the exact Poisson interval (overdispersion can only widen it); with fewer than
     ``min_errors`` errors or fewer than 5 blocks, the exact Poisson interval alone,
-    flagged in the note.
+    flagged in the note. ``blocks``: as in :func:`fit_load` (:func:`fit_errors` passes
+    the latent fit's).
     """
     n, e = _as_2d(requests), _as_2d(errors)
     valid = np.isfinite(n) & np.isfinite(e) & (n > 0)
     n, e = np.where(valid, n, 0.0), np.where(valid, e, 0.0)
     tick_valid = valid.any(axis=1)
-    k = min(max_blocks, int(tick_valid.sum()) // 10)
+    k = min(blocks or 20, int(tick_valid.sum()) // 10)
 
     def estimates(nn: np.ndarray, ee: np.ndarray) -> list[Estimate]:
         total_n, total_e = nn.sum(axis=0), ee.sum(axis=0)
@@ -454,6 +479,48 @@ class _Detection:
     typical_noise: float
 
 
+def _reference(n: int, start: int, stop: int, use: np.ndarray, window: int) -> np.ndarray:
+    """Unmasked ticks within ``window`` before and after the run ``[start, stop)``, a tick apart from it."""
+    ticks = np.concatenate([np.arange(max(start - 1 - window, 0), max(start - 1, 0)),
+                            np.arange(min(stop + 1, n), min(stop + 1 + window, n))])
+    return ticks[use[ticks]]
+
+
+def _grow(e: np.ndarray, sigma: np.ndarray, valid: np.ndarray, starts: np.ndarray, stops: np.ndarray,
+          window: int, low: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Extend each run over its neighbours that stay ``low`` standard deviations above the run's outside level.
+
+    A burst longer than the detection window raises its own rolling level and is
+    flagged only at its edges; growing each run against the level of the ticks
+    around it (not inside it) recovers the whole burst. Runs that meet are merged.
+    """
+    n = len(e)
+    for _ in range(8):
+        flags = np.zeros(n, bool)
+        for a, b in zip(starts, stops):
+            flags[a:b] = True
+        use = valid & ~flags
+        grown_starts, grown_stops = [], []
+        for a, b in zip(starts, stops):
+            reference = _reference(n, a, b, use, window)
+            if len(reference):
+                over = valid & (e - e[reference].mean() > low * sigma)
+                after = over[b:]
+                b = b + (int(np.argmin(after)) if not after.all() else len(after))
+                before = over[:a][::-1]
+                a = a - (int(np.argmin(before)) if not before.all() else len(before))
+            grown_starts.append(a)
+            grown_stops.append(b)
+        on = np.zeros(n, np.int8)
+        for a, b in zip(grown_starts, grown_stops):
+            on[a:b] = 1
+        new_starts, new_stops = _runs(on.astype(bool), valid)
+        if np.array_equal(new_starts, starts) and np.array_equal(new_stops, stops):
+            break
+        starts, stops = new_starts, new_stops
+    return starts, stops
+
+
 def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) -> _Detection:
     """Bursts: ticks whose log value exceeds the persistent level by ``k`` standard deviations.
 
@@ -461,7 +528,9 @@ def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) ->
     side; the standard deviation of a tick about it combines the robust (MAD)
     variance of unflagged residuals, less their median sampling variance, with the
     tick's own sampling variance. ``k = max(3.5, z(1 - 0.05 / ticks))`` keeps false
-    detections near 0.05 per history; three passes refine the flags.
+    detections near 0.05 per history; three passes refine the flags, then each run
+    grows over its neighbours 2 standard deviations above its outside level
+    (:func:`_grow`).
     """
     valid = np.isfinite(e) & np.isfinite(noise)
     n_valid = int(valid.sum())
@@ -482,6 +551,7 @@ def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) ->
             break
         flags = new
     starts, stops = _runs(flags, valid)
+    starts, stops = _grow(e, np.sqrt(level_var + np.where(valid, noise, 0.0)), valid, starts, stops, window)
     edges = np.zeros(len(e) + 1, np.int64)
     np.add.at(edges, np.maximum(starts - 1, 0), 1)
     np.add.at(edges, np.minimum(stops + 1, len(e)), -1)
@@ -490,18 +560,44 @@ def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) ->
 
 # -- the persistent process and the jitter: one implementation for both scales ---------------------
 
-def _lag_sums(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, k: int, lags: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Per block, ``sum x_t y_{t+h}`` and the number of such pairs with both present, ``(K, lags)``."""
+def _lag_sums(x: np.ndarray, y: np.ndarray, edges: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replicates of ``sum x_t y_{t+h}`` and of the number of pairs with both present, ``(K + 1, lags)``.
+
+    Row 0 sums every pair; row ``1 + b`` leaves out every pair with either tick in
+    block ``b`` (ticks ``edges[b]:edges[b + 1]``; a pair straddling two blocks leaves
+    with either), so that a leave-out holds no trace of its block. Block sums come
+    from cumulative sums: one pass over the ticks per lag.
+    """
     n = len(x)
     vx, vy = np.isfinite(x), np.isfinite(y)
     x0, y0 = np.where(vx, x, 0.0), np.where(vy, y, 0.0)
-    products, counts = np.zeros((k, len(lags))), np.zeros((k, len(lags)))
-    for j, h in enumerate(lags):
-        a, b = (slice(0, n - h), slice(h, n)) if h >= 0 else (slice(-h, n), slice(0, n + h))
-        products[:, j] = np.bincount(blocks[a], x0[a] * y0[b], minlength=k)
-        counts[:, j] = np.bincount(blocks[a], (vx[a] & vy[b]).astype(float), minlength=k)
+    k = len(edges) - 1
+    starts, stops = edges[:-1], edges[1:]
+    products, counts = np.zeros((k + 1, len(lags))), np.zeros((k + 1, len(lags)))
+    cumulative = np.zeros(n + 1)
+    for j, lag in enumerate(lags):
+        h = abs(int(lag))
+        m = n - h
+        first, second = (x0, y0) if lag >= 0 else (y0, x0)
+        valid_pair = (vx[:m] & vy[h:]) if lag >= 0 else (vy[:m] & vx[h:])
+        # pairs (t, t + h) by the block of t, by the block of t + h, and with both in one block
+        lo = np.minimum(np.maximum(np.stack([starts, starts - h, starts]), 0), m)
+        hi = np.minimum(np.maximum(np.stack([stops, stops - h, stops - h]), lo), m)
+        for out, weights in ((products, first[:m] * second[h:]), (counts, valid_pair.astype(float))):
+            np.cumsum(weights, out=cumulative[1:m + 1])
+            sums = cumulative[hi] - cumulative[lo]
+            out[0, j] = cumulative[m]
+            out[1:, j] = cumulative[m] - (sums[0] + sums[1] - sums[2])
     return products, counts
+
+
+def _autocovariance(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """``mean x_t x_{t+h}`` over pairs with both present, lags ``0..max_lag`` (FFT, no blocks)."""
+    valid = np.isfinite(x)
+    size = 1 << int(math.ceil(math.log2(2 * len(x))))
+    spectra = np.fft.rfft(np.stack([np.where(valid, x, 0.0), valid.astype(float)]), size)
+    sums = np.fft.irfft(spectra * spectra.conj(), size)[:, :max_lag + 1]
+    return sums[0] / np.maximum(np.round(sums[1]), 1)
 
 
 def _phi_grid(dt: float, n: int) -> np.ndarray:
@@ -516,6 +612,18 @@ def _project(g: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     denominator = (basis ** 2).sum(axis=1)
     best = np.argmax(numerator ** 2 / denominator, axis=1)
     return numerator[np.arange(len(g)), best] / denominator[best], best
+
+
+def _mean_variance(amp: np.ndarray, phi: np.ndarray, n: int, scale: Scale) -> np.ndarray:
+    """Variance of the mean of ``n`` ticks of the fitted persistent process (the centring bias of covariances)."""
+    longest = float(np.max(np.where(amp > 0, phi, 0.0)))
+    reach = n if longest <= 0 else int(math.log(1e-12) / math.log(min(longest, 1 - 1e-12)))
+    h = np.arange(1, max(2, min(n, reach)))
+    terms = np.maximum(amp, 0.0)[:, None] * phi[:, None] ** h[None, :]
+    lag0 = np.maximum(amp, 0.0)
+    if scale == "ratio":
+        terms, lag0 = np.expm1(terms), np.expm1(lag0)
+    return (lag0 + 2 * (terms * (1 - h / n)[None, :]).sum(axis=1)) / n
 
 
 def _to_log_cov(c: np.ndarray, scale: Scale) -> np.ndarray:
@@ -533,6 +641,7 @@ class _Core:
     phi: np.ndarray      # lag-1 autocorrelation of x
     jitter: np.ndarray   # ratio scale: jitter**2; log scale: variance of log G
     blocks: np.ndarray
+    edges: np.ndarray
     k: int
     lags: np.ndarray
     mean: np.ndarray     # column means removed
@@ -544,7 +653,7 @@ def _core(values: np.ndarray, noise: np.ndarray, dt: float, scale: Scale, max_bl
     For lags ``h >= 1`` the covariance of the column mean is ``exp(sd^2 phi^h) - 1``
     (ratio scale) or ``sd^2 phi^h`` (log scale), and, with several columns, so is the
     lag-0 covariance between columns. ``sd^2`` and ``phi`` are fitted by least squares
-    to the log-scale covariances over lags up to three correlation times (a pilot fit
+    to the log-scale covariances over lags up to four correlation times (a pilot fit
     picks the lags). Each column's variance less its mean sampling variance is
     ``(1 + jitter^2) exp(sd^2) - 1`` (ratio) or ``sd^2 + trigamma(1 / jitter^2)`` (log).
     """
@@ -561,29 +670,34 @@ def _core(values: np.ndarray, noise: np.ndarray, dt: float, scale: Scale, max_bl
     n, columns = z.shape
     phis = _phi_grid(dt, n)
     pilot = np.arange(1, max(5, min(200, n_valid // 20)) + 1)
-    p, c = _lag_sums(zbar, zbar, np.zeros(n, np.intp), 1, pilot)
-    amp, best = _project(_to_log_cov(p / np.maximum(c, 1), scale), phis[:, None] ** pilot[None, :])
+    amp, best = _project(_to_log_cov(_autocovariance(zbar, len(pilot))[None, 1:], scale), phis[:, None] ** pilot[None, :])
     tau = -dt / math.log(phis[best[0]])
-    h_max = int(np.clip(math.ceil(3 * tau / dt), 5, max(5, min(1000, n_valid // 10)))) if amp[0] > 0 else len(pilot)
+    h_max = int(np.clip(math.ceil(LAG_SPAN * tau / dt), 5, max(5, min(1000, n_valid // 10)))) if amp[0] > 0 else len(pilot)
     lags = np.arange(1, h_max + 1)
-    k = int(np.clip(n_valid // (4 * h_max), MIN_BLOCKS, max_blocks))
-    blocks = _block_ids(tick_valid, k)
-    p, c = _lag_sums(zbar, zbar, blocks, k, lags)
-    g = _to_log_cov(_replicates(p) / np.maximum(_replicates(c), 1), scale)
+    k = int(np.clip(n_valid // (BLOCK_LAGS * h_max), MIN_BLOCKS, max_blocks))
+    edges = _block_edges(tick_valid, k)
+    blocks = np.searchsorted(edges[1:-1], np.arange(n), side="right")
+    p, c = _lag_sums(zbar, zbar, edges, lags)
+    covariances = p / np.maximum(c, 1)
     fit_lags = lags
     if columns > 1:
         zs, zq = np.nansum(z, axis=1), np.nansum(z * z, axis=1)
         cross = _replicates(_block_sum(zs * zs - zq, blocks, k))
         pairs = _replicates(_block_sum((count * (count - 1)).astype(float), blocks, k))
-        g = np.concatenate([_to_log_cov(cross / np.maximum(pairs, 1), scale)[:, None], g], axis=1)
+        covariances = np.concatenate([(cross / np.maximum(pairs, 1))[:, None], covariances], axis=1)
         fit_lags = np.concatenate([[0], lags])
-    amp, best = _project(g, phis[:, None] ** fit_lags[None, :])
+    basis = phis[:, None] ** fit_lags[None, :]
+    amp, best = _project(_to_log_cov(covariances, scale), basis)
+    # Removing the sample mean lowers every covariance by about the variance of the mean: add it back, refit.
+    for _ in range(3):
+        centring = _mean_variance(amp, phis[best], n_valid, scale)
+        amp, best = _project(_to_log_cov(covariances + centring[:, None], scale), basis)
     squares = _replicates(_block_sum(np.where(valid, z * z, 0.0), blocks, k))
     noises = _replicates(_block_sum(np.where(valid, noise, 0.0), blocks, k))
     counts = _replicates(_block_sum(valid.astype(float), blocks, k))
-    v0 = ((squares - noises) / np.maximum(counts, 1)).mean(axis=1)
+    v0 = ((squares - noises) / np.maximum(counts, 1)).mean(axis=1) + centring
     jitter = (1 + v0) * np.exp(-amp) - 1 if scale == "ratio" else v0 - amp
-    return _Core(amp, phis[best], jitter, blocks, k, lags, mean)
+    return _Core(amp, phis[best], jitter, blocks, edges, k, lags, mean)
 
 
 def _inverse_trigamma(y: float) -> float:
@@ -613,9 +727,9 @@ def _jitter_log_var(term: float, scale: Scale) -> float:
 
 def _persistent_estimates(core: _Core, dt: float, scale: Scale) -> tuple[Estimate, Estimate, Estimate, bool]:
     """``sd``, ``correlation_time`` and ``jitter`` with their jackknife intervals, and whether ``x`` was detected."""
-    low, high = _jackknife(core.sd2[0], core.sd2[1:])
+    low, high = _positive_jackknife(core.sd2[0], core.sd2[1:])
     sd = Estimate(math.sqrt(max(core.sd2[0], 0.0)), math.sqrt(max(low, 0.0)), math.sqrt(max(high, 0.0)),
-                  "block jackknife on sd^2, t")
+                  "block jackknife on sd^2 (log scale once positive), t")
     detected = low > 0
     if detected:
         with np.errstate(divide="ignore"):
@@ -624,9 +738,9 @@ def _persistent_estimates(core: _Core, dt: float, scale: Scale) -> tuple[Estimat
         tau = Estimate(math.exp(log_tau[0]), math.exp(low), math.exp(high), "block jackknife on log correlation_time, t")
     else:
         tau = _fallback("correlation_time", "no persistent variation detected (the sd interval includes 0)")
-    low, high = _jackknife(core.jitter[0], core.jitter[1:])
+    low, high = _positive_jackknife(core.jitter[0], core.jitter[1:])
     jitter = Estimate(_jitter_from(core.jitter[0], scale), _jitter_from(low, scale), _jitter_from(high, scale),
-                      "block jackknife on the jitter's variance term, t")
+                      "block jackknife on the jitter's variance term (log scale once positive), t")
     return sd, tau, jitter, detected
 
 
@@ -646,7 +760,8 @@ def _measure_bursts(e: np.ndarray, noise: np.ndarray, det: _Detection, dt: float
     """Each burst against the mean of the unmasked ticks within ``window`` either side of it.
 
     The log multiplier is the mean log excess of the burst's interior ticks (its
-    first and last ticks are partial); the duration is the summed excess of the
+    ends trimmed to ticks above half its median excess, then its first and last
+    ticks, which may be partial, dropped); the duration is the summed excess of the
     widened run on the ratio scale over the interior's, times ``dt``. The measurement
     variance of the log multiplier combines the persistent process's drift between
     the interior and the reference ticks (from the fitted AR(1)) with the jitter and
@@ -659,19 +774,26 @@ def _measure_bursts(e: np.ndarray, noise: np.ndarray, det: _Detection, dt: float
     kappa = float(np.mean(np.exp(e - level)[use])) if use.any() else 1.0
     out_log, out_var, out_duration = [], [], []
     for a, b in zip(det.starts, det.stops):
-        reference = np.concatenate([np.arange(max(a - 1 - window, 0), max(a - 1, 0)),
-                                    np.arange(min(b + 1, n), min(b + 1 + window, n))])
-        reference = reference[use[reference]]
-        inner = np.arange(a + 1, b - 1) if b - a >= 3 else np.arange(a, b)
-        inner = inner[valid[inner]]
-        if len(reference) == 0 or len(inner) == 0:
+        reference = _reference(n, a, b, use, window)
+        run = np.arange(a, b)[valid[a:b]]
+        if len(reference) == 0 or len(run) == 0:
             continue
         base = float(e[reference].mean())
+        # Growth may add a noise tick before a partial one: trim the ends to ticks above half the
+        # run's median excess, then drop the (possibly partial) first and last ticks.
+        strong = run[e[run] - base >= 0.5 * float(np.median(e[run] - base))]
+        inner = np.arange(strong.min() + 1, strong.max())
+        inner = inner[valid[inner]]
         widened = np.arange(max(a - 1, 0), min(b + 1, n))
         widened = widened[valid[widened]]
-        ratio = float(np.exp(e[inner] - base).mean()) / kappa
+        peak = np.exp(e[inner] - base).mean() if len(inner) else np.exp(e[run] - base).max()
+        ratio = float(peak) / kappa
         excess = float((np.exp(e[widened] - base) / kappa - 1.0).sum())
         out_duration.append(dt * excess / (ratio - 1.0) if ratio > 1.0 else math.nan)
+        if len(inner) == 0:   # every tick may be partial: no multiplier measured
+            out_log.append(math.nan)
+            out_var.append(math.nan)
+            continue
         out_log.append(float(e[inner].mean()) - base)
         ticks = np.concatenate([inner, reference])
         weights = np.concatenate([np.full(len(inner), 1.0 / len(inner)), np.full(len(reference), -1.0 / len(reference))])
@@ -710,36 +832,37 @@ def _burst_fit(measures: _Measures, det: _Detection, n_valid: int, dt: float, co
     low, high = _garwood(count)
     per_day = Estimate(count / days, low / days, high / days, "exact Poisson (Garwood) on detected bursts",
                        note="" if count else "no burst detected")
-    log_m = measures.log_multiplier
-    n = len(log_m)
     none = "no burst detected" if count == 0 else "no burst could be measured"
-    if n == 0:
-        duration, multiplier, spread = (_fallback("burst_duration", none), _fallback("burst_multiplier", none, 1.0),
-                                        _fallback("burst_spread", none))
+    d = measures.duration[np.isfinite(measures.duration)]
+    if len(d):
+        d = np.maximum(d, 1e-3 * dt)
+        a = 1 - LEVEL
+        total = 2 * float(d.sum())
+        duration = Estimate(float(d.mean()), total / float(stats.chi2.ppf(1 - a / 2, 2 * len(d))),
+                            total / float(stats.chi2.ppf(a / 2, 2 * len(d))), "exponential mean, chi-square")
     else:
-        d = np.maximum(measures.duration[np.isfinite(measures.duration)], 1e-3 * dt)
-        if len(d):
-            a = 1 - LEVEL
-            total = 2 * float(d.sum())
-            duration = Estimate(float(d.mean()), total / float(stats.chi2.ppf(1 - a / 2, 2 * len(d))),
-                                total / float(stats.chi2.ppf(a / 2, 2 * len(d))), "exponential mean, chi-square")
-        else:
-            duration = _fallback("burst_duration", none)
-        if n >= 2:
-            mean, s2 = float(log_m.mean()), float(log_m.var(ddof=1))
-            half = _t(n) * math.sqrt(s2 / n)
-            multiplier = Estimate(math.exp(mean), math.exp(mean - half), math.exp(mean + half),
-                                  "t on the mean log multiplier")
-            noise = float(measures.variance.mean())
-            a = 1 - LEVEL
-            hi_var = (n - 1) * s2 / float(stats.chi2.ppf(a / 2, n - 1)) - noise
-            lo_var = (n - 1) * s2 / float(stats.chi2.ppf(1 - a / 2, n - 1)) - noise
-            spread = Estimate(math.sqrt(max(s2 - noise, 0.0)), math.sqrt(max(lo_var, 0.0)),
-                              math.sqrt(max(hi_var, 0.0)), "chi-square on the log multipliers' variance less noise")
-        else:
-            multiplier = Estimate(math.exp(float(log_m[0])), 1.0, math.inf, "one burst: no interval",
-                                  note="one burst measured")
-            spread = _fallback("burst_spread", "one burst measured: no spread")
+        duration = _fallback("burst_duration", none)
+    measured = np.isfinite(measures.log_multiplier)
+    log_m, variance = measures.log_multiplier[measured], measures.variance[measured]
+    n = len(log_m)
+    if n == 0:
+        note = none if count == 0 else "no burst covered three ticks (needed to measure a multiplier)"
+        multiplier, spread = _fallback("burst_multiplier", note, 1.0), _fallback("burst_spread", note)
+    elif n == 1:
+        multiplier = Estimate(math.exp(float(log_m[0])), 1.0, math.inf, "one burst: no interval",
+                              note="one burst measured")
+        spread = _fallback("burst_spread", "one burst measured: no spread")
+    else:
+        mean, s2 = float(log_m.mean()), float(log_m.var(ddof=1))
+        half = _t(n) * math.sqrt(s2 / n)
+        multiplier = Estimate(math.exp(mean), math.exp(mean - half), math.exp(mean + half),
+                              "t on the mean log multiplier")
+        noise = float(variance.mean())
+        a = 1 - LEVEL
+        hi_var = (n - 1) * s2 / float(stats.chi2.ppf(a / 2, n - 1)) - noise
+        lo_var = (n - 1) * s2 / float(stats.chi2.ppf(1 - a / 2, n - 1)) - noise
+        spread = Estimate(math.sqrt(max(s2 - noise, 0.0)), math.sqrt(max(lo_var, 0.0)),
+                          math.sqrt(max(hi_var, 0.0)), "chi-square on the log multipliers' variance less noise")
     if coincident is None:
         common = _fallback("burst_common", "needs a second arm's series", 0.0, 1.0)
     elif count == 0:
@@ -760,6 +883,7 @@ class _Prepared:
     detect: np.ndarray        # (T,) log series
     detect_noise: np.ndarray  # (T,) its sampling variance
     make: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # burst mask -> values, noise (T, S)
+    weights: np.ndarray       # (S,) weight of each column in the detection series
 
 
 def _ratio_prepared(observed: ArrayLike, base: ArrayLike, trials: Optional[ArrayLike]) -> _Prepared:
@@ -788,7 +912,8 @@ def _ratio_prepared(observed: ArrayLike, base: ArrayLike, trials: Optional[Array
             noise *= np.clip(1.0 - safe / np.where(use, n_trials, 1.0), 0.0, 1.0)
         return np.where(use, y / safe - 1.0, np.nan), np.where(use, noise, np.nan)
 
-    return _Prepared("ratio", detect, detect_noise, make)
+    column_base = np.where(valid, b, 0.0).sum(axis=0)
+    return _Prepared("ratio", detect, detect_noise, make, column_base / max(float(column_base.sum()), 1e-300))
 
 
 def _log_prepared(values: np.ndarray, noise: np.ndarray) -> _Prepared:
@@ -802,7 +927,8 @@ def _log_prepared(values: np.ndarray, noise: np.ndarray) -> _Prepared:
         use = valid & ~mask[:, None]
         return np.where(use, values, np.nan), np.where(use, noise, np.nan)
 
-    return _Prepared("log", detect, detect_noise, make)
+    columns = values.shape[1]
+    return _Prepared("log", detect, detect_noise, make, np.full(columns, 1.0 / columns))
 
 
 def _column_mean(values: np.ndarray) -> np.ndarray:
@@ -815,8 +941,8 @@ def _column_mean(values: np.ndarray) -> np.ndarray:
 def _common_share(core: _Core, first: np.ndarray, second: np.ndarray, scale: Scale) -> Estimate:
     """Share of ``x``'s variance common to both arms: cross-arm over own lag covariances (lags -H..H)."""
     lags = np.arange(-len(core.lags), len(core.lags) + 1)
-    p, c = _lag_sums(first, second, core.blocks, core.k, lags)
-    cross = _to_log_cov(_replicates(p) / np.maximum(_replicates(c), 1), scale).sum(axis=1)
+    p, c = _lag_sums(first, second, core.edges, lags)
+    cross = _to_log_cov(p / np.maximum(c, 1), scale).sum(axis=1)
     own = (core.sd2[:, None] * core.phi[:, None] ** np.abs(lags)[None, :]).sum(axis=1)
     share = cross / own
     low, high = _jackknife(share[0], share[1:])
@@ -838,7 +964,8 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
     else:
         sd, tau, jitter, detected = _persistent_estimates(core, dt, prepared.scale)
         sd2, phi, k = float(core.sd2[0]), float(core.phi[0]), core.k
-        jitter_var = _jitter_log_var(float(core.jitter[0]), prepared.scale)
+        # the detection series averages the columns, whose jitters are independent
+        jitter_var = _jitter_log_var(float(core.jitter[0]), prepared.scale) * float((prepared.weights ** 2).sum())
     measures = _measure_bursts(prepared.detect, prepared.detect_noise, det, dt, sd2, phi, jitter_var)
     coincident: Optional[int] = None
     if other is None:
@@ -890,7 +1017,9 @@ def fit_requests(times: ArrayLike, requests: ArrayLike, dt: Optional[float] = No
     which the burst-free multiplier (mean 1) varies: the load is fitted once, bursts
     are detected against it, and the load is refitted without the burst ticks.
     Each segment's base is then the fitted rate times ``dt`` times its share of all
-    requests. ``other`` is a second arm's requests on the same ticks.
+    requests. Last, the load's intervals are recomputed over the latent fit's
+    blocks (long enough for its correlation time). ``other`` is a second arm's
+    requests on the same ticks.
     """
     t = np.asarray(times, dtype=float)
 
@@ -898,33 +1027,36 @@ def fit_requests(times: ArrayLike, requests: ArrayLike, dt: Optional[float] = No
         shares = np.nansum(counts, axis=0) / max(float(np.nansum(counts)), 1e-300)
         return (load.rate(t) * load.dt)[:, None] * shares[None, :]
 
-    def load_and_base(counts: np.ndarray, step: Optional[float]) -> tuple[LoadFit, np.ndarray]:
-        total = counts.sum(axis=1)
-        load = fit_load(t, total, step)
+    def without_bursts(counts: np.ndarray, step: Optional[float]) -> tuple[LoadFit, np.ndarray, np.ndarray]:
+        load = fit_load(t, counts.sum(axis=1), step)
+        mask = np.zeros(len(counts), bool)
         if np.all(np.isfinite(load.coefficients)):
             mask = _burst_ticks(counts, base_of(load, counts))
             if mask.any():
-                load = fit_load(t, np.where(mask, np.nan, total), load.dt)
-                return load, base_of(load, np.where(mask[:, None], np.nan, counts))
-        return load, base_of(load, counts)
+                load = fit_load(t, np.where(mask, np.nan, counts.sum(axis=1)), load.dt)
+        kept = np.where(mask[:, None], np.nan, counts)
+        return load, base_of(load, kept), kept
 
     counts = _as_2d(requests)
-    load, base = load_and_base(counts, dt)
+    load, base, kept = without_bursts(counts, dt)
     second = None
     if other is not None:
         other_counts = _as_2d(other)
-        second = (other_counts, load_and_base(other_counts, load.dt)[1])
-    return load, fit_latent(counts, base, load.dt, other=second)
+        second = (other_counts, without_bursts(other_counts, load.dt)[1])
+    latent = fit_latent(counts, base, load.dt, other=second)
+    if latent.blocks >= MIN_BLOCKS:
+        load = fit_load(t, kept.sum(axis=1), load.dt, blocks=latent.blocks)
+    return load, latent
 
 
-def _rates_without_bursts(n: np.ndarray, e: np.ndarray) -> ErrorRateFit:
-    """Error rates refitted without the ticks a first burst detection sets aside."""
+def _rates_without_bursts(n: np.ndarray, e: np.ndarray) -> tuple[ErrorRateFit, np.ndarray]:
+    """Error rates refitted without the ticks a first burst detection sets aside, and those ticks."""
     rates = fit_error_rates(n, e)
     p = np.array([np.nan_to_num(r.value) for r in rates.rates])
     mask = _burst_ticks(e, n * p[None, :], n)
     if not mask.any():
-        return rates
-    return fit_error_rates(np.where(mask[:, None], np.nan, n), np.where(mask[:, None], np.nan, e))
+        return rates, mask
+    return fit_error_rates(np.where(mask[:, None], np.nan, n), np.where(mask[:, None], np.nan, e)), mask
 
 
 def fit_errors(requests: ArrayLike, errors: ArrayLike, dt: float = 15.0, *,
@@ -932,19 +1064,24 @@ def fit_errors(requests: ArrayLike, errors: ArrayLike, dt: float = 15.0, *,
     """Base error rates per segment and the error-probability latent process (errors binomial out of requests).
 
     The base rates are refitted without the burst ticks (bursts raise the mean error
-    rate above the configured one, around which the burst-free multiplier varies).
-    ``other`` is a second arm's ``(requests, errors)`` on the same ticks.
+    rate above the configured one, around which the burst-free multiplier varies),
+    their intervals over the latent fit's blocks. ``other`` is a second arm's
+    ``(requests, errors)`` on the same ticks.
     """
     n, e = _as_2d(requests), _as_2d(errors)
-    rates = _rates_without_bursts(n, e)
+    rates, mask = _rates_without_bursts(n, e)
     p = np.array([np.nan_to_num(r.value) for r in rates.rates])
     second = None
     other_trials = None
     if other is not None:
         n2, e2 = _as_2d(other[0]), _as_2d(other[1])
-        p2 = np.array([np.nan_to_num(r.value) for r in _rates_without_bursts(n2, e2).rates])
+        p2 = np.array([np.nan_to_num(r.value) for r in _rates_without_bursts(n2, e2)[0].rates])
         second, other_trials = (e2, n2 * p2[None, :]), n2
-    return rates, fit_latent(e, n * p[None, :], dt, trials=n, other=second, other_trials=other_trials)
+    latent = fit_latent(e, n * p[None, :], dt, trials=n, other=second, other_trials=other_trials)
+    if latent.blocks >= MIN_BLOCKS:
+        rates = fit_error_rates(np.where(mask[:, None], np.nan, n), np.where(mask[:, None], np.nan, e),
+                                blocks=latent.blocks)
+    return rates, latent
 
 
 # -- latency ---------------------------------------------------------------------------------------
@@ -1038,22 +1175,23 @@ def _log_stretch(cumulative: np.ndarray, u: np.ndarray, w: np.ndarray) -> tuple[
 
 
 def _typical_p99(total: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: np.ndarray,
-                 bounds: np.ndarray, max_blocks: int) -> Estimate:
+                 bounds: np.ndarray, blocks: int) -> Estimate:
     """P99 that ``histogram_quantile`` reads on the ticks at the mean log-stretch (bursts excluded).
 
-    The ticks within a band around the mean log-stretch are pooled and read with
+    The ticks within a band around the mean log-stretch (the tenth of the ticks
+    nearest to it, or two sampling standard deviations) are pooled and read with
     :func:`~rampsim.engine.metrics.histogram_quantile`; the interval is the block
     jackknife on log P99 (band centre recomputed for every leave-out).
     """
     ok = ok & np.isfinite(stretch) & np.all(np.isfinite(total), axis=1)
-    k = min(max_blocks, int(ok.sum()) // 50)
+    k = min(blocks, int(ok.sum()) // 50)
     if k < MIN_BLOCKS:
         return Estimate(math.nan, 0.0, math.inf, "default", True, "too few ticks with latency observations")
     blocks = _block_ids(ok, k)
     sums = _replicates(np.bincount(blocks[ok], stretch[ok], minlength=k))
     counts = _replicates(np.bincount(blocks[ok], minlength=k).astype(float))
     centres = sums / counts
-    delta = max(float(np.quantile(np.abs(stretch[ok] - centres[0]), 0.2)), 2 * math.sqrt(float(np.median(noise[ok]))))
+    delta = max(float(np.quantile(np.abs(stretch[ok] - centres[0]), 0.1)), 2 * math.sqrt(float(np.median(noise[ok]))))
     with np.errstate(invalid="ignore"):
         band = ok[None, :] & (np.abs(stretch[None, :] - centres[:, None]) <= delta)
     band[1:] &= blocks[None, :] != np.arange(k)[:, None]
@@ -1099,7 +1237,8 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
     prepared = _log_prepared(stretch, noise)
     second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
     fit, _, det = _fit(prepared, dt, second, max_blocks)
-    p99 = _typical_p99(total, prepared.detect, prepared.detect_noise, ~det.mask, le, max_blocks)
+    p99 = _typical_p99(total, prepared.detect, prepared.detect_noise, ~det.mask, le,
+                       fit.blocks if fit.blocks >= MIN_BLOCKS else 20)
     return LatencyFit(fit, p99, stretch)
 
 
@@ -1154,14 +1293,15 @@ def fit_health(checks: ArrayLike, ok: ArrayLike, instances: int, check_interval:
         note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed"
         return HealthFit(garwood, _fallback("blip_per_day", note), _fallback("blip_duration", note), False)
     k = int(np.clip(n_valid // 50, MIN_BLOCKS, max_blocks))
-    blocks = _block_ids(valid, k)
+    edges = _block_edges(valid, k)
+    blocks = np.searchsorted(edges[1:-1], np.arange(len(valid)), side="right")
     centred = np.where(valid, f - total_f / n_valid, np.nan)
     lags = np.arange(0, max_lag + 1)
-    p, pairs = _lag_sums(centred, centred, blocks, k, lags)
+    p, pairs = _lag_sums(centred, centred, edges, lags)
     n = _replicates(_block_sum(valid.astype(float), blocks, k))
     mean_f = _replicates(_block_sum(np.where(valid, f, 0.0), blocks, k)) / n
     mean_c = _replicates(_block_sum(np.where(valid, c, 0.0), blocks, k)) / n
-    g = _replicates(p) / np.maximum(_replicates(pairs), 1)
+    g = p / np.maximum(pairs, 1)
     g[:, 0] -= mean_f
     r = np.exp(-check_interval / np.geomspace(check_interval / 20, 1000 * check_interval, 600))
     amp, best = _project(g, _blip_basis(r, rounds, lags))
