@@ -1,0 +1,428 @@
+"""The calibration estimators recover the simulator's own background variability, with honest intervals.
+
+Histories are drawn with the simulator's generators (:func:`~rampsim.sim.variability.ou_path`,
+:func:`~rampsim.sim.variability.burst_factor`, the blips of :mod:`rampsim.sim.variability`
+and :class:`~rampsim.sim.grid.Grid`); latency is a log-normal stretched per tick and
+binned with one multinomial draw per tick and histogram.
+
+Coverage: for each setting the estimators run on ``SEEDS`` fixed seeds and each
+parameter's true value must lie inside its 95% interval at a rate consistent with
+95%. Acceptance: a one-sided binomial test at 1% -- with ``x`` hits out of ``n``
+seeds the test fails when ``P(Binomial(n, 0.95) <= x) < 0.01`` (for 40 seeds: fewer
+than 34 hits, i.e. below 85%; for 100 seeds: fewer than 89). Nothing is tuned to
+pass: the bound follows from the number of seeds alone. Each parameter of each
+setting is one such test, so a correct estimator still fails one of them now and
+then (1% each); the seeds are fixed, so the outcome is reproducible.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from rampsim.calibration.estimators import (
+    Estimate, LatentFit, fit_error_rates, fit_errors, fit_health, fit_latency, fit_latent, fit_load, fit_requests,
+)
+from rampsim.engine.metrics import histogram_quantile
+from rampsim.sim.config import Bursts, HealthBlips, Latent
+from rampsim.sim.grid import Grid
+from rampsim.sim.variability import _blips, burst_factor, ou_path
+from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS
+
+DT = 15.0
+DAY = 86400.0
+TICKS_PER_DAY = int(DAY / DT)
+SEEDS = 40
+NOMINAL = 0.95
+SIGNIFICANCE = 0.01
+BOUNDS = np.array(DEFAULT_LATENCY_BUCKETS)
+SHARES = np.array([0.40, 0.35, 0.25])
+ERROR_RATES = np.array([0.004, 0.005, 0.006])
+MEDIAN_LATENCY, LOG_SD_LATENCY = 0.030, 0.5
+
+
+def latent(sd: float = 0.0, tau: float = 300.0, jitter: float = 0.0, per_day: float = 0.0, duration: float = 180.0,
+           multiplier: float = 10.0, spread: float = 0.0, common: float = 0.5, burst_common: float = 0.5) -> Latent:
+    return Latent(sd=sd, correlation_time=f"{tau}s", jitter=jitter, common=common,
+                  bursts=Bursts(per_day=per_day, duration=f"{duration}s", multiplier=multiplier, spread=spread,
+                                common=burst_common))
+
+
+NONE = latent()
+REQUESTS = latent(0.2, 300, 0.1, per_day=8, duration=180, multiplier=5, spread=0.3)
+ERRORS = latent(0.3, 600, 0.2, per_day=4, duration=120, multiplier=10)
+LATENCY = latent(0.1, 300, 0.05, per_day=6, duration=90, multiplier=3, spread=0.2)
+STRONG = latent(0.5, 900, 0.3, per_day=3, duration=600, multiplier=10, spread=0.5)
+
+
+# -- synthetic histories from the simulator's generators -------------------------------------------
+
+def multiplier(rng: np.random.Generator, n: int, process: Latent, arms: int = 1, columns: int = 1) -> np.ndarray:
+    """``(n, arms, columns)`` latent multipliers of ticks 1..n, drawn as :mod:`rampsim.sim.variability` does."""
+    grid = Grid(DT, n + 1, 5.0)
+    log = np.zeros((n + 1, arms))
+    if process.sd > 0:
+        phi = math.exp(-DT / process.correlation_time)
+        log = (ou_path(rng, n + 1, 1, process.sd * math.sqrt(process.common), phi)
+               + ou_path(rng, n + 1, arms, process.sd * math.sqrt(1 - process.common), phi) - process.sd ** 2 / 2)
+    m = np.exp(log) * burst_factor(rng, process.bursts, grid, arms)
+    m = np.repeat(m[:, :, None], columns, axis=2)
+    if process.jitter > 0:
+        shape = 1 / process.jitter ** 2
+        m *= rng.gamma(shape, 1 / shape, m.shape)
+    return m[1:]
+
+
+def clock(n: int) -> np.ndarray:
+    """Scrape times of ticks 1..n from 14:00 on day 0 (clock seconds)."""
+    return 14 * 3600.0 + DT * np.arange(1, n + 1)
+
+
+def requests_history(rng: np.random.Generator, n: int, process: Latent, average: float = 200.0,
+                     peak: float | None = None, peak_at: float = 16 * 3600.0, arms: int = 1
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Times and requests ``(n, arms, segments)``: Poisson around a flat or diurnal rate times the multiplier."""
+    t = clock(n)
+    w = 2 * math.pi / DAY
+    amplitude = 0.0 if peak is None else peak - average
+    rate = average + amplitude * (np.sin(w * (t - peak_at)) - np.sin(w * (t - DT - peak_at))) / (w * DT)
+    m = multiplier(rng, n, process, arms, len(SHARES))
+    return t, rng.poisson(rate[:, None, None] * DT * SHARES[None, None, :] * m).astype(float)
+
+
+def errors_history(rng: np.random.Generator, n: int, process: Latent, rate: float = 2000.0, arms: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Requests and errors ``(n, arms, segments)``: errors binomial with probability ``p * M`` (capped at 1)."""
+    requests = rng.poisson(rate * DT * SHARES, (n, arms, len(SHARES)))
+    p = np.minimum(ERROR_RATES[None, None, :] * multiplier(rng, n, process, arms, len(SHARES)), 1.0)
+    return requests.astype(float), rng.binomial(requests, p).astype(float)
+
+
+def bucket_cdf(log_stretch: np.ndarray, bounds: np.ndarray = BOUNDS) -> np.ndarray:
+    """Cumulative bucket probabilities of the log-normal latency stretched by ``exp(log_stretch)``."""
+    z = (np.log(bounds[None, :-1]) - log_stretch[:, None] - math.log(MEDIAN_LATENCY)) / LOG_SD_LATENCY
+    return np.concatenate([stats.norm.cdf(z), np.ones((len(log_stretch), 1))], axis=1)
+
+
+def latency_history(rng: np.random.Generator, n: int, process: Latent, rate: float = 100.0, arms: int = 1,
+                    bounds: np.ndarray = BOUNDS) -> np.ndarray:
+    """Cumulative bucket increments ``(n, arms, buckets)``: every request's latency times the (capped) multiplier."""
+    m = np.clip(multiplier(rng, n, process, arms, 1)[:, :, 0], 1 / 32, 32)
+    p = np.diff(bucket_cdf(np.log(m).reshape(-1), bounds).reshape(m.shape + (len(bounds),)), prepend=0.0, axis=-1)
+    return rng.multinomial(rng.poisson(rate * DT, m.shape), p).cumsum(axis=-1).astype(float)
+
+
+def typical_p99(process: Latent) -> float:
+    """What ``histogram_quantile(0.99)`` reads, without sampling noise, at the mean log multiplier outside bursts."""
+    log_m = -process.sd ** 2 / 2
+    if process.jitter > 0:
+        shape = 1 / process.jitter ** 2
+        log_m += float(special.digamma(shape)) - math.log(shape)
+    return float(histogram_quantile(0.99, BOUNDS, bucket_cdf(np.array([log_m]))[0]))
+
+
+def health_history(rng: np.random.Generator, n: int, instances: int, q: float, blips: HealthBlips
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Checks and passed checks per tick: blipped instances fail every check, the others each with ``q``."""
+    grid = Grid(DT, n + 1, 5.0)
+    blipped = (_blips(rng, blips, grid, [instances])[0].sum(axis=1) if blips.per_day > 0
+               else np.zeros(grid.n_rounds, np.int64))
+    failed = blipped + rng.binomial(instances - blipped, q)
+    tick = grid.round_tick
+    counted = tick >= 1
+    checks = np.bincount(tick[counted] - 1, np.full(int(counted.sum()), float(instances)), n)
+    return checks, checks - np.bincount(tick[counted] - 1, failed[counted].astype(float), n)
+
+
+# -- coverage bookkeeping --------------------------------------------------------------------------
+
+def acceptance_bound(n: int) -> int:
+    """Fewest hits out of ``n`` that a one-sided binomial test at 1% accepts as consistent with 95%.
+
+    The smallest ``x`` with ``P(Binomial(n, 0.95) <= x) >= 0.01``: fewer hits reject.
+    """
+    return int(stats.binom.ppf(SIGNIFICANCE, n, NOMINAL))
+
+
+class Coverage:
+    """Hits of each parameter's interval over seeds, checked with the one-sided binomial test."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, list[bool]] = {}
+
+    def add(self, name: str, estimate: Estimate, truth: float) -> None:
+        self.hits.setdefault(name, []).append(estimate.contains(truth))
+
+    def add_latent(self, prefix: str, fit: LatentFit, process: Latent) -> None:
+        self.add(f"{prefix}.sd", fit.sd, process.sd)
+        self.add(f"{prefix}.correlation_time", fit.correlation_time, process.correlation_time)
+        self.add(f"{prefix}.jitter", fit.jitter, process.jitter)
+        bursts = process.bursts
+        self.add(f"{prefix}.bursts.per_day", fit.bursts.per_day, bursts.per_day)
+        if bursts.per_day > 0:
+            self.add(f"{prefix}.bursts.duration", fit.bursts.duration, bursts.duration)
+            self.add(f"{prefix}.bursts.multiplier", fit.bursts.multiplier, bursts.multiplier)
+            self.add(f"{prefix}.bursts.spread", fit.bursts.spread, bursts.spread)
+
+    def report(self) -> str:
+        return ", ".join(f"{name} {sum(h)}/{len(h)}" for name, h in self.hits.items())
+
+    def check(self) -> None:
+        failures = [f"{name}: {sum(h)}/{len(h)} < {acceptance_bound(len(h))}"
+                    for name, h in self.hits.items() if sum(h) < acceptance_bound(len(h))]
+        assert not failures, f"coverage below 95% at the 1% level: {failures} (all: {self.report()})"
+
+
+def test_acceptance_bound_is_the_binomial_one():
+    # 40 seeds: P(X <= 34) = 0.014 >= 1% is accepted, P(X <= 33) = 0.0034 is not.
+    assert acceptance_bound(40) == 34
+    assert stats.binom.cdf(33, 40, NOMINAL) < SIGNIFICANCE <= stats.binom.cdf(34, 40, NOMINAL)
+    assert acceptance_bound(100) == 89
+
+
+# -- recovery of each latent process ---------------------------------------------------------------
+
+def run_requests(process: Latent, days: float, seeds: range) -> Coverage:
+    coverage = Coverage()
+    for seed in seeds:
+        t, counts = requests_history(np.random.default_rng(seed), int(days * TICKS_PER_DAY), process)
+        load, fit = fit_requests(t, counts[:, 0])
+        coverage.add("load.average", load.average, 200.0)
+        coverage.add_latent("requests", fit, process)
+    return coverage
+
+
+def run_errors(process: Latent, days: float, seeds: range) -> Coverage:
+    coverage = Coverage()
+    for seed in seeds:
+        requests, errors = errors_history(np.random.default_rng(seed), int(days * TICKS_PER_DAY), process)
+        rates, fit = fit_errors(requests[:, 0], errors[:, 0])
+        for j, rate in enumerate(ERROR_RATES):
+            coverage.add(f"errors.rate[{j}]", rates.rates[j], rate)
+        coverage.add_latent("errors", fit, process)
+    return coverage
+
+
+def run_latency(process: Latent, days: float, seeds: range) -> Coverage:
+    coverage = Coverage()
+    truth = typical_p99(process)
+    for seed in seeds:
+        buckets = latency_history(np.random.default_rng(seed), int(days * TICKS_PER_DAY), process)
+        fit = fit_latency(buckets[:, 0], BOUNDS)
+        coverage.add("latency.p99", fit.p99, truth)
+        coverage.add_latent("latency", fit.latent, process)
+    return coverage
+
+
+RUNNERS: dict[str, Callable[[Latent, float, range], Coverage]] = {
+    "requests": run_requests, "errors": run_errors, "latency": run_latency}
+
+
+@pytest.mark.parametrize("kind, process", [("requests", REQUESTS), ("errors", ERRORS), ("latency", LATENCY)])
+def test_intervals_cover_the_true_parameters(kind, process):
+    RUNNERS[kind](process, 1.0, range(SEEDS)).check()
+
+
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_no_variability_is_not_mistaken_for_variability(kind):
+    """Sampling noise alone: sd and jitter intervals include 0 and no burst is found, at the nominal rate."""
+    RUNNERS[kind](NONE, 0.5, range(100, 100 + SEEDS)).check()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_intervals_cover_strong_variability(kind):
+    """Large wander, heavy jitter, long bursts of spread multipliers, over two days."""
+    RUNNERS[kind](STRONG, 2.0, range(200, 200 + SEEDS)).check()
+
+
+def test_no_variability_reports_no_persistent_process():
+    t, counts = requests_history(np.random.default_rng(7), TICKS_PER_DAY, NONE)
+    _, fit = fit_requests(t, counts[:, 0])
+    assert fit.sd.low == 0.0 and fit.jitter.low == 0.0
+    assert fit.correlation_time.fallback and "no persistent variation" in fit.correlation_time.note
+    assert fit.bursts.count == 0 and fit.bursts.per_day.value == 0.0 and fit.bursts.per_day.high > 0
+    assert fit.bursts.duration.fallback and fit.bursts.multiplier.fallback and fit.bursts.spread.fallback
+    assert fit.common.fallback
+
+
+# -- load, error rates, second arm -----------------------------------------------------------------
+
+def test_diurnal_load_is_recognised_and_located():
+    coverage, shapes = Coverage(), []
+    for seed in range(300, 300 + SEEDS):
+        t, counts = requests_history(np.random.default_rng(seed), 2 * TICKS_PER_DAY, REQUESTS, average=200.0,
+                                     peak=300.0, peak_at=16 * 3600.0)
+        load, _ = fit_requests(t, counts[:, 0])
+        shapes.append(load.shape)
+        coverage.add("average", load.average, 200.0)
+        coverage.add("peak", load.peak, 300.0)
+        offset = (load.peak_at.value - 16 * 3600.0 + DAY / 2) % DAY - DAY / 2  # circular, within half a day
+        coverage.hits.setdefault("peak_at", []).append(
+            load.peak_at.low - load.peak_at.value <= -offset <= load.peak_at.high - load.peak_at.value)
+    assert shapes.count("diurnal") == SEEDS
+    coverage.check()
+
+
+def test_flat_load_is_not_mistaken_for_diurnal():
+    """The diurnal test has size 1%: flat histories of two days come out flat at a rate consistent with 99%."""
+    shapes = []
+    for seed in range(400, 400 + SEEDS):
+        t, counts = requests_history(np.random.default_rng(seed), 2 * TICKS_PER_DAY, REQUESTS)
+        shapes.append(fit_requests(t, counts[:, 0])[0].shape)
+    flat = shapes.count("flat")
+    assert stats.binom.cdf(flat, SEEDS, 0.99) >= SIGNIFICANCE, f"{flat}/{SEEDS} flat"
+
+
+def test_short_history_is_flat_with_a_fallback_peak():
+    t, counts = requests_history(np.random.default_rng(1), TICKS_PER_DAY // 4, NONE, peak=300.0)
+    load = fit_load(t, counts[:, 0].sum(axis=1))
+    assert load.shape == "flat" and load.peak_at.fallback and "shorter than a day" in load.peak_at.note
+
+
+def test_common_shares_from_a_second_arm():
+    process = latent(0.3, 300, 0.1, per_day=20, duration=180, multiplier=6, spread=0.2, common=0.5, burst_common=0.5)
+    coverage = Coverage()
+    for seed in range(500, 500 + SEEDS):
+        t, counts = requests_history(np.random.default_rng(seed), TICKS_PER_DAY, process, arms=2)
+        _, fit = fit_requests(t, counts[:, 0], other=counts[:, 1])
+        coverage.add("common", fit.common, 0.5)
+        coverage.add("bursts.common", fit.bursts.common, 0.5)
+        assert not fit.common.fallback
+    coverage.check()
+
+
+def test_error_rates_alone_use_a_block_jackknife_widened_to_poisson():
+    requests, errors = errors_history(np.random.default_rng(3), TICKS_PER_DAY, NONE)
+    rates = fit_error_rates(requests[:, 0], errors[:, 0])
+    for estimate, errors_seen, total in zip(rates.rates, errors[:, 0].sum(axis=0), requests[:, 0].sum(axis=0)):
+        low, high = stats.chi2.ppf([0.025, 0.975], [2 * errors_seen, 2 * errors_seen + 2]) / 2
+        assert estimate.low <= low / total * (1 + 1e-12) and estimate.high >= high / total * (1 - 1e-12)
+        assert "jackknife" in estimate.method and estimate.value == errors_seen / total
+    sparse = fit_error_rates(np.full((500, 1), 100.0), np.zeros((500, 1)))
+    assert sparse.rates[0].value == 0.0 and sparse.rates[0].low == 0.0
+    assert sparse.rates[0].high == pytest.approx(stats.chi2.ppf(0.975, 2) / 2 / 50_000)
+
+
+# -- health checks ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("instances, q, per_day, duration", [(20, 1e-4, 3.0, 10.0), (45, 1e-5, 0.0, 10.0),
+                                                            (10, 1e-3, 5.0, 30.0)])
+def test_health_intervals_cover_the_true_parameters(instances, q, per_day, duration):
+    coverage = Coverage()
+    for seed in range(600, 600 + SEEDS):
+        checks, ok = health_history(np.random.default_rng(seed), 2 * TICKS_PER_DAY, instances, q,
+                                    HealthBlips(per_day=per_day, duration=f"{duration}s"))
+        fit = fit_health(checks, ok, instances)
+        coverage.add("q", fit.failure, q)
+        coverage.add("per_day", fit.per_day, per_day)
+        coverage.add("duration", fit.duration, duration)
+        if per_day == 0:
+            assert not fit.detected and fit.duration.fallback and fit.per_day.low == 0.0
+    coverage.check()
+
+
+# -- robustness ------------------------------------------------------------------------------------
+
+def with_gaps(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
+    """5% of ticks missing at random plus a missing hour."""
+    gappy = values.copy()
+    gappy[rng.random(len(values)) < 0.05] = np.nan
+    gappy[1000:1240] = np.nan
+    return gappy
+
+
+def test_missing_ticks_change_little():
+    rng = np.random.default_rng(11)
+    t, counts = requests_history(rng, TICKS_PER_DAY, REQUESTS)
+    requests, errors = errors_history(rng, TICKS_PER_DAY, ERRORS)
+    buckets = latency_history(rng, TICKS_PER_DAY, LATENCY)
+    gap_rng = np.random.default_rng(12)
+    _, fit = fit_requests(t, with_gaps(gap_rng, counts[:, 0]))
+    assert fit.sd.contains(REQUESTS.sd) and fit.jitter.contains(REQUESTS.jitter) and fit.ticks < TICKS_PER_DAY
+    rates, fit = fit_errors(with_gaps(gap_rng, requests[:, 0]), with_gaps(gap_rng, errors[:, 0]))
+    assert all(r.contains(p) for r, p in zip(rates.rates, ERROR_RATES)) and fit.sd.contains(ERRORS.sd)
+    latency = fit_latency(with_gaps(gap_rng, buckets[:, 0]), BOUNDS)
+    assert latency.latent.sd.contains(LATENCY.sd) and np.isnan(latency.log_stretch[1000:1240]).all()
+    checks, ok = health_history(gap_rng, TICKS_PER_DAY, 20, 1e-4, HealthBlips(per_day=3, duration="10s"))
+    assert fit_health(with_gaps(gap_rng, checks), with_gaps(gap_rng, ok), 20).failure.contains(1e-4)
+
+
+@pytest.mark.parametrize("ticks", [0, 1, 5, 50])
+def test_too_short_histories_return_fallbacks(ticks):
+    rng = np.random.default_rng(ticks)
+    t, counts = requests_history(rng, ticks, REQUESTS)
+    load, fit = fit_requests(t, counts[:, 0])
+    assert fit.sd.fallback and fit.correlation_time.fallback and fit.jitter.fallback
+    assert fit.sd.value == 0.0 and fit.correlation_time.value == 300.0
+    requests, errors = errors_history(rng, ticks, ERRORS)
+    rates, fit = fit_errors(requests[:, 0], errors[:, 0])
+    assert fit.sd.fallback and len(rates.rates) == 3
+    latency = fit_latency(latency_history(rng, ticks, LATENCY)[:, 0], BOUNDS)
+    assert latency.latent.sd.fallback and latency.p99.fallback
+    checks, ok = health_history(rng, ticks, 10, 1e-3, HealthBlips())
+    health = fit_health(checks, ok, 10)
+    assert health.duration.fallback and not health.detected
+
+
+def test_zero_counts_and_all_missing_never_crash():
+    n = TICKS_PER_DAY // 2
+    zeros = np.zeros((n, 3))
+    rates, fit = fit_errors(np.full((n, 3), 1000.0), zeros)
+    assert all(r.value == 0.0 and r.low == 0.0 and r.high > 0 for r in rates.rates)
+    assert fit.sd.fallback and fit.bursts.count == 0
+    nothing = np.full((n, 3), np.nan)
+    load, fit = fit_requests(clock(n), nothing)
+    assert math.isnan(load.average.value) and load.average.fallback and fit.sd.fallback
+    rates = fit_error_rates(nothing, nothing)
+    assert all(r.fallback for r in rates.rates)
+    latency = fit_latency(np.zeros((n, len(BOUNDS))), BOUNDS)
+    assert latency.latent.sd.fallback and latency.p99.fallback
+    health = fit_health(np.full(n, 30.0), np.full(n, 30.0), 10)
+    assert health.failure.value == 0.0 and health.failure.high > 0 and not health.detected
+    fit = fit_latent(np.zeros(n), np.zeros(n))
+    assert fit.sd.fallback
+
+
+def test_config_mapping_validates():
+    t, counts = requests_history(np.random.default_rng(2), TICKS_PER_DAY, REQUESTS)
+    load, fit = fit_requests(t, counts[:, 0])
+    config = Latent.model_validate(fit.as_config())
+    assert config.sd == pytest.approx(fit.sd.value) and config.bursts.per_day == pytest.approx(fit.bursts.per_day.value)
+
+
+# -- budget and boundaries -------------------------------------------------------------------------
+
+def test_seven_days_fit_well_under_ten_seconds():
+    """7 days of 15-second ticks (40,320), 3 segments, 11 buckets: every estimator together."""
+    n = 7 * TICKS_PER_DAY
+    bounds = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, math.inf])
+    rng = np.random.default_rng(42)
+    t, counts = requests_history(rng, n, REQUESTS, peak=300.0)
+    requests, errors = errors_history(rng, n, ERRORS)
+    buckets = latency_history(rng, n, LATENCY, bounds=bounds)
+    checks, ok = health_history(rng, n, 45, 1e-5, HealthBlips(per_day=2, duration="10s"))
+    start = time.perf_counter()
+    load, request_fit = fit_requests(t, counts[:, 0])
+    rates, error_fit = fit_errors(requests[:, 0], errors[:, 0])
+    latency = fit_latency(buckets[:, 0], bounds)
+    health = fit_health(checks, ok, 45)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 10.0, f"{elapsed:.1f} s"
+    assert load.shape == "diurnal" and request_fit.sd.contains(REQUESTS.sd) and error_fit.sd.contains(ERRORS.sd)
+    assert latency.latent.sd.contains(LATENCY.sd) and health.detected
+
+
+def test_estimators_need_neither_simpy_nor_the_simulation():
+    path = Path(__file__).parent.parent / "rampsim" / "calibration" / "estimators.py"
+    banned = ("simpy", "matplotlib", "rampsim.sim")
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        assert not any(n == b or n.startswith(b + ".") for n in names for b in banned), names
