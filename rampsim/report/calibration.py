@@ -30,11 +30,15 @@ def fit_chart(comparison: Comparison) -> Figure:
         scale, label = _SCALE.get(series.name, (1.0, series.unit))
         observed, simulated = series.observed * scale, series.simulated * scale
         both = np.concatenate([observed, simulated])
-        low, high = np.nanpercentile(both, [0.5, 99.5]) if len(both) else (0.0, 1.0)
-        bins = np.linspace(low, high if high > low else low + 1, 60)
+        positive = both[both > 0]
+        low, high = np.nanpercentile(positive, [0.5, 99.9]) if len(positive) else (1.0, 2.0)
+        skewed = high > 10 * low    # bursts: a log axis keeps the bulk and the tail both readable
+        bins = np.geomspace(low, high, 60) if skewed else np.linspace(low, high if high > low else low + 1, 60)
         row[0].hist(observed, bins=bins, density=True, alpha=0.55, label="history", color="tab:blue")
         row[0].hist(simulated, bins=bins, density=True, alpha=0.55, label="calibrated model", color="tab:orange")
-        row[0].set_xlabel(label)
+        if skewed:
+            row[0].set_xscale("log")
+        row[0].set_xlabel(label + (" (log scale)" if skewed else ""))
         row[0].set_ylabel("density")
         row[0].set_title(f"{label}: KS distance {series.ks:.3f}", fontsize=10)
         row[0].legend(fontsize=8)
