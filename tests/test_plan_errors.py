@@ -145,3 +145,17 @@ def test_overrides_revalidate_and_locate():
     assert "availability" not in everywhere.checkpoints["cp2_30m"].criteria
     with pytest.raises(KeyError, match="matched nothing"):
         with_overrides(plan, {"checkpoints.*.criteria.nope.threshold": "1%"})
+
+
+def test_scheduled_weights_follow_the_phases_at_and_between_boundaries():
+    plan = plan_from_text(MINIMAL.replace("""phases:
+  - weight: 10%
+    duration: 1h""", """phases:
+  - {weight: 1%, duration: 15m}
+  - {weight: 10%, duration: 30m}
+  - {weight: 50%, duration: 15m}"""), "phases.yaml")
+    import numpy as np
+
+    seconds = np.array([0.0, 899.0, 900.0, 2699.0, 2700.0, 3599.0, 3600.0, 9999.0])
+    assert plan.weights_at(seconds).tolist() == [0.01, 0.01, 0.1, 0.1, 0.5, 0.5, 0.5, 0.5]
+    assert [plan.weight_at(s) for s in seconds] == plan.weights_at(seconds).tolist()

@@ -82,7 +82,7 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
     canary, baseline = layout.arm("canary"), layout.arm("baseline")
     rows = slice(first, first + n)
     times = np.arange(n) * interval
-    share = np.array([0.0] + [plan.weight_at(t - interval) for t in times[1:]])
+    share = plan.weights_at(np.maximum(times - interval, 0.0))   # the weight during each tick's interval
     window = Telemetry.empty(layout, n)
 
     def increments(family: str) -> np.ndarray:

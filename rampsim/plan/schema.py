@@ -16,6 +16,8 @@ import math
 import operator
 from typing import Any, Callable, Literal, Optional
 
+import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from rampsim.errors import InvalidPlanError
@@ -560,9 +562,11 @@ class Plan(_Model):
 
     def weight_at(self, seconds: float) -> float:
         """The scheduled canary weight at ``seconds`` after the start (before any decision)."""
-        elapsed = 0.0
-        for phase in self.phases:
-            elapsed += phase.duration
-            if seconds < elapsed:
-                return phase.weight
-        return self.phases[-1].weight
+        return float(self.weights_at(np.array([seconds]))[0])
+
+    def weights_at(self, seconds: np.ndarray) -> np.ndarray:
+        """:meth:`weight_at` for an array of instants: the phase whose end comes after each (the last one after
+        the ramp)."""
+        ends = np.cumsum([phase.duration for phase in self.phases])
+        index = np.minimum(np.searchsorted(ends, seconds, side="right"), len(self.phases) - 1)
+        return np.array([phase.weight for phase in self.phases])[index]

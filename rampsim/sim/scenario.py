@@ -104,7 +104,7 @@ class Scenario:
     def scheduled_weights(self) -> np.ndarray:
         """The canary weight of each tick's interval when only the phases move it (open loop)."""
         starts = np.maximum(self.grid.times - self.grid.interval, 0.0)
-        return np.array([self.plan.weight_at(t) for t in starts])
+        return self.plan.weights_at(starts)
 
     # -- conditions --------------------------------------------------------------------
 
