@@ -6,6 +6,13 @@ another, so a whole scrape is a single row and a window increase is a row
 difference. Named views give each metric family its natural shape, for example
 ``telemetry.requests`` is ``(ticks, arms, segments)``. A missing sample is ``NaN``.
 
+A sample that is present but cannot be true is *damaged*: a counter that is not
+finite, negative, or above 2**53 (where a float64 counter can no longer count by
+one), a gauge that is not finite or negative. A reader that finds a sample it
+cannot trust (two different values at one timestamp) writes :data:`DAMAGED`. The
+engine never reads a damaged sample as a number: every window it touches is
+inconclusive.
+
 Families (Prometheus names in brackets, see :mod:`rampsim.engine.metrics`):
 
 ======================  ==========================  =======================================
@@ -32,7 +39,26 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Layout", "Telemetry", "DEFAULT_LATENCY_BUCKETS", "COUNTER_FAMILIES", "GAUGE_FAMILIES"]
+__all__ = ["Layout", "Telemetry", "DEFAULT_LATENCY_BUCKETS", "COUNTER_FAMILIES", "GAUGE_FAMILIES",
+           "COUNTER_LIMIT", "DAMAGED", "damaged_counters", "damaged_gauges"]
+
+COUNTER_LIMIT = 2.0 ** 53
+"""The largest sane counter value: above it a float64 counter no longer counts by one."""
+
+DAMAGED = -math.inf
+"""The value a reader writes for a sample it found but cannot trust."""
+
+
+def damaged_counters(values: np.ndarray) -> np.ndarray:
+    """Where counter samples are present but cannot be true (not finite, negative, above the limit)."""
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(values) & ~((values >= 0) & (values <= COUNTER_LIMIT))
+
+
+def damaged_gauges(values: np.ndarray) -> np.ndarray:
+    """Where gauge samples are present but cannot be true (not finite, negative)."""
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(values) & ~((values >= 0) & (values < math.inf))
 
 DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2,

@@ -29,11 +29,11 @@ from rampsim.engine.events import (
 )
 from rampsim.engine.metrics import (
     GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, plan_channels,
-    scalar_finisher,
+    scalar_finisher, without_damaged_gauges,
 )
 from rampsim.engine.vectorized import window_starts
 from rampsim.plan.schema import FinalGate, Measure, Metric, Plan, Rule
-from rampsim.telemetry import Telemetry
+from rampsim.telemetry import COUNTER_LIMIT, Telemetry, damaged_counters
 from rampsim.units import Kind, format_value
 
 __all__ = ["DecisionEngine"]
@@ -107,6 +107,8 @@ class DecisionEngine:
         self._counters = np.empty((0, self.layout.n_counters + 1))  # a trailing column of zeros
         self._aggregates = np.empty((0, len(groups)))
         self._running: Optional[np.ndarray] = None
+        self._damage: Optional[np.ndarray] = None  # damaged samples per channel up to each scrape, once there are any
+        self._damage_aggregates = np.empty((0, len(groups)))
         self._last_raw: Optional[np.ndarray] = None
         self._last_raw_complete = False
         self._scrape_complete = False
@@ -151,12 +153,15 @@ class DecisionEngine:
         if self._times_of is not telemetry.time or len(self._times) <= tick:
             self._times, self._times_of = telemetry.time.tolist(), telemetry.time
         now = self._times[tick]
-        gauges = telemetry.gauges[tick].tolist()
-        gauge_total = sum(gauges)
-        if not self._scrape_complete or gauge_total != gauge_total:  # NaN: a gauge sample is missing
+        row = telemetry.gauges[tick]
+        gauges = row.tolist()
+        gauges_sane = sum(gauges) < math.inf and min(gauges) >= 0  # False with a NaN, an infinity or a negative
+        if not gauges_sane:
+            row = without_damaged_gauges(row)
+            gauges = row.tolist()
+        if not self._scrape_complete or not gauges_sane:
             counters, gauge_columns = self._read
-            row = telemetry.gauges[tick]
-            if np.isnan(telemetry.counters[tick, counters]).any() or np.isnan(row[gauge_columns]).any():
+            if np.isnan(self._counters[tick, counters]).any() or np.isnan(row[gauge_columns]).any():
                 self.missing_scrapes += 1
         events: list[Event] = []
         self._judge_rules(telemetry, gauges, tick, now, events)
@@ -175,10 +180,13 @@ class DecisionEngine:
             self._counters = _grown(self._counters, size)
             self._counters[:, -1] = 0.0
             self._aggregates = _grown(self._aggregates, size)
+            if self._damage is not None:
+                self._damage = _grown(self._damage, size)
+                self._damage_aggregates = _grown(self._damage_aggregates, size)
         raw = telemetry.counters[tick]
-        if self._running is not None and self._last_raw_complete:
+        if self._running is not None and self._last_raw_complete and self._damage is None:
             step = raw - self._last_raw
-            if step.min() >= 0:  # no reset and nothing missing: the common case
+            if step.min() >= 0 and raw.max() <= COUNTER_LIMIT:  # no reset, nothing missing or damaged
                 row = self._counters[tick, :-1]
                 np.add(self._running, step, out=row)
                 self._running, self._last_raw = row, raw  # past scrapes never change (the protocol)
@@ -192,7 +200,10 @@ class DecisionEngine:
         self._scrape_complete = complete
 
     def _ingest_general(self, raw: np.ndarray, tick: int) -> bool:
-        """Resets, missing samples and the first scrape; returns whether the scrape is complete."""
+        """Resets, missing or damaged samples and the first scrape; returns whether the scrape is complete."""
+        damaged = damaged_counters(raw)
+        if self._damage is not None or damaged.any():
+            raw = self._count_damage(raw, damaged, tick)
         present = ~np.isnan(raw)
         if self._running is None:
             self._running = raw.copy()
@@ -204,8 +215,20 @@ class DecisionEngine:
         self._counters[tick, :-1] = np.where(present, self._running, np.nan)
         return bool(present.all())
 
+    def _count_damage(self, raw: np.ndarray, damaged: np.ndarray, tick: int) -> np.ndarray:
+        """Count the damaged samples of each channel up to ``tick``; ``raw`` with them missing."""
+        if self._damage is None:
+            self._damage = np.zeros_like(self._counters)
+            self._damage_aggregates = np.zeros_like(self._aggregates)
+        self._damage[tick] = self._damage[tick - 1] if tick else 0.0
+        self._damage[tick, :-1] += damaged
+        if self._aggregator is not None:
+            self._damage_aggregates[tick] = self._aggregator.sum_padded(self._damage[tick])
+        return np.where(damaged, np.nan, raw)
+
     def _series(self, telemetry: Telemetry) -> Series:
-        return Series(self.layout, telemetry.time, self._counters[:, :-1], telemetry.gauges)
+        damage = None if self._damage is None else self._damage[:, :-1]
+        return Series(self.layout, telemetry.time, self._counters[:, :-1], telemetry.gauges, damage)
 
     def _value(self, series: Series, measure: Measure, tick: int) -> float:
         """``measure`` judged at ``tick`` through :func:`evaluate` (or the alert log)."""
@@ -221,8 +244,13 @@ class DecisionEngine:
 
     def _slot_values(self, telemetry: Telemetry, gauges: list[float], tick: int) -> list[float]:
         time, current, aggregates = self._times, self._aggregates[tick], self._aggregates
-        increases = [((current - aggregates[tick - lag]).tolist(), time[tick] - time[tick - lag])
-                     if tick >= lag else None for lag in self._lags]
+        if self._damage is None:
+            increases = [((current - aggregates[tick - lag]).tolist(), time[tick] - time[tick - lag])
+                         if tick >= lag else None for lag in self._lags]
+        else:  # a group with a damaged sample in the window has no increase
+            damage = self._damage_aggregates
+            increases = [(np.where(damage[tick] > damage[tick - lag], np.nan, current - aggregates[tick - lag]).tolist(),
+                          time[tick] - time[tick - lag]) if tick >= lag else None for lag in self._lags]
         values = []
         for finisher, lag_index, gauge_column in self._slot_plan:
             if finisher is None:

@@ -24,17 +24,17 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rampsim.plan.schema import Measure, Metric, Plan
-from rampsim.telemetry import Layout, Telemetry
+from rampsim.telemetry import Layout, Telemetry, damaged_counters, damaged_gauges
 
 __all__ = [
     "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
-    "aggregate_groups", "read_channels", "plan_channels", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
+    "aggregate_groups", "read_channels", "without_damaged_gauges", "plan_channels", "Aggregator", "finish", "scalar_finisher", "evaluate", "is_scalar_measure", "GAUGE_METRICS",
 ]
 
 GAUGE_METRICS = {Metric.CPU: "cpu", Metric.MEMORY: "memory", Metric.NETWORK: "network",
@@ -154,20 +154,36 @@ def aggregator_for(groups: tuple[Group, ...]) -> Aggregator:
     return Aggregator(groups)
 
 
-class Series:
-    """Corrected counters and raw gauges on the scrape grid: what metrics read."""
+def without_damaged_gauges(gauges: np.ndarray) -> np.ndarray:
+    """``gauges`` with damaged samples read as missing (the same array when none is)."""
+    damaged = damaged_gauges(gauges)
+    return np.where(damaged, np.nan, gauges) if damaged.any() else gauges
 
-    def __init__(self, layout: Layout, time: np.ndarray, counters: np.ndarray, gauges: np.ndarray) -> None:
+
+class Series:
+    """Corrected counters and gauges on the scrape grid: what metrics read.
+
+    ``damage``, when given, counts damaged counter samples per channel up to each
+    scrape (see :mod:`rampsim.telemetry`); damaged gauge samples are read as missing.
+    """
+
+    def __init__(self, layout: Layout, time: np.ndarray, counters: np.ndarray, gauges: np.ndarray,
+                 damage: Optional[np.ndarray] = None) -> None:
         self.layout = layout
         self.time = time
         self.counters = counters
-        self.gauges = gauges
+        self.gauges = without_damaged_gauges(gauges)
+        self.damage = damage
         self._aggregates: dict[tuple[Group, ...], np.ndarray] = {}
 
     @classmethod
     def from_telemetry(cls, telemetry: Telemetry) -> "Series":
         """All of ``telemetry`` at once (the vectorized path)."""
-        return cls(telemetry.layout, telemetry.time, corrected_counters(telemetry.counters), telemetry.gauges)
+        raw, damage = telemetry.counters, None
+        damaged = damaged_counters(raw)
+        if damaged.any():
+            raw, damage = np.where(damaged, np.nan, raw), np.cumsum(damaged, axis=0)
+        return cls(telemetry.layout, telemetry.time, corrected_counters(raw), telemetry.gauges, damage)
 
     def aggregate(self, groups: Sequence[Group]) -> np.ndarray:
         """``(ticks, len(groups))`` sums of the corrected counters in each group (cached)."""
@@ -177,12 +193,20 @@ class Series:
         return self._aggregates[key]
 
     def increase(self, groups: Sequence[Group], start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """``(windows, len(groups))`` window increases of the group sums (same floats either way)."""
+        """``(windows, len(groups))`` window increases of the group sums (same floats either way).
+
+        ``damage`` (cumulative counts of damaged samples per channel) makes a group's
+        increase ``NaN`` over every window with a damaged sample after its start.
+        """
+        aggregator = aggregator_for(tuple(groups))
         if 2 * len(end) < len(self.time):
-            aggregator = aggregator_for(tuple(groups))
-            return aggregator(self.counters[end]) - aggregator(self.counters[start])
-        aggregate = self.aggregate(groups)
-        return aggregate[end] - aggregate[start]
+            increase = aggregator(self.counters[end]) - aggregator(self.counters[start])
+        else:
+            aggregate = self.aggregate(groups)
+            increase = aggregate[end] - aggregate[start]
+        if self.damage is not None:
+            increase[aggregator(self.damage[end]) > aggregator(self.damage[start])] = np.nan
+        return increase
 
     def gauge(self, measure: Measure) -> np.ndarray:
         """The gauge column ``measure`` reads, over all scrapes."""

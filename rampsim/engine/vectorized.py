@@ -105,12 +105,12 @@ class _Judge:
         self._missing: dict[tuple, np.ndarray] = {}
 
     def missing(self, plan: Plan) -> np.ndarray:
-        """Scrapes missing a series ``plan`` reads, counted up to each scrape."""
+        """Scrapes missing (or with a damaged sample of) a series ``plan`` reads, counted up to each scrape."""
         counters, gauges = plan_channels(plan)
         key = (tuple(counters), tuple(gauges))
         if key not in self._missing:
-            incomplete = (np.isnan(self.telemetry.counters[:, counters]).any(axis=1)
-                          | np.isnan(self.telemetry.gauges[:, gauges]).any(axis=1))
+            incomplete = (np.isnan(self.series.counters[:, counters]).any(axis=1)
+                          | np.isnan(self.series.gauges[:, gauges]).any(axis=1))
             self._missing[key] = np.cumsum(incomplete)
         return self._missing[key]
 

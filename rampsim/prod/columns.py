@@ -22,9 +22,9 @@ from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
-from rampsim.prod.grid import ScrapeGrid
+from rampsim.prod.grid import ScrapeGrid, format_instant
 from rampsim.prod.naming import Naming
-from rampsim.telemetry import COUNTER_FAMILIES, Layout, Telemetry
+from rampsim.telemetry import COUNTER_FAMILIES, DAMAGED, Layout, Telemetry, damaged_counters, damaged_gauges
 
 __all__ = ["Column", "SeriesMap", "RawSeries", "Notice", "Assembler"]
 
@@ -48,7 +48,7 @@ class RawSeries:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something wrong with the data at a tick: ``missing``, ``reset``, ``unmapped`` or ``duplicate``."""
+    """Something wrong with the data at a tick: ``missing``, ``reset``, ``unmapped``, ``duplicate`` or ``damaged``."""
 
     tick: int
     kind: str
@@ -247,6 +247,15 @@ def _sums_in_order(terms: np.ndarray, column: np.ndarray, position: np.ndarray, 
     return np.add.accumulate(padded, axis=1)[:, -1]
 
 
+def _why_damaged(value: float, kind: str) -> str:
+    """Why a damaged sample of ``kind`` (counters or gauges) cannot be true."""
+    if not math.isfinite(value):
+        return f"{value} is not a finite {kind[:-1]} value"
+    if value < 0:
+        return f"a negative {kind[:-1]} value"
+    return "a counter value above 2**53"
+
+
 def _worst(rows: np.ndarray) -> np.ndarray:
     """The largest sample of each tick (the worst pod), NaN where none has one (as ``nanmax``, without its warning)."""
     return np.where(np.isnan(rows).all(axis=0), np.nan, np.fmax.reduce(rows, axis=0))
@@ -277,10 +286,12 @@ class Assembler:
                 unmapped[reason] = unmapped.get(reason, 0) + 1
         notices += [Notice(first, "unmapped", f"{count} series ignored: {reason}")
                     for reason, count in unmapped.items()]
-        matrix, duplicates = self._samples(mapped, first, width)
+        matrix, duplicates, conflicts = self._samples(mapped, first, width)
         if duplicates:
             notices.append(Notice(first, "duplicate", f"{duplicates} extra sample(s) within one scrape slot; "
                                                       f"the latest of each slot is used"))
+        damaged = self._damaged(mapped, matrix)
+        notices += self._damage_notices(mapped, damaged, conflicts, first)
         rows = {"counters": np.full((width, self.map.layout.n_counters), np.nan),
                 "gauges": np.full((width, self.map.layout.n_gauges), np.nan)}
         members: dict[Column, list[int]] = {}
@@ -299,8 +310,9 @@ class Assembler:
             shared[column.kind].append((column, self._shared.get(column) or self._share(column), keys, indices))
         for kind, columns in shared.items():
             if columns:
-                values = self._combine(kind, columns, matrix, first, resets)
-                rows[kind][:, [column.index for column, *_ in columns]] = values
+                values = self._combine(kind, columns, np.where(damaged, np.nan, matrix), first, resets)
+                hurt = np.column_stack([damaged[indices].any(axis=0) for *_, indices in columns])
+                rows[kind][:, [column.index for column, *_ in columns]] = np.where(hurt, DAMAGED, values)
         for kind, (columns, indices) in single.items():
             rows[kind][:, columns] = matrix[indices].T
         self._note_resets(rows["counters"], np.asarray(single["counters"][0], dtype=np.intp), first, resets)
@@ -313,21 +325,55 @@ class Assembler:
                                                  f"counted from zero, as PromQL increase() does"))
         return notices
 
-    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, int]:
-        """``(series, width)`` sample values on the grid (the latest sample of a slot), and the extras dropped."""
+    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """``(series, width)`` sample values on the grid (the latest sample of a slot), the extras dropped,
+        and where a series has two different values at one timestamp (those cells hold :data:`DAMAGED`).
+        """
         matrix = np.full((len(mapped), width), np.nan)
         if not mapped:
-            return matrix, 0
+            return matrix, 0, np.zeros(matrix.shape, bool)
         lengths = [len(series.timestamps_ms) for _, _, series in mapped]
+        owner = np.repeat(np.arange(len(mapped)), lengths)
         stamps = np.concatenate([series.timestamps_ms for _, _, series in mapped]).astype(np.int64)
         values = np.concatenate([series.values for _, _, series in mapped]).astype(float)
+        order = np.lexsort((stamps, owner))  # stable: samples at one timestamp keep their order
+        owner, stamps, values = owner[order], stamps[order], values[order]
         ticks = self.grid.tick_of_ms(stamps) - first
         keep = (ticks >= 0) & (ticks < width)
-        cells = (np.repeat(np.arange(len(mapped)), lengths) * width + ticks)[keep]
-        _, last_of_cell = np.unique(cells[::-1], return_index=True)  # samples are in time order per series
+        cells = (owner * width + ticks)[keep]
+        stamps, values = stamps[keep], values[keep]
+        _, last_of_cell = np.unique(cells[::-1], return_index=True)
         chosen = len(cells) - 1 - last_of_cell
-        matrix.flat[cells[chosen]] = values[keep][chosen]
-        return matrix, len(cells) - len(chosen)
+        matrix.flat[cells[chosen]] = values[chosen]
+        same_sample = (cells[1:] == cells[:-1]) & (stamps[1:] == stamps[:-1])
+        differ = (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
+        conflicts = np.zeros(matrix.shape, bool)
+        conflicts.flat[cells[1:][same_sample & differ]] = True
+        matrix[conflicts] = DAMAGED
+        return matrix, len(cells) - len(chosen), conflicts
+
+    def _damaged(self, mapped: list, matrix: np.ndarray) -> np.ndarray:
+        """``(series, ticks)``: where a sample is present but cannot be true, for its kind."""
+        counters = np.array([column.kind == "counters" for column, _, _ in mapped], dtype=bool)
+        return np.where(counters[:, None], damaged_counters(matrix), damaged_gauges(matrix))
+
+    def _damage_notices(self, mapped: list, damaged: np.ndarray, conflicts: np.ndarray, first: int) -> list[Notice]:
+        """A notice per damaged sample: which series, and why it cannot be true."""
+        notices = []
+        for row, tick in np.argwhere(damaged):
+            column, _, series = mapped[row]
+            labels = {k: v for k, v in series.labels.items() if k != "__name__"}
+            name = self.map.series(series.labels.get("__name__", ""), labels)
+            why = "two different values at one timestamp" if conflicts[row, tick] else \
+                _why_damaged(float(self._matrix_value(series, first + int(tick))), column.kind)
+            notices.append(Notice(first + int(tick), "damaged",
+                                  f"{name}: {why}; windows over this scrape are inconclusive"))
+        return notices
+
+    def _matrix_value(self, series: RawSeries, tick: int) -> float:
+        """The latest sample of ``series`` in ``tick``'s slot."""
+        in_slot = self.grid.tick_of_ms(np.asarray(series.timestamps_ms, dtype=np.int64)) == tick
+        return float(np.asarray(series.values, dtype=float)[in_slot][-1])
 
     def _share(self, column: Column) -> _SharedColumn:
         """Turn a single-series column into a shared one (a second series appeared)."""
@@ -361,10 +407,11 @@ class Assembler:
         if not len(columns):
             return
         values = np.vstack([self._last_raw[columns], counters[:, columns]])
+        values[1:][damaged_counters(values[1:])] = np.nan  # a damaged sample is no reset, nor a last value
         index = np.where(np.isnan(values), 0, np.arange(len(values))[:, None])
         filled = values[np.maximum.accumulate(index, axis=0), np.arange(len(columns))]
         with np.errstate(invalid="ignore"):
-            dropped = np.argwhere(counters[:, columns] < filled[:-1])
+            dropped = np.argwhere(values[1:] < filled[:-1])
         for j, c in dropped:
             resets.setdefault(first + int(j), []).append(self.map.descriptions["counters"][columns[c]])
         self._last_raw[columns] = filled[-1]

@@ -67,7 +67,7 @@ def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_tick
     )
     result = Telemetry.from_arrays(layout, **families)
     if resets:
-        for tick in draw(st.lists(st.integers(1, n - 1), max_size=3)):
+        for tick in sorted(set(draw(st.lists(st.integers(1, n - 1), max_size=3)))):
             result.counters[tick:] -= result.counters[tick - 1]  # the process restarted before this scrape
     if gaps:
         for tick in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5))):

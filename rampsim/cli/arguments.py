@@ -1,0 +1,76 @@
+"""Argument types for the command line: each checks its value when argparse reads it.
+
+A number that would disable a rule or hang a command (``nan``, ``inf``, a negative
+seed, a port out of range, a confidence of 0 %) is refused here, with exit 2 and
+a message naming the option, before any work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+from rampsim import units
+
+__all__ = ["seconds", "count", "seed", "port", "percent", "open_percent"]
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def seconds(low: float = 0.0, high: float = 86_400.0, *, allow_zero: bool = False) -> Callable[[str], float]:
+    """A finite number of seconds in (low, high] (or [low, high] with ``allow_zero``)."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if value < low or (value == low and not allow_zero) or value > high:
+            bracket = "[" if allow_zero else "("
+            raise argparse.ArgumentTypeError(f"{text!r} seconds is outside {bracket}{low:g}, {high:g}]")
+        return value
+
+    return parse
+
+
+def count(low: int = 1, high: int = 10**9) -> Callable[[str], int]:
+    """A whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is outside [{low}, {high}]")
+        return value
+
+    return parse
+
+
+seed = count(0, 2**63 - 1)
+"""A seed: a whole number from 0 (numpy's ``SeedSequence`` refuses negative entropy)."""
+
+port = count(0, 65_535)
+"""A TCP port (0 lets the system choose)."""
+
+
+def percent(text: str) -> float:
+    """A share written as ``5%`` or ``0.05``, in [0, 1]."""
+    try:
+        return units.quantity(text, units.Kind.RATIO, low=0.0, high=1.0)
+    except ValueError as exc:  # units.quantity's message says what was expected
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def open_percent(text: str) -> float:
+    """A share strictly between 0 and 100 % (a confidence, a quantile)."""
+    value = percent(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be strictly between 0% and 100%")
+    return value
