@@ -80,8 +80,8 @@ CASES = [
      "checkpoints.first.at", r"907s is not a whole number of scrape intervals \(15s\)"),
     ("unknown segment", "{metric: p99, op:", "{metric: p99, segment: D, op:", "p99:",
      "checkpoints.first.criteria.p99.segment", r"unknown segment 'D'; segments are A, B, C"),
-    ("advance on missing data", "final_gate:\n  at: 1h", "final_gate:\n  at: 1h\n  on_inconclusive: advance", "final_gate:",
-     "final_gate", r"on_inconclusive cannot be 'advance'"),
+    ("advance on missing data", "final_gate:\n  at: 1h", "final_gate:\n  at: 1h\n  on_inconclusive: advance",
+     "on_inconclusive: advance", "final_gate.on_inconclusive", r"on_inconclusive cannot be 'advance'"),
     ("unknown action", "    action: rollback", "    action: abort", "action: abort",
      "rules.error_rate.action", r"Input should be 'warn', 'escalate', 'hold' or 'rollback', got 'abort'"),
 ]

@@ -61,6 +61,9 @@ def fault_fields(text: str) -> dict[str, Any]:
             raise FaultError(f"nothing after '@' in {head!r}: write a start such as @01:00 or @1h")
         fields["start"] = start.strip()
         if slash:
+            if not duration.strip():
+                raise FaultError(f"nothing after '/' in {head!r}: write a duration such as /30m, "
+                                 f"or drop the '/' to last to the end")
             fields["duration"] = duration.strip()
     for option in options:
         key, eq, value = option.partition("=")

@@ -103,9 +103,26 @@ class Window(BaseModel):
     since the ramp began; ``since_checkpoint`` everything since the previous checkpoint.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: WindowKind
     seconds: float = 0.0
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # the field's name is its unit
+            if math.isfinite(value) and value < 0:
+                raise ValueError(f"must be zero or positive, got {value!r}")
+            value = f"{value!r}s" if math.isfinite(value) else value
+        return _positive_duration(value, allow_zero=True)
+
+    @model_validator(mode="after")
+    def _seconds_fit_kind(self) -> "Window":
+        if self.kind is WindowKind.ROLLING and not self.seconds > 0:
+            raise ValueError("a rolling window needs 'seconds' longer than zero, e.g. {kind: rolling, seconds: 5m}")
+        if self.kind is not WindowKind.ROLLING and self.seconds:
+            raise ValueError(f"a {self.kind.value} window has no length; drop 'seconds'")
+        return self
 
     def describe(self) -> str:
         if self.kind is WindowKind.ROLLING:
@@ -126,7 +143,7 @@ def _parse_window(value: Any) -> Window:
     if isinstance(value, str) and value.strip() in ("since_checkpoint", "since_previous_checkpoint"):
         return Window(kind=WindowKind.SINCE_CHECKPOINT)
     if isinstance(value, dict):
-        return Window(**value)
+        return Window.model_validate(value)
     try:
         seconds = parse(value, Kind.DURATION)
     except UnitError as exc:
@@ -142,6 +159,18 @@ def _positive_duration(value: Any, allow_zero: bool = False) -> float:
 
 def _ratio(value: Any) -> float:
     return quantity(value, Kind.RATIO, high=1.0)
+
+
+MAX_DURATION = 30 * 86400.0
+"""The longest ramp a plan may describe."""
+
+MAX_SCRAPES = 200_000
+"""The most scrapes a ramp may have (its telemetry is held in memory)."""
+
+
+def _reads_latest(measure: "Measure") -> bool:
+    """A gauge read at its latest scrape: the window plays no part."""
+    return measure.metric in _GAUGES and measure.agg in (None, "last")
 
 
 def _on_grid(seconds: float, interval: float) -> bool:
@@ -356,6 +385,13 @@ class Checkpoint(_Model):
     def _at(cls, value: Any) -> float:
         return _positive_duration(value)
 
+    @field_validator("on_inconclusive")
+    @classmethod
+    def _never_advance_blind(cls, value: str) -> str:
+        if value == "advance":
+            raise ValueError("on_inconclusive cannot be 'advance': missing data never leads to advance")
+        return value
+
 
 class FinalGate(Checkpoint):
     """The decision gate at the end: advance when all holds, else hold (or roll back)."""
@@ -366,12 +402,6 @@ class FinalGate(Checkpoint):
     require_checkpoints: bool = True
     require_no_alerts: Optional[Literal["warning", "critical"]] = "critical"
     max_missing_scrapes: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _never_advance_blind(self) -> "FinalGate":
-        if self.on_inconclusive == "advance":
-            raise ValueError("on_inconclusive cannot be 'advance': missing data never leads to advance")
-        return self
 
 
 class Phase(_Model):
@@ -416,8 +446,9 @@ class TelemetrySettings(_Model):
 
     @field_validator("scrape_interval", "health_check_interval", mode="before")
     @classmethod
-    def _interval(cls, value: Any) -> float:
-        return _positive_duration(value)
+    def _interval(cls, value: Any, info: ValidationInfo) -> float:
+        low = 1.0 if info.field_name == "scrape_interval" else 0.1
+        return quantity(value, Kind.DURATION, low=low, high=3600.0)
 
     @field_validator("latency_buckets", mode="before")
     @classmethod
@@ -498,6 +529,13 @@ class Plan(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> "Plan":
         end = self.duration
+        if end > MAX_DURATION:
+            longest = max(range(len(self.phases)), key=lambda i: self.phases[i].duration)
+            raise LocatedError(f"phases.{longest}.duration", f"the phases last {format_value(end, Kind.DURATION)}; "
+                                         f"at most {format_value(MAX_DURATION, Kind.DURATION)} is supported")
+        if end / self.telemetry.scrape_interval > MAX_SCRAPES:
+            raise LocatedError("telemetry.scrape_interval", f"{end / self.telemetry.scrape_interval:,.0f} scrapes in "
+                               f"the ramp; at most {MAX_SCRAPES:,} are supported: lengthen the scrape interval")
         arms, segments = self.telemetry.arms, self.telemetry.segments
         if self.final_gate.at > end + 1e-9:
             raise LocatedError("final_gate.at", f"final_gate.at ({format_value(self.final_gate.at, Kind.DURATION)}) is after the "
@@ -530,12 +568,36 @@ class Plan(_Model):
                 raise LocatedError(where, f"{format_value(seconds, Kind.DURATION)} is not a whole number of scrape "
                                           f"intervals ({format_value(interval, Kind.DURATION)}): a decision can only "
                                           f"be taken at a scrape")
+        self._windows_fit()
         for where, measure in self.measures():
             for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0)):
                 if seconds and not _on_grid(seconds, interval):
                     raise LocatedError(f"{where}.{what}", f"{what} {format_value(seconds, Kind.DURATION)} is not a whole number "
                                      f"of scrape intervals ({format_value(interval, Kind.DURATION)})")
         return self
+
+    def _windows_fit(self) -> None:
+        """Refuse windows that can never be judged: a rule or objective that cannot fire before the ramp ends,
+        a checkpoint criterion whose window (and the one before it, for a trend) starts before the ramp."""
+        end = self.duration
+        for where, measure in self.measures():
+            if measure.window.kind is not WindowKind.ROLLING:
+                continue
+            window = measure.window.seconds
+            sustain = getattr(measure, "sustain", 0.0)
+            if where.startswith(("rules.", "slo.")) and window + sustain > end + 1e-9:
+                raise LocatedError(f"{where}.window", f"window {format_value(window, Kind.DURATION)}"
+                                   + (f" plus sustain {format_value(sustain, Kind.DURATION)}" if sustain else "")
+                                   + f" is longer than the ramp ({format_value(end, Kind.DURATION)}): "
+                                     f"it could never fire")
+            checkpoint = self.final_gate if where.startswith("final_gate.") else \
+                self.checkpoints[where.split(".")[1]] if where.startswith("checkpoints.") else None
+            needed = window * (2 if measure.trend else 1)
+            if checkpoint is not None and not _reads_latest(measure) and needed > checkpoint.at + 1e-9:
+                raise LocatedError(f"{where}.window", f"window {format_value(window, Kind.DURATION)}"
+                                   + (" (twice, for a trend)" if measure.trend else "")
+                                   + f" starts before the ramp when judged at "
+                                     f"{format_value(checkpoint.at, Kind.DURATION)}: it would always be inconclusive")
 
     @property
     def duration(self) -> float:

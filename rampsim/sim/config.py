@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from rampsim.plan.loader import PlanError, describe_errors
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
-from rampsim.units import Kind, Number, PositiveDuration, Share, UnitError, parse, quantity
+from rampsim.units import Kind, Number, PositiveDuration, Share, UnitError, format_value, parse, quantity
 
 __all__ = ["Segment", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
            "traffic_config"]
@@ -34,8 +34,15 @@ def _duration(value: Any) -> float:
     return quantity(value, Kind.DURATION, allow_low=False)
 
 
+MAX_RATE = 10_000_000.0
+"""The highest request rate a scenario may describe (requests per second)."""
+
+MAX_INSTANCES = 10_000
+"""The most instances an arm may have (each is simulated)."""
+
+
 def _rate(value: Any) -> float:
-    return quantity(value, Kind.REQUESTS_PER_SECOND, allow_low=False)
+    return quantity(value, Kind.REQUESTS_PER_SECOND, low=0.0, high=MAX_RATE, allow_low=False)
 
 
 class _Model(BaseModel):
@@ -132,8 +139,8 @@ class Service(_Model):
     @classmethod
     def _instances(cls, value: dict[str, int]) -> dict[str, int]:
         for arm, count in value.items():
-            if count < 1:
-                raise ValueError(f"arm {arm!r} needs at least one instance, got {count}")
+            if not 1 <= count <= MAX_INSTANCES:
+                raise ValueError(f"arm {arm!r} needs 1 to {MAX_INSTANCES:,} instances, got {count:,}")
         return value
 
     @field_validator("normal_load", mode="before")
@@ -254,7 +261,7 @@ class Variability(_Model):
 class TrafficConfig(_Model):
     """The whole ``traffic:`` section (see the module docstring)."""
 
-    learners: int = Field(500_000, ge=1)
+    learners: int = Field(500_000, ge=1, le=20_000_000)
     assignment_salt: str = "rampsim"
     segments: dict[str, Segment] = Field(default_factory=lambda: {
         "A": Segment(share=0.40, error_rate=0.00065),
@@ -322,6 +329,10 @@ class TrafficConfig(_Model):
         if set(self.service.instances) != arms:
             problems.append((("traffic", "service", "instances"),
                              f"give an instance count for each arm ({', '.join(sorted(arms))})"))
+        if self.load.shape == "bursts" and self.load.first >= plan.duration:
+            problems.append((("traffic", "load", "first"),
+                             f"the first burst at {format_value(self.load.first, Kind.DURATION)} comes after the ramp "
+                             f"ends ({format_value(plan.duration, Kind.DURATION)}): the load would never reach its peak"))
         return problems
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from rampsim.plan.loader import plan_from_data, plan_from_text
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Layout, Telemetry
+from rampsim.units import parse_duration
 
 __all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
            "gates", "percents", "durations", "SMALL_LAYOUT", "SMALL_LAYOUTS"]
@@ -137,11 +138,15 @@ _MEASURES = {
 _WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
 
 
-def _measure(draw, criterion: bool) -> dict:
-    """A random measure: a rule's breach condition, or a criterion's pass condition."""
+def _measure(draw, criterion: bool, room: float) -> dict:
+    """A random measure: a rule's breach condition, or a criterion's pass condition.
+
+    Rolling windows (twice over, for a trend) fit in ``room`` seconds, as a valid plan's must.
+    """
     metric = draw(st.sampled_from(list(_MEASURES)))
     breach_op, pass_op, threshold = _MEASURES[metric]
-    windows = _WINDOWS + ["cumulative", "since_checkpoint"]
+    fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
+    windows = fitting + ["cumulative", "since_checkpoint"]
     measure = {"metric": metric, "op": pass_op if criterion else breach_op, "threshold": threshold(draw),
                "window": draw(st.sampled_from(windows))}
     if metric == "segment_spread":
@@ -151,7 +156,9 @@ def _measure(draw, criterion: bool) -> dict:
     if metric == "cpu":
         measure["agg"] = draw(st.sampled_from(["last", "avg", "max"]))
     if metric in ("error_rate", "p99") and draw(st.booleans()):
-        if measure["window"] != "cumulative" and draw(st.booleans()):
+        rolling = measure["window"] in fitting
+        if measure["window"] != "cumulative" and (not rolling or 2 * parse_duration(measure["window"]) <= room) \
+                and draw(st.booleans()):
             measure["trend"] = True
             measure["threshold"] = draw(st.sampled_from([1.2, 1.5, 2.0]))
         elif measure["window"] in ("2m", "5m", "cumulative", "since_checkpoint"):
@@ -169,16 +176,17 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) 
     """
     rules = {}
     for index in range(draw(st.integers(1, 4))):
-        rule = _measure(draw, criterion=False)
-        rule.update(sustain=draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"])),
-                    action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
+        sustain = draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"]))
+        rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain))
+        rule.update(sustain=sustain, action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
                     severity=draw(st.sampled_from(["warning", "critical"])))
         rules[f"rule{index}"] = rule
     scrapes = int(duration_minutes * 60 / layout.scrape_interval)
     times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True)))
     checkpoints = {}
     for index, scrape in enumerate(times):
-        criteria = {f"c{i}": _measure(draw, criterion=True) for i in range(draw(st.integers(1, 3)))}
+        criteria = {f"c{i}": _measure(draw, criterion=True, room=scrape * layout.scrape_interval)
+                    for i in range(draw(st.integers(1, 3)))}
         if draw(st.booleans()):
             criteria["alerts"] = {"metric": "alerts", "alert_severity": draw(st.sampled_from(["warning", "critical"])),
                                   "op": "<=", "threshold": 0, "window": "cumulative"}
@@ -186,7 +194,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) 
                                      "on_fail": draw(st.sampled_from(["hold", "rollback", "continue"])),
                                      "on_inconclusive": draw(st.sampled_from(["continue", "hold"]))}
     final_gate = {"at": f"{duration_minutes}m",
-                  "criteria": {f"c{i}": _measure(draw, criterion=True) for i in range(draw(st.integers(1, 3)))},
+                  "criteria": {f"c{i}": _measure(draw, criterion=True, room=duration_minutes * 60)
+                               for i in range(draw(st.integers(1, 3)))},
                   "require_checkpoints": draw(st.booleans()),
                   "require_no_alerts": draw(st.sampled_from([None, "warning", "critical"])),
                   "max_missing_scrapes": draw(st.integers(0, 2))}

@@ -1,0 +1,82 @@
+"""Plan values that would disable a rule, hang or crash a command: each is refused by ``validate``.
+
+Every case gives exit 3 and one located message (``file:line: field: message``).
+"""
+import re
+
+import pytest
+
+from rampsim.cli import main
+from tests.test_plan_errors import MINIMAL, broken, line_of
+
+P99 = '{metric: p99, op: "<", threshold: 200ms, window: 15m}'
+
+CASES = [
+    # (what, old, new, line fragment, field, message pattern)
+    ("a checkpoint that advances on missing data", "    at: 15m\n", "    at: 15m\n    on_inconclusive: advance\n",
+     "on_inconclusive", "checkpoints.first.on_inconclusive", r"cannot be 'advance'"),
+    ("a window mapping with a typo", P99, P99.replace("15m}", "{kind: rolling, secnds: 300}}"), "secnds",
+     "checkpoints.first.criteria.p99.window.secnds", r"unknown field 'secnds'; did you mean 'seconds'"),
+    ("a window of zero seconds", P99, P99.replace("15m}", "{kind: rolling, seconds: 0}}"), "seconds: 0",
+     "checkpoints.first.criteria.p99.window", r"needs 'seconds' longer than zero"),
+    ("a negative window", P99, P99.replace("15m}", "{kind: rolling, seconds: -60}}"), "seconds: -60",
+     "checkpoints.first.criteria.p99.window.seconds", r"must be zero or positive"),
+    ("an infinite window", P99, P99.replace("15m}", "{kind: rolling, seconds: .inf}}"), "seconds: .inf",
+     "checkpoints.first.criteria.p99.window.seconds", r"not a finite number"),
+    ("a cumulative window with a length", P99, P99.replace("15m}", "{kind: cumulative, seconds: 60}}"),
+     "kind: cumulative", "checkpoints.first.criteria.p99.window", r"has no length"),
+    ("a rule window longer than the ramp", "    window: 1m\n", "    window: 5h\n", "window: 5h",
+     "rules.error_rate.window", r"window 5h plus sustain 3m is longer than the ramp \(1h\): it could never fire"),
+    ("a rule that cannot be sustained before the end", "    sustain: 3m\n", "    sustain: 1h\n", "window: 1m",
+     "rules.error_rate.window", r"longer than the ramp"),
+    ("a checkpoint window longer than its time", P99, P99.replace("15m}", "1h}"), "p99:",
+     "checkpoints.first.criteria.p99.window", r"window 1h starts before the ramp when judged at 15m"),
+    ("a final-gate window longer than the ramp", "window: cumulative}", "window: 2h}", "window: 2h",
+     "final_gate.criteria.error_rate.window", r"window 2h starts before the ramp when judged at 1h"),
+    ("a threshold that overflows", "    threshold: 1%\n", "    threshold: 1e400%\n", "1e400%",
+     "rules.error_rate.threshold", r"not a finite number \(too large\)"),
+    ("a memory-growth threshold that overflows", P99, '{metric: memory_growth, op: "<", threshold: 1e400MB/h, '
+     'window: 15m}', "1e400MB", "checkpoints.first.criteria.p99.threshold", r"not a finite number"),
+    ("a revenue threshold that overflows", P99, '{metric: revenue_rate, op: ">", threshold: $1e400/min, '
+     'window: 15m}', "1e400", "checkpoints.first.criteria.p99.threshold", r"not a finite number"),
+    ("a 1 ms scrape interval", "name: minimal\n", "name: minimal\ntelemetry:\n  scrape_interval: 1ms\n",
+     "scrape_interval", "telemetry.scrape_interval", r"out of range: expected at least 1s and at most 1h"),
+    ("a phase of 99999999999h", "    duration: 1h", "    duration: 99999999999h", "duration:", "phases.0.duration",
+     r"at most 720h is supported"),
+    ("a trillion learners", "slo:", "traffic:\n  learners: 1e12\nslo:", "learners", "traffic.learners",
+     r"less than or equal to 20000000"),
+    ("a load of 1e300/s", "slo:", "traffic:\n  load: {shape: flat, average: 1e300/s}\nslo:", "load:",
+     "traffic.load.average", r"at most 10,000,000/s"),
+    ("ten million instances", "slo:", "traffic:\n  service:\n    instances: {baseline: 10000000, canary: 5}\nslo:",
+     "instances", "traffic.service.instances", r"needs 1 to 10,000 instances"),
+    ("a memory limit that overflows", "slo:", "traffic:\n  service:\n    memory_limit: 1e400GiB\nslo:",
+     "memory_limit", "traffic.service.memory_limit", r"not a finite number"),
+    ("bursts after the ramp", "slo:", "traffic:\n  load: {shape: bursts, average: 100/s, peak: 200/s, first: 2h}\n"
+     "slo:", "load:", "traffic.load.first", r"comes after the ramp ends \(1h\)"),
+    ("a fault with an empty duration", "slo:", "faults: ['error-rate:canary:+1%@30m/']\nslo:", "faults:",
+     "faults.0", r"nothing after '/'"),
+]
+
+
+@pytest.mark.parametrize("what,old,new,fragment,field,pattern", CASES, ids=[c[0] for c in CASES])
+def test_validate_refuses_with_a_located_message(tmp_path, capsys, what, old, new, fragment, field, pattern):
+    text = broken(old, new)
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    line = line_of(text, fragment)
+    assert re.search(rf"plan\.yaml:{line}: {re.escape(field)}: .*{pattern}", err), err
+
+
+@pytest.mark.parametrize("fault,pattern", [
+    ("error-rate:canary:+1%@1h/", r"nothing after '/'"),
+    ("memory-leak:canary:1e400MB/h@1h", r"not a finite number"),
+])
+def test_rehearse_refuses_a_bad_fault_with_exit_2(tmp_path, capsys, fault, pattern):
+    path = tmp_path / "plan.yaml"
+    path.write_text(MINIMAL)
+    with pytest.raises(SystemExit) as exit_:
+        main(["rehearse", str(path), "--fault", fault])
+    assert exit_.value.code == 2
+    assert re.search(pattern, capsys.readouterr().err)
