@@ -102,9 +102,10 @@ def test_bad_answers_make_the_gate_unavailable(plan, failure, message, requests)
 def test_garbage_values_are_refused_without_a_crash(plan):
     body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, "many"]]}]}})
-    with FakePrometheus(failures=[(200, body)]) as fake:
+    with FakePrometheus(failures=[(200, body)] * 3) as fake:
         gate_run = gate(plan, fake.url)
         list(gate_run.run_until(END))
+        assert fake.requests == 3  # a malformed answer is retried, like any other
     assert gate_run.outcome() is Outcome.UNAVAILABLE and "malformed series" in gate_run.problem
 
 

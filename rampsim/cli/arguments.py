@@ -11,8 +11,10 @@ import math
 from typing import Callable
 
 from rampsim import units
+from rampsim.errors import UsageError
+from rampsim.prod.grid import EARLIEST, LATEST, format_instant, parse_instant
 
-__all__ = ["seconds", "count", "seed", "port", "percent", "open_percent"]
+__all__ = ["seconds", "count", "seed", "port", "percent", "open_percent", "instant"]
 
 
 def _number(text: str) -> float:
@@ -74,3 +76,16 @@ def open_percent(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} must be strictly between 0% and 100%")
     return value
+
+
+def instant(text: str) -> str:
+    """An argparse type: a time :func:`parse_instant` reads, from 1970 to 9999; the text is kept ('now' moves)."""
+    try:
+        seconds = parse_instant(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not EARLIEST <= seconds <= LATEST:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise argparse.ArgumentTypeError(f"{shown!r} is outside {format_instant(EARLIEST)} .. "
+                                         f"{format_instant(LATEST)}")
+    return text

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Optional, TextIO
 
+from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
@@ -39,7 +40,7 @@ from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, write_openmetrics
 from rampsim.prod.replay import FileSource
 from rampsim.prod.runner import GateRun, Outcome, Step
-from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
+from rampsim.prod.source import MAX_ATTEMPTS, PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.units import Kind, format_value
 
@@ -47,7 +48,6 @@ __all__ = ["register", "run_gate", "EXIT_CODES"]
 
 EXIT_CODES = {Outcome.CONTINUE: 0, Outcome.ADVANCE: 0, Outcome.ROLLBACK: 1, Outcome.HOLD: 4,
               Outcome.INCONCLUSIVE: 4, Outcome.UNAVAILABLE: 5}
-
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,22 +59,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
     where.add_argument("--replay", metavar="FILE",
                        help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV (.csv)")
-    gate.add_argument("--start", metavar="TIME",
+    gate.add_argument("--start", metavar="TIME", type=arguments.instant,
                       help="when the ramp began: RFC 3339, unix seconds, 'now' or 'now-30m' "
                            "(required with --prometheus; a recording's first sample otherwise)")
     when = gate.add_mutually_exclusive_group()
-    when.add_argument("--at", metavar="TIME", help="judge every scrape up to TIME, then exit (default: now, "
-                                                  "or the end of a recording)")
+    when.add_argument("--at", metavar="TIME", type=arguments.instant,
+                      help="judge every scrape up to TIME, then exit (default: now, or the end of a recording)")
     when.add_argument("--follow", action="store_true", help="keep judging scrapes as they arrive until a "
                                                             "terminal decision or the end of the plan")
     gate.add_argument("--json", action="store_true", help="print JSON lines (events, notices, the outcome)")
     gate.add_argument("--naming", metavar="FILE", help="YAML naming (metrics, labels, matchers); "
                                                       "overrides the plan's prometheus: section")
-    gate.add_argument("--timeout", type=float, default=5.0, help="seconds per Prometheus request (default 5)")
-    gate.add_argument("--attempts", type=int, default=3, help="tries per request before giving up (default 3)")
-    gate.add_argument("--settle", type=float, default=5.0,
+    gate.add_argument("--timeout", type=arguments.seconds(), default=5.0,
+                      help="seconds per Prometheus request, all of it: connection, headers and body (default 5)")
+    gate.add_argument("--attempts", type=arguments.count(1, MAX_ATTEMPTS), default=3,
+                      help=f"tries per request before giving up, 1 to {MAX_ATTEMPTS} (default 3)")
+    gate.add_argument("--settle", type=arguments.seconds(allow_zero=True), default=5.0,
                       help="seconds to wait after a scrape slot closes before judging it (default 5)")
-    gate.add_argument("--max-outage", type=float, default=300.0,
+    gate.add_argument("--max-outage", type=arguments.seconds(), default=300.0,
                       help="with --follow: seconds Prometheus may stay unavailable before the gate exits 5")
     gate.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
     gate.add_argument("--record", metavar="FILE", help="write the scrapes judged to FILE (.csv, else OpenMetrics) "
@@ -98,16 +100,11 @@ def run_gate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if run is None:
         return EXIT_USAGE
-    try:
-        at = None if args.follow else _at(args, run)
-    except UsageError as exc:
-        out.fail(f"--at: {exc}")
-        return EXIT_USAGE
     if args.follow:
         for item in run.follow(settle=args.settle, max_outage=args.max_outage):
             out.show(run, item)
     else:
-        for step in run.run_until(at, time.time() if args.prometheus else None, args.settle):
+        for step in run.run_until(_at(args, run), time.time() if args.prometheus else None, args.settle):
             out.show(run, step)
     out.flush_notices(run)
     if args.record:

@@ -22,13 +22,14 @@ from typing import Optional
 
 import numpy as np
 
+from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
 from rampsim.plan import Plan
 from rampsim.prod.grid import parse_instant
 from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
-from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
+from rampsim.prod.source import MAX_ATTEMPTS, PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
 from rampsim.errors import DataUnavailable, UsageError
 
 __all__ = ["register"]
@@ -41,15 +42,18 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
     where.add_argument("--replay", metavar="FILE", help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV")
-    parser.add_argument("--start", metavar="TIME", help="start of the history: RFC 3339, unix seconds or 'now-7d' "
-                                                       "(required with --prometheus; a recording's first sample)")
-    parser.add_argument("--end", metavar="TIME", help="end of the history (required with --prometheus; a "
-                                                     "recording's last sample)")
+    parser.add_argument("--start", metavar="TIME", type=arguments.instant,
+                        help="start of the history: RFC 3339, unix seconds or 'now-7d' (required with --prometheus; "
+                             "a recording's first sample)")
+    parser.add_argument("--end", metavar="TIME", type=arguments.instant,
+                        help="end of the history (required with --prometheus; a recording's last sample)")
     parser.add_argument("--arm", default="baseline", help="the arm whose series are the stable service "
                                                           "(default baseline)")
     parser.add_argument("--naming", metavar="FILE", help="YAML naming; overrides the plan's prometheus: section")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per Prometheus request (default 5)")
-    parser.add_argument("--attempts", type=int, default=3, help="tries per request (default 3)")
+    parser.add_argument("--timeout", type=arguments.seconds(), default=5.0,
+                        help="seconds per Prometheus request, all of it (default 5)")
+    parser.add_argument("--attempts", type=arguments.count(1, MAX_ATTEMPTS), default=3,
+                        help=f"tries per request, 1 to {MAX_ATTEMPTS} (default 3)")
     parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulations (and of the A/A split)")
 

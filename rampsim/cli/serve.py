@@ -1,21 +1,31 @@
 """``rampsim serve``: the gate as a Flagger webhook (see :mod:`rampsim.prod.webhook`).
 
 Binds to 127.0.0.1 unless ``--host`` says otherwise (in a cluster: ``--host 0.0.0.0``
-behind a ClusterIP service).
+behind a ClusterIP service). Every number is checked when the arguments are read
+(exit 2 with a message naming the option), before the server starts.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from rampsim.errors import UsageError
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE
+from rampsim.cli import arguments
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN
 from rampsim.cli.plan_commands import load_plan_and_naming
+from rampsim.errors import UsageError
 from rampsim.prod.grid import parse_instant
-from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
-from rampsim.prod.webhook import WebhookGate, serve_webhook
+from rampsim.prod.source import MAX_ATTEMPTS, PrometheusSource, RetryPolicy, bearer_headers
+from rampsim.prod.webhook import MAX_CANARIES, WebhookGate, serve_webhook
 
 __all__ = ["register", "run_serve"]
+
+
+def host(text: str) -> str:
+    """An address to bind; an empty one (every interface, by accident) is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty host would listen on every interface: give 127.0.0.1 "
+                                         "(this machine only) or 0.0.0.0 (every interface) explicitly")
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,13 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                   description=__doc__)
     serve.add_argument("plan", help="plan YAML file")
     serve.add_argument("--prometheus", metavar="URL", required=True, help="Prometheus base URL")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
-    serve.add_argument("--start", metavar="TIME", help="ramp start for canaries without a pre-rollout call")
+    serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=arguments.port, default=8080, help="port to bind (default 8080; 0: any free)")
+    serve.add_argument("--start", metavar="TIME", type=arguments.instant,
+                       help="ramp start for canaries without a pre-rollout call or metadata.start")
     serve.add_argument("--naming", metavar="FILE", help="YAML naming; overrides the plan's prometheus: section")
-    serve.add_argument("--timeout", type=float, default=5.0, help="seconds per Prometheus request (default 5)")
-    serve.add_argument("--attempts", type=int, default=3, help="tries per request (default 3)")
-    serve.add_argument("--settle", type=float, default=5.0, help="seconds after a scrape slot before judging it")
+    serve.add_argument("--timeout", type=arguments.seconds(), default=5.0,
+                       help="seconds per Prometheus request (default 5)")
+    serve.add_argument("--attempts", type=arguments.count(1, MAX_ATTEMPTS), default=3,
+                       help=f"tries per request, 1 to {MAX_ATTEMPTS} (default 3)")
+    serve.add_argument("--settle", type=arguments.seconds(allow_zero=True), default=5.0,
+                       help="seconds after a scrape slot before judging it (default 5)")
+    serve.add_argument("--max-canaries", type=arguments.count(1, 10_000), default=MAX_CANARIES,
+                       help=f"canaries remembered at once (default {MAX_CANARIES}); when full, the oldest finished "
+                            f"one is forgotten, and a new canary gets 503 if none has finished")
     serve.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
     serve.set_defaults(run=run_serve)
 
@@ -39,17 +56,20 @@ def run_serve(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID_PLAN
     plan, naming = loaded
+    start = parse_instant(args.start) if args.start else None
     try:
-        start = parse_instant(args.start) if args.start else None
-        source = PrometheusSource(args.prometheus, plan.layout, naming,
-                                  RetryPolicy(timeout=args.timeout, attempts=args.attempts),
-                                  bearer_headers(args.bearer_token_file))
-        server = serve_webhook(WebhookGate(plan, source, naming, start, settle=args.settle), args.host, args.port)
-    except (UsageError, OSError) as exc:
-        print(f"rampsim serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    host, port = server.server_address[:2]
-    print(f"rampsim serve: Flagger webhooks on http://{host}:{port}/ (pre-rollout, rollout, confirm-promotion)",
+        headers = bearer_headers(args.bearer_token_file)
+    except OSError as exc:
+        raise UsageError(f"--bearer-token-file: {exc}") from None
+    source = PrometheusSource(args.prometheus, plan.layout, naming,
+                              RetryPolicy(timeout=args.timeout, attempts=args.attempts), headers)
+    gate = WebhookGate(plan, source, naming, start, settle=args.settle, max_canaries=args.max_canaries)
+    try:
+        server = serve_webhook(gate, args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    address, port = server.server_address[:2]
+    print(f"rampsim serve: Flagger webhooks on http://{address!s}:{port}/ (pre-rollout, rollout, confirm-promotion)",
           file=sys.stderr, flush=True)
     try:
         server.serve_forever()

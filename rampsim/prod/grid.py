@@ -18,7 +18,12 @@ from typing import Callable, Optional
 from rampsim.errors import UsageError
 from rampsim.units import UnitError, parse_duration
 
-__all__ = ["ScrapeGrid", "parse_instant", "format_instant"]
+__all__ = ["ScrapeGrid", "parse_instant", "format_instant", "EARLIEST", "LATEST"]
+
+EARLIEST = 0.0
+"""1970-01-01T00:00:00Z: the earliest instant (unix seconds) a ramp or a sample may have."""
+LATEST = 253_402_300_799.0
+"""9999-12-31T23:59:59Z: the latest instant RFC 3339 can write."""
 
 
 @dataclass(frozen=True)

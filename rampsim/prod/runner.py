@@ -14,6 +14,7 @@ either way the gate never advances on data it does not have.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Protocol, Union
@@ -22,9 +23,10 @@ import numpy as np
 
 from rampsim.engine import DecisionEngine, Decision, Engine, Event
 from rampsim.engine.metrics import plan_channels
+from rampsim.errors import UsageError
 from rampsim.plan.schema import Plan
 from rampsim.prod.columns import Assembler, Notice, RawSeries, SeriesMap
-from rampsim.prod.grid import ScrapeGrid
+from rampsim.prod.grid import EARLIEST, LATEST, ScrapeGrid, format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.source import SourceUnavailable
 from rampsim.telemetry import Telemetry
@@ -69,6 +71,9 @@ class GateRun:
         self.plan = plan
         self.source = source
         self.grid = ScrapeGrid(start, interval, int(round(plan.duration / interval)) + 1)
+        if not (EARLIEST <= start <= LATEST and self.grid.time_of(self.grid.n_ticks - 1) <= LATEST):
+            raise UsageError(f"a ramp starting at {start!r} (unix seconds) does not fit between "
+                             f"{format_instant(EARLIEST)} and {format_instant(LATEST)}")
         self.telemetry = Telemetry.empty(plan.layout, self.grid.n_ticks)
         self.assembler = Assembler(SeriesMap(plan.layout, naming or Naming()), self.grid)
         self.engine = engine if engine is not None else DecisionEngine(plan)
@@ -107,6 +112,8 @@ class GateRun:
 
         A source failure ends the run (outcome ``unavailable``) instead of raising.
         """
+        if not (math.isfinite(instant) and math.isfinite(settle) and settle >= 0):
+            raise UsageError(f"need a finite instant and a finite settle time >= 0, got {instant!r} and {settle!r}")
         target = self.grid.tick_at(instant)
         if now is not None:
             target = min(target, self.grid.last_settled(now, settle))
@@ -122,6 +129,9 @@ class GateRun:
         A source outage is retried every scrape interval; one longer than
         ``max_outage`` seconds ends the run (outcome ``unavailable``).
         """
+        if not (math.isfinite(settle) and settle >= 0 and math.isfinite(max_outage) and max_outage > 0):
+            raise UsageError(f"need a finite settle time >= 0 and a finite max_outage > 0, got {settle!r} and "
+                             f"{max_outage!r}")
         outage_since: Optional[float] = None
         while not self.finished:
             target = self.grid.last_settled(clock(), settle)

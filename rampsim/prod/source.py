@@ -11,33 +11,51 @@ ticks fetches every series the engine reads::
 evaluated at the end of the batch's last scrape slot, so it returns each series'
 samples with their own timestamps over the closed range ``[low, high]``.
 
-Failure handling: every request has a timeout; connection errors, timeouts, HTTP
-5xx/429 and malformed answers are retried a bounded number of times with
-exponential backoff, then :class:`SourceUnavailable` says what went wrong. Other
-HTTP 4xx answers (a bad query, missing authorisation) are not retried.
+Failure handling: each request must be done, connection, headers and body, within
+the policy's timeout (a server that drips its answer is cut off), and an answer
+holds at most :data:`MAX_ANSWER` bytes. Connection errors, timeouts, HTTP 5xx/429
+and malformed answers are retried a bounded number of times, with a backoff that
+doubles up to a cap; then :class:`SourceUnavailable` says what went wrong. Other
+HTTP 4xx answers (a bad query, missing authorisation) are not retried, and neither
+are redirects: they are never followed, so the bearer token cannot reach another
+server; the error names the URL to give instead.
 """
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import math
 import re
+import reprlib
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 import numpy as np
 
+from rampsim import __version__
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.prod.columns import RawSeries
-from rampsim.prod.grid import format_instant
+from rampsim.prod.grid import EARLIEST, LATEST, format_instant
 from rampsim.prod.naming import Naming, quote
 from rampsim.telemetry import Layout
 
-__all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "bearer_headers"]
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "bearer_headers", "MAX_ANSWER", "MAX_ATTEMPTS"]
+
+MAX_ANSWER = 64 * 2**20
+"""Bytes an answer may hold; a larger one is refused, not retried."""
+MAX_ATTEMPTS = 20
+"""Attempts per request the command line allows."""
+_CHUNK = 2**16
+_MAX_TOKEN = 2**16
+_MAX_WARNINGS = 10
 
 
 class SourceUnavailable(DataUnavailable):
@@ -46,11 +64,58 @@ class SourceUnavailable(DataUnavailable):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Per-request timeout (seconds), total attempts, and the first backoff (doubled each time)."""
+    """Seconds per request (all of it), attempts, and the first backoff, doubled after each try up to a cap."""
 
     timeout: float = 5.0
     attempts: int = 3
     backoff: float = 0.5
+    max_backoff: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise UsageError(f"the timeout must be a finite number of seconds above 0, got {self.timeout!r}")
+        if self.attempts < 1:
+            raise UsageError(f"at least one attempt is needed, got {self.attempts!r}")
+        if not (0 <= self.backoff <= self.max_backoff and math.isfinite(self.max_backoff)):
+            raise UsageError(f"the backoff must be finite and 0 <= backoff <= max_backoff, got "
+                             f"{self.backoff!r} and {self.max_backoff!r}")
+
+    def wait(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1 before the second attempt)."""
+        return min(self.backoff * 2.0 ** (retry - 1), self.max_backoff)
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    """Where a Prometheus base URL points."""
+
+    host: str
+    port: int
+    path: str
+    tls: bool
+
+    @classmethod
+    def of(cls, url: str) -> "_Endpoint":
+        """The endpoint of ``url``; raises :class:`UsageError` saying what is wrong with it."""
+        shown = _printable(url)
+        if not re.fullmatch(r"[\x21-\x7e]+", url):
+            raise UsageError(f"the Prometheus URL {shown!r} holds spaces, control or non-ASCII characters")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise UsageError(f"cannot read the Prometheus URL {shown!r}: {exc}") from None
+        if parts.scheme not in ("http", "https"):
+            raise UsageError(f"the Prometheus URL must start with http:// or https://, got {shown!r}")
+        if not parts.hostname:
+            raise UsageError(f"the Prometheus URL {shown!r} names no host")
+        if parts.username is not None or parts.password is not None:
+            raise UsageError(f"the Prometheus URL {shown!r} holds credentials: use --bearer-token-file")
+        if parts.query or parts.fragment:
+            raise UsageError(f"the Prometheus URL {shown!r} has a query or fragment: give its base URL, "
+                             f"e.g. http://prometheus:9090")
+        tls = parts.scheme == "https"
+        return cls(parts.hostname, port if port is not None else 443 if tls else 80, parts.path.rstrip("/"), tls)
 
 
 @dataclass
@@ -64,10 +129,12 @@ class PrometheusSource:
     headers: dict[str, str] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
     warnings: list[str] = field(default_factory=list)
+    _endpoint: _Endpoint = field(init=False, repr=False)
+    _tls: Optional[ssl.SSLContext] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not re.match(r"^https?://", self.url):
-            raise UsageError(f"the Prometheus URL must start with http:// or https://, got {self.url!r}")
+        self._endpoint = _Endpoint.of(self.url)
+        self._tls = ssl.create_default_context() if self._endpoint.tls else None
         self.url = self.url.rstrip("/")
 
     @property
@@ -89,77 +156,214 @@ class PrometheusSource:
     def read(self, low_ms: int, high_ms: int) -> list[RawSeries]:
         """Samples with ``low_ms <= timestamp <= high_ms`` of every series; raises :class:`SourceUnavailable`."""
         promql, at = self.query(low_ms, high_ms)
-        body = self._get("/api/v1/query", {"query": promql, "time": at})
-        return self._series(body)
+        series, self.warnings = self._get("/api/v1/query", {"query": promql, "time": at})
+        return series
 
-    def _get(self, path: str, params: dict[str, str]) -> dict:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(url, headers={"Accept": "application/json", **self.headers})
+    def _get(self, path: str, params: dict[str, str]) -> tuple[list[RawSeries], list[str]]:
         problem, tried = "", 0
-        for attempt in range(max(1, self.policy.attempts)):
+        for attempt in range(self.policy.attempts):
             if attempt:
-                self.sleep(self.policy.backoff * 2 ** (attempt - 1))
+                self.sleep(self.policy.wait(attempt))
             tried += 1
             try:
-                with urllib.request.urlopen(request, timeout=self.policy.timeout) as response:
-                    return self._decode(response.read())
-            except urllib.error.HTTPError as exc:
-                problem = f"HTTP {exc.code} {exc.reason}{_error_detail(exc)}"
-                if exc.code < 500 and exc.code != 429:
-                    break
-            except (urllib.error.URLError, ConnectionError) as exc:
-                reason = getattr(exc, "reason", exc)
-                timed_out = isinstance(reason, (socket.timeout, TimeoutError))
-                problem = f"no answer within {self.policy.timeout:g}s" if timed_out else f"unreachable: {reason}"
-            except (socket.timeout, TimeoutError):
-                problem = f"no answer within {self.policy.timeout:g}s"
-            except _BadAnswer as exc:
+                return _parse(self._exchange(path, urllib.parse.urlencode(params)))
+            except _Failure as exc:
                 problem = str(exc)
-            except (http.client.HTTPException, OSError) as exc:  # a connection dropped mid-answer, and the like
-                problem = f"broken answer: {type(exc).__name__}: {exc}"
+                if not exc.retry:
+                    break
         raise SourceUnavailable(f"{self.description}: {problem} (after {tried} attempt{'s' * (tried > 1)})")
 
-    @staticmethod
-    def _decode(raw: bytes) -> dict:
+    def _exchange(self, path: str, query: str) -> bytes:
+        """One GET of ``path?query``, done within the timeout; the body of a 2xx answer, else :class:`_Failure`."""
+        deadline = _Deadline(self.policy.timeout)
+        late = f"no answer within {self.policy.timeout:g}s"
         try:
-            body = json.loads(raw)
-        except ValueError:
-            raise _BadAnswer(f"not a Prometheus API answer: {raw[:80]!r}") from None
-        if not isinstance(body, dict) or body.get("status") != "success":
-            detail = body.get("error", "") if isinstance(body, dict) else ""
-            raise _BadAnswer(f"query failed: {detail or str(body)[:80]}")
-        data = body.get("data")
-        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
-            raise _BadAnswer("expected a matrix of samples in the answer")
-        return body
+            sock = self._connect(deadline)
+        except TimeoutError:
+            raise _Failure(late) from None
+        except OSError as exc:
+            raise _Failure(f"unreachable: {exc}") from None
+        host, port = self._endpoint.host, self._endpoint.port
+        connection = (http.client.HTTPSConnection(host, port, context=self._tls) if self._tls
+                      else http.client.HTTPConnection(host, port))
+        connection.sock = cast(socket.socket, _DeadlineSocket(sock, deadline))
+        try:
+            connection.request("GET", f"{self._endpoint.path}{path}?{query}", headers={
+                "Accept": "application/json", "User-Agent": f"rampsim/{__version__}", **self.headers})
+            return self._body(connection.getresponse(), path)
+        except TimeoutError:
+            raise _Failure(late) from None
+        except (http.client.HTTPException, OSError) as exc:  # a connection dropped mid-answer, and the like
+            raise _Failure(f"broken answer: {type(exc).__name__}: {exc}") from None
+        finally:
+            connection.close()
+            sock.close()
 
-    def _series(self, body: dict) -> list[RawSeries]:
-        self.warnings = [str(w) for w in body.get("warnings") or []]
-        result = []
-        for entry in body["data"]["result"]:
+    def _connect(self, deadline: _Deadline) -> socket.socket:
+        """A connection to the endpoint (TLS for https), made before ``deadline``."""
+        sock = _open(self._endpoint.host, self._endpoint.port, deadline)
+        if self._tls is None:
+            return sock
+        try:
+            sock.settimeout(deadline.left())
+            return self._tls.wrap_socket(sock, server_hostname=self._endpoint.host)
+        except BaseException:
+            sock.close()
+            raise
+
+    def _body(self, response: http.client.HTTPResponse, path: str) -> bytes:
+        status, reason = response.status, _printable(response.reason)
+        if 300 <= status < 400:
+            location = response.getheader("Location")
+            if not location:
+                raise _Failure(f"answered HTTP {status} {reason}, a redirect without a Location", retry=False)
             try:
-                labels = {str(k): str(v) for k, v in entry["metric"].items()}
-                pairs = np.asarray(entry.get("values") or [], dtype=object).reshape(-1, 2)
-                stamps = np.round(pairs[:, 0].astype(float) * 1000).astype(np.int64)
-                samples = pairs[:, 1].astype(float)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise SourceUnavailable(f"{self.description}: malformed series in the answer: "
-                                        f"{str(entry)[:80]}") from None
-            result.append(RawSeries(labels, stamps, samples))
-        return result
+                target = urllib.parse.urljoin(f"{self.url}{path}", location).split(path, 1)[0]
+            except ValueError:
+                target = location
+            raise _Failure(f"answered HTTP {status} {reason}, a redirect to {_printable(target)}; rampsim does not "
+                           f"follow redirects (the bearer token must not go to another server): give that URL "
+                           f"with --prometheus", retry=False)
+        if not 200 <= status < 300:
+            raise _Failure(f"HTTP {status} {reason}{_error_detail(response.read(_CHUNK))}",
+                           retry=status == 429 or not 400 <= status < 500)
+        too_large = _Failure(f"an answer larger than {MAX_ANSWER / 2**20:g} MiB: refused (does the selector "
+                             f"match far more series than the plan reads?)", retry=False)
+        if response.length is not None and response.length > MAX_ANSWER:
+            raise too_large
+        body = bytearray()
+        while chunk := response.read(_CHUNK):
+            body += chunk
+            if len(body) > MAX_ANSWER:
+                raise too_large
+        return bytes(body)
 
 
-class _BadAnswer(Exception):
-    """An answer that is not what the Prometheus API promises (retried)."""
+class _Failure(Exception):
+    """One attempt that failed: what went wrong, and whether another attempt may help."""
+
+    def __init__(self, problem: str, retry: bool = True) -> None:
+        super().__init__(problem)
+        self.retry = retry
 
 
-def _error_detail(exc: urllib.error.HTTPError) -> str:
+class _Deadline:
+    """The monotonic instant by which a request must be done."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left; raises :class:`TimeoutError` when none are."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed")
+        return left
+
+
+class _DeadlineSocket:
+    """A connected socket as :mod:`http.client` uses it, every send and read bounded by one deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self.sock, self.deadline = sock, deadline
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(self.deadline.left())
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self), _CHUNK)
+
+    def close(self) -> None:
+        """Nothing: :mod:`http.client` closes a connection before its answer is read; the request closes the socket."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads from a :class:`_DeadlineSocket`, each read given only the time left."""
+
+    def __init__(self, connection: _DeadlineSocket) -> None:
+        super().__init__()
+        self.connection = connection
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        self.connection.sock.settimeout(self.connection.deadline.left())
+        return self.connection.sock.recv_into(buffer)
+
+
+def _open(host: str, port: int, deadline: _Deadline) -> socket.socket:
+    """A TCP connection to ``host:port``, every address tried within one deadline."""
+    problem: Optional[OSError] = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(deadline.left())
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            problem = exc
+    raise problem or OSError(f"no address for {host}")
+
+
+def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
+    """The series and warnings of a matrix answer; :class:`_Failure` (retried) for anything else."""
     try:
-        body = json.loads(exc.read() or b"{}")
-    except (ValueError, OSError):
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _Failure(f"not a Prometheus API answer: {raw[:80]!r}") from None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        detail = body.get("error") if isinstance(body, dict) else None
+        raise _Failure(f"query failed: {_printable(detail or body)}")
+    data = body.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        raise _Failure("expected a matrix of samples in the answer")
+    warnings = body.get("warnings")
+    if warnings is None:
+        warnings = []
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise _Failure(f"malformed answer: warnings must be a list of strings, got {_printable(warnings)}")
+    shown = [_printable(w) for w in warnings[:_MAX_WARNINGS]]
+    if len(warnings) > _MAX_WARNINGS:
+        shown.append(f"and {len(warnings) - _MAX_WARNINGS} more warnings")
+    return [_series(entry) for entry in data["result"]], shown
+
+
+def _series(entry: Any) -> RawSeries:
+    """One series of a matrix answer: ``{"metric": {label: value}, "values": [[seconds, "value"], ...]}``."""
+    malformed = _Failure(f"malformed series in the answer: {_printable(entry)}")
+    if not isinstance(entry, dict):
+        raise malformed
+    metric, values = entry.get("metric"), entry.get("values") or []
+    if not (isinstance(metric, dict) and all(isinstance(v, str) for v in metric.values())
+            and isinstance(values, list) and all(isinstance(p, list) and len(p) == 2 for p in values)):
+        raise malformed
+    try:
+        seconds = np.array([p[0] for p in values], dtype=float)
+        samples = np.array([p[1] for p in values], dtype=float)
+    except (TypeError, ValueError):
+        raise malformed from None
+    if not np.all((seconds >= EARLIEST) & (seconds <= LATEST)):
+        raise malformed
+    return RawSeries(dict(metric), np.round(seconds * 1000).astype(np.int64), samples)
+
+
+def _error_detail(raw: bytes) -> str:
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
         return ""
     detail = body.get("error") if isinstance(body, dict) else None
-    return f": {detail}" if detail else ""
+    return f": {_printable(detail)}" if detail else ""
+
+
+def _printable(value: object, limit: int = 200) -> str:
+    """``value`` from a server, safe to print: a bounded repr unless text, control characters replaced, clipped."""
+    text = value if isinstance(value, str) else reprlib.repr(value)
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _regex_literal(text: str) -> str:
@@ -168,8 +372,24 @@ def _regex_literal(text: str) -> str:
 
 
 def bearer_headers(token_file: Optional[str]) -> dict[str, str]:
-    """An ``Authorization`` header from a bearer-token file, or none."""
+    """An ``Authorization`` header from a bearer-token file (one line: the token), or none.
+
+    Raises :class:`UsageError` naming the file when it cannot be read, is empty, or
+    holds more than a token.
+    """
     if not token_file:
         return {}
-    with open(token_file, encoding="utf-8") as handle:
-        return {"Authorization": f"Bearer {handle.read().strip()}"}
+    try:
+        with open(token_file, "rb") as handle:
+            raw = handle.read(_MAX_TOKEN + 1)
+    except OSError as exc:
+        raise UsageError(f"--bearer-token-file {token_file}: cannot read it: {exc.strerror or exc}") from None
+    token = raw.decode("utf-8", "replace").strip()
+    problem = ("is empty" if not token
+               else "spans several lines" if "\n" in token or "\r" in token
+               else f"is longer than {_MAX_TOKEN} bytes" if len(raw) > _MAX_TOKEN
+               else "holds a space or a character an HTTP header cannot carry"
+               if not re.fullmatch(r"[\x21-\x7e]+", token) else "")
+    if problem:
+        raise UsageError(f"--bearer-token-file {token_file}: the file {problem} (expected one line: the token)")
+    return {"Authorization": f"Bearer {token}"}
