@@ -1,8 +1,7 @@
 """A bug is exit 70 in every command, never a code that reads as a verdict or as bad arguments.
 
 Each case injects a bare ``ValueError`` (the class commands used to catch broadly, turning bugs
-into "bad arguments") deep inside one command; ``rampsim report`` still reads damaged result files
-as bad input, so its injected bug is a ``RuntimeError``.
+into "bad arguments") deep inside one command.
 """
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ CASES = [
      "rampsim.experiment.sweep.run_chunks", ValueError),
     (["check", str(VALIDATION), "--max-false-rollback", "50%", "--workers", "1"],
      "rampsim.experiment.check.check", ValueError),
-    (["report", "results"], "rampsim.experiment.results.SweepResult.load", RuntimeError),
+    (["report", "results"], "rampsim.experiment.results.SweepResult.load", ValueError),
     (["gate", PLAN, "--replay", "recording.csv"], "rampsim.cli.gate.GateRun.run_until", ValueError),
     (["serve", PLAN, "--prometheus", "http://127.0.0.1:9"], "rampsim.cli.serve.serve_webhook", ValueError),
     (["calibrate", PLAN, *HISTORY_ARGS], "rampsim.calibration.fit.calibrate", ValueError),

@@ -3,17 +3,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from rampsim.cli import arguments
+from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
+from rampsim.cli.sweep import MAX_REPLICATES, MAX_WORKERS
 from rampsim.errors import UsageError
-from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, EXIT_USAGE, load_or_report, report_problems
 from rampsim.plan import PlanError
-from rampsim.units import Kind, UnitError, format_value, parse
+from rampsim.units import Kind, format_value, quantity
+
+if TYPE_CHECKING:
+    from rampsim.experiment.check import CheckReport
 
 EXIT_EXCEEDED = 1
 EXIT_UNDECIDED = 4
+_MAX_DETECT = 7 * 86_400.0  # a week: a longer detection bound means none
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,16 +31,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "2: bad arguments; 3: invalid plan or mix.")
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
-    command.add_argument("--max-false-rollback", metavar="RATE", help="e.g. 1%%")
-    command.add_argument("--max-missed-incident", metavar="RATE", help="e.g. 5%%")
-    command.add_argument("--max-detect", metavar="DURATION", help="bound on the detection delay quantile, e.g. 5m")
-    command.add_argument("--detect-quantile", default="90%", help="which quantile --max-detect bounds (90%%)")
-    command.add_argument("--confidence", default="95%", help="overall confidence of the verdict (95%%)")
-    command.add_argument("--batch", type=int, default=100, help="replicates between looks (100)")
-    command.add_argument("--max-replicates", type=int, default=2000, help="stop undecided after this many (2000)")
-    command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    command.add_argument("--max-false-rollback", type=arguments.percent, metavar="RATE", help="e.g. 1%%")
+    command.add_argument("--max-missed-incident", type=arguments.percent, metavar="RATE", help="e.g. 5%%")
+    command.add_argument("--max-detect", type=_duration, metavar="DURATION",
+                         help="bound on the detection delay quantile, e.g. 5m")
+    command.add_argument("--detect-quantile", type=arguments.open_percent, default="90%",
+                         help="which quantile --max-detect bounds (90%%)")
+    command.add_argument("--confidence", type=arguments.open_percent, default="95%",
+                         help="overall confidence of the verdict (95%%)")
+    command.add_argument("--batch", type=arguments.count(1, MAX_REPLICATES), default=100,
+                         help="replicates between looks (100)")
+    command.add_argument("--max-replicates", type=arguments.count(1, MAX_REPLICATES), default=2000,
+                         help="stop undecided after this many (2000)")
+    command.add_argument("--seed", type=arguments.seed, default=0)
+    command.add_argument("--workers", type=arguments.count(1, MAX_WORKERS),
+                         help="local worker processes (default: all cores)")
     command.set_defaults(run=run_check)
+
+
+def _duration(text: str) -> float:
+    """A detection-delay bound: a positive duration of at most a week, e.g. ``5m``."""
+    try:
+        return quantity(text, Kind.DURATION, low=0.0, high=_MAX_DETECT, allow_low=False)
+    except ValueError as exc:  # quantity's message says what was expected
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -44,34 +65,21 @@ def run_check(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
-    if not (args.max_false_rollback or args.max_missed_incident or args.max_detect):
-        print("rampsim check: error: give at least one bound: --max-false-rollback, --max-missed-incident or "
-              "--max-detect", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        bounds = dict(
-            max_false_rollback=parse(args.max_false_rollback, Kind.RATIO) if args.max_false_rollback else None,
-            max_missed_incident=parse(args.max_missed_incident, Kind.RATIO) if args.max_missed_incident else None,
-            max_detect=parse(args.max_detect, Kind.DURATION) if args.max_detect else None,
-            detect_quantile=parse(args.detect_quantile, Kind.RATIO),
-            confidence=parse(args.confidence, Kind.RATIO),
-        )
-    except UnitError as exc:
-        print(f"rampsim check: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.max_false_rollback is None and args.max_missed_incident is None and args.max_detect is None:
+        raise UsageError("give at least one bound: --max-false-rollback, --max-missed-incident or --max-detect")
+    if args.max_replicates < args.batch:
+        raise UsageError(f"--max-replicates ({args.max_replicates}) must be at least one --batch ({args.batch})")
     try:
         mix = load_mix(args.mix, plan) if args.mix else None
     except PlanError as exc:
         return report_problems(args.mix, exc.problems)
     console = Console(stderr=True)
     try:
-        report = check(plan, mix, batch=args.batch, max_replicates=args.max_replicates, seed=args.seed,
-                       workers=args.workers,
-                       on_look=lambda r: console.print(f"look {r.looks}: {r.replicates} replicates, {r.verdict}"),
-                       **bounds)
-    except UsageError as exc:
-        print(f"rampsim check: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        report = check(plan, mix, max_false_rollback=args.max_false_rollback,
+                       max_missed_incident=args.max_missed_incident, max_detect=args.max_detect,
+                       detect_quantile=args.detect_quantile, confidence=args.confidence, batch=args.batch,
+                       max_replicates=args.max_replicates, seed=args.seed, workers=args.workers,
+                       on_look=lambda r: console.print(f"look {r.looks}: {r.replicates} replicates, {r.verdict}"))
     except SweepInterrupted as exc:
         print(f"rampsim check: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -79,7 +87,7 @@ def run_check(args: argparse.Namespace) -> int:
     return {MET: 0, EXCEEDED: EXIT_EXCEEDED}.get(report.verdict, EXIT_UNDECIDED)
 
 
-def _print(report) -> None:  # a rampsim.experiment.check.CheckReport
+def _print(report: "CheckReport") -> None:
     table = Table(title=f"rampsim check: {report.verdict.upper()} after {report.replicates} replicates "
                         f"({report.looks} look(s), {report.confidence:.0%} confidence)")
     for column in ("bound", "limit", "estimate", "interval", "runs", "verdict"):

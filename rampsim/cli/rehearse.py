@@ -2,7 +2,8 @@
 
 Exit codes: 0 the gate did what the ground truth calls for (advanced a healthy
 release, or stopped an incident); 1 it did not (a false alarm, a missed incident,
-or no decision); 2 bad command-line arguments (an unreadable ``--fault`` included);
+or no decision); 2 bad command-line arguments (an unreadable ``--fault``, an ``--out``
+that is a file or cannot be written, included);
 3 an invalid plan file (its ``traffic:`` and ``faults:`` sections included).
 """
 from __future__ import annotations
@@ -11,11 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
 from rampsim.faults import CATALOGUE, FaultError, check_faults, parse_fault
 from rampsim.plan import PlanError
 
 EXIT_AGREES, EXIT_DISAGREES, EXIT_USAGE = 0, 1, 2
+MAX_SPEED = 1_000_000.0
 
 _EPILOG = """fault syntax: KIND[:TARGET][:MAGNITUDE][@START[/DURATION]][,OPTION=VALUE...]
   e.g. 'error-rate:canary:+1.5%@01:00', 'tail-latency:canary:3%@1h/30m,delay=400ms',
@@ -26,7 +29,7 @@ kinds: """ + ", ".join(CATALOGUE) + """
 
 exit codes: 0 the gate agreed with the ground truth (advanced a healthy release or
 stopped an incident), 1 it did not (false alarm, missed incident, no decision),
-2 bad arguments or --fault, 3 invalid plan file."""
+2 bad arguments (--fault, --seed, --speed, an unwritable --out), 3 invalid plan file."""
 
 
 def _fault(text: str):
@@ -37,12 +40,15 @@ def _fault(text: str):
 
 
 def _speed(text: str) -> float:
+    """A finite acceleration in (0, MAX_SPEED]: 60 plays one simulated minute per second."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (try 60 for one simulated minute per second)")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"speed must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number (try 60 for one simulated minute per second)") from None
+    if not 0 < value <= MAX_SPEED:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is outside (0, {MAX_SPEED:,.0f}] (try 60 for one simulated "
+                                         f"minute per second)")
     return value
 
 
@@ -56,10 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("plan", help="plan YAML file (with a traffic: section, or the runbook's defaults)")
     parser.add_argument("--fault", action="append", default=[], type=_fault, metavar="SPEC",
                         help="inject a fault (repeatable); see the syntax below")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run; default 0)")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="random seed (same seed, same run; default 0)")
     parser.add_argument("--fidelity", choices=("fluid", "request"), default="fluid",
                         help="fluid: bulk draws per tick (fast); request: one simpy process per request (slow)")
-    parser.add_argument("--out", default="rehearsal", metavar="DIR",
+    parser.add_argument("--out", type=Path, default=Path("rehearsal"), metavar="DIR",
                         help="directory for report.md and timeline.png (default: ./rehearsal)")
     parser.add_argument("--speed", type=_speed, default=None, metavar="X",
                         help="play in real time accelerated X times with a live dashboard (60: 4 hours in 4 minutes)")
@@ -71,6 +77,7 @@ def run_rehearse(args: argparse.Namespace) -> int:
     if plan is None:
         return EXIT_INVALID_PLAN
     from rampsim.report import checkpoint_log, go_no_go, markdown_report, timeline, truth_comparison
+    from rampsim.experiment.runner import output_directory, writing
     from rampsim.report.chart import timeline_chart
     from rampsim.sim import Scenario, simulate
 
@@ -83,6 +90,7 @@ def run_rehearse(args: argparse.Namespace) -> int:
         scenario = Scenario.build(plan, args.fault)
     except PlanError as exc:
         return report_problems(args.plan, exc.problems)
+    out = output_directory(args.out)  # before the rehearsal, which may play in real time
     print(f"Rehearsing {plan.name} ({args.plan}), seed {args.seed}, {args.fidelity} fidelity")
     for fault in scenario.faults:
         print(f"  fault: {fault.describe()}")
@@ -102,10 +110,9 @@ def run_rehearse(args: argparse.Namespace) -> int:
     print("\n".join(go_no_go(run)))
     print()
     print("\n".join(truth_comparison(run)))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(markdown_report(run, "timeline.png"), encoding="utf-8")
-    timeline_chart(run).savefig(out / "timeline.png", dpi=90)
+    with writing(out):
+        (out / "report.md").write_text(markdown_report(run, "timeline.png"), encoding="utf-8")
+        timeline_chart(run).savefig(out / "timeline.png", dpi=90)
     print()
     print(f"Wrote {out / 'report.md'} and {out / 'timeline.png'}")
     return EXIT_AGREES if run.outcome.agrees else EXIT_DISAGREES

@@ -6,7 +6,9 @@ runs, so that every other ``rampsim`` command starts quickly.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -15,7 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, EXIT_USAGE, load_or_report, report_problems
+from rampsim.cli import arguments
+from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
+from rampsim.errors import DataUnavailable, UsageError
 from rampsim.plan import PlanError
 
 if TYPE_CHECKING:
@@ -23,6 +27,9 @@ if TYPE_CHECKING:
 
     from rampsim.experiment.results import Costs, SweepResult
 
+MAX_REPLICATES = 1_000_000
+MAX_WORKERS = 1_024
+_DASK_CONNECT_TIMEOUT = 5  # seconds to reach a --dask scheduler before giving up (exit 5)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,10 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
                          help="a plan parameter to vary: 'rules.error_rate_rollback.threshold=0.3%%..1%%:8' or "
-                              "'rules.*.sustain=1m,3m' (repeat for a product)")
-    command.add_argument("--replicates", type=int, default=200, help="simulated ramps in all (default 200)")
-    command.add_argument("--seed", type=int, default=0, help="seed of the whole experiment (default 0)")
-    command.add_argument("--workers", type=int, help="local worker processes (default: all cores; 1 runs inline)")
+                              "'rules.*.sustain=1m,3m' (repeat for a product; at most 10,000 gates)")
+    command.add_argument("--replicates", type=arguments.count(1, MAX_REPLICATES), default=200,
+                         help="simulated ramps in all (default 200)")
+    command.add_argument("--seed", type=arguments.seed, default=0, help="seed of the whole experiment (default 0)")
+    command.add_argument("--workers", type=arguments.count(1, MAX_WORKERS),
+                         help="local worker processes (default: all cores; 1 runs inline)")
     command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' "
                                                            "for a LocalCluster on this machine")
     command.add_argument("--fidelity", choices=["fluid", "request"], default="fluid")
@@ -55,24 +64,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.set_defaults(run=run_report)
 
 
-def _executor(address: Optional[str], workers: Optional[int], stack: ExitStack):
+def _executor(address: Optional[str], workers: Optional[int], stack: ExitStack) -> Optional[Executor]:
+    """The executor of ``--dask ADDRESS`` (``None``: the local pool); its client and cluster close with ``stack``."""
     if address is None:
         return None
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("--dask needs Dask's distributed package: pip install 'rampsim[dask]'") from None
 
     if address == "local":
         cluster = stack.enter_context(LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
                                                    dashboard_address=None))
         client = stack.enter_context(Client(cluster))
     else:
-        client = stack.enter_context(Client(address))
+        try:
+            client = stack.enter_context(Client(address, timeout=_DASK_CONNECT_TIMEOUT))
+        except ValueError as exc:  # distributed's reading of the address
+            raise UsageError(f"--dask {address!r}: {exc}") from None
+        except OSError as exc:
+            raise DataUnavailable(f"--dask {address}: no Dask scheduler reachable ({exc})") from None
     return client.get_executor()
 
 
+def default_out(plan_name: str) -> Path:
+    """``out/sweep-NAME``, the plan's name made one safe path component (no separators, no ``..``)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", plan_name).strip(".-") or "plan"
+    return Path("out") / f"sweep-{slug}"
+
+
 def run_sweep(args: argparse.Namespace) -> int:
-    from rampsim.errors import UsageError
     from rampsim.experiment.mix import load_mix
-    from rampsim.experiment.results import Costs
     from rampsim.experiment.runner import SweepInterrupted
     from rampsim.experiment.sweep import sweep
 
@@ -80,19 +102,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
-    if args.replicates < 1:
-        print(f"rampsim sweep: error: --replicates must be at least 1, got {args.replicates}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        costs = Costs.parse(args.costs)
-    except UsageError as exc:
-        print(f"rampsim sweep: error: --costs: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    costs = _costs(args.costs)
     try:
         mix = load_mix(args.mix, plan) if args.mix else None
     except PlanError as exc:
         return report_problems(args.mix, exc.problems)
-    out = args.out or Path("out") / f"sweep-{plan.name}"
+    out = args.out or default_out(plan.name)  # checked by the sweep, after the grid and before any simulation
     progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
                         disable=args.no_progress)
@@ -106,9 +121,6 @@ def run_sweep(args: argparse.Namespace) -> int:
                                on_chunk=lambda done, total: progress.update(task, completed=done, total=total))
         except PlanError as exc:
             return report_problems(args.plan, exc.problems)
-        except UsageError as exc:  # a bad axis, or --out holding another sweep's chunks
-            print(f"rampsim sweep: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
         except SweepInterrupted as exc:
             print(f"rampsim sweep: {exc}; run the same command again to continue from {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -119,28 +131,37 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from rampsim.experiment.results import Costs, SweepResult
+    from rampsim.experiment.results import SweepResult
+    from rampsim.experiment.runner import output_directory
+
+    costs = _costs(args.costs) if args.costs else None  # bad arguments (2) before damaged files (5)
+    result = SweepResult.load(args.results)
+    out = output_directory(args.out or args.results)
+    _print_report(result, result.costs() if costs is None else costs, out)
+    return 0
+
+
+def _costs(text: str) -> "Costs":
+    from rampsim.experiment.results import Costs
 
     try:
-        result = SweepResult.load(args.results)
-        costs = Costs.parse(args.costs) if args.costs else Costs(**result.meta.get("costs", {}))
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"rampsim report: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    _print_report(result, costs, args.out or args.results)
-    return 0
+        return Costs.parse(text)
+    except UsageError as exc:
+        raise UsageError(f"--costs: {exc}") from None
 
 
 def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
     import pandas as pd
 
+    from rampsim.experiment.runner import writing
     from rampsim.report.tradeoff import gate_label, render
 
     summary = result.summary(costs)
     parameters = result.parameters
-    charts = render(result.runs, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
-                                                                 f"{result.meta.get('replicates')} replicates")
-    summary.to_csv(Path(out) / "summary.csv", index=False)
+    with writing(out):
+        charts = render(result.runs, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
+                                                                     f"{result.meta.get('replicates')} replicates")
+        summary.to_csv(Path(out) / "summary.csv", index=False)
     console = Console()
     meta = result.meta
     console.print(f"[bold]{len(summary)} gate(s)[/] × {meta.get('replicates')} replicates of mix "
@@ -163,7 +184,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
                       "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",
                       f"{row['cost']:.3f}")
     console.print(table)
-    best = summary.loc[summary["cost"].idxmin()]
+    best = summary.iloc[int(summary["cost"].to_numpy().argmin())]
     console.print(f"★ cost-optimal for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
     console.print(f"results and charts in {out}: " + ", ".join(p.name for p in charts) + ", summary.csv, runs.csv.gz")

@@ -114,6 +114,14 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
         raise UsageError("give at least one bound: max_false_rollback, max_missed_incident or max_detect")
     if batch < 1 or max_replicates < batch:
         raise UsageError("batch must be at least 1 and max_replicates at least one batch")
+    if not (0 < confidence < 1 and 0 < detect_quantile < 1):
+        raise UsageError(f"confidence ({confidence}) and detect_quantile ({detect_quantile}) must be strictly "
+                         f"between 0 and 1")
+    for name, rate in (("max_false_rollback", max_false_rollback), ("max_missed_incident", max_missed_incident)):
+        if rate is not None and not 0 <= rate <= 1:
+            raise UsageError(f"{name} must be a rate between 0 and 1, got {rate}")
+    if max_detect is not None and not 0 < max_detect < math.inf:
+        raise UsageError(f"max_detect must be a positive, finite number of seconds, got {max_detect}")
     looks_allowed = math.ceil(max_replicates / batch)
     bounds = sum(b is not None for b in (max_false_rollback, max_missed_incident, max_detect))
     level = 1 - (1 - confidence) / (looks_allowed * bounds)

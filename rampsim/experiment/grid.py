@@ -3,13 +3,14 @@
 An axis is written ``PATH=VALUES``, PATH in the gate (``rules``, ``checkpoints``,
 ``final_gate``; the simulated ramp and the SLO are shared by every gate): ``rules.error_rate.threshold=0.3%..1%:8`` (8
 evenly spaced values, the unit kept), ``rules.*.sustain=1m,2m,3m,5m`` (a list; ``*``
-matches every key at that level). Several axes make a Cartesian product. Every
-point is a whole plan validated again, so a bad value is reported like a bad plan,
-at the line of the field it replaces.
+matches every key at that level). Several axes make a Cartesian product of at
+most :data:`MAX_GRID_POINTS` gates. Every point is a whole plan validated again, so
+a bad value is reported like a bad plan, at the line of the field it replaces.
 """
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -20,7 +21,10 @@ from rampsim.errors import UsageError
 from rampsim.plan.loader import with_overrides
 from rampsim.plan.schema import Plan
 
-__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand"]
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "MAX_GRID_POINTS"]
+
+MAX_GRID_POINTS = 10_000
+"""The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
 
 _END = re.compile(r"^\s*(\$?)\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*([A-Za-z%/]*)\s*$")
 
@@ -64,13 +68,16 @@ def parse_axis(text: str) -> Axis:
         low_text, _, rest = values.partition("..")
         high_text, colon, count = rest.rpartition(":")
         low, high = _END.match(low_text), _END.match(high_text)
-        if not (low and high and colon and count.strip().isdigit()):
+        if not (low and high and colon and count.strip().isdecimal()):
             raise GridError(f"grid axis {text!r}: a range is LOW..HIGH:COUNT with one unit, e.g. 0.3%..1%:8 "
                             f"(list compound values such as 1h30m instead: 1h,1h30m,2h)")
         (dollar, low_number, unit), (high_dollar, high_number, high_unit) = low.groups(), high.groups()
         if (dollar, unit) != (high_dollar, high_unit) and high_unit and unit:
             raise GridError(f"grid axis {text!r}: both ends of a range need the same unit ({unit!r} vs {high_unit!r})")
         unit, dollar = unit or high_unit, dollar or high_dollar
+        count = count.strip()
+        if len(count) > len(str(MAX_GRID_POINTS)) or int(count) > MAX_GRID_POINTS:  # int() refuses 4,300 digits
+            raise GridError(f"grid axis {text!r}: a range has at most {MAX_GRID_POINTS:,} values")
         if int(count) < 2:
             raise GridError(f"grid axis {text!r}: a range needs at least 2 values")
         points = np.linspace(float(low_number.replace(",", "")), float(high_number.replace(",", "")), int(count))
@@ -87,6 +94,10 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
     paths = [axis.path for axis in axes]
     if len(set(paths)) != len(paths):
         raise GridError("each plan path can be varied by one axis only")
+    size = math.prod(len(axis.values) for axis in axes)
+    if size > MAX_GRID_POINTS:
+        raise GridError(f"grid: {' × '.join(str(len(axis.values)) for axis in axes)} = {size:,} gates; a sweep "
+                        f"judges at most {MAX_GRID_POINTS:,} (split it into several sweeps)")
     points = []
     for index, combination in enumerate(itertools.product(*(axis.values for axis in axes))):
         values = dict(zip(paths, combination))

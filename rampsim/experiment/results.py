@@ -17,25 +17,35 @@ time, the detection delay, the harm. ``SweepResult.summary()`` has one row per g
   harmed request (harm counted on every run: a benign fault can harm too); ``pareto`` marks gates no other gate beats on both rates.
 
 Saved as ``runs.csv.gz`` and ``grid.csv`` with a ``sweep.json`` holding the plan,
-mix, grid, seed and package version; ``SweepResult.load`` reads them back.
+mix, grid, seed and package version; ``SweepResult.load`` reads them back, and
+reports a missing, truncated or garbled file as :class:`~rampsim.errors.DataUnavailable`
+naming it.
 """
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from rampsim.errors import UsageError
-from rampsim.experiment.runner import KINDS, Chunk
+from rampsim.errors import DataUnavailable, UsageError
+from rampsim.experiment.runner import KINDS, Chunk, output_directory, writing
 
 __all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front"]
 
 _CONFIDENCE = 0.95
+_RUN_COLUMNS = {"gate": "integer", "scenario": None, "replicate": "integer", "incident": "boolean",
+                "incident_start": "numeric", "decision": None, "decision_time": "numeric", "source": None,
+                "harmed": "numeric", "exposed": "numeric", "detection_delay": "numeric"}
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,12 @@ class Costs:
     false_rollback: float = 1.0
     missed_incident: float = 10.0
     harmed_request: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < math.inf:
+                raise UsageError(f"cost {name}={value!r}: expected a finite number, zero or more")
 
     @classmethod
     def parse(cls, text: str) -> "Costs":
@@ -63,8 +79,9 @@ class Costs:
         return cls(**values)
 
 
-def wilson(successes: np.ndarray, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def wilson(successes: npt.ArrayLike, trials: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Wilson 95% intervals for ``successes / trials`` (NaN where there are no trials)."""
+    successes, trials = np.asarray(successes), np.asarray(trials)
     low, high = np.full(len(trials), np.nan), np.full(len(trials), np.nan)
     for i, (k, n) in enumerate(zip(successes, trials)):
         if n > 0:
@@ -96,7 +113,7 @@ def _mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float, flo
     return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def pareto_front(false_rollback: np.ndarray, missed: np.ndarray) -> np.ndarray:
+def pareto_front(false_rollback: npt.ArrayLike, missed: npt.ArrayLike) -> np.ndarray:
     """True for gates that no other gate matches or beats on both rates while beating on one."""
     fr, mi = np.asarray(false_rollback, float), np.asarray(missed, float)
     dominated = ((fr[None, :] <= fr[:, None]) & (mi[None, :] <= mi[:, None])
@@ -183,7 +200,7 @@ class SweepResult:
     def best(self, costs: Optional[Costs] = None) -> pd.Series:
         """The cost-optimal gate (the first of equals)."""
         summary = self.summary(costs)
-        return summary.loc[summary["cost"].idxmin()]
+        return summary.iloc[int(np.argmin(summary["cost"].to_numpy()))]
 
     def _repr_html_(self) -> str:
         summary = self.summary()
@@ -195,23 +212,66 @@ class SweepResult:
 
     # -- files -------------------------------------------------------------------------
 
+    def costs(self) -> Costs:
+        """The costs the sweep was reported with (``meta['costs']``), else the defaults."""
+        return Costs(**self.meta.get("costs", {}))
+
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.runs.to_csv(directory / "runs.csv.gz", index=False)
-        self.grid.to_csv(directory / "grid.csv", index=False)
-        (directory / "sweep.json").write_text(json.dumps(self.meta, indent=2, default=str))
+        directory = output_directory(Path(directory))
+        with writing(directory):
+            self.runs.to_csv(directory / "runs.csv.gz", index=False)
+            self.grid.to_csv(directory / "grid.csv", index=False)
+            (directory / "sweep.json").write_text(json.dumps(self.meta, indent=2, default=str))
 
     @classmethod
     def load(cls, directory: Path) -> "SweepResult":
+        """The results saved in ``directory``; :class:`DataUnavailable` naming the file that cannot be read."""
         directory = Path(directory)
+        if not directory.is_dir():
+            problem = "not a directory" if directory.exists() else "no such directory"
+            raise DataUnavailable(f"{directory}: {problem} (expected a sweep's results directory)")
         missing = [name for name in ("runs.csv.gz", "grid.csv", "sweep.json") if not (directory / name).exists()]
         if missing:
-            raise FileNotFoundError(f"{directory}: not a sweep's results (missing {', '.join(missing)})")
-        runs = pd.read_csv(directory / "runs.csv.gz", keep_default_na=False, na_values=[""])
+            raise DataUnavailable(f"{directory}: not a sweep's results (missing {', '.join(missing)})")
+        runs = _read(directory / "runs.csv.gz", lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]))
+        grid = _read(directory / "grid.csv", lambda path: pd.read_csv(path, dtype=str).astype({"gate": int}))
+        meta = _read(directory / "sweep.json", lambda path: json.loads(path.read_text()))
+        if not isinstance(meta, dict):
+            raise DataUnavailable(f"{directory / 'sweep.json'}: expected a JSON object, found {type(meta).__name__}")
+        _check_runs(runs, directory / "runs.csv.gz")
+        if sorted(set(runs["gate"])) != sorted(grid["gate"]):
+            raise DataUnavailable(f"{directory / 'grid.csv'}: its gates are not those of runs.csv.gz")
         runs["source"] = runs["source"].fillna("")
-        grid = pd.read_csv(directory / "grid.csv", dtype=str).astype({"gate": int})
-        return cls(runs, grid, json.loads((directory / "sweep.json").read_text()))
+        result = cls(runs, grid, meta)
+        try:
+            result.costs()
+        except (TypeError, UsageError) as exc:
+            raise DataUnavailable(f"{directory / 'sweep.json'}: costs: {exc}") from None
+        return result
+
+
+def _read(path: Path, reader: Callable[[Path], _T]) -> _T:
+    """``reader(path)``, a file that cannot be read or parsed reported as :class:`DataUnavailable`."""
+    try:
+        return reader(path)
+    except (OSError, EOFError, ValueError, KeyError, zlib.error) as exc:  # parse errors, bad UTF-8, no column
+        raise DataUnavailable(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def _check_runs(runs: pd.DataFrame, path: Path) -> None:
+    """Raise :class:`DataUnavailable` unless ``runs`` has the columns and values a sweep writes."""
+    missing = [name for name in _RUN_COLUMNS if name not in runs.columns]
+    if missing:
+        raise DataUnavailable(f"{path}: not a sweep's runs (missing columns {', '.join(missing)})")
+    if runs.empty:
+        raise DataUnavailable(f"{path}: no runs")
+    checks = {"integer": pd.api.types.is_integer_dtype, "boolean": pd.api.types.is_bool_dtype,
+              "numeric": pd.api.types.is_numeric_dtype}
+    wrong = [name for name, kind in _RUN_COLUMNS.items() if kind and not checks[kind](runs[name])]
+    if wrong:
+        raise DataUnavailable(f"{path}: unexpected values in column(s) {', '.join(wrong)}")
+    if not runs["decision"].isin(KINDS).all():
+        raise DataUnavailable(f"{path}: a decision is not one of {', '.join(KINDS)}")
 
 
 def _rate(k: pd.Series, n: pd.Series) -> pd.Series:

@@ -9,23 +9,30 @@ the number of workers or the order chunks finish in.
 With an output directory, each finished chunk is written atomically (a temporary
 file, then a rename) next to a manifest of the sweep; running the same sweep
 again loads the chunks already there and runs only the rest, so a sweep stopped
-by Ctrl-C or a kill loses at most the chunks in flight.
+by Ctrl-C or a kill loses at most the chunks in flight. Each chunk file carries
+the sweep's key, its own position (scenario, first and last replicate) and a
+sha256 of its bytes: a truncated, damaged or foreign chunk is recomputed, with a
+notice on stderr, never mixed in.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
+import sys
 import tempfile
+import zipfile
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, cast
 
 import numpy as np
 
-from rampsim.errors import Interrupted, UsageError
+from rampsim.errors import DataUnavailable, Interrupted, UsageError
 from rampsim import __version__
 from rampsim.engine.vectorized import judge
 from rampsim.experiment.grid import Axis, GridPoint, expand
@@ -34,14 +41,25 @@ from rampsim.plan.loader import plan_from_document
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
 
-__all__ = ["SweepSpec", "Chunk", "SweepInterrupted", "run_chunks", "local_executor", "KINDS", "CHUNK_SIZE"]
+if TYPE_CHECKING:
+    from rampsim.sim.runner import Fidelity
+
+__all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "local_executor",
+           "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
 
 KINDS = ("none", "hold", "rollback", "advance")
 CHUNK_SIZE = 10
+_CHUNK_FORMAT = 2  # a header with the sweep key and the position, and a checksum; older files are recomputed
+_CHECKSUM_SIZE = 32  # a sha256 digest after the npz bytes
+_PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "incident_start")
 
 
 class SweepInterrupted(Interrupted):
     """The sweep was stopped; finished chunks are saved and a rerun continues from them."""
+
+
+class DamagedChunk(DataUnavailable):
+    """A saved chunk that cannot be used: unreadable, damaged, or another sweep's (it is recomputed)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,10 @@ class SweepSpec:
            fidelity: str = "fluid") -> "SweepSpec":
         if plan.source is None:
             raise UsageError("a sweep needs a plan loaded with load_plan, plan_from_text or plan_from_data")
+        if seed < 0:
+            raise UsageError(f"the seed must be zero or more, got {seed}")
+        if fidelity not in ("fluid", "request"):
+            raise UsageError(f"fidelity must be 'fluid' or 'request', got {fidelity!r}")
         data = plan.source.data
         scenarios = tuple((s.name, tuple(s.faults)) for s in mix.scenarios)
         return cls(plan.source.filename, data, tuple(axes), scenarios, tuple(float(x) for x in mix.shares), int(replicates),
@@ -98,16 +120,65 @@ class Chunk:
     incident: np.ndarray       # (replicates,) ground truth
     incident_start: np.ndarray  # (replicates,) NaN when healthy
 
-    def save(self, path: Path) -> None:
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-            np.savez(handle, **{k: v for k, v in vars(self).items()})
-        os.replace(handle.name, path)
+    @property
+    def stop(self) -> int:
+        """One past the last replicate."""
+        return self.start + len(self.incident)
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the chunk atomically: an npz with a header (``key``, the sweep's, and the chunk's
+        position) and the arrays, followed by the sha256 of those bytes."""
+        header = {"format": _CHUNK_FORMAT, "key": key, "scenario": self.scenario, "start": self.start,
+                  "stop": self.stop}
+        buffer = io.BytesIO()
+        np.savez(buffer, header=np.array(json.dumps(header)), **{name: getattr(self, name) for name in _PAYLOAD})
+        payload = buffer.getvalue()
+        _write_atomically(path, payload + hashlib.sha256(payload).digest())
 
     @classmethod
-    def load(cls, path: Path) -> "Chunk":
-        with np.load(path) as data:
-            fields = {k: data[k] for k in data.files}
-        return cls(**{k: (int(v) if v.ndim == 0 else v) for k, v in fields.items()})
+    def load(cls, path: Path, key: str, scenario: int, start: int, stop: int) -> "Chunk":
+        """The chunk at ``path`` if it holds replicates ``start..stop`` of ``scenario`` of sweep ``key``.
+
+        Raises :class:`DamagedChunk` saying why it cannot be used.
+        """
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DamagedChunk(f"unreadable ({exc.strerror or exc})") from None
+        payload, checksum = data[:-_CHECKSUM_SIZE], data[-_CHECKSUM_SIZE:]
+        if len(data) <= _CHECKSUM_SIZE or hashlib.sha256(payload).digest() != checksum:
+            raise DamagedChunk("truncated or damaged (its checksum does not match), or written by an older rampsim")
+        try:
+            with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+                arrays = {name.removesuffix(".npy"): np.lib.format.read_array(archive.open(name), allow_pickle=False)
+                          for name in archive.namelist()}
+            header = json.loads(str(arrays.pop("header")))
+        except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise DamagedChunk(f"unreadable ({exc})") from None
+        if not isinstance(header, dict) or header.get("format") != _CHUNK_FORMAT or sorted(arrays) != sorted(_PAYLOAD):
+            raise DamagedChunk("not a chunk of this rampsim version")
+        if header.get("key") != key:
+            raise DamagedChunk(f"a chunk of another sweep (key {header.get('key')}, this one {key})")
+        position = [header.get(name) for name in ("scenario", "start", "stop")]
+        if position != [scenario, start, stop]:
+            raise DamagedChunk(f"holds scenario {position[0]}, replicates {position[1]}..{position[2]}, "
+                               f"not scenario {scenario}, replicates {start}..{stop}")
+        return cls(scenario, start, **arrays)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` through a temporary file and a rename: a reader sees all of it or none."""
+    temporary: Optional[Path] = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False) as handle:
+            temporary = Path(handle.name)
+            handle.write(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def source_names(plan: Plan) -> list[str]:
@@ -157,7 +228,7 @@ def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
     incident_start = np.full(n, np.nan)
     for row, replicate in enumerate(range(start, stop)):
         run = simulate(scenarios[scenario].plan, seed=replicate_seed(spec.seed, scenario, replicate),
-                       fidelity=spec.fidelity, engine_factory=None, scenario=scenarios[scenario])
+                       fidelity=cast("Fidelity", spec.fidelity), engine_factory=None, scenario=scenarios[scenario])
         verdicts = judge(plans, run.telemetry)
         kind[row] = [KINDS.index(k) for k in verdicts.kind]
         time[row] = verdicts.time
@@ -173,6 +244,8 @@ def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
 
 def local_executor(workers: Optional[int] = None) -> Executor:
     """A process pool of ``workers`` (all cores by default), started with spawn (safe beside threads)."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
                                mp_context=multiprocessing.get_context("spawn"))
 
@@ -183,17 +256,19 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
 
     ``workers=1`` without an executor runs in this process. ``on_chunk(done, total)``
     is called after each chunk (a progress bar). Ctrl-C raises :class:`SweepInterrupted`
-    after saving what finished.
+    after saving what finished. A saved chunk that cannot be used is recomputed,
+    with a notice on stderr.
     """
     tasks = spec.tasks()
     chunks: dict[int, Chunk] = {}
     paths: list[Optional[Path]] = [None] * len(tasks)
     if out is not None:
-        directory = _chunk_directory(out, spec)
-        for i, (scenario, start, _) in enumerate(tasks):
-            paths[i] = directory / f"s{scenario:03d}-r{start:06d}-{tasks[i][2]:06d}.npz"
-            if paths[i].exists():
-                chunks[i] = Chunk.load(paths[i])
+        directory = _chunk_directory(Path(out), spec)
+        for i, (scenario, start, stop) in enumerate(tasks):
+            path = paths[i] = directory / f"s{scenario:03d}-r{start:06d}-{stop:06d}.npz"
+            saved = _saved_chunk(path, spec.key, scenario, start, stop)
+            if saved is not None:
+                chunks[i] = saved
     pending = [i for i in range(len(tasks)) if i not in chunks]
     done = len(chunks)
     if on_chunk:
@@ -202,8 +277,9 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
     def finished(i: int, chunk: Chunk) -> None:
         nonlocal done
         chunks[i] = chunk
-        if paths[i] is not None:
-            chunk.save(paths[i])
+        path = paths[i]
+        if path is not None:
+            chunk.save(path, spec.key)
         done += 1
         if on_chunk:
             on_chunk(done, len(tasks))
@@ -234,18 +310,74 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
     return [chunks[i] for i in range(len(tasks))]
 
 
+def _saved_chunk(path: Path, key: str, scenario: int, start: int, stop: int) -> Optional[Chunk]:
+    """The chunk saved at ``path`` when it is usable, else ``None`` (after a notice when a file is there)."""
+    if not path.exists():
+        return None
+    try:
+        return Chunk.load(path, key, scenario, start, stop)
+    except DamagedChunk as exc:
+        _notice(f"{path}: {exc}; recomputing it")
+        return None
+
+
+def _notice(message: str) -> None:
+    print(f"rampsim: {message}", file=sys.stderr)
+
+
+def output_directory(path: Path) -> Path:
+    """``path`` as a directory that takes files (made when missing); a :class:`UsageError` naming it otherwise."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise UsageError(f"cannot write to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+@contextmanager
+def writing(directory: Path) -> Iterator[None]:
+    """Report a file under ``directory`` that cannot be written as a :class:`UsageError` naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or directory}: {exc.strerror or exc}") from None
+
+
 def _chunk_directory(out: Path, spec: SweepSpec) -> Path:
-    directory = Path(out) / "chunks"
-    directory.mkdir(parents=True, exist_ok=True)
-    manifest = Path(out) / "sweep-spec.json"
-    if manifest.exists():
-        saved = json.loads(manifest.read_text())
-        if saved.get("key") != spec.key:
-            raise UsageError(f"{out} holds the chunks of another sweep (key {saved.get('key')}, this one "
-                             f"{spec.key}); choose another output directory or delete it")
-    else:
-        manifest.write_text(json.dumps({"key": spec.key, "version": __version__}, indent=2))
+    """``out/chunks``, after checking that ``out`` holds no other sweep (its manifest)."""
+    directory = output_directory(output_directory(out) / "chunks")
+    manifest = out / "sweep-spec.json"
+    saved = _manifest_key(manifest)
+    if saved is None:
+        _write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__}, indent=2).encode())
+    elif saved != spec.key:
+        raise UsageError(f"{out} holds the chunks of another sweep (key {saved}, this one "
+                         f"{spec.key}); choose another output directory or delete it")
     return directory
+
+
+def _manifest_key(manifest: Path) -> Optional[str]:
+    """The sweep key recorded in ``manifest``; ``None`` when there is none (or it is damaged: a notice)."""
+    if not manifest.exists():
+        return None
+    try:
+        text = manifest.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {manifest}: {exc.strerror or exc}; remove it or choose another output "
+                         f"directory") from None
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        saved = None
+    key = saved.get("key") if isinstance(saved, dict) else None
+    if not isinstance(key, str):
+        _notice(f"{manifest}: damaged; writing it again (each chunk is checked against this sweep's key)")
+        return None
+    return key
 
 
 def spec_metadata(spec: SweepSpec, mix: Mix) -> dict[str, Any]:

@@ -1,0 +1,267 @@
+"""Hostile inputs to sweeps, reports, check and rehearse: never an internal error (70), never mixed results.
+
+Damaged saved chunks are recomputed (with a notice) and the sweep equals a clean run of the same seed;
+damaged output directories, result files and arguments get their documented exit code (2 bad
+arguments, 5 data unavailable) and a message naming the option or the file.
+"""
+from __future__ import annotations
+
+import gzip
+import shutil
+import socket
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pytest
+
+from rampsim.cli import main
+from rampsim.experiment.sweep import sweep
+from rampsim.plan import Plan, load_plan
+from tests.sim_helpers import VALIDATION
+
+PLAN = str(VALIDATION)
+REPLICATES, SEED, OTHER_SEED = 3, 7, 8  # one chunk of three healthy 20-minute ramps
+FAST = ["--replicates", str(REPLICATES), "--seed", str(SEED), "--workers", "1", "--no-progress"]
+
+
+def run(argv: list[str]) -> int:
+    """The exit code of ``rampsim ARGV``, whether argparse exits or the command returns."""
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return int(exit.code or 0)
+
+
+def only_chunk(out: Path) -> Path:
+    (chunk,) = (out / "chunks").glob("*.npz")
+    return chunk
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return load_plan(VALIDATION)
+
+
+@pytest.fixture(scope="module")
+def clean(plan: Plan) -> dict[int, pd.DataFrame]:
+    """The runs of a sweep without an output directory, for each seed."""
+    return {seed: sweep(plan, replicates=REPLICATES, seed=seed, workers=1).runs for seed in (SEED, OTHER_SEED)}
+
+
+@pytest.fixture(scope="module")
+def saved(plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """A finished sweep's output directory (chunks, manifest and results) for each seed; tests damage copies."""
+    outs = {}
+    for seed in (SEED, OTHER_SEED):
+        outs[seed] = tmp_path_factory.mktemp(f"seed{seed}")
+        sweep(plan, replicates=REPLICATES, seed=seed, workers=1, out=outs[seed])
+    return outs
+
+
+@pytest.fixture
+def out(saved: dict[int, Path], tmp_path: Path) -> Path:
+    """A copy of the seed-``SEED`` sweep's output directory."""
+    return Path(shutil.copytree(saved[SEED], tmp_path / "out"))
+
+
+# -- saved chunks ---------------------------------------------------------------------------------------------------
+
+def _flip(position: float) -> Callable[[Path, bytes], None]:
+    def damage(chunk: Path, foreign: bytes) -> None:
+        data = bytearray(chunk.read_bytes())
+        data[int(position * (len(data) - 1))] ^= 0x10
+        chunk.write_bytes(bytes(data))
+    return damage
+
+
+DAMAGES: dict[str, Callable[[Path, bytes], object]] = {
+    "truncated": lambda chunk, foreign: chunk.write_bytes(chunk.read_bytes()[:len(chunk.read_bytes()) // 2]),
+    "empty": lambda chunk, foreign: chunk.write_bytes(b""),
+    "bit flipped in the arrays": _flip(0.5),
+    "bit flipped in the zip directory": _flip(0.95),
+    "bit flipped in the checksum": _flip(1.0),
+    "another sweep's (other seed, same name)": lambda chunk, foreign: chunk.write_bytes(foreign),
+    "garbage": lambda chunk, foreign: chunk.write_bytes(b"PK\x03\x04 not a chunk at all" * 10),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_an_unusable_chunk_is_recomputed_with_a_notice_never_mixed_in(damage, plan, clean, saved, out, capsys):
+    assert not clean[SEED].equals(clean[OTHER_SEED])  # a foreign chunk would show
+    chunk = only_chunk(out)
+    damage(chunk, only_chunk(saved[OTHER_SEED]).read_bytes())
+    resumed = sweep(plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
+    err = capsys.readouterr().err
+    assert f"rampsim: {chunk}: " in err and "recomputing it" in err
+    again = sweep(plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)  # the chunk was written anew
+    pd.testing.assert_frame_equal(again.runs, clean[SEED])
+    assert "recomputing" not in capsys.readouterr().err
+
+
+def test_without_its_manifest_a_directory_never_lends_its_chunks_to_another_seed(plan, clean, out, capsys):
+    (out / "sweep-spec.json").unlink()
+    other = sweep(plan, replicates=REPLICATES, seed=OTHER_SEED, workers=1, out=out)
+    pd.testing.assert_frame_equal(other.runs, clean[OTHER_SEED])
+    assert "a chunk of another sweep" in capsys.readouterr().err
+
+
+def test_a_garbled_manifest_is_written_again(plan, clean, out, capsys):
+    manifest = out / "sweep-spec.json"
+    manifest.write_text('{"key": ')
+    resumed = sweep(plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
+    assert f"{manifest}: damaged" in capsys.readouterr().err
+    assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out)]) == 2  # it guards again
+    assert "holds the chunks of another sweep" in capsys.readouterr().err
+
+
+def _directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _file(path: Path) -> None:
+    shutil.rmtree(path)
+    path.write_text("not a directory")
+
+
+@pytest.mark.parametrize("name, replace", [
+    ("sweep-spec.json", _directory),
+    ("chunks", _file),
+    ("chunks/s000-r000000-000003.npz", _directory),
+], ids=["manifest is a directory", "chunks is a file", "a chunk is a directory"])
+def test_a_replaced_entry_of_the_output_directory_is_exit_2_naming_it(name, replace, out, capsys):
+    replace(out / name)
+    assert run(["sweep", PLAN, *FAST, "--out", str(out)]) == 2
+    assert str(out / name) in capsys.readouterr().err
+
+
+# -- output paths ---------------------------------------------------------------------------------------------------
+
+def test_a_plan_name_cannot_send_the_default_output_outside_the_working_directory(tmp_path, monkeypatch):
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(VALIDATION.read_text().replace("name: ramp-phase-5k-validation",
+                                                      "name: '../../../../../ESCAPED'", 1))
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert run(["sweep", str(hostile), *FAST]) == 0
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != hostile]
+    assert written and all(work in p.parents for p in written), written
+    assert (work / "out" / "sweep-ESCAPED" / "sweep.json").is_file()
+
+
+@pytest.mark.parametrize("command", [["sweep", PLAN, *FAST], ["rehearse", PLAN], ["report", "RESULTS"]],
+                         ids=["sweep", "rehearse", "report"])
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_out_that_is_a_file_or_cannot_be_written_is_exit_2_naming_it(command, where, saved, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    target = blocker if where == "a file" else blocker / "results"
+    argv = [str(saved[SEED]) if word == "RESULTS" else word for word in command]
+    assert run([*argv, "--out", str(target)]) == 2
+    assert str(target) in capsys.readouterr().err
+    assert blocker.read_text() == "a file"
+
+
+# -- sweep arguments ------------------------------------------------------------------------------------------------
+
+def test_sweep_refuses_bad_counts_and_seeds(capsys):
+    for option, value in [("--workers", "0"), ("--workers", "-1"), ("--seed", "-1"), ("--replicates", "0"),
+                          ("--replicates", "-1")]:
+        assert run(["sweep", PLAN, *FAST, option, value]) == 2, (option, value)
+        assert f"argument {option}" in capsys.readouterr().err, (option, value)
+
+
+def test_an_absurd_grid_is_exit_2_with_its_bound(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert run(["sweep", PLAN, *FAST, "--out", out, "--grid",
+                "rules.error_rate_rollback.threshold=0.1%..1%:99999999999999"]) == 2
+    assert "at most 10,000" in capsys.readouterr().err
+    assert run(["sweep", PLAN, *FAST, "--out", out, "--grid", "rules.error_rate_rollback.threshold=0.1%..1%:200",
+                "--grid", "rules.p99_rollback.threshold=100ms..300ms:200"]) == 2
+    err = capsys.readouterr().err
+    assert "200 × 200 = 40,000 gates" in err and "at most 10,000" in err
+
+
+def test_an_unreachable_dask_scheduler_is_exit_5_within_seconds(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    code = run(["sweep", PLAN, *FAST, "--out", str(tmp_path / "out"), "--dask", f"tcp://127.0.0.1:{port}"])
+    assert code == 5 and time.monotonic() - started < 15
+    assert f"--dask tcp://127.0.0.1:{port}: no Dask scheduler reachable" in capsys.readouterr().err
+
+
+# -- report ---------------------------------------------------------------------------------------------------------
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+
+REPORT_DAMAGES: dict[str, tuple[str, Callable[[Path], object]]] = {
+    "truncated runs": ("runs.csv.gz", _truncate),
+    "runs not gzip": ("runs.csv.gz", lambda path: path.write_bytes(b"\x00\xff garbage " * 50)),
+    "runs gzip of garbage": ("runs.csv.gz", lambda path: path.write_bytes(gzip.compress(b"\xff\xfe\x00" * 50))),
+    "runs of another table": ("runs.csv.gz", lambda path: path.write_bytes(gzip.compress(b"a,b\n1,2\n"))),
+    "runs without rows": ("runs.csv.gz", lambda path: path.write_bytes(
+        gzip.compress(gzip.decompress(path.read_bytes()).splitlines(keepends=True)[0]))),
+    "sweep.json a list": ("sweep.json", lambda path: path.write_text("[1, 2]")),
+    "sweep.json truncated": ("sweep.json", _truncate),
+    "sweep.json bad costs": ("sweep.json", lambda path: path.write_text('{"costs": {"fr": "cheap"}}')),
+    "grid.csv garbage": ("grid.csv", lambda path: path.write_text("gate,x\nzero,1\n")),
+    "sweep.json a directory": ("sweep.json", _directory),
+}
+
+
+@pytest.mark.parametrize("name, damage", REPORT_DAMAGES.values(), ids=REPORT_DAMAGES.keys())
+def test_report_on_damaged_results_is_exit_5_naming_the_file(name, damage, out, capsys):
+    damage(out / name)
+    assert run(["report", str(out)]) == 5
+    assert f"rampsim report: {out / name}: " in capsys.readouterr().err
+
+
+def test_report_on_a_missing_directory_is_exit_5(tmp_path, capsys):
+    assert run(["report", str(tmp_path / "nowhere")]) == 5
+    assert f"{tmp_path / 'nowhere'}: no such directory" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("costs, field", [("fr=nan", "false_rollback"), ("mi=inf", "missed_incident"),
+                                          ("harm=-1", "harmed_request")])
+def test_non_finite_or_negative_costs_are_exit_2(costs, field, saved, capsys):
+    assert run(["report", str(saved[SEED]), "--costs", costs]) == 2
+    assert f"rampsim report: --costs: cost {field}=" in capsys.readouterr().err
+
+
+# -- check and rehearse arguments -----------------------------------------------------------------------------------
+
+CHECK = ["check", PLAN, "--max-false-rollback", "50%", "--workers", "1"]
+SHORT = ["--batch", "1", "--max-replicates", "1"]  # what runs if a value were wrongly accepted stays short
+
+
+@pytest.mark.parametrize("arguments, option", [
+    ([*SHORT, "--confidence", "0%"], "--confidence"),
+    ([*SHORT, "--confidence", "100%"], "--confidence"),
+    ([*SHORT, "--max-false-rollback", "200%"], "--max-false-rollback"),
+    ([*SHORT, "--max-detect", "5m", "--detect-quantile", "0%"], "--detect-quantile"),
+    ([*SHORT, "--max-detect", "5m", "--detect-quantile", "150%"], "--detect-quantile"),
+    ([*SHORT, "--seed", "-1"], "--seed"),
+    (["--batch", "0", "--max-replicates", "1"], "--batch"),
+    (["--batch", "1", "--max-replicates", "0"], "--max-replicates"),
+], ids=["confidence 0%", "confidence 100%", "false rollback 200%", "quantile 0%", "quantile 150%", "seed -1",
+        "batch 0", "max replicates 0"])
+def test_check_refuses_out_of_range_arguments(arguments, option, capsys):
+    assert run([*CHECK, *arguments]) == 2
+    assert f"argument {option}" in capsys.readouterr().err
+
+
+def test_rehearse_refuses_a_negative_seed_and_a_speed_that_is_not_a_positive_number(tmp_path, capsys):
+    for option, value in [("--seed", "-1"), ("--speed", "nan"), ("--speed", "inf"), ("--speed", "0")]:
+        assert run(["rehearse", PLAN, "--out", str(tmp_path), f"{option}={value}"]) == 2, (option, value)
+        assert f"argument {option}" in capsys.readouterr().err, (option, value)
