@@ -14,7 +14,8 @@ from rampsim import units
 from rampsim.errors import UsageError
 from rampsim.prod.grid import EARLIEST, LATEST, format_instant, parse_instant
 
-__all__ = ["seconds", "count", "seed", "port", "percent", "open_percent", "instant"]
+__all__ = ["seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
+           "instant"]
 
 
 def _number(text: str) -> float:
@@ -55,11 +56,29 @@ def count(low: int = 1, high: int = 10**9) -> Callable[[str], int]:
     return parse
 
 
+def duration(high: float) -> Callable[[str], float]:
+    """A positive duration with its unit (``5m``, ``90s``) of at most ``high`` seconds."""
+
+    def parse(text: str) -> float:
+        try:
+            return units.quantity(text, units.Kind.DURATION, low=0.0, high=high, allow_low=False)
+        except ValueError as exc:  # units.quantity's message says what was expected
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 seed = count(0, 2**63 - 1)
 """A seed: a whole number from 0 (numpy's ``SeedSequence`` refuses negative entropy)."""
 
 port = count(0, 65_535)
 """A TCP port (0 lets the system choose)."""
+
+replicates = count(1, 1_000_000)
+"""A number of simulated ramps."""
+
+workers = count(1, 1_024)
+"""A number of local worker processes."""
 
 
 def percent(text: str) -> float:

@@ -10,10 +10,9 @@ from rich.table import Table
 
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
-from rampsim.cli.sweep import MAX_REPLICATES, MAX_WORKERS
 from rampsim.errors import UsageError
 from rampsim.plan import PlanError
-from rampsim.units import Kind, format_value, quantity
+from rampsim.units import Kind, format_value
 
 if TYPE_CHECKING:
     from rampsim.experiment.check import CheckReport
@@ -33,28 +32,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--max-false-rollback", type=arguments.percent, metavar="RATE", help="e.g. 1%%")
     command.add_argument("--max-missed-incident", type=arguments.percent, metavar="RATE", help="e.g. 5%%")
-    command.add_argument("--max-detect", type=_duration, metavar="DURATION",
+    command.add_argument("--max-detect", type=arguments.duration(_MAX_DETECT), metavar="DURATION",
                          help="bound on the detection delay quantile, e.g. 5m")
     command.add_argument("--detect-quantile", type=arguments.open_percent, default="90%",
                          help="which quantile --max-detect bounds (90%%)")
     command.add_argument("--confidence", type=arguments.open_percent, default="95%",
                          help="overall confidence of the verdict (95%%)")
-    command.add_argument("--batch", type=arguments.count(1, MAX_REPLICATES), default=100,
+    command.add_argument("--batch", type=arguments.replicates, default=100,
                          help="replicates between looks (100)")
-    command.add_argument("--max-replicates", type=arguments.count(1, MAX_REPLICATES), default=2000,
+    command.add_argument("--max-replicates", type=arguments.replicates, default=2000,
                          help="stop undecided after this many (2000)")
     command.add_argument("--seed", type=arguments.seed, default=0)
-    command.add_argument("--workers", type=arguments.count(1, MAX_WORKERS),
+    command.add_argument("--workers", type=arguments.workers,
                          help="local worker processes (default: all cores)")
     command.set_defaults(run=run_check)
-
-
-def _duration(text: str) -> float:
-    """A detection-delay bound: a positive duration of at most a week, e.g. ``5m``."""
-    try:
-        return quantity(text, Kind.DURATION, low=0.0, high=_MAX_DETECT, allow_low=False)
-    except ValueError as exc:  # quantity's message says what was expected
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_check(args: argparse.Namespace) -> int:

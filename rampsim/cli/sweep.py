@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
     from rampsim.experiment.results import Costs, SweepResult
 
-MAX_REPLICATES = 1_000_000
-MAX_WORKERS = 1_024
 _DASK_CONNECT_TIMEOUT = 5  # seconds to reach a --dask scheduler before giving up (exit 5)
 
 
@@ -42,10 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
                          help="a plan parameter to vary: 'rules.error_rate_rollback.threshold=0.3%%..1%%:8' or "
                               "'rules.*.sustain=1m,3m' (repeat for a product; at most 10,000 gates)")
-    command.add_argument("--replicates", type=arguments.count(1, MAX_REPLICATES), default=200,
+    command.add_argument("--replicates", type=arguments.replicates, default=200,
                          help="simulated ramps in all (default 200)")
     command.add_argument("--seed", type=arguments.seed, default=0, help="seed of the whole experiment (default 0)")
-    command.add_argument("--workers", type=arguments.count(1, MAX_WORKERS),
+    command.add_argument("--workers", type=arguments.workers,
                          help="local worker processes (default: all cores; 1 runs inline)")
     command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' "
                                                            "for a LocalCluster on this machine")
