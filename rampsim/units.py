@@ -11,7 +11,7 @@ import enum
 import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Optional
 
 from pydantic import BeforeValidator
 
@@ -185,8 +185,8 @@ def _duration(text: str) -> float:
     return _float(total, repr(text))
 
 
-def format_value(value: float, kind: Kind) -> str:
-    """``value`` (in base units) written the way a person would write it in a plan."""
+def format_value(value: Optional[float], kind: Kind) -> str:
+    """``value`` (in base units) written the way a person would write it in a plan; ``n/a`` if missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if kind is Kind.DURATION:

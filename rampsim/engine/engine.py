@@ -122,6 +122,7 @@ class DecisionEngine:
         compiled = []
         for name, rule in plan.rules.items():
             slot = -1
+            key: tuple
             if is_scalar_measure(rule) and rule.metric in GAUGE_METRICS:
                 column = int(self.layout.channels(GAUGE_METRICS[rule.metric], arm=self.layout.arm(rule.arm)))
                 key, new = ("gauge", column), _Slot(0, column, None)
@@ -208,6 +209,7 @@ class DecisionEngine:
         if self._running is None:
             self._running = raw.copy()
         else:
+            assert self._last_raw is not None  # set on the same scrape as self._running
             step = np.nan_to_num(increments(self._last_raw, raw))
             self._running = np.where(present & np.isnan(self._running), raw, self._running + step)
         self._last_raw = raw.copy() if self._last_raw is None else np.where(present, raw, self._last_raw)
@@ -235,6 +237,7 @@ class DecisionEngine:
         start = int(window_starts(measure, np.array([tick]), self.interval,
                                   np.array([self._previous_checkpoint_tick]))[0])
         if measure.metric is Metric.ALERTS:
+            assert measure.alert_severity is not None  # the plan schema requires it for the alerts metric
             floor = SEVERITY_RANK[measure.alert_severity]
             begin = series.time[max(start, 0)]
             return float(sum(1 for t, sev in self._alerts if SEVERITY_RANK[sev] >= floor and t >= begin - TIME_TOLERANCE))

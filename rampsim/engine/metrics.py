@@ -216,7 +216,7 @@ class Series:
 
 # -- 3. finishes ---------------------------------------------------------------------
 
-def histogram_quantile(q: float, upper_bounds: Sequence[float], buckets: np.ndarray) -> np.ndarray:
+def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buckets: np.ndarray) -> np.ndarray:
     """PromQL ``histogram_quantile`` on classic cumulative buckets, vectorized over rows.
 
     ``buckets`` is ``(..., len(upper_bounds))`` of cumulative counts, the last bound
@@ -303,6 +303,7 @@ def finish(measure: Measure, upper_bounds: Sequence[float], increase: np.ndarray
     if m in (Metric.ERROR_RATE, Metric.AVAILABILITY):
         return _ratio(column[0], column[1])
     if m is Metric.LATENCY:
+        assert measure.quantile is not None  # the plan schema requires a quantile for latency
         return histogram_quantile(measure.quantile, upper_bounds, increase)
     if m is Metric.CACHE_HIT_RATE:
         return _ratio(column[0], column[0] + column[1])
@@ -342,6 +343,7 @@ def scalar_finisher(measure: Measure, upper_bounds: Sequence[float],
         return lambda inc, seconds: inc[num] / inc[den] if inc[den] > 0 else _NAN
     if m is Metric.LATENCY:
         q = measure.quantile
+        assert q is not None  # the plan schema requires a quantile for latency
         if c == list(range(c[0], c[0] + len(c))):  # the buckets' groups are contiguous: slice, do not gather
             first, stop = c[0], c[0] + len(c)
             return lambda inc, seconds: histogram_quantile_scalar(q, upper_bounds, inc[first:stop])
@@ -358,6 +360,7 @@ def scalar_finisher(measure: Measure, upper_bounds: Sequence[float],
                                                   _ratio_scalar(inc[c[2]], inc[c[3]])) - 1.0
     if m is Metric.SEGMENT_SPREAD:
         definition, error_columns, request_columns = measure.definition, c[0::2], c[1::2]
+        assert definition is not None  # the plan schema requires a definition for segment_spread
         return lambda inc, seconds: _segment_spread_scalar(definition, [inc[i] for i in error_columns],
                                                            [inc[i] for i in request_columns])
     raise ValueError(f"{m.value} has no counter finish")
@@ -468,6 +471,7 @@ def evaluate(series: Series, measure: Measure, start: np.ndarray, end: np.ndarra
 
 def _peak(series: Series, measure: Measure, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive."""
+    assert measure.peak is not None  # only called for a measure with a peak
     width = int(round(measure.peak / series.layout.scrape_interval))
     first, last = int(start.min()) + width, int(end.max())
     values = np.full(len(series.time), np.nan)  # the sub-window ending at each scrape

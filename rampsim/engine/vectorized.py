@@ -101,7 +101,8 @@ class _Judge:
         self.telemetry = telemetry
         self.time = telemetry.time
         self.interval = telemetry.layout.scrape_interval
-        self._values: dict[tuple, np.ndarray] = {}
+        self._values: dict[tuple, np.ndarray] = {}       # a rule's value at every scrape
+        self._criterion_values: dict[tuple, float] = {}  # a criterion's value at one checkpoint
         self._missing: dict[tuple, np.ndarray] = {}
 
     def missing(self, plan: Plan) -> np.ndarray:
@@ -126,10 +127,10 @@ class _Judge:
 
     def criterion_value(self, criterion: Measure, tick: int, previous_tick: int) -> float:
         key = (_value_key(criterion), tick, previous_tick)
-        if key not in self._values:
+        if key not in self._criterion_values:
             start = window_starts(criterion, np.array([tick]), self.interval, np.array([previous_tick]))
-            self._values[key] = float(evaluate(self.series, criterion, start, np.array([tick]))[0])
-        return self._values[key]
+            self._criterion_values[key] = float(evaluate(self.series, criterion, start, np.array([tick]))[0])
+        return self._criterion_values[key]
 
 
 def judge(plans: Sequence[Plan], telemetry: Telemetry) -> Verdicts:
@@ -207,6 +208,7 @@ def _checkpoint_status(plan: Plan, checkpoint: Checkpoint, tick: int, previous: 
     for criterion in checkpoint.criteria.values():
         if criterion.metric is Metric.ALERTS:
             start = max(int(window_starts(criterion, np.array([tick]), state.interval, np.array([previous]))[0]), 0)
+            assert criterion.alert_severity is not None  # the plan schema requires it for the alerts metric
             fired = alert_ticks[SEVERITY_RANK[criterion.alert_severity]]
             value = float(np.count_nonzero((fired <= tick) & (state.time[fired] >= state.time[start] - TIME_TOLERANCE)))
         else:

@@ -27,6 +27,7 @@ def profile(fault: Fault, times: np.ndarray, horizon: float) -> np.ndarray:
         duty = fault.duty if fault.duty is not None else 0.5
         strength = (np.mod(since, period) < duty * period).astype(float)
     elif fault.shape == "warmup":
+        assert fault.duration is not None  # the only kind shaped 'warmup' (cold-cache) needs a duration
         strength = np.clip(1.0 - since / fault.duration, 0.0, 1.0)
     else:
         strength = np.ones_like(t)

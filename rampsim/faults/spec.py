@@ -138,12 +138,14 @@ class Fault(BaseModel):
     @property
     def arms(self) -> tuple[str, ...]:
         """The arms the fault acts on."""
+        assert self.target is not None  # _fits_kind sets it (the kind's default target) or rejects the fault
         arm = self.target.partition("/")[0]
         return ARMS if arm == SHARED else (arm,)
 
     @property
     def segment(self) -> Optional[str]:
         """The one segment the fault acts on, or ``None`` for all."""
+        assert self.target is not None  # _fits_kind sets it (the kind's default target) or rejects the fault
         return self.target.partition("/")[2] or None
 
     @property
@@ -155,6 +157,7 @@ class Fault(BaseModel):
         spec = self.spec
         parts = [spec.name]
         if self.magnitude is not None:
+            assert spec.magnitude is not None  # _magnitude rejects a magnitude for a kind that takes none
             sign = "+" if spec.additive and self.magnitude > 0 else ""
             parts.append(sign + format_value(self.magnitude, spec.magnitude))
         parts.append(f"on {self.target}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import operator
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, overload
 
 import numpy as np
 
@@ -82,8 +82,14 @@ class Op(str, enum.Enum):
         """The comparison as a function (works on floats and numpy arrays; ``False`` for NaN)."""
         return _COMPARISONS[self.value]
 
-    def holds(self, value: float, threshold: float) -> bool:
-        """``value <op> threshold``; ``False`` for a missing (NaN) value."""
+    @overload
+    def holds(self, value: float, threshold: float) -> bool: ...
+
+    @overload
+    def holds(self, value: np.ndarray, threshold: float) -> np.ndarray: ...
+
+    def holds(self, value: float | np.ndarray, threshold: float) -> bool | np.ndarray:
+        """``value <op> threshold`` (elementwise on an array); ``False`` for a missing (NaN) value."""
         return _COMPARISONS[self.value](value, threshold)
 
 
@@ -308,6 +314,7 @@ class Measure(_Model):
     def label(self) -> str:
         """Short name of the measured quantity, e.g. ``p99 latency`` or ``error rate (segment B)``."""
         if self.metric is Metric.LATENCY:
+            assert self.quantile is not None  # the model validator requires it for latency
             q = self.quantile * 100
             name = f"P{q:g} latency"
         elif self.metric is Metric.SEGMENT_SPREAD:

@@ -22,7 +22,7 @@ from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
-from rampsim.prod.grid import ScrapeGrid, format_instant
+from rampsim.prod.grid import ScrapeGrid
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import COUNTER_FAMILIES, DAMAGED, Layout, Telemetry, damaged_counters, damaged_gauges
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import numpy as np
 from prometheus_client import CollectorRegistry, start_http_server
@@ -23,6 +23,9 @@ from rampsim.errors import UsageError
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import family_help
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 __all__ = ["TelemetryCollector", "MetricsExporter", "rehearse"]
 
@@ -98,7 +101,7 @@ class MetricsExporter:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self.host, self.port = host, port
-        self._server = None
+        self._server: Optional[WSGIServer] = None
 
     def start(self) -> int:
         """Start serving; returns the port (a free one when ``port`` was 0)."""

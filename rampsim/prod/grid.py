@@ -13,10 +13,13 @@ import math
 import re
 import time as _time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, overload
 
 from rampsim.errors import UsageError
 from rampsim.units import UnitError, parse_duration
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["ScrapeGrid", "parse_instant", "format_instant", "EARLIEST", "LATEST"]
 
@@ -53,7 +56,11 @@ class ScrapeGrid:
         high = self.start_ms + last * self.interval_ms + (self.interval_ms - half) - 1
         return low, high
 
-    def tick_of_ms(self, timestamp_ms: int) -> int:
+    @overload
+    def tick_of_ms(self, timestamp_ms: int) -> int: ...
+    @overload
+    def tick_of_ms(self, timestamp_ms: np.ndarray) -> np.ndarray: ...
+    def tick_of_ms(self, timestamp_ms: int | np.ndarray) -> int | np.ndarray:
         """The tick whose slot holds ``timestamp_ms`` (may be outside ``0 .. n_ticks-1``)."""
         return (timestamp_ms - self.start_ms + self.interval_ms // 2) // self.interval_ms
 

@@ -64,6 +64,7 @@ def timeline_chart(run: Run) -> Figure:
             elif isinstance(event, Decision) and event.terminal:
                 ax.axvline(event.time / 3600, color="black", linewidth=1.5)
         if run.truth.incident:
+            assert run.truth.start is not None  # an incident has a start (ground_truth)
             ax.axvline(run.truth.start / 3600, color="tab:purple", linestyle=":", linewidth=1.2)
     for event in run.events:
         if isinstance(event, AlertFired) and event.rule in run.plan.rules:
@@ -76,6 +77,7 @@ def timeline_chart(run: Run) -> Figure:
             weight_ax.annotate(f"{event.kind.value} → {event.weight * 100:g}%", (event.time / 3600, 0.5),
                                xycoords=("data", "axes fraction"), fontsize=8, rotation=90, va="center", ha="right")
     if run.truth.incident:
+        assert run.truth.start is not None  # an incident has a start (ground_truth)
         weight_ax.annotate("SLO breach (truth)", (run.truth.start / 3600, 0.5), xycoords=("data", "axes fraction"),
                            fontsize=7, color="tab:purple", rotation=90, va="center", ha="right")
     axes[-1].set_xlabel("hours since the ramp began")

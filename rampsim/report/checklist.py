@@ -80,6 +80,7 @@ def timeline(run: Run) -> list[str]:
     for event in run.events:
         entries.append((event.time, 1, _describe(event, kinds)))
     if run.truth.incident:
+        assert run.truth.start is not None  # an incident has a start (ground_truth)
         entries.append((run.truth.start, 2, f"TRUTH       SLO objective {run.truth.objective!r} breach begins "
                                             "(expected metrics)"))
     return [f"{clock(t)}  {text}" for t, _, text in sorted(entries, key=lambda e: (e[0], e[1]))]
@@ -101,10 +102,12 @@ def go_no_go(run: Run) -> list[str]:
     """The final GO/NO-GO and its rationale."""
     o = run.outcome
     if o.decision is DecisionKind.ADVANCE:
+        assert o.time is not None  # an outcome with a decision has its time (outcome())
         return ["GO: AUTO-ADVANCE TO ROLLOUT (100% traffic)",
                 f"Rationale: {o.reason} at {clock(o.time)}; every success criterion held."]
     if o.decision is None:
         return ["NO-GO: the ramp ended without a decision", "Rationale: no checkpoint or rule decided."]
+    assert o.time is not None  # an outcome with a decision has its time (outcome())
     verb = "AUTOMATIC ROLLBACK" if o.decision is DecisionKind.ROLLBACK else "HOLD FOR INVESTIGATION"
     weight = format_value(run.weights[-1], Kind.RATIO)
     return [f"NO-GO: {verb} to {weight} canary traffic at {clock(o.time)}", f"Rationale: {o.reason}."]

@@ -7,7 +7,7 @@ resources, revenue, the incident log, active faults and the latest events.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from rich.console import Group
 from rich.live import Live
@@ -22,6 +22,9 @@ from rampsim.report.metrics import measure, over
 from rampsim.sim.grid import clock
 from rampsim.sim.runner import Progress
 from rampsim.units import Kind, format_value
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["Dashboard"]
 
@@ -124,8 +127,9 @@ class Dashboard:
         self.live.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.live.__exit__(*exc)
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.live.__exit__(exc_type, exc, traceback)
 
     def render(self, progress: Progress) -> Panel:
         """The panel for ``progress`` (also updates the peak request rate)."""

@@ -70,9 +70,14 @@ def markdown_report(run: Run, chart: Optional[str] = "timeline.png") -> str:
     """The whole report; ``chart`` is the timeline image's path relative to the report, if any."""
     plan, o = run.plan, run.outcome
     stopped = o.decision is not None and o.decision is not DecisionKind.ADVANCE
-    end = int(round(o.time / plan.telemetry.scrape_interval)) if stopped else len(run.telemetry) - 1
+    if stopped:
+        assert o.time is not None  # an outcome with a decision has its time (outcome())
+        end = int(round(o.time / plan.telemetry.scrape_interval))
+        span = f"from the start to the decision at {clock(o.time)}"
+    else:
+        end = len(run.telemetry) - 1
+        span = "the whole window"
     s = summary(run.telemetry, end)
-    span = f"from the start to the decision at {clock(o.time)}" if stopped else "the whole window"
     days = 24 * 60 * s.revenue_per_minute if s.revenue_per_minute == s.revenue_per_minute else float("nan")
     lines = [f"# Ramp phase results: {plan.name}", "",
              f"Rehearsal with rampsim: seed {run.seed}, {run.fidelity} fidelity, "

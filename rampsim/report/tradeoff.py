@@ -7,7 +7,7 @@ and returns a matplotlib ``Figure`` (shown inline in Jupyter, saved with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,8 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
     if not best.empty:
         axes.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "*", color="tab:red",
                   markersize=16, label="cost-optimal: " + gate_label(best.iloc[0], parameters), zorder=3)
-    for (fr, mi), tied in front.groupby(["false_rollback_rate", "missed_incident_rate"], sort=False):
+    for key, tied in front.groupby(["false_rollback_rate", "missed_incident_rate"], sort=False):
+        fr, mi = cast(tuple[float, float], key)  # pandas-stubs type group keys as Hashable
         label = gate_label(tied.iloc[0], parameters) + (f" (+{len(tied) - 1} tied)" if len(tied) > 1 else "")
         axes.annotate(label, (fr * 100, mi * 100), textcoords="offset points", xytext=(6, 6), fontsize=7,
                       color="tab:blue")
@@ -75,7 +76,8 @@ def detection_chart(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Seque
     """Detection delays of caught incidents (minutes) for some gates (the Pareto front by default)."""
     gates = list(gates if gates is not None else summary[summary["pareto"]]["gate"].head(10))
     data = [runs[(runs["gate"] == g)]["detection_delay"].dropna().to_numpy() / 60 for g in gates]
-    labels = [gate_label(summary.set_index("gate").loc[g], parameters) for g in gates]
+    # one summary row per gate, so .loc gives a row (pandas-stubs cannot know it is not a frame)
+    labels = [gate_label(cast(pd.Series, summary.set_index("gate").loc[g]), parameters) for g in gates]
     figure = Figure(figsize=(9, 1.5 + 0.5 * max(len(gates), 1)), layout="constrained")
     axes = figure.subplots()
     if any(len(d) for d in data):

@@ -62,9 +62,9 @@ class Effects:
         )
         traffic = grid.midpoints.copy()
         traffic[0] = -1.0  # tick 0 carries no traffic
-        rounds = grid.round_times - grid.check_interval / 2  # the middle of the interval each round ends
+        round_times = grid.round_times - grid.check_interval / 2  # the middle of the interval each round ends
         for fault in faults:
-            effects._add(fault, layout, grid, traffic, rounds)
+            effects._add(fault, layout, grid, traffic, round_times)
         return effects
 
     def _add(self, fault: Fault, layout: Layout, grid: Grid, traffic_times: np.ndarray,
@@ -95,6 +95,7 @@ class Effects:
         elif kind in ("cache", "cold-cache"):
             self.cache_loss[:, a] = 1 - (1 - self.cache_loss[:, a]) * (1 - m * at_ticks[:, None])
         elif kind == "memory-leak":
+            assert m is not None  # Fault's validator requires a magnitude for every kind that has one
             self.leak[:, a] += m / 3600.0 * profile(fault, round_times, grid.horizon)[:, None]
         elif kind == "crash":
             self.crash[:, a] = np.maximum(self.crash[:, a], m * profile(fault, round_times, grid.horizon)[:, None])
@@ -103,6 +104,7 @@ class Effects:
             if kind == "scrape-gap":
                 self.gap[:, a] |= at_scrapes
             else:
+                assert m is not None  # scrape-delay: Fault's validator requires its magnitude
                 lag = int(np.ceil(m / grid.interval - 1e-9))
                 self.delay[:, a] = np.where(at_scrapes, np.maximum(self.delay[:, a], lag), self.delay[:, a])
             return

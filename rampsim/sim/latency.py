@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["HIT_SHIFT", "HIT_MEAN", "MISS_SHIFT", "MISS_MEAN", "FAIL_FAST", "Mixture", "mixture", "cdf",
            "service_moments", "CdfTable", "TABLE_STEP", "STRETCH_LIMIT"]
@@ -34,8 +35,11 @@ class Mixture:
     mean: np.ndarray
 
 
-def service_moments(hit: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mean worker time and its squared coefficient of variation at cache hit probability ``hit``."""
+def service_moments(hit: npt.ArrayLike, scale: float) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """Mean worker time and its squared coefficient of variation at cache hit probability ``hit``.
+
+    Arrays for an array ``hit``; numpy scalars (floats) for a scalar one.
+    """
     hit = np.asarray(hit, dtype=float)
     paths = ((hit, HIT_SHIFT * scale, HIT_MEAN * scale), (1 - hit, MISS_SHIFT * scale, MISS_MEAN * scale))
     mean = sum(p * (d + m) for p, d, m in paths)
@@ -43,8 +47,8 @@ def service_moments(hit: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarr
     return mean, second / mean ** 2 - 1
 
 
-def mixture(hit: np.ndarray, scale: float, shift: np.ndarray, miss_shift: np.ndarray,
-            tail_fraction: np.ndarray, tail_delay: np.ndarray) -> Mixture:
+def mixture(hit: npt.ArrayLike, scale: float, shift: npt.ArrayLike, miss_shift: npt.ArrayLike,
+            tail_fraction: npt.ArrayLike, tail_delay: npt.ArrayLike) -> Mixture:
     """The four components (hit/miss x normal/slow path), broadcast over the inputs' shape."""
     hit, shift, miss_shift, tail_fraction, tail_delay = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (hit, shift, miss_shift, tail_fraction, tail_delay)))

@@ -34,7 +34,11 @@ class LoadProfile:
             if self.base < 0:
                 raise ValueError("bursts at the peak rate take more than the average allows: "
                                  "make them shorter or rarer")
-        self.amplitude = (load.peak / load.average - 1.0) if load.shape == "diurnal" else 0.0
+        if load.shape == "diurnal":
+            assert load.peak is not None  # Load's validator requires a peak for every shape but flat
+            self.amplitude = load.peak / load.average - 1.0
+        else:
+            self.amplitude = 0.0
 
     def _burst_time(self, t: np.ndarray) -> np.ndarray:
         """Seconds of burst in ``[0, t]``."""
@@ -51,6 +55,7 @@ class LoadProfile:
         if load.shape == "flat":
             return load.average * t
         if load.shape == "bursts":
+            assert load.peak is not None  # Load's validator requires a peak for every shape but flat
             return self.base * t + (load.peak - self.base) * self._burst_time(t)
         phase = 2 * math.pi * (load.start - load.peak_at) / _DAY
         omega = 2 * math.pi / _DAY

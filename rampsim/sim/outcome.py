@@ -70,7 +70,10 @@ def outcome(events: Sequence[Event], truth: Truth, times: np.ndarray, canary_req
         verdict = "caught" if stopped else "missed"
     else:
         verdict = "false-alarm" if stopped else "advanced" if decision is not None else "undecided"
-    delay = decision.time - truth.start if (stopped and truth.incident) else None
+    delay: Optional[float] = None
+    if stopped and truth.incident:
+        assert decision is not None and truth.start is not None  # stopped means decided; an incident has a start
+        delay = decision.time - truth.start
     return Outcome(decision=decision.kind if decision else None, time=decision.time if decision else None,
                    reason=decision.reason if decision else None, detection_delay=delay,
                    harmed=float(served_until(times, harmed, until)[0]),

@@ -46,7 +46,8 @@ class Queue:
         return self.shed + (1 - self.shed) * self.p_wait * np.exp(-seconds / self.wait_mean)
 
 
-def queue(arrivals: np.ndarray, service_mean: np.ndarray, service_scv: np.ndarray, workers: int) -> Queue:
+def queue(arrivals: np.ndarray, service_mean: float | np.ndarray, service_scv: float | np.ndarray,
+          workers: int) -> Queue:
     """The queue of an instance receiving ``arrivals`` per second."""
     rho = np.asarray(arrivals, dtype=float) * service_mean / workers
     shed = np.where(rho > 1, 1 - 1 / np.maximum(rho, 1e-300), 0.0)

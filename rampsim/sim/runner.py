@@ -124,6 +124,7 @@ class _Simulation:
         layout = scenario.layout
         paths = draw_paths(scenario.config.variability, scenario.grid, len(layout.arms), len(layout.segments),
                            [pool.size for pool in scenario.pools], self.streams.variability)
+        self.traffic: FluidTraffic | RequestTraffic
         if fidelity == "fluid":
             self.traffic = FluidTraffic(scenario, self.streams, paths)
         else:

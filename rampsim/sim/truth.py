@@ -48,6 +48,7 @@ class Truth:
     def describe(self) -> str:
         if not self.incident:
             return "no incident: every SLO objective holds on the expected metrics"
+        assert self.start is not None and self.confirmed is not None  # an incident has both (ground_truth)
         return (f"incident: SLO objective {self.objective!r} breached from {clock(self.start)} "
                 f"(sustained for its full duration by {clock(self.confirmed)})")
 
