@@ -4,23 +4,38 @@ A plan error must name the file, line and field. PyYAML's node tree has the
 positions; this module turns it into plain Python data plus a map from each key
 path (``("rules", "error_rate", "threshold")``) to its line, and refuses duplicate
 keys, which plain ``yaml.safe_load`` silently merges.
+
+Plans, mixes and namings are a few kilobytes written by people, so a damaged or
+hostile file is refused before it can cost time or memory, each refusal located:
+more than :data:`MAX_BYTES` bytes, text that is not UTF-8 (a BOM is accepted),
+nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values once
+aliases are expanded (a "billion laughs"), an alias inside its own anchor, and any
+explicit tag (``!!python/name:...``, ``!include``): tags are never resolved.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
 from rampsim.errors import InvalidPlanError
-__all__ = ["Document", "SourceError", "read_document", "parse_document"]
+
+__all__ = ["Document", "SourceError", "read_document", "parse_document", "MAX_BYTES", "MAX_DEPTH", "MAX_VALUES"]
 
 Path_ = tuple[Any, ...]
 
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+_BOM = b"\xef\xbb\xbf"
+_STANDARD_TAG = "tag:yaml.org,2002:"
+
 
 class SourceError(InvalidPlanError):
-    """A file that is not well-formed YAML, or that repeats a key."""
+    """A file that is not well-formed YAML, repeats a key, or exceeds a limit."""
 
 
 @dataclass
@@ -51,16 +66,30 @@ def read_document(path: str | Path) -> Document:
     """Read and compose the YAML file at ``path``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    _check_size(len(data), str(path))
+    skipped = len(_BOM) if data.startswith(_BOM) else 0
+    try:
+        text = data[skipped:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = skipped + exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset})") from None
     return parse_document(text, str(path))
 
 
 def parse_document(text: str, filename: str = "<plan>") -> Document:
     """Compose YAML ``text``; ``filename`` is used in messages."""
+    _check_size(len(text), filename)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _Loader(text, filename).get_single_node()
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise SourceError(f"{filename}:{line}: not valid YAML: unacceptable character #x{exc.character:04x}: "
+                          f"{exc.reason}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
@@ -78,6 +107,57 @@ def parse_document(text: str, filename: str = "<plan>") -> Document:
     document.data = _build(node, (), document)
     document._constructor = None  # keeps documents picklable (plans travel to worker processes)
     return document
+
+
+def _check_size(size: int, filename: str) -> None:
+    if size > MAX_BYTES:
+        raise SourceError(f"{filename}: too large: more than {MAX_BYTES // 1024 // 1024} MiB "
+                          f"(a plan, mix or naming file is a few kilobytes)")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe composer, counting as it composes: depth, expanded size, tags."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        super().__init__(text)
+        self.filename = filename
+        self.depth = 0
+        self.values = 0  # nodes composed so far, an alias counting as the whole of its anchor
+        self.sizes: dict[str, int] = {}  # the expanded size of each finished anchor
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            anchor = str(event.anchor)
+            if anchor in self.anchors and anchor not in self.sizes:
+                self._refuse(event, f"alias *{anchor} inside its own anchor (a structure containing itself)")
+            self._count(self.sizes.get(anchor, 0), event)  # an undefined alias is PyYAML's error
+            return super().compose_node(parent, index)
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            shown = "!!" + tag[len(_STANDARD_TAG):] if tag.startswith(_STANDARD_TAG) else tag
+            self._refuse(event, f"tags are not supported ({shown})")
+        if self.depth >= MAX_DEPTH:
+            self._refuse(event, f"nested more than {MAX_DEPTH} levels deep")
+        before = self.values
+        self._count(1, event)
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if event.anchor is not None:
+            self.sizes[event.anchor] = self.values - before
+        return node
+
+    def _count(self, values: int, event: yaml.Event) -> None:
+        self.values += values
+        if self.values > MAX_VALUES:
+            self._refuse(event, f"too large: more than {MAX_VALUES:,} values once aliases are expanded")
+
+    def _refuse(self, event: yaml.Event, problem: str) -> NoReturn:
+        where = f"{self.filename}:{event.start_mark.line + 1}" if event.start_mark else self.filename
+        raise SourceError(f"{where}: {problem}")
 
 
 def _build(node: yaml.Node, path: Path_, document: Document) -> Any:
@@ -108,7 +188,12 @@ def _build(node: yaml.Node, path: Path_, document: Document) -> Any:
 def _scalar(node: yaml.Node, document: Document) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise SourceError(f"{document.filename}:{node.start_mark.line + 1}: a key must be a plain value")
-    return document._constructor.construct_object(node, deep=True)
+    try:
+        return document._constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. a date like 2025-13-01
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SourceError(f"{document.filename}:{node.start_mark.line + 1}: cannot read {node.value!r}: "
+                          f"{problem}") from None
 
 
 def _dotted(path: Path_) -> str:

@@ -4,13 +4,15 @@
 from ``start`` to ``end`` of a source (Prometheus or a recording), through the same
 assembler a gate run uses, so calibration and backtests read the samples exactly as
 the gate would: counter resets corrected, missing scrapes ``NaN``, one tick per
-scrape slot.
+scrape slot. A stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a
+recording with one stray timestamp years before the rest) is refused before
+anything is allocated.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from rampsim.errors import UsageError
+from rampsim.errors import DataUnavailable, UsageError
 from rampsim.plan.schema import Plan
 from rampsim.prod.columns import Assembler, Notice, SeriesMap
 from rampsim.prod.grid import ScrapeGrid
@@ -21,6 +23,7 @@ from rampsim.telemetry import Telemetry
 __all__ = ["History", "read_history"]
 
 BATCH_TICKS = 240
+MAX_SAMPLES = 2**27  # scrapes × series of one history: 1 GiB of float64 (140 days of the reference plan)
 
 
 class History:
@@ -42,6 +45,10 @@ def read_history(plan: Plan, source: Source, start: float, end: float, naming: O
     if end <= start:
         raise UsageError(f"the history ends ({end:g}) before it starts ({start:g})")
     grid = ScrapeGrid(start, interval, int((end - start) // interval) + 1)
+    series = plan.layout.n_counters + plan.layout.n_gauges
+    if grid.n_ticks * series > MAX_SAMPLES:
+        raise DataUnavailable(f"the history spans {(end - start) / 86400:,.0f} days, {grid.n_ticks:,} scrapes of "
+                              f"{series} series: more than {MAX_SAMPLES:,} samples (1 GiB); read a shorter stretch")
     telemetry = Telemetry.empty(plan.layout, grid.n_ticks)
     assembler = Assembler(SeriesMap(plan.layout, naming or Naming()), grid)
     notices: list[Notice] = []

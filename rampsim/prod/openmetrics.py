@@ -10,7 +10,9 @@ simply absent, and ``# EOF`` last.
 
 :func:`read_openmetrics` parses such text (any OpenMetrics with timestamps, not
 only rampsim's) into :class:`~rampsim.prod.columns.RawSeries`; the parser is a
-tokenizer, it never evaluates what it reads.
+tokenizer, it never evaluates what it reads. Values may be ``NaN`` or ``±Inf`` (read
+as such; the assembler and engine judge them); a timestamp must be unix seconds
+from 1970 to the year 9999 (:func:`timestamp_ms`), so one in milliseconds is refused.
 """
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ import numpy as np
 
 from rampsim.errors import DataUnavailable
 from rampsim.prod.columns import RawSeries, SeriesMap
+from rampsim.prod.grid import EARLIEST, LATEST
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import Telemetry
 
 __all__ = ["write_openmetrics", "read_openmetrics", "parse_series", "OpenMetricsError", "format_timestamp",
-           "family_help"]
+           "family_help", "timestamp_ms"]
 
 _HELP = {
     "requests": "Requests served.",
@@ -51,6 +54,19 @@ def family_help(family: str) -> str:
 
 class OpenMetricsError(DataUnavailable, ValueError):
     """Text that is not OpenMetrics with timestamps; the message names the line."""
+
+
+def timestamp_ms(seconds: float, where: str, written: str) -> int:
+    """Unix ``seconds`` (``written`` so in the file) as milliseconds; an error located by ``where`` when
+    no recording can hold it: not finite, before 1970 or after the year 9999."""
+    if not math.isfinite(seconds):
+        raise OpenMetricsError(f"{where}timestamp {written} is not a number of seconds")
+    if seconds < EARLIEST:
+        raise OpenMetricsError(f"{where}timestamp {written} is before 1970")
+    if seconds > LATEST:
+        hint = ": timestamps look like milliseconds" if seconds / 1000 <= LATEST else ""
+        raise OpenMetricsError(f"{where}timestamp {written} is after the year 9999 in unix seconds{hint}")
+    return int(round(seconds * 1000))
 
 
 def format_timestamp(milliseconds: int) -> str:
@@ -177,10 +193,8 @@ def read_openmetrics(lines: Iterable[str], filename: str = "<openmetrics>") -> l
         except ValueError:
             raise OpenMetricsError(f"{filename}:{number}: cannot read the value or timestamp "
                                    f"in {line[:80]!r}") from None
-        if not math.isfinite(timestamp) or timestamp > 1e11:
-            raise OpenMetricsError(f"{filename}:{number}: timestamp {parts[2]} is not unix seconds (milliseconds?)")
         entry = found[key]
-        entry[1].append(int(round(timestamp * 1000)))
+        entry[1].append(timestamp_ms(timestamp, f"{filename}:{number}: ", parts[2]))
         entry[2].append(value)
     if not ended:
         raise OpenMetricsError(f"{filename}: no '# EOF' line: the file is incomplete")

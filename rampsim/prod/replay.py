@@ -5,10 +5,17 @@ OpenMetrics text with timestamps, or a per-tick CSV) and answers the same
 question as :class:`~rampsim.prod.source.PrometheusSource`: the samples of every
 series between two instants. So a team can replay a past incident, recorded from
 Prometheus or exported from a simulation, through a candidate gate.
+
+A recording that cannot be read is :class:`~rampsim.prod.openmetrics.OpenMetricsError`
+(data unavailable, exit 5) with its file and, where there is one, line: not UTF-8
+(a BOM is accepted), empty, a damaged gzip stream, a malformed line, or no sample.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +29,8 @@ from rampsim.telemetry import Telemetry
 
 __all__ = ["FileSource", "load_recording"]
 
+_BOM = b"\xef\xbb\xbf"
+
 
 def load_recording(path: str | Path) -> list[RawSeries]:
     """The series in the file at ``path``: CSV if it ends in ``.csv`` (or ``.csv.gz``), OpenMetrics
@@ -29,14 +38,41 @@ def load_recording(path: str | Path) -> list[RawSeries]:
     path = Path(path)
     compressed = path.suffix.lower() == ".gz"
     kind = Path(path.stem).suffix.lower() if compressed else path.suffix.lower()
+    read = read_tick_csv if kind == ".csv" else read_openmetrics
     try:
-        with (gzip.open(path, "rt", encoding="utf-8", newline="") if compressed
-              else path.open(encoding="utf-8", newline="")) as handle:
-            if kind == ".csv":
-                return read_tick_csv(handle, str(path))
-            return read_openmetrics(handle, str(path))
+        with _open(path, compressed) as handle:
+            if not handle.peek(1):
+                raise OpenMetricsError(f"{path}: the file is empty")
+            series = read(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""), str(path))
+    except UnicodeDecodeError:
+        raise _not_utf8(path, compressed) from None
     except OSError as exc:
         raise OpenMetricsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (EOFError, zlib.error) as exc:
+        raise OpenMetricsError(f"{path}: truncated or damaged gzip data: {exc}") from None
+    if not any(len(s.timestamps_ms) for s in series):
+        raise OpenMetricsError(f"{path}: no samples in the recording")
+    return series
+
+
+def _open(path: Path, compressed: bool) -> gzip.GzipFile | io.BufferedReader:
+    return gzip.open(path, "rb") if compressed else path.open("rb")
+
+
+def _not_utf8(path: Path, compressed: bool) -> OpenMetricsError:
+    """The error for a recording that is not UTF-8, naming the line and offset of its first bad byte."""
+    offset = 0
+    with contextlib.suppress(OSError, EOFError, zlib.error), _open(path, compressed) as handle:  # reread to locate
+        for number, raw in enumerate(handle, 1):
+            skip = len(_BOM) if number == 1 and raw.startswith(_BOM) else 0
+            try:
+                raw[skip:].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = skip + exc.start
+                return OpenMetricsError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[bad]:02x} at offset "
+                                        f"{offset + bad})")
+            offset += len(raw)
+    return OpenMetricsError(f"{path}: not UTF-8 text")
 
 
 class FileSource:

@@ -2,8 +2,9 @@
 
 The header is ``timestamp`` followed by one series per column, written the way
 PromQL writes a series (``rampsim_requests_total{arm="canary",segment="A"}``); a
-row is the scrape's time (unix seconds or RFC 3339) and each series' value, an
-empty cell for a missing sample. Spreadsheets and ``pandas.read_csv`` read it as is.
+row is the scrape's time (unix seconds or RFC 3339, from 1970 to the year 9999) and
+each series' value, an empty cell for a missing sample. Spreadsheets and
+``pandas.read_csv`` read it as is.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 from rampsim.prod.columns import RawSeries, SeriesMap
 from rampsim.prod.grid import parse_instant
 from rampsim.prod.naming import Naming
-from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series
+from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series, timestamp_ms
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
 
 __all__ = ["write_tick_csv", "read_tick_csv"]
@@ -63,27 +64,20 @@ def _arm_of(layout: Layout, kind: str) -> np.ndarray:
 def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeries]:
     """Every series in a per-tick CSV (see the module docstring)."""
     reader = csv.reader(lines)
-    header = next(reader, None)
-    if not header or header[0].strip() != "timestamp":
-        raise OpenMetricsError(f"{filename}:1: the first column must be 'timestamp'")
-    labels = []
-    for column, cell in enumerate(header[1:], 2):
-        parsed, end = parse_series(cell.strip(), f"{filename}:1: column {column}: ")
-        if end != len(cell.strip()):
-            raise OpenMetricsError(f"{filename}:1: column {column}: unexpected text after the series in {cell!r}")
-        labels.append(parsed)
-    stamps: list[int] = []
-    rows: list[list[float]] = []
-    for number, row in enumerate(reader, 2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise OpenMetricsError(f"{filename}:{number}: {len(row)} cells, the header has {len(header)}")
-        try:
-            stamps.append(int(round(parse_instant(row[0].strip(), now=_no_now) * 1000)))
-            rows.append([float(cell) if cell.strip() else np.nan for cell in row[1:]])
-        except ValueError as exc:
-            raise OpenMetricsError(f"{filename}:{number}: {exc}") from None
+    try:
+        header = next(reader, None)
+        if not header or header[0].strip() != "timestamp":
+            raise OpenMetricsError(f"{filename}:1: the first column must be 'timestamp'")
+        labels = [_series(cell, column, filename) for column, cell in enumerate(header[1:], 2)]
+        stamps: list[int] = []
+        rows: list[list[float]] = []
+        for row in reader:
+            if row:
+                stamp, values = _row(row, len(header), f"{filename}:{reader.line_num}: ")
+                stamps.append(stamp)
+                rows.append(values)
+    except csv.Error as exc:
+        raise OpenMetricsError(f"{filename}:{reader.line_num}: not CSV: {exc}") from None
     times = np.asarray(stamps, dtype=np.int64)
     order = np.argsort(times, kind="stable")
     table = np.asarray(rows, dtype=float).reshape(len(rows), len(labels))[order]
@@ -92,6 +86,26 @@ def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeri
         present = ~np.isnan(table[:, column])
         result.append(RawSeries(series_labels, times[order][present], table[present, column]))
     return result
+
+
+def _series(cell: str, column: int, filename: str) -> dict[str, str]:
+    """The labels of the series a header cell names."""
+    parsed, end = parse_series(cell.strip(), f"{filename}:1: column {column}: ")
+    if end != len(cell.strip()):
+        raise OpenMetricsError(f"{filename}:1: column {column}: unexpected text after the series in {cell!r}")
+    return parsed
+
+
+def _row(row: list[str], width: int, where: str) -> tuple[int, list[float]]:
+    """A row's timestamp in milliseconds and its values (``NaN`` for an empty cell)."""
+    if len(row) != width:
+        raise OpenMetricsError(f"{where}{len(row)} cells, the header has {width}")
+    try:
+        seconds = parse_instant(row[0].strip(), now=_no_now)
+        values = [float(cell) if cell.strip() else np.nan for cell in row[1:]]
+    except ValueError as exc:
+        raise OpenMetricsError(f"{where}{exc}") from None
+    return timestamp_ms(seconds, where, row[0].strip()), values
 
 
 def _no_now() -> float:
