@@ -584,7 +584,7 @@ class Plan(_Model):
         return self
 
     def _windows_fit(self) -> None:
-        """Refuse windows that can never be judged: a rule or objective that cannot fire before the ramp ends,
+        """Refuse windows that can never be judged: a rule that cannot fire before the ramp ends,
         a checkpoint criterion whose window (and the one before it, for a trend) starts before the ramp."""
         end = self.duration
         for where, measure in self.measures():
@@ -592,7 +592,7 @@ class Plan(_Model):
                 continue
             window = measure.window.seconds
             sustain = getattr(measure, "sustain", 0.0)
-            if where.startswith(("rules.", "slo.")) and window + sustain > end + 1e-9:
+            if where.startswith("rules.") and window + sustain > end + 1e-9:
                 raise LocatedError(f"{where}.window", f"window {format_value(window, Kind.DURATION)}"
                                    + (f" plus sustain {format_value(sustain, Kind.DURATION)}" if sustain else "")
                                    + f" is longer than the ramp ({format_value(end, Kind.DURATION)}): "
