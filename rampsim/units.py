@@ -10,14 +10,18 @@ from __future__ import annotations
 import enum
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BeforeValidator
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from rampsim.errors import UsageError
-__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "PositiveDuration", "Share",
-           "Number"]
+
+__all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
+           "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
+           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number"]
 
 
 class UnitError(UsageError):
@@ -218,7 +222,61 @@ def _format_duration(seconds: float) -> str:
     return f"{hours}h" if hours else f"{minutes}m"
 
 
-# Field types for pydantic models: the quantity read with its unit, exactly, and checked.
-PositiveDuration = Annotated[float, BeforeValidator(lambda v: quantity(v, Kind.DURATION, allow_low=False))]
-Share = Annotated[float, BeforeValidator(lambda v: quantity(v, Kind.RATIO, high=1.0))]
-Number = Annotated[float, BeforeValidator(lambda v: quantity(v, Kind.NUMBER))]
+# -- field types for pydantic models ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Pydantic field metadata: the value is read as a ``kind`` between ``low`` and ``high``.
+
+    ``Annotated[float, Unit(Kind.DURATION, allow_low=False)]`` is a field written with its
+    unit (``'15m'``), read exactly by :func:`quantity` (so every error says what was
+    expected) and stored in base units; text that overflows a float, ``inf`` and ``nan``
+    are refused. The ready-made types below cover the usual fields; a field with a bound
+    of its own writes ``Annotated[float, Unit(kind, high=...)]``.
+    """
+
+    kind: Kind
+    low: float = 0.0
+    high: float = math.inf
+    allow_low: bool = True
+
+    def read(self, value: object) -> float:
+        """``value`` in base units; ``ValueError`` saying what was expected."""
+        return quantity(value, self.kind, low=self.low, high=self.high, allow_low=self.allow_low)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.read, handler(source))
+
+
+Duration = Annotated[float, Unit(Kind.DURATION)]
+"""Seconds, zero or more: ``'15m'``, ``'1h30m'``, ``'01:20'`` (a bare ``0`` needs no unit)."""
+PositiveDuration = Annotated[float, Unit(Kind.DURATION, allow_low=False)]
+"""Seconds, more than zero."""
+Share = Annotated[float, Unit(Kind.RATIO, high=1.0)]
+"""A fraction from 0 to 1: ``'0.5%'``, ``'99.95%'`` or ``0.005``."""
+PositiveRatio = Annotated[float, Unit(Kind.RATIO, allow_low=False)]
+"""A fraction more than zero, with no upper bound (a weight: ``'50%'``, ``2``)."""
+RelativeChange = Annotated[float, Unit(Kind.RATIO, low=-1.0)]
+"""A relative change, -100% or more: ``'-2%'``, ``'+5%'``."""
+Rate = Annotated[float, Unit(Kind.REQUESTS_PER_SECOND, allow_low=False)]
+"""Requests per second, more than zero: ``'1250/s'``, ``'1,250 rps'``."""
+Bytes = Annotated[float, Unit(Kind.BYTES)]
+"""Bytes, zero or more: ``'512MB'``, ``'2GiB'``."""
+PositiveBytes = Annotated[float, Unit(Kind.BYTES, allow_low=False)]
+"""Bytes, more than zero (a size limit)."""
+BytesPerHour = Annotated[float, Unit(Kind.BYTES_PER_HOUR)]
+"""Bytes per hour, zero or more: ``'50MB/h'``."""
+Money = Annotated[float, Unit(Kind.DOLLARS)]
+"""Dollars, zero or more: ``'$2,450'``."""
+MoneyPerMinute = Annotated[float, Unit(Kind.DOLLARS_PER_MINUTE)]
+"""Dollars per minute, zero or more: ``'$2,450/min'``."""
+Number = Annotated[float, Unit(Kind.NUMBER)]
+"""A plain number, zero or more (bound it with ``Field(ge=..., le=...)``)."""
+
+UNIT_TYPES = {
+    "Duration": Duration, "PositiveDuration": PositiveDuration, "Share": Share, "PositiveRatio": PositiveRatio,
+    "RelativeChange": RelativeChange, "Rate": Rate, "Bytes": Bytes, "PositiveBytes": PositiveBytes,
+    "BytesPerHour": BytesPerHour, "Money": Money, "MoneyPerMinute": MoneyPerMinute, "Number": Number,
+}
+"""Every ready-made unit type by name (each is ``Annotated[float, Unit(...)]``)."""

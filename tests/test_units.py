@@ -94,3 +94,62 @@ slo:
     assert (checks, ok) == (7500, 7497)
     decision = [e for e in run(DecisionEngine(plan), telemetry) if isinstance(e, Decision)][-1]
     assert decision.kind is DecisionKind.HOLD
+
+
+# -- unit field types: Annotated[float, Unit(...)] reads exactly what parse reads, in its range ---------
+
+from typing import get_args  # noqa: E402
+
+from pydantic import TypeAdapter, ValidationError  # noqa: E402
+
+from rampsim.units import UNIT_TYPES, Unit  # noqa: E402
+
+_ADAPTERS = {name: TypeAdapter(annotated) for name, annotated in UNIT_TYPES.items()}
+_UNITS = {name: next(m for m in get_args(annotated)[1:] if isinstance(m, Unit)) for name, annotated in UNIT_TYPES.items()}
+_SPELLINGS = {   # each kind written with every unit it takes ("{}" is the number)
+    Kind.DURATION: ["{}s", "{}m", "{}h", "{}ms", "{}d", "{} s"],
+    Kind.RATIO: ["{}%", "{}"],
+    Kind.BYTES: ["{}B", "{}MB", "{}GiB", "{}KiB"],
+    Kind.BYTES_PER_HOUR: ["{}MB/h", "{}GiB/min", "{}KB/s"],
+    Kind.DOLLARS: ["${}"],
+    Kind.DOLLARS_PER_MINUTE: ["${}/min", "${}/h", "${}/s"],
+    Kind.REQUESTS_PER_SECOND: ["{}/s", "{} rps", "{} req/s"],
+    Kind.NUMBER: ["{}", "{}%"],
+}
+
+
+def test_every_kind_has_a_unit_type():
+    assert {unit.kind for unit in _UNITS.values()} == set(Kind)
+
+
+@pytest.mark.parametrize("name", sorted(UNIT_TYPES))
+@given(hundredths=st.one_of(st.integers(-10**4, 10**4), st.integers(-10**15, 10**15)), spelling=st.integers(0, 5),
+       grouped=st.booleans())
+def test_unit_types_read_every_two_decimal_value_exactly_as_parse(name, hundredths, spelling, grouped):
+    unit = _UNITS[name]
+    grouped = grouped and unit.kind is not Kind.DURATION   # durations take no thousands separators
+    whole, cents = divmod(abs(hundredths), 100)
+    number = f"{'-' if hundredths < 0 else ''}{whole:{',' if grouped else ''}}.{cents:02d}"
+    spellings = _SPELLINGS[unit.kind]
+    text = spellings[spelling % len(spellings)].format(number)
+    expected = parse(text, unit.kind)
+    in_range = unit.low <= expected <= unit.high and (expected > unit.low or unit.allow_low)
+    if in_range:
+        assert _ADAPTERS[name].validate_python(text) == expected   # the same float, to the last bit
+    else:
+        with pytest.raises(ValidationError, match="out of range|must be"):
+            _ADAPTERS[name].validate_python(text)
+
+
+@pytest.mark.parametrize("name", sorted(UNIT_TYPES))
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, "inf", "nan", ".inf", "1e999", "-1e999", None, True])
+def test_unit_types_refuse_non_finite_values(name, value):
+    with pytest.raises(ValidationError):
+        _ADAPTERS[name].validate_python(value)
+
+
+@pytest.mark.parametrize("name", sorted(UNIT_TYPES))
+def test_unit_types_refuse_a_quantity_that_overflows(name):
+    spelling = _SPELLINGS[_UNITS[name].kind][0]
+    with pytest.raises(ValidationError, match="not a finite number"):
+        _ADAPTERS[name].validate_python(spelling.format("1" + "0" * 400))

@@ -13,9 +13,10 @@ from typing import Callable
 from rampsim import units
 from rampsim.errors import UsageError
 from rampsim.prod.grid import EARLIEST, LATEST, format_instant, parse_instant
+from rampsim.prod.source import MAX_ATTEMPTS
 
 __all__ = ["seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
-           "instant"]
+           "instant", "add_prometheus_options"]
 
 
 def _number(text: str) -> float:
@@ -108,3 +109,14 @@ def instant(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{shown!r} is outside {format_instant(EARLIEST)} .. "
                                          f"{format_instant(LATEST)}")
     return text
+
+
+def add_prometheus_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that reads Prometheus: naming, timeout, attempts, bearer token."""
+    parser.add_argument("--naming", metavar="FILE", help="YAML naming (metrics, labels, matchers); "
+                                                         "overrides the plan's prometheus: section")
+    parser.add_argument("--timeout", type=seconds(), default=5.0,
+                        help="seconds per Prometheus request, all of it: connection, headers and body (default 5)")
+    parser.add_argument("--attempts", type=count(1, MAX_ATTEMPTS), default=3,
+                        help=f"tries per request before giving up, 1 to {MAX_ATTEMPTS} (default 3)")
+    parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")

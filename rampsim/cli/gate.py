@@ -40,7 +40,7 @@ from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, write_openmetrics
 from rampsim.prod.replay import FileSource
 from rampsim.prod.runner import GateRun, Outcome, Step
-from rampsim.prod.source import MAX_ATTEMPTS, PrometheusSource, RetryPolicy, bearer_headers
+from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.units import Kind, format_value
 
@@ -68,17 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     when.add_argument("--follow", action="store_true", help="keep judging scrapes as they arrive until a "
                                                             "terminal decision or the end of the plan")
     gate.add_argument("--json", action="store_true", help="print JSON lines (events, notices, the outcome)")
-    gate.add_argument("--naming", metavar="FILE", help="YAML naming (metrics, labels, matchers); "
-                                                      "overrides the plan's prometheus: section")
-    gate.add_argument("--timeout", type=arguments.seconds(), default=5.0,
-                      help="seconds per Prometheus request, all of it: connection, headers and body (default 5)")
-    gate.add_argument("--attempts", type=arguments.count(1, MAX_ATTEMPTS), default=3,
-                      help=f"tries per request before giving up, 1 to {MAX_ATTEMPTS} (default 3)")
+    arguments.add_prometheus_options(gate)
     gate.add_argument("--settle", type=arguments.seconds(allow_zero=True), default=5.0,
                       help="seconds to wait after a scrape slot closes before judging it (default 5)")
     gate.add_argument("--max-outage", type=arguments.seconds(), default=300.0,
                       help="with --follow: seconds Prometheus may stay unavailable before the gate exits 5")
-    gate.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
     gate.add_argument("--record", metavar="FILE", help="write the scrapes judged to FILE (.csv, else OpenMetrics) "
                                                       "for later replay")
     gate.set_defaults(run=run_gate)

@@ -29,7 +29,7 @@ from rampsim.prod.grid import parse_instant
 from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
-from rampsim.prod.source import MAX_ATTEMPTS, PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
+from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
 from rampsim.errors import DataUnavailable, UsageError
 
 __all__ = ["register"]
@@ -49,13 +49,8 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
                         help="end of the history (required with --prometheus; a recording's last sample)")
     parser.add_argument("--arm", default="baseline", help="the arm whose series are the stable service "
                                                           "(default baseline)")
-    parser.add_argument("--naming", metavar="FILE", help="YAML naming; overrides the plan's prometheus: section")
-    parser.add_argument("--timeout", type=arguments.seconds(), default=5.0,
-                        help="seconds per Prometheus request, all of it (default 5)")
-    parser.add_argument("--attempts", type=arguments.count(1, MAX_ATTEMPTS), default=3,
-                        help=f"tries per request, 1 to {MAX_ATTEMPTS} (default 3)")
-    parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulations (and of the A/A split)")
+    arguments.add_prometheus_options(parser)
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the simulations (and of the A/A split)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,9 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "backtest", help="A/A: the plan's gate on the service's own history, next to the simulated rate",
         description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
     _history_options(backtest)
-    backtest.add_argument("--replicates", type=int, default=200,
+    backtest.add_argument("--replicates", type=arguments.replicates, default=200,
                           help="simulated healthy ramps under the calibrated model (default 200)")
-    backtest.add_argument("--workers", type=int, default=1, help="processes for the simulation (default 1)")
+    backtest.add_argument("--workers", type=arguments.workers, default=1, help="processes for the simulation (default 1)")
     backtest.add_argument("--as-is", action="store_true",
                           help="simulate the plan's own traffic: section instead of calibrating it")
     backtest.set_defaults(run=run_backtest)

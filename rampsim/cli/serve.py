@@ -14,7 +14,7 @@ from rampsim.cli.plan_commands import EXIT_INVALID_PLAN
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.prod.grid import parse_instant
-from rampsim.prod.source import MAX_ATTEMPTS, PrometheusSource, RetryPolicy, bearer_headers
+from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.webhook import MAX_CANARIES, WebhookGate, serve_webhook
 
 __all__ = ["register", "run_serve"]
@@ -37,17 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=arguments.port, default=8080, help="port to bind (default 8080; 0: any free)")
     serve.add_argument("--start", metavar="TIME", type=arguments.instant,
                        help="ramp start for canaries without a pre-rollout call or metadata.start")
-    serve.add_argument("--naming", metavar="FILE", help="YAML naming; overrides the plan's prometheus: section")
-    serve.add_argument("--timeout", type=arguments.seconds(), default=5.0,
-                       help="seconds per Prometheus request (default 5)")
-    serve.add_argument("--attempts", type=arguments.count(1, MAX_ATTEMPTS), default=3,
-                       help=f"tries per request, 1 to {MAX_ATTEMPTS} (default 3)")
+    arguments.add_prometheus_options(serve)
     serve.add_argument("--settle", type=arguments.seconds(allow_zero=True), default=5.0,
                        help="seconds after a scrape slot before judging it (default 5)")
     serve.add_argument("--max-canaries", type=arguments.count(1, 10_000), default=MAX_CANARIES,
                        help=f"canaries remembered at once (default {MAX_CANARIES}); when full, the oldest finished "
                             f"one is forgotten, and a new canary gets 503 if none has finished")
-    serve.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
     serve.set_defaults(run=run_serve)
 
 

@@ -19,34 +19,24 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rampsim.faults import Fault
 from rampsim.faults.syntax import read_faults
-from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
+from rampsim.plan.sections import validate_section
 from rampsim.plan.source import Document, SourceError, read_document
-from rampsim.units import Kind, UnitError, parse
+from rampsim.units import PositiveRatio
 
 __all__ = ["MixScenario", "Mix", "load_mix", "allocate", "single_scenario_mix"]
 
 
 class _ScenarioModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    weight: float = 1.0
+    weight: PositiveRatio = 1.0
     description: Optional[str] = None
     faults: list[Union[str, dict[str, Any]]] = Field(default_factory=list)
-
-    @field_validator("weight", mode="before")
-    @classmethod
-    def _weight(cls, value: Any) -> float:
-        try:
-            weight = parse(value, Kind.RATIO)
-        except UnitError as exc:
-            raise ValueError(str(exc)) from None
-        if weight <= 0:
-            raise ValueError(f"a weight must be positive, got {value!r}")
-        return weight
 
 
 class _MixModel(BaseModel):
@@ -97,10 +87,7 @@ def load_mix(path: Union[str, Path], plan: Plan) -> Mix:
 
 
 def mix_from_document(document: Document, plan: Plan) -> Mix:
-    try:
-        model = _MixModel.model_validate(document.data if document.data is not None else {})
-    except ValidationError as exc:
-        raise PlanError(list(describe_errors(exc.errors(), document))) from None
+    model = validate_section(_MixModel, document.data if document.data is not None else {}, document)
     scenarios, problems = [], []
     for name, scenario in model.scenarios.items():
         try:

@@ -12,13 +12,9 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from rampsim.faults.catalogue import ARMS, SHARED, FaultKind, kind_named
-from rampsim.units import Kind, UnitError, format_value, parse, quantity
+from rampsim.units import Duration, Kind, PositiveDuration, UnitError, format_value, parse
 
 __all__ = ["Fault"]
-
-
-def _seconds(value: Any, *, allow_zero: bool) -> float:
-    return quantity(value, Kind.DURATION, allow_low=allow_zero)
 
 
 class Fault(BaseModel):
@@ -29,13 +25,13 @@ class Fault(BaseModel):
     kind: str
     target: Optional[str] = None
     magnitude: Optional[float] = Field(None, validate_default=True)
-    start: float = 0.0
-    duration: Optional[float] = None
+    start: Duration = 0.0
+    duration: Optional[PositiveDuration] = None
     shape: Optional[str] = None
-    period: Optional[float] = None
+    period: Optional[PositiveDuration] = None
     duty: Optional[float] = None
-    rise: Optional[float] = None
-    delay: Optional[float] = None
+    rise: Optional[PositiveDuration] = None
+    delay: Optional[PositiveDuration] = None
 
     @field_validator("kind")
     @classmethod
@@ -81,16 +77,6 @@ class Fault(BaseModel):
         if not spec.low <= number <= spec.high or (spec.low == 0 and number == 0):
             raise ValueError(f"{value!r} is out of range for {spec.name}: {spec.magnitude_help}")
         return number
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _start(cls, value: Any) -> float:
-        return _seconds(value, allow_zero=True)
-
-    @field_validator("duration", "period", "rise", "delay", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> Optional[float]:
-        return None if value is None else _seconds(value, allow_zero=False)
 
     @field_validator("duty", mode="before")
     @classmethod

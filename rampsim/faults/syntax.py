@@ -26,8 +26,9 @@ from pydantic import ValidationError
 from rampsim.errors import UsageError
 from rampsim.faults.catalogue import ARMS, SHARED
 from rampsim.faults.spec import Fault
-from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
+from rampsim.plan.sections import locate, plan_document, register_section, validate_section
 from rampsim.plan.source import Document
 from rampsim.units import Kind, format_value
 
@@ -113,8 +114,7 @@ def check_faults(faults: Sequence[Fault], plan: Plan) -> list[tuple[int, str]]:
 
 def plan_faults(plan: Plan) -> list[Fault]:
     """The faults of ``plan``'s ``faults:`` list; :class:`~rampsim.plan.PlanError` with located messages."""
-    document: Document = plan.source or Document(data=None, filename="<plan>")
-    return read_faults(plan.faults or [], document, ("faults",), plan)
+    return read_faults(plan.faults or [], plan_document(plan), ("faults",), plan)
 
 
 def read_faults(items: Iterable[Any], document: Document, prefix: tuple, plan: Plan) -> list[Fault]:
@@ -122,8 +122,8 @@ def read_faults(items: Iterable[Any], document: Document, prefix: tuple, plan: P
 
     Raises :class:`~rampsim.plan.PlanError` listing every problem as ``file:line: field: message``.
     """
-    faults, problems = [], []
-    dotted = ".".join(str(p) for p in prefix)
+    faults: list[Fault] = []
+    problems: list[str] = []
     for index, item in enumerate(items):
         where = (*prefix, index)
         try:
@@ -133,14 +133,16 @@ def read_faults(items: Iterable[Any], document: Document, prefix: tuple, plan: P
             if not isinstance(item, dict):
                 raise FaultError("a fault is a mapping (kind, target, magnitude, start, ...) or a string such as "
                                  "'error-rate:canary:+1.5%@1h'")
-            faults.append(Fault.model_validate(item))
+            faults.append(validate_section(Fault, item, document, where))
         except FaultError as exc:
-            problems.append(f"{document.where(where)}: {dotted}.{index}: {exc}")
-        except ValidationError as exc:
-            problems.extend(describe_errors(exc.errors(), document, prefix=where))
+            problems.append(locate(document, where, str(exc)))
+        except PlanError as exc:
+            problems.extend(exc.problems)
     if not problems:
-        problems = [f"{document.where((*prefix, index))}: {dotted}.{index}: {message}"
-                    for index, message in check_faults(faults, plan)]
+        problems = [locate(document, (*prefix, index), message) for index, message in check_faults(faults, plan)]
     if problems:
         raise PlanError(problems)
     return faults
+
+
+register_section("faults", plan_faults)

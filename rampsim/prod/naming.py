@@ -25,12 +25,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rampsim.engine.promql import METRIC_NAMES, promql
-from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Measure, Plan
-from rampsim.plan.source import Document, SourceError, read_document
+from rampsim.plan.sections import plan_document, register_section, validate_section
+from rampsim.plan.source import SourceError, read_document
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES
 
 __all__ = ["Labels", "Naming", "naming_for_plan", "load_naming", "quote"]
@@ -165,11 +166,7 @@ def naming_for_plan(plan: Plan, override: Optional[Naming] = None) -> Naming:
     section = plan.prometheus
     if section is None:
         return Naming()
-    try:
-        return Naming.model_validate(section)
-    except ValidationError as exc:
-        document = plan.source or Document(data=None, filename="<plan>")
-        raise PlanError(list(describe_errors(exc.errors(), document, prefix=("prometheus",)))) from None
+    return validate_section(Naming, section, plan_document(plan), ("prometheus",))
 
 
 def load_naming(path: str | Path) -> Naming:
@@ -178,7 +175,7 @@ def load_naming(path: str | Path) -> Naming:
         document = read_document(path)
     except SourceError as exc:
         raise PlanError([str(exc)]) from None
-    try:
-        return Naming.model_validate(document.data or {})
-    except ValidationError as exc:
-        raise PlanError(list(describe_errors(exc.errors(), document))) from None
+    return validate_section(Naming, document.data or {}, document)
+
+
+register_section("prometheus", naming_for_plan)

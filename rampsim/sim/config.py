@@ -13,25 +13,21 @@ a Prometheus ``histogram_quantile`` reads at normal load is exactly ``p99``.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+import math
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from rampsim.plan.loader import PlanError, describe_errors
+from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
-from rampsim.plan.source import Document
-from rampsim.units import Kind, Number, PositiveDuration, Share, UnitError, format_value, parse, quantity
+from rampsim.plan.sections import locate, plan_document, register_section, validate_section
+from rampsim.units import (
+    Duration, Kind, MoneyPerMinute, Number, PositiveBytes, PositiveDuration, RelativeChange, Share, Unit, UnitError,
+    format_value, parse,
+)
 
 __all__ = ["Segment", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
            "traffic_config"]
-
-
-def _ratio(value: Any) -> float:
-    return quantity(value, Kind.RATIO, high=1.0)
-
-
-def _duration(value: Any) -> float:
-    return quantity(value, Kind.DURATION, allow_low=False)
 
 
 MAX_RATE = 10_000_000.0
@@ -40,9 +36,8 @@ MAX_RATE = 10_000_000.0
 MAX_INSTANCES = 10_000
 """The most instances an arm may have (each is simulated)."""
 
-
-def _rate(value: Any) -> float:
-    return quantity(value, Kind.REQUESTS_PER_SECOND, low=0.0, high=MAX_RATE, allow_low=False)
+LoadRate = Annotated[float, Unit(Kind.REQUESTS_PER_SECOND, allow_low=False, high=MAX_RATE)]
+"""Requests per second, more than zero and at most :data:`MAX_RATE`."""
 
 
 class _Model(BaseModel):
@@ -52,13 +47,8 @@ class _Model(BaseModel):
 class Segment(_Model):
     """A segment of learners: its share of the population and its base error rate."""
 
-    share: float
-    error_rate: float
-
-    @field_validator("share", "error_rate", mode="before")
-    @classmethod
-    def _ratios(cls, value: Any) -> float:
-        return _ratio(value)
+    share: Share
+    error_rate: Share
 
 
 class Load(_Model):
@@ -72,28 +62,13 @@ class Load(_Model):
     """
 
     shape: Literal["flat", "bursts", "diurnal"] = "flat"
-    average: float
-    peak: Optional[float] = None
-    every: float = 1800.0
-    burst: float = 120.0
-    first: float = 1200.0
-    start: float = 14 * 3600.0
-    peak_at: float = 16 * 3600.0
-
-    @field_validator("average", "peak", mode="before")
-    @classmethod
-    def _rates(cls, value: Any) -> Optional[float]:
-        return None if value is None else _rate(value)
-
-    @field_validator("every", "burst", mode="before")
-    @classmethod
-    def _positive(cls, value: Any) -> float:
-        return _duration(value)
-
-    @field_validator("first", "start", "peak_at", mode="before")
-    @classmethod
-    def _clock(cls, value: Any) -> float:
-        return quantity(value, Kind.DURATION)
+    average: LoadRate
+    peak: Optional[LoadRate] = None
+    every: PositiveDuration = 1800.0
+    burst: PositiveDuration = 120.0
+    first: Duration = 1200.0
+    start: Duration = 14 * 3600.0
+    peak_at: Duration = 16 * 3600.0
 
     @model_validator(mode="after")
     def _consistent(self) -> "Load":
@@ -118,22 +93,22 @@ class Service(_Model):
 
     instances: dict[str, int] = Field(default_factory=lambda: {"baseline": 45, "canary": 5})
     workers: int = Field(8, ge=1, le=256)
-    normal_load: float = 250.0
-    p99: float = 0.046
-    cache_hit_rate: float = 0.85
-    timeout: float = 1.0
-    restart: float = 30.0
-    cpu: float = 0.65
-    cpu_idle: float = 0.35
-    memory: float = 0.72
-    memory_load_share: float = 0.10
-    memory_limit: float = 4 * 2.0**30
-    network: float = 0.58
-    network_idle: float = 0.20
-    health_check_timeout: float = 1.0
-    health_check_failure: float = 1e-5
+    normal_load: LoadRate = 250.0
+    p99: PositiveDuration = 0.046
+    cache_hit_rate: Share = 0.85
+    timeout: PositiveDuration = 1.0
+    restart: PositiveDuration = 30.0
+    cpu: Share = 0.65
+    cpu_idle: Share = 0.35
+    memory: Share = 0.72
+    memory_load_share: Share = 0.10
+    memory_limit: PositiveBytes = 4 * 2.0**30
+    network: Share = 0.58
+    network_idle: Share = 0.20
+    health_check_timeout: PositiveDuration = 1.0
+    health_check_failure: Share = 1e-5
     unhealthy_after: int = Field(2, ge=1, le=10)
-    gauge_noise: float = 0.01
+    gauge_noise: Share = 0.01
 
     @field_validator("instances")
     @classmethod
@@ -142,27 +117,6 @@ class Service(_Model):
             if not 1 <= count <= MAX_INSTANCES:
                 raise ValueError(f"arm {arm!r} needs 1 to {MAX_INSTANCES:,} instances, got {count:,}")
         return value
-
-    @field_validator("normal_load", mode="before")
-    @classmethod
-    def _load(cls, value: Any) -> float:
-        return _rate(value)
-
-    @field_validator("p99", "timeout", "restart", "health_check_timeout", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> float:
-        return _duration(value)
-
-    @field_validator("cache_hit_rate", "cpu", "cpu_idle", "memory", "memory_load_share", "network",
-                     "network_idle", "health_check_failure", "gauge_noise", mode="before")
-    @classmethod
-    def _ratios(cls, value: Any) -> float:
-        return _ratio(value)
-
-    @field_validator("memory_limit", mode="before")
-    @classmethod
-    def _bytes(cls, value: Any) -> float:
-        return quantity(value, Kind.BYTES, allow_low=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Service":
@@ -270,8 +224,8 @@ class TrafficConfig(_Model):
     })
     load: Load = Field(default_factory=lambda: Load(shape="bursts", average="12,500/s", peak="21,000/s"))
     service: Service = Field(default_factory=Service)
-    revenue: float = 2450.0
-    revenue_uplift: float = 0.0
+    revenue: MoneyPerMinute = 2450.0
+    revenue_uplift: RelativeChange = 0.0
     variability: Optional[Variability] = None
 
     @field_validator("variability", mode="before")
@@ -292,19 +246,10 @@ class TrafficConfig(_Model):
                 value = parse(value, Kind.NUMBER)
             except UnitError as exc:
                 raise ValueError(str(exc)) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or value != int(value)):
             raise ValueError(f"learners is a whole number such as 500,000, got {value!r}")
         return int(value)
-
-    @field_validator("revenue", mode="before")
-    @classmethod
-    def _revenue(cls, value: Any) -> float:
-        return quantity(value, Kind.DOLLARS_PER_MINUTE)
-
-    @field_validator("revenue_uplift", mode="before")
-    @classmethod
-    def _uplift(cls, value: Any) -> float:
-        return quantity(value, Kind.RATIO, low=-1.0)
 
     @field_validator("segments")
     @classmethod
@@ -341,13 +286,12 @@ def traffic_config(plan: Plan) -> TrafficConfig:
 
     Raises :class:`~rampsim.plan.PlanError` with ``file:line: traffic.field: message`` lines.
     """
-    document: Document = plan.source or Document(data=None, filename="<plan>")
-    try:
-        config = TrafficConfig.model_validate(plan.traffic or {})
-    except ValidationError as exc:
-        raise PlanError(list(describe_errors(exc.errors(), document, prefix=("traffic",)))) from None
-    problems = [f"{document.where(loc)}: {'.'.join(map(str, loc))}: {message}"
-                for loc, message in config.check_against(plan)]
+    document = plan_document(plan)
+    config = validate_section(TrafficConfig, plan.traffic or {}, document, ("traffic",))
+    problems = [locate(document, loc, message) for loc, message in config.check_against(plan)]
     if problems:
         raise PlanError(problems)
     return config
+
+
+register_section("traffic", traffic_config)
