@@ -28,11 +28,11 @@ from rampsim.engine.events import (
     DecisionKind, Event, Status,
 )
 from rampsim.engine.metrics import (
-    GAUGE_METRICS, Aggregator, Series, aggregate_groups, evaluate, increments, is_scalar_measure, plan_channels,
+    Aggregator, Series, aggregate_groups, evaluate, gauge_channel, increments, is_scalar_measure, plan_channels,
     scalar_finisher, without_damaged_gauges,
 )
 from rampsim.engine.vectorized import window_starts
-from rampsim.plan.schema import FinalGate, Measure, Metric, Plan, Rule
+from rampsim.plan.schema import FinalGate, Measure, Measurement, Metric, Plan, Rule
 from rampsim.telemetry import COUNTER_LIMIT, Telemetry, damaged_counters
 from rampsim.units import Kind, format_value
 
@@ -117,27 +117,27 @@ class DecisionEngine:
 
     def _compile_rules(self, plan: Plan) -> tuple[list[_CompiledRule], list[_Slot], list]:
         groups: dict[tuple, int] = {}
-        slots: dict[tuple, int] = {}
+        slots: dict[Measurement, int] = {}
         slot_list: list[_Slot] = []
         compiled = []
         for name, rule in plan.rules.items():
             slot = -1
-            key: tuple
-            if is_scalar_measure(rule) and rule.metric in GAUGE_METRICS:
-                column = int(self.layout.channels(GAUGE_METRICS[rule.metric], arm=self.layout.arm(rule.arm)))
-                key, new = ("gauge", column), _Slot(0, column, None)
-            elif is_scalar_measure(rule):
-                columns = tuple(groups.setdefault(g, len(groups)) for g in aggregate_groups(self.layout, rule))
-                lag = int(round(rule.window.seconds / self.interval))
-                key = (rule.metric, rule.quantile, rule.definition, columns, lag)
-                new = _Slot(lag, -1, scalar_finisher(rule, self.layout.latency_buckets, columns))
             if is_scalar_measure(rule):
-                if key not in slots:
-                    slots[key] = len(slot_list)
-                    slot_list.append(new)
-                slot = slots[key]
+                if rule.measurement not in slots:
+                    slots[rule.measurement] = len(slot_list)
+                    slot_list.append(self._slot(rule.measurement, groups))
+                slot = slots[rule.measurement]
             compiled.append(_CompiledRule(name, rule, slot))
         return compiled, slot_list, list(groups)
+
+    def _slot(self, measurement: Measurement, groups: dict[tuple, int]) -> _Slot:
+        """The slot computing ``measurement`` per scrape, its counter groups added to ``groups``."""
+        if measurement.metric_definition.gauge is not None:
+            column = gauge_channel(self.layout, measurement)
+            return _Slot(0, column, None)
+        columns = tuple(groups.setdefault(g, len(groups)) for g in aggregate_groups(self.layout, measurement))
+        lag = int(round(measurement.window.seconds / self.interval))
+        return _Slot(lag, -1, scalar_finisher(measurement, self.layout.latency_buckets, columns))
 
     # -- the protocol ------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from rampsim.engine.events import SEVERITY_RANK, TIME_TOLERANCE
 from rampsim.engine.metrics import Series, evaluate, plan_channels
-from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
+from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Measurement, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry
 
 __all__ = ["Verdicts", "judge", "window_starts", "fired", "first_sustained", "checkpoint_ticks",
@@ -42,12 +42,6 @@ class Verdicts:
         return len(self.kind)
 
 
-def _value_key(measure: Measure) -> tuple:
-    """What the measured value depends on (not the comparison)."""
-    return (measure.metric, measure.arm, measure.segment, measure.quantile, measure.definition, measure.agg,
-            measure.alert_severity, measure.window.kind, measure.window.seconds, measure.peak, measure.trend)
-
-
 def checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
     """The scrape at which each checkpoint is judged: the first at or after its time, one per scrape."""
     ticks, previous = [], -1
@@ -58,7 +52,7 @@ def checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
     return ticks
 
 
-def window_starts(measure: Measure, ends: np.ndarray, interval: float, previous_checkpoint: np.ndarray) -> np.ndarray:
+def window_starts(measure: Measurement, ends: np.ndarray, interval: float, previous_checkpoint: np.ndarray) -> np.ndarray:
     if measure.window.kind is WindowKind.CUMULATIVE:
         return np.zeros_like(ends)
     if measure.window.kind is WindowKind.SINCE_CHECKPOINT:
@@ -119,14 +113,14 @@ class _Judge:
         """The rule's value at every scrape, as the engine sees it then."""
         ends = np.arange(len(self.time))
         previous = previous_checkpoints(len(ends), checkpoint_ticks)
-        key = (_value_key(rule), tuple(checkpoint_ticks) if rule.window.kind is WindowKind.SINCE_CHECKPOINT else ())
+        key = (rule.measurement, tuple(checkpoint_ticks) if rule.window.kind is WindowKind.SINCE_CHECKPOINT else ())
         if key not in self._values:
             starts = window_starts(rule, ends, self.interval, previous)
             self._values[key] = evaluate(self.series, rule, starts, ends)
         return self._values[key]
 
     def criterion_value(self, criterion: Measure, tick: int, previous_tick: int) -> float:
-        key = (_value_key(criterion), tick, previous_tick)
+        key = (criterion.measurement, tick, previous_tick)
         if key not in self._criterion_values:
             start = window_starts(criterion, np.array([tick]), self.interval, np.array([previous_tick]))
             self._criterion_values[key] = float(evaluate(self.series, criterion, start, np.array([tick]))[0])
@@ -159,7 +153,7 @@ def _rule_fires(plans: Sequence[Plan], schedules: list[list[int]], state: _Judge
             rule = plan.rules.get(name)
             if rule is not None:
                 since = tuple(schedules[g]) if rule.window.kind is WindowKind.SINCE_CHECKPOINT else ()
-                groups.setdefault((_value_key(rule), rule.op, since), []).append(g)
+                groups.setdefault((rule.measurement, rule.op, since), []).append(g)
         for (_, op, _), members in groups.items():
             rule = plans[members[0]].rules[name]
             values = state.rule_values(rule, schedules[members[0]])

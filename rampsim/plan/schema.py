@@ -12,6 +12,7 @@ Comparison semantics: a *criterion* passes when ``value <op> threshold`` holds; 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import operator
 from typing import Any, Callable, Literal, Optional, overload
@@ -21,54 +22,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from rampsim.errors import InvalidPlanError
+from rampsim.plan.metric_definitions import Metric, MetricDefinition, definition_of, metric_names, resolve_alias
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
 from rampsim.units import Kind, UnitError, format_value, parse, quantity
 
 __all__ = [
-    "Metric", "Op", "WindowKind", "Window", "Measure", "Criterion", "Rule", "Objective",
+    "Metric", "Op", "WindowKind", "Window", "Measurement", "Measure", "Criterion", "Rule", "Objective",
     "Checkpoint", "FinalGate", "Phase", "Actions", "TelemetrySettings", "SLO", "Plan",
-    "METRIC_KINDS", "QUANTILE_ALIASES",
 ]
-
-
-class Metric(str, enum.Enum):
-    """Every metric the engine can judge (PromQL for each in :mod:`rampsim.engine.metrics`)."""
-
-    ERROR_RATE = "error_rate"
-    LATENCY = "latency"
-    AVAILABILITY = "availability"
-    SEGMENT_SPREAD = "segment_spread"
-    CPU = "cpu"
-    MEMORY = "memory"
-    NETWORK = "network"
-    CACHE_HIT_RATE = "cache_hit_rate"
-    MEMORY_GROWTH = "memory_growth"
-    REQUEST_RATE = "request_rate"
-    REVENUE_RATE = "revenue_rate"
-    REVENUE_DELTA = "revenue_delta"
-    ALERTS = "alerts"
-
-
-QUANTILE_ALIASES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
-
-METRIC_KINDS: dict[Metric, Kind] = {
-    Metric.ERROR_RATE: Kind.RATIO,
-    Metric.LATENCY: Kind.DURATION,
-    Metric.AVAILABILITY: Kind.RATIO,
-    Metric.SEGMENT_SPREAD: Kind.RATIO,
-    Metric.CPU: Kind.RATIO,
-    Metric.MEMORY: Kind.RATIO,
-    Metric.NETWORK: Kind.RATIO,
-    Metric.CACHE_HIT_RATE: Kind.RATIO,
-    Metric.MEMORY_GROWTH: Kind.BYTES_PER_HOUR,
-    Metric.REQUEST_RATE: Kind.REQUESTS_PER_SECOND,
-    Metric.REVENUE_RATE: Kind.DOLLARS_PER_MINUTE,
-    Metric.REVENUE_DELTA: Kind.RATIO,
-    Metric.ALERTS: Kind.NUMBER,
-}
-_BOUNDED_RATIOS = {Metric.ERROR_RATE, Metric.AVAILABILITY, Metric.CPU, Metric.MEMORY, Metric.NETWORK,
-                   Metric.CACHE_HIT_RATE, Metric.SEGMENT_SPREAD}
-_GAUGES = {Metric.CPU, Metric.MEMORY, Metric.NETWORK}
 
 
 class Op(str, enum.Enum):
@@ -174,11 +135,6 @@ MAX_SCRAPES = 200_000
 """The most scrapes a ramp may have (its telemetry is held in memory)."""
 
 
-def _reads_latest(measure: "Measure") -> bool:
-    """A gauge read at its latest scrape: the window plays no part."""
-    return measure.metric in _GAUGES and measure.agg in (None, "last")
-
-
 def _on_grid(seconds: float, interval: float) -> bool:
     return abs(seconds / interval - round(seconds / interval)) <= 1e-9
 
@@ -195,12 +151,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
-class Measure(_Model):
-    """A metric over a window, compared with a threshold.
+class Measurement(_Model):
+    """What is measured: a metric of an arm (and segment) over a window, with the metric's parameters.
 
-    ``metric`` may be written as a latency alias (``p99`` is ``latency`` with
-    ``quantile: 0.99``). ``peak`` takes the maximum over the window of the metric
-    computed on rolling sub-windows of that length (``max_over_time`` of a subquery).
+    ``metric`` may be written as an alias (``p99`` is ``latency`` with ``quantile:
+    0.99``). ``peak`` takes the maximum over the window of the metric computed on
+    rolling sub-windows of that length (``max_over_time`` of a subquery); ``trend``
+    divides the value by the one over the equally long window before. The metric's
+    :class:`~rampsim.plan.metric_definitions.MetricDefinition` checks the rest.
+
+    Frozen and hashable, with no comparison: equal measurements have equal values, so
+    a measurement is the key values are shared and cached under.
     """
 
     metric: Metric
@@ -213,24 +174,25 @@ class Measure(_Model):
     window: Window = Field(default_factory=lambda: Window(kind=WindowKind.ROLLING, seconds=60.0))
     peak: Optional[float] = None
     trend: bool = False
-    op: Op
-    threshold: float
 
     @model_validator(mode="before")
     @classmethod
     def _aliases(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("metric"), str) and data["metric"] in QUANTILE_ALIASES:
-            data = dict(data)
-            if data.get("quantile") is not None:
-                raise ValueError(f"metric {data['metric']!r} already sets the quantile; drop 'quantile'")
-            data["quantile"] = QUANTILE_ALIASES[data["metric"]]
-            data["metric"] = Metric.LATENCY.value
+        alias = resolve_alias(data["metric"]) if isinstance(data, dict) and isinstance(data.get("metric"), str) \
+            else None
+        if alias is not None:
+            data, (metric, parameters) = dict(data), alias
+            for parameter, value in parameters.items():
+                if data.get(parameter) is not None:
+                    raise ValueError(f"metric {data['metric']!r} already sets the {parameter}; drop {parameter!r}")
+                data[parameter] = value
+            data["metric"] = metric
         return data
 
     @field_validator("metric", mode="before")
     @classmethod
     def _metric_known(cls, value: Any) -> Any:
-        known = [m.value for m in Metric] + list(QUANTILE_ALIASES)
+        known = metric_names()
         if isinstance(value, str) and value not in known:
             raise ValueError(f"unknown metric {value!r}; known metrics: {', '.join(known)}")
         return value
@@ -252,77 +214,35 @@ class Measure(_Model):
             raise ValueError(f"a quantile is between 0 and 1 (exclusive), got {value}")
         return value
 
-    @field_validator("threshold", mode="before")
-    @classmethod
-    def _threshold(cls, value: Any, info: ValidationInfo) -> float:
-        metric = info.data.get("metric")
-        if metric is None:
-            raise ValueError("cannot read the threshold without a valid metric")
-        kind = Kind.NUMBER if info.data.get("trend") else METRIC_KINDS[metric]
-        try:
-            threshold = parse(value, kind)
-        except UnitError as exc:
-            raise ValueError(str(exc)) from None
-        if kind is Kind.RATIO and metric in _BOUNDED_RATIOS and not 0 <= threshold <= 1:
-            raise ValueError(f"{value!r} is out of range for {metric.value}: expected between 0% and 100%")
-        if metric is Metric.REVENUE_DELTA and threshold < -1:
-            raise ValueError(f"{value!r} is out of range: revenue cannot fall by more than 100%")
-        if kind in (Kind.DURATION, Kind.REQUESTS_PER_SECOND, Kind.DOLLARS_PER_MINUTE) and threshold < 0:
-            raise ValueError(f"{value!r} is out of range: must not be negative")
-        return threshold
-
     @model_validator(mode="after")
-    def _parameters_fit_metric(self) -> "Measure":
-        m = self.metric
-        if m is Metric.LATENCY and self.quantile is None:
-            raise ValueError("metric 'latency' needs a quantile (or write p50, p95, p99, p999)")
-        if m is not Metric.LATENCY and self.quantile is not None:
-            raise ValueError(f"'quantile' applies to latency, not to {m.value}")
-        if m is Metric.SEGMENT_SPREAD:
-            if self.definition is None:
-                raise ValueError("segment_spread needs a definition: absolute (max-min, in points), "
-                                 "relative (max-min over the mean) or chi2 (p-value of homogeneity)")
-            if self.segment is not None:
-                raise ValueError("segment_spread compares all segments; drop 'segment'")
-        elif self.definition is not None:
-            raise ValueError(f"'definition' applies to segment_spread, not to {m.value}")
-        if self.agg is not None and m not in _GAUGES and m is not Metric.MEMORY_GROWTH:
-            raise ValueError(f"'agg' applies to gauges (cpu, memory, network), not to {m.value}")
-        if m is Metric.ALERTS and self.alert_severity is None:
-            raise ValueError("metric 'alerts' needs an alert_severity (warning or critical)")
-        if m is not Metric.ALERTS and self.alert_severity is not None:
-            raise ValueError(f"'alert_severity' applies to the alerts metric, not to {m.value}")
-        if self.segment is not None and m in (_GAUGES | {Metric.AVAILABILITY, Metric.CACHE_HIT_RATE,
-                                                          Metric.MEMORY_GROWTH, Metric.ALERTS}):
-            raise ValueError(f"{m.value} is measured per arm, not per segment; drop 'segment'")
-        if self.trend and m in (Metric.ALERTS, Metric.REVENUE_DELTA):
-            raise ValueError(f"a trend of {m.value} is not supported")
-        if self.trend and self.window.kind is WindowKind.CUMULATIVE:
-            raise ValueError("a trend compares a window with the one before it; a cumulative window has none")
-        if self.peak is not None and self.window.kind is WindowKind.ROLLING and self.peak > self.window.seconds:
-            raise ValueError("'peak' sub-windows must be shorter than the window")
-        if self.peak is not None and (self.trend or m in _GAUGES or m in (Metric.ALERTS, Metric.MEMORY_GROWTH)):
-            raise ValueError(f"'peak' applies to counter metrics, not to {m.value}" + (" trends" if self.trend else ""))
+    def _fits_metric(self) -> "Measurement":
+        self.metric_definition.check(self)
+        return self
+
+    @property
+    def metric_definition(self) -> MetricDefinition:
+        """The metric's definition: its parameters, unit, computation and PromQL."""
+        return definition_of(self.metric)
+
+    @property
+    def measurement(self) -> "Measurement":
+        """What is measured, without a comparison: this measurement itself."""
         return self
 
     @property
     def kind(self) -> Kind:
-        """The unit of the value this measure produces."""
-        return Kind.NUMBER if self.trend else METRIC_KINDS[self.metric]
+        """The unit of the value (a plain number for a trend)."""
+        return Kind.NUMBER if self.trend else self.metric_definition.unit
+
+    @property
+    def reads_latest(self) -> bool:
+        """Whether the value is read at the latest scrape alone (a gauge's last sample): the window plays no part."""
+        return self.metric_definition.reads_latest(self)
 
     @property
     def label(self) -> str:
         """Short name of the measured quantity, e.g. ``p99 latency`` or ``error rate (segment B)``."""
-        if self.metric is Metric.LATENCY:
-            assert self.quantile is not None  # the model validator requires it for latency
-            q = self.quantile * 100
-            name = f"P{q:g} latency"
-        elif self.metric is Metric.SEGMENT_SPREAD:
-            name = f"segment spread ({self.definition})"
-        elif self.metric is Metric.ALERTS:
-            name = f"{self.alert_severity} alerts"
-        else:
-            name = self.metric.value.replace("_", " ")
+        name = self.metric_definition.label(self)
         if self.agg and self.agg != "last":
             name = f"{self.agg} {name}"
         if self.peak:
@@ -336,9 +256,36 @@ class Measure(_Model):
         return name
 
     def describe(self) -> str:
+        """The measurement in words: ``P99 latency over the last 1m``."""
+        return f"{self.label} {'at the latest scrape' if self.reads_latest else self.window.describe()}"
+
+
+class Measure(Measurement):
+    """A measurement compared with a threshold: ``value <op> threshold`` (see the module docstring).
+
+    Written flat, the comparison beside the measured fields; :attr:`measurement` is
+    what is measured without it.
+    """
+
+    op: Op
+    threshold: float
+
+    @functools.cached_property
+    def measurement(self) -> Measurement:
+        """What is measured, without the comparison."""
+        return Measurement.model_construct(**{name: getattr(self, name) for name in Measurement.model_fields})
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any, info: ValidationInfo) -> float:
+        metric = info.data.get("metric")
+        if metric is None:
+            raise ValueError("cannot read the threshold without a valid metric")
+        return definition_of(metric).read_threshold(value, bool(info.data.get("trend")))
+
+    def describe(self) -> str:
         """The measure in words: ``P99 latency over the last 1m < 200ms``."""
-        when = "at the latest scrape" if self.metric in _GAUGES and self.agg in (None, "last") else self.window.describe()
-        return f"{self.label} {when} {self.op.value} {format_value(self.threshold, self.kind)}"
+        return f"{super().describe()} {self.op.value} {format_value(self.threshold, self.kind)}"
 
 
 class Criterion(Measure):
@@ -600,7 +547,7 @@ class Plan(_Model):
             checkpoint = self.final_gate if where.startswith("final_gate.") else \
                 self.checkpoints[where.split(".")[1]] if where.startswith("checkpoints.") else None
             needed = window * (2 if measure.trend else 1)
-            if checkpoint is not None and not _reads_latest(measure) and needed > checkpoint.at + 1e-9:
+            if checkpoint is not None and not measure.reads_latest and needed > checkpoint.at + 1e-9:
                 raise LocatedError(f"{where}.window", f"window {format_value(window, Kind.DURATION)}"
                                    + (" (twice, for a trend)" if measure.trend else "")
                                    + f" starts before the ramp when judged at "

@@ -12,30 +12,25 @@ import numpy as np
 
 from rampsim.engine.vectorized import window_starts
 from rampsim.engine.metrics import Series, corrected_counters, evaluate
-from rampsim.plan.schema import Measure
+from rampsim.plan.schema import Measurement
 from rampsim.telemetry import Telemetry
 
 __all__ = ["measure", "rolling", "over", "Summary", "summary"]
 
-_ANY = {"error_rate": "100%", "latency": "1h", "availability": "100%", "cpu": "100%", "memory": "100%",
-        "network": "100%", "cache_hit_rate": "100%", "request_rate": "1/s", "revenue_rate": "$1/min",
-        "revenue_delta": "0%", "segment_spread": "100%"}
+
+def measure(metric: str, window: str = "1m", **fields: object) -> Measurement:
+    """A measurement of ``metric`` over ``window``."""
+    return Measurement.model_validate({"metric": metric, "window": window, **fields})
 
 
-def measure(metric: str, window: str = "1m", **fields: object) -> Measure:
-    """A measure of ``metric`` over ``window`` (its comparison is irrelevant here)."""
-    base = "latency" if metric.startswith("p") and metric[1:].isdigit() else metric
-    return Measure.model_validate({"metric": metric, "window": window, "op": "<", "threshold": _ANY[base], **fields})
-
-
-def rolling(series: Series, m: Measure) -> np.ndarray:
+def rolling(series: Series, m: Measurement) -> np.ndarray:
     """``m`` at every scrape over its rolling window (``NaN`` before a full window)."""
     ticks = np.arange(len(series.time))
     starts = window_starts(m, ticks, series.layout.scrape_interval, np.zeros_like(ticks))
     return evaluate(series, m, starts, ticks)
 
 
-def over(series: Series, m: Measure, start: int, end: int) -> float:
+def over(series: Series, m: Measurement, start: int, end: int) -> float:
     """``m`` over the scrapes ``[start, end]``."""
     return float(evaluate(series, m, np.array([start]), np.array([end]))[0])
 

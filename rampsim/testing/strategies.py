@@ -11,13 +11,14 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Literal, Optional, Sequence, get_args, get_origin
 
 import numpy as np
 from hypothesis import strategies as st
 
 from rampsim.plan.loader import plan_from_data, plan_from_text
-from rampsim.plan.schema import Plan
+from rampsim.plan.metric_definitions import definition_of, resolve_alias
+from rampsim.plan.schema import Measurement, Plan
 from rampsim.telemetry import Layout, Telemetry
 from rampsim.units import parse_duration
 
@@ -124,6 +125,8 @@ def single_rule_plans(draw, metrics: Sequence[str] = tuple(RULE_METRICS), layout
     )
 
 
+# The metrics random gates measure, with the comparison that breaches (a rule's), the one that passes (a
+# criterion's) and thresholds worth drawing for the telemetry above; their parameters come from their definitions.
 _MEASURES = {
     "error_rate": (">", "<", lambda d: f"{d(st.sampled_from([0.5, 1, 2, 3, 5]))}%"),
     "p99": (">", "<", lambda d: f"{d(st.sampled_from([30, 50, 100, 200, 400]))}ms"),
@@ -136,6 +139,15 @@ _MEASURES = {
     "memory_growth": (">", "<", lambda d: f"{d(st.sampled_from([10, 100, 1000]))}MB/h"),
 }
 _WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
+_CHOICES = {name: get_args(choice) for name, field in Measurement.model_fields.items()
+            for choice in get_args(field.annotation) if get_origin(choice) is Literal}
+
+
+def _parameters(draw, metric: str) -> dict:
+    """A value of each parameter ``metric`` takes (unless its alias sets it), among those the plan schema allows."""
+    name, fixed = resolve_alias(metric) or (metric, {})
+    return {parameter: draw(st.sampled_from(_CHOICES[parameter])) for parameter in definition_of(name).parameters
+            if parameter not in fixed and parameter in _CHOICES}
 
 
 def _measure(draw, criterion: bool, room: float) -> dict:
@@ -149,12 +161,9 @@ def _measure(draw, criterion: bool, room: float) -> dict:
     windows = fitting + ["cumulative", "since_checkpoint"]
     measure = {"metric": metric, "op": pass_op if criterion else breach_op, "threshold": threshold(draw),
                "window": draw(st.sampled_from(windows))}
-    if metric == "segment_spread":
-        measure["definition"] = draw(st.sampled_from(["absolute", "relative", "chi2"]))
-        if measure["definition"] == "chi2":  # a p-value: small values breach
-            measure.update(op=">" if criterion else "<", threshold=draw(st.sampled_from(["1%", "0.1%"])))
-    if metric == "cpu":
-        measure["agg"] = draw(st.sampled_from(["last", "avg", "max"]))
+    measure.update(_parameters(draw, metric))
+    if measure.get("definition") == "chi2":  # a p-value: small values breach
+        measure.update(op=">" if criterion else "<", threshold=draw(st.sampled_from(["1%", "0.1%"])))
     if metric in ("error_rate", "p99") and draw(st.booleans()):
         rolling = measure["window"] in fitting
         if measure["window"] != "cumulative" and (not rolling or 2 * parse_duration(measure["window"]) <= room) \

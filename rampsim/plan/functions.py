@@ -1,0 +1,121 @@
+"""PromQL's functions as the metric definitions compute them: on numpy arrays, and on plain floats.
+
+Each vectorized function has a scalar twin for the engine's per-scrape path, written
+with the same float operations in the same order, so both give identical floats (a
+property test holds them to it). Windows are rows of scrape indices ``[start, end]``.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["histogram_quantile", "histogram_quantile_scalar", "ratio", "ratio_scalar", "chi2_p_value", "windows",
+           "slope_per_hour", "NAN"]
+
+NAN = float("nan")
+
+
+def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """PromQL ``histogram_quantile`` on classic cumulative buckets, vectorized over rows.
+
+    ``buckets`` is ``(..., len(upper_bounds))`` of cumulative counts, the last bound
+    ``+Inf``. As Prometheus does: counts are made monotonic; the rank ``q * total``
+    falls in the first bucket whose count reaches it and is interpolated linearly
+    inside it (the lowest bucket from 0); a rank in the ``+Inf`` bucket gives the
+    largest finite bound; no observations give ``NaN``.
+    """
+    le = np.asarray(upper_bounds, dtype=float)
+    if len(le) < 2:  # Prometheus: fewer than two buckets give NaN
+        return np.full(np.shape(buckets)[:-1], np.nan)
+    counts = np.maximum.accumulate(np.asarray(buckets, dtype=float), axis=-1)
+    total = counts[..., -1]
+    rank = q * total
+    b = np.sum(counts[..., :-1] < rank[..., None], axis=-1)
+    inside = b < len(le) - 1
+    b = np.minimum(b, len(le) - 2)
+    below = np.maximum(b - 1, 0)
+    lower_count = np.where(b > 0, np.take_along_axis(counts, below[..., None], -1)[..., 0], 0.0)
+    upper_count = np.take_along_axis(counts, b[..., None], -1)[..., 0]
+    bucket_start = np.where(b > 0, le[below], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = bucket_start + (le[b] - bucket_start) * ((rank - lower_count) / (upper_count - lower_count))
+    value = np.where(inside, value, le[-2])
+    value = np.where(inside & (b == 0) & (le[0] <= 0), le[0], value)
+    return np.where(total > 0, value, np.nan)
+
+
+def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: Sequence[float]) -> float:
+    """:func:`histogram_quantile` for one histogram of plain floats (same steps, same float operations)."""
+    if math.isnan(sum(buckets)) or len(buckets) < 2:
+        return NAN
+    counts = list(buckets)
+    if sorted(counts) != counts:  # make the counts monotonic, as Prometheus does (real histograms already are)
+        running = -math.inf
+        for i, count in enumerate(counts):
+            running = counts[i] = count if count > running else running
+    total = counts[-1]
+    if not total > 0:
+        return NAN
+    rank = q * total
+    last = len(counts) - 1
+    b = bisect.bisect_left(counts, rank, 0, last)  # the first bucket whose count reaches the rank
+    if b == last:
+        return upper_bounds[-2]
+    if b == 0:
+        if upper_bounds[0] <= 0:
+            return upper_bounds[0]
+        return upper_bounds[0] * (rank / counts[0]) if counts[0] else NAN   # Go: 0/0 is NaN (q = 0)
+    bucket_start, lower_count = upper_bounds[b - 1], counts[b - 1]
+    return bucket_start + (upper_bounds[b] - bucket_start) * ((rank - lower_count) / (counts[b] - lower_count))
+
+
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator``, ``NaN`` where the denominator is not positive (no traffic)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+
+
+def ratio_scalar(numerator: float, denominator: float) -> float:
+    """:func:`ratio` on plain floats."""
+    return numerator / denominator if denominator > 0 else NAN
+
+
+def chi2_p_value(errors: list, requests: list) -> np.ndarray:
+    """p-value of a chi-square test that all segments share one error rate (vectorized)."""
+    total_errors, total_requests = errors[0], requests[0]
+    for e, r in zip(errors[1:], requests[1:]):
+        total_errors, total_requests = total_errors + e, total_requests + r
+    pooled = ratio(total_errors, total_requests)
+    statistic = np.zeros_like(pooled)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for e, r in zip(errors, requests):
+            expected = r * pooled
+            statistic = statistic + (e - expected) ** 2 / (expected * (1 - pooled))
+    from scipy import stats  # only the chi2 definition needs it; keeps the engine's import light
+
+    p_value = stats.chi2.sf(statistic, len(errors) - 1)
+    return np.where((pooled == 0) | (pooled == 1), 1.0, p_value)
+
+
+def windows(values: np.ndarray, times: np.ndarray, start: np.ndarray, end: np.ndarray,
+            reduce: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``reduce(values, times)`` row-wise over the windows ``[start, end]``, grouped by length."""
+    result = np.full(len(end), np.nan)
+    for length in np.unique(end - start):
+        rows = np.flatnonzero(end - start == length)
+        result[rows] = reduce(sliding_window_view(values, length + 1)[start[rows]],
+                              sliding_window_view(times, length + 1)[start[rows]])
+    return result
+
+
+def slope_per_hour(values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Least-squares slope (PromQL ``deriv``) per hour, ``NaN`` if any sample is missing."""
+    t = times - times[:, :1]
+    t_centred = t - t.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (t_centred * (values - values.mean(axis=1, keepdims=True))).sum(axis=1) / (t_centred ** 2).sum(axis=1)
+    return slope * 3600.0
