@@ -76,7 +76,7 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
                  ) -> Telemetry:
     """Ticks ``first .. first + ramp`` of ``history``'s ``arm`` split into a baseline and a canary."""
     interval = plan.telemetry.scrape_interval
-    n = int(round(plan.duration / interval)) + 1
+    n = plan.n_scrapes
     layout = history.layout
     source = layout.arm(arm)
     canary, baseline = layout.arm("canary"), layout.arm("baseline")
@@ -138,7 +138,7 @@ def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline
     Window ``j`` splits its traffic with ``SeedSequence(seed, spawn_key=(j,))``, so a window's
     verdict does not depend on how many windows the history holds.
     """
-    n = int(round(plan.duration / plan.telemetry.scrape_interval)) + 1
+    n = plan.n_scrapes
     verdicts = []
     for j, first in enumerate(range(0, len(history) - n + 1, n - 1)):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(j,)))

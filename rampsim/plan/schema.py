@@ -487,8 +487,8 @@ class Plan(_Model):
             longest = max(range(len(self.phases)), key=lambda i: self.phases[i].duration)
             raise LocatedError(f"phases.{longest}.duration", f"the phases last {format_value(end, Kind.DURATION)}; "
                                          f"at most {format_value(MAX_DURATION, Kind.DURATION)} is supported")
-        if end / self.telemetry.scrape_interval > MAX_SCRAPES:
-            raise LocatedError("telemetry.scrape_interval", f"{end / self.telemetry.scrape_interval:,.0f} scrapes in "
+        if self.n_scrapes > MAX_SCRAPES:
+            raise LocatedError("telemetry.scrape_interval", f"{self.n_scrapes:,} scrapes in "
                                f"the ramp; at most {MAX_SCRAPES:,} are supported: lengthen the scrape interval")
         arms, segments = self.telemetry.arms, self.telemetry.segments
         if self.final_gate.at > end + 1e-9:
@@ -557,6 +557,11 @@ class Plan(_Model):
     def duration(self) -> float:
         """Total length of the phases, in seconds."""
         return sum(p.duration for p in self.phases)
+
+    @property
+    def n_scrapes(self) -> int:
+        """The scrapes of the ramp: one at its start, then one every scrape interval to its end."""
+        return int(round(self.duration / self.telemetry.scrape_interval)) + 1
 
     @property
     def layout(self) -> Layout:

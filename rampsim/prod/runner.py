@@ -70,7 +70,7 @@ class GateRun:
         interval = plan.telemetry.scrape_interval
         self.plan = plan
         self.source = source
-        self.grid = ScrapeGrid(start, interval, int(round(plan.duration / interval)) + 1)
+        self.grid = ScrapeGrid(start, interval, plan.n_scrapes)
         if not (EARLIEST <= start <= LATEST and self.grid.time_of(self.grid.n_ticks - 1) <= LATEST):
             raise UsageError(f"a ramp starting at {start!r} (unix seconds) does not fit between "
                              f"{format_instant(EARLIEST)} and {format_instant(LATEST)}")

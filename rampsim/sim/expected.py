@@ -78,8 +78,9 @@ def expected_for(scenario: Scenario, weights: np.ndarray) -> Expected:
     key = np.asarray(weights, dtype=float).tobytes()
     memo = scenario.memo
     if key not in memo:
-        if len(memo) >= 4:
-            memo.pop(next(iter(memo)))
+        remembered = [k for k in memo if isinstance(k, bytes)]
+        if len(remembered) >= 4:
+            memo.pop(remembered[0])
         memo[key] = expected(scenario, scenario.conditions(weights))
     return memo[key]
 

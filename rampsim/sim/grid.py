@@ -27,7 +27,7 @@ class Grid:
     @classmethod
     def for_plan(cls, plan: Plan) -> "Grid":
         interval = plan.telemetry.scrape_interval
-        return cls(interval, int(round(plan.duration / interval)) + 1, plan.telemetry.health_check_interval)
+        return cls(interval, plan.n_scrapes, plan.telemetry.health_check_interval)
 
     @property
     def times(self) -> np.ndarray:

@@ -41,6 +41,7 @@ from rampsim.sim.run import FaultNote, Run
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.scraper import Scraper
 from rampsim.sim.streams import Streams
+from rampsim.sim.truth import ground_truth
 from rampsim.sim.variability import draw_paths
 from rampsim.telemetry import Telemetry
 
@@ -208,7 +209,7 @@ class _Simulation:
         requests = self.traffic.requests
         canary_requests = requests[:, canary].sum(axis=1)
         harmed = (requests[:, canary] * scenario.effects.harmful[:, canary]).sum(axis=1)
-        truth = scenario.truth
+        truth = ground_truth(scenario)
         times = scenario.grid.times
         return Run(scenario=scenario, seed=self.seed, fidelity=self.fidelity, telemetry=self.scraper.telemetry,
                    events=self.events, weights=self.control.weights.copy(), requests=requests,

@@ -10,8 +10,7 @@ ground truth start from the same conditions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -27,8 +26,6 @@ from rampsim.sim.population import Population, population
 from rampsim.sim.service import ServiceModel
 from rampsim.telemetry import Layout
 
-if TYPE_CHECKING:
-    from rampsim.sim.truth import Truth
 
 __all__ = ["Scenario", "Conditions"]
 
@@ -64,7 +61,7 @@ class Scenario:
     service: ServiceModel
     effects: Effects
     pools: list[Pool]
-    memo: dict = field(default_factory=dict, repr=False, compare=False)   # derived values, by weights
+    memo: dict = field(default_factory=dict, repr=False, compare=False)   # derived values (see expected, truth)
 
     @classmethod
     def build(cls, plan: Plan, faults: Sequence[Fault] = ()) -> "Scenario":
@@ -93,13 +90,6 @@ class Scenario:
                    pools=pools(effects, config.service, layout.arms, grid, service.headroom))
 
     # -- weights ---------------------------------------------------------------------
-
-    @cached_property
-    def truth(self) -> "Truth":
-        """The scenario's ground truth (computed once: it depends on neither the seed nor the gate)."""
-        from rampsim.sim.truth import ground_truth
-
-        return ground_truth(self)
 
     def scheduled_weights(self) -> np.ndarray:
         """The canary weight of each tick's interval when only the phases move it (open loop)."""

@@ -54,7 +54,15 @@ class Truth:
 
 
 def ground_truth(scenario: Scenario) -> Truth:
-    """The ground truth of ``scenario`` (see the module docstring)."""
+    """The ground truth of ``scenario`` (see the module docstring), computed once per scenario: it depends
+    on neither the seed nor the gate."""
+    if "truth" not in scenario.memo:
+        scenario.memo["truth"] = _ground_truth(scenario)
+    truth: Truth = scenario.memo["truth"]
+    return truth
+
+
+def _ground_truth(scenario: Scenario) -> Truth:
     plan = scenario.plan
     telemetry = expected_telemetry(scenario, expected(scenario, scenario.conditions(scenario.scheduled_weights())))
     series = Series.from_telemetry(telemetry)
