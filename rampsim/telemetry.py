@@ -39,7 +39,8 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Layout", "Telemetry", "DEFAULT_LATENCY_BUCKETS", "COUNTER_FAMILIES", "GAUGE_FAMILIES",
+__all__ = ["Layout", "Telemetry", "DEFAULT_LATENCY_BUCKETS", "Family", "FAMILIES", "COUNTER_FAMILIES",
+           "GAUGE_FAMILIES", "METRIC_NAMES",
            "COUNTER_LIMIT", "DAMAGED", "damaged_counters", "damaged_gauges"]
 
 COUNTER_LIMIT = 2.0 ** 53
@@ -65,24 +66,41 @@ DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
     0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, math.inf,
 )
 
-# family name -> which of (arms, segments, buckets) it spans
-COUNTER_FAMILIES: dict[str, tuple[str, ...]] = {
-    "requests": ("arms", "segments"),
-    "errors": ("arms", "segments"),
-    "latency_bucket": ("arms", "segments", "buckets"),
-    "latency_sum": ("arms", "segments"),
-    "revenue": ("arms", "segments"),
-    "health_checks": ("arms",),
-    "health_checks_ok": ("arms",),
-    "cache_hits": ("arms",),
-    "cache_misses": ("arms",),
-}
-GAUGE_FAMILIES: dict[str, tuple[str, ...]] = {
-    "cpu": ("arms",),
-    "memory": ("arms",),
-    "network": ("arms",),
-    "memory_bytes": ("arms",),
-}
+@dataclass(frozen=True)
+class Family:
+    """A metric family: what it counts, which of (arms, segments, buckets) it spans, rampsim's series name."""
+
+    name: str
+    kind: str  # "counter" or "gauge"
+    spans: tuple[str, ...]
+    series: str  # rampsim's Prometheus name ('' for the histogram's sum, written with its buckets)
+    help: str
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("requests", "counter", ("arms", "segments"), "rampsim_requests_total", "Requests served."),
+    Family("errors", "counter", ("arms", "segments"), "rampsim_request_errors_total", "Requests that failed."),
+    Family("latency_bucket", "counter", ("arms", "segments", "buckets"), "rampsim_request_duration_seconds_bucket",
+           "Request latency."),
+    Family("latency_sum", "counter", ("arms", "segments"), "", "Request latency, summed."),
+    Family("revenue", "counter", ("arms", "segments"), "rampsim_revenue_dollars_total",
+           "Revenue attributed to requests, in dollars."),
+    Family("health_checks", "counter", ("arms",), "rampsim_health_checks_total", "Health checks run."),
+    Family("health_checks_ok", "counter", ("arms",), "rampsim_health_checks_ok_total",
+           "Health checks that succeeded."),
+    Family("cache_hits", "counter", ("arms",), "rampsim_cache_hits_total", "Cache hits."),
+    Family("cache_misses", "counter", ("arms",), "rampsim_cache_misses_total", "Cache misses."),
+    Family("cpu", "gauge", ("arms",), "rampsim_cpu_utilization", "CPU utilisation, fraction of capacity."),
+    Family("memory", "gauge", ("arms",), "rampsim_memory_utilization", "Memory utilisation, fraction of capacity."),
+    Family("network", "gauge", ("arms",), "rampsim_network_utilization", "Network utilisation, fraction of capacity."),
+    Family("memory_bytes", "gauge", ("arms",), "rampsim_memory_bytes", "Resident memory."),
+)}
+"""Every metric family, in column order: the one table of their shapes, names and help texts."""
+
+COUNTER_FAMILIES: dict[str, tuple[str, ...]] = {n: f.spans for n, f in FAMILIES.items() if f.kind == "counter"}
+GAUGE_FAMILIES: dict[str, tuple[str, ...]] = {n: f.spans for n, f in FAMILIES.items() if f.kind == "gauge"}
+METRIC_NAMES: dict[str, str] = {n: f.series for n, f in FAMILIES.items() if f.series}
+"""rampsim's own Prometheus series name of each family a plan can read (a naming may rename them)."""
 
 
 @dataclass(frozen=True)

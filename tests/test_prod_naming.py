@@ -2,7 +2,7 @@
 
 import pytest
 
-from rampsim.engine.promql import METRIC_NAMES
+from rampsim.telemetry import METRIC_NAMES
 from rampsim.plan import PlanError, load_plan, plan_from_text
 from rampsim.prod.naming import Naming, load_naming, naming_for_plan
 from tests.sim_helpers import REFERENCE

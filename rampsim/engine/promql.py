@@ -10,25 +10,10 @@ from __future__ import annotations
 
 from rampsim.plan.metric_definitions import QueryParts
 from rampsim.plan.schema import Measurement
+from rampsim.telemetry import METRIC_NAMES
 from rampsim.units import UnitError, parse_duration
 
-__all__ = ["METRIC_NAMES", "promql"]
-
-METRIC_NAMES = {
-    "requests": "rampsim_requests_total",
-    "errors": "rampsim_request_errors_total",
-    "latency_bucket": "rampsim_request_duration_seconds_bucket",
-    "revenue": "rampsim_revenue_dollars_total",
-    "health_checks": "rampsim_health_checks_total",
-    "health_checks_ok": "rampsim_health_checks_ok_total",
-    "cache_hits": "rampsim_cache_hits_total",
-    "cache_misses": "rampsim_cache_misses_total",
-    "cpu": "rampsim_cpu_utilization",
-    "memory": "rampsim_memory_utilization",
-    "network": "rampsim_network_utilization",
-    "memory_bytes": "rampsim_memory_bytes",
-}
-
+__all__ = ["promql"]
 
 def promql(measure: Measurement, window: str = "", names: dict[str, str] | None = None,
            arm_label: str = "arm", segment_label: str = "segment", interval: float = 15.0) -> str:

@@ -21,8 +21,7 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 
 from rampsim.errors import UsageError
 from rampsim.prod.naming import Naming
-from rampsim.prod.openmetrics import family_help
-from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
+from rampsim.telemetry import COUNTER_FAMILIES, FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -64,7 +63,7 @@ class TelemetryCollector:
         for family in _COUNTERS:
             name = names[family]
             base, kind = (name[: -len("_total")], "counter") if name.endswith("_total") else (name, "unknown")
-            metric = Metric(base, family_help(family), kind)
+            metric = Metric(base, FAMILIES[family].help, kind)
             per_segment = "segments" in COUNTER_FAMILIES[family]
             for a in arms:
                 for s in (segments if per_segment else [None]):
@@ -72,7 +71,7 @@ class TelemetryCollector:
                     if not math.isnan(value):
                         metric.add_sample(name, self._labels(a, s), float(value))
             yield metric
-        histogram = HistogramMetricFamily(self.naming.histogram, family_help("latency_bucket"),
+        histogram = HistogramMetricFamily(self.naming.histogram, FAMILIES["latency_bucket"].help,
                                           labels=[self.naming.labels.arm, self.naming.labels.segment])
         bounds = ["+Inf" if math.isinf(b) else repr(float(b)) for b in self.layout.latency_buckets]
         for a in arms:
@@ -84,7 +83,7 @@ class TelemetryCollector:
                                          list(zip(bounds, map(float, buckets))), float(total))
         yield histogram
         for family in GAUGE_FAMILIES:
-            metric = Metric(names[family], family_help(family), "gauge")
+            metric = Metric(names[family], FAMILIES[family].help, "gauge")
             for a in arms:
                 value = gauges[int(self.layout.channels(family, a))]
                 if not math.isnan(value):

@@ -14,7 +14,7 @@ an optional ``prometheus:`` section::
       matchers:                      # extra equality matchers on every series
         job: learning-api
 
-Omitted metrics keep rampsim's own names (:data:`rampsim.engine.promql.METRIC_NAMES`).
+Omitted metrics keep rampsim's own names (:data:`rampsim.telemetry.METRIC_NAMES`).
 The histogram's ``_sum`` series is the ``_bucket`` name with ``_sum`` instead.
 Everything here is checked against Prometheus's grammar for names, and label
 values are quoted when written into PromQL, so no user text is ever evaluated.
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rampsim.engine.promql import METRIC_NAMES, promql
+from rampsim.engine.promql import promql
 from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Measure, Plan
 from rampsim.plan.sections import plan_document, register_section, validate_section
 from rampsim.plan.source import SourceError, read_document
-from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES
+from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, METRIC_NAMES
 
 __all__ = ["Labels", "Naming", "naming_for_plan", "load_naming", "quote"]
 

@@ -26,31 +26,10 @@ from rampsim.errors import DataUnavailable
 from rampsim.prod.columns import RawSeries, SeriesMap
 from rampsim.prod.grid import EARLIEST, LATEST
 from rampsim.prod.naming import Naming
-from rampsim.telemetry import Telemetry
+from rampsim.telemetry import FAMILIES, Telemetry
 
 __all__ = ["write_openmetrics", "read_openmetrics", "parse_series", "OpenMetricsError", "format_timestamp",
-           "family_help", "timestamp_ms"]
-
-_HELP = {
-    "requests": "Requests served.",
-    "errors": "Requests that failed.",
-    "revenue": "Revenue attributed to requests, in dollars.",
-    "health_checks": "Health checks run.",
-    "health_checks_ok": "Health checks that succeeded.",
-    "cache_hits": "Cache hits.",
-    "cache_misses": "Cache misses.",
-    "latency_bucket": "Request latency.",
-    "cpu": "CPU utilisation, fraction of capacity.",
-    "memory": "Memory utilisation, fraction of capacity.",
-    "network": "Network utilisation, fraction of capacity.",
-    "memory_bytes": "Resident memory.",
-}
-
-
-def family_help(family: str) -> str:
-    """The ``# HELP`` text of a telemetry family."""
-    return _HELP[family]
-
+           "timestamp_ms"]
 
 class OpenMetricsError(DataUnavailable, ValueError):
     """Text that is not OpenMetrics with timestamps; the message names the line."""
@@ -91,7 +70,7 @@ def write_openmetrics(telemetry: Telemetry, out: TextIO, start: float, naming: N
                    "cache_misses"):
         name = names[family]
         base, kind = (name[: -len("_total")], "counter") if name.endswith("_total") else (name, "unknown")
-        out.write(f"# HELP {base} {_HELP[family]}\n# TYPE {base} {kind}\n")
+        out.write(f"# HELP {base} {FAMILIES[family].help}\n# TYPE {base} {kind}\n")
         for column in np.atleast_1d(telemetry.layout.channels(family)).reshape(-1):
             for _, line in samples(series_map.descriptions["counters"][int(column)], telemetry.counters[:, column]):
                 out.write(line)
@@ -99,7 +78,7 @@ def write_openmetrics(telemetry: Telemetry, out: TextIO, start: float, naming: N
     written += _write_histogram(telemetry, out, naming, series_map, samples)
     for family in ("cpu", "memory", "network", "memory_bytes"):
         name = names[family]
-        out.write(f"# HELP {name} {_HELP[family]}\n# TYPE {name} gauge\n")
+        out.write(f"# HELP {name} {FAMILIES[family].help}\n# TYPE {name} gauge\n")
         for column in np.atleast_1d(telemetry.layout.channels(family)).reshape(-1):
             for _, line in samples(series_map.descriptions["gauges"][int(column)], telemetry.gauges[:, column]):
                 out.write(line)
@@ -111,7 +90,7 @@ def write_openmetrics(telemetry: Telemetry, out: TextIO, start: float, naming: N
 def _write_histogram(telemetry: Telemetry, out: TextIO, naming: Naming, series_map: SeriesMap, samples) -> int:
     """The histogram family: per series, per tick, the buckets then ``_count`` then ``_sum``."""
     layout, base = telemetry.layout, naming.histogram
-    out.write(f"# HELP {base} {_HELP['latency_bucket']}\n# TYPE {base} histogram\n")
+    out.write(f"# HELP {base} {FAMILIES['latency_bucket'].help}\n# TYPE {base} histogram\n")
     written = 0
     describe = series_map.descriptions["counters"]
     for a in range(len(layout.arms)):
