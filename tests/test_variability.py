@@ -20,7 +20,7 @@ import rampsim.sim.runner as runner
 from rampsim.engine.events import DecisionKind
 from rampsim.faults import parse_fault
 from rampsim.plan import load_plan, with_overrides
-from rampsim.sim import Scenario, simulate
+from rampsim.sim import Scenario, ground_truth, simulate
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
 from rampsim.sim.expected import expected_for
 from rampsim.sim.grid import Grid
@@ -355,7 +355,7 @@ def test_ground_truth_is_identical_with_and_without_variability(fault):
     strong = with_overrides(realistic_reference(), {
         "traffic.variability.errors.bursts.per_day": 500, "traffic.variability.latency.bursts.per_day": 500,
         "traffic.variability.health_checks.per_day": 500})
-    truths = [Scenario.build(plan, faults).truth for plan in (reference(), realistic_reference(), strong)]
+    truths = [ground_truth(Scenario.build(plan, faults)) for plan in (reference(), realistic_reference(), strong)]
     first = truths[0]
     assert first.incident is (fault is not None)        # both faults breach the SLO, on the expected metrics
     for truth in truths[1:]:
