@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from rampsim.cli import main
 from rampsim.engine.metrics import Series, evaluate, histogram_quantile, histogram_quantile_scalar
@@ -46,3 +47,14 @@ def test_validate_refuses_inf_only_buckets(tmp_path, capsys):
     path.write_text(text)
     assert main(["validate", str(path)]) == 3
     assert "at least one finite upper bound" in capsys.readouterr().err
+
+
+@given(st.integers(1, 20), st.floats(0.0, 400.0))
+def test_chi2_survival_equals_scipy(df, x):
+    """The closed-form chi-square tail (no scipy on the production path) against scipy's."""
+    from scipy import stats
+
+    from rampsim.plan.functions import chi2_survival
+
+    ours, theirs = float(chi2_survival(np.array([x]), df)[0]), float(stats.chi2.sf(x, df))
+    assert ours == pytest.approx(theirs, rel=1e-11, abs=1e-300)

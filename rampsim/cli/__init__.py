@@ -19,7 +19,10 @@ from rampsim.plan.loader import PlanError
 
 
 
+EXIT_USAGE = 2
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
+_EXTRAS = {"simpy": "sim", "scipy": "sim", "pandas": "sim", "matplotlib": "sim", "hypothesis": "testing",
+           "dask": "dask", "distributed": "dask"}   # optional dependencies: the extra that installs each
 EXIT_INTERRUPTED = 130
 
 
@@ -62,7 +65,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except RampsimError as exc:  # the one place that maps an error's kind to its exit code
         print(f"rampsim {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except Exception:  # a bug, not a verdict: never let it look like one (rampsim gate's 1 is "rollback")
+    except Exception as exc:  # a bug, not a verdict: never let it look like one (rampsim gate's 1 is "rollback")
+        missing = (exc.name or "") if isinstance(exc, ModuleNotFoundError) else ""
+        extra = _EXTRAS.get(missing.partition(".")[0])
+        if extra is not None:
+            print(f"rampsim {args.command}: needs {missing!r}, which is not installed: "
+                  f"pip install 'rampsim[{extra}]'", file=sys.stderr)
+            return EXIT_USAGE
         if args.debug:
             traceback.print_exc()
         print(f"rampsim {args.command}: internal error (exit {EXIT_INTERNAL_ERROR}); please report it"
