@@ -53,11 +53,12 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 import pandas as pd
+
+from tests.sim_helpers import REAL_METRICS
 
 if TYPE_CHECKING:
     from rampsim.calibration.estimators import LatentFit, LoadFit
@@ -66,8 +67,7 @@ __all__ = ["DATA_DIR", "RequestSeries", "SERIES", "available", "load", "producti
            "Comparison", "compare", "simulate", "parameter_draws", "statistics", "window", "aggregate",
            "MISFITS", "STATISTICS"]
 
-# <repo>/tests/realdata.py -> <repo>/../shared/real-metrics
-DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "real-metrics"
+DATA_DIR = REAL_METRICS  # <repo>/../shared/real-metrics
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def one_day(tmp_path_factory, one_day_telemetry) -> Path:
 
 
 def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_day, one_day_telemetry, tmp_path,
-                                                                            capsys):
+                                                                            capsys, reference_plan):
     out, report = tmp_path / "traffic.yaml", tmp_path / "report"
     assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "-o", str(out), "--report", str(report)]) == 0
     text = out.read_text()
@@ -54,7 +54,7 @@ def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_
     plan_text = REFERENCE.read_text().split("\ntraffic:\n")[0] + "\n" + yaml.safe_dump({"traffic": section})
     plan = plan_from_text(plan_text + "\nfaults: []\n", "calibrated.yaml")
     # The recording keeps every counter exactly, so the command's fit is the library's on the same data.
-    expected = calibrate(realistic_reference(), one_day_telemetry).traffic(realistic_reference())
+    expected = calibrate(reference_plan, one_day_telemetry).traffic(reference_plan)
     written = traffic_config(plan)
     assert written.variability is not None
     assert written.variability.errors.sd == pytest.approx(expected["variability"]["errors"]["sd"], rel=1e-3)
@@ -88,8 +88,8 @@ def test_an_unreadable_recording_is_unavailable_and_a_missing_range_is_a_usage_e
     assert "--start and --end are required" in capsys.readouterr().err
 
 
-def test_the_split_keeps_every_request_and_gives_the_canary_its_weight():
-    plan = realistic_reference()
+def test_the_split_keeps_every_request_and_gives_the_canary_its_weight(reference_plan):
+    plan = reference_plan
     history = simulated_history(0.5, seed=3)
     result = backtest(plan, history, seed=5)
     assert len(result.windows) == 3
@@ -105,13 +105,13 @@ def test_the_split_keeps_every_request_and_gives_the_canary_its_weight():
 
 
 @pytest.mark.slow
-def test_backtest_on_a_long_history_agrees_with_the_simulated_rate():
+def test_backtest_on_a_long_history_agrees_with_the_simulated_rate(reference_plan):
     """A/A on 7 simulated days of the reference service against 300 simulated healthy ramps of the same model.
 
     Both estimate the false-rollback rate of one gate on one model; a two-proportion z-test at the
     1% level (|z| < 2.576) is the agreement the backtest promises.
     """
-    plan = realistic_reference()
+    plan = reference_plan
     result = backtest(plan, simulated_history(7, seed=11), seed=0)
     simulated = sweep(plan, single_scenario_mix("healthy"), replicates=300, seed=4, workers=1).summary().iloc[0]
     x1, n1 = result.false_rollbacks, len(result.windows)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import math
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -34,6 +33,7 @@ from rampsim.sim.config import Bursts, HealthBlips, Latent
 from rampsim.sim.grid import Grid
 from rampsim.sim.variability import _blips, burst_factor, ou_path
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS
+from tests.sim_helpers import ROOT
 
 DT = 15.0
 DAY = 86400.0
@@ -254,6 +254,7 @@ def test_no_variability_reports_no_persistent_process():
 
 # -- load, error rates, second arm -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_diurnal_load_is_recognised_and_located():
     coverage, shapes = Coverage(), []
     for seed in range(300, 300 + SEEDS):
@@ -270,6 +271,7 @@ def test_diurnal_load_is_recognised_and_located():
     coverage.check()
 
 
+@pytest.mark.slow
 def test_flat_load_is_not_mistaken_for_diurnal():
     """The diurnal test has size 1%: flat histories of two days come out flat at a rate consistent with 99%."""
     shapes = []
@@ -286,6 +288,7 @@ def test_short_history_is_flat_with_a_fallback_peak():
     assert load.shape == "flat" and load.peak_at.fallback and "shorter than a day" in load.peak_at.note
 
 
+@pytest.mark.slow
 def test_common_shares_from_a_second_arm():
     process = latent(0.3, 300, 0.1, per_day=20, duration=180, multiplier=6, spread=0.2, common=0.5, burst_common=0.5)
     coverage = Coverage()
@@ -420,7 +423,7 @@ def test_seven_days_fit_well_under_ten_seconds():
 
 
 def test_estimators_need_neither_simpy_nor_the_simulation():
-    path = Path(__file__).parent.parent / "rampsim" / "calibration" / "estimators.py"
+    path = ROOT / "rampsim" / "calibration" / "estimators.py"
     banned = ("simpy", "matplotlib", "rampsim.sim")
     for node in ast.walk(ast.parse(path.read_text())):
         names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)

@@ -38,7 +38,8 @@ from rampsim.sim import simulate, traffic_config
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Telemetry
 from tests.prometheus_server import backfill, free_port, require_binaries, start_server, stop_server
 
-pytestmark = pytest.mark.prometheus
+# slow: the shared history (3 simulated days, backfilled into Prometheus) takes over 10 s to build
+pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
 DAY = 86400
 DAYS = 3

@@ -1,21 +1,17 @@
 """rampsim check: sequential verdicts, their agreement with a fixed large run, and exit codes."""
-from pathlib import Path
-
 import pytest
 
 from rampsim.cli import main
 from rampsim.experiment.check import EXCEEDED, MET, UNDECIDED, check
 from rampsim.experiment.mix import load_mix
-from rampsim.plan import load_plan, with_overrides
+from rampsim.plan import with_overrides
 from rampsim.testing.assertions import assert_false_rollback_rate_below
-
-SMALL = Path(__file__).parent.parent / "scenarios" / "ramp-phase-5k-validation.yaml"
-MIX = Path(__file__).parent / "data" / "mix-small.yaml"
+from tests.sim_helpers import MIX_SMALL as MIX, VALIDATION as SMALL
 
 
 @pytest.fixture(scope="module")
-def plans():
-    good = load_plan(SMALL)
+def plans(validation_plan):
+    good = validation_plan
     # rolls back as soon as the canary shows its own normal error rate (0.074%): fails every healthy ramp
     jumpy = with_overrides(good, {"rules.error_rate_rollback.threshold": "0.05%",
                                   "rules.error_rate_rollback.sustain": "0s"})

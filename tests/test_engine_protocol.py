@@ -1,14 +1,9 @@
 """The engine protocol: a team's own gate plugs in wherever the reference engine does."""
 import pytest
 
-from pathlib import Path
-
 from rampsim.engine import Decision, DecisionEngine, DecisionKind, Engine, event_to_dict
 from rampsim.engine.metrics import Series, evaluate
-from rampsim.plan import load_plan
 from tests.builders import run, steady
-
-REFERENCE = Path(__file__).parent.parent / "scenarios" / "ramp-phase-50k.yaml"
 
 
 class ErrorBudgetGate:
@@ -29,18 +24,16 @@ class ErrorBudgetGate:
         return []
 
 
-def test_custom_engine_satisfies_the_protocol_and_decides():
-    plan = load_plan(REFERENCE)
-    gate = ErrorBudgetGate(plan, budget=500)
-    assert isinstance(gate, Engine) and isinstance(DecisionEngine(plan), Engine)
-    events = run(gate, steady())  # 0.07% of 6,000 canary requests per scrape: 4.2 errors per scrape
+def test_custom_engine_satisfies_the_protocol_and_decides(reference_plan, healthy_telemetry):
+    gate = ErrorBudgetGate(reference_plan, budget=500)
+    assert isinstance(gate, Engine) and isinstance(DecisionEngine(reference_plan), Engine)
+    events = run(gate, healthy_telemetry)  # 0.07% of 6,000 canary requests per scrape: 4.2 errors per scrape
     assert len(events) == 1 and events[0].kind is DecisionKind.ROLLBACK
     assert events[0].time == 120 * 15.0  # the 120th scrape takes the count past 500 (504)
 
 
-def test_events_serialise_to_plain_json():
-    plan = load_plan(REFERENCE)
-    events = run(DecisionEngine(plan), steady())
+def test_events_serialise_to_plain_json(reference_plan, healthy_telemetry):
+    events = run(DecisionEngine(reference_plan), healthy_telemetry)
     report = event_to_dict(events[0])
     assert report["event"] == "CheckpointReport" and report["status"] == "PASS"
     assert report["results"][0]["name"] == "error_rate" and isinstance(report["results"][0]["value"], float)
@@ -48,13 +41,12 @@ def test_events_serialise_to_plain_json():
                                          "reason": events[-1].reason, "source": "checkpoint:final_gate"}
 
 
-def test_checkpoint_values_are_the_metric_over_the_window():
-    plan = load_plan(REFERENCE)
-    telemetry = steady(error_rate=0.002)
-    events = run(DecisionEngine(plan), telemetry)
+def test_checkpoint_values_are_the_metric_over_the_window(reference_plan):
+    telemetry = steady(reference_plan.layout, error_rate=0.002)
+    events = run(DecisionEngine(reference_plan), telemetry)
     cp3 = next(e for e in events if getattr(e, "checkpoint", None) == "cp3_1h")
     error_rate = next(r for r in cp3.results if r.name == "error_rate")
-    expected = evaluate(Series.from_telemetry(telemetry), plan.checkpoints["cp3_1h"].criteria["error_rate"],
+    expected = evaluate(Series.from_telemetry(telemetry), reference_plan.checkpoints["cp3_1h"].criteria["error_rate"],
                         [0], [240])[0]
     assert error_rate.value == expected and abs(expected - 0.002) < 1e-12
 

@@ -10,12 +10,16 @@ assertions can fail. (The example is not collected by ``python -m pytest`` itsel
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "test_gate_properties.py"
+import pytest
+
+from tests.sim_helpers import EXAMPLES
+
+EXAMPLE = EXAMPLES / "test_gate_properties.py"
 EXPECTED_XFAILS = 1
 
 
+@pytest.mark.slow
 def test_example_gate_properties_pass_with_exactly_the_weak_gate_failing(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(EXAMPLE), "-q", "-p", "no:cacheprovider", "-rxXfE",

@@ -49,7 +49,7 @@ def test_validate_refuses_inf_only_buckets(tmp_path, capsys):
     assert "at least one finite upper bound" in capsys.readouterr().err
 
 
-@given(st.integers(1, 20), st.floats(0.0, 400.0))
+@given(st.integers(0, 20), st.floats(0.0, 400.0))
 def test_chi2_survival_equals_scipy(df, x):
     """The closed-form chi-square tail (no scipy on the production path) against scipy's."""
     from scipy import stats
@@ -57,4 +57,4 @@ def test_chi2_survival_equals_scipy(df, x):
     from rampsim.plan.functions import chi2_survival
 
     ours, theirs = float(chi2_survival(np.array([x]), df)[0]), float(stats.chi2.sf(x, df))
-    assert ours == pytest.approx(theirs, rel=1e-11, abs=1e-300)
+    assert ours == pytest.approx(theirs, rel=1e-11, abs=1e-300, nan_ok=True)

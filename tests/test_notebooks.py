@@ -37,6 +37,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+# The repository, as tests.sim_helpers.ROOT (not imported from there: this file also runs as a script,
+# ``python tests/test_notebooks.py --strip``, where the ``tests`` package is not importable).
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["threshold-tuning.ipynb", "game-day-rehearsal.ipynb", "calibration.ipynb"]
@@ -72,6 +74,7 @@ def kernel_name() -> str:
     return KERNEL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name, kernel_name, tmp_path, monkeypatch):
     from nbclient import NotebookClient

@@ -11,7 +11,6 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.engine import DecisionEngine, event_to_dict
-from rampsim.plan import load_plan
 from rampsim.prod.columns import Assembler, RawSeries, SeriesMap
 from rampsim.prod.exporter import MetricsExporter, rehearse
 from rampsim.prod.grid import ScrapeGrid
@@ -31,20 +30,10 @@ STARTED = "2025-03-01T00:00:00Z"
 
 
 @pytest.fixture(scope="module")
-def plan():
-    return load_plan(PLAN)
-
-
-@pytest.fixture(scope="module")
-def healthy(plan):
-    return steady(plan.layout)
-
-
-@pytest.fixture(scope="module")
-def incident(plan):
+def incident(reference_plan):
     errors = np.full(961, 0.0007)
     errors[400:] = 0.02
-    return steady(plan.layout, error_rate=errors)
+    return steady(reference_plan.layout, error_rate=errors)
 
 
 def record(tmp_path, telemetry, name="run.om"):
@@ -65,15 +54,15 @@ def test_replay_of_an_incident_rolls_back(tmp_path, incident, capsys):
     assert out.splitlines()[-1].startswith("outcome: ROLLBACK (exit 1); 413 scrape(s) judged")
 
 
-def test_replay_of_a_healthy_ramp_advances_from_csv(tmp_path, healthy, capsys):
-    assert gate("--replay", record(tmp_path, healthy, "run.csv")) == 0
+def test_replay_of_a_healthy_ramp_advances_from_csv(tmp_path, healthy_telemetry, capsys):
+    assert gate("--replay", record(tmp_path, healthy_telemetry, "run.csv")) == 0
     assert "DECISION ADVANCE -> canary 100%" in capsys.readouterr().out
 
 
-def test_json_lines_are_the_engines_events(tmp_path, plan, incident, capsys):
+def test_json_lines_are_the_engines_events(tmp_path, reference_plan, incident, capsys):
     assert gate("--replay", record(tmp_path, incident), "--json", "--start", STARTED) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    expected = [json.loads(json.dumps(event_to_dict(e))) for e in run(DecisionEngine(plan), incident)]
+    expected = [json.loads(json.dumps(event_to_dict(e))) for e in run(DecisionEngine(reference_plan), incident)]
     assert [{k: v for k, v in line.items() if k != "at"} for line in lines[:-1]] == expected
     assert lines[0]["at"] == "2025-03-01T00:15:00Z"
     assert lines[-1] == {"event": "Outcome", "outcome": "rollback", "exit_code": 1, "scrapes_judged": 413,
@@ -85,8 +74,8 @@ def test_at_stops_early_and_continue_exits_zero(tmp_path, incident, capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("outcome: CONTINUE (exit 0); 241 scrape(s)")
 
 
-def test_missing_data_holds_with_a_coalesced_notice(tmp_path, healthy, capsys):
-    gap = healthy.copy()
+def test_missing_data_holds_with_a_coalesced_notice(tmp_path, healthy_telemetry, capsys):
+    gap = healthy_telemetry.copy()
     gap.counters[100:120] = np.nan
     gap.gauges[100:120] = np.nan
     assert gate("--replay", record(tmp_path, gap)) == 4
@@ -112,7 +101,8 @@ def test_record_then_replay_gives_the_same_events(tmp_path, incident, capsys):
     (["--prometheus", "http://127.0.0.1:9", "--start", "tomorrow"], 2, "RFC 3339"),
     (["--replay", "missing.om"], 5, "cannot read"),
 ])
-def test_usage_errors(args, code, message, capsys):
+def test_usage_errors(args, code, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # an empty directory: 'missing.om' is missing wherever pytest runs
     try:
         result = gate(*args)
     except SystemExit as exc:  # argparse refused an argument (a time it cannot read)
@@ -130,7 +120,7 @@ def test_a_bad_recording_is_unavailable_not_a_crash(tmp_path, capsys):
 
 def test_invalid_plan_and_naming_exit_3(tmp_path, capsys):
     bad_plan = tmp_path / "plan.yaml"
-    bad_plan.write_text(open(PLAN).read() + "\nprometheus:\n  labels: {arm: __x}\n")
+    bad_plan.write_text(REFERENCE.read_text() + "\nprometheus:\n  labels: {arm: __x}\n")
     assert main(["gate", str(bad_plan), "--replay", "x.om"]) == 3
     assert "prometheus.labels.arm" in capsys.readouterr().err
     naming = tmp_path / "naming.yaml"
@@ -138,15 +128,16 @@ def test_invalid_plan_and_naming_exit_3(tmp_path, capsys):
     assert gate("--replay", "x.om", "--naming", str(naming)) == 3
 
 
-def test_follow_needs_prometheus(tmp_path, healthy, capsys):
-    assert gate("--replay", record(tmp_path, healthy), "--follow") == 2
+def test_follow_needs_prometheus(tmp_path, healthy_telemetry, capsys):
+    assert gate("--replay", record(tmp_path, healthy_telemetry), "--follow") == 2
 
 
 # -- rampsim serve: Flagger's hooks ---------------------------------------------------
 
-def test_webhook_answers_flaggers_hooks(plan, incident):
+def test_webhook_answers_flaggers_hooks(reference_plan, incident):
     clock = [START + 3600.0]
-    hooks = WebhookGate(plan, FileSource.from_telemetry(incident, START), naming_for_plan(plan), clock=lambda: clock[0])
+    hooks = WebhookGate(reference_plan, FileSource.from_telemetry(incident, START), naming_for_plan(reference_plan),
+                        clock=lambda: clock[0])
     canary = {"name": "api", "namespace": "learning", "phase": "Progressing", "metadata": {"start": STARTED}}
     assert hooks.handle("pre-rollout", canary)[0] == 200
     status, body = hooks.handle("rollout", canary)
@@ -160,9 +151,9 @@ def test_webhook_answers_flaggers_hooks(plan, incident):
     assert hooks.handle("nonsense", canary)[0] == 404
 
 
-def test_webhook_over_http_on_localhost(plan, healthy):
-    hooks = WebhookGate(plan, FileSource.from_telemetry(healthy, START), naming_for_plan(plan), start=START,
-                        clock=lambda: START + 4 * 3600 + 60)
+def test_webhook_over_http_on_localhost(reference_plan, healthy_telemetry):
+    hooks = WebhookGate(reference_plan, FileSource.from_telemetry(healthy_telemetry, START),
+                        naming_for_plan(reference_plan), start=START, clock=lambda: START + 4 * 3600 + 60)
     server = serve_webhook(hooks, port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -193,9 +184,10 @@ def test_webhook_over_http_on_localhost(plan, healthy):
         server.server_close()
 
 
-def test_webhook_drops_a_client_that_sends_nothing(plan, healthy, monkeypatch):
+def test_webhook_drops_a_client_that_sends_nothing(reference_plan, healthy_telemetry, monkeypatch):
     monkeypatch.setattr("rampsim.prod.webhook.CLIENT_TIMEOUT", 0.5)
-    hooks = WebhookGate(plan, FileSource.from_telemetry(healthy, START), naming_for_plan(plan), start=START)
+    hooks = WebhookGate(reference_plan, FileSource.from_telemetry(healthy_telemetry, START),
+                        naming_for_plan(reference_plan), start=START)
     server = serve_webhook(hooks, port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -212,10 +204,10 @@ def test_webhook_drops_a_client_that_sends_nothing(plan, healthy, monkeypatch):
 
 # -- the live /metrics exporter ---------------------------------------------------------
 
-def test_exporter_serves_the_published_scrape_under_the_services_names(plan, incident):
+def test_exporter_serves_the_published_scrape_under_the_services_names(reference_plan, incident):
     naming = Naming(metrics={"requests": "http_requests_total"}, labels={"arm": "track", "segment": "region"})
     published = []
-    with MetricsExporter(plan.layout, naming) as exporter:
+    with MetricsExporter(reference_plan.layout, naming) as exporter:
         rehearse(incident.head(3), exporter, speed=1e9, sleep=lambda s: None, on_tick=published.append)
         with urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/metrics", timeout=10) as response:
             text = response.read().decode()
@@ -225,14 +217,14 @@ def test_exporter_serves_the_published_scrape_under_the_services_names(plan, inc
         if line and not line.startswith("#"):
             labels, end = parse_series(line)
             series.append(RawSeries(labels, np.array([int(START * 1000)]), np.array([float(line[end:].split()[0])])))
-    scrape = Telemetry.empty(plan.layout, 1)
-    Assembler(SeriesMap(plan.layout, naming), ScrapeGrid(START, 15.0, 1)).fill(scrape, 0, 0, series)
+    scrape = Telemetry.empty(reference_plan.layout, 1)
+    Assembler(SeriesMap(reference_plan.layout, naming), ScrapeGrid(START, 15.0, 1)).fill(scrape, 0, 0, series)
     np.testing.assert_array_equal(scrape.counters[0], incident.counters[2])
     np.testing.assert_array_equal(scrape.gauges[0], incident.gauges[2])
     assert 'http_requests_total{region="A",track="canary"}' in text
 
 
-def test_follow_on_the_command_line_catches_up_and_stops_at_the_decision(plan, incident, capsys):
+def test_follow_on_the_command_line_catches_up_and_stops_at_the_decision(reference_plan, incident, capsys):
     start = int(time.time()) - 5 * 3600  # every scrape has settled: --follow catches up, then ends at rollback
     with FakePrometheus(FileSource.from_telemetry(incident, start)) as fake:
         code = gate("--prometheus", fake.url, "--start", str(start), "--follow", "--json")

@@ -10,29 +10,18 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.engine import DecisionEngine, DecisionKind
-from rampsim.plan import load_plan
 from rampsim.prod.columns import Notice
 from rampsim.prod.replay import FileSource
 from rampsim.prod.runner import GateRun, Outcome
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable
 from tests.builders import run, steady
 from tests.prometheus_server import FakePrometheus, free_port
-from tests.sim_helpers import REFERENCE, VALIDATION
+from tests.sim_helpers import REFERENCE
 
 PLAN_PATH = str(REFERENCE)
 START = 1740787200.0
 END = START + 4 * 3600
 EMPTY = '{"status":"success","data":{"resultType":"matrix","result":[]}}'
-
-
-@pytest.fixture(scope="module")
-def plan():
-    return load_plan(PLAN_PATH)
-
-
-@pytest.fixture(scope="module")
-def healthy(plan):
-    return steady(plan.layout)
 
 
 def gate(plan, url, attempts=3, timeout=2.0, sleeps=None):
@@ -54,29 +43,29 @@ def no_advance(events):
     return not any(getattr(e, "kind", None) is DecisionKind.ADVANCE for e in events)
 
 
-def test_unreachable_prometheus_is_unavailable_after_bounded_attempts(plan):
+def test_unreachable_prometheus_is_unavailable_after_bounded_attempts(reference_plan):
     sleeps = []
-    gate_run = gate(plan, f"http://127.0.0.1:{free_port()}", attempts=3, sleeps=sleeps)
+    gate_run = gate(reference_plan, f"http://127.0.0.1:{free_port()}", attempts=3, sleeps=sleeps)
     assert list(gate_run.run_until(END)) == []
     assert gate_run.outcome() is Outcome.UNAVAILABLE
     assert "unreachable" in gate_run.problem and "after 3 attempts" in gate_run.problem
     assert sleeps == [0.01, 0.02]  # bounded, with exponential backoff
 
 
-def test_slow_prometheus_times_out(plan):
+def test_slow_prometheus_times_out(reference_plan):
     with FakePrometheus(failures=[("sleep", 1.0)] * 2) as fake:
         began = time.monotonic()
         with pytest.raises(SourceUnavailable, match=r"no answer within 0.2s \(after 2 attempts\)"):
-            gate(plan, fake.url, attempts=2, timeout=0.2).source.read(0, 1)
+            gate(reference_plan, fake.url, attempts=2, timeout=0.2).source.read(0, 1)
         assert time.monotonic() - began < 1.0
         assert fake.requests == 2
 
 
-def test_server_errors_are_retried_then_the_gate_goes_on(plan, healthy):
-    expected = run(DecisionEngine(plan), healthy)
-    with FakePrometheus(FileSource.from_telemetry(healthy, START),
+def test_server_errors_are_retried_then_the_gate_goes_on(reference_plan, healthy_telemetry):
+    expected = run(DecisionEngine(reference_plan), healthy_telemetry)
+    with FakePrometheus(FileSource.from_telemetry(healthy_telemetry, START),
                         failures=[(503, '{"status":"error","error":"overloaded"}'), (500, "oops")]) as fake:
-        gate_run = gate(plan, fake.url)
+        gate_run = gate(reference_plan, fake.url)
         list(gate_run.run_until(END))
         assert fake.requests == 2 + 5  # two failures, then 961 scrapes in batches of 240
     assert gate_run.events == expected and gate_run.outcome() is Outcome.ADVANCE
@@ -91,68 +80,68 @@ def test_server_errors_are_retried_then_the_gate_goes_on(plan, healthy):
     ((200, '{"status":"success","data":{"resultType":"vector","result":[]}}'), "expected a matrix", 3),
     ((429, "slow down"), "HTTP 429", 3),
 ])
-def test_bad_answers_make_the_gate_unavailable(plan, failure, message, requests):
+def test_bad_answers_make_the_gate_unavailable(reference_plan, failure, message, requests):
     with FakePrometheus(failures=[failure] * 3) as fake:
-        gate_run = gate(plan, fake.url)
+        gate_run = gate(reference_plan, fake.url)
         assert list(gate_run.run_until(END)) == []
         assert fake.requests == requests
     assert gate_run.outcome() is Outcome.UNAVAILABLE and message in gate_run.problem
 
 
-def test_garbage_values_are_refused_without_a_crash(plan):
+def test_garbage_values_are_refused_without_a_crash(reference_plan):
     body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, "many"]]}]}})
     with FakePrometheus(failures=[(200, body)] * 3) as fake:
-        gate_run = gate(plan, fake.url)
+        gate_run = gate(reference_plan, fake.url)
         list(gate_run.run_until(END))
         assert fake.requests == 3  # a malformed answer is retried, like any other
     assert gate_run.outcome() is Outcome.UNAVAILABLE and "malformed series" in gate_run.problem
 
 
-def test_partial_series_hold_and_say_which(plan, healthy):
-    partial = healthy.copy()
-    partial.requests[:, plan.layout.arm("canary"), plan.layout.segment("C")] = np.nan
-    gate_run, notices = judge(plan, partial)
+def test_partial_series_hold_and_say_which(reference_plan, healthy_telemetry):
+    partial = healthy_telemetry.copy()
+    partial.requests[:, reference_plan.layout.arm("canary"), reference_plan.layout.segment("C")] = np.nan
+    gate_run, notices = judge(reference_plan, partial)
     assert gate_run.outcome() is Outcome.HOLD and no_advance(gate_run.events)
     assert 'rampsim_requests_total{arm="canary",segment="C"}' in notices[0].message
-    assert gate_run.events == run(DecisionEngine(plan), partial)
+    assert gate_run.events == run(DecisionEngine(reference_plan), partial)
 
 
-def test_missing_scrapes_hold(plan, healthy):
-    stale = healthy.copy()
+def test_missing_scrapes_hold(reference_plan, healthy_telemetry):
+    stale = healthy_telemetry.copy()
     stale.counters[100:108] = np.nan
     stale.gauges[100:108] = np.nan
-    gate_run, notices = judge(plan, stale)
+    gate_run, notices = judge(reference_plan, stale)
     assert gate_run.outcome() is Outcome.HOLD and no_advance(gate_run.events)
     assert "8 scrape(s) missing" in gate_run.decision.reason
     assert [n.tick for n in notices if n.message == "no samples at all for this scrape"] == list(range(100, 108))
 
 
-def test_data_ending_early_is_inconclusive_not_continue(plan, healthy):
-    gate_run, notices = judge(plan, healthy.head(200), until=START + 3600)
+def test_data_ending_early_is_inconclusive_not_continue(reference_plan, healthy_telemetry):
+    gate_run, notices = judge(reference_plan, healthy_telemetry.head(200), until=START + 3600)
     assert gate_run.decision is None and gate_run.outcome() is Outcome.INCONCLUSIVE
     assert gate_run.next_tick == 241 and notices[-1].message == "no samples at all for this scrape"
 
 
-def test_counter_resets_are_corrected_like_promql_and_reported(plan, healthy):
-    reset = healthy.copy()
+def test_counter_resets_are_corrected_like_promql_and_reported(reference_plan, healthy_telemetry):
+    reset = healthy_telemetry.copy()
     canary = [int(c) for f in ("requests", "errors", "latency_bucket", "health_checks", "health_checks_ok")
-              for c in np.atleast_1d(plan.layout.channels(f, plan.layout.arm("canary"))).ravel()]
+              for c in np.atleast_1d(reference_plan.layout.channels(f, reference_plan.layout.arm("canary"))).ravel()]
     reset.counters[500:, canary] -= reset.counters[499, canary]
-    gate_run, notices = judge(plan, reset)
-    assert gate_run.events == run(DecisionEngine(plan), reset)
+    gate_run, notices = judge(reference_plan, reset)
+    assert gate_run.events == run(DecisionEngine(reference_plan), reset)
     assert gate_run.outcome() is Outcome.ADVANCE  # the increase across the restart is still exact
     assert [n.tick for n in notices if n.kind == "reset"] == [500]
 
 
-def test_follow_rides_out_an_outage_and_gives_the_same_events(plan):
+def test_follow_rides_out_an_outage_and_gives_the_same_events(reference_plan):
     errors = np.full(961, 0.0007)
     errors[80:] = 0.02
-    incident = steady(plan.layout, error_rate=errors)
-    expected = run(DecisionEngine(plan), incident)
+    incident = steady(reference_plan.layout, error_rate=errors)
+    expected = run(DecisionEngine(reference_plan), incident)
     clock = [START + 30.0]
     with FakePrometheus(FileSource.from_telemetry(incident, START), failures=[(503, "down")] * 3) as fake:
-        gate_run = gate(plan, fake.url, attempts=1)
+        gate_run = gate(reference_plan, fake.url, attempts=1)
         items = list(gate_run.follow(clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s),
                                      settle=5.0, max_outage=120.0))
     outages = [i for i in items if isinstance(i, Notice)]
@@ -161,10 +150,10 @@ def test_follow_rides_out_an_outage_and_gives_the_same_events(plan):
     assert clock[0] >= START + gate_run.decision.time + 7.5 + 5.0  # never judged a scrape before it settled
 
 
-def test_follow_gives_up_after_max_outage(plan):
+def test_follow_gives_up_after_max_outage(reference_plan):
     clock = [START + 30.0]
     with FakePrometheus(failures=[(503, "down")] * 100) as fake:
-        gate_run = gate(plan, fake.url, attempts=1)
+        gate_run = gate(reference_plan, fake.url, attempts=1)
         list(gate_run.follow(clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s),
                              max_outage=60.0))
     assert gate_run.outcome() is Outcome.UNAVAILABLE and "gave up after 60s" in gate_run.problem
@@ -180,9 +169,9 @@ def test_cli_exit_code_for_an_unreachable_prometheus(capsys):
     assert "unreachable" in outcome["problem"]
 
 
-def test_series_the_plan_does_not_read_may_be_absent_mid_ramp():
+def test_series_the_plan_does_not_read_may_be_absent_mid_ramp(validation_plan):
     """A service without health-check or cache series, judged by a plan that reads neither: continue, not inconclusive."""
-    small = load_plan(VALIDATION)  # reads error rate and P99 only
+    small = validation_plan  # reads error rate and P99 only
     telemetry = steady(small.layout, minutes=20)
     for family in ("health_checks", "health_checks_ok", "cache_hits", "cache_misses"):
         getattr(telemetry, family)[...] = np.nan

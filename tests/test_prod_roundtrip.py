@@ -22,7 +22,7 @@ import pytest
 
 from rampsim.engine import DecisionEngine, DecisionKind, event_to_dict
 from rampsim.engine.metrics import Series, evaluate
-from rampsim.plan import Metric, WindowKind, load_plan, with_overrides
+from rampsim.plan import Metric, WindowKind
 from rampsim.prod.exporter import MetricsExporter, rehearse
 from rampsim.prod.grid import format_instant
 from rampsim.prod.naming import Naming
@@ -108,13 +108,9 @@ def binaries():
 
 
 @pytest.fixture(scope="module")
-def plan():
-    """The reference plan with pure sampling noise: the cases' seeds were chosen on it."""
-    return with_overrides(load_plan(PLAN_PATH), {"traffic.variability": "none"})
-
-
-@pytest.fixture(scope="module")
-def cases(plan):
+def cases(sampling_reference_plan):
+    """The four ramps, on the reference plan with pure sampling noise: their seeds were chosen on it."""
+    plan = sampling_reference_plan
     healthy = lambda: noisy_ramp(plan, 12)  # noqa: E731
     specs = [
         ("incident", "error-rate:canary:+1.5%@1h40m", lambda: noisy_ramp(plan, 11, incident_from=400),
@@ -146,8 +142,9 @@ def server(cases, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["incident", "healthy", "counter-reset", "scrape-gap"])
-def test_events_read_back_from_prometheus_equal_the_in_process_events(plan, cases, server, name):
+def test_events_read_back_from_prometheus_equal_the_in_process_events(sampling_reference_plan, cases, server, name):
     case = cases[name]
+    plan = sampling_reference_plan
     gate = GateRun(plan, PrometheusSource(server.url, plan.layout, case.naming), case.start, case.naming)
     notices = [n for step in gate.run_until(case.start + plan.duration) for n in step.notices]
     assert gate.events == case.expected
@@ -156,19 +153,21 @@ def test_events_read_back_from_prometheus_equal_the_in_process_events(plan, case
     assert kinds == {"counter-reset": {"reset"}, "scrape-gap": {"missing"}}.get(name, set())
 
 
-def test_scrape_by_scrape_queries_give_the_same_events(plan, cases, server):
+def test_scrape_by_scrape_queries_give_the_same_events(sampling_reference_plan, cases, server):
     case = cases["incident"]
+    plan = sampling_reference_plan
     gate = GateRun(plan, PrometheusSource(server.url, plan.layout), case.start, batch_ticks=1)
     list(gate.run_until(case.start + 35 * 60))  # the first checkpoints, one query per scrape as --follow does
     assert gate.events == [e for e in case.expected if e.time <= 35 * 60]
 
 
-def test_gate_command_against_prometheus(plan, cases, server):
+def test_gate_command_against_prometheus(sampling_reference_plan, cases, server):
     case = cases["incident"]
+    end = case.start + sampling_reference_plan.duration
     result = subprocess.run(
         [sys.executable, "-c", "import sys; from rampsim.cli import main; sys.exit(main())",
          "gate", PLAN_PATH, "--prometheus", server.url, "--json",
-         "--start", format_instant(case.start), "--at", format_instant(case.start + plan.duration)],
+         "--start", format_instant(case.start), "--at", format_instant(end)],
         capture_output=True, text=True, timeout=120)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1, result.stderr
@@ -215,30 +214,32 @@ def cross_check(plan, case, server, peak: bool) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["incident", "counter-reset"])
-def test_documented_promql_gives_the_engines_numbers(plan, cases, server, name):
+def test_documented_promql_gives_the_engines_numbers(sampling_reference_plan, cases, server, name):
     # Equal up to floating-point summation order (rtol 1e-9): PromQL sums per-series increases,
     # the engine differences summed counters. Decisions use the raw samples, so they are exact.
-    assert cross_check(plan, cases[name], server, peak=False) == []
+    assert cross_check(sampling_reference_plan, cases[name], server, peak=False) == []
 
 
-def test_documented_peak_promql_gives_the_engines_numbers(plan, cases, server):
-    assert cross_check(plan, cases["incident"], server, peak=True) == []
+def test_documented_peak_promql_gives_the_engines_numbers(sampling_reference_plan, cases, server):
+    assert cross_check(sampling_reference_plan, cases["incident"], server, peak=True) == []
 
 
-def test_a_rehearsal_is_scraped_by_a_real_prometheus(plan, cases, tmp_path):
+@pytest.mark.slow  # waits for real-time scrapes
+def test_a_rehearsal_is_scraped_by_a_real_prometheus(sampling_reference_plan, cases, tmp_path):
     """The live exporter, published 60x faster than real time, scraped every second by Prometheus."""
     prometheus, _ = require_binaries()
     telemetry = cases["healthy"].telemetry
     series = 'rampsim_requests_total{arm="canary",segment="A",job="rehearsal"}'
-    with MetricsExporter(plan.layout) as exporter:
+    layout = sampling_reference_plan.layout
+    with MetricsExporter(layout) as exporter:
         exporter.publish(telemetry, 0)
         config = (f"global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: rehearsal\n"
                   f"    static_configs:\n      - targets: ['127.0.0.1:{exporter.port}']\n")
         server = start_server(prometheus, tmp_path / "tsdb", tmp_path, config_text=config)
         try:
-            assert wait_for(server.url, series, telemetry.requests[0, plan.layout.arm("canary"), 0])
+            assert wait_for(server.url, series, telemetry.requests[0, layout.arm("canary"), 0])
             rehearse(telemetry.head(10), exporter, speed=60.0)  # a scrape every 0.25 s
-            assert wait_for(server.url, series, telemetry.requests[9, plan.layout.arm("canary"), 0])
+            assert wait_for(server.url, series, telemetry.requests[9, layout.arm("canary"), 0])
         finally:
             stop_server(server)
 

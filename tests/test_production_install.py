@@ -6,14 +6,10 @@ that needs the simulator says which extra to install, with exit 2.
 """
 import subprocess
 import sys
-from pathlib import Path
 
-from rampsim.plan import load_plan
 from rampsim.prod.openmetrics import write_openmetrics
-from tests.builders import steady
+from tests.sim_helpers import REFERENCE as PLAN, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-PLAN = ROOT / "scenarios" / "ramp-phase-50k.yaml"
 START = 1740787200.0
 
 CHILD = """
@@ -37,10 +33,10 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", CHILD, *args], cwd=ROOT, capture_output=True, text=True)
 
 
-def test_validate_explain_and_gate_run_without_the_simulator(tmp_path):
+def test_validate_explain_and_gate_run_without_the_simulator(tmp_path, healthy_telemetry):
     recording = tmp_path / "healthy.om"
     with recording.open("w") as out:
-        write_openmetrics(steady(load_plan(PLAN).layout), out, START)
+        write_openmetrics(healthy_telemetry, out, START)
     for args, code in [(["validate", str(PLAN)], 0), (["explain", str(PLAN), "--promql"], 0),
                        (["gate", str(PLAN), "--replay", str(recording)], 0)]:
         result = run(*args)

@@ -10,7 +10,7 @@ from rampsim.faults import parse_fault
 from rampsim.plan import PlanError, plan_from_text
 from rampsim.report.dashboard import Dashboard
 from rampsim.sim import Scenario, simulate
-from tests.sim_helpers import REFERENCE, VALIDATION, reference, sampling_only_plan_file
+from tests.sim_helpers import REFERENCE, VALIDATION, sampling_only_plan_file
 
 
 def test_reference_without_fault_advances(tmp_path, capsys):
@@ -26,8 +26,8 @@ def test_reference_without_fault_advances(tmp_path, capsys):
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_error_regression_at_one_hour_rolls_back_within_3_to_4_minutes():
-    run = simulate(reference(), [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0)
+def test_error_regression_at_one_hour_rolls_back_within_3_to_4_minutes(sampling_reference_plan):
+    run = simulate(sampling_reference_plan, [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0)
     decision = next(e for e in run.events if isinstance(e, Decision) and e.terminal)
     assert decision.kind is DecisionKind.ROLLBACK and decision.weight == 0.0
     alert = next(e for e in run.events if isinstance(e, AlertFired) and e.rule == decision.source.split(":")[1])
@@ -93,11 +93,11 @@ def test_speed_plays_in_real_time_with_a_dashboard(tmp_path, capsys):
     assert "RAMP PHASE REAL-TIME MONITORING" in capsys.readouterr().out
 
 
-def test_dashboard_shows_the_runbook_panel():
+def test_dashboard_shows_the_runbook_panel(sampling_reference_plan):
     console = Console(record=True, width=120)
-    dashboard = Dashboard(reference(), console=console)
+    dashboard = Dashboard(sampling_reference_plan, console=console)
     frames = []
-    simulate(reference(), [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0,
+    simulate(sampling_reference_plan, [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0,
              observers=[lambda p: frames.append(dashboard.render(p)) if p.tick in (100, 250, 300) else None])
     for frame in frames:
         console.print(frame)

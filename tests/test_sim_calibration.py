@@ -11,7 +11,7 @@ from rampsim.report.metrics import measure, over, rolling
 from rampsim.sim import Scenario, simulate
 from rampsim.sim.expected import expected, expected_telemetry
 from rampsim.sim.population import population
-from tests.sim_helpers import flat_reference, readings, reference
+from tests.sim_helpers import flat_reference, readings
 
 Z = 4.0  # standard errors allowed: a false failure about once in 16,000 checks
 
@@ -69,8 +69,8 @@ def test_p99_is_46ms_at_normal_load(flat_run, flat_expected):
     assert abs(readings(flat_run.telemetry, 0, end)["p99"] - expected_p99) < tolerance
 
 
-def test_canary_load_average_and_peak():
-    run = simulate(reference(), seed=5, engine_factory=None)
+def test_canary_load_average_and_peak(sampling_reference_plan):
+    run = simulate(sampling_reference_plan, seed=5, engine_factory=None)
     end = len(run.telemetry) - 1
     seconds = run.telemetry.time[end]
     n = run.telemetry.requests[end, run.telemetry.layout.arm("canary")].sum()

@@ -9,18 +9,20 @@ import pytest
 from scipy import stats
 
 from rampsim.engine.metrics import histogram_quantile
-from rampsim.plan import load_plan, with_overrides
+from rampsim.plan import with_overrides
 from rampsim.sim import Scenario, simulate
 from rampsim.sim.streams import Streams
 from rampsim.sim.variability import draw_paths
-from tests.sim_helpers import VALIDATION
+from tests.sim_helpers import validation
+
+pytestmark = pytest.mark.slow  # statistical comparisons of simulated ramps, request by request
 
 Z = 4.0
 
 
 @lru_cache(maxsize=None)
 def runs():
-    plan = with_overrides(load_plan(VALIDATION), {"phases.0.duration": "8m", "final_gate.at": "8m"})
+    plan = with_overrides(validation(), {"phases.0.duration": "8m", "final_gate.at": "8m"})
     return simulate(plan, seed=21, fidelity="fluid"), simulate(plan, seed=22, fidelity="request")
 
 
@@ -113,8 +115,8 @@ SEED = 33          # a seed whose paths have request and error bursts in both ar
 def varied_runs(which: str):
     """Open loop (a gate's rollback would split the weights): request and fluid with the same seed, and a
     fluid run with another seed (the control)."""
-    plan = with_overrides(load_plan(VALIDATION), {"phases.0.duration": "8m", "final_gate.at": "8m",
-                                                  "traffic.variability": VARIED[which]})
+    plan = with_overrides(validation(), {"phases.0.duration": "8m", "final_gate.at": "8m",
+                                         "traffic.variability": VARIED[which]})
     scenario = Scenario.build(plan)
     run = lambda seed, fidelity: simulate(plan, seed=seed, fidelity=fidelity, engine_factory=None,  # noqa: E731
                                           scenario=scenario)

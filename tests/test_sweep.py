@@ -1,6 +1,5 @@
 """Sweeps: exact probabilities, determinism across executors, resumption, monotonicity, errors."""
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,19 +15,17 @@ from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult
 from rampsim.experiment.runner import SweepInterrupted
 from rampsim.experiment.sweep import sweep
-from rampsim.plan import PlanError, load_plan, with_overrides
+from rampsim.plan import PlanError, with_overrides
 from rampsim.sim.runner import simulate
 from rampsim.testing import strategies as rst
-
-SCENARIOS = Path(__file__).parent.parent / "scenarios"
-SMALL = SCENARIOS / "ramp-phase-5k-validation.yaml"
+from tests.sim_helpers import MIX_SMALL, VALIDATION, validation
 
 
 def one_criterion_plan(criterion: dict, **traffic):
     """The small validation ramp judged by its final gate on one criterion, with no rules."""
     overrides = {"rules": {}, "final_gate.criteria": {"only": criterion}}
     overrides.update({f"traffic.service.{k}": v for k, v in traffic.items()})
-    return with_overrides(load_plan(SMALL), overrides)
+    return with_overrides(validation(), overrides)
 
 
 def interval(successes: int, trials: int, comparisons: int) -> tuple[float, float]:
@@ -79,10 +76,8 @@ def test_error_rate_false_rollbacks_match_the_poisson_probability():
 
 
 @pytest.fixture(scope="module")
-def small_mix_setup():
-    plan = load_plan(SMALL)
-    mix_path = Path(__file__).parent / "data" / "mix-small.yaml"
-    return plan, load_mix(mix_path, plan)
+def small_mix_setup(validation_plan):
+    return validation_plan, load_mix(MIX_SMALL, validation_plan)
 
 
 GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,3m"]
@@ -101,6 +96,7 @@ def test_results_are_identical_for_any_executor_and_worker_count(small_mix_setup
     assert not inline.runs["decision_time"].equals(other_seed.runs["decision_time"])
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_results(small_mix_setup):
     distributed = pytest.importorskip("distributed")
     plan, mix = small_mix_setup
@@ -173,8 +169,8 @@ def test_sweep_rates_are_monotone_in_a_threshold_axis(small_mix_setup):
     assert summary["false_rollbacks"].iloc[0] > summary["false_rollbacks"].iloc[-1]
 
 
-def test_bad_grid_and_mix_are_reported(tmp_path):
-    plan = load_plan(SMALL)
+def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
+    plan = validation_plan
     with pytest.raises(GridError, match="write PATH=VALUES"):
         parse_axis("rules.error_rate_rollback.threshold")
     with pytest.raises(GridError, match="LOW..HIGH:COUNT"):
@@ -200,7 +196,7 @@ def test_bad_grid_and_mix_are_reported(tmp_path):
 
 def test_sweep_and_report_commands(tmp_path, capsys):
     out = tmp_path / "sweep"
-    code = main(["sweep", str(SMALL), "--mix", str(Path(__file__).parent / "data" / "mix-small.yaml"),
+    code = main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL),
                  "--grid", "rules.error_rate_rollback.threshold=0.3%,1%", "--grid", "rules.*.sustain=1m,3m",
                  "--replicates", "8", "--workers", "1", "--out", str(out), "--no-progress"])
     assert code == 0

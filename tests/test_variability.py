@@ -19,7 +19,7 @@ from scipy import stats
 import rampsim.sim.runner as runner
 from rampsim.engine.events import DecisionKind
 from rampsim.faults import parse_fault
-from rampsim.plan import load_plan, with_overrides
+from rampsim.plan import with_overrides
 from rampsim.sim import Scenario, ground_truth, simulate
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
 from rampsim.sim.expected import expected_for
@@ -27,7 +27,7 @@ from rampsim.sim.grid import Grid
 from rampsim.sim.latency import STRETCH_LIMIT
 from rampsim.sim.streams import Streams
 from rampsim.sim.variability import burst_factor, draw_paths, ou_path
-from tests.sim_helpers import VALIDATION, realistic_reference, reference
+from tests.sim_helpers import validation
 
 ALPHA = 1e-3
 DAY = 86400.0
@@ -179,7 +179,7 @@ def test_blips_fail_exactly_the_health_check_rounds_inside_blips():
 @lru_cache(maxsize=None)
 def blip_plan():
     """Two minutes of the validation plan: frequent blips, no spurious check failures, errors and latency varied."""
-    return with_overrides(load_plan(VALIDATION), {
+    return with_overrides(validation(), {
         "phases.0.duration": "2m", "final_gate.at": "2m", "rules.*.sustain": "1m",
         "traffic.service.health_check_failure": 0,
         "traffic.variability": {"health_checks": {"per_day": 3000, "duration": "10s"},
@@ -287,12 +287,12 @@ def _check_moments(samples: list[list[np.ndarray]], variance: np.ndarray, autoco
     assert np.all(np.abs(t_of_mean(cov - rho * var, 0.0)) < z), t_of_mean(cov - rho * var, 0.0)
 
 
-def test_request_counts_have_the_variance_and_autocorrelation_the_model_implies():
+def test_request_counts_have_the_variance_and_autocorrelation_the_model_implies(sampling_reference_plan):
     sd, jitter, common, tau = 0.05, 0.03, 0.5, 60.0
-    plan = with_overrides(reference(), {"traffic.load": {"shape": "flat", "average": "2,000/s"},
-                                        "traffic.variability": {"requests": {
-                                            "sd": sd, "jitter": jitter, "common": common,
-                                            "correlation_time": f"{tau:g}s"}}})
+    plan = with_overrides(sampling_reference_plan, {
+        "traffic.load": {"shape": "flat", "average": "2,000/s"},
+        "traffic.variability": {"requests": {"sd": sd, "jitter": jitter, "common": common,
+                                             "correlation_time": f"{tau:g}s"}}})
     scenario = Scenario.build(plan)
     mu = scenario.conditions(scenario.scheduled_weights()).rates[1:] * scenario.grid.interval
     assert np.ptp(mu, axis=0).max() == 0.0     # flat load, constant weight: one Poisson mean per cell
@@ -317,11 +317,11 @@ def test_request_counts_have_the_variance_and_autocorrelation_the_model_implies(
     assert np.all(np.abs(t) < limit(4 * mu.size + 2, SEEDS - 1)), t
 
 
-def test_error_counts_have_the_variance_and_autocorrelation_the_model_implies():
+def test_error_counts_have_the_variance_and_autocorrelation_the_model_implies(sampling_reference_plan):
     sd, jitter, tau = 0.4, 0.26, 60.0
-    plan = with_overrides(reference(), {"traffic.load": {"shape": "flat", "average": "12,500/s"},
-                                        "traffic.variability": {"errors": {
-                                            "sd": sd, "jitter": jitter, "correlation_time": f"{tau:g}s"}}})
+    plan = with_overrides(sampling_reference_plan, {
+        "traffic.load": {"shape": "flat", "average": "12,500/s"},
+        "traffic.variability": {"errors": {"sd": sd, "jitter": jitter, "correlation_time": f"{tau:g}s"}}})
     scenario = Scenario.build(plan)
     ex = expected_for(scenario, scenario.scheduled_weights())
     c = ex.conditions
@@ -350,12 +350,13 @@ def test_error_counts_have_the_variance_and_autocorrelation_the_model_implies():
 # -- 3. the ground truth ignores variability ---------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", [None, "error-rate:canary:+1.5%@01:00", "tail-latency:canary:3%@1h/30m,delay=400ms"])
-def test_ground_truth_is_identical_with_and_without_variability(fault):
+def test_ground_truth_is_identical_with_and_without_variability(fault, reference_plan, sampling_reference_plan):
     faults = [parse_fault(fault)] if fault else []
-    strong = with_overrides(realistic_reference(), {
+    strong = with_overrides(reference_plan, {
         "traffic.variability.errors.bursts.per_day": 500, "traffic.variability.latency.bursts.per_day": 500,
         "traffic.variability.health_checks.per_day": 500})
-    truths = [ground_truth(Scenario.build(plan, faults)) for plan in (reference(), realistic_reference(), strong)]
+    plans = (sampling_reference_plan, reference_plan, strong)
+    truths = [ground_truth(Scenario.build(plan, faults)) for plan in plans]
     first = truths[0]
     assert first.incident is (fault is not None)        # both faults breach the SLO, on the expected metrics
     for truth in truths[1:]:
@@ -365,8 +366,8 @@ def test_ground_truth_is_identical_with_and_without_variability(fault):
         assert np.array_equal(truth.telemetry.gauges, first.telemetry.gauges, equal_nan=True)
 
 
-def test_a_rollback_during_a_background_burst_is_a_false_alarm():
-    plan = with_overrides(reference(), {"traffic.variability": {"errors": {"bursts": {
+def test_a_rollback_during_a_background_burst_is_a_false_alarm(sampling_reference_plan):
+    plan = with_overrides(sampling_reference_plan, {"traffic.variability": {"errors": {"bursts": {
         "per_day": 12, "duration": "10m", "multiplier": 30, "common": 0}}}})
     scenario = Scenario.build(plan)
     seed = 3
@@ -381,13 +382,13 @@ def test_a_rollback_during_a_background_burst_is_a_false_alarm():
     canary = scenario.layout.arm("canary")
     assert np.all(paths.errors[k - 12:k + 1, canary] > 2.0)
     # Control: the same seed without the bursts advances.
-    assert simulate(reference(), seed=seed).outcome.verdict == "advanced"
+    assert simulate(sampling_reference_plan, seed=seed).outcome.verdict == "advanced"
 
 
 # -- 4. determinism -------------------------------------------------------------------------------------------
 
-def test_same_seed_gives_bit_identical_fluid_runs():
-    plan = realistic_reference()
+def test_same_seed_gives_bit_identical_fluid_runs(reference_plan):
+    plan = reference_plan
     a, b = simulate(plan, seed=9), simulate(plan, seed=9)
     assert np.array_equal(a.telemetry.counters, b.telemetry.counters, equal_nan=True)
     assert np.array_equal(a.telemetry.gauges, b.telemetry.gauges, equal_nan=True)
@@ -410,20 +411,21 @@ def test_same_seed_gives_bit_identical_request_runs_and_paths_independent_of_fid
         assert all(np.array_equal(x, y) for x, y in zip(paths.blips, fresh.blips))
 
 
-def test_variability_draws_leave_the_other_streams_alone():
+def test_variability_draws_leave_the_other_streams_alone(sampling_reference_plan):
     """Paths come from their own child stream: switching a process on changes only what it multiplies."""
-    none = simulate(reference(), seed=4, engine_factory=None).telemetry
-    zero = with_overrides(reference(), {"traffic.variability": {"errors": {"sd": 0}}})
+    base = sampling_reference_plan
+    none = simulate(base, seed=4, engine_factory=None).telemetry
+    zero = with_overrides(base, {"traffic.variability": {"errors": {"sd": 0}}})
     assert Scenario.build(zero).config.variability is not None
     assert np.array_equal(simulate(zero, seed=4, engine_factory=None).telemetry.counters, none.counters)
-    errors_only = simulate(with_overrides(reference(), {"traffic.variability": {"errors": {"sd": 0.4}}}),
+    errors_only = simulate(with_overrides(base, {"traffic.variability": {"errors": {"sd": 0.4}}}),
                            seed=4, engine_factory=None).telemetry
     for family in ("requests", "latency_bucket", "latency_sum", "health_checks", "health_checks_ok",
                    "cache_hits", "cache_misses"):
         assert np.array_equal(getattr(errors_only, family), getattr(none, family)), family
     assert np.array_equal(errors_only.gauges, none.gauges, equal_nan=True)
     assert not np.array_equal(errors_only.errors, none.errors)
-    blips_only = simulate(with_overrides(reference(), {"traffic.variability": {"health_checks": {"per_day": 200}}}),
+    blips_only = simulate(with_overrides(base, {"traffic.variability": {"health_checks": {"per_day": 200}}}),
                           seed=4, engine_factory=None).telemetry
     for family in ("requests", "errors", "latency_bucket", "cache_hits"):
         assert np.array_equal(getattr(blips_only, family), getattr(none, family)), family

@@ -108,11 +108,12 @@ def chi2_survival(x: np.ndarray, df: int) -> np.ndarray:
     The regularized upper incomplete gamma function ``Q(df/2, x/2)`` in closed form
     (Abramowitz and Stegun 26.4.4 and 26.4.5): a finite sum of Poisson terms, plus
     ``erfc`` for odd ``df``. Exact to rounding for the few degrees of freedom segments
-    give, without scipy (the production path does not install it). ``NaN`` stays ``NaN``.
+    give, without scipy (the production path does not install it). ``NaN`` stays ``NaN``, and
+    so is every value for ``df`` below 1, as in scipy.
     """
-    if df < 1:
-        raise ValueError(f"a chi-square test needs at least one degree of freedom, got {df}")
     half = np.asarray(x, dtype=float) / 2.0
+    if df < 1:  # one segment: nothing to compare (scipy gives NaN too)
+        return np.full(half.shape, np.nan)
     with np.errstate(invalid="ignore", over="ignore"):
         decay = np.exp(-half)
         if df % 2 == 0:

@@ -14,7 +14,6 @@ from rampsim.cli import main
 from rampsim.engine import DecisionEngine, DecisionKind
 from rampsim.engine.metrics import read_channels
 from rampsim.engine.vectorized import judge
-from rampsim.plan import load_plan
 from rampsim.prod.columns import RawSeries
 from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.replay import FileSource
@@ -26,11 +25,6 @@ from tests.sim_helpers import REFERENCE
 START = 1740787200.0
 END = START + 4 * 3600 + 60
 INCIDENT_TICK = 16  # 4 minutes in
-
-
-@pytest.fixture(scope="module")
-def plan():
-    return load_plan(REFERENCE)
 
 
 def incident(plan):
@@ -75,26 +69,26 @@ CASES = {
 }
 
 
-def test_the_clean_incident_rolls_back(plan):
-    outcome, notices = replay(plan, FileSource.from_telemetry(incident(plan), START).series)
+def test_the_clean_incident_rolls_back(reference_plan):
+    outcome, notices = replay(reference_plan, FileSource.from_telemetry(incident(reference_plan), START).series)
     assert outcome is Outcome.ROLLBACK
     assert not [n for n in notices if n.kind == "damaged"]
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_damage_that_hides_an_incident_does_not_advance(plan, case):
+def test_damage_that_hides_an_incident_does_not_advance(reference_plan, case):
     family, change, reason = CASES[case]
-    recording = FileSource.from_telemetry(incident(plan), START)
-    outcome, notices = replay(plan, damaged(recording, family, change))
+    recording = FileSource.from_telemetry(incident(reference_plan), START)
+    outcome, notices = replay(reference_plan, damaged(recording, family, change))
     assert outcome is not Outcome.ADVANCE
     named = [n.message for n in notices if n.kind == "damaged"]
     assert named and all(f"rampsim_{family}" in m and 'arm="canary"' in m for m in named)
     assert any(reason in m for m in named)
 
 
-def test_minus_inf_error_counters_through_the_cli_with_json(plan, tmp_path, capsys):
-    telemetry = incident(plan)
-    errors = plan.layout.channels("errors", plan.layout.arm("canary"))
+def test_minus_inf_error_counters_through_the_cli_with_json(reference_plan, tmp_path, capsys):
+    telemetry = incident(reference_plan)
+    errors = reference_plan.layout.channels("errors", reference_plan.layout.arm("canary"))
     telemetry.counters[INCIDENT_TICK:, errors] = -np.inf
     path = tmp_path / "damaged.om"
     with path.open("w") as out:
@@ -126,53 +120,56 @@ def damage(draw, plan):
     return hits, draw(st.lists(st.integers(0, 960), max_size=5)), draw(st.integers(0, 2**32 - 1))
 
 
-def healthy_with(plan, hits, gaps):
-    telemetry = steady(plan.layout)
+def healthy_with(healthy, hits, gaps):
+    telemetry = healthy.copy()
     telemetry.counters[sorted(set(gaps) - {tick for _, tick, _ in hits})] = np.nan
     for channel, tick, kind in hits:
         telemetry.counters[tick, channel] = DAMAGE[kind](telemetry.counters[tick, channel])
     return telemetry
 
 
-def test_the_clean_healthy_ramp_advances(plan):
-    assert judge([plan], steady(plan.layout)).kind[0] == "advance"
+def test_the_clean_healthy_ramp_advances(reference_plan, healthy_telemetry):
+    assert judge([reference_plan], healthy_telemetry).kind[0] == "advance"
 
 
+@pytest.mark.slow
 @given(st.data())
-def test_the_engine_never_advances_on_damage_in_a_window_it_reads(plan, data):
-    hits, gaps, _ = data.draw(damage(plan))
-    telemetry = healthy_with(plan, hits, gaps)
-    events = run(DecisionEngine(plan), telemetry)
+def test_the_engine_never_advances_on_damage_in_a_window_it_reads(reference_plan, healthy_telemetry, data):
+    hits, gaps, _ = data.draw(damage(reference_plan))
+    telemetry = healthy_with(healthy_telemetry, hits, gaps)
+    events = run(DecisionEngine(reference_plan), telemetry)
     assert not any(getattr(e, "kind", None) is DecisionKind.ADVANCE for e in events)
-    assert judge([plan], telemetry).kind[0] != "advance"
+    assert judge([reference_plan], telemetry).kind[0] != "advance"
 
 
+@pytest.mark.slow
 @given(st.data())
-def test_the_production_reader_never_advances_on_damage_or_conflicts(plan, data):
-    hits, gaps, seed = data.draw(damage(plan))
-    telemetry = healthy_with(plan, hits, gaps)
+def test_the_production_reader_never_advances_on_damage_or_conflicts(reference_plan, healthy_telemetry, data):
+    hits, gaps, seed = data.draw(damage(reference_plan))
+    telemetry = healthy_with(healthy_telemetry, hits, gaps)
     recording = FileSource.from_telemetry(telemetry, START).series
     rng = np.random.default_rng(seed)
     jittered = [RawSeries(s.labels, s.timestamps_ms + rng.integers(-5000, 5001, len(s.timestamps_ms)), s.values)
                 for s in recording]
-    for channel, tick in data.draw(st.lists(st.tuples(st.sampled_from(final_gate_counters(plan).tolist()),
-                                                      st.integers(1, 900)), max_size=2)):
+    counters = final_gate_counters(reference_plan).tolist()
+    for channel, tick in data.draw(st.lists(st.tuples(st.sampled_from(counters), st.integers(1, 900)), max_size=2)):
         s = jittered[channel]  # the recording lists counter columns first, in column order
         k = int(np.searchsorted(s.timestamps_ms, START * 1000 + tick * 15000 - 7500))
         if k < len(s.values):  # a second, different value at that sample's timestamp
             jittered[channel] = RawSeries(s.labels, np.insert(s.timestamps_ms, k + 1, s.timestamps_ms[k]),
                                           np.insert(s.values, k + 1, s.values[k] + 1.0))
-    outcome, notices = replay(plan, jittered)
+    outcome, notices = replay(reference_plan, jittered)
     assert outcome is not Outcome.ADVANCE
     assert any(n.kind == "damaged" for n in notices)
 
 
+@pytest.mark.slow
 @given(st.integers(0, 2**32 - 1))
-def test_jittered_timestamps_inside_their_slot_change_nothing(plan, seed):
-    recording = FileSource.from_telemetry(steady(plan.layout), START).series
+def test_jittered_timestamps_inside_their_slot_change_nothing(reference_plan, healthy_telemetry, seed):
+    recording = FileSource.from_telemetry(healthy_telemetry, START).series
     rng = np.random.default_rng(seed)
     jittered = [RawSeries(s.labels, s.timestamps_ms + rng.integers(-5000, 5001, len(s.timestamps_ms)), s.values)
                 for s in recording]
-    outcome, notices = replay(plan, jittered)
+    outcome, notices = replay(reference_plan, jittered)
     assert outcome is Outcome.ADVANCE
     assert not notices

@@ -16,11 +16,9 @@ from typing import Iterator, Optional
 import pytest
 
 from rampsim.cli import main
-from rampsim.plan import load_plan
 from rampsim.prod.naming import naming_for_plan
 from rampsim.prod.replay import FileSource
 from rampsim.prod.webhook import CLIENT_TIMEOUT, HANDLER_THREADS, MAX_BODY, WebhookGate, serve_webhook
-from tests.builders import steady
 from tests.sim_helpers import REFERENCE
 
 PLAN = str(REFERENCE)
@@ -30,13 +28,8 @@ END = START + 4 * 3600 + 60  # every scrape of the reference plan has settled
 
 
 @pytest.fixture(scope="module")
-def plan():
-    return load_plan(PLAN)
-
-
-@pytest.fixture(scope="module")
-def source(plan):
-    return FileSource.from_telemetry(steady(plan.layout), START)
+def source(healthy_telemetry):
+    return FileSource.from_telemetry(healthy_telemetry, START)
 
 
 def gate_for(plan, source, **options) -> WebhookGate:
@@ -80,9 +73,9 @@ def exchange(address: tuple[str, int], data: bytes, timeout: float = 10.0) -> tu
 
 
 @pytest.fixture(scope="module")
-def webhook(plan, source):
+def webhook(reference_plan, source):
     """One server for the bodies: their answers do not depend on one another."""
-    with serving(gate_for(plan, source, start=START, clock=lambda: START + 3600)) as address:
+    with serving(gate_for(reference_plan, source, start=START, clock=lambda: START + 3600)) as address:
         yield address
 
 
@@ -102,8 +95,8 @@ def seconds_until_dropped(client: socket.socket, drip: Optional[float]) -> float
 
 
 @pytest.mark.parametrize("drip", [None, 0.1], ids=["silent", "one-header-line-every-0.1s"])
-def test_a_slow_client_is_disconnected_within_the_timeout(plan, source, drip: Optional[float]):
-    with serving(gate_for(plan, source, start=START), client_timeout=0.5) as address:
+def test_a_slow_client_is_disconnected_within_the_timeout(reference_plan, source, drip: Optional[float]):
+    with serving(gate_for(reference_plan, source, start=START), client_timeout=0.5) as address:
         with socket.create_connection(address, timeout=5) as client:
             client.sendall(b"POST /rollout HTTP/1.1\r\n")
             assert seconds_until_dropped(client, drip) < 1.5
@@ -115,8 +108,8 @@ def test_a_slow_client_is_disconnected_within_the_timeout(plan, source, drip: Op
     (b"", 411, "Content-Length required"),
     (b"Content-Length: 1000000000\r\n", 413, f"over {MAX_BODY} bytes"),
 ], ids=["negative", "not-a-number", "missing", "over-the-cap"])
-def test_a_bad_content_length_is_answered_at_once(plan, source, header, status, error):
-    with serving(gate_for(plan, source, start=START), client_timeout=5.0) as address:
+def test_a_bad_content_length_is_answered_at_once(reference_plan, source, header, status, error):
+    with serving(gate_for(reference_plan, source, start=START), client_timeout=5.0) as address:
         answer, body, seconds = exchange(address, b"POST /rollout HTTP/1.1\r\nHost: test\r\n" + header + b"\r\n")
     assert answer == status and error in body["error"]
     assert seconds < 1.0  # not when the client gives up, nor at the server's timeout
@@ -162,12 +155,12 @@ def test_http_servers_own_refusals_are_json_too(webhook, data, status):
     assert answer == status and reply["error"]
 
 
-def test_a_bug_in_a_handler_answers_500_and_the_server_goes_on(plan, capsys):
+def test_a_bug_in_a_handler_answers_500_and_the_server_goes_on(reference_plan, capsys):
     class BrokenSource:
         def read(self, low_ms: int, high_ms: int) -> list:
             raise RuntimeError("a bug in the source")
 
-    with serving(gate_for(plan, BrokenSource(), start=START, clock=lambda: START + 3600)) as address:
+    with serving(gate_for(reference_plan, BrokenSource(), start=START, clock=lambda: START + 3600)) as address:
         for _ in range(2):
             status, reply, _ = exchange(address, hook_request("rollout", CANARY))
             assert status == 500 and reply["error"].startswith("internal error: RuntimeError")
@@ -177,9 +170,9 @@ def test_a_bug_in_a_handler_answers_500_and_the_server_goes_on(plan, capsys):
 
 # -- remembered canaries ------------------------------------------------------------------
 
-def test_remembered_canaries_are_bounded_forgetting_the_oldest_finished_first(plan, source):
+def test_remembered_canaries_are_bounded_forgetting_the_oldest_finished_first(reference_plan, source):
     clock = [START]
-    gate = gate_for(plan, source, clock=lambda: clock[0], max_canaries=3)
+    gate = gate_for(reference_plan, source, clock=lambda: clock[0], max_canaries=3)
     with serving(gate) as address:
         def call(hook: str, name: str) -> tuple[int, dict]:
             return exchange(address, hook_request(hook, {"name": name, "namespace": "hostile"}))[:2]
@@ -241,12 +234,12 @@ class SlowSource:
 
 
 @pytest.mark.slow
-def test_200_concurrent_rollouts_are_all_answered_within_the_client_timeout(plan, source):
+def test_200_concurrent_rollouts_are_all_answered_within_the_client_timeout(reference_plan, source):
     canaries = [{"name": f"app{i}", "namespace": "hostile", "metadata": {"start": STARTED}} for i in range(20)]
     results: list[tuple[int, dict, float]] = [(0, {}, float("inf"))] * 200
     peak_handlers = [0]
     done = threading.Event()
-    gate = gate_for(plan, SlowSource(source, 0.5), clock=lambda: START + 3600)
+    gate = gate_for(reference_plan, SlowSource(source, 0.5), clock=lambda: START + 3600)
     ours = set(threading.enumerate())
 
     def client(i: int, barrier: threading.Barrier) -> None:

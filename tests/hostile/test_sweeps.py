@@ -18,7 +18,7 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.experiment.sweep import sweep
-from rampsim.plan import Plan, load_plan
+from rampsim.plan import Plan
 from tests.sim_helpers import VALIDATION
 
 PLAN = str(VALIDATION)
@@ -40,23 +40,19 @@ def only_chunk(out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plan() -> Plan:
-    return load_plan(VALIDATION)
-
-
-@pytest.fixture(scope="module")
-def clean(plan: Plan) -> dict[int, pd.DataFrame]:
+def clean(validation_plan: Plan) -> dict[int, pd.DataFrame]:
     """The runs of a sweep without an output directory, for each seed."""
-    return {seed: sweep(plan, replicates=REPLICATES, seed=seed, workers=1).runs for seed in (SEED, OTHER_SEED)}
+    return {seed: sweep(validation_plan, replicates=REPLICATES, seed=seed, workers=1).runs
+            for seed in (SEED, OTHER_SEED)}
 
 
 @pytest.fixture(scope="module")
-def saved(plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+def saved(validation_plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     """A finished sweep's output directory (chunks, manifest and results) for each seed; tests damage copies."""
     outs = {}
     for seed in (SEED, OTHER_SEED):
         outs[seed] = tmp_path_factory.mktemp(f"seed{seed}")
-        sweep(plan, replicates=REPLICATES, seed=seed, workers=1, out=outs[seed])
+        sweep(validation_plan, replicates=REPLICATES, seed=seed, workers=1, out=outs[seed])
     return outs
 
 
@@ -88,30 +84,31 @@ DAMAGES: dict[str, Callable[[Path, bytes], object]] = {
 
 
 @pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
-def test_an_unusable_chunk_is_recomputed_with_a_notice_never_mixed_in(damage, plan, clean, saved, out, capsys):
+def test_an_unusable_chunk_is_recomputed_with_a_notice_never_mixed_in(damage, validation_plan, clean, saved, out,
+                                                                      capsys):
     assert not clean[SEED].equals(clean[OTHER_SEED])  # a foreign chunk would show
     chunk = only_chunk(out)
     damage(chunk, only_chunk(saved[OTHER_SEED]).read_bytes())
-    resumed = sweep(plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     err = capsys.readouterr().err
     assert f"rampsim: {chunk}: " in err and "recomputing it" in err
-    again = sweep(plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)  # the chunk was written anew
+    again = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)  # the chunk was written anew
     pd.testing.assert_frame_equal(again.runs, clean[SEED])
     assert "recomputing" not in capsys.readouterr().err
 
 
-def test_without_its_manifest_a_directory_never_lends_its_chunks_to_another_seed(plan, clean, out, capsys):
+def test_without_its_manifest_a_directory_never_lends_its_chunks_to_another_seed(validation_plan, clean, out, capsys):
     (out / "sweep-spec.json").unlink()
-    other = sweep(plan, replicates=REPLICATES, seed=OTHER_SEED, workers=1, out=out)
+    other = sweep(validation_plan, replicates=REPLICATES, seed=OTHER_SEED, workers=1, out=out)
     pd.testing.assert_frame_equal(other.runs, clean[OTHER_SEED])
     assert "a chunk of another sweep" in capsys.readouterr().err
 
 
-def test_a_garbled_manifest_is_written_again(plan, clean, out, capsys):
+def test_a_garbled_manifest_is_written_again(validation_plan, clean, out, capsys):
     manifest = out / "sweep-spec.json"
     manifest.write_text('{"key": ')
-    resumed = sweep(plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     assert f"{manifest}: damaged" in capsys.readouterr().err
     assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out)]) == 2  # it guards again
