@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from rampsim.plan import load_plan  # noqa: E402
 from rampsim.prod.openmetrics import write_openmetrics  # noqa: E402
-from rampsim.prod.runner import GateRun  # noqa: E402
+from rampsim.prod.gate_run import GateRun  # noqa: E402
 from rampsim.prod.source import PrometheusSource  # noqa: E402
 from tests.builders import steady  # noqa: E402
 from tests.prometheus_server import backfill, start_server, stop_server  # noqa: E402

@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "Plan": "rampsim.plan.schema",
     "parse_fault": "rampsim.faults.syntax",
     "DecisionEngine": "rampsim.engine.engine",
-    "simulate": "rampsim.sim.runner",
+    "simulate": "rampsim.sim.simulation",
     "Mix": "rampsim.experiment.mix",
     "load_mix": "rampsim.experiment.mix",
     "sweep": "rampsim.experiment.sweep",
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from rampsim.faults.syntax import parse_fault
     from rampsim.plan.loader import load_plan
     from rampsim.plan.schema import Plan
-    from rampsim.sim.runner import simulate
+    from rampsim.sim.simulation import simulate
 
 
 def _lazy_exports(package: str, exports: Mapping[str, str], namespace: MutableMapping[str, Any]

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from rampsim.prod.grid import parse_instant
+from rampsim.prod.instants import parse_instant
 
 __all__ = ["require_binaries", "free_port", "backfill", "PrometheusServer", "start_server", "stop_server",
            "backfilled_server", "FakePrometheus"]

@@ -346,7 +346,7 @@ def simulate(load: "LoadFit", latent: "LatentFit", times: np.ndarray, dt: float,
     around ``scale * load.rate(times) * dt`` times the multiplier.
     """
     from rampsim.sim.config import Latent, Variability
-    from rampsim.sim.grid import Grid
+    from rampsim.sim.clock import Grid
     from rampsim.sim.variability import draw_paths
 
     n = len(times)

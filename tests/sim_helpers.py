@@ -65,7 +65,7 @@ def flat_reference():
 def readings(telemetry: Telemetry, start: int, end: int, arm: str = "canary", segment: str | None = None) -> dict:
     """Every reading of :data:`READINGS` over the scrapes ``[start, end]``."""
     from rampsim.engine.metrics import Series   # imported here: the paths above stay cheap to import
-    from rampsim.report.metrics import measure, over
+    from rampsim.report.readings import measure, over
 
     series = Series.from_telemetry(telemetry)
     values = {}

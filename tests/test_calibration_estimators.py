@@ -2,7 +2,7 @@
 
 Histories are drawn with the simulator's generators (:func:`~rampsim.sim.variability.ou_path`,
 :func:`~rampsim.sim.variability.burst_factor`, the blips of :mod:`rampsim.sim.variability`
-and :class:`~rampsim.sim.grid.Grid`); latency is a log-normal stretched per tick and
+and :class:`~rampsim.sim.clock.Grid`); latency is a log-normal stretched per tick and
 binned with one multinomial draw per tick and histogram.
 
 Coverage: for each setting the estimators run on ``SEEDS`` fixed seeds and each
@@ -30,7 +30,7 @@ from rampsim.calibration.estimators import (
 )
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.sim.config import Bursts, HealthBlips, Latent
-from rampsim.sim.grid import Grid
+from rampsim.sim.clock import Grid
 from rampsim.sim.variability import _blips, burst_factor, ou_path
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS
 from tests.sim_helpers import ROOT

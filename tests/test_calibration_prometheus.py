@@ -30,7 +30,7 @@ from rampsim.calibration.comparison import history_plan
 from rampsim.calibration.fit import calibrate
 from rampsim.cli import main
 from rampsim.plan import plan_from_text
-from rampsim.prod.grid import format_instant
+from rampsim.prod.instants import format_instant
 from rampsim.prod.history import read_history
 from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.source import PrometheusSource

@@ -11,9 +11,11 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.engine import DecisionEngine, event_to_dict
-from rampsim.prod.columns import Assembler, RawSeries, SeriesMap
+from rampsim.prod.assembler import Assembler
+from rampsim.prod.samples import RawSeries
+from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.exporter import MetricsExporter, rehearse
-from rampsim.prod.grid import ScrapeGrid
+from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.naming import Naming, naming_for_plan
 from rampsim.prod.openmetrics import parse_series, read_openmetrics, write_openmetrics
 from rampsim.prod.replay import FileSource

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from rampsim.prod.columns import Assembler, SeriesMap
-from rampsim.prod.grid import ScrapeGrid
+from rampsim.prod.assembler import Assembler
+from rampsim.prod.series_map import SeriesMap
+from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, read_openmetrics, write_openmetrics
 from rampsim.prod.tickcsv import read_tick_csv, write_tick_csv

@@ -10,9 +10,9 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.engine import DecisionEngine, DecisionKind
-from rampsim.prod.columns import Notice
+from rampsim.prod.samples import Notice
 from rampsim.prod.replay import FileSource
-from rampsim.prod.runner import GateRun, Outcome
+from rampsim.prod.gate_run import GateRun, GateOutcome
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable
 from tests.builders import run, steady
 from tests.prometheus_server import FakePrometheus, free_port
@@ -47,7 +47,7 @@ def test_unreachable_prometheus_is_unavailable_after_bounded_attempts(reference_
     sleeps = []
     gate_run = gate(reference_plan, f"http://127.0.0.1:{free_port()}", attempts=3, sleeps=sleeps)
     assert list(gate_run.run_until(END)) == []
-    assert gate_run.outcome() is Outcome.UNAVAILABLE
+    assert gate_run.outcome() is GateOutcome.UNAVAILABLE
     assert "unreachable" in gate_run.problem and "after 3 attempts" in gate_run.problem
     assert sleeps == [0.01, 0.02]  # bounded, with exponential backoff
 
@@ -68,7 +68,7 @@ def test_server_errors_are_retried_then_the_gate_goes_on(reference_plan, healthy
         gate_run = gate(reference_plan, fake.url)
         list(gate_run.run_until(END))
         assert fake.requests == 2 + 5  # two failures, then 961 scrapes in batches of 240
-    assert gate_run.events == expected and gate_run.outcome() is Outcome.ADVANCE
+    assert gate_run.events == expected and gate_run.outcome() is GateOutcome.ADVANCE
 
 
 @pytest.mark.parametrize("failure, message, requests", [
@@ -85,7 +85,7 @@ def test_bad_answers_make_the_gate_unavailable(reference_plan, failure, message,
         gate_run = gate(reference_plan, fake.url)
         assert list(gate_run.run_until(END)) == []
         assert fake.requests == requests
-    assert gate_run.outcome() is Outcome.UNAVAILABLE and message in gate_run.problem
+    assert gate_run.outcome() is GateOutcome.UNAVAILABLE and message in gate_run.problem
 
 
 def test_garbage_values_are_refused_without_a_crash(reference_plan):
@@ -95,14 +95,14 @@ def test_garbage_values_are_refused_without_a_crash(reference_plan):
         gate_run = gate(reference_plan, fake.url)
         list(gate_run.run_until(END))
         assert fake.requests == 3  # a malformed answer is retried, like any other
-    assert gate_run.outcome() is Outcome.UNAVAILABLE and "malformed series" in gate_run.problem
+    assert gate_run.outcome() is GateOutcome.UNAVAILABLE and "malformed series" in gate_run.problem
 
 
 def test_partial_series_hold_and_say_which(reference_plan, healthy_telemetry):
     partial = healthy_telemetry.copy()
     partial.requests[:, reference_plan.layout.arm("canary"), reference_plan.layout.segment("C")] = np.nan
     gate_run, notices = judge(reference_plan, partial)
-    assert gate_run.outcome() is Outcome.HOLD and no_advance(gate_run.events)
+    assert gate_run.outcome() is GateOutcome.HOLD and no_advance(gate_run.events)
     assert 'rampsim_requests_total{arm="canary",segment="C"}' in notices[0].message
     assert gate_run.events == run(DecisionEngine(reference_plan), partial)
 
@@ -112,14 +112,14 @@ def test_missing_scrapes_hold(reference_plan, healthy_telemetry):
     stale.counters[100:108] = np.nan
     stale.gauges[100:108] = np.nan
     gate_run, notices = judge(reference_plan, stale)
-    assert gate_run.outcome() is Outcome.HOLD and no_advance(gate_run.events)
+    assert gate_run.outcome() is GateOutcome.HOLD and no_advance(gate_run.events)
     assert "8 scrape(s) missing" in gate_run.decision.reason
     assert [n.tick for n in notices if n.message == "no samples at all for this scrape"] == list(range(100, 108))
 
 
 def test_data_ending_early_is_inconclusive_not_continue(reference_plan, healthy_telemetry):
     gate_run, notices = judge(reference_plan, healthy_telemetry.head(200), until=START + 3600)
-    assert gate_run.decision is None and gate_run.outcome() is Outcome.INCONCLUSIVE
+    assert gate_run.decision is None and gate_run.outcome() is GateOutcome.INCONCLUSIVE
     assert gate_run.next_tick == 241 and notices[-1].message == "no samples at all for this scrape"
 
 
@@ -130,7 +130,7 @@ def test_counter_resets_are_corrected_like_promql_and_reported(reference_plan, h
     reset.counters[500:, canary] -= reset.counters[499, canary]
     gate_run, notices = judge(reference_plan, reset)
     assert gate_run.events == run(DecisionEngine(reference_plan), reset)
-    assert gate_run.outcome() is Outcome.ADVANCE  # the increase across the restart is still exact
+    assert gate_run.outcome() is GateOutcome.ADVANCE  # the increase across the restart is still exact
     assert [n.tick for n in notices if n.kind == "reset"] == [500]
 
 
@@ -146,7 +146,7 @@ def test_follow_rides_out_an_outage_and_gives_the_same_events(reference_plan):
                                      settle=5.0, max_outage=120.0))
     outages = [i for i in items if isinstance(i, Notice)]
     assert len(outages) == 3 and all("retrying" in n.message for n in outages)
-    assert gate_run.events == expected and gate_run.outcome() is Outcome.ROLLBACK
+    assert gate_run.events == expected and gate_run.outcome() is GateOutcome.ROLLBACK
     assert clock[0] >= START + gate_run.decision.time + 7.5 + 5.0  # never judged a scrape before it settled
 
 
@@ -156,7 +156,7 @@ def test_follow_gives_up_after_max_outage(reference_plan):
         gate_run = gate(reference_plan, fake.url, attempts=1)
         list(gate_run.follow(clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s),
                              max_outage=60.0))
-    assert gate_run.outcome() is Outcome.UNAVAILABLE and "gave up after 60s" in gate_run.problem
+    assert gate_run.outcome() is GateOutcome.UNAVAILABLE and "gave up after 60s" in gate_run.problem
 
 
 def test_cli_exit_code_for_an_unreachable_prometheus(capsys):
@@ -177,8 +177,8 @@ def test_series_the_plan_does_not_read_may_be_absent_mid_ramp(validation_plan):
         getattr(telemetry, family)[...] = np.nan
     gate_run = GateRun(small, FileSource.from_telemetry(telemetry, START), START)
     list(gate_run.run_until(START + 10 * 60))
-    assert gate_run.outcome() is Outcome.CONTINUE
+    assert gate_run.outcome() is GateOutcome.CONTINUE
     telemetry.requests[30:] = np.nan  # a series the plan reads
     gate_run = GateRun(small, FileSource.from_telemetry(telemetry, START), START)
     list(gate_run.run_until(START + 10 * 60))
-    assert gate_run.outcome() is Outcome.INCONCLUSIVE
+    assert gate_run.outcome() is GateOutcome.INCONCLUSIVE

@@ -24,10 +24,10 @@ from rampsim.engine import DecisionEngine, DecisionKind, event_to_dict
 from rampsim.engine.metrics import Series, evaluate
 from rampsim.plan import Metric, WindowKind
 from rampsim.prod.exporter import MetricsExporter, rehearse
-from rampsim.prod.grid import format_instant
+from rampsim.prod.instants import format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import write_openmetrics
-from rampsim.prod.runner import GateRun, Outcome
+from rampsim.prod.gate_run import GateRun, GateOutcome
 from rampsim.prod.source import PrometheusSource
 from rampsim.telemetry import Telemetry
 from tests.builders import latency_at, run, steady
@@ -51,7 +51,7 @@ class Case:
     telemetry: Telemetry
     naming: Naming
     expected: list
-    outcome: Outcome
+    outcome: GateOutcome
 
 
 def noisy_ramp(plan, seed: int, incident_from: int | None = None) -> Telemetry:
@@ -114,12 +114,12 @@ def cases(sampling_reference_plan):
     healthy = lambda: noisy_ramp(plan, 12)  # noqa: E731
     specs = [
         ("incident", "error-rate:canary:+1.5%@1h40m", lambda: noisy_ramp(plan, 11, incident_from=400),
-         Naming(), Outcome.ROLLBACK),
-        ("healthy", None, healthy, Naming(), Outcome.ADVANCE),
+         Naming(), GateOutcome.ROLLBACK),
+        ("healthy", None, healthy, Naming(), GateOutcome.ADVANCE),
         ("counter-reset", "counter-reset:canary@2h", lambda: restart_canary(plan, healthy(), 480),
-         SERVICE_NAMING, Outcome.ADVANCE),
+         SERVICE_NAMING, GateOutcome.ADVANCE),
         ("scrape-gap", "scrape-gap:shared@1h/5m", lambda: without_scrapes(healthy(), 240, 20),
-         Naming(), Outcome.HOLD),
+         Naming(), GateOutcome.HOLD),
     ]
     built = {}
     for index, (name, fault, fallback, naming, outcome) in enumerate(specs):

@@ -18,7 +18,7 @@ import rampsim.experiment
 import rampsim.prod
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["rampsim", "rampsim.experiment", "rampsim.prod"]
+PACKAGES = ["rampsim", "rampsim.experiment", "rampsim.prod", "rampsim.sim"]
 HEAVY = ["simpy", "pandas", "matplotlib", "scipy", "hypothesis"]
 
 

@@ -96,7 +96,7 @@ def test_check_passes_a_series_drawn_from_the_model():
     """The check is calibrated: a history the model generates (diurnal load, persistent wander,
     jitter, bursts) is inside its own band (measured: 69 of 70 seeds at the 99% level)."""
     from rampsim.sim.config import Latent, Variability
-    from rampsim.sim.grid import Grid
+    from rampsim.sim.clock import Grid
     from rampsim.sim.variability import draw_paths
 
     rng = np.random.default_rng(7)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rampsim.engine.metrics import Series
-from rampsim.report.metrics import measure, over, rolling
+from rampsim.report.readings import measure, over, rolling
 from rampsim.sim import Scenario, simulate
 from rampsim.sim.expected import expected, expected_telemetry
 from rampsim.sim.population import population

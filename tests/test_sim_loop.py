@@ -8,6 +8,7 @@ from rampsim.engine.events import Decision, DecisionKind
 from rampsim.faults import parse_fault
 from rampsim.sim import Scenario, ground_truth, simulate
 from rampsim.sim.control import Control
+from rampsim.sim.outcome import outcome
 
 REGRESSION = parse_fault("error-rate:canary:+1.5%@01:00")
 
@@ -40,11 +41,14 @@ def test_open_loop_outcome_of_a_gate_decision(sampling_reference_plan):
     run = simulate(sampling_reference_plan, [REGRESSION], seed=3, engine_factory=None)
     decision = Decision(time=3810.0, kind=DecisionKind.ROLLBACK, weight=0.0, reason="test", source="test")
     late = Decision(time=7200.0, kind=DecisionKind.ROLLBACK, weight=0.0, reason="test", source="test")
-    early, slow = run.outcome_at(decision), run.outcome_at(late)
+    def outcome_at(decision):
+        return outcome([], run.truth, run.telemetry.time, run.canary_requests, run.harmed, decision)
+
+    early, slow = outcome_at(decision), outcome_at(late)
     assert early.verdict == "caught" and early.detection_delay == pytest.approx(3810.0 - run.truth.start)
     assert slow.harmed > early.harmed > 0
     assert early.harmed == pytest.approx(run.harmed[: 3810 // 15 + 1].sum())
-    assert run.outcome_at(None).verdict == "missed"
+    assert outcome_at(None).verdict == "missed"
 
 
 def test_ground_truth_ignores_seed_and_gate(sampling_reference_plan):

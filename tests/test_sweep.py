@@ -10,13 +10,13 @@ from scipy import stats
 
 from rampsim.cli import main
 from rampsim.engine.vectorized import judge
-from rampsim.experiment.grid import GridError, parse_axis
+from rampsim.experiment.axes import GridError, parse_axis
 from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult
-from rampsim.experiment.runner import SweepInterrupted
+from rampsim.experiment.chunks import SweepInterrupted
 from rampsim.experiment.sweep import sweep
 from rampsim.plan import PlanError, with_overrides
-from rampsim.sim.runner import simulate
+from rampsim.sim.simulation import simulate
 from rampsim.testing import strategies as rst
 from tests.sim_helpers import MIX_SMALL, VALIDATION, validation
 

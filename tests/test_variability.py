@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import rampsim.sim.runner as runner
+import rampsim.sim.simulation as runner
 from rampsim.engine.events import DecisionKind
 from rampsim.faults import parse_fault
 from rampsim.plan import with_overrides
 from rampsim.sim import Scenario, ground_truth, simulate
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
 from rampsim.sim.expected import expected_for
-from rampsim.sim.grid import Grid
+from rampsim.sim.clock import Grid
 from rampsim.sim.latency import STRETCH_LIMIT
 from rampsim.sim.streams import Streams
 from rampsim.sim.variability import burst_factor, draw_paths, ou_path

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -33,6 +34,7 @@ def test_vectorized_equals_engine_on_random_gates(layout, data):
     assert_same(plans, telemetry)
 
 
+@pytest.mark.slow
 @given(st.floats(0.0005, 0.02), st.integers(0, 900), st.integers(1, 200))
 def test_vectorized_equals_engine_on_the_reference_plan(rate, start, length):
     plan = load_plan(REFERENCE)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from rampsim import units
 from rampsim.errors import UsageError
-from rampsim.prod.grid import EARLIEST, LATEST, format_instant, parse_instant
+from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.source import MAX_ATTEMPTS
 
 __all__ = ["seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from rampsim.experiment.check import EXCEEDED, MET, check
     from rampsim.experiment.mix import load_mix
-    from rampsim.experiment.runner import SweepInterrupted
+    from rampsim.experiment.chunks import SweepInterrupted
 
     plan = load_or_report(args.plan)
     if plan is None:

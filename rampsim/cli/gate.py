@@ -34,20 +34,20 @@ from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_a
 from rampsim.errors import UsageError
 from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
 from rampsim.plan import Plan
-from rampsim.prod.columns import Notice
-from rampsim.prod.grid import format_instant, parse_instant
+from rampsim.prod.samples import Notice
+from rampsim.prod.instants import format_instant, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, write_openmetrics
 from rampsim.prod.replay import FileSource
-from rampsim.prod.runner import GateRun, Outcome, Step
+from rampsim.prod.gate_run import GateRun, GateOutcome, Step
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.units import Kind, format_value
 
 __all__ = ["register", "run_gate", "EXIT_CODES"]
 
-EXIT_CODES = {Outcome.CONTINUE: 0, Outcome.ADVANCE: 0, Outcome.ROLLBACK: 1, Outcome.HOLD: 4,
-              Outcome.INCONCLUSIVE: 4, Outcome.UNAVAILABLE: 5}
+EXIT_CODES = {GateOutcome.CONTINUE: 0, GateOutcome.ADVANCE: 0, GateOutcome.ROLLBACK: 1, GateOutcome.HOLD: 4,
+              GateOutcome.INCONCLUSIVE: 4, GateOutcome.UNAVAILABLE: 5}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,7 +88,7 @@ def run_gate(args: argparse.Namespace) -> int:
         run = _gate_run(args, plan, naming, out)
     except OpenMetricsError as exc:
         out.fail(str(exc))
-        return EXIT_CODES[Outcome.UNAVAILABLE]
+        return EXIT_CODES[GateOutcome.UNAVAILABLE]
     except (UsageError, OSError) as exc:
         out.fail(str(exc))
         return EXIT_USAGE
@@ -204,7 +204,7 @@ class Output:
             self._line({"event": "Error", "message": message})
         print(f"rampsim gate: {message}", file=self.err, flush=True)
 
-    def finish(self, run: GateRun, outcome: Outcome, code: int) -> int:
+    def finish(self, run: GateRun, outcome: GateOutcome, code: int) -> int:
         judged = run.next_tick - 1
         until = format_instant(run.grid.time_of(judged)) if judged >= 0 else None
         if self.as_json:

@@ -25,7 +25,7 @@ import numpy as np
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
 from rampsim.plan import Plan
-from rampsim.prod.grid import parse_instant
+from rampsim.prod.instants import parse_instant
 from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource

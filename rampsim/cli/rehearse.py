@@ -77,7 +77,7 @@ def run_rehearse(args: argparse.Namespace) -> int:
     if plan is None:
         return EXIT_INVALID_PLAN
     from rampsim.report import checkpoint_log, go_no_go, markdown_report, timeline, truth_comparison
-    from rampsim.experiment.runner import output_directory, writing
+    from rampsim.experiment.chunks import output_directory, writing
     from rampsim.report.chart import timeline_chart
     from rampsim.sim import Scenario, simulate
 

@@ -13,7 +13,7 @@ from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.errors import UsageError
-from rampsim.prod.grid import parse_instant
+from rampsim.prod.instants import parse_instant
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.webhook import MAX_CANARIES, WebhookGate, serve_webhook
 

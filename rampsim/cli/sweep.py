@@ -93,7 +93,7 @@ def default_out(plan_name: str) -> Path:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from rampsim.experiment.mix import load_mix
-    from rampsim.experiment.runner import SweepInterrupted
+    from rampsim.experiment.chunks import SweepInterrupted
     from rampsim.experiment.sweep import sweep
 
     console = Console(stderr=True)
@@ -130,7 +130,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from rampsim.experiment.results import SweepResult
-    from rampsim.experiment.runner import output_directory
+    from rampsim.experiment.chunks import output_directory
 
     costs = _costs(args.costs) if args.costs else None  # bad arguments (2) before damaged files (5)
     result = SweepResult.load(args.results)
@@ -151,7 +151,7 @@ def _costs(text: str) -> "Costs":
 def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
     import pandas as pd
 
-    from rampsim.experiment.runner import writing
+    from rampsim.experiment.chunks import writing
     from rampsim.report.tradeoff import gate_label, render
 
     summary = result.summary(costs)

@@ -1,8 +1,8 @@
 """Experiments: a scenario mix × replicates × a grid of gates → operating characteristics.
 
 - :mod:`~rampsim.experiment.mix`: the scenario mix (:class:`Mix`, :func:`load_mix`);
-- :mod:`~rampsim.experiment.grid`: grid axes such as ``rules.error_rate_rollback.threshold=0.3%..1%:8``;
-- :mod:`~rampsim.experiment.runner`: replicates in chunks on any executor, saved as they finish;
+- :mod:`~rampsim.experiment.axes`: grid axes such as ``rules.error_rate_rollback.threshold=0.3%..1%:8``;
+- :mod:`~rampsim.experiment.chunks`: replicates in chunks on any executor, saved as they finish;
 - :mod:`~rampsim.experiment.results`: :class:`SweepResult` and its summary under :class:`Costs`;
 - :mod:`~rampsim.experiment.sweep` and :mod:`~rampsim.experiment.check`: the two entry points,
   ``rampsim.sweep`` and ``rampsim.check``. They are not re-exported here: ``rampsim.experiment.sweep``
@@ -21,14 +21,14 @@ _EXPORTS: dict[str, str] = {
     "MixScenario": "rampsim.experiment.mix",
     "load_mix": "rampsim.experiment.mix",
     "single_scenario_mix": "rampsim.experiment.mix",
-    "Axis": "rampsim.experiment.grid",
-    "GridError": "rampsim.experiment.grid",
-    "parse_axis": "rampsim.experiment.grid",
-    "SweepSpec": "rampsim.experiment.runner",
-    "SweepInterrupted": "rampsim.experiment.runner",
-    "DamagedChunk": "rampsim.experiment.runner",
-    "run_chunks": "rampsim.experiment.runner",
-    "local_executor": "rampsim.experiment.runner",
+    "Axis": "rampsim.experiment.axes",
+    "GridError": "rampsim.experiment.axes",
+    "parse_axis": "rampsim.experiment.axes",
+    "SweepSpec": "rampsim.experiment.chunks",
+    "SweepInterrupted": "rampsim.experiment.chunks",
+    "DamagedChunk": "rampsim.experiment.chunks",
+    "run_chunks": "rampsim.experiment.chunks",
+    "local_executor": "rampsim.experiment.chunks",
     "SweepResult": "rampsim.experiment.results",
     "Costs": "rampsim.experiment.results",
     "CheckReport": "rampsim.experiment.check",
@@ -39,9 +39,9 @@ __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:
     from rampsim.experiment.check import BoundVerdict, CheckReport
-    from rampsim.experiment.grid import Axis, GridError, parse_axis
+    from rampsim.experiment.axes import Axis, GridError, parse_axis
     from rampsim.experiment.mix import Mix, MixScenario, load_mix, single_scenario_mix
     from rampsim.experiment.results import Costs, SweepResult
-    from rampsim.experiment.runner import DamagedChunk, SweepInterrupted, SweepSpec, local_executor, run_chunks
+    from rampsim.experiment.chunks import DamagedChunk, SweepInterrupted, SweepSpec, local_executor, run_chunks
 else:
     __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())

@@ -27,7 +27,7 @@ from scipy import stats
 
 from rampsim.errors import UsageError
 from rampsim.experiment.mix import Mix
-from rampsim.experiment.runner import local_executor
+from rampsim.experiment.chunks import local_executor
 from rampsim.experiment.sweep import sweep
 from rampsim.plan.schema import Plan
 

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from rampsim.errors import DataUnavailable, UsageError
-from rampsim.experiment.runner import KINDS, Chunk, output_directory, writing
+from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
 
 __all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front"]
 

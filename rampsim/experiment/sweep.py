@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from rampsim.errors import UsageError
-from rampsim.experiment.grid import Axis, expand, parse_axis
+from rampsim.experiment.axes import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
-from rampsim.experiment.runner import SweepSpec, run_chunks, source_names, spec_metadata
+from rampsim.experiment.chunks import SweepSpec, run_chunks, source_names, spec_metadata
 from rampsim.plan.schema import Plan
 
 __all__ = ["sweep"]

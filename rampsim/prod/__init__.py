@@ -1,12 +1,12 @@
 """Production: the same decision engine against a real Prometheus, or a recording.
 
 - :mod:`~rampsim.prod.naming`: what a service calls its series and labels (the plan's ``prometheus:`` section).
-- :mod:`~rampsim.prod.grid`: wall-clock time <-> the engine's scrape ticks.
-- :mod:`~rampsim.prod.columns`: Prometheus series -> telemetry columns, with data-quality notices.
+- :mod:`~rampsim.prod.clock` and :mod:`~rampsim.prod.instants`: wall-clock time <-> the engine's scrape ticks; the times a user writes.
+- :mod:`~rampsim.prod.samples`, :mod:`~rampsim.prod.series_map` and :mod:`~rampsim.prod.assembler`: raw samples, which column each series fills, and filling telemetry rows with data-quality notices.
 - :mod:`~rampsim.prod.openmetrics` and :mod:`~rampsim.prod.tickcsv`: the recording formats.
 - :mod:`~rampsim.prod.source`: raw samples from Prometheus's HTTP API, with timeouts and bounded retries.
 - :mod:`~rampsim.prod.replay`: the same from a recorded file.
-- :mod:`~rampsim.prod.runner`: a gate run: source -> telemetry -> engine -> events and an outcome.
+- :mod:`~rampsim.prod.gate_run`: a gate run: source -> telemetry -> engine -> events and an outcome.
 - :mod:`~rampsim.prod.history`: a stretch of a service's history as telemetry (for calibration).
 - :mod:`~rampsim.prod.exporter`: a live ``/metrics`` endpoint for accelerated rehearsals.
 - :mod:`~rampsim.prod.webhook`: the gate behind Flagger's webhooks (``rampsim serve``).
@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "Labels": "rampsim.prod.naming",
     "load_naming": "rampsim.prod.naming",
     "naming_for_plan": "rampsim.prod.naming",
-    "ScrapeGrid": "rampsim.prod.grid",
+    "ScrapeGrid": "rampsim.prod.clock",
     "PrometheusSource": "rampsim.prod.source",
     "RetryPolicy": "rampsim.prod.source",
     "SourceUnavailable": "rampsim.prod.source",
@@ -37,10 +37,10 @@ _EXPORTS: dict[str, str] = {
     "OpenMetricsError": "rampsim.prod.openmetrics",
     "write_tick_csv": "rampsim.prod.tickcsv",
     "read_tick_csv": "rampsim.prod.tickcsv",
-    "GateRun": "rampsim.prod.runner",
-    "Source": "rampsim.prod.runner",
-    "Step": "rampsim.prod.runner",
-    "Outcome": "rampsim.prod.runner",
+    "GateRun": "rampsim.prod.gate_run",
+    "Source": "rampsim.prod.gate_run",
+    "Step": "rampsim.prod.gate_run",
+    "GateOutcome": "rampsim.prod.gate_run",
     "History": "rampsim.prod.history",
     "read_history": "rampsim.prod.history",
     "MetricsExporter": "rampsim.prod.exporter",
@@ -53,12 +53,12 @@ __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:
     from rampsim.prod.exporter import MetricsExporter, rehearse
-    from rampsim.prod.grid import ScrapeGrid
+    from rampsim.prod.clock import ScrapeGrid
     from rampsim.prod.history import History, read_history
     from rampsim.prod.naming import Labels, Naming, load_naming, naming_for_plan
     from rampsim.prod.openmetrics import OpenMetricsError, read_openmetrics, write_openmetrics
     from rampsim.prod.replay import FileSource, load_recording
-    from rampsim.prod.runner import GateRun, Outcome, Source, Step
+    from rampsim.prod.gate_run import GateRun, GateOutcome, Source, Step
     from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
     from rampsim.prod.tickcsv import read_tick_csv, write_tick_csv
     from rampsim.prod.webhook import WebhookGate, serve_webhook

@@ -14,10 +14,12 @@ from typing import Optional
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.plan.schema import Plan
-from rampsim.prod.columns import Assembler, Notice, SeriesMap
-from rampsim.prod.grid import ScrapeGrid
+from rampsim.prod.assembler import Assembler
+from rampsim.prod.samples import Notice
+from rampsim.prod.series_map import SeriesMap
+from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.naming import Naming
-from rampsim.prod.runner import Source
+from rampsim.prod.gate_run import Source
 from rampsim.telemetry import Telemetry
 
 __all__ = ["History", "read_history"]

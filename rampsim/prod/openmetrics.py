@@ -9,7 +9,7 @@ in Python's shortest round-trip form (read back bit for bit), a missing sample
 simply absent, and ``# EOF`` last.
 
 :func:`read_openmetrics` parses such text (any OpenMetrics with timestamps, not
-only rampsim's) into :class:`~rampsim.prod.columns.RawSeries`; the parser is a
+only rampsim's) into :class:`~rampsim.prod.samples.RawSeries`; the parser is a
 tokenizer, it never evaluates what it reads. Values may be ``NaN`` or ``±Inf`` (read
 as such; the assembler and engine judge them); a timestamp must be unix seconds
 from 1970 to the year 9999 (:func:`timestamp_ms`), so one in milliseconds is refused.
@@ -23,8 +23,9 @@ from typing import Iterable, Iterator, TextIO
 import numpy as np
 
 from rampsim.errors import DataUnavailable
-from rampsim.prod.columns import RawSeries, SeriesMap
-from rampsim.prod.grid import EARLIEST, LATEST
+from rampsim.prod.samples import RawSeries
+from rampsim.prod.series_map import SeriesMap
+from rampsim.prod.instants import EARLIEST, LATEST
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import FAMILIES, Telemetry
 

@@ -21,7 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from rampsim.prod.columns import RawSeries, SeriesMap
+from rampsim.prod.samples import RawSeries
+from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, parse_series, read_openmetrics
 from rampsim.prod.tickcsv import read_tick_csv

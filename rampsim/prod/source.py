@@ -39,8 +39,8 @@ import numpy as np
 
 from rampsim import __version__
 from rampsim.errors import DataUnavailable, UsageError
-from rampsim.prod.columns import RawSeries
-from rampsim.prod.grid import EARLIEST, LATEST, format_instant
+from rampsim.prod.samples import RawSeries
+from rampsim.prod.instants import EARLIEST, LATEST, format_instant
 from rampsim.prod.naming import Naming, quote
 from rampsim.telemetry import Layout
 

@@ -13,8 +13,9 @@ from typing import Iterable, Sequence, TextIO
 
 import numpy as np
 
-from rampsim.prod.columns import RawSeries, SeriesMap
-from rampsim.prod.grid import parse_instant
+from rampsim.prod.samples import RawSeries
+from rampsim.prod.series_map import SeriesMap
+from rampsim.prod.instants import parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series, timestamp_ms
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry

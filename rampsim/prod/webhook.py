@@ -13,7 +13,7 @@ each webhook of a canary's analysis and reads only the status code:
   otherwise 403, and Flagger waits instead of promoting.
 - ``GET /healthz``: 200.
 
-Each canary (namespace/name) has its own :class:`~rampsim.prod.runner.GateRun`,
+Each canary (namespace/name) has its own :class:`~rampsim.prod.gate_run.GateRun`,
 judged incrementally across calls. The body of every answer is JSON with the
 outcome and the events of the call, or an ``error`` naming what was wrong.
 
@@ -44,9 +44,9 @@ from typing import Any, Callable, Optional
 from rampsim.engine import event_to_dict
 from rampsim.errors import UsageError
 from rampsim.plan.schema import Plan
-from rampsim.prod.grid import EARLIEST, LATEST, parse_instant
+from rampsim.prod.instants import EARLIEST, LATEST, parse_instant
 from rampsim.prod.naming import Naming
-from rampsim.prod.runner import GateRun, Outcome, Source
+from rampsim.prod.gate_run import GateRun, GateOutcome, Source
 
 __all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS", "MAX_BODY", "CLIENT_TIMEOUT", "MAX_CANARIES",
            "HANDLER_THREADS", "LISTEN_BACKLOG"]
@@ -59,8 +59,8 @@ LISTEN_BACKLOG = 1024     # connections waiting for a handler (the kernel caps i
 
 HOOKS = ("pre-rollout", "rollout", "confirm-promotion")
 
-ROLLOUT_STATUS = {Outcome.CONTINUE: 200, Outcome.ADVANCE: 200, Outcome.ROLLBACK: 403, Outcome.HOLD: 409,
-                  Outcome.INCONCLUSIVE: 409, Outcome.UNAVAILABLE: 503}
+ROLLOUT_STATUS = {GateOutcome.CONTINUE: 200, GateOutcome.ADVANCE: 200, GateOutcome.ROLLBACK: 403, GateOutcome.HOLD: 409,
+                  GateOutcome.INCONCLUSIVE: 409, GateOutcome.UNAVAILABLE: 503}
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class WebhookGate:
         began = self.start if start is None else start
         if entry is None:
             if began is None:
-                return 409, {"canary": canary, "outcome": Outcome.INCONCLUSIVE.value,
+                return 409, {"canary": canary, "outcome": GateOutcome.INCONCLUSIVE.value,
                              "error": "no start known: add a pre-rollout webhook, metadata.start or --start"}
             entry = self._admit(canary, GateRun(self.plan, self.source, began, self.naming), replace=False)
         return self._judge(hook, canary, entry) if entry else self._full(canary)
@@ -115,12 +115,12 @@ class WebhookGate:
                 now = self.clock()
                 events = [e for step in run.run_until(now, now, self.settle) for e in step.events]
             outcome = run.outcome()
-        if hook == "confirm-promotion" and outcome is Outcome.ADVANCE:
+        if hook == "confirm-promotion" and outcome is GateOutcome.ADVANCE:
             with self._registry:  # promoted: the canary's analysis is over
                 if self._canaries.get(canary) is entry:
                     del self._canaries[canary]
         if hook == "confirm-promotion":
-            status = 200 if outcome is Outcome.ADVANCE else 403
+            status = 200 if outcome is GateOutcome.ADVANCE else 403
         else:
             status = ROLLOUT_STATUS[outcome]
         return status, {"canary": canary, "outcome": outcome.value, "problem": run.problem or None,
@@ -142,7 +142,7 @@ class WebhookGate:
             return entry
 
     def _full(self, canary: str) -> tuple[int, dict[str, Any]]:
-        return 503, {"canary": canary, "outcome": Outcome.UNAVAILABLE.value,
+        return 503, {"canary": canary, "outcome": GateOutcome.UNAVAILABLE.value,
                      "error": f"already judging {self.max_canaries} unfinished canaries (--max-canaries): "
                               f"finish, promote or roll back one, or raise the limit"}
 

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from rampsim.engine.events import AlertFired, CheckpointReport, Decision, Status
 from rampsim.engine.metrics import Series
-from rampsim.report.metrics import measure, rolling
+from rampsim.report.readings import measure, rolling
 from rampsim.sim.run import Run
 
 __all__ = ["timeline_chart"]

@@ -11,7 +11,7 @@ from typing import Optional
 from rampsim.engine.events import (
     AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
 )
-from rampsim.sim.grid import clock
+from rampsim.sim.clock import clock
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 

@@ -1,7 +1,7 @@
 """The live terminal dashboard of a rehearsal, in the spirit of the runbook's.
 
 A :class:`Dashboard` is an observer of the simulation (it receives each scrape's
-:class:`~rampsim.sim.runner.Progress`) and redraws a ``rich`` panel: error rate,
+:class:`~rampsim.sim.simulation.Progress`) and redraws a ``rich`` panel: error rate,
 P99 and availability against their targets, learner traffic, segment error rates,
 resources, revenue, the incident log, active faults and the latest events.
 """
@@ -18,9 +18,9 @@ from rich.text import Text
 from rampsim.engine.events import AlertFired, Decision
 from rampsim.engine.metrics import Series
 from rampsim.plan.schema import Plan
-from rampsim.report.metrics import measure, over
-from rampsim.sim.grid import clock
-from rampsim.sim.runner import Progress
+from rampsim.report.readings import measure, over
+from rampsim.sim.clock import clock
+from rampsim.sim.simulation import Progress
 from rampsim.units import Kind, format_value
 
 if TYPE_CHECKING:

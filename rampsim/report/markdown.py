@@ -11,8 +11,8 @@ from typing import Optional
 
 from rampsim.engine.events import CheckpointReport, DecisionKind
 from rampsim.report.checklist import achieved, go_no_go, timeline, truth_comparison
-from rampsim.report.metrics import summary
-from rampsim.sim.grid import clock
+from rampsim.report.readings import summary
+from rampsim.sim.clock import clock
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING
 from rampsim import _lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "simulate": "rampsim.sim.runner",
-    "Fidelity": "rampsim.sim.runner",
-    "Progress": "rampsim.sim.runner",
+    "simulate": "rampsim.sim.simulation",
+    "Fidelity": "rampsim.sim.simulation",
+    "Progress": "rampsim.sim.simulation",
     "Run": "rampsim.sim.run",
     "FaultNote": "rampsim.sim.run",
     "Outcome": "rampsim.sim.outcome",
-    "outcome": "rampsim.sim.outcome",
     "Truth": "rampsim.sim.truth",
     "Breach": "rampsim.sim.truth",
     "ground_truth": "rampsim.sim.truth",
@@ -36,9 +35,9 @@ __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:
     from rampsim.sim.config import TrafficConfig, traffic_config
-    from rampsim.sim.outcome import Outcome, outcome
+    from rampsim.sim.outcome import Outcome
     from rampsim.sim.run import FaultNote, Run
-    from rampsim.sim.runner import Fidelity, Progress, simulate
+    from rampsim.sim.simulation import Fidelity, Progress, simulate
     from rampsim.sim.scenario import Conditions, Scenario
     from rampsim.sim.truth import Breach, Truth, ground_truth
 else:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from rampsim.faults import Fault, profile
-from rampsim.sim.grid import Grid
+from rampsim.sim.clock import Grid
 from rampsim.telemetry import Layout
 
 __all__ = ["Effects", "FaultWindow"]

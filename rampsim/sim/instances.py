@@ -19,7 +19,7 @@ import numpy as np
 
 from rampsim.sim.config import Service
 from rampsim.sim.effects import Effects
-from rampsim.sim.grid import Grid
+from rampsim.sim.clock import Grid
 
 __all__ = ["Pool", "pools"]
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
-from rampsim.engine.events import Decision, Event
-from rampsim.sim.outcome import Outcome, outcome
+from rampsim.engine.events import Event
+from rampsim.sim.outcome import Outcome
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.truth import Truth
 from rampsim.telemetry import Telemetry
@@ -50,6 +49,3 @@ class Run:
         """Harmed canary requests over the whole run (after a hold at 5%, harm goes on)."""
         return float(self.harmed.sum())
 
-    def outcome_at(self, decision: Optional[Decision]) -> Outcome:
-        """The outcome had the gate taken ``decision`` on this (open-loop) run: harm up to its time."""
-        return outcome([], self.truth, self.telemetry.time, self.canary_requests, self.harmed, decision)

@@ -19,7 +19,7 @@ from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
 from rampsim.sim.config import TrafficConfig, traffic_config
 from rampsim.sim.effects import Effects
-from rampsim.sim.grid import Grid
+from rampsim.sim.clock import Grid
 from rampsim.sim.instances import Pool, pools
 from rampsim.sim.load import LoadProfile
 from rampsim.sim.population import Population, population

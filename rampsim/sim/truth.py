@@ -17,7 +17,7 @@ from rampsim.engine.metrics import Series, evaluate
 from rampsim.engine.vectorized import checkpoint_ticks, first_sustained, previous_checkpoints, window_starts
 from rampsim.plan.schema import Metric
 from rampsim.sim.expected import expected, expected_telemetry
-from rampsim.sim.grid import clock
+from rampsim.sim.clock import clock
 from rampsim.sim.scenario import Scenario
 from rampsim.telemetry import Telemetry
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
-from rampsim.sim.grid import Grid
+from rampsim.sim.clock import Grid
 from rampsim.sim.latency import STRETCH_LIMIT
 
 __all__ = ["Paths", "draw_paths", "ou_path", "burst_factor"]

@@ -26,7 +26,7 @@ Quantity = Union[str, float]
 
 
 def _simulate(plan: Plan, faults: Sequence[Fault], seed: int):
-    from rampsim.sim.runner import simulate
+    from rampsim.sim.simulation import simulate
 
     return simulate(plan, faults, seed=seed)
 

@@ -14,10 +14,10 @@ from rampsim.cli import main
 from rampsim.engine import DecisionEngine, DecisionKind
 from rampsim.engine.metrics import read_channels
 from rampsim.engine.vectorized import judge
-from rampsim.prod.columns import RawSeries
+from rampsim.prod.samples import RawSeries
 from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.replay import FileSource
-from rampsim.prod.runner import GateRun, Outcome
+from rampsim.prod.gate_run import GateRun, GateOutcome
 from rampsim.telemetry import COUNTER_LIMIT
 from tests.builders import run, steady
 from tests.sim_helpers import REFERENCE
@@ -71,7 +71,7 @@ CASES = {
 
 def test_the_clean_incident_rolls_back(reference_plan):
     outcome, notices = replay(reference_plan, FileSource.from_telemetry(incident(reference_plan), START).series)
-    assert outcome is Outcome.ROLLBACK
+    assert outcome is GateOutcome.ROLLBACK
     assert not [n for n in notices if n.kind == "damaged"]
 
 
@@ -80,7 +80,7 @@ def test_damage_that_hides_an_incident_does_not_advance(reference_plan, case):
     family, change, reason = CASES[case]
     recording = FileSource.from_telemetry(incident(reference_plan), START)
     outcome, notices = replay(reference_plan, damaged(recording, family, change))
-    assert outcome is not Outcome.ADVANCE
+    assert outcome is not GateOutcome.ADVANCE
     named = [n.message for n in notices if n.kind == "damaged"]
     assert named and all(f"rampsim_{family}" in m and 'arm="canary"' in m for m in named)
     assert any(reason in m for m in named)
@@ -116,7 +116,8 @@ DAMAGE = {"+Inf": lambda v: np.inf, "-Inf": lambda v: -np.inf, "negative": lambd
 def damage(draw, plan):
     channels = final_gate_counters(plan)
     hits = draw(st.lists(st.tuples(st.sampled_from(channels.tolist()), st.integers(1, 960),
-                                   st.sampled_from(sorted(DAMAGE))), min_size=1, max_size=4))
+                                   st.sampled_from(sorted(DAMAGE))), min_size=1, max_size=4,
+                                   unique_by=lambda hit: hit[:2]))
     return hits, draw(st.lists(st.integers(0, 960), max_size=5)), draw(st.integers(0, 2**32 - 1))
 
 
@@ -159,7 +160,7 @@ def test_the_production_reader_never_advances_on_damage_or_conflicts(reference_p
             jittered[channel] = RawSeries(s.labels, np.insert(s.timestamps_ms, k + 1, s.timestamps_ms[k]),
                                           np.insert(s.values, k + 1, s.values[k] + 1.0))
     outcome, notices = replay(reference_plan, jittered)
-    assert outcome is not Outcome.ADVANCE
+    assert outcome is not GateOutcome.ADVANCE
     assert any(n.kind == "damaged" for n in notices)
 
 
@@ -171,5 +172,5 @@ def test_jittered_timestamps_inside_their_slot_change_nothing(reference_plan, he
     jittered = [RawSeries(s.labels, s.timestamps_ms + rng.integers(-5000, 5001, len(s.timestamps_ms)), s.values)
                 for s in recording]
     outcome, notices = replay(reference_plan, jittered)
-    assert outcome is Outcome.ADVANCE
+    assert outcome is GateOutcome.ADVANCE
     assert not notices

@@ -1,4 +1,4 @@
-"""The scrape grid: absolute wall-clock time <-> the engine's scrape index (tick).
+"""The scrape clock: absolute wall-clock time <-> the engine's scrape index (tick).
 
 Tick ``k`` of a ramp that started at ``start`` (unix seconds) is the scrape at
 ``start + k * interval``. A real scraper's timestamps jitter around the grid, so a
@@ -8,25 +8,14 @@ samples written on the grid land on it exactly.
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
-import time as _time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional, overload
-
-from rampsim.errors import UsageError
-from rampsim.units import UnitError, parse_duration
+from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ScrapeGrid", "parse_instant", "format_instant", "EARLIEST", "LATEST"]
-
-EARLIEST = 0.0
-"""1970-01-01T00:00:00Z: the earliest instant (unix seconds) a ramp or a sample may have."""
-LATEST = 253_402_300_799.0
-"""9999-12-31T23:59:59Z: the latest instant RFC 3339 can write."""
+__all__ = ["ScrapeGrid"]
 
 
 @dataclass(frozen=True)
@@ -73,43 +62,3 @@ class ScrapeGrid:
         """The latest tick at or before ``instant`` (``-1`` before the start), capped at the last tick."""
         elapsed_ms = int(round(instant * 1000)) - self.start_ms
         return max(min(elapsed_ms // self.interval_ms, self.n_ticks - 1), -1)
-
-
-_RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
-_UNIX = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-
-
-def parse_instant(text: str, now: Optional[Callable[[], float]] = None) -> float:
-    """Unix seconds from ``text``: RFC 3339 (``2025-03-01T00:00:00Z``), unix seconds, ``now`` or ``now-30m``.
-
-    A time without a zone is UTC. Raises :class:`ValueError` saying what is accepted.
-    """
-    text = text.strip()
-    clock = now or _time.time
-    relative = _RELATIVE.match(text)
-    if relative:
-        sign, amount = relative.groups()
-        if sign is None:
-            return clock()
-        try:
-            offset = parse_duration(amount)
-        except UnitError as exc:
-            raise UsageError(f"cannot read {text!r}: {exc}") from None
-        return clock() + (offset if sign == "+" else -offset)
-    if _UNIX.match(text):
-        return float(text)
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"cannot read {text!r} as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, "
-                         f"unix seconds, 'now' or 'now-30m'") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()
-
-
-def format_instant(seconds: float) -> str:
-    """``seconds`` (unix) as RFC 3339 UTC, to the millisecond when it has any."""
-    moment = dt.datetime.fromtimestamp(round(seconds, 3), tz=dt.timezone.utc)
-    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    return text.replace("+00:00", "Z")

@@ -35,14 +35,14 @@ import numpy as np
 from rampsim.errors import DataUnavailable, Interrupted, UsageError
 from rampsim import __version__
 from rampsim.engine.vectorized import judge
-from rampsim.experiment.grid import Axis, GridPoint, expand
+from rampsim.experiment.axes import Axis, GridPoint, expand
 from rampsim.experiment.mix import Mix, allocate
 from rampsim.plan.loader import plan_from_document
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
 
 if TYPE_CHECKING:
-    from rampsim.sim.runner import Fidelity
+    from rampsim.sim.simulation import Fidelity
 
 __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "local_executor",
            "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
@@ -213,7 +213,7 @@ def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
 def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
     """Simulate replicates ``start..stop`` of one scenario and judge every gate on each."""
     from rampsim.sim.outcome import served_until
-    from rampsim.sim.runner import simulate
+    from rampsim.sim.simulation import simulate
 
     points, scenarios, sources = _prepared(spec)
     plans = [p.plan for p in points]

@@ -4,7 +4,7 @@
 a source (Prometheus or a recording) a batch of ticks at a time, and feeds each
 scrape to the same :class:`~rampsim.engine.DecisionEngine` the simulator uses. It
 yields a :class:`Step` per judged scrape (its events and data notices) and ends
-with an :class:`Outcome`.
+with an :class:`GateOutcome`.
 
 Missing data is never a pass: a scrape without samples is ``NaN`` for the engine
 (inconclusive windows, counted by the final gate); a source that cannot be read
@@ -25,16 +25,19 @@ from rampsim.engine import DecisionEngine, Decision, Engine, Event
 from rampsim.engine.metrics import plan_channels
 from rampsim.errors import UsageError
 from rampsim.plan.schema import Plan
-from rampsim.prod.columns import Assembler, Notice, RawSeries, SeriesMap
-from rampsim.prod.grid import EARLIEST, LATEST, ScrapeGrid, format_instant
+from rampsim.prod.assembler import Assembler
+from rampsim.prod.samples import Notice, RawSeries
+from rampsim.prod.series_map import SeriesMap
+from rampsim.prod.clock import ScrapeGrid
+from rampsim.prod.instants import EARLIEST, LATEST, format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.source import SourceUnavailable
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Outcome", "Source", "Step", "GateRun"]
+__all__ = ["GateOutcome", "Source", "Step", "GateRun"]
 
 
-class Outcome(str, enum.Enum):
+class GateOutcome(str, enum.Enum):
     """Where a gate run stands: the last decision, or why there is none."""
 
     CONTINUE = "continue"
@@ -154,16 +157,16 @@ class GateRun:
             wake = self.grid.time_of(self.next_tick) + half / 1000.0 + settle
             sleep(max(wake - clock(), 0.0))
 
-    def outcome(self) -> Outcome:
+    def outcome(self) -> GateOutcome:
         """The run's outcome (see the module docstring)."""
         if self.decision is not None:
-            return Outcome(self.decision.kind.value)
+            return GateOutcome(self.decision.kind.value)
         if self.problem:
-            return Outcome.UNAVAILABLE
+            return GateOutcome.UNAVAILABLE
         last = self.next_tick - 1
         if last < 0:
-            return Outcome.INCONCLUSIVE
+            return GateOutcome.INCONCLUSIVE
         counters, gauges = plan_channels(self.plan)
         if np.isnan(self.telemetry.counters[last, counters]).any() or np.isnan(self.telemetry.gauges[last, gauges]).any():
-            return Outcome.INCONCLUSIVE  # the latest scrape lacks a series the plan reads
-        return Outcome.CONTINUE
+            return GateOutcome.INCONCLUSIVE  # the latest scrape lacks a series the plan reads
+        return GateOutcome.CONTINUE

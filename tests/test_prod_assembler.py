@@ -6,8 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rampsim.prod.columns import Assembler, RawSeries, SeriesMap, _SeriesState
-from rampsim.prod.grid import ScrapeGrid, format_instant, parse_instant
+from rampsim.prod.assembler import Assembler, _SeriesState
+from rampsim.prod.samples import RawSeries
+from rampsim.prod.series_map import SeriesMap
+from rampsim.prod.clock import ScrapeGrid
+from rampsim.prod.instants import format_instant, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import Layout, Telemetry
 

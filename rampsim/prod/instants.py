@@ -1,0 +1,57 @@
+"""Instants: the times a user writes (RFC 3339, unix seconds, ``now-30m``) and the range rampsim accepts."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time as _time
+from typing import Callable, Optional
+
+from rampsim.errors import UsageError
+from rampsim.units import UnitError, parse_duration
+
+__all__ = ["parse_instant", "format_instant", "EARLIEST", "LATEST"]
+
+EARLIEST = 0.0
+"""1970-01-01T00:00:00Z: the earliest instant (unix seconds) a ramp or a sample may have."""
+LATEST = 253_402_300_799.0
+"""9999-12-31T23:59:59Z: the latest instant RFC 3339 can write."""
+
+
+_RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
+_UNIX = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+
+
+def parse_instant(text: str, now: Optional[Callable[[], float]] = None) -> float:
+    """Unix seconds from ``text``: RFC 3339 (``2025-03-01T00:00:00Z``), unix seconds, ``now`` or ``now-30m``.
+
+    A time without a zone is UTC. Raises :class:`ValueError` saying what is accepted.
+    """
+    text = text.strip()
+    clock = now or _time.time
+    relative = _RELATIVE.match(text)
+    if relative:
+        sign, amount = relative.groups()
+        if sign is None:
+            return clock()
+        try:
+            offset = parse_duration(amount)
+        except UnitError as exc:
+            raise UsageError(f"cannot read {text!r}: {exc}") from None
+        return clock() + (offset if sign == "+" else -offset)
+    if _UNIX.match(text):
+        return float(text)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"cannot read {text!r} as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, "
+                         f"unix seconds, 'now' or 'now-30m'") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
+
+
+def format_instant(seconds: float) -> str:
+    """``seconds`` (unix) as RFC 3339 UTC, to the millisecond when it has any."""
+    moment = dt.datetime.fromtimestamp(round(seconds, 3), tz=dt.timezone.utc)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
