@@ -15,7 +15,7 @@ import enum
 import functools
 import math
 import operator
-from typing import Any, Callable, Literal, Optional, overload
+from typing import Annotated, Any, Callable, Literal, Optional, overload
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 from rampsim.errors import InvalidPlanError
 from rampsim.plan.metric_definitions import Metric, MetricDefinition, definition_of, metric_names, resolve_alias
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
-from rampsim.units import Kind, UnitError, format_value, parse, quantity
+from rampsim.units import Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity
 
 __all__ = [
     "Metric", "Op", "WindowKind", "Window", "Measurement", "Measure", "Criterion", "Rule", "Objective",
@@ -124,10 +124,6 @@ def _positive_duration(value: Any, allow_zero: bool = False) -> float:
     return quantity(value, Kind.DURATION, allow_low=allow_zero)
 
 
-def _ratio(value: Any) -> float:
-    return quantity(value, Kind.RATIO, high=1.0)
-
-
 MAX_DURATION = 30 * 86400.0
 """The longest ramp a plan may describe."""
 
@@ -172,7 +168,7 @@ class Measurement(_Model):
     agg: Optional[Literal["last", "avg", "max"]] = None
     alert_severity: Optional[Literal["warning", "critical"]] = None
     window: Window = Field(default_factory=lambda: Window(kind=WindowKind.ROLLING, seconds=60.0))
-    peak: Optional[float] = None
+    peak: Optional[PositiveDuration] = None
     trend: bool = False
 
     @model_validator(mode="before")
@@ -201,11 +197,6 @@ class Measurement(_Model):
     @classmethod
     def _window(cls, value: Any) -> Window:
         return _parse_window(value)
-
-    @field_validator("peak", mode="before")
-    @classmethod
-    def _peak(cls, value: Any) -> Optional[float]:
-        return None if value is None else _positive_duration(value)
 
     @field_validator("quantile")
     @classmethod
@@ -295,14 +286,9 @@ class Criterion(Measure):
 class Rule(Measure):
     """A continuous rule: breached when ``value <op> threshold`` for ``sustain`` or longer."""
 
-    sustain: float = 0.0
+    sustain: Duration = 0.0
     severity: Literal["info", "warning", "critical"] = "warning"
     action: Literal["warn", "escalate", "hold", "rollback"] = "warn"
-
-    @field_validator("sustain", mode="before")
-    @classmethod
-    def _sustain(cls, value: Any) -> float:
-        return _positive_duration(value, allow_zero=True)
 
     def describe(self) -> str:
         held = f" for {format_value(self.sustain, Kind.DURATION)} or longer" if self.sustain else ""
@@ -312,12 +298,7 @@ class Rule(Measure):
 class Objective(Measure):
     """An SLO objective: an incident when ``value <op> threshold`` holds for ``sustain``."""
 
-    sustain: float = 0.0
-
-    @field_validator("sustain", mode="before")
-    @classmethod
-    def _sustain(cls, value: Any) -> float:
-        return _positive_duration(value, allow_zero=True)
+    sustain: Duration = 0.0
 
 
 ActionName = Literal["continue", "hold", "rollback", "advance"]
@@ -326,18 +307,13 @@ ActionName = Literal["continue", "hold", "rollback", "advance"]
 class Checkpoint(_Model):
     """A scheduled judgement: at ``at``, every criterion is evaluated and a decision taken."""
 
-    at: float
+    at: PositiveDuration
     title: Optional[str] = None
     criteria: dict[str, Criterion] = Field(default_factory=dict)
     on_pass: ActionName = "continue"
     on_fail: ActionName = "hold"
     on_inconclusive: ActionName = "continue"
     manual: list[str] = Field(default_factory=list)
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _at(cls, value: Any) -> float:
-        return _positive_duration(value)
 
     @field_validator("on_inconclusive")
     @classmethod
@@ -362,31 +338,16 @@ class Phase(_Model):
     """A stretch of the ramp at one canary traffic weight."""
 
     name: Optional[str] = None
-    weight: float
-    duration: float
-
-    @field_validator("weight", mode="before")
-    @classmethod
-    def _weight(cls, value: Any) -> float:
-        return _ratio(value)
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return _positive_duration(value)
+    weight: Share
+    duration: PositiveDuration
 
 
 class Actions(_Model):
     """The canary traffic weight each terminal action moves to."""
 
-    rollback: float = 0.0
-    hold: float = 0.05
-    advance: float = 1.0
-
-    @field_validator("rollback", "hold", "advance", mode="before")
-    @classmethod
-    def _weight(cls, value: Any) -> float:
-        return _ratio(value)
+    rollback: Share = 0.0
+    hold: Share = 0.05
+    advance: Share = 1.0
 
 
 class TelemetrySettings(_Model):
@@ -394,15 +355,9 @@ class TelemetrySettings(_Model):
 
     arms: tuple[str, ...] = ("baseline", "canary")
     segments: tuple[str, ...] = ("A", "B", "C")
-    scrape_interval: float = 15.0
-    health_check_interval: float = 5.0
+    scrape_interval: Annotated[float, Unit(Kind.DURATION, low=1.0, high=3600.0)] = 15.0
+    health_check_interval: Annotated[float, Unit(Kind.DURATION, low=0.1, high=3600.0)] = 5.0
     latency_buckets: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS
-
-    @field_validator("scrape_interval", "health_check_interval", mode="before")
-    @classmethod
-    def _interval(cls, value: Any, info: ValidationInfo) -> float:
-        low = 1.0 if info.field_name == "scrape_interval" else 0.1
-        return quantity(value, Kind.DURATION, low=low, high=3600.0)
 
     @field_validator("latency_buckets", mode="before")
     @classmethod
