@@ -301,6 +301,7 @@ def _open(host: str, port: int, deadline: _Deadline) -> socket.socket:
         try:
             sock.settimeout(deadline.left())
             sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client's own connect does
             return sock
         except OSError as exc:
             sock.close()
@@ -333,20 +334,22 @@ def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
 
 def _series(entry: Any) -> RawSeries:
     """One series of a matrix answer: ``{"metric": {label: value}, "values": [[seconds, "value"], ...]}``."""
-    malformed = _Failure(f"malformed series in the answer: {_printable(entry)}")
+    def malformed() -> _Failure:  # the message is built only when it is needed: answers hold many series
+        return _Failure(f"malformed series in the answer: {_printable(entry)}")
+
     if not isinstance(entry, dict):
-        raise malformed
+        raise malformed()
     metric, values = entry.get("metric"), entry.get("values") or []
     if not (isinstance(metric, dict) and all(isinstance(v, str) for v in metric.values())
             and isinstance(values, list) and all(isinstance(p, list) and len(p) == 2 for p in values)):
-        raise malformed
+        raise malformed()
     try:
         seconds = np.array([p[0] for p in values], dtype=float)
         samples = np.array([p[1] for p in values], dtype=float)
     except (TypeError, ValueError):
-        raise malformed from None
+        raise malformed() from None
     if not np.all((seconds >= EARLIEST) & (seconds <= LATEST)):
-        raise malformed
+        raise malformed()
     return RawSeries(dict(metric), np.round(seconds * 1000).astype(np.int64), samples)
 
 
