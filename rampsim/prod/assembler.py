@@ -180,7 +180,7 @@ class Assembler:
             notices.append(Notice(first, "duplicate", f"{duplicates} extra sample(s) within one scrape slot; "
                                                       f"the latest of each slot is used"))
         damaged = self._damaged(mapped, matrix)
-        notices += self._damage_notices(mapped, damaged, conflicts, first)
+        notices += self._damage_notices(mapped, matrix, damaged, conflicts, first)
         rows = {"counters": np.full((width, self.map.layout.n_counters), np.nan),
                 "gauges": np.full((width, self.map.layout.n_gauges), np.nan)}
         members: dict[Column, list[int]] = {}
@@ -246,23 +246,19 @@ class Assembler:
         counters = np.array([column.kind == "counters" for column, _, _ in mapped], dtype=bool)
         return np.where(counters[:, None], damaged_counters(matrix), damaged_gauges(matrix))
 
-    def _damage_notices(self, mapped: list, damaged: np.ndarray, conflicts: np.ndarray, first: int) -> list[Notice]:
-        """A notice per damaged sample: which series, and why it cannot be true."""
+    def _damage_notices(self, mapped: list, matrix: np.ndarray, damaged: np.ndarray, conflicts: np.ndarray,
+                        first: int) -> list[Notice]:
+        """A notice per damaged sample (``matrix`` holds the samples on the grid): which series, and why."""
         notices = []
         for row, tick in np.argwhere(damaged):
             column, _, series = mapped[row]
             labels = {k: v for k, v in series.labels.items() if k != "__name__"}
             name = self.map.series(series.labels.get("__name__", ""), labels)
             why = "two different values at one timestamp" if conflicts[row, tick] else \
-                _why_damaged(float(self._matrix_value(series, first + int(tick))), column.kind)
+                _why_damaged(float(matrix[row, tick]), column.kind)
             notices.append(Notice(first + int(tick), "damaged",
                                   f"{name}: {why}; windows over this scrape are inconclusive"))
         return notices
-
-    def _matrix_value(self, series: RawSeries, tick: int) -> float:
-        """The latest sample of ``series`` in ``tick``'s slot."""
-        in_slot = self.grid.tick_of_ms(np.asarray(series.timestamps_ms, dtype=np.int64)) == tick
-        return float(np.asarray(series.values, dtype=float)[in_slot][-1])
 
     def _share(self, column: Column) -> _SharedColumn:
         """Turn a single-series column into a shared one (a second series appeared)."""
