@@ -91,3 +91,38 @@ def test_diurnal_and_flat_loads_follow_their_shape(sampling_reference_plan):
     middle = int(np.argmax(rates))
     assert rates[middle] == pytest.approx(2100.0, rel=1e-4) and 470 < middle < 490   # the peak at 16:00
     assert rates[0] < rates[middle] and rates[-1] < rates[middle]
+
+
+class _Silent:
+    """An engine that never decides: the simpy-driven loop with the open loop's weights."""
+
+    def __init__(self, plan):
+        self.plan = plan
+
+    def observe(self, telemetry, tick):
+        return []
+
+
+ONE_FAULT_PER_KIND = [
+    "error-rate:canary:+1.5%@01:00", "slow-burn:canary:+2%@1h/2h", "latency:canary:+100ms@1h/30m",
+    "tail-latency:canary:3%@1h/30m,delay=400ms", "memory-leak:canary:1GB/h@30m",
+    "crash:canary:100%@1h/10m,shape=flapping,period=2m", "slow-dependency:+150ms@1h/20m",
+    "cache:canary:100%@1h/30m", "cold-cache:canary:100%@1h/30m", "surge:shared:+60%@1h/30m",
+    "scrape-gap:shared@1h/5m", "scrape-delay:shared:45s@1h/30m", "counter-reset:canary@1h",
+]
+
+
+@pytest.mark.parametrize("faults", [[f] for f in ONE_FAULT_PER_KIND] + [[
+    "scrape-delay:canary:45s@1h/30m", "counter-reset:canary@1h10m", "scrape-gap:canary@1h05m/2m",
+    "counter-reset:canary@1h12m", "scrape-gap:baseline@1h11m/1m", "counter-reset:baseline@30m"]])
+def test_open_loop_fast_path_equals_the_simpy_loop(sampling_reference_plan, faults):
+    from rampsim.faults.catalogue import CATALOGUE
+
+    assert {f.split(":")[0] for f in ONE_FAULT_PER_KIND} == set(CATALOGUE)
+    parsed = [parse_fault(f) for f in faults]
+    fast = simulate(sampling_reference_plan, parsed, seed=11, engine_factory=None)
+    stepped = simulate(sampling_reference_plan, parsed, seed=11, engine_factory=_Silent)
+    assert np.array_equal(fast.telemetry.counters, stepped.telemetry.counters, equal_nan=True)
+    assert np.array_equal(fast.telemetry.gauges, stepped.telemetry.gauges, equal_nan=True)
+    assert np.array_equal(fast.requests, stepped.requests) and np.array_equal(fast.harmed, stepped.harmed)
+    assert fast.fault_log == stepped.fault_log and fast.fault_log

@@ -5,6 +5,9 @@ through the telemetry faults: a *scrape gap* leaves the target arm's samples
 missing (``NaN``), a *scrape delay* records the state of some ticks earlier, a
 *counter reset* makes the target arm's counters restart from zero (the engine
 must correct for it, as PromQL's ``increase`` does).
+
+:meth:`Scraper.scrape` records one tick as the closed loop reaches it;
+:meth:`Scraper.record` records every tick at once (the open loop), with the same floats.
 """
 from __future__ import annotations
 
@@ -36,6 +39,32 @@ class Scraper:
             self._gauge_columns.append(gauges)
         self._offset = np.zeros(layout.n_counters)
         self._faithful = not (self.effects.gap.any() or self.effects.delay.any() or self.effects.reset.any())
+
+    def record(self, counters: np.ndarray, gauges: np.ndarray) -> Telemetry:
+        """Record every tick from the true ``counters`` and ``gauges``: :meth:`scrape` of each tick in turn."""
+        if self._faithful:
+            self.telemetry.counters[:] = counters
+            self.telemetry.gauges[:] = gauges
+            return self.telemetry
+        effects = self.effects
+        ticks = np.arange(len(counters))
+        observed_counters, observed_gauges = counters.copy(), gauges.copy()
+        for a, (c_cols, g_cols) in enumerate(zip(self._counter_columns, self._gauge_columns)):
+            lag = effects.delay[:, a].astype(np.intp)
+            source = np.maximum(ticks - lag, 0)
+            rows = counters[source][:, c_cols]
+            observed_gauges[:, g_cols] = gauges[source][:, g_cols]
+            last_reset = np.maximum.accumulate(np.where(effects.reset[:, a], ticks, -1))
+            previous = np.maximum(ticks - 1 - lag[np.maximum(ticks - 1, 0)], 0)  # what scrape() offsets by
+            offset = np.where((last_reset >= 0)[:, None], counters[previous[np.maximum(last_reset, 0)]][:, c_cols], 0.0)
+            rows -= offset
+            gap = effects.gap[:, a]
+            rows[gap] = np.nan
+            observed_gauges[np.ix_(gap, g_cols)] = np.nan
+            observed_counters[:, c_cols] = rows
+        self.telemetry.counters[:] = observed_counters
+        self.telemetry.gauges[:] = observed_gauges
+        return self.telemetry
 
     def scrape(self, k: int, counters: np.ndarray, gauges: np.ndarray) -> Telemetry:
         """Record tick ``k`` from the true ``counters`` and ``gauges`` rows (all ticks up to ``k``)."""

@@ -16,7 +16,10 @@ Processes of one run, all on one simpy ``Environment`` (or a
 The hand-offs go through channels (simpy events), so at one instant the order is
 always meter, scraper, applier, router. Without an engine (``engine_factory=None``) the
 run is open loop: the weights follow the phase schedule, which is what a sweep
-evaluates many gates on.
+evaluates many gates on. In the fluid fidelity nothing then reacts during the run, so
+it takes a fast path without simpy: every tick is drawn at once and recorded through
+the telemetry faults with numpy (:meth:`~rampsim.sim.scraper.Scraper.record`), giving
+the same telemetry, bit for bit, as stepping the processes above.
 """
 from __future__ import annotations
 
@@ -104,7 +107,10 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
     if fidelity not in ("fluid", "request"):
         raise UsageError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
     scenario = scenario or Scenario.build(plan, faults)
-    return _Simulation(scenario, seed, fidelity, engine_factory, speed, observers).run()
+    simulation = _Simulation(scenario, seed, fidelity, engine_factory, speed, observers)
+    if engine_factory is None and fidelity == "fluid" and speed is None and not observers:
+        return simulation.run_open_loop()
+    return simulation.run()
 
 
 class _Simulation:
@@ -142,6 +148,23 @@ class _Simulation:
             env.process(self._inject(window.fault, window.start, window.end))
         self.traffic.start()
         env.run(until=grid.horizon + grid.interval / 2)
+        return self._result()
+
+    def run_open_loop(self) -> Run:
+        """The fluid open loop without simpy: the same telemetry and fault log as :meth:`run`."""
+        self.traffic.route(0, self.control)
+        self.scraper.record(self.traffic.counters, self.traffic.gauges)
+        notes = []
+        until = self.scenario.grid.horizon + self.scenario.grid.interval / 2
+        for order, window in enumerate(self.scenario.effects.windows):
+            fault, start = window.fault, window.start
+            if start >= until:
+                continue
+            notes.append(((start, 0, 0.0, order), FaultNote(start, fault.describe(), "start")))
+            end = start + (window.end - start)  # the time simpy reaches after two timeouts
+            if fault.spec.timed and fault.duration is not None and end < until:
+                notes.append(((end, 1, start, order), FaultNote(end, fault.describe(), "end")))
+        self.fault_log = [note for _, note in sorted(notes, key=lambda pair: pair[0])]
         return self._result()
 
     # -- processes ---------------------------------------------------------------------
