@@ -184,8 +184,8 @@ def test_series_the_plan_does_not_read_may_be_absent():
     telemetry = Telemetry.from_arrays(plan.layout, requests=per_scrape.cumsum(0), errors=np.zeros((n, 2, 2)),
                                       cpu=0.5)  # no revenue, latency, health, cache or memory series at all
     assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.ADVANCE
-    from rampsim.engine.vectorized import judge
-    assert judge([plan], telemetry).kind[0] == "advance"
+    from rampsim.engine.judge import judge
+    assert judge([plan], telemetry).named()[0][0] == "advance"
     telemetry.counters[40, plan.layout.channels("requests", 1, 0)] = np.nan
     assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.HOLD
-    assert judge([plan], telemetry).kind[0] == "hold"
+    assert judge([plan], telemetry).named()[0][0] == "hold"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from rampsim.cli import main
-from rampsim.engine.vectorized import judge
+from rampsim.engine.judge import judge
 from rampsim.experiment.axes import GridError, parse_axis
 from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult
@@ -143,7 +143,7 @@ def test_stricter_thresholds_never_lower_false_rollbacks_nor_raise_missed_incide
         threshold = rule.threshold * factor
         plans.append(with_overrides_from_model(base, f"rules.{name}.threshold", threshold, rule))
     verdicts = judge(plans, telemetry)
-    stopped = np.isin(verdicts.kind, ["hold", "rollback"])
+    stopped = np.isin([kind for kind, _, _ in verdicts.named()], ["hold", "rollback"])
     strictness = np.argsort(factors) if rule.op.value in (">", ">=") else np.argsort(factors)[::-1]
     ordered = stopped[strictness]  # from strictest to loosest
     assert all(ordered[i] >= ordered[i + 1] for i in range(len(ordered) - 1))

@@ -23,6 +23,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from rampsim.engine.decision import ACTIONS, PASS, STATUSES, action_codes, criterion_status, gate_requirements, rule_rank
 from rampsim.engine.events import (
     SEVERITY_RANK, TIME_TOLERANCE, AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision,
     DecisionKind, Event, Status,
@@ -31,7 +32,7 @@ from rampsim.engine.metrics import (
     Aggregator, Series, aggregate_groups, evaluate, gauge_channel, increments, is_scalar_measure, plan_channels,
     scalar_finisher, without_damaged_gauges,
 )
-from rampsim.engine.vectorized import window_starts
+from rampsim.engine.schedule import window_starts
 from rampsim.plan.schema import FinalGate, Measure, Measurement, Metric, Plan, Rule
 from rampsim.telemetry import COUNTER_LIMIT, Telemetry, damaged_counters
 from rampsim.units import Kind, format_value
@@ -289,7 +290,7 @@ class DecisionEngine:
                     events.append(AlertResolved(now, entry.name))
                 entry.breach_start, entry.firing = None, False
         if deciding:
-            entry = next((e for e in deciding if e.rule.action == "rollback"), deciding[0])
+            entry = min(deciding, key=lambda e: rule_rank(e.rule.action))
             self._decide(events, now, DecisionKind(entry.rule.action),
                          f"rule {entry.name}: {entry.rule.describe()}", f"rule:{entry.name}")
 
@@ -302,48 +303,41 @@ class DecisionEngine:
                                         if self._next_checkpoint < len(self._schedule) else math.inf)
         results = tuple(self._judge_criterion(series, cname, criterion, tick)
                         for cname, criterion in checkpoint.criteria.items())
-        statuses = [r.status for r in results]
+        code = max((STATUSES.index(r.status) for r in results), default=PASS)
         notes: list[str] = []
         if isinstance(checkpoint, FinalGate):
-            statuses += self._gate_requirements(checkpoint, notes)
-        status = (Status.FAIL if Status.FAIL in statuses
-                  else Status.INCONCLUSIVE if Status.INCONCLUSIVE in statuses else Status.PASS)
+            code = max(code, self._gate_requirements(checkpoint, notes))
+        status = STATUSES[code]
         self._checkpoint_status[name] = status
         self._previous_checkpoint_tick = tick
         title = checkpoint.title or name
         events.append(CheckpointReport(now, name, title, results, status, tuple(notes), tuple(checkpoint.manual)))
-        action = {Status.PASS: checkpoint.on_pass, Status.FAIL: checkpoint.on_fail,
-                  Status.INCONCLUSIVE: checkpoint.on_inconclusive}[status]
+        action = ACTIONS[action_codes(checkpoint)[code]]
         failed = [r.name for r in results if r.status is not Status.PASS]
         reason = f"{title}: {status.value}" + (f" ({', '.join(failed + notes)})" if failed or notes else "")
         self._decide(events, now, DecisionKind(action), reason, f"checkpoint:{name}")
 
     def _judge_criterion(self, series: Series, name: str, criterion: Measure, tick: int) -> CriterionResult:
         value = self._value(series, criterion, tick)
-        if math.isnan(value):
-            status = Status.INCONCLUSIVE
-        else:
-            status = Status.PASS if criterion.op.holds(value, criterion.threshold) else Status.FAIL
+        status = STATUSES[criterion_status(value, criterion.op, criterion.threshold)]
         return CriterionResult(name, criterion.describe(), criterion.op.value, criterion.threshold,
                                None if math.isnan(value) else value, status, criterion.kind.value)
 
-    def _gate_requirements(self, gate: FinalGate, notes: list[str]) -> list[Status]:
-        statuses = []
+    def _gate_requirements(self, gate: FinalGate, notes: list[str]) -> int:
+        """The final gate's own status (see :func:`~rampsim.engine.decision.gate_requirements`), with notes."""
+        worst_earlier = max((STATUSES.index(status) for status in self._checkpoint_status.values()), default=PASS)
         if gate.require_checkpoints:
-            for name, status in self._checkpoint_status.items():
-                if status is not Status.PASS:
-                    notes.append(f"checkpoint {name} was {status.value}")
-                    statuses.append(Status.FAIL if status is Status.FAIL else Status.INCONCLUSIVE)
+            notes.extend(f"checkpoint {name} was {status.value}"
+                         for name, status in self._checkpoint_status.items() if status is not Status.PASS)
+        fired = 0
         if gate.require_no_alerts:
             floor = SEVERITY_RANK[gate.require_no_alerts]
             fired = sum(1 for _, sev in self._alerts if SEVERITY_RANK[sev] >= floor)
             if fired:
                 notes.append(f"{fired} {gate.require_no_alerts} alert(s) fired")
-                statuses.append(Status.FAIL)
         if self.missing_scrapes > gate.max_missing_scrapes:
             notes.append(f"{self.missing_scrapes} scrape(s) missing or incomplete")
-            statuses.append(Status.INCONCLUSIVE)
-        return statuses
+        return gate_requirements(gate, worst_earlier, fired, self.missing_scrapes)
 
     # -- traffic -----------------------------------------------------------------
 

@@ -225,17 +225,19 @@ def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.
     return finish(measurement, series.layout.latency_buckets, increase, series.time[end] - series.time[start])
 
 
-def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarray,
+             floor: np.ndarray | int = 0) -> np.ndarray:
     """``measure``'s value over each window ``[start[i], end[i]]`` (scrape indices), ``NaN`` if inconclusive.
 
-    A window that starts before the first scrape is inconclusive. ``peak`` takes the
-    largest value over rolling sub-windows; ``trend`` divides by the value over the
-    equally long window just before.
+    A window that starts before the first scrape (before ``floor[i]``, the first scrape of
+    its run when ``series`` holds several runs one after the other) is inconclusive.
+    ``peak`` takes the largest value over rolling sub-windows; ``trend`` divides by the
+    value over the equally long window just before.
     """
     measure = measure.measurement
     start = np.asarray(start, dtype=np.intp)
     end = np.asarray(end, dtype=np.intp)
-    valid = (start >= 0) & (start <= end)
+    valid = (start >= floor) & (start <= end)
     if measure.reads_latest:  # the window plays no part
         valid = np.ones_like(valid)
     safe_start = np.where(valid, start, 0)
@@ -246,7 +248,7 @@ def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.nd
         current = _plain(series, measure, safe_start, end)
         before = _plain(series, measure, np.maximum(previous, 0), safe_start)
         values = np.where((before == 0) & (current == 0), 1.0, ratio(current, before))
-        values = np.where(previous >= 0, values, np.nan)
+        values = np.where(previous >= floor, values, np.nan)
     else:
         values = _plain(series, measure, safe_start, end)
     return np.where(valid, values, np.nan)

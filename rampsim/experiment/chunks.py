@@ -34,8 +34,8 @@ import numpy as np
 
 from rampsim.errors import DataUnavailable, Interrupted, UsageError
 from rampsim import __version__
-from rampsim.engine.vectorized import judge
-from rampsim.experiment.axes import Axis, GridPoint, expand
+from rampsim.engine.judge import KINDS, CompiledGates
+from rampsim.experiment.axes import Axis, expand
 from rampsim.experiment.mix import Mix, allocate
 from rampsim.plan.loader import plan_from_document
 from rampsim.plan.schema import Plan
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "local_executor",
            "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
 
-KINDS = ("none", "hold", "rollback", "advance")
 CHUNK_SIZE = 10
 _CHUNK_FORMAT = 2  # a header with the sweep key and the position, and a checksum; older files are recomputed
 _CHECKSUM_SIZE = 32  # a sha256 digest after the npz bytes
@@ -191,8 +190,8 @@ def source_names(plan: Plan) -> list[str]:
 _WORKER_CACHE: dict[str, tuple] = {}
 
 
-def _prepared(spec: SweepSpec) -> tuple[list[GridPoint], list, list[str]]:
-    """The grid plans and built scenarios of ``spec``, made once per process."""
+def _prepared(spec: SweepSpec) -> tuple[CompiledGates, list, list[str]]:
+    """The compiled grid and built scenarios of ``spec``, made once per process."""
     from rampsim.sim.scenario import Scenario
 
     key = spec.key
@@ -201,7 +200,7 @@ def _prepared(spec: SweepSpec) -> tuple[list[GridPoint], list, list[str]]:
         points = expand(plan, spec.axes)
         scenarios = [Scenario.build(plan, faults) for _, faults in spec.scenarios]
         _WORKER_CACHE.clear()
-        _WORKER_CACHE[key] = (points, scenarios, source_names(plan))
+        _WORKER_CACHE[key] = (CompiledGates([p.plan for p in points]), scenarios, source_names(plan))
     return _WORKER_CACHE[key]
 
 
@@ -211,33 +210,22 @@ def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
 
 
 def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
-    """Simulate replicates ``start..stop`` of one scenario and judge every gate on each."""
+    """Simulate replicates ``start..stop`` of one scenario and judge every gate on all of them at once."""
     from rampsim.sim.outcome import served_until
     from rampsim.sim.simulation import simulate
 
-    points, scenarios, sources = _prepared(spec)
-    plans = [p.plan for p in points]
-    index = {name: i for i, name in enumerate(sources)}
-    n, g = stop - start, len(plans)
-    kind = np.zeros((n, g), np.int8)
-    time = np.full((n, g), np.nan)
-    source = np.full((n, g), -1, np.int16)
-    harmed = np.zeros((n, g))
-    exposed = np.zeros((n, g))
-    incident = np.zeros(n, bool)
-    incident_start = np.full(n, np.nan)
-    for row, replicate in enumerate(range(start, stop)):
-        run = simulate(scenarios[scenario].plan, seed=replicate_seed(spec.seed, scenario, replicate),
-                       fidelity=cast("Fidelity", spec.fidelity), engine_factory=None, scenario=scenarios[scenario])
-        verdicts = judge(plans, run.telemetry)
-        kind[row] = [KINDS.index(k) for k in verdicts.kind]
-        time[row] = verdicts.time
-        source[row] = [index.get(s, -1) for s in verdicts.source]
-        harmed[row] = served_until(run.telemetry.time, run.harmed, verdicts.time)
-        exposed[row] = served_until(run.telemetry.time, run.canary_requests, verdicts.time)
-        incident[row] = run.truth.incident
-        incident_start[row] = run.truth.start if run.truth.incident else np.nan
-    return Chunk(scenario, start, kind, time, source, harmed, exposed, incident, incident_start)
+    gates, scenarios, sources = _prepared(spec)
+    runs = [simulate(scenarios[scenario].plan, seed=replicate_seed(spec.seed, scenario, replicate),
+                     fidelity=cast("Fidelity", spec.fidelity), engine_factory=None, scenario=scenarios[scenario])
+            for replicate in range(start, stop)]
+    verdicts = gates.judge([run.telemetry for run in runs])
+    lookup = np.array([sources.index(name) for name in verdicts.sources] + [-1], np.int16)
+    times = runs[0].telemetry.time
+    return Chunk(scenario, start, kind=verdicts.kind, time=verdicts.time, source=lookup[verdicts.source],
+                 harmed=np.stack([served_until(times, run.harmed, t) for run, t in zip(runs, verdicts.time)]),
+                 exposed=np.stack([served_until(times, run.canary_requests, t) for run, t in zip(runs, verdicts.time)]),
+                 incident=np.array([run.truth.incident for run in runs]),
+                 incident_start=np.array([run.truth.start if run.truth.incident else np.nan for run in runs]))
 
 
 # -- the driver side --------------------------------------------------------------------

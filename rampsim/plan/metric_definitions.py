@@ -6,7 +6,7 @@ shares, a subclass overrides what makes its metric different). The class says ho
 plan writes the metric (the parameters it takes, its unit and the thresholds that make
 sense, its label) and how it is computed (the counter groups or gauge it reads, its
 vectorized and per-scrape finish, its PromQL). The plan schema validates a measurement
-with :meth:`MetricDefinition.check`; the engine, the vectorized judge and
+with :meth:`MetricDefinition.check`; the engine, the compiled judge and
 ``rampsim explain --promql`` dispatch to the definition. So adding a metric is writing
 one class: nothing else changes (``tests/test_metric_definitions.py`` registers one). A
 metric rampsim ships also has its name in :class:`Metric`, beside its class, so that

@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from rampsim.engine.vectorized import window_starts
+from rampsim.engine.schedule import window_starts
 from rampsim.engine.metrics import Series, corrected_counters, evaluate
 from rampsim.plan.schema import Measurement
 from rampsim.telemetry import Telemetry

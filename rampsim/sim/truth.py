@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from rampsim.engine.metrics import Series, evaluate
-from rampsim.engine.vectorized import checkpoint_ticks, first_sustained, previous_checkpoints, window_starts
+from rampsim.engine.schedule import checkpoint_ticks, first_sustained, previous_checkpoints, window_starts
 from rampsim.plan.schema import Metric
 from rampsim.sim.expected import expected, expected_telemetry
 from rampsim.sim.clock import clock

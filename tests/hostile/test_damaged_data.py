@@ -13,7 +13,7 @@ from hypothesis import given, strategies as st
 from rampsim.cli import main
 from rampsim.engine import DecisionEngine, DecisionKind
 from rampsim.engine.metrics import read_channels
-from rampsim.engine.vectorized import judge
+from rampsim.engine.judge import judge
 from rampsim.prod.samples import RawSeries
 from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.replay import FileSource
@@ -130,7 +130,7 @@ def healthy_with(healthy, hits, gaps):
 
 
 def test_the_clean_healthy_ramp_advances(reference_plan, healthy_telemetry):
-    assert judge([reference_plan], healthy_telemetry).kind[0] == "advance"
+    assert judge([reference_plan], healthy_telemetry).named()[0][0] == "advance"
 
 
 @pytest.mark.slow
@@ -140,7 +140,7 @@ def test_the_engine_never_advances_on_damage_in_a_window_it_reads(reference_plan
     telemetry = healthy_with(healthy_telemetry, hits, gaps)
     events = run(DecisionEngine(reference_plan), telemetry)
     assert not any(getattr(e, "kind", None) is DecisionKind.ADVANCE for e in events)
-    assert judge([reference_plan], telemetry).kind[0] != "advance"
+    assert judge([reference_plan], telemetry).named()[0][0] != "advance"
 
 
 @pytest.mark.slow

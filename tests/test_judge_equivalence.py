@@ -1,0 +1,101 @@
+"""Contract 2: the compiled judge decides exactly as the step-by-step engine does.
+
+On random gates, on grids of one random gate (the compiled path proper: one family,
+many thresholds and sustain times, up to 1,000 gates) and on several runs judged at once.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rampsim.engine import DecisionEngine, first_terminal_decision
+from rampsim.engine.judge import CompiledGates, judge
+from rampsim.plan import load_plan, with_overrides
+from rampsim.testing import strategies as rst
+from tests.builders import run, steady
+
+REFERENCE = Path(__file__).parent.parent / "scenarios" / "ramp-phase-50k.yaml"
+
+
+def engine_verdict(plan, telemetry):
+    decision = first_terminal_decision(run(DecisionEngine(plan), telemetry))
+    return ("none", None, "") if decision is None else (decision.kind.value, decision.time, decision.source)
+
+
+def assert_same(plans, telemetry):
+    verdicts = judge(plans, telemetry).named()
+    for g, plan in enumerate(plans):
+        assert verdicts[g] == engine_verdict(plan, telemetry), f"gate {g}"
+
+
+@given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
+def test_vectorized_equals_engine_on_random_gates(layout, data):
+    telemetry = data.draw(rst.telemetry(layout, min_ticks=20, max_ticks=81, gaps=True, resets=True))
+    plans = data.draw(st.lists(rst.gate_plans(layout), min_size=1, max_size=4))
+    assert_same(plans, telemetry)
+
+
+@pytest.mark.slow
+@given(st.floats(0.0005, 0.02), st.integers(0, 900), st.integers(1, 200))
+def test_vectorized_equals_engine_on_the_reference_plan(rate, start, length):
+    plan = load_plan(REFERENCE)
+    grid = [with_overrides(plan, {"rules.error_rate_rollback.threshold": f"{t}%", "rules.*.sustain": s})
+            for t in (0.3, 0.5, 1.0) for s in ("1m", "3m")]
+    errors = np.full(961, 0.0007)
+    errors[start:start + length] = rate
+    assert_same([plan, *grid], steady(error_rate=errors))
+
+
+def variants(plan, draw_factor, draw_sustain, n):
+    """``n`` copies of ``plan`` with every rule's threshold and sustain and every criterion's threshold redrawn."""
+    def scaled(measure, factor):
+        return measure.model_copy(update={"threshold": measure.threshold * factor if measure.threshold else factor})
+
+    grid = []
+    for _ in range(n):
+        rules = {name: scaled(rule, draw_factor()).model_copy(update={"sustain": draw_sustain()})
+                 for name, rule in plan.rules.items()}
+        checkpoints = {name: cp.model_copy(update={"criteria": {c: scaled(m, draw_factor()) for c, m in cp.criteria.items()}})
+                       for name, cp in plan.checkpoints.items()}
+        final = plan.final_gate.model_copy(update={"criteria": {c: scaled(m, draw_factor())
+                                                                 for c, m in plan.final_gate.criteria.items()}})
+        grid.append(plan.model_copy(update={"rules": rules, "checkpoints": checkpoints, "final_gate": final}))
+    return grid
+
+
+FACTORS = [0.25, 0.5, 1.0, 1.0, 2.0, 4.0]
+SUSTAINS = [0.0, 15.0, 30.0, 45.0, 60.0, 120.0]
+
+
+@given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
+def test_compiled_grid_equals_engine_on_several_runs(layout, data):
+    base = data.draw(rst.gate_plans(layout))
+    pick = lambda options: (lambda: data.draw(st.sampled_from(options)))  # noqa: E731
+    plans = [base, *variants(base, pick(FACTORS), pick(SUSTAINS), data.draw(st.integers(1, 12)))]
+    n_ticks = data.draw(st.integers(20, 81))
+    runs = [data.draw(rst.telemetry(layout, min_ticks=n_ticks, max_ticks=n_ticks, gaps=True, resets=True))
+            for _ in range(data.draw(st.integers(1, 3)))]
+    runs = [t if t.time is runs[0].time else type(t)(t.layout, runs[0].time, t.counters, t.gauges) for t in runs]
+    verdicts = CompiledGates(plans).judge(runs)
+    for r, telemetry in enumerate(runs):
+        named = verdicts.named(r)
+        for g, plan in enumerate(plans):
+            assert named[g] == engine_verdict(plan, telemetry), f"run {r}, gate {g}"
+
+
+@pytest.mark.slow
+def test_compiled_grid_of_a_thousand_gates_equals_engine():
+    rng = np.random.default_rng(5)
+    plan = load_plan(REFERENCE)
+    plans = variants(plan, lambda: float(rng.choice([0.5, 0.8, 1.0, 1.25, 2.0])),
+                     lambda: float(rng.choice([0.0, 60.0, 180.0, 300.0])), 1000)
+    errors = np.full(961, 0.0007)
+    errors[300:420] = 0.006
+    telemetry = steady(error_rate=errors)
+    named = CompiledGates(plans).judge([telemetry]).named()
+    stops = {kind for kind, _, _ in named}
+    assert {"rollback", "advance"} <= stops  # the grid spans gates that stop and gates that do not
+    for g, plan in enumerate(plans):
+        assert named[g] == engine_verdict(plan, telemetry), f"gate {g}"
