@@ -1,0 +1,196 @@
+"""Binary operators: arithmetic, comparisons (``bool`` or filtering) and ``and``/``or``/``unless``, with vector matching.
+
+Transcribed from prometheus/prometheus ``promql/engine.go`` (``VectorBinop``,
+``VectorscalarBinop``, ``scalarBinop``, ``vectorElemBinop``, ``resultMetric``,
+``signatureFunc``, ``VectorAnd``/``VectorOr``/``VectorUnless``). Matching is decided once
+per pair of rows (labels are fixed), and the per-time rules Prometheus applies at each
+step (a sample matches only if both sides have one then; duplicates on the "one" side
+or ambiguous one-to-one matches are errors only at times where they actually collide)
+are applied with the rows' presence masks.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from rampsim.promql.errors import QueryError
+from rampsim.promql.parse import ARITHMETIC, COMPARISON, Binary
+from rampsim.promql.semantics import Semantics
+from rampsim.promql.values import NAME, Labels, Scalar, Vector, drop_name
+
+__all__ = ["apply_binary"]
+
+_OPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.fmod,
+    "^": np.power, "atan2": np.arctan2,
+    "==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal,
+    "<=": np.less_equal,
+}
+
+
+def _compute(op: str, lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``vectorElemBinop`` for floats: (value, keep). Comparisons keep the left value."""
+    with np.errstate(all="ignore"):
+        if op in COMPARISON:
+            keep = _OPS[op](lhs, rhs)
+            return np.broadcast_to(lhs, keep.shape), keep
+        value = _OPS[op](lhs, rhs)
+    return value, np.ones(np.shape(value), dtype=bool)
+
+
+def scalar_scalar(node: Binary, lhs: Scalar, rhs: Scalar) -> Scalar:
+    value, keep = _compute(node.op, lhs.values, rhs.values)
+    if node.op in COMPARISON:
+        return Scalar(keep.astype(np.float64))   # scalars compare only with bool
+    return Scalar(np.asarray(value, dtype=np.float64))
+
+
+def vector_scalar(node: Binary, vec: Vector, sc: Scalar, swap: bool) -> Vector:
+    """``VectorscalarBinop``: ``swap`` when the scalar is on the left."""
+    left, right = (sc.values[None, :], vec.values) if swap else (vec.values, sc.values[None, :])
+    value, keep = _compute(node.op, left, right)
+    if node.op in COMPARISON:
+        value = vec.values                  # a comparison keeps the vector's value, even on the right
+    present = vec.present.copy()
+    if node.return_bool:
+        value = keep.astype(np.float64)
+    else:
+        present &= keep
+    labels = vec.labels
+    if node.op in ARITHMETIC or node.return_bool:
+        labels = [drop_name(lab) for lab in labels]
+    return Vector(list(labels), np.array(value, dtype=np.float64), present)
+
+
+def _signature(labels: Labels, on: Optional[bool], names: tuple[str, ...]) -> Labels:
+    if on:
+        return tuple(pair for pair in labels if pair[0] in names)
+    return tuple(pair for pair in labels if pair[0] != NAME and pair[0] not in names)
+
+
+def _result_labels(many: Labels, one: Labels, node: Binary) -> Labels:
+    """``resultMetric``: the labels of a matched pair (``many`` is the left side after the one-to-many swap)."""
+    out = dict(many)
+    if node.op in ARITHMETIC:
+        out.pop(NAME, None)
+    if node.card == "one-to-one":
+        if node.on:
+            out = {k: v for k, v in out.items() if k in node.matching}
+        else:
+            for name in node.matching:
+                out.pop(name, None)
+    one_map = dict(one)
+    for name in node.include:
+        if one_map.get(name, ""):
+            out[name] = one_map[name]
+        else:
+            out.pop(name, None)
+    if node.return_bool:
+        out.pop(NAME, None)
+    return tuple(sorted(out.items()))
+
+
+def _group_presence(vec: Vector, sigs: list[Labels]) -> dict[Labels, np.ndarray]:
+    """For each signature, whether any row with it has a sample, per time."""
+    groups: dict[Labels, np.ndarray] = {}
+    for row, sig in enumerate(sigs):
+        hit = groups.get(sig)
+        groups[sig] = vec.present[row].copy() if hit is None else (hit | vec.present[row])
+    return groups
+
+
+def set_operation(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
+    """``and``, ``or``, ``unless``: labels unchanged, matched by signature per time."""
+    lsigs = [_signature(lab, node.on, node.matching) for lab in lhs.labels]
+    rsigs = [_signature(lab, node.on, node.matching) for lab in rhs.labels]
+    n_times = lhs.present.shape[1]
+    none = np.zeros(n_times, dtype=bool)
+    if node.op == "or":
+        left_any = _group_presence(lhs, lsigs)
+        right_present = np.array([rhs.present[r] & ~left_any.get(sig, none) for r, sig in enumerate(rsigs)],
+                                 dtype=bool).reshape(len(rsigs), n_times)
+        return Vector(list(lhs.labels) + list(rhs.labels), np.vstack([lhs.values, rhs.values]),
+                      np.vstack([lhs.present, right_present]))
+    right_any = _group_presence(rhs, rsigs)
+    matched = np.array([right_any.get(sig, none) for sig in lsigs], dtype=bool).reshape(len(lsigs), n_times)
+    present = lhs.present & (matched if node.op == "and" else ~matched)
+    return Vector(list(lhs.labels), lhs.values, present)
+
+
+def vector_vector(node: Binary, lhs: Vector, rhs: Vector, semantics: Semantics) -> Vector:
+    """``VectorBinop``: one-to-one, many-to-one (``group_left``) or one-to-many (``group_right``)."""
+    if node.op not in ARITHMETIC | COMPARISON:
+        return set_operation(node, lhs, rhs)
+    swapped = node.card == "one-to-many"
+    many, one = (rhs, lhs) if swapped else (lhs, rhs)
+    n_times = lhs.present.shape[1]
+    many_any = many.present.any(axis=0) if len(many.labels) else np.zeros(n_times, dtype=bool)
+    one_any = one.present.any(axis=0) if len(one.labels) else np.zeros(n_times, dtype=bool)
+    active = many_any & one_any             # Prometheus short-circuits a step where a side is empty
+    one_sigs: dict[Labels, list[int]] = {}
+    for row, lab in enumerate(one.labels):
+        one_sigs.setdefault(_signature(lab, node.on, node.matching), []).append(row)
+    for sig, rows in one_sigs.items():
+        if len(rows) > 1:
+            clash = (one.present[rows].sum(axis=0) > 1) & active
+            if clash.any():
+                side = "left" if swapped else "right"
+                raise QueryError(f"found duplicate series for the match group {dict(sig)} on the {side} hand-side "
+                                 "of the operation; many-to-many matching not allowed: matching labels must be "
+                                 "unique on one side")
+    out_labels: list[Labels] = []
+    out_values: list[np.ndarray] = []
+    out_present: list[np.ndarray] = []
+    out_sig: list[Labels] = []
+    matched: list[np.ndarray] = []
+    for mrow, mlab in enumerate(many.labels):
+        sig = _signature(mlab, node.on, node.matching)
+        for orow in one_sigs.get(sig, ()):
+            both = many.present[mrow] & one.present[orow]
+            if not both.any():
+                continue
+            matched.append(both)
+            fl, fr = (one.values[orow], many.values[mrow]) if swapped else (many.values[mrow], one.values[orow])
+            value, keep = _compute(node.op, fl, fr)
+            if node.return_bool:
+                value = keep.astype(np.float64)
+            else:
+                both = both & keep
+            out_labels.append(_result_labels(mlab, one.labels[orow], node))
+            out_values.append(np.asarray(value, dtype=np.float64))
+            out_present.append(both)
+            out_sig.append(sig)
+    values = np.array(out_values, dtype=np.float64).reshape(len(out_values), n_times)
+    present = np.array(out_present, dtype=bool).reshape(len(out_present), n_times)
+    if node.card == "one-to-one" and semantics.strict_one_to_one:
+        # 3.x records a one-to-one match before the comparison filters it.
+        _check_matches(node, out_sig, out_labels, np.array(matched, dtype=bool).reshape(len(matched), n_times))
+    _check_matches(node, out_sig, out_labels, present)
+    return Vector(out_labels, values, present)
+
+
+def _check_matches(node: Binary, sigs: list[Labels], labels: list[Labels], present: np.ndarray) -> None:
+    """The per-step errors of ``VectorBinop``: ambiguous one-to-one matches, non-unique grouped results."""
+    by_key: dict[tuple[Labels, ...], list[int]] = {}
+    for row, (sig, lab) in enumerate(zip(sigs, labels)):
+        key = (sig,) if node.card == "one-to-one" else (sig, lab)
+        by_key.setdefault(key, []).append(row)
+    for rows in by_key.values():
+        if len(rows) > 1 and (present[rows].sum(axis=0) > 1).any():
+            if node.card == "one-to-one":
+                raise QueryError("multiple matches for labels: many-to-one matching must be explicit "
+                                 "(group_left/group_right)")
+            raise QueryError("multiple matches for labels: grouping labels must ensure unique results")
+
+
+def apply_binary(node: Binary, lhs: Vector | Scalar, rhs: Vector | Scalar, semantics: Semantics) -> Vector | Scalar:
+    """Evaluate ``lhs op rhs`` for any combination of vector and scalar operands."""
+    if isinstance(lhs, Scalar) and isinstance(rhs, Scalar):
+        return scalar_scalar(node, lhs, rhs)
+    if isinstance(lhs, Vector) and isinstance(rhs, Scalar):
+        return vector_scalar(node, lhs, rhs, swap=False)
+    if isinstance(lhs, Scalar) and isinstance(rhs, Vector):
+        return vector_scalar(node, rhs, lhs, swap=True)
+    assert isinstance(lhs, Vector) and isinstance(rhs, Vector)
+    return vector_vector(node, lhs, rhs, semantics)

@@ -1,0 +1,142 @@
+"""``histogram_quantile`` over classic histograms (``le``-labelled bucket series).
+
+Transcribed from prometheus/prometheus ``promql/quantile.go`` (``bucketQuantile``, named
+``BucketQuantile`` from 3.x, with ``coalesceBuckets`` and
+``ensureMonotonicAndIgnoreSmallDeltas``) and ``funcHistogramQuantile`` in
+``promql/functions.go``: buckets are grouped by their labels without ``le``, and the
+result drops ``__name__`` too (so two metrics' buckets with one label set collide as in
+Prometheus); a bucket whose ``le`` is not a number is ignored; the highest bucket must
+be ``+Inf`` (else NaN); counts that differ by less than a relative 1e-12 are treated as
+equal and any remaining decrease is flattened (the monotonicity fix); fewer than two
+buckets or zero observations give NaN; ``q < 0`` gives -Inf, ``q > 1`` +Inf, NaN gives NaN.
+Native histograms are outside rampsim's subset.
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from rampsim.promql.values import NAME, Labels, Vector
+
+__all__ = ["bucket_quantile", "histogram_quantile", "almost_equal"]
+
+_MIN_NORMAL = 2.2250738585072014e-308
+SMALL_DELTA_TOLERANCE = 1e-12
+
+
+def almost_equal(a: float, b: float, epsilon: float) -> bool:
+    """Prometheus's ``util/almost.Equal``: relative comparison, NaN equal to NaN."""
+    if math.isnan(a) and math.isnan(b):
+        return True
+    if a == b:
+        return True
+    abs_sum = abs(a) + abs(b)
+    diff = abs(a - b)
+    if a == 0 or b == 0 or abs_sum < _MIN_NORMAL:
+        return diff < epsilon * _MIN_NORMAL
+    return diff / min(abs_sum, sys.float_info.max) < epsilon
+
+
+def bucket_quantile(q: float, upper_bounds: list[float], counts: list[float]) -> float:
+    """Prometheus's ``bucketQuantile`` of one classic histogram (buckets in any order)."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    if not upper_bounds:
+        return math.nan
+    buckets = sorted(zip(upper_bounds, counts), key=lambda b: b[0])
+    if not (math.isinf(buckets[-1][0]) and buckets[-1][0] > 0):
+        return math.nan
+    # coalesceBuckets: merge buckets with the same upper bound.
+    merged: list[list[float]] = []
+    for ub, c in buckets:
+        if merged and merged[-1][0] == ub:
+            merged[-1][1] += c
+        else:
+            merged.append([ub, c])
+    # ensureMonotonicAndIgnoreSmallDeltas.
+    prev = merged[0][1]
+    for i in range(1, len(merged)):
+        curr = merged[i][1]
+        if curr == prev:
+            continue
+        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE):
+            merged[i][1] = prev
+            continue
+        if curr < prev:
+            merged[i][1] = prev
+            continue
+        prev = curr
+    if len(merged) < 2:
+        return math.nan
+    observations = merged[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    b = len(merged) - 1
+    for i in range(len(merged) - 1):   # sort.Search over [0, len-1)
+        if merged[i][1] >= rank:
+            b = i
+            break
+    if b == len(merged) - 1:
+        return merged[-2][0]
+    if b == 0 and merged[0][0] <= 0:
+        return merged[0][0]
+    bucket_start = 0.0
+    bucket_end = merged[b][0]
+    count = merged[b][1]
+    if b > 0:
+        bucket_start = merged[b - 1][0]
+        count -= merged[b - 1][1]
+        rank -= merged[b - 1][1]
+    return bucket_start + (bucket_end - bucket_start) * _div(rank, count)
+
+
+def _div(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a)
+
+
+def _parse_le(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def histogram_quantile(q: np.ndarray, vector: Vector) -> tuple[list[Labels], np.ndarray, np.ndarray]:
+    """``histogram_quantile(q, vector)`` at every time: ``(labels, values, present)`` of the output rows."""
+    n_times = vector.values.shape[1]
+    groups: dict[Labels, list[tuple[int, float]]] = {}
+    for row, labels in enumerate(vector.labels):
+        le_text = dict(labels).get("le", "")
+        le = _parse_le(le_text)
+        if le is None:
+            continue
+        key = tuple(pair for pair in labels if pair[0] != "le")   # __name__ still distinguishes groups
+        groups.setdefault(key, []).append((row, le))
+    out_labels: list[Labels] = []
+    out_values = np.full((len(groups), n_times), np.nan)
+    out_present = np.zeros((len(groups), n_times), dtype=bool)
+    for g, (key, members) in enumerate(groups.items()):
+        out_labels.append(tuple(pair for pair in key if pair[0] != NAME))
+        rows = np.array([m[0] for m in members])
+        les = [m[1] for m in members]
+        sub_present = vector.present[rows]
+        sub_values = vector.values[rows]
+        for t in np.flatnonzero(sub_present.any(axis=0)):
+            mask = sub_present[:, t]
+            ubs = [le for le, keep in zip(les, mask) if keep]
+            counts = sub_values[mask, t].tolist()
+            out_values[g, t] = bucket_quantile(float(q[t]), ubs, counts)
+            out_present[g, t] = True
+    return out_labels, out_values, out_present

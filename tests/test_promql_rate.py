@@ -1,0 +1,138 @@
+"""Property: rampsim's ``rate``/``increase`` equal a plain transcription of Prometheus's ``extrapolatedRate``.
+
+The reference below is a scalar loop written from prometheus/prometheus
+``promql/functions.go`` (``extrapolatedRate``) and ``promql/engine.go`` (which samples a
+range selector sees), one variant per behaviour: before prometheus/prometheus#13725
+(v2.42, v2.48: the zero-point limit applied before the extrapolation threshold), after it
+in 2.x (v2.55: threshold first, closed window ``[t-w, t]``) and 3.x (threshold first,
+left-open window ``(t-w, t]``). Counters have resets and gaps; windows and evaluation
+times are random and mostly off the sample grid.
+"""
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rampsim.promql import SeriesStore, evaluate
+
+
+def reference_extrapolated_rate(times_ms: list[int], values: list[float], eval_ms: int, range_ms: int,
+                                version: str, is_counter: bool, is_rate: bool) -> float | None:
+    """Prometheus's extrapolatedRate for one series, transliterated from Go (None = no output sample)."""
+    left_open = version.startswith("3")
+    zero_point_first = version in ("2.42", "2.48")
+    range_start = eval_ms - range_ms
+    range_end = eval_ms
+    samples = [(t, v) for t, v in zip(times_ms, values)
+               if (t > range_start if left_open else t >= range_start) and t <= range_end]
+    if len(samples) < 2:
+        return None
+    num_samples_minus_one = len(samples) - 1
+    first_t = samples[0][0]
+    last_t = samples[-1][0]
+    result = samples[-1][1] - samples[0][1]
+    if is_counter:
+        prev = samples[0][1]
+        for _, cur in samples[1:]:
+            if cur < prev:
+                result += prev
+            prev = cur
+    duration_to_start = (first_t - range_start) / 1000
+    duration_to_end = (range_end - last_t) / 1000
+    sampled_interval = (last_t - first_t) / 1000
+    average_between = sampled_interval / num_samples_minus_one
+    threshold = average_between * 1.1
+    if zero_point_first:
+        if is_counter and result > 0 and samples[0][1] >= 0:
+            duration_to_zero = sampled_interval * (samples[0][1] / result)
+            if duration_to_zero < duration_to_start:
+                duration_to_start = duration_to_zero
+        extrapolate_to = sampled_interval
+        extrapolate_to += duration_to_start if duration_to_start < threshold else average_between / 2
+        extrapolate_to += duration_to_end if duration_to_end < threshold else average_between / 2
+    else:
+        if duration_to_start >= threshold:
+            duration_to_start = average_between / 2
+        if is_counter and result > 0 and samples[0][1] >= 0:
+            duration_to_zero = sampled_interval * (samples[0][1] / result)
+            if duration_to_zero < duration_to_start:
+                duration_to_start = duration_to_zero
+        extrapolate_to = sampled_interval
+        extrapolate_to += duration_to_start
+        if duration_to_end >= threshold:
+            duration_to_end = average_between / 2
+        extrapolate_to += duration_to_end
+    factor = extrapolate_to / sampled_interval
+    if is_rate:
+        factor /= range_ms / 1000
+    return result * factor
+
+
+@st.composite
+def counters(draw: st.DrawFn) -> tuple[list[int], list[float]]:
+    """A counter sampled at irregular times (gaps), with occasional resets, starting anywhere >= 0."""
+    n = draw(st.integers(1, 40))
+    t = draw(st.integers(0, 120_000))
+    value = draw(st.sampled_from([0.0, 0.0, 1.0, 7.5, 1000.0]))
+    times, values = [], []
+    for _ in range(n):
+        times.append(t)
+        values.append(value)
+        t += draw(st.sampled_from([15_000, 15_000, 15_000, 30_000, 5_000, 1_000, 120_000])) \
+            + draw(st.integers(0, 999))
+        if draw(st.integers(0, 9)) == 0:
+            value = draw(st.sampled_from([0.0, 1.0, value / 2]))          # reset
+        else:
+            value += draw(st.sampled_from([0.0, 1.0, 3.0, 0.5, 250.0]))
+    return times, values
+
+
+@given(counter=counters(),
+       range_ms=st.sampled_from([1_000, 15_000, 30_000, 60_000, 61_234, 120_000, 300_000, 600_000]),
+       eval_offset=st.integers(-30_000, 30_000),
+       at_fraction=st.floats(0, 1),
+       version=st.sampled_from(["2.42", "2.55", "3.0"]),
+       function=st.sampled_from(["rate", "increase", "delta"]))
+def test_rate_matches_reference_transcription(counter: tuple[list[int], list[float]], range_ms: int,
+                                              eval_offset: int, at_fraction: float, version: str,
+                                              function: str) -> None:
+    times, values = counter
+    eval_ms = times[0] + int(at_fraction * (times[-1] - times[0] + range_ms)) + eval_offset
+    store = SeriesStore()
+    store.add_ms({"__name__": "c", "job": "x"}, times, values)
+    result = evaluate(f"{function}(c[{range_ms}ms])", store, eval_ms / 1000, semantics=version)
+    expected = reference_extrapolated_rate(times, values, eval_ms, range_ms, version,
+                                           is_counter=function != "delta", is_rate=function == "rate")
+    if expected is None:
+        assert len(result) == 0
+        return
+    assert len(result) == 1
+    sample = result.vector[0]
+    assert dict(sample.labels) == {"job": "x"}
+    assert math.isclose(sample.value, expected, rel_tol=1e-12, abs_tol=1e-12), (sample.value, expected)
+
+
+@given(counter=counters(), range_ms=st.sampled_from([15_000, 60_000, 300_000]),
+       version=st.sampled_from(["2.42", "3.0"]))
+def test_range_evaluation_equals_instant_evaluations(counter: tuple[list[int], list[float]], range_ms: int,
+                                                     version: str) -> None:
+    """Vectorized over all times at once, ``rate`` gives what one instant query at each time gives."""
+    from rampsim.promql import evaluate_range
+
+    times, values = counter
+    store = SeriesStore()
+    store.add_ms({"__name__": "c"}, times, values)
+    grid = [(times[0] + k * 7_001) / 1000 for k in range(0, (times[-1] - times[0] + range_ms) // 7_001 + 2)]
+    query = f"sum(rate(c[{range_ms}ms]))"
+    matrix = evaluate_range(query, store, grid, semantics=version)
+    by_time = {}
+    for series in matrix.series:
+        by_time.update({round(t * 1000): v for t, v in zip(series.times, series.values)})
+    for t in grid:
+        instant = evaluate(query, store, t, semantics=version)
+        if len(instant) == 0:
+            assert round(t * 1000) not in by_time
+        else:
+            assert by_time[round(t * 1000)] == instant.vector[0].value
