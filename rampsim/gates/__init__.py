@@ -1,0 +1,1 @@
+"""Imported gates: Argo Rollouts analyses and Flagger canaries, judged with their controllers' semantics."""
