@@ -126,3 +126,15 @@ def test_open_loop_fast_path_equals_the_simpy_loop(sampling_reference_plan, faul
     assert np.array_equal(fast.telemetry.gauges, stepped.telemetry.gauges, equal_nan=True)
     assert np.array_equal(fast.requests, stepped.requests) and np.array_equal(fast.harmed, stepped.harmed)
     assert fast.fault_log == stepped.fault_log and fast.fault_log
+
+
+def test_drawing_fewer_histograms_leaves_every_other_draw_unchanged(sampling_reference_plan):
+    layout = sampling_reference_plan.layout
+    everything = simulate(sampling_reference_plan, [REGRESSION], seed=4, engine_factory=None)
+    canary_only = simulate(sampling_reference_plan, [REGRESSION], seed=4, engine_factory=None, histograms=["canary"])
+    baseline = layout.channels("latency_bucket", arm=layout.arm("baseline")).ravel()
+    others = np.setdiff1d(np.arange(layout.n_counters), baseline)
+    assert np.isnan(canary_only.telemetry.counters[:, baseline]).all()
+    assert not np.isnan(everything.telemetry.counters[:, baseline]).any()
+    np.testing.assert_array_equal(canary_only.telemetry.counters[:, others], everything.telemetry.counters[:, others])
+    np.testing.assert_array_equal(canary_only.telemetry.gauges, everything.telemetry.gauges)

@@ -137,7 +137,8 @@ class CompiledGates:
         self._families = [self._family(np.array(members), [plans[g] for g in members])
                           for members in families.values()]
         counters = np.unique(np.concatenate([plan_channels(p)[0] for p in plans]))
-        self._read_counters = counters.astype(np.intp)
+        self.read_counters = counters.astype(np.intp)
+        """The counter columns some gate reads (the only ones corrected and judged)."""
         self._sustain_tables: dict[bytes, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -163,7 +164,7 @@ class CompiledGates:
 
     def judge(self, telemetries: Sequence[Telemetry]) -> Verdicts:
         """Every gate's first terminal decision on each of ``telemetries`` (runs on one scrape grid)."""
-        runs = _Runs(telemetries, self._read_counters)
+        runs = _Runs(telemetries, self.read_counters)
         shape = (len(telemetries), len(self.plans))
         verdicts = Verdicts(np.zeros(shape, np.int8), np.full(shape, np.nan), np.full(shape, -1, np.int16),
                             self.sources)
@@ -208,17 +209,25 @@ class _Runs:
         self.time = first.time
         self.interval = first.layout.scrape_interval
         self.offsets = np.arange(self.n_runs) * self.n_ticks
-        counters = np.full((self.n_runs * self.n_ticks, first.layout.n_counters), np.nan)
-        damage = None
+        n_channels = first.layout.n_counters
+        stacked = np.full((self.n_runs, self.n_ticks, n_channels), np.nan)
+        damage: Optional[np.ndarray] = None
+        self._read = read_counters
+        self._absent: Optional[np.ndarray] = None   # (runs, ticks, read) where a read sample is missing
         if len(read_counters):  # only the channels some gate reads are corrected for resets
             raw = np.stack([t.counters[:, read_counters] for t in telemetries], axis=1)     # (ticks, runs, read)
-            damaged = damaged_counters(raw)
-            if damaged.any():
-                raw = np.where(damaged, np.nan, raw)
-                damage = np.zeros_like(counters)
-                damage[:, read_counters] = np.cumsum(damaged, axis=0).transpose(1, 0, 2).reshape(-1, len(read_counters))
-            fixed = corrected_counters(raw.reshape(self.n_ticks, -1)).reshape(raw.shape).transpose(1, 0, 2)
-            counters[:, read_counters] = fixed.reshape(-1, len(read_counters))
+            if np.isfinite(raw).all():  # corrected along time for every run at once
+                stacked[:, :, read_counters] = corrected_counters(raw).transpose(1, 0, 2)
+            else:
+                damaged = damaged_counters(raw)
+                if damaged.any():
+                    raw = np.where(damaged, np.nan, raw)
+                    counts = np.zeros_like(stacked)
+                    counts[:, :, read_counters] = np.cumsum(damaged, axis=0).transpose(1, 0, 2)
+                    damage = counts.reshape(-1, n_channels)
+                stacked[:, :, read_counters] = corrected_counters(raw).transpose(1, 0, 2)
+                self._absent = np.isnan(raw).transpose(1, 0, 2)
+        counters = stacked.reshape(-1, n_channels)
         gauges = np.concatenate([t.gauges for t in telemetries])
         self.series = Series(first.layout, np.tile(self.time, self.n_runs), counters, gauges, damage)
         self._rule_values: dict[tuple, np.ndarray] = {}
@@ -252,9 +261,10 @@ class _Runs:
         counters, gauges = plan_channels(plan)
         key = (tuple(counters), tuple(gauges))
         if key not in self._missing:
-            incomplete = (np.isnan(self.series.counters[:, counters]).any(axis=1)
-                          | np.isnan(self.series.gauges[:, gauges]).any(axis=1))
-            self._missing[key] = np.cumsum(incomplete.reshape(self.n_runs, self.n_ticks), axis=1)
+            incomplete = np.isnan(self.series.gauges[:, gauges]).any(axis=1).reshape(self.n_runs, self.n_ticks)
+            if self._absent is not None:
+                incomplete |= self._absent[:, :, np.searchsorted(self._read, counters)].any(axis=2)
+            self._missing[key] = np.cumsum(incomplete, axis=1)
         return self._missing[key][:, tick]
 
 

@@ -51,9 +51,20 @@ def corrected_counters(raw: np.ndarray) -> np.ndarray:
     """Reset-corrected cumulative counters, ``NaN`` where the sample is missing.
 
     Increments between consecutive *present* samples are summed in time order
-    (first sample, then each increment), the order the engine adds them in.
+    (first sample, then each increment), the order the engine adds them in. ``raw`` is
+    ``(scrapes, ...)``: every column along the first axis is corrected on its own.
     """
     raw = np.asarray(raw, dtype=float)
+    if raw.ndim != 2:
+        return corrected_counters(raw.reshape(len(raw), -1)).reshape(raw.shape)
+    if len(raw) and np.isfinite(raw).all():  # the common case: the same floats in fewer passes
+        steps = np.empty_like(raw)
+        steps[0] = raw[0]
+        np.subtract(raw[1:], raw[:-1], out=steps[1:])
+        dropped = steps[1:] < 0
+        if dropped.any():
+            steps[1:][dropped] = raw[1:][dropped]
+        return np.cumsum(steps, axis=0)
     missing = np.isnan(raw)
     filled = raw
     if missing.any():  # carry the last present sample forward
@@ -145,6 +156,7 @@ class Series:
         self.gauges = without_damaged_gauges(gauges)
         self.damage = damage
         self._aggregates: dict[tuple[Group, ...], np.ndarray] = {}
+        self._padded: Optional[np.ndarray] = None
 
     @classmethod
     def from_telemetry(cls, telemetry: Telemetry) -> "Series":
@@ -159,7 +171,9 @@ class Series:
         """``(ticks, len(groups))`` sums of the corrected counters in each group (cached)."""
         key = tuple(groups)
         if key not in self._aggregates:
-            self._aggregates[key] = aggregator_for(key)(self.counters)
+            if self._padded is None:  # the counters with a trailing column of zeros, made once
+                self._padded = np.concatenate([self.counters, np.zeros((len(self.counters), 1))], axis=1)
+            self._aggregates[key] = aggregator_for(key).sum_padded(self._padded)
         return self._aggregates[key]
 
     def increase(self, groups: Sequence[Group], start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from rampsim.experiment.mix import Mix, allocate
 from rampsim.plan.loader import plan_from_document
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
+from rampsim.sim.streams import DRAW_SCHEME
 
 if TYPE_CHECKING:
     from rampsim.sim.simulation import Fidelity
@@ -94,7 +95,8 @@ class SweepSpec:
         scenarios = [(name, [f.model_dump(mode="json") for f in faults]) for name, faults in self.scenarios]
         blob = json.dumps({"plan": self.plan_data, "axes": [(a.path, a.values) for a in self.axes],
                            "scenarios": scenarios, "shares": self.shares,
-                           "seed": self.seed, "fidelity": self.fidelity, "chunk": CHUNK_SIZE},
+                           "seed": self.seed, "fidelity": self.fidelity, "chunk": CHUNK_SIZE,
+                           "draw_scheme": DRAW_SCHEME},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -127,7 +129,8 @@ class Chunk:
     def save(self, path: Path, key: str) -> None:
         """Write the chunk atomically: an npz with a header (``key``, the sweep's, and the chunk's
         position) and the arrays, followed by the sha256 of those bytes."""
-        header = {"format": _CHUNK_FORMAT, "key": key, "scenario": self.scenario, "start": self.start,
+        header = {"format": _CHUNK_FORMAT, "key": key, "draw_scheme": DRAW_SCHEME, "scenario": self.scenario,
+                  "start": self.start,
                   "stop": self.stop}
         buffer = io.BytesIO()
         np.savez(buffer, header=np.array(json.dumps(header)), **{name: getattr(self, name) for name in _PAYLOAD})
@@ -156,6 +159,9 @@ class Chunk:
             raise DamagedChunk(f"unreadable ({exc})") from None
         if not isinstance(header, dict) or header.get("format") != _CHUNK_FORMAT or sorted(arrays) != sorted(_PAYLOAD):
             raise DamagedChunk("not a chunk of this rampsim version")
+        if header.get("draw_scheme", 1) != DRAW_SCHEME:
+            raise DamagedChunk(f"drawn with draw scheme {header.get('draw_scheme', 1)} by an older rampsim; this one "
+                               f"draws with scheme {DRAW_SCHEME}, so its results are not mixed in")
         if header.get("key") != key:
             raise DamagedChunk(f"a chunk of another sweep (key {header.get('key')}, this one {key})")
         position = [header.get(name) for name in ("scenario", "start", "stop")]
@@ -190,7 +196,7 @@ def source_names(plan: Plan) -> list[str]:
 _WORKER_CACHE: dict[str, tuple] = {}
 
 
-def _prepared(spec: SweepSpec) -> tuple[CompiledGates, list, list[str]]:
+def _prepared(spec: SweepSpec) -> tuple[CompiledGates, list, list[str], tuple[str, ...]]:
     """The compiled grid and built scenarios of ``spec``, made once per process."""
     from rampsim.sim.scenario import Scenario
 
@@ -200,8 +206,16 @@ def _prepared(spec: SweepSpec) -> tuple[CompiledGates, list, list[str]]:
         points = expand(plan, spec.axes)
         scenarios = [Scenario.build(plan, faults) for _, faults in spec.scenarios]
         _WORKER_CACHE.clear()
-        _WORKER_CACHE[key] = (CompiledGates([p.plan for p in points]), scenarios, source_names(plan))
+        gates = CompiledGates([p.plan for p in points])
+        _WORKER_CACHE[key] = (gates, scenarios, source_names(plan), _histogram_arms(gates))
     return _WORKER_CACHE[key]
+
+
+def _histogram_arms(gates: CompiledGates) -> tuple[str, ...]:
+    """The arms whose latency histogram some gate reads: the only ones a replicate draws."""
+    layout, read = gates.layout, set(gates.read_counters.tolist())
+    return tuple(arm for a, arm in enumerate(layout.arms)
+                 if read & set(layout.channels("latency_bucket", arm=a).ravel().tolist()))
 
 
 def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
@@ -214,9 +228,10 @@ def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
     from rampsim.sim.outcome import served_until
     from rampsim.sim.simulation import simulate
 
-    gates, scenarios, sources = _prepared(spec)
+    gates, scenarios, sources, histograms = _prepared(spec)
     runs = [simulate(scenarios[scenario].plan, seed=replicate_seed(spec.seed, scenario, replicate),
-                     fidelity=cast("Fidelity", spec.fidelity), engine_factory=None, scenario=scenarios[scenario])
+                     fidelity=cast("Fidelity", spec.fidelity), engine_factory=None, scenario=scenarios[scenario],
+                     histograms=histograms)
             for replicate in range(start, stop)]
     verdicts = gates.judge([run.telemetry for run in runs])
     lookup = np.array([sources.index(name) for name in verdicts.sources] + [-1], np.int16)
@@ -341,15 +356,21 @@ def _chunk_directory(out: Path, spec: SweepSpec) -> Path:
     manifest = out / "sweep-spec.json"
     saved = _manifest_key(manifest)
     if saved is None:
-        _write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__}, indent=2).encode())
-    elif saved != spec.key:
-        raise UsageError(f"{out} holds the chunks of another sweep (key {saved}, this one "
+        _write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__, "draw_scheme": DRAW_SCHEME},
+                                               indent=2).encode())
+    elif saved[0] != spec.key and saved[1] != DRAW_SCHEME:
+        raise UsageError(f"{out} holds the chunks of a sweep drawn with draw scheme {saved[1]} by an older rampsim; "
+                         f"this one draws with scheme {DRAW_SCHEME}, and results of two schemes are never mixed: "
+                         f"delete {out} or choose another output directory")
+    elif saved[0] != spec.key:
+        raise UsageError(f"{out} holds the chunks of another sweep (key {saved[0]}, this one "
                          f"{spec.key}); choose another output directory or delete it")
     return directory
 
 
-def _manifest_key(manifest: Path) -> Optional[str]:
-    """The sweep key recorded in ``manifest``; ``None`` when there is none (or it is damaged: a notice)."""
+def _manifest_key(manifest: Path) -> Optional[tuple[str, int]]:
+    """The sweep key and draw scheme recorded in ``manifest``; ``None`` when there is none (or it is damaged:
+    a notice)."""
     if not manifest.exists():
         return None
     try:
@@ -362,10 +383,11 @@ def _manifest_key(manifest: Path) -> Optional[str]:
     except ValueError:
         saved = None
     key = saved.get("key") if isinstance(saved, dict) else None
-    if not isinstance(key, str):
+    scheme = saved.get("draw_scheme", 1) if isinstance(saved, dict) else None
+    if not isinstance(key, str) or not isinstance(scheme, int):
         _notice(f"{manifest}: damaged; writing it again (each chunk is checked against this sweep's key)")
         return None
-    return key
+    return key, scheme
 
 
 def spec_metadata(spec: SweepSpec, mix: Mix) -> dict[str, Any]:

@@ -10,7 +10,7 @@ with no noise at all, which is what the ground truth judges.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -21,7 +21,8 @@ from rampsim.sim.service import bucket_probabilities, mean_served_latency, stret
 from rampsim.sim.variability import Paths
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Expected", "Varied", "varied", "expected", "expected_for", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "expected_increments"]
+__all__ = ["Expected", "Varied", "varied", "expected", "expected_for", "expected_telemetry", "assemble", "gauge_readings", "with_noise", "expected_increments",
+           "check_counts"]
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Expected:
     buckets: np.ndarray         # (ticks, arms, segments, buckets) P(latency <= le)
     mean_latency: np.ndarray    # (ticks, arms, segments)
     p_hit: np.ndarray           # (ticks, arms) a request is a cache hit
-    check_failure: list[np.ndarray]  # per arm, (rounds, instances) probability a check fails
+    check_failure: np.ndarray   # (ticks, arms) probability a check of an instance that is up fails
     rho: np.ndarray             # (ticks, arms) offered utilisation of the serving instances
     per_instance: np.ndarray    # (ticks, arms) requests per second on each serving instance
     gauges: dict[str, np.ndarray]   # cpu, memory, network, memory_bytes: (ticks, arms)
@@ -112,10 +113,7 @@ def expected(scenario: Scenario, conditions: Conditions) -> Expected:
 
     overload = q.p_wait_longer(config.health_check_timeout)                         # (ticks, arms)
     blip = config.health_check_failure
-    check_failure = []
-    for a, pool in enumerate(scenario.pools):
-        p = blip + (1 - blip) * overload[grid.round_tick, a][:, None]
-        check_failure.append(np.where(pool.down, 1.0, np.broadcast_to(p, pool.down.shape)))
+    check_failure = blip + (1 - blip) * overload
 
     value = np.array([service.revenue_per_request(arm) for arm in scenario.layout.arms])
     return Expected(conditions=c, requests=c.rates * grid.interval, p_error=p_error, p_timeout=p_timeout,
@@ -138,8 +136,12 @@ class Varied:
     gauges: dict[str, np.ndarray]
 
 
-def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int) -> Varied:
+def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int,
+           histograms: Optional[Sequence[int]] = None) -> Varied:
     """Ticks ``k:`` of ``ex`` under the latent ``paths`` (exactly ``ex``'s own arrays without them).
+
+    With ``histograms``, only those arms' latency buckets are worked out under a latency
+    path (the others' are NaN); timeouts and mean latency are, for every arm.
 
     The request multiplier moves the Poisson means and, through each arm's load, CPU and
     network; it does not feed back into the queue's latency (a known simplification of
@@ -167,9 +169,19 @@ def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int) -> 
     else:
         mix, queue, fail_fast = ex.latency_rows
         stretch = paths.latency[rows]
-        buckets, p_timeout, mean_latency = stretched_bucket_probabilities(
-            np.asarray(scenario.layout.latency_buckets), ex.latency_table(np.log(stretch)), queue, fail_fast,
-            mean_served_latency(mix, queue), scenario.config.service.timeout, ex.latency_index[rows], stretch)
+        bounds = np.asarray(scenario.layout.latency_buckets)
+        table, served_mean = ex.latency_table(np.log(stretch)), mean_served_latency(mix, queue)
+        timeout, index = scenario.config.service.timeout, ex.latency_index[rows]
+        arms = range(len(scenario.layout.arms)) if histograms is None else histograms
+        buckets = np.full(stretch.shape + (len(bounds),), np.nan)
+        p_timeout, mean_latency = np.empty(stretch.shape), np.empty(stretch.shape)
+        for a in range(stretch.shape[1]):  # an arm without a histogram needs only the timeout point
+            cells = np.s_[:, a]
+            found, p_timeout[cells], mean_latency[cells] = stretched_bucket_probabilities(
+                bounds if a in arms else bounds[:0], table, queue, fail_fast, served_mean, timeout, index[cells],
+                stretch[cells])
+            if a in arms:
+                buckets[cells] = found
     p_app = c.p_app[rows] if paths.errors is None else np.minimum(c.p_app[rows] * paths.errors[rows], 1.0)
     ff = c.fail_fast[rows][..., None]
     p_error = ff + (1 - ff) * (1 - (1 - p_app) * (1 - p_timeout))
@@ -212,13 +224,8 @@ def assemble(scenario: Scenario, n_rows: int, **families: np.ndarray) -> tuple[n
 def expected_increments(scenario: Scenario, ex: Expected) -> dict[str, np.ndarray]:
     """Expected per-tick increments of every counter family (no noise)."""
     n = ex.requests
-    checks = np.zeros((len(n), len(scenario.pools)))
-    ok = np.zeros_like(checks)
-    ticks = scenario.grid.round_tick
-    for a, failure in enumerate(ex.check_failure):
-        counted = ticks > 0
-        checks[:, a] = np.bincount(ticks[counted], np.full(counted.sum(), failure.shape[1]), len(n))
-        ok[:, a] = np.bincount(ticks[counted], (1 - failure[counted]).sum(axis=1), len(n))
+    checks, up = check_counts(scenario, 0)
+    ok = up * (1 - ex.check_failure)
     per_bucket = ex.buckets
     errors = n * ex.p_error
     lookups = n.sum(axis=2)
@@ -228,6 +235,24 @@ def expected_increments(scenario: Scenario, ex: Expected) -> dict[str, np.ndarra
         "health_checks": checks, "health_checks_ok": ok,
         "cache_hits": lookups * ex.p_hit, "cache_misses": lookups * (1 - ex.p_hit),
     }
+
+
+def check_counts(scenario: Scenario, k: int, blips: Optional[list[np.ndarray]] = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Health checks counted at ticks ``k:``, all of them and those of instances that are up
+    (neither down nor in a ``blips`` round), ``(ticks, arms)`` each; the first scrape counts none."""
+    grid = scenario.grid
+    ticks = grid.round_tick
+    rounds = ticks >= max(k, 1)
+    local = ticks[rounds] - k
+    n = grid.n_ticks - k
+    checks = np.zeros((n, len(scenario.pools)))
+    up = np.zeros_like(checks)
+    for a, pool in enumerate(scenario.pools):
+        out = pool.down[rounds] if blips is None else pool.down[rounds] | blips[a][rounds]
+        checks[:, a] = np.bincount(local, np.full(len(local), pool.size), n)
+        up[:, a] = np.bincount(local, pool.size - out.sum(axis=1), n)
+    return checks, up
 
 
 def expected_telemetry(scenario: Scenario, ex: Expected) -> Telemetry:

@@ -1,23 +1,24 @@
 """The fluid fidelity: every tick's traffic drawn in bulk from the expected behaviour.
 
 Per tick, arm and segment: requests are Poisson, errors binomial, latency buckets
-multinomial, health checks a Bernoulli per instance and round, cache hits
-binomial; gauges are their expected value plus measurement noise. Background
+multinomial, passing health checks binomial per tick and arm (down and blipping
+instances fail every check), cache hits binomial; gauges are their expected value plus measurement noise. Background
 variability (:mod:`rampsim.sim.variability`) moves the Poisson means, error
 probabilities and latency distributions tick by tick, and blips fail checks. There is no
 Python loop per request or per tick: the draws for all remaining ticks are made
 at once for the weights in force, and made again from the tick where a decision
 changes the weights (a rollback, a hold), so a closed-loop run costs one or two
-bulk draws.
+bulk draws. A sweep draws the latency histogram only of the arms its gates read
+(``histograms``); the other arms' buckets are missing.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from rampsim.sim.control import Control
-from rampsim.sim.expected import Expected, assemble, expected_for, varied, with_noise
+from rampsim.sim.expected import Expected, assemble, check_counts, expected_for, varied, with_noise
 from rampsim.sim.scenario import Scenario
 from rampsim.sim.streams import Streams
 from rampsim.sim.variability import Paths
@@ -28,10 +29,12 @@ __all__ = ["FluidTraffic"]
 class FluidTraffic:
     """Draws rows of true telemetry for a scenario (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, streams: Streams, paths: Optional[Paths] = None) -> None:
+    def __init__(self, scenario: Scenario, streams: Streams, paths: Optional[Paths] = None,
+                 histograms: Optional[Sequence[int]] = None) -> None:
         self.scenario = scenario
         self.streams = streams
         self.paths = paths
+        self.histograms = tuple(range(len(scenario.layout.arms))) if histograms is None else tuple(histograms)
         n = scenario.grid.n_ticks
         self.counters = np.zeros((n, scenario.layout.n_counters))
         self.gauges = np.zeros((n, scenario.layout.n_gauges))
@@ -61,14 +64,15 @@ class FluidTraffic:
 
     def _draw(self, k: int, ex: Expected) -> None:
         s, scenario = self.streams, self.scenario
-        drawn = varied(scenario, ex, self.paths, k)
+        drawn = varied(scenario, ex, self.paths, k, self.histograms)
         n = s.requests.poisson(drawn.requests).astype(float)
         errors = s.errors.binomial(n.astype(np.int64), np.clip(drawn.p_error, 0, 1)).astype(float)
-        cumulative = drawn.buckets
-        per_bucket = np.diff(cumulative, prepend=0.0, axis=-1)
-        per_bucket = np.clip(per_bucket, 0.0, None)
-        per_bucket /= per_bucket.sum(axis=-1, keepdims=True)
-        buckets = s.latency.multinomial(n.astype(np.int64), per_bucket).cumsum(axis=-1).astype(float)
+        buckets = np.full(drawn.buckets.shape, np.nan)
+        for a in self.histograms:  # each arm from its own stream: drawing fewer arms leaves the others' draws
+            per_bucket = np.diff(drawn.buckets[:, a], prepend=0.0, axis=-1)
+            per_bucket = np.clip(per_bucket, 0.0, None)
+            per_bucket /= per_bucket.sum(axis=-1, keepdims=True)
+            buckets[:, a] = s.latency_of(a).multinomial(n[:, a].astype(np.int64), per_bucket).cumsum(axis=-1)
         lookups = n.sum(axis=2)
         hits = s.cache.binomial(lookups.astype(np.int64), np.clip(ex.p_hit[k:], 0, 1)).astype(float)
         checks, ok = self._health_checks(k, ex)
@@ -83,17 +87,8 @@ class FluidTraffic:
         self.requests[k:] = n
 
     def _health_checks(self, k: int, ex: Expected) -> tuple[np.ndarray, np.ndarray]:
-        grid = self.scenario.grid
-        ticks = grid.round_tick
-        rounds = ticks >= max(k, 1)
-        local = ticks[rounds] - k
-        n = grid.n_ticks - k
-        checks = np.zeros((n, len(ex.check_failure)))
-        ok = np.zeros_like(checks)
-        blips = self.paths.blips if self.paths else None
-        for a, p_fail in enumerate(ex.check_failure):
-            p = p_fail[rounds] if blips is None else np.where(blips[a][rounds], 1.0, p_fail[rounds])
-            passed = (self.streams.health.random(p.shape) >= p).sum(axis=1)
-            checks[:, a] = np.bincount(local, np.full(len(local), p.shape[1]), n)
-            ok[:, a] = np.bincount(local, passed, n)
-        return checks, ok
+        """Checks at ticks ``k:`` and those that passed: a down or blipping instance fails every check,
+        the others pass as one binomial per tick and arm (their failure probability is the tick's)."""
+        checks, up = check_counts(self.scenario, k, self.paths.blips if self.paths else None)
+        ok = self.streams.health.binomial(up.astype(np.int64), 1.0 - np.clip(ex.check_failure[k:], 0, 1))
+        return checks, ok.astype(float)

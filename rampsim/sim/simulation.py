@@ -97,17 +97,21 @@ class _Channel:
 
 def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: Fidelity = "fluid",
              engine_factory: Optional[EngineFactory] = DecisionEngine, *, speed: Optional[float] = None,
-             observers: Sequence[Observer] = (), scenario: Optional[Scenario] = None) -> Run:
+             observers: Sequence[Observer] = (), scenario: Optional[Scenario] = None,
+             histograms: Optional[Sequence[str]] = None) -> Run:
     """Simulate ``plan`` with ``faults`` (added to the plan's own) and return the :class:`Run`.
 
     ``engine_factory=None`` runs open loop. ``speed`` plays the run in real time
     accelerated by that factor. A prepared ``scenario`` of the same plan and faults
-    may be passed to skip building it again (sweeps do).
+    may be passed to skip building it again (sweeps do). ``histograms`` names the arms
+    whose latency histogram the fluid fidelity draws (all by default): a sweep whose
+    gates read only the canary's skips the baseline's, whose buckets are then missing.
     """
     if fidelity not in ("fluid", "request"):
         raise UsageError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
     scenario = scenario or Scenario.build(plan, faults)
-    simulation = _Simulation(scenario, seed, fidelity, engine_factory, speed, observers)
+    arms = None if histograms is None else [scenario.layout.arm(arm) for arm in histograms]
+    simulation = _Simulation(scenario, seed, fidelity, engine_factory, speed, observers, arms)
     if engine_factory is None and fidelity == "fluid" and speed is None and not observers:
         return simulation.run_open_loop()
     return simulation.run()
@@ -115,7 +119,8 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
 
 class _Simulation:
     def __init__(self, scenario: Scenario, seed: int, fidelity: Fidelity, engine_factory: Optional[EngineFactory],
-                 speed: Optional[float], observers: Sequence[Observer]) -> None:
+                 speed: Optional[float], observers: Sequence[Observer],
+                 histograms: Optional[Sequence[int]] = None) -> None:
         if speed is not None and speed <= 0:
             raise UsageError(f"speed must be positive, got {speed}")
         self.scenario, self.seed, self.fidelity = scenario, seed, fidelity
@@ -133,7 +138,7 @@ class _Simulation:
                            [pool.size for pool in scenario.pools], self.streams.variability)
         self.traffic: FluidTraffic | RequestTraffic
         if fidelity == "fluid":
-            self.traffic = FluidTraffic(scenario, self.streams, paths)
+            self.traffic = FluidTraffic(scenario, self.streams, paths, histograms)
         else:
             self.traffic = RequestTraffic(self.env, scenario, self.streams, self.control, paths)
         self.closed = _Channel(self.env)

@@ -2,14 +2,21 @@
 
 Each source of randomness has its own child sequence, so changing how many draws
 one source makes (for example health checks) never shifts the draws of another.
+The latency histogram has one stream per arm, so drawing only the arms a sweep's
+gates read leaves the others' draws unchanged.
+
+:data:`DRAW_SCHEME` numbers the way a run turns its seed into draws; it changes
+whenever the same seed would give other draws, so saved results of an older scheme
+are never mixed with new ones.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Streams", "STREAMS"]
+__all__ = ["Streams", "STREAMS", "DRAW_SCHEME"]
 
 STREAMS = ("requests", "errors", "latency", "health", "cache", "gauges", "router", "service", "variability")
+DRAW_SCHEME = 2  # 2: health checks one binomial per tick and arm, a latency stream per arm
 
 
 class Streams:
@@ -18,8 +25,16 @@ class Streams:
     def __init__(self, seed: int | np.random.SeedSequence) -> None:
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.seed = root
-        self._generators = {name: np.random.default_rng(child)
-                            for name, child in zip(STREAMS, root.spawn(len(STREAMS)))}
+        children = root.spawn(len(STREAMS))
+        self._generators = {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+        self._latency = children[STREAMS.index("latency")]
+        self._per_arm: list[np.random.Generator] = []
+
+    def latency_of(self, arm: int) -> np.random.Generator:
+        """The latency histogram's stream of arm ``arm`` (arms are numbered as in the layout)."""
+        while len(self._per_arm) <= arm:  # the i-th child is the same however many are spawned at once
+            self._per_arm.extend(np.random.default_rng(child) for child in self._latency.spawn(1))
+        return self._per_arm[arm]
 
     def __getattr__(self, name: str) -> np.random.Generator:
         try:

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from rampsim.cli import main
+from rampsim.errors import UsageError
 from rampsim.experiment.sweep import sweep
 from rampsim.plan import Plan
 from tests.sim_helpers import VALIDATION
@@ -262,3 +263,22 @@ def test_rehearse_refuses_a_negative_seed_and_a_speed_that_is_not_a_positive_num
     for option, value in [("--seed", "-1"), ("--speed", "nan"), ("--speed", "inf"), ("--speed", "0")]:
         assert run(["rehearse", PLAN, "--out", str(tmp_path), f"{option}={value}"]) == 2, (option, value)
         assert f"argument {option}" in capsys.readouterr().err, (option, value)
+
+
+def test_chunks_of_an_older_draw_scheme_are_refused_never_mixed_in(validation_plan, clean, out, monkeypatch, capsys):
+    import rampsim.experiment.chunks as chunks
+
+    monkeypatch.setattr(chunks, "DRAW_SCHEME", chunks.DRAW_SCHEME - 1)   # an older rampsim wrote this directory
+    older = Path(shutil.copytree(out, out.parent / "older"))
+    shutil.rmtree(older / "chunks")
+    (older / "sweep-spec.json").unlink()
+    sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older)
+    monkeypatch.undo()
+    with pytest.raises(UsageError, match=f"draw scheme {chunks.DRAW_SCHEME - 1} by an older rampsim"):
+        sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older)
+    chunk = only_chunk(out)   # an older scheme's chunk in this sweep's directory: recomputed with a notice
+    chunk.write_bytes(only_chunk(older).read_bytes())
+    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
+    err = capsys.readouterr().err
+    assert f"drawn with draw scheme {chunks.DRAW_SCHEME - 1} by an older rampsim" in err and "recomputing it" in err
