@@ -33,7 +33,7 @@ from rampsim.engine.decision import PASS, action_codes, criterion_status, gate_r
 from rampsim.engine.events import SEVERITY_RANK, TIME_TOLERANCE
 from rampsim.engine.metrics import Series, corrected_counters, evaluate, plan_channels
 from rampsim.engine.schedule import checkpoint_ticks, previous_checkpoints, window_starts
-from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Plan, Rule, WindowKind
+from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Measurement, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import Telemetry, damaged_counters
 
 __all__ = ["KINDS", "Verdicts", "CompiledGates", "judge"]
@@ -104,11 +104,19 @@ class _Family:
     checkpoints: tuple[_CheckpointColumn, ...]
 
 
+_MEASUREMENT_FIELDS = tuple(Measurement.model_fields)
+
+
+def _measured(measure: Measurement) -> tuple:
+    """What ``measure`` measures, as plain values (cheaper to compare than a model)."""
+    return tuple(getattr(measure, name) for name in _MEASUREMENT_FIELDS)
+
+
 def _shape(plan: Plan) -> tuple:
     """Everything about a plan's gate but its thresholds and sustain times."""
-    rules = tuple((name, r.measurement, r.op, r.severity, r.action) for name, r in plan.rules.items())
+    rules = tuple((name, _measured(r), r.op, r.severity, r.action) for name, r in plan.rules.items())
     checkpoints = tuple((name, type(c), c.at, c.on_pass, c.on_fail, c.on_inconclusive,
-                         tuple((n, m.measurement, m.op, m.alert_severity) for n, m in c.criteria.items()),
+                         tuple((n, _measured(m), m.op, m.alert_severity) for n, m in c.criteria.items()),
                          (c.require_checkpoints, c.require_no_alerts, c.max_missing_scrapes)
                          if isinstance(c, FinalGate) else ())
                         for name, c in plan.ordered_checkpoints())
@@ -116,12 +124,16 @@ def _shape(plan: Plan) -> tuple:
 
 
 class CompiledGates:
-    """A grid of gates compiled once into parameter arrays (see the module docstring)."""
+    """A grid of gates compiled once into parameter arrays (see the module docstring).
+
+    It keeps one plan per family and the arrays, not every plan, so it is small to
+    send to worker processes.
+    """
 
     def __init__(self, plans: Sequence[Plan]) -> None:
         if not plans:
             raise ValueError("no gates to compile")
-        self.plans = tuple(plans)
+        self.n_gates = len(plans)
         self.layout = plans[0].layout
         families: dict[tuple, list[int]] = {}
         for g, plan in enumerate(plans):
@@ -136,13 +148,16 @@ class CompiledGates:
         self.sources = tuple(sources)
         self._families = [self._family(np.array(members), [plans[g] for g in members])
                           for members in families.values()]
-        counters = np.unique(np.concatenate([plan_channels(p)[0] for p in plans]))
+        counters = np.unique(np.concatenate([plan_channels(f.plan)[0] for f in self._families]))
         self.read_counters = counters.astype(np.intp)
         """The counter columns some gate reads (the only ones corrected and judged)."""
         self._sustain_tables: dict[bytes, np.ndarray] = {}
 
     def __len__(self) -> int:
-        return len(self.plans)
+        return self.n_gates
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_sustain_tables": {}}
 
     def _family(self, gates: np.ndarray, plans: list[Plan]) -> _Family:
         first = plans[0]
@@ -165,7 +180,7 @@ class CompiledGates:
     def judge(self, telemetries: Sequence[Telemetry]) -> Verdicts:
         """Every gate's first terminal decision on each of ``telemetries`` (runs on one scrape grid)."""
         runs = _Runs(telemetries, self.read_counters)
-        shape = (len(telemetries), len(self.plans))
+        shape = (len(telemetries), self.n_gates)
         verdicts = Verdicts(np.zeros(shape, np.int8), np.full(shape, np.nan), np.full(shape, -1, np.int16),
                             self.sources)
         sustained = self._sustain_table(runs.time)

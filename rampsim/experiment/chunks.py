@@ -45,7 +45,7 @@ from rampsim.sim.streams import DRAW_SCHEME
 if TYPE_CHECKING:
     from rampsim.sim.simulation import Fidelity
 
-__all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "local_executor",
+__all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "compile_grid", "local_executor",
            "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
 
 CHUNK_SIZE = 10
@@ -196,18 +196,25 @@ def source_names(plan: Plan) -> list[str]:
 _WORKER_CACHE: dict[str, tuple] = {}
 
 
-def _prepared(spec: SweepSpec) -> tuple[CompiledGates, list, list[str], tuple[str, ...]]:
-    """The compiled grid and built scenarios of ``spec``, made once per process."""
+def compile_grid(spec: SweepSpec) -> CompiledGates:
+    """Every gate of ``spec``'s grid, validated and compiled (the driver does it once and ships it)."""
+    return CompiledGates([p.plan for p in expand(_base_plan(spec), spec.axes)])
+
+
+def _base_plan(spec: SweepSpec) -> Plan:
+    return plan_from_document(Document(data=spec.plan_data, filename=spec.plan_filename))
+
+
+def _prepared(spec: SweepSpec, gates: CompiledGates) -> tuple[list, list[str], tuple[str, ...]]:
+    """The built scenarios of ``spec``, its source names and the histograms to draw, made once per process."""
     from rampsim.sim.scenario import Scenario
 
     key = spec.key
     if key not in _WORKER_CACHE:
-        plan = plan_from_document(Document(data=spec.plan_data, filename=spec.plan_filename))
-        points = expand(plan, spec.axes)
+        plan = _base_plan(spec)
         scenarios = [Scenario.build(plan, faults) for _, faults in spec.scenarios]
         _WORKER_CACHE.clear()
-        gates = CompiledGates([p.plan for p in points])
-        _WORKER_CACHE[key] = (gates, scenarios, source_names(plan), _histogram_arms(gates))
+        _WORKER_CACHE[key] = (scenarios, source_names(plan), _histogram_arms(gates))
     return _WORKER_CACHE[key]
 
 
@@ -223,12 +230,12 @@ def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(scenario, replicate)).generate_state(1, np.uint64)[0])
 
 
-def run_chunk(spec: SweepSpec, scenario: int, start: int, stop: int) -> Chunk:
+def run_chunk(spec: SweepSpec, gates: CompiledGates, scenario: int, start: int, stop: int) -> Chunk:
     """Simulate replicates ``start..stop`` of one scenario and judge every gate on all of them at once."""
     from rampsim.sim.outcome import served_until
     from rampsim.sim.simulation import simulate
 
-    gates, scenarios, sources, histograms = _prepared(spec)
+    scenarios, sources, histograms = _prepared(spec, gates)
     runs = [simulate(scenarios[scenario].plan, seed=replicate_seed(spec.seed, scenario, replicate),
                      fidelity=cast("Fidelity", spec.fidelity), engine_factory=None, scenario=scenarios[scenario],
                      histograms=histograms)
@@ -254,8 +261,12 @@ def local_executor(workers: Optional[int] = None) -> Executor:
 
 
 def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[Executor] = None,
-               workers: Optional[int] = None, on_chunk: Optional[Callable[[int, int], None]] = None) -> list[Chunk]:
+               workers: Optional[int] = None, on_chunk: Optional[Callable[[int, int], None]] = None,
+               gates: Optional[CompiledGates] = None) -> list[Chunk]:
     """Every chunk of ``spec``, in task order: loaded from ``out`` when saved there, else run.
+
+    ``gates`` is the grid compiled (:func:`compile_grid`), when the caller has it; workers
+    receive it with each chunk instead of validating every grid plan again.
 
     ``workers=1`` without an executor runs in this process. ``on_chunk(done, total)``
     is called after each chunk (a progress bar). Ctrl-C raises :class:`SweepInterrupted`
@@ -273,6 +284,8 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
             if saved is not None:
                 chunks[i] = saved
     pending = [i for i in range(len(tasks)) if i not in chunks]
+    compiled = gates if gates is not None or not pending else compile_grid(spec)
+    assert compiled is not None or not pending
     done = len(chunks)
     if on_chunk:
         on_chunk(done, len(tasks))
@@ -290,7 +303,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
     if pending and executor is None and workers == 1:
         try:
             for i in pending:
-                finished(i, run_chunk(spec, *tasks[i]))
+                finished(i, run_chunk(spec, cast(CompiledGates, compiled), *tasks[i]))
         except KeyboardInterrupt:
             raise SweepInterrupted(f"stopped after {done} of {len(tasks)} chunks") from None
     elif pending:
@@ -298,7 +311,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
         pool = executor or local_executor(workers)
         futures: dict[Future, int] = {}
         try:
-            futures = {pool.submit(run_chunk, spec, *tasks[i]): i for i in pending}
+            futures = {pool.submit(run_chunk, spec, cast(CompiledGates, compiled), *tasks[i]): i for i in pending}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
         except KeyboardInterrupt:

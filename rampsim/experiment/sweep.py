@@ -5,6 +5,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
+from rampsim.engine.judge import CompiledGates
 from rampsim.errors import UsageError
 from rampsim.experiment.axes import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
@@ -35,7 +36,8 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     points = expand(plan, axes)  # validates every grid point before any simulation
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
-    chunks = run_chunks(spec, out_path, executor, workers, on_chunk)
+    gates = CompiledGates([p.plan for p in points])
+    chunks = run_chunks(spec, out_path, executor, workers, on_chunk, gates)
     result = SweepResult.from_chunks(chunks, [p.values for p in points], [s.name for s in mix.scenarios],
                                      source_names(plan), spec_metadata(spec, mix))
     if out_path is not None:
