@@ -13,6 +13,8 @@ from collections import defaultdict
 from functools import lru_cache
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 import pytest
 from scipy import stats
 
@@ -430,3 +432,14 @@ def test_variability_draws_leave_the_other_streams_alone(sampling_reference_plan
     for family in ("requests", "errors", "latency_bucket", "cache_hits"):
         assert np.array_equal(getattr(blips_only, family), getattr(none, family)), family
     assert (blips_only.health_checks_ok[-1] < none.health_checks_ok[-1]).all()
+
+
+@given(st.floats(0.0, 0.99999), st.integers(1, 700), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_the_blocked_ar1_filter_equals_scipys_lfilter(phi, n, columns, seed):
+    from scipy.signal import lfilter
+
+    from rampsim.sim.variability import ar1
+
+    shocks = np.random.default_rng(seed).standard_normal((n, columns))
+    np.testing.assert_allclose(ar1(shocks, phi, block=16), lfilter([1.0], [1.0, -phi], shocks, axis=0),
+                               rtol=1e-9, atol=1e-12)

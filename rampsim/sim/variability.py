@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
-from scipy.signal import lfilter
 
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
 from rampsim.sim.clock import Grid
 from rampsim.sim.latency import STRETCH_LIMIT
 
-__all__ = ["Paths", "draw_paths", "ou_path", "burst_factor"]
+__all__ = ["Paths", "draw_paths", "ou_path", "ar1", "burst_factor"]
 
 _DAY = 86400.0
 
@@ -47,7 +46,30 @@ def ou_path(rng: np.random.Generator, n: int, columns: int, sd: float, phi: floa
     shocks = rng.standard_normal((n, columns))
     shocks[1:] *= sd * math.sqrt(1.0 - phi * phi)
     shocks[0] *= sd
-    return lfilter([1.0], [1.0, -phi], shocks, axis=0)
+    return ar1(shocks, phi)
+
+
+def ar1(shocks: np.ndarray, phi: float, block: int = 64) -> np.ndarray:
+    """``x[t] = phi * x[t - 1] + shocks[t]`` from ``x[-1] = 0``, along the first axis.
+
+    Blocks of ``block`` steps are filtered at once with the matrix of powers of ``phi``
+    (``0 <= phi < 1``, so every power is at most 1), carrying the last value from block
+    to block: one Python step per block, not per tick.
+    """
+    n, columns = shocks.shape
+    steps = np.arange(block)
+    lag = steps[:, None] - steps[None, :]
+    within = np.where(lag >= 0, phi ** np.maximum(lag, 0), 0.0)         # phi^(j - i) for i <= j
+    carried = phi ** (steps + 1)                                          # what the previous block's end adds
+    blocks = -(-n // block)
+    padded = np.zeros((blocks * block, columns))
+    padded[:n] = shocks
+    local = np.einsum("ji,bic->bjc", within, padded.reshape(blocks, block, columns))
+    last = np.zeros(columns)
+    for b in range(blocks):
+        local[b] += carried[:, None] * last
+        last = local[b, -1]
+    return local.reshape(-1, columns)[:n]
 
 
 def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: int) -> np.ndarray:
