@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from rampsim.engine.judge import CompiledGates  # noqa: E402
 from rampsim.experiment.axes import expand, parse_axis  # noqa: E402
-from rampsim.experiment.chunks import SweepSpec, _prepared, replicate_seed, run_chunk  # noqa: E402
+from rampsim.experiment.chunks import SweepSpec, _prepared, compile_grid, replicate_seed, run_chunk  # noqa: E402
 from rampsim.experiment.mix import load_mix  # noqa: E402
 from rampsim.plan import load_plan  # noqa: E402
 from rampsim.sim import simulate  # noqa: E402
@@ -43,15 +43,16 @@ def main(chunks: int) -> None:
     mix = load_mix(os.path.join(HERE, "mix-reference.yaml"), plan)
     spec = SweepSpec.of(plan, mix, [parse_axis(a) for a in GRID_100], 1000, seed=1)
     tasks = spec.tasks()
-    gates, scenarios, _, histograms = _prepared(spec)
+    gates = compile_grid(spec)
+    scenarios, _, histograms = _prepared(spec, gates)
     for scenario in range(len(scenarios)):  # warm: every scenario's tables built once
-        run_chunk(spec, scenario, 0, 1)
+        run_chunk(spec, gates, scenario, 0, 1)
     chosen = tasks[:: max(1, len(tasks) // chunks)][:chunks]
     replicates = sum(stop - start for _, start, stop in chosen)
 
     cpu, wall = clocks()
     for task in chosen:
-        run_chunk(spec, *task)
+        run_chunk(spec, gates, *task)
     cpu_total, wall_total = (b - a for a, b in zip((cpu, wall), clocks()))
 
     telemetries, sim_cpu = [], 0.0
