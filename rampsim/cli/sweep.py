@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from rampsim.experiment.results import Costs, SweepResult
+    from rampsim.plan.schema import Plan
 
 _DASK_CONNECT_TIMEOUT = 5  # seconds to reach a --dask scheduler before giving up (exit 5)
 
@@ -52,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                    "sweep continues from it")
     command.add_argument("--costs", default="fr=1,mi=10,harm=0", help="cost of a false rollback, a missed "
                                                                        "incident and a harmed request (fr=,mi=,harm=)")
+    command.add_argument("--write-best", type=Path, metavar="FILE", help="write the recommended gate as a complete "
+                         "plan file (the swept plan with the recommended grid values), and print what changed")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=run_sweep)
 
@@ -125,7 +128,35 @@ def run_sweep(args: argparse.Namespace) -> int:
     result.meta["costs"] = vars(costs)
     result.save(out)
     _print_report(result, costs, out)
+    if args.write_best:
+        _write_best(result, plan, costs, args.write_best)
     return 0
+
+
+def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path) -> None:
+    """The recommended gate as a plan file at ``path``, and the grid values that differ from ``plan``'s."""
+    import yaml
+
+    from rampsim.experiment.axes import values_at
+    from rampsim.experiment.results import RECOMMENDATION_RULE
+
+    best = result.best_plan(plan, costs)
+    assert best.source is not None  # with_overrides keeps the document
+    text = (f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),\n"
+            f"# for costs fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}.\n"
+            + yaml.safe_dump(best.source.data, sort_keys=False, allow_unicode=True))
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"--write-best {path}: {exc.strerror or exc}") from None
+    row = result.best(costs)
+    console = Console()
+    console.print(f"recommended gate written to {path}; it differs from {plan.source.filename if plan.source else 'the plan'} in:")
+    changed = [p for p in result.parameters if values_at(best, p) != values_at(plan, p)]
+    for parameter in changed:
+        console.print(f"  {parameter}: → {row[parameter]}")
+    if not changed:
+        console.print("  nothing: the plan's own gate is the recommendation")
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -152,6 +183,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
     import pandas as pd
 
     from rampsim.experiment.chunks import writing
+    from rampsim.experiment.results import RECOMMENDATION_RULE
     from rampsim.report.tradeoff import gate_label, render
 
     summary = result.summary(costs)
@@ -170,7 +202,8 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
                    "cost"):
         table.add_column(column)
     front = summary[summary["pareto"] | summary["cost_optimal"]].sort_values(
-        ["false_rollback_rate", "missed_incident_rate", "cost", "harm_mean"])
+        ["false_rollback_rate", "missed_incident_rate", "cost_optimal", "cost", "harm_mean"],
+        ascending=[True, True, False, True, True])   # the recommended gate stands for its tied rates
     ties = front.groupby(["false_rollbacks", "missed_incidents"])["gate"].transform("size")
     front = front.assign(ties=ties).drop_duplicates(["false_rollbacks", "missed_incidents"])
     for _, row in front.head(15).iterrows():
@@ -182,9 +215,10 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
                       "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",
                       f"{row['cost']:.3f}")
     console.print(table)
-    best = summary.iloc[int(summary["cost"].to_numpy().argmin())]
-    console.print(f"★ cost-optimal for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
+    best = summary[summary["cost_optimal"]].iloc[0]
+    console.print(f"★ recommended for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
+    console.print(f"  (the rule: {RECOMMENDATION_RULE})")
     console.print(f"results and charts in {out}: " + ", ".join(p.name for p in charts) + ", summary.csv, runs.csv.gz")
 
 

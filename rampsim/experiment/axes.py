@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from rampsim.errors import UsageError
 from rampsim.plan.loader import with_overrides
 from rampsim.plan.schema import Plan
 
-__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "MAX_GRID_POINTS"]
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
@@ -46,11 +46,29 @@ class Axis:
 
 @dataclass(frozen=True)
 class GridPoint:
-    """One gate of the grid: its index, the value of each axis, and the resulting plan."""
+    """One gate of the grid: its index, the value of each axis, the resulting plan, and how many
+    axes set a value other than the plan's own (``changes``: 0 is the plan itself)."""
 
     index: int
     values: dict[str, str]
     plan: Plan
+    changes: int = 0
+
+
+def values_at(model: Any, path: str) -> list[Any]:
+    """The validated values at a dotted plan ``path`` (``*`` matches every key) of a plan model."""
+    found = [model]
+    for part in path.split("."):
+        step: list[Any] = []
+        for item in found:
+            if isinstance(item, dict):
+                step.extend(item.values() if part == "*" else [item[part]] if part in item else [])
+            elif part == "*" and hasattr(item, "model_fields"):
+                step.extend(getattr(item, name) for name in type(item).model_fields)
+            elif hasattr(item, part):
+                step.append(getattr(item, part))
+        found = step
+    return found
 
 
 def parse_axis(text: str) -> Axis:
@@ -105,5 +123,6 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
             varied = with_overrides(plan, values) if values else plan
         except KeyError as exc:
             raise GridError(f"grid: {exc.args[0]}") from None
-        points.append(GridPoint(index, values, varied))
+        changes = sum(values_at(varied, path) != values_at(plan, path) for path in paths)
+        points.append(GridPoint(index, values, varied, changes))
     return points

@@ -14,7 +14,10 @@ time, the detection delay, the harm. ``SweepResult.summary()`` has one row per g
 * **precision** and **recall** as the SRE workbook uses them for alerts: of the
   gate's stops, the share that were incidents; of the incidents, the share stopped;
 * **cost** per run, for given costs of a false rollback, a missed incident and a
-  harmed request (harm counted on every run: a benign fault can harm too); ``pareto`` marks gates no other gate beats on both rates.
+  harmed request (harm counted on every run: a benign fault can harm too); ``pareto`` marks gates no other gate beats on both rates;
+* **the recommendation** (``cost_optimal``, exactly one gate): the lowest cost; among
+  equal costs the fastest median detection, then the least harm per incident, then the
+  fewest parameters changed from the plan, then the grid's order (:data:`RECOMMENDATION_RULE`).
 
 Saved as ``runs.csv.gz`` and ``grid.csv`` with a ``sweep.json`` holding the plan,
 mix, grid, seed and package version; ``SweepResult.load`` reads them back, and
@@ -38,8 +41,13 @@ from scipy import stats
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
+from rampsim.plan.schema import Plan
 
-__all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front"]
+__all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front", "recommended",
+           "RECOMMENDATION_RULE"]
+
+RECOMMENDATION_RULE = ("lowest cost; on a tie, fastest median detection, then least harm per incident, then fewest "
+                       "parameters changed from the plan")
 
 _CONFIDENCE = 0.95
 _RUN_COLUMNS = {"gate": "integer", "scenario": None, "replicate": "integer", "incident": "boolean",
@@ -111,6 +119,14 @@ def _mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float, flo
     result = stats.bootstrap((values,), np.mean, n_resamples=999, method="percentile",
                              confidence_level=_CONFIDENCE, rng=np.random.default_rng(seed))
     return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def recommended(summary: pd.DataFrame) -> int:
+    """The row position of the one gate :data:`RECOMMENDATION_RULE` picks in ``summary``."""
+    keys = [summary["cost"].to_numpy(float), summary["detect_median_s"].to_numpy(float),
+            summary["harm_mean"].to_numpy(float), summary["changes"].to_numpy(float), np.arange(len(summary))]
+    missing_last = [np.where(np.isnan(k), np.inf, k) for k in keys]
+    return int(np.lexsort(missing_last[::-1])[0])
 
 
 def pareto_front(false_rollback: npt.ArrayLike, missed: npt.ArrayLike) -> np.ndarray:
@@ -194,13 +210,22 @@ class SweepResult:
                                                                              table["incident_runs"])
         table["recall"] = _rate(table["caught"], table["incident_runs"])
         table["pareto"] = pareto_front(table["false_rollback_rate"], table["missed_incident_rate"])
-        table["cost_optimal"] = table["cost"] == table["cost"].min()
+        changes = self.meta.get("changes")
+        table["changes"] = changes if isinstance(changes, list) and len(changes) == len(table) else np.nan
+        table["cost_optimal"] = np.arange(len(table)) == recommended(table)
         return self.grid.merge(table, on="gate")
 
     def best(self, costs: Optional[Costs] = None) -> pd.Series:
-        """The cost-optimal gate (the first of equals)."""
+        """The recommended gate: the cost-optimal one, ties broken by :data:`RECOMMENDATION_RULE`."""
         summary = self.summary(costs)
-        return summary.iloc[int(np.argmin(summary["cost"].to_numpy()))]
+        return summary[summary["cost_optimal"]].iloc[0]
+
+    def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:
+        """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values."""
+        from rampsim.plan.loader import with_overrides
+
+        best = self.best(costs)
+        return with_overrides(plan, {path: best[path] for path in self.parameters})
 
     def _repr_html_(self) -> str:
         summary = self.summary()

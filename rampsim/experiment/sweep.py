@@ -38,8 +38,9 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     out_path = Path(out) if out is not None else None
     gates = CompiledGates([p.plan for p in points])
     chunks = run_chunks(spec, out_path, executor, workers, on_chunk, gates)
+    meta = {**spec_metadata(spec, mix), "changes": [p.changes for p in points]}
     result = SweepResult.from_chunks(chunks, [p.values for p in points], [s.name for s in mix.scenarios],
-                                     source_names(plan), spec_metadata(spec, mix))
+                                     source_names(plan), meta)
     if out_path is not None:
         result.save(out_path)
     return result

@@ -1,0 +1,78 @@
+"""One recommended gate everywhere: its rule, its agreement across outputs, and ``--write-best``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rampsim.cli import main
+from rampsim.experiment.mix import load_mix
+from rampsim.experiment.results import Costs, recommended
+from rampsim.experiment.sweep import sweep
+from rampsim.plan import load_plan
+from tests.sim_helpers import MIX_SMALL, VALIDATION
+
+GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,3m"]
+
+
+@pytest.fixture(scope="module")
+def result():
+    plan = load_plan(VALIDATION)
+    return sweep(plan, load_mix(MIX_SMALL, plan), GRID, replicates=24, seed=3, workers=1)
+
+
+values = st.sampled_from([0.0, 1.0, 2.0, np.nan])
+
+
+@given(st.lists(st.tuples(values, values, values, st.integers(0, 2)), min_size=1, max_size=12))
+def test_the_recommendation_is_the_lowest_cost_then_detection_then_harm_then_fewest_changes(rows):
+    table = pd.DataFrame(rows, columns=["cost", "detect_median_s", "harm_mean", "changes"])
+    chosen = recommended(table)
+
+    def key(i):
+        return tuple(np.inf if np.isnan(x) else x for x in table.iloc[i][["cost", "detect_median_s", "harm_mean",
+                                                                           "changes"]]) + (i,)
+    assert key(chosen) == min(key(i) for i in range(len(table)))
+
+
+@given(st.floats(0, 5), st.floats(0, 50), st.sampled_from([0.0, 1e-4]))
+def test_one_gate_is_starred_and_best_agrees_for_any_costs(result, false_rollback, missed, harm):
+    costs = Costs(false_rollback, missed, harm)
+    summary = result.summary(costs)
+    assert summary["cost_optimal"].sum() == 1
+    starred = summary[summary["cost_optimal"]].iloc[0]
+    assert starred["cost"] == summary["cost"].min()
+    assert result.best(costs)["gate"] == starred["gate"]
+
+
+def test_table_footnote_and_summary_csv_name_the_same_gate(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL), *sum((["--grid", g] for g in GRID), []),
+                 "--replicates", "24", "--seed", "3", "--workers", "1", "--no-progress", "--out", str(out),
+                 "--costs", "fr=1,mi=1,harm=0"]) == 0
+    printed = capsys.readouterr().out.replace("\n", " ")
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["cost_optimal"].sum() == 1
+    best = summary[summary["cost_optimal"]].iloc[0]
+    footnote = printed.split("★ recommended for fr=1, mi=1, harm=0:")[1].split("(the rule")[0]
+    assert f"threshold={best['rules.error_rate_rollback.threshold']}" in footnote.replace(" ", "")
+    assert f"sustain={best['rules.*.sustain']}" in footnote.replace(" ", "")
+    assert printed.count("★") == 2  # the starred table row and the footnote
+
+
+def test_write_best_writes_a_plan_that_reproduces_its_row(result, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    costs = "fr=1,mi=3,harm=0"
+    assert main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL), *sum((["--grid", g] for g in GRID), []),
+                 "--replicates", "24", "--seed", "3", "--workers", "1", "--no-progress", "--out", "grid",
+                 "--costs", costs, "--write-best", "best.yaml"]) == 0
+    assert "recommended gate written to best.yaml" in capsys.readouterr().out
+    assert main(["validate", "best.yaml"]) == 0
+    best = result.best(Costs.parse(costs))
+    plan = load_plan(tmp_path / "best.yaml")
+    alone = sweep(plan, load_mix(MIX_SMALL, plan), [], replicates=24, seed=3, workers=1).summary(Costs.parse(costs))
+    for column in ("false_rollbacks", "missed_incidents", "caught", "cost", "detect_median_s", "harm_mean"):
+        assert alone[column].iloc[0] == pytest.approx(best[column], nan_ok=True), column
