@@ -76,3 +76,13 @@ def test_write_best_writes_a_plan_that_reproduces_its_row(result, tmp_path, caps
     alone = sweep(plan, load_mix(MIX_SMALL, plan), [], replicates=24, seed=3, workers=1).summary(Costs.parse(costs))
     for column in ("false_rollbacks", "missed_incidents", "caught", "cost", "detect_median_s", "harm_mean"):
         assert alone[column].iloc[0] == pytest.approx(best[column], nan_ok=True), column
+
+
+def test_the_per_scenario_breakdown_adds_up_to_the_totals(result):
+    breakdown, summary = result.breakdown(), result.summary()
+    totals = breakdown.groupby("gate")[["runs", "incident_runs", "false_rollbacks", "missed_incidents"]].sum()
+    merged = summary.set_index("gate").join(totals, rsuffix="_by_scenario")
+    for column in ("runs", "incident_runs", "false_rollbacks", "missed_incidents"):
+        assert (merged[column] == merged[f"{column}_by_scenario"]).all(), column
+    assert set(breakdown["scenario"]) == set(result.runs["scenario"])
+    assert breakdown["incident"].any() and (~breakdown["incident"]).any()

@@ -201,7 +201,7 @@ def test_sweep_and_report_commands(tmp_path, capsys):
                  "--replicates", "8", "--workers", "1", "--out", str(out), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Pareto front" in printed and "cost-optimal" in printed
+    assert "Pareto front" in printed and "★ recommended for" in printed and "The recommended gate by scenario" in printed
     for name in ("runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "tradeoff.png", "heatmap.png",
                  "detection.png"):
         assert (out / name).exists(), name

@@ -219,7 +219,27 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
     console.print(f"★ recommended for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
     console.print(f"  (the rule: {RECOMMENDATION_RULE})")
+    _print_breakdown(console, result.breakdown(), int(best["gate"]))
     console.print(f"results and charts in {out}: " + ", ".join(p.name for p in charts) + ", summary.csv, runs.csv.gz")
+
+
+def _print_breakdown(console: Console, breakdown: "pd.DataFrame", gate: int) -> None:
+    """Where the recommended gate's stops and misses come from, scenario by scenario."""
+    rows = breakdown[breakdown["gate"] == gate]
+    table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents)")
+    for column in ("scenario", "incident?", "runs", "stopped", "missed"):
+        table.add_column(column)
+    for _, row in rows.iterrows():
+        table.add_row(str(row["scenario"]), "incident" if row["incident"] else "healthy", str(row["runs"]),
+                      str(row["stops"]), str(row["missed_incidents"]) if row["incident"] else "")
+    console.print(table)
+    false = rows[rows["false_rollbacks"] > 0].sort_values("false_rollbacks", ascending=False)
+    total = int(rows["false_rollbacks"].sum())
+    for _, row in false.iterrows():
+        if row["scenario"] != "healthy" and row["false_rollbacks"] * 2 >= total:
+            console.print(f"note: the SLO does not count {row['scenario']} as an incident, yet {row['false_rollbacks']} "
+                          f"of the {total} false rollbacks are stops of it: tighten the SLO if it is one, or accept "
+                          f"that the gate stops it")
 
 
 def _rate_text(row: "pd.Series", name: str) -> str:

@@ -220,6 +220,20 @@ class SweepResult:
         summary = self.summary(costs)
         return summary[summary["cost_optimal"]].iloc[0]
 
+    def breakdown(self) -> pd.DataFrame:
+        """Per gate and scenario: runs, whether the scenario is an incident (ground truth), stops (hold or
+        rollback), false rollbacks (stops of a healthy scenario) and missed incidents. Sums to the totals."""
+        runs = self.runs
+        stopped = runs["decision"].isin(["hold", "rollback"])
+        table = (runs.assign(stops=stopped, false_rollbacks=stopped & ~runs["incident"],
+                             missed_incidents=~stopped & runs["incident"], incident_runs=runs["incident"])
+                 .groupby(["gate", "scenario"], sort=True)
+                 .agg(runs=("replicate", "size"), incident_runs=("incident_runs", "sum"), stops=("stops", "sum"),
+                      false_rollbacks=("false_rollbacks", "sum"), missed_incidents=("missed_incidents", "sum"))
+                 .reset_index())
+        table["incident"] = table["incident_runs"] > 0
+        return table
+
     def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:
         """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values."""
         from rampsim.plan.loader import with_overrides
