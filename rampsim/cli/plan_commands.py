@@ -60,6 +60,7 @@ def import_section_owners() -> None:
     A module that gains a section is added here.
     """
     import rampsim.faults.syntax  # noqa: F401  faults
+    import rampsim.gates.plan_sections  # noqa: F401  argo, flagger
     import rampsim.prod.naming  # noqa: F401  prometheus
     import rampsim.sim.config  # noqa: F401  traffic
 

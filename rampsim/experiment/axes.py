@@ -33,7 +33,7 @@ class GridError(UsageError):
     """A grid axis that cannot be read or applied."""
 
 
-GATE_SECTIONS = ("rules", "checkpoints", "final_gate")
+GATE_SECTIONS = ("rules", "checkpoints", "final_gate", "argo", "flagger")
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,25 @@
-"""Imported gates: Argo Rollouts analyses and Flagger canaries, judged with their controllers' semantics."""
+"""Imported gates: Argo Rollouts analyses and Flagger canaries, judged with their controllers' semantics.
+
+A team's own gate files become a plan whose ``argo:`` or ``flagger:`` section keeps the gate as
+written, and an engine (:class:`rampsim.engine.Engine`) that runs it the way the controller
+would: measurements and ticks at their own times, PromQL answered by an injected query source,
+conditions evaluated by a safe expr-lang evaluator. The specification is the real-gates README
+(``../shared/real-gates/README.md``, rules A1–A6 and F1–F5).
+
+Modules, one noun each:
+
+* reading files: :mod:`~rampsim.gates.manifests` (multi-document YAML, Helm refused),
+  :mod:`~rampsim.gates.goduration`, :mod:`~rampsim.gates.refusals`;
+* Argo: :mod:`~rampsim.gates.exprlang` (conditions), :mod:`~rampsim.gates.argo_model` (the
+  section), :mod:`~rampsim.gates.argo_import`, :mod:`~rampsim.gates.argo_resolve` (args, A6),
+  :mod:`~rampsim.gates.argo_analysis` (A1–A4), :mod:`~rampsim.gates.argo_rollout` (A5),
+  :mod:`~rampsim.gates.argo_engine`;
+* Flagger: :mod:`~rampsim.gates.flagger_model`, :mod:`~rampsim.gates.flagger_import`,
+  :mod:`~rampsim.gates.flagger_queries` (builtins per mesh, rendering), :mod:`~rampsim.gates.flagger_canary`
+  (F1–F4), :mod:`~rampsim.gates.flagger_engine`;
+* plans: :mod:`~rampsim.gates.imported_plan` (phases, defaulted SLO and traffic),
+  :mod:`~rampsim.gates.plan_sections` (the sections, located errors), :mod:`~rampsim.gates.engines`
+  (the engine for a plan), :mod:`~rampsim.gates.queries` (the query source), :mod:`~rampsim.gates.profiles`;
+* tools: :mod:`~rampsim.gates.lint` (hazards), :mod:`~rampsim.gates.export` (back to Argo or Flagger files),
+  :mod:`~rampsim.gates.yamlout`.
+"""

@@ -414,6 +414,8 @@ class Plan(_Model):
     traffic: Optional[dict[str, Any]] = None
     faults: Optional[list[Any]] = None
     prometheus: Optional[dict[str, Any]] = None
+    argo: Optional[dict[str, Any]] = None       # an imported Argo Rollouts analysis (rampsim.gates)
+    flagger: Optional[dict[str, Any]] = None    # an imported Flagger canary analysis (rampsim.gates)
     _source: Any = PrivateAttr(default=None)
     _memo: dict = PrivateAttr(default_factory=dict)  # derived data computed once per plan (see ``memo``)
 

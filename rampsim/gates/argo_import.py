@@ -1,0 +1,437 @@
+"""Argo Rollouts files → an :class:`~rampsim.gates.argo_model.ArgoGate`: templates, metrics, the Rollout, args.
+
+Reads AnalysisTemplates, ClusterAnalysisTemplates and Rollouts from any number of multi-document
+files (other kinds are passed over). Every problem is located (``file:line: field: message``):
+
+* refused (:class:`~rampsim.gates.refusals.GateRefused`): Helm chart templates, files with no
+  template, a Rollout with a blue-green strategy, PromQL outside rampsim's subset, conditions
+  outside the expr subset, ``rangeQuery`` and ``consecutiveSuccessLimit``, and templates whose
+  metrics all use a provider without telemetry;
+* kept but not simulated (a note): metrics of the ``job``, ``web``, ``kayenta``, ``datadog``...
+  providers next to Prometheus ones: they cannot be computed from telemetry, so the simulation
+  assumes they pass (they are written back by ``rampsim export``);
+* faithful (a note, and Argo's behaviour in the simulation): a condition expr cannot parse, a
+  query Prometheus would reject, a tag other than ``{{args.x}}``: Argo makes those measurements
+  or runs Error, and so does the engine.
+
+Args with no value anywhere (no default, not given by the Rollout) would fail Argo's run; the
+importer gives each a placeholder (the simulated service's names) in ``argo.args`` and says so.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from pydantic import ValidationError
+
+from rampsim.gates.argo_model import (
+    DEFAULT_ROLLOUT_STEPS, ArgoArg, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
+    RolloutAnalysis, Step,
+)
+from rampsim.gates.argo_resolve import RunError, run_args
+from rampsim.gates.export import ANNOTATION, parse_identity
+from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
+from rampsim.gates.manifests import Manifest, read_manifests
+from rampsim.gates.profiles import PROFILES, infer_profile
+from rampsim.gates.refusals import GateError, GateRefused, located
+from rampsim.promql import QueryError, UnsupportedQuery, check_supported
+
+__all__ = ["ArgoImport", "import_argo", "import_argo_manifests", "TEMPLATE_KINDS", "NOT_SIMULATED_REASONS",
+           "placeholder_arg"]
+
+TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+
+NOT_SIMULATED_REASONS = {
+    "job": "runs a Kubernetes Job (a load or smoke test) whose outcome does not depend on the service's telemetry",
+    "web": "calls an HTTP endpoint rampsim cannot simulate",
+    "kayenta": "asks Kayenta's statistical judge, which rampsim does not simulate",
+    "plugin": "runs a metric plugin rampsim cannot simulate",
+}
+_METRIC_FIELDS = {"name", "interval", "initialDelay", "count", "successCondition", "failureCondition", "failureLimit",
+                  "inconclusiveLimit", "consecutiveErrorLimit", "provider", "consecutiveSuccessLimit"}
+_PROMETHEUS_FIELDS = {"query", "address", "timeout", "insecure", "headers", "authentication", "rangeQuery"}
+_ARGS_TAG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
+_ANY_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+@dataclass
+class ArgoImport:
+    """An imported gate, what was defaulted or passed over (``notes``), and the files it came from."""
+
+    gate: ArgoGate
+    notes: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def placeholder_arg(name: str, identity: Identity) -> str:
+    """The value given to an arg nothing supplies: the simulated service's names, by the arg's name."""
+    lowered = name.lower()
+    if "namespace" in lowered or lowered in ("ns",):
+        return identity.namespace
+    if "hash" in lowered:
+        return identity.stable_hash if "stable" in lowered else identity.canary_hash
+    return identity.service
+
+
+def import_argo(paths: Sequence[str | Path], rollout: Optional[str | Path] = None,
+                args: Optional[Mapping[str, str]] = None, profile: Optional[str] = None) -> ArgoImport:
+    """Import Argo templates from ``paths`` (and a Rollout from them or from ``rollout``)."""
+    manifests: list[Manifest] = []
+    for path in paths:
+        manifests.extend(read_manifests(path))
+    rollouts: list[Manifest] = []
+    if rollout is not None:
+        rollouts = [m for m in read_manifests(rollout) if m.kind == "Rollout"]
+        if not rollouts:
+            raise GateError([f"{rollout}: no Rollout in the file"])
+    return import_argo_manifests(manifests, rollouts, args or {}, profile, [str(p) for p in paths])
+
+
+def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Manifest] = (),
+                          args: Optional[Mapping[str, str]] = None, profile: Optional[str] = None,
+                          sources: Sequence[str] = ()) -> ArgoImport:
+    """Import from manifests already read (see :func:`import_argo`)."""
+    args = dict(args or {})
+    if profile is not None and profile not in PROFILES:
+        raise GateError([f"--profile: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}"])
+    templates = [m for m in manifests if m.kind in TEMPLATE_KINDS]
+    if not templates:
+        files = sorted({m.filename for m in manifests}) or list(sources)
+        kinds = sorted({m.kind or "(no kind)" for m in manifests})
+        hint = (" (a Kustomization patch: render it with 'kustomize build' first)" if "Kustomization" in kinds else "")
+        raise GateRefused([f"{', '.join(files)}: no AnalysisTemplate or ClusterAnalysisTemplate in the file "
+                           f"(found: {', '.join(kinds) or 'nothing'}){hint}"])
+    notes: list[str] = []
+    problems: list[str] = []
+    refusals: list[str] = []
+    gate_templates: dict[str, ArgoTemplate] = {}
+    metrics: list[tuple[str, ArgoMetric]] = []
+    skipped: list[NotSimulated] = []
+    for manifest in templates:
+        _read_template(manifest, gate_templates, metrics, skipped, notes, problems, refusals)
+    if refusals:
+        raise GateRefused(refusals + problems)
+    if problems:
+        raise GateError(problems)
+    if not metrics:
+        reasons = "; ".join(f"metric {s.name!r} ({s.provider}) {s.reason}" for s in skipped)
+        where = ", ".join(sorted({m.filename for m in templates}))
+        raise GateRefused([f"{where}: no metric rampsim can simulate: {reasons or 'the templates have no metrics'}"])
+    keyed = _keys(metrics)
+    embedded = [m for m in manifests if m.kind == "Rollout"]
+    rollout, rollout_notes, annotations = _read_rollout(list(rollouts) + embedded, gate_templates)
+    notes.extend(rollout_notes)
+    written_identity = parse_identity(annotations.get(f"{ANNOTATION}identity", ""))
+    identity = Identity(**{k: v for k, v in written_identity.items() if k in Identity.model_fields})
+    args = {**parse_identity(annotations.get(f"{ANNOTATION}args", "")), **args}
+    gate_args, arg_notes = _fill_args(gate_templates, rollout, args, identity)
+    notes.extend(arg_notes)
+    queries = [m.query for _, m in keyed.items()]
+    written_profile = annotations.get(f"{ANNOTATION}profile")
+    chosen = profile or (written_profile if written_profile in PROFILES else None) or infer_profile(queries)
+    if profile is None and chosen != written_profile:
+        notes.append(f"profile: {chosen} (inferred from the series the queries select; set it with --profile)")
+    promotion = annotations.get(f"{ANNOTATION}manual-promotion-after")
+    for item in skipped:
+        notes.append(f"metric {item.name!r} of template {item.template!r} is not simulated ({item.provider} "
+                     f"provider: {item.reason}): the simulation assumes it passes")
+    try:
+        gate = ArgoGate(profile=chosen, templates=gate_templates, metrics=keyed, rollout=rollout, args=gate_args,
+                        identity=identity, not_simulated=skipped,
+                        assume=Assumptions(manual_promotion_after=promotion) if promotion else Assumptions())
+    except ValidationError as exc:
+        raise GateError([f"{', '.join(sources) or 'argo'}: {error['msg']}" for error in exc.errors()]) from None
+    notes.extend(_check_queries(gate, templates))
+    return ArgoImport(gate=gate, notes=notes, sources=list(sources) or sorted({m.filename for m in manifests}))
+
+
+def _keys(metrics: list[tuple[str, ArgoMetric]]) -> dict[str, ArgoMetric]:
+    names = [m.name for _, m in metrics]
+    keyed: dict[str, ArgoMetric] = {}
+    for template, metric in metrics:
+        key = metric.name if names.count(metric.name) == 1 else f"{template}/{metric.name}"
+        keyed[key] = metric
+    return keyed
+
+
+def _read_template(manifest: Manifest, templates: dict[str, ArgoTemplate], metrics: list[tuple[str, ArgoMetric]],
+                   skipped: list[NotSimulated], notes: list[str], problems: list[str], refusals: list[str]) -> None:
+    name = manifest.name or f"template-{len(templates) + 1}"
+    if name in templates:
+        problems.append(manifest.problem(("metadata", "name"), f"a second template named {name!r}"))
+        return
+    spec = manifest.get("spec")
+    if not isinstance(spec, dict):
+        problems.append(manifest.problem(("spec",), "an AnalysisTemplate needs a spec with metrics"))
+        return
+    try:
+        template = ArgoTemplate(kind=manifest.kind, args=spec.get("args") or [], dryRun=spec.get("dryRun") or [])
+    except ValidationError as exc:
+        problems.extend(_located_errors(manifest, exc, ("spec",)))
+        return
+    templates[name] = template
+    written = spec.get("metrics")
+    if not isinstance(written, list) or not written:
+        problems.append(manifest.problem(("spec", "metrics"), "a template needs a list of metrics"))
+        return
+    for index, metric in enumerate(written):
+        path = ("spec", "metrics", index)
+        if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
+            problems.append(manifest.problem(path, "a metric is a mapping with a name"))
+            continue
+        label = f"metric {metric['name']!r}"
+        provider = metric.get("provider")
+        if not isinstance(provider, dict) or len(provider) != 1:
+            problems.append(manifest.problem((*path, "provider"), f"{label}: a provider names exactly one kind "
+                                                                  f"(prometheus, job, web...)"))
+            continue
+        kind = next(iter(provider))
+        if kind != "prometheus":
+            reason = NOT_SIMULATED_REASONS.get(kind, f"queries {kind}, which rampsim does not simulate "
+                                                     f"(only Prometheus)")
+            skipped.append(NotSimulated(template=name, name=metric["name"], provider=kind, reason=reason,
+                                        spec=metric))
+            continue
+        converted = _metric(manifest, path, name, metric, notes, problems, refusals)
+        if converted is not None:
+            metrics.append((name, converted))
+
+
+def _metric(manifest: Manifest, path: tuple, template: str, metric: dict[str, Any], notes: list[str],
+            problems: list[str], refusals: list[str]) -> Optional[ArgoMetric]:
+    label = f"metric {metric['name']!r}"
+    prometheus = metric["provider"]["prometheus"]
+    if not isinstance(prometheus, dict) or not isinstance(prometheus.get("query"), str):
+        problems.append(manifest.problem((*path, "provider", "prometheus", "query"),
+                                         f"{label}: provider.prometheus needs a query"))
+        return None
+    if prometheus.get("rangeQuery") is not None:
+        refusals.append(manifest.problem((*path, "provider", "prometheus", "rangeQuery"),
+                                         f"{label}: refused: range queries are not simulated"))
+        return None
+    if metric.get("consecutiveSuccessLimit") is not None:
+        refusals.append(manifest.problem((*path, "consecutiveSuccessLimit"),
+                                         f"{label}: refused: consecutiveSuccessLimit is not simulated"))
+        return None
+    for extra in sorted(set(metric) - _METRIC_FIELDS):
+        notes.append(manifest.problem((*path, extra), f"{label}: {extra!r} is not a field of an Argo metric: "
+                                                      f"ignored (Kubernetes prunes it)"))
+    for extra in sorted(set(prometheus) - _PROMETHEUS_FIELDS):
+        notes.append(manifest.problem((*path, "provider", "prometheus", extra),
+                                      f"{label}: {extra!r} is not a field of the Prometheus provider: ignored"))
+    for condition_field in ("successCondition", "failureCondition"):
+        condition = metric.get(condition_field)
+        if condition is None:
+            continue
+        if not isinstance(condition, str):
+            condition = str(condition).lower() if isinstance(condition, bool) else str(condition)
+            metric = {**metric, condition_field: condition}
+        if _ANY_TAG.search(condition):
+            continue  # checked once args are substituted, when a run starts
+        try:
+            parse_condition(condition)
+        except UnsupportedCondition as exc:
+            refusals.append(manifest.problem((*path, condition_field), f"{label}: refused: {exc}"))
+            return None
+        except ConditionSyntaxError as exc:
+            notes.append(manifest.problem((*path, condition_field),
+                                          f"{label}: expr cannot compile this condition ({exc}): every measurement "
+                                          f"is Error, as in Argo"))
+    fields = {key: metric[key] for key in ("interval", "initialDelay", "count", "successCondition",
+                                           "failureCondition", "failureLimit", "inconclusiveLimit",
+                                           "consecutiveErrorLimit") if metric.get(key) is not None}
+    for key in ("interval", "initialDelay"):
+        if isinstance(fields.get(key), (int, float)) and not isinstance(fields.get(key), bool):
+            problems.append(manifest.problem((*path, key), f"{label}: {key} is a Go duration such as '30s' "
+                                                           f"(Argo refuses a bare number), got {fields[key]!r}"))
+            return None
+    provider = {key: prometheus[key] for key in ("query", "address", "timeout", "insecure", "headers",
+                                                 "authentication") if prometheus.get(key) is not None}
+    try:
+        return ArgoMetric(name=metric["name"], template=template, provider={"prometheus": provider}, **fields)
+    except ValidationError as exc:
+        problems.extend(_located_errors(manifest, exc, path, label))
+        return None
+
+
+def _located_errors(manifest: Manifest, exc: ValidationError, prefix: tuple, label: str = "") -> list[str]:
+    out = []
+    for error in exc.errors():
+        loc = (*prefix, *(p for p in error["loc"] if not (isinstance(p, str) and "[" in p)))
+        message = error["msg"].removeprefix("Value error, ")
+        out.append(manifest.problem(loc, f"{label}: {message}" if label else message))
+    return out
+
+
+def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemplate]
+                  ) -> tuple[ArgoRollout, list[str], dict[str, str]]:
+    notes: list[str] = []
+    usable: list[tuple[Manifest, dict[str, Any]]] = []
+    for manifest in rollouts:
+        strategy = manifest.get("spec", "strategy")
+        if not isinstance(strategy, dict):
+            raise GateError([manifest.problem(("spec", "strategy"), "a Rollout needs a strategy")])
+        if "canary" not in strategy:
+            kinds = ", ".join(sorted(strategy)) or "none"
+            raise GateRefused([manifest.problem(("spec", "strategy"), f"refused: only the canary strategy is "
+                                                                      f"simulated (this Rollout uses {kinds}); "
+                                                                      f"import the templates alone")])
+        usable.append((manifest, strategy.get("canary") or {}))
+    chosen: Optional[tuple[Manifest, dict[str, Any]]] = None
+    for manifest, canary in usable:
+        if _references(canary) & set(templates):
+            chosen = (manifest, canary)
+            break
+    if chosen is None and usable:
+        chosen = usable[0]
+    if len(usable) > 1 and chosen is not None:
+        notes.append(f"{chosen[0].where('metadata', 'name')}: several Rollouts given; using {chosen[0].name!r}")
+    if chosen is None:
+        names = [{"templateName": name} for name in templates]
+        notes.append("no Rollout given: rampsim assumes steps setWeight 20/50/80 with 5m pauses and runs the "
+                     "templates as background analysis (give the Rollout with --rollout)")
+        return ArgoRollout(name="rollout", steps=[Step.model_validate(s) for s in DEFAULT_ROLLOUT_STEPS],
+                           analysis=RolloutAnalysis.model_validate({"templates": names})), notes, {}
+    manifest, canary = chosen
+    base = ("spec", "strategy", "canary")
+    problems: list[str] = []
+    steps: list[Step] = []
+    for index, written in enumerate(canary.get("steps") or []):
+        try:
+            steps.append(Step.model_validate(written))
+        except ValidationError as exc:
+            problems.extend(_located_errors(manifest, exc, (*base, "steps", index)))
+    analysis: Optional[RolloutAnalysis] = None
+    if canary.get("analysis") is not None:
+        try:
+            analysis = RolloutAnalysis.model_validate(_analysis_fields(canary["analysis"]))
+        except ValidationError as exc:
+            problems.extend(_located_errors(manifest, exc, (*base, "analysis")))
+    if problems:
+        raise GateError(problems)
+    for index, step in enumerate(steps):
+        refs = step.analysis.templates if step.analysis else []
+        for ref_index, ref in enumerate(refs):
+            if ref.templateName not in templates:
+                problems.append(manifest.problem((*base, "steps", index, "analysis", "templates", ref_index),
+                                                 f"the analysis uses template {ref.templateName!r}, not among the "
+                                                 f"imported files: add it"))
+    for ref_index, ref in enumerate(analysis.templates if analysis else []):
+        if ref.templateName not in templates:
+            problems.append(manifest.problem((*base, "analysis", "templates", ref_index),
+                                             f"the background analysis uses template {ref.templateName!r}, not among "
+                                             f"the imported files: add it"))
+    if problems:
+        raise GateError(problems)
+    if not any(s.analysis for s in steps) and analysis is None:
+        names = [{"templateName": name} for name in templates]
+        analysis = RolloutAnalysis.model_validate({"templates": names})
+        notes.append(f"{manifest.where(*base)}: the Rollout runs no analysis; rampsim runs the templates as "
+                     f"background analysis from the first step")
+    annotations = manifest.get("metadata", "annotations")
+    written = {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
+    return ArgoRollout(name=manifest.name or "rollout", steps=steps, analysis=analysis), notes, written
+
+
+def _analysis_fields(written: Any) -> Any:
+    if isinstance(written, dict):
+        return {k: v for k, v in written.items() if k in ("templates", "templateName", "args", "startingStep", "dryRun")}
+    return written
+
+
+def _references(canary: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    analyses = [step.get("analysis") for step in canary.get("steps") or [] if isinstance(step, dict)]
+    analyses.append(canary.get("analysis"))
+    for analysis in analyses:
+        if isinstance(analysis, dict):
+            refs = analysis.get("templates") or [analysis]
+            for ref in refs if isinstance(refs, list) else []:
+                if isinstance(ref, dict) and isinstance(ref.get("templateName"), str):
+                    names.add(ref["templateName"])
+    return names
+
+
+def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, given: Mapping[str, str],
+               identity: Identity) -> tuple[dict[str, str], list[str]]:
+    """``argo.args``: the command line's values, and a placeholder for each arg nothing else supplies."""
+    notes: list[str] = []
+    values = {str(k): str(v) for k, v in given.items()}
+    declared = {arg.name for template in templates.values() for arg in template.args}
+    for name in sorted(set(values) - declared):
+        notes.append(f"--arg {name}: no template declares this arg; kept, but no query uses it")
+    analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
+    if rollout.analysis is not None:
+        analyses.append(rollout.analysis)
+    for analysis in analyses:
+        rollout_args = {arg.name: arg for arg in analysis.args}
+        for ref in analysis.templates:
+            for arg in templates[ref.templateName].args:
+                if arg.name in values:
+                    continue
+                supplied = rollout_args.get(arg.name)
+                if arg.value is not None or arg.valueFrom is not None:
+                    continue
+                if supplied is not None and (supplied.value is not None or supplied.valueFrom is not None):
+                    continue
+                values[arg.name] = placeholder_arg(arg.name, identity)
+                notes.append(f"arg {arg.name!r} of template {ref.templateName!r} has no value (Argo would fail the "
+                             f"run): defaulted to {values[arg.name]!r}; set it with --arg {arg.name}=VALUE")
+    return values, notes
+
+
+def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
+    """Refuse queries outside rampsim's PromQL subset; note those Prometheus itself would reject."""
+    notes: list[str] = []
+    refusals: list[str] = []
+    where = {m.name: m for m in templates}
+    analyses = [a for _, a in gate.analyses()]
+    for key, metric in gate.metrics.items():
+        args: dict[str, str] = {}
+        for analysis in analyses:
+            if any(ref.templateName == metric.template for ref in analysis.templates):
+                try:
+                    args = run_args(gate, analysis)
+                except RunError:
+                    args = {}
+                break
+        query = _ARGS_TAG.sub(lambda m: args.get(m.group(1), m.group(0)), metric.query)
+        manifest = where.get(metric.template)
+        index = _metric_index(manifest, metric.name)
+        path = ("spec", "metrics", index, "provider", "prometheus", "query")
+        tag = _ANY_TAG.search(query)
+        if tag is not None:
+            undeclared = _ARGS_TAG.fullmatch(tag.group(0))
+            why = (f"uses {tag.group(0)}, but no template declares the arg {undeclared.group(1)!r} (spec.args)"
+                   if undeclared else f"has the tag {tag.group(0)!r}, and Argo resolves only {{{{args.<name>}}}} tags")
+            notes.append(_where(manifest, path, f"metric {metric.name!r}: the query {why}: every run is Error, "
+                                                f"as in Argo"))
+            continue
+        try:
+            check_supported(query)
+        except UnsupportedQuery as exc:
+            refusals.append(_where(manifest, path, f"metric {metric.name!r}: refused: {exc}"))
+        except QueryError as exc:
+            notes.append(_where(manifest, path, f"metric {metric.name!r}: Prometheus would reject this query ({exc}):"
+                                                f" every measurement is Error, as in Argo"))
+    if refusals:
+        raise GateRefused(refusals)
+    return notes
+
+
+def _metric_index(manifest: Optional[Manifest], name: str) -> int:
+    if manifest is None:
+        return 0
+    for index, metric in enumerate(manifest.get("spec", "metrics") or []):
+        if isinstance(metric, dict) and metric.get("name") == name:
+            return index
+    return 0
+
+
+def _where(manifest: Optional[Manifest], path: tuple, message: str) -> str:
+    if manifest is None:
+        return message
+    return manifest.problem(path, message)
+

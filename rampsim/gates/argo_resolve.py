@@ -1,0 +1,198 @@
+"""Argo's templated args (rule A6) and its defaults: a metric as written → the metric an AnalysisRun measures.
+
+Follows ``utils/template/template.go`` (``ResolveArgs``: every ``{{...}}`` tag, trimmed, must be
+``args.<name>``; an unknown tag is "failed to resolve {{tag}}"), ``utils/analysis/factory.go``
+(``MergeArgs``: the run's args are the templates' args, each overridden by the Rollout's value of
+the same name; an arg left without a value fails the run) and ``ValidateMetric``. The values
+rampsim adds come last: ``argo.args`` (``--arg NAME=VALUE``, or a placeholder for an arg no file
+supplies). ``valueFrom.podTemplateHashValue`` resolves to the canary (``Latest``) or stable pod
+hash of :class:`~rampsim.gates.argo_model.Identity`.
+
+Anything that makes Argo fail the run raises :class:`RunError`; the run is then Error and the
+rollout aborts, as in Argo.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgValueFrom, IntOrString, RolloutAnalysis
+from rampsim.gates.exprlang import ConditionError, threshold_literals, with_threshold
+from rampsim.gates.goduration import GoDurationError, parse_go_duration
+
+__all__ = ["RunError", "MetricSpec", "run_args", "resolve_metric", "substitute", "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
+           "ERROR_RETRY_INTERVAL", "run_metrics"]
+
+DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
+"""``utils/defaults/defaults.go``, ``DefaultConsecutiveErrorLimit``."""
+
+ERROR_RETRY_INTERVAL = 10.0
+"""``analysis/analysis.go``, ``DefaultErrorRetryInterval``: an Error measurement is retried after 10 s."""
+
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+class RunError(Exception):
+    """Why Argo would put the AnalysisRun in phase Error before measuring (a message as Argo words it)."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as an AnalysisRun measures it: args substituted, Argo's defaults applied."""
+
+    key: str
+    name: str
+    query: str
+    interval: Optional[float]
+    initial_delay: float
+    count: Optional[int]           # the effective count (``EffectiveCount``); None: until the run is terminated
+    failure_limit: int
+    inconclusive_limit: int
+    consecutive_error_limit: int
+    success: Optional[str]
+    failure: Optional[str]
+    dry_run: bool = False
+
+
+def substitute(text: str, args: dict[str, str]) -> str:
+    """``text`` with every ``{{args.name}}`` replaced (``fasttemplate``); :class:`RunError` for any other tag."""
+    def replace(match: re.Match[str]) -> str:
+        tag = match.group(1).strip()
+        if tag.startswith("args.") and tag[5:] in args:
+            return args[tag[5:]]
+        raise RunError(f"failed to resolve {{{{{match.group(1)}}}}}")
+    return _TAG.sub(replace, text)
+
+
+def _value_from(source: ArgValueFrom, gate: ArgoGate) -> str:
+    if source.podTemplateHashValue is not None:
+        return gate.identity.canary_hash if source.podTemplateHashValue == "Latest" else gate.identity.stable_hash
+    if source.fieldRef is not None:
+        path = str(source.fieldRef.get("fieldPath", ""))
+        if path == "metadata.namespace":
+            return gate.identity.namespace
+        if path == "metadata.name":
+            return gate.rollout.name
+        return gate.identity.service
+    secret = source.secretKeyRef or {}
+    return f"secret:{secret.get('name', '')}/{secret.get('key', '')}"
+
+
+def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
+    """The args of an AnalysisRun for ``analysis`` (``MergeArgs``), then ``argo.args``; :class:`RunError` when one
+    has no value."""
+    declared: dict[str, ArgoArg] = {}
+    for ref in analysis.templates:
+        for arg in gate.templates[ref.templateName].args:
+            declared.setdefault(arg.name, arg)
+    given = {arg.name: arg for arg in analysis.args}
+    values: dict[str, str] = {}
+    for name, arg in declared.items():
+        chosen = given.get(name, arg)
+        if chosen.value is None and chosen.valueFrom is None and name in given:
+            chosen = arg  # a Rollout arg without a value leaves the template's
+        if name in gate.args:
+            values[name] = gate.args[name]
+        elif chosen.value is not None:
+            values[name] = chosen.value
+        elif chosen.valueFrom is not None:
+            values[name] = _value_from(chosen.valueFrom, gate)
+        else:
+            raise RunError(f"args.{name} was not resolved")
+    return values
+
+
+def _whole(value: Optional[IntOrString], args: dict[str, str], field: str, default: int) -> int:
+    if value is None:
+        return default
+    text = substitute(value, args) if isinstance(value, str) else value
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise RunError(f"{field}: {text!r} is not a whole number") from None
+
+
+def _seconds(value: Optional[str], args: dict[str, str], field: str) -> Optional[float]:
+    if value is None or value == "":
+        return None
+    text = substitute(value, args)
+    try:
+        return parse_go_duration(text)
+    except GoDurationError as exc:
+        raise RunError(f"{field}: {exc}") from None
+
+
+def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str, str],
+                   dry_run: bool = False) -> MetricSpec:
+    """``metric`` as the run measures it; :class:`RunError` where Argo fails the run (A6, ``ValidateMetric``)."""
+    query = substitute(metric.query, args)
+    for field in ("address",):
+        written = getattr(metric.provider.prometheus, field)
+        if isinstance(written, str):
+            substitute(written, args)
+    for header in metric.provider.prometheus.headers or []:
+        for value in header.values():
+            if isinstance(value, str):
+                substitute(value, args)
+    success = substitute(metric.successCondition, args) if metric.successCondition else None
+    failure = substitute(metric.failureCondition, args) if metric.failureCondition else None
+    if metric.threshold is not None:
+        success = with_threshold(success, metric.threshold) if success and _has_threshold(success) else success
+        failure = with_threshold(failure, metric.threshold) if failure and _has_threshold(failure) else failure
+    interval = _seconds(metric.interval, args, "interval")
+    initial_delay = _seconds(metric.initialDelay, args, "initialDelay") or 0.0
+    count = _whole(metric.count, args, "count", 0)
+    failure_limit = _whole(metric.failureLimit, args, "failureLimit", 0)
+    inconclusive_limit = _whole(metric.inconclusiveLimit, args, "inconclusiveLimit", 0)
+    error_limit = _whole(metric.consecutiveErrorLimit, args, "consecutiveErrorLimit", DEFAULT_CONSECUTIVE_ERROR_LIMIT)
+    # ValidateMetric (utils/analysis/factory.go)
+    if count > 0 and count < failure_limit:
+        raise RunError(f"metric '{metric.name}': count must be >= failureLimit")
+    if count > 0 and count < inconclusive_limit:
+        raise RunError(f"metric '{metric.name}': count must be >= inconclusiveLimit")
+    if count > 1 and interval is None:
+        raise RunError(f"metric '{metric.name}': interval must be specified when count > 1")
+    if failure_limit < -1:
+        raise RunError(f"metric '{metric.name}': failureLimit must be >= -1")
+    if inconclusive_limit < 0 or error_limit < 0:
+        raise RunError(f"metric '{metric.name}': inconclusiveLimit and consecutiveErrorLimit must be >= 0")
+    if interval is not None and interval <= 0:
+        raise RunError(f"metric '{metric.name}': interval must be longer than zero")
+    effective: Optional[int] = count if count > 0 else (1 if interval is None else None)
+    return MetricSpec(key=key, name=metric.name, query=query, interval=interval, initial_delay=initial_delay,
+                      count=effective, failure_limit=failure_limit, inconclusive_limit=inconclusive_limit,
+                      consecutive_error_limit=error_limit, success=success, failure=failure, dry_run=dry_run)
+
+
+def _has_threshold(condition: str) -> bool:
+    try:
+        return len(threshold_literals(condition)) == 1
+    except ConditionError:
+        return False
+
+
+def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
+    """The metrics of the run for ``analysis``, templates merged in order; :class:`RunError` when Argo fails it."""
+    args = run_args(gate, analysis)
+    patterns = [entry.get("metricName", "") for entry in analysis.dryRun]
+    seen: set[str] = set()
+    specs: list[MetricSpec] = []
+    for ref in analysis.templates:
+        template = gate.templates[ref.templateName]
+        template_patterns = patterns + [entry.get("metricName", "") for entry in template.dryRun]
+        for key, metric in gate.template_metrics(ref.templateName):
+            if metric.name in seen:
+                raise RunError(f"two metrics named {metric.name!r} in one analysis run")
+            seen.add(metric.name)
+            dry = any(_matches(pattern, metric.name) for pattern in template_patterns if pattern)
+            specs.append(resolve_metric(gate, key, metric, args, dry))
+    return specs
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """``regexp.MatchString`` (``GetDryRunMetrics``): the pattern found anywhere in the name."""
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return pattern == name

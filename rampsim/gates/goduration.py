@@ -1,0 +1,81 @@
+"""Go durations as Argo Rollouts and Flagger read them (``time.ParseDuration``), and back.
+
+``30s``, ``1m``, ``1m30s``, ``500ms``, ``1.5h``: a sequence of decimal numbers each with a unit
+(``ns``, ``us``, ``µs``, ``ms``, ``s``, ``m``, ``h``); ``0`` alone is zero. Argo's pause
+``duration`` is an int-or-string: a bare number (or a string of digits) is seconds. Nothing here
+evaluates user text.
+"""
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+from rampsim.errors import UsageError
+
+__all__ = ["GoDurationError", "parse_go_duration", "parse_pause_duration", "format_go_duration"]
+
+_UNITS = {"ns": Decimal("1e-9"), "us": Decimal("1e-6"), "µs": Decimal("1e-6"), "μs": Decimal("1e-6"),
+          "ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_WHOLE = re.compile(r"^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$")
+
+
+class GoDurationError(UsageError):
+    """A duration Go's ``time.ParseDuration`` refuses."""
+
+
+def parse_go_duration(text: object) -> float:
+    """Seconds in a Go duration string; :class:`GoDurationError` saying what was expected otherwise."""
+    if not isinstance(text, str):
+        raise GoDurationError(f"expected a duration such as '30s' or '1m', got {text!r}")
+    value = text.strip()
+    if value in ("0", "+0", "-0"):
+        return 0.0
+    if not _WHOLE.match(value):
+        hint = " (Go durations need a unit: '30s', not '30')" if re.fullmatch(r"\d+(\.\d+)?", value) else ""
+        raise GoDurationError(f"cannot read {text!r} as a duration such as '30s', '1m' or '1m30s'{hint}")
+    sign = -1 if value.startswith("-") else 1
+    try:
+        total = sum((Decimal(number) * _UNITS[unit] for number, unit in _PART.findall(value)), Decimal(0))
+    except InvalidOperation:
+        raise GoDurationError(f"cannot read {text!r} as a duration") from None
+    seconds = float(total) * sign
+    if not math.isfinite(seconds):
+        raise GoDurationError(f"{text!r} is too long")
+    return seconds
+
+
+def parse_pause_duration(value: object) -> float:
+    """Seconds of an Argo pause ``duration``: an integer (seconds), a string of digits, or a Go duration."""
+    if isinstance(value, bool):
+        raise GoDurationError(f"expected a duration such as 30 (seconds) or '1m', got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise GoDurationError(f"a pause cannot be negative, got {value}")
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        return float(int(value))
+    seconds = parse_go_duration(value)
+    if seconds < 0:
+        raise GoDurationError(f"a pause cannot be negative, got {value!r}")
+    return seconds
+
+
+def format_go_duration(seconds: float) -> str:
+    """The shortest Go duration string for ``seconds`` (``90`` → ``1m30s``, ``0.25`` → ``250ms``)."""
+    if seconds == 0:
+        return "0s"
+    if seconds < 0:
+        return "-" + format_go_duration(-seconds)
+    millis = round(seconds * 1000)
+    if abs(millis - seconds * 1000) > 1e-6 or millis % 1000:
+        whole, rest = divmod(millis, 1000)
+        if whole == 0:
+            return f"{millis}ms"
+        return f"{format_go_duration(float(whole))}{rest}ms" if rest else format_go_duration(float(whole))
+    total = millis // 1000
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return parts

@@ -1,0 +1,230 @@
+"""An imported gate written as a rampsim plan: phases from its schedule, defaulted SLO and traffic, the gate section.
+
+The plan carries the gate as a section of its own kind (``argo:`` or ``flagger:``, fields as
+the files wrote them) and everything a plan needs around it:
+
+* ``phases``: the canary weights of the controller's schedule when every analysis passes on
+  time (:func:`~rampsim.gates.argo_rollout.nominal_timeline`, or Flagger's ticks), then a
+  slack phase so that a late promotion still falls inside the simulated ramp. The engine
+  follows its own schedule and restates its weight when it runs behind the phases.
+* ``telemetry.scrape_interval``: the largest of 15 s, 12 s, 10 s, 6 s, 5 s... that puts every
+  phase boundary on a scrape (a plan decides only at scrapes); set your Prometheus's.
+* ``final_gate`` at the end of the phases, with no criteria: the gate's own decisions end the
+  ramp. No rules and no checkpoints.
+* ``slo`` and ``traffic``: rampsim's defaults, marked as such, for the user to replace: the
+  SLO says what a real incident is for *their* service, and rampsim cannot read it from a gate.
+
+:func:`plan_yaml` gives the text, with comments saying what was defaulted.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from rampsim.gates.argo_model import ArgoGate
+from rampsim.gates.argo_rollout import nominal_timeline
+from rampsim.gates.flagger_canary import CanaryMachine, analysis_interval
+from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.goduration import GoDurationError, parse_go_duration
+from rampsim.gates.yamlout import dump
+from rampsim.plan.schema import MAX_DURATION
+from rampsim.units import Kind, format_value
+
+__all__ = ["SCRAPE_CHOICES", "DEFAULT_SLO", "DEFAULT_TRAFFIC", "argo_phases", "flagger_phases", "plan_data",
+           "plan_yaml", "gate_data", "scrape_interval_for"]
+
+SCRAPE_CHOICES = (15, 12, 10, 6, 5, 4, 3, 2, 1)
+"""Scrape intervals an imported plan may get, in seconds: each divides a minute (so SLO windows fit)."""
+
+DEFAULT_SLO: dict[str, Any] = {"objectives": {
+    "error_rate": {"metric": "error_rate", "op": ">", "threshold": "1%", "window": "5m", "sustain": "2m"},
+    "p99": {"metric": "p99", "op": ">", "threshold": "500ms", "window": "5m", "sustain": "2m"},
+}}
+DEFAULT_TRAFFIC: dict[str, Any] = {"learners": "500,000", "load": {"shape": "flat", "average": "1,000/s"}}
+
+_HORIZON = 3600.0
+
+
+def gate_data(gate: ArgoGate | FlaggerGate) -> dict[str, Any]:
+    """The gate as plain data for a plan section: fields as written, nothing empty or unset."""
+    return _clean(gate.model_dump(mode="json", exclude_none=True))
+
+
+def _clean(value: Any, top: bool = True) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            cleaned = _clean(item, False)
+            if (cleaned == [] and key != "steps") or (cleaned == {} and key == "args"):
+                continue  # an empty list is the default; an empty mapping is meaningful (pause: {})
+            out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [_clean(item, False) for item in value]
+    return value
+
+
+def _segments(changes: Sequence[tuple[float, float, str]], end: float) -> list[dict[str, Any]]:
+    """Phases (name, weight, duration) from weight changes ``(time, weight, label)`` up to ``end``."""
+    phases: list[dict[str, Any]] = []
+    merged: list[tuple[float, float, str]] = []
+    for time, weight, label in changes:
+        if merged and abs(merged[-1][0] - time) < 1e-9:
+            merged[-1] = (merged[-1][0], weight, label)
+        elif merged and merged[-1][1] == weight:
+            continue
+        else:
+            merged.append((time, weight, label))
+    if not merged or merged[0][0] > 1e-9:
+        merged.insert(0, (0.0, 0.0, "before the first step"))
+    for (start, weight, label), following in zip(merged, [*merged[1:], (end, 0.0, "")]):
+        duration = following[0] - start
+        if duration > 1e-9:
+            phases.append({"name": label, "weight": weight, "duration": duration})
+    return phases
+
+
+def argo_phases(gate: ArgoGate) -> tuple[list[dict[str, Any]], list[str]]:
+    """The phases of an Argo gate's nominal schedule, and notes on what was assumed."""
+    transitions, promoted = nominal_timeline(gate, horizon=MAX_DURATION / 2)
+    notes: list[str] = []
+    changes = [(t.time, t.weight, t.reason) for t in transitions if t.outcome is None]
+    last = max([t.time for t in transitions] + [0.0])
+    if promoted is None:
+        end = last + _HORIZON
+        notes.append(f"the rollout never completes on its own (assume.manual_promotion_after is "
+                     f"{gate.assume.manual_promotion_after!r}): the simulated ramp lasts "
+                     f"{format_value(end, Kind.DURATION)}")
+        return _segments(changes, end), notes
+    intervals = [_seconds(m.interval) for m in gate.metrics.values()]
+    slack = max([60.0] + [2 * s for s in intervals if s is not None] + [30.0])
+    phases = _segments(changes, promoted)
+    phases.append({"name": "promoted (slack for a late promotion)", "weight": 1.0, "duration": slack})
+    notes.append(f"phases follow the Rollout when every measurement succeeds on time (fully promoted at "
+                 f"{format_value(promoted, Kind.DURATION)}), then {format_value(slack, Kind.DURATION)} of slack")
+    return phases, notes
+
+
+def flagger_phases(gate: FlaggerGate) -> tuple[list[dict[str, Any]], list[str]]:
+    """The phases of a Flagger gate's nominal schedule (every check passing), and notes."""
+    machine = CanaryMachine(gate, nominal=True)
+    interval = analysis_interval(gate)
+    changes: list[tuple[float, float, str]] = [(0.0, 0.0, "new revision detected")]
+    promoted: Optional[float] = None
+    limit = 10_000
+    while not machine.done and machine.ticks_done < limit:
+        before = machine.traffic
+        tick = machine.advance(machine.next_time() or 0.0, None)[-1]
+        if tick.action == "promote":
+            promoted = tick.time
+            break
+        if machine.traffic != before:
+            changes.append((tick.time, machine.traffic, f"tick {tick.number}: {tick.action}"))
+    notes: list[str] = []
+    if promoted is None:
+        end = changes[-1][0] + _HORIZON
+        notes.append("the canary never reaches promotion (no step weight): the simulated ramp lasts "
+                     f"{format_value(end, Kind.DURATION)}")
+        return _segments(changes, end), notes
+    slack = max(60.0, 2 * interval)
+    phases = _segments(changes, promoted)
+    phases.append({"name": "promoted (slack for a late promotion)", "weight": 1.0, "duration": slack})
+    notes.append(f"phases follow Flagger's ticks every {format_value(interval, Kind.DURATION)} when every check "
+                 f"passes (promoted at {format_value(promoted, Kind.DURATION)}), then "
+                 f"{format_value(slack, Kind.DURATION)} of slack")
+    return phases, notes
+
+
+def _seconds(text: Optional[str]) -> Optional[float]:
+    if not text:
+        return None
+    try:
+        return parse_go_duration(text)
+    except GoDurationError:
+        return None
+
+
+def scrape_interval_for(phases: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]], bool]:
+    """The largest scrape choice dividing every phase (durations rounded to whole seconds), the phases so
+    rounded, and whether any was rounded."""
+    rounded = False
+    whole: list[dict[str, Any]] = []
+    for phase in phases:
+        seconds = max(1, int(round(phase["duration"])))
+        rounded = rounded or abs(seconds - phase["duration"]) > 1e-6
+        whole.append({**phase, "duration": seconds})
+    total = 0
+    for choice in SCRAPE_CHOICES:
+        if all(p["duration"] % choice == 0 for p in whole):
+            total = choice
+            break
+    return total or 1, whole, rounded
+
+
+def plan_data(kind: str, gate: ArgoGate | FlaggerGate, name: str) -> tuple[dict[str, Any], list[str]]:
+    """The plan (plain data, as YAML would load it) carrying ``gate``, and notes on what was defaulted."""
+    phases, notes = argo_phases(gate) if isinstance(gate, ArgoGate) else flagger_phases(gate)  # type: ignore[arg-type]
+    interval, phases, rounded = scrape_interval_for(phases)
+    if rounded:
+        notes.append("phase durations were rounded to whole seconds")
+    total = sum(p["duration"] for p in phases)
+    data: dict[str, Any] = {
+        "name": name,
+        "description": f"imported {kind} gate",
+        "telemetry": {"scrape_interval": f"{interval}s"},
+        "phases": [{"name": p["name"], "weight": _percent(p["weight"]), "duration": _duration(p["duration"])}
+                   for p in phases],
+        "final_gate": {"at": _duration(total)},
+        "slo": DEFAULT_SLO,
+        "traffic": DEFAULT_TRAFFIC,
+        kind: gate_data(gate),
+    }
+    return data, notes
+
+
+def _percent(weight: float) -> str:
+    value = weight * 100
+    return f"{value:.10g}%"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def plan_yaml(kind: str, gate: ArgoGate | FlaggerGate, name: str, sources: Sequence[str],
+              notes: Sequence[str]) -> str:
+    """The plan as YAML text, with comments: where it came from, what was defaulted, what to complete."""
+    data, plan_notes = plan_data(kind, gate, name)
+    controller = "Argo Rollouts" if kind == "argo" else "Flagger"
+    lines = [f"# Imported by rampsim from {controller} files: {', '.join(sources)}",
+             f"# The {kind}: section keeps the gate as written and is judged with {controller}'s semantics;",
+             "# the phases are its schedule when every check passes on time. Defaulted or assumed:"]
+    for note in [*notes, *plan_notes]:
+        lines.append(f"#   - {_one_line(note)}")
+    lines.append("# slo: and traffic: are rampsim's DEFAULTS, not yours: replace them with what a real incident is")
+    lines.append("# for your service and with its traffic before trusting any rate.")
+    out = "\n".join(lines) + "\n"
+    for key in ("name", "description", "telemetry", "phases", "final_gate"):
+        comment = {
+            "telemetry": "# scrape interval chosen so that every phase begins on a scrape: set your Prometheus's\n",
+            "final_gate": "# the end of the phases, no criteria: the gate's own decisions end the ramp\n",
+        }.get(key, "")
+        out += comment + _dump({key: data[key]})
+    out += "# DEFAULTED: what counts as a real incident (edit for your service)\n" + _dump({"slo": data["slo"]})
+    out += "# DEFAULTED: rampsim's generic service (replace with yours, or fit it: rampsim calibrate)\n"
+    out += _dump({"traffic": data["traffic"]})
+    out += "# the imported gate, fields as written\n" + _dump({kind: data[kind]})
+    return out
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return dump(data)
+

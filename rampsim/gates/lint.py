@@ -1,0 +1,347 @@
+"""Static hazards of Argo and Flagger gates: what each metric will do that its author probably did not mean.
+
+The Argo hazards are those of the real-gates README (§1, sources in §3), found by running the
+controller's own semantics on the cases that matter rather than by pattern matching: the
+condition is evaluated on a one-sample vector, an empty vector and ``[NaN]``; the query on an
+empty store (no series yet) and parsed for its windows, ratios and filters.
+
+====  ==========================================================================================
+code  hazard
+====  ==========================================================================================
+H1    the condition errs on every vector (``result >= 0.95`` compares ``[]float64`` with a number)
+H2    ``result[0]`` with no length guard, on a query that returns nothing until its series exist
+H3a   a ratio query (0/0 = NaN with no traffic) and a success condition only: NaN is Failed
+H3c   a ratio query and both conditions: NaN is Inconclusive (the rollout pauses)
+H4    a comparison filter inside the query (``> 0.01``): healthy data gives an empty result
+H5    no condition: every measurement is Successful, the metric can never fail
+H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the run is Error
+H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
+H7    ``args.x`` in a condition without ``{{ }}``: an unknown name, every measurement is Error
+H9    a PromQL window longer than the interval: consecutive measurements overlap
+HQ    a query Prometheus rejects (a range vector where an instant one is needed...): Error every time
+====  ==========================================================================================
+
+Flagger (``F`` codes): a metric Flagger never checks (FH2), a duration check with no threshold
+(fails at 1 ms, FH3), a template with ``{{ interval }}`` and no metric interval (renders ``[]``,
+FH4), a missing MetricTemplate (FH5), a success-rate minimum written as a fraction (FH6), a
+window longer than the analysis interval (FH9), a blue/green canary nothing sends traffic to
+(FH10).
+
+Each finding names the file and line, says in one line what is wrong and what the controller
+then does. (The consequence measured on a simulated healthy ramp is for a later version.)
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
+from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
+from rampsim.gates.argo_model import ArgoGate, ArgoMetric
+from rampsim.gates.argo_resolve import DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, run_args
+from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used
+from rampsim.gates.flagger_canary import DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of
+from rampsim.gates.flagger_import import import_flagger_manifests
+from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.goduration import GoDurationError, parse_go_duration
+from rampsim.gates.manifests import Manifest, read_manifests
+from rampsim.gates.refusals import GateError
+from rampsim.promql import PromQLError, SeriesStore, evaluate
+from rampsim.promql.parse import Aggregate as _Aggregate
+from rampsim.promql.parse import Binary, Call, Node, RangeSelector, Selector, Unary, parse
+
+__all__ = ["Finding", "lint_file", "lint_files", "lint_argo", "lint_flagger", "CODES"]
+
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H6", "H6u", "H7", "H9", "HQ",
+         "FH2", "FH3", "FH4", "FH5", "FH6", "FH9", "FH10")
+
+_ARGS_TAG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
+_ANY_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+_ABORT_AFTER = DEFAULT_CONSECUTIVE_ERROR_LIMIT + 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One hazard: where, which, what is wrong, and what the controller does."""
+
+    file: str
+    line: Optional[int]
+    code: str
+    subject: str
+    explanation: str
+    behaviour: str
+
+    def format(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.code} {self.subject}: {self.explanation} → {self.behaviour}"
+
+
+# -- PromQL shape ----------------------------------------------------------------------------
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, Call):
+        return list(node.args)
+    if isinstance(node, _Aggregate):
+        return [node.expr]
+    if isinstance(node, Binary):
+        return [node.lhs, node.rhs]
+    if isinstance(node, Unary):
+        return [node.expr]
+    return []
+
+
+def _walk(node: Node) -> list[Node]:
+    out = [node]
+    for child in _children(node):
+        out.extend(_walk(child))
+    return out
+
+
+def _windows(node: Node) -> list[float]:
+    return [n.range_ms / 1000.0 for n in _walk(node) if isinstance(n, RangeSelector)]
+
+
+def _is_ratio(node: Node) -> bool:
+    return any(isinstance(n, Binary) and n.op == "/" and not _constant(n.rhs) for n in _walk(node))
+
+
+def _constant(node: Node) -> bool:
+    return not any(isinstance(n, (RangeSelector, Selector)) for n in _walk(node))
+
+
+def _filters(node: Node) -> list[str]:
+    return [n.op for n in _walk(node) if isinstance(n, Binary) and n.op in ("==", "!=", ">", "<", ">=", "<=")
+            and not n.return_bool and not (_constant(n.lhs) and _constant(n.rhs))]
+
+
+# -- Argo ------------------------------------------------------------------------------------
+
+def _argo_metric_line(manifests: Sequence[Manifest], metric: ArgoMetric, *path: str) -> tuple[str, Optional[int]]:
+    for manifest in manifests:
+        if manifest.kind in TEMPLATE_KINDS and manifest.name == metric.template:
+            for index, written in enumerate(manifest.get("spec", "metrics") or []):
+                if isinstance(written, dict) and written.get("name") == metric.name:
+                    return manifest.filename, manifest.line("spec", "metrics", index, *path)
+            return manifest.filename, manifest.line("metadata", "name")
+    return (manifests[0].filename if manifests else "<gate>"), None
+
+
+def _run_args_for(gate: ArgoGate, template: str) -> dict[str, str]:
+    for _, analysis in gate.analyses():
+        if any(ref.templateName == template for ref in analysis.templates):
+            try:
+                return run_args(gate, analysis)
+            except RunError:
+                return {}
+    return {}
+
+
+def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = ()) -> list[Finding]:
+    """The hazards of every Prometheus metric of an Argo gate."""
+    findings: list[Finding] = []
+    empty = SeriesStore()
+    for metric in gate.metrics.values():
+        label = f"metric {metric.name!r}"
+
+        def add(code: str, explanation: str, behaviour: str, *path: str) -> None:
+            file, line = _argo_metric_line(manifests, metric, *path)
+            findings.append(Finding(file, line, code, label, explanation, behaviour))
+
+        args = _run_args_for(gate, metric.template)
+        declared = {arg.name for template in gate.templates.values() for arg in template.args}
+        tags = [m.group(0) for m in _ANY_TAG.finditer(metric.query)]
+        odd = [t for t in tags if not _ARGS_TAG.fullmatch(t)]
+        undeclared = [t for t in tags if (m := _ARGS_TAG.fullmatch(t)) is not None and m.group(1) not in declared]
+        if odd:
+            add("H6", f"the query has the tag {odd[0]}; Argo resolves only {{{{args.<name>}}}}",
+                "'failed to resolve' at the start of every run: the AnalysisRun is Error and the rollout aborts",
+                "provider", "prometheus", "query")
+        if undeclared:
+            add("H6u", f"the query uses {undeclared[0]}, an arg no template declares (spec.args)",
+                "'failed to resolve' at the start of every run: the AnalysisRun is Error and the rollout aborts",
+                "provider", "prometheus", "query")
+        conditions = [c for c in (metric.successCondition, metric.failureCondition) if c]
+        if not conditions:
+            add("H5", "no successCondition or failureCondition",
+                "every measurement is Successful unless the query errs: the metric can never fail")
+        for field, condition in (("successCondition", metric.successCondition),
+                                 ("failureCondition", metric.failureCondition)):
+            if condition and not _ANY_TAG.search(condition):
+                try:
+                    if "args" in names_used(condition):
+                        add("H7", "'args.x' in the condition without {{ }}: expr sees an unknown name 'args'",
+                            f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} errors, "
+                            f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", field)
+                except ConditionError:
+                    pass
+        query = _ARGS_TAG.sub(lambda m: args.get(m.group(1), "x"), metric.query)
+        try:
+            tree = parse(query)
+            result = evaluate(query, empty, 0.0)
+        except PromQLError as exc:
+            if not odd:
+                add("HQ", f"Prometheus rejects the query ({exc})",
+                    f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} errors, "
+                    f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", "provider", "prometheus", "query")
+            continue
+        vector = result.result_type == "vector"
+        success, failure = metric.successCondition, metric.failureCondition
+        always_error = bool(conditions) and vector and all(
+            _errs(success, failure, sample) for sample in ([0.5], [1.0], [0.0]))
+        if always_error and not any("args" in _names(c) for c in conditions):
+            add("H1", "the condition compares the whole vector 'result' ([]float64) with a value: expr refuses it",
+                f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} consecutive errors, about "
+                f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first",
+                "successCondition" if success else "failureCondition")
+        if not always_error and vector and conditions and len(result) == 0 and _errs(success, failure, []):
+            add("H2", "'result[0]' with no 'len(result)' guard, and the query returns nothing until its series "
+                      "exist (no 'or vector(0)')",
+                f"an empty result is an Error, retried every {ERROR_RETRY_INTERVAL:g} s: "
+                f"{_ABORT_AFTER} in a row abort the rollout",
+                "successCondition" if success else "failureCondition")
+        if conditions and not always_error and _is_ratio(tree):
+            phase, _ = measurement_phase([math.nan] if vector else math.nan, success, failure)
+            if phase is AnalysisPhase.FAILED and success and not failure:
+                add("H3a", "a ratio query (0/0 = NaN when the window has no requests) judged by a success "
+                           "condition only",
+                    "NaN makes every comparison false: the measurement is Failed (no traffic counts as a failure)",
+                    "successCondition")
+            elif phase is AnalysisPhase.INCONCLUSIVE:
+                add("H3c", "a ratio query (0/0 = NaN when the window has no requests) judged by both conditions",
+                    "NaN makes both false: the measurement is Inconclusive and the rollout pauses",
+                    "successCondition")
+        filters = _filters(tree)
+        if filters:
+            add("H4", f"a comparison filter ('{filters[0]}') inside the query",
+                "a healthy service gives an empty result, which the condition must then handle "
+                "(an unguarded result[0] is an Error)", "provider", "prometheus", "query")
+        interval = _duration(metric.interval)
+        windows = _windows(tree)
+        if interval is not None and windows and max(windows) > interval + 1e-9:
+            add("H9", f"a [{_show(max(windows))}] window, longer than the {metric.interval} interval",
+                "consecutive measurements overlap and are correlated: a blip counts in several of them",
+                "interval")
+    return findings
+
+
+def _errs(success: Optional[str], failure: Optional[str], value: object) -> bool:
+    for condition in (success, failure):
+        if condition:
+            try:
+                evaluate_condition(condition, value)  # type: ignore[arg-type]
+            except ConditionError:
+                return True
+    return False
+
+
+def _names(condition: str) -> list[str]:
+    try:
+        return names_used(condition)
+    except ConditionError:
+        return []
+
+
+def _duration(text: Optional[str]) -> Optional[float]:
+    if not text or _ANY_TAG.search(text):
+        return None
+    try:
+        return parse_go_duration(text)
+    except GoDurationError:
+        return None
+
+
+def _show(seconds: float) -> str:
+    return f"{int(seconds // 60)}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
+
+
+# -- Flagger ---------------------------------------------------------------------------------
+
+def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = ()) -> list[Finding]:
+    """The hazards of a Flagger Canary's analysis."""
+    findings: list[Finding] = []
+    canary = next((m for m in manifests if m.kind == "Canary" and m.name == gate.name), None)
+    key = "canaryAnalysis" if gate.legacy_analysis_field else "analysis"
+    file = canary.filename if canary else (manifests[0].filename if manifests else "<gate>")
+    interval = analysis_interval(gate)
+    for index, (name, metric) in enumerate(gate.analysis.metrics.items()):
+        line = canary.line("spec", key, "metrics", index) if canary else None
+        label = f"metric {name!r}"
+
+        def add(code: str, explanation: str, behaviour: str) -> None:
+            findings.append(Finding(file, line, code, label, explanation, behaviour))
+
+        if metric.kind == "ignored":
+            add("FH2", "not a builtin, and no templateRef or query",
+                "Flagger never checks it: it can never fail (flagger#1581)")
+            continue
+        if metric.name == "request-duration" and metric.thresholdRange is None and not metric.threshold:
+            add("FH3", "request-duration with no thresholdRange and no threshold",
+                "the limit is 0 ms: every tick with a latency of 1 ms or more is a failed check")
+        if (metric.name == "request-success-rate" and metric.thresholdRange is not None
+                and metric.thresholdRange.min is not None and metric.thresholdRange.min <= 1):
+            add("FH6", f"success-rate minimum {metric.thresholdRange.min:g}: Flagger's success rate is a "
+                       f"percentage (0-100)", "only a success rate under 1% fails: the check can hardly fail")
+        template = gate.template_for(metric)
+        if metric.templateRef is not None and template is None:
+            add("FH5", f"MetricTemplate {metric.templateRef.name!r} is not among the files",
+                "'Metric template error' every tick: failed checks until the rollback")
+        if template is not None and re.search(r"\{\{\s*interval\s*\}\}", template.query) and not metric.interval:
+            add("FH4", "the template uses {{ interval }} and the metric sets no interval",
+                "the window renders empty ('[]'), Prometheus rejects the query: a failed check every tick")
+        window = _duration(metric.interval or (DEFAULT_METRIC_INTERVAL if metric.kind == "builtin" else None))
+        if window is not None and window > interval + 1e-9:
+            add("FH9", f"a {_show(window)} window, longer than the {_show(interval)} analysis interval",
+                "consecutive checks overlap and are correlated")
+    strategy, iterations = strategy_of(gate)
+    if strategy is Strategy.BLUEGREEN and gate.assume.bluegreen_weight == 0 and gate.analysis.metrics:
+        line = canary.line("spec", key) if canary else None
+        findings.append(Finding(file, line, "FH10", "analysis",
+                                f"blue/green ({iterations} iterations) with no load test sending the canary traffic",
+                                "every check finds no values: failed checks until the rollback"))
+    return findings
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[Finding], list[str]]:
+    """The hazards in one file (its Rollouts, MetricTemplates and ``extra`` files help), and the problems that
+    stopped linting (a Helm template, no gate)."""
+    try:
+        manifests = read_manifests(path)
+    except GateError as exc:
+        return [], list(exc.problems)
+    others: list[Manifest] = []
+    for other in extra:
+        try:
+            others.extend(read_manifests(other))
+        except GateError:
+            continue  # a file that cannot be read helps no other
+    kinds = {m.kind for m in manifests}
+    findings: list[Finding] = []
+    try:
+        if kinds & set(TEMPLATE_KINDS):
+            imported = import_argo_manifests(manifests, [m for m in others if m.kind == "Rollout"])
+            findings.extend(lint_argo(imported.gate, manifests))
+        for canary in [m for m in manifests if m.kind == "Canary"]:
+            flagger = import_flagger_manifests(manifests, [m for m in others if m.kind == "MetricTemplate"],
+                                               canary=canary.name)
+            findings.extend(lint_flagger(flagger.gate, manifests))
+    except GateError as exc:
+        return findings, list(exc.problems)
+    if not kinds & {*TEMPLATE_KINDS, "Canary"}:
+        return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
+    return findings, []
+
+
+def lint_files(paths: Sequence[str | Path]) -> tuple[list[Finding], list[str]]:
+    """:func:`lint_file` on each path; MetricTemplates and Rollouts in any of the files serve all of them."""
+    findings: list[Finding] = []
+    problems: list[str] = []
+    for path in paths:
+        found, stopped = lint_file(path, [p for p in paths if p != path])
+        findings.extend(found)
+        problems.extend(stopped)
+    return findings, problems

@@ -1,0 +1,194 @@
+"""``rampsim import argo|flagger``: files → a plan that validates, carries the gate as written, says what it defaulted;
+refusals located and without a traceback; the plan sections' own errors located by file, line and field."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from rampsim.cli import main
+from rampsim.gates.argo_model import ArgoGate
+from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.plan_sections import gate_of, gated_plan_from_text, load_gated_plan, with_gate_overrides
+from rampsim.plan.loader import PlanError
+from tests.gates_helpers import corpus
+
+TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  args:
+  - name: service-name
+  - name: canary-hash
+  metrics:
+  - name: success-rate
+    interval: 20s
+    count: 6
+    failureLimit: 1
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus:
+        address: http://prometheus:9090
+        query: |
+          sum(rate(http_requests_total{service="{{args.service-name}}",rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}",rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
+  - name: smoke
+    provider:
+      job:
+        spec: {template: {spec: {containers: [{name: t, image: curl}], restartPolicy: Never}}}
+"""
+ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: shop}
+spec:
+  strategy:
+    canary:
+      steps:
+      - setWeight: 10
+      - pause: {duration: 30}
+      - analysis:
+          templates: [{templateName: success-rate}]
+          args:
+          - {name: service-name, value: shop}
+          - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
+      - setWeight: 50
+      - pause: {}
+"""
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_import_argo_with_rollout_writes_a_valid_plan_with_the_schedule(tmp_path, capsys):
+    template, rollout = write(tmp_path, "t.yaml", TEMPLATE), write(tmp_path, "r.yaml", ROLLOUT)
+    out = tmp_path / "plan.yaml"
+    assert main(["import", "argo", str(template), "--rollout", str(rollout), "--profile", "istio", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "metric 'smoke'" in err and "job provider" in err
+    text = out.read_text()
+    assert "DEFAULTED" in text and "slo:" in text and "traffic:" in text
+    plan = load_gated_plan(out)
+    gate = gate_of(plan)
+    assert isinstance(gate, ArgoGate) and gate.profile == "istio"
+    assert gate.metrics["success-rate"].interval == "20s" and gate.metrics["success-rate"].count == 6
+    assert gate.not_simulated[0].name == "smoke"
+    # 10% for the 30 s pause, then the analysis (6 × 20 s: the last at 100 s), then 50% until the assumed
+    # manual promotion (5m), then the slack
+    assert [(p.weight, p.duration) for p in plan.phases] == [(0.1, 130.0), (0.5, 300.0), (1.0, 60.0)]
+    assert plan.telemetry.scrape_interval == 10.0
+    assert plan.rules == {} and plan.checkpoints == {}
+
+
+def test_import_argo_args_and_placeholders(tmp_path, capsys):
+    template = write(tmp_path, "t.yaml", TEMPLATE)
+    out = tmp_path / "plan.yaml"
+    assert main(["import", "argo", str(template), "--arg", "service-name=shop", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "arg 'canary-hash'" in err and "defaulted to 'canary'" in err
+    gate = gate_of(load_gated_plan(out))
+    assert isinstance(gate, ArgoGate) and gate.args == {"service-name": "shop", "canary-hash": "canary"}
+    assert main(["import", "argo", str(template), "--arg", "nonsense"]) == 2
+
+
+def test_refusals_are_located_and_exit_3_without_traceback(tmp_path, capsys):
+    helm = write(tmp_path, "helm.yaml", "apiVersion: v1\nkind: AnalysisTemplate\nmetadata:\n  name: {{ .Values.name }}\n")
+    assert main(["import", "argo", str(helm)]) == 3
+    err = capsys.readouterr().err
+    assert f"{helm}:4: a Helm chart template" in err and "Traceback" not in err
+    web = write(tmp_path, "web.yaml", """
+    apiVersion: argoproj.io/v1alpha1
+    kind: AnalysisTemplate
+    metadata: {name: web}
+    spec:
+      metrics:
+      - name: health
+        provider: {web: {url: "http://x/health"}}
+    """)
+    assert main(["import", "argo", str(web)]) == 3
+    err = capsys.readouterr().err
+    assert "no metric rampsim can simulate" in err and "'health' (web)" in err
+    unsupported = write(tmp_path, "topk.yaml", TEMPLATE.replace("sum(rate(", "topk(3, rate(", 1))
+    assert main(["import", "argo", str(unsupported)]) == 3
+    err = capsys.readouterr().err
+    assert "topk" in err and f"{unsupported}:" in err
+    bad = write(tmp_path, "bad.yaml", TEMPLATE.replace("interval: 20s", "interval: 20"))
+    assert main(["import", "argo", str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert f"{bad}:11: spec.metrics.0.interval:" in err and "Go duration" in err
+
+
+def test_blue_green_rollouts_are_refused(tmp_path, capsys):
+    template = write(tmp_path, "t.yaml", TEMPLATE)
+    blue = write(tmp_path, "bg.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: x}\n"
+                                      "spec:\n  strategy:\n    blueGreen: {activeService: a}\n")
+    assert main(["import", "argo", str(template), "--rollout", str(blue)]) == 3
+    assert "only the canary strategy" in capsys.readouterr().err
+
+
+def test_import_flagger_with_metric_templates(tmp_path, capsys):
+    directory = corpus("flagger")
+    canary = directory / "stefanprodan__gitops-istio__apps__backend__canary.yaml"
+    metrics = directory / "stefanprodan__gitops-istio__istio__gateway__flagger-metrics.yaml"
+    out = tmp_path / "plan.yaml"
+    assert main(["import", "flagger", str(canary), "--metric-template", str(metrics), "--mesh", "istio",
+                 "-o", str(out)]) == 0
+    plan = load_gated_plan(out)
+    gate = gate_of(plan)
+    assert isinstance(gate, FlaggerGate) and gate.analysis.threshold == 10 and gate.analysis.stepWeight == 5
+    assert set(gate.templates) == {"istio-system/error-rate", "istio-system/latency"}
+    assert plan.phases[0].weight == 0.0 and plan.phases[1].weight == 0.05 and plan.phases[-2].weight == 0.5
+    assert main(["import", "flagger", str(canary), "--strict"]) == 3
+    assert "give it with --metric-template" in capsys.readouterr().err
+
+
+PLAN = """
+name: x
+phases: [{weight: 20%, duration: 10m}]
+final_gate: {at: 10m}
+slo: {objectives: {}}
+argo:
+  templates: {t: {}}
+  metrics:
+    m:
+      name: m
+      template: t
+      interval: "30"
+      successCondition: result[0] >= 0.95
+      provider: {prometheus: {query: up}}
+  rollout: {steps: [{setWeight: 20}]}
+"""
+
+
+def test_gate_section_errors_name_file_line_and_field():
+    with pytest.raises(PlanError) as caught:
+        gated_plan_from_text(PLAN, "plan.yaml")
+    assert any(p.startswith("plan.yaml:12: argo.metrics.m.interval:") for p in caught.value.problems)
+    plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
+    with pytest.raises(PlanError, match="plan.yaml:9: argo.metrics.m.threshold"):  # a new key: its metric's line
+        with_gate_overrides(plan, {"argo.metrics.m.successCondition": "result[0] >= x", "argo.metrics.m.threshold": 1})
+
+
+def test_sweeps_vary_the_gate_fields_and_the_threshold():
+    plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
+    varied = with_gate_overrides(plan, {"argo.metrics.m.failureLimit": 3, "argo.metrics.m.threshold": 0.99})
+    gate = gate_of(varied)
+    assert isinstance(gate, ArgoGate) and gate.metrics["m"].failureLimit == 3 and gate.metrics["m"].threshold == 0.99
+
+
+def _analysis():
+    from rampsim.gates.argo_model import RolloutAnalysis
+    return RolloutAnalysis(templates=[{"templateName": "t"}])
+
+
+def test_varied_threshold_reaches_the_measured_condition():
+    from rampsim.gates.argo_resolve import run_metrics
+
+    plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
+    gate = gate_of(with_gate_overrides(plan, {"argo.metrics.m.threshold": 0.99}))
+    assert isinstance(gate, ArgoGate)
+    assert run_metrics(gate, _analysis())[0].success == "result[0] >= 0.99"

@@ -1,0 +1,184 @@
+"""Export then import is the identity: a gate written back as Argo or Flagger files reads back to the same gate.
+
+Random gates (hypothesis; ``tests/conftest.py`` chooses the profile) are exported with
+:mod:`rampsim.gates.export` and imported again; Argo gates compare in their normal form (args given on
+the command line folded into the Rollout's analyses, a varied threshold written into the conditions).
+The CLI does the same through plan files.
+"""
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from rampsim.cli import main
+from rampsim.gates.argo_import import NOT_SIMULATED_REASONS, import_argo_manifests
+from rampsim.gates.argo_model import (
+    ArgoArg, ArgoGate, ArgoMetric, ArgoRollout, ArgoTemplate, Assumptions, Identity, NotSimulated, RolloutAnalysis,
+    Step,
+)
+from rampsim.gates.export import export_argo, export_flagger, normalize_argo
+from rampsim.gates.flagger_import import import_flagger_manifests
+from rampsim.gates.flagger_model import (
+    FlaggerAnalysis, FlaggerAssumptions, FlaggerGate, FlaggerMetric, MetricTemplate, MetricTemplateRef,
+    ThresholdRange, template_key,
+)
+from rampsim.gates.manifests import parse_manifests
+from rampsim.gates.plan_sections import gate_of, load_gated_plan
+from rampsim.gates.profiles import PROFILES
+
+NAMES = st.sampled_from(["alpha", "beta", "gamma", "delta", "omega"])
+DURATIONS = st.sampled_from(["10s", "30s", "1m", "2m", "90s"])
+
+
+@st.composite
+def conditions(draw):
+    threshold = draw(st.sampled_from([0.9, 0.95, 0.99, 1, 0.01, 250]))
+    form = draw(st.sampled_from(["result[0] >= {t}", "result[0] < {t}", "len(result) == 0 || result[0] >= {t}",
+                                 "result >= {t}", "isNaN(result[0]) || result[0] <= {t}"]))
+    return form.format(t=threshold)
+
+
+@st.composite
+def argo_gates(draw):
+    template_names = draw(st.lists(st.sampled_from(["rate", "latency", "errors"]), min_size=1, max_size=2,
+                                   unique=True))
+    templates, metrics, skipped = {}, {}, []
+    metric_names = iter(draw(st.lists(NAMES, min_size=4, max_size=4, unique=True)) + ["m5", "m6", "m7"])
+    arg_values: dict[str, str] = {}
+    needs_value: set[str] = set()
+    for template in template_names:
+        args = [ArgoArg(name=f"{template}-svc", value=draw(st.sampled_from([None, "web", "api"])))]
+        templates[template] = ArgoTemplate(args=args, kind=draw(st.sampled_from(["AnalysisTemplate",
+                                                                                 "ClusterAnalysisTemplate"])))
+        # an arg without a default gets its value on the command line (argo.args); one with a default may be
+        # overridden by the background analysis
+        arg_values[args[0].name] = draw(st.sampled_from(["web", "shop"]))
+        needs_value.add(args[0].name) if args[0].value is None else None
+        for _ in range(draw(st.integers(1, 2))):
+            name = next(metric_names)
+            interval = draw(st.one_of(st.none(), DURATIONS))
+            count = draw(st.sampled_from([None, 1, 3, 5])) if interval else draw(st.sampled_from([None, 1]))
+            limit = draw(st.sampled_from([None, 0, 1, 2, -1]))
+            if count and limit and limit > count:
+                limit = count
+            metrics[name] = ArgoMetric(
+                name=name, template=template, interval=interval, count=count, failureLimit=limit,
+                initialDelay=draw(st.sampled_from([None, "30s", "1m"])),
+                inconclusiveLimit=draw(st.sampled_from([None, 0, 1])) if not count or count >= 1 else None,
+                consecutiveErrorLimit=draw(st.sampled_from([None, 2, 4])),
+                successCondition=draw(st.one_of(st.none(), conditions())),
+                failureCondition=draw(st.one_of(st.none(), conditions())),
+                threshold=draw(st.sampled_from([None, None, 0.97])),
+                provider={"prometheus": {"query": f'sum(rate(x{{svc="{{{{args.{template}-svc}}}}"}}[1m]))',
+                                         "address": "http://prometheus:9090"}})
+        if draw(st.booleans()):
+            job = next(metric_names)
+            skipped.append(NotSimulated(template=template, name=job, provider="job",
+                                        reason=NOT_SIMULATED_REASONS["job"],
+                                        spec={"name": job, "provider": {"job": {"spec": {"backoffLimit": 1}}}}))
+    metrics = {k: m.model_copy(update={"threshold": None}) if m.threshold is not None and not any(
+        c and c.count(".") + c.count("0") > 0 for c in (m.successCondition, m.failureCondition)) else m
+        for k, m in metrics.items()}
+    steps: list[Step] = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["setWeight", "pause", "pause-forever", "analysis", "experiment"]))
+        if kind == "setWeight":
+            steps.append(Step(setWeight=draw(st.integers(1, 100))))
+        elif kind == "pause":
+            steps.append(Step(pause={"duration": draw(st.sampled_from([30, "1m", "45s"]))}))
+        elif kind == "pause-forever":
+            steps.append(Step(pause={}))
+        elif kind == "experiment":
+            steps.append(Step(experiment={"duration": "1m", "templates": [{"name": "x", "specRef": "canary"}]}))
+        else:
+            refs = draw(st.lists(st.sampled_from(template_names), min_size=1, unique=True))
+            steps.append(Step(analysis=RolloutAnalysis(templates=[{"templateName": r} for r in refs])))
+    background = None
+    if draw(st.booleans()) or not any(s.analysis for s in steps):
+        background = RolloutAnalysis(templates=[{"templateName": t} for t in template_names],
+                                     startingStep=draw(st.sampled_from([None, 0, 1, 2])),
+                                     args=[{"name": k, "value": v} for k, v in arg_values.items()
+                                           if k not in needs_value and draw(st.booleans())])
+    gate_args = {k: v for k, v in arg_values.items() if k in needs_value}
+    return ArgoGate(profile=draw(st.sampled_from(PROFILES)), templates=templates, metrics=metrics,
+                    rollout=ArgoRollout(name=draw(st.sampled_from(["web", "rollout"])), steps=steps,
+                                        analysis=background),
+                    args=gate_args, identity=Identity(canary_hash=draw(st.sampled_from(["canary", "abc123"]))),
+                    assume=Assumptions(manual_promotion_after=draw(st.sampled_from(["5m", "never", "90s"]))),
+                    not_simulated=skipped)
+
+
+@given(argo_gates())
+def test_argo_export_then_import_is_the_identity(gate):
+    again = import_argo_manifests(parse_manifests(export_argo(gate), "exported.yaml")).gate
+    assert again == normalize_argo(gate)
+    assert normalize_argo(again) == again
+
+
+@st.composite
+def flagger_gates(draw):
+    namespace = draw(st.sampled_from(["default", "prod"]))
+    metrics, templates = {}, {}
+    for name in draw(st.lists(st.sampled_from(["request-success-rate", "request-duration", "errors", "latency",
+                                               "istio_requests_total"]), unique=True, max_size=4)):
+        bounds = draw(st.sampled_from([None, ThresholdRange(min=99), ThresholdRange(max=500),
+                                       ThresholdRange(min=1, max=2)]))
+        ref = None
+        if name in ("errors", "latency"):
+            template_ns = draw(st.sampled_from([None, "flagger-system", namespace]))
+            ref = MetricTemplateRef(name=f"{name}-template", namespace=template_ns)
+            template = MetricTemplate(name=ref.name, namespace=template_ns,
+                                      query='sum(rate(x{ns="{{ namespace }}",app="{{ target }}"}[{{ interval }}]))')
+            templates[template_key(template.name, template.namespace)] = template
+        metrics[name] = FlaggerMetric(name=name, interval=draw(st.sampled_from([None, "1m", "30s"])),
+                                      thresholdRange=bounds, threshold=draw(st.sampled_from([None, 99.0])),
+                                      templateRef=ref)
+    iterations = draw(st.sampled_from([None, 0, 3, 10]))
+    analysis = FlaggerAnalysis(
+        interval=draw(st.sampled_from([None, "15s", "1m"])), threshold=draw(st.sampled_from([None, 1, 5, 10])),
+        maxWeight=draw(st.sampled_from([None, 30, 50])), stepWeight=draw(st.sampled_from([None, 5, 10, 25])),
+        stepWeights=draw(st.sampled_from([[], [5, 10, 20]])), iterations=iterations,
+        match=draw(st.sampled_from([[], [{"headers": {"x-canary": {"exact": "insider"}}}]])),
+        stepWeightPromotion=draw(st.sampled_from([None, 100])), metrics=metrics,
+        webhooks=draw(st.sampled_from([[], [{"name": "load-test", "url": "http://flagger-loadtester/",
+                                             "metadata": {"cmd": "hey -z 1m http://app/"}}]])))
+    return FlaggerGate(
+        name=draw(st.sampled_from(["podinfo", "web"])), namespace=namespace,
+        targetRef={"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        service=draw(st.sampled_from([None, {"port": 9898}])), provider=draw(st.sampled_from([None, "nginx", "linkerd"])),
+        mesh=draw(st.sampled_from(["istio", "linkerd", "appmesh"])), skipAnalysis=draw(st.sampled_from([None, False])),
+        legacy_analysis_field=draw(st.booleans()), analysis=analysis, templates=templates,
+        assume=FlaggerAssumptions(ab_weight=draw(st.sampled_from([0.1, 0.25])),
+                                  bluegreen_weight=draw(st.sampled_from([0.0, 0.05]))))
+
+
+@given(flagger_gates())
+def test_flagger_export_then_import_is_the_identity(gate):
+    again = import_flagger_manifests(parse_manifests(export_flagger(gate), "exported.yaml")).gate
+    assert again == gate
+
+
+def test_cli_import_export_import_gives_the_same_gate(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text("""
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  args: [{name: service-name}]
+  metrics:
+  - name: success-rate
+    interval: 30s
+    failureLimit: 2
+    successCondition: len(result) == 0 || result[0] >= 0.95
+    provider:
+      prometheus:
+        query: |
+          sum(rate(http_requests_total{service="{{args.service-name}}",code!~"5.."}[1m]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}"}[1m]))
+""")
+    plan, exported, replan = tmp_path / "plan.yaml", tmp_path / "exported.yaml", tmp_path / "again.yaml"
+    assert main(["import", "argo", str(template), "--arg", "service-name=web", "-o", str(plan)]) == 0
+    assert main(["export", "argo", str(plan), "-o", str(exported)]) == 0
+    assert main(["import", "argo", str(exported), "-o", str(replan)]) == 0
+    first, second = gate_of(load_gated_plan(plan)), gate_of(load_gated_plan(replan))
+    assert isinstance(first, ArgoGate) and second == normalize_argo(first)
