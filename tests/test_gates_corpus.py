@@ -187,3 +187,42 @@ def test_every_imported_corpus_gate_runs_as_an_engine():
         run_engine(engine_for(plan, store), clock(plan))
         ran += 1
     assert ran >= 100
+
+
+def _imported_corpus_plans():
+    """Every corpus file that imports, as a plan: (name, plan)."""
+    for path in _files(corpus("argo")):
+        if not _PROMETHEUS.search(path.read_text(encoding="utf-8")):
+            continue
+        try:
+            result = import_argo([path])
+        except GateError:
+            continue
+        yield path.name, gated_plan_from_text(plan_yaml("argo", result.gate, "x", result.sources, result.notes))
+    flagger = _files(corpus("flagger"))
+    for path in flagger:
+        try:
+            manifests = read_manifests(path)
+            if not any(m.kind == "Canary" for m in manifests):
+                continue
+            result = import_flagger_manifests(manifests, _flagger_templates(path, flagger))
+        except GateError:
+            continue
+        yield path.name, gated_plan_from_text(plan_yaml("flagger", result.gate, "x", result.sources, result.notes))
+
+
+@pytest.mark.slow
+def test_every_imported_corpus_gate_rehearses_on_a_healthy_simulated_ramp(capsys):
+    from rampsim.sim import simulate
+
+    outcomes: dict[str, list[str]] = {}
+    for name, plan in _imported_corpus_plans():
+        run = simulate(plan, seed=0)          # closed loop: the gate's own engine over the exposed series
+        decision = first_terminal_decision(run.events)
+        outcomes.setdefault("none" if decision is None else decision.kind.value, []).append(name)
+    total = sum(len(v) for v in outcomes.values())
+    with capsys.disabled():
+        print(f"\nimported corpus gates rehearsed on a healthy ramp: {total}; "
+              + ", ".join(f"{kind}: {len(names)}" for kind, names in sorted(outcomes.items())))
+    assert total >= 100
+    assert outcomes.get("advance")  # some real gates promote a healthy release as they are written

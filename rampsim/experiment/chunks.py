@@ -28,13 +28,15 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union, cast
 
 import numpy as np
 
 from rampsim.errors import DataUnavailable, Interrupted, UsageError
 from rampsim import __version__
 from rampsim.engine.judge import KINDS, CompiledGates
+from rampsim.experiment.engine_gates import CONTROLLERS, EngineGates
+from rampsim.gates.plan_sections import gate_of
 from rampsim.experiment.axes import Axis, expand
 from rampsim.experiment.mix import Mix, allocate
 from rampsim.plan.loader import plan_from_document
@@ -187,8 +189,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def source_names(plan: Plan) -> list[str]:
-    """Every source a terminal decision can come from, in a fixed order."""
-    return [f"rule:{name}" for name in plan.rules] + [f"checkpoint:{name}" for name, _ in plan.ordered_checkpoints()]
+    """Every source a terminal decision can come from, in a fixed order (an imported gate's: its controller)."""
+    return ([f"rule:{name}" for name in plan.rules] + [f"checkpoint:{name}" for name, _ in plan.ordered_checkpoints()]
+            + list(CONTROLLERS))
 
 
 # -- the worker side ------------------------------------------------------------------
@@ -196,16 +199,24 @@ def source_names(plan: Plan) -> list[str]:
 _WORKER_CACHE: dict[str, tuple] = {}
 
 
-def compile_grid(spec: SweepSpec) -> CompiledGates:
+Gates = Union[CompiledGates, EngineGates]
+
+
+def gates_for(plans: Sequence[Plan]) -> Gates:
+    """The grid's gates ready to judge runs: compiled, or their engines for imported gates."""
+    return EngineGates(plans) if gate_of(plans[0]) is not None else CompiledGates(plans)
+
+
+def compile_grid(spec: SweepSpec) -> Gates:
     """Every gate of ``spec``'s grid, validated and compiled (the driver does it once and ships it)."""
-    return CompiledGates([p.plan for p in expand(_base_plan(spec), spec.axes)])
+    return gates_for([p.plan for p in expand(_base_plan(spec), spec.axes)])
 
 
 def _base_plan(spec: SweepSpec) -> Plan:
     return plan_from_document(Document(data=spec.plan_data, filename=spec.plan_filename))
 
 
-def _prepared(spec: SweepSpec, gates: CompiledGates) -> tuple[list, list[str], tuple[str, ...]]:
+def _prepared(spec: SweepSpec, gates: Gates) -> tuple[list, list[str], tuple[str, ...]]:
     """The built scenarios of ``spec``, its source names and the histograms to draw, made once per process."""
     from rampsim.sim.scenario import Scenario
 
@@ -218,7 +229,7 @@ def _prepared(spec: SweepSpec, gates: CompiledGates) -> tuple[list, list[str], t
     return _WORKER_CACHE[key]
 
 
-def _histogram_arms(gates: CompiledGates) -> tuple[str, ...]:
+def _histogram_arms(gates: Gates) -> tuple[str, ...]:
     """The arms whose latency histogram some gate reads: the only ones a replicate draws."""
     layout, read = gates.layout, set(gates.read_counters.tolist())
     return tuple(arm for a, arm in enumerate(layout.arms)
@@ -230,7 +241,7 @@ def replicate_seed(seed: int, scenario: int, replicate: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(scenario, replicate)).generate_state(1, np.uint64)[0])
 
 
-def run_chunk(spec: SweepSpec, gates: CompiledGates, scenario: int, start: int, stop: int) -> Chunk:
+def run_chunk(spec: SweepSpec, gates: Gates, scenario: int, start: int, stop: int) -> Chunk:
     """Simulate replicates ``start..stop`` of one scenario and judge every gate on all of them at once."""
     from rampsim.sim.outcome import served_until
     from rampsim.sim.simulation import simulate
@@ -262,7 +273,7 @@ def local_executor(workers: Optional[int] = None) -> Executor:
 
 def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[Executor] = None,
                workers: Optional[int] = None, on_chunk: Optional[Callable[[int, int], None]] = None,
-               gates: Optional[CompiledGates] = None) -> list[Chunk]:
+               gates: Optional[Gates] = None) -> list[Chunk]:
     """Every chunk of ``spec``, in task order: loaded from ``out`` when saved there, else run.
 
     ``gates`` is the grid compiled (:func:`compile_grid`), when the caller has it; workers
@@ -303,7 +314,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
     if pending and executor is None and workers == 1:
         try:
             for i in pending:
-                finished(i, run_chunk(spec, cast(CompiledGates, compiled), *tasks[i]))
+                finished(i, run_chunk(spec, cast(Gates, compiled), *tasks[i]))
         except KeyboardInterrupt:
             raise SweepInterrupted(f"stopped after {done} of {len(tasks)} chunks") from None
     elif pending:
@@ -311,7 +322,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
         pool = executor or local_executor(workers)
         futures: dict[Future, int] = {}
         try:
-            futures = {pool.submit(run_chunk, spec, cast(CompiledGates, compiled), *tasks[i]): i for i in pending}
+            futures = {pool.submit(run_chunk, spec, cast(Gates, compiled), *tasks[i]): i for i in pending}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
         except KeyboardInterrupt:

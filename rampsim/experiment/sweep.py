@@ -5,12 +5,11 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
-from rampsim.engine.judge import CompiledGates
 from rampsim.errors import UsageError
 from rampsim.experiment.axes import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
-from rampsim.experiment.chunks import SweepSpec, run_chunks, source_names, spec_metadata
+from rampsim.experiment.chunks import SweepSpec, gates_for, run_chunks, source_names, spec_metadata
 from rampsim.plan.schema import Plan
 
 __all__ = ["sweep"]
@@ -36,7 +35,7 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     points = expand(plan, axes)  # validates every grid point before any simulation
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
-    gates = CompiledGates([p.plan for p in points])
+    gates = gates_for([p.plan for p in points])
     chunks = run_chunks(spec, out_path, executor, workers, on_chunk, gates)
     meta = {**spec_metadata(spec, mix), "changes": [p.changes for p in points]}
     result = SweepResult.from_chunks(chunks, [p.values for p in points], [s.name for s in mix.scenarios],

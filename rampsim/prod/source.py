@@ -6,10 +6,18 @@ exactly those samples (closed windows on the grid; see
 :mod:`rampsim.engine.metrics`). One instant query of a range vector per batch of
 ticks fetches every series the engine reads::
 
-    {__name__=~"rampsim_requests_total|...",job="api",arm=~"baseline|canary"}[15000ms]
+    {__name__=~"rampsim_requests_total|...",job="api",arm=~"baseline|canary"}[15001ms]
 
-evaluated at the end of the batch's last scrape slot, so it returns each series'
-samples with their own timestamps over the closed range ``[low, high]``.
+evaluated at the end of the batch's last scrape slot ``high``, so it returns each series'
+samples with their own timestamps. The range is one millisecond wider than the slots
+``[low, high]``, and samples before ``low`` are dropped here: a 2.x server selects the
+closed range ``[t-w, t]`` and a 3.x server the left-open ``(t-w, t]``, so a sample exactly
+at ``low`` is returned by both, and the reads are exact on either line without asking the
+server's version. (Timestamps are whole milliseconds on both.)
+
+:meth:`PrometheusSource.instant` forwards any instant query to ``/api/v1/query`` (what
+``rampsim query --prometheus`` prints) and :meth:`PrometheusSource.version` reads the
+server's version from ``/api/v1/status/buildinfo``, with the same bounds and retries.
 
 Failure handling: each request must be done, connection, headers and body, within
 the policy's timeout (a server that drips its answer is cut off), and an answer
@@ -33,7 +41,7 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
 
 import numpy as np
 
@@ -47,19 +55,25 @@ from rampsim.telemetry import Layout
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "bearer_headers", "MAX_ANSWER", "MAX_ATTEMPTS"]
+__all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "QueryRejected", "bearer_headers", "MAX_ANSWER",
+           "MAX_ATTEMPTS"]
 
 MAX_ANSWER = 64 * 2**20
 """Bytes an answer may hold; a larger one is refused, not retried."""
 MAX_ATTEMPTS = 20
 """Attempts per request the command line allows."""
 _CHUNK = 2**16
+_T = TypeVar("_T")
 _MAX_TOKEN = 2**16
 _MAX_WARNINGS = 10
 
 
 class SourceUnavailable(DataUnavailable):
     """Prometheus could not be read (after the retries the policy allows)."""
+
+
+class QueryRejected(UsageError):
+    """Prometheus refused a query as invalid (HTTP 400 or 422: it does not parse, or cannot be evaluated)."""
 
 
 @dataclass(frozen=True)
@@ -149,25 +163,54 @@ class PrometheusSource:
         return ("{__name__=~" + quote(names) + ("," + labels if labels else "")
                 + f",{self.naming.labels.arm}=~{quote(arms)}" + "}")
 
-    def query(self, low_ms: int, high_ms: int) -> tuple[str, str]:
-        """The PromQL and evaluation time that return every sample in ``[low_ms, high_ms]``."""
-        return f"{self.selector()}[{high_ms - low_ms}ms]", format_instant(high_ms / 1000.0)
+    def query(self, low_ms: int, high_ms: int, selector: Optional[str] = None) -> tuple[str, str]:
+        """The PromQL and evaluation time that return every sample in ``[low_ms, high_ms]`` of the series
+        ``selector`` (default :meth:`selector`) matches, on 2.x and 3.x.
+
+        The range is ``high - low + 1`` ms: ``[low - 1, high]`` on 2.x, ``(low - 1, high]`` (that is
+        ``[low, high]``) on 3.x; :meth:`samples` drops a sample at ``low - 1``.
+        """
+        return f"{selector or self.selector()}[{high_ms - low_ms + 1}ms]", format_instant(high_ms / 1000.0)
 
     def read(self, low_ms: int, high_ms: int) -> list[RawSeries]:
         """Samples with ``low_ms <= timestamp <= high_ms`` of every series; raises :class:`SourceUnavailable`."""
-        promql, at = self.query(low_ms, high_ms)
-        series, self.warnings = self._get("/api/v1/query", {"query": promql, "time": at})
-        return series
+        return self.samples(self.selector(), low_ms, high_ms)
 
-    def _get(self, path: str, params: dict[str, str]) -> tuple[list[RawSeries], list[str]]:
+    def samples(self, selector: str, low_ms: int, high_ms: int) -> list[RawSeries]:
+        """Samples with ``low_ms <= timestamp <= high_ms`` of the series ``selector`` matches, on 2.x and 3.x."""
+        promql, at = self.query(low_ms, high_ms, selector)
+        series, self.warnings = self._get("/api/v1/query", {"query": promql, "time": at}, _parse)
+        return [s for s in (_within(s, low_ms, high_ms) for s in series) if len(s.timestamps_ms)]
+
+    def instant(self, promql: str, at: float) -> dict[str, Any]:
+        """The ``data`` of the instant query ``promql`` at unix time ``at`` (``{"resultType": ..., "result": ...}``).
+
+        Raises :class:`QueryRejected` (a usage error) with the server's message when it refuses the
+        query, :class:`SourceUnavailable` when it cannot be read.
+        """
+        data, self.warnings = self._get("/api/v1/query", {"query": promql, "time": format_instant(at)}, _parse_instant,
+                                        rejected=True)
+        return data
+
+    def version(self) -> str:
+        """The server's version, as ``/api/v1/status/buildinfo`` reports it (e.g. ``"2.42.0"``)."""
+        version, _ = self._get("/api/v1/status/buildinfo", {}, _parse_buildinfo)
+        return version
+
+    def _get(self, path: str, params: dict[str, str], parse: Callable[[bytes], tuple[_T, list[str]]],
+             rejected: bool = False) -> tuple[_T, list[str]]:
+        """``parse`` of the answer to a GET of ``path``, retried as the policy allows; with ``rejected``, an HTTP
+        400 or 422 answer (a query the server refuses) is :class:`QueryRejected`."""
         problem, tried = "", 0
         for attempt in range(self.policy.attempts):
             if attempt:
                 self.sleep(self.policy.wait(attempt))
             tried += 1
             try:
-                return _parse(self._exchange(path, urllib.parse.urlencode(params)))
+                return parse(self._exchange(path, urllib.parse.urlencode(params)))
             except _Failure as exc:
+                if rejected and exc.status in (400, 422):
+                    raise QueryRejected(f"{self.description} refused the query: {exc}") from None
                 problem = str(exc)
                 if not exc.retry:
                     break
@@ -226,7 +269,7 @@ class PrometheusSource:
                            f"with --prometheus", retry=False)
         if not 200 <= status < 300:
             raise _Failure(f"HTTP {status} {reason}{_error_detail(response.read(_CHUNK))}",
-                           retry=status == 429 or not 400 <= status < 500)
+                           retry=status == 429 or not 400 <= status < 500, status=status)
         too_large = _Failure(f"an answer larger than {MAX_ANSWER / 2**20:g} MiB: refused (does the selector "
                              f"match far more series than the plan reads?)", retry=False)
         if response.length is not None and response.length > MAX_ANSWER:
@@ -240,11 +283,12 @@ class PrometheusSource:
 
 
 class _Failure(Exception):
-    """One attempt that failed: what went wrong, and whether another attempt may help."""
+    """One attempt that failed: what went wrong, whether another attempt may help, the HTTP status if any."""
 
-    def __init__(self, problem: str, retry: bool = True) -> None:
+    def __init__(self, problem: str, retry: bool = True, status: int = 0) -> None:
         super().__init__(problem)
         self.retry = retry
+        self.status = status
 
 
 class _Deadline:
@@ -309,8 +353,16 @@ def _open(host: str, port: int, deadline: _Deadline) -> socket.socket:
     raise problem or OSError(f"no address for {host}")
 
 
-def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
-    """The series and warnings of a matrix answer; :class:`_Failure` (retried) for anything else."""
+def _within(series: RawSeries, low_ms: int, high_ms: int) -> RawSeries:
+    """``series`` with only the samples in ``[low_ms, high_ms]``."""
+    keep = (series.timestamps_ms >= low_ms) & (series.timestamps_ms <= high_ms)
+    if keep.all():
+        return series
+    return RawSeries(series.labels, series.timestamps_ms[keep], series.values[keep])
+
+
+def _answer(raw: bytes) -> tuple[Any, list[str]]:
+    """The ``data`` and the warnings of a successful API answer; :class:`_Failure` (retried) for anything else."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -318,9 +370,43 @@ def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
     if not isinstance(body, dict) or body.get("status") != "success":
         detail = body.get("error") if isinstance(body, dict) else None
         raise _Failure(f"query failed: {_printable(detail or body)}")
-    data = body.get("data")
+    return body.get("data"), _warnings(body)
+
+
+def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
+    """The series and warnings of a matrix answer; :class:`_Failure` (retried) for anything else."""
+    data, warnings = _answer(raw)
     if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
         raise _Failure("expected a matrix of samples in the answer")
+    return [_series(entry) for entry in data["result"]], warnings
+
+
+def _parse_instant(raw: bytes) -> tuple[dict[str, Any], list[str]]:
+    """The ``data`` of an instant query's answer, its shape checked; :class:`_Failure` otherwise."""
+    data, warnings = _answer(raw)
+    if not isinstance(data, dict) or data.get("resultType") not in ("vector", "scalar", "matrix", "string"):
+        raise _Failure(f"malformed answer: expected a result type in {_printable(data)}")
+    result = data.get("result")
+    if data["resultType"] in ("scalar", "string"):
+        if not (isinstance(result, list) and len(result) == 2 and isinstance(result[1], str)):
+            raise _Failure(f"malformed {data['resultType']} in the answer: {_printable(result)}")
+    elif not (isinstance(result, list) and all(
+            isinstance(e, dict) and isinstance(e.get("metric"), dict) for e in result)):
+        raise _Failure(f"malformed {data['resultType']} in the answer: {_printable(result)}")
+    return {"resultType": data["resultType"], "result": result}, warnings
+
+
+def _parse_buildinfo(raw: bytes) -> tuple[str, list[str]]:
+    """The version in a ``/api/v1/status/buildinfo`` answer; :class:`_Failure` otherwise."""
+    data, warnings = _answer(raw)
+    version = data.get("version") if isinstance(data, dict) else None
+    if not (isinstance(version, str) and re.fullmatch(r"v?\d+\.\d+[0-9A-Za-z.+-]*", version.strip())):
+        raise _Failure(f"malformed build information: no version in {_printable(data)}", retry=False)
+    return version.strip(), warnings
+
+
+def _warnings(body: dict[str, Any]) -> list[str]:
+    """The answer's warnings, printable and at most :data:`_MAX_WARNINGS` of them."""
     warnings = body.get("warnings")
     if warnings is None:
         warnings = []
@@ -329,7 +415,7 @@ def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
     shown = [_printable(w) for w in warnings[:_MAX_WARNINGS]]
     if len(warnings) > _MAX_WARNINGS:
         shown.append(f"and {len(warnings) - _MAX_WARNINGS} more warnings")
-    return [_series(entry) for entry in data["result"]], shown
+    return shown
 
 
 def _series(entry: Any) -> RawSeries:

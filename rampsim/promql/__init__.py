@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from rampsim.promql.api import DEFAULT_LOOKBACK, check_supported, evaluate, evaluate_range
 from rampsim.promql.errors import PromQLError, QueryError, UnsupportedQuery
+from rampsim.promql.exposition import PROFILES, Deployment, Exposition, Names, expose, exposition_store
 from rampsim.promql.semantics import Semantics, as_semantics
 from rampsim.promql.store import SeriesStore
 from rampsim.promql.values import InstantResult, RangeResult, Sample, Series
@@ -27,3 +28,5 @@ from rampsim.promql.values import InstantResult, RangeResult, Sample, Series
 __all__ = ["SeriesStore", "evaluate", "evaluate_range", "check_supported", "Semantics", "as_semantics",
            "InstantResult", "RangeResult", "Sample", "Series", "PromQLError", "QueryError", "UnsupportedQuery",
            "DEFAULT_LOOKBACK"]
+
+__all__ += ["PROFILES", "Deployment", "Exposition", "Names", "expose", "exposition_store"]

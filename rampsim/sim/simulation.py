@@ -31,12 +31,12 @@ import simpy
 import simpy.rt
 
 from rampsim.errors import UsageError
-from rampsim.engine.engine import DecisionEngine
 from rampsim.engine.events import Decision, Event
 from rampsim.engine.protocol import EngineFactory
 from rampsim.faults import Fault
 from rampsim.plan.schema import Plan
 from rampsim.sim.control import Control
+from rampsim.sim.exposed import plan_engine
 from rampsim.sim.fluid import FluidTraffic
 from rampsim.sim.outcome import outcome
 from rampsim.sim.request import RequestTraffic
@@ -96,12 +96,13 @@ class _Channel:
 
 
 def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: Fidelity = "fluid",
-             engine_factory: Optional[EngineFactory] = DecisionEngine, *, speed: Optional[float] = None,
+             engine_factory: Optional[EngineFactory] = plan_engine, *, speed: Optional[float] = None,
              observers: Sequence[Observer] = (), scenario: Optional[Scenario] = None,
              histograms: Optional[Sequence[str]] = None) -> Run:
     """Simulate ``plan`` with ``faults`` (added to the plan's own) and return the :class:`Run`.
 
-    ``engine_factory=None`` runs open loop. ``speed`` plays the run in real time
+    The engine is the plan's own (:func:`~rampsim.sim.exposed.plan_engine`: the reference
+    engine, or an imported Argo or Flagger gate's); ``engine_factory=None`` runs open loop. ``speed`` plays the run in real time
     accelerated by that factor. A prepared ``scenario`` of the same plan and faults
     may be passed to skip building it again (sweeps do). ``histograms`` names the arms
     whose latency histogram the fluid fidelity draws (all by default): a sweep whose
