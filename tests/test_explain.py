@@ -30,3 +30,20 @@ def test_explain_promql(capsys):
     assert ('PromQL: histogram_quantile(0.99, sum by (le)(increase(rampsim_request_duration_seconds_bucket'
             '{arm="canary"}[1m])))') in text
     assert 'sum(increase(rampsim_health_checks_ok_total{arm="canary"}[15m]))' in text
+
+
+def test_explain_promql_for_prometheus_3(capsys):
+    assert main(["explain", str(REFERENCE), "--promql", "3"]) == 0
+    text = capsys.readouterr().out
+    assert ('PromQL: histogram_quantile(0.99, sum by (le)(increase(rampsim_request_duration_seconds_bucket'
+            '{arm="canary"}[1m] anchored)))') in text
+    assert "[1m])" not in text.replace("[1m] anchored)", "")  # every counter range is anchored on 3.x
+
+
+def test_a_reader_that_closes_the_pipe_is_not_an_internal_error(tmp_path):
+    import subprocess
+    import sys
+
+    shell = f"{sys.executable} -m rampsim.cli explain {REFERENCE} --promql | head -1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import traceback
@@ -24,6 +25,7 @@ EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
 _EXTRAS = {"simpy": "sim", "scipy": "sim", "pandas": "sim", "matplotlib": "sim", "hypothesis": "testing",
            "dask": "dask", "distributed": "dask"}   # optional dependencies: the extra that installs each
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
 
 
 def _command_modules() -> list:
@@ -57,6 +59,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`rampsim explain ... | head`): stop quietly, as Unix tools do
+        try:
+            sys.stdout = open(os.devnull, "w")   # nothing more to flush at exit
+        except OSError:
+            pass
+        return EXIT_BROKEN_PIPE
     except PlanError as exc:
         print(f"rampsim {args.command}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:

@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     explain_cmd = subparsers.add_parser("explain", help="print a plan as a person reads it")
     explain_cmd.add_argument("plan", help="plan YAML file")
-    explain_cmd.add_argument("--promql", action="store_true", help="show the PromQL behind every measure")
+    explain_cmd.add_argument("--promql", nargs="?", const="2", choices=["2", "3"], metavar="2|3",
+                             help="show the PromQL behind every measure, in the form exact on Prometheus 2.x "
+                                  "(the default) or 3.x")
     explain_cmd.set_defaults(run=run_explain)
 
 
@@ -91,6 +93,8 @@ def run_explain(args: argparse.Namespace) -> int:
             naming = naming_for_plan(plan)
         except PlanError as exc:
             return report_problems(args.plan, exc.problems)
-        query = lambda measure: naming.promql(measure, interval=plan.telemetry.scrape_interval)  # noqa: E731
+        line = int(args.promql)
+        query = lambda measure: naming.promql(measure, interval=plan.telemetry.scrape_interval,  # noqa: E731
+                                              line=line)
     print(explain(plan, query))
     return 0

@@ -147,10 +147,11 @@ class Naming(BaseModel):
 
     # -- PromQL ------------------------------------------------------------------
 
-    def promql(self, measure: Measure, window: str = "", interval: float = 15.0) -> str:
-        """The PromQL for ``measure`` in this service's names (see :mod:`rampsim.engine.promql`)."""
+    def promql(self, measure: Measure, window: str = "", interval: float = 15.0, line: int = 2) -> str:
+        """The PromQL for ``measure`` in this service's names, in the form exact on Prometheus ``line``
+        (see :mod:`rampsim.engine.promql`)."""
         query = promql(measure, window, names=self.metrics, arm_label=self.labels.arm,
-                       segment_label=self.labels.segment, interval=interval)
+                       segment_label=self.labels.segment, interval=interval, line=line)
         if self.matchers:
             query = query.replace("{" + f"{self.labels.arm}=", "{" + self.selector() + f",{self.labels.arm}=")
         return query
