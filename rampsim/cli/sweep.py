@@ -220,7 +220,10 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
     console.print(f"  (the rule: {RECOMMENDATION_RULE})")
     _print_breakdown(console, result.breakdown(), int(best["gate"]))
-    console.print(f"results and charts in {out}: " + ", ".join(p.name for p in charts) + ", summary.csv, runs.csv.gz")
+    written = [p.name for p in charts] + ["summary.csv"]
+    if (Path(out) / "runs.csv.gz").exists():
+        written.append("runs.csv.gz")
+    console.print(f"results and charts in {out}: " + ", ".join(written))
 
 
 def _print_breakdown(console: Console, breakdown: "pd.DataFrame", gate: int) -> None:
