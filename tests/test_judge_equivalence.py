@@ -31,7 +31,7 @@ def assert_same(plans, telemetry):
 
 
 @given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
-def test_vectorized_equals_engine_on_random_gates(layout, data):
+def test_compiled_judge_equals_engine_on_random_gates(layout, data):
     telemetry = data.draw(rst.telemetry(layout, min_ticks=20, max_ticks=81, gaps=True, resets=True))
     plans = data.draw(st.lists(rst.gate_plans(layout), min_size=1, max_size=4))
     assert_same(plans, telemetry)
@@ -39,7 +39,7 @@ def test_vectorized_equals_engine_on_random_gates(layout, data):
 
 @pytest.mark.slow
 @given(st.floats(0.0005, 0.02), st.integers(0, 900), st.integers(1, 200))
-def test_vectorized_equals_engine_on_the_reference_plan(rate, start, length):
+def test_compiled_judge_equals_engine_on_the_reference_plan(rate, start, length):
     plan = load_plan(REFERENCE)
     grid = [with_overrides(plan, {"rules.error_rate_rollback.threshold": f"{t}%", "rules.*.sustain": s})
             for t in (0.3, 0.5, 1.0) for s in ("1m", "3m")]
@@ -99,3 +99,27 @@ def test_compiled_grid_of_a_thousand_gates_equals_engine():
     assert {"rollback", "advance"} <= stops  # the grid spans gates that stop and gates that do not
     for g, plan in enumerate(plans):
         assert named[g] == engine_verdict(plan, telemetry), f"gate {g}"
+
+
+@pytest.mark.parametrize("damage", [-1.0, 2.0 ** 53 + 2, np.inf, np.nan])
+def test_a_damaged_sample_is_judged_as_the_engine_does_whatever_runs_share_the_batch(damage):
+    plan = rst.single_rule_plan("error_rate", "1%", "1m", "0s", "rollback")
+    damaged = steady(rst.SMALL_LAYOUT, minutes=20, error_rate=0.002)
+    errors = damaged.layout.channels("errors", arm=damaged.layout.arm("canary")).ravel()[0]
+    damaged.counters[30, errors] = damage
+    gap = steady(rst.SMALL_LAYOUT, minutes=20, error_rate=0.002)
+    gap.counters[10, errors] = np.nan
+    expected = engine_verdict(plan, damaged)
+    gates = CompiledGates([plan])
+    assert gates.judge([damaged]).named(0)[0] == expected
+    assert gates.judge([damaged, gap]).named(0)[0] == expected
+    assert gates.judge([gap, damaged]).named(1)[0] == expected
+
+
+def test_the_judge_refuses_telemetry_of_another_layout():
+    plan = rst.single_rule_plan("error_rate", "1%", "1m", "0s", "rollback")
+    other = steady(minutes=20, error_rate=0.002)   # the reference layout, three segments
+    with pytest.raises(ValueError, match="does not match"):
+        CompiledGates([plan]).judge([other])
+    with pytest.raises(ValueError, match="no runs"):
+        CompiledGates([plan]).judge([])

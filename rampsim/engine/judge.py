@@ -34,7 +34,7 @@ from rampsim.engine.events import SEVERITY_RANK, TIME_TOLERANCE
 from rampsim.engine.metrics import Series, corrected_counters, evaluate, plan_channels
 from rampsim.engine.schedule import checkpoint_ticks, previous_checkpoints, window_starts
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Measurement, Metric, Plan, Rule, WindowKind
-from rampsim.telemetry import Telemetry, damaged_counters
+from rampsim.telemetry import COUNTER_LIMIT, Telemetry, damaged_counters
 
 __all__ = ["KINDS", "Verdicts", "CompiledGates", "judge"]
 
@@ -179,6 +179,10 @@ class CompiledGates:
 
     def judge(self, telemetries: Sequence[Telemetry]) -> Verdicts:
         """Every gate's first terminal decision on each of ``telemetries`` (runs on one scrape grid)."""
+        if not telemetries:
+            raise ValueError("no runs to judge")
+        if telemetries[0].layout != self.layout:
+            raise ValueError(f"telemetry layout {telemetries[0].layout} does not match the gates' {self.layout}")
         runs = _Runs(telemetries, self.read_counters)
         shape = (len(telemetries), self.n_gates)
         verdicts = Verdicts(np.zeros(shape, np.int8), np.full(shape, np.nan), np.full(shape, -1, np.int16),
@@ -231,7 +235,7 @@ class _Runs:
         self._absent: Optional[np.ndarray] = None   # (runs, ticks, read) where a read sample is missing
         if len(read_counters):  # only the channels some gate reads are corrected for resets
             raw = np.stack([t.counters[:, read_counters] for t in telemetries], axis=1)     # (ticks, runs, read)
-            if np.isfinite(raw).all():  # corrected along time for every run at once
+            if ((raw >= 0) & (raw <= COUNTER_LIMIT)).all():  # no missing or damaged sample: every run at once
                 stacked[:, :, read_counters] = corrected_counters(raw).transpose(1, 0, 2)
             else:
                 damaged = damaged_counters(raw)

@@ -26,6 +26,9 @@ def checkpoint_ticks(plan: Plan, time: np.ndarray) -> list[int]:
 
 
 def window_starts(measure: Measurement, ends: np.ndarray, interval: float, previous_checkpoint: np.ndarray) -> np.ndarray:
+    """The first scrape of ``measure``'s window ending at each of ``ends``: the first scrape for a cumulative
+    window, the previous checkpoint's for a since-checkpoint one, ``end - window / interval`` for a rolling one
+    (negative when the window starts before the ramp: inconclusive)."""
     if measure.window.kind is WindowKind.CUMULATIVE:
         return np.zeros_like(ends)
     if measure.window.kind is WindowKind.SINCE_CHECKPOINT:

@@ -1,8 +1,8 @@
 """Running a sweep: replicates in chunks on any executor, saved as they finish.
 
 Each replicate is one open-loop simulation of one mix scenario; every gate of the
-grid is judged on its telemetry (common random numbers) by the vectorized
-evaluator. A replicate's randomness comes from ``SeedSequence(seed, spawn_key=
+grid is judged on its telemetry (common random numbers) by the compiled
+judge (all of a chunk at once). A replicate's randomness comes from ``SeedSequence(seed, spawn_key=
 (scenario, replicate))`` alone, so results are identical whatever the executor,
 the number of workers or the order chunks finish in.
 
@@ -162,8 +162,8 @@ class Chunk:
         if not isinstance(header, dict) or header.get("format") != _CHUNK_FORMAT or sorted(arrays) != sorted(_PAYLOAD):
             raise DamagedChunk("not a chunk of this rampsim version")
         if header.get("draw_scheme", 1) != DRAW_SCHEME:
-            raise DamagedChunk(f"drawn with draw scheme {header.get('draw_scheme', 1)} by an older rampsim; this one "
-                               f"draws with scheme {DRAW_SCHEME}, so its results are not mixed in")
+            raise DamagedChunk(f"drawn with draw scheme {header.get('draw_scheme', 1)} by another rampsim version; "
+                               f"this one draws with scheme {DRAW_SCHEME}, so its results are not mixed in")
         if header.get("key") != key:
             raise DamagedChunk(f"a chunk of another sweep (key {header.get('key')}, this one {key})")
         position = [header.get(name) for name in ("scenario", "start", "stop")]
@@ -383,8 +383,8 @@ def _chunk_directory(out: Path, spec: SweepSpec) -> Path:
         _write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__, "draw_scheme": DRAW_SCHEME},
                                                indent=2).encode())
     elif saved[0] != spec.key and saved[1] != DRAW_SCHEME:
-        raise UsageError(f"{out} holds the chunks of a sweep drawn with draw scheme {saved[1]} by an older rampsim; "
-                         f"this one draws with scheme {DRAW_SCHEME}, and results of two schemes are never mixed: "
+        raise UsageError(f"{out} holds the chunks of a sweep drawn with draw scheme {saved[1]} by another rampsim "
+                         f"version; this one draws with scheme {DRAW_SCHEME}, and results of two schemes are never mixed: "
                          f"delete {out} or choose another output directory")
     elif saved[0] != spec.key:
         raise UsageError(f"{out} holds the chunks of another sweep (key {saved[0]}, this one "
@@ -419,4 +419,5 @@ def spec_metadata(spec: SweepSpec, mix: Mix) -> dict[str, Any]:
     return {"plan": spec.plan_filename, "mix": mix.source or mix.name, "scenarios": [s for s, _ in spec.scenarios],
             "shares": list(spec.shares), "grid": {a.path: list(a.values) for a in spec.axes},
             "replicates": spec.replicates, "seed": spec.seed, "fidelity": spec.fidelity, "key": spec.key,
+            "draw_scheme": DRAW_SCHEME,
             "rampsim_version": __version__}

@@ -274,11 +274,11 @@ def test_chunks_of_an_older_draw_scheme_are_refused_never_mixed_in(validation_pl
     (older / "sweep-spec.json").unlink()
     sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older)
     monkeypatch.undo()
-    with pytest.raises(UsageError, match=f"draw scheme {chunks.DRAW_SCHEME - 1} by an older rampsim"):
+    with pytest.raises(UsageError, match=f"draw scheme {chunks.DRAW_SCHEME - 1} by another rampsim version"):
         sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older)
     chunk = only_chunk(out)   # an older scheme's chunk in this sweep's directory: recomputed with a notice
     chunk.write_bytes(only_chunk(older).read_bytes())
     resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     err = capsys.readouterr().err
-    assert f"drawn with draw scheme {chunks.DRAW_SCHEME - 1} by an older rampsim" in err and "recomputing it" in err
+    assert f"drawn with draw scheme {chunks.DRAW_SCHEME - 1} by another rampsim version" in err and "recomputing it" in err
