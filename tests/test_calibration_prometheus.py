@@ -273,7 +273,11 @@ def test_intervals_contain_the_simulated_model(plan, calibration):
     assert not [path for path in truth if estimates[path].fallback]
     outside = [f"{path}: {truth[path]:.6g} not in [{estimates[path].low:.6g}, {estimates[path].high:.6g}]"
                for path in truth if not estimates[path].contains(truth[path])]
-    assert outside == []
+    # Each interval is a 95% interval of one history: the count that misses is Binomial(len(truth), 5%); more
+    # than its 99% quantile means the intervals do not cover. (Coverage per parameter over many seeds is
+    # checked in test_calibration_estimators.py.)
+    from scipy import stats
+    assert len(outside) <= stats.binom.ppf(0.99, len(truth), 0.05), outside
     # Informative, not merely wide: the history pins the parameters down.
     assert estimates["service.p99"].high < 1.02 * estimates["service.p99"].low
     for process in ("requests", "errors", "latency"):
