@@ -159,3 +159,15 @@ def test_scheduled_weights_follow_the_phases_at_and_between_boundaries():
     seconds = np.array([0.0, 899.0, 900.0, 2699.0, 2700.0, 3599.0, 3600.0, 9999.0])
     assert plan.weights_at(seconds).tolist() == [0.01, 0.01, 0.1, 0.1, 0.5, 0.5, 0.5, 0.5]
     assert [plan.weight_at(s) for s in seconds] == plan.weights_at(seconds).tolist()
+
+
+def test_a_repeated_key_is_reported_with_every_other_problem_of_the_plan(tmp_path, capsys):
+    from rampsim.cli import main
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("name: x\nname: y\nphases:\n  - weight: 200%\n    duration: 1h\nfinal_gate: {at: 1h}\n"
+                    "slo: {objectives: {}}\n")
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:2: name: duplicate key 'name' (first written on line 1)" in err
+    assert f"{path}:4: phases.0.weight:" in err and "2 problem(s)" in err

@@ -46,7 +46,7 @@ _KNOWN_FIELDS = _field_names()
 def load_plan(path: str | Path) -> schema.Plan:
     """Read, validate and return the plan at ``path``."""
     try:
-        document = read_document(path)
+        document = read_document(path, collect_duplicates=True)
     except SourceError as exc:
         raise PlanError([str(exc)]) from None
     return plan_from_document(document)
@@ -55,7 +55,7 @@ def load_plan(path: str | Path) -> schema.Plan:
 def plan_from_text(text: str, filename: str = "<plan>") -> schema.Plan:
     """Validate a plan written as YAML ``text``."""
     try:
-        document = parse_document(text, filename)
+        document = parse_document(text, filename, collect_duplicates=True)
     except SourceError as exc:
         raise PlanError([str(exc)]) from None
     return plan_from_document(document)
@@ -67,13 +67,16 @@ def plan_from_data(data: dict, filename: str = "<plan>") -> schema.Plan:
 
 
 def plan_from_document(document: Document) -> schema.Plan:
-    """Validate an already composed document; errors are located in it."""
+    """Validate an already composed document; errors are located in it, repeated keys among them."""
     if not isinstance(document.data, dict):
-        raise PlanError([f"{document.where(())}: a plan is a mapping of sections (name, phases, checkpoints, ...)"])
+        raise PlanError([*document.duplicates,
+                         f"{document.where(())}: a plan is a mapping of sections (name, phases, checkpoints, ...)"])
     try:
         plan = schema.Plan.model_validate(document.data)
     except ValidationError as exc:
-        raise PlanError(list(describe_errors(exc.errors(), document))) from None
+        raise PlanError([*document.duplicates, *describe_errors(exc.errors(), document)]) from None
+    if document.duplicates:
+        raise PlanError(list(document.duplicates))
     plan._source = document
     return plan
 

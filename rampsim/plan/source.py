@@ -46,6 +46,8 @@ class Document:
     filename: str
     lines: dict[Path_, int] = field(default_factory=dict)
     _constructor: Any = field(default=None, repr=False)
+    duplicates: list[str] = field(default_factory=list)
+    """Repeated keys found while reading with ``collect_duplicates`` (the first value kept): problems to report."""
 
     def line_of(self, path: Path_) -> int | None:
         """Line of ``path``, or of its nearest ancestor that has one."""
@@ -62,8 +64,8 @@ class Document:
         return f"{self.filename}:{line}" if line else self.filename
 
 
-def read_document(path: str | Path) -> Document:
-    """Read and compose the YAML file at ``path``."""
+def read_document(path: str | Path, collect_duplicates: bool = False) -> Document:
+    """Read and compose the YAML file at ``path``; see :func:`parse_document` for ``collect_duplicates``."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -78,11 +80,16 @@ def read_document(path: str | Path) -> Document:
         offset = skipped + exc.start
         line = data.count(b"\n", 0, offset) + 1
         raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset})") from None
-    return parse_document(text, str(path))
+    return parse_document(text, str(path), collect_duplicates)
 
 
-def parse_document(text: str, filename: str = "<plan>") -> Document:
-    """Compose YAML ``text``; ``filename`` is used in messages."""
+def parse_document(text: str, filename: str = "<plan>", collect_duplicates: bool = False) -> Document:
+    """Compose YAML ``text``; ``filename`` is used in messages.
+
+    A repeated key is refused (:class:`SourceError`), or with ``collect_duplicates`` listed in
+    :attr:`Document.duplicates`, its first value kept, for a caller that reports every problem
+    of the file at once and refuses it all the same.
+    """
     _check_size(len(text), filename)
     try:
         node = _Loader(text, filename).get_single_node()
@@ -104,7 +111,7 @@ def parse_document(text: str, filename: str = "<plan>") -> Document:
         document.data = {}
         return document
     document.lines[()] = node.start_mark.line + 1
-    document.data = _build(node, (), document)
+    document.data = _build(node, (), document, collect_duplicates)
     document._constructor = None  # keeps documents picklable (plans travel to worker processes)
     return document
 
@@ -160,7 +167,7 @@ class _Loader(yaml.SafeLoader):
         raise SourceError(f"{where}: {problem}")
 
 
-def _build(node: yaml.Node, path: Path_, document: Document) -> Any:
+def _build(node: yaml.Node, path: Path_, document: Document, collect: bool) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -169,18 +176,20 @@ def _build(node: yaml.Node, path: Path_, document: Document) -> Any:
             key = _scalar(key_node, document)
             if key in result:
                 first = document.lines.get((*path, key))
-                raise SourceError(
-                    f"{document.filename}:{key_node.start_mark.line + 1}: {_dotted((*path, key))}: "
-                    f"duplicate key {key!r} (first written on line {first})"
-                )
+                problem = (f"{document.filename}:{key_node.start_mark.line + 1}: {_dotted((*path, key))}: "
+                           f"duplicate key {key!r} (first written on line {first})")
+                if not collect:
+                    raise SourceError(problem)
+                document.duplicates.append(problem)
+                continue
             document.lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _build(value_node, (*path, key), document)
+            result[key] = _build(value_node, (*path, key), document, collect)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
             document.lines[(*path, index)] = item.start_mark.line + 1
-            items.append(_build(item, (*path, index), document))
+            items.append(_build(item, (*path, index), document, collect))
         return items
     return _scalar(node, document)
 
