@@ -173,3 +173,85 @@ def test_cli_lint_prints_one_line_per_hazard(tmp_path, capsys):
     clean = tmp_path / "clean.yaml"
     clean.write_text(textwrap.dedent(CLEAN_ARGO[0]))
     assert main(["lint", str(clean)]) == 0
+
+
+# -- consequences measured on healthy simulated ramps ------------------------------------------------------------
+
+BARE_RESULT = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  metrics:
+  - name: success-rate
+    interval: 30s
+    successCondition: result >= 0.95
+    provider:
+      prometheus:
+        query: sum(rate(http_requests_total{code!~"5.."}[1m])) / sum(rate(http_requests_total[1m]))
+"""
+
+
+def test_lint_measures_that_a_bare_result_gate_aborts_every_healthy_rehearsal_40_s_in(tmp_path, capsys):
+    # Argo (analysis.go): the condition fails to compile on a []float64, so every measurement is Error; an Error is
+    # retried after 10 s (DefaultErrorRetryInterval) and the 5th in a row exceeds consecutiveErrorLimit (4): the run is
+    # Error and the rollout aborts at 0, 10, 20, 30, 40 s -> 40 s, on every healthy ramp.
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(BARE_RESULT)
+    assert main(["lint", str(gate), "--seeds", "3"]) == 1
+    captured = capsys.readouterr()
+    h1 = next(line for line in captured.out.splitlines() if " H1 " in line)
+    assert h1.startswith(f"{gate}:9: H1 metric 'success-rate':")
+    assert h1.endswith("; on 3 healthy simulated ramps: aborts 3 of 3 (100%) at ~40 s, after 5 Error measurements")
+    assert "on 3 healthy simulated ramps the gate aborts 3 at ~40 s" in captured.err
+    h9 = next(line for line in captured.out.splitlines() if " H9 " in line)
+    assert "healthy simulated" not in h9  # overlapping windows stop no healthy release: nothing to measure
+
+
+def test_lint_no_simulate_reads_the_files_only(tmp_path, capsys):
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(BARE_RESULT)
+    assert main(["lint", str(gate), "--no-simulate"]) == 1
+    captured = capsys.readouterr()
+    assert "healthy simulated" not in captured.out + captured.err
+    assert " H1 " in captured.out
+
+
+def test_a_hazard_that_stops_no_healthy_ramp_says_so(tmp_path):
+    from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
+    from rampsim.gates.lint import lint_gates
+
+    # H2 (an empty vector would be an Error) and H3a (NaN, no traffic in the window, would be Failed): a healthy
+    # simulated ramp has traffic and its series from the start, so neither stops it and the gate promotes
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(BARE_RESULT.replace("result >= 0.95", "result[0] >= 0.95"))
+    (linted,), problems = lint_gates(gate)
+    assert not problems
+    assert [f.code for f in linted.findings] == ["H2", "H3a", "H9"]
+    rehearsed = rehearse_healthy(linted, seeds=2)
+    expected = "on 2 healthy simulated ramps: stopped none (the gate promotes 2 of 2)"
+    assert [consequence(f, rehearsed) for f in linted.findings] == [expected, expected, ""]
+
+
+def test_every_outcome_hazard_has_a_measurable_cause():
+    from rampsim.experiment.lint_rehearsals import CAUSES
+    from rampsim.gates.lint import CODES, OUTCOME_CODES
+
+    assert set(CAUSES) == set(OUTCOME_CODES) and set(OUTCOME_CODES) <= set(CODES)
+
+
+def test_a_rollout_file_serves_the_templates_and_a_long_ramp_is_cut(tmp_path, capsys):
+    from rampsim.experiment.lint_rehearsals import rehearse_healthy
+    from rampsim.gates.lint import lint_gates
+    from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
+
+    template, rollout = tmp_path / "template.yaml", tmp_path / "rollout.yaml"
+    template.write_text(SUCCESS_RATE)
+    rollout.write_text(ROLLOUT)
+    assert main(["lint", str(template), str(rollout), "--seeds", "1"]) == 1   # H9: a [1m] window, a 30s interval
+    err = capsys.readouterr().err
+    assert "not linted" not in err and "problem(s) stopped linting" not in err
+    (linted,), _ = lint_gates(template, [rollout])
+    rehearsed = rehearse_healthy(linted, seeds=2, max_duration=600)   # the Rollout's 30 minutes, cut at 10
+    assert rehearsed.cut and rehearsed.duration == 600
+    assert rehearsed.summary() == "on 2 healthy simulated ramps the gate leaves 2 undecided after the 10 min simulated"

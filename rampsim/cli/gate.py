@@ -19,6 +19,15 @@ code  meaning
 
 0 means go on (the ramp continues, or the final gate advanced: promote); every
 other code means: do not advance.
+
+A plan with an imported gate (an ``argo:`` or ``flagger:`` section, from ``rampsim import``)
+is judged the way Argo Rollouts or Flagger would judge it: the gate's own PromQL queries,
+sent to Prometheus at the gate's own measurement (or tick) times counted from ``--start``
+(when the rollout began), judged with the controller's semantics; every measurement or
+tick is printed as it is judged. ``--replay`` answers the queries from a recording of the
+gate's series instead (evaluated by rampsim, Prometheus 3.x semantics; ``--start`` is then
+required too). Prometheus refusing a query is the controller's failed query (Argo: an Error
+measurement; Flagger: a failed check); Prometheus unreachable is exit 5, as above.
 """
 from __future__ import annotations
 
@@ -27,7 +36,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TYPE_CHECKING, Optional, TextIO
 
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
@@ -43,6 +52,9 @@ from rampsim.prod.gate_run import GateRun, GateOutcome, Step
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.units import Kind, format_value
+
+if TYPE_CHECKING:
+    from rampsim.gates.plan_sections import Gate
 
 __all__ = ["register", "run_gate", "EXIT_CODES"]
 
@@ -112,6 +124,11 @@ def run_gate(args: argparse.Namespace) -> int:
 
 
 def _gate_run(args: argparse.Namespace, plan: Plan, naming: Naming, out: "Output") -> Optional[GateRun]:
+    from rampsim.gates.plan_sections import gate_of
+
+    gate = gate_of(plan)
+    if gate is not None:
+        return _imported_run(args, plan, gate, naming, out)
     if args.prometheus:
         if not args.start:
             out.fail("--start is required with --prometheus (when did the ramp begin?)")
@@ -128,6 +145,38 @@ def _gate_run(args: argparse.Namespace, plan: Plan, naming: Naming, out: "Output
         out.fail(f"{args.replay}: no samples in the recording")
         return None
     return GateRun(plan, recording, start, naming)
+
+
+def _imported_run(args: argparse.Namespace, plan: Plan, gate: "Gate", naming: Naming,
+                  out: "Output") -> Optional[GateRun]:
+    """The run of an imported Argo or Flagger gate: its queries answered by Prometheus or by a recording."""
+    from rampsim.prod.gate_queries import ImportedGateRun, prometheus_queries, recording_queries, series_store
+
+    if args.record:
+        out.fail("--record saves the series a rampsim plan reads; an imported gate reads its own queries' answers "
+                 "from Prometheus: leave --record out (a recording of the gate's series replays with --replay)")
+        return None
+    if args.prometheus:
+        if not args.start:
+            out.fail("--start is required with --prometheus (when did the rollout begin?)")
+            return None
+        policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
+        source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
+        start = parse_instant(args.start)
+        warnings: list[str] = []
+        return ImportedGateRun(plan, gate, prometheus_queries(source, start, warnings=warnings), start, warnings,
+                               naming)
+    if args.follow:
+        out.fail("--follow needs --prometheus: a recording does not grow")
+        return None
+    if not args.start:
+        out.fail("--start is required for an imported gate (when did the rollout begin?): an exporter's series "
+                 "appear at their first request, so a recording's first sample may come later")
+        return None
+    began = parse_instant(args.start)
+    recording = FileSource.open(args.replay)
+    return ImportedGateRun(plan, gate, recording_queries(series_store(recording.series), began), began,
+                           naming=naming)
 
 
 def _at(args: argparse.Namespace, run: GateRun) -> float:
@@ -236,8 +285,12 @@ def describe(plan: Plan, event: Event) -> str:
         lines = [f"CHECKPOINT {event.checkpoint} {event.status.value}: {event.title}"]
         for result in event.results:
             kind = Kind(result.unit)
-            lines.append(f"      {result.status.value:<12} {result.name}: {format_value(result.value, kind)} "
-                         f"(needs {result.op} {format_value(result.threshold, kind)})")
+            if result.op:
+                lines.append(f"      {result.status.value:<12} {result.name}: {format_value(result.value, kind)} "
+                             f"(needs {result.op} {format_value(result.threshold, kind)})")
+            else:  # an imported gate's measurement (its condition) or Flagger check (its message)
+                shown = "no value" if result.value is None else format_value(result.value, kind)
+                lines.append(f"      {result.status.value:<12} {result.name}: {shown} ({result.description})")
         lines += [f"      note: {note}" for note in event.notes]
         lines += [f"      [ ] manual: {item}" for item in event.manual]
         return "\n".join(lines)

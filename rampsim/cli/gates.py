@@ -2,7 +2,12 @@
 
 * ``rampsim import argo TEMPLATE.yaml... [--rollout ROLLOUT.yaml] [--arg NAME=VALUE]... [--profile P] -o plan.yaml``
 * ``rampsim import flagger CANARY.yaml [--metric-template FILE]... [--mesh PROVIDER] [--canary NAME] -o plan.yaml``
-* ``rampsim lint FILE...``: the hazards of the real-gates README, one line each (exit 1 when any)
+* ``rampsim lint FILE... [--no-simulate] [--seeds N] [--max-duration D]``: the hazards of the real-gates
+  README, one line each (exit 1 when any); each hazard that can stop a healthy release also gets its
+  measured consequence: the gate, as ``import`` would write it (rampsim's default traffic), rehearses
+  ``--seeds`` healthy ramps (default 5, at most ``--max-duration`` of each, default 30m) and the line
+  says how many the hazard stopped, and when ("on 5 healthy simulated ramps: aborts 5 of 5 (100%) at
+  ~40 s"). ``--no-simulate`` (or a production install, without the simulator) reads the files only.
 * ``rampsim export argo|flagger PLAN [-o FILE]``: the plan's gate as the controller's files
 
 What import defaulted or passed over is printed on stderr and written as comments in the plan.
@@ -13,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from rampsim.errors import UsageError
 from rampsim.gates.refusals import GateError
@@ -48,8 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     flagger.set_defaults(run=run_import_flagger)
     importer.set_defaults(run=lambda args: _usage(importer))
 
-    lint = subparsers.add_parser("lint", help="report the hazards of Argo and Flagger gate files")
+    lint = subparsers.add_parser("lint", help="report the hazards of Argo and Flagger gate files, and what they do to "
+                                              "a healthy simulated ramp")
     lint.add_argument("files", nargs="+", metavar="FILE", help="gate files (Rollouts and MetricTemplates help)")
+    lint.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
+                      help="measure each hazard that can stop a healthy release on a few healthy simulated ramps "
+                           "(default; needs the sim extra, else skipped with a note)")
+    lint.add_argument("--seeds", type=_seeds, default=5, metavar="N",
+                      help="healthy ramps simulated per gate (default 5)")
+    lint.add_argument("--max-duration", type=_max_duration, default=1800.0, metavar="DURATION",
+                      help="simulate at most this much of each ramp (default 30m)")
     lint.set_defaults(run=run_lint)
 
     export = subparsers.add_parser("export", help="write a plan's gate as Argo or Flagger files")
@@ -57,6 +70,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("plan", help="a plan with an argo: or flagger: section")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(run=run_export)
+
+
+def _seeds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seeds, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"between 1 and 100 seeds, got {value}")
+    return value
+
+
+def _max_duration(text: str) -> float:
+    from rampsim.units import UnitError, parse_duration
+    try:
+        seconds = parse_duration(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 60 <= seconds <= 86_400 or seconds % 60:
+        raise argparse.ArgumentTypeError(f"a whole number of minutes from 1m to 24h, got {text!r}")
+    return float(seconds)
 
 
 def _profiles() -> Sequence[str]:
@@ -146,18 +180,50 @@ def run_import_flagger(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from rampsim.gates.lint import lint_files
+    from rampsim.gates.lint import OUTCOME_CODES, LintedGate, lint_gates
 
-    findings, problems = lint_files(args.files)
-    for finding in findings:
-        print(finding.format())
+    measure = _measurer(args) if args.simulate else None
+    findings = 0
+    problems: list[str] = []
+    for path in args.files:
+        linted, stopped = lint_gates(path, [p for p in args.files if p != path])
+        problems.extend(stopped)
+        for gate in linted:
+            rehearsed = None
+            if measure is not None and any(f.code in OUTCOME_CODES for f in gate.findings):
+                rehearsed = measure(gate)
+            for finding in gate.findings:
+                print(finding.format(_consequence(finding, rehearsed)), flush=True)
+            findings += len(gate.findings)
+            if rehearsed is not None:
+                print(f"{path}: {gate.kind} gate {gate.name!r}: {rehearsed.summary()} "
+                      f"(rampsim's default traffic; no fault)", file=sys.stderr)
     for problem in problems:
         print(f"not linted: {problem}", file=sys.stderr)
-    print(f"{len(findings)} hazard(s) in {len(args.files)} file(s)" +
+    print(f"{findings} hazard(s) in {len(args.files)} file(s)" +
           (f"; {len(problems)} problem(s) stopped linting" if problems else ""), file=sys.stderr)
     if findings:
         return EXIT_HAZARDS
     return EXIT_INVALID if problems and len(problems) >= len(args.files) else 0
+
+
+def _measurer(args: argparse.Namespace) -> Optional[Callable[[Any], Any]]:
+    """Rehearses a linted gate on healthy simulated ramps, or ``None`` (with a note) without the simulator."""
+    try:
+        from rampsim.experiment.lint_rehearsals import rehearse_healthy
+        import simpy  # noqa: F401  the simulator's engine: a production install has none
+    except ModuleNotFoundError as exc:
+        print(f"note: hazards not simulated ({exc.name!r} is not installed: pip install 'rampsim[sim]'); "
+              f"static findings only", file=sys.stderr)
+        return None
+    return lambda gate: rehearse_healthy(gate, seeds=args.seeds, max_duration=args.max_duration)
+
+
+def _consequence(finding: Any, rehearsed: Any) -> str:
+    if rehearsed is None:
+        return ""
+    from rampsim.experiment.lint_rehearsals import consequence
+    return consequence(finding, rehearsed)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -1,25 +1,37 @@
-"""Gates judged by running their own engines: imported Argo and Flagger gates, which do not compile.
+"""Gates judged by their controllers' semantics: imported Argo and Flagger gates, which do not compile.
 
 A rampsim plan's gate compiles into arrays (:class:`~rampsim.engine.judge.CompiledGates`); an
-imported gate is a controller's state machine over PromQL answers (:mod:`rampsim.gates`), so
-a sweep runs each gate's engine over each open-loop run, scrape by scrape, up to its first
-terminal decision. The gates of a grid judged on one run share its exposed series and the
-answers to their queries (:func:`~rampsim.sim.exposed.gate_queries`), which is most of the work.
+imported gate is a controller's state machine over PromQL answers (:mod:`rampsim.gates`). A sweep
+judges each gate of the grid on each open-loop run:
 
-A verdict's source is the controller (``argo`` or ``flagger``); the decision's own reason is
-in a rehearsal's report.
+* an Argo gate, on the fast path (:func:`rampsim.gates.argo_batch.judge_run`): its nominal schedule is
+  computed once per grid, each metric's measurements once per run and grid (gates that differ only in
+  their limits share them), each query answered at all its times by one range evaluation over the run's
+  exposed series (:class:`~rampsim.sim.exposed.ExposedAnswers`); the verdict is the engine's terminal
+  decision, exactly (tested against it);
+* otherwise (a Flagger gate, or an Argo gate or run the fast path declines), by running the gate's
+  engine over the run, scrape by scrape, up to its first terminal decision; the gates of a grid share
+  the run's exposed series and the answers to their queries (:func:`~rampsim.sim.exposed.gate_queries`).
+
+A verdict's source is the controller (``argo`` or ``flagger``) for an abort, a pause or a rollback, none
+for a promotion (as the engines report it); the decision's own reason is in a rehearsal's report.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from rampsim.engine.events import Decision
 from rampsim.engine.judge import KINDS, Verdicts
-from rampsim.gates.engines import engine_for
+from rampsim.engine.protocol import Engine
+from rampsim.gates.argo_batch import ArgoSchedule, judge_run, schedule_of
+from rampsim.gates.argo_engine import ArgoEngine
+from rampsim.gates.argo_model import ArgoGate
+from rampsim.gates.flagger_engine import FlaggerEngine
+from rampsim.gates.plan_sections import Gate, gate_of
 from rampsim.plan.schema import Plan
-from rampsim.sim.exposed import gate_queries
+from rampsim.sim.exposed import gate_answers, gate_queries
 from rampsim.telemetry import Telemetry
 
 __all__ = ["EngineGates", "CONTROLLERS"]
@@ -28,9 +40,11 @@ CONTROLLERS = ("argo", "flagger")
 
 
 class EngineGates:
-    """Imported gates with the :class:`~rampsim.engine.judge.CompiledGates` interface (see the module docstring)."""
+    """Imported gates with the :class:`~rampsim.engine.judge.CompiledGates` interface (see the module docstring).
 
-    def __init__(self, plans: Sequence[Plan]) -> None:
+    ``fast=False`` runs every gate's engine (the reference the fast path is tested against)."""
+
+    def __init__(self, plans: Sequence[Plan], fast: bool = True) -> None:
         if not plans:
             raise ValueError("no gates to judge")
         self.plans = tuple(plans)
@@ -38,25 +52,56 @@ class EngineGates:
         self.layout = plans[0].layout
         self.read_counters = np.arange(self.layout.n_counters)   # any series may be queried
         self.sources = CONTROLLERS
+        self.fast = fast
+        gates = []
+        for plan in self.plans:   # validated once, here (the driver), and shipped with the grid
+            gate = gate_of(plan)
+            if gate is None:
+                raise ValueError(f"plan {plan.name!r} carries no imported gate")
+            gates.append(gate)
+        self.gates: tuple[Gate, ...] = tuple(gates)
+        self.schedules: tuple[Optional[ArgoSchedule], ...] = tuple(
+            schedule_of(g) if fast and isinstance(g, ArgoGate) else None for g in gates)
 
     def __len__(self) -> int:
         return self.n_gates
 
     def judge(self, telemetries: Sequence[Telemetry]) -> Verdicts:
+        gates, schedules = self.gates, self.schedules
         shape = (len(telemetries), self.n_gates)
         verdicts = Verdicts(np.zeros(shape, np.int8), np.full(shape, np.nan), np.full(shape, -1, np.int16),
                             self.sources)
+        argo = CONTROLLERS.index("argo")
         for r, telemetry in enumerate(telemetries):
             shared: dict = {}
-            for g, plan in enumerate(self.plans):
-                engine = engine_for(plan, gate_queries(plan, complete=True, shared=shared))
-                for tick in range(len(telemetry)):
-                    decision = next((e for e in engine.observe(telemetry, tick)
-                                     if isinstance(e, Decision) and e.terminal), None)
-                    if decision is not None:
-                        verdicts.kind[r, g] = KINDS.index(decision.kind.value)
-                        verdicts.time[r, g] = decision.time
-                        controller = decision.source.split(":")[0]
-                        verdicts.source[r, g] = CONTROLLERS.index(controller) if controller in CONTROLLERS else -1
-                        break
+            horizon = float(telemetry.time[-1])
+            for g, (plan, gate, schedule) in enumerate(zip(self.plans, gates, schedules)):
+                if schedule is not None:
+                    answers, sequences = gate_answers(gate, telemetry, shared)
+                    verdict = judge_run(schedule, answers, horizon, sequences)
+                    if verdict is not None:
+                        kind, time = verdict
+                        verdicts.kind[r, g] = KINDS.index(kind)
+                        verdicts.time[r, g] = time
+                        verdicts.source[r, g] = argo if kind in ("rollback", "hold") else -1
+                        continue
+                decision = _engine_decision(plan, gate, telemetry, shared)
+                if decision is not None:
+                    verdicts.kind[r, g] = KINDS.index(decision.kind.value)
+                    verdicts.time[r, g] = decision.time
+                    controller = decision.source.split(":")[0]
+                    verdicts.source[r, g] = CONTROLLERS.index(controller) if controller in CONTROLLERS else -1
         return verdicts
+
+
+def _engine_decision(plan: Plan, gate: Gate, telemetry: Telemetry, shared: dict) -> Optional[Decision]:
+    """The first terminal decision of the gate's engine over the whole run."""
+    queries = gate_queries(plan, complete=True, shared=shared, gate=gate)
+    engine: Engine = (ArgoEngine(plan, gate, queries) if isinstance(gate, ArgoGate)
+                      else FlaggerEngine(plan, gate, queries))
+    for tick in range(len(telemetry)):
+        decision = next((e for e in engine.observe(telemetry, tick) if isinstance(e, Decision) and e.terminal), None)
+        if decision is not None:
+            return decision
+    return None
+

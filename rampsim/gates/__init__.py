@@ -11,15 +11,18 @@ Modules, one noun each:
 * reading files: :mod:`~rampsim.gates.manifests` (multi-document YAML, Helm refused),
   :mod:`~rampsim.gates.goduration`, :mod:`~rampsim.gates.refusals`;
 * Argo: :mod:`~rampsim.gates.exprlang` (conditions), :mod:`~rampsim.gates.argo_model` (the
-  section), :mod:`~rampsim.gates.argo_import`, :mod:`~rampsim.gates.argo_resolve` (args, A6),
+  section), :mod:`~rampsim.gates.argo_import`, :mod:`~rampsim.gates.series_names` (the names the
+  simulated series carry: identity and arg placeholders), :mod:`~rampsim.gates.argo_resolve` (args, A6),
   :mod:`~rampsim.gates.argo_analysis` (A1–A4), :mod:`~rampsim.gates.argo_rollout` (A5),
-  :mod:`~rampsim.gates.argo_engine`;
+  :mod:`~rampsim.gates.argo_engine`; for sweeps, :mod:`~rampsim.gates.argo_batch` (a whole run's
+  verdict at once, exact to the engine's) and :mod:`~rampsim.gates.exprlang_batch` (conditions on arrays);
 * Flagger: :mod:`~rampsim.gates.flagger_model`, :mod:`~rampsim.gates.flagger_import`,
   :mod:`~rampsim.gates.flagger_queries` (builtins per mesh, rendering), :mod:`~rampsim.gates.flagger_canary`
   (F1–F4), :mod:`~rampsim.gates.flagger_engine`;
 * plans: :mod:`~rampsim.gates.imported_plan` (phases, defaulted SLO and traffic),
   :mod:`~rampsim.gates.plan_sections` (the sections, located errors), :mod:`~rampsim.gates.engines`
   (the engine for a plan), :mod:`~rampsim.gates.queries` (the query source), :mod:`~rampsim.gates.profiles`;
-* tools: :mod:`~rampsim.gates.lint` (hazards), :mod:`~rampsim.gates.export` (back to Argo or Flagger files),
+* tools: :mod:`~rampsim.gates.lint` (hazards; their consequences on simulated ramps are measured in
+  :mod:`rampsim.experiment.lint_rehearsals`), :mod:`~rampsim.gates.export` (back to Argo or Flagger files),
   :mod:`~rampsim.gates.yamlout`.
 """

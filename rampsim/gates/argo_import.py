@@ -36,6 +36,7 @@ from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, p
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.profiles import PROFILES, infer_profile
 from rampsim.gates.refusals import GateError, GateRefused, located
+from rampsim.gates.series_names import Use, infer_identity, prefers_stable, query_selectors, solve_placeholder
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
 
 __all__ = ["ArgoImport", "import_argo", "import_argo_manifests", "TEMPLATE_KINDS", "NOT_SIMULATED_REASONS",
@@ -126,13 +127,17 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
     written_identity = parse_identity(annotations.get(f"{ANNOTATION}identity", ""))
     identity = Identity(**{k: v for k, v in written_identity.items() if k in Identity.model_fields})
     args = {**parse_identity(annotations.get(f"{ANNOTATION}args", "")), **args}
-    gate_args, arg_notes = _fill_args(gate_templates, rollout, args, identity)
-    notes.extend(arg_notes)
     queries = [m.query for _, m in keyed.items()]
     written_profile = annotations.get(f"{ANNOTATION}profile")
     chosen = profile or (written_profile if written_profile in PROFILES else None) or infer_profile(queries)
     if profile is None and chosen != written_profile:
         notes.append(f"profile: {chosen} (inferred from the series the queries select; set it with --profile)")
+    known = _known_args(gate_templates, rollout, args)
+    if not written_identity:
+        identity, identity_notes = _infer_identity(chosen, keyed, known)
+        notes.extend(identity_notes)
+    gate_args, arg_notes = _fill_args(gate_templates, rollout, args, identity, chosen, keyed, known)
+    notes.extend(arg_notes)
     promotion = annotations.get(f"{ANNOTATION}manual-promotion-after")
     for item in skipped:
         notes.append(f"metric {item.name!r} of template {item.template!r} is not simulated ({item.provider} "
@@ -354,32 +359,84 @@ def _references(canary: Mapping[str, Any]) -> set[str]:
     return names
 
 
+def _known_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout,
+                given: Mapping[str, str]) -> dict[str, str]:
+    """Every arg value the files or the command line give (template defaults, the Rollout's values, ``--arg``)."""
+    known = {arg.name: arg.value for template in templates.values() for arg in template.args if arg.value is not None}
+    analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
+    if rollout.analysis is not None:
+        analyses.append(rollout.analysis)
+    for analysis in analyses:
+        known.update({arg.name: arg.value for arg in analysis.args if arg.value is not None})
+    known.update({str(k): str(v) for k, v in given.items()})
+    return known
+
+
+def _selectors(metrics: Mapping[str, ArgoMetric], templates: Optional[set[str]] = None) -> list[list[Use]]:
+    return [uses for metric in metrics.values() if templates is None or metric.template in templates
+            for uses in query_selectors(metric.query)]
+
+
+def _infer_identity(profile: str, metrics: Mapping[str, ArgoMetric],
+                    known: Mapping[str, str]) -> tuple[Identity, list[str]]:
+    """The service and namespace the simulated series carry: those the queries select (:mod:`~rampsim.gates.series_names`)."""
+    default = Identity()
+    service, namespace = infer_identity(profile, _selectors(metrics), known, default.service, default.namespace)
+    if (service, namespace) == (default.service, default.namespace):
+        return default, []
+    return Identity(service=service, namespace=namespace), [
+        f"identity: the simulated service is {service!r} in namespace {namespace!r}, the names the queries select "
+        f"(under the {profile} profile, each arm's workload is {service}-canary or {service}-stable); edit "
+        f"argo.identity to rename"]
+
+
 def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, given: Mapping[str, str],
-               identity: Identity) -> tuple[dict[str, str], list[str]]:
-    """``argo.args``: the command line's values, and a placeholder for each arg nothing else supplies."""
+               identity: Identity, profile: str = "http", metrics: Optional[Mapping[str, ArgoMetric]] = None,
+               known: Optional[Mapping[str, str]] = None) -> tuple[dict[str, str], list[str]]:
+    """``argo.args``: the command line's values, and a placeholder for each arg nothing else supplies (the value its
+    queries' matchers need to select the canary's series, :func:`~rampsim.gates.series_names.solve_placeholder`)."""
     notes: list[str] = []
     values = {str(k): str(v) for k, v in given.items()}
+    context = dict(known or values)
     declared = {arg.name for template in templates.values() for arg in template.args}
     for name in sorted(set(values) - declared):
         notes.append(f"--arg {name}: no template declares this arg; kept, but no query uses it")
     analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
     if rollout.analysis is not None:
         analyses.append(rollout.analysis)
+    missing: list[tuple[str, str]] = []
     for analysis in analyses:
         rollout_args = {arg.name: arg for arg in analysis.args}
         for ref in analysis.templates:
             for arg in templates[ref.templateName].args:
-                if arg.name in values:
+                if arg.name in values or any(arg.name == name for name, _ in missing):
                     continue
                 supplied = rollout_args.get(arg.name)
                 if arg.value is not None or arg.valueFrom is not None:
                     continue
                 if supplied is not None and (supplied.value is not None or supplied.valueFrom is not None):
                     continue
-                values[arg.name] = placeholder_arg(arg.name, identity)
-                notes.append(f"arg {arg.name!r} of template {ref.templateName!r} has no value (Argo would fail the "
-                             f"run): defaulted to {values[arg.name]!r}; set it with --arg {arg.name}=VALUE")
+                missing.append((arg.name, ref.templateName))
+    # names whose default is reliable (namespaces, pod hashes) first: the others may be read from matchers using them
+    missing.sort(key=lambda item: 0 if _reliable(item[0]) else 1)
+    for name, template in missing:
+        default = placeholder_arg(name, identity)
+        value = default
+        if metrics is not None:
+            value = solve_placeholder(name, default, profile, identity.service, identity.namespace,
+                                      _selectors(metrics, {template}), context)
+        values[name] = context[name] = value
+        why = "" if value == default else (f", the value its matchers need to select the "
+                                           f"{'stable' if prefers_stable(name) else 'canary'} arm's series under the "
+                                           f"{profile} profile")
+        notes.append(f"arg {name!r} of template {template!r} has no value (Argo would fail the "
+                     f"run): defaulted to {value!r}{why}; set it with --arg {name}=VALUE")
     return values, notes
+
+
+def _reliable(name: str) -> bool:
+    lowered = name.lower()
+    return "namespace" in lowered or lowered == "ns" or "hash" in lowered
 
 
 def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:

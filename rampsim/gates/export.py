@@ -8,10 +8,12 @@ profile, the mesh, the assumptions) travels as ``rampsim.io/...`` annotations, w
 controllers ignore and the importer reads.
 
 Import after export is the identity on gates in normal form (:func:`normalize_argo`: args the
-command line gave are written into the Rollout's analyses, a threshold into the conditions).
+command line gave are written into the Rollout's analyses, a threshold into the conditions, a limit
+a grid set as text, ``'0'``, as a number).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, RolloutAnalysis
@@ -52,7 +54,14 @@ def _with_args(analysis: RolloutAnalysis, gate: ArgoGate) -> RolloutAnalysis:
     return analysis.model_copy(update={"args": list(given.values())})
 
 
+_WHOLE_FIELDS = ("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit")
+
+
 def _apply_threshold(metric: ArgoMetric) -> ArgoMetric:
+    whole = {field: int(value) for field in _WHOLE_FIELDS
+             if isinstance(value := getattr(metric, field), str) and re.fullmatch(r"\s*-?\d+\s*", value)}
+    if whole:   # a sweep's grid sets limits as text ('0'): written back as the numbers Argo's users write
+        metric = metric.model_copy(update=whole)
     if metric.threshold is None:
         return metric
     update: dict[str, Any] = {"threshold": None}

@@ -28,7 +28,10 @@ window longer than the analysis interval (FH9), a blue/green canary nothing send
 (FH10).
 
 Each finding names the file and line, says in one line what is wrong and what the controller
-then does. (The consequence measured on a simulated healthy ramp is for a later version.)
+then does, and which metric it concerns (:attr:`Finding.metric`). :func:`lint_gates` also returns
+the gates it imported, so that a caller with the simulator (``rampsim lint``, through
+:mod:`rampsim.experiment.lint_rehearsals`) can measure what the hazards in :data:`OUTCOME_CODES` do
+to a healthy simulated ramp; this module only reads files.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
@@ -53,10 +56,14 @@ from rampsim.promql import PromQLError, SeriesStore, evaluate
 from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import Binary, Call, Node, RangeSelector, Selector, Unary, parse
 
-__all__ = ["Finding", "lint_file", "lint_files", "lint_argo", "lint_flagger", "CODES"]
+__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
+           "OUTCOME_CODES"]
 
 CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H6", "H6u", "H7", "H9", "HQ",
          "FH2", "FH3", "FH4", "FH5", "FH6", "FH9", "FH10")
+OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH10")
+"""Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
+healthy simulated ramp. The others (a gate that cannot fail, overlapping windows) change what an incident does."""
 
 _ARGS_TAG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
 _ANY_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -73,10 +80,23 @@ class Finding:
     subject: str
     explanation: str
     behaviour: str
+    metric: Optional[str] = None   # the metric's key in the gate section (None: the whole analysis)
 
-    def format(self) -> str:
+    def format(self, consequence: str = "") -> str:
+        """One line: ``file:line: CODE subject: explanation → behaviour`` (``; consequence`` when given)."""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.code} {self.subject}: {self.explanation} → {self.behaviour}"
+        tail = f"; {consequence}" if consequence else ""
+        return f"{where}: {self.code} {self.subject}: {self.explanation} → {self.behaviour}{tail}"
+
+
+@dataclass(frozen=True)
+class LintedGate:
+    """A gate read from a linted file (``kind`` ``argo`` or ``flagger``), and its findings."""
+
+    kind: str
+    name: str
+    gate: Union[ArgoGate, FlaggerGate]
+    findings: tuple[Finding, ...]
 
 
 # -- PromQL shape ----------------------------------------------------------------------------
@@ -143,12 +163,12 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = ()) -> list[Findin
     """The hazards of every Prometheus metric of an Argo gate."""
     findings: list[Finding] = []
     empty = SeriesStore()
-    for metric in gate.metrics.values():
+    for key, metric in gate.metrics.items():
         label = f"metric {metric.name!r}"
 
         def add(code: str, explanation: str, behaviour: str, *path: str) -> None:
             file, line = _argo_metric_line(manifests, metric, *path)
-            findings.append(Finding(file, line, code, label, explanation, behaviour))
+            findings.append(Finding(file, line, code, label, explanation, behaviour, key))
 
         args = _run_args_for(gate, metric.template)
         declared = {arg.name for template in gate.templates.values() for arg in template.args}
@@ -271,7 +291,7 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = ()) -> list[
         label = f"metric {name!r}"
 
         def add(code: str, explanation: str, behaviour: str) -> None:
-            findings.append(Finding(file, line, code, label, explanation, behaviour))
+            findings.append(Finding(file, line, code, label, explanation, behaviour, name))
 
         if metric.kind == "ignored":
             add("FH2", "not a builtin, and no templateRef or query",
@@ -306,9 +326,10 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = ()) -> list[
 
 # -- files -----------------------------------------------------------------------------------
 
-def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[Finding], list[str]]:
-    """The hazards in one file (its Rollouts, MetricTemplates and ``extra`` files help), and the problems that
-    stopped linting (a Helm template, no gate)."""
+def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[LintedGate], list[str]]:
+    """The gates in one file (its Rollouts, MetricTemplates and ``extra`` files help), each with its hazards, and
+    the problems that stopped linting (a Helm template, no gate; a file of Rollouts or MetricTemplates given
+    beside others only serves them)."""
     try:
         manifests = read_manifests(path)
     except GateError as exc:
@@ -320,20 +341,31 @@ def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[
         except GateError:
             continue  # a file that cannot be read helps no other
     kinds = {m.kind for m in manifests}
-    findings: list[Finding] = []
+    linted: list[LintedGate] = []
     try:
         if kinds & set(TEMPLATE_KINDS):
             imported = import_argo_manifests(manifests, [m for m in others if m.kind == "Rollout"])
-            findings.extend(lint_argo(imported.gate, manifests))
+            name = next(iter(imported.gate.templates), "argo-gate")
+            linted.append(LintedGate("argo", name, imported.gate, tuple(lint_argo(imported.gate, manifests))))
         for canary in [m for m in manifests if m.kind == "Canary"]:
             flagger = import_flagger_manifests(manifests, [m for m in others if m.kind == "MetricTemplate"],
                                                canary=canary.name)
-            findings.extend(lint_flagger(flagger.gate, manifests))
+            linted.append(LintedGate("flagger", flagger.gate.name, flagger.gate,
+                                     tuple(lint_flagger(flagger.gate, manifests))))
     except GateError as exc:
-        return findings, list(exc.problems)
+        return linted, list(exc.problems)
     if not kinds & {*TEMPLATE_KINDS, "Canary"}:
+        if extra and kinds and kinds <= {"Rollout", "MetricTemplate"}:
+            return [], []   # a Rollout or MetricTemplates serving the other files
         return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
-    return findings, []
+    return linted, []
+
+
+def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[Finding], list[str]]:
+    """The hazards in one file (its Rollouts, MetricTemplates and ``extra`` files help), and the problems that
+    stopped linting (a Helm template, no gate)."""
+    linted, problems = lint_gates(path, extra)
+    return [finding for gate in linted for finding in gate.findings], problems
 
 
 def lint_files(paths: Sequence[str | Path]) -> tuple[list[Finding], list[str]]:

@@ -12,22 +12,32 @@ for a plan with an ``argo:`` or ``flagger:`` section.
 """
 from __future__ import annotations
 
-from typing import Optional
+import functools
+import re
+from typing import Any, Optional
+
+import numpy as np
 
 from rampsim.engine.engine import DecisionEngine
 from rampsim.engine.protocol import Engine
+from rampsim.errors import RampsimError
+from rampsim.gates.argo_batch import ResultBatch
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.engines import engine_for
+from rampsim.gates.exprlang import ResultValue
+from rampsim.gates.flagger_queries import observer_for
 from rampsim.gates.plan_sections import Gate, gate_of
-from rampsim.gates.queries import QueryFunction, QueryProvider
+from rampsim.gates.queries import QueryFunction, QueryProvider, result_values
 from rampsim.plan.schema import Plan
-from rampsim.promql import InstantResult, SeriesStore, evaluate
+from rampsim.promql import InstantResult, SeriesStore, evaluate, evaluate_range
 from rampsim.promql.exposition import Deployment, exposition_store
+from rampsim.promql.parse import Aggregate, Binary, Call, Node, Number, Selector, Unary, parse, selectors
 from rampsim.telemetry import Telemetry
 
-__all__ = ["plan_engine", "gate_queries", "exposition_for"]
+__all__ = ["plan_engine", "gate_queries", "gate_answers", "exposition_for", "ExposedAnswers"]
 
 PROMQL_SEMANTICS = 3
+_TAG = re.compile(r"\{\{.*?\}\}", re.S)
 
 
 def plan_engine(plan: Plan) -> Engine:
@@ -38,20 +48,59 @@ def plan_engine(plan: Plan) -> Engine:
 
 
 def exposition_for(gate: Gate) -> tuple[str, Deployment]:
-    """The exporter profile and the deployment labels the gate's queries select."""
+    """The exporter profile and the deployment labels the gate's queries select: an Argo gate's profile and identity;
+    a Flagger gate's observer (its Canary's ``provider``, else the mesh; ``http`` for a provider without an exporter
+    profile) with Flagger's workloads (``<target>-primary``, ``<target>``) and, under nginx, its ingress."""
     if isinstance(gate, ArgoGate):
         identity = gate.identity
         profile = "rampsim" if gate.profile == "custom" else gate.profile
         return profile, Deployment(service=identity.service, namespace=identity.namespace,
                                    template_hashes={"canary": identity.canary_hash, "baseline": identity.stable_hash})
     target = gate.target
-    profile = {"istio": "istio", "linkerd": "linkerd", "nginx": "nginx"}.get(gate.mesh.split(":")[0], "http")
-    return profile, Deployment(service=target, namespace=gate.namespace,
+    observer = observer_for(gate.mesh, gate.provider)   # the Canary's provider wins over the mesh, as in Flagger
+    profile = observer if observer in ("istio", "linkerd", "nginx") else "http"
+    service = str((gate.ingressRef or {}).get("name") or target) if profile == "nginx" else target
+    return profile, Deployment(service=service, namespace=gate.namespace,
                                workloads={"baseline": f"{target}-primary", "canary": target})
 
 
-def gate_queries(plan: Plan, complete: bool = False, shared: Optional[dict] = None) -> QueryProvider:
-    """The query source of one run of ``plan``'s imported gate.
+def _queries_of(gate: Gate) -> tuple[str, ...]:
+    """The query texts an Argo gate's metrics ask (``{{args.x}}`` tags left in); none for a Flagger gate."""
+    if isinstance(gate, ArgoGate):
+        return tuple(metric.query for metric in gate.metrics.values())
+    return ()
+
+
+@functools.lru_cache(maxsize=1024)
+def _reads_only_exporter_series(profile: str, queries: tuple[str, ...]) -> bool:
+    """Whether every selector of ``queries`` names an exporter's series (``__name__="..."`` not rampsim's own): then
+    the families only rampsim exposes (revenue, health checks, CPU...) cannot be selected and need not be built."""
+    if profile == "rampsim" or not queries:
+        return False
+    for query in queries:
+        try:
+            tree = parse(_TAG.sub("x", query))
+        except RampsimError:
+            return False
+        for selector in selectors(tree):
+            names = [m for m in selector.matchers if m.name == "__name__"]
+            if not names or any(m.op != "=" or m.value.startswith("rampsim_") for m in names):
+                return False
+    return True
+
+
+def _state(gate: Gate, shared: Optional[dict]) -> tuple[str, Deployment, bool, dict[str, Any]]:
+    """The gate's exposition (profile, deployment, whether the families only rampsim exposes are needed) and the
+    state its run shares with the gates exposed alike (series, answers)."""
+    profile, deployment = exposition_for(gate)
+    others = not _reads_only_exporter_series(profile, _queries_of(gate))
+    state: dict[str, Any] = (shared if shared is not None else {}).setdefault((profile, repr(deployment), others), {})
+    return profile, deployment, others, state
+
+
+def gate_queries(plan: Plan, complete: bool = False, shared: Optional[dict] = None,
+                 gate: Optional[Gate] = None) -> QueryProvider:
+    """The query source of one run of ``plan``'s imported gate (``gate``, when the caller has it validated).
 
     The series are built from the telemetry when a query first needs them at a scrape
     (rows up to it; a closed loop fills later rows as it goes), and answers are remembered
@@ -59,11 +108,10 @@ def gate_queries(plan: Plan, complete: bool = False, shared: Optional[dict] = No
     never change: the series are built once. Gates judged on the same run (a sweep's grid)
     share series and answers through one ``shared`` dictionary.
     """
-    gate = gate_of(plan)
+    gate = gate if gate is not None else gate_of(plan)
     if gate is None:
         raise ValueError(f"plan {plan.name!r} carries no imported gate")
-    profile, deployment = exposition_for(gate)
-    state: dict[str, object] = (shared if shared is not None else {}).setdefault((profile, repr(deployment)), {})
+    profile, deployment, others, state = _state(gate, shared)
 
     def store_at(telemetry: Telemetry, tick: int) -> SeriesStore:
         rows = len(telemetry) if complete else tick + 1
@@ -71,7 +119,7 @@ def gate_queries(plan: Plan, complete: bool = False, shared: Optional[dict] = No
             part = telemetry if rows == len(telemetry) else Telemetry(
                 telemetry.layout, telemetry.time[:rows], telemetry.counters[:rows], telemetry.gauges[:rows])
             state.update(telemetry=telemetry, rows=rows, answers={},
-                         store=exposition_store(part, profile, deployment=deployment))
+                         store=exposition_store(part, profile, deployment=deployment, others=others))
         store = state["store"]
         assert isinstance(store, SeriesStore)
         return store
@@ -94,3 +142,98 @@ def gate_queries(plan: Plan, complete: bool = False, shared: Optional[dict] = No
 
     return provider
 
+
+
+class ExposedAnswers:
+    """A complete run's series under a gate's exposition, answering a query at many times at once
+    (:class:`~rampsim.gates.argo_batch.BatchAnswers`, for the sweep's fast path): one range evaluation per query
+    and grid of times, each time's answer exactly the instant query's (a vector of several samples, and a query that
+    fails, are answered one time at a time, by the instant query itself)."""
+
+    def __init__(self, store: SeriesStore) -> None:
+        self.store = store
+        self._kinds: dict[str, Optional[str]] = {}
+        self._batches: dict[tuple[str, bytes], ResultBatch] = {}
+
+    def instant(self, expr: str, at: float) -> ResultValue | RampsimError:
+        try:
+            return result_values(evaluate(expr, self.store, at, semantics=PROMQL_SEMANTICS))
+        except RampsimError as exc:
+            return exc
+
+    def _kind(self, expr: str) -> Optional[str]:
+        """``float`` for a scalar query, ``floats`` for a vector one, ``None`` when unsure (each time on its own)."""
+        if expr not in self._kinds:
+            self._kinds[expr] = _result_kind(expr)
+        return self._kinds[expr]
+
+    def results(self, expr: str, times: np.ndarray) -> ResultBatch:
+        key = (expr, times.tobytes())
+        found = self._batches.get(key)
+        if found is None:
+            found = self._batches[key] = self._results(expr, times)
+        return found
+
+    def _results(self, expr: str, times: np.ndarray) -> ResultBatch:
+        size = len(times)
+        x, lengths = np.full(size, np.nan), np.zeros(size, dtype=np.int64)
+        kind = self._kind(expr)
+        try:
+            answered = evaluate_range(expr, self.store, times, semantics=PROMQL_SEMANTICS) if kind else None
+        except RampsimError:
+            answered = None
+        if answered is None:  # the query fails somewhere: each time on its own
+            batch = ResultBatch(kind or "floats", x, lengths)
+            batch.others = {i: self.instant(expr, float(t)) for i, t in enumerate(times)}
+            return batch
+        if kind == "float":
+            return ResultBatch("float", answered.values[0].copy(), lengths)
+        present = answered.present
+        counts = present.sum(axis=0)
+        one = np.flatnonzero(counts == 1)
+        if len(one):
+            x[one] = answered.values[present[:, one].argmax(axis=0), one]
+            lengths[one] = 1
+        others = {int(i): self.instant(expr, float(times[i])) for i in np.flatnonzero(counts > 1)}
+        return ResultBatch("floats", x, lengths, others)
+
+
+@functools.lru_cache(maxsize=1024)
+def _result_kind(expr: str) -> Optional[str]:
+    """The type of a query's value as Argo's provider hands it over: ``float`` (a scalar), ``floats`` (an instant
+    vector), ``None`` when it is neither or does not parse (answered one time at a time, errors and all)."""
+    try:
+        tree = parse(expr)
+    except RampsimError:
+        return None
+
+    def kind(node: Node) -> Optional[str]:
+        if isinstance(node, Number):
+            return "float"
+        if isinstance(node, Call):
+            return "float" if node.name in ("scalar", "time", "pi") else "floats"
+        if isinstance(node, (Selector, Aggregate)):
+            return "floats"
+        if isinstance(node, Unary):
+            return kind(node.expr)
+        if isinstance(node, Binary):
+            sides = kind(node.lhs), kind(node.rhs)
+            if None in sides:
+                return None
+            return "float" if sides == ("float", "float") else "floats"
+        return None   # a range vector: Argo's provider refuses the matrix
+
+    return kind(tree)
+
+
+def gate_answers(gate: Gate, telemetry: Telemetry, shared: dict) -> tuple[ExposedAnswers, dict]:
+    """The batch answers of a complete open-loop run under ``gate``'s exposition, and the measurement sequences
+    the gates exposed alike share on it (both kept in ``shared``, with :func:`gate_queries`' series)."""
+    profile, deployment, others, state = _state(gate, shared)
+    if state.get("telemetry") is not telemetry or state.get("rows") != len(telemetry):
+        state.update(telemetry=telemetry, rows=len(telemetry), answers={},
+                     store=exposition_store(telemetry, profile, deployment=deployment, others=others))
+    if state.get("batch_store") is not state["store"]:
+        state.update(batch_store=state["store"], batch=(ExposedAnswers(state["store"]), {}))
+    answers: tuple[ExposedAnswers, dict] = state["batch"]
+    return answers

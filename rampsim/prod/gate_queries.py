@@ -1,0 +1,187 @@
+"""An imported Argo or Flagger gate judged on a live Prometheus the way its controller would: same queries, same times.
+
+An imported gate (a plan with an ``argo:`` or ``flagger:`` section, :mod:`rampsim.gates`) does not read
+rampsim's series: its engine asks its own PromQL queries at its own measurement (or tick) times,
+through a :data:`~rampsim.gates.queries.QueryProvider`. In production the provider is
+:func:`prometheus_queries`: each query is sent to the server's ``/api/v1/query`` *at the measurement's
+time* (``start`` + the engine's seconds since the ramp began), exactly as Argo's Prometheus provider
+and Flagger's ``RunQuery`` send it, and the answer becomes the engine's
+:class:`~rampsim.promql.InstantResult`. The server evaluates the query with its own semantics.
+
+What a failed query does follows the controllers: a query the server refuses (HTTP 400/422, a
+PromQL error) or an answer of another type than a vector or scalar is a failed query (Argo: the
+measurement is Error; Flagger: a failed check). A server that cannot be read after the retries
+(:class:`~rampsim.prod.source.SourceUnavailable`) is rampsim's problem, not the gate's: the scrape
+is not judged, the run's outcome is ``unavailable`` (exit 5), and with ``--follow`` the gate retries
+later. To retry exactly, answers are kept by query and time, and after an outage the engine is
+rebuilt and replayed from them to where it stood (it is a pure function of its answers).
+
+:class:`ImportedGateRun` is :class:`~rampsim.prod.gate_run.GateRun` for such a gate: the same scrape
+grid, ``run_until`` and ``follow``, steps and outcome, but its engine reads no raw series.
+:func:`recording_queries` answers the queries from a recording instead (``rampsim gate --replay``).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Optional
+
+from rampsim.engine import Decision, Engine
+from rampsim.gates.argo_engine import ArgoEngine
+from rampsim.gates.argo_model import ArgoGate
+from rampsim.gates.flagger_engine import FlaggerEngine
+from rampsim.gates.plan_sections import Gate
+from rampsim.gates.queries import QueryFunction, QueryProvider, store_queries
+from rampsim.plan.schema import Plan
+from rampsim.prod.gate_run import GateOutcome, GateRun, Step
+from rampsim.prod.naming import Naming
+from rampsim.prod.samples import Notice, RawSeries
+from rampsim.prod.source import PrometheusSource, SourceUnavailable
+from rampsim.promql import InstantResult, QueryError, Sample, SeriesStore
+from rampsim.telemetry import Telemetry
+
+__all__ = ["prometheus_queries", "recording_queries", "series_store", "instant_result", "imported_engine",
+           "ImportedGateRun", "Answers"]
+
+Answers = dict[tuple[str, float], InstantResult]
+"""Answers kept by (query, seconds since the ramp began)."""
+
+
+class _Unreachable(Exception):
+    """The server could not be read: not a failed query (which the controllers judge), so not a RampsimError that
+    an engine would take for one; :class:`ImportedGateRun` turns it back into :class:`SourceUnavailable`."""
+
+    def __init__(self, cause: SourceUnavailable) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def instant_result(data: dict[str, Any], at: float) -> InstantResult:
+    """The engine's result for the ``data`` of an ``/api/v1/query`` answer (``{"resultType": ..., "result": ...}``).
+
+    A vector's values and a scalar's are read as Go's ``strconv.ParseFloat`` reads them (``NaN``, ``+Inf``);
+    another result type is :class:`~rampsim.promql.QueryError`, as Argo's provider refuses it (``processResponse``:
+    "metric type not supported") and Flagger's finds no values in it.
+    """
+    kind = data.get("resultType")
+    result = data.get("result")
+    try:
+        if kind == "vector" and isinstance(result, list):
+            samples = tuple(Sample(dict(entry["metric"]), float(entry["value"][1])) for entry in result)
+            return InstantResult("vector", at, vector=samples)
+        if kind == "scalar" and isinstance(result, list) and len(result) == 2:
+            return InstantResult("scalar", at, scalar=float(result[1]))
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise QueryError(f"malformed {kind} in Prometheus's answer") from None
+    raise QueryError(f"Prometheus answered a {kind}: a gate's query must give a vector or a scalar "
+                     f"(Argo: 'metric type not supported')")
+
+
+def prometheus_queries(source: PrometheusSource, start: float, answers: Optional[Answers] = None,
+                       warnings: Optional[list[str]] = None) -> QueryProvider:
+    """Queries sent to ``source`` at ``start`` + the engine's time, answers kept in ``answers``, the server's
+    warnings added to ``warnings`` (see the module docstring)."""
+    kept: Answers = answers if answers is not None else {}
+
+    def query(expr: str, at: float) -> InstantResult:
+        key = (expr, at)
+        if key not in kept:
+            try:
+                data = source.instant(expr, start + at)
+            except SourceUnavailable as exc:
+                raise _Unreachable(exc) from None
+            finally:
+                if warnings is not None:
+                    warnings.extend(source.warnings)
+            kept[key] = instant_result(data, at)
+        return kept[key]
+
+    def provider(telemetry: Telemetry, tick: int) -> QueryFunction:
+        return query
+
+    return provider
+
+
+def series_store(series: Iterable[RawSeries]) -> SeriesStore:
+    """Recorded series (unix milliseconds) in a store for PromQL."""
+    store = SeriesStore()
+    for one in series:
+        if len(one.timestamps_ms):
+            store.add_ms(one.labels, one.timestamps_ms, one.values)
+    return store
+
+
+def recording_queries(store: SeriesStore, start: float, semantics: int = 3) -> QueryProvider:
+    """Queries answered from the series of a recording (unix times) whose ramp began at ``start``."""
+    inner = store_queries(store, semantics)
+
+    def provider(telemetry: Telemetry, tick: int) -> QueryFunction:
+        answer = inner(telemetry, tick)
+
+        def query(expr: str, at: float) -> InstantResult:
+            result = answer(expr, start + at)
+            return InstantResult(result.result_type, at, result.vector, result.scalar)
+
+        return query
+
+    return provider
+
+
+def imported_engine(plan: Plan, gate: Gate, queries: QueryProvider, report: bool = True) -> Engine:
+    """The gate's engine; with ``report``, a checkpoint report per Argo measurement or Flagger tick (what the
+    controller shows in its AnalysisRun or Canary status)."""
+    if isinstance(gate, ArgoGate):
+        return ArgoEngine(plan, gate, queries, report_measurements=report)
+    return FlaggerEngine(plan, gate, queries, report_ticks=report)
+
+
+class _NoSamples:
+    """The raw-sample source of a run whose engine reads none."""
+
+    def read(self, low_ms: int, high_ms: int) -> list[RawSeries]:
+        return []
+
+
+class ImportedGateRun(GateRun):
+    """An imported gate judged from ``start`` (unix seconds), its queries answered by ``queries`` (see the module
+    docstring); ``warnings`` is where the query source adds the server's warnings (each shown once)."""
+
+    def __init__(self, plan: Plan, gate: Gate, queries: QueryProvider, start: float,
+                 warnings: Optional[list[str]] = None, naming: Optional[Naming] = None) -> None:
+        self.gate = gate
+        self.queries = queries
+        self._warnings = warnings if warnings is not None else []
+        super().__init__(plan, _NoSamples(), start, naming, engine=imported_engine(plan, gate, queries))
+
+    def run_to(self, tick: int) -> Iterator[Step]:
+        """Judge every scrape up to ``tick`` (capped at the plan's end); raises :class:`SourceUnavailable`."""
+        tick = min(tick, self.grid.n_ticks - 1)
+        while not self.finished and self.next_tick <= tick:
+            current = self.next_tick
+            try:
+                events = list(self.engine.observe(self.telemetry, current))
+            except _Unreachable as exc:
+                self._replay()
+                raise exc.cause from None
+            notices = [Notice(current, "warning", f"Prometheus: {w}") for w in dict.fromkeys(self._warnings)]
+            self._warnings.clear()
+            step = Step(current, self.grid.time_of(current), events=events, notices=notices)
+            self.next_tick = current + 1
+            self.events.extend(events)
+            self.decision = self.decision or next((e for e in events if isinstance(e, Decision) and e.terminal), None)
+            yield step
+            if self.decision is not None:
+                return
+
+    def _replay(self) -> None:
+        """A fresh engine, brought to where the last one stood before the scrape that failed, from kept answers."""
+        self.engine = imported_engine(self.plan, self.gate, self.queries)
+        for tick in range(self.next_tick):
+            self.engine.observe(self.telemetry, tick)
+
+    def outcome(self) -> GateOutcome:
+        """The last terminal decision; else ``unavailable`` after a failure to read, ``inconclusive`` before any
+        scrape is judged, ``continue`` otherwise (the controller goes on measuring)."""
+        if self.decision is not None:
+            return GateOutcome(self.decision.kind.value)
+        if self.problem:
+            return GateOutcome.UNAVAILABLE
+        return GateOutcome.INCONCLUSIVE if self.next_tick == 0 else GateOutcome.CONTINUE
