@@ -7,10 +7,17 @@ compensated direct mean that turns incremental when the sum would overflow. Summ
 where cancellation could make the two differ (|sum| under a thousandth of the sum of
 magnitudes, or an overflow) keeps the common case vectorized; elsewhere both round alike
 to well below the 1e-6 relative tolerance of Prometheus's own tests.
+
+:func:`aggregate_one` is the same at one time over Python lists (for the single-instant path
+of :class:`rampsim.promql.evaluate.Plan`). At one time numpy sums a ``(rows, 1)`` column
+pairwise (:func:`column_sum` reproduces its order exactly), at many times row by row: each
+path keeps the order its numpy counterpart has always had.
 """
 from __future__ import annotations
 
 import math
+import sys
+from typing import Callable
 
 import numpy as np
 
@@ -19,7 +26,7 @@ from rampsim.promql.parse import Aggregate
 from rampsim.promql.semantics import Semantics
 from rampsim.promql.values import NAME, Labels, Vector
 
-__all__ = ["aggregate"]
+__all__ = ["aggregate", "aggregate_one", "groups", "column_sum"]
 
 _CANCELLATION = 1e3
 
@@ -78,6 +85,11 @@ def _sum_or_avg(values: np.ndarray, present: np.ndarray, avg: bool, semantics: S
 _GROUPS: dict[tuple[Aggregate, tuple[Labels, ...]], dict[Labels, list[int]]] = {}
 
 
+def groups(node: Aggregate, labels: list[Labels]) -> dict[Labels, list[int]]:
+    """The rows of each output group of ``node`` over input rows labelled ``labels``, in output order."""
+    return _groups(node, labels)
+
+
 def _groups(node: Aggregate, labels: list[Labels]) -> dict[Labels, list[int]]:
     """Rows of each group (cached: a query over one store sees the same label lists again)."""
     key = (node, tuple(labels))
@@ -116,3 +128,86 @@ def aggregate(node: Aggregate, vec: Vector, semantics: Semantics) -> Vector:
             with np.errstate(all="ignore"):
                 out_values[g] = (np.fmax if op == "max" else np.fmin).reduce(masked, axis=0)
     return Vector(out_labels, out_values, out_present)
+
+
+def _pairwise(xs: list[float], lo: int, n: int) -> float:
+    """numpy's ``pairwise_sum`` (``loops_utils.h``) of ``xs[lo:lo + n]``: 8 accumulators per block of 128.
+
+    Under 8 terms a plain sum from -0.0; up to 128, accumulator ``j`` sums ``xs[lo + j::8]``
+    in order, the accumulators are combined pairwise and the remainder added in order;
+    above, the two halves (a multiple of 8 first)."""
+    if n < 8:
+        return _ordered_sum(xs[lo:lo + n], -0.0)
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = xs[lo:lo + 8]
+        stop = lo + n - n % 8
+        for i in range(lo + 8, stop, 8):
+            r0 += xs[i]
+            r1 += xs[i + 1]
+            r2 += xs[i + 2]
+            r3 += xs[i + 3]
+            r4 += xs[i + 4]
+            r5 += xs[i + 5]
+            r6 += xs[i + 6]
+            r7 += xs[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        return _ordered_sum(xs[stop:lo + n], res)
+    half = n // 2
+    half -= half % 8
+    return _pairwise(xs, lo, half) + _pairwise(xs, lo + half, n - half)
+
+
+def _python_sum(xs: list[float], start: float) -> float:
+    for x in xs:
+        start += x
+    return start
+
+
+# ``sum(xs, start)`` adds floats in order from ``start`` before Python 3.12 (which compensates).
+_ordered_sum: Callable[[list[float], float], float] = sum if sys.version_info < (3, 12) else _python_sum
+
+
+def column_sum(xs: list[float]) -> float:
+    """What ``numpy.sum(axis=0)`` of the ``(len(xs), 1)`` column ``xs`` gives, bit for bit: ``0.0 +`` the pairwise sum."""
+    return 0.0 + _pairwise(xs, 0, len(xs))
+
+
+def _sum_or_avg_one(values: list[float], present: list[bool], avg: bool, semantics: Semantics) -> float:
+    """:func:`_sum_or_avg` of one column."""
+    masked = values if all(present) else [v if p else 0.0 for v, p in zip(values, present)]
+    total = column_sum(masked)
+    out = total / max(sum(present), 1) if avg else total
+    # A finite total has finite terms (no NaN): min() then says whether every term is >= 0.
+    if math.isfinite(total) and min(masked) >= 0:
+        return out
+    magnitude = column_sum([abs(m) for m in masked])
+    suspect = abs(total) * _CANCELLATION < magnitude or (math.isinf(total) and all(map(math.isfinite, masked)))
+    if suspect and any(present):
+        column = [v for v, p in zip(values, present) if p]
+        return _sequential_avg(column, semantics) if avg else _sequential_sum(column)
+    return out
+
+
+def aggregate_one(node: Aggregate, grouped: list[tuple[Labels, list[int]]], values: list[float],
+                  present: list[bool], semantics: Semantics) -> tuple[list[float], list[bool]]:
+    """:func:`aggregate` at one time: the values and presence of each group of ``grouped`` (from :func:`groups`)."""
+    op = node.op
+    out_values: list[float] = []
+    out_present: list[bool] = []
+    n_rows = len(values)
+    for _, rows in grouped:
+        if len(rows) == n_rows:
+            vals, pres = values, present
+        else:
+            vals = [values[r] for r in rows]
+            pres = [present[r] for r in rows]
+        out_present.append(any(pres))
+        if op == "count":
+            out_values.append(float(sum(pres)))
+        elif op in ("sum", "avg"):
+            out_values.append(_sum_or_avg_one(vals, pres, op == "avg", semantics))
+        else:
+            masked = np.array([v if p else np.nan for v, p in zip(vals, pres)], dtype=np.float64).reshape(-1, 1)
+            with np.errstate(all="ignore"):
+                out_values.append(float((np.fmax if op == "max" else np.fmin).reduce(masked, axis=0)[0]))
+    return out_values, out_present

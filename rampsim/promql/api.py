@@ -1,27 +1,77 @@
 """``evaluate`` and ``evaluate_range``: PromQL text in, Prometheus-shaped results out."""
 from __future__ import annotations
 
+import math
+from typing import Hashable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rampsim.promql.evaluate import Context, evaluate_node
+from rampsim.promql.evaluate import One, OneValue, Plan, to_one
 from rampsim.promql.parse import parse
-from rampsim.promql.semantics import SemanticsLike, as_semantics
+from rampsim.promql.semantics import Semantics, SemanticsLike, as_semantics
 from rampsim.promql.store import SeriesStore, seconds_to_ms
-from rampsim.promql.values import InstantResult, Labels, RangeResult, Sample, Scalar, Vector
+from rampsim.promql.values import InstantResult, Labels, RangeResult, Scalar, sample
 
-__all__ = ["evaluate", "evaluate_range", "check_supported", "DEFAULT_LOOKBACK"]
+__all__ = ["evaluate", "evaluate_range", "check_supported", "plan", "DEFAULT_LOOKBACK"]
 
 DEFAULT_LOOKBACK = 300.0
 """Prometheus's default lookback delta (``--query.lookback-delta``), seconds."""
 
 
-def _run(expr: str, store: SeriesStore, times_ms: np.ndarray, semantics: SemanticsLike,
-         lookback: float) -> Vector | Scalar:
-    node = parse(expr)
-    ctx = Context(store, times_ms, as_semantics(semantics), int(round(lookback * 1000)))
-    with np.errstate(all="ignore"):     # IEEE results (Inf, NaN) are PromQL's results: no warnings
-        return evaluate_node(node, ctx)
+_PLANS_PER_STORE = 256
+
+
+def _semantics(value: SemanticsLike) -> Semantics:
+    """:func:`as_semantics`, remembered (keyed by type too: ``3`` and ``3.0`` differ)."""
+    try:
+        key = (type(value), value)
+        hit = _SEMANTICS.get(key)
+    except TypeError:                 # unhashable: as_semantics says what is wrong with it
+        return as_semantics(value)
+    if hit is None:
+        hit = as_semantics(value)
+        if len(_SEMANTICS) < 256:
+            _SEMANTICS[key] = hit
+    return hit
+
+
+_SEMANTICS: dict[tuple[type, SemanticsLike], Semantics] = {}
+
+
+def plan(expr: str, store: SeriesStore, semantics: SemanticsLike = 3, lookback: float = DEFAULT_LOOKBACK) -> Plan:
+    """The compiled plan of ``expr`` over ``store`` (see :class:`rampsim.promql.evaluate.Plan`), cached in the store.
+
+    :func:`evaluate` and :func:`evaluate_range` use it: evaluating one query at many times
+    over one store parses and compiles it once."""
+    plans = store.plans
+    try:      # the arguments as given (types too: 3 and 3.0 are different semantics)
+        raw: Hashable = (expr, type(semantics), semantics, lookback)
+        hit = plans.get(raw)
+    except TypeError:
+        raw, hit = None, None
+    if hit is None:
+        sem = _semantics(semantics)
+        lookback_ms = int(round(lookback * 1000))
+        key = (expr, sem, lookback_ms)
+        hit = plans.get(key)
+        if hit is None:
+            hit = Plan(parse(expr), store, sem, lookback_ms)
+            if len(plans) >= _PLANS_PER_STORE:
+                plans.clear()
+            plans[key] = hit
+        if raw is not None:
+            plans[raw] = hit
+    assert isinstance(hit, Plan)
+    return hit
+
+
+def _one_ms(time: float) -> int | None:
+    """``seconds_to_ms([time])[0]`` as a Python int (None where numpy's conversion should decide: not finite, huge)."""
+    ms = float(time) * 1000.0
+    if math.isfinite(ms) and abs(ms) < 2.0 ** 62:
+        return int(round(ms))
+    return None
 
 
 def evaluate(expr: str, store: SeriesStore, time: float, semantics: SemanticsLike = 3,
@@ -29,15 +79,20 @@ def evaluate(expr: str, store: SeriesStore, time: float, semantics: SemanticsLik
     """Evaluate an instant query at ``time`` (seconds) as Prometheus ``semantics`` (2 or 3) would.
 
     Raises :class:`UnsupportedQuery` naming any function or construct outside rampsim's
-    subset, and :class:`QueryError` where Prometheus fails too.
+    subset, and :class:`QueryError` where Prometheus fails too. The query is compiled once
+    per store (see :func:`plan`), so evaluating it again at other times is cheap.
     """
-    times_ms = seconds_to_ms([time])
-    value = _run(expr, store, times_ms, semantics, lookback)
-    if isinstance(value, Scalar):
-        return InstantResult("scalar", time, scalar=float(value.values[0]))
-    samples = tuple(Sample(dict(lab), float(v))
-                    for lab, v, p in zip(value.labels, value.values[:, 0], value.present[:, 0]) if p)
-    return InstantResult("vector", time, vector=samples)
+    compiled = plan(expr, store, semantics, lookback)
+    t_ms = _one_ms(time)
+    if t_ms is None:
+        value: OneValue = to_one(compiled.run(seconds_to_ms([time])))
+    else:
+        value = compiled.run_one(t_ms)
+    if not isinstance(value, One):
+        return InstantResult.make("scalar", time, scalar=float(value))
+    samples = tuple([sample(dict(lab), float(v)) for lab, v, p in zip(value.labels, value.values, value.present)
+                     if p])
+    return InstantResult.make("vector", time, vector=samples)
 
 
 def evaluate_range(expr: str, store: SeriesStore, times: ArrayLike, semantics: SemanticsLike = 3,
@@ -49,7 +104,7 @@ def evaluate_range(expr: str, store: SeriesStore, times: ArrayLike, semantics: S
     """
     t = np.asarray(times, dtype=np.float64).ravel()
     times_ms = seconds_to_ms(t)
-    value = _run(expr, store, times_ms, semantics, lookback)
+    value = plan(expr, store, semantics, lookback).run(times_ms)
     if isinstance(value, Scalar):
         return RangeResult(t, ({},), value.values[None, :].copy(), np.ones((1, len(t)), dtype=bool))
     merged: dict[Labels, int] = {}

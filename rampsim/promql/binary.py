@@ -7,10 +7,18 @@ per pair of rows (labels are fixed), and the per-time rules Prometheus applies a
 step (a sample matches only if both sides have one then; duplicates on the "one" side
 or ambiguous one-to-one matches are errors only at times where they actually collide)
 are applied with the rows' presence masks.
+
+The ``*_one`` functions evaluate the same at one time over Python lists, for
+:class:`rampsim.promql.evaluate.Plan`'s single-instant path: the operators of
+:data:`FAST_OPS` are IEEE operations that round alike in Python and numpy (division by
+zero is given numpy's result), and the matching structure of a pair of label lists is
+computed once (:func:`prepare_vector_vector`).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+import math
+import operator
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -19,7 +27,8 @@ from rampsim.promql.parse import ARITHMETIC, COMPARISON, Binary
 from rampsim.promql.semantics import Semantics
 from rampsim.promql.values import NAME, Labels, Scalar, Vector, drop_name
 
-__all__ = ["apply_binary"]
+__all__ = ["apply_binary", "FAST_OPS", "scalar_scalar_one", "vector_scalar_one", "prepare_vector_vector",
+           "vector_vector_one", "set_operation_one", "VVPrep"]
 
 _OPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.fmod,
@@ -27,6 +36,17 @@ _OPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal,
     "<=": np.less_equal,
 }
+
+
+_AMBIGUOUS = "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+_NOT_UNIQUE = "multiple matches for labels: grouping labels must ensure unique results"
+
+
+def _duplicate_message(sig: Labels, swapped: bool) -> str:
+    side = "left" if swapped else "right"
+    return (f"found duplicate series for the match group {dict(sig)} on the {side} hand-side "
+            "of the operation; many-to-many matching not allowed: matching labels must be "
+            "unique on one side")
 
 
 def _compute(op: str, lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +155,7 @@ def vector_vector(node: Binary, lhs: Vector, rhs: Vector, semantics: Semantics) 
         if len(rows) > 1:
             clash = (one.present[rows].sum(axis=0) > 1) & active
             if clash.any():
-                side = "left" if swapped else "right"
-                raise QueryError(f"found duplicate series for the match group {dict(sig)} on the {side} hand-side "
-                                 "of the operation; many-to-many matching not allowed: matching labels must be "
-                                 "unique on one side")
+                raise QueryError(_duplicate_message(sig, swapped))
     out_labels: list[Labels] = []
     out_values: list[np.ndarray] = []
     out_present: list[np.ndarray] = []
@@ -179,9 +196,8 @@ def _check_matches(node: Binary, sigs: list[Labels], labels: list[Labels], prese
     for rows in by_key.values():
         if len(rows) > 1 and (present[rows].sum(axis=0) > 1).any():
             if node.card == "one-to-one":
-                raise QueryError("multiple matches for labels: many-to-one matching must be explicit "
-                                 "(group_left/group_right)")
-            raise QueryError("multiple matches for labels: grouping labels must ensure unique results")
+                raise QueryError(_AMBIGUOUS)
+            raise QueryError(_NOT_UNIQUE)
 
 
 def apply_binary(node: Binary, lhs: Vector | Scalar, rhs: Vector | Scalar, semantics: Semantics) -> Vector | Scalar:
@@ -194,3 +210,149 @@ def apply_binary(node: Binary, lhs: Vector | Scalar, rhs: Vector | Scalar, seman
         return vector_scalar(node, rhs, lhs, swap=True)
     assert isinstance(lhs, Vector) and isinstance(rhs, Vector)
     return vector_vector(node, lhs, rhs, semantics)
+
+
+# ---------------------------------------------------------------- one time, Python lists
+
+def _div(a: float, b: float) -> float:
+    """``a / b`` as numpy divides (IEEE): division by zero gives an infinity or NaN, not an exception."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+_PY_ARITH: dict[str, Callable[[float, float], float]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": _div}
+_PY_CMP: dict[str, Callable[[float, float], bool]] = {
+    "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+FAST_OPS = frozenset(_PY_ARITH) | frozenset(_PY_CMP)
+"""Operators the ``*_one`` functions evaluate (the others: numpy's ``fmod``, ``power``, ``arctan2``)."""
+
+
+def scalar_scalar_one(node: Binary, lhs: float, rhs: float) -> float:
+    """:func:`scalar_scalar` at one time (``node.op`` in :data:`FAST_OPS`)."""
+    if node.op in COMPARISON:
+        return 1.0 if _PY_CMP[node.op](lhs, rhs) else 0.0
+    return _PY_ARITH[node.op](lhs, rhs)
+
+
+def vector_scalar_one(node: Binary, values: list[float], present: list[bool], sc: float,
+                      swap: bool) -> tuple[list[float], list[bool]]:
+    """:func:`vector_scalar`'s values and presence at one time (labels are the caller's)."""
+    op = node.op
+    if op in COMPARISON:
+        cmp = _PY_CMP[op]
+        keep = [cmp(sc, v) for v in values] if swap else [cmp(v, sc) for v in values]
+        if node.return_bool:
+            return [1.0 if k else 0.0 for k in keep], list(present)
+        return values, [p and k for p, k in zip(present, keep)]
+    fn = _PY_ARITH[op]
+    out = [fn(sc, v) for v in values] if swap else [fn(v, sc) for v in values]
+    if node.return_bool:
+        out = [1.0] * len(out)
+    return out, list(present)
+
+
+class VVPrep:
+    """How two fixed label lists match (``VectorBinop``): per signature the "one" side's rows, the candidate pairs."""
+
+    __slots__ = ("swapped", "duplicates", "pairs")
+
+    def __init__(self, node: Binary, lhs_labels: list[Labels], rhs_labels: list[Labels]) -> None:
+        self.swapped = node.card == "one-to-many"
+        many, one = (rhs_labels, lhs_labels) if self.swapped else (lhs_labels, rhs_labels)
+        one_sigs: dict[Labels, list[int]] = {}
+        for row, lab in enumerate(one):
+            one_sigs.setdefault(_signature(lab, node.on, node.matching), []).append(row)
+        self.duplicates = [(sig, rows) for sig, rows in one_sigs.items() if len(rows) > 1]
+        self.pairs: list[tuple[int, int, Labels, Labels]] = []
+        for mrow, mlab in enumerate(many):
+            sig = _signature(mlab, node.on, node.matching)
+            for orow in one_sigs.get(sig, ()):
+                self.pairs.append((mrow, orow, _result_labels(mlab, one[orow], node), sig))
+
+
+def prepare_vector_vector(node: Binary, lhs_labels: list[Labels], rhs_labels: list[Labels]) -> VVPrep:
+    return VVPrep(node, lhs_labels, rhs_labels)
+
+
+def vector_vector_one(node: Binary, prep: VVPrep, lhs_values: list[float], lhs_present: list[bool],
+                      rhs_values: list[float], rhs_present: list[bool], semantics: Semantics
+                      ) -> tuple[tuple[int, ...], list[Labels], list[float], list[bool]]:
+    """:func:`vector_vector` (arithmetic or comparison, ``node.op`` in :data:`FAST_OPS`) at one time.
+
+    Returns the candidate pairs kept (indices into ``prep.pairs``), their labels, values and presence."""
+    if prep.swapped:
+        mv, mp, ov, op_ = rhs_values, rhs_present, lhs_values, lhs_present
+    else:
+        mv, mp, ov, op_ = lhs_values, lhs_present, rhs_values, rhs_present
+    if prep.duplicates and any(mp) and any(op_):
+        for sig, rows in prep.duplicates:
+            if sum(1 for r in rows if op_[r]) > 1:
+                raise QueryError(_duplicate_message(sig, prep.swapped))
+    comparison = node.op in COMPARISON
+    fn: Any = _PY_CMP[node.op] if comparison else _PY_ARITH[node.op]
+    return_bool = node.return_bool
+    kept: list[int] = []
+    labels: list[Labels] = []
+    values: list[float] = []
+    present: list[bool] = []
+    sigs: list[Labels] = []
+    for k, (mrow, orow, lab, sig) in enumerate(prep.pairs):
+        if not (mp[mrow] and op_[orow]):
+            continue
+        fl, fr = (ov[orow], mv[mrow]) if prep.swapped else (mv[mrow], ov[orow])
+        if comparison:
+            keep = fn(fl, fr)
+            if return_bool:
+                values.append(1.0 if keep else 0.0)
+                present.append(True)
+            else:
+                values.append(fl)
+                present.append(keep)
+        else:
+            values.append(fn(fl, fr))
+            present.append(True)
+        kept.append(k)
+        labels.append(lab)
+        sigs.append(sig)
+    if len(kept) > 1:
+        one_to_one = node.card == "one-to-one"
+        if one_to_one and semantics.strict_one_to_one:
+            _check_matches_one(True, sigs, labels, [True] * len(kept))
+        _check_matches_one(one_to_one, sigs, labels, present)
+    return tuple(kept), labels, values, present
+
+
+def _check_matches_one(one_to_one: bool, sigs: list[Labels], labels: list[Labels], present: list[bool]) -> None:
+    """:func:`_check_matches` at one time."""
+    seen: set[Any] = set()
+    for sig, lab, p in zip(sigs, labels, present):
+        if not p:
+            continue
+        key = sig if one_to_one else (sig, lab)
+        if key in seen:
+            raise QueryError(_AMBIGUOUS if one_to_one else _NOT_UNIQUE)
+        seen.add(key)
+
+
+def set_operation_one(node: Binary, lsigs: list[Labels], rsigs: list[Labels], lhs_values: list[float],
+                      lhs_present: list[bool], rhs_values: list[float], rhs_present: list[bool]
+                      ) -> tuple[list[float], list[bool]]:
+    """:func:`set_operation` at one time: the values and presence of its rows (``or``: the left's, then the right's)."""
+    if node.op == "or":
+        left_any = {sig for sig, p in zip(lsigs, lhs_present) if p}
+        right = [p and sig not in left_any for sig, p in zip(rsigs, rhs_present)]
+        return lhs_values + rhs_values, lhs_present + right
+    right_any = {sig for sig, p in zip(rsigs, rhs_present) if p}
+    if node.op == "and":
+        return lhs_values, [p and sig in right_any for sig, p in zip(lsigs, lhs_present)]
+    return lhs_values, [p and sig not in right_any for sig, p in zip(lsigs, lhs_present)]
+
+
+def signatures(node: Binary, labels: list[Labels]) -> list[Labels]:
+    """The matching signature of each row (``signatureFunc``)."""
+    return [_signature(lab, node.on, node.matching) for lab in labels]

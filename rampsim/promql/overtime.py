@@ -17,7 +17,7 @@ import numpy as np
 
 from rampsim.promql.semantics import Semantics
 
-__all__ = ["over_time", "kahan_sum_inc", "OVER_TIME"]
+__all__ = ["over_time", "over_time_one", "kahan_sum_inc", "OVER_TIME"]
 
 
 def kahan_sum_inc(inc: float, total: float, c: float) -> tuple[float, float]:
@@ -33,8 +33,12 @@ def kahan_sum_inc(inc: float, total: float, c: float) -> tuple[float, float]:
 
 
 def _sum(w: np.ndarray, semantics: Semantics) -> float:
+    return _sum_list(w.tolist())
+
+
+def _sum_list(vals: list[float]) -> float:
     total, c = 0.0, 0.0
-    for f in w.tolist():
+    for f in vals:
         total, c = kahan_sum_inc(f, total, c)
     if math.isinf(total):
         return total
@@ -42,7 +46,10 @@ def _sum(w: np.ndarray, semantics: Semantics) -> float:
 
 
 def _avg(w: np.ndarray, semantics: Semantics) -> float:
-    vals = w.tolist()
+    return _avg_list(w.tolist())
+
+
+def _avg_list(vals: list[float]) -> float:
     # funcAvgOverTime (2.55, 3.x): compensated direct mean while the sum does not overflow, then incremental.
     total, count = vals[0], 1.0
     mean, kc = 0.0, 0.0
@@ -66,14 +73,17 @@ def _avg(w: np.ndarray, semantics: Semantics) -> float:
 
 def _deriv(ts: np.ndarray, w: np.ndarray) -> float:
     """``funcDeriv``: the slope of Go's ``linearRegression`` (Kahan sums, x relative to the first sample)."""
-    if len(w) < 2:
+    return _deriv_list(ts.tolist(), w.tolist())
+
+
+def _deriv_list(times: list[int], vals: list[float]) -> float:
+    if len(vals) < 2:
         return math.nan
-    t0 = int(ts[0])
+    t0 = times[0]
     n = sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
-    vals = w.tolist()
     init_y = vals[0]
     const_y = True
-    for i, (t, f) in enumerate(zip(ts.tolist(), vals)):
+    for i, (t, f) in enumerate(zip(times, vals)):
         if const_y and i > 0 and f != init_y:
             const_y = False
         n += 1.0
@@ -153,3 +163,46 @@ def over_time(name: str, times: np.ndarray, values: np.ndarray, reset_count: np.
 
 OVER_TIME = frozenset({"count_over_time", "present_over_time", "last_over_time", "max_over_time",
                        "min_over_time", "sum_over_time", "avg_over_time", "changes", "resets", "deriv"})
+
+
+def over_time_one(name: str, times: list[int], values: list[float], reset_count: list[int],
+                  change_count: list[int], i0s: list[int], i1s: list[int],
+                  semantics: Semantics) -> tuple[list[float], list[bool]] | None:
+    """:func:`over_time` at one time over Python lists (an absent window's value is NaN).
+
+    None for ``max_over_time``/``min_over_time``, which the caller evaluates with
+    :func:`over_time` (numpy's ``fmax``/``fmin`` reduction) to round and sign zeros alike."""
+    nan = math.nan
+    if name in ("max_over_time", "min_over_time"):
+        return None
+    need = 2 if name == "deriv" else 1
+    out: list[float] = []
+    present: list[bool] = []
+    for i0, i1 in zip(i0s, i1s):
+        n = i1 - i0
+        if n < need:
+            out.append(nan)
+            present.append(False)
+            continue
+        last = i1 - 1
+        if name == "count_over_time":
+            value = float(n)
+        elif name == "present_over_time":
+            value = 1.0
+        elif name == "last_over_time":
+            value = values[last]
+        elif name == "sum_over_time":
+            value = _sum_list(values[i0:i1])
+        elif name == "avg_over_time":
+            value = _avg_list(values[i0:i1])
+        elif name == "changes":
+            value = float(change_count[last] - change_count[i0])
+        elif name == "resets":
+            value = float(reset_count[last] - reset_count[i0])
+        elif name == "deriv":
+            value = _deriv_list(times[i0:i1], values[i0:i1])
+        else:
+            raise KeyError(name)
+        out.append(value)
+        present.append(True)
+    return out, present

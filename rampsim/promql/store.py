@@ -8,13 +8,19 @@ in 3.x) compare exactly.
 For speed the store compiles its series into flat arrays ordered by (series, time),
 with one int64 search key per sample, so that the samples of many series at many
 evaluation times are found with one :func:`numpy.searchsorted`. Selections by label
-matchers are cached. Adding a series invalidates both.
+matchers are cached, and so are a selection's own samples (:class:`Selection`: the
+selected series' samples gathered into local flat arrays, with a table of window indices
+over the union of their sample times, so that finding every selected series' window at a
+time is one binary search). Queries compiled against the store (plans, see
+:mod:`rampsim.promql.evaluate`) are kept in :attr:`SeriesStore.plans`. Adding a series
+invalidates all of these.
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Hashable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,7 +28,7 @@ from numpy.typing import ArrayLike
 from rampsim.promql.errors import QueryError
 from rampsim.promql.values import NAME, Labels, labels_of
 
-__all__ = ["SeriesStore", "Matcher", "seconds_to_ms"]
+__all__ = ["SeriesStore", "Matcher", "Selection", "seconds_to_ms"]
 
 
 def seconds_to_ms(times: ArrayLike) -> np.ndarray:
@@ -169,6 +175,9 @@ class _Compiled:
         self.padded_values = np.append(self.clean.values, np.nan)
         self.padded_resets = np.append(self.clean_reset_count, self.clean_reset_count[-1:] if len(cv) else 0)
         self.padded_changes = np.append(self.clean_change_count, self.clean_change_count[-1:] if len(cv) else 0)
+        self._selections: dict[tuple[bytes, bool], Selection] = {}
+        # Whether every sample time is exact as a float64 (see rate.extrapolated_rate's ``times_f``).
+        self.exact = max(abs(self.base), abs(top)) < _EXACT_MS
 
     def _flat(self, sids: np.ndarray, ts: list[np.ndarray], vs: list[np.ndarray]) -> _Flat:
         lengths = np.array([len(t) for t in ts], dtype=np.int64)
@@ -183,6 +192,242 @@ class _Compiled:
         """Search keys of ``times_ms`` (shape ``(T,)``) in each series of ``sids``: shape ``(S, T)``."""
         rel = np.minimum(np.maximum(times_ms - (self.base - 1), 0), self.span + 2)
         return (sids * self.stride)[:, None] + rel
+
+    def selection(self, sids: np.ndarray, clean: bool) -> "Selection":
+        """The samples of the series ``sids`` (all of them, or the staleness-free ones if ``clean``), cached."""
+        key = (sids.tobytes(), clean)
+        hit = self._selections.get(key)
+        if hit is None:
+            hit = Selection(self, sids, clean)
+            self._selections[key] = hit
+        return hit
+
+
+# A window table of up to this many entries may always be built; a larger one only if it is
+# at most this many times the selection's sample count (sample times shared across series).
+_TABLE_ENTRIES = 1 << 16
+_TABLE_RATIO = 8
+# Table rows kept as Python lists (for evaluations at one time) up to this many entries.
+_PY_TABLE_ENTRIES = 1 << 18
+# Times of magnitude below this (ms) are exact as float64, and so are their differences' roundings.
+_EXACT_MS = 2 ** 53
+# Evaluations at this many times at once build a selection's window table.
+_TABLE_TIMES = 16
+# Evaluations at one time build a selection's Python lists from this many on.
+_WARM_ONE = 8
+
+
+class Samples:
+    """Flat sample arrays and, for some series, where each series' samples start in them.
+
+    ``times`` (int64 ms; ``times_f`` the same as float64 where exact, else None),
+    ``values`` and, for staleness-free samples, ``resets``/``changes`` (running counts of
+    counter resets and value changes, within a series their difference counts those of a
+    window), else ``stale`` flags, in (series, time) order. Staleness-free arrays end with
+    one sentinel sample (time 0, value NaN) so that window indices ``i0 == len`` and
+    ``i1 - 1 == -1`` gather safely. ``first[j]`` is the index of series ``j``'s first sample.
+    """
+
+    def __init__(self, times: np.ndarray, values: np.ndarray, resets: np.ndarray, changes: np.ndarray,
+                 stale: np.ndarray, first: np.ndarray, times_f: np.ndarray | None) -> None:
+        self.times = times
+        self.values = values
+        self.resets = resets
+        self.changes = changes
+        self.stale = stale
+        self.first = first
+        self.times_f = times_f
+
+
+class _Local:
+    """A selection's samples gathered into local flat arrays, with its window table (see :class:`Selection`)."""
+
+    def __init__(self, samples: Samples, union: np.ndarray, table: np.ndarray) -> None:
+        self.samples = samples
+        self.union = union
+        self.table = table
+        self.warm = False
+        self.union_py: list[int] = []
+        self.rows_py: list[list[int]] | None = None
+        self._lists: dict[str, list[Any]] = {}
+
+    def make_warm(self) -> None:
+        self.union_py = self.union.tolist()
+        if self.table.size <= _PY_TABLE_ENTRIES:
+            self.rows_py = self.table.T.tolist()
+        self.warm = True
+
+    def lists(self, *names: str) -> list[list[Any]]:
+        """The arrays ``names`` of :attr:`samples` as Python lists (each converted once, when first needed)."""
+        out = []
+        for name in names:
+            hit = self._lists.get(name)
+            if hit is None:
+                array = getattr(self.samples, name)
+                hit = self._lists[name] = [] if array is None else array.tolist()
+            out.append(hit)
+        return out
+
+
+def _union_table(times: np.ndarray, starts: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sorted union of the series' sample times (series ``j`` is ``times[starts[j]:starts[j + 1]]``) and the table.
+
+    None if the table would have more than ``limit`` entries. Series scraped together are
+    runs of one grid: where every series is a contiguous run of the longest one's times,
+    that is the union and each table row a clipped ramp."""
+    size = len(starts) - 1
+    lengths = np.diff(starts)
+    longest = int(np.argmax(lengths)) if size else 0
+    union = times[starts[longest]:starts[longest + 1]] if size else times[:0]
+    if len(union):
+        nonempty = lengths > 0
+        a = np.where(nonempty, np.searchsorted(union, times[np.minimum(starts[:-1], len(times) - 1)]), 0)
+        if np.all(a + lengths <= len(union)):
+            # Each series' times are union[a_j:a_j + n_j] exactly?
+            at = np.repeat(a - starts[:-1], lengths) + np.arange(len(times), dtype=np.int64)
+            if np.array_equal(union[at], times):
+                if size * (len(union) + 1) > limit:
+                    return None
+                ramp = np.arange(len(union) + 1, dtype=np.int64)[None, :] - a[:, None]
+                table = np.minimum(np.maximum(ramp, 0), lengths[:, None])
+                table += starts[:-1, None]
+                return union, table
+    union = np.sort(times, kind="stable")       # sorted runs: a merge
+    if len(union) > 1:
+        keep = np.empty(len(union), dtype=bool)
+        keep[0] = True
+        np.not_equal(union[1:], union[:-1], out=keep[1:])
+        union = union[keep]
+    if size * (len(union) + 1) > limit:
+        return None
+    table = np.empty((size, len(union) + 1), dtype=np.int64)
+    table[:, 0] = starts[:-1]
+    for j in range(size):
+        lo, hi = int(starts[j]), int(starts[j + 1])
+        table[j, 1:] = np.searchsorted(times[lo:hi], union, side="right") + lo
+    return union, table
+
+
+class Selection:
+    """The samples of a fixed list of series (staleness-free ones, or all), and where their windows are.
+
+    Windows are found per series in the store's flat arrays by their search keys, as the
+    store always did. A selection evaluated at many times at once (or at one time again and
+    again) gathers its samples into local flat arrays once, with the sorted union of their
+    times and a table ``table[j, k]``: the local index just past series ``j``'s samples at or
+    before ``union[k - 1]`` (``k == 0``: none). The samples ``<= x`` of every series then end
+    at ``table[:, searchsorted(union, x, "right")]`` and those ``< x`` at ``table[:,
+    searchsorted(union, x, "left")]``: one binary search for all series. Where the table
+    would be too large (irregular sample times over many series), the keys are searched.
+    Once a selection has served enough evaluations at one time to repay it, the table rows
+    and the samples they need become Python lists (:meth:`warm`).
+    """
+
+    def __init__(self, comp: _Compiled, sids: np.ndarray, clean: bool) -> None:
+        # The compiled store's arrays, not the compiled store: it keeps its selections (no cycle).
+        self.sids = sids
+        self.clean = clean
+        self.size = len(sids)
+        flat = comp.clean if clean else comp.full
+        self._flat = flat
+        self._base, self._span, self._exact = comp.base, comp.span, comp.exact
+        self._sid_keys = (sids * comp.stride)[:, None]
+        first = flat.starts[sids]
+        empty = np.zeros(0, dtype=np.int64)
+        if clean:     # searched at few times: integer times (no float copy of the store's)
+            self._global = Samples(comp.padded_times, comp.padded_values, comp.padded_resets, comp.padded_changes,
+                                   np.zeros(0, dtype=bool), first, None)
+            self._counts = (comp.clean_reset_count, comp.clean_change_count)
+        else:
+            self._global = Samples(flat.times, flat.values, empty, empty, comp.full_stale, first, None)
+            self._counts = (empty, empty)
+        self._local: _Local | None = None
+        self._no_table = False
+        self._uses_one = 0
+        total = int((flat.starts[sids + 1] - first).sum()) if len(sids) else 0
+        # Python lists cost about as much per sample as a single-time evaluation saves per series.
+        self._warm_after = max(_WARM_ONE, total // (64 * max(self.size, 1)))
+
+    # -- where the samples are
+
+    def _local_samples(self) -> _Local | None:
+        """The local arrays and table (built on first use); None where the table would be too large."""
+        if self._local is None and not self._no_table:
+            flat, sids = self._flat, self.sids
+            lo = flat.starts[sids]
+            lengths = flat.starts[sids + 1] - lo
+            size = self.size
+            starts = np.zeros(size + 1, dtype=np.int64)
+            np.cumsum(lengths, out=starts[1:])
+            total = int(starts[-1])
+            gather = np.arange(total, dtype=np.int64) + np.repeat(lo - starts[:-1], lengths)
+            times = flat.times[gather]
+            found = _union_table(times, starts, max(_TABLE_ENTRIES, _TABLE_RATIO * total))
+            if found is None:
+                self._no_table = True
+                return None
+            union, table = found
+            if self.clean:
+                resets = self._counts[0][gather]
+                changes = self._counts[1][gather]
+                samples = Samples(np.append(times, 0), np.append(flat.values[gather], np.nan),
+                                  np.append(resets, resets[-1:] if total else 0),
+                                  np.append(changes, changes[-1:] if total else 0),
+                                  np.zeros(0, dtype=bool), starts[:-1], None)
+                if self._exact:
+                    samples.times_f = samples.times.astype(np.float64)
+            else:
+                samples = Samples(np.append(times, 0), np.append(flat.values[gather], np.nan),
+                                  np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                                  np.append(self._global.stale[gather], True), starts[:-1], None)
+            self._local = _Local(samples, union, table)
+        return self._local
+
+    def _search(self, at: np.ndarray, right: bool) -> tuple[Samples, np.ndarray]:
+        side: Literal["left", "right"] = "right" if right else "left"
+        local = self._local if self._local is not None or len(at) < _TABLE_TIMES else self._local_samples()
+        if local is not None:   # np.take: C order (not table[:, k]'s), as numpy's row-by-row sums expect
+            return local.samples, np.take(local.table, np.searchsorted(local.union, at, side=side), axis=1)
+        rel = np.minimum(np.maximum(at - (self._base - 1), 0), self._span + 2)
+        return self._global, np.searchsorted(self._flat.keys, self._sid_keys + rel, side=side)
+
+    def windows(self, start: np.ndarray, end: np.ndarray, left_open: bool) -> tuple[Samples, np.ndarray, np.ndarray]:
+        """The samples in ``(start, end]`` (``left_open``) or ``[start, end]`` of every series at every time.
+
+        Returns the arrays and the window bounds ``[i0, i1)`` into them, each ``(S, T)``."""
+        samples, i1 = self._search(end, right=True)
+        samples0, i0 = self._search(start, right=left_open)
+        assert samples0 is samples
+        return samples, i0, i1
+
+    def latest(self, at: np.ndarray) -> tuple[Samples, np.ndarray]:
+        """The index of each series' latest sample at or before ``at`` (``< first`` if none): the arrays, ``(S, T)``."""
+        samples, end = self._search(at, right=True)
+        end -= 1
+        return samples, end
+
+    # -- at one time, in Python
+
+    def warm(self) -> _Local | None:
+        """The local samples, table rows as lists, once this selection has served enough single-time evaluations."""
+        local = self._local
+        if local is not None and local.warm:
+            return local
+        self._uses_one += 1
+        if self._uses_one < self._warm_after:
+            return None
+        local = self._local_samples()
+        if local is not None:
+            local.make_warm()
+        return local
+
+    @staticmethod
+    def bound_one(local: _Local, at: int, right: bool) -> list[int]:
+        """At one time (ms): the local index just past each series' samples ``<= at`` (``right``) or ``< at``."""
+        k = (bisect_right if right else bisect_left)(local.union_py, at)
+        if local.rows_py is not None:
+            return local.rows_py[k]
+        return local.table[:, k].tolist()  # type: ignore[no-any-return]
 
 
 class SeriesStore:
@@ -204,9 +449,17 @@ class SeriesStore:
         self._compiled: _Compiled | None = None
         self._selections: dict[tuple[tuple[Matcher, ...], bool], np.ndarray] = {}
         self._selection_labels: dict[tuple[tuple[Matcher, ...], bool, bool], tuple[Labels, ...]] = {}
+        self.plans: dict[Hashable, Any] = {}
+        """Queries compiled against this store (by :mod:`rampsim.promql.api`); cleared when a series is added."""
 
     def __len__(self) -> int:
         return len(self._labels)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its compiled queries (caches, compiled again where needed)."""
+        state = dict(self.__dict__)
+        state["plans"] = {}
+        return state
 
     @property
     def labels(self) -> list[dict[str, str]]:
@@ -252,6 +505,7 @@ class SeriesStore:
         self._compiled = None
         self._selections.clear()
         self._selection_labels.clear()
+        self.plans.clear()
 
     def add_grid(self, labels: Sequence[Mapping[str, str]], times: ArrayLike, values: ArrayLike) -> None:
         """Add series sampled on one grid: ``times`` (T,) seconds, ``values`` (len(labels), T); NaN = no sample."""

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Literal, Mapping
 
 import numpy as np
 
-__all__ = ["Labels", "labels_of", "Vector", "Scalar", "Value", "Sample", "InstantResult", "Series",
+__all__ = ["Labels", "labels_of", "Vector", "Scalar", "Value", "Sample", "sample", "InstantResult", "Series",
            "RangeResult", "format_value", "format_time", "NAME"]
 
 Labels = tuple[tuple[str, str], ...]
@@ -89,6 +89,16 @@ class Sample:
         return {"metric": dict(self.labels), "value": [format_time(time_ms), format_value(self.value)]}
 
 
+_new = object.__new__
+
+
+def sample(labels: Mapping[str, str], value: float) -> Sample:
+    """``Sample(labels, value)`` without the frozen dataclass's per-field ``__init__`` (many per query)."""
+    out = _new(Sample)
+    out.__dict__.update(labels=labels, value=value)
+    return out
+
+
 @dataclass(frozen=True)
 class InstantResult:
     """The result of an instant query: a ``vector`` (list of :class:`Sample`) or a ``scalar``."""
@@ -107,6 +117,14 @@ class InstantResult:
 
     def __len__(self) -> int:
         return len(self.vector)
+
+    @staticmethod
+    def make(result_type: Literal["vector", "scalar"], time: float, vector: tuple[Sample, ...] = (),
+             scalar: float | None = None) -> "InstantResult":
+        """The same as the constructor, without the frozen dataclass's per-field ``__init__``."""
+        out = _new(InstantResult)
+        out.__dict__.update(result_type=result_type, time=time, vector=vector, scalar=scalar)
+        return out
 
     def to_api_json(self) -> dict[str, Any]:
         """``{"resultType": ..., "result": ...}`` as Prometheus's ``/api/v1/query`` returns in ``data``."""
