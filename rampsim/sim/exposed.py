@@ -147,8 +147,11 @@ def gate_queries(plan: Plan, complete: bool = False, shared: Optional[dict] = No
 class ExposedAnswers:
     """A complete run's series under a gate's exposition, answering a query at many times at once
     (:class:`~rampsim.gates.argo_batch.BatchAnswers`, for the sweep's fast path): one range evaluation per query
-    and grid of times, each time's answer exactly the instant query's (a vector of several samples, and a query that
-    fails, are answered one time at a time, by the instant query itself)."""
+    and grid of times, each time's answer the instant query's (a vector of several samples, and a query that fails,
+    are answered one time at a time, by the instant query itself). A ``sum``/``avg`` over 8 or more series may
+    differ from the instant query in the last bit (numpy adds in another order over many times), so a
+    condition comparing a result with its threshold to the last bit can, rarely, read differently in a sweep
+    than in a rehearsal."""
 
     def __init__(self, store: SeriesStore) -> None:
         self.store = store
