@@ -152,7 +152,28 @@ def backfilled_server(openmetrics_files: list[Path], workdir: Path) -> Iterator[
         stop_server(server)
 
 
-class FakePrometheus:
+class LocalServer:
+    """An HTTP server on 127.0.0.1 in a daemon thread, for the fake servers of the tests (a context manager)."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakePrometheus(LocalServer):
     """A tiny stand-in for Prometheus's query API on 127.0.0.1, for failure cases.
 
     It answers ``/api/v1/query`` for rampsim's range-vector queries from ``source``
@@ -197,18 +218,4 @@ class FakePrometheus:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "FakePrometheus":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)

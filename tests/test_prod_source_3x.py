@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -28,14 +27,14 @@ from rampsim.prod.source import PrometheusSource, QueryRejected, RetryPolicy, So
 from rampsim.promql import SeriesStore, evaluate
 from rampsim.promql.errors import PromQLError
 from tests.builders import steady
-from tests.prometheus_server import FakePrometheus
+from tests.prometheus_server import FakePrometheus, LocalServer
 
 START = 1740787200.0
 END = START + 4 * 3600
 HALF = 7500   # ms: half the 15 s scrape interval, where one slot ends and the next begins
 
 
-class Prometheus3:
+class Prometheus3(LocalServer):
     """A fake Prometheus 3.x: range vectors select ``(t-w, t]``; instant queries run rampsim's 3.x evaluator."""
 
     def __init__(self, series: list[RawSeries], version: str = "3.5.0") -> None:
@@ -81,21 +80,7 @@ class Prometheus3:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "Prometheus3":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 def on_slot_edges(telemetry) -> list[RawSeries]:
