@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from rampsim.plan import PlanError, load_plan
 from rampsim.plan.explain import explain
+
+if TYPE_CHECKING:
+    from rampsim.plan.schema import Plan
+    from rampsim.sim import Scenario
 
 EXIT_USAGE = 2
 EXIT_INVALID_PLAN = 3
@@ -31,6 +36,23 @@ def report_problems(path: str, problems: list[str]) -> int:
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     return EXIT_INVALID_PLAN
+
+
+def faulted_scenario(command: str, args: argparse.Namespace, plan: "Plan") -> "Scenario | int":
+    """The scenario of ``plan`` with ``args.fault``, or the exit code after reporting why not: a fault that
+    does not fit the plan (2, naming the ``--fault``), a plan section the scenario cannot read (3)."""
+    from rampsim.faults import check_faults
+    from rampsim.sim import Scenario
+
+    misfits = check_faults(args.fault, plan)
+    if misfits:
+        for index, message in misfits:
+            print(f"rampsim {command}: error: argument --fault (number {index + 1}): {message}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return Scenario.build(plan, args.fault)
+    except PlanError as exc:
+        return report_problems(args.plan, exc.problems)
 
 
 def load_or_report(path: str):

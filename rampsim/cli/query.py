@@ -36,7 +36,7 @@ import sys
 from typing import Any
 
 from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming, report_problems
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, faulted_scenario, load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.promql import DEFAULT_LOOKBACK, SeriesStore, evaluate
 from rampsim.promql.errors import PromQLError
@@ -245,19 +245,11 @@ def _simulated(args: argparse.Namespace) -> tuple[SeriesStore, float, float] | i
     if loaded is None:
         return EXIT_INVALID_PLAN
     plan, naming = loaded
-    from rampsim.faults import check_faults
-    from rampsim.plan import PlanError
-    from rampsim.sim import Scenario, simulate
+    from rampsim.sim import simulate
 
-    misfits = check_faults(args.fault, plan)
-    if misfits:
-        for index, message in misfits:
-            print(f"rampsim query: error: argument --fault (number {index + 1}): {message}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        scenario = Scenario.build(plan, args.fault)
-    except PlanError as exc:
-        return report_problems(args.plan, exc.problems)
+    scenario = faulted_scenario("query", args, plan)
+    if isinstance(scenario, int):
+        return scenario
     run = simulate(plan, seed=args.seed or 0, scenario=scenario)
     start = parse_instant(args.start) if args.start else 0.0
     names = Names(metrics=dict(naming.metrics), arm_label=naming.labels.arm, segment_label=naming.labels.segment,

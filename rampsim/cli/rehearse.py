@@ -9,13 +9,11 @@ that is a file or cannot be written, included);
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, load_or_report, report_problems
-from rampsim.faults import CATALOGUE, FaultError, check_faults, parse_fault
-from rampsim.plan import PlanError
+from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, faulted_scenario, load_or_report
+from rampsim.faults import CATALOGUE, FaultError, parse_fault
 
 EXIT_AGREES, EXIT_DISAGREES, EXIT_USAGE = 0, 1, 2
 MAX_SPEED = 1_000_000.0
@@ -79,17 +77,11 @@ def run_rehearse(args: argparse.Namespace) -> int:
     from rampsim.report import checkpoint_log, go_no_go, markdown_report, timeline, truth_comparison
     from rampsim.experiment.chunks import output_directory, writing
     from rampsim.report.chart import timeline_chart
-    from rampsim.sim import Scenario, simulate
+    from rampsim.sim import simulate
 
-    misfits = check_faults(args.fault, plan)
-    if misfits:
-        for index, message in misfits:
-            print(f"rampsim rehearse: error: argument --fault (number {index + 1}): {message}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        scenario = Scenario.build(plan, args.fault)
-    except PlanError as exc:
-        return report_problems(args.plan, exc.problems)
+    scenario = faulted_scenario("rehearse", args, plan)
+    if isinstance(scenario, int):
+        return scenario
     out = output_directory(args.out)  # before the rehearsal, which may play in real time
     print(f"Rehearsing {plan.name} ({args.plan}), seed {args.seed}, {args.fidelity} fidelity")
     for fault in scenario.faults:

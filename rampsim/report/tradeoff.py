@@ -38,7 +38,7 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
     best = summary[summary["cost_optimal"]].head(1)
     if not best.empty:
         axes.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "*", color="tab:red",
-                  markersize=16, label="cost-optimal: " + gate_label(best.iloc[0], parameters), zorder=3)
+                  markersize=16, label="recommended: " + gate_label(best.iloc[0], parameters), zorder=3)
     for key, tied in front.groupby(["false_rollback_rate", "missed_incident_rate"], sort=False):
         fr, mi = cast(tuple[float, float], key)  # pandas-stubs type group keys as Hashable
         label = gate_label(tied.iloc[0], parameters) + (f" (+{len(tied) - 1} tied)" if len(tied) > 1 else "")
