@@ -184,14 +184,32 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
         parse_axis("traffic.service.health_check_failure=0.001%,0.035%")
     with pytest.raises(GridError, match="no field 'rules.nope'"):
         sweep(plan, grid=["rules.nope.threshold=1%,2%"], replicates=1, workers=1)
-    with pytest.raises(PlanError, match=r"ramp-phase-5k-validation.yaml:\d+: rules.error_rate_rollback.threshold: "
-                                        r"unknown unit 'mins'"):
+    with pytest.raises(GridError, match="did you mean 'rules.error_rate_rollback'"):
+        sweep(plan, grid=["rules.error_rate_rolback.threshold=1%,2%"], replicates=1, workers=1)
+    # a value the plan refuses is the grid's fault: named with its axis, not located at the plan's line
+    with pytest.raises(GridError, match=r"^grid point rules.error_rate_rollback.threshold=1 mins: "
+                                        r"rules.error_rate_rollback.threshold: unknown unit 'mins'"):
         sweep(plan, grid=["rules.error_rate_rollback.threshold=1 mins,2%"], replicates=1, workers=1)
     bad = tmp_path / "mix.yaml"
     bad.write_text("scenarios:\n  healthy: {weight: 50%}\n  broken:\n    weight: 5%\n"
                    "    faults: ['eror-rate:canary:+1%@1m']\n")
     with pytest.raises(PlanError, match=r"mix.yaml:5: scenarios.broken.faults.0: .*eror-rate"):
         load_mix(bad, plan)
+
+
+@pytest.mark.parametrize("axis, message", [
+    ("rules.error_rate_rolback.threshold=1%,2%", "did you mean 'rules.error_rate_rollback'?"),
+    ("rules.error_rate_rollback.threshold=abc", "grid point rules.error_rate_rollback.threshold=abc: "),
+    ("rules.error_rate_rollback.treshold=1%", "unknown field 'treshold'; did you mean 'threshold'?"),
+])
+def test_grid_errors_are_usage_errors_without_a_progress_bar(tmp_path, capsys, axis, message):
+    code = main(["sweep", str(VALIDATION), "--grid", axis, "--replicates", "2", "--workers", "1",
+                 "--out", str(tmp_path / "sweep")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("rampsim sweep: grid") and message in captured.err, captured.err
+    assert "chunks" not in captured.err and captured.out == ""
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_sweep_and_report_commands(tmp_path, capsys):

@@ -116,10 +116,14 @@ def run_sweep(args: argparse.Namespace) -> int:
         try:
             executor = _executor(args.dask, args.workers, stack)
             task = progress.add_task("sweep", total=None)
-            with progress:
-                result = sweep(plan, mix, args.grid, args.replicates, args.seed, fidelity=args.fidelity,
-                               executor=executor, workers=args.workers, out=out,
-                               on_chunk=lambda done, total: progress.update(task, completed=done, total=total))
+            stack.callback(lambda: progress.live.is_started and progress.stop())
+
+            def advance(done: int, total: int) -> None:  # the bar appears with the first chunk, after the checks
+                progress.start()
+                progress.update(task, completed=done, total=total)
+
+            result = sweep(plan, mix, args.grid, args.replicates, args.seed, fidelity=args.fidelity,
+                           executor=executor, workers=args.workers, out=out, on_chunk=advance)
         except PlanError as exc:
             return report_problems(args.plan, exc.problems)
         except SweepInterrupted as exc:

@@ -4,8 +4,8 @@ An axis is written ``PATH=VALUES``, PATH in the gate (``rules``, ``checkpoints``
 ``final_gate``; the simulated ramp and the SLO are shared by every gate): ``rules.error_rate.threshold=0.3%..1%:8`` (8
 evenly spaced values, the unit kept), ``rules.*.sustain=1m,2m,3m,5m`` (a list; ``*``
 matches every key at that level). Several axes make a Cartesian product of at
-most :data:`MAX_GRID_POINTS` gates. Every point is a whole plan validated again, so
-a bad value is reported like a bad plan, at the line of the field it replaces.
+most :data:`MAX_GRID_POINTS` gates. Every point is a whole plan validated again; a value
+the plan refuses is reported as a grid error (the command line's, exit 2) naming the axis and value.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rampsim.errors import UsageError
-from rampsim.plan.loader import with_overrides
+from rampsim.plan.loader import PlanError, with_overrides
 from rampsim.plan.schema import Plan
 
 __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "MAX_GRID_POINTS"]
@@ -123,6 +123,19 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
             varied = with_overrides(plan, values) if values else plan
         except KeyError as exc:
             raise GridError(f"grid: {exc.args[0]}") from None
+        except PlanError as exc:  # the plan itself is valid: the grid's values are at fault, not its lines
+            where = f"{plan.source.filename}:" if plan.source is not None and plan.source.filename else None
+            problems = [_unlocated(problem, where) for problem in exc.problems]
+            more = f" (and {len(problems) - 2} more)" if len(problems) > 2 else ""
+            raise GridError(f"grid point {', '.join(f'{p}={v}' for p, v in values.items())}: "
+                            + "; ".join(problems[:2]) + more) from None
         changes = sum(values_at(varied, path) != values_at(plan, path) for path in paths)
         points.append(GridPoint(index, values, varied, changes))
     return points
+
+
+def _unlocated(problem: str, where: str | None) -> str:
+    """A plan problem without its ``file:line:`` prefix (the line is the plan's, not the grid's)."""
+    if where and problem.startswith(where):
+        return problem[len(where):].partition(": ")[2] or problem
+    return problem

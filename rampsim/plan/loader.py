@@ -133,7 +133,11 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
         elif wildcard:
             return 0
         else:
-            raise KeyError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan")
+            known = [str(k) for k in node] if isinstance(node, dict) else []
+            close = difflib.get_close_matches(part, known, n=1, cutoff=0.6)
+            raise KeyError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan"
+                           + (f"; did you mean {'.'.join([*parts[:index], close[0]])!r}?" if close else
+                              f" (there: {', '.join(known)})" if 0 < len(known) <= 12 else ""))
         changed = 0
         for key in keys:
             if last:
