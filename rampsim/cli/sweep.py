@@ -49,8 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' "
                                                            "for a LocalCluster on this machine")
     command.add_argument("--fidelity", choices=["fluid", "request"], default="fluid")
-    command.add_argument("--out", type=Path, help="results directory (default out/sweep-PLAN); an interrupted "
-                                                   "sweep continues from it")
+    command.add_argument("--out", type=Path, help="results directory (default out/sweep-PLAN, where a sweep of "
+                                                   "another grid, mix or seed replaces the previous one); an "
+                                                   "interrupted sweep continues from it")
+    command.add_argument("--force", action="store_true", help="replace another sweep's chunks in --out (without "
+                                                              "it, an --out holding another sweep is refused)")
     command.add_argument("--costs", default="fr=1,mi=10,harm=0", help="cost of a false rollback, a missed "
                                                                        "incident and a harmed request (fr=,mi=,harm=)")
     command.add_argument("--write-best", type=Path, metavar="FILE", help="write the recommended gate as a complete "
@@ -123,7 +126,8 @@ def run_sweep(args: argparse.Namespace) -> int:
                 progress.update(task, completed=done, total=total)
 
             result = sweep(plan, mix, args.grid, args.replicates, args.seed, fidelity=args.fidelity,
-                           executor=executor, workers=args.workers, out=out, on_chunk=advance)
+                           executor=executor, workers=args.workers, out=out, on_chunk=advance,
+                           replace=args.force or args.out is None)
         except PlanError as exc:
             return report_problems(args.plan, exc.problems)
         except SweepInterrupted as exc:

@@ -273,14 +273,15 @@ def local_executor(workers: Optional[int] = None) -> Executor:
 
 def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[Executor] = None,
                workers: Optional[int] = None, on_chunk: Optional[Callable[[int, int], None]] = None,
-               gates: Optional[Gates] = None) -> list[Chunk]:
+               gates: Optional[Gates] = None, replace: bool = False) -> list[Chunk]:
     """Every chunk of ``spec``, in task order: loaded from ``out`` when saved there, else run.
 
     ``gates`` is the grid compiled (:func:`compile_grid`), when the caller has it; workers
     receive it with each chunk instead of validating every grid plan again.
 
     ``workers=1`` without an executor runs in this process. ``on_chunk(done, total)``
-    is called after each chunk (a progress bar). Ctrl-C raises :class:`SweepInterrupted`
+    is called after each chunk (a progress bar). ``out`` holding another sweep's chunks is an error,
+    unless ``replace``: then they are deleted first, with a notice. Ctrl-C raises :class:`SweepInterrupted`
     after saving what finished. A saved chunk that cannot be used is recomputed,
     with a notice on stderr.
     """
@@ -288,7 +289,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
     chunks: dict[int, Chunk] = {}
     paths: list[Optional[Path]] = [None] * len(tasks)
     if out is not None:
-        directory = _chunk_directory(Path(out), spec)
+        directory = _chunk_directory(Path(out), spec, replace)
         for i, (scenario, start, stop) in enumerate(tasks):
             path = paths[i] = directory / f"s{scenario:03d}-r{start:06d}-{stop:06d}.npz"
             saved = _saved_chunk(path, spec.key, scenario, start, stop)
@@ -374,21 +375,29 @@ def writing(directory: Path) -> Iterator[None]:
         raise UsageError(f"cannot write {exc.filename or directory}: {exc.strerror or exc}") from None
 
 
-def _chunk_directory(out: Path, spec: SweepSpec) -> Path:
-    """``out/chunks``, after checking that ``out`` holds no other sweep (its manifest)."""
+def _chunk_directory(out: Path, spec: SweepSpec, replace: bool = False) -> Path:
+    """``out/chunks``, after checking that ``out`` holds no other sweep (its manifest), or deleting
+    the other sweep's chunks when ``replace``."""
     directory = output_directory(output_directory(out) / "chunks")
     manifest = out / "sweep-spec.json"
     saved = _manifest_key(manifest)
+    if saved is not None and saved[0] != spec.key and replace:
+        _notice(f"{out} held another sweep (another plan, grid, mix, seed or rampsim draw scheme): "
+                f"replacing its chunks")
+        for chunk in directory.glob("*.npz"):
+            chunk.unlink()
+        manifest.unlink()
+        saved = None
     if saved is None:
         _write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__, "draw_scheme": DRAW_SCHEME},
                                                indent=2).encode())
     elif saved[0] != spec.key and saved[1] != DRAW_SCHEME:
         raise UsageError(f"{out} holds the chunks of a sweep drawn with draw scheme {saved[1]} by another rampsim "
                          f"version; this one draws with scheme {DRAW_SCHEME}, and results of two schemes are never mixed: "
-                         f"delete {out} or choose another output directory")
+                         f"delete {out}, replace it (--force) or choose another output directory")
     elif saved[0] != spec.key:
         raise UsageError(f"{out} holds the chunks of another sweep (key {saved[0]}, this one "
-                         f"{spec.key}); choose another output directory or delete it")
+                         f"{spec.key}); choose another output directory, delete it, or replace it (--force)")
     return directory
 
 

@@ -18,7 +18,7 @@ __all__ = ["sweep"]
 def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]] = (), replicates: int = 100,
           seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
           workers: Optional[int] = None, out: Optional[Union[str, Path]] = None,
-          on_chunk: Optional[Callable[[int, int], None]] = None) -> SweepResult:
+          on_chunk: Optional[Callable[[int, int], None]] = None, replace: bool = False) -> SweepResult:
     """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``.
 
     ``grid`` holds axes such as ``"rules.error_rate_rollback.threshold=0.3%..1%:8"``.
@@ -26,7 +26,8 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     ``get_executor()`` included), else on a local process pool of ``workers``
     processes (all cores by default; ``workers=1`` runs in this process). With
     ``out``, chunks are saved as they finish and a rerun continues from them; the
-    results are written there too. Identical results for any executor or worker count.
+    results are written there too; ``out`` holding another sweep is an error unless ``replace``
+    (its chunks are then deleted). Identical results for any executor or worker count.
     """
     if replicates < 1:
         raise UsageError(f"replicates must be at least 1, got {replicates}")
@@ -36,7 +37,7 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
     gates = gates_for([p.plan for p in points])
-    chunks = run_chunks(spec, out_path, executor, workers, on_chunk, gates)
+    chunks = run_chunks(spec, out_path, executor, workers, on_chunk, gates, replace)
     meta = {**spec_metadata(spec, mix), "changes": [p.changes for p in points]}
     result = SweepResult.from_chunks(chunks, [p.values for p in points], [s.name for s in mix.scenarios],
                                      source_names(plan), meta)

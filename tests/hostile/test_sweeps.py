@@ -7,6 +7,7 @@ arguments, 5 data unavailable) and a message naming the option or the file.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import socket
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.errors import UsageError
+from rampsim.experiment.results import SweepResult
 from rampsim.experiment.sweep import sweep
 from rampsim.plan import Plan
 from tests.sim_helpers import VALIDATION
@@ -114,6 +116,22 @@ def test_a_garbled_manifest_is_written_again(validation_plan, clean, out, capsys
     assert f"{manifest}: damaged" in capsys.readouterr().err
     assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out)]) == 2  # it guards again
     assert "holds the chunks of another sweep" in capsys.readouterr().err
+
+
+def test_force_replaces_another_sweep_and_the_default_directory_always_does(clean, out, tmp_path, monkeypatch,
+                                                                             capsys):
+    assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out), "--force"]) == 0
+    assert f"{out} held another sweep" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(SweepResult.load(out).runs, clean[OTHER_SEED], check_dtype=False)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)   # the default --out, out/sweep-NAME, under the working directory
+    for seed in (SEED, OTHER_SEED, SEED):   # iterating on one plan: each sweep replaces the last, no flag needed
+        assert run(["sweep", PLAN, "--replicates", str(REPLICATES), "--seed", str(seed), "--workers", "1",
+                    "--no-progress"]) == 0
+        (default,) = (cwd / "out").glob("sweep-*")
+        assert json.loads((default / "sweep.json").read_text())["seed"] == seed
+    assert capsys.readouterr().err.count("held another sweep") == 2
 
 
 def _directory(path: Path) -> None:
