@@ -171,3 +171,21 @@ def test_a_repeated_key_is_reported_with_every_other_problem_of_the_plan(tmp_pat
     err = capsys.readouterr().err
     assert f"{path}:2: name: duplicate key 'name' (first written on line 1)" in err
     assert f"{path}:4: phases.0.weight:" in err and "2 problem(s)" in err
+
+
+def test_validate_checks_mixes_against_the_plan_and_names_each_problem(tmp_path, capsys):
+    from tests.sim_helpers import MIX_SMALL, VALIDATION
+
+    assert main(["validate", str(VALIDATION), "--mix", str(MIX_SMALL)]) == 0
+    out = capsys.readouterr().out
+    assert "valid mix 'small'" in out
+    assert re.search(r"healthy\s+60\.0%\s+healthy", out) and re.search(r"error-regression\s+25\.0%\s+incident", out)
+    bad = tmp_path / "mix.yaml"
+    bad.write_text("scenarios:\n  healthy: {weight: 50%}\n  broken:\n    weight: 5%\n    faults: ['eror-rate:canary:+1%@1m']\n"
+                   "  also: {weight: -3%}\n")
+    assert main(["validate", str(VALIDATION), "--mix", str(MIX_SMALL), "--mix", str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert f"{bad}: 2 problem(s)" in err and "mix.yaml:6: scenarios.also.weight" in err, err
+    # a mix given where the plan goes: a usage error that says how to check it
+    assert main(["validate", str(MIX_SMALL)]) == 2
+    assert f"validate PLAN --mix {MIX_SMALL}" in capsys.readouterr().err

@@ -18,8 +18,15 @@ EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    validate = subparsers.add_parser("validate", help="check a plan file and report every error with its line")
+    validate = subparsers.add_parser(
+        "validate", help="check a plan file (and scenario mixes) and report every error with its line",
+        description="Check a plan file, every section included, and with --mix the scenario mixes swept "
+                    "against it (their faults must fit the plan); every problem is listed as "
+                    "file:line: field: message. Exit codes: 0 valid, 2 bad arguments (a mix given as the "
+                    "plan), 3 invalid plan or mix.")
     validate.add_argument("plan", help="plan YAML file")
+    validate.add_argument("--mix", action="append", default=[], metavar="MIX",
+                          help="a scenario mix YAML to check against the plan (repeatable)")
     validate.set_defaults(run=run_validate)
 
     explain_cmd = subparsers.add_parser("explain", help="print a plan as a person reads it")
@@ -89,7 +96,22 @@ def import_section_owners() -> None:
     import rampsim.sim.config  # noqa: F401  traffic
 
 
+def _is_mix(path: str) -> bool:
+    """Whether the YAML at ``path`` reads as a scenario mix (``scenarios:`` and no ``phases:``)."""
+    from rampsim.plan.source import SourceError, read_document
+
+    try:
+        data = read_document(path).data
+    except SourceError:
+        return False   # the plan loader reports it
+    return isinstance(data, dict) and "scenarios" in data and "phases" not in data
+
+
 def run_validate(args: argparse.Namespace) -> int:
+    if _is_mix(args.plan):
+        print(f"rampsim validate: {args.plan} is a scenario mix; its faults are checked against a plan: "
+              f"rampsim validate PLAN --mix {args.plan}", file=sys.stderr)
+        return EXIT_USAGE
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
@@ -101,6 +123,28 @@ def run_validate(args: argparse.Namespace) -> int:
         return report_problems(args.plan, problems)
     print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {len(plan.rules)} rule(s), "
           f"{len(plan.checkpoints)} checkpoint(s) and a final gate, {len(plan.slo.objectives)} SLO objective(s)")
+    code = 0
+    for path in args.mix:
+        code = max(code, _validate_mix(path, plan))
+    return code
+
+
+def _validate_mix(path: str, plan: "Plan") -> int:
+    """Check the mix at ``path`` against ``plan``; print its scenarios and which the plan's SLO calls incidents."""
+    from rampsim.experiment.mix import load_mix
+    from rampsim.sim import Scenario
+    from rampsim.sim.truth import ground_truth
+
+    try:
+        mix = load_mix(path, plan)
+    except PlanError as exc:
+        return report_problems(path, exc.problems)
+    print(f"{path}: valid mix {mix.name!r} for this plan: {len(mix.scenarios)} scenario(s); the plan's SLO "
+          f"calls these incidents:")
+    for scenario, share in zip(mix.scenarios, mix.shares):
+        truth = ground_truth(Scenario.build(plan, list(scenario.faults)))
+        verdict = f"incident ({truth.objective})" if truth.incident else "healthy"
+        print(f"  {scenario.name:<28} {share * 100:5.1f}%  {verdict}")
     return 0
 
 

@@ -119,7 +119,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         try:
             executor = _executor(args.dask, args.workers, stack)
             task = progress.add_task("sweep", total=None)
-            stack.callback(lambda: progress.live.is_started and progress.stop())
+            stack.callback(_stop_if_started, progress)
 
             def advance(done: int, total: int) -> None:  # the bar appears with the first chunk, after the checks
                 progress.start()
@@ -139,6 +139,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     if args.write_best:
         _write_best(result, plan, costs, args.write_best)
     return 0
+
+
+def _stop_if_started(progress: Progress) -> None:
+    if progress.live.is_started:
+        progress.stop()
 
 
 def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path) -> None:

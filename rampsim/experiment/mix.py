@@ -87,16 +87,29 @@ def load_mix(path: Union[str, Path], plan: Plan) -> Mix:
 
 
 def mix_from_document(document: Document, plan: Plan) -> Mix:
-    model = validate_section(_MixModel, document.data if document.data is not None else {}, document)
-    scenarios, problems = [], []
-    for name, scenario in model.scenarios.items():
+    """The mix in ``document``, its faults checked against ``plan``; every problem reported at once."""
+    data = document.data if document.data is not None else {}
+    problems: list[str] = []
+    try:
+        model: Optional[_MixModel] = validate_section(_MixModel, data, document)
+    except PlanError as exc:
+        problems.extend(exc.problems)
+        model = None
+    raw = data.get("scenarios") if isinstance(data, dict) else None
+    scenarios = []
+    for name, scenario in (raw.items() if isinstance(raw, dict) else ()):
+        listed = scenario.get("faults", []) if isinstance(scenario, dict) else []
+        if not isinstance(listed, list):
+            continue   # the model's problem
         try:
-            faults = read_faults(scenario.faults, document, ("scenarios", name, "faults"), plan)
+            faults = read_faults(listed, document, ("scenarios", name, "faults"), plan)
         except PlanError as exc:
             problems.extend(exc.problems)
             continue
-        scenarios.append(MixScenario(name, scenario.weight, tuple(faults), scenario.description))
-    if problems:
+        if model is not None:
+            checked = model.scenarios[name]
+            scenarios.append(MixScenario(name, checked.weight, tuple(faults), checked.description))
+    if problems or model is None:
         raise PlanError(problems)
     return Mix(model.name, tuple(scenarios), document.filename)
 
