@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Callable
 
 from rampsim import units
@@ -16,7 +17,16 @@ from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instan
 from rampsim.prod.source import MAX_ATTEMPTS
 
 __all__ = ["seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
-           "instant", "add_prometheus_options"]
+           "instant", "add_prometheus_options", "help_text"]
+
+
+def help_text(docstring: str) -> str:
+    """A command module's docstring as ``--help`` prints it: without its title line, in plain text
+    (reStructuredText's literals, roles and table rules removed)."""
+    body = docstring.split("\n\n", 1)[1]
+    body = re.sub(r":[a-z]+:`([^`]+)`", r"\1", body)
+    body = body.replace("``", "")
+    return "\n".join(line for line in body.splitlines() if not re.fullmatch(r"[= ]*=[= ]*", line)).strip()
 
 
 def _number(text: str) -> float:

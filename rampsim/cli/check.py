@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command = subparsers.add_parser(
         "check", help="check a gate's false-rollback, missed-incident and detection bounds (for CI)",
         description="Run replicates in batches until every bound is met or one is exceeded with confidence. "
-                    "Exit 0: all bounds met; 1: a bound exceeded; 4: undecided after --max-replicates; "
-                    "2: bad arguments; 3: invalid plan or mix.")
+                    "Exit codes: 0 all bounds met; 1 a bound exceeded; 4 undecided after --max-replicates; "
+                    "2 bad arguments; 3 invalid plan or mix.")
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--max-false-rollback", type=arguments.percent, metavar="RATE", help="e.g. 1%%")

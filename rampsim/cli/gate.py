@@ -2,8 +2,8 @@
 
 Reads raw samples from Prometheus (``--prometheus URL``) or a recording
 (``--replay FILE``), feeds them scrape by scrape to the same engine the simulator
-uses, prints each event as it comes (``--json`` for JSON lines) and exits with a
-code a pipeline can branch on:
+uses, prints each event as it comes (``--json`` for JSON lines) and exits with one
+of these exit codes, which a pipeline can branch on:
 
 ====  =====================================================================
 code  meaning
@@ -65,7 +65,7 @@ EXIT_CODES = {GateOutcome.CONTINUE: 0, GateOutcome.ADVANCE: 0, GateOutcome.ROLLB
 def register(subparsers: argparse._SubParsersAction) -> None:
     gate = subparsers.add_parser(
         "gate", help="judge a plan on Prometheus or recorded metrics (exit code = decision)",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=arguments.help_text(__doc__ or ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     gate.add_argument("plan", help="plan YAML file")
     where = gate.add_mutually_exclusive_group(required=True)
     where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")

@@ -28,9 +28,16 @@ EXIT_INVALID = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    importer = subparsers.add_parser("import", help="turn an Argo Rollouts or Flagger gate into a rampsim plan")
+    importer = subparsers.add_parser(
+        "import", help="turn an Argo Rollouts or Flagger gate into a rampsim plan",
+        description="Turn an Argo Rollouts analysis (AnalysisTemplates and their Rollout) or a Flagger Canary "
+                    "(and its MetricTemplates) into a plan judged with that controller's semantics. Exit codes: "
+                    "0 imported; 2 bad arguments; 3 refused (the message names the file, the metric and why).")
     kinds = importer.add_subparsers(dest="kind", metavar="KIND")
-    argo = kinds.add_parser("argo", help="AnalysisTemplates (and their Rollout) → a plan judged with Argo's semantics")
+    argo = kinds.add_parser("argo", help="AnalysisTemplates (and their Rollout) → a plan judged with Argo's semantics",
+                            description="AnalysisTemplates (and the Rollout whose canary steps run them) as a plan "
+                                        "judged with Argo Rollouts' semantics. Exit codes: 0 imported; 2 bad "
+                                        "arguments; 3 refused (file, metric and why).")
     argo.add_argument("templates", nargs="+", metavar="TEMPLATE.yaml",
                       help="files with AnalysisTemplates or ClusterAnalysisTemplates (a Rollout in them is used)")
     argo.add_argument("--rollout", metavar="ROLLOUT.yaml", help="the Rollout whose canary steps run the analysis")
@@ -41,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _output_options(argo)
     argo.set_defaults(run=run_import_argo)
     flagger = kinds.add_parser("flagger", help="a Canary (and its MetricTemplates) → a plan judged with Flagger's "
-                                               "semantics")
+                                               "semantics",
+                               description="A Flagger Canary (and the MetricTemplates its metrics refer to) as a plan "
+                                           "judged with Flagger's semantics. Exit codes: 0 imported; 2 bad "
+                                           "arguments; 3 refused (file, metric and why).")
     flagger.add_argument("canary", metavar="CANARY.yaml", help="the file with the Canary")
     flagger.add_argument("--metric-template", action="append", default=[], metavar="FILE",
                          help="a file with MetricTemplates the Canary's metrics refer to")
@@ -54,7 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     importer.set_defaults(run=lambda args: _usage(importer))
 
     lint = subparsers.add_parser("lint", help="report the hazards of Argo and Flagger gate files, and what they do to "
-                                              "a healthy simulated ramp")
+                                              "a healthy simulated ramp",
+                                 description="Report the known hazards of Argo Rollouts and Flagger gate files "
+                                             "(line, explanation, what the controller does) and, for those that can "
+                                             "stop a healthy release, what they did on healthy simulated ramps. "
+                                             "Exit codes: 0 clean; 1 hazards found; 2 bad arguments; 3 a file that "
+                                             "cannot be read.")
     lint.add_argument("files", nargs="+", metavar="FILE", help="gate files (Rollouts and MetricTemplates help)")
     lint.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
                       help="measure each hazard that can stop a healthy release on a few healthy simulated ramps "
@@ -65,7 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="simulate at most this much of each ramp (default 30m)")
     lint.set_defaults(run=run_lint)
 
-    export = subparsers.add_parser("export", help="write a plan's gate as Argo or Flagger files")
+    export = subparsers.add_parser("export", help="write a plan's gate as Argo or Flagger files",
+                                   description="Write a plan's imported (or swept and recommended) gate back as an "
+                                               "Argo AnalysisTemplate or a Flagger analysis. Exit codes: 0 written; "
+                                               "2 bad arguments (an unwritable -o); 3 invalid plan, or a plan without "
+                                               "that controller's section.")
     export.add_argument("kind", choices=("argo", "flagger"), help="which controller's files")
     export.add_argument("plan", help="a plan with an argo: or flagger: section")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

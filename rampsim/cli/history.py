@@ -54,7 +54,7 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    text = __doc__.split("\n\n", 1)[1]
+    text = arguments.help_text(__doc__ or "")
     calibrate = subparsers.add_parser(
         "calibrate", help="fit the plan's traffic: section to a service's history",
         description=text, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -29,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="a scenario mix YAML to check against the plan (repeatable)")
     validate.set_defaults(run=run_validate)
 
-    explain_cmd = subparsers.add_parser("explain", help="print a plan as a person reads it")
+    explain_cmd = subparsers.add_parser(
+        "explain", help="print a plan as a person reads it",
+        description="Print a plan as a person reads it: phases, every rule, checkpoint, criterion and window in "
+                    "words; with --promql, the PromQL behind each measure. Exit codes: 0 printed; 2 bad arguments; "
+                    "3 invalid plan.")
     explain_cmd.add_argument("plan", help="plan YAML file")
     explain_cmd.add_argument("--promql", nargs="?", const="2", choices=["2", "3"], metavar="2|3",
                              help="show the PromQL behind every measure, in the form exact on Prometheus 2.x "

@@ -81,7 +81,7 @@ def _fault(text: str) -> Any:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "query", help="evaluate one PromQL instant query over a recording, a Prometheus or a simulated run",
-        description=__doc__.split("\n\n", 1)[1].rsplit("\n\nExit codes", 1)[0], epilog=_EPILOG,
+        description=arguments.help_text(__doc__ or "").rsplit("\n\nExit codes", 1)[0], epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("expr", metavar="PROMQL", help="the instant query")
     where = parser.add_mutually_exclusive_group(required=True)

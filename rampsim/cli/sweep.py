@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command = subparsers.add_parser(
         "sweep", help="false-rollback and missed-incident rates of every gate in a grid",
         description="Simulate REPLICATES ramps of the scenario mix and judge every gate of the grid on each "
-                    "(common random numbers). Writes runs.csv.gz, grid.csv, sweep.json and the charts to --out.")
+                    "(common random numbers). Writes runs.csv.gz, grid.csv, sweep.json, summary.csv and the charts to --out. "
+                    "Exit codes: 0 done; 2 bad arguments (a grid axis, more than 10,000 gates, an --out that is a "
+                    "file, unwritable, or holding another sweep without --force); 3 invalid plan or mix; 5 --dask "
+                    "scheduler unreachable; 130 interrupted (run the same command again to continue).")
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
@@ -61,7 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=run_sweep)
 
-    report = subparsers.add_parser("report", help="render a saved sweep's table and charts again, without re-running")
+    report = subparsers.add_parser("report", help="render a saved sweep's table and charts again, without re-running",
+                                   description="Print a saved sweep's table, recommendation and per-scenario "
+                                               "breakdown again and write summary.csv and the charts, without "
+                                               "re-running. Exit codes: 0 done; 2 bad arguments (--costs, an "
+                                               "unwritable --out); 5 results missing or damaged (the message names "
+                                               "the file).")
     report.add_argument("results", type=Path, help="a sweep's results directory")
     report.add_argument("--costs", default=None, help="costs as for sweep (default: the sweep's own)")
     report.add_argument("--out", type=Path, help="where to write the charts (default: the results directory)")
