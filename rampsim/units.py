@@ -211,15 +211,16 @@ def format_value(value: Optional[float], kind: Kind) -> str:
 
 
 def _format_duration(seconds: float) -> str:
+    """One form for every duration rampsim prints, which a plan reads back: ``250ms``, ``45s``, ``1m45s``,
+    ``2h``, ``1h30m``; seconds kept to a tenth below a minute, whole seconds above."""
     if seconds < 1:
         return f"{seconds * 1000:.4g}ms"
-    if seconds < 60 or seconds % 60:
-        return f"{seconds:.4g}s"
-    minutes = int(seconds // 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return f"{hours}h{minutes}m"
-    return f"{hours}h" if hours else f"{minutes}m"
+    if round(seconds, 1) < 60:
+        return f"{round(seconds, 1):g}s"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{amount}{unit}" for amount, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if amount)
 
 
 # -- field types for pydantic models ----------------------------------------------------------

@@ -36,6 +36,7 @@ from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.source import PrometheusSource
 from rampsim.sim import simulate, traffic_config
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Telemetry
+from rampsim.units import Kind, format_value
 from tests.prometheus_server import backfill, free_port, require_binaries, start_server, stop_server
 
 # slow: the shared history (3 simulated days, backfilled into Prometheus) takes over 10 s to build
@@ -345,7 +346,8 @@ def test_calibrate_command_against_prometheus(plan, plan_path, server, calibrati
 
 def window_lines(result) -> list[str]:
     """The CLI's lines for stopped windows, as it prints them."""
-    return [f"  window at +{w.start / 3600:.1f} h: {w.decision} at {w.time / 60:.1f} min ({w.source})"
+    return [f"  window at +{format_value(w.start, Kind.DURATION)}: {w.decision} at "
+            f"{format_value(w.time, Kind.DURATION)} into it ({w.source})"
             for w in result.windows if w.stopped]
 
 

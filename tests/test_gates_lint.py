@@ -202,8 +202,8 @@ def test_lint_measures_that_a_bare_result_gate_aborts_every_healthy_rehearsal_40
     captured = capsys.readouterr()
     h1 = next(line for line in captured.out.splitlines() if " H1 " in line)
     assert h1.startswith(f"{gate}:9: H1 metric 'success-rate':")
-    assert h1.endswith("; on 3 healthy simulated ramps: aborts 3 of 3 (100%) at ~40 s, after 5 Error measurements")
-    assert "on 3 healthy simulated ramps the gate aborts 3 at ~40 s" in captured.err
+    assert h1.endswith("; on 3 healthy simulated ramps: aborts 3 of 3 (100%) at ~40s, after 5 Error measurements")
+    assert "on 3 healthy simulated ramps the gate aborts 3 at ~40s" in captured.err
     h9 = next(line for line in captured.out.splitlines() if " H9 " in line)
     assert "healthy simulated" not in h9  # overlapping windows stop no healthy release: nothing to measure
 
@@ -254,4 +254,4 @@ def test_a_rollout_file_serves_the_templates_and_a_long_ramp_is_cut(tmp_path, ca
     (linted,), _ = lint_gates(template, [rollout])
     rehearsed = rehearse_healthy(linted, seeds=2, max_duration=600)   # the Rollout's 30 minutes, cut at 10
     assert rehearsed.cut and rehearsed.duration == 600
-    assert rehearsed.summary() == "on 2 healthy simulated ramps the gate leaves 2 undecided after the 10 min simulated"
+    assert rehearsed.summary() == "on 2 healthy simulated ramps the gate leaves 2 undecided after the 10m simulated"

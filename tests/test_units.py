@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 
@@ -153,3 +154,14 @@ def test_unit_types_refuse_a_quantity_that_overflows(name):
     spelling = _SPELLINGS[_UNITS[name].kind][0]
     with pytest.raises(ValidationError, match="not a finite number"):
         _ADAPTERS[name].validate_python(spelling.format("1" + "0" * 400))
+
+
+@given(st.floats(0.001, 40 * 86_400.0))
+def test_every_printed_duration_has_one_form_and_reads_back(seconds):
+    """Detection times, sustains and windows print alike (``1m45s``, never ``105s`` beside ``3m``)."""
+    text = format_value(seconds, Kind.DURATION)
+    assert re.fullmatch(r"\d+(\.\d+)?(ms|s)|(\d+h)?(\d+m)?(\d+s)?", text), text
+    tolerance = 0.05 if seconds < 60 else 0.5   # a tenth of a second below a minute, whole seconds above
+    assert abs(parse(text, Kind.DURATION) - seconds) <= tolerance * (1 + 1e-9) + seconds * 5e-4 * (seconds < 1)
+    if seconds >= 60:
+        assert not re.search(r"\d{2,}s$", text) or int(re.search(r"(\d+)s$", text).group(1)) < 60

@@ -31,6 +31,7 @@ from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
 from rampsim.errors import DataUnavailable, UsageError
+from rampsim.units import Kind, format_value
 
 __all__ = ["register"]
 
@@ -181,6 +182,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     print("windows stopped:")
     for window in result.windows:
         if window.stopped and window.time is not None:
-            print(f"  window at +{window.start / 3600:.1f} h: {window.decision} at {window.time / 60:.1f} min "
+            print(f"  window at +{format_value(window.start, Kind.DURATION)}: {window.decision} at "
+                  f"{format_value(window.time, Kind.DURATION)} into it "
                   f"({window.source})")
     return 0

@@ -206,6 +206,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
     from rampsim.experiment.chunks import writing
     from rampsim.experiment.results import RECOMMENDATION_RULE
     from rampsim.report.tradeoff import gate_label, render
+    from rampsim.units import Kind, format_value
 
     summary = result.summary(costs)
     parameters = result.parameters
@@ -232,7 +233,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
         tied = f" (+{row['ties'] - 1} with the same rates)" if row["ties"] > 1 else ""
         table.add_row(gate_label(row, parameters) + star + tied,
                       _rate_text(row, "false_rollback"), _rate_text(row, "missed_incident"),
-                      "n/a" if pd.isna(row["detect_median_s"]) else f"{row['detect_median_s'] / 60:.1f} min",
+                      format_value(None if pd.isna(row["detect_median_s"]) else row["detect_median_s"], Kind.DURATION),
                       "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",
                       f"{row['cost']:.3f}")
     console.print(table)

@@ -40,6 +40,7 @@ from rampsim.gates.plan_sections import gated_plan_from_document
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
 from rampsim.sim.exposed import plan_engine
+from rampsim.units import Kind, format_value
 
 __all__ = ["Rehearsal", "HealthyRehearsals", "rehearse_healthy", "rehearsal_plan", "consequence",
            "DEFAULT_SEEDS", "DEFAULT_MAX_DURATION", "CAUSES"]
@@ -272,11 +273,7 @@ def _verb(kind: Optional[DecisionKind], controller: str, duration: float, cut: b
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 600:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return format_value(seconds, Kind.DURATION)
 
 
 def _when(times: Sequence[float]) -> str:
