@@ -148,7 +148,8 @@ def test_webhook_answers_flaggers_hooks(reference_plan, incident):
     clock[0] = START + 2 * 3600
     status, body = hooks.handle("rollout", canary)
     assert status == 403 and body["outcome"] == "rollback"
-    assert body["events"][-1]["kind"] == "rollback"
+    assert body["reason"].startswith("rule error_rate_rollback") and "events" not in body  # history on request
+    assert hooks.handle("rollout", canary, history=True)[1]["events"][-1]["kind"] == "rollback"
     assert hooks.handle("rollout", {"name": "other", "namespace": "x"})[0] == 409  # no start known
     assert hooks.handle("nonsense", canary)[0] == 404
 

@@ -1,8 +1,30 @@
-"""``rampsim serve``: the gate as a Flagger webhook (see :mod:`rampsim.prod.webhook`).
+"""rampsim serve: the gate as a Flagger webhook server (its logic: rampsim.prod.webhook).
 
-Binds to 127.0.0.1 unless ``--host`` says otherwise (in a cluster: ``--host 0.0.0.0``
-behind a ClusterIP service). Every number is checked when the arguments are read
-(exit 2 with a message naming the option), before the server starts.
+Answer Flagger's webhooks for every canary whose analysis calls them, judging
+PLAN on the metrics in Prometheus, each canary (namespace/name) on its own
+ramp:
+
+  POST /pre-rollout        the canary's analysis begins: its ramp starts now
+                           (or at the payload's metadata.start); 200
+  POST /rollout            judge every settled scrape since the start: 200
+                           continue or advance, 403 rollback, 409 hold or
+                           inconclusive, 503 metrics unavailable (Flagger
+                           counts any non-2xx as a failed check and rolls
+                           back after the analysis' threshold of them)
+  POST /confirm-promotion  200 once the plan's final gate advanced, else 403
+                           (Flagger waits instead of promoting)
+  GET  /healthz            200 while the server answers: a Kubernetes liveness
+                           and readiness probe (it does not query Prometheus)
+
+An answer is a small JSON object: the canary, the outcome and its reason, the
+scrapes judged; add ?history=1 to a hook's URL for every event since the ramp's
+start. Another method on these paths is 405 (with an Allow header), another
+path 404. Each request is one line on stderr: time, client, method, path,
+status, canary, outcome and reason (or error), ms.
+
+Binds to 127.0.0.1 unless --host says otherwise (in a cluster: --host 0.0.0.0
+behind a ClusterIP service). Every number is checked when the arguments are
+read, before the server starts.
 """
 from __future__ import annotations
 
@@ -19,6 +41,14 @@ from rampsim.prod.webhook import MAX_CANARIES, WebhookGate, serve_webhook
 
 __all__ = ["register", "run_serve"]
 
+_EPILOG = """example:
+  rampsim serve plan.yaml --prometheus http://prometheus.monitoring:9090 \\
+      --host 0.0.0.0 --port 8080
+
+exit codes: the server runs until it is stopped: 130 on Ctrl-C (SIGTERM ends
+it as usual); 2 bad arguments, an unreadable --bearer-token-file or an address
+it cannot listen on; 3 invalid plan or naming file."""
+
 
 def host(text: str) -> str:
     """An address to bind; an empty one (every interface, by accident) is refused."""
@@ -30,7 +60,8 @@ def host(text: str) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="answer Flagger webhooks with the gate's decisions",
-                                  description=__doc__)
+                                  description=__doc__.split("\n\n", 1)[1], epilog=_EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("plan", help="plan YAML file")
     serve.add_argument("--prometheus", metavar="URL", required=True, help="Prometheus base URL")
     serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -64,8 +95,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     address, port = server.server_address[:2]
-    print(f"rampsim serve: Flagger webhooks on http://{address!s}:{port}/ (pre-rollout, rollout, confirm-promotion)",
-          file=sys.stderr, flush=True)
+    print(f"rampsim serve: Flagger webhooks on http://{address!s}:{port}/ (POST /pre-rollout, /rollout, "
+          f"/confirm-promotion; GET /healthz); one line per request follows", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     finally:

@@ -11,11 +11,23 @@ each webhook of a canary's analysis and reads only the status code:
   (Flagger has no "hold").
 - ``POST /confirm-promotion``: 200 only once the plan's final gate advanced;
   otherwise 403, and Flagger waits instead of promoting.
-- ``GET /healthz``: 200.
+- ``GET /healthz`` (or ``HEAD``): 200 while the server answers requests, with the
+  number of canaries remembered; it does not query Prometheus (an outage is the
+  hooks' 503, not a reason to restart the server).
 
 Each canary (namespace/name) has its own :class:`~rampsim.prod.gate_run.GateRun`,
-judged incrementally across calls. The body of every answer is JSON with the
-outcome and the events of the call, or an ``error`` naming what was wrong.
+judged incrementally across calls. A hook's answer is a small JSON object: the
+canary, the ``outcome``, its ``reason`` (the latest decision's, or why there is
+none), the scrapes judged and the time judged up to; ``?history=1`` on the hook's
+URL adds ``events``, every event since the ramp's start. A refusal is JSON with an
+``error``: 404 for an unknown path (listing the known ones), 405 with an ``Allow``
+header for a method the path does not take.
+
+Every request answered, and every request dropped for taking too long, is one
+line on stderr in logfmt (``key=value``, values with spaces quoted): ``time``,
+``client``, ``method``, ``path``, ``status``, then the ``canary``, ``outcome`` and
+``reason`` or the ``error`` when the answer has them, and ``ms`` from connection
+to answer.
 
 Hostile or broken clients are bounded: a request must arrive whole within
 ``CLIENT_TIMEOUT`` seconds (a client that sends nothing, or drips its headers, is
@@ -28,8 +40,11 @@ canary gets 503.
 """
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import io
 import json
+import re
 import socket
 import sys
 import threading
@@ -40,16 +55,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Callable, Optional
+from urllib.parse import parse_qsl, urlsplit
 
-from rampsim.engine import event_to_dict
+from rampsim.engine import Decision, event_to_dict
 from rampsim.errors import UsageError
 from rampsim.plan.schema import Plan
-from rampsim.prod.instants import EARLIEST, LATEST, parse_instant
+from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import GateRun, GateOutcome, Source
 
-__all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS", "MAX_BODY", "CLIENT_TIMEOUT", "MAX_CANARIES",
-           "HANDLER_THREADS", "LISTEN_BACKLOG"]
+__all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS", "ROUTES", "MAX_BODY", "CLIENT_TIMEOUT",
+           "MAX_CANARIES", "HANDLER_THREADS", "LISTEN_BACKLOG"]
 
 MAX_BODY = 64 * 1024      # bytes: Flagger's payloads are a few hundred
 CLIENT_TIMEOUT = 10.0     # seconds a client may take to send its whole request
@@ -61,6 +77,14 @@ HOOKS = ("pre-rollout", "rollout", "confirm-promotion")
 
 ROLLOUT_STATUS = {GateOutcome.CONTINUE: 200, GateOutcome.ADVANCE: 200, GateOutcome.ROLLBACK: 403, GateOutcome.HOLD: 409,
                   GateOutcome.INCONCLUSIVE: 409, GateOutcome.UNAVAILABLE: 503}
+
+ROUTES = {**{f"/{hook}": ("POST",) for hook in HOOKS}, "/healthz": ("GET", "HEAD")}
+"""Each path served and the methods it takes (any other method on it is 405)."""
+
+_HINTS = {"POST": "POST a Flagger webhook payload here (a JSON object with name and namespace)",
+          "GET": "GET it, as a Kubernetes liveness or readiness probe does"}  # by a route's first method
+
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}  # the values of ?history=
 
 
 @dataclass(frozen=True)
@@ -83,9 +107,10 @@ class WebhookGate:
         self._canaries: OrderedDict[str, _Canary] = OrderedDict()  # oldest start first
         self._registry = threading.Lock()  # guards _canaries only, never held while judging
 
-    def handle(self, hook: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def handle(self, hook: str, payload: dict[str, Any], history: bool = False) -> tuple[int, dict[str, Any]]:
         """Answer ``hook`` (``pre-rollout``, ``rollout`` or ``confirm-promotion``) for ``payload``.
 
+        ``history`` adds ``events`` (every event since the ramp's start) to a judged hook's answer.
         Raises :class:`~rampsim.errors.UsageError` naming the field of ``payload`` that cannot be used.
         """
         if hook not in HOOKS:
@@ -95,7 +120,9 @@ class WebhookGate:
         if hook == "pre-rollout":
             begins = self.clock() if start is None else start
             entry = self._admit(canary, GateRun(self.plan, self.source, begins, self.naming), replace=True)
-            return (200, {"canary": canary, "started": entry.run.grid.start}) if entry else self._full(canary)
+            if entry is None:
+                return self._full(canary)
+            return 200, {"canary": canary, "started": format_instant(entry.run.grid.start)}
         with self._registry:
             entry = self._canaries.get(canary)
         began = self.start if start is None else start
@@ -104,27 +131,37 @@ class WebhookGate:
                 return 409, {"canary": canary, "outcome": GateOutcome.INCONCLUSIVE.value,
                              "error": "no start known: add a pre-rollout webhook, metadata.start or --start"}
             entry = self._admit(canary, GateRun(self.plan, self.source, began, self.naming), replace=False)
-        return self._judge(hook, canary, entry) if entry else self._full(canary)
+        return self._judge(hook, canary, entry, history) if entry else self._full(canary)
 
-    def _judge(self, hook: str, canary: str, entry: _Canary) -> tuple[int, dict[str, Any]]:
+    def health(self) -> dict[str, Any]:
+        """``/healthz``'s answer: the server is up, and how many canaries it remembers."""
+        with self._registry:
+            return {"ok": True, "canaries": len(self._canaries), "max_canaries": self.max_canaries}
+
+    def _judge(self, hook: str, canary: str, entry: _Canary, history: bool) -> tuple[int, dict[str, Any]]:
         run = entry.run
         with entry.lock:
-            events = []
             if not run.finished:
                 run.problem = ""  # a new call retries a source that failed before
                 now = self.clock()
-                events = [e for step in run.run_until(now, now, self.settle) for e in step.events]
+                collections.deque(run.run_until(now, now, self.settle), maxlen=0)  # judge, keep only run.events
             outcome = run.outcome()
-        if hook == "confirm-promotion" and outcome is GateOutcome.ADVANCE:
-            with self._registry:  # promoted: the canary's analysis is over
-                if self._canaries.get(canary) is entry:
-                    del self._canaries[canary]
-        if hook == "confirm-promotion":
-            status = 200 if outcome is GateOutcome.ADVANCE else 403
-        else:
-            status = ROLLOUT_STATUS[outcome]
-        return status, {"canary": canary, "outcome": outcome.value, "problem": run.problem or None,
-                        "scrapes_judged": run.next_tick, "events": [event_to_dict(e) for e in events]}
+            judged = run.next_tick - 1
+            body: dict[str, Any] = {
+                "canary": canary, "outcome": outcome.value, "reason": _reason(run, outcome),
+                "scrapes_judged": judged + 1,
+                "judged_until": format_instant(run.grid.time_of(judged)) if judged >= 0 else None}
+            if history:
+                body["events"] = [{**event_to_dict(e), "at": format_instant(run.grid.start + e.time)}
+                                  for e in run.events]
+        if hook == "rollout":
+            return ROLLOUT_STATUS[outcome], body
+        if outcome is not GateOutcome.ADVANCE:
+            return 403, {**body, "reason": f"not promoted before the final gate advances; now: {body['reason']}"}
+        with self._registry:  # promoted: the canary's analysis is over
+            if self._canaries.get(canary) is entry:
+                del self._canaries[canary]
+        return 200, body
 
     def _admit(self, canary: str, run: GateRun, replace: bool) -> Optional[_Canary]:
         """The canary's entry: a new one with ``run`` if ``replace`` or none yet; ``None`` when full."""
@@ -165,6 +202,30 @@ class WebhookGate:
         if not EARLIEST <= start <= LATEST:
             raise UsageError(f"metadata.start: {str(value)[:40]!r} is not between 1970-01-01 and 9999-12-31")
         return start
+
+
+def _reason(run: GateRun, outcome: GateOutcome) -> str:
+    """Why ``run`` stands at ``outcome``: the source's problem, the missing data, or the latest decision's reason."""
+    if outcome is GateOutcome.UNAVAILABLE:
+        return run.problem
+    if outcome is GateOutcome.INCONCLUSIVE:
+        return ("no scrape has settled since the start yet" if run.next_tick == 0
+                else "the latest scrape lacks a series the plan reads")
+    latest = next((e for e in reversed(run.events) if isinstance(e, Decision)), None)
+    if latest is None:
+        return "no decision yet: no hold or rollback rule fired, no checkpoint was due"
+    return latest.reason
+
+
+def _wants_history(query: str) -> bool:
+    """Whether a hook's query string (``history=1``; nothing else) asks for the events; raises :class:`UsageError`."""
+    wanted = False
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name != "history" or value not in _FLAGS:
+            raise UsageError(f"query: {name[:40]}={value[:40]!r} is not understood; the only parameter is "
+                             f"history=1 (add the events since the start) or history=0")
+        wanted = _FLAGS[value]
+    return wanted
 
 
 def _text(payload: dict[str, Any], key: str) -> str:
@@ -243,11 +304,33 @@ class _BoundedServer(HTTPServer):
         self._pool.shutdown()
 
 
+_LOG_LOCK = threading.Lock()  # one request's line is written whole, whatever the other handlers write
+_BARE = re.compile(r"[A-Za-z0-9_.:/@%+-]+")  # a logfmt value written without quotes
+_LOGGED = ("canary", "outcome", "reason", "started", "error")  # the keys of an answer that its log line repeats
+_CLIENT_TEXT = 200  # characters of a client's own text (path, canary) kept in the log
+
+
+def _logfmt(value: object) -> str:
+    """``value`` as a logfmt value: bare when it can be, else a JSON string, every unprintable character escaped."""
+    text = str(value)
+    if _BARE.fullmatch(text):
+        return text
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in json.dumps(text, ensure_ascii=False))
+
+
+def _write_log_line(fields: list[tuple[str, object]]) -> None:
+    """One access-log line on stderr."""
+    line = " ".join(f"{key}={_logfmt(value)}" for key, value in fields) + "\n"
+    with _LOG_LOCK:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+
 def serve_webhook(gate: WebhookGate, host: str = "127.0.0.1", port: int = 8080,
                   client_timeout: Optional[float] = None, threads: int = HANDLER_THREADS) -> HTTPServer:
     """An HTTP server for ``gate`` (call ``serve_forever()`` on it; ``shutdown()`` to stop).
 
-    ``client_timeout`` defaults to ``CLIENT_TIMEOUT``.
+    ``client_timeout`` defaults to ``CLIENT_TIMEOUT``. Each request is logged on stderr (see the module docstring).
     """
     deadline = CLIENT_TIMEOUT if client_timeout is None else client_timeout
 
@@ -256,38 +339,59 @@ def serve_webhook(gate: WebhookGate, host: str = "127.0.0.1", port: int = 8080,
 
         def setup(self) -> None:
             super().setup()
+            self.began = time.monotonic()
             self.rfile.close()  # replaced by one that enforces the request's deadline
-            self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + deadline))
+            self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.began + deadline))
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            self._answer(200 if self.path == "/healthz" else 404, {"ok": self.path == "/healthz"})
+        def route(self) -> None:
+            """Every method http.server knows of: the path's answer, or why not."""
+            target = urlsplit(self.path)
+            path = target.path.rstrip("/") or "/"  # a webhook URL written with a trailing slash works too
+            allowed = ROUTES.get(path)
+            if allowed is None:
+                self._refuse(404, {"error": f"no such path {target.path[:_CLIENT_TEXT]!r}",
+                                   "paths": [f"{methods[0]} {known}" for known, methods in ROUTES.items()]})
+            elif self.command not in allowed:
+                self._refuse(405, {"error": f"{self.command} is not allowed on {path}: {_HINTS[allowed[0]]}"},
+                             allow=", ".join(allowed))
+            elif path == "/healthz":
+                self._answer(200, gate.health())
+            else:
+                try:
+                    history = _wants_history(target.query)
+                except UsageError as exc:
+                    self._refuse(400, {"error": str(exc)})
+                    return
+                self._post(path[1:], history)
 
-        def do_POST(self) -> None:  # noqa: N802
+        do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = route  # noqa: N815
+
+        def _post(self, hook: str, history: bool) -> None:
             length = self.headers.get("Content-Length")
             if length is None:
-                self._refuse(411, "Content-Length required")
+                self._refuse(411, {"error": "Content-Length required"})
                 return
             length = length.strip()
             if not (length.isascii() and length.isdigit()):
-                self._refuse(400, f"Content-Length must be a whole number of bytes, got {length[:40]!r}")
+                self._refuse(400, {"error": f"Content-Length must be a whole number of bytes, got {length[:40]!r}"})
             elif len(length) > 12 or int(length) > MAX_BODY:  # int() refuses over 4,300 digits
-                self._refuse(413, f"the payload is over {MAX_BODY} bytes")
+                self._refuse(413, {"error": f"the payload is over {MAX_BODY} bytes"})
             else:
-                data = self.rfile.read(int(length))  # TimeoutError: http.server drops the client
-                self._answer(*self._respond(data))
+                data = self.rfile.read(int(length))  # TimeoutError: http.server drops the client (logged)
+                self._answer(*self._respond(hook, data, history))
 
-        def _respond(self, data: bytes) -> tuple[int, dict[str, Any]]:
+        def _respond(self, hook: str, data: bytes, history: bool) -> tuple[int, dict[str, Any]]:
             try:
-                return gate.handle(self.path.strip("/"), _payload(data))
+                return gate.handle(hook, _payload(data), history)
             except UsageError as exc:  # a field of the payload (or the ramp it asks for) cannot be used
                 return 400, {"error": str(exc)}
             except Exception as exc:  # a bug: the client still gets an answer, the server goes on
                 traceback.print_exc(file=sys.stderr)
                 return 500, {"error": f"internal error: {type(exc).__name__}; see the server's log"}
 
-        def _refuse(self, status: int, error: str) -> None:
+        def _refuse(self, status: int, body: dict[str, Any], allow: Optional[str] = None) -> None:
             """Answer before reading the body, then discard what the client still sends until its deadline."""
-            self._answer(status, {"error": error})
+            self._answer(status, body, allow)
             try:
                 self.connection.shutdown(socket.SHUT_WR)
                 while self.rfile.read1(MAX_BODY):
@@ -296,20 +400,37 @@ def serve_webhook(gate: WebhookGate, host: str = "127.0.0.1", port: int = 8080,
                 pass
 
         def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
-            """http.server's own refusals (bad request line, header too long, method), as JSON."""
+            """http.server's own refusals (bad request line, header too long, unknown method), as JSON."""
             self.close_connection = True
             self._answer(code, {"error": message or self.responses[code][0]})
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
+        def _answer(self, status: int, body: dict[str, Any], allow: Optional[str] = None) -> None:
             data = json.dumps(body, default=str).encode()
+            self._log(status, [(key, body[key]) for key in _LOGGED if body.get(key) is not None])
             self.connection.settimeout(deadline)  # a client that does not read its answer is dropped too
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if allow is not None:
+                self.send_header("Allow", allow)
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _log(self, status: object, details: list[tuple[str, object]]) -> None:
+            """The request's line: when, who, what, the answer's status and details, and how long it took."""
+            details = [(key, str(value)[:_CLIENT_TEXT] if key == "canary" else value) for key, value in details]
+            now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            method = getattr(self, "command", None) or "-"  # unset when the request line itself was refused
+            path = (getattr(self, "path", None) or "-")[:_CLIENT_TEXT]
+            _write_log_line([("time", now), ("client", self.client_address[0]), ("method", method), ("path", path),
+                             ("status", status), *details, ("ms", f"{(time.monotonic() - self.began) * 1000:.1f}")])
+
+        def log_request(self, code: object = "-", size: object = "-") -> None:
+            """Silenced: :meth:`_answer` logs the request with its details."""
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
-            pass
+            """http.server's other messages (a request that timed out), as a line without a status."""
+            self._log("-", [("error", format % args)])
 
     return _BoundedServer((host, port), Handler, threads)

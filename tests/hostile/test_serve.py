@@ -147,9 +147,10 @@ def test_a_hostile_body_is_answered_with_a_message_naming_the_field(webhook, bod
 
 
 @pytest.mark.parametrize("data, status", [
-    (request("rollout", b"{}", method="PUT"), 501),
+    (request("rollout", b"{}", method="BREW"), 501),
+    (request("rollout", b"{}", method="PUT"), 405),
     (b"GET /healthz now please HTTP/1.1\r\n\r\n", 400),
-], ids=["unsupported-method", "garbage-request-line"])
+], ids=["unknown-method", "method-not-allowed", "garbage-request-line"])
 def test_http_servers_own_refusals_are_json_too(webhook, data, status):
     answer, reply, _ = exchange(webhook, data)
     assert answer == status and reply["error"]

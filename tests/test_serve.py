@@ -1,0 +1,285 @@
+"""``rampsim serve`` over HTTP: Flagger's status contract, compact answers, routing, /healthz and the access log.
+
+Each server runs in-process on 127.0.0.1 with an ephemeral port (``tests.hostile.test_serve.serving``)
+over a recording held in memory; its stderr is captured to read the log lines.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.client
+import io
+import json
+import re
+import socket
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from rampsim.cli import main
+from rampsim.engine import DecisionEngine, event_to_dict
+from rampsim.prod.naming import naming_for_plan
+from rampsim.prod.replay import FileSource
+from rampsim.prod.source import SourceUnavailable
+from rampsim.prod.webhook import ROUTES, WebhookGate
+from tests.builders import run, steady
+from tests.hostile.test_serve import serving
+
+START = 1740787200.0
+STARTED = "2025-03-01T00:00:00Z"
+END = START + 4 * 3600 + 60  # every scrape of the reference plan has settled
+CANARY = {"name": "api", "namespace": "learning"}
+
+# Flagger's contract (README): 2xx lets the canary go on, anything else is a failed check.
+ROLLOUT = {"continue": 200, "advance": 200, "rollback": 403, "hold": 409, "inconclusive": 409, "unavailable": 503}
+COMPACT = {"canary", "outcome", "reason", "scrapes_judged", "judged_until"}
+LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s"]+)(?: |$)')
+
+
+@pytest.fixture(scope="module")
+def incident(reference_plan):
+    errors = np.full(961, 0.0007)
+    errors[400:] = 0.02
+    return steady(reference_plan.layout, error_rate=errors)
+
+
+def gate_on(plan, source, now: float, **options: Any) -> WebhookGate:
+    return WebhookGate(plan, source, naming_for_plan(plan), start=START, clock=lambda: now, **options)
+
+
+def call(address: tuple[str, int], method: str, path: str, payload: Any = None
+         ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request (``payload`` as its JSON body): status, headers, raw body."""
+    connection = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        connection.request(method, path, body=None if payload is None else json.dumps(payload).encode())
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def parse_log_line(line: str) -> dict[str, str]:
+    """A logfmt line as a dict in order; a quoted value is a JSON string. Fails on anything else."""
+    fields = {}
+    position = 0
+    for match in LOG_FIELD.finditer(line):
+        assert match.start() == position, f"not logfmt at {position}: {line!r}"
+        key, value = match.groups()
+        fields[key] = json.loads(value) if value.startswith('"') else value
+        position = match.end()
+    assert position == len(line), f"not logfmt at {position}: {line!r}"
+    return fields
+
+
+@contextlib.contextmanager
+def access_log() -> Iterator[list[dict[str, str]]]:
+    """The server's stderr while the block runs, parsed line by line into the list yielded (filled on exit)."""
+    lines: list[dict[str, str]] = []
+    buffer = io.StringIO()
+    with contextlib.redirect_stderr(buffer):
+        yield lines
+    lines.extend(parse_log_line(line) for line in buffer.getvalue().splitlines())
+
+
+def assert_logged(line: dict[str, str], method: str, path: str, status: object, answer: Optional[dict] = None) -> None:
+    """``line`` is the access-log line of that request and ``answer``."""
+    assert list(line)[:5] == ["time", "client", "method", "path", "status"] and list(line)[-1] == "ms"
+    assert dt.datetime.fromisoformat(line["time"].replace("Z", "+00:00")).tzinfo is not None
+    assert (line["client"], line["method"], line["path"], line["status"]) == ("127.0.0.1", method, path, str(status))
+    assert float(line["ms"]) >= 0
+    for key in ("canary", "outcome", "reason", "error"):
+        assert line.get(key) == (answer or {}).get(key)
+
+
+# -- Flagger's contract: each outcome's status, in the answer and in the log ---------------------------
+
+def broken_source():
+    class Broken:
+        def read(self, low_ms: int, high_ms: int) -> list:
+            raise SourceUnavailable("Prometheus at http://prometheus:9090 unreachable")
+    return Broken()
+
+
+def outcome_case(name: str, plan, healthy, incident):
+    """A gate whose canary stands at outcome ``name`` when called."""
+    gap = healthy.copy()
+    gap.counters[100:120] = np.nan  # 20 scrapes without samples: the final gate holds
+    gap.gauges[100:120] = np.nan
+    telemetry, now = {"continue": (healthy, START + 3600), "advance": (healthy, END), "rollback": (incident, END),
+                      "hold": (gap, END), "inconclusive": (healthy, START), "unavailable": (None, START + 3600)}[name]
+    source = broken_source() if telemetry is None else FileSource.from_telemetry(telemetry, START)
+    return gate_on(plan, source, now)
+
+
+@pytest.mark.parametrize("outcome", ROLLOUT)
+def test_each_outcome_keeps_its_status_for_flagger_and_is_logged(outcome, reference_plan, healthy_telemetry,
+                                                                 incident):
+    with serving(outcome_case(outcome, reference_plan, healthy_telemetry, incident)) as address:
+        with access_log() as lines:
+            status, _, raw = call(address, "POST", "/rollout", CANARY)
+            confirm, _, confirm_raw = call(address, "POST", "/confirm-promotion", CANARY)
+            health, _, _ = call(address, "GET", "/healthz")  # never asks the source, even a broken one
+    answer, promotion = json.loads(raw), json.loads(confirm_raw)
+    assert (answer["outcome"], status) == (outcome, ROLLOUT[outcome])
+    assert (promotion["outcome"], confirm) == (outcome, 200 if outcome == "advance" else 403)
+    assert set(answer) == COMPACT and answer["reason"] and answer["canary"] == "learning/api"
+    if outcome != "advance":
+        assert promotion["reason"].startswith("not promoted before the final gate advances; now: ")
+    assert health == 200
+    assert len(lines) == 3
+    assert_logged(lines[0], "POST", "/rollout", status, answer)
+    assert_logged(lines[1], "POST", "/confirm-promotion", confirm, promotion)
+    assert_logged(lines[2], "GET", "/healthz", 200)
+
+
+# -- compact answers, history on request -----------------------------------------------------------------
+
+def test_the_answer_is_the_decision_and_its_reason_and_the_history_comes_on_request(reference_plan, incident):
+    with serving(gate_on(reference_plan, FileSource.from_telemetry(incident, START), END)) as address:
+        status, _, compact = call(address, "POST", "/rollout", CANARY)
+        again, _, full = call(address, "POST", "/rollout?history=1", CANARY)
+        off, _, explicit = call(address, "POST", "/rollout/?history=0", CANARY)
+    answer, history = json.loads(compact), json.loads(full)
+    expected = [json.loads(json.dumps(event_to_dict(e))) for e in run(DecisionEngine(reference_plan), incident)]
+    decision = expected[-1]
+    assert status == again == off == 403 and compact == explicit
+    assert set(answer) == COMPACT and len(compact) < 512  # not the ~8 KB of events it used to send
+    assert answer["reason"] == decision["reason"] and decision["kind"] == answer["outcome"] == "rollback"
+    assert answer["scrapes_judged"] == decision["time"] / reference_plan.telemetry.scrape_interval + 1
+    assert set(history) == COMPACT | {"events"} and {k: history[k] for k in COMPACT} == answer
+    assert [{k: v for k, v in e.items() if k != "at"} for e in history["events"]] == expected
+    assert history["events"][-1]["at"] == answer["judged_until"]
+
+
+@pytest.mark.parametrize("query, named", [("history=2", "history='2'"), ("histroy=1", "histroy='1'"),
+                                          ("history=1&x=", "x=''")])
+def test_a_query_other_than_history_is_refused_naming_it(reference_plan, healthy_telemetry, query, named):
+    with serving(gate_on(reference_plan, FileSource.from_telemetry(healthy_telemetry, START), START)) as address:
+        with access_log() as lines:
+            status, _, raw = call(address, "POST", f"/rollout?{query}", CANARY)
+    answer = json.loads(raw)
+    assert status == 400 and named in answer["error"] and "history=1" in answer["error"]
+    assert_logged(lines[0], "POST", f"/rollout?{query}", 400, answer)
+
+
+# -- routing: 405 with Allow and a hint, 404 listing the paths --------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(reference_plan, healthy_telemetry):
+    with serving(gate_on(reference_plan, FileSource.from_telemetry(healthy_telemetry, START), START + 3600)) as address:
+        yield address
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+
+@pytest.mark.parametrize("path, method", [(path, method) for path, allowed in ROUTES.items()
+                                          for method in METHODS if method not in allowed])
+def test_a_method_the_path_does_not_take_is_405_with_allow_and_a_hint(server, path, method):
+    allowed = ROUTES[path]
+    with access_log() as lines:
+        status, headers, raw = call(server, method, path, {} if method == "POST" else None)
+    assert status == 405 and headers["Allow"] == ", ".join(allowed)
+    hint = "POST a Flagger webhook payload here" if allowed == ("POST",) else "GET it"
+    error = lines[0]["error"]
+    assert error.startswith(f"{method} is not allowed on {path}: ") and hint in error
+    if method == "HEAD":  # the headers of the answer, without its body
+        assert raw == b"" and int(headers["Content-Length"]) == len(json.dumps({"error": error}))
+    else:
+        assert json.loads(raw) == {"error": error}
+    assert len(lines) == 1
+    assert_logged(lines[0], method, path, 405, {"error": error})
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("path", ["/", "/flagger/rollout", "/metrics", "/rollout-now"])
+def test_an_unknown_path_is_404_listing_the_known_ones(server, path, method):
+    with access_log() as lines:
+        status, _, raw = call(server, method, path, CANARY if method == "POST" else None)
+    answer = json.loads(raw)
+    assert status == 404 and answer["error"] == f"no such path {path!r}"
+    assert answer["paths"] == [f"{methods[0]} {known}" for known, methods in ROUTES.items()]
+    assert {known.split()[1] for known in answer["paths"]} == {"/pre-rollout", "/rollout", "/confirm-promotion",
+                                                               "/healthz"}
+    assert_logged(lines[0], method, path, 404, answer)
+
+
+def test_an_unknown_method_is_still_501(server):
+    status, _, raw = call(server, "BREW", "/rollout")
+    assert status == 501 and "BREW" in json.loads(raw)["error"]
+
+
+# -- /healthz ---------------------------------------------------------------------------------------------
+
+def test_healthz_answers_get_and_head_with_the_canaries_remembered(reference_plan, healthy_telemetry):
+    gate = gate_on(reference_plan, FileSource.from_telemetry(healthy_telemetry, START), START + 3600, max_canaries=7)
+    with serving(gate) as address:
+        before = json.loads(call(address, "GET", "/healthz")[2])
+        for name in ("a", "b"):
+            assert call(address, "POST", "/pre-rollout", {"name": name, "namespace": "x"})[0] == 200
+        status, headers, raw = call(address, "GET", "/healthz")
+        head_status, head_headers, head_raw = call(address, "HEAD", "/healthz")
+    assert before == {"ok": True, "canaries": 0, "max_canaries": 7}
+    assert status == 200 and json.loads(raw) == {"ok": True, "canaries": 2, "max_canaries": 7}
+    assert headers["Content-Type"] == "application/json"
+    assert head_status == 200 and head_raw == b"" and int(head_headers["Content-Length"]) == len(raw)
+
+
+# -- the access log ---------------------------------------------------------------------------------------
+
+def test_pre_rollout_is_logged_with_the_start(server):
+    payload = {**CANARY, "name": "started", "metadata": {"start": STARTED}}
+    with access_log() as lines:
+        status, _, raw = call(server, "POST", "/pre-rollout", payload)
+    answer = json.loads(raw)
+    assert status == 200 and answer == {"canary": "learning/started", "started": STARTED}
+    assert len(lines) == 1 and lines[0]["started"] == STARTED
+    assert_logged(lines[0], "POST", "/pre-rollout", 200, answer)
+
+
+def test_a_bad_payload_is_logged_with_its_error(server):
+    with access_log() as lines:
+        status, _, raw = call(server, "POST", "/rollout", {"name": {"not": "a string"}})
+    assert status == 400
+    assert_logged(lines[0], "POST", "/rollout", 400, json.loads(raw))
+
+
+def test_a_client_that_times_out_is_logged_without_a_status(reference_plan, healthy_telemetry):
+    gate = gate_on(reference_plan, FileSource.from_telemetry(healthy_telemetry, START), START)
+    with serving(gate, client_timeout=0.3) as address:
+        with access_log() as lines:
+            with socket.create_connection(address, timeout=10) as client:
+                client.sendall(b"POST /rollout HTTP/1.1\r\nContent-Length: 10\r\n\r\n")  # and no body
+                assert client.recv(1024) == b""  # dropped, unanswered
+    assert len(lines) == 1 and lines[0]["status"] == "-" and "timed out" in lines[0]["error"]
+    assert (lines[0]["method"], lines[0]["path"]) == ("POST", "/rollout")
+
+
+@given(namespace=st.text(max_size=30), name=st.text(max_size=300))
+def test_any_canary_name_is_one_log_line_that_reads_back(server, namespace, name):
+    payload = {"name": name, "namespace": namespace, "metadata": {"start": STARTED}}
+    with access_log() as lines:
+        status, _, raw = call(server, "POST", "/pre-rollout", payload)
+    assert status in (200, 503)  # 503 once --max-canaries unfinished canaries are remembered
+    assert len(lines) == 1 and lines[0]["canary"] == f"{namespace}/{name}"[:200] == json.loads(raw)["canary"][:200]
+
+
+# -- serve --help ------------------------------------------------------------------------------------------
+
+def test_serve_help_is_plain_text_with_the_paths_and_exit_codes(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    text = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert not re.search(r"``|:mod:|:class:|:func:|^\s*[=-]{4,}\s", text, re.MULTILINE)  # no reStructuredText
+    assert all(len(line) <= 80 for line in text.splitlines())
+    for path, methods in ROUTES.items():
+        assert re.search(rf"^  {methods[0]} +{path} ", text, re.MULTILINE)
+    flat = re.sub(r"\s+", " ", text)
+    for outcome, status in ROLLOUT.items():  # the contract as the help states it: "409 hold or inconclusive"
+        assert re.search(rf"{status} [a-z ]*{outcome}", flat), outcome
+    assert re.search(r"exit codes:.*130 on Ctrl-C.*2 bad arguments.*3 invalid plan", flat)
