@@ -1,0 +1,302 @@
+"""One self-contained HTML page of a sweep or a check, for a CI job to keep as an artifact.
+
+:func:`write_sweep_html` writes the recommended gate and its diff against the swept
+plan, the table of gates (rates with Wilson 95% intervals, detection, harm, cost),
+the per-scenario breakdown and the sweep's charts; :func:`write_check_html` writes a
+check's verdict, its bounds and their intervals look by look.
+
+The page loads nothing: charts are PNG ``data:`` URIs, the style sheet is inline,
+there is no script, and a Content-Security-Policy forbids any other resource, so it
+reads the same from an artifact store, offline or printed. Every text that comes from
+a plan, a mix or a grid is escaped.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rampsim.experiment.axes import values_at
+from rampsim.experiment.check import EXCEEDED, MET, BoundVerdict, CheckReport
+from rampsim.experiment.results import RECOMMENDATION_RULE, Costs, SweepResult
+from rampsim.plan.schema import Plan
+from rampsim.report.tradeoff import gate_label
+from rampsim.units import Kind, format_value
+
+__all__ = ["write_sweep_html", "write_check_html", "MAX_ROWS"]
+
+MAX_ROWS = 30
+"""Sweeps with more gates list only the Pareto front and the recommended gate (all are in ``summary.csv``)."""
+
+_CSS = """
+:root { --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --head: #f6f8fa; --mark: #fff8c5;
+        --good: #1a7f37; --bad: #cf222e; --warn: #9a6700; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+       max-width: 1100px; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.15rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; margin-top: 2rem; }
+p { margin: .4rem 0; }
+.meta, .note, figcaption { color: var(--muted); font-size: .9rem; }
+.callout { border-left: 4px solid var(--warn); background: var(--mark); padding: .6rem 1rem; margin: .8rem 0; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: .5rem 0; font-size: .88rem; }
+th, td { border: 1px solid var(--line); padding: .25rem .55rem; text-align: left; vertical-align: top; }
+th { background: var(--head); font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.best td { background: var(--mark); font-weight: 600; }
+td.flag { color: var(--bad); font-weight: 600; }
+.met { color: var(--good); } .exceeded { color: var(--bad); } .undecided { color: var(--warn); }
+figure { margin: 1.2rem 0; }
+img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+code { font-size: .9em; background: var(--head); padding: 0 .2em; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; }
+  .scroll { overflow: visible; }
+  table { font-size: 8.5pt; } td.num { white-space: normal; }
+  h2 { break-after: avoid; }
+  table, figure, .callout { break-inside: avoid; }
+  tr.best td, th, .callout { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"  # nothing loads but the page itself
+
+Cell = Union[str, tuple[str, str]]
+"""A table cell: its text, or its text and a CSS class (``num``, ``flag``)."""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _page(title: str, sections: Iterable[str]) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<link rel="icon" href="data:,">\n<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n'
+            f"<body>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
+
+
+def _table(header: Sequence[str], rows: Iterable[tuple[str, Sequence[Cell]]]) -> str:
+    """``rows`` as (row CSS class, cells); every text escaped."""
+    def css(name: str) -> str:
+        return f' class="{name}"' if name else ""
+
+    def cell(c: Cell) -> str:
+        text, name = (c, "") if isinstance(c, str) else c
+        return f"<td{css(name)}>{_e(text)}</td>"
+    body = "".join(f"<tr{css(name)}>{''.join(map(cell, cells))}</tr>\n" for name, cells in rows)
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    return f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody></table></div>'
+
+
+def _figure(png: bytes, caption: str) -> str:
+    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return f'<figure><img src="{uri}" alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>'
+
+
+def _quantity(value: float, kind: Kind) -> str:
+    """A duration as :func:`~rampsim.units.format_value` writes it, a rate as a percentage to three
+    significant digits; infinities and negative durations (a stop before the incident's start) written out."""
+    if math.isnan(value):
+        return "n/a"
+    if value < 0:
+        return "−" + _quantity(-value, kind)
+    if math.isinf(value):
+        return "∞"
+    if kind is Kind.RATIO:
+        return np.format_float_positional(value * 100, precision=3, fractional=False, trim="-") + "%"
+    return format_value(value, kind)
+
+
+def _interval(row: pd.Series, name: str, kind: Kind) -> str:
+    """``1.2% [0.3%, 4.5%]`` from a summary row's ``NAME_rate``/``NAME_s``, ``NAME_low`` and ``NAME_high``."""
+    estimate = row[f"{name}_rate"] if kind is Kind.RATIO else row[f"{name}_s"]
+    low, high = row[f"{name}_low"], row[f"{name}_high"]
+    if pd.isna(estimate):
+        return "n/a"
+    spread = "" if pd.isna(low) or pd.isna(high) else f" [{_quantity(low, kind)}, {_quantity(high, kind)}]"
+    return _quantity(estimate, kind) + spread
+
+
+# -- sweeps ----------------------------------------------------------------------------------------
+
+def write_sweep_html(result: SweepResult, path: Path, *, charts: Sequence[Path] = (),
+                     costs: Optional[Costs] = None, plan: Optional[Plan] = None) -> Path:
+    """Write ``path`` (e.g. ``DIR/report.html``): the recommended gate, the gates, the per-scenario
+    breakdown and the ``charts`` (PNG files, e.g. what :func:`~rampsim.report.tradeoff.render`
+    returned), for ``costs`` (default: the sweep's own). With the swept ``plan`` the recommendation is
+    shown as a diff against it. Returns ``path``."""
+    costs = costs or result.costs()
+    summary = result.summary(costs)
+    parameters = result.parameters
+    best = summary[summary["cost_optimal"]].iloc[0]
+    shown = summary if len(summary) <= MAX_ROWS else summary[summary["pareto"] | summary["cost_optimal"]]
+    meta = result.meta
+    name = plan.name if plan is not None else Path(str(meta.get("plan", "a plan"))).name
+    costs_text = f"fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}"
+    sections = [
+        f"<h1>Sweep of {_e(name)}</h1>",
+        f'<p class="meta">{len(summary)} gate(s) × {_e(meta.get("replicates", "?"))} replicates of mix '
+        f'{_e(meta.get("mix", "?"))} (seed {_e(meta.get("seed", "?"))}, {_e(meta.get("fidelity", "?"))} fidelity, '
+        f'rampsim {_e(meta.get("rampsim_version", "?"))}): {int(best["healthy_runs"])} healthy and '
+        f'{int(best["incident_runs"])} incident runs per gate, ground truth from the plan\'s SLO. '
+        f"Costs {_e(costs_text)}.</p>",
+        "<h2>Recommended gate</h2>",
+        f'<div class="callout"><p><strong>★ {_e(gate_label(best, parameters))}</strong></p>'
+        f"<p>false rollbacks {_e(_interval(best, 'false_rollback', Kind.RATIO))}; missed incidents "
+        f"{_e(_interval(best, 'missed_incident', Kind.RATIO))}; median detection "
+        f"{_e(_interval(best, 'detect_median', Kind.DURATION))}; cost {best['cost']:.3f} per run.</p>"
+        f'<p class="note">The rule: {_e(RECOMMENDATION_RULE)}.</p></div>',
+        _diff(result, best, costs, plan),
+        "<h2>Gates</h2>",
+        _gates_table(shown, parameters),
+        '<p class="note">Detection: the decision\'s time minus the incident\'s start by the SLO, negative when '
+        "the gate stopped before the SLO was breached. Harm: canary requests served by a faulty arm before the "
+        "decision, per incident run.</p>",
+        f'<p class="note">{len(shown)} of the {len(summary)} gates: the Pareto front and the recommended one '
+        "(no other gate has fewer false rollbacks and fewer missed incidents); all are in summary.csv and "
+        "SweepResult.summary().</p>"
+        if len(shown) < len(summary) else "",
+        "<h2>By scenario</h2>",
+        _breakdown_table(result.breakdown(), shown, parameters),
+    ]
+    if charts:
+        sections += ["<h2>Charts</h2>", *(_figure(Path(chart).read_bytes(), Path(chart).name) for chart in charts)]
+    path = Path(path)
+    path.write_text(_page(f"rampsim sweep: {name}", sections), encoding="utf-8")
+    return path
+
+
+def _diff(result: SweepResult, best: pd.Series, costs: Costs, plan: Optional[Plan]) -> str:
+    """The recommended grid values against the swept plan's (as written in its file)."""
+    if not result.parameters:
+        return '<p class="note">No parameter was varied: the recommendation is the plan as written.</p>'
+    if plan is None:
+        return (_table(["parameter", "recommended"], (("", [p, str(best[p])]) for p in result.parameters))
+                + '<p class="note">Without the swept plan the values it had cannot be shown.</p>')
+    chosen = result.best_plan(plan, costs)
+    assert plan.source is not None  # best_plan varies the plan's document
+
+    def as_written(path: str) -> str:
+        return ", ".join(dict.fromkeys(str(v) for v in values_at(plan.source.data, path)))
+    rows = [("best" if values_at(chosen, p) != values_at(plan, p) else "", [p, as_written(p), str(best[p])])
+            for p in result.parameters]
+    changed = sum(css == "best" for css, _ in rows)
+    verdict = (f"{changed} of {len(rows)} parameter(s) differ from the plan (highlighted)." if changed else
+               "Nothing changes: the plan's own gate is the recommendation.")
+    return _table(["parameter", "the plan", "recommended"], rows) + f'<p class="note">{_e(verdict)}</p>'
+
+
+def _gates_table(summary: pd.DataFrame, parameters: Sequence[str]) -> str:
+    rows: list[tuple[str, list[Cell]]] = []
+    for _, row in summary.iterrows():
+        harm = "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}"
+        rows.append(("best" if row["cost_optimal"] else "", [
+            ("★ " if row["cost_optimal"] else "") + gate_label(row, parameters),
+            (_interval(row, "false_rollback", Kind.RATIO), "num"),
+            (_interval(row, "missed_incident", Kind.RATIO), "num"),
+            (_interval(row, "detect_median", Kind.DURATION), "num"), (harm, "num"), (f"{row['cost']:.3f}", "num"),
+            "yes" if row["pareto"] else ""]))
+    return _table(["gate", "false rollback [95% CI]", "missed incident [95% CI]", "detect median [95% CI]",
+                   "harm / incident", "cost / run", "Pareto"], rows)
+
+
+def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: Sequence[str]) -> str:
+    """Stops of each scenario by each shown gate; flagged: stops of healthy runs and missed incidents."""
+    scenarios = breakdown.drop_duplicates("scenario")[["scenario", "runs", "incident_runs"]]
+    header = ["gate"] + [f"{s} ({'incident' if k == n else 'no incident' if k == 0 else f'incident in {k}/{n} runs'})"
+                         for s, n, k in scenarios.itertuples(index=False)]
+    cells = breakdown.set_index(["gate", "scenario"])
+    rows: list[tuple[str, list[Cell]]] = []
+    for _, gate in shown.iterrows():
+        row: list[Cell] = [("★ " if gate["cost_optimal"] else "") + gate_label(gate, parameters)]
+        for scenario in scenarios["scenario"]:
+            c = cells.loc[(gate["gate"], scenario)]
+            notes = [f"{c['false_rollbacks']} false"] * bool(c["false_rollbacks"]) + \
+                    [f"{c['missed_incidents']} missed"] * bool(c["missed_incidents"])
+            text = f"{c['stops']}/{c['runs']} stopped" + (f" ({', '.join(notes)})" if notes else "")
+            row.append((text, "num flag" if notes else "num"))
+        rows.append(("best" if gate["cost_optimal"] else "", row))
+    return _table(header, rows) + (
+        '<p class="note">A scenario is an incident when the plan\'s SLO says so. In red: stops of runs the SLO '
+        "calls healthy (false rollbacks) and incidents the gate let through (missed).</p>")
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+def write_check_html(report: CheckReport, path: Path, *, plan: Plan, mix: Optional[str] = None,
+                     seed: int = 0) -> Path:
+    """Write ``path`` (e.g. ``report.html``): the verdict of :func:`~rampsim.experiment.check.check` on
+    ``plan`` (with ``mix``, a file name, and ``seed``), each bound and their intervals look by look."""
+    source = plan.source.filename if plan.source is not None and plan.source.filename else plan.name
+    rows: list[tuple[str, list[Cell]]] = [  # an interval's end the data cannot bound yet is NaN: open
+        ("", [v.name, _bound(v.limit, v), _bound(v.estimate, v),
+              f"[{_bound(np.nan_to_num(v.low, nan=-math.inf), v)}, {_bound(np.nan_to_num(v.high, nan=math.inf), v)}]",
+              (str(v.samples), "num"), (v.verdict, v.verdict)]) for v in report.verdicts]
+    sections = [
+        f'<h1>Check of {_e(plan.name)}: <span class="{_e(report.verdict)}">{_e(report.verdict.upper())}</span></h1>',
+        f'<p class="meta">{_e(source)}, mix {_e(mix or "healthy ramps only")}, seed {seed}: '
+        f"{report.replicates} replicates in {report.looks} look(s), {report.confidence:.0%} overall confidence.</p>",
+        f'<div class="callout"><p>{_e(_meaning(report.verdict))}</p></div>',
+        "<h2>Bounds</h2>",
+        _table(["bound", "limit", "estimate", "interval", "runs", "verdict"], rows),
+        '<p class="note">Each look\'s intervals are at a Bonferroni share of the error rate, so the verdict '
+        "holds at the overall confidence however many looks were taken.</p>",
+        "<h2>Look by look</h2>",
+        _figure(_history_png(report), "Each bound at every look: the estimate (dot), its interval (bar; an open "
+                "triangle where the data do not bound it yet) and the limit (dashed red)."),
+    ]
+    path = Path(path)
+    path.write_text(_page(f"rampsim check: {plan.name}", sections), encoding="utf-8")
+    return path
+
+
+def _meaning(verdict: str) -> str:
+    if verdict == MET:
+        return "MET: every bound's interval lies within it."
+    if verdict == EXCEEDED:
+        return "EXCEEDED: a bound's whole interval lies beyond it: the gate does not meet it."
+    return "UNDECIDED: an interval still straddles its bound after the most replicates allowed; run more."
+
+
+def _kind(verdict: BoundVerdict) -> Kind:
+    return Kind.DURATION if verdict.name.startswith("detect") else Kind.RATIO
+
+
+def _bound(value: float, verdict: BoundVerdict) -> str:
+    return _quantity(value, _kind(verdict))
+
+
+def _history_png(report: CheckReport) -> bytes:
+    """One panel per bound: estimate and interval at each look (rates in %, delays in minutes); an end the
+    data do not bound is drawn to the panel's edge with an open triangle."""
+    figure = Figure(figsize=(3.6 * len(report.verdicts) + 0.4, 3.2), layout="constrained")
+    for axes, bound in zip(figure.subplots(1, len(report.verdicts), squeeze=False)[0], report.verdicts):
+        scale, unit = (1 / 60, "minutes") if _kind(bound) is Kind.DURATION else (100, "%")
+        looks = [next(v for v in history if v.name == bound.name) for history in report.history]
+        estimate, low, high = (np.array([getattr(v, end) for v in looks]) * scale
+                               for end in ("estimate", "low", "high"))
+        known = np.concatenate([a[np.isfinite(a)] for a in (estimate, low, high)] + [[bound.limit * scale, 0.0]])
+        bottom, top = known.min(), known.max() * 1.15 or 1.0
+        x = np.arange(1, len(looks) + 1)
+        axes.vlines(x, np.where(np.isfinite(low), low, bottom), np.where(np.isfinite(high), high, top),
+                    color="tab:blue")
+        axes.plot(x, estimate, "o", color="tab:blue")
+        axes.plot(x[~np.isfinite(high)], np.full((~np.isfinite(high)).sum(), top), "^", color="tab:blue", mfc="white")
+        axes.plot(x[~np.isfinite(low)], np.full((~np.isfinite(low)).sum(), bottom), "v", color="tab:blue",
+                  mfc="white")
+        axes.axhline(bound.limit * scale, color="tab:red", linestyle="--")
+        axes.set_ylim(bottom - 0.05 * (top - bottom), top + 0.05 * (top - bottom))
+        axes.set_title(f"{bound.name}: {bound.verdict}", fontsize=9)
+        axes.set(xlabel="look", ylabel=unit, xticks=x, xlim=(0.5, len(looks) + 0.5))
+        axes.grid(True, alpha=0.3)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
