@@ -194,7 +194,9 @@ def format_value(value: Optional[float], kind: Kind) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if kind is Kind.DURATION:
-        return _format_duration(value)
+        if value < 0:   # e.g. a detection before the incident's start
+            return "-" + format_value(-value, kind)
+        return "∞" if math.isinf(value) else _format_duration(value)
     if kind is Kind.RATIO:
         return f"{value * 100:.4g}%"
     if kind is Kind.BYTES:

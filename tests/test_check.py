@@ -51,9 +51,11 @@ def test_each_look_is_corrected_for_repeated_looks(plans):
 
 
 def test_check_command_exit_codes(tmp_path, capsys):
+    page = tmp_path / "check.html"
     assert main(["check", str(SMALL), "--mix", str(MIX), "--max-false-rollback", "25%", "--max-missed-incident",
-                 "50%", "--batch", "20", "--max-replicates", "100", "--workers", "1"]) == 0
+                 "50%", "--batch", "20", "--max-replicates", "100", "--workers", "1", "--html", str(page)]) == 0
     assert "MET" in capsys.readouterr().out
+    assert "MET" in page.read_text() and "data:image/png;base64," in page.read_text()
     jumpy = tmp_path / "jumpy.yaml"
     text = SMALL.read_text().replace("threshold: 0.5%, window: 1m, sustain: 3m",
                                      "threshold: 0.05%, window: 1m, sustain: 0s", 1)

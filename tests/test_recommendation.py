@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from rampsim.cli import main
 from rampsim.experiment.mix import load_mix
-from rampsim.experiment.results import Costs, recommended
+from rampsim.experiment.results import Costs, SweepResult, recommended
 from rampsim.experiment.sweep import sweep
 from rampsim.plan import load_plan
 from tests.sim_helpers import MIX_SMALL, VALIDATION
@@ -86,3 +86,18 @@ def test_the_per_scenario_breakdown_adds_up_to_the_totals(result):
         assert (merged[column] == merged[f"{column}_by_scenario"]).all(), column
     assert set(breakdown["scenario"]) == set(result.runs["scenario"])
     assert breakdown["incident"].any() and (~breakdown["incident"]).any()
+
+
+def test_breakdown_notes_name_the_healthy_scenarios_behind_half_the_false_rollbacks():
+    """Gate 0: 3 false rollbacks, 2 of them stops of 'bump' (healthy by the SLO): named. Gate 1: 1 of 3: not."""
+    rows = []
+    for gate, stops in ((0, {"healthy": 1, "bump": 2}), (1, {"healthy": 2, "bump": 1})):
+        for scenario in ("healthy", "bump", "outage"):
+            for replicate in range(4):
+                stopped = replicate < stops.get(scenario, 4)
+                rows.append({"gate": gate, "scenario": scenario, "replicate": replicate,
+                             "incident": scenario == "outage", "decision": "rollback" if stopped else "advance"})
+    result = SweepResult(pd.DataFrame(rows), pd.DataFrame({"gate": [0, 1]}))
+    (note,) = result.breakdown_notes(0)
+    assert note.startswith("the SLO does not count bump as an incident, yet 2 of the 3 false rollbacks")
+    assert result.breakdown_notes(1) == []

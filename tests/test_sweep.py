@@ -226,5 +226,10 @@ def test_sweep_and_report_commands(tmp_path, capsys):
     first = pd.read_csv(out / "summary.csv")
     (out / "tradeoff.png").unlink()
     assert main(["report", str(out)]) == 0
-    assert (out / "tradeoff.png").exists()
+    assert (out / "tradeoff.png").exists() and not (out / "report.html").exists()
+    capsys.readouterr()
+    assert main(["report", str(out), "--html"]) == 0
+    assert "report.html" in capsys.readouterr().out
+    page = (out / "report.html").read_text()
+    assert "Recommended gate" in page and page.count("data:image/png;base64,") >= 2
     pd.testing.assert_frame_equal(first, pd.read_csv(out / "summary.csv"))

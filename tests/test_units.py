@@ -165,3 +165,8 @@ def test_every_printed_duration_has_one_form_and_reads_back(seconds):
     assert abs(parse(text, Kind.DURATION) - seconds) <= tolerance * (1 + 1e-9) + seconds * 5e-4 * (seconds < 1)
     if seconds >= 60:
         assert not re.search(r"\d{2,}s$", text) or int(re.search(r"(\d+)s$", text).group(1)) < 60
+
+
+def test_negative_and_unbounded_durations_print_as_such():
+    assert format_value(-15.0, Kind.DURATION) == "-15s" and format_value(-105.0, Kind.DURATION) == "-1m45s"
+    assert format_value(math.inf, Kind.DURATION) == "∞" and format_value(math.nan, Kind.DURATION) == "n/a"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--seed", type=arguments.seed, default=0)
     command.add_argument("--workers", type=arguments.workers,
                          help="local worker processes (default: all cores)")
+    command.add_argument("--html", type=Path, metavar="FILE",
+                         help="also write the verdict, its bounds and their intervals look by look as one "
+                              "self-contained HTML page (a CI artifact)")
     command.set_defaults(run=run_check)
 
 
@@ -75,6 +79,14 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"rampsim check: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     _print(report)
+    if args.html:
+        from rampsim.report.html import write_check_html
+
+        try:
+            write_check_html(report, args.html, plan=plan, mix=args.mix, seed=args.seed)
+        except OSError as exc:
+            raise UsageError(f"--html {args.html}: {exc.strerror or exc}") from None
+        console.print(f"report written to {args.html}")
     return {MET: 0, EXCEEDED: EXIT_EXCEEDED}.get(report.verdict, EXIT_UNDECIDED)
 
 

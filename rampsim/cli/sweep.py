@@ -61,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                                        "incident and a harmed request (fr=,mi=,harm=)")
     command.add_argument("--write-best", type=Path, metavar="FILE", help="write the recommended gate as a complete "
                          "plan file (the swept plan with the recommended grid values), and print what changed")
+    command.add_argument("--html", action="store_true", help="also write report.html: the table, the "
+                         "per-scenario breakdown, the charts and the recommended gate on one self-contained page")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=run_sweep)
 
@@ -73,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("results", type=Path, help="a sweep's results directory")
     report.add_argument("--costs", default=None, help="costs as for sweep (default: the sweep's own)")
     report.add_argument("--out", type=Path, help="where to write the charts (default: the results directory)")
+    report.add_argument("--html", action="store_true", help="also write report.html: the table, the per-scenario "
+                        "breakdown, the charts and the recommended gate (against the swept plan, when its file is "
+                        "still there) on one self-contained page")
     report.set_defaults(run=run_report)
 
 
@@ -143,7 +148,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     result.meta["costs"] = vars(costs)
     result.save(out)
-    _print_report(result, costs, out)
+    _print_report(result, costs, out, plan if args.html else None, html=args.html)
     if args.write_best:
         _write_best(result, plan, costs, args.write_best)
     return 0
@@ -187,8 +192,19 @@ def run_report(args: argparse.Namespace) -> int:
     costs = _costs(args.costs) if args.costs else None  # bad arguments (2) before damaged files (5)
     result = SweepResult.load(args.results)
     out = output_directory(args.out or args.results)
-    _print_report(result, result.costs() if costs is None else costs, out)
+    plan = _swept_plan(result) if args.html else None
+    _print_report(result, result.costs() if costs is None else costs, out, plan, html=args.html)
     return 0
+
+
+def _swept_plan(result: "SweepResult") -> "Optional[Plan]":
+    """The plan a saved sweep was run on, read again from its file; ``None`` when it is gone or invalid."""
+    from rampsim.plan import load_plan
+
+    try:
+        return load_plan(str(result.meta.get("plan", "")))
+    except (PlanError, OSError):
+        return None
 
 
 def _costs(text: str) -> "Costs":
@@ -200,7 +216,8 @@ def _costs(text: str) -> "Costs":
         raise UsageError(f"--costs: {exc}") from None
 
 
-def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
+def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optional[Plan]" = None, *,
+                  html: bool = False) -> None:
     import pandas as pd
 
     from rampsim.experiment.chunks import writing
@@ -214,6 +231,10 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
         charts = render(result.runs, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
                                                                      f"{result.meta.get('replicates')} replicates")
         summary.to_csv(Path(out) / "summary.csv", index=False)
+        if html:
+            from rampsim.report.html import write_sweep_html
+
+            charts.append(write_sweep_html(result, Path(out) / "report.html", charts=charts, costs=costs, plan=plan))
     console = Console()
     meta = result.meta
     console.print(f"[bold]{len(summary)} gate(s)[/] × {meta.get('replicates')} replicates of mix "
@@ -241,15 +262,16 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path) -> None:
     console.print(f"★ recommended for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
     console.print(f"  (the rule: {RECOMMENDATION_RULE})")
-    _print_breakdown(console, result.breakdown(), int(best["gate"]))
+    _print_breakdown(console, result, int(best["gate"]))
     written = [p.name for p in charts] + ["summary.csv"]
     if (Path(out) / "runs.csv.gz").exists():
         written.append("runs.csv.gz")
     console.print(f"results and charts in {out}: " + ", ".join(written))
 
 
-def _print_breakdown(console: Console, breakdown: "pd.DataFrame", gate: int) -> None:
+def _print_breakdown(console: Console, result: "SweepResult", gate: int) -> None:
     """Where the recommended gate's stops and misses come from, scenario by scenario."""
+    breakdown = result.breakdown()
     rows = breakdown[breakdown["gate"] == gate]
     table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents)")
     for column in ("scenario", "incident?", "runs", "stopped", "missed"):
@@ -258,13 +280,8 @@ def _print_breakdown(console: Console, breakdown: "pd.DataFrame", gate: int) -> 
         table.add_row(str(row["scenario"]), "incident" if row["incident"] else "healthy", str(row["runs"]),
                       str(row["stops"]), str(row["missed_incidents"]) if row["incident"] else "")
     console.print(table)
-    false = rows[rows["false_rollbacks"] > 0].sort_values("false_rollbacks", ascending=False)
-    total = int(rows["false_rollbacks"].sum())
-    for _, row in false.iterrows():
-        if row["scenario"] != "healthy" and row["false_rollbacks"] * 2 >= total:
-            console.print(f"note: the SLO does not count {row['scenario']} as an incident, yet {row['false_rollbacks']} "
-                          f"of the {total} false rollbacks are stops of it: tighten the SLO if it is one, or accept "
-                          f"that the gate stops it")
+    for note in result.breakdown_notes(gate):
+        console.print(f"note: {note}")
 
 
 def _rate_text(row: "pd.Series", name: str) -> str:

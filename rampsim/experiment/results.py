@@ -234,6 +234,18 @@ class SweepResult:
         table["incident"] = table["incident_runs"] > 0
         return table
 
+    def breakdown_notes(self, gate: int) -> list[str]:
+        """What drives ``gate``'s false rollbacks: each scenario the SLO calls healthy (other than ``healthy``
+        itself) that makes up at least half of them, said in words."""
+        rows = self.breakdown()
+        rows = rows[rows["gate"] == gate]
+        total = int(rows["false_rollbacks"].sum())
+        drivers = rows[(rows["scenario"] != "healthy") & (rows["false_rollbacks"] * 2 >= total)
+                       & (rows["false_rollbacks"] > 0)].sort_values("false_rollbacks", ascending=False)
+        return [f"the SLO does not count {row.scenario} as an incident, yet {row.false_rollbacks} of the {total} "
+                f"false rollbacks are stops of it: tighten the SLO if it is one, or accept that the gate stops it"
+                for row in drivers.itertuples()]
+
     def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:
         """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values."""
         from rampsim.plan.loader import with_overrides

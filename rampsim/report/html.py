@@ -103,12 +103,10 @@ def _figure(png: bytes, caption: str) -> str:
 
 def _quantity(value: float, kind: Kind) -> str:
     """A duration as :func:`~rampsim.units.format_value` writes it, a rate as a percentage to three
-    significant digits; infinities and negative durations (a stop before the incident's start) written out."""
+    significant digits; an unbounded end as ∞."""
     if math.isnan(value):
         return "n/a"
-    if value < 0:
-        return "−" + _quantity(-value, kind)
-    if math.isinf(value):
+    if kind is Kind.RATIO and math.isinf(value):
         return "∞"
     if kind is Kind.RATIO:
         return np.format_float_positional(value * 100, precision=3, fractional=False, trim="-") + "%"
@@ -166,6 +164,7 @@ def write_sweep_html(result: SweepResult, path: Path, *, charts: Sequence[Path] 
         if len(shown) < len(summary) else "",
         "<h2>By scenario</h2>",
         _breakdown_table(result.breakdown(), shown, parameters),
+        *(f'<p class="note"><strong>Note:</strong> {_e(note)}.</p>' for note in result.breakdown_notes(int(best["gate"]))),
     ]
     if charts:
         sections += ["<h2>Charts</h2>", *(_figure(Path(chart).read_bytes(), Path(chart).name) for chart in charts)]
