@@ -1,4 +1,5 @@
 """Sweeps: exact probabilities, determinism across executors, resumption, monotonicity, errors."""
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -212,7 +213,8 @@ def test_grid_errors_are_usage_errors_without_a_progress_bar(tmp_path, capsys, a
     assert not (tmp_path / "sweep").exists()
 
 
-def test_sweep_and_report_commands(tmp_path, capsys):
+def test_sweep_and_report_commands(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     out = tmp_path / "sweep"
     code = main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL),
                  "--grid", "rules.error_rate_rollback.threshold=0.3%,1%", "--grid", "rules.*.sustain=1m,3m",
@@ -220,6 +222,8 @@ def test_sweep_and_report_commands(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "Pareto front" in printed and "★ recommended for" in printed and "The recommended gate by scenario" in printed
+    assert "…" not in printed and max(map(len, printed.splitlines())) <= 80   # readable at 80 columns
+    assert re.search(r"^\s+\d+( ★)?\s+error_rate_rollback\.threshold=(0\.3|1)%, \*\.sustain=[13]m", printed, re.M)
     for name in ("runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "tradeoff.png", "heatmap.png",
                  "detection.png"):
         assert (out / name).exists(), name

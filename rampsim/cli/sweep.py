@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -240,24 +241,28 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     console.print(f"[bold]{len(summary)} gate(s)[/] × {meta.get('replicates')} replicates of mix "
                   f"{meta.get('mix')} (seed {meta.get('seed')}): {int(summary['healthy_runs'].iloc[0])} healthy and "
                   f"{int(summary['incident_runs'].iloc[0])} incident runs per gate (ground truth from the plan's SLO)")
-    table = Table(title="Pareto front (no other gate has fewer false rollbacks and fewer missed incidents)")
-    for column in ("gate", "false rollback [95% CI]", "missed incident [95% CI]", "detect median", "harm / incident",
-                   "cost"):
-        table.add_column(column)
+    table = Table(title="Pareto front: no other gate has fewer false rollbacks and fewer missed incidents",
+                  box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left")
+    for column in ("#", "false rollback", "missed incident", "detect", "harm/incident", "cost"):
+        table.add_column(column, no_wrap=True, justify="left" if column == "#" else "right")
     front = summary[summary["pareto"] | summary["cost_optimal"]].sort_values(
         ["false_rollback_rate", "missed_incident_rate", "cost_optimal", "cost", "harm_mean"],
         ascending=[True, True, False, True, True])   # the recommended gate stands for its tied rates
     ties = front.groupby(["false_rollbacks", "missed_incidents"])["gate"].transform("size")
     front = front.assign(ties=ties).drop_duplicates(["false_rollbacks", "missed_incidents"])
+    legend = []
     for _, row in front.head(15).iterrows():
-        star = " ★" if row["cost_optimal"] else ""
+        number = f"{int(row['gate'])}{' ★' if row['cost_optimal'] else ''}"
         tied = f" (+{row['ties'] - 1} with the same rates)" if row["ties"] > 1 else ""
-        table.add_row(gate_label(row, parameters) + star + tied,
-                      _rate_text(row, "false_rollback"), _rate_text(row, "missed_incident"),
+        legend.append(f"  {number:>6}  {gate_label(row, parameters)}{tied}")
+        table.add_row(number, _rate_text(row, "false_rollback"), _rate_text(row, "missed_incident"),
                       format_value(None if pd.isna(row["detect_median_s"]) else row["detect_median_s"], Kind.DURATION),
                       "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",
                       f"{row['cost']:.3f}")
     console.print(table)
+    console.print("gates (# as in summary.csv and the charts; rates with their 95% intervals; detect: median):")
+    for line in legend:
+        console.print(line, highlight=False)
     best = summary[summary["cost_optimal"]].iloc[0]
     console.print(f"★ recommended for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
@@ -273,7 +278,8 @@ def _print_breakdown(console: Console, result: "SweepResult", gate: int) -> None
     """Where the recommended gate's stops and misses come from, scenario by scenario."""
     breakdown = result.breakdown()
     rows = breakdown[breakdown["gate"] == gate]
-    table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents)")
+    table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents)",
+                  box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("scenario", "incident?", "runs", "stopped", "missed"):
         table.add_column(column)
     for _, row in rows.iterrows():
@@ -290,4 +296,4 @@ def _rate_text(row: "pd.Series", name: str) -> str:
     rate, low, high = row[f"{name}_rate"], row[f"{name}_low"], row[f"{name}_high"]
     if pd.isna(rate):
         return "n/a"
-    return f"{rate * 100:.1f}% [{low * 100:.1f}, {high * 100:.1f}]"
+    return f"{rate * 100:.1f}% [{low * 100:.1f}–{high * 100:.1f}]"
