@@ -77,7 +77,7 @@ CASES = [
     ("window off the scrape grid", "    window: 1m\n", "    window: 20s\n", "window: 20s",
      "rules.error_rate.window", r"window 20s is not a whole number of scrape intervals \(15s\)"),
     ("checkpoint between scrapes", "    at: 15m", "    at: 15m7s", "at: 15m7s",
-     "checkpoints.first.at", r"907s is not a whole number of scrape intervals \(15s\)"),
+     "checkpoints.first.at", r"15m7s is not a whole number of scrape intervals \(15s\)"),
     ("unknown segment", "{metric: p99, op:", "{metric: p99, segment: D, op:", "p99:",
      "checkpoints.first.criteria.p99.segment", r"unknown segment 'D'; segments are A, B, C"),
     ("advance on missing data", "final_gate:\n  at: 1h", "final_gate:\n  at: 1h\n  on_inconclusive: advance",

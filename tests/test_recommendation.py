@@ -1,6 +1,8 @@
 """One recommended gate everywhere: its rule, its agreement across outputs, and ``--write-best``."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,7 +62,8 @@ def test_table_footnote_and_summary_csv_name_the_same_gate(tmp_path, capsys, mon
     footnote = printed.split("★ recommended for fr=1, mi=1, harm=0:")[1].split("(the rule")[0]
     assert f"threshold={best['rules.error_rate_rollback.threshold']}" in footnote.replace(" ", "")
     assert f"sustain={best['rules.*.sustain']}" in footnote.replace(" ", "")
-    assert printed.count("★") == 2  # the starred table row and the footnote
+    assert printed.count("★") == 3  # the starred table row, its legend line and the footnote
+    assert re.search(rf"\b{int(best['gate'])} ★ ", printed)   # the table and legend star the gate by its number
 
 
 def test_write_best_writes_a_plan_that_reproduces_its_row(result, tmp_path, capsys, monkeypatch):
@@ -81,7 +84,7 @@ def test_write_best_writes_a_plan_that_reproduces_its_row(result, tmp_path, caps
 def test_the_per_scenario_breakdown_adds_up_to_the_totals(result):
     breakdown, summary = result.breakdown(), result.summary()
     totals = breakdown.groupby("gate")[["runs", "incident_runs", "false_rollbacks", "missed_incidents"]].sum()
-    merged = summary.set_index("gate").join(totals, rsuffix="_by_scenario")
+    merged = summary.merge(totals.add_suffix("_by_scenario"), left_on="gate", right_index=True)
     for column in ("runs", "incident_runs", "false_rollbacks", "missed_incidents"):
         assert (merged[column] == merged[f"{column}_by_scenario"]).all(), column
     assert set(breakdown["scenario"]) == set(result.runs["scenario"])

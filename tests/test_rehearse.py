@@ -10,6 +10,7 @@ from rampsim.faults import parse_fault
 from rampsim.plan import PlanError, plan_from_text
 from rampsim.report.dashboard import Dashboard
 from rampsim.sim import Scenario, simulate
+from rampsim.sim.clock import clock
 from tests.sim_helpers import REFERENCE, VALIDATION, sampling_only_plan_file
 
 
@@ -17,11 +18,12 @@ def test_reference_without_fault_advances(tmp_path, capsys):
     plan = sampling_only_plan_file(tmp_path)
     assert main(["rehearse", str(plan), "--seed", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "GO: AUTO-ADVANCE TO ROLLOUT" in out and "CHECKPOINT 6: 4 HOURS" in out
+    assert "GO: AUTO-ADVANCE TO ROLLOUT (100% TRAFFIC)" in out and "CHECKPOINT 6: 4 HOURS" in out
     assert "[x] PASS / [ ] FAIL" in out and "- [ ] Review metrics dashboard" in out
     report = (tmp_path / "report.md").read_text()
     for section in ("## Go/no-go decision and rationale", "## Checkpoint metrics", "## Final metrics summary",
-                    "## Business impact", "## Rollout readiness", "![timeline](timeline.png)"):
+                    "## Business impact", "## Rollout readiness", "![timeline](timeline.png)",
+                    "- [ ] Engineering Lead: final approval"):  # the reference plan's sign-off (its report: section)
         assert section in report
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -90,10 +92,20 @@ def test_traffic_errors_name_file_line_field(old, new, where):
 
 def test_speed_plays_in_real_time_with_a_dashboard(tmp_path, capsys):
     assert main(["rehearse", str(VALIDATION), "--speed", "4000", "--out", str(tmp_path)]) == 0
-    assert "RAMP PHASE REAL-TIME MONITORING" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "REAL-TIME MONITORING — ramp-phase-5k-validation" in out
+    assert "╯\n\nCHECKPOINT LOG\n" in out  # the last frame ends its line
 
 
-def test_dashboard_shows_the_runbook_panel(sampling_reference_plan):
+def test_speed_stops_the_playback_at_the_decision(tmp_path, capsys, validation_plan):
+    fault = "error-rate:canary:+3%@5m"
+    decided = simulate(validation_plan, [parse_fault(fault)], seed=0).outcome.time
+    assert main(["rehearse", str(VALIDATION), "--speed", "100000", "--fault", fault, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Playback stopped at the decision ({clock(decided)})" in out and "STATUS: ROLLBACK to 0%" in out
+
+
+def test_dashboard_shows_the_reference_plans_rules_and_checkpoints(sampling_reference_plan):
     console = Console(record=True, width=120)
     dashboard = Dashboard(sampling_reference_plan, console=console)
     frames = []
@@ -102,6 +114,8 @@ def test_dashboard_shows_the_runbook_panel(sampling_reference_plan):
     for frame in frames:
         console.print(frame)
     text = console.export_text()
-    for label in ("ERROR RATE (target <0.5%)", "P99 LATENCY", "Canary learners  50,000 at 10%", "Segment C:",
-                  "ALL SYSTEMS NOMINAL", "ALERTS FIRING", "STATUS: ROLLBACK to 0%"):
-        assert label in text
+    for label in ("error_rate_rollback", ">= 0.5% for 3m → rollback", "P99 latency [1m]", "> 90% → escalate",
+                  "NEXT CHECKPOINT  Checkpoint 2: 30 minutes at 00:30:00", "< 0.05%", "Canary learners  50,000 at 10%",
+                  "Segment C:", "ALL RULES HOLD — CONTINUING RAMP", "ALERTS FIRING — error_rate_warning",
+                  "STATUS: ROLLBACK to 0%"):
+        assert label in text, label

@@ -66,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("out") / "rehearsal", metavar="DIR",
                         help="directory for report.md and timeline.png (default: out/rehearsal)")
     parser.add_argument("--speed", type=_speed, default=None, metavar="X",
-                        help="play in real time accelerated X times with a live dashboard (60: 4 hours in 4 minutes)")
+                        help="play in real time accelerated X times with a live dashboard of the plan's rules and "
+                             "checkpoints (60: 4 hours in 4 minutes), up to the gate's terminal decision")
     parser.set_defaults(run=run_rehearse)
 
 
@@ -78,6 +79,7 @@ def run_rehearse(args: argparse.Namespace) -> int:
     from rampsim.experiment.chunks import output_directory, writing
     from rampsim.report.chart import timeline_chart
     from rampsim.sim import simulate
+    from rampsim.sim.clock import clock
 
     scenario = faulted_scenario("rehearse", args, plan)
     if isinstance(scenario, int):
@@ -92,6 +94,10 @@ def run_rehearse(args: argparse.Namespace) -> int:
         with Dashboard(plan) as dashboard:
             run = simulate(plan, seed=args.seed, fidelity=args.fidelity, speed=args.speed,
                            observers=[dashboard], scenario=scenario)
+        if run.outcome.time is not None and run.outcome.time < plan.duration:
+            print(f"Playback stopped at the decision ({clock(run.outcome.time)}); the rest of the ramp was computed "
+                  "at full speed.")
+        print()
     else:
         run = simulate(plan, seed=args.seed, fidelity=args.fidelity, scenario=scenario)
     print("CHECKPOINT LOG")

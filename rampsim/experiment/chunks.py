@@ -38,6 +38,7 @@ from rampsim.engine.judge import KINDS, CompiledGates
 from rampsim.experiment.engine_gates import CONTROLLERS, EngineGates
 from rampsim.gates.plan_sections import gate_of
 from rampsim.experiment.axes import Axis, expand
+from rampsim.experiment.main_guard import unguarded_script_line
 from rampsim.experiment.mix import Mix, allocate
 from rampsim.plan.loader import plan_from_document
 from rampsim.plan.schema import Plan
@@ -312,7 +313,12 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
         if on_chunk:
             on_chunk(done, len(tasks))
 
-    if pending and executor is None and workers == 1:
+    unguarded = unguarded_script_line() if pending and executor is None and workers != 1 else None
+    if unguarded is not None:
+        _notice(f"running the sweep in this process: {sys.modules['__main__'].__file__}, line {unguarded}, calls it "
+                f"outside `if __name__ == \"__main__\":`, and a process pool's workers would run that script "
+                f"again (put the call under the guard to use every core)")
+    if pending and executor is None and (workers == 1 or unguarded is not None):
         try:
             for i in pending:
                 finished(i, run_chunk(spec, cast(Gates, compiled), *tasks[i]))

@@ -19,7 +19,9 @@ from typing import Annotated, Any, Callable, Literal, Optional, overload
 
 import numpy as np
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator,
+)
 
 from rampsim.errors import InvalidPlanError
 from rampsim.plan.metric_definitions import Metric, MetricDefinition, definition_of, metric_names, resolve_alias
@@ -28,7 +30,7 @@ from rampsim.units import Duration, Kind, PositiveDuration, Share, Unit, UnitErr
 
 __all__ = [
     "Metric", "Op", "WindowKind", "Window", "Measurement", "Measure", "Criterion", "Rule", "Objective",
-    "Checkpoint", "FinalGate", "Phase", "Actions", "TelemetrySettings", "SLO", "Plan",
+    "Checkpoint", "FinalGate", "Phase", "Actions", "TelemetrySettings", "SLO", "Remediation", "ReportText", "Plan",
 ]
 
 
@@ -399,6 +401,48 @@ class SLO(_Model):
     objectives: dict[str, Objective]
 
 
+def _checklist_item(item: str) -> str:
+    """A checklist item: one non-blank line, without its surrounding spaces."""
+    line = item.strip()
+    if not line:
+        raise ValueError("a checklist item cannot be blank")
+    if len(line.splitlines()) > 1:
+        raise ValueError(f"a checklist item is one line, got {line!r}")
+    return line
+
+
+def _checklist(items: list[str]) -> list[str]:
+    """At least one item: an empty list would silently drop the checklist."""
+    if not items:
+        raise ValueError("an empty list would leave this checklist out of the report: list at least one item, or "
+                         "drop the key for the default the report derives from the plan")
+    return items
+
+
+Checklist = Annotated[list[Annotated[str, AfterValidator(_checklist_item)]], AfterValidator(_checklist)]
+"""Items of a checklist, each shown as an unticked box ``- [ ] item``."""
+
+
+class Remediation(_Model):
+    """A report's remediation plan after a hold or rollback: ``options`` to choose one of, then ``actions``
+    taken whichever is chosen."""
+
+    options: Checklist
+    actions: Optional[Checklist] = None
+
+
+class ReportText(_Model):
+    """The wording of a rehearsal report's checklists; each one left out is derived from the plan.
+
+    ``readiness`` after an advance, ``remediation`` after a hold or rollback, ``sign_off``
+    whatever the decision (by default the final gate's ``manual`` items).
+    """
+
+    readiness: Optional[Checklist] = None
+    remediation: Optional[Remediation] = None
+    sign_off: Optional[Checklist] = None
+
+
 class Plan(_Model):
     """A whole rollout plan (see the module docstring)."""
 
@@ -411,6 +455,7 @@ class Plan(_Model):
     checkpoints: dict[str, Checkpoint] = Field(default_factory=dict)
     final_gate: FinalGate
     slo: SLO
+    report: ReportText = Field(default_factory=ReportText)
     traffic: Optional[dict[str, Any]] = None
     faults: Optional[list[Any]] = None
     prometheus: Optional[dict[str, Any]] = None

@@ -1,85 +1,417 @@
-"""The timeline chart: each metric against its thresholds, with checkpoints, alerts and decisions.
+"""The timeline chart of a rehearsal, and the figure and label helpers every report chart uses.
 
-Panels share the time axis: canary weight; error rate; P99 latency; availability;
-CPU, memory and network; cache hit rate. Metrics are the canary's over a rolling
-minute (the baseline's dotted for comparison); every plan rule on a metric draws
-its threshold; checkpoints are vertical lines coloured by verdict, alerts are
-triangles, decisions labelled lines; fault windows are shaded and the ground
-truth's incident start is marked.
+:func:`timeline_chart` draws one row per quantity the plan reads (rules, checkpoint
+criteria and the final gate; the SLO is the ground truth, not the gate, and the
+``alerts`` metric is drawn as the alerts themselves), under a row of canary weight:
+
+* a line per distinct measurement the rules read (their own window, so an alert
+  fires where the line has stayed across its threshold for the sustain time); a row
+  read only by checkpoints shows the first criterion's measurement (a trend or a
+  peak drawn as the plain metric, "since the previous checkpoint" as since the ramp
+  began); the baseline dotted beside a single line; the canary drawn only while it
+  has traffic (its weight above 0%);
+* every rule's threshold, labelled once per value (rules sharing a threshold share a
+  label); each checkpoint criterion on a drawn quantity as its value (a dot coloured
+  by its verdict) and its target (a bar) at the checkpoint; alerts as triangles;
+* y axes spanning the thresholds, the canary's values and the criteria, never the
+  baseline's excursions (so 99.95% stands apart from 100%);
+* checkpoints, decisions, fault windows (shaded) and the start of the real breach as
+  vertical lines, labelled in the weight row;
+* beside the whole ramp, a zoom on the minutes from the first fault (or, without one,
+  the first alert's breach) to the terminal decision, where the alerts are labelled.
+
+:func:`place_labels` moves labels among candidate offsets until no two overlap; the
+sweep charts (:mod:`rampsim.report.tradeoff`) use it too.
 """
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
+from matplotlib.ticker import FixedLocator, FuncFormatter
+from matplotlib.transforms import Bbox, BboxBase
 
-from rampsim.engine.events import AlertFired, CheckpointReport, Decision, Status
+from rampsim.engine.events import AlertFired, CheckpointReport, Status, first_terminal_decision
 from rampsim.engine.metrics import Series
-from rampsim.report.readings import measure, rolling
+from rampsim.plan.schema import Criterion, Measurement, Metric, Rule, Window, WindowKind
+from rampsim.report.readings import rolling
 from rampsim.sim.run import Run
+from rampsim.units import Kind, format_value
 
-__all__ = ["timeline_chart"]
+__all__ = ["timeline_chart", "new_figure", "place_labels", "Placement", "Obstacle", "LABEL_SIZE"]
 
-_PANELS = (
-    ("error rate", ("error_rate",), 100.0, "%"),
-    ("P99 latency", ("latency",), 1000.0, "ms"),
-    ("availability", ("availability",), 100.0, "%"),
-    ("resources", ("cpu", "memory", "network"), 100.0, "%"),
-    ("cache hit rate", ("cache_hit_rate",), 100.0, "%"),
-)
+LABEL_SIZE = 8
+"""Font size (points) of the labels drawn on a chart."""
+
+Placement = tuple[Annotation, Sequence[tuple[float, float]]]
+"""A label and its candidate offsets (points from its anchor), best first: :func:`place_labels` picks one."""
+
+Obstacle = tuple[Axes, tuple[float, float, float, float], float]
+"""What a label must not cover: a rectangle ``(x0, y0, x1, y1)`` in an axes' data coordinates (a point or a
+line when degenerate) and a margin around it in points."""
+
+_SCALES = {Kind.RATIO: (100.0, "%"), Kind.DURATION: (1000.0, "ms"), Kind.BYTES: (1e-6, "MB"),
+           Kind.BYTES_PER_HOUR: (1e-6, "MB/h"), Kind.DOLLARS_PER_MINUTE: (1.0, "$/min"),
+           Kind.REQUESTS_PER_SECOND: (1.0, "requests/s"), Kind.DOLLARS: (1.0, "$"), Kind.NUMBER: (1.0, "")}
+_ROWS = {Metric.CPU: "resources", Metric.MEMORY: "resources", Metric.NETWORK: "resources"}
 _STATUS_COLOURS = {Status.PASS: "tab:green", Status.FAIL: "tab:red", Status.INCONCLUSIVE: "tab:gray"}
+_STOPS = ("rollback", "hold")
+_FAULT_COLOUR = "tab:purple"
+_TICK_STEPS = np.array([15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400], dtype=float)
+
+
+def new_figure(width: float, height: float, layout: Optional[Literal["constrained"]] = "constrained") -> Figure:
+    """A figure with an Agg canvas (so text can be measured before saving), by default with constrained layout."""
+    figure = Figure(figsize=(width, height), layout=layout)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = ()) -> None:
+    """Give each annotation the first of its candidate offsets (points from its anchor) at which it overlaps no
+    label placed before it, no legend and no ``avoid`` obstacle, and stays inside its axes; the least
+    overlapping one when none does.
+
+    Fixes the figure's layout first (a layout engine runs once, then is turned off): the labels are placed where
+    the axes will be drawn.
+    """
+    if figure.get_layout_engine() is not None:
+        figure.draw_without_rendering()
+        figure.set_layout_engine("none")
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas (new_figure)
+    placed = [legend.get_window_extent(renderer) for ax in figure.axes if (legend := ax.get_legend()) is not None]
+    for ax, (x0, y0, x1, y1), margin in avoid:
+        (left, bottom), (right, top) = ax.transData.transform([(x0, y0), (x1, y1)])
+        pad = margin * figure.dpi / 72
+        placed.append(Bbox.from_extents(min(left, right) - pad, min(bottom, top) - pad,
+                                        max(left, right) + pad, max(bottom, top) + pad))
+    for label, offsets in labels:
+        inside = label.axes.get_window_extent(renderer) if label.axes is not None else figure.bbox
+        costs = []
+        for offset in offsets:
+            label.xyann = offset
+            box = label.get_window_extent(renderer)
+            costs.append(sum(_overlap(box, other) for other in placed) + _area(box) - _overlap(box, inside))
+            if costs[-1] == 0:
+                break
+        label.xyann = offsets[int(np.argmin(costs))]
+        placed.append(label.get_window_extent(renderer))
+
+
+def _overlap(a: BboxBase, b: BboxBase) -> float:
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+def _area(box: BboxBase) -> float:
+    return box.width * box.height
+
+
+# -- what the plan reads ---------------------------------------------------------------------------
+
+
+def _shape(m: Measurement) -> tuple:
+    """What a measurement reads, whatever its window, peak or trend: equal shapes are one quantity."""
+    return tuple(getattr(m, name) for name in Measurement.model_fields if name not in ("window", "peak", "trend"))
+
+
+def _drawn(m: Measurement) -> Measurement:
+    """The plain quantity of ``m`` as a line: no trend nor peak, "since the previous checkpoint" as cumulative."""
+    window = Window(kind=WindowKind.CUMULATIVE) if m.window.kind is WindowKind.SINCE_CHECKPOINT else m.window
+    fields = {name: getattr(m, name) for name in Measurement.model_fields}
+    return Measurement.model_validate({**fields, "window": window, "trend": False, "peak": None})
+
+
+@dataclass
+class _Row:
+    """One row of the timeline: its name, its unit, the lines drawn and the rules whose thresholds it shows."""
+
+    name: str
+    kind: Kind
+    lines: list[Measurement] = field(default_factory=list)
+    rules: dict[str, Rule] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> float:
+        return _SCALES.get(self.kind, (1.0, ""))[0]
+
+    @property
+    def ylabel(self) -> str:
+        unit = _SCALES.get(self.kind, (1.0, ""))[1]
+        return textwrap.fill(self.name + (f" ({unit})" if unit else ""), 18)
+
+
+def _rows(run: Run) -> list[_Row]:
+    """The rows for the quantities the plan's rules, checkpoints and final gate read, in the plan's order."""
+    rows: dict[tuple, _Row] = {}
+    criteria: dict[tuple, Measurement] = {}
+    for where, measure in run.plan.measures():
+        if where.startswith("slo.") or measure.metric is Metric.ALERTS:
+            continue
+        key = (_ROWS.get(measure.metric, measure.metric.value), measure.definition)
+        row = rows.setdefault(key, _Row(key[0], _drawn(measure).kind))
+        if isinstance(measure, Rule):
+            row.rules[where.split(".", 1)[1]] = measure
+            if measure.measurement not in row.lines:
+                row.lines.append(measure.measurement)
+        else:
+            criteria.setdefault(key, _drawn(measure))
+    for key, row in rows.items():
+        if not row.lines:
+            row.lines.append(criteria[key])
+        if row.name not in _ROWS.values():  # a row of one metric is named after its first line's metric
+            row.name = row.lines[0].metric_definition.label(row.lines[0])
+    return list(rows.values())
+
+
+# -- the chart -------------------------------------------------------------------------------------
 
 
 def timeline_chart(run: Run) -> Figure:
     """The run's timeline as a matplotlib figure (``figure.savefig("timeline.png")``; shown inline in Jupyter)."""
+    rows = _rows(run)
+    zoom = _zoom_window(run)
+    columns = 2 if zoom else 1
+    width, height = (16.0 if zoom else 12.0), 2.2 + 1.55 * len(rows)
+    figure = new_figure(width, height, layout=None)  # fixed margins (inches): a layout pass costs seconds here
+    grid = figure.add_gridspec(len(rows) + 1, columns, height_ratios=[1.5] + [1] * len(rows),
+                               width_ratios=[2.3, 1][:columns], left=1.0 / width, right=1 - 0.2 / width,
+                               top=1 - 0.8 / height, bottom=0.6 / height, hspace=0.12, wspace=0.06)
+    full = [figure.add_subplot(grid[0, 0])]
+    full += [figure.add_subplot(grid[i + 1, 0], sharex=full[0]) for i in range(len(rows))]
+    panels = [full]
+    if zoom:
+        zoomed = [figure.add_subplot(grid[0, 1], sharey=full[0])]
+        zoomed += [figure.add_subplot(grid[i + 1, 1], sharex=zoomed[0], sharey=full[i + 1]) for i in range(len(rows))]
+        panels.append(zoomed)
+    end = float(run.telemetry.time[-1])
+    figure.suptitle(f"{run.plan.name}: seed {run.seed}, {run.fidelity} fidelity — {run.outcome.describe()}")
+    full[0].set_title("the whole ramp", fontsize=10)
+    values = _values(run, rows)
+    labels: list[Placement] = []
+    for column in panels:
+        _weight(column[0], run)
+        for ax, row in zip(column[1:], rows):
+            _row(ax, row, run, values, legend=column is full)
+        for ax in column:
+            _marks(ax, run)
+        for ax in column[:-1]:
+            ax.tick_params(labelbottom=False)
+        column[-1].set_xlabel("time since the ramp began (h:mm)")
+    _clock(full[0], 0.0, end, ticks=8)
+    full[0].set_ylabel("canary weight (%)", fontsize=9)
+    lines: list[Obstacle] = []
+    for ax, row in zip(full[1:], rows):
+        ax.set_ylabel(row.ylabel, fontsize=9)
+        _limits(ax, row, run, values)
+        labels += _threshold_labels(ax, row, end)
+        lines += [(ax, (0.0, value * row.scale, end, value * row.scale), 1.0) for value in _by_threshold(row)]
+    labels += _event_labels(full[0], run, (0.0, end), alerts=False)
+    if zoom:
+        zoomed = panels[1]
+        _clock(zoomed[0], *zoom, ticks=4)
+        zoomed[0].set_title(f"zoom {_hhmm(zoom[0], 60)}–{_hhmm(zoom[1], 60)}: from the "
+                            f"{'fault' if _faults(run, zoom[1]) else 'first alert'} to the decision", fontsize=10)
+        for ax in zoomed:
+            ax.tick_params(labelleft=False)
+        labels += _event_labels(zoomed[0], run, zoom, alerts=True)
+    place_labels(figure, labels, avoid=lines)
+    return figure
+
+
+def _weight(ax: Axes, run: Run) -> None:
+    weights = run.weights * 100
+    ax.step(run.telemetry.time, weights, where="pre", color="black")
+    ax.set_ylim(0, max(float(np.max(weights)), 1.0) * 2.2)  # the upper half holds the event labels
+
+
+def _values(run: Run, rows: Sequence[_Row]) -> dict[Measurement, np.ndarray]:
+    """Every line's values at every scrape; the canary's ``NaN`` where it serves nothing (its weight is 0%)."""
     series = Series.from_telemetry(run.telemetry)
-    hours = run.telemetry.time / 3600.0
-    fig = Figure(figsize=(12, 14))
-    axes = fig.subplots(len(_PANELS) + 1, 1, sharex=True)
-    weight_ax = axes[0]
-    weight_ax.step(hours, run.weights * 100, where="pre", color="black")
-    weight_ax.set_ylabel("canary weight (%)")
-    weight_ax.set_title(f"{run.plan.name}: seed {run.seed}, {run.fidelity} fidelity — {run.outcome.describe()}")
-    panel_of = {}
-    for ax, (title, metrics, scale, unit) in zip(axes[1:], _PANELS):
-        for metric in metrics:
-            name = "p99" if metric == "latency" else metric
-            line = ax.plot(hours, rolling(series, measure(name)) * scale, label=f"canary {metric}")[0]
-            if metric not in ("cpu", "memory", "network"):
-                ax.plot(hours, rolling(series, measure(name, arm="baseline")) * scale, ":", color=line.get_color(),
-                        alpha=0.6, label="baseline")
-            panel_of[metric] = (ax, scale)
-        ax.set_ylabel(f"{title} ({unit})")
-        ax.legend(loc="upper left", fontsize=7)
-    for name, rule in run.plan.rules.items():
-        if rule.metric.value in panel_of and rule.arm == "canary":
-            ax, scale = panel_of[rule.metric.value]
-            colour = "tab:red" if rule.action == "rollback" else "tab:orange"
-            ax.axhline(rule.threshold * scale, color=colour, linestyle="--", linewidth=0.8)
-            ax.annotate(name, (hours[-1], rule.threshold * scale), fontsize=6, ha="right", va="bottom", color=colour)
-    for ax in axes:
-        for window in run.scenario.effects.windows:
-            ax.axvspan(window.start / 3600, window.end / 3600, color="tab:purple", alpha=0.08)
-        for event in run.events:
-            if isinstance(event, CheckpointReport):
-                ax.axvline(event.time / 3600, color=_STATUS_COLOURS[event.status], linewidth=0.8)
-            elif isinstance(event, Decision) and event.terminal:
-                ax.axvline(event.time / 3600, color="black", linewidth=1.5)
-        if run.truth.incident:
-            assert run.truth.start is not None  # an incident has a start (ground_truth)
-            ax.axvline(run.truth.start / 3600, color="tab:purple", linestyle=":", linewidth=1.2)
+    silent = run.weights <= 0
+    values = {}
+    for row in rows:
+        for m in row.lines:
+            values[m] = np.where(silent, np.nan, rolling(series, m)) if m.arm == "canary" else rolling(series, m)
+            if len(row.lines) == 1 and m.arm == "canary":
+                baseline = m.model_copy(update={"arm": "baseline"})
+                values[baseline] = rolling(series, baseline)
+    return values
+
+
+def _row(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray], legend: bool) -> None:
+    """The row's lines, its rules' thresholds, its checkpoint criteria and the alerts of its rules."""
+    time, scale = run.telemetry.time, row.scale
+    for m in row.lines:
+        line = ax.plot(time, values[m] * scale, linewidth=1.1, label=_line_label(m))[0]
+        baseline = m.model_copy(update={"arm": "baseline"})
+        if baseline in values and baseline != m:
+            ax.plot(time, values[baseline] * scale, ":", color=line.get_color(), alpha=0.7, linewidth=1,
+                    label="baseline, same measurement")
+    for threshold, rules in _by_threshold(row).items():
+        ax.axhline(threshold * scale, color=_rule_colour(rules), linestyle="--", linewidth=0.9)
+    for time_, _, value, criterion, status in _criteria(run, row):
+        colour = _STATUS_COLOURS[status]
+        ax.plot(time_, criterion.threshold * scale, marker="_", markersize=14, markeredgewidth=2, color=colour)
+        if value is not None:
+            ax.plot(time_, value * scale, marker="o", markersize=5, color=colour)
     for event in run.events:
-        if isinstance(event, AlertFired) and event.rule in run.plan.rules:
-            metric = run.plan.rules[event.rule].metric.value
-            if metric in panel_of:
-                ax, scale = panel_of[metric]
-                ax.plot(event.time / 3600, event.threshold * scale, marker="v",
-                        color="tab:red" if event.severity == "critical" else "tab:orange")
-        if isinstance(event, Decision) and event.terminal:
-            weight_ax.annotate(f"{event.kind.value} → {event.weight * 100:g}%", (event.time / 3600, 0.5),
-                               xycoords=("data", "axes fraction"), fontsize=8, rotation=90, va="center", ha="right")
-    if run.truth.incident:
-        assert run.truth.start is not None  # an incident has a start (ground_truth)
-        weight_ax.annotate("SLO breach (truth)", (run.truth.start / 3600, 0.5), xycoords=("data", "axes fraction"),
-                           fontsize=7, color="tab:purple", rotation=90, va="center", ha="right")
-    axes[-1].set_xlabel("hours since the ramp began")
-    fig.tight_layout()
-    return fig
+        if isinstance(event, AlertFired) and event.rule in row.rules:
+            ax.plot(event.time, event.threshold * scale, marker="v", markersize=7, linestyle="none",
+                    color="tab:red" if event.action in _STOPS else "tab:orange")
+    ax.yaxis.get_major_formatter().set_useOffset(False)  # type: ignore[attr-defined]  # a ScalarFormatter
+    if legend:
+        ax.legend(loc="upper left", fontsize=7, framealpha=0.85)
+
+
+def _line_label(m: Measurement) -> str:
+    window = "latest scrape" if m.reads_latest else str(m.window).replace("_", " ")
+    return f"{m.label}, {window}"
+
+
+def _by_threshold(row: _Row) -> dict[float, dict[str, Rule]]:
+    found: dict[float, dict[str, Rule]] = {}
+    for name, rule in row.rules.items():
+        found.setdefault(rule.threshold, {})[name] = rule
+    return found
+
+
+def _rule_colour(rules: dict[str, Rule]) -> str:
+    return "tab:red" if any(rule.action in _STOPS for rule in rules.values()) else "tab:orange"
+
+
+def _criteria(run: Run, row: _Row) -> list[tuple[float, str, Optional[float], Criterion, Status]]:
+    """``(time, checkpoint, value, criterion, status)`` of each judged criterion on a quantity the row draws."""
+    shapes = {_shape(m) for m in row.lines}
+    checkpoints = dict(run.plan.ordered_checkpoints())
+    found = []
+    for event in run.events:
+        if isinstance(event, CheckpointReport) and event.checkpoint in checkpoints:
+            criteria = checkpoints[event.checkpoint].criteria
+            for result in event.results:
+                criterion = criteria.get(result.name)
+                if criterion is not None and not criterion.trend and _shape(criterion) in shapes:
+                    found.append((event.time, event.checkpoint, result.value, criterion, result.status))
+    return found
+
+
+def _limits(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray]) -> None:
+    """Y limits spanning the row's thresholds, criteria and drawn values (never the baseline's excursions)."""
+    shown = [np.array([rule.threshold for rule in row.rules.values()])]
+    shown += [np.array([c.threshold, np.nan if v is None else v]) for _, _, v, c, _ in _criteria(run, row)]
+    shown += [values[m] for m in row.lines]
+    every = np.concatenate(shown) * row.scale
+    every = every[np.isfinite(every)]
+    if not len(every):
+        return
+    low, high = float(every.min()), float(every.max())
+    pad = (high - low) * 0.12 or abs(high) * 0.05 or 1.0
+    ax.set_ylim(low - pad, high + 2 * pad)  # room above for the threshold labels
+
+
+def _threshold_labels(ax: Axes, row: _Row, end: float) -> list[Placement]:
+    """One label per threshold value at the right end, above its line (or below, or further away), the highest
+    threshold first: with the thresholds' lines as obstacles, close thresholds take their labels outwards."""
+    labels: list[Placement] = []
+    for threshold, rules in sorted(_by_threshold(row).items(), reverse=True):
+        ops = {rule.op.value for rule in rules.values()}
+        value = format_value(threshold, row.kind)
+        text = (f"{ops.pop()} {value}: {', '.join(rules)}" if len(ops) == 1
+                else f"{value}: " + ", ".join(f"{name} ({rule.op.value})" for name, rule in rules.items()))
+        label = ax.annotate(text, (end, threshold * row.scale), textcoords="offset points", xytext=(-4, 2),
+                            ha="right", va="bottom", fontsize=LABEL_SIZE, color=_rule_colour(rules),
+                            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                                  "alpha": 0.85}, annotation_clip=False, in_layout=False)
+        labels.append((label, [(-4.0, dy) for dy in (2.0, -13.0, 14.0, -25.0, 26.0, -37.0, 38.0)]))
+    return labels
+
+
+def _marks(ax: Axes, run: Run) -> None:
+    """Fault windows, checkpoints, the terminal decision and the real breach's start as vertical marks."""
+    for window in run.scenario.effects.windows:
+        ax.axvspan(window.start, window.end, color=_FAULT_COLOUR, alpha=0.08, linewidth=0)
+    for event in run.events:
+        if isinstance(event, CheckpointReport):
+            ax.axvline(event.time, color=_STATUS_COLOURS[event.status], linewidth=0.8)
+    decision = first_terminal_decision(run.events)
+    if decision is not None:
+        ax.axvline(decision.time, color="black", linewidth=1.5)
+    if run.truth.incident and run.truth.start is not None:
+        ax.axvline(run.truth.start, color=_FAULT_COLOUR, linestyle=":", linewidth=1.2)
+
+
+def _event_labels(ax: Axes, run: Run, span: tuple[float, float],
+                  alerts: bool) -> list[Placement]:
+    """Labels in the weight row for the events within ``span``: checkpoints, faults, the breach, the decision and,
+    with ``alerts``, the alerts (those fired at one scrape share a label)."""
+    events: list[tuple[float, str, str]] = []
+    for window in run.scenario.effects.windows:
+        events.append((window.start, f"fault: {window.fault.describe()}", _FAULT_COLOUR))
+    for event in run.events:
+        if isinstance(event, CheckpointReport):
+            events.append((event.time, f"{event.checkpoint} {event.status.value}", _STATUS_COLOURS[event.status]))
+    if run.truth.incident and run.truth.start is not None:
+        events.append((run.truth.start, "SLO breach begins (truth)", _FAULT_COLOUR))
+    if alerts:
+        fired: dict[float, list[AlertFired]] = {}
+        for event in run.events:
+            if isinstance(event, AlertFired):
+                fired.setdefault(event.time, []).append(event)
+        for time, group in fired.items():
+            colour = "tab:red" if any(a.action in _STOPS for a in group) else "tab:orange"
+            events.append((time, "▼ " + ", ".join(a.rule for a in group), colour))
+    decision = first_terminal_decision(run.events)
+    if decision is not None:
+        events.append((decision.time, f"{decision.kind.value.upper()} → {decision.weight * 100:g}%", "black"))
+    labels: list[Placement] = []
+    for time, text, colour in sorted(events, key=lambda e: e[0]):
+        if span[0] <= time <= span[1]:
+            # right of its mark, or left of it in the last third of the axis; the first free row from the top
+            side = 1.0 if time < span[0] + (span[1] - span[0]) * 2 / 3 else -1.0
+            rows = [(3.0 * side, -3.0 - 12.0 * k) for k in range(9)]
+            label = ax.annotate(text, (time, 1.0), xycoords=("data", "axes fraction"), textcoords="offset points",
+                                xytext=rows[0], ha="left" if side > 0 else "right", va="top", fontsize=LABEL_SIZE,
+                                color=colour, annotation_clip=False, in_layout=False)
+            labels.append((label, rows))
+    return labels
+
+
+def _faults(run: Run, end: float) -> list[float]:
+    return sorted(window.start for window in run.scenario.effects.windows if window.start <= end)
+
+
+def _zoom_window(run: Run) -> Optional[tuple[float, float]]:
+    """From the first fault (else the first alert's breach) to the terminal decision (else the last alert), padded;
+    ``None`` when there is neither, or when that is most of the ramp."""
+    end_of_run = float(run.telemetry.time[-1])
+    decision = first_terminal_decision(run.events)
+    alerts = [event for event in run.events if isinstance(event, AlertFired)]
+    end = decision.time if decision is not None else (alerts[-1].time if alerts else end_of_run)
+    starts = _faults(run, end) or [a.breach_start for a in alerts if a.time <= end][:1]
+    if not starts or end - starts[0] > end_of_run / 2:
+        return None
+    pad = max(60.0, 0.15 * (end - starts[0]))
+    return max(0.0, starts[0] - pad), min(end_of_run, end + pad)
+
+
+def _clock(ax: Axes, start: float, end: float, ticks: int) -> None:
+    """X axis from ``start`` to ``end`` seconds with about ``ticks`` ticks at round times, written ``h:mm``
+    (``h:mm:ss`` below a minute), none at the very edges (where a neighbouring axis has its own)."""
+    ax.set_xlim(start, end)
+    index = min(int(np.searchsorted(_TICK_STEPS, (end - start) / ticks)), len(_TICK_STEPS) - 1)
+    step = float(_TICK_STEPS[index])
+    at = np.arange(np.ceil(start / step) * step, end + 1e-9, step)
+    margin = 0.04 * (end - start) if start > 0 else 0.0
+    ax.xaxis.set_major_locator(FixedLocator(at[(at >= start + margin) & (at <= end - margin)].tolist()))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _: _hhmm(seconds, step)))
+
+
+def _hhmm(seconds: float, step: float) -> str:
+    hours, rest = divmod(int(round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}" + (f":{secs:02d}" if step < 60 else "")

@@ -1,8 +1,9 @@
-"""The rehearsal in the runbook's own words: checkpoint checklists, timeline, GO/NO-GO.
+"""The rehearsal in the plan's own words: checkpoint checklists, timeline, GO/NO-GO.
 
 Plain text, for the terminal and for the Markdown report: each checkpoint with
-each metric's target, achieved value and ``[x] PASS / [ ] FAIL`` box, the manual
-items as unchecked boxes (rampsim cannot tick them), and the decision.
+each criterion's target, achieved value and ``[x] PASS / [ ] FAIL`` box (the plan's
+names, thresholds and units), the plan's manual items as unchecked boxes (rampsim
+cannot tick them), and the decision.
 """
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Optional
 
 from rampsim.engine.events import (
     AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
+    first_terminal_decision,
 )
 from rampsim.sim.clock import clock
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 
-__all__ = ["checkpoint_log", "timeline", "go_no_go", "truth_comparison", "achieved"]
+__all__ = ["checkpoint_log", "timeline", "go_no_go", "truth_comparison", "achieved", "target", "advanced_to"]
 
 _DECISION_BOXES = (("continue", "Continue"), ("hold", "Hold"), ("rollback", "Abort"), ("advance", "Advance"))
 
@@ -27,8 +29,14 @@ def achieved(result: CriterionResult) -> str:
     return format_value(result.value, Kind(result.unit))
 
 
-def _target(result: CriterionResult) -> str:
+def target(result: CriterionResult) -> str:
+    """A criterion's target in the plan's unit, e.g. ``< 0.5%``."""
     return f"{result.op} {format_value(result.threshold, Kind(result.unit))}"
+
+
+def advanced_to(weight: float) -> str:
+    """Where an advance takes the canary: the rollout at 100%, else the plan's advance weight."""
+    return "rollout (100% traffic)" if weight >= 1 else f"{format_value(weight, Kind.RATIO)} canary traffic"
 
 
 def _status_box(status: Status) -> str:
@@ -55,7 +63,7 @@ def checkpoint_log(run: Run) -> list[str]:
         for index, result in enumerate(event.results):
             corner = "┌─" if index == 0 else "├─"
             lines.append(f"{corner} {result.name}: {result.description}")
-            lines.append(f"│  Target: {_target(result)}   Achieved: {achieved(result)}")
+            lines.append(f"│  Target: {target(result)}   Achieved: {achieved(result)}")
             lines.append(f"│  Status: {_status_box(result.status)}")
         for note in event.notes:
             lines.append(f"├─ Gate requirement not met: {note}")
@@ -101,15 +109,14 @@ def _describe(event: Event, kinds: dict[str, Kind]) -> str:
 def go_no_go(run: Run) -> list[str]:
     """The final GO/NO-GO and its rationale."""
     o = run.outcome
-    if o.decision is DecisionKind.ADVANCE:
-        assert o.time is not None  # an outcome with a decision has its time (outcome())
-        return ["GO: AUTO-ADVANCE TO ROLLOUT (100% traffic)",
-                f"Rationale: {o.reason} at {clock(o.time)}; every success criterion held."]
-    if o.decision is None:
+    decision = first_terminal_decision(run.events)
+    if decision is None or o.decision is None or o.time is None:
         return ["NO-GO: the ramp ended without a decision", "Rationale: no checkpoint or rule decided."]
-    assert o.time is not None  # an outcome with a decision has its time (outcome())
+    if o.decision is DecisionKind.ADVANCE:
+        return [f"GO: AUTO-ADVANCE TO {advanced_to(decision.weight).upper()}",
+                f"Rationale: {o.reason} at {clock(o.time)}; every success criterion held."]
     verb = "AUTOMATIC ROLLBACK" if o.decision is DecisionKind.ROLLBACK else "HOLD FOR INVESTIGATION"
-    weight = format_value(run.weights[-1], Kind.RATIO)
+    weight = format_value(decision.weight, Kind.RATIO)
     return [f"NO-GO: {verb} to {weight} canary traffic at {clock(o.time)}", f"Rationale: {o.reason}."]
 
 

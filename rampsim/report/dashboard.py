@@ -1,23 +1,34 @@
-"""The live terminal dashboard of a rehearsal, in the spirit of the runbook's.
+"""The live terminal dashboard of a rehearsal: the plan's own rules and checkpoints, scrape by scrape.
 
 A :class:`Dashboard` is an observer of the simulation (it receives each scrape's
-:class:`~rampsim.sim.simulation.Progress`) and redraws a ``rich`` panel: error rate,
-P99 and availability against their targets, learner traffic, segment error rates,
-resources, revenue, the incident log, active faults and the latest events.
+:class:`~rampsim.sim.simulation.Progress`) and redraws a ``rich`` panel: every
+continuous rule of the plan with the value it reads, its limit in the plan's units
+and whether it holds, is breached (its sustain running) or fires; the next
+checkpoint's criteria (the final gate's last) with their values so far against their
+targets; the last checkpoint's verdict; learner traffic, segment error rates, revenue
+when the plan reads it, the alerts, active faults, latest events and the gate's
+status. Every target shown is the plan's: nothing is the reference runbook's unless
+the plan says so.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Sequence
 
-from rich.console import Group
+import numpy as np
+from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from rampsim.engine.events import AlertFired, Decision
+from rampsim.engine.events import (
+    SEVERITY_RANK, AlertFired, AlertResolved, CheckpointReport, Decision, DecisionKind, Event, Status,
+    first_terminal_decision,
+)
 from rampsim.engine.metrics import Series
-from rampsim.plan.schema import Plan
+from rampsim.engine.schedule import window_starts
+from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Metric, Op, Plan, WindowKind
 from rampsim.report.readings import measure, over
 from rampsim.sim.clock import clock
 from rampsim.sim.simulation import Progress
@@ -28,100 +39,237 @@ if TYPE_CHECKING:
 
 __all__ = ["Dashboard"]
 
-_BAR = 30
+_BAR = 10
+_WIDE = 110  # the terminal columns from which the dashboard shows what each rule measures, and bars
+_UPPER = (Op.GT, Op.GE)  # a rule breached above its threshold, or a criterion met below it (with LT, LE)
+_REVENUE = (Metric.REVENUE_RATE, Metric.REVENUE_DELTA)
 
 
-def _bar(fraction: float) -> str:
+def _bar(fraction: float, bad: bool) -> Text:
+    """How far a value has gone towards its upper limit (full at the limit); blank for a lower limit, which has
+    no natural scale."""
     if fraction != fraction:
-        return "·" * _BAR
+        return Text(" " * _BAR)
     filled = int(round(min(max(fraction, 0.0), 1.0) * _BAR))
-    return "█" * filled + "░" * (_BAR - filled)
+    return Text("█" * filled + "░" * (_BAR - filled), style="red" if bad else "green")
 
 
-def _status(ok: Optional[bool]) -> Text:
-    if ok is None:
-        return Text("…  NO DATA", style="dim")
-    return Text("✅ PASS", style="green") if ok else Text("❌ FAIL", style="bold red")
+def _window(m: Measure) -> str:
+    if m.reads_latest:
+        return "latest"
+    if m.window.kind is WindowKind.CUMULATIVE:
+        return "since start"
+    if m.window.kind is WindowKind.SINCE_CHECKPOINT:
+        return "since checkpoint"
+    return str(m.window)
 
 
-def _render(plan: Plan, progress: Progress, peak: list[float]) -> Panel:
-    """The dashboard for one scrape; ``peak`` holds the highest 1-minute request rate so far."""
-    k = progress.tick
-    series = Series.from_telemetry(progress.telemetry.head(k + 1))
-    minute = max(k - int(round(60 / plan.telemetry.scrape_interval)), 0)
+@dataclass(frozen=True)
+class _Row:
+    """One measure of the plan on the dashboard: its value now against its limit, and the verdict."""
 
-    def value(metric: str, start: int, **fields: object) -> float:
-        window = "cumulative" if start == 0 else "1m"
-        return over(series, measure(metric, window, **fields), start, k) if k > start else float("nan")
+    name: str
+    measure: Measure
+    value: float
+    bad: bool          # breached (a rule) or not met (a criterion)
+    upper: bool        # the limit is an upper bound (the bar fills towards it)
+    tail: str          # after the comparison: a rule's sustain and action
+    status: Text
 
-    error, p99 = value("error_rate", minute), value("p99", minute)
-    availability = value("availability", 0)
-    rps = value("request_rate", minute)
+
+def _table(rows: Sequence[_Row], wide: bool) -> Table:
+    """Rows as name, what is measured, value, bar, limit and status; on a narrow terminal name, value, limit
+    (with the window) and status."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    if wide:
+        table.add_column(overflow="fold")
+    table.add_column(justify="right", no_wrap=True)
+    if wide:
+        table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_column(no_wrap=True)
+    for row in rows:
+        m = row.measure
+        comparison = f"{m.op.value} {format_value(m.threshold, m.kind)}"
+        value = format_value(row.value, m.kind)
+        if wide:
+            fraction = row.value / m.threshold if row.upper and m.threshold > 0 else float("nan")
+            table.add_row(Text(row.name), Text(f"{m.label} [{_window(m)}]"), Text(value), _bar(fraction, row.bad),
+                          Text(comparison + row.tail), row.status)
+        else:
+            table.add_row(Text(row.name), Text(value), Text(f"{comparison} [{_window(m)}]{row.tail}"), row.status)
+    return table
+
+
+def _firing(history: Sequence[Event]) -> set[str]:
+    """The rules whose alert fired and has not resolved."""
+    firing: set[str] = set()
+    for event in history:
+        if isinstance(event, AlertFired):
+            firing.add(event.rule)
+        elif isinstance(event, AlertResolved):
+            firing.discard(event.rule)
+    return firing
+
+
+class _Frame:
+    """What one scrape shows: values of the plan's measures read as the engine reads them."""
+
+    def __init__(self, plan: Plan, progress: Progress) -> None:
+        self.plan, self.progress, self.tick = plan, progress, progress.tick
+        self.series = Series.from_telemetry(progress.telemetry.head(progress.tick + 1))
+        self.interval = plan.telemetry.scrape_interval
+        self.reports = [e for e in progress.history if isinstance(e, CheckpointReport)]
+        self.previous = int(round(self.reports[-1].time / self.interval)) if self.reports else 0
+        self.decision = first_terminal_decision(list(progress.history))
+        self.firing = _firing(progress.history)
+
+    def value(self, m: Measure, so_far: bool = False) -> float:
+        """``m`` over its window ending now; ``so_far`` reads a window reaching before the ramp from its start
+        (a checkpoint to come), else such a window has no value yet (as the engine judges a rule)."""
+        start = int(window_starts(m, np.array([self.tick]), self.interval, np.array([self.previous]))[0])
+        start = max(start, 0) if so_far else start
+        if m.metric is Metric.ALERTS:
+            assert m.alert_severity is not None  # the plan schema requires it for the alerts metric
+            since = self.series.time[max(start, 0)]
+            return float(sum(1 for e in self.progress.history if isinstance(e, AlertFired) and e.time >= since
+                             and SEVERITY_RANK[e.severity] >= SEVERITY_RANK[m.alert_severity]))
+        return over(self.series, m, start, self.tick) if start >= 0 else float("nan")
+
+    def reading(self, metric: str, cumulative: bool = False, **fields: object) -> float:
+        """A reading for the traffic lines: ``metric`` over the last minute, or since the start."""
+        start = 0 if cumulative else max(self.tick - int(round(60 / self.interval)), 0)
+        m = measure(metric, "cumulative" if cumulative else "1m", **fields)
+        return over(self.series, m, start, self.tick) if self.tick > start else float("nan")
+
+    def next_checkpoint(self) -> Optional[tuple[str, Checkpoint]]:
+        """The checkpoint judged next, or ``None`` once the ramp is decided or every one was judged."""
+        judged = {report.checkpoint for report in self.reports}
+        pending = [(name, c) for name, c in self.plan.ordered_checkpoints() if name not in judged]
+        return pending[0] if pending and self.decision is None else None
+
+
+def _rules(frame: _Frame, wide: bool) -> tuple[Table | Text, list[str], list[str]]:
+    """The rules table, and the names of the rules firing and breached."""
+    if not frame.plan.rules:
+        return Text("No continuous rules in this plan.", style="dim"), [], []
+    rows, firing, breached = [], [], []
+    for name, rule in frame.plan.rules.items():
+        value = frame.value(rule)
+        if name in frame.firing:
+            firing.append(name)
+            status = Text("❌ FIRING", style="bold red" if rule.severity == "critical" else "bold yellow")
+        elif rule.op.holds(value, rule.threshold):
+            breached.append(name)
+            status = Text("⚠ BREACHED", style="yellow")
+        else:
+            status = Text("…  NO DATA", style="dim") if value != value else Text("✅ OK", style="green")
+        held = f" for {format_value(rule.sustain, Kind.DURATION)}" if rule.sustain else ""
+        rows.append(_Row(name, rule, value, name in firing or name in breached, rule.op in _UPPER,
+                         f"{held} → {rule.action}", status))
+    return _table(rows, wide), firing, breached
+
+
+def _checkpoint(frame: _Frame, wide: bool) -> list[Table | Text]:
+    """The last checkpoint's verdict, and the next checkpoint's criteria with their values so far."""
+    lines: list[Table | Text] = []
+    if frame.reports:
+        last = frame.reports[-1]
+        failed = [r.name for r in last.results if r.status is not Status.PASS]
+        lines.append(Text(f"LAST CHECKPOINT  {last.title} at {clock(last.time)}: {last.status.value}"
+                          + (f" ({', '.join(failed)})" if failed else ""),
+                          style="green" if last.status is Status.PASS else "bold red"))
+    upcoming = frame.next_checkpoint()
+    if upcoming is None:
+        return lines
+    name, checkpoint = upcoming
+    lines.append(Text(f"NEXT CHECKPOINT  {checkpoint.title or name} at {clock(checkpoint.at)} "
+                      f"(in {clock(max(checkpoint.at - frame.progress.time, 0.0))}): "
+                      f"{checkpoint.on_pass} if all pass, else {checkpoint.on_fail}", style="bold"))
+    if isinstance(checkpoint, FinalGate):
+        needs = (["every earlier checkpoint passed"] if checkpoint.require_checkpoints else []) \
+            + ([f"no {checkpoint.require_no_alerts} alert fired"] if checkpoint.require_no_alerts else [])
+        if needs:
+            lines.append(Text(f"  also requires: {'; '.join(needs)}", style="dim"))
+    rows = []
+    for criterion_name, criterion in checkpoint.criteria.items():
+        value = frame.value(criterion, so_far=True)
+        met = criterion.op.holds(value, criterion.threshold)
+        status = Text("…  NO DATA YET", style="dim") if value != value else \
+            Text("✅ ON TRACK", style="green") if met else Text("❌ OFF TRACK", style="bold red")
+        rows.append(_Row(criterion_name, criterion, value, value == value and not met, criterion.op not in _UPPER,
+                         "", status))
+    return [*lines, _table(rows, wide)] if rows else lines
+
+
+def _status(frame: _Frame, firing: list[str], breached: list[str]) -> Text:
+    """The gate's decision once taken; else the rules firing or breached; else the phase the ramp continues."""
+    decision = frame.decision
+    if decision is not None:
+        style = "bold green" if decision.kind is DecisionKind.ADVANCE else "bold red"
+        return Text(f"STATUS: {decision.kind.value.upper()} to {format_value(decision.weight, Kind.RATIO)}"
+                    f" — {decision.reason}", style=style)
+    if firing:
+        return Text(f"STATUS: ⚠ ALERTS FIRING — {', '.join(firing)}", style="bold yellow")
+    if breached:
+        return Text(f"STATUS: ⚠ BREACHED, WAITING FOR THE SUSTAIN — {', '.join(breached)}", style="yellow")
+    index = int(np.searchsorted(np.cumsum([p.duration for p in frame.plan.phases]), frame.progress.time,
+                                side="right"))
+    index = min(index, len(frame.plan.phases) - 1)
+    phase = frame.plan.phases[index].name or f"phase {index + 1}"
+    return Text(f"STATUS: ✅ ALL RULES HOLD — CONTINUING {phase.upper()}", style="green")
+
+
+def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Panel:
+    """The dashboard for one scrape on a terminal ``width`` columns wide; ``peak`` holds the highest 1-minute
+    request rate so far."""
+    frame = _Frame(plan, progress)
+    wide = width >= _WIDE
+    rules, firing, breached = _rules(frame, wide)
+    rps = frame.reading("request_rate")
     if rps == rps:
         peak[0] = max(peak[0], rps) if peak[0] == peak[0] else rps
-    peak_rps = peak[0]
-    table = Table.grid(padding=(0, 2))
-    table.add_column(justify="left")
-    table.add_column(justify="left")
-    table.add_column(justify="right")
-    table.add_column(justify="left")
-
-    def row(name: str, fraction: float, shown: str, ok: Optional[bool]) -> None:
-        table.add_row(name, _bar(fraction), shown, _status(ok))
-
-    def check(v: float, good: bool) -> Optional[bool]:
-        return None if v != v else good
-
-    row("ERROR RATE (target <0.5%)", error / 0.01, format_value(error, Kind.RATIO), check(error, error < 0.005))
-    row("P99 LATENCY (target <200ms)", p99 / 0.25, format_value(p99, Kind.DURATION), check(p99, p99 < 0.2))
-    row("AVAILABILITY (target >99.95%)", availability, format_value(availability, Kind.RATIO),
-        check(availability, availability > 0.9995))
-    for gauge in ("cpu", "memory", "network"):
-        v = value(gauge, minute)
-        row(f"{gauge.upper()} (target <80%)", v, format_value(v, Kind.RATIO), check(v, v < 0.8))
     traffic = Table.grid(padding=(0, 2))
     traffic.add_row("Current RPS", f"{rps:,.0f}/s" if rps == rps else "n/a",
-                    "Peak RPS", f"{peak_rps:,.0f}/s" if peak_rps == peak_rps else "n/a",
+                    "Peak RPS", f"{peak[0]:,.0f}/s" if peak[0] == peak[0] else "n/a",
                     "Canary learners", f"{progress.canary_learners:,} at {format_value(progress.weight, Kind.RATIO)}")
-    segments = Table.grid(padding=(0, 2))
-    segments.add_row(*[f"Segment {s}: {format_value(value('error_rate', 0, segment=s), Kind.RATIO)}"
-                       for s in plan.telemetry.segments])
-    revenue = value("revenue_rate", minute)
-    delta = value("revenue_delta", 0)
-    money = Text(f"Revenue {format_value(revenue, Kind.DOLLARS_PER_MINUTE) if revenue == revenue else 'n/a'}   "
-                 f"projected 24h {format_value(revenue * 1440, Kind.DOLLARS) if revenue == revenue else 'n/a'}   "
-                 f"vs baseline {format_value(delta, Kind.RATIO)}")
+    body: list[Table | Text] = [Text("RULES (judged at every scrape)", style="bold"), rules, Text(""),
+                                *_checkpoint(frame, wide), Text(""), Text("LEARNER TRAFFIC", style="bold"), traffic]
+    if len(plan.telemetry.segments) > 1:
+        segments = Table.grid(padding=(0, 2))
+        segments.add_row(*[Text(f"Segment {s}: "
+                                f"{format_value(frame.reading('error_rate', cumulative=True, segment=s), Kind.RATIO)}")
+                           for s in plan.telemetry.segments])
+        body += [Text("SEGMENT ERROR RATES (since start)", style="bold"), segments]
+    if any(m.metric in _REVENUE for _, m in plan.measures()):
+        revenue, delta = frame.reading("revenue_rate"), frame.reading("revenue_delta", cumulative=True)
+        body.append(Text(f"Revenue {format_value(revenue, Kind.DOLLARS_PER_MINUTE)}   "
+                         f"projected 24h {format_value(revenue * 1440, Kind.DOLLARS)}   "
+                         f"vs baseline {format_value(delta, Kind.RATIO)}"))
     alerts = [e for e in progress.history if isinstance(e, AlertFired)]
-    incidents = Text(f"Critical: {sum(a.severity == 'critical' for a in alerts)}   "
-                     f"Warning: {sum(a.severity == 'warning' for a in alerts)}")
-    decisions = [e for e in progress.history if isinstance(e, Decision) and e.terminal]
-    if decisions:
-        status = Text(f"STATUS: {decisions[-1].kind.value.upper()} to {format_value(decisions[-1].weight, Kind.RATIO)}"
-                      f" — {decisions[-1].reason}", style="bold red" if decisions[-1].kind.value != "advance"
-                      else "bold green")
-    elif any(a.time > progress.time - 120 for a in alerts):
-        status = Text("STATUS: ⚠ ALERTS FIRING — STAND BY FOR DECISION", style="bold yellow")
-    else:
-        status = Text("STATUS: ✅ ALL SYSTEMS NOMINAL — CONTINUING RAMP PHASE", style="green")
-    faults = Text("Active faults: " + (", ".join(f.describe() for f in progress.active_faults) or "none"),
-                  style="magenta" if progress.active_faults else "dim")
+    severities = sorted({a.severity for a in alerts} | {r.severity for r in plan.rules.values()},
+                        key=SEVERITY_RANK.__getitem__, reverse=True)
+    body.append(Text("Alerts fired: " + ("   ".join(f"{s.capitalize()}: {sum(a.severity == s for a in alerts)}"
+                                                   for s in severities) or "none")))
+    body.append(Text("Active faults: " + (", ".join(f.describe() for f in progress.active_faults) or "none"),
+                     style="magenta" if progress.active_faults else "dim"))
     recent = [f"{clock(e.time)} {type(e).__name__}: {getattr(e, 'rule', None) or getattr(e, 'reason', '')}"
               for e in progress.history if isinstance(e, (AlertFired, Decision))][-4:]
-    body = Group(table, Text(""), Text("LEARNER TRAFFIC", style="bold"), traffic, Text(""),
-                 Text("SEGMENT PERFORMANCE", style="bold"), segments, Text(""), money, incidents, faults,
-                 Text("\n".join(recent) or "no alerts or decisions yet", style="dim"), Text(""),
-                 Text(f"ELAPSED {clock(progress.time)}   REMAINING {clock(progress.horizon - progress.time)}"),
-                 status)
-    return Panel(body, title=f"RAMP PHASE REAL-TIME MONITORING — {plan.name}", border_style="cyan")
+    body += [Text("\n".join(recent) or "no alerts or decisions yet", style="dim"), Text(""),
+             Text(f"ELAPSED {clock(progress.time)}   REMAINING {clock(progress.horizon - progress.time)}"),
+             _status(frame, firing, breached)]
+    return Panel(Group(*body), title=Text(f"REAL-TIME MONITORING — {plan.name}"), border_style="cyan")
 
 
 class Dashboard:
     """Redraws the panel on every scrape inside a ``rich.live.Live`` (use as a context manager)."""
 
-    def __init__(self, plan: Plan, console=None) -> None:
+    def __init__(self, plan: Plan, console: Optional[Console] = None) -> None:
         self.plan = plan
         self.live = Live(console=console, auto_refresh=False, transient=False)
         self._peak = [float("nan")]
+        self._shown = False
 
     def __enter__(self) -> "Dashboard":
         self.live.__enter__()
@@ -130,10 +278,14 @@ class Dashboard:
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                  traceback: Optional[TracebackType]) -> None:
         self.live.__exit__(exc_type, exc, traceback)
+        console = self.live.console
+        if self._shown and not console.is_terminal and not console.is_jupyter:
+            console.line()  # rich ends the last frame with a newline on a terminal only
 
     def render(self, progress: Progress) -> Panel:
         """The panel for ``progress`` (also updates the peak request rate)."""
-        return _render(self.plan, progress, self._peak)
+        return _render(self.plan, progress, self._peak, self.live.console.width)
 
     def __call__(self, progress: Progress) -> None:
         self.live.update(self.render(progress), refresh=True)
+        self._shown = True

@@ -1,22 +1,27 @@
-"""The results report in Markdown, with the sections the runbook asks for after the ramp.
+"""The results report in Markdown, with the sections a ramp's runbook asks for after it.
 
 All checkpoint metrics, the go/no-go decision and its rationale, the final metrics
 summary, business impact, alerts and decisions, the rehearsal's ground truth,
-rollout readiness (GO) or a remediation plan (NO-GO), and the manual items a team
-still has to tick.
+rollout readiness (GO) or a remediation plan (NO-GO), and the sign-offs a team still
+has to tick. The checklists are the plan's own (its ``report`` section, the
+reference plan's carrying its runbook's); a plan without them gets checklists
+derived from its rules and criteria (:func:`readiness`, :func:`remediation`,
+:func:`sign_off`).
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from rampsim.engine.events import CheckpointReport, DecisionKind
-from rampsim.report.checklist import achieved, go_no_go, timeline, truth_comparison
+from rampsim.engine.events import (
+    AlertFired, CheckpointReport, Decision, DecisionKind, Status, first_terminal_decision,
+)
+from rampsim.report.checklist import achieved, advanced_to, go_no_go, target, timeline, truth_comparison
 from rampsim.report.readings import summary
 from rampsim.sim.clock import clock
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 
-__all__ = ["markdown_report"]
+__all__ = ["markdown_report", "readiness", "remediation", "sign_off"]
 
 
 def _ratio(value: float) -> str:
@@ -31,11 +36,10 @@ def _checkpoint_tables(run: Run) -> list[str]:
         lines += [f"### {event.title} (at {clock(event.time)}): {event.status.value}", "",
                   "| criterion | measure | target | achieved | status |", "| --- | --- | --- | --- | --- |"]
         for r in event.results:
-            target = f"{r.op} {format_value(r.threshold, Kind(r.unit))}"
-            lines.append(f"| {r.name} | {r.description} | {target} | {achieved(r)} | **{r.status.value}** |")
+            lines.append(f"| {r.name} | {r.description} | {target(r)} | {achieved(r)} | **{r.status.value}** |")
         lines += [f"- Gate requirement not met: {note}" for note in event.notes]
         if event.manual:
-            lines += ["", "Manual items (not simulated):"] + [f"- [ ] {item}" for item in event.manual]
+            lines += ["", "Manual items (not simulated):", *_boxes(list(event.manual))]
         lines.append("")
     reached = {e.checkpoint for e in run.events if isinstance(e, CheckpointReport)}
     skipped = [name for name, _ in run.plan.ordered_checkpoints() if name not in reached]
@@ -44,13 +48,82 @@ def _checkpoint_tables(run: Run) -> list[str]:
     return lines
 
 
-def _remediation(run: Run) -> list[str]:
+def readiness(run: Run) -> list[str]:
+    """The checklist after an advance: the plan's ``report.readiness``, or the advance and the rules to keep."""
+    plan = run.plan
+    if plan.report.readiness:
+        return plan.report.readiness
+    decision = first_terminal_decision(run.events)
+    weight = format_value(decision.weight if decision else plan.actions.advance, Kind.RATIO)
+    items = [f"Confirm that the new release takes {weight} of the traffic"]
+    stopping = [name for name, rule in plan.rules.items() if rule.action in ("hold", "rollback")]
+    if stopping:
+        items.append(f"Keep alerting after the advance on the rules that would have stopped the ramp: "
+                     f"{', '.join(stopping)}")
+    return items
+
+
+def remediation(run: Run) -> tuple[list[str], list[str]]:
+    """The options and actions after a hold or rollback: the plan's ``report.remediation``, or derived from what
+    stopped the ramp (the rule that fired, the checkpoint criteria that failed)."""
+    written = run.plan.report.remediation
+    if written is not None:
+        return written.options, written.actions or []
+    decision = first_terminal_decision(run.events)
+    if decision is None:
+        return ["Find why no rule or checkpoint decided, and rehearse the ramp again"], []
+    kind, _, name = decision.source.partition(":")
+    stopped_by = f"{kind} {name}" if name else decision.source
+    options = ["Fix the release and rehearse the ramp again",
+               f"If the release is sound, revisit {stopped_by} (a sweep shows what each threshold costs)"]
+    return options, _causes(run, decision)
+
+
+def _causes(run: Run, decision: Decision) -> list[str]:
+    """One item per cause of ``decision``, in the plan's words and units."""
+    kind, _, name = decision.source.partition(":")
+    if kind == "rule" and name in run.plan.rules:
+        rule = run.plan.rules[name]
+        alert = next((e for e in reversed(run.events) if isinstance(e, AlertFired) and e.rule == name
+                      and e.time <= decision.time), None)
+        value = f" (value {format_value(alert.value, rule.kind)})" if alert is not None and alert.value is not None \
+            else ""
+        return [f"Find the cause of rule {name} firing: {rule.describe()}{value}"]
+    report = next((e for e in run.events if isinstance(e, CheckpointReport) and e.checkpoint == name
+                   and e.time == decision.time), None) if kind == "checkpoint" else None
+    if report is None:
+        return [f"Find the cause: {decision.reason}"]
+    causes = [f"Find the cause of {r.name} failing at {report.title}: {r.description} (achieved {achieved(r)})"
+              for r in report.results if r.status is Status.FAIL]
+    causes += [f"Restore the data {r.name} reads at {report.title}: {r.description} was inconclusive"
+               for r in report.results if r.status is Status.INCONCLUSIVE]
+    return causes + [f"Meet the gate requirement: {note}" for note in report.notes]
+
+
+def sign_off(run: Run) -> list[str]:
+    """Who signs the decision off: the plan's ``report.sign_off``, else its final gate's manual items."""
+    plan = run.plan
+    if plan.report.sign_off:
+        return plan.report.sign_off
+    if plan.final_gate.manual:
+        return list(plan.final_gate.manual)
+    verdict = "GO" if run.outcome.decision is DecisionKind.ADVANCE else "NO-GO"
+    return [f"Owner of {plan.name}: approval of this {verdict}"]
+
+
+def _boxes(items: list[str]) -> list[str]:
+    return [f"- [ ] {item}" for item in items]
+
+
+def _outcome_section(run: Run) -> list[str]:
     o = run.outcome
     if o.decision is DecisionKind.ADVANCE:
+        decision = first_terminal_decision(run.events)
+        weight = decision.weight if decision else run.plan.actions.advance
         return ["## Rollout readiness", "",
-                "All success criteria held for the whole window: the gate auto-advances to rollout (100%).", "",
-                "- [ ] Generate ramp completion report", "- [ ] Notify all stakeholders (GO for rollout)",
-                "- [ ] Lock deployment configurations", "- [ ] Confirm rollout kickoff", ""]
+                f"All success criteria held for the whole window: the gate auto-advances to {advanced_to(weight)}.",
+                "",
+                *_boxes(readiness(run)), ""]
     faults = run.scenario.faults
     when = clock(o.time) if o.time is not None else "the end"
     lines = ["## Remediation plan", "", f"The gate stopped the ramp at {when}: {o.reason or 'no decision'}.", ""]
@@ -60,10 +133,9 @@ def _remediation(run: Run) -> list[str]:
     elif not run.truth.incident:
         lines += ["No fault was injected and the SLO held: this stop is a **false alarm** of the gate itself. "
                   "Review the criterion that failed before blaming the release.", ""]
-    lines += ["Options (runbook):", "", "- [ ] A. Fix and re-test (24 hours), reschedule the ramp",
-              "- [ ] B. Investigate and redesign (3-5 days)", "- [ ] C. Roll back and iterate (weekly cycle)", "",
-              "- [ ] Root cause analysis", "- [ ] Incident report", "- [ ] Update stakeholders with a timeline", ""]
-    return lines
+    options, actions = remediation(run)
+    lines += ["Options:", "", *_boxes(options), ""]
+    return lines + ([*_boxes(actions), ""] if actions else [])
 
 
 def markdown_report(run: Run, chart: Optional[str] = "timeline.png") -> str:
@@ -102,10 +174,8 @@ def markdown_report(run: Run, chart: Optional[str] = "timeline.png") -> str:
               f"- Learner requests harmed before the decision: {o.harmed:,.0f} of {o.canary_requests:,.0f}", ""]
     lines += ["## Alerts and decisions", "", "```", *timeline(run), "```", ""]
     lines += ["## Ground truth (rehearsal)", "", *[f"- {line}" for line in truth_comparison(run)], ""]
-    lines += _remediation(run)
-    lines += ["## Sign-off (manual)", "", "- [ ] Engineering Lead: final approval",
-              "- [ ] Operations Lead: deployment readiness", "- [ ] Product Lead: business metrics confirmation",
-              "- [ ] Finance Lead: revenue validation", "- [ ] Team performance assessment and lessons learned", ""]
+    lines += _outcome_section(run)
+    lines += ["## Sign-off (manual)", "", *_boxes(sign_off(run)), ""]
     if chart:
         lines += ["## Timeline", "", f"![timeline]({chart})", ""]
     return "\n".join(lines)

@@ -1,21 +1,41 @@
-"""Charts of a sweep: the trade-off curve, a heatmap over two parameters, detection times.
+"""Charts of a sweep: the trade-off between the two errors, a heatmap over two parameters, detection times.
 
 Each function takes the tables of :class:`~rampsim.experiment.results.SweepResult`
 and returns a matplotlib ``Figure`` (shown inline in Jupyter, saved with
-``figure.savefig``). :func:`render` writes all of them into a directory.
+``figure.savefig``); :func:`render` writes them into a directory, with the operating
+curve (:mod:`rampsim.report.operating_curve`) of a one-axis sweep.
+
+Gates are numbered by their ``gate`` column (as in ``summary.csv``): the trade-off
+chart numbers its points and lists number, parameter values, rates and cost in a
+table beside the plot (every gate up to 30; beyond, the recommended gate, the Pareto
+front and the cheapest others), and the detection chart names gates by number and
+values. The recommended gate is the summary's one ``cost_optimal`` row, starred
+(★) everywhere as in the printed table.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Optional, Sequence, cast
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from rampsim.units import Kind, UnitError, parse
+from rampsim.report.chart import LABEL_SIZE, Obstacle, new_figure, place_labels
+from rampsim.report.operating_curve import operating_curve, ordered, varying
+from rampsim.units import Kind, format_value
 
-__all__ = ["tradeoff_chart", "heatmap", "detection_chart", "render", "gate_label"]
+__all__ = ["tradeoff_chart", "heatmap", "detection_chart", "render", "gate_label", "gate_values", "listed"]
+
+_LISTED = 30
+"""The most gates numbered on the trade-off chart and listed in its table."""
+
+_AROUND = [(dx * r, dy * r) for r in (5.0, 12.0, 20.0)
+           for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (0, 1), (-1, 0), (0, -1))]
+"""Candidate offsets (points) of a point's number: the four diagonals, then the sides, further out each round."""
 
 
 def gate_label(row: pd.Series, parameters: Sequence[str]) -> str:
@@ -23,94 +43,202 @@ def gate_label(row: pd.Series, parameters: Sequence[str]) -> str:
     return ", ".join(f"{'.'.join(p.split('.')[-2:])}={row[p]}" for p in parameters) or "the plan as written"
 
 
+def gate_values(row: pd.Series, parameters: Sequence[str]) -> str:
+    """``0.5%, 3m``: the gate's grid values, in the order of ``parameters``."""
+    return ", ".join(str(row[p]) for p in parameters) or "the plan as written"
+
+
+def listed(summary: pd.DataFrame) -> pd.DataFrame:
+    """The gates the trade-off chart numbers and lists, by gate number: all of them up to 30; beyond, the
+    recommended gate, then the Pareto front, then the cheapest others."""
+    if len(summary) <= _LISTED:
+        return summary.sort_values("gate")
+    rank = np.where(summary["cost_optimal"], 0, np.where(summary["pareto"], 1, 2))
+    chosen = summary.assign(_rank=rank).sort_values(["_rank", "cost", "gate"]).head(_LISTED)
+    return chosen.drop(columns="_rank").sort_values("gate")
+
+
 def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str = "") -> Figure:
-    """False-rollback rate against missed-incident rate, Wilson 95% intervals, Pareto front and cost optimum."""
-    figure = Figure(figsize=(8, 6), layout="constrained")
-    axes = figure.subplots()
+    """False-rollback rate against missed-incident rate with Wilson 95% intervals, the Pareto front, the
+    recommended gate starred, every point numbered and a table of the numbers beside the plot."""
+    table = listed(summary)
+    figure = new_figure(15.0, max(6.5, 1.6 + 0.24 * (len(table) + 2)))
+    plot, side = figure.subplots(1, 2, width_ratios=[1.35, 1])
     x, y = summary["false_rollback_rate"] * 100, summary["missed_incident_rate"] * 100
     x_err = np.vstack([x - summary["false_rollback_low"] * 100, summary["false_rollback_high"] * 100 - x])
     y_err = np.vstack([y - summary["missed_incident_low"] * 100, summary["missed_incident_high"] * 100 - y])
-    axes.errorbar(x, y, xerr=np.nan_to_num(x_err), yerr=np.nan_to_num(y_err), fmt="o", color="0.6", ecolor="0.8",
-                  markersize=4, label="gate (95% intervals)", zorder=1)
+    plot.errorbar(x, y, xerr=np.nan_to_num(x_err), yerr=np.nan_to_num(y_err), fmt="o", color="0.45", ecolor="0.85",
+                  markersize=4, label="gate (bars: 95% intervals)", zorder=1)
     front = summary[summary["pareto"]].sort_values("false_rollback_rate")
-    axes.plot(front["false_rollback_rate"] * 100, front["missed_incident_rate"] * 100, "-o", color="tab:blue",
+    plot.plot(front["false_rollback_rate"] * 100, front["missed_incident_rate"] * 100, "-o", color="tab:blue",
               markersize=6, label="Pareto front", zorder=2)
-    best = summary[summary["cost_optimal"]].head(1)
+    best = summary[summary["cost_optimal"]]
     if not best.empty:
-        axes.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "*", color="tab:red",
-                  markersize=16, label="recommended: " + gate_label(best.iloc[0], parameters), zorder=3)
-    for key, tied in front.groupby(["false_rollback_rate", "missed_incident_rate"], sort=False):
+        plot.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "*", color="tab:red",
+                  markersize=18, markeredgecolor="black", label=f"★ recommended: #{int(best['gate'].iloc[0])}",
+                  zorder=3)
+    plot.set_xlabel("false-rollback rate: healthy ramps held or rolled back (%)")
+    plot.set_ylabel("missed-incident rate: incidents advanced (%)")
+    plot.set_title(title or "Gate trade-off", loc="left")
+    plot.grid(True, alpha=0.3)
+    _pad(plot)
+    plot.legend(fontsize=LABEL_SIZE, loc="best", framealpha=0.9)
+    numbers = []
+    for key, tied in table.groupby(["false_rollback_rate", "missed_incident_rate"], sort=False, dropna=False):
         fr, mi = cast(tuple[float, float], key)  # pandas-stubs type group keys as Hashable
-        label = gate_label(tied.iloc[0], parameters) + (f" (+{len(tied) - 1} tied)" if len(tied) > 1 else "")
-        axes.annotate(label, (fr * 100, mi * 100), textcoords="offset points", xytext=(6, 6), fontsize=7,
-                      color="tab:blue")
-    axes.set_xlabel("false-rollback rate: healthy ramps held or rolled back (%)")
-    axes.set_ylabel("missed-incident rate: incidents advanced (%)")
-    axes.set_title(title or "Gate trade-off")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=8, loc="upper right")
+        if np.isfinite(fr) and np.isfinite(mi):
+            text = _numbers(tied["gate"].astype(int).tolist())
+            label = plot.annotate(textwrap.fill(text, 24), (fr * 100, mi * 100), textcoords="offset points",
+                                  xytext=_AROUND[0], fontsize=LABEL_SIZE, ha="center", va="center",
+                                  color="tab:red" if tied["cost_optimal"].any() else "black", in_layout=False)
+            numbers.append((label, _AROUND))
+    _legend_table(side, table, summary, parameters)
+    marks: list[Obstacle] = [(plot, (fr, mi, fr, mi), 9.0 if best else 4.0) for fr, mi, best in
+                             zip(x, y, summary["cost_optimal"]) if np.isfinite(fr) and np.isfinite(mi)]
+    place_labels(figure, numbers, avoid=marks)
     return figure
+
+
+def _pad(ax: Axes) -> None:
+    """Leave a margin around the data for the numbers, and never show negative rates."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    dx, dy = max(x1 - x0, 1.0) * 0.08, max(y1 - y0, 1.0) * 0.08
+    ax.set_xlim(max(x0 - dx, -dx), x1 + dx)
+    ax.set_ylim(max(y0 - dy, -dy), y1 + dy)
+
+
+def _numbers(gates: list[int]) -> str:
+    """``3, 5–9, 12``: gate numbers with runs of consecutive ones shortened."""
+    runs: list[list[int]] = []
+    for gate in sorted(gates):
+        if runs and gate == runs[-1][-1] + 1:
+            runs[-1].append(gate)
+        else:
+            runs.append([gate])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def _legend_table(ax: Axes, table: pd.DataFrame, summary: pd.DataFrame, parameters: Sequence[str]) -> None:
+    """The numbers' legend: number, parameter values, rates and cost, the recommended row starred and bold."""
+    ax.axis("off")
+    headers = ["#", *("\n".join(p.split(".")[-2:]) for p in parameters), "false\nrollback", "missed\nincident",
+               "detect\nmedian", "cost"]
+    cells = [[("★ " if row["cost_optimal"] else "") + str(int(row["gate"])), *(str(row[p]) for p in parameters),
+              _percent(row["false_rollback_rate"]), _percent(row["missed_incident_rate"]),
+              format_value(None if pd.isna(row["detect_median_s"]) else row["detect_median_s"], Kind.DURATION),
+              f"{row['cost']:.3g}"]
+             for _, row in table.iterrows()]
+    shown = ax.table(cellText=cells, colLabels=headers, loc="upper center", cellLoc="center")
+    shown.auto_set_font_size(False)
+    shown.set_fontsize(LABEL_SIZE)
+    shown.auto_set_column_width(list(range(len(headers))))
+    height = 1.0 / (len(cells) + 3)
+    for (row, _), cell in shown.get_celld().items():
+        cell.set_height(height * (2 if row == 0 else 1))
+        if row > 0 and cells[row - 1][0].startswith("★"):
+            cell.set_text_props(fontweight="bold", color="tab:red")
+            cell.set_facecolor("#fde8e8")
+    note = "★ recommended: the lowest cost (ties: faster detection, less harm, fewer changes)"
+    if len(table) < len(summary):
+        note += f"\n{len(summary) - len(table)} more gates, unnumbered: see summary.csv"
+    ax.set_title(note, fontsize=LABEL_SIZE, loc="left")
+
+
+def _percent(rate: float) -> str:
+    return "n/a" if pd.isna(rate) else f"{rate * 100:.1f}%"
 
 
 def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: str = "") -> Figure:
-    """``value`` (a summary column) over two grid parameters, other parameters averaged."""
+    """``value`` (a summary column) over two grid parameters, other parameters averaged; ★ marks the
+    recommended gate's cell when each cell is one gate."""
     table = summary.pivot_table(index=y, columns=x, values=value, aggfunc="mean", sort=False)
-    table = table.reindex(index=_ordered(table.index), columns=_ordered(table.columns))
-    figure = Figure(figsize=(2.5 + 0.9 * len(table.columns), 1.5 + 0.6 * len(table.index)), layout="constrained")
+    table = table.reindex(index=ordered(table.index), columns=ordered(table.columns))
+    single = summary.groupby([y, x]).size().max() == 1
+    best = summary[summary["cost_optimal"]]
+    star = (str(best[y].iloc[0]), str(best[x].iloc[0])) if single and not best.empty else None
+    percent = value.endswith(("_rate", "_low", "_high"))
+    figure = new_figure(3.5 + 1.0 * len(table.columns), 2.2 + 0.55 * len(table.index))
     axes = figure.subplots()
-    image = axes.imshow(table.to_numpy(dtype=float), cmap="viridis_r", aspect="auto")
-    axes.set_xticks(range(len(table.columns)), table.columns, rotation=45, ha="right")
+    data = table.to_numpy(dtype=float)
+    image = axes.imshow(data, cmap="viridis_r", aspect="auto")
+    long = max(len(str(c)) for c in table.columns) * len(table.columns) > 60
+    axes.set_xticks(range(len(table.columns)), table.columns, rotation=45 if long else 0)
     axes.set_yticks(range(len(table.index)), table.index)
     axes.set_xlabel(x)
     axes.set_ylabel(y)
-    for (i, j), cell in np.ndenumerate(table.to_numpy(dtype=float)):
+    norm = cast(Normalize, image.norm)
+    for (i, j), cell in np.ndenumerate(data):
         if np.isfinite(cell):
-            axes.text(j, i, f"{cell:.3g}", ha="center", va="center", fontsize=7, color="white")
-    figure.colorbar(image, ax=axes, label=value)
-    axes.set_title(title or f"{value} per run")
+            dark = _luminance(image.cmap(norm(cell))) < 0.179  # white text contrasts more than black below it
+            text = f"{cell * 100:.3g}%" if percent else f"{cell:.3g}"
+            if star == (str(table.index[i]), str(table.columns[j])):
+                text = "★ " + text
+            axes.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black",
+                      fontweight="bold" if text.startswith("★") else "normal")
+    figure.colorbar(image, ax=axes, label=value + (" (×100 = %)" if percent else ""))
+    axes.set_title(title or f"{value} per run" + (" (★ recommended)" if star else ""))
     return figure
+
+
+def _luminance(rgba: tuple[float, float, float, float]) -> float:
+    """The relative luminance of a colour (WCAG 2: sRGB components linearised, then weighted)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 def detection_chart(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Sequence[str],
                     gates: Optional[Sequence[int]] = None) -> Figure:
-    """Detection delays of caught incidents (minutes) for some gates (the Pareto front by default)."""
-    gates = list(gates if gates is not None else summary[summary["pareto"]]["gate"].head(10))
-    data = [runs[(runs["gate"] == g)]["detection_delay"].dropna().to_numpy() / 60 for g in gates]
-    # one summary row per gate, so .loc gives a row (pandas-stubs cannot know it is not a frame)
-    labels = [gate_label(cast(pd.Series, summary.set_index("gate").loc[g]), parameters) for g in gates]
-    figure = Figure(figsize=(9, 1.5 + 0.5 * max(len(gates), 1)), layout="constrained")
+    """Detection delays of caught incidents (minutes) for some gates (by default the recommended gate and the
+    Pareto front, at most 12), each named by its number and values."""
+    if gates is None:
+        shown = summary[summary["cost_optimal"] | summary["pareto"]]
+        ranked = shown.sort_values(["cost_optimal", "cost", "gate"], ascending=[False, True, True])
+        gates = ranked["gate"].head(12).tolist()
+    gates = sorted(int(g) for g in gates)
+    by_gate = summary.set_index("gate")
+    delays = runs.dropna(subset=["detection_delay"]).groupby("gate")["detection_delay"]
+    data = [delays.get_group(g).to_numpy() / 60 if g in delays.groups else np.array([]) for g in gates]
+    labels = []
+    for gate, caught in zip(gates, data):
+        row = cast(pd.Series, by_gate.loc[gate])  # one summary row per gate
+        labels.append(f"{'★ ' if row['cost_optimal'] else ''}#{gate}  {gate_values(row, parameters)}"
+                      f"  ({len(caught)} caught)")
+    figure = new_figure(10.0, 1.8 + 0.45 * max(len(gates), 1))
     axes = figure.subplots()
-    if any(len(d) for d in data):
-        axes.boxplot([d if len(d) else [np.nan] for d in data], orientation="horizontal", tick_labels=labels, whis=(5, 95))
-    axes.set_xlabel("detection delay: decision time minus incident start (minutes)")
-    axes.set_title("Time to detect, caught incidents (whiskers: 5th-95th percentile)")
+    positions = np.arange(1, len(gates) + 1)
+    filled = [i for i, d in enumerate(data) if len(d)]
+    if filled:
+        axes.boxplot([data[i] for i in filled], positions=positions[filled], orientation="horizontal", whis=(5, 95),
+                     widths=0.6)
+    axes.set_yticks(positions, labels, fontsize=LABEL_SIZE + 1)
+    axes.set_ylim(0.4, len(gates) + 0.6)
+    for i, label in enumerate(axes.get_yticklabels()):
+        if label.get_text().startswith("★"):
+            label.set_color("tab:red")
+            label.set_fontweight("bold")
+    axes.axvline(0, color="0.5", linewidth=0.8)
+    axes.set_xlabel("minutes from the start of the SLO breach to the gate's decision (negative: before it)")
+    axes.set_ylabel(textwrap.fill("gate: " + ", ".join(".".join(p.split(".")[-2:]) for p in parameters), 40))
+    axes.set_title("Time to detect caught incidents (box: quartiles; whiskers: 5th–95th percentile)", loc="left",
+                   fontsize=10)
     axes.grid(True, axis="x", alpha=0.3)
     return figure
 
 
-def _ordered(labels: pd.Index) -> list:
-    """Grid values in the order of the quantities they write (``90s`` before ``2m``), else as text."""
-    def key(label: object) -> tuple:
-        for kind in (Kind.DURATION, Kind.RATIO, Kind.BYTES_PER_HOUR, Kind.DOLLARS_PER_MINUTE,
-                     Kind.REQUESTS_PER_SECOND):
-            try:
-                return (0, parse(str(label), kind), str(label))
-            except UnitError:
-                continue
-        return (1, 0.0, str(label))
-    return sorted(labels, key=key)
-
-
 def render(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Sequence[str], directory: Path,
            title: str = "") -> list[Path]:
-    """Write ``tradeoff.png``, ``detection.png`` and, with two or more parameters, ``heatmap.png``."""
+    """Write ``tradeoff.png``, ``detection.png``, and ``operating-curve.png`` when one parameter varies or
+    ``heatmap.png`` (cost over the first two varying parameters) when several do."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
     charts = [("tradeoff.png", tradeoff_chart(summary, parameters, title)),
               ("detection.png", detection_chart(runs, summary, parameters))]
-    if len(parameters) >= 2:
-        charts.append(("heatmap.png", heatmap(summary, parameters[0], parameters[1], "cost")))
+    axes = varying(summary, parameters)
+    if len(axes) == 1:
+        charts.append(("operating-curve.png", operating_curve(summary, axes[0], title)))
+    elif len(axes) >= 2:
+        charts.append(("heatmap.png", heatmap(summary, axes[0], axes[1], "cost")))
+    written = []
     for name, figure in charts:
         figure.savefig(directory / name, dpi=110)
         written.append(directory / name)

@@ -14,12 +14,15 @@ Processes of one run, all on one simpy ``Environment`` (or a
 * **health checkers** (request fidelity): one per instance, every check interval.
 
 The hand-offs go through channels (simpy events), so at one instant the order is
-always meter, scraper, applier, router. Without an engine (``engine_factory=None``) the
-run is open loop: the weights follow the phase schedule, which is what a sweep
-evaluates many gates on. In the fluid fidelity nothing then reacts during the run, so
-it takes a fast path without simpy: every tick is drawn at once and recorded through
-the telemetry faults with numpy (:meth:`~rampsim.sim.scraper.Scraper.record`), giving
-the same telemetry, bit for bit, as stepping the processes above.
+always meter, scraper, applier, router. Played at ``speed``, the playback (the pacing
+and the observers) stops at the terminal decision: the rest of the ramp is computed
+without pacing and unobserved, so the run is the same as without ``speed``. Without an
+engine (``engine_factory=None``) the run is open loop: the weights follow the phase
+schedule, which is what a sweep evaluates many gates on. In the fluid fidelity nothing
+then reacts during the run, so it takes a fast path without simpy: every tick is drawn
+at once and recorded through the telemetry faults with numpy
+(:meth:`~rampsim.sim.scraper.Scraper.record`), giving the same telemetry, bit for bit,
+as stepping the processes above.
 """
 from __future__ import annotations
 
@@ -102,11 +105,14 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
     """Simulate ``plan`` with ``faults`` (added to the plan's own) and return the :class:`Run`.
 
     The engine is the plan's own (:func:`~rampsim.sim.exposed.plan_engine`: the reference
-    engine, or an imported Argo or Flagger gate's); ``engine_factory=None`` runs open loop. ``speed`` plays the run in real time
-    accelerated by that factor. A prepared ``scenario`` of the same plan and faults
-    may be passed to skip building it again (sweeps do). ``histograms`` names the arms
-    whose latency histogram the fluid fidelity draws (all by default): a sweep whose
-    gates read only the canary's skips the baseline's, whose buckets are then missing.
+    engine, or an imported Argo or Flagger gate's); ``engine_factory=None`` runs open loop.
+    ``speed`` plays the run in real time accelerated by that factor up to the terminal
+    decision: observers see no later scrape, and the rest of the ramp is computed at full
+    speed (the run is the same as without ``speed``). A prepared ``scenario`` of the same
+    plan and faults may be passed to skip building it again (sweeps do). ``histograms``
+    names the arms whose latency histogram the fluid fidelity draws (all by default): a
+    sweep whose gates read only the canary's skips the baseline's, whose buckets are then
+    missing.
     """
     if fidelity not in ("fluid", "request"):
         raise UsageError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
@@ -118,6 +124,20 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
     return simulation.run()
 
 
+class _Playback(simpy.rt.RealtimeEnvironment):
+    """Real time accelerated ``speed`` times while :attr:`paced`, then as fast as the events can be processed."""
+
+    def __init__(self, speed: float) -> None:
+        super().__init__(factor=1.0 / speed, strict=False)
+        self.paced = True
+
+    def step(self) -> None:
+        if self.paced:
+            super().step()
+        else:
+            simpy.Environment.step(self)
+
+
 class _Simulation:
     def __init__(self, scenario: Scenario, seed: int, fidelity: Fidelity, engine_factory: Optional[EngineFactory],
                  speed: Optional[float], observers: Sequence[Observer],
@@ -125,7 +145,7 @@ class _Simulation:
         if speed is not None and speed <= 0:
             raise UsageError(f"speed must be positive, got {speed}")
         self.scenario, self.seed, self.fidelity = scenario, seed, fidelity
-        self.env = simpy.rt.RealtimeEnvironment(factor=1.0 / speed, strict=False) if speed else simpy.Environment()
+        self.env = _Playback(speed) if speed else simpy.Environment()
         self.streams = Streams(seed)
         self.control = Control(scenario.scheduled_weights())
         self.scraper = Scraper(scenario)
@@ -193,6 +213,8 @@ class _Simulation:
             decisions = [e for e in events if isinstance(e, Decision)]
             if self.observers:
                 self._notify(k, telemetry, events, decisions)
+            if isinstance(self.env, _Playback) and any(d.terminal for d in decisions):
+                self.env.paced, self.observers = False, ()  # the playback ends at the terminal decision
             self.decided.put((k, decisions))
 
     def _apply(self):

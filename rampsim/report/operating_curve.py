@@ -1,0 +1,83 @@
+"""The operating curve of a one-axis sweep: error rates, detection time and cost against the parameter.
+
+The chart that answers "which value should I pick, and why": for each value of the
+one varied parameter (in the order of the quantities written, ``90s`` before ``2m``,
+evenly spaced), the false-rollback and missed-incident rates with their Wilson 95%
+bands, the median detection time of caught incidents with its 95% band (the 90th
+percentile dashed), and the cost per run that picks the recommended value, which is
+marked on every panel.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rampsim.report.chart import LABEL_SIZE, new_figure
+from rampsim.units import Kind, UnitError, parse
+
+__all__ = ["operating_curve", "ordered", "varying"]
+
+_KINDS = (Kind.DURATION, Kind.RATIO, Kind.BYTES_PER_HOUR, Kind.DOLLARS_PER_MINUTE, Kind.REQUESTS_PER_SECOND)
+_RATES = (("false_rollback", "false rollbacks: healthy ramps stopped", "tab:orange"),
+          ("missed_incident", "missed incidents: incidents advanced", "tab:red"))
+
+
+def ordered(values: Iterable[object]) -> list:
+    """Grid values in the order of the quantities they write (``90s`` before ``2m``), else as text."""
+    def key(value: object) -> tuple:
+        for kind in _KINDS:
+            try:
+                return (0, parse(str(value), kind), str(value))
+            except UnitError:
+                continue
+        return (1, 0.0, str(value))
+    return sorted(values, key=key)
+
+
+def varying(summary: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
+    """The parameters that take more than one value in ``summary``."""
+    return [p for p in parameters if summary[p].nunique() > 1]
+
+
+def operating_curve(summary: pd.DataFrame, parameter: str, title: str = "") -> Figure:
+    """Rates, detection time and cost against ``parameter``, one point per gate (the other parameters fixed)."""
+    if summary[parameter].duplicated().any():
+        raise ValueError(f"an operating curve needs one gate per value of {parameter}; select the rows of one value "
+                         f"of each other parameter first")
+    table = summary.set_index(summary[parameter].astype(str)).loc[ordered(summary[parameter].astype(str))]
+    x = np.arange(len(table))
+    figure = new_figure(max(7.0, 2.5 + 0.55 * len(table)), 8.5)
+    rates, detection, cost = figure.subplots(3, 1, sharex=True, height_ratios=[2.2, 1.4, 1])
+    for name, label, colour in _RATES:
+        rate = table[f"{name}_rate"].to_numpy(float) * 100
+        rates.fill_between(x, table[f"{name}_low"].to_numpy(float) * 100, table[f"{name}_high"].to_numpy(float) * 100,
+                           color=colour, alpha=0.15, linewidth=0)
+        rates.plot(x, rate, "-o", color=colour, markersize=4, label=f"{label} (band: 95% interval)")
+    rates.set_ylabel("share of runs (%)")
+    rates.set_ylim(-3, 103)
+    minutes = table["detect_median_s"].to_numpy(float) / 60
+    detection.fill_between(x, table["detect_median_low"].to_numpy(float) / 60,
+                           table["detect_median_high"].to_numpy(float) / 60, color="tab:blue", alpha=0.15, linewidth=0)
+    detection.plot(x, minutes, "-o", color="tab:blue", markersize=4, label="median (band: 95% interval)")
+    detection.plot(x, table["detect_p90_s"].to_numpy(float) / 60, "--", color="tab:blue", linewidth=1,
+                   label="90th percentile")
+    detection.axhline(0, color="0.5", linewidth=0.8)
+    detection.set_ylabel("time to detect\n(minutes after the\nbreach; negative:\nstopped before it)")
+    cost.plot(x, table["cost"].to_numpy(float), "-o", color="black", markersize=4, label="cost per run")
+    cost.set_ylabel("cost per run")
+    best = int(np.flatnonzero(table["cost_optimal"].to_numpy(bool))[0]) if table["cost_optimal"].any() else None
+    for ax in (rates, detection, cost):
+        ax.grid(True, alpha=0.3)
+        if best is not None:
+            ax.axvline(best, color="tab:green", linewidth=6, alpha=0.25, zorder=0,
+                       label=f"★ recommended: {table.index[best]} (lowest cost)" if ax is rates else None)
+        ax.legend(fontsize=LABEL_SIZE, loc="best", framealpha=0.9)
+    if best is not None:
+        cost.plot(best, table["cost"].iloc[best], "*", color="tab:green", markersize=16, markeredgecolor="black")
+    cost.set_xticks(x, list(table.index), rotation=45 if len(table) > 8 else 0)
+    cost.set_xlabel(f"{parameter} (grid values in increasing order)")
+    rates.set_title(f"{title}: operating curve" if title else "Operating curve", loc="left")
+    return figure

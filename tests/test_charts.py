@@ -1,0 +1,324 @@
+"""Charts that answer the question: what the figures show, checked on their content (and written as PNGs).
+
+The timeline of a rehearsal on the 20-minute validation plan (one plan reading a single
+metric, one reading three, with a checkpoint and two rules sharing a threshold), and the
+sweep charts of small sweeps of it with ties in cost.
+"""
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
+
+from rampsim import parse_fault, simulate
+from rampsim.engine.events import CheckpointReport, first_terminal_decision
+from rampsim.experiment.mix import load_mix
+from rampsim.experiment.results import Costs
+from rampsim.experiment.sweep import sweep
+from rampsim.plan import with_overrides
+from rampsim.report.chart import timeline_chart
+from rampsim.report.operating_curve import operating_curve
+from rampsim.report.tradeoff import detection_chart, heatmap, render, tradeoff_chart
+from tests.sim_helpers import MIX_SMALL, validation
+
+WEIGHT = "canary weight (%)"
+FAULT_AT = 300.0
+
+
+def rule(metric, op, threshold, sustain="3m", action="rollback"):
+    return {"metric": metric, "op": op, "threshold": threshold, "window": "1m", "sustain": sustain,
+            "severity": "critical" if action == "rollback" else "warning", "action": action}
+
+
+@pytest.fixture(scope="module")
+def few():
+    """The validation plan reading the error rate only."""
+    return with_overrides(validation(), {
+        "rules": {"error_rate_rollback": rule("error_rate", ">=", "0.5%")},
+        "final_gate.criteria": {"error_rate": {"metric": "error_rate", "op": "<", "threshold": "0.5%",
+                                               "window": "cumulative"}}})
+
+
+@pytest.fixture(scope="module")
+def rich():
+    """The validation plan with an availability rule, a warning sharing the rollback's 0.5% and a checkpoint."""
+    return with_overrides(validation(), {
+        "rules.error_rate_warning": rule("error_rate", ">=", "0.5%", sustain="1m", action="warn"),
+        "rules.availability_rollback": rule("availability", "<=", "99.95%"),
+        "checkpoints": {"cp_15m": {"at": "15m", "criteria": {
+            "error_rate": {"metric": "error_rate", "op": "<", "threshold": "0.5%", "window": "5m"}}}}})
+
+
+@pytest.fixture(scope="module")
+def healthy(rich):
+    return simulate(rich, seed=0)
+
+
+@pytest.fixture(scope="module")
+def rolled_back(rich):
+    run = simulate(rich, faults=[parse_fault(f"error-rate:canary:+1.5%@{FAULT_AT:g}s")], seed=0)
+    decision = first_terminal_decision(run.events)
+    assert decision is not None and decision.kind.value == "rollback"  # what the tests below are about
+    return run
+
+
+@pytest.fixture(scope="module")
+def healthy_chart(healthy, tmp_path_factory):
+    return saved(timeline_chart(healthy), tmp_path_factory.mktemp("healthy") / "timeline.png")
+
+
+@pytest.fixture(scope="module")
+def rolled_back_chart(rolled_back, tmp_path_factory):
+    return saved(timeline_chart(rolled_back), tmp_path_factory.mktemp("rollback") / "timeline.png")
+
+
+def saved(figure: Figure, path) -> Figure:
+    figure.savefig(path, dpi=90)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return figure
+
+
+def drawn_texts(figure: Figure) -> list[Text]:
+    """The non-empty texts drawn on ``figure`` (tick labels only for the ticks shown)."""
+    figure.canvas.draw()
+    ticks, shown = set(), set()
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            margin = (high - low) * 1e-9
+            for tick in (*axis.majorTicks, *axis.minorTicks):
+                ticks |= {id(tick.label1), id(tick.label2)}
+                if low - margin <= tick.get_loc() <= high + margin:
+                    shown |= {id(tick.label1), id(tick.label2)}
+    return [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()
+            and (id(t) not in ticks or id(t) in shown)]
+
+
+def overlapping(figure: Figure) -> list[tuple[str, str]]:
+    """The pairs of drawn texts whose boxes overlap by more than a pixel each way."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in drawn_texts(figure)]
+    return [(a, b) for (a, box_a), (b, box_b) in combinations(boxes, 2)
+            if min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0) > 1
+            and min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0) > 1]
+
+
+def full_column(figure: Figure) -> dict[str, object]:
+    """The whole-ramp axes of a timeline by y label (the zoom's axes have none)."""
+    return {ax.get_ylabel(): ax for ax in figure.axes if ax.get_ylabel()}
+
+
+# -- the timeline ------------------------------------------------------------------------------------------
+
+
+def test_the_timeline_has_one_row_per_quantity_the_plan_reads(few, healthy_chart):
+    assert set(full_column(timeline_chart(simulate(few, seed=0)))) == {WEIGHT, "error rate (%)"}
+    assert set(full_column(healthy_chart)) == {WEIGHT, "error rate (%)", "P99 latency (ms)", "availability (%)"}
+
+
+def test_the_canary_is_drawn_only_while_it_has_traffic(rolled_back, rolled_back_chart):
+    silent = rolled_back.weights <= 0
+    assert silent.any() and not silent.all()
+    drawn = [line for ax in rolled_back_chart.axes for line in ax.get_lines()
+             if line.get_label() in ("error rate, 1m", "P99 latency, 1m", "availability, 1m")]
+    baselines = [line for ax in rolled_back_chart.axes for line in ax.get_lines()
+                 if line.get_label() == "baseline, same measurement"]
+    assert len(drawn) == len(baselines) == 6  # three rows, each in the whole ramp and the zoom
+    for line in drawn:
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.isnan(y[silent]).all() and np.isfinite(y[~silent]).any(), line.get_label()
+    for line in baselines:  # the baseline goes on serving
+        assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)[silent]).any()
+
+
+@pytest.mark.parametrize("chart", ["healthy_chart", "rolled_back_chart"])
+def test_no_two_timeline_labels_overlap(chart, request):
+    figure = request.getfixturevalue(chart)
+    assert len(drawn_texts(figure)) > 20
+    assert overlapping(figure) == []
+
+
+def test_threshold_labels_are_readable_merged_and_clear_of_their_line(rich, healthy_chart):
+    renderer = healthy_chart.canvas.get_renderer()
+    axes = full_column(healthy_chart)
+    labelled = {}
+    for name, ax in axes.items():
+        for label in ax.texts if name != WEIGHT else ():
+            threshold = label.xy[1]
+            _, line_y = ax.transData.transform((0, threshold))
+            box = label.get_window_extent(renderer)
+            assert not box.y0 + 1 < line_y < box.y1 - 1, f"{label.get_text()!r} is struck through by its line"
+            assert label.get_fontsize() >= 8
+            labelled[label.get_text()] = name
+    rules = rich.rules
+    for rule_name in rules:
+        assert sum(rule_name in text.split(": ")[1].split(", ") for text in labelled) == 1, rule_name
+    shared = [text for text in labelled if "error_rate_rollback" in text]
+    assert shared == [">= 0.5%: error_rate_rollback, error_rate_warning"]
+
+
+def test_y_axes_span_the_thresholds_and_tell_99_95_from_100_percent(rich, healthy_chart):
+    axes = full_column(healthy_chart)
+    rows = {"error_rate": ("error rate (%)", 100), "latency": ("P99 latency (ms)", 1000),
+            "availability": ("availability (%)", 100)}
+    for name, rule in rich.rules.items():
+        label, scale = rows[rule.metric.value]
+        low, high = axes[label].get_ylim()
+        assert low < rule.threshold * scale < high, (name, low, high)
+    low, high = axes["availability (%)"].get_ylim()
+    assert low < 99.95 and high >= 100 and high - low < 0.5
+
+
+def test_checkpoints_decisions_and_faults_are_labelled(healthy, healthy_chart, rolled_back, rolled_back_chart):
+    def weight_labels(figure):
+        return [t.get_text() for ax in figure.axes for t in ax.texts if ax.get_ylabel() == WEIGHT]
+
+    reached = [f"{e.checkpoint} {e.status.value}" for e in healthy.events if isinstance(e, CheckpointReport)]
+    assert reached == ["cp_15m PASS", "final_gate PASS"]
+    assert set(reached) <= set(weight_labels(healthy_chart))
+    labels = weight_labels(rolled_back_chart)
+    assert "ROLLBACK → 0%" in labels and any(text.startswith("fault: error-rate +1.5%") for text in labels)
+
+
+def test_the_zoom_spans_the_fault_to_the_decision(healthy_chart, rolled_back, rolled_back_chart):
+    zooms = [ax for ax in rolled_back_chart.axes if ax.get_title().startswith("zoom")]
+    assert len(zooms) == 1
+    low, high = zooms[0].get_xlim()
+    decision = first_terminal_decision(rolled_back.events)
+    assert low <= FAULT_AT and decision.time <= high
+    assert high - low < rolled_back.telemetry.time[-1] / 2
+    alerts = [t.get_text() for t in zooms[0].texts if t.get_text().startswith("▼")]
+    assert any("error_rate_rollback" in text for text in alerts)
+    assert not [ax for ax in healthy_chart.axes if ax.get_title().startswith("zoom")]  # nothing to zoom on
+
+
+# -- the sweep charts --------------------------------------------------------------------------------------
+
+
+def small_sweep(*grid):
+    plan = validation()
+    return sweep(plan, load_mix(MIX_SMALL, plan), list(grid), replicates=30, seed=3, workers=1)
+
+
+@pytest.fixture(scope="module")
+def two_axes():
+    """Twelve gates, most of them tied in cost at zero."""
+    return small_sweep("rules.error_rate_rollback.threshold=0.1%..0.6%:6", "rules.*.sustain=0s,1m")
+
+
+@pytest.fixture(scope="module")
+def one_axis():
+    """One axis whose values are written out of order."""
+    return small_sweep("rules.error_rate_rollback.threshold=0.3%,0.1%,1%,0.15%,0.2%")
+
+
+def numbered(figure: Figure) -> dict[int, Annotation]:
+    """Each gate number on the trade-off chart and the label that carries it."""
+    found = {}
+    for ax in figure.axes:
+        for label in ax.texts:
+            for part in label.get_text().replace("\n", " ").split(", "):
+                first, _, last = part.partition("–")
+                for gate in range(int(first), int(last or first) + 1):
+                    assert gate not in found, f"gate {gate} numbered twice"
+                    found[gate] = label
+    return found
+
+
+@pytest.mark.parametrize("costs", [Costs(), Costs(1, 1, 0), Costs(1, 0, 0), Costs(0, 1, 1e-4)])
+def test_every_point_is_numbered_at_its_rates_and_the_star_is_the_recommended_gate(two_axes, costs, tmp_path):
+    summary = two_axes.summary(costs)
+    assert summary.duplicated(["false_rollback_rate", "missed_incident_rate"]).any()  # ties, drawn at one point
+    figure = saved(tradeoff_chart(summary, two_axes.parameters, title="ties"), tmp_path / "tradeoff.png")
+    labels = numbered(figure)
+    assert sorted(labels) == sorted(summary["gate"])
+    for _, row in summary.iterrows():
+        assert labels[row["gate"]].xy == pytest.approx((row["false_rollback_rate"] * 100,
+                                                        row["missed_incident_rate"] * 100))
+    best = summary[summary["cost_optimal"]].iloc[0]
+    stars = [line for ax in figure.axes for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 1
+    assert (stars[0].get_xdata()[0], stars[0].get_ydata()[0]) == pytest.approx(
+        (best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100))
+    assert stars[0].get_label() == f"★ recommended: #{best['gate']}"
+    starred = [cell.get_text().get_text() for ax in figure.axes for table in ax.tables
+               for cell in table.get_celld().values() if "★" in cell.get_text().get_text()]
+    assert starred == [f"★ {best['gate']}"]
+    assert overlapping(figure) == []
+
+
+@pytest.mark.parametrize("grid, chart", [
+    (["rules.error_rate_rollback.threshold=0.3%,0.1%,1%"], "operating-curve.png"),
+    (["rules.error_rate_rollback.threshold=0.2%,0.1%", "rules.*.sustain=1m"], "operating-curve.png"),  # one varies
+    (["rules.error_rate_rollback.threshold=0.2%,0.1%", "rules.*.sustain=0s,1m"], "heatmap.png"),
+])
+def test_the_operating_curve_is_drawn_when_one_axis_varies_and_the_heatmap_when_two_do(grid, chart, tmp_path):
+    result = small_sweep(*grid)
+    paths = render(result.runs, result.summary(), result.parameters, tmp_path, title="render")
+    assert {path.name for path in paths} == {"tradeoff.png", "detection.png", chart}
+    assert sorted(tmp_path.iterdir()) == sorted(paths)
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in paths)
+
+
+def test_the_operating_curve_orders_the_values_and_marks_the_recommendation(one_axis, tmp_path):
+    summary = one_axis.summary(Costs(1, 1, 0))
+    parameter = one_axis.parameters[0]
+    figure = saved(operating_curve(summary, parameter, title="one axis"), tmp_path / "curve.png")
+    shown = [label.get_text() for label in figure.axes[-1].get_xticklabels()]
+    assert shown == ["0.1%", "0.15%", "0.2%", "0.3%", "1%"]
+    by_value = summary.set_index(parameter)
+    rates = {line.get_label().split(":")[0]: line for line in figure.axes[0].get_lines()}
+    for name, column in (("false rollbacks", "false_rollback_rate"), ("missed incidents", "missed_incident_rate")):
+        np.testing.assert_allclose(rates[name].get_ydata(), by_value.loc[shown, column] * 100)
+    best = summary[summary["cost_optimal"]].iloc[0][parameter]
+    marks = [line for line in figure.axes[0].get_lines() if line.get_label().startswith("★ recommended")]
+    assert len(marks) == 1 and marks[0].get_label().startswith(f"★ recommended: {best} ")
+    assert marks[0].get_xdata()[0] == shown.index(best)
+    assert overlapping(figure) == []
+    with pytest.raises(ValueError, match="one gate per value"):
+        operating_curve(pd.concat([summary, summary]), parameter)
+
+
+def contrast(a, b) -> float:
+    """The WCAG contrast ratio of two colours."""
+    def luminance(rgb):
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("value", ["cost", "false_rollback_rate"])
+def test_heatmap_cell_values_contrast_with_their_cell(two_axes, value, tmp_path):
+    from matplotlib.colors import to_rgba
+
+    summary = two_axes.summary()
+    figure = saved(heatmap(summary, *two_axes.parameters, value=value), tmp_path / "heatmap.png")
+    ax = figure.axes[0]
+    image = ax.get_images()[0]
+    cells = np.asarray(image.get_array())
+    assert len(ax.texts) == np.isfinite(cells).sum() == len(summary)
+    for text in ax.texts:
+        column, row = (int(round(v)) for v in text.get_position())
+        background = image.cmap(image.norm(cells[row, column]))
+        assert contrast(to_rgba(text.get_color()), background) >= 4.5, (text.get_text(), background)
+    assert sum(text.get_text().startswith("★") for text in ax.texts) == 1
+    assert overlapping(figure) == []
+
+
+def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_axes, tmp_path):
+    summary = two_axes.summary()
+    figure = saved(detection_chart(two_axes.runs, summary, two_axes.parameters), tmp_path / "detection.png")
+    figure.canvas.draw()
+    ax = figure.axes[0]
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    best = summary[summary["cost_optimal"]].iloc[0]
+    assert labels and all(len(label) <= 50 for label in labels)
+    assert sum(label.startswith(f"★ #{best['gate']} ") for label in labels) == 1
+    renderer = figure.canvas.get_renderer()
+    for text in drawn_texts(figure):
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.x1 and box.y1 <= figure.bbox.y1, text.get_text()
+    assert overlapping(figure) == []
