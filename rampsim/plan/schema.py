@@ -396,9 +396,17 @@ class TelemetrySettings(_Model):
 
 
 class SLO(_Model):
-    """What counts as a real incident: any objective breached on the expected metrics."""
+    """What counts as a real incident: any objective breached on the expected metrics.
+
+    ``environment_incidents`` is the team's policy for a breach that faults outside the
+    release cause (the shared infrastructure, the baseline): ``separate`` (the default)
+    reports stops of such scenarios in a column of their own, neither false rollbacks nor
+    catches, since stopping the canary does not fix them; ``incident`` counts them as
+    incidents the gate must stop.
+    """
 
     objectives: dict[str, Objective]
+    environment_incidents: Literal["separate", "incident"] = "separate"
 
 
 def _checklist_item(item: str) -> str:
