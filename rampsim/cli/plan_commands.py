@@ -95,7 +95,7 @@ def import_section_owners() -> None:
     A module that gains a section is added here.
     """
     import rampsim.faults.syntax  # noqa: F401  faults
-    import rampsim.gates.plan_sections  # noqa: F401  argo, flagger
+    import rampsim.gates.plan_sections  # noqa: F401  argo, flagger, kayenta
     import rampsim.prod.naming  # noqa: F401  prometheus
     import rampsim.sim.config  # noqa: F401  traffic
 
@@ -134,7 +134,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_mix(path: str, plan: "Plan") -> int:
-    """Check the mix at ``path`` against ``plan``; print its scenarios and which the plan's SLO calls incidents."""
+    """Check the mix at ``path`` against ``plan``; print its scenarios and which the plan's SLO calls incidents
+    (release regressions) or environment incidents (breaches the release did not cause)."""
     from rampsim.experiment.mix import load_mix
     from rampsim.sim import Scenario
     from rampsim.sim.truth import ground_truth
@@ -145,10 +146,17 @@ def _validate_mix(path: str, plan: "Plan") -> int:
         return report_problems(path, exc.problems)
     print(f"{path}: valid mix {mix.name!r} for this plan: {len(mix.scenarios)} scenario(s); the plan's SLO "
           f"calls these incidents:")
+    environment = False
     for scenario, share in zip(mix.scenarios, mix.shares):
         truth = ground_truth(Scenario.build(plan, list(scenario.faults)))
-        verdict = f"incident ({truth.objective})" if truth.incident else "healthy"
+        environment |= truth.cause == "environment"
+        verdict = ("healthy" if not truth.incident else f"incident ({truth.objective})" if truth.cause == "release"
+                   else f"environment incident ({truth.objective}; counted as an incident)" if truth.counted
+                   else f"environment incident ({truth.objective})")
         print(f"  {scenario.name:<28} {share * 100:5.1f}%  {verdict}")
+    if environment:
+        print("  (environment incident: faults outside the release, on shared infrastructure or the baseline, breach "
+              "the SLO; stopping the canary does not fix it)")
     return 0
 
 

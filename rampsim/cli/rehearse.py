@@ -1,10 +1,12 @@
 """``rampsim rehearse``: play a ramp with chosen faults and follow the runbook as checkpoints come.
 
 Exit codes: 0 the gate did what the ground truth calls for (advanced a healthy
-release, or stopped an incident); 1 it did not (a false alarm, a missed incident,
-or no decision); 2 bad command-line arguments (an unreadable ``--fault``, an ``--out``
-that is a file or cannot be written, included);
-3 an invalid plan file (its ``traffic:`` and ``faults:`` sections included).
+release, or stopped an incident), or the ground truth is an environment incident
+the plan reports on its own (``slo.environment_incidents: separate``: a breach the
+release did not cause, so neither a stop nor a pass is wrong), whatever the gate did;
+1 it did not (a false alarm, a missed incident, or no decision); 2 bad command-line
+arguments (an unreadable ``--fault``, an ``--out`` that is a file or cannot be written,
+included); 3 an invalid plan file (its ``traffic:`` and ``faults:`` sections included).
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ _EPILOG = """fault syntax: KIND[:TARGET][:MAGNITUDE][@START[/DURATION]][,OPTION=
 kinds: """ + ", ".join(CATALOGUE) + """
 
 exit codes: 0 the gate agreed with the ground truth (advanced a healthy release or
-stopped an incident), 1 it did not (false alarm, missed incident, no decision),
-2 bad arguments (--fault, --seed, --speed, an unwritable --out), 3 invalid plan file."""
+stopped an incident), or the truth is an environment incident (a breach the release
+did not cause, e.g. a 'shared' fault; slo.environment_incidents: separate), whatever
+the gate did; 1 it did not (false alarm, missed incident, no decision), 2 bad
+arguments (--fault, --seed, --speed, an unwritable --out), 3 invalid plan file."""
 
 
 def _fault(text: str):
@@ -113,4 +117,4 @@ def run_rehearse(args: argparse.Namespace) -> int:
         timeline_chart(run).savefig(out / "timeline.png", dpi=90)
     print()
     print(f"Wrote {out / 'report.md'} and {out / 'timeline.png'}")
-    return EXIT_AGREES if run.outcome.agrees else EXIT_DISAGREES
+    return EXIT_AGREES if run.outcome.agrees or run.outcome.environment else EXIT_DISAGREES

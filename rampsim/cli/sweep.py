@@ -222,7 +222,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     import pandas as pd
 
     from rampsim.experiment.chunks import writing
-    from rampsim.experiment.results import RECOMMENDATION_RULE
+    from rampsim.experiment.results import RECOMMENDATION_RULE, runs_in_words
     from rampsim.report.tradeoff import gate_label, render
     from rampsim.units import Kind, format_value
 
@@ -238,12 +238,15 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
             charts.append(write_sweep_html(result, Path(out) / "report.html", charts=charts, costs=costs, plan=plan))
     console = Console()
     meta = result.meta
+    environment = int(summary["environment_runs"].iloc[0])
     console.print(f"[bold]{len(summary)} gate(s)[/] × {meta.get('replicates')} replicates of mix "
-                  f"{meta.get('mix')} (seed {meta.get('seed')}): {int(summary['healthy_runs'].iloc[0])} healthy and "
-                  f"{int(summary['incident_runs'].iloc[0])} incident runs per gate (ground truth from the plan's SLO)")
+                  f"{meta.get('mix')} (seed {meta.get('seed')}): {runs_in_words(summary.iloc[0])} per gate "
+                  f"(ground truth from the plan's SLO)")
     table = Table(title="Pareto front: no other gate has fewer false rollbacks and fewer missed incidents",
-                  box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left")
-    for column in ("#", "false rollback", "missed incident", "detect", "harm/incident", "cost"):
+                  box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", pad_edge=False)
+    columns = ["#", "false\nrollback", "missed\nincident", *["env\nstops"] * bool(environment), "detect",
+               "harm", "cost"]
+    for column in columns:
         table.add_column(column, no_wrap=True, justify="left" if column == "#" else "right")
     front = summary[summary["pareto"] | summary["cost_optimal"]].sort_values(
         ["false_rollback_rate", "missed_incident_rate", "cost_optimal", "cost", "harm_mean"],
@@ -256,13 +259,18 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
         tied = f" (+{row['ties'] - 1} with the same rates)" if row["ties"] > 1 else ""
         legend.append(f"  {number:>6}  {gate_label(row, parameters)}{tied}")
         table.add_row(number, _rate_text(row, "false_rollback"), _rate_text(row, "missed_incident"),
+                      *[f"{int(row['environment_stops'])}/{environment}"] * bool(environment),
                       format_value(None if pd.isna(row["detect_median_s"]) else row["detect_median_s"], Kind.DURATION),
                       "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}",
                       f"{row['cost']:.3f}")
     console.print(table)
-    console.print("gates (# as in summary.csv and the charts; rates with their 95% intervals; detect: median):")
+    console.print("gates (# as in summary.csv and the charts; rates with their 95% intervals; detect: median; "
+                  "harm: harmed requests per incident run):")
     for line in legend:
         console.print(line, highlight=False)
+    if environment:
+        console.print("env stops: of the environment incidents (breaches the release did not cause), those the gate "
+                      "stopped: neither false rollbacks nor catches, they cost nothing")
     best = summary[summary["cost_optimal"]].iloc[0]
     console.print(f"★ recommended for fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, "
                   f"harm={costs.harmed_request:g}: {gate_label(best, parameters)}")
@@ -278,12 +286,13 @@ def _print_breakdown(console: Console, result: "SweepResult", gate: int) -> None
     """Where the recommended gate's stops and misses come from, scenario by scenario."""
     breakdown = result.breakdown()
     rows = breakdown[breakdown["gate"] == gate]
-    table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents)",
-                  box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("scenario", "incident?", "runs", "stopped", "missed"):
+    table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents; "
+                        "environment: a breach the release did not cause)", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("scenario", "truth", "runs", "stopped", "missed"):
         table.add_column(column)
     for _, row in rows.iterrows():
-        table.add_row(str(row["scenario"]), "incident" if row["incident"] else "healthy", str(row["runs"]),
+        truth = "incident" if row["incident"] else "environment" if row["environment"] else "healthy"
+        table.add_row(str(row["scenario"]), truth, str(row["runs"]),
                       str(row["stops"]), str(row["missed_incidents"]) if row["incident"] else "")
     console.print(table)
     for note in result.breakdown_notes(gate):

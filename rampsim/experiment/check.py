@@ -8,6 +8,11 @@ at ``max_replicates``. Looking after every batch would inflate the error rate, s
 each look uses a Bonferroni share of it: with ``K`` possible looks, intervals at
 ``1 - (1 - confidence) / K``; the overall verdict then holds at ``confidence``.
 
+The rates are those of :meth:`~rampsim.experiment.results.SweepResult.summary`: stops of
+environment incidents (a breach the release did not cause, reported on its own under
+the plan's ``slo.environment_incidents: separate``) count neither as false rollbacks
+nor as catches; under ``incident`` they are incidents like any other.
+
 Because replicate ``j`` is the same simulated ramp whatever the total (see
 :func:`~rampsim.experiment.mix.allocate`), stopping early sees exactly the first
 runs of a longer check.
@@ -134,12 +139,13 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
             replicates = min(look * batch, max_replicates)
             runs = sweep(plan, mix, replicates=replicates, seed=seed, workers=workers, executor=executor,
                          out=Path(scratch)).runs
-            healthy, incidents = runs[~runs["incident"]], runs[runs["incident"]]
+            healthy = ~runs["incident"] & ~runs["environment"]   # environment incidents count on neither side
+            incidents = runs[runs["incident"]]
             stopped = runs["decision"].isin(["hold", "rollback"])
             verdicts = []
             if max_false_rollback is not None:
-                verdicts.append(_rate_verdict("false_rollback_rate", int(stopped[~runs["incident"]].sum()),
-                                              len(healthy), max_false_rollback, level))
+                verdicts.append(_rate_verdict("false_rollback_rate", int(stopped[healthy].sum()),
+                                              int(healthy.sum()), max_false_rollback, level))
             missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())  # advanced, or never decided
             if max_missed_incident is not None:
                 verdicts.append(_rate_verdict("missed_incident_rate", missed, len(incidents), max_missed_incident,

@@ -52,9 +52,9 @@ __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks
            "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
 
 CHUNK_SIZE = 10
-_CHUNK_FORMAT = 2  # a header with the sweep key and the position, and a checksum; older files are recomputed
+_CHUNK_FORMAT = 3  # a header (the sweep key, the position), a checksum, environment incidents; older: recomputed
 _CHECKSUM_SIZE = 32  # a sha256 digest after the npz bytes
-_PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "incident_start")
+_PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "environment", "incident_start")
 
 
 class SweepInterrupted(Interrupted):
@@ -121,7 +121,8 @@ class Chunk:
     source: np.ndarray         # int16 index into the sweep's source names (-1 when none)
     harmed: np.ndarray         # harmed canary requests up to the decision
     exposed: np.ndarray        # canary requests up to the decision
-    incident: np.ndarray       # (replicates,) ground truth
+    incident: np.ndarray       # (replicates,) ground truth: an incident the gate must stop (Truth.counted)
+    environment: np.ndarray    # (replicates,) an environment incident reported on its own (Truth.environment)
     incident_start: np.ndarray  # (replicates,) NaN when healthy
 
     @property
@@ -258,8 +259,9 @@ def run_chunk(spec: SweepSpec, gates: Gates, scenario: int, start: int, stop: in
     return Chunk(scenario, start, kind=verdicts.kind, time=verdicts.time, source=lookup[verdicts.source],
                  harmed=np.stack([served_until(times, run.harmed, t) for run, t in zip(runs, verdicts.time)]),
                  exposed=np.stack([served_until(times, run.canary_requests, t) for run, t in zip(runs, verdicts.time)]),
-                 incident=np.array([run.truth.incident for run in runs]),
-                 incident_start=np.array([run.truth.start if run.truth.incident else np.nan for run in runs]))
+                 incident=np.array([run.truth.counted for run in runs]),
+                 environment=np.array([run.truth.environment for run in runs]),
+                 incident_start=np.array([run.truth.start if run.truth.counted else np.nan for run in runs]))
 
 
 # -- the driver side --------------------------------------------------------------------

@@ -1,20 +1,31 @@
 """Sweep results: every run's outcome as a tidy table, and each gate's operating characteristics.
 
 ``SweepResult.runs`` has one row per (gate, scenario, replicate): the decision, its
-time, the detection delay, the harm. ``SweepResult.summary()`` has one row per gate:
+time, the detection delay, the harm, and the ground truth: ``incident`` (an incident
+the gate must stop) or ``environment`` (an environment incident the plan's
+``slo.environment_incidents: separate`` reports on its own, see
+:mod:`rampsim.sim.truth`), else healthy. ``SweepResult.summary()`` has one row per gate:
 
 * **false-rollback rate**: share of healthy runs (ground truth) that the gate held
   or rolled back, with a Wilson 95% interval;
 * **missed-incident rate**: share of incident runs that it did not stop: advanced, or
   reached no decision (Wilson);
+* **environment stops**: stops of environment-incident runs, and their share of those
+  runs (Wilson): neither false rollbacks nor catches, since stopping the canary does
+  not fix a breach the release did not cause (under ``slo.environment_incidents:
+  incident`` there are none: such runs are incidents, a stop a catch and no stop a miss);
 * **time to detect**: median and 90th percentile of the detection delay of caught
   incidents, with distribution-free (order statistic) 95% intervals;
 * **harm**: mean canary requests served by a faulty arm before the decision, per
   incident run, with a percentile-bootstrap 95% interval (fixed seed);
 * **precision** and **recall** as the SRE workbook uses them for alerts: of the
-  gate's stops, the share that were incidents; of the incidents, the share stopped;
+  gate's stops (environment stops aside), the share that were incidents; of the
+  incidents, the share stopped;
 * **cost** per run, for given costs of a false rollback, a missed incident and a
-  harmed request (harm counted on every run: a benign fault can harm too); ``pareto`` marks gates no other gate beats on both rates;
+  harmed request (harm counted on every run but environment incidents: a benign fault
+  can harm too, while a stop spares no one a shared fault); an environment stop costs
+  nothing, whatever the gate does on such runs; ``pareto`` marks gates no other gate
+  beats on both rates;
 * **the recommendation** (``cost_optimal``, exactly one gate): the lowest cost; among
   equal costs the fastest median detection, then the least harm per incident, then the
   fewest parameters changed from the plan, then the grid's order (:data:`RECOMMENDATION_RULE`).
@@ -43,7 +54,7 @@ from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
 from rampsim.plan.schema import Plan
 
-__all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front", "recommended",
+__all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front", "recommended", "runs_in_words",
            "RECOMMENDATION_RULE"]
 
 RECOMMENDATION_RULE = ("lowest cost; on a tie, fastest median detection, then least harm per incident, then fewest "
@@ -51,14 +62,18 @@ RECOMMENDATION_RULE = ("lowest cost; on a tie, fastest median detection, then le
 
 _CONFIDENCE = 0.95
 _RUN_COLUMNS = {"gate": "integer", "scenario": None, "replicate": "integer", "incident": "boolean",
-                "incident_start": "numeric", "decision": None, "decision_time": "numeric", "source": None,
-                "harmed": "numeric", "exposed": "numeric", "detection_delay": "numeric"}
+                "environment": "boolean", "incident_start": "numeric", "decision": None, "decision_time": "numeric",
+                "source": None, "harmed": "numeric", "exposed": "numeric", "detection_delay": "numeric"}
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
 class Costs:
-    """What each kind of mistake costs, in any one currency."""
+    """What each kind of mistake costs, in any one currency.
+
+    Stops of environment incidents cost nothing (see the module docstring); a team for which
+    they are incidents says so in its plan (``slo.environment_incidents: incident``).
+    """
 
     false_rollback: float = 1.0
     missed_incident: float = 10.0
@@ -129,6 +144,14 @@ def recommended(summary: pd.DataFrame) -> int:
     return int(np.lexsort(missing_last[::-1])[0])
 
 
+def runs_in_words(row: pd.Series) -> str:
+    """A summary row's runs by ground truth: ``120 healthy, 64 incident and 16 environment-incident runs``
+    (environment incidents only when there are some)."""
+    parts = [f"{int(row['healthy_runs'])} healthy", f"{int(row['incident_runs'])} incident"]
+    parts += [f"{int(row['environment_runs'])} environment-incident"] * bool(row["environment_runs"])
+    return f"{', '.join(parts[:-1])} and {parts[-1]} runs"
+
+
 def pareto_front(false_rollback: npt.ArrayLike, missed: npt.ArrayLike) -> np.ndarray:
     """True for gates that no other gate matches or beats on both rates while beating on one."""
     fr, mi = np.asarray(false_rollback, float), np.asarray(missed, float)
@@ -145,13 +168,17 @@ class SweepResult:
     grid: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.runs = _with_environment(self.runs)
+
     @classmethod
     def from_chunks(cls, chunks: Sequence[Chunk], grid_values: Sequence[dict[str, str]], scenarios: Sequence[str],
                     sources: Sequence[str], meta: dict[str, Any]) -> "SweepResult":
         n_gates = len(grid_values)
         columns: dict[str, list[np.ndarray]] = {k: [] for k in
-                                                ("gate", "scenario", "replicate", "incident", "incident_start",
-                                                 "decision", "decision_time", "source", "harmed", "exposed")}
+                                                ("gate", "scenario", "replicate", "incident", "environment",
+                                                 "incident_start", "decision", "decision_time", "source", "harmed",
+                                                 "exposed")}
         names, source_names = np.array(KINDS, dtype=object), np.array([*sources, ""], dtype=object)
         for chunk in chunks:
             n = len(chunk.incident)
@@ -159,6 +186,7 @@ class SweepResult:
             columns["scenario"].append(np.full(n * n_gates, scenarios[chunk.scenario], dtype=object))
             columns["replicate"].append(np.repeat(np.arange(chunk.start, chunk.start + n), n_gates))
             columns["incident"].append(np.repeat(chunk.incident, n_gates))
+            columns["environment"].append(np.repeat(chunk.environment, n_gates))
             columns["incident_start"].append(np.repeat(chunk.incident_start, n_gates))
             columns["decision"].append(names[chunk.kind.reshape(-1)])
             columns["decision_time"].append(chunk.time.reshape(-1))
@@ -182,9 +210,10 @@ class SweepResult:
         costs = costs or Costs()
         rows = []
         for gate, runs in self.runs.groupby("gate", sort=True):
-            healthy, incidents = runs[~runs["incident"]], runs[runs["incident"]]
+            healthy = ~runs["incident"] & ~runs["environment"]
+            incidents = runs[runs["incident"]]
             stopped = runs["decision"].isin(["hold", "rollback"])
-            false_rollbacks = int(stopped[~runs["incident"]].sum())
+            false_rollbacks = int(stopped[healthy].sum())
             missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())  # advanced, or never decided
             caught = int(stopped[runs["incident"]].sum())
             delays = incidents["detection_delay"].dropna().to_numpy()
@@ -192,14 +221,16 @@ class SweepResult:
             p90, p90_low, p90_high = quantile_interval(delays, 0.9)
             harm, harm_low, harm_high = _mean_interval(incidents["harmed"].to_numpy())
             rows.append({
-                "gate": gate, "runs": len(runs), "healthy_runs": len(healthy), "incident_runs": len(incidents),
+                "gate": gate, "runs": len(runs), "healthy_runs": int(healthy.sum()),
+                "incident_runs": len(incidents), "environment_runs": int(runs["environment"].sum()),
                 "false_rollbacks": false_rollbacks, "missed_incidents": missed, "caught": caught,
+                "environment_stops": int(stopped[runs["environment"]].sum()),
                 "detect_median_s": median, "detect_median_low": median_low, "detect_median_high": median_high,
                 "detect_p90_s": p90, "detect_p90_low": p90_low, "detect_p90_high": p90_high,
                 "harm_mean": harm, "harm_low": harm_low, "harm_high": harm_high,
                 "precision": caught / (caught + false_rollbacks) if caught + false_rollbacks else np.nan,
                 "cost": (costs.false_rollback * false_rollbacks + costs.missed_incident * missed
-                         + costs.harmed_request * runs["harmed"].sum()) / len(runs),
+                         + costs.harmed_request * runs["harmed"][~runs["environment"]].sum()) / len(runs),
             })
         table = pd.DataFrame(rows)
         table["false_rollback_rate"] = _rate(table["false_rollbacks"], table["healthy_runs"])
@@ -208,6 +239,9 @@ class SweepResult:
         table["missed_incident_rate"] = _rate(table["missed_incidents"], table["incident_runs"])
         table["missed_incident_low"], table["missed_incident_high"] = wilson(table["missed_incidents"],
                                                                              table["incident_runs"])
+        table["environment_stop_rate"] = _rate(table["environment_stops"], table["environment_runs"])
+        table["environment_stop_low"], table["environment_stop_high"] = wilson(table["environment_stops"],
+                                                                               table["environment_runs"])
         table["recall"] = _rate(table["caught"], table["incident_runs"])
         table["pareto"] = pareto_front(table["false_rollback_rate"], table["missed_incident_rate"])
         changes = self.meta.get("changes")
@@ -221,17 +255,23 @@ class SweepResult:
         return summary[summary["cost_optimal"]].iloc[0]
 
     def breakdown(self) -> pd.DataFrame:
-        """Per gate and scenario: runs, whether the scenario is an incident (ground truth), stops (hold or
-        rollback), false rollbacks (stops of a healthy scenario) and missed incidents. Sums to the totals."""
+        """Per gate and scenario: runs, whether the scenario is an incident or an environment incident (ground
+        truth), stops (hold or rollback), false rollbacks (stops of a healthy scenario), missed incidents and
+        environment stops. Sums to the totals."""
         runs = self.runs
         stopped = runs["decision"].isin(["hold", "rollback"])
-        table = (runs.assign(stops=stopped, false_rollbacks=stopped & ~runs["incident"],
-                             missed_incidents=~stopped & runs["incident"], incident_runs=runs["incident"])
+        healthy = ~runs["incident"] & ~runs["environment"]
+        table = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy,
+                             missed_incidents=~stopped & runs["incident"], incident_runs=runs["incident"],
+                             environment_runs=runs["environment"], environment_stops=stopped & runs["environment"])
                  .groupby(["gate", "scenario"], sort=True)
-                 .agg(runs=("replicate", "size"), incident_runs=("incident_runs", "sum"), stops=("stops", "sum"),
-                      false_rollbacks=("false_rollbacks", "sum"), missed_incidents=("missed_incidents", "sum"))
+                 .agg(runs=("replicate", "size"), incident_runs=("incident_runs", "sum"),
+                      environment_runs=("environment_runs", "sum"), stops=("stops", "sum"),
+                      false_rollbacks=("false_rollbacks", "sum"), missed_incidents=("missed_incidents", "sum"),
+                      environment_stops=("environment_stops", "sum"))
                  .reset_index())
         table["incident"] = table["incident_runs"] > 0
+        table["environment"] = table["environment_runs"] > 0
         return table
 
     def breakdown_notes(self, gate: int) -> list[str]:
@@ -255,8 +295,8 @@ class SweepResult:
 
     def _repr_html_(self) -> str:
         summary = self.summary()
-        shown = [*self.parameters, "false_rollback_rate", "missed_incident_rate", "detect_median_s", "harm_mean",
-                 "pareto"]
+        shown = [*self.parameters, "false_rollback_rate", "missed_incident_rate", "environment_stop_rate",
+                 "detect_median_s", "harm_mean", "pareto"]
         return (f"<p><b>Sweep</b> of {self.meta.get('plan', 'a plan')}: {len(self.grid)} gates × "
                 f"{self.meta.get('replicates', '?')} replicates ({len(self.runs)} judged runs)</p>"
                 + summary[shown].to_html(index=False, float_format=lambda x: f"{x:.4g}"))
@@ -284,7 +324,8 @@ class SweepResult:
         missing = [name for name in ("runs.csv.gz", "grid.csv", "sweep.json") if not (directory / name).exists()]
         if missing:
             raise DataUnavailable(f"{directory}: not a sweep's results (missing {', '.join(missing)})")
-        runs = _read(directory / "runs.csv.gz", lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]))
+        runs = _with_environment(_read(directory / "runs.csv.gz",
+                                       lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""])))
         grid = _read(directory / "grid.csv", lambda path: pd.read_csv(path, dtype=str).astype({"gate": int}))
         meta = _read(directory / "sweep.json", lambda path: json.loads(path.read_text()))
         if not isinstance(meta, dict):
@@ -307,6 +348,12 @@ def _read(path: Path, reader: Callable[[Path], _T]) -> _T:
         return reader(path)
     except (OSError, EOFError, ValueError, KeyError, zlib.error) as exc:  # parse errors, bad UTF-8, no column
         raise DataUnavailable(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def _with_environment(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with an ``environment`` column: runs of a rampsim before attribution, which has none, counted
+    every breach of the SLO as an incident (``False`` throughout)."""
+    return runs if "environment" in runs else runs.assign(environment=False)
 
 
 def _check_runs(runs: pd.DataFrame, path: Path) -> None:

@@ -89,8 +89,9 @@ def timeline(run: Run) -> list[str]:
         entries.append((event.time, 1, _describe(event, kinds)))
     if run.truth.incident:
         assert run.truth.start is not None  # an incident has a start (ground_truth)
+        cause = "; an environment incident: the release did not cause it" if run.truth.cause == "environment" else ""
         entries.append((run.truth.start, 2, f"TRUTH       SLO objective {run.truth.objective!r} breach begins "
-                                            "(expected metrics)"))
+                                            f"(expected metrics{cause})"))
     return [f"{clock(t)}  {text}" for t, _, text in sorted(entries, key=lambda e: (e[0], e[1]))]
 
 
@@ -123,8 +124,8 @@ def go_no_go(run: Run) -> list[str]:
 def truth_comparison(run: Run) -> list[str]:
     """The gate's outcome against the ground truth."""
     truth, o = run.truth, run.outcome
-    lines = [f"Ground truth: {truth.describe()}.", f"Gate: {o.describe()} ({'agrees' if o.agrees else 'DISAGREES'} "
-                                                     "with the ground truth)."]
+    judged = "neither agrees nor disagrees" if o.environment else "agrees" if o.agrees else "DISAGREES"
+    lines = [f"Ground truth: {truth.describe()}.", f"Gate: {o.describe()} ({judged} with the ground truth)."]
     if o.detection_delay is not None:
         lines.append(f"Detection delay: {format_value(abs(o.detection_delay), Kind.DURATION)} "
                      f"{'after' if o.detection_delay >= 0 else 'before'} the SLO breach began.")

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from rampsim.experiment.axes import values_at
 from rampsim.experiment.check import EXCEEDED, MET, BoundVerdict, CheckReport
-from rampsim.experiment.results import RECOMMENDATION_RULE, Costs, SweepResult
+from rampsim.experiment.results import RECOMMENDATION_RULE, Costs, SweepResult, runs_in_words
 from rampsim.plan.schema import Plan
 from rampsim.report.tradeoff import gate_label
 from rampsim.units import Kind, format_value
@@ -139,25 +139,30 @@ def write_sweep_html(result: SweepResult, path: Path, *, charts: Sequence[Path] 
     meta = result.meta
     name = plan.name if plan is not None else Path(str(meta.get("plan", "a plan"))).name
     costs_text = f"fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}"
+    environment = int(best["environment_runs"])
     sections = [
         f"<h1>Sweep of {_e(name)}</h1>",
         f'<p class="meta">{len(summary)} gate(s) × {_e(meta.get("replicates", "?"))} replicates of mix '
         f'{_e(meta.get("mix", "?"))} (seed {_e(meta.get("seed", "?"))}, {_e(meta.get("fidelity", "?"))} fidelity, '
-        f'rampsim {_e(meta.get("rampsim_version", "?"))}): {int(best["healthy_runs"])} healthy and '
-        f'{int(best["incident_runs"])} incident runs per gate, ground truth from the plan\'s SLO. '
-        f"Costs {_e(costs_text)}.</p>",
+        f'rampsim {_e(meta.get("rampsim_version", "?"))}): {runs_in_words(best)} per gate, ground truth from the '
+        f"plan's SLO. Costs {_e(costs_text)}.</p>",
         "<h2>Recommended gate</h2>",
         f'<div class="callout"><p><strong>★ {_e(gate_label(best, parameters))}</strong></p>'
         f"<p>false rollbacks {_e(_interval(best, 'false_rollback', Kind.RATIO))}; missed incidents "
-        f"{_e(_interval(best, 'missed_incident', Kind.RATIO))}; median detection "
+        f"{_e(_interval(best, 'missed_incident', Kind.RATIO))}; "
+        + f"environment stops {_e(_interval(best, 'environment_stop', Kind.RATIO))}; " * bool(environment)
+        + "median detection "
         f"{_e(_interval(best, 'detect_median', Kind.DURATION))}; cost {best['cost']:.3f} per run.</p>"
         f'<p class="note">The rule: {_e(RECOMMENDATION_RULE)}.</p></div>',
         _diff(result, best, costs, plan),
         "<h2>Gates</h2>",
-        _gates_table(shown, parameters),
+        _gates_table(shown, parameters, bool(environment)),
         '<p class="note">Detection: the decision\'s time minus the incident\'s start by the SLO, negative when '
         "the gate stopped before the SLO was breached. Harm: canary requests served by a faulty arm before the "
-        "decision, per incident run.</p>",
+        "decision, per incident run."
+        + " Environment stops: stops of environment incidents (SLO breaches the release did not cause: stopping "
+          "the canary does not fix them), neither false rollbacks nor catches, at no cost." * bool(environment)
+        + "</p>",
         f'<p class="note">{len(shown)} of the {len(summary)} gates: the Pareto front and the recommended one '
         "(no other gate has fewer false rollbacks and fewer missed incidents); all are in summary.csv and "
         "SweepResult.summary().</p>"
@@ -193,7 +198,8 @@ def _diff(result: SweepResult, best: pd.Series, costs: Costs, plan: Optional[Pla
     return _table(["parameter", "the plan", "recommended"], rows) + f'<p class="note">{_e(verdict)}</p>'
 
 
-def _gates_table(summary: pd.DataFrame, parameters: Sequence[str]) -> str:
+def _gates_table(summary: pd.DataFrame, parameters: Sequence[str], environment: bool) -> str:
+    """The gates' rates, detection, harm and cost; their environment stops too when the mix has any."""
     rows: list[tuple[str, list[Cell]]] = []
     for _, row in summary.iterrows():
         harm = "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}"
@@ -201,17 +207,18 @@ def _gates_table(summary: pd.DataFrame, parameters: Sequence[str]) -> str:
             ("★ " if row["cost_optimal"] else "") + gate_label(row, parameters),
             (_interval(row, "false_rollback", Kind.RATIO), "num"),
             (_interval(row, "missed_incident", Kind.RATIO), "num"),
+            *[(_interval(row, "environment_stop", Kind.RATIO), "num")] * environment,
             (_interval(row, "detect_median", Kind.DURATION), "num"), (harm, "num"), (f"{row['cost']:.3f}", "num"),
             "yes" if row["pareto"] else ""]))
-    return _table(["gate", "false rollback [95% CI]", "missed incident [95% CI]", "detect median [95% CI]",
+    return _table(["gate", "false rollback [95% CI]", "missed incident [95% CI]",
+                   *["environment stops [95% CI]"] * environment, "detect median [95% CI]",
                    "harm / incident", "cost / run", "Pareto"], rows)
 
 
 def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: Sequence[str]) -> str:
     """Stops of each scenario by each shown gate; flagged: stops of healthy runs and missed incidents."""
-    scenarios = breakdown.drop_duplicates("scenario")[["scenario", "runs", "incident_runs"]]
-    header = ["gate"] + [f"{s} ({'incident' if k == n else 'no incident' if k == 0 else f'incident in {k}/{n} runs'})"
-                         for s, n, k in scenarios.itertuples(index=False)]
+    scenarios = breakdown.drop_duplicates("scenario")[["scenario", "incident_runs", "environment_runs"]]
+    header = ["gate"] + [f"{s} ({_truth_label(k, e)})" for s, k, e in scenarios.itertuples(index=False)]
     cells = breakdown.set_index(["gate", "scenario"])
     rows: list[tuple[str, list[Cell]]] = []
     for _, gate in shown.iterrows():
@@ -224,8 +231,16 @@ def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: S
             row.append((text, "num flag" if notes else "num"))
         rows.append(("best" if gate["cost_optimal"] else "", row))
     return _table(header, rows) + (
-        '<p class="note">A scenario is an incident when the plan\'s SLO says so. In red: stops of runs the SLO '
-        "calls healthy (false rollbacks) and incidents the gate let through (missed).</p>")
+        '<p class="note">A scenario is an incident when the plan\'s SLO says so; an environment incident when '
+        "faults outside the release breach it (stopping the canary does not fix it: its stops are neither false "
+        "rollbacks nor catches). In red: stops of runs the SLO calls healthy (false rollbacks) and incidents the "
+        "gate let through (missed).</p>")
+
+
+def _truth_label(incidents: int, environment: int) -> str:
+    """What the ground truth calls a scenario with ``incidents`` incident and ``environment`` environment-incident
+    runs (it depends on the scenario alone, so all its runs or none are either)."""
+    return "incident" if incidents else "environment incident" if environment else "no incident"
 
 
 # -- checks ----------------------------------------------------------------------------------------

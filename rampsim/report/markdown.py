@@ -133,6 +133,9 @@ def _outcome_section(run: Run) -> list[str]:
     elif not run.truth.incident:
         lines += ["No fault was injected and the SLO held: this stop is a **false alarm** of the gate itself. "
                   "Review the criterion that failed before blaming the release.", ""]
+    if run.truth.cause == "environment":
+        lines += ["The SLO breach came from outside the release (an **environment incident**): stopping the canary "
+                  "does not fix it. Restore the shared infrastructure, then resume the ramp.", ""]
     options, actions = remediation(run)
     lines += ["Options:", "", *_boxes(options), ""]
     return lines + ([*_boxes(actions), ""] if actions else [])

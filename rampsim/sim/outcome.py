@@ -4,7 +4,9 @@
 :mod:`rampsim.faults.catalogue`), up to the gate's terminal decision; in a closed
 loop the canary gets no traffic after a rollback anyway. The verdict compares the
 decision with the ground truth: a healthy release should advance, an incident
-should be rolled back or held.
+should be rolled back or held. An environment incident the plan reports on its own
+(:attr:`~rampsim.sim.truth.Truth.environment`) has neither: the verdict says whether
+the gate stopped it or let it run, and the outcome neither agrees nor disagrees.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from rampsim.engine.events import TIME_TOLERANCE, Decision, DecisionKind, Event, first_terminal_decision
 from rampsim.sim.truth import Truth
 
-__all__ = ["Outcome", "outcome", "served_until"]
+__all__ = ["Outcome", "outcome", "served_until", "ENVIRONMENT_VERDICTS"]
 
 VERDICTS = {
     "advanced": "advanced a healthy release",
@@ -24,7 +26,10 @@ VERDICTS = {
     "caught": "stopped an incident",
     "missed": "let an incident through",
     "undecided": "reached no decision",
+    "environment-stopped": "environment incident: the gate stopped a ramp whose breach the release did not cause",
+    "environment-ran": "environment incident: the gate let run a ramp whose breach the release did not cause",
 }
+ENVIRONMENT_VERDICTS = ("environment-stopped", "environment-ran")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,12 @@ class Outcome:
     def agrees(self) -> bool:
         """The gate did what the ground truth calls for."""
         return self.verdict in ("advanced", "caught")
+
+    @property
+    def environment(self) -> bool:
+        """The ground truth is an environment incident reported on its own: the gate can neither agree nor
+        disagree."""
+        return self.verdict in ENVIRONMENT_VERDICTS
 
     def describe(self) -> str:
         return VERDICTS[self.verdict]
@@ -66,12 +77,14 @@ def outcome(events: Sequence[Event], truth: Truth, times: np.ndarray, canary_req
     decision = decision if decision is not None else first_terminal_decision(list(events))
     until = np.array([np.nan if decision is None else decision.time])
     stopped = decision is not None and decision.kind is not DecisionKind.ADVANCE
-    if truth.incident:
+    if truth.environment:
+        verdict = "environment-stopped" if stopped else "environment-ran"
+    elif truth.counted:
         verdict = "caught" if stopped else "missed"
     else:
         verdict = "false-alarm" if stopped else "advanced" if decision is not None else "undecided"
     delay: Optional[float] = None
-    if stopped and truth.incident:
+    if stopped and truth.counted:
         assert decision is not None and truth.start is not None  # stopped means decided; an incident has a start
         delay = decision.time - truth.start
     return Outcome(decision=decision.kind if decision else None, time=decision.time if decision else None,

@@ -1,28 +1,53 @@
-"""Ground truth: is a scenario a real incident, and since when?
+"""Ground truth: is a scenario a real incident, since when, and did the release cause it?
 
 The plan's SLO is judged on the scenario's *expected* telemetry (the infinite-
 traffic limit: no sampling noise at all) with the weights of the phase schedule
 (open loop), so it depends on the faults and never on the gate under test. An
 objective is breached where ``value <op> threshold`` holds; an incident starts
 when a breach begins that lasts at least the objective's ``sustain``.
+
+**Attribution.** A breach is a *release regression* when the release causes it,
+an *environment incident* when stopping the canary would not fix it. The faults
+split in two: those that target the canary (``canary``, ``canary/SEGMENT``) are
+the release's; the others (``shared`` infrastructure, the ``baseline``) are the
+environment's. The SLO is judged again on the expected telemetry of each part
+alone, and a breached scenario is
+
+* an **environment incident** when the environment's faults alone breach the SLO
+  and the release's alone do not: without the release it breaches all the same;
+* a **release regression** otherwise: the release's faults alone breach it, or
+  neither part alone does and the breach needs the release's faults (without
+  them the SLO holds, so stopping the canary does fix it).
+
+A scenario with faults of one part only needs no second look. The breach's times
+and objective are the whole scenario's, whatever its cause. The plan's
+``slo.environment_incidents`` says what an environment incident counts as:
+``separate`` (reported on its own, neither a catch nor a false rollback) or
+``incident`` (an incident like any other); see :attr:`Truth.counted` and
+:attr:`Truth.environment`.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional, Sequence
 
 import numpy as np
 
 from rampsim.engine.metrics import Series, evaluate
 from rampsim.engine.schedule import checkpoint_ticks, first_sustained, previous_checkpoints, window_starts
+from rampsim.faults import Fault
 from rampsim.plan.schema import Metric
+from rampsim.sim.effects import Effects
 from rampsim.sim.expected import expected, expected_telemetry
 from rampsim.sim.clock import clock
+from rampsim.sim.instances import pools
 from rampsim.sim.scenario import Scenario
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Breach", "Truth", "ground_truth"]
+__all__ = ["Breach", "Cause", "Truth", "ground_truth", "release_faults"]
 
+Cause = Literal["release", "environment"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +61,8 @@ class Breach:
 
 @dataclass(frozen=True)
 class Truth:
-    """Whether the scenario is an incident, from the earliest sustained breach of any objective."""
+    """Whether the scenario is an incident, from the earliest sustained breach of any objective, and its cause
+    (``None`` when healthy) with the plan's policy for environment incidents."""
 
     incident: bool
     start: Optional[float]
@@ -44,25 +70,74 @@ class Truth:
     objective: Optional[str]
     breaches: tuple[Breach, ...]
     telemetry: Telemetry
+    cause: Optional[Cause] = None
+    environment_incidents: Literal["separate", "incident"] = "separate"
+
+    @property
+    def counted(self) -> bool:
+        """An incident the gate must stop: a release regression, or an environment incident under the
+        ``incident`` policy."""
+        return self.incident and (self.cause == "release" or self.environment_incidents == "incident")
+
+    @property
+    def environment(self) -> bool:
+        """An environment incident reported on its own (the ``separate`` policy): neither to stop nor to pass."""
+        return self.incident and not self.counted
 
     def describe(self) -> str:
         if not self.incident:
             return "no incident: every SLO objective holds on the expected metrics"
         assert self.start is not None and self.confirmed is not None  # an incident has both (ground_truth)
-        return (f"incident: SLO objective {self.objective!r} breached from {clock(self.start)} "
-                f"(sustained for its full duration by {clock(self.confirmed)})")
+        breach = (f"SLO objective {self.objective!r} breached from {clock(self.start)} "
+                  f"(sustained for its full duration by {clock(self.confirmed)})")
+        if self.cause == "release":
+            return f"incident (release regression): {breach}"
+        policy = ("counted as an incident (slo.environment_incidents: incident)" if self.counted else
+                  "reported on its own, neither a catch nor a false rollback (slo.environment_incidents: separate)")
+        return (f"environment incident: {breach} by faults outside the release, which stopping the canary does not "
+                f"fix; {policy}")
+
+
+def release_faults(faults: Sequence[Fault]) -> tuple[tuple[Fault, ...], tuple[Fault, ...]]:
+    """``faults`` split into the release's (they target the canary) and the environment's (the others)."""
+    return (tuple(f for f in faults if f.arms == ("canary",)), tuple(f for f in faults if f.arms != ("canary",)))
 
 
 def ground_truth(scenario: Scenario) -> Truth:
     """The ground truth of ``scenario`` (see the module docstring), computed once per scenario: it depends
     on neither the seed nor the gate."""
     if "truth" not in scenario.memo:
-        scenario.memo["truth"] = _ground_truth(scenario)
+        breached = _judged(scenario)
+        scenario.memo["truth"] = dataclasses.replace(
+            breached, cause=_cause(scenario) if breached.incident else None,
+            environment_incidents=scenario.plan.slo.environment_incidents)
     truth: Truth = scenario.memo["truth"]
     return truth
 
 
-def _ground_truth(scenario: Scenario) -> Truth:
+def _cause(scenario: Scenario) -> Cause:
+    """Who caused the breach of ``scenario`` (the module docstring's rule)."""
+    release, environment = release_faults(scenario.faults)
+    if not environment:
+        return "release"
+    if not release:
+        return "environment"
+    if _judged(_with_faults(scenario, release)).incident:
+        return "release"
+    return "environment" if _judged(_with_faults(scenario, environment)).incident else "release"
+
+
+def _with_faults(scenario: Scenario, faults: tuple[Fault, ...]) -> Scenario:
+    """``scenario`` with only ``faults`` (a part of its own): its calibrated service, load and population
+    kept, the faults' effects and instance timelines made again, nothing remembered."""
+    effects = Effects.build(faults, scenario.layout, scenario.grid)
+    return dataclasses.replace(scenario, faults=faults, effects=effects, memo={},
+                               pools=pools(effects, scenario.config.service, scenario.layout.arms, scenario.grid,
+                                           scenario.service.headroom))
+
+
+def _judged(scenario: Scenario) -> Truth:
+    """The SLO judged on ``scenario``'s expected telemetry (no cause yet)."""
     plan = scenario.plan
     telemetry = expected_telemetry(scenario, expected(scenario, scenario.conditions(scenario.scheduled_weights())))
     series = Series.from_telemetry(telemetry)
