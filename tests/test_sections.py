@@ -84,13 +84,13 @@ def test_problems_found_after_validation_are_located_alike():
 def test_the_registry_lists_the_sections_other_layers_own():
     import_section_owners()
     readers = registered()
-    assert list(readers) == ["traffic", "faults", "prometheus", "argo", "flagger"]   # the order of the plan's schema
+    assert list(readers) == ["traffic", "faults", "prometheus", "argo", "flagger", "kayenta"]   # the plan's order
     from rampsim.faults import plan_faults
-    from rampsim.gates.plan_sections import argo_section, flagger_section
+    from rampsim.gates.plan_sections import argo_section, flagger_section, kayenta_section
     from rampsim.prod.naming import naming_for_plan
     from rampsim.sim.config import traffic_config
     assert readers == {"traffic": traffic_config, "faults": plan_faults, "prometheus": naming_for_plan,
-                       "argo": argo_section, "flagger": flagger_section}
+                       "argo": argo_section, "flagger": flagger_section, "kayenta": kayenta_section}
 
 
 def test_registering_checks_the_name_and_refuses_a_second_reader(monkeypatch):

@@ -1,7 +1,12 @@
-"""``rampsim import``, ``rampsim lint`` and ``rampsim export``: bring an Argo or Flagger gate in, check it, write it back.
+"""``rampsim import``, ``rampsim lint`` and ``rampsim export``: bring an Argo, Flagger or Kayenta gate in, check it,
+write it back.
 
 * ``rampsim import argo TEMPLATE.yaml... [--rollout ROLLOUT.yaml] [--arg NAME=VALUE]... [--profile P] -o plan.yaml``
 * ``rampsim import flagger CANARY.yaml [--metric-template FILE]... [--mesh PROVIDER] [--canary NAME] -o plan.yaml``
+* ``rampsim import kayenta CONFIG.json [--plan BASE.yaml] [--stage STAGE.json] [--lifetime D] [--interval D]
+  [--warmup D] [--lookback D] [--step S] [--pass N] [--marginal N] [--canary-scope S] [--baseline-scope S]
+  [--location L] [--scope-param KEY=VALUE]... [--profile P] [--weight W] -o plan.yaml``: a Kayenta canary config
+  judged on the schedule of Spinnaker's kayentaCanary stage (from ``--stage``, the options, Orca's defaults)
 * ``rampsim lint FILE... [--no-simulate] [--seeds N] [--max-duration D]``: the hazards of the real-gates
   README, one line each (exit 1 when any); each hazard that can stop a healthy release also gets its
   measured consequence: the gate, as ``import`` would write it (rampsim's default traffic), rehearses
@@ -29,10 +34,11 @@ EXIT_INVALID = 3
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     importer = subparsers.add_parser(
-        "import", help="turn an Argo Rollouts or Flagger gate into a rampsim plan",
-        description="Turn an Argo Rollouts analysis (AnalysisTemplates and their Rollout) or a Flagger Canary "
-                    "(and its MetricTemplates) into a plan judged with that controller's semantics. Exit codes: "
-                    "0 imported; 2 bad arguments; 3 refused (the message names the file, the metric and why).")
+        "import", help="turn an Argo Rollouts, Flagger or Kayenta gate into a rampsim plan",
+        description="Turn an Argo Rollouts analysis (AnalysisTemplates and their Rollout), a Flagger Canary "
+                    "(and its MetricTemplates) or a Kayenta canary config (and its Spinnaker stage) into a plan judged "
+                    "with that controller's semantics. Exit codes: 0 imported; 2 bad arguments; 3 refused (the "
+                    "message names the file, the metric and why).")
     kinds = importer.add_subparsers(dest="kind", metavar="KIND")
     argo = kinds.add_parser("argo", help="AnalysisTemplates (and their Rollout) → a plan judged with Argo's semantics",
                             description="AnalysisTemplates (and the Rollout whose canary steps run them) as a plan "
@@ -61,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="refuse a metric whose MetricTemplate is not given (default: simulate Flagger failing it)")
     _output_options(flagger)
     flagger.set_defaults(run=run_import_flagger)
+    _kayenta_parser(kinds)
     importer.set_defaults(run=lambda args: _usage(importer))
 
     lint = subparsers.add_parser("lint", help="report the hazards of Argo and Flagger gate files, and what they do to "
@@ -80,15 +87,99 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="simulate at most this much of each ramp (default 30m)")
     lint.set_defaults(run=run_lint)
 
-    export = subparsers.add_parser("export", help="write a plan's gate as Argo or Flagger files",
+    export = subparsers.add_parser("export", help="write a plan's gate as Argo, Flagger or Kayenta files",
                                    description="Write a plan's imported (or swept and recommended) gate back as an "
-                                               "Argo AnalysisTemplate or a Flagger analysis. Exit codes: 0 written; "
-                                               "2 bad arguments (an unwritable -o); 3 invalid plan, or a plan without "
-                                               "that controller's section.")
-    export.add_argument("kind", choices=("argo", "flagger"), help="which controller's files")
-    export.add_argument("plan", help="a plan with an argo: or flagger: section")
+                                               "Argo AnalysisTemplate, a Flagger analysis or a Kayenta canary config "
+                                               "(JSON; --stage also writes the Spinnaker kayentaCanary stage). Exit "
+                                               "codes: 0 written; 2 bad arguments (an unwritable -o); 3 invalid plan, "
+                                               "or a plan without that controller's section.")
+    export.add_argument("kind", choices=("argo", "flagger", "kayenta"), help="which controller's files")
+    export.add_argument("plan", help="a plan with an argo:, flagger: or kayenta: section")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("--stage", metavar="FILE", help="kayenta: also write the kayentaCanary stage (JSON) here")
     export.set_defaults(run=run_export)
+
+
+def _kayenta_parser(kinds: argparse._SubParsersAction) -> None:
+    from rampsim.cli.arguments import count, percent
+
+    kayenta = kinds.add_parser(
+        "kayenta", help="a Kayenta canary config (and its Spinnaker stage) → a plan judged with Kayenta's semantics",
+        description="A Kayenta canary config (NetflixACAJudge, Prometheus metrics) as a plan judged as Spinnaker's "
+                    "kayentaCanary stage judges it: an analysis every --interval, each metric's canary and baseline "
+                    "values compared by Kayenta's Mann-Whitney judge, the score against --marginal (not above it: "
+                    "roll back) and, at the last analysis, --pass (advance, else hold). The schedule comes from "
+                    "--stage, then the options, then Orca's defaults. Exit codes: 0 imported; 2 bad arguments; "
+                    "3 refused (a provider other than Prometheus, PromQL rampsim cannot evaluate) or invalid.")
+    kayenta.add_argument("config", metavar="CONFIG.json", help="the Kayenta canary config")
+    kayenta.add_argument("--plan", metavar="BASE.yaml", help="a rampsim plan whose ramp (phases, telemetry, actions, "
+                         "SLO, traffic) the stage judges, its rules, checkpoints and final-gate criteria replaced "
+                         "(default: one phase at --weight up to the last analysis, rampsim's default SLO and traffic)")
+    kayenta.add_argument("--stage", metavar="STAGE.json", help="a Spinnaker pipeline or kayentaCanary stage JSON: "
+                                                               "its canaryConfig gives the schedule and scopes")
+    kayenta.add_argument("--lifetime", type=_minutes_duration(positive=True), metavar="DURATION",
+                         help="the stage's lifetime (default: the stage's, else the base plan's phases less the "
+                              "warm-up, else 1h)")
+    kayenta.add_argument("--interval", type=_minutes_duration(positive=True), metavar="DURATION",
+                         help="time between analyses, whole minutes (canaryAnalysisIntervalMins; default: the "
+                              "stage's, else the lifetime: one analysis at the end, as Spinnaker)")
+    kayenta.add_argument("--warmup", type=_minutes_duration(positive=False), metavar="DURATION",
+                         help="wait before the analysis begins (beginCanaryAnalysisAfterMins; default 0)")
+    kayenta.add_argument("--lookback", type=_minutes_duration(positive=False), metavar="DURATION",
+                         help="each analysis reads this much before it (lookbackMins; default 0: everything since "
+                              "the analysis began)")
+    kayenta.add_argument("--step", type=count(1, 3600), metavar="SECONDS",
+                         help="seconds between two values of a metric (the scope's step; default 60)")
+    kayenta.add_argument("--pass", dest="pass_threshold", type=_score, metavar="SCORE",
+                         help="final score to advance (default: the stage's, else the config's, else 75)")
+    kayenta.add_argument("--marginal", type=_score, metavar="SCORE",
+                         help="a score not above it rolls back (default: the stage's, else the config's, else 50)")
+    kayenta.add_argument("--canary-scope", metavar="SCOPE", help="the experiment scope ${scope} stands for in the "
+                         "canary's queries (default: the simulated canary's name: 'canary' under the rampsim profile, "
+                         "'app-canary' under an exporter's)")
+    kayenta.add_argument("--baseline-scope", metavar="SCOPE", help="the control scope (default: 'baseline', or "
+                                                                    "'app-stable' under an exporter's profile)")
+    kayenta.add_argument("--location", metavar="LOCATION", help="both scopes' location (${location}; a region)")
+    kayenta.add_argument("--scope-param", action="append", default=[], metavar="KEY=VALUE",
+                         help="an extendedScopeParams entry of the scopes (a template variable, resourceType, "
+                              "project...)")
+    kayenta.add_argument("--profile", choices=_kayenta_profiles(), help="the exporter whose series the queries read "
+                         "(default: inferred from the queries; rampsim's own names otherwise)")
+    kayenta.add_argument("--weight", type=percent, default=0.1, metavar="SHARE",
+                         help="the canary's share of traffic without --plan (default 10%%)")
+    _output_options(kayenta)
+    kayenta.set_defaults(run=run_import_kayenta)
+
+
+def _minutes_duration(positive: bool) -> Callable[[str], float]:
+    """A duration of whole minutes (the stage's fields count minutes), above zero when ``positive``."""
+    def parse(text: str) -> float:
+        from rampsim.units import UnitError, parse_duration
+        try:
+            seconds = parse_duration(text)
+        except UnitError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if seconds % 60 or seconds < 0 or (positive and seconds == 0) or seconds > 86_400 * 7:
+            raise argparse.ArgumentTypeError(f"whole minutes{' above zero' if positive else ''}, up to a week, "
+                                             f"got {text!r}")
+        return float(seconds)
+
+    return parse
+
+
+def _score(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a score from 0 to 100, got {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a score from 0 to 100, got {text!r}")
+    return value
+
+
+def _kayenta_profiles() -> Sequence[str]:
+    from rampsim.gates.kayenta_model import KAYENTA_PROFILES
+    return KAYENTA_PROFILES
 
 
 def _seeds(text: str) -> int:
@@ -139,12 +230,12 @@ def _report(command: str, exc: GateError) -> int:
     return exc.exit_code
 
 
-def _args(pairs: Sequence[str]) -> dict[str, str]:
+def _args(pairs: Sequence[str], option: str = "--arg") -> dict[str, str]:
     values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--arg {pair!r}: expected NAME=VALUE")
+            raise UsageError(f"{option} {pair!r}: expected NAME=VALUE")
         values[name.strip()] = value
     return values
 
@@ -198,6 +289,35 @@ def run_import_flagger(args: argparse.Namespace) -> int:
     return _finish("flagger", imported.gate, name, imported.sources, imported.notes, args.output)
 
 
+def run_import_kayenta(args: argparse.Namespace) -> int:
+    from rampsim.gates.imported_plan import kayenta_plan_yaml
+    from rampsim.gates.kayenta_import import StageOptions, import_kayenta
+    from rampsim.gates.plan_sections import gated_plan_from_text, load_gated_plan
+
+    base = load_gated_plan(args.plan) if args.plan else None
+    options = StageOptions(
+        lifetime=args.lifetime, interval=args.interval, warmup=args.warmup, lookback=args.lookback, step=args.step,
+        pass_threshold=args.pass_threshold, marginal=args.marginal, canary_scope=args.canary_scope,
+        baseline_scope=args.baseline_scope, location=args.location,
+        scope_params=_args(args.scope_param, "--scope-param"), profile=args.profile,
+        default_lifetime=(base.duration - (args.warmup or 0.0)) if base is not None else None)
+    try:
+        imported = import_kayenta(args.config, args.stage, options)
+    except GateError as exc:
+        return _report("import kayenta", exc)
+    name = args.name or imported.gate.config.name or Path(args.config).stem
+    text = kayenta_plan_yaml(imported.section, imported.gate, name, imported.sources, imported.notes, base,
+                             args.weight)
+    plan = gated_plan_from_text(text, args.output or "<plan>")  # the written plan must validate
+    _write(text, args.output)
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{args.output or 'stdout'}: plan {plan.name!r}: kayenta gate, {len(plan.phases)} phase(s) over "
+          f"{plan.duration:g} s" + ("" if base is not None else "; complete its slo: and traffic: sections"),
+          file=sys.stderr)
+    return 0
+
+
 def run_lint(args: argparse.Namespace) -> int:
     from rampsim.gates.lint import OUTCOME_CODES, LintedGate, lint_gates
 
@@ -249,17 +369,28 @@ def run_export(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_model import ArgoGate
     from rampsim.gates.export import export_argo, export_flagger
     from rampsim.gates.flagger_model import FlaggerGate
+    from rampsim.gates.kayenta_export import config_json, stage_json
+    from rampsim.gates.kayenta_model import KayentaGate
     from rampsim.gates.plan_sections import gate_of, load_gated_plan
 
     plan = load_gated_plan(args.plan)
     gate = gate_of(plan)
-    if args.kind == "argo" and isinstance(gate, ArgoGate):
+    kinds = {"argo": ArgoGate, "flagger": FlaggerGate, "kayenta": KayentaGate}
+    if not isinstance(gate, kinds[args.kind]):
+        named = {kind: f"a{'n' if kind == 'argo' else ''} {kind}: section" for kind in kinds}
+        has = next((named[kind] for kind, model in kinds.items() if isinstance(gate, model)), "no gate section")
+        raise UsageError(f"{args.plan}: the plan has {has}; 'rampsim export {args.kind}' needs {named[args.kind]} "
+                         f"(import a gate first)")
+    if args.stage and args.kind != "kayenta":
+        raise UsageError("--stage: only a Kayenta gate has a Spinnaker stage")
+    if isinstance(gate, ArgoGate):
         text = export_argo(gate)
-    elif args.kind == "flagger" and isinstance(gate, FlaggerGate):
+    elif isinstance(gate, FlaggerGate):
         text = export_flagger(gate)
     else:
-        has = "an argo: section" if isinstance(gate, ArgoGate) else "a flagger: section" if gate else "no gate section"
-        raise UsageError(f"{args.plan}: the plan has {has}; 'rampsim export {args.kind}' needs "
-                           f"a{'n argo' if args.kind == 'argo' else ' flagger'}: section (import a gate first)")
+        section = plan.kayenta
+        text = config_json(section)
+        if args.stage:
+            _write(stage_json(section), args.stage)
     _write(text, args.output)
     return 0

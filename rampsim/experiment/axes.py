@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rampsim.errors import UsageError
+from rampsim.gates.plan_sections import GATE_SECTIONS as IMPORTED_GATE_SECTIONS, gate_of
 from rampsim.plan.loader import PlanError, with_overrides
 from rampsim.plan.schema import Plan
 
@@ -33,7 +34,7 @@ class GridError(UsageError):
     """A grid axis that cannot be read or applied."""
 
 
-GATE_SECTIONS = ("rules", "checkpoints", "final_gate", "argo", "flagger")
+GATE_SECTIONS = ("rules", "checkpoints", "final_gate", "argo", "flagger", "kayenta")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
         values = dict(zip(paths, combination))
         try:
             varied = with_overrides(plan, values) if values else plan
+            if any(path.split(".")[0] in IMPORTED_GATE_SECTIONS for path in paths):
+                gate_of(varied)   # the imported gate's own fields, validated like the plan's
         except KeyError as exc:
             raise GridError(f"grid: {exc.args[0]}") from None
         except PlanError as exc:  # the plan itself is valid: the grid's values are at fault, not its lines

@@ -1,4 +1,4 @@
-"""The engine for a plan: Argo's or Flagger's semantics when it carries an imported gate, the reference otherwise.
+"""The engine for a plan: Argo's, Flagger's or Kayenta's semantics when it carries an imported gate, else the reference.
 
 Callers (rehearse, sweep, check, gate) ask :func:`engine_factory_for` and need not know which
 kind of gate a plan has. An imported gate evaluates PromQL, so its engine needs a query
@@ -8,14 +8,16 @@ names them; in production, Prometheus).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from rampsim.engine.engine import DecisionEngine
 from rampsim.engine.protocol import Engine, EngineFactory
 from rampsim.gates.argo_engine import ArgoEngine
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.flagger_engine import FlaggerEngine
-from rampsim.gates.plan_sections import gate_of
+from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.kayenta_engine import KayentaEngine
+from rampsim.gates.plan_sections import Gate, gate_of
 from rampsim.gates.queries import QueryProvider
 from rampsim.plan.schema import Plan
 
@@ -25,14 +27,19 @@ QueriesFor = Callable[[Plan], QueryProvider]
 """Makes the query source for one run of a plan."""
 
 
-def engine_for(plan: Plan, queries: QueryProvider) -> Engine:
-    """A fresh engine for one run of ``plan``."""
-    gate = gate_of(plan)
+def engine_for(plan: Plan, queries: QueryProvider, gate: Optional[Gate] = None, *, report: bool = False) -> Engine:
+    """A fresh engine for one run of ``plan`` (``gate``: its imported gate, when the caller has it validated).
+
+    With ``report``, an Argo or Flagger engine adds a checkpoint report per measurement or tick (a Kayenta engine
+    reports each analysis anyway)."""
+    gate = gate if gate is not None else gate_of(plan)
     if gate is None:
         return DecisionEngine(plan)
     if isinstance(gate, ArgoGate):
-        return ArgoEngine(plan, gate, queries)
-    return FlaggerEngine(plan, gate, queries)
+        return ArgoEngine(plan, gate, queries, report_measurements=report)
+    if isinstance(gate, FlaggerGate):
+        return FlaggerEngine(plan, gate, queries, report_ticks=report)
+    return KayentaEngine(plan, gate, queries)
 
 
 def engine_factory_for(plan: Plan, queries_for: QueriesFor) -> EngineFactory:

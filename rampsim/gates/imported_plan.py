@@ -1,7 +1,7 @@
 """An imported gate written as a rampsim plan: phases from its schedule, defaulted SLO and traffic, the gate section.
 
-The plan carries the gate as a section of its own kind (``argo:`` or ``flagger:``, fields as
-the files wrote them) and everything a plan needs around it:
+The plan carries the gate as a section of its own kind (``argo:``, ``flagger:`` or ``kayenta:``,
+fields as the files wrote them) and everything a plan needs around it:
 
 * ``phases``: the canary weights of the controller's schedule when every analysis passes on
   time (:func:`~rampsim.gates.argo_rollout.nominal_timeline`, or Flagger's ticks), then a
@@ -14,6 +14,11 @@ the files wrote them) and everything a plan needs around it:
 * ``slo`` and ``traffic``: rampsim's defaults, marked as such, for the user to replace: the
   SLO says what a real incident is for *their* service, and rampsim cannot read it from a gate.
 
+A Kayenta stage has no weights of its own: its plan (:func:`kayenta_plan_yaml`) is one phase at the
+canary's weight up to the stage's last analysis, or a base plan's ramp (its phases, telemetry,
+actions, SLO, traffic and report) with its rules, checkpoints and final-gate criteria replaced by the
+stage.
+
 :func:`plan_yaml` gives the text, with comments saying what was defaulted.
 """
 from __future__ import annotations
@@ -25,12 +30,13 @@ from rampsim.gates.argo_rollout import nominal_timeline
 from rampsim.gates.flagger_canary import CanaryMachine, analysis_interval
 from rampsim.gates.flagger_model import FlaggerGate
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
+from rampsim.gates.kayenta_model import KayentaGate
 from rampsim.gates.yamlout import dump
-from rampsim.plan.schema import MAX_DURATION
+from rampsim.plan.schema import MAX_DURATION, Plan
 from rampsim.units import Kind, format_value
 
 __all__ = ["SCRAPE_CHOICES", "DEFAULT_SLO", "DEFAULT_TRAFFIC", "argo_phases", "flagger_phases", "plan_data",
-           "plan_yaml", "gate_data", "scrape_interval_for"]
+           "plan_yaml", "gate_data", "scrape_interval_for", "kayenta_plan_data", "kayenta_plan_yaml"]
 
 SCRAPE_CHOICES = (15, 12, 10, 6, 5, 4, 3, 2, 1)
 """Scrape intervals an imported plan may get, in seconds: each divides a minute (so SLO windows fit)."""
@@ -228,3 +234,67 @@ def _one_line(text: str) -> str:
 def _dump(data: dict[str, Any]) -> str:
     return dump(data)
 
+
+
+_REPLACED = ("rules", "checkpoints", "argo", "flagger", "kayenta")
+"""A base plan's sections a Kayenta stage replaces (the final gate keeps its time, title and checklist)."""
+
+
+def kayenta_plan_data(section: dict[str, Any], gate: KayentaGate, name: str, base: Optional[Plan] = None,
+                      weight: float = 0.1) -> tuple[dict[str, Any], list[str]]:
+    """The plan (plain data) judged by the Kayenta ``section`` (``gate`` validated): ``base``'s ramp with its own
+    gate replaced, else one phase at ``weight`` up to the stage's last analysis; and notes."""
+    if base is not None:
+        written = getattr(base.source, "data", None)
+        if not isinstance(written, dict):
+            raise ValueError("the base plan was built from models, not read: load it from its file")
+        data = {key: value for key, value in written.items() if key not in _REPLACED}
+        final = written.get("final_gate") or {}
+        data["final_gate"] = {k: final[k] for k in ("title", "at", "manual") if k in final}
+        data["name"] = name
+        data["description"] = f"{base.name}'s ramp judged by the Kayenta canary config {gate.config.name or name!r}"
+        data["kayenta"] = section
+        dropped = [f"{len(base.rules)} rule(s)" if base.rules else "", f"{len(base.checkpoints)} checkpoint(s)"
+                   if base.checkpoints else "", "the final gate's criteria" if base.final_gate.criteria else ""]
+        notes = [f"from {base.name}: its phases, telemetry, actions, SLO and traffic; the Kayenta stage replaces "
+                 f"{', '.join(d for d in dropped if d) or 'nothing'}"]
+        return data, notes
+    interval, phases, _ = scrape_interval_for([{"name": "canary analysis", "weight": weight,
+                                                "duration": gate.stage.end}])
+    total = sum(p["duration"] for p in phases)
+    data = {
+        "name": name,
+        "description": f"imported Kayenta canary config {gate.config.name or name!r}",
+        "telemetry": {"scrape_interval": f"{interval}s"},
+        "phases": [{"name": p["name"], "weight": _percent(p["weight"]), "duration": _duration(p["duration"])}
+                   for p in phases],
+        "final_gate": {"at": _duration(total)},
+        "slo": DEFAULT_SLO,
+        "traffic": DEFAULT_TRAFFIC,
+        "kayenta": section,
+    }
+    return data, [f"one phase at {_percent(weight)} of the traffic up to the last analysis "
+                  f"({format_value(total, Kind.DURATION)}; --weight sets the share)"]
+
+
+def kayenta_plan_yaml(section: dict[str, Any], gate: KayentaGate, name: str, sources: Sequence[str],
+                      notes: Sequence[str], base: Optional[Plan] = None, weight: float = 0.1) -> str:
+    """The plan judged by a Kayenta gate as YAML text, with comments: its sources, what was assumed or defaulted."""
+    data, plan_notes = kayenta_plan_data(section, gate, name, base, weight)
+    lines = [f"# Imported by rampsim from a Kayenta canary config: {', '.join(sources)}",
+             "# The kayenta: section keeps the config as written (config:) and the Spinnaker stage that runs it",
+             "# (stage:); it is judged with Kayenta's and Orca's semantics. Defaulted or assumed:"]
+    lines.extend(f"#   - {_one_line(note)}" for note in [*notes, *plan_notes])
+    if base is None:
+        lines.append("# slo: and traffic: are rampsim's DEFAULTS, not yours: replace them with what a real incident is")
+        lines.append("# for your service and with its traffic before trusting any rate.")
+    out = "\n".join(lines) + "\n"
+    comments = {"final_gate": "# no criteria: the Kayenta stage's own decisions end the ramp\n",
+                "kayenta": "# the Kayenta gate: the stage (Spinnaker's kayentaCanary canaryConfig) and the canary config\n"}
+    if base is None:
+        comments.update(slo="# DEFAULTED: what counts as a real incident (edit for your service)\n",
+                        traffic="# DEFAULTED: rampsim's generic service (replace with yours, or fit it: rampsim "
+                                "calibrate)\n")
+    for key, value in data.items():
+        out += comments.get(key, "") + _dump({key: value})
+    return out

@@ -1,51 +1,39 @@
-"""The ``argo:`` and ``flagger:`` plan sections: read, validated with located errors, registered.
+"""The ``argo:``, ``flagger:`` and ``kayenta:`` plan sections: read, validated with located errors, registered.
 
 A plan that carries an imported gate has one of these sections (fields as the files wrote
-them, see :mod:`rampsim.gates.argo_model` and :mod:`rampsim.gates.flagger_model`). Their readers
-report every problem as ``file:line: argo.metrics.success-rate.interval: message`` and register
-with :func:`rampsim.plan.sections.register_section` when the plan schema knows the section.
+them, see :mod:`rampsim.gates.argo_model`, :mod:`rampsim.gates.flagger_model` and
+:mod:`rampsim.gates.kayenta_model`). Their readers report every problem as
+``file:line: argo.metrics.success-rate.interval: message`` and register with
+:func:`rampsim.plan.sections.register_section` when the plan schema knows the section.
 
-Until ``rampsim.plan.schema.Plan`` has the two fields, a plan file with a gate section is read
-with :func:`load_gated_plan`: the rest is validated as a plan and the gate section read from the
+A gate section that ``rampsim.plan.schema.Plan`` does not (yet) have as a field is read with
+:func:`load_gated_plan`: the rest is validated as a plan and the gate section read from the
 plan's source document, so the same reader serves both.
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.exprlang import ConditionError, threshold_literals
 from rampsim.gates.flagger_model import FlaggerGate
-from rampsim.plan.loader import PlanError, plan_from_document, set_path
+from rampsim.gates.kayenta_model import KayentaGate, analyses, query_problems
+from rampsim.plan.loader import PlanError, plan_from_document, with_overrides
 from rampsim.plan.schema import Plan
 from rampsim.plan.sections import locate, plan_document, register_section, validate_section
 from rampsim.plan.source import Document, SourceError, parse_document, read_document
 
-__all__ = ["GATE_SECTIONS", "Gate", "argo_section", "flagger_section", "gate_of", "load_gated_plan",
-           "gated_plan_from_text", "gated_plan_from_document", "schema_has_gate_sections", "with_gate_overrides"]
+__all__ = ["GATE_SECTIONS", "Gate", "argo_section", "flagger_section", "kayenta_section", "gate_of", "load_gated_plan",
+           "gated_plan_from_text", "gated_plan_from_document", "with_gate_overrides"]
 
-GATE_SECTIONS = ("argo", "flagger")
-Gate = Union[ArgoGate, FlaggerGate]
-
-
-def schema_has_gate_sections() -> bool:
-    """Whether the plan schema has the ``argo`` and ``flagger`` fields (then ``load_plan`` reads gated plans)."""
-    return all(name in Plan.model_fields for name in GATE_SECTIONS)
-
-
-def _section_data(plan: Plan, name: str) -> Any:
-    if name in Plan.model_fields:
-        return getattr(plan, name)
-    document = plan.source
-    data = getattr(document, "data", None)
-    return data.get(name) if isinstance(data, dict) else None
+GATE_SECTIONS = ("argo", "flagger", "kayenta")
+Gate = Union[ArgoGate, FlaggerGate, KayentaGate]
 
 
 def argo_section(plan: Plan) -> Optional[ArgoGate]:
     """The plan's ``argo:`` section validated, or ``None``; :class:`PlanError` with located problems."""
-    data = _section_data(plan, "argo")
+    data = plan.argo
     if data is None:
         return None
     document = plan_document(plan)
@@ -70,37 +58,59 @@ def argo_section(plan: Plan) -> Optional[ArgoGate]:
 
 def flagger_section(plan: Plan) -> Optional[FlaggerGate]:
     """The plan's ``flagger:`` section validated, or ``None``; :class:`PlanError` with located problems."""
-    data = _section_data(plan, "flagger")
+    data = plan.flagger
     if data is None:
         return None
     return validate_section(FlaggerGate, data, plan_document(plan), ("flagger",))
 
 
+def kayenta_section(plan: Plan) -> Optional[KayentaGate]:
+    """The plan's ``kayenta:`` section validated, or ``None``; :class:`PlanError` with located problems: the
+    section's fields, the metrics' queries (:func:`~rampsim.gates.kayenta_model.query_problems`), and a stage
+    that ends after the plan's phases (its last analysis would never run)."""
+    data = plan.kayenta
+    if data is None:
+        return None
+    document = plan_document(plan)
+    gate = validate_section(KayentaGate, data, document, ("kayenta",))
+    problems = [locate(document, ("kayenta", *loc), message) for loc, message in query_problems(gate)]
+    last = analyses(gate.stage)[-1].end
+    if last > plan.duration + 1e-9:
+        problems.append(locate(document, ("kayenta", "stage"), f"the last analysis is {last:g} s after the start, "
+                                                                f"after the end of the phases ({plan.duration:g} s)"))
+    if problems:
+        raise PlanError(problems)
+    return gate
+
+
 def gate_of(plan: Plan) -> Optional[Gate]:
-    """The imported gate a plan carries, if any; :class:`PlanError` when it is invalid or there are two."""
-    argo, flagger = argo_section(plan), flagger_section(plan)
-    if argo is not None and flagger is not None:
-        raise PlanError([locate(plan_document(plan), ("flagger",), "a plan carries one imported gate: argo or "
-                                                                    "flagger, not both")])
-    return argo if argo is not None else flagger
+    """The imported gate a plan carries, if any; :class:`PlanError` when it is invalid or there are several."""
+    gates = [(name, gate) for name, gate in (("argo", argo_section(plan)), ("flagger", flagger_section(plan)),
+                                              ("kayenta", kayenta_section(plan))) if gate is not None]
+    if len(gates) > 1:
+        raise PlanError([locate(plan_document(plan), (gates[-1][0],), "a plan carries one imported gate (argo, "
+                                                                       f"flagger or kayenta), not {len(gates)}")])
+    return gates[0][1] if gates else None
 
 
 def gated_plan_from_document(document: Document) -> Plan:
     """A plan (gate section included) from a composed document; :class:`PlanError` with every problem."""
     if not isinstance(document.data, dict):
         raise PlanError([f"{document.where(())}: a plan is a mapping of sections (name, phases, checkpoints, ...)"])
-    if schema_has_gate_sections():
-        plan = plan_from_document(document)
-    else:
-        rest = {k: v for k, v in document.data.items() if k not in GATE_SECTIONS}
-        plan = plan_from_document(Document(data=rest, filename=document.filename, lines=document.lines))
-        plan._source = document  # the section readers find the gate in the whole document
+    plan = plan_from_document(document)
     gate_of(plan)
     return plan
 
 
+def with_gate_overrides(plan: Plan, overrides: Mapping[str, Any]) -> Plan:
+    """:func:`~rampsim.plan.with_overrides`, the imported gate validated too (``argo.metrics.m.failureLimit``)."""
+    varied = with_overrides(plan, overrides)
+    gate_of(varied)
+    return varied
+
+
 def load_gated_plan(path: str | Path) -> Plan:
-    """Read and validate the plan at ``path``, its ``argo:`` or ``flagger:`` section included."""
+    """Read and validate the plan at ``path``, its ``argo:``, ``flagger:`` or ``kayenta:`` section included."""
     try:
         document = read_document(path)
     except SourceError as exc:
@@ -117,20 +127,6 @@ def gated_plan_from_text(text: str, filename: str = "<plan>") -> Plan:
     return gated_plan_from_document(document)
 
 
-def with_gate_overrides(plan: Plan, overrides: Mapping[str, Any]) -> Plan:
-    """``plan`` validated again with fields at dotted paths replaced (``argo.metrics.success-rate.failureLimit``).
-
-    :func:`rampsim.plan.with_overrides` does the same once the schema has the gate sections."""
-    document = plan.source
-    if not isinstance(document, Document):
-        raise PlanError(["this plan was built from models, not read: load it to vary its fields"])
-    data = copy.deepcopy(document.data)
-    for dotted, value in overrides.items():
-        set_path(data, dotted, value)
-    return gated_plan_from_document(Document(data=data, filename=document.filename, lines=document.lines))
-
-
-if "argo" in Plan.model_fields:
-    register_section("argo", argo_section)
-if "flagger" in Plan.model_fields:
-    register_section("flagger", flagger_section)
+register_section("argo", argo_section)
+register_section("flagger", flagger_section)
+register_section("kayenta", kayenta_section)

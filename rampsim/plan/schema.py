@@ -469,6 +469,7 @@ class Plan(_Model):
     prometheus: Optional[dict[str, Any]] = None
     argo: Optional[dict[str, Any]] = None       # an imported Argo Rollouts analysis (rampsim.gates)
     flagger: Optional[dict[str, Any]] = None    # an imported Flagger canary analysis (rampsim.gates)
+    kayenta: Optional[dict[str, Any]] = None    # an imported Kayenta canary analysis (rampsim.gates)
     _source: Any = PrivateAttr(default=None)
     _memo: dict = PrivateAttr(default_factory=dict)  # derived data computed once per plan (see ``memo``)
 

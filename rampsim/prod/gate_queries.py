@@ -25,9 +25,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, Optional
 
 from rampsim.engine import Decision, Engine
-from rampsim.gates.argo_engine import ArgoEngine
-from rampsim.gates.argo_model import ArgoGate
-from rampsim.gates.flagger_engine import FlaggerEngine
+from rampsim.gates.engines import engine_for
 from rampsim.gates.plan_sections import Gate
 from rampsim.gates.queries import QueryFunction, QueryProvider, store_queries
 from rampsim.plan.schema import Plan
@@ -127,10 +125,8 @@ def recording_queries(store: SeriesStore, start: float, semantics: int = 3) -> Q
 
 def imported_engine(plan: Plan, gate: Gate, queries: QueryProvider, report: bool = True) -> Engine:
     """The gate's engine; with ``report``, a checkpoint report per Argo measurement or Flagger tick (what the
-    controller shows in its AnalysisRun or Canary status)."""
-    if isinstance(gate, ArgoGate):
-        return ArgoEngine(plan, gate, queries, report_measurements=report)
-    return FlaggerEngine(plan, gate, queries, report_ticks=report)
+    controller shows in its AnalysisRun or Canary status; a Kayenta engine reports each analysis)."""
+    return engine_for(plan, queries, gate, report=report)
 
 
 class _NoSamples:

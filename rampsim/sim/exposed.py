@@ -1,14 +1,14 @@
 """The simulated series as an imported gate's exporter names them: where its queries are answered.
 
-An Argo or Flagger gate (:mod:`rampsim.gates`) asks PromQL of the series its exporter writes
-(``istio_requests_total``, ``http_requests_total``...). In a simulation, those series are the
+An Argo, Flagger or Kayenta gate (:mod:`rampsim.gates`) asks PromQL of the series its exporter writes
+(``istio_requests_total``, ``http_requests_total``...; rampsim's own under the ``rampsim`` profile). In a simulation, those series are the
 run's telemetry presented under the gate's exporter profile and deployment names
 (:func:`rampsim.promql.exposition.exposition_store`), and the gate's engine evaluates its
 queries there with Prometheus 3.x semantics.
 
 :func:`plan_engine` is the simulator's default engine factory: the reference
 :class:`~rampsim.engine.engine.DecisionEngine` for a rampsim plan, the imported gate's engine
-for a plan with an ``argo:`` or ``flagger:`` section.
+for a plan with an ``argo:``, ``flagger:`` or ``kayenta:`` section.
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.engines import engine_for
 from rampsim.gates.exprlang import ResultValue
 from rampsim.gates.flagger_queries import observer_for
+from rampsim.gates.kayenta_model import KayentaGate
+from rampsim.gates.kayenta_queries import metric_queries
 from rampsim.gates.plan_sections import Gate, gate_of
 from rampsim.gates.queries import QueryFunction, QueryProvider, result_values
 from rampsim.plan.schema import Plan
@@ -49,8 +51,11 @@ def plan_engine(plan: Plan) -> Engine:
 
 def exposition_for(gate: Gate) -> tuple[str, Deployment]:
     """The exporter profile and the deployment labels the gate's queries select: an Argo gate's profile and identity;
-    a Flagger gate's observer (its Canary's ``provider``, else the mesh; ``http`` for a provider without an exporter
-    profile) with Flagger's workloads (``<target>-primary``, ``<target>``) and, under nginx, its ingress."""
+    a Kayenta gate's profile, service and namespace; a Flagger gate's observer (its Canary's ``provider``, else the
+    mesh; ``http`` for a provider without an exporter profile) with Flagger's workloads (``<target>-primary``,
+    ``<target>``) and, under nginx, its ingress."""
+    if isinstance(gate, KayentaGate):
+        return gate.profile, Deployment(service=gate.identity.service, namespace=gate.identity.namespace)
     if isinstance(gate, ArgoGate):
         identity = gate.identity
         profile = "rampsim" if gate.profile == "custom" else gate.profile
@@ -65,9 +70,12 @@ def exposition_for(gate: Gate) -> tuple[str, Deployment]:
 
 
 def _queries_of(gate: Gate) -> tuple[str, ...]:
-    """The query texts an Argo gate's metrics ask (``{{args.x}}`` tags left in); none for a Flagger gate."""
+    """The query texts an Argo gate's metrics ask (``{{args.x}}`` tags left in) or a Kayenta gate's for each scope
+    (those Kayenta can build); none for a Flagger gate."""
     if isinstance(gate, ArgoGate):
         return tuple(metric.query for metric in gate.metrics.values())
+    if isinstance(gate, KayentaGate):
+        return tuple(q for arms in metric_queries(gate).values() for q in arms.values() if isinstance(q, str))
     return ()
 
 

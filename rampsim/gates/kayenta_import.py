@@ -1,0 +1,283 @@
+"""A Kayenta canary config (and the Spinnaker stage that runs it) → a :class:`~rampsim.gates.kayenta_model.KayentaGate`.
+
+The config is Kayenta's JSON (:func:`rampsim.judges.kayenta_config.parse_kayenta_config` reads it);
+the schedule is the stage's (a Spinnaker pipeline or ``kayentaCanary`` stage JSON given as ``stage``:
+its ``canaryConfig``), each value overridable by :class:`StageOptions`, with Orca's defaults
+otherwise. Every problem is located (``file: metrics[0] (cpu).field: message``):
+
+* refused (:class:`~rampsim.gates.refusals.GateRefused`): a metric of a provider other than
+  Prometheus (Atlas, Stackdriver, Datadog...: their queries cannot be answered from simulated
+  series), PromQL outside rampsim's subset;
+* faithful (a note, and Kayenta's behaviour in the simulation): a query Kayenta cannot build for a
+  scope (no custom filter and no resource type, a resource type without a location): Kayenta's
+  canary execution fails, so every analysis rolls the canary back.
+
+Template variables no scope binds (``${namespace}`` in Kayenta's integration-test configs) would fail
+Kayenta's query: the importer gives each a value in the scope's ``extendedScopeParams`` (the simulated
+namespace for ``namespace``, the variable's name otherwise) and says so; ``scope_params`` sets them.
+The scopes default to the names the simulated series carry: the arm (``canary``, ``baseline``) under
+the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) under an exporter's.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+from pydantic import ValidationError
+
+from rampsim.errors import InvalidPlanError
+from rampsim.gates.kayenta_model import (
+    ORCA_THRESHOLDS, KayentaGate, KayentaStage, PrometheusQuery, analyses, format_iso_duration, query_problems,
+)
+from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, metric_queries, template_variables
+from rampsim.gates.profiles import infer_profile
+from rampsim.gates.refusals import GateError, GateRefused
+from rampsim.judges.kayenta_config import KayentaConfig, parse_kayenta_config
+from rampsim.promql import Deployment, QueryError, UnsupportedQuery, check_supported
+from rampsim.units import Kind, format_value
+
+__all__ = ["StageOptions", "KayentaImport", "import_kayenta", "import_kayenta_data", "read_json", "stage_of"]
+
+_STAGE_FIELDS = set(KayentaStage.model_fields)
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    """What the command line says about the stage; ``None`` keeps the stage file's value, else Orca's default.
+
+    Durations in seconds (``interval``, ``warmup`` and ``lookback`` whole minutes, as the stage writes them);
+    ``lifetime`` defaults to ``default_lifetime`` (the base plan's phases less the warm-up), else 1 hour."""
+
+    lifetime: Optional[float] = None
+    interval: Optional[float] = None
+    warmup: Optional[float] = None
+    lookback: Optional[float] = None
+    step: Optional[float] = None
+    pass_threshold: Optional[float] = None
+    marginal: Optional[float] = None
+    canary_scope: Optional[str] = None
+    baseline_scope: Optional[str] = None
+    location: Optional[str] = None
+    scope_params: Mapping[str, str] = field(default_factory=dict)
+    profile: Optional[str] = None
+    default_lifetime: Optional[float] = None
+
+
+@dataclass
+class KayentaImport:
+    """An imported gate, its ``kayenta:`` section as plain data (the config as written), notes and sources."""
+
+    gate: KayentaGate
+    section: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    """The JSON in ``path``; :class:`GateError` naming the file (and the line) when it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GateError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise GateError([f"{path}{line}: not JSON: {exc}"]) from None
+
+
+def stage_of(data: Any, source: str) -> dict[str, Any]:
+    """The ``canaryConfig`` of the first ``kayentaCanary`` stage in a pipeline or stage JSON (or the block itself)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "kayentaCanary" and isinstance(node.get("canaryConfig"), dict):
+                found.append(node["canaryConfig"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    if found:
+        return found[0]
+    if isinstance(data, dict) and ("lifetimeDuration" in data or "lifetimeHours" in data or "scopes" in data):
+        return data
+    raise GateError([f"{source}: no kayentaCanary stage (a stage with type kayentaCanary and its canaryConfig)"])
+
+
+def import_kayenta(config: Union[str, Path], stage: Optional[Union[str, Path]] = None,
+                   options: StageOptions = StageOptions()) -> KayentaImport:
+    """Import the canary config in the JSON file ``config``, run as the stage in ``stage`` says (a pipeline or
+    stage JSON file), with ``options`` over both."""
+    written = stage_of(read_json(stage), str(stage)) if stage is not None else {}
+    sources = [str(config)] + ([str(stage)] if stage is not None else [])
+    return import_kayenta_data(read_json(config), str(config), written, options, sources)
+
+
+def _config(data: Any, source: str) -> KayentaConfig:
+    try:
+        return parse_kayenta_config(data, source)
+    except InvalidPlanError as exc:
+        raise GateError(str(exc).splitlines()) from None
+
+
+def _refusals(config: KayentaConfig, source: str) -> list[str]:
+    refused = []
+    for i, metric in enumerate(config.metrics):
+        kind = metric.query.get("type", metric.query.get("serviceType", "prometheus"))
+        if kind != "prometheus":
+            refused.append(f"{source}: metrics[{i}] ({metric.name}): provider {kind!r}: rampsim simulates Kayenta's "
+                           f"Prometheus provider only (its queries cannot be answered from simulated series)")
+    return refused
+
+
+def _profile(config: KayentaConfig, options: StageOptions) -> str:
+    if options.profile:
+        return options.profile
+    texts = [str(m.query.get("customInlineTemplate") or m.query.get("metricName") or "") for m in config.metrics]
+    inferred = infer_profile(texts)
+    return "rampsim" if inferred == "custom" else inferred
+
+
+def _minutes(seconds: Optional[float], what: str) -> Optional[int]:
+    if seconds is None:
+        return None
+    if seconds < 0 or abs(seconds / 60 - round(seconds / 60)) > 1e-9:
+        raise GateError([f"--{what}: the stage counts it in whole minutes, got {format_value(seconds, Kind.DURATION)}"])
+    return int(round(seconds / 60))
+
+
+def _stage(written: Mapping[str, Any], config: KayentaConfig, options: StageOptions, profile: str,
+           notes: list[str]) -> dict[str, Any]:
+    """The stage as plain data: the file's known fields, the options over them, Orca's defaults noted."""
+    stage = {k: v for k, v in written.items() if k in _STAGE_FIELDS}
+    ignored = sorted(set(written) - _STAGE_FIELDS)
+    if ignored:
+        notes.append(f"stage fields not simulated: {', '.join(ignored)}")
+    warmup = _minutes(options.warmup, "warmup")
+    if warmup is not None:
+        stage["beginCanaryAnalysisAfterMins"] = warmup
+    if options.lifetime is not None or ("lifetimeDuration" not in stage and "lifetimeHours" not in stage):
+        lifetime = options.lifetime or options.default_lifetime or 3600.0
+        stage.pop("lifetimeHours", None)
+        stage["lifetimeDuration"] = format_iso_duration(lifetime)
+        if options.lifetime is None:
+            notes.append(f"lifetime {format_value(lifetime, Kind.DURATION)}"
+                         + (" (the base plan's phases)" if options.default_lifetime else " (assumed: give --lifetime)"))
+    for key, value in (("canaryAnalysisIntervalMins", _minutes(options.interval, "interval")),
+                       ("lookbackMins", _minutes(options.lookback, "lookback"))):
+        if value is not None:
+            stage[key] = value
+    if "canaryAnalysisIntervalMins" not in stage:
+        notes.append("no analysis interval: one analysis at the end of the lifetime, as Spinnaker does "
+                     "(give --interval)")
+    thresholds = dict(stage.get("scoreThresholds") or {})
+    if not thresholds:
+        given = config.classifier.scoreThresholds
+        thresholds = {"pass": given.pass_, "marginal": given.marginal} if given else dict(ORCA_THRESHOLDS)
+        notes.append(f"score thresholds pass {thresholds['pass']:g}, marginal {thresholds['marginal']:g} "
+                     + ("(the config's)" if given else "(Orca's defaults)"))
+    if options.pass_threshold is not None:
+        thresholds["pass"] = options.pass_threshold
+    if options.marginal is not None:
+        thresholds["marginal"] = options.marginal
+    stage["scoreThresholds"] = thresholds
+    stage["scopes"] = _scopes(written.get("scopes"), config, options, profile, notes)
+    return stage
+
+
+def _scopes(written: Any, config: KayentaConfig, options: StageOptions, profile: str,
+            notes: list[str]) -> list[dict[str, Any]]:
+    """A scope for every scope name the metrics use: the stage's, the options over it, the simulated names else."""
+    given = {s.get("scopeName", "default"): s for s in written or [] if isinstance(s, dict)}
+    deployment = Deployment()
+    default = {"canary": "canary", "baseline": "baseline"} if profile == "rampsim" else \
+        {arm: deployment.workload(arm) for arm in ARMS}
+    scopes = []
+    for name in dict.fromkeys(m.scopeName for m in config.metrics):
+        scope = {k: v for k, v in given.get(name, {}).items() if k not in ("startTimeIso", "endTimeIso")}
+        if set(given.get(name, {})) & {"startTimeIso", "endTimeIso"}:
+            notes.append(f"scope {name!r}: startTimeIso/endTimeIso not simulated (the analyses follow the ramp)")
+        scope["scopeName"] = name
+        for arm, key, chosen in (("canary", "experimentScope", options.canary_scope),
+                                 ("baseline", "controlScope", options.baseline_scope)):
+            if chosen is not None or key not in scope:
+                scope[key] = chosen or default[arm]
+        if options.location is not None:
+            scope["controlLocation"] = scope["experimentLocation"] = options.location
+        if options.step is not None:
+            scope["step"] = int(options.step)
+        params = {**scope.get("extendedScopeParams", {}), **options.scope_params}
+        scope.pop("extendedScopeParams", None)
+        if params:
+            scope["extendedScopeParams"] = params
+        scopes.append(scope)
+    return scopes
+
+
+def _bind_variables(section: dict[str, Any], config: KayentaConfig, namespace: str, notes: list[str]) -> None:
+    """Give every template variable no scope binds a value in its scope's ``extendedScopeParams``, and say so."""
+    scopes = {s["scopeName"]: s for s in section["stage"]["scopes"]}
+    for metric in config.metrics:
+        query = PrometheusQuery.model_validate(metric.query)
+        template = query.customInlineTemplate or config.templates.get(query.customFilterTemplate or "", "")
+        scope = scopes[metric.scopeName]
+        params = scope.get("extendedScopeParams", {})
+        bound = {"scope", *params} | ({"resourceType"} if query.resourceType else set()) \
+            | ({"location"} if scope.get("controlLocation") and scope.get("experimentLocation") else set())
+        for name in template_variables(template):
+            if name in bound:
+                continue
+            params[name] = namespace if name == "namespace" else name
+            scope["extendedScopeParams"] = params
+            notes.append(f"metric {metric.name!r}: template variable ${{{name}}} has no value in the scope (Kayenta "
+                         f"would fail the query): set to {params[name]!r} in extendedScopeParams "
+                         f"(--scope-param {name}=VALUE sets it)")
+
+
+def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[str, Any]] = None,
+                        options: StageOptions = StageOptions(), sources: Optional[list[str]] = None) -> KayentaImport:
+    """:func:`import_kayenta` for parsed JSON: the config ``data`` read from ``source``, the stage's ``canaryConfig``
+    (``written_stage``, none by default)."""
+    config = _config(data, source)
+    refused = _refusals(config, source)
+    if refused:
+        raise GateRefused(refused)
+    notes: list[str] = []
+    profile = _profile(config, options)
+    section: dict[str, Any] = {"profile": profile, "stage": _stage(written_stage or {}, config, options, profile, notes),
+                               "config": data}
+    _bind_variables(section, config, "default", notes)
+    try:
+        gate = KayentaGate.model_validate(section)
+    except ValidationError as exc:
+        raise GateError([f"{source}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+    problems = [f"{source}: {'.'.join(map(str, loc))}: {message}" for loc, message in query_problems(gate)]
+    if problems:
+        raise GateError(problems)
+    unsupported = []
+    for name, arms in metric_queries(gate).items():
+        broken = [(arm, built) for arm, built in arms.items() if isinstance(built, QueryBuildError)]
+        if broken:
+            which = "either scope" if len(broken) == len(arms) else f"the {broken[0][0]} scope"
+            notes.append(f"metric {name!r}: Kayenta cannot build its query for {which} ({broken[0][1]}): every "
+                         f"analysis fails and rolls the canary back (give --scope-param and --location)")
+        for arm, built in arms.items():
+            if isinstance(built, QueryBuildError):
+                continue
+            try:
+                check_supported(built)
+            except (QueryError, UnsupportedQuery) as exc:
+                unsupported.append(f"{source}: metric {name!r}: query {built!r}: {exc}")
+    if unsupported:
+        raise GateRefused(unsupported)
+    schedule = analyses(gate.stage)
+    notes.append(f"{len(schedule)} analysis(es), every {gate.stage.interval_minutes} min from "
+                 + (f"{format_value(gate.stage.warmup, Kind.DURATION)}" if gate.stage.warmup else "the start")
+                 + ", each over "
+                 + (f"the last {gate.stage.lookbackMins} min" if gate.stage.lookbackMins else
+                    "everything since the analysis began") + f"; profile {profile}")
+    return KayentaImport(gate, section, notes, sources or [source])
