@@ -19,6 +19,8 @@ It prints plain figures; it asserts nothing. Measured:
    same seed for both in each pair), CPU time (``time.process_time``) and wall time, median of
    ``--replicates``; the ratio of the medians is printed (target: at most 1.30x). A second line
    times the same without a prepared scenario (each run builds its scenario and latency table).
+   ``--variability-only`` prints these two lines alone (a few seconds; for A/B runs of two checkouts:
+   ``PYTHONPATH=CHECKOUT python benchmarks/bench_sim.py --variability-only`` from outside the checkout).
 """
 from __future__ import annotations
 
@@ -132,8 +134,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="warm runs per figure (median)")
     parser.add_argument("--naive-seconds", type=float, default=20.0, help="simulated seconds of the naive model")
     parser.add_argument("--replicates", type=int, default=41, help="interleaved pairs of the variability figure")
+    parser.add_argument("--variability-only", action="store_true", help="print the variability figures (4.) alone")
     args = parser.parse_args()
     plan = load_plan(REFERENCE)
+    if args.variability_only:
+        print_variability_cost(plan, args.replicates)
+        return
     cold, warm = timed(lambda: simulate(plan, seed=1), args.repeat)
     print(f"fluid, 4-hour reference ramp, engine included: cold {cold * 1000:.0f} ms, warm median {warm * 1000:.1f} ms")
     _, alone = timed(lambda: simulate(plan, seed=1, engine_factory=None), args.repeat)
@@ -157,11 +163,16 @@ def main() -> None:
     print(f"ratio naive (extrapolated) / fluid with engine: {extrapolated / warm:,.0f}x; "
           f"/ fluid simulation only: {extrapolated / alone:,.0f}x")
 
+    print_variability_cost(plan, args.replicates)
+
+
+def print_variability_cost(plan, replicates: int) -> None:
+    """Print figure 4: the open-loop replicate's CPU and wall time without and with variability, and their ratio."""
     for prepared, label in ((True, "open-loop fluid replicate of the reference plan (prepared scenario, as a sweep)"),
                             (False, "the same, each run building its scenario (simulate(plan) alone)")):
-        cost = variability_cost(plan, args.replicates, prepared)
+        cost = variability_cost(plan, replicates, prepared)
         (cpu_none, wall_none), (cpu_shipped, wall_shipped) = cost["none"], cost["shipped"]
-        print(f"{label}: variability none vs the shipped variability, median of {args.replicates} interleaved "
+        print(f"{label}: variability none vs the shipped variability, median of {replicates} interleaved "
               f"pairs: CPU {cpu_none * 1000:.1f} ms vs {cpu_shipped * 1000:.1f} ms = {cpu_shipped / cpu_none:.2f}x, "
               f"wall {wall_none * 1000:.1f} ms vs {wall_shipped * 1000:.1f} ms = {wall_shipped / wall_none:.2f}x "
               f"(target at most 1.30x)")

@@ -435,11 +435,11 @@ def test_variability_draws_leave_the_other_streams_alone(sampling_reference_plan
 
 
 @given(st.floats(0.0, 0.99999), st.integers(1, 700), st.integers(1, 4), st.integers(0, 2**32 - 1))
-def test_the_blocked_ar1_filter_equals_scipys_lfilter(phi, n, columns, seed):
+def test_the_ar1_filter_equals_scipys_lfilter(phi, n, columns, seed):
     from scipy.signal import lfilter
 
     from rampsim.sim.variability import ar1
 
     shocks = np.random.default_rng(seed).standard_normal((n, columns))
-    np.testing.assert_allclose(ar1(shocks, phi, block=16), lfilter([1.0], [1.0, -phi], shocks, axis=0),
+    np.testing.assert_allclose(ar1(shocks, phi), lfilter([1.0], [1.0, -phi], shocks, axis=0),
                                rtol=1e-9, atol=1e-12)

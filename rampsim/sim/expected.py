@@ -10,6 +10,7 @@ with no noise at all, which is what the ground truth judges.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional, Sequence
 
 import numpy as np
@@ -47,16 +48,22 @@ class Expected:
     smallest_bound: float
     _tables: dict = field(default_factory=dict, repr=False)
 
-    def latency_table(self, log_stretch: np.ndarray) -> latency.CdfTable:
-        """The served-latency CDF of every row, tabulated wide enough for latencies stretched by
-        ``exp(log_stretch)``: the range is rounded out to whole log units, so runs share tables."""
-        low, high = int(np.floor(log_stretch.min())), int(np.ceil(log_stretch.max()))
+    def latency_table(self, stretch: np.ndarray) -> latency.CdfTable:
+        """The served-latency CDF of every row, tabulated wide enough for latencies multiplied by
+        ``stretch``: the range is rounded out to whole log units, so runs share tables."""
+        low, high = int(np.floor(np.log(stretch.min()))), int(np.ceil(np.log(stretch.max())))
         if (low, high) not in self._tables:
             mix, queue, _ = self.latency_rows
             self._tables[low, high] = latency.CdfTable.build(
                 mix, queue.p_wait, queue.wait_mean, np.log(min(self.smallest_bound, self.timeout)) - high,
                 np.log(self.timeout) - low)
         return self._tables[low, high]
+
+    @cached_property
+    def served_mean(self) -> np.ndarray:
+        """The mean served latency of each row of :attr:`latency_rows` (before the timeout cuts it)."""
+        mix, queue, _ = self.latency_rows
+        return mean_served_latency(mix, queue)
 
 
 def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -153,10 +160,10 @@ def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int,
         return Varied(ex.requests[rows], ex.p_error[rows], ex.buckets[rows], ex.mean_latency[rows], gauges)
     requests = ex.requests[rows]
     if paths.requests is not None:
+        expected_load = requests.sum(axis=2)
         requests = requests * paths.requests[rows]
         with np.errstate(invalid="ignore", divide="ignore"):
-            load = np.where(ex.requests[rows].sum(axis=2) > 0,
-                            requests.sum(axis=2) / ex.requests[rows].sum(axis=2), 1.0)      # (ticks, arms)
+            load = np.where(expected_load > 0, requests.sum(axis=2) / expected_load, 1.0)      # (ticks, arms)
         c = ex.conditions
         gauges = gauge_readings(scenario, ex.rho[rows] * load, ex.per_instance[rows] * load, c.leaked[rows],
                                 c.serving[rows])
@@ -167,26 +174,34 @@ def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int,
         buckets, mean_latency = ex.buckets[rows], ex.mean_latency[rows]
         p_timeout = ex.p_timeout[rows]
     else:
-        mix, queue, fail_fast = ex.latency_rows
-        stretch = paths.latency[rows]
-        bounds = np.asarray(scenario.layout.latency_buckets)
-        table, served_mean = ex.latency_table(np.log(stretch)), mean_served_latency(mix, queue)
-        timeout, index = scenario.config.service.timeout, ex.latency_index[rows]
-        arms = range(len(scenario.layout.arms)) if histograms is None else histograms
-        buckets = np.full(stretch.shape + (len(bounds),), np.nan)
-        p_timeout, mean_latency = np.empty(stretch.shape), np.empty(stretch.shape)
-        for a in range(stretch.shape[1]):  # an arm without a histogram needs only the timeout point
-            cells = np.s_[:, a]
-            found, p_timeout[cells], mean_latency[cells] = stretched_bucket_probabilities(
-                bounds if a in arms else bounds[:0], table, queue, fail_fast, served_mean, timeout, index[cells],
-                stretch[cells])
-            if a in arms:
-                buckets[cells] = found
+        buckets, p_timeout, mean_latency = _stretched(scenario, ex, paths.latency[rows], ex.latency_index[rows],
+                                                      histograms)
     p_app = c.p_app[rows] if paths.errors is None else np.minimum(c.p_app[rows] * paths.errors[rows], 1.0)
     ff = c.fail_fast[rows][..., None]
     p_error = ff + (1 - ff) * (1 - (1 - p_app) * (1 - p_timeout))
     return Varied(requests, p_error, buckets, mean_latency, gauges)
 
+
+def _stretched(scenario: Scenario, ex: Expected, stretch: np.ndarray, index: np.ndarray,
+               histograms: Optional[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buckets (NaN for the arms not in ``histograms``), timeout share and mean latency of cells that use
+    rows ``index`` of ``ex``'s latency parameters, with every latency multiplied by the cell's ``stretch``."""
+    _, queue, fail_fast = ex.latency_rows
+    bounds = np.asarray(scenario.layout.latency_buckets)
+    table = ex.latency_table(stretch)
+    arms = range(stretch.shape[1])
+    if histograms is None or set(arms) <= set(histograms):
+        return stretched_bucket_probabilities(bounds, table, queue, fail_fast, ex.served_mean, ex.timeout, index,
+                                              stretch)
+    shown = np.array([a in histograms for a in arms])
+    buckets = np.full(stretch.shape + (len(bounds),), np.nan)
+    p_timeout, mean_latency = np.empty(stretch.shape), np.empty(stretch.shape)
+    for group, points in ((shown, bounds), (~shown, bounds[:0])):   # an arm without a histogram: the timeout alone
+        cells = np.s_[:, group]
+        buckets[cells + np.s_[..., :len(points)]], p_timeout[cells], mean_latency[cells] = \
+            stretched_bucket_probabilities(points, table, queue, fail_fast, ex.served_mean, ex.timeout,
+                                           index[cells], stretch[cells])
+    return buckets, p_timeout, mean_latency
 
 
 def gauge_readings(scenario: Scenario, rho: np.ndarray, per_instance: np.ndarray, leaked: np.ndarray,
@@ -242,16 +257,16 @@ def check_counts(scenario: Scenario, k: int, blips: Optional[list[np.ndarray]] =
     """Health checks counted at ticks ``k:``, all of them and those of instances that are up
     (neither down nor in a ``blips`` round), ``(ticks, arms)`` each; the first scrape counts none."""
     grid = scenario.grid
-    ticks = grid.round_tick
-    rounds = ticks >= max(k, 1)
-    local = ticks[rounds] - k
+    ticks = grid.round_tick                              # never decreases: the rounds counted from tick k on
+    first = int(np.searchsorted(ticks, max(k, 1)))       # are the rounds from ``first`` on
+    local = ticks[first:] - k
     n = grid.n_ticks - k
-    checks = np.zeros((n, len(scenario.pools)))
-    up = np.zeros_like(checks)
+    sizes = np.array([pool.size for pool in scenario.pools], dtype=float)
+    checks = np.bincount(local, minlength=n)[:, None] * sizes
+    up = checks.copy()
     for a, pool in enumerate(scenario.pools):
-        out = pool.down[rounds] if blips is None else pool.down[rounds] | blips[a][rounds]
-        checks[:, a] = np.bincount(local, np.full(len(local), pool.size), n)
-        up[:, a] = np.bincount(local, pool.size - out.sum(axis=1), n)
+        out = pool.down[first:] if blips is None else pool.down[first:] | blips[a][first:]
+        up[:, a] -= np.bincount(local[np.flatnonzero(out) // pool.size], minlength=n)  # (round, instance) pairs out
     return checks, up
 
 

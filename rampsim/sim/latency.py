@@ -87,27 +87,35 @@ def cdf(x: np.ndarray, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray) 
 class CdfTable:
     """:func:`cdf` of a few mixture rows tabulated on a grid of step :data:`TABLE_STEP` in log time.
 
-    Linear interpolation between grid points is off by less than 1e-5 in probability,
-    far below the sampling noise of any bucket count it feeds.
+    Linear interpolation between grid points is off by at most about 5e-4 in probability
+    (just below a component's shift, where the exact CDF is still 0; measured on the
+    reference plan, where 0.04% of values are off by more than 1e-5): below the sampling
+    noise of the bucket counts it feeds.
     """
 
     values: np.ndarray      # (rows, points)
+    slopes: np.ndarray      # (rows, points) the rise to the next point (0 at the last)
     low: float              # log time of the first point
 
     @classmethod
     def build(cls, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray, low: float, high: float) -> "CdfTable":
         """Rows of ``mix`` (``(R, components)``) tabulated from ``exp(low)`` to ``exp(high)`` seconds."""
         size = int(np.ceil((high - low) / TABLE_STEP)) + 2
-        return cls(cdf(np.exp(low + TABLE_STEP * np.arange(size)), mix, p_wait, wait_mean), low)
+        values = cdf(np.exp(low + TABLE_STEP * np.arange(size)), mix, p_wait, wait_mean)
+        slopes = np.zeros_like(values)
+        slopes[:, :-1] = np.diff(values, axis=1)
+        return cls(values, slopes, low)
 
-    def at(self, log_x: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """The CDF of row ``index[...]`` at points ``exp(log_x)`` (``(..., X)``, inside the tabulated range)."""
+    def at(self, log_points: np.ndarray, log_stretch: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The CDF of row ``index[...]`` at ``exp(log_points - log_stretch[...])`` (``(..., X)`` for ``X``
+        points; every one inside the tabulated range)."""
         width = self.values.shape[1]
-        position = (log_x - self.low) * (1.0 / TABLE_STEP)
+        position = ((log_points - self.low) * (1.0 / TABLE_STEP)
+                    - (np.asarray(log_stretch) * (1.0 / TABLE_STEP))[..., None])
         i = position.astype(np.intp)
         np.clip(i, 0, width - 2, out=i)
-        fraction = position - i
+        position -= i                                   # the fraction of the step past point i
         i += (np.asarray(index) * width)[..., None]
-        flat = self.values.ravel()
-        low = flat.take(i)
-        return low + (flat.take(i + 1) - low) * fraction
+        position *= self.slopes.ravel().take(i)
+        position += self.values.ravel().take(i)
+        return position

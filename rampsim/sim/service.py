@@ -24,12 +24,15 @@ from rampsim.sim.queueing import Queue, queue
 __all__ = ["ServiceModel", "bucket_probabilities", "stretched_bucket_probabilities", "mean_served_latency"]
 
 
-def _outcomes(bounds: np.ndarray, served: np.ndarray, shed: np.ndarray, fail_fast: np.ndarray, timeout: float,
-              served_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Buckets, timeout share and mean latency from the served-latency CDF at the bounds and the timeout."""
-    in_time = (1 - shed)[..., None] * served[..., :-1]
-    p_timeout = shed + (1 - shed) * (1 - served[..., -1])
-    cumulative = np.where(bounds < timeout, in_time, 1.0)
+def _outcomes(bounds: np.ndarray, in_range: np.ndarray, at_timeout: np.ndarray, shed: np.ndarray,
+              fail_fast: np.ndarray, timeout: float, served_mean: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buckets, timeout share and mean latency from the served-latency CDF at the bounds below the timeout
+    (``in_range``: the first ones, bounds being increasing; the others read 1) and at the timeout."""
+    keep = 1 - shed
+    cumulative = np.ones(in_range.shape[:-1] + (len(bounds),))
+    np.multiply(keep[..., None], in_range, out=cumulative[..., :in_range.shape[-1]])
+    p_timeout = shed + keep * (1 - at_timeout)
     mean = p_timeout * timeout + (1 - p_timeout) * np.minimum(served_mean, timeout)
     if np.any(fail_fast):   # requests refused by a down instance take 1 ms
         ff = np.asarray(fail_fast, dtype=float)[..., None]
@@ -55,7 +58,9 @@ def bucket_probabilities(bounds: np.ndarray, mix: latency.Mixture, q: Queue, fai
     """
     bounds = np.asarray(bounds, dtype=float)
     served = latency.cdf(_points(bounds, timeout), mix, q.p_wait, q.wait_mean)
-    return _outcomes(bounds, served, q.shed, fail_fast, timeout, mean_served_latency(mix, q))
+    below = int(np.searchsorted(bounds, timeout))
+    return _outcomes(bounds, served[..., :below], served[..., -1], q.shed, fail_fast, timeout,
+                     mean_served_latency(mix, q))
 
 
 def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, q: Queue, fail_fast: np.ndarray,
@@ -67,12 +72,10 @@ def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, 
     ``P(stretch * L <= le) = P(L <= le / stretch)``, read from the row's tabulated CDF.
     """
     bounds = np.asarray(bounds, dtype=float)
-    below = np.flatnonzero(bounds < timeout)          # bounds at or above the timeout read 1 whatever is served
-    part = table.at(np.log(np.append(bounds[below], timeout)) - np.log(stretch)[..., None], index)
-    served = np.ones(part.shape[:-1] + (len(bounds) + 1,))
-    served[..., below] = part[..., :-1]
-    served[..., -1] = part[..., -1]
-    return _outcomes(bounds, served, q.shed[index], fail_fast[index], timeout, served_mean[index] * stretch)
+    below = int(np.searchsorted(bounds, timeout))     # increasing bounds: those at or above the timeout read 1
+    part = table.at(np.log(np.append(bounds[:below], timeout)), np.log(stretch), index)
+    return _outcomes(bounds, part[..., :-1], part[..., -1], q.shed[index], fail_fast[index], timeout,
+                     served_mean[index] * stretch)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ import numpy as np
 __all__ = ["Streams", "STREAMS", "DRAW_SCHEME"]
 
 STREAMS = ("requests", "errors", "latency", "health", "cache", "gauges", "router", "service", "variability")
-DRAW_SCHEME = 2  # 2: health checks one binomial per tick and arm, a latency stream per arm
+DRAW_SCHEME = 3  # 2: health checks one binomial per tick and arm, a latency stream per arm;
+                 # 3: latent AR(1) paths filtered by a doubling scan, the stretched latency lookup reordered
+                 #    (the same random numbers, other rounding)
 
 
 class Streams:

@@ -43,33 +43,30 @@ class Paths:
 
 def ou_path(rng: np.random.Generator, n: int, columns: int, sd: float, phi: float) -> np.ndarray:
     """A stationary AR(1) path ``(n, columns)`` with marginal sd ``sd`` and lag-1 correlation ``phi``."""
-    shocks = rng.standard_normal((n, columns))
-    shocks[1:] *= sd * math.sqrt(1.0 - phi * phi)
-    shocks[0] *= sd
+    return _stationary(rng.standard_normal((n, columns)), sd, phi)
+
+
+def _stationary(noise: np.ndarray, sd: float | np.ndarray, phi: float) -> np.ndarray:
+    """The stationary AR(1) paths driven by standard normal ``noise`` ``(n, columns)``: marginal sd ``sd``
+    (one for all columns, or one per column) and lag-1 correlation ``phi``."""
+    shocks = noise * (np.asarray(sd) * math.sqrt(1.0 - phi * phi))
+    shocks[0] = noise[0] * sd
     return ar1(shocks, phi)
 
 
-def ar1(shocks: np.ndarray, phi: float, block: int = 64) -> np.ndarray:
+def ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
     """``x[t] = phi * x[t - 1] + shocks[t]`` from ``x[-1] = 0``, along the first axis.
 
-    Blocks of ``block`` steps are filtered at once with the matrix of powers of ``phi``
-    (``0 <= phi < 1``, so every power is at most 1), carrying the last value from block
-    to block: one Python step per block, not per tick.
+    A doubling scan: after the step of lag ``2^j`` every ``x[t]`` holds the filtered sum
+    of the ``2^(j + 1)`` shocks up to ``t``, so ``ceil(log2(n))`` whole-array steps replace
+    the ``n`` sequential ones (``0 <= phi < 1``: every weight is at most 1).
     """
-    n, columns = shocks.shape
-    steps = np.arange(block)
-    lag = steps[:, None] - steps[None, :]
-    within = np.where(lag >= 0, phi ** np.maximum(lag, 0), 0.0)         # phi^(j - i) for i <= j
-    carried = phi ** (steps + 1)                                          # what the previous block's end adds
-    blocks = -(-n // block)
-    padded = np.zeros((blocks * block, columns))
-    padded[:n] = shocks
-    local = np.einsum("ji,bic->bjc", within, padded.reshape(blocks, block, columns))
-    last = np.zeros(columns)
-    for b in range(blocks):
-        local[b] += carried[:, None] * last
-        last = local[b, -1]
-    return local.reshape(-1, columns)[:n]
+    x = np.array(shocks, dtype=float)
+    lag = 1
+    while lag < len(x):
+        x[lag:] += phi ** lag * x[:-lag]
+        lag *= 2
+    return x
 
 
 def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: int) -> np.ndarray:
@@ -82,6 +79,8 @@ def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: i
     edges = grid.times
     for source, rate in enumerate(rates):
         count = rng.poisson(rate * horizon / _DAY)
+        if not count:
+            continue
         starts = rng.uniform(0.0, horizon, count)
         ends = starts + rng.exponential(bursts.duration, count)
         multipliers = np.exp(math.log(bursts.multiplier) + bursts.spread * rng.standard_normal(count))
@@ -97,15 +96,18 @@ def _latent(rng: np.random.Generator, latent: Latent, grid: Grid, n_arms: int, n
     log = np.zeros((n, n_arms))
     if latent.sd > 0:
         phi = math.exp(-grid.interval / latent.correlation_time)
-        common = ou_path(rng, n, 1, latent.sd * math.sqrt(latent.common), phi)
-        own = ou_path(rng, n, n_arms, latent.sd * math.sqrt(1.0 - latent.common), phi)
-        log = common + own - latent.sd ** 2 / 2
-    multiplier = np.exp(log) * burst_factor(rng, latent.bursts, grid, n_arms)
-    multiplier = np.repeat(multiplier[:, :, None], n_segments, axis=2)
-    if latent.jitter > 0:
-        shape = 1.0 / latent.jitter ** 2
-        multiplier *= rng.gamma(shape, 1.0 / shape, multiplier.shape)
-    return multiplier
+        # the common part (n values), then each arm's own ((n, arms)), as ou_path draws them, filtered together
+        noise = rng.standard_normal(n * (1 + n_arms))
+        noise = np.column_stack([noise[:n], noise[n:].reshape(n, n_arms)])
+        x = _stationary(noise, latent.sd * np.sqrt([latent.common] + [1.0 - latent.common] * n_arms), phi)
+        log = x[:, :1] + x[:, 1:] - latent.sd ** 2 / 2
+    multiplier = (np.exp(log) * burst_factor(rng, latent.bursts, grid, n_arms))[:, :, None]
+    if latent.jitter <= 0:
+        return np.repeat(multiplier, n_segments, axis=2)
+    shape = 1.0 / latent.jitter ** 2
+    jittered = rng.gamma(shape, 1.0 / shape, (n, n_arms, n_segments))
+    jittered *= multiplier
+    return jittered
 
 
 def _blips(rng: np.random.Generator, blips: HealthBlips, grid: Grid, sizes: Sequence[int]) -> list[np.ndarray]:
@@ -118,10 +120,14 @@ def _blips(rng: np.random.Generator, blips: HealthBlips, grid: Grid, sizes: Sequ
         ends = starts + rng.exponential(blips.duration, len(instance))
         first = np.minimum(np.ceil(starts / check - 1e-9).astype(np.intp), rounds)
         after = np.minimum(np.ceil(ends / check - 1e-9).astype(np.intp), rounds)
-        edges = np.zeros((rounds + 1, size), np.int64)
-        np.add.at(edges, (first, instance), 1)
-        np.add.at(edges, (after, instance), -1)
-        result.append(np.cumsum(edges, axis=0)[:-1] > 0)
+        # the (round, instance) cells each blip covers, rounds first <= j < after: every blip's run of
+        # rounds laid end to end, numbered from 0, then moved to the blip's first cell
+        lengths = after - first
+        shift = np.repeat(first - (np.cumsum(lengths) - lengths), lengths)
+        cells = (shift + np.arange(lengths.sum())) * size + np.repeat(instance, lengths)
+        blipped = np.zeros((rounds, size), bool)
+        blipped.ravel()[cells] = True
+        result.append(blipped)
     return result
 
 
