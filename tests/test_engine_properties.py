@@ -1,4 +1,5 @@
-"""Properties of the engine and of the metric definitions (hypothesis)."""
+"""Properties of the engine and of the metric definitions (hypothesis), comparisons with the baseline and
+sequential tests included."""
 import math
 
 import numpy as np
@@ -8,9 +9,10 @@ from hypothesis import strategies as st
 from rampsim.engine import Decision, DecisionEngine, DecisionKind
 from rampsim.engine.metrics import (
     Series, aggregate_groups, corrected_counters, evaluate, histogram_quantile, histogram_quantile_scalar,
-    scalar_finisher,
+    is_scalar_measure, scalar_finisher,
 )
 from rampsim.plan import with_overrides
+from rampsim.plan.schema import Rule
 from rampsim.telemetry import Telemetry
 from rampsim.testing import strategies as rst
 from tests.builders import run
@@ -189,3 +191,53 @@ def test_series_the_plan_does_not_read_may_be_absent():
     telemetry.counters[40, plan.layout.channels("requests", 1, 0)] = np.nan
     assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.HOLD
     assert judge([plan], telemetry).named()[0][0] == "hold"
+
+
+# -- comparisons with the baseline and sequential tests ------------------------------------------------------
+
+COMPARED_METRICS = {"error_rate": "0.5%", "p99": "20ms", "availability": "1%", "cache_hit_rate": "1%"}
+
+
+@st.composite
+def comparisons(draw, windows=("15s", "30s", "1m", "2m")):
+    """A comparison with the baseline on a rolling window: the engine's per-scrape path."""
+    metric = draw(st.sampled_from(list(COMPARED_METRICS)))
+    how = draw(st.sampled_from(["difference", "ratio", "relative"]))
+    fields = {"metric": metric, "compare": "baseline", "as": how, "op": ">", "window": draw(st.sampled_from(windows)),
+              "threshold": COMPARED_METRICS[metric] if how == "difference" else 1.5}
+    if draw(st.booleans()):
+        fields["min_requests"] = draw(st.sampled_from([1, 500, 3000]))
+    return Rule.model_validate(fields)
+
+
+@given(rst.telemetry(gaps=True, resets=True, arms_differ=True), comparisons())
+def test_per_scrape_comparisons_equal_the_vectorized_values_bit_for_bit(telemetry, rule):
+    assert is_scalar_measure(rule)
+    series = Series.from_telemetry(telemetry)
+    lag = int(round(rule.window.seconds / telemetry.layout.scrape_interval))
+    end = np.arange(lag, len(telemetry))
+    vector = evaluate(series, rule, end - lag, end)
+    groups = aggregate_groups(telemetry.layout, rule)
+    finisher = scalar_finisher(rule, telemetry.layout.latency_buckets, list(range(len(groups))))
+    aggregate = series.aggregate(groups)
+    scalar = [finisher((aggregate[e] - aggregate[e - lag]).tolist(), float(telemetry.time[e] - telemetry.time[e - lag]))
+              for e in end]
+    np.testing.assert_array_equal(vector, np.array(scalar))
+
+
+@given(rst.telemetry(min_ticks=20, gaps=True, resets=True, arms_differ=True), st.sampled_from(["error_rate", "p99"]),
+       st.sampled_from(["0%", "50%"]), st.data())
+def test_a_sequential_p_value_reads_the_scrapes_up_to_it_and_only_falls(telemetry, metric, margin, data):
+    """Judged on the whole run or on the run cut after a scrape (later scrapes missing), the value at that scrape
+    is the same float; where known, it never rises."""
+    test = Rule.model_validate({"metric": metric, "compare": "baseline", "test": "sequential", "margin": margin,
+                                "op": "<=", "threshold": "5%"})
+    ticks = np.arange(len(telemetry))
+    values = evaluate(Series.from_telemetry(telemetry), test, np.zeros_like(ticks), ticks)
+    cut = data.draw(st.integers(0, len(telemetry) - 1))
+    early = telemetry.copy()
+    early.counters[cut + 1:] = np.nan
+    alone = evaluate(Series.from_telemetry(early), test, np.array([0]), np.array([cut]))[0]
+    assert alone == values[cut] or (np.isnan(alone) and np.isnan(values[cut]))
+    known = values[~np.isnan(values)]
+    assert np.all(np.diff(known) <= 0) and np.all((known >= 0) & (known <= 1))

@@ -1,7 +1,8 @@
 """Contract 2: the compiled judge decides exactly as the step-by-step engine does.
 
 On random gates, on grids of one random gate (the compiled path proper: one family,
-many thresholds and sustain times, up to 1,000 gates) and on several runs judged at once.
+many thresholds and sustain times, up to 1,000 gates) and on several runs judged at once;
+on gates whose every measure compares the canary with the baseline or is a sequential test.
 """
 from pathlib import Path
 
@@ -32,8 +33,19 @@ def assert_same(plans, telemetry):
 
 @given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
 def test_compiled_judge_equals_engine_on_random_gates(layout, data):
-    telemetry = data.draw(rst.telemetry(layout, min_ticks=20, max_ticks=81, gaps=True, resets=True))
+    telemetry = data.draw(rst.telemetry(layout, min_ticks=20, max_ticks=81, gaps=True, resets=True,
+                                        arms_differ=data.draw(st.booleans())))
     plans = data.draw(st.lists(rst.gate_plans(layout), min_size=1, max_size=4))
+    assert_same(plans, telemetry)
+
+
+@given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
+def test_compiled_judge_equals_engine_on_comparisons_and_sequential_tests(layout, data):
+    """Every measure compares the canary with the baseline (difference, ratio, relative change, a
+    ``min_requests`` guard, a peak) or is a sequential test, on arms that differ, with gaps and resets."""
+    telemetry = data.draw(rst.telemetry(layout, min_ticks=20, max_ticks=81, gaps=data.draw(st.booleans()),
+                                        resets=True, arms_differ=True))
+    plans = data.draw(st.lists(rst.gate_plans(layout, compared=True), min_size=1, max_size=3))
     assert_same(plans, telemetry)
 
 
@@ -75,7 +87,8 @@ def test_compiled_grid_equals_engine_on_several_runs(layout, data):
     pick = lambda options: (lambda: data.draw(st.sampled_from(options)))  # noqa: E731
     plans = [base, *variants(base, pick(FACTORS), pick(SUSTAINS), data.draw(st.integers(1, 12)))]
     n_ticks = data.draw(st.integers(20, 81))
-    runs = [data.draw(rst.telemetry(layout, min_ticks=n_ticks, max_ticks=n_ticks, gaps=True, resets=True))
+    runs = [data.draw(rst.telemetry(layout, min_ticks=n_ticks, max_ticks=n_ticks, gaps=True, resets=True,
+                                    arms_differ=data.draw(st.booleans())))
             for _ in range(data.draw(st.integers(1, 3)))]
     runs = [t if t.time is runs[0].time else type(t)(t.layout, runs[0].time, t.counters, t.gauges) for t in runs]
     verdicts = CompiledGates(plans).judge(runs)

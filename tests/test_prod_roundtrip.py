@@ -7,7 +7,7 @@ TSDB (each on its own day, the third under a service's own metric and label name
 and a ``job`` matcher), and served by ``prometheus`` on 127.0.0.1. The gate then reads each
 ramp back through the HTTP API and must emit exactly the in-process events. The
 PromQL written in :mod:`rampsim.engine.promql` is checked against the engine's
-numbers on the same data.
+numbers on the same data, comparisons of the canary with the baseline included.
 """
 import json
 import subprocess
@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from rampsim.engine import DecisionEngine, DecisionKind, event_to_dict
+from rampsim.engine import CheckpointReport, DecisionEngine, DecisionKind, event_to_dict
 from rampsim.engine.metrics import Series, evaluate
-from rampsim.plan import Metric, WindowKind
+from rampsim.plan import Metric, WindowKind, load_plan, with_overrides
+from rampsim.plan.schema import Criterion
 from rampsim.prod.exporter import MetricsExporter, rehearse
 from rampsim.prod.instants import format_instant
 from rampsim.prod.naming import Naming
@@ -32,7 +33,7 @@ from rampsim.prod.source import PrometheusSource
 from rampsim.telemetry import Telemetry
 from tests.builders import latency_at, run, steady
 from tests.prometheus_server import backfilled_server, require_binaries, start_server, stop_server
-from tests.sim_helpers import REFERENCE
+from tests.sim_helpers import REFERENCE, SCENARIOS
 
 pytestmark = pytest.mark.prometheus
 
@@ -153,6 +154,22 @@ def test_events_read_back_from_prometheus_equal_the_in_process_events(sampling_r
     assert kinds == {"counter-reset": {"reset"}, "scrape-gap": {"missing"}}.get(name, set())
 
 
+@pytest.mark.parametrize("plan_name, name", [("ramp-phase-50k-comparative", "incident"),
+                                             ("ramp-phase-50k-comparative", "counter-reset"),
+                                             ("ramp-phase-50k-sequential", "incident")])
+def test_comparative_and_sequential_gates_read_back_from_prometheus_decide_as_in_process(cases, server, name,
+                                                                                        plan_name):
+    """The gate reads both arms' series (the baseline's too) and, on the same samples, emits the engine's events
+    (the sequential plan on one ramp only: its step engine reads every interval since the start at each scrape)."""
+    case = cases[name]
+    plan = with_overrides(load_plan(SCENARIOS / f"{plan_name}.yaml"), {"traffic.variability": "none"})
+    gate = GateRun(plan, PrometheusSource(server.url, plan.layout, case.naming), case.start, case.naming)
+    list(gate.run_until(case.start + plan.duration))
+    expected = run(DecisionEngine(plan), case.telemetry)
+    assert gate.events == expected
+    assert any(isinstance(e, CheckpointReport) for e in expected)
+
+
 def test_scrape_by_scrape_queries_give_the_same_events(sampling_reference_plan, cases, server):
     case = cases["incident"]
     plan = sampling_reference_plan
@@ -222,6 +239,57 @@ def test_documented_promql_gives_the_engines_numbers(sampling_reference_plan, ca
 
 def test_documented_peak_promql_gives_the_engines_numbers(sampling_reference_plan, cases, server):
     assert cross_check(sampling_reference_plan, cases["incident"], server, peak=True) == []
+
+
+def comparisons() -> list[tuple[str, Criterion]]:
+    """The comparative plan's comparisons with the baseline, and more: every contrast, gauges, a guard every window
+    meets and one none does (its PromQL has no result where the engine's value is inconclusive)."""
+    plan = load_plan(SCENARIOS / "ramp-phase-50k-comparative.yaml")
+    found = [(where, m) for where, m in plan.measures() if m.compare is not None]
+    extra = [
+        {"metric": "error_rate", "as": "ratio", "min_requests": 1000, "window": "5m"},
+        {"metric": "error_rate", "as": "relative", "min_requests": 10**9, "window": "5m"},
+        {"metric": "error_rate", "as": "relative", "segment": "C", "window": "15m"},
+        {"metric": "p50", "as": "ratio", "window": "cumulative"},
+        {"metric": "availability", "as": "difference", "window": "15m"},
+        {"metric": "cache_hit_rate", "as": "relative", "min_requests": 1000, "window": "cumulative"},
+        {"metric": "segment_spread", "definition": "relative", "as": "difference", "window": "1h"},
+        {"metric": "cpu", "as": "difference", "window": "1m"},
+        {"metric": "memory", "agg": "avg", "as": "ratio", "window": "15m"},
+    ]
+    found += [(f"extra {i}", Criterion.model_validate({**m, "compare": "baseline", "op": "<", "threshold": 0}))
+              for i, m in enumerate(extra)]
+    return found
+
+
+@pytest.mark.parametrize("name", ["incident", "counter-reset"])
+def test_comparisons_promql_gives_the_engines_numbers(cases, server, name):
+    """Each comparison's documented PromQL on the real Prometheus equals the engine's value (up to summation order,
+    as above); where the engine's value is inconclusive, PromQL has no number either (no result below the
+    ``min_requests`` guard, NaN over 0/0) but for a peak, whose subquery skips the sub-windows the engine finds
+    inconclusive (as above)."""
+    case = cases[name]
+    series, interval = Series.from_telemetry(case.telemetry), case.telemetry.layout.scrape_interval
+    wrong, answers = [], {}
+    for where, measure in comparisons():
+        for tick in (240, 480, 960):
+            if measure.window.kind is WindowKind.ROLLING:
+                start, window = tick - int(round(measure.window.seconds / interval)), ""
+            else:
+                start = 0 if measure.window.kind is WindowKind.CUMULATIVE else tick - 120
+                window = f"{int((tick - start) * interval)}s"
+            engine = float(evaluate(series, measure, np.array([start]), np.array([tick]))[0])
+            prom = promql_value(server.url, case.naming.promql(measure, window), case.start + tick * interval)
+            answers[where, tick] = prom
+            if np.isnan(engine):
+                same = measure.peak is not None or prom is None or np.isnan(prom)
+            else:
+                same = prom is not None and bool(np.isclose(prom, engine, rtol=1e-9, atol=1e-15))
+            if not same:
+                wrong.append(f"{where} at tick {tick}: engine {engine!r}, PromQL {prom!r}")
+    assert wrong == [], "\n".join(wrong)
+    assert [answers["extra 1", tick] for tick in (240, 480, 960)] == [None] * 3   # the guard no window meets
+    assert answers["extra 0", 240] is not None                                     # one it meets
 
 
 @pytest.mark.slow  # waits for real-time scrapes

@@ -14,6 +14,10 @@ A missing or zero-traffic window is *inconclusive*: it never breaches a rule (an
 resets its sustain clock, like a Prometheus alert's ``for``), never passes a
 criterion, and never leads to advance. After a terminal decision (hold, rollback,
 advance) the engine is done and returns no more events.
+
+A sequential test reads every scrape interval since the ramp began; what it reads of
+each interval is computed once, as the scrapes arrive (past scrapes never change), and
+its p-value once per scrape whatever number of rules and criteria read it.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from rampsim.engine.events import (
 )
 from rampsim.engine.metrics import (
     Aggregator, Series, aggregate_groups, evaluate, gauge_channel, increments, is_scalar_measure, plan_channels,
-    scalar_finisher, without_damaged_gauges,
+    scalar_finisher, sequential_inputs, sequential_known, sequential_p_values, without_damaged_gauges,
 )
 from rampsim.engine.schedule import window_starts
 from rampsim.plan.schema import FinalGate, Measure, Measurement, Metric, Plan, Rule
@@ -115,6 +119,8 @@ class DecisionEngine:
         self._scrape_complete = False
         self._times: list[float] = []
         self._times_of: Optional[np.ndarray] = None
+        self._sequential_inputs: dict[Measurement, np.ndarray] = {}    # per interval, from the first
+        self._sequential_values: dict[Measurement, tuple[int, float]] = {}   # the latest tick's p-value
 
     def _compile_rules(self, plan: Plan) -> tuple[list[_CompiledRule], list[_Slot], list]:
         groups: dict[tuple, int] = {}
@@ -242,7 +248,28 @@ class DecisionEngine:
             floor = SEVERITY_RANK[measure.alert_severity]
             begin = series.time[max(start, 0)]
             return float(sum(1 for t, sev in self._alerts if SEVERITY_RANK[sev] >= floor and t >= begin - TIME_TOLERANCE))
+        if measure.test is not None:
+            return self._sequential_value(series, measure.measurement, tick)
         return float(evaluate(series, measure, np.array([start]), np.array([tick]))[0])
+
+    def _sequential_value(self, series: Series, measurement: Measurement, tick: int) -> float:
+        """A sequential test's p-value at ``tick`` (its window is cumulative), as :func:`evaluate` gives it, each
+        interval's inputs computed once."""
+        latest = self._sequential_values.get(measurement)
+        if latest is not None and latest[0] == tick:
+            return latest[1]
+        value = _NAN
+        if sequential_known(series, measurement, np.array([0]), np.array([tick]))[0]:
+            inputs = self._sequential_inputs.get(measurement)
+            done = 0 if inputs is None else len(inputs)
+            if done < tick:
+                new = sequential_inputs(series, measurement, np.arange(done + 1, tick + 1))
+                inputs = new if inputs is None else np.concatenate([inputs, new])
+                self._sequential_inputs[measurement] = inputs
+            assert inputs is not None  # tick >= 1 when the window holds an interval
+            value = float(sequential_p_values(measurement, inputs[:tick])[-1])
+        self._sequential_values[measurement] = (tick, value)
+        return value
 
     # -- continuous rules -------------------------------------------------------
 

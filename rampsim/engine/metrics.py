@@ -20,24 +20,67 @@ a start before the first scrape. :func:`scalar_finisher` gives the same finish o
 floats, for the engine's per-scrape path; its formulas are written in the same
 order as :func:`finish` so both give identical floats (a property test holds them
 to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
+
+**Comparisons** (``compare: baseline``) read the counter groups of the metric on the arm,
+then on the baseline, then (with ``min_requests``) each arm's requests, and contrast the two
+values (:func:`~rampsim.plan.metric_definitions.contrast`); a window in which either arm served
+fewer than ``min_requests`` requests is inconclusive.
+
+**Sequential tests** (``test: sequential``) turn the same counter groups into a per-interval
+series (the increase over each scrape interval since the window's start) and give the
+anytime-valid p-value of the null "the arm's metric is at most ``1 + margin`` times the
+baseline's" (:mod:`rampsim.judges.sequential`):
+
+* ``error_rate``: the count test on each interval's errors of both arms, the null share being
+  the interval's observed canary share of requests (given the requests, the canary's share of
+  the errors is binomial under the model, whatever the shared load and error multiplier). An
+  interval with a missing, damaged or inconsistent count (errors above requests, a fraction)
+  contributes nothing.
+* ``latency``: the latency test on each interval's log ratio of the arm's quantile to the
+  baseline's, clipped to ``±log`` :data:`LATENCY_RATIO_BOUND`, margin ``log(1 + margin)``; its
+  bets are tuned for :data:`BETS_TUNED_FOR`, and its p-value is valid at every level. An
+  interval in which either arm has no observation contributes nothing.
+
+The value at a scrape uses the intervals up to it and no others, so judging a scrape alone (the
+step engine) and every scrape at once (the compiled judge) give the same floats. It is
+inconclusive where the plain cumulative metric of either arm is (no traffic yet, a missing
+sample at the scrape, damage), so missing data never passes a criterion.
+
+*Guarantee*: on a canary no worse than ``1 + margin`` times the baseline, the probability
+that the p-value *ever* falls to ``alpha`` during the ramp is at most ``alpha``, however
+often it is read, if the model holds. The count test needs the error noise shared by both
+arms: noise on one arm alone (per-arm overdispersion, a bad pod) moves the canary's share of
+errors like a regression and voids the bound. The latency test needs the per-interval log
+ratios' conditional mean constant (noise on one arm that persists across intervals makes it
+drift).
 """
 from __future__ import annotations
 
 import functools
+import math
 from typing import Optional, Sequence
 
 import numpy as np
 
-from rampsim.plan.functions import histogram_quantile, histogram_quantile_scalar, ratio, windows
-from rampsim.plan.metric_definitions import Group, ScalarFinisher
+from rampsim.judges.sequential import count_regression_test, latency_regression_test
+from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
+from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
 from rampsim.plan.schema import Measurement, Plan
 from rampsim.telemetry import Layout, Telemetry, damaged_counters, damaged_gauges
 
 __all__ = [
     "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
     "aggregate_groups", "read_channels", "without_damaged_gauges", "plan_channels", "Aggregator", "finish",
-    "scalar_finisher", "evaluate", "is_scalar_measure",
+    "scalar_finisher", "evaluate", "is_scalar_measure", "sequential_inputs", "sequential_p_values",
+    "sequential_known", "LATENCY_RATIO_BOUND", "BETS_TUNED_FOR",
 ]
+
+LATENCY_RATIO_BOUND = 16.0
+"""The latency test reads each interval's quantile ratio clipped to ``[1/16, 16]`` (the count test's widest
+alternative is 16 times the null too): the bound its empirical-Bernstein sequence needs."""
+
+BETS_TUNED_FOR = 0.05
+"""The level the latency test's bets are tuned for; its p-value is valid at every level (a rule's threshold)."""
 
 
 # -- 1. counter resets ---------------------------------------------------------------
@@ -84,8 +127,18 @@ def corrected_counters(raw: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4096)
 def aggregate_groups(layout: Layout, measurement: Measurement) -> tuple[Group, ...]:
-    """The counter channel groups whose window increases ``measurement``'s finish reads, in order (cached)."""
-    return tuple(measurement.metric_definition.counter_groups(layout, measurement))
+    """The counter channel groups whose window increases ``measurement``'s finish reads, in order (cached).
+
+    A comparison's are the arm's groups, then the baseline's, then (with ``min_requests``) each arm's
+    requests."""
+    definition = measurement.metric_definition
+    if measurement.compare is None:
+        return tuple(definition.counter_groups(layout, measurement))
+    sides = measurement.compared
+    groups = aggregate_groups(layout, sides[0]) + aggregate_groups(layout, sides[1])
+    if measurement.min_requests is not None:
+        groups += tuple(definition.counters(layout, side, "requests") for side in sides)
+    return groups
 
 
 def plan_channels(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +150,8 @@ def plan_channels(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
 def read_channels(layout: Layout, measures: Sequence[Measurement]) -> tuple[np.ndarray, np.ndarray]:
     """The counter and gauge columns ``measures`` read: a scrape missing only other series is complete."""
     counters = sorted({c for m in measures for g in aggregate_groups(layout, m.measurement) for c in g})
-    gauges = sorted({gauge_channel(layout, m) for m in measures if m.metric_definition.gauge is not None})
+    gauges = sorted({gauge_channel(layout, side) for m in measures if m.metric_definition.gauge is not None
+                     for side in (m.measurement.compared if m.compare is not None else (m,))})
     return np.array(counters, dtype=np.intp), np.array(gauges, dtype=np.intp)
 
 
@@ -210,18 +264,33 @@ def scalar_finisher(measurement: Measurement, upper_bounds: Sequence[float], col
 
     ``increases`` is a list of window increases in which ``columns`` are the measurement's
     groups, in :func:`aggregate_groups` order. The engine calls this on every scrape,
-    so each metric gives a function with its indices bound and no dispatch.
+    so each metric gives a function with its indices bound and no dispatch. A comparison's
+    contrasts its two sides' finishes as :func:`_compared` does, in the same float operations.
     """
-    return measurement.metric_definition.scalar_finisher(measurement, upper_bounds, columns)
+    if measurement.compare is None:
+        return measurement.metric_definition.scalar_finisher(measurement, upper_bounds, columns)
+    guarded = measurement.min_requests is not None
+    width = (len(columns) - 2 * guarded) // 2
+    canary, baseline = (scalar_finisher(side, upper_bounds, part) for side, part in
+                        zip(measurement.compared, (columns[:width], columns[width:2 * width])))
+    how = measurement.contrast
+    assert how is not None  # a comparison judged per scrape has a contrast (a sequential test has no rolling window)
+    if not guarded:
+        return lambda inc, seconds: contrast_scalar(how, canary(inc, seconds), baseline(inc, seconds))
+    least, canary_requests, baseline_requests = float(measurement.min_requests or 0), columns[-2], columns[-1]
+    return lambda inc, seconds: (contrast_scalar(how, canary(inc, seconds), baseline(inc, seconds))
+                                 if inc[canary_requests] >= least and inc[baseline_requests] >= least else NAN)
 
 
 def is_scalar_measure(measurement: Measurement) -> bool:
     """Whether the engine's per-scrape path (:func:`scalar_finisher`) can judge ``measurement``.
 
-    Rolling windows over counters, and gauges read at the window's end; everything
-    else goes through :func:`evaluate`.
+    Rolling windows over counters, and gauges read at the window's end (not compared: the
+    per-scrape path reads one gauge); everything else goes through :func:`evaluate`.
     """
     if measurement.peak is not None or measurement.trend or measurement.window.kind.value != "rolling":
+        return False
+    if measurement.compare is not None and measurement.metric_definition.gauge is not None:
         return False
     return measurement.metric_definition.per_scrape(measurement)
 
@@ -230,6 +299,10 @@ def is_scalar_measure(measurement: Measurement) -> bool:
 
 def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """The metric over each window, without peak or trend."""
+    if measurement.test is not None:
+        return _sequential(series, measurement, start, end)
+    if measurement.compare is not None:
+        return _compared(series, measurement, start, end)
     definition = measurement.metric_definition
     if definition.gauge is not None:
         return definition.over_windows(measurement, series.gauge(measurement), series.time, start, end)
@@ -237,6 +310,77 @@ def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.
         raise ValueError(f"the {definition.name} metric is counted by the engine, not computed from telemetry")
     increase = series.increase(aggregate_groups(series.layout, measurement), start, end)
     return finish(measurement, series.layout.latency_buckets, increase, series.time[end] - series.time[start])
+
+
+def _compared(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """A comparison over each window: the arm's value against the baseline's, inconclusive below ``min_requests``."""
+    canary, baseline = measurement.compared
+    how = measurement.contrast
+    assert how is not None  # the schema requires 'as' on a comparison that is not a sequential test
+    values = contrast(how, _plain(series, canary, start, end), _plain(series, baseline, start, end))
+    if measurement.min_requests is None:
+        return values
+    requests = series.increase(aggregate_groups(series.layout, measurement)[-2:], start, end)
+    return np.where((requests >= measurement.min_requests).all(axis=1), values, np.nan)
+
+
+def _sequential(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """A sequential test's p-value at the end of each window, from the intervals since its start (see the module
+    docstring). Windows sharing a start share one series of intervals; each value reads its prefix."""
+    firsts, which = np.unique(start, return_inverse=True)
+    length = max(int((end - start).max(initial=0)), 1)
+    ticks = np.minimum(firsts[:, None] + np.arange(1, length + 1), len(series.time) - 1)
+    inputs = sequential_inputs(series, measurement, ticks.ravel())
+    p_value = sequential_p_values(measurement, inputs.reshape(len(firsts), length, -1))
+    values = p_value[which.ravel(), np.clip(end - start - 1, 0, length - 1)]
+    return np.where(sequential_known(series, measurement, start, end), values, np.nan)
+
+
+def sequential_inputs(series: Series, measurement: Measurement, ends: np.ndarray) -> np.ndarray:
+    """``(len(ends), columns)``: what a sequential test reads of each scrape interval ending at ``ends``.
+
+    The count test's are the interval's errors and requests on the arm, then on the baseline;
+    the latency test's the arm's quantile over the interval, then the baseline's. An interval
+    depends on its two scrapes alone, so they can be computed once, as scrapes arrive."""
+    groups = aggregate_groups(series.layout, measurement)
+    increase = series.increase(groups, ends - 1, ends)
+    if measurement.metric_definition.sequential == "count":
+        return increase
+    half = len(groups) // 2
+    buckets, seconds = series.layout.latency_buckets, series.time[ends] - series.time[ends - 1]
+    return np.stack([finish(side, buckets, part, seconds)
+                     for side, part in zip(measurement.compared, (increase[:, :half], increase[:, half:]))], axis=-1)
+
+
+def sequential_p_values(measurement: Measurement, inputs: np.ndarray) -> np.ndarray:
+    """``(..., intervals)``: the test's p-value after each interval, from :func:`sequential_inputs` ``(...,
+    intervals, columns)``; an interval whose inputs are missing or inconsistent is skipped."""
+    margin = measurement.margin or 0.0
+    if measurement.metric_definition.sequential == "count":
+        errors, requests, base_errors, base_requests = np.moveaxis(inputs, -1, 0)
+        total = requests + base_requests
+        with np.errstate(invalid="ignore"):
+            usable = ((errors >= 0) & (errors <= requests) & (errors == np.round(errors)) & (base_errors >= 0)
+                      & (base_errors <= base_requests) & (base_errors == np.round(base_errors)) & (total > 0))
+        share = np.where(usable, requests / np.where(usable, total, 1.0), 0.5)
+        return count_regression_test(np.where(usable, errors, np.nan), np.where(usable, base_errors, np.nan), share,
+                                     margin=margin).p_value
+    canary, baseline = np.moveaxis(inputs, -1, 0)
+    bound = math.log(LATENCY_RATIO_BOUND)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(canary / baseline)
+    usable = (canary > 0) & (baseline > 0) & ~np.isnan(log_ratio)
+    differences = np.where(usable, np.clip(log_ratio, -bound, bound), np.nan)
+    return latency_regression_test(differences, bound=bound, margin=math.log1p(margin),
+                                   alpha=BETS_TUNED_FOR).p_value
+
+
+def sequential_known(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Where a sequential test's value over ``[start, end]`` is conclusive: the window holds an interval and the
+    plain metric over it is known on both arms (traffic, no missing sample at its ends, no damage)."""
+    canary, baseline = measurement.compared
+    return (end > start) & np.isfinite(_plain(series, canary, start, end)) & \
+        np.isfinite(_plain(series, baseline, start, end))
 
 
 def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarray,

@@ -1,8 +1,15 @@
 """The PromQL that computes each plan measure, in the form exact on Prometheus 2.x or 3.x.
 
 Each metric's definition (:meth:`~rampsim.plan.metric_definitions.MetricDefinition.promql`)
-writes its query from the series names here; this module wraps peaks and trends.
+writes its query from the series names here; this module wraps comparisons, peaks and trends.
 ``rampsim explain PLAN --promql`` prints them.
+
+A comparison with the baseline is the two arms' queries contrasted, ``(canary) / on()
+(baseline)`` (``-`` for a difference, ``- 1`` after a relative change), and with
+``min_requests: N`` guarded by ``and on() (sum(increase(requests{arm="canary"}[w])) >= N) and
+on() (... baseline ...)``: below the guard the query has no result, as the engine's value is
+inconclusive. A ratio over a zero baseline is ``+Inf`` (or ``NaN`` over 0/0) in both. A
+sequential test is no PromQL: its text names the per-interval series it is computed from.
 
 The engine's window is closed: a measure over ``[t-w, t]`` reads the samples at both ends
 (an increase is the reset-corrected counter at ``t`` minus at ``t-w``). Which PromQL gives
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import re
 
-from rampsim.plan.metric_definitions import QueryParts
+from rampsim.plan.metric_definitions import QueryParts, contrast_promql
 from rampsim.plan.schema import Measurement
 from rampsim.telemetry import METRIC_NAMES
 from rampsim.units import UnitError, parse_duration
@@ -60,7 +67,11 @@ def promql(measure: Measurement, window: str = "", names: dict[str, str] | None 
     """
     names = {**METRIC_NAMES, **(names or {})}
     w = window or (str(measure.window) if measure.window.kind.value == "rolling" else "<elapsed>")
-    query = measure.metric_definition.promql(measure, QueryParts(measure, w, names, arm_label, segment_label))
+    parts = QueryParts(measure.measurement, w, names, arm_label, segment_label)
+    if measure.test is not None:
+        return for_line(_sequential_inputs(measure.measurement, parts, f"{interval:g}s"), line)
+    query = _compared(measure.measurement, parts) if measure.compare is not None else \
+        measure.metric_definition.promql(measure, parts)
     if measure.peak is not None:  # sub-windows end at every scrape from start + peak to the end
         step = f"{measure.peak:g}s"
         try:
@@ -71,6 +82,34 @@ def promql(measure: Measurement, window: str = "", names: dict[str, str] | None 
     if measure.trend:
         query = f"({query}) / ({query.replace(f'[{w}]', f'[{w}] offset {w}')})"
     return for_line(query, line)
+
+
+def _compared(measure: Measurement, parts: QueryParts) -> str:
+    """A comparison's query: its sides' queries contrasted, guarded by ``min_requests``."""
+    how = measure.contrast
+    assert how is not None  # the schema requires 'as' on a comparison that is not a sequential test
+    definition, sides = measure.metric_definition, measure.compared
+    query = contrast_promql(how, *(definition.promql(side, QueryParts(side, parts.window, parts.names,
+                                                                     parts.arm_label, parts.segment_label))
+                                   for side in sides))
+    if measure.min_requests is None:
+        return query
+    guards = " and on() ".join(f"({parts.increase('requests', arm=side.arm)} >= {measure.min_requests})"
+                               for side in sides)
+    return f"({query}) and on() {guards}"
+
+
+def _sequential_inputs(measure: Measurement, parts: QueryParts, interval: str) -> str:
+    """What a sequential test reads: its per-interval series as PromQL (over one scrape interval), in words."""
+    definition = measure.metric_definition
+    per_interval = [QueryParts(side, interval, parts.names, parts.arm_label, parts.segment_label)
+                    for side in measure.compared]
+    if definition.sequential == "count":
+        inputs = [q.increase(family) for q in per_interval for family in ("errors", "requests")]
+    else:
+        inputs = [definition.promql(q.measurement, q) for q in per_interval]
+    return (f"# anytime-valid {definition.sequential} test since the ramp began, computed by rampsim "
+            f"(rampsim.judges.sequential) from these series at every scrape: {'; '.join(inputs)}")
 
 
 def for_line(query: str, line: int) -> str:

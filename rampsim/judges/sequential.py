@@ -57,7 +57,14 @@ and the differences' conditional means given the past are constant (with driftin
 covers their ``lambda``-weighted running average). Feed it the canary's minus the baseline's mean
 *log* latency per interval: a latency multiplier common to both arms cancels, and a margin of
 ``log(1.1)`` reads "the canary is at most 10% slower". The test rejects "no regression beyond
-``margin``" when the one-sided lower bound at level ``alpha`` exceeds ``margin``.
+``margin``" when the one-sided lower bound at level ``alpha`` exceeds ``margin``. Its e-process
+is the same supermartingale taken at the null's boundary, ``margin``: ``log E_n = sum lambda_i
+(x_i - margin) - sum psi_E(lambda_i) (x_i - mean_{i-1})^2`` (in the unit scale); the bound exceeds
+``margin`` exactly when ``E_n`` exceeds ``1/alpha``. ``alpha`` also tunes the bets, but any
+predictable bets make a supermartingale, so the p-value ``1 / max E`` is valid at every level.
+
+**p-values** (:attr:`SequentialTest.p_value`, both judges): ``min(1, 1 / max_{m <= n} E_m)``, so
+``P(p_n <= a for some n) <= a`` for every level ``a`` under the null; the p-value only falls.
 
 **Packages considered** (PyPI, checked for this module): ``savvi`` 0.3.1 (MIT, Oct 2024) has
 Lindon & Malek's Poisson-process test, but one object per run updated in a Python loop, a fixed
@@ -97,10 +104,17 @@ class SequentialTest:
     """When a sequential judge first rejects its null, by interval; shape ``(...)`` of the runs.
 
     ``crossing`` is the first interval (0-based) at whose end the evidence crossed the
-    threshold, ``-1`` if it never did; the evidence never uncrosses (running maximum)."""
+    threshold, ``-1`` if it never did; the evidence never uncrosses (running maximum).
+    ``log_evalue`` is the log e-process at every interval, shape ``(..., intervals)``."""
 
     alpha: float
     crossing: np.ndarray
+    log_evalue: np.ndarray
+
+    @property
+    def p_value(self) -> np.ndarray:
+        """The anytime-valid p-value at every interval: ``min(1, 1 / max_{m <= n} E_m)``."""
+        return np.exp(-np.maximum(np.maximum.accumulate(self.log_evalue, axis=-1), 0.0))
 
     def rejection(self, looks: Optional[npt.ArrayLike] = None) -> np.ndarray:
         """The first look (an interval index from ``looks``, sorted) at or after the crossing, ``-1`` if none.
@@ -121,19 +135,13 @@ class SequentialTest:
 
 @dataclass(frozen=True)
 class CountTest(SequentialTest):
-    """The count test's log e-process at every interval, shape ``(..., intervals)``."""
-
-    log_evalue: np.ndarray
-
-    @property
-    def p_value(self) -> np.ndarray:
-        """The anytime-valid p-value at every interval: ``min(1, 1 / max_{m <= n} E_m)``."""
-        return np.exp(-np.maximum(np.maximum.accumulate(self.log_evalue, axis=-1), 0.0))
+    """The count test: its log e-process is the mixture's (see the module docstring)."""
 
 
 @dataclass(frozen=True)
 class LatencyTest(SequentialTest):
-    """The latency test's lower confidence bound at every interval (running maximum), shape ``(..., intervals)``."""
+    """The latency test, with its lower confidence bound at every interval (running maximum), shape
+    ``(..., intervals)``."""
 
     lower: np.ndarray
 
@@ -241,6 +249,21 @@ def _lower_bound_unit(unit: np.ndarray, observed: np.ndarray, alpha: float) -> n
     """Waudby-Smith & Ramdas's one-sided predictable plug-in empirical-Bernstein lower CS for the mean of
     ``unit`` (values in [0, 1]; where ``observed`` is False the value is skipped), at every interval."""
     log_inverse_alpha = math.log(1.0 / alpha)
+    return _running_lower(*_bernstein(unit, observed, log_inverse_alpha), log_inverse_alpha)
+
+
+def _running_lower(weight: np.ndarray, gain: np.ndarray, log_inverse_alpha: float) -> np.ndarray:
+    """The lower CS in [0, 1] from :func:`_bernstein`'s sums: the null means its e-process has rejected,
+    intersected over time (a running maximum)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = (gain - log_inverse_alpha) / weight
+    return np.maximum.accumulate(np.where(weight > 0, np.clip(lower, 0.0, 1.0), 0.0), axis=-1)
+
+
+def _bernstein(unit: np.ndarray, observed: np.ndarray, log_inverse_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The running sums of the empirical-Bernstein supermartingale, bets tuned for ``alpha``: ``(sum lambda_i,
+    sum lambda_i x_i - psi_E(lambda_i) (x_i - mean_{i-1})^2)``; its log at a null mean ``m`` is
+    ``gain - m * weight``."""
     x = np.where(observed, unit, 0.0)
     t = np.cumsum(observed, axis=-1)  # observations so far, this one included
     mean = (0.5 + np.cumsum(x, axis=-1)) / (t + 1)
@@ -252,10 +275,7 @@ def _lower_bound_unit(unit: np.ndarray, observed: np.ndarray, alpha: float) -> n
     bet = np.minimum(np.sqrt(2 * log_inverse_alpha / (previous_variance * n * np.log1p(n))), _LAMBDA_CAP)
     bet = np.where(observed, bet, 0.0)
     penalty = (x - previous_mean) ** 2 * (-np.log1p(-bet) - bet)
-    weight = np.cumsum(bet, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lower = (np.cumsum(bet * x - penalty, axis=-1) - log_inverse_alpha) / weight
-    return np.maximum.accumulate(np.where(weight > 0, np.clip(lower, 0.0, 1.0), 0.0), axis=-1)
+    return np.cumsum(bet, axis=-1), np.cumsum(bet * x - penalty, axis=-1)
 
 
 def _differences(differences: npt.ArrayLike, bound: float) -> tuple[np.ndarray, np.ndarray]:
@@ -290,10 +310,14 @@ def latency_regression_test(differences: npt.ArrayLike, *, bound: float, margin:
     """Test H0: mean per-interval difference (canary minus baseline) <= ``margin``, at every interval.
 
     Rejects at the first interval whose one-sided ``1 - alpha`` lower confidence bound exceeds
-    ``margin``; ``differences`` in ``[-bound, bound]``, ``NaN`` where an interval has no data."""
+    ``margin``; ``differences`` in ``[-bound, bound]``, ``NaN`` where an interval has no data. The
+    e-process is the bound's supermartingale at ``margin`` (bets tuned for ``alpha``)."""
     _check_alpha(alpha)
     if not abs(margin) < bound:
         raise UsageError(f"margin must lie inside (-{bound}, {bound}), got {margin}")
     unit, observed = _differences(differences, bound)
-    lower = 2 * bound * _lower_bound_unit(unit, observed, alpha) - bound
-    return LatencyTest(alpha=alpha, crossing=_first_true(lower > margin), lower=lower)
+    log_inverse_alpha = math.log(1.0 / alpha)
+    weight, gain = _bernstein(unit, observed, log_inverse_alpha)
+    lower = 2 * bound * _running_lower(weight, gain, log_inverse_alpha) - bound
+    log_evalue = gain - (margin + bound) / (2 * bound) * weight
+    return LatencyTest(alpha=alpha, crossing=_first_true(lower > margin), log_evalue=log_evalue, lower=lower)

@@ -1,4 +1,5 @@
-"""The plan as a person reads it: every phase, rule, checkpoint and window in words."""
+"""The plan as a person reads it: every phase, rule, checkpoint and window in words, and what its comparisons
+with the baseline and sequential tests assume."""
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -7,6 +8,17 @@ from rampsim.plan.schema import Measure, Plan
 from rampsim.units import Kind, format_value
 
 __all__ = ["explain"]
+
+COMPARISONS = ("Comparisons with the baseline: the measure on the canary against the same measure on the baseline "
+               "over the same window (a difference in the metric's unit, a ratio, or a relative change); a window in "
+               "which either arm served fewer than min_requests requests is INCONCLUSIVE, and a ratio over a "
+               "baseline of 0 is +Inf (as in PromQL). A disturbance both arms share moves both values.")
+SEQUENTIAL = ("Sequential tests: the value is an anytime-valid p-value from the ramp's start against 'the canary's "
+              "error rate (quantile) is at most 1 + margin times the baseline's'. On a canary no worse than that, the "
+              "chance that it ever falls to a level alpha during the ramp is at most alpha, however often it is read. "
+              "The count test (error_rate) needs the error noise shared by both arms: noise on one arm alone "
+              "(overdispersion, a bad pod, bursts on one arm) voids that bound. The latency test needs the per-"
+              "interval log ratio of the arms' quantiles to keep a constant mean.")
 
 
 def _duration(seconds: float) -> str:
@@ -66,4 +78,9 @@ def explain(plan: Plan, query: Optional[Callable[[Measure], str]] = None) -> str
     for name, objective in plan.slo.objectives.items():
         held = f" for {_duration(objective.sustain)} or longer" if objective.sustain else ""
         measure_lines(f"  - {name}: {objective.describe()}{held}", objective, "")
+    measures = [measure for _, measure in plan.measures()]
+    for note, shown in ((COMPARISONS, any(m.contrast is not None for m in measures)),
+                        (SEQUENTIAL, any(m.test is not None for m in measures))):
+        if shown:
+            lines += ["", note]
     return "\n".join(lines)

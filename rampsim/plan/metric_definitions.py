@@ -12,6 +12,15 @@ one class: nothing else changes (``tests/test_metric_definitions.py`` registers 
 metric rampsim ships also has its name in :class:`Metric`, beside its class, so that
 code and type checkers can name it.
 
+A *comparison* (``compare: baseline``) measures a metric on the canary and on the baseline
+and contrasts the two: :data:`CONTRASTS` are the ways (a difference in the metric's unit, a
+ratio, a relative change), :func:`contrast` and :func:`contrast_scalar` compute one on arrays
+and on plain floats with identical floats (IEEE division, as PromQL's ``/``: a baseline of 0
+gives ``+Inf`` against a positive canary and ``NaN`` against 0), :func:`contrast_promql`
+writes it. A definition says whether its metric can be compared
+(:meth:`MetricDefinition.comparison_refusal`) and which anytime-valid sequential test, if any,
+judges it (:attr:`MetricDefinition.sequential`).
+
 The definitions live at the plan layer, computation included, because the plan schema
 needs them to validate and the engine (above it) to compute: one class can serve both
 only below both. They read telemetry through :class:`~rampsim.telemetry.Layout` and
@@ -34,8 +43,9 @@ from rampsim.units import Kind, UnitError, format_value, parse
 if TYPE_CHECKING:
     from rampsim.plan.schema import Measurement
 
-__all__ = ["Metric", "MetricDefinition", "QueryParts", "Group", "ScalarFinisher", "PARAMETERS", "register",
-           "unregister", "definition_of", "metric_names", "resolve_alias"]
+__all__ = ["Metric", "MetricDefinition", "QueryParts", "Group", "ScalarFinisher", "PARAMETERS", "CONTRASTS",
+           "register", "unregister", "definition_of", "metric_names", "resolve_alias", "contrast", "contrast_scalar",
+           "contrast_promql"]
 
 Group = tuple[int, ...]
 """Counter channels summed into one aggregate column (for example the canary's errors in every segment)."""
@@ -84,6 +94,38 @@ PARAMETERS: dict[str, str] = {
     "alert_severity": "the alerts metric",
 }
 """The metric parameters a measurement may set, in the order they are checked, with what each applies to."""
+
+CONTRASTS: dict[str, Kind | None] = {"difference": None, "ratio": Kind.NUMBER, "relative": Kind.RATIO}
+"""How a comparison contrasts the canary's value with the baseline's (``as:``), with the unit of the result: a
+``difference`` (canary − baseline) is in the metric's own unit (``None``), a ``ratio`` (canary / baseline) a plain
+number, a ``relative`` change (canary / baseline − 1) a percentage."""
+
+
+def contrast(how: str, canary: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """The canary's values against the baseline's, elementwise (see :data:`CONTRASTS`); ``NaN`` stays ``NaN``."""
+    if how == "difference":
+        return canary - baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = canary / baseline
+    return quotient - 1.0 if how == "relative" else quotient
+
+
+def contrast_scalar(how: str, canary: float, baseline: float) -> float:
+    """:func:`contrast` on plain floats, giving identical floats (a zero baseline divides as IEEE does)."""
+    if how == "difference":
+        return canary - baseline
+    if baseline == 0.0:
+        quotient = canary * math.copysign(math.inf, baseline) if canary == canary and canary != 0.0 else NAN
+    else:
+        quotient = canary / baseline
+    return quotient - 1.0 if how == "relative" else quotient
+
+
+def contrast_promql(how: str, canary: str, baseline: str) -> str:
+    """The PromQL contrasting the ``canary`` query with the ``baseline`` one; ``on()`` matches the two
+    single-element vectors whatever labels (the arm's) they keep."""
+    query = f"({canary}) {'-' if how == 'difference' else '/'} on() ({baseline})"
+    return f"{query} - 1" if how == "relative" else query
 
 
 class QueryParts:
@@ -140,6 +182,10 @@ class MetricDefinition:
         The gauge family it reads (a gauge metric), else ``None`` (a counter metric).
     ``from_telemetry``
         ``False`` for a metric the engine counts itself (the rules' alerts).
+    ``sequential``
+        The anytime-valid sequential test that judges a comparison of it (``test:
+        sequential``): ``"count"`` (error counts) or ``"latency"`` (a quantile's log ratio);
+        ``None``: none does.
 
     and overrides these methods (each documented below):
 
@@ -150,7 +196,8 @@ class MetricDefinition:
     * :meth:`over_windows` and, if it can be read at one scrape, :meth:`reads_latest`
       (a gauge metric): the value over windows of the gauge's samples;
     * :meth:`promql`: the query that gives the same number;
-    * :meth:`check_parameter` or :meth:`check`, to refuse more than the generic checks do.
+    * :meth:`check_parameter` or :meth:`check`, to refuse more than the generic checks do;
+    * :meth:`comparison_refusal`, if the metric cannot be compared with the baseline.
 
     Register a definition with :func:`register`; the schema, engine and PromQL find it
     with :func:`definition_of`.
@@ -166,6 +213,7 @@ class MetricDefinition:
     peak_allowed: ClassVar[bool] = True
     gauge: ClassVar[Optional[str]] = None
     from_telemetry: ClassVar[bool] = True
+    sequential: ClassVar[Optional[str]] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -186,6 +234,28 @@ class MetricDefinition:
             raise ValueError("'peak' sub-windows must be shorter than the window")
         if m.peak is not None and (m.trend or not self.peak_allowed):
             raise ValueError(f"'peak' applies to counter metrics, not to {self.name}" + (" trends" if m.trend else ""))
+        if m.compare is not None:
+            self.check_comparison(m)
+
+    def check_comparison(self, m: "Measurement") -> None:
+        """Raise ``ValueError`` if ``m``, a comparison with the baseline, does not fit the metric."""
+        refusal = self.comparison_refusal(m)
+        if refusal is not None:
+            raise ValueError(refusal)
+        if m.test is not None and self.sequential is None:
+            tested = ", ".join(sorted(d.name for d in _DEFINITIONS.values() if d.sequential))
+            raise ValueError(f"no sequential test judges {self.name}; one does for {tested}")
+        if m.contrast in ("ratio", "relative") and self.bounds[0] < 0:
+            raise ValueError(f"{self.name} can be negative, so a ratio of two values means nothing: "
+                             f"compare as: difference")
+        if m.min_requests is not None and self.gauge is not None:
+            raise ValueError(f"{self.name} is read from a gauge, not from requests: drop min_requests")
+
+    def comparison_refusal(self, m: "Measurement") -> Optional[str]:
+        """Why ``m`` cannot compare the metric on its arm with the baseline's, or ``None`` if it can."""
+        if not self.from_telemetry:
+            return f"{self.name} is counted by the engine for the whole plan: no arm to compare"
+        return None
 
     def check_parameter(self, m: "Measurement", parameter: str) -> None:
         """Raise ``ValueError`` if ``parameter`` is missing but required, or set but not taken."""
@@ -195,15 +265,24 @@ class MetricDefinition:
         elif getattr(m, parameter) is None and self.parameters[parameter] is not None:
             raise ValueError(self.parameters[parameter])
 
-    def read_threshold(self, value: Any, trend: bool) -> float:
+    def read_threshold(self, value: Any, trend: bool, how: Optional[str] = None) -> float:
         """A threshold as written in a plan, in base units: in the metric's unit (a plain ratio for a trend) and
-        within its bounds (a trend's threshold, a ratio of two values, has none). Raises ``ValueError``."""
+        within its bounds (a trend's threshold, a ratio of two values, has none). A comparison's (``how``, one of
+        :data:`CONTRASTS`) is in its contrast's unit: a difference lies within the width of the bounds, a ratio
+        is not negative, a relative change not below -100%. Raises ``ValueError``."""
+        kind = (CONTRASTS[how] if how is not None else None) or self.unit
         try:
-            threshold = parse(value, Kind.NUMBER if trend else self.unit)
+            threshold = parse(value, Kind.NUMBER if trend else kind)
         except UnitError as exc:
             raise ValueError(str(exc)) from None
         low, high = self.bounds
-        if not (trend and self.trend_allowed) and not low <= threshold <= high:
+        if how == "difference" and not -(high - low) <= threshold <= high - low:
+            raise ValueError(f"{value!r} is out of range: a difference of two {self.name} values lies between "
+                             f"{format_value(low - high, self.unit)} and {format_value(high - low, self.unit)}")
+        if how in ("ratio", "relative") and not threshold >= (0.0 if how == "ratio" else -1.0):
+            raise ValueError(f"{value!r} is out of range: a {how} of two {self.name} values is not below "
+                             f"{'0' if how == 'ratio' else '-100%'}")
+        if how is None and not (trend and self.trend_allowed) and not low <= threshold <= high:
             raise ValueError(self.out_of_range(value))
         return threshold
 
@@ -344,6 +423,7 @@ class ErrorRate(CounterRatio):
 
     name = "error_rate"
     numerator, denominator = "errors", "requests"
+    sequential = "count"
 
 
 @register
@@ -356,6 +436,7 @@ class Latency(MetricDefinition):
     parameters = {"quantile": "metric 'latency' needs a quantile (or write p50, p95, p99, p999)"}
     aliases = {"p50": {"quantile": 0.5}, "p90": {"quantile": 0.9}, "p95": {"quantile": 0.95},
                "p99": {"quantile": 0.99}, "p999": {"quantile": 0.999}}
+    sequential = "latency"
 
     def label(self, m: "Measurement") -> str:
         assert m.quantile is not None  # the check requires it
@@ -412,6 +493,12 @@ class SegmentSpread(MetricDefinition):
 
     def label(self, m: "Measurement") -> str:
         return f"segment spread ({m.definition})"
+
+    def comparison_refusal(self, m: "Measurement") -> Optional[str]:
+        if m.definition == "chi2":
+            return ("a chi2 segment spread is a p-value, not an amount to compare: compare an absolute or "
+                    "relative spread")
+        return super().comparison_refusal(m)
 
     def counter_groups(self, layout: Layout, m: "Measurement") -> list[Group]:
         return [g for s in range(len(layout.segments))
@@ -563,6 +650,10 @@ class CounterRate(MetricDefinition):
     in_words: ClassVar[str]
     bounds = (0.0, math.inf)
 
+    def comparison_refusal(self, m: "Measurement") -> Optional[str]:
+        return (f"the arms' {self.name} values differ by their traffic split, not by the release: compare a rate "
+                f"per request (error_rate, revenue_delta) instead")
+
     def counter_groups(self, layout: Layout, m: "Measurement") -> list[Group]:
         return [self.counters(layout, m, self.family)]
 
@@ -608,6 +699,9 @@ class RevenueDelta(MetricDefinition):
 
     def out_of_range(self, value: Any) -> str:
         return f"{value!r} is out of range: revenue cannot fall by more than 100%"
+
+    def comparison_refusal(self, m: "Measurement") -> Optional[str]:
+        return "revenue_delta already compares the arm with the baseline: drop 'compare'"
 
     def counter_groups(self, layout: Layout, m: "Measurement") -> list[Group]:
         return [self.counters(layout, m, "revenue"), self.counters(layout, m, "requests"),

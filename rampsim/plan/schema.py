@@ -8,6 +8,12 @@ are written with units (see :mod:`rampsim.units`) and stored in base units.
 
 Comparison semantics: a *criterion* passes when ``value <op> threshold`` holds; a
 *rule* or SLO *objective* is breached when ``value <op> threshold`` holds.
+
+A measurement may compare the canary with the baseline (``compare: baseline``): as a
+difference, a ratio or a relative change (``as:``), inconclusive while either arm has served
+fewer than ``min_requests`` requests in the window; or with an anytime-valid sequential test
+(``test: sequential``), whose value is the test's p-value, so that a rule breaches (and a
+criterion fails) when it reaches the threshold, the test's level alpha.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import enum
 import functools
 import math
 import operator
-from typing import Annotated, Any, Callable, Literal, Optional, overload
+from typing import Annotated, Any, Callable, ClassVar, Literal, Optional, overload
 
 import numpy as np
 
@@ -24,7 +30,9 @@ from pydantic import (
 )
 
 from rampsim.errors import InvalidPlanError
-from rampsim.plan.metric_definitions import Metric, MetricDefinition, definition_of, metric_names, resolve_alias
+from rampsim.plan.metric_definitions import (
+    CONTRASTS, Metric, MetricDefinition, definition_of, metric_names, resolve_alias,
+)
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
 from rampsim.units import Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity
 
@@ -149,6 +157,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+MAX_MARGIN = 10.0
+"""The largest ``margin`` of a sequential test: its null is "canary at most 11 times the baseline"."""
+
+_NEEDS_CONTRAST = ("a comparison needs 'as', which says how to read its threshold: difference (in the metric's "
+                   "unit), ratio (a number) or relative (a percentage)")
+
+
 class Measurement(_Model):
     """What is measured: a metric of an arm (and segment) over a window, with the metric's parameters.
 
@@ -158,9 +173,20 @@ class Measurement(_Model):
     divides the value by the one over the equally long window before. The metric's
     :class:`~rampsim.plan.metric_definitions.MetricDefinition` checks the rest.
 
+    ``compare: baseline`` measures the metric on the arm *and* on the baseline
+    (:attr:`compared`) and contrasts them ``as`` a ``difference``, ``ratio`` or ``relative``
+    change (:data:`~rampsim.plan.metric_definitions.CONTRASTS`); with ``min_requests`` the
+    value is inconclusive (NaN) unless each arm served at least that many requests in the
+    window. With ``test: sequential`` instead of ``as``, the value is the anytime-valid
+    p-value of the null "the arm's metric is at most ``1 + margin`` times the baseline's",
+    from the ramp's start (``window: cumulative``, the default): see
+    :mod:`rampsim.engine.metrics`.
+
     Frozen and hashable, with no comparison: equal measurements have equal values, so
     a measurement is the key values are shared and cached under.
     """
+
+    model_config = ConfigDict(validate_by_name=True)  # 'as' is a Python keyword: the field is 'contrast'
 
     metric: Metric
     arm: str = "canary"
@@ -172,6 +198,23 @@ class Measurement(_Model):
     window: Window = Field(default_factory=lambda: Window(kind=WindowKind.ROLLING, seconds=60.0))
     peak: Optional[PositiveDuration] = None
     trend: bool = False
+
+    rejects_with: ClassVar[Optional[tuple[Op, ...]]] = None
+    """The comparisons with which a measure acts when its sequential test rejects (see :class:`Measure`)."""
+
+    compare: Optional[Literal["baseline"]] = None
+    contrast: Optional[Literal["difference", "ratio", "relative"]] = Field(None, alias="as")
+    min_requests: Optional[int] = None
+    test: Optional[Literal["sequential"]] = None
+    margin: Optional[float] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sequential_window(cls, data: Any) -> Any:
+        """A sequential test accumulates evidence from the ramp's start: its window is cumulative unless written."""
+        if isinstance(data, dict) and data.get("test") == "sequential" and "window" not in data:
+            data = {**data, "window": "cumulative"}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -207,10 +250,73 @@ class Measurement(_Model):
             raise ValueError(f"a quantile is between 0 and 1 (exclusive), got {value}")
         return value
 
+    @field_validator("min_requests", mode="before")
+    @classmethod
+    def _min_requests(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        try:
+            count = parse(value, Kind.NUMBER)
+        except UnitError as exc:
+            raise ValueError(f"{exc} (a number of requests)") from None
+        if not (count >= 1 and count == int(count) and count < 2**53):
+            raise ValueError(f"min_requests is a whole number of requests, at least 1; got {value!r}")
+        return int(count)
+
+    @field_validator("margin", mode="before")
+    @classmethod
+    def _margin(cls, value: Any) -> Optional[float]:
+        if value is None:
+            return value
+        try:
+            margin = parse(value, Kind.RATIO)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        if not 0.0 <= margin <= MAX_MARGIN:
+            raise ValueError(f"margin is how much worse than the baseline the null allows, between 0% and "
+                             f"{format_value(MAX_MARGIN, Kind.RATIO)}; got {value!r}")
+        return margin
+
     @model_validator(mode="after")
     def _fits_metric(self) -> "Measurement":
+        self._check_comparison()
         self.metric_definition.check(self)
         return self
+
+    def _check_comparison(self) -> None:
+        """Refuse comparison fields that make no sense together (the metric's definition checks the rest)."""
+        if self.compare is None:
+            for name, written in (("contrast", "as"), ("min_requests", "min_requests"), ("test", "test"),
+                                  ("margin", "margin")):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{written!r} applies to a comparison with the baseline: add compare: baseline")
+            return
+        if self.arm == self.compare:
+            raise ValueError(f"compare: {self.compare} on the {self.arm} arm compares it with itself: measure the "
+                             f"canary (drop 'arm')")
+        if self.trend:
+            raise ValueError("a trend divides by the previous window and a comparison by the baseline: choose one")
+        if self.test is None:
+            if self.contrast is None:
+                raise ValueError(_NEEDS_CONTRAST)
+            if self.margin is not None:
+                raise ValueError("'margin' is a sequential test's (test: sequential); a comparison's threshold "
+                                 "already says how far from the baseline the arm may be")
+            return
+        if self.rejects_with == ():
+            raise ValueError("a sequential test judges noisy telemetry as it arrives: it is a rule or a "
+                             "checkpoint criterion, not an SLO objective (judged on expected metrics)")
+        if self.contrast is not None:
+            raise ValueError("a sequential test compares as a ratio (its null: arm <= (1 + margin) x baseline): "
+                             "drop 'as'")
+        if self.min_requests is not None:
+            raise ValueError("a sequential test needs no minimum sample (its evidence grows with the counts): "
+                             "drop min_requests")
+        if self.window.kind is not WindowKind.CUMULATIVE:
+            raise ValueError("a sequential test accumulates evidence from the ramp's start: its window is "
+                             "cumulative (the default; drop 'window')")
+        if self.peak is not None:
+            raise ValueError("a sequential test's p-value only falls as evidence accumulates: it has no 'peak'")
 
     @property
     def metric_definition(self) -> MetricDefinition:
@@ -223,8 +329,22 @@ class Measurement(_Model):
         return self
 
     @property
+    def compared(self) -> tuple["Measurement", "Measurement"]:
+        """A comparison's two plain measurements: the metric on the arm, then on the baseline (``compare``)."""
+        if self.compare is None:
+            raise ValueError("not a comparison with the baseline")
+        plain = self.measurement.model_copy(update={"compare": None, "contrast": None, "min_requests": None,
+                                                    "test": None, "margin": None})
+        return plain, plain.model_copy(update={"arm": self.compare})
+
+    @property
     def kind(self) -> Kind:
-        """The unit of the value (a plain number for a trend)."""
+        """The unit of the value: a plain number for a trend, a ratio's, a percentage for a relative change or a
+        sequential test's p-value, else the metric's."""
+        if self.test is not None:
+            return Kind.RATIO
+        if self.contrast is not None:
+            return CONTRASTS[self.contrast] or self.metric_definition.unit
         return Kind.NUMBER if self.trend else self.metric_definition.unit
 
     @property
@@ -244,21 +364,35 @@ class Measurement(_Model):
             name = f"{name} trend (ratio to the previous window)"
         if self.segment:
             name = f"{name} in segment {self.segment}"
-        if self.arm != "canary":
+        if self.test is not None:
+            factor = f"{format_value(1.0 + self.margin, Kind.NUMBER)} x " if self.margin else ""
+            return (f"anytime-valid p-value of '{self.arm} {name} at most {factor}the {self.compare}'s' "
+                    f"({self.metric_definition.sequential} test)")
+        if self.contrast == "difference":
+            name = f"{name}, {self.arm} minus {self.compare}"
+        elif self.contrast is not None:
+            name = f"{name} {'ratio' if self.contrast == 'ratio' else 'relative change'}, {self.arm} vs {self.compare}"
+        elif self.arm != "canary":
             name = f"{name} on {self.arm}"
         return name
 
     def describe(self) -> str:
         """The measurement in words: ``P99 latency over the last 1m``."""
-        return f"{self.label} {'at the latest scrape' if self.reads_latest else self.window.describe()}"
+        guard = f" (inconclusive until each arm has served {self.min_requests:,} requests in it)" \
+            if self.min_requests else ""
+        return f"{self.label} {'at the latest scrape' if self.reads_latest else self.window.describe()}{guard}"
 
 
 class Measure(Measurement):
     """A measurement compared with a threshold: ``value <op> threshold`` (see the module docstring).
 
     Written flat, the comparison beside the measured fields; :attr:`measurement` is
-    what is measured without it.
+    what is measured without it. A sequential test's threshold is its level alpha, in
+    (0%, 100%), and its comparison is :attr:`rejects_with`'s: a rule breaches when the p-value
+    falls to alpha (``<`` or ``<=``), a criterion passes while it stays above (``>`` or ``>=``).
     """
+
+    rejects_with: ClassVar[Optional[tuple[Op, ...]]] = ()   # a plain measure (an SLO objective) cannot hold one
 
     op: Op
     threshold: float
@@ -274,7 +408,26 @@ class Measure(Measurement):
         metric = info.data.get("metric")
         if metric is None:
             raise ValueError("cannot read the threshold without a valid metric")
-        return definition_of(metric).read_threshold(value, bool(info.data.get("trend")))
+        if info.data.get("compare") is not None and info.data.get("contrast") is None and info.data.get("test") is None:
+            raise ValueError(_NEEDS_CONTRAST)
+        if info.data.get("test") is not None:
+            try:
+                alpha = parse(value, Kind.RATIO)
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+            if not 0.0 < alpha < 1.0:
+                raise ValueError(f"a sequential test's threshold is its level alpha, between 0% and 100% "
+                                 f"(exclusive), e.g. 5%; got {value!r}")
+            return alpha
+        return definition_of(metric).read_threshold(value, bool(info.data.get("trend")), info.data.get("contrast"))
+
+    @model_validator(mode="after")
+    def _sequential_comparison(self) -> "Measure":
+        if self.test is not None and self.rejects_with and self.op not in self.rejects_with:
+            ops = " or ".join(f"'{op.value}'" for op in self.rejects_with)
+            raise ValueError(f"a sequential test's value is its p-value, and the test rejects when it falls to "
+                             f"alpha (the threshold): write op {ops} here")
+        return self
 
     def describe(self) -> str:
         """The measure in words: ``P99 latency over the last 1m < 200ms``."""
@@ -284,9 +437,13 @@ class Measure(Measurement):
 class Criterion(Measure):
     """A checkpoint criterion: passes when ``value <op> threshold``."""
 
+    rejects_with = (Op.GT, Op.GE)
+
 
 class Rule(Measure):
     """A continuous rule: breached when ``value <op> threshold`` for ``sustain`` or longer."""
+
+    rejects_with = (Op.LT, Op.LE)
 
     sustain: Duration = 0.0
     severity: Literal["info", "warning", "critical"] = "warning"

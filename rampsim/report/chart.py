@@ -153,7 +153,8 @@ def _rows(run: Run) -> list[_Row]:
     for where, measure in run.plan.measures():
         if where.startswith("slo.") or measure.metric is Metric.ALERTS:
             continue
-        key = (_ROWS.get(measure.metric, measure.metric.value), measure.definition)
+        key = (_ROWS.get(measure.metric, measure.metric.value), measure.definition, measure.compare,
+               measure.contrast, measure.test)   # a comparison with the baseline is a quantity of its own
         row = rows.setdefault(key, _Row(key[0], _drawn(measure).kind))
         if isinstance(measure, Rule):
             row.rules[where.split(".", 1)[1]] = measure
@@ -238,7 +239,7 @@ def _values(run: Run, rows: Sequence[_Row]) -> dict[Measurement, np.ndarray]:
     for row in rows:
         for m in row.lines:
             values[m] = np.where(silent, np.nan, rolling(series, m)) if m.arm == "canary" else rolling(series, m)
-            if len(row.lines) == 1 and m.arm == "canary":
+            if len(row.lines) == 1 and m.arm == "canary" and m.compare is None:
                 baseline = m.model_copy(update={"arm": "baseline"})
                 values[baseline] = rolling(series, baseline)
     return values
@@ -250,7 +251,7 @@ def _row(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray], l
     for m in row.lines:
         line = ax.plot(time, values[m] * scale, linewidth=1.1, label=_line_label(m))[0]
         baseline = m.model_copy(update={"arm": "baseline"})
-        if baseline in values and baseline != m:
+        if baseline in values and baseline != m and m.compare is None:
             ax.plot(time, values[baseline] * scale, ":", color=line.get_color(), alpha=0.7, linewidth=1,
                     label="baseline, same measurement")
     for threshold, rules in _by_threshold(row).items():

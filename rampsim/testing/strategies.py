@@ -2,9 +2,10 @@
 
 * ``telemetry(...)`` draws scrape-by-scrape counters that are internally consistent
   (errors never exceed requests, histogram buckets are cumulative), optionally with
-  missing scrapes and counter resets;
+  missing scrapes, counter resets and arms that differ;
 * ``single_rule_plans(...)`` and ``gate_plans(...)`` draw small plans: one rule
-  under test, or random rules, checkpoints and a final gate;
+  under test, or random rules, checkpoints and a final gate (comparisons with the
+  baseline and sequential tests among their measures);
 * ``gates(plan, **{path: values})`` draws variants of your own plan (``percents``
   and ``durations`` write drawn values with units);
 * ``faults(kinds=..., targets=..., magnitudes=...)`` draws faults to inject.
@@ -33,24 +34,30 @@ SMALL_LAYOUTS = tuple(Layout(segments=segments, latency_buckets=SMALL_LAYOUT.lat
 
 @st.composite
 def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
-              gaps: bool = False, resets: bool = False, max_requests: int = 2000) -> Telemetry:
+              gaps: bool = False, resets: bool = False, max_requests: int = 2000,
+              arms_differ: bool = False) -> Telemetry:
     """Random but consistent telemetry on ``layout``.
 
     Per scrape and series: requests, errors (at most the requests), latency bucket
     counts that add up to the requests, health checks with some failures, cache
     hits and misses, revenue, and gauges. ``gaps`` blanks whole scrapes (NaN);
-    ``resets`` restarts some counters from zero.
+    ``resets`` restarts some counters from zero. ``arms_differ`` draws each arm's
+    error rate, and how far its latencies lean to the slow buckets, on its own (so that
+    comparisons with the baseline and sequential tests have something to find).
     """
     n = draw(st.integers(min_ticks, max_ticks))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     arms, segments, buckets = len(layout.arms), len(layout.segments), len(layout.latency_buckets)
     level = draw(st.integers(0, max_requests))
-    error_rate = draw(st.floats(0.0, 0.05))
+    error_rate = np.array(draw(st.lists(st.floats(0.0, 0.05), min_size=arms, max_size=arms)) if arms_differ
+                          else [draw(st.floats(0.0, 0.05))] * arms)
+    slowness = draw(st.lists(st.floats(1.0, 4.0), min_size=arms, max_size=arms)) if arms_differ else [1.0] * arms
     requests = rng.poisson(level, size=(n, arms, segments)).astype(float)
     requests[0] = 0.0
-    errors = rng.binomial(requests.astype(np.int64), error_rate).astype(float)
-    shares = rng.dirichlet(np.ones(buckets), size=(n, arms, segments))
+    errors = rng.binomial(requests.astype(np.int64), error_rate[None, :, None]).astype(float)
+    shares = np.stack([rng.dirichlet(np.linspace(1.0, lean, buckets), size=(n, segments)) for lean in slowness],
+                      axis=1)
     per_bucket = np.stack([rng.multinomial(int(r), p) for r, p in
                            zip(requests.reshape(-1), shares.reshape(-1, buckets))]).reshape(n, arms, segments, buckets)
     checks = np.full((n, arms), 6.0)
@@ -139,6 +146,15 @@ _MEASURES = {
     "memory_growth": (">", "<", lambda d: f"{d(st.sampled_from([10, 100, 1000]))}MB/h"),
 }
 _WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
+# Metrics a comparison with the baseline may measure, with the thresholds worth drawing for a difference (in the
+# metric's unit), a ratio and a relative change; the comparison breaches upwards but for the "higher is better" ones.
+_DIFFERENCES = {
+    "error_rate": ["-0.5%", "0%", "0.5%", "1%"], "p99": ["-20ms", "0ms", "20ms", "50ms"],
+    "p50": ["-10ms", "0ms", "10ms", "30ms"], "availability": ["-1%", "0%", "1%"],
+    "cache_hit_rate": ["-5%", "0%", "5%"], "cpu": ["-10%", "0%", "10%"], "segment_spread": ["0%", "0.5%", "1%"],
+    "memory_growth": ["-100MB/h", "0MB/h", "100MB/h"],
+}
+_CONTRASTS: dict[str, list] = {"ratio": [0.5, 1, 1.2, 1.5, 2], "relative": ["-20%", "0%", "20%", "50%"]}
 _CHOICES = {name: get_args(choice) for name, field in Measurement.model_fields.items()
             for choice in get_args(field.annotation) if get_origin(choice) is Literal}
 
@@ -150,14 +166,41 @@ def _parameters(draw, metric: str) -> dict:
             if parameter not in fixed and parameter in _CHOICES}
 
 
-def _measure(draw, criterion: bool, room: float) -> dict:
+def _comparison(draw, criterion: bool, windows: list[str]) -> dict:
+    """A random comparison with the baseline: a difference, ratio or relative change, perhaps guarded by
+    ``min_requests`` or taken at its peak; or a sequential test (a p-value, its threshold alpha)."""
+    metric = draw(st.sampled_from(list(_DIFFERENCES)))
+    breach_op, pass_op, _ = _MEASURES[metric]
+    if metric in ("error_rate", "p99", "p50") and draw(st.integers(0, 3)) == 0:
+        return {"metric": metric, "compare": "baseline", "test": "sequential",
+                "margin": draw(st.sampled_from(["0%", "10%", "50%"])), "op": ">" if criterion else "<=",
+                "threshold": draw(st.sampled_from(["5%", "20%", "50%"]))}
+    how = "difference" if metric == "memory_growth" else draw(st.sampled_from(["difference", *_CONTRASTS]))
+    thresholds = _DIFFERENCES[metric] if how == "difference" else _CONTRASTS[how]
+    measure = {"metric": metric, "compare": "baseline", "as": how, "op": pass_op if criterion else breach_op,
+               "threshold": draw(st.sampled_from(thresholds)), "window": draw(st.sampled_from(windows))}
+    measure.update(_parameters(draw, metric))
+    if measure.get("definition") == "chi2":  # a p-value: not compared
+        measure["definition"] = "absolute"
+    if metric not in ("cpu", "memory_growth") and draw(st.booleans()):
+        measure["min_requests"] = draw(st.sampled_from([1, 200, 2000, 20000]))
+    if metric in ("error_rate", "p99") and measure["window"] in ("2m", "5m", "cumulative", "since_checkpoint") \
+            and draw(st.booleans()):
+        measure["peak"] = draw(st.sampled_from(["15s", "30s", "1m"]))
+    return measure
+
+
+def _measure(draw, criterion: bool, room: float, compared: bool = False) -> dict:
     """A random measure: a rule's breach condition, or a criterion's pass condition.
 
     Rolling windows (twice over, for a trend) fit in ``room`` seconds, as a valid plan's must.
+    One in four compares the canary with the baseline (:func:`_comparison`); every one if ``compared``.
     """
+    fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
+    if compared or draw(st.integers(0, 3)) == 0:
+        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"])
     metric = draw(st.sampled_from(list(_MEASURES)))
     breach_op, pass_op, threshold = _MEASURES[metric]
-    fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
     windows = fitting + ["cumulative", "since_checkpoint"]
     measure = {"metric": metric, "op": pass_op if criterion else breach_op, "threshold": threshold(draw),
                "window": draw(st.sampled_from(windows))}
@@ -176,17 +219,20 @@ def _measure(draw, criterion: bool, room: float) -> dict:
 
 
 @st.composite
-def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) -> Plan:
+def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, compared: bool = False) -> Plan:
     """Random gates: one to four rules (warn, hold or rollback), checkpoints and a final gate.
 
     Measures mix rolling, cumulative and since-checkpoint windows, peaks, trends,
     gauge aggregates, every segment-spread definition, revenue and memory growth,
-    and the alerts count, so everything the engine decides on is exercised.
+    comparisons with the baseline (differences, ratios, relative changes, guarded or
+    not), sequential tests and the alerts count, so everything the engine decides on
+    is exercised. ``compared`` makes every measure but the alerts count a comparison
+    with the baseline or a sequential test.
     """
     rules = {}
     for index in range(draw(st.integers(1, 4))):
         sustain = draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"]))
-        rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain))
+        rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain), compared=compared)
         rule.update(sustain=sustain, action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
                     severity=draw(st.sampled_from(["warning", "critical"])))
         rules[f"rule{index}"] = rule
@@ -194,7 +240,7 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) 
     times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True)))
     checkpoints = {}
     for index, scrape in enumerate(times):
-        criteria = {f"c{i}": _measure(draw, criterion=True, room=scrape * layout.scrape_interval)
+        criteria = {f"c{i}": _measure(draw, criterion=True, room=scrape * layout.scrape_interval, compared=compared)
                     for i in range(draw(st.integers(1, 3)))}
         if draw(st.booleans()):
             criteria["alerts"] = {"metric": "alerts", "alert_severity": draw(st.sampled_from(["warning", "critical"])),
@@ -203,7 +249,7 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) 
                                      "on_fail": draw(st.sampled_from(["hold", "rollback", "continue"])),
                                      "on_inconclusive": draw(st.sampled_from(["continue", "hold"]))}
     final_gate = {"at": f"{duration_minutes}m",
-                  "criteria": {f"c{i}": _measure(draw, criterion=True, room=duration_minutes * 60)
+                  "criteria": {f"c{i}": _measure(draw, criterion=True, room=duration_minutes * 60, compared=compared)
                                for i in range(draw(st.integers(1, 3)))},
                   "require_checkpoints": draw(st.booleans()),
                   "require_no_alerts": draw(st.sampled_from([None, "warning", "critical"])),
