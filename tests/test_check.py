@@ -50,11 +50,14 @@ def test_each_look_is_corrected_for_repeated_looks(plans):
     assert two_bounds.verdicts[0].high > once.verdicts[0].high  # 97.5% each when two bounds share the 5%
 
 
-def test_check_command_exit_codes(tmp_path, capsys):
+def test_check_command_exit_codes(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     page = tmp_path / "check.html"
     assert main(["check", str(SMALL), "--mix", str(MIX), "--max-false-rollback", "25%", "--max-missed-incident",
                  "50%", "--batch", "20", "--max-replicates", "100", "--workers", "1", "--html", str(page)]) == 0
-    assert "MET" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "MET" in printed and "false_rollback_rate" in printed and "missed_incident_rate" in printed
+    assert "…" not in printed and max(map(len, printed.splitlines())) <= 80   # readable at 80 columns
     assert "MET" in page.read_text() and "data:image/png;base64," in page.read_text()
     jumpy = tmp_path / "jumpy.yaml"
     text = SMALL.read_text().replace("threshold: 0.5%, window: 1m, sustain: 3m",

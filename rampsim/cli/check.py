@@ -6,6 +6,7 @@ from pathlib import Path
 import sys
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -92,9 +93,10 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _print(report: "CheckReport") -> None:
     table = Table(title=f"rampsim check: {report.verdict.upper()} after {report.replicates} replicates "
-                        f"({report.looks} look(s), {report.confidence:.0%} confidence)")
+                        f"({report.looks} look(s), {report.confidence:.0%} confidence)",
+                  box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("bound", "limit", "estimate", "interval", "runs", "verdict"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for v in report.verdicts:
         kind = Kind.DURATION if v.name.startswith("detect") else Kind.RATIO
         table.add_row(v.name, format_value(v.limit, kind), format_value(v.estimate, kind),

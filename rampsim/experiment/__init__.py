@@ -4,6 +4,7 @@
 - :mod:`~rampsim.experiment.axes`: grid axes such as ``rules.error_rate_rollback.threshold=0.3%..1%:8``;
 - :mod:`~rampsim.experiment.chunks`: replicates in chunks on any executor, saved as they finish;
 - :mod:`~rampsim.experiment.results`: :class:`SweepResult` and its summary under :class:`Costs`;
+- :mod:`~rampsim.experiment.gate_comparison`: several gates judged on the same ramps (:func:`compare_gates`);
 - :mod:`~rampsim.experiment.sweep` and :mod:`~rampsim.experiment.check`: the two entry points,
   ``rampsim.sweep`` and ``rampsim.check``. They are not re-exported here: ``rampsim.experiment.sweep``
   and ``rampsim.experiment.check`` name their modules.
@@ -33,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Costs": "rampsim.experiment.results",
     "CheckReport": "rampsim.experiment.check",
     "BoundVerdict": "rampsim.experiment.check",
+    "compare_gates": "rampsim.experiment.gate_comparison",
 }
 
 __all__ = list(_EXPORTS)
@@ -43,5 +45,6 @@ if TYPE_CHECKING:
     from rampsim.experiment.mix import Mix, MixScenario, load_mix, single_scenario_mix
     from rampsim.experiment.results import Costs, SweepResult
     from rampsim.experiment.chunks import DamagedChunk, SweepInterrupted, SweepSpec, local_executor, run_chunks
+    from rampsim.experiment.gate_comparison import compare_gates
 else:
     __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())
