@@ -166,24 +166,29 @@ def scrape_interval_for(phases: list[dict[str, Any]]) -> tuple[int, list[dict[st
     return total or 1, whole, rounded
 
 
+def _defaulted_plan(name: str, description: str, interval: int, phases: list[dict[str, Any]], kind: str,
+                    section: Any) -> dict[str, Any]:
+    """A plan (plain data) of ``phases`` judged by the gate ``section``, with rampsim's DEFAULTED SLO and traffic."""
+    return {
+        "name": name,
+        "description": description,
+        "telemetry": {"scrape_interval": f"{interval}s"},
+        "phases": [{"name": p["name"], "weight": _percent(p["weight"]), "duration": _duration(p["duration"])}
+                   for p in phases],
+        "final_gate": {"at": _duration(sum(p["duration"] for p in phases))},
+        "slo": DEFAULT_SLO,
+        "traffic": DEFAULT_TRAFFIC,
+        kind: section,
+    }
+
+
 def plan_data(kind: str, gate: ArgoGate | FlaggerGate, name: str) -> tuple[dict[str, Any], list[str]]:
     """The plan (plain data, as YAML would load it) carrying ``gate``, and notes on what was defaulted."""
     phases, notes = argo_phases(gate) if isinstance(gate, ArgoGate) else flagger_phases(gate)  # type: ignore[arg-type]
     interval, phases, rounded = scrape_interval_for(phases)
     if rounded:
         notes.append("phase durations were rounded to whole seconds")
-    total = sum(p["duration"] for p in phases)
-    data: dict[str, Any] = {
-        "name": name,
-        "description": f"imported {kind} gate",
-        "telemetry": {"scrape_interval": f"{interval}s"},
-        "phases": [{"name": p["name"], "weight": _percent(p["weight"]), "duration": _duration(p["duration"])}
-                   for p in phases],
-        "final_gate": {"at": _duration(total)},
-        "slo": DEFAULT_SLO,
-        "traffic": DEFAULT_TRAFFIC,
-        kind: gate_data(gate),
-    }
+    data = _defaulted_plan(name, f"imported {kind} gate", interval, phases, kind, gate_data(gate))
     return data, notes
 
 
@@ -261,18 +266,9 @@ def kayenta_plan_data(section: dict[str, Any], gate: KayentaGate, name: str, bas
         return data, notes
     interval, phases, _ = scrape_interval_for([{"name": "canary analysis", "weight": weight,
                                                 "duration": gate.stage.end}])
+    data = _defaulted_plan(name, f"imported Kayenta canary config {gate.config.name or name!r}", interval, phases,
+                           "kayenta", section)
     total = sum(p["duration"] for p in phases)
-    data = {
-        "name": name,
-        "description": f"imported Kayenta canary config {gate.config.name or name!r}",
-        "telemetry": {"scrape_interval": f"{interval}s"},
-        "phases": [{"name": p["name"], "weight": _percent(p["weight"]), "duration": _duration(p["duration"])}
-                   for p in phases],
-        "final_gate": {"at": _duration(total)},
-        "slo": DEFAULT_SLO,
-        "traffic": DEFAULT_TRAFFIC,
-        "kayenta": section,
-    }
     return data, [f"one phase at {_percent(weight)} of the traffic up to the last analysis "
                   f"({format_value(total, Kind.DURATION)}; --weight sets the share)"]
 
