@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -136,3 +138,20 @@ def test_range_evaluation_equals_instant_evaluations(counter: tuple[list[int], l
             assert round(t * 1000) not in by_time
         else:
             assert by_time[round(t * 1000)] == instant.vector[0].value
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.005, 0.01, 0.025, 0.1, 0.1, 1.0, -1.0, 0.0, math.inf]),
+                          st.lists(st.one_of(st.floats(0, 1e6), st.just(math.nan), st.just(0.0), st.just(-0.0)),
+                                   min_size=5, max_size=5)),
+                min_size=0, max_size=7),
+       st.lists(st.one_of(st.floats(-0.5, 1.5), st.sampled_from([0.0, 1.0, 0.5, math.nan])), min_size=5, max_size=5))
+def test_bucket_quantiles_at_many_times_equal_bucket_quantile_at_each(buckets, qs):
+    """The vectorized histogram_quantile (every bucket present) is the scalar one, bit for bit."""
+    from rampsim.promql.histogram import bucket_quantile, bucket_quantiles
+
+    bounds = [b for b, _ in buckets]
+    counts = np.array([c for _, c in buckets], dtype=float).reshape(len(buckets), 5)
+    # cumulative-looking counts most of the time, as Prometheus buckets are
+    vector = bucket_quantiles(np.array(qs), bounds, counts)
+    scalar = [bucket_quantile(q, bounds, counts[:, t].tolist()) for t, q in enumerate(qs)]
+    np.testing.assert_array_equal(vector, np.array(scalar))

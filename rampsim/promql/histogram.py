@@ -20,7 +20,7 @@ import numpy as np
 
 from rampsim.promql.values import NAME, Labels, Vector
 
-__all__ = ["bucket_quantile", "histogram_quantile", "almost_equal"]
+__all__ = ["bucket_quantile", "bucket_quantiles", "histogram_quantile", "almost_equal"]
 
 _MIN_NORMAL = 2.2250738585072014e-308
 SMALL_DELTA_TOLERANCE = 1e-12
@@ -97,6 +97,66 @@ def bucket_quantile(q: float, upper_bounds: list[float], counts: list[float]) ->
     return bucket_start + (bucket_end - bucket_start) * _div(rank, count)
 
 
+def bucket_quantiles(q: np.ndarray, upper_bounds: list[float], counts: np.ndarray) -> np.ndarray:
+    """:func:`bucket_quantile` at many times at once, bit for bit: ``counts`` is ``(buckets, times)``, every
+    bucket present at every time (the same arithmetic, in the same order, vectorized over the times)."""
+    q = np.asarray(q, dtype=float)
+    out: np.ndarray = np.full(q.shape, np.nan)
+    order = sorted(range(len(upper_bounds)), key=lambda i: upper_bounds[i])   # stable, as sorted() above
+    bounds = [upper_bounds[i] for i in order]
+    regular = ~np.isnan(q) & (q >= 0) & (q <= 1)
+    out[~np.isnan(q) & (q < 0)] = -math.inf
+    out[~np.isnan(q) & (q > 1)] = math.inf
+    if not bounds or not (math.isinf(bounds[-1]) and bounds[-1] > 0):
+        return out
+    merged_bounds: list[float] = []
+    merged: list[np.ndarray] = []
+    for bound, row in zip(bounds, np.asarray(counts, dtype=float)[order]):
+        if merged_bounds and merged_bounds[-1] == bound:
+            merged[-1] = merged[-1] + row
+        else:
+            merged_bounds.append(bound)
+            merged.append(row.copy())
+    if len(merged) < 2:
+        return out
+    prev = merged[0]
+    for i in range(1, len(merged)):
+        curr = merged[i]
+        held = (curr == prev) | _almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) | (curr < prev)
+        merged[i] = np.where(held & (curr != prev), prev, curr)
+        prev = np.where(held, prev, curr)
+    m = np.array(merged)
+    observations = m[-1]
+    rank: np.ndarray = q * observations
+    with np.errstate(invalid="ignore"):
+        reached = m[:-1] >= rank
+    last = len(merged) - 1
+    b = np.where(reached.any(axis=0), reached.argmax(axis=0), last)
+    ub = np.array(merged_bounds)
+    below = np.where(b > 0, m[np.maximum(b - 1, 0), np.arange(m.shape[1])], 0.0)
+    start = np.where(b > 0, ub[np.maximum(b - 1, 0)], 0.0)
+    count = m[np.minimum(b, last), np.arange(m.shape[1])] - below
+    rank = rank - below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(count == 0, np.where((rank == 0) | np.isnan(rank), np.nan, np.copysign(np.inf, rank)),
+                         rank / count)
+        value = start + (ub[np.minimum(b, last)] - start) * share
+    value = np.where(b == last, ub[-2], np.where((b == 0) & (ub[0] <= 0), ub[0], value))
+    value = np.where(observations == 0, np.nan, value)
+    return np.where(regular, value, out)
+
+
+def _almost_equal(a: np.ndarray, b: np.ndarray, epsilon: float) -> np.ndarray:
+    """:func:`almost_equal` elementwise."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        abs_sum = np.abs(a) + np.abs(b)
+        diff = np.abs(a - b)
+        tiny = (a == 0) | (b == 0) | (abs_sum < _MIN_NORMAL)
+        relative = diff / np.minimum(abs_sum, sys.float_info.max) < epsilon
+        close = np.where(tiny, diff < epsilon * _MIN_NORMAL, relative)
+    return (np.isnan(a) & np.isnan(b)) | (a == b) | close
+
+
 def _div(a: float, b: float) -> float:
     try:
         return a / b
@@ -133,7 +193,11 @@ def histogram_quantile(q: np.ndarray, vector: Vector) -> tuple[list[Labels], np.
         les = [m[1] for m in members]
         sub_present = vector.present[rows]
         sub_values = vector.values[rows]
-        for t in np.flatnonzero(sub_present.any(axis=0)):
+        full = sub_present.all(axis=0)
+        if full.any():   # the usual case, every bucket scraped: all those times at once
+            out_values[g, full] = bucket_quantiles(q[full], les, sub_values[:, full])
+            out_present[g, full] = True
+        for t in np.flatnonzero(sub_present.any(axis=0) & ~full):
             mask = sub_present[:, t]
             ubs = [le for le, keep in zip(les, mask) if keep]
             counts = sub_values[mask, t].tolist()
