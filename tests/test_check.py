@@ -72,6 +72,9 @@ def test_check_command_exit_codes(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit, match="2"):  # refused by argparse, before any work
         main(["check", str(SMALL), "--max-false-rollback", "1 pct"])
     assert main(["check", str(SMALL)]) == 2  # no bound given
+    # an --html that cannot be written is refused before any replicate runs
+    assert main(["check", str(SMALL), "--max-false-rollback", "50%", "--html", str(tmp_path / "no" / "r.html")]) == 2
+    assert "not a file in a writable directory" in capsys.readouterr().err
 
 
 def test_assertion_helper_fails_with_the_evidence(plans):

@@ -236,6 +236,7 @@ rules:
   no_as: {metric: error_rate, compare: baseline, op: ">", threshold: 1.5}
   upside_down: {metric: error_rate, compare: baseline, test: sequential, op: ">", threshold: 5%}
   gauge_guard: {metric: cpu, compare: baseline, as: ratio, op: ">", threshold: 1.5, min_requests: 100}
+  keptn_habit: {metric: error_rate, compare: baseline, as: relative, op: ">", threshold: 10}
 final_gate:
   at: 20m
   criteria:
@@ -251,7 +252,8 @@ def test_nonsense_comparisons_are_refused_with_file_and_line():
         plan_from_text(PLAN_WITH_PROBLEMS, "compared.yaml")
     problems = refused.value.problems
     expected = {4: "compares it with itself", 5: "revenue_delta already compares", 6: "needs 'as'",
-                7: "write op '<' or '<='", 8: "drop min_requests", 15: "not an SLO objective"}
+                7: "write op '<' or '<='", 8: "drop min_requests", 9: "written as a percentage, e.g. '+10%'",
+                16: "not an SLO objective"}
     assert len(problems) == len(expected)
     for problem, (line, words) in zip(problems, expected.items()):
         assert problem.startswith(f"compared.yaml:{line}: ") and words in problem, problem

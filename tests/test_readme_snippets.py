@@ -205,3 +205,11 @@ def test_an_unguarded_script_sweeps_in_process_with_a_notice_and_a_guarded_one_u
     assert first.stdout == second.stdout == "8\n"
     assert "running the sweep in this process" in first.stderr and "unguarded.py, line 3" in first.stderr
     assert "running the sweep in this process" not in second.stderr
+    package = tmp_path / "team"   # `python -m team.job`: spawned workers run the module again too
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "job.py").write_text(body.format(plan=plan))
+    third = subprocess.run([sys.executable, "-m", "team.job"], capture_output=True, text=True, timeout=300,
+                           env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"}, cwd=tmp_path)
+    assert third.returncode == 0 and third.stdout == "8\n", third.stderr
+    assert "job.py, line 3" in third.stderr

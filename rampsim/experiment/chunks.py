@@ -383,6 +383,11 @@ def writing(directory: Path) -> Iterator[None]:
         raise UsageError(f"cannot write {exc.filename or directory}: {exc.strerror or exc}") from None
 
 
+SWEEP_OUTPUTS = ("runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "report.html", "tradeoff.png",
+                 "detection.png", "heatmap.png", "operating-curve.png")
+"""The files a sweep and its report write in its directory (beside ``chunks/`` and ``sweep-spec.json``)."""
+
+
 def _chunk_directory(out: Path, spec: SweepSpec, replace: bool = False) -> Path:
     """``out/chunks``, after checking that ``out`` holds no other sweep (its manifest), or deleting
     the other sweep's chunks when ``replace``."""
@@ -394,6 +399,8 @@ def _chunk_directory(out: Path, spec: SweepSpec, replace: bool = False) -> Path:
                 f"replacing its chunks")
         for chunk in directory.glob("*.npz"):
             chunk.unlink()
+        for name in SWEEP_OUTPUTS:   # its results too: nothing of the old sweep may pass for the new one's
+            (out / name).unlink(missing_ok=True)
         manifest.unlink()
         saved = None
     if saved is None:

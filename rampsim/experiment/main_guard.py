@@ -21,8 +21,9 @@ def unguarded_script_line() -> Optional[int]:
     ``if __name__ == "__main__":``; ``None`` otherwise (a notebook, an interactive session, a guarded
     script, a call from inside a function)."""
     main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or getattr(main, "__spec__", None) is not None:  # `python -m` is re-importable
+    spec = getattr(main, "__spec__", None)   # `python -m module`: spawned workers run the module again too
+    path = getattr(spec, "origin", None) if spec is not None else getattr(main, "__file__", None)
+    if main is None or path is None:
         return None
     frame: Optional[FrameType] = sys._getframe(1)
     while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):

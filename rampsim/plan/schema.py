@@ -419,6 +419,9 @@ class Measure(Measurement):
                 raise ValueError(f"a sequential test's threshold is its level alpha, between 0% and 100% "
                                  f"(exclusive), e.g. 5%; got {value!r}")
             return alpha
+        if info.data.get("contrast") == "relative" and _bare_number_at_least_one(value):
+            raise ValueError(f"a relative change is written as a percentage, e.g. '+10%' (10% more than the "
+                             f"baseline); the bare number {value!r} would read as {value!r} times 100%")
         return definition_of(metric).read_threshold(value, bool(info.data.get("trend")), info.data.get("contrast"))
 
     @model_validator(mode="after")
@@ -432,6 +435,19 @@ class Measure(Measurement):
     def describe(self) -> str:
         """The measure in words: ``P99 latency over the last 1m < 200ms``."""
         return f"{super().describe()} {self.op.value} {format_value(self.threshold, self.kind)}"
+
+
+def _bare_number_at_least_one(value: Any) -> bool:
+    """Whether ``value`` is a number written without a unit that reads as 100% or more (``10`` for "+10%")."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.endswith("%"):
+            return False
+        try:
+            value = float(value)
+        except ValueError:
+            return False   # the unit parser says what is wrong with it
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1
 
 
 class Criterion(Measure):

@@ -132,6 +132,13 @@ def test_force_replaces_another_sweep_and_the_default_directory_always_does(clea
         (default,) = (cwd / "out").glob("sweep-*")
         assert json.loads((default / "sweep.json").read_text())["seed"] == seed
     assert capsys.readouterr().err.count("held another sweep") == 2
+    (default,) = (cwd / "out").glob("sweep-*")
+    assert run(["sweep", PLAN, "--replicates", str(REPLICATES), "--seed", str(SEED), "--workers", "1",
+                "--no-progress", "--grid", "rules.error_rate_rollback.threshold=0.3%,1%", "--html"]) == 0
+    assert (default / "report.html").exists() and (default / "operating-curve.png").exists()
+    assert run(["sweep", PLAN, "--replicates", str(REPLICATES), "--seed", str(SEED), "--workers", "1",
+                "--no-progress"]) == 0   # replaced: the old sweep's page and its one-axis chart go with it
+    assert not (default / "report.html").exists() and not (default / "operating-curve.png").exists()
 
 
 def _directory(path: Path) -> None:
