@@ -438,16 +438,14 @@ class Measure(Measurement):
 
 
 def _bare_number_at_least_one(value: Any) -> bool:
-    """Whether ``value`` is a number written without a unit that reads as 100% or more (``10`` for "+10%")."""
+    """Whether ``value`` is a whole number written without a unit, 1 or more: ``threshold: 10`` meant as "+10%"
+    (Keptn's habit) would read as +1000%. A fraction (``0.1``, ``1.5``) reads as written."""
     if isinstance(value, str):
         value = value.strip()
-        if value.endswith("%"):
-            return False
-        try:
-            value = float(value)
-        except ValueError:
-            return False   # the unit parser says what is wrong with it
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1
+        if not value.lstrip("+-").isdecimal():
+            return False   # a percentage, a fraction, or text the unit parser explains
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1
 
 
 class Criterion(Measure):
