@@ -165,7 +165,9 @@ def _rows(run: Run) -> list[_Row]:
     for key, row in rows.items():
         if not row.lines:
             row.lines.append(criteria[key])
-        if row.name not in _ROWS.values():  # a row of one metric is named after its first line's metric
+        if key[2] is not None:   # a comparison with the baseline: named as one ("error rate ratio, canary vs ...")
+            row.name = row.lines[0].label
+        elif row.name not in _ROWS.values():  # a row of one metric is named after its first line's metric
             row.name = row.lines[0].metric_definition.label(row.lines[0])
     return list(rows.values())
 
