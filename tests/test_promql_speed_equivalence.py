@@ -218,3 +218,35 @@ def test_window_table_is_the_plain_search(series: list[list[int]], grid: bool) -
     for j, run in enumerate(runs):
         expected = np.concatenate([[0], np.searchsorted(run, union, side="right")]) + starts[j]
         assert np.array_equal(table[j], expected)
+
+
+GRID_VALUES = [math.nan, math.nan, 0.0, -0.0, 1.0, 2.5, 1e6, math.inf]
+
+
+@given(rows=st.lists(st.lists(st.sampled_from(GRID_VALUES), min_size=6, max_size=6), min_size=1, max_size=7),
+       names=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), min_size=7, max_size=7, unique=True),
+       start=st.integers(-10 ** 6, 10 ** 12))
+def test_a_grid_compiles_to_the_arrays_of_its_series(rows: list[list[float]], names: list[str], start: int) -> None:
+    times = start + np.arange(6, dtype=np.int64) * 15_000
+    labels = [{"__name__": "m", "pod": names[i]} for i in range(len(rows))]
+    values = np.array(rows, dtype=np.float64)
+    grid, per_series = SeriesStore(), SeriesStore()
+    grid.add_grid_ms(labels, times, values)
+    for lab, row in zip(labels, values):
+        if not np.isnan(row).all():
+            per_series.add_ms(lab, times[~np.isnan(row)], row[~np.isnan(row)])
+    assert grid._grid is not None and per_series._grid is None     # the two construction paths, really
+    a, b = grid.compiled(), per_series.compiled()
+    assert a.labels == b.labels and (a.base, a.span, a.exact) == (b.base, b.span, b.exact)
+    for name in ("keys", "times", "values", "starts"):
+        assert np.array_equal(getattr(a.full, name), getattr(b.full, name), equal_nan=name == "values")
+        assert np.array_equal(getattr(a.clean, name), getattr(b.clean, name), equal_nan=name == "values")
+    for name in ("full_stale", "clean_reset_count", "clean_change_count", "padded_times", "padded_resets",
+                 "padded_changes"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert np.array_equal(a.padded_values, b.padded_values, equal_nan=True)
+    # a series added afterwards splits the grid into series, and nothing is lost
+    grid.add_ms({"__name__": "m", "pod": "z"}, [0], [1.0])
+    per_series.add_ms({"__name__": "m", "pod": "z"}, [0], [1.0])
+    assert grid._grid is None and grid.labels == per_series.labels
+    assert np.array_equal(grid.compiled().full.values, per_series.compiled().full.values, equal_nan=True)

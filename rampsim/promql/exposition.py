@@ -214,13 +214,15 @@ class Exposition:
         """The series in a :class:`SeriesStore` (``store`` if given); ``staleness`` adds the staleness
         marker a live Prometheus writes at the first scrape where a series is absent after being present."""
         store = store if store is not None else SeriesStore()
+        if not staleness:
+            store.add_grid_ms(self.labels, self.times_ms, self.values)
+            return store
         present = ~np.isnan(self.values)
-        if staleness:
-            gone = np.zeros_like(present)
-            gone[:, 1:] = present[:, :-1] & ~present[:, 1:]
+        gone = np.zeros_like(present)
+        gone[:, 1:] = present[:, :-1] & ~present[:, 1:]
         for row, labels in enumerate(self.labels):
             keep = present[row]
-            if staleness and gone[row].any():
+            if gone[row].any():
                 mask = keep | gone[row]
                 store.add_ms(labels, self.times_ms[mask], np.where(keep, self.values[row], np.nan)[mask],
                              stale=gone[row][mask])

@@ -135,28 +135,32 @@ class _Flat:
     starts: np.ndarray   # int64, (series + 1,)
 
 
-class _Compiled:
-    """The store's series compiled into flat arrays (see the module docstring)."""
+def _flat(sids: np.ndarray, ts: list[np.ndarray], vs: list[np.ndarray], base: int, stride: int) -> _Flat:
+    lengths = np.array([len(t) for t in ts], dtype=np.int64)
+    starts = np.zeros(len(ts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    times = np.concatenate(ts) if ts else np.zeros(0, dtype=np.int64)
+    values = np.concatenate(vs) if vs else np.zeros(0)
+    keys = np.repeat(sids * stride, lengths) + (times - base + 1)
+    return _Flat(keys, times, values, starts)
 
-    def __init__(self, labels: list[Labels], times: list[np.ndarray], values: list[np.ndarray],
-                 stale: list[np.ndarray]) -> None:
-        order = sorted(range(len(labels)), key=lambda i: labels[i])
-        self.labels = [labels[i] for i in order]
-        self.label_maps = [dict(lab) for lab in self.labels]
-        ts = [times[i] for i in order]
-        vs = [values[i] for i in order]
-        st = [stale[i] for i in order]
-        nonempty = [t for t in ts if len(t)]
-        self.base = int(min(int(t[0]) for t in nonempty)) if nonempty else 0
-        top = int(max(int(t[-1]) for t in nonempty)) if nonempty else 0
-        self.span = top - self.base
+
+class _Compiled:
+    """The store's series compiled into flat arrays (see the module docstring).
+
+    Built from per-series arrays (:meth:`of_series`) or, for series sampled on one time grid
+    without staleness markers, straight from the grid (:meth:`of_grid`): the same arrays."""
+
+    def __init__(self, labels: list[Labels], full: _Flat, clean: _Flat, full_stale: np.ndarray, base: int,
+                 top: int) -> None:
+        self.labels = labels
+        self.label_maps = [dict(lab) for lab in labels]
+        self.base = base
+        self.span = top - base
         self.stride = self.span + 3
-        sids = np.arange(len(ts), dtype=np.int64)
-        self.full = self._flat(sids, ts, vs)
-        clean_ts = [t[~s] for t, s in zip(ts, st)]
-        clean_vs = [v[~s] for v, s in zip(vs, st)]
-        self.clean = self._flat(sids, clean_ts, clean_vs)
-        self.full_stale = np.concatenate(st) if st else np.zeros(0, dtype=bool)
+        self.full = full
+        self.clean = clean
+        self.full_stale = full_stale
         # Counter resets in the clean samples: reset[j] when v[j] < v[j-1] within a series.
         cv = self.clean.values
         reset = np.zeros(len(cv), dtype=bool)
@@ -179,14 +183,43 @@ class _Compiled:
         # Whether every sample time is exact as a float64 (see rate.extrapolated_rate's ``times_f``).
         self.exact = max(abs(self.base), abs(top)) < _EXACT_MS
 
-    def _flat(self, sids: np.ndarray, ts: list[np.ndarray], vs: list[np.ndarray]) -> _Flat:
-        lengths = np.array([len(t) for t in ts], dtype=np.int64)
-        starts = np.zeros(len(ts) + 1, dtype=np.int64)
+    @classmethod
+    def of_series(cls, labels: list[Labels], times: list[np.ndarray], values: list[np.ndarray],
+                  stale: list[np.ndarray]) -> "_Compiled":
+        """Compiled from each series' sorted sample times, values and staleness flags."""
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        ts = [times[i] for i in order]
+        vs = [values[i] for i in order]
+        st = [stale[i] for i in order]
+        nonempty = [t for t in ts if len(t)]
+        base = int(min(int(t[0]) for t in nonempty)) if nonempty else 0
+        top = int(max(int(t[-1]) for t in nonempty)) if nonempty else 0
+        stride = top - base + 3
+        sids = np.arange(len(ts), dtype=np.int64)
+        full = _flat(sids, ts, vs, base, stride)
+        clean = _flat(sids, [t[~s] for t, s in zip(ts, st)], [v[~s] for v, s in zip(vs, st)], base, stride)
+        full_stale = np.concatenate(st) if st else np.zeros(0, dtype=bool)
+        return cls([labels[i] for i in order], full, clean, full_stale, base, top)
+
+    @classmethod
+    def of_grid(cls, labels: list[Labels], times_ms: np.ndarray, values: np.ndarray) -> "_Compiled":
+        """Compiled from series sampled on one grid (``values`` (len(labels), T), NaN = no sample; each series has
+        at least one sample and no staleness markers): the arrays :meth:`of_series` builds from the same samples."""
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        grid = values[order]
+        present = ~np.isnan(grid)
+        columns = np.flatnonzero(present.any(axis=0))
+        base = int(times_ms[columns[0]]) if len(columns) else 0
+        top = int(times_ms[columns[-1]]) if len(columns) else 0
+        stride = top - base + 3
+        lengths = present.sum(axis=1)
+        starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
-        times = np.concatenate(ts) if ts else np.zeros(0, dtype=np.int64)
-        values = np.concatenate(vs) if vs else np.zeros(0)
-        keys = np.repeat(sids * self.stride, lengths) + (times - self.base + 1)
-        return _Flat(keys, times, values, starts)
+        sids = np.arange(len(order), dtype=np.int64)
+        times = np.broadcast_to(times_ms, grid.shape)[present]
+        keys = np.broadcast_to((sids * stride)[:, None] + (times_ms - base + 1)[None, :], grid.shape)[present]
+        flat = _Flat(keys, times, grid[present], starts)
+        return cls([labels[i] for i in order], flat, flat, np.zeros(len(times), dtype=bool), base, top)
 
     def keys_for(self, sids: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
         """Search keys of ``times_ms`` (shape ``(T,)``) in each series of ``sids``: shape ``(S, T)``."""
@@ -446,6 +479,7 @@ class SeriesStore:
         self._times: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
         self._stale: list[np.ndarray] = []
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None   # (times_ms, values) of _labels, not yet split
         self._compiled: _Compiled | None = None
         self._selections: dict[tuple[tuple[Matcher, ...], bool], np.ndarray] = {}
         self._selection_labels: dict[tuple[tuple[Matcher, ...], bool, bool], tuple[Labels, ...]] = {}
@@ -477,6 +511,7 @@ class SeriesStore:
     def add_ms(self, labels: Mapping[str, str], times_ms: ArrayLike, values: ArrayLike,
                stale: ArrayLike | None = None) -> None:
         """:meth:`add` with times in integer milliseconds."""
+        self._split_grid()
         lab = labels_of(labels)
         t = np.asarray(times_ms, dtype=np.int64).ravel()
         v = np.asarray(values, dtype=np.float64).ravel()
@@ -502,22 +537,51 @@ class SeriesStore:
             self._stale.append(s)
         else:
             self._times[index], self._values[index], self._stale[index] = t, v, s
+        self._invalidate()
+
+    def add_grid(self, labels: Sequence[Mapping[str, str]], times: ArrayLike, values: ArrayLike) -> None:
+        """Add series sampled on one grid: ``times`` (T,) seconds, ``values`` (len(labels), T); NaN = no sample."""
+        self.add_grid_ms(labels, seconds_to_ms(times), values)
+
+    def add_grid_ms(self, labels: Sequence[Mapping[str, str]], times_ms: ArrayLike, values: ArrayLike) -> None:
+        """:meth:`add_grid` with times in integer milliseconds. Series with no sample are not added. Into an
+        empty store, distinct label sets on an increasing grid are kept as the grid and compiled from it at once."""
+        t = np.asarray(times_ms, dtype=np.int64).ravel()
+        vals = np.asarray(values, dtype=np.float64).reshape(len(labels), len(t))
+        have = ~np.isnan(vals)
+        rows = np.flatnonzero(have.any(axis=1))
+        keys = [labels_of(labels[i]) for i in rows.tolist()]
+        if not self._labels and len(set(keys)) == len(keys) and bool(np.all(t[1:] > t[:-1])):
+            self._labels = keys
+            self._index = {lab: i for i, lab in enumerate(keys)}
+            self._grid = (t, vals[rows])
+            self._invalidate()
+            return
+        for lab, row, keep in zip(keys, vals[rows], have[rows]):
+            self.add_ms(dict(lab), t[keep], row[keep])
+
+    def _split_grid(self) -> None:
+        """Turn a grid kept whole (see :meth:`add_grid_ms`) into per-series arrays, before another series is added."""
+        if self._grid is not None:
+            t, vals = self._grid
+            self._grid = None
+            have = ~np.isnan(vals)
+            self._times = [t[keep] for keep in have]
+            self._values = [row[keep] for row, keep in zip(vals, have)]
+            self._stale = [np.zeros(int(keep.sum()), dtype=bool) for keep in have]
+
+    def _invalidate(self) -> None:
         self._compiled = None
         self._selections.clear()
         self._selection_labels.clear()
         self.plans.clear()
 
-    def add_grid(self, labels: Sequence[Mapping[str, str]], times: ArrayLike, values: ArrayLike) -> None:
-        """Add series sampled on one grid: ``times`` (T,) seconds, ``values`` (len(labels), T); NaN = no sample."""
-        t = seconds_to_ms(times)
-        vals = np.asarray(values, dtype=np.float64).reshape(len(labels), len(t))
-        for lab, row in zip(labels, vals):
-            have = ~np.isnan(row)
-            self.add_ms(lab, t[have], row[have])
-
     def compiled(self) -> _Compiled:
         if self._compiled is None:
-            self._compiled = _Compiled(self._labels, self._times, self._values, self._stale)
+            if self._grid is not None:
+                self._compiled = _Compiled.of_grid(self._labels, *self._grid)
+            else:
+                self._compiled = _Compiled.of_series(self._labels, self._times, self._values, self._stale)
         return self._compiled
 
     def select(self, matchers: Iterable[Matcher], dotall: bool = True) -> np.ndarray:
