@@ -6,6 +6,8 @@ simulated series match the queries where the exporter's convention is clear, and
   the template writes it; http ``job``: the service), and the plan's comments say so;
 * the service and namespace follow the names the queries write or the command line gives;
 * ``arm_labels`` agrees with the exposition (each arm has a series with exactly those labels);
+* queries that read an HTTP client library's own names (``flask_http_request_total{status}``, a histogram's
+  ``_count`` by ``status_code``) are answered under those names, and App Mesh gates by an Envoy sidecar's series;
 * a gate that cannot match (a short ``destination_service`` Istio never writes) or errs (``result >= x`` on a
   vector) still aborts every healthy rehearsal.
 """
@@ -17,10 +19,14 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.engine.events import DecisionKind, first_terminal_decision
+from rampsim.faults import parse_fault
 from rampsim.gates.argo_import import import_argo
+from rampsim.gates.flagger_import import import_flagger_manifests
+from rampsim.gates.manifests import read_manifests
 from rampsim.gates.plan_sections import gate_of, load_gated_plan
+from rampsim.gates.profiles import infer_client
 from rampsim.gates.series_names import ARMS, arm_labels
-from rampsim.promql.exposition import PROFILES, Deployment, expose
+from rampsim.promql.exposition import PROFILES, ClientNames, Deployment, expose
 from rampsim.sim import simulate
 from rampsim.sim.exposed import exposition_for
 from tests.gates_helpers import corpus, plan_for
@@ -114,3 +120,69 @@ def test_arm_labels_are_the_expositions(profile):
         wanted = arm_labels(profile, deployment.service, deployment.namespace, arm, gate.identity.canary_hash,
                             gate.identity.stable_hash)
         assert any(all(labels.get(k, "") == v for k, v in wanted.items()) for labels in series), (profile, arm)
+
+
+CLIENT_QUERIES = [   # a query (as the corpus writes them) -> the client library's names it reads, or None
+    ('sum(rate(flask_http_request_total{status=~"2.."}[1m])) / sum(rate(flask_http_request_total[1m]))',
+     ClientNames(requests="flask_http_request_total", status_label="status")),
+    ('sum(rate(gateway_request_duration_seconds_count{status_code=~"2.*"}[1m]))'
+     ' / sum(rate(gateway_request_duration_seconds_count[1m]))',
+     ClientNames(requests=None, status_label="status_code", duration="gateway_request_duration_seconds")),
+    ('sum(rate(http_requests_received_total{service="app", code=~"5.."}[2m]))',
+     ClientNames(requests="http_requests_received_total")),
+    ('sum(rate(http_requests_total{job="app",status=~"2..|3.."}[1m]))', ClientNames(status_label="status")),
+    ('histogram_quantile(0.95, sum(rate(http_server_request_duration_seconds_bucket[5m])) by (le))',
+     ClientNames(duration="http_server_request_duration_seconds")),
+    ('sum(rate(http_requests_total{code=~"5.."}[1m]))', ClientNames()),
+    ('sum(rate(container_cpu_usage_seconds_total{namespace="x"}[5m]))', None),      # cAdvisor: no client library
+    ('sentiment_drift_score{job="analysis-job"}', None),                            # a gauge of the application
+    ('sum(rate(istio_requests_total{response_code!~"5.*"}[1m]))', None),              # a mesh's, not a library's
+]
+
+
+@pytest.mark.parametrize("query,expected", CLIENT_QUERIES)
+def test_the_client_librarys_names_are_read_from_the_queries(query, expected):
+    assert infer_client([query]) == expected
+
+
+CLIENT_GATES = [   # corpus templates whose queries read a client library's own names (profile inferred: http)
+    ("AnuragBaiju__self-healing-gitops-platform__k8s__analysis-template.yaml", "flask_http_request_total", "status"),
+    ("KiranJinka45__multiAgent__infra__k8s__argo-rollout.yaml", "", "status_code"),
+    ("johnafariogun__shopmicro__k8s__new.yaml", None, "status"),
+]
+
+
+@pytest.mark.parametrize("name,requests,status", CLIENT_GATES)
+def test_a_gate_reading_its_libraries_names_promotes_healthy_releases_and_stops_5xx(name, requests, status):
+    imported = import_argo([corpus("argo") / name])
+    gate = imported.gate
+    assert gate.profile == "http" and (gate.identity.requests_series, gate.identity.status_label) == (requests, status)
+    assert any(note.startswith("series: the queries read an HTTP client library's series") for note in imported.notes)
+    plan = plan_for("argo", gate)
+    healthy = first_terminal_decision(simulate(plan, seed=0).events)
+    assert healthy is not None and healthy.kind is DecisionKind.ADVANCE, healthy
+    # the status label carries the errors: a 5xx regression is seen, not a constant 100% success (from the start:
+    # these analyses end after `count: 3` measurements; their queries select both arms, so at 20% weight the
+    # canary's 60% errors are 12% of all requests)
+    regression = first_terminal_decision(simulate(plan, [parse_fault("error-rate:canary:+60%@0s")], seed=0).events)
+    assert regression is not None and regression.kind is DecisionKind.ROLLBACK, regression
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("stefanprodan__gitops-appmesh__apps__podinfo__canary.yaml", "flagger"),
+    ("aws-samples__amazon-eks-argo-rollouts__examples__canary__analysis_template.yaml", "argo"),
+])
+def test_envoy_sidecars_series_serve_app_mesh_gates(name, kind):
+    """App Mesh: Flagger's builtin appmesh checks read envoy_cluster_upstream_rq{envoy_response_code} and its
+    time histogram per pod; an Argo template reads the listener's envoy_http_downstream_rq_xx by code class."""
+    if kind == "argo":
+        gate = import_argo([corpus("argo") / name]).gate
+        assert gate.profile == "envoy"
+    else:
+        gate = import_flagger_manifests(read_manifests(corpus("flagger") / name)).gate
+        assert exposition_for(gate)[0] == "envoy"
+    plan = plan_for(kind, gate)
+    healthy = first_terminal_decision(simulate(plan, seed=0).events)
+    assert healthy is not None and healthy.kind is DecisionKind.ADVANCE, healthy
+    regression = first_terminal_decision(simulate(plan, [parse_fault("error-rate:canary:+30%@0s")], seed=0).events)
+    assert regression is not None and regression.kind is DecisionKind.ROLLBACK, regression

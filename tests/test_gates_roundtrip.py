@@ -24,6 +24,7 @@ from rampsim.gates.flagger_model import (
 from rampsim.gates.manifests import parse_manifests
 from rampsim.gates.plan_sections import gate_of, load_gated_plan
 from rampsim.gates.profiles import PROFILES
+from rampsim.promql.exposition import ClientNames
 
 NAMES = st.sampled_from(["alpha", "beta", "gamma", "delta", "omega"])
 DURATIONS = st.sampled_from(["10s", "30s", "1m", "2m", "90s"])
@@ -102,9 +103,16 @@ def argo_gates(draw):
     return ArgoGate(profile=draw(st.sampled_from(PROFILES)), templates=templates, metrics=metrics,
                     rollout=ArgoRollout(name=draw(st.sampled_from(["web", "rollout"])), steps=steps,
                                         analysis=background),
-                    args=gate_args, identity=Identity(canary_hash=draw(st.sampled_from(["canary", "abc123"]))),
+                    args=gate_args, identity=Identity(canary_hash=draw(st.sampled_from(["canary", "abc123"])),
+                                                      **Identity.client_fields(draw(client_names))),
                     assume=Assumptions(manual_promotion_after=draw(st.sampled_from(["5m", "never", "90s"]))),
                     not_simulated=skipped)
+
+
+client_names = st.builds(ClientNames, requests=st.sampled_from([None, "http_requests_total", "flask_http_request_total"]),
+                         status_label=st.sampled_from(["code", "status", "status_code"]),
+                         duration=st.sampled_from(["http_request_duration_seconds", "request_latency"]),
+                         status_on_histogram=st.booleans())
 
 
 @given(argo_gates())

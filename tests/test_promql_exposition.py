@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from rampsim.engine import metrics
 from rampsim.engine.promql import for_line, promql
 from rampsim.faults import parse_fault
 from rampsim.promql import QueryError, SeriesStore, evaluate, evaluate_range
-from rampsim.promql.exposition import PROFILES, Deployment, Names, expose, exposition_store
+from rampsim.promql.exposition import PROFILES, ClientNames, Deployment, Names, expose, exposition_store
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import read_openmetrics, write_openmetrics
 from rampsim.telemetry import COUNTER_FAMILIES, Layout, Telemetry
@@ -211,7 +212,8 @@ COUNTERS = {"http": ("http_requests_total", "code", "500", {}),
             "istio": ("istio_requests_total", "response_code", "500", {"reporter": "source"}),
             "linkerd": ("response_total", "classification", "failure", {}),
             "nginx": ("nginx_ingress_controller_requests", "status", "500", {}),
-            "spring": ("http_server_requests_seconds_count", "status", "500", {})}
+            "spring": ("http_server_requests_seconds_count", "status", "500", {}),
+            "envoy": ("envoy_cluster_upstream_rq", "envoy_response_code", "500", {})}
 
 
 def _arm_of(labels: dict[str, str], deployment: Deployment) -> str:
@@ -238,6 +240,28 @@ def test_profile_counters_add_up_to_the_telemetry(telemetry, deployment, profile
                 totals["errors"] += np.nan_to_num(values)
         np.testing.assert_array_equal(totals["all"][present], telemetry.requests[present, a].sum(axis=1))
         np.testing.assert_array_equal(totals["errors"][present], telemetry.errors[present, a].sum(axis=1))
+
+
+@given(telemetries, deployments, st.sampled_from([ClientNames(requests=None, status_label="status_code",
+                                                              duration="gateway_request_duration_seconds"),
+                                                  ClientNames(requests="flask_http_request_total", status_label="status",
+                                                              status_on_histogram=True)]))
+def test_a_client_librarys_own_names_count_the_same_requests(telemetry, deployment, client):
+    """Under another library's names (the request counter, or the histogram's _count, by its status label)."""
+    exposition = expose(telemetry, "http", deployment=replace(deployment, client=client), others=False)
+    present = ~np.isnan(telemetry.requests[:, 0, 0])
+    names = {labels["__name__"] for labels in exposition.labels}
+    assert ("http_requests_total" in names) is False and (client.requests in names) is (client.requests is not None)
+    for counter in filter(None, (client.requests, client.duration + "_count")):
+        for arm in LAYOUT.arms:
+            rows = [(labels, values) for labels, values in zip(exposition.labels, exposition.values)
+                    if labels["__name__"] == counter and _arm_of(labels, deployment) == arm]
+            a = LAYOUT.arm(arm)
+            every = sum(np.nan_to_num(values) for _, values in rows)
+            errors = sum(np.nan_to_num(values) for labels, values in rows if labels[client.status_label] == "500")
+            np.testing.assert_array_equal(np.asarray(every)[present], telemetry.requests[present, a].sum(axis=1))
+            np.testing.assert_array_equal(np.broadcast_to(errors, every.shape)[present],
+                                          telemetry.errors[present, a].sum(axis=1))
 
 
 @given(telemetries, deployments, st.sampled_from(sorted(COUNTERS)))
@@ -272,6 +296,8 @@ def test_histograms_are_consistent_and_their_status_split_adds_up(telemetry, dep
     total = defaultdict(lambda: np.zeros((len(telemetry), len(LAYOUT.latency_buckets))))
     for family in exposition.families:
         for buckets, count, sum_row in family.children:
+            if family.kind == "summary":
+                continue
             values = exposition.values[buckets]                           # (B, T)
             have = ~np.isnan(exposition.values[count])
             assert np.array_equal(~np.isnan(values), np.broadcast_to(have, values.shape))
@@ -285,6 +311,27 @@ def test_histograms_are_consistent_and_their_status_split_adds_up(telemetry, dep
     for arm in LAYOUT.arms:
         expected = telemetry.latency_bucket[present, LAYOUT.arm(arm)].sum(axis=1)
         np.testing.assert_array_equal(total[arm][present], expected)
+
+
+@given(telemetries, deployments)
+def test_nginx_upstream_latency_summary_counts_each_arms_requests_and_their_time(telemetry, deployment):
+    """Flagger's builtin nginx duration is this summary's mean: its _count is the arm's requests, its _sum their time."""
+    exposition = expose(telemetry, "nginx", deployment=deployment, others=False)
+    family = next(f for f in exposition.families if f.name == "nginx_ingress_controller_ingress_upstream_latency_seconds")
+    assert family.kind == "summary" and len(family.children) == len(_cells_of(telemetry, deployment))
+    for arm in LAYOUT.arms:
+        rows = [(c, t) for _, c, t in family.children
+                if exposition.labels[c]["service"] == deployment.workload(arm)]
+        counts = np.nansum([exposition.values[c] for c, _ in rows], axis=0)
+        sums = np.nansum([exposition.values[t] for _, t in rows], axis=0)
+        requests = np.nan_to_num(telemetry.requests[:, LAYOUT.arm(arm)].sum(axis=1))
+        np.testing.assert_array_equal(counts, requests)
+        np.testing.assert_allclose(sums, np.nan_to_num(telemetry.latency_sum[:, LAYOUT.arm(arm)].sum(axis=1)),
+                                   rtol=1e-12)
+
+
+def _cells_of(telemetry, deployment):
+    return [(a, s) for a in LAYOUT.arms for s in (LAYOUT.segments if deployment.segment_label else [None])]
 
 
 @given(telemetries, deployments, st.sampled_from(PROFILES), st.integers(1, 30))
@@ -406,8 +453,8 @@ def test_staleness_markers_end_series_that_disappear():
 
 def test_unknown_profiles_and_bad_pods_are_refused():
     telemetry = random_telemetry(7, 6, 0, (0, 0), errorless=False)
-    with pytest.raises(ValueError, match="unknown exporter profile 'envoy'"):
-        expose(telemetry, "envoy")
+    with pytest.raises(ValueError, match="unknown exporter profile 'contour'"):
+        expose(telemetry, "contour")
     with pytest.raises(ValueError, match="number of pods"):
         expose(telemetry, "http", deployment=Deployment(pods={"canary": 0}))
     store = SeriesStore()

@@ -329,10 +329,12 @@ def run_lint(args: argparse.Namespace) -> int:
         problems.extend(stopped)
         for gate in linted:
             rehearsed = None
-            if measure is not None and any(f.code in OUTCOME_CODES for f in gate.findings):
+            if measure is not None and not gate.unsimulated and any(f.code in OUTCOME_CODES for f in gate.findings):
                 rehearsed = measure(gate)
             for finding in gate.findings:
                 print(finding.format(_consequence(finding, rehearsed)), flush=True)
+            for note in gate.notes:
+                print(f"note: {note}", file=sys.stderr)
             findings += len(gate.findings)
             if rehearsed is not None:
                 print(f"{path}: {gate.kind} gate {gate.name!r}: {rehearsed.summary()} "

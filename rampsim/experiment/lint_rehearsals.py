@@ -84,9 +84,12 @@ class HealthyRehearsals:
     duration: float
     cut: bool                   # the plan's ramp was longer than the simulated one
     rehearsals: tuple[Rehearsal, ...]
+    unsimulated: str = ""       # why the gate was not rehearsed (an unrendered Helm template), or empty
 
     def summary(self) -> str:
         """What the gate did, e.g. ``on 5 healthy simulated ramps the gate promotes 2, aborts 3 (at ~40 s)``."""
+        if self.unsimulated:
+            return f"not simulated: {self.unsimulated}"
         return f"{self.ramps} the gate {self.outcomes()}"
 
     @property
@@ -131,11 +134,14 @@ def rehearsal_plan(linted: LintedGate, max_duration: float = DEFAULT_MAX_DURATIO
 
 def rehearse_healthy(linted: LintedGate, seeds: int = DEFAULT_SEEDS,
                      max_duration: float = DEFAULT_MAX_DURATION) -> HealthyRehearsals:
-    """``seeds`` healthy closed-loop rehearsals of the gate (seeds 0, 1, ...), each traced to its causes."""
+    """``seeds`` healthy closed-loop rehearsals of the gate (seeds 0, 1, ...), each traced to its causes; none for a
+    gate that cannot be simulated (:attr:`~rampsim.gates.lint.LintedGate.unsimulated`)."""
     from rampsim.sim import simulate  # the simulator (simpy) only when a measurement is asked for
 
     if seeds < 1:
         raise ValueError(f"need at least one seed, got {seeds}")
+    if linted.unsimulated:
+        return HealthyRehearsals(linted.kind, 0.0, False, (), linted.unsimulated)
     plan, cut = rehearsal_plan(linted, max_duration)
     rehearsals = []
     for seed in range(seeds):
@@ -156,7 +162,7 @@ def rehearse_healthy(linted: LintedGate, seeds: int = DEFAULT_SEEDS,
 def consequence(finding: Finding, rehearsed: HealthyRehearsals) -> str:
     """What ``finding``'s hazard did on the healthy rehearsals (empty for a hazard that cannot stop a release)."""
     wanted = CAUSES.get(finding.code)
-    if wanted is None:
+    if wanted is None or rehearsed.unsimulated:
         return ""
     hit = [r for r in rehearsed.rehearsals if r.decision is not None and r.kind is not DecisionKind.ADVANCE
            and any((finding.metric is None or metric == finding.metric) and cause in wanted

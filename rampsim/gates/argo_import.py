@@ -34,7 +34,7 @@ from rampsim.gates.argo_resolve import RunError, run_args
 from rampsim.gates.export import ANNOTATION, parse_identity
 from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
 from rampsim.gates.manifests import Manifest, read_manifests
-from rampsim.gates.profiles import PROFILES, infer_profile
+from rampsim.gates.profiles import PROFILES, infer_client, infer_profile
 from rampsim.gates.refusals import GateError, GateRefused, located
 from rampsim.gates.series_names import Use, infer_identity, prefers_stable, query_selectors, solve_placeholder
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
@@ -136,6 +136,14 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
     if not written_identity:
         identity, identity_notes = _infer_identity(chosen, keyed, known)
         notes.extend(identity_notes)
+        client = infer_client(queries) if chosen == "http" else None
+        if client is not None and Identity.client_fields(client):
+            identity = identity.model_copy(update=Identity.client_fields(client))
+            counter = (f"{client.requests}{{{client.status_label}}}" if client.requests
+                       else f"{client.duration}_count{{{client.status_label}}}")
+            notes.append(f"series: the queries read an HTTP client library's series under its own names: the "
+                         f"simulated requests are counted by {counter}, their latency in {client.duration}_bucket "
+                         f"(argo.identity's requests_series, status_label and duration_series name them)")
     gate_args, arg_notes = _fill_args(gate_templates, rollout, args, identity, chosen, keyed, known)
     notes.extend(arg_notes)
     promotion = annotations.get(f"{ANNOTATION}manual-promotion-after")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
 from rampsim.gates.profiles import PROFILES
+from rampsim.promql.exposition import ClientNames
 
 __all__ = [
     "ArgoArg", "ArgValueFrom", "ArgoPrometheus", "ArgoProvider", "ArgoMetric", "ArgoTemplate",
@@ -241,12 +242,41 @@ class ArgoRollout(_Model):
 
 
 class Identity(_Model):
-    """The names the simulated series carry, which args and ``valueFrom`` resolve to."""
+    """The names the simulated series carry, which args and ``valueFrom`` resolve to; under the ``http`` profile,
+    the client library's series names too (:class:`~rampsim.promql.exposition.ClientNames`; unset: those of Go's
+    and Python's ``prometheus_client``; ``requests_series: ""``: the library has no request counter)."""
 
     namespace: str = "default"
     service: str = "app"
     canary_hash: str = "canary"
     stable_hash: str = "stable"
+    requests_series: Optional[str] = None
+    status_label: Optional[str] = None
+    duration_series: Optional[str] = None
+    status_on_histogram: Optional[bool] = None
+
+    def client(self) -> ClientNames:
+        """The client library's names the ``http`` profile writes."""
+        default = ClientNames()
+        requests = default.requests if self.requests_series is None else (self.requests_series or None)
+        return ClientNames(requests=requests, status_label=self.status_label or default.status_label,
+                           duration=self.duration_series or default.duration,
+                           status_on_histogram=bool(self.status_on_histogram))
+
+    @classmethod
+    def client_fields(cls, client: ClientNames) -> dict[str, Any]:
+        """The fields that name ``client`` (none for the default library)."""
+        default = ClientNames()
+        fields: dict[str, Any] = {}
+        if client.requests != default.requests:
+            fields["requests_series"] = client.requests or ""
+        if client.status_label != default.status_label:
+            fields["status_label"] = client.status_label
+        if client.duration != default.duration:
+            fields["duration_series"] = client.duration
+        if client.status_on_histogram and client.requests is not None:
+            fields["status_on_histogram"] = True
+        return fields
 
 
 class Assumptions(_Model):

@@ -111,7 +111,7 @@ def argo_documents(gate: ArgoGate) -> list[dict[str, Any]]:
         spec["metrics"] = metrics
         documents.append({"apiVersion": _ARGO_API, "kind": template.kind, "metadata": {"name": name}, "spec": spec})
     annotations = {f"{ANNOTATION}profile": gate.profile,
-                   f"{ANNOTATION}identity": identity_text(gate.identity.model_dump()),
+                   f"{ANNOTATION}identity": identity_text(gate.identity.model_dump(exclude_none=True)),
                    f"{ANNOTATION}manual-promotion-after": str(gate.assume.manual_promotion_after or "never")}
     if data.get("args"):
         annotations[f"{ANNOTATION}args"] = identity_text(data["args"])

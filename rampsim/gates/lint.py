@@ -28,7 +28,15 @@ window longer than the analysis interval (FH9), a blue/green canary nothing send
 (FH10).
 
 Each finding names the file and line, says in one line what is wrong and what the controller
-then does, and which metric it concerns (:attr:`Finding.metric`). :func:`lint_gates` also returns
+then does, and which metric it concerns (:attr:`Finding.metric`).
+
+An unrendered Helm chart template is read leniently (:mod:`rampsim.gates.unrendered`): its actions
+replaced in place, lines kept. What the chart's values decide is not linted (a condition or query
+that is a Helm value, an interval, a field inside an ``if`` block: :attr:`LintedGate.notes` says
+which); a condition whose threshold is a Helm value is judged for every number it could be. Each
+finding of such a file says so (:data:`~rampsim.gates.unrendered.HELM_NOTE`), and its gate is not
+simulated (:attr:`LintedGate.unsimulated`). A Kustomization patch is linted for the AnalysisTemplate
+metrics it writes. :func:`lint_gates` also returns
 the gates it imported, so that a caller with the simulator (``rampsim lint``, through
 :mod:`rampsim.experiment.lint_rehearsals`) can measure what the hazards in :data:`OUTCOME_CODES` do
 to a healthy simulated ramp; this module only reads files.
@@ -37,7 +45,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -52,6 +60,7 @@ from rampsim.gates.flagger_model import FlaggerGate
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.refusals import GateError
+from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered, read_unrendered
 from rampsim.promql import PromQLError, SeriesStore, evaluate
 from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import Binary, Call, Node, RangeSelector, Selector, Unary, parse
@@ -68,6 +77,10 @@ healthy simulated ramp. The others (a gate that cannot fail, overlapping windows
 _ARGS_TAG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
 _ANY_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _ABORT_AFTER = DEFAULT_CONSECUTIVE_ERROR_LIMIT + 1
+_QUERY = "provider.prometheus.query"
+_JUDGED = {"successCondition", "failureCondition", "query", "interval", "threshold", "thresholdRange", "templateRef",
+           "iterations", "stepWeight", "stepWeights", "maxWeight", "webhooks"}
+"""The Argo and Flagger fields some hazard depends on: a Helm value in one is worth a note."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +94,15 @@ class Finding:
     explanation: str
     behaviour: str
     metric: Optional[str] = None   # the metric's key in the gate section (None: the whole analysis)
+    note: str = ""                 # about the file (an unrendered Helm template), shown last
 
     def format(self, consequence: str = "") -> str:
-        """One line: ``file:line: CODE subject: explanation → behaviour`` (``; consequence`` when given)."""
+        """One line: ``file:line: CODE subject: explanation → behaviour`` (``; consequence`` when given, then
+        `` (note)``)."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         tail = f"; {consequence}" if consequence else ""
-        return f"{where}: {self.code} {self.subject}: {self.explanation} → {self.behaviour}{tail}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{where}: {self.code} {self.subject}: {self.explanation} → {self.behaviour}{tail}{note}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,8 @@ class LintedGate:
     name: str
     gate: Union[ArgoGate, FlaggerGate]
     findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()   # what lint could not judge (values an unrendered Helm chart decides)
+    unsimulated: str = ""         # why its consequences cannot be simulated (empty: they can)
 
 
 # -- PromQL shape ----------------------------------------------------------------------------
@@ -139,14 +157,15 @@ def _filters(node: Node) -> list[str]:
 
 # -- Argo ------------------------------------------------------------------------------------
 
-def _argo_metric_line(manifests: Sequence[Manifest], metric: ArgoMetric, *path: str) -> tuple[str, Optional[int]]:
+def _argo_metric_site(manifests: Sequence[Manifest], metric: ArgoMetric) -> tuple[Optional[Manifest], KeyPath]:
+    """The template manifest that writes ``metric``, and the metric's key path in it."""
     for manifest in manifests:
         if manifest.kind in TEMPLATE_KINDS and manifest.name == metric.template:
             for index, written in enumerate(manifest.get("spec", "metrics") or []):
                 if isinstance(written, dict) and written.get("name") == metric.name:
-                    return manifest.filename, manifest.line("spec", "metrics", index, *path)
-            return manifest.filename, manifest.line("metadata", "name")
-    return (manifests[0].filename if manifests else "<gate>"), None
+                    return manifest, ("spec", "metrics", index)
+            return manifest, ("metadata", "name")
+    return None, ()
 
 
 def _run_args_for(gate: ArgoGate, template: str) -> dict[str, str]:
@@ -159,16 +178,24 @@ def _run_args_for(gate: ArgoGate, template: str) -> dict[str, str]:
     return {}
 
 
-def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = ()) -> list[Finding]:
-    """The hazards of every Prometheus metric of an Argo gate."""
+def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Optional[Unrendered] = None
+              ) -> list[Finding]:
+    """The hazards of every Prometheus metric of an Argo gate (``source``: the file read for lint, when it tells what
+    an unrendered Helm chart's values decide)."""
     findings: list[Finding] = []
     empty = SeriesStore()
+    source = source or Unrendered(list(manifests))
     for key, metric in gate.metrics.items():
-        label = f"metric {metric.name!r}"
+        label = f"metric {source.show(metric.name)!r}"
+        site, base = _argo_metric_site(manifests, metric)
 
         def add(code: str, explanation: str, behaviour: str, *path: str) -> None:
-            file, line = _argo_metric_line(manifests, metric, *path)
+            file = site.filename if site else (manifests[0].filename if manifests else "<gate>")
+            line = site.line(*base, *path) if site else None
             findings.append(Finding(file, line, code, label, explanation, behaviour, key))
+
+        def decided(*fields: str) -> bool:
+            return site is not None and bool(source.decided(site, base, *fields))
 
         args = _run_args_for(gate, metric.template)
         declared = {arg.name for template in gate.templates.values() for arg in template.args}
@@ -183,8 +210,11 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = ()) -> list[Findin
             add("H6u", f"the query uses {undeclared[0]}, an arg no template declares (spec.args)",
                 "'failed to resolve' at the start of every run: the AnalysisRun is Error and the rollout aborts",
                 "provider", "prometheus", "query")
+        # a Helm value taken out leaves its hazards silent (no condition, no interval, the query vector(0)); those
+        # a missing value would raise are guarded
         conditions = [c for c in (metric.successCondition, metric.failureCondition) if c]
-        if not conditions:
+        judged = not decided("successCondition", "failureCondition", _QUERY)
+        if not conditions and not decided("successCondition", "failureCondition"):
             add("H5", "no successCondition or failureCondition",
                 "every measurement is Successful unless the query errs: the metric can never fail")
         for field, condition in (("successCondition", metric.successCondition),
@@ -209,30 +239,28 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = ()) -> list[Findin
             continue
         vector = result.result_type == "vector"
         success, failure = metric.successCondition, metric.failureCondition
-        always_error = bool(conditions) and vector and all(
-            _errs(success, failure, sample) for sample in ([0.5], [1.0], [0.0]))
-        if always_error and not any("args" in _names(c) for c in conditions):
+        variants = source.condition_variants(site, base, success, failure) if site else [(success, failure)]
+        codes = set.intersection(*(_condition_hazards(s, f, vector, len(result) == 0, _is_ratio(tree))
+                                   for s, f in variants)) if judged else set()
+        written = "successCondition" if success else "failureCondition"
+        if "H1" in codes:
             add("H1", "the condition compares the whole vector 'result' ([]float64) with a value: expr refuses it",
                 f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} consecutive errors, about "
-                f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first",
-                "successCondition" if success else "failureCondition")
-        if not always_error and vector and conditions and len(result) == 0 and _errs(success, failure, []):
+                f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", written)
+        if "H2" in codes:
             add("H2", "'result[0]' with no 'len(result)' guard, and the query returns nothing until its series "
                       "exist (no 'or vector(0)')",
                 f"an empty result is an Error, retried every {ERROR_RETRY_INTERVAL:g} s: "
-                f"{_ABORT_AFTER} in a row abort the rollout",
-                "successCondition" if success else "failureCondition")
-        if conditions and not always_error and _is_ratio(tree):
-            phase, _ = measurement_phase([math.nan] if vector else math.nan, success, failure)
-            if phase is AnalysisPhase.FAILED and success and not failure:
-                add("H3a", "a ratio query (0/0 = NaN when the window has no requests) judged by a success "
-                           "condition only",
-                    "NaN makes every comparison false: the measurement is Failed (no traffic counts as a failure)",
-                    "successCondition")
-            elif phase is AnalysisPhase.INCONCLUSIVE:
-                add("H3c", "a ratio query (0/0 = NaN when the window has no requests) judged by both conditions",
-                    "NaN makes both false: the measurement is Inconclusive and the rollout pauses",
-                    "successCondition")
+                f"{_ABORT_AFTER} in a row abort the rollout", written)
+        if "H3a" in codes:
+            add("H3a", "a ratio query (0/0 = NaN when the window has no requests) judged by a success "
+                       "condition only",
+                "NaN makes every comparison false: the measurement is Failed (no traffic counts as a failure)",
+                "successCondition")
+        if "H3c" in codes:
+            add("H3c", "a ratio query (0/0 = NaN when the window has no requests) judged by both conditions",
+                "NaN makes both false: the measurement is Inconclusive and the rollout pauses",
+                "successCondition")
         filters = _filters(tree)
         if filters:
             add("H4", f"a comparison filter ('{filters[0]}') inside the query",
@@ -245,6 +273,25 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = ()) -> list[Findin
                 "consecutive measurements overlap and are correlated: a blip counts in several of them",
                 "interval")
     return findings
+
+
+def _condition_hazards(success: Optional[str], failure: Optional[str], vector: bool, empty: bool, ratio: bool
+                       ) -> set[str]:
+    """H1, H2, H3a, H3c: what the conditions make of a vector, an empty vector (``empty``: the query returns one
+    until its series exist) and NaN (``ratio``: 0/0 with no traffic)."""
+    conditions = [c for c in (success, failure) if c]
+    if not conditions:
+        return set()
+    if vector and all(_errs(success, failure, sample) for sample in ([0.5], [1.0], [0.0])):
+        return set() if any("args" in _names(c) for c in conditions) else {"H1"}   # args: H7 says why
+    codes = {"H2"} if vector and empty and _errs(success, failure, []) else set()
+    if ratio:
+        phase, _ = measurement_phase([math.nan] if vector else math.nan, success, failure)
+        if phase is AnalysisPhase.FAILED and success and not failure:
+            codes.add("H3a")
+        elif phase is AnalysisPhase.INCONCLUSIVE:
+            codes.add("H3c")
+    return codes
 
 
 def _errs(success: Optional[str], failure: Optional[str], value: object) -> bool:
@@ -279,20 +326,30 @@ def _show(seconds: float) -> str:
 
 # -- Flagger ---------------------------------------------------------------------------------
 
-def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = ()) -> list[Finding]:
-    """The hazards of a Flagger Canary's analysis."""
+def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: Optional[Unrendered] = None
+                 ) -> list[Finding]:
+    """The hazards of a Flagger Canary's analysis (``source``: as for :func:`lint_argo`)."""
     findings: list[Finding] = []
+    source = source or Unrendered(list(manifests))
     canary = next((m for m in manifests if m.kind == "Canary" and m.name == gate.name), None)
     key = "canaryAnalysis" if gate.legacy_analysis_field else "analysis"
     file = canary.filename if canary else (manifests[0].filename if manifests else "<gate>")
     interval = analysis_interval(gate)
+
+    def decided(base: KeyPath, *fields: str) -> bool:
+        return canary is not None and bool(source.decided(canary, base, *fields))
+
     for index, (name, metric) in enumerate(gate.analysis.metrics.items()):
-        line = canary.line("spec", key, "metrics", index) if canary else None
-        label = f"metric {name!r}"
+        base = ("spec", key, "metrics", index)
+        line = canary.line(*base) if canary else None
+        label = f"metric {source.show(name)!r}"
 
         def add(code: str, explanation: str, behaviour: str) -> None:
             findings.append(Finding(file, line, code, label, explanation, behaviour, name))
 
+        if decided(base, "name", "templateRef", "query", "threshold", "thresholdRange", "interval") or \
+                decided(("spec", key), "interval"):
+            continue   # a value of an unrendered Helm chart: what it does depends on it
         if metric.kind == "ignored":
             add("FH2", "not a builtin, and no templateRef or query",
                 "Flagger never checks it: it can never fail (flagger#1581)")
@@ -316,7 +373,8 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = ()) -> list[
             add("FH9", f"a {_show(window)} window, longer than the {_show(interval)} analysis interval",
                 "consecutive checks overlap and are correlated")
     strategy, iterations = strategy_of(gate)
-    if strategy is Strategy.BLUEGREEN and gate.assume.bluegreen_weight == 0 and gate.analysis.metrics:
+    if strategy is Strategy.BLUEGREEN and gate.assume.bluegreen_weight == 0 and gate.analysis.metrics and \
+            not decided(("spec", key), "iterations", "stepWeight", "stepWeights", "maxWeight", "webhooks"):
         line = canary.line("spec", key) if canary else None
         findings.append(Finding(file, line, "FH10", "analysis",
                                 f"blue/green ({iterations} iterations) with no load test sending the canary traffic",
@@ -328,12 +386,13 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = ()) -> list[
 
 def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[LintedGate], list[str]]:
     """The gates in one file (its Rollouts, MetricTemplates and ``extra`` files help), each with its hazards, and
-    the problems that stopped linting (a Helm template, no gate; a file of Rollouts or MetricTemplates given
-    beside others only serves them)."""
+    the problems that stopped linting (no gate, a file that does not parse; a file of Rollouts or MetricTemplates
+    given beside others only serves them). An unrendered Helm chart is read leniently (see the module docstring)."""
     try:
-        manifests = read_manifests(path)
+        source = read_unrendered(path)
     except GateError as exc:
         return [], list(exc.problems)
+    manifests = source.manifests
     others: list[Manifest] = []
     for other in extra:
         try:
@@ -346,19 +405,31 @@ def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list
         if kinds & set(TEMPLATE_KINDS):
             imported = import_argo_manifests(manifests, [m for m in others if m.kind == "Rollout"])
             name = next(iter(imported.gate.templates), "argo-gate")
-            linted.append(LintedGate("argo", name, imported.gate, tuple(lint_argo(imported.gate, manifests))))
+            linted.append(_linted(source, "argo", name, imported.gate, lint_argo(imported.gate, manifests, source)))
         for canary in [m for m in manifests if m.kind == "Canary"]:
             flagger = import_flagger_manifests(manifests, [m for m in others if m.kind == "MetricTemplate"],
                                                canary=canary.name)
-            linted.append(LintedGate("flagger", flagger.gate.name, flagger.gate,
-                                     tuple(lint_flagger(flagger.gate, manifests))))
+            linted.append(_linted(source, "flagger", flagger.gate.name, flagger.gate,
+                                  lint_flagger(flagger.gate, manifests, source)))
     except GateError as exc:
-        return linted, list(exc.problems)
+        return linted, [f"{problem} ({HELM_UNREAD})" if source.helm else problem for problem in exc.problems]
     if not kinds & {*TEMPLATE_KINDS, "Canary"}:
         if extra and kinds and kinds <= {"Rollout", "MetricTemplate"}:
             return [], []   # a Rollout or MetricTemplates serving the other files
         return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
     return linted, []
+
+
+def _linted(source: Unrendered, kind: str, name: str, gate: Union[ArgoGate, FlaggerGate],
+            findings: list[Finding]) -> LintedGate:
+    if not source.helm:
+        return LintedGate(kind, name, gate, tuple(findings))
+    notes = tuple(f"{manifest.where(*path)}: {'.'.join(map(str, path))} {why}: not linted, nor what depends on it "
+                  f"(render the chart with `helm template` to lint it)"
+                  for manifest in source.manifests for (index, path), why in source.decisions.items()
+                  if index == manifest.index and _JUDGED.intersection(path[2:]))
+    return LintedGate(kind, source.show(name), gate, tuple(replace(f, note=HELM_NOTE) for f in findings), notes,
+                      unsimulated=HELM_NOTE)
 
 
 def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[Finding], list[str]]:

@@ -8,7 +8,8 @@ lines counted from the top of the file, so a problem is reported as ``file:line:
 Helm chart templates (``{{ .Values.x }}``, ``{{- if ...}}``, ``{{ include ...}}``) are refused
 before parsing: they are not the gate a cluster runs until ``helm template`` renders them. The one
 Helm action rendered here is the raw string (``{{`{{args.x}}`}}``, how charts escape Argo's own
-tags), which renders to its content whatever the values.
+tags), which renders to its content whatever the values. (``rampsim lint`` reads what it can of an
+unrendered chart: :mod:`rampsim.gates.unrendered`.)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Optional
 from rampsim.gates.refusals import GateError, GateRefused, located
 from rampsim.plan.source import MAX_BYTES, Document, SourceError, parse_document
 
-__all__ = ["Manifest", "read_manifests", "parse_manifests", "helm_marker", "render_raw_strings"]
+__all__ = ["Manifest", "read_manifests", "read_text", "parse_manifests", "helm_marker", "render_raw_strings"]
 
 _SEPARATOR = re.compile(r"^---(?:[ \t].*)?$|^\.\.\.[ \t]*$", re.M)
 _HELM = re.compile(
@@ -88,6 +89,11 @@ def helm_marker(text: str) -> Optional[tuple[int, str]]:
 
 def read_manifests(path: str | Path) -> list[Manifest]:
     """Every Kubernetes object in the file at ``path``; :class:`GateError` (located) when it cannot be read."""
+    return parse_manifests(read_text(path), str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """The text of the gate file at ``path`` (UTF-8, a few kilobytes); :class:`GateError` (located) otherwise."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -101,7 +107,7 @@ def read_manifests(path: str | Path) -> list[Manifest]:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise GateError([f"{path}:{line}: not UTF-8 text"]) from None
-    return parse_manifests(text, str(path))
+    return text
 
 
 def render_raw_strings(text: str) -> str:

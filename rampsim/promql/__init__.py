@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from rampsim.promql.api import DEFAULT_LOOKBACK, check_supported, evaluate, evaluate_range
 from rampsim.promql.errors import PromQLError, QueryError, UnsupportedQuery
-from rampsim.promql.exposition import PROFILES, Deployment, Exposition, Names, expose, exposition_store
+from rampsim.promql.exposition import PROFILES, ClientNames, Deployment, Exposition, Names, expose, exposition_store
 from rampsim.promql.semantics import Semantics, as_semantics
 from rampsim.promql.store import SeriesStore
 from rampsim.promql.values import InstantResult, RangeResult, Sample, Series
@@ -29,4 +29,4 @@ __all__ = ["SeriesStore", "evaluate", "evaluate_range", "check_supported", "Sema
            "InstantResult", "RangeResult", "Sample", "Series", "PromQLError", "QueryError", "UnsupportedQuery",
            "DEFAULT_LOOKBACK"]
 
-__all__ += ["PROFILES", "Deployment", "Exposition", "Names", "expose", "exposition_store"]
+__all__ += ["PROFILES", "ClientNames", "Deployment", "Exposition", "Names", "expose", "exposition_store"]

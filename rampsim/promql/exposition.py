@@ -16,6 +16,7 @@ histogram each exposes:
   own names (:data:`rampsim.telemetry.METRIC_NAMES`, as ``rampsim.prod``'s default naming);
 * ``http`` (a Go or Python client on the pods): ``http_requests_total{code, method}``,
   ``http_request_duration_seconds_{bucket,sum,count}{method}`` (seconds), with pod labels;
+  other client libraries' names and status label (:class:`ClientNames`, in the deployment);
 * ``istio``: ``istio_requests_total{response_code, reporter, destination_workload, ...}``,
   ``istio_request_duration_milliseconds_{bucket,sum,count}`` with the same labels
   (milliseconds);
@@ -23,9 +24,16 @@ histogram each exposes:
   ``response_latency_ms_{bucket,sum,count}{direction, deployment}`` (milliseconds);
 * ``nginx`` (ingress-nginx): ``nginx_ingress_controller_requests{status, ingress, service,
   canary}``, ``nginx_ingress_controller_request_duration_seconds_{bucket,sum,count}`` with the
-  same labels (seconds);
+  same labels (seconds), and the upstream latency summary
+  ``nginx_ingress_controller_ingress_upstream_latency_seconds_{sum,count}`` (per ingress and
+  service, no status; Flagger's builtin nginx duration reads it);
 * ``spring`` (Micrometer): ``http_server_requests_seconds_{count,sum,bucket}{status, outcome,
-  uri, method, exception}`` (seconds): the request counter is the timer's ``_count``.
+  uri, method, exception}`` (seconds): the request counter is the timer's ``_count``;
+* ``envoy`` (a sidecar on each pod, App Mesh's or a plain Envoy's, its stats scraped by
+  Prometheus): ``envoy_cluster_upstream_rq{envoy_response_code, envoy_cluster_name}``,
+  ``envoy_cluster_upstream_rq_time_{bucket,sum,count}`` (milliseconds, no status) and the
+  listener's ``envoy_http_downstream_rq_xx{envoy_response_code_class,
+  envoy_http_conn_manager_prefix="ingress"}``, with the pod labels of ``http``.
 
 *Custom* names (a plan's ``prometheus:`` section) are the ``rampsim`` profile with other
 series and label names: :class:`Names`. The other families (revenue, health checks, cache,
@@ -43,7 +51,10 @@ How arms and segments become labels (:class:`Deployment`):
   (destination-reported series) and ``linkerd`` are scraped per pod: each series carries
   ``pod="<workload>-<template hash>-<suffix>"`` and ``namespace``; ``http`` and ``spring``
   also ``job``/``service``/``app`` = the service and Argo Rollouts'
-  ``rollouts_pod_template_hash`` (one deterministic hash per arm, or ``template_hashes``).
+  ``rollouts_pod_template_hash`` (one deterministic hash per arm, or ``template_hashes``),
+  and the older ``kubernetes-pods`` scrape job's ``kubernetes_namespace`` and
+  ``kubernetes_pod_name`` (Flagger's ``kubernetes`` provider selects pods by them); ``envoy``
+  the same pod labels, and ``envoy_cluster_name="cds_ingress_<namespace>_<workload>_http_80"``.
   An arm's counts are split across its pods deterministically, round robin: pod ``i`` of
   ``n`` holds requests ``i, i+n, i+2n, ...`` of each counter (``ceil((c - i) / n)``), so the
   pods' integer counters sum exactly to the arm's and stay monotonic; a histogram's
@@ -77,8 +88,8 @@ Error responses are ``500`` (success ``200``). The histograms of ``istio``, ``ng
 ``spring`` carry the status like their exporters, so the telemetry's per-arm histogram is
 split between the two statuses: each scrape's new error observations go to the buckets
 in proportion to that scrape's new observations (largest remainders, integer counts),
-which keeps every bucket monotonic in time and in ``le``. ``http`` and ``linkerd``
-histograms carry no status. ``le`` is written as each exporter's language writes a float:
+which keeps every bucket monotonic in time and in ``le``. ``linkerd``'s and ``envoy``'s
+histograms carry no status, nor does ``http``'s unless its client library's does (:class:`ClientNames`). ``le`` is written as each exporter's language writes a float:
 Go (``0.005``, ``1``, ``+Inf``) for ``http``, ``istio``, ``linkerd`` and ``nginx``, Java
 (``1.0``) for ``spring``, Python (``1.0``) for ``rampsim``; millisecond histograms scale the
 plan's bucket bounds by 1000. (Prometheus 3.x normalizes ``le`` values on ingestion, ``"1"``
@@ -99,9 +110,9 @@ from rampsim.errors import UsageError
 from rampsim.promql.store import SeriesStore
 from rampsim.telemetry import FAMILIES, METRIC_NAMES, Telemetry
 
-__all__ = ["PROFILES", "Names", "Deployment", "Exposition", "ExposedFamily", "expose", "exposition_store"]
+__all__ = ["PROFILES", "Names", "ClientNames", "Deployment", "Exposition", "ExposedFamily", "expose", "exposition_store"]
 
-PROFILES: tuple[str, ...] = ("rampsim", "http", "istio", "linkerd", "nginx", "spring")
+PROFILES: tuple[str, ...] = ("rampsim", "http", "istio", "linkerd", "nginx", "spring", "envoy")
 """The exporter profiles :func:`expose` knows (custom names: the ``rampsim`` profile with :class:`Names`)."""
 
 _OK, _ERROR = "200", "500"
@@ -137,6 +148,28 @@ class Names:
 
 
 @dataclass(frozen=True)
+class ClientNames:
+    """How the ``http`` profile's client library names its series: libraries differ (Go's and Python's
+    ``prometheus_client``: ``http_requests_total{code}``; prometheus-flask-exporter:
+    ``flask_http_request_total{status}``; express-prom-bundle: the histogram's ``_count`` with
+    ``status_code``; OpenTelemetry: ``http_server_request_duration_seconds``).
+
+    ``requests`` is the request counter (``None``: the library has none, the histogram's ``_count``
+    counts requests), ``status_label`` the status code's label, ``duration`` the latency histogram's
+    base name; the histogram carries the status too when ``status_on_histogram`` (always when there
+    is no counter)."""
+
+    requests: Optional[str] = "http_requests_total"
+    status_label: str = "code"
+    duration: str = "http_request_duration_seconds"
+    status_on_histogram: bool = False
+
+    def __post_init__(self) -> None:
+        if self.requests is None and not self.status_on_histogram:
+            object.__setattr__(self, "status_on_histogram", True)
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Where the service runs, as the labels of a Kubernetes scrape see it (see the module docstring)."""
 
@@ -146,6 +179,7 @@ class Deployment:
     pods: Union[int, Mapping[str, int]] = 1
     template_hashes: Mapping[str, str] = field(default_factory=dict)
     segment_label: Optional[str] = "segment"
+    client: "ClientNames" = field(default_factory=lambda: ClientNames())
 
     def alias(self, arm: str) -> str:
         """``stable`` for the baseline, the arm's own name otherwise."""
@@ -177,12 +211,12 @@ def _safe_hash(text: str, length: int) -> str:
 class ExposedFamily:
     """One metric family as OpenMetrics writes it: name, type, help, and its series (rows).
 
-    A histogram lists its children: each the rows of its buckets (in ``le`` order), its
-    ``_count`` and its ``_sum``.
+    A histogram (or a summary, without quantiles) lists its children: each the rows of its
+    buckets (in ``le`` order; none for a summary), its ``_count`` and its ``_sum``.
     """
 
     name: str
-    kind: str                                  # counter, gauge, histogram, unknown
+    kind: str                                  # counter, gauge, histogram, summary, unknown
     help: str
     rows: list[int] = field(default_factory=list)
     children: list[tuple[list[int], int, int]] = field(default_factory=list)
@@ -238,7 +272,7 @@ class Exposition:
         written = 0
         for family in self.families:
             out.write(f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n")
-            if family.kind != "histogram":
+            if family.kind not in ("histogram", "summary"):
                 for row in family.rows:
                     for tick in np.flatnonzero(~np.isnan(self.values[row])):
                         out.write(f"{heads[row]} {_number(self.values[row, tick])} {stamps[tick]}\n")
@@ -425,6 +459,14 @@ class _Builder:
         sum_row = self.add({"__name__": f"{base}_sum", **labels}, np.where(exists, total, np.nan))
         family.children.append((rows, count, sum_row))
 
+    def summary(self, base: str, help_text: str, labels: Mapping[str, str], count: np.ndarray,
+                total: np.ndarray) -> None:
+        """A summary child without quantiles: its ``_count`` and ``_sum`` (samples where they are not NaN)."""
+        family = self.family(base, "summary", help_text)
+        count_row = self.add({"__name__": f"{base}_count", **labels}, count)
+        sum_row = self.add({"__name__": f"{base}_sum", **labels}, total)
+        family.children.append(([], count_row, sum_row))
+
     def build(self, times_ms: np.ndarray) -> Exposition:
         values = np.vstack(self.rows) if self.rows else np.empty((0, self.n_ticks))
         return Exposition(times_ms, self.labels, values, list(self.families.values()))
@@ -568,16 +610,27 @@ def _pod_histogram(b: _Builder, base: str, help_text: str, labels: Mapping[str, 
 
 def _http(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment) -> None:
     bounds = [_le_go(x) for x in telemetry.layout.latency_buckets]
+    client = d.client
     for cell in cells:
         whole = _whole(cell.requests, cell.errors, cell.buckets)
         for pod, pods, pod_name in _per_pod(d, cell.arm):
             ident = {"namespace": d.namespace, "job": d.service, "service": d.service, "app": d.service,
-                     "pod": pod_name, "rollouts_pod_template_hash": d.template_hash(cell.arm), **_segment(d, cell)}
-            for code, counts in ((_OK, cell.requests - cell.errors), (_ERROR, cell.errors)):
-                b.counter("http_requests_total", "Requests served, by status code.",
-                          {"code": code, "method": "GET", **ident}, _existing(_share(counts, pod, pods, whole)))
-            _pod_histogram(b, "http_request_duration_seconds", "Request latency.", {"method": "GET", **ident},
-                           bounds, cell.buckets, cell.total, 1.0, pod, pods, whole)
+                     "pod": pod_name, "kubernetes_namespace": d.namespace, "kubernetes_pod_name": pod_name,
+                     "rollouts_pod_template_hash": d.template_hash(cell.arm), **_segment(d, cell)}
+            if client.requests is not None:
+                for code, counts in ((_OK, cell.requests - cell.errors), (_ERROR, cell.errors)):
+                    b.counter(client.requests, "Requests served, by status code.",
+                              {client.status_label: code, "method": "GET", **ident},
+                              _existing(_share(counts, pod, pods, whole)))
+            if client.status_on_histogram:
+                err_buckets, ok_buckets, err_sum, ok_sum = cell.split()
+                for code, buckets, total in ((_OK, ok_buckets, ok_sum), (_ERROR, err_buckets, err_sum)):
+                    _pod_histogram(b, client.duration, "Request latency.",
+                                   {client.status_label: code, "method": "GET", **ident}, bounds, buckets, total,
+                                   1.0, pod, pods, whole)
+            else:
+                _pod_histogram(b, client.duration, "Request latency.", {"method": "GET", **ident},
+                               bounds, cell.buckets, cell.total, 1.0, pod, pods, whole)
 
 
 def _istio(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment) -> None:
@@ -641,6 +694,12 @@ def _nginx(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment)
             _pod_histogram(b, "nginx_ingress_controller_request_duration_seconds",
                            "The request processing time in seconds.", {**labels, "status": code}, bounds,
                            buckets, total, 1.0, 0, 1, True)
+        upstream = {k: v for k, v in labels.items() if k not in ("method", "path", "host")}
+        with np.errstate(invalid="ignore"):
+            seen = cell.requests > 0
+        b.summary("nginx_ingress_controller_ingress_upstream_latency_seconds", "Upstream service latency per "
+                  "Ingress (the time the service took, as the controller measured it).", upstream,
+                  np.where(seen, cell.requests, np.nan), np.where(seen, cell.total, np.nan))
 
 
 def _spring(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment) -> None:
@@ -650,8 +709,9 @@ def _spring(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment
         err_buckets, ok_buckets, err_sum, ok_sum = cell.split()
         for pod, pods, pod_name in _per_pod(d, cell.arm):
             ident = {"namespace": d.namespace, "job": d.service, "service": d.service, "app": d.service,
-                     "application": d.service, "pod": pod_name,
-                     "rollouts_pod_template_hash": d.template_hash(cell.arm), **_segment(d, cell)}
+                     "application": d.service, "pod": pod_name, "kubernetes_namespace": d.namespace,
+                     "kubernetes_pod_name": pod_name, "rollouts_pod_template_hash": d.template_hash(cell.arm),
+                     **_segment(d, cell)}
             for code, outcome, buckets, total in ((_OK, "SUCCESS", ok_buckets, ok_sum),
                                                   (_ERROR, "SERVER_ERROR", err_buckets, err_sum)):
                 _pod_histogram(b, "http_server_requests_seconds", "Duration of HTTP server request handling.",
@@ -659,4 +719,26 @@ def _spring(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment
                                 "uri": "/", **ident}, bounds, buckets, total, 1.0, pod, pods, whole)
 
 
-_PROFILE_WRITERS = {"http": _http, "istio": _istio, "linkerd": _linkerd, "nginx": _nginx, "spring": _spring}
+def _envoy(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment) -> None:
+    bounds = [_le_go(x) for x in _ms(telemetry.layout.latency_buckets)]
+    for cell in cells:
+        whole = _whole(cell.requests, cell.errors, cell.buckets)
+        workload = d.workload(cell.arm)
+        for pod, pods, pod_name in _per_pod(d, cell.arm):
+            ident = {"namespace": d.namespace, "pod": pod_name, "kubernetes_namespace": d.namespace,
+                     "kubernetes_pod_name": pod_name, "app": d.service,
+                     "rollouts_pod_template_hash": d.template_hash(cell.arm), **_segment(d, cell)}
+            cluster = {"envoy_cluster_name": f"cds_ingress_{d.namespace}_{workload}_http_80"}
+            for code, counts in ((_OK, cell.requests - cell.errors), (_ERROR, cell.errors)):
+                share = _existing(_share(counts, pod, pods, whole))
+                b.counter("envoy_cluster_upstream_rq", "Requests the sidecar sent to the local service, by code.",
+                          {**ident, **cluster, "envoy_response_code": code}, share)
+                b.counter("envoy_http_downstream_rq_xx", "Requests the sidecar's listener answered, by code class.",
+                          {**ident, "envoy_http_conn_manager_prefix": "ingress",
+                           "envoy_response_code_class": code[0]}, share)
+            _pod_histogram(b, "envoy_cluster_upstream_rq_time", "Request time to the local service, milliseconds.",
+                           {**ident, **cluster}, bounds, cell.buckets, cell.total, 1000.0, pod, pods, whole)
+
+
+_PROFILE_WRITERS = {"http": _http, "istio": _istio, "linkerd": _linkerd, "nginx": _nginx, "spring": _spring,
+                    "envoy": _envoy}

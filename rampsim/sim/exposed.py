@@ -32,7 +32,7 @@ from rampsim.gates.plan_sections import Gate, gate_of
 from rampsim.gates.queries import QueryFunction, QueryProvider, result_values
 from rampsim.plan.schema import Plan
 from rampsim.promql import InstantResult, SeriesStore, evaluate, evaluate_range
-from rampsim.promql.exposition import Deployment, exposition_store
+from rampsim.promql.exposition import ClientNames, Deployment, exposition_store
 from rampsim.promql.parse import Aggregate, Binary, Call, Node, Number, Selector, Unary, parse, selectors
 from rampsim.telemetry import Telemetry
 
@@ -52,21 +52,25 @@ def plan_engine(plan: Plan) -> Engine:
 def exposition_for(gate: Gate) -> tuple[str, Deployment]:
     """The exporter profile and the deployment labels the gate's queries select: an Argo gate's profile and identity;
     a Kayenta gate's profile, service and namespace; a Flagger gate's observer (its Canary's ``provider``, else the
-    mesh; ``http`` for a provider without an exporter profile) with Flagger's workloads (``<target>-primary``,
-    ``<target>``) and, under nginx, its ingress."""
+    mesh; ``envoy`` for App Mesh, ``http`` for a provider without an exporter profile, whose client library
+    Flagger's ``http`` observer expects to label its histogram by ``status``) with Flagger's workloads
+    (``<target>-primary``, ``<target>``) and, under nginx, its ingress."""
     if isinstance(gate, KayentaGate):
         return gate.profile, Deployment(service=gate.identity.service, namespace=gate.identity.namespace)
     if isinstance(gate, ArgoGate):
         identity = gate.identity
         profile = "rampsim" if gate.profile == "custom" else gate.profile
         return profile, Deployment(service=identity.service, namespace=identity.namespace,
-                                   template_hashes={"canary": identity.canary_hash, "baseline": identity.stable_hash})
+                                   template_hashes={"canary": identity.canary_hash, "baseline": identity.stable_hash},
+                                   client=identity.client())
     target = gate.target
     observer = observer_for(gate.mesh, gate.provider)   # the Canary's provider wins over the mesh, as in Flagger
-    profile = observer if observer in ("istio", "linkerd", "nginx") else "http"
+    profile = {"appmesh": "envoy"}.get(observer, observer if observer in ("istio", "linkerd", "nginx") else "http")
     service = str((gate.ingressRef or {}).get("name") or target) if profile == "nginx" else target
+    # Flagger's http observer counts requests by the histogram's _count and its status label
+    client = ClientNames(status_label="status", status_on_histogram=True) if observer == "http" else ClientNames()
     return profile, Deployment(service=service, namespace=gate.namespace,
-                               workloads={"baseline": f"{target}-primary", "canary": target})
+                               workloads={"baseline": f"{target}-primary", "canary": target}, client=client)
 
 
 def _queries_of(gate: Gate) -> tuple[str, ...]:
