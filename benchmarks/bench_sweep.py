@@ -1,46 +1,67 @@
-"""Sweep throughput: the reference plan, the reference mix, 100 gates, on all cores.
+"""Sweep throughput and memory: the reference plan, the reference mix, 100 gates, on all cores.
 
 Target (issue 4): 1,000 replicates of the mix × 100 grid points in under 60 s on
-the 2-core machine. Prints wall time, replicate-runs per second, gate evaluations
-per second, and peak memory (this process and the worker processes) for growing
-replicate counts, to show memory stays flat.
+the 2-core machine. Target (issue 12): driver memory flat as replicates grow. Each
+size runs in a fresh process (peak memory is a high-water mark), which prints wall
+time, replicate-runs per second, gate evaluations per second, and its peak memory:
+the driver's peak RSS, the Python memory it allocated at the peak of the sweep
+(tracemalloc: what the driver holds, imports aside) and the largest worker's peak RSS.
 
-    python benchmarks/bench_sweep.py            # 250, 500 and 1,000 replicates
-    python benchmarks/bench_sweep.py 1000       # one size
+    python benchmarks/bench_sweep.py                  # 1,000 and 10,000 replicates
+    python benchmarks/bench_sweep.py 1000 5000        # chosen sizes
+    python benchmarks/bench_sweep.py --keep-runs 1000 # keeping every run (one row per gate and replicate)
 """
 from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import sys
 import time
+import tracemalloc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from rampsim.experiment.mix import load_mix  # noqa: E402
-from rampsim.experiment.sweep import sweep  # noqa: E402
-from rampsim.plan import load_plan  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(__file__), "..", "scenarios")
 GRID = ["rules.error_rate_rollback.threshold=0.2%..2%:10", "rules.*.sustain=0s,30s,1m,90s,2m,3m,4m,5m,7m,10m"]
 
 
-def main(sizes: list[int]) -> None:
+def one(replicates: int, keep_runs: bool) -> None:
+    """Run one sweep in this process and print its figures."""
+    from rampsim.experiment.mix import load_mix
+    from rampsim.experiment.sweep import sweep
+    from rampsim.plan import load_plan
+
     plan = load_plan(os.path.join(HERE, "ramp-phase-50k.yaml"))
     mix = load_mix(os.path.join(HERE, "mix-reference.yaml"), plan)
     workers = os.cpu_count() or 1
-    print(f"reference plan and mix, 100 gates (10 thresholds x 10 sustain times), {workers} worker processes")
+    tracemalloc.start()
+    begin = time.perf_counter()
+    result = sweep(plan, mix, GRID, replicates=replicates, seed=1, workers=workers, keep_runs=keep_runs)
+    result.summary()
+    elapsed = time.perf_counter() - begin
+    _, traced = tracemalloc.get_traced_memory()
+    gates = len(result.grid)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"  {replicates:6d} replicates{' (runs kept)' if keep_runs else ''}: {elapsed:7.1f} s wall, "
+          f"{replicates / elapsed:6.1f} replicate-runs/s, {replicates * gates / elapsed:9.0f} gate evaluations/s; "
+          f"driver peak RSS {own:.0f} MiB, driver Python allocations at peak {traced / 2 ** 20:.1f} MiB, "
+          f"largest worker {workers_peak:.0f} MiB", flush=True)
+
+
+def main(arguments: list[str]) -> None:
+    keep_runs = "--keep-runs" in arguments
+    sizes = [int(a) for a in arguments if a != "--keep-runs"] or [1000, 10000]
+    print(f"reference plan and mix, 100 gates (10 thresholds x 10 sustain times), {os.cpu_count() or 1} worker "
+          f"processes, each size in a fresh driver process", flush=True)
     for replicates in sizes:
-        begin = time.perf_counter()
-        result = sweep(plan, mix, GRID, replicates=replicates, seed=1, workers=workers)
-        elapsed = time.perf_counter() - begin
-        gates = len(result.grid)
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"  {replicates:5d} replicates: {elapsed:6.1f} s wall, {replicates / elapsed:6.1f} replicate-runs/s, "
-              f"{replicates * gates / elapsed:9.0f} gate evaluations/s; peak RSS driver {own:.0f} MiB, "
-              f"largest worker {workers_peak:.0f} MiB")
+        subprocess.run([sys.executable, __file__, "--one", str(replicates), *["--keep-runs"] * keep_runs],
+                       check=True)
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [250, 500, 1000])
+    if sys.argv[1:2] == ["--one"]:
+        one(int(sys.argv[2]), "--keep-runs" in sys.argv[3:])
+    else:
+        main(sys.argv[1:])

@@ -9,6 +9,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.cbook import boxplot_stats
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation, Text
 
@@ -20,7 +23,7 @@ from rampsim.experiment.sweep import sweep
 from rampsim.plan import with_overrides
 from rampsim.report.chart import timeline_chart
 from rampsim.report.operating_curve import operating_curve
-from rampsim.report.tradeoff import detection_chart, heatmap, render, tradeoff_chart
+from rampsim.report.tradeoff import _box, detection_chart, heatmap, render, tradeoff_chart
 from tests.sim_helpers import MIX_SMALL, validation
 
 WEIGHT = "canary weight (%)"
@@ -256,7 +259,7 @@ def test_every_point_is_numbered_at_its_rates_and_the_star_is_the_recommended_ga
 ])
 def test_the_operating_curve_is_drawn_when_one_axis_varies_and_the_heatmap_when_two_do(grid, chart, tmp_path):
     result = small_sweep(*grid)
-    paths = render(result.runs, result.summary(), result.parameters, tmp_path, title="render")
+    paths = render(result.tally, result.summary(), result.parameters, tmp_path, title="render")
     assert {path.name for path in paths} == {"tradeoff.png", "detection.png", chart}
     assert sorted(tmp_path.iterdir()) == sorted(paths)
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in paths)
@@ -310,7 +313,7 @@ def test_heatmap_cell_values_contrast_with_their_cell(two_axes, value, tmp_path)
 
 def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_axes, tmp_path):
     summary = two_axes.summary()
-    figure = saved(detection_chart(two_axes.runs, summary, two_axes.parameters), tmp_path / "detection.png")
+    figure = saved(detection_chart(two_axes.tally, summary, two_axes.parameters), tmp_path / "detection.png")
     figure.canvas.draw()
     ax = figure.axes[0]
     labels = [label.get_text() for label in ax.get_yticklabels()]
@@ -322,3 +325,16 @@ def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_a
         box = text.get_window_extent(renderer)
         assert box.x0 >= 0 and box.x1 <= figure.bbox.x1 and box.y1 <= figure.bbox.y1, text.get_text()
     assert overlapping(figure) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.integers(-8, 60).map(lambda k: k * 0.25), st.floats(-100, 100)), min_size=1,
+                max_size=80))
+def test_a_box_drawn_from_a_histogram_is_the_box_of_its_raw_values(minutes):
+    """The detection chart draws each gate's box from its delay histogram: the same box boxplot draws."""
+    raw = np.array(minutes)
+    expected = boxplot_stats(raw, whis=(5, 95))[0]
+    box = _box(*np.unique(raw, return_counts=True))
+    for key in ("med", "q1", "q3", "whislo", "whishi"):
+        assert box[key] == expected[key], key
+    np.testing.assert_array_equal(box["fliers"], np.unique(expected["fliers"]))

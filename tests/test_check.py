@@ -1,8 +1,12 @@
 """rampsim check: sequential verdicts, their agreement with a fixed large run, and exit codes."""
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
 
 from rampsim.cli import main
-from rampsim.experiment.check import EXCEEDED, MET, UNDECIDED, check
+from rampsim.experiment.check import EXCEEDED, MET, UNDECIDED, _quantile_verdict, check
 from rampsim.experiment.mix import load_mix
 from rampsim.plan import with_overrides
 from rampsim.testing.assertions import assert_false_rollback_rate_below
@@ -95,3 +99,22 @@ def test_stopping_before_the_fault_is_not_a_catch(plans):
         assert_stops_within(jumpy, fault, within="5m", seeds=[0])  # it rolls back on healthy noise, before 10m
     with pytest.raises(ValueError, match="needs at least one fault"):
         assert_stops_within(good, [], within="5m")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-20, 100).map(lambda k: k * 15.0), max_size=50), st.integers(0, 20),
+       st.sampled_from([0.5, 0.9, 0.99]), st.sampled_from([0.95, 0.9995]))
+def test_the_detection_bound_from_a_histogram_is_the_bound_from_the_raw_delays(delays, missed, quantile, level):
+    """Misses count as infinite delays; estimate and interval as numpy and scipy give them on the raw values."""
+    values = np.concatenate([delays, np.full(missed, np.inf)])
+    verdict = _quantile_verdict("detect", np.unique(np.array(delays, float), return_counts=True), quantile, 600.0,
+                                level, missed)
+    assert verdict.samples == len(values)
+    if len(values) < 3:
+        assert verdict.verdict == UNDECIDED
+        return
+    with np.errstate(invalid="ignore"):   # infinite delays: NaN where numpy interpolates between them
+        estimate = float(np.quantile(values, quantile))
+    interval = stats.quantile_test(values, q=min(estimate, np.finfo(float).max), p=quantile).confidence_interval(level)
+    np.testing.assert_array_equal([verdict.estimate, verdict.low, verdict.high],
+                                  [estimate, interval.low, interval.high])

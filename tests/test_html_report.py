@@ -96,7 +96,7 @@ def swept(tmp_path_factory, mix_file):
     directory = tmp_path_factory.mktemp("sweep")
     plan = with_overrides(load_plan(VALIDATION), {"name": HOSTILE_NAME})
     result = sweep(plan, load_mix(mix_file, plan), GRID, replicates=40, seed=1, workers=1)
-    charts = render(result.runs, result.summary(), result.parameters, directory)
+    charts = render(result.tally, result.summary(), result.parameters, directory)
     page = write_sweep_html(result, directory / "report.html", charts=charts, plan=plan)
     return result, plan, charts, page
 

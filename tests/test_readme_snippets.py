@@ -191,7 +191,7 @@ def test_the_readme_block_runs_as_written(block, outcomes):
 
 def test_an_unguarded_script_sweeps_in_process_with_a_notice_and_a_guarded_one_uses_the_pool(tmp_path):
     body = ('import rampsim\nplan = rampsim.load_plan({plan!r})\n'
-            'result = rampsim.sweep(plan, grid=["rules.error_rate_rollback.threshold=0.3%,1%"], replicates=4, workers=2)\n'
+            'result = rampsim.sweep(plan, grid=["rules.error_rate_rollback.threshold=0.3%,1%"], replicates=4, workers=2, keep_runs=True)\n'
             'print(len(result.runs))\n')
     plan = str(ROOT / "scenarios" / "ramp-phase-5k-validation.yaml")
     unguarded = tmp_path / "unguarded.py"

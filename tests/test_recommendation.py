@@ -87,7 +87,7 @@ def test_the_per_scenario_breakdown_adds_up_to_the_totals(result):
     merged = summary.merge(totals.add_suffix("_by_scenario"), left_on="gate", right_index=True)
     for column in ("runs", "incident_runs", "false_rollbacks", "missed_incidents"):
         assert (merged[column] == merged[f"{column}_by_scenario"]).all(), column
-    assert set(breakdown["scenario"]) == set(result.runs["scenario"])
+    assert set(breakdown["scenario"]) == set(result.tally.scenarios)   # every scenario of the small mix has runs
     assert breakdown["incident"].any() and (~breakdown["incident"]).any()
 
 
@@ -99,8 +99,10 @@ def test_breakdown_notes_name_the_healthy_scenarios_behind_half_the_false_rollba
             for replicate in range(4):
                 stopped = replicate < stops.get(scenario, 4)
                 rows.append({"gate": gate, "scenario": scenario, "replicate": replicate,
-                             "incident": scenario == "outage", "decision": "rollback" if stopped else "advance"})
-    result = SweepResult(pd.DataFrame(rows), pd.DataFrame({"gate": [0, 1]}))
+                             "incident": scenario == "outage", "decision": "rollback" if stopped else "advance",
+                             "decision_time": 60.0 if stopped else 600.0, "incident_start": 0.0, "source": "",
+                             "harmed": 0.0})
+    result = SweepResult.from_runs(pd.DataFrame(rows), pd.DataFrame({"gate": [0, 1]}))
     (note,) = result.breakdown_notes(0)
     assert note.startswith("the SLO does not count bump as an incident, yet 2 of the 3 false rollbacks")
     assert result.breakdown_notes(1) == []

@@ -86,31 +86,33 @@ GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,
 
 def test_results_are_identical_for_any_executor_and_worker_count(small_mix_setup):
     plan, mix = small_mix_setup
-    inline = sweep(plan, mix, GRID, replicates=24, seed=3, workers=1)
-    pool = sweep(plan, mix, GRID, replicates=24, seed=3, workers=2)
+    inline = sweep(plan, mix, GRID, replicates=24, seed=3, workers=1, keep_runs=True)
+    pool = sweep(plan, mix, GRID, replicates=24, seed=3, workers=2, keep_runs=True)
     with ThreadPoolExecutor(3) as threads:
         threaded = sweep(plan, mix, GRID, replicates=24, seed=3, executor=threads)
     pd.testing.assert_frame_equal(inline.runs, pool.runs)
-    pd.testing.assert_frame_equal(inline.runs, threaded.runs)
+    assert inline.tally.equals(pool.tally) and inline.tally.equals(threaded.tally)
+    pd.testing.assert_frame_equal(inline.summary(), threaded.summary())
     assert inline.runs["incident"].any() and (~inline.runs["incident"]).any()
     other_seed = sweep(plan, mix, GRID, replicates=24, seed=4, workers=1)
-    assert not inline.runs["decision_time"].equals(other_seed.runs["decision_time"])
+    assert not inline.tally.equals(other_seed.tally)
 
 
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_results(small_mix_setup):
     distributed = pytest.importorskip("distributed")
     plan, mix = small_mix_setup
-    inline = sweep(plan, mix, GRID, replicates=12, seed=3, workers=1)
+    inline = sweep(plan, mix, GRID, replicates=12, seed=3, workers=1, keep_runs=True)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            on_dask = sweep(plan, mix, GRID, replicates=12, seed=3, executor=client.get_executor())
+            on_dask = sweep(plan, mix, GRID, replicates=12, seed=3, executor=client.get_executor(), keep_runs=True)
     pd.testing.assert_frame_equal(inline.runs, on_dask.runs)
+    assert inline.tally.equals(on_dask.tally)
 
 
 def test_an_interrupted_sweep_continues_where_it_stopped(small_mix_setup, tmp_path):
     plan, mix = small_mix_setup
-    uninterrupted = sweep(plan, mix, GRID, replicates=40, seed=9, workers=1)
+    uninterrupted = sweep(plan, mix, GRID, replicates=40, seed=9, workers=1, keep_runs=True)
 
     def stop_after_two(done, total):
         if done == 2:
@@ -121,11 +123,17 @@ def test_an_interrupted_sweep_continues_where_it_stopped(small_mix_setup, tmp_pa
     assert len(list((tmp_path / "chunks").glob("*.npz"))) == 2
     seen = []
     resumed = sweep(plan, mix, GRID, replicates=40, seed=9, workers=1, out=tmp_path,
-                    on_chunk=lambda done, total: seen.append(done))
+                    on_chunk=lambda done, total: seen.append(done), keep_runs=True)
     assert seen[0] == 2  # the saved chunks were loaded, not run again
     pd.testing.assert_frame_equal(uninterrupted.runs, resumed.runs)
+    assert uninterrupted.tally.equals(resumed.tally)
     reloaded = SweepResult.load(tmp_path)
     pd.testing.assert_frame_equal(resumed.summary(), reloaded.summary(), check_dtype=False)
+    pd.testing.assert_frame_equal(resumed.runs, reloaded.runs, check_dtype=False)
+    lean = sweep(plan, mix, GRID, replicates=40, seed=9, workers=1, out=tmp_path)   # from the chunks, runs not kept
+    assert lean.tally.equals(resumed.tally) and not (tmp_path / "runs.csv.gz").exists()
+    with pytest.raises(ValueError, match="keep_runs=True"):
+        SweepResult.load(tmp_path).runs
     with pytest.raises(ValueError, match="holds the chunks of another sweep"):
         sweep(plan, mix, GRID, replicates=40, seed=10, workers=1, out=tmp_path)
 
@@ -224,9 +232,10 @@ def test_sweep_and_report_commands(tmp_path, capsys, monkeypatch):
     assert "Pareto front" in printed and "★ recommended for" in printed and "The recommended gate by scenario" in printed
     assert "…" not in printed and max(map(len, printed.splitlines())) <= 80   # readable at 80 columns
     assert re.search(r"^\s+\d+( ★)?\s+error_rate_rollback\.threshold=(0\.3|1)%, \*\.sustain=[13]m", printed, re.M)
-    for name in ("runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "tradeoff.png", "heatmap.png",
+    for name in ("tally.npz", "grid.csv", "sweep.json", "summary.csv", "tradeoff.png", "heatmap.png",
                  "detection.png"):
         assert (out / name).exists(), name
+    assert not (out / "runs.csv.gz").exists()   # only with --keep-runs
     first = pd.read_csv(out / "summary.csv")
     (out / "tradeoff.png").unlink()
     assert main(["report", str(out)]) == 0
@@ -236,4 +245,12 @@ def test_sweep_and_report_commands(tmp_path, capsys, monkeypatch):
     assert "report.html" in capsys.readouterr().out
     page = (out / "report.html").read_text()
     assert "Recommended gate" in page and page.count("data:image/png;base64,") >= 2
+    pd.testing.assert_frame_equal(first, pd.read_csv(out / "summary.csv"))
+    capsys.readouterr()
+    assert main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL),
+                 "--grid", "rules.error_rate_rollback.threshold=0.3%,1%", "--grid", "rules.*.sustain=1m,3m",
+                 "--replicates", "8", "--workers", "1", "--out", str(out), "--no-progress", "--keep-runs"]) == 0
+    assert "runs.csv.gz" in capsys.readouterr().out
+    kept = SweepResult.load(out)
+    assert len(kept.runs) == 8 * len(kept.grid)
     pd.testing.assert_frame_equal(first, pd.read_csv(out / "summary.csv"))

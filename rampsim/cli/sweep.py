@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command = subparsers.add_parser(
         "sweep", help="false-rollback and missed-incident rates of every gate in a grid",
         description="Simulate REPLICATES ramps of the scenario mix and judge every gate of the grid on each "
-                    "(common random numbers). Writes runs.csv.gz, grid.csv, sweep.json, summary.csv and the charts to --out. "
+                    "(common random numbers). Writes tally.npz (the outcomes counted per gate and scenario), grid.csv, "
+                    "sweep.json, summary.csv and the charts to --out, and runs.csv.gz with --keep-runs. "
                     "Exit codes: 0 done; 2 bad arguments (a grid axis, more than 10,000 gates, an --out that is a "
                     "file, unwritable, or holding another sweep without --force); 3 invalid plan or mix; 5 --dask "
                     "scheduler unreachable; 130 interrupted (run the same command again to continue).")
@@ -64,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "plan file (the swept plan with the recommended grid values), and print what changed")
     command.add_argument("--html", action="store_true", help="also write report.html: the table, the "
                          "per-scenario breakdown, the charts and the recommended gate on one self-contained page")
+    command.add_argument("--keep-runs", action="store_true", help="also keep every run (one row per gate, scenario "
+                         "and replicate) and write them to runs.csv.gz: memory and disk grow with gates x replicates")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=run_sweep)
 
@@ -141,7 +144,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
             result = sweep(plan, mix, args.grid, args.replicates, args.seed, fidelity=args.fidelity,
                            executor=executor, workers=args.workers, out=out, on_chunk=advance,
-                           replace=args.force or args.out is None)
+                           replace=args.force or args.out is None, keep_runs=args.keep_runs)
         except PlanError as exc:
             return report_problems(args.plan, exc.problems)
         except SweepInterrupted as exc:
@@ -229,8 +232,8 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     summary = result.summary(costs)
     parameters = result.parameters
     with writing(out):
-        charts = render(result.runs, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
-                                                                     f"{result.meta.get('replicates')} replicates")
+        charts = render(result.tally, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
+                                                                      f"{result.meta.get('replicates')} replicates")
         summary.to_csv(Path(out) / "summary.csv", index=False)
         if html:
             from rampsim.report.html import write_sweep_html
@@ -277,8 +280,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     console.print(f"  (the rule: {RECOMMENDATION_RULE})")
     _print_breakdown(console, result, int(best["gate"]))
     written = [p.name for p in charts] + ["summary.csv"]
-    if (Path(out) / "runs.csv.gz").exists():
-        written.append("runs.csv.gz")
+    written += [name for name in ("tally.npz", "runs.csv.gz") if (Path(out) / name).exists()]
     console.print(f"results and charts in {out}: " + ", ".join(written))
 
 

@@ -3,6 +3,7 @@
 - :mod:`~rampsim.experiment.mix`: the scenario mix (:class:`Mix`, :func:`load_mix`);
 - :mod:`~rampsim.experiment.axes`: grid axes such as ``rules.error_rate_rollback.threshold=0.3%..1%:8``;
 - :mod:`~rampsim.experiment.chunks`: replicates in chunks on any executor, saved as they finish;
+- :mod:`~rampsim.experiment.tally`: a sweep's outcomes counted per gate and scenario (:class:`Tally`);
 - :mod:`~rampsim.experiment.results`: :class:`SweepResult` and its summary under :class:`Costs`;
 - :mod:`~rampsim.experiment.gate_comparison`: several gates judged on the same ramps (:func:`compare_gates`);
 - :mod:`~rampsim.experiment.sweep` and :mod:`~rampsim.experiment.check`: the two entry points,
@@ -30,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "DamagedChunk": "rampsim.experiment.chunks",
     "run_chunks": "rampsim.experiment.chunks",
     "local_executor": "rampsim.experiment.chunks",
+    "Tally": "rampsim.experiment.tally",
     "SweepResult": "rampsim.experiment.results",
     "Costs": "rampsim.experiment.results",
     "CheckReport": "rampsim.experiment.check",
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from rampsim.experiment.axes import Axis, GridError, parse_axis
     from rampsim.experiment.mix import Mix, MixScenario, load_mix, single_scenario_mix
     from rampsim.experiment.results import Costs, SweepResult
+    from rampsim.experiment.tally import Tally
     from rampsim.experiment.chunks import DamagedChunk, SweepInterrupted, SweepSpec, local_executor, run_chunks
     from rampsim.experiment.gate_comparison import compare_gates
 else:

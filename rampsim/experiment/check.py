@@ -34,6 +34,7 @@ from rampsim.errors import UsageError
 from rampsim.experiment.mix import Mix
 from rampsim.experiment.chunks import local_executor
 from rampsim.experiment.sweep import sweep
+from rampsim.experiment.tally import histogram_quantiles
 from rampsim.plan.schema import Plan
 
 __all__ = ["BoundVerdict", "CheckReport", "check", "MET", "EXCEEDED", "UNDECIDED"]
@@ -93,15 +94,18 @@ def _rate_verdict(name: str, successes: int, trials: int, limit: float, level: f
     return _verdict(name, limit, successes / trials, interval.low, interval.high, trials)
 
 
-def _quantile_verdict(name: str, delays: np.ndarray, quantile: float, limit: float, level: float,
+def _quantile_verdict(name: str, delays: tuple[np.ndarray, np.ndarray], quantile: float, limit: float, level: float,
                       missed: int) -> BoundVerdict:
-    # a missed incident is never detected: it counts as an infinite delay
-    values = np.concatenate([delays, np.full(missed, np.inf)])
-    if len(values) < 3:
-        return BoundVerdict(name, limit, math.nan, -math.inf, math.inf, len(values), UNDECIDED)
-    estimate = float(np.quantile(values, quantile))
-    interval = stats.quantile_test(values, q=min(estimate, np.finfo(float).max), p=quantile).confidence_interval(level)
-    return _verdict(name, limit, estimate, float(interval.low), float(interval.high), len(values))
+    """The bound on a quantile of the detection delays (a histogram: distinct values, counts)."""
+    values, counts = delays  # a missed incident is never detected: it counts as an infinite delay
+    values, counts = np.append(values, np.inf), np.append(counts, missed)
+    samples = int(counts.sum())
+    if samples < 3:
+        return BoundVerdict(name, limit, math.nan, -math.inf, math.inf, samples, UNDECIDED)
+    kept = counts > 0
+    estimate, low, high = histogram_quantiles(np.zeros(int(kept.sum()), np.int64), values[kept], counts[kept], 1,
+                                              quantile, level)
+    return _verdict(name, limit, float(estimate[0]), float(low[0]), float(high[0]), samples)
 
 
 def _verdict(name: str, limit: float, estimate: float, low: float, high: float, samples: int) -> BoundVerdict:
@@ -137,23 +141,21 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
             executor = stack.enter_context(local_executor(workers))
         for look in range(1, looks_allowed + 1):
             replicates = min(look * batch, max_replicates)
-            runs = sweep(plan, mix, replicates=replicates, seed=seed, workers=workers, executor=executor,
-                         out=Path(scratch)).runs
-            healthy = ~runs["incident"] & ~runs["environment"]   # environment incidents count on neither side
-            incidents = runs[runs["incident"]]
-            stopped = runs["decision"].isin(["hold", "rollback"])
+            tally = sweep(plan, mix, replicates=replicates, seed=seed, workers=workers, executor=executor,
+                          out=Path(scratch)).tally
+            counts = tally.counts(by_scenario=False).iloc[0]   # environment incidents count on neither side
             verdicts = []
             if max_false_rollback is not None:
-                verdicts.append(_rate_verdict("false_rollback_rate", int(stopped[healthy].sum()),
-                                              int(healthy.sum()), max_false_rollback, level))
-            missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())  # advanced, or never decided
+                verdicts.append(_rate_verdict("false_rollback_rate", int(counts["false_rollbacks"]),
+                                              int(counts["healthy_runs"]), max_false_rollback, level))
+            missed = int(counts["missed_incidents"])  # advanced, or never decided
             if max_missed_incident is not None:
-                verdicts.append(_rate_verdict("missed_incident_rate", missed, len(incidents), max_missed_incident,
-                                              level))
+                verdicts.append(_rate_verdict("missed_incident_rate", missed, int(counts["incident_runs"]),
+                                              max_missed_incident, level))
             if max_detect is not None:
-                verdicts.append(_quantile_verdict(f"detect_p{detect_quantile * 100:g}_s",
-                                                  incidents["detection_delay"].dropna().to_numpy(), detect_quantile,
-                                                  max_detect, level, missed))
+                _, values, histogram = tally.gate_delays()
+                verdicts.append(_quantile_verdict(f"detect_p{detect_quantile * 100:g}_s", (values, histogram),
+                                                  detect_quantile, max_detect, level, missed))
             report = CheckReport(verdicts, replicates, look, confidence, [*report.history, verdicts])
             if on_look:
                 on_look(report)

@@ -4,7 +4,9 @@ Each replicate is one open-loop simulation of one mix scenario; every gate of th
 grid is judged on its telemetry (common random numbers) by the compiled
 judge (all of a chunk at once). A replicate's randomness comes from ``SeedSequence(seed, spawn_key=
 (scenario, replicate))`` alone, so results are identical whatever the executor,
-the number of workers or the order chunks finish in.
+the number of workers or the order chunks finish in. The driver folds each finished
+chunk into the sweep's :class:`~rampsim.experiment.tally.Tally` and drops it, unless the
+runs are kept: what it holds does not grow with the replicates.
 
 With an output directory, each finished chunk is written atomically (a temporary
 file, then a rename) next to a manifest of the sweep; running the same sweep
@@ -24,9 +26,10 @@ import os
 import sys
 import tempfile
 import zipfile
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union, cast
 
@@ -46,6 +49,7 @@ from rampsim.plan.source import Document
 from rampsim.sim.streams import DRAW_SCHEME
 
 if TYPE_CHECKING:
+    from rampsim.experiment.tally import Tally
     from rampsim.sim.simulation import Fidelity
 
 __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "compile_grid", "local_executor",
@@ -54,6 +58,7 @@ __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks
 CHUNK_SIZE = 10
 _CHUNK_FORMAT = 3  # a header (the sweep key, the position), a checksum, environment incidents; older: recomputed
 _CHECKSUM_SIZE = 32  # a sha256 digest after the npz bytes
+_IN_FLIGHT = 512  # chunks submitted to the executor ahead of those folded (enough to keep a cluster busy)
 _PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "environment", "incident_start")
 
 
@@ -274,10 +279,12 @@ def local_executor(workers: Optional[int] = None) -> Executor:
                                mp_context=multiprocessing.get_context("spawn"))
 
 
-def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[Executor] = None,
+def run_chunks(spec: SweepSpec, tally: "Tally", out: Optional[Path] = None, executor: Optional[Executor] = None,
                workers: Optional[int] = None, on_chunk: Optional[Callable[[int, int], None]] = None,
-               gates: Optional[Gates] = None, replace: bool = False) -> list[Chunk]:
-    """Every chunk of ``spec``, in task order: loaded from ``out`` when saved there, else run.
+               gates: Optional[Gates] = None, replace: bool = False, keep_runs: bool = False) -> list[Chunk]:
+    """Fold every chunk of ``spec`` into ``tally``: loaded from ``out`` when saved there, else run. Returns the
+    chunks themselves, in task order, when ``keep_runs``; else none (each is dropped once folded and saved, so
+    the memory held does not grow with the replicates).
 
     ``gates`` is the grid compiled (:func:`compile_grid`), when the caller has it; workers
     receive it with each chunk instead of validating every grid plan again.
@@ -289,28 +296,37 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
     with a notice on stderr.
     """
     tasks = spec.tasks()
-    chunks: dict[int, Chunk] = {}
+    kept: dict[int, Chunk] = {}
     paths: list[Optional[Path]] = [None] * len(tasks)
+    pending = list(range(len(tasks)))
+
+    def fold(i: int, chunk: Chunk) -> None:
+        tally.fold(chunk)
+        if keep_runs:
+            kept[i] = chunk
+
     if out is not None:
         directory = _chunk_directory(Path(out), spec, replace)
+        pending = []
         for i, (scenario, start, stop) in enumerate(tasks):
             path = paths[i] = directory / f"s{scenario:03d}-r{start:06d}-{stop:06d}.npz"
             saved = _saved_chunk(path, spec.key, scenario, start, stop)
-            if saved is not None:
-                chunks[i] = saved
-    pending = [i for i in range(len(tasks)) if i not in chunks]
+            if saved is None:
+                pending.append(i)
+            else:
+                fold(i, saved)
     compiled = gates if gates is not None or not pending else compile_grid(spec)
     assert compiled is not None or not pending
-    done = len(chunks)
+    done = len(tasks) - len(pending)
     if on_chunk:
         on_chunk(done, len(tasks))
 
     def finished(i: int, chunk: Chunk) -> None:
         nonlocal done
-        chunks[i] = chunk
         path = paths[i]
         if path is not None:
             chunk.save(path, spec.key)
+        fold(i, chunk)
         done += 1
         if on_chunk:
             on_chunk(done, len(tasks))
@@ -330,10 +346,15 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
         owned = executor is None
         pool = executor or local_executor(workers)
         futures: dict[Future, int] = {}
+        queue = iter(pending)
         try:
-            futures = {pool.submit(run_chunk, spec, cast(Gates, compiled), *tasks[i]): i for i in pending}
-            for future in as_completed(futures):
-                finished(futures[future], future.result())
+            while True:  # at most _IN_FLIGHT chunks submitted and not yet folded: a finished one is dropped
+                for i in islice(queue, _IN_FLIGHT - len(futures)):
+                    futures[pool.submit(run_chunk, spec, cast(Gates, compiled), *tasks[i])] = i
+                if not futures:
+                    break
+                for future in wait(futures, return_when=FIRST_COMPLETED).done:
+                    finished(futures.pop(future), future.result())
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
@@ -343,7 +364,7 @@ def run_chunks(spec: SweepSpec, out: Optional[Path] = None, executor: Optional[E
         finally:
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
-    return [chunks[i] for i in range(len(tasks))]
+    return [kept[i] for i in sorted(kept)]
 
 
 def _saved_chunk(path: Path, key: str, scenario: int, start: int, stop: int) -> Optional[Chunk]:
@@ -383,7 +404,7 @@ def writing(directory: Path) -> Iterator[None]:
         raise UsageError(f"cannot write {exc.filename or directory}: {exc.strerror or exc}") from None
 
 
-SWEEP_OUTPUTS = ("runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "report.html", "tradeoff.png",
+SWEEP_OUTPUTS = ("tally.npz", "runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "report.html", "tradeoff.png",
                  "detection.png", "heatmap.png", "operating-curve.png")
 """The files a sweep and its report write in its directory (beside ``chunks/`` and ``sweep-spec.json``)."""
 

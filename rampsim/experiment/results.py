@@ -1,7 +1,11 @@
-"""Sweep results: every run's outcome as a tidy table, and each gate's operating characteristics.
+"""Sweep results: each gate's operating characteristics, from the sweep's tally of outcomes.
 
-``SweepResult.runs`` has one row per (gate, scenario, replicate): the decision, its
-time, the detection delay, the harm, and the ground truth: ``incident`` (an incident
+A sweep keeps a :class:`~rampsim.experiment.tally.Tally`: its runs counted per gate and
+scenario (by ground truth, decision and source), their harm summed and their detection
+delays as exact histograms, a size that does not grow with the replicates. Its runs
+themselves, ``SweepResult.runs``, one row per (gate, scenario, replicate), are kept only
+on request (``sweep(..., keep_runs=True)``, ``rampsim sweep --keep-runs``): the decision,
+its time, the detection delay, the harm, and the ground truth: ``incident`` (an incident
 the gate must stop) or ``environment`` (an environment incident the plan's
 ``slo.environment_incidents: separate`` reports on its own, see
 :mod:`rampsim.sim.truth`), else healthy. ``SweepResult.summary()`` has one row per gate:
@@ -17,7 +21,8 @@ the gate must stop) or ``environment`` (an environment incident the plan's
 * **time to detect**: median and 90th percentile of the detection delay of caught
   incidents, with distribution-free (order statistic) 95% intervals;
 * **harm**: mean canary requests served by a faulty arm before the decision, per
-  incident run, with a percentile-bootstrap 95% interval (fixed seed);
+  incident run, with the normal (central limit) 95% interval of the mean,
+  ``mean ± 1.96·s/√n`` from the tally's exact sums of the harm and its squares;
 * **precision** and **recall** as the SRE workbook uses them for alerts: of the
   gate's stops (environment stops aside), the share that were incidents; of the
   incidents, the share stopped;
@@ -30,10 +35,11 @@ the gate must stop) or ``environment`` (an environment incident the plan's
   equal costs the fastest median detection, then the least harm per incident, then the
   fewest parameters changed from the plan, then the grid's order (:data:`RECOMMENDATION_RULE`).
 
-Saved as ``runs.csv.gz`` and ``grid.csv`` with a ``sweep.json`` holding the plan,
-mix, grid, seed and package version; ``SweepResult.load`` reads them back, and
-reports a missing, truncated or garbled file as :class:`~rampsim.errors.DataUnavailable`
-naming it.
+Saved as ``tally.npz`` (and ``runs.csv.gz`` when the runs were kept) and ``grid.csv``
+with a ``sweep.json`` holding the plan, mix, grid, seed and package version;
+``SweepResult.load`` reads them back (a directory of an older rampsim, with
+``runs.csv.gz`` alone, too), and reports a missing, truncated, garbled or inconsistent
+file as :class:`~rampsim.errors.DataUnavailable` naming it.
 """
 from __future__ import annotations
 
@@ -52,6 +58,7 @@ from scipy import stats
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
+from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
 from rampsim.plan.schema import Plan
 
 __all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front", "recommended", "runs_in_words",
@@ -64,6 +71,7 @@ _CONFIDENCE = 0.95
 _RUN_COLUMNS = {"gate": "integer", "scenario": None, "replicate": "integer", "incident": "boolean",
                 "environment": "boolean", "incident_start": "numeric", "decision": None, "decision_time": "numeric",
                 "source": None, "harmed": "numeric", "exposed": "numeric", "detection_delay": "numeric"}
+TALLY_FILE, RUNS_FILE = "tally.npz", "runs.csv.gz"
 _T = TypeVar("_T")
 
 
@@ -114,26 +122,11 @@ def wilson(successes: npt.ArrayLike, trials: npt.ArrayLike) -> tuple[np.ndarray,
 
 
 def quantile_interval(values: np.ndarray, p: float) -> tuple[float, float, float]:
-    """The ``p`` quantile of ``values`` and its distribution-free 95% interval (NaN when too few)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) == 0:
-        return np.nan, np.nan, np.nan
-    estimate = float(np.quantile(values, p))
-    if len(values) < 3:
-        return estimate, np.nan, np.nan
-    interval = stats.quantile_test(values, q=estimate, p=p).confidence_interval(_CONFIDENCE)
-    return estimate, float(interval.low), float(interval.high)
-
-
-def _mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    values = np.asarray(values, dtype=float)
-    if len(values) == 0:
-        return np.nan, np.nan, np.nan
-    if len(values) < 2 or np.all(values == values[0]):
-        return float(values.mean()), float(values.mean()), float(values.mean())
-    result = stats.bootstrap((values,), np.mean, n_resamples=999, method="percentile",
-                             confidence_level=_CONFIDENCE, rng=np.random.default_rng(seed))
-    return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)
+    """The ``p`` quantile of ``values`` and its distribution-free 95% interval (NaN when too few): see
+    :func:`~rampsim.experiment.tally.histogram_quantiles`."""
+    distinct, counts = np.unique(np.asarray(values, dtype=float), return_counts=True)
+    estimate, low, high = histogram_quantiles(np.zeros(len(distinct), np.int64), distinct, counts, 1, p, _CONFIDENCE)
+    return float(estimate[0]), float(low[0]), float(high[0])
 
 
 def recommended(summary: pd.DataFrame) -> int:
@@ -162,43 +155,40 @@ def pareto_front(false_rollback: npt.ArrayLike, missed: npt.ArrayLike) -> np.nda
 
 @dataclass
 class SweepResult:
-    """The runs of a sweep (``runs``), its gates (``grid``) and how it was made (``meta``)."""
+    """A sweep's outcomes per gate and scenario (``tally``), its gates (``grid``), how it was made (``meta``) and,
+    when kept, its runs (:attr:`runs`)."""
 
-    runs: pd.DataFrame
+    tally: Tally
     grid: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    kept_runs: Optional[pd.DataFrame] = None
 
-    def __post_init__(self) -> None:
-        self.runs = _with_environment(self.runs)
+    @classmethod
+    def from_runs(cls, runs: pd.DataFrame, grid: pd.DataFrame, meta: Optional[dict[str, Any]] = None,
+                  scenarios: Optional[Sequence[str]] = None, sources: Optional[Sequence[str]] = None) -> "SweepResult":
+        """The result of a table of runs (``runs``' columns; ``environment`` may be missing: results of a rampsim
+        before attribution, every run ``False``), tallied over ``scenarios`` and ``sources`` (by default those
+        of the runs, in sorted order). The runs are kept."""
+        runs = _with_environment(runs)
+        scenarios = sorted(set(runs["scenario"])) if scenarios is None else scenarios
+        sources = sorted(set(runs["source"].fillna("")) - {""}) if sources is None else sources
+        return cls(Tally.of_runs(runs, len(grid), scenarios, sources), grid, dict(meta or {}), runs)
 
     @classmethod
     def from_chunks(cls, chunks: Sequence[Chunk], grid_values: Sequence[dict[str, str]], scenarios: Sequence[str],
-                    sources: Sequence[str], meta: dict[str, Any]) -> "SweepResult":
-        n_gates = len(grid_values)
-        columns: dict[str, list[np.ndarray]] = {k: [] for k in
-                                                ("gate", "scenario", "replicate", "incident", "environment",
-                                                 "incident_start", "decision", "decision_time", "source", "harmed",
-                                                 "exposed")}
-        names, source_names = np.array(KINDS, dtype=object), np.array([*sources, ""], dtype=object)
-        for chunk in chunks:
-            n = len(chunk.incident)
-            columns["gate"].append(np.tile(np.arange(n_gates), n))
-            columns["scenario"].append(np.full(n * n_gates, scenarios[chunk.scenario], dtype=object))
-            columns["replicate"].append(np.repeat(np.arange(chunk.start, chunk.start + n), n_gates))
-            columns["incident"].append(np.repeat(chunk.incident, n_gates))
-            columns["environment"].append(np.repeat(chunk.environment, n_gates))
-            columns["incident_start"].append(np.repeat(chunk.incident_start, n_gates))
-            columns["decision"].append(names[chunk.kind.reshape(-1)])
-            columns["decision_time"].append(chunk.time.reshape(-1))
-            columns["source"].append(source_names[chunk.source.reshape(-1)])
-            columns["harmed"].append(chunk.harmed.reshape(-1))
-            columns["exposed"].append(chunk.exposed.reshape(-1))
-        runs = pd.DataFrame({k: np.concatenate(v) if v else np.array([]) for k, v in columns.items()})
-        runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]),
-                                           runs["decision_time"] - runs["incident_start"], np.nan)
+                    sources: Sequence[str], meta: dict[str, Any], tally: Tally) -> "SweepResult":
+        """The result of a sweep: its ``tally``, and the runs of ``chunks`` when there are some (kept runs)."""
         grid = pd.DataFrame([{"gate": i, **values} for i, values in enumerate(grid_values)])
-        return cls(runs.sort_values(["gate", "scenario", "replicate"], kind="stable").reset_index(drop=True),
-                   grid, dict(meta))
+        return cls(tally, grid, dict(meta), _runs(chunks, len(grid_values), scenarios, sources) if chunks else None)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per gate, scenario and replicate (see the module docstring); only when the sweep kept them."""
+        if self.kept_runs is None:
+            raise UsageError("this sweep did not keep its runs (one row per gate and replicate): run it with "
+                             "keep_runs=True (rampsim sweep --keep-runs); the summary, breakdown, decisions and "
+                             "detection delays are in the result without them")
+        return self.kept_runs
 
     @property
     def parameters(self) -> list[str]:
@@ -208,31 +198,20 @@ class SweepResult:
     def summary(self, costs: Optional[Costs] = None) -> pd.DataFrame:
         """Operating characteristics per gate (see the module docstring), one row each."""
         costs = costs or Costs()
-        rows = []
-        for gate, runs in self.runs.groupby("gate", sort=True):
-            healthy = ~runs["incident"] & ~runs["environment"]
-            incidents = runs[runs["incident"]]
-            stopped = runs["decision"].isin(["hold", "rollback"])
-            false_rollbacks = int(stopped[healthy].sum())
-            missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())  # advanced, or never decided
-            caught = int(stopped[runs["incident"]].sum())
-            delays = incidents["detection_delay"].dropna().to_numpy()
-            median, median_low, median_high = quantile_interval(delays, 0.5)
-            p90, p90_low, p90_high = quantile_interval(delays, 0.9)
-            harm, harm_low, harm_high = _mean_interval(incidents["harmed"].to_numpy())
-            rows.append({
-                "gate": gate, "runs": len(runs), "healthy_runs": int(healthy.sum()),
-                "incident_runs": len(incidents), "environment_runs": int(runs["environment"].sum()),
-                "false_rollbacks": false_rollbacks, "missed_incidents": missed, "caught": caught,
-                "environment_stops": int(stopped[runs["environment"]].sum()),
-                "detect_median_s": median, "detect_median_low": median_low, "detect_median_high": median_high,
-                "detect_p90_s": p90, "detect_p90_low": p90_low, "detect_p90_high": p90_high,
-                "harm_mean": harm, "harm_low": harm_low, "harm_high": harm_high,
-                "precision": caught / (caught + false_rollbacks) if caught + false_rollbacks else np.nan,
-                "cost": (costs.false_rollback * false_rollbacks + costs.missed_incident * missed
-                         + costs.harmed_request * runs["harmed"][~runs["environment"]].sum()) / len(runs),
-            })
-        table = pd.DataFrame(rows)
+        table = self.tally.counts(by_scenario=False)
+        cell, value, count = self.tally.gate_delays()
+        for name, p in (("detect_median", 0.5), ("detect_p90", 0.9)):
+            (table[f"{name}_s"], table[f"{name}_low"],
+             table[f"{name}_high"]) = histogram_quantiles(cell, value, count, len(table), p, _CONFIDENCE)
+        table["harm_mean"], table["harm_low"], table["harm_high"] = harm_interval(
+            table["harm"].to_numpy(), table["harm_squares"].to_numpy(), table["incident_runs"].to_numpy(),
+            _CONFIDENCE)
+        stops = table["caught"] + table["false_rollbacks"]
+        table["precision"] = table["caught"] / stops.where(stops > 0)
+        table["cost"] = (costs.false_rollback * table["false_rollbacks"]
+                         + costs.missed_incident * table["missed_incidents"]
+                         + costs.harmed_request * table["cost_harm"].astype(float)) / table["runs"]
+        table = table.drop(columns=["stops", "harm", "harm_squares", "cost_harm"])
         table["false_rollback_rate"] = _rate(table["false_rollbacks"], table["healthy_runs"])
         table["false_rollback_low"], table["false_rollback_high"] = wilson(table["false_rollbacks"],
                                                                            table["healthy_runs"])
@@ -255,21 +234,14 @@ class SweepResult:
         return summary[summary["cost_optimal"]].iloc[0]
 
     def breakdown(self) -> pd.DataFrame:
-        """Per gate and scenario: runs, whether the scenario is an incident or an environment incident (ground
-        truth), stops (hold or rollback), false rollbacks (stops of a healthy scenario), missed incidents and
-        environment stops. Sums to the totals."""
-        runs = self.runs
-        stopped = runs["decision"].isin(["hold", "rollback"])
-        healthy = ~runs["incident"] & ~runs["environment"]
-        table = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy,
-                             missed_incidents=~stopped & runs["incident"], incident_runs=runs["incident"],
-                             environment_runs=runs["environment"], environment_stops=stopped & runs["environment"])
-                 .groupby(["gate", "scenario"], sort=True)
-                 .agg(runs=("replicate", "size"), incident_runs=("incident_runs", "sum"),
-                      environment_runs=("environment_runs", "sum"), stops=("stops", "sum"),
-                      false_rollbacks=("false_rollbacks", "sum"), missed_incidents=("missed_incidents", "sum"),
-                      environment_stops=("environment_stops", "sum"))
-                 .reset_index())
+        """Per gate and scenario with runs: runs, whether the scenario is an incident or an environment incident
+        (ground truth), stops (hold or rollback), false rollbacks (stops of a healthy scenario), missed incidents
+        and environment stops. Sums to the totals."""
+        counts = self.tally.counts()
+        table = (counts[counts["runs"] > 0]
+                 [["gate", "scenario", "runs", "incident_runs", "environment_runs", "stops", "false_rollbacks",
+                   "missed_incidents", "environment_stops"]]
+                 .sort_values(["gate", "scenario"], kind="stable").reset_index(drop=True))
         table["incident"] = table["incident_runs"] > 0
         table["environment"] = table["environment_runs"] > 0
         return table
@@ -286,6 +258,11 @@ class SweepResult:
                 f"false rollbacks are stops of it: tighten the SLO if it is one, or accept that the gate stops it"
                 for row in drivers.itertuples()]
 
+    def decisions(self) -> pd.DataFrame:
+        """Runs per gate, scenario, ground truth (``truth``: healthy, incident or environment), decision and the
+        source that decided it (``""``: none): what stopped the ramps, without the runs."""
+        return self.tally.decisions()
+
     def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:
         """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values."""
         from rampsim.plan.loader import with_overrides
@@ -298,7 +275,7 @@ class SweepResult:
         shown = [*self.parameters, "false_rollback_rate", "missed_incident_rate", "environment_stop_rate",
                  "detect_median_s", "harm_mean", "pareto"]
         return (f"<p><b>Sweep</b> of {self.meta.get('plan', 'a plan')}: {len(self.grid)} gates × "
-                f"{self.meta.get('replicates', '?')} replicates ({len(self.runs)} judged runs)</p>"
+                f"{self.meta.get('replicates', '?')} replicates ({int(summary['runs'].sum())} judged runs)</p>"
                 + summary[shown].to_html(index=False, float_format=lambda x: f"{x:.4g}"))
 
     # -- files -------------------------------------------------------------------------
@@ -308,38 +285,94 @@ class SweepResult:
         return Costs(**self.meta.get("costs", {}))
 
     def save(self, directory: Path) -> None:
+        """``tally.npz``, ``grid.csv`` and ``sweep.json`` in ``directory``, and ``runs.csv.gz`` when the runs were
+        kept (an older one is removed otherwise: it would be another sweep's)."""
         directory = output_directory(Path(directory))
         with writing(directory):
-            self.runs.to_csv(directory / "runs.csv.gz", index=False)
+            self.tally.save(directory / TALLY_FILE)
+            if self.kept_runs is not None:
+                self.kept_runs.to_csv(directory / RUNS_FILE, index=False)
+            else:
+                (directory / RUNS_FILE).unlink(missing_ok=True)
             self.grid.to_csv(directory / "grid.csv", index=False)
             (directory / "sweep.json").write_text(json.dumps(self.meta, indent=2, default=str))
 
     @classmethod
     def load(cls, directory: Path) -> "SweepResult":
-        """The results saved in ``directory``; :class:`DataUnavailable` naming the file that cannot be read."""
+        """The results saved in ``directory`` (a tally, with or without the runs, or the runs alone, as rampsim
+        wrote them before tallies); :class:`DataUnavailable` naming the file that cannot be read."""
         directory = Path(directory)
         if not directory.is_dir():
             problem = "not a directory" if directory.exists() else "no such directory"
             raise DataUnavailable(f"{directory}: {problem} (expected a sweep's results directory)")
-        missing = [name for name in ("runs.csv.gz", "grid.csv", "sweep.json") if not (directory / name).exists()]
-        if missing:
+        outcomes = [name for name in (TALLY_FILE, RUNS_FILE) if (directory / name).exists()]
+        missing = [name for name in ("grid.csv", "sweep.json") if not (directory / name).exists()]
+        if missing or not outcomes:
+            missing += [] if outcomes else [f"{TALLY_FILE} or {RUNS_FILE}"]
             raise DataUnavailable(f"{directory}: not a sweep's results (missing {', '.join(missing)})")
-        runs = _with_environment(_read(directory / "runs.csv.gz",
-                                       lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""])))
         grid = _read(directory / "grid.csv", lambda path: pd.read_csv(path, dtype=str).astype({"gate": int}))
         meta = _read(directory / "sweep.json", lambda path: json.loads(path.read_text()))
         if not isinstance(meta, dict):
             raise DataUnavailable(f"{directory / 'sweep.json'}: expected a JSON object, found {type(meta).__name__}")
-        _check_runs(runs, directory / "runs.csv.gz")
-        if sorted(set(runs["gate"])) != sorted(grid["gate"]):
-            raise DataUnavailable(f"{directory / 'grid.csv'}: its gates are not those of runs.csv.gz")
-        runs["source"] = runs["source"].fillna("")
-        result = cls(runs, grid, meta)
+        if not np.array_equal(grid["gate"].to_numpy(), np.arange(len(grid))):
+            raise DataUnavailable(f"{directory / 'grid.csv'}: its gates are not numbered 0, 1, 2, ...")
+        tally = Tally.load(directory / TALLY_FILE) if TALLY_FILE in outcomes else None
+        if tally is not None and tally.gates != len(grid):
+            raise DataUnavailable(f"{directory / TALLY_FILE}: counts {tally.gates} gates, grid.csv lists {len(grid)}")
+        runs = _read_runs(directory / RUNS_FILE, len(grid), tally) if RUNS_FILE in outcomes else None
+        if tally is None:
+            assert runs is not None
+            result = cls.from_runs(runs, grid, meta)
+        else:
+            result = cls(tally, grid, meta, runs)
         try:
             result.costs()
         except (TypeError, UsageError) as exc:
             raise DataUnavailable(f"{directory / 'sweep.json'}: costs: {exc}") from None
         return result
+
+
+def _runs(chunks: Sequence[Chunk], n_gates: int, scenarios: Sequence[str], sources: Sequence[str]) -> pd.DataFrame:
+    """The runs of ``chunks`` as a table, one row per gate and replicate, sorted by gate, scenario and replicate."""
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in
+                                            ("gate", "scenario", "replicate", "incident", "environment",
+                                             "incident_start", "decision", "decision_time", "source", "harmed",
+                                             "exposed")}
+    names, source_names = np.array(KINDS, dtype=object), np.array([*sources, ""], dtype=object)
+    for chunk in chunks:
+        n = len(chunk.incident)
+        columns["gate"].append(np.tile(np.arange(n_gates), n))
+        columns["scenario"].append(np.full(n * n_gates, scenarios[chunk.scenario], dtype=object))
+        columns["replicate"].append(np.repeat(np.arange(chunk.start, chunk.start + n), n_gates))
+        columns["incident"].append(np.repeat(chunk.incident, n_gates))
+        columns["environment"].append(np.repeat(chunk.environment, n_gates))
+        columns["incident_start"].append(np.repeat(chunk.incident_start, n_gates))
+        columns["decision"].append(names[chunk.kind.reshape(-1)])
+        columns["decision_time"].append(chunk.time.reshape(-1))
+        columns["source"].append(source_names[chunk.source.reshape(-1)])
+        columns["harmed"].append(chunk.harmed.reshape(-1))
+        columns["exposed"].append(chunk.exposed.reshape(-1))
+    runs = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
+    runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]),
+                                       runs["decision_time"] - runs["incident_start"], np.nan)
+    return runs.sort_values(["gate", "scenario", "replicate"], kind="stable").reset_index(drop=True)
+
+
+def _read_runs(path: Path, gates: int, tally: Optional[Tally]) -> pd.DataFrame:
+    """The runs saved at ``path``, checked, and checked against ``tally`` when there is one."""
+    runs = _with_environment(_read(path, lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""])))
+    _check_runs(runs, path)
+    runs["source"] = runs["source"].fillna("")
+    if sorted(set(runs["gate"])) != list(range(gates)):
+        raise DataUnavailable(f"{path}: its gates are not those of grid.csv")
+    if tally is not None:
+        try:
+            again = Tally.of_runs(runs, gates, tally.scenarios, tally.sources)
+        except ValueError as exc:
+            raise DataUnavailable(f"{path}: not the runs of {TALLY_FILE} ({exc})") from None
+        if not again.equals(tally):
+            raise DataUnavailable(f"{path}: not the runs {TALLY_FILE} counts")
+    return runs
 
 
 def _read(path: Path, reader: Callable[[Path], _T]) -> _T:

@@ -10,6 +10,7 @@ from rampsim.experiment.axes import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
 from rampsim.experiment.chunks import SweepSpec, gates_for, run_chunks, source_names, spec_metadata
+from rampsim.experiment.tally import Tally
 from rampsim.plan.schema import Plan
 
 __all__ = ["sweep"]
@@ -18,7 +19,8 @@ __all__ = ["sweep"]
 def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]] = (), replicates: int = 100,
           seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
           workers: Optional[int] = None, out: Optional[Union[str, Path]] = None,
-          on_chunk: Optional[Callable[[int, int], None]] = None, replace: bool = False) -> SweepResult:
+          on_chunk: Optional[Callable[[int, int], None]] = None, replace: bool = False,
+          keep_runs: bool = False) -> SweepResult:
     """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``.
 
     ``grid`` holds axes such as ``"rules.error_rate_rollback.threshold=0.3%..1%:8"``.
@@ -28,6 +30,9 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     ``out``, chunks are saved as they finish and a rerun continues from them; the
     results are written there too; ``out`` holding another sweep is an error unless ``replace``
     (its chunks are then deleted). Identical results for any executor or worker count.
+
+    The result holds the outcomes tallied per gate and scenario, a size that does not grow with
+    ``replicates``; ``keep_runs`` keeps every run too (``result.runs``, one row per gate and replicate).
     """
     if replicates < 1:
         raise UsageError(f"replicates must be at least 1, got {replicates}")
@@ -37,10 +42,11 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
     gates = gates_for([p.plan for p in points])
-    chunks = run_chunks(spec, out_path, executor, workers, on_chunk, gates, replace)
+    scenarios, sources = [s.name for s in mix.scenarios], source_names(plan)
+    tally = Tally.empty(len(points), scenarios, sources)
+    chunks = run_chunks(spec, tally, out_path, executor, workers, on_chunk, gates, replace, keep_runs)
     meta = {**spec_metadata(spec, mix), "changes": [p.changes for p in points]}
-    result = SweepResult.from_chunks(chunks, [p.values for p in points], [s.name for s in mix.scenarios],
-                                     source_names(plan), meta)
+    result = SweepResult.from_chunks(chunks, [p.values for p in points], scenarios, sources, meta, tally)
     if out_path is not None:
         result.save(out_path)
     return result

@@ -1,7 +1,7 @@
 """Charts of a sweep: the trade-off between the two errors, a heatmap over two parameters, detection times.
 
 Each function takes the tables of :class:`~rampsim.experiment.results.SweepResult`
-and returns a matplotlib ``Figure`` (shown inline in Jupyter, saved with
+(the detection chart its tally's delay histograms) and returns a matplotlib ``Figure`` (shown inline in Jupyter, saved with
 ``figure.savefig``); :func:`render` writes them into a directory, with the operating
 curve (:mod:`rampsim.report.operating_curve`) of a one-axis sweep.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Optional, Sequence, cast
+from typing import Any, Optional, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from rampsim.experiment.tally import Tally, histogram_quantiles
 from rampsim.report.chart import LABEL_SIZE, Obstacle, new_figure, place_labels
 from rampsim.report.operating_curve import operating_curve, ordered, varying
 from rampsim.units import Kind, format_value
@@ -186,30 +187,31 @@ def _luminance(rgba: tuple[float, float, float, float]) -> float:
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
-def detection_chart(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Sequence[str],
+def detection_chart(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str],
                     gates: Optional[Sequence[int]] = None) -> Figure:
     """Detection delays of caught incidents (minutes) for some gates (by default the recommended gate and the
-    Pareto front, at most 12), each named by its number and values."""
+    Pareto front, at most 12), each named by its number and values; drawn from the sweep's delay histograms
+    (``SweepResult.tally``), the boxes exactly those of the raw delays."""
     if gates is None:
         shown = summary[summary["cost_optimal"] | summary["pareto"]]
         ranked = shown.sort_values(["cost_optimal", "cost", "gate"], ascending=[False, True, True])
         gates = ranked["gate"].head(12).tolist()
     gates = sorted(int(g) for g in gates)
     by_gate = summary.set_index("gate")
-    delays = runs.dropna(subset=["detection_delay"]).groupby("gate")["detection_delay"]
-    data = [delays.get_group(g).to_numpy() / 60 if g in delays.groups else np.array([]) for g in gates]
+    cell, value, count = tally.gate_delays()
+    data = [(value[cell == g] / 60, count[cell == g]) for g in gates]
     labels = []
-    for gate, caught in zip(gates, data):
+    for gate, (_, caught) in zip(gates, data):
         row = cast(pd.Series, by_gate.loc[gate])  # one summary row per gate
         labels.append(f"{'★ ' if row['cost_optimal'] else ''}#{gate}  {gate_values(row, parameters)}"
-                      f"  ({len(caught)} caught)")
+                      f"  ({int(caught.sum())} caught)")
     figure = new_figure(10.0, 1.8 + 0.45 * max(len(gates), 1))
     axes = figure.subplots()
     positions = np.arange(1, len(gates) + 1)
-    filled = [i for i, d in enumerate(data) if len(d)]
+    filled = [i for i, (values, _) in enumerate(data) if len(values)]
     if filled:
-        axes.boxplot([data[i] for i in filled], positions=positions[filled], orientation="horizontal", whis=(5, 95),
-                     widths=0.6)
+        axes.bxp([_box(*data[i]) for i in filled], positions=positions[filled], orientation="horizontal",
+                 widths=0.6)
     axes.set_yticks(positions, labels, fontsize=LABEL_SIZE + 1)
     axes.set_ylim(0.4, len(gates) + 0.6)
     for i, label in enumerate(axes.get_yticklabels()):
@@ -225,14 +227,27 @@ def detection_chart(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Seque
     return figure
 
 
-def render(runs: pd.DataFrame, summary: pd.DataFrame, parameters: Sequence[str], directory: Path,
+def _box(values: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
+    """A box of ``matplotlib``'s ``boxplot(whis=(5, 95))`` over the values a histogram counts (distinct ``values``
+    sorted, their ``counts``): quartiles and median, whiskers at the most extreme values within the 5th and
+    95th percentiles (at least the quartiles), each value beyond them a flier."""
+    q5, q1, median, q3, q95 = (float(histogram_quantiles(np.zeros(len(values), np.int64), values, counts, 1, p)[0][0])
+                               for p in (0.05, 0.25, 0.5, 0.75, 0.95))
+    high, low = values[values <= q95], values[values >= q5]
+    whishi = q3 if not len(high) or high.max() < q3 else float(high.max())
+    whislo = q1 if not len(low) or low.min() > q1 else float(low.min())
+    return {"med": median, "q1": q1, "q3": q3, "whislo": whislo, "whishi": whishi,
+            "fliers": values[(values < whislo) | (values > whishi)]}
+
+
+def render(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str], directory: Path,
            title: str = "") -> list[Path]:
     """Write ``tradeoff.png``, ``detection.png``, and ``operating-curve.png`` when one parameter varies or
     ``heatmap.png`` (cost over the first two varying parameters) when several do."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     charts = [("tradeoff.png", tradeoff_chart(summary, parameters, title)),
-              ("detection.png", detection_chart(runs, summary, parameters))]
+              ("detection.png", detection_chart(tally, summary, parameters))]
     axes = varying(summary, parameters)
     if len(axes) == 1:
         charts.append(("operating-curve.png", operating_curve(summary, axes[0], title)))

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,6 +22,7 @@ from rampsim.cli import main
 from rampsim.errors import UsageError
 from rampsim.experiment.results import SweepResult
 from rampsim.experiment.sweep import sweep
+from rampsim.experiment.tally import Tally
 from rampsim.plan import Plan
 from tests.sim_helpers import VALIDATION
 
@@ -45,17 +47,18 @@ def only_chunk(out: Path) -> Path:
 @pytest.fixture(scope="module")
 def clean(validation_plan: Plan) -> dict[int, pd.DataFrame]:
     """The runs of a sweep without an output directory, for each seed."""
-    return {seed: sweep(validation_plan, replicates=REPLICATES, seed=seed, workers=1).runs
+    return {seed: sweep(validation_plan, replicates=REPLICATES, seed=seed, workers=1, keep_runs=True).runs
             for seed in (SEED, OTHER_SEED)}
 
 
 @pytest.fixture(scope="module")
 def saved(validation_plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
-    """A finished sweep's output directory (chunks, manifest and results) for each seed; tests damage copies."""
+    """A finished sweep's output directory (chunks, manifest and results, runs kept) for each seed; tests damage
+    copies."""
     outs = {}
     for seed in (SEED, OTHER_SEED):
         outs[seed] = tmp_path_factory.mktemp(f"seed{seed}")
-        sweep(validation_plan, replicates=REPLICATES, seed=seed, workers=1, out=outs[seed])
+        sweep(validation_plan, replicates=REPLICATES, seed=seed, workers=1, out=outs[seed], keep_runs=True)
     return outs
 
 
@@ -92,18 +95,19 @@ def test_an_unusable_chunk_is_recomputed_with_a_notice_never_mixed_in(damage, va
     assert not clean[SEED].equals(clean[OTHER_SEED])  # a foreign chunk would show
     chunk = only_chunk(out)
     damage(chunk, only_chunk(saved[OTHER_SEED]).read_bytes())
-    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out, keep_runs=True)
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     err = capsys.readouterr().err
     assert f"rampsim: {chunk}: " in err and "recomputing it" in err
-    again = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)  # the chunk was written anew
+    again = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out,
+                  keep_runs=True)  # the chunk was written anew
     pd.testing.assert_frame_equal(again.runs, clean[SEED])
     assert "recomputing" not in capsys.readouterr().err
 
 
 def test_without_its_manifest_a_directory_never_lends_its_chunks_to_another_seed(validation_plan, clean, out, capsys):
     (out / "sweep-spec.json").unlink()
-    other = sweep(validation_plan, replicates=REPLICATES, seed=OTHER_SEED, workers=1, out=out)
+    other = sweep(validation_plan, replicates=REPLICATES, seed=OTHER_SEED, workers=1, out=out, keep_runs=True)
     pd.testing.assert_frame_equal(other.runs, clean[OTHER_SEED])
     assert "a chunk of another sweep" in capsys.readouterr().err
 
@@ -111,7 +115,7 @@ def test_without_its_manifest_a_directory_never_lends_its_chunks_to_another_seed
 def test_a_garbled_manifest_is_written_again(validation_plan, clean, out, capsys):
     manifest = out / "sweep-spec.json"
     manifest.write_text('{"key": ')
-    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out, keep_runs=True)
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     assert f"{manifest}: damaged" in capsys.readouterr().err
     assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out)]) == 2  # it guards again
@@ -120,7 +124,7 @@ def test_a_garbled_manifest_is_written_again(validation_plan, clean, out, capsys
 
 def test_force_replaces_another_sweep_and_the_default_directory_always_does(clean, out, tmp_path, monkeypatch,
                                                                              capsys):
-    assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out), "--force"]) == 0
+    assert run(["sweep", PLAN, *FAST, "--seed", str(OTHER_SEED), "--out", str(out), "--force", "--keep-runs"]) == 0
     assert f"{out} held another sweep" in capsys.readouterr().err
     pd.testing.assert_frame_equal(SweepResult.load(out).runs, clean[OTHER_SEED], check_dtype=False)
     cwd = tmp_path / "cwd"
@@ -227,6 +231,18 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
 
 
+def _rewrite_tally(path: Path, gates: int = 0, negative: bool = False, delays: bool = False) -> None:
+    """Save the tally at ``path`` again with one thing wrong: its gates, a count, or a delay too many."""
+    tally = Tally.load(path)
+    if gates:
+        tally = Tally.empty(gates, tally.scenarios, tally.sources)
+    if negative:
+        tally.outcomes.flat[0] = -1
+    if delays:
+        tally._delays = [(np.array([0]), np.array([60.0]), np.array([1]))]
+    tally.save(path)
+
+
 REPORT_DAMAGES: dict[str, tuple[str, Callable[[Path], object]]] = {
     "truncated runs": ("runs.csv.gz", _truncate),
     "runs not gzip": ("runs.csv.gz", lambda path: path.write_bytes(b"\x00\xff garbage " * 50)),
@@ -234,6 +250,13 @@ REPORT_DAMAGES: dict[str, tuple[str, Callable[[Path], object]]] = {
     "runs of another table": ("runs.csv.gz", lambda path: path.write_bytes(gzip.compress(b"a,b\n1,2\n"))),
     "runs without rows": ("runs.csv.gz", lambda path: path.write_bytes(
         gzip.compress(gzip.decompress(path.read_bytes()).splitlines(keepends=True)[0]))),
+    "tally truncated": ("tally.npz", _truncate),
+    "tally garbage": ("tally.npz", lambda path: path.write_bytes(b"PK\x03\x04 not a tally" * 20)),
+    "tally of another sweep's gates": ("tally.npz", lambda path: _rewrite_tally(path, gates=2)),
+    "tally with a negative count": ("tally.npz", lambda path: _rewrite_tally(path, negative=True)),
+    "tally with delays that are not the catches": ("tally.npz", lambda path: _rewrite_tally(path, delays=True)),
+    "tally and runs that disagree": ("runs.csv.gz", lambda path: path.write_bytes(gzip.compress(
+        gzip.decompress(path.read_bytes()).replace(b",advance,", b",rollback,")))),
     "sweep.json a list": ("sweep.json", lambda path: path.write_text("[1, 2]")),
     "sweep.json truncated": ("sweep.json", _truncate),
     "sweep.json bad costs": ("sweep.json", lambda path: path.write_text('{"costs": {"fr": "cheap"}}')),
@@ -247,6 +270,23 @@ def test_report_on_damaged_results_is_exit_5_naming_the_file(name, damage, out, 
     damage(out / name)
     assert run(["report", str(out)]) == 5
     assert f"rampsim report: {out / name}: " in capsys.readouterr().err
+
+
+def test_results_without_runs_or_with_runs_alone_are_reported_alike(out, capsys):
+    """A sweep without --keep-runs saves no runs; an older rampsim saved runs and no tally: both are read."""
+    assert run(["report", str(out)]) == 0
+    expected = pd.read_csv(out / "summary.csv")
+    for name in ("runs.csv.gz", "tally.npz"):
+        shutil.copytree(out, out.parent / name)
+        (out.parent / name / name).unlink()
+        assert run(["report", str(out.parent / name)]) == 0
+        pd.testing.assert_frame_equal(pd.read_csv(out.parent / name / "summary.csv"), expected)
+    with pytest.raises(UsageError, match="keep_runs=True"):
+        SweepResult.load(out.parent / "runs.csv.gz").runs
+    (out / "tally.npz").unlink()
+    (out / "runs.csv.gz").unlink()
+    assert run(["report", str(out)]) == 5
+    assert f"{out}: not a sweep's results (missing tally.npz or runs.csv.gz)" in capsys.readouterr().err
 
 
 def test_report_on_a_missing_directory_is_exit_5(tmp_path, capsys):
@@ -297,13 +337,13 @@ def test_chunks_of_an_older_draw_scheme_are_refused_never_mixed_in(validation_pl
     older = Path(shutil.copytree(out, out.parent / "older"))
     shutil.rmtree(older / "chunks")
     (older / "sweep-spec.json").unlink()
-    sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older)
+    sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older, keep_runs=True)
     monkeypatch.undo()
     with pytest.raises(UsageError, match=f"draw scheme {chunks.DRAW_SCHEME - 1} by another rampsim version"):
-        sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older)
+        sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=older, keep_runs=True)
     chunk = only_chunk(out)   # an older scheme's chunk in this sweep's directory: recomputed with a notice
     chunk.write_bytes(only_chunk(older).read_bytes())
-    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out)
+    resumed = sweep(validation_plan, replicates=REPLICATES, seed=SEED, workers=1, out=out, keep_runs=True)
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     err = capsys.readouterr().err
     assert f"drawn with draw scheme {chunks.DRAW_SCHEME - 1} by another rampsim version" in err and "recomputing it" in err

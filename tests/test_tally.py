@@ -1,0 +1,214 @@
+"""The tally of a sweep: exact quantiles from histograms, folds in any order, and the summary of the runs."""
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from rampsim.experiment.chunks import Chunk, SweepSpec, compile_grid, run_chunk
+from rampsim.experiment.axes import parse_axis
+from rampsim.experiment.mix import load_mix
+from rampsim.experiment.results import SweepResult, quantile_interval
+from rampsim.experiment.sweep import sweep
+from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
+from tests.sim_helpers import MIX_SMALL, validation
+
+GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,3m"]
+
+
+def per_run_quantile_interval(values: np.ndarray, p: float, confidence: float) -> tuple[float, float, float]:
+    """The oracle: ``numpy.quantile`` and scipy's order-statistic interval on the raw values."""
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan
+    estimate = float(np.quantile(values, p))
+    if len(values) < 3:
+        return estimate, np.nan, np.nan
+    interval = stats.quantile_test(values, q=estimate, p=p).confidence_interval(confidence)
+    return estimate, float(interval.low), float(interval.high)
+
+
+on_a_grid = st.integers(-40, 200).map(lambda k: k * 15.0 - 7.5)   # delays on a scrape grid, shifted by a start
+anywhere = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(on_a_grid, anywhere), max_size=60), min_size=1, max_size=5),
+       st.one_of(st.sampled_from([0.5, 0.9, 0.25, 0.75, 0.05, 0.95]), st.floats(0.01, 0.99)),
+       st.sampled_from([0.95, 0.99, 0.999, 0.8]))
+def test_quantiles_of_a_histogram_equal_those_of_the_raw_values(samples, p, confidence):
+    parts = [np.unique(np.array(s, float), return_counts=True) for s in samples]
+    cell = np.concatenate([np.full(len(v), i) for i, (v, _) in enumerate(parts)]).astype(np.int64)
+    value = np.concatenate([v for v, _ in parts])
+    count = np.concatenate([c for _, c in parts]).astype(np.int64)
+    estimate, low, high = histogram_quantiles(cell, value, count, len(samples), p, confidence)
+    for i, sample in enumerate(samples):
+        expected = per_run_quantile_interval(np.array(sample, float), p, confidence)
+        np.testing.assert_array_equal([estimate[i], low[i], high[i]], expected)
+        if confidence == 0.95:
+            np.testing.assert_array_equal(quantile_interval(np.array(sample, float), p), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10**12), min_size=1, max_size=80))
+def test_the_harm_interval_is_the_normal_interval_of_the_mean(harm):
+    values = np.array(harm, dtype=float)
+    total = np.array([sum(harm)], np.int64)
+    squares = np.array([sum(h * h for h in harm)], dtype=object)
+    mean, low, high = harm_interval(total, squares, np.array([len(harm)]))
+    assert mean[0] == pytest.approx(values.mean(), rel=1e-12)
+    if len(harm) < 53 and max(harm) < 2 ** 40:
+        assert mean[0] == values.mean()   # exact sums: the same float as numpy's mean of the raw values
+    half = stats.norm.ppf(0.975) * values.std(ddof=1) / np.sqrt(len(harm)) if len(harm) > 1 else 0.0
+    assert high[0] - mean[0] == pytest.approx(half, rel=1e-6, abs=1e-6 * max(1.0, mean[0]))
+    assert mean[0] - low[0] == pytest.approx(half, rel=1e-6, abs=1e-6 * max(1.0, mean[0]))
+
+
+def test_no_runs_give_nan_and_equal_values_a_zero_width_interval():
+    mean, low, high = harm_interval(np.array([0, 21]), np.array([0, 147], dtype=object), np.array([0, 3]))
+    assert np.isnan([mean[0], low[0], high[0]]).all()
+    assert (mean[1], low[1], high[1]) == (7.0, 7.0, 7.0)
+
+
+# -- folding ------------------------------------------------------------------------------------------------------
+
+SCENARIOS, SOURCES, GATES = ("healthy", "outage", "shared"), ("rule:a", "rule:b", "checkpoint:final"), 40
+
+
+def synthetic_chunk(seed: int, scenario: int, start: int, replicates: int = 10) -> Chunk:
+    """Random outcomes of ``GATES`` gates on some replicates: delays on a grid, harm up to 10¹⁰ requests."""
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 4, (replicates, GATES)).astype(np.int8)
+    time = np.where(kind == 0, np.nan, rng.integers(0, 960, kind.shape) * 15.0)
+    source = np.where(kind == 0, -1, rng.integers(0, len(SOURCES), kind.shape)).astype(np.int16)
+    harmed = rng.integers(0, 10 ** 10, kind.shape).astype(float)
+    incident = rng.random(replicates) < 0.5
+    environment = ~incident & (rng.random(replicates) < 0.4)
+    start_time = np.where(incident, rng.integers(0, 40, replicates) * 15.0 + 7.5, np.nan)
+    return Chunk(scenario, start, kind, time, source, harmed, harmed * 2, incident, environment, start_time)
+
+
+SYNTHETIC = [synthetic_chunk(i, i % len(SCENARIOS), 10 * (i // len(SCENARIOS))) for i in range(60)]
+
+
+def folded(chunks: list[Chunk]) -> Tally:
+    tally = Tally.empty(GATES, SCENARIOS, SOURCES)
+    for chunk in chunks:
+        tally.fold(chunk)
+    return tally
+
+
+REFERENCE = folded(SYNTHETIC)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(range(len(SYNTHETIC))), st.lists(st.integers(1, len(SYNTHETIC) - 1), max_size=6),
+       st.randoms(use_true_random=False))
+def test_folds_and_merges_give_the_same_tally_in_any_order_and_grouping(order, cuts, rnd):
+    """Chunks folded in any order, in groups of any size (workers), the groups merged in any order."""
+    bounds = [0, *sorted(set(cuts)), len(order)]
+    parts = [folded([SYNTHETIC[i] for i in order[a:b]]) for a, b in zip(bounds, bounds[1:])]
+    while len(parts) > 1:
+        i = rnd.randrange(len(parts) - 1)
+        parts[i:i + 2] = [parts[i].merge(parts[i + 1]) if rnd.random() < 0.5 else parts[i + 1].merge(parts[i])]
+    assert parts[0].equals(REFERENCE)
+
+
+def test_the_delay_histogram_is_compacted_as_it_grows_and_counts_every_catch():
+    cell, value, count = REFERENCE.delays
+    assert len(REFERENCE._delays) == 1 and len(cell) > 4096   # large enough to have been compacted on the way
+    table = SweepResult.from_chunks(SYNTHETIC, [{}] * GATES, SCENARIOS, SOURCES, {}, REFERENCE).runs
+    runs = SweepResult.from_runs(table, pd.DataFrame({"gate": range(GATES)}), scenarios=SCENARIOS, sources=SOURCES)
+    assert runs.tally.equals(REFERENCE)   # the runs table and the chunks are tallied alike
+    caught = runs.runs[runs.runs["incident"] & runs.runs["decision"].isin(["hold", "rollback"])]
+    delays = caught["decision_time"] - caught["incident_start"]
+    assert count.sum() == len(caught)
+    expected = delays.groupby([caught["gate"], caught["scenario"].map(SCENARIOS.index), delays]).size()
+    np.testing.assert_array_equal(count, expected.to_numpy())
+
+
+def test_harm_that_is_not_a_whole_number_of_requests_is_refused():
+    chunk = synthetic_chunk(1, 0, 0)
+    chunk.harmed[0, 0] = 0.5
+    with pytest.raises(ValueError, match="harm must count requests"):
+        Tally.empty(GATES, SCENARIOS, SOURCES).fold(chunk)
+
+
+def test_a_saved_tally_reads_back_equal(tmp_path):
+    REFERENCE.save(tmp_path / "tally.npz")
+    assert Tally.load(tmp_path / "tally.npz").equals(REFERENCE)
+
+
+# -- a real sweep: the tally's summary is the runs' -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kept() -> SweepResult:
+    plan = validation()
+    return sweep(plan, load_mix(MIX_SMALL, plan), GRID, replicates=40, seed=3, workers=1, keep_runs=True)
+
+
+def per_run_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """The oracle: the counts, detection quantiles, mean harm and cost computed run by run."""
+    rows = []
+    for gate, group in runs.groupby("gate", sort=True):
+        healthy, incidents = ~group["incident"] & ~group["environment"], group[group["incident"]]
+        stopped = group["decision"].isin(["hold", "rollback"])
+        false_rollbacks, caught = int(stopped[healthy].sum()), int(stopped[group["incident"]].sum())
+        missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())
+        delays = incidents["detection_delay"].dropna().to_numpy()
+        median = per_run_quantile_interval(delays, 0.5, 0.95)
+        p90 = per_run_quantile_interval(delays, 0.9, 0.95)
+        rows.append({"gate": gate, "runs": len(group), "healthy_runs": int(healthy.sum()),
+                     "incident_runs": len(incidents), "environment_runs": int(group["environment"].sum()),
+                     "false_rollbacks": false_rollbacks, "missed_incidents": missed, "caught": caught,
+                     "environment_stops": int(stopped[group["environment"]].sum()),
+                     "detect_median_s": median[0], "detect_median_low": median[1], "detect_median_high": median[2],
+                     "detect_p90_s": p90[0], "detect_p90_low": p90[1], "detect_p90_high": p90[2],
+                     "harm_mean": incidents["harmed"].mean() if len(incidents) else np.nan,
+                     "precision": caught / (caught + false_rollbacks) if caught + false_rollbacks else np.nan,
+                     "cost": (1.0 * false_rollbacks + 10.0 * missed
+                              + 1e-3 * group["harmed"][~group["environment"]].sum()) / len(group)})
+    return pd.DataFrame(rows)
+
+
+def test_the_summary_from_the_tally_equals_the_summary_of_the_runs(kept):
+    from rampsim.experiment.results import Costs
+
+    summary = kept.summary(Costs(1, 10, 1e-3))
+    expected = per_run_summary(kept.runs)
+    assert expected["caught"].gt(0).all() and expected["detect_median_low"].notna().any()
+    pd.testing.assert_frame_equal(summary[list(expected.columns)], expected, check_dtype=False)
+    harm = kept.runs[kept.runs["incident"]].groupby("gate")["harmed"]
+    half = stats.norm.ppf(0.975) * harm.std() / np.sqrt(harm.size())
+    np.testing.assert_allclose(summary["harm_high"] - summary["harm_mean"], half, rtol=1e-9)
+    np.testing.assert_allclose(summary["harm_mean"] - summary["harm_low"], half, rtol=1e-9)
+
+
+def test_the_breakdown_from_the_tally_equals_the_breakdown_of_the_runs(kept):
+    runs = kept.runs
+    stopped = runs["decision"].isin(["hold", "rollback"])
+    healthy = ~runs["incident"] & ~runs["environment"]
+    expected = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy, missed_incidents=~stopped & runs["incident"],
+                            environment_stops=stopped & runs["environment"])
+                .groupby(["gate", "scenario"], sort=True)
+                .agg(runs=("replicate", "size"), incident_runs=("incident", "sum"),
+                     environment_runs=("environment", "sum"), stops=("stops", "sum"),
+                     false_rollbacks=("false_rollbacks", "sum"), missed_incidents=("missed_incidents", "sum"),
+                     environment_stops=("environment_stops", "sum"))
+                .reset_index())
+    breakdown = kept.breakdown()
+    pd.testing.assert_frame_equal(breakdown[list(expected.columns)], expected, check_dtype=False)
+    decisions = kept.decisions().groupby(["gate", "scenario", "decision", "source"])["runs"].sum()
+    pd.testing.assert_series_equal(decisions, runs.groupby(["gate", "scenario", "decision", "source"]).size(),
+                                   check_names=False)
+
+
+def test_a_sweep_tallies_every_chunk_whatever_the_order_it_finishes_in(kept):
+    plan = validation()
+    spec = SweepSpec.of(plan, load_mix(MIX_SMALL, plan), [parse_axis(a) for a in GRID], 40, 3)
+    gates = compile_grid(spec)
+    chunks = [run_chunk(spec, gates, *task) for task in spec.tasks()]
+    backwards = Tally.empty(len(kept.grid), kept.tally.scenarios, kept.tally.sources)
+    for chunk in reversed(chunks):
+        backwards.fold(chunk)
+    assert backwards.equals(kept.tally)
