@@ -9,6 +9,9 @@ the time per instant over many distinct instants (what a gate asks) and the firs
 a new store (compiling the store and the query: a closed loop's next scrape).
 
     python benchmarks/bench_promql.py
+
+Then the same ratio with Prometheus 3.7's ``anchored`` and ``smoothed`` range modifiers, at one
+instant and at every scrape (no target: the targets are the plain form's).
 """
 from __future__ import annotations
 
@@ -73,6 +76,14 @@ def main() -> None:
         fresh.append(time.perf_counter() - start)
     print(f"first instant on a new store (3.x): {min(fresh) * 1e3:6.3f} ms   (compiles the store and the query)")
     one = np.ones(1)
+    for modifier in ("anchored", "smoothed"):
+        query = QUERY.replace("[1m]", f"[1m] {modifier}")
+        evaluate(query, store, t)
+        at_one = best_of(lambda: evaluate(query, store, t), repeat=5, number=500)
+        evaluate_range(query, store, times)
+        at_all = best_of(lambda: evaluate_range(query, store, times), repeat=3, number=20)
+        print(f"with [1m] {modifier}: one instant {at_one * 1e6:8.1f} us, all {len(times)} scrape times "
+              f"{at_all * 1e3:8.3f} ms")
     numpy_call = best_of(lambda: one + 1.0, repeat=5, number=20000)
     print(f"machine calibration: one numpy call on a 1-element array {numpy_call * 1e6:.2f} us "
           "(about 0.3-0.5 us on a typical recent laptop)")

@@ -183,3 +183,18 @@ def test_query_command_forwards_and_evaluates_locally_with_the_servers_version(h
     assert forwarded == local != local_2x
     assert local_2x["result"][0]["value"][1] == "10"    # 2 segments, 5 samples in [t-1m, t]
     assert local["result"][0]["value"][1] == "8"        # 4 in (t-1m, t]
+
+
+@pytest.mark.parametrize("modifier", ["anchored", "smoothed"])
+def test_local_evaluation_reads_the_samples_around_a_modified_range(healthy_telemetry, capsys, modifier):
+    """``anchored`` needs the last sample before the range (up to a lookback earlier), ``smoothed`` the first after
+    it too: ``--local`` fetches them, so its answer is the server's, off the scrape grid."""
+    series = FileSource.from_telemetry(healthy_telemetry.head(40), START).series
+    query = f'sum(increase(rampsim_requests_total{{arm="canary"}}[1m] {modifier}))'
+    at = "2025-03-01T00:05:07Z"
+    with Prometheus3(series, version="3.7.0") as v3:
+        assert main(["query", query, "--prometheus", v3.url, "--time", at]) == 0
+        forwarded = json.loads(capsys.readouterr().out)
+        assert main(["query", query, "--prometheus", v3.url, "--time", at, "--local"]) == 0
+        local = json.loads(capsys.readouterr().out)
+    assert forwarded == local and local["result"]

@@ -1,14 +1,19 @@
 """The public face of rampsim.promql: results shaped like Prometheus's API, refusals, semantics, stores."""
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rampsim.errors import RampsimError, UsageError
 from rampsim.promql import (QueryError, SeriesStore, Semantics, UnsupportedQuery, as_semantics, evaluate,
                             evaluate_range)
+from rampsim.promql.parse import Binary, Call, RangeSelector, Selector, parse
 
 
 @pytest.fixture()
@@ -109,3 +114,97 @@ def test_grid_store_leaves_out_missing_samples() -> None:
     s = SeriesStore()
     s.add_grid([{"__name__": "x", "code": "500"}], [0, 15, 30], [[np.nan, 1.0, 2.0]])
     assert evaluate("count_over_time(x[1h])", s, 30).vector[0].value == 2
+
+
+# ---------------------------------------------------------------- 3.x's anchored/smoothed modifiers
+
+def _modified(query: str) -> tuple[str, int, int]:
+    """The modifier, offset and range (0: an instant selector) of the only selector of ``query``."""
+    node = parse(query)
+    while isinstance(node, (Call, Binary)):
+        node = node.args[0] if isinstance(node, Call) else node.lhs
+    if isinstance(node, RangeSelector):
+        return node.selector.modifier, node.selector.offset_ms, node.range_ms
+    assert isinstance(node, Selector)
+    return node.modifier, node.offset_ms, 0
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("rate(x[5m] anchored)", ("anchored", 0, 300_000)),
+    ("rate(x[5m] offset 1m anchored)", ("anchored", 60_000, 300_000)),
+    ("rate(x[5m] anchored offset 1m)", ("anchored", 60_000, 300_000)),
+    ('increase(x{a="b",}[5m] SMOOTHED)', ("smoothed", 0, 300_000)),
+    ("increase({__name__='x'}[5m]  smoothed )", ("smoothed", 0, 300_000)),
+    ("x smoothed", ("smoothed", 0, 0)),
+    ('x{a="b"} offset -100s smoothed + 0', ("smoothed", -100_000, 0)),
+    ("# anchored, smoothed\nrate(x[1m] # a comment: anchored\n anchored)", ("anchored", 0, 60_000)),
+    ("rate(x[1m])", ("", 0, 60_000)),
+])
+def test_modifiers_attach_to_the_selector_before_them(query: str, expected: tuple[str, int, int]) -> None:
+    assert _modified(query) == expected
+
+
+@pytest.mark.parametrize("query,value", [
+    ('rate(x{a="] anchored"}[1m])', "] anchored"),
+    ("rate(x{a='x[1m] smoothed'}[1m] anchored)", "x[1m] smoothed"),
+    ('rate(x{a=`"] anchored`}[1m])', '"] anchored'),
+    ('x{anchored="smoothed"}', "smoothed"),
+])
+def test_modifier_words_in_strings_and_label_names_are_left_alone(query: str, value: str) -> None:
+    node = parse(query)
+    selector = node.args[0].selector if isinstance(node, Call) else node
+    assert isinstance(selector, Selector)
+    assert [m.value for m in selector.matchers if m.name not in ("__name__",)] == [value]
+    assert selector.modifier == ("anchored" if query.endswith("anchored)") else "")
+
+
+@given(value=st.text(alphabet='ab ]}[{)("\'`\\#,:=~anchoredsmth', max_size=30),
+       modifier=st.sampled_from(["anchored", "smoothed"]))
+def test_any_label_value_survives_the_modifier_pass(value: str, modifier: str) -> None:
+    node = parse(f"increase(x{{a={json.dumps(value)}}}[1m] {modifier})")
+    assert isinstance(node, Call) and isinstance(node.args[0], RangeSelector)
+    selector = node.args[0].selector
+    assert selector.modifier == modifier
+    assert [(m.name, m.value) for m in selector.matchers] == [("__name__", "x"), ("a", value)]
+
+
+@pytest.mark.parametrize("query,message", [      # Prometheus's parser errors (setAnchored/setSmoothed)
+    ("rate(x[5m:1m] anchored)", "anchored modifier is not supported for subqueries"),
+    ("rate(x[1m]) smoothed", "smoothed modifier not implemented"),
+    ("sum(x) anchored", "anchored modifier not implemented"),
+    ("x[1m] anchored smoothed", "anchored and smoothed modifiers cannot be used together"),
+    ("(x)[1m] anchored", "ranges only allowed for vector selectors"),
+])
+def test_modifiers_where_prometheus_rejects_them(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=re.escape(message)):
+        parse(query)
+
+
+def test_modifiers_only_in_3_7_and_later_and_only_with_their_functions(store: SeriesStore) -> None:
+    for query in ("increase(http_requests_total[1m] anchored)", "http_requests_total smoothed"):
+        for old in (2, "2.55", "3.0", "3.6"):
+            with pytest.raises(QueryError, match=query.split()[-1].rstrip(")") + " modifier"):
+                evaluate(query, store, 60, semantics=old)
+        assert len(evaluate(query, store, 60, semantics="3.7")) == 2
+    # eval's messages, as Prometheus's extended_vectors.test expects them (data or not).
+    for query, message in [
+        ("deriv(nothing[3m] smoothed)", "smoothed modifier can only be used with: delta, increase, rate - not with deriv"),
+        ("max_over_time(http_requests_total[3m] anchored)",
+         "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time"),
+        ("sum(irate(http_requests_total[3m] anchored))",
+         "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with irate"),
+    ]:
+        with pytest.raises(QueryError, match=re.escape(message)):
+            evaluate(query, store, 60)
+    with pytest.raises(UnsupportedQuery) as caught:
+        evaluate("http_requests_total anchored", store, 60)
+    assert caught.value.construct == "anchored modifier on an instant selector"
+
+
+def test_anchored_increase_is_the_closed_window_difference() -> None:
+    """On the scrape grid, ``increase(x[w] anchored)`` is ``x(t) - x(t-w)`` plus resets: no extrapolation."""
+    s = SeriesStore()
+    s.add({"__name__": "c"}, [0, 15, 30, 45, 60, 75], [3, 5, 9, 2, 4, 8])
+    for t, w, expected in [(60, 60, 4 - 3 + 9), (75, 60, 8 - 5 + 9), (45, 45, 2 - 3 + 9), (75, 15, 8 - 4)]:
+        assert [x.value for x in evaluate(f"increase(c[{w}s] anchored)", s, t)] == [float(expected)]
+    assert evaluate("increase(c[1m])", s, 75).vector[0].value != 8 - 5 + 9      # 3.x without it extrapolates

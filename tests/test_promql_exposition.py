@@ -148,8 +148,27 @@ def test_the_2x_form_of_a_counter_ratio_is_not_the_engine_metric_on_3x(reference
     on_3x = evaluate_range(promql(m, interval=INTERVAL), reference_store, telemetry.time[end], semantics=3)
     differs = np.abs(on_3x.values[0] - engine) > 1e-9 * np.abs(engine)
     assert differs.mean() > 0.5
-    with pytest.raises(QueryError, match="cannot parse"):    # promql-parser 0.12 does not read 'anchored'
-        evaluate(promql(m, interval=INTERVAL, line=3), reference_store, 600.0, semantics=3)
+
+
+def test_explain_promql_gives_the_engine_metrics_on_3x(reference_run, reference_store):
+    """The 3.x forms (``anchored`` counter ranges, gauge ranges widened by 1 ms) evaluated with 3.x semantics: the
+    engine's metrics, every rolling measure of the reference plan."""
+    plan, telemetry = reference_run
+    series = metrics.Series.from_telemetry(telemetry)
+    checked = set()
+    for where, measure, m in _rolling(plan):
+        w = int(round(m.window.seconds / INTERVAL))
+        end = np.arange(w, len(telemetry))
+        engine = metrics.evaluate(series, measure, end - w, end)
+        result = evaluate_range(promql(m, interval=INTERVAL, line=3), reference_store, telemetry.time[end],
+                                semantics=3)
+        assert len(result.labels) <= 1, where
+        ours = (np.where(result.present[0], result.values[0], np.nan) if len(result.labels)
+                else np.full(len(end), np.nan))
+        if _compare(engine, ours, f"{where} (3.x form, 3.x)"):
+            checked.add(m.metric.value + (" trend" if m.trend else "") + (f" {m.agg}" if m.agg else ""))
+    assert {"error_rate", "latency", "availability", "segment_spread", "cpu", "memory", "network",
+            "memory_growth", "error_rate trend", "latency trend"} <= checked, checked
 
 
 def test_the_3x_form_anchors_counters_and_widens_gauge_ranges():

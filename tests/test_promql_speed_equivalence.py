@@ -6,7 +6,9 @@ compiled :class:`~rampsim.promql.evaluate.Plan`: ``run`` (numpy, many times at o
 at ``T = 1`` before). Both must give bit for bit what :func:`evaluate_node` (the plain walk of
 the query, the reference) gives, the same errors included, on random stores (counters with
 resets and gaps, gauges with NaN, infinities and signed zeros, staleness markers, classic
-histograms) and random queries over the evaluated subset, at random times, in 2.x and 3.x.
+histograms) and random queries over the evaluated subset (3.x's ``anchored``/``smoothed``
+modifiers included, refused as Prometheus refuses them where they do not apply), at random
+times, in 2.x and 3.x.
 Also: the pairwise sum that the single-time aggregation reproduces is numpy's, and a
 selection's window table is the plain per-series search.
 """
@@ -83,10 +85,12 @@ def vector_queries(draw: st.DrawFn, depth: int = 0) -> str:
     kind = draw(st.integers(0, 9 if depth < 2 else 2))
     sel = draw(st.sampled_from(SELECTORS))
     if kind == 0:
-        return sel
+        return sel + draw(st.sampled_from(["", "", "", " smoothed", " offset 20s smoothed"]))
     if kind <= 2:
         offset = " offset 30s" if draw(st.integers(0, 9)) == 0 else ""
-        return f"{draw(st.sampled_from(RANGE_FUNCTIONS))}({sel}[{draw(st.sampled_from(['30s', '1m', '2m']))}]{offset})"
+        modifier = draw(st.sampled_from(["", "", " anchored", " smoothed"]))    # any function: some are refused
+        return (f"{draw(st.sampled_from(RANGE_FUNCTIONS))}({sel}[{draw(st.sampled_from(['30s', '1m', '2m']))}]"
+                f"{offset}{modifier})")
     inner = draw(vector_queries(depth + 1))
     if kind <= 4:
         grouping = draw(st.sampled_from(["", " by (job)", " without (instance)", " by (job, code)"]))

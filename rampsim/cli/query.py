@@ -232,6 +232,9 @@ def _store_from_server(source: PrometheusSource, expr: str, at: float, lookback:
         text = "{" + ",".join(f"{m.name}{m.op}{quote(m.value)}" for m in selector.matchers) + "}"
         high = at_ms - selector.offset_ms
         low = high - max(range_ms, lookback_ms) - 1
+        if selector.modifier:    # anchored/smoothed: the sample before the range too; smoothed the one after
+            low = high - range_ms - lookback_ms - 1
+            high += lookback_ms if selector.modifier == "smoothed" else 0
         for series in source.samples(text, low, high):
             store.add_ms(series.labels, series.timestamps_ms, series.values)
     return store

@@ -6,6 +6,7 @@ prometheus/prometheus ``promql/engine.go``: an instant selector takes each serie
 sample within the lookback window before the (offset) time, unless that sample is a
 staleness marker (``vectorSelectorSingle``); a range selector takes the samples in
 ``[t-w, t]`` (2.x) or ``(t-w, t]`` (3.x), staleness markers dropped (``matrixIterSlice``).
+The ``anchored``/``smoothed`` modifiers read wider windows: see :mod:`rampsim.promql.extended`.
 Results of functions and operators that would hold two samples with one label set at
 the same time fail as in Prometheus ("vector cannot contain metrics with the same labelset").
 
@@ -24,7 +25,7 @@ from typing import Any, Callable, Hashable, Sequence, Union
 import numpy as np
 
 from rampsim.promql import aggregate as _aggregate
-from rampsim.promql import binary, functions
+from rampsim.promql import binary, extended, functions
 from rampsim.promql.errors import PromQLError, QueryError, UnsupportedQuery
 from rampsim.promql.histogram import histogram_quantile
 from rampsim.promql.overtime import OVER_TIME, over_time, over_time_one
@@ -32,7 +33,7 @@ from rampsim.promql.parse import (ARITHMETIC, SET_OPERATORS, Aggregate, Binary, 
                                   Selector, Unary)
 from rampsim.promql.rate import extrapolated_rate, extrapolated_rate_one, instant_value, instant_value_one
 from rampsim.promql.semantics import Semantics
-from rampsim.promql.store import SeriesStore
+from rampsim.promql.store import Samples, SeriesStore
 from rampsim.promql.values import Labels, Scalar, Value, Vector, drop_name
 
 __all__ = ["Context", "evaluate_node", "Plan", "One", "OneValue", "to_one", "from_one"]
@@ -48,13 +49,26 @@ class Context:
     lookback_ms: int
 
 
+def _bound(comp: Any, sids: np.ndarray) -> extended.Bound:
+    """Each series' index just past its staleness-free samples at or before a time (see :mod:`~.extended`)."""
+    keys = comp.clean.keys
+    return lambda at: np.searchsorted(keys, comp.keys_for(sids, at), side="right")
+
+
 def _instant_selector(node: Selector, ctx: Context) -> Vector:
     store = ctx.store
     comp = store.compiled()
+    if node.modifier:
+        extended.check(node.modifier, None, ctx.semantics)
     sids = store.select(node.matchers, ctx.semantics.regex_dotall)
     n_times = len(ctx.times)
     if len(sids) == 0 or len(comp.full.keys) == 0:
         return Vector.empty(n_times)
+    labels = store.selection_labels(node.matchers, ctx.semantics.regex_dotall, without_name=False)
+    if node.modifier == "smoothed":
+        values, present = extended.smoothed_value(comp.padded_times, comp.padded_values, _bound(comp, sids),
+                                                  ctx.times - node.offset_ms, ctx.lookback_ms)
+        return Vector(list(labels), values, present)
     at = ctx.times - node.offset_ms
     idx = np.searchsorted(comp.full.keys, comp.keys_for(sids, at), side="right") - 1
     valid = idx >= comp.full.starts[sids][:, None]
@@ -65,20 +79,39 @@ def _instant_selector(node: Selector, ctx: Context) -> Vector:
     else:
         recent = ts >= at - ctx.lookback_ms
     present = valid & recent & ~comp.full_stale[idx]
-    labels = store.selection_labels(node.matchers, ctx.semantics.regex_dotall, without_name=False)
     return Vector(list(labels), comp.full.values[idx], present)
+
+
+def _extended_function(name: str, modifier: str, times: np.ndarray, values: np.ndarray, resets: np.ndarray,
+                       changes: np.ndarray, bound: extended.Bound, start: np.ndarray, end: np.ndarray, range_ms: int,
+                       lookback_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """A range function of an ``anchored``/``smoothed`` range (checked with :func:`extended.check`)."""
+    if name in ("changes", "resets"):
+        return extended.anchored_count(changes if name == "changes" else resets, times, bound, start, end,
+                                       lookback_ms)
+    return extended.extended_rate(times, values, resets, bound, start, end, range_ms, lookback_ms,
+                                  name != "delta", name == "rate", modifier == "smoothed")
 
 
 def _range_function(name: str, node: RangeSelector, ctx: Context) -> Vector:
     store = ctx.store
     comp = store.compiled()
     dotall = ctx.semantics.regex_dotall
+    modifier = node.selector.modifier
+    if modifier:
+        extended.check(modifier, name, ctx.semantics)
     sids = store.select(node.selector.matchers, dotall)
     n_times = len(ctx.times)
     if len(sids) == 0:
         return Vector.empty(n_times)
     end = ctx.times - node.selector.offset_ms
     start = end - node.range_ms
+    labels = store.selection_labels(node.selector.matchers, dotall, without_name=name != "last_over_time")
+    if modifier:
+        out, present = _extended_function(name, modifier, comp.padded_times, comp.padded_values, comp.padded_resets,
+                                          comp.padded_changes, _bound(comp, sids), start, end, node.range_ms,
+                                          ctx.lookback_ms)
+        return Vector(list(labels), out, present)
     keys = comp.clean.keys
     if ctx.semantics.left_open:      # both bounds searched from the right: one call
         both = np.searchsorted(keys, np.concatenate([comp.keys_for(sids, start), comp.keys_for(sids, end)]),
@@ -98,7 +131,6 @@ def _range_function(name: str, node: RangeSelector, ctx: Context) -> Vector:
                                  ctx.semantics)
     else:  # pragma: no cover - parse.FUNCTIONS and this dispatch are kept in step
         raise UnsupportedQuery(f"function {name}")
-    labels = store.selection_labels(node.selector.matchers, dotall, without_name=name != "last_over_time")
     return Vector(list(labels), out, present)
 
 
@@ -371,10 +403,12 @@ class _RangeGroup:
     Each series' window is computed once per evaluation however many calls select it
     (``sum(rate(x{code=~"5.."}[1m])) / sum(rate(x[1m]))`` computes each 5xx rate once)."""
 
-    def __init__(self, name: str, range_ms: int, offset_ms: int, plan: "Plan") -> None:
+    def __init__(self, name: str, range_ms: int, offset_ms: int, modifier: str, plan: "Plan") -> None:
         self.name = name
         self.range_ms = range_ms
         self.offset = offset_ms
+        self.modifier = modifier
+        self.lookback_ms = plan.lookback_ms
         self.semantics = plan.semantics
         self.comp = plan.store.compiled()
         self.members: list[np.ndarray] = []
@@ -403,8 +437,10 @@ class _RangeGroup:
     def _compute(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         end = times - self.offset
         start = end - self.range_ms
-        s, i0, i1 = self.selection.windows(start, end, self.semantics.left_open)
         name = self.name
+        if self.modifier:
+            return self._compute_extended(start, end)
+        s, i0, i1 = self.selection.windows(start, end, self.semantics.left_open)
         if name in ("rate", "increase", "delta"):
             times_f = s.times_f
             if times_f is not None and len(times) and max(-int(start.min()), int(end.max())) >= _EXACT_MS:
@@ -415,6 +451,22 @@ class _RangeGroup:
             return instant_value(s.times, s.values, i0, i1, name == "irate")
         return over_time(name, s.times, s.values, s.resets, s.changes, i0, i1, self.semantics)
 
+    def _compute_extended(self, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The windows of an ``anchored``/``smoothed`` range, found in the selection's samples."""
+        selection = self.selection
+        found: list[Samples] = []
+
+        def bound(at: np.ndarray) -> np.ndarray:
+            samples, last = selection.latest(at)
+            found.append(samples)
+            return last + 1
+
+        samples = selection.latest(end)[0]
+        out = _extended_function(self.name, self.modifier, samples.times, samples.values, samples.resets,
+                                 samples.changes, bound, start, end, self.range_ms, self.lookback_ms)
+        assert all(f is samples for f in found), "every window bound is searched in the same samples"
+        return out
+
     def one(self, t: int, memo: dict[Any, Any]) -> tuple[list[float], list[bool]]:
         hit = memo.get(self)
         if hit is None:
@@ -423,8 +475,8 @@ class _RangeGroup:
 
     def _compute_one(self, t: int) -> tuple[list[float], list[bool]]:
         sel = self.selection
-        local = sel.warm()
-        if local is None:       # not yet worth Python lists: numpy at T = 1
+        local = None if self.modifier else sel.warm()
+        if local is None:       # not yet worth Python lists (or an extended range): numpy at T = 1
             with np.errstate(all="ignore"):
                 v, p = self._compute(np.array([t], dtype=np.int64))
             return v[:, 0].tolist(), p[:, 0].tolist()
@@ -476,7 +528,7 @@ class _Range(_Node):
         self.rows: np.ndarray | None = None
         self.pick: Callable[[list[Any]], Any] | None = None
         if not self.empty:
-            self.group = plan.range_group(name, node.range_ms, node.selector.offset_ms)
+            self.group = plan.range_group(name, node.range_ms, node.selector.offset_ms, node.selector.modifier)
             self.member = self.group.add(sids)
 
     def finish(self, rows: np.ndarray | None) -> None:
@@ -716,6 +768,10 @@ class Plan:
     give exactly what :func:`evaluate_node` gives; what the plan does not compile is
     evaluated by :func:`evaluate_node` and fails as it would, at the same point.
 
+    A range with an ``anchored``/``smoothed`` modifier is computed by
+    :mod:`rampsim.promql.extended` over its selection's samples, at one time with numpy at
+    ``T = 1``; a ``smoothed`` instant selector by :func:`evaluate_node`.
+
     A plan stays valid while its store is unchanged; :func:`rampsim.promql.api.evaluate`
     keeps plans in :attr:`SeriesStore.plans`, which adding a series clears.
     """
@@ -725,7 +781,7 @@ class Plan:
         self.store_ref = weakref.ref(store)
         self.semantics = semantics
         self.lookback_ms = lookback_ms
-        self._groups: dict[tuple[str, int, int], _RangeGroup] = {}
+        self._groups: dict[tuple[str, int, int, str], _RangeGroup] = {}
         self._ranges: list[_Range] = []
         self.root = self._compile(node)
         members: dict[_RangeGroup, list[np.ndarray | None]] = {g: g.finish() for g in self._groups.values()}
@@ -734,11 +790,11 @@ class Plan:
                 r.finish(members[r.group][r.member])
         del self.store
 
-    def range_group(self, name: str, range_ms: int, offset_ms: int) -> _RangeGroup:
-        key = (name, range_ms, offset_ms)
+    def range_group(self, name: str, range_ms: int, offset_ms: int, modifier: str) -> _RangeGroup:
+        key = (name, range_ms, offset_ms, modifier)
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _RangeGroup(name, range_ms, offset_ms, self)
+            group = self._groups[key] = _RangeGroup(name, range_ms, offset_ms, modifier, self)
         return group
 
     def _select(self, selector: Selector) -> np.ndarray | None:
@@ -747,11 +803,21 @@ class Plan:
         except PromQLError:
             return None
 
+    def _extended_ok(self, modifier: str, function: str) -> bool:
+        """Whether the function may take the range's modifier (if not, :func:`evaluate_node` fails as Prometheus)."""
+        if not modifier:
+            return True
+        try:
+            extended.check(modifier, function, self.semantics)
+        except PromQLError:
+            return False
+        return True
+
     def _compile(self, node: Node) -> _Node:
         if isinstance(node, Number):
             return _Number(node.value)
         if isinstance(node, Selector):
-            sids = self._select(node)
+            sids = None if node.modifier else self._select(node)
             return _Fallback(node, self) if sids is None else _Selector(node, self, sids)
         if isinstance(node, Call):
             name = node.name
@@ -760,7 +826,7 @@ class Plan:
             if node.args and isinstance(node.args[0], RangeSelector):
                 rs = node.args[0]
                 sids = self._select(rs.selector)
-                if name not in _RANGE_FUNCTIONS or sids is None:
+                if name not in _RANGE_FUNCTIONS or sids is None or not self._extended_ok(rs.selector.modifier, name):
                     return _Fallback(node, self)
                 out = _Range(name, rs, self, sids)
                 self._ranges.append(out)

@@ -5,9 +5,17 @@ tree into small frozen dataclasses the evaluator walks, refusing on the way ever
 construct outside the evaluated subset with :class:`UnsupportedQuery` naming it (a
 function, an aggregation, ``@``, a subquery, a string...). Parsed queries are cached.
 
-``promql_parser`` 0.12 follows Prometheus 2.45's grammar: it does not parse 3.x's
-``anchored``/``smoothed`` range modifiers nor duration expressions (``[5m+1m]``,
-``step()``); such queries fail here with :class:`QueryError` from the parser.
+``promql_parser`` 0.12 follows Prometheus 2.45's grammar: it does not parse duration
+expressions (``[5m+1m]``, ``step()``; :class:`QueryError` from the parser) nor 3.x's
+``anchored``/``smoothed`` modifiers (Prometheus 3.7, prometheus/prometheus#16457). Those
+two are read by a pre-pass, :func:`mark_modifiers`: it tokenizes the query (string
+literals and comments skipped whole), finds each ``anchored``/``smoothed`` keyword in
+postfix position, walks back over ``offset``/``@`` clauses to the selector it modifies
+(``rate(x[5m] anchored)``, ``x offset 1m smoothed``) as Prometheus's grammar attaches it
+(``expr ANCHORED``, ``setAnchored``/``setSmoothed`` in ``promql/parser/parse.go``), and
+moves it into that selector as a reserved matcher, which :func:`parse` takes out again
+into :attr:`Selector.modifier`. What the grammar rejects (a modifier on a subquery, on a
+function call, both modifiers on one selector) fails with Prometheus's message.
 """
 from __future__ import annotations
 
@@ -23,7 +31,8 @@ from rampsim.promql.store import Matcher
 from rampsim.promql.values import NAME
 
 __all__ = ["Node", "Number", "Selector", "RangeSelector", "Call", "Aggregate", "Binary", "Unary", "parse",
-           "FUNCTIONS", "AGGREGATIONS", "ARITHMETIC", "COMPARISON", "SET_OPERATORS", "selectors"]
+           "FUNCTIONS", "AGGREGATIONS", "ARITHMETIC", "COMPARISON", "SET_OPERATORS", "MODIFIERS", "selectors",
+           "mark_modifiers"]
 
 # Functions evaluated: name -> argument kinds ("m" range vector, "v" instant vector, "s" scalar).
 FUNCTIONS: dict[str, str] = {
@@ -52,11 +61,15 @@ class Number:
 
 @dataclass(frozen=True)
 class Selector:
-    """An instant vector selector: matchers (``__name__`` included) and an offset in ms."""
+    """An instant vector selector: matchers (``__name__`` included), an offset in ms and its modifier.
+
+    ``modifier`` is ``""``, ``"anchored"`` or ``"smoothed"`` (on a range selector, the
+    modifier of the range: ``x[5m] anchored``)."""
 
     matchers: tuple[Matcher, ...]
     offset_ms: int
     text: str
+    modifier: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,9 +126,15 @@ def _selector(vs: Any) -> Selector:
     if vs.matchers.or_matchers:
         raise UnsupportedQuery("'or' inside label matchers")
     matchers = [Matcher(m.name, _MATCH_OPS[str(m.op)], m.value) for m in vs.matchers.matchers]
+    modifier = next((m.value for m in matchers if m.name == _MARKER), "")
+    matchers = [m for m in matchers if m.name != _MARKER]
     if vs.name is not None and not any(m.name == NAME for m in matchers):
         matchers.insert(0, Matcher(NAME, "=", vs.name))
-    return Selector(tuple(matchers), _ms(vs.offset), str(vs))
+    text = str(vs)
+    if modifier:        # the marker's own rendering (its name is reserved: no query has it)
+        marker = f'{_MARKER}="{modifier}"'
+        text = text.replace("," + marker, "").replace(marker, "") + " " + modifier
+    return Selector(tuple(matchers), _ms(vs.offset), text, modifier)
 
 
 def _convert(expr: Any) -> Node:
@@ -126,7 +145,10 @@ def _convert(expr: Any) -> Node:
     if isinstance(expr, pp.StringLiteral):
         raise UnsupportedQuery("string literal")
     if isinstance(expr, pp.VectorSelector):
-        return _selector(expr)
+        selector = _selector(expr)
+        if selector.modifier == "anchored":
+            raise UnsupportedQuery("anchored modifier on an instant selector")
+        return selector
     if isinstance(expr, pp.MatrixSelector):
         return RangeSelector(_selector(expr.vector_selector), _ms(expr.range))
     if isinstance(expr, pp.SubqueryExpr):
@@ -177,11 +199,176 @@ def _convert(expr: Any) -> Node:
 @functools.lru_cache(maxsize=1024)
 def parse(query: str) -> Node:
     """The AST of a PromQL query; :class:`QueryError` if it does not parse, :class:`UnsupportedQuery` if outside the subset."""
+    marked = mark_modifiers(query)
     try:
-        tree = pp.parse(query)
+        tree = pp.parse(marked)
     except Exception as exc:  # the Rust parser raises ValueError (and may raise others)
         raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
     return _convert(tree)
+
+
+# ---------------------------------------------------------------- the anchored/smoothed pre-pass
+
+MODIFIERS = ("anchored", "smoothed")
+# The reserved label name (``__`` names are Prometheus's own) that carries a modifier through promql_parser.
+_MARKER = "__rampsim_range_modifier__"
+# Words an operand or a label list follows (a modifier keyword after them is no postfix modifier) ...
+_OPERATOR_WORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
+                             "and", "or", "unless", "atan2"})
+# ... and, with number literals and aggregations, the words that are no metric name.
+_NO_METRIC = _OPERATOR_WORDS | AGGREGATIONS | frozenset(
+    {"inf", "nan", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "limitk",
+     "limit_ratio"})
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str        # "ident", "number", "string" or "punct" (one character)
+    text: str
+    start: int
+    end: int
+
+
+def _tokens(query: str) -> list[_Token]:
+    """The query's tokens as far as :func:`mark_modifiers` needs them: whitespace and ``#`` comments dropped,
+    string literals (``"…"``, ``'…'`` with escapes, raw ```…```) whole, ``:`` part of a name outside ``[…]``."""
+    out: list[_Token] = []
+    i, n, depth = 0, len(query), 0
+    while i < n:
+        c = query[i]
+        if c.isspace():
+            i += 1
+        elif c == "#":
+            newline = query.find("\n", i)
+            i = n if newline < 0 else newline
+        elif c in "\"'`":
+            j = i + 1
+            while j < n and query[j] != c:
+                j += 2 if query[j] == "\\" and c != "`" else 1
+            out.append(_Token("string", query[i:j + 1], i, min(j + 1, n)))
+            i = j + 1
+        elif c.isascii() and (c.isalpha() or c == "_" or (c == ":" and depth == 0)):
+            j = i + 1
+            while j < n and query[j].isascii() and (query[j].isalnum() or query[j] == "_"
+                                                    or (query[j] == ":" and depth == 0)):
+                j += 1
+            out.append(_Token("ident", query[i:j], i, j))
+            i = j
+        elif c.isdigit() or (c == "." and i + 1 < n and query[i + 1].isdigit()):
+            j = i + 1
+            while j < n and query[j].isascii() and (query[j].isalnum() or query[j] in "._"):
+                if query[j] in "eE" and j + 1 < n and query[j + 1] in "+-" and "x" not in query[i:j].lower():
+                    j += 1                                # a decimal exponent's sign: 1.5e+3
+                j += 1
+            out.append(_Token("number", query[i:j], i, j))
+            i = j
+        else:
+            depth += (c == "[") - (c == "]")
+            out.append(_Token("punct", c, i, i + 1))
+            i += 1
+    return out
+
+
+def _is(tok: _Token, kind: str, *texts: str) -> bool:
+    return tok.kind == kind and (not texts or tok.text.lower() in texts)
+
+
+def _postfix(toks: list[_Token], k: int) -> bool:
+    """Whether the keyword ``toks[k]`` follows an expression (and so modifies it)."""
+    if k == 0:
+        return False
+    prev = toks[k - 1]
+    if prev.kind in ("number", "string"):
+        return True
+    if prev.kind == "punct":
+        return prev.text in ")]}"
+    return prev.text.lower() not in _OPERATOR_WORDS
+
+
+def _selector_end(tok: _Token) -> bool:
+    """Whether a selector can end with ``tok``: its ``}`` or its metric name."""
+    return _is(tok, "punct", "}") or (tok.kind == "ident" and tok.text.lower() not in _NO_METRIC)
+
+
+def _target(toks: list[_Token], k: int, word: str) -> int:
+    """The index of the last token of the selector the modifier ``toks[k]`` applies to.
+
+    Walks back over other modifiers, ``offset [-]d`` and ``@ [-]t`` / ``@ start()``; a
+    range's selector is the one before its ``[``. Raises :class:`QueryError` with
+    Prometheus's message where the modified expression is no selector."""
+    j = k - 1
+    while j >= 0:
+        tok = toks[j]
+        if _is(tok, "ident", *MODIFIERS):
+            j -= 1
+            continue
+        if tok.kind == "number":
+            p = j - 1
+            if p >= 0 and _is(toks[p], "punct", "+", "-"):
+                p -= 1
+            if p >= 0 and (_is(toks[p], "ident", "offset") or _is(toks[p], "punct", "@")):
+                j = p - 1
+                continue
+        if (_is(tok, "punct", ")") and j >= 3 and _is(toks[j - 1], "punct", "(")
+                and _is(toks[j - 2], "ident", "start", "end") and _is(toks[j - 3], "punct", "@")):
+            j -= 4
+            continue
+        break
+    if j >= 0 and _is(toks[j], "punct", "]"):
+        depth, o, subquery = 0, j, False
+        while o >= 0:
+            depth += _is(toks[o], "punct", "]") - _is(toks[o], "punct", "[")
+            subquery |= depth == 1 and _is(toks[o], "punct", ":")
+            if depth == 0:
+                break
+            o -= 1
+        if subquery:
+            raise QueryError(f"{word} modifier is not supported for subqueries")
+        j = o - 1
+        if j < 0 or not _selector_end(toks[j]):
+            raise QueryError("ranges only allowed for vector selectors")
+        return j
+    if j >= 0 and _selector_end(toks[j]):
+        return j
+    raise QueryError(f"{word} modifier not implemented")
+
+
+def mark_modifiers(query: str) -> str:
+    """``query`` with each ``anchored``/``smoothed`` modifier moved into its selector as a reserved matcher.
+
+    ``rate(x{a="b"}[5m] anchored)`` becomes ``rate(x{a="b",__rampsim_range_modifier__="anchored"}[5m] )``,
+    which promql_parser reads; :func:`parse` takes the matcher out again. A query without
+    modifiers is returned unchanged. The keywords are case-insensitive, as Prometheus's
+    lexer has them; inside braces or grouping labels they are label names, left alone."""
+    lowered = query.lower()
+    if "anchored" not in lowered and "smoothed" not in lowered:
+        return query
+    if _MARKER in query:
+        raise UnsupportedQuery(f"label name {_MARKER}")
+    toks = _tokens(query)
+    marked: dict[int, str] = {}
+    edits: list[tuple[int, int, str]] = []
+    for k, tok in enumerate(toks):
+        word = tok.text.lower()
+        if tok.kind != "ident" or word not in MODIFIERS or not _postfix(toks, k):
+            continue
+        end = _target(toks, k, word)
+        prior = marked.get(end)
+        if prior is not None and prior != word:
+            raise QueryError("anchored and smoothed modifiers cannot be used together")
+        edits.append((tok.start, tok.end, " "))
+        if prior is None:         # the selector's first modifier: insert its matcher
+            marked[end] = word
+            last = toks[end]
+            matcher = f'{_MARKER}="{word}"'
+            if last.kind == "punct":             # "}": append to the matchers
+                sep = "" if _is(toks[end - 1], "punct", "{", ",") else ","
+                edits.append((last.start, last.start, sep + matcher))
+            else:                                # a bare metric name
+                edits.append((last.end, last.end, "{" + matcher + "}"))
+    for start, stop, text in sorted(edits, reverse=True):
+        query = query[:start] + text + query[stop:]
+    return query
 
 
 def selectors(node: Node) -> list[Selector]:

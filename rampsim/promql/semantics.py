@@ -16,7 +16,10 @@ it is implemented:
   threshold; from then on (2.55, 3.x) the threshold is applied first;
 * one-to-one matching: 3.x reports an ambiguous match even when the comparison filters
   the pair away (``VectorBinop``);
-* regular expressions: in 3.x ``.`` also matches a newline.
+* regular expressions: in 3.x ``.`` also matches a newline;
+* the ``anchored``/``smoothed`` range modifiers exist from 3.7 on
+  (prometheus/prometheus#16457, behind ``--enable-feature=promql-extended-range-selectors``
+  until they became stable); earlier versions do not parse them.
 """
 from __future__ import annotations
 
@@ -56,6 +59,11 @@ class Semantics:
     def zero_point_before_threshold(self) -> bool:
         """``extrapolatedRate`` before prometheus/prometheus#13725 (March 2024): zero point first."""
         return (self.major, self.minor) < (2, 51)
+
+    @property
+    def extended_range_selectors(self) -> bool:
+        """Whether the ``anchored``/``smoothed`` modifiers parse (3.7 and later)."""
+        return (self.major, self.minor) >= (3, 7)
 
     @property
     def strict_one_to_one(self) -> bool:
