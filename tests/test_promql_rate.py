@@ -16,6 +16,7 @@ case of ``eval`` reads), ``changes``/``resets`` against ``funcChanges``/``funcRe
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -112,13 +113,7 @@ def test_rate_matches_reference_transcription(counter: tuple[list[int], list[flo
     result = evaluate(f"{function}(c[{range_ms}ms])", store, eval_ms / 1000, semantics=version)
     expected = reference_extrapolated_rate(times, values, eval_ms, range_ms, version,
                                            is_counter=function != "delta", is_rate=function == "rate")
-    if expected is None:
-        assert len(result) == 0
-        return
-    assert len(result) == 1
-    sample = result.vector[0]
-    assert dict(sample.labels) == {"job": "x"}
-    assert math.isclose(sample.value, expected, rel_tol=1e-12, abs_tol=1e-12), (sample.value, expected)
+    _assert_one_sample_or_none(result, expected)
 
 
 @given(counter=counters(), range_ms=st.sampled_from([15_000, 60_000, 300_000]),
@@ -273,13 +268,7 @@ def test_extended_ranges_match_reference_transcription(counter: tuple[list[int],
     result = evaluate(f"{function}(c[{range_ms}ms]{offset} {modifier})", store, eval_ms / 1000,
                       semantics="3.14", lookback=lookback_ms / 1000)
     expected = reference_extended(times, values, eval_ms, offset_ms, range_ms, lookback_ms, function, modifier)
-    if expected is None:
-        assert len(result) == 0
-        return
-    assert len(result) == 1
-    sample = result.vector[0]
-    assert dict(sample.labels) == {"job": "x"}
-    assert math.isclose(sample.value, expected, rel_tol=1e-12, abs_tol=1e-12), (sample.value, expected)
+    _assert_one_sample_or_none(result, expected)
 
 
 @given(counter=counters(), lookback_ms=st.sampled_from([300_000, 20_000, 1]),
@@ -300,3 +289,14 @@ def test_smoothed_selector_matches_reference_transcription(counter: tuple[list[i
         assert len(result) == 0
         return
     assert [(dict(s.labels), s.value) for s in result.vector] == [({"__name__": "c", "job": "x"}, expected)]
+
+
+def _assert_one_sample_or_none(result: Any, expected: float | None) -> None:
+    """``result`` is empty where the reference has no value, else one sample of ``c``'s labels equal to it."""
+    if expected is None:
+        assert len(result) == 0
+        return
+    assert len(result) == 1
+    sample = result.vector[0]
+    assert dict(sample.labels) == {"job": "x"}
+    assert math.isclose(sample.value, expected, rel_tol=1e-12, abs_tol=1e-12), (sample.value, expected)
