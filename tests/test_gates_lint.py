@@ -438,3 +438,30 @@ def test_a_flagger_chart_whose_analysis_is_helm_values_gives_notes_not_hazards()
     assert not problems and linted.findings == () and linted.unsimulated
     assert any(f"{path}:{_line(path.read_text(), 'interval: {{')}: spec.analysis.interval is a Helm value" in note
                for note in linted.notes)
+
+
+@pytest.mark.parametrize("line", ["{{- toYaml .Values.analysis.conditions | nindent 4 }}",
+                                  "{{ .Values.conditionKey }}: result[0] < 1"],
+                         ids=["fields written by an action", "a key that is a Helm value"])
+def test_fields_a_chart_may_write_are_not_missing(tmp_path, line):
+    """A metric whose conditions a Helm action may write (``toYaml`` among its keys, a key named by the values) is
+    not a metric without conditions (H5): lint names what it cannot judge instead."""
+    chart = tmp_path / "analysis.yaml"
+    chart.write_text(textwrap.dedent(f"""\
+        apiVersion: argoproj.io/v1alpha1
+        kind: AnalysisTemplate
+        metadata:
+          name: {{{{ .Release.Name }}}}-errors
+        spec:
+          metrics:
+          - name: errors
+            interval: 1m
+            {line}
+            provider:
+              prometheus:
+                query: sum(rate(http_requests_total{{code=~"5.."}}[1m]))
+        """))
+    (linted,), problems = lint_gates(chart)
+    assert not problems and [f.code for f in linted.findings] == []
+    assert any(f"{chart}:7: spec.metrics.0 " in note and ("may be written by" in note or "a Helm value" in note)
+               for note in linted.notes), linted.notes

@@ -137,6 +137,9 @@ CLIENT_QUERIES = [   # a query (as the corpus writes them) -> the client library
     ('sum(rate(container_cpu_usage_seconds_total{namespace="x"}[5m]))', None),      # cAdvisor: no client library
     ('sentiment_drift_score{job="analysis-job"}', None),                            # a gauge of the application
     ('sum(rate(istio_requests_total{response_code!~"5.*"}[1m]))', None),              # a mesh's, not a library's
+    ('sum(rate(haproxy_backend_http_responses_total{route="x",code="5xx"}[1m]))', None),   # OpenShift's router
+    ('sum(promhttp_metric_handler_requests_total{code=~"5.*"})', None),       # Prometheus's own /metrics scrapes
+    ('sum(rate(app_requests_total{code="5xx"}[1m]))', ClientNames(requests="app_requests_total")),  # by its name
 ]
 
 

@@ -66,7 +66,7 @@ SHAPES = {
                    'status!~"[4-5].*"', "nginx_ingress_controller_request_duration_seconds_bucket"),
     "spring": Shape("http_server_requests_seconds_count", f'rollouts_pod_template_hash="{HASH}"', 'status=~"5.."',
                     'outcome="SUCCESS"', "http_server_requests_seconds_bucket"),
-    "envoy": Shape("envoy_cluster_upstream_rq", 'kubernetes_pod_name=~"learn-canary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
+    "envoy": Shape("envoy_cluster_upstream_rq", 'pod=~"learn-canary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
                    'envoy_response_code=~"5.*"', 'envoy_response_code!~"5.*"', "envoy_cluster_upstream_rq_time_bucket"),
 }
 

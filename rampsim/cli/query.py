@@ -18,7 +18,7 @@ instant-query API, one line of JSON on stdout (``{"resultType": "vector", "resul
 * ``--plan PLAN``: a simulated run of the plan (closed loop, as ``rampsim rehearse`` plays
   it; ``--seed``, ``--fault``), its telemetry exposed as exporter ``--profile`` names its
   series (``rampsim``: the plan's own ``prometheus:`` names; ``http``, ``istio``,
-  ``linkerd``, ``nginx``, ``spring``: see :mod:`rampsim.promql.exposition`), one pod per
+  ``linkerd``, ``nginx``, ``spring``, ``envoy``: see :mod:`rampsim.promql.exposition`), one pod per
   instance of the plan's service. The run starts at ``--start`` (unix time, default 0), so
   ``--time`` is the time since the ramp began (``90m``, ``5400``); default its end.
 

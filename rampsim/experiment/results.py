@@ -322,7 +322,10 @@ class SweepResult:
         runs = _read_runs(directory / RUNS_FILE, len(grid), tally) if RUNS_FILE in outcomes else None
         if tally is None:
             assert runs is not None
-            result = cls.from_runs(runs, grid, meta)
+            try:
+                result = cls.from_runs(runs, grid, meta)
+            except ValueError as exc:   # runs no sweep writes: fractional or negative harm, both kinds of incident
+                raise DataUnavailable(f"{directory / RUNS_FILE}: not a sweep's runs ({exc})") from None
         else:
             result = cls(tally, grid, meta, runs)
         try:

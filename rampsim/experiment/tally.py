@@ -241,6 +241,11 @@ class Tally:
             return "arrays of unexpected types"
         if (self.outcomes < 0).any() or (self.harm < 0).any() or (count < 1).any() or not np.isfinite(value).all():
             return "negative counts or sums, or non-finite delays"
+        runs = self.outcomes.sum(axis=(-1, -2)).astype(object)
+        squares = self.harm_squares.ravel()
+        if (not all(isinstance(x, int) and x >= 0 for x in squares)
+                or ((runs * self.harm_squares - self.harm.astype(object) ** 2) < 0).any()):
+            return "sums of squared harm that no runs can have"
         if ((cell < 0) | (cell >= gates * len(self.scenarios))).any() or not all(
                 np.array_equal(a, b) for a, b in zip(_histogram(cell, value, count), (cell, value, count))):
             return "a delay histogram out of order"
@@ -304,8 +309,9 @@ def histogram_quantiles(cell: np.ndarray, value: np.ndarray, count: np.ndarray, 
 def harm_interval(total: np.ndarray, squares: np.ndarray, n: np.ndarray,
                   confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mean harm and its normal (central limit) interval at ``confidence``, from the sum, the sum of squares
-    (Python ints, exact) and the count: ``mean ± z·s/√n`` with ``s`` the sample standard deviation. NaN without
-    runs; the mean alone (a zero-width interval) with one run or equal values."""
+    (Python ints, exact) and the count: ``mean ± z·s/√n`` with ``s`` the sample standard deviation, its lower end
+    at least 0 (harm counts requests). NaN without runs; the mean alone (a zero-width interval) with one run or
+    equal values."""
     n = np.asarray(n, np.int64)
     total_exact = np.asarray(total, np.int64).astype(object)
     spread = n.astype(object) * np.asarray(squares, object) - total_exact * total_exact   # n(n-1)·(sample variance)
@@ -314,4 +320,4 @@ def harm_interval(total: np.ndarray, squares: np.ndarray, n: np.ndarray,
         variance = spread.astype(float) / (n * (n - 1.0))
         half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(np.where(n > 1, variance, 0.0) / n)
     half = np.where(n > 1, half, 0.0)
-    return mean, mean - half, mean + half
+    return mean, np.maximum(mean - half, 0.0), mean + half

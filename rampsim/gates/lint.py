@@ -427,7 +427,8 @@ def _linted(source: Unrendered, kind: str, name: str, gate: Union[ArgoGate, Flag
     notes = tuple(f"{manifest.where(*path)}: {'.'.join(map(str, path))} {why}: not linted, nor what depends on it "
                   f"(render the chart with `helm template` to lint it)"
                   for manifest in source.manifests for (index, path), why in source.decisions.items()
-                  if index == manifest.index and _JUDGED.intersection(path[2:]))
+                  if index == manifest.index and (_JUDGED.intersection(path[2:])
+                                                  or (len(path) > 2 and isinstance(manifest.get(*path), dict))))
     return LintedGate(kind, source.show(name), gate, tuple(replace(f, note=HELM_NOTE) for f in findings), notes,
                       unsimulated=HELM_NOTE)
 

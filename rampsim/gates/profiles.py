@@ -20,6 +20,7 @@ from typing import Iterable, Optional
 from rampsim.errors import RampsimError
 from rampsim.promql.exposition import ClientNames
 from rampsim.promql.parse import parse, selectors
+from rampsim.promql.store import go_regex
 
 __all__ = ["PROFILES", "infer_profile", "infer_client"]
 
@@ -52,9 +53,10 @@ def infer_profile(queries: Iterable[str]) -> str:
 
 _TAG = re.compile(r"\{\{.*?\}\}", re.S)
 _STATUS_LABELS = ("code", "status", "status_code", "http_status", "http_status_code", "http_response_status_code")
-_STATUS_VALUE = re.compile(r"\^?[(\[]*[1-5]")      # 5.., 2..|3.., [45].., (5|4).*, 500
+_CODES = ("200", "201", "204", "301", "302", "400", "404", "429", "500", "502", "503", "504")
 _REQUEST_COUNTER = re.compile(r"(^|_)requests?(_received|_handled)?_total$")
-_NOT_A_CLIENT = re.compile(r"^(istio_|envoy_|nginx_|rampsim_|container_|kube_|node_|process_|go_|up$)|^response_")
+_NOT_A_CLIENT = re.compile(r"^(istio_|envoy_|nginx_|haproxy_|promhttp_|rampsim_|container_|kube_|node_|process_|go_"
+                           r"|up$)|^response_")   # meshes, proxies, Prometheus's own and the cluster's series
 _DURATION = re.compile(r"(duration|latency|time)", re.I)
 
 
@@ -78,7 +80,7 @@ def infer_client(queries: Iterable[str]) -> Optional[ClientNames]:
                 continue
             name = named[0]
             status = next((m.name for m in selector.matchers
-                           if m.name in _STATUS_LABELS and _STATUS_VALUE.match(m.value)), None)
+                           if m.name in _STATUS_LABELS and _selects_a_code(m.op, m.value)), None)
             base = re.sub(r"_(bucket|count|sum)$", "", name)
             if name.endswith("_bucket") or (base != name and _DURATION.search(base)):
                 duration = base
@@ -96,3 +98,15 @@ def infer_client(queries: Iterable[str]) -> Optional[ClientNames]:
     return ClientNames(requests=requests or (None if count_is_counter else default.requests),
                        status_label=status_label or default.status_label, duration=duration or default.duration,
                        status_on_histogram=status_on_histogram)
+
+
+def _selects_a_code(op: str, value: str) -> bool:
+    """Whether a matcher's value is an HTTP status code (``500``) or a regex matching one (``5..``, ``2..|3..``):
+    not a status class (``5xx``, a proxy's)."""
+    if op in ("=", "!="):
+        return value in _CODES
+    try:
+        pattern = re.compile(go_regex(value), re.S)
+    except re.error:
+        return False
+    return any(pattern.fullmatch(code) for code in _CODES)

@@ -54,7 +54,6 @@ def arm_labels(profile: str, service: str, namespace: str, arm: str, canary_hash
     workload, pod = d.workload(arm), d.pod_names(arm)[0]
     if profile in ("http", "spring"):
         labels = {"namespace": namespace, "job": service, "service": service, "app": service, "pod": pod,
-                  "kubernetes_namespace": namespace, "kubernetes_pod_name": pod,
                   "rollouts_pod_template_hash": d.template_hash(arm)}
         if profile == "spring":
             labels["application"] = service
@@ -68,8 +67,7 @@ def arm_labels(profile: str, service: str, namespace: str, arm: str, canary_hash
     if profile == "linkerd":
         return {"namespace": namespace, "deployment": workload, "pod": pod}
     if profile == "envoy":
-        return {"namespace": namespace, "pod": pod, "kubernetes_namespace": namespace, "kubernetes_pod_name": pod,
-                "app": service, "rollouts_pod_template_hash": d.template_hash(arm),
+        return {"namespace": namespace, "pod": pod, "app": service, "rollouts_pod_template_hash": d.template_hash(arm),
                 "envoy_cluster_name": f"cds_ingress_{namespace}_{workload}_http_80"}
     if profile == "nginx":
         return {"ingress": service, "host": f"{service}.example.com", "namespace": namespace, "service": workload,

@@ -74,6 +74,7 @@ class HelmText:
     text: str
     actions: tuple[str, ...]                 # the action each ``__HELM_<n>__`` replaced
     blocks: tuple[tuple[int, int, str], ...]  # control blocks: opening line, ``end`` line, the opening action
+    injections: tuple[tuple[int, str], ...] = ()  # lines of actions alone that write text (YAML), and the action
 
 
 def _controller_tag(body: str) -> bool:
@@ -105,6 +106,7 @@ def blank_helm_actions(text: str) -> HelmText:
 
     lines = _ACTION.sub(replace, text).split("\n")
     out = list(lines)
+    injections: list[tuple[int, str]] = []
     for index, line in enumerate(lines):
         alone = _STANDALONE.fullmatch(line)
         if alone is None:
@@ -112,7 +114,11 @@ def blank_helm_actions(text: str) -> HelmText:
         following = (later for later in lines[index + 1:] if later.strip() and not _STANDALONE.fullmatch(later))
         indent = next((later[:len(later) - len(later.lstrip(" "))] for later in following), alone.group(1))
         out[index] = f"{indent}# {alone.group(2).strip()}"
-    return HelmText("\n".join(out), tuple(actions), tuple(sorted(blocks)))
+        for token in _TOKEN.findall(alone.group(2)):
+            words = actions[int(token)].strip("{} \t\n-").split(maxsplit=1)
+            if words and words[0] not in (*_OPENS, "else", "end") and not words[0].startswith("/*"):
+                injections.append((index + 1, actions[int(token)]))   # toYaml, include...: fields of its own
+    return HelmText("\n".join(out), tuple(actions), tuple(sorted(blocks)), tuple(injections))
 
 
 @dataclass
@@ -134,8 +140,9 @@ class Unrendered:
         """Why the chart's values decide the dotted ``fields`` under ``base`` (a metric, an analysis) of ``manifest``:
         a field, a value in it, or a key between ``base`` and it (empty: the values decide none of them)."""
         wanted = [(*base, *name.split(".")) for name in fields]
-        return [f"{'.'.join(map(str, path[len(base):]))} {why}" for (index, path), why in self.decisions.items()
-                if index == manifest.index and any(path[:len(w)] == w or (len(base) < len(path) and w[:len(path)] ==
+        return [f"{'.'.join(map(str, path[len(base):])) or 'the mapping'} {why}"
+                for (index, path), why in self.decisions.items()
+                if index == manifest.index and any(path[:len(w)] == w or (len(base) <= len(path) and w[:len(path)] ==
                                                                           path) for w in wanted)]
 
     def condition_variants(self, manifest: Manifest, metric: KeyPath, success: Optional[str],
@@ -181,6 +188,11 @@ def _take_out_values(manifest: Manifest, blanked: HelmText, source: Unrendered) 
         for start, end, action in blanked.blocks:
             if parent is not None and start < line < end and not start < parent < end:
                 source.decisions[(manifest.index, path)] = f"is written inside {action!r} (line {start})"
+    keys = sorted((line, path) for path, line in lines.items() if path)
+    for line, action in blanked.injections:
+        after = next((path for key_line, path in keys if key_line > line), None)
+        if after is not None:   # the action writes keys of the mapping whose next key follows it
+            source.decisions[(manifest.index, after[:-1])] = f"may be written by {action!r} (line {line})"
     data = copy.deepcopy(document.data)
     _take_out(data, (), manifest.index, source)
     taken = Document(data=data, filename=document.filename, lines=dict(lines))
@@ -192,6 +204,9 @@ def _take_out(node: Any, path: KeyPath, index: int, source: Unrendered) -> None:
     items = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
     for key, value in items:
         here = (*path, key)
+        if isinstance(key, str) and _TOKEN.search(key):   # a key the values name: any field of this mapping
+            source.decisions[(index, path)] = f"has a key that is a Helm value ({source.show(key)!r})"
+            continue
         if not isinstance(value, str):
             _take_out(value, here, index, source)
             continue

@@ -51,10 +51,12 @@ How arms and segments become labels (:class:`Deployment`):
   (destination-reported series) and ``linkerd`` are scraped per pod: each series carries
   ``pod="<workload>-<template hash>-<suffix>"`` and ``namespace``; ``http`` and ``spring``
   also ``job``/``service``/``app`` = the service and Argo Rollouts'
-  ``rollouts_pod_template_hash`` (one deterministic hash per arm, or ``template_hashes``),
-  and the older ``kubernetes-pods`` scrape job's ``kubernetes_namespace`` and
-  ``kubernetes_pod_name`` (Flagger's ``kubernetes`` provider selects pods by them); ``envoy``
-  the same pod labels, and ``envoy_cluster_name="cds_ingress_<namespace>_<workload>_http_80"``.
+  ``rollouts_pod_template_hash`` (one deterministic hash per arm, or ``template_hashes``);
+  ``envoy`` the same pod labels, ``app`` and
+  ``envoy_cluster_name="cds_ingress_<namespace>_<workload>_http_80"``. The pod's namespace and
+  name labels are those of the scrape job (``pod_labels``): ``namespace``/``pod``, or the older
+  ``kubernetes-pods`` job's ``kubernetes_namespace``/``kubernetes_pod_name`` (what Flagger's
+  ``kubernetes`` provider and App Mesh's Prometheus select pods by).
   An arm's counts are split across its pods deterministically, round robin: pod ``i`` of
   ``n`` holds requests ``i, i+n, i+2n, ...`` of each counter (``ceil((c - i) / n)``), so the
   pods' integer counters sum exactly to the arm's and stay monotonic; a histogram's
@@ -180,6 +182,7 @@ class Deployment:
     template_hashes: Mapping[str, str] = field(default_factory=dict)
     segment_label: Optional[str] = "segment"
     client: "ClientNames" = field(default_factory=lambda: ClientNames())
+    pod_labels: tuple[str, str] = ("namespace", "pod")
 
     def alias(self, arm: str) -> str:
         """``stable`` for the baseline, the arm's own name otherwise."""
@@ -196,6 +199,12 @@ class Deployment:
         if not (isinstance(n, int) and 1 <= n <= 10_000):
             raise UsageError(f"arm {arm!r}: the number of pods must be a whole number from 1 to 10,000, got {n!r}")
         return n
+
+    def pod_identity(self, pod_name: str) -> dict[str, str]:
+        """The labels the scrape job gives a pod of the ``http``, ``spring`` and ``envoy`` profiles: its namespace
+        and name under :attr:`pod_labels`."""
+        namespace_label, pod_label = self.pod_labels
+        return {namespace_label: self.namespace, pod_label: pod_name}
 
     def pod_names(self, arm: str) -> list[str]:
         base = f"{self.workload(arm)}-{self.template_hash(arm)}"
@@ -614,8 +623,7 @@ def _http(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment) 
     for cell in cells:
         whole = _whole(cell.requests, cell.errors, cell.buckets)
         for pod, pods, pod_name in _per_pod(d, cell.arm):
-            ident = {"namespace": d.namespace, "job": d.service, "service": d.service, "app": d.service,
-                     "pod": pod_name, "kubernetes_namespace": d.namespace, "kubernetes_pod_name": pod_name,
+            ident = {**d.pod_identity(pod_name), "job": d.service, "service": d.service, "app": d.service,
                      "rollouts_pod_template_hash": d.template_hash(cell.arm), **_segment(d, cell)}
             if client.requests is not None:
                 for code, counts in ((_OK, cell.requests - cell.errors), (_ERROR, cell.errors)):
@@ -708,9 +716,8 @@ def _spring(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment
         whole = _whole(cell.requests, cell.errors, cell.buckets)
         err_buckets, ok_buckets, err_sum, ok_sum = cell.split()
         for pod, pods, pod_name in _per_pod(d, cell.arm):
-            ident = {"namespace": d.namespace, "job": d.service, "service": d.service, "app": d.service,
-                     "application": d.service, "pod": pod_name, "kubernetes_namespace": d.namespace,
-                     "kubernetes_pod_name": pod_name, "rollouts_pod_template_hash": d.template_hash(cell.arm),
+            ident = {**d.pod_identity(pod_name), "job": d.service, "service": d.service, "app": d.service,
+                     "application": d.service, "rollouts_pod_template_hash": d.template_hash(cell.arm),
                      **_segment(d, cell)}
             for code, outcome, buckets, total in ((_OK, "SUCCESS", ok_buckets, ok_sum),
                                                   (_ERROR, "SERVER_ERROR", err_buckets, err_sum)):
@@ -725,8 +732,7 @@ def _envoy(b: _Builder, telemetry: Telemetry, cells: list[_Cell], d: Deployment)
         whole = _whole(cell.requests, cell.errors, cell.buckets)
         workload = d.workload(cell.arm)
         for pod, pods, pod_name in _per_pod(d, cell.arm):
-            ident = {"namespace": d.namespace, "pod": pod_name, "kubernetes_namespace": d.namespace,
-                     "kubernetes_pod_name": pod_name, "app": d.service,
+            ident = {**d.pod_identity(pod_name), "app": d.service,
                      "rollouts_pod_template_hash": d.template_hash(cell.arm), **_segment(d, cell)}
             cluster = {"envoy_cluster_name": f"cds_ingress_{d.namespace}_{workload}_http_80"}
             for code, counts in ((_OK, cell.requests - cell.errors), (_ERROR, cell.errors)):

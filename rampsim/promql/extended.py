@@ -16,6 +16,10 @@ of ``eval`` and ``smoothSeries``) and ``promql/functions.go`` (``extendedRate``,
 * ``x smoothed`` (an instant selector) is the series interpolated at ``t`` between the
   samples around it within ``lookback`` either side, or the latest one if none follows.
 
+These are the semantics of Prometheus's main branch (3.14, the conformance target): a counter
+reset at the window's right edge interpolated as prometheus#17988 fixed it, and no result
+when every sample lies after the range (main's ``extended_vectors.test``). Releases 3.7 to
+3.9 differ in those two edge cases; rampsim follows main for every version from 3.7.
 Which functions take which modifier is checked as ``eval`` does (:func:`check`); Prometheus
 before 3.7 does not parse them. Everything is vectorized over (series, time): windows are
 found by ``bound(times)``, the index just past each series' samples at or before each

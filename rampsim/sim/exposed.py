@@ -67,10 +67,12 @@ def exposition_for(gate: Gate) -> tuple[str, Deployment]:
     observer = observer_for(gate.mesh, gate.provider)   # the Canary's provider wins over the mesh, as in Flagger
     profile = {"appmesh": "envoy"}.get(observer, observer if observer in ("istio", "linkerd", "nginx") else "http")
     service = str((gate.ingressRef or {}).get("name") or target) if profile == "nginx" else target
-    # Flagger's http observer counts requests by the histogram's _count and its status label
+    # Flagger's http observer counts requests by the histogram's _count and its status label; it and App Mesh's
+    # observer select pods by the older kubernetes-pods scrape job's labels
     client = ClientNames(status_label="status", status_on_histogram=True) if observer == "http" else ClientNames()
-    return profile, Deployment(service=service, namespace=gate.namespace,
-                               workloads={"baseline": f"{target}-primary", "canary": target}, client=client)
+    pod_labels = ("kubernetes_namespace", "kubernetes_pod_name") if profile in ("http", "envoy") else ("namespace", "pod")
+    return profile, Deployment(service=service, namespace=gate.namespace, client=client, pod_labels=pod_labels,
+                               workloads={"baseline": f"{target}-primary", "canary": target})
 
 
 def _queries_of(gate: Gate) -> tuple[str, ...]:

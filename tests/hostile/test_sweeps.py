@@ -231,9 +231,14 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
 
 
-def _rewrite_tally(path: Path, gates: int = 0, negative: bool = False, delays: bool = False) -> None:
-    """Save the tally at ``path`` again with one thing wrong: its gates, a count, or a delay too many."""
+def _rewrite_tally(path: Path, gates: int = 0, negative: bool = False, delays: bool = False,
+                   squares: int = 0) -> None:
+    """Save the tally at ``path`` again with one thing wrong: its gates, a count, a delay too many, or its sums of
+    squared harm (``squares``: every one set to it)."""
     tally = Tally.load(path)
+    if squares:
+        tally.harm_squares[...] = squares
+        tally.harm[...] = 10 ** 6    # a sum of squares below (sum)² / runs: no runs have these
     if gates:
         tally = Tally.empty(gates, tally.scenarios, tally.sources)
     if negative:
@@ -241,6 +246,18 @@ def _rewrite_tally(path: Path, gates: int = 0, negative: bool = False, delays: b
     if delays:
         tally._delays = [(np.array([0]), np.array([60.0]), np.array([1]))]
     tally.save(path)
+
+
+def _runs_alone(path: Path, column: str, change: float) -> None:
+    """An older rampsim's results (runs, no tally) whose runs no sweep writes: ``column`` changed by ``change``
+    (harm by half a request; a run made both an incident and an environment incident)."""
+    (path.parent / "tally.npz").unlink()
+    runs = pd.read_csv(path)
+    if column == "environment":
+        runs.loc[0, ["incident", "environment"]] = True
+    else:
+        runs[column] = runs[column] + change
+    runs.to_csv(path, index=False)
 
 
 REPORT_DAMAGES: dict[str, tuple[str, Callable[[Path], object]]] = {
@@ -255,6 +272,10 @@ REPORT_DAMAGES: dict[str, tuple[str, Callable[[Path], object]]] = {
     "tally of another sweep's gates": ("tally.npz", lambda path: _rewrite_tally(path, gates=2)),
     "tally with a negative count": ("tally.npz", lambda path: _rewrite_tally(path, negative=True)),
     "tally with delays that are not the catches": ("tally.npz", lambda path: _rewrite_tally(path, delays=True)),
+    "tally with negative squares": ("tally.npz", lambda path: _rewrite_tally(path, squares=-5)),
+    "tally with squares below the sums'": ("tally.npz", lambda path: _rewrite_tally(path, squares=1)),
+    "runs alone with harm no sweep counts": ("runs.csv.gz", lambda path: _runs_alone(path, "harmed", 0.5)),
+    "runs alone both incident and environment": ("runs.csv.gz", lambda path: _runs_alone(path, "environment", 1)),
     "tally and runs that disagree": ("runs.csv.gz", lambda path: path.write_bytes(gzip.compress(
         gzip.decompress(path.read_bytes()).replace(b",advance,", b",rollback,")))),
     "sweep.json a list": ("sweep.json", lambda path: path.write_text("[1, 2]")),
