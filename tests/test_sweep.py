@@ -187,6 +187,10 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
     assert parse_axis("rules.x.sustain=30s..300s:4").values == ("30s", "120s", "210s", "300s")
     assert parse_axis("rules.x.threshold=0.3%..0.5%:3").values == ("0.3%", "0.4%", "0.5%")
     assert parse_axis("rules.x.sustain=1000000s..2000000s:2").values == ("1000000s", "2000000s")  # no 1e+06s
+    # as a person writes them: 4 significant digits, more only where needed to keep the values apart
+    assert parse_axis("rules.x.threshold=0.3%..1%:4").values == ("0.3%", "0.5333%", "0.7667%", "1%")
+    assert parse_axis("rules.x.threshold=1000..1001:3").values == ("1000", "1000.5", "1001")
+    assert len(set(parse_axis("rules.x.threshold=1000..1000.01:101").values)) == 101
     with pytest.raises(GridError, match="one unit"):
         parse_axis("rules.x.sustain=1h30m..2h:3")
     with pytest.raises(GridError, match="'traffic' changes the simulated ramp"):

@@ -232,7 +232,7 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     summary = result.summary(costs)
     parameters = result.parameters
     with writing(out):
-        charts = render(result.tally, summary, parameters, out, title=f"{result.meta.get('plan', '')}: "
+        charts = render(result.tally, summary, parameters, out, title=f"{Path(str(result.meta.get('plan', ''))).name}: "
                                                                       f"{result.meta.get('replicates')} replicates")
         summary.to_csv(Path(out) / "summary.csv", index=False)
         if html:

@@ -100,12 +100,22 @@ def parse_axis(text: str) -> Axis:
         if int(count) < 2:
             raise GridError(f"grid axis {text!r}: a range needs at least 2 values")
         points = np.linspace(float(low_number.replace(",", "")), float(high_number.replace(",", "")), int(count))
-        return Axis(path, tuple(f"{dollar}{np.format_float_positional(p, precision=10, trim='-')}{unit}"
-                                for p in points))
+        return Axis(path, tuple(f"{dollar}{number}{unit}" for number in _short_numbers(points)))
     items = tuple(v.strip() for v in values.split(",") if v.strip())
     if len(set(items)) != len(items):
         raise GridError(f"grid axis {text!r}: a value is repeated")
     return Axis(path, items)
+
+
+def _short_numbers(points: np.ndarray) -> list[str]:
+    """``points`` written with the fewest significant digits, at least 4, that keep them all distinct (``0.7667``
+    for 0.766666..., what a person writes in a plan); exact values stay exact (``0.4``)."""
+    for digits in range(4, 17):
+        texts = [np.format_float_positional(p, precision=digits, unique=True, fractional=False, trim="-")
+                 for p in points]
+        if len(set(texts)) == len(texts):
+            return texts
+    return [repr(float(p)) for p in points]
 
 
 def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
