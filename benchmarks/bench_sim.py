@@ -18,8 +18,10 @@ It prints plain figures; it asserts nothing. Measured:
    against the plan's shipped ``variability:`` section, interleaved in one run (ABBA order, the
    same seed for both in each pair), CPU time (``time.process_time``) and wall time, median of
    ``--replicates``; the ratio of the medians is printed (target: at most 1.30x). A second line
-   times the same without a prepared scenario (each run builds its scenario and latency table).
-   ``--variability-only`` prints these two lines alone (a few seconds; for A/B runs of two checkouts:
+   draws the canary's latency histogram alone, as a sweep of the reference plan's gates does (they
+   read no other); a third times the same without a prepared scenario (each run builds its scenario
+   and latency table).
+   ``--variability-only`` prints these three lines alone (a few seconds; for A/B runs of two checkouts:
    ``PYTHONPATH=CHECKOUT python benchmarks/bench_sim.py --variability-only`` from outside the checkout).
 """
 from __future__ import annotations
@@ -103,8 +105,10 @@ def naive_ramp(seconds: float, rate: float = 12_500.0, learners: int = 500_000, 
     return served[0]
 
 
-def variability_cost(plan, replicates: int, prepared: bool = True) -> dict[str, tuple[float, float]]:
-    """Median (CPU, wall) seconds of an open-loop fluid replicate with ``variability: none`` and as shipped.
+def variability_cost(plan, replicates: int, prepared: bool = True,
+                     histograms: tuple[str, ...] | None = None) -> dict[str, tuple[float, float]]:
+    """Median (CPU, wall) seconds of an open-loop fluid replicate with ``variability: none`` and as shipped
+    (drawing the latency histograms of the arms ``histograms`` only, as a sweep whose gates read only those).
 
     The two are interleaved (ABBA, the same seed for both in each pair) so that drift in the machine's
     speed hits both alike; both are warmed up first (population, latency tables of the scenario).
@@ -115,7 +119,7 @@ def variability_cost(plan, replicates: int, prepared: bool = True) -> dict[str, 
     def replicate(name: str, seed: int) -> tuple[float, float]:
         scenario = scenarios[name] if prepared else None
         cpu, wall = time.process_time(), time.perf_counter()
-        simulate(plans[name], seed=seed, engine_factory=None, scenario=scenario)
+        simulate(plans[name], seed=seed, engine_factory=None, scenario=scenario, histograms=histograms)
         return time.process_time() - cpu, time.perf_counter() - wall
 
     for name in plans:
@@ -168,9 +172,12 @@ def main() -> None:
 
 def print_variability_cost(plan, replicates: int) -> None:
     """Print figure 4: the open-loop replicate's CPU and wall time without and with variability, and their ratio."""
-    for prepared, label in ((True, "open-loop fluid replicate of the reference plan (prepared scenario, as a sweep)"),
-                            (False, "the same, each run building its scenario (simulate(plan) alone)")):
-        cost = variability_cost(plan, replicates, prepared)
+    for prepared, histograms, label in (
+            (True, None, "open-loop fluid replicate of the reference plan (prepared scenario, every histogram)"),
+            (True, ("canary",), "the same drawing the canary's histogram alone (as a sweep of the reference "
+                                "plan's gates, which read no other)"),
+            (False, None, "the same, each run building its scenario (simulate(plan) alone)")):
+        cost = variability_cost(plan, replicates, prepared, histograms)
         (cpu_none, wall_none), (cpu_shipped, wall_shipped) = cost["none"], cost["shipped"]
         print(f"{label}: variability none vs the shipped variability, median of {replicates} interleaved "
               f"pairs: CPU {cpu_none * 1000:.1f} ms vs {cpu_shipped * 1000:.1f} ms = {cpu_shipped / cpu_none:.2f}x, "
