@@ -311,9 +311,11 @@ def test_heatmap_cell_values_contrast_with_their_cell(two_axes, value, tmp_path)
     assert overlapping(figure) == []
 
 
-def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_axes, tmp_path):
+@pytest.mark.parametrize("one_gate", [False, True], ids=["the front", "the recommended gate alone"])
+def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_axes, tmp_path, one_gate):
     summary = two_axes.summary()
-    figure = saved(detection_chart(two_axes.tally, summary, two_axes.parameters), tmp_path / "detection.png")
+    gates = [int(summary[summary["cost_optimal"]].iloc[0]["gate"])] if one_gate else None
+    figure = saved(detection_chart(two_axes.tally, summary, two_axes.parameters, gates), tmp_path / "detection.png")
     figure.canvas.draw()
     ax = figure.axes[0]
     labels = [label.get_text() for label in ax.get_yticklabels()]
@@ -323,8 +325,11 @@ def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_a
     renderer = figure.canvas.get_renderer()
     for text in drawn_texts(figure):
         box = text.get_window_extent(renderer)
-        assert box.x0 >= 0 and box.x1 <= figure.bbox.x1 and box.y1 <= figure.bbox.y1, text.get_text()
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.x1 and box.y0 >= 0 and box.y1 <= figure.bbox.y1, \
+            text.get_text()
     assert overlapping(figure) == []
+    assert any(text.get_text().startswith("Time to detect") and "gates: #, " in text.get_text()
+               for text in drawn_texts(figure))
 
 
 @settings(max_examples=150, deadline=None)

@@ -205,7 +205,7 @@ def detection_chart(tally: Tally, summary: pd.DataFrame, parameters: Sequence[st
         row = cast(pd.Series, by_gate.loc[gate])  # one summary row per gate
         labels.append(f"{'★ ' if row['cost_optimal'] else ''}#{gate}  {gate_values(row, parameters)}"
                       f"  ({int(caught.sum())} caught)")
-    figure = new_figure(10.0, 1.8 + 0.45 * max(len(gates), 1))
+    figure = new_figure(10.0, 2.1 + 0.45 * max(len(gates), 1))
     axes = figure.subplots()
     positions = np.arange(1, len(gates) + 1)
     filled = [i for i, (values, _) in enumerate(data) if len(values)]
@@ -220,9 +220,9 @@ def detection_chart(tally: Tally, summary: pd.DataFrame, parameters: Sequence[st
             label.set_fontweight("bold")
     axes.axvline(0, color="0.5", linewidth=0.8)
     axes.set_xlabel("minutes from the start of the SLO breach to the gate's decision (negative: before it)")
-    axes.set_ylabel(textwrap.fill("gate: " + ", ".join(".".join(p.split(".")[-2:]) for p in parameters), 40))
-    axes.set_title("Time to detect caught incidents (box: quartiles; whiskers: 5th–95th percentile)", loc="left",
-                   fontsize=10)
+    named = ", ".join(".".join(p.split(".")[-2:]) for p in parameters) or "the plan as written"
+    axes.set_title("Time to detect caught incidents (box: quartiles; whiskers: 5th–95th percentile)\n"
+                   + textwrap.shorten(f"gates: #, {named}", 110), loc="left", fontsize=10)
     axes.grid(True, axis="x", alpha=0.3)
     return figure
 
