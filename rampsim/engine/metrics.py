@@ -35,7 +35,9 @@ baseline's" (:mod:`rampsim.judges.sequential`):
   the interval's observed canary share of requests (given the requests, the canary's share of
   the errors is binomial under the model, whatever the shared load and error multiplier). An
   interval with a missing, damaged or inconsistent count (errors above requests, a fraction)
-  contributes nothing.
+  contributes nothing. With ``batch``, the batched count test instead: the intervals' counts
+  summed over batches of that many scrape intervals (rounded, at least one) from the window's
+  start, one log rate ratio per batch, judged like the latency test's ratios.
 * ``latency``: the latency test on each interval's log ratio of the arm's quantile to the
   baseline's, clipped to ``±log`` :data:`LATENCY_RATIO_BOUND`, margin ``log(1 + margin)``; its
   bets are tuned for :data:`BETS_TUNED_FOR`, and its p-value is valid at every level. An
@@ -50,7 +52,8 @@ sample at the scrape, damage), so missing data never passes a criterion.
 that the p-value *ever* falls to ``alpha`` during the ramp is at most ``alpha``, however
 often it is read, if the model holds. The count test needs the error noise shared by both
 arms: noise on one arm alone (per-arm overdispersion, a bad pod) moves the canary's share of
-errors like a regression and voids the bound. The latency test needs the per-interval log
+errors like a regression and voids the bound; the batched count test only needs the batches'
+ratios to keep a constant mean (batches longer than the arms' own noise persists). The latency test needs the per-interval log
 ratios' conditional mean constant (noise on one arm that persists across intervals makes it
 drift).
 """
@@ -62,7 +65,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rampsim.judges.sequential import count_regression_test, latency_regression_test
+from rampsim.judges.sequential import batched_count_regression_test, count_regression_test, latency_regression_test
 from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
 from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
 from rampsim.plan.schema import Measurement, Plan
@@ -331,7 +334,7 @@ def _sequential(series: Series, measurement: Measurement, start: np.ndarray, end
     length = max(int((end - start).max(initial=0)), 1)
     ticks = np.minimum(firsts[:, None] + np.arange(1, length + 1), len(series.time) - 1)
     inputs = sequential_inputs(series, measurement, ticks.ravel())
-    p_value = sequential_p_values(measurement, inputs.reshape(len(firsts), length, -1))
+    p_value = sequential_p_values(measurement, inputs.reshape(len(firsts), length, -1), series.layout.scrape_interval)
     values = p_value[which.ravel(), np.clip(end - start - 1, 0, length - 1)]
     return np.where(sequential_known(series, measurement, start, end), values, np.nan)
 
@@ -352,9 +355,10 @@ def sequential_inputs(series: Series, measurement: Measurement, ends: np.ndarray
                      for side, part in zip(measurement.compared, (increase[:, :half], increase[:, half:]))], axis=-1)
 
 
-def sequential_p_values(measurement: Measurement, inputs: np.ndarray) -> np.ndarray:
+def sequential_p_values(measurement: Measurement, inputs: np.ndarray, scrape_interval: float) -> np.ndarray:
     """``(..., intervals)``: the test's p-value after each interval, from :func:`sequential_inputs` ``(...,
-    intervals, columns)``; an interval whose inputs are missing or inconsistent is skipped."""
+    intervals, columns)`` (intervals of ``scrape_interval`` seconds); an interval whose inputs are missing or
+    inconsistent is skipped."""
     margin = measurement.margin or 0.0
     if measurement.metric_definition.sequential == "count":
         errors, requests, base_errors, base_requests = np.moveaxis(inputs, -1, 0)
@@ -362,6 +366,11 @@ def sequential_p_values(measurement: Measurement, inputs: np.ndarray) -> np.ndar
         with np.errstate(invalid="ignore"):
             usable = ((errors >= 0) & (errors <= requests) & (errors == np.round(errors)) & (base_errors >= 0)
                       & (base_errors <= base_requests) & (base_errors == np.round(base_errors)) & (total > 0))
+        if measurement.batch is not None:
+            batch = max(1, int(round(measurement.batch / scrape_interval)))
+            return batched_count_regression_test(*(np.where(usable, column, np.nan) for column in
+                                                   (errors, requests, base_errors, base_requests)),
+                                                 batch=batch, margin=margin).p_value
         share = np.where(usable, requests / np.where(usable, total, 1.0), 0.5)
         return count_regression_test(np.where(usable, errors, np.nan), np.where(usable, base_errors, np.nan), share,
                                      margin=margin).p_value

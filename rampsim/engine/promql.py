@@ -44,7 +44,7 @@ import re
 from rampsim.plan.metric_definitions import QueryParts, contrast_promql
 from rampsim.plan.schema import Measurement
 from rampsim.telemetry import METRIC_NAMES
-from rampsim.units import UnitError, parse_duration
+from rampsim.units import Kind, UnitError, format_value, parse_duration
 
 __all__ = ["promql", "for_line"]
 
@@ -108,7 +108,9 @@ def _sequential_inputs(measure: Measurement, parts: QueryParts, interval: str) -
         inputs = [q.increase(family) for q in per_interval for family in ("errors", "requests")]
     else:
         inputs = [definition.promql(q.measurement, q) for q in per_interval]
-    return (f"# anytime-valid {definition.sequential} test since the ramp began, computed by rampsim "
+    test = definition.sequential if measure.batch is None else \
+        f"batched count (one rate ratio per {format_value(measure.batch, Kind.DURATION)})"
+    return (f"# anytime-valid {test} test since the ramp began, computed by rampsim "
             f"(rampsim.judges.sequential) from these series at every scrape: {'; '.join(inputs)}")
 
 

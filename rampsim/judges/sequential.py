@@ -47,6 +47,13 @@ gives a lower confidence sequence on the rate ratio (:func:`rate_ratio_lower_bou
 arm jitter or bursts), moves the canary's share like a regression would; the guarantee is then
 void and the test rejects healthy canaries given enough intervals.
 
+**Counts with noise on one arm** (:func:`batched_count_regression_test`): the counts summed over
+batches of intervals, one Haldane-corrected log rate ratio per batch, judged by the mean test
+below. Per-arm noise only widens the ratios' spread, which the empirical-Bernstein bets estimate;
+the assumption becomes the mean test's (a constant conditional mean: batches longer than the
+arms' own noise persists). Robustness costs power: it needs several batches where the count test
+needs a few intervals.
+
 **Latency** (:func:`latency_regression_test`, :func:`mean_difference_sequence`): a confidence
 sequence for the mean of per-interval differences, the predictable plug-in empirical-Bernstein
 CS of Waudby-Smith & Ramdas, "Estimating means of bounded random variables by betting" (JRSS-B
@@ -87,14 +94,22 @@ import numpy.typing as npt
 
 from rampsim.errors import UsageError
 
-__all__ = ["ALTERNATIVES", "RATIOS", "SequentialTest", "CountTest", "LatencyTest", "count_regression_test",
-           "rate_ratio_lower_bound", "latency_regression_test", "mean_difference_sequence"]
+__all__ = ["ALTERNATIVES", "RATIOS", "RATE_RATIO_BOUND", "MIN_NULL_ERRORS", "SequentialTest", "CountTest", "MeanTest",
+           "count_regression_test", "batched_count_regression_test", "rate_ratio_lower_bound",
+           "latency_regression_test", "mean_difference_sequence"]
 
 ALTERNATIVES = np.geomspace(1.1, 16.0, 16)
 """Default prior of the count test: alternatives ``R0 * a`` for these ``a``, equally weighted."""
 
 RATIOS = np.geomspace(1 / 16, 16.0, 193)
 """Default grid of rate ratios on which :func:`rate_ratio_lower_bound` inverts the test (3% steps)."""
+
+RATE_RATIO_BOUND = 16.0
+"""The batched count test clips each batch's rate ratio to ``[1/16, 16]`` (a burst on one arm weighs no more)."""
+
+MIN_NULL_ERRORS = 3.0
+"""A batch joins the batched count test when its errors (both arms) times the canary's null share reach this: the
+canary's expected errors under the null, below which the log ratio's small-count bias is no longer negligible."""
 
 _LAMBDA_CAP = 0.75  # Waudby-Smith & Ramdas's truncation of the bets (they suggest 1/2 or 3/4)
 
@@ -139,9 +154,9 @@ class CountTest(SequentialTest):
 
 
 @dataclass(frozen=True)
-class LatencyTest(SequentialTest):
-    """The latency test, with its lower confidence bound at every interval (running maximum), shape
-    ``(..., intervals)``."""
+class MeanTest(SequentialTest):
+    """A test of a mean difference (the latency test, the batched count test), with its lower confidence bound
+    at every interval (running maximum), shape ``(..., intervals)``."""
 
     lower: np.ndarray
 
@@ -306,7 +321,7 @@ def mean_difference_sequence(differences: npt.ArrayLike, *, bound: float,
 
 
 def latency_regression_test(differences: npt.ArrayLike, *, bound: float, margin: float = 0.0,
-                            alpha: float = 0.05) -> LatencyTest:
+                            alpha: float = 0.05) -> MeanTest:
     """Test H0: mean per-interval difference (canary minus baseline) <= ``margin``, at every interval.
 
     Rejects at the first interval whose one-sided ``1 - alpha`` lower confidence bound exceeds
@@ -320,4 +335,63 @@ def latency_regression_test(differences: npt.ArrayLike, *, bound: float, margin:
     weight, gain = _bernstein(unit, observed, log_inverse_alpha)
     lower = 2 * bound * _running_lower(weight, gain, log_inverse_alpha) - bound
     log_evalue = gain - (margin + bound) / (2 * bound) * weight
-    return LatencyTest(alpha=alpha, crossing=_first_true(lower > margin), log_evalue=log_evalue, lower=lower)
+    return MeanTest(alpha=alpha, crossing=_first_true(lower > margin), log_evalue=log_evalue, lower=lower)
+
+
+def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests: npt.ArrayLike,
+                                  baseline_errors: npt.ArrayLike, baseline_requests: npt.ArrayLike, *, batch: int,
+                                  margin: float = 0.0, alpha: float = 0.05) -> MeanTest:
+    """Test H0: canary error rate <= (1 + margin) x baseline error rate, robust to noise on one arm.
+
+    Per-interval counts (``NaN`` where missing) are summed over batches of ``batch`` consecutive
+    intervals from the first; each complete batch gives one log rate ratio, ``log((c + 1/2) / n_c) -
+    log((b + 1/2) / n_b)`` (errors ``c, b`` over requests ``n_c, n_b``; the half is Haldane's, which
+    makes the log nearly unbiased), clipped to ``log`` :data:`RATE_RATIO_BOUND` either way, and the
+    batches' ratios are judged by the mean test of :func:`latency_regression_test` against
+    ``log(1 + margin)``. A batch joins when its errors times the canary's null share reach
+    :data:`MIN_NULL_ERRORS` (a rule on the pooled count, which says nothing of the split); missing
+    intervals are left out of their batch's sums. Unlike :func:`count_regression_test`, noise of one
+    arm (overdispersion, a bad pod, a burst) only widens the ratios' spread, which the empirical-
+    Bernstein bets estimate: the guarantee needs the batches' ratios to have a constant mean given
+    the past, so a batch should be longer than the correlation time of the arms' own noise. The
+    evidence of a batch arrives at its last interval; a trailing partial batch adds nothing yet."""
+    _check_alpha(alpha)
+    if not (isinstance(batch, (int, np.integer)) and batch >= 1):
+        raise UsageError(f"batch is a whole number of intervals, at least 1; got {batch!r}")
+    if not -1.0 < margin < RATE_RATIO_BOUND - 1.0:
+        raise UsageError(f"margin must lie in (-1, {RATE_RATIO_BOUND - 1:g}) (a ratio the clipped ratios can exceed), "
+                         f"got {margin}")
+    columns = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in
+                                    (canary_errors, canary_requests, baseline_errors, baseline_requests)))
+    if columns[0].ndim == 0:
+        raise UsageError("the batched count test needs series: one value per interval on the last axis")
+    missing = np.logical_or.reduce([np.isnan(c) for c in columns])
+    errors, requests, base_errors, base_requests = (np.where(missing, 0.0, c) for c in columns)
+    for name, e, n in (("canary", errors, requests), ("baseline", base_errors, base_requests)):
+        if not (np.all(np.isfinite(e) & np.isfinite(n)) and np.all((e >= 0) & (e <= n))
+                and np.all(e == np.round(e))):
+            raise UsageError(f"{name} error counts must be non-negative integers, at most the requests (NaN where "
+                             f"missing)")
+    intervals = errors.shape[-1]
+    complete = intervals // batch
+    c, n, b, m = (a[..., :complete * batch].reshape(a.shape[:-1] + (complete, batch)).sum(axis=-1)
+                  for a in (errors, requests, base_errors, base_requests))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = n / (n + m)
+        null_share = share * (1 + margin) / (share * (1 + margin) + 1 - share)
+        ratio = np.log((c + 0.5) / n) - np.log((b + 0.5) / m)
+    bound = math.log(RATE_RATIO_BOUND)
+    joins = (n > 0) & (m > 0) & ((c + b) * null_share >= MIN_NULL_ERRORS)
+    per_batch = latency_regression_test(np.where(joins, np.clip(ratio, -bound, bound), np.nan), bound=bound,
+                                        margin=math.log1p(margin), alpha=alpha)
+    done = (np.arange(1, intervals + 1) // batch) - 1        # the last complete batch at each interval, -1: none
+    at = np.maximum(done, 0)
+
+    def spread(values: np.ndarray, before: float) -> np.ndarray:
+        if complete == 0:
+            return np.full(errors.shape, before)
+        return np.where(done >= 0, values[..., at], before)
+
+    crossing = np.where(per_batch.crossing >= 0, (per_batch.crossing + 1) * batch - 1, -1)
+    return MeanTest(alpha=alpha, crossing=crossing, log_evalue=spread(per_batch.log_evalue, 0.0),
+                    lower=spread(per_batch.lower, -bound))

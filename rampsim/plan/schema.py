@@ -179,7 +179,8 @@ class Measurement(_Model):
     value is inconclusive (NaN) unless each arm served at least that many requests in the
     window. With ``test: sequential`` instead of ``as``, the value is the anytime-valid
     p-value of the null "the arm's metric is at most ``1 + margin`` times the baseline's",
-    from the ramp's start (``window: cumulative``, the default): see
+    from the ramp's start (``window: cumulative``, the default); ``batch`` makes the error
+    count test read one rate ratio per batch of that length, robust to noise of one arm: see
     :mod:`rampsim.engine.metrics`.
 
     Frozen and hashable, with no comparison: equal measurements have equal values, so
@@ -207,6 +208,7 @@ class Measurement(_Model):
     min_requests: Optional[int] = None
     test: Optional[Literal["sequential"]] = None
     margin: Optional[float] = None
+    batch: Optional[PositiveDuration] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -287,7 +289,7 @@ class Measurement(_Model):
         """Refuse comparison fields that make no sense together (the metric's definition checks the rest)."""
         if self.compare is None:
             for name, written in (("contrast", "as"), ("min_requests", "min_requests"), ("test", "test"),
-                                  ("margin", "margin")):
+                                  ("margin", "margin"), ("batch", "batch")):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{written!r} applies to a comparison with the baseline: add compare: baseline")
             return
@@ -299,9 +301,10 @@ class Measurement(_Model):
         if self.test is None:
             if self.contrast is None:
                 raise ValueError(_NEEDS_CONTRAST)
-            if self.margin is not None:
-                raise ValueError("'margin' is a sequential test's (test: sequential); a comparison's threshold "
-                                 "already says how far from the baseline the arm may be")
+            for name in ("margin", "batch"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name!r} is a sequential test's (test: sequential); a comparison's threshold "
+                                     "already says how far from the baseline the arm may be")
             return
         if self.rejects_with == ():
             raise ValueError("a sequential test judges noisy telemetry as it arrives: it is a rule or a "
@@ -317,6 +320,9 @@ class Measurement(_Model):
                              "cumulative (the default; drop 'window')")
         if self.peak is not None:
             raise ValueError("a sequential test's p-value only falls as evidence accumulates: it has no 'peak'")
+        if self.batch is not None and self.metric_definition.sequential == "latency":
+            raise ValueError("'batch' groups the error counts of the count test (metric: error_rate); the "
+                             "latency test already reads one ratio per scrape interval")
 
     @property
     def metric_definition(self) -> MetricDefinition:
@@ -366,8 +372,9 @@ class Measurement(_Model):
             name = f"{name} in segment {self.segment}"
         if self.test is not None:
             factor = f"{format_value(1.0 + self.margin, Kind.NUMBER)} x " if self.margin else ""
-            return (f"anytime-valid p-value of '{self.arm} {name} at most {factor}the {self.compare}'s' "
-                    f"({self.metric_definition.sequential} test)")
+            test = f"{self.metric_definition.sequential} test" if self.batch is None else \
+                f"batched count test, one rate ratio per {format_value(self.batch, Kind.DURATION)}"
+            return f"anytime-valid p-value of '{self.arm} {name} at most {factor}the {self.compare}'s' ({test})"
         if self.contrast == "difference":
             name = f"{name}, {self.arm} minus {self.compare}"
         elif self.contrast is not None:

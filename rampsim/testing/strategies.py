@@ -172,9 +172,12 @@ def _comparison(draw, criterion: bool, windows: list[str]) -> dict:
     metric = draw(st.sampled_from(list(_DIFFERENCES)))
     breach_op, pass_op, _ = _MEASURES[metric]
     if metric in ("error_rate", "p99", "p50") and draw(st.integers(0, 3)) == 0:
-        return {"metric": metric, "compare": "baseline", "test": "sequential",
+        test = {"metric": metric, "compare": "baseline", "test": "sequential",
                 "margin": draw(st.sampled_from(["0%", "10%", "50%"])), "op": ">" if criterion else "<=",
                 "threshold": draw(st.sampled_from(["5%", "20%", "50%"]))}
+        if metric == "error_rate" and draw(st.booleans()):
+            test["batch"] = draw(st.sampled_from(["15s", "30s", "1m"]))
+        return test
     how = "difference" if metric == "memory_growth" else draw(st.sampled_from(["difference", *_CONTRASTS]))
     thresholds = _DIFFERENCES[metric] if how == "difference" else _CONTRASTS[how]
     measure = {"metric": metric, "compare": "baseline", "as": how, "op": pass_op if criterion else breach_op,
