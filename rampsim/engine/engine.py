@@ -267,7 +267,7 @@ class DecisionEngine:
                 inputs = new if inputs is None else np.concatenate([inputs, new])
                 self._sequential_inputs[measurement] = inputs
             assert inputs is not None  # tick >= 1 when the window holds an interval
-            value = float(sequential_p_values(measurement, inputs[:tick], series.layout.scrape_interval)[-1])
+            value = float(sequential_p_values(measurement, inputs[:tick], series.layout)[-1])
         self._sequential_values[measurement] = (tick, value)
         return value
 

@@ -65,7 +65,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rampsim.judges.sequential import batched_count_regression_test, count_regression_test, latency_regression_test
+from rampsim.judges.sequential import (
+    at_intervals, batch_sums, batched_count_regression_test, count_regression_test, latency_regression_test,
+)
 from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
 from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
 from rampsim.plan.schema import Measurement, Plan
@@ -334,7 +336,7 @@ def _sequential(series: Series, measurement: Measurement, start: np.ndarray, end
     length = max(int((end - start).max(initial=0)), 1)
     ticks = np.minimum(firsts[:, None] + np.arange(1, length + 1), len(series.time) - 1)
     inputs = sequential_inputs(series, measurement, ticks.ravel())
-    p_value = sequential_p_values(measurement, inputs.reshape(len(firsts), length, -1), series.layout.scrape_interval)
+    p_value = sequential_p_values(measurement, inputs.reshape(len(firsts), length, -1), series.layout)
     values = p_value[which.ravel(), np.clip(end - start - 1, 0, length - 1)]
     return np.where(sequential_known(series, measurement, start, end), values, np.nan)
 
@@ -342,24 +344,18 @@ def _sequential(series: Series, measurement: Measurement, start: np.ndarray, end
 def sequential_inputs(series: Series, measurement: Measurement, ends: np.ndarray) -> np.ndarray:
     """``(len(ends), columns)``: what a sequential test reads of each scrape interval ending at ``ends``.
 
-    The count test's are the interval's errors and requests on the arm, then on the baseline;
-    the latency test's the arm's quantile over the interval, then the baseline's. An interval
-    depends on its two scrapes alone, so they can be computed once, as scrapes arrive."""
-    groups = aggregate_groups(series.layout, measurement)
-    increase = series.increase(groups, ends - 1, ends)
-    if measurement.metric_definition.sequential == "count":
-        return increase
-    half = len(groups) // 2
-    buckets, seconds = series.layout.latency_buckets, series.time[ends] - series.time[ends - 1]
-    return np.stack([finish(side, buckets, part, seconds)
-                     for side, part in zip(measurement.compared, (increase[:, :half], increase[:, half:]))], axis=-1)
+    The increases of the metric's counter groups over the interval on the arm, then on the
+    baseline: the count test's errors and requests, the latency test's histogram buckets. An
+    interval depends on its two scrapes alone, so they can be computed once, as scrapes arrive."""
+    return series.increase(aggregate_groups(series.layout, measurement), ends - 1, ends)
 
 
-def sequential_p_values(measurement: Measurement, inputs: np.ndarray, scrape_interval: float) -> np.ndarray:
+def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: Layout) -> np.ndarray:
     """``(..., intervals)``: the test's p-value after each interval, from :func:`sequential_inputs` ``(...,
-    intervals, columns)`` (intervals of ``scrape_interval`` seconds); an interval whose inputs are missing or
-    inconsistent is skipped."""
+    intervals, columns)``; an interval whose inputs are missing or inconsistent is skipped. With ``batch``, the
+    intervals are summed over batches of that many scrape intervals first (see the module docstring)."""
     margin = measurement.margin or 0.0
+    batch = 1 if measurement.batch is None else max(1, int(round(measurement.batch / layout.scrape_interval)))
     if measurement.metric_definition.sequential == "count":
         errors, requests, base_errors, base_requests = np.moveaxis(inputs, -1, 0)
         total = requests + base_requests
@@ -367,21 +363,27 @@ def sequential_p_values(measurement: Measurement, inputs: np.ndarray, scrape_int
             usable = ((errors >= 0) & (errors <= requests) & (errors == np.round(errors)) & (base_errors >= 0)
                       & (base_errors <= base_requests) & (base_errors == np.round(base_errors)) & (total > 0))
         if measurement.batch is not None:
-            batch = max(1, int(round(measurement.batch / scrape_interval)))
             return batched_count_regression_test(*(np.where(usable, column, np.nan) for column in
                                                    (errors, requests, base_errors, base_requests)),
                                                  batch=batch, margin=margin).p_value
         share = np.where(usable, requests / np.where(usable, total, 1.0), 0.5)
         return count_regression_test(np.where(usable, errors, np.nan), np.where(usable, base_errors, np.nan), share,
                                      margin=margin).p_value
-    canary, baseline = np.moveaxis(inputs, -1, 0)
+    with np.errstate(invalid="ignore"):
+        usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged interval) is not
+    summed = batch_sums(np.where(usable[..., None], inputs, 0.0), batch, axis=-2)
+    half = inputs.shape[-1] // 2
+    flat = summed.reshape(-1, summed.shape[-1])
+    seconds = np.full(len(flat), batch * layout.scrape_interval)
+    canary, baseline = (finish(side, layout.latency_buckets, part, seconds).reshape(summed.shape[:-1])
+                        for side, part in zip(measurement.compared, (flat[:, :half], flat[:, half:])))
     bound = math.log(LATENCY_RATIO_BOUND)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log(canary / baseline)
-    usable = (canary > 0) & (baseline > 0) & ~np.isnan(log_ratio)
-    differences = np.where(usable, np.clip(log_ratio, -bound, bound), np.nan)
-    return latency_regression_test(differences, bound=bound, margin=math.log1p(margin),
-                                   alpha=BETS_TUNED_FOR).p_value
+    observed = (canary > 0) & (baseline > 0) & ~np.isnan(log_ratio)
+    differences = np.where(observed, np.clip(log_ratio, -bound, bound), np.nan)
+    test = latency_regression_test(differences, bound=bound, margin=math.log1p(margin), alpha=BETS_TUNED_FOR)
+    return at_intervals(test, batch, inputs.shape[-2]).p_value
 
 
 def sequential_known(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:

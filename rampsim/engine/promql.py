@@ -109,7 +109,7 @@ def _sequential_inputs(measure: Measurement, parts: QueryParts, interval: str) -
     else:
         inputs = [definition.promql(q.measurement, q) for q in per_interval]
     test = definition.sequential if measure.batch is None else \
-        f"batched count (one rate ratio per {format_value(measure.batch, Kind.DURATION)})"
+        f"batched {definition.sequential} (one ratio per {format_value(measure.batch, Kind.DURATION)})"
     return (f"# anytime-valid {test} test since the ramp began, computed by rampsim "
             f"(rampsim.judges.sequential) from these series at every scrape: {'; '.join(inputs)}")
 

@@ -96,7 +96,7 @@ from rampsim.errors import UsageError
 
 __all__ = ["ALTERNATIVES", "RATIOS", "RATE_RATIO_BOUND", "MIN_NULL_ERRORS", "SequentialTest", "CountTest", "MeanTest",
            "count_regression_test", "batched_count_regression_test", "rate_ratio_lower_bound",
-           "latency_regression_test", "mean_difference_sequence"]
+           "latency_regression_test", "mean_difference_sequence", "batch_sums", "at_intervals"]
 
 ALTERNATIVES = np.geomspace(1.1, 16.0, 16)
 """Default prior of the count test: alternatives ``R0 * a`` for these ``a``, equally weighted."""
@@ -156,9 +156,11 @@ class CountTest(SequentialTest):
 @dataclass(frozen=True)
 class MeanTest(SequentialTest):
     """A test of a mean difference (the latency test, the batched count test), with its lower confidence bound
-    at every interval (running maximum), shape ``(..., intervals)``."""
+    at every interval (running maximum), shape ``(..., intervals)``, and the values' stated ``bound`` (the lower
+    bound is ``-bound`` before any evidence)."""
 
     lower: np.ndarray
+    bound: float
 
 
 def _first_true(crossed: np.ndarray) -> np.ndarray:
@@ -335,7 +337,8 @@ def latency_regression_test(differences: npt.ArrayLike, *, bound: float, margin:
     weight, gain = _bernstein(unit, observed, log_inverse_alpha)
     lower = 2 * bound * _running_lower(weight, gain, log_inverse_alpha) - bound
     log_evalue = gain - (margin + bound) / (2 * bound) * weight
-    return MeanTest(alpha=alpha, crossing=_first_true(lower > margin), log_evalue=log_evalue, lower=lower)
+    return MeanTest(alpha=alpha, crossing=_first_true(lower > margin), log_evalue=log_evalue, lower=lower,
+                    bound=bound)
 
 
 def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests: npt.ArrayLike,
@@ -372,10 +375,7 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
                 and np.all(e == np.round(e))):
             raise UsageError(f"{name} error counts must be non-negative integers, at most the requests (NaN where "
                              f"missing)")
-    intervals = errors.shape[-1]
-    complete = intervals // batch
-    c, n, b, m = (a[..., :complete * batch].reshape(a.shape[:-1] + (complete, batch)).sum(axis=-1)
-                  for a in (errors, requests, base_errors, base_requests))
+    c, n, b, m = (batch_sums(a, batch) for a in (errors, requests, base_errors, base_requests))
     with np.errstate(divide="ignore", invalid="ignore"):
         share = n / (n + m)
         null_share = share * (1 + margin) / (share * (1 + margin) + 1 - share)
@@ -384,14 +384,32 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     joins = (n > 0) & (m > 0) & ((c + b) * null_share >= MIN_NULL_ERRORS)
     per_batch = latency_regression_test(np.where(joins, np.clip(ratio, -bound, bound), np.nan), bound=bound,
                                         margin=math.log1p(margin), alpha=alpha)
+    return at_intervals(per_batch, batch, errors.shape[-1])
+
+
+def batch_sums(values: np.ndarray, batch: int, axis: int = -1) -> np.ndarray:
+    """Sums of each complete batch of ``batch`` consecutive intervals along ``axis``, from the first (a trailing
+    partial batch is left out)."""
+    values = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
+    complete = values.shape[-1] // batch
+    sums = values[..., :complete * batch].reshape(values.shape[:-1] + (complete, batch)).sum(axis=-1)
+    return np.moveaxis(sums, -1, axis)
+
+
+def at_intervals(per_batch: MeanTest, batch: int, intervals: int) -> MeanTest:
+    """A mean test of one value per batch of ``batch`` intervals, read at every one of ``intervals`` intervals.
+
+    A batch's evidence arrives at its last interval and holds until the next batch ends;
+    before the first batch ends there is none (an e-value of 1, the bound's lower end)."""
     done = (np.arange(1, intervals + 1) // batch) - 1        # the last complete batch at each interval, -1: none
-    at = np.maximum(done, 0)
+    at = np.clip(done, 0, max(per_batch.log_evalue.shape[-1] - 1, 0))
 
     def spread(values: np.ndarray, before: float) -> np.ndarray:
-        if complete == 0:
-            return np.full(errors.shape, before)
+        shape = values.shape[:-1] + (intervals,)
+        if values.shape[-1] == 0:
+            return np.full(shape, before)
         return np.where(done >= 0, values[..., at], before)
 
     crossing = np.where(per_batch.crossing >= 0, (per_batch.crossing + 1) * batch - 1, -1)
-    return MeanTest(alpha=alpha, crossing=crossing, log_evalue=spread(per_batch.log_evalue, 0.0),
-                    lower=spread(per_batch.lower, -bound))
+    return MeanTest(alpha=per_batch.alpha, crossing=crossing, log_evalue=spread(per_batch.log_evalue, 0.0),
+                    lower=spread(per_batch.lower, -per_batch.bound), bound=per_batch.bound)

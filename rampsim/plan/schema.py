@@ -179,9 +179,9 @@ class Measurement(_Model):
     value is inconclusive (NaN) unless each arm served at least that many requests in the
     window. With ``test: sequential`` instead of ``as``, the value is the anytime-valid
     p-value of the null "the arm's metric is at most ``1 + margin`` times the baseline's",
-    from the ramp's start (``window: cumulative``, the default); ``batch`` makes the error
-    count test read one rate ratio per batch of that length, robust to noise of one arm: see
-    :mod:`rampsim.engine.metrics`.
+    from the ramp's start (``window: cumulative``, the default); ``batch`` makes the test read
+    one ratio per batch of that length instead of one per scrape interval, robust to noise of
+    one arm: see :mod:`rampsim.engine.metrics`.
 
     Frozen and hashable, with no comparison: equal measurements have equal values, so
     a measurement is the key values are shared and cached under.
@@ -320,9 +320,6 @@ class Measurement(_Model):
                              "cumulative (the default; drop 'window')")
         if self.peak is not None:
             raise ValueError("a sequential test's p-value only falls as evidence accumulates: it has no 'peak'")
-        if self.batch is not None and self.metric_definition.sequential == "latency":
-            raise ValueError("'batch' groups the error counts of the count test (metric: error_rate); the "
-                             "latency test already reads one ratio per scrape interval")
 
     @property
     def metric_definition(self) -> MetricDefinition:
@@ -373,7 +370,8 @@ class Measurement(_Model):
         if self.test is not None:
             factor = f"{format_value(1.0 + self.margin, Kind.NUMBER)} x " if self.margin else ""
             test = f"{self.metric_definition.sequential} test" if self.batch is None else \
-                f"batched count test, one rate ratio per {format_value(self.batch, Kind.DURATION)}"
+                f"batched {self.metric_definition.sequential} test, one ratio per " \
+                f"{format_value(self.batch, Kind.DURATION)}"
             return f"anytime-valid p-value of '{self.arm} {name} at most {factor}the {self.compare}'s' ({test})"
         if self.contrast == "difference":
             name = f"{name}, {self.arm} minus {self.compare}"

@@ -175,7 +175,7 @@ def _comparison(draw, criterion: bool, windows: list[str]) -> dict:
         test = {"metric": metric, "compare": "baseline", "test": "sequential",
                 "margin": draw(st.sampled_from(["0%", "10%", "50%"])), "op": ">" if criterion else "<=",
                 "threshold": draw(st.sampled_from(["5%", "20%", "50%"]))}
-        if metric == "error_rate" and draw(st.booleans()):
+        if draw(st.booleans()):
             test["batch"] = draw(st.sampled_from(["15s", "30s", "1m"]))
         return test
     how = "difference" if metric == "memory_growth" else draw(st.sampled_from(["difference", *_CONTRASTS]))
