@@ -14,9 +14,11 @@ The compiled judge's equality with the step engine is in ``tests/test_judge_equi
 PromQL on a real Prometheus in ``tests/test_prod_roundtrip.py``.
 """
 import math
+import re
 
 import numpy as np
 import pytest
+import yaml
 
 from rampsim.engine import DecisionEngine, first_terminal_decision
 from rampsim.engine.events import AlertFired, CheckpointReport, Status
@@ -194,7 +196,7 @@ def test_the_count_test_reads_each_intervals_errors_with_the_observed_request_sh
 
 @pytest.mark.parametrize("slower, margin", [(1.0, "0%"), (1.5, "0%"), (1.5, "100%")])
 @pytest.mark.parametrize("batch", [None, 3])
-def test_the_latency_test_reads_each_intervals_quantile_log_ratio(slower, margin, batch):
+def test_the_latency_test_reads_each_interval_or_batch_quantile_log_ratio(slower, margin, batch):
     """Per scrape interval, or with ``batch`` (3 intervals) the buckets summed over each batch first: the quantile
     log ratio of each, clipped, judged by the mean test; a batch's evidence held until the next one ends."""
     telemetry = noisy_canary(2, 1.0, slower)
@@ -274,6 +276,28 @@ def test_nonsense_comparisons_are_refused_with_file_and_line():
     assert len(problems) == len(expected)
     for problem, (line, words) in zip(problems, expected.items()):
         assert problem.startswith(f"compared.yaml:{line}: ") and words in problem, problem
+
+
+@pytest.mark.parametrize("where, batch, words", [
+    ("rules", "20s", "batch 20s is not a whole number of scrape intervals (15s)"),
+    ("rules", "30m", "batch 30m is longer than the ramp (20m): no batch would end in time"),
+    ("checkpoints", "15m", "batch 15m is longer than the time to the checkpoint (10m)"),
+])
+def test_a_batch_that_could_never_be_judged_is_refused(where, batch, words):
+    """Off the scrape grid (silently rounded otherwise), or longer than the ramp or the time to its checkpoint (the
+    test would never reject: a rule switched off without a word), named by file, line and field."""
+    test = {"metric": "error_rate", "compare": "baseline", "test": "sequential", "batch": batch, "threshold": "5%"}
+    data = load_plan(VALIDATION).source.data
+    if where == "rules":
+        data = {**data, "rules": {"errors": {**test, "op": "<="}}}
+        field = "rules.errors.batch"
+    else:
+        data = {**data, "checkpoints": {"early": {"at": "10m", "criteria": {"errors": {**test, "op": ">"}}}}}
+        field = "checkpoints.early.criteria.errors.batch"
+    with pytest.raises(PlanError) as refused:
+        plan_from_text(yaml.safe_dump(data, sort_keys=False), "batched.yaml")
+    problems = refused.value.problems
+    assert any(re.match(rf"batched\.yaml:\d+: {re.escape(field)}: ", p) and words in p for p in problems), problems
 
 
 def test_grid_axes_vary_comparisons_and_sequential_tests():

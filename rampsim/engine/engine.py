@@ -16,8 +16,9 @@ criterion, and never leads to advance. After a terminal decision (hold, rollback
 advance) the engine is done and returns no more events.
 
 A sequential test reads every scrape interval since the ramp began; what it reads of
-each interval is computed once, as the scrapes arrive (past scrapes never change), and
-its p-value once per scrape whatever number of rules and criteria read it.
+each interval (and a latency test's ratio of each complete batch) is computed once, as
+the scrapes arrive (past scrapes never change), and its p-value once per scrape whatever
+number of rules and criteria read it.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from rampsim.engine.events import (
 )
 from rampsim.engine.metrics import (
     Aggregator, Series, aggregate_groups, evaluate, gauge_channel, increments, is_scalar_measure, plan_channels,
-    scalar_finisher, sequential_inputs, sequential_known, sequential_p_values, without_damaged_gauges,
+    batch_intervals, latency_differences, scalar_finisher, sequential_inputs, sequential_known, sequential_p_values,
+    without_damaged_gauges,
 )
 from rampsim.engine.schedule import window_starts
 from rampsim.plan.schema import FinalGate, Measure, Measurement, Metric, Plan, Rule
@@ -121,6 +123,7 @@ class DecisionEngine:
         self._times_of: Optional[np.ndarray] = None
         self._sequential_inputs: dict[Measurement, np.ndarray] = {}    # per interval, from the first
         self._sequential_values: dict[Measurement, tuple[int, float]] = {}   # the latest tick's p-value
+        self._latency_differences: dict[Measurement, np.ndarray] = {}          # per complete batch, from the first
 
     def _compile_rules(self, plan: Plan) -> tuple[list[_CompiledRule], list[_Slot], list]:
         groups: dict[tuple, int] = {}
@@ -267,7 +270,17 @@ class DecisionEngine:
                 inputs = new if inputs is None else np.concatenate([inputs, new])
                 self._sequential_inputs[measurement] = inputs
             assert inputs is not None  # tick >= 1 when the window holds an interval
-            value = float(sequential_p_values(measurement, inputs[:tick], series.layout)[-1])
+            differences = None
+            if measurement.metric_definition.sequential == "latency":  # complete batches' ratios, computed once
+                batch = batch_intervals(measurement, series.layout)
+                kept = self._latency_differences.get(measurement, np.empty(0))
+                complete = tick // batch
+                if len(kept) < complete:
+                    new_batches = inputs[len(kept) * batch:complete * batch]
+                    kept = np.concatenate([kept, latency_differences(measurement, new_batches, series.layout)])
+                    self._latency_differences[measurement] = kept
+                differences = kept[:complete]
+            value = float(sequential_p_values(measurement, inputs[:tick], series.layout, differences)[-1])
         self._sequential_values[measurement] = (tick, value)
         return value
 

@@ -35,13 +35,15 @@ baseline's" (:mod:`rampsim.judges.sequential`):
   the interval's observed canary share of requests (given the requests, the canary's share of
   the errors is binomial under the model, whatever the shared load and error multiplier). An
   interval with a missing, damaged or inconsistent count (errors above requests, a fraction)
-  contributes nothing. With ``batch``, the batched count test instead: the intervals' counts
-  summed over batches of that many scrape intervals (rounded, at least one) from the window's
-  start, one log rate ratio per batch, judged like the latency test's ratios.
+  contributes nothing. With ``batch``, the batched count test instead: the usable intervals'
+  counts summed over batches of that many scrape intervals from the window's start, one log
+  rate ratio per batch, judged like the latency test's ratios.
 * ``latency``: the latency test on each interval's log ratio of the arm's quantile to the
-  baseline's, clipped to ``±log`` :data:`LATENCY_RATIO_BOUND`, margin ``log(1 + margin)``; its
-  bets are tuned for :data:`BETS_TUNED_FOR`, and its p-value is valid at every level. An
-  interval in which either arm has no observation contributes nothing.
+  baseline's (with ``batch``, each batch's, its usable intervals' buckets summed), clipped to
+  ``±log`` :data:`LATENCY_RATIO_BOUND`, margin ``log(1 + margin)``; its bets are tuned for
+  :data:`BETS_TUNED_FOR`, and its p-value is valid at every level. An interval with a missing
+  or damaged bucket contributes nothing, nor does a batch in which either arm has no
+  observation.
 
 The value at a scrape uses the intervals up to it and no others, so judging a scrape alone (the
 step engine) and every scrape at once (the compiled judge) give the same floats. It is
@@ -52,10 +54,10 @@ sample at the scrape, damage), so missing data never passes a criterion.
 that the p-value *ever* falls to ``alpha`` during the ramp is at most ``alpha``, however
 often it is read, if the model holds. The count test needs the error noise shared by both
 arms: noise on one arm alone (per-arm overdispersion, a bad pod) moves the canary's share of
-errors like a regression and voids the bound; the batched count test only needs the batches'
-ratios to keep a constant mean (batches longer than the arms' own noise persists). The latency test needs the per-interval log
-ratios' conditional mean constant (noise on one arm that persists across intervals makes it
-drift).
+errors like a regression and voids the bound. The latency test, and both tests with ``batch``,
+need the per-interval (per-batch) log ratios' conditional mean constant, so noise an arm has on
+its own must not persist across intervals (batches), and must be alike on both arms (the log of
+the noisier arm's value averages lower).
 """
 from __future__ import annotations
 
@@ -77,12 +79,12 @@ __all__ = [
     "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
     "aggregate_groups", "read_channels", "without_damaged_gauges", "plan_channels", "Aggregator", "finish",
     "scalar_finisher", "evaluate", "is_scalar_measure", "sequential_inputs", "sequential_p_values",
-    "sequential_known", "LATENCY_RATIO_BOUND", "BETS_TUNED_FOR",
+    "sequential_known", "batch_intervals", "latency_differences", "LATENCY_RATIO_BOUND", "BETS_TUNED_FOR",
 ]
 
 LATENCY_RATIO_BOUND = 16.0
-"""The latency test reads each interval's quantile ratio clipped to ``[1/16, 16]`` (the count test's widest
-alternative is 16 times the null too): the bound its empirical-Bernstein sequence needs."""
+"""The latency test reads each interval's (batch's) quantile ratio clipped to ``[1/16, 16]`` (the count test's
+widest alternative is 16 times the null too): the bound its empirical-Bernstein sequence needs."""
 
 BETS_TUNED_FOR = 0.05
 """The level the latency test's bets are tuned for; its p-value is valid at every level (a rule's threshold)."""
@@ -350,12 +352,39 @@ def sequential_inputs(series: Series, measurement: Measurement, ends: np.ndarray
     return series.increase(aggregate_groups(series.layout, measurement), ends - 1, ends)
 
 
-def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: Layout) -> np.ndarray:
+def batch_intervals(measurement: Measurement, layout: Layout) -> int:
+    """Scrape intervals per batch of a sequential test (1 without ``batch``; the schema keeps it on the grid)."""
+    return 1 if measurement.batch is None else max(1, int(round(measurement.batch / layout.scrape_interval)))
+
+
+def latency_differences(measurement: Measurement, inputs: np.ndarray, layout: Layout) -> np.ndarray:
+    """``(..., batches)``: each complete batch's log ratio of the arm's quantile to the baseline's (its buckets summed
+    over the batch's usable intervals), clipped to ``±log`` :data:`LATENCY_RATIO_BOUND`; ``NaN`` where either arm
+    has no observation. A batch's value never changes once it is complete."""
+    with np.errstate(invalid="ignore"):
+        usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged interval) is not
+    batch = batch_intervals(measurement, layout)
+    summed = batch_sums(np.where(usable[..., None], inputs, 0.0), batch, axis=-2)
+    half = inputs.shape[-1] // 2
+    flat = summed.reshape(-1, summed.shape[-1])
+    seconds = np.full(len(flat), batch * layout.scrape_interval)
+    canary, baseline = (finish(side, layout.latency_buckets, part, seconds).reshape(summed.shape[:-1])
+                        for side, part in zip(measurement.compared, (flat[:, :half], flat[:, half:])))
+    bound = math.log(LATENCY_RATIO_BOUND)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(canary / baseline)
+    observed = (canary > 0) & (baseline > 0) & ~np.isnan(log_ratio)
+    return np.where(observed, np.clip(log_ratio, -bound, bound), np.nan)
+
+
+def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: Layout,
+                        differences: Optional[np.ndarray] = None) -> np.ndarray:
     """``(..., intervals)``: the test's p-value after each interval, from :func:`sequential_inputs` ``(...,
     intervals, columns)``; an interval whose inputs are missing or inconsistent is skipped. With ``batch``, the
-    intervals are summed over batches of that many scrape intervals first (see the module docstring)."""
+    intervals are summed over batches of that many scrape intervals first (see the module docstring). A latency
+    test may be given its :func:`latency_differences` (computed once per batch by a caller that keeps them)."""
     margin = measurement.margin or 0.0
-    batch = 1 if measurement.batch is None else max(1, int(round(measurement.batch / layout.scrape_interval)))
+    batch = batch_intervals(measurement, layout)
     if measurement.metric_definition.sequential == "count":
         errors, requests, base_errors, base_requests = np.moveaxis(inputs, -1, 0)
         total = requests + base_requests
@@ -369,20 +398,10 @@ def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: La
         share = np.where(usable, requests / np.where(usable, total, 1.0), 0.5)
         return count_regression_test(np.where(usable, errors, np.nan), np.where(usable, base_errors, np.nan), share,
                                      margin=margin).p_value
-    with np.errstate(invalid="ignore"):
-        usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged interval) is not
-    summed = batch_sums(np.where(usable[..., None], inputs, 0.0), batch, axis=-2)
-    half = inputs.shape[-1] // 2
-    flat = summed.reshape(-1, summed.shape[-1])
-    seconds = np.full(len(flat), batch * layout.scrape_interval)
-    canary, baseline = (finish(side, layout.latency_buckets, part, seconds).reshape(summed.shape[:-1])
-                        for side, part in zip(measurement.compared, (flat[:, :half], flat[:, half:])))
-    bound = math.log(LATENCY_RATIO_BOUND)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.log(canary / baseline)
-    observed = (canary > 0) & (baseline > 0) & ~np.isnan(log_ratio)
-    differences = np.where(observed, np.clip(log_ratio, -bound, bound), np.nan)
-    test = latency_regression_test(differences, bound=bound, margin=math.log1p(margin), alpha=BETS_TUNED_FOR)
+    if differences is None:
+        differences = latency_differences(measurement, inputs, layout)
+    test = latency_regression_test(differences, bound=math.log(LATENCY_RATIO_BOUND), margin=math.log1p(margin),
+                                   alpha=BETS_TUNED_FOR)
     return at_intervals(test, batch, inputs.shape[-2]).p_value
 
 

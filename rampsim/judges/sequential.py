@@ -47,12 +47,13 @@ gives a lower confidence sequence on the rate ratio (:func:`rate_ratio_lower_bou
 arm jitter or bursts), moves the canary's share like a regression would; the guarantee is then
 void and the test rejects healthy canaries given enough intervals.
 
-**Counts with noise on one arm** (:func:`batched_count_regression_test`): the counts summed over
+**Counts with noise on each arm** (:func:`batched_count_regression_test`): the counts summed over
 batches of intervals, one Haldane-corrected log rate ratio per batch, judged by the mean test
-below. Per-arm noise only widens the ratios' spread, which the empirical-Bernstein bets estimate;
-the assumption becomes the mean test's (a constant conditional mean: batches longer than the
-arms' own noise persists). Robustness costs power: it needs several batches where the count test
-needs a few intervals.
+below. Per-arm noise alike on both arms only widens the ratios' spread, which the empirical-
+Bernstein bets estimate; the assumptions become the mean test's (a constant conditional mean:
+batches longer than the arms' own noise persists) and alike noise (a baseline noisier than its
+canary biases the mean log ratio up). Robustness costs power: it needs several batches where the
+count test needs a few intervals.
 
 **Latency** (:func:`latency_regression_test`, :func:`mean_difference_sequence`): a confidence
 sequence for the mean of per-interval differences, the predictable plug-in empirical-Bernstein
@@ -108,8 +109,10 @@ RATE_RATIO_BOUND = 16.0
 """The batched count test clips each batch's rate ratio to ``[1/16, 16]`` (a burst on one arm weighs no more)."""
 
 MIN_NULL_ERRORS = 3.0
-"""A batch joins the batched count test when its errors (both arms) times the canary's null share reach this: the
-canary's expected errors under the null, below which the log ratio's small-count bias is no longer negligible."""
+"""A batch joins the batched count test when each arm's expected errors in it under the null reach this (its
+requests, times ``1 + margin`` for the canary, times the error rate of both arms over the batches before it): below,
+the log's small-count bias is no longer negligible. Decided before the batch's errors are seen, so it cannot select on
+them."""
 
 _LAMBDA_CAP = 0.75  # Waudby-Smith & Ramdas's truncation of the bets (they suggest 1/2 or 3/4)
 
@@ -351,13 +354,18 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     log((b + 1/2) / n_b)`` (errors ``c, b`` over requests ``n_c, n_b``; the half is Haldane's, which
     makes the log nearly unbiased), clipped to ``log`` :data:`RATE_RATIO_BOUND` either way, and the
     batches' ratios are judged by the mean test of :func:`latency_regression_test` against
-    ``log(1 + margin)``. A batch joins when its errors times the canary's null share reach
-    :data:`MIN_NULL_ERRORS` (a rule on the pooled count, which says nothing of the split); missing
-    intervals are left out of their batch's sums. Unlike :func:`count_regression_test`, noise of one
-    arm (overdispersion, a bad pod, a burst) only widens the ratios' spread, which the empirical-
-    Bernstein bets estimate: the guarantee needs the batches' ratios to have a constant mean given
-    the past, so a batch should be longer than the correlation time of the arms' own noise. The
-    evidence of a batch arrives at its last interval; a trailing partial batch adds nothing yet."""
+    ``log(1 + margin)``. A batch joins when each arm's expected errors in it under the null, from
+    its requests and the error rate of the batches before it, reach :data:`MIN_NULL_ERRORS`
+    (decided before its errors are seen; the first batch never joins); missing intervals are left
+    out of their batch's sums. Unlike :func:`count_regression_test`, noise each arm has on its own
+    (overdispersion, bursts, wander) only widens the ratios' spread, which the empirical-Bernstein
+    bets estimate, *if both arms' own noise is alike*: the test is of the mean log ratio, and the
+    log of a noisier arm's rate averages lower (Jensen), so an arm's own noise biases the ratio
+    against the other arm. A canary noisier than its baseline (fewer pods) errs on the safe side; a
+    baseline noisier than the canary voids the bound. The guarantee also needs the batches' ratios
+    to have a constant mean given the past, so a batch should be longer than the correlation time
+    of the arms' own noise. The evidence of a batch arrives at its last interval; a trailing
+    partial batch adds nothing yet."""
     _check_alpha(alpha)
     if not (isinstance(batch, (int, np.integer)) and batch >= 1):
         raise UsageError(f"batch is a whole number of intervals, at least 1; got {batch!r}")
@@ -376,12 +384,14 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
             raise UsageError(f"{name} error counts must be non-negative integers, at most the requests (NaN where "
                              f"missing)")
     c, n, b, m = (batch_sums(a, batch) for a in (errors, requests, base_errors, base_requests))
+    before = np.zeros(c.shape[:-1] + (1,))
+    errors_before = np.concatenate([before, np.cumsum(c + b, axis=-1)[..., :-1]], axis=-1)
+    requests_before = np.concatenate([before, np.cumsum(n + m, axis=-1)[..., :-1]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = n / (n + m)
-        null_share = share * (1 + margin) / (share * (1 + margin) + 1 - share)
+        expected = np.minimum(n * (1 + margin), m) * errors_before / requests_before   # the fewer arm's, at the past rate
         ratio = np.log((c + 0.5) / n) - np.log((b + 0.5) / m)
     bound = math.log(RATE_RATIO_BOUND)
-    joins = (n > 0) & (m > 0) & ((c + b) * null_share >= MIN_NULL_ERRORS)
+    joins = (n > 0) & (m > 0) & (requests_before > 0) & (expected >= MIN_NULL_ERRORS)
     per_batch = latency_regression_test(np.where(joins, np.clip(ratio, -bound, bound), np.nan), bound=bound,
                                         margin=math.log1p(margin), alpha=alpha)
     return at_intervals(per_batch, batch, errors.shape[-1])

@@ -17,10 +17,10 @@ SEQUENTIAL = ("Sequential tests: the value is an anytime-valid p-value from the 
               "error rate (quantile) is at most 1 + margin times the baseline's'. On a canary no worse than that, the "
               "chance that it ever falls to a level alpha during the ramp is at most alpha, however often it is read. "
               "The count test (error_rate) needs the error noise shared by both arms: noise on one arm alone "
-              "(overdispersion, a bad pod, bursts on one arm) voids that bound; the batched count test (batch) "
-              "only needs each batch's log rate ratio to keep a constant mean, so its batches should outlast the "
-              "arms' own noise. The latency test needs the per-interval log ratio of the arms' quantiles to keep a "
-              "constant mean.")
+              "(overdispersion, a bad pod, bursts on one arm) voids that bound. The latency test, and both tests "
+              "with batch (one ratio per batch), need the per-interval (per-batch) log ratio of the arms' values to "
+              "keep a constant mean: batches that outlast the noise each arm has on its own, and that noise alike "
+              "on both arms.")
 
 
 def _duration(seconds: float) -> str:

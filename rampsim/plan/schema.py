@@ -301,10 +301,12 @@ class Measurement(_Model):
         if self.test is None:
             if self.contrast is None:
                 raise ValueError(_NEEDS_CONTRAST)
-            for name in ("margin", "batch"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name!r} is a sequential test's (test: sequential); a comparison's threshold "
-                                     "already says how far from the baseline the arm may be")
+            if self.margin is not None:
+                raise ValueError("'margin' is a sequential test's (test: sequential); a comparison's threshold "
+                                 "already says how far from the baseline the arm may be")
+            if self.batch is not None:
+                raise ValueError("'batch' is a sequential test's (test: sequential): a comparison reads its window "
+                                 "whole")
             return
         if self.rejects_with == ():
             raise ValueError("a sequential test judges noisy telemetry as it arrives: it is a rule or a "
@@ -337,7 +339,7 @@ class Measurement(_Model):
         if self.compare is None:
             raise ValueError("not a comparison with the baseline")
         plain = self.measurement.model_copy(update={"compare": None, "contrast": None, "min_requests": None,
-                                                    "test": None, "margin": None})
+                                                    "test": None, "margin": None, "batch": None})
         return plain, plain.model_copy(update={"arm": self.compare})
 
     @property
@@ -711,7 +713,8 @@ class Plan(_Model):
                                           f"be taken at a scrape")
         self._windows_fit()
         for where, measure in self.measures():
-            for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0)):
+            for what, seconds in (("window", measure.window.seconds), ("peak", measure.peak or 0.0),
+                                  ("batch", measure.batch or 0.0)):
                 if seconds and not _on_grid(seconds, interval):
                     raise LocatedError(f"{where}.{what}", f"{what} {format_value(seconds, Kind.DURATION)} is not a whole number "
                                      f"of scrape intervals ({format_value(interval, Kind.DURATION)})")
@@ -722,6 +725,14 @@ class Plan(_Model):
         a checkpoint criterion whose window (and the one before it, for a trend) starts before the ramp."""
         end = self.duration
         for where, measure in self.measures():
+            if measure.batch is not None:
+                checkpoint_at = self.final_gate.at if where.startswith("final_gate.") else \
+                    self.checkpoints[where.split(".")[1]].at if where.startswith("checkpoints.") else end
+                if measure.batch > checkpoint_at + 1e-9:
+                    raise LocatedError(f"{where}.batch", f"batch {format_value(measure.batch, Kind.DURATION)} is longer "
+                                       f"than the {'ramp' if where.startswith('rules.') else 'time to the checkpoint'} "
+                                       f"({format_value(checkpoint_at, Kind.DURATION)}): no batch would end in time, "
+                                       f"and the test would never reject")
             if measure.window.kind is not WindowKind.ROLLING:
                 continue
             window = measure.window.seconds
