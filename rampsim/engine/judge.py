@@ -228,27 +228,21 @@ class _Runs:
         self.time = first.time
         self.interval = first.layout.scrape_interval
         self.offsets = np.arange(self.n_runs) * self.n_ticks
-        n_channels = first.layout.n_counters
-        stacked = np.full((self.n_runs, self.n_ticks, n_channels), np.nan)
+        read = len(read_counters)   # only the channels some gate reads are held, corrected for resets
         damage: Optional[np.ndarray] = None
         self._read = read_counters
         self._absent: Optional[np.ndarray] = None   # (runs, ticks, read) where a read sample is missing
-        if len(read_counters):  # only the channels some gate reads are corrected for resets
-            raw = np.stack([t.counters[:, read_counters] for t in telemetries], axis=1)     # (ticks, runs, read)
-            if ((raw >= 0) & (raw <= COUNTER_LIMIT)).all():  # no missing or damaged sample: every run at once
-                stacked[:, :, read_counters] = corrected_counters(raw).transpose(1, 0, 2)
-            else:
-                damaged = damaged_counters(raw)
-                if damaged.any():
-                    raw = np.where(damaged, np.nan, raw)
-                    counts = np.zeros_like(stacked)
-                    counts[:, :, read_counters] = np.cumsum(damaged, axis=0).transpose(1, 0, 2)
-                    damage = counts.reshape(-1, n_channels)
-                stacked[:, :, read_counters] = corrected_counters(raw).transpose(1, 0, 2)
-                self._absent = np.isnan(raw).transpose(1, 0, 2)
-        counters = stacked.reshape(-1, n_channels)
+        raw = np.stack([t.counters[:, read_counters] for t in telemetries], axis=1)     # (ticks, runs, read)
+        if not ((raw >= 0) & (raw <= COUNTER_LIMIT)).all():  # a missing or damaged sample somewhere
+            damaged = damaged_counters(raw)
+            if damaged.any():
+                raw = np.where(damaged, np.nan, raw)
+                damage = np.cumsum(damaged, axis=0).transpose(1, 0, 2).reshape(self.n_runs * self.n_ticks, read)
+            self._absent = np.isnan(raw).transpose(1, 0, 2)
+        counters = corrected_counters(raw).transpose(1, 0, 2).reshape(self.n_runs * self.n_ticks, read)
         gauges = np.concatenate([t.gauges for t in telemetries])
-        self.series = Series(first.layout, np.tile(self.time, self.n_runs), counters, gauges, damage)
+        self.series = Series(first.layout, np.tile(self.time, self.n_runs), counters, gauges, damage,
+                             columns=read_counters)
         self._rule_values: dict[tuple, np.ndarray] = {}
         self._criterion_values: dict[tuple, np.ndarray] = {}
         self._missing: dict[tuple, np.ndarray] = {}

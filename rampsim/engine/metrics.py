@@ -207,17 +207,36 @@ class Series:
 
     ``damage``, when given, counts damaged counter samples per channel up to each
     scrape (see :mod:`rampsim.telemetry`); damaged gauge samples are read as missing.
+    ``columns``, when given, are the layout's counter channels ``counters`` (and
+    ``damage``) hold, in order: a series of only the channels some gate reads.
     """
 
     def __init__(self, layout: Layout, time: np.ndarray, counters: np.ndarray, gauges: np.ndarray,
-                 damage: Optional[np.ndarray] = None) -> None:
+                 damage: Optional[np.ndarray] = None, columns: Optional[np.ndarray] = None) -> None:
         self.layout = layout
         self.time = time
         self.counters = counters
         self.gauges = without_damaged_gauges(gauges)
         self.damage = damage
+        self._position: Optional[np.ndarray] = None
+        if columns is not None:
+            self._position = np.full(layout.n_counters, -2, dtype=np.intp)
+            self._position[np.asarray(columns, dtype=np.intp)] = np.arange(len(columns))
         self._aggregates: dict[tuple[Group, ...], np.ndarray] = {}
+        self._local: dict[tuple[Group, ...], tuple[Group, ...]] = {}
         self._padded: Optional[np.ndarray] = None
+
+    def _held(self, groups: Sequence[Group]) -> tuple[Group, ...]:
+        """``groups`` as column positions of :attr:`counters` (the channels themselves without ``columns``)."""
+        key = tuple(groups)
+        if self._position is None:
+            return key
+        if key not in self._local:
+            local = tuple(tuple(int(self._position[c]) for c in group) for group in key)
+            if any(c < 0 for group in local for c in group):
+                raise ValueError("a measure reads a counter channel this series does not hold")
+            self._local[key] = local
+        return self._local[key]
 
     @classmethod
     def from_telemetry(cls, telemetry: Telemetry) -> "Series":
@@ -234,7 +253,7 @@ class Series:
         if key not in self._aggregates:
             if self._padded is None:  # the counters with a trailing column of zeros, made once
                 self._padded = np.concatenate([self.counters, np.zeros((len(self.counters), 1))], axis=1)
-            self._aggregates[key] = aggregator_for(key).sum_padded(self._padded)
+            self._aggregates[key] = aggregator_for(self._held(key)).sum_padded(self._padded)
         return self._aggregates[key]
 
     def increase(self, groups: Sequence[Group], start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -243,7 +262,7 @@ class Series:
         ``damage`` (cumulative counts of damaged samples per channel) makes a group's
         increase ``NaN`` over every window with a damaged sample after its start.
         """
-        aggregator = aggregator_for(tuple(groups))
+        aggregator = aggregator_for(self._held(groups))
         if 2 * len(end) < len(self.time):
             increase = aggregator(self.counters[end]) - aggregator(self.counters[start])
         else:
