@@ -361,7 +361,7 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     (overdispersion, bursts, wander) only widens the ratios' spread, which the empirical-Bernstein
     bets estimate, *if both arms' own noise is alike*: the test is of the mean log ratio, and the
     log of a noisier arm's rate averages lower (Jensen), so an arm's own noise biases the ratio
-    against the other arm. A canary noisier than its baseline (fewer pods) errs on the safe side; a
+    against the other arm. A canary noisier than its baseline errs on the safe side; a
     baseline noisier than the canary voids the bound. The guarantee also needs the batches' ratios
     to have a constant mean given the past, so a batch should be longer than the correlation time
     of the arms' own noise. The evidence of a batch arrives at its last interval; a trailing
