@@ -413,6 +413,42 @@ def test_same_seed_gives_bit_identical_request_runs_and_paths_independent_of_fid
         assert all(np.array_equal(x, y) for x, y in zip(paths.blips, fresh.blips))
 
 
+def test_a_run_on_a_prepared_scenario_does_not_depend_on_the_runs_before_it(reference_plan):
+    """A sweep worker reuses one scenario (and its latency CDF table, computed a log unit at a time as runs
+    reach them) for many replicates: a replicate's telemetry is the same whichever replicates came first."""
+    seeds = (3, 11, 29)
+    fresh = {seed: simulate(reference_plan, seed=seed, engine_factory=None).telemetry for seed in seeds}
+    shared = Scenario.build(reference_plan)
+    for seed in reversed(seeds):
+        again = simulate(reference_plan, seed=seed, engine_factory=None, scenario=shared).telemetry
+        assert np.array_equal(again.counters, fresh[seed].counters, equal_nan=True), seed
+
+
+def test_the_latency_table_interpolates_the_cdf_on_its_grid_wherever_it_is_covered():
+    """Ranges covered in a random order: every covered point holds :func:`rampsim.sim.latency.cdf` at that
+    point, a lookup at random stretches is the linear interpolation between grid points, a slab is the same
+    whichever other slabs were computed, and slabs no lookup needed are never computed."""
+    from rampsim.sim import latency
+
+    rng = np.random.default_rng(2)
+    mix = latency.mixture(rng.uniform(0.5, 0.95, 6), 0.8, rng.uniform(0, 0.05, 6), 0.0, rng.uniform(0, 0.1, 6), 0.3)
+    p_wait, wait_mean = rng.uniform(0, 0.5, 6), rng.uniform(0.002, 0.03, 6)
+    bounds = np.log(np.array([0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0]))
+    table = latency.CdfTable(mix, p_wait, wait_mean, bounds[0] - 4, bounds[-1] + 4)
+    assert not table.values.any()
+    for low, high in rng.permutation([(-4.0, -1.0), (-1.5, 1.0), (0.5, 4.0)]):
+        table.cover(bounds[0] - high, bounds[-1] - low)
+    grid = table.low + latency.TABLE_STEP * np.arange(table.values.shape[1])
+    assert np.allclose(table.values, latency.cdf(np.exp(grid), mix, p_wait, wait_mean), rtol=0, atol=1e-12)
+    log_stretch, index = rng.uniform(-3.4, 3.4, 300), rng.integers(0, 6, 300)
+    interpolated = np.array([np.interp(bounds - s, grid, table.values[i]) for s, i in zip(log_stretch, index)])
+    assert np.allclose(table.at(bounds, log_stretch, index), interpolated, rtol=0, atol=1e-12)
+    narrow = latency.CdfTable(mix, p_wait, wait_mean, bounds[0] - 4, bounds[-1] + 4).cover(bounds[0], bounds[-1])
+    computed = np.flatnonzero(narrow.values.any(axis=0))
+    assert np.array_equal(narrow.values[:, computed], table.values[:, computed])
+    assert computed.min() >= 3 * latency.SLAB_POINTS and computed.max() < len(grid) - 3 * latency.SLAB_POINTS
+
+
 def test_variability_draws_leave_the_other_streams_alone(sampling_reference_plan):
     """Paths come from their own child stream: switching a process on changes only what it multiplies."""
     base = sampling_reference_plan

@@ -9,7 +9,7 @@ with no noise at all, which is what the ground truth judges.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Optional, Sequence
 
@@ -46,18 +46,20 @@ class Expected:
     latency_index: np.ndarray   # (ticks, arms, segments) the row of ``latency_rows`` each cell uses
     timeout: float
     smallest_bound: float
-    _tables: dict = field(default_factory=dict, repr=False)
 
     def latency_table(self, stretch: np.ndarray) -> latency.CdfTable:
         """The served-latency CDF of every row, tabulated wide enough for latencies multiplied by
-        ``stretch``: the range is rounded out to whole log units, so runs share tables."""
-        low, high = int(np.floor(np.log(stretch.min()))), int(np.ceil(np.log(stretch.max())))
-        if (low, high) not in self._tables:
-            mix, queue, _ = self.latency_rows
-            self._tables[low, high] = latency.CdfTable.build(
-                mix, queue.p_wait, queue.wait_mean, np.log(min(self.smallest_bound, self.timeout)) - high,
-                np.log(self.timeout) - low)
-        return self._tables[low, high]
+        ``stretch`` (one table for all runs: each computes only the log range it reaches first)."""
+        smallest = np.log(min(self.smallest_bound, self.timeout))
+        return self._latency_table.cover(smallest - float(np.log(stretch.max())),
+                                         np.log(self.timeout) - float(np.log(stretch.min())))
+
+    @cached_property
+    def _latency_table(self) -> latency.CdfTable:
+        reach = np.ceil(np.log(latency.STRETCH_LIMIT))
+        mix, queue, _ = self.latency_rows
+        return latency.CdfTable(mix, queue.p_wait, queue.wait_mean,
+                                np.log(min(self.smallest_bound, self.timeout)) - reach, np.log(self.timeout) + reach)
 
     @cached_property
     def served_mean(self) -> np.ndarray:

@@ -17,13 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["HIT_SHIFT", "HIT_MEAN", "MISS_SHIFT", "MISS_MEAN", "FAIL_FAST", "Mixture", "mixture", "cdf",
-           "service_moments", "CdfTable", "TABLE_STEP", "STRETCH_LIMIT"]
+           "service_moments", "CdfTable", "TABLE_STEP", "STRETCH_LIMIT", "SLAB_POINTS"]
 
 HIT_SHIFT, HIT_MEAN = 0.004, 0.007
 MISS_SHIFT, MISS_MEAN = 0.010, 0.014
 FAIL_FAST = 0.001  # latency of a request refused by a down instance
 TABLE_STEP = 0.005   # log-time step of tabulated CDFs
 STRETCH_LIMIT = 32.0  # background variability multiplies a latency by at most this, or divides it
+SLAB_POINTS = 200     # points of a tabulated CDF computed together: one log unit at TABLE_STEP
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,6 @@ def cdf(x: np.ndarray, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray) 
 
 
 
-@dataclass(frozen=True)
 class CdfTable:
     """:func:`cdf` of a few mixture rows tabulated on a grid of step :data:`TABLE_STEP` in log time.
 
@@ -91,24 +91,42 @@ class CdfTable:
     (just below a component's shift, where the exact CDF is still 0; measured on the
     reference plan, where 0.04% of values are off by more than 1e-5): below the sampling
     noise of the bucket counts it feeds.
+
+    The grid spans ``[low, high]`` but is computed a log unit (a *slab* of
+    :data:`SLAB_POINTS` points) at a time, when :meth:`cover` first asks for it: a
+    scenario builds one table for every run's latency stretch, and pays only for the
+    range runs reach. A slab is always computed alone, with the same array shapes, so a
+    value does not depend on which runs came first.
     """
 
-    values: np.ndarray      # (rows, points)
-    slopes: np.ndarray      # (rows, points) the rise to the next point (0 at the last)
-    low: float              # log time of the first point
-
-    @classmethod
-    def build(cls, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray, low: float, high: float) -> "CdfTable":
-        """Rows of ``mix`` (``(R, components)``) tabulated from ``exp(low)`` to ``exp(high)`` seconds."""
+    def __init__(self, mix: Mixture, p_wait: np.ndarray, wait_mean: np.ndarray, low: float, high: float) -> None:
+        """Rows of ``mix`` (``(R, components)``) to tabulate from ``exp(low)`` to ``exp(high)`` seconds."""
+        self._rows = (mix, np.asarray(p_wait, dtype=float), np.asarray(wait_mean, dtype=float))
+        self.low = low                                   # log time of the first point
         size = int(np.ceil((high - low) / TABLE_STEP)) + 2
-        values = cdf(np.exp(low + TABLE_STEP * np.arange(size)), mix, p_wait, wait_mean)
-        slopes = np.zeros_like(values)
-        slopes[:, :-1] = np.diff(values, axis=1)
-        return cls(values, slopes, low)
+        self.values = np.zeros((len(mix.weight), size))  # (rows, points); a slab not yet covered reads 0
+        self.slopes = np.zeros_like(self.values)         # the rise to the next point (0 at the last)
+        self._covered = np.zeros(-(-size // SLAB_POINTS), dtype=bool)
+
+    def cover(self, low: float, high: float) -> "CdfTable":
+        """Compute the slabs holding log times ``[low, high]`` (clipped to the table), if not done yet."""
+        size = self.values.shape[1]
+        first = max(int(np.floor((low - self.low) / TABLE_STEP)), 0) // SLAB_POINTS
+        last = min(int(np.ceil((high - self.low) / TABLE_STEP)) + 1, size - 1) // SLAB_POINTS
+        mix, p_wait, wait_mean = self._rows
+        for slab in (np.flatnonzero(~self._covered[first:last + 1]) + first).tolist():
+            start = int(slab) * SLAB_POINTS
+            stop = min(start + SLAB_POINTS, size)
+            ends = min(stop + 1, size)                   # the next slab's first point, for the last slope
+            values = cdf(np.exp(self.low + TABLE_STEP * np.arange(start, ends)), mix, p_wait, wait_mean)
+            self.values[:, start:stop] = values[:, :stop - start]
+            self.slopes[:, start:ends - 1] = np.diff(values, axis=1)
+            self._covered[slab] = True
+        return self
 
     def at(self, log_points: np.ndarray, log_stretch: np.ndarray, index: np.ndarray) -> np.ndarray:
         """The CDF of row ``index[...]`` at ``exp(log_points - log_stretch[...])`` (``(..., X)`` for ``X``
-        points; every one inside the tabulated range)."""
+        points; every one inside a range :meth:`cover` has computed)."""
         width = self.values.shape[1]
         position = ((log_points - self.low) * (1.0 / TABLE_STEP)
                     - (np.asarray(log_stretch) * (1.0 / TABLE_STEP))[..., None])
