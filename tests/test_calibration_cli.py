@@ -63,7 +63,23 @@ def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_
     assert (report / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fit = (report / "fit.md").read_text()
     assert "KS distance" in fit and "variability.errors.sd" in fit
-    assert "needs a second arm" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs a second arm" in err
+    assert "whole numbers" not in err and "dispersion index" not in err     # a counter's increments, as simulated
+
+
+def test_calibrate_says_when_the_requests_are_not_a_counters_increments(one_day_telemetry, reference_plan):
+    """A per-second rate recorded where the requests counter should be: its increments are not whole numbers.
+    (Too regular for Poisson counts is tested on the estimator: this history's own variability is far larger
+    than its sampling noise, so a fifteenth of it still varies more than Poisson counts would.)"""
+    history = one_day_telemetry
+    scaled = type(history)(history.layout, history.time, history.counters.copy(), history.gauges)
+    scaled.requests[:] = history.requests / history.layout.scrape_interval
+    notes = calibrate(reference_plan, scaled).notes()
+    assert [note for note in notes if note.startswith("requests:")] == [
+        "requests: 100.0% of the 5,760 complete scrapes' increases are not whole numbers: the series holds rates "
+        "or scaled counts, not a counter's increments (the sampling noise the fit sets apart assumes whole counts)"]
+    assert not any(note.startswith("errors:") for note in notes)
 
 
 def test_backtest_prints_the_history_next_to_the_simulation(one_day, capsys):

@@ -26,7 +26,8 @@ import pytest
 from scipy import special, stats
 
 from rampsim.calibration.estimators import (
-    Estimate, LatentFit, fit_error_rates, fit_errors, fit_health, fit_latency, fit_latent, fit_load, fit_requests,
+    Estimate, LatentFit, count_problems, fit_error_rates, fit_errors, fit_health, fit_latency, fit_latent, fit_load,
+    fit_requests,
 )
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.sim.config import Bursts, HealthBlips, Latent
@@ -355,6 +356,28 @@ def test_missing_ticks_change_little():
     assert latency.latent.sd.contains(LATENCY.sd) and np.isnan(latency.log_stretch[1000:1240]).all()
     checks, ok = health_history(gap_rng, TICKS_PER_DAY, 20, 1e-4, HealthBlips(per_day=3, duration="10s"))
     assert fit_health(with_gaps(gap_rng, checks), with_gaps(gap_rng, ok), 20).failure.contains(1e-4)
+
+
+def test_counts_of_independent_requests_are_never_called_too_regular():
+    """The underdispersion check stops at 4 standard errors below Poisson's dispersion: on 40 one-day histories
+    of the simulator's requests (diurnal, and with the REQUESTS and STRONG variability) it never fires
+    (one-sided 4-sigma: a chance of about 3e-5 per history)."""
+    for seed in range(40):
+        process = (NONE, REQUESTS, STRONG)[seed % 3]
+        _, counts = requests_history(np.random.default_rng(seed), TICKS_PER_DAY, process, peak=320.0)
+        assert count_problems(counts[:, 0], DT, "requests") == [], seed
+
+
+def test_scaled_or_fractional_counts_are_named():
+    """A rate times a constant (counts scaled by 0.4, as a per-second rate read as a count would be) varies
+    less than Poisson counts can; a series of non-whole numbers is not a counter's increments."""
+    rng = np.random.default_rng(5)
+    _, counts = requests_history(rng, TICKS_PER_DAY, NONE)
+    scaled = count_problems(np.round(0.4 * counts[:, 0]), DT, "requests")
+    assert len(scaled) == 1 and "dispersion index 0.4" in scaled[0], scaled
+    fractional = count_problems(counts[:, 0] / 60, DT, "requests", dispersion=False)
+    assert len(fractional) == 1 and "not whole numbers" in fractional[0] and "100.0%" in fractional[0], fractional
+    assert count_problems(np.full((10, 3), np.nan), DT, "requests") == []
 
 
 @pytest.mark.parametrize("ticks", [0, 1, 5, 50])

@@ -114,6 +114,21 @@ def test_check_passes_a_series_drawn_from_the_model():
 
 # -- the production series -------------------------------------------------------------------------
 
+def test_calibrate_names_the_series_that_are_not_counter_increments():
+    """The README's claim: Twitter's scaled rate is fractional and too regular for Poisson counts, the
+    Microsoft MongoDB and API rates fractional; the other series draw no note."""
+    from rampsim.calibration.estimators import count_problems
+
+    kinds = {}
+    for name in realdata.SERIES:
+        series = realdata.load(name)
+        notes = count_problems(series.counts, series.dt, "requests")
+        kinds[name] = tuple(("whole numbers" in note, "dispersion index" in note) for note in notes)
+    fractional, both = ((True, False),), ((True, False), (False, True))
+    assert kinds == {**{name: () for name in realdata.SERIES}, "twitter/raw_data": both,
+                     **{f"ms/{name}": fractional for name in ("mongo-01", "mongo-02", "mongo-03", "mongo-04", "api-01")}}
+
+
 SLOW = {"ms/mongo-01", "ms/mongo-02", "ms/mongo-03", "ms/mongo-04", "ms/machine-01"}  # 2-5 s each
 
 

@@ -19,8 +19,8 @@ import numpy as np
 from scipy import special
 
 from rampsim.calibration.estimators import (
-    ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, fit_errors, fit_health, fit_latency,
-    fit_requests,
+    ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors, fit_health,
+    fit_latency, fit_requests,
 )
 from rampsim.plan import Plan, with_overrides
 from rampsim.telemetry import Telemetry
@@ -44,6 +44,7 @@ class Calibration:
     ticks: int
     duration: float
     arm: str
+    data_problems: tuple[str, ...] = ()   # what the history's counts hold that the model cannot
 
     def estimates(self) -> dict[str, Estimate]:
         """Every estimate by its path in the ``traffic:`` section."""
@@ -84,9 +85,10 @@ class Calibration:
                        method=f"{typical.method}, divided by a typical tick's latency multiplier {factor:.4g}")
 
     def notes(self) -> list[str]:
-        """What the history could not tell, each with the default used instead."""
+        """What the history could not tell, each with the default used instead; then what its counts hold
+        that no counter of independent requests can (:func:`~rampsim.calibration.estimators.count_problems`)."""
         return [f"{path}: {estimate.note or 'not estimable'}; the stated default {estimate.value:g} is used"
-                for path, estimate in self.estimates().items() if estimate.fallback]
+                for path, estimate in self.estimates().items() if estimate.fallback] + list(self.data_problems)
 
     def traffic(self, plan: Plan) -> dict[str, Any]:
         """The plan's ``traffic:`` data with every fitted value written over it."""
@@ -139,7 +141,9 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline") -> Calibrat
     valid = int(np.isfinite(requests).all(axis=1).sum())
     return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
                        health=health, segments=layout.segments, shares=tuple(float(s) for s in shares),
-                       instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm)
+                       instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm,
+                       data_problems=tuple(count_problems(requests, dt, "requests")
+                                           + count_problems(errors, dt, "errors", dispersion=False)))
 
 
 def with_traffic(plan: Plan, calibration: Calibration) -> Plan:

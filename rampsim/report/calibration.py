@@ -65,7 +65,8 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
         lines.append(f"| `{path}` | {estimate.value:.4g} | {shown} | {estimate.method} |")
     notes = calibration.notes()
     if notes:
-        lines += ["", "## What the history could not tell", ""] + [f"- {note}" for note in notes]
+        lines += ["", "## Notes: what the history could not tell, and what the model cannot reproduce", ""]
+        lines += [f"- {note}" for note in notes]
     lines += ["", "## Observed against simulated", "",
               "| series | KS distance | p-value (optimistic: minutes are autocorrelated) | lag-1 acf history | "
               "lag-1 acf model |", "|---|---|---|---|---|"]
