@@ -1,6 +1,7 @@
 """``rampsim calibrate`` and ``rampsim backtest`` on recordings of a simulated service's history."""
 from __future__ import annotations
 
+import csv
 import gzip
 import math
 from pathlib import Path
@@ -80,6 +81,55 @@ def test_calibrate_says_when_the_requests_are_not_a_counters_increments(one_day_
         "requests: 100.0% of the 5,760 complete scrapes' increases are not whole numbers: the series holds rates "
         "or scaled counts, not a counter's increments (the sampling noise the fit sets apart assumes whole counts)"]
     assert not any(note.startswith("errors:") for note in notes)
+
+
+def _without_series(source: Path, target: Path, series: str) -> Path:
+    """``source`` (a per-tick CSV) without the columns of ``series``: a recording that lacks them."""
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    keep = [i for i, name in enumerate(rows[0]) if not name.startswith(series + "{")]
+    assert 1 < len(keep) < len(rows[0])
+    with gzip.open(target, "wt", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([row[i] for i in keep] for row in rows)
+    return target
+
+
+def test_a_series_missing_from_the_history_keeps_the_plans_values(one_day, tmp_path, capsys, reference_plan):
+    """No error series: the error rates stay the plan's own, said so; nothing is written as NaN, and the
+    section makes a valid plan."""
+    history = _without_series(one_day, tmp_path / "no-errors.csv.gz", "rampsim_request_errors_total")
+    out = tmp_path / "traffic.yaml"
+    assert main(["calibrate", str(REFERENCE), "--replay", str(history), "-o", str(out)]) == 0
+    text, err = out.read_text(), capsys.readouterr().err
+    assert "nan" not in text.lower()
+    assert "segments.A.error_rate: no scrape with both requests and errors; the plan's own value is kept" in err
+    assert "variability.errors.sd: no scrape of the history holds this series" in err
+    section = yaml.safe_load(text)["traffic"]
+    assert section["segments"]["A"]["error_rate"] == reference_plan.traffic["segments"]["A"]["error_rate"]
+    assert section["load"]["average"] != reference_plan.traffic["load"]["average"]     # the requests were fitted
+    plan_text = REFERENCE.read_text().split("\ntraffic:\n")[0] + "\n" + yaml.safe_dump({"traffic": section})
+    assert traffic_config(plan_from_text(plan_text + "\nfaults: []\n", "calibrated.yaml")).segments["A"].error_rate \
+        == pytest.approx(0.00065)
+
+
+@pytest.mark.parametrize("series, arm", [("rampsim_requests_total", "baseline"), (None, "canary")])
+def test_a_history_without_the_arms_requests_is_unavailable(one_day, tmp_path, capsys, series, arm):
+    history = _without_series(one_day, tmp_path / "h.csv.gz", series) if series else one_day
+    for command in ("calibrate", "backtest"):
+        assert main([command, str(REFERENCE), "--replay", str(history), "--arm", arm]) == 5
+        err = capsys.readouterr().err
+        assert f"history unavailable: no scrape holds the {arm} arm's requests" in err, err
+        assert f'rampsim_requests_total{{arm="{arm}"}}' in err
+
+
+def test_calibrate_refuses_outputs_it_cannot_write_before_reading_the_history(tmp_path, capsys):
+    missing = tmp_path / "no-such-recording.csv"      # never read: the outputs are refused first
+    (tmp_path / "a-file").write_text("")
+    for options, message in ((["-o", str(tmp_path)], "is a directory"),
+                             (["-o", str(tmp_path / "nowhere" / "t.yaml")], "no directory"),
+                             (["--report", str(tmp_path / "a-file")], "is not a directory")):
+        assert main(["calibrate", str(REFERENCE), "--replay", str(missing), *options]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_backtest_prints_the_history_next_to_the_simulation(one_day, capsys):

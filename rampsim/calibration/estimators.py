@@ -409,7 +409,7 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
 
 def _rate_estimate(errors: float, requests: float, jack: Optional[tuple[float, float]]) -> Estimate:
     if requests <= 0:
-        return Estimate(math.nan, 0.0, 1.0, "default", True, "no requests")
+        return Estimate(math.nan, 0.0, 1.0, "default", True, "no scrape with both requests and errors")
     low, high = (g / requests for g in _garwood(errors))
     if jack is None:
         return Estimate(errors / requests, low, min(high, 1.0), "exact Poisson (Garwood)",
@@ -901,7 +901,7 @@ def _burst_fit(measures: _Measures, det: _Detection, n_valid: int, dt: float, co
     count = len(det.starts)
     threshold = math.exp(det.k * math.sqrt(det.level_var + det.typical_noise)) if math.isfinite(det.k) else math.inf
     if n_valid < 10:
-        note = "history too short to look for bursts"
+        note = "history too short to look for bursts" if n_valid else "no scrape of the history holds this series"
         return BurstFit(_fallback("burst_per_day", note), _fallback("burst_duration", note),
                         _fallback("burst_multiplier", note, 1.0), _fallback("burst_spread", note),
                         _fallback("burst_common", note, 0.0, 1.0), 0, threshold)
@@ -1047,7 +1047,8 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
     core = _core(values, noise, dt, prepared.scale, max_blocks)
     n_valid = int((np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)).sum())
     if core is None:
-        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed"
+        note = (f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed" if n_valid
+                else "no scrape of the history holds this series")
         sd, tau, jitter = _fallback("sd", note), _fallback("correlation_time", note), _fallback("jitter", note)
         detected, sd2, phi, jitter_var, k = False, 0.0, 0.0, det.level_var, 0
     else:

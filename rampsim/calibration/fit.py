@@ -12,6 +12,7 @@ simulating that model.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -85,25 +86,41 @@ class Calibration:
                        method=f"{typical.method}, divided by a typical tick's latency multiplier {factor:.4g}")
 
     def notes(self) -> list[str]:
-        """What the history could not tell, each with the default used instead; then what its counts hold
-        that no counter of independent requests can (:func:`~rampsim.calibration.estimators.count_problems`)."""
-        return [f"{path}: {estimate.note or 'not estimable'}; the stated default {estimate.value:g} is used"
+        """What the history could not tell, each with what is used instead (the stated default, or the plan's
+        own value where there is no default); then what its counts hold that no counter of independent
+        requests can (:func:`~rampsim.calibration.estimators.count_problems`)."""
+        return [f"{path}: {estimate.note or 'not estimable'}; " + (
+                    f"the stated default {estimate.value:g} is used" if math.isfinite(estimate.value)
+                    else "the plan's own value is kept")
                 for path, estimate in self.estimates().items() if estimate.fallback] + list(self.data_problems)
 
     def traffic(self, plan: Plan) -> dict[str, Any]:
-        """The plan's ``traffic:`` data with every fitted value written over it."""
+        """The plan's ``traffic:`` data with every fitted value written over it; a value the history could
+        not tell and that has no stated default (a load, an error rate, a P99 without their series) stays
+        the plan's own."""
         traffic: dict[str, Any] = copy.deepcopy(plan.traffic or {})
-        traffic["load"] = self.load.as_config()
-        percents = [round(share * 100, 4) for share in self.shares]
-        percents[-1] = round(100 - sum(percents[:-1]), 4)   # shares must add up to 100% exactly
-        traffic["segments"] = {name: {"share": f"{percent:.4f}%", "error_rate": f"{max(rate.value, 0.0) * 100:.6g}%"}
-                               for name, percent, rate in zip(self.segments, percents, self.error_rates.rates)}
+        known = math.isfinite
+        if known(self.load.average.value):
+            traffic["load"] = self.load.as_config()
+        segments = dict(traffic.get("segments") or {})
+        if sum(self.shares) > 0 and known(sum(self.shares)) and self.ticks > 0:
+            percents = [round(share * 100, 4) for share in self.shares]
+            percents[-1] = round(100 - sum(percents[:-1]), 4)   # shares must add up to 100% exactly
+            segments = {name: {**dict(segments.get(name) or {}), "share": f"{percent:.4f}%"}
+                        for name, percent in zip(self.segments, percents)}
+        for name, rate in zip(self.segments, self.error_rates.rates):
+            if known(rate.value) and name in segments:
+                segments[name] = {**dict(segments[name]), "error_rate": f"{max(rate.value, 0.0) * 100:.6g}%"}
+        traffic["segments"] = segments
         service = dict(traffic.get("service") or {})
         instances = service.get("instances") or {"baseline": 45, "canary": 5}
         # The fitted P99 holds at the history's average load, spread over the plan's instances.
-        service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
-        service["p99"] = f"{self.service_p99().value * 1000:.6g}ms"
-        service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
+        if known(self.load.average.value):
+            service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
+        if known(self.service_p99().value):
+            service["p99"] = f"{self.service_p99().value * 1000:.6g}ms"
+        if known(self.health.failure.value):
+            service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
         traffic["service"] = service
         traffic["variability"] = {
             "requests": self.requests.as_config(), "errors": self.errors.as_config(),

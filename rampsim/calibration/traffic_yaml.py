@@ -23,7 +23,8 @@ def _interval(estimate: Estimate, scale: float, unit: str) -> str:
         return "inf" if math.isinf(x) else f"{x * scale:.4g}{unit}"
 
     if estimate.fallback:
-        return f"not estimable ({estimate.note or 'no data'}): default"
+        kept = "default" if math.isfinite(estimate.value) else "the plan's own"
+        return f"not estimable ({estimate.note or 'no data'}): {kept}"
     return f"95% [{shown(estimate.low)}, {shown(estimate.high)}] ({estimate.method})"
 
 

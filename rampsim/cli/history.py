@@ -10,12 +10,15 @@ weights, and every window the gate stops is an empirical false rollback, printed
 next to the simulated false-rollback rate of the same plan under the calibrated
 model.
 
-Exit codes: 0 done; 2 usage error; 3 invalid plan or naming file; 5 history
-unavailable (Prometheus unreachable or failing, unreadable recording, too short).
+Exit codes: 0 done; 2 usage error (an ``-o`` file or ``--report`` directory that
+cannot be written is refused before the history is read); 3 invalid plan or naming
+file; 5 history unavailable (Prometheus unreachable or failing, unreadable recording,
+too short, or no scrape holding the arm's requests).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -110,13 +113,36 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
     present = ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "
           f"{int(present.sum())} with {args.arm} requests", file=sys.stderr)
+    if not present.any():
+        print(f"rampsim: history unavailable: no scrape holds the {args.arm} arm's requests (series "
+              f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{args.arm}\"}}): check --arm and the plan's "
+              "prometheus: naming", file=sys.stderr)
+        return None, EXIT_UNAVAILABLE
     return (plan, naming, history), 0
+
+
+def _output_checked(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an ``-o`` file or a ``--report`` directory that cannot be written."""
+    from rampsim.experiment.chunks import output_directory
+
+    if args.output != "-":
+        output = Path(args.output)
+        if output.is_dir():
+            raise UsageError(f"-o {args.output}: is a directory")
+        parent = output.parent if str(output.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"-o {args.output}: no directory {parent}")
+        if not os.access(parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+            raise UsageError(f"-o {args.output}: cannot write there")
+    if args.report:
+        output_directory(Path(args.report))
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from rampsim.calibration.fit import calibrate
     from rampsim.calibration.traffic_yaml import traffic_yaml
 
+    _output_checked(args)
     loaded, code = _load(args)
     if loaded is None:
         return code
@@ -126,7 +152,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         print(f"traffic: section written to {args.output}", file=sys.stderr)
     for note in calibration.notes():
         print(f"note: {note}", file=sys.stderr)
