@@ -193,6 +193,63 @@ def test_nothing_on_a_clean_flagger_canary_and_its_hazards_otherwise():
     assert codes == ["FH2", "FH6", "FH9"]
 
 
+@pytest.mark.parametrize("metric, code", [
+    ("{name: request-success-rate, thresholdRange: {}, interval: 1m}", "FH7"),
+    ("{name: request-success-rate, interval: 1m}", "FH7"),
+    ("{name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}", "FH8"),
+    ("{name: errors, interval: 1m, query: 'sum(rate(http_requests_total{code=~\"5..\"}[1m]))'}", "FH3"),
+])
+def test_a_flagger_check_that_can_never_fail_or_always_fails_is_a_hazard(metric, code):
+    canary = f"""
+    apiVersion: flagger.app/v1beta1
+    kind: Canary
+    metadata: {{name: podinfo, namespace: test}}
+    spec:
+      provider: linkerd
+      targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
+      analysis:
+        interval: 1m
+        threshold: 5
+        maxWeight: 50
+        stepWeight: 10
+        metrics:
+        - {metric}
+    """
+    assert [f.code for f in lint_flagger(flagger_gate(canary))] == [code]
+
+
+def test_an_argo_failure_limit_of_minus_one_is_a_hazard():
+    text = CLEAN_ARGO[0].replace("failureLimit: 1", "failureLimit: -1")
+    (finding,) = lint_argo(argo_gate(text))
+    assert finding.code == "H5f" and "can never fail" in finding.behaviour
+    assert lint_argo(argo_gate(CLEAN_ARGO[0].replace("failureLimit: 1", "failureLimit: 0"))) == []
+
+
+def test_lint_measures_that_an_impossible_range_rolls_back_every_healthy_ramp(tmp_path):
+    gate = tmp_path / "canary.yaml"
+    gate.write_text(textwrap.dedent("""
+    apiVersion: flagger.app/v1beta1
+    kind: Canary
+    metadata: {name: podinfo, namespace: test}
+    spec:
+      provider: linkerd
+      targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+      analysis:
+        interval: 1m
+        threshold: 2
+        maxWeight: 50
+        stepWeight: 10
+        metrics:
+        - {name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}
+    """))
+    from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
+
+    (linted,), problems = lint_gates(gate)
+    assert not problems and [f.code for f in linted.findings] == ["FH8"]
+    line = consequence(linted.findings[0], rehearse_healthy(linted, seeds=2))
+    assert line.startswith("on 2 healthy simulated ramps: rolls back 2 of 2"), line
+
+
 def test_cli_lint_prints_one_line_per_hazard(tmp_path, capsys):
     gate = tmp_path / "gate.yaml"
     gate.write_text(textwrap.dedent("""

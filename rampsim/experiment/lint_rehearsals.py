@@ -55,7 +55,8 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "H2": ("Error:empty",), "H4": ("Error:empty",),
     "H6": ("run-error",), "H6u": ("run-error",),
     "H3a": ("Failed:NaN",), "H3c": ("Inconclusive:NaN",),
-    "FH3": ("failed-check",), "FH4": ("failed-check",), "FH5": ("failed-check",), "FH10": ("no-values",),
+    "FH3": ("failed-check",), "FH4": ("failed-check",), "FH5": ("failed-check",), "FH8": ("failed-check",),
+    "FH10": ("no-values",),
 }
 """The cause in a rehearsal that a finding's hazard produces (see the module docstring); one entry per code of
 :data:`~rampsim.gates.lint.OUTCOME_CODES`."""

@@ -14,6 +14,7 @@ H3a   a ratio query (0/0 = NaN with no traffic) and a success condition only: Na
 H3c   a ratio query and both conditions: NaN is Inconclusive (the rollout pauses)
 H4    a comparison filter inside the query (``> 0.01``): healthy data gives an empty result
 H5    no condition: every measurement is Successful, the metric can never fail
+H5f   ``failureLimit: -1``: Argo never counts failed measurements, the metric can never fail
 H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the run is Error
 H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
 H7    ``args.x`` in a condition without ``{{ }}``: an unknown name, every measurement is Error
@@ -21,11 +22,13 @@ H9    a PromQL window longer than the interval: consecutive measurements overlap
 HQ    a query Prometheus rejects (a range vector where an instant one is needed...): Error every time
 ====  ==========================================================================================
 
-Flagger (``F`` codes): a metric Flagger never checks (FH2), a duration check with no threshold
-(fails at 1 ms, FH3), a template with ``{{ interval }}`` and no metric interval (renders ``[]``,
-FH4), a missing MetricTemplate (FH5), a success-rate minimum written as a fraction (FH6), a
-window longer than the analysis interval (FH9), a blue/green canary nothing sends traffic to
-(FH10).
+Flagger (``F`` codes): a metric Flagger never checks (FH2), a duration or custom check with no
+threshold (its limit is 0: fails at 1 ms or at any positive value, FH3), a template with
+``{{ interval }}`` and no metric interval (renders ``[]``, FH4), a missing MetricTemplate (FH5),
+a success-rate minimum written as a fraction (FH6), a check no value can fail (an empty
+``thresholdRange``, or a success rate with neither range nor threshold, FH7), a range whose
+``min`` is above its ``max`` (every value fails, FH8), a window longer than the analysis
+interval (FH9), a blue/green canary nothing sends traffic to (FH10).
 
 Each finding names the file and line, says in one line what is wrong and what the controller
 then does, and which metric it concerns (:attr:`Finding.metric`).
@@ -68,9 +71,9 @@ from rampsim.promql.parse import Binary, Call, Node, RangeSelector, Selector, Un
 __all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
            "OUTCOME_CODES"]
 
-CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H6", "H6u", "H7", "H9", "HQ",
-         "FH2", "FH3", "FH4", "FH5", "FH6", "FH9", "FH10")
-OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH10")
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5f", "H6", "H6u", "H7", "H9", "HQ",
+         "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10")
+OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
 healthy simulated ramp. The others (a gate that cannot fail, overlapping windows) change what an incident does."""
 
@@ -217,6 +220,11 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
         if not conditions and not decided("successCondition", "failureCondition"):
             add("H5", "no successCondition or failureCondition",
                 "every measurement is Successful unless the query errs: the metric can never fail")
+        limit = metric.failureLimit
+        if str(limit).strip() == "-1" and not decided("failureLimit"):
+            add("H5f", "failureLimit -1: Argo does not count failed measurements",
+                "no failed measurement fails the metric: it can never fail, only errors or inconclusive "
+                "results stop the rollout", "failureLimit")
         for field, condition in (("successCondition", metric.successCondition),
                                  ("failureCondition", metric.failureCondition)):
             if condition and not _ANY_TAG.search(condition):
@@ -354,9 +362,22 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
             add("FH2", "not a builtin, and no templateRef or query",
                 "Flagger never checks it: it can never fail (flagger#1581)")
             continue
-        if metric.name == "request-duration" and metric.thresholdRange is None and not metric.threshold:
+        bounds = metric.thresholdRange
+        if metric.name == "request-duration" and bounds is None and not metric.threshold:
             add("FH3", "request-duration with no thresholdRange and no threshold",
                 "the limit is 0 ms: every tick with a latency of 1 ms or more is a failed check")
+        elif metric.kind in ("template", "query") and bounds is None and metric.threshold is None:
+            add("FH3", "a custom metric with no thresholdRange and no threshold",
+                "the limit is 0: every tick whose value is above 0 is a failed check")
+        if bounds is not None and bounds.min is None and bounds.max is None:
+            add("FH7", "thresholdRange with neither min nor max",
+                "no value fails the check: the metric can never fail")
+        elif metric.name == "request-success-rate" and bounds is None and not metric.threshold:
+            add("FH7", "request-success-rate with no thresholdRange and no threshold",
+                "the minimum is 0%: no success rate fails the check, the metric can never fail")
+        if bounds is not None and bounds.min is not None and bounds.max is not None and bounds.min > bounds.max:
+            add("FH8", f"thresholdRange min {bounds.min:g} above its max {bounds.max:g}",
+                "every value fails the check: every canary is rolled back, healthy or not")
         if (metric.name == "request-success-rate" and metric.thresholdRange is not None
                 and metric.thresholdRange.min is not None and metric.thresholdRange.min <= 1):
             add("FH6", f"success-rate minimum {metric.thresholdRange.min:g}: Flagger's success rate is a "
