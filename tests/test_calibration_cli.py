@@ -186,3 +186,9 @@ def test_backtest_on_a_long_history_agrees_with_the_simulated_rate(reference_pla
     pooled = (x1 + x2) / (n1 + n2)
     z = (x1 / n1 - x2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     assert abs(z) < 2.576, (x1, n1, x2, n2)
+
+
+def test_a_history_that_ends_before_it_starts_names_both_instants(one_day, capsys):
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--start", str(START + 100),
+                 "--end", str(START)]) == 2
+    assert "the history ends (2025-03-01T00:00:00Z) before it starts (2025-03-01T00:01:40Z)" in capsys.readouterr().err

@@ -189,3 +189,17 @@ def test_validate_checks_mixes_against_the_plan_and_names_each_problem(tmp_path,
     # a mix given where the plan goes: a usage error that says how to check it
     assert main(["validate", str(MIX_SMALL)]) == 2
     assert f"validate PLAN --mix {MIX_SMALL}" in capsys.readouterr().err
+
+
+def test_a_short_ramp_without_a_traffic_section_is_not_refused_for_the_default_load(tmp_path, capsys):
+    """The default load (the runbook's, bursts from 20 minutes in) is not the user's: a 15-minute ramp that
+    writes no traffic: section simulates it without a burst; a bursts load the plan writes is still checked."""
+    short = MINIMAL.replace("duration: 1h", "duration: 15m").replace("at: 15m", "at: 10m") \
+        .replace("window: 15m}", "window: 10m}").replace("at: 1h", "at: 15m")
+    plan = tmp_path / "short.yaml"
+    plan.write_text(short)
+    assert main(["validate", str(plan)]) == 0
+    plan.write_text(short + "traffic:\n  load: {shape: bursts, average: 100/s, peak: 200/s}\n")
+    assert main(["validate", str(plan)]) == 3
+    assert f"short.yaml:{short.count(chr(10)) + 2}: traffic.load.first: the first burst at 20m comes after the ramp " \
+           "ends (15m)" in capsys.readouterr().err

@@ -75,8 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  description="Report the known hazards of Argo Rollouts and Flagger gate files "
                                              "(line, explanation, what the controller does) and, for those that can "
                                              "stop a healthy release, what they did on healthy simulated ramps. "
-                                             "Exit codes: 0 clean; 1 hazards found; 2 bad arguments; 3 a file that "
-                                             "cannot be read.")
+                                             "Exit codes: 0 clean; 1 hazards found; 2 bad arguments; 3 no file could "
+                                             "be linted (unreadable, or holding no gate rampsim can lint, such as "
+                                             "an AnalysisTemplate with no Prometheus metric).")
     lint.add_argument("files", nargs="+", metavar="FILE", help="gate files (Rollouts and MetricTemplates help)")
     lint.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
                       help="measure each hazard that can stop a healthy release on a few healthy simulated ramps "
@@ -91,8 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="Write a plan's imported (or swept and recommended) gate back as an "
                                                "Argo AnalysisTemplate, a Flagger analysis or a Kayenta canary config "
                                                "(JSON; --stage also writes the Spinnaker kayentaCanary stage). Exit "
-                                               "codes: 0 written; 2 bad arguments (an unwritable -o); 3 invalid plan, "
-                                               "or a plan without that controller's section.")
+                                               "codes: 0 written; 2 bad arguments (an unwritable -o, or a plan without "
+                                               "that controller's section); 3 invalid plan.")
     export.add_argument("kind", choices=("argo", "flagger", "kayenta"), help="which controller's files")
     export.add_argument("plan", help="a plan with an argo:, flagger: or kayenta: section")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

@@ -18,6 +18,7 @@ from rampsim.prod.assembler import Assembler
 from rampsim.prod.samples import Notice
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.clock import ScrapeGrid
+from rampsim.prod.instants import format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import Source
 from rampsim.telemetry import Telemetry
@@ -45,7 +46,7 @@ def read_history(plan: Plan, source: Source, start: float, end: float, naming: O
     """Every scrape of ``source`` in ``[start, end]`` (unix seconds) on ``plan``'s layout and scrape grid."""
     interval = plan.telemetry.scrape_interval
     if end <= start:
-        raise UsageError(f"the history ends ({end:g}) before it starts ({start:g})")
+        raise UsageError(f"the history ends ({format_instant(end)}) before it starts ({format_instant(start)})")
     grid = ScrapeGrid(start, interval, int((end - start) // interval) + 1)
     series = plan.layout.n_counters + plan.layout.n_gauges
     if grid.n_ticks * series > MAX_SAMPLES:

@@ -74,7 +74,7 @@ def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeri
         rows: list[list[float]] = []
         for row in reader:
             if row:
-                stamp, values = _row(row, len(header), f"{filename}:{reader.line_num}: ")
+                stamp, values = _row(row, header, f"{filename}:{reader.line_num}: ")
                 stamps.append(stamp)
                 rows.append(values)
     except csv.Error as exc:
@@ -97,15 +97,21 @@ def _series(cell: str, column: int, filename: str) -> dict[str, str]:
     return parsed
 
 
-def _row(row: list[str], width: int, where: str) -> tuple[int, list[float]]:
+def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float]]:
     """A row's timestamp in milliseconds and its values (``NaN`` for an empty cell)."""
-    if len(row) != width:
-        raise OpenMetricsError(f"{where}{len(row)} cells, the header has {width}")
+    if len(row) != len(header):
+        raise OpenMetricsError(f"{where}{len(row)} cells, the header has {len(header)}")
     try:
         seconds = parse_instant(row[0].strip(), now=_no_now)
-        values = [float(cell) if cell.strip() else np.nan for cell in row[1:]]
     except ValueError as exc:
-        raise OpenMetricsError(f"{where}{exc}") from None
+        raise OpenMetricsError(f"{where}timestamp: {exc}") from None
+    values = []
+    for column, (cell, name) in enumerate(zip(row[1:], header[1:]), 2):
+        try:
+            values.append(float(cell) if cell.strip() else np.nan)
+        except ValueError:
+            raise OpenMetricsError(f"{where}column {column} ({name.strip()}): {cell.strip()!r} is not a number") \
+                from None
     return timestamp_ms(seconds, where, row[0].strip()), values
 
 

@@ -274,7 +274,8 @@ class TrafficConfig(_Model):
         if set(self.service.instances) != arms:
             problems.append((("traffic", "service", "instances"),
                              f"give an instance count for each arm ({', '.join(sorted(arms))})"))
-        if self.load.shape == "bursts" and self.load.first >= plan.duration:
+        written = isinstance(plan.traffic, dict) and "load" in plan.traffic   # the default load suits any ramp
+        if written and self.load.shape == "bursts" and self.load.first >= plan.duration:
             problems.append((("traffic", "load", "first"),
                              f"the first burst at {format_value(self.load.first, Kind.DURATION)} comes after the ramp "
                              f"ends ({format_value(plan.duration, Kind.DURATION)}): the load would never reach its peak"))

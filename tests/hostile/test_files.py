@@ -173,7 +173,8 @@ def test_non_finite_counter_values_are_read(tmp_path, value):
     ("run.om", openmetrics(f"1 {START}000"), 2, "timestamps look like milliseconds"),
     ("run.csv", tick_csv(f"{START}000,1", f"{START + 15}000,2"), 2, "timestamps look like milliseconds"),
     ("run.csv", tick_csv(f"{START},1", "1969-12-31T23:59:45Z,2"), 3, "timestamp 1969-12-31T23:59:45Z is before 1970"),
-], ids=["om-negative", "om-nan", "om-milliseconds", "csv-milliseconds", "csv-1969"])
+    ("run.csv", tick_csv(f"{START},1", f"{START + 15},abc"), 3, f"column 2 ({SERIES}): 'abc' is not a number"),
+], ids=["om-negative", "om-nan", "om-milliseconds", "csv-milliseconds", "csv-1969", "csv-cell-not-a-number"])
 def test_impossible_timestamps_are_refused_with_their_line(tmp_path, capsys, name, text, line, message):
     code, err = run(capsys, "gate", PLAN, "--replay", write(tmp_path, name, text))
     assert code == UNAVAILABLE
