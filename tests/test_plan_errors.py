@@ -203,3 +203,13 @@ def test_a_short_ramp_without_a_traffic_section_is_not_refused_for_the_default_l
     assert main(["validate", str(plan)]) == 3
     assert f"short.yaml:{short.count(chr(10)) + 2}: traffic.load.first: the first burst at 20m comes after the ramp " \
            "ends (15m)" in capsys.readouterr().err
+
+
+def test_a_plan_given_as_the_mix_is_named_so_and_a_plan_field_in_a_mix_is_not_misspelt(tmp_path, capsys):
+    assert main(["validate", str(REFERENCE), "--mix", str(REFERENCE)]) == 3
+    assert f"{REFERENCE}: a plan, not a scenario mix (a mix has 'name' and 'scenarios')" in capsys.readouterr().err
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("name: m\nscenarios:\n  healthy: {weight: 1, faults: []}\nphases: []\n")
+    assert main(["validate", str(REFERENCE), "--mix", str(mix)]) == 3
+    err = capsys.readouterr().err
+    assert "mix.yaml:4: phases: unknown field 'phases' here" in err and "did you mean" not in err

@@ -89,6 +89,8 @@ def load_mix(path: Union[str, Path], plan: Plan) -> Mix:
 def mix_from_document(document: Document, plan: Plan) -> Mix:
     """The mix in ``document``, its faults checked against ``plan``; every problem reported at once."""
     data = document.data if document.data is not None else {}
+    if isinstance(data, dict) and "scenarios" not in data and {"phases", "rules"} & set(data):
+        raise PlanError([f"{document.filename}: a plan, not a scenario mix (a mix has 'name' and 'scenarios')"])
     problems: list[str] = []
     try:
         model: Optional[_MixModel] = validate_section(_MixModel, data, document)

@@ -101,6 +101,8 @@ def _message(error: Mapping[str, Any], loc: tuple) -> str:
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
         name = str(loc[-1]) if loc else "?"
+        if name in _KNOWN_FIELDS:   # a field of another part of a plan: no spelling to suggest
+            return f"unknown field {name!r} here"
         close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1, cutoff=0.7)
         return f"unknown field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
     if kind == "missing":
