@@ -21,12 +21,14 @@ Exit codes: 0 done, 1 lint found hazards, 2 bad arguments, 3 a file refused or i
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from rampsim.errors import UsageError
 from rampsim.gates.refusals import GateError
+from rampsim.plan import Plan, PlanError
 
 EXIT_HAZARDS = 1
 EXIT_INVALID = 3
@@ -251,13 +253,26 @@ def _write(text: str, output: Optional[str]) -> None:
         sys.stdout.write(text)
 
 
+def _imported_plan(text: str, output: Optional[str], sources: Sequence[str]) -> Plan:
+    """The plan an import writes, validated first: a problem names the files imported and the plan's field (the
+    plan itself is not written, so its lines would point nowhere)."""
+    from rampsim.gates.plan_sections import gated_plan_from_text
+
+    generated = output or "<plan>"
+    try:
+        return gated_plan_from_text(text, generated)
+    except PlanError as exc:
+        prefix = re.compile(re.escape(generated) + r"(:\d+)?: ")
+        raise PlanError([f"{', '.join(sources)}: the imported plan (not written) would be invalid: "
+                         f"{prefix.sub('', problem, count=1)}" for problem in exc.problems]) from None
+
+
 def _finish(kind: str, gate: object, name: str, sources: Sequence[str], notes: Sequence[str],
             output: Optional[str]) -> int:
     from rampsim.gates.imported_plan import plan_yaml
-    from rampsim.gates.plan_sections import gated_plan_from_text
 
     text = plan_yaml(kind, gate, name, sources, notes)  # type: ignore[arg-type]
-    plan = gated_plan_from_text(text, output or "<plan>")  # the written plan must validate
+    plan = _imported_plan(text, output, sources)
     _write(text, output)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -293,7 +308,7 @@ def run_import_flagger(args: argparse.Namespace) -> int:
 def run_import_kayenta(args: argparse.Namespace) -> int:
     from rampsim.gates.imported_plan import kayenta_plan_yaml
     from rampsim.gates.kayenta_import import StageOptions, import_kayenta
-    from rampsim.gates.plan_sections import gated_plan_from_text, load_gated_plan
+    from rampsim.gates.plan_sections import load_gated_plan
 
     base = load_gated_plan(args.plan) if args.plan else None
     options = StageOptions(
@@ -309,7 +324,7 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
     name = args.name or imported.gate.config.name or Path(args.config).stem
     text = kayenta_plan_yaml(imported.section, imported.gate, name, imported.sources, imported.notes, base,
                              args.weight)
-    plan = gated_plan_from_text(text, args.output or "<plan>")  # the written plan must validate
+    plan = _imported_plan(text, args.output, imported.sources)
     _write(text, args.output)
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
