@@ -99,25 +99,20 @@ def test_an_import_that_would_make_an_invalid_plan_names_the_files_imported(tmp_
     """A background analysis measured every 2000 hours makes phases longer than rampsim simulates: the problem
     names the files imported and the plan's field, not the lines of an output file that is never written."""
     template = write(tmp_path, "t.yaml", TEMPLATE.replace("interval: 20s", "interval: 2000h"))
-    rollout = write(tmp_path, "r.yaml", """
-    apiVersion: argoproj.io/v1alpha1
-    kind: Rollout
-    metadata: {name: shop}
-    spec:
-      strategy:
-        canary:
-          analysis:
-            templates: [{templateName: success-rate}]
-            startingStep: 1
-            args:
-            - {name: service-name, value: shop}
-            - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
-          steps:
-          - setWeight: 10
-          - pause: {duration: 5m}
-          - setWeight: 50
-          - pause: {duration: 10m}
-    """)
+    background = ROLLOUT.split("      steps:")[0] + """\
+      analysis:
+        templates: [{templateName: success-rate}]
+        startingStep: 1
+        args:
+        - {name: service-name, value: shop}
+        - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
+      steps:
+      - setWeight: 10
+      - pause: {duration: 5m}
+      - setWeight: 50
+      - pause: {duration: 10m}
+"""
+    rollout = write(tmp_path, "r.yaml", background)
     out = tmp_path / "plan.yaml"
     assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(out)]) == 3
     err = capsys.readouterr().err

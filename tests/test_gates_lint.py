@@ -168,23 +168,30 @@ def test_nothing_on_clean_argo_gates(text):
     assert lint_argo(argo_gate(text)) == []
 
 
+CANARY = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  provider: linkerd
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+"""
+
+
+def canary(*metrics: str) -> str:
+    """:data:`CANARY` with ``metrics``, one flow mapping each."""
+    return CANARY + "".join(f"    - {metric}\n" for metric in metrics)
+
+
 def test_nothing_on_a_clean_flagger_canary_and_its_hazards_otherwise():
-    clean = """
-    apiVersion: flagger.app/v1beta1
-    kind: Canary
-    metadata: {name: podinfo, namespace: test}
-    spec:
-      provider: linkerd
-      targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-      analysis:
-        interval: 1m
-        threshold: 5
-        maxWeight: 50
-        stepWeight: 10
-        metrics:
-        - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
-        - {name: request-duration, thresholdRange: {max: 500}, interval: 30s}
-    """
+    clean = canary("{name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}",
+                   "{name: request-duration, thresholdRange: {max: 500}, interval: 30s}")
     assert lint_flagger(flagger_gate(clean)) == []
     hazardous = clean.replace("thresholdRange: {min: 99}, interval: 1m", "thresholdRange: {min: 0.99}, interval: 5m") \
                      .replace("{name: request-duration, thresholdRange: {max: 500}, interval: 30s}",
@@ -200,22 +207,7 @@ def test_nothing_on_a_clean_flagger_canary_and_its_hazards_otherwise():
     ("{name: errors, interval: 1m, query: 'sum(rate(http_requests_total{code=~\"5..\"}[1m]))'}", "FH3"),
 ])
 def test_a_flagger_check_that_can_never_fail_or_always_fails_is_a_hazard(metric, code):
-    canary = f"""
-    apiVersion: flagger.app/v1beta1
-    kind: Canary
-    metadata: {{name: podinfo, namespace: test}}
-    spec:
-      provider: linkerd
-      targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
-      analysis:
-        interval: 1m
-        threshold: 5
-        maxWeight: 50
-        stepWeight: 10
-        metrics:
-        - {metric}
-    """
-    assert [f.code for f in lint_flagger(flagger_gate(canary))] == [code]
+    assert [f.code for f in lint_flagger(flagger_gate(canary(metric)))] == [code]
 
 
 def test_an_argo_failure_limit_of_minus_one_is_a_hazard():
@@ -227,21 +219,8 @@ def test_an_argo_failure_limit_of_minus_one_is_a_hazard():
 
 def test_lint_measures_that_an_impossible_range_rolls_back_every_healthy_ramp(tmp_path):
     gate = tmp_path / "canary.yaml"
-    gate.write_text(textwrap.dedent("""
-    apiVersion: flagger.app/v1beta1
-    kind: Canary
-    metadata: {name: podinfo, namespace: test}
-    spec:
-      provider: linkerd
-      targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-      analysis:
-        interval: 1m
-        threshold: 2
-        maxWeight: 50
-        stepWeight: 10
-        metrics:
-        - {name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}
-    """))
+    gate.write_text(canary("{name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}")
+                    .replace("threshold: 5", "threshold: 2"))
     from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
 
     (linted,), problems = lint_gates(gate)
