@@ -203,6 +203,10 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
     with pytest.raises(GridError, match=r"^grid point rules.error_rate_rollback.threshold=1 mins: "
                                         r"rules.error_rate_rollback.threshold: unknown unit 'mins'"):
         sweep(plan, grid=["rules.error_rate_rollback.threshold=1 mins,2%"], replicates=1, workers=1)
+    # two axes that vary one field (a wildcard over it) would label the gates by the one that lost
+    with pytest.raises(GridError, match="grid axes 'rules.error_rate_rollback.sustain' and 'rules.[*].sustain' both "
+                                        "vary rules.error_rate_rollback.sustain"):
+        sweep(plan, grid=["rules.error_rate_rollback.sustain=2m", "rules.*.sustain=1m"], replicates=1, workers=1)
     bad = tmp_path / "mix.yaml"
     bad.write_text("scenarios:\n  healthy: {weight: 50%}\n  broken:\n    weight: 5%\n"
                    "    faults: ['eror-rate:canary:+1%@1m']\n")

@@ -19,7 +19,7 @@ import numpy as np
 
 from rampsim.errors import UsageError
 from rampsim.gates.plan_sections import GATE_SECTIONS as IMPORTED_GATE_SECTIONS, gate_of
-from rampsim.plan.loader import PlanError, with_overrides
+from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import Plan
 
 __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "MAX_GRID_POINTS"]
@@ -123,6 +123,18 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
     paths = [axis.path for axis in axes]
     if len(set(paths)) != len(paths):
         raise GridError("each plan path can be varied by one axis only")
+    if len(axes) > 1 and plan.source is not None:
+        varied_by: dict[tuple, str] = {}
+        for path in paths:
+            try:
+                fields = matched_paths(plan.source.data, path)
+            except KeyError:
+                continue   # reported with the grid point below
+            for field in fields:
+                other = varied_by.setdefault(field, path)
+                if other != path:
+                    raise GridError(f"grid axes {other!r} and {path!r} both vary "
+                                    f"{'.'.join(str(part) for part in field)}: each field by one axis only")
     size = math.prod(len(axis.values) for axis in axes)
     if size > MAX_GRID_POINTS:
         raise GridError(f"grid: {' × '.join(str(len(axis.values)) for axis in axes)} = {size:,} gates; a sweep "

@@ -114,16 +114,18 @@ def _message(error: Mapping[str, Any], loc: tuple) -> str:
     return message
 
 
-def set_path(data: dict, dotted: str, value: Any) -> None:
-    """Set ``dotted`` (``rules.error_rate.threshold``) in nested ``data``.
+def matched_paths(data: Any, dotted: str) -> list[tuple]:
+    """The key paths in nested ``data`` that ``dotted`` (``rules.error_rate.threshold``) names.
 
     ``*`` matches every key at its level; branches below a ``*`` that lack the rest
     of the path are passed over (``checkpoints.*.criteria.availability.threshold``
-    sets it wherever a checkpoint has that criterion). ``KeyError`` if nothing matches.
+    names it wherever a checkpoint has that criterion); the last key may be new.
+    ``KeyError`` if nothing matches.
     """
     parts = dotted.split(".")
+    found: list[tuple] = []
 
-    def walk(node: Any, index: int, wildcard: bool) -> int:
+    def walk(node: Any, index: int, wildcard: bool, at: tuple) -> None:
         part = parts[index]
         last = index == len(parts) - 1
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -133,24 +135,32 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
         elif isinstance(node, dict) and (part in node or last):
             keys = [part]
         elif wildcard:
-            return 0
+            return
         else:
             known = [str(k) for k in node] if isinstance(node, dict) else []
             close = difflib.get_close_matches(part, known, n=1, cutoff=0.6)
             raise KeyError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan"
                            + (f"; did you mean {'.'.join([*parts[:index], close[0]])!r}?" if close else
                               f" (there: {', '.join(known)})" if 0 < len(known) <= 12 else ""))
-        changed = 0
         for key in keys:
             if last:
-                node[key] = value
-                changed += 1
+                found.append((*at, key))
             else:
-                changed += walk(node[key], index + 1, wildcard)
-        return changed
+                walk(node[key], index + 1, wildcard, (*at, key))
 
-    if walk(data, 0, False) == 0:
+    walk(data, 0, False, ())
+    if not found:
         raise KeyError(f"{dotted!r} matched nothing in the plan")
+    return found
+
+
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    """Set every field of nested ``data`` that ``dotted`` names (:func:`matched_paths`) to ``value``."""
+    for path in matched_paths(data, dotted):
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
 
 
 def with_overrides(plan: schema.Plan, overrides: Mapping[str, Any]) -> schema.Plan:
