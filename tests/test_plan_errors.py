@@ -213,3 +213,30 @@ def test_a_plan_given_as_the_mix_is_named_so_and_a_plan_field_in_a_mix_is_not_mi
     assert main(["validate", str(REFERENCE), "--mix", str(mix)]) == 3
     err = capsys.readouterr().err
     assert "mix.yaml:4: phases: unknown field 'phases' here" in err and "did you mean" not in err
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ("op: \">\"\n    threshold: 1%", "op: \">\"\n    threshold: 100%", "rules.error_rate", "'> 100%' never holds"),
+    ("op: \">\"\n    threshold: 1%", "op: \"<\"\n    threshold: 0%", "rules.error_rate", "'< 0%' never holds"),
+    ("errors: {metric: error_rate, op: \">\", threshold: 1%", "errors: {metric: error_rate, op: \">\", threshold: 100%",
+     "slo.objectives.errors", "'> 100%' never holds"),
+    ("error_rate: {metric: error_rate, op: \"<\", threshold: 0.5%", "error_rate: {metric: error_rate, op: \"<=\", "
+     "threshold: 100%", "final_gate.criteria.error_rate", "'<= 100%' always holds"),
+    ("p99: {metric: p99, op: \"<\", threshold: 200ms", "p99: {metric: p99, op: \">=\", threshold: 0ms",
+     "checkpoints.first.criteria.p99", "'>= 0ms' always holds"),
+])
+def test_a_condition_that_switches_its_rule_off_is_refused(tmp_path, capsys, old, new, field, message):
+    """A rule or SLO objective no value can breach, a criterion no value can fail: refused with file, line and
+    field, never accepted as a rule that is silently off."""
+    assert old in MINIMAL
+    path = tmp_path / "plan.yaml"
+    path.write_text(MINIMAL.replace(old, new))
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert re.search(rf"plan.yaml:\d+: {re.escape(field)}: {re.escape(message)}: the value lies between", err), err
+    assert main(["validate", str(path)]) == 3 and "could never" in capsys.readouterr().err
+
+
+def test_a_condition_that_holds_at_its_bound_is_kept():
+    plan = plan_from_text(MINIMAL.replace('op: ">"\n    threshold: 1%', 'op: ">="\n    threshold: 100%'))
+    assert plan.rules["error_rate"].threshold == 1.0

@@ -443,6 +443,34 @@ class Measure(Measurement):
         """The measure in words: ``P99 latency over the last 1m < 200ms``."""
         return f"{super().describe()} {self.op.value} {format_value(self.threshold, self.kind)}"
 
+    def value_range(self) -> tuple[float, float]:
+        """The values what is measured can take: a p-value's, a contrast's, a trend's, else the metric's bounds."""
+        if self.test is not None:
+            return 0.0, 1.0
+        low, high = definition_of(self.metric).bounds
+        if self.contrast == "difference":
+            return low - high, high - low
+        if self.contrast == "ratio" or (self.trend and self.contrast is None):
+            return 0.0, math.inf
+        if self.contrast == "relative":
+            return -1.0, math.inf
+        return low, high
+
+    def _condition_problem(self, wanted: str) -> Optional[str]:
+        """Why ``value <op> threshold`` can never hold (``wanted="some"``: a breach that never comes) or always
+        holds (``"every"``: a check that never fails) over :meth:`value_range`; ``None`` when it depends."""
+        low, high = self.value_range()
+        t, op = self.threshold, self.op
+        some = {Op.GT: t < high, Op.GE: t <= high, Op.LT: t > low, Op.LE: t >= low}[op]
+        every = {Op.GT: t < low, Op.GE: t <= low, Op.LT: t > high, Op.LE: t >= high}[op]
+        if (some if wanted == "some" else not every):
+            return None
+        span = f"between {format_value(low, self.kind)} and {format_value(high, self.kind)}"
+        condition = f"'{op.value} {format_value(t, self.kind)}'"
+        if wanted == "some":
+            return f"{condition} never holds: the value lies {span}, so this could never be breached (it would be off)"
+        return f"{condition} always holds: the value lies {span}, so this could never fail (it would be off)"
+
 
 def _bare_number_at_least_one(value: Any) -> bool:
     """Whether ``value`` is a whole number written without a unit, 1 or more: ``threshold: 10`` meant as "+10%"
@@ -460,6 +488,13 @@ class Criterion(Measure):
 
     rejects_with = (Op.GT, Op.GE)
 
+    @model_validator(mode="after")
+    def _can_fail(self) -> "Criterion":
+        problem = self._condition_problem("every")
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class Rule(Measure):
     """A continuous rule: breached when ``value <op> threshold`` for ``sustain`` or longer."""
@@ -474,11 +509,25 @@ class Rule(Measure):
         held = f" for {format_value(self.sustain, Kind.DURATION)} or longer" if self.sustain else ""
         return f"when {super().describe()}{held}: {self.severity} → {self.action}"
 
+    @model_validator(mode="after")
+    def _can_fire(self) -> "Rule":
+        problem = self._condition_problem("some")
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class Objective(Measure):
     """An SLO objective: an incident when ``value <op> threshold`` holds for ``sustain``."""
 
     sustain: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _can_be_breached(self) -> "Objective":
+        problem = self._condition_problem("some")
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 ActionName = Literal["continue", "hold", "rollback", "advance"]

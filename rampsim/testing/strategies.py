@@ -166,17 +166,19 @@ def _parameters(draw, metric: str) -> dict:
             if parameter not in fixed and parameter in _CHOICES}
 
 
-def _comparison(draw, criterion: bool, windows: list[str]) -> dict:
+def _comparison(draw, criterion: bool, windows: list[str], room: float) -> dict:
     """A random comparison with the baseline: a difference, ratio or relative change, perhaps guarded by
-    ``min_requests`` or taken at its peak; or a sequential test (a p-value, its threshold alpha)."""
+    ``min_requests`` or taken at its peak; or a sequential test (a p-value, its threshold alpha), its batch
+    no longer than the ``room`` seconds it has."""
     metric = draw(st.sampled_from(list(_DIFFERENCES)))
     breach_op, pass_op, _ = _MEASURES[metric]
     if metric in ("error_rate", "p99", "p50") and draw(st.integers(0, 3)) == 0:
         test = {"metric": metric, "compare": "baseline", "test": "sequential",
                 "margin": draw(st.sampled_from(["0%", "10%", "50%"])), "op": ">" if criterion else "<=",
                 "threshold": draw(st.sampled_from(["5%", "20%", "50%"]))}
-        if draw(st.booleans()):
-            test["batch"] = draw(st.sampled_from(["15s", "30s", "1m"]))
+        batches = [b for b in ("15s", "30s", "1m") if parse_duration(b) <= room]
+        if batches and draw(st.booleans()):
+            test["batch"] = draw(st.sampled_from(batches))
         return test
     how = "difference" if metric == "memory_growth" else draw(st.sampled_from(["difference", *_CONTRASTS]))
     thresholds = _DIFFERENCES[metric] if how == "difference" else _CONTRASTS[how]
@@ -201,7 +203,7 @@ def _measure(draw, criterion: bool, room: float, compared: bool = False) -> dict
     """
     fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
     if compared or draw(st.integers(0, 3)) == 0:
-        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"])
+        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"], room)
     metric = draw(st.sampled_from(list(_MEASURES)))
     breach_op, pass_op, threshold = _MEASURES[metric]
     windows = fitting + ["cumulative", "since_checkpoint"]
