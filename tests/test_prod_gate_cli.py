@@ -6,6 +6,8 @@ import time
 import urllib.error
 import urllib.request
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -95,6 +97,13 @@ def test_record_then_replay_gives_the_same_events(tmp_path, incident, capsys):
                 and len(s.timestamps_ms) == 413]) == 2
     assert gate("--replay", str(recorded), "--json") == 1
     assert capsys.readouterr().out == first
+
+
+def test_record_over_the_replayed_file_is_refused_before_anything_is_read(tmp_path, incident, capsys):
+    source = record(tmp_path, incident)
+    before = Path(source).read_bytes()
+    assert gate("--replay", source, "--record", source) == 2
+    assert "--record" in capsys.readouterr().err and Path(source).read_bytes() == before
 
 
 @pytest.mark.parametrize("args, code, message", [

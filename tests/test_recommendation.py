@@ -66,6 +66,15 @@ def test_table_footnote_and_summary_csv_name_the_same_gate(tmp_path, capsys, mon
     assert re.search(rf"\b{int(best['gate'])} ★ ", printed)   # the table and legend star the gate by its number
 
 
+def test_write_best_over_the_swept_plan_is_refused_before_the_sweep(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(VALIDATION.read_text())
+    assert main(["sweep", str(plan), "--grid", GRID[0], "--replicates", "2", "--workers", "1", "--no-progress",
+                 "--out", str(tmp_path / "grid"), "--write-best", str(plan)]) == 2
+    assert "that is the plan file this command reads" in capsys.readouterr().err
+    assert plan.read_text() == VALIDATION.read_text() and not (tmp_path / "grid").exists()
+
+
 def test_write_best_writes_a_plan_that_reproduces_its_row(result, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     costs = "fr=1,mi=3,harm=0"

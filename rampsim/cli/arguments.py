@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Optional
 
 from rampsim import units
 from rampsim.errors import UsageError
@@ -130,3 +131,14 @@ def add_prometheus_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attempts", type=count(1, MAX_ATTEMPTS), default=3,
                         help=f"tries per request before giving up, 1 to {MAX_ATTEMPTS} (default 3)")
     parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
+
+
+def refuse_overwriting(option: str, output: Optional[str | Path], inputs: dict[str, Optional[str | Path]]) -> None:
+    """A :class:`UsageError` when the file ``option`` would write is one of the command's ``inputs`` (by
+    name: ``{"--replay": path}``): writing it would destroy what is being read."""
+    if output is None:
+        return
+    target = Path(output).resolve()
+    for name, given in inputs.items():
+        if given is not None and Path(given).resolve() == target:
+            raise UsageError(f"{option} {output}: that is the {name} file this command reads; write to another file")

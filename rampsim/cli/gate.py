@@ -91,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_gate(args: argparse.Namespace) -> int:
+    arguments.refuse_overwriting("--record", args.record, {"--replay": args.replay, "plan": args.plan})
     loaded = load_plan_and_naming(args)
     if loaded is None:
         return EXIT_INVALID_PLAN

@@ -120,6 +120,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from rampsim.experiment.sweep import sweep
 
     console = Console(stderr=True)
+    arguments.refuse_overwriting("--write-best", args.write_best, {"plan": args.plan, "--mix": args.mix})
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
