@@ -8,7 +8,7 @@ validators report them as field errors.
 """
 from __future__ import annotations
 
-__all__ = ["RampsimError", "UsageError", "InvalidPlanError", "DataUnavailable", "Interrupted"]
+__all__ = ["RampsimError", "UsageError", "InvalidPlanError", "DataUnavailable", "Interrupted", "whole_number"]
 
 
 class RampsimError(Exception):
@@ -39,3 +39,15 @@ class Interrupted(RampsimError):
     """Work stopped by the user; what finished is saved."""
 
     exit_code = 130
+
+
+def whole_number(name: str, value: object, minimum: int = 0) -> int:
+    """``value`` as an argument ``name`` of the Python API that must be a whole number of at least ``minimum``; a
+    :class:`UsageError` naming it otherwise (a float such as ``1.9`` is never truncated, a bool is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int) and not (
+            hasattr(value, "__index__") and not isinstance(value, float)):
+        raise UsageError(f"{name} must be a whole number, got {value!r}")
+    number = int(value.__index__())  # type: ignore[attr-defined]
+    if number < minimum:
+        raise UsageError(f"{name} must be at least {minimum}, got {number}")
+    return number

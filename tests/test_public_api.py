@@ -143,3 +143,24 @@ def test_end_to_end_through_the_public_api(tmp_path):
     broken.write_text("phases: 3\n")
     with pytest.raises(rampsim.InvalidPlanError, match="broken.yaml"):
         rampsim.load_plan(broken)
+
+
+@pytest.mark.parametrize("call, arguments, message", [
+    ("sweep", {"seed": 1.9}, "seed must be a whole number, got 1.9"),
+    ("sweep", {"replicates": 10.9}, "replicates must be a whole number, got 10.9"),
+    ("sweep", {"workers": 1.5}, "workers must be a whole number, got 1.5"),
+    ("sweep", {"seed": "7"}, "seed must be a whole number, got '7'"),
+    ("sweep", {"workers": 0}, "workers must be at least 1, got 0"),
+    ("check", {"seed": 1.5}, "seed must be a whole number, got 1.5"),
+    ("simulate", {"seed": -1}, "seed must be at least 0, got -1"),
+    ("simulate", {"seed": True}, "seed must be a whole number, got True"),
+    ("simulate", {"faults": ["error-rate:canary:+1%@1m"]}, "faults must be a sequence of Fault objects"),
+])
+def test_api_arguments_are_checked_eagerly_never_truncated(validation_plan, call, arguments, message):
+    """A float seed is never truncated to another seed's results; every refusal names the argument."""
+    from rampsim.errors import UsageError
+
+    defaults = {"sweep": {"replicates": 2, "seed": 1, "workers": 1}, "simulate": {},
+                "check": {"max_false_rollback": 0.5, "batch": 5, "max_replicates": 5, "workers": 1}}[call]
+    with pytest.raises(UsageError, match=re.escape(message)):
+        getattr(rampsim, call)(validation_plan, **{**defaults, **arguments})

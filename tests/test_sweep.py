@@ -164,8 +164,8 @@ def with_overrides_from_model(plan, path, threshold, rule):
         text = f"{threshold * 1000!r}ms"
     elif kind == "bytes per hour":
         text = f"{threshold!r}B/h"
-    else:
-        text = f"{min(threshold, 1.0)!r}"
+    else:   # a ratio: at most 100% (just under it for '>', which no ratio could breach at 100%)
+        text = f"{min(threshold, 1.0 if rule.op.value != '>' else 1.0 - 1e-9)!r}"
     return with_overrides(plan, {path: text})
 
 

@@ -30,7 +30,7 @@ from typing import Callable, Optional
 import numpy as np
 from scipy import stats
 
-from rampsim.errors import UsageError
+from rampsim.errors import UsageError, whole_number
 from rampsim.experiment.mix import Mix
 from rampsim.experiment.chunks import local_executor
 from rampsim.experiment.sweep import sweep
@@ -121,8 +121,12 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
     """Check ``plan``'s gate against the bounds given (rates as fractions, ``max_detect`` in seconds)."""
     if max_false_rollback is None and max_missed_incident is None and max_detect is None:
         raise UsageError("give at least one bound: max_false_rollback, max_missed_incident or max_detect")
-    if batch < 1 or max_replicates < batch:
-        raise UsageError("batch must be at least 1 and max_replicates at least one batch")
+    batch, max_replicates = whole_number("batch", batch, 1), whole_number("max_replicates", max_replicates, 1)
+    seed = whole_number("seed", seed)
+    if workers is not None:
+        workers = whole_number("workers", workers, 1)
+    if max_replicates < batch:
+        raise UsageError("max_replicates must be at least one batch")
     if not (0 < confidence < 1 and 0 < detect_quantile < 1):
         raise UsageError(f"confidence ({confidence}) and detect_quantile ({detect_quantile}) must be strictly "
                          f"between 0 and 1")

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, U
 
 import numpy as np
 
-from rampsim.errors import DataUnavailable, Interrupted, UsageError
+from rampsim.errors import DataUnavailable, Interrupted, UsageError, whole_number
 from rampsim import __version__
 from rampsim.engine.judge import KINDS, CompiledGates
 from rampsim.experiment.engine_gates import CONTROLLERS, EngineGates
@@ -88,14 +88,13 @@ class SweepSpec:
            fidelity: str = "fluid") -> "SweepSpec":
         if plan.source is None:
             raise UsageError("a sweep needs a plan loaded with load_plan, plan_from_text or plan_from_data")
-        if seed < 0:
-            raise UsageError(f"the seed must be zero or more, got {seed}")
+        seed, replicates = whole_number("seed", seed), whole_number("replicates", replicates, 1)
         if fidelity not in ("fluid", "request"):
             raise UsageError(f"fidelity must be 'fluid' or 'request', got {fidelity!r}")
         data = plan.source.data
         scenarios = tuple((s.name, tuple(s.faults)) for s in mix.scenarios)
-        return cls(plan.source.filename, data, tuple(axes), scenarios, tuple(float(x) for x in mix.shares), int(replicates),
-                   int(seed), fidelity)
+        return cls(plan.source.filename, data, tuple(axes), scenarios, tuple(float(x) for x in mix.shares), replicates,
+                   seed, fidelity)
 
     @property
     def key(self) -> str:
@@ -273,8 +272,8 @@ def run_chunk(spec: SweepSpec, gates: Gates, scenario: int, start: int, stop: in
 
 def local_executor(workers: Optional[int] = None) -> Executor:
     """A process pool of ``workers`` (all cores by default), started with spawn (safe beside threads)."""
-    if workers is not None and workers < 1:
-        raise UsageError(f"workers must be at least 1, got {workers}")
+    if workers is not None:
+        workers = whole_number("workers", workers, 1)
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
                                mp_context=multiprocessing.get_context("spawn"))
 

@@ -5,7 +5,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
-from rampsim.errors import UsageError
+from rampsim.errors import whole_number
 from rampsim.experiment.axes import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
@@ -34,8 +34,9 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     The result holds the outcomes tallied per gate and scenario, a size that does not grow with
     ``replicates``; ``keep_runs`` keeps every run too (``result.runs``, one row per gate and replicate).
     """
-    if replicates < 1:
-        raise UsageError(f"replicates must be at least 1, got {replicates}")
+    replicates, seed = whole_number("replicates", replicates, 1), whole_number("seed", seed)
+    if workers is not None:
+        workers = whole_number("workers", workers, 1)
     mix = mix or single_scenario_mix("healthy")
     axes = tuple(parse_axis(a) if isinstance(a, str) else a for a in grid)
     points = expand(plan, axes)  # validates every grid point before any simulation

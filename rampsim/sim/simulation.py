@@ -30,10 +30,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Literal, Optional, Sequence
 
+import numpy as np
 import simpy
 import simpy.rt
 
-from rampsim.errors import UsageError
+from rampsim.errors import UsageError, whole_number
 from rampsim.engine.events import Decision, Event
 from rampsim.engine.protocol import EngineFactory
 from rampsim.faults import Fault
@@ -116,6 +117,10 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
     """
     if fidelity not in ("fluid", "request"):
         raise UsageError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
+    if not isinstance(seed, np.random.SeedSequence):
+        seed = whole_number("seed", seed)
+    if isinstance(faults, (str, Fault)) or not all(isinstance(f, Fault) for f in faults):
+        raise UsageError("faults must be a sequence of Fault objects: read fault strings with rampsim.parse_fault")
     scenario = scenario or Scenario.build(plan, faults)
     arms = None if histograms is None else [scenario.layout.arm(arm) for arm in histograms]
     simulation = _Simulation(scenario, seed, fidelity, engine_factory, speed, observers, arms)
