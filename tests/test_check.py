@@ -118,3 +118,20 @@ def test_the_detection_bound_from_a_histogram_is_the_bound_from_the_raw_delays(d
     interval = stats.quantile_test(values, q=min(estimate, np.finfo(float).max), p=quantile).confidence_interval(level)
     np.testing.assert_array_equal([verdict.estimate, verdict.low, verdict.high],
                                   [estimate, interval.low, interval.high])
+
+
+def test_a_bound_no_replicate_of_the_mix_can_decide_is_refused_up_front(plans):
+    """A missed-incident or detection bound on healthy ramps only, or a false-rollback bound on incidents only,
+    would run to max_replicates and end undecided: refused before anything is simulated."""
+    from rampsim.errors import UsageError
+    from rampsim.experiment.mix import single_scenario_mix
+    from rampsim.faults import parse_fault
+
+    plan = plans[0]
+    with pytest.raises(UsageError, match="no scenario the plan's SLO counts as an incident"):
+        check(plan, max_missed_incident=0.5, batch=5, max_replicates=10, workers=1)
+    with pytest.raises(UsageError, match="no scenario the plan's SLO counts as an incident"):
+        check(plan, max_detect=600, batch=5, max_replicates=10, workers=1)
+    outage = single_scenario_mix("outage", (parse_fault("error-rate:canary:+20%@1m"),))
+    with pytest.raises(UsageError, match="every scenario of the mix 'outage' is an incident"):
+        check(plan, outage, max_false_rollback=0.5, batch=5, max_replicates=10, workers=1)
