@@ -138,3 +138,16 @@ def test_drawing_fewer_histograms_leaves_every_other_draw_unchanged(sampling_ref
     assert not np.isnan(everything.telemetry.counters[:, baseline]).any()
     np.testing.assert_array_equal(canary_only.telemetry.counters[:, others], everything.telemetry.counters[:, others])
     np.testing.assert_array_equal(canary_only.telemetry.gauges, everything.telemetry.gauges)
+
+
+def test_a_fault_that_makes_nothing_worse_harms_no_one(sampling_reference_plan):
+    """Harm counts canary requests served while a fault makes them worse: an error-rate fault of -0.05 points
+    (an improvement) or of 0 harms no request, +0.05 points harms every canary request it covers."""
+    from rampsim.faults import parse_fault
+
+    for magnitude, harms in (("-0.05%", False), ("+0%", False), ("+0.05%", True)):
+        run = simulate(sampling_reference_plan, [parse_fault(f"error-rate:canary:{magnitude}@1m")], seed=2,
+                       engine_factory=None)
+        assert bool(run.harmed.sum() > 0) is harms, magnitude
+        if harms:
+            assert run.harmed.sum() == pytest.approx(run.canary_requests[run.telemetry.time > 60].sum(), rel=0.01)

@@ -108,6 +108,6 @@ class Effects:
                 lag = int(np.ceil(m / grid.interval - 1e-9))
                 self.delay[:, a] = np.where(at_scrapes, np.maximum(self.delay[:, a], lag), self.delay[:, a])
             return
-        if fault.spec.harms:
+        if fault.spec.harms and (m is None or m > 0):   # a fault that makes nothing worse harms no one
             active = (at_ticks > 0)[:, None, None] if fault.segment is None else (at_ticks > 0)[:, None]
             self.harmful[:, a, s] |= active
