@@ -99,6 +99,11 @@ def test_record_then_replay_gives_the_same_events(tmp_path, incident, capsys):
     assert capsys.readouterr().out == first
 
 
+def test_at_before_the_ramp_starts_is_a_usage_error(tmp_path, incident, capsys):
+    assert gate("--replay", record(tmp_path, incident), "--at", "2025-02-01T00:10:00Z") == 2
+    assert "--at 2025-02-01T00:10:00Z: before the ramp's start (2025-03-01T00:00:00Z)" in capsys.readouterr().err
+
+
 def test_record_over_the_replayed_file_is_refused_before_anything_is_read(tmp_path, incident, capsys):
     source = record(tmp_path, incident)
     before = Path(source).read_bytes()

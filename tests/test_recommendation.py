@@ -115,3 +115,11 @@ def test_breakdown_notes_name_the_healthy_scenarios_behind_half_the_false_rollba
     (note,) = result.breakdown_notes(0)
     assert note.startswith("the SLO does not count bump as an incident, yet 2 of the 3 false rollbacks")
     assert result.breakdown_notes(1) == []
+
+
+def test_a_cost_given_twice_is_refused():
+    from rampsim.errors import UsageError
+
+    with pytest.raises(UsageError, match="false_rollback is given twice"):
+        Costs.parse("fr=1,false_rollback=5")
+    assert Costs.parse("fr=2, mi=3").missed_incident == 3.0

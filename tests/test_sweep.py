@@ -193,6 +193,10 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
     assert len(set(parse_axis("rules.x.threshold=1000..1000.01:101").values)) == 101
     with pytest.raises(GridError, match="one unit"):
         parse_axis("rules.x.sustain=1h30m..2h:3")
+    with pytest.raises(GridError, match="a range from a value to itself repeats it"):
+        parse_axis("rules.x.threshold=0.5%..0.5%:3")
+    with pytest.raises(GridError, match="an empty value"):
+        parse_axis("rules.x.threshold=1%,,2%")
     with pytest.raises(GridError, match="'traffic' changes the simulated ramp"):
         parse_axis("traffic.service.health_check_failure=0.001%,0.035%")
     with pytest.raises(GridError, match="no field 'rules.nope'"):

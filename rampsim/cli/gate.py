@@ -182,7 +182,11 @@ def _imported_run(args: argparse.Namespace, plan: Plan, gate: "Gate", naming: Na
 
 def _at(args: argparse.Namespace, run: GateRun) -> float:
     if args.at:
-        return parse_instant(args.at)
+        at = parse_instant(args.at)
+        if at < run.grid.start:
+            raise UsageError(f"--at {args.at}: before the ramp's start ({format_instant(run.grid.start)}): "
+                             "there is no scrape to judge")
+        return at
     return time.time() if args.prometheus else run.grid.time_of(run.grid.n_ticks - 1)
 
 

@@ -99,9 +99,13 @@ def parse_axis(text: str) -> Axis:
             raise GridError(f"grid axis {text!r}: a range has at most {MAX_GRID_POINTS:,} values")
         if int(count) < 2:
             raise GridError(f"grid axis {text!r}: a range needs at least 2 values")
+        if float(low_number.replace(",", "")) == float(high_number.replace(",", "")):
+            raise GridError(f"grid axis {text!r}: a range from a value to itself repeats it: give one value")
         points = np.linspace(float(low_number.replace(",", "")), float(high_number.replace(",", "")), int(count))
         return Axis(path, tuple(f"{dollar}{number}{unit}" for number in _short_numbers(points)))
-    items = tuple(v.strip() for v in values.split(",") if v.strip())
+    items = tuple(v.strip() for v in values.split(","))
+    if not all(items):
+        raise GridError(f"grid axis {text!r}: an empty value (two commas in a row, or one at an end)")
     if len(set(items)) != len(items):
         raise GridError(f"grid axis {text!r}: a value is repeated")
     return Axis(path, items)

@@ -103,6 +103,8 @@ class Costs:
             key = aliases.get(key.strip(), key.strip())
             if not eq or key not in cls.__dataclass_fields__:
                 raise UsageError(f"costs {text!r}: expected NAME=NUMBER with NAME one of fr, mi, harm")
+            if key in values:
+                raise UsageError(f"costs {text!r}: {key} is given twice")
             try:
                 values[key] = float(value)
             except ValueError:
