@@ -258,7 +258,22 @@ def test_a_client_that_times_out_is_logged_without_a_status(reference_plan, heal
     assert (lines[0]["method"], lines[0]["path"]) == ("POST", "/rollout")
 
 
-@given(namespace=st.text(max_size=30), name=st.text(max_size=300))
+@pytest.mark.parametrize("payload, error", [
+    ({"name": "api"}, "namespace is missing"), ({"name": "", "namespace": ""}, "namespace is empty"),
+    ({"namespace": "learning", "name": "  "}, "name is empty"),
+])
+def test_a_payload_that_names_no_canary_is_refused(server, payload, error):
+    with access_log() as lines:
+        status, _, raw = call(server, "POST", "/pre-rollout", payload)
+    answer = json.loads(raw)
+    assert status == 400 and error in answer["error"], answer
+    assert_logged(lines[0], "POST", "/pre-rollout", 400, answer)
+
+
+_NAMED = st.text(min_size=1, max_size=30).filter(str.strip)
+
+
+@given(namespace=_NAMED, name=st.text(min_size=1, max_size=300).filter(str.strip))
 def test_any_canary_name_is_one_log_line_that_reads_back(server, namespace, name):
     payload = {"name": name, "namespace": namespace, "metadata": {"start": STARTED}}
     with access_log() as lines:

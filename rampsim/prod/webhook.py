@@ -229,9 +229,14 @@ def _wants_history(query: str) -> bool:
 
 
 def _text(payload: dict[str, Any], key: str) -> str:
-    value = payload.get(key, "")
+    """The payload's ``key``: a non-empty string, as Flagger always sends (the canary's name and namespace)."""
+    if key not in payload:
+        raise UsageError(f"{key} is missing: Flagger's payload names the canary (name and namespace)")
+    value = payload[key]
     if not isinstance(value, str):
         raise UsageError(f"{key} must be a string, got {_json_type(value)}")
+    if not value.strip():
+        raise UsageError(f"{key} is empty: Flagger's payload names the canary (name and namespace)")
     return value
 
 
