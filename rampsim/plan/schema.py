@@ -400,6 +400,7 @@ class Measure(Measurement):
     """
 
     rejects_with: ClassVar[Optional[tuple[Op, ...]]] = ()   # a plain measure (an SLO objective) cannot hold one
+    on_unless: ClassVar[str] = "some"   # a breach condition is off when no value meets it (see _not_off)
 
     op: Op
     threshold: float
@@ -430,6 +431,14 @@ class Measure(Measurement):
             raise ValueError(f"a relative change is written as a percentage, e.g. '+10%' (10% more than the "
                              f"baseline); the bare number {value!r} would read as {value!r} times 100%")
         return definition_of(metric).read_threshold(value, bool(info.data.get("trend")), info.data.get("contrast"))
+
+    @model_validator(mode="after")
+    def _not_off(self) -> "Measure":
+        """Refuse a condition that switches its measure off: a breach no value meets, a check every value passes."""
+        problem = self._condition_problem(self.on_unless)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _sequential_comparison(self) -> "Measure":
@@ -487,13 +496,7 @@ class Criterion(Measure):
     """A checkpoint criterion: passes when ``value <op> threshold``."""
 
     rejects_with = (Op.GT, Op.GE)
-
-    @model_validator(mode="after")
-    def _can_fail(self) -> "Criterion":
-        problem = self._condition_problem("every")
-        if problem:
-            raise ValueError(problem)
-        return self
+    on_unless = "every"   # a criterion that every value passes could never fail
 
 
 class Rule(Measure):
@@ -509,25 +512,11 @@ class Rule(Measure):
         held = f" for {format_value(self.sustain, Kind.DURATION)} or longer" if self.sustain else ""
         return f"when {super().describe()}{held}: {self.severity} → {self.action}"
 
-    @model_validator(mode="after")
-    def _can_fire(self) -> "Rule":
-        problem = self._condition_problem("some")
-        if problem:
-            raise ValueError(problem)
-        return self
-
 
 class Objective(Measure):
     """An SLO objective: an incident when ``value <op> threshold`` holds for ``sustain``."""
 
     sustain: Duration = 0.0
-
-    @model_validator(mode="after")
-    def _can_be_breached(self) -> "Objective":
-        problem = self._condition_problem("some")
-        if problem:
-            raise ValueError(problem)
-        return self
 
 
 ActionName = Literal["continue", "hold", "rollback", "advance"]
