@@ -8,6 +8,8 @@ validators report them as field errors.
 """
 from __future__ import annotations
 
+import operator
+
 __all__ = ["RampsimError", "UsageError", "InvalidPlanError", "DataUnavailable", "Interrupted", "whole_number"]
 
 
@@ -44,10 +46,12 @@ class Interrupted(RampsimError):
 def whole_number(name: str, value: object, minimum: int = 0) -> int:
     """``value`` as an argument ``name`` of the Python API that must be a whole number of at least ``minimum``; a
     :class:`UsageError` naming it otherwise (a float such as ``1.9`` is never truncated, a bool is not a number)."""
-    if isinstance(value, bool) or not isinstance(value, int) and not (
-            hasattr(value, "__index__") and not isinstance(value, float)):
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if number is None or isinstance(value, bool):
         raise UsageError(f"{name} must be a whole number, got {value!r}")
-    number = int(value.__index__())  # type: ignore[attr-defined]
     if number < minimum:
         raise UsageError(f"{name} must be at least {minimum}, got {number}")
     return number

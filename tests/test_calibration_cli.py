@@ -98,10 +98,13 @@ def test_a_series_missing_from_the_history_keeps_the_plans_values(one_day, tmp_p
     """No error series: the error rates stay the plan's own, said so; nothing is written as NaN, and the
     section makes a valid plan."""
     history = _without_series(one_day, tmp_path / "no-errors.csv.gz", "rampsim_request_errors_total")
-    out = tmp_path / "traffic.yaml"
-    assert main(["calibrate", str(REFERENCE), "--replay", str(history), "-o", str(out)]) == 0
+    out, report = tmp_path / "traffic.yaml", tmp_path / "report"
+    assert main(["calibrate", str(REFERENCE), "--replay", str(history), "-o", str(out), "--report", str(report)]) == 0
     text, err = out.read_text(), capsys.readouterr().err
     assert "nan" not in text.lower()
+    fit = (report / "fit.md").read_text()
+    assert "| `segments.A.error_rate` | the plan's own | not estimable |" in fit
+    assert "| error rate | not in the history |" in fit and "nan" not in fit
     assert "segments.A.error_rate: no scrape with both requests and errors; the plan's own value is kept" in err
     assert "variability.errors.sd: no scrape of the history holds this series" in err
     section = yaml.safe_load(text)["traffic"]

@@ -40,7 +40,7 @@ class Calibration:
     latency: LatencyFit
     health: HealthFit
     segments: tuple[str, ...]
-    shares: tuple[float, ...]
+    shares: tuple[float, ...]   # each segment's share of the requests; empty when the history has none
     instances: int
     ticks: int
     duration: float
@@ -103,7 +103,7 @@ class Calibration:
         if known(self.load.average.value):
             traffic["load"] = self.load.as_config()
         segments = dict(traffic.get("segments") or {})
-        if sum(self.shares) > 0 and known(sum(self.shares)) and self.ticks > 0:
+        if self.shares:   # the history's request shares (none without requests: the plan's stay)
             percents = [round(share * 100, 4) for share in self.shares]
             percents[-1] = round(100 - sum(percents[:-1]), 4)   # shares must add up to 100% exactly
             segments = {name: {**dict(segments.get(name) or {}), "share": f"{percent:.4f}%"}
@@ -117,8 +117,9 @@ class Calibration:
         # The fitted P99 holds at the history's average load, spread over the plan's instances.
         if known(self.load.average.value):
             service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
-        if known(self.service_p99().value):
-            service["p99"] = f"{self.service_p99().value * 1000:.6g}ms"
+        p99 = self.service_p99().value
+        if known(p99):
+            service["p99"] = f"{p99 * 1000:.6g}ms"
         if known(self.health.failure.value):
             service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
         traffic["service"] = service
@@ -154,7 +155,7 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline") -> Calibrat
     instances = max(int(round(per_tick / rounds)), 1)
     health = fit_health(checks, ok, instances, layout.health_check_interval, dt)
     totals = np.nansum(requests, axis=0)
-    shares = totals / totals.sum() if totals.sum() > 0 else np.full(len(totals), 1.0 / len(totals))
+    shares = totals / totals.sum() if totals.sum() > 0 else np.array([])
     valid = int(np.isfinite(requests).all(axis=1).sum())
     return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
                        health=health, segments=layout.segments, shares=tuple(float(s) for s in shares),

@@ -400,7 +400,7 @@ class Measure(Measurement):
     """
 
     rejects_with: ClassVar[Optional[tuple[Op, ...]]] = ()   # a plain measure (an SLO objective) cannot hold one
-    on_unless: ClassVar[str] = "some"   # a breach condition is off when no value meets it (see _not_off)
+    breaches: ClassVar[bool] = True   # the condition is a breach (off if no value meets it), not a pass (off if all do)
 
     op: Op
     threshold: float
@@ -435,7 +435,7 @@ class Measure(Measurement):
     @model_validator(mode="after")
     def _not_off(self) -> "Measure":
         """Refuse a condition that switches its measure off: a breach no value meets, a check every value passes."""
-        problem = self._condition_problem(self.on_unless)
+        problem = self._condition_problem()
         if problem:
             raise ValueError(problem)
         return self
@@ -465,20 +465,22 @@ class Measure(Measurement):
             return -1.0, math.inf
         return low, high
 
-    def _condition_problem(self, wanted: str) -> Optional[str]:
-        """Why ``value <op> threshold`` can never hold (``wanted="some"``: a breach that never comes) or always
-        holds (``"every"``: a check that never fails) over :meth:`value_range`; ``None`` when it depends."""
+    def _condition_problem(self) -> Optional[str]:
+        """Why ``value <op> threshold`` switches the measure off over :meth:`value_range`: a breach condition
+        no value meets, or a pass condition every value meets; ``None`` when it depends on the value."""
         low, high = self.value_range()
         t, op = self.threshold, self.op
-        some = {Op.GT: t < high, Op.GE: t <= high, Op.LT: t > low, Op.LE: t >= low}[op]
-        every = {Op.GT: t < low, Op.GE: t <= low, Op.LT: t > high, Op.LE: t >= high}[op]
-        if (some if wanted == "some" else not every):
-            return None
-        span = f"between {format_value(low, self.kind)} and {format_value(high, self.kind)}"
-        condition = f"'{op.value} {format_value(t, self.kind)}'"
-        if wanted == "some":
-            return f"{condition} never holds: the value lies {span}, so this could never be breached (it would be off)"
-        return f"{condition} always holds: the value lies {span}, so this could never fail (it would be off)"
+        if self.breaches:
+            if {Op.GT: t < high, Op.GE: t <= high, Op.LT: t > low, Op.LE: t >= low}[op]:
+                return None
+            verdict = "never holds", "be breached"
+        else:
+            if not {Op.GT: t < low, Op.GE: t <= low, Op.LT: t > high, Op.LE: t >= high}[op]:
+                return None
+            verdict = "always holds", "fail"
+        return (f"'{op.value} {format_value(t, self.kind)}' {verdict[0]}: the value lies between "
+                f"{format_value(low, self.kind)} and {format_value(high, self.kind)}, so this could never "
+                f"{verdict[1]} (it would be off)")
 
 
 def _bare_number_at_least_one(value: Any) -> bool:
@@ -496,7 +498,7 @@ class Criterion(Measure):
     """A checkpoint criterion: passes when ``value <op> threshold``."""
 
     rejects_with = (Op.GT, Op.GE)
-    on_unless = "every"   # a criterion that every value passes could never fail
+    breaches = False
 
 
 class Rule(Measure):

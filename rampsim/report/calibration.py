@@ -8,6 +8,8 @@ history and in the simulation.
 """
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,8 @@ def fit_chart(comparison: Comparison) -> Figure:
             row[0].set_xscale("log")
         row[0].set_xlabel(label + (" (log scale)" if skewed else ""))
         row[0].set_ylabel("density")
-        row[0].set_title(f"{label}: KS distance {series.ks:.3f}", fontsize=10)
+        row[0].set_title(f"{label}: " + (f"KS distance {series.ks:.3f}" if math.isfinite(series.ks)
+                                         else "not in the history"), fontsize=10)
         row[0].legend(fontsize=8)
         lags = np.arange(1, len(series.acf_observed) + 1)
         row[1].plot(lags, series.acf_observed, "o-", ms=3, label="history", color="tab:blue")
@@ -61,6 +64,9 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
              f"`{calibration.arm}`; model simulated over {comparison.simulated_days:.2f} days.", "",
              "## Parameters", "", "| parameter | value | 95% interval | method |", "|---|---|---|---|"]
     for path, estimate in calibration.estimates().items():
+        if not math.isfinite(estimate.value):   # nothing to fit it on and no stated default: the plan's stays
+            lines.append(f"| `{path}` | the plan's own | not estimable | {estimate.note or estimate.method} |")
+            continue
         shown = "default (not estimable)" if estimate.fallback else f"[{estimate.low:.4g}, {estimate.high:.4g}]"
         lines.append(f"| `{path}` | {estimate.value:.4g} | {shown} | {estimate.method} |")
     notes = calibration.notes()
@@ -71,6 +77,9 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
               "| series | KS distance | p-value (optimistic: minutes are autocorrelated) | lag-1 acf history | "
               "lag-1 acf model |", "|---|---|---|---|---|"]
     for s in comparison.series:
+        if not math.isfinite(s.ks):
+            lines.append(f"| {s.unit} | not in the history | | | {s.acf_simulated[0]:.2f} |")
+            continue
         lines.append(f"| {s.unit} | {s.ks:.3f} | {s.p_value:.2g} | {s.acf_observed[0]:.2f} | {s.acf_simulated[0]:.2f} |")
     lines += ["", "| bursts detected | history | model |", "|---|---|---|"]
     for process, (observed, simulated) in comparison.bursts.items():
