@@ -240,7 +240,7 @@ class DecisionEngine:
 
     def _series(self, telemetry: Telemetry) -> Series:
         damage = None if self._damage is None else self._damage[:, :-1]
-        return Series(self.layout, telemetry.time, self._counters[:, :-1], telemetry.gauges, damage)
+        return Series.from_padded(self.layout, telemetry.time, self._counters, telemetry.gauges, damage)
 
     def _value(self, series: Series, measure: Measure, tick: int) -> float:
         """``measure`` judged at ``tick`` through :func:`evaluate` (or the alert log)."""

@@ -228,21 +228,27 @@ class _Runs:
         self.time = first.time
         self.interval = first.layout.scrape_interval
         self.offsets = np.arange(self.n_runs) * self.n_ticks
-        read = len(read_counters)   # only the channels some gate reads are held, corrected for resets
-        damage: Optional[np.ndarray] = None
-        self._read = read_counters
+        self._read = read_counters   # only the channels some gate reads are held, corrected for resets
         self._absent: Optional[np.ndarray] = None   # (runs, ticks, read) where a read sample is missing
-        raw = np.stack([t.counters[:, read_counters] for t in telemetries], axis=1)     # (ticks, runs, read)
-        if not ((raw >= 0) & (raw <= COUNTER_LIMIT)).all():  # a missing or damaged sample somewhere
-            damaged = damaged_counters(raw)
+        read = len(read_counters)
+        padded = np.zeros((self.n_runs, self.n_ticks, read + 1))   # a trailing column of zeros for aggregates
+        counters = padded[:, :, :read]                               # (runs, ticks, read), a view
+        for run, telemetry in enumerate(telemetries):
+            counters[run] = telemetry.counters.take(read_counters, axis=1, mode="clip")
+        damage: Optional[np.ndarray] = None
+        flat = padded.reshape(self.n_runs * self.n_ticks, read + 1)
+        if flat.min() >= 0 and flat.max() <= COUNTER_LIMIT:  # NaN fails both: every sample present and sane
+            _correct_present(counters, flat)
+        else:  # a missing or damaged sample somewhere
+            damaged = damaged_counters(counters)
             if damaged.any():
-                raw = np.where(damaged, np.nan, raw)
-                damage = np.cumsum(damaged, axis=0).transpose(1, 0, 2).reshape(self.n_runs * self.n_ticks, read)
-            self._absent = np.isnan(raw).transpose(1, 0, 2)
-        counters = corrected_counters(raw).transpose(1, 0, 2).reshape(self.n_runs * self.n_ticks, read)
+                counters[damaged] = np.nan
+                damage = np.cumsum(damaged, axis=1).reshape(self.n_runs * self.n_ticks, read)
+            self._absent = np.isnan(counters)
+            counters[...] = corrected_counters(counters.transpose(1, 0, 2)).transpose(1, 0, 2)
         gauges = np.concatenate([t.gauges for t in telemetries])
-        self.series = Series(first.layout, np.tile(self.time, self.n_runs), counters, gauges, damage,
-                             columns=read_counters)
+        self.series = Series.from_padded(first.layout, np.tile(self.time, self.n_runs), flat, gauges, damage,
+                                         columns=read_counters)
         self._rule_values: dict[tuple, np.ndarray] = {}
         self._criterion_values: dict[tuple, np.ndarray] = {}
         self._missing: dict[tuple, np.ndarray] = {}
@@ -279,6 +285,23 @@ class _Runs:
                 incomplete |= self._absent[:, :, np.searchsorted(self._read, counters)].any(axis=2)
             self._missing[key] = np.cumsum(incomplete, axis=1)
         return self._missing[key][:, tick]
+
+
+def _correct_present(counters: np.ndarray, flat: np.ndarray) -> None:
+    """Correct ``(runs, ticks, channels)`` counters with every sample present and sane, in place
+    (``flat``: the same memory as ``(runs * ticks, channels + 1)``, the last column zeros).
+
+    A column of whole numbers that never drops is its own correction: the increments
+    :func:`~rampsim.engine.metrics.corrected_counters` sums are exact, and so is their sum.
+    Only the other columns (sums of seconds or dollars, or a counter that was reset) are summed.
+    """
+    whole = (np.floor(flat) == flat).all(axis=0)[:-1]
+    dropped = np.zeros(counters.shape[2], bool)
+    for run in counters:  # one run at a time: the drop between two runs is not a reset
+        dropped |= (run[1:] < run[:-1]).any(axis=0)
+    redo = np.flatnonzero(~whole | dropped)
+    if len(redo):
+        counters[:, :, redo] = corrected_counters(counters[:, :, redo].transpose(1, 0, 2)).transpose(1, 0, 2)
 
 
 @dataclass(frozen=True)

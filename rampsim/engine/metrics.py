@@ -239,6 +239,14 @@ class Series:
         return self._local[key]
 
     @classmethod
+    def from_padded(cls, layout: Layout, time: np.ndarray, padded: np.ndarray, gauges: np.ndarray,
+                    damage: Optional[np.ndarray] = None, columns: Optional[np.ndarray] = None) -> "Series":
+        """A series on ``padded``: the corrected counters with a trailing column of zeros (no copy made)."""
+        series = cls(layout, time, padded[:, :-1], gauges, damage, columns)
+        series._padded = padded
+        return series
+
+    @classmethod
     def from_telemetry(cls, telemetry: Telemetry) -> "Series":
         """All of ``telemetry`` at once (the vectorized path)."""
         raw, damage = telemetry.counters, None
