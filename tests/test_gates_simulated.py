@@ -1,6 +1,6 @@
 """Imported gates on simulated ramps: rehearsals (closed loop), sweeps (open loop), and an Argo timeline.
 
-The simulator's default engine is the plan's own (:func:`rampsim.sim.exposed.plan_engine`), so an
+The simulator's default engine is the plan's own (:func:`rampsim.sim.simulation.plan_engine`), so an
 imported plan rehearses with its controller's semantics over the simulated series as its exporter
 profile names them; a sweep judges a grid of imported gates by running their engines on open-loop
 runs (:class:`rampsim.experiment.engine_gates.EngineGates`), which must give the decision a

@@ -13,14 +13,13 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from rampsim.errors import UsageError
-from rampsim.gates.plan_sections import GATE_SECTIONS as IMPORTED_GATE_SECTIONS, gate_of
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
-from rampsim.plan.schema import Plan
+from rampsim.plan.schema import IMPORTED_GATES, Plan
 
 __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "MAX_GRID_POINTS"]
 
@@ -34,7 +33,7 @@ class GridError(UsageError):
     """A grid axis that cannot be read or applied."""
 
 
-GATE_SECTIONS = ("rules", "checkpoints", "final_gate", "argo", "flagger", "kayenta")
+GATE_SECTIONS = ("rules", "checkpoints", "final_gate", *IMPORTED_GATES)
 
 
 @dataclass(frozen=True)
@@ -143,13 +142,17 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
     if size > MAX_GRID_POINTS:
         raise GridError(f"grid: {' × '.join(str(len(axis.values)) for axis in axes)} = {size:,} gates; a sweep "
                         f"judges at most {MAX_GRID_POINTS:,} (split it into several sweeps)")
+    validate_gate: Optional[Callable[[Plan], object]] = None
+    if any(path.split(".")[0] in IMPORTED_GATES for path in paths):   # the imported gate's own fields,
+        from rampsim.gates.plan_sections import gate_of                # validated like the plan's
+        validate_gate = gate_of
     points = []
     for index, combination in enumerate(itertools.product(*(axis.values for axis in axes))):
         values = dict(zip(paths, combination))
         try:
             varied = with_overrides(plan, values) if values else plan
-            if any(path.split(".")[0] in IMPORTED_GATE_SECTIONS for path in paths):
-                gate_of(varied)   # the imported gate's own fields, validated like the plan's
+            if validate_gate is not None:
+                validate_gate(varied)
         except KeyError as exc:
             raise GridError(f"grid: {exc.args[0]}") from None
         except PlanError as exc:  # the plan itself is valid: the grid's values are at fault, not its lines

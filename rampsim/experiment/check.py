@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
-from scipy import stats
 
 from rampsim.errors import UsageError, whole_number
 from rampsim.experiment.mix import Mix, single_scenario_mix
@@ -90,6 +89,8 @@ class CheckReport:
 def _rate_verdict(name: str, successes: int, trials: int, limit: float, level: float) -> BoundVerdict:
     if trials == 0:
         return BoundVerdict(name, limit, math.nan, 0.0, 1.0, 0, UNDECIDED)
+    from scipy import stats   # on first use: importing scipy.stats takes a second
+
     interval = stats.binomtest(successes, trials).proportion_ci(level, method="wilson")
     return _verdict(name, limit, successes / trials, interval.low, interval.high, trials)
 

@@ -38,17 +38,16 @@ import numpy as np
 from rampsim.errors import DataUnavailable, Interrupted, UsageError, whole_number
 from rampsim import __version__
 from rampsim.engine.judge import KINDS, CompiledGates
-from rampsim.experiment.engine_gates import CONTROLLERS, EngineGates
-from rampsim.gates.plan_sections import gate_of
-from rampsim.experiment.axes import Axis, expand
+from rampsim.experiment.axes import Axis
 from rampsim.experiment.main_guard import unguarded_script_line
 from rampsim.experiment.mix import Mix, allocate
 from rampsim.plan.loader import plan_from_document
-from rampsim.plan.schema import Plan
+from rampsim.plan.schema import IMPORTED_GATES, Plan
 from rampsim.plan.source import Document
 from rampsim.sim.streams import DRAW_SCHEME
 
 if TYPE_CHECKING:
+    from rampsim.experiment.engine_gates import EngineGates
     from rampsim.experiment.tally import Tally
     from rampsim.sim.simulation import Fidelity
 
@@ -197,7 +196,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def source_names(plan: Plan) -> list[str]:
     """Every source a terminal decision can come from, in a fixed order (an imported gate's: its controller)."""
     return ([f"rule:{name}" for name in plan.rules] + [f"checkpoint:{name}" for name, _ in plan.ordered_checkpoints()]
-            + list(CONTROLLERS))
+            + list(IMPORTED_GATES))
 
 
 # -- the worker side ------------------------------------------------------------------
@@ -205,16 +204,23 @@ def source_names(plan: Plan) -> list[str]:
 _WORKER_CACHE: dict[str, tuple] = {}
 
 
-Gates = Union[CompiledGates, EngineGates]
+Gates = Union[CompiledGates, "EngineGates"]
 
 
 def gates_for(plans: Sequence[Plan]) -> Gates:
     """The grid's gates ready to judge runs: compiled, or their engines for imported gates."""
-    return EngineGates(plans) if gate_of(plans[0]) is not None else CompiledGates(plans)
+    if all(getattr(plans[0], section) is None for section in IMPORTED_GATES):
+        return CompiledGates(plans)
+    from rampsim.experiment.engine_gates import EngineGates   # the gates package, only for imported gates
+    from rampsim.gates.plan_sections import gate_of
+    gate_of(plans[0])
+    return EngineGates(plans)
 
 
 def compile_grid(spec: SweepSpec) -> Gates:
     """Every gate of ``spec``'s grid, validated and compiled (the driver does it once and ships it)."""
+    from rampsim.experiment.axes import expand
+
     return gates_for([p.plan for p in expand(_base_plan(spec), spec.axes)])
 
 

@@ -36,13 +36,13 @@ from rampsim.gates.kayenta_engine import StageJudge, batch_values
 from rampsim.gates.kayenta_model import KayentaGate
 from rampsim.gates.kayenta_queries import ARMS
 from rampsim.gates.plan_sections import Gate, gate_of
-from rampsim.plan.schema import Plan
+from rampsim.plan.schema import IMPORTED_GATES, Plan
 from rampsim.sim.exposed import gate_answers, gate_queries
 from rampsim.telemetry import Telemetry
 
 __all__ = ["EngineGates", "CONTROLLERS"]
 
-CONTROLLERS = ("argo", "flagger", "kayenta")
+CONTROLLERS = IMPORTED_GATES
 
 
 class EngineGates:

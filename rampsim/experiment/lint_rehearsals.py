@@ -6,7 +6,7 @@ unguarded ``result[0]``, NaN on no traffic...) are then measured here: the impor
 the plan rampsim would import it as (its Rollout's or Flagger's schedule, rampsim's *default*
 traffic and SLO), rehearses a handful of healthy ramps (closed loop, no fault), each seed once,
 with its controller's own engine over the simulated series of its exporter profile
-(:func:`rampsim.sim.exposed.plan_engine`). A ramp longer than ``max_duration`` is cut there, so the
+(:func:`rampsim.sim.simulation.plan_engine`). A ramp longer than ``max_duration`` is cut there, so the
 measurement stays quick (a hazard of this kind shows in the first minutes).
 
 Each rehearsal's terminal decision is traced to what caused it, from the engine's own state:
@@ -39,7 +39,7 @@ from rampsim.gates.lint import Finding, LintedGate
 from rampsim.gates.plan_sections import gated_plan_from_document
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import Document
-from rampsim.sim.exposed import plan_engine
+from rampsim.sim.simulation import plan_engine
 from rampsim.units import Kind, format_value
 
 __all__ = ["Rehearsal", "HealthyRehearsals", "rehearse_healthy", "rehearsal_plan", "consequence",

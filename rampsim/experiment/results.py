@@ -54,7 +54,6 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
@@ -114,6 +113,8 @@ class Costs:
 
 def wilson(successes: npt.ArrayLike, trials: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Wilson 95% intervals for ``successes / trials`` (NaN where there are no trials)."""
+    from scipy import stats   # on first use: importing scipy.stats takes a second
+
     successes, trials = np.asarray(successes), np.asarray(trials)
     low, high = np.full(len(trials), np.nan), np.full(len(trials), np.nan)
     for i, (k, n) in enumerate(zip(successes, trials)):

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from rampsim.errors import DataUnavailable
 from rampsim.engine.judge import KINDS
@@ -298,6 +297,8 @@ def histogram_quantiles(cell: np.ndarray, value: np.ndarray, count: np.ndarray, 
     with np.errstate(invalid="ignore"):   # an infinite value (check's missed incidents) gives NaN, as numpy does
         difference = b - a
         estimate = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
+    from scipy import stats   # on first use: importing scipy.stats takes a second
+
     tail = (1 - confidence) / 2
     binomial = stats.binom(np.maximum(n, 1), p)
     low = order_statistic(binomial.ppf(tail).astype(np.int64) - 1)
@@ -312,6 +313,8 @@ def harm_interval(total: np.ndarray, squares: np.ndarray, n: np.ndarray,
     (Python ints, exact) and the count: ``mean ± z·s/√n`` with ``s`` the sample standard deviation, its lower end
     at least 0 (harm counts requests). NaN without runs; the mean alone (a zero-width interval) with one run or
     equal values."""
+    from scipy import stats
+
     n = np.asarray(n, np.int64)
     total_exact = np.asarray(total, np.int64).astype(object)
     spread = n.astype(object) * np.asarray(squares, object) - total_exact * total_exact   # n(n-1)·(sample variance)

@@ -39,7 +39,11 @@ from rampsim.units import Duration, Kind, PositiveDuration, Share, Unit, UnitErr
 __all__ = [
     "Metric", "Op", "WindowKind", "Window", "Measurement", "Measure", "Criterion", "Rule", "Objective",
     "Checkpoint", "FinalGate", "Phase", "Actions", "TelemetrySettings", "SLO", "Remediation", "ReportText", "Plan",
+    "IMPORTED_GATES",
 ]
+
+IMPORTED_GATES = ("argo", "flagger", "kayenta")
+"""The plan sections that carry an imported gate (read by :mod:`rampsim.gates`), one per plan."""
 
 
 class Op(str, enum.Enum):

@@ -6,7 +6,7 @@ run's telemetry presented under the gate's exporter profile and deployment names
 (:func:`rampsim.promql.exposition.exposition_store`), and the gate's engine evaluates its
 queries there with Prometheus 3.x semantics.
 
-:func:`plan_engine` is the simulator's default engine factory: the reference
+:func:`gate_engine` is the simulator's engine for an imported gate: the reference
 :class:`~rampsim.engine.engine.DecisionEngine` for a rampsim plan, the imported gate's engine
 for a plan with an ``argo:``, ``flagger:`` or ``kayenta:`` section.
 """
@@ -36,14 +36,15 @@ from rampsim.promql.exposition import ClientNames, Deployment, exposition_store
 from rampsim.promql.parse import Aggregate, Binary, Call, Node, Number, Selector, Unary, parse, selectors
 from rampsim.telemetry import Telemetry
 
-__all__ = ["plan_engine", "gate_queries", "gate_answers", "exposition_for", "ExposedAnswers"]
+__all__ = ["gate_engine", "gate_queries", "gate_answers", "exposition_for", "ExposedAnswers"]
 
 PROMQL_SEMANTICS = 3
 _TAG = re.compile(r"\{\{.*?\}\}", re.S)
 
 
-def plan_engine(plan: Plan) -> Engine:
-    """A fresh engine for one simulated run of ``plan``: its imported gate's, else the reference engine."""
+def gate_engine(plan: Plan) -> Engine:
+    """A fresh engine of ``plan``'s imported gate for one simulated run, its queries answered from the run's
+    exposed series; the reference engine when the plan carries no imported gate."""
     if gate_of(plan) is None:
         return DecisionEngine(plan)
     return engine_for(plan, gate_queries(plan))

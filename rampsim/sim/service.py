@@ -12,10 +12,9 @@ revenue per successful request makes the canary pool earn ``revenue`` per minute
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-from scipy.optimize import brentq
-
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.sim import latency
 from rampsim.sim.config import TrafficConfig
@@ -78,6 +77,19 @@ def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, 
                      served_mean[index] * stretch)
 
 
+def _increasing_root(f: Callable[[float], float], low: float, high: float, tolerance: float = 1e-12) -> float:
+    """The root of increasing ``f`` between ``low`` (``f < 0``) and ``high`` (``f > 0``), to ``tolerance``
+    absolute plus relative, by bisection. (``scipy.optimize.brentq`` converges in fewer steps, but importing
+    ``scipy.optimize`` takes most of a second, which every sweep worker would pay for this one root.)"""
+    while high - low > 2 * tolerance * (1 + abs(high)):
+        middle = (low + high) / 2
+        if f(middle) < 0:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
 @dataclass(frozen=True)
 class ServiceModel:
     """A service configuration with its calibrated constants (build with :meth:`calibrate`)."""
@@ -106,7 +118,7 @@ class ServiceModel:
         if not p99(low) < service.p99 < p99(high):
             raise ValueError(f"no service-time scale gives a P99 of {service.p99 * 1000:g}ms at "
                              f"{service.normal_load:g}/s per instance: check p99, workers and the latency buckets")
-        scale = brentq(lambda s: p99(s) - service.p99, low, high, xtol=1e-9, rtol=1e-9)
+        scale = _increasing_root(lambda s: p99(s) - service.p99, low, high)
         mean, _ = latency.service_moments(service.cache_hit_rate, scale)
         rho = service.normal_load * float(mean) / service.workers
         if rho >= 1:

@@ -36,11 +36,11 @@ import simpy.rt
 
 from rampsim.errors import UsageError, whole_number
 from rampsim.engine.events import Decision, Event
-from rampsim.engine.protocol import EngineFactory
+from rampsim.engine.engine import DecisionEngine
+from rampsim.engine.protocol import Engine, EngineFactory
 from rampsim.faults import Fault
-from rampsim.plan.schema import Plan
+from rampsim.plan.schema import IMPORTED_GATES, Plan
 from rampsim.sim.control import Control
-from rampsim.sim.exposed import plan_engine
 from rampsim.sim.fluid import FluidTraffic
 from rampsim.sim.outcome import outcome
 from rampsim.sim.request import RequestTraffic
@@ -99,13 +99,23 @@ class _Channel:
         return event
 
 
+def plan_engine(plan: Plan) -> Engine:
+    """A fresh engine for one simulated run of ``plan``: the reference engine, or its imported gate's
+    (:func:`rampsim.sim.exposed.gate_engine`, loaded with the gates package only for such a plan)."""
+    if all(getattr(plan, section) is None for section in IMPORTED_GATES):
+        return DecisionEngine(plan)
+    from rampsim.sim.exposed import gate_engine
+
+    return gate_engine(plan)
+
+
 def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: Fidelity = "fluid",
              engine_factory: Optional[EngineFactory] = plan_engine, *, speed: Optional[float] = None,
              observers: Sequence[Observer] = (), scenario: Optional[Scenario] = None,
              histograms: Optional[Sequence[str]] = None) -> Run:
     """Simulate ``plan`` with ``faults`` (added to the plan's own) and return the :class:`Run`.
 
-    The engine is the plan's own (:func:`~rampsim.sim.exposed.plan_engine`: the reference
+    The engine is the plan's own (:func:`plan_engine`: the reference
     engine, or an imported Argo or Flagger gate's); ``engine_factory=None`` runs open loop.
     ``speed`` plays the run in real time accelerated by that factor up to the terminal
     decision: observers see no later scrape, and the rest of the ramp is computed at full
