@@ -164,3 +164,22 @@ def test_api_arguments_are_checked_eagerly_never_truncated(validation_plan, call
                 "check": {"max_false_rollback": 0.5, "batch": 5, "max_replicates": 5, "workers": 1}}[call]
     with pytest.raises(UsageError, match=re.escape(message)):
         getattr(rampsim, call)(validation_plan, **{**defaults, **arguments})
+
+
+def test_a_sweep_worker_of_a_plan_gate_loads_no_gate_package_promql_pandas_nor_scipy_optimize_or_stats():
+    """A worker process starts for every sweep: what it imports is start-up time every sweep pays."""
+    code = ("import json, sys\n"
+            "from rampsim.experiment.chunks import SweepSpec, run_chunk, compile_grid\n"
+            "from rampsim.experiment.mix import single_scenario_mix\n"
+            "from rampsim.experiment.axes import parse_axis\n"
+            "from rampsim.plan import load_plan\n"
+            "plan = load_plan('scenarios/ramp-phase-50k.yaml')\n"
+            "spec = SweepSpec.of(plan, single_scenario_mix(plan), [parse_axis('rules.*.sustain=1m,3m')], 1, 1)\n"
+            "gates = compile_grid(spec)\n"
+            "run_chunk(spec, gates, 0, 0, 1)\n"
+            "print(json.dumps(sorted(sys.modules)))\n")
+    result = fresh_python(code)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    heavy = ("rampsim.gates", "rampsim.promql", "pandas", "matplotlib", "scipy.optimize", "scipy.stats")
+    assert sorted(m for m in loaded if m.startswith(heavy)) == []
