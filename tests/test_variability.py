@@ -26,7 +26,7 @@ from rampsim.sim import Scenario, ground_truth, simulate
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
 from rampsim.sim.expected import expected_for
 from rampsim.sim.clock import Grid
-from rampsim.sim.latency import STRETCH_LIMIT
+from rampsim.sim.latency import STRETCH_LIMIT, TABLE_STEP
 from rampsim.sim.streams import Streams
 from rampsim.sim.variability import burst_factor, draw_paths, ou_path
 from tests.sim_helpers import validation
@@ -256,11 +256,14 @@ def test_multipliers_have_mean_one_and_the_modelled_moments_without_bursts():
     assert np.all(np.abs(t) < limit(len(target), 299)), t
 
 
-def test_latency_multipliers_are_capped_and_off_processes_are_none():
+def test_latency_multipliers_are_capped_on_the_table_steps_and_off_processes_are_none():
     big = Latent(sd=3.0, jitter=1.0)
     paths = draw_paths(Variability(latency=big, requests=big), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1))
     assert paths.errors is None and paths.blips is None
-    assert paths.latency.max() == STRETCH_LIMIT and paths.latency.min() == 1 / STRETCH_LIMIT
+    steps = np.log(paths.latency) / TABLE_STEP
+    assert np.allclose(steps, np.rint(steps), rtol=0, atol=1e-9)        # exp(m * TABLE_STEP), m whole
+    cap = np.floor(np.log(STRETCH_LIMIT) / TABLE_STEP)                   # the last step inside the cap
+    assert np.rint(steps).max() == cap and np.rint(steps).min() == -cap
     assert paths.requests.max() > STRETCH_LIMIT          # only latency is capped
     assert draw_paths(None, FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1)) is None
     assert draw_paths(Variability(), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1)) is None
@@ -426,8 +429,9 @@ def test_a_run_on_a_prepared_scenario_does_not_depend_on_the_runs_before_it(refe
 
 def test_the_latency_table_interpolates_the_cdf_on_its_grid_wherever_it_is_covered():
     """Ranges covered in a random order: every covered point holds :func:`rampsim.sim.latency.cdf` at that
-    point, a lookup at random stretches is the linear interpolation between grid points, a slab is the same
-    whichever other slabs were computed, and slabs no lookup needed are never computed."""
+    point, a lookup stretched by whole steps is the linear interpolation between grid points (the exact CDF in
+    an interval that bends sharply, and within 1e-4 of it everywhere), a slab is the same whichever other slabs
+    were computed, and slabs no lookup needed are never computed."""
     from rampsim.sim import latency
 
     rng = np.random.default_rng(2)
@@ -440,9 +444,19 @@ def test_the_latency_table_interpolates_the_cdf_on_its_grid_wherever_it_is_cover
         table.cover(bounds[0] - high, bounds[-1] - low)
     grid = table.low + latency.TABLE_STEP * np.arange(table.values.shape[1])
     assert np.allclose(table.values, latency.cdf(np.exp(grid), mix, p_wait, wait_mean), rtol=0, atol=1e-12)
-    log_stretch, index = rng.uniform(-3.4, 3.4, 300), rng.integers(0, 6, 300)
-    interpolated = np.array([np.interp(bounds - s, grid, table.values[i]) for s, i in zip(log_stretch, index)])
-    assert np.allclose(table.at(bounds, log_stretch, index), interpolated, rtol=0, atol=1e-12)
+    assert table.sharp.any() and not table.sharp.all()
+    start = int(rng.integers(-690, 400))
+    stepped = table.stepped(bounds, start, start + 290)
+    assert stepped.shape == (6, 290, len(bounds))
+    for row in range(6):
+        for k in rng.integers(0, 290, 20):
+            points = bounds - (start + k) * latency.TABLE_STEP
+            interval = np.floor((points - table.low) / latency.TABLE_STEP).astype(int)
+            one = latency.Mixture(mix.weight[row], mix.shift[row], mix.mean[row])
+            exact = latency.cdf(np.exp(points), one, p_wait[row], wait_mean[row])
+            expected = np.where(table.sharp[row, interval], exact, np.interp(points, grid, table.values[row]))
+            assert np.allclose(stepped[row, k], expected, rtol=0, atol=1e-12), (row, k)
+            assert np.allclose(stepped[row, k], exact, rtol=0, atol=1e-4), (row, k)
     narrow = latency.CdfTable(mix, p_wait, wait_mean, bounds[0] - 4, bounds[-1] + 4).cover(bounds[0], bounds[-1])
     computed = np.flatnonzero(narrow.values.any(axis=0))
     assert np.array_equal(narrow.values[:, computed], table.values[:, computed])
@@ -479,3 +493,39 @@ def test_the_ar1_filter_equals_scipys_lfilter(phi, n, columns, seed):
     shocks = np.random.default_rng(seed).standard_normal((n, columns))
     np.testing.assert_allclose(ar1(shocks, phi), lfilter([1.0], [1.0, -phi], shocks, axis=0),
                                rtol=1e-9, atol=1e-12)
+
+
+def test_the_stretch_table_holds_the_exact_stretched_outcomes_within_the_interpolation_error(reference_plan):
+    """Every row at every step: the table's bucket probabilities, timeout share and mean latency are those of
+    the row's latency distribution with every latency multiplied by exp(m * TABLE_STEP), computed exactly
+    (the mixture's shifts and means and the wait scaled) up to the CDF table's interpolation, whatever order
+    the slabs were reached in; with a crash (requests refused fast) and overload (shed) in the rows."""
+    from rampsim.sim import latency
+    from rampsim.sim.queueing import Queue
+    from rampsim.sim.service import bucket_probabilities
+    from rampsim.sim.stretch_table import REACH
+
+    scenario = Scenario.build(reference_plan, [parse_fault("crash:canary:40%@1h/10m"),
+                                               parse_fault("latency:canary:+300ms@2h")])
+    ex = expected_for(scenario, np.full(scenario.grid.n_ticks, 0.1))
+    mix, queue, fail_fast = ex.latency_rows
+    assert fail_fast.max() > 0
+    table = ex.stretch_table
+    rng = np.random.default_rng(8)
+    steps = rng.integers(-REACH, REACH + 1, size=(400, 1, 1))
+    rows = rng.integers(0, len(fail_fast), size=(400, 1, 1))
+    for order in (steps, steps[::-1]):
+        table.outcomes(order, rows)
+    buckets, p_timeout, mean = table.outcomes(steps, rows)
+    for k in range(400):
+        r, m = int(rows[k, 0, 0]), int(steps[k, 0, 0])
+        s = math.exp(m * latency.TABLE_STEP)
+        scaled = latency.Mixture(mix.weight[r], mix.shift[r] * s, mix.mean[r] * s)
+        q = Queue(rho=queue.rho[r], shed=queue.shed[r], p_wait=queue.p_wait[r], wait_mean=queue.wait_mean[r] * s)
+        exact = bucket_probabilities(ex.bounds, scaled, q, fail_fast[r], ex.timeout)
+        assert np.allclose(buckets[k, 0, 0], exact[0], rtol=0, atol=1e-4), (r, m)
+        assert abs(p_timeout[k, 0, 0] - exact[1]) <= 1e-4 and math.isclose(mean[k, 0, 0], exact[2], rel_tol=1e-4)
+    fresh = expected_for(Scenario.build(reference_plan, [parse_fault("crash:canary:40%@1h/10m"),
+                                                         parse_fault("latency:canary:+300ms@2h")]),
+                         np.full(scenario.grid.n_ticks, 0.1)).stretch_table
+    assert np.array_equal(fresh.outcomes(steps, rows)[0], buckets)   # a slab does not depend on the others

@@ -18,7 +18,8 @@ import numpy as np
 from rampsim.sim import latency
 from rampsim.sim.queueing import Queue
 from rampsim.sim.scenario import Conditions, Scenario
-from rampsim.sim.service import bucket_probabilities, mean_served_latency, stretched_bucket_probabilities
+from rampsim.sim.service import bucket_probabilities, mean_served_latency
+from rampsim.sim.stretch_table import StretchTable
 from rampsim.sim.variability import Paths
 from rampsim.telemetry import Telemetry
 
@@ -45,27 +46,17 @@ class Expected:
     latency_rows: tuple[latency.Mixture, Queue, np.ndarray]  # distinct latency parameters (mix, queue, fail-fast)
     latency_index: np.ndarray   # (ticks, arms, segments) the row of ``latency_rows`` each cell uses
     timeout: float
-    smallest_bound: float
-
-    def latency_table(self, stretch: np.ndarray) -> latency.CdfTable:
-        """The served-latency CDF of every row, tabulated wide enough for latencies multiplied by
-        ``stretch`` (one table for all runs: each computes only the log range it reaches first)."""
-        smallest = np.log(min(self.smallest_bound, self.timeout))
-        return self._latency_table.cover(smallest - float(np.log(stretch.max())),
-                                         np.log(self.timeout) - float(np.log(stretch.min())))
+    bounds: np.ndarray          # the latency histogram's bounds
 
     @cached_property
-    def _latency_table(self) -> latency.CdfTable:
+    def stretch_table(self) -> StretchTable:
+        """The latency outcomes of every row of :attr:`latency_rows` under every latency stretch (one table
+        for all runs: each computes only the stretches it reaches first)."""
         reach = np.ceil(np.log(latency.STRETCH_LIMIT))
-        mix, queue, _ = self.latency_rows
-        return latency.CdfTable(mix, queue.p_wait, queue.wait_mean,
-                                np.log(min(self.smallest_bound, self.timeout)) - reach, np.log(self.timeout) + reach)
-
-    @cached_property
-    def served_mean(self) -> np.ndarray:
-        """The mean served latency of each row of :attr:`latency_rows` (before the timeout cuts it)."""
-        mix, queue, _ = self.latency_rows
-        return mean_served_latency(mix, queue)
+        mix, queue, fail_fast = self.latency_rows
+        smallest = np.log(min(self.bounds[0], self.timeout))
+        cdf = latency.CdfTable(mix, queue.p_wait, queue.wait_mean, smallest - reach, np.log(self.timeout) + reach)
+        return StretchTable(self.bounds, cdf, queue, fail_fast, mean_served_latency(mix, queue), self.timeout)
 
 
 def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +122,7 @@ def expected(scenario: Scenario, conditions: Conditions) -> Expected:
                     rho=q.rho, per_instance=per_instance,
                     gauges=gauge_readings(scenario, q.rho, per_instance, c.leaked, c.serving), value=value,
                     latency_rows=(mix, row_queue, fail_fast), latency_index=inverse, timeout=config.timeout,
-                    smallest_bound=float(scenario.layout.latency_buckets[0]))
+                    bounds=np.asarray(scenario.layout.latency_buckets, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -176,34 +167,19 @@ def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int,
         buckets, mean_latency = ex.buckets[rows], ex.mean_latency[rows]
         p_timeout = ex.p_timeout[rows]
     else:
-        buckets, p_timeout, mean_latency = _stretched(scenario, ex, paths.latency[rows], ex.latency_index[rows],
-                                                      histograms)
+        buckets, p_timeout, mean_latency = _stretched(ex, paths.latency[rows], ex.latency_index[rows], histograms)
     p_app = c.p_app[rows] if paths.errors is None else np.minimum(c.p_app[rows] * paths.errors[rows], 1.0)
     ff = c.fail_fast[rows][..., None]
     p_error = ff + (1 - ff) * (1 - (1 - p_app) * (1 - p_timeout))
     return Varied(requests, p_error, buckets, mean_latency, gauges)
 
 
-def _stretched(scenario: Scenario, ex: Expected, stretch: np.ndarray, index: np.ndarray,
-               histograms: Optional[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stretched(ex: Expected, stretch: np.ndarray, index: np.ndarray, histograms: Optional[Sequence[int]]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Buckets (NaN for the arms not in ``histograms``), timeout share and mean latency of cells that use
     rows ``index`` of ``ex``'s latency parameters, with every latency multiplied by the cell's ``stretch``."""
-    _, queue, fail_fast = ex.latency_rows
-    bounds = np.asarray(scenario.layout.latency_buckets)
-    table = ex.latency_table(stretch)
-    arms = range(stretch.shape[1])
-    if histograms is None or set(arms) <= set(histograms):
-        return stretched_bucket_probabilities(bounds, table, queue, fail_fast, ex.served_mean, ex.timeout, index,
-                                              stretch)
-    shown = np.array([a in histograms for a in arms])
-    buckets = np.full(stretch.shape + (len(bounds),), np.nan)
-    p_timeout, mean_latency = np.empty(stretch.shape), np.empty(stretch.shape)
-    for group, points in ((shown, bounds), (~shown, bounds[:0])):   # an arm without a histogram: the timeout alone
-        cells = np.s_[:, group]
-        buckets[cells + np.s_[..., :len(points)]], p_timeout[cells], mean_latency[cells] = \
-            stretched_bucket_probabilities(points, table, queue, fail_fast, ex.served_mean, ex.timeout,
-                                           index[cells], stretch[cells])
-    return buckets, p_timeout, mean_latency
+    shown = None if histograms is None else np.array([a in histograms for a in range(stretch.shape[1])])
+    return ex.stretch_table.outcomes(latency.table_steps(stretch), index, shown)
 
 
 def gauge_readings(scenario: Scenario, rho: np.ndarray, per_instance: np.ndarray, leaked: np.ndarray,

@@ -19,7 +19,7 @@ import numpy as np
 
 from rampsim.sim.config import Bursts, HealthBlips, Latent, Variability
 from rampsim.sim.clock import Grid
-from rampsim.sim.latency import STRETCH_LIMIT
+from rampsim.sim.latency import STRETCH_LIMIT, TABLE_STEP, table_steps
 
 __all__ = ["Paths", "draw_paths", "ou_path", "ar1", "burst_factor"]
 
@@ -31,7 +31,9 @@ class Paths:
     """Multipliers of one run: ``(ticks, arms, segments)`` each, plus per-arm blips ``(rounds, instances)``.
 
     Tick ``k``'s multiplier acts on the traffic of its interval ``((k - 1) * dt, k * dt]``.
-    Latency multipliers are capped at :data:`~rampsim.sim.latency.STRETCH_LIMIT` either way.
+    Latency multipliers are capped at :data:`~rampsim.sim.latency.STRETCH_LIMIT` either way and rounded to
+    the latency table's steps, ``exp(m * TABLE_STEP)`` for a whole ``m`` (0.5% apart: far below their spread),
+    so the fluid fidelity reads a cell's latency outcomes from a table (:mod:`rampsim.sim.stretch_table`).
     A process that is off is ``None`` (its multiplier is exactly 1).
     """
 
@@ -145,7 +147,8 @@ def draw_paths(variability: Optional[Variability], grid: Grid, n_arms: int, n_se
         return _latent(rng, process, grid, n_arms, n_segments) if process.active else None
 
     requests, errors, latency = (latent(p) for p in (variability.requests, variability.errors, variability.latency))
-    if latency is not None:
+    if latency is not None:   # capped, and on the latency table's steps (0.5% apart)
         np.clip(latency, 1.0 / STRETCH_LIMIT, STRETCH_LIMIT, out=latency)
+        np.exp(table_steps(latency) * TABLE_STEP, out=latency)
     blips = _blips(rng, variability.health_checks, grid, pool_sizes) if variability.health_checks.per_day > 0 else None
     return Paths(requests=requests, errors=errors, latency=latency, blips=blips)
