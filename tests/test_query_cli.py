@@ -114,6 +114,7 @@ def test_a_healthy_start_has_no_error_series(capsys):
     (["topk(2, rampsim_requests_total)", "--replay", "{om}"], 2, "outside rampsim's subset: aggregation topk"),
     (["sum(", "--replay", "{om}"], 2, "cannot parse PromQL"),
     (["x", "--replay", "{om}", "--time", "yesterday"], 2, "--time: cannot read 'yesterday'"),
+    (["x", "--replay", "{om}", "--time", "1" + "0" * 20], 2, "--time: '100000000000000000000' is outside 1970"),
     (["x", "--replay", "{om}", "--promql", "4"], 2, "--promql"),
     (["x", "--replay", "{om}", "--profile", "istio"], 2, "--profile applies to simulated runs (--plan) only"),
     (["x", "--replay", "{om}", "--local"], 2, "--local applies to --prometheus only"),

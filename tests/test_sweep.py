@@ -16,7 +16,7 @@ from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult
 from rampsim.experiment.chunks import SweepInterrupted
 from rampsim.experiment.sweep import sweep
-from rampsim.plan import PlanError, with_overrides
+from rampsim.plan import PlanError, load_plan, with_overrides
 from rampsim.sim.simulation import simulate
 from rampsim.testing import strategies as rst
 from tests.sim_helpers import MIX_SMALL, VALIDATION, validation
@@ -216,6 +216,21 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
                    "    faults: ['eror-rate:canary:+1%@1m']\n")
     with pytest.raises(PlanError, match=r"mix.yaml:5: scenarios.broken.faults.0: .*eror-rate"):
         load_mix(bad, plan)
+
+
+def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
+    """``50%`` and ``5%`` read as shares of the replicates: scaled up silently, the healthy share would be 91%."""
+    plan = load_plan(VALIDATION)
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("scenarios:\n  healthy: {weight: 50%}\n  regression:\n    weight: 5%\n"
+                   "    faults: ['error-rate:canary:+1%@1m']\n")
+    with pytest.raises(PlanError, match=r"mix.yaml:1: scenarios: the weights, written as percentages, add up to "
+                                        r"55%, not 100%"):
+        load_mix(mix, plan)
+    mix.write_text("scenarios:\n  healthy: {weight: 10}\n  regression: {weight: 1, faults: ['error-rate:canary:+1%@1m']}\n")
+    assert load_mix(mix, plan).shares.tolist() == pytest.approx([10 / 11, 1 / 11])   # relative weights
+    mix.write_text("scenarios:\n  a: {weight: 33.3%}\n  b: {weight: 33.3%}\n  c: {weight: 33.3%}\n")
+    assert load_mix(mix, plan).shares.tolist() == pytest.approx([1 / 3] * 3)   # rounded thirds are the whole
 
 
 @pytest.mark.parametrize("axis, message", [

@@ -1264,28 +1264,31 @@ def _log_stretch(cumulative: np.ndarray, u: np.ndarray, w: np.ndarray) -> tuple[
     return _invert(stat, safe, _response(np.where(band[:, None], c, 0.0).sum(axis=0), u, w))
 
 
-def _typical_p99(total: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: np.ndarray,
+def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: np.ndarray,
                  bounds: np.ndarray, blocks: int) -> Estimate:
-    """P99 that ``histogram_quantile`` reads on the ticks at the mean log-stretch (bursts excluded).
+    """P99 that ``histogram_quantile`` reads on a histogram at the mean log-stretch (bursts excluded).
 
-    The ticks within a band around the mean log-stretch (the tenth of the ticks
-    nearest to it, or two sampling standard deviations) are pooled and read with
-    :func:`~rampsim.engine.metrics.histogram_quantile`; the interval is the block
-    jackknife on log P99 (band centre recomputed for every leave-out).
+    The histograms ``cells`` ``(T, S, B)`` (a tick's segments each have their own jitter) whose
+    own log-stretch lies within a band around the mean (the tenth of them nearest to it, or
+    two sampling standard deviations) are pooled and read with
+    :func:`~rampsim.engine.metrics.histogram_quantile`: pooling whole ticks would mix their
+    segments' stretches, whose spread lifts the pooled tail. The interval is the block
+    jackknife on log P99 over ticks (band centre recomputed for every leave-out).
     """
-    ok = ok & np.isfinite(stretch) & np.all(np.isfinite(total), axis=1)
-    k = min(blocks, int(ok.sum()) // 50)
+    ok = ok[:, None] & np.isfinite(stretch) & np.isfinite(noise) & np.all(np.isfinite(cells), axis=2)
+    ticks: np.ndarray = np.asarray(ok.any(axis=1))
+    k = min(blocks, int(ticks.sum()) // 50)
     if k < MIN_BLOCKS:
         return Estimate(math.nan, 0.0, math.inf, "default", True, "too few ticks with latency observations")
-    block = _block_ids(ok, k)
+    block = np.broadcast_to(_block_ids(ticks, k)[:, None], stretch.shape)
     sums = _replicates(np.bincount(block[ok], stretch[ok], minlength=k))
     counts = _replicates(np.bincount(block[ok], minlength=k).astype(float))
     centres = sums / counts
     delta = max(float(np.quantile(np.abs(stretch[ok] - centres[0]), 0.1)), 2 * math.sqrt(float(np.median(noise[ok]))))
     with np.errstate(invalid="ignore"):
-        band = ok[None, :] & (np.abs(stretch[None, :] - centres[:, None]) <= delta)
-    band[1:] &= block[None, :] != np.arange(k)[:, None]
-    pooled = band.astype(float) @ np.where(ok[:, None], total, 0.0)
+        band = ok[None] & (np.abs(stretch[None] - centres[:, None, None]) <= delta)
+    band[1:] &= block[None] != np.arange(k)[:, None, None]
+    pooled = band.reshape(k + 1, -1).astype(float) @ np.where(ok[..., None], cells, 0.0).reshape(-1, cells.shape[2])
     p99 = histogram_quantile(0.99, [float(b) for b in bounds], pooled)
     if not np.isfinite(p99[0]) or p99[0] <= 0:
         return Estimate(float(p99[0]), 0.0, math.inf, "default", True, "no P99 readable")
@@ -1294,7 +1297,8 @@ def _typical_p99(total: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: 
 
 
 def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log-stretch and variance ``(T, S)`` of cumulative buckets ``(T, B)`` or ``(T, S, B)``, and their total ``(T, B)``."""
+    """Log-stretch and variance ``(T, S)`` of cumulative buckets ``(T, B)`` or ``(T, S, B)``, and the buckets
+    ``(T, S, B)``."""
     cumulative = np.asarray(buckets, dtype=float)
     if cumulative.ndim == 2:
         cumulative = cumulative[:, None, :]
@@ -1307,7 +1311,7 @@ def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray) -> tuple[np.ndarray
     columns = [_log_stretch(cumulative[:, j, :], u, w) for j in range(cumulative.shape[1])]
     stretch = np.stack([c[0] for c in columns], axis=1)
     noise = np.stack([c[1] for c in columns], axis=1)
-    return stretch, noise, cumulative.sum(axis=1)
+    return stretch, noise, cumulative
 
 
 def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BUCKETS, dt: float = 15.0, *,
@@ -1323,11 +1327,11 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
     second arm's buckets on the same ticks, for the ``common`` shares.
     """
     le = np.asarray(bounds, dtype=float)
-    stretch, noise, total = _stretch_columns(buckets, le)
+    stretch, noise, cells = _stretch_columns(buckets, le)
     prepared = _log_prepared(stretch, noise)
     second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
     fit, _, det = _fit(prepared, dt, second, max_blocks)
-    p99 = _typical_p99(total, prepared.detect, prepared.detect_noise, ~det.mask, le,
+    p99 = _typical_p99(cells, stretch, noise, ~det.mask, le,
                        fit.blocks if fit.blocks >= MIN_BLOCKS else 20)
     return LatencyFit(fit, p99, stretch)
 

@@ -109,16 +109,21 @@ def open_percent(text: str) -> float:
     return value
 
 
-def instant(text: str) -> str:
-    """An argparse type: a time :func:`parse_instant` reads, from 1970 to 9999; the text is kept ('now' moves)."""
-    try:
-        seconds = parse_instant(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def instant_seconds(text: str) -> float:
+    """The unix time of a time :func:`parse_instant` reads, from 1970 to 9999; :class:`UsageError` otherwise."""
+    seconds = parse_instant(text)
     if not EARLIEST <= seconds <= LATEST:
         shown = text if len(text) <= 40 else text[:40] + "..."
-        raise argparse.ArgumentTypeError(f"{shown!r} is outside {format_instant(EARLIEST)} .. "
-                                         f"{format_instant(LATEST)}")
+        raise UsageError(f"{shown!r} is outside {format_instant(EARLIEST)} .. {format_instant(LATEST)}")
+    return seconds
+
+
+def instant(text: str) -> str:
+    """An argparse type: a time :func:`instant_seconds` reads; the text is kept ('now' moves)."""
+    try:
+        instant_seconds(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
 from rampsim.plan import Plan
-from rampsim.prod.instants import parse_instant
+from rampsim.prod.instants import format_instant, parse_instant
 from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
@@ -211,7 +211,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     print("windows stopped:")
     for window in result.windows:
         if window.stopped and window.time is not None:
-            print(f"  window at +{format_value(window.start, Kind.DURATION)}: {window.decision} at "
+            print(f"  window from {format_instant(history.grid.start + window.start)}: {window.decision} at "
                   f"{format_value(window.time, Kind.DURATION)} into it "
                   f"({window.source})")
     return 0

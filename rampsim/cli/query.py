@@ -168,7 +168,7 @@ def _misplaced(args: argparse.Namespace) -> str:
 
 def _instant(text: str) -> float:
     try:
-        return parse_instant(text)
+        return arguments.instant_seconds(text)
     except UsageError as exc:
         raise UsageError(f"--time: {exc}") from None
 

@@ -25,7 +25,7 @@ from rampsim.faults import Fault
 from rampsim.faults.syntax import read_faults
 from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
-from rampsim.plan.sections import validate_section
+from rampsim.plan.sections import locate, validate_section
 from rampsim.plan.source import Document, SourceError, read_document
 from rampsim.units import PositiveRatio
 
@@ -111,9 +111,25 @@ def mix_from_document(document: Document, plan: Plan) -> Mix:
         if model is not None:
             checked = model.scenarios[name]
             scenarios.append(MixScenario(name, checked.weight, tuple(faults), checked.description))
+    if model is not None and isinstance(raw, dict):
+        problems.extend(_percentages_not_whole(document, raw, model))
     if problems or model is None:
         raise PlanError(problems)
     return Mix(model.name, tuple(scenarios), document.filename)
+
+
+def _percentages_not_whole(document: Document, raw: dict, model: "_MixModel") -> list[str]:
+    """A problem when every weight is written as a percentage and they do not add up to 100%: shares
+    that were meant to be the whole, not relative weights (which are written without ``%``)."""
+    written = [scenario.get("weight") if isinstance(scenario, dict) else None for scenario in raw.values()]
+    if not written or not all(isinstance(w, str) and w.strip().endswith("%") for w in written):
+        return []
+    total = sum(scenario.weight for scenario in model.scenarios.values())
+    if abs(total - 1.0) <= 1e-3:   # thirds written 33.3% are the whole
+        return []
+    return [locate(document, ("scenarios",), f"the weights, written as percentages, add up to {total * 100:.4g}%, "
+                                             "not 100%: make them add up, or write relative weights without '%' "
+                                             "(5, 1 for five to one)")]
 
 
 def single_scenario_mix(name: str, faults: tuple[Fault, ...] = ()) -> Mix:
