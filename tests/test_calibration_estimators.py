@@ -239,6 +239,25 @@ def test_p99_of_segments_each_with_their_own_jitter_covers_at_high_traffic():
     coverage.check()
 
 
+@pytest.mark.slow
+def test_p99_of_segments_of_different_speeds_and_shares_covers_the_pooled_p99():
+    """Segments with their own latency (medians 30, 40 and 60 ms) and traffic shares, no variability: the P99
+    is the pooled histogram's, whatever share of each segment's histograms the band keeps (a slow, quiet
+    segment's stretch is the noisiest, and keeping fewer of its histograms would read the tail low)."""
+    shares, medians = np.array([0.40, 0.35, 0.25]), np.array([0.030, 0.040, 0.060])
+    per_segment = np.stack([np.append(stats.norm.cdf((np.log(BOUNDS[:-1]) - math.log(m)) / LOG_SD_LATENCY), 1.0)
+                            for m in medians])
+    truth = float(histogram_quantile(0.99, BOUNDS, (shares[:, None] * per_segment).sum(axis=0)[None])[0])
+    coverage = Coverage()
+    for seed in range(SEEDS):
+        rng = np.random.default_rng(700 + seed)
+        counts = rng.poisson(200.0 * DT * shares, (TICKS_PER_DAY, 3))
+        buckets = np.stack([rng.multinomial(counts[:, j], np.diff(per_segment[j], prepend=0.0)) for j in range(3)],
+                           axis=1).cumsum(axis=-1).astype(float)
+        coverage.add("latency.p99", fit_latency(buckets, BOUNDS).p99, truth)
+    coverage.check()
+
+
 RUNNERS: dict[str, Callable[[Latent, float, range], Coverage]] = {
     "requests": run_requests, "errors": run_errors, "latency": run_latency}
 

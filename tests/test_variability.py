@@ -448,6 +448,8 @@ def test_the_latency_table_interpolates_the_cdf_on_its_grid_wherever_it_is_cover
     start = int(rng.integers(-690, 400))
     stepped = table.stepped(bounds, start, start + 290)
     assert stepped.shape == (6, 290, len(bounds))
+    grid_cells = table.at_steps(bounds, np.arange(start, start + 290)[None, :], np.arange(6)[:, None])
+    assert np.array_equal(stepped, grid_cells)        # slices of the table, or cells gathered: the same values
     for row in range(6):
         for k in rng.integers(0, 290, 20):
             points = bounds - (start + k) * latency.TABLE_STEP
@@ -495,7 +497,12 @@ def test_the_ar1_filter_equals_scipys_lfilter(phi, n, columns, seed):
                                rtol=1e-9, atol=1e-12)
 
 
-def test_the_stretch_table_holds_the_exact_stretched_outcomes_within_the_interpolation_error(reference_plan):
+@pytest.mark.parametrize("faults, tabulated", [
+    (["crash:canary:40%@1h/10m", "latency:canary:+300ms@2h"], True),
+    (["cold-cache:canary:100%@0s/4h"], False),    # latency parameters that change every tick: read cell by cell
+])
+def test_the_stretch_table_holds_the_exact_stretched_outcomes_within_the_interpolation_error(reference_plan, faults,
+                                                                                             tabulated):
     """Every row at every step: the table's bucket probabilities, timeout share and mean latency are those of
     the row's latency distribution with every latency multiplied by exp(m * TABLE_STEP), computed exactly
     (the mixture's shifts and means and the wait scaled) up to the CDF table's interpolation, whatever order
@@ -503,14 +510,14 @@ def test_the_stretch_table_holds_the_exact_stretched_outcomes_within_the_interpo
     from rampsim.sim import latency
     from rampsim.sim.queueing import Queue
     from rampsim.sim.service import bucket_probabilities
-    from rampsim.sim.stretch_table import REACH
+    from rampsim.sim.stretch_table import REACH, TABLE_ROWS
 
-    scenario = Scenario.build(reference_plan, [parse_fault("crash:canary:40%@1h/10m"),
-                                               parse_fault("latency:canary:+300ms@2h")])
+    scenario = Scenario.build(reference_plan, [parse_fault(f) for f in faults])
     ex = expected_for(scenario, np.full(scenario.grid.n_ticks, 0.1))
     mix, queue, fail_fast = ex.latency_rows
-    assert fail_fast.max() > 0
+    assert (fail_fast.max() > 0) == tabulated and (len(fail_fast) > TABLE_ROWS) != tabulated
     table = ex.stretch_table
+    assert table.tabulated == tabulated
     rng = np.random.default_rng(8)
     steps = rng.integers(-REACH, REACH + 1, size=(400, 1, 1))
     rows = rng.integers(0, len(fail_fast), size=(400, 1, 1))
@@ -525,7 +532,6 @@ def test_the_stretch_table_holds_the_exact_stretched_outcomes_within_the_interpo
         exact = bucket_probabilities(ex.bounds, scaled, q, fail_fast[r], ex.timeout)
         assert np.allclose(buckets[k, 0, 0], exact[0], rtol=0, atol=1e-4), (r, m)
         assert abs(p_timeout[k, 0, 0] - exact[1]) <= 1e-4 and math.isclose(mean[k, 0, 0], exact[2], rel_tol=1e-4)
-    fresh = expected_for(Scenario.build(reference_plan, [parse_fault("crash:canary:40%@1h/10m"),
-                                                         parse_fault("latency:canary:+300ms@2h")]),
+    fresh = expected_for(Scenario.build(reference_plan, [parse_fault(f) for f in faults]),
                          np.full(scenario.grid.n_ticks, 0.1)).stretch_table
     assert np.array_equal(fresh.outcomes(steps, rows)[0], buckets)   # a slab does not depend on the others

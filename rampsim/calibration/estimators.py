@@ -1268,27 +1268,40 @@ def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: 
                  bounds: np.ndarray, blocks: int) -> Estimate:
     """P99 that ``histogram_quantile`` reads on a histogram at the mean log-stretch (bursts excluded).
 
-    The histograms ``cells`` ``(T, S, B)`` (a tick's segments each have their own jitter) whose
-    own log-stretch lies within a band around the mean (the tenth of them nearest to it, or
-    two sampling standard deviations) are pooled and read with
-    :func:`~rampsim.engine.metrics.histogram_quantile`: pooling whole ticks would mix their
-    segments' stretches, whose spread lifts the pooled tail. The interval is the block
-    jackknife on log P99 over ticks (band centre recomputed for every leave-out).
+    Each segment's histograms ``cells[:, s]`` (``(T, S, B)``: a tick's segments each have their own
+    jitter) whose own log-stretch lies within a band around that segment's mean (the tenth of them
+    nearest to it, or two sampling standard deviations) are pooled, each segment weighted by the
+    inverse of the share of its histograms kept, so the pool keeps the segments' traffic shares,
+    and read with :func:`~rampsim.engine.metrics.histogram_quantile`. (Pooling whole ticks would
+    mix their segments' stretches, whose spread lifts the pooled tail.) The interval is the block
+    jackknife on log P99 over ticks (centres and shares recomputed for every leave-out).
     """
     ok = ok[:, None] & np.isfinite(stretch) & np.isfinite(noise) & np.all(np.isfinite(cells), axis=2)
     ticks: np.ndarray = np.asarray(ok.any(axis=1))
     k = min(blocks, int(ticks.sum()) // 50)
     if k < MIN_BLOCKS:
         return Estimate(math.nan, 0.0, math.inf, "default", True, "too few ticks with latency observations")
+    n_segments = stretch.shape[1]
     block = np.broadcast_to(_block_ids(ticks, k)[:, None], stretch.shape)
-    sums = _replicates(np.bincount(block[ok], stretch[ok], minlength=k))
-    counts = _replicates(np.bincount(block[ok], minlength=k).astype(float))
-    centres = sums / counts
-    delta = max(float(np.quantile(np.abs(stretch[ok] - centres[0]), 0.1)), 2 * math.sqrt(float(np.median(noise[ok]))))
-    with np.errstate(invalid="ignore"):
-        band = ok[None] & (np.abs(stretch[None] - centres[:, None, None]) <= delta)
+    cell_block = (block * n_segments + np.arange(n_segments))[ok]
+
+    def per_segment(weights: Optional[np.ndarray] = None) -> np.ndarray:
+        """Full then leave-one-block-out sums per segment, ``(k + 1, S)``."""
+        return _replicates(np.bincount(cell_block, weights, minlength=k * n_segments).reshape(k, n_segments))
+
+    available = per_segment()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = per_segment(stretch[ok]) / available
+        delta = np.array([max(float(np.quantile(np.abs(stretch[ok[:, s], s] - centres[0, s]), 0.1)),
+                              2 * math.sqrt(float(np.median(noise[ok[:, s], s])))) if ok[:, s].any() else 0.0
+                          for s in range(n_segments)])
+        band = ok[None] & (np.abs(stretch[None] - centres[:, None, :]) <= delta)
     band[1:] &= block[None] != np.arange(k)[:, None, None]
-    pooled = band.reshape(k + 1, -1).astype(float) @ np.where(ok[..., None], cells, 0.0).reshape(-1, cells.shape[2])
+    kept = band.sum(axis=1)                                                    # (k + 1, S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(kept > 0, available / np.maximum(kept, 1), 0.0)      # (k + 1, S)
+    pooled = ((band * weight[:, None, :]).reshape(k + 1, -1)
+              @ np.where(ok[..., None], cells, 0.0).reshape(-1, cells.shape[2]))
     p99 = histogram_quantile(0.99, [float(b) for b in bounds], pooled)
     if not np.isfinite(p99[0]) or p99[0] <= 0:
         return Estimate(float(p99[0]), 0.0, math.inf, "default", True, "no P99 readable")

@@ -5,7 +5,7 @@ the faults injected into it (strings in the ``--fault`` syntax or mappings)::
 
     name: reference
     scenarios:
-      healthy: {weight: 50%}
+      healthy: {weight: 90%}
       error-regression: {weight: 10%, faults: ["error-rate:canary:+1.5%@1h"]}
 
 Whether a scenario is an incident is not declared: it is the plan's SLO judged on
@@ -119,13 +119,16 @@ def mix_from_document(document: Document, plan: Plan) -> Mix:
 
 
 def _percentages_not_whole(document: Document, raw: dict, model: "_MixModel") -> list[str]:
-    """A problem when every weight is written as a percentage and they do not add up to 100%: shares
-    that were meant to be the whole, not relative weights (which are written without ``%``)."""
+    """A problem when every weight is written as a percentage and they do not add up to 100% within the
+    rounding they are written to (``33.3%`` three times, ``17%`` six times are the whole): shares that
+    were meant to be the whole, not relative weights (which are written without ``%``)."""
     written = [scenario.get("weight") if isinstance(scenario, dict) else None for scenario in raw.values()]
-    if not written or not all(isinstance(w, str) and w.strip().endswith("%") for w in written):
+    texts = [w.strip() for w in written if isinstance(w, str) and w.strip().endswith("%")]
+    if not written or len(texts) < len(written):
         return []
+    rounding = sum(0.5 * 10.0 ** -len(text[:-1].partition(".")[2]) for text in texts) / 100
     total = sum(scenario.weight for scenario in model.scenarios.values())
-    if abs(total - 1.0) <= 1e-3:   # thirds written 33.3% are the whole
+    if abs(total - 1.0) <= rounding + 1e-12:
         return []
     return [locate(document, ("scenarios",), f"the weights, written as percentages, add up to {total * 100:.4g}%, "
                                              "not 100%: make them add up, or write relative weights without '%' "

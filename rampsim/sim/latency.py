@@ -137,13 +137,38 @@ class CdfTable:
             self._covered[slab] = True
         return self
 
-    def stepped(self, log_points: np.ndarray, start: int, stop: int) -> np.ndarray:
-        """The CDF of every row at ``exp(log_points - m * TABLE_STEP)`` for ``m`` in ``start..stop - 1``,
-        ``(rows, stop - start, points)``, interpolated linearly between grid points (every point in a range
-        :meth:`cover` has computed). A whole number of steps moves a point by whole grid steps, so each
-        point's interpolation weight is the same for every ``m``."""
+    def at_steps(self, log_points: np.ndarray, steps: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The CDF of row ``index[...]`` at ``exp(log_points - steps[...] * TABLE_STEP)``, ``(..., points)``
+        (``steps`` and ``index`` broadcast together; every point in a range :meth:`cover` has computed).
+
+        A whole number of steps moves a point by whole grid steps, so each point's interpolation
+        weight is the same at every step; an interval that bends sharply is evaluated exactly.
+        """
         width = self.values.shape[1]
-        position = (np.asarray(log_points, dtype=float) - self.low) * (1.0 / TABLE_STEP)
+        log_points = np.asarray(log_points, dtype=float)
+        position = (log_points - self.low) * (1.0 / TABLE_STEP)
+        below = np.floor(position)
+        weight, below = position - below, below.astype(np.intp)
+        steps, index = np.asarray(steps)[..., None], np.asarray(index)[..., None]
+        cell = np.clip(below - steps, 0, width - 2) + index * width
+        result = self.slopes.ravel().take(cell)
+        result *= weight
+        result += self.values.ravel().take(cell)
+        sharp = np.nonzero(self.sharp.ravel().take(cell))
+        if len(sharp[0]):
+            mix, p_wait, wait_mean = self._rows
+            rows = np.broadcast_to(index, cell.shape)[sharp]
+            x = np.exp(log_points[sharp[-1]] - np.broadcast_to(steps, cell.shape)[sharp] * TABLE_STEP)[:, None]
+            exact = Mixture(mix.weight[rows], mix.shift[rows], mix.mean[rows])
+            result[sharp] = cdf(x, exact, p_wait[rows], wait_mean[rows])[:, 0]
+        return result
+
+    def stepped(self, log_points: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """:meth:`at_steps` of every row at every step ``start..stop - 1``, ``(rows, stop - start, points)``:
+        the same values, read as slices of the table (what tabulating a slab of steps needs)."""
+        width = self.values.shape[1]
+        log_points = np.asarray(log_points, dtype=float)
+        position = (log_points - self.low) * (1.0 / TABLE_STEP)
         below = np.floor(position)
         weight, below = position - below, below.astype(np.intp)
         result = np.empty((len(position), len(self.values), stop - start))

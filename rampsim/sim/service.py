@@ -63,20 +63,23 @@ def bucket_probabilities(bounds: np.ndarray, mix: latency.Mixture, q: Queue, fai
 
 
 def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, q: Queue, fail_fast: np.ndarray,
-                                   served_mean: np.ndarray, timeout: float, start: int, stop: int
-                                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`bucket_probabilities` of every row of ``table``, ``q``, ``fail_fast`` and ``served_mean``, with
-    every served request's latency multiplied by ``exp(m * TABLE_STEP)``, for ``m`` in ``start..stop - 1``:
-    arrays ``(rows, stop - start, ...)``.
+                                   served_mean: np.ndarray, timeout: float, steps: np.ndarray, index: np.ndarray,
+                                   grid: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`bucket_probabilities` of cells that use row ``index`` of ``table``, ``q``, ``fail_fast`` and
+    ``served_mean``, with every served request's latency multiplied by ``exp(steps * TABLE_STEP)``. With
+    ``grid``, the cells are every row (``index`` a column ``(rows, 1)``) at consecutive steps (``steps`` a
+    row ``(1, n)``), read from the table as slices.
 
     ``P(stretch * L <= le) = P(L <= le / stretch)``, read from the row's tabulated CDF.
     """
     bounds = np.asarray(bounds, dtype=float)
     below = int(np.searchsorted(bounds, timeout))     # increasing bounds: those at or above the timeout read 1
-    part = table.stepped(np.log(np.append(bounds[:below], timeout)), start, stop)
-    stretch = np.exp(np.arange(start, stop) * latency.TABLE_STEP)
-    return _outcomes(bounds, part[..., :-1], part[..., -1], q.shed[:, None], fail_fast[:, None], timeout,
-                     served_mean[:, None] * stretch)
+    points = np.log(np.append(bounds[:below], timeout))
+    part = (table.stepped(points, int(steps[0, 0]), int(steps[0, -1]) + 1) if grid
+            else table.at_steps(points, steps, index))
+    stretch = np.exp(steps * latency.TABLE_STEP)
+    return _outcomes(bounds, part[..., :-1], part[..., -1], q.shed[index], fail_fast[index], timeout,
+                     served_mean[index] * stretch)
 
 
 def _increasing_root(f: Callable[[float], float], low: float, high: float, tolerance: float = 1e-12) -> float:

@@ -2,13 +2,18 @@
 
 Background variability multiplies every latency of a cell (tick, arm, segment) by a
 *stretch* on the steps of the latency CDF table, ``exp(m * TABLE_STEP)`` for a whole
-``m`` (:func:`~rampsim.sim.variability.draw_paths` rounds them there, :func:`~rampsim.sim.latency.table_steps`). A cell's
-histogram bucket probabilities, timeout share and mean latency then depend only on
+``m`` (:func:`~rampsim.sim.variability.draw_paths` rounds them there, :func:`~rampsim.sim.latency.table_steps`).
+A cell's histogram bucket probabilities, timeout share and mean latency then depend only on
 its latency parameter row and ``m``: :class:`StretchTable` holds them for every
 row and step, computed a slab of :data:`~rampsim.sim.latency.SLAB_POINTS` steps at a
 time as runs first reach it, so a replicate reads its cells' outcomes instead of
 working them out again. A slab is always computed alone, with the same array
 shapes, so a value does not depend on which runs came first.
+
+A scenario whose latency parameters change nearly every tick (a cache warming up over the
+whole ramp) has thousands of rows, and a table of them would outweigh the cells a run
+reads: above :data:`TABLE_ROWS` rows the outcomes are worked out cell by cell for each run
+(the same formulas; which way a scenario goes depends on the scenario alone).
 """
 from __future__ import annotations
 
@@ -20,10 +25,13 @@ from rampsim.sim.latency import SLAB_POINTS, STRETCH_LIMIT, TABLE_STEP, CdfTable
 from rampsim.sim.queueing import Queue
 from rampsim.sim.service import stretched_bucket_probabilities
 
-__all__ = ["StretchTable", "REACH"]
+__all__ = ["StretchTable", "REACH", "TABLE_ROWS"]
 
 REACH = int(np.ceil(np.log(STRETCH_LIMIT) / TABLE_STEP))
 """Steps of stretch either way that a table spans (a stretch is at most ``STRETCH_LIMIT``)."""
+
+TABLE_ROWS = 512
+"""The most latency parameter rows a scenario tabulates (a slab of them is about 17 MB)."""
 
 
 class StretchTable:
@@ -35,9 +43,11 @@ class StretchTable:
         """The rows of ``cdf``, ``queue``, ``fail_fast`` and ``served_mean`` (one each) for histogram ``bounds``."""
         self._rows = (np.asarray(bounds, dtype=float), cdf, queue, fail_fast, served_mean, timeout)
         n_rows, self._size = len(fail_fast), 2 * REACH + 1
-        self.cumulative = np.zeros((n_rows, self._size, len(bounds)))   # a slab not yet covered reads 0
-        self.p_timeout = np.zeros((n_rows, self._size))
-        self.mean_latency = np.zeros((n_rows, self._size))
+        self.tabulated = n_rows <= TABLE_ROWS
+        shape = (n_rows, self._size) if self.tabulated else (0, self._size)
+        self.cumulative = np.zeros(shape + (len(bounds),))   # a slab not yet covered reads 0
+        self.p_timeout = np.zeros(shape)
+        self.mean_latency = np.zeros(shape)
         self._covered = np.zeros(-(-self._size // SLAB_POINTS), dtype=bool)
 
     def outcomes(self, steps: np.ndarray, index: np.ndarray, shown: Optional[np.ndarray] = None
@@ -45,23 +55,33 @@ class StretchTable:
         """Cumulative bucket probabilities ``(..., bounds)``, timeout share and mean latency of cells ``(ticks,
         arms, ...)`` that use rows ``index`` stretched ``steps`` steps; with ``shown`` (a mask of arms), the
         buckets of the other arms are NaN."""
-        self._cover(int(steps.min()), int(steps.max()))
-        cell = index * self._size + (steps + REACH)
-        p_timeout = self.p_timeout.ravel().take(cell)
-        mean_latency = self.mean_latency.ravel().take(cell)
-        buckets = self.cumulative.reshape(-1, self.cumulative.shape[-1]).take(cell, axis=0)
+        low, high = int(steps.min()), int(steps.max())
+        if self.tabulated:
+            self._cover(low, high)
+            cell = index * self._size + (steps + REACH)
+            buckets = self.cumulative.reshape(-1, self.cumulative.shape[-1]).take(cell, axis=0)
+            p_timeout, mean_latency = self.p_timeout.ravel().take(cell), self.mean_latency.ravel().take(cell)
+        else:
+            buckets, p_timeout, mean_latency = self._computed(low, high, steps, index)
         if shown is not None:
             buckets[:, ~shown] = np.nan
         return buckets, p_timeout, mean_latency
 
-    def _cover(self, low: int, high: int) -> None:
+    def _computed(self, low: int, high: int, steps: np.ndarray, index: np.ndarray, grid: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The outcomes of cells that use rows ``index`` at ``steps`` (from ``low`` to ``high``)."""
         bounds, cdf, queue, fail_fast, served_mean, timeout = self._rows
+        cdf.cover(np.log(min(bounds[0], timeout)) - high * TABLE_STEP, np.log(timeout) - low * TABLE_STEP)
+        return stretched_bucket_probabilities(bounds, cdf, queue, fail_fast, served_mean, timeout, steps, index,
+                                              grid)
+
+    def _cover(self, low: int, high: int) -> None:
+        """Tabulate the slabs of steps ``low..high`` not done yet."""
+        rows = np.arange(len(self._rows[3]))[:, None]
         first, last = (max(low + REACH, 0) // SLAB_POINTS, min(high + REACH, self._size - 1) // SLAB_POINTS)
         for slab in (np.flatnonzero(~self._covered[first:last + 1]) + first).tolist():
             start, stop = slab * SLAB_POINTS, min((slab + 1) * SLAB_POINTS, self._size)
-            cdf.cover(np.log(min(bounds[0], timeout)) - (stop - 1 - REACH) * TABLE_STEP,
-                      np.log(timeout) - (start - REACH) * TABLE_STEP)
+            steps = np.arange(start, stop)[None, :] - REACH
             (self.cumulative[:, start:stop], self.p_timeout[:, start:stop],
-             self.mean_latency[:, start:stop]) = stretched_bucket_probabilities(
-                bounds, cdf, queue, fail_fast, served_mean, timeout, start - REACH, stop - REACH)
+             self.mean_latency[:, start:stop]) = self._computed(start - REACH, stop - 1 - REACH, steps, rows, grid=True)
             self._covered[slab] = True
