@@ -28,6 +28,8 @@ GRID = ["rules.error_rate_rollback.threshold=0.2%..2%:10", "rules.*.sustain=0s,3
 
 def one(replicates: int, keep_runs: bool) -> None:
     """Run one sweep in this process and print its figures."""
+    import scipy.stats  # noqa: F401  (the summary loads it on first use: imported here, it is not counted as held)
+
     from rampsim.experiment.mix import load_mix
     from rampsim.experiment.sweep import sweep
     from rampsim.plan import load_plan

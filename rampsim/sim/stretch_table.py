@@ -5,10 +5,12 @@ Background variability multiplies every latency of a cell (tick, arm, segment) b
 ``m`` (:func:`~rampsim.sim.variability.draw_paths` rounds them there, :func:`~rampsim.sim.latency.table_steps`).
 A cell's histogram bucket probabilities, timeout share and mean latency then depend only on
 its latency parameter row and ``m``: :class:`StretchTable` holds them for every
-row and step, computed a slab of :data:`~rampsim.sim.latency.SLAB_POINTS` steps at a
-time as runs first reach it, so a replicate reads its cells' outcomes instead of
-working them out again. A slab is always computed alone, with the same array
-shapes, so a value does not depend on which runs came first.
+row and step, computed a slab of :data:`SLAB_STEPS` steps at a time as runs first
+reach it, so a replicate reads its cells' outcomes instead of working them out
+again. A slab is always computed alone, with the same array shapes, so a value does
+not depend on which runs came first. Bucket probabilities are held as 32-bit floats
+(7 digits, far finer than the table's 1e-4 accuracy): a sweep worker holds a table
+for every scenario of its mix.
 
 A scenario whose latency parameters change nearly every tick (a cache warming up over the
 whole ramp) has thousands of rows, and a table of them would outweigh the cells a run
@@ -21,17 +23,20 @@ from typing import Optional
 
 import numpy as np
 
-from rampsim.sim.latency import SLAB_POINTS, STRETCH_LIMIT, TABLE_STEP, CdfTable
+from rampsim.sim.latency import STRETCH_LIMIT, TABLE_STEP, CdfTable
 from rampsim.sim.queueing import Queue
 from rampsim.sim.service import stretched_bucket_probabilities
 
-__all__ = ["StretchTable", "REACH", "TABLE_ROWS"]
+__all__ = ["StretchTable", "REACH", "TABLE_ROWS", "SLAB_STEPS"]
 
 REACH = int(np.ceil(np.log(STRETCH_LIMIT) / TABLE_STEP))
 """Steps of stretch either way that a table spans (a stretch is at most ``STRETCH_LIMIT``)."""
 
 TABLE_ROWS = 512
-"""The most latency parameter rows a scenario tabulates (a slab of them is about 17 MB)."""
+"""The most latency parameter rows a scenario tabulates (a slab of them is about 2 MB)."""
+
+SLAB_STEPS = 50
+"""Stretch steps tabulated together (a quarter of a log unit: runs reach a few log units at most)."""
 
 
 class StretchTable:
@@ -45,10 +50,10 @@ class StretchTable:
         n_rows, self._size = len(fail_fast), 2 * REACH + 1
         self.tabulated = n_rows <= TABLE_ROWS
         shape = (n_rows, self._size) if self.tabulated else (0, self._size)
-        self.cumulative = np.zeros(shape + (len(bounds),))   # a slab not yet covered reads 0
+        self.cumulative = np.zeros(shape + (len(bounds),), np.float32)   # a slab not yet covered reads 0
         self.p_timeout = np.zeros(shape)
         self.mean_latency = np.zeros(shape)
-        self._covered = np.zeros(-(-self._size // SLAB_POINTS), dtype=bool)
+        self._covered = np.zeros(-(-self._size // SLAB_STEPS), dtype=bool)
 
     def outcomes(self, steps: np.ndarray, index: np.ndarray, shown: Optional[np.ndarray] = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +64,7 @@ class StretchTable:
         if self.tabulated:
             self._cover(low, high)
             cell = index * self._size + (steps + REACH)
-            buckets = self.cumulative.reshape(-1, self.cumulative.shape[-1]).take(cell, axis=0)
+            buckets = self.cumulative.reshape(-1, self.cumulative.shape[-1]).take(cell, axis=0).astype(float)
             p_timeout, mean_latency = self.p_timeout.ravel().take(cell), self.mean_latency.ravel().take(cell)
         else:
             buckets, p_timeout, mean_latency = self._computed(low, high, steps, index)
@@ -78,9 +83,9 @@ class StretchTable:
     def _cover(self, low: int, high: int) -> None:
         """Tabulate the slabs of steps ``low..high`` not done yet."""
         rows = np.arange(len(self._rows[3]))[:, None]
-        first, last = (max(low + REACH, 0) // SLAB_POINTS, min(high + REACH, self._size - 1) // SLAB_POINTS)
+        first, last = (max(low + REACH, 0) // SLAB_STEPS, min(high + REACH, self._size - 1) // SLAB_STEPS)
         for slab in (np.flatnonzero(~self._covered[first:last + 1]) + first).tolist():
-            start, stop = slab * SLAB_POINTS, min((slab + 1) * SLAB_POINTS, self._size)
+            start, stop = slab * SLAB_STEPS, min((slab + 1) * SLAB_STEPS, self._size)
             steps = np.arange(start, stop)[None, :] - REACH
             (self.cumulative[:, start:stop], self.p_timeout[:, start:stop],
              self.mean_latency[:, start:stop]) = self._computed(start - REACH, stop - 1 - REACH, steps, rows, grid=True)
