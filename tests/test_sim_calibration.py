@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rampsim.engine.metrics import Series
 from rampsim.report.readings import measure, over, rolling
@@ -120,3 +122,22 @@ def test_latency_grows_with_utilisation():
     service = scenario.service
     low, high = service.queue(np.array([100.0, 600.0]), np.array([0.85, 0.85])).p_wait
     assert high > 10 * low
+
+
+@given(st.floats(0.1, 10.0), st.floats(0.5, 9.0), st.floats(-50.0, 50.0), st.floats(1e-3, 0.999))
+def test_the_root_of_an_increasing_function_is_found_to_the_tolerance(scale, power, shift, where):
+    """The service's latency scale is solved without scipy.optimize: any increasing function bracketed by a
+    negative and a positive value gives its root to within the tolerance, in a bounded number of steps."""
+    from rampsim.sim.service import _increasing_root
+
+    low, high = shift - 3.0, shift + 3.0
+    root = low + where * (high - low)
+    calls = []
+
+    def f(x: float) -> float:
+        calls.append(x)
+        return scale * math.copysign(abs(x - root) ** power, x - root)
+
+    found = _increasing_root(f, low, high, tolerance=1e-10)
+    assert abs(found - root) <= 1e-10 + 1e-12 * abs(root)
+    assert len(calls) <= 2 + 3 * math.ceil(math.log2(6.0 / 1e-10))   # at worst a halving every three steps

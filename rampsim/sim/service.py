@@ -11,6 +11,7 @@ revenue per successful request makes the canary pool earn ``revenue`` per minute
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -83,15 +84,34 @@ def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, 
 
 
 def _increasing_root(f: Callable[[float], float], low: float, high: float, tolerance: float = 1e-12) -> float:
-    """The root of increasing ``f`` between ``low`` (``f < 0``) and ``high`` (``f > 0``), to ``tolerance``
-    absolute plus relative, by bisection. (``scipy.optimize.brentq`` converges in fewer steps, but importing
-    ``scipy.optimize`` takes most of a second, which every sweep worker would pay for this one root.)"""
-    while high - low > 2 * tolerance * (1 + abs(high)):
-        middle = (low + high) / 2
-        if f(middle) < 0:
-            low = middle
+    """The root of increasing ``f`` between ``low`` (``f < 0``) and ``high`` (``f > 0``), to within
+    ``tolerance``: regula falsi, the Illinois way (an end kept twice running has its value halved, so both
+    ends close in), and a bisection whenever three steps have not halved the bracket. Nearly linear functions
+    take a few steps. (``scipy.optimize.brentq`` would do; importing ``scipy.optimize`` takes most of a
+    second, which every sweep worker would pay for this one root.)"""
+    f_low, f_high, kept = f(low), f(high), 0
+    steps, width = 0, high - low
+    while high - low > tolerance:
+        steps += 1
+        bisect = steps % 3 == 0 and high - low > width / 2     # three steps have not halved the bracket
+        guess = (low * f_high - high * f_low) / (f_high - f_low)
+        if bisect or not low < guess < high:
+            guess = (low + high) / 2
+        value = f(guess)
+        if value == 0:
+            return guess
+        if value < 0:
+            low, f_low = guess, value
+            if kept == 1:
+                f_high /= 2
+            kept = 1
         else:
-            high = middle
+            high, f_high = guess, value
+            if kept == -1:
+                f_low /= 2
+            kept = -1
+        if steps % 3 == 0:
+            width = high - low
     return (low + high) / 2
 
 
@@ -123,7 +143,9 @@ class ServiceModel:
         if not p99(low) < service.p99 < p99(high):
             raise ValueError(f"no service-time scale gives a P99 of {service.p99 * 1000:g}ms at "
                              f"{service.normal_load:g}/s per instance: check p99, workers and the latency buckets")
-        scale = _increasing_root(lambda s: p99(s) - service.p99, low, high)
+        # P99 grows about in proportion to the scale: on log scales the root is found in a few steps
+        scale = math.exp(_increasing_root(lambda u: math.log(max(p99(math.exp(u)), 1e-300) / service.p99),
+                                          math.log(low), math.log(high)))
         mean, _ = latency.service_moments(service.cache_hit_rate, scale)
         rho = service.normal_load * float(mean) / service.workers
         if rho >= 1:
