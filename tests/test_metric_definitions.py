@@ -7,7 +7,6 @@ registered it is validated in plans, computed by the engine and the compiled jud
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Iterator
 
 import numpy as np

@@ -26,7 +26,7 @@ from hypothesis import given, strategies as st
 from rampsim.engine import metrics
 from rampsim.engine.promql import for_line, promql
 from rampsim.faults import parse_fault
-from rampsim.promql import QueryError, SeriesStore, evaluate, evaluate_range
+from rampsim.promql import SeriesStore, evaluate, evaluate_range
 from rampsim.promql.exposition import PROFILES, ClientNames, Deployment, Names, expose, exposition_store
 from rampsim.prod.naming import Naming
 from rampsim.prod.openmetrics import read_openmetrics, write_openmetrics

@@ -335,7 +335,7 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from rampsim.gates.lint import OUTCOME_CODES, LintedGate, lint_gates
+    from rampsim.gates.lint import OUTCOME_CODES, lint_gates
 
     measure = _measurer(args) if args.simulate else None
     findings = 0

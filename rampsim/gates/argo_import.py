@@ -27,7 +27,7 @@ from typing import Any, Mapping, Optional, Sequence
 from pydantic import ValidationError
 
 from rampsim.gates.argo_model import (
-    DEFAULT_ROLLOUT_STEPS, ArgoArg, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
+    DEFAULT_ROLLOUT_STEPS, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
     RolloutAnalysis, Step,
 )
 from rampsim.gates.argo_resolve import RunError, run_args
@@ -35,7 +35,7 @@ from rampsim.gates.export import ANNOTATION, parse_identity
 from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.profiles import PROFILES, infer_client, infer_profile
-from rampsim.gates.refusals import GateError, GateRefused, located
+from rampsim.gates.refusals import GateError, GateRefused
 from rampsim.gates.series_names import Use, infer_identity, prefers_stable, query_selectors, solve_placeholder
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
 
