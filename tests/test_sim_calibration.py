@@ -139,5 +139,12 @@ def test_the_root_of_an_increasing_function_is_found_to_the_tolerance(scale, pow
         return scale * math.copysign(abs(x - root) ** power, x - root)
 
     found = _increasing_root(f, low, high, tolerance=1e-10)
-    assert abs(found - root) <= 1e-10 + 1e-12 * abs(root)
-    assert len(calls) <= 2 + 3 * math.ceil(math.log2(6.0 / 1e-10))   # at worst a halving every three steps
+    assert abs(found - root) <= 1e-10 * (1 + abs(root) + 3)
+    assert len(calls) <= 2 + 2 * math.ceil(math.log2(6.0 / 1e-10))   # at worst a halving every two steps
+
+
+def test_the_root_finder_stops_where_floats_are_wider_than_the_tolerance():
+    from rampsim.sim.service import _increasing_root
+
+    found = _increasing_root(lambda x: x - 1e4 - 0.3, 1e4 - 1, 1e4 + 1)   # 1e-12 is below a float's step here
+    assert abs(found - (1e4 + 0.3)) <= 1e-12 * 1e4

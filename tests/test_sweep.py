@@ -235,6 +235,9 @@ def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     assert load_mix(mix, plan).shares.tolist() == pytest.approx([1 / 6] * 6)   # sixths rounded to whole percents
     mix.write_text("scenarios:\n" + "".join(f"  s{i}: {{weight: 16.7%}}\n" for i in range(6)))
     assert load_mix(mix, plan).shares.tolist() == pytest.approx([1 / 6] * 6)
+    mix.write_text("scenarios:\n  a: {weight: 90%}\n  b: {weight: 10}\n")   # 0.9 and 10 would be 8% and 92%
+    with pytest.raises(PlanError, match="some weights are percentages and some plain numbers"):
+        load_mix(mix, plan)
     mix.write_text("scenarios:\n  a: {weight: 33.3%}\n  b: {weight: 33.3%}\n  c: {weight: 32.9%}\n")
     with pytest.raises(PlanError, match="add up to 99.5%"):   # beyond the rounding of what is written (0.15)
         load_mix(mix, plan)

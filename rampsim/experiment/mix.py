@@ -122,9 +122,13 @@ def _percentages_not_whole(document: Document, raw: dict, model: "_MixModel") ->
     """A problem when every weight is written as a percentage and they do not add up to 100% within the
     rounding they are written to (``33.3%`` three times, ``17%`` six times are the whole): shares that
     were meant to be the whole, not relative weights (which are written without ``%``)."""
-    written = [scenario.get("weight") if isinstance(scenario, dict) else None for scenario in raw.values()]
+    written = [scenario.get("weight", 1.0) if isinstance(scenario, dict) else None for scenario in raw.values()]
     texts = [w.strip() for w in written if isinstance(w, str) and w.strip().endswith("%")]
-    if not written or len(texts) < len(written):
+    if texts and len(texts) < len(written):
+        return [locate(document, ("scenarios",), "some weights are percentages and some plain numbers: write "
+                                                 "every weight as a share of the whole (90%, 10%) or every one "
+                                                 "as a relative weight (9, 1)")]
+    if not texts:
         return []
     rounding = sum(0.5 * 10.0 ** -len(text[:-1].partition(".")[2]) for text in texts) / 100
     total = sum(scenario.weight for scenario in model.scenarios.values())

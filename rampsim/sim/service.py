@@ -85,15 +85,15 @@ def stretched_bucket_probabilities(bounds: np.ndarray, table: latency.CdfTable, 
 
 def _increasing_root(f: Callable[[float], float], low: float, high: float, tolerance: float = 1e-12) -> float:
     """The root of increasing ``f`` between ``low`` (``f < 0``) and ``high`` (``f > 0``), to within
-    ``tolerance``: regula falsi, the Illinois way (an end kept twice running has its value halved, so both
-    ends close in), and a bisection whenever three steps have not halved the bracket. Nearly linear functions
-    take a few steps. (``scipy.optimize.brentq`` would do; importing ``scipy.optimize`` takes most of a
-    second, which every sweep worker would pay for this one root.)"""
+    ``tolerance`` absolute plus relative: regula falsi, the Illinois way (an end kept twice running has its
+    value halved, so both ends close in), and a bisection whenever two steps have not halved the bracket.
+    Nearly linear functions take a few steps. (``scipy.optimize.brentq`` would do; importing
+    ``scipy.optimize`` takes most of a second, which every sweep worker would pay for this one root.)"""
     f_low, f_high, kept = f(low), f(high), 0
     steps, width = 0, high - low
-    while high - low > tolerance:
+    while high - low > tolerance * (1 + max(abs(low), abs(high))):
         steps += 1
-        bisect = steps % 3 == 0 and high - low > width / 2     # three steps have not halved the bracket
+        bisect = steps % 2 == 0 and high - low > width / 2     # two steps have not halved the bracket
         guess = (low * f_high - high * f_low) / (f_high - f_low)
         if bisect or not low < guess < high:
             guess = (low + high) / 2
@@ -110,7 +110,7 @@ def _increasing_root(f: Callable[[float], float], low: float, high: float, toler
             if kept == -1:
                 f_low /= 2
             kept = -1
-        if steps % 3 == 0:
+        if steps % 2 == 0:
             width = high - low
     return (low + high) / 2
 
