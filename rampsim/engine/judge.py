@@ -297,7 +297,7 @@ def _correct_present(counters: np.ndarray, flat: np.ndarray) -> None:
     """
     whole = (np.floor(flat) == flat).all(axis=0)[:-1]
     dropped = np.zeros(counters.shape[2], bool)
-    for run in counters:  # one run at a time: the drop between two runs is not a reset
+    for run in counters:  # one run at a time: cheaper than one strided comparison over the batch
         dropped |= (run[1:] < run[:-1]).any(axis=0)
     redo = np.flatnonzero(~whole | dropped)
     if len(redo):

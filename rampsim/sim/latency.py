@@ -156,12 +156,15 @@ class CdfTable:
         result += self.values.ravel().take(cell)
         sharp = np.nonzero(self.sharp.ravel().take(cell))
         if len(sharp[0]):
-            mix, p_wait, wait_mean = self._rows
-            rows = np.broadcast_to(index, cell.shape)[sharp]
-            x = np.exp(log_points[sharp[-1]] - np.broadcast_to(steps, cell.shape)[sharp] * TABLE_STEP)[:, None]
-            exact = Mixture(mix.weight[rows], mix.shift[rows], mix.mean[rows])
-            result[sharp] = cdf(x, exact, p_wait[rows], wait_mean[rows])[:, 0]
+            x = log_points[sharp[-1]] - np.broadcast_to(steps, cell.shape)[sharp] * TABLE_STEP
+            result[sharp] = self._exact(np.broadcast_to(index, cell.shape)[sharp], x)
         return result
+
+    def _exact(self, rows: np.ndarray, log_x: np.ndarray) -> np.ndarray:
+        """:func:`cdf` of row ``rows[i]`` at ``exp(log_x[i])`` (where interpolation would bend too far)."""
+        mix, p_wait, wait_mean = self._rows
+        one = Mixture(mix.weight[rows], mix.shift[rows], mix.mean[rows])
+        return cdf(np.exp(log_x)[:, None], one, p_wait[rows], wait_mean[rows])[:, 0]
 
     def stepped(self, log_points: np.ndarray, start: int, stop: int) -> np.ndarray:
         """:meth:`at_steps` of every row at every step ``start..stop - 1``, ``(rows, stop - start, points)``:
@@ -172,7 +175,6 @@ class CdfTable:
         below = np.floor(position)
         weight, below = position - below, below.astype(np.intp)
         result = np.empty((len(position), len(self.values), stop - start))
-        mix, p_wait, wait_mean = self._rows
         for j, (point, w) in enumerate(zip(below.tolist(), weight.tolist())):
             first, last = point - (stop - 1), point - start     # the grid points read, in reverse step order
             if 0 <= first and last <= width - 2:
@@ -183,7 +185,5 @@ class CdfTable:
             result[j] += self.values[:, read]
             rows, steps = np.nonzero(self.sharp[:, read])
             if len(rows):
-                x = np.exp(log_points[j] - (start + steps) * TABLE_STEP)[:, None]
-                exact = Mixture(mix.weight[rows], mix.shift[rows], mix.mean[rows])
-                result[j][rows, steps] = cdf(x, exact, p_wait[rows], wait_mean[rows])[:, 0]
+                result[j][rows, steps] = self._exact(rows, log_points[j] - (start + steps) * TABLE_STEP)
         return result.transpose(1, 2, 0)
