@@ -21,7 +21,10 @@ from rampsim.errors import UsageError
 
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
            "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
-           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number"]
+           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE"]
+
+MAX_RATE = 10_000_000.0
+"""The highest request rate rampsim reads or simulates (requests per second)."""
 
 
 class UnitError(UsageError):

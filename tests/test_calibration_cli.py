@@ -115,6 +115,57 @@ def test_a_series_missing_from_the_history_keeps_the_plans_values(one_day, tmp_p
         == pytest.approx(0.00065)
 
 
+def _damaged(source: Path, target: Path) -> Path:
+    """``source`` with one baseline request sample not finite and one scrape's timestamp repeated with
+    other values (two values of every series in one slot)."""
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][1].startswith('rampsim_requests_total{arm="baseline"')
+    rows[200][1] = "inf"
+    rows[300][0] = rows[299][0]
+    with gzip.open(target, "wt", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return target
+
+
+def test_damaged_samples_are_read_as_missing(one_day, tmp_path, capsys):
+    """An infinite counter and a slot with two values are missing samples: the fit keeps its request
+    variability (it read 'not estimable' when one sample poisoned the sums) and the backtest runs."""
+    history = _damaged(one_day, tmp_path / "damaged.csv.gz")
+    out = tmp_path / "traffic.yaml"
+    assert main(["calibrate", str(REFERENCE), "--replay", str(history), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "damaged sample(s) read as missing" in err
+    requests = yaml.safe_load(out.read_text())["traffic"]["variability"]["requests"]
+    assert 0.02 < requests["sd"] < 0.1, requests                # the reference service's 0.05
+    assert main(["backtest", str(REFERENCE), "--replay", str(history), "--replicates", "2"]) == 0
+
+
+def test_a_gap_in_the_history_leaves_the_rest_of_the_window_whole(reference_plan):
+    """A missing scrape is missing in both arms at that scrape only: the increase across the gap goes to
+    the next scrape, so every request is still split and later scrapes are present."""
+    from rampsim.calibration.backtest import split_window
+
+    history = simulated_history(0.25, seed=3)
+    gap = 100
+    history.counters[gap] = np.nan
+    window = split_window(reference_plan, history, 0, np.random.default_rng(0))
+    assert np.isnan(window.counters[gap]).all()
+    assert np.isfinite(window.requests[gap + 1:]).all() and np.isfinite(window.requests[:gap]).all()
+    base = window.layout.arm("baseline")
+    assert window.requests[-1].sum() == history.requests[len(window) - 1, base].sum() - history.requests[0, base].sum()
+
+
+def test_calibrate_never_writes_over_what_it_reads(one_day, tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(REFERENCE.read_text())
+    for target, name in ((plan, "plan"), (one_day, "--replay")):
+        before = target.read_bytes()
+        assert main(["calibrate", str(plan), "--replay", str(one_day), "-o", str(target)]) == 2
+        assert f"that is the {name} file this command reads" in capsys.readouterr().err
+        assert target.read_bytes() == before
+
+
 @pytest.mark.parametrize("series, arm", [("rampsim_requests_total", "baseline"), (None, "canary")])
 def test_a_history_without_the_arms_requests_is_unavailable(one_day, tmp_path, capsys, series, arm):
     history = _without_series(one_day, tmp_path / "h.csv.gz", series) if series else one_day

@@ -135,3 +135,10 @@ def test_a_bound_no_replicate_of_the_mix_can_decide_is_refused_up_front(plans):
     outage = single_scenario_mix("outage", (parse_fault("error-rate:canary:+20%@1m"),))
     with pytest.raises(UsageError, match="every scenario of the mix 'outage' is an incident"):
         check(plan, outage, max_false_rollback=0.5, batch=5, max_replicates=10, workers=1)
+    # an incident too rare to get one of the replicates the check may run counts as none
+    from rampsim.experiment.mix import Mix, MixScenario
+
+    rare = Mix("rare", (MixScenario("healthy", 0.99999, ()), MixScenario("outage", 0.00001, outage.scenarios[0].faults)))
+    with pytest.raises(UsageError, match=r"no scenario the plan's SLO counts as an incident among the scenarios "
+                                         r"that get one of the 10 replicates \(too small a share for any: outage\)"):
+        check(plan, rare, max_missed_incident=0.5, batch=5, max_replicates=10, workers=1)

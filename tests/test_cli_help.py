@@ -35,3 +35,16 @@ def test_help_is_plain_text_with_a_description_and_exit_codes(path, parser):
     assert re.search(r"exit\s+codes?", text, re.IGNORECASE), text
     for markup in ("``", ":mod:", ":class:", ":func:", "=====", "\n.. "):
         assert markup not in text, (markup, text)
+
+
+def test_python_dash_m_rampsim_is_the_command():
+    """``python -m rampsim`` runs the same command line as the console script, exit code included."""
+    import subprocess
+    import sys
+
+    from rampsim import __version__
+
+    done = subprocess.run([sys.executable, "-m", "rampsim", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and __version__ in done.stdout + done.stderr
+    assert subprocess.run([sys.executable, "-m", "rampsim", "validate", "no-such-plan.yaml"],
+                          capture_output=True, timeout=60).returncode != 0

@@ -47,3 +47,16 @@ def test_a_reader_that_closes_the_pipe_is_not_an_internal_error(tmp_path):
     shell = f"{sys.executable} -m rampsim.cli explain {REFERENCE} --promql | head -1"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120)
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_imported_gate_is_shown_by_explain_and_named_by_validate(capsys):
+    """An imported plan has no rules or checkpoints of its own: explain shows the gate it is judged by, in
+    its controller's format, and validate does not summarise it as '0 rule(s), 0 checkpoint(s)'."""
+    plan = str(REFERENCE.with_name("ramp-phase-50k-kayenta.yaml"))
+    assert main(["validate", plan]) == 0
+    out = capsys.readouterr().out
+    assert "an imported kayenta gate (see 'rampsim explain')" in out and "0 rule(s)" not in out
+    assert main(["explain", plan]) == 0
+    out = capsys.readouterr().out
+    assert "Imported Kayenta gate, judged as Kayenta judges it" in out
+    assert '"allowedIncrease": 1.2' in out and '"pass": 95' in out

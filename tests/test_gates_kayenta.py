@@ -286,6 +286,22 @@ def test_a_canary_regression_is_rolled_back_and_a_healthy_canary_advances(ramp):
     assert "error-rate was classified as High (critical)" in decision.reason
 
 
+def test_the_rehearsal_log_reads_a_passing_analysis_as_passed(ramp):
+    """Each analysis's notes are what it measured, not an unmet gate requirement; the advancing analysis
+    ticks Advance; the plan's own checkpoints, which the analyses replace, are not listed as unreached."""
+    from rampsim.report.checklist import checkpoint_log
+    from rampsim.report.markdown import markdown_report
+
+    run = simulate(ramp, seed=3)
+    log = "\n".join(checkpoint_log(run))
+    assert "Gate requirement not met" not in log and "Not reached" not in log
+    assert log.count("├─ Analysis: score 100.00") >= 3
+    last = log.rstrip().rsplit("├─ Analysis", 1)[1]
+    assert "[x] Advance" in last
+    text = markdown_report(run, chart=None)
+    assert "Gate requirement not met" not in text and "Not reached" not in text and "- Analysis: score" in text
+
+
 def test_a_late_regression_is_diluted_in_a_window_since_the_analysis_began(ramp):
     # Spinnaker's default lookbackMins 0: at 00:30 the window 00:00-00:30 holds 18 elevated values of 30, and the
     # interval of the shift starts below a quarter of its estimate: Pass. The last 10 minutes alone: High.

@@ -237,6 +237,60 @@ def test_a_condition_that_switches_its_rule_off_is_refused(tmp_path, capsys, old
     assert main(["validate", str(path)]) == 3 and "could never" in capsys.readouterr().err
 
 
+LATENCY_RULE = "    action: rollback\n  slow:\n    metric: p99\n    op: \">\"\n    threshold: {}\n" \
+               "    window: 1m\n    sustain: 1m\n    action: rollback\n"
+
+
+@pytest.mark.parametrize("old, new, fragment, field, message", [
+    ("    action: rollback\n", LATENCY_RULE.format("10s"), "threshold: 10s", "rules.slow.threshold",
+     "'> 10s' never holds"),
+    ("    action: rollback\n", LATENCY_RULE.format("5s"), "threshold: 5s", "rules.slow.threshold", "'> 5s' never holds"),
+    ("threshold: 200ms", "threshold: 10s", "threshold: 10s", "checkpoints.first.criteria.p99.threshold",
+     "'< 10s' always holds"),
+    ("errors: {metric: error_rate, op: \">\", threshold: 1%", "errors: {metric: p99, op: \">\", threshold: 6s",
+     "threshold: 6s", "slo.objectives.errors.threshold", "'> 6s' never holds"),
+])
+def test_a_latency_condition_beyond_the_largest_bucket_is_refused(tmp_path, capsys, old, new, fragment, field,
+                                                                  message):
+    """histogram_quantile is never above the largest finite bucket bound (5s by default): a latency rule or
+    SLO objective above it could never be breached, a criterion asking for less than it could never fail."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(broken(old, new))
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    line = line_of(path.read_text(), fragment)
+    assert f"plan.yaml:{line}: {field}: {message}: the value lies between 0ms and 5s" in err, err
+    assert "never exceeds the largest finite bucket (5s)" in err
+
+
+COMPARED_RULE = "    action: rollback\n  worse:\n    metric: error_rate\n    compare: baseline\n    as: difference\n" \
+                "    min_requests: {}\n    op: \">\"\n    threshold: 0.5%\n    window: 1m\n    sustain: 1m\n" \
+                "    action: rollback\n"
+
+
+def test_a_min_requests_no_window_can_hold_is_refused(tmp_path, capsys):
+    """At 10M requests/s a 1-minute window holds 6e8 requests: 1e15 would keep the comparison inconclusive
+    for ever; 6e8 itself is accepted."""
+    assert plan_from_text(broken("    action: rollback\n", COMPARED_RULE.format("6e8"))).rules["worse"].min_requests \
+        == 600_000_000
+    path = tmp_path / "plan.yaml"
+    path.write_text(broken("    action: rollback\n", COMPARED_RULE.format("1e15")))
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"plan.yaml:{line_of(path.read_text(), 'min_requests: 1e15')}: rules.worse.min_requests: " \
+           "1,000,000,000,000,000 requests are more than a 1m window can hold at 10,000,000 requests/s" in err, err
+
+
+def test_a_latency_condition_the_histogram_can_reach_is_kept():
+    """At the largest bucket bound: '>= 5s' can fire (the quantile sits in the +Inf bucket), '< 5s' can fail;
+    with a larger bucket the same 10s rule is valid."""
+    assert plan_from_text(broken("    action: rollback\n", LATENCY_RULE.format("5s").replace('">"', '">="'))).rules
+    assert plan_from_text(broken("threshold: 200ms", "threshold: 5s")).checkpoints["first"]
+    wider = broken("    action: rollback\n", LATENCY_RULE.format("10s")) + \
+        "telemetry:\n  latency_buckets: [100ms, 1s, 30s, +Inf]\n"
+    assert plan_from_text(wider).rules["slow"].threshold == 10.0
+
+
 def test_a_condition_that_holds_at_its_bound_is_kept():
     plan = plan_from_text(MINIMAL.replace('op: ">"\n    threshold: 1%', 'op: ">="\n    threshold: 100%'))
     assert plan.rules["error_rate"].threshold == 1.0

@@ -81,7 +81,15 @@ def test_write_best_writes_a_plan_that_reproduces_its_row(result, tmp_path, caps
     assert main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL), *sum((["--grid", g] for g in GRID), []),
                  "--replicates", "24", "--seed", "3", "--workers", "1", "--no-progress", "--out", "grid",
                  "--costs", costs, "--write-best", "best.yaml"]) == 0
-    assert "recommended gate written to best.yaml" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "recommended gate written to best.yaml" in out
+    # each changed parameter as the swept plan writes it, then the recommendation's value
+    from rampsim.experiment.axes import written_values
+
+    changed = re.findall(r"^  (\S+): (.*) → (\S+)$", out, re.M)
+    assert changed or "nothing: the plan's own gate is the recommendation" in out
+    for parameter, was, now in changed:
+        assert was == ", ".join(written_values(load_plan(VALIDATION), parameter)) and was and was != now
     assert main(["validate", "best.yaml"]) == 0
     best = result.best(Costs.parse(costs))
     plan = load_plan(tmp_path / "best.yaml")

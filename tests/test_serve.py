@@ -51,10 +51,11 @@ def gate_on(plan, source, now: float, **options: Any) -> WebhookGate:
 
 def call(address: tuple[str, int], method: str, path: str, payload: Any = None
          ) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """One request (``payload`` as its JSON body): status, headers, raw body."""
+    """One request (``payload`` as its JSON body, or the body itself when bytes): status, headers, raw body."""
     connection = http.client.HTTPConnection(*address, timeout=10)
+    body = payload if isinstance(payload, bytes) or payload is None else json.dumps(payload).encode()
     try:
-        connection.request(method, path, body=None if payload is None else json.dumps(payload).encode())
+        connection.request(method, path, body=body)
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
@@ -267,6 +268,15 @@ def test_a_payload_that_names_no_canary_is_refused(server, payload, error):
         status, _, raw = call(server, "POST", "/pre-rollout", payload)
     answer = json.loads(raw)
     assert status == 400 and error in answer["error"], answer
+    assert_logged(lines[0], "POST", "/pre-rollout", 400, answer)
+
+
+def test_a_payload_that_repeats_a_key_is_refused_naming_it(server):
+    # json.loads keeps the last "name": the hook would start canary b/c, not the one Flagger meant
+    with access_log() as lines:
+        status, _, raw = call(server, "POST", "/pre-rollout", b'{"name": "a", "name": "c", "namespace": "b"}')
+    answer = json.loads(raw)
+    assert status == 400 and answer == {"error": "body:1: name: duplicate key 'name' (first written on line 1)"}
     assert_logged(lines[0], "POST", "/pre-rollout", 400, answer)
 
 

@@ -1,4 +1,5 @@
 """Sweeps: exact probabilities, determinism across executors, resumption, monotonicity, errors."""
+import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -160,8 +161,9 @@ def test_stricter_thresholds_never_lower_false_rollbacks_nor_raise_missed_incide
 
 def with_overrides_from_model(plan, path, threshold, rule):
     kind = rule.kind.value
-    if kind == "duration":
-        text = f"{threshold * 1000!r}ms"
+    if kind == "duration":   # at most the largest finite bucket, which histogram_quantile never exceeds
+        top = max(b for b in plan.telemetry.latency_buckets if math.isfinite(b))
+        text = f"{min(threshold, top if rule.op.value != '>' else top * (1 - 1e-9)) * 1000!r}ms"
     elif kind == "bytes per hour":
         text = f"{threshold!r}B/h"
     else:   # a ratio: at most 100% (just under it for '>', which no ratio could breach at 100%)

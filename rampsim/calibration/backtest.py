@@ -11,7 +11,9 @@ the real traffic at the canary's real volume, so its metrics carry the history's
 own variability and the sampling noise of a canary of that size, and a healthy
 window stopped by the gate is an empirical false rollback.
 
-Missing scrapes stay missing (``NaN``) in both arms, as the gate would see them.
+Missing scrapes stay missing (``NaN``) in both arms, as the gate would see them; the
+increase across a gap is split at the first scrape after it, so a gap leaves the
+rest of the window whole.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from rampsim.engine import DecisionEngine, Engine
 from rampsim.engine.events import AlertFired, Decision
+from rampsim.engine.metrics import carried_forward
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Telemetry
 
@@ -87,7 +90,10 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
 
     def increments(family: str) -> np.ndarray:
         values = getattr(history, family)[rows, source]
-        return np.diff(values, axis=0, prepend=values[:1])
+        flat = carried_forward(values.reshape(len(values), -1))
+        flat = carried_forward(flat[::-1])[::-1]   # before the first sample, the first one
+        filled = flat.reshape(values.shape)
+        return np.diff(filled, axis=0, prepend=filled[:1])
 
     requests, errors = increments("requests"), increments("errors")
     canary_errors = _thin(rng, errors, share)
@@ -110,8 +116,9 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
             split[family] = (total * fraction, total)
     for family, (to_canary, total) in split.items():
         view = getattr(window, family)
-        view[:, canary] = np.cumsum(to_canary, axis=0)
-        view[:, baseline] = np.cumsum(total - to_canary, axis=0)
+        missing = np.isnan(getattr(history, family)[rows, source])
+        view[:, canary] = np.where(missing, np.nan, np.cumsum(to_canary, axis=0))
+        view[:, baseline] = np.where(missing, np.nan, np.cumsum(total - to_canary, axis=0))
     for family in ("cpu", "memory", "network", "memory_bytes"):
         values = getattr(history, family)[rows, source]
         view = getattr(window, family)

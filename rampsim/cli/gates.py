@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from rampsim.cli.arguments import refuse_overwriting
 from rampsim.errors import UsageError
 from rampsim.gates.refusals import GateError
 from rampsim.plan import Plan, PlanError
@@ -216,6 +217,13 @@ def _meshes() -> Sequence[str]:
     return MESHES
 
 
+def _refuse_overwriting(output: Optional[str], inputs: dict[str, Sequence[Optional[str]]]) -> None:
+    """:func:`~rampsim.cli.arguments.refuse_overwriting` for an import's ``-o`` and its input files."""
+    for name, paths in inputs.items():
+        for path in paths:
+            refuse_overwriting("-o", output, {name: path})
+
+
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="PLAN.yaml", help="write the plan here instead of stdout")
     parser.add_argument("--name", help="the plan's name (default: from the gate)")
@@ -285,6 +293,7 @@ def _finish(kind: str, gate: object, name: str, sources: Sequence[str], notes: S
 def run_import_argo(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_import import import_argo
 
+    _refuse_overwriting(args.output, {"template": args.templates, "--rollout": [args.rollout]})
     try:
         imported = import_argo(args.templates, rollout=args.rollout, args=_args(args.arg), profile=args.profile)
     except GateError as exc:
@@ -296,6 +305,7 @@ def run_import_argo(args: argparse.Namespace) -> int:
 def run_import_flagger(args: argparse.Namespace) -> int:
     from rampsim.gates.flagger_import import import_flagger
 
+    _refuse_overwriting(args.output, {"Canary": [args.canary], "--metric-template": args.metric_template})
     try:
         imported = import_flagger(args.canary, args.metric_template, mesh=args.mesh, canary=args.canary_name,
                                   strict=args.strict)
@@ -310,6 +320,7 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
     from rampsim.gates.kayenta_import import StageOptions, import_kayenta
     from rampsim.gates.plan_sections import load_gated_plan
 
+    _refuse_overwriting(args.output, {"config": [args.config], "--stage": [args.stage], "--plan": [args.plan]})
     base = load_gated_plan(args.plan) if args.plan else None
     options = StageOptions(
         lifetime=args.lifetime, interval=args.interval, warmup=args.warmup, lookback=args.lookback, step=args.step,
@@ -385,12 +396,13 @@ def _consequence(finding: Any, rehearsed: Any) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_model import ArgoGate
-    from rampsim.gates.export import export_argo, export_flagger
     from rampsim.gates.flagger_model import FlaggerGate
-    from rampsim.gates.kayenta_export import config_json, stage_json
+    from rampsim.gates.kayenta_export import stage_json
     from rampsim.gates.kayenta_model import KayentaGate
     from rampsim.gates.plan_sections import gate_of, load_gated_plan
 
+    for option in ("-o", "--stage"):
+        refuse_overwriting(option, getattr(args, "output" if option == "-o" else "stage"), {"plan": args.plan})
     plan = load_gated_plan(args.plan)
     gate = gate_of(plan)
     kinds = {"argo": ArgoGate, "flagger": FlaggerGate, "kayenta": KayentaGate}
@@ -401,14 +413,23 @@ def run_export(args: argparse.Namespace) -> int:
                          f"(import a gate first)")
     if args.stage and args.kind != "kayenta":
         raise UsageError("--stage: only a Kayenta gate has a Spinnaker stage")
-    if isinstance(gate, ArgoGate):
-        text = export_argo(gate)
-    elif isinstance(gate, FlaggerGate):
-        text = export_flagger(gate)
-    else:
-        section = plan.kayenta
-        text = config_json(section)
-        if args.stage:
-            _write(stage_json(section), args.stage)
-    _write(text, args.output)
+    if args.stage:
+        _write(stage_json(plan.kayenta), args.stage)
+    _write(exported(plan), args.output)
     return 0
+
+
+def exported(plan: Plan) -> str:
+    """The imported gate ``plan`` carries, written back in its controller's format ('' when it has none)."""
+    from rampsim.gates.argo_model import ArgoGate
+    from rampsim.gates.export import export_argo, export_flagger
+    from rampsim.gates.flagger_model import FlaggerGate
+    from rampsim.gates.kayenta_export import config_json
+    from rampsim.gates.plan_sections import gate_of
+
+    gate = gate_of(plan)
+    if isinstance(gate, ArgoGate):
+        return export_argo(gate)
+    if isinstance(gate, FlaggerGate):
+        return export_flagger(gate)
+    return config_json(plan.kayenta) if gate is not None and plan.kayenta is not None else ""

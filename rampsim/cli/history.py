@@ -111,8 +111,9 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
         return None, EXIT_UNAVAILABLE
     column = plan.layout.channels("requests", plan.layout.arm(args.arm))
     present = ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
+    damaged = f", {history.damaged:,} damaged sample(s) read as missing" if history.damaged else ""
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "
-          f"{int(present.sum())} with {args.arm} requests", file=sys.stderr)
+          f"{int(present.sum())} with {args.arm} requests{damaged}", file=sys.stderr)
     if not present.any():
         print(f"rampsim: history unavailable: no scrape holds the {args.arm} arm's requests (series "
               f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{args.arm}\"}}): check --arm and the plan's "
@@ -126,6 +127,8 @@ def _output_checked(args: argparse.Namespace) -> None:
     from rampsim.experiment.chunks import output_directory
 
     if args.output != "-":
+        arguments.refuse_overwriting("-o", args.output, {"plan": args.plan, "--replay": args.replay,
+                                                          "--naming": args.naming})
         output = Path(args.output)
         if output.is_dir():
             raise UsageError(f"-o {args.output}: is a directory")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from rampsim.plan import PlanError, load_plan
 from rampsim.plan.explain import explain
@@ -125,8 +125,11 @@ def run_validate(args: argparse.Namespace) -> int:
     problems = section_problems(plan)
     if problems:
         return report_problems(args.plan, problems)
-    print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {len(plan.rules)} rule(s), "
-          f"{len(plan.checkpoints)} checkpoint(s) and a final gate, {len(plan.slo.objectives)} SLO objective(s)")
+    gate = imported_gate_kind(plan)
+    judged = (f"an imported {gate} gate (see 'rampsim explain')" if gate else
+              f"{len(plan.rules)} rule(s), {len(plan.checkpoints)} checkpoint(s) and a final gate")
+    print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {judged}, "
+          f"{len(plan.slo.objectives)} SLO objective(s)")
     code = 0
     for path in args.mix:
         code = max(code, _validate_mix(path, plan))
@@ -175,4 +178,29 @@ def run_explain(args: argparse.Namespace) -> int:
         query = lambda measure: naming.promql(measure, interval=plan.telemetry.scrape_interval,  # noqa: E731
                                               line=line)
     print(explain(plan, query))
+    gate = _imported_gate(plan)
+    if gate:
+        kind, text = gate
+        controller = {"argo": "Argo Rollouts", "flagger": "Flagger", "kayenta": "Kayenta"}[kind]
+        print(f"\nImported {controller} gate, judged as {controller} judges it (shown as 'rampsim export {kind}' "
+              "writes it back):\n")
+        print(text.rstrip("\n"))
     return 0
+
+
+def imported_gate_kind(plan: "Plan") -> Optional[str]:
+    """Which imported gate's section (``argo``, ``flagger``, ``kayenta``) ``plan`` has, if any."""
+    from rampsim.plan.schema import IMPORTED_GATES
+
+    return next((kind for kind in IMPORTED_GATES if getattr(plan, kind) is not None), None)
+
+
+def _imported_gate(plan: "Plan") -> Optional[tuple[str, str]]:
+    """``(kind, the gate in its controller's format)`` of the imported gate ``plan`` carries, if any."""
+    kind = imported_gate_kind(plan)
+    if kind is None:
+        return None
+    from rampsim.cli.gates import exported
+
+    import_section_owners()
+    return kind, exported(plan)

@@ -76,7 +76,7 @@ from rampsim.plan.schema import Measurement, Plan
 from rampsim.telemetry import Layout, Telemetry, damaged_counters, damaged_gauges
 
 __all__ = [
-    "Series", "increments", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
+    "Series", "increments", "carried_forward", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
     "aggregate_groups", "read_channels", "without_damaged_gauges", "plan_channels", "Aggregator", "finish",
     "scalar_finisher", "evaluate", "is_scalar_measure", "sequential_inputs", "sequential_p_values",
     "sequential_known", "batch_intervals", "latency_differences", "LATENCY_RATIO_BOUND", "BETS_TUNED_FOR",
@@ -95,6 +95,14 @@ BETS_TUNED_FOR = 0.05
 def increments(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """Counter increase from ``previous`` to ``current`` samples, a drop counting as a reset to zero."""
     return np.where(current >= previous, current - previous, current)
+
+
+def carried_forward(raw: np.ndarray) -> np.ndarray:
+    """``(scrapes, columns)`` samples with each missing one (``NaN``) replaced by the last present
+    sample of its column (``NaN`` before the first)."""
+    index = np.where(np.isnan(raw), 0, np.arange(len(raw))[:, None])
+    np.maximum.accumulate(index, axis=0, out=index)
+    return raw[index, np.arange(raw.shape[1])]
 
 
 def corrected_counters(raw: np.ndarray) -> np.ndarray:
@@ -116,11 +124,7 @@ def corrected_counters(raw: np.ndarray) -> np.ndarray:
             steps[1:][dropped] = raw[1:][dropped]
         return np.cumsum(steps, axis=0)
     missing = np.isnan(raw)
-    filled = raw
-    if missing.any():  # carry the last present sample forward
-        index = np.where(missing, 0, np.arange(len(raw))[:, None])
-        np.maximum.accumulate(index, axis=0, out=index)
-        filled = raw[index, np.arange(raw.shape[1])]
+    filled = carried_forward(raw) if missing.any() else raw
     present = ~np.isnan(filled)
     steps = np.empty_like(filled)
     steps[0] = np.where(present.any(axis=0), filled[present.argmax(axis=0), np.arange(raw.shape[1])], np.nan)

@@ -21,7 +21,7 @@ from rampsim.errors import UsageError
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
 
-__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "MAX_GRID_POINTS"]
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "written_values", "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
@@ -69,6 +69,23 @@ def values_at(model: Any, path: str) -> list[Any]:
                 step.append(getattr(item, part))
         found = step
     return found
+
+
+def written_values(plan: Plan, path: str) -> list[str]:
+    """The distinct values ``plan``'s file writes at a dotted ``path`` (``*`` allowed), as written; none when
+    the plan has no file or leaves the field to its default."""
+    if plan.source is None:
+        return []
+    written: dict[str, None] = {}
+    for field in matched_paths(plan.source.data, path):
+        node: Any = plan.source.data
+        for key in field:
+            if not isinstance(node, (dict, list)) or (isinstance(node, dict) and key not in node):
+                break
+            node = node[key]
+        else:
+            written[str(node)] = None
+    return list(written)
 
 
 def parse_axis(text: str) -> Axis:

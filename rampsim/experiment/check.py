@@ -136,7 +136,7 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
             raise UsageError(f"{name} must be a rate between 0 and 1, got {rate}")
     if max_detect is not None and not 0 < max_detect < math.inf:
         raise UsageError(f"max_detect must be a positive, finite number of seconds, got {max_detect}")
-    _decidable(plan, mix or single_scenario_mix("healthy"), max_false_rollback is not None,
+    _decidable(plan, mix or single_scenario_mix("healthy"), max_replicates, max_false_rollback is not None,
                max_missed_incident is not None or max_detect is not None)
     looks_allowed = math.ceil(max_replicates / batch)
     bounds = sum(b is not None for b in (max_false_rollback, max_missed_incident, max_detect))
@@ -171,18 +171,23 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
     return report
 
 
-def _decidable(plan: Plan, mix: Mix, healthy_needed: bool, incidents_needed: bool) -> None:
+def _decidable(plan: Plan, mix: Mix, max_replicates: int, healthy_needed: bool, incidents_needed: bool) -> None:
     """A :class:`UsageError` when no replicate could ever count towards a bound asked for: a false-rollback bound
     on a mix of incidents only, or a missed-incident or detection bound on a mix the SLO finds no incident in
-    (the check would run to ``max_replicates`` and end undecided)."""
+    (the check would run to ``max_replicates`` and end undecided), counting only the scenarios whose share
+    gives them a replicate of the ``max_replicates``."""
+    from rampsim.experiment.mix import allocate
     from rampsim.sim import Scenario
     from rampsim.sim.truth import ground_truth
 
+    runs = allocate(max_replicates, mix.shares)
     truths = [ground_truth(Scenario.build(plan, list(scenario.faults))) for scenario in mix.scenarios]
-    if incidents_needed and not any(truth.counted for truth in truths):
-        raise UsageError(f"the mix {mix.name!r} has no scenario the plan's SLO counts as an incident: a missed-incident "
-                         "or detection bound could never be decided (give a mix with incidents, e.g. "
+    unrun = "" if runs.all() else (f" among the scenarios that get one of the {max_replicates:,} replicates (too small "
+                                   f"a share for any: {', '.join(s.name for s, n in zip(mix.scenarios, runs) if not n)})")
+    if incidents_needed and not any(truth.counted for truth, n in zip(truths, runs) if n):
+        raise UsageError(f"the mix {mix.name!r} has no scenario the plan's SLO counts as an incident{unrun}: a "
+                         "missed-incident or detection bound could never be decided (give a mix with incidents, e.g. "
                          "scenarios/mix-reference.yaml)")
-    if healthy_needed and all(truth.incident for truth in truths):
-        raise UsageError(f"every scenario of the mix {mix.name!r} is an incident: a false-rollback bound could never "
-                         "be decided (add healthy scenarios)")
+    if healthy_needed and all(truth.incident for truth, n in zip(truths, runs) if n):
+        raise UsageError(f"every scenario of the mix {mix.name!r} is an incident{unrun}: a false-rollback bound could "
+                         "never be decided (add healthy scenarios)")

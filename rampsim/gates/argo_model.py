@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
 from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
 from rampsim.gates.profiles import PROFILES
@@ -112,7 +112,7 @@ class ArgoMetric(_Model):
     failureLimit: Optional[IntOrString] = None
     inconclusiveLimit: Optional[IntOrString] = None
     consecutiveErrorLimit: Optional[IntOrString] = None
-    threshold: Optional[float] = None
+    threshold: Optional[FiniteFloat] = None
 
     @field_validator("interval", "initialDelay")
     @classmethod
@@ -129,13 +129,6 @@ class ArgoMetric(_Model):
         if isinstance(value, str) and not _templated(value):
             if not re.fullmatch(r"\s*-?\d+\s*", value):
                 raise ValueError(f"expected a whole number, got {value!r}")
-        return value
-
-    @field_validator("threshold")
-    @classmethod
-    def _finite(cls, value: Optional[float]) -> Optional[float]:
-        if value is not None and value != value:
-            raise ValueError("threshold cannot be NaN")
         return value
 
     @property

@@ -130,6 +130,7 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
         notes.append(manifest.problem(("spec", key, extra), f"{extra!r} is not simulated (not a field that decides "
                                                             f"which checks run or when): ignored"))
     metrics: dict[str, dict[str, Any]] = {}
+    indices: dict[str, int] = {}  # a metric's key in the gate → its index in the Canary's list
     for index, metric in enumerate(written.get("metrics") or []):
         if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
             problems.append(manifest.problem(("spec", key, "metrics", index), "a metric is a mapping with a name"))
@@ -141,6 +142,7 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
             notes.append(manifest.problem(("spec", key, "metrics", index, extra),
                                           f"metric {metric['name']!r}: {extra!r} is not a Flagger metric field: ignored"))
         metrics[name] = {k: v for k, v in metric.items() if k in _METRIC_FIELDS}
+        indices[name] = index
     analysis_data = {k: v for k, v in written.items() if k in _ANALYSIS_FIELDS and k != "metrics"}
     analysis_data["metrics"] = metrics
     provider = spec.get("provider")
@@ -155,7 +157,7 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
         analysis = FlaggerAnalysis.model_validate(analysis_data)
     except ValidationError as exc:
         for error in exc.errors():
-            loc = ("spec", key, *error["loc"])
+            loc = ("spec", key, *_as_written(tuple(error["loc"]), indices))
             problems.append(manifest.problem(loc, error["msg"].removeprefix("Value error, ")))
         raise GateError(problems) from None
     if problems:
@@ -196,6 +198,13 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
         notes.append(f"A/B test ({iterations} iterations): the users 'match' selects are assumed to be "
                      f"{gate.assume.ab_weight:.0%} of the traffic (set flagger.assume.ab_weight)")
     return gate
+
+
+def _as_written(loc: tuple[Any, ...], indices: dict[str, int]) -> tuple[Any, ...]:
+    """A location in :class:`FlaggerAnalysis` (metrics keyed by name) as the Canary writes it (a list of metrics)."""
+    if loc[:1] == ("metrics",) and len(loc) > 1 and loc[1] in indices:
+        return ("metrics", indices[loc[1]], *loc[2:])
+    return loc
 
 
 def _load_test(hook: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
 from rampsim.gates.goduration import parse_go_duration
 from rampsim.units import Share
@@ -42,10 +42,13 @@ class _Model(BaseModel):
 
 
 class ThresholdRange(_Model):
-    """``thresholdRange``: the check fails when the value is below ``min`` or above ``max`` (bounds pass)."""
+    """``thresholdRange``: the check fails when the value is below ``min`` or above ``max`` (bounds pass).
 
-    min: Optional[float] = None
-    max: Optional[float] = None
+    A bound must be finite: ``.nan``, ``.inf`` or ``1e400`` (which YAML reads as infinity) would let every
+    value pass, switching the check off."""
+
+    min: Optional[FiniteFloat] = None
+    max: Optional[FiniteFloat] = None
 
 
 class MetricTemplateRef(_Model):
@@ -59,7 +62,7 @@ class FlaggerMetric(_Model):
     name: str
     interval: Optional[str] = None
     thresholdRange: Optional[ThresholdRange] = None
-    threshold: Optional[float] = None
+    threshold: Optional[FiniteFloat] = None
     templateRef: Optional[MetricTemplateRef] = None
     query: Optional[str] = None
     templateVariables: Optional[dict[str, str]] = None

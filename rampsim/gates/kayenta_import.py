@@ -3,7 +3,9 @@
 The config is Kayenta's JSON (:func:`rampsim.judges.kayenta_config.parse_kayenta_config` reads it);
 the schedule is the stage's (a Spinnaker pipeline or ``kayentaCanary`` stage JSON given as ``stage``:
 its ``canaryConfig``), each value overridable by :class:`StageOptions`, with Orca's defaults
-otherwise. Every problem is located (``file: metrics[0] (cpu).field: message``):
+otherwise. Both files are read strictly (a repeated key is an error) and every problem is located in
+the file it is in (``file:line: metrics[0] (cpu).field: message``; a stage's field that is not
+Orca's, a misspelt ``lookbakMins``, is an error with the closest field, :data:`NOT_SIMULATED` a note):
 
 * refused (:class:`~rampsim.gates.refusals.GateRefused`): a metric of a provider other than
   Prometheus (Atlas, Stackdriver, Datadog...: their queries cannot be answered from simulated
@@ -20,7 +22,6 @@ the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) und
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -34,13 +35,20 @@ from rampsim.gates.kayenta_model import (
 from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, metric_queries, template_variables
 from rampsim.gates.profiles import infer_profile
 from rampsim.gates.refusals import GateError, GateRefused
-from rampsim.judges.kayenta_config import KayentaConfig, parse_kayenta_config
+from rampsim.plan.json_source import read_json as read_json_document
+from rampsim.judges.kayenta_config import KayentaConfig, parse_kayenta_config, validation_problems
+from rampsim.plan.source import Document, SourceError
 from rampsim.promql import Deployment, QueryError, UnsupportedQuery, check_supported
 from rampsim.units import Kind, format_value
 
-__all__ = ["StageOptions", "KayentaImport", "import_kayenta", "import_kayenta_data", "read_json", "stage_of"]
+__all__ = ["StageOptions", "KayentaImport", "Origins", "import_kayenta", "import_kayenta_data", "read_json",
+           "stage_of", "NOT_SIMULATED"]
 
-_STAGE_FIELDS = set(KayentaStage.model_fields)
+KeyPath = tuple[Union[str, int], ...]
+
+NOT_SIMULATED = ("baselineAnalysisOffsetInMins", "siteLocal")
+"""Fields of a stage's ``canaryConfig`` that Orca reads and rampsim does not simulate: noted, then dropped. Any
+other field the stage model does not have is an error (a misspelt ``lookbakMins`` would silently be 0)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,16 @@ class StageOptions:
     default_lifetime: Optional[float] = None
 
 
+@dataclass(frozen=True)
+class Origins:
+    """Where the config and the stage were read (documents with the line of each key path), and the key path of the
+    stage's ``canaryConfig`` block in its document; no stage document: the stage comes from options and defaults."""
+
+    config: Document
+    stage: Optional[Document] = None
+    stage_path: KeyPath = ()
+
+
 @dataclass
 class KayentaImport:
     """An imported gate, its ``kayenta:`` section as plain data (the config as written), notes and sources."""
@@ -75,36 +93,35 @@ class KayentaImport:
     sources: list[str] = field(default_factory=list)
 
 
-def read_json(path: Union[str, Path]) -> Any:
-    """The JSON in ``path``; :class:`GateError` naming the file (and the line) when it cannot be read."""
+def read_json(path: Union[str, Path]) -> Document:
+    """The JSON in ``path`` with each key path's line; :class:`GateError` naming the file (and the line) when it
+    cannot be read, is not JSON or repeats a key."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GateError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise GateError([f"{path}{line}: not JSON: {exc}"]) from None
+        return read_json_document(path)
+    except SourceError as exc:
+        raise GateError([str(exc)]) from None
 
 
-def stage_of(data: Any, source: str) -> dict[str, Any]:
-    """The ``canaryConfig`` of the first ``kayentaCanary`` stage in a pipeline or stage JSON (or the block itself)."""
-    found: list[dict[str, Any]] = []
+def stage_of(data: Any, source: str) -> tuple[dict[str, Any], KeyPath]:
+    """The ``canaryConfig`` of the first ``kayentaCanary`` stage in a pipeline or stage JSON (or the block itself),
+    and its key path in ``data``."""
+    found: list[tuple[dict[str, Any], KeyPath]] = []
 
-    def walk(node: Any) -> None:
+    def walk(node: Any, path: KeyPath) -> None:
         if isinstance(node, dict):
             if node.get("type") == "kayentaCanary" and isinstance(node.get("canaryConfig"), dict):
-                found.append(node["canaryConfig"])
-            for value in node.values():
-                walk(value)
+                found.append((node["canaryConfig"], (*path, "canaryConfig")))
+            for key, value in node.items():
+                walk(value, (*path, key))
         elif isinstance(node, list):
-            for value in node:
-                walk(value)
+            for index, value in enumerate(node):
+                walk(value, (*path, index))
 
-    walk(data)
+    walk(data, ())
     if found:
         return found[0]
     if isinstance(data, dict) and ("lifetimeDuration" in data or "lifetimeHours" in data or "scopes" in data):
-        return data
+        return data, ()
     raise GateError([f"{source}: no kayentaCanary stage (a stage with type kayentaCanary and its canaryConfig)"])
 
 
@@ -112,14 +129,20 @@ def import_kayenta(config: Union[str, Path], stage: Optional[Union[str, Path]] =
                    options: StageOptions = StageOptions()) -> KayentaImport:
     """Import the canary config in the JSON file ``config``, run as the stage in ``stage`` says (a pipeline or
     stage JSON file), with ``options`` over both."""
-    written = stage_of(read_json(stage), str(stage)) if stage is not None else {}
+    document = read_json(config)
+    origins = Origins(document)
+    written: dict[str, Any] = {}
+    if stage is not None:
+        stage_document = read_json(stage)
+        written, path = stage_of(stage_document.data, str(stage))
+        origins = Origins(document, stage_document, path)
     sources = [str(config)] + ([str(stage)] if stage is not None else [])
-    return import_kayenta_data(read_json(config), str(config), written, options, sources)
+    return import_kayenta_data(document.data, str(config), written, options, sources, origins)
 
 
-def _config(data: Any, source: str) -> KayentaConfig:
+def _config(data: Any, source: str, document: Document) -> KayentaConfig:
     try:
-        return parse_kayenta_config(data, source)
+        return parse_kayenta_config(data, source, document)
     except InvalidPlanError as exc:
         raise GateError(str(exc).splitlines()) from None
 
@@ -153,8 +176,8 @@ def _minutes(seconds: Optional[float], what: str) -> Optional[int]:
 def _stage(written: Mapping[str, Any], config: KayentaConfig, options: StageOptions, profile: str,
            notes: list[str]) -> dict[str, Any]:
     """The stage as plain data: the file's known fields, the options over them, Orca's defaults noted."""
-    stage = {k: v for k, v in written.items() if k in _STAGE_FIELDS}
-    ignored = sorted(set(written) - _STAGE_FIELDS)
+    stage = {k: v for k, v in written.items() if k not in NOT_SIMULATED}
+    ignored = [k for k in NOT_SIMULATED if k in written]
     if ignored:
         notes.append(f"stage fields not simulated: {', '.join(ignored)}")
     warmup = _minutes(options.warmup, "warmup")
@@ -218,6 +241,32 @@ def _scopes(written: Any, config: KayentaConfig, options: StageOptions, profile:
     return scopes
 
 
+def _check_stage(stage: dict[str, Any], written: Mapping[str, Any], origins: Origins) -> None:
+    """:class:`GateError` with every problem of the stage as built (the file's fields, the options over them), each
+    located in the stage file (its line, the field as the file writes it), else named as the stage's field."""
+    try:
+        KayentaStage.model_validate(stage)
+    except ValidationError as exc:
+        document = origins.stage or Document(data={"stage": stage}, filename=origins.config.filename)
+        path = origins.stage_path if origins.stage is not None else ("stage",)
+        problems = validation_problems(_as_written(exc.errors(), stage, written), KayentaStage, document, path)
+        raise GateError(problems) from None
+
+
+def _as_written(errors: list[Any], stage: Mapping[str, Any], written: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """pydantic's ``errors``, each scope's index made that of the scope in the file (the stage's scopes follow the
+    metrics' order)."""
+    names = [s.get("scopeName", "default") if isinstance(s, dict) else None for s in written.get("scopes") or []]
+    located = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if loc[:1] == ("scopes",) and len(loc) > 1 and isinstance(loc[1], int):
+            name = stage["scopes"][loc[1]].get("scopeName")
+            loc = ("scopes", names.index(name), *loc[2:]) if name in names else ("scopes",)
+        located.append({**error, "loc": loc})
+    return located
+
+
 def _bind_variables(section: dict[str, Any], config: KayentaConfig, namespace: str, notes: list[str]) -> None:
     """Give every template variable no scope binds a value in its scope's ``extendedScopeParams``, and say so."""
     scopes = {s["scopeName"]: s for s in section["stage"]["scopes"]}
@@ -239,10 +288,13 @@ def _bind_variables(section: dict[str, Any], config: KayentaConfig, namespace: s
 
 
 def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[str, Any]] = None,
-                        options: StageOptions = StageOptions(), sources: Optional[list[str]] = None) -> KayentaImport:
+                        options: StageOptions = StageOptions(), sources: Optional[list[str]] = None,
+                        origins: Optional[Origins] = None) -> KayentaImport:
     """:func:`import_kayenta` for parsed JSON: the config ``data`` read from ``source``, the stage's ``canaryConfig``
-    (``written_stage``, none by default)."""
-    config = _config(data, source)
+    (``written_stage``, none by default); ``origins`` (the files they were read from) locates each problem."""
+    origins = origins or Origins(Document(data=data, filename=source),
+                                 Document(data=written_stage, filename="<stage>") if written_stage else None)
+    config = _config(data, source, origins.config)
     refused = _refusals(config, source)
     if refused:
         raise GateRefused(refused)
@@ -251,6 +303,7 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
     section: dict[str, Any] = {"profile": profile, "stage": _stage(written_stage or {}, config, options, profile, notes),
                                "config": data}
     _bind_variables(section, config, "default", notes)
+    _check_stage(section["stage"], written_stage or {}, origins)
     try:
         gate = KayentaGate.model_validate(section)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """Statistical judges of a canary against its baseline: pure functions of per-interval series.
 
 They know nothing of plans, simulations or Prometheus: the engine and the sweeps feed them arrays.
+(A config read from a file is located as a plan is: :mod:`rampsim.plan.json_source`.)
 
 - :mod:`~rampsim.judges.kayenta`: Kayenta's NetflixACAJudge (a Mann-Whitney test per metric, a
   weighted score), configured by a Kayenta canary config read by :mod:`~rampsim.judges.kayenta_config`.

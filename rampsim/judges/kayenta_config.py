@@ -10,9 +10,10 @@ per the Spinnaker judge docs), ``outliers.strategy`` ``keep`` with factor 3.
 Two things are stricter than Kayenta, on purpose:
 
 * Kayenta's ``MetricDirection.parse`` and ``NaNStrategy.parse`` map any unknown word to the default
-  (a typo ``"increse"`` silently judges both directions); here an unknown value, an unknown field or
-  a value of the wrong type is an :class:`~rampsim.errors.InvalidPlanError` naming the file, the
-  metric and the field.
+  (a typo ``"increse"`` silently judges both directions); here an unknown value, an unknown field,
+  a value of the wrong type, a number that is not finite (an ``allowedIncrease`` of ``Infinity``,
+  or ``1e400``, could never be reached) or a repeated key (Jackson keeps the last) is an
+  :class:`~rampsim.errors.InvalidPlanError` naming the file, the line, the metric and the field.
 * A weighted group that no metric belongs to is refused: Kayenta's ``WeightedSumScorer`` scores
   only groups that have results, so such a weight can never be earned and the canary could never
   pass.
@@ -27,18 +28,19 @@ from __future__ import annotations
 
 import difflib
 import enum
-import json
 from pathlib import Path
-from typing import Any, Optional, Union, get_args
+from typing import Any, Mapping, Optional, Sequence, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from rampsim.errors import InvalidPlanError
+from rampsim.plan.json_source import read_json
+from rampsim.plan.source import Document
 
 __all__ = [
     "Direction", "NanStrategy", "EffectMeasure", "OutlierStrategy", "EffectSize", "Outliers",
     "CanaryAnalysis", "KayentaMetric", "ScoreThresholds", "Classifier", "JudgeConfig", "KayentaConfig",
-    "JUDGE_NAMES", "parse_kayenta_config", "load_kayenta_config",
+    "JUDGE_NAMES", "parse_kayenta_config", "load_kayenta_config", "validation_problems",
 ]
 
 JUDGE_NAMES = ("NetflixACAJudge-v1.0", "dredd-v1.0")
@@ -82,13 +84,14 @@ class EffectSize(_Model):
     """``effectSize``: how large the effect must be to fail the metric, or to fail the canary critically.
 
     A bound left out is 1.0 for ``meanRatio`` and 0.5 for ``cles`` (no effect), so that by default
-    the rank test alone decides.
+    the rank test alone decides. A bound must be finite: ``Infinity`` (or ``1e400``, which JSON reads
+    as infinity) could never be reached, so the metric could never fail.
     """
 
-    allowedIncrease: Optional[float] = Field(default=None, gt=0)
-    allowedDecrease: Optional[float] = Field(default=None, gt=0)
-    criticalIncrease: Optional[float] = Field(default=None, gt=0)
-    criticalDecrease: Optional[float] = Field(default=None, gt=0)
+    allowedIncrease: Optional[FiniteFloat] = Field(default=None, gt=0)
+    allowedDecrease: Optional[FiniteFloat] = Field(default=None, gt=0)
+    criticalIncrease: Optional[FiniteFloat] = Field(default=None, gt=0)
+    criticalDecrease: Optional[FiniteFloat] = Field(default=None, gt=0)
     measure: EffectMeasure = EffectMeasure.MEAN_RATIO
 
     @property
@@ -106,7 +109,7 @@ class Outliers(_Model):
     """``outliers``: keep every interval, or drop those outside the wider of the IQR and 1st/99th-percentile fences."""
 
     strategy: OutlierStrategy = OutlierStrategy.KEEP
-    outlierFactor: float = Field(default=3.0, gt=0)
+    outlierFactor: FiniteFloat = Field(default=3.0, gt=0)
 
 
 class CanaryAnalysis(_Model):
@@ -154,8 +157,8 @@ class KayentaMetric(_Model):
 class ScoreThresholds(_Model):
     """``scoreThresholds``: a score at least ``pass`` passes, at least ``marginal`` is marginal, else fails."""
 
-    pass_: float = Field(alias="pass", ge=0, le=100)
-    marginal: float = Field(ge=0, le=100)
+    pass_: FiniteFloat = Field(alias="pass", ge=0, le=100)
+    marginal: FiniteFloat = Field(ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> "ScoreThresholds":
@@ -167,7 +170,7 @@ class ScoreThresholds(_Model):
 class Classifier(_Model):
     """``classifier``: the weight of each group (unweighted groups share what is left of 100) and thresholds."""
 
-    groupWeights: dict[str, float] = Field(default_factory=dict)
+    groupWeights: dict[str, FiniteFloat] = Field(default_factory=dict)
     scoreThresholds: Optional[ScoreThresholds] = None
 
     @field_validator("groupWeights")
@@ -258,9 +261,9 @@ def _where(data: Any, loc: tuple[Union[int, str], ...]) -> str:
     return "".join(parts)
 
 
-def _model_at(loc: tuple[Union[int, str], ...]) -> Optional[type[BaseModel]]:
-    """The model whose field sits at ``loc`` (list indices skipped), or None."""
-    model: Optional[type[BaseModel]] = KayentaConfig
+def _model_at(root: type[BaseModel], loc: tuple[Union[int, str], ...]) -> Optional[type[BaseModel]]:
+    """The model (under ``root``) whose field sits at ``loc`` (list indices skipped), or None."""
+    model: Optional[type[BaseModel]] = root
     for part in loc:
         if isinstance(part, int) or model is None:
             continue
@@ -275,9 +278,9 @@ def _model_at(loc: tuple[Union[int, str], ...]) -> Optional[type[BaseModel]]:
     return model
 
 
-def _unknown_field(loc: tuple[Union[int, str], ...]) -> str:
+def _unknown_field(root: type[BaseModel], loc: tuple[Union[int, str], ...]) -> str:
     """``unknown field``, with the closest known field and the list of known ones."""
-    model = _model_at(loc[:-1])
+    model = _model_at(root, loc[:-1])
     if model is None:
         return "unknown field"
     known = [f.alias or n for n, f in model.model_fields.items()]
@@ -286,33 +289,35 @@ def _unknown_field(loc: tuple[Union[int, str], ...]) -> str:
     return f"unknown field; {hint}fields here: {', '.join(known)}"
 
 
-def _messages(exc: ValidationError, data: Any) -> list[str]:
-    messages = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
+def validation_problems(errors: Sequence[Mapping[str, Any]], model: type[BaseModel], document: Document,
+                        path: tuple[Union[int, str], ...] = ()) -> list[str]:
+    """Each of pydantic's ``errors`` as ``file:line: field: message``: what was validated as ``model`` is at the key path
+    ``path`` in ``document`` (a JSON file read by :func:`~rampsim.plan.json_source.read_json`, which gives the
+    lines; a document without lines gives the file alone). Fields are named as the file writes them
+    (``metrics[0] (cpu).analysisConfigurations.canary.direction``); an unknown field gets the closest known one."""
+    problems = []
+    for error in errors:
+        loc = (*path, *error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = _unknown_field(loc)
-        where = _where(data, loc)
-        messages.append(f"{where}: {message}" if where else message)
-    return messages
+            message = _unknown_field(model, tuple(error["loc"]))
+        where = _where(document.data, loc)
+        problems.append(f"{document.where(loc)}: {where}: {message}" if where else f"{document.where(loc)}: {message}")
+    return problems
 
 
-def parse_kayenta_config(data: Any, source: str = "<kayenta config>") -> KayentaConfig:
-    """``data`` (parsed JSON) as a :class:`KayentaConfig`; :class:`InvalidPlanError` lists every problem."""
+def parse_kayenta_config(data: Any, source: str = "<kayenta config>",
+                         document: Optional[Document] = None) -> KayentaConfig:
+    """``data`` (parsed JSON) as a :class:`KayentaConfig`; :class:`InvalidPlanError` lists every problem, each with
+    its line when ``document`` (what ``data`` was read from) is given."""
     try:
         return KayentaConfig.model_validate(data)
     except ValidationError as exc:
-        raise InvalidPlanError("\n".join(f"{source}: {m}" for m in _messages(exc, data))) from None
+        problems = validation_problems(exc.errors(), KayentaConfig, document or Document(data=data, filename=source))
+        raise InvalidPlanError("\n".join(problems)) from None
 
 
 def load_kayenta_config(path: Union[str, Path]) -> KayentaConfig:
-    """The Kayenta canary config in the JSON file ``path``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidPlanError(f"{path}: cannot be read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidPlanError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
-    return parse_kayenta_config(data, str(path))
+    """The Kayenta canary config in the JSON file ``path`` (a repeated key refused, every problem located)."""
+    document = read_json(path)
+    return parse_kayenta_config(document.data, str(path), document)

@@ -34,7 +34,7 @@ from rampsim.plan.metric_definitions import (
     CONTRASTS, Metric, MetricDefinition, definition_of, metric_names, resolve_alias,
 )
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
-from rampsim.units import Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity
+from rampsim.units import MAX_RATE, Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity
 
 __all__ = [
     "Metric", "Op", "WindowKind", "Window", "Measurement", "Measure", "Criterion", "Rule", "Objective",
@@ -439,7 +439,7 @@ class Measure(Measurement):
     @model_validator(mode="after")
     def _not_off(self) -> "Measure":
         """Refuse a condition that switches its measure off: a breach no value meets, a check every value passes."""
-        problem = self._condition_problem()
+        problem = self.condition_problem()
         if problem:
             raise ValueError(problem)
         return self
@@ -456,11 +456,12 @@ class Measure(Measurement):
         """The measure in words: ``P99 latency over the last 1m < 200ms``."""
         return f"{super().describe()} {self.op.value} {format_value(self.threshold, self.kind)}"
 
-    def value_range(self) -> tuple[float, float]:
-        """The values what is measured can take: a p-value's, a contrast's, a trend's, else the metric's bounds."""
+    def value_range(self, bounds: Optional[tuple[float, float]] = None) -> tuple[float, float]:
+        """The values what is measured can take: a p-value's, a contrast's, a trend's, else the metric's
+        ``bounds`` (by default its definition's)."""
         if self.test is not None:
             return 0.0, 1.0
-        low, high = definition_of(self.metric).bounds
+        low, high = bounds or definition_of(self.metric).bounds
         if self.contrast == "difference":
             return low - high, high - low
         if self.contrast == "ratio" or (self.trend and self.contrast is None):
@@ -469,10 +470,11 @@ class Measure(Measurement):
             return -1.0, math.inf
         return low, high
 
-    def _condition_problem(self) -> Optional[str]:
-        """Why ``value <op> threshold`` switches the measure off over :meth:`value_range`: a breach condition
-        no value meets, or a pass condition every value meets; ``None`` when it depends on the value."""
-        low, high = self.value_range()
+    def condition_problem(self, bounds: Optional[tuple[float, float]] = None) -> Optional[str]:
+        """Why ``value <op> threshold`` switches the measure off over :meth:`value_range` (``bounds``: the
+        metric's, where the plan narrows them): a breach condition no value meets, or a pass condition every
+        value meets; ``None`` when it depends on the value."""
+        low, high = self.value_range(bounds)
         t, op = self.threshold, self.op
         if self.breaches:
             if {Op.GT: t < high, Op.GE: t <= high, Op.LT: t > low, Op.LE: t >= low}[op]:
@@ -746,6 +748,8 @@ class Plan(_Model):
             if measure.metric is Metric.ALERTS and not where.startswith(("checkpoints.", "final_gate.")):
                 raise LocatedError(f"{where}.metric", "the alerts metric counts the rules' own alerts: it can only "
                                                       "be a checkpoint criterion")
+        self._latency_thresholds_reachable()
+        self._min_requests_reachable()
         interval = self.telemetry.scrape_interval
         timed = [(f"phases.{i}.duration", p.duration) for i, p in enumerate(self.phases)]
         timed += [(f"checkpoints.{name}.at", c.at) for name, c in self.checkpoints.items()]
@@ -813,6 +817,32 @@ class Plan(_Model):
         """Checkpoints in time order, the final gate last (named ``final_gate``)."""
         ordered = sorted(self.checkpoints.items(), key=lambda item: item[1].at)
         return [*ordered, ("final_gate", self.final_gate)]
+
+    def _latency_thresholds_reachable(self) -> None:
+        """Refuse a latency condition the histogram cannot reach: ``histogram_quantile`` is never above the
+        largest finite bucket bound, so ``p99 > 10s`` with buckets up to 5s would never be breached."""
+        top = max(b for b in self.telemetry.latency_buckets if math.isfinite(b))
+        for where, measure in self.measures():
+            if measure.metric is Metric.LATENCY:
+                problem = measure.condition_problem((0.0, top))
+                if problem:
+                    raise LocatedError(f"{where}.threshold", f"{problem}: histogram_quantile never exceeds the "
+                                                             f"largest finite bucket ({format_value(top, Kind.DURATION)})")
+
+    def _min_requests_reachable(self) -> None:
+        """Refuse a ``min_requests`` no window could hold (at :data:`~rampsim.units.MAX_RATE` requests per
+        second): the comparison would stay inconclusive and its rule off."""
+        for where, measure in self.measures():
+            if measure.min_requests is None:
+                continue
+            rolling = measure.window.kind is WindowKind.ROLLING
+            seconds = measure.window.seconds if rolling else self.duration
+            if measure.min_requests > MAX_RATE * seconds:
+                span = f"a {format_value(seconds, Kind.DURATION)} window" if rolling else "the whole ramp"
+                raise LocatedError(f"{where}.min_requests",
+                                   f"{measure.min_requests:,} requests are more than {span} can hold at "
+                                   f"{MAX_RATE:,.0f} requests/s: the comparison would never have enough requests "
+                                   "(it would be off)")
 
     def measures(self) -> list[tuple[str, Measure]]:
         """Every measure in the plan with its dotted path."""

@@ -4,13 +4,17 @@
 from ``start`` to ``end`` of a source (Prometheus or a recording), through the same
 assembler a gate run uses, so calibration and backtests read the samples exactly as
 the gate would: counter resets corrected, missing scrapes ``NaN``, one tick per
-scrape slot. A stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a
+scrape slot. A damaged sample (a counter not finite, negative or beyond the counter
+limit, two different values in one slot, a gauge not finite or negative) says nothing of
+the service: the history holds it as missing, and counts it in ``History.damaged``. A stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a
 recording with one stray timestamp years before the rest) is refused before
 anything is allocated.
 """
 from __future__ import annotations
 
 from typing import Optional
+
+import numpy as np
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.plan.schema import Plan
@@ -21,7 +25,7 @@ from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.instants import format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import Source
-from rampsim.telemetry import Telemetry
+from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 
 __all__ = ["History", "read_history"]
 
@@ -30,12 +34,14 @@ MAX_SAMPLES = 2**27  # scrapes × series of one history: 1 GiB of float64 (140 d
 
 
 class History:
-    """Telemetry of ``grid``'s ticks read from a source, with the data notices met on the way."""
+    """Telemetry of ``grid``'s ticks read from a source, with the data notices met on the way and the
+    number of damaged samples held as missing."""
 
-    def __init__(self, telemetry: Telemetry, grid: ScrapeGrid, notices: list[Notice]) -> None:
+    def __init__(self, telemetry: Telemetry, grid: ScrapeGrid, notices: list[Notice], damaged: int = 0) -> None:
         self.telemetry = telemetry
         self.grid = grid
         self.notices = notices
+        self.damaged = damaged
 
     @property
     def duration(self) -> float:
@@ -58,4 +64,7 @@ def read_history(plan: Plan, source: Source, start: float, end: float, naming: O
     for first in range(0, grid.n_ticks, BATCH_TICKS):
         last = min(first + BATCH_TICKS, grid.n_ticks) - 1
         notices += assembler.fill(telemetry, first, last, source.read(*grid.slot_ms(first, last)))
-    return History(telemetry, grid, notices)
+    counters, gauges = damaged_counters(telemetry.counters), damaged_gauges(telemetry.gauges)
+    telemetry.counters[counters] = np.nan
+    telemetry.gauges[gauges] = np.nan
+    return History(telemetry, grid, notices, int(counters.sum() + gauges.sum()))

@@ -32,8 +32,8 @@ to answer.
 Hostile or broken clients are bounded: a request must arrive whole within
 ``CLIENT_TIMEOUT`` seconds (a client that sends nothing, or drips its headers, is
 disconnected); a POST needs a ``Content-Length`` (411) of at most ``MAX_BODY``
-bytes (413); a body that is not a JSON object, or a field of the wrong kind, is
-400; a bug is 500. At most ``HANDLER_THREADS`` requests are handled at once, the
+bytes (413); a body that is not a JSON object, repeats a key (``"name"`` twice: which
+canary is meant?), or has a field of the wrong kind, is 400; a bug is 500. At most ``HANDLER_THREADS`` requests are handled at once, the
 rest wait in a listen backlog of ``LISTEN_BACKLOG``. At most ``max_canaries`` runs
 are remembered: when full, the oldest finished run makes room, else the new
 canary gets 503.
@@ -59,7 +59,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from rampsim.engine import Decision, event_to_dict
 from rampsim.errors import UsageError
+from rampsim.plan.json_source import parse_json
 from rampsim.plan.schema import Plan
+from rampsim.plan.source import SourceError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import GateRun, GateOutcome, Source
@@ -247,12 +249,13 @@ def _json_type(value: Any) -> str:
 
 
 def _payload(data: bytes) -> dict[str, Any]:
-    """The JSON object in a request body; raises :class:`UsageError` saying what is wrong with it."""
+    """The JSON object in a request body; raises :class:`UsageError` saying what is wrong with it (a repeated key
+    too: ``{"name": "a", "name": "c"}`` would otherwise start canary ``c``)."""
     try:
-        payload = json.loads(data)
-    except RecursionError:
-        raise UsageError("body: JSON nested too deeply") from None
-    except ValueError as exc:  # also a body that is not UTF-8
+        payload = parse_json(data.decode(json.detect_encoding(data)), "body").data
+    except SourceError as exc:  # not JSON, nested too deeply, or a repeated key
+        raise UsageError(str(exc)) from None
+    except UnicodeDecodeError as exc:
         raise UsageError(f"body: not JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise UsageError(f"body: must be a JSON object, got {_json_type(payload)}")

@@ -51,11 +51,24 @@ def _decision_line(decision: Optional[Decision]) -> str:
     return f"DECISION: {boxes}"
 
 
+def note_label(run: Run) -> str:
+    """How a report's notes read: a plan checkpoint's are the final gate's unmet requirements; a Kayenta
+    analysis's are what it measured (its score and window, the judge's reason)."""
+    return "Analysis" if run.plan.kayenta is not None else "Gate requirement not met"
+
+
+def unreached(run: Run) -> list[str]:
+    """The plan's checkpoints the ramp ended before; none under a Kayenta gate, whose analyses replace them."""
+    if run.plan.kayenta is not None:
+        return []
+    reached = {e.checkpoint for e in run.events if isinstance(e, CheckpointReport)}
+    return [name for name, _ in run.plan.ordered_checkpoints() if name not in reached]
+
+
 def checkpoint_log(run: Run) -> list[str]:
     """Every checkpoint the run reached, in the runbook's checklist form."""
     lines: list[str] = []
     decisions = {(e.time, e.source): e for e in run.events if isinstance(e, Decision)}
-    reached = {e.checkpoint for e in run.events if isinstance(e, CheckpointReport)}
     for event in run.events:
         if not isinstance(event, CheckpointReport):
             continue
@@ -65,14 +78,16 @@ def checkpoint_log(run: Run) -> list[str]:
             lines.append(f"{corner} {result.name}: {result.description}")
             lines.append(f"│  Target: {target(result)}   Achieved: {achieved(result)}")
             lines.append(f"│  Status: {_status_box(result.status)}")
-        for note in event.notes:
-            lines.append(f"├─ Gate requirement not met: {note}")
-        lines.append(f"└─ {_decision_line(decisions.get((event.time, f'checkpoint:{event.checkpoint}')))}")
+        lines.extend(f"├─ {note_label(run)}: {note}" for note in event.notes)
+        # a plan checkpoint decides as checkpoint:<name>; a Kayenta analysis as kayenta:analysis:<k>, its own name
+        decision = decisions.get((event.time, f"checkpoint:{event.checkpoint}")) or decisions.get((event.time,
+                                                                                                   event.checkpoint))
+        lines.append(f"└─ {_decision_line(decision)}")
         if event.manual:
             lines.append("   Action items (manual, not simulated):")
             lines.extend(f"   - [ ] {item}" for item in event.manual)
         lines.append("")
-    skipped = [name for name, _ in run.plan.ordered_checkpoints() if name not in reached]
+    skipped = unreached(run)
     if skipped:
         lines.append(f"Not reached (the ramp had already ended): {', '.join(skipped)}")
         lines.append("")

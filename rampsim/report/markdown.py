@@ -15,7 +15,9 @@ from typing import Optional
 from rampsim.engine.events import (
     AlertFired, CheckpointReport, Decision, DecisionKind, Status, first_terminal_decision,
 )
-from rampsim.report.checklist import achieved, advanced_to, go_no_go, target, timeline, truth_comparison
+from rampsim.report.checklist import (
+    achieved, advanced_to, go_no_go, note_label, target, timeline, truth_comparison, unreached,
+)
 from rampsim.report.readings import summary
 from rampsim.sim.clock import clock
 from rampsim.sim.run import Run
@@ -37,12 +39,11 @@ def _checkpoint_tables(run: Run) -> list[str]:
                   "| criterion | measure | target | achieved | status |", "| --- | --- | --- | --- | --- |"]
         for r in event.results:
             lines.append(f"| {r.name} | {r.description} | {target(r)} | {achieved(r)} | **{r.status.value}** |")
-        lines += [f"- Gate requirement not met: {note}" for note in event.notes]
+        lines += [f"- {note_label(run)}: {note}" for note in event.notes]
         if event.manual:
             lines += ["", "Manual items (not simulated):", *_boxes(list(event.manual))]
         lines.append("")
-    reached = {e.checkpoint for e in run.events if isinstance(e, CheckpointReport)}
-    skipped = [name for name, _ in run.plan.ordered_checkpoints() if name not in reached]
+    skipped = unreached(run)
     if skipped:
         lines += [f"Not reached, the ramp having ended: {', '.join(skipped)}.", ""]
     return lines

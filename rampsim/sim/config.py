@@ -22,16 +22,13 @@ from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
 from rampsim.plan.sections import locate, plan_document, register_section, validate_section
 from rampsim.units import (
-    Duration, Kind, MoneyPerMinute, Number, PositiveBytes, PositiveDuration, RelativeChange, Share, Unit, UnitError,
+    MAX_RATE, Duration, Kind, MoneyPerMinute, Number, PositiveBytes, PositiveDuration, RelativeChange, Share, Unit, UnitError,
     format_value, parse,
 )
 
 __all__ = ["Segment", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
            "traffic_config"]
 
-
-MAX_RATE = 10_000_000.0
-"""The highest request rate a scenario may describe (requests per second)."""
 
 MAX_INSTANCES = 10_000
 """The most instances an arm may have (each is simulated)."""

@@ -163,23 +163,24 @@ def varied(scenario: Scenario, ex: Expected, paths: Optional[Paths], k: int,
     if paths.errors is None and paths.latency is None:
         return Varied(requests, ex.p_error[rows], ex.buckets[rows], ex.mean_latency[rows], gauges)
     c = ex.conditions
-    if paths.latency is None:
+    if paths.latency_steps is None:
         buckets, mean_latency = ex.buckets[rows], ex.mean_latency[rows]
         p_timeout = ex.p_timeout[rows]
     else:
-        buckets, p_timeout, mean_latency = _stretched(ex, paths.latency[rows], ex.latency_index[rows], histograms)
+        buckets, p_timeout, mean_latency = _stretched(ex, paths.latency_steps[rows], ex.latency_index[rows],
+                                                      histograms)
     p_app = c.p_app[rows] if paths.errors is None else np.minimum(c.p_app[rows] * paths.errors[rows], 1.0)
     ff = c.fail_fast[rows][..., None]
     p_error = ff + (1 - ff) * (1 - (1 - p_app) * (1 - p_timeout))
     return Varied(requests, p_error, buckets, mean_latency, gauges)
 
 
-def _stretched(ex: Expected, stretch: np.ndarray, index: np.ndarray, histograms: Optional[Sequence[int]]
+def _stretched(ex: Expected, steps: np.ndarray, index: np.ndarray, histograms: Optional[Sequence[int]]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Buckets (NaN for the arms not in ``histograms``), timeout share and mean latency of cells that use
-    rows ``index`` of ``ex``'s latency parameters, with every latency multiplied by the cell's ``stretch``."""
-    shown = None if histograms is None else np.array([a in histograms for a in range(stretch.shape[1])])
-    return ex.stretch_table.outcomes(latency.table_steps(stretch), index, shown)
+    rows ``index`` of ``ex``'s latency parameters, with every latency stretched by the cell's table ``steps``."""
+    shown = None if histograms is None else np.array([a in histograms for a in range(steps.shape[1])])
+    return ex.stretch_table.outcomes(steps, index, shown)
 
 
 def gauge_readings(scenario: Scenario, rho: np.ndarray, per_instance: np.ndarray, leaked: np.ndarray,

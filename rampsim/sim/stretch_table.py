@@ -61,16 +61,20 @@ class StretchTable:
         arms, ...)`` that use rows ``index`` stretched ``steps`` steps; with ``shown`` (a mask of arms), the
         buckets of the other arms are NaN."""
         low, high = int(steps.min()), int(steps.max())
-        if self.tabulated:
-            self._cover(low, high)
-            cell = index * self._size + (steps + REACH)
-            buckets = self.cumulative.reshape(-1, self.cumulative.shape[-1]).take(cell, axis=0).astype(float)
-            p_timeout, mean_latency = self.p_timeout.ravel().take(cell), self.mean_latency.ravel().take(cell)
-        else:
+        if not self.tabulated:
             buckets, p_timeout, mean_latency = self._computed(low, high, steps, index)
-        if shown is not None:
-            buckets[:, ~shown] = np.nan
-        return buckets, p_timeout, mean_latency
+            if shown is not None:
+                buckets[:, ~shown] = np.nan
+            return buckets, p_timeout, mean_latency
+        self._cover(low, high)
+        cell = index * self._size + (steps + REACH)
+        table = self.cumulative.reshape(-1, self.cumulative.shape[-1])
+        if shown is None or shown.all():
+            buckets = table.take(cell, axis=0).astype(float)
+        else:   # only the shown arms' buckets are read from the table
+            buckets = np.full(cell.shape + table.shape[-1:], np.nan)
+            buckets[:, shown] = table.take(cell[:, shown], axis=0)
+        return buckets, self.p_timeout.ravel().take(cell), self.mean_latency.ravel().take(cell)
 
     def _computed(self, low: int, high: int, steps: np.ndarray, index: np.ndarray, grid: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

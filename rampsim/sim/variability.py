@@ -34,12 +34,14 @@ class Paths:
     Latency multipliers are capped at :data:`~rampsim.sim.latency.STRETCH_LIMIT` either way and rounded to
     the latency table's steps, ``exp(m * TABLE_STEP)`` for a whole ``m`` (0.5% apart: far below their spread),
     so the fluid fidelity reads a cell's latency outcomes from a table (:mod:`rampsim.sim.stretch_table`).
-    A process that is off is ``None`` (its multiplier is exactly 1).
+    A process that is off is ``None`` (its multiplier is exactly 1); ``latency_steps`` holds each latency
+    multiplier's ``m``.
     """
 
     requests: Optional[np.ndarray]
     errors: Optional[np.ndarray]
     latency: Optional[np.ndarray]
+    latency_steps: Optional[np.ndarray]
     blips: Optional[list[np.ndarray]]
 
 
@@ -147,8 +149,10 @@ def draw_paths(variability: Optional[Variability], grid: Grid, n_arms: int, n_se
         return _latent(rng, process, grid, n_arms, n_segments) if process.active else None
 
     requests, errors, latency = (latent(p) for p in (variability.requests, variability.errors, variability.latency))
+    steps = None
     if latency is not None:   # capped, and on the latency table's steps (0.5% apart)
         np.clip(latency, 1.0 / STRETCH_LIMIT, STRETCH_LIMIT, out=latency)
-        np.exp(table_steps(latency) * TABLE_STEP, out=latency)
+        steps = table_steps(latency)
+        np.exp(steps * TABLE_STEP, out=latency)
     blips = _blips(rng, variability.health_checks, grid, pool_sizes) if variability.health_checks.per_day > 0 else None
-    return Paths(requests=requests, errors=errors, latency=latency, blips=blips)
+    return Paths(requests=requests, errors=errors, latency=latency, latency_steps=steps, blips=blips)

@@ -136,7 +136,7 @@ def single_rule_plans(draw, metrics: Sequence[str] = tuple(RULE_METRICS), layout
 # criterion's) and thresholds worth drawing for the telemetry above; their parameters come from their definitions.
 _MEASURES = {
     "error_rate": (">", "<", lambda d: f"{d(st.sampled_from([0.5, 1, 2, 3, 5]))}%"),
-    "p99": (">", "<", lambda d: f"{d(st.sampled_from([30, 50, 100, 200, 400]))}ms"),
+    "p99": (">", "<", lambda d: f"{d(st.sampled_from([30, 50, 100, 200, 350]))}ms"),
     "p50": (">", "<", lambda d: f"{d(st.sampled_from([20, 40, 80, 150]))}ms"),
     "availability": ("<", ">", lambda d: f"{d(st.sampled_from([90, 95, 99, 99.9]))}%"),
     "cache_hit_rate": ("<", ">", lambda d: f"{d(st.sampled_from([70, 78, 80, 85]))}%"),

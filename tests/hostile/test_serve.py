@@ -129,11 +129,11 @@ BODIES = {
     "start-infinite": (json.dumps({**CANARY, "metadata": {"start": "9" * 400}}), 400, r"^metadata\.start"),
     "start-object": (json.dumps({**CANARY, "metadata": {"start": {}}}), 400, r"^metadata\.start must be"),
     "name-object": (json.dumps({"name": {"x": 1}, "namespace": "hostile"}), 400, r"^name must be a string"),
-    "not-json": ("{name: api", 400, r"^body: not JSON"),
-    "not-utf8": (b"\xff\xfe{}", 400, r"^body: not JSON"),
-    "empty": ("", 400, r"^body: not JSON"),
+    "not-json": ("{name: api", 400, r"^body(:\d+)?: not JSON"),
+    "not-utf8": (b"\xff\xfe{}", 400, r"^body(:\d+)?: not JSON"),
+    "empty": ("", 400, r"^body(:\d+)?: not JSON"),
     "array": (json.dumps(["api", "hostile"]), 400, r"^body: must be a JSON object, got an array"),
-    "nested-under-the-cap": ("[" * 30_000 + "]" * 30_000, 400, r"^body: JSON nested too deeply"),
+    "nested-under-the-cap": ("[" * 30_000 + "]" * 30_000, 400, r"^body(:\d+)?: (not JSON: )?(JSON )?nested too deeply"),
     "100000-nested-arrays": ("[" * 100_000 + "]" * 100_000, 413, rf"over {MAX_BODY} bytes"),
 }
 

@@ -1,0 +1,40 @@
+"""Commands that write a file never write it over one of the files they read."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rampsim.cli import main
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@pytest.mark.parametrize("command, reads", [
+    (["import", "argo", "{input}"], "template"),
+    (["import", "argo", "t.yaml", "--rollout", "{input}"], "--rollout"),
+    (["import", "flagger", "{input}"], "Canary"),
+    (["import", "flagger", "c.yaml", "--metric-template", "m.yaml", "--metric-template", "{input}"],
+     "--metric-template"),
+    (["import", "kayenta", "{input}"], "config"),
+    (["import", "kayenta", "config.json", "--stage", "{input}"], "--stage"),
+    (["import", "kayenta", "config.json", "--plan", "{input}"], "--plan"),
+])
+def test_an_import_refuses_an_output_that_is_one_of_its_inputs(command, reads, tmp_path, capsys):
+    target = tmp_path / "input.yaml"
+    target.write_text("kind: kept as it was\n")
+    argv = [str(target) if part == "{input}" else part for part in command]
+    assert main([*argv, "-o", str(target)]) == 2
+    assert f"that is the {reads} file this command reads" in capsys.readouterr().err
+    assert target.read_text() == "kind: kept as it was\n"
+
+
+@pytest.mark.parametrize("option", ["-o", "--stage"])
+def test_export_refuses_writing_over_its_plan(option, tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    shutil.copy(SCENARIOS / "ramp-phase-50k-kayenta.yaml", plan)
+    before = plan.read_bytes()
+    assert main(["export", "kayenta", str(plan), option, str(plan)]) == 2
+    assert "that is the plan file this command reads" in capsys.readouterr().err
+    assert plan.read_bytes() == before
