@@ -172,3 +172,15 @@ def test_the_reference_kayenta_files_still_import(tmp_path):
     config, stage, _ = _kayenta_files(tmp_path)
     imported = import_kayenta(config, stage)
     assert imported.gate.config.metrics[0].analysis.effectSize.allowedIncrease == 3
+
+
+def test_lint_of_a_refused_canary_with_its_metric_templates_is_not_clean(tmp_path, capsys):
+    """The Canary is refused and its MetricTemplate file holds no gate of its own: nothing was linted, so
+    the exit is 3, not the 0 of a clean gate."""
+    canary = _canary(tmp_path, "1e400")
+    templates = tmp_path / "templates.yaml"
+    templates.write_text("apiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata: {name: errors}\n"
+                         "spec:\n  provider: {type: prometheus, address: 'http://prometheus:9090'}\n"
+                         "  query: sum(rate(requests_total[1m]))\n")
+    assert main(["lint", str(canary), str(templates), "--no-simulate"]) == 3
+    assert "not linted:" in capsys.readouterr().err

@@ -117,6 +117,22 @@ def test_runs_judged_together_hold_each_runs_corrected_counters_to_the_bit(layou
         assert np.array_equal(held[r], corrected_counters(telemetry.counters), equal_nan=True), f"run {r}"
 
 
+@given(st.sampled_from(rst.SMALL_LAYOUTS), st.data())
+def test_group_sums_made_run_by_run_as_the_runs_are_read_equal_the_stacked_series_own(layout, data):
+    """The judge sums the groups its rules read one run at a time, as it reads each run (while it is in
+    cache): to the bit the sums the stacked series makes when asked."""
+    gates = CompiledGates(data.draw(st.lists(rst.gate_plans(layout), min_size=1, max_size=3)))
+    n_ticks = data.draw(st.integers(2, 40))
+    runs = [data.draw(rst.telemetry(layout, min_ticks=n_ticks, max_ticks=n_ticks, resets=data.draw(st.booleans())))
+            for _ in range(data.draw(st.integers(1, 3)))]
+    scales = [data.draw(st.sampled_from([1.0, 0.37])) for _ in runs]
+    runs = [type(t)(t.layout, runs[0].time, t.counters * scale, t.gauges) for t, scale in zip(runs, scales)]
+    summed = _Runs(runs, gates.read_counters, gates.summed_groups).series
+    stacked = _Runs(runs, gates.read_counters).series
+    for groups in gates.summed_groups:
+        assert np.array_equal(summed.aggregate(groups), stacked.aggregate(groups))
+
+
 def test_a_counter_of_fractions_is_summed_even_where_its_sum_is_not_its_last_sample():
     """``a + (b - a)`` is not always ``b`` in floating point: the engine's running sum is what counts."""
     telemetry = steady(minutes=1)

@@ -79,8 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                              "(line, explanation, what the controller does) and, for those that can "
                                              "stop a healthy release, what they did on healthy simulated ramps. "
                                              "Exit codes: 0 clean; 1 hazards found; 2 bad arguments; 3 no file could "
-                                             "be linted (unreadable, or holding no gate rampsim can lint, such as "
-                                             "an AnalysisTemplate with no Prometheus metric).")
+                                             "be linted (unreadable, refused, or holding no gate rampsim can lint, "
+                                             "such as an AnalysisTemplate with no Prometheus metric), or no gate was "
+                                             "(a refused Canary given with its MetricTemplates).")
     lint.add_argument("files", nargs="+", metavar="FILE", help="gate files (Rollouts and MetricTemplates help)")
     lint.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
                       help="measure each hazard that can stop a healthy release on a few healthy simulated ramps "
@@ -349,11 +350,12 @@ def run_lint(args: argparse.Namespace) -> int:
     from rampsim.gates.lint import OUTCOME_CODES, lint_gates
 
     measure = _measurer(args) if args.simulate else None
-    findings = 0
+    findings = gates = 0
     problems: list[str] = []
     for path in args.files:
         linted, stopped = lint_gates(path, [p for p in args.files if p != path])
         problems.extend(stopped)
+        gates += len(linted)
         for gate in linted:
             rehearsed = None
             if measure is not None and not gate.unsimulated and any(f.code in OUTCOME_CODES for f in gate.findings):
@@ -372,7 +374,7 @@ def run_lint(args: argparse.Namespace) -> int:
           (f"; {len(problems)} problem(s) stopped linting" if problems else ""), file=sys.stderr)
     if findings:
         return EXIT_HAZARDS
-    return EXIT_INVALID if problems and len(problems) >= len(args.files) else 0
+    return EXIT_INVALID if problems and (not gates or len(problems) >= len(args.files)) else 0
 
 
 def _measurer(args: argparse.Namespace) -> Optional[Callable[[Any], Any]]:

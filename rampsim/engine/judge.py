@@ -31,8 +31,9 @@ import numpy as np
 
 from rampsim.engine.decision import PASS, action_codes, criterion_status, gate_requirements, rule_rank
 from rampsim.engine.events import SEVERITY_RANK, TIME_TOLERANCE
-from rampsim.engine.metrics import Series, corrected_counters, evaluate, plan_channels
+from rampsim.engine.metrics import Series, aggregate_groups, corrected_counters, evaluate, plan_channels
 from rampsim.engine.schedule import checkpoint_ticks, previous_checkpoints, window_starts
+from rampsim.plan.metric_definitions import Group
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Measurement, Metric, Plan, Rule, WindowKind
 from rampsim.telemetry import COUNTER_LIMIT, Telemetry, damaged_counters
 
@@ -151,6 +152,10 @@ class CompiledGates:
         counters = np.unique(np.concatenate([plan_channels(f.plan)[0] for f in self._families]))
         self.read_counters = counters.astype(np.intp)
         """The counter columns some gate reads (the only ones corrected and judged)."""
+        self.summed_groups = tuple(dict.fromkeys(
+            groups for f in self._families for rule in f.plan.rules.values() if rule.compare is None
+            for groups in [aggregate_groups(self.layout, rule.measurement)] if groups))
+        """The counter groups a rule without a comparison sums at every scrape: summed as the runs are read."""
         self._sustain_tables: dict[bytes, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -183,7 +188,7 @@ class CompiledGates:
             raise ValueError("no runs to judge")
         if telemetries[0].layout != self.layout:
             raise ValueError(f"telemetry layout {telemetries[0].layout} does not match the gates' {self.layout}")
-        runs = _Runs(telemetries, self.read_counters)
+        runs = _Runs(telemetries, self.read_counters, self.summed_groups)
         shape = (len(telemetries), self.n_gates)
         verdicts = Verdicts(np.zeros(shape, np.int8), np.full(shape, np.nan), np.full(shape, -1, np.int16),
                             self.sources)
@@ -217,9 +222,11 @@ class CompiledGates:
 
 class _Runs:
     """Several runs' telemetry stacked one after the other as one :class:`Series`, with the values
-    judged on it cached (every family of gates reads the same rules and criteria)."""
+    judged on it cached (every family of gates reads the same rules and criteria); the sums of the
+    counter groups ``summed`` at every scrape are made as the runs are read."""
 
-    def __init__(self, telemetries: Sequence[Telemetry], read_counters: np.ndarray) -> None:
+    def __init__(self, telemetries: Sequence[Telemetry], read_counters: np.ndarray,
+                 summed: Sequence[tuple[Group, ...]] = ()) -> None:
         first = telemetries[0]
         for other in telemetries[1:]:
             if other.layout != first.layout or not np.array_equal(other.time, first.time):
@@ -231,27 +238,49 @@ class _Runs:
         self._read = read_counters   # only the channels some gate reads are held, corrected for resets
         self._absent: Optional[np.ndarray] = None   # (runs, ticks, read) where a read sample is missing
         read = len(read_counters)
-        padded = np.zeros((self.n_runs, self.n_ticks, read + 1))   # a trailing column of zeros for aggregates
+        padded = np.empty((self.n_runs, self.n_ticks, read + 1))
+        padded[:, :, read] = 0.0                                     # a trailing column of zeros for aggregates
         counters = padded[:, :, :read]                               # (runs, ticks, read), a view
-        for run, telemetry in enumerate(telemetries):
-            counters[run] = telemetry.counters.take(read_counters, axis=1, mode="clip")
-        damage: Optional[np.ndarray] = None
         flat = padded.reshape(self.n_runs * self.n_ticks, read + 1)
-        if flat.min() >= 0 and flat.max() <= COUNTER_LIMIT:  # NaN fails both: every sample present and sane
-            _correct_present(counters, flat)
-        else:  # a missing or damaged sample somewhere
-            damaged = damaged_counters(counters)
-            if damaged.any():
-                counters[damaged] = np.nan
-                damage = np.cumsum(damaged, axis=1).reshape(self.n_runs * self.n_ticks, read)
-            self._absent = np.isnan(counters)
-            counters[...] = corrected_counters(counters.transpose(1, 0, 2)).transpose(1, 0, 2)
         gauges = np.concatenate([t.gauges for t in telemetries])
-        self.series = Series.from_padded(first.layout, np.tile(self.time, self.n_runs), flat, gauges, damage,
-                                         columns=read_counters)
+        time = np.tile(self.time, self.n_runs)
+        self.series = Series.from_padded(first.layout, time, flat, gauges, columns=read_counters)
+        if not self._fill_present(telemetries, counters, summed):
+            damage = self._fill_damaged(telemetries, counters)
+            self.series = Series.from_padded(first.layout, time, flat, gauges, damage, columns=read_counters)
         self._rule_values: dict[tuple, np.ndarray] = {}
         self._criterion_values: dict[tuple, np.ndarray] = {}
         self._missing: dict[tuple, np.ndarray] = {}
+
+    def _fill_present(self, telemetries: Sequence[Telemetry], counters: np.ndarray,
+                      summed: Sequence[tuple[Group, ...]]) -> bool:
+        """Fill ``counters`` ``(runs, ticks, read)`` with each run's reset-corrected counters and sum the groups of
+        ``summed`` over it, one run at a time (while it is in cache); ``False`` if a sample is missing or damaged."""
+        for run, (held, telemetry) in enumerate(zip(counters, telemetries)):
+            raw = telemetry.counters[:, self._read]
+            columns = _to_correct(raw)
+            if columns is None:
+                return False
+            held[...] = raw
+            if len(columns):
+                held[:, columns] = corrected_counters(held[:, columns])
+            for groups in summed:
+                self.series.sum_block(groups, slice(run * self.n_ticks, (run + 1) * self.n_ticks))
+        return True
+
+    def _fill_damaged(self, telemetries: Sequence[Telemetry], counters: np.ndarray) -> Optional[np.ndarray]:
+        """Fill ``counters`` ``(runs, ticks, read)`` with the runs' reset-corrected counters, missing or damaged
+        samples ``NaN``; the cumulative count of damaged samples per scrape and channel (``None`` if none is)."""
+        for held, telemetry in zip(counters, telemetries):
+            held[...] = telemetry.counters[:, self._read]
+        damage = None
+        damaged = damaged_counters(counters)
+        if damaged.any():
+            counters[damaged] = np.nan
+            damage = np.cumsum(damaged, axis=1).reshape(self.n_runs * self.n_ticks, len(self._read))
+        self._absent = np.isnan(counters)
+        counters[...] = corrected_counters(counters.transpose(1, 0, 2)).transpose(1, 0, 2)
+        return damage
 
     def rule_values(self, rule: Rule, schedule: Sequence[int]) -> np.ndarray:
         """``(runs, scrapes)``: the rule's value at every scrape of every run, as the engine sees it then."""
@@ -287,21 +316,21 @@ class _Runs:
         return self._missing[key][:, tick]
 
 
-def _correct_present(counters: np.ndarray, flat: np.ndarray) -> None:
-    """Correct ``(runs, ticks, channels)`` counters with every sample present and sane, in place
-    (``flat``: the same memory as ``(runs * ticks, channels + 1)``, the last column zeros).
+def _to_correct(run: np.ndarray) -> Optional[np.ndarray]:
+    """The columns of one run's ``(ticks, channels)`` raw counters to correct for resets (the others are their own
+    correction), or ``None`` if a sample is missing or damaged.
 
     A column of whole numbers that never drops is its own correction: the increments
     :func:`~rampsim.engine.metrics.corrected_counters` sums are exact, and so is their sum.
     Only the other columns (sums of seconds or dollars, or a counter that was reset) are summed.
     """
-    whole = (np.floor(flat) == flat).all(axis=0)[:-1]
-    dropped = np.zeros(counters.shape[2], bool)
-    for run in counters:  # one run at a time: cheaper than one strided comparison over the batch
-        dropped |= (run[1:] < run[:-1]).any(axis=0)
-    redo = np.flatnonzero(~whole | dropped)
-    if len(redo):
-        counters[:, :, redo] = corrected_counters(counters[:, :, redo].transpose(1, 0, 2)).transpose(1, 0, 2)
+    rising = (run[1:] >= run[:-1]).all(axis=0)   # False where a sample drops or is NaN
+    fallen = run[:, ~rising]
+    if not ((run[0] >= 0).all() and (run[-1] <= COUNTER_LIMIT).all()   # a rising column's least and largest
+            and fallen.min(initial=0.0) >= 0 and fallen.max(initial=0.0) <= COUNTER_LIMIT):   # NaN fails both
+        return None
+    whole = (np.floor(run) == run).all(axis=0)
+    return np.flatnonzero(~(whole & rising))
 
 
 @dataclass(frozen=True)
@@ -327,12 +356,17 @@ class _Firings:
     def count_between(self, column: _RuleColumn, n_runs: int, low: int, high: int) -> np.ndarray:
         """``(runs, gates)`` firings at scrapes ``low..high``."""
         hits = self.valid & (self.tick >= low) & (self.tick <= high)
-        s, b = np.nonzero(hits)
+        s, b = _nonzero(hits)
         levels = len(column.levels)
         counts = np.bincount(self.row[b] * self.n_sustains + s,
                              minlength=n_runs * levels * self.n_sustains).reshape(n_runs * levels, self.n_sustains)
         rows = np.arange(n_runs)[:, None] * levels + column.level_of[None, :]
         return counts[rows, column.sustain_of[None, :]]
+
+
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-d ``mask``, from its flat indices (several times faster on a large mask)."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
 def _firings(values: np.ndarray, column: _RuleColumn, sustained: np.ndarray) -> _Firings:
@@ -342,12 +376,12 @@ def _firings(values: np.ndarray, column: _RuleColumn, sustained: np.ndarray) -> 
     rows = n_runs * len(column.levels)
     padded = np.zeros((rows, n_ticks + 2), bool)
     padded[:, 1:-1] = breached.reshape(rows, n_ticks)
-    edge_row, edge_tick = np.nonzero(padded[:, 1:] != padded[:, :-1])
+    edge_row, edge_tick = _nonzero(padded[:, 1:] != padded[:, :-1])
     row, start, end = edge_row[0::2], edge_tick[0::2], edge_tick[1::2] - 1
     tick = sustained[column.sustains][:, start]                    # (sustains, breach runs)
     valid = tick <= end
     first = np.full((rows, len(column.sustains)), n_ticks, np.intp)
-    s, b = np.nonzero(valid)
+    s, b = _nonzero(valid)
     np.minimum.at(first, (row[b], s), tick[s, b])
     return _Firings(first, row, tick, valid, len(column.sustains))
 
@@ -402,7 +436,7 @@ def _judge_family(family: _Family, runs: _Runs, sustained: np.ndarray, verdicts:
                 low = int(np.argmax(time >= time[start] - TIME_TOLERANCE))
                 value = alerts_between(SEVERITY_RANK[criterion.alert_severity], low, tick).astype(float)
             else:
-                value = np.broadcast_to(runs.criterion_values(criterion, tick, previous)[:, None], status.shape)
+                value = runs.criterion_values(criterion, tick, previous)[:, None]
             status = np.maximum(status, criterion_status(value, criterion.op, thresholds[None, :]))
         gate = column.checkpoint
         if isinstance(gate, FinalGate):

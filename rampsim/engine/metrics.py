@@ -173,18 +173,34 @@ class Aggregator:
         self.groups = tuple(groups)
         width = max(len(g) for g in self.groups)
         padded = np.array([g + (-1,) * (width - len(g)) for g in self.groups], dtype=np.intp)
-        self._members = [padded[:, m] for m in range(width)]
+        self._first, *self._rest = [_contiguous(padded[:, m]) for m in range(width)]
 
     def __call__(self, counters: np.ndarray) -> np.ndarray:
         """``(..., len(groups))`` group sums of ``counters`` ``(..., channels)``."""
         return self.sum_padded(np.concatenate([counters, np.zeros((*counters.shape[:-1], 1))], axis=-1))
 
-    def sum_padded(self, padded: np.ndarray) -> np.ndarray:
-        """The group sums of ``padded``: counters with one trailing column of zeros."""
-        total = padded.take(self._members[0], axis=-1)
-        for member in self._members[1:]:
-            total = total + padded.take(member, axis=-1)
-        return total
+    def sum_padded(self, padded: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """The group sums of ``padded``: counters with one trailing column of zeros (into ``out`` if given)."""
+        columns = _columns(padded, self._first)
+        if out is None:
+            out = columns.copy() if isinstance(self._first, slice) else columns
+        else:
+            out[...] = columns
+        for member in self._rest:
+            out += _columns(padded, member)
+        return out
+
+
+def _contiguous(channels: np.ndarray) -> slice | np.ndarray:
+    """``channels`` as a slice if they are consecutive (selecting them then makes a view, not a copy)."""
+    if channels[0] >= 0 and np.array_equal(channels, np.arange(channels[0], channels[0] + len(channels))):
+        return slice(int(channels[0]), int(channels[0]) + len(channels))
+    return channels
+
+
+def _columns(padded: np.ndarray, channels: slice | np.ndarray) -> np.ndarray:
+    """The last axis's ``channels`` of ``padded`` (a view for a slice)."""
+    return padded[..., channels] if isinstance(channels, slice) else padded.take(channels, axis=-1)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -268,18 +284,33 @@ class Series:
             self._aggregates[key] = aggregator_for(self._held(key)).sum_padded(self._padded)
         return self._aggregates[key]
 
+    def sum_block(self, groups: Sequence[Group], rows: slice) -> None:
+        """Sum ``groups`` over ``rows`` into :meth:`aggregate`'s cache: for a caller filling a series made with
+        :meth:`from_padded` block by block, to sum each block while it is in the processor's cache. Every row
+        must be summed before the sums are read."""
+        assert self._padded is not None  # only a series on padded counters is filled block by block
+        key = tuple(groups)
+        if key not in self._aggregates:
+            self._aggregates[key] = np.empty((len(self._padded), len(key)))
+        aggregator_for(self._held(key)).sum_padded(self._padded[rows], out=self._aggregates[key][rows])
+
     def increase(self, groups: Sequence[Group], start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """``(windows, len(groups))`` window increases of the group sums (same floats either way).
 
         ``damage`` (cumulative counts of damaged samples per channel) makes a group's
         increase ``NaN`` over every window with a damaged sample after its start.
         """
-        aggregator = aggregator_for(self._held(groups))
-        if 2 * len(end) < len(self.time):
-            increase = aggregator(self.counters[end]) - aggregator(self.counters[start])
+        key = tuple(groups)
+        aggregator = aggregator_for(self._held(key))
+        if key in self._aggregates or 2 * len(end) >= len(self.time):  # the sums at every scrape: made or worth it
+            aggregate = self.aggregate(key)
+            increase = aggregate.take(end, axis=0)
+            increase -= aggregate.take(start, axis=0)
+        elif self._padded is not None:
+            increase = aggregator.sum_padded(self._padded.take(end, axis=0))
+            increase -= aggregator.sum_padded(self._padded.take(start, axis=0))
         else:
-            aggregate = self.aggregate(groups)
-            increase = aggregate[end] - aggregate[start]
+            increase = aggregator(self.counters[end]) - aggregator(self.counters[start])
         if self.damage is not None:
             increase[aggregator(self.damage[end]) > aggregator(self.damage[start])] = np.nan
         return increase
@@ -460,8 +491,8 @@ def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.nd
     if measure.reads_latest:  # the window plays no part
         valid = np.ones_like(valid)
     safe_start = np.where(valid, start, 0)
-    if measure.peak is not None:
-        values = _peak(series, measure, safe_start, end)
+    if measure.peak is not None:  # an inconclusive window read as empty: its sub-windows are many and not kept
+        values = _peak(series, measure, np.where(valid, start, end), end)
     elif measure.trend:
         previous = safe_start - (end - safe_start)
         current = _plain(series, measure, safe_start, end)
@@ -477,14 +508,20 @@ def _peak(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarr
     """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive."""
     assert measure.peak is not None  # only called for a measure with a peak
     width = int(round(measure.peak / series.layout.scrape_interval))
-    first, last = int(start.min()) + width, int(end.max())
-    values = np.full(len(series.time), np.nan)  # the sub-window ending at each scrape
-    if first <= last:
-        sub_end = np.arange(first, last + 1)
-        values[first:last + 1] = _plain(series, measure, sub_end - width, sub_end)
     result = np.full(len(end), np.nan)
-    has_sub_window = end >= start + width
-    rows = np.flatnonzero(has_sub_window)
+    rows = np.flatnonzero(end >= start + width)
     if len(rows):
-        result[rows] = windows(values, series.time, start[rows] + width, end[rows], lambda v, t: v.max(axis=1))
+        first, last = start[rows] + width, end[rows]
+        sub_end = _covered(first, last, len(series.time))
+        values = np.full(len(series.time), np.nan)  # the sub-window ending at each scrape some window holds
+        values[sub_end] = _plain(series, measure, sub_end - width, sub_end)
+        result[rows] = windows(values, series.time, first, last, lambda v, t: v.max(axis=1))
     return result
+
+
+def _covered(first: np.ndarray, last: np.ndarray, n: int) -> np.ndarray:
+    """The indices below ``n`` in any of the ranges ``[first[i], last[i]]`` (none empty), in order."""
+    edges = np.zeros(n + 1, dtype=np.intp)
+    np.add.at(edges, first, 1)
+    np.add.at(edges, last + 1, -1)
+    return np.flatnonzero(np.cumsum(edges[:-1]) > 0)

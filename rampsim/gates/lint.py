@@ -2,8 +2,10 @@
 
 The Argo hazards are those of the real-gates README (§1, sources in §3), found by running the
 controller's own semantics on the cases that matter rather than by pattern matching: the
-condition is evaluated on a one-sample vector, an empty vector and ``[NaN]``; the query on an
-empty store (no series yet) and parsed for its windows, ratios and filters.
+condition is evaluated on a one-sample vector, an empty vector and ``[NaN]``, and for H5c on every value the
+query could return (a grid from -1e300 to 1e300, from 0 for a query that is never negative, with each threshold
+of the condition and its neighbours); the query on an empty store (no series yet) and parsed for its windows,
+ratios, filters and sign (rates, counts and bucket quantiles are never negative; a raw series may be anything).
 
 ====  ==========================================================================================
 code  hazard
@@ -14,10 +16,11 @@ H3a   a ratio query (0/0 = NaN with no traffic) and a success condition only: Na
 H3c   a ratio query and both conditions: NaN is Inconclusive (the rollout pauses)
 H4    a comparison filter inside the query (``> 0.01``): healthy data gives an empty result
 H5    no condition: every measurement is Successful, the metric can never fail
+H5c   a condition no value fails (``result[0] >= -5`` on a query of rates, ``"true"``): the metric can never fail
 H5f   ``failureLimit: -1``: Argo never counts failed measurements, the metric can never fail
 H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the run is Error
 H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
-H7    ``args.x`` in a condition without ``{{ }}``: an unknown name, every measurement is Error
+H7    an unknown name in a condition (``args.x`` without ``{{ }}``, ``NaN``): every measurement is Error
 H9    a PromQL window longer than the interval: consecutive measurements overlap
 HQ    a query Prometheus rejects (a range vector where an instant one is needed...): Error every time
 ====  ==========================================================================================
@@ -26,9 +29,11 @@ Flagger (``F`` codes): a metric Flagger never checks (FH2), a duration or custom
 threshold (its limit is 0: fails at 1 ms or at any positive value, FH3), a template with
 ``{{ interval }}`` and no metric interval (renders ``[]``, FH4), a missing MetricTemplate (FH5),
 a success-rate minimum written as a fraction (FH6), a check no value can fail (an empty
-``thresholdRange``, or a success rate with neither range nor threshold, FH7), a range whose
-``min`` is above its ``max`` (every value fails, FH8), a window longer than the analysis
-interval (FH9), a blue/green canary nothing sends traffic to (FH10).
+``thresholdRange``, a success rate with neither range nor threshold, or a builtin's range that holds all of its
+values, FH7), a check every value fails (a range whose ``min`` is above its ``max``, or a builtin's range or
+threshold none of its values meets, FH8), a window longer than the analysis interval (FH9), a blue/green canary
+nothing sends traffic to (FH10). The builtins' values are known: ``request-success-rate`` is a percentage
+(0 to 100), ``request-duration`` whole milliseconds (0 or more; Flagger truncates the value and the bounds).
 
 Each finding names the file and line, says in one line what is wrong and what the controller
 then does, and which metric it concerns (:attr:`Finding.metric`).
@@ -56,22 +61,22 @@ from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
 from rampsim.gates.argo_model import ArgoGate, ArgoMetric
 from rampsim.gates.argo_resolve import DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, run_args
-from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used
+from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
 from rampsim.gates.flagger_canary import DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of
 from rampsim.gates.flagger_import import import_flagger_manifests
-from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.refusals import GateError
 from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered, read_unrendered
 from rampsim.promql import PromQLError, SeriesStore, evaluate
 from rampsim.promql.parse import Aggregate as _Aggregate
-from rampsim.promql.parse import Binary, Call, Node, RangeSelector, Selector, Unary, parse
+from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
 
 __all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
            "OUTCOME_CODES"]
 
-CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5f", "H6", "H6u", "H7", "H9", "HQ",
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5f", "H6", "H6u", "H7", "H9", "HQ",
          "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10")
 OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
@@ -158,6 +163,51 @@ def _filters(node: Node) -> list[str]:
             and not n.return_bool and not (_constant(n.lhs) and _constant(n.rhs))]
 
 
+_NONNEGATIVE_CALLS = frozenset({"rate", "irate", "increase", "count_over_time", "present_over_time", "changes",
+                                "resets", "time", "abs"})
+"""Functions never negative: a counter's rate or increase (Prometheus reads a decrease as a reset), counts, time."""
+
+
+def _nonnegative(node: Node) -> bool:
+    """Whether the query never returns a negative value, by its shape (False: it may, as a raw series may)."""
+    if isinstance(node, Number):
+        return node.value >= 0
+    if isinstance(node, Call):
+        return _nonnegative_call(node)
+    if isinstance(node, _Aggregate):
+        return node.op == "count" or _nonnegative(node.expr)
+    if isinstance(node, Binary):
+        return _nonnegative_binary(node)
+    return False
+
+
+def _nonnegative_call(node: Call) -> bool:
+    """:func:`_nonnegative` of a function call."""
+    if node.name in _NONNEGATIVE_CALLS:
+        return True
+    if node.name in ("vector", "scalar", "round"):
+        return _nonnegative(node.args[0])
+    if node.name == "clamp_max":              # min(value, upper bound)
+        return all(_nonnegative(arg) for arg in node.args[:2])
+    if node.name in ("clamp", "clamp_min"):   # max(value, lower bound)
+        return _nonnegative(node.args[0]) or _nonnegative(node.args[1])
+    if node.name == "histogram_quantile":     # between bucket bounds, which measure durations or sizes
+        quantile = node.args[0]
+        return isinstance(quantile, Number) and 0 <= quantile.value <= 1
+    return False
+
+
+def _nonnegative_binary(node: Binary) -> bool:
+    """:func:`_nonnegative` of a binary operation: a filter keeps its vector's values, ``bool`` gives 0 or 1."""
+    if node.op in COMPARISON:
+        return node.return_bool or all(_nonnegative(side) for side in (node.lhs, node.rhs) if not _constant(side))
+    if node.op in ("and", "unless", "^", "%"):
+        return _nonnegative(node.lhs)
+    if node.op in ("+", "*", "/", "or"):
+        return _nonnegative(node.lhs) and _nonnegative(node.rhs)
+    return False
+
+
 # -- Argo ------------------------------------------------------------------------------------
 
 def _argo_metric_site(manifests: Sequence[Manifest], metric: ArgoMetric) -> tuple[Optional[Manifest], KeyPath]:
@@ -227,14 +277,11 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                 "results stop the rollout", "failureLimit")
         for field, condition in (("successCondition", metric.successCondition),
                                  ("failureCondition", metric.failureCondition)):
-            if condition and not _ANY_TAG.search(condition):
-                try:
-                    if "args" in names_used(condition):
-                        add("H7", "'args.x' in the condition without {{ }}: expr sees an unknown name 'args'",
-                            f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} errors, "
-                            f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", field)
-                except ConditionError:
-                    pass
+            unknown = _unknown_names(condition) if condition and not _ANY_TAG.search(condition) else []
+            if unknown:
+                add("H7", _unknown_name_explanation(unknown[0]),
+                    f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} errors, "
+                    f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", field)
         query = _ARGS_TAG.sub(lambda m: args.get(m.group(1), "x"), metric.query)
         try:
             tree = parse(query)
@@ -248,11 +295,12 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
         vector = result.result_type == "vector"
         success, failure = metric.successCondition, metric.failureCondition
         variants = source.condition_variants(site, base, success, failure) if site else [(success, failure)]
-        codes = set.intersection(*(_condition_hazards(s, f, vector, len(result) == 0, _is_ratio(tree))
+        nonnegative = _nonnegative(tree)
+        codes = set.intersection(*(_condition_hazards(s, f, vector, len(result) == 0, _is_ratio(tree), nonnegative)
                                    for s, f in variants)) if judged else set()
         written = "successCondition" if success else "failureCondition"
         if "H1" in codes:
-            add("H1", "the condition compares the whole vector 'result' ([]float64) with a value: expr refuses it",
+            add("H1", _refusal(success, failure),
                 f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} consecutive errors, about "
                 f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", written)
         if "H2" in codes:
@@ -269,6 +317,13 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
             add("H3c", "a ratio query (0/0 = NaN when the window has no requests) judged by both conditions",
                 "NaN makes both false: the measurement is Inconclusive and the rollout pauses",
                 "successCondition")
+        if "H5c" in codes:
+            values = "0 to 1e300: the query is never negative" if nonnegative else "-1e300 to 1e300"
+            add("H5c", f"no value the query can return ({values}) fails the "
+                       f"{' and '.join(f'{name} {text!r}' for name, text in _written(success, failure))}",
+                "every measurement with a value is Successful: the metric can never fail, an incident is let "
+                "through (only no data, an empty result or NaN, may stop it)", "failureCondition" if failure
+                else "successCondition")
         filters = _filters(tree)
         if filters:
             add("H4", f"a comparison filter ('{filters[0]}') inside the query",
@@ -283,16 +338,20 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
     return findings
 
 
-def _condition_hazards(success: Optional[str], failure: Optional[str], vector: bool, empty: bool, ratio: bool
-                       ) -> set[str]:
-    """H1, H2, H3a, H3c: what the conditions make of a vector, an empty vector (``empty``: the query returns one
-    until its series exist) and NaN (``ratio``: 0/0 with no traffic)."""
+def _condition_hazards(success: Optional[str], failure: Optional[str], vector: bool, empty: bool, ratio: bool,
+                       nonnegative: bool) -> set[str]:
+    """H1, H2, H3a, H3c, H5c: what the conditions make of a vector, an empty vector (``empty``: the query returns one
+    until its series exist), NaN (``ratio``: 0/0 with no traffic) and every value the query can return
+    (``nonnegative``: none below 0)."""
     conditions = [c for c in (success, failure) if c]
     if not conditions:
         return set()
     if vector and all(_errs(success, failure, sample) for sample in ([0.5], [1.0], [0.0])):
-        return set() if any("args" in _names(c) for c in conditions) else {"H1"}   # args: H7 says why
+        return set() if any(_unknown_names(c) for c in conditions) else {"H1"}   # an unknown name: H7 says why
     codes = {"H2"} if vector and empty and _errs(success, failure, []) else set()
+    if all(measurement_phase([value] if vector else value, success, failure)[0] is AnalysisPhase.SUCCESSFUL
+           for value in _probe_values(conditions, nonnegative)):
+        codes.add("H5c")
     if ratio:
         phase, _ = measurement_phase([math.nan] if vector else math.nan, success, failure)
         if phase is AnalysisPhase.FAILED and success and not failure:
@@ -312,11 +371,72 @@ def _errs(success: Optional[str], failure: Optional[str], value: object) -> bool
     return False
 
 
-def _names(condition: str) -> list[str]:
+_PROBES = (0.0, 5e-324, 1e-9, 1e-6, 1e-3, 0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99, 1.0, 2.0, 10.0, 100.0, 1e3, 1e6,
+           1e12, 1e300)
+"""Values a query may return, from 0 to 1e300: ratios, percentages, latencies in seconds or milliseconds, counts."""
+
+
+def _probe_values(conditions: Sequence[str], nonnegative: bool) -> list[float]:
+    """The values H5c tries: :data:`_PROBES` (and their negatives unless the query is ``nonnegative``), each
+    threshold of the conditions and the floats either side of it, and the midpoint of each gap between them."""
+    points = set(_PROBES)
+    for condition in conditions:
+        for _, _, threshold in _thresholds(condition):
+            points.update((threshold, math.nextafter(threshold, -math.inf), math.nextafter(threshold, math.inf)))
+    if not nonnegative:
+        points.update([-point for point in points])
+    ordered = sorted(p for p in points if math.isfinite(p) and (p >= 0 or not nonnegative))
+    return ordered + [(low + high) / 2 for low, high in zip(ordered, ordered[1:])]
+
+
+def _thresholds(condition: str) -> list[tuple[int, int, float]]:
     try:
-        return names_used(condition)
+        return threshold_literals(condition)
     except ConditionError:
         return []
+
+
+def _written(success: Optional[str], failure: Optional[str]) -> list[tuple[str, str]]:
+    """The conditions set, as ``(field, text)``."""
+    return [(name, text) for name, text in (("successCondition", success), ("failureCondition", failure)) if text]
+
+
+def _refusal(success: Optional[str], failure: Optional[str]) -> str:
+    """H1's explanation: why expr refuses the conditions (one of which errs on every vector)."""
+    reason = next(r for r in (_error(condition, [0.5]) for _, condition in _written(success, failure)) if r)
+    if "mismatched types []float64" in reason:
+        return "the condition compares the whole vector 'result' ([]float64) with a value: expr refuses it"
+    return f"expr refuses the condition on every vector ({reason})"
+
+
+def _error(condition: str, value: list[float]) -> str:
+    """Why evaluating ``condition`` on ``value`` errs (empty: it does not)."""
+    try:
+        evaluate_condition(condition, value)
+    except ConditionError as exc:
+        return exc.reason
+    return ""
+
+
+def _unknown_names(condition: str) -> list[str]:
+    """The names a condition reads that Argo does not give it (it has ``result`` and functions only)."""
+    try:
+        return [name for name in names_used(condition) if name != "result"]
+    except ConditionError:
+        return []
+
+
+def _unknown_name_explanation(name: str) -> str:
+    """H7's explanation for the unknown ``name``."""
+    if name == "args":
+        return "'args.x' in the condition without {{ }}: expr sees an unknown name 'args'"
+    if name.lower() == "nan":
+        return (f"'{name}' in the condition: expr has no NaN constant, the condition does not compile (and a "
+                f"comparison with NaN is always false in Go: isNaN(result[0]) tests for it)")
+    if name.lower() in ("inf", "infinity"):
+        return (f"'{name}' in the condition: expr has no infinity constant, the condition does not compile "
+                f"(isInf(result[0]) tests for it)")
+    return f"'{name}' in the condition: expr knows no such name (a condition sees 'result' and functions only)"
 
 
 def _duration(text: Optional[str]) -> Optional[float]:
@@ -369,19 +489,27 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
         elif metric.kind in ("template", "query") and bounds is None and metric.threshold is None:
             add("FH3", "a custom metric with no thresholdRange and no threshold",
                 "the limit is 0: every tick whose value is above 0 is a failed check")
+        passing = _builtin_passing(metric) if metric.kind == "builtin" else None
         if bounds is not None and bounds.min is None and bounds.max is None:
             add("FH7", "thresholdRange with neither min nor max",
                 "no value fails the check: the metric can never fail")
         elif metric.name == "request-success-rate" and bounds is None and not metric.threshold:
             add("FH7", "request-success-rate with no thresholdRange and no threshold",
                 "the minimum is 0%: no success rate fails the check, the metric can never fail")
+        elif passing is not None and passing == _BUILTIN_VALUES[metric.name]:
+            add("FH7", f"{_limits(metric)}: every {_BUILTIN_UNITS[metric.name]} passes it",
+                "no value fails the check: the metric can never fail")
         if bounds is not None and bounds.min is not None and bounds.max is not None and bounds.min > bounds.max:
             add("FH8", f"thresholdRange min {bounds.min:g} above its max {bounds.max:g}",
                 "every value fails the check: every canary is rolled back, healthy or not")
+        elif passing is not None and passing[0] > passing[1]:
+            add("FH8", f"{_limits(metric)}: no {_BUILTIN_UNITS[metric.name]} passes it",
+                "every value fails the check: every canary is rolled back, healthy or not")
         if (metric.name == "request-success-rate" and metric.thresholdRange is not None
-                and metric.thresholdRange.min is not None and metric.thresholdRange.min <= 1):
+                and metric.thresholdRange.min is not None and 0 < metric.thresholdRange.min <= 1):
             add("FH6", f"success-rate minimum {metric.thresholdRange.min:g}: Flagger's success rate is a "
-                       f"percentage (0-100)", "only a success rate under 1% fails: the check can hardly fail")
+                       f"percentage (0-100)", f"only a success rate under {metric.thresholdRange.min:g}% fails: "
+                                              f"the check can hardly fail")
         template = gate.template_for(metric)
         if metric.templateRef is not None and template is None:
             add("FH5", f"MetricTemplate {metric.templateRef.name!r} is not among the files",
@@ -401,6 +529,41 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
                                 f"blue/green ({iterations} iterations) with no load test sending the canary traffic",
                                 "every check finds no values: failed checks until the rollback"))
     return findings
+
+
+_BUILTIN_VALUES = {"request-success-rate": (0.0, 100.0), "request-duration": (0.0, math.inf)}
+"""What a builtin check compares: a success rate in percent, a latency in whole milliseconds."""
+_BUILTIN_UNITS = {"request-success-rate": "success rate (a percentage, 0 to 100)",
+                  "request-duration": "latency (whole milliseconds, 0 or more)"}
+
+
+def _builtin_passing(metric: FlaggerMetric) -> Optional[tuple[float, float]]:
+    """The builtin's values its check passes, as ``(lowest, highest)`` (empty when lowest > highest); ``None`` when
+    its thresholds are missing (FH3, FH7 say so) or not finite. A duration and its bounds are truncated to whole
+    milliseconds."""
+    low, high = _BUILTIN_VALUES[metric.name]
+    bounds = metric.thresholdRange
+    if bounds is not None:
+        lower, upper = bounds.min, bounds.max
+    elif metric.threshold:
+        lower, upper = (metric.threshold, None) if metric.name == "request-success-rate" else (None, metric.threshold)
+    else:
+        return None
+    if any(x is not None and not math.isfinite(x) for x in (lower, upper)):
+        return None   # an infinite or NaN bound: left unjudged (Go converts it to a duration unpredictably)
+    if metric.name == "request-duration":
+        lower, upper = (None if x is None else float(math.trunc(x)) for x in (lower, upper))
+    return (low if lower is None else max(low, lower), high if upper is None else min(high, upper))
+
+
+def _limits(metric: FlaggerMetric) -> str:
+    """How the metric's thresholds are written, e.g. ``request-duration thresholdRange max -1``."""
+    bounds = metric.thresholdRange
+    if bounds is None:
+        return f"{metric.name} threshold {metric.threshold:g}"
+    written = " ".join(f"{name} {value:g}" for name, value in (("min", bounds.min), ("max", bounds.max))
+                       if value is not None)
+    return f"{metric.name} thresholdRange {written}"
 
 
 # -- files -----------------------------------------------------------------------------------

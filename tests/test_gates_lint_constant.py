@@ -1,0 +1,143 @@
+"""``rampsim lint``: a condition or a range that no value can fail (H5c, FH7) or pass (FH8), judged on every value
+the query or the builtin check can give; and a NaN in an Argo condition named for what it is (H7, not H1)."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from rampsim.gates.lint import lint_argo, lint_flagger, lint_gates
+from tests.gates_helpers import argo_gate, flagger_gate
+from tests.test_gates_lint import canary
+
+TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: gate}
+spec:
+  metrics:
+  - name: m
+    interval: 1m
+CONDITIONS
+    provider:
+      prometheus:
+        query: QUERY
+"""
+RATIO = "sum(rate(http_requests_total{code!~'5..'}[1m])) / sum(rate(http_requests_total[1m]))"
+"""A success rate: a ratio of rates, never negative."""
+GAUGE = "avg(node_temperature_celsius)"
+"""A raw series: any value, negative ones included."""
+
+
+def template(conditions: str, query: str = RATIO) -> str:
+    """:data:`TEMPLATE` with ``conditions`` (one ``field: text`` a line) and ``query``."""
+    lines = "".join(f"    {line}\n" for line in conditions.splitlines())
+    return TEMPLATE.replace("CONDITIONS\n", lines).replace("QUERY", f'"{query}"')
+
+
+def codes(text: str) -> list[str]:
+    return [f.code for f in lint_argo(argo_gate(text))]
+
+
+@pytest.mark.parametrize("conditions, query", [
+    ('successCondition: "true"', RATIO),
+    ("successCondition: result[0] >= -5", RATIO),                   # a success rate is never below 0
+    ("failureCondition: result[0] < -1", RATIO),
+    ("successCondition: result[0] >= 0", "histogram_quantile(0.95, sum(rate(latency_bucket[1m])) by (le))"),
+    ("successCondition: result[0] >= -1\nfailureCondition: result[0] < -1", RATIO),
+    ('successCondition: "true"', GAUGE),
+    ("failureCondition: result[0] > 1e308 && result[0] < -1e308", GAUGE),
+    ("successCondition: result >= -0.5", f"scalar({RATIO})"),
+], ids=["true", "above -5", "failure below -1", "latency >= 0", "both", "true on a gauge", "impossible failure",
+        "scalar"])
+def test_a_condition_no_value_fails_is_h5c(conditions, query):
+    (finding,) = [f for f in lint_argo(argo_gate(template(conditions, query))) if f.code == "H5c"]
+    assert "can never fail" in finding.behaviour and "an incident is let through" in finding.behaviour
+    assert ("0 to 1e300" if query != GAUGE else "-1e300 to 1e300") in finding.explanation
+
+
+@pytest.mark.parametrize("conditions, query", [
+    ("successCondition: len(result) == 0 || result[0] >= 0.95", RATIO),
+    ("successCondition: result[0] >= 0.95", RATIO),
+    ("successCondition: result[0] >= -5", GAUGE),                   # a raw series may be -10
+    ("successCondition: result[0] >= 0", "sum(rate(a_total[1m])) - sum(rate(b_total[1m]))"),
+    ("failureCondition: result[0] > 0.7 && result[0] < 0.8", RATIO),  # a narrow band still fails
+    ("successCondition: result[0] >= -1\nfailureCondition: result[0] > 0.05", RATIO),
+    ("successCondition: result[0] * 100 >= 95", RATIO),
+    ("successCondition: result[0] > -1e300", GAUGE),                 # -1e300 itself fails it
+], ids=["guarded", "threshold", "gauge", "difference", "band", "failure decides", "scaled", "extreme threshold"])
+def test_a_condition_some_value_fails_is_not_h5c(conditions, query):
+    assert "H5c" not in codes(template(conditions, query))
+
+
+def test_h5c_names_the_condition_and_its_line(tmp_path):
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(template("successCondition: result[0] >= 0\nfailureCondition: result[0] < -1"))
+    (linted,), problems = lint_gates(gate)
+    assert not problems
+    (finding,) = [f for f in linted.findings if f.code == "H5c"]
+    assert finding.line == 10   # the failure condition: the one that should fail the metric
+    assert "successCondition 'result[0] >= 0' and failureCondition 'result[0] < -1'" in finding.explanation
+
+
+@pytest.mark.parametrize("name, test", [("NaN", "isNaN"), ("Inf", "isInf")])
+def test_a_nan_in_a_condition_is_an_unknown_name_not_a_vector_comparison(name, test):
+    (finding,) = [f for f in lint_argo(argo_gate(template(f"successCondition: result[0] >= {name}")))
+                  if f.code in ("H1", "H7")]
+    assert finding.code == "H7" and "whole vector" not in finding.explanation
+    assert f"'{name}'" in finding.explanation and f"{test}(result[0])" in finding.explanation
+    assert "every measurement is Error" in finding.behaviour
+
+
+def test_a_vector_comparison_is_still_h1_and_another_refusal_says_why():
+    (h1,) = [f for f in lint_argo(argo_gate(template("successCondition: result >= 0.95"))) if f.code == "H1"]
+    assert "compares the whole vector" in h1.explanation
+    (h1,) = [f for f in lint_argo(argo_gate(template("successCondition: result.value >= 0.95"))) if f.code == "H1"]
+    assert "has no field value" in h1.explanation and "whole vector" not in h1.explanation
+
+
+@pytest.mark.parametrize("metric, code", [
+    ("{name: request-success-rate, thresholdRange: {min: 200}, interval: 1m}", "FH8"),
+    ("{name: request-success-rate, thresholdRange: {max: -1}, interval: 1m}", "FH8"),
+    ("{name: request-success-rate, threshold: 101, interval: 1m}", "FH8"),
+    ("{name: request-duration, thresholdRange: {max: -1}, interval: 1m}", "FH8"),
+    ("{name: request-duration, threshold: -2, interval: 1m}", "FH8"),
+    ("{name: request-success-rate, thresholdRange: {min: -1}, interval: 1m}", "FH7"),
+    ("{name: request-success-rate, thresholdRange: {min: 0, max: 100}, interval: 1m}", "FH7"),
+    ("{name: request-success-rate, threshold: -1, interval: 1m}", "FH7"),
+    ("{name: request-duration, thresholdRange: {min: 0}, interval: 1m}", "FH7"),
+])
+def test_a_builtin_range_none_or_all_of_its_values_pass_is_a_hazard(metric, code):
+    (finding,) = lint_flagger(flagger_gate(canary(metric)))
+    assert finding.code == code
+    assert ("every value fails" if code == "FH8" else "can never fail") in finding.behaviour
+    assert ("percentage" if "success" in metric else "milliseconds") in finding.explanation
+
+
+@pytest.mark.parametrize("metric", [
+    "{name: request-success-rate, thresholdRange: {min: 99, max: 100}, interval: 1m}",
+    "{name: request-success-rate, threshold: 99, interval: 1m}",
+    "{name: request-duration, thresholdRange: {min: 0, max: 500}, interval: 1m}",
+    "{name: request-duration, threshold: 500, interval: 1m}",
+    "{name: custom, query: 'sum(rate(errors_total[1m]))', thresholdRange: {min: -1}, interval: 1m}",  # any value
+])
+def test_a_builtin_range_that_judges_is_no_hazard(metric):
+    assert lint_flagger(flagger_gate(canary(metric))) == []
+
+
+def test_a_fractional_success_rate_minimum_says_what_fails():
+    (finding,) = lint_flagger(flagger_gate(canary("{name: request-success-rate, thresholdRange: {min: 0.5}, "
+                                                  "interval: 1m}")))
+    assert finding.code == "FH6" and finding.behaviour.startswith("only a success rate under 0.5% fails")
+
+
+def test_lint_measures_that_an_unreachable_success_rate_rolls_back_every_healthy_ramp(tmp_path):
+    from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
+
+    gate = tmp_path / "canary.yaml"
+    gate.write_text(textwrap.dedent(canary("{name: request-success-rate, thresholdRange: {min: 200}, interval: 1m}")
+                                    .replace("threshold: 5", "threshold: 2")))
+    (linted,), problems = lint_gates(gate)
+    assert not problems and [f.code for f in linted.findings] == ["FH8"]
+    line = consequence(linted.findings[0], rehearse_healthy(linted, seeds=1))
+    assert line.startswith("on 1 healthy simulated ramp: rolls back 1 of 1"), line
