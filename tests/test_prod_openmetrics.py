@@ -110,3 +110,22 @@ def test_label_escapes_and_exemplars_are_read():
     (series,) = read_openmetrics(io.StringIO(text))
     assert series.labels == {"__name__": "x_total", "a": 'q"uote', "b": "back\\slash"}
     assert series.timestamps_ms.tolist() == [1740787200500] and series.values.tolist() == [2.5]
+
+
+def test_a_tick_csv_naming_one_series_in_two_columns_is_refused():
+    """Two columns of one series (labels in another order included) would give it two values a scrape: the
+    file is refused naming both columns, rather than summed by one reader and the last kept by another."""
+    header = 'timestamp,"x_total{a=""1"",b=""2""}",y_total,"x_total{b=""2"",a=""1""}"\n'
+    with pytest.raises(OpenMetricsError, match=r"^h\.csv:1: column 4: the series of column 2 again"):
+        read_tick_csv(io.StringIO(header + "1700000000,1,2,3\n"), "h.csv")
+    assert len(read_tick_csv(io.StringIO(header.replace("b=", "c=", 1) + "1700000000,1,2,3\n"), "h.csv")) == 3
+
+
+@pytest.mark.parametrize("stamp, message", [
+    ("now", r"cannot read 'now' as a time: a recorded time is not relative to now \(RFC 3339 like "
+            r"2025-03-01T00:00:00Z, unix seconds\)$"),
+    ("-5", r"cannot read '-5' as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, unix seconds$"),
+])
+def test_a_tick_csv_timestamp_error_offers_only_what_a_recording_can_hold(stamp, message):
+    with pytest.raises(OpenMetricsError, match=r"^h\.csv:2: timestamp: " + message):
+        read_tick_csv(io.StringIO(f"timestamp,x_total\n{stamp},1\n"), "h.csv")

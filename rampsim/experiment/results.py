@@ -317,6 +317,7 @@ class SweepResult:
         meta = _read(directory / "sweep.json", lambda path: json.loads(path.read_text()))
         if not isinstance(meta, dict):
             raise DataUnavailable(f"{directory / 'sweep.json'}: expected a JSON object, found {type(meta).__name__}")
+        _check_meta(meta, directory / "sweep.json")
         if not np.array_equal(grid["gate"].to_numpy(), np.arange(len(grid))):
             raise DataUnavailable(f"{directory / 'grid.csv'}: its gates are not numbered 0, 1, 2, ...")
         tally = Tally.load(directory / TALLY_FILE) if TALLY_FILE in outcomes else None
@@ -336,6 +337,16 @@ class SweepResult:
         except (TypeError, UsageError) as exc:
             raise DataUnavailable(f"{directory / 'sweep.json'}: costs: {exc}") from None
         return result
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    """:class:`DataUnavailable` naming ``path`` when a field reports print is not what a sweep writes there."""
+    for field, kind, what in (("replicates", int, "a whole number of replicates"), ("seed", int, "a whole number"),
+                              ("plan", str, "a file name"), ("mix", str, "a file name or a mix name")):
+        value = meta.get(field)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
+                                  or (field == "replicates" and int(value) < 1)):
+            raise DataUnavailable(f"{path}: {field}: expected {what}, found {value!r}")
 
 
 def _runs(chunks: Sequence[Chunk], n_gates: int, scenarios: Sequence[str], sources: Sequence[str]) -> pd.DataFrame:

@@ -21,16 +21,20 @@ _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
 _UNIX = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 
 
-def parse_instant(text: str, now: Optional[Callable[[], float]] = None) -> float:
-    """Unix seconds from ``text``: RFC 3339 (``2025-03-01T00:00:00Z``), unix seconds, ``now`` or ``now-30m``.
+def parse_instant(text: str, now: Optional[Callable[[], float]] = None, *, relative: bool = True) -> float:
+    """Unix seconds from ``text``: RFC 3339 (``2025-03-01T00:00:00Z``), unix seconds, and unless ``relative``
+    is false (a time written in a recording), ``now`` or ``now-30m``.
 
     A time without a zone is UTC. Raises :class:`ValueError` saying what is accepted.
     """
     text = text.strip()
     clock = now or _time.time
-    relative = _RELATIVE.match(text)
-    if relative:
-        sign, amount = relative.groups()
+    accepted = "RFC 3339 like 2025-03-01T00:00:00Z, unix seconds" + (", 'now' or 'now-30m'" if relative else "")
+    relative_match = _RELATIVE.match(text)
+    if relative_match and not relative:
+        raise UsageError(f"cannot read {text!r} as a time: a recorded time is not relative to now ({accepted})")
+    if relative_match:
+        sign, amount = relative_match.groups()
         if sign is None:
             return clock()
         try:
@@ -43,8 +47,7 @@ def parse_instant(text: str, now: Optional[Callable[[], float]] = None) -> float
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise UsageError(f"cannot read {text!r} as a time: expected RFC 3339 like 2025-03-01T00:00:00Z, "
-                         f"unix seconds, 'now' or 'now-30m'") from None
+        raise UsageError(f"cannot read {text!r} as a time: expected {accepted}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.timestamp()

@@ -70,6 +70,7 @@ def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeri
         if not header or header[0].strip() != "timestamp":
             raise OpenMetricsError(f"{filename}:1: the first column must be 'timestamp'")
         labels = [_series(cell, column, filename) for column, cell in enumerate(header[1:], 2)]
+        _one_column_each(labels, filename)
         stamps: list[int] = []
         rows: list[list[float]] = []
         for row in reader:
@@ -89,6 +90,17 @@ def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeri
     return result
 
 
+def _one_column_each(labels: list[dict[str, str]], filename: str) -> None:
+    """Refuse a header that names one series in two columns: which of their values would be the series'?"""
+    first: dict[tuple[tuple[str, str], ...], int] = {}
+    for column, series in enumerate(labels, 2):
+        key = tuple(sorted(series.items()))
+        if key in first:
+            raise OpenMetricsError(f"{filename}:1: column {column}: the series of column {first[key]} again "
+                                   "(one column per series)")
+        first[key] = column
+
+
 def _series(cell: str, column: int, filename: str) -> dict[str, str]:
     """The labels of the series a header cell names."""
     parsed, end = parse_series(cell.strip(), f"{filename}:1: column {column}: ")
@@ -102,7 +114,7 @@ def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float
     if len(row) != len(header):
         raise OpenMetricsError(f"{where}{len(row)} cells, the header has {len(header)}")
     try:
-        seconds = parse_instant(row[0].strip(), now=_no_now)
+        seconds = parse_instant(row[0].strip(), relative=False)
     except ValueError as exc:
         raise OpenMetricsError(f"{where}timestamp: {exc}") from None
     values = []
@@ -114,6 +126,3 @@ def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float
                 from None
     return timestamp_ms(seconds, where, row[0].strip()), values
 
-
-def _no_now() -> float:
-    raise ValueError("a recorded timestamp cannot be relative to now")

@@ -281,6 +281,10 @@ REPORT_DAMAGES: dict[str, tuple[str, Callable[[Path], object]]] = {
     "sweep.json a list": ("sweep.json", lambda path: path.write_text("[1, 2]")),
     "sweep.json truncated": ("sweep.json", _truncate),
     "sweep.json bad costs": ("sweep.json", lambda path: path.write_text('{"costs": {"fr": "cheap"}}')),
+    "sweep.json replicates as text": ("sweep.json", lambda path: path.write_text(
+        path.read_text().replace('"replicates": ', '"replicates": "abc", "was": '))),
+    "sweep.json seed a list": ("sweep.json", lambda path: path.write_text(
+        path.read_text().replace('"seed": ', '"seed": [1], "was": '))),
     "grid.csv garbage": ("grid.csv", lambda path: path.write_text("gate,x\nzero,1\n")),
     "sweep.json a directory": ("sweep.json", _directory),
 }
