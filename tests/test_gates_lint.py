@@ -16,6 +16,9 @@ two readings disagree, each difference listed in ``DIFFERENCES`` and checked met
   numerator only (the denominator is still empty);
 * what a Helm chart's values decide: the README counted one of the two metrics whose conditions (H3c) and
   interval or query (H9) are Helm values; rampsim reports neither (undetermined: never a false hazard).
+
+Beyond the README's codes, rampsim finds one failure condition every value of its query meets (H5a:
+``len(result) > 0 && result[0] > -1.00`` on the sum of a counter, in Q42-KoraD/GitOps), checked by name.
 """
 from __future__ import annotations
 
@@ -61,6 +64,7 @@ EXAMPLES = {  # one corpus file per hazard, the metric it concerns
     "H4": ("tal-hason__argo-rollouts-stuff__examples__bluegreen-w-analysisTemplate__base__analysistemplate.yaml",
            "success-rate"),
     "H5": ("OzKanoo__devops-with-kubernetes__exercises__part-4__4.04_analysis.yaml", "cpu-rate"),
+    "H5a": ("Q42-KoraD__GitOps__analysis.yaml", "success-rate"),   # not in the README: result[0] > -1 on a counter
     "H6": ("WHERE-ARE-YOU-GOING-DAENG-DAENG__WHERE_ARE_YOU_GOING_DAENG_DAENG_BE__k8s__analysis-template.yaml",
            "http-error-rate"),
     "H7": ("asainov1__Rag-node-k8s__k8s__analysis-template.yaml", "p95-latency"),
@@ -96,6 +100,8 @@ def test_lint_finds_the_readme_hazards_on_the_corpus(capsys):
         codes = by_metric[(name, metric)]
         assert (code in codes) == (sign > 0) and (instead is None or instead in codes), (code, name, codes)
     assert {code: counts[code] for code in README_COUNTS} == expected
+    # beyond the README: one failure condition every value of its query meets (result[0] > -1 on a counter)
+    assert [key for key, codes in by_metric.items() if "H5a" in codes] == [EXAMPLES["H5a"]]
 
 
 @pytest.mark.parametrize("code", sorted(EXAMPLES))

@@ -1,5 +1,5 @@
-"""``rampsim lint``: a condition or a range that no value can fail (H5c, FH7) or pass (FH8), judged on every value
-the query or the builtin check can give; and a NaN in an Argo condition named for what it is (H7, not H1)."""
+"""``rampsim lint``: a condition or a range that no value can fail (H5c, FH7) or pass (H5a, FH8), judged on every
+value the query or the builtin check can give; and a NaN in an Argo condition named for what it is (H7, not H1)."""
 from __future__ import annotations
 
 import textwrap
@@ -27,6 +27,10 @@ RATIO = "sum(rate(http_requests_total{code!~'5..'}[1m])) / sum(rate(http_request
 """A success rate: a ratio of rates, never negative."""
 GAUGE = "avg(node_temperature_celsius)"
 """A raw series: any value, negative ones included."""
+ERRORS = "sum(rate(http_requests_total{code=~'5..'}[1m])) / sum(rate(http_requests_total[1m]))"
+"""An error ratio: never negative."""
+GUARDED_ABOVE_MINUS_ONE = "failureCondition: len(result) > 0 && result[0] > -1.00"
+"""A failure condition every value meets on a query never negative (the real gate Q42-KoraD/GitOps has it)."""
 
 
 def template(conditions: str, query: str = RATIO) -> str:
@@ -78,6 +82,72 @@ def test_h5c_names_the_condition_and_its_line(tmp_path):
     (finding,) = [f for f in linted.findings if f.code == "H5c"]
     assert finding.line == 10   # the failure condition: the one that should fail the metric
     assert "successCondition 'result[0] >= 0' and failureCondition 'result[0] < -1'" in finding.explanation
+
+
+@pytest.mark.parametrize("conditions, query", [
+    (GUARDED_ABOVE_MINUS_ONE, "sum(rate(http_requests_total[1m]))"),
+    (GUARDED_ABOVE_MINUS_ONE, "sum(promhttp_metric_handler_requests_total{code=~'5.*'})"),   # a raw counter
+    ("successCondition: result[0] < 0", RATIO),                     # a success rate is never below 0
+    ('successCondition: "false"', GAUGE),
+    ("successCondition: result[0] >= 0.95\nfailureCondition: result[0] >= 0", RATIO),
+    ("successCondition: result < -0.5", f"scalar({RATIO})"),
+    ("failureCondition: result[0] >= 0", "x_total"),
+    ("failureCondition: result[0] >= 0", "sum(x_count)"),
+    ("failureCondition: result[0] >= 0", "max(x_sum)"),
+    ("failureCondition: result[0] >= 0", "min(x_bucket{le='0.5'})"),
+    ("failureCondition: result[0] >= 0", "avg(x_total) by (pod)"),
+], ids=["above -1 on rates", "above -1 on a counter", "below 0", "false", "failure holds", "scalar", "bare _total",
+        "sum of _count", "max of _sum", "min of _bucket", "avg of _total"])
+def test_a_condition_no_value_passes_is_h5a(conditions, query):
+    (finding,) = [f for f in lint_argo(argo_gate(template(conditions, query))) if f.code == "H5a"]
+    values = "-1e300 to 1e300" if query == GAUGE else "0 to 1e300"
+    assert finding.explanation.startswith(f"no value the query can return ({values}")
+    assert " passes the " in finding.explanation
+    assert finding.behaviour.startswith("every measurement with a value is Failed: the first Failed measurement "
+                                        "fails the metric (failureLimit 0), and the rollout aborts, a healthy release")
+
+
+@pytest.mark.parametrize("conditions, query", [
+    ("successCondition: result[0] < 0.05", ERRORS),
+    ("successCondition: len(result) == 0 || result[0] >= 0.95", RATIO),
+    (GUARDED_ABOVE_MINUS_ONE, GAUGE),                               # a raw series may be -10
+    (GUARDED_ABOVE_MINUS_ONE, "sum(requests_total_ratio)"),         # not a counter's name: may be a gauge
+    (GUARDED_ABOVE_MINUS_ONE, "sum(rate(a_total[1m])) - sum(rate(b_total[1m]))"),
+    ("successCondition: result[0] < 0 && result[1] > 0", GAUGE),   # Failed at 0 and above, Error below: not Failed
+    ("successCondition: result[0] < 0\nfailureCondition: result[0] > 0.5", RATIO),   # Inconclusive up to 0.5
+    ("successCondition: result[0] < -1e300", GAUGE),                 # below -1e300 passes it
+], ids=["error ratio", "guarded", "gauge", "gauge named total", "difference", "error", "inconclusive",
+        "extreme threshold"])
+def test_a_condition_some_value_passes_is_not_h5a(conditions, query):
+    assert "H5a" not in codes(template(conditions, query))
+
+
+@pytest.mark.parametrize("limits, behaviour", [
+    ("failureLimit: 3", "Failed measurement 4 fails the metric (failureLimit 3), 180 s after the first, and the "
+                        "rollout aborts"),
+    ("failureLimit: 2\ncount: 3", "Failed measurement 3 fails the metric (failureLimit 2), 120 s after the first"),
+    ("failureLimit: 3\ncount: 3", "but the metric is Successful at its count (3) before more than failureLimit (3) "
+                                  "fail: it judges nothing"),
+    ("failureLimit: -1", "but failureLimit -1 counts none of them: it judges nothing"),
+    ("failureLimit: '{{args.limit}}'", "once more than failureLimit have failed, the rollout aborts"),
+], ids=["limit", "count above it", "count reached first", "minus one", "unresolved"])
+def test_h5a_says_when_the_failed_measurements_fail_the_metric(limits, behaviour):
+    (finding,) = [f for f in lint_argo(argo_gate(template(f"{GUARDED_ABOVE_MINUS_ONE}\n{limits}",
+                                                          "sum(rate(http_requests_total[1m]))")))
+                  if f.code == "H5a"]
+    assert behaviour in finding.behaviour
+
+
+def test_lint_measures_that_a_condition_no_value_passes_aborts_every_healthy_ramp(tmp_path):
+    from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
+
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(template(f"{GUARDED_ABOVE_MINUS_ONE}\nfailureLimit: 2", "sum(rate(http_requests_total[1m]))"))
+    (linted,), problems = lint_gates(gate)
+    assert not problems and [f.code for f in linted.findings] == ["H5a"]
+    line = consequence(linted.findings[0], rehearse_healthy(linted, seeds=1))
+    assert line.startswith("on 1 healthy simulated ramp: aborts 1 of 1 (100%)"), line
+    assert line.endswith("after 3 Failed measurements"), line
 
 
 @pytest.mark.parametrize("name, test", [("NaN", "isNaN"), ("Inf", "isInf")])

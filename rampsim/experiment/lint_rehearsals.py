@@ -2,7 +2,7 @@
 
 ``rampsim lint`` reads a gate file statically (:mod:`rampsim.gates.lint`); the hazards that can stop
 a healthy release (:data:`~rampsim.gates.lint.OUTCOME_CODES`: an always-Error condition, an
-unguarded ``result[0]``, NaN on no traffic...) are then measured here: the imported gate, under
+unguarded ``result[0]``, NaN on no traffic, a condition no value passes...) are then measured here: the imported gate, under
 the plan rampsim would import it as (its Rollout's or Flagger's schedule, rampsim's *default*
 traffic and SLO), rehearses a handful of healthy ramps (closed loop, no fault), each seed once,
 with its controller's own engine over the simulated series of its exporter profile
@@ -54,7 +54,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "H1": ("Error",), "H7": ("Error",), "HQ": ("Error",),
     "H2": ("Error:empty",), "H4": ("Error:empty",),
     "H6": ("run-error",), "H6u": ("run-error",),
-    "H3a": ("Failed:NaN",), "H3c": ("Inconclusive:NaN",),
+    "H3a": ("Failed:NaN",), "H3c": ("Inconclusive:NaN",), "H5a": ("Failed",),
     "FH3": ("failed-check",), "FH4": ("failed-check",), "FH5": ("failed-check",), "FH8": ("failed-check",),
     "FH10": ("no-values",),
 }

@@ -2,10 +2,12 @@
 
 The Argo hazards are those of the real-gates README (§1, sources in §3), found by running the
 controller's own semantics on the cases that matter rather than by pattern matching: the
-condition is evaluated on a one-sample vector, an empty vector and ``[NaN]``, and for H5c on every value the
-query could return (a grid from -1e300 to 1e300, from 0 for a query that is never negative, with each threshold
-of the condition and its neighbours); the query on an empty store (no series yet) and parsed for its windows,
-ratios, filters and sign (rates, counts and bucket quantiles are never negative; a raw series may be anything).
+condition is evaluated on a one-sample vector, an empty vector and ``[NaN]``, and for H5c and H5a on every value
+the query could return (a grid from -1e300 to 1e300, from 0 for a query that is never negative, with each threshold
+of the condition and its neighbours: H5c when all are Successful, H5a when all are Failed); the query on an empty
+store (no series yet) and parsed for its windows, ratios, filters and sign (rates, counts and bucket quantiles are
+never negative, and so is a series named as Prometheus names a counter or a histogram's parts, ``_total``,
+``_count``, ``_sum``, ``_bucket``, and its sum, average, maximum or minimum; any other raw series may be anything).
 
 ====  ==========================================================================================
 code  hazard
@@ -17,6 +19,8 @@ H3c   a ratio query and both conditions: NaN is Inconclusive (the rollout pauses
 H4    a comparison filter inside the query (``> 0.01``): healthy data gives an empty result
 H5    no condition: every measurement is Successful, the metric can never fail
 H5c   a condition no value fails (``result[0] >= -5`` on a query of rates, ``"true"``): the metric can never fail
+H5a   a condition no value passes (``result[0] > -1`` as a failure condition on a count, ``"false"``): every
+      measurement is Failed, the metric fails after failureLimit + 1 and the rollout aborts, healthy or not
 H5f   ``failureLimit: -1``: Argo never counts failed measurements, the metric can never fail
 H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the run is Error
 H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
@@ -59,7 +63,7 @@ from typing import Optional, Sequence, Union
 
 from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
-from rampsim.gates.argo_model import ArgoGate, ArgoMetric
+from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString
 from rampsim.gates.argo_resolve import DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, run_args
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
 from rampsim.gates.flagger_canary import DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of
@@ -72,13 +76,14 @@ from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered
 from rampsim.promql import PromQLError, SeriesStore, evaluate
 from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
+from rampsim.promql.values import NAME
 
 __all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
            "OUTCOME_CODES"]
 
-CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5f", "H6", "H6u", "H7", "H9", "HQ",
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H6", "H6u", "H7", "H9", "HQ",
          "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10")
-OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
+OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
 healthy simulated ramp. The others (a gate that cannot fail, overlapping windows) change what an incident does."""
 
@@ -166,12 +171,18 @@ def _filters(node: Node) -> list[str]:
 _NONNEGATIVE_CALLS = frozenset({"rate", "irate", "increase", "count_over_time", "present_over_time", "changes",
                                 "resets", "time", "abs"})
 """Functions never negative: a counter's rate or increase (Prometheus reads a decrease as a reset), counts, time."""
+_COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+"""The endings Prometheus's naming conventions give a counter and a histogram's or summary's parts: series that
+start at 0 and only go up (a ``_sum`` of durations or sizes; a raw series named otherwise may be a gauge)."""
 
 
 def _nonnegative(node: Node) -> bool:
-    """Whether the query never returns a negative value, by its shape (False: it may, as a raw series may)."""
+    """Whether the query never returns a negative value, by its shape (False: it may, as a raw series may, unless
+    its name is a counter's: :func:`_counter`)."""
     if isinstance(node, Number):
         return node.value >= 0
+    if isinstance(node, Selector):
+        return _counter(node)
     if isinstance(node, Call):
         return _nonnegative_call(node)
     if isinstance(node, _Aggregate):
@@ -179,6 +190,12 @@ def _nonnegative(node: Node) -> bool:
     if isinstance(node, Binary):
         return _nonnegative_binary(node)
     return False
+
+
+def _counter(selector: Selector) -> bool:
+    """Whether a selector names its metric (``__name__=``) with a counter's ending (:data:`_COUNTER_SUFFIXES`)."""
+    return any(matcher.name == NAME and matcher.op == "=" and matcher.value.endswith(_COUNTER_SUFFIXES)
+               for matcher in selector.matchers)
 
 
 def _nonnegative_call(node: Call) -> bool:
@@ -317,13 +334,17 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
             add("H3c", "a ratio query (0/0 = NaN when the window has no requests) judged by both conditions",
                 "NaN makes both false: the measurement is Inconclusive and the rollout pauses",
                 "successCondition")
+        values = "0 to 1e300: the query is never negative" if nonnegative else "-1e300 to 1e300"
+        judging = " and ".join(f"{name} {text!r}" for name, text in _written(success, failure))
         if "H5c" in codes:
-            values = "0 to 1e300: the query is never negative" if nonnegative else "-1e300 to 1e300"
-            add("H5c", f"no value the query can return ({values}) fails the "
-                       f"{' and '.join(f'{name} {text!r}' for name, text in _written(success, failure))}",
+            add("H5c", f"no value the query can return ({values}) fails the {judging}",
                 "every measurement with a value is Successful: the metric can never fail, an incident is let "
                 "through (only no data, an empty result or NaN, may stop it)", "failureCondition" if failure
                 else "successCondition")
+        if "H5a" in codes:
+            add("H5a", f"no value the query can return ({values}) passes the {judging}",
+                _always_failed(metric, args, decided("failureLimit", "count", "interval")),
+                "failureCondition" if failure else "successCondition")
         filters = _filters(tree)
         if filters:
             add("H4", f"a comparison filter ('{filters[0]}') inside the query",
@@ -340,18 +361,21 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
 
 def _condition_hazards(success: Optional[str], failure: Optional[str], vector: bool, empty: bool, ratio: bool,
                        nonnegative: bool) -> set[str]:
-    """H1, H2, H3a, H3c, H5c: what the conditions make of a vector, an empty vector (``empty``: the query returns one
-    until its series exist), NaN (``ratio``: 0/0 with no traffic) and every value the query can return
-    (``nonnegative``: none below 0)."""
+    """H1, H2, H3a, H3c, H5c, H5a: what the conditions make of a vector, an empty vector (``empty``: the query returns
+    one until its series exist), NaN (``ratio``: 0/0 with no traffic) and every value the query can return
+    (``nonnegative``: none below 0): all Successful is H5c, all Failed H5a (an Error or Inconclusive is neither)."""
     conditions = [c for c in (success, failure) if c]
     if not conditions:
         return set()
     if vector and all(_errs(success, failure, sample) for sample in ([0.5], [1.0], [0.0])):
         return set() if any(_unknown_names(c) for c in conditions) else {"H1"}   # an unknown name: H7 says why
     codes = {"H2"} if vector and empty and _errs(success, failure, []) else set()
-    if all(measurement_phase([value] if vector else value, success, failure)[0] is AnalysisPhase.SUCCESSFUL
-           for value in _probe_values(conditions, nonnegative)):
+    phases = {measurement_phase([value] if vector else value, success, failure)[0]
+              for value in _probe_values(conditions, nonnegative)}
+    if phases == {AnalysisPhase.SUCCESSFUL}:
         codes.add("H5c")
+    elif phases == {AnalysisPhase.FAILED}:
+        codes.add("H5a")
     if ratio:
         phase, _ = measurement_phase([math.nan] if vector else math.nan, success, failure)
         if phase is AnalysisPhase.FAILED and success and not failure:
@@ -359,6 +383,36 @@ def _condition_hazards(success: Optional[str], failure: Optional[str], vector: b
         elif phase is AnalysisPhase.INCONCLUSIVE:
             codes.add("H3c")
     return codes
+
+
+def _always_failed(metric: ArgoMetric, args: dict[str, str], unread: bool) -> str:
+    """H5a's behaviour: when the Failed measurements fail the metric, by its failureLimit and count (``unread``: a
+    Helm value decides them)."""
+    healthy = "the rollout aborts, a healthy release as well as a bad one (only an empty result or NaN may not fail)"
+    limit, count = _whole_number(metric.failureLimit, args, 0), _whole_number(metric.count, args, 0)
+    if unread or limit is None or count is None:
+        return f"every measurement with a value is Failed: once more than failureLimit have failed, {healthy}"
+    if limit < 0:
+        return "every measurement with a value is Failed, but failureLimit -1 counts none of them: it judges nothing"
+    count = count or (0 if metric.interval else 1)   # no interval: a single measurement
+    if 0 < count <= limit:
+        return (f"every measurement with a value is Failed, but the metric is Successful at its count ({count}) "
+                f"before more than failureLimit ({limit}) fail: it judges nothing")
+    interval = _duration(metric.interval)
+    which = f"Failed measurement {limit + 1}" if limit else "the first Failed measurement"
+    when = f", {limit * interval:g} s after the first" if interval is not None and limit else ""
+    return (f"every measurement with a value is Failed: {which} fails the metric (failureLimit {limit}){when}, "
+            f"and {healthy}")
+
+
+def _whole_number(value: Optional[IntOrString], args: dict[str, str], default: int) -> Optional[int]:
+    """A whole-number field as a run reads it (``default`` when unset; None when a tag or text leaves it unknown)."""
+    if value is None:
+        return default
+    try:
+        return int(_ARGS_TAG.sub(lambda m: args.get(m.group(1), "?"), value) if isinstance(value, str) else value)
+    except ValueError:
+        return None
 
 
 def _errs(success: Optional[str], failure: Optional[str], value: object) -> bool:
@@ -377,7 +431,7 @@ _PROBES = (0.0, 5e-324, 1e-9, 1e-6, 1e-3, 0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99,
 
 
 def _probe_values(conditions: Sequence[str], nonnegative: bool) -> list[float]:
-    """The values H5c tries: :data:`_PROBES` (and their negatives unless the query is ``nonnegative``), each
+    """The values H5c and H5a try: :data:`_PROBES` (and their negatives unless the query is ``nonnegative``), each
     threshold of the conditions and the floats either side of it, and the midpoint of each gap between them."""
     points = set(_PROBES)
     for condition in conditions:
