@@ -507,3 +507,13 @@ def test_fields_a_chart_may_write_are_not_missing(tmp_path, line):
     assert not problems and [f.code for f in linted.findings] == []
     assert any(f"{chart}:7: spec.metrics.0 " in note and ("may be written by" in note or "a Helm value" in note)
                for note in linted.notes), linted.notes
+
+
+def test_a_refused_rollout_in_the_file_list_stops_only_the_templates_it_runs(capsys):
+    """A blue/green Rollout (refused: only the canary strategy is simulated) given beside a template it does not
+    run used to make every template of the run 'not linted'; it serves only the templates it names."""
+    template = corpus("argo") / "Q42-KoraD__GitOps__analysis.yaml"
+    rollout = corpus("argo") / "rollouts" / "lanru2001__rollouts-demo-deployment__rollout.yaml"
+    assert main(["lint", "--no-simulate", str(template), str(rollout)]) == 1
+    captured = capsys.readouterr()
+    assert "H5a metric 'success-rate'" in captured.out and "not linted" not in captured.err

@@ -641,7 +641,9 @@ def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list
     linted: list[LintedGate] = []
     try:
         if kinds & set(TEMPLATE_KINDS):
-            imported = import_argo_manifests(manifests, [m for m in others if m.kind == "Rollout"])
+            names = {m.name for m in manifests if m.kind in TEMPLATE_KINDS}
+            rollouts = [m for m in others if m.kind == "Rollout" and _template_names(m.get("spec", "strategy")) & names]
+            imported = import_argo_manifests(manifests, rollouts)
             name = next(iter(imported.gate.templates), "argo-gate")
             linted.append(_linted(source, "argo", name, imported.gate, lint_argo(imported.gate, manifests, source)))
         for canary in [m for m in manifests if m.kind == "Canary"]:
@@ -656,6 +658,17 @@ def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list
             return [], []   # a Rollout or MetricTemplates serving the other files
         return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
     return linted, []
+
+
+def _template_names(node: object) -> set[str]:
+    """Every ``templateName`` under ``node`` (a Rollout's strategy: its steps' and background analyses'): the
+    templates another file's Rollout runs, so that one refused Rollout stops only the templates it runs."""
+    if isinstance(node, dict):
+        found = {node["templateName"]} if isinstance(node.get("templateName"), str) else set()
+        return found.union(*(_template_names(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_template_names(item) for item in node))
+    return set()
 
 
 def _linted(source: Unrendered, kind: str, name: str, gate: Union[ArgoGate, FlaggerGate],
