@@ -156,6 +156,23 @@ def test_a_gap_in_the_history_leaves_the_rest_of_the_window_whole(reference_plan
     assert window.requests[-1].sum() == history.requests[len(window) - 1, base].sum() - history.requests[0, base].sum()
 
 
+def test_a_counter_reset_in_the_history_counts_from_zero_in_both_arms(reference_plan):
+    """After a reset the stable series restarts near 0: the split reads it as the gate does, increments never
+    negative, so neither arm's counters drop (the baseline's went negative, damaged, before)."""
+    from rampsim.calibration.backtest import split_window
+
+    history = simulated_history(0.25, seed=3)
+    base = history.layout.arm("baseline")
+    reset = 200
+    history.requests[reset:, base] -= history.requests[reset - 1, base] - 5.0
+    window = split_window(reference_plan, history, 0, np.random.default_rng(0))
+    requests = window.requests.reshape(len(window), -1)
+    assert (np.diff(requests, axis=0) >= 0).all() and (requests >= 0).all()
+    before = history.requests[reset - 1, base].sum() - history.requests[0, base].sum()
+    after = history.requests[len(window) - 1, base].sum()     # counted from the reset's zero
+    assert window.requests[-1].sum() == before + after
+
+
 def test_calibrate_never_writes_over_what_it_reads(one_day, tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(REFERENCE.read_text())

@@ -38,3 +38,10 @@ def test_export_refuses_writing_over_its_plan(option, tmp_path, capsys):
     assert main(["export", "kayenta", str(plan), option, str(plan)]) == 2
     assert "that is the plan file this command reads" in capsys.readouterr().err
     assert plan.read_bytes() == before
+
+
+def test_export_refuses_one_file_for_the_config_and_the_stage(tmp_path, capsys):
+    plan = SCENARIOS / "ramp-phase-50k-kayenta.yaml"
+    both = tmp_path / "kayenta.json"
+    assert main(["export", "kayenta", str(plan), "-o", str(both), "--stage", str(both)]) == 2
+    assert "the same file as -o" in capsys.readouterr().err and not both.exists()

@@ -69,7 +69,10 @@ def test_a_condition_no_value_fails_is_h5c(conditions, query):
     ("successCondition: result[0] >= -1\nfailureCondition: result[0] > 0.05", RATIO),
     ("successCondition: result[0] * 100 >= 95", RATIO),
     ("successCondition: result[0] > -1e300", GAUGE),                 # -1e300 itself fails it
-], ids=["guarded", "threshold", "gauge", "difference", "band", "failure decides", "scaled", "extreme threshold"])
+    ("successCondition: '!isInf(result[0])'", RATIO),                # x / 0 is +Inf
+    ("successCondition: result[0] >= 0", "clamp(sum(rate(a_total[1m])), -10, -1)"),   # every value is -1
+], ids=["guarded", "threshold", "gauge", "difference", "band", "failure decides", "scaled", "extreme threshold",
+        "infinite ratio", "clamped below zero"])
 def test_a_condition_some_value_fails_is_not_h5c(conditions, query):
     assert "H5c" not in codes(template(conditions, query))
 
@@ -116,8 +119,10 @@ def test_a_condition_no_value_passes_is_h5a(conditions, query):
     ("successCondition: result[0] < 0 && result[1] > 0", GAUGE),   # Failed at 0 and above, Error below: not Failed
     ("successCondition: result[0] < 0\nfailureCondition: result[0] > 0.5", RATIO),   # Inconclusive up to 0.5
     ("successCondition: result[0] < -1e300", GAUGE),                 # below -1e300 passes it
+    ("successCondition: len(result) >= 2", "sum by (code) (rate(a_total[1m]))"),   # two series pass it
+    ("successCondition: len(result) >= 12", "sum by (code) (rate(a_total[1m]))"),
 ], ids=["error ratio", "guarded", "gauge", "gauge named total", "difference", "error", "inconclusive",
-        "extreme threshold"])
+        "extreme threshold", "two series", "twelve series"])
 def test_a_condition_some_value_passes_is_not_h5a(conditions, query):
     assert "H5a" not in codes(template(conditions, query))
 

@@ -119,6 +119,8 @@ def test_a_tick_csv_naming_one_series_in_two_columns_is_refused():
     with pytest.raises(OpenMetricsError, match=r"^h\.csv:1: column 4: the series of column 2 again"):
         read_tick_csv(io.StringIO(header + "1700000000,1,2,3\n"), "h.csv")
     assert len(read_tick_csv(io.StringIO(header.replace("b=", "c=", 1) + "1700000000,1,2,3\n"), "h.csv")) == 3
+    with pytest.raises(OpenMetricsError, match="column 3: the series of column 2 again"):   # a="" is no label
+        read_tick_csv(io.StringIO('timestamp,x_total,"x_total{a=""""}"\n1700000000,1,2\n'), "h.csv")
 
 
 @pytest.mark.parametrize("stamp, message", [

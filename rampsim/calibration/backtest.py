@@ -13,7 +13,8 @@ window stopped by the gate is an empirical false rollback.
 
 Missing scrapes stay missing (``NaN``) in both arms, as the gate would see them; the
 increase across a gap is split at the first scrape after it, so a gap leaves the
-rest of the window whole.
+rest of the window whole. A counter reset in the history counts from zero again, as
+the gate reads it (its increments are never negative).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from rampsim.engine import DecisionEngine, Engine
 from rampsim.engine.events import AlertFired, Decision
-from rampsim.engine.metrics import carried_forward
+from rampsim.engine.metrics import carried_forward, corrected_counters
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Telemetry
 
@@ -90,7 +91,7 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
 
     def increments(family: str) -> np.ndarray:
         values = getattr(history, family)[rows, source]
-        flat = carried_forward(values.reshape(len(values), -1))
+        flat = carried_forward(corrected_counters(values.reshape(len(values), -1)))
         flat = carried_forward(flat[::-1])[::-1]   # before the first sample, the first one
         filled = flat.reshape(values.shape)
         return np.diff(filled, axis=0, prepend=filled[:1])

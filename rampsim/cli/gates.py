@@ -405,6 +405,8 @@ def run_export(args: argparse.Namespace) -> int:
 
     for option in ("-o", "--stage"):
         refuse_overwriting(option, getattr(args, "output" if option == "-o" else "stage"), {"plan": args.plan})
+    if args.output and args.stage and Path(args.output).resolve() == Path(args.stage).resolve():
+        raise UsageError(f"--stage {args.stage}: the same file as -o; the config and the stage need two files")
     plan = load_gated_plan(args.plan)
     gate = gate_of(plan)
     kinds = {"argo": ArgoGate, "flagger": FlaggerGate, "kayenta": KayentaGate}

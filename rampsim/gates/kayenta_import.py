@@ -46,9 +46,10 @@ __all__ = ["StageOptions", "KayentaImport", "Origins", "import_kayenta", "import
 
 KeyPath = tuple[Union[str, int], ...]
 
-NOT_SIMULATED = ("baselineAnalysisOffsetInMins", "siteLocal")
-"""Fields of a stage's ``canaryConfig`` that Orca reads and rampsim does not simulate: noted, then dropped. Any
-other field the stage model does not have is an error (a misspelt ``lookbakMins`` would silently be 0)."""
+NOT_SIMULATED = ("baselineAnalysisOffsetInMins", "siteLocal", "combinedCanaryResultStrategy")
+"""Fields of a stage's ``canaryConfig`` that Orca reads, or Spinnaker's UI (Deck) writes, and rampsim does not
+simulate: noted, then dropped. Any other field the stage model does not have is an error (a misspelt
+``lookbakMins`` would silently be 0)."""
 
 
 @dataclass(frozen=True)

@@ -206,8 +206,10 @@ def _nonnegative_call(node: Call) -> bool:
         return _nonnegative(node.args[0])
     if node.name == "clamp_max":              # min(value, upper bound)
         return all(_nonnegative(arg) for arg in node.args[:2])
-    if node.name in ("clamp", "clamp_min"):   # max(value, lower bound)
+    if node.name == "clamp_min":              # max(value, lower bound)
         return _nonnegative(node.args[0]) or _nonnegative(node.args[1])
+    if node.name == "clamp":                  # min(max(value, lower bound), upper bound)
+        return (_nonnegative(node.args[0]) or _nonnegative(node.args[1])) and _nonnegative(node.args[2])
     if node.name == "histogram_quantile":     # between bucket bounds, which measure durations or sizes
         quantile = node.args[0]
         return isinstance(quantile, Number) and 0 <= quantile.value <= 1
@@ -370,8 +372,9 @@ def _condition_hazards(success: Optional[str], failure: Optional[str], vector: b
     if vector and all(_errs(success, failure, sample) for sample in ([0.5], [1.0], [0.0])):
         return set() if any(_unknown_names(c) for c in conditions) else {"H1"}   # an unknown name: H7 says why
     codes = {"H2"} if vector and empty and _errs(success, failure, []) else set()
-    phases = {measurement_phase([value] if vector else value, success, failure)[0]
-              for value in _probe_values(conditions, nonnegative)}
+    phases = {measurement_phase([value] * length if vector else value, success, failure)[0]
+              for value in _probe_values(conditions, nonnegative)
+              for length in (_probe_lengths(conditions) if vector else (1,))}
     if phases == {AnalysisPhase.SUCCESSFUL}:
         codes.add("H5c")
     elif phases == {AnalysisPhase.FAILED}:
@@ -432,7 +435,8 @@ _PROBES = (0.0, 5e-324, 1e-9, 1e-6, 1e-3, 0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99,
 
 def _probe_values(conditions: Sequence[str], nonnegative: bool) -> list[float]:
     """The values H5c and H5a try: :data:`_PROBES` (and their negatives unless the query is ``nonnegative``), each
-    threshold of the conditions and the floats either side of it, and the midpoint of each gap between them."""
+    threshold of the conditions and the floats either side of it, the midpoint of each gap between them, and
+    infinity (a ratio over a zero denominator)."""
     points = set(_PROBES)
     for condition in conditions:
         for _, _, threshold in _thresholds(condition):
@@ -440,7 +444,18 @@ def _probe_values(conditions: Sequence[str], nonnegative: bool) -> list[float]:
     if not nonnegative:
         points.update([-point for point in points])
     ordered = sorted(p for p in points if math.isfinite(p) and (p >= 0 or not nonnegative))
-    return ordered + [(low + high) / 2 for low, high in zip(ordered, ordered[1:])]
+    infinite = [math.inf] if nonnegative else [math.inf, -math.inf]
+    return ordered + [(low + high) / 2 for low, high in zip(ordered, ordered[1:])] + infinite
+
+
+def _probe_lengths(conditions: Sequence[str]) -> list[int]:
+    """The vector lengths H5c and H5a try: 1 to 3, and each whole number a condition writes (up to 1,000) and
+    the next (``len(result) >= 2`` passes a query that returns two series)."""
+    lengths = {1, 2, 3}
+    for condition in conditions:
+        lengths.update(n for written in re.findall(r"(?<![\w.])\d+(?![\w.])", condition)
+                       if 1 <= int(written) <= 1000 for n in (int(written), int(written) + 1))
+    return sorted(lengths)
 
 
 def _thresholds(condition: str) -> list[tuple[int, int, float]]:

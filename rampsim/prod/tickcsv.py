@@ -94,7 +94,7 @@ def _one_column_each(labels: list[dict[str, str]], filename: str) -> None:
     """Refuse a header that names one series in two columns: which of their values would be the series'?"""
     first: dict[tuple[tuple[str, str], ...], int] = {}
     for column, series in enumerate(labels, 2):
-        key = tuple(sorted(series.items()))
+        key = tuple(sorted((name, value) for name, value in series.items() if value))   # a="" is no label
         if key in first:
             raise OpenMetricsError(f"{filename}:1: column {column}: the series of column {first[key]} again "
                                    "(one column per series)")

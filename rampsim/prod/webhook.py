@@ -59,7 +59,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from rampsim.engine import Decision, event_to_dict
 from rampsim.errors import UsageError
-from rampsim.plan.json_source import parse_json
+from rampsim.plan.json_source import parse_json_data
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import SourceError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
@@ -252,7 +252,7 @@ def _payload(data: bytes) -> dict[str, Any]:
     """The JSON object in a request body; raises :class:`UsageError` saying what is wrong with it (a repeated key
     too: ``{"name": "a", "name": "c"}`` would otherwise start canary ``c``)."""
     try:
-        payload = parse_json(data.decode(json.detect_encoding(data)), "body").data
+        payload = parse_json_data(data.decode(json.detect_encoding(data)), "body")
     except SourceError as exc:  # not JSON, nested too deeply, or a repeated key
         raise UsageError(str(exc)) from None
     except UnicodeDecodeError as exc:
