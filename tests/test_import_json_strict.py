@@ -151,3 +151,28 @@ def test_the_fast_reader_gives_the_located_readers_data_and_messages(text):
     except SourceError as exc:
         got = str(exc)
     assert json.dumps(got) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("scopes, message", [
+    ("x", "canaryConfig.scopes: a list of scopes"),
+    ([5], "canaryConfig.scopes.0: a scope is an object"),
+    ([{"scopeName": 5}], "canaryConfig.scopes.0.scopeName: a scope's name is text, got 5"),
+    ([{"scopeName": "default"}, {"scopeName": "default", "step": -1}],
+     "canaryConfig.scopes.1.scopeName: a second scope named 'default' (the first is scopes[0])"),
+])
+def test_stage_scopes_that_would_be_dropped_unseen_are_refused(tmp_path, scopes, message):
+    config, stage = _files(tmp_path)
+    _stage_with(stage, scopes=scopes)
+    with pytest.raises(GateError) as caught:
+        import_kayenta(config, stage)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{stage}:") and message in problem, problem
+
+
+def test_a_stage_scope_no_metric_uses_is_noted_with_the_closest_name(tmp_path):
+    config, stage = _files(tmp_path)
+    scopes = json.loads(stage.read_text())["canaryConfig"]["scopes"]
+    _stage_with(stage, scopes=[*scopes, {**scopes[0], "scopeName": "defualt", "step": 30}])
+    imported = import_kayenta(config, stage)
+    assert any("stage scope 'defualt' is used by no metric" in note and "did you mean 'default'?" in note
+               for note in imported.notes), imported.notes

@@ -22,6 +22,7 @@ the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) und
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -37,6 +38,7 @@ from rampsim.gates.profiles import infer_profile
 from rampsim.gates.refusals import GateError, GateRefused
 from rampsim.plan.json_source import read_json as read_json_document
 from rampsim.judges.kayenta_config import KayentaConfig, parse_kayenta_config, validation_problems
+from rampsim.plan.sections import locate
 from rampsim.plan.source import Document, SourceError
 from rampsim.promql import Deployment, QueryError, UnsupportedQuery, check_supported
 from rampsim.units import Kind, format_value
@@ -242,6 +244,38 @@ def _scopes(written: Any, config: KayentaConfig, options: StageOptions, profile:
     return scopes
 
 
+def _check_written_scopes(written: Any, config: KayentaConfig, origins: Origins, notes: list[str]) -> None:
+    """:class:`GateError` for a stage's ``scopes`` that are not a list of objects with distinct text names (each
+    would otherwise be dropped unseen); a note for a scope no metric uses (a misspelt ``defualt``)."""
+    if written is None:
+        return
+    document = origins.stage or Document(data={"stage": {"scopes": written}}, filename=origins.config.filename)
+    base = (*origins.stage_path, "scopes") if origins.stage is not None else ("stage", "scopes")
+    if not isinstance(written, list):
+        raise GateError([locate(document, base, "a list of scopes, each an object with its scopeName")])
+    problems: list[str] = []
+    first: dict[str, int] = {}
+    for index, scope in enumerate(written):
+        name = scope.get("scopeName", "default") if isinstance(scope, dict) else None
+        if not isinstance(scope, dict):
+            problems.append(locate(document, (*base, index), "a scope is an object with its scopeName"))
+        elif not isinstance(name, str):
+            problems.append(locate(document, (*base, index, "scopeName"), f"a scope's name is text, got {name!r}"))
+        elif name in first:
+            problems.append(locate(document, (*base, index, "scopeName"),
+                                   f"a second scope named {name!r} (the first is scopes[{first[name]}])"))
+        else:
+            first[name] = index
+    if problems:
+        raise GateError(problems)
+    used = list(dict.fromkeys(m.scopeName for m in config.metrics))
+    for name in first:
+        if name not in used:
+            close = difflib.get_close_matches(name, used, n=1, cutoff=0.6)
+            notes.append(f"stage scope {name!r} is used by no metric (they use {', '.join(map(repr, used))})"
+                         + (f": did you mean {close[0]!r}?" if close else ""))
+
+
 def _check_stage(stage: dict[str, Any], written: Mapping[str, Any], origins: Origins) -> None:
     """:class:`GateError` with every problem of the stage as built (the file's fields, the options over them), each
     located in the stage file (its line, the field as the file writes it), else named as the stage's field."""
@@ -300,6 +334,7 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
     if refused:
         raise GateRefused(refused)
     notes: list[str] = []
+    _check_written_scopes((written_stage or {}).get("scopes"), config, origins, notes)
     profile = _profile(config, options)
     section: dict[str, Any] = {"profile": profile, "stage": _stage(written_stage or {}, config, options, profile, notes),
                                "config": data}
