@@ -6,7 +6,7 @@ scenario of the mix built and one chunk run first, as a long sweep's workers are
 
 1. CPU time (``time.process_time``) and wall time per replicate of a whole sweep chunk
    with 100 gates (10 error-rate thresholds x 10 sustain times), with the minor page faults it
-   took (on a VM each fresh page of memory costs microseconds); simulation, then judging, split;
+   took (on a VM each fresh page of memory costs microseconds: about 5 us here); simulation, then judging, split;
    and, first, what a short sweep pays on top in a fresh process: the first replicate of each
    scenario (building it) and the next ten (latency CDF ranges not reached yet);
 2. the judge alone: gate x replicate evaluations per second of CPU time on chunks of 10
@@ -75,7 +75,7 @@ def main(chunks: int) -> None:
         telemetries.append([run.telemetry for run in runs])
     print(f"reference plan and mix, {len(gates)} gates, {replicates} replicates in {len(chosen)} chunks (warm)")
     print(f"  whole chunk:  {cpu_total / replicates * 1000:6.2f} ms CPU, {wall_total / replicates * 1000:6.2f} ms wall "
-          f"per replicate ({faults / replicates:,.0f} minor page faults: fresh memory costs about 10 us a page here)")
+          f"per replicate ({faults / replicates:,.0f} minor page faults)")
     print(f"  simulation:   {sim_cpu / replicates * 1000:6.2f} ms CPU per replicate")
     print(f"  before that, as a short sweep runs: the first replicate of each of the {len(scenarios)} scenarios "
           f"{cold / len(scenarios) * 1000:6.1f} ms CPU, the next ten {early / len(scenarios) / 10 * 1000:6.2f} ms CPU "

@@ -10,7 +10,7 @@ import argparse
 import math
 import re
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from rampsim import units
 from rampsim.errors import UsageError
@@ -138,12 +138,16 @@ def add_prometheus_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
 
 
-def refuse_overwriting(option: str, output: Optional[str | Path], inputs: dict[str, Optional[str | Path]]) -> None:
+def refuse_overwriting(option: str, output: Optional[str | Path],
+                       inputs: dict[str, Optional[str | Path] | Sequence[Optional[str | Path]]]) -> None:
     """A :class:`UsageError` when the file ``option`` would write is one of the command's ``inputs`` (by
-    name: ``{"--replay": path}``): writing it would destroy what is being read."""
+    name, one path or several: ``{"--replay": path, "template": [path, ...]}``): writing it would destroy
+    what is being read."""
     if output is None:
         return
     target = Path(output).resolve()
     for name, given in inputs.items():
-        if given is not None and Path(given).resolve() == target:
-            raise UsageError(f"{option} {output}: that is the {name} file this command reads; write to another file")
+        for path in [given] if given is None or isinstance(given, (str, Path)) else given:
+            if path is not None and Path(path).resolve() == target:
+                raise UsageError(f"{option} {output}: that is the {name} file this command reads; "
+                                 "write to another file")

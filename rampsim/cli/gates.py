@@ -218,13 +218,6 @@ def _meshes() -> Sequence[str]:
     return MESHES
 
 
-def _refuse_overwriting(output: Optional[str], inputs: dict[str, Sequence[Optional[str]]]) -> None:
-    """:func:`~rampsim.cli.arguments.refuse_overwriting` for an import's ``-o`` and its input files."""
-    for name, paths in inputs.items():
-        for path in paths:
-            refuse_overwriting("-o", output, {name: path})
-
-
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="PLAN.yaml", help="write the plan here instead of stdout")
     parser.add_argument("--name", help="the plan's name (default: from the gate)")
@@ -294,7 +287,7 @@ def _finish(kind: str, gate: object, name: str, sources: Sequence[str], notes: S
 def run_import_argo(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_import import import_argo
 
-    _refuse_overwriting(args.output, {"template": args.templates, "--rollout": [args.rollout]})
+    refuse_overwriting("-o", args.output, {"template": args.templates, "--rollout": args.rollout})
     try:
         imported = import_argo(args.templates, rollout=args.rollout, args=_args(args.arg), profile=args.profile)
     except GateError as exc:
@@ -306,7 +299,7 @@ def run_import_argo(args: argparse.Namespace) -> int:
 def run_import_flagger(args: argparse.Namespace) -> int:
     from rampsim.gates.flagger_import import import_flagger
 
-    _refuse_overwriting(args.output, {"Canary": [args.canary], "--metric-template": args.metric_template})
+    refuse_overwriting("-o", args.output, {"Canary": args.canary, "--metric-template": args.metric_template})
     try:
         imported = import_flagger(args.canary, args.metric_template, mesh=args.mesh, canary=args.canary_name,
                                   strict=args.strict)
@@ -321,7 +314,7 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
     from rampsim.gates.kayenta_import import StageOptions, import_kayenta
     from rampsim.gates.plan_sections import load_gated_plan
 
-    _refuse_overwriting(args.output, {"config": [args.config], "--stage": [args.stage], "--plan": [args.plan]})
+    refuse_overwriting("-o", args.output, {"config": args.config, "--stage": args.stage, "--plan": args.plan})
     base = load_gated_plan(args.plan) if args.plan else None
     options = StageOptions(
         lifetime=args.lifetime, interval=args.interval, warmup=args.warmup, lookback=args.lookback, step=args.step,

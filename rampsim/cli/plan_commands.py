@@ -202,5 +202,4 @@ def _imported_gate(plan: "Plan") -> Optional[tuple[str, str]]:
         return None
     from rampsim.cli.gates import exported
 
-    import_section_owners()
     return kind, exported(plan)

@@ -256,10 +256,11 @@ def _check_written_scopes(written: Any, config: KayentaConfig, origins: Origins,
     problems: list[str] = []
     first: dict[str, int] = {}
     for index, scope in enumerate(written):
-        name = scope.get("scopeName", "default") if isinstance(scope, dict) else None
         if not isinstance(scope, dict):
             problems.append(locate(document, (*base, index), "a scope is an object with its scopeName"))
-        elif not isinstance(name, str):
+            continue
+        name = scope.get("scopeName", "default")
+        if not isinstance(name, str):
             problems.append(locate(document, (*base, index, "scopeName"), f"a scope's name is text, got {name!r}"))
         elif name in first:
             problems.append(locate(document, (*base, index, "scopeName"),
