@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Optional
 
+import numpy as np
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
@@ -213,6 +214,12 @@ def format_value(value: Optional[float], kind: Kind) -> str:
     if kind is Kind.REQUESTS_PER_SECOND:
         return f"{value:,.0f}/s"
     return f"{value:.4g}"
+
+
+def positional(number: float, digits: int = 6) -> str:
+    """``number`` to ``digits`` significant digits without an exponent (``6177600``, ``0.00012``): a duration
+    or a quantity written for a plan to read back (``6.1776e+06s`` is not a duration a plan reads)."""
+    return str(np.format_float_positional(number, precision=digits, unique=False, fractional=False, trim="-"))
 
 
 def _format_duration(seconds: float) -> str:

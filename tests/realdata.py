@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from rampsim.units import positional
 from tests.sim_helpers import REAL_METRICS
 
 if TYPE_CHECKING:
@@ -325,11 +326,11 @@ def parameter_draws(latent: "LatentFit", replicates: int, rng: np.random.Generat
                else np.full(replicates, config["bursts"]["per_day"]))
     multiplier = normal(b.multiplier, False, True, 1.96)
     duration = normal(b.duration, False, True, 1.96)
-    return [{"sd": min(float(sd[i]), 3.0), "correlation_time": f"{max(float(tau[i]), 1e-3):.6g}s", "common": 0.0,
+    return [{"sd": min(float(sd[i]), 3.0), "correlation_time": f"{positional(max(float(tau[i]), 1e-3))}s", "common": 0.0,
              "jitter": min(float(jitter[i]), 3.0),
              "bursts": {**config["bursts"], "per_day": min(float(per_day[i]), 1e4),
                         "multiplier": min(max(float(multiplier[i]), 1.0), 1e6),
-                        "duration": f"{max(float(duration[i]), 1e-3):.6g}s", "common": 0.0}}
+                        "duration": f"{positional(max(float(duration[i]), 1e-3))}s", "common": 0.0}}
             for i in range(replicates)]
 
 

@@ -263,3 +263,11 @@ def test_a_history_that_ends_before_it_starts_names_both_instants(one_day, capsy
     assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--start", str(START + 100),
                  "--end", str(START)]) == 2
     assert "the history ends (2025-03-01T00:00:00Z) before it starts (2025-03-01T00:01:40Z)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("days", [1, 12, 258])
+def test_the_fit_reports_history_plan_reads_back_histories_of_any_length(days):
+    """From 11.6 days on, the fit report's simulated history was written '1.0368e+06s', which no plan reads:
+    calibrating two weeks of history failed in the report, and more than 30 days (the longest plan) too."""
+    plan = history_plan(realistic_reference(), days * 86400.0 + 10.0)
+    assert plan.duration == min(days * 86400.0 + 15.0, 30 * 86400.0)

@@ -17,6 +17,7 @@ then (1% each); the seeds are fixed, so the outcome is reproducible.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import time
 from typing import Callable
@@ -458,6 +459,19 @@ def test_config_mapping_validates():
     load, fit = fit_requests(t, counts[:, 0])
     config = Latent.model_validate(fit.as_config())
     assert config.sd == pytest.approx(fit.sd.value) and config.bursts.per_day == pytest.approx(fit.bursts.per_day.value)
+
+
+@pytest.mark.parametrize("seconds", [6.1776e6, 3.0e9, 1e-3, 1234.5678])
+def test_config_mapping_writes_durations_a_plan_reads_back(seconds):
+    """A slow history's correlation time (up to ten histories: millions of seconds) was written '6.1776e+06s',
+    which no plan reads; every duration is now written without an exponent, to six significant digits."""
+    t, counts = requests_history(np.random.default_rng(2), TICKS_PER_DAY, REQUESTS)
+    _, fit = fit_requests(t, counts[:, 0])
+    slow = Estimate(seconds, seconds / 2, seconds * 2, "test")
+    fit = dataclasses.replace(fit, correlation_time=slow, bursts=dataclasses.replace(fit.bursts, duration=slow))
+    config = Latent.model_validate(fit.as_config())
+    assert config.correlation_time == pytest.approx(seconds, rel=1e-5)
+    assert config.bursts.duration == pytest.approx(seconds, rel=1e-5)
 
 
 # -- budget and boundaries -------------------------------------------------------------------------

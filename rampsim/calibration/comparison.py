@@ -17,7 +17,9 @@ from scipy import stats
 from rampsim.calibration.fit import Calibration, calibrate, with_traffic
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.plan import Plan, with_overrides
+from rampsim.plan.schema import MAX_DURATION
 from rampsim.telemetry import Telemetry
+from rampsim.units import positional
 
 __all__ = ["SeriesComparison", "Comparison", "compare", "per_minute", "autocorrelation", "history_plan"]
 
@@ -48,11 +50,13 @@ class Comparison:
 
 
 def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
-    """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration``, no checkpoints."""
+    """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration`` (at most the
+    longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no checkpoints."""
     interval = plan.telemetry.scrape_interval
-    seconds = max(interval, round(duration / interval) * interval)
-    return with_overrides(plan, {"phases": [{"name": "history", "weight": weight, "duration": f"{seconds:g}s"}],
-                                 "checkpoints": {}, "final_gate.at": f"{seconds:g}s"})
+    seconds = max(interval, min(round(duration / interval), MAX_DURATION // interval) * interval)
+    written = f"{positional(seconds, 12)}s"
+    return with_overrides(plan, {"phases": [{"name": "history", "weight": weight, "duration": written}],
+                                 "checkpoints": {}, "final_gate.at": written})
 
 
 def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:

@@ -71,6 +71,7 @@ from scipy import optimize, special, stats  # type: ignore[import-untyped]
 
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS
+from rampsim.units import positional
 
 __all__ = [
     "Estimate", "LoadFit", "ErrorRateFit", "BurstFit", "LatentFit", "LatencyFit", "HealthFit",
@@ -161,7 +162,7 @@ class LoadFit:
         if self.shape == "flat":
             return {"shape": "flat", "average": f"{self.average.value:.6g}/s"}
         return {"shape": "diurnal", "average": f"{self.average.value:.6g}/s", "peak": f"{self.peak.value:.6g}/s",
-                "peak_at": f"{self.peak_at.value % DAY:.6g}s"}
+                "peak_at": f"{positional(self.peak_at.value % DAY)}s"}
 
 
 @dataclass(frozen=True)
@@ -212,11 +213,11 @@ class LatentFit:
         b = self.bursts
         return {
             "sd": min(max(self.sd.value, 0.0), 3.0),
-            "correlation_time": f"{max(self.correlation_time.value, 1e-3):.6g}s",
+            "correlation_time": f"{positional(max(self.correlation_time.value, 1e-3))}s",
             "common": min(max(self.common.value, 0.0), 1.0),
             "jitter": min(max(self.jitter.value, 0.0), 3.0),
             "bursts": {"per_day": min(max(b.per_day.value, 0.0), 1e4),
-                       "duration": f"{max(b.duration.value, 1e-3):.6g}s",
+                       "duration": f"{positional(max(b.duration.value, 1e-3))}s",
                        "multiplier": min(max(b.multiplier.value, 1.0), 1e6),
                        "spread": min(max(b.spread.value, 0.0), 5.0),
                        "common": min(max(b.common.value, 0.0), 1.0)},

@@ -25,6 +25,7 @@ from rampsim.calibration.estimators import (
 )
 from rampsim.plan import Plan, with_overrides
 from rampsim.telemetry import Telemetry
+from rampsim.units import positional
 
 __all__ = ["Calibration", "calibrate", "with_traffic"]
 
@@ -119,7 +120,7 @@ class Calibration:
             service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
         p99 = self.service_p99().value
         if known(p99):
-            service["p99"] = f"{p99 * 1000:.6g}ms"
+            service["p99"] = f"{positional(p99 * 1000)}ms"
         if known(self.health.failure.value):
             service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
         traffic["service"] = service
@@ -127,7 +128,7 @@ class Calibration:
             "requests": self.requests.as_config(), "errors": self.errors.as_config(),
             "latency": self.latency.latent.as_config(),
             "health_checks": {"per_day": max(self.health.per_day.value, 0.0),
-                              "duration": f"{max(self.health.duration.value, 1e-3):.6g}s"},
+                              "duration": f"{positional(max(self.health.duration.value, 1e-3))}s"},
         }
         return traffic
 
