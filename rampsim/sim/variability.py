@@ -89,9 +89,12 @@ def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: i
         ends = starts + rng.exponential(bursts.duration, count)
         multipliers = np.exp(math.log(bursts.multiplier) + bursts.spread * rng.standard_normal(count))
         arms = slice(None) if source == 0 else slice(source - 1, source)
-        for start, end, multiplier in zip(starts, ends, multipliers):
-            overlap = np.clip(np.minimum(edges[1:], end) - np.maximum(edges[:-1], start), 0.0, None) / grid.interval
-            factor[1:, arms] *= (1.0 + (multiplier - 1.0) * overlap)[:, None]
+        first = np.maximum(np.searchsorted(edges, starts, side="right") - 1, 0)   # the intervals a burst
+        last = np.minimum(np.searchsorted(edges, ends, side="left"), len(edges) - 1)  # overlaps: first..last - 1
+        for start, end, multiplier, lo, hi in zip(starts, ends, multipliers, first.tolist(), last.tolist()):
+            overlap = np.clip(np.minimum(edges[lo + 1:hi + 1], end) - np.maximum(edges[lo:hi], start), 0.0,
+                              None) / grid.interval
+            factor[lo + 1:hi + 1, arms] *= (1.0 + (multiplier - 1.0) * overlap)[:, None]
     return factor
 
 
@@ -101,8 +104,9 @@ def _latent(rng: np.random.Generator, latent: Latent, grid: Grid, n_arms: int, n
     if latent.sd > 0:
         phi = math.exp(-grid.interval / latent.correlation_time)
         # the common part (n values), then each arm's own ((n, arms)), as ou_path draws them, filtered together
-        noise = rng.standard_normal(n * (1 + n_arms))
-        noise = np.column_stack([noise[:n], noise[n:].reshape(n, n_arms)])
+        drawn = rng.standard_normal(n * (1 + n_arms))
+        noise = np.empty((n, 1 + n_arms))
+        noise[:, 0], noise[:, 1:] = drawn[:n], drawn[n:].reshape(n, n_arms)
         x = _stationary(noise, latent.sd * np.sqrt([latent.common] + [1.0 - latent.common] * n_arms), phi)
         log = x[:, :1] + x[:, 1:] - latent.sd ** 2 / 2
     multiplier = (np.exp(log) * burst_factor(rng, latent.bursts, grid, n_arms))[:, :, None]
