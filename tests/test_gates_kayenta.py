@@ -140,6 +140,21 @@ def test_the_stage_file_gives_the_schedule_and_the_options_win_over_it(tmp_path)
     assert any("siteLocal" in note for note in result.notes)
 
 
+@pytest.mark.parametrize("options, note", [
+    (StageOptions(), "score thresholds pass 95 (the config's), marginal 75 (the config's)"),
+    (StageOptions(pass_threshold=90), "score thresholds pass 90 (--pass), marginal 75 (the config's)"),
+    (StageOptions(pass_threshold=90, marginal=70), None)])
+def test_the_score_threshold_note_says_what_the_stage_uses(tmp_path, options, note):
+    """The note said "pass 75, marginal 50 (Orca's defaults)" while --pass 90 --marginal 70 were in force."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(ERROR_CONFIG))
+    result = import_kayenta(config, None, options)
+    stage = result.gate.stage.scoreThresholds
+    written = [n for n in result.notes if n.startswith("score thresholds")]
+    assert written == ([note] if note else [])
+    assert (stage.pass_, stage.marginal) == (options.pass_threshold or 95, options.marginal or 75)
+
+
 def test_the_command_imports_a_config_onto_a_base_plan_and_refuses_atlas(tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(ERROR_CONFIG))

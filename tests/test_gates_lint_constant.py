@@ -206,6 +206,16 @@ def test_a_fractional_success_rate_minimum_says_what_fails():
     assert finding.code == "FH6" and finding.behaviour.startswith("only a success rate under 0.5% fails")
 
 
+@pytest.mark.parametrize("limits", ["thresholdRange: {max: 0.5}", "thresholdRange: {min: 0, max: 0.999}",
+                                    "threshold: 0.5"])
+def test_a_duration_limit_written_in_seconds_is_a_limit_of_0_ms(limits):
+    """Flagger truncates the bound to whole milliseconds (``time.Duration(*tr.Max) * time.Millisecond``):
+    ``max: 0.5`` (half a second meant) is 0 ms, and every tick with a latency of 1 ms or more fails."""
+    (finding,) = lint_flagger(flagger_gate(canary(f"{{name: request-duration, {limits}, interval: 1m}}")))
+    assert finding.code == "FH3" and "whole milliseconds" in finding.explanation
+    assert finding.behaviour == "every tick with a latency of 1 ms or more is a failed check"
+
+
 def test_lint_measures_that_an_unreachable_success_rate_rolls_back_every_healthy_ramp(tmp_path):
     from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
 

@@ -201,11 +201,17 @@ def _stage(written: Mapping[str, Any], config: KayentaConfig, options: StageOpti
         notes.append("no analysis interval: one analysis at the end of the lifetime, as Spinnaker does "
                      "(give --interval)")
     thresholds = dict(stage.get("scoreThresholds") or {})
-    if not thresholds:
+    if not thresholds:   # the stage gives none: the config's, else Orca's defaults, each option over them
         given = config.classifier.scoreThresholds
         thresholds = {"pass": given.pass_, "marginal": given.marginal} if given else dict(ORCA_THRESHOLDS)
-        notes.append(f"score thresholds pass {thresholds['pass']:g}, marginal {thresholds['marginal']:g} "
-                     + ("(the config's)" if given else "(Orca's defaults)"))
+        origin = "the config's" if given else "Orca's default"
+        origins = {key: origin for key in thresholds}
+        for key, option in (("pass", options.pass_threshold), ("marginal", options.marginal)):
+            if option is not None:
+                thresholds[key], origins[key] = option, f"--{key}"
+        if origin in origins.values():
+            notes.append("score thresholds " + ", ".join(f"{key} {thresholds[key]:g} ({origins[key]})"
+                                                         for key in ("pass", "marginal")))
     if options.pass_threshold is not None:
         thresholds["pass"] = options.pass_threshold
     if options.marginal is not None:

@@ -30,9 +30,9 @@ HQ    a query Prometheus rejects (a range vector where an instant one is needed.
 ====  ==========================================================================================
 
 Flagger (``F`` codes): a metric Flagger never checks (FH2), a duration or custom check with no
-threshold (its limit is 0: fails at 1 ms or at any positive value, FH3), a template with
-``{{ interval }}`` and no metric interval (renders ``[]``, FH4), a missing MetricTemplate (FH5),
-a success-rate minimum written as a fraction (FH6), a check no value can fail (an empty
+threshold, or a duration limit under a millisecond, written in seconds (its limit is 0: fails at 1 ms or at
+any positive value, FH3), a template with ``{{ interval }}`` and no metric interval (renders ``[]``, FH4), a
+missing MetricTemplate (FH5), a success-rate minimum written as a fraction (FH6), a check no value can fail (an empty
 ``thresholdRange``, a success rate with neither range nor threshold, or a builtin's range that holds all of its
 values, FH7), a check every value fails (a range whose ``min`` is above its ``max``, or a builtin's range or
 threshold none of its values meets, FH8), a window longer than the analysis interval (FH9), a blue/green canary
@@ -559,6 +559,9 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
             add("FH3", "a custom metric with no thresholdRange and no threshold",
                 "the limit is 0: every tick whose value is above 0 is a failed check")
         passing = _builtin_passing(metric) if metric.kind == "builtin" else None
+        if metric.name == "request-duration" and passing is not None and passing[0] <= passing[1] < 1:
+            add("FH3", f"{_limits(metric)}: Flagger reads whole milliseconds, so the limit is 0 ms (a bound in "
+                       "seconds?)", "every tick with a latency of 1 ms or more is a failed check")
         if bounds is not None and bounds.min is None and bounds.max is None:
             add("FH7", "thresholdRange with neither min nor max",
                 "no value fails the check: the metric can never fail")
