@@ -7,6 +7,7 @@ The CLI does the same through plan files.
 """
 from __future__ import annotations
 
+import yaml
 from hypothesis import given, strategies as st
 
 from rampsim.cli import main
@@ -190,3 +191,151 @@ spec:
     assert main(["import", "argo", str(exported), "-o", str(replan)]) == 0
     first, second = gate_of(load_gated_plan(plan)), gate_of(load_gated_plan(replan))
     assert isinstance(first, ArgoGate) and second == normalize_argo(first)
+
+
+# -- export --onto: the gate written into the team's own manifests --------------------------------
+
+ROLLOUT_AND_TEMPLATE = """\
+apiVersion: v1
+kind: Service
+metadata: {name: checkout-canary, namespace: prod}
+spec: {selector: {app: checkout}, ports: [{port: 80}]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate, namespace: prod, labels: {team: payments}}
+spec:
+  args: [{name: service-name}]
+  measurementRetention: [{metricName: success-rate, limit: 20}]
+  metrics:
+  - name: success-rate
+    interval: 30s
+    failureLimit: 2
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus:
+        address: http://prometheus.monitoring:9090
+        timeout: 10
+        query: |
+          sum(rate(http_requests_total{service="{{args.service-name}}",code!~"5.."}[1m]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}"}[1m]))
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: checkout, namespace: prod, annotations: {owner: payments}}
+spec:
+  replicas: 5
+  selector: {matchLabels: {app: checkout}}
+  template:
+    metadata: {labels: {app: checkout}}
+    spec: {containers: [{name: app, image: checkout:1.2}]}
+  strategy:
+    canary:
+      canaryService: checkout-canary
+      stableService: checkout-stable
+      trafficRouting: {istio: {virtualService: {name: checkout-vs}}}
+      maxSurge: 25%
+      analysis:
+        templates: [{templateName: success-rate}]
+        startingStep: 1
+        args: [{name: service-name, value: checkout}]
+      steps:
+      - setWeight: 10
+      - pause: {duration: 5m}
+      - setWeight: 50
+      - pause: {duration: 10m}
+"""
+
+
+def _documents(text: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_export_onto_keeps_what_the_gate_does_not_model_and_writes_what_it_does(tmp_path, capsys):
+    """A review found the exported Rollout without replicas, selector, template, services or traffic routing, and
+    both objects without their namespace: committed 'where the old one was', the rollout would not even apply."""
+    manifests = tmp_path / "checkout.yaml"
+    manifests.write_text(ROLLOUT_AND_TEMPLATE)
+    plan, tuned, out = tmp_path / "plan.yaml", tmp_path / "tuned.yaml", tmp_path / "out.yaml"
+    assert main(["import", "argo", str(manifests), "-o", str(plan)]) == 0
+    tuned.write_text(plan.read_text().replace("failureLimit: 2", "failureLimit: 0")
+                     .replace("result[0] >= 0.95", "result[0] >= 0.98"))
+    capsys.readouterr()
+    assert main(["export", "argo", str(tuned), "--onto", str(manifests), "-o", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    original, written = _documents(ROLLOUT_AND_TEMPLATE), _documents(out.read_text())
+    assert [d["kind"] for d in written] == ["Service", "AnalysisTemplate", "Rollout"]
+    assert written[0] == original[0]
+    template, rollout = written[1], written[2]
+    assert template["metadata"] == original[1]["metadata"]
+    assert template["spec"]["measurementRetention"] == original[1]["spec"]["measurementRetention"]
+    (metric,) = template["spec"]["metrics"]
+    assert metric["failureLimit"] == 0 and metric["successCondition"] == "result[0] >= 0.98"
+    assert metric["provider"]["prometheus"]["timeout"] == 10
+    assert {k: v for k, v in rollout["spec"].items() if k != "strategy"} == \
+        {k: v for k, v in original[2]["spec"].items() if k != "strategy"}
+    canary, before = rollout["spec"]["strategy"]["canary"], original[2]["spec"]["strategy"]["canary"]
+    assert {k: canary[k] for k in ("canaryService", "stableService", "trafficRouting", "maxSurge")} == \
+        {k: before[k] for k in ("canaryService", "stableService", "trafficRouting", "maxSurge")}
+    assert canary["steps"] == before["steps"] and canary["analysis"]["startingStep"] == 1
+    assert rollout["metadata"]["namespace"] == "prod" and rollout["metadata"]["annotations"]["owner"] == "payments"
+    assert any(key.startswith("rampsim.io/") for key in rollout["metadata"]["annotations"])
+    again = tmp_path / "again.yaml"
+    assert main(["import", "argo", str(out), "-o", str(again)]) == 0
+    assert gate_of(load_gated_plan(again)) == gate_of(load_gated_plan(tuned))
+
+
+def test_export_onto_a_canary_keeps_its_deadline_autoscaler_and_webhooks(tmp_path, capsys):
+    canary = tmp_path / "canary.yaml"
+    canary.write_text("""\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  progressDeadlineSeconds: 60
+  autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: podinfo}
+  service: {port: 9898, gateways: [public-gateway]}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    primaryReadyThreshold: 100
+    metrics:
+    - name: request-success-rate
+      thresholdRange: {min: 99}
+      interval: 1m
+    webhooks:
+    - name: load-test
+      url: http://flagger-loadtester.test/
+      metadata: {cmd: "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/"}
+""")
+    plan, tuned, out = tmp_path / "plan.yaml", tmp_path / "tuned.yaml", tmp_path / "out.yaml"
+    assert main(["import", "flagger", str(canary), "-o", str(plan)]) == 0
+    tuned.write_text(plan.read_text().replace("min: 99.0\n", "min: 98.5\n"))
+    assert main(["export", "flagger", str(tuned), "--onto", str(canary), "-o", str(out)]) == 0
+    (written,) = _documents(out.read_text())
+    spec = written["spec"]
+    assert spec["progressDeadlineSeconds"] == 60 and spec["autoscalerRef"]["name"] == "podinfo"
+    assert spec["analysis"]["primaryReadyThreshold"] == 100
+    assert spec["analysis"]["webhooks"][0]["name"] == "load-test"
+    assert spec["analysis"]["metrics"][0]["thresholdRange"] == {"min": 98.5}
+    assert written["metadata"]["namespace"] == "test"
+
+
+def test_export_onto_files_without_the_gates_objects_adds_them_with_a_note(tmp_path, capsys):
+    manifests, other = tmp_path / "checkout.yaml", tmp_path / "service.yaml"
+    manifests.write_text(ROLLOUT_AND_TEMPLATE)
+    other.write_text(ROLLOUT_AND_TEMPLATE.split("---\n")[0])
+    plan, out = tmp_path / "plan.yaml", tmp_path / "out.yaml"
+    assert main(["import", "argo", str(manifests), "-o", str(plan)]) == 0
+    capsys.readouterr()
+    assert main(["export", "argo", str(plan), "--onto", str(other), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "AnalysisTemplate 'success-rate' is not in the files given with --onto" in err
+    assert "Rollout 'checkout' is not in the files given with --onto" in err
+    assert [d["kind"] for d in _documents(out.read_text())] == ["Service", "AnalysisTemplate", "Rollout"]
+    assert main(["export", "argo", str(plan), "--onto", str(other), "-o", str(other)]) == 2
+    assert "that is the --onto file this command reads" in capsys.readouterr().err
+    assert main(["export", "kayenta", str(plan), "--onto", str(other)]) == 2

@@ -102,6 +102,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("plan", help="a plan with an argo:, flagger: or kayenta: section")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     export.add_argument("--stage", metavar="FILE", help="kayenta: also write the kayentaCanary stage (JSON) here")
+    export.add_argument("--onto", metavar="FILE", nargs="+", default=[],
+                        help="argo, flagger: your manifests (the Rollout or Canary with everything else); the gate is "
+                             "written into the objects it names, their other fields and the other objects kept")
     export.set_defaults(run=run_export)
 
 
@@ -397,7 +400,8 @@ def run_export(args: argparse.Namespace) -> int:
     from rampsim.gates.plan_sections import gate_of, load_gated_plan
 
     for option in ("-o", "--stage"):
-        refuse_overwriting(option, getattr(args, "output" if option == "-o" else "stage"), {"plan": args.plan})
+        refuse_overwriting(option, getattr(args, "output" if option == "-o" else "stage"),
+                           {"plan": args.plan, "--onto": args.onto})
     if args.output and args.stage and Path(args.output).resolve() == Path(args.stage).resolve():
         raise UsageError(f"--stage {args.stage}: the same file as -o; the config and the stage need two files")
     plan = load_gated_plan(args.plan)
@@ -410,10 +414,34 @@ def run_export(args: argparse.Namespace) -> int:
                          f"(import a gate first)")
     if args.stage and args.kind != "kayenta":
         raise UsageError("--stage: only a Kayenta gate has a Spinnaker stage")
+    if args.onto and args.kind == "kayenta":
+        raise UsageError("--onto: a Kayenta config is written whole (--stage writes its stage)")
     if args.stage:
         _write(stage_json(plan.kayenta), args.stage)
-    _write(exported(plan), args.output)
+    if args.onto:
+        _write(_onto(gate, args.onto), args.output)
+    else:
+        _write(exported(plan), args.output)
     return 0
+
+
+def _onto(gate: Any, paths: list[str]) -> str:
+    """The gate written into the manifests at ``paths`` (:func:`~rampsim.gates.export.written_onto`)."""
+    from rampsim.gates.argo_model import ArgoGate
+    from rampsim.gates.export import argo_documents, flagger_documents, written_onto
+    from rampsim.gates.manifests import read_manifests
+    from rampsim.gates.yamlout import dump_all
+
+    manifests = [manifest for path in paths for manifest in read_manifests(path)]
+    for path in paths:
+        if "{{`" in Path(path).read_text(encoding="utf-8-sig"):
+            print(f"note: {path}: its Helm raw strings ({{{{`{{{{args.x}}}}`}}}}) are written rendered ({{{{args.x}}}}): "
+                  "escape them again before the file goes back into the chart", file=sys.stderr)
+    documents = argo_documents(gate) if isinstance(gate, ArgoGate) else flagger_documents(gate)
+    merged, notes = written_onto(documents, manifests)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return dump_all(merged)
 
 
 def exported(plan: Plan) -> str:

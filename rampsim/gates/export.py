@@ -7,24 +7,31 @@ flagger`` writes the Canary and its MetricTemplates. What the files cannot say (
 profile, the mesh, the assumptions) travels as ``rampsim.io/...`` annotations, which the
 controllers ignore and the importer reads.
 
+``--onto FILE...`` writes the gate into the team's own manifests instead (:func:`written_onto`):
+each object the gate names keeps every field rampsim does not model (a Rollout's pod template,
+selector and traffic routing, a Canary's autoscaler and deadlines, a template's namespace), and the
+fields it models are the gate's.
+
 Import after export is the identity on gates in normal form (:func:`normalize_argo`: args the
 command line gave are written into the Rollout's analyses, a threshold into the conditions, a limit
 a grid set as text, ``'0'``, as a number).
 """
 from __future__ import annotations
 
+import copy
 import re
-from typing import Any
+from typing import Any, Collection, Sequence
 
-from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, RolloutAnalysis
+from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgoPrometheus, RolloutAnalysis
 from rampsim.errors import UsageError
 from rampsim.gates.exprlang import ConditionError, with_threshold
-from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.flagger_model import FlaggerAnalysis, FlaggerGate, FlaggerMetric
+from rampsim.gates.manifests import Manifest
 from rampsim.gates.imported_plan import gate_data
 from rampsim.gates.yamlout import dump_all
 
 __all__ = ["ANNOTATION", "normalize_argo", "argo_documents", "flagger_documents", "export_argo", "export_flagger",
-           "identity_text", "parse_identity"]
+           "written_onto", "identity_text", "parse_identity"]
 
 ANNOTATION = "rampsim.io/"
 _ARGO_API = "argoproj.io/v1alpha1"
@@ -160,3 +167,100 @@ def export_argo(gate: ArgoGate) -> str:
 def export_flagger(gate: FlaggerGate) -> str:
     """The gate as YAML: the Canary then its MetricTemplates."""
     return dump_all(flagger_documents(gate))
+
+
+# -- onto the team's manifests ----------------------------------------------------------------
+
+def _kept(original: Any, new: dict[str, Any], modelled: Collection[str]) -> dict[str, Any]:
+    """``new`` over ``original``: in ``original``'s key order, the keys ``new`` has take its values, the other
+    ``modelled`` keys go (the gate has none; written empty, they stay), every other key of ``original`` stays; ``new``'s other keys follow."""
+    old = original if isinstance(original, dict) else {}
+    out = {key: new[key] if key in new else value for key, value in old.items()
+           if key in new or key not in modelled or value in ([], {}, None)}   # an empty value is the default
+    out.update((key, value) for key, value in new.items() if key not in old)
+    return out
+
+
+def _by_name(original: Any, new: list[Any], modelled: Collection[str]) -> list[Any]:
+    """``new``'s items (mappings with a ``name``), each over the ``original`` item of that name (:func:`_kept`), in
+    ``original``'s order, then the items it does not have."""
+    old = {item.get("name"): item for item in original if isinstance(item, dict)} if isinstance(original, list) else {}
+    rank = {name: index for index, name in enumerate(old)}
+    ordered = sorted(new, key=lambda item: rank.get(item.get("name"), len(rank)))
+    return [_kept(old.get(item.get("name")), item, modelled) for item in ordered]
+
+
+def _argo_metric(original: Any, new: dict[str, Any]) -> dict[str, Any]:
+    """An AnalysisTemplate metric: :func:`_kept`, its Prometheus provider too (``args`` and such kept)."""
+    metric = _kept(original, new, ArgoMetric.model_fields)
+    old_provider = original.get("provider") if isinstance(original, dict) else None
+    written = (new.get("provider") or {}).get("prometheus")
+    if isinstance(old_provider, dict) and written is not None:
+        metric["provider"] = _kept(old_provider, {"prometheus": _kept(old_provider.get("prometheus"), written,
+                                                                      ArgoPrometheus.model_fields)}, ("prometheus",))
+    return metric
+
+
+def _path(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The mapping at ``keys`` (made when missing or not a mapping)."""
+    for key in keys:
+        if not isinstance(data.get(key), dict):
+            data[key] = {}
+        data = data[key]
+    return data
+
+
+def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The object ``original`` with the gate's fields of its counterpart ``new`` written into it."""
+    merged = copy.deepcopy(original)
+    annotations = (new.get("metadata") or {}).get("annotations")
+    if annotations:
+        _path(merged, "metadata", "annotations").update(annotations)
+    kind, spec = new["kind"], new["spec"]
+    if kind == "Rollout":
+        strategy, written = _path(merged, "spec", "strategy"), spec["strategy"]["canary"]
+        old = strategy.get("canary") if isinstance(strategy.get("canary"), dict) else {}
+        strategy["canary"] = _kept(old, written, ("steps", "analysis"))
+        if "analysis" in written:
+            strategy["canary"]["analysis"] = _kept(old.get("analysis"), written["analysis"], RolloutAnalysis.model_fields)
+    elif kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        old_spec = merged.get("spec")
+        merged["spec"] = _kept(old_spec, spec, ("args", "dryRun", "metrics"))
+        old_metrics = (old_spec or {}).get("metrics") if isinstance(old_spec, dict) else None
+        by_name = {item.get("name"): item for item in old_metrics or [] if isinstance(item, dict)}
+        merged["spec"]["metrics"] = [_argo_metric(by_name.get(item.get("name")), item)
+                                     for item in _by_name(old_metrics, spec["metrics"], ())]
+    elif kind == "Canary":
+        key = "canaryAnalysis" if "canaryAnalysis" in spec else "analysis"
+        old_spec = merged.get("spec")
+        old_analysis = (old_spec or {}).get(key) if isinstance(old_spec, dict) else None
+        merged["spec"] = _kept(old_spec, spec, ("targetRef", "service", "ingressRef", "provider", "skipAnalysis",
+                                                "analysis", "canaryAnalysis"))
+        analysis = _kept(old_analysis, spec[key], FlaggerAnalysis.model_fields)
+        if "metrics" in spec[key]:
+            analysis["metrics"] = _by_name((old_analysis or {}).get("metrics"), spec[key]["metrics"],
+                                           FlaggerMetric.model_fields)
+        merged["spec"][key] = analysis
+    else:   # a MetricTemplate
+        merged["spec"] = _kept(merged.get("spec"), spec, ("provider", "query"))
+    return merged
+
+
+def written_onto(documents: Sequence[dict[str, Any]], manifests: Sequence[Manifest]
+                 ) -> tuple[list[Any], list[str]]:
+    """The team's ``manifests`` with the exported ``documents`` written into the objects of the same kind and
+    name (the other objects as they are), then the documents no manifest matched; and a note for each of those."""
+    exported = {(d["kind"], d["metadata"]["name"]): d for d in documents}
+    out: list[Any] = []
+    matched: set[tuple[str, str]] = set()
+    for manifest in manifests:
+        key = (manifest.kind, manifest.name)
+        if key in exported and key not in matched:
+            matched.add(key)
+            out.append(_merged(manifest.data, exported[key]))
+        else:
+            out.append(manifest.data)
+    notes = [f"{kind} {name!r} is not in the files given with --onto: written after them, as export writes it"
+             for kind, name in exported if (kind, name) not in matched]
+    out.extend(d for key, d in exported.items() if key not in matched)
+    return out, notes
