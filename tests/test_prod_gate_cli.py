@@ -99,6 +99,29 @@ def test_record_then_replay_gives_the_same_events(tmp_path, incident, capsys):
     assert capsys.readouterr().out == first
 
 
+def test_a_record_path_that_cannot_be_written_is_refused_before_the_run(tmp_path, incident, capsys):
+    """A review found the path checked only after the run: the ROLLBACK verdict became exit 2 with no Outcome line
+    (and a 4-hour --follow would fail at its end)."""
+    source = record(tmp_path, incident)
+    for target, problem in ((tmp_path / "no" / "x.om", "no directory"), (tmp_path, "is a directory")):
+        assert gate("--replay", source, "--json", "--record", str(target)) == 2
+        out, err = capsys.readouterr()
+        assert problem in err and "DECISION" not in out and '"Decision"' not in out
+
+
+def test_a_recording_lost_after_the_run_keeps_the_verdict(tmp_path, incident, capsys, monkeypatch):
+    import rampsim.cli.gate as gate_cli
+
+    def refused(*_):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(gate_cli, "_record", refused)
+    assert gate("--replay", record(tmp_path, incident), "--json", "--record", str(tmp_path / "x.om")) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-2] == {"event": "Error", "message": f"--record: cannot write {tmp_path / 'x.om'}: Permission denied"}
+    assert lines[-1]["event"] == "Outcome" and lines[-1]["outcome"] == "rollback"
+
+
 def test_at_before_the_ramp_starts_is_a_usage_error(tmp_path, incident, capsys):
     assert gate("--replay", record(tmp_path, incident), "--at", "2025-02-01T00:10:00Z") == 2
     assert "--at 2025-02-01T00:10:00Z: before the ramp's start (2025-03-01T00:00:00Z)" in capsys.readouterr().err

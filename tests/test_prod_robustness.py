@@ -88,6 +88,24 @@ def test_bad_answers_make_the_gate_unavailable(reference_plan, failure, message,
     assert gate_run.outcome() is GateOutcome.UNAVAILABLE and message in gate_run.problem
 
 
+@pytest.mark.parametrize("result, message", [
+    ([{"metric": {"__name__": "rampsim_requests_total", "arm": "canary"}, "values": [[1740787200, "1"]]},
+      {"metric": {"arm": "canary", "__name__": "rampsim_requests_total"}, "values": [[1740787200, "0"]]}],
+     "comes twice"),
+    ([{"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, True]]}], "malformed series"),
+    ([{"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, 1]]}], "malformed series"),
+    ([{"metric": {"__name__": "rampsim_requests_total"}, "values": [["1740787200", "1"]]}], "malformed series"),
+])
+def test_an_answer_that_repeats_a_series_or_writes_values_as_numbers_is_malformed(reference_plan, result, message):
+    """A review found an answer repeating a label set (which Prometheus never sends) read as two pods, the last
+    copy's zeros winning: an incident advanced. Both are malformed answers, retried, then unavailable."""
+    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}})
+    with FakePrometheus(failures=[(200, body)] * 3) as fake:
+        gate_run = gate(reference_plan, fake.url)
+        list(gate_run.run_until(END))
+    assert gate_run.outcome() is GateOutcome.UNAVAILABLE and message in gate_run.problem
+
+
 def test_garbage_values_are_refused_without_a_crash(reference_plan):
     body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, "many"]]}]}})
@@ -182,3 +200,19 @@ def test_series_the_plan_does_not_read_may_be_absent_mid_ramp(validation_plan):
     gate_run = GateRun(small, FileSource.from_telemetry(telemetry, START), START)
     list(gate_run.run_until(START + 10 * 60))
     assert gate_run.outcome() is GateOutcome.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, -5.0, 1e300])
+def test_a_damaged_latest_sample_is_inconclusive_not_continue(validation_plan, value):
+    """A review found a damaged sample in the latest scrape (inf, negative, beyond 2^53) reported CONTINUE, exit 0,
+    where a blank one is INCONCLUSIVE: exit 0 needs the latest scrape whole and sound."""
+    telemetry = steady(validation_plan.layout, minutes=20)
+    telemetry.errors[40, validation_plan.layout.arm("canary"), 0] = value
+    gate_run = GateRun(validation_plan, FileSource.from_telemetry(telemetry, START), START)
+    list(gate_run.run_until(START + 40 * 15))
+    assert gate_run.decision is None and gate_run.outcome() is GateOutcome.INCONCLUSIVE
+    canary = validation_plan.layout.arm("canary")
+    telemetry.errors[40, canary, 0] = telemetry.errors[39, canary, 0]
+    gate_run = GateRun(validation_plan, FileSource.from_telemetry(telemetry, START), START)
+    list(gate_run.run_until(START + 40 * 15))
+    assert gate_run.outcome() is GateOutcome.CONTINUE

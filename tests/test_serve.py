@@ -308,3 +308,13 @@ def test_serve_help_is_plain_text_with_the_paths_and_exit_codes(capsys, monkeypa
     for outcome, status in ROLLOUT.items():  # the contract as the help states it: "409 hold or inconclusive"
         assert re.search(rf"{status} [a-z ]*{outcome}", flat), outcome
     assert re.search(r"exit codes:.*130 on Ctrl-C.*2 bad arguments.*3 invalid plan", flat)
+
+
+def test_a_payload_with_a_number_too_long_for_python_is_a_400_not_a_500(server):
+    """A review found a 5,000-digit number answered 500 'internal error' (Python's int conversion limit)."""
+    body = b'{"name": "a", "namespace": "b", "n": 1' + b"0" * 5000 + b"}"
+    with access_log() as lines:
+        status, _, raw = call(server, "POST", "/pre-rollout", body)
+    answer = json.loads(raw)
+    assert status == 400 and answer == {"error": "body: not JSON rampsim reads: a number of more than 4,300 digits"}
+    assert_logged(lines[0], "POST", "/pre-rollout", 400, answer)

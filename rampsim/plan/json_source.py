@@ -103,6 +103,8 @@ def parse_json(text: str, filename: str) -> Document:
         raise SourceError(f"{filename}:{exc.lineno}: not JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise SourceError(f"{filename}: not JSON: nested too deeply") from None
+    except ValueError:   # Python's limit on converting long digit strings to int
+        raise SourceError(f"{filename}: not JSON rampsim reads: {_LONG_NUMBER}") from None
     document = Document(data=data, filename=filename)
     paths: dict[int, tuple[Any, ...]] = {}
     _located(data, (), decoder, document, paths)
@@ -112,6 +114,9 @@ def parse_json(text: str, filename: str) -> Document:
         field = "" if path is None else ".".join(map(str, (*path, key))) + ": "
         raise SourceError(f"{filename}:{line}: {field}duplicate key {key!r} (first written on line {first})")
     return document
+
+
+_LONG_NUMBER = "a number of more than 4,300 digits"
 
 
 class _Repeated(Exception):
@@ -135,6 +140,8 @@ def parse_json_data(text: str, filename: str) -> Any:
         raise SourceError(f"{filename}:{exc.lineno}: not JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise SourceError(f"{filename}: not JSON: nested too deeply") from None
+    except ValueError:
+        raise SourceError(f"{filename}: not JSON rampsim reads: {_LONG_NUMBER}") from None
     except _Repeated:
         return parse_json(text, filename).data   # raises, naming the key path and both lines
 

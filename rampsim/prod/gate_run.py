@@ -32,7 +32,7 @@ from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.source import SourceUnavailable
-from rampsim.telemetry import Telemetry
+from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 
 __all__ = ["GateOutcome", "Source", "Step", "GateRun"]
 
@@ -167,6 +167,8 @@ class GateRun:
         if last < 0:
             return GateOutcome.INCONCLUSIVE
         counters, gauges = plan_channels(self.plan)
-        if np.isnan(self.telemetry.counters[last, counters]).any() or np.isnan(self.telemetry.gauges[last, gauges]).any():
-            return GateOutcome.INCONCLUSIVE  # the latest scrape lacks a series the plan reads
+        read, gauge = self.telemetry.counters[last, counters], self.telemetry.gauges[last, gauges]
+        if (np.isnan(read).any() or damaged_counters(read).any()
+                or np.isnan(gauge).any() or damaged_gauges(gauge).any()):
+            return GateOutcome.INCONCLUSIVE  # the latest scrape lacks, or holds a damaged sample of, a series read
         return GateOutcome.CONTINUE

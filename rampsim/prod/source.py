@@ -378,7 +378,14 @@ def _parse(raw: bytes) -> tuple[list[RawSeries], list[str]]:
     data, warnings = _answer(raw)
     if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
         raise _Failure("expected a matrix of samples in the answer")
-    return [_series(entry) for entry in data["result"]], warnings
+    series = [_series(entry) for entry in data["result"]]
+    seen: set[frozenset[tuple[str, str]]] = set()
+    for one in series:
+        labels = frozenset(one.labels.items())
+        if labels in seen:   # Prometheus never answers a label set twice: which copy holds the truth?
+            raise _Failure(f"malformed answer: the series {_printable(one.labels)} comes twice")
+        seen.add(labels)
+    return series, warnings
 
 
 def _parse_instant(raw: bytes) -> tuple[dict[str, Any], list[str]]:
@@ -427,8 +434,9 @@ def _series(entry: Any) -> RawSeries:
         raise malformed()
     metric, values = entry.get("metric"), entry.get("values") or []
     if not (isinstance(metric, dict) and all(isinstance(v, str) for v in metric.values())
-            and isinstance(values, list) and all(isinstance(p, list) and len(p) == 2 for p in values)):
-        raise malformed()
+            and isinstance(values, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[1], str)
+                                                 and not isinstance(p[0], (bool, str)) for p in values)):
+        raise malformed()   # a sample is [seconds, "value"]: a value that is not text (true, 1) is not one
     try:
         seconds = np.array([p[0] for p in values], dtype=float)
         samples = np.array([p[1] for p in values], dtype=float)

@@ -212,7 +212,7 @@ def _reason(run: GateRun, outcome: GateOutcome) -> str:
         return run.problem
     if outcome is GateOutcome.INCONCLUSIVE:
         return ("no scrape has settled since the start yet" if run.next_tick == 0
-                else "the latest scrape lacks a series the plan reads")
+                else "the latest scrape lacks a series the plan reads, or holds a damaged sample of one")
     latest = next((e for e in reversed(run.events) if isinstance(e, Decision)), None)
     if latest is None:
         return "no decision yet: no hold or rollback rule fired, no checkpoint was due"
