@@ -142,3 +142,16 @@ def test_a_bound_no_replicate_of_the_mix_can_decide_is_refused_up_front(plans):
     with pytest.raises(UsageError, match=r"no scenario the plan's SLO counts as an incident among the scenarios "
                                          r"that get one of the 10 replicates \(too small a share for any: outage\)"):
         check(plan, rare, max_missed_incident=0.5, batch=5, max_replicates=10, workers=1)
+
+
+def test_check_in_a_ci_log_never_cuts_the_verdict(capsys, monkeypatch):
+    """A review read 'undecid…' in a CI log: without a terminal (and no COLUMNS), Rich cut the table at 80."""
+    from rampsim.cli.check import _print
+    from rampsim.experiment.check import CheckReport, BoundVerdict
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    verdict = BoundVerdict("missed_incident_rate_for_a_long_bound_name", 0.08, 0.0712345, 0.0312345, 0.1512345, 20000,
+                           "undecided")
+    _print(CheckReport([verdict], 20000, 40, 0.95))
+    printed = capsys.readouterr().out
+    assert "undecided" in printed and "…" not in printed

@@ -45,3 +45,16 @@ def test_export_refuses_one_file_for_the_config_and_the_stage(tmp_path, capsys):
     both = tmp_path / "kayenta.json"
     assert main(["export", "kayenta", str(plan), "-o", str(both), "--stage", str(both)]) == 2
     assert "the same file as -o" in capsys.readouterr().err and not both.exists()
+
+
+def test_a_hard_link_to_an_input_is_that_input(tmp_path, capsys):
+    """A review wrote --write-best through a hard link to the swept plan, which changed: a hard link is another
+    name for the same file."""
+    plan = tmp_path / "plan.yaml"
+    shutil.copy(SCENARIOS / "ramp-phase-50k-kayenta.yaml", plan)
+    link = tmp_path / "link.yaml"
+    link.hardlink_to(plan)
+    before = plan.read_bytes()
+    assert main(["export", "kayenta", str(plan), "-o", str(link)]) == 2
+    assert "that is the plan file this command reads" in capsys.readouterr().err
+    assert plan.read_bytes() == before

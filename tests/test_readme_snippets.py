@@ -213,3 +213,10 @@ def test_an_unguarded_script_sweeps_in_process_with_a_notice_and_a_guarded_one_u
                            env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"}, cwd=tmp_path)
     assert third.returncode == 0 and third.stdout == "8\n", third.stderr
     assert "job.py, line 3" in third.stderr
+    # `python -m team` runs team/__main__.py, which spawned workers never run again (multiprocessing skips a
+    # package's __main__): a review found `python -m rampsim sweep` held to one core by a false notice
+    (package / "__main__.py").write_text(body.format(plan=plan))
+    fourth = subprocess.run([sys.executable, "-m", "team"], capture_output=True, text=True, timeout=300,
+                            env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"}, cwd=tmp_path)
+    assert fourth.returncode == 0 and fourth.stdout == "8\n", fourth.stderr
+    assert "running the sweep in this process" not in fourth.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -138,6 +139,16 @@ def add_prometheus_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
 
 
+def _same_file(path: Path, target: Path) -> bool:
+    """The same path, through links of either kind (a hard link is another name for the same file)."""
+    if path.resolve() == target:
+        return True
+    try:
+        return target.exists() and path.exists() and os.path.samefile(path, target)
+    except OSError:
+        return False
+
+
 def refuse_overwriting(option: str, output: Optional[str | Path],
                        inputs: dict[str, Optional[str | Path] | Sequence[Optional[str | Path]]]) -> None:
     """A :class:`UsageError` when the file ``option`` would write is one of the command's ``inputs`` (by
@@ -148,6 +159,6 @@ def refuse_overwriting(option: str, output: Optional[str | Path],
     target = Path(output).resolve()
     for name, given in inputs.items():
         for path in [given] if given is None or isinstance(given, (str, Path)) else given:
-            if path is not None and Path(path).resolve() == target:
+            if path is not None and _same_file(Path(path), target):
                 raise UsageError(f"{option} {output}: that is the {name} file this command reads; "
                                  "write to another file")

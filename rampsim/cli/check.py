@@ -106,4 +106,7 @@ def _print(report: "CheckReport") -> None:
         kind = Kind.DURATION if v.name.startswith("detect") else Kind.RATIO
         table.add_row(v.name, format_value(v.limit, kind), format_value(v.estimate, kind),
                       f"[{format_value(v.low, kind)}, {format_value(v.high, kind)}]", str(v.samples), v.verdict)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:   # a CI log: Rich would cut the table at 80
+        console = Console(width=240)                                # columns (the verdict read 'undecid…')
+    console.print(table)

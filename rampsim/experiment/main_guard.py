@@ -21,7 +21,9 @@ def unguarded_script_line() -> Optional[int]:
     ``if __name__ == "__main__":``; ``None`` otherwise (a notebook, an interactive session, a guarded
     script, a call from inside a function)."""
     main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)   # `python -m module`: spawned workers run the module again too
+    spec = getattr(main, "__spec__", None)   # `python -m module`: spawned workers run the module again too,
+    if spec is not None and spec.name.endswith(".__main__"):   # but never a package's __main__ (multiprocessing's
+        return None                                              # spawn._fixup_main_from_name)
     path = getattr(spec, "origin", None) if spec is not None else getattr(main, "__file__", None)
     if main is None or path is None:
         return None
