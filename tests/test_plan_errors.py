@@ -76,6 +76,9 @@ CASES = [
      "rules.error_rate.op", r"Input should be '<', '<=', '>' or '>=', got '=>'"),
     ("window off the scrape grid", "    window: 1m\n", "    window: 20s\n", "window: 20s",
      "rules.error_rate.window", r"window 20s is not a whole number of scrape intervals \(15s\)"),
+    ("sustain off the scrape grid", "    sustain: 3m", "    sustain: 76s", "sustain: 76s",
+     "rules.error_rate.sustain", r"sustain 1m16s is not a whole number of scrape intervals \(15s\): a breach is judged "
+                                 r"at scrapes, so it would act as 1m30s"),
     ("checkpoint between scrapes", "    at: 15m", "    at: 15m7s", "at: 15m7s",
      "checkpoints.first.at", r"15m7s is not a whole number of scrape intervals \(15s\)"),
     ("unknown segment", "{metric: p99, op:", "{metric: p99, segment: D, op:", "p99:",
