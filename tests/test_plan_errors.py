@@ -297,3 +297,29 @@ def test_a_latency_condition_the_histogram_can_reach_is_kept():
 def test_a_condition_that_holds_at_its_bound_is_kept():
     plan = plan_from_text(MINIMAL.replace('op: ">"\n    threshold: 1%', 'op: ">="\n    threshold: 100%'))
     assert plan.rules["error_rate"].threshold == 1.0
+
+
+def test_a_mix_given_as_the_plan_is_named_so_by_every_command(capsys):
+    """A review found sweep, check and explain answering a mix given as the plan with 'final_gate: missing required
+    field ... scenarios: unknown field'."""
+    from tests.sim_helpers import MIX_SMALL
+
+    for command in (["sweep", str(MIX_SMALL), "--mix", str(MIX_SMALL), "--replicates", "2"], ["explain", str(MIX_SMALL)],
+                    ["check", str(MIX_SMALL), "--max-false-rollback", "5%"]):
+        assert main(command) == 3
+        assert f"{MIX_SMALL}: a scenario mix, not a plan" in capsys.readouterr().err, command
+
+
+def test_a_scenario_written_alone_is_weight_one_without_faults_and_an_endless_weight_is_refused(tmp_path, capsys):
+    from tests.sim_helpers import VALIDATION
+
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("name: m\nscenarios:\n  healthy:\n  big:\n    weight: 3\n    faults: ['error-rate:canary:+2%@5m']\n")
+    assert main(["validate", str(VALIDATION), "--mix", str(mix)]) == 0
+    assert re.search(r"healthy\s+25\.0%\s+healthy", capsys.readouterr().out)
+    mix.write_text("name: m\nscenarios:\n  healthy: {weight: 1e308}\n  big:\n    weight: 1e308\n"
+                   "    faults: ['error-rate:canary:+2%@5m']\n")
+    assert main(["validate", str(VALIDATION), "--mix", str(mix)]) == 3
+    err = capsys.readouterr().err
+    assert "mix.yaml:3: scenarios.healthy.weight: weight 1e+308: a relative weight is at most 1e+12" in err
+    assert "mix.yaml:5: scenarios.big.weight" in err

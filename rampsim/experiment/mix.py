@@ -32,6 +32,10 @@ from rampsim.units import PositiveRatio
 __all__ = ["MixScenario", "Mix", "load_mix", "allocate", "single_scenario_mix"]
 
 
+MAX_WEIGHT = 1e12
+"""The largest relative weight: the shares are each weight over their sum, which must stay finite."""
+
+
 class _ScenarioModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     weight: PositiveRatio = 1.0
@@ -91,6 +95,8 @@ def mix_from_document(document: Document, plan: Plan) -> Mix:
     data = document.data if document.data is not None else {}
     if isinstance(data, dict) and "scenarios" not in data and {"phases", "rules"} & set(data):
         raise PlanError([f"{document.filename}: a plan, not a scenario mix (a mix has 'name' and 'scenarios')"])
+    if isinstance(data, dict) and isinstance(data.get("scenarios"), dict):   # `healthy:` alone: weight 1, no faults
+        data = {**data, "scenarios": {name: {} if body is None else body for name, body in data["scenarios"].items()}}
     problems: list[str] = []
     try:
         model: Optional[_MixModel] = validate_section(_MixModel, data, document)
@@ -113,6 +119,9 @@ def mix_from_document(document: Document, plan: Plan) -> Mix:
             scenarios.append(MixScenario(name, checked.weight, tuple(faults), checked.description))
     if model is not None and isinstance(raw, dict):
         problems.extend(_percentages_not_whole(document, raw, model))
+        problems.extend(locate(document, ("scenarios", name, "weight"), f"weight {scenario.weight:g}: a relative "
+                                                                        f"weight is at most {MAX_WEIGHT:g}")
+                        for name, scenario in model.scenarios.items() if scenario.weight > MAX_WEIGHT)
     if problems or model is None:
         raise PlanError(problems)
     return Mix(model.name, tuple(scenarios), document.filename)

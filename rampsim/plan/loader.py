@@ -71,6 +71,9 @@ def plan_from_document(document: Document) -> schema.Plan:
     if not isinstance(document.data, dict):
         raise PlanError([*document.duplicates,
                          f"{document.where(())}: a plan is a mapping of sections (name, phases, checkpoints, ...)"])
+    if "scenarios" in document.data and "phases" not in document.data:
+        raise PlanError([f"{document.filename}: a scenario mix, not a plan (a plan has phases, rules and "
+                         f"checkpoints; a mix goes with --mix)"])
     try:
         plan = schema.Plan.model_validate(document.data)
     except ValidationError as exc:
