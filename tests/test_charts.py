@@ -343,3 +343,20 @@ def test_a_box_drawn_from_a_histogram_is_the_box_of_its_raw_values(minutes):
     for key in ("med", "q1", "q3", "whislo", "whishi"):
         assert box[key] == expected[key], key
     np.testing.assert_array_equal(box["fliers"], np.unique(expected["fliers"]))
+
+
+def test_a_heatmap_of_three_axes_slices_through_the_recommended_gate(tmp_path):
+    """A review found each cell averaged over the third axis (0.367: a cost no gate has), unlabelled and unstarred."""
+    rows = [{"a": a, "b": b, "c": c, "cost": a * 10 + b + c / 10, "cost_optimal": False}
+            for a in (1, 2) for b in (1, 2, 3) for c in (1, 2)]
+    rows[7]["cost_optimal"] = True    # a=2, b=1, c=2
+    summary = pd.DataFrame(rows)
+    figure = saved(heatmap(summary, "b", "a", others=["c"]), tmp_path / "heatmap.png")
+    ax = figure.axes[0]
+    assert "c = 2 (the recommended gate's)" in ax.get_title()
+    values = sorted(float(t.get_text().lstrip("★ ")) for t in ax.texts)
+    assert values == sorted(r["cost"] for r in rows if r["c"] == 2)   # each cell one gate's cost, none averaged
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("★")] == ["★ 21.2"]
+    averaged = heatmap(summary, "b", "a").axes[0]
+    assert "mean over the other parameters" in averaged.get_title()
+    assert not any(t.get_text().startswith("★") for t in averaged.texts)

@@ -149,13 +149,23 @@ def _percent(rate: float) -> str:
     return "n/a" if pd.isna(rate) else f"{rate * 100:.1f}%"
 
 
-def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: str = "") -> Figure:
-    """``value`` (a summary column) over two grid parameters, other parameters averaged; ★ marks the
-    recommended gate's cell when each cell is one gate."""
+def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: str = "",
+            others: Sequence[str] = ()) -> Figure:
+    """``value`` (a summary column) over two grid parameters; ★ marks the recommended gate's cell. The other
+    varying parameters ``others`` are held at the recommended gate's values (a slice through it: each cell one
+    gate); without a recommended gate they are averaged, and the title says so."""
+    best = summary[summary["cost_optimal"]]
+    held = [p for p in others if p not in (x, y) and p in summary and summary[p].nunique() > 1]
+    note = ""
+    if held and not best.empty:
+        at = {p: best[p].iloc[0] for p in held}
+        summary = summary[np.logical_and.reduce([summary[p] == v for p, v in at.items()])]
+        note = "; " + ", ".join(f"{p} = {v}" for p, v in at.items()) + " (the recommended gate's)"
     table = summary.pivot_table(index=y, columns=x, values=value, aggfunc="mean", sort=False)
     table = table.reindex(index=ordered(table.index), columns=ordered(table.columns))
     single = summary.groupby([y, x]).size().max() == 1
-    best = summary[summary["cost_optimal"]]
+    if not single:
+        note = "; mean over the other parameters"
     star = (str(best[y].iloc[0]), str(best[x].iloc[0])) if single and not best.empty else None
     percent = value.endswith(("_rate", "_low", "_high"))
     figure = new_figure(3.5 + 1.0 * len(table.columns), 2.2 + 0.55 * len(table.index))
@@ -177,7 +187,7 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: s
             axes.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black",
                       fontweight="bold" if text.startswith("★") else "normal")
     figure.colorbar(image, ax=axes, label=value + (" (×100 = %)" if percent else ""))
-    axes.set_title(title or f"{value} per run" + (" (★ recommended)" if star else ""))
+    axes.set_title(title or f"{value} per run" + (" (★ recommended)" if star else "") + note, fontsize=10, wrap=True)
     return figure
 
 
@@ -243,7 +253,8 @@ def _box(values: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
 def render(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str], directory: Path,
            title: str = "") -> list[Path]:
     """Write ``tradeoff.png``, ``detection.png``, and ``operating-curve.png`` when one parameter varies or
-    ``heatmap.png`` (cost over the first two varying parameters) when several do."""
+    ``heatmap.png`` (cost over the first two varying parameters, the others at the recommended gate's values)
+    when several do."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     charts = [("tradeoff.png", tradeoff_chart(summary, parameters, title)),
@@ -252,7 +263,7 @@ def render(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str], direc
     if len(axes) == 1:
         charts.append(("operating-curve.png", operating_curve(summary, axes[0], title)))
     elif len(axes) >= 2:
-        charts.append(("heatmap.png", heatmap(summary, axes[0], axes[1], "cost")))
+        charts.append(("heatmap.png", heatmap(summary, axes[0], axes[1], "cost", others=axes[2:])))
     written = []
     for name, figure in charts:
         figure.savefig(directory / name, dpi=110)
