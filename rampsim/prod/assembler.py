@@ -6,7 +6,7 @@ process. Several series per column (one per pod, say) are combined the way
 ``sum(increase(...))`` treats them: each series is corrected for resets on its
 own and contributes its increments; a series that first appears after the column
 began contributes from its first sample on; one that disappears keeps its last
-value. Gauges of several series take the largest (the worst pod). A tick where no
+value (a notice says so when the others of its column go on). Gauges of several series take the largest (the worst pod). A tick where no
 series of a column has a sample is missing (``NaN``), as the engine expects; a
 sample that cannot be true is written as :data:`~rampsim.telemetry.DAMAGED`.
 """
@@ -31,6 +31,7 @@ class _SeriesState:
     last_raw: float = math.nan
     offset: float = 0.0
     contribution: float = 0.0
+    gone: bool = False   # it stopped while others of its column went on (noted once, until it comes back)
 
 
 @dataclass
@@ -199,7 +200,7 @@ class Assembler:
             shared[column.kind].append((column, self._shared.get(column) or self._share(column), keys, indices))
         for kind, columns in shared.items():
             if columns:
-                values = self._combine(kind, columns, np.where(damaged, np.nan, matrix), first, resets)
+                values = self._combine(kind, columns, np.where(damaged, np.nan, matrix), first, resets, notices)
                 hurt = np.column_stack([damaged[indices].any(axis=0) for *_, indices in columns])
                 rows[kind][:, [column.index for column, *_ in columns]] = np.where(hurt, DAMAGED, values)
         for kind, (columns, indices) in single.items():
@@ -271,7 +272,8 @@ class Assembler:
             shared.started = not math.isnan(last_raw)
         return shared
 
-    def _combine(self, kind: str, columns: list, matrix: np.ndarray, first: int, resets: dict) -> np.ndarray:
+    def _combine(self, kind: str, columns: list, matrix: np.ndarray, first: int, resets: dict,
+                 notices: list[Notice]) -> np.ndarray:
         """``(ticks, len(columns))`` values of shared columns of ``kind``, each ``(column, shared, keys, rows)``.
 
         ``keys`` are the column's series in this batch and ``rows`` their rows of ``matrix``.
@@ -279,6 +281,8 @@ class Assembler:
         if kind == "gauges":
             return np.column_stack([_worst(matrix[indices]) for *_, indices in columns])
         pods = _Pods.stack([(shared, dict(zip(keys, indices))) for _, shared, keys, indices in columns], matrix)
+        known = np.fromiter((not math.isnan(state.last_raw) for state in pods.states), bool, len(pods.states))
+        self._note_stopped(columns, pods, known, first, notices)
         totals, counts, started = _sum_increases(pods, np.array([shared.started for _, shared, *_ in columns]))
         for (_, shared, *_), now in zip(columns, started):
             shared.started = bool(now)
@@ -286,6 +290,29 @@ class Assembler:
             description = self.map.descriptions["counters"][columns[c][0].index]
             resets.setdefault(first + int(j), []).extend([description] * int(counts[c, j]))
         return totals.T
+
+    def _note_stopped(self, columns: list, pods: _Pods, known: np.ndarray, first: int, notices: list[Notice]) -> None:
+        """A notice for each series of a shared counter column that stops while others of the column go on (a pod
+        gone: the sum counts the series still reporting, as PromQL's would); a scrape every series misses is a
+        missing scrape, noted as such."""
+        present = ~np.isnan(pods.raw)
+        width = present.shape[1]
+        last = np.where(present.any(axis=1), width - 1 - np.argmax(present[:, ::-1], axis=1), -1)
+        keys = [key for _, shared, *_ in columns for key in shared.series]
+        column_last = np.maximum.reduceat(last, pods.starts)
+        stopped: dict[int, list[str]] = {}
+        for row, state in enumerate(pods.states):
+            if last[row] == width - 1:
+                state.gone = False
+            elif (last[row] >= 0 or known[row]) and column_last[pods.column[row]] > last[row] and not state.gone:
+                state.gone = True
+                labels = ", ".join(f'{k}="{v}"' for k, v in sorted(keys[row]) if k != "__name__")
+                column = self.map.descriptions["counters"][columns[pods.column[row]][0].index]
+                stopped.setdefault(first + int(last[row]) + 1, []).append(f"{{{labels}}} of {column}")
+        notices += [Notice(tick, "stopped", f"{len(series)} series stopped reporting while others of their column "
+                                            f"go on (e.g. {series[0]}); the sums count those still reporting (a pod "
+                                            f"gone: its increases so far are kept)")
+                    for tick, series in stopped.items()]
 
     def _note_resets(self, counters: np.ndarray, columns: np.ndarray, first: int, resets: dict) -> None:
         """Report drops in single-series counter columns (left for the engine to correct) and remember the last."""
