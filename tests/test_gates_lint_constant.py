@@ -137,10 +137,25 @@ def test_a_condition_some_value_passes_is_not_h5a(conditions, query):
     ("failureLimit: '{{args.limit}}'", "once more than failureLimit have failed, the rollout aborts"),
 ], ids=["limit", "count above it", "count reached first", "minus one", "unresolved"])
 def test_h5a_says_when_the_failed_measurements_fail_the_metric(limits, behaviour):
-    (finding,) = [f for f in lint_argo(argo_gate(template(f"{GUARDED_ABOVE_MINUS_ONE}\n{limits}",
-                                                          "sum(rate(http_requests_total[1m]))")))
-                  if f.code == "H5a"]
+    text = template(f"{GUARDED_ABOVE_MINUS_ONE}\n{limits}", "sum(rate(http_requests_total[1m]))")
+    if "{{args.limit}}" in limits:   # declared, its value given at deploy time: lint cannot know it
+        text = text.replace("spec:\n  metrics:", "spec:\n  args: [{name: limit}]\n  metrics:")
+    (finding,) = [f for f in lint_argo(argo_gate(text)) if f.code == "H5a"]
     assert behaviour in finding.behaviour
+
+
+@pytest.mark.parametrize("fields, message", [
+    ("successCondition: result[0] >= 0.95\ncount: '{{args.count}}'", "failed to resolve {{args.count}}"),
+    ("successCondition: result[0] >= 0.95\nfailureLimit: -2", "failureLimit must be >= -1"),
+    ("successCondition: result[0] >= {{args.thr}}", "failed to resolve {{args.thr}}"),
+    ("successCondition: result[0] >= 0.95\ncount: 2\nfailureLimit: 3", "count must be >= failureLimit"),
+])
+def test_a_metric_argo_cannot_start_a_run_of_is_h8_and_nothing_else(fields, message):
+    """A review found lint silent on an undeclared arg in count and on failureLimit -2, and calling an undeclared arg
+    in a condition a map literal (H1): Argo fails the run at its start (ValidateMetric, 'failed to resolve')."""
+    (finding,) = lint_argo(argo_gate(template(fields)))
+    assert finding.code == "H8" and message in finding.explanation
+    assert finding.behaviour == "the AnalysisRun is Error at its start: the rollout aborts"
 
 
 def test_lint_measures_that_a_condition_no_value_passes_aborts_every_healthy_ramp(tmp_path):

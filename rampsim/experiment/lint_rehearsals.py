@@ -53,7 +53,7 @@ DEFAULT_MAX_DURATION = 1800.0
 CAUSES: dict[str, tuple[str, ...]] = {
     "H1": ("Error",), "H7": ("Error",), "HQ": ("Error",),
     "H2": ("Error:empty",), "H4": ("Error:empty",),
-    "H6": ("run-error",), "H6u": ("run-error",),
+    "H6": ("run-error",), "H6u": ("run-error",), "H8": ("run-error",),
     "H3a": ("Failed:NaN",), "H3c": ("Inconclusive:NaN",), "H5a": ("Failed",),
     "FH3": ("failed-check",), "FH4": ("failed-check",), "FH5": ("failed-check",), "FH8": ("failed-check",),
     "FH10": ("no-values",),

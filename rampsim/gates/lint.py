@@ -25,6 +25,8 @@ H5f   ``failureLimit: -1``: Argo never counts failed measurements, the metric ca
 H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the run is Error
 H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
 H7    an unknown name in a condition (``args.x`` without ``{{ }}``, ``NaN``): every measurement is Error
+H8    a metric Argo cannot start a run of (``failureLimit: -2``, ``count`` below ``failureLimit``, an unresolvable
+      ``{{args.x}}`` in a field other than the query): the run is Error at its start
 H9    a PromQL window longer than the interval: consecutive measurements overlap
 HQ    a query Prometheus rejects (a range vector where an instant one is needed...): Error every time
 ====  ==========================================================================================
@@ -64,7 +66,9 @@ from typing import Optional, Sequence, Union
 from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
 from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString
-from rampsim.gates.argo_resolve import DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, run_args
+from rampsim.gates.argo_resolve import (
+    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, resolve_metric, run_args,
+)
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
 from rampsim.gates.flagger_canary import DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of
 from rampsim.gates.flagger_import import import_flagger_manifests
@@ -81,9 +85,9 @@ from rampsim.promql.values import NAME
 __all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
            "OUTCOME_CODES"]
 
-CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H6", "H6u", "H7", "H9", "HQ",
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H6", "H6u", "H7", "H8", "H9", "HQ",
          "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10")
-OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
+OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "H8", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
 healthy simulated ramp. The others (a gate that cannot fail, overlapping windows) change what an incident does."""
 
@@ -240,14 +244,33 @@ def _argo_metric_site(manifests: Sequence[Manifest], metric: ArgoMetric) -> tupl
     return None, ()
 
 
-def _run_args_for(gate: ArgoGate, template: str) -> dict[str, str]:
+def _run_args_for(gate: ArgoGate, template: str) -> Optional[dict[str, str]]:
+    """The args of a run of ``template``; ``None`` when no analysis runs it or its args cannot be resolved."""
     for _, analysis in gate.analyses():
         if any(ref.templateName == template for ref in analysis.templates):
             try:
                 return run_args(gate, analysis)
             except RunError:
-                return {}
-    return {}
+                return None
+    return None
+
+
+_RUN_FIELDS = ("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", "interval", "initialDelay",
+               "successCondition", "failureCondition")
+
+
+def _known_fields(metric: ArgoMetric, declared: set[str]) -> ArgoMetric:
+    """``metric`` with the counts, limits and durations an arg gives left out (the interval a valid one): their
+    values come at deploy time (lint's are placeholders), so only what the file itself writes is validated; a tag
+    for an arg no template declares stays, and fails as it will in Argo."""
+    def given(value: object) -> bool:
+        return isinstance(value, str) and any(m.group(1) in declared for m in _ARGS_TAG.finditer(value))
+
+    update: dict[str, object] = {field: None for field in _RUN_FIELDS[:4] + ("initialDelay",)
+                                 if given(getattr(metric, field))}
+    if given(metric.interval):
+        update["interval"] = "1m"
+    return metric.model_copy(update=update) if update else metric
 
 
 def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Optional[Unrendered] = None
@@ -269,7 +292,8 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
         def decided(*fields: str) -> bool:
             return site is not None and bool(source.decided(site, base, *fields))
 
-        args = _run_args_for(gate, metric.template)
+        resolved = _run_args_for(gate, metric.template)
+        args = resolved or {}
         declared = {arg.name for template in gate.templates.values() for arg in template.args}
         tags = [m.group(0) for m in _ANY_TAG.finditer(metric.query)]
         odd = [t for t in tags if not _ARGS_TAG.fullmatch(t)]
@@ -282,6 +306,13 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
             add("H6u", f"the query uses {undeclared[0]}, an arg no template declares (spec.args)",
                 "'failed to resolve' at the start of every run: the AnalysisRun is Error and the rollout aborts",
                 "provider", "prometheus", "query")
+        if resolved is not None and not (odd or undeclared) and not decided(*_RUN_FIELDS):
+            try:
+                resolve_metric(gate, key, _known_fields(metric, declared), resolved)
+            except RunError as exc:   # the run never measures: what the conditions would make of values is moot
+                add("H8", f"Argo cannot start a run of it: {exc}",
+                    "the AnalysisRun is Error at its start: the rollout aborts")
+                continue
         # a Helm value taken out leaves its hazards silent (no condition, no interval, the query vector(0)); those
         # a missing value would raise are guarded
         conditions = [c for c in (metric.successCondition, metric.failureCondition) if c]
