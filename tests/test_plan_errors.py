@@ -323,3 +323,17 @@ def test_a_scenario_written_alone_is_weight_one_without_faults_and_an_endless_we
     err = capsys.readouterr().err
     assert "mix.yaml:3: scenarios.healthy.weight: weight 1e+308: a relative weight is at most 1e+12" in err
     assert "mix.yaml:5: scenarios.big.weight" in err
+
+
+def test_a_value_where_a_mapping_belongs_says_so_without_naming_a_class(tmp_path, capsys):
+    """A review read 'Input should be a valid dictionary or instance of _ScenarioModel' (and '... of Rule')."""
+    from tests.sim_helpers import VALIDATION
+
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("name: m\nscenarios:\n  healthy: 3\n")
+    assert main(["validate", str(VALIDATION), "--mix", str(mix)]) == 3
+    err = capsys.readouterr().err
+    assert "mix.yaml:3: scenarios.healthy: expected a mapping of fields (key: value), got a number 3" in err
+    assert "instance of" not in err
+    with pytest.raises(PlanError, match=r"rules\.error_rate: expected a mapping of fields \(key: value\), got text '1'"):
+        with_overrides(plan_from_text(MINIMAL, "plan.yaml"), {"rules.error_rate": "1"})

@@ -193,7 +193,7 @@ def _line(text: str, fragment: str) -> int:
     ("report:\n  remediation:\n    options: [Fix]\n    actions: []\n", "actions: []", "report.remediation.actions",
      "an empty list"),
     ("report:\n  sign_off: [Lead, \"Lead:\\n approve\"]\n", "sign_off", "report.sign_off.1", "is one line"),
-    ("report:\n", "report", "report", "valid dictionary"),
+    ("report:\n", "report", "report", "expected a mapping of fields (key: value), got nothing"),
 ])
 def test_report_section_errors_name_file_line_and_field(section, fragment, field, message):
     text = OTHER.replace("traffic:\n", section + "traffic:\n")

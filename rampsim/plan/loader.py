@@ -114,7 +114,18 @@ def _message(error: Mapping[str, Any], loc: tuple) -> str:
         message = message[len("Value error, "):]
     if kind in ("enum", "literal_error"):
         message = f"{message}, got {error.get('input')!r}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):   # not "... or instance of _ScenarioModel"
+        message = f"expected a mapping of fields (key: value), got {_shown(error.get('input'))}"
     return message
+
+
+def _shown(value: Any) -> str:
+    """A value from the file, as its type and a short form."""
+    kind = {str: "text", int: "a number", float: "a number", bool: "a boolean", list: "a list"}.get(type(value))
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return f"{kind or type(value).__name__} {text if len(text) <= 40 else text[:40] + '...'}"
 
 
 def matched_paths(data: Any, dotted: str) -> list[tuple]:
