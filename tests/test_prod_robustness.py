@@ -177,6 +177,21 @@ def test_follow_gives_up_after_max_outage(reference_plan):
     assert gate_run.outcome() is GateOutcome.UNAVAILABLE and "gave up after 60s" in gate_run.problem
 
 
+def test_follow_counts_the_failed_reads_retries_in_the_outage_and_never_sleeps_past_it(reference_plan):
+    """A review gave up after 17 s with --max-outage 3: the outage began after the first read's retries, and the
+    loop then slept a whole scrape interval. Here each read takes 2 s of the clock."""
+    clock = [START + 30.0]
+
+    class Slow:
+        def read(self, first, last):
+            clock[0] += 2.0
+            raise SourceUnavailable("Prometheus unreachable")
+
+    gate_run = GateRun(reference_plan, Slow(), START)
+    list(gate_run.follow(clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s), max_outage=5.0))
+    assert gate_run.outcome() is GateOutcome.UNAVAILABLE and "gave up after 7s" in gate_run.problem
+
+
 def test_cli_exit_code_for_an_unreachable_prometheus(capsys):
     code = main(["gate", PLAN_PATH, "--prometheus", f"http://127.0.0.1:{free_port()}", "--start",
                  "2025-03-01T00:00:00Z", "--at", "2025-03-01T00:20:00Z", "--attempts", "1", "--json"])

@@ -139,17 +139,18 @@ class GateRun:
         while not self.finished:
             target = self.grid.last_settled(clock(), settle)
             if target >= self.next_tick:
+                asked = clock()   # an outage begins with the read that failed, its retries included
                 try:
                     yield from self.run_to(target)
                     outage_since = None
                 except SourceUnavailable as exc:
                     now = clock()
-                    outage_since = now if outage_since is None else outage_since
+                    outage_since = asked if outage_since is None else outage_since
                     if now - outage_since >= max_outage:
                         self.problem = f"{exc}; gave up after {now - outage_since:.0f}s"
                         return
                     yield Notice(self.next_tick, "unavailable", f"{exc}; retrying (scrape not judged yet)")
-                    sleep(self.grid.interval)
+                    sleep(min(self.grid.interval, outage_since + max_outage - now))
                     continue
             if self.finished:
                 return
