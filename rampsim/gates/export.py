@@ -219,7 +219,8 @@ def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     kind, spec = new["kind"], new["spec"]
     if kind == "Rollout":
         strategy, written = _path(merged, "spec", "strategy"), spec["strategy"]["canary"]
-        old = strategy.get("canary") if isinstance(strategy.get("canary"), dict) else {}
+        found = strategy.get("canary")
+        old: dict[str, Any] = found if isinstance(found, dict) else {}
         strategy["canary"] = _kept(old, written, ("steps", "analysis"))
         if "analysis" in written:
             strategy["canary"]["analysis"] = _kept(old.get("analysis"), written["analysis"], RolloutAnalysis.model_fields)
