@@ -147,6 +147,16 @@ def test_refusals_are_located_and_exit_3_without_traceback(tmp_path, capsys):
     assert f"{bad}:11: spec.metrics.0.interval:" in err and "Go duration" in err
 
 
+@pytest.mark.parametrize("zero", ["0s", "0m", "0"])
+def test_a_zero_interval_is_refused_not_rehearsed_as_an_abort(tmp_path, capsys, zero):
+    """A review found 'interval: 0s' simulated as an abort at 0:00 ('interval must be longer than zero'), a rule of
+    rampsim's own: Argo's ValidateMetric only parses it, and then measures at every reconcile, back to back."""
+    template = write(tmp_path, "t.yaml", TEMPLATE.replace("interval: 20s", f"interval: '{zero}'"))
+    assert main(["import", "argo", str(template)]) == 3
+    err = capsys.readouterr().err
+    assert f"{template}:11: spec.metrics.0.interval:" in err and "back to back, which is not simulated" in err
+
+
 def test_blue_green_rollouts_are_refused(tmp_path, capsys):
     template = write(tmp_path, "t.yaml", TEMPLATE)
     blue = write(tmp_path, "bg.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: x}\n"

@@ -33,6 +33,7 @@ from rampsim.gates.argo_model import (
 from rampsim.gates.argo_resolve import RunError, run_args
 from rampsim.gates.export import ANNOTATION, parse_identity
 from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
+from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.profiles import PROFILES, infer_client, infer_profile
 from rampsim.gates.refusals import GateError, GateRefused
@@ -260,6 +261,13 @@ def _metric(manifest: Manifest, path: tuple, template: str, metric: dict[str, An
             problems.append(manifest.problem((*path, key), f"{label}: {key} is a Go duration such as '30s' "
                                                            f"(Argo refuses a bare number), got {fields[key]!r}"))
             return None
+    interval = fields.get("interval")
+    if isinstance(interval, str) and not _ANY_TAG.search(interval) and _zero_duration(interval):
+        refusals.append(manifest.problem((*path, "interval"), f"{label}: refused: interval {interval!r}: Argo then "
+                                                              f"measures at every reconcile of the AnalysisRun, back "
+                                                              f"to back, which is not simulated (write the interval "
+                                                              f"your measurements should keep)"))
+        return None
     provider = {key: prometheus[key] for key in ("query", "address", "timeout", "insecure", "headers",
                                                  "authentication") if prometheus.get(key) is not None}
     try:
@@ -267,6 +275,14 @@ def _metric(manifest: Manifest, path: tuple, template: str, metric: dict[str, An
     except ValidationError as exc:
         problems.extend(_located_errors(manifest, exc, path, label))
         return None
+
+
+def _zero_duration(text: str) -> bool:
+    """Whether the Go duration ``text`` is zero (an unreadable one is left to the model's check)."""
+    try:
+        return parse_go_duration(text) == 0
+    except GoDurationError:
+        return False
 
 
 def _located_errors(manifest: Manifest, exc: ValidationError, prefix: tuple, label: str = "") -> list[str]:

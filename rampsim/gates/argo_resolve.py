@@ -158,7 +158,8 @@ def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str,
     if inconclusive_limit < 0 or error_limit < 0:
         raise RunError(f"metric '{metric.name}': inconclusiveLimit and consecutiveErrorLimit must be >= 0")
     if interval is not None and interval <= 0:
-        raise RunError(f"metric '{metric.name}': interval must be longer than zero")
+        raise RunError(f"metric '{metric.name}': interval {metric.interval!r} is zero: measuring back to back at every "
+                       "reconcile is not simulated")
     effective: Optional[int] = count if count > 0 else (1 if interval is None else None)
     return MetricSpec(key=key, name=metric.name, query=query, interval=interval, initial_delay=initial_delay,
                       count=effective, failure_limit=failure_limit, inconclusive_limit=inconclusive_limit,
