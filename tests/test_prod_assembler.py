@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rampsim.prod.assembler import Assembler, _SeriesState
+from rampsim.prod.assembler import STOPPED_AFTER, Assembler, _SeriesState
 from rampsim.prod.samples import RawSeries
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.clock import ScrapeGrid
@@ -273,19 +273,39 @@ def test_scrape_by_scrape_equals_one_batch_when_every_pod_is_there_from_the_firs
     assert sorted(follow_notices, key=str) == sorted(whole_notices, key=str)
 
 
-def test_a_pod_whose_series_stop_while_the_others_go_on_is_noted_once():
+def test_a_pod_whose_series_stop_while_the_others_go_on_is_noted_once_whatever_the_batches():
     """A review found a canary pod's series vanishing mid-ramp without a word: the sums went on over the pods
-    left (as PromQL's would), and an incident on the vanished pod advanced. Now a notice says so, once."""
-    stamps = [S_MS + 15_000 * t for t in range(6)]
-    a = series("rampsim_requests_total", stamps, [10, 20, 30, 40, 50, 60], arm="canary", segment="A", pod="a")
+    left (as PromQL's would), and an incident on the vanished pod advanced. Now a notice says so, once, at the
+    scrape that makes STOPPED_AFTER without a sample, read in one batch or scrape by scrape."""
+    stamps = [S_MS + 15_000 * t for t in range(12)]
+    a = series("rampsim_requests_total", stamps, np.arange(1, 13) * 10.0, arm="canary", segment="A", pod="a")
     b = series("rampsim_requests_total", stamps[:3], [5, 10, 15], arm="canary", segment="A", pod="b")
-    telemetry, notices, assembler = fill([a, b], ticks=12, last=5)
-    (stopped,) = [n for n in notices if n.kind == "stopped"]
-    assert stopped.tick == 3 and '{arm="canary", pod="b", segment="A"}' in stopped.message
-    later = [S_MS + 15_000 * t for t in range(6, 12)]
-    a_later = series("rampsim_requests_total", later, [70, 80, 90, 100, 110, 120], arm="canary", segment="A", pod="a")
-    _, notices, _ = fill([a_later], ticks=12, first=6, assembler=assembler, telemetry=telemetry)
-    assert not [n for n in notices if n.kind == "stopped"]   # noted once, not every batch
+    _, whole, _ = fill([a, b], ticks=12)
+    telemetry, split, assembler = fill([a, b], ticks=12, last=5)
+    assert not [n for n in split if n.kind == "stopped"]   # ticks 3-5: three scrapes without, not yet four
+    for tick in range(6, 12):
+        split += assembler.fill(telemetry, tick, tick, [RawSeries(x.labels, x.timestamps_ms[tick:tick + 1],
+                                                                  x.values[tick:tick + 1]) for x in (a,)])
+    for notices in (whole, split):
+        (stopped,) = [n for n in notices if n.kind == "stopped"]
+        assert stopped.tick == 3 + STOPPED_AFTER - 1 and '{arm="canary", pod="b", segment="A"}' in stopped.message
+
+
+@pytest.mark.parametrize("hole", ["missed", "damaged", "jittered"])
+def test_a_missed_damaged_or_jittered_scrape_is_no_pod_gone(hole):
+    stamps = [S_MS + 15_000 * t for t in range(10)]
+    values = list(np.arange(1, 11) * 5.0)
+    b_stamps, b_values = list(stamps), list(values)
+    if hole == "missed":
+        del b_stamps[4], b_values[4]
+    elif hole == "damaged":
+        b_values[4] = math.inf
+    else:
+        b_stamps[4] -= 8_000   # lands in slot 3: slot 4 holds nothing
+    a = series("rampsim_requests_total", stamps, values, arm="canary", segment="A", pod="a")
+    b = series("rampsim_requests_total", b_stamps, b_values, arm="canary", segment="A", pod="b")
+    _, notices, _ = fill([a, b], ticks=10)
+    assert not [n for n in notices if n.kind == "stopped"]
 
 
 def test_a_scrape_every_pod_misses_is_missing_not_stopped():

@@ -23,7 +23,11 @@ from rampsim.prod.samples import Notice, RawSeries
 from rampsim.prod.series_map import Column, SeriesMap
 from rampsim.telemetry import DAMAGED, Telemetry, damaged_counters, damaged_gauges
 
-__all__ = ["Assembler"]
+__all__ = ["Assembler", "STOPPED_AFTER"]
+
+STOPPED_AFTER = 4
+"""Scrapes in a row without a sample after which a series of a shared column is noted as stopped (a missed
+scrape, a damaged sample or a jittered one is not a pod gone)."""
 
 
 @dataclass
@@ -31,7 +35,7 @@ class _SeriesState:
     last_raw: float = math.nan
     offset: float = 0.0
     contribution: float = 0.0
-    gone: bool = False   # it stopped while others of its column went on (noted once, until it comes back)
+    absent: int = 0   # scrapes without a sample since its last one (at the end of the last batch)
 
 
 @dataclass
@@ -292,27 +296,28 @@ class Assembler:
         return totals.T
 
     def _note_stopped(self, columns: list, pods: _Pods, known: np.ndarray, first: int, notices: list[Notice]) -> None:
-        """A notice for each series of a shared counter column that stops while others of the column go on (a pod
-        gone: the sum counts the series still reporting, as PromQL's would); a scrape every series misses is a
-        missing scrape, noted as such."""
-        present = ~np.isnan(pods.raw)
-        width = present.shape[1]
-        last = np.where(present.any(axis=1), width - 1 - np.argmax(present[:, ::-1], axis=1), -1)
+        """A notice for each series of a shared counter column that sends no sample for :data:`STOPPED_AFTER`
+        scrapes in a row while another series of the column sends one (a pod gone: the sum counts the series still
+        reporting, as PromQL's would), at the scrape that makes it so: once per absence, whatever the batches."""
+        present = ~np.isnan(pods.raw)   # a damaged sample is NaN here: one is no absence of STOPPED_AFTER
+        ticks = np.arange(present.shape[1])
+        latest = np.maximum.accumulate(np.where(present, ticks, -1), axis=1)
+        carried = np.fromiter((state.absent for state in pods.states), np.int64, len(pods.states))
+        absent = np.where(latest >= 0, ticks - latest, np.where(known[:, None], carried[:, None] + ticks + 1, 0))
+        counts = present.astype(np.int64)
+        reporting = np.add.reduceat(counts, pods.starts, axis=0)[pods.column] - counts   # the others of the column
         keys = [key for _, shared, *_ in columns for key in shared.series]
-        column_last = np.maximum.reduceat(last, pods.starts)
         stopped: dict[int, list[str]] = {}
-        for row, state in enumerate(pods.states):
-            if last[row] == width - 1:
-                state.gone = False
-            elif (last[row] >= 0 or known[row]) and column_last[pods.column[row]] > last[row] and not state.gone:
-                state.gone = True
-                labels = ", ".join(f'{k}="{v}"' for k, v in sorted(keys[row]) if k != "__name__")
-                column = self.map.descriptions["counters"][columns[pods.column[row]][0].index]
-                stopped.setdefault(first + int(last[row]) + 1, []).append(f"{{{labels}}} of {column}")
-        notices += [Notice(tick, "stopped", f"{len(series)} series stopped reporting while others of their column "
-                                            f"go on (e.g. {series[0]}); the sums count those still reporting (a pod "
-                                            f"gone: its increases so far are kept)")
-                    for tick, series in stopped.items()]
+        for row, tick in np.argwhere((absent == STOPPED_AFTER) & (reporting > 0)):
+            labels = ", ".join(f'{k}="{v}"' for k, v in sorted(keys[row]) if k != "__name__")
+            column = self.map.descriptions["counters"][columns[pods.column[row]][0].index]
+            stopped.setdefault(first + int(tick), []).append(f"{{{labels}}} of {column}")
+        for state, count in zip(pods.states, absent[:, -1].tolist()):
+            state.absent = count
+        notices += [Notice(tick, "stopped", f"{len(series)} series sent no sample for {STOPPED_AFTER} scrapes while "
+                                            f"others of their column go on (e.g. {series[0]}); the sums count those "
+                                            f"still reporting (a pod gone: its increases so far are kept)")
+                    for tick, series in sorted(stopped.items())]
 
     def _note_resets(self, counters: np.ndarray, columns: np.ndarray, first: int, resets: dict) -> None:
         """Report drops in single-series counter columns (left for the engine to correct) and remember the last."""
