@@ -158,6 +158,18 @@ def test_a_metric_argo_cannot_start_a_run_of_is_h8_and_nothing_else(fields, mess
     assert finding.behaviour == "the AnalysisRun is Error at its start: the rollout aborts"
 
 
+def test_a_condition_with_the_runs_args_is_judged_with_their_values_not_as_a_map_literal():
+    """A review found 'result[0] >= {{args.thr}}' with thr declared as 0.9 called H1 (a map literal: every
+    measurement Error); the run substitutes the arg first. An arg whose value lint cannot know leaves it unjudged."""
+    known = template("successCondition: len(result) > 0 && result[0] >= {{args.thr}}").replace(
+        "spec:\n  metrics:", "spec:\n  args: [{name: thr, value: '0.9'}]\n  metrics:")
+    assert codes(known) == ["H3a"]
+    assert codes(template("successCondition: len(result) > 0 && result[0] >= -5")) == ["H3a", "H5c"]
+    never = template("successCondition: len(result) > 0 && result[0] >= {{args.thr}}").replace(
+        "spec:\n  metrics:", "spec:\n  args: [{name: thr, value: '-5'}]\n  metrics:")
+    assert "H5c" in codes(never)
+
+
 def test_lint_measures_that_a_condition_no_value_passes_aborts_every_healthy_ramp(tmp_path):
     from rampsim.experiment.lint_rehearsals import consequence, rehearse_healthy
 

@@ -7,6 +7,7 @@ The CLI does the same through plan files.
 """
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import given, strategies as st
 
@@ -324,7 +325,9 @@ spec:
     assert written["metadata"]["namespace"] == "test"
 
 
-def test_export_onto_files_without_the_gates_objects_adds_them_with_a_note(tmp_path, capsys):
+def test_export_onto_files_without_the_gates_objects_adds_templates_and_not_a_rollout(tmp_path, capsys):
+    """A template missing from the files is a whole object, written after them; the Rollout export writes is only
+    its gate's part (a fragment): not written into the team's manifests, a note says so."""
     manifests, other = tmp_path / "checkout.yaml", tmp_path / "service.yaml"
     manifests.write_text(ROLLOUT_AND_TEMPLATE)
     other.write_text(ROLLOUT_AND_TEMPLATE.split("---\n")[0])
@@ -333,9 +336,68 @@ def test_export_onto_files_without_the_gates_objects_adds_them_with_a_note(tmp_p
     capsys.readouterr()
     assert main(["export", "argo", str(plan), "--onto", str(other), "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "AnalysisTemplate 'success-rate' is not in the files given with --onto" in err
-    assert "Rollout 'checkout' is not in the files given with --onto" in err
-    assert [d["kind"] for d in _documents(out.read_text())] == ["Service", "AnalysisTemplate", "Rollout"]
+    assert "AnalysisTemplate 'success-rate' is not in the files given with --onto: written after them" in err
+    assert "Rollout 'checkout' is not in the files given with --onto: not written" in err
+    assert [d["kind"] for d in _documents(out.read_text())] == ["Service", "AnalysisTemplate"]
     assert main(["export", "argo", str(plan), "--onto", str(other), "-o", str(other)]) == 2
     assert "that is the --onto file this command reads" in capsys.readouterr().err
     assert main(["export", "kayenta", str(plan), "--onto", str(other)]) == 2
+
+
+def test_export_onto_writes_the_gates_metric_fields_and_drops_those_it_no_longer_has(tmp_path):
+    """A review found the old successCondition, failureLimit and count kept when the tuned gate had none."""
+    manifests = tmp_path / "checkout.yaml"
+    manifests.write_text(ROLLOUT_AND_TEMPLATE)
+    plan, tuned, out = tmp_path / "plan.yaml", tmp_path / "tuned.yaml", tmp_path / "out.yaml"
+    assert main(["import", "argo", str(manifests), "-o", str(plan)]) == 0
+    text = plan.read_text()
+    assert "successCondition: result[0] >= 0.95" in text and "failureLimit: 2\n" in text
+    tuned.write_text(text.replace("successCondition: result[0] >= 0.95", "failureCondition: result[0] < 0.9")
+                     .replace("      failureLimit: 2\n", ""))
+    assert main(["export", "argo", str(tuned), "--onto", str(manifests), "-o", str(out)]) == 0
+    (metric,) = _documents(out.read_text())[1]["spec"]["metrics"]
+    assert metric["failureCondition"] == "result[0] < 0.9"
+    assert "successCondition" not in metric and "failureLimit" not in metric
+    assert metric["provider"]["prometheus"]["timeout"] == 10
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda text: text + "---\n" + text.split("---\n")[1].replace("namespace: prod", "namespace: staging"),
+     "a second AnalysisTemplate named 'success-rate'"),
+    (lambda text: text.replace("    canary:\n      canaryService", "    blueGreen: {activeService: a}\n    canary:\n"
+                                                                      "      canaryService"),
+     "a blue/green Rollout"),
+])
+def test_export_onto_refuses_an_object_there_twice_or_a_blue_green_rollout(tmp_path, capsys, change, message):
+    manifests, target = tmp_path / "checkout.yaml", tmp_path / "target.yaml"
+    manifests.write_text(ROLLOUT_AND_TEMPLATE)
+    target.write_text(change(ROLLOUT_AND_TEMPLATE))
+    plan = tmp_path / "plan.yaml"
+    assert main(["import", "argo", str(manifests), "-o", str(plan)]) == 0
+    capsys.readouterr()
+    assert main(["export", "argo", str(plan), "--onto", str(target), "-o", str(tmp_path / "out.yaml")]) == 3
+    assert message in capsys.readouterr().err and not (tmp_path / "out.yaml").exists()
+
+
+def test_export_onto_a_legacy_template_name_and_the_files_own_analysis_key(tmp_path):
+    """Review: a Rollout's 'templateName' (before Argo v0.9) came back next to 'templates', which import refuses;
+    a Canary written with 'analysis' lost its other analysis fields when the plan came from 'canaryAnalysis'."""
+    manifests, out = tmp_path / "checkout.yaml", tmp_path / "out.yaml"
+    legacy = ROLLOUT_AND_TEMPLATE.replace("        templates: [{templateName: success-rate}]\n",
+                                          "        templateName: success-rate\n")
+    manifests.write_text(legacy)
+    plan = tmp_path / "plan.yaml"
+    assert main(["import", "argo", str(manifests), "-o", str(plan)]) == 0
+    assert main(["export", "argo", str(plan), "--onto", str(manifests), "-o", str(out)]) == 0
+    assert main(["import", "argo", str(out), "-o", str(tmp_path / "again.yaml")]) == 0
+    canary = tmp_path / "canary.yaml"
+    body = ("apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: podinfo}\nspec:\n"
+            "  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}\n  KEY:\n    interval: 1m\n"
+            "    threshold: 5\n    maxWeight: 50\n    stepWeight: 10\n    primaryReadyThreshold: 80\n"
+            "    metrics:\n    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}\n")
+    canary.write_text(body.replace("KEY", "canaryAnalysis"))
+    assert main(["import", "flagger", str(canary), "-o", str(plan)]) == 0
+    canary.write_text(body.replace("KEY", "analysis"))
+    assert main(["export", "flagger", str(plan), "--onto", str(canary), "-o", str(out)]) == 0
+    (written,) = _documents(out.read_text())
+    assert "canaryAnalysis" not in written["spec"] and written["spec"]["analysis"]["primaryReadyThreshold"] == 80

@@ -192,6 +192,27 @@ def test_follow_counts_the_failed_reads_retries_in_the_outage_and_never_sleeps_p
     assert gate_run.outcome() is GateOutcome.UNAVAILABLE and "gave up after 7s" in gate_run.problem
 
 
+def test_follow_catching_up_times_the_outage_from_the_read_that_failed(reference_plan, healthy_telemetry):
+    """Review: catching up over several batches, a read that failed after good ones was timed from the first,
+    and one failed read gave up. Here each read takes 2 s of the clock, the 4th fails once, --max-outage 5."""
+    clock = [START + 4 * 3600 + 60.0]
+    inner = FileSource.from_telemetry(healthy_telemetry, START)
+    reads = []
+
+    class Flaky:
+        def read(self, first, last):
+            clock[0] += 2.0
+            reads.append(first)
+            if len(reads) == 4:
+                raise SourceUnavailable("Prometheus unreachable")
+            return inner.read(first, last)
+
+    gate_run = GateRun(reference_plan, Flaky(), START)
+    gate_run.batch_ticks = 100
+    list(gate_run.follow(clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s), max_outage=5.0))
+    assert not gate_run.problem and gate_run.outcome() is GateOutcome.ADVANCE and len(reads) >= 5
+
+
 def test_cli_exit_code_for_an_unreachable_prometheus(capsys):
     code = main(["gate", PLAN_PATH, "--prometheus", f"http://127.0.0.1:{free_port()}", "--start",
                  "2025-03-01T00:00:00Z", "--at", "2025-03-01T00:20:00Z", "--attempts", "1", "--json"])

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Collection, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgoPrometheus, RolloutAnalysis
 from rampsim.errors import UsageError
 from rampsim.gates.exprlang import ConditionError, with_threshold
 from rampsim.gates.flagger_model import FlaggerAnalysis, FlaggerGate, FlaggerMetric
 from rampsim.gates.manifests import Manifest
+from rampsim.gates.refusals import GateError
 from rampsim.gates.imported_plan import gate_data
 from rampsim.gates.yamlout import dump_all
 
@@ -181,13 +182,13 @@ def _kept(original: Any, new: dict[str, Any], modelled: Collection[str]) -> dict
     return out
 
 
-def _by_name(original: Any, new: list[Any], modelled: Collection[str]) -> list[Any]:
-    """``new``'s items (mappings with a ``name``), each over the ``original`` item of that name (:func:`_kept`), in
+def _by_name(original: Any, new: list[Any], merge: Callable[[Any, dict[str, Any]], dict[str, Any]]) -> list[Any]:
+    """``new``'s items (mappings with a ``name``), each ``merge``d over the ``original`` item of that name, in
     ``original``'s order, then the items it does not have."""
     old = {item.get("name"): item for item in original if isinstance(item, dict)} if isinstance(original, list) else {}
     rank = {name: index for index, name in enumerate(old)}
     ordered = sorted(new, key=lambda item: rank.get(item.get("name"), len(rank)))
-    return [_kept(old.get(item.get("name")), item, modelled) for item in ordered]
+    return [merge(old.get(item.get("name")), item) for item in ordered]
 
 
 def _argo_metric(original: Any, new: dict[str, Any]) -> dict[str, Any]:
@@ -210,6 +211,9 @@ def _path(data: dict[str, Any], *keys: str) -> dict[str, Any]:
     return data
 
 
+_ANALYSIS_FIELDS = (*RolloutAnalysis.model_fields, "templateName")   # templateName: before Argo v0.9
+
+
 def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The object ``original`` with the gate's fields of its counterpart ``new`` written into it."""
     merged = copy.deepcopy(original)
@@ -223,24 +227,26 @@ def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         old: dict[str, Any] = found if isinstance(found, dict) else {}
         strategy["canary"] = _kept(old, written, ("steps", "analysis"))
         if "analysis" in written:
-            strategy["canary"]["analysis"] = _kept(old.get("analysis"), written["analysis"], RolloutAnalysis.model_fields)
+            strategy["canary"]["analysis"] = _kept(old.get("analysis"), written["analysis"], _ANALYSIS_FIELDS)
     elif kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
-        old_spec = merged.get("spec")
-        merged["spec"] = _kept(old_spec, spec, ("args", "dryRun", "metrics"))
-        old_metrics = (old_spec or {}).get("metrics") if isinstance(old_spec, dict) else None
-        by_name = {item.get("name"): item for item in old_metrics or [] if isinstance(item, dict)}
-        merged["spec"]["metrics"] = [_argo_metric(by_name.get(item.get("name")), item)
-                                     for item in _by_name(old_metrics, spec["metrics"], ())]
+        template_spec = merged.get("spec")
+        merged["spec"] = _kept(template_spec, spec, ("args", "dryRun", "metrics"))
+        old_metrics = template_spec.get("metrics") if isinstance(template_spec, dict) else None
+        merged["spec"]["metrics"] = _by_name(old_metrics, spec["metrics"], _argo_metric)
     elif kind == "Canary":
-        key = "canaryAnalysis" if "canaryAnalysis" in spec else "analysis"
-        old_spec = merged.get("spec")
-        old_analysis = (old_spec or {}).get(key) if isinstance(old_spec, dict) else None
-        merged["spec"] = _kept(old_spec, spec, ("targetRef", "service", "ingressRef", "provider", "skipAnalysis",
-                                                "analysis", "canaryAnalysis"))
-        analysis = _kept(old_analysis, spec[key], FlaggerAnalysis.model_fields)
-        if "metrics" in spec[key]:
-            analysis["metrics"] = _by_name((old_analysis or {}).get("metrics"), spec[key]["metrics"],
-                                           FlaggerMetric.model_fields)
+        written_key = "canaryAnalysis" if "canaryAnalysis" in spec else "analysis"
+        found_spec = merged.get("spec")
+        old_spec: dict[str, Any] = found_spec if isinstance(found_spec, dict) else {}
+        key = next((k for k in ("canaryAnalysis", "analysis") if k in old_spec), written_key)   # the file's own key
+        written = {**{k: v for k, v in spec.items() if k != written_key}, key: spec[written_key]}
+        merged["spec"] = _kept(old_spec, written, ("targetRef", "service", "ingressRef", "provider", "skipAnalysis",
+                                                   "analysis", "canaryAnalysis"))
+        old_analysis = old_spec.get(key)
+        analysis = _kept(old_analysis, written[key], FlaggerAnalysis.model_fields)
+        if "metrics" in written[key]:
+            analysis["metrics"] = _by_name((old_analysis or {}).get("metrics") if isinstance(old_analysis, dict)
+                                           else None, written[key]["metrics"],
+                                           lambda old, item: _kept(old, item, FlaggerMetric.model_fields))
         merged["spec"][key] = analysis
     else:   # a MetricTemplate
         merged["spec"] = _kept(merged.get("spec"), spec, ("provider", "query"))
@@ -250,18 +256,36 @@ def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def written_onto(documents: Sequence[dict[str, Any]], manifests: Sequence[Manifest]
                  ) -> tuple[list[Any], list[str]]:
     """The team's ``manifests`` with the exported ``documents`` written into the objects of the same kind and
-    name (the other objects as they are), then the documents no manifest matched; and a note for each of those."""
+    name (the other objects as they are), then the AnalysisTemplates and MetricTemplates no manifest holds; and
+    the notes (a Rollout or Canary the files do not hold is not written: export writes only the gate's part of
+    it). :class:`~rampsim.gates.refusals.GateError` when an object is there twice, or is a blue/green Rollout."""
     exported = {(d["kind"], d["metadata"]["name"]): d for d in documents}
-    out: list[Any] = []
-    matched: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], Manifest] = {}
+    problems = []
     for manifest in manifests:
         key = (manifest.kind, manifest.name)
-        if key in exported and key not in matched:
-            matched.add(key)
-            out.append(_merged(manifest.data, exported[key]))
+        if key not in exported:
+            continue
+        if key in seen:
+            problems.append(manifest.problem(("metadata", "name"), f"a second {manifest.kind} named {manifest.name!r} "
+                                                                   f"(first in {seen[key].where()}): which one "
+                                                                   f"is the gate's?"))
+        seen[key] = manifest
+        if manifest.kind == "Rollout" and isinstance(manifest.get("spec", "strategy", "blueGreen"), dict):
+            problems.append(manifest.problem(("spec", "strategy", "blueGreen"), "a blue/green Rollout: the gate "
+                                                                                 "is a canary strategy's"))
+    if problems:
+        raise GateError(problems)
+    out = [_merged(m.data, exported[(m.kind, m.name)]) if (m.kind, m.name) in exported else m.data
+           for m in manifests]
+    notes = []
+    for (kind, name), document in exported.items():
+        if (kind, name) in seen:
+            continue
+        if kind in ("Rollout", "Canary"):
+            notes.append(f"{kind} {name!r} is not in the files given with --onto: not written (export without "
+                         f"--onto shows its part of it)")
         else:
-            out.append(manifest.data)
-    notes = [f"{kind} {name!r} is not in the files given with --onto: written after them, as export writes it"
-             for kind, name in exported if (kind, name) not in matched]
-    out.extend(d for key, d in exported.items() if key not in matched)
+            notes.append(f"{kind} {name!r} is not in the files given with --onto: written after them")
+            out.append(document)
     return out, notes

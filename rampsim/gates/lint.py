@@ -343,7 +343,10 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                     f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", "provider", "prometheus", "query")
             continue
         vector = result.result_type == "vector"
-        success, failure = metric.successCondition, metric.failureCondition
+        success, failure = (None if c is None else _ARGS_TAG.sub(lambda m: args.get(m.group(1), m.group(0)), c)
+                            for c in (metric.successCondition, metric.failureCondition))   # the run's args in
+        if any(c is not None and _ANY_TAG.search(c) for c in (success, failure)):
+            judged = False   # a value lint does not know: what the condition makes of values is not judged
         variants = source.condition_variants(site, base, success, failure) if site else [(success, failure)]
         nonnegative = _nonnegative(tree)
         codes = set.intersection(*(_condition_hazards(s, f, vector, len(result) == 0, _is_ratio(tree), nonnegative)

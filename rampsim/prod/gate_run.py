@@ -139,10 +139,11 @@ class GateRun:
         while not self.finished:
             target = self.grid.last_settled(clock(), settle)
             if target >= self.next_tick:
-                asked = clock()   # an outage begins with the read that failed, its retries included
                 try:
-                    yield from self.run_to(target)
-                    outage_since = None
+                    while target >= self.next_tick and not self.finished:   # a batch a read, each timed
+                        asked = clock()   # an outage begins with the read that failed, its retries included
+                        yield from self.run_to(min(target, self.next_tick + self.batch_ticks - 1))
+                        outage_since = None
                 except SourceUnavailable as exc:
                     now = clock()
                     outage_since = asked if outage_since is None else outage_since

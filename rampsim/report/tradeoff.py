@@ -187,7 +187,7 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: s
             axes.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black",
                       fontweight="bold" if text.startswith("★") else "normal")
     figure.colorbar(image, ax=axes, label=value + (" (×100 = %)" if percent else ""))
-    axes.set_title(title or f"{value} per run" + (" (★ recommended)" if star else "") + note, fontsize=10, wrap=True)
+    axes.set_title((title or f"{value} per run" + (" (★ recommended)" if star else "")) + note, fontsize=10, wrap=True)
     return figure
 
 
