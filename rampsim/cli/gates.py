@@ -435,8 +435,8 @@ def _onto(gate: Any, paths: list[str]) -> str:
     manifests = [manifest for path in paths for manifest in read_manifests(path)]
     for path in paths:
         if "{{`" in Path(path).read_text(encoding="utf-8-sig"):
-            print(f"note: {path}: its Helm raw strings ({{{{`{{{{args.x}}}}`}}}}) are written rendered ({{{{args.x}}}}): "
-                  "escape them again before the file goes back into the chart", file=sys.stderr)
+            print(f"note: {path}: its Helm raw strings ({{{{`{{{{args.x}}}}`}}}}) are written rendered "
+                  "({{args.x}}): escape them again before the file goes back into the chart", file=sys.stderr)
     documents = argo_documents(gate) if isinstance(gate, ArgoGate) else flagger_documents(gate)
     merged, notes = written_onto(documents, manifests)
     for note in notes:

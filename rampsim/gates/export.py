@@ -174,7 +174,8 @@ def export_flagger(gate: FlaggerGate) -> str:
 
 def _kept(original: Any, new: dict[str, Any], modelled: Collection[str]) -> dict[str, Any]:
     """``new`` over ``original``: in ``original``'s key order, the keys ``new`` has take its values, the other
-    ``modelled`` keys go (the gate has none; written empty, they stay), every other key of ``original`` stays; ``new``'s other keys follow."""
+    ``modelled`` keys go (the gate has none; written empty, they stay), every other key of ``original`` stays;
+    ``new``'s other keys follow."""
     old = original if isinstance(original, dict) else {}
     out = {key: new[key] if key in new else value for key, value in old.items()
            if key in new or key not in modelled or value in ([], {}, None)}   # an empty value is the default

@@ -6,9 +6,11 @@ process. Several series per column (one per pod, say) are combined the way
 ``sum(increase(...))`` treats them: each series is corrected for resets on its
 own and contributes its increments; a series that first appears after the column
 began contributes from its first sample on; one that disappears keeps its last
-value (a notice says so when the others of its column go on). Gauges of several series take the largest (the worst pod). A tick where no
-series of a column has a sample is missing (``NaN``), as the engine expects; a
-sample that cannot be true is written as :data:`~rampsim.telemetry.DAMAGED`.
+value (after :data:`STOPPED_AFTER` scrapes without a sample, while the others of its
+column go on, a notice says so). Gauges of several series take the largest (the
+worst pod). A tick where no series of a column has a sample is missing (``NaN``),
+as the engine expects; a sample that cannot be true is written as
+:data:`~rampsim.telemetry.DAMAGED`.
 """
 from __future__ import annotations
 
