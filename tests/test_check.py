@@ -1,4 +1,6 @@
 """rampsim check: sequential verdicts, their agreement with a fixed large run, and exit codes."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -155,3 +157,14 @@ def test_check_in_a_ci_log_never_cuts_the_verdict(capsys, monkeypatch):
     _print(CheckReport([verdict], 20000, 40, 0.95))
     printed = capsys.readouterr().out
     assert "undecided" in printed and "…" not in printed
+
+
+def test_an_unknown_interval_end_reads_as_unbounded_in_the_terminal_as_in_the_html(capsys, monkeypatch):
+    """A review saw an unbounded detection interval as 'n/a' in the terminal and '∞' in the HTML report."""
+    from rampsim.cli.check import _print
+    from rampsim.experiment.check import BoundVerdict, CheckReport
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    _print(CheckReport([BoundVerdict("detect_p90_s", 600.0, math.nan, math.nan, math.nan, 0, "undecided")], 100, 1, 0.95))
+    printed = capsys.readouterr().out
+    assert "[-∞, ∞]" in printed

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 import sys
@@ -105,8 +106,14 @@ def _print(report: "CheckReport") -> None:
     for v in report.verdicts:
         kind = Kind.DURATION if v.name.startswith("detect") else Kind.RATIO
         table.add_row(v.name, format_value(v.limit, kind), format_value(v.estimate, kind),
-                      f"[{format_value(v.low, kind)}, {format_value(v.high, kind)}]", str(v.samples), v.verdict)
+                      f"[{format_value(_end(v.low, -math.inf), kind)}, {format_value(_end(v.high, math.inf), kind)}]",
+                      str(v.samples), v.verdict)
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:   # a CI log: Rich would cut the table at 80
         console = Console(width=240)                                # columns (the verdict read 'undecid…')
     console.print(table)
+
+
+def _end(value: float, unbounded: float) -> float:
+    """An interval's end, unknown (NaN) read as unbounded: as the HTML report shows it (``∞``)."""
+    return unbounded if math.isnan(value) else value
