@@ -100,7 +100,9 @@ def expected(scenario: Scenario, conditions: Conditions) -> Expected:
     columns = [np.broadcast_to(x, shape) for x in (
         c.hit[..., None], c.shift, c.miss_shift, c.tail_fraction, c.tail_delay, q.shed[..., None],
         q.p_wait[..., None], q.wait_mean[..., None], c.fail_fast[..., None])]
-    rows, inverse = _runs(columns)
+    runs, run_of = _runs(columns)
+    rows, row_of_run = np.unique(runs, axis=0, return_inverse=True)   # a ramp's phases come back to the same rows
+    inverse = row_of_run.ravel()[run_of]
     hit, shift, miss_shift, tail_fraction, tail_delay, shed, p_wait, wait_mean, fail_fast = rows.T
     mix = latency.mixture(hit, service.scale, shift, miss_shift, tail_fraction, tail_delay)
     row_queue = type(q)(rho=np.zeros_like(shed), shed=shed, p_wait=p_wait, wait_mean=wait_mean)

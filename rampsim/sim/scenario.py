@@ -69,7 +69,7 @@ class Scenario:
 
         Raises :class:`~rampsim.plan.PlanError` for an unusable traffic section or fault.
         """
-        config = traffic_config(plan)
+        config = plan.memo("traffic_config", traffic_config)   # a sweep builds every scenario of its mix on one plan
         everything = (*plan_faults(plan), *faults)
         problems = [f"fault {index + 1}: {message}" for index, message in check_faults(everything, plan)]
         if problems:
@@ -78,7 +78,7 @@ class Scenario:
         layout = plan.layout
         try:
             load = LoadProfile(config.load, plan.duration)
-            service = ServiceModel.calibrate(config, layout.latency_buckets)
+            service = plan.memo("service_model", lambda p: ServiceModel.calibrate(config, layout.latency_buckets))
         except ValueError as exc:
             where = plan.source.where(("traffic",)) if plan.source else "<plan>"
             raise PlanError([f"{where}: traffic: {exc}"]) from None
