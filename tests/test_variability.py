@@ -535,3 +535,27 @@ def test_the_stretch_table_holds_the_exact_stretched_outcomes_within_the_interpo
     fresh = expected_for(Scenario.build(reference_plan, [parse_fault(f) for f in faults]),
                          np.full(scenario.grid.n_ticks, 0.1)).stretch_table
     assert np.array_equal(fresh.outcomes(steps, rows)[0], buckets)   # a slab does not depend on the others
+
+
+def test_a_scenario_reads_the_same_outcomes_from_a_table_shared_with_other_scenarios(reference_plan):
+    """A process tabulates each latency row once for all its scenarios: a faulted scenario's outcomes are the
+    same to the bit from a table of its rows alone and from one that already held a healthy scenario's rows
+    (most of them the same) with some slabs covered before the faulted rows arrived."""
+    from rampsim.sim.stretch_table import REACH, LatencyRows, ScenarioRows, StretchTable
+
+    weights = np.full(Grid.for_plan(reference_plan).n_ticks, 0.1)
+    healthy = expected_for(Scenario.build(reference_plan), weights)
+    faulted = expected_for(Scenario.build(reference_plan, [parse_fault("crash:canary:40%@1h/10m"),
+                                                           parse_fault("latency:canary:+300ms@2h")]), weights)
+    alone, shared = (StretchTable(healthy.bounds, healthy.timeout) for _ in range(2))
+    own = ScenarioRows(alone, LatencyRows(*faulted.latency_rows))
+    ScenarioRows(shared, LatencyRows(*healthy.latency_rows)).outcomes(np.array([[[-30, 80]]]), np.zeros((1, 1, 2),
+                                                                                                      np.intp))
+    beside = ScenarioRows(shared, LatencyRows(*faulted.latency_rows))
+    n_faulted = len(faulted.latency_rows[2])
+    assert len(alone) == n_faulted < len(shared) < n_faulted + len(healthy.latency_rows[2])
+    rng = np.random.default_rng(3)
+    steps = rng.integers(-REACH, REACH + 1, size=(300, 2, 3))
+    rows = rng.integers(0, n_faulted, size=(300, 2, 3))
+    for mine, theirs in zip(own.outcomes(steps, rows), beside.outcomes(steps, rows)):
+        assert np.array_equal(mine, theirs)

@@ -18,8 +18,8 @@ import numpy as np
 from rampsim.sim import latency
 from rampsim.sim.queueing import Queue
 from rampsim.sim.scenario import Conditions, Scenario
-from rampsim.sim.service import bucket_probabilities, mean_served_latency
-from rampsim.sim.stretch_table import StretchTable
+from rampsim.sim.service import bucket_probabilities
+from rampsim.sim.stretch_table import CellByCell, LatencyRows, ScenarioRows, stretch_table
 from rampsim.sim.variability import Paths
 from rampsim.telemetry import Telemetry
 
@@ -49,14 +49,11 @@ class Expected:
     bounds: np.ndarray          # the latency histogram's bounds
 
     @cached_property
-    def stretch_table(self) -> StretchTable:
+    def stretch_table(self) -> ScenarioRows | CellByCell:
         """The latency outcomes of every row of :attr:`latency_rows` under every latency stretch (one table
-        for all runs: each computes only the stretches it reaches first)."""
-        reach = np.ceil(np.log(latency.STRETCH_LIMIT))
-        mix, queue, fail_fast = self.latency_rows
-        smallest = np.log(min(self.bounds[0], self.timeout))
-        cdf = latency.CdfTable(mix, queue.p_wait, queue.wait_mean, smallest - reach, np.log(self.timeout) + reach)
-        return StretchTable(self.bounds, cdf, queue, fail_fast, mean_served_latency(mix, queue), self.timeout)
+        for all runs, shared with the process's other scenarios: each run computes only the stretches no
+        run has reached)."""
+        return stretch_table(LatencyRows(*self.latency_rows), self.bounds, self.timeout)
 
 
 def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
