@@ -34,7 +34,7 @@ from rampsim.gates.kayenta_model import KayentaGate, KayentaStage, analyses, par
 from rampsim.gates.kayenta_queries import QueryBuildError, build_query
 from rampsim.gates.plan_sections import gate_of, gated_plan_from_document, gated_plan_from_text, with_gate_overrides
 from rampsim.gates.queries import store_queries
-from rampsim.gates.refusals import GateRefused
+from rampsim.gates.refusals import GateError, GateRefused
 from rampsim.judges.kayenta import judge
 from rampsim.plan.loader import PlanError
 from rampsim.plan.source import Document
@@ -138,6 +138,40 @@ def test_the_stage_file_gives_the_schedule_and_the_options_win_over_it(tmp_path)
     (scope,) = result.gate.stage.scopes
     assert (scope.controlScope, scope.experimentScope, scope.step) == ("old", "new", 30)
     assert any("siteLocal" in note for note in result.notes)
+
+
+def test_a_malformed_query_is_located_in_the_config_not_a_crash(tmp_path):
+    """An unknown field or a wrong type in a metric's query was validated only after the import had used it
+    (exit 70); a template that does not exist was named by the plan's key path, without a line."""
+    for change, message in (({"metricname": "x"}, "metrics[0] (error-rate).query.metricname: unknown field; "
+                                                   "did you mean 'metricName'?"),
+                            ({"labelBindings": "a='b'"}, "metrics[0] (error-rate).query.labelBindings: Input should "
+                                                         "be a valid list"),
+                            ({"customFilterTemplate": "standard-templat", "customInlineTemplate": None},
+                             "metrics[0] (error-rate).query.customFilterTemplate: no template 'standard-templat'")):
+        config = copy.deepcopy(ERROR_CONFIG)
+        config["metrics"][0]["query"].update(change)
+        config["metrics"][0]["query"] = {k: v for k, v in config["metrics"][0]["query"].items() if v is not None}
+        path = tmp_path / "config.json"
+        text = json.dumps(config, indent=2)
+        path.write_text(text)
+        line = next(n for n, row in enumerate(text.splitlines(), 1) if f'"{next(iter(change))}"' in row)
+        with pytest.raises(GateError) as raised:
+            import_kayenta(path)
+        assert f"{path}:{line}: {message}" in str(raised.value), str(raised.value)
+
+
+def test_the_default_lifetime_is_the_base_plans_phases_less_the_stage_files_warmup(tmp_path):
+    stage = tmp_path / "stage.json"
+    stage.write_text(json.dumps({"type": "kayentaCanary", "canaryConfig": {
+        "canaryAnalysisIntervalMins": 15, "beginCanaryAnalysisAfterMins": 10,
+        "scopes": [{"scopeName": "default", "controlScope": "baseline", "experimentScope": "canary"}]}}))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(ERROR_CONFIG))
+    result = import_kayenta(config, stage, StageOptions(default_lifetime=4 * 3600.0))
+    assert result.gate.stage.lifetimeDuration == "PT3H50M"
+    assert analyses(result.gate.stage)[-1].end == 600 + 15 * 900 <= 4 * 3600   # 15 whole intervals after the warm-up
+    assert "lifetime 3h50m (the base plan's phases less the warm-up)" in result.notes
 
 
 @pytest.mark.parametrize("options, note", [

@@ -376,10 +376,35 @@ def _with(canary: dict[str, Any], **classifier: Any) -> dict[str, Any]:
     ({**_with({}), "classifier": {"groupWeights": {"g": 80, "h": 30}}}, "weights add up to 110"),
     ({**_with({}), "classifier": {"groupWeights": {"g": 50, "latency-group": 50}}}, "no metric is in group 'latency-group'"),
     ({**_with({}), "judge": {"name": "MyJudge"}}, "judge.name: unknown judge 'MyJudge'"),
+    # bounds a common-language effect size (0 to 1) could never reach: the metric could never fail on them
+    (_with({"effectSize": {"measure": "cles", "allowedIncrease": 1.2}}), "allowedIncrease 1.2: the common-language"),
+    (_with({"effectSize": {"measure": "cles", "criticalIncrease": 2}}), "criticalIncrease 2: the common-language"),
+    # weights no canary could earn: a group of muted metrics only, or every group weighted short of 100
+    (_with({"muted": True}), "every metric of group 'g' is muted"),
+    ({**_with({}), "classifier": {"groupWeights": {"g": 90}}}, "add up to 90, not 100, and every group is weighted"),
+    # JSON's bools only: "yes" (or 0) is not read as true (or false)
+    (_with({"critical": "yes"}), "analysisConfigurations.canary.critical: Input should be a valid boolean"),
+    (_with({"mustHaveData": 0}), "analysisConfigurations.canary.mustHaveData: Input should be a valid boolean"),
     ({**_with({}), "colour": "red"}, "colour: unknown field"),
 ])
 def test_broken_configs_are_refused_naming_the_field(data, message):
     assert message in _problems(data)
+
+
+def test_cles_bounds_up_to_one_and_weights_with_an_unweighted_group_at_zero_are_accepted():
+    """A bound of 1 can be reached; weights of 100 with an unweighted group is what Kayenta's own judge tests write
+    (its metrics count only when they fail critically): both accepted, the second named by ``weightless``."""
+    config = parse_kayenta_config(_with({"effectSize": {"measure": "cles", "allowedIncrease": 1.0}}))
+    assert config.metrics[0].analysis.effectSize.allowedIncrease == 1.0 and config.weightless() == []
+    both = _with({})
+    both["metrics"].append({"name": "other", "query": {"type": "prometheus"}, "groups": ["h"]})
+    assert parse_kayenta_config(both).weightless() == ["other"]
+
+
+def test_a_file_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "canary.json"
+    path.write_text(json.dumps(_with({})), encoding="utf-8-sig")
+    assert load_kayenta_config(path).metrics[0].name == "latency"
 
 
 def test_a_file_that_is_not_json(tmp_path):

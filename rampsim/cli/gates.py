@@ -324,7 +324,7 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
         pass_threshold=args.pass_threshold, marginal=args.marginal, canary_scope=args.canary_scope,
         baseline_scope=args.baseline_scope, location=args.location,
         scope_params=_args(args.scope_param, "--scope-param"), profile=args.profile,
-        default_lifetime=(base.duration - (args.warmup or 0.0)) if base is not None else None)
+        default_lifetime=base.duration if base is not None else None)
     try:
         imported = import_kayenta(args.config, args.stage, options)
     except GateError as exc:

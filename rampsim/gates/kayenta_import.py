@@ -59,7 +59,8 @@ class StageOptions:
     """What the command line says about the stage; ``None`` keeps the stage file's value, else Orca's default.
 
     Durations in seconds (``interval``, ``warmup`` and ``lookback`` whole minutes, as the stage writes them);
-    ``lifetime`` defaults to ``default_lifetime`` (the base plan's phases less the warm-up), else 1 hour."""
+    ``lifetime`` defaults to ``default_lifetime`` (the base plan's phases) less the warm-up in force (the option's,
+    else the stage file's), else 1 hour."""
 
     lifetime: Optional[float] = None
     interval: Optional[float] = None
@@ -176,6 +177,18 @@ def _minutes(seconds: Optional[float], what: str) -> Optional[int]:
     return int(round(seconds / 60))
 
 
+def _less_warmup(phases: Optional[float], stage: Mapping[str, Any]) -> Optional[float]:
+    """The base plan's phases less the stage's warm-up (``None`` without phases; a warm-up the stage cannot hold is
+    reported when the stage is checked)."""
+    if phases is None:
+        return None
+    try:
+        warmup = float(stage.get("beginCanaryAnalysisAfterMins") or 0) * 60
+    except (TypeError, ValueError):
+        warmup = 0.0
+    return phases - warmup if 0 <= warmup < phases else phases
+
+
 def _stage(written: Mapping[str, Any], config: KayentaConfig, options: StageOptions, profile: str,
            notes: list[str]) -> dict[str, Any]:
     """The stage as plain data: the file's known fields, the options over them, Orca's defaults noted."""
@@ -187,12 +200,14 @@ def _stage(written: Mapping[str, Any], config: KayentaConfig, options: StageOpti
     if warmup is not None:
         stage["beginCanaryAnalysisAfterMins"] = warmup
     if options.lifetime is not None or ("lifetimeDuration" not in stage and "lifetimeHours" not in stage):
-        lifetime = options.lifetime or options.default_lifetime or 3600.0
+        lifetime = options.lifetime or _less_warmup(options.default_lifetime, stage) or 3600.0
         stage.pop("lifetimeHours", None)
         stage["lifetimeDuration"] = format_iso_duration(lifetime)
         if options.lifetime is None:
             notes.append(f"lifetime {format_value(lifetime, Kind.DURATION)}"
-                         + (" (the base plan's phases)" if options.default_lifetime else " (assumed: give --lifetime)"))
+                         + ((" (the base plan's phases" + (" less the warm-up)" if lifetime != options.default_lifetime
+                                                             else ")")) if options.default_lifetime
+                            else " (assumed: give --lifetime)"))
     for key, value in (("canaryAnalysisIntervalMins", _minutes(options.interval, "interval")),
                        ("lookbackMins", _minutes(options.lookback, "lookback"))):
         if value is not None:
@@ -309,6 +324,18 @@ def _as_written(errors: list[Any], stage: Mapping[str, Any], written: Mapping[st
     return located
 
 
+def _query_errors(config: KayentaConfig, document: Document) -> list[str]:
+    """Every metric's query that is not a Prometheus query as Kayenta reads one (an unknown field, a value of the
+    wrong type), located in the config file."""
+    problems = []
+    for i, metric in enumerate(config.metrics):
+        try:
+            PrometheusQuery.model_validate(metric.query)
+        except ValidationError as exc:
+            problems += validation_problems(exc.errors(), PrometheusQuery, document, ("metrics", i, "query"))
+    return problems
+
+
 def _bind_variables(section: dict[str, Any], config: KayentaConfig, namespace: str, notes: list[str]) -> None:
     """Give every template variable no scope binds a value in its scope's ``extendedScopeParams``, and say so."""
     scopes = {s["scopeName"]: s for s in section["stage"]["scopes"]}
@@ -340,7 +367,15 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
     refused = _refusals(config, source)
     if refused:
         raise GateRefused(refused)
+    malformed = _query_errors(config, origins.config)
+    if malformed:
+        raise GateError(malformed)
     notes: list[str] = []
+    weightless = config.weightless()
+    if weightless:
+        notes.append(f"metric {', '.join(map(repr, weightless))}: in no weighted group, and classifier.groupWeights "
+                     "add up to 100: unweighted groups share nothing, so a failure there cannot lower the score "
+                     "(only a critical failure counts), as in Kayenta")
     _check_written_scopes((written_stage or {}).get("scopes"), config, origins, notes)
     profile = _profile(config, options)
     section: dict[str, Any] = {"profile": profile, "stage": _stage(written_stage or {}, config, options, profile, notes),
@@ -351,7 +386,9 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
         gate = KayentaGate.model_validate(section)
     except ValidationError as exc:
         raise GateError([f"{source}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
-    problems = [f"{source}: {'.'.join(map(str, loc))}: {message}" for loc, message in query_problems(gate)]
+    problems = [validation_problems([{"loc": loc[1:], "msg": message, "type": "value_error"}], KayentaConfig,
+                                    origins.config)[0] if loc[:1] == ("config",)
+                else f"{source}: {'.'.join(map(str, loc))}: {message}" for loc, message in query_problems(gate)]
     if problems:
         raise GateError(problems)
     unsupported = []

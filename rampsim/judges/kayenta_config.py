@@ -31,7 +31,8 @@ import enum
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, StrictBool, ValidationError, field_validator,
+                      model_validator)
 
 from rampsim.errors import InvalidPlanError
 from rampsim.plan.json_source import read_json
@@ -45,7 +46,6 @@ __all__ = [
 
 JUDGE_NAMES = ("NetflixACAJudge-v1.0", "dredd-v1.0")
 """Judge names accepted in ``judge.name``; both are judged with NetflixACAJudge-v1.0's rules."""
-
 
 class Direction(str, enum.Enum):
     """Which change fails the metric (``MetricDirection`` in ``BaseMetricClassifier.scala``)."""
@@ -94,6 +94,17 @@ class EffectSize(_Model):
     criticalDecrease: Optional[FiniteFloat] = Field(default=None, gt=0)
     measure: EffectMeasure = EffectMeasure.MEAN_RATIO
 
+    @model_validator(mode="after")
+    def _reachable(self) -> "EffectSize":
+        if self.measure is EffectMeasure.CLES:
+            beyond = [f"{name} {value:g}" for name in ("allowedIncrease", "criticalIncrease")
+                      for value in [getattr(self, name)] if value is not None and value > 1]
+            if beyond:
+                raise ValueError(f"{', '.join(beyond)}: the common-language effect size lies between 0 and 1, "
+                                 "so an increase bound above 1 could never be reached and the metric could never "
+                                 "fail on it")
+        return self
+
     @property
     def neutral(self) -> float:
         """The value of the measure when canary and baseline do not differ."""
@@ -117,9 +128,9 @@ class CanaryAnalysis(_Model):
 
     direction: Direction = Direction.EITHER
     nanStrategy: NanStrategy = NanStrategy.REMOVE
-    critical: bool = False
-    mustHaveData: bool = False
-    muted: bool = False
+    critical: StrictBool = False       # a bool as JSON writes it: "yes" or 0 is refused, not read as true or false
+    mustHaveData: StrictBool = False
+    muted: StrictBool = False
     effectSize: EffectSize = EffectSize()
     outliers: Outliers = Outliers()
 
@@ -229,12 +240,33 @@ class KayentaConfig(_Model):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"metric names must be unique; given twice: {', '.join(map(repr, twice))}")
+        weights = self.classifier.groupWeights
         used = {g for m in self.metrics for g in m.groups}
-        unused = [g for g in self.classifier.groupWeights if g not in used]
+        unused = [g for g in weights if g not in used]
         if unused:
             raise ValueError(f"classifier.groupWeights: no metric is in group {', '.join(map(repr, unused))}, "
                              "so its weight could never be earned")
+        scored = list(dict.fromkeys(g for m in self.metrics if not m.analysis.muted for g in m.groups))
+        silent = [g for g in weights if g not in scored]
+        if silent:
+            raise ValueError(f"classifier.groupWeights: every metric of group {', '.join(map(repr, silent))} is "
+                             "muted, so its weight could never be earned")
+        unweighted = [g for g in scored if g not in weights]
+        total = sum(weights.values())
+        if scored and not unweighted and total < 100 - 1e-9:
+            raise ValueError(f"classifier.groupWeights add up to {total:g}, not 100, and every group is weighted: "
+                             f"a canary whose every metric passes would score {total:g} (Kayenta's UI requires "
+                             "weights adding up to 100)")
         return self
+
+    def weightless(self) -> list[str]:
+        """The scored metrics in no weighted group when the weights already add up to 100: unweighted groups share
+        nothing, so these metrics can lower the score only by failing critically (Kayenta accepts it; its own
+        judge tests do it)."""
+        weights = self.classifier.groupWeights
+        if sum(weights.values()) < 100 - 1e-9:
+            return []
+        return [m.name for m in self.metrics if not m.analysis.muted and not any(g in weights for g in m.groups)]
 
     def metric(self, name: str) -> KayentaMetric:
         """The metric called ``name``."""

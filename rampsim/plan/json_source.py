@@ -147,9 +147,10 @@ def parse_json_data(text: str, filename: str) -> Any:
 
 
 def read_json(path: Union[str, Path]) -> Document:
-    """The JSON file at ``path`` (:func:`parse_json`); :class:`SourceError` naming it when it cannot be read."""
+    """The JSON file at ``path`` (:func:`parse_json`; a leading byte-order mark is skipped, as Jackson and rampsim's
+    YAML reader skip it); :class:`SourceError` naming it when it cannot be read."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
