@@ -16,13 +16,16 @@ from rampsim.calibration.fit import calibrate
 from rampsim.cli import main
 from rampsim.experiment.mix import single_scenario_mix
 from rampsim.experiment.sweep import sweep
-from rampsim.plan import plan_from_text
+from rampsim.plan import plan_from_text, with_overrides
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate
 from rampsim.sim.config import traffic_config
+from rampsim.telemetry import Telemetry
+from tests.gates_helpers import corpus
 from tests.sim_helpers import REFERENCE, realistic_reference
 
 START = 1_740_787_200  # 2025-03-01T00:00:00Z
+CORPUS_ARGO = corpus("argo") / "AliyunContainerService__gitops-demo__analysis.yaml"
 
 
 def simulated_history(days: float, seed: int):
@@ -206,14 +209,14 @@ def test_calibrate_refuses_outputs_it_cannot_write_before_reading_the_history(tm
 def test_backtest_prints_the_history_next_to_the_simulation(one_day, capsys):
     assert main(["backtest", str(REFERENCE), "--replay", str(one_day), "--replicates", "20"]) == 0
     out = capsys.readouterr().out
-    assert "A/A backtest of ramp-phase-50k on 6 windows of 4 h" in out
+    assert "A/A backtest of ramp-phase-50k on 6 windows of 4h" in out
     assert "history:" in out and "simulation:" in out and "under the model calibrated on this history" in out
 
 
 def test_a_history_shorter_than_a_ramp_is_unavailable(tmp_path, capsys):
     short = write_history(tmp_path / "short.csv.gz", simulated_history(2 / 24, seed=1))
     assert main(["backtest", str(REFERENCE), "--replay", str(short), "--replicates", "5"]) == 5
-    assert "holds no whole 4-hour ramp window" in capsys.readouterr().err
+    assert "holds no whole 4h ramp window" in capsys.readouterr().err
 
 
 def test_an_unreadable_recording_is_unavailable_and_a_missing_range_is_a_usage_error(tmp_path, capsys):
@@ -271,3 +274,64 @@ def test_the_fit_reports_history_plan_reads_back_histories_of_any_length(days):
     calibrating two weeks of history failed in the report, and more than 30 days (the longest plan) too."""
     plan = history_plan(realistic_reference(), days * 86400.0 + 10.0)
     assert plan.duration == min(days * 86400.0 + 15.0, 30 * 86400.0)
+
+
+def test_a_counter_reset_in_the_history_does_not_move_the_fitted_load(one_day_telemetry, reference_plan):
+    """A reset was differenced raw: one huge negative increment took the fitted average from 11,866/s to 4,736/s
+    with a negative interval end. Read as a restart from zero (as the gate reads it), every increment is the same."""
+    history = Telemetry(one_day_telemetry.layout, one_day_telemetry.time, one_day_telemetry.counters.copy(),
+                        one_day_telemetry.gauges.copy())
+    reset = 3000
+    history.counters[reset:] -= history.counters[reset - 1]
+    plain, after_reset = (calibrate(reference_plan, t).load.average for t in (one_day_telemetry, history))
+    assert after_reset.value == pytest.approx(plain.value, rel=1e-9) and after_reset.low > 0
+
+
+def test_the_diurnal_peak_is_placed_on_the_clock_whatever_hour_the_history_starts(reference_plan):
+    """``peak_at`` was measured from the history's first scrape: a history starting at 06:00 of a service
+    peaking at 16:00 gave a peak at 10:00. The plan's own ramp start is kept."""
+    plan = with_overrides(history_plan(reference_plan, 2 * 86400), {
+        "traffic.load": {"shape": "diurnal", "average": "12000/s", "peak": "20000/s", "peak_at": "16h", "start": "0s"}})
+    telemetry = simulate(plan, seed=5, engine_factory=None).telemetry
+    six = int(6 * 3600 / plan.telemetry.scrape_interval)
+    late = Telemetry(telemetry.layout, telemetry.time[six:] - telemetry.time[six], telemetry.counters[six:],
+                     telemetry.gauges[six:])
+    fit = calibrate(reference_plan, late, start=6 * 3600.0)
+    assert fit.load.shape == "diurnal"
+    assert fit.load.peak_at.low <= 16 * 3600 <= fit.load.peak_at.high, fit.load.peak_at
+    load = fit.traffic(with_overrides(reference_plan, {"traffic.load.start": "9h"}))["load"]
+    assert load["start"] == "9h" and load["shape"] == "diurnal"
+
+
+def test_the_fit_report_simulates_no_rule_of_the_plan(one_day, tmp_path, reference_plan):
+    """A rule whose window and sustain outlast a short history made the fit report's simulated history an invalid
+    plan (exit 3 blaming the user's valid plan): nothing judges that history, so it has no rules."""
+    plan = history_plan(with_overrides(reference_plan, {"rules.error_rate_rollback.window": "1h"}), 1800)
+    assert not plan.rules and plan.duration == 1800
+
+
+def test_backtest_leaves_out_windows_without_the_arms_data_and_marks_gapped_ones(reference_plan):
+    """Windows where the arm has no sample were judged and held as false rollbacks; a window with a gap is judged as
+    the gate would judge it, and counted apart."""
+    history = simulated_history(1, seed=3)
+    n = reference_plan.n_scrapes
+    history.counters[:n] = np.nan     # all of the first window (and the second's first scrape, which it shares)
+    history.counters[2 * (n - 1) + 5: 2 * (n - 1) + 125] = np.nan    # 30 minutes missing in the third
+    result = backtest(reference_plan, history, seed=0)
+    assert result.empty == 1 and len(result.windows) == 5
+    assert [w.missing for w in result.windows] == [1, 120, 0, 0, 0]
+    assert len(result.complete) == 3
+
+
+def test_backtest_judges_an_imported_gate_with_its_controllers_semantics(tmp_path, reference_plan):
+    """The history side ran the reference engine on an imported gate's plan (which has no rules of its own), so
+    every window advanced whatever the gate said; it now runs the plan's own engine, as the simulated side does."""
+    from rampsim.gates.plan_sections import load_gated_plan
+
+    assert main(["import", "argo", str(CORPUS_ARGO), "-o", str(tmp_path / "argo.yaml")]) == 0
+    plan = load_gated_plan(tmp_path / "argo.yaml")
+    history = simulated_history(plan.duration / 86400 * 2 + 0.01, seed=2)
+    base = history.layout.arm("baseline")
+    history.errors[:, base] = history.requests[:, base] * 0.3    # 30% errors: the gate's success rate fails
+    result = backtest(plan, history, seed=0)
+    assert result.windows and all(w.decision == "rollback" for w in result.windows), result.windows

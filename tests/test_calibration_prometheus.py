@@ -363,7 +363,7 @@ def test_backtest_command_against_prometheus(plan, plan_path, history, read, ser
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     n = len(expected.windows)
-    assert lines[0] == f"A/A backtest of compact-history on {n} windows of 4 h (split seed 0):"
+    assert lines[0] == f"A/A backtest of compact-history on {n} windows of 4h (split seed 0):"
     assert lines[1].startswith(f"  history:    {stops} stopped of {n}: false-rollback rate {stops / n:.1%} [")
     assert re.match(r"  simulation: \d+ stopped of 4 healthy ramps under the model calibrated on this history: ",
                     lines[2])

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from rampsim.engine import DecisionEngine, Engine
+from rampsim.engine import Engine
 from rampsim.engine.events import AlertFired, Decision
 from rampsim.engine.metrics import carried_forward, corrected_counters
 from rampsim.plan.schema import Plan
@@ -40,6 +40,7 @@ class WindowVerdict:
     time: Optional[float]             # seconds into the window
     source: str
     alerts: tuple[tuple[str, float], ...]   # (rule, seconds into the window) of every alert fired
+    missing: int = 0                  # scrapes of the window without the arm's requests (the gate saw a gap)
 
     @property
     def stopped(self) -> bool:
@@ -52,10 +53,16 @@ class Backtest:
 
     windows: tuple[WindowVerdict, ...]
     seed: int
+    empty: int = 0      # windows left out: not one scrape of the arm's requests in them
 
     @property
     def false_rollbacks(self) -> int:
         return sum(w.stopped for w in self.windows)
+
+    @property
+    def complete(self) -> tuple[WindowVerdict, ...]:
+        """The windows in which the gate missed no scrape of the arm's requests."""
+        return tuple(w for w in self.windows if not w.missing)
 
     def rule_counts(self) -> dict[str, int]:
         """Windows in which each rule fired at least once, and windows stopped by each decision source."""
@@ -140,15 +147,26 @@ def _judge(engine: Engine, telemetry: Telemetry) -> tuple[Optional[Decision], li
 
 
 def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline",
-             engine_factory: Callable[[Plan], Engine] = DecisionEngine) -> Backtest:
-    """The gate of ``plan`` on every whole ramp-length window of ``history`` (see the module docstring).
+             engine_factory: Optional[Callable[[Plan], Engine]] = None) -> Backtest:
+    """The gate of ``plan`` on every whole ramp-length window of ``history`` (see the module docstring), judged
+    by ``engine_factory`` (by default the plan's own: the reference engine, or its imported gate's, as a
+    rehearsal judges it). A window without one scrape of the arm's requests is left out (counted in
+    :attr:`Backtest.empty`); one with some missing is judged as the gate would judge it, and marked.
 
     Window ``j`` splits its traffic with ``SeedSequence(seed, spawn_key=(j,))``, so a window's
     verdict does not depend on how many windows the history holds.
     """
+    if engine_factory is None:
+        from rampsim.sim.simulation import plan_engine
+        engine_factory = plan_engine
     n = plan.n_scrapes
-    verdicts = []
+    verdicts, empty = [], 0
+    present = np.isfinite(history.requests[:, history.layout.arm(arm)]).all(axis=-1)
     for j, first in enumerate(range(0, len(history) - n + 1, n - 1)):
+        seen = int(present[first:first + n].sum())
+        if not seen:
+            empty += 1
+            continue
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(j,)))
         window = split_window(plan, history, first, rng, arm)
         decision, alerts = _judge(engine_factory(plan), window)
@@ -156,6 +174,6 @@ def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline
             start=float(history.time[first] - history.time[0]),
             decision=decision.kind.value if decision else "none",
             time=decision.time if decision else None, source=decision.source if decision else "",
-            alerts=tuple((a.rule, a.time) for a in alerts)))
-    return Backtest(tuple(verdicts), seed)
+            alerts=tuple((a.rule, a.time) for a in alerts), missing=n - seen))
+    return Backtest(tuple(verdicts), seed, empty)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from rampsim.calibration.estimators import DAY
 from rampsim.calibration.fit import Calibration, calibrate, with_traffic
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.plan import Plan, with_overrides
@@ -51,12 +52,13 @@ class Comparison:
 
 def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration`` (at most the
-    longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no checkpoints."""
+    longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no rules, no checkpoints (nothing judges it: a
+    rule's window may be longer than a short history)."""
     interval = plan.telemetry.scrape_interval
     seconds = max(interval, min(round(duration / interval), MAX_DURATION // interval) * interval)
     written = f"{positional(seconds, 12)}s"
     return with_overrides(plan, {"phases": [{"name": "history", "weight": weight, "duration": written}],
-                                 "checkpoints": {}, "final_gate.at": written})
+                                 "rules": {}, "checkpoints": {}, "final_gate.at": written})
 
 
 def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:
@@ -94,7 +96,8 @@ def compare(plan: Plan, calibration: Calibration, history: Telemetry, arm: str =
     """The calibrated model against ``history`` (see the module docstring)."""
     from rampsim.sim import simulate
 
-    simulated_plan = history_plan(with_traffic(plan, calibration), calibration.duration)
+    simulated_plan = with_overrides(history_plan(with_traffic(plan, calibration), calibration.duration),
+                                    {"traffic.load.start": f"{positional(calibration.start % DAY)}s"})  # its clock
     run = simulate(simulated_plan, seed=seed, engine_factory=None)
     observed, simulated = per_minute(history, arm), per_minute(run.telemetry, "baseline")
     units = {"requests": "requests per minute", "error_rate": "error rate", "p99": "P99 latency (s)"}
@@ -106,7 +109,7 @@ def compare(plan: Plan, calibration: Calibration, history: Telemetry, arm: str =
         series.append(SeriesComparison(name, unit, o, s, autocorrelation(observed[name]),
                                        autocorrelation(simulated[name]),
                                        float(ks.statistic) if ks else np.nan, float(ks.pvalue) if ks else np.nan))
-    refit = calibrate(simulated_plan, run.telemetry, arm="baseline")
+    refit = calibrate(simulated_plan, run.telemetry, arm="baseline", start=calibration.start)
     bursts = {"requests": (calibration.requests.bursts.count, refit.requests.bursts.count),
               "errors": (calibration.errors.bursts.count, refit.errors.bursts.count),
               "latency": (calibration.latency.latent.bursts.count, refit.latency.latent.bursts.count)}

@@ -23,6 +23,7 @@ from rampsim.calibration.estimators import (
     ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors, fit_health,
     fit_latency, fit_requests,
 )
+from rampsim.engine.metrics import corrected_counters
 from rampsim.plan import Plan, with_overrides
 from rampsim.telemetry import Telemetry
 from rampsim.units import positional
@@ -47,6 +48,7 @@ class Calibration:
     duration: float
     arm: str
     data_problems: tuple[str, ...] = ()   # what the history's counts hold that the model cannot
+    start: float = 0.0                    # the history's first scrape, unix seconds (its clock time of day)
 
     def estimates(self) -> dict[str, Estimate]:
         """Every estimate by its path in the ``traffic:`` section."""
@@ -101,8 +103,9 @@ class Calibration:
         the plan's own."""
         traffic: dict[str, Any] = copy.deepcopy(plan.traffic or {})
         known = math.isfinite
-        if known(self.load.average.value):
-            traffic["load"] = self.load.as_config()
+        if known(self.load.average.value):   # when the plan's ramp starts is the plan's, not the history's
+            start = {"start": traffic["load"]["start"]} if "start" in (traffic.get("load") or {}) else {}
+            traffic["load"] = {**self.load.as_config(), **start}
         segments = dict(traffic.get("segments") or {})
         if self.shares:   # the history's request shares (none without requests: the plan's stay)
             percents = [round(share * 100, 4) for share in self.shares]
@@ -134,15 +137,18 @@ class Calibration:
 
 
 def _increments(values: np.ndarray) -> np.ndarray:
-    return np.diff(values, axis=0, prepend=np.full((1,) + values.shape[1:], np.nan))
+    """Per-tick increments of cumulative counters, a counter reset read as a restart from zero (as PromQL's
+    ``increase`` reads it); ``NaN`` where either sample is missing."""
+    return np.diff(corrected_counters(values), axis=0, prepend=np.full((1,) + values.shape[1:], np.nan))
 
 
-def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline") -> Calibration:
-    """The traffic model of ``history``'s ``arm`` (see the module docstring)."""
+def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: float = 0.0) -> Calibration:
+    """The traffic model of ``history``'s ``arm`` (see the module docstring); ``start`` is the history's first
+    scrape in unix seconds, which places it in the day for the diurnal fit."""
     layout = history.layout
     a = layout.arm(arm)
     dt = layout.scrape_interval
-    times = history.time
+    times = start + history.time
     requests = _increments(history.requests[:, a])
     errors = _increments(history.errors[:, a])
     buckets = _increments(history.latency_bucket[:, a])
@@ -162,7 +168,8 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline") -> Calibrat
                        health=health, segments=layout.segments, shares=tuple(float(s) for s in shares),
                        instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm,
                        data_problems=tuple(count_problems(requests, dt, "requests")
-                                           + count_problems(errors, dt, "errors", dispersion=False)))
+                                           + count_problems(errors, dt, "errors", dispersion=False)),
+                       start=float(start))
 
 
 def with_traffic(plan: Plan, calibration: Calibration) -> Plan:

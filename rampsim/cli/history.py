@@ -150,7 +150,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if loaded is None:
         return code
     plan, _, history = loaded
-    calibration = calibrate(plan, history.telemetry, arm=args.arm)
+    calibration = calibrate(plan, history.telemetry, arm=args.arm, start=history.grid.start)
     text = traffic_yaml(plan, calibration)
     if args.output == "-":
         sys.stdout.write(text)
@@ -188,19 +188,40 @@ def run_backtest(args: argparse.Namespace) -> int:
     plan, _, history = loaded
     result = backtest(plan, history.telemetry, seed=args.seed, arm=args.arm)
     if not result.windows:
-        print(f"rampsim: history unavailable: {history.duration / 3600:.1f} h holds no whole "
-              f"{plan.duration / 3600:g}-hour ramp window", file=sys.stderr)
+        why = (f"its {result.empty} whole {format_value(plan.duration, Kind.DURATION)} window(s) hold no scrape of "
+               f"the {args.arm} arm's requests" if result.empty else
+               f"{format_value(history.duration, Kind.DURATION)} holds no whole "
+               f"{format_value(plan.duration, Kind.DURATION)} ramp window")
+        print(f"rampsim: history unavailable: {why}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    simulated_plan = plan if args.as_is else with_traffic(plan, calibrate(plan, history.telemetry, arm=args.arm))
+    simulated_plan = plan if args.as_is else with_traffic(plan, calibrate(plan, history.telemetry, arm=args.arm,
+                                                                                  start=history.grid.start))
     simulated = sweep(simulated_plan, single_scenario_mix("healthy"), replicates=args.replicates, seed=args.seed,
                       workers=args.workers)
     stops, n = result.false_rollbacks, len(result.windows)
     low, high = wilson(np.array([stops]), np.array([n]))
     row = simulated.summary().iloc[0]
     model = "the plan's own traffic model" if args.as_is else "the model calibrated on this history"
-    print(f"A/A backtest of {plan.name} on {n} windows of {plan.duration / 3600:g} h (split seed {args.seed}):")
+    print(f"A/A backtest of {plan.name} on {n} windows of {format_value(plan.duration, Kind.DURATION)} "
+          f"(split seed {args.seed}):")
     print(f"  history:    {stops} stopped of {n}: false-rollback rate {stops / n:.1%} "
           f"[{low[0]:.1%}, {high[0]:.1%}]")
+    if result.empty:
+        print(f"              ({result.empty} window(s) without one scrape of the {args.arm} arm's requests left out)")
+    gapped = [w for w in result.windows if w.missing]
+    if gapped:
+        whole = result.complete
+        whole_stops = sum(w.stopped for w in whole)
+        print(f"              {len(gapped)} window(s) miss scrapes, {sum(w.stopped for w in gapped)} of them stopped "
+              "(a gate may hold on missing data)" + (
+                  f"; over the {len(whole)} complete window(s): {whole_stops / len(whole):.1%} "
+                  f"[{wilson(np.array([whole_stops]), np.array([len(whole)]))[0][0]:.1%}, "
+                  f"{wilson(np.array([whole_stops]), np.array([len(whole)]))[1][0]:.1%}]" if whole else ""))
+    if int(row["healthy_runs"]) == 0:
+        print(f"  simulation: none of the {args.replicates} simulated ramps under {model} is healthy: its SLO calls "
+              "every one an incident, so there is no false-rollback rate to compare (see `rampsim rehearse` of "
+              "the calibrated plan)")
+        return 0
     print(f"  simulation: {int(row['false_rollbacks'])} stopped of {int(row['healthy_runs'])} healthy ramps under "
           f"{model}: {row['false_rollback_rate']:.1%} [{row['false_rollback_low']:.1%}, "
           f"{row['false_rollback_high']:.1%}]")
