@@ -435,6 +435,32 @@ def test_too_short_histories_return_fallbacks(ticks):
     assert health.duration.fallback and not health.detected
 
 
+def test_a_history_too_short_for_the_persistent_process_invents_no_bursts():
+    """Ten minutes of history detected 'bursts' (x1.1-x1.3 of noise) and wrote a measured rate of 144 a day beside
+    the default multiplier x10, which simulated peaks of a million requests a second: the whole burst block now
+    falls back, flagged, with the persistent process it cannot be told from."""
+    for seed in range(20):
+        t, counts = requests_history(np.random.default_rng(seed), 40, STRONG)
+        _, fit = fit_requests(t, counts[:, 0])
+        bursts = fit.bursts
+        assert fit.sd.fallback and all(e.fallback for e in (bursts.per_day, bursts.multiplier, bursts.duration))
+        assert bursts.per_day.value == 0.0, bursts.per_day
+        assert "too short to tell bursts" in bursts.per_day.note or "no expected level" in bursts.per_day.note, seed
+
+
+def test_missing_scrapes_do_not_inflate_the_burst_rate():
+    """The rate divided the bursts seen by the valid ticks alone while a burst across a missing scrape still counted
+    whole: half the scrapes missing at random tripled it (51 a day to 184). Short gaps count as observed time; a
+    long outage, in which no burst can be seen, does not."""
+    rng = np.random.default_rng(21)
+    t, counts = requests_history(rng, 2 * TICKS_PER_DAY, REQUESTS)
+    whole = fit_requests(t, counts[:, 0])[1].bursts.per_day
+    gappy = counts[:, 0].copy()
+    gappy[np.random.default_rng(22).random(len(gappy)) < 0.5] = np.nan
+    halved = fit_requests(t, gappy)[1].bursts.per_day
+    assert halved.low <= whole.value <= halved.high and whole.low <= halved.value <= whole.high, (whole, halved)
+
+
 def test_zero_counts_and_all_missing_never_crash():
     n = TICKS_PER_DAY // 2
     zeros = np.zeros((n, 3))

@@ -897,16 +897,38 @@ def _clopper_pearson(x: int, n: int) -> tuple[float, float]:
     return low, high
 
 
-def _burst_fit(measures: _Measures, det: _Detection, n_valid: int, dt: float, coincident: Optional[int]) -> BurstFit:
-    """Burst parameters from the detected bursts (interval methods in the module docstring)."""
+def _observed_ticks(valid: np.ndarray, bridge: int = DETECTION_WINDOW) -> int:
+    """Ticks in which a burst could start and be seen: the valid ones, and the missing ones in gaps of at most
+    ``bridge`` ticks between two valid ones (a burst there still shows on the valid ticks around it; a long
+    outage hides its bursts, so it does not count)."""
+    index = np.flatnonzero(valid)
+    if len(index) == 0:
+        return 0
+    gaps = np.diff(index) - 1
+    return len(index) + int(gaps[gaps <= bridge].sum())
+
+
+def _burst_fallback(note: str, threshold: float) -> BurstFit:
+    return BurstFit(_fallback("burst_per_day", note), _fallback("burst_duration", note),
+                    _fallback("burst_multiplier", note, 1.0), _fallback("burst_spread", note),
+                    _fallback("burst_common", note, 0.0, 1.0), 0, threshold)
+
+
+def _burst_fit(measures: _Measures, det: _Detection, valid: np.ndarray, dt: float, coincident: Optional[int],
+               unusable: str = "") -> BurstFit:
+    """Burst parameters from the detected bursts (interval methods in the module docstring); every one the stated
+    default, with the note ``unusable``, when the history cannot tell bursts from its persistent variation."""
     count = len(det.starts)
+    n_valid = int(valid.sum())
     threshold = math.exp(det.k * math.sqrt(det.level_var + det.typical_noise)) if math.isfinite(det.k) else math.inf
-    if n_valid < 10:
-        note = "history too short to look for bursts" if n_valid else "no scrape of the history holds this series"
-        return BurstFit(_fallback("burst_per_day", note), _fallback("burst_duration", note),
-                        _fallback("burst_multiplier", note, 1.0), _fallback("burst_spread", note),
-                        _fallback("burst_common", note, 0.0, 1.0), 0, threshold)
-    days = n_valid * dt / DAY
+    if n_valid < 10 or unusable:
+        note = unusable or ("history too short to look for bursts" if n_valid
+                            else "no scrape of the history holds this series")
+        return _burst_fallback(note, threshold)
+    if count and not np.isfinite(measures.log_multiplier).any():   # a rate without a size would invent bursts
+        return _burst_fallback(f"{count} burst(s) detected, none covering the three ticks a multiplier needs: "
+                               "bursts left out", threshold)
+    days = _observed_ticks(valid) * dt / DAY
     low, high = _garwood(count)
     per_day = Estimate(count / days, low / days, high / days, "exact Poisson (Garwood) on detected bursts",
                        note="" if count else "no burst detected")
@@ -1040,16 +1062,16 @@ def _common_share(core: _Core, first: np.ndarray, second: np.ndarray, scale: Sca
                     "block jackknife on the cross-arm covariance ratio, t")
 
 
-def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks: int
-         ) -> tuple[LatentFit, Optional[_Core], _Detection]:
-    """Detect and mask bursts, fit the persistent process and the jitter, then measure the bursts."""
+def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks: int,
+         absent: str = "no scrape of the history holds this series") -> tuple[LatentFit, Optional[_Core], _Detection]:
+    """Detect and mask bursts, fit the persistent process and the jitter, then measure the bursts; ``absent`` says
+    why no tick is usable when none is."""
     det = _detect(prepared.detect, prepared.detect_noise)
     values, noise = prepared.make(det.mask)
     core = _core(values, noise, dt, prepared.scale, max_blocks)
     n_valid = int((np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)).sum())
     if core is None:
-        note = (f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed" if n_valid
-                else "no scrape of the history holds this series")
+        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed" if n_valid else absent
         sd, tau, jitter = _fallback("sd", note), _fallback("correlation_time", note), _fallback("jitter", note)
         detected, sd2, phi, jitter_var, k = False, 0.0, 0.0, det.level_var, 0
     else:
@@ -1070,7 +1092,11 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
             union = det.mask | other_det.mask
             common = _common_share(core, _column_mean(prepared.make(union)[0]), _column_mean(other.make(union)[0]),
                                    prepared.scale)
-    fit = LatentFit(sd, tau, jitter, common, _burst_fit(measures, det, n_valid, dt, coincident),
+    valid = np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)
+    unusable = "" if core is not None else absent if not n_valid else (
+        f"history too short to tell bursts from the persistent variation: {n_valid} valid ticks, at least "
+        f"{MIN_TICKS} needed")
+    fit = LatentFit(sd, tau, jitter, common, _burst_fit(measures, det, valid, dt, coincident, unusable),
                     n_valid, int((det.mask & np.isfinite(prepared.detect)).sum()), k)
     return fit, core, det
 
@@ -1091,7 +1117,11 @@ def fit_latent(observed: ArrayLike, base: ArrayLike, dt: float = 15.0, *, trials
     ``(observed, base)`` on the same ticks: it gives the ``common`` shares.
     """
     second = _ratio_prepared(other[0], other[1], other_trials) if other is not None else None
-    return _fit(_ratio_prepared(observed, base, trials), dt, second, max_blocks)[0]
+    present = np.isfinite(np.asarray(observed, dtype=float)).any()
+    absent = ("no expected level to compare the counts with (the load or the error rate could not be fitted: "
+              "too few ticks outside bursts)" if present and not np.isfinite(np.asarray(base, dtype=float)).any()
+              else "no scrape of the history holds this series")
+    return _fit(_ratio_prepared(observed, base, trials), dt, second, max_blocks, absent)[0]
 
 
 def _burst_ticks(observed: np.ndarray, base: np.ndarray, trials: Optional[np.ndarray] = None) -> np.ndarray:
