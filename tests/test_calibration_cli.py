@@ -335,3 +335,25 @@ def test_backtest_judges_an_imported_gate_with_its_controllers_semantics(tmp_pat
     history.errors[:, base] = history.requests[:, base] * 0.3    # 30% errors: the gate's success rate fails
     result = backtest(plan, history, seed=0)
     assert result.windows and all(w.decision == "rollback" for w in result.windows), result.windows
+
+
+def test_a_history_scraped_less_often_than_the_plan_says_so(reference_plan):
+    """Scraped every 30 s against a 15 s plan, no two consecutive scrapes were present and the notes blamed a
+    missing series ('no scrape of the history holds this series'); the notes now name the cause and the fix."""
+    history = simulated_history(0.25, seed=1)
+    history.counters[1::2] = np.nan
+    notes = calibrate(reference_plan, history).notes()
+    assert any("scrapes are 30s apart, the plan's 15s" in n and "telemetry.scrape_interval: 30s" in n
+               for n in notes), notes
+
+
+def test_segment_names_yaml_would_read_as_other_types_are_written_quoted(reference_plan):
+    from rampsim.calibration.traffic_yaml import traffic_yaml
+
+    plan = with_overrides(reference_plan, {"traffic.segments": {"on": {"share": "40%", "error_rate": "0.1%"},
+                                                                "2": {"share": "35%", "error_rate": "0.1%"},
+                                                                "x#y": {"share": "25%", "error_rate": "0.1%"}},
+                                           "telemetry.segments": ["on", "2", "x#y"]})
+    history = simulate(history_plan(plan, 3600), seed=1, engine_factory=None).telemetry
+    section = yaml.safe_load(traffic_yaml(plan, calibrate(plan, history)))["traffic"]
+    assert list(section["segments"]) == ["on", "2", "x#y"]

@@ -311,6 +311,14 @@ def test_diurnal_load_is_recognised_and_located():
 
 
 @pytest.mark.slow
+def test_a_day_of_scrapes_from_midnight_to_the_last_before_the_next_covers_a_day():
+    """00:00:00 to 23:59:45 holds 5,760 scrapes, whose increments span a day less one scrape: it was fitted flat."""
+    rng = np.random.default_rng(3)
+    t, counts = requests_history(rng, TICKS_PER_DAY - 1, NONE, average=200.0, peak=320.0)
+    load = fit_load(t, counts[:, 0].sum(axis=1))
+    assert load.shape == "diurnal" and load.peak_at.contains(16 * 3600.0)
+
+
 def test_flat_load_is_not_mistaken_for_diurnal():
     """The diurnal test has size 1%: flat histories of two days come out flat at a rate consistent with 99%."""
     shapes = []

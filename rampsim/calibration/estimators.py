@@ -379,7 +379,7 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
     span = float(tv.max() - tv.min() + dt)
     method = "block jackknife, t"
     average_flat = Estimate(float(flat[0]), *_jackknife(flat[0], flat[1:]), method)
-    if span < DAY - 1e-6:
+    if span < DAY - dt - 1e-6:   # a day's scrapes from midnight to the last one before the next hold a day
         return LoadFit("flat", average_flat, average_flat,
                        _fallback("peak_at", "history shorter than a day: flat load assumed", 0.0, DAY),
                        math.nan, dt, (float(flat[0]), 0.0, 0.0))

@@ -142,6 +142,21 @@ def _increments(values: np.ndarray) -> np.ndarray:
     return np.diff(corrected_counters(values), axis=0, prepend=np.full((1,) + values.shape[1:], np.nan))
 
 
+def _sparse_scrapes(requests: np.ndarray, dt: float) -> list[str]:
+    """A note when the history's scrapes of the arm's requests are farther apart than the plan's: an increment needs
+    two consecutive scrapes, so most of such a history cannot be used."""
+    present = np.flatnonzero(np.isfinite(requests).any(axis=-1))
+    if len(present) < 3:
+        return []
+    spacing = float(np.median(np.diff(present))) * dt
+    if spacing < 1.5 * dt:
+        return []
+    usable = int((np.diff(present) == 1).sum())
+    return [f"the history's scrapes are {positional(spacing)}s apart, the plan's {positional(dt)}s: an increment "
+            f"needs two consecutive scrapes, so {usable:,} of {len(present):,} are usable; calibrate against a plan "
+            f"with telemetry.scrape_interval: {positional(spacing)}s"]
+
+
 def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: float = 0.0) -> Calibration:
     """The traffic model of ``history``'s ``arm`` (see the module docstring); ``start`` is the history's first
     scrape in unix seconds, which places it in the day for the diurnal fit."""
@@ -167,7 +182,8 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
     return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
                        health=health, segments=layout.segments, shares=tuple(float(s) for s in shares),
                        instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm,
-                       data_problems=tuple(count_problems(requests, dt, "requests")
+                       data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt)
+                                           + count_problems(requests, dt, "requests")
                                            + count_problems(errors, dt, "errors", dispersion=False)),
                        start=float(start))
 

@@ -33,29 +33,38 @@ _UNITS = {"error_rate": (100.0, "%"), "health_check_failure": (100.0, "%"), "p99
           "peak_at": (1.0, "s")}
 
 
+def _scalar(value: Any) -> str:
+    """``value`` as YAML writes it on one line (quoted where a plain scalar would read back as something else)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    if text.endswith("\n...") or text.endswith("..."):
+        text = text.rsplit("\n", 1)[0].strip()
+    return text
+
+
 def _emit(data: Any, path: str, comments: dict[str, str], indent: int, lines: list[str]) -> None:
     pad = "  " * indent
     for key, value in data.items():
         here = f"{path}.{key}" if path else str(key)
         note = f"   # {comments[here]}" if here in comments else ""
+        name = _scalar(str(key))   # a segment named 'on' or '2' is a string, not true or 2
         if isinstance(value, dict) and value:
-            lines.append(f"{pad}{key}:{note}")
+            lines.append(f"{pad}{name}:{note}")
             _emit(value, here, comments, indent + 1, lines)
         else:
             value = float(f"{value:.4g}") if isinstance(value, float) else value
-            text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-            if text.endswith("\n...") or text.endswith("..."):
-                text = text.rsplit("\n", 1)[0].strip()
-            lines.append(f"{pad}{key}: {text}{note}")
+            lines.append(f"{pad}{name}: {_scalar(value)}{note}")
 
 
 def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     """The ``traffic:`` section of ``plan`` with ``calibration`` written over it, commented."""
     comments = {f"traffic.{path}": _interval(estimate, *_UNITS.get(path.rsplit(".", 1)[-1], (1.0, "")))
                 for path, estimate in calibration.estimates().items()}
-    comments["traffic.load.shape"] = (f"daily cycle p = {calibration.load.p_value:.2g}"
-                                      if not math.isnan(calibration.load.p_value) else "history shorter than a day")
-    comments["traffic.service.normal_load"] = "the history's average rate over the plan's instances"
+    load = calibration.load
+    comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if not math.isnan(load.p_value)
+                                      else load.peak_at.note or "history shorter than a day")
+    comments["traffic.service.normal_load"] = ("the history's average rate over the plan's instances"
+                                               if math.isfinite(load.average.value)
+                                               else f"the plan's own (no load fitted: {load.average.note})")
 
     lines = [f"# rampsim calibrate: {plan.name}, arm {calibration.arm}, {calibration.duration / 86400:.2f} days "
              f"of history ({calibration.ticks:,} complete scrapes).",
