@@ -240,6 +240,27 @@ def test_a_sequential_criterion_without_data_is_inconclusive_never_a_pass():
     assert first_terminal_decision(run(DecisionEngine(plan), earlier)).kind.value == "advance"
 
 
+def test_a_missing_or_damaged_first_scrape_drops_its_interval_not_the_rule():
+    """The value was inconclusive wherever the plain cumulative metric was, and one missing or damaged sample at the
+    first scrape made it so for the whole ramp: the sequential rule never fired on a canary with 10x the errors
+    (a hold at the final gate). Now its interval drops out, as the test drops it, in both engines."""
+    plan = gate({"metric": "error_rate", "compare": "baseline", "test": "sequential", "op": ">", "threshold": "5%"},
+                {"metric": "error_rate", "compare": "baseline", "test": "sequential", "op": "<=", "threshold": "5%"})
+    for damage in ("none", "scrape 0 missing", "canary errors at scrape 0 damaged", "scrape 40 damaged"):
+        telemetry = noisy_canary(5, 10.0, 1.0)
+        canary_errors = telemetry.layout.channels("errors", arm=telemetry.layout.arm("canary")).ravel()
+        if damage == "scrape 0 missing":
+            telemetry.counters[0] = np.nan
+        elif damage == "canary errors at scrape 0 damaged":
+            telemetry.counters[0, canary_errors[0]] = -1.0
+        elif damage == "scrape 40 damaged":
+            telemetry.counters[40, canary_errors[0]] = -1.0
+        decision = first_terminal_decision(run(DecisionEngine(plan), telemetry))
+        assert (decision.kind.value, decision.source) == ("rollback", "rule:regression"), damage
+        assert CompiledGates([plan]).judge([telemetry]).named()[0] == (decision.kind.value, decision.time,
+                                                                       decision.source), damage
+
+
 # -- plans ---------------------------------------------------------------------------------------------------
 
 PLAN_WITH_PROBLEMS = """\

@@ -36,6 +36,7 @@ from rampsim.engine.events import (
 from rampsim.engine.metrics import (
     Aggregator, Series, aggregate_groups, evaluate, gauge_channel, increments, is_scalar_measure, plan_channels,
     batch_intervals, latency_differences, scalar_finisher, sequential_inputs, sequential_known, sequential_p_values,
+    sequential_traffic,
     without_damaged_gauges,
 )
 from rampsim.engine.schedule import window_starts
@@ -122,6 +123,7 @@ class DecisionEngine:
         self._times: list[float] = []
         self._times_of: Optional[np.ndarray] = None
         self._sequential_inputs: dict[Measurement, np.ndarray] = {}    # per interval, from the first
+        self._sequential_traffic: dict[Measurement, np.ndarray] = {}   # each arm's, summed up to each scrape
         self._sequential_values: dict[Measurement, tuple[int, float]] = {}   # the latest tick's p-value
         self._latency_differences: dict[Measurement, np.ndarray] = {}          # per complete batch, from the first
 
@@ -262,14 +264,19 @@ class DecisionEngine:
         if latest is not None and latest[0] == tick:
             return latest[1]
         value = _NAN
-        if sequential_known(series, measurement, np.array([0]), np.array([tick]))[0]:
-            inputs = self._sequential_inputs.get(measurement)
-            done = 0 if inputs is None else len(inputs)
-            if done < tick:
-                new = sequential_inputs(series, measurement, np.arange(done + 1, tick + 1))
-                inputs = new if inputs is None else np.concatenate([inputs, new])
-                self._sequential_inputs[measurement] = inputs
-            assert inputs is not None  # tick >= 1 when the window holds an interval
+        inputs = self._sequential_inputs.get(measurement)
+        done = 0 if inputs is None else len(inputs)
+        if done < tick:
+            new = sequential_inputs(series, measurement, np.arange(done + 1, tick + 1))
+            inputs = new if inputs is None else np.concatenate([inputs, new])
+            self._sequential_inputs[measurement] = inputs
+        traffic = self._sequential_traffic.get(measurement, np.zeros((1, 2)))
+        if inputs is not None and len(traffic) <= tick:   # cumulative traffic after each interval, from the start
+            more = np.cumsum(sequential_traffic(measurement, inputs[len(traffic) - 1:tick]), axis=0) + traffic[-1]
+            traffic = np.concatenate([traffic, more])
+            self._sequential_traffic[measurement] = traffic
+        if tick > 0 and sequential_known(series, measurement, np.array([tick]), traffic[tick][None, :])[0]:
+            assert inputs is not None  # tick >= 1: its intervals' inputs are computed
             differences = None
             if measurement.metric_definition.sequential == "latency":  # complete batches' ratios, computed once
                 batch = batch_intervals(measurement, series.layout)

@@ -47,8 +47,9 @@ baseline's" (:mod:`rampsim.judges.sequential`):
 
 The value at a scrape uses the intervals up to it and no others, so judging a scrape alone (the
 step engine) and every scrape at once (the compiled judge) give the same floats. It is
-inconclusive where the plain cumulative metric of either arm is (no traffic yet, a missing
-sample at the scrape, damage), so missing data never passes a criterion.
+inconclusive at a scrape missing (or with a damaged) sample the test reads on either arm, and until
+both arms have had traffic in usable intervals (:func:`sequential_known`), so missing data never
+passes a criterion; a gap or damage earlier drops its intervals only.
 
 *Guarantee*: on a canary no worse than ``1 + margin`` times the baseline, the probability
 that the p-value *ever* falls to ``alpha`` during the ramp is at most ``alpha``, however
@@ -79,7 +80,7 @@ __all__ = [
     "Series", "increments", "carried_forward", "corrected_counters", "histogram_quantile", "histogram_quantile_scalar",
     "aggregate_groups", "read_channels", "without_damaged_gauges", "plan_channels", "Aggregator", "finish",
     "scalar_finisher", "evaluate", "is_scalar_measure", "sequential_inputs", "sequential_p_values",
-    "sequential_known", "batch_intervals", "latency_differences", "LATENCY_RATIO_BOUND", "BETS_TUNED_FOR",
+    "sequential_known", "sequential_traffic", "batch_intervals", "latency_differences", "LATENCY_RATIO_BOUND", "BETS_TUNED_FOR",
 ]
 
 LATENCY_RATIO_BOUND = 16.0
@@ -399,10 +400,11 @@ def _sequential(series: Series, measurement: Measurement, start: np.ndarray, end
     firsts, which = np.unique(start, return_inverse=True)
     length = max(int((end - start).max(initial=0)), 1)
     ticks = np.minimum(firsts[:, None] + np.arange(1, length + 1), len(series.time) - 1)
-    inputs = sequential_inputs(series, measurement, ticks.ravel())
-    p_value = sequential_p_values(measurement, inputs.reshape(len(firsts), length, -1), series.layout)
-    values = p_value[which.ravel(), np.clip(end - start - 1, 0, length - 1)]
-    return np.where(sequential_known(series, measurement, start, end), values, np.nan)
+    inputs = sequential_inputs(series, measurement, ticks.ravel()).reshape(len(firsts), length, -1)
+    p_value = sequential_p_values(measurement, inputs, series.layout)
+    at = (which.ravel(), np.clip(end - start - 1, 0, length - 1))
+    traffic = np.cumsum(sequential_traffic(measurement, inputs), axis=1)[at]
+    return np.where((end > start) & sequential_known(series, measurement, end, traffic), p_value[at], np.nan)
 
 
 def sequential_inputs(series: Series, measurement: Measurement, ends: np.ndarray) -> np.ndarray:
@@ -467,12 +469,28 @@ def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: La
     return at_intervals(test, batch, inputs.shape[-2]).p_value
 
 
-def sequential_known(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Where a sequential test's value over ``[start, end]`` is conclusive: the window holds an interval and the
-    plain metric over it is known on both arms (traffic, no missing sample at its ends, no damage)."""
-    canary, baseline = measurement.compared
-    return (end > start) & np.isfinite(_plain(series, canary, start, end)) & \
-        np.isfinite(_plain(series, baseline, start, end))
+def sequential_traffic(measurement: Measurement, inputs: np.ndarray) -> np.ndarray:
+    """``(..., 2)``: each arm's traffic in each interval of :func:`sequential_inputs` ``(..., columns)`` (its
+    requests, or its latency observations), 0 in an interval with a missing or damaged input (which contributes
+    nothing to the test)."""
+    with np.errstate(invalid="ignore"):
+        usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged sample) is not
+    if measurement.metric_definition.sequential == "count":
+        arms = inputs[..., [1, 3]]                # errors, requests, baseline errors, baseline requests
+    else:
+        half = inputs.shape[-1] // 2              # cumulative buckets: the largest counts them all
+        arms = np.stack([inputs[..., :half].max(axis=-1), inputs[..., half:].max(axis=-1)], axis=-1)
+    return np.where(usable[..., None], arms, 0.0)
+
+
+def sequential_known(series: Series, measurement: Measurement, end: np.ndarray, traffic: np.ndarray) -> np.ndarray:
+    """Where a sequential test's value at scrapes ``end`` is conclusive: every sample the test reads at the scrape is
+    present and undamaged on both arms, and both arms had traffic (``traffic`` ``(windows, 2)``: the sums of
+    :func:`sequential_traffic` over the window's intervals) in intervals the test could use. A missing or damaged
+    sample earlier in the window drops its intervals only, as the test drops them."""
+    groups = aggregate_groups(series.layout, measurement)
+    present = np.isfinite(series.increase(groups, end, end)).all(axis=1)
+    return present & (traffic > 0).all(axis=-1)
 
 
 def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarray,
