@@ -276,6 +276,7 @@ rules:
   batched_trend: {metric: p99, compare: baseline, test: sequential, batch: 1m, peak: 1m, op: "<=", threshold: 5%}
   batched_comparison: {metric: error_rate, compare: baseline, as: ratio, batch: 1m, op: ">", threshold: 2}
   empty_batch: {metric: error_rate, compare: baseline, test: sequential, batch: 0s, op: "<=", threshold: 5%}
+  bare_margin: {metric: error_rate, compare: baseline, test: sequential, margin: 10, op: "<=", threshold: 5%}
 final_gate:
   at: 20m
   criteria:
@@ -293,7 +294,8 @@ def test_nonsense_comparisons_are_refused_with_file_and_line():
     expected = {4: "compares it with itself", 5: "revenue_delta already compares", 6: "needs 'as'",
                 7: "write op '<' or '<='", 8: "drop min_requests", 9: "written as a percentage, e.g. '+10%'",
                 10: "it has no 'peak'",
-                11: "'batch' is a sequential test's", 12: "must be positive", 19: "not an SLO objective"}
+                11: "'batch' is a sequential test's", 12: "must be positive",
+                13: "a margin is written as a percentage, e.g. '10%'", 20: "not an SLO objective"}
     assert len(problems) == len(expected)
     for problem, (line, words) in zip(problems, expected.items()):
         assert problem.startswith(f"compared.yaml:{line}: ") and words in problem, problem

@@ -274,6 +274,9 @@ class Measurement(_Model):
     def _margin(cls, value: Any) -> Optional[float]:
         if value is None:
             return value
+        if _bare_number_at_least_one(value):
+            raise ValueError(f"a margin is written as a percentage, e.g. '10%' (the null allows the canary 10% "
+                             f"worse than the baseline); the bare number {value!r} would read as {value!r} times 100%")
         try:
             margin = parse(value, Kind.RATIO)
         except UnitError as exc:
