@@ -119,3 +119,15 @@ def test_dashboard_shows_the_reference_plans_rules_and_checkpoints(sampling_refe
                   "Segment C:", "ALL RULES HOLD — CONTINUING RAMP", "ALERTS FIRING — error_rate_warning",
                   "STATUS: ROLLBACK to 0%"):
         assert label in text, label
+
+
+def test_a_ramp_that_ends_undecided_is_neither_a_stop_nor_a_false_alarm(tmp_path, capsys):
+    """A final gate that continues on a pass leaves the ramp undecided: the report said the gate 'stopped the ramp
+    at the end' and called it a false alarm to review; it is an outcome of its own (exit 1: no decision)."""
+    plan = tmp_path / "continues.yaml"
+    plan.write_text(VALIDATION.read_text().replace("  at: 20m\n", "  at: 20m\n  on_pass: continue\n", 1))
+    assert main(["rehearse", str(plan), "--out", str(tmp_path / "out")]) == 1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "the ramp ended without a terminal decision" in report
+    assert "CONTINUE at 00:20:00 (final_gate: PASS)" in report
+    assert "false alarm" not in report and "stopped the ramp" not in report

@@ -6,12 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from rampsim.experiment.chunks import Chunk, SweepSpec, compile_grid, run_chunk
+from rampsim.experiment.chunks import KINDS, Chunk, SweepSpec, compile_grid, run_chunk
 from rampsim.experiment.axes import parse_axis
 from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult, quantile_interval
 from rampsim.experiment.sweep import sweep
-from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
+from rampsim.experiment.tally import TRUTHS, Tally, harm_interval, histogram_quantiles
 from tests.sim_helpers import MIX_SMALL, validation
 
 GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,3m"]
@@ -87,7 +87,8 @@ def synthetic_chunk(seed: int, scenario: int, start: int, replicates: int = 10) 
     incident = rng.random(replicates) < 0.5
     environment = ~incident & (rng.random(replicates) < 0.4)
     start_time = np.where(incident, rng.integers(0, 40, replicates) * 15.0 + 7.5, np.nan)
-    return Chunk(scenario, start, kind, time, source, harmed, harmed * 2, incident, environment, start_time)
+    onset = np.where(incident | environment, rng.integers(0, 200, replicates) * 15.0, np.nan)  # some stops before it
+    return Chunk(scenario, start, kind, time, source, harmed, harmed * 2, incident, environment, start_time, onset)
 
 
 SYNTHETIC = [synthetic_chunk(i, i % len(SCENARIOS), 10 * (i // len(SCENARIOS))) for i in range(60)]
@@ -122,7 +123,9 @@ def test_the_delay_histogram_is_compacted_as_it_grows_and_counts_every_catch():
     table = SweepResult.from_chunks(SYNTHETIC, [{}] * GATES, SCENARIOS, SOURCES, {}, REFERENCE).runs
     runs = SweepResult.from_runs(table, pd.DataFrame({"gate": range(GATES)}), scenarios=SCENARIOS, sources=SOURCES)
     assert runs.tally.equals(REFERENCE)   # the runs table and the chunks are tallied alike
-    caught = runs.runs[runs.runs["incident"] & runs.runs["decision"].isin(["hold", "rollback"])]
+    table = runs.runs
+    caught = table[table["incident"] & table["decision"].isin(["hold", "rollback"])
+                   & ~(table["decision_time"] < table["fault_start"])]   # a stop before the fault is no catch
     delays = caught["decision_time"] - caught["incident_start"]
     assert count.sum() == len(caught)
     expected = delays.groupby([caught["gate"], caught["scenario"].map(SCENARIOS.index), delays]).size()
@@ -214,3 +217,19 @@ def test_a_sweep_tallies_every_chunk_whatever_the_order_it_finishes_in(kept):
     for chunk in reversed(chunks):
         backwards.fold(chunk)
     assert backwards.equals(kept.tally)
+
+
+def test_a_stop_before_the_first_fault_is_a_false_rollback_not_a_catch():
+    """A gate stopping an incident scenario before its fault acted reacted to noise on a healthy release: it was
+    counted as catching the incident (with a negative detection delay), flattering noisy gates."""
+    kind = np.array([[KINDS.index("rollback"), KINDS.index("rollback")]], np.int8)
+    time = np.array([[480.0, 3720.0]])                    # the first gate at 8 min, the second after the fault
+    chunk = Chunk(0, 0, kind, time, np.zeros((1, 2), np.int16), np.zeros((1, 2)), np.zeros((1, 2)),
+                  np.array([True]), np.array([False]), np.array([3660.0]), np.array([3600.0]))
+    tally = Tally.empty(2, SCENARIOS, SOURCES)
+    tally.fold(chunk)
+    healthy, incident = TRUTHS.index("healthy"), TRUTHS.index("incident")
+    assert tally.outcomes[0, 0, healthy].sum() == 1 and tally.outcomes[0, 0, incident].sum() == 0
+    assert tally.outcomes[1, 0, incident].sum() == 1 and tally.outcomes[1, 0, healthy].sum() == 0
+    cell, value, count = tally.delays
+    assert cell.tolist() == [1 * len(SCENARIOS)] and value.tolist() == [60.0] and count.tolist() == [1]

@@ -55,10 +55,11 @@ __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks
            "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
 
 CHUNK_SIZE = 10
-_CHUNK_FORMAT = 3  # a header (the sweep key, the position), a checksum, environment incidents; older: recomputed
+_CHUNK_FORMAT = 4  # a header (the sweep key, the position), a checksum, environment incidents, fault onsets;
+#                    older: recomputed
 _CHECKSUM_SIZE = 32  # a sha256 digest after the npz bytes
 _IN_FLIGHT = 512  # chunks submitted to the executor ahead of those folded (enough to keep a cluster busy)
-_PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "environment", "incident_start")
+_PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "environment", "incident_start", "onset")
 
 
 class SweepInterrupted(Interrupted):
@@ -127,6 +128,7 @@ class Chunk:
     incident: np.ndarray       # (replicates,) ground truth: an incident the gate must stop (Truth.counted)
     environment: np.ndarray    # (replicates,) an environment incident reported on its own (Truth.environment)
     incident_start: np.ndarray  # (replicates,) NaN when healthy
+    onset: np.ndarray           # (replicates,) when an incident's first fault began acting (NaN when healthy)
 
     @property
     def stop(self) -> int:
@@ -271,7 +273,9 @@ def run_chunk(spec: SweepSpec, gates: Gates, scenario: int, start: int, stop: in
                  exposed=np.stack([served_until(times, run.canary_requests, t) for run, t in zip(runs, verdicts.time)]),
                  incident=np.array([run.truth.counted for run in runs]),
                  environment=np.array([run.truth.environment for run in runs]),
-                 incident_start=np.array([run.truth.start if run.truth.counted else np.nan for run in runs]))
+                 incident_start=np.array([run.truth.start if run.truth.counted else np.nan for run in runs]),
+                 onset=np.array([run.truth.onset if run.truth.incident and run.truth.onset is not None else np.nan
+                                 for run in runs]))
 
 
 # -- the driver side --------------------------------------------------------------------

@@ -57,6 +57,7 @@ import pandas as pd
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
+from rampsim.engine.events import TIME_TOLERANCE
 from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
 from rampsim.plan.schema import Plan
 
@@ -68,8 +69,9 @@ RECOMMENDATION_RULE = ("lowest cost; on a tie, fastest median detection, then le
 
 _CONFIDENCE = 0.95
 _RUN_COLUMNS = {"gate": "integer", "scenario": None, "replicate": "integer", "incident": "boolean",
-                "environment": "boolean", "incident_start": "numeric", "decision": None, "decision_time": "numeric",
-                "source": None, "harmed": "numeric", "exposed": "numeric", "detection_delay": "numeric"}
+                "environment": "boolean", "incident_start": "numeric", "fault_start": "numeric", "decision": None,
+                "decision_time": "numeric", "source": None, "harmed": "numeric", "exposed": "numeric",
+                "detection_delay": "numeric"}
 TALLY_FILE, RUNS_FILE = "tally.npz", "runs.csv.gz"
 _T = TypeVar("_T")
 
@@ -353,8 +355,8 @@ def _runs(chunks: Sequence[Chunk], n_gates: int, scenarios: Sequence[str], sourc
     """The runs of ``chunks`` as a table, one row per gate and replicate, sorted by gate, scenario and replicate."""
     columns: dict[str, list[np.ndarray]] = {k: [] for k in
                                             ("gate", "scenario", "replicate", "incident", "environment",
-                                             "incident_start", "decision", "decision_time", "source", "harmed",
-                                             "exposed")}
+                                             "incident_start", "fault_start", "decision", "decision_time",
+                                             "source", "harmed", "exposed")}
     names, source_names = np.array(KINDS, dtype=object), np.array([*sources, ""], dtype=object)
     for chunk in chunks:
         n = len(chunk.incident)
@@ -364,13 +366,15 @@ def _runs(chunks: Sequence[Chunk], n_gates: int, scenarios: Sequence[str], sourc
         columns["incident"].append(np.repeat(chunk.incident, n_gates))
         columns["environment"].append(np.repeat(chunk.environment, n_gates))
         columns["incident_start"].append(np.repeat(chunk.incident_start, n_gates))
+        columns["fault_start"].append(np.repeat(chunk.onset, n_gates))
         columns["decision"].append(names[chunk.kind.reshape(-1)])
         columns["decision_time"].append(chunk.time.reshape(-1))
         columns["source"].append(source_names[chunk.source.reshape(-1)])
         columns["harmed"].append(chunk.harmed.reshape(-1))
         columns["exposed"].append(chunk.exposed.reshape(-1))
     runs = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
-    runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]),
+    early = runs["decision_time"] < runs["fault_start"] - TIME_TOLERANCE   # a false alarm before any fault acted
+    runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]) & ~early,
                                        runs["decision_time"] - runs["incident_start"], np.nan)
     return runs.sort_values(["gate", "scenario", "replicate"], kind="stable").reset_index(drop=True)
 
@@ -402,8 +406,10 @@ def _read(path: Path, reader: Callable[[Path], _T]) -> _T:
 
 def _with_environment(runs: pd.DataFrame) -> pd.DataFrame:
     """``runs`` with an ``environment`` column: runs of a rampsim before attribution, which has none, counted
-    every breach of the SLO as an incident (``False`` throughout)."""
-    return runs if "environment" in runs else runs.assign(environment=False)
+    every breach of the SLO as an incident (``False`` throughout); and a ``fault_start`` column: runs of a rampsim
+    before it counted a stop before the first fault as a catch (``NaN`` throughout keeps their counts)."""
+    runs = runs if "environment" in runs else runs.assign(environment=False)
+    return runs if "fault_start" in runs else runs.assign(fault_start=np.nan)
 
 
 def _check_runs(runs: pd.DataFrame, path: Path) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rampsim.errors import DataUnavailable
+from rampsim.engine.events import TIME_TOLERANCE
 from rampsim.engine.judge import KINDS
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Tally:
         self._add(gate=np.tile(np.arange(gates), replicates), scenario=np.full(replicates * gates, chunk.scenario),
                   truth=np.repeat(truth, gates), kind=chunk.kind.reshape(-1), source=chunk.source.reshape(-1),
                   harmed=chunk.harmed.reshape(-1), time=chunk.time.reshape(-1),
-                  incident_start=np.repeat(chunk.incident_start, gates))
+                  incident_start=np.repeat(chunk.incident_start, gates), onset=np.repeat(chunk.onset, gates))
 
     @classmethod
     def of_runs(cls, runs: pd.DataFrame, gates: int, scenarios: Sequence[str], sources: Sequence[str]) -> "Tally":
@@ -103,18 +104,24 @@ class Tally:
                                                             runs["environment"].to_numpy(bool)),
                    kind=kind, source=source,
                    harmed=runs["harmed"].to_numpy(float), time=runs["decision_time"].to_numpy(float),
-                   incident_start=runs["incident_start"].to_numpy(float))
+                   incident_start=runs["incident_start"].to_numpy(float),
+                   onset=runs["fault_start"].to_numpy(float) if "fault_start" in runs else np.full(len(runs), np.nan))
         return tally
 
     def _add(self, *, gate: np.ndarray, scenario: np.ndarray, truth: np.ndarray, kind: np.ndarray,
-             source: np.ndarray, harmed: np.ndarray, time: np.ndarray, incident_start: np.ndarray) -> None:
+             source: np.ndarray, harmed: np.ndarray, time: np.ndarray, incident_start: np.ndarray,
+             onset: np.ndarray) -> None:
         """Count runs given as flat arrays (one element per gate and replicate); ``source`` -1 or
-        ``len(sources)``: none."""
+        ``len(sources)``: none. A stop before an incident's first fault acted (``onset``) is counted as a false
+        rollback of a healthy run: the gate reacted to a release still healthy."""
         harmed = np.asarray(harmed, float)
         if not np.array_equal(harmed, np.rint(harmed)) or (harmed < 0).any():
             raise ValueError("harm must count requests (whole numbers, zero or more)")
         whole = harmed.astype(np.int64)
         source = np.where(source < 0, self.outcomes.shape[-1] - 1, source)
+        with np.errstate(invalid="ignore"):
+            early = stopped_kinds()[kind] & (time < np.asarray(onset, float) - TIME_TOLERANCE)   # NaN: never early
+        truth = np.where(early, HEALTHY, truth)
         np.add.at(self.outcomes, (gate, scenario, truth, kind, source), 1)
         np.add.at(self.harm, (gate, scenario, truth), whole)
         np.add.at(self.harm_squares, (gate, scenario, truth), whole.astype(object) ** 2)

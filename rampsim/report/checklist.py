@@ -17,7 +17,7 @@ from rampsim.sim.clock import clock
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 
-__all__ = ["checkpoint_log", "timeline", "go_no_go", "truth_comparison", "achieved", "target", "advanced_to"]
+__all__ = ["checkpoint_log", "timeline", "go_no_go", "undecided", "truth_comparison", "achieved", "target", "advanced_to"]
 
 _DECISION_BOXES = (("continue", "Continue"), ("hold", "Hold"), ("rollback", "Abort"), ("advance", "Advance"))
 
@@ -122,12 +122,21 @@ def _describe(event: Event, kinds: dict[str, Kind]) -> str:
     return f"DECISION    {event.kind.value.upper()} to {format_value(event.weight, Kind.RATIO)} canary: {event.reason}"
 
 
+def undecided(run: Run) -> str:
+    """Why a run that reached no terminal decision ended where it did: its last decision, if any."""
+    last = next((e for e in reversed(run.events) if isinstance(e, Decision)), None)
+    if last is None:
+        return "no checkpoint or rule decided"
+    return (f"the last decision, {last.kind.value.upper()} at {clock(last.time)} ({last.reason}), "
+            "does not end a ramp")
+
+
 def go_no_go(run: Run) -> list[str]:
     """The final GO/NO-GO and its rationale."""
     o = run.outcome
     decision = first_terminal_decision(run.events)
     if decision is None or o.decision is None or o.time is None:
-        return ["NO-GO: the ramp ended without a decision", "Rationale: no checkpoint or rule decided."]
+        return ["NO-GO: the ramp ended without a terminal decision", f"Rationale: {undecided(run)}."]
     if o.decision is DecisionKind.ADVANCE:
         return [f"GO: AUTO-ADVANCE TO {advanced_to(decision.weight).upper()}",
                 f"Rationale: {o.reason} at {clock(o.time)}; every success criterion held."]

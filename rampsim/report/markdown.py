@@ -16,7 +16,7 @@ from rampsim.engine.events import (
     AlertFired, CheckpointReport, Decision, DecisionKind, Status, first_terminal_decision,
 )
 from rampsim.report.checklist import (
-    achieved, advanced_to, go_no_go, note_label, target, timeline, truth_comparison, unreached,
+    achieved, advanced_to, go_no_go, note_label, target, timeline, truth_comparison, undecided, unreached,
 )
 from rampsim.report.readings import summary
 from rampsim.sim.clock import clock
@@ -125,9 +125,14 @@ def _outcome_section(run: Run) -> list[str]:
                 f"All success criteria held for the whole window: the gate auto-advances to {advanced_to(weight)}.",
                 "",
                 *_boxes(readiness(run)), ""]
+    if o.decision is None:
+        return ["## Outcome", "", f"The ramp ended without a terminal decision: {undecided(run)}. Nothing advanced "
+                "the canary and nothing stopped it; a ramp left at its last weight needs a person to decide.", "",
+                *_boxes(["Decide by hand: advance or roll back, reading the checkpoint log above",
+                         "Make the plan decide: a final gate whose on_pass advances (and on_fail holds or rolls back)"]),
+                ""]
     faults = run.scenario.faults
-    when = clock(o.time) if o.time is not None else "the end"
-    lines = ["## Remediation plan", "", f"The gate stopped the ramp at {when}: {o.reason or 'no decision'}.", ""]
+    lines = ["## Remediation plan", "", f"The gate stopped the ramp at {clock(o.time or 0.0)}: {o.reason}.", ""]
     if faults:
         lines += ["Injected in this rehearsal (the root cause a real investigation would have to find):", ""]
         lines += [f"- {fault.describe()}" for fault in faults] + [""]

@@ -6,7 +6,9 @@ loop the canary gets no traffic after a rollback anyway. The verdict compares th
 decision with the ground truth: a healthy release should advance, an incident
 should be rolled back or held. An environment incident the plan reports on its own
 (:attr:`~rampsim.sim.truth.Truth.environment`) has neither: the verdict says whether
-the gate stopped it or let it run, and the outcome neither agrees nor disagrees.
+the gate stopped it or let it run, and the outcome neither agrees nor disagrees. A stop
+before the scenario's first fault began acting reacted to a release still healthy: it is a
+false alarm, whatever came later (:meth:`~rampsim.sim.truth.Truth.before_onset`).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class Outcome:
     harmed: float
     canary_requests: float
     verdict: str
+    before_fault: bool = False   # a false alarm on an incident scenario, before its first fault acted
 
     @property
     def agrees(self) -> bool:
@@ -56,6 +59,8 @@ class Outcome:
         return self.verdict in ENVIRONMENT_VERDICTS
 
     def describe(self) -> str:
+        if self.before_fault:
+            return "stopped the ramp before the fault began (a false alarm: the release was still healthy)"
         return VERDICTS[self.verdict]
 
 
@@ -77,18 +82,21 @@ def outcome(events: Sequence[Event], truth: Truth, times: np.ndarray, canary_req
     decision = decision if decision is not None else first_terminal_decision(list(events))
     until = np.array([np.nan if decision is None else decision.time])
     stopped = decision is not None and decision.kind is not DecisionKind.ADVANCE
-    if truth.environment:
+    early = stopped and decision is not None and truth.before_onset(decision.time)
+    if early:
+        verdict = "false-alarm"
+    elif truth.environment:
         verdict = "environment-stopped" if stopped else "environment-ran"
     elif truth.counted:
         verdict = "caught" if stopped else "missed"
     else:
         verdict = "false-alarm" if stopped else "advanced" if decision is not None else "undecided"
     delay: Optional[float] = None
-    if stopped and truth.counted:
+    if stopped and truth.counted and not early:
         assert decision is not None and truth.start is not None  # stopped means decided; an incident has a start
         delay = decision.time - truth.start
     return Outcome(decision=decision.kind if decision else None, time=decision.time if decision else None,
                    reason=decision.reason if decision else None, detection_delay=delay,
                    harmed=float(served_until(times, harmed, until)[0]),
                    canary_requests=float(served_until(times, canary_requests, until)[0]),
-                   verdict=verdict)
+                   verdict=verdict, before_fault=early)

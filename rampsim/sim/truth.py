@@ -34,6 +34,7 @@ from typing import Literal, Optional, Sequence
 
 import numpy as np
 
+from rampsim.engine.events import TIME_TOLERANCE
 from rampsim.engine.metrics import Series, evaluate
 from rampsim.engine.schedule import checkpoint_ticks, first_sustained, previous_checkpoints, window_starts
 from rampsim.faults import Fault
@@ -72,6 +73,12 @@ class Truth:
     telemetry: Telemetry
     cause: Optional[Cause] = None
     environment_incidents: Literal["separate", "incident"] = "separate"
+    onset: Optional[float] = None    # when the first fault began acting (None without faults)
+
+    def before_onset(self, time: Optional[float]) -> bool:
+        """Whether a decision at ``time`` came before any fault acted: on an incident, a stop then reacted to a
+        release that was still healthy (a false alarm that happened to precede the incident), not to it."""
+        return self.incident and self.onset is not None and time is not None and time < self.onset - TIME_TOLERANCE
 
     @property
     def counted(self) -> bool:
@@ -110,7 +117,8 @@ def ground_truth(scenario: Scenario) -> Truth:
         breached = _judged(scenario)
         scenario.memo["truth"] = dataclasses.replace(
             breached, cause=_cause(scenario) if breached.incident else None,
-            environment_incidents=scenario.plan.slo.environment_incidents)
+            environment_incidents=scenario.plan.slo.environment_incidents,
+            onset=min((f.start for f in scenario.faults), default=None))
     truth: Truth = scenario.memo["truth"]
     return truth
 
