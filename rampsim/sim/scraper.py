@@ -4,7 +4,10 @@ It copies the service's true counters and gauges into the observed telemetry,
 through the telemetry faults: a *scrape gap* leaves the target arm's samples
 missing (``NaN``), a *scrape delay* records the state of some ticks earlier, a
 *counter reset* makes the target arm's counters restart from zero (the engine
-must correct for it, as PromQL's ``increase`` does).
+must correct for it, as PromQL's ``increase`` does). A delay never shows a state
+older than one already shown: when it begins, the samples hold the last state
+until the delayed one passes it (a lagging pipeline stalls, it does not count
+backwards; a backward step would read as a counter reset, phantom requests).
 
 :meth:`Scraper.scrape` records one tick as the closed loop reaches it;
 :meth:`Scraper.record` records every tick at once (the open loop), with the same floats.
@@ -38,6 +41,7 @@ class Scraper:
             self._counter_columns.append(counters)
             self._gauge_columns.append(gauges)
         self._offset = np.zeros(layout.n_counters)
+        self._shown = np.zeros(len(layout.arms), np.intp)   # the latest true tick each arm's samples have shown
         self._faithful = not (self.effects.gap.any() or self.effects.delay.any() or self.effects.reset.any())
 
     def record(self, counters: np.ndarray, gauges: np.ndarray) -> Telemetry:
@@ -51,11 +55,11 @@ class Scraper:
         observed_counters, observed_gauges = counters.copy(), gauges.copy()
         for a, (c_cols, g_cols) in enumerate(zip(self._counter_columns, self._gauge_columns)):
             lag = effects.delay[:, a].astype(np.intp)
-            source = np.maximum(ticks - lag, 0)
+            source = np.maximum.accumulate(np.maximum(ticks - lag, 0))   # never a state older than one shown
             rows = counters[source][:, c_cols]
             observed_gauges[:, g_cols] = gauges[source][:, g_cols]
             last_reset = np.maximum.accumulate(np.where(effects.reset[:, a], ticks, -1))
-            previous = np.maximum(ticks - 1 - lag[np.maximum(ticks - 1, 0)], 0)  # what scrape() offsets by
+            previous = np.concatenate([[0], source[:-1]])   # the state shown at the scrape before (what scrape() uses)
             offset = np.where((last_reset >= 0)[:, None], counters[previous[np.maximum(last_reset, 0)]][:, c_cols], 0.0)
             rows -= offset
             gap = effects.gap[:, a]
@@ -76,13 +80,13 @@ class Scraper:
         counter_row = counters[k].copy()
         gauge_row = gauges[k].copy()
         for a, (c_cols, g_cols) in enumerate(zip(self._counter_columns, self._gauge_columns)):
-            lag = int(effects.delay[k, a])
-            if lag:
-                source = max(k - lag, 0)
+            previous = int(self._shown[a]) if k > 0 else 0
+            source = max(k - int(effects.delay[k, a]), previous, 0)
+            self._shown[a] = source
+            if source != k:
                 counter_row[c_cols] = counters[source, c_cols]
                 gauge_row[g_cols] = gauges[source, g_cols]
             if effects.reset[k, a]:
-                previous = max(k - 1 - int(effects.delay[max(k - 1, 0), a]), 0)
                 self._offset[c_cols] = counters[previous, c_cols]
             counter_row[c_cols] -= self._offset[c_cols]
             if effects.gap[k, a]:
