@@ -360,3 +360,12 @@ def test_a_heatmap_of_three_axes_slices_through_the_recommended_gate(tmp_path):
     averaged = heatmap(summary, "b", "a").axes[0]
     assert "mean over the other parameters" in averaged.get_title()
     assert not any(t.get_text().startswith("★") for t in averaged.texts)
+
+
+def test_the_zoom_says_it_starts_at_the_first_alert_when_the_fault_came_after_the_decision(reference_plan):
+    """The title asked whether a fault came before the zoom's padded end: a fault 30 s after the decision made the
+    zoom 'from the fault' though it started at the first alert's breach (the shipped noise stops seed 0 at 8 min)."""
+    run = simulate(reference_plan, [parse_fault("error-rate:canary:+1.5%@8m30s")], seed=0)
+    assert first_terminal_decision(run.events).time == 480.0
+    (zoom,) = [ax for ax in timeline_chart(run).axes if ax.get_title().startswith("zoom")]
+    assert zoom.get_title().endswith("from the first alert to the decision"), zoom.get_title()

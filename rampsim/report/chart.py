@@ -219,7 +219,8 @@ def timeline_chart(run: Run) -> Figure:
         zoomed = panels[1]
         _clock(zoomed[0], *zoom, ticks=4)
         zoomed[0].set_title(f"zoom {_hhmm(zoom[0], 60)}–{_hhmm(zoom[1], 60)}: from the "
-                            f"{'fault' if _faults(run, zoom[1]) else 'first alert'} to the decision", fontsize=10)
+                            f"{'fault' if _faults(run, _zoom_end(run)) else 'first alert'} to the decision",
+                            fontsize=10)
         for ax in zoomed:
             ax.tick_params(labelleft=False)
         labels += _event_labels(zoomed[0], run, zoom, alerts=True)
@@ -388,13 +389,19 @@ def _faults(run: Run, end: float) -> list[float]:
     return sorted(window.start for window in run.scenario.effects.windows if window.start <= end)
 
 
+def _zoom_end(run: Run) -> float:
+    """Where the zoom's span ends, before its padding: the terminal decision, else the last alert, else the run's end."""
+    decision = first_terminal_decision(run.events)
+    alerts = [event for event in run.events if isinstance(event, AlertFired)]
+    return decision.time if decision is not None else (alerts[-1].time if alerts else float(run.telemetry.time[-1]))
+
+
 def _zoom_window(run: Run) -> Optional[tuple[float, float]]:
     """From the first fault (else the first alert's breach) to the terminal decision (else the last alert), padded;
     ``None`` when there is neither, or when that is most of the ramp."""
     end_of_run = float(run.telemetry.time[-1])
-    decision = first_terminal_decision(run.events)
     alerts = [event for event in run.events if isinstance(event, AlertFired)]
-    end = decision.time if decision is not None else (alerts[-1].time if alerts else end_of_run)
+    end = _zoom_end(run)
     starts = _faults(run, end) or [a.breach_start for a in alerts if a.time <= end][:1]
     if not starts or end - starts[0] > end_of_run / 2:
         return None
