@@ -20,11 +20,11 @@ from rampsim.engine.events import CheckpointReport, first_terminal_decision
 from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import Costs
 from rampsim.experiment.sweep import sweep
-from rampsim.plan import with_overrides
+from rampsim.plan import plan_from_text, with_overrides
 from rampsim.report.chart import timeline_chart
 from rampsim.report.operating_curve import operating_curve
 from rampsim.report.tradeoff import _box, detection_chart, heatmap, render, tradeoff_chart
-from tests.sim_helpers import MIX_SMALL, validation
+from tests.sim_helpers import MIX_SMALL, REFERENCE, validation
 
 WEIGHT = "canary weight (%)"
 FAULT_AT = 300.0
@@ -369,3 +369,20 @@ def test_the_zoom_says_it_starts_at_the_first_alert_when_the_fault_came_after_th
     assert first_terminal_decision(run.events).time == 480.0
     (zoom,) = [ax for ax in timeline_chart(run).axes if ax.get_title().startswith("zoom")]
     assert zoom.get_title().endswith("from the first alert to the decision"), zoom.get_title()
+
+
+def test_every_latency_quantile_a_criterion_reads_is_drawn_and_a_failed_checkpoint_names_its_criteria(tmp_path):
+    """A checkpoint held on its P95 criterion drew only a red checkpoint line: P95 folded into the P99 row, whose
+    lines were the rules' P99, so the criterion's dot was dropped. Each quantile now has its line and dot (on a log
+    axis when targets span a decade), and the checkpoint's label names the criteria that failed (a trend too)."""
+    text = REFERENCE.read_text().replace('p95: {metric: p95, op: "<", threshold: 200ms',
+                                         'p95: {metric: p95, op: "<", threshold: 20ms')
+    text = text.replace("threshold: 0.05%", "threshold: 0.4%")   # segment spread: the shipped noise stops at 8 min
+    run = simulate(plan_from_text(text, "p95.yaml"), seed=1)
+    figure = timeline_chart(run)
+    latency = full_column(figure)["latency (ms)"]
+    labels = {line.get_label() for line in latency.get_lines()}
+    assert {"P50 latency, cumulative", "P95 latency, cumulative", "P99.9 latency, cumulative"} <= labels, labels
+    assert latency.get_yscale() == "log"
+    texts = [t.get_text() for t in drawn_texts(figure)]
+    assert "cp2_30m FAIL (p95)" in texts, texts

@@ -146,27 +146,37 @@ class _Row:
         return textwrap.fill(self.name + (f" ({unit})" if unit else ""), 18)
 
 
+def _row_key(measure: Measurement) -> tuple:
+    """The row a measure is drawn in (a comparison with the baseline is a quantity of its own)."""
+    return (_ROWS.get(measure.metric, measure.metric.value), measure.definition, measure.compare, measure.contrast,
+            measure.test)
+
+
 def _rows(run: Run) -> list[_Row]:
     """The rows for the quantities the plan's rules, checkpoints and final gate read, in the plan's order."""
     rows: dict[tuple, _Row] = {}
-    criteria: dict[tuple, Measurement] = {}
+    criteria: dict[tuple, list[Measurement]] = {}
     for where, measure in run.plan.measures():
         if where.startswith("slo.") or measure.metric is Metric.ALERTS:
             continue
-        key = (_ROWS.get(measure.metric, measure.metric.value), measure.definition, measure.compare,
-               measure.contrast, measure.test)   # a comparison with the baseline is a quantity of its own
+        key = _row_key(measure)
         row = rows.setdefault(key, _Row(key[0], _drawn(measure).kind))
         if isinstance(measure, Rule):
             row.rules[where.split(".", 1)[1]] = measure
             if measure.measurement not in row.lines:
                 row.lines.append(measure.measurement)
-        else:
-            criteria.setdefault(key, _drawn(measure))
+        elif not measure.trend:   # a trend's ratio has no line here: its checkpoint's label names it when it fails
+            criteria.setdefault(key, []).append(_drawn(measure))
     for key, row in rows.items():
-        if not row.lines:
-            row.lines.append(criteria[key])
+        for quantity in criteria.get(key, []):   # each quantity a criterion reads (P50, P95...) has its line
+            if _shape(quantity) not in {_shape(m) for m in row.lines}:
+                row.lines.append(quantity)
+        if not row.lines:   # a row of trend criteria only
+            row.lines.append(_drawn(next(m for w, m in run.plan.measures() if _row_key(m) == key)))
         if key[2] is not None:   # a comparison with the baseline: named as one ("error rate ratio, canary vs ...")
             row.name = row.lines[0].label
+        elif len({m.quantile for m in row.lines}) > 1:   # several quantiles of one latency
+            row.name = "latency"
         elif row.name not in _ROWS.values():  # a row of one metric is named after its first line's metric
             row.name = row.lines[0].metric_definition.label(row.lines[0])
     return list(rows.values())
@@ -314,6 +324,10 @@ def _limits(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray]
     if not len(every):
         return
     low, high = float(every.min()), float(every.max())
+    if row.kind is Kind.DURATION and low > 0 and high / low > 10:   # 20 ms and 1 s targets both legible
+        ax.set_yscale("log")
+        ax.set_ylim(low / 1.5, high * 3)
+        return
     pad = (high - low) * 0.12 or abs(high) * 0.05 or 1.0
     ax.set_ylim(low - pad, high + 2 * pad)  # room above for the threshold labels
 
@@ -358,7 +372,10 @@ def _event_labels(ax: Axes, run: Run, span: tuple[float, float],
         events.append((window.start, f"fault: {window.fault.describe()}", _FAULT_COLOUR))
     for event in run.events:
         if isinstance(event, CheckpointReport):
-            events.append((event.time, f"{event.checkpoint} {event.status.value}", _STATUS_COLOURS[event.status]))
+            failed = [r.name for r in event.results if r.status is not Status.PASS]
+            because = f" ({', '.join(failed)})" if failed and event.status is not Status.PASS else ""
+            events.append((event.time, f"{event.checkpoint} {event.status.value}{because}",
+                           _STATUS_COLOURS[event.status]))
     if run.truth.incident and run.truth.start is not None:
         events.append((run.truth.start, "SLO breach begins (truth)", _FAULT_COLOUR))
     if alerts:
