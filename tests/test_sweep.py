@@ -1,5 +1,6 @@
 """Sweeps: exact probabilities, determinism across executors, resumption, monotonicity, errors."""
 import math
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -293,3 +294,25 @@ def test_sweep_and_report_commands(tmp_path, capsys, monkeypatch):
     kept = SweepResult.load(out)
     assert len(kept.runs) == 8 * len(kept.grid)
     pd.testing.assert_frame_equal(first, pd.read_csv(out / "summary.csv"))
+
+
+def test_report_html_diffs_against_the_swept_plan_only(tmp_path, capsys, monkeypatch):
+    """``sweep.json`` kept the plan's path as given (relative) and the report read whatever file was there: after an
+    edit, or from another directory, it named and diffed another plan. The path is now absolute and the plan's
+    digest recorded: a plan that is no longer the swept one gets a notice and no diff."""
+    plan = tmp_path / "val.yaml"
+    plan.write_text(VALIDATION.read_text())
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "sweep"
+    assert main(["sweep", "val.yaml", "--grid", "rules.error_rate_rollback.threshold=0.3%,1%", "--replicates", "4",
+                 "--workers", "1", "--out", str(out), "--no-progress"]) == 0
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["plan"] == str(plan) and len(meta["plan_digest"]) == 16
+    monkeypatch.chdir(out)
+    capsys.readouterr()
+    assert main(["report", str(out), "--html"]) == 0
+    assert "not the plan" not in capsys.readouterr().err and "differ from the plan" in (out / "report.html").read_text()
+    plan.write_text(VALIDATION.read_text().replace("threshold: 0.5%", "threshold: 7%", 1))
+    assert main(["report", str(out), "--html"]) == 0
+    assert "not the plan this sweep ran on (edited since" in capsys.readouterr().err
+    assert "differ from the plan" not in (out / "report.html").read_text()

@@ -203,13 +203,24 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _swept_plan(result: "SweepResult") -> "Optional[Plan]":
-    """The plan a saved sweep was run on, read again from its file; ``None`` when it is gone or invalid."""
+    """The plan a saved sweep was run on, read again from its file; ``None`` (with a notice) when it is gone,
+    invalid, or no longer the plan that was swept (its digest in ``sweep.json`` differs: edited since)."""
+    from rampsim.experiment.chunks import plan_digest
     from rampsim.plan import load_plan
 
+    path = str(result.meta.get("plan", ""))
     try:
-        return load_plan(str(result.meta.get("plan", "")))
+        plan = load_plan(path)
     except (PlanError, OSError):
+        print(f"rampsim: {path or 'the swept plan'}: cannot be read again: the report shows no diff against it",
+              file=sys.stderr)
         return None
+    digest = result.meta.get("plan_digest")
+    if digest is None or plan.source is None or plan_digest(plan.source.data) != digest:
+        print(f"rampsim: {path}: not the plan this sweep ran on (edited since, or another file of that name): the "
+              "report shows no diff against it", file=sys.stderr)
+        return None
+    return plan
 
 
 def _costs(text: str) -> "Costs":

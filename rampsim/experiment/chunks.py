@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from rampsim.sim.simulation import Fidelity
 
 __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "compile_grid", "local_executor",
-           "output_directory", "writing", "KINDS", "CHUNK_SIZE"]
+           "output_directory", "writing", "KINDS", "CHUNK_SIZE", "plan_digest"]
 
 CHUNK_SIZE = 10
 _CHUNK_FORMAT = 4  # a header (the sweep key, the position), a checksum, environment incidents, fault onsets;
@@ -468,9 +468,17 @@ def _manifest_key(manifest: Path) -> Optional[tuple[str, int]]:
     return key, scheme
 
 
+def plan_digest(data: Any) -> str:
+    """A digest of a plan's data (what ``sweep.json`` records, to recognise the swept plan when a report reads it
+    again)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def spec_metadata(spec: SweepSpec, mix: Mix) -> dict[str, Any]:
-    """What a results file records about how it was made."""
-    return {"plan": spec.plan_filename, "mix": mix.source or mix.name, "scenarios": [s for s, _ in spec.scenarios],
+    """What a results file records about how it was made: the plan's file as an absolute path, with its digest."""
+    plan = spec.plan_filename if spec.plan_filename.startswith("<") else os.path.abspath(spec.plan_filename)
+    return {"plan": plan, "plan_digest": plan_digest(spec.plan_data), "mix": mix.source or mix.name,
+            "scenarios": [s for s, _ in spec.scenarios],
             "shares": list(spec.shares), "grid": {a.path: list(a.values) for a in spec.axes},
             "replicates": spec.replicates, "seed": spec.seed, "fidelity": spec.fidelity, "key": spec.key,
             "draw_scheme": DRAW_SCHEME,
