@@ -355,7 +355,8 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     makes the log nearly unbiased), clipped to ``log`` :data:`RATE_RATIO_BOUND` either way, and the
     batches' ratios are judged by the mean test of :func:`latency_regression_test` against
     ``log(1 + margin)``. A batch joins when each arm's expected errors in it under the null, from
-    its requests and the error rate of the batches before it, reach :data:`MIN_NULL_ERRORS`
+    its requests and the lower of two past error rates (all the batches before it, and the last
+    one: after a burst the whole past's rate stays high for hours), reach :data:`MIN_NULL_ERRORS`
     (decided before its errors are seen; the first batch never joins); missing intervals are left
     out of their batch's sums. Unlike :func:`count_regression_test`, noise each arm has on its own
     (overdispersion, bursts, wander) only widens the ratios' spread, which the empirical-Bernstein
@@ -388,7 +389,9 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     errors_before = np.concatenate([before, np.cumsum(c + b, axis=-1)[..., :-1]], axis=-1)
     requests_before = np.concatenate([before, np.cumsum(n + m, axis=-1)[..., :-1]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        expected = np.minimum(n * (1 + margin), m) * errors_before / requests_before   # the fewer arm's, at the past rate
+        previous = np.concatenate([np.full(before.shape, np.nan), ((c + b) / (n + m))[..., :-1]], axis=-1)
+        rate = np.fmin(errors_before / requests_before, previous)   # the lower of the past's and the last batch's
+        expected = np.minimum(n * (1 + margin), m) * rate           # the fewer arm's errors at that rate
         ratio = np.log((c + 0.5) / n) - np.log((b + 0.5) / m)
     bound = math.log(RATE_RATIO_BOUND)
     joins = (n > 0) & (m > 0) & (requests_before > 0) & (expected >= MIN_NULL_ERRORS)
