@@ -17,13 +17,14 @@ import math
 import re
 
 import numpy as np
+from scipy import stats
 import pytest
 import yaml
 
 from rampsim.engine import DecisionEngine, first_terminal_decision
 from rampsim.engine.events import AlertFired, CheckpointReport, Status
 from rampsim.engine.judge import CompiledGates
-from rampsim.engine.metrics import Series, evaluate, plan_channels
+from rampsim.engine.metrics import Series, evaluate, latency_differences, plan_channels, sequential_p_values
 from rampsim.engine.promql import promql
 from rampsim.experiment.axes import expand, parse_axis
 from rampsim.faults import parse_fault
@@ -217,6 +218,24 @@ def test_the_latency_test_reads_each_interval_or_batch_quantile_log_ratio(slower
         assert (expected[-1] <= ALPHA) == regressed
     else:   # 26 batches are too few to find 1.5x through this noise; a true null is never rejected
         assert not (expected[-1] <= ALPHA and not regressed)
+
+
+def test_an_arm_with_few_requests_beyond_the_quantile_does_not_move_the_latency_test():
+    """Identical arms of 1,980 and 20 requests an interval: histogram_quantile of the smaller arm reads its tail
+    short (a P99 of 20 requests is its largest or second largest), and every run flagged the 'regression' (the
+    larger arm looked slower). An interval joins only with 10 requests beyond the quantile on each arm."""
+    rng = np.random.default_rng(4)
+    le = np.array(REFERENCE_LAYOUT.latency_buckets)
+    cdf = np.append(stats.norm.cdf((np.log(le[np.isfinite(le)]) - math.log(0.02)) / 0.4), 1.0)[:len(le)]
+    p = np.diff(np.concatenate([[0.0], cdf]))
+    sequential = measure(metric="p99", compare="baseline", test="sequential", op=">", threshold="5%")
+    for canary_n, baseline_n, joins in ((1980, 20, False), (1000, 10000, True)):
+        inputs = np.concatenate([np.cumsum(rng.multinomial(n, p / p.sum(), size=(50, 200)), axis=-1)
+                                 for n in (canary_n, baseline_n)], axis=-1).astype(float)
+        differences = latency_differences(sequential, inputs, REFERENCE_LAYOUT)
+        assert np.isfinite(differences).all() if joins else np.isnan(differences).all(), (canary_n, baseline_n)
+        p_values = sequential_p_values(sequential, inputs, REFERENCE_LAYOUT)
+        assert np.mean(p_values[:, -1] <= ALPHA) <= 0.1, (canary_n, baseline_n)
 
 
 def per_batch_buckets(telemetry, arm, size):
