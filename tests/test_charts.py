@@ -386,3 +386,18 @@ def test_every_latency_quantile_a_criterion_reads_is_drawn_and_a_failed_checkpoi
     assert latency.get_yscale() == "log"
     texts = [t.get_text() for t in drawn_texts(figure)]
     assert "cp2_30m FAIL (p95)" in texts, texts
+
+
+def test_an_imported_gates_timeline_draws_what_the_slo_judges_and_labels_only_the_analyses_that_did_not_pass():
+    """An imported gate reads its own queries, not the plan's measures: its timeline had the weight row alone, and
+    the 16 analyses' labels ran into each other. It now draws the SLO's quantities, and with more than 6
+    checkpoints only those that did not pass are labelled (the passing ones stay green lines)."""
+    from rampsim.gates.plan_sections import load_gated_plan
+
+    kayenta = load_gated_plan(REFERENCE.parent / "ramp-phase-50k-kayenta.yaml")
+    run = simulate(kayenta, seed=3)
+    figure = timeline_chart(run)
+    assert {"error rate (%)", "P99 latency (ms)", "availability (%)"} <= set(full_column(figure))
+    texts = [t.get_text() for t in drawn_texts(figure)]
+    assert not [t for t in texts if t.startswith("kayenta:analysis:")], texts
+    assert "ADVANCE → 100%" in texts and not overlapping(figure)

@@ -156,8 +156,12 @@ def _rows(run: Run) -> list[_Row]:
     """The rows for the quantities the plan's rules, checkpoints and final gate read, in the plan's order."""
     rows: dict[tuple, _Row] = {}
     criteria: dict[tuple, list[Measurement]] = {}
-    for where, measure in run.plan.measures():
-        if where.startswith("slo.") or measure.metric is Metric.ALERTS:
+    measures = [(w, m) for w, m in run.plan.measures() if m.metric is not Metric.ALERTS]
+    gate = [(w, m) for w, m in measures if not w.startswith("slo.")]
+    for where, measure in gate or measures:   # an imported gate reads its own queries: draw what the SLO judges
+        if where.startswith("slo."):
+            criteria.setdefault(_row_key(measure), []).append(_drawn(measure))
+            rows.setdefault(_row_key(measure), _Row(_row_key(measure)[0], _drawn(measure).kind))
             continue
         key = _row_key(measure)
         row = rows.setdefault(key, _Row(key[0], _drawn(measure).kind))
@@ -329,7 +333,10 @@ def _limits(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray]
         ax.set_ylim(low / 1.5, high * 3)
         return
     pad = (high - low) * 0.12 or abs(high) * 0.05 or 1.0
-    ax.set_ylim(low - pad, high + 2 * pad)  # room above for the threshold labels
+    top = high + 2 * pad                    # room above for the threshold labels
+    if row.kind is Kind.RATIO and high <= 100.0 <= top:   # a share (in %) tops out at 100%
+        top = max(high + pad / 2, 100.0 + pad / 2)
+    ax.set_ylim(low - pad, top)
 
 
 def _threshold_labels(ax: Axes, row: _Row, end: float) -> list[Placement]:
@@ -368,10 +375,13 @@ def _event_labels(ax: Axes, run: Run, span: tuple[float, float],
     """Labels in the weight row for the events within ``span``: checkpoints, faults, the breach, the decision and,
     with ``alerts``, the alerts (those fired at one scrape share a label)."""
     events: list[tuple[float, str, str]] = []
+    crowded = sum(isinstance(e, CheckpointReport) and span[0] <= e.time <= span[1] for e in run.events) > 6
     for window in run.scenario.effects.windows:
         events.append((window.start, f"fault: {window.fault.describe()}", _FAULT_COLOUR))
     for event in run.events:
         if isinstance(event, CheckpointReport):
+            if event.status is Status.PASS and crowded:   # many checkpoints (an imported gate's analyses): the
+                continue                                  # passing ones are green lines, only the others labelled
             failed = [r.name for r in event.results if r.status is not Status.PASS]
             because = f" ({', '.join(failed)})" if failed and event.status is not Status.PASS else ""
             events.append((event.time, f"{event.checkpoint} {event.status.value}{because}",
