@@ -21,10 +21,13 @@ from scipy import stats
 import pytest
 import yaml
 
+from rampsim.cli import main
 from rampsim.engine import DecisionEngine, first_terminal_decision
 from rampsim.engine.events import AlertFired, CheckpointReport, Status
 from rampsim.engine.judge import CompiledGates
-from rampsim.engine.metrics import Series, evaluate, latency_differences, plan_channels, sequential_p_values
+from rampsim.engine.metrics import (
+    Series, evaluate, latency_differences, never_rejecting, plan_channels, sequential_p_values,
+)
 from rampsim.engine.promql import promql
 from rampsim.experiment.axes import expand, parse_axis
 from rampsim.faults import parse_fault
@@ -342,6 +345,45 @@ def test_a_batch_that_could_never_be_judged_is_refused(where, batch, words):
     assert any(re.match(rf"batched\.yaml:\d+: {re.escape(field)}: ", p) and words in p for p in problems), problems
 
 
+@pytest.mark.parametrize("where, test, needed, holds", [
+    ("rules", {"metric": "error_rate", "batch": "5m"}, 9, 3),          # 20 minutes: 4 batches, the first never joins
+    ("rules", {"metric": "p99", "batch": "2m"}, 9, 8),
+    ("checkpoints", {"metric": "p99"}, 9, 8),                           # a look at 2m: 8 intervals
+    ("checkpoints", {"metric": "error_rate", "batch": "1m"}, 9, 2),    # a look at 3m: 3 batches
+])
+def test_a_sequential_test_that_could_never_reject_is_refused(tmp_path, capsys, where, test, needed, holds):
+    """At 5% and margin 0, even the strongest evidence needs 9 observations before the latency or batched count test
+    can reject (the batched test's first batch never joins): a plan giving it fewer was valid, and its rule or
+    criterion silently never fired. validate, the engines and sweeps refuse it, naming file, line and field."""
+    test = {**test, "compare": "baseline", "test": "sequential", "threshold": "5%"}
+    data = load_plan(VALIDATION).source.data
+    if where == "rules":
+        data = {**data, "rules": {"seq": {**test, "op": "<=", "sustain": "3m" if "batch" not in test or
+                                          test["batch"] != "5m" else "0s"}}}
+        field = "rules.seq"
+    else:
+        at = "2m" if test["metric"] == "p99" else "3m"
+        data = {**data, "checkpoints": {"early": {"at": at, "criteria": {"seq": {**test, "op": ">"}}}}}
+        field = "checkpoints.early.criteria.seq"
+    path = tmp_path / "never.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    plan = plan_from_text(path.read_text(), str(path))     # the schema alone cannot tell
+    with pytest.raises(PlanError) as refused:
+        DecisionEngine(plan)
+    (problem,) = refused.value.problems
+    assert re.match(rf"{re.escape(str(path))}:\d+: {re.escape(field)}: this sequential test could never reject", problem)
+    assert f"needs at least {needed} " in problem and f"holds {holds}:" in problem, problem
+    with pytest.raises(PlanError):
+        CompiledGates([plan])
+    assert main(["validate", str(path)]) == 3
+    assert "could never reject" in capsys.readouterr().err
+
+
+def test_the_shipped_sequential_plans_can_reject():
+    for name in ("ramp-phase-50k-sequential.yaml", "ramp-phase-50k-comparative.yaml"):
+        assert never_rejecting(load_plan(SCENARIOS / name)) == [], name
+
+
 def test_grid_axes_vary_comparisons_and_sequential_tests():
     plan = load_plan(SCENARIOS / "ramp-phase-50k-comparative.yaml")
     points = expand(plan, [parse_axis("checkpoints.cp5_3h.criteria.error_rate_vs_baseline.threshold=1.2,1.5,2")])
@@ -438,7 +480,8 @@ TESTS = {"error_rate": {"metric": "error_rate"}, "error_rate batched": {"metric"
 
 def looking(test: dict, looks) -> dict:
     """A plan on the validation ramp whose only judge is one sequential test (``metric`` and its options), read at
-    ``looks``: a rule at every scrape (``None``), else checkpoints at those times and the final gate."""
+    ``looks``: a rule at every scrape (``None``), else checkpoints at those times (those before the test could reject
+    are refused plans: left out) and the final gate."""
     test = {**test, "compare": "baseline", "test": "sequential", "threshold": f"{ALPHA:%}"}
     data = load_plan(VALIDATION).source.data
     if looks is None:
@@ -447,7 +490,9 @@ def looking(test: dict, looks) -> dict:
         rules, final = {}, {"test": {**test, "op": ">"}}
         checkpoints = {f"at_{at}": {"at": at, "criteria": final, "on_fail": "rollback"} for at in looks}
     gate_at = {"at": f"{MINUTES}m", "criteria": final, "on_fail": "rollback", "require_no_alerts": None}
-    return {**data, "rules": rules, "checkpoints": checkpoints, "final_gate": gate_at}
+    plan = {**data, "rules": rules, "checkpoints": checkpoints, "final_gate": gate_at}
+    early = {loc[1] for loc, _ in never_rejecting(plan_from_data(plan)) if loc[0] == "checkpoints"}
+    return {**plan, "checkpoints": {name: c for name, c in checkpoints.items() if name not in early}}
 
 
 def allowed(alpha: float, runs: int) -> float:

@@ -119,10 +119,15 @@ def run_validate(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
+    from rampsim.engine.metrics import check_reach
     from rampsim.plan.sections import section_problems
 
     import_section_owners()
     problems = section_problems(plan)
+    try:
+        check_reach(plan)
+    except PlanError as exc:
+        problems += exc.problems
     if problems:
         return report_problems(args.plan, problems)
     gate = imported_gate_kind(plan)

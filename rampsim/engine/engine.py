@@ -34,10 +34,9 @@ from rampsim.engine.events import (
     DecisionKind, Event, Status,
 )
 from rampsim.engine.metrics import (
-    Aggregator, Series, aggregate_groups, evaluate, gauge_channel, increments, is_scalar_measure, plan_channels,
-    batch_intervals, latency_differences, scalar_finisher, sequential_inputs, sequential_known, sequential_p_values,
-    sequential_traffic,
-    without_damaged_gauges,
+    Aggregator, Series, aggregate_groups, batch_intervals, check_reach, evaluate, gauge_channel, increments,
+    is_scalar_measure, latency_differences, plan_channels, scalar_finisher, sequential_inputs, sequential_known,
+    sequential_p_values, sequential_traffic, without_damaged_gauges,
 )
 from rampsim.engine.schedule import window_starts
 from rampsim.plan.schema import FinalGate, Measure, Measurement, Metric, Plan, Rule
@@ -88,6 +87,7 @@ class DecisionEngine:
     """The reference engine (implements :class:`~rampsim.engine.protocol.Engine`)."""
 
     def __init__(self, plan: Plan) -> None:
+        check_reach(plan)
         self.plan = plan
         self.layout = plan.layout
         self.interval = plan.telemetry.scrape_interval

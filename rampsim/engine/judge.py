@@ -31,7 +31,7 @@ import numpy as np
 
 from rampsim.engine.decision import PASS, action_codes, criterion_status, gate_requirements, rule_rank
 from rampsim.engine.events import SEVERITY_RANK, TIME_TOLERANCE
-from rampsim.engine.metrics import Series, aggregate_groups, corrected_counters, evaluate, plan_channels
+from rampsim.engine.metrics import Series, aggregate_groups, check_reach, corrected_counters, evaluate, plan_channels
 from rampsim.engine.schedule import checkpoint_ticks, previous_checkpoints, window_starts
 from rampsim.plan.metric_definitions import Group
 from rampsim.plan.schema import Checkpoint, FinalGate, Measure, Measurement, Metric, Plan, Rule, WindowKind
@@ -140,6 +140,7 @@ class CompiledGates:
         for g, plan in enumerate(plans):
             if plan.layout != self.layout:
                 raise ValueError("every gate of a grid must read the same telemetry layout")
+            check_reach(plan)
             families.setdefault(_shape(plan), []).append(g)
         self.sustain_times = np.unique([r.sustain for p in plans for r in p.rules.values()] or [0.0])
         sources: dict[str, None] = {}

@@ -69,11 +69,14 @@ from typing import Optional, Sequence
 import numpy as np
 
 from rampsim.judges.sequential import (
-    at_intervals, batch_sums, batched_count_regression_test, count_regression_test, latency_regression_test,
+    RATE_RATIO_BOUND, at_intervals, batch_sums, batched_count_regression_test, count_regression_test,
+    fewest_to_reject, latency_regression_test,
 )
 from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
 from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
-from rampsim.plan.schema import Measurement, Plan
+from rampsim.plan.loader import PlanError
+from rampsim.plan.schema import Measurement, Plan, WindowKind
+from rampsim.plan.sections import locate, plan_document
 from rampsim.telemetry import Layout, Telemetry, damaged_counters, damaged_gauges
 
 __all__ = [
@@ -81,7 +84,7 @@ __all__ = [
     "aggregate_groups", "read_channels", "without_damaged_gauges", "plan_channels", "Aggregator", "finish",
     "scalar_finisher", "evaluate", "is_scalar_measure", "sequential_inputs", "sequential_p_values",
     "sequential_known", "sequential_traffic", "batch_intervals", "latency_differences", "LATENCY_RATIO_BOUND",
-    "BETS_TUNED_FOR", "MIN_TAIL_OBSERVATIONS",
+    "BETS_TUNED_FOR", "MIN_TAIL_OBSERVATIONS", "never_rejecting", "check_reach",
 ]
 
 LATENCY_RATIO_BOUND = 16.0
@@ -477,6 +480,56 @@ def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: La
     test = latency_regression_test(differences, bound=math.log(LATENCY_RATIO_BOUND), margin=math.log1p(margin),
                                    alpha=BETS_TUNED_FOR)
     return at_intervals(test, batch, inputs.shape[-2]).p_value
+
+
+def never_rejecting(plan: Plan) -> list[tuple[tuple[str, ...], str]]:
+    """The plan's sequential tests that could never reject in the time they have, each ``(key path, message)``.
+
+    The latency test and the batched count test need several observations of the strongest evidence before
+    their p-value can fall to the threshold (the batched test's first batch never joins); a rule has the ramp
+    less its sustain, a criterion its window up to the checkpoint. The count test per interval can reject on
+    one interval's errors, so it has no minimum.
+    """
+    interval = plan.telemetry.scrape_interval
+    at = {f"checkpoints.{name}": c.at for name, c in plan.checkpoints.items()} | {"final_gate": plan.final_gate.at}
+    ordered = sorted(at.values())
+    problems = []
+    for where, measure in plan.measures():
+        count = measure.metric_definition.sequential == "count"
+        if measure.test is None or where.startswith("slo.") or (count and measure.batch is None):
+            continue
+        owner = where.rsplit(".criteria.", 1)[0]
+        if where.startswith("rules."):
+            span, what = plan.duration - getattr(measure, "sustain", 0.0), "the ramp less the sustain"
+        else:
+            end = at[owner]
+            start = max([t for t in ordered if t < end - 1e-9], default=0.0) \
+                if measure.window.kind is WindowKind.SINCE_CHECKPOINT else 0.0
+            span, what = end - start, "its window up to the checkpoint"
+        batch = batch_intervals(measurement=measure.measurement, layout=plan.layout)
+        available = int(round(span / interval)) // batch - (1 if count else 0)
+        bound = math.log(RATE_RATIO_BOUND if count else LATENCY_RATIO_BOUND)
+        needed = fewest_to_reject(float(measure.threshold), math.log1p(measure.margin or 0.0), bound,
+                                  BETS_TUNED_FOR)
+        if available < needed:
+            unit = "batches" if measure.batch is not None else "scrape intervals"
+            problems.append((tuple(where.split(".")),
+                             f"this sequential test could never reject: at p <= {measure.threshold:g} it needs at "
+                             f"least {needed} {unit} of the strongest evidence"
+                             + (" after the first batch, which never joins" if count else "")
+                             + f", and {what} holds {max(available, 0)}: a shorter batch, a lower margin, a longer "
+                               "window or a larger threshold"))
+    return problems
+
+
+def check_reach(plan: Plan) -> None:
+    """:class:`~rampsim.plan.loader.PlanError` locating every sequential test of ``plan`` that could never reject
+    (:func:`never_rejecting`): a rule or criterion silently off."""
+    if any(m.test is not None for _, m in plan.measures()):
+        problems = never_rejecting(plan)
+        if problems:
+            document = plan_document(plan)
+            raise PlanError([locate(document, loc, message) for loc, message in problems])
 
 
 def sequential_traffic(measurement: Measurement, inputs: np.ndarray) -> np.ndarray:

@@ -86,6 +86,7 @@ them), vectorized over runs and intervals.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -96,7 +97,7 @@ import numpy.typing as npt
 from rampsim.errors import UsageError
 
 __all__ = ["ALTERNATIVES", "RATIOS", "RATE_RATIO_BOUND", "MIN_NULL_ERRORS", "SequentialTest", "CountTest", "MeanTest",
-           "count_regression_test", "batched_count_regression_test", "rate_ratio_lower_bound",
+           "fewest_to_reject", "count_regression_test", "batched_count_regression_test", "rate_ratio_lower_bound",
            "latency_regression_test", "mean_difference_sequence", "batch_sums", "at_intervals"]
 
 ALTERNATIVES = np.geomspace(1.1, 16.0, 16)
@@ -398,6 +399,16 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     per_batch = latency_regression_test(np.where(joins, np.clip(ratio, -bound, bound), np.nan), bound=bound,
                                         margin=math.log1p(margin), alpha=alpha)
     return at_intervals(per_batch, batch, errors.shape[-1])
+
+
+@functools.lru_cache(maxsize=256)
+def fewest_to_reject(level: float, margin: float, bound: float, alpha: float = 0.05, longest: int = 20_000) -> int:
+    """The fewest observations (intervals, or batches) after which the mean test's p-value can fall to ``level``:
+    every observation the largest difference allowed (``bound``), ``margin`` the null's; ``longest + 1`` when even
+    that many cannot. Fewer can never reject, whatever the canary does."""
+    p_value = latency_regression_test(np.full(longest, bound), bound=bound, margin=margin, alpha=alpha).p_value
+    reached = np.flatnonzero(p_value <= level)
+    return int(reached[0]) + 1 if len(reached) else longest + 1
 
 
 def batch_sums(values: np.ndarray, batch: int, axis: int = -1) -> np.ndarray:

@@ -12,11 +12,14 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional, Sequence, get_args, get_origin
 
 import numpy as np
 from hypothesis import strategies as st
 
+from rampsim.engine.metrics import BETS_TUNED_FOR, LATENCY_RATIO_BOUND
+from rampsim.judges.sequential import RATE_RATIO_BOUND, fewest_to_reject
 from rampsim.plan.loader import plan_from_data, plan_from_text
 from rampsim.plan.metric_definitions import definition_of, resolve_alias
 from rampsim.plan.schema import Measurement, Plan
@@ -166,20 +169,31 @@ def _parameters(draw, metric: str) -> dict:
             if parameter not in fixed and parameter in _CHOICES}
 
 
-def _comparison(draw, criterion: bool, windows: list[str], room: float) -> dict:
+def _comparison(draw, criterion: bool, windows: list[str], room: float, interval: float) -> dict:
     """A random comparison with the baseline: a difference, ratio or relative change, perhaps guarded by
     ``min_requests`` or taken at its peak; or a sequential test (a p-value, its threshold alpha), its batch
     no longer than the ``room`` seconds it has."""
     metric = draw(st.sampled_from(list(_DIFFERENCES)))
     breach_op, pass_op, _ = _MEASURES[metric]
     if metric in ("error_rate", "p99", "p50") and draw(st.integers(0, 3)) == 0:
-        test = {"metric": metric, "compare": "baseline", "test": "sequential",
-                "margin": draw(st.sampled_from(["0%", "10%", "50%"])), "op": ">" if criterion else "<=",
-                "threshold": draw(st.sampled_from(["5%", "20%", "50%"]))}
-        batches = [b for b in ("15s", "30s", "1m") if parse_duration(b) <= room]
-        if batches and draw(st.booleans()):
+        margin, threshold = draw(st.sampled_from(["0%", "10%", "50%"])), draw(st.sampled_from(["5%", "20%", "50%"]))
+        test = {"metric": metric, "compare": "baseline", "test": "sequential", "margin": margin,
+                "op": ">" if criterion else "<=", "threshold": threshold}
+        count = metric == "error_rate"
+        bound = math.log(RATE_RATIO_BOUND if count else LATENCY_RATIO_BOUND)
+        needed = fewest_to_reject(float(threshold[:-1]) / 100, math.log1p(float(margin[:-1]) / 100), bound,
+                                  BETS_TUNED_FOR)
+
+        def reaches(batch: Optional[str]) -> bool:   # a test that could never reject is a refused plan
+            if batch is None:
+                return count or room // interval >= needed
+            return room // parse_duration(batch) - (1 if count else 0) >= needed
+
+        batches = [b for b in ("15s", "30s", "1m") if parse_duration(b) <= room and reaches(b)]
+        if batches and (draw(st.booleans()) or not reaches(None)):
             test["batch"] = draw(st.sampled_from(batches))
-        return test
+        if "batch" in test or reaches(None):
+            return test
     how = "difference" if metric == "memory_growth" else draw(st.sampled_from(["difference", *_CONTRASTS]))
     thresholds = _DIFFERENCES[metric] if how == "difference" else _CONTRASTS[how]
     measure = {"metric": metric, "compare": "baseline", "as": how, "op": pass_op if criterion else breach_op,
@@ -195,7 +209,7 @@ def _comparison(draw, criterion: bool, windows: list[str], room: float) -> dict:
     return measure
 
 
-def _measure(draw, criterion: bool, room: float, compared: bool = False) -> dict:
+def _measure(draw, criterion: bool, room: float, compared: bool = False, interval: float = 15.0) -> dict:
     """A random measure: a rule's breach condition, or a criterion's pass condition.
 
     Rolling windows (twice over, for a trend) fit in ``room`` seconds, as a valid plan's must.
@@ -203,7 +217,7 @@ def _measure(draw, criterion: bool, room: float, compared: bool = False) -> dict
     """
     fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
     if compared or draw(st.integers(0, 3)) == 0:
-        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"], room)
+        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"], room, interval)
     metric = draw(st.sampled_from(list(_MEASURES)))
     breach_op, pass_op, threshold = _MEASURES[metric]
     windows = fitting + ["cumulative", "since_checkpoint"]
@@ -237,7 +251,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
     rules = {}
     for index in range(draw(st.integers(1, 4))):
         sustain = draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"]))
-        rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain), compared=compared)
+        rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain), compared=compared,
+                        interval=layout.scrape_interval)
         rule.update(sustain=sustain, action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
                     severity=draw(st.sampled_from(["warning", "critical"])))
         rules[f"rule{index}"] = rule
@@ -245,7 +260,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
     times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True)))
     checkpoints = {}
     for index, scrape in enumerate(times):
-        criteria = {f"c{i}": _measure(draw, criterion=True, room=scrape * layout.scrape_interval, compared=compared)
+        criteria = {f"c{i}": _measure(draw, criterion=True, room=scrape * layout.scrape_interval, compared=compared,
+                                      interval=layout.scrape_interval)
                     for i in range(draw(st.integers(1, 3)))}
         if draw(st.booleans()):
             criteria["alerts"] = {"metric": "alerts", "alert_severity": draw(st.sampled_from(["warning", "critical"])),
@@ -254,7 +270,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
                                      "on_fail": draw(st.sampled_from(["hold", "rollback", "continue"])),
                                      "on_inconclusive": draw(st.sampled_from(["continue", "hold"]))}
     final_gate = {"at": f"{duration_minutes}m",
-                  "criteria": {f"c{i}": _measure(draw, criterion=True, room=duration_minutes * 60, compared=compared)
+                  "criteria": {f"c{i}": _measure(draw, criterion=True, room=duration_minutes * 60, compared=compared,
+                                                 interval=layout.scrape_interval)
                                for i in range(draw(st.integers(1, 3)))},
                   "require_checkpoints": draw(st.booleans()),
                   "require_no_alerts": draw(st.sampled_from([None, "warning", "critical"])),
