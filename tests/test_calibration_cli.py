@@ -357,3 +357,10 @@ def test_segment_names_yaml_would_read_as_other_types_are_written_quoted(referen
     history = simulate(history_plan(plan, 3600), seed=1, engine_factory=None).telemetry
     section = yaml.safe_load(traffic_yaml(plan, calibrate(plan, history)))["traffic"]
     assert list(section["segments"]) == ["on", "2", "x#y"]
+
+
+def test_the_traffic_section_is_never_written_where_the_fit_report_goes(one_day, tmp_path, capsys):
+    """``-o DIR/fit.md --report DIR`` said the section was written, then the report overwrote it."""
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "-o", str(tmp_path / "fit.md"),
+                 "--report", str(tmp_path)]) == 2
+    assert "the fit report writes that file" in capsys.readouterr().err and not (tmp_path / "fit.md").exists()

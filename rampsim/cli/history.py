@@ -139,6 +139,9 @@ def _output_checked(args: argparse.Namespace) -> None:
             raise UsageError(f"-o {args.output}: cannot write there")
     if args.report:
         output_directory(Path(args.report))
+        if args.output != "-" and Path(args.output).resolve() in {(Path(args.report) / name).resolve()
+                                                                  for name in ("fit.md", "fit.png")}:
+            raise UsageError(f"-o {args.output}: the fit report writes that file in --report {args.report}")
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
