@@ -559,3 +559,15 @@ def test_a_scenario_reads_the_same_outcomes_from_a_table_shared_with_other_scena
     rows = rng.integers(0, n_faulted, size=(300, 2, 3))
     for mine, theirs in zip(own.outcomes(steps, rows), beside.outcomes(steps, rows)):
         assert np.array_equal(mine, theirs)
+
+
+def test_a_scenario_reads_its_outcomes_the_way_its_parameter_runs_decide_not_its_distinct_rows(reference_plan):
+    """A flapping latency fault changes the latency parameters in 1,152 runs along the cells, of 29 distinct rows:
+    deduplicating the rows must not move the scenario from cell-by-cell outcomes (64-bit) to the 32-bit table,
+    which changed its draws (91,789 counter cells of three seeds differed)."""
+    from rampsim.sim.stretch_table import TABLE_ROWS
+
+    scenario = Scenario.build(reference_plan, [parse_fault("latency:canary:+200ms@1h,shape=flapping,period=1m")])
+    ex = expected_for(scenario, np.full(scenario.grid.n_ticks, 0.1))
+    assert len(ex.latency_rows[2]) <= TABLE_ROWS < ex.latency_runs
+    assert not ex.stretch_table.tabulated

@@ -45,6 +45,7 @@ class Expected:
     value: np.ndarray           # (arms,) revenue per successful request
     latency_rows: tuple[latency.Mixture, Queue, np.ndarray]  # distinct latency parameters (mix, queue, fail-fast)
     latency_index: np.ndarray   # (ticks, arms, segments) the row of ``latency_rows`` each cell uses
+    latency_runs: int           # runs of constant latency parameters along the cells (rows before deduplication)
     timeout: float
     bounds: np.ndarray          # the latency histogram's bounds
 
@@ -53,7 +54,7 @@ class Expected:
         """The latency outcomes of every row of :attr:`latency_rows` under every latency stretch (one table
         for all runs, shared with the process's other scenarios: each run computes only the stretches no
         run has reached)."""
-        return stretch_table(LatencyRows(*self.latency_rows), self.bounds, self.timeout)
+        return stretch_table(LatencyRows(*self.latency_rows), self.bounds, self.timeout, self.latency_runs)
 
 
 def _runs(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +121,8 @@ def expected(scenario: Scenario, conditions: Conditions) -> Expected:
                     mean_latency=mean_latency, p_hit=c.hit * (1 - c.fail_fast), check_failure=check_failure,
                     rho=q.rho, per_instance=per_instance,
                     gauges=gauge_readings(scenario, q.rho, per_instance, c.leaked, c.serving), value=value,
-                    latency_rows=(mix, row_queue, fail_fast), latency_index=inverse, timeout=config.timeout,
+                    latency_rows=(mix, row_queue, fail_fast), latency_index=inverse, latency_runs=len(runs),
+                    timeout=config.timeout,
                     bounds=np.asarray(scenario.layout.latency_buckets, dtype=float))
 
 

@@ -235,10 +235,13 @@ _TABLES: dict[tuple[bytes, float], StretchTable] = {}
 _TABLES_LOCK = threading.Lock()
 
 
-def stretch_table(rows: LatencyRows, bounds: np.ndarray, timeout: float) -> ScenarioRows | CellByCell:
+def stretch_table(rows: LatencyRows, bounds: np.ndarray, timeout: float, runs: Optional[int] = None
+                  ) -> ScenarioRows | CellByCell:
     """The outcomes of ``rows`` at every stretch: from this process's table for ``bounds`` and ``timeout``
-    (shared with every scenario that has them), or cell by cell above :data:`TABLE_ROWS` rows."""
-    if len(rows) > TABLE_ROWS:
+    (shared with every scenario that has them), or cell by cell when the scenario's latency parameters change
+    in more than :data:`TABLE_ROWS` runs along its cells (``runs``, the rows before they were deduplicated: the
+    choice, and so every outcome, is the one a scenario made before rows were shared)."""
+    if (len(rows) if runs is None else runs) > TABLE_ROWS:
         return CellByCell(rows, bounds, timeout)
     bounds = np.asarray(bounds, dtype=float)
     key = (bounds.tobytes(), float(timeout))
