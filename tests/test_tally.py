@@ -125,7 +125,7 @@ def test_the_delay_histogram_is_compacted_as_it_grows_and_counts_every_catch():
     assert runs.tally.equals(REFERENCE)   # the runs table and the chunks are tallied alike
     table = runs.runs
     caught = table[table["incident"] & table["decision"].isin(["hold", "rollback"])
-                   & ~(table["decision_time"] < table["fault_start"])]   # a stop before the fault is no catch
+                   & ~(table["decision_time"] <= table["fault_start"])]   # a stop before the fault is no catch
     delays = caught["decision_time"] - caught["incident_start"]
     assert count.sum() == len(caught)
     expected = delays.groupby([caught["gate"], caught["scenario"].map(SCENARIOS.index), delays]).size()
@@ -219,17 +219,23 @@ def test_a_sweep_tallies_every_chunk_whatever_the_order_it_finishes_in(kept):
     assert backwards.equals(kept.tally)
 
 
-def test_a_stop_before_the_first_fault_is_a_false_rollback_not_a_catch():
-    """A gate stopping an incident scenario before its fault acted reacted to noise on a healthy release: it was
-    counted as catching the incident (with a negative detection delay), flattering noisy gates."""
-    kind = np.array([[KINDS.index("rollback"), KINDS.index("rollback")]], np.int8)
-    time = np.array([[480.0, 3720.0]])                    # the first gate at 8 min, the second after the fault
-    chunk = Chunk(0, 0, kind, time, np.zeros((1, 2), np.int16), np.zeros((1, 2)), np.zeros((1, 2)),
+def test_a_stop_before_the_gate_saw_the_fault_is_counted_apart_never_as_a_catch():
+    """A gate stopping an incident before it saw a request the fault acted on (at the fault's start or before: a
+    scrape counts the interval ending at it) reacted to noise on a healthy release: it was counted as catching the
+    incident (with a negative detection delay), flattering noisy gates. It is an early stop: neither a catch nor a
+    miss, and the false-rollback rate stays over the healthy scenarios' runs."""
+    rollback = KINDS.index("rollback")
+    kind = np.full((1, 3), rollback, np.int8)
+    time = np.array([[480.0, 3600.0, 3720.0]])      # 8 min; at the fault's start; two minutes after it
+    chunk = Chunk(0, 0, kind, time, np.zeros((1, 3), np.int16), np.zeros((1, 3)), np.zeros((1, 3)),
                   np.array([True]), np.array([False]), np.array([3660.0]), np.array([3600.0]))
-    tally = Tally.empty(2, SCENARIOS, SOURCES)
+    tally = Tally.empty(3, SCENARIOS, SOURCES)
     tally.fold(chunk)
-    healthy, incident = TRUTHS.index("healthy"), TRUTHS.index("incident")
-    assert tally.outcomes[0, 0, healthy].sum() == 1 and tally.outcomes[0, 0, incident].sum() == 0
-    assert tally.outcomes[1, 0, incident].sum() == 1 and tally.outcomes[1, 0, healthy].sum() == 0
+    counts = tally.counts(by_scenario=False)
+    assert counts["early_stops"].tolist() == [1, 1, 0] and counts["caught"].tolist() == [0, 0, 1]
+    assert counts["incident_runs"].tolist() == [1, 1, 1] and counts["healthy_runs"].tolist() == [0, 0, 0]
+    assert counts["missed_incidents"].tolist() == [0, 0, 0]
     cell, value, count = tally.delays
-    assert cell.tolist() == [1 * len(SCENARIOS)] and value.tolist() == [60.0] and count.tolist() == [1]
+    assert cell.tolist() == [2 * len(SCENARIOS)] and value.tolist() == [60.0] and count.tolist() == [1]
+    healthy, early = TRUTHS.index("healthy"), TRUTHS.index("early")
+    assert tally.outcomes[:, :, healthy].sum() == 0 and tally.outcomes[:, :, early].sum() == 2

@@ -128,7 +128,7 @@ class Chunk:
     incident: np.ndarray       # (replicates,) ground truth: an incident the gate must stop (Truth.counted)
     environment: np.ndarray    # (replicates,) an environment incident reported on its own (Truth.environment)
     incident_start: np.ndarray  # (replicates,) NaN when healthy
-    onset: np.ndarray           # (replicates,) when an incident's first fault began acting (NaN when healthy)
+    onset: np.ndarray           # (replicates,) when an incident's first fault began acting (NaN otherwise)
 
     @property
     def stop(self) -> int:
@@ -274,7 +274,7 @@ def run_chunk(spec: SweepSpec, gates: Gates, scenario: int, start: int, stop: in
                  incident=np.array([run.truth.counted for run in runs]),
                  environment=np.array([run.truth.environment for run in runs]),
                  incident_start=np.array([run.truth.start if run.truth.counted else np.nan for run in runs]),
-                 onset=np.array([run.truth.onset if run.truth.incident and run.truth.onset is not None else np.nan
+                 onset=np.array([run.truth.onset if run.truth.counted and run.truth.onset is not None else np.nan
                                  for run in runs]))
 
 

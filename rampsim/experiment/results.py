@@ -373,7 +373,7 @@ def _runs(chunks: Sequence[Chunk], n_gates: int, scenarios: Sequence[str], sourc
         columns["harmed"].append(chunk.harmed.reshape(-1))
         columns["exposed"].append(chunk.exposed.reshape(-1))
     runs = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
-    early = runs["decision_time"] < runs["fault_start"] - TIME_TOLERANCE   # a false alarm before any fault acted
+    early = runs["decision_time"] <= runs["fault_start"] + TIME_TOLERANCE   # before the gate saw the fault
     runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]) & ~early,
                                        runs["decision_time"] - runs["incident_start"], np.nan)
     return runs.sort_values(["gate", "scenario", "replicate"], kind="stable").reset_index(drop=True)

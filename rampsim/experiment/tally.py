@@ -40,11 +40,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Tally", "TRUTHS", "histogram_quantiles", "harm_interval", "stopped_kinds"]
 
-TRUTHS = ("healthy", "incident", "environment")
+TRUTHS = ("healthy", "incident", "environment", "early")
 """A run's ground truth: an incident the gate must stop, an environment incident reported on its own, else
-healthy (see :mod:`rampsim.sim.truth`)."""
-HEALTHY, INCIDENT, ENVIRONMENT = range(len(TRUTHS))
-_FORMAT = 1
+healthy (see :mod:`rampsim.sim.truth`); and ``early``: an incident the gate stopped before it saw a request the
+incident's first fault acted on (a false alarm on a release still healthy: neither a catch nor a miss)."""
+HEALTHY, INCIDENT, ENVIRONMENT, EARLY = range(len(TRUTHS))
+_FORMAT = 2   # format 1 had no ``early`` truth: read with none (its early stops counted as catches)
 _STOPS = [KINDS.index("hold"), KINDS.index("rollback")]
 _Delays = tuple[np.ndarray, np.ndarray, np.ndarray]  # cell, value, count; sorted by cell then value
 
@@ -112,16 +113,16 @@ class Tally:
              source: np.ndarray, harmed: np.ndarray, time: np.ndarray, incident_start: np.ndarray,
              onset: np.ndarray) -> None:
         """Count runs given as flat arrays (one element per gate and replicate); ``source`` -1 or
-        ``len(sources)``: none. A stop before an incident's first fault acted (``onset``) is counted as a false
-        rollback of a healthy run: the gate reacted to a release still healthy."""
+        ``len(sources)``: none. A stop of an incident before the gate saw a request its first fault acted on
+        (at ``onset`` or before) is counted apart (:data:`TRUTHS` ``early``), never as a catch."""
         harmed = np.asarray(harmed, float)
         if not np.array_equal(harmed, np.rint(harmed)) or (harmed < 0).any():
             raise ValueError("harm must count requests (whole numbers, zero or more)")
         whole = harmed.astype(np.int64)
         source = np.where(source < 0, self.outcomes.shape[-1] - 1, source)
-        with np.errstate(invalid="ignore"):
-            early = stopped_kinds()[kind] & (time < np.asarray(onset, float) - TIME_TOLERANCE)   # NaN: never early
-        truth = np.where(early, HEALTHY, truth)
+        with np.errstate(invalid="ignore"):   # NaN (no incident, or none to stop): never early
+            early = stopped_kinds()[kind] & (time <= np.asarray(onset, float) + TIME_TOLERANCE) & (truth == INCIDENT)
+        truth = np.where(early, EARLY, truth)
         np.add.at(self.outcomes, (gate, scenario, truth, kind, source), 1)
         np.add.at(self.harm, (gate, scenario, truth), whole)
         np.add.at(self.harm_squares, (gate, scenario, truth), whole.astype(object) ** 2)
@@ -167,11 +168,11 @@ class Tally:
 
     def counts(self, by_scenario: bool = True) -> pd.DataFrame:
         """Per gate and scenario (every pair, including scenarios without runs), or per gate (``by_scenario``
-        false): ``runs``, ``healthy_runs``, ``incident_runs``, ``environment_runs``, ``stops``,
-        ``false_rollbacks`` (stops of healthy runs), ``caught`` (stops of incident runs), ``missed_incidents``
-        (incident runs not stopped: advanced or never decided), ``environment_stops``, ``harm`` and
-        ``harm_squares`` (Python ints) of incident runs, and ``cost_harm`` (harm of every run but environment
-        incidents)."""
+        false): ``runs``, ``healthy_runs``, ``incident_runs`` (early stops included), ``environment_runs``,
+        ``stops``, ``false_rollbacks`` (stops of healthy runs), ``caught`` (stops of incident runs once the gate
+        saw the fault), ``early_stops`` (stops of incident runs before it did), ``missed_incidents`` (incident
+        runs not stopped: advanced or never decided), ``environment_stops``, ``harm`` and ``harm_squares``
+        (Python ints) of incident runs, and ``cost_harm`` (harm of every run but environment incidents)."""
         by_truth = self.outcomes.sum(axis=-1)                       # (gates, scenarios, truths, kinds)
         runs = by_truth.sum(axis=-1)                                 # (gates, scenarios, truths)
         stops = by_truth[..., stopped_kinds()].sum(axis=-1)
@@ -184,12 +185,14 @@ class Tally:
             runs, stops, harm, squares = (a.sum(axis=1, keepdims=True) for a in (runs, stops, harm, squares))
         return pd.DataFrame({
             **keys, "runs": runs.sum(axis=-1).ravel(), "healthy_runs": runs[..., HEALTHY].ravel(),
-            "incident_runs": runs[..., INCIDENT].ravel(), "environment_runs": runs[..., ENVIRONMENT].ravel(),
+            "incident_runs": (runs[..., INCIDENT] + runs[..., EARLY]).ravel(),
+            "environment_runs": runs[..., ENVIRONMENT].ravel(),
             "stops": stops.sum(axis=-1).ravel(), "false_rollbacks": stops[..., HEALTHY].ravel(),
             "missed_incidents": (runs - stops)[..., INCIDENT].ravel(), "caught": stops[..., INCIDENT].ravel(),
-            "environment_stops": stops[..., ENVIRONMENT].ravel(),
-            "harm": harm[..., INCIDENT].ravel(), "harm_squares": squares[..., INCIDENT].ravel(),
-            "cost_harm": (harm[..., HEALTHY] + harm[..., INCIDENT]).ravel(),
+            "early_stops": stops[..., EARLY].ravel(), "environment_stops": stops[..., ENVIRONMENT].ravel(),
+            "harm": (harm[..., INCIDENT] + harm[..., EARLY]).ravel(),
+            "harm_squares": (squares[..., INCIDENT] + squares[..., EARLY]).ravel(),
+            "cost_harm": (harm[..., HEALTHY] + harm[..., INCIDENT] + harm[..., EARLY]).ravel(),
         })
 
     def decisions(self) -> pd.DataFrame:
@@ -222,11 +225,17 @@ class Tally:
                                                                              allow_pickle=False)
                           for name in archive.namelist()}
             header = json.loads(str(arrays.pop("header")))
-            tally = cls(tuple(header["scenarios"]), tuple(header["sources"]), arrays["outcomes"], arrays["harm"],
-                        np.vectorize(int, otypes=[object])(arrays["harm_squares"]),
-                        [(arrays["delay_cell"], arrays["delay_value"], arrays["delay_count"])])
-            if header.get("format") != _FORMAT:
+            if header.get("format") not in (1, _FORMAT):
                 raise ValueError(f"format {header.get('format')}, this rampsim reads {_FORMAT}")
+            outcomes, harm, squares = (arrays["outcomes"], arrays["harm"],
+                                       np.vectorize(int, otypes=[object])(arrays["harm_squares"]))
+            if header["format"] == 1 and outcomes.ndim == 5 and harm.ndim == 3:   # no early truth: none counted
+                outcomes = np.concatenate([outcomes, np.zeros_like(outcomes[:, :, :1])], axis=2)
+                harm = np.concatenate([harm, np.zeros_like(harm[:, :, :1])], axis=2)
+                squares = np.concatenate([squares, np.zeros(squares.shape[:2] + (1,), np.int64).astype(object)],
+                                         axis=2)
+            tally = cls(tuple(header["scenarios"]), tuple(header["sources"]), outcomes, harm, squares,
+                        [(arrays["delay_cell"], arrays["delay_value"], arrays["delay_count"])])
         except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
             raise DataUnavailable(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
         problem = tally._inconsistency()

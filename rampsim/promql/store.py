@@ -52,11 +52,24 @@ _regex_cache: dict[tuple[str, bool], "re.Pattern[str]"] = {}
 _FLAGS = re.compile(r"\(\?([imsU-]+)\)")
 
 
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ", "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~", "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+}
+"""RE2's POSIX character classes (ASCII), as the ranges Python writes inside a bracket expression."""
+_RE2_SPACE = "\\t\\n\\f\\r "   # RE2's \s: no vertical tab, unlike Python's
+_POSIX = re.compile(r"\[:(\^?)([a-z]+):\]")
+
+
 def go_regex(pattern: str) -> str:
-    """A Go (RE2) pattern in Python's syntax: inline flags ``(?i)`` after the start become scoped groups.
+    """A Go (RE2) pattern in Python's syntax (compiled with ``re.ASCII``: RE2's ``\\d`` and ``\\w`` are ASCII).
 
     RE2 applies ``(?i)`` from where it appears to the end of the enclosing group; Python
     accepts global flags only at the very start, so ``a((?i)b)c`` becomes ``a((?i:b))c``.
+    POSIX classes (``[[:digit:]]``) become their ranges, ``\\s`` RE2's four spaces and the
+    blank, and ``{,n}``, which RE2 reads as literal text (Python as a repeat), is escaped.
+    A negated POSIX class (``[[:^digit:]]``) is refused as outside the subset.
     """
     out: list[str] = []
     closers: list[int] = [0]       # extra ")" owed at the end of each open group
@@ -65,13 +78,30 @@ def go_regex(pattern: str) -> str:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            out.append(pattern[i:i + 2])
+            escape = pattern[i:i + 2]
+            if escape == "\\s":
+                out.append(_RE2_SPACE if in_class else f"[{_RE2_SPACE}]")
+            elif escape == "\\S" and not in_class:
+                out.append(f"[^{_RE2_SPACE}]")
+            else:
+                out.append(escape)
             i += 2
             continue
         if in_class:
+            posix = _POSIX.match(pattern, i)
+            if posix:
+                if posix.group(1) or posix.group(2) not in _POSIX_CLASSES:
+                    raise QueryError(f"the character class {posix.group(0)} is outside rampsim's regex subset")
+                out.append(_POSIX_CLASSES[posix.group(2)])
+                i = posix.end()
+                continue
             if ch == "]":
                 in_class = False
             out.append(ch)
+            i += 1
+            continue
+        if ch == "{" and pattern[i + 1:i + 2] == ",":
+            out.append("\\{")
             i += 1
             continue
         if ch == "[":
@@ -107,7 +137,7 @@ def _regex(pattern: str, dotall: bool) -> "re.Pattern[str]":
     compiled = _regex_cache.get(key)
     if compiled is None:
         try:
-            compiled = re.compile(go_regex(pattern), re.DOTALL if dotall else 0)
+            compiled = re.compile(go_regex(pattern), re.ASCII | (re.DOTALL if dotall else 0))
         except re.error as exc:
             raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from None
         _regex_cache[key] = compiled

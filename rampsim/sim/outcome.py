@@ -6,9 +6,9 @@ loop the canary gets no traffic after a rollback anyway. The verdict compares th
 decision with the ground truth: a healthy release should advance, an incident
 should be rolled back or held. An environment incident the plan reports on its own
 (:attr:`~rampsim.sim.truth.Truth.environment`) has neither: the verdict says whether
-the gate stopped it or let it run, and the outcome neither agrees nor disagrees. A stop
-before the scenario's first fault began acting reacted to a release still healthy: it is a
-false alarm, whatever came later (:meth:`~rampsim.sim.truth.Truth.before_onset`).
+the gate stopped it or let it run, and the outcome neither agrees nor disagrees. A stop of
+an incident before the gate saw a request its first fault acted on reacted to a release still
+healthy: it is a false alarm, whatever came later (:meth:`~rampsim.sim.truth.Truth.before_onset`).
 """
 from __future__ import annotations
 

@@ -76,9 +76,13 @@ class Truth:
     onset: Optional[float] = None    # when the first fault began acting (None without faults)
 
     def before_onset(self, time: Optional[float]) -> bool:
-        """Whether a decision at ``time`` came before any fault acted: on an incident, a stop then reacted to a
-        release that was still healthy (a false alarm that happened to precede the incident), not to it."""
-        return self.incident and self.onset is not None and time is not None and time < self.onset - TIME_TOLERANCE
+        """Whether a decision at ``time`` came before the gate saw any request a fault acted on (at the fault's
+        start at the latest: a scrape counts the interval that ends at it), on an incident the gate must stop: a
+        stop then reacted to a release still healthy (a false alarm that happened to precede the incident), not
+        to it. An environment incident reported on its own is neither a catch nor a false rollback, whenever
+        it is stopped."""
+        return (self.counted and self.onset is not None and time is not None
+                and time <= self.onset + TIME_TOLERANCE)
 
     @property
     def counted(self) -> bool:
