@@ -131,3 +131,13 @@ def test_a_ramp_that_ends_undecided_is_neither_a_stop_nor_a_false_alarm(tmp_path
     assert "the ramp ended without a terminal decision" in report
     assert "CONTINUE at 00:20:00 (final_gate: PASS)" in report
     assert "false alarm" not in report and "stopped the ramp" not in report
+
+
+def test_a_stop_before_the_fault_is_reported_as_a_false_alarm_not_as_the_faults_work(tmp_path):
+    """The shipped noise stops the reference ramp at 8 minutes; with a fault injected at 1 hour, the report listed
+    the fault as 'the root cause a real investigation would have to find' under a false-alarm verdict."""
+    assert main(["rehearse", str(REFERENCE), "--fault", "error-rate:canary:+1.5%@01:00", "--out",
+                 str(tmp_path)]) == 1
+    report = (tmp_path / "report.md").read_text()
+    assert "stopped the ramp before the fault began" in report and "**false alarm** of the gate itself" in report
+    assert "root cause a real investigation" not in report

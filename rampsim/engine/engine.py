@@ -270,23 +270,27 @@ class DecisionEngine:
             new = sequential_inputs(series, measurement, np.arange(done + 1, tick + 1))
             inputs = new if inputs is None else np.concatenate([inputs, new])
             self._sequential_inputs[measurement] = inputs
-        traffic = self._sequential_traffic.get(measurement, np.zeros((1, 2)))
-        if inputs is not None and len(traffic) <= tick:   # cumulative traffic after each interval, from the start
-            more = np.cumsum(sequential_traffic(measurement, inputs[len(traffic) - 1:tick]), axis=0) + traffic[-1]
-            traffic = np.concatenate([traffic, more])
-            self._sequential_traffic[measurement] = traffic
-        if tick > 0 and sequential_known(series, measurement, np.array([tick]), traffic[tick][None, :])[0]:
+        differences = None
+        if inputs is not None and measurement.metric_definition.sequential == "latency":
+            batch = batch_intervals(measurement, series.layout)   # complete batches' ratios, computed once
+            kept = self._latency_differences.get(measurement, np.empty(0))
+            complete = tick // batch
+            if len(kept) < complete:
+                new_batches = inputs[len(kept) * batch:complete * batch]
+                kept = np.concatenate([kept, latency_differences(measurement, new_batches, series.layout)])
+                self._latency_differences[measurement] = kept
+            differences = kept[:complete]
+            evidence = np.full((1, 2), float(np.isfinite(differences).sum()))   # batches that joined
+        else:
+            traffic = self._sequential_traffic.get(measurement, np.zeros((1, 2)))
+            if inputs is not None and len(traffic) <= tick:   # cumulative traffic after each interval, from the start
+                more = np.cumsum(sequential_traffic(measurement, inputs[len(traffic) - 1:tick], series.layout),
+                                 axis=0) + traffic[-1]
+                traffic = np.concatenate([traffic, more])
+                self._sequential_traffic[measurement] = traffic
+            evidence = traffic[tick][None, :]
+        if tick > 0 and sequential_known(series, measurement, np.array([tick]), evidence)[0]:
             assert inputs is not None  # tick >= 1: its intervals' inputs are computed
-            differences = None
-            if measurement.metric_definition.sequential == "latency":  # complete batches' ratios, computed once
-                batch = batch_intervals(measurement, series.layout)
-                kept = self._latency_differences.get(measurement, np.empty(0))
-                complete = tick // batch
-                if len(kept) < complete:
-                    new_batches = inputs[len(kept) * batch:complete * batch]
-                    kept = np.concatenate([kept, latency_differences(measurement, new_batches, series.layout)])
-                    self._latency_differences[measurement] = kept
-                differences = kept[:complete]
             value = float(sequential_p_values(measurement, inputs[:tick], series.layout, differences)[-1])
         self._sequential_values[measurement] = (tick, value)
         return value

@@ -413,7 +413,7 @@ def _sequential(series: Series, measurement: Measurement, start: np.ndarray, end
     inputs = sequential_inputs(series, measurement, ticks.ravel()).reshape(len(firsts), length, -1)
     p_value = sequential_p_values(measurement, inputs, series.layout)
     at = (which.ravel(), np.clip(end - start - 1, 0, length - 1))
-    traffic = np.cumsum(sequential_traffic(measurement, inputs), axis=1)[at]
+    traffic = np.cumsum(sequential_traffic(measurement, inputs, series.layout), axis=1)[at]
     return np.where((end > start) & sequential_known(series, measurement, end, traffic), p_value[at], np.nan)
 
 
@@ -532,23 +532,26 @@ def check_reach(plan: Plan) -> None:
             raise PlanError([locate(document, loc, message) for loc, message in problems])
 
 
-def sequential_traffic(measurement: Measurement, inputs: np.ndarray) -> np.ndarray:
-    """``(..., 2)``: each arm's traffic in each interval of :func:`sequential_inputs` ``(..., columns)`` (its
-    requests, or its latency observations), 0 in an interval with a missing or damaged input (which contributes
-    nothing to the test)."""
-    with np.errstate(invalid="ignore"):
-        usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged sample) is not
+def sequential_traffic(measurement: Measurement, inputs: np.ndarray, layout: Layout) -> np.ndarray:
+    """``(..., intervals, 2)``: the evidence each interval of :func:`sequential_inputs` ``(..., intervals,
+    columns)`` (from a window's start) brings each arm. For the count test, the arm's requests (0 in an interval
+    with a missing or damaged input, which contributes nothing); for the latency test, 1 on both arms at the
+    last interval of each interval or batch that joins the test (:func:`latency_differences`: enough requests
+    beyond the quantile on each arm), else 0, so that requests too few to read a quantile are no evidence."""
     if measurement.metric_definition.sequential == "count":
-        arms = inputs[..., [1, 3]]                # errors, requests, baseline errors, baseline requests
-    else:
-        half = inputs.shape[-1] // 2              # cumulative buckets: the largest counts them all
-        arms = np.stack([inputs[..., :half].max(axis=-1), inputs[..., half:].max(axis=-1)], axis=-1)
-    return np.where(usable[..., None], arms, 0.0)
+        with np.errstate(invalid="ignore"):
+            usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged sample) is not
+        return np.where(usable[..., None], inputs[..., [1, 3]], 0.0)   # errors, requests, the baseline's
+    batch = batch_intervals(measurement, layout)
+    joined = np.isfinite(latency_differences(measurement, inputs, layout))   # (..., complete batches)
+    evidence = np.zeros(inputs.shape[:-1])
+    evidence[..., batch - 1:joined.shape[-1] * batch:batch] = joined
+    return np.repeat(evidence[..., None], 2, axis=-1)
 
 
 def sequential_known(series: Series, measurement: Measurement, end: np.ndarray, traffic: np.ndarray) -> np.ndarray:
     """Where a sequential test's value at scrapes ``end`` is conclusive: every sample the test reads at the scrape is
-    present and undamaged on both arms, and both arms had traffic (``traffic`` ``(windows, 2)``: the sums of
+    present and undamaged on both arms, and both arms brought evidence (``traffic`` ``(windows, 2)``: the sums of
     :func:`sequential_traffic` over the window's intervals) in intervals the test could use. A missing or damaged
     sample earlier in the window drops its intervals only, as the test drops them."""
     groups = aggregate_groups(series.layout, measurement)

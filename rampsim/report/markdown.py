@@ -133,7 +133,11 @@ def _outcome_section(run: Run) -> list[str]:
                 ""]
     faults = run.scenario.faults
     lines = ["## Remediation plan", "", f"The gate stopped the ramp at {clock(o.time or 0.0)}: {o.reason}.", ""]
-    if faults:
+    if o.before_fault:
+        lines += ["It stopped before the gate saw a request any injected fault acted on: this stop is a **false "
+                  "alarm** of the gate itself, on a release still healthy. Review the criterion that failed before "
+                  "blaming the release; the injected fault was never put to the gate.", ""]
+    elif faults:
         lines += ["Injected in this rehearsal (the root cause a real investigation would have to find):", ""]
         lines += [f"- {fault.describe()}" for fault in faults] + [""]
     elif not run.truth.incident:
