@@ -269,3 +269,18 @@ def test_rehearse_says_environment_incident_and_exits_zero(fault, exit_code, wor
     stopped = "NO-GO" in printed
     assert ("(an **environment incident**)" in report) is (stopped and fault == SHARED)
     assert "**false alarm**" not in report
+
+
+def test_an_environment_incident_stopped_before_its_fault_is_still_neither_a_catch_nor_a_false_rollback():
+    """Early stops are false alarms on incidents the gate must stop; an environment incident reported on its own
+    stays what the README promises whenever it is stopped (rehearse exits 0 on it), unless the plan counts
+    environment incidents as incidents."""
+    from rampsim.sim.truth import Truth
+
+    def truth(policy):
+        return Truth(incident=True, start=4000.0, confirmed=4300.0, objective="errors", breaches=(), telemetry=None,
+                     cause="environment", environment_incidents=policy, onset=3600.0)
+
+    assert not truth("separate").before_onset(600.0)
+    assert truth("incident").before_onset(600.0) and truth("incident").before_onset(3600.0)
+    assert not truth("incident").before_onset(3615.0)      # the scrape after the fault's start counts faulty traffic
