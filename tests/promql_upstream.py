@@ -472,7 +472,7 @@ class Runner:
             expected[()] = [ev.scalar]
         for labels, vals in ev.samples:
             expected[tuple(sorted(labels.items()))] = vals
-        got = {tuple(sorted(s.labels.items())): s for s in result.series if len(s.times)}
+        got = {tuple(sorted(s.labels.items())): s for s in result.series}
         for key, series in got.items():
             if key not in expected:
                 return f"unexpected series {dict(key)}"

@@ -227,3 +227,11 @@ def test_label_regexes_match_as_re2_matches_them(matcher, expected):
         store.add({"__name__": "r", "v": value}, [0], [1.0])
     result = evaluate(f"r{{{matcher}}}", store, 0).to_api_json()["result"]
     assert {item["metric"]["v"] for item in result} == expected
+
+
+def test_a_range_query_leaves_out_series_without_a_point(store: SeriesStore) -> None:
+    """Prometheus's matrix has no series without a value at any step; both http_requests_total series came back
+    with empty values for a filter nothing passes (upstream operators.test, reviewed against Prometheus 2.42)."""
+    assert evaluate_range("http_requests_total > 1e9", store, np.arange(0, 301, 60.0)).to_api_json()["result"] == []
+    kept = evaluate_range("http_requests_total > 3000", store, np.arange(0, 601, 60.0)).to_api_json()["result"]
+    assert [item["metric"]["code"] for item in kept] == ["200"]

@@ -99,8 +99,8 @@ def evaluate_range(expr: str, store: SeriesStore, times: ArrayLike, semantics: S
                    lookback: float = DEFAULT_LOOKBACK) -> RangeResult:
     """Evaluate ``expr`` as an instant query at each of ``times`` (seconds), all at once.
 
-    The result is Prometheus's ``matrix``: one series per label set (a scalar expression
-    gives one series without labels), with the times at which it has a value.
+    The result is Prometheus's ``matrix``: one series per label set that has a value at some
+    time (a scalar expression gives one series without labels), with the times at which it has one.
     """
     t = np.asarray(times, dtype=np.float64).ravel()
     times_ms = seconds_to_ms(t)
@@ -119,8 +119,8 @@ def evaluate_range(expr: str, store: SeriesStore, times: ArrayLike, semantics: S
         else:
             rows_v[row] = np.where(pres, vals, rows_v[row])
             rows_p[row] = rows_p[row] | pres
-    order = sorted(merged, key=lambda lab: lab)
-    values = np.array([rows_v[merged[lab]] for lab in order]).reshape(len(order), len(t))
+    order = sorted((lab for lab in merged if rows_p[merged[lab]].any()), key=lambda lab: lab)   # Prometheus omits
+    values = np.array([rows_v[merged[lab]] for lab in order]).reshape(len(order), len(t))     # pointless series
     present = np.array([rows_p[merged[lab]] for lab in order], dtype=bool).reshape(len(order), len(t))
     return RangeResult(t, tuple(dict(lab) for lab in order), values, present)
 
