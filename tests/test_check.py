@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 import pytest
+
+from rampsim.engine.events import DecisionKind
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -101,6 +103,20 @@ def test_stopping_before_the_fault_is_not_a_catch(plans):
         assert_stops_within(jumpy, fault, within="5m", seeds=[0])  # it rolls back on healthy noise, before 10m
     with pytest.raises(ValueError, match="needs at least one fault"):
         assert_stops_within(good, [], within="5m")
+
+
+def test_a_stop_at_the_faults_start_is_not_a_catch(plans, monkeypatch):
+    """The scrape at the fault's start counts the interval before it: a stop then saw no faulty request (the tally
+    and the rehearsal call it an early stop); the assertion took it for a catch."""
+    from rampsim.faults import parse_fault
+    from rampsim.testing import assertions
+
+    class Stopped:
+        outcome = type("Outcome", (), {"decision": DecisionKind.ROLLBACK, "time": 600.0, "reason": "a rule"})()
+
+    monkeypatch.setattr(assertions, "_simulate", lambda plan, faults, seed: Stopped())
+    with pytest.raises(AssertionError, match="got rollback at 10m"):
+        assertions.assert_stops_within(plans[0], [parse_fault("error-rate:canary:+2%@10m")], within="5m", seeds=[0])
 
 
 @settings(max_examples=150, deadline=None)

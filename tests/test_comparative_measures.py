@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from rampsim.cli import main
+from rampsim.units import parse_duration
 from rampsim.engine import DecisionEngine, first_terminal_decision
 from rampsim.engine.events import AlertFired, CheckpointReport, Status
 from rampsim.engine.judge import CompiledGates
@@ -258,6 +259,18 @@ def test_a_latency_test_whose_intervals_never_join_is_inconclusive_never_a_pass(
         decision = first_terminal_decision(run(DecisionEngine(plan), telemetry))
         assert decision.kind.value == "hold", per_scrape
         assert CompiledGates([plan]).judge([telemetry]).named()[0][0] == "hold", per_scrape
+    # the batched count test alike: batches expecting too few errors do not join (a canary erring 20 times the
+    # baseline's rate, on 20 requests a scrape, advanced at p = 1)
+    plan = gate({"metric": "error_rate", "compare": "baseline", "test": "sequential", "op": ">", "threshold": "5%",
+                 "batch": "1m"})
+    rate = np.full(TICKS, 0.02)
+    rate[0] = 0.001                                   # the baseline keeps the first value: 0.1%
+    for per_scrape in (20.0, 40.0):
+        telemetry = steady(minutes=MINUTES, requests_per_scrape=per_scrape, error_rate=rate)
+        telemetry.counters = np.round(telemetry.counters)   # whole errors, as counters count them
+        decision = first_terminal_decision(run(DecisionEngine(plan), telemetry))
+        assert decision.kind.value == "hold", per_scrape
+        assert CompiledGates([plan]).judge([telemetry]).named()[0][0] == "hold", per_scrape
 
 
 def test_a_sequential_criterion_without_data_is_inconclusive_never_a_pass():
@@ -490,7 +503,9 @@ LOOKS = {"every scrape": None, "every minute": [f"{m}m" for m in range(1, MINUTE
 # Per interval, the validation ramp's canary (about 900 requests a scrape) holds 9 requests beyond its P99, under
 # the 10 an interval needs to join the latency test (MIN_TAIL_OBSERVATIONS): a P99 test per interval is never
 # conclusive there, so the per-interval latency test is read on the P95 (45 beyond it), and the P99 batched.
-TESTS = {"error_rate": {"metric": "error_rate"}, "error_rate batched": {"metric": "error_rate", "batch": "1m"},
+# A minute of its canary expects 2.5 errors, under the 3 a batch needs to join the batched count test: its
+# batches are two minutes.
+TESTS = {"error_rate": {"metric": "error_rate"}, "error_rate batched": {"metric": "error_rate", "batch": "2m"},
          "p95": {"metric": "p95"}, "p99 batched": {"metric": "p99", "batch": "1m"}}
 
 
@@ -504,7 +519,9 @@ def looking(test: dict, looks) -> dict:
         rules, checkpoints, final = {"test": {**test, "op": "<=", "action": "rollback"}}, {}, {}
     else:
         rules, final = {}, {"test": {**test, "op": ">"}}
-        checkpoints = {f"at_{at}": {"at": at, "criteria": final, "on_fail": "rollback"} for at in looks}
+        first = parse_duration(test.get("batch", "0s"))   # a look before the first batch ends is refused
+        checkpoints = {f"at_{at}": {"at": at, "criteria": final, "on_fail": "rollback"} for at in looks
+                       if parse_duration(at) >= first}
     gate_at = {"at": f"{MINUTES}m", "criteria": final, "on_fail": "rollback", "require_no_alerts": None}
     plan = {**data, "rules": rules, "checkpoints": checkpoints, "final_gate": gate_at}
     early = {loc[1] for loc, _ in never_rejecting(plan_from_data(plan)) if loc[0] == "checkpoints"}

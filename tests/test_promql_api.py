@@ -235,3 +235,15 @@ def test_a_range_query_leaves_out_series_without_a_point(store: SeriesStore) -> 
     assert evaluate_range("http_requests_total > 1e9", store, np.arange(0, 301, 60.0)).to_api_json()["result"] == []
     kept = evaluate_range("http_requests_total > 3000", store, np.arange(0, 601, 60.0)).to_api_json()["result"]
     assert [item["metric"]["code"] for item in kept] == ["200"]
+
+
+def test_a_case_insensitive_regex_folds_every_letter_as_re2_does():
+    """Compiling with re.ASCII (for RE2's ASCII \\d and \\w) made (?i) fold ASCII letters only: (?i)café missed
+    CAFÉ, which Prometheus matches."""
+    store = SeriesStore()
+    for value in ("CAFÉ", "café", "ÉCHEC", "cafe"):
+        store.add({"__name__": "r", "v": value}, [0], [1.0])
+    for matcher, expected in (('v=~"(?i)café"', {"CAFÉ", "café"}), ('v=~"(?i)échec"', {"ÉCHEC"}),
+                              ('v=~"(?i)\\\\w+"', {"cafe"})):
+        result = evaluate(f"r{{{matcher}}}", store, 0).to_api_json()["result"]
+        assert {item["metric"]["v"] for item in result} == expected, matcher

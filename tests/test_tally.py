@@ -239,3 +239,10 @@ def test_a_stop_before_the_gate_saw_the_fault_is_counted_apart_never_as_a_catch(
     assert cell.tolist() == [2 * len(SCENARIOS)] and value.tolist() == [60.0] and count.tolist() == [1]
     healthy, early = TRUTHS.index("healthy"), TRUTHS.index("early")
     assert tally.outcomes[:, :, healthy].sum() == 0 and tally.outcomes[:, :, early].sum() == 2
+    result = SweepResult.from_chunks([], [{}] * 3, SCENARIOS, SOURCES, {}, tally)
+    summary = result.summary()
+    assert summary["faced_incidents"].tolist() == [0, 0, 1]   # the missed-incident rate's runs: early ones left out
+    assert np.isnan(summary["missed_incident_rate"][0]) and summary["missed_incident_rate"][2] == 0.0
+    assert summary["precision"].tolist()[:2] == [0.0, 0.0]    # an early stop is a false alarm
+    breakdown = result.breakdown()
+    assert breakdown["early_stops"].tolist() == [1, 1, 0] and bool(breakdown["incident"].all())

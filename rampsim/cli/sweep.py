@@ -302,12 +302,13 @@ def _print_breakdown(console: Console, result: "SweepResult", gate: int) -> None
     rows = breakdown[breakdown["gate"] == gate]
     table = Table(title="The recommended gate by scenario (the plan's SLO decides which are incidents; "
                         "environment: a breach the release did not cause)", box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("scenario", "truth", "runs", "stopped", "missed"):
+    for column in ("scenario", "truth", "runs", "stopped", "before the fault", "missed"):
         table.add_column(column)
     for _, row in rows.iterrows():
         truth = "incident" if row["incident"] else "environment" if row["environment"] else "healthy"
-        table.add_row(str(row["scenario"]), truth, str(row["runs"]),
-                      str(row["stops"]), str(row["missed_incidents"]) if row["incident"] else "")
+        table.add_row(str(row["scenario"]), truth, str(row["runs"]), str(row["stops"]),
+                      str(row["early_stops"]) if row["incident"] else "",
+                      str(row["missed_incidents"]) if row["incident"] else "")
     console.print(table)
     for note in result.breakdown_notes(gate):
         console.print(f"note: {note}")

@@ -271,7 +271,10 @@ class DecisionEngine:
             inputs = new if inputs is None else np.concatenate([inputs, new])
             self._sequential_inputs[measurement] = inputs
         differences = None
-        if inputs is not None and measurement.metric_definition.sequential == "latency":
+        batched_count = measurement.metric_definition.sequential == "count" and measurement.batch is not None
+        if inputs is not None and batched_count:   # batches that joined, from the window's start
+            evidence = sequential_traffic(measurement, inputs[:tick], series.layout).sum(axis=0)[None, :]
+        elif inputs is not None and measurement.metric_definition.sequential == "latency":
             batch = batch_intervals(measurement, series.layout)   # complete batches' ratios, computed once
             kept = self._latency_differences.get(measurement, np.empty(0))
             complete = tick // batch

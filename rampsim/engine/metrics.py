@@ -48,8 +48,10 @@ baseline's" (:mod:`rampsim.judges.sequential`):
 The value at a scrape uses the intervals up to it and no others, so judging a scrape alone (the
 step engine) and every scrape at once (the compiled judge) give the same floats. It is
 inconclusive at a scrape missing (or with a damaged) sample the test reads on either arm, and until
-both arms have had traffic in usable intervals (:func:`sequential_known`), so missing data never
-passes a criterion; a gap or damage earlier drops its intervals only.
+there is evidence (:func:`sequential_traffic`, :func:`sequential_known`: traffic on both arms in usable
+intervals for the count test; a batch or interval that joined the test for the batched count test and
+the latency test), so missing data never passes a criterion; a gap or damage earlier drops its
+intervals only.
 
 *Guarantee*: on a canary no worse than ``1 + margin`` times the baseline, the probability
 that the p-value *ever* falls to ``alpha`` during the ramp is at most ``alpha``, however
@@ -69,8 +71,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from rampsim.judges.sequential import (
-    RATE_RATIO_BOUND, at_intervals, batch_sums, batched_count_regression_test, count_regression_test,
-    fewest_to_reject, latency_regression_test,
+    RATE_RATIO_BOUND, at_intervals, batch_sums, batched_count_ratios, batched_count_regression_test,
+    count_regression_test, fewest_to_reject, latency_regression_test,
 )
 from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
 from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
@@ -454,6 +456,18 @@ def latency_differences(measurement: Measurement, inputs: np.ndarray, layout: La
     return np.where(observed, np.clip(log_ratio, -bound, bound), np.nan)
 
 
+def _usable_counts(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The count test's four columns (errors, requests, the baseline's), ``NaN`` in every column of an interval
+    with a missing, damaged or inconsistent count (errors above requests, a fraction) or no traffic at all."""
+    errors, requests, base_errors, base_requests = np.moveaxis(inputs, -1, 0)
+    with np.errstate(invalid="ignore"):
+        usable = ((errors >= 0) & (errors <= requests) & (errors == np.round(errors)) & (base_errors >= 0)
+                  & (base_errors <= base_requests) & (base_errors == np.round(base_errors))
+                  & (requests + base_requests > 0))
+    kept = tuple(np.where(usable, column, np.nan) for column in (errors, requests, base_errors, base_requests))
+    return kept[0], kept[1], kept[2], kept[3]
+
+
 def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: Layout,
                         differences: Optional[np.ndarray] = None) -> np.ndarray:
     """``(..., intervals)``: the test's p-value after each interval, from :func:`sequential_inputs` ``(...,
@@ -463,18 +477,13 @@ def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: La
     margin = measurement.margin or 0.0
     batch = batch_intervals(measurement, layout)
     if measurement.metric_definition.sequential == "count":
-        errors, requests, base_errors, base_requests = np.moveaxis(inputs, -1, 0)
-        total = requests + base_requests
-        with np.errstate(invalid="ignore"):
-            usable = ((errors >= 0) & (errors <= requests) & (errors == np.round(errors)) & (base_errors >= 0)
-                      & (base_errors <= base_requests) & (base_errors == np.round(base_errors)) & (total > 0))
+        errors, requests, base_errors, base_requests = _usable_counts(inputs)
         if measurement.batch is not None:
-            return batched_count_regression_test(*(np.where(usable, column, np.nan) for column in
-                                                   (errors, requests, base_errors, base_requests)),
-                                                 batch=batch, margin=margin).p_value
-        share = np.where(usable, requests / np.where(usable, total, 1.0), 0.5)
-        return count_regression_test(np.where(usable, errors, np.nan), np.where(usable, base_errors, np.nan), share,
-                                     margin=margin).p_value
+            return batched_count_regression_test(errors, requests, base_errors, base_requests, batch=batch,
+                                                 margin=margin).p_value
+        usable = ~np.isnan(errors)
+        share = np.where(usable, requests / np.where(usable, requests + base_requests, 1.0), 0.5)
+        return count_regression_test(errors, base_errors, share, margin=margin).p_value
     if differences is None:
         differences = latency_differences(measurement, inputs, layout)
     test = latency_regression_test(differences, bound=math.log(LATENCY_RATIO_BOUND), margin=math.log1p(margin),
@@ -534,16 +543,20 @@ def check_reach(plan: Plan) -> None:
 
 def sequential_traffic(measurement: Measurement, inputs: np.ndarray, layout: Layout) -> np.ndarray:
     """``(..., intervals, 2)``: the evidence each interval of :func:`sequential_inputs` ``(..., intervals,
-    columns)`` (from a window's start) brings each arm. For the count test, the arm's requests (0 in an interval
-    with a missing or damaged input, which contributes nothing); for the latency test, 1 on both arms at the
-    last interval of each interval or batch that joins the test (:func:`latency_differences`: enough requests
-    beyond the quantile on each arm), else 0, so that requests too few to read a quantile are no evidence."""
-    if measurement.metric_definition.sequential == "count":
-        with np.errstate(invalid="ignore"):
-            usable = np.all(inputs >= 0, axis=-1)     # NaN (a missing or damaged sample) is not
-        return np.where(usable[..., None], inputs[..., [1, 3]], 0.0)   # errors, requests, the baseline's
+    columns)`` (from a window's start) brings each arm. For the count test per interval, the arm's requests (0 in
+    an interval with a missing, damaged or inconsistent input, which contributes nothing); for the batched count
+    test and the latency test, 1 on both arms at the last interval of each batch (or interval) that joins the
+    test (enough expected errors; enough requests beyond the quantile), else 0: traffic too thin to join is no
+    evidence."""
     batch = batch_intervals(measurement, layout)
-    joined = np.isfinite(latency_differences(measurement, inputs, layout))   # (..., complete batches)
+    if measurement.metric_definition.sequential == "count":
+        errors, requests, base_errors, base_requests = _usable_counts(inputs)
+        if measurement.batch is None:   # each usable interval's requests, on each arm
+            return np.nan_to_num(np.stack([requests, base_requests], axis=-1))
+        joined = np.isfinite(batched_count_ratios(errors, requests, base_errors, base_requests, batch=batch,
+                                                  margin=measurement.margin or 0.0))
+    else:
+        joined = np.isfinite(latency_differences(measurement, inputs, layout))   # (..., complete batches)
     evidence = np.zeros(inputs.shape[:-1])
     evidence[..., batch - 1:joined.shape[-1] * batch:batch] = joined
     return np.repeat(evidence[..., None], 2, axis=-1)

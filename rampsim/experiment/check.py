@@ -157,8 +157,8 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
                                               int(counts["healthy_runs"]), max_false_rollback, level))
             missed = int(counts["missed_incidents"])  # advanced, or never decided
             if max_missed_incident is not None:
-                verdicts.append(_rate_verdict("missed_incident_rate", missed, int(counts["incident_runs"]),
-                                              max_missed_incident, level))
+                verdicts.append(_rate_verdict("missed_incident_rate", missed, int(counts["faced_incidents"]),
+                                              max_missed_incident, level))   # early stops: neither caught nor missed
             if max_detect is not None:
                 _, values, histogram = tally.gate_delays()
                 verdicts.append(_quantile_verdict(f"detect_p{detect_quantile * 100:g}_s", (values, histogram),

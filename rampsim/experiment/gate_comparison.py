@@ -21,7 +21,8 @@ __all__ = ["compare_gates", "COMPARISON_COLUMNS"]
 COMPARISON_COLUMNS = (
     "false_rollback_rate", "false_rollback_low", "false_rollback_high", "false_rollbacks", "healthy_runs",
     "environment_stops", "environment_runs", "missed_incident_rate", "missed_incident_low", "missed_incident_high",
-    "missed_incidents", "incident_runs", "early_stops", "detect_median_s", "detect_p90_s", "harm_mean",
+    "missed_incidents", "incident_runs", "faced_incidents", "early_stops", "detect_median_s", "detect_p90_s",
+    "harm_mean",
 )
 """The columns of :func:`compare_gates`' table, from :meth:`~rampsim.experiment.results.SweepResult.summary`."""
 

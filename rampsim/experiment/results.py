@@ -211,18 +211,18 @@ class SweepResult:
         table["harm_mean"], table["harm_low"], table["harm_high"] = harm_interval(
             table["harm"].to_numpy(), table["harm_squares"].to_numpy(), table["incident_runs"].to_numpy(),
             _CONFIDENCE)
-        stops = table["caught"] + table["false_rollbacks"]
+        stops = table["caught"] + table["false_rollbacks"] + table["early_stops"]   # an early stop is a false alarm
         table["precision"] = table["caught"] / stops.where(stops > 0)
-        table["cost"] = (costs.false_rollback * table["false_rollbacks"]
+        table["cost"] = (costs.false_rollback * (table["false_rollbacks"] + table["early_stops"])
                          + costs.missed_incident * table["missed_incidents"]
                          + costs.harmed_request * table["cost_harm"].astype(float)) / table["runs"]
         table = table.drop(columns=["stops", "harm", "harm_squares", "cost_harm"])
         table["false_rollback_rate"] = _rate(table["false_rollbacks"], table["healthy_runs"])
         table["false_rollback_low"], table["false_rollback_high"] = wilson(table["false_rollbacks"],
                                                                            table["healthy_runs"])
-        table["missed_incident_rate"] = _rate(table["missed_incidents"], table["incident_runs"])
-        table["missed_incident_low"], table["missed_incident_high"] = wilson(table["missed_incidents"],
-                                                                             table["incident_runs"])
+        table["missed_incident_rate"] = _rate(table["missed_incidents"], table["faced_incidents"])  # early stops
+        table["missed_incident_low"], table["missed_incident_high"] = wilson(table["missed_incidents"],  # neither
+                                                                             table["faced_incidents"])
         table["environment_stop_rate"] = _rate(table["environment_stops"], table["environment_runs"])
         table["environment_stop_low"], table["environment_stop_high"] = wilson(table["environment_stops"],
                                                                                table["environment_runs"])
@@ -240,12 +240,12 @@ class SweepResult:
 
     def breakdown(self) -> pd.DataFrame:
         """Per gate and scenario with runs: runs, whether the scenario is an incident or an environment incident
-        (ground truth), stops (hold or rollback), false rollbacks (stops of a healthy scenario), missed incidents
-        and environment stops. Sums to the totals."""
+        (ground truth), stops (hold or rollback), false rollbacks (stops of a healthy scenario), early stops (of an
+        incident, before the gate saw its fault), missed incidents and environment stops. Sums to the totals."""
         counts = self.tally.counts()
         table = (counts[counts["runs"] > 0]
                  [["gate", "scenario", "runs", "incident_runs", "environment_runs", "stops", "false_rollbacks",
-                   "missed_incidents", "environment_stops"]]
+                   "early_stops", "missed_incidents", "environment_stops"]]
                  .sort_values(["gate", "scenario"], kind="stable").reset_index(drop=True))
         table["incident"] = table["incident_runs"] > 0
         table["environment"] = table["environment_runs"] > 0
@@ -264,8 +264,9 @@ class SweepResult:
                 for row in drivers.itertuples()]
 
     def decisions(self) -> pd.DataFrame:
-        """Runs per gate, scenario, ground truth (``truth``: healthy, incident or environment), decision and the
-        source that decided it (``""``: none): what stopped the ramps, without the runs."""
+        """Runs per gate, scenario, ground truth (``truth``: healthy, incident, environment, or early: an incident
+        stopped before the gate saw its fault), decision and the source that decided it (``""``: none): what
+        stopped the ramps, without the runs."""
         return self.tally.decisions()
 
     def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:

@@ -3,9 +3,10 @@
 A :class:`Tally` holds, per (gate, scenario):
 
 * ``outcomes``: runs counted by ground truth (:data:`TRUTHS`: healthy, incident, environment
-  incident), decision (:data:`~rampsim.engine.judge.KINDS`) and the source that decided it
-  (the sweep's source names, then "none"). Every count of the summary and the breakdown is a sum of
-  these: false rollbacks are stops of healthy runs, misses incident runs not stopped, and so on;
+  incident, and early: an incident stopped before the gate saw its fault), decision
+  (:data:`~rampsim.engine.judge.KINDS`) and the source that decided it (the sweep's source names,
+  then "none"). Every count of the summary and the breakdown is a sum of these: false rollbacks are
+  stops of healthy runs, misses incident runs not stopped, early stops the early runs, and so on;
 * ``harm`` and ``harm_squares``: the sums of the harmed requests and of their squares by ground
   truth (harm counts requests: whole numbers, summed exactly, the squares as Python integers);
 * ``delays``: the detection delays of caught incidents as an exact sparse histogram (each distinct
@@ -168,7 +169,8 @@ class Tally:
 
     def counts(self, by_scenario: bool = True) -> pd.DataFrame:
         """Per gate and scenario (every pair, including scenarios without runs), or per gate (``by_scenario``
-        false): ``runs``, ``healthy_runs``, ``incident_runs`` (early stops included), ``environment_runs``,
+        false): ``runs``, ``healthy_runs``, ``incident_runs`` (early stops included), ``faced_incidents`` (the
+        incident runs the gate was still judging when their fault acted: caught or missed), ``environment_runs``,
         ``stops``, ``false_rollbacks`` (stops of healthy runs), ``caught`` (stops of incident runs once the gate
         saw the fault), ``early_stops`` (stops of incident runs before it did), ``missed_incidents`` (incident
         runs not stopped: advanced or never decided), ``environment_stops``, ``harm`` and ``harm_squares``
@@ -186,6 +188,7 @@ class Tally:
         return pd.DataFrame({
             **keys, "runs": runs.sum(axis=-1).ravel(), "healthy_runs": runs[..., HEALTHY].ravel(),
             "incident_runs": (runs[..., INCIDENT] + runs[..., EARLY]).ravel(),
+            "faced_incidents": runs[..., INCIDENT].ravel(),
             "environment_runs": runs[..., ENVIRONMENT].ravel(),
             "stops": stops.sum(axis=-1).ravel(), "false_rollbacks": stops[..., HEALTHY].ravel(),
             "missed_incidents": (runs - stops)[..., INCIDENT].ravel(), "caught": stops[..., INCIDENT].ravel(),

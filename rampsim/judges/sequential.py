@@ -97,8 +97,8 @@ import numpy.typing as npt
 from rampsim.errors import UsageError
 
 __all__ = ["ALTERNATIVES", "RATIOS", "RATE_RATIO_BOUND", "MIN_NULL_ERRORS", "SequentialTest", "CountTest", "MeanTest",
-           "fewest_to_reject", "count_regression_test", "batched_count_regression_test", "rate_ratio_lower_bound",
-           "latency_regression_test", "mean_difference_sequence", "batch_sums", "at_intervals"]
+           "fewest_to_reject", "count_regression_test", "batched_count_regression_test", "batched_count_ratios",
+           "rate_ratio_lower_bound", "latency_regression_test", "mean_difference_sequence", "batch_sums", "at_intervals"]
 
 ALTERNATIVES = np.geomspace(1.1, 16.0, 16)
 """Default prior of the count test: alternatives ``R0 * a`` for these ``a``, equally weighted."""
@@ -369,7 +369,18 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
     of the arms' own noise. The evidence of a batch arrives at its last interval; a trailing
     partial batch adds nothing yet."""
     _check_alpha(alpha)
-    if not (isinstance(batch, (int, np.integer)) and batch >= 1):
+    ratios = batched_count_ratios(canary_errors, canary_requests, baseline_errors, baseline_requests, batch=batch,
+                                  margin=margin)
+    per_batch = latency_regression_test(ratios, bound=math.log(RATE_RATIO_BOUND), margin=math.log1p(margin),
+                                        alpha=alpha)
+    return at_intervals(per_batch, batch, np.shape(canary_errors)[-1])
+
+
+def batched_count_ratios(canary_errors: npt.ArrayLike, canary_requests: npt.ArrayLike, baseline_errors: npt.ArrayLike,
+                         baseline_requests: npt.ArrayLike, *, batch: int, margin: float = 0.0) -> np.ndarray:
+    """``(..., batches)``: each complete batch's clipped log rate ratio, as :func:`batched_count_regression_test`
+    judges it, ``NaN`` where the batch does not join the test (no evidence)."""
+    if not (isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch >= 1):
         raise UsageError(f"batch is a whole number of intervals, at least 1; got {batch!r}")
     if not -1.0 < margin < RATE_RATIO_BOUND - 1.0:
         raise UsageError(f"margin must lie in (-1, {RATE_RATIO_BOUND - 1:g}) (a ratio the clipped ratios can exceed), "
@@ -396,9 +407,7 @@ def batched_count_regression_test(canary_errors: npt.ArrayLike, canary_requests:
         ratio = np.log((c + 0.5) / n) - np.log((b + 0.5) / m)
     bound = math.log(RATE_RATIO_BOUND)
     joins = (n > 0) & (m > 0) & (requests_before > 0) & (expected >= MIN_NULL_ERRORS)
-    per_batch = latency_regression_test(np.where(joins, np.clip(ratio, -bound, bound), np.nan), bound=bound,
-                                        margin=math.log1p(margin), alpha=alpha)
-    return at_intervals(per_batch, batch, errors.shape[-1])
+    return np.where(joins, np.clip(ratio, -bound, bound), np.nan)
 
 
 @functools.lru_cache(maxsize=256)

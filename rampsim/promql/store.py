@@ -59,16 +59,20 @@ _POSIX_CLASSES = {
 }
 """RE2's POSIX character classes (ASCII), as the ranges Python writes inside a bracket expression."""
 _RE2_SPACE = "\\t\\n\\f\\r "   # RE2's \s: no vertical tab, unlike Python's
+_RE2_PERL = {"d": "0-9", "w": "0-9A-Za-z_", "s": _RE2_SPACE}
+"""RE2's Perl classes, ASCII only, as ranges (Python's are Unicode; compiling with ``re.ASCII`` instead would also
+make ``(?i)`` fold ASCII only, where RE2 folds every letter)."""
 _POSIX = re.compile(r"\[:(\^?)([a-z]+):\]")
 
 
 def go_regex(pattern: str) -> str:
-    """A Go (RE2) pattern in Python's syntax (compiled with ``re.ASCII``: RE2's ``\\d`` and ``\\w`` are ASCII).
+    """A Go (RE2) pattern in Python's syntax.
 
     RE2 applies ``(?i)`` from where it appears to the end of the enclosing group; Python
     accepts global flags only at the very start, so ``a((?i)b)c`` becomes ``a((?i:b))c``.
-    POSIX classes (``[[:digit:]]``) become their ranges, ``\\s`` RE2's four spaces and the
-    blank, and ``{,n}``, which RE2 reads as literal text (Python as a repeat), is escaped.
+    POSIX classes (``[[:digit:]]``) become their ranges, as do ``\\d``, ``\\w`` and ``\\s`` (ASCII in
+    RE2, Unicode in Python; ``\\D``, ``\\W``, ``\\S`` outside a bracket expression too), and ``{,n}``,
+    which RE2 reads as literal text (Python as a repeat), is escaped.
     A negated POSIX class (``[[:^digit:]]``) is refused as outside the subset.
     """
     out: list[str] = []
@@ -79,10 +83,11 @@ def go_regex(pattern: str) -> str:
         ch = pattern[i]
         if ch == "\\":
             escape = pattern[i:i + 2]
-            if escape == "\\s":
-                out.append(_RE2_SPACE if in_class else f"[{_RE2_SPACE}]")
-            elif escape == "\\S" and not in_class:
-                out.append(f"[^{_RE2_SPACE}]")
+            ascii_class = _RE2_PERL.get(escape[1:2].lower())
+            if ascii_class is not None and in_class and escape[1:2].islower():
+                out.append(ascii_class)
+            elif ascii_class is not None and not in_class:
+                out.append(f"[{'^' if escape[1:2].isupper() else ''}{ascii_class}]")
             else:
                 out.append(escape)
             i += 2
@@ -137,7 +142,7 @@ def _regex(pattern: str, dotall: bool) -> "re.Pattern[str]":
     compiled = _regex_cache.get(key)
     if compiled is None:
         try:
-            compiled = re.compile(go_regex(pattern), re.ASCII | (re.DOTALL if dotall else 0))
+            compiled = re.compile(go_regex(pattern), re.DOTALL if dotall else 0)
         except re.error as exc:
             raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from None
         _regex_cache[key] = compiled

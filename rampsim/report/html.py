@@ -216,7 +216,8 @@ def _gates_table(summary: pd.DataFrame, parameters: Sequence[str], environment: 
 
 
 def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: Sequence[str]) -> str:
-    """Stops of each scenario by each shown gate; flagged: stops of healthy runs and missed incidents."""
+    """Stops of each scenario by each shown gate; flagged: stops of healthy runs, stops of incidents before their
+    fault, and missed incidents."""
     scenarios = breakdown.drop_duplicates("scenario")[["scenario", "incident_runs", "environment_runs"]]
     header = ["gate"] + [f"{s} ({_truth_label(k, e)})" for s, k, e in scenarios.itertuples(index=False)]
     cells = breakdown.set_index(["gate", "scenario"])
@@ -226,6 +227,7 @@ def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: S
         for scenario in scenarios["scenario"]:
             c = cells.loc[(gate["gate"], scenario)]
             notes = [f"{c['false_rollbacks']} false"] * bool(c["false_rollbacks"]) + \
+                    [f"{c['early_stops']} before the fault"] * bool(c["early_stops"]) + \
                     [f"{c['missed_incidents']} missed"] * bool(c["missed_incidents"])
             text = f"{c['stops']}/{c['runs']} stopped" + (f" ({', '.join(notes)})" if notes else "")
             row.append((text, "num flag" if notes else "num"))
