@@ -192,8 +192,9 @@ def test_a_history_without_the_arms_requests_is_unavailable(one_day, tmp_path, c
     for command in ("calibrate", "backtest"):
         assert main([command, str(REFERENCE), "--replay", str(history), "--arm", arm]) == 5
         err = capsys.readouterr().err
-        assert f"history unavailable: no scrape holds the {arm} arm's requests" in err, err
-        assert f'rampsim_requests_total{{arm="{arm}"}}' in err
+        assert (f"history unavailable: no scrape from 2025-03-01T00:00:00Z to 2025-03-02T00:00:00Z holds the {arm} "
+                f"arm's requests") in err, err
+        assert f'rampsim_requests_total{{arm="{arm}"}}' in err and "check the range (--start, --end)" in err
 
 
 def test_calibrate_refuses_outputs_it_cannot_write_before_reading_the_history(tmp_path, capsys):

@@ -115,9 +115,11 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "
           f"{int(present.sum())} with {args.arm} requests{damaged}", file=sys.stderr)
     if not present.any():
-        print(f"rampsim: history unavailable: no scrape holds the {args.arm} arm's requests (series "
-              f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{args.arm}\"}}): check --arm and the plan's "
-              "prometheus: naming", file=sys.stderr)
+        grid = history.grid
+        print(f"rampsim: history unavailable: no scrape from {format_instant(grid.start)} to "
+              f"{format_instant(grid.start + history.duration)} holds the {args.arm} arm's requests (series "
+              f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{args.arm}\"}}): check the range (--start, "
+              "--end), --arm and the plan's prometheus: naming", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
     return (plan, naming, history), 0
 
