@@ -245,11 +245,13 @@ class KayentaEngine:
 
 
 def _bound(metric: KayentaMetric) -> tuple[str, float]:
-    """The effect size a metric must stay under (over, when only a decrease fails it) to pass, as ``(op, bound)``."""
+    """What the metric must not be to pass, as ``(op, bound)``: classified High (the rank test shifts it up and the
+    effect size reaches the increase bound) or, when only a decrease fails it, Low. Written so because an effect
+    past the bound passes while the rank test sees no shift (a target "> 1" read "achieved 1: PASS")."""
     effect = metric.analysis.effectSize
     if metric.analysis.direction is Direction.DECREASE:
-        return ">", effect.bound("allowedDecrease")
-    return "<", effect.bound("allowedIncrease")
+        return "not Low at <=", effect.bound("allowedDecrease")
+    return "not High at >=", effect.bound("allowedIncrease")
 
 
 def _clock(seconds: float) -> str:
