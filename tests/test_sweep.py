@@ -316,3 +316,34 @@ def test_report_html_diffs_against_the_swept_plan_only(tmp_path, capsys, monkeyp
     assert main(["report", str(out), "--html"]) == 0
     assert "not the plan this sweep ran on (edited since" in capsys.readouterr().err
     assert "differ from the plan" not in (out / "report.html").read_text()
+
+
+def test_the_front_ties_gates_on_equal_rates_not_equal_counts(tmp_path, capsys, monkeypatch):
+    """With early stops the missed-incident rate's runs differ by gate: two gates with 2 misses each (25% and 20%)
+    were tied on their counts, and the table dropped the recommended one under 'the same rates'."""
+    from rampsim.cli.sweep import _print_report
+    from rampsim.experiment.results import Costs
+
+    monkeypatch.setenv("COLUMNS", "120")
+    rows = []
+
+    def add(gate, incident, decision, time, harm):
+        rows.append({"gate": gate, "scenario": "bad" if incident else "healthy", "replicate": len(rows),
+                     "incident": incident, "environment": False, "incident_start": 600.0 if incident else np.nan,
+                     "fault_start": 600.0 if incident else np.nan, "decision": decision, "decision_time": time,
+                     "source": "rule:r" if decision != "advance" else "", "harmed": harm, "exposed": harm})
+
+    for gate in (0, 1):
+        for _ in range(10):
+            add(gate, False, "advance", 1200.0, 0)
+    for decision, time in [("rollback", 300.0)] * 2 + [("advance", 1200.0)] * 2 + [("rollback", 660.0)] * 6:
+        add(0, True, decision, time, 10)         # 2 early stops, 2 missed of 8 faced: 25%
+    for decision, time in [("advance", 1200.0)] * 2 + [("rollback", 900.0)] * 8:
+        add(1, True, decision, time, 100000)     # 2 missed of 10 faced: 20%, and much harm
+    result = SweepResult.from_runs(pd.DataFrame(rows), pd.DataFrame({"gate": [0, 1], "x": ["a", "b"]}),
+                                   {"replicates": 10})
+    costs = Costs(false_rollback=1, missed_incident=10, harmed_request=1e-4)
+    assert result.summary(costs)["cost_optimal"].tolist() == [True, False]
+    _print_report(result, costs, tmp_path)
+    printed = capsys.readouterr().out
+    assert re.search(r"^\s*0 ★\s", printed, re.M) and "with the same rates" not in printed, printed

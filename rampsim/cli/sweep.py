@@ -266,8 +266,9 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     front = summary[summary["pareto"] | summary["cost_optimal"]].sort_values(
         ["false_rollback_rate", "missed_incident_rate", "cost_optimal", "cost", "harm_mean"],
         ascending=[True, True, False, True, True])   # the recommended gate stands for its tied rates
-    ties = front.groupby(["false_rollbacks", "missed_incidents"])["gate"].transform("size")
-    front = front.assign(ties=ties).drop_duplicates(["false_rollbacks", "missed_incidents"])
+    rates = front[["false_rollback_rate", "missed_incident_rate"]].fillna(-1.0)   # equal rates tie (NaN with NaN)
+    ties = rates.groupby(["false_rollback_rate", "missed_incident_rate"])["false_rollback_rate"].transform("size")
+    front = front.assign(ties=ties)[~rates.duplicated().to_numpy()]
     legend = []
     for _, row in front.head(15).iterrows():
         number = f"{int(row['gate'])}{' ★' if row['cost_optimal'] else ''}"

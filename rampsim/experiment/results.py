@@ -12,8 +12,9 @@ the gate must stop) or ``environment`` (an environment incident the plan's
 
 * **false-rollback rate**: share of healthy runs (ground truth) that the gate held
   or rolled back, with a Wilson 95% interval;
-* **missed-incident rate**: share of incident runs that it did not stop: advanced, or
-  reached no decision (Wilson);
+* **missed-incident rate**: share of the incident runs it faced (``faced_incidents``: not
+  stopped before their fault, an *early stop*, which is neither a catch nor a miss) that it
+  did not stop: advanced, or reached no decision (Wilson);
 * **environment stops**: stops of environment-incident runs, and their share of those
   runs (Wilson): neither false rollbacks nor catches, since stopping the canary does
   not fix a breach the release did not cause (under ``slo.environment_incidents:
@@ -24,8 +25,8 @@ the gate must stop) or ``environment`` (an environment incident the plan's
   incident run, with the normal (central limit) 95% interval of the mean,
   ``mean ± 1.96·s/√n`` from the tally's exact sums of the harm and its squares;
 * **precision** and **recall** as the SRE workbook uses them for alerts: of the
-  gate's stops (environment stops aside), the share that were incidents; of the
-  incidents, the share stopped;
+  gate's stops (environment stops aside), the share that caught an incident (early stops
+  are false alarms); of the incidents, the share caught;
 * **cost** per run, for given costs of a false rollback, a missed incident and a
   harmed request (harm counted on every run but environment incidents: a benign fault
   can harm too, while a stop spares no one a shared fault); an environment stop costs

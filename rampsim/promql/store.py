@@ -62,6 +62,10 @@ _RE2_SPACE = "\\t\\n\\f\\r "   # RE2's \s: no vertical tab, unlike Python's
 _RE2_PERL = {"d": "0-9", "w": "0-9A-Za-z_", "s": _RE2_SPACE}
 """RE2's Perl classes, ASCII only, as ranges (Python's are Unicode; compiling with ``re.ASCII`` instead would also
 make ``(?i)`` fold ASCII only, where RE2 folds every letter)."""
+_WORD = "[0-9A-Za-z_]"
+_RE2_BOUNDARY = {"\\b": f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))",
+                 "\\B": f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"}
+"""RE2's ASCII word boundaries (Python's ``\\b`` and ``\\B`` use Unicode word characters)."""
 _POSIX = re.compile(r"\[:(\^?)([a-z]+):\]")
 
 
@@ -71,8 +75,9 @@ def go_regex(pattern: str) -> str:
     RE2 applies ``(?i)`` from where it appears to the end of the enclosing group; Python
     accepts global flags only at the very start, so ``a((?i)b)c`` becomes ``a((?i:b))c``.
     POSIX classes (``[[:digit:]]``) become their ranges, as do ``\\d``, ``\\w`` and ``\\s`` (ASCII in
-    RE2, Unicode in Python; ``\\D``, ``\\W``, ``\\S`` outside a bracket expression too), and ``{,n}``,
-    which RE2 reads as literal text (Python as a repeat), is escaped.
+    RE2, Unicode in Python; ``\\D``, ``\\W``, ``\\S`` outside a bracket expression too, and ``\\b``,
+    ``\\B`` as ASCII lookarounds), and ``{,n}``, which RE2 reads as literal text (Python as a repeat), is
+    escaped. Inside a bracket expression ``\\D``, ``\\W`` and ``\\S`` keep Python's (Unicode) meaning.
     A negated POSIX class (``[[:^digit:]]``) is refused as outside the subset.
     """
     out: list[str] = []
@@ -84,7 +89,9 @@ def go_regex(pattern: str) -> str:
         if ch == "\\":
             escape = pattern[i:i + 2]
             ascii_class = _RE2_PERL.get(escape[1:2].lower())
-            if ascii_class is not None and in_class and escape[1:2].islower():
+            if escape in _RE2_BOUNDARY and not in_class:
+                out.append(_RE2_BOUNDARY[escape])
+            elif ascii_class is not None and in_class and escape[1:2].islower():
                 out.append(ascii_class)
             elif ascii_class is not None and not in_class:
                 out.append(f"[{'^' if escape[1:2].isupper() else ''}{ascii_class}]")
