@@ -218,7 +218,7 @@ def test_anchored_increase_is_the_closed_window_difference() -> None:
     ('v=~"\\\\w"', {"5"}),
     ('v=~"x\\\\sy"', set()),                 # RE2's \\s has no vertical tab
     ('v=~"a{,2}"', {"a{,2}"}),               # RE2 reads "{,2}" as text, Python as a repeat
-    ('v=~"5\\b.*"', {"5"}),                  # an ASCII word boundary
+    ('v=~"5\\\\b.*"', {"5"}),                  # an ASCII word boundary
 ])
 def test_label_regexes_match_as_re2_matches_them(matcher, expected):
     """Checked against Prometheus 2.42 in review: each of these matched other series than Prometheus's (an error
