@@ -365,3 +365,19 @@ def test_the_traffic_section_is_never_written_where_the_fit_report_goes(one_day,
     assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "-o", str(tmp_path / "fit.md"),
                  "--report", str(tmp_path)]) == 2
     assert "the fit report writes that file" in capsys.readouterr().err and not (tmp_path / "fit.md").exists()
+
+
+def test_a_history_of_requests_alone_makes_a_fit_report_without_warnings(one_day, tmp_path):
+    """Errors, latency and health checks missing: the report's autocorrelations and densities of those series had
+    numpy's "Mean of empty slice" and a division by zero printed over the command's output."""
+    import warnings
+
+    history = one_day
+    for series in ("rampsim_request_errors_total", "rampsim_request_duration_seconds_bucket",
+                   "rampsim_health_checks_total"):
+        history = _without_series(history, tmp_path / f"without-{series}.csv.gz", series)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["calibrate", str(REFERENCE), "--replay", str(history), "-o", str(tmp_path / "t.yaml"),
+                     "--report", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "fit.png").exists()

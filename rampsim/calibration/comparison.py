@@ -82,7 +82,10 @@ def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:
 
 
 def autocorrelation(values: np.ndarray, lags: int = MAX_LAG_MINUTES) -> np.ndarray:
-    """Sample autocorrelation at lags ``1..lags`` (missing values left out of each lag's pairs)."""
+    """Sample autocorrelation at lags ``1..lags`` (missing values left out of each lag's pairs); ``NaN`` throughout
+    for a series with fewer than two values (a series the history lacks)."""
+    if np.isfinite(values).sum() < 2:
+        return np.full(lags, np.nan)
     x = values - np.nanmean(values)
     variance = np.nanmean(x * x)
     result = np.full(lags, np.nan)

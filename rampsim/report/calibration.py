@@ -36,8 +36,9 @@ def fit_chart(comparison: Comparison) -> Figure:
         low, high = np.nanpercentile(positive, [0.5, 99.9]) if len(positive) else (1.0, 2.0)
         skewed = high > 10 * low    # bursts: a log axis keeps the bulk and the tail both readable
         bins = np.geomspace(low, high, 60) if skewed else np.linspace(low, high if high > low else low + 1, 60)
-        row[0].hist(observed, bins=bins, density=True, alpha=0.55, label="history", color="tab:blue")
-        row[0].hist(simulated, bins=bins, density=True, alpha=0.55, label="calibrated model", color="tab:orange")
+        for values, name, colour in ((observed, "history", "tab:blue"), (simulated, "calibrated model", "tab:orange")):
+            if len(values):   # a density of no values divides by zero
+                row[0].hist(values, bins=bins, density=True, alpha=0.55, label=name, color=colour)
         if skewed:
             row[0].set_xscale("log")
         row[0].set_xlabel(label + (" (log scale)" if skewed else ""))
