@@ -77,7 +77,7 @@ from rampsim.judges.sequential import (
 from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
 from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
 from rampsim.plan.loader import PlanError
-from rampsim.plan.schema import Measurement, Plan, WindowKind
+from rampsim.plan.schema import Measurement, Plan
 from rampsim.plan.sections import locate, plan_document
 from rampsim.telemetry import Layout, Telemetry, damaged_counters, damaged_gauges
 
@@ -464,8 +464,8 @@ def _usable_counts(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
         usable = ((errors >= 0) & (errors <= requests) & (errors == np.round(errors)) & (base_errors >= 0)
                   & (base_errors <= base_requests) & (base_errors == np.round(base_errors))
                   & (requests + base_requests > 0))
-    kept = tuple(np.where(usable, column, np.nan) for column in (errors, requests, base_errors, base_requests))
-    return kept[0], kept[1], kept[2], kept[3]
+    return (np.where(usable, errors, np.nan), np.where(usable, requests, np.nan), np.where(usable, base_errors, np.nan),
+            np.where(usable, base_requests, np.nan))
 
 
 def sequential_p_values(measurement: Measurement, inputs: np.ndarray, layout: Layout,
@@ -501,20 +501,15 @@ def never_rejecting(plan: Plan) -> list[tuple[tuple[str, ...], str]]:
     """
     interval = plan.telemetry.scrape_interval
     at = {f"checkpoints.{name}": c.at for name, c in plan.checkpoints.items()} | {"final_gate": plan.final_gate.at}
-    ordered = sorted(at.values())
     problems = []
-    for where, measure in plan.measures():
+    for where, measure in plan.measures():   # a sequential test's window is cumulative (the schema's rule)
         count = measure.metric_definition.sequential == "count"
         if measure.test is None or where.startswith("slo.") or (count and measure.batch is None):
             continue
-        owner = where.rsplit(".criteria.", 1)[0]
         if where.startswith("rules."):
             span, what = plan.duration - getattr(measure, "sustain", 0.0), "the ramp less the sustain"
         else:
-            end = at[owner]
-            start = max([t for t in ordered if t < end - 1e-9], default=0.0) \
-                if measure.window.kind is WindowKind.SINCE_CHECKPOINT else 0.0
-            span, what = end - start, "its window up to the checkpoint"
+            span, what = at[where.rsplit(".criteria.", 1)[0]], "its window up to the checkpoint"
         batch = batch_intervals(measurement=measure.measurement, layout=plan.layout)
         available = int(round(span / interval)) // batch - (1 if count else 0)
         bound = math.log(RATE_RATIO_BOUND if count else LATENCY_RATIO_BOUND)

@@ -58,8 +58,8 @@ import pandas as pd
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
-from rampsim.engine.events import TIME_TOLERANCE
 from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
+from rampsim.sim.truth import before_fault
 from rampsim.plan.schema import Plan
 
 __all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front", "recommended", "runs_in_words",
@@ -375,7 +375,7 @@ def _runs(chunks: Sequence[Chunk], n_gates: int, scenarios: Sequence[str], sourc
         columns["harmed"].append(chunk.harmed.reshape(-1))
         columns["exposed"].append(chunk.exposed.reshape(-1))
     runs = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
-    early = runs["decision_time"] <= runs["fault_start"] + TIME_TOLERANCE   # before the gate saw the fault
+    early = before_fault(runs["decision_time"], runs["fault_start"])
     runs["detection_delay"] = np.where(runs["incident"] & runs["decision"].isin(["hold", "rollback"]) & ~early,
                                        runs["decision_time"] - runs["incident_start"], np.nan)
     return runs.sort_values(["gate", "scenario", "replicate"], kind="stable").reset_index(drop=True)

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from rampsim.errors import DataUnavailable
-from rampsim.engine.events import TIME_TOLERANCE
 from rampsim.engine.judge import KINDS
+from rampsim.sim.truth import before_fault
 
 if TYPE_CHECKING:
     from rampsim.experiment.chunks import Chunk
@@ -121,8 +121,7 @@ class Tally:
             raise ValueError("harm must count requests (whole numbers, zero or more)")
         whole = harmed.astype(np.int64)
         source = np.where(source < 0, self.outcomes.shape[-1] - 1, source)
-        with np.errstate(invalid="ignore"):   # NaN (no incident, or none to stop): never early
-            early = stopped_kinds()[kind] & (time <= np.asarray(onset, float) + TIME_TOLERANCE) & (truth == INCIDENT)
+        early = stopped_kinds()[kind] & before_fault(time, onset) & (truth == INCIDENT)   # NaN onset: never
         truth = np.where(early, EARLY, truth)
         np.add.at(self.outcomes, (gate, scenario, truth, kind, source), 1)
         np.add.at(self.harm, (gate, scenario, truth), whole)

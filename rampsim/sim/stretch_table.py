@@ -41,7 +41,8 @@ REACH = int(np.ceil(np.log(STRETCH_LIMIT) / TABLE_STEP))
 """Steps of stretch either way that a table spans (a stretch is at most ``STRETCH_LIMIT``)."""
 
 TABLE_ROWS = 512
-"""The most latency parameter rows a scenario tabulates (a slab of them is about 2 MB)."""
+"""The most runs of latency parameters along a scenario's cells for which it reads the shared table (a slab of
+that many rows is about 2 MB); above it, its outcomes are worked out cell by cell."""
 
 SLAB_STEPS = 50
 """Stretch steps tabulated together (a quarter of a log unit: runs reach a few log units at most)."""

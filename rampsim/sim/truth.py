@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from rampsim.engine.events import TIME_TOLERANCE
 from rampsim.engine.metrics import Series, evaluate
@@ -46,7 +47,7 @@ from rampsim.sim.instances import pools
 from rampsim.sim.scenario import Scenario
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Breach", "Cause", "Truth", "ground_truth", "release_faults"]
+__all__ = ["Breach", "Cause", "Truth", "ground_truth", "release_faults", "before_fault"]
 
 Cause = Literal["release", "environment"]
 
@@ -81,8 +82,7 @@ class Truth:
         stop then reacted to a release still healthy (a false alarm that happened to precede the incident), not
         to it. An environment incident reported on its own is neither a catch nor a false rollback, whenever
         it is stopped."""
-        return (self.counted and self.onset is not None and time is not None
-                and time <= self.onset + TIME_TOLERANCE)
+        return self.counted and self.onset is not None and time is not None and bool(before_fault(time, self.onset))
 
     @property
     def counted(self) -> bool:
@@ -107,6 +107,13 @@ class Truth:
                   "reported on its own, neither a catch nor a false rollback (slo.environment_incidents: separate)")
         return (f"environment incident: {breach} by faults outside the release, which stopping the canary does not "
                 f"fix; {policy}")
+
+
+def before_fault(time: npt.ArrayLike, onset: npt.ArrayLike) -> np.ndarray:
+    """Where a decision at ``time`` came before the gate saw a request a fault starting at ``onset`` acted on: at the
+    fault's start or earlier, since a scrape counts the interval that ends at it (``NaN``: never)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(time, dtype=float) <= np.asarray(onset, dtype=float) + TIME_TOLERANCE
 
 
 def release_faults(faults: Sequence[Fault]) -> tuple[tuple[Fault, ...], tuple[Fault, ...]]:

@@ -17,6 +17,7 @@ from rampsim.experiment.check import check
 from rampsim.experiment.mix import Mix
 from rampsim.faults import Fault
 from rampsim.plan.schema import Plan
+from rampsim.sim.truth import before_fault
 from rampsim.units import Kind, format_value, parse
 
 __all__ = ["assert_stops_within", "assert_advances", "assert_false_rollback_rate_below",
@@ -45,7 +46,7 @@ def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, s
         outcome = _simulate(plan, faults, seed).outcome
         stopped = outcome.decision in (DecisionKind.HOLD, DecisionKind.ROLLBACK)
         # not at the fault's start or before: the scrape then counts no faulty request, so the stop is noise
-        in_time = stopped and onset + TIME_TOLERANCE < outcome.time <= onset + limit + TIME_TOLERANCE
+        in_time = stopped and not before_fault(outcome.time, onset) and outcome.time <= onset + limit + TIME_TOLERANCE
         if not in_time:
             what = (f"{outcome.decision.value if outcome.decision else 'no decision'} at "
                     f"{format_value(outcome.time or 0.0, Kind.DURATION)}")
