@@ -239,7 +239,7 @@ def test_an_arm_with_few_requests_beyond_the_quantile_does_not_move_the_latency_
         differences = latency_differences(sequential, inputs, REFERENCE_LAYOUT)
         assert np.isfinite(differences).all() if joins else np.isnan(differences).all(), (canary_n, baseline_n)
         p_values = sequential_p_values(sequential, inputs, REFERENCE_LAYOUT)
-        assert np.mean(p_values[:, -1] <= ALPHA) <= 0.1, (canary_n, baseline_n)
+        assert np.mean(p_values[:, -1] <= ALPHA) <= allowed(ALPHA, len(p_values)), (canary_n, baseline_n)
 
 
 def per_batch_buckets(telemetry, arm, size):
