@@ -381,3 +381,66 @@ def test_a_history_of_requests_alone_makes_a_fit_report_without_warnings(one_day
         assert main(["calibrate", str(REFERENCE), "--replay", str(history), "-o", str(tmp_path / "t.yaml"),
                      "--report", str(tmp_path / "report")]) == 0
     assert (tmp_path / "report" / "fit.png").exists()
+
+
+# -- common shares from a second set of pods --------------------------------------------------------------------
+
+COMMON_PATHS = ("variability.requests.common", "variability.errors.common", "variability.latency.common")
+
+
+def aa_history(days: float, seed: int) -> Telemetry:
+    """An A/A history: the reference service's traffic split evenly between two equal sets of pods, on a flat load
+    (the reference's scheduled load bursts hit both arms at once, whatever the variability's common shares)."""
+    plan = with_overrides(realistic_reference(), {"traffic.service.instances": {"baseline": 25, "canary": 25},
+                                                  "traffic.load": {"shape": "flat", "average": "12500/s"}})
+    return simulate(history_plan(plan, days * 86400, weight="50%"), seed=seed, engine_factory=None).telemetry
+
+
+def test_a_second_arm_gives_the_common_shares(tmp_path, capsys, reference_plan):
+    telemetry = aa_history(1, seed=5)
+    recording = tmp_path / "aa.csv.gz"
+    with gzip.open(recording, "wt", encoding="utf-8", newline="") as handle:
+        write_tick_csv(telemetry, handle, START)
+    out = tmp_path / "traffic.yaml"
+    assert main(["calibrate", str(REFERENCE), "--replay", str(recording), "--second-arm", "canary",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "with baseline requests" in err and "with canary requests" in err
+    expected = calibrate(reference_plan, telemetry, second_arm="canary")
+    written = yaml.safe_load(out.read_text())["traffic"]["variability"]
+    for path in COMMON_PATHS:
+        estimate = expected.estimates()[path]
+        assert not estimate.fallback and estimate.low < estimate.high, (path, estimate)
+        process = path.split(".")[1]
+        assert written[process]["common"] == pytest.approx(estimate.value, rel=1e-3)   # written to 4 digits
+    assert "common: 0.5   # not estimable" not in out.read_text()
+    assert "needs a second arm's series (a disjoint set of pods" not in err
+
+
+@pytest.mark.parametrize("arguments, code, message", [
+    (["--second-arm", "canary"], 5, "holds the canary arm's requests"),
+    (["--second-arm", "baseline"], 2, "--second-arm must name another arm than --arm 'baseline'"),
+    (["--second-arm", "blue"], 2, "--second-arm 'blue' is not an arm of the plan (baseline, canary)"),
+])
+def test_a_second_arm_must_be_another_arm_the_history_holds(one_day, capsys, arguments, code, message):
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), *arguments]) == code
+    err = capsys.readouterr().err
+    assert message in err, err
+    if code == 5:
+        assert "--second-arm and the plan's prometheus: naming" in err
+
+
+@pytest.mark.slow
+def test_the_common_shares_cover_the_simulators_own_on_a_histories():
+    """Each process's ``common`` interval, from one day of an A/A history, holds the simulated service's 50% at
+    the rate it promises (the binomial acceptance bound over 40 seeds)."""
+    from tests.test_calibration_estimators import Coverage
+
+    truth = traffic_config(realistic_reference()).variability
+    assert truth is not None
+    coverage = Coverage()
+    for seed in range(100, 140):
+        estimates = calibrate(realistic_reference(), aa_history(1, seed), second_arm="canary").estimates()
+        for path in COMMON_PATHS:
+            coverage.add(path, estimates[path], getattr(truth, path.split(".")[1]).common)
+    coverage.check()

@@ -962,7 +962,7 @@ def _burst_fit(measures: _Measures, det: _Detection, valid: np.ndarray, dt: floa
         spread = Estimate(math.sqrt(max(s2 - noise, 0.0)), math.sqrt(max(lo_var - noise, 0.0)),
                           math.sqrt(max(hi_var - noise, 0.0)), f"{method} on the log multipliers' variance less noise")
     if coincident is None:
-        common = _fallback("burst_common", "needs a second arm's series", 0.0, 1.0)
+        common = _fallback("burst_common", "needs a second arm's series (calibrate --second-arm)", 0.0, 1.0)
     elif count == 0:
         common = _fallback("burst_common", "no burst detected", 0.0, 1.0)
     else:
@@ -1082,7 +1082,8 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
     measures = _measure_bursts(prepared.detect, prepared.detect_noise, det, dt, sd2, phi, jitter_var)
     coincident: Optional[int] = None
     if other is None:
-        common = _fallback("common", "needs a second arm's series (a disjoint set of pods)", 0.0, 1.0)
+        common = _fallback("common", "needs a second arm's series (a disjoint set of pods: calibrate --second-arm)",
+                           0.0, 1.0)
     else:
         other_det = _detect(other.detect, other.detect_noise)
         coincident = _coincident(det, other_det)

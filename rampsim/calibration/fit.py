@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from scipy import special
@@ -49,6 +49,7 @@ class Calibration:
     arm: str
     data_problems: tuple[str, ...] = ()   # what the history's counts hold that the model cannot
     start: float = 0.0                    # the history's first scrape, unix seconds (its clock time of day)
+    second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
 
     def estimates(self) -> dict[str, Estimate]:
         """Every estimate by its path in the ``traffic:`` section."""
@@ -157,9 +158,15 @@ def _sparse_scrapes(requests: np.ndarray, dt: float) -> list[str]:
             f"with telemetry.scrape_interval: {positional(spacing)}s"]
 
 
-def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: float = 0.0) -> Calibration:
+def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: float = 0.0,
+              second_arm: Optional[str] = None) -> Calibration:
     """The traffic model of ``history``'s ``arm`` (see the module docstring); ``start`` is the history's first
-    scrape in unix seconds, which places it in the day for the diurnal fit."""
+    scrape in unix seconds, which places it in the day for the diurnal fit.
+
+    ``second_arm`` names another arm of the history holding a second, disjoint set of the stable service's pods
+    on the same infrastructure (an A/A pair, or a past canary known to be healthy): what the two share gives the
+    ``common`` shares of every latent process, which one arm cannot tell. Everything else is fitted from ``arm``.
+    """
     layout = history.layout
     a = layout.arm(arm)
     dt = layout.scrape_interval
@@ -169,9 +176,18 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
     buckets = _increments(history.latency_bucket[:, a])
     checks = _increments(history.health_checks[:, a])
     ok = _increments(history.health_checks_ok[:, a])
-    load, request_fit = fit_requests(times, requests, dt)
-    rates, error_fit = fit_errors(requests, errors, dt)
-    latency = fit_latency(buckets, layout.latency_buckets, dt)
+    if second_arm is None:
+        load, request_fit = fit_requests(times, requests, dt)
+        rates, error_fit = fit_errors(requests, errors, dt)
+        latency = fit_latency(buckets, layout.latency_buckets, dt)
+    else:
+        if second_arm == arm:
+            raise ValueError(f"the second arm must be another arm than {arm!r}")
+        b = layout.arm(second_arm)
+        requests_2 = _increments(history.requests[:, b])
+        load, request_fit = fit_requests(times, requests, dt, other=requests_2)
+        rates, error_fit = fit_errors(requests, errors, dt, other=(requests_2, _increments(history.errors[:, b])))
+        latency = fit_latency(buckets, layout.latency_buckets, dt, other=_increments(history.latency_bucket[:, b]))
     rounds = dt / layout.health_check_interval
     per_tick = np.nanmedian(checks) if np.isfinite(checks).any() else 0.0
     instances = max(int(round(per_tick / rounds)), 1)
@@ -185,7 +201,7 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
                        data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt)
                                            + count_problems(requests, dt, "requests")
                                            + count_problems(errors, dt, "errors", dispersion=False)),
-                       start=float(start))
+                       start=float(start), second_arm=second_arm)
 
 
 def with_traffic(plan: Plan, calibration: Calibration) -> Plan:

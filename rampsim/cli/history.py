@@ -53,6 +53,10 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
                         help="end of the history (required with --prometheus; a recording's last sample)")
     parser.add_argument("--arm", default="baseline", help="the arm whose series are the stable service "
                                                           "(default baseline)")
+    parser.add_argument("--second-arm", metavar="ARM",
+                        help="another arm of the history holding a second, disjoint set of the stable service's pods "
+                             "(an A/A pair, or a past canary known to be healthy): what the two arms share gives the "
+                             "common shares of the variability, which one arm cannot tell")
     arguments.add_prometheus_options(parser)
     parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the simulations (and of the A/A split)")
 
@@ -100,27 +104,37 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
     if loaded is None:
         return None, EXIT_INVALID_PLAN
     plan, naming = loaded
-    if args.arm not in plan.layout.arms:
-        print(f"rampsim: --arm {args.arm!r} is not an arm of the plan ({', '.join(plan.layout.arms)})",
-              file=sys.stderr)
+    for option, arm in (("--arm", args.arm), ("--second-arm", args.second_arm)):
+        if arm is not None and arm not in plan.layout.arms:
+            print(f"rampsim: {option} {arm!r} is not an arm of the plan ({', '.join(plan.layout.arms)})",
+                  file=sys.stderr)
+            return None, EXIT_USAGE
+    if args.second_arm == args.arm:
+        print(f"rampsim: --second-arm must name another arm than --arm {args.arm!r}", file=sys.stderr)
         return None, EXIT_USAGE
     try:
         history = _read(args, plan, naming)
     except DataUnavailable as exc:
         print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
-    column = plan.layout.channels("requests", plan.layout.arm(args.arm))
-    present = ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
+    def with_requests(arm: str) -> np.ndarray:
+        column = plan.layout.channels("requests", plan.layout.arm(arm))
+        return ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
+
+    arms = [args.arm] + ([args.second_arm] if args.second_arm else [])
+    present = {arm: with_requests(arm) for arm in arms}
     damaged = f", {history.damaged:,} damaged sample(s) read as missing" if history.damaged else ""
-    print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, "
-          f"{int(present.sum())} with {args.arm} requests{damaged}", file=sys.stderr)
-    if not present.any():
-        grid = history.grid
-        print(f"rampsim: history unavailable: no scrape from {format_instant(grid.start)} to "
-              f"{format_instant(grid.start + history.duration)} holds the {args.arm} arm's requests (series "
-              f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{args.arm}\"}}): check the range (--start, "
-              "--end), --arm and the plan's prometheus: naming", file=sys.stderr)
-        return None, EXIT_UNAVAILABLE
+    held = ", ".join(f"{int(present[arm].sum())} with {arm} requests" for arm in arms)
+    print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, {held}{damaged}",
+          file=sys.stderr)
+    for option, arm in zip(("--arm", "--second-arm"), arms):
+        if not present[arm].any():
+            grid = history.grid
+            print(f"rampsim: history unavailable: no scrape from {format_instant(grid.start)} to "
+                  f"{format_instant(grid.start + history.duration)} holds the {arm} arm's requests (series "
+                  f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{arm}\"}}): check the range (--start, "
+                  f"--end), {option} and the plan's prometheus: naming", file=sys.stderr)
+            return None, EXIT_UNAVAILABLE
     return (plan, naming, history), 0
 
 
@@ -155,7 +169,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if loaded is None:
         return code
     plan, _, history = loaded
-    calibration = calibrate(plan, history.telemetry, arm=args.arm, start=history.grid.start)
+    calibration = calibrate(plan, history.telemetry, arm=args.arm, start=history.grid.start,
+                            second_arm=args.second_arm)
     text = traffic_yaml(plan, calibration)
     if args.output == "-":
         sys.stdout.write(text)
@@ -199,8 +214,8 @@ def run_backtest(args: argparse.Namespace) -> int:
                f"{format_value(plan.duration, Kind.DURATION)} ramp window")
         print(f"rampsim: history unavailable: {why}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    simulated_plan = plan if args.as_is else with_traffic(plan, calibrate(plan, history.telemetry, arm=args.arm,
-                                                                                  start=history.grid.start))
+    simulated_plan = plan if args.as_is else with_traffic(plan, calibrate(
+        plan, history.telemetry, arm=args.arm, start=history.grid.start, second_arm=args.second_arm))
     simulated = sweep(simulated_plan, single_scenario_mix("healthy"), replicates=args.replicates, seed=args.seed,
                       workers=args.workers)
     stops, n = result.false_rollbacks, len(result.windows)
