@@ -388,10 +388,11 @@ def test_a_history_of_requests_alone_makes_a_fit_report_without_warnings(one_day
 COMMON_PATHS = ("variability.requests.common", "variability.errors.common", "variability.latency.common")
 
 
-def aa_history(days: float, seed: int) -> Telemetry:
-    """An A/A history: the reference service's traffic split evenly between two equal sets of pods, on a flat load
-    (the reference's scheduled load bursts hit both arms at once, whatever the variability's common shares)."""
-    plan = with_overrides(realistic_reference(), {"traffic.service.instances": {"baseline": 25, "canary": 25},
+def aa_history(days: float, seed: int, service=None) -> Telemetry:
+    """An A/A history: ``service``'s (default: the reference's) traffic split evenly between two equal sets of pods,
+    on a flat load (the reference's scheduled load bursts hit both arms at once, whatever the variability's common
+    shares)."""
+    plan = with_overrides(service or realistic_reference(), {"traffic.service.instances": {"baseline": 25, "canary": 25},
                                                   "traffic.load": {"shape": "flat", "average": "12500/s"}})
     return simulate(history_plan(plan, days * 86400, weight="50%"), seed=seed, engine_factory=None).telemetry
 
@@ -430,17 +431,44 @@ def test_a_second_arm_must_be_another_arm_the_history_holds(one_day, capsys, arg
         assert "--second-arm and the plan's prometheus: naming" in err
 
 
+def truths(plan) -> dict[str, float]:
+    """Every variability parameter of ``plan`` by its path in the calibration's estimates; a process that does not
+    vary has no correlation time or common share, and bursts that never come no duration, multiplier or spread."""
+    variability = traffic_config(plan).variability
+    found: dict[str, float] = {}
+    for process in ("requests", "errors", "latency"):
+        latent = getattr(variability, process) if variability is not None else None
+        prefix = f"variability.{process}"
+        found[f"{prefix}.sd"] = latent.sd if latent else 0.0
+        found[f"{prefix}.jitter"] = latent.jitter if latent else 0.0
+        found[f"{prefix}.bursts.per_day"] = latent.bursts.per_day if latent else 0.0
+        if latent and latent.sd > 0:
+            found.update({f"{prefix}.correlation_time": latent.correlation_time, f"{prefix}.common": latent.common})
+        if latent and latent.bursts.per_day > 0:
+            found.update({f"{prefix}.bursts.{field}": getattr(latent.bursts, field)
+                          for field in ("duration", "multiplier", "spread", "common")})
+    blips = variability.health_checks if variability is not None else None
+    found["variability.health_checks.per_day"] = blips.per_day if blips else 0.0
+    if blips and blips.per_day > 0:
+        found["variability.health_checks.duration"] = blips.duration
+    return found
+
+
 @pytest.mark.slow
-def test_the_common_shares_cover_the_simulators_own_on_a_histories():
-    """Each process's ``common`` interval, from one day of an A/A history, holds the simulated service's 50% at
-    the rate it promises (the binomial acceptance bound over 40 seeds)."""
+@pytest.mark.parametrize("variability", ["reference", "none"])
+def test_calibrating_simulated_histories_covers_every_variability_parameter(variability):
+    """Simulate a day of an A/A history of a service with known variability, calibrate it back (with the second
+    arm): every parameter's interval holds the simulator's own value at the rate it promises (the binomial
+    acceptance bound over 40 seeds), the ``common`` shares included."""
     from tests.test_calibration_estimators import Coverage
 
-    truth = traffic_config(realistic_reference()).variability
-    assert truth is not None
+    plan = realistic_reference()
+    if variability == "none":
+        plan = with_overrides(plan, {"traffic.variability": "none"})
+    truth = truths(plan)
     coverage = Coverage()
     for seed in range(100, 140):
-        estimates = calibrate(realistic_reference(), aa_history(1, seed), second_arm="canary").estimates()
-        for path in COMMON_PATHS:
-            coverage.add(path, estimates[path], getattr(truth, path.split(".")[1]).common)
+        estimates = calibrate(plan, aa_history(1, seed, plan), second_arm="canary").estimates()
+        for path, value in truth.items():
+            coverage.add(path, estimates[path], value)
     coverage.check()

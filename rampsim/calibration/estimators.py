@@ -62,7 +62,7 @@ number.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
@@ -1273,19 +1273,28 @@ def _invert(stat: np.ndarray, counts: np.ndarray, response: Optional[_Response])
     return np.where(inside, s, np.nan), np.where(inside, variance, np.nan)
 
 
-def _log_stretch(cumulative: np.ndarray, u: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _log_stretch(cumulative: np.ndarray, u: np.ndarray, w: np.ndarray,
+                 interior: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One histogram column ``(T, B)``: each tick's log-stretch relative to a typical tick, and its variance.
 
     The statistic ``sum_b w_b F_t(le_b)`` (trapezoid weights in log latency: the
     mean log latency up to a constant) is inverted through its response to a
     stretch of the pooled distribution. Two passes: the first pools every tick, the
     second only the ticks near the median stretch (the typical tick), so that the
-    reference is not widened by the stretches themselves.
+    reference is not widened by the stretches themselves. With ``interior`` the
+    statistic leaves out the outermost bounds the pooled histogram informs (``0 < F < 1``),
+    where the distribution's density is extrapolated from one side only.
     """
     c = np.maximum.accumulate(cumulative, axis=1)
     counts = c[:, -1]
     ok = np.all(np.isfinite(c), axis=1) & (counts >= MIN_HISTOGRAM_COUNT)
     safe = np.where(ok, counts, 1.0)
+    if interior:
+        pooled = np.where(ok[:, None], c, 0.0).sum(axis=0)
+        informative = np.flatnonzero((pooled[:-1] > 0) & (pooled[-1] - pooled[:-1] > 0))
+        if len(informative) >= 4:
+            w = w.copy()
+            w[informative[[0, -1]]] = 0.0
     stat = np.where(ok, (np.where(ok[:, None], c[:, :-1], 0.0) / safe[:, None]) @ w, np.nan)
     s, v = _invert(stat, safe, _response(np.where(ok[:, None], c, 0.0).sum(axis=0), u, w))
     if not np.isfinite(s).any():
@@ -1341,9 +1350,10 @@ def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: 
     return Estimate(float(p99[0]), math.exp(low), math.exp(high), "block jackknife on log P99, t")
 
 
-def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray,
+                     interior: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-stretch and variance ``(T, S)`` of cumulative buckets ``(T, B)`` or ``(T, S, B)``, and the buckets
-    ``(T, S, B)``."""
+    ``(T, S, B)`` (``interior``: see :func:`_log_stretch`)."""
     cumulative = np.asarray(buckets, dtype=float)
     if cumulative.ndim == 2:
         cumulative = cumulative[:, None, :]
@@ -1353,7 +1363,7 @@ def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray) -> tuple[np.ndarray
         raise ValueError("bounds must be positive, increasing, at least two finite ones and end with +Inf")
     u = np.log(bounds[:-1])
     w = _trapezoid_weights(u)
-    columns = [_log_stretch(cumulative[:, j, :], u, w) for j in range(cumulative.shape[1])]
+    columns = [_log_stretch(cumulative[:, j, :], u, w, interior) for j in range(cumulative.shape[1])]
     stretch = np.stack([c[0] for c in columns], axis=1)
     noise = np.stack([c[1] for c in columns], axis=1)
     return stretch, noise, cumulative
@@ -1376,9 +1386,28 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
     prepared = _log_prepared(stretch, noise)
     second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
     fit, _, det = _fit(prepared, dt, second, max_blocks)
+    # How far a stretch moves the statistic rests on the density at the bounds, interpolated between them; at the
+    # outermost informed bounds it is extrapolated. The scales the fit reads are widened to hold what the
+    # interior bounds alone read (the two agree where the interpolation holds, as for a log-normal).
+    interior = _fit(_log_prepared(*_stretch_columns(buckets, le, interior=True)[:2]), dt, None, max_blocks)[0]
+    fit = replace(fit, sd=_widened(fit.sd, interior.sd), jitter=_widened(fit.jitter, interior.jitter),
+                  bursts=replace(fit.bursts, multiplier=_widened(fit.bursts.multiplier, interior.bursts.multiplier),
+                                 spread=_widened(fit.bursts.spread, interior.bursts.spread)))
     p99 = _typical_p99(cells, stretch, noise, ~det.mask, le,
                        fit.blocks if fit.blocks >= MIN_BLOCKS else 20)
     return LatencyFit(fit, p99, stretch)
+
+
+def _widened(estimate: Estimate, alternative: Estimate) -> Estimate:
+    """``estimate`` with its interval widened to hold ``alternative``'s (the same quantity read from the interior
+    histogram bounds alone); unchanged when either is a fallback or they agree."""
+    if estimate.fallback or alternative.fallback:
+        return estimate
+    low, high = min(estimate.low, alternative.low), max(estimate.high, alternative.high)
+    if (low, high) == (estimate.low, estimate.high):
+        return estimate
+    return replace(estimate, low=low, high=high,
+                   method=f"{estimate.method}, widened to the interior histogram bounds' reading")
 
 
 # -- health checks ---------------------------------------------------------------------------------
