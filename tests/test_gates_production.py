@@ -213,3 +213,28 @@ def test_follow_judges_measurements_as_their_slots_settle_and_retries_an_outage(
     assert run.outcome() is GateOutcome.ROLLBACK
     assert (run.decision.kind, run.decision.time) == (case.decision.kind, case.decision.time)
     assert now[0] >= START + case.decision.time + 5.0   # never judged a measurement before its slot settled
+
+
+def test_an_imported_gate_that_ends_without_a_decision_is_inconclusive_not_a_go():
+    """Flagger with a failed-check threshold it never reaches and checks that never pass neither promotes nor aborts:
+    once every scrape is judged the outcome is inconclusive (exit 4), never continue (exit 0, a pipeline goes on)."""
+    from rampsim.prod.gate_queries import gate_run_for
+    from rampsim.prod.replay import FileSource
+
+    plan = plan_for("flagger", flagger_gate(CANARY.replace("threshold: 3", "threshold: 10000")))
+    run = gate_run_for(plan, FileSource([]), START)
+    assert isinstance(run, ImportedGateRun)
+    list(run.run_until(START + plan.duration + 60))
+    assert run.finished and run.decision is None
+    assert run.outcome() is GateOutcome.INCONCLUSIVE
+    partway = gate_run_for(plan, FileSource([]), START)
+    list(partway.run_until(START + plan.duration / 2))
+    assert partway.outcome() is GateOutcome.CONTINUE     # still measuring: the controller goes on
+
+
+def test_a_prometheus_answer_with_an_overflowing_number_is_a_failed_query():
+    from rampsim.promql import QueryError
+    from rampsim.prod.gate_queries import instant_result
+
+    with pytest.raises(QueryError, match="malformed vector"):
+        instant_result({"resultType": "vector", "result": [{"metric": {}, "value": [1.0, 10 ** 400]}]}, 0.0)

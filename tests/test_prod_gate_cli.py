@@ -134,6 +134,16 @@ def test_record_over_the_replayed_file_is_refused_before_anything_is_read(tmp_pa
     assert "--record" in capsys.readouterr().err and Path(source).read_bytes() == before
 
 
+@pytest.mark.parametrize("option", ["--naming", "--bearer-token-file"])
+def test_record_over_the_naming_or_token_file_is_refused(tmp_path, incident, capsys, option):
+    """A review found --record writing OpenMetrics over the --naming file (the next run failed with exit 3)."""
+    source, read = record(tmp_path, incident), tmp_path / "read.yaml"
+    read.write_text("metrics: {requests: rampsim_requests_total}\n" if option == "--naming" else "token\n")
+    before = read.read_bytes()
+    assert gate("--replay", source, option, str(read), "--record", str(read)) == 2
+    assert f"that is the {option} file this command reads" in capsys.readouterr().err and read.read_bytes() == before
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["--prometheus", "http://127.0.0.1:9"], 2, "--start is required"),
     (["--prometheus", "ftp://x", "--start", "now"], 2, "must start with http"),

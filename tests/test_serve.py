@@ -318,3 +318,45 @@ def test_a_payload_with_a_number_too_long_for_python_is_a_400_not_a_500(server):
     answer = json.loads(raw)
     assert status == 400 and answer == {"error": "body: not JSON rampsim reads: a number of more than 4,300 digits"}
     assert_logged(lines[0], "POST", "/pre-rollout", 400, answer)
+
+
+# -- the server's --start, and imported gates ---------------------------------------------------------------------
+
+def test_the_servers_start_serves_a_canary_once(reference_plan, healthy_telemetry):
+    """A release promoted on the ramp from --start leaves it: a later release of the same canary, or a canary first
+    heard of long after that ramp ended, is not judged on its data (409, no start known)."""
+    now = [END]
+    hooks = WebhookGate(reference_plan, FileSource.from_telemetry(healthy_telemetry, START),
+                        naming_for_plan(reference_plan), start=START, clock=lambda: now[0])
+    assert hooks.handle("rollout", CANARY)[0] == 200
+    assert hooks.handle("confirm-promotion", CANARY)[0] == 200
+    status, body = hooks.handle("rollout", CANARY)
+    assert status == 409 and "its analysis from --start 2025-03-01T00:00:00Z was promoted already" in body["error"]
+    assert hooks.handle("rollout", {**CANARY, "metadata": {"start": STARTED}})[0] == 200   # its own start: judged
+    now[0] = START + 3 * 86400
+    status, body = hooks.handle("rollout", {"name": "new", "namespace": "learning"})
+    assert status == 409 and "ended at 2025-03-01T04:00:00Z, more than 10 minutes before" in body["error"]
+
+
+def test_serve_judges_an_imported_gate_with_its_controllers_engine():
+    """A Kayenta gate served as a webhook rolls back where `rampsim gate` does, and a canary without data is not
+    promoted (the plan's own final gate, which reads none of the gate's series, would pass it)."""
+    from rampsim.cli.plan_commands import load_plan_and_naming
+    from rampsim.faults import parse_fault
+    from rampsim.prod.gate_queries import gate_run_for
+    from rampsim.sim import simulate
+    import argparse
+
+    plan, naming = load_plan_and_naming(argparse.Namespace(plan="scenarios/ramp-phase-50k-kayenta.yaml",
+                                                           naming=None))
+    incident = simulate(plan, faults=[parse_fault("error-rate:canary:+1.5%@01:00")], seed=1, engine_factory=None)
+    payload = {**CANARY, "metadata": {"start": STARTED}}
+    for source, analysis in ((FileSource.from_telemetry(incident.telemetry, START, naming), "analysis 5 of 16"),
+                             (FileSource([]), "analysis 1 of 16")):
+        hooks = WebhookGate(plan, source, naming, clock=lambda: START + 5 * 3600)
+        status, body = hooks.handle("rollout", payload)
+        assert status == 403 and body["outcome"] == "rollback" and f"Kayenta {analysis}" in body["reason"], body
+        assert hooks.handle("confirm-promotion", payload)[0] == 403
+        replayed = gate_run_for(plan, source, START, naming)
+        list(replayed.run_until(START + 5 * 3600))
+        assert replayed.decision is not None and replayed.decision.reason == body["reason"]

@@ -37,7 +37,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, TextIO
+from typing import Optional, TextIO
 
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
@@ -53,9 +53,6 @@ from rampsim.prod.gate_run import GateRun, GateOutcome, Step
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.units import Kind, format_value
-
-if TYPE_CHECKING:
-    from rampsim.gates.plan_sections import Gate
 
 __all__ = ["register", "run_gate", "EXIT_CODES"]
 
@@ -92,7 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_gate(args: argparse.Namespace) -> int:
-    arguments.refuse_overwriting("--record", args.record, {"--replay": args.replay, "plan": args.plan})
+    arguments.refuse_overwriting("--record", args.record, {"--replay": args.replay, "plan": args.plan,
+                                                           "--naming": args.naming,
+                                                           "--bearer-token-file": args.bearer_token_file})
     loaded = load_plan_and_naming(args)
     if loaded is None:
         return EXIT_INVALID_PLAN
@@ -128,59 +127,37 @@ def run_gate(args: argparse.Namespace) -> int:
 
 
 def _gate_run(args: argparse.Namespace, plan: Plan, naming: Naming, out: "Output") -> Optional[GateRun]:
+    """The run judging the plan on Prometheus or a recording; an imported Argo, Flagger or Kayenta gate asks its own
+    queries (:func:`~rampsim.prod.gate_queries.gate_run_for`)."""
     from rampsim.gates.plan_sections import gate_of
+    from rampsim.prod.gate_queries import gate_run_for
 
-    gate = gate_of(plan)
-    if gate is not None:
-        return _imported_run(args, plan, gate, naming, out)
+    imported = gate_of(plan) is not None
+    if imported and args.record:
+        out.fail("--record saves the series a rampsim plan reads; an imported gate reads its own queries' answers "
+                 "from Prometheus: leave --record out (a recording of the gate's series replays with --replay)")
+        return None
     if args.prometheus:
         if not args.start:
-            out.fail("--start is required with --prometheus (when did the ramp begin?)")
+            out.fail(f"--start is required with --prometheus (when did the {'rollout' if imported else 'ramp'} "
+                     "begin?)")
             return None
         policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
         source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
-        return GateRun(plan, source, parse_instant(args.start), naming)
+        return gate_run_for(plan, source, parse_instant(args.start), naming)
     if args.follow:
         out.fail("--follow needs --prometheus: a recording does not grow")
+        return None
+    if imported and not args.start:
+        out.fail("--start is required for an imported gate (when did the rollout begin?): an exporter's series "
+                 "appear at their first request, so a recording's first sample may come later")
         return None
     recording = FileSource.open(args.replay)
     start = parse_instant(args.start) if args.start else recording.first_timestamp
     if start is None:
         out.fail(f"{args.replay}: no samples in the recording")
         return None
-    return GateRun(plan, recording, start, naming)
-
-
-def _imported_run(args: argparse.Namespace, plan: Plan, gate: "Gate", naming: Naming,
-                  out: "Output") -> Optional[GateRun]:
-    """The run of an imported Argo or Flagger gate: its queries answered by Prometheus or by a recording."""
-    from rampsim.prod.gate_queries import ImportedGateRun, prometheus_queries, recording_queries, series_store
-
-    if args.record:
-        out.fail("--record saves the series a rampsim plan reads; an imported gate reads its own queries' answers "
-                 "from Prometheus: leave --record out (a recording of the gate's series replays with --replay)")
-        return None
-    if args.prometheus:
-        if not args.start:
-            out.fail("--start is required with --prometheus (when did the rollout begin?)")
-            return None
-        policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
-        source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
-        start = parse_instant(args.start)
-        warnings: list[str] = []
-        return ImportedGateRun(plan, gate, prometheus_queries(source, start, warnings=warnings), start, warnings,
-                               naming)
-    if args.follow:
-        out.fail("--follow needs --prometheus: a recording does not grow")
-        return None
-    if not args.start:
-        out.fail("--start is required for an imported gate (when did the rollout begin?): an exporter's series "
-                 "appear at their first request, so a recording's first sample may come later")
-        return None
-    began = parse_instant(args.start)
-    recording = FileSource.open(args.replay)
-    return ImportedGateRun(plan, gate, recording_queries(series_store(recording.series), began), began,
-                           naming=naming)
+    return gate_run_for(plan, recording, start, naming)
 
 
 def _at(args: argparse.Namespace, run: GateRun) -> float:

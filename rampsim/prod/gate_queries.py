@@ -37,7 +37,7 @@ from rampsim.promql import InstantResult, QueryError, Sample, SeriesStore
 from rampsim.telemetry import Telemetry
 
 __all__ = ["prometheus_queries", "recording_queries", "series_store", "instant_result", "imported_engine",
-           "ImportedGateRun", "Answers"]
+           "ImportedGateRun", "Answers", "gate_run_for"]
 
 Answers = dict[tuple[str, float], InstantResult]
 """Answers kept by (query, seconds since the ramp began)."""
@@ -67,7 +67,7 @@ def instant_result(data: dict[str, Any], at: float) -> InstantResult:
             return InstantResult("vector", at, vector=samples)
         if kind == "scalar" and isinstance(result, list) and len(result) == 2:
             return InstantResult("scalar", at, scalar=float(result[1]))
-    except (KeyError, IndexError, TypeError, ValueError):
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError):   # float(10**400) overflows
         raise QueryError(f"malformed {kind} in Prometheus's answer") from None
     raise QueryError(f"Prometheus answered a {kind}: a gate's query must give a vector or a scalar "
                      f"(Argo: 'metric type not supported')")
@@ -175,9 +175,26 @@ class ImportedGateRun(GateRun):
 
     def outcome(self) -> GateOutcome:
         """The last terminal decision; else ``unavailable`` after a failure to read, ``inconclusive`` before any
-        scrape is judged, ``continue`` otherwise (the controller goes on measuring)."""
+        scrape is judged or once every scrape of the plan was judged without a decision (the controller would
+        neither promote nor abort: nothing lets a pipeline go on), ``continue`` otherwise (it goes on measuring)."""
         if self.decision is not None:
             return GateOutcome(self.decision.kind.value)
         if self.problem:
             return GateOutcome.UNAVAILABLE
-        return GateOutcome.INCONCLUSIVE if self.next_tick == 0 else GateOutcome.CONTINUE
+        return GateOutcome.INCONCLUSIVE if self.next_tick == 0 or self.finished else GateOutcome.CONTINUE
+
+
+def gate_run_for(plan: Plan, source: Any, start: float, naming: Optional[Naming] = None) -> GateRun:
+    """The run judging ``plan`` from ``start`` on ``source`` (a :class:`~rampsim.prod.source.PrometheusSource` or a
+    recording with ``series``): an imported gate's engine asks its own queries (:class:`ImportedGateRun`), a
+    rampsim plan's reads rampsim's series (:class:`~rampsim.prod.gate_run.GateRun`)."""
+    from rampsim.gates.plan_sections import gate_of
+
+    gate = gate_of(plan)
+    if gate is None:
+        return GateRun(plan, source, start, naming)
+    if isinstance(source, PrometheusSource):
+        warnings: list[str] = []
+        return ImportedGateRun(plan, gate, prometheus_queries(source, start, warnings=warnings), start, warnings,
+                               naming)
+    return ImportedGateRun(plan, gate, recording_queries(series_store(source.series), start), start, naming=naming)

@@ -440,7 +440,7 @@ def _series(entry: Any) -> RawSeries:
     try:
         seconds = np.array([p[0] for p in values], dtype=float)
         samples = np.array([p[1] for p in values], dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # a timestamp of 400 digits overflows a float
         raise malformed() from None
     if not np.all((seconds >= EARLIEST) & (seconds <= LATEST)):
         raise malformed()

@@ -15,8 +15,12 @@ each webhook of a canary's analysis and reads only the status code:
   number of canaries remembered; it does not query Prometheus (an outage is the
   hooks' 503, not a reason to restart the server).
 
-Each canary (namespace/name) has its own :class:`~rampsim.prod.gate_run.GateRun`,
-judged incrementally across calls. A hook's answer is a small JSON object: the
+Each canary (namespace/name) has its own :class:`~rampsim.prod.gate_run.GateRun`
+(an imported Argo, Flagger or Kayenta gate's asks its own queries), judged incrementally
+across calls. The server's ``--start`` serves a canary without a pre-rollout call or
+``metadata.start`` once: not after an analysis of that canary from it was promoted (a later
+release would be judged on the earlier one's data), nor for a canary first heard of more than
+``LATE_FIRST_CALL`` seconds after the ramp from it ended; such a call is 409, "no start known". A hook's answer is a small JSON object: the
 canary, the ``outcome``, its ``reason`` (the latest decision's, or why there is
 none), the scrapes judged and the time judged up to; ``?history=1`` on the hook's
 URL adds ``events``, every event since the ramp's start. A refusal is JSON with an
@@ -65,15 +69,17 @@ from rampsim.plan.source import SourceError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import GateRun, GateOutcome, Source
+from rampsim.prod.gate_queries import gate_run_for
 
 __all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS", "ROUTES", "MAX_BODY", "CLIENT_TIMEOUT",
-           "MAX_CANARIES", "HANDLER_THREADS", "LISTEN_BACKLOG"]
+           "MAX_CANARIES", "HANDLER_THREADS", "LISTEN_BACKLOG", "LATE_FIRST_CALL"]
 
 MAX_BODY = 64 * 1024      # bytes: Flagger's payloads are a few hundred
 CLIENT_TIMEOUT = 10.0     # seconds a client may take to send its whole request
 MAX_CANARIES = 100        # runs remembered (about 1.3 MB each for the reference plan)
 HANDLER_THREADS = 32      # requests handled at once
 LISTEN_BACKLOG = 1024     # connections waiting for a handler (the kernel caps it at net.core.somaxconn)
+LATE_FIRST_CALL = 600.0   # seconds after the ramp from --start ends past which a canary first heard of is not judged on it
 
 HOOKS = ("pre-rollout", "rollout", "confirm-promotion")
 
@@ -107,7 +113,8 @@ class WebhookGate:
         self.start, self.clock, self.settle = start, clock, settle
         self.max_canaries = max_canaries
         self._canaries: OrderedDict[str, _Canary] = OrderedDict()  # oldest start first
-        self._registry = threading.Lock()  # guards _canaries only, never held while judging
+        self._registry = threading.Lock()  # guards _canaries and _promoted_from_default, never held while judging
+        self._promoted_from_default: set[str] = set()  # canaries whose analysis from --start was promoted
 
     def handle(self, hook: str, payload: dict[str, Any], history: bool = False) -> tuple[int, dict[str, Any]]:
         """Answer ``hook`` (``pre-rollout``, ``rollout`` or ``confirm-promotion``) for ``payload``.
@@ -121,7 +128,7 @@ class WebhookGate:
         start = self._start(payload)
         if hook == "pre-rollout":
             begins = self.clock() if start is None else start
-            entry = self._admit(canary, GateRun(self.plan, self.source, begins, self.naming), replace=True)
+            entry = self._admit(canary, gate_run_for(self.plan, self.source, begins, self.naming), replace=True)
             if entry is None:
                 return self._full(canary)
             return 200, {"canary": canary, "started": format_instant(entry.run.grid.start)}
@@ -132,7 +139,10 @@ class WebhookGate:
             if began is None:
                 return 409, {"canary": canary, "outcome": GateOutcome.INCONCLUSIVE.value,
                              "error": "no start known: add a pre-rollout webhook, metadata.start or --start"}
-            entry = self._admit(canary, GateRun(self.plan, self.source, began, self.naming), replace=False)
+            if start is None and (spent := self._default_start_spent(canary)):
+                return 409, {"canary": canary, "outcome": GateOutcome.INCONCLUSIVE.value,
+                             "error": f"no start known: {spent}; add a pre-rollout webhook or metadata.start"}
+            entry = self._admit(canary, gate_run_for(self.plan, self.source, began, self.naming), replace=False)
         return self._judge(hook, canary, entry, history) if entry else self._full(canary)
 
     def health(self) -> dict[str, Any]:
@@ -163,7 +173,21 @@ class WebhookGate:
         with self._registry:  # promoted: the canary's analysis is over
             if self._canaries.get(canary) is entry:
                 del self._canaries[canary]
+                if self.start is not None and run.grid.start == self.start:
+                    self._promoted_from_default.add(canary)
         return 200, body
+
+    def _default_start_spent(self, canary: str) -> str:
+        """Why ``--start`` cannot be the start of ``canary``'s analysis (empty when it can): its ramp is over, or
+        an analysis of this canary from it was promoted already (a later release would be judged on its data)."""
+        assert self.start is not None
+        end = self.start + self.plan.duration
+        if self.clock() > end + LATE_FIRST_CALL:
+            return (f"the ramp from --start {format_instant(self.start)} ended at {format_instant(end)}, more than "
+                    f"{LATE_FIRST_CALL / 60:g} minutes before this canary's first call")
+        with self._registry:
+            promoted = canary in self._promoted_from_default
+        return f"its analysis from --start {format_instant(self.start)} was promoted already" if promoted else ""
 
     def _admit(self, canary: str, run: GateRun, replace: bool) -> Optional[_Canary]:
         """The canary's entry: a new one with ``run`` if ``replace`` or none yet; ``None`` when full."""

@@ -176,9 +176,11 @@ def test_a_redirect_is_refused_and_the_token_stays_home(tmp_path, capsys):
     ({"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, "1", "2"]]}]}},
      "malformed series"),
+    ({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "rampsim_requests_total"}, "values": [[10 ** 400, "1"]]}]}}, "malformed series"),
     ("[" * 100_000, "not a Prometheus API answer"),
 ], ids=["warnings 5", "warnings objects", "result entry 5", "label value list", "timestamp 1e300",
-        "sample triple", "deep nesting"])
+        "sample triple", "timestamp of 400 digits", "deep nesting"])
 def test_a_malformed_answer_is_retried_then_unavailable(body, message, capsys):
     text = body if isinstance(body, str) else json.dumps(body)
     with FakePrometheus(failures=[(200, text)] * 2) as fake:
