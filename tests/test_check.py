@@ -76,13 +76,20 @@ def test_check_command_exit_codes(tmp_path, capsys, monkeypatch):
                  "--workers", "1"]) == 1
     assert "EXCEEDED" in capsys.readouterr().out
     assert main(["check", str(SMALL), "--max-false-rollback", "0.1%", "--batch", "10", "--max-replicates", "20",
-                 "--workers", "1"]) == 4
+                 "--workers", "1", "--confidence", "99.9%"]) == 4
+    assert "99.9% confidence" in capsys.readouterr().out   # a review found it printed as 100%
     with pytest.raises(SystemExit, match="2"):  # refused by argparse, before any work
         main(["check", str(SMALL), "--max-false-rollback", "1 pct"])
     assert main(["check", str(SMALL)]) == 2  # no bound given
     # an --html that cannot be written is refused before any replicate runs
     assert main(["check", str(SMALL), "--max-false-rollback", "50%", "--html", str(tmp_path / "no" / "r.html")]) == 2
     assert "not a file in a writable directory" in capsys.readouterr().err
+    # nor over the plan or the mix it reads (a review found the plan overwritten with HTML, exit 0)
+    for read, name in ((SMALL, "plan"), (MIX, "--mix")):
+        before = read.read_bytes()
+        assert main(["check", str(SMALL), "--mix", str(MIX), "--max-false-rollback", "50%", "--html", str(read)]) == 2
+        assert f"that is the {name} file this command reads" in capsys.readouterr().err
+        assert read.read_bytes() == before
 
 
 def test_assertion_helper_fails_with_the_evidence(plans):
@@ -131,8 +138,11 @@ def test_the_detection_bound_from_a_histogram_is_the_bound_from_the_raw_delays(d
     if len(values) < 3:
         assert verdict.verdict == UNDECIDED
         return
-    with np.errstate(invalid="ignore"):   # infinite delays: NaN where numpy interpolates between them
+    with np.errstate(invalid="ignore"):   # infinite delays: NaN where numpy interpolates towards one
         estimate = float(np.quantile(values, quantile))
+    if np.isnan(estimate):   # never detected: infinite when weighed in, else the order statistic itself
+        virtual = (len(values) - 1) * quantile
+        estimate = float(np.sort(values)[int(virtual)]) if virtual == int(virtual) else np.inf
     interval = stats.quantile_test(values, q=min(estimate, np.finfo(float).max), p=quantile).confidence_interval(level)
     np.testing.assert_array_equal([verdict.estimate, verdict.low, verdict.high],
                                   [estimate, interval.low, interval.high])

@@ -220,3 +220,17 @@ def test_an_unguarded_script_sweeps_in_process_with_a_notice_and_a_guarded_one_u
                             env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"}, cwd=tmp_path)
     assert fourth.returncode == 0 and fourth.stdout == "8\n", fourth.stderr
     assert "running the sweep in this process" not in fourth.stderr
+
+
+def test_an_unguarded_script_checks_in_process_with_a_notice(tmp_path):
+    """A review found `rampsim.check` building its own process pool, so an unguarded script crashed
+    (BrokenProcessPool) where `rampsim.sweep` ran in-process with a notice."""
+    plan = str(ROOT / "scenarios" / "ramp-phase-5k-validation.yaml")
+    script = tmp_path / "unguarded_check.py"
+    script.write_text(f"import rampsim\nplan = rampsim.load_plan({plan!r})\n"
+                      "print(rampsim.check(plan, max_false_rollback=0.5, batch=4, max_replicates=8, workers=2).verdict)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("met", "exceeded", "undecided")
+    assert "running the sweep in this process" in done.stderr and "unguarded_check.py, line 3" in done.stderr

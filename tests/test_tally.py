@@ -246,3 +246,24 @@ def test_a_stop_before_the_gate_saw_the_fault_is_counted_apart_never_as_a_catch(
     assert summary["precision"].tolist()[:2] == [0.0, 0.0]    # an early stop is a false alarm
     breakdown = result.breakdown()
     assert breakdown["early_stops"].tolist() == [1, 1, 0] and bool(breakdown["incident"].all())
+
+
+@pytest.mark.parametrize("values, p, expected", [
+    ([10.0, 20.0, np.inf, np.inf], 0.9, np.inf),     # both order statistics infinite: numpy's inf - inf is NaN
+    ([10.0, 20.0, 30.0, np.inf], 0.9, np.inf),       # weighed in: infinite
+    ([10.0, 20.0, 30.0, np.inf], 2 / 3, 30.0),       # not weighed in (on the third value exactly): finite
+    ([10.0, 20.0, 30.0, 40.0], 0.9, np.quantile([10.0, 20.0, 30.0, 40.0], 0.9)),
+])
+def test_an_infinite_value_weighed_in_gives_an_infinite_quantile(values, p, expected):
+    """A review found `check --max-detect` printing the p90 detection delay as n/a when missed incidents (never
+    detected: infinite delays) held it."""
+    value, count = np.unique(np.array(values), return_counts=True)
+    estimate, _, _ = histogram_quantiles(np.zeros(len(value), np.int64), value, count, 1, p)
+    assert estimate[0] == expected
+
+
+def test_the_detection_bound_reads_missed_incidents_as_never_detected():
+    from rampsim.experiment.check import EXCEEDED, _quantile_verdict
+
+    verdict = _quantile_verdict("detect_p90_s", (np.array([30.0, 45.0]), np.array([1, 1])), 0.9, 600.0, 0.95, missed=8)
+    assert verdict.estimate == np.inf and verdict.verdict == EXCEEDED

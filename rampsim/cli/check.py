@@ -67,6 +67,7 @@ def run_check(args: argparse.Namespace) -> int:
         raise UsageError("give at least one bound: --max-false-rollback, --max-missed-incident or --max-detect")
     if args.max_replicates < args.batch:
         raise UsageError(f"--max-replicates ({args.max_replicates}) must be at least one --batch ({args.batch})")
+    arguments.refuse_overwriting("--html", args.html, {"plan": args.plan, "--mix": args.mix})
     writable = args.html is None or (not args.html.is_dir() and args.html.parent.is_dir()
                                      and os.access(args.html.parent, os.W_OK))
     if not writable:
@@ -99,7 +100,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _print(report: "CheckReport") -> None:
     table = Table(title=f"rampsim check: {report.verdict.upper()} after {report.replicates} replicates "
-                        f"({report.looks} look(s), {report.confidence:.0%} confidence)",
+                        f"({report.looks} look(s), {format_value(report.confidence, Kind.RATIO)} confidence)",
                   box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("bound", "limit", "estimate", "interval", "runs", "verdict"):
         table.add_column(column, no_wrap=True)

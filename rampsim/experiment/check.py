@@ -32,9 +32,11 @@ import numpy as np
 from rampsim.errors import UsageError, whole_number
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.chunks import local_executor
+from rampsim.experiment.main_guard import unguarded_script_line
 from rampsim.experiment.sweep import sweep
 from rampsim.experiment.tally import histogram_quantiles
 from rampsim.plan.schema import Plan
+from rampsim.units import Kind, format_value
 
 __all__ = ["BoundVerdict", "CheckReport", "check", "MET", "EXCEEDED", "UNDECIDED"]
 
@@ -76,7 +78,7 @@ class CheckReport:
 
     def describe(self) -> str:
         lines = [f"{self.verdict.upper()} after {self.replicates} replicates ({self.looks} look(s); "
-                 f"{self.confidence:.0%} overall confidence)"]
+                 f"{format_value(self.confidence, Kind.RATIO)} overall confidence)"]
         for v in self.verdicts:
             unit = "s" if v.name.startswith("detect") else ""
             scale = 1 if unit else 100
@@ -144,8 +146,8 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
     report = CheckReport([], 0, 0, confidence)
     with ExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="rampsim-check-"))
-        if executor is None and workers != 1:  # one pool for every look, not one per look
-            executor = stack.enter_context(local_executor(workers))
+        if executor is None and workers != 1 and unguarded_script_line() is None:   # one pool for every look
+            executor = stack.enter_context(local_executor(workers))   # (an unguarded script: sweep says so, in-process)
         for look in range(1, looks_allowed + 1):
             replicates = min(look * batch, max_replicates)
             tally = sweep(plan, mix, replicates=replicates, seed=seed, workers=workers, executor=executor,

@@ -295,8 +295,9 @@ def histogram_quantiles(cell: np.ndarray, value: np.ndarray, count: np.ndarray, 
                         confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``p`` quantile of each cell's values, given as a sparse histogram sorted by cell then value, and its
     distribution-free interval at ``confidence``: exactly ``numpy.quantile`` (linear interpolation) and
-    ``scipy.stats.quantile_test(...).confidence_interval`` on the values the histogram counts. NaN without
-    values; NaN bounds with fewer than 3 values, or where an order statistic falls outside the sample."""
+    ``scipy.stats.quantile_test(...).confidence_interval`` on the values the histogram counts, except that an
+    infinite value weighed in gives an infinite quantile where numpy gives NaN. NaN without values; NaN bounds
+    with fewer than 3 values, or where an order statistic falls outside the sample."""
     n = np.bincount(cell, count, minlength=cells).astype(np.int64)
     cumulative = np.cumsum(count)
     offset = np.concatenate([[0], np.cumsum(n)[:-1]])
@@ -312,9 +313,12 @@ def histogram_quantiles(cell: np.ndarray, value: np.ndarray, count: np.ndarray, 
     gamma = virtual - below
     a = order_statistic(below.astype(np.int64))
     b = order_statistic(np.minimum(below.astype(np.int64) + 1, n - 1))
-    with np.errstate(invalid="ignore"):   # an infinite value (check's missed incidents) gives NaN, as numpy does
+    with np.errstate(invalid="ignore"):
         difference = b - a
         estimate = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
+    # An infinite value (check's missed incidents, never detected) gives numpy NaN (inf - inf); the quantile is the
+    # infinite order statistic when it is weighed in, the finite one when it is not.
+    estimate = np.where(a == b, a, np.where(np.isinf(b), np.where(gamma > 0, b, a), estimate))
     from scipy import stats   # on first use: importing scipy.stats takes a second
 
     tail = (1 - confidence) / 2
