@@ -118,3 +118,48 @@ def test_thresholds_are_the_numbers_compared_with_a_value_of_result():
     assert with_threshold("len(result) == 0 || result[0] >= 0.95", 0.99) == "len(result) == 0 || result[0] >= 0.99"
     assert with_threshold("result[0] < -5", 3) == "result[0] < 3"
     assert names_used("result < args.threshold") == ["result", "args"]
+
+
+# -- expr's own syntax, read as expr reads it (a review of the lexer and parser, expr v1.17) --------------------
+
+@pytest.mark.parametrize("condition, result, expected", [
+    ("0.95 <= result[0] <= 1", [0.97], True),          # a chain: 0.95 <= r && r <= 1 (expr >= 1.16)
+    ("0.95 <= result[0] <= 1", [1.2], False),
+    ("0 < result[0] < 1 < 2", [0.5], True),
+    ("1 < 2 == true", [], True),                       # == does not chain: (1 < 2) == true
+    ("result[0] >= 0.95 // the SLO", [0.97], True),     # comments
+    ("result[0] /* p99 */ >= 0.95", [0.97], True),
+    ("0b11 == 3 && 0o17 == 15 && 0x1F == 31", [], True),
+    ("result[0] >= 1.", [1.0], True),                   # a float with a trailing dot
+    ("all(result, # > 0.9)", [0.95, 0.97], True),       # a predicate without braces
+    ("any(result, # > 0.9)", [0.5, 0.6], False),
+    ("(result[0] ?? 0) > 0.5", [1.0], True),
+])
+def test_expr_syntax_reads_as_expr_reads_it(condition, result, expected):
+    """A review found a chained comparison read left to right (bool <= int: every measurement Error, the gate
+    simulated as aborting every release) and comments, ``0b``/``0o``, ``1.`` and brace-less predicates refused."""
+    assert evaluate_condition(condition, result) is expected
+
+
+@pytest.mark.parametrize("condition, message", [
+    ("result[0] ?? 0 > 0.5", "cannot be mixed"),        # expr refuses to compile it
+    ("result[0] > 1e999", "float literal is too large"),
+    ("result[0] > 9223372036854775808", "integer literal is too large"),
+    ("result[0] > 1 /* open", "unclosed comment"),
+    ("result[0] > 1x", "bad number syntax"),
+])
+def test_what_expr_refuses_to_compile_is_a_syntax_error(condition, message):
+    with pytest.raises(ConditionSyntaxError, match=message):
+        evaluate_condition(condition, [1.0])
+
+
+@pytest.mark.parametrize("condition", ["(" * 400 + "true" + ")" * 400, "!" * 600 + "true",
+                                       " + ".join(["result[0]"] * 3000) + " > 0"])
+def test_deep_nesting_is_refused_as_outside_the_subset_never_a_crash(condition):
+    """A review found 400 parentheses crashing import and lint (RecursionError, exit 70)."""
+    with pytest.raises(UnsupportedCondition, match="nesting deeper than 100 levels"):
+        evaluate_condition(condition, [1.0])
+
+
+def test_a_chain_has_a_threshold_at_each_end():
+    assert [value for _, _, value in threshold_literals("0.95 <= result[0] <= 1")] == [0.95, 1.0]

@@ -206,6 +206,10 @@ def test_gate_section_errors_name_file_line_and_field():
     plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
     with pytest.raises(PlanError, match="plan.yaml:9: argo.metrics.m.threshold"):  # a new key: its metric's line
         with_gate_overrides(plan, {"argo.metrics.m.successCondition": "result[0] >= x", "argo.metrics.m.threshold": 1})
+    # a condition with two numbers: which one a threshold replaces is ambiguous (a review found it silently ignored)
+    with pytest.raises(PlanError, match=r"successCondition compares the result with 2 numbers \(0.95 and 1\)"):
+        with_gate_overrides(plan, {"argo.metrics.m.successCondition": "result[0] >= 0.95 && result[0] <= 1",
+                                   "argo.metrics.m.threshold": 0.5})
 
 
 def test_sweeps_vary_the_gate_fields_and_the_threshold():

@@ -84,7 +84,6 @@ class _Token:
 
 _OPERATORS = ("**", "||", "&&", "==", "!=", "<=", ">=", "??", "?.", "..", "<", ">", "+", "-", "*", "/", "%", "^",
               "!", "?", ":", "(", ")", "[", "]", "{", "}", ",", ".", "#", "|", "$", ";", "=")
-_NUMBER = re.compile(r"0[xX][0-9a-fA-F_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0", "b": "\b", "f": "\f",
             "v": "\v", "a": "\a"}
@@ -98,11 +97,20 @@ def _tokens(text: str) -> list[_Token]:
         if ch.isspace():
             i += 1
             continue
+        if text.startswith("//", i):   # a comment to the end of the line
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end + 1
+            continue
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise ConditionSyntaxError("unclosed comment", text, i)
+            i = end + 2
+            continue
         if ch.isdigit() or (ch == "." and i + 1 < len(text) and text[i + 1].isdigit()):
-            match = _NUMBER.match(text, i)
-            assert match is not None
-            out.append(_Token("num", match.group(0), i))
-            i = match.end()
+            end = _number_end(text, i)
+            out.append(_Token("num", text[i:end], i))
+            i = end
             continue
         if ch in "\"'`":
             value, i2 = _string(text, i)
@@ -124,6 +132,33 @@ def _tokens(text: str) -> list[_Token]:
             raise ConditionSyntaxError(f"unexpected character {ch!r}", text, i)
     out.append(_Token("end", "", len(text)))
     return out
+
+
+def _number_end(text: str, start: int) -> int:
+    """Where the number literal at ``start`` ends, scanned as expr's lexer scans it (``scanNumber``): an optional
+    ``0x``/``0o``/``0b`` prefix, digits and ``_``, a fraction (``1.`` included, unless ``..`` follows: a range), an
+    exponent; a letter right after it is a syntax error."""
+    n, j, digits = len(text), start, "0123456789_"
+    if text[j] == "0" and j + 1 < n and text[j + 1] in "xXoObB":
+        digits = {"x": "0123456789abcdefABCDEF_", "o": "01234567_", "b": "01_"}[text[j + 1].lower()]
+        j += 2
+    while j < n and text[j] in digits:
+        j += 1
+    if j < n and text[j] == ".":
+        if j + 1 < n and text[j + 1] == ".":
+            return j
+        j += 1
+        while j < n and text[j] in digits:
+            j += 1
+    if j < n and text[j] in "eE":
+        j += 1
+        if j < n and text[j] in "+-":
+            j += 1
+        while j < n and text[j] in digits:
+            j += 1
+    if j < n and (text[j].isalnum() or text[j] == "_"):
+        raise ConditionSyntaxError(f"bad number syntax: {text[start:j + 1]!r}", text, start)
+    return j
 
 
 def _string(text: str, start: int) -> tuple[str, int]:
@@ -232,6 +267,9 @@ _BINARY = {"||": 10, "or": 10, "&&": 15, "and": 15,
            "startsWith": 20, "endsWith": 20, "..": 25, "+": 30, "-": 30, "*": 60, "/": 60, "%": 60,
            "**": 100, "^": 100, "??": 500}
 _RIGHT = {"**", "^"}
+_CHAINED = {"<", ">", "<=", ">="}
+MAX_NESTING = 100
+"""The deepest nesting of a condition rampsim evaluates (deeper is refused as outside its subset, never a crash)."""
 _UNARY = {"!": 50, "not": 50, "-": 90, "+": 90}
 _WORD_OPERATORS = {"or", "and", "in", "matches", "contains", "startsWith", "endsWith"}
 _CLOSURE_BUILTINS = {"all", "any", "none", "one", "count", "filter", "map", "find", "findIndex", "findLast",
@@ -244,6 +282,7 @@ class _Parser:
         self.tokens = _tokens(text)
         self.i = 0
         self.closures = 0
+        self.depth = 0
 
     @property
     def tok(self) -> _Token:
@@ -269,6 +308,8 @@ class _Parser:
         if self.tok.kind == "name" and self.tok.value == "let":
             raise self.unsupported("'let'", self.tok.pos)
         node = self.expression(0)
+        if _tree_depth(node) > MAX_NESTING:   # a long chain (a + a + ... + a) nests on the left without parentheses
+            raise self.unsupported(f"nesting deeper than {MAX_NESTING} levels", 0)
         if self.tok.kind != "end":
             if self.tok.kind == "op" and self.tok.value == "|":
                 raise self.unsupported("a pipe '|'", self.tok.pos)
@@ -290,7 +331,11 @@ class _Parser:
         return None
 
     def expression(self, precedence: int) -> _Node:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.unsupported(f"nesting deeper than {MAX_NESTING} levels", self.tok.pos)
         node = self.unary()
+        previous = ""
         while True:
             found = self._binary_op()
             if found is None:
@@ -299,13 +344,21 @@ class _Parser:
             level = _BINARY[op]
             if level < precedence:
                 break
+            if previous == "??" and op != "??":
+                raise ConditionSyntaxError(f"operator ({op}) and coalesce expressions (??) cannot be mixed: wrap "
+                                           "either in parentheses", self.text, self.tok.pos)
             pos = self.take().pos
             if negated:
                 self.take()
             if op == "..":
                 raise self.unsupported("a range '..'", pos)
-            right = self.expression(level if op in _RIGHT else level + 1)
-            node = _Binary(op, node, right, pos, negated)
+            if op in _CHAINED and not negated:
+                node = self.comparisons(node, op, pos, level)
+            else:
+                right = self.expression(level if op in _RIGHT else level + 1)
+                node = _Binary(op, node, right, pos, negated)
+            previous = op
+        self.depth -= 1
         if precedence == 0 and self.tok.kind == "op" and self.tok.value == "?":
             pos = self.take().pos
             then = self.expression(0)
@@ -313,6 +366,20 @@ class _Parser:
             other = self.expression(0)
             node = _Ternary(node, then, other, pos)
         return node
+
+    def comparisons(self, left: _Node, op: str, pos: int, level: int) -> _Node:
+        """``a < b <= c`` as expr reads it since 1.16: ``a < b && b <= c`` (``<``, ``>``, ``<=``, ``>=`` chain;
+        ``==`` does not: ``1 < 2 == true`` is ``(1 < 2) == true``)."""
+        chain: Optional[_Node] = None
+        while True:
+            right = self.expression(level + 1)
+            comparison = _Binary(op, left, right, pos, False)
+            chain = comparison if chain is None else _Binary("&&", chain, comparison, pos, False)
+            if not (self.tok.kind == "op" and self.tok.value in _CHAINED):
+                return chain
+            left = right
+            token = self.take()
+            op, pos = token.value, token.pos
 
     def unary(self) -> _Node:
         tok = self.tok
@@ -366,15 +433,17 @@ class _Parser:
         while not (self.tok.kind == "op" and self.tok.value == ")"):
             if args:
                 self.expect(",")
-            if self.tok.kind == "op" and self.tok.value == "{":
-                brace = self.take()
+            braced = self.tok.kind == "op" and self.tok.value == "{"
+            if braced or (name.value in _CLOSURE_BUILTINS and len(args) == 1):   # a predicate: braces optional
+                start = self.take() if braced else self.tok
                 if name.value not in _CLOSURE_BUILTINS:
-                    raise self.unsupported("a map literal", brace.pos)
+                    raise self.unsupported("a map literal", start.pos)
                 self.closures += 1
                 body = self.expression(0)
                 self.closures -= 1
-                self.expect("}")
-                args.append(_Closure(body, brace.pos))
+                if braced:
+                    self.expect("}")
+                args.append(_Closure(body, start.pos))
             else:
                 args.append(self.expression(0))
             if self.tok.kind == "end":
@@ -406,15 +475,29 @@ class _Parser:
 
 
 def _number(tok: _Token, text: str) -> Union[int, float]:
+    """The literal's value as expr's parser reads it: integers must fit int64 and floats be finite (a compile
+    error otherwise: ``1e999``, ``9223372036854775808``)."""
     raw = tok.value.replace("_", "")
+    lower = raw.lower()
     try:
-        if raw.lower().startswith("0x"):
-            return int(raw, 16)
-        if re.fullmatch(r"\d+", raw):
-            return int(raw)
-        return float(raw)
+        if lower.startswith(("0x", "0o", "0b")):
+            value: Union[int, float] = int(raw, 0)
+        elif "." in lower or "e" in lower:
+            value = float(raw)
+        else:
+            value = int(raw, 10)
     except ValueError:
         raise ConditionSyntaxError(f"invalid number {tok.value!r}", text, tok.pos) from None
+    if isinstance(value, float):
+        if math.isinf(value):
+            raise ConditionSyntaxError(f"float literal is too large: {tok.value!r}", text, tok.pos)
+        return value
+    if value > _INT64_MAX:
+        raise ConditionSyntaxError(f"integer literal is too large: {tok.value!r}", text, tok.pos)
+    return value
+
+
+_INT64_MAX = 2 ** 63 - 1
 
 
 # -- types (expr's checker) ------------------------------------------------------------------
@@ -944,6 +1027,16 @@ def _children(node: object) -> list[object]:
     if isinstance(node, _Ternary):
         return [node.cond, node.then, node.other]
     return []
+
+
+def _tree_depth(node: object) -> int:
+    """The depth of the tree under ``node``, without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in _children(current))
+    return deepest
 
 
 def _reads_value(node: object) -> bool:

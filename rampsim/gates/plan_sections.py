@@ -43,11 +43,19 @@ def argo_section(plan: Plan) -> Optional[ArgoGate]:
         if metric.threshold is None:
             continue
         found = 0
-        for condition in (metric.successCondition, metric.failureCondition):
+        for name, condition in (("successCondition", metric.successCondition),
+                                ("failureCondition", metric.failureCondition)):
             try:
-                found += len(threshold_literals(condition)) if condition else 0
+                literals = threshold_literals(condition) if condition else []
             except ConditionError:
-                pass
+                continue
+            found += len(literals)
+            if len(literals) > 1:
+                numbers = " and ".join(f"{value:g}" for _, _, value in literals)
+                problems.append(locate(document, ("argo", "metrics", key, "threshold"),
+                                       f"the metric's {name} compares the result with {len(literals)} numbers "
+                                       f"({numbers}): which one this replaces is ambiguous; vary the condition "
+                                       "itself instead"))
         if found == 0:
             problems.append(locate(document, ("argo", "metrics", key, "threshold"),
                                    "the metric's conditions compare the result with no number this could replace"))
