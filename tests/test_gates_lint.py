@@ -223,6 +223,31 @@ def test_an_argo_failure_limit_of_minus_one_is_a_hazard():
     assert lint_argo(argo_gate(CLEAN_ARGO[0].replace("failureLimit: 1", "failureLimit: 0"))) == []
 
 
+def test_a_failure_limit_as_large_as_the_count_is_a_hazard():
+    """A review found `count: 3, failureLimit: 3` unflagged: failing needs more than 3 of at most 3 measurements."""
+    text = CLEAN_ARGO[0].replace("count: 10", "count: 3").replace("failureLimit: 1", "failureLimit: 3")
+    (finding,) = lint_argo(argo_gate(text))
+    assert finding.code == "H5f" and "failureLimit 3 with count 3" in finding.explanation
+    assert lint_argo(argo_gate(CLEAN_ARGO[0].replace("count: 10", "count: 3").replace("failureLimit: 1",
+                                                                                       "failureLimit: 2"))) == []
+
+
+def test_a_dry_run_rule_that_matches_no_metric_is_a_hazard_and_fails_the_run():
+    """A review found it ignored (the rollout promoted): Argo's GetDryRunMetrics fails the run, which aborts."""
+    from rampsim.gates.argo_resolve import RunError, run_metrics
+
+    text = CLEAN_ARGO[0].replace("spec:\n", "spec:\n      dryRun: [{metricName: error-rate}]\n", 1)
+    gate = argo_gate(text)
+    (finding,) = [f for f in lint_argo(gate) if f.code == "H8"]
+    assert "dryRun[0]: Rule didn't match any metric name(s)" in finding.explanation
+    (_, analysis), = gate.analyses()
+    with pytest.raises(RunError, match="Rule didn't match"):
+        run_metrics(gate, analysis)
+    everything = argo_gate(CLEAN_ARGO[0].replace("spec:\n", "spec:\n      dryRun: [{metricName: ''}]\n", 1))
+    (_, analysis), = everything.analyses()
+    assert all(spec.dry_run for spec in run_metrics(everything, analysis))   # an empty pattern matches every name
+
+
 def test_lint_measures_that_an_impossible_range_rolls_back_every_healthy_ramp(tmp_path):
     gate = tmp_path / "canary.yaml"
     gate.write_text(canary("{name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}")

@@ -19,6 +19,7 @@ from typing import Optional
 
 from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgValueFrom, IntOrString, RolloutAnalysis
 from rampsim.gates.exprlang import ConditionError, threshold_literals, with_threshold
+from rampsim.promql.store import go_regex
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 
 __all__ = ["RunError", "MetricSpec", "run_args", "resolve_metric", "substitute", "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
@@ -174,26 +175,35 @@ def _has_threshold(condition: str) -> bool:
 
 
 def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
-    """The metrics of the run for ``analysis``, templates merged in order; :class:`RunError` when Argo fails it."""
+    """The metrics of the run for ``analysis``, templates merged in order; :class:`RunError` when Argo fails it.
+
+    The run's ``dryRun`` rules (the templates' and the Rollout analysis's) apply to every metric of the merged
+    run; a rule that matches none fails the run (``GetDryRunMetrics``: "Rule didn't match any metric name(s)").
+    """
     args = run_args(gate, analysis)
-    patterns = [entry.get("metricName", "") for entry in analysis.dryRun]
+    metrics = [(key, metric) for ref in analysis.templates for key, metric in gate.template_metrics(ref.templateName)]
     seen: set[str] = set()
-    specs: list[MetricSpec] = []
-    for ref in analysis.templates:
-        template = gate.templates[ref.templateName]
-        template_patterns = patterns + [entry.get("metricName", "") for entry in template.dryRun]
-        for key, metric in gate.template_metrics(ref.templateName):
-            if metric.name in seen:
-                raise RunError(f"two metrics named {metric.name!r} in one analysis run")
-            seen.add(metric.name)
-            dry = any(_matches(pattern, metric.name) for pattern in template_patterns if pattern)
-            specs.append(resolve_metric(gate, key, metric, args, dry))
-    return specs
+    for _, metric in metrics:
+        if metric.name in seen:
+            raise RunError(f"two metrics named {metric.name!r} in one analysis run")
+        seen.add(metric.name)
+    patterns = [entry.get("metricName", "") for ref in analysis.templates
+                for entry in gate.templates[ref.templateName].dryRun]
+    patterns += [entry.get("metricName", "") for entry in analysis.dryRun]
+    dry: set[str] = set()
+    for index, pattern in enumerate(patterns):
+        matched = {metric.name for _, metric in metrics if _matches(pattern, metric.name)}
+        if not matched:
+            raise RunError(f"Analysis spec invalid: dryRun[{index}]: Rule didn't match any metric name(s) "
+                           f"(metricName {pattern!r})")
+        dry |= matched
+    return [resolve_metric(gate, key, metric, args, metric.name in dry) for key, metric in metrics]
 
 
 def _matches(pattern: str, name: str) -> bool:
-    """``regexp.MatchString`` (``GetDryRunMetrics``): the pattern found anywhere in the name."""
+    """``regexp.MatchString`` (``GetDryRunMetrics``): the pattern found anywhere in the name (an empty pattern
+    matches every name; one that does not compile matches none)."""
     try:
-        return re.search(pattern, name) is not None
+        return re.search(go_regex(pattern), name) is not None
     except re.error:
-        return pattern == name
+        return False

@@ -67,7 +67,7 @@ from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
 from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString
 from rampsim.gates.argo_resolve import (
-    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, resolve_metric, run_args,
+    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, resolve_metric, run_args, run_metrics,
 )
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
 from rampsim.gates.flagger_canary import DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of
@@ -325,6 +325,12 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
             add("H5f", "failureLimit -1: Argo does not count failed measurements",
                 "no failed measurement fails the metric: it can never fail, only errors or inconclusive "
                 "results stop the rollout", "failureLimit")
+        count, failures = _whole(metric.count), _whole(limit if limit is not None else 0)
+        if count is not None and failures is not None and 0 < count <= failures and not decided("count", "failureLimit"):
+            add("H5f", f"failureLimit {failures} with count {count}: the metric takes at most {count} measurements "
+                       f"and fails only when more than {failures} fail",
+                "no failed measurement fails the metric: it can never fail, only errors or inconclusive "
+                "results stop the rollout", "failureLimit")
         for field, condition in (("successCondition", metric.successCondition),
                                  ("failureCondition", metric.failureCondition)):
             unknown = _unknown_names(condition) if condition and not _ANY_TAG.search(condition) else []
@@ -392,7 +398,30 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
             add("H9", f"a [{_show(max(windows))}] window, longer than the {metric.interval} interval",
                 "consecutive measurements overlap and are correlated: a blip counts in several of them",
                 "interval")
+    findings += _dry_run_hazards(gate, manifests)
     return findings
+
+
+def _whole(value: object) -> Optional[int]:
+    """A count or limit written as a whole number (an int, or text such as ``'3'``); ``None`` otherwise."""
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _dry_run_hazards(gate: ArgoGate, manifests: Sequence[Manifest]) -> list[Finding]:
+    """H8 for a ``dryRun`` rule that matches no metric of a run (Argo fails the run: the rollout aborts)."""
+    found = []
+    for name, analysis in gate.analyses():
+        try:
+            run_metrics(gate, analysis)
+        except RunError as exc:
+            if "dryRun" not in str(exc):
+                continue   # the metric's own H8 says it
+            site = next((m for m in manifests if m.get("spec", "dryRun")), manifests[0] if manifests else None)
+            found.append(Finding(site.filename if site else "<gate>", site.line("spec", "dryRun") if site else None,
+                                 "H8", f"analysis {name}", f"Argo cannot start a run of it: {exc}",
+                                 "the AnalysisRun is Error at its start: the rollout aborts"))
+    return found
 
 
 def _condition_hazards(success: Optional[str], failure: Optional[str], vector: bool, empty: bool, ratio: bool,
