@@ -401,3 +401,60 @@ def test_export_onto_a_legacy_template_name_and_the_files_own_analysis_key(tmp_p
     assert main(["export", "flagger", str(plan), "--onto", str(canary), "-o", str(out)]) == 0
     (written,) = _documents(out.read_text())
     assert "canaryAnalysis" not in written["spec"] and written["spec"]["analysis"]["primaryReadyThreshold"] == 80
+
+
+ARGS_TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  args: [{name: svc}]
+  metrics:
+  - name: success-rate
+    interval: 30s
+    count: 2
+    successCondition: "result[0] >= 0.95"
+    provider:
+      prometheus:
+        query: sum(rate(http_requests_total{job="{{args.svc}}",code!~"5.."}[1m])) / sum(rate(http_requests_total{job="{{args.svc}}"}[1m]))
+"""
+ARGS_ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: checkout}
+spec:
+  strategy:
+    canary:
+      analysis:
+        templates: [{templateName: success-rate}]
+        startingStep: 4
+      steps:
+      - setWeight: 10
+      - analysis:
+          templates: [{templateName: success-rate}]
+          args: [{name: svc, value: payments}]
+      - setWeight: 50
+      - analysis:
+          templates: [{templateName: success-rate}]
+          args: [{name: svc, value: checkout}]
+      - pause: {duration: 5m}
+"""
+
+
+def test_a_placeholder_for_one_analysis_never_replaces_what_the_rollout_gives_another(tmp_path):
+    """A review found the background analysis's missing arg defaulted to 'checkout' and that placeholder measuring
+    step 1 (whose Rollout analysis says payments) and written over step 1's value by export."""
+    import yaml
+
+    from rampsim.gates.argo_resolve import run_args
+    from rampsim.gates.export import export_argo
+    from tests.gates_helpers import argo_gate
+
+    gate = argo_gate(ARGS_TEMPLATE, rollout=ARGS_ROLLOUT)
+    values = {name: run_args(gate, analysis)["svc"] for name, analysis in gate.analyses()}
+    assert values["steps.1"] == "payments" and values["steps.3"] == "checkout"
+    assert values["background"] == gate.args["svc"]            # the placeholder serves the analysis that lacks it
+    (rollout,) = [d for d in yaml.safe_load_all(export_argo(gate)) if d and d.get("kind") == "Rollout"]
+    steps = rollout["spec"]["strategy"]["canary"]["steps"]
+    assert steps[1]["analysis"]["args"] == [{"name": "svc", "value": "payments"}]
+    assert steps[3]["analysis"]["args"] == [{"name": "svc", "value": "checkout"}]

@@ -81,8 +81,10 @@ def _value_from(source: ArgValueFrom, gate: ArgoGate) -> str:
 
 
 def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
-    """The args of an AnalysisRun for ``analysis`` (``MergeArgs``), then ``argo.args``; :class:`RunError` when one
-    has no value."""
+    """The args of an AnalysisRun for ``analysis`` (``MergeArgs``): the value the Rollout's analysis gives, else
+    ``argo.args`` (the command line's ``--arg``, or the importer's placeholder for an arg nothing gives), else the
+    template's default; :class:`RunError` when one has no value. (An ``argo.args`` value never replaces what the
+    Rollout writes for one analysis: a placeholder for another analysis's missing arg would retarget it.)"""
     declared: dict[str, ArgoArg] = {}
     for ref in analysis.templates:
         for arg in gate.templates[ref.templateName].args:
@@ -90,10 +92,10 @@ def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
     given = {arg.name: arg for arg in analysis.args}
     values: dict[str, str] = {}
     for name, arg in declared.items():
-        chosen = given.get(name, arg)
-        if chosen.value is None and chosen.valueFrom is None and name in given:
-            chosen = arg  # a Rollout arg without a value leaves the template's
-        if name in gate.args:
+        supplied = given.get(name)
+        explicit = supplied is not None and (supplied.value is not None or supplied.valueFrom is not None)
+        chosen = supplied if explicit and supplied is not None else arg
+        if name in gate.args and not explicit:
             values[name] = gate.args[name]
         elif chosen.value is not None:
             values[name] = chosen.value

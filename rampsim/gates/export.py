@@ -54,10 +54,12 @@ def parse_identity(text: str) -> dict[str, str]:
 
 
 def _with_args(analysis: RolloutAnalysis, gate: ArgoGate) -> RolloutAnalysis:
+    """``analysis`` with ``argo.args`` written for the declared args it gives no value (what it writes stays)."""
     declared = [arg.name for ref in analysis.templates for arg in gate.templates[ref.templateName].args]
     given = {arg.name: arg for arg in analysis.args}
     for name in declared:
-        if name in gate.args:
+        written = given.get(name)
+        if name in gate.args and (written is None or (written.value is None and written.valueFrom is None)):
             given[name] = ArgoArg(name=name, value=gate.args[name])
     return analysis.model_copy(update={"args": list(given.values())})
 
