@@ -183,3 +183,17 @@ def test_batch_conditions_agree_with_expr_value_by_value(condition):
                 except ConditionError:
                     expected, failed = False, True
                 assert (bool(holds[i]), bool(errors[i])) == (expected, failed), (condition, kind, result)
+
+
+def test_the_plans_own_values_count_as_no_change_for_an_imported_gate():
+    """A review found the plan's own failureLimit (1 in the file, '1' from a grid) and its threshold (written in the
+    condition) counted as changes: the recommendation's tie-break and --write-best's diff preferred another value."""
+    from rampsim.experiment.axes import expand, gate_values, parse_axis
+    from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
+
+    plan = plan_for("argo", argo_gate(SUCCESS_RATE, rollout=ROLLOUT))
+    points = expand(plan, [parse_axis("argo.metrics.error-ratio.failureLimit=2,1"),
+                           parse_axis("argo.metrics.*.threshold=0.05,0.1")])
+    changes = {tuple(point.values.values()): point.changes for point in points}
+    assert changes == {("2", "0.05"): 1, ("2", "0.1"): 2, ("1", "0.05"): 0, ("1", "0.1"): 1}
+    assert gate_values(plan, "argo.metrics.error-ratio.threshold") == [0.05]   # read from the condition

@@ -21,7 +21,8 @@ from rampsim.errors import UsageError
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
 
-__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "written_values", "MAX_GRID_POINTS"]
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "gate_values", "written_values",
+           "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
@@ -69,6 +70,47 @@ def values_at(model: Any, path: str) -> list[Any]:
                 step.append(getattr(item, part))
         found = step
     return found
+
+
+def gate_values(plan: Plan, path: str) -> list[Any]:
+    """What the gate of ``plan`` holds at a dotted ``path``, comparable across plans: :func:`values_at`, with an
+    imported gate's values (which its sections keep as written: ``1`` in the file, ``'1'`` from a grid) read as
+    numbers where they are numbers, and an Argo metric's ``threshold`` absent from its section read from its
+    conditions (the one number they compare the result with; ``None`` when they compare it with several)."""
+    parts = path.split(".")
+    if parts[0] not in IMPORTED_GATES:
+        return values_at(plan, path)
+    if parts[0] == "argo" and len(parts) == 4 and parts[1] == "metrics" and parts[3] == "threshold":
+        from rampsim.gates.exprlang import ConditionError, threshold_literals
+
+        metrics = (plan.argo or {}).get("metrics") or {}
+        found: list[Any] = []
+        for key, metric in metrics.items():
+            if parts[2] not in ("*", key) or not isinstance(metric, dict):
+                continue
+            if metric.get("threshold") is not None:
+                found.append(_number_or_text(metric["threshold"]))
+                continue
+            literals: set[float] = set()
+            for condition in (metric.get("successCondition"), metric.get("failureCondition")):
+                try:
+                    literals |= {value for _, _, value in threshold_literals(condition)} if condition else set()
+                except ConditionError:
+                    pass
+            found.append(literals.pop() if len(literals) == 1 else None)
+        return found
+    return [_number_or_text(value) for value in values_at(plan, path)]
+
+
+def _number_or_text(value: Any) -> Any:
+    """A number written as text (``'1'``, ``'0.95'``) as the number; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and re.fullmatch(r"\s*[+-]?\d+\s*", value) else number
+    return value
 
 
 def written_values(plan: Plan, path: str) -> list[str]:
@@ -178,7 +220,7 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
             more = f" (and {len(problems) - 2} more)" if len(problems) > 2 else ""
             raise GridError(f"grid point {', '.join(f'{p}={v}' for p, v in values.items())}: "
                             + "; ".join(problems[:2]) + more) from None
-        changes = sum(values_at(varied, path) != values_at(plan, path) for path in paths)
+        changes = sum(gate_values(varied, path) != gate_values(plan, path) for path in paths)
         points.append(GridPoint(index, values, varied, changes))
     return points
 
