@@ -231,3 +231,51 @@ def test_varied_threshold_reaches_the_measured_condition():
     gate = gate_of(with_gate_overrides(plan, {"argo.metrics.m.threshold": 0.99}))
     assert isinstance(gate, ArgoGate)
     assert run_metrics(gate, _analysis())[0].success == "result[0] >= 0.99"
+
+
+TEMPLATE_FOR_LIMITS = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  metrics:
+  - name: success-rate
+    interval: 1m
+    failureLimit: LIMIT
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus: {query: 'sum(rate(http_requests_total{code!~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'}
+"""
+
+
+@pytest.mark.parametrize("limit, message", [("true", "expected a whole number or a string, got True"),
+                                            ("99999999999999999999999", "beyond a 32-bit whole number")])
+def test_a_limit_kubernetes_would_refuse_is_refused_naming_its_line(tmp_path, capsys, limit, message):
+    """A review found `failureLimit: true` read as 1 and a 23-digit count accepted: the API server refuses both."""
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE_FOR_LIMITS.replace("LIMIT", limit))
+    assert main(["import", "argo", str(path), "-o", str(tmp_path / "plan.yaml")]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:9:" in err and "failureLimit" in err and message in err, err
+
+
+def test_a_step_analysis_may_keep_its_measurements_or_label_its_runs(tmp_path):
+    """A review found `measurementRetention` refused on a step analysis (a field that decides nothing)."""
+    template, rollout = tmp_path / "t.yaml", tmp_path / "r.yaml"
+    template.write_text(TEMPLATE_FOR_LIMITS.replace("LIMIT", "1"))
+    rollout.write_text(textwrap.dedent("""
+        apiVersion: argoproj.io/v1alpha1
+        kind: Rollout
+        metadata: {name: checkout}
+        spec:
+          strategy:
+            canary:
+              steps:
+              - setWeight: 20
+              - analysis:
+                  templates: [{templateName: success-rate}]
+                  measurementRetention: [{metricName: success-rate, limit: 20}]
+                  analysisRunMetadata: {labels: {team: checkout}}
+              - setWeight: 50
+        """))
+    assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(tmp_path / "plan.yaml")]) == 0

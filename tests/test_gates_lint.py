@@ -248,6 +248,16 @@ def test_a_dry_run_rule_that_matches_no_metric_is_a_hazard_and_fails_the_run():
     assert all(spec.dry_run for spec in run_metrics(everything, analysis))   # an empty pattern matches every name
 
 
+def test_a_dry_run_metrics_hazard_says_it_never_stops_the_rollout():
+    """A review found lint saying a dry-run metric's Error measurements abort the rollout: dry-run never decides."""
+    text = CLEAN_ARGO[0].replace("result[0] > 0.01", "result > 0.01")
+    (finding,) = lint_argo(argo_gate(text))
+    assert finding.code == "H1" and finding.behaviour.startswith("every measurement is Error")
+    dry = argo_gate(text.replace("spec:\n", "spec:\n      dryRun: [{metricName: error-ratio}]\n", 1))
+    (finding,) = lint_argo(dry)
+    assert finding.code == "H1" and finding.behaviour.startswith("in dryRun, Argo records it but it never stops")
+
+
 def test_lint_measures_that_an_impossible_range_rolls_back_every_healthy_ramp(tmp_path):
     gate = tmp_path / "canary.yaml"
     gate.write_text(canary("{name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}")

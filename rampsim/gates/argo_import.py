@@ -328,6 +328,9 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
     problems: list[str] = []
     steps: list[Step] = []
     for index, written in enumerate(canary.get("steps") or []):
+        if isinstance(written, dict) and isinstance(written.get("analysis"), dict):
+            written = {**written, "analysis": {k: v for k, v in written["analysis"].items()
+                                               if k not in _UNMODELLED_ANALYSIS_FIELDS}}
         try:
             steps.append(Step.model_validate(written))
         except ValidationError as exc:
@@ -362,6 +365,10 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
     annotations = manifest.get("metadata", "annotations")
     written = {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
     return ArgoRollout(name=manifest.name or "rollout", steps=steps, analysis=analysis), notes, written
+
+
+_UNMODELLED_ANALYSIS_FIELDS = ("measurementRetention", "analysisRunMetadata")
+"""Fields of a Rollout's analysis that change what the AnalysisRun keeps or is labelled with, not what it decides."""
 
 
 def _analysis_fields(written: Any) -> Any:

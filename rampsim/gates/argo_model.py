@@ -123,12 +123,18 @@ class ArgoMetric(_Model):
                 raise ValueError(f"cannot be negative, got {value!r}")
         return value
 
-    @field_validator("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit")
+    @field_validator("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", mode="before")
     @classmethod
-    def _whole(cls, value: Optional[IntOrString]) -> Optional[IntOrString]:
-        if isinstance(value, str) and not _templated(value):
-            if not re.fullmatch(r"\s*-?\d+\s*", value):
-                raise ValueError(f"expected a whole number, got {value!r}")
+    def _whole(cls, value: Any) -> Any:
+        """A Kubernetes IntOrString: a 32-bit whole number or text (an ``{{args.x}}`` tag, or digits); a bool,
+        which YAML's ``true`` gives and the API server refuses, is not one."""
+        if isinstance(value, bool) or not isinstance(value, (int, str, type(None))):
+            raise ValueError(f"expected a whole number or a string, got {value!r}")
+        if isinstance(value, str) and not _templated(value) and not re.fullmatch(r"\s*-?\d+\s*", value):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        number = int(value) if isinstance(value, int) or (isinstance(value, str) and not _templated(value)) else None
+        if number is not None and not -2 ** 31 <= number < 2 ** 31:
+            raise ValueError(f"{value!r} is beyond a 32-bit whole number (Kubernetes' IntOrString)")
         return value
 
     @property

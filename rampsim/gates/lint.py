@@ -280,6 +280,7 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
     findings: list[Finding] = []
     empty = SeriesStore()
     source = source or Unrendered(list(manifests))
+    dry = _dry_everywhere(gate)
     for key, metric in gate.metrics.items():
         label = f"metric {source.show(metric.name)!r}"
         site, base = _argo_metric_site(manifests, metric)
@@ -287,6 +288,9 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
         def add(code: str, explanation: str, behaviour: str, *path: str) -> None:
             file = site.filename if site else (manifests[0].filename if manifests else "<gate>")
             line = site.line(*base, *path) if site else None
+            if metric.name in dry and code not in ("H6", "H6u", "H8"):   # a run that cannot start still aborts
+                behaviour = (f"in dryRun, Argo records it but it never stops the rollout (without dryRun: "
+                             f"{behaviour})")
             findings.append(Finding(file, line, code, label, explanation, behaviour, key))
 
         def decided(*fields: str) -> bool:
@@ -406,6 +410,19 @@ def _whole(value: object) -> Optional[int]:
     """A count or limit written as a whole number (an int, or text such as ``'3'``); ``None`` otherwise."""
     text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
     return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _dry_everywhere(gate: ArgoGate) -> set[str]:
+    """The metrics every run that measures them measures in dry-run (they never decide)."""
+    seen: dict[str, bool] = {}
+    for _, analysis in gate.analyses():
+        try:
+            specs = run_metrics(gate, analysis)
+        except RunError:
+            continue
+        for spec in specs:
+            seen[spec.name] = seen.get(spec.name, True) and spec.dry_run
+    return {name for name, dry in seen.items() if dry}
 
 
 def _dry_run_hazards(gate: ArgoGate, manifests: Sequence[Manifest]) -> list[Finding]:
