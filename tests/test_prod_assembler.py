@@ -314,3 +314,20 @@ def test_a_scrape_every_pod_misses_is_missing_not_stopped():
     b = series("rampsim_requests_total", stamps, [5, 10, 15, 20], arm="canary", segment="A", pod="b")
     _, notices, _ = fill([a, b], ticks=6)
     assert not [n for n in notices if n.kind == "stopped"] and [n.tick for n in notices if n.kind == "missing"]
+
+
+@pytest.mark.parametrize("text", ["now--5m", "now+-5m", "20250301T010000", "2025-W09-6T00:00:15", "2025-03-01T00Z",
+                                  "2025-03-01"])
+def test_a_time_that_is_not_rfc_3339_or_relative_with_one_sign_is_refused(text):
+    """A review found now--5m read as now+5m, and compact, week-date and bare-hour forms accepted."""
+    from rampsim.errors import UsageError
+
+    with pytest.raises(UsageError, match="cannot read"):
+        parse_instant(text, lambda: 0.0)
+
+
+@pytest.mark.parametrize("text, seconds", [("2025-03-01T00:00:00Z", 1740787200.0), ("2025-03-01 00:00:00", 1740787200.0),
+                                           ("2025-03-01T01:00:00.5+01:00", 1740787200.5), ("now-5m", -300.0),
+                                           ("1740787200", 1740787200.0)])
+def test_rfc_3339_unix_seconds_and_now_are_read(text, seconds):
+    assert parse_instant(text, lambda: 0.0) == seconds

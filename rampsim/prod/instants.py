@@ -18,6 +18,7 @@ LATEST = 253_402_300_799.0
 
 
 _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?$")
 _UNIX = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 
 
@@ -37,6 +38,8 @@ def parse_instant(text: str, now: Optional[Callable[[], float]] = None, *, relat
         sign, amount = relative_match.groups()
         if sign is None:
             return clock()
+        if amount.lstrip()[:1] in ("+", "-"):   # now--5m would read as now+5m
+            raise UsageError(f"cannot read {text!r} as a time: one sign only ({accepted})")
         try:
             offset = parse_duration(amount)
         except UnitError as exc:
@@ -44,6 +47,8 @@ def parse_instant(text: str, now: Optional[Callable[[], float]] = None, *, relat
         return clock() + (offset if sign == "+" else -offset)
     if _UNIX.match(text):
         return float(text)
+    if not _RFC3339.match(text):   # fromisoformat also reads 20250301T010000, week dates and bare hours
+        raise UsageError(f"cannot read {text!r} as a time: expected {accepted}")
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
