@@ -99,6 +99,10 @@ def test_tick_csv_round_trip_is_exact(tmp_path):
     ('x_total{a=1} 1 1740787200\n# EOF\n', ":1: malformed labels"),
     ('# TYPE x counter\nx_total 1\n# EOF\n', ":2: expected 'series value timestamp'"),
     ('x_total 1 1740787200\n# EOF\nx_total 2 1740787215\n', ":3: data after # EOF"),
+    # a review found the last of two values of one label read, and Python-only numbers accepted
+    ('x_total{arm="canary",arm="baseline"} 1 1740787200\n# EOF\n', ":1: label 'arm' repeated"),
+    ('x_total 1_000 1740787200\n# EOF\n', ":1: cannot read the value"),
+    ('x_total \uff11\uff12 1740787200\n# EOF\n', ":1: cannot read the value"),
 ])
 def test_bad_recordings_are_refused_with_their_line(text, message):
     with pytest.raises(OpenMetricsError, match=message):

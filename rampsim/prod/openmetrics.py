@@ -127,6 +127,18 @@ _UNESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "\\": "\\", '"': '"'}
 
 
+_NUMBER_TEXT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|[Nn]a[Nn])")
+
+
+def parse_number(text: str) -> float:
+    """A sample value or timestamp as the exposition formats write one: ASCII digits, an optional fraction and
+    exponent, ``NaN``, ``+Inf``; :class:`ValueError` for anything else Python's ``float`` would also read
+    (``1_000``, full-width digits, surrounding spaces)."""
+    if not _NUMBER_TEXT.fullmatch(text):
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
+
+
 def parse_series(text: str, where: str = "") -> tuple[dict[str, str], int]:
     """Labels (``__name__`` included) of the series written at the start of ``text``, and where it ends."""
     match = _NAME.match(text)
@@ -143,6 +155,8 @@ def parse_series(text: str, where: str = "") -> tuple[dict[str, str], int]:
             label = _LABEL.match(text, position)
             if not label:
                 raise OpenMetricsError(f"{where}malformed labels in {text[:80]!r}")
+            if label.group(1) in labels:   # Prometheus's parser refuses it: which value is meant?
+                raise OpenMetricsError(f"{where}label {label.group(1)!r} repeated in {text[:80]!r}")
             labels[label.group(1)] = _UNESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), label.group(2))
             position = label.end()
             if not label.group(3) and not text.startswith("}", position):
@@ -169,7 +183,7 @@ def read_openmetrics(lines: Iterable[str], filename: str = "<openmetrics>") -> l
         if key is None:
             key, parts = _parse_sample(line, f"{filename}:{number}: ", heads, found)
         try:
-            value, timestamp = float(parts[1]), float(parts[2])
+            value, timestamp = parse_number(parts[1]), parse_number(parts[2])
         except ValueError:
             raise OpenMetricsError(f"{filename}:{number}: cannot read the value or timestamp "
                                    f"in {line[:80]!r}") from None

@@ -17,7 +17,7 @@ from rampsim.prod.samples import RawSeries
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.instants import parse_instant
 from rampsim.prod.naming import Naming
-from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series, timestamp_ms
+from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_number, parse_series, timestamp_ms
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
 
 __all__ = ["write_tick_csv", "read_tick_csv"]
@@ -120,7 +120,7 @@ def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float
     values = []
     for column, (cell, name) in enumerate(zip(row[1:], header[1:]), 2):
         try:
-            values.append(float(cell) if cell.strip() else np.nan)
+            values.append(parse_number(cell.strip()) if cell.strip() else np.nan)
         except ValueError:
             raise OpenMetricsError(f"{where}column {column} ({name.strip()}): {cell.strip()!r} is not a number") \
                 from None
