@@ -35,6 +35,7 @@ from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INVALID_PLAN
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.errors import UsageError
+from rampsim.prod.gate_queries import gate_run_for
 from rampsim.prod.instants import parse_instant
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.webhook import MAX_CANARIES, WebhookGate, serve_webhook
@@ -89,6 +90,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--bearer-token-file: {exc}") from None
     source = PrometheusSource(args.prometheus, plan.layout, naming,
                               RetryPolicy(timeout=args.timeout, attempts=args.attempts), headers)
+    if start is not None:   # a ramp from --start must fit the clock (checked now, not at every hook's 400)
+        gate_run_for(plan, source, start, naming)
     gate = WebhookGate(plan, source, naming, start, settle=args.settle, max_canaries=args.max_canaries)
     try:
         server = serve_webhook(gate, args.host, args.port)

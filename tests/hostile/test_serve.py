@@ -207,6 +207,7 @@ def test_remembered_canaries_are_bounded_forgetting_the_oldest_finished_first(re
     ("--attempts", "0", "argument --attempts: '0' is outside"),
     ("--max-canaries", "0", "argument --max-canaries: '0' is outside"),
     ("--start", "0001-01-01T00:00:00Z", "argument --start: .* is outside 1970"),
+    ("--start", "9999-12-31T23:00:00Z", "does not fit between 1970"),   # a review found every hook a 400 instead
 ])
 def test_serve_refuses_a_bad_argument_with_exit_2(option, value, message, monkeypatch, capsys):
     def started(*args, **kwargs):
