@@ -58,3 +58,14 @@ def test_a_hard_link_to_an_input_is_that_input(tmp_path, capsys):
     assert main(["export", "kayenta", str(plan), "-o", str(link)]) == 2
     assert "that is the plan file this command reads" in capsys.readouterr().err
     assert plan.read_bytes() == before
+
+
+def test_write_best_that_cannot_be_written_is_refused_before_the_sweep(tmp_path, capsys):
+    """A review found a --write-best into a missing directory refused only after the whole sweep had run."""
+
+
+    plan = str(Path(__file__).parent.parent / "scenarios" / "ramp-phase-5k-validation.yaml")
+    assert main(["sweep", plan, "--replicates", "2", "--out", str(tmp_path / "out"),
+                 "--write-best", str(tmp_path / "no" / "best.yaml")]) == 2
+    assert f"--write-best {tmp_path / 'no' / 'best.yaml'}: no directory" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

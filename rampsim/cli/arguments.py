@@ -149,6 +149,26 @@ def _same_file(path: Path, target: Path) -> bool:
         return False
 
 
+def unwritable(path: str | Path) -> Optional[str]:
+    """Why the file ``path`` cannot be written (a directory, a missing directory, no permission), or ``None``."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "is a directory"
+    if not folder.is_dir():
+        return f"no directory {folder}"
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        return "cannot write there"
+    return None
+
+
+def refuse_unwritable(option: str, output: Optional[str | Path]) -> None:
+    """A :class:`UsageError` naming ``option`` when the file it would write cannot be written (``-`` is standard
+    output): checked before the work, so minutes of it are not lost at the end."""
+    if output is not None and str(output) != "-" and (problem := unwritable(output)):
+        raise UsageError(f"{option} {output}: {problem}")
+
+
 def refuse_overwriting(option: str, output: Optional[str | Path],
                        inputs: dict[str, Optional[str | Path] | Sequence[Optional[str | Path]]]) -> None:
     """A :class:`UsageError` when the file ``option`` would write is one of the command's ``inputs`` (by

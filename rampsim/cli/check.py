@@ -68,10 +68,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.max_replicates < args.batch:
         raise UsageError(f"--max-replicates ({args.max_replicates}) must be at least one --batch ({args.batch})")
     arguments.refuse_overwriting("--html", args.html, {"plan": args.plan, "--mix": args.mix})
-    writable = args.html is None or (not args.html.is_dir() and args.html.parent.is_dir()
-                                     and os.access(args.html.parent, os.W_OK))
-    if not writable:
-        raise UsageError(f"--html {args.html}: not a file in a writable directory")   # before minutes of checking
+    arguments.refuse_unwritable("--html", args.html)   # before minutes of checking
     try:
         mix = load_mix(args.mix, plan) if args.mix else None
     except PlanError as exc:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -97,7 +96,7 @@ def run_gate(args: argparse.Namespace) -> int:
         return EXIT_INVALID_PLAN
     plan, naming = loaded
     out = Output(sys.stdout, sys.stderr, args.json)
-    if args.record and (problem := _unwritable(Path(args.record))):
+    if args.record and (problem := arguments.unwritable(args.record)):
         out.fail(f"--record {args.record}: {problem}")   # before the run: a 4-hour --follow must not fail at its end
         return EXIT_USAGE
     try:
@@ -168,18 +167,6 @@ def _at(args: argparse.Namespace, run: GateRun) -> float:
                              "there is no scrape to judge")
         return at
     return time.time() if args.prometheus else run.grid.time_of(run.grid.n_ticks - 1)
-
-
-def _unwritable(path: Path) -> Optional[str]:
-    """Why ``path`` cannot be written, or ``None``."""
-    folder = path.parent
-    if path.is_dir():
-        return "is a directory"
-    if not folder.is_dir():
-        return f"no directory {folder}"
-    if not os.access(path if path.exists() else folder, os.W_OK):
-        return "not writable"
-    return None
 
 
 def _record(run: GateRun, path: Path, naming: Naming) -> None:

@@ -18,7 +18,6 @@ too short, or no scrape holding the arm's requests).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -145,14 +144,7 @@ def _output_checked(args: argparse.Namespace) -> None:
     if args.output != "-":
         arguments.refuse_overwriting("-o", args.output, {"plan": args.plan, "--replay": args.replay,
                                                           "--naming": args.naming})
-        output = Path(args.output)
-        if output.is_dir():
-            raise UsageError(f"-o {args.output}: is a directory")
-        parent = output.parent if str(output.parent) else Path(".")
-        if not parent.is_dir():
-            raise UsageError(f"-o {args.output}: no directory {parent}")
-        if not os.access(parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
-            raise UsageError(f"-o {args.output}: cannot write there")
+        arguments.refuse_unwritable("-o", args.output)
     if args.report:
         output_directory(Path(args.report))
         if args.output != "-" and Path(args.output).resolve() in {(Path(args.report) / name).resolve()

@@ -121,6 +121,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     arguments.refuse_overwriting("--write-best", args.write_best, {"plan": args.plan, "--mix": args.mix})
+    arguments.refuse_unwritable("--write-best", args.write_best)
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
