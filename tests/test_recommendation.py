@@ -123,6 +123,10 @@ def test_breakdown_notes_name_the_healthy_scenarios_behind_half_the_false_rollba
     (note,) = result.breakdown_notes(0)
     assert note.startswith("the SLO does not count bump as an incident, yet 2 of the 3 false rollbacks")
     assert result.breakdown_notes(1) == []
+    # a healthy scenario by another name (no faults) is never "not counted as an incident" (a review found it was)
+    renamed = SweepResult.from_runs(pd.DataFrame(rows).replace({"scenario": {"healthy": "steady", "bump": "steady-2"}}),
+                                    pd.DataFrame({"gate": [0, 1]}), meta={"fault_free": ["steady", "steady-2"]})
+    assert renamed.breakdown_notes(0) == [] and renamed.breakdown_notes(1) == []
 
 
 def test_a_cost_given_twice_is_refused():

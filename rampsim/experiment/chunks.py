@@ -478,7 +478,7 @@ def spec_metadata(spec: SweepSpec, mix: Mix) -> dict[str, Any]:
     """What a results file records about how it was made: the plan's file as an absolute path, with its digest."""
     plan = spec.plan_filename if spec.plan_filename.startswith("<") else os.path.abspath(spec.plan_filename)
     return {"plan": plan, "plan_digest": plan_digest(spec.plan_data), "mix": mix.source or mix.name,
-            "scenarios": [s for s, _ in spec.scenarios],
+            "scenarios": [s for s, _ in spec.scenarios], "fault_free": [s for s, faults in spec.scenarios if not faults],
             "shares": list(spec.shares), "grid": {a.path: list(a.values) for a in spec.axes},
             "replicates": spec.replicates, "seed": spec.seed, "fidelity": spec.fidelity, "key": spec.key,
             "draw_scheme": DRAW_SCHEME,
