@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.faults import CATALOGUE, FaultError, parse_fault
@@ -69,7 +71,8 @@ def _changes(faulty, healthy, arm="canary", segment=None, window=WINDOW):
 # -- the faults' shapes in time, written out from their definitions --------------------------------------------
 
 def _midpoints(n_ticks: int, interval: float = 15.0) -> np.ndarray:
-    """The middle of each tick's interval, where a fault's strength is read (tick 0 carries no traffic)."""
+    """The middle of each tick's interval (tick 0 carries no traffic): for these shapes, which start and end on
+    scrapes and are linear in between, a fault's mean strength over the interval is its strength there."""
     middle = (np.arange(n_ticks) - 0.5) * interval
     middle[0] = -np.inf
     return middle
@@ -524,3 +527,52 @@ def test_scenario_faults_are_read_and_located():
     bad = _plan_with_faults("faults:\n  - {kind: error-rate, target: canary/D, magnitude: 1%}\n")
     with pytest.raises(PlanError, match=f"plan.yaml:{line + 1}: faults.0: error-rate: unknown segment 'D'"):
         Scenario.build(bad)
+
+
+# -- a fault acts for the share of each interval it is on ---------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["step", "ramp", "flapping"]), st.integers(0, 600_000),
+       st.one_of(st.none(), st.integers(1_000, 900_000)), st.integers(1_000, 300_000), st.floats(0.05, 0.95),
+       st.floats(0, 1000), st.floats(0.5, 120))
+def test_the_mean_strength_over_an_interval_is_the_strength_averaged_over_it(shape, start, duration, period, duty,
+                                                                              low, width):
+    """``mean_profile`` integrates the shape exactly; checked against the strength sampled densely."""
+    from rampsim.faults import Fault, mean_profile, profile
+
+    ms = lambda value: None if value is None else f"{value}ms"   # noqa: E731  (times drawn in milliseconds)
+    fault = Fault.model_validate({"kind": "error-rate", "target": "canary", "magnitude": 0.01,
+                                  "start": ms(start), "duration": ms(duration), "shape": shape,
+                                  **({"period": ms(period), "duty": duty} if shape == "flapping" else {})})
+    period = period / 1000
+    samples = low + (np.arange(20_000) + 0.5) / 20_000 * width
+    dense = profile(fault, samples, 3600.0).mean()
+    exact = mean_profile(fault, np.array([low]), np.array([low + width]), 3600.0)[0]
+    assert exact == pytest.approx(dense, abs=2 * 1 / 20_000 * max(1.0, width / min(period, width)) + 1e-9)
+
+
+@pytest.mark.parametrize("spec, tick, expected", [
+    ("error-rate:canary:+5%@1h,shape=flapping,period=15s", 241, 0.025),     # faster than the scrapes: half of each
+    ("error-rate:canary:+5%@1h,shape=flapping,period=30s,duty=0.25", 241, 0.05 * 7.5 / 15),
+    ("error-rate:canary:+5%@308s/7s", 21, 0.05 * 7 / 15),                    # on for 7 s of the interval (300, 315]
+    ("error-rate:canary:+5%@305s/5s", 21, 0.05 * 5 / 15),
+])
+def test_a_fault_between_scrapes_acts_for_its_share_of_the_interval(spec, tick, expected, sampling_reference_plan):
+    """A review found these faults sampled at each interval's middle: absent (flapping every 15 s, or on for 7 s
+    around no middle) or tripled (5 s around a middle)."""
+    from rampsim.sim.effects import Effects
+
+    scenario = Scenario.build(sampling_reference_plan)
+    effects = Effects.build([parse_fault(spec)], sampling_reference_plan.layout, scenario.grid)
+    assert effects.error_add[tick, CANARY, 0] == pytest.approx(expected, rel=1e-12)
+    assert effects.harmful[tick, CANARY, 0]
+
+
+def test_a_crash_flapping_with_the_health_checks_takes_down_its_share():
+    """crash:canary:100% flapping every 5 s (the check interval) was never applied: sampled where it was off."""
+    from rampsim.faults import Fault, mean_profile
+
+    fault = parse_fault("crash:canary:100%@1m/1m,shape=flapping,period=5s")
+    rounds = np.arange(0, 200, 5.0)
+    share = mean_profile(fault, np.maximum(rounds - 5, 0), rounds, 3600.0)
+    assert np.allclose(share[(rounds > 60) & (rounds <= 120)], 0.5) and not share[rounds <= 60].any()

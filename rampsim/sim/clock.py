@@ -35,11 +35,6 @@ class Grid:
         return np.arange(self.n_ticks, dtype=float) * self.interval
 
     @property
-    def midpoints(self) -> np.ndarray:
-        """The middle of each tick's interval (tick 0: time 0)."""
-        return np.maximum(self.times - self.interval / 2, 0.0)
-
-    @property
     def horizon(self) -> float:
         return (self.n_ticks - 1) * self.interval
 

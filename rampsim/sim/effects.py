@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rampsim.faults import Fault, profile
+from rampsim.faults import Fault, mean_profile, profile
 from rampsim.sim.clock import Grid
 from rampsim.telemetry import Layout
 
@@ -60,15 +60,18 @@ class Effects:
             gap=np.zeros((ticks, arms), bool), delay=np.zeros((ticks, arms), np.intp),
             reset=np.zeros((ticks, arms), bool), harmful=np.zeros(cell, bool),
         )
-        traffic = grid.midpoints.copy()
-        traffic[0] = -1.0  # tick 0 carries no traffic
-        round_times = grid.round_times - grid.check_interval / 2  # the middle of the interval each round ends
+        # the interval each tick's traffic comes from (tick 0's is empty: it carries none) and each round checks
+        traffic = (np.maximum(grid.times - grid.interval, 0.0), grid.times)
+        checked = (np.maximum(grid.round_times - grid.check_interval, 0.0), grid.round_times)
         for fault in faults:
-            effects._add(fault, layout, grid, traffic, round_times)
+            effects._add(fault, layout, grid, traffic, checked)
         return effects
 
-    def _add(self, fault: Fault, layout: Layout, grid: Grid, traffic_times: np.ndarray,
-             round_times: np.ndarray) -> None:
+    def _add(self, fault: Fault, layout: Layout, grid: Grid, traffic: tuple[np.ndarray, np.ndarray],
+             rounds: tuple[np.ndarray, np.ndarray]) -> None:
+        """Add ``fault``'s effects: its mean strength over each tick's ``traffic`` interval and each health-check
+        round's interval (:func:`~rampsim.faults.mean_profile`), its strength at the scrape times for a fault of
+        the scrapes."""
         a = np.array([layout.arm(arm) for arm in fault.arms])
         s = slice(None) if fault.segment is None else layout.segment(fault.segment)
         m = fault.magnitude
@@ -77,7 +80,7 @@ class Effects:
         if kind == "counter-reset":
             self.reset[max(grid.tick_of(fault.start), 1), a] = True
             return
-        at_ticks = profile(fault, traffic_times, grid.horizon)
+        at_ticks = mean_profile(fault, *traffic, grid.horizon)
         strength = at_ticks[:, None, None] if fault.segment is None else at_ticks[:, None]
         if kind in ("error-rate", "slow-burn"):
             self.error_add[:, a, s] += m * strength
@@ -96,9 +99,9 @@ class Effects:
             self.cache_loss[:, a] = 1 - (1 - self.cache_loss[:, a]) * (1 - m * at_ticks[:, None])
         elif kind == "memory-leak":
             assert m is not None  # Fault's validator requires a magnitude for every kind that has one
-            self.leak[:, a] += m / 3600.0 * profile(fault, round_times, grid.horizon)[:, None]
+            self.leak[:, a] += m / 3600.0 * mean_profile(fault, *rounds, grid.horizon)[:, None]
         elif kind == "crash":
-            self.crash[:, a] = np.maximum(self.crash[:, a], m * profile(fault, round_times, grid.horizon)[:, None])
+            self.crash[:, a] = np.maximum(self.crash[:, a], m * mean_profile(fault, *rounds, grid.horizon)[:, None])
         elif fault.spec.telemetry:  # scrape faults act at scrape times
             at_scrapes = profile(fault, grid.times, grid.horizon)[:, None] > 0
             if kind == "scrape-gap":
