@@ -571,3 +571,17 @@ def test_a_scenario_reads_its_outcomes_the_way_its_parameter_runs_decide_not_its
     ex = expected_for(scenario, np.full(scenario.grid.n_ticks, 0.1))
     assert len(ex.latency_rows[2]) <= TABLE_ROWS < ex.latency_runs
     assert not ex.stretch_table.tabulated
+
+
+def test_overlapping_bursts_within_the_documented_limits_never_overflow_the_draws():
+    """A review found {per_day: 200, duration: 3m, multiplier: 1e6} (each within its limits) crashing every seed
+    (numpy: lam value too large): overlapping bursts multiply, now up to MAX_BURST_FACTOR in all."""
+    from rampsim.sim.variability import MAX_BURST_FACTOR
+    from tests.sim_helpers import realistic_reference
+
+    bursts = Bursts(per_day=200, duration="3m", multiplier=1e6, spread=0.0, common=0.5)
+    factor = burst_factor(np.random.default_rng(0), bursts, Grid(15.0, 961, 5.0), 2)
+    assert factor.max() == MAX_BURST_FACTOR and factor.min() >= 1.0
+    plan = with_overrides(realistic_reference(), {"traffic.variability.requests.bursts": {
+        "per_day": 200, "duration": "3m", "multiplier": 1e6}})
+    assert np.isfinite(simulate(plan, seed=0, engine_factory=None).telemetry.requests[-1]).all()

@@ -614,6 +614,10 @@ class TelemetrySettings(_Model):
             raise ValueError("arms must include 'baseline' and 'canary'")
         if len(set(self.segments)) != len(self.segments) or len(set(self.arms)) != len(self.arms):
             raise ValueError("arm and segment names must be unique")
+        if self.health_check_interval > self.scrape_interval:   # a scrape without a round has no pool state
+            raise ValueError(f"health_check_interval ({self.health_check_interval:g}s) is longer than "
+                             f"scrape_interval ({self.scrape_interval:g}s): some scrapes would count no health-check "
+                             "round; check at least once a scrape")
         return self
 
     @property

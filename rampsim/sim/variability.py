@@ -73,8 +73,14 @@ def ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
     return x
 
 
+MAX_BURST_FACTOR = 1e6
+"""Overlapping bursts multiply, up to this in all (the largest multiplier one burst may have): frequent, long and
+large bursts would otherwise overflow the draws."""
+
+
 def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: int) -> np.ndarray:
-    """The product of the bursts in force, ``(ticks, arms)``, each tick weighted by its overlap."""
+    """The product of the bursts in force, ``(ticks, arms)``, each tick weighted by its overlap, at most
+    :data:`MAX_BURST_FACTOR`."""
     factor = np.ones((grid.n_ticks, n_arms))
     if bursts.per_day <= 0:
         return factor
@@ -95,7 +101,7 @@ def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: i
             overlap = np.clip(np.minimum(edges[lo + 1:hi + 1], end) - np.maximum(edges[lo:hi], start), 0.0,
                               None) / grid.interval
             factor[lo + 1:hi + 1, arms] *= (1.0 + (multiplier - 1.0) * overlap)[:, None]
-    return factor
+    return np.minimum(factor, MAX_BURST_FACTOR, out=factor)
 
 
 def _latent(rng: np.random.Generator, latent: Latent, grid: Grid, n_arms: int, n_segments: int) -> np.ndarray:

@@ -41,6 +41,10 @@ CASES = [
      'window: 15m}', "1e400", "checkpoints.first.criteria.p99.threshold", r"not a finite number"),
     ("a 1 ms scrape interval", "name: minimal\n", "name: minimal\ntelemetry:\n  scrape_interval: 1ms\n",
      "scrape_interval", "telemetry.scrape_interval", r"out of range: expected at least 1s and at most 1h"),
+    # a review found scrapes without a health-check round: NaN pool state, so the truth missed every incident
+    ("health checks rarer than scrapes", "name: minimal\n",
+     "name: minimal\ntelemetry:\n  health_check_interval: 30s\n", "telemetry:", "telemetry",
+     r"health_check_interval \(30s\) is longer than scrape_interval \(15s\)"),
     ("a phase of 99999999999h", "    duration: 1h", "    duration: 99999999999h", "duration:", "phases.0.duration",
      r"at most 720h is supported"),
     ("a trillion learners", "slo:", "traffic:\n  learners: 1e12\nslo:", "learners", "traffic.learners",
