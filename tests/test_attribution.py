@@ -284,3 +284,22 @@ def test_an_environment_incident_stopped_before_its_fault_is_still_neither_a_cat
     assert not truth("separate").before_onset(600.0)
     assert truth("incident").before_onset(600.0) and truth("incident").before_onset(3600.0)
     assert not truth("incident").before_onset(3615.0)      # the scrape after the fault's start counts faulty traffic
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], 3 * 3600.0),
+    (["scrape-gap:canary@1m/30s"], 3 * 3600.0),          # acts on no request
+    (["surge:shared:+1%@1m"], 3 * 3600.0),               # outside the release, and harmless
+    (["error-rate:baseline:+0.1%@10m"], 3 * 3600.0),     # the environment's, not the cause
+    (["latency:canary:+5ms@2h"], 2 * 3600.0),            # the release's own: the first that harms
+])
+def test_the_onset_is_the_start_of_the_faults_that_cause_the_incident(extra, expected, reference_plan):
+    """A review found the onset taken over every fault: a scrape gap at 1m credited a noisy gate's stop at 9m as a
+    catch of a regression at 3h (detection delay -2.85 h)."""
+    from rampsim.faults import parse_fault
+    from rampsim.sim import Scenario, ground_truth
+
+    faults = [parse_fault(spec) for spec in ["error-rate:canary:+5%@3h", *extra]]
+    truth = ground_truth(Scenario.build(reference_plan, faults))
+    assert truth.incident and truth.cause == "release" and truth.onset == expected
+    assert truth.before_onset(570.0)

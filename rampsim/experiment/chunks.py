@@ -55,8 +55,8 @@ __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks
            "output_directory", "writing", "KINDS", "CHUNK_SIZE", "plan_digest"]
 
 CHUNK_SIZE = 10
-_CHUNK_FORMAT = 4  # a header (the sweep key, the position), a checksum, environment incidents, fault onsets;
-#                    older: recomputed
+_CHUNK_FORMAT = 5  # a header (the sweep key, the position), a checksum, environment incidents, fault onsets (5:
+#                    the start of the faults that cause the incident, not of any fault); older: recomputed
 _CHECKSUM_SIZE = 32  # a sha256 digest after the npz bytes
 _IN_FLIGHT = 512  # chunks submitted to the executor ahead of those folded (enough to keep a cluster busy)
 _PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "environment", "incident_start", "onset")

@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["Streams", "STREAMS", "DRAW_SCHEME"]
 
 STREAMS = ("requests", "errors", "latency", "health", "cache", "gauges", "router", "service", "variability")
-DRAW_SCHEME = 6  # 2: health checks one binomial per tick and arm, a latency stream per arm;
+DRAW_SCHEME = 7  # 2: health checks one binomial per tick and arm, a latency stream per arm;
                  # 3: latent AR(1) paths filtered by a doubling scan, the stretched latency lookup reordered
                  #    (the same random numbers, other rounding);
                  # 4: one latency CDF table per scenario, computed a log unit at a time (the same counts in
@@ -24,6 +24,8 @@ DRAW_SCHEME = 6  # 2: health checks one binomial per tick and arm, a latency str
                  # 5: latency multipliers rounded to the table's steps and their outcomes read from a table per
                  #    scenario (exact beside sharp bends); the service's latency scale solved by bisection;
                  # 6: the table's bucket probabilities held as 32-bit floats; the latency scale by regula falsi
+                 # 7: a fault's strength integrated over each scrape interval and health-check round (it was read
+                 #    at their middles: a fault starting, ending or flapping between them acted otherwise)
 
 
 class Streams:

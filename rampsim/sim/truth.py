@@ -74,7 +74,7 @@ class Truth:
     telemetry: Telemetry
     cause: Optional[Cause] = None
     environment_incidents: Literal["separate", "incident"] = "separate"
-    onset: Optional[float] = None    # when the first fault began acting (None without faults)
+    onset: Optional[float] = None    # when the incident's faults began acting (:func:`_onset`; None without faults)
 
     def before_onset(self, time: Optional[float]) -> bool:
         """Whether a decision at ``time`` came before the gate saw any request a fault acted on (at the fault's
@@ -126,12 +126,24 @@ def ground_truth(scenario: Scenario) -> Truth:
     on neither the seed nor the gate."""
     if "truth" not in scenario.memo:
         breached = _judged(scenario)
+        cause = _cause(scenario) if breached.incident else None
         scenario.memo["truth"] = dataclasses.replace(
-            breached, cause=_cause(scenario) if breached.incident else None,
-            environment_incidents=scenario.plan.slo.environment_incidents,
-            onset=min((f.start for f in scenario.faults), default=None))
+            breached, cause=cause, environment_incidents=scenario.plan.slo.environment_incidents,
+            onset=_onset(scenario.faults, cause))
     truth: Truth = scenario.memo["truth"]
     return truth
+
+
+def _onset(faults: Sequence[Fault], cause: Optional[Cause]) -> Optional[float]:
+    """When the incident's faults began acting: the earliest start of the faults of its cause (the release's, or
+    the environment's) that harm requests; of all of them when none does (a surge's overload); ``None`` without
+    faults. A scrape gap, a harmless surge or a fault outside the cause acts on no request the incident is made of:
+    a stop after it but before the regression is still a stop of a healthy release."""
+    release, environment = release_faults(faults)
+    causing = environment if cause == "environment" else release
+    harming = [f for f in causing if f.spec.harms and not f.spec.telemetry and (f.magnitude is None or f.magnitude > 0)]
+    chosen = harming or list(causing) or list(faults)
+    return min((f.start for f in chosen), default=None)
 
 
 def _cause(scenario: Scenario) -> Cause:
