@@ -188,7 +188,7 @@ def test_batch_conditions_agree_with_expr_value_by_value(condition):
 def test_the_plans_own_values_count_as_no_change_for_an_imported_gate():
     """A review found the plan's own failureLimit (1 in the file, '1' from a grid) and its threshold (written in the
     condition) counted as changes: the recommendation's tie-break and --write-best's diff preferred another value."""
-    from rampsim.experiment.axes import expand, gate_values, parse_axis
+    from rampsim.experiment.axes import expand, gate_values, own_value_text, parse_axis
     from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
 
     plan = plan_for("argo", argo_gate(SUCCESS_RATE, rollout=ROLLOUT))
@@ -197,3 +197,6 @@ def test_the_plans_own_values_count_as_no_change_for_an_imported_gate():
     changes = {tuple(point.values.values()): point.changes for point in points}
     assert changes == {("2", "0.05"): 1, ("2", "0.1"): 2, ("1", "0.05"): 0, ("1", "0.1"): 1}
     assert gate_values(plan, "argo.metrics.error-ratio.threshold") == [0.05]   # read from the condition
+    # what --write-best prints and the HTML report's diff shows as the plan's value (the HTML showed it blank)
+    assert own_value_text(plan, "argo.metrics.error-ratio.threshold") == "0.05"
+    assert own_value_text(plan, "argo.metrics.error-ratio.failureLimit") == "1"

@@ -141,3 +141,27 @@ def test_a_stop_before_the_fault_is_reported_as_a_false_alarm_not_as_the_faults_
     report = (tmp_path / "report.md").read_text()
     assert "stopped the ramp before the fault began" in report and "**false alarm** of the gate itself" in report
     assert "root cause a real investigation" not in report
+
+
+def test_a_false_alarm_with_a_harmless_fault_injected_is_not_blamed_on_the_fault(tmp_path):
+    """A review found a stop at 8 min with a harmless surge injected (the SLO held) reported with the surge as 'the
+    root cause a real investigation would have to find', and no false-alarm paragraph."""
+    assert main(["rehearse", str(REFERENCE), "--fault", "surge:shared:+30%@1m/30m", "--out", str(tmp_path)]) == 1
+    report = (tmp_path / "report.md").read_text()
+    assert "The injected faults did not breach the SLO" in report and "**false alarm** of the gate itself" in report
+    assert "root cause a real investigation" not in report
+
+
+def test_a_missed_incident_is_never_a_clean_go():
+    """A review found an Argo gate that let a 2% error regression through reported as 'every success criterion
+    held' with a readiness checklist and no word of the incident."""
+    from rampsim.report.markdown import markdown_report
+    from tests.gates_helpers import argo_gate, plan_for
+    from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
+
+    plan = plan_for("argo", argo_gate(SUCCESS_RATE, rollout=ROLLOUT))
+    run = simulate(plan, [parse_fault("error-rate:canary:+2%@8m")], seed=0)
+    assert run.outcome.decision is DecisionKind.ADVANCE and run.truth.counted
+    report = markdown_report(run, chart=None)
+    assert "But the ground truth is an incident the gate let through" in report
+    assert "**The gate let an incident through**" in report

@@ -169,7 +169,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     """The recommended gate as a plan file at ``path``, and the grid values that differ from ``plan``'s."""
     import yaml
 
-    from rampsim.experiment.axes import gate_values, written_values
+    from rampsim.experiment.axes import gate_values, own_value_text
     from rampsim.experiment.results import RECOMMENDATION_RULE
 
     best = result.best_plan(plan, costs)
@@ -186,9 +186,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     console.print(f"recommended gate written to {path}; it differs from {plan.source.filename if plan.source else 'the plan'} in:")
     changed = [p for p in result.parameters if gate_values(best, p) != gate_values(plan, p)]
     for parameter in changed:
-        own = written_values(plan, parameter) or [f"{v:g}" if isinstance(v, float) else str(v)
-                                                  for v in gate_values(plan, parameter) if v is not None]
-        console.print(f"  {parameter}: {', '.join(own) or 'default'} → {row[parameter]}")
+        console.print(f"  {parameter}: {own_value_text(plan, parameter)} → {row[parameter]}")
     if not changed:
         console.print("  nothing: the plan's own gate is the recommendation")
 

@@ -22,7 +22,7 @@ from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
 
 __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "gate_values", "written_values",
-           "MAX_GRID_POINTS"]
+           "own_value_text", "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
@@ -111,6 +111,14 @@ def _number_or_text(value: Any) -> Any:
             return value
         return int(number) if number.is_integer() and re.fullmatch(r"\s*[+-]?\d+\s*", value) else number
     return value
+
+
+def own_value_text(plan: Plan, path: str) -> str:
+    """``plan``'s value at ``path`` for a person: as its file writes it, else as its gate holds it (an Argo
+    threshold read from its condition), else ``default``."""
+    written = written_values(plan, path) or [f"{v:g}" if isinstance(v, float) else str(v)
+                                             for v in gate_values(plan, path) if v is not None]
+    return ", ".join(dict.fromkeys(written)) or "default"
 
 
 def written_values(plan: Plan, path: str) -> list[str]:

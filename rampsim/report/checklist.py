@@ -138,8 +138,11 @@ def go_no_go(run: Run) -> list[str]:
     if decision is None or o.decision is None or o.time is None:
         return ["NO-GO: the ramp ended without a terminal decision", f"Rationale: {undecided(run)}."]
     if o.decision is DecisionKind.ADVANCE:
-        return [f"GO: AUTO-ADVANCE TO {advanced_to(decision.weight).upper()}",
-                f"Rationale: {o.reason} at {clock(o.time)}; every success criterion held."]
+        lines = [f"GO: AUTO-ADVANCE TO {advanced_to(decision.weight).upper()}",
+                 f"Rationale: {o.reason} at {clock(o.time)}; every success criterion of the gate held."]
+        if run.truth.counted:   # a rehearsal knows what the gate did not
+            lines.append(f"But the ground truth is an incident the gate let through: {run.truth.describe()}.")
+        return lines
     verb = "AUTOMATIC ROLLBACK" if o.decision is DecisionKind.ROLLBACK else "HOLD FOR INVESTIGATION"
     weight = format_value(decision.weight, Kind.RATIO)
     return [f"NO-GO: {verb} to {weight} canary traffic at {clock(o.time)}", f"Rationale: {o.reason}."]

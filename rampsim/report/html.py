@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rampsim.experiment.axes import values_at
+from rampsim.experiment.axes import gate_values, own_value_text
 from rampsim.experiment.check import EXCEEDED, MET, BoundVerdict, CheckReport
 from rampsim.experiment.results import RECOMMENDATION_RULE, Costs, SweepResult, runs_in_words
 from rampsim.plan.schema import Plan
@@ -186,11 +186,7 @@ def _diff(result: SweepResult, best: pd.Series, costs: Costs, plan: Optional[Pla
         return (_table(["parameter", "recommended"], (("", [p, str(best[p])]) for p in result.parameters))
                 + '<p class="note">Without the swept plan the values it had cannot be shown.</p>')
     chosen = result.best_plan(plan, costs)
-    assert plan.source is not None  # best_plan varies the plan's document
-
-    def as_written(path: str) -> str:
-        return ", ".join(dict.fromkeys(str(v) for v in values_at(plan.source.data, path)))
-    rows = [("best" if values_at(chosen, p) != values_at(plan, p) else "", [p, as_written(p), str(best[p])])
+    rows = [("best" if gate_values(chosen, p) != gate_values(plan, p) else "", [p, own_value_text(plan, p), str(best[p])])
             for p in result.parameters]
     changed = sum(css == "best" for css, _ in rows)
     verdict = (f"{changed} of {len(rows)} parameter(s) differ from the plan (highlighted)." if changed else

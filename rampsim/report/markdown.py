@@ -121,9 +121,12 @@ def _outcome_section(run: Run) -> list[str]:
     if o.decision is DecisionKind.ADVANCE:
         decision = first_terminal_decision(run.events)
         weight = decision.weight if decision else run.plan.actions.advance
-        return ["## Rollout readiness", "",
-                f"All success criteria held for the whole window: the gate auto-advances to {advanced_to(weight)}.",
-                "",
+        missed = ([f"**The gate let an incident through**: {run.truth.describe()}. The checklist below is what the "
+                   "gate's criteria say, not a clean bill of health: find why they did not see it.", ""]
+                  if run.truth.counted else [])
+        return ["## Rollout readiness", "", *missed,
+                f"All the gate's success criteria held for the whole window: the gate auto-advances to "
+                f"{advanced_to(weight)}.", "",
                 *_boxes(readiness(run)), ""]
     if o.decision is None:
         return ["## Outcome", "", f"The ramp ended without a terminal decision: {undecided(run)}. Nothing advanced "
@@ -137,12 +140,14 @@ def _outcome_section(run: Run) -> list[str]:
         lines += ["It stopped before the gate saw a request any injected fault acted on: this stop is a **false "
                   "alarm** of the gate itself, on a release still healthy. Review the criterion that failed before "
                   "blaming the release; the injected fault was never put to the gate.", ""]
+    elif not run.truth.incident:
+        injected = ("The injected faults did not breach the SLO (they are not the cause to look for)"
+                    if faults else "No fault was injected")
+        lines += [f"{injected} and the SLO held: this stop is a **false alarm** of the gate itself. "
+                  "Review the criterion that failed before blaming the release.", ""]
     elif faults:
         lines += ["Injected in this rehearsal (the root cause a real investigation would have to find):", ""]
         lines += [f"- {fault.describe()}" for fault in faults] + [""]
-    elif not run.truth.incident:
-        lines += ["No fault was injected and the SLO held: this stop is a **false alarm** of the gate itself. "
-                  "Review the criterion that failed before blaming the release.", ""]
     if run.truth.cause == "environment":
         lines += ["The SLO breach came from outside the release (an **environment incident**): stopping the canary "
                   "does not fix it. Restore the shared infrastructure, then resume the ramp.", ""]
