@@ -221,7 +221,10 @@ def test_an_imported_gate_that_ends_without_a_decision_is_inconclusive_not_a_go(
     from rampsim.prod.gate_queries import gate_run_for
     from rampsim.prod.replay import FileSource
 
-    plan = plan_for("flagger", flagger_gate(CANARY.replace("threshold: 3", "threshold: 10000")))
+    from rampsim.plan import with_overrides
+
+    plan = with_overrides(plan_for("flagger", flagger_gate(CANARY.replace("threshold: 3", "threshold: 10000"))),
+                          {"phases": [{"name": "analysis", "weight": "10%", "duration": "5m"}], "final_gate.at": "5m"})
     run = gate_run_for(plan, FileSource([]), START)
     assert isinstance(run, ImportedGateRun)
     list(run.run_until(START + plan.duration + 60))
@@ -238,3 +241,22 @@ def test_a_prometheus_answer_with_an_overflowing_number_is_a_failed_query():
 
     with pytest.raises(QueryError, match="malformed vector"):
         instant_result({"resultType": "vector", "result": [{"metric": {}, "value": [1.0, 10 ** 400]}]}, 0.0)
+
+
+def test_a_flagger_ramp_lasts_long_enough_for_every_decision_flagger_can_take():
+    """A review found the simulated ramp ending a minute after the on-time promotion: each failed check holds the
+    canary a tick, so a gate with threshold 10 rolled back after the ramp's end (a sweep called it a miss)."""
+    from rampsim.experiment.mix import single_scenario_mix
+    from rampsim.experiment.sweep import sweep
+    from rampsim.gates.flagger_canary import analysis_interval
+    from rampsim.gates.imported_plan import flagger_ramp_seconds
+
+    gate = flagger_gate(CANARY)
+    plan = plan_for("flagger", gate)
+    interval = analysis_interval(gate)
+    assert plan.duration >= flagger_ramp_seconds(gate) - 1e-9
+    assert plan.duration >= 10 * interval + 3 * interval   # the on-time promotion (10 ticks) and threshold 3 ticks
+    mix = single_scenario_mix("regression", (parse_fault("error-rate:canary:+5%@90s"),))
+    result = sweep(plan, mix, grid=["flagger.analysis.threshold=3,12"], replicates=2, workers=1)
+    summary = result.summary()
+    assert list(summary["missed_incidents"]) == [0, 0] and list(summary["caught"]) == [2, 2], summary

@@ -40,6 +40,12 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     mix = mix or single_scenario_mix("healthy")
     axes = tuple(parse_axis(a) if isinstance(a, str) else a for a in grid)
     points = expand(plan, axes)  # validates every grid point before any simulation
+    if plan.flagger is not None:   # a grid gate may decide later than the plan's own (a larger threshold...)
+        from rampsim.gates.imported_plan import longest_flagger_ramp
+
+        longer = longest_flagger_ramp(plan, [p.plan for p in points])
+        if longer is not plan:
+            plan, points = longer, expand(longer, axes)
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
     gates = gates_for([p.plan for p in points])

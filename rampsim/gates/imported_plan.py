@@ -23,19 +23,21 @@ stage.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence
 
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.argo_rollout import nominal_timeline
-from rampsim.gates.flagger_canary import CanaryMachine, analysis_interval
+from rampsim.gates.flagger_canary import CanaryMachine, analysis_interval, analysis_threshold
 from rampsim.gates.flagger_model import FlaggerGate
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.kayenta_model import KayentaGate
 from rampsim.gates.yamlout import dump
 from rampsim.plan.schema import MAX_DURATION, Plan
-from rampsim.units import Kind, format_value
+from rampsim.units import Kind, format_value, positional
 
-__all__ = ["SCRAPE_CHOICES", "DEFAULT_SLO", "DEFAULT_TRAFFIC", "argo_phases", "flagger_phases", "plan_data",
+__all__ = ["SCRAPE_CHOICES", "DEFAULT_SLO", "DEFAULT_TRAFFIC", "argo_phases", "flagger_phases", "flagger_ramp_seconds",
+           "longest_flagger_ramp", "plan_data",
            "plan_yaml", "gate_data", "scrape_interval_for", "kayenta_plan_data", "kayenta_plan_yaml"]
 
 SCRAPE_CHOICES = (15, 12, 10, 6, 5, 4, 3, 2, 1)
@@ -110,34 +112,74 @@ def argo_phases(gate: ArgoGate) -> tuple[list[dict[str, Any]], list[str]]:
     return phases, notes
 
 
-def flagger_phases(gate: FlaggerGate) -> tuple[list[dict[str, Any]], list[str]]:
-    """The phases of a Flagger gate's nominal schedule (every check passing), and notes."""
+def _flagger_schedule(gate: FlaggerGate) -> tuple[list[tuple[float, float, str]], Optional[float]]:
+    """The weight changes of a Flagger gate's nominal schedule (every check passing) and its promotion time."""
     machine = CanaryMachine(gate, nominal=True)
-    interval = analysis_interval(gate)
     changes: list[tuple[float, float, str]] = [(0.0, 0.0, "new revision detected")]
-    promoted: Optional[float] = None
     limit = 10_000
     while not machine.done and machine.ticks_done < limit:
         before = machine.traffic
         tick = machine.advance(machine.next_time() or 0.0, None)[-1]
         if tick.action == "promote":
-            promoted = tick.time
-            break
+            return changes, tick.time
         if machine.traffic != before:
             changes.append((tick.time, machine.traffic, f"tick {tick.number}: {tick.action}"))
+    return changes, None
+
+
+def _flagger_slack(gate: FlaggerGate, promoted: float) -> float:
+    """After the on-time promotion: a tick's margin, and ``threshold`` ticks more, since each failed check (up to
+    ``threshold - 1`` of them) holds the canary a tick and the rollback comes after ``threshold`` failed ones: every
+    decision Flagger can take falls inside the ramp (within the longest plan)."""
+    interval = analysis_interval(gate)
+    return min(max(60.0, 2 * interval) + analysis_threshold(gate) * interval, MAX_DURATION - promoted)
+
+
+def flagger_ramp_seconds(gate: FlaggerGate) -> Optional[float]:
+    """How long the simulated ramp of a Flagger gate lasts (``None``: it never promotes on its own)."""
+    _, promoted = _flagger_schedule(gate)
+    return None if promoted is None else promoted + _flagger_slack(gate, promoted)
+
+
+def flagger_phases(gate: FlaggerGate) -> tuple[list[dict[str, Any]], list[str]]:
+    """The phases of a Flagger gate's nominal schedule (every check passing), and notes."""
+    interval = analysis_interval(gate)
+    changes, promoted = _flagger_schedule(gate)
     notes: list[str] = []
     if promoted is None:
         end = changes[-1][0] + _HORIZON
         notes.append("the canary never reaches promotion (no step weight): the simulated ramp lasts "
                      f"{format_value(end, Kind.DURATION)}")
         return _segments(changes, end), notes
-    slack = max(60.0, 2 * interval)
+    slack = _flagger_slack(gate, promoted)
     phases = _segments(changes, promoted)
-    phases.append({"name": "promoted (slack for a late promotion)", "weight": 1.0, "duration": slack})
+    phases.append({"name": "promoted (slack for a late promotion or rollback)", "weight": 1.0, "duration": slack})
     notes.append(f"phases follow Flagger's ticks every {format_value(interval, Kind.DURATION)} when every check "
                  f"passes (promoted at {format_value(promoted, Kind.DURATION)}), then "
-                 f"{format_value(slack, Kind.DURATION)} of slack")
+                 f"{format_value(slack, Kind.DURATION)} of slack: failed checks, up to the threshold "
+                 f"({analysis_threshold(gate)}), each hold the canary a tick")
     return phases, notes
+
+
+def longest_flagger_ramp(plan: Plan, gates: Sequence[Plan]) -> Plan:
+    """``plan`` (an imported Flagger gate's) with its last phase lengthened to the longest ramp any of ``gates``
+    (the grid of a sweep over its fields: a larger ``threshold`` or ``interval``, a smaller ``stepWeight``) needs;
+    ``plan`` itself when it is long enough or is not a Flagger gate's."""
+    from rampsim.gates.plan_sections import flagger_section
+    from rampsim.plan.loader import with_overrides
+
+    if plan.flagger is None:
+        return plan
+    needs = [flagger_ramp_seconds(gate) for gate in (flagger_section(p) for p in gates) if gate is not None]
+    longest = max([n for n in needs if n is not None], default=0.0)
+    interval = plan.telemetry.scrape_interval
+    missing = math.ceil((longest - plan.duration) / interval - 1e-9) * interval
+    if missing <= 0:
+        return plan
+    phases: list[dict[str, Any]] = [{"name": phase.name, "weight": phase.weight,
+                                     "duration": f"{positional(phase.duration)}s"} for phase in plan.phases]
+    phases[-1]["duration"] = f"{positional(plan.phases[-1].duration + missing)}s"
+    return with_overrides(plan, {"phases": phases, "final_gate.at": f"{positional(plan.duration + missing)}s"})
 
 
 def _seconds(text: Optional[str]) -> Optional[float]:
