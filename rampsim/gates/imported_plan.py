@@ -130,9 +130,11 @@ def _flagger_schedule(gate: FlaggerGate) -> tuple[list[tuple[float, float, str]]
 def _flagger_slack(gate: FlaggerGate, promoted: float) -> float:
     """After the on-time promotion: a tick's margin, and ``threshold`` ticks more, since each failed check (up to
     ``threshold - 1`` of them) holds the canary a tick and the rollback comes after ``threshold`` failed ones: every
-    decision Flagger can take falls inside the ramp (within the longest plan)."""
+    decision Flagger can take falls inside the ramp, up to :data:`_HORIZON` of them (a threshold of thousands, a
+    gate that never rolls back, would otherwise make a ramp of days)."""
     interval = analysis_interval(gate)
-    return min(max(60.0, 2 * interval) + analysis_threshold(gate) * interval, MAX_DURATION - promoted)
+    late = min(analysis_threshold(gate) * interval, _HORIZON)
+    return min(max(60.0, 2 * interval) + late, MAX_DURATION - promoted)
 
 
 def flagger_ramp_seconds(gate: FlaggerGate) -> Optional[float]:
@@ -158,6 +160,10 @@ def flagger_phases(gate: FlaggerGate) -> tuple[list[dict[str, Any]], list[str]]:
                  f"passes (promoted at {format_value(promoted, Kind.DURATION)}), then "
                  f"{format_value(slack, Kind.DURATION)} of slack: failed checks, up to the threshold "
                  f"({analysis_threshold(gate)}), each hold the canary a tick")
+    if analysis_threshold(gate) * interval > _HORIZON:
+        notes.append(f"a rollback after {analysis_threshold(gate)} failed checks would come "
+                     f"{format_value(analysis_threshold(gate) * interval, Kind.DURATION)} after the promotion: the "
+                     f"simulated ramp stops {format_value(_HORIZON, Kind.DURATION)} after it")
     return phases, notes
 
 
