@@ -244,6 +244,10 @@ def test_f5_templates_render_namespace_target_interval():
         render_query("{{ .Values.x }}", model)
     with pytest.raises(RenderError):
         render_query("{{ variables.missing }}", model)  # missingkey=error
+    # route: routeRef's name, else the target (a review found it 'not defined': a failed check every tick)
+    assert render_query('{{ route }}', model) == "podinfo"
+    assert render_query('{{ route }}', MetricModel("podinfo", "test", "podinfo", "podinfo", "podinfo", "1m",
+                                                   route="podinfo-route")) == "podinfo-route"
 
 
 def test_f5_template_metric_without_interval_renders_an_empty_window_a_failed_check():

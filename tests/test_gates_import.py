@@ -279,3 +279,39 @@ def test_a_step_analysis_may_keep_its_measurements_or_label_its_runs(tmp_path):
               - setWeight: 50
         """))
     assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(tmp_path / "plan.yaml")]) == 0
+
+
+def test_a_metric_template_in_another_namespace_is_not_used(tmp_path, capsys):
+    """Flagger looks a MetricTemplate up in the reference's namespace only; a review found a same-named template from
+    another namespace silently used (lint clean, rehearsal promoting where Flagger fails every check)."""
+    canary, template = tmp_path / "canary.yaml", tmp_path / "metrics.yaml"
+    canary.write_text(textwrap.dedent("""
+        apiVersion: flagger.app/v1beta1
+        kind: Canary
+        metadata: {name: podinfo, namespace: test}
+        spec:
+          targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+          analysis:
+            interval: 1m
+            threshold: 5
+            maxWeight: 50
+            stepWeight: 10
+            metrics:
+            - {name: error-rate, templateRef: {name: error-rate, namespace: istio-system}, thresholdRange: {max: 1},
+               interval: 1m}
+        """))
+    template.write_text(textwrap.dedent("""
+        apiVersion: flagger.app/v1beta1
+        kind: MetricTemplate
+        metadata: {name: error-rate, namespace: monitoring}
+        spec:
+          provider: {type: prometheus, address: http://prometheus:9090}
+          query: sum(rate(http_requests_total{code=~"5.."}[{{ interval }}]))
+        """))
+    assert main(["import", "flagger", str(canary), "--metric-template", str(template),
+                 "-o", str(tmp_path / "plan.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "MetricTemplate 'error-rate' is in namespace monitoring, and the Canary refers to istio-system/error-rate" \
+        in err
+    gate = gate_of(load_gated_plan(tmp_path / "plan.yaml"))
+    assert isinstance(gate, FlaggerGate) and not gate.templates

@@ -142,7 +142,7 @@ def flagger_documents(gate: FlaggerGate) -> list[dict[str, Any]]:
     if not analysis["metrics"]:
         analysis.pop("metrics")
     spec: dict[str, Any] = {"targetRef": data["targetRef"]}
-    for key in ("service", "ingressRef", "provider", "skipAnalysis"):
+    for key in ("service", "ingressRef", "routeRef", "provider", "skipAnalysis"):
         if key in data:
             spec[key] = data[key]
     spec["canaryAnalysis" if gate.legacy_analysis_field else "analysis"] = analysis
@@ -242,7 +242,7 @@ def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         old_spec: dict[str, Any] = found_spec if isinstance(found_spec, dict) else {}
         key = next((k for k in ("canaryAnalysis", "analysis") if k in old_spec), written_key)   # the file's own key
         written = {**{k: v for k, v in spec.items() if k != written_key}, key: spec[written_key]}
-        merged["spec"] = _kept(old_spec, written, ("targetRef", "service", "ingressRef", "provider", "skipAnalysis",
+        merged["spec"] = _kept(old_spec, written, ("targetRef", "service", "ingressRef", "routeRef", "provider", "skipAnalysis",
                                                    "analysis", "canaryAnalysis"))
         old_analysis = old_spec.get(key)
         analysis = _kept(old_analysis, written[key], FlaggerAnalysis.model_fields)

@@ -194,7 +194,8 @@ def run_check(gate: FlaggerGate, metric: FlaggerMetric, query: QueryFunction, at
         return CheckResult(metric.name, False, None, f"Metric template {ref.name}.{ref.namespace or gate.namespace} "
                                                      f"error: not found")
     model = MetricModel(gate.name, gate.namespace, gate.target, service, ingress, metric.interval or "",
-                        tuple(sorted((metric.templateVariables or {}).items())))
+                        tuple(sorted((metric.templateVariables or {}).items())),
+                        str((gate.routeRef or {}).get("name") or gate.target))
     try:
         rendered = render_query(template.query, model)
     except RenderError as exc:

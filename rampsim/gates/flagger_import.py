@@ -167,9 +167,10 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
         "namespace": str(manifest.get("metadata", "namespace") or "default"),
         "apiVersion": manifest.api_version or "flagger.app/v1beta1",
         "targetRef": spec.get("targetRef") or {"kind": "Deployment", "name": manifest.name or "app"},
-        "service": spec.get("service"), "ingressRef": spec.get("ingressRef"), "provider": provider,
+        "service": spec.get("service"), "ingressRef": spec.get("ingressRef"),
+        "routeRef": spec.get("routeRef"), "provider": provider,
         "mesh": chosen_mesh, "skipAnalysis": spec.get("skipAnalysis"), "legacy_analysis_field": legacy,
-        "analysis": analysis, "templates": _used_templates(analysis, templates, manifest),
+        "analysis": analysis, "templates": _used_templates(analysis, templates, manifest, notes),
     }
     try:
         gate = FlaggerGate.model_validate({k: v for k, v in data.items() if v is not None})
@@ -214,7 +215,7 @@ def _load_test(hook: dict[str, Any]) -> bool:
 
 
 def _used_templates(analysis: FlaggerAnalysis, templates: dict[str, MetricTemplate],
-                    manifest: Manifest) -> dict[str, MetricTemplate]:
+                    manifest: Manifest, notes: list[str]) -> dict[str, MetricTemplate]:
     used: dict[str, MetricTemplate] = {}
     namespace = str(manifest.get("metadata", "namespace") or "default")
     for metric in analysis.metrics.values():
@@ -227,9 +228,12 @@ def _used_templates(analysis: FlaggerAnalysis, templates: dict[str, MetricTempla
                 used[key] = templates[key]
                 break
         else:
-            same_name = [t for k, t in templates.items() if t.name == ref.name]
-            if len(same_name) == 1:  # a template file without a namespace, or one applied elsewhere
-                used[template_key(ref.name, ref.namespace or namespace)] = same_name[0]
+            wanted = ref.namespace or namespace
+            elsewhere = sorted({t.namespace or "" for t in templates.values() if t.name == ref.name} - {wanted, ""})
+            if elsewhere:   # Flagger looks a template up in the reference's namespace only (runMetricChecks)
+                notes.append(manifest.problem(("metadata", "name"), f"MetricTemplate {ref.name!r} is in namespace "
+                                              f"{', '.join(elsewhere)}, and the Canary refers to {wanted}/{ref.name}: "
+                                              f"Flagger finds no such template and fails the check every tick"))
     return used
 
 

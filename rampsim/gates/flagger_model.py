@@ -163,6 +163,7 @@ class FlaggerGate(_Model):
                                                                "name": "app"})
     service: Optional[dict[str, Any]] = None
     ingressRef: Optional[dict[str, Any]] = None
+    routeRef: Optional[dict[str, Any]] = None
     provider: Optional[str] = None
     mesh: str = "istio"
     skipAnalysis: Optional[bool] = None

@@ -120,6 +120,7 @@ class MetricModel:
     ingress: str
     interval: str
     variables: tuple[tuple[str, str], ...] = ()
+    route: str = ""   # routeRef's name, else the target (Flagger's ``route`` function)
 
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
@@ -132,6 +133,8 @@ def render_query(template: str, model: MetricModel) -> str:
         expr = match.group(1).strip()
         if expr in ("name", "namespace", "target", "service", "ingress", "interval"):
             return str(getattr(model, expr))
+        if expr == "route":
+            return model.route or model.target
         if expr.startswith("variables."):
             key = expr[len("variables."):]
             variables = dict(model.variables)
