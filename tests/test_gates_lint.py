@@ -211,9 +211,26 @@ def test_nothing_on_a_clean_flagger_canary_and_its_hazards_otherwise():
     ("{name: request-success-rate, interval: 1m}", "FH7"),
     ("{name: request-success-rate, thresholdRange: {min: 99, max: 1}, interval: 1m}", "FH8"),
     ("{name: errors, interval: 1m, query: 'sum(rate(http_requests_total{code=~\"5..\"}[1m]))'}", "FH3"),
+    # a review found these silent: the legacy threshold as a fraction, a limit that wraps a Go Duration
+    ("{name: request-success-rate, threshold: 0.99, interval: 1m}", "FH6"),
+    ("{name: request-duration, thresholdRange: {max: 1e13}, interval: 1m}", "FH8"),
 ])
 def test_a_flagger_check_that_can_never_fail_or_always_fails_is_a_hazard(metric, code):
     assert [f.code for f in lint_flagger(flagger_gate(canary(metric)))] == [code]
+
+
+@pytest.mark.parametrize("query, words", [
+    ('sum(rate(http_requests_total{app="{{ variables.workload }}"}[{{ interval }}]))', "does not render"),
+    ('sum(rate(http_requests_total{app="{{ target }}"}[{{ interval }}])', "Prometheus rejects the template's query"),
+])
+def test_a_template_that_fails_every_check_is_a_hazard(query, words):
+    """A review found lint clean (exit 0) on templates import said fail every tick."""
+    template = ("\n---\napiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata: {name: errs, namespace: test}\n"
+                f"spec:\n  provider: {{type: prometheus, address: 'http://p:9090'}}\n  query: '{query}'\n")
+    gate = flagger_gate(canary("{name: errs, templateRef: {name: errs}, thresholdRange: {max: 1}, interval: 1m}")
+                        + template)
+    (finding,) = lint_flagger(gate)
+    assert finding.code == "FH11" and words in finding.explanation
 
 
 def test_an_argo_failure_limit_of_minus_one_is_a_hazard():

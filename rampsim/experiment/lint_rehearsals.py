@@ -56,6 +56,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "H6": ("run-error",), "H6u": ("run-error",), "H8": ("run-error",),
     "H3a": ("Failed:NaN",), "H3c": ("Inconclusive:NaN",), "H5a": ("Failed",),
     "FH3": ("failed-check",), "FH4": ("failed-check",), "FH5": ("failed-check",), "FH8": ("failed-check",),
+    "FH11": ("failed-check",),
     "FH10": ("no-values",),
 }
 """The cause in a rehearsal that a finding's hazard produces (see the module docstring); one entry per code of

@@ -45,7 +45,7 @@ from rampsim.gates.flagger_queries import (
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.queries import QueryFunction
 
-__all__ = ["Strategy", "CheckResult", "Tick", "CanaryMachine", "analysis_interval", "analysis_threshold",
+__all__ = ["Strategy", "CheckResult", "Tick", "CanaryMachine", "analysis_interval", "analysis_threshold", "threshold_ns",
            "max_weight", "next_step_weight", "strategy_of", "run_check", "go_milliseconds", "MIN_INTERVAL",
            "DEFAULT_INTERVAL", "TOTAL_WEIGHT"]
 
@@ -140,7 +140,7 @@ def _wrap(value: int) -> int:
     return (value + _INT64) % (2 * _INT64) - _INT64
 
 
-def _threshold_ns(value: float) -> int:
+def threshold_ns(value: float) -> int:
     """``time.Duration(threshold) * time.Millisecond`` (the float threshold truncated to whole ms)."""
     whole = int(value) if math.isfinite(value) and -_INT64 <= value < _INT64 else -_INT64
     return _wrap(whole * 1_000_000)
@@ -218,11 +218,11 @@ def _builtin(metric: FlaggerMetric, observer: str, model: MetricModel, query: Qu
     shown = nanos / 1e6
     bounds = metric.thresholdRange
     if bounds is not None:
-        if bounds.min is not None and nanos < _threshold_ns(bounds.min):
+        if bounds.min is not None and nanos < threshold_ns(bounds.min):
             return CheckResult(metric.name, False, shown, f"request duration {shown:g}ms < {bounds.min:g}ms")
-        if bounds.max is not None and nanos > _threshold_ns(bounds.max):
+        if bounds.max is not None and nanos > threshold_ns(bounds.max):
             return CheckResult(metric.name, False, shown, f"request duration {shown:g}ms > {bounds.max:g}ms")
-    elif nanos > _threshold_ns(metric.threshold or 0.0):
+    elif nanos > threshold_ns(metric.threshold or 0.0):
         return CheckResult(metric.name, False, shown, f"request duration {shown:g}ms > {metric.threshold or 0:g}ms")
     return CheckResult(metric.name, True, shown, "")
 

@@ -38,7 +38,8 @@ missing MetricTemplate (FH5), a success-rate minimum written as a fraction (FH6)
 ``thresholdRange``, a success rate with neither range nor threshold, or a builtin's range that holds all of its
 values, FH7), a check every value fails (a range whose ``min`` is above its ``max``, or a builtin's range or
 threshold none of its values meets, FH8), a window longer than the analysis interval (FH9), a blue/green canary
-nothing sends traffic to (FH10). The builtins' values are known: ``request-success-rate`` is a percentage
+nothing sends traffic to (FH10), a template that does not render (``{{ variables.x }}`` without it) or whose
+query Prometheus rejects (FH11: a failed check every tick). The builtins' values are known: ``request-success-rate`` is a percentage
 (0 to 100), ``request-duration`` whole milliseconds (0 or more; Flagger truncates the value and the bounds).
 
 Each finding names the file and line, says in one line what is wrong and what the controller
@@ -70,13 +71,15 @@ from rampsim.gates.argo_resolve import (
     DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, resolve_metric, run_args, run_metrics,
 )
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
-from rampsim.gates.flagger_canary import DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of
+from rampsim.gates.flagger_canary import (DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of,
+                                         threshold_ns)
 from rampsim.gates.flagger_import import import_flagger_manifests
 from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.refusals import GateError
 from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered, read_unrendered
+from rampsim.gates.flagger_queries import MetricModel, RenderError, render_query
 from rampsim.promql import PromQLError, SeriesStore, evaluate
 from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
@@ -86,8 +89,9 @@ __all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "li
            "OUTCOME_CODES"]
 
 CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H6", "H6u", "H7", "H8", "H9", "HQ",
-         "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10")
-OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "H8", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10")
+         "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10", "FH11")
+OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "H8", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10",
+                 "FH11")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
 healthy simulated ramp. The others (a gate that cannot fail, overlapping windows) change what an incident does."""
 
@@ -657,11 +661,10 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
         elif passing is not None and passing[0] > passing[1]:
             add("FH8", f"{_limits(metric)}: no {_BUILTIN_UNITS[metric.name]} passes it",
                 "every value fails the check: every canary is rolled back, healthy or not")
-        if (metric.name == "request-success-rate" and metric.thresholdRange is not None
-                and metric.thresholdRange.min is not None and 0 < metric.thresholdRange.min <= 1):
-            add("FH6", f"success-rate minimum {metric.thresholdRange.min:g}: Flagger's success rate is a "
-                       f"percentage (0-100)", f"only a success rate under {metric.thresholdRange.min:g}% fails: "
-                                              f"the check can hardly fail")
+        minimum = (metric.thresholdRange.min if metric.thresholdRange is not None else metric.threshold)
+        if metric.name == "request-success-rate" and minimum is not None and 0 < minimum <= 1:   # legacy too
+            add("FH6", f"success-rate minimum {minimum:g}: Flagger's success rate is a percentage (0-100)",
+                f"only a success rate under {minimum:g}% fails: the check can hardly fail")
         template = gate.template_for(metric)
         if metric.templateRef is not None and template is None:
             add("FH5", f"MetricTemplate {metric.templateRef.name!r} is not among the files",
@@ -669,6 +672,8 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
         if template is not None and re.search(r"\{\{\s*interval\s*\}\}", template.query) and not metric.interval:
             add("FH4", "the template uses {{ interval }} and the metric sets no interval",
                 "the window renders empty ('[]'), Prometheus rejects the query: a failed check every tick")
+        elif template is not None and (problem := _template_problem(gate, metric, template.query)):
+            add("FH11", problem, "a failed check every tick: failed checks until the rollback")
         window = _duration(metric.interval or (DEFAULT_METRIC_INTERVAL if metric.kind == "builtin" else None))
         if window is not None and window > interval + 1e-9:
             add("FH9", f"a {_show(window)} window, longer than the {_show(interval)} analysis interval",
@@ -681,6 +686,19 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
                                 f"blue/green ({iterations} iterations) with no load test sending the canary traffic",
                                 "every check finds no values: failed checks until the rollback"))
     return findings
+
+
+def _template_problem(gate: FlaggerGate, metric: FlaggerMetric, query: str) -> str:
+    """Why a MetricTemplate's query fails every check (it does not render, or Prometheus rejects it), or ``""``."""
+    model = MetricModel(gate.name, gate.namespace, gate.target, gate.target, gate.target, metric.interval or "",
+                        tuple(sorted((metric.templateVariables or {}).items())))
+    try:
+        parse(render_query(query, model))
+    except RenderError as exc:
+        return f"the template does not render ({exc})"
+    except PromQLError as exc:
+        return f"Prometheus rejects the template's query ({exc})"
+    return ""
 
 
 _BUILTIN_VALUES = {"request-success-rate": (0.0, 100.0), "request-duration": (0.0, math.inf)}
@@ -703,8 +721,8 @@ def _builtin_passing(metric: FlaggerMetric) -> Optional[tuple[float, float]]:
         return None
     if any(x is not None and not math.isfinite(x) for x in (lower, upper)):
         return None   # an infinite or NaN bound: left unjudged (Go converts it to a duration unpredictably)
-    if metric.name == "request-duration":
-        lower, upper = (None if x is None else float(math.trunc(x)) for x in (lower, upper))
+    if metric.name == "request-duration":   # as Flagger compares: whole milliseconds in a Go Duration, which wraps
+        lower, upper = (None if x is None else threshold_ns(x) / 1e6 for x in (lower, upper))
     return (low if lower is None else max(low, lower), high if upper is None else min(high, upper))
 
 
