@@ -67,6 +67,9 @@ def test_calibrate_writes_a_traffic_section_that_validates_and_a_fit_report(one_
     assert (report / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fit = (report / "fit.md").read_text()
     assert "KS distance" in fit and "variability.errors.sd" in fit
+    # in the units the traffic: section writes (a review found 0.04609 beside 46.09ms, and inf as text)
+    p99 = next(line for line in fit.splitlines() if line.startswith("| `service.p99`"))
+    assert p99.split("|")[2].strip().endswith("ms") and "inf" not in fit
     err = capsys.readouterr().err
     assert "needs a second arm" in err
     assert "whole numbers" not in err and "dispersion index" not in err     # a counter's increments, as simulated

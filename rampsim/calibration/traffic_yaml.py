@@ -15,22 +15,26 @@ from rampsim.calibration.estimators import Estimate
 from rampsim.calibration.fit import Calibration
 from rampsim.plan import Plan
 
-__all__ = ["traffic_yaml"]
-
-
-def _interval(estimate: Estimate, scale: float, unit: str) -> str:
-    def shown(x: float) -> str:
-        return "inf" if math.isinf(x) else f"{x * scale:.4g}{unit}"
-
-    if estimate.fallback:
-        kept = "default" if math.isfinite(estimate.value) else "the plan's own"
-        return f"not estimable ({estimate.note or 'no data'}): {kept}"
-    return f"95% [{shown(estimate.low)}, {shown(estimate.high)}] ({estimate.method})"
+__all__ = ["traffic_yaml", "shown"]
 
 
 _UNITS = {"error_rate": (100.0, "%"), "health_check_failure": (100.0, "%"), "p99": (1000.0, "ms"),
           "correlation_time": (1.0, "s"), "duration": (1.0, "s"), "average": (1.0, "/s"), "peak": (1.0, "/s"),
           "peak_at": (1.0, "s")}
+
+
+def shown(path: str, value: float) -> str:
+    """A fitted value of the ``traffic:`` parameter at ``path`` in the unit the plan writes it in (``46.09ms``,
+    ``0.0645%``); ``∞`` for an unbounded interval's end."""
+    scale, unit = _UNITS.get(path.rsplit(".", 1)[-1], (1.0, ""))
+    return "∞" if math.isinf(value) else f"{value * scale:.4g}{unit}"
+
+
+def _interval(path: str, estimate: Estimate) -> str:
+    if estimate.fallback:
+        kept = "default" if math.isfinite(estimate.value) else "the plan's own"
+        return f"not estimable ({estimate.note or 'no data'}): {kept}"
+    return f"95% [{shown(path, estimate.low)}, {shown(path, estimate.high)}] ({estimate.method})"
 
 
 def _scalar(value: Any) -> str:
@@ -57,8 +61,7 @@ def _emit(data: Any, path: str, comments: dict[str, str], indent: int, lines: li
 
 def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     """The ``traffic:`` section of ``plan`` with ``calibration`` written over it, commented."""
-    comments = {f"traffic.{path}": _interval(estimate, *_UNITS.get(path.rsplit(".", 1)[-1], (1.0, "")))
-                for path, estimate in calibration.estimates().items()}
+    comments = {f"traffic.{path}": _interval(path, estimate) for path, estimate in calibration.estimates().items()}
     load = calibration.load
     comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if not math.isnan(load.p_value)
                                       else load.peak_at.note or "history shorter than a day")

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from rampsim.calibration.comparison import Comparison
 from rampsim.calibration.fit import Calibration
+from rampsim.calibration.traffic_yaml import shown
 
 __all__ = ["fit_chart", "fit_markdown", "write_fit_report"]
 
@@ -68,8 +69,9 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
         if not math.isfinite(estimate.value):   # nothing to fit it on and no stated default: the plan's stays
             lines.append(f"| `{path}` | the plan's own | not estimable | {estimate.note or estimate.method} |")
             continue
-        shown = "default (not estimable)" if estimate.fallback else f"[{estimate.low:.4g}, {estimate.high:.4g}]"
-        lines.append(f"| `{path}` | {estimate.value:.4g} | {shown} | {estimate.method} |")
+        interval = ("default (not estimable)" if estimate.fallback else
+                    f"[{shown(path, estimate.low)}, {shown(path, estimate.high)}]")
+        lines.append(f"| `{path}` | {shown(path, estimate.value)} | {interval} | {estimate.method} |")
     notes = calibration.notes()
     if notes:
         lines += ["", "## Notes: what the history could not tell, and what the model cannot reproduce", ""]

@@ -45,6 +45,8 @@ h2 { font-size: 1.15rem; border-bottom: 1px solid var(--line); padding-bottom: .
 p { margin: .4rem 0; }
 .meta, .note, figcaption { color: var(--muted); font-size: .9rem; }
 .callout { border-left: 4px solid var(--warn); background: var(--mark); padding: .6rem 1rem; margin: .8rem 0; }
+.callout.met { border-left-color: var(--good); background: #dafbe1; color: var(--ink); }
+.callout.exceeded { border-left-color: var(--bad); background: #ffebe9; color: var(--ink); }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .88rem; }
 th, td { border: 1px solid var(--line); padding: .25rem .55rem; text-align: left; vertical-align: top; }
@@ -256,7 +258,7 @@ def write_check_html(report: CheckReport, path: Path, *, plan: Plan, mix: Option
         f'<h1>Check of {_e(plan.name)}: <span class="{_e(report.verdict)}">{_e(report.verdict.upper())}</span></h1>',
         f'<p class="meta">{_e(source)}, mix {_e(mix or "healthy ramps only")}, seed {seed}: '
         f"{report.replicates} replicates in {report.looks} look(s), {report.confidence:.0%} overall confidence.</p>",
-        f'<div class="callout"><p>{_e(_meaning(report.verdict))}</p></div>',
+        f'<div class="callout {_e(report.verdict)}"><p>{_e(_meaning(report.verdict))}</p></div>',
         "<h2>Bounds</h2>",
         _table(["bound", "limit", "estimate", "interval", "runs", "verdict"], rows),
         '<p class="note">Each look\'s intervals are at a Bonferroni share of the error rate, so the verdict '
