@@ -220,7 +220,7 @@ def timeline_chart(run: Run) -> Figure:
         for ax in column[:-1]:
             ax.tick_params(labelbottom=False)
         column[-1].set_xlabel("time since the ramp began (h:mm)")
-    _clock(full[0], 0.0, end, ticks=8)
+    _clock(full[0], 0.0, end, ticks=8, margin=0.012 * end)   # the final gate's marks at the end drawn whole
     full[0].set_ylabel("canary weight (%)", fontsize=9)
     lines: list[Obstacle] = []
     for ax, row in zip(full[1:], rows):
@@ -245,7 +245,9 @@ def timeline_chart(run: Run) -> Figure:
 def _weight(ax: Axes, run: Run) -> None:
     weights = run.weights * 100
     ax.step(run.telemetry.time, weights, where="pre", color="black")
-    ax.set_ylim(0, max(float(np.max(weights)), 1.0) * 2.2)  # the upper half holds the event labels
+    top = max(float(np.max(weights)), 1.0)
+    ax.set_ylim(0, top * 2.2)   # the upper half holds the event labels: no weight ticks there (none past 100%)
+    ax.set_yticks([0.0, top / 2, top])
 
 
 def _values(run: Run, rows: Sequence[_Row]) -> dict[Measurement, np.ndarray]:
@@ -284,7 +286,7 @@ def _row(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray], l
                     color="tab:red" if event.action in _STOPS else "tab:orange")
     ax.yaxis.get_major_formatter().set_useOffset(False)  # type: ignore[attr-defined]  # a ScalarFormatter
     if legend:
-        ax.legend(loc="upper left", fontsize=7, framealpha=0.85)
+        ax.legend(loc="best", fontsize=7, framealpha=0.85)   # where it hides the fewest points
 
 
 def _line_label(m: Measurement) -> str:
@@ -436,10 +438,10 @@ def _zoom_window(run: Run) -> Optional[tuple[float, float]]:
     return max(0.0, starts[0] - pad), min(end_of_run, end + pad)
 
 
-def _clock(ax: Axes, start: float, end: float, ticks: int) -> None:
-    """X axis from ``start`` to ``end`` seconds with about ``ticks`` ticks at round times, written ``h:mm``
-    (``h:mm:ss`` below a minute), none at the very edges (where a neighbouring axis has its own)."""
-    ax.set_xlim(start, end)
+def _clock(ax: Axes, start: float, end: float, ticks: int, margin: float = 0.0) -> None:
+    """X axis from ``start`` to ``end`` seconds (and ``margin`` beyond it) with about ``ticks`` ticks at round times,
+    written ``h:mm`` (``h:mm:ss`` below a minute), none at the very edges (where a neighbouring axis has its own)."""
+    ax.set_xlim(start, end + margin)
     index = min(int(np.searchsorted(_TICK_STEPS, (end - start) / ticks)), len(_TICK_STEPS) - 1)
     step = float(_TICK_STEPS[index])
     at = np.arange(np.ceil(start / step) * step, end + 1e-9, step)
