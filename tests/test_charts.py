@@ -401,3 +401,21 @@ def test_an_imported_gates_timeline_draws_what_the_slo_judges_and_labels_only_th
     texts = [t.get_text() for t in drawn_texts(figure)]
     assert not [t for t in texts if t.startswith("kayenta:analysis:")], texts
     assert "ADVANCE → 100%" in texts and not overlapping(figure)
+
+
+def test_the_tradeoff_chart_names_the_gates_it_cannot_draw():
+    """A review found a gate that faced no incident (its missed-incident rate undefined) silently left out."""
+    import numpy as np
+    import pandas as pd
+
+    from rampsim.report.tradeoff import tradeoff_chart
+
+    summary = pd.DataFrame({
+        "gate": [0, 1, 2], "false_rollback_rate": [1.0, 0.1, 0.2], "missed_incident_rate": [np.nan, 0.2, 0.1],
+        "false_rollback_low": [0.9, 0.05, 0.1], "false_rollback_high": [1.0, 0.2, 0.3],
+        "missed_incident_low": [np.nan, 0.1, 0.05], "missed_incident_high": [np.nan, 0.3, 0.2],
+        "pareto": [False, True, True], "cost_optimal": [False, True, False], "detect_median_s": [np.nan, 60.0, 120.0],
+        "cost": [1.0, 0.3, 0.4], "threshold": ["1%", "2%", "3%"]})
+    figure = tradeoff_chart(summary, ["threshold"])
+    texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert any("not drawn" in t and "#0" in t for t in texts), texts

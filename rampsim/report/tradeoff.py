@@ -78,6 +78,12 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
         plot.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "*", color="tab:red",
                   markersize=18, markeredgecolor="black", label=f"★ recommended: #{int(best['gate'].iloc[0])}",
                   zorder=3)
+    unplotted = summary[~(np.isfinite(x) & np.isfinite(y))]
+    if not unplotted.empty:   # a rate without runs to measure it (no incident faced, no healthy ramp): said so
+        plot.text(0.0, -0.13, textwrap.fill(
+            f"not drawn (a rate with no run to measure it, n/a in the table): "
+            f"#{_numbers(unplotted['gate'].astype(int).tolist())}", 110),
+            transform=plot.transAxes, fontsize=LABEL_SIZE, va="top", color="0.3")
     plot.set_xlabel("false-rollback rate: healthy ramps held or rolled back (%)")
     plot.set_ylabel("missed-incident rate: incidents advanced (%)")
     plot.set_title(title or "Gate trade-off", loc="left")
