@@ -110,10 +110,12 @@ def test_dashboard_shows_the_reference_plans_rules_and_checkpoints(sampling_refe
     dashboard = Dashboard(sampling_reference_plan, console=console)
     frames = []
     simulate(sampling_reference_plan, [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0,
-             observers=[lambda p: frames.append(dashboard.render(p)) if p.tick in (100, 250, 300) else None])
+             observers=[lambda p: frames.append(dashboard.render(p)) if p.tick in (1, 100, 250, 300) else None])
     for frame in frames:
         console.print(frame)
     text = console.export_text()
+    # before any window fills no rule holds or fails (a review found ALL RULES HOLD beside every rule's NO DATA)
+    assert "NO RULE HAS DATA YET" in text or "WAITING FOR DATA" in text
     for label in ("error_rate_rollback", ">= 0.5% for 3m → rollback", "P99 latency [1m]", "> 90% → escalate",
                   "NEXT CHECKPOINT  Checkpoint 2: 30 minutes at 00:30:00", "< 0.05%", "Canary learners  50,000 at 10%",
                   "Segment C:", "ALL RULES HOLD — CONTINUING RAMP", "ALERTS FIRING — error_rate_warning",

@@ -150,11 +150,11 @@ class _Frame:
         return pending[0] if pending and self.decision is None else None
 
 
-def _rules(frame: _Frame, wide: bool) -> tuple[Table | Text, list[str], list[str]]:
-    """The rules table, and the names of the rules firing and breached."""
+def _rules(frame: _Frame, wide: bool) -> tuple[Table | Text, list[str], list[str], list[str]]:
+    """The rules table, and the names of the rules firing, breached and without data yet."""
     if not frame.plan.rules:
-        return Text("No continuous rules in this plan.", style="dim"), [], []
-    rows, firing, breached = [], [], []
+        return Text("No continuous rules in this plan.", style="dim"), [], [], []
+    rows, firing, breached, waiting = [], [], [], []
     for name, rule in frame.plan.rules.items():
         value = frame.value(rule)
         if name in frame.firing:
@@ -163,12 +163,15 @@ def _rules(frame: _Frame, wide: bool) -> tuple[Table | Text, list[str], list[str
         elif rule.op.holds(value, rule.threshold):
             breached.append(name)
             status = Text("⚠ BREACHED", style="yellow")
+        elif value != value:
+            waiting.append(name)
+            status = Text("…  NO DATA", style="dim")
         else:
-            status = Text("…  NO DATA", style="dim") if value != value else Text("✅ OK", style="green")
+            status = Text("✅ OK", style="green")
         held = f" for {format_value(rule.sustain, Kind.DURATION)}" if rule.sustain else ""
         rows.append(_Row(name, rule, value, name in firing or name in breached, rule.op in _UPPER,
                          f"{held} → {rule.action}", status))
-    return _table(rows, wide), firing, breached
+    return _table(rows, wide), firing, breached, waiting
 
 
 def _checkpoint(frame: _Frame, wide: bool) -> list[Table | Text]:
@@ -203,8 +206,9 @@ def _checkpoint(frame: _Frame, wide: bool) -> list[Table | Text]:
     return [*lines, _table(rows, wide)] if rows else lines
 
 
-def _status(frame: _Frame, firing: list[str], breached: list[str]) -> Text:
-    """The gate's decision once taken; else the rules firing or breached; else the phase the ramp continues."""
+def _status(frame: _Frame, firing: list[str], breached: list[str], waiting: Sequence[str] = ()) -> Text:
+    """The gate's decision once taken; else the rules firing or breached; else the phase the ramp continues (and
+    whether every rule has its data yet: none holds before its window fills)."""
     decision = frame.decision
     if decision is not None:
         style = "bold green" if decision.kind is DecisionKind.ADVANCE else "bold red"
@@ -218,7 +222,10 @@ def _status(frame: _Frame, firing: list[str], breached: list[str]) -> Text:
                                 side="right"))
     index = min(index, len(frame.plan.phases) - 1)
     phase = frame.plan.phases[index].name or f"phase {index + 1}"
-    return Text(f"STATUS: ✅ ALL RULES HOLD — CONTINUING {phase.upper()}", style="green")
+    if waiting and len(waiting) == len(frame.plan.rules):
+        return Text(f"STATUS: … NO RULE HAS DATA YET — CONTINUING {phase.upper()}", style="dim")
+    held = f"EVERY RULE WITH DATA HOLDS ({len(waiting)} WAITING FOR DATA)" if waiting else "ALL RULES HOLD"
+    return Text(f"STATUS: ✅ {held} — CONTINUING {phase.upper()}", style="green")
 
 
 def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Panel:
@@ -226,7 +233,7 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
     request rate so far."""
     frame = _Frame(plan, progress)
     wide = width >= _WIDE
-    rules, firing, breached = _rules(frame, wide)
+    rules, firing, breached, waiting = _rules(frame, wide)
     rps = frame.reading("request_rate")
     if rps == rps:
         peak[0] = max(peak[0], rps) if peak[0] == peak[0] else rps
@@ -258,7 +265,7 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
               for e in progress.history if isinstance(e, (AlertFired, Decision))][-4:]
     body += [Text("\n".join(recent) or "no alerts or decisions yet", style="dim"), Text(""),
              Text(f"ELAPSED {clock(progress.time)}   REMAINING {clock(progress.horizon - progress.time)}"),
-             _status(frame, firing, breached)]
+             _status(frame, firing, breached, waiting)]
     return Panel(Group(*body), title=Text(f"REAL-TIME MONITORING — {plan.name}"), border_style="cyan")
 
 
