@@ -321,11 +321,14 @@ def _criteria(run: Run, row: _Row) -> list[tuple[float, str, Optional[float], Cr
 
 
 def _limits(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray]) -> None:
-    """Y limits spanning the row's thresholds, criteria and drawn values (never the baseline's excursions)."""
+    """Y limits spanning the row's thresholds, criteria and drawn values (the baseline's excursions only when the
+    canary has no value to draw: a panel sized by a target alone hid the baseline)."""
     shown = [np.array([rule.threshold for rule in row.rules.values()])]
     shown += [np.array([c.threshold, np.nan if v is None else v]) for _, _, v, c, _ in _criteria(run, row)]
-    shown += [values[m] for m in row.lines]
-    every = np.concatenate(shown) * row.scale
+    drawn = [values[m] for m in row.lines]
+    if not any(np.isfinite(v).any() for v in drawn):   # the canary shows nothing: the baseline is what is drawn
+        drawn += [values[b] for m in row.lines if (b := m.model_copy(update={"arm": "baseline"})) in values]
+    every = np.concatenate(shown + drawn) * row.scale
     every = every[np.isfinite(every)]
     if not len(every):
         return
