@@ -315,3 +315,27 @@ def test_a_metric_template_in_another_namespace_is_not_used(tmp_path, capsys):
         in err
     gate = gate_of(load_gated_plan(tmp_path / "plan.yaml"))
     assert isinstance(gate, FlaggerGate) and not gate.templates
+
+
+def test_a_mirroring_canary_is_told_its_mirror_tick_is_not_simulated():
+    from rampsim.gates.flagger_import import import_flagger_manifests
+    from rampsim.gates.manifests import parse_manifests
+
+    text = textwrap.dedent("""
+        apiVersion: flagger.app/v1beta1
+        kind: Canary
+        metadata: {name: podinfo, namespace: test}
+        spec:
+          targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+          analysis:
+            interval: 1m
+            threshold: 5
+            maxWeight: 50
+            stepWeight: 10
+            mirror: true
+            mirrorWeight: 100
+            metrics:
+            - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
+        """)
+    notes = import_flagger_manifests(parse_manifests(text, "canary.yaml"), mesh="istio").notes
+    assert any("canary.yaml:12: spec.analysis.mirror: traffic mirroring is not simulated" in n for n in notes), notes

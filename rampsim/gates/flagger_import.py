@@ -242,6 +242,10 @@ def _check(gate: FlaggerGate, manifest: Manifest, refused: list[str], strict: bo
     notes: list[str] = []
     refusals: list[str] = []
     key = "canaryAnalysis" if gate.legacy_analysis_field else "analysis"
+    if gate.analysis.mirror:
+        notes.append(manifest.problem(("spec", key, "mirror"), "traffic mirroring is not simulated: Flagger first "
+                                      "mirrors the canary's share for a checked tick before users reach it, so its "
+                                      "schedule runs a tick later than the simulated phases"))
     observer = observer_for(gate.mesh, gate.provider)
     for index, (name, metric) in enumerate(gate.analysis.metrics.items()):
         path = ("spec", key, "metrics", index)
