@@ -233,36 +233,27 @@ def test_varied_threshold_reaches_the_measured_condition():
     assert run_metrics(gate, _analysis())[0].success == "result[0] >= 0.99"
 
 
-TEMPLATE_FOR_LIMITS = """
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata: {name: success-rate}
-spec:
-  metrics:
-  - name: success-rate
-    interval: 1m
-    failureLimit: LIMIT
-    successCondition: result[0] >= 0.95
-    provider:
-      prometheus: {query: 'sum(rate(http_requests_total{code!~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'}
-"""
-
-
 @pytest.mark.parametrize("limit, message", [("true", "expected a whole number or a string, got True"),
                                             ("99999999999999999999999", "beyond a 32-bit whole number")])
 def test_a_limit_kubernetes_would_refuse_is_refused_naming_its_line(tmp_path, capsys, limit, message):
     """A review found `failureLimit: true` read as 1 and a 23-digit count accepted: the API server refuses both."""
+    from tests.test_gates_simulated import SUCCESS_RATE
+
     path = tmp_path / "t.yaml"
-    path.write_text(TEMPLATE_FOR_LIMITS.replace("LIMIT", limit))
+    text = SUCCESS_RATE.replace("failureLimit: 1", f"failureLimit: {limit}")
+    path.write_text(text)
+    line = text.splitlines().index(f"    failureLimit: {limit}") + 1
     assert main(["import", "argo", str(path), "-o", str(tmp_path / "plan.yaml")]) == 3
     err = capsys.readouterr().err
-    assert f"{path}:9:" in err and "failureLimit" in err and message in err, err
+    assert f"{path}:{line}:" in err and "failureLimit" in err and message in err, err
 
 
 def test_a_step_analysis_may_keep_its_measurements_or_label_its_runs(tmp_path):
     """A review found `measurementRetention` refused on a step analysis (a field that decides nothing)."""
+    from tests.test_gates_simulated import SUCCESS_RATE
+
     template, rollout = tmp_path / "t.yaml", tmp_path / "r.yaml"
-    template.write_text(TEMPLATE_FOR_LIMITS.replace("LIMIT", "1"))
+    template.write_text(SUCCESS_RATE)
     rollout.write_text(textwrap.dedent("""
         apiVersion: argoproj.io/v1alpha1
         kind: Rollout
@@ -284,22 +275,11 @@ def test_a_step_analysis_may_keep_its_measurements_or_label_its_runs(tmp_path):
 def test_a_metric_template_in_another_namespace_is_not_used(tmp_path, capsys):
     """Flagger looks a MetricTemplate up in the reference's namespace only; a review found a same-named template from
     another namespace silently used (lint clean, rehearsal promoting where Flagger fails every check)."""
+    from tests.test_gates_lint import canary as canary_with
+
     canary, template = tmp_path / "canary.yaml", tmp_path / "metrics.yaml"
-    canary.write_text(textwrap.dedent("""
-        apiVersion: flagger.app/v1beta1
-        kind: Canary
-        metadata: {name: podinfo, namespace: test}
-        spec:
-          targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-          analysis:
-            interval: 1m
-            threshold: 5
-            maxWeight: 50
-            stepWeight: 10
-            metrics:
-            - {name: error-rate, templateRef: {name: error-rate, namespace: istio-system}, thresholdRange: {max: 1},
-               interval: 1m}
-        """))
+    canary.write_text(canary_with("{name: error-rate, templateRef: {name: error-rate, namespace: istio-system}, "
+                                  "thresholdRange: {max: 1}, interval: 1m}"))
     template.write_text(textwrap.dedent("""
         apiVersion: flagger.app/v1beta1
         kind: MetricTemplate
@@ -320,22 +300,9 @@ def test_a_metric_template_in_another_namespace_is_not_used(tmp_path, capsys):
 def test_a_mirroring_canary_is_told_its_mirror_tick_is_not_simulated():
     from rampsim.gates.flagger_import import import_flagger_manifests
     from rampsim.gates.manifests import parse_manifests
+    from tests.test_gates_lint import canary
 
-    text = textwrap.dedent("""
-        apiVersion: flagger.app/v1beta1
-        kind: Canary
-        metadata: {name: podinfo, namespace: test}
-        spec:
-          targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-          analysis:
-            interval: 1m
-            threshold: 5
-            maxWeight: 50
-            stepWeight: 10
-            mirror: true
-            mirrorWeight: 100
-            metrics:
-            - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
-        """)
+    text = canary("{name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}").replace(
+        "    threshold: 5\n", "    threshold: 5\n    mirror: true\n    mirrorWeight: 100\n")
     notes = import_flagger_manifests(parse_manifests(text, "canary.yaml"), mesh="istio").notes
-    assert any("canary.yaml:12: spec.analysis.mirror: traffic mirroring is not simulated" in n for n in notes), notes
+    assert any("spec.analysis.mirror: traffic mirroring is not simulated" in n for n in notes), notes
