@@ -368,7 +368,7 @@ def test_the_zoom_says_it_starts_at_the_first_alert_when_the_fault_came_after_th
     run = simulate(reference_plan, [parse_fault("error-rate:canary:+1.5%@8m30s")], seed=0)
     assert first_terminal_decision(run.events).time == 480.0
     (zoom,) = [ax for ax in timeline_chart(run).axes if ax.get_title().startswith("zoom")]
-    assert zoom.get_title().endswith("from the first alert to the decision"), zoom.get_title()
+    assert zoom.get_title().endswith("from the first alert breach to the decision"), zoom.get_title()
 
 
 def test_every_latency_quantile_a_criterion_reads_is_drawn_and_a_failed_checkpoint_names_its_criteria(tmp_path):

@@ -233,7 +233,7 @@ def timeline_chart(run: Run) -> Figure:
         zoomed = panels[1]
         _clock(zoomed[0], *zoom, ticks=4)
         zoomed[0].set_title(f"zoom {_hhmm(zoom[0], 60)}–{_hhmm(zoom[1], 60)}: from the "
-                            f"{'fault' if _faults(run, _zoom_end(run)) else 'first alert'} to the decision",
+                            f"{'fault' if _faults(run, _zoom_end(run)) else 'first alert breach'} to the decision",
                             fontsize=10)
         for ax in zoomed:
             ax.tick_params(labelleft=False)

@@ -202,13 +202,14 @@ def _gates_table(summary: pd.DataFrame, parameters: Sequence[str], environment: 
     for _, row in summary.iterrows():
         harm = "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}"
         rows.append(("best" if row["cost_optimal"] else "", [
-            ("★ " if row["cost_optimal"] else "") + gate_label(row, parameters),
+            (("★ " if row["cost_optimal"] else "") + str(int(row["gate"])), "num"),
+            gate_label(row, parameters),
             (_interval(row, "false_rollback", Kind.RATIO), "num"),
             (_interval(row, "missed_incident", Kind.RATIO), "num"),
             *[(_interval(row, "environment_stop", Kind.RATIO), "num")] * environment,
             (_interval(row, "detect_median", Kind.DURATION), "num"), (harm, "num"), (f"{row['cost']:.3f}", "num"),
             "yes" if row["pareto"] else ""]))
-    return _table(["gate", "false rollback [95% CI]", "missed incident [95% CI]",
+    return _table(["#", "gate", "false rollback [95% CI]", "missed incident [95% CI]",
                    *["environment stops [95% CI]"] * environment, "detect median [95% CI]",
                    "harm / incident", "cost / run", "Pareto"], rows)
 
@@ -299,6 +300,8 @@ def _history_png(report: CheckReport) -> bytes:
                                for end in ("estimate", "low", "high"))
         known = np.concatenate([a[np.isfinite(a)] for a in (estimate, low, high)] + [[bound.limit * scale, 0.0]])
         bottom, top = known.min(), known.max() * 1.15 or 1.0
+        if unit == "%":
+            top = min(top, 100.0)   # a rate tops out at 100%
         x = np.arange(1, len(looks) + 1)
         axes.vlines(x, np.where(np.isfinite(low), low, bottom), np.where(np.isfinite(high), high, top),
                     color="tab:blue")

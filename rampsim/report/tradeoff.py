@@ -107,11 +107,11 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
 
 
 def _pad(ax: Axes) -> None:
-    """Leave a margin around the data for the numbers, and never show negative rates."""
+    """Leave a margin around the data for the numbers, and never show negative rates or rates far past 100%."""
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     dx, dy = max(x1 - x0, 1.0) * 0.08, max(y1 - y0, 1.0) * 0.08
-    ax.set_xlim(max(x0 - dx, -dx), x1 + dx)
-    ax.set_ylim(max(y0 - dy, -dy), y1 + dy)
+    ax.set_xlim(max(x0 - dx, -dx), min(x1 + dx, 100 + dx / 2))   # rates: room for the numbers, no 110% tick
+    ax.set_ylim(max(y0 - dy, -dy), min(y1 + dy, 100 + dy / 2))
 
 
 def _numbers(gates: list[int]) -> str:
