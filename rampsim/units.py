@@ -56,7 +56,7 @@ _PER_HOUR = {"h": Decimal(1), "hour": Decimal(1), "min": Decimal(60), "m": Decim
 _PER_MINUTE = {"min": Decimal(1), "m": Decimal(1), "h": Decimal(1) / 60, "hour": Decimal(1) / 60, "s": Decimal(60)}
 _PERCENT = Decimal(100)
 
-_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"
+_NUMBER = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"   # 0,075: no thousands
 _NUMBER_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
 _QUANTITY_RE = re.compile(rf"^\s*(\$)?\s*({_NUMBER})\s*([A-Za-z%]*)\s*(?:/\s*([A-Za-z]+))?\s*$")
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
@@ -103,7 +103,11 @@ def parse(value: object, kind: Kind) -> float:
     if isinstance(value, bool) or value is None:
         raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
     if isinstance(value, (int, float)):
-        return _bare_number(float(value), kind, repr(value))
+        try:
+            bare = float(value)
+        except OverflowError:   # an integer of hundreds of digits
+            raise UnitError(f"{str(value)[:20]}... is not a finite number (too large)") from None
+        return _bare_number(bare, kind, repr(value) if len(str(value)) < 40 else f"{str(value)[:20]}...")
     if not isinstance(value, str):
         raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
     text = value.strip()
@@ -175,7 +179,7 @@ def _duration(text: str) -> float:
     clock = _CLOCK_RE.match(text)
     if clock:
         hours, minutes, seconds = clock.groups()
-        return int(hours) * 3600.0 + int(minutes) * 60.0 + int(seconds or 0)
+        return _float(Decimal(int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)), repr(text))
     if _NUMBER_RE.match(text):
         raise UnitError(f"{text!r} has no unit: a duration needs one, like {_EXAMPLES[Kind.DURATION]}")
     if text.startswith("-") and _DURATION_RE.match(text[1:]):

@@ -60,3 +60,31 @@ def test_an_imported_gate_is_shown_by_explain_and_named_by_validate(capsys):
     out = capsys.readouterr().out
     assert "Imported Kayenta gate, judged as Kayenta judges it" in out
     assert '"allowedIncrease": 1.2' in out and '"pass": 95' in out
+
+
+def test_a_rate_per_second_is_a_query_prometheus_reads():
+    """A review found `... / 5m (in seconds)`, which no PromQL parser reads: the window's length is a number."""
+    from rampsim.engine.promql import promql
+    from rampsim.plan.schema import Measurement
+    from rampsim.promql.parse import parse
+
+    measure = Measurement(metric="request_rate", window="5m")
+    query = promql(measure, "5m")
+    assert query.endswith("/ 300") and parse(query) is not None
+    revenue = promql(Measurement(metric="revenue_rate", window="10m"), "10m")
+    assert revenue.endswith("/ 10") and parse(revenue) is not None
+
+
+def test_a_relative_segment_spread_may_exceed_100_percent():
+    """(max − min) / mean reaches the number of segments; a review found `> 150%` refused as out of range and
+    `<= 100%` as always holding."""
+    from rampsim.plan import plan_from_text
+    from tests.test_plan_errors import MINIMAL
+
+    text = MINIMAL.replace('      p99: {metric: p99, op: "<", threshold: 200ms, window: 15m}',
+                           '      spread: {metric: segment_spread, definition: relative, op: "<=", threshold: 100%, '
+                           'window: 15m}').replace(
+        "    metric: error_rate\n    op: \">\"\n    threshold: 1%",
+        "    metric: segment_spread\n    definition: relative\n    op: \">\"\n    threshold: 150%")
+    plan = plan_from_text(text, "plan.yaml")
+    assert plan.rules["error_rate"].threshold == 1.5

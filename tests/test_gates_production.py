@@ -224,7 +224,8 @@ def test_an_imported_gate_that_ends_without_a_decision_is_inconclusive_not_a_go(
     from rampsim.plan import with_overrides
 
     plan = with_overrides(plan_for("flagger", flagger_gate(CANARY.replace("threshold: 3", "threshold: 10000"))),
-                          {"phases": [{"name": "analysis", "weight": "10%", "duration": "5m"}], "final_gate.at": "5m"})
+                          {"phases": [{"name": "analysis", "weight": "10%", "duration": "5m"}], "final_gate.at": "5m",
+                           "slo.objectives.*.sustain": "0s"})
     run = gate_run_for(plan, FileSource([]), START)
     assert isinstance(run, ImportedGateRun)
     list(run.run_until(START + plan.duration + 60))

@@ -183,6 +183,7 @@ def blip_plan():
     """Two minutes of the validation plan: frequent blips, no spurious check failures, errors and latency varied."""
     return with_overrides(validation(), {
         "phases.0.duration": "2m", "final_gate.at": "2m", "rules.*.sustain": "1m",
+        "slo.objectives.error_rate.sustain": "0s", "slo.objectives.error_rate.window": "1m",
         "traffic.service.health_check_failure": 0,
         "traffic.variability": {"health_checks": {"per_day": 3000, "duration": "10s"},
                                 "errors": {"sd": 0.5, "jitter": 0.2}, "latency": {"sd": 0.3},

@@ -214,6 +214,18 @@ def scrape_interval_for(phases: list[dict[str, Any]]) -> tuple[int, list[dict[st
     return total or 1, whole, rounded
 
 
+def _default_slo(ramp: float, interval: int) -> dict[str, Any]:
+    """:data:`DEFAULT_SLO`, its window and sustain shortened (to at most half the ramp each, on the scrape grid)
+    when the ramp is too short for them: an objective no ramp can breach would call every incident healthy."""
+    window, sustain = 300.0, 120.0
+    if window + sustain <= ramp:
+        return DEFAULT_SLO
+    window = max(interval, math.floor(ramp / 2 / interval) * interval)
+    sustain = max(0.0, min(sustain, math.floor((ramp - window) / interval) * interval))
+    return {"objectives": {name: {**objective, "window": _duration(window), "sustain": _duration(sustain)}
+                           for name, objective in DEFAULT_SLO["objectives"].items()}}
+
+
 def _defaulted_plan(name: str, description: str, interval: int, phases: list[dict[str, Any]], kind: str,
                     section: Any) -> dict[str, Any]:
     """A plan (plain data) of ``phases`` judged by the gate ``section``, with rampsim's DEFAULTED SLO and traffic."""
@@ -224,7 +236,7 @@ def _defaulted_plan(name: str, description: str, interval: int, phases: list[dic
         "phases": [{"name": p["name"], "weight": _percent(p["weight"]), "duration": _duration(p["duration"])}
                    for p in phases],
         "final_gate": {"at": _duration(sum(p["duration"] for p in phases))},
-        "slo": DEFAULT_SLO,
+        "slo": _default_slo(sum(p["duration"] for p in phases), interval),
         "traffic": DEFAULT_TRAFFIC,
         kind: section,
     }

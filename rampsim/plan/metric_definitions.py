@@ -38,7 +38,7 @@ from rampsim.plan.functions import (
     NAN, chi2_p_value, histogram_quantile, histogram_quantile_scalar, ratio, ratio_scalar, slope_per_hour, windows,
 )
 from rampsim.telemetry import COUNTER_FAMILIES, Layout
-from rampsim.units import Kind, UnitError, format_value, parse
+from rampsim.units import Kind, UnitError, format_value, parse, parse_duration
 
 if TYPE_CHECKING:
     from rampsim.plan.schema import Measurement
@@ -265,7 +265,12 @@ class MetricDefinition:
         elif getattr(m, parameter) is None and self.parameters[parameter] is not None:
             raise ValueError(self.parameters[parameter])
 
-    def read_threshold(self, value: Any, trend: bool, how: Optional[str] = None) -> float:
+    def bounds_for(self, definition: Optional[str]) -> tuple[float, float]:
+        """The values the metric takes under ``definition`` (a measure's ``definition`` parameter)."""
+        return self.bounds
+
+    def read_threshold(self, value: Any, trend: bool, how: Optional[str] = None,
+                       definition: Optional[str] = None) -> float:
         """A threshold as written in a plan, in base units: in the metric's unit (a plain ratio for a trend) and
         within its bounds (a trend's threshold, a ratio of two values, has none). A comparison's (``how``, one of
         :data:`CONTRASTS`) is in its contrast's unit: a difference lies within the width of the bounds, a ratio
@@ -275,7 +280,7 @@ class MetricDefinition:
             threshold = parse(value, Kind.NUMBER if trend else kind)
         except UnitError as exc:
             raise ValueError(str(exc)) from None
-        low, high = self.bounds
+        low, high = self.bounds_for(definition)
         if how == "difference" and not -(high - low) <= threshold <= high - low:
             raise ValueError(f"{value!r} is out of range: a difference of two {self.name} values lies between "
                              f"{format_value(low - high, self.unit)} and {format_value(high - low, self.unit)}")
@@ -283,12 +288,12 @@ class MetricDefinition:
             raise ValueError(f"{value!r} is out of range: a {how} of two {self.name} values is not below "
                              f"{'0' if how == 'ratio' else '-100%'}")
         if how is None and not (trend and self.trend_allowed) and not low <= threshold <= high:
-            raise ValueError(self.out_of_range(value))
+            raise ValueError(self.out_of_range(value, definition))
         return threshold
 
-    def out_of_range(self, value: Any) -> str:
-        """The message for a threshold ``value`` outside :attr:`bounds`."""
-        low, high = self.bounds
+    def out_of_range(self, value: Any, definition: Optional[str] = None) -> str:
+        """The message for a threshold ``value`` outside the metric's bounds."""
+        low, high = self.bounds_for(definition)
         if (low, high) == (0.0, math.inf):
             return f"{value!r} is out of range: must not be negative"
         return (f"{value!r} is out of range for {self.name}: expected between {format_value(low, self.unit)} and "
@@ -491,6 +496,10 @@ class SegmentSpread(MetricDefinition):
         if parameter == "definition" and m.segment is not None:
             raise ValueError("segment_spread compares all segments; drop 'segment'")
 
+    def bounds_for(self, definition: Optional[str]) -> tuple[float, float]:
+        """A relative spread, (max − min) / mean, reaches the number of segments (one segment has every error)."""
+        return (0.0, math.inf) if definition == "relative" else self.bounds
+
     def label(self, m: "Measurement") -> str:
         return f"segment spread ({m.definition})"
 
@@ -667,7 +676,13 @@ class CounterRate(MetricDefinition):
         return lambda inc, seconds: ratio_scalar(inc[column], seconds / per)
 
     def promql(self, m: "Measurement", q: QueryParts) -> str:
-        return f"{q.increase(self.family)} / {q.window} (in {self.in_words})"
+        """The increase over the window divided by the window's length in the unit's time (a number: PromQL has no
+        duration arithmetic)."""
+        try:
+            length = parse_duration(q.window) / self.seconds_per_unit
+        except UnitError:   # a window PromQL writes otherwise: said in words
+            return f"{q.increase(self.family)} / {q.window} (in {self.in_words})"
+        return f"{q.increase(self.family)} / {length:g}"
 
 
 @register
@@ -697,7 +712,7 @@ class RevenueDelta(MetricDefinition):
     bounds = (-1.0, math.inf)
     trend_allowed = False
 
-    def out_of_range(self, value: Any) -> str:
+    def out_of_range(self, value: Any, definition: Optional[str] = None) -> str:
         return f"{value!r} is out of range: revenue cannot fall by more than 100%"
 
     def comparison_refusal(self, m: "Measurement") -> Optional[str]:

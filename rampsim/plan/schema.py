@@ -92,6 +92,8 @@ class Window(BaseModel):
     @classmethod
     def _seconds(cls, value: Any) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):  # the field's name is its unit
+            if isinstance(value, int) and abs(value) > 10 ** 300:   # math.isfinite would overflow
+                raise ValueError("not a finite number (too large)")
             if math.isfinite(value) and value < 0:
                 raise ValueError(f"must be zero or positive, got {value!r}")
             value = f"{value!r}s" if math.isfinite(value) else value
@@ -437,7 +439,8 @@ class Measure(Measurement):
         if info.data.get("contrast") == "relative" and _bare_number_at_least_one(value):
             raise ValueError(f"a relative change is written as a percentage, e.g. '+10%' (10% more than the "
                              f"baseline); the bare number {value!r} would read as {value!r} times 100%")
-        return definition_of(metric).read_threshold(value, bool(info.data.get("trend")), info.data.get("contrast"))
+        return definition_of(metric).read_threshold(value, bool(info.data.get("trend")), info.data.get("contrast"),
+                                                    info.data.get("definition"))
 
     @model_validator(mode="after")
     def _not_off(self) -> "Measure":
@@ -464,7 +467,7 @@ class Measure(Measurement):
         ``bounds`` (by default its definition's)."""
         if self.test is not None:
             return 0.0, 1.0
-        low, high = bounds or definition_of(self.metric).bounds
+        low, high = bounds or definition_of(self.metric).bounds_for(self.definition)
         if self.contrast == "difference":
             return low - high, high - low
         if self.contrast == "ratio" or (self.trend and self.contrast is None):
@@ -549,6 +552,13 @@ class Checkpoint(_Model):
     def _never_advance_blind(cls, value: str) -> str:
         if value == "advance":
             raise ValueError("on_inconclusive cannot be 'advance': missing data never leads to advance")
+        return value
+
+    @field_validator("on_fail")
+    @classmethod
+    def _never_advance_failed(cls, value: str) -> str:
+        if value == "advance":
+            raise ValueError("on_fail cannot be 'advance': a failed criterion never leads to advance")
         return value
 
 
@@ -732,6 +742,14 @@ class Plan(_Model):
         if self.n_scrapes > MAX_SCRAPES:
             raise LocatedError("telemetry.scrape_interval", f"{self.n_scrapes:,} scrapes in "
                                f"the ramp; at most {MAX_SCRAPES:,} are supported: lengthen the scrape interval")
+        weights = [phase.weight for phase in self.phases]
+        if self.actions.rollback > min(weights) + 1e-12:
+            raise LocatedError("actions.rollback", f"a rollback to {format_value(self.actions.rollback, Kind.RATIO)} "
+                               f"would raise the canary's share above the phase at {format_value(min(weights), Kind.RATIO)}"
+                               ": a rollback moves the canary down to at most the smallest phase weight")
+        if self.actions.advance < max(weights) - 1e-12:
+            raise LocatedError("actions.advance", f"an advance to {format_value(self.actions.advance, Kind.RATIO)} would "
+                               f"lower the canary's share below the phase at {format_value(max(weights), Kind.RATIO)}")
         arms, segments = self.telemetry.arms, self.telemetry.segments
         if self.final_gate.at > end + 1e-9:
             raise LocatedError("final_gate.at", f"final_gate.at ({format_value(self.final_gate.at, Kind.DURATION)}) is after the "
@@ -785,6 +803,15 @@ class Plan(_Model):
         """Refuse windows that can never be judged: a rule that cannot fire before the ramp ends,
         a checkpoint criterion whose window (and the one before it, for a trend) starts before the ramp."""
         end = self.duration
+        gate = self.final_gate   # a final gate whose every outcome is terminal ends the ramp at its time
+        decided_by = gate.at if "continue" not in (gate.on_pass, gate.on_fail, gate.on_inconclusive) else end
+        for name, objective in self.slo.objectives.items():
+            span = (objective.window.seconds if objective.window.kind is WindowKind.ROLLING else 0.0) + objective.sustain
+            if span > end + 1e-9:
+                raise LocatedError(f"slo.objectives.{name}.sustain" if objective.sustain else
+                                   f"slo.objectives.{name}.window",
+                                   f"window and sustain ({format_value(span, Kind.DURATION)}) are longer than the ramp "
+                                   f"({format_value(end, Kind.DURATION)}): no ramp could ever breach this objective")
         for where, measure in self.measures():
             if measure.batch is not None:
                 checkpoint_at = self.final_gate.at if where.startswith("final_gate.") else \
@@ -794,15 +821,20 @@ class Plan(_Model):
                                        f"than the {'ramp' if where.startswith('rules.') else 'time to the checkpoint'} "
                                        f"({format_value(checkpoint_at, Kind.DURATION)}): no batch would end in time, "
                                        f"and the test would never reject")
-            if measure.window.kind is not WindowKind.ROLLING:
-                continue
-            window = measure.window.seconds
+            rolling = measure.window.kind is WindowKind.ROLLING
+            window = measure.window.seconds if rolling else 0.0
             sustain = getattr(measure, "sustain", 0.0)
-            if where.startswith("rules.") and window + sustain > end + 1e-9:
-                raise LocatedError(f"{where}.window", f"window {format_value(window, Kind.DURATION)}"
-                                   + (f" plus sustain {format_value(sustain, Kind.DURATION)}" if sustain else "")
-                                   + f" is longer than the ramp ({format_value(end, Kind.DURATION)}): "
-                                     f"it could never fire")
+            needed = window * (2 if measure.trend else 1) + sustain
+            if where.startswith("rules.") and needed > decided_by + 1e-9:
+                parts = ([f"window {format_value(window, Kind.DURATION)}" + (" (twice, for a trend)" if measure.trend
+                                                                             else "")] if rolling else [])
+                parts += [f"sustain {format_value(sustain, Kind.DURATION)}"] if sustain else []
+                ramp = (f"the ramp ({format_value(end, Kind.DURATION)})" if decided_by >= end - 1e-9 else
+                        f"the ramp up to its final gate ({format_value(decided_by, Kind.DURATION)})")
+                raise LocatedError(f"{where}.{'window' if rolling else 'sustain'}",
+                                   f"{' plus '.join(parts)} is longer than {ramp}: it could never fire")
+            if not rolling:
+                continue
             checkpoint = self.final_gate if where.startswith("final_gate.") else \
                 self.checkpoints[where.split(".")[1]] if where.startswith("checkpoints.") else None
             needed = window * (2 if measure.trend else 1)
