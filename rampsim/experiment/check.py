@@ -6,7 +6,8 @@ is within the bound), **exceeded** (the whole interval is beyond it) or
 **undecided**. The check stops as soon as a bound is exceeded or all are met, else
 at ``max_replicates``. Looking after every batch would inflate the error rate, so
 each look uses a Bonferroni share of it: with ``K`` possible looks, intervals at
-``1 - (1 - confidence) / K``; the overall verdict then holds at ``confidence``.
+``1 - (1 - confidence) / K`` (exact, Clopper-Pearson, for the rates: Wilson's are too narrow
+at such levels with few events); the overall verdict then holds at ``confidence``.
 
 The rates are those of :meth:`~rampsim.experiment.results.SweepResult.summary`: stops of
 environment incidents (a breach the release did not cause, reported on its own under
@@ -93,7 +94,7 @@ def _rate_verdict(name: str, successes: int, trials: int, limit: float, level: f
         return BoundVerdict(name, limit, math.nan, 0.0, 1.0, 0, UNDECIDED)
     from scipy import stats   # on first use: importing scipy.stats takes a second
 
-    interval = stats.binomtest(successes, trials).proportion_ci(level, method="wilson")
+    interval = stats.binomtest(successes, trials).proportion_ci(level, method="exact")
     return _verdict(name, limit, successes / trials, interval.low, interval.high, trials)
 
 
