@@ -785,10 +785,12 @@ class Plan(_Model):
                                           f"intervals ({format_value(interval, Kind.DURATION)}): a decision can only "
                                           f"be taken at a scrape")
         self._windows_fit()
-        for name, rule in self.rules.items():
-            if rule.sustain and not _on_grid(rule.sustain, interval):
-                acts = math.ceil(rule.sustain / interval - 1e-9) * interval
-                raise LocatedError(f"rules.{name}.sustain", f"sustain {format_value(rule.sustain, Kind.DURATION)} is not a "
+        sustained = [(f"rules.{name}", rule.sustain) for name, rule in self.rules.items()]
+        sustained += [(f"slo.objectives.{name}", o.sustain) for name, o in self.slo.objectives.items()]
+        for where, sustain in sustained:
+            if sustain and not _on_grid(sustain, interval):
+                acts = math.ceil(sustain / interval - 1e-9) * interval
+                raise LocatedError(f"{where}.sustain", f"sustain {format_value(sustain, Kind.DURATION)} is not a "
                                    f"whole number of scrape intervals ({format_value(interval, Kind.DURATION)}): a breach "
                                    f"is judged at scrapes, so it would act as {format_value(acts, Kind.DURATION)}")
         for where, measure in self.measures():

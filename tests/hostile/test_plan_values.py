@@ -30,6 +30,8 @@ CASES = [
      r"window 40m \(twice, for a trend\) is longer than the ramp"),
     ("an SLO objective no ramp can breach", "window: 5m, sustain: 5m}", "window: 5m, sustain: 2h}", "errors:",
      "slo.objectives.errors.sustain", r"no ramp could ever breach this objective"),
+    ("an SLO sustain between scrapes", "window: 5m, sustain: 5m}", "window: 5m, sustain: 7s}", "errors:",
+     "slo.objectives.errors.sustain", r"sustain 7s is not a whole number of scrape intervals"),
     ("a decimal comma", "    threshold: 1%\n", "    threshold: 0,075%\n", "0,075", "rules.error_rate.threshold",
      r"cannot read '0,075%'"),
     ("a threshold of 400 digits", "    threshold: 1%\n", f"    threshold: {'9' * 400}\n", "threshold: 999",
