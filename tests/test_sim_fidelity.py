@@ -22,7 +22,8 @@ Z = 4.0
 
 @lru_cache(maxsize=None)
 def runs():
-    plan = with_overrides(validation(), {"phases.0.duration": "8m", "final_gate.at": "8m"})
+    plan = with_overrides(validation(), {"phases.0.duration": "8m", "final_gate.at": "8m",
+                                         "slo.objectives.error_rate.sustain": "2m"})
     return simulate(plan, seed=21, fidelity="fluid"), simulate(plan, seed=22, fidelity="request")
 
 
@@ -116,6 +117,7 @@ def varied_runs(which: str):
     """Open loop (a gate's rollback would split the weights): request and fluid with the same seed, and a
     fluid run with another seed (the control)."""
     plan = with_overrides(validation(), {"phases.0.duration": "8m", "final_gate.at": "8m",
+                                         "slo.objectives.error_rate.sustain": "2m",
                                          "traffic.variability": VARIED[which]})
     scenario = Scenario.build(plan)
     run = lambda seed, fidelity: simulate(plan, seed=seed, fidelity=fidelity, engine_factory=None,  # noqa: E731
