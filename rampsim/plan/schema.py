@@ -547,18 +547,12 @@ class Checkpoint(_Model):
     on_inconclusive: ActionName = "continue"
     manual: list[str] = Field(default_factory=list)
 
-    @field_validator("on_inconclusive")
+    @field_validator("on_inconclusive", "on_fail")
     @classmethod
-    def _never_advance_blind(cls, value: str) -> str:
+    def _never_advance_unproven(cls, value: str, info: ValidationInfo) -> str:
         if value == "advance":
-            raise ValueError("on_inconclusive cannot be 'advance': missing data never leads to advance")
-        return value
-
-    @field_validator("on_fail")
-    @classmethod
-    def _never_advance_failed(cls, value: str) -> str:
-        if value == "advance":
-            raise ValueError("on_fail cannot be 'advance': a failed criterion never leads to advance")
+            why = "missing data" if info.field_name == "on_inconclusive" else "a failed criterion"
+            raise ValueError(f"{info.field_name} cannot be 'advance': {why} never leads to advance")
         return value
 
 
