@@ -88,7 +88,11 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
     plot.set_ylabel("missed-incident rate: incidents advanced (%)")
     plot.set_title(title or "Gate trade-off", loc="left")
     plot.grid(True, alpha=0.3)
-    _pad(plot)
+    if len(unplotted) == len(summary):   # nothing to draw (a mix without incidents): the rates' whole range
+        plot.set_xlim(-5, 105)
+        plot.set_ylim(-5, 105)
+    else:
+        _pad(plot)
     plot.legend(fontsize=LABEL_SIZE, loc="best", framealpha=0.9)
     numbers = []
     for key, tied in table.groupby(["false_rollback_rate", "missed_incident_rate"], sort=False, dropna=False):
