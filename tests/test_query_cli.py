@@ -126,6 +126,13 @@ def test_a_healthy_start_has_no_error_series(capsys):
     (["x", "--prometheus", "ftp://prometheus:9090"], 2, "must start with http:// or https://"),
     (["x", "--prometheus", "http://127.0.0.1:1", "--promql", "2"], 2, "add --local"),
     (["rampsim_requests_total * on() rampsim_requests_total", "--replay", "{om}"], 2, "many-to-many"),
+    (["x", "--prometheus", "http://127.0.0.1:1", "--lookback-delta", "1m"], 2, "--lookback-delta: the server"),
+    (["x", "--plan", str(VALIDATION), "--time", "1e16"], 2, "--time: '1e16' after the ramp's start is past 9999"),
+    (["rate(x[100000000y])", "--replay", "{om}"], 2, "duration out of range"),
+    (["x offset -300000000y", "--replay", "{om}"], 2, "duration out of range"),
+    (["rate(x[300y])", "--replay", "{om}"], 2, "duration out of range (at most about 292 years"),
+    (["(" * 1000 + "1" + ")" * 1000, "--replay", "{om}"], 2, "nested more than 200 levels"),
+    (["+".join(["x"] * 2000), "--replay", "{om}"], 2, "nested more than 200 levels"),
 ])
 def test_bad_input_is_refused_with_a_located_message(recording, tmp_path, capsys, args, code, message):
     directory, _ = recording
@@ -141,3 +148,48 @@ def test_bad_input_is_refused_with_a_located_message(recording, tmp_path, capsys
     assert result == code
     assert message in captured.err, captured.err
     assert not captured.out
+
+
+ONE_AND_MANY = """many_side{l="foo",job="t"} 0 100
+many_side{l="bar",job="t"} 1 100
+one_side{job="t"} 1 100
+g{i="0"} 0.1 100
+g{i="1"} -8 100
+g{i="2"} -Inf 100
+tiny 1e-7 100
+huge 1e22 100
+# EOF
+"""
+
+
+@pytest.fixture()
+def small(tmp_path):
+    path = tmp_path / "small.om"
+    path.write_text(ONE_AND_MANY)
+    return str(path)
+
+
+def test_vector_values_switch_to_exponent_form_as_prometheus_json_does(small, capsys):
+    """``jsonutil.MarshalFloat``: 'e' below 1e-6 and from 1e21 in magnitude; a scalar is always 'f'."""
+    assert query(capsys, "tiny", "--replay", small)[1]["result"][0]["value"][1] == "1e-07"
+    assert query(capsys, "--replay", small, "--", "-huge")[1]["result"][0]["value"][1] == "-1e+22"
+    assert query(capsys, "tiny * 10", "--replay", small)[1]["result"][0]["value"][1] == "0.000001"
+    assert query(capsys, "scalar(tiny)", "--replay", small)[1]["result"][1] == "0.0000001"
+
+
+def test_power_follows_go_math_pow_whatever_the_number_of_series(small, capsys):
+    """numpy's vectorised ``power`` read ``0.1 ^ 2`` as 0.01 and ``-Inf ^ 0.5`` as NaN beside other series."""
+    code, answer, _ = query(capsys, "g ^ 0.5", "--replay", small)
+    assert code == 0
+    values = {r["metric"]["i"]: r["value"][1] for r in answer["result"]}
+    assert values == {"0": "0.31622776601683794", "1": "NaN", "2": "+Inf"}
+    assert query(capsys, 'g{i="0"} ^ 2', "--replay", small)[1]["result"][0]["value"][1] == "0.010000000000000002"
+    assert query(capsys, "g ^ 2", "--replay", small)[1]["result"][0]["value"][1] == "0.010000000000000002"
+
+
+def test_many_to_many_names_the_group_and_the_two_series_as_prometheus_does(small, capsys):
+    code, _, err = query(capsys, "one_side + on(job) many_side", "--replay", small)
+    assert code == 2
+    assert ('found duplicate series for the match group {job="t"} on the right hand-side of the operation: '
+            '[{__name__="many_side", job="t", l="foo"}, {__name__="many_side", job="t", l="bar"}];'
+            'many-to-many matching not allowed: matching labels must be unique on one side') in err

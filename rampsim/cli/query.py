@@ -43,7 +43,7 @@ from rampsim.promql.errors import PromQLError
 from rampsim.promql.exposition import PROFILES, Deployment, Names, expose
 from rampsim.promql.parse import Aggregate, Binary, Call, Node, RangeSelector, Selector, Unary, parse
 from rampsim.promql.semantics import Semantics, as_semantics
-from rampsim.prod.instants import parse_instant
+from rampsim.prod.instants import LATEST, format_instant, parse_instant
 from rampsim.prod.naming import Naming, quote
 from rampsim.prod.replay import load_recording
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
@@ -94,8 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--promql", type=_semantics, metavar="2|3|VERSION",
                         help="the Prometheus semantics rampsim evaluates with: 2, 3 or a version like 2.42.0 "
                              "(default 3; with --prometheus --local, the server's version)")
-    parser.add_argument("--lookback-delta", type=arguments.duration(86_400.0), default=DEFAULT_LOOKBACK,
-                        metavar="DURATION", help="how far an instant selector looks back (default 5m, as Prometheus)")
+    parser.add_argument("--lookback-delta", type=arguments.duration(86_400.0), default=None,
+                        metavar="DURATION", help="how far an instant selector looks back (default 5m, as Prometheus; "
+                                                 "with --prometheus, --local only)")
     parser.add_argument("--local", action="store_true",
                         help="with --prometheus: evaluate with rampsim over the raw samples the server holds")
     simulated = parser.add_argument_group("simulated runs (--plan)")
@@ -117,6 +118,7 @@ def run_query(args: argparse.Namespace) -> int:
     if problem:
         print(f"rampsim query: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    lookback = DEFAULT_LOOKBACK if args.lookback_delta is None else args.lookback_delta
     if args.prometheus:
         source = PrometheusSource(args.prometheus, Layout(), Naming(), RetryPolicy(timeout=args.timeout,
                                                                                    attempts=args.attempts),
@@ -128,7 +130,7 @@ def run_query(args: argparse.Namespace) -> int:
             _print(data)
             return 0
         semantics = args.promql or as_semantics(source.version())
-        store = _store_from_server(source, args.expr, at, args.lookback_delta)
+        store = _store_from_server(source, args.expr, at, lookback)
         _warn(source.warnings)
     elif args.replay:
         parse(args.expr)   # a query rampsim cannot evaluate is refused before the recording is read
@@ -137,13 +139,16 @@ def run_query(args: argparse.Namespace) -> int:
         semantics = args.promql or as_semantics(3)
     else:
         parse(args.expr)
+        since = _since_start(args.time) if args.time else None
+        if since is not None and (parse_instant(args.start) if args.start else 0.0) + since > LATEST:
+            raise UsageError(f"--time: {args.time!r} after the ramp's start is past {format_instant(LATEST)}")
         simulated = _simulated(args)
         if isinstance(simulated, int):
             return simulated
         store, start, end = simulated
-        at = start + (_since_start(args.time) if args.time else end)
+        at = start + (end if since is None else since)
         semantics = args.promql or as_semantics(3)
-    result = evaluate(args.expr, store, at, semantics=semantics, lookback=args.lookback_delta)
+    result = evaluate(args.expr, store, at, semantics=semantics, lookback=lookback)
     _print(result.to_api_json())
     return 0
 
@@ -163,6 +168,9 @@ def _misplaced(args: argparse.Namespace) -> str:
     if args.prometheus and args.promql and not args.local:
         return ("--promql: the server evaluates a forwarded query with its own semantics; add --local to evaluate "
                 "it with rampsim's")
+    if args.prometheus and args.lookback_delta is not None and not args.local:
+        return ("--lookback-delta: the server evaluates a forwarded query with its own lookback (its "
+                "--query.lookback-delta); add --local to evaluate it with rampsim's")
     return ""
 
 

@@ -17,6 +17,7 @@ computed once (:func:`prepare_vector_vector`).
 from __future__ import annotations
 
 import math
+import json
 import operator
 from typing import Any, Callable, Optional
 
@@ -30,23 +31,58 @@ from rampsim.promql.values import NAME, Labels, Scalar, Vector, drop_name
 __all__ = ["apply_binary", "FAST_OPS", "scalar_scalar_one", "vector_scalar_one", "prepare_vector_vector",
            "vector_vector_one", "set_operation_one", "VVPrep"]
 
+def _go_pow_one(x: float, y: float) -> float:
+    """Go's ``math.Pow(x, y)``: its special cases, else C's correctly rounded ``pow`` (Go's own agrees to the
+    last digit for whole exponents, where numpy's vectorised ``power`` does not: ``0.1 ^ 2``)."""
+    if y == 0 or x == 1:
+        return 1.0
+    if math.isnan(x) or math.isnan(y):
+        return math.nan
+    odd = math.isfinite(y) and y % 2 == 1
+    if x == 0:
+        if y < 0:
+            return math.copysign(math.inf, x) if odd else math.inf
+        return x if odd else 0.0
+    try:
+        return math.pow(x, y)
+    except ValueError:          # a finite negative base with a non-whole exponent
+        return math.nan
+    except OverflowError:
+        return -math.inf if x < 0 and odd else math.inf
+
+
+_go_pow_ufunc = np.frompyfunc(_go_pow_one, 2, 1)
+
+
+def _go_pow(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`_go_pow_one` elementwise (a query's ``^`` is rare: a Python call per value is fine)."""
+    return np.asarray(_go_pow_ufunc(x, y), dtype=float)
+
+
 _OPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.fmod,
-    "^": np.power, "atan2": np.arctan2,
+    "^": _go_pow, "atan2": np.arctan2,
     "==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal,
     "<=": np.less_equal,
 }
 
 
 _AMBIGUOUS = "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
-_NOT_UNIQUE = "multiple matches for labels: grouping labels must ensure unique results"
+_NOT_UNIQUE = "multiple matches for labels: grouping labels must ensure unique matches"
 
 
-def _duplicate_message(sig: Labels, swapped: bool) -> str:
+def _labels_text(labels: Labels) -> str:
+    """Labels as Prometheus's ``Labels.String()`` writes them: ``{job="t", l="foo"}``."""
+    return "{" + ", ".join(f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in labels) + "}"
+
+
+def _duplicate_message(sig: Labels, swapped: bool, first: Labels, second: Labels) -> str:
+    """Prometheus's many-to-many error: the match group, the 'one' side and two of its series there
+    (the later one first, as Prometheus finds them)."""
     side = "left" if swapped else "right"
-    return (f"found duplicate series for the match group {dict(sig)} on the {side} hand-side "
-            "of the operation; many-to-many matching not allowed: matching labels must be "
-            "unique on one side")
+    return (f"found duplicate series for the match group {_labels_text(sig)} on the {side} hand-side of the "
+            f"operation: [{_labels_text(second)}, {_labels_text(first)}];many-to-many matching not allowed: "
+            "matching labels must be unique on one side")
 
 
 def _compute(op: str, lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +191,9 @@ def vector_vector(node: Binary, lhs: Vector, rhs: Vector, semantics: Semantics) 
         if len(rows) > 1:
             clash = (one.present[rows].sum(axis=0) > 1) & active
             if clash.any():
-                raise QueryError(_duplicate_message(sig, swapped))
+                at = int(np.argmax(clash))
+                first, second = [one.labels[r] for r in rows if one.present[r, at]][:2]
+                raise QueryError(_duplicate_message(sig, swapped, first, second))
     out_labels: list[Labels] = []
     out_values: list[np.ndarray] = []
     out_present: list[np.ndarray] = []
@@ -259,11 +297,12 @@ def vector_scalar_one(node: Binary, values: list[float], present: list[bool], sc
 class VVPrep:
     """How two fixed label lists match (``VectorBinop``): per signature the "one" side's rows, the candidate pairs."""
 
-    __slots__ = ("swapped", "duplicates", "pairs")
+    __slots__ = ("swapped", "duplicates", "pairs", "one")
 
     def __init__(self, node: Binary, lhs_labels: list[Labels], rhs_labels: list[Labels]) -> None:
         self.swapped = node.card == "one-to-many"
         many, one = (rhs_labels, lhs_labels) if self.swapped else (lhs_labels, rhs_labels)
+        self.one = one
         one_sigs: dict[Labels, list[int]] = {}
         for row, lab in enumerate(one):
             one_sigs.setdefault(_signature(lab, node.on, node.matching), []).append(row)
@@ -291,8 +330,9 @@ def vector_vector_one(node: Binary, prep: VVPrep, lhs_values: list[float], lhs_p
         mv, mp, ov, op_ = lhs_values, lhs_present, rhs_values, rhs_present
     if prep.duplicates and any(mp) and any(op_):
         for sig, rows in prep.duplicates:
-            if sum(1 for r in rows if op_[r]) > 1:
-                raise QueryError(_duplicate_message(sig, prep.swapped))
+            held = [r for r in rows if op_[r]]
+            if len(held) > 1:
+                raise QueryError(_duplicate_message(sig, prep.swapped, prep.one[held[0]], prep.one[held[1]]))
     comparison = node.op in COMPARISON
     fn: Any = _PY_CMP[node.op] if comparison else _PY_ARITH[node.op]
     return_bool = node.return_bool

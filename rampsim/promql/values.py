@@ -21,7 +21,7 @@ from typing import Any, Iterator, Literal, Mapping
 import numpy as np
 
 __all__ = ["Labels", "labels_of", "Vector", "Scalar", "Value", "Sample", "sample", "InstantResult", "Series",
-           "RangeResult", "format_value", "format_time", "NAME"]
+           "RangeResult", "format_scalar", "format_value", "format_time", "NAME"]
 
 Labels = tuple[tuple[str, str], ...]
 """A label set: ``(name, value)`` pairs sorted by name, empty values left out."""
@@ -64,13 +64,22 @@ class Scalar:
 Value = Vector | Scalar
 
 
-def format_value(value: float) -> str:
-    """A sample value as Prometheus's API writes it (Go's ``FormatFloat(v, 'f', -1, 64)``)."""
+def format_scalar(value: float) -> str:
+    """A scalar as Prometheus's API writes it (``Scalar.MarshalJSON``: Go's ``FormatFloat(v, 'f', -1, 64)``)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return np.format_float_positional(value, trim="-")
+
+
+def format_value(value: float) -> str:
+    """A sample value of a vector or matrix as Prometheus's API writes it (``jsonutil.MarshalFloat``: Go's
+    ``'f'`` format, ``'e'`` below 1e-6 and from 1e21 in magnitude, shortest digits: ``1e-07``, ``1e+22``)."""
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21) and math.isfinite(value):
+        return repr(float(value))   # Python's repr is exponent form there too, two exponent digits at least
+    return format_scalar(value)
 
 
 def format_time(ms: int) -> float | int:
@@ -130,7 +139,7 @@ class InstantResult:
         """``{"resultType": ..., "result": ...}`` as Prometheus's ``/api/v1/query`` returns in ``data``."""
         if self.result_type == "scalar":
             assert self.scalar is not None
-            return {"resultType": "scalar", "result": [format_time(self.time_ms), format_value(self.scalar)]}
+            return {"resultType": "scalar", "result": [format_time(self.time_ms), format_scalar(self.scalar)]}
         return {"resultType": "vector", "result": [s.to_api_json(self.time_ms) for s in self.vector]}
 
 
