@@ -14,7 +14,8 @@ from rampsim.experiment.sweep import sweep
 from rampsim.experiment.tally import TRUTHS, Tally, harm_interval, histogram_quantiles
 from tests.sim_helpers import MIX_SMALL, validation
 
-GRID = ["rules.error_rate_rollback.threshold=0.3%,0.5%,1%", "rules.*.sustain=1m,3m"]
+GRID = ["rules.error_rate_rollback.threshold=0.1%,0.3%,0.5%,1%", "rules.*.sustain=0s,1m,3m",
+        "final_gate.criteria.error_rate.threshold=0.5%,2%"]   # early stops (0.1%, 0s) and misses (1%, 2%)
 
 
 def per_run_quantile_interval(values: np.ndarray, p: float, confidence: float) -> tuple[float, float, float]:
@@ -153,25 +154,31 @@ def kept() -> SweepResult:
 
 
 def per_run_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """The oracle: the counts, detection quantiles, mean harm and cost computed run by run."""
+    """The oracle: the counts, detection quantiles, mean harm and cost computed run by run. An incident run stopped
+    at its first fault's start or before is an early stop: neither caught nor missed, a false alarm in the
+    precision, and it costs what a false rollback costs."""
     rows = []
     for gate, group in runs.groupby("gate", sort=True):
-        healthy, incidents = ~group["incident"] & ~group["environment"], group[group["incident"]]
+        healthy, incident = ~group["incident"] & ~group["environment"], group["incident"]
         stopped = group["decision"].isin(["hold", "rollback"])
-        false_rollbacks, caught = int(stopped[healthy].sum()), int(stopped[group["incident"]].sum())
-        missed = int((~incidents["decision"].isin(["hold", "rollback"])).sum())
-        delays = incidents["detection_delay"].dropna().to_numpy()
+        early = incident & stopped & (group["decision_time"] <= group["fault_start"] + 1e-9)
+        faced = incident & ~early
+        false_rollbacks, caught = int((stopped & healthy).sum()), int((stopped & faced).sum())
+        missed, early_stops = int((~stopped & faced).sum()), int(early.sum())
+        delays = (group["decision_time"] - group["incident_start"])[stopped & faced].to_numpy()
         median = per_run_quantile_interval(delays, 0.5, 0.95)
         p90 = per_run_quantile_interval(delays, 0.9, 0.95)
+        alarms = caught + false_rollbacks + early_stops
         rows.append({"gate": gate, "runs": len(group), "healthy_runs": int(healthy.sum()),
-                     "incident_runs": len(incidents), "environment_runs": int(group["environment"].sum()),
+                     "incident_runs": int(incident.sum()), "faced_incidents": int(faced.sum()),
+                     "environment_runs": int(group["environment"].sum()),
                      "false_rollbacks": false_rollbacks, "missed_incidents": missed, "caught": caught,
-                     "environment_stops": int(stopped[group["environment"]].sum()),
+                     "early_stops": early_stops, "environment_stops": int((stopped & group["environment"]).sum()),
                      "detect_median_s": median[0], "detect_median_low": median[1], "detect_median_high": median[2],
                      "detect_p90_s": p90[0], "detect_p90_low": p90[1], "detect_p90_high": p90[2],
-                     "harm_mean": incidents["harmed"].mean() if len(incidents) else np.nan,
-                     "precision": caught / (caught + false_rollbacks) if caught + false_rollbacks else np.nan,
-                     "cost": (1.0 * false_rollbacks + 10.0 * missed
+                     "harm_mean": group["harmed"][incident].mean() if incident.any() else np.nan,
+                     "precision": caught / alarms if alarms else np.nan,
+                     "cost": (1.0 * (false_rollbacks + early_stops) + 10.0 * missed
                               + 1e-3 * group["harmed"][~group["environment"]].sum()) / len(group)})
     return pd.DataFrame(rows)
 
@@ -182,25 +189,29 @@ def test_the_summary_from_the_tally_equals_the_summary_of_the_runs(kept):
     summary = kept.summary(Costs(1, 10, 1e-3))
     expected = per_run_summary(kept.runs)
     assert expected["caught"].gt(0).all() and expected["detect_median_low"].notna().any()
+    assert expected["early_stops"].gt(0).any() and expected["missed_incidents"].gt(0).any()   # every kind of run
     pd.testing.assert_frame_equal(summary[list(expected.columns)], expected, check_dtype=False)
     harm = kept.runs[kept.runs["incident"]].groupby("gate")["harmed"]
     half = stats.norm.ppf(0.975) * harm.std() / np.sqrt(harm.size())
     np.testing.assert_allclose(summary["harm_high"] - summary["harm_mean"], half, rtol=1e-9)
-    np.testing.assert_allclose(summary["harm_mean"] - summary["harm_low"], half, rtol=1e-9)
+    np.testing.assert_allclose(summary["harm_low"], np.maximum(summary["harm_mean"] - half, 0.0), rtol=1e-9)
+    assert (summary["harm_low"] == 0).any()   # harm counts requests: a noisy gate's interval stops at 0
 
 
 def test_the_breakdown_from_the_tally_equals_the_breakdown_of_the_runs(kept):
     runs = kept.runs
     stopped = runs["decision"].isin(["hold", "rollback"])
     healthy = ~runs["incident"] & ~runs["environment"]
+    early = stopped & runs["incident"] & (runs["decision_time"] <= runs["fault_start"] + 1e-9)
     expected = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy, missed_incidents=~stopped & runs["incident"],
-                            environment_stops=stopped & runs["environment"])
+                            environment_stops=stopped & runs["environment"], early_stops=early)
                 .groupby(["gate", "scenario"], sort=True)
                 .agg(runs=("replicate", "size"), incident_runs=("incident", "sum"),
                      environment_runs=("environment", "sum"), stops=("stops", "sum"),
                      false_rollbacks=("false_rollbacks", "sum"), missed_incidents=("missed_incidents", "sum"),
-                     environment_stops=("environment_stops", "sum"))
+                     environment_stops=("environment_stops", "sum"), early_stops=("early_stops", "sum"))
                 .reset_index())
+    assert expected["early_stops"].gt(0).any()
     breakdown = kept.breakdown()
     pd.testing.assert_frame_equal(breakdown[list(expected.columns)], expected, check_dtype=False)
     decisions = kept.decisions().groupby(["gate", "scenario", "decision", "source"])["runs"].sum()
