@@ -274,8 +274,8 @@ Share = Annotated[float, Unit(Kind.RATIO, high=1.0)]
 """A fraction from 0 to 1: ``'0.5%'``, ``'99.95%'`` or ``0.005``."""
 PositiveRatio = Annotated[float, Unit(Kind.RATIO, allow_low=False)]
 """A fraction more than zero, with no upper bound (a weight: ``'50%'``, ``2``)."""
-RelativeChange = Annotated[float, Unit(Kind.RATIO, low=-1.0)]
-"""A relative change, -100% or more: ``'-2%'``, ``'+5%'``."""
+RelativeChange = Annotated[float, Unit(Kind.RATIO, low=-1.0, allow_low=False)]
+"""A relative change, more than -100% (a ratio to the old value stays positive): ``'-2%'``, ``'+5%'``."""
 Rate = Annotated[float, Unit(Kind.REQUESTS_PER_SECOND, allow_low=False)]
 """Requests per second, more than zero: ``'1250/s'``, ``'1,250 rps'``."""
 Bytes = Annotated[float, Unit(Kind.BYTES)]

@@ -114,6 +114,7 @@ def test_a_healthy_start_has_no_error_series(capsys):
     (["topk(2, rampsim_requests_total)", "--replay", "{om}"], 2, "outside rampsim's subset: aggregation topk"),
     (["sum(", "--replay", "{om}"], 2, "cannot parse PromQL"),
     (["x", "--replay", "{om}", "--time", "yesterday"], 2, "--time: cannot read 'yesterday'"),
+    (["x", "--replay", "{om}", "--time", ""], 2, "--time: cannot read ''"),   # was the default, silently
     (["x", "--replay", "{om}", "--time", "1" + "0" * 20], 2, "--time: '100000000000000000000' is outside 1970"),
     (["x", "--replay", "{om}", "--promql", "4"], 2, "--promql"),
     (["x", "--replay", "{om}", "--profile", "istio"], 2, "--profile applies to simulated runs (--plan) only"),
@@ -133,6 +134,7 @@ def test_a_healthy_start_has_no_error_series(capsys):
     (["rate(x[300y])", "--replay", "{om}"], 2, "duration out of range (at most about 292 years"),
     (["(" * 1000 + "1" + ")" * 1000, "--replay", "{om}"], 2, "nested more than 200 levels"),
     (["+".join(["x"] * 2000), "--replay", "{om}"], 2, "nested more than 200 levels"),
+    (["1" + "+1" * 5000, "--replay", "{om}"], 2, "nested more than 200 levels"),   # crashed the parser (SIGSEGV)
 ])
 def test_bad_input_is_refused_with_a_located_message(recording, tmp_path, capsys, args, code, message):
     directory, _ = recording

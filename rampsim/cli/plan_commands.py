@@ -100,24 +100,23 @@ def import_section_owners() -> None:
     import rampsim.sim.config  # noqa: F401  traffic
 
 
-def _is_mix(path: str) -> bool:
-    """Whether the YAML at ``path`` reads as a scenario mix (``scenarios:`` and no ``phases:``)."""
+def run_validate(args: argparse.Namespace) -> int:
+    from rampsim.plan.loader import plan_from_document
     from rampsim.plan.source import SourceError, read_document
 
-    try:
-        data = read_document(path).data
-    except SourceError:
-        return False   # the plan loader reports it
-    return isinstance(data, dict) and "scenarios" in data and "phases" not in data
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    if _is_mix(args.plan):
-        print(f"rampsim validate: {args.plan} is a scenario mix; its faults are checked against a plan: "
-              f"rampsim validate PLAN --mix {args.plan}", file=sys.stderr)
-        return EXIT_USAGE
-    plan = load_or_report(args.plan)
-    if plan is None:
+    try:   # read once: the plan may be a pipe (validate <(...)) or a FIFO
+        document = read_document(args.plan, collect_duplicates=True)
+        data = document.data
+        if isinstance(data, dict) and "scenarios" in data and "phases" not in data:
+            print(f"rampsim validate: {args.plan} is a scenario mix; its faults are checked against a plan: "
+                  f"rampsim validate PLAN --mix {args.plan}", file=sys.stderr)
+            return EXIT_USAGE
+        plan = plan_from_document(document)
+    except SourceError as exc:
+        report_problems(args.plan, [str(exc)])
+        return EXIT_INVALID_PLAN
+    except PlanError as exc:
+        report_problems(args.plan, exc.problems)
         return EXIT_INVALID_PLAN
     from rampsim.engine.metrics import check_reach
     from rampsim.plan.sections import section_problems

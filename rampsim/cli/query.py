@@ -123,7 +123,7 @@ def run_query(args: argparse.Namespace) -> int:
         source = PrometheusSource(args.prometheus, Layout(), Naming(), RetryPolicy(timeout=args.timeout,
                                                                                    attempts=args.attempts),
                                   bearer_headers(args.bearer_token_file))
-        at = _instant(args.time or "now")
+        at = _instant("now" if args.time is None else args.time)
         if not args.local:
             data = source.instant(args.expr, at)
             _warn(source.warnings)
@@ -135,11 +135,11 @@ def run_query(args: argparse.Namespace) -> int:
     elif args.replay:
         parse(args.expr)   # a query rampsim cannot evaluate is refused before the recording is read
         store, last = store_of_recording(args.replay)
-        at = _instant(args.time) if args.time else last
+        at = _instant(args.time) if args.time is not None else last
         semantics = args.promql or as_semantics(3)
     else:
         parse(args.expr)
-        since = _since_start(args.time) if args.time else None
+        since = _since_start(args.time) if args.time is not None else None
         if since is not None and (parse_instant(args.start) if args.start else 0.0) + since > LATEST:
             raise UsageError(f"--time: {args.time!r} after the ramp's start is past {format_instant(LATEST)}")
         simulated = _simulated(args)

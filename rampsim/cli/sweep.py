@@ -195,7 +195,7 @@ def run_report(args: argparse.Namespace) -> int:
     from rampsim.experiment.results import SweepResult
     from rampsim.experiment.chunks import output_directory
 
-    costs = _costs(args.costs) if args.costs else None  # bad arguments (2) before damaged files (5)
+    costs = _costs(args.costs) if args.costs is not None else None  # bad arguments (2) before damaged files (5)
     result = SweepResult.load(args.results)
     out = output_directory(args.out or args.results)
     plan = _swept_plan(result) if args.html else None

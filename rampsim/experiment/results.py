@@ -77,6 +77,10 @@ TALLY_FILE, RUNS_FILE = "tally.npz", "runs.csv.gz"
 _T = TypeVar("_T")
 
 
+MAX_COST = 1e15
+"""The largest cost of one mistake (any currency): a sum over a sweep's runs stays finite."""
+
+
 @dataclass(frozen=True)
 class Costs:
     """What each kind of mistake costs, in any one currency.
@@ -92,13 +96,16 @@ class Costs:
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < math.inf:
-                raise UsageError(f"cost {name}={value!r}: expected a finite number, zero or more")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= MAX_COST:
+                raise UsageError(f"cost {name}={value!r}: expected a number from 0 to {MAX_COST:g} (larger ones "
+                                 "overflow once multiplied by the counts)")
 
     @classmethod
     def parse(cls, text: str) -> "Costs":
         """``false_rollback=1,missed_incident=20,harmed_request=0.0001`` (short names fr, mi, harm)."""
         aliases = {"fr": "false_rollback", "mi": "missed_incident", "harm": "harmed_request"}
+        if not text.strip():
+            raise UsageError("costs '': expected NAME=NUMBER,... with NAME one of fr, mi, harm")
         values: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, eq, value = part.partition("=")

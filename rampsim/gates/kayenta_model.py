@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rampsim.judges.kayenta_config import KayentaConfig, KayentaMetric, ScoreThresholds
+from rampsim.plan.schema import MAX_DURATION
 from rampsim.promql.exposition import PROFILES
 
 __all__ = ["ORCA_THRESHOLDS", "KAYENTA_PROFILES", "PrometheusQuery", "KayentaScope", "KayentaStage",
@@ -160,6 +161,10 @@ class KayentaStage(_Model):
             raise ValueError("the stage needs lifetimeDuration (or the older lifetimeHours), as Orca does")
         if self.lifetime < 60:
             raise ValueError("the lifetime is shorter than a minute: Orca counts the analyses in whole minutes")
+        if self.lifetime + self.warmup > MAX_DURATION:
+            field = "lifetimeDuration" if self.lifetimeDuration is not None else "lifetimeHours"
+            raise ValueError(f"{field}: the warm-up and the lifetime last {self.lifetime + self.warmup:.6g} s, "
+                             f"longer than the {MAX_DURATION / 86400:g} days a simulated ramp can last")
         names = [s.scopeName for s in self.scopes]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:

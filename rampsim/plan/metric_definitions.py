@@ -497,7 +497,8 @@ class SegmentSpread(MetricDefinition):
             raise ValueError("segment_spread compares all segments; drop 'segment'")
 
     def bounds_for(self, definition: Optional[str]) -> tuple[float, float]:
-        """A relative spread, (max − min) / mean, reaches the number of segments (one segment has every error)."""
+        """A relative spread, (max − min) / mean, reaches the number of segments (one segment has every error): the
+        plan, which knows them, narrows these bounds (:meth:`~rampsim.plan.schema.Plan._relative_spreads_reachable`)."""
         return (0.0, math.inf) if definition == "relative" else self.bounds
 
     def label(self, m: "Measurement") -> str:
@@ -744,6 +745,7 @@ class Alerts(MetricDefinition):
 
     name = "alerts"
     unit = Kind.NUMBER
+    bounds = (0.0, math.inf)   # a count: '>= 0' always holds
     parameters = {"alert_severity": "metric 'alerts' needs an alert_severity (warning or critical)"}
     per_segment = False
     trend_allowed = False

@@ -768,6 +768,7 @@ class Plan(_Model):
                 raise LocatedError(f"{where}.metric", "the alerts metric counts the rules' own alerts: it can only "
                                                       "be a checkpoint criterion")
         self._latency_thresholds_reachable()
+        self._relative_spreads_reachable()
         self._min_requests_reachable()
         interval = self.telemetry.scrape_interval
         timed = [(f"phases.{i}.duration", p.duration) for i, p in enumerate(self.phases)]
@@ -869,6 +870,17 @@ class Plan(_Model):
                 if problem:
                     raise LocatedError(f"{where}.threshold", f"{problem}: histogram_quantile never exceeds the "
                                                              f"largest finite bucket ({format_value(top, Kind.DURATION)})")
+
+    def _relative_spreads_reachable(self) -> None:
+        """Refuse a relative segment spread no value can reach: (max − min) over the segments' mean rate is at most
+        the number of segments (one segment has every error), so ``> 300%`` over three segments never fires."""
+        segments = float(len(self.telemetry.segments))
+        for where, measure in self.measures():
+            if measure.metric is Metric.SEGMENT_SPREAD and measure.definition == "relative":
+                problem = measure.condition_problem((0.0, segments))
+                if problem:
+                    raise LocatedError(f"{where}.threshold", f"{problem} (with {len(self.telemetry.segments)} "
+                                                             "segments, the relative spread's largest value)")
 
     def _min_requests_reachable(self) -> None:
         """Refuse a ``min_requests`` no window could hold (at :data:`~rampsim.units.MAX_RATE` requests per

@@ -225,6 +225,8 @@ def _convert(expr: Any) -> Node:
 @functools.lru_cache(maxsize=1024)
 def parse(query: str) -> Node:
     """The AST of a PromQL query; :class:`QueryError` if it does not parse, :class:`UnsupportedQuery` if outside the subset."""
+    if _nesting_bound(query) > MAX_DEPTH:   # promql_parser recurses on the native stack: 5,000 terms crash it
+        raise UnsupportedQuery(f"operations nested more than {MAX_DEPTH} levels deep")
     marked = mark_modifiers(query)
     try:
         tree = pp.parse(marked)
@@ -305,6 +307,24 @@ def _tokens(query: str) -> list[_Token]:
             out.append(_Token("punct", c, i, i + 1))
             i += 1
     return out
+
+
+_OPERATOR_CHARACTERS = frozenset("+-*/%^=!<>")
+
+
+def _nesting_bound(query: str) -> int:
+    """An upper bound on how deeply ``query``'s operations nest, from its text alone: the deepest parentheses plus
+    the operators outside label matchers (a chain of ``n`` operators nests ``n`` deep at most)."""
+    deepest = depth = operators = braces = 0
+    for tok in _tokens(query):
+        if tok.kind == "punct":
+            braces += (tok.text == "{") - (tok.text == "}")
+            depth += (tok.text == "(") - (tok.text == ")")
+            deepest = max(deepest, depth)
+            operators += braces <= 0 and tok.text in _OPERATOR_CHARACTERS
+        elif tok.kind == "ident" and braces <= 0:
+            operators += tok.text.lower() in ("and", "or", "unless", "atan2")
+    return deepest + operators
 
 
 def _is(tok: _Token, kind: str, *texts: str) -> bool:

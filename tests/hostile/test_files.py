@@ -254,3 +254,22 @@ def test_a_history_spanning_decades_is_refused_before_allocating(tmp_path, capsy
     code, err = run(capsys, "calibrate", PLAN, "--replay", path)
     assert code == UNAVAILABLE
     assert "history unavailable: the history spans 20,148 days" in err and "read a shorter stretch" in err, err
+
+
+def test_validate_reads_the_plan_once_so_a_pipe_works(capsys):
+    """``rampsim validate <(cat plan.yaml)``: the plan was read twice (once to see whether it is a mix), and the
+    second read of the pipe found it empty: 'name: missing required field' on a valid plan (a FIFO hung)."""
+    import os
+    import threading
+
+    from tests.sim_helpers import VALIDATION
+
+    read, write = os.pipe()
+    writer = threading.Thread(target=lambda: (os.write(write, VALIDATION.read_bytes()), os.close(write)))
+    writer.start()
+    try:
+        assert main(["validate", f"/dev/fd/{read}"]) == 0
+    finally:
+        writer.join()
+        os.close(read)
+    assert "valid plan 'ramp-phase-5k-validation'" in capsys.readouterr().out

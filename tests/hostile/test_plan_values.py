@@ -80,6 +80,15 @@ CASES = [
      "slo:", "load:", "traffic.load.first", r"comes after the ramp ends \(1h\)"),
     ("a fault with an empty duration", "slo:", "faults: ['error-rate:canary:+1%@30m/']\nslo:", "faults:",
      "faults.0", r"nothing after '/'"),
+    # a second review found these accepted: a division by zero later (exit 70), criteria or rules that are off
+    ("a revenue uplift of -100%", "slo:", "traffic:\n  revenue_uplift: -100%\nslo:", "revenue_uplift",
+     "traffic.revenue_uplift", r"expected more than -100%"),
+    ("an alerts criterion every count passes", P99, '{metric: alerts, alert_severity: critical, op: ">=", '
+     'threshold: 0, window: cumulative}', "alerts", "checkpoints.first.criteria.p99",
+     r"'>= 0' always holds: the value lies between 0 and inf"),
+    ("a relative spread above the number of segments", P99, '{metric: segment_spread, definition: relative, '
+     'op: "<=", threshold: 300%, window: 15m}', "segment_spread", "checkpoints.first.criteria.p99.threshold",
+     r"'<= 300%' always holds: the value lies between 0% and 300%.*with 3 segments"),
 ]
 
 
@@ -105,3 +114,18 @@ def test_rehearse_refuses_a_bad_fault_with_exit_2(tmp_path, capsys, fault, patte
         main(["rehearse", str(path), "--fault", fault])
     assert exit_.value.code == 2
     assert re.search(pattern, capsys.readouterr().err)
+
+
+def test_a_kayenta_lifetime_longer_than_a_ramp_is_refused_at_once(tmp_path, capsys):
+    """Every analysis was listed before the lifetime was compared with the ramp: PT99999999999999999999H hung
+    ``validate`` and ``import kayenta`` (PT1000000H took 15 s and 940 MB)."""
+    from tests.sim_helpers import SCENARIOS
+
+    text = (SCENARIOS / "ramp-phase-50k-kayenta.yaml").read_text()
+    assert "lifetimeDuration: PT4H" in text
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace("lifetimeDuration: PT4H", "lifetimeDuration: PT99999999999999999999H"))
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert re.search(r"plan\.yaml:\d+: kayenta\.stage: lifetimeDuration: the warm-up and the lifetime last "
+                     r"3\.6e\+23 s, longer than the 30 days a simulated ramp can last", err), err

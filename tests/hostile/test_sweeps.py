@@ -321,10 +321,17 @@ def test_report_on_a_missing_directory_is_exit_5(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("costs, field", [("fr=nan", "false_rollback"), ("mi=inf", "missed_incident"),
-                                          ("harm=-1", "harmed_request")])
-def test_non_finite_or_negative_costs_are_exit_2(costs, field, saved, capsys):
+                                          ("harm=-1", "harmed_request"), ("fr=1e308", "false_rollback")])
+def test_non_finite_negative_or_overflowing_costs_are_exit_2(costs, field, saved, capsys):
+    """1e308 is finite, but a count of false rollbacks times it is not: every gate cost inf, and the recommendation
+    came from the tie-break."""
     assert run(["report", str(saved[SEED]), "--costs", costs]) == 2
     assert f"rampsim report: --costs: cost {field}=" in capsys.readouterr().err
+
+
+def test_empty_costs_are_exit_2_not_the_defaults(saved, capsys):
+    assert run(["report", str(saved[SEED]), "--costs", ""]) == 2
+    assert "rampsim report: --costs: costs '': expected NAME=NUMBER" in capsys.readouterr().err
 
 
 # -- check and rehearse arguments -----------------------------------------------------------------------------------
@@ -337,12 +344,15 @@ SHORT = ["--batch", "1", "--max-replicates", "1"]  # what runs if a value were w
     ([*SHORT, "--confidence", "0%"], "--confidence"),
     ([*SHORT, "--confidence", "100%"], "--confidence"),
     ([*SHORT, "--max-false-rollback", "200%"], "--max-false-rollback"),
+    ([*SHORT, "--max-false-rollback", "100%"], "--max-false-rollback"),   # a bound that can never fail
+    ([*SHORT, "--max-missed-incident", "100%"], "--max-missed-incident"),
     ([*SHORT, "--max-detect", "5m", "--detect-quantile", "0%"], "--detect-quantile"),
     ([*SHORT, "--max-detect", "5m", "--detect-quantile", "150%"], "--detect-quantile"),
     ([*SHORT, "--seed", "-1"], "--seed"),
     (["--batch", "0", "--max-replicates", "1"], "--batch"),
     (["--batch", "1", "--max-replicates", "0"], "--max-replicates"),
-], ids=["confidence 0%", "confidence 100%", "false rollback 200%", "quantile 0%", "quantile 150%", "seed -1",
+], ids=["confidence 0%", "confidence 100%", "false rollback 200%", "false rollback 100%", "missed 100%",
+        "quantile 0%", "quantile 150%", "seed -1",
         "batch 0", "max replicates 0"])
 def test_check_refuses_out_of_range_arguments(arguments, option, capsys):
     assert run([*CHECK, *arguments]) == 2
