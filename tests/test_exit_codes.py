@@ -23,7 +23,7 @@ def _raise(exception: Exception):
 
 
 CASES = [
-    (["validate", PLAN], "rampsim.cli.plan_commands.load_or_report", ValueError),
+    (["validate", PLAN], "rampsim.plan.loader.plan_from_document", ValueError),
     (["explain", PLAN], "rampsim.cli.plan_commands.load_or_report", ValueError),
     (["rehearse", PLAN], "rampsim.sim.simulate", ValueError),
     (["sweep", str(VALIDATION), "--replicates", "2", "--workers", "1", "--no-progress"],
@@ -57,7 +57,7 @@ def test_an_internal_error_exits_70_with_a_hint(argv, target, exception, recordi
 
 
 def test_debug_shows_the_traceback(recordings, monkeypatch, capsys):
-    monkeypatch.setattr("rampsim.cli.plan_commands.load_or_report", _raise(ValueError("injected")))
+    monkeypatch.setattr("rampsim.plan.loader.plan_from_document", _raise(ValueError("injected")))
     assert main(["--debug", "validate", PLAN]) == EXIT_INTERNAL_ERROR
     assert "Traceback" in capsys.readouterr().err
 

@@ -830,16 +830,37 @@ class Plan(_Model):
                         f"the ramp up to its final gate ({format_value(decided_by, Kind.DURATION)})")
                 raise LocatedError(f"{where}.{'window' if rolling else 'sustain'}",
                                    f"{' plus '.join(parts)} is longer than {ramp}: it could never fire")
-            if not rolling:
-                continue
             checkpoint = self.final_gate if where.startswith("final_gate.") else \
                 self.checkpoints[where.split(".")[1]] if where.startswith("checkpoints.") else None
+            if not rolling:
+                if checkpoint is not None:
+                    self._unrolled_window_fits(where, measure, checkpoint)
+                continue
             needed = window * (2 if measure.trend else 1)
             if checkpoint is not None and not measure.reads_latest and needed > checkpoint.at + 1e-9:
                 raise LocatedError(f"{where}.window", f"window {format_value(window, Kind.DURATION)}"
                                    + (" (twice, for a trend)" if measure.trend else "")
                                    + f" starts before the ramp when judged at "
                                      f"{format_value(checkpoint.at, Kind.DURATION)}: it would always be inconclusive")
+
+    def _unrolled_window_fits(self, where: str, measure: "Measure", checkpoint: "Checkpoint") -> None:
+        """Refuse a criterion over a since-checkpoint or cumulative window that is inconclusive at every ramp: a
+        trend whose window before would start before the ramp (at the first checkpoint, or over a cumulative
+        window), or a peak longer than the window."""
+        times = [c.at for _, c in self.ordered_checkpoints()]
+        index = next(i for i, (_, c) in enumerate(self.ordered_checkpoints()) if c is checkpoint)
+        start = times[index - 1] if measure.window.kind is WindowKind.SINCE_CHECKPOINT and index > 0 else 0.0
+        length = checkpoint.at - start
+        at = format_value(checkpoint.at, Kind.DURATION)
+        kind = measure.window.kind.value.replace("_", "-")
+        if measure.trend and length > start + 1e-9:
+            raise LocatedError(f"{where}.window", f"a trend compares its {kind} window ({format_value(length, Kind.DURATION)}"
+                               f" at {at}) with the one as long before it, which would start before the ramp: it "
+                               "would always be inconclusive (a rolling window, or a later checkpoint, fits)")
+        if measure.peak is not None and measure.peak > length + 1e-9:
+            raise LocatedError(f"{where}.peak", f"peak {format_value(measure.peak, Kind.DURATION)} is longer than the "
+                               f"{kind} window ({format_value(length, Kind.DURATION)} at {at}): it would always be "
+                               "inconclusive")
 
     @property
     def duration(self) -> float:

@@ -169,7 +169,19 @@ def _parameters(draw, metric: str) -> dict:
             if parameter not in fixed and parameter in _CHOICES}
 
 
-def _comparison(draw, criterion: bool, windows: list[str], room: float, interval: float) -> dict:
+def _peak_fits(draw, measure: dict, room: float, since: Optional[tuple[float, float]]) -> None:
+    """Give ``measure`` a peak shorter than its window (at a criterion's checkpoint, ``room`` seconds into the ramp,
+    ``since`` the since-checkpoint window's length and start): a longer one is always inconclusive, a refused plan."""
+    window = measure["window"]
+    length = {"cumulative": room, "since_checkpoint": since[0] if since else room}.get(window) \
+        or parse_duration(window)
+    peaks = [p for p in ("15s", "30s", "1m") if parse_duration(p) <= length]
+    if peaks:
+        measure["peak"] = draw(st.sampled_from(peaks))
+
+
+def _comparison(draw, criterion: bool, windows: list[str], room: float, interval: float,
+                since: Optional[tuple[float, float]] = None) -> dict:
     """A random comparison with the baseline: a difference, ratio or relative change, perhaps guarded by
     ``min_requests`` or taken at its peak; or a sequential test (a p-value, its threshold alpha), its batch
     no longer than the ``room`` seconds it has."""
@@ -205,19 +217,22 @@ def _comparison(draw, criterion: bool, windows: list[str], room: float, interval
         measure["min_requests"] = draw(st.sampled_from([1, 200, 2000, 20000]))
     if metric in ("error_rate", "p99") and measure["window"] in ("2m", "5m", "cumulative", "since_checkpoint") \
             and draw(st.booleans()):
-        measure["peak"] = draw(st.sampled_from(["15s", "30s", "1m"]))
+        _peak_fits(draw, measure, room, since)
     return measure
 
 
-def _measure(draw, criterion: bool, room: float, compared: bool = False, interval: float = 15.0) -> dict:
+def _measure(draw, criterion: bool, room: float, compared: bool = False, interval: float = 15.0,
+             since: Optional[tuple[float, float]] = None) -> dict:
     """A random measure: a rule's breach condition, or a criterion's pass condition.
 
-    Rolling windows (twice over, for a trend) fit in ``room`` seconds, as a valid plan's must.
-    One in four compares the canary with the baseline (:func:`_comparison`); every one if ``compared``.
+    Rolling windows (twice over, for a trend) fit in ``room`` seconds, as a valid plan's must; a criterion's
+    since-checkpoint window (``since``: its length and start) holds a trend only when the window as long before
+    it starts in the ramp, and a peak only when it is longer than the peak. One in four compares the canary with
+    the baseline (:func:`_comparison`); every one if ``compared``.
     """
     fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
     if compared or draw(st.integers(0, 3)) == 0:
-        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"], room, interval)
+        return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"], room, interval, since)
     metric = draw(st.sampled_from(list(_MEASURES)))
     breach_op, pass_op, threshold = _MEASURES[metric]
     windows = fitting + ["cumulative", "since_checkpoint"]
@@ -227,13 +242,14 @@ def _measure(draw, criterion: bool, room: float, compared: bool = False, interva
     if measure.get("definition") == "chi2":  # a p-value: small values breach
         measure.update(op=">" if criterion else "<", threshold=draw(st.sampled_from(["1%", "0.1%"])))
     if metric in ("error_rate", "p99") and draw(st.booleans()):
-        rolling = measure["window"] in fitting
-        if measure["window"] != "cumulative" and (not rolling or 2 * parse_duration(measure["window"]) <= room) \
-                and draw(st.booleans()):
+        window = measure["window"]
+        trend_fits = (2 * parse_duration(window) <= room if window in fitting else
+                      window == "since_checkpoint" and (since is None or since[0] <= since[1]))
+        if trend_fits and draw(st.booleans()):
             measure["trend"] = True
             measure["threshold"] = draw(st.sampled_from([1.2, 1.5, 2.0]))
-        elif measure["window"] in ("2m", "5m", "cumulative", "since_checkpoint"):
-            measure["peak"] = draw(st.sampled_from(["15s", "30s", "1m"]))
+        elif window in ("2m", "5m", "cumulative", "since_checkpoint"):
+            _peak_fits(draw, measure, room, since)
     return measure
 
 
@@ -252,17 +268,21 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
     for index in range(draw(st.integers(1, 4))):
         sustain = draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"]))
         rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain), compared=compared,
-                        interval=layout.scrape_interval)
+                        interval=layout.scrape_interval, since=(math.inf, 0.0))   # no since-checkpoint trend:
+        # without checkpoints (drawn below) it could never fire
         rule.update(sustain=sustain, action=draw(st.sampled_from(["warn", "hold", "rollback", "rollback"])),
                     severity=draw(st.sampled_from(["warning", "critical"])))
         rules[f"rule{index}"] = rule
     scrapes = int(duration_minutes * 60 / layout.scrape_interval)
     times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True)))
     checkpoints = {}
+    previous = 0.0
     for index, scrape in enumerate(times):
-        criteria = {f"c{i}": _measure(draw, criterion=True, room=scrape * layout.scrape_interval, compared=compared,
-                                      interval=layout.scrape_interval)
+        at = scrape * layout.scrape_interval
+        criteria = {f"c{i}": _measure(draw, criterion=True, room=at, compared=compared,
+                                      interval=layout.scrape_interval, since=(at - previous, previous))
                     for i in range(draw(st.integers(1, 3)))}
+        previous = at
         if draw(st.booleans()):
             criteria["alerts"] = {"metric": "alerts", "alert_severity": draw(st.sampled_from(["warning", "critical"])),
                                   "op": "<=", "threshold": 0, "window": "cumulative"}
@@ -271,7 +291,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
                                      "on_inconclusive": draw(st.sampled_from(["continue", "hold"]))}
     final_gate = {"at": f"{duration_minutes}m",
                   "criteria": {f"c{i}": _measure(draw, criterion=True, room=duration_minutes * 60, compared=compared,
-                                                 interval=layout.scrape_interval)
+                                                 interval=layout.scrape_interval,
+                                                 since=(duration_minutes * 60 - previous, previous))
                                for i in range(draw(st.integers(1, 3)))},
                   "require_checkpoints": draw(st.booleans()),
                   "require_no_alerts": draw(st.sampled_from([None, "warning", "critical"])),

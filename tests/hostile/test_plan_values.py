@@ -81,6 +81,12 @@ CASES = [
     ("a fault with an empty duration", "slo:", "faults: ['error-rate:canary:+1%@30m/']\nslo:", "faults:",
      "faults.0", r"nothing after '/'"),
     # a second review found these accepted: a division by zero later (exit 70), criteria or rules that are off
+    ("a trend over since-checkpoint at the first checkpoint", P99, '{metric: error_rate, trend: true, op: "<", '
+     'threshold: 1.5, window: since_checkpoint}', "trend: true", "checkpoints.first.criteria.p99.window",
+     r"a trend compares its since-checkpoint window \(15m at 15m\) with the one as long before it"),
+    ("a peak longer than a cumulative window", P99, '{metric: p99, peak: 20m, op: "<", threshold: 200ms, '
+     'window: cumulative}', "peak: 20m", "checkpoints.first.criteria.p99.peak",
+     r"peak 20m is longer than the cumulative window \(15m at 15m\)"),
     ("a revenue uplift of -100%", "slo:", "traffic:\n  revenue_uplift: -100%\nslo:", "revenue_uplift",
      "traffic.revenue_uplift", r"expected more than -100%"),
     ("an alerts criterion every count passes", P99, '{metric: alerts, alert_severity: critical, op: ">=", '
