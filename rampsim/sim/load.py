@@ -11,7 +11,6 @@ import math
 import numpy as np
 
 from rampsim.sim.config import Load
-from rampsim.units import Kind, format_value
 
 __all__ = ["LoadProfile"]
 
@@ -26,10 +25,9 @@ class LoadProfile:
         self.duration = duration
         self.base = load.average
         if load.shape == "bursts":
+            # No burst before ``duration`` (the default load's first comes at 20 minutes; a plan that writes a
+            # load bursting after its ramp is refused by its traffic section): the average throughout.
             burst_time = self._burst_time(np.array([duration]))[0]
-            if burst_time <= 0:
-                raise ValueError(f"no burst falls inside the {format_value(duration, Kind.DURATION)} window: "
-                                 "lower 'first' or 'every'")
             self.base = (load.average * duration - load.peak * burst_time) / (duration - burst_time)
             if self.base < 0:
                 raise ValueError("bursts at the peak rate take more than the average allows: "

@@ -87,6 +87,8 @@ CASES = [
     ("a peak longer than a cumulative window", P99, '{metric: p99, peak: 20m, op: "<", threshold: 200ms, '
      'window: cumulative}', "peak: 20m", "checkpoints.first.criteria.p99.peak",
      r"peak 20m is longer than the cumulative window \(15m at 15m\)"),
+    ("latency buckets no service's P99 fits", "slo:", "telemetry:\n  latency_buckets: [5s]\ntraffic:\n"
+     "  revenue: $100/min\nslo:", "traffic:", "traffic", r"no service-time scale gives a P99 of"),   # was rehearse's
     ("a revenue uplift of -100%", "slo:", "traffic:\n  revenue_uplift: -100%\nslo:", "revenue_uplift",
      "traffic.revenue_uplift", r"expected more than -100%"),
     ("an alerts criterion every count passes", P99, '{metric: alerts, alert_severity: critical, op: ">=", '
