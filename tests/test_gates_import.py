@@ -157,6 +157,18 @@ def test_a_zero_interval_is_refused_not_rehearsed_as_an_abort(tmp_path, capsys, 
     assert f"{template}:11: spec.metrics.0.interval:" in err and "back to back, which is not simulated" in err
 
 
+def test_a_flagger_interval_longer_than_any_ramp_is_refused_at_its_field(tmp_path, capsys):
+    """A review found 'interval: 100000h' refused for the imported plan's health-check interval, a field the file
+    does not have."""
+    canary = corpus("flagger") / "stefanprodan__gitops-istio__apps__backend__canary.yaml"
+    text = canary.read_text()
+    assert text.count("    interval: 15s\n") == 1
+    huge = write(tmp_path, "c.yaml", text.replace("    interval: 15s\n", "    interval: 100000h\n"))
+    assert main(["import", "flagger", str(huge)]) == 3
+    line = text.splitlines().index("    interval: 15s") + 1
+    assert f"{huge}:{line}: spec.analysis.interval: 100000h: longer than the 30 days" in capsys.readouterr().err
+
+
 def test_blue_green_rollouts_are_refused(tmp_path, capsys):
     template = write(tmp_path, "t.yaml", TEMPLATE)
     blue = write(tmp_path, "bg.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: x}\n"

@@ -20,6 +20,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
 from rampsim.gates.goduration import parse_go_duration
+from rampsim.plan.schema import MAX_DURATION
 from rampsim.units import Share
 
 __all__ = ["MESHES", "ThresholdRange", "MetricTemplateRef", "FlaggerMetric", "FlaggerAnalysis", "MetricTemplate",
@@ -114,8 +115,8 @@ class FlaggerAnalysis(_Model):
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None:
-            parse_go_duration(value)
+        if value is not None and parse_go_duration(value) > MAX_DURATION:
+            raise ValueError(f"{value}: longer than the {MAX_DURATION / 86400:g} days a simulated ramp can last")
         return value
 
     @field_validator("stepWeights")

@@ -271,6 +271,11 @@ class TrafficConfig(_Model):
         if set(self.service.instances) != arms:
             problems.append((("traffic", "service", "instances"),
                              f"give an instance count for each arm ({', '.join(sorted(arms))})"))
+        for where, measure in plan.measures():
+            segment = self.segments.get(measure.segment) if measure.segment else None
+            if segment is not None and segment.share == 0:
+                problems.append(((*where.split("."), "segment"), f"segment {measure.segment} has no traffic (share "
+                                 "0% in traffic.segments): this would never have a value to judge"))
         written = isinstance(plan.traffic, dict) and "load" in plan.traffic   # the default load suits any ramp
         if written and self.load.shape == "bursts" and self.load.first >= plan.duration:
             problems.append((("traffic", "load", "first"),

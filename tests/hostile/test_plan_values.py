@@ -89,6 +89,9 @@ CASES = [
      r"peak 20m is longer than the cumulative window \(15m at 15m\)"),
     ("latency buckets no service's P99 fits", "slo:", "telemetry:\n  latency_buckets: [5s]\ntraffic:\n"
      "  revenue: $100/min\nslo:", "traffic:", "traffic", r"no service-time scale gives a P99 of"),   # was rehearse's
+    ("a rule on a segment without traffic", "    action: rollback\n", "    action: rollback\n    segment: A\ntraffic:\n"
+     "  segments:\n    A: {share: 0%, error_rate: 0.1%}\n    B: {share: 75%, error_rate: 0.1%}\n"
+     "    C: {share: 25%, error_rate: 0.1%}\n", "segment: A", "rules.error_rate.segment", r"segment A has no traffic"),
     ("a revenue uplift of -100%", "slo:", "traffic:\n  revenue_uplift: -100%\nslo:", "revenue_uplift",
      "traffic.revenue_uplift", r"expected more than -100%"),
     ("an alerts criterion every count passes", P99, '{metric: alerts, alert_severity: critical, op: ">=", '
