@@ -233,7 +233,8 @@ MISFITS: dict[str, str] = {
     "ms/machine-01": (
         "trend mistaken for persistent noise: the 24-hour cosine leaves the daily shape in the residual, the "
         "fit makes it a 1.4-hour wander (sd 0.27) with no jitter, so the model's sub-hour noise is persistent "
-        "(simulated acf1 0.71-0.86 and D 4.7-17: D alone is inside) where the held-out's is nearly white (acf1 0.24, D 5.3)"),
+        "(simulated acf1 0.71-0.86 and D 4.7-17: D alone is inside) where the held-out's is nearly white "
+        "(acf1 0.24, D 5.3)"),
     "twitter/raw_data": (
         "not a count: held-out D 0.50, below Poisson's 1 (the source's non-integer 'count' is a scaled rate, "
         "which no Poisson model reproduces); the rest of the fit is ordinary: a diurnal load averaging 2.0/s, "

@@ -180,13 +180,16 @@ def test_vector_values_switch_to_exponent_form_as_prometheus_json_does(small, ca
 
 
 def test_power_follows_go_math_pow_whatever_the_number_of_series(small, capsys):
-    """numpy's vectorised ``power`` read ``0.1 ^ 2`` as 0.01 and ``-Inf ^ 0.5`` as NaN beside other series."""
+    """numpy's vectorised ``power`` read ``0.1 ^ 2`` as 0.01 and ``-Inf ^ 0.5`` as NaN beside other series. The
+    expected values are a real Prometheus 2.42's answers."""
     code, answer, _ = query(capsys, "g ^ 0.5", "--replay", small)
     assert code == 0
     values = {r["metric"]["i"]: r["value"][1] for r in answer["result"]}
     assert values == {"0": "0.31622776601683794", "1": "NaN", "2": "+Inf"}
     assert query(capsys, 'g{i="0"} ^ 2', "--replay", small)[1]["result"][0]["value"][1] == "0.010000000000000002"
     assert query(capsys, "g ^ 2", "--replay", small)[1]["result"][0]["value"][1] == "0.010000000000000002"
+    # Go's repeated squaring, not C's pow (0.09515169444917146): the answer of a real Prometheus 2.42
+    assert query(capsys, "vector(0.77) ^ 9", "--replay", small)[1]["result"][0]["value"][1] == "0.09515169444917142"
 
 
 def test_many_to_many_names_the_group_and_the_two_series_as_prometheus_does(small, capsys):

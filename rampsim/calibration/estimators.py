@@ -1369,7 +1369,7 @@ def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: 
         return Estimate(float(p99[0]), 0.0, math.inf, "default", True, "no P99 readable")
     low, high = _jackknife(math.log(p99[0]), np.log(np.maximum(p99[1:], 1e-300)))
     whole = np.ones((1, len(stretch), 1), bool)
-    shift = np.array([np.subtract(*_jackknife(0.0, centres[1:, s])[::-1]) / 2 for s in range(n_segments)])
+    shift = np.array([_jackknife(0.0, centres[1:, s])[1] for s in range(n_segments)])   # each mean's half-width
     ends = pooled_p99(centres[:1] + np.array([[-1.0], [1.0]]) * np.nan_to_num(shift)[None, :], whole)
     if not (np.all(np.isfinite(ends)) and np.all(ends > 0) and math.isfinite(low)):
         return Estimate(float(p99[0]), math.exp(low), math.exp(high), "block jackknife on log P99, t")

@@ -847,16 +847,17 @@ class Plan(_Model):
         """Refuse a criterion over a since-checkpoint or cumulative window that is inconclusive at every ramp: a
         trend whose window before would start before the ramp (at the first checkpoint, or over a cumulative
         window), or a peak longer than the window."""
-        times = [c.at for _, c in self.ordered_checkpoints()]
-        index = next(i for i, (_, c) in enumerate(self.ordered_checkpoints()) if c is checkpoint)
-        start = times[index - 1] if measure.window.kind is WindowKind.SINCE_CHECKPOINT and index > 0 else 0.0
+        ordered = [c for _, c in self.ordered_checkpoints()]
+        index = next(i for i, c in enumerate(ordered) if c is checkpoint)
+        start = ordered[index - 1].at if measure.window.kind is WindowKind.SINCE_CHECKPOINT and index > 0 else 0.0
         length = checkpoint.at - start
         at = format_value(checkpoint.at, Kind.DURATION)
         kind = measure.window.kind.value.replace("_", "-")
         if measure.trend and length > start + 1e-9:
-            raise LocatedError(f"{where}.window", f"a trend compares its {kind} window ({format_value(length, Kind.DURATION)}"
-                               f" at {at}) with the one as long before it, which would start before the ramp: it "
-                               "would always be inconclusive (a rolling window, or a later checkpoint, fits)")
+            raise LocatedError(f"{where}.window", f"a trend compares its {kind} window "
+                               f"({format_value(length, Kind.DURATION)} at {at}) with the one as long before it, "
+                               "which would start before the ramp: it would always be inconclusive (a rolling "
+                               "window, or a later checkpoint, fits)")
         if measure.peak is not None and measure.peak > length + 1e-9:
             raise LocatedError(f"{where}.peak", f"peak {format_value(measure.peak, Kind.DURATION)} is longer than the "
                                f"{kind} window ({format_value(length, Kind.DURATION)} at {at}): it would always be "

@@ -16,8 +16,8 @@ computed once (:func:`prepare_vector_vector`).
 """
 from __future__ import annotations
 
-import math
 import json
+import math
 import operator
 from typing import Any, Callable, Optional
 
@@ -31,11 +31,15 @@ from rampsim.promql.values import NAME, Labels, Scalar, Vector, drop_name
 __all__ = ["apply_binary", "FAST_OPS", "scalar_scalar_one", "vector_scalar_one", "prepare_vector_vector",
            "vector_vector_one", "set_operation_one", "VVPrep"]
 
+
 def _go_pow_one(x: float, y: float) -> float:
-    """Go's ``math.Pow(x, y)``: its special cases, else C's correctly rounded ``pow`` (Go's own agrees to the
-    last digit for whole exponents, where numpy's vectorised ``power`` does not: ``0.1 ^ 2``)."""
+    """Go's ``math.Pow(x, y)``, transcribed: its special cases, then ``x ** frac(y)`` as ``exp(frac * log x)``
+    times ``x ** whole(y)`` by repeated squaring of ``x``'s mantissa (``frexp``/``ldexp``), the order of Go's
+    floating-point operations kept (C's ``pow`` and numpy's ``power`` round differently: ``1.1 ^ 7``)."""
     if y == 0 or x == 1:
         return 1.0
+    if y == 1:
+        return x
     if math.isnan(x) or math.isnan(y):
         return math.nan
     odd = math.isfinite(y) and y % 2 == 1
@@ -43,12 +47,51 @@ def _go_pow_one(x: float, y: float) -> float:
         if y < 0:
             return math.copysign(math.inf, x) if odd else math.inf
         return x if odd else 0.0
-    try:
-        return math.pow(x, y)
-    except ValueError:          # a finite negative base with a non-whole exponent
+    if math.isinf(y):
+        if x == -1:
+            return 1.0
+        return math.inf if (abs(x) < 1) == (y < 0) else 0.0
+    if math.isinf(x):
+        if x < 0:
+            return _go_pow_one(-0.0, -y)
+        return math.inf if y > 0 else 0.0
+    if y == 0.5:
+        return math.sqrt(x) if x >= 0 else math.nan
+    if y == -0.5:
+        return 1 / math.sqrt(x) if x >= 0 else math.nan
+    fraction, whole = math.modf(abs(y))
+    if fraction != 0 and x < 0:
         return math.nan
+    if whole >= 2 ** 63:   # a huge even exponent: overflow or underflow for every x but -1
+        if x == -1:
+            return 1.0
+        return math.inf if (abs(x) < 1) == (y < 0) else 0.0
+    a1, ae = 1.0, 0
+    if fraction != 0:
+        if fraction > 0.5:
+            fraction, whole = fraction - 1, whole + 1
+        a1 = math.exp(fraction * math.log(x))
+    x1, xe = math.frexp(x)
+    i = int(whole)
+    while i != 0:
+        if xe < -(1 << 12) or (1 << 12) < xe:   # certain overflow or underflow: the exponent alone decides
+            ae += xe
+            break
+        if i & 1:
+            a1 *= x1
+            ae += xe
+        x1 *= x1
+        xe <<= 1
+        if x1 < 0.5:
+            x1 += x1
+            xe -= 1
+        i >>= 1
+    if y < 0:
+        a1, ae = 1 / a1, -ae
+    try:
+        return math.ldexp(a1, ae)
     except OverflowError:
-        return -math.inf if x < 0 and odd else math.inf
+        return math.copysign(math.inf, a1)
 
 
 _go_pow_ufunc = np.frompyfunc(_go_pow_one, 2, 1)

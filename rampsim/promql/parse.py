@@ -117,7 +117,8 @@ Node = Union[Number, Selector, RangeSelector, Call, Aggregate, Binary, Unary]
 _LONGEST_MS = (2 ** 63 - 1) // 1_000_000
 """The longest duration Prometheus reads (Go's ``time.Duration``, about 292 years), in milliseconds."""
 MAX_DEPTH = 200
-"""The deepest nesting of operations evaluated (Python's recursion limit; Prometheus has none)."""
+"""The deepest nesting of operations evaluated, bounded from the text before parsing (:func:`_nesting_bound`):
+promql_parser and the evaluator both recurse (Prometheus has no such limit)."""
 
 
 def _ms(delta: Optional[_dt.timedelta]) -> int:
@@ -127,23 +128,6 @@ def _ms(delta: Optional[_dt.timedelta]) -> int:
     if abs(ms) > _LONGEST_MS:
         raise QueryError("duration out of range (at most about 292 years, as Prometheus)")
     return ms
-
-
-def _depth(node: "Node") -> int:
-    """How deeply ``node``'s operations nest (a selector or a number: 1), without recursing."""
-    deepest, stack = 0, [(node, 1)]
-    while stack:
-        current, level = stack.pop()
-        deepest = max(deepest, level)
-        children: tuple = ()
-        if isinstance(current, Binary):
-            children = (current.lhs, current.rhs)
-        elif isinstance(current, (Unary, Aggregate)):
-            children = (current.expr,)
-        elif isinstance(current, Call):
-            children = current.args
-        stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def _selector(vs: Any) -> Selector:
@@ -233,18 +217,13 @@ def parse(query: str) -> Node:
     except Exception as exc:  # the Rust parser raises ValueError (and may raise others)
         raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
     try:
-        node = _convert(tree)
+        return _convert(tree)
     except UnsupportedQuery:
         raise
     except QueryError as exc:
         raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
     except (OverflowError, ValueError) as exc:   # a duration the parser's timedelta cannot hold
         raise QueryError(f"cannot parse PromQL {query!r}: duration out of range ({exc})") from None
-    except RecursionError:
-        node = None
-    if node is None or _depth(node) > MAX_DEPTH:
-        raise UnsupportedQuery(f"operations nested more than {MAX_DEPTH} levels deep")
-    return node
 
 
 # ---------------------------------------------------------------- the anchored/smoothed pre-pass
