@@ -27,7 +27,7 @@ from rampsim.plan.metric_definitions import (
 from rampsim.plan.schema import Measure, Measurement
 from rampsim.testing import strategies as rst
 from rampsim.units import Kind
-from tests.builders import run
+from tests.builders import run, steady
 
 
 class SuccessRate(MetricDefinition):
@@ -124,6 +124,27 @@ _PER_SCRAPE = [
     {"metric": "request_rate"}, {"metric": "revenue_rate", "segment": "A"},
     {"metric": "revenue_delta"}, {"metric": "revenue_delta", "segment": "A"},
 ]
+
+
+def test_a_parameter_a_metric_takes_changes_what_it_computes_and_one_it_ignores_is_refused():
+    """``agg`` over a rising gauge: ``last``, ``avg`` and ``max`` differ in value and in PromQL for every metric
+    that takes it; a metric that would ignore it (memory_growth, a slope over its window) refuses it rather than
+    printing "max memory growth" for a plain slope."""
+    layout = rst.SMALL_LAYOUT
+    telemetry = steady(layout, minutes=10)
+    telemetry.gauges[:] = np.arange(len(telemetry))[:, None] * 0.01 + np.linspace(0.1, 0.2, layout.n_gauges)
+    series = Series.from_telemetry(telemetry)
+    end = np.arange(8, len(telemetry))
+    takers = [m for m in Metric if "agg" in definition_of(m).parameters]
+    assert {m.value for m in takers} == {"cpu", "memory", "network"}
+    for metric in takers:
+        by_agg = {agg: Measurement.model_validate({"metric": metric.value, "agg": agg, "window": "2m"})
+                  for agg in ("last", "avg", "max")}
+        values = {agg: evaluate(series, m, end - 8, end) for agg, m in by_agg.items()}
+        assert not np.allclose(values["last"], values["avg"]) and np.allclose(values["last"], values["max"])
+        assert len({promql(m) for m in (by_agg["avg"], by_agg["max"])}) == 2, metric
+    with pytest.raises(PlanError, match=r"'agg' applies to gauges \(cpu, memory, network\), not to memory_growth"):
+        plan_from_data(plan_data(metric="memory_growth", threshold="10MB/h", criterion="10MB/h", agg="max"))
 
 
 def test_the_per_scrape_cases_cover_every_counter_metric():

@@ -639,7 +639,6 @@ class MemoryGrowth(MetricDefinition):
 
     name = "memory_growth"
     unit = Kind.BYTES_PER_HOUR
-    parameters = {"agg": None}
     per_segment = False
     peak_allowed = False
     gauge = "memory_bytes"
