@@ -1,5 +1,6 @@
 """rampsim check: sequential verdicts, their agreement with a fixed large run, and exit codes."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -122,8 +123,52 @@ def test_a_stop_at_the_faults_start_is_not_a_catch(plans, monkeypatch):
         outcome = type("Outcome", (), {"decision": DecisionKind.ROLLBACK, "time": 600.0, "reason": "a rule"})()
 
     monkeypatch.setattr(assertions, "_simulate", lambda plan, faults, seed: Stopped())
-    with pytest.raises(AssertionError, match="got rollback at 10m"):
+    with pytest.raises(AssertionError, match=r"got rollback at 10m \(at or before the fault's start: a false alarm"):
         assertions.assert_stops_within(plans[0], [parse_fault("error-rate:canary:+2%@10m")], within="5m", seeds=[0])
+    # a telemetry fault harms no request: the clock starts at the regression, so a stop at 10m is still early
+    # (a review found a counter reset at 30s made a stop 14 minutes before the regression pass)
+    faults = [parse_fault("counter-reset:canary@30s"), parse_fault("error-rate:canary:+2%@15m")]
+    with pytest.raises(AssertionError, match=r"within 5m of the fault at 15m, got rollback at 10m \(at or before"):
+        assertions.assert_stops_within(plans[0], faults, within="5m", seeds=[0])
+    assertions.assert_stops_within(plans[0], [parse_fault("error-rate:canary:+2%@8m")], within=300, seeds=[0])
+    with pytest.raises(ValueError, match="needs at least one fault that harms requests"):
+        assertions.assert_stops_within(plans[0], faults[:1], within="5m", seeds=[0])
+
+
+@pytest.mark.parametrize("call, arguments, message", [
+    ("assert_stops_within", {"seeds": []}, "needs at least one seed: over none it would check nothing"),
+    ("assert_advances", {"seeds": []}, "needs at least one seed"),
+    ("assert_stops_within", {"within": "-5m"}, "within must be a positive, finite duration, got '-5m'"),
+    ("assert_stops_within", {"within": 0}, "within must be a positive, finite duration, got 0"),
+    ("assert_stops_within", {"within": [300]}, "within is a duration such as '5m' or a number of seconds"),
+    ("assert_stops_within", {"faults": "single"}, "faults is a list of faults"),
+    ("assert_stops_within", {"faults": ["error-rate:canary:+2%@10m"]}, "is not a Fault"),
+    ("assert_stops_within", {"seeds": [1.5]}, "seeds must be a whole number, got 1.5"),
+    ("assert_false_rollback_rate_below", {"rate": 1}, "rate 100%: a rate is never above 100%, so this bound could "
+                                                      "never fail"),
+    ("assert_false_rollback_rate_below", {"rate": "100%"}, "a rate is never above 100%"),
+    ("assert_missed_incident_rate_below", {"rate": "0%"}, "rate 0%: a bound of 0% or less could never be met"),
+    ("assert_missed_incident_rate_below", {"rate": -0.1}, "could never be met"),
+])
+def test_assertions_refuse_arguments_under_which_they_would_check_nothing(plans, monkeypatch, call, arguments,
+                                                                          message):
+    """Refused before any simulation, with the argument named: a rate of 1 read as 100% made an assertion that
+    could never fail, an empty list of seeds one that checked nothing (a review found both passing silently)."""
+    from rampsim.errors import UsageError
+    from rampsim.faults import parse_fault
+    from rampsim.testing import assertions
+
+    monkeypatch.setattr(assertions, "_simulate", lambda *a: pytest.fail("simulated despite a refused argument"))
+    monkeypatch.setattr(assertions, "check", lambda *a, **k: pytest.fail("checked despite a refused argument"))
+    good, _, mix = plans
+    fault = parse_fault("error-rate:canary:+2%@10m")
+    defaults = {"assert_stops_within": {"faults": [fault], "within": "5m", "seeds": [0]},
+                "assert_advances": {}, "assert_false_rollback_rate_below": {"rate": "1%"},
+                "assert_missed_incident_rate_below": {"rate": "1%", "mix": mix}}[call]
+    if call == "assert_stops_within" and isinstance(arguments.get("faults"), str):
+        arguments = {**arguments, "faults": fault}   # one Fault, not a list of them
+    with pytest.raises(UsageError, match=re.escape(message)):
+        getattr(assertions, call)(good, **{**defaults, **arguments})
 
 
 @settings(max_examples=150, deadline=None)

@@ -49,16 +49,3 @@ def test_checkpoint_values_are_the_metric_over_the_window(reference_plan):
     expected = evaluate(Series.from_telemetry(telemetry), reference_plan.checkpoints["cp3_1h"].criteria["error_rate"],
                         [0], [240])[0]
     assert error_rate.value == expected and abs(expected - 0.002) < 1e-12
-
-
-def test_testing_strategies_check_their_arguments_when_built():
-    from hypothesis.errors import InvalidArgument
-
-    from rampsim.testing import strategies as rst
-
-    with pytest.raises(InvalidArgument, match="did you mean 'error-rate'"):
-        rst.faults(kinds=["eror-rate"])
-    with pytest.raises(InvalidArgument, match="unknown target"):
-        rst.faults(targets=["canry"])
-    with pytest.raises(InvalidArgument, match="must be a hypothesis strategy"):
-        rst.faults(magnitudes=0.01)

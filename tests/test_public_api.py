@@ -152,6 +152,10 @@ def test_end_to_end_through_the_public_api(tmp_path):
     ("sweep", {"seed": "7"}, "seed must be a whole number, got '7'"),
     ("sweep", {"workers": 0}, "workers must be at least 1, got 0"),
     ("check", {"seed": 1.5}, "seed must be a whole number, got 1.5"),
+    ("check", {"max_false_rollback": 1}, "max_false_rollback 100%: a rate is never above 100%, so this bound could "
+                                         "never fail"),
+    ("check", {"max_false_rollback": 0.0}, "max_false_rollback 0%: a bound of 0% or less could never be met"),
+    ("check", {"max_false_rollback": float("nan")}, "max_false_rollback must be a rate"),
     ("simulate", {"seed": -1}, "seed must be at least 0, got -1"),
     ("simulate", {"seed": True}, "seed must be a whole number, got True"),
     ("simulate", {"faults": ["error-rate:canary:+1%@1m"]}, "faults must be a sequence of Fault objects"),

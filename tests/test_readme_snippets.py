@@ -9,7 +9,8 @@ are linked in, so its relative paths resolve as in the repository root):
 - an ``sh`` block: each command (continuation lines joined) runs in bash and must exit
   0, or the code its trailing ``# exit N`` comment states;
 - a ``python`` block is saved as a script and run with ``python`` (so a snippet that needs
-  ``if __name__ == "__main__":`` without having it fails here, as it would for a user);
+  ``if __name__ == "__main__":`` without having it fails here, as it would for a user); one that
+  defines ``test_`` functions is a test file, run with pytest (every test must pass);
 - a ``console`` block: each ``$ `` command runs and its output must read as shown (a line
   ``...`` stands for any number of lines).
 
@@ -162,9 +163,13 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[str]]:
         elif block.lang == "python":
             script = cwd / f"snippet_{block.line}.py"
             script.write_text(_capped(block))
-            result = subprocess.run([sys.executable, script.name], cwd=cwd, capture_output=True, text=True,
+            tests = re.search(r"^def test_", block.body, re.M) is not None
+            command = ([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", script.name]
+                       if tests else [sys.executable, script.name])
+            result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
                                     timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-            found[block.line] = [] if result.returncode == 0 else [f"exit {result.returncode}\n{result.stderr[-3000:]}"]
+            found[block.line] = [] if result.returncode == 0 else [
+                f"exit {result.returncode}\n{result.stdout[-3000:]}{result.stderr[-3000:]}"]
         elif block.lang == "console":
             found[block.line] = _console(block, cwd)
         timings.append((time.perf_counter() - started, block.name))

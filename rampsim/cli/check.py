@@ -27,12 +27,13 @@ _MAX_DETECT = 7 * 86_400.0  # a week: a longer detection bound means none
 
 
 def _bound(text: str) -> float:
-    """A rate bound, 0% to below 100% (every rate is at most 100%: a bound of 100% could never be exceeded)."""
-    value = arguments.percent(text)
-    if value >= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a rate is never above 100%, so this bound could never fail; "
-                                         "give one below 100%")
-    return value
+    """A rate bound, above 0% and below 100% (:func:`~rampsim.experiment.check.rate_bound`)."""
+    from rampsim.experiment.check import rate_bound
+
+    try:
+        return rate_bound("bound", arguments.percent(text))
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(exc).partition(': ')[2]}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "2 bad arguments; 3 invalid plan or mix.")
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
-    command.add_argument("--max-false-rollback", type=_bound, metavar="RATE", help="e.g. 1%% (below 100%%)")
-    command.add_argument("--max-missed-incident", type=_bound, metavar="RATE", help="e.g. 5%% (below 100%%)")
+    command.add_argument("--max-false-rollback", type=_bound, metavar="RATE",
+                         help="e.g. 1%% (above 0%% and below 100%%)")
+    command.add_argument("--max-missed-incident", type=_bound, metavar="RATE",
+                         help="e.g. 5%% (above 0%% and below 100%%)")
     command.add_argument("--max-detect", type=arguments.duration(_MAX_DETECT), metavar="DURATION",
                          help="bound on the detection delay quantile, e.g. 5m")
     command.add_argument("--detect-quantile", type=arguments.open_percent, default="90%",

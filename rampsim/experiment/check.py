@@ -39,7 +39,7 @@ from rampsim.experiment.tally import histogram_quantiles
 from rampsim.plan.schema import Plan
 from rampsim.units import Kind, format_value
 
-__all__ = ["BoundVerdict", "CheckReport", "check", "MET", "EXCEEDED", "UNDECIDED"]
+__all__ = ["BoundVerdict", "CheckReport", "check", "rate_bound", "MET", "EXCEEDED", "UNDECIDED"]
 
 MET, EXCEEDED, UNDECIDED = "met", "exceeded", "undecided"
 
@@ -81,11 +81,11 @@ class CheckReport:
         lines = [f"{self.verdict.upper()} after {self.replicates} replicates ({self.looks} look(s); "
                  f"{format_value(self.confidence, Kind.RATIO)} overall confidence)"]
         for v in self.verdicts:
-            unit = "s" if v.name.startswith("detect") else ""
-            scale = 1 if unit else 100
-            shown = "%" if not unit else " s"
-            lines.append(f"  {v.name}: {v.estimate * scale:.3g}{shown} [{v.low * scale:.3g}, {v.high * scale:.3g}] "
-                         f"vs bound {v.limit * scale:.3g}{shown} over {v.samples} runs: {v.verdict}")
+            unit = " s" if v.name.startswith("detect") else "%"
+            scale = 1 if unit == " s" else 100
+            lines.append(f"  {v.name}: {v.estimate * scale:.3g}{unit} [{v.low * scale:.3g}{unit}, "
+                         f"{v.high * scale:.3g}{unit}] vs bound {v.limit * scale:.4g}{unit} over {v.samples} runs: "
+                         f"{v.verdict}")
         return "\n".join(lines)
 
 
@@ -117,6 +117,21 @@ def _verdict(name: str, limit: float, estimate: float, low: float, high: float, 
     return BoundVerdict(name, limit, estimate, low, high, samples, verdict)
 
 
+def rate_bound(name: str, rate: float) -> float:
+    """``rate`` if it can serve as a bound on a rate (a fraction strictly between 0 and 1), else a
+    :class:`~rampsim.errors.UsageError` naming ``name``: a bound of 0% could never be met (an interval from
+    finitely many runs always reaches above 0%), one of 100% or more never exceeded (no rate is above 100%)."""
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not math.isfinite(rate):
+        raise UsageError(f"{name} must be a rate (a fraction such as 0.01 for 1%), got {rate!r}")
+    if rate >= 1:
+        raise UsageError(f"{name} {format_value(rate, Kind.RATIO)}: a rate is never above 100%, so this bound could "
+                         "never fail; give one below 100%")
+    if rate <= 0:
+        raise UsageError(f"{name} {format_value(rate, Kind.RATIO)}: a bound of 0% or less could never be met (an "
+                         "interval from finitely many runs always reaches above 0%); give one above 0%")
+    return float(rate)
+
+
 def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional[float] = None,
           max_missed_incident: Optional[float] = None, max_detect: Optional[float] = None,
           detect_quantile: float = 0.9, confidence: float = 0.95, batch: int = 100, max_replicates: int = 2000,
@@ -135,8 +150,8 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
         raise UsageError(f"confidence ({confidence}) and detect_quantile ({detect_quantile}) must be strictly "
                          f"between 0 and 1")
     for name, rate in (("max_false_rollback", max_false_rollback), ("max_missed_incident", max_missed_incident)):
-        if rate is not None and not 0 <= rate <= 1:
-            raise UsageError(f"{name} must be a rate between 0 and 1, got {rate}")
+        if rate is not None:
+            rate_bound(name, rate)
     if max_detect is not None and not 0 < max_detect < math.inf:
         raise UsageError(f"max_detect must be a positive, finite number of seconds, got {max_detect}")
     _decidable(plan, mix or single_scenario_mix("healthy"), max_replicates, max_false_rollback is not None,

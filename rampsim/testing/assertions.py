@@ -9,11 +9,13 @@ with the evidence when the gate falls short::
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Union
+import math
+from collections.abc import Iterable
+from typing import Optional, Sequence, Union
 
-from rampsim.errors import UsageError
+from rampsim.errors import UsageError, whole_number
 from rampsim.engine.events import TIME_TOLERANCE, DecisionKind
-from rampsim.experiment.check import check
+from rampsim.experiment.check import check, rate_bound
 from rampsim.experiment.mix import Mix
 from rampsim.faults import Fault
 from rampsim.plan.schema import Plan
@@ -32,33 +34,76 @@ def _simulate(plan: Plan, faults: Sequence[Fault], seed: int):
     return simulate(plan, faults, seed=seed)
 
 
-def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, seeds: Iterable[int] = range(3)) -> None:
-    """On every seed the gate holds or rolls back after the first fault starts and no later than ``within`` after.
+def _faults(name: str, faults: Sequence[Fault]) -> tuple[Fault, ...]:
+    """``faults`` as a tuple, refusing a single fault or anything that is not one (checked before simulating)."""
+    if isinstance(faults, (Fault, str)) or not isinstance(faults, Iterable):
+        raise UsageError(f"{name}: faults is a list of faults, e.g. [parse_fault('error-rate:canary:+2%@10m')], "
+                         f"got {faults!r}")
+    listed = tuple(faults)
+    strays = [f for f in listed if not isinstance(f, Fault)]
+    if strays:
+        raise UsageError(f"{name}: {strays[0]!r} is not a Fault (make one with rampsim.faults.parse_fault)")
+    return listed
 
-    A stop at the fault's start or before is a false alarm, not a catch (the scrape at the start counts the
-    interval before it), and fails the assertion.
+
+def _seeds(name: str, seeds: Iterable[int]) -> list[int]:
+    """``seeds`` as a list of whole numbers, at least one: an assertion over no seed would check nothing."""
+    listed = [whole_number("seeds", seed) for seed in seeds]
+    if not listed:
+        raise UsageError(f"{name} needs at least one seed: over none it would check nothing")
+    return listed
+
+
+def _limit(within: Quantity) -> float:
+    """``within`` in seconds: a duration such as ``"5m"``, or a number of seconds; positive and finite."""
+    if isinstance(within, (int, float)) and not isinstance(within, bool):
+        limit = float(within)
+    elif isinstance(within, str):
+        limit = parse(within, Kind.DURATION)
+    else:
+        raise UsageError(f"within is a duration such as '5m' or a number of seconds, got {within!r}")
+    if not 0 < limit < math.inf:
+        raise UsageError(f"within must be a positive, finite duration, got {within!r}")
+    return limit
+
+
+def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, seeds: Iterable[int] = range(3)) -> None:
+    """On every seed the gate holds or rolls back after the first fault that harms requests starts, and no later
+    than ``within`` (a duration such as ``"5m"``, or seconds) after it.
+
+    The clock starts at the first fault whose kind harms requests (``harms`` in the catalogue): a telemetry
+    fault such as a counter reset before it does not start it. A stop at that start or before is a false alarm,
+    not a catch (the scrape at the start counts the interval before it), and fails the assertion.
     """
-    if not faults:
-        raise UsageError("assert_stops_within needs at least one fault: the time limit counts from its start")
-    limit = parse(within, Kind.DURATION)
-    onset = min(f.start for f in faults)
+    listed = _faults("assert_stops_within", faults)
+    limit = _limit(within)
+    seeds = _seeds("assert_stops_within", seeds)
+    harmful = [f for f in listed if f.spec.harms]
+    if not harmful:
+        raise UsageError("assert_stops_within needs at least one fault that harms requests: the time limit counts "
+                         f"from its start (given: {', '.join(f.describe() for f in listed) or 'none'})")
+    onset = min(f.start for f in harmful)
     for seed in seeds:
-        outcome = _simulate(plan, faults, seed).outcome
+        outcome = _simulate(plan, listed, seed).outcome
         stopped = outcome.decision in (DecisionKind.HOLD, DecisionKind.ROLLBACK)
         # not at the fault's start or before: the scrape then counts no faulty request, so the stop is noise
-        in_time = stopped and not before_fault(outcome.time, onset) and outcome.time <= onset + limit + TIME_TOLERANCE
-        if not in_time:
-            what = (f"{outcome.decision.value if outcome.decision else 'no decision'} at "
-                    f"{format_value(outcome.time or 0.0, Kind.DURATION)}")
-            raise AssertionError(f"seed {seed}: expected a hold or rollback within {format_value(limit, Kind.DURATION)}"
-                                 f" of the fault at {format_value(onset, Kind.DURATION)}, got {what} "
-                                 f"({outcome.reason}); faults: {', '.join(f.describe() for f in faults)}")
+        early = stopped and before_fault(outcome.time, onset)
+        if stopped and not early and outcome.time <= onset + limit + TIME_TOLERANCE:
+            continue
+        what = (f"{outcome.decision.value if outcome.decision else 'no decision'} at "
+                f"{format_value(outcome.time or 0.0, Kind.DURATION)}")
+        if early:
+            what += " (at or before the fault's start: a false alarm, not a catch)"
+        raise AssertionError(f"seed {seed}: expected a hold or rollback within {format_value(limit, Kind.DURATION)}"
+                             f" of the fault at {format_value(onset, Kind.DURATION)}, got {what} "
+                             f"({outcome.reason}); faults: {', '.join(f.describe() for f in listed)}")
 
 
 def assert_advances(plan: Plan, faults: Sequence[Fault] = (), seeds: Iterable[int] = range(3)) -> None:
     """On every seed the gate reaches the final gate and advances."""
-    for seed in seeds:
-        outcome = _simulate(plan, faults, seed).outcome
+    listed = _faults("assert_advances", faults)
+    for seed in _seeds("assert_advances", seeds):
+        outcome = _simulate(plan, listed, seed).outcome
         if outcome.decision is not DecisionKind.ADVANCE:
             raise AssertionError(f"seed {seed}: expected advance, got "
                                  f"{outcome.decision.value if outcome.decision else 'no decision'} ({outcome.reason})")
@@ -67,8 +112,10 @@ def assert_advances(plan: Plan, faults: Sequence[Fault] = (), seeds: Iterable[in
 def assert_false_rollback_rate_below(plan: Plan, rate: Quantity, mix: Optional[Mix] = None, *,
                                      confidence: float = 0.95, batch: int = 100, max_replicates: int = 1000,
                                      seed: int = 0, workers: Optional[int] = 1) -> None:
-    """The gate's false-rollback rate is below ``rate`` with ``confidence`` (see :func:`rampsim.experiment.check`)."""
-    report = check(plan, mix, max_false_rollback=parse(rate, Kind.RATIO), confidence=confidence, batch=batch,
+    """The gate's false-rollback rate is below ``rate`` (``"1%"``, or the fraction ``0.01``) with ``confidence``
+    (see :func:`rampsim.experiment.check`)."""
+    bound = rate_bound("rate", parse(rate, Kind.RATIO))
+    report = check(plan, mix, max_false_rollback=bound, confidence=confidence, batch=batch,
                    max_replicates=max_replicates, seed=seed, workers=workers)
     if not report.passed:
         raise AssertionError(report.describe())
@@ -78,7 +125,8 @@ def assert_missed_incident_rate_below(plan: Plan, rate: Quantity, mix: Mix, *, c
                                       batch: int = 100, max_replicates: int = 1000, seed: int = 0,
                                       workers: Optional[int] = 1) -> None:
     """The gate advances at most ``rate`` of the mix's incidents, with ``confidence``."""
-    report = check(plan, mix, max_missed_incident=parse(rate, Kind.RATIO), confidence=confidence, batch=batch,
+    bound = rate_bound("rate", parse(rate, Kind.RATIO))
+    report = check(plan, mix, max_missed_incident=bound, confidence=confidence, batch=batch,
                    max_replicates=max_replicates, seed=seed, workers=workers)
     if not report.passed:
         raise AssertionError(report.describe())

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional, Sequence, get_args, get_origin
+from typing import TYPE_CHECKING, Literal, Optional, Sequence, get_args, get_origin
 
 import numpy as np
 from hypothesis import strategies as st
@@ -25,6 +25,9 @@ from rampsim.plan.metric_definitions import definition_of, resolve_alias
 from rampsim.plan.schema import Measurement, Plan
 from rampsim.telemetry import Layout, Telemetry
 from rampsim.units import parse_duration
+
+if TYPE_CHECKING:
+    from rampsim.faults import FaultKind
 
 __all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
            "gates", "percents", "durations", "SMALL_LAYOUT", "SMALL_LAYOUTS"]
@@ -101,6 +104,9 @@ def single_rule_plan(metric: str = "error_rate", threshold: str = "1%", window: 
                      action: str = "rollback", layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) -> Plan:
     """A plan with one continuous rule (``gate``) on ``layout``; its checkpoints only ask for traffic."""
     op = RULE_METRICS[metric][0]
+    interval = layout.scrape_interval
+    early = min(300.0, interval * max(1, int(duration_minutes * 60 / interval) // 2))   # 5m, or before a short end
+    slo_window = min(300.0, duration_minutes * 60.0)
     segments = ", ".join(layout.segments)
     buckets = ", ".join(f"{b * 1000:g}ms" for b in layout.latency_buckets[:-1])
     text = f"""
@@ -111,26 +117,54 @@ rules:
   gate: {{metric: {metric}, op: {op}, threshold: "{threshold}", window: {window}, sustain: {sustain}, action: {action},
          severity: critical}}
 checkpoints:
-  early: {{at: 5m, criteria: {{traffic: {{metric: request_rate, op: ">", threshold: "0/s", window: 5m}}}}}}
+  early: {{at: {early:g}s, criteria: {{traffic: {{metric: request_rate, op: ">", threshold: "0/s",
+                                            window: {early:g}s}}}}}}
 final_gate:
   at: {duration_minutes}m
   criteria: {{traffic: {{metric: request_rate, op: ">", threshold: "0/s", window: cumulative}}}}
-slo: {{objectives: {{errors: {{metric: error_rate, op: ">", threshold: 5%, window: 5m}}}}}}
+slo: {{objectives: {{errors: {{metric: error_rate, op: ">", threshold: 5%, window: {slo_window:g}s}}}}}}
 """
     return plan_from_text(text, "single-rule-plan.yaml")
 
 
-@st.composite
-def single_rule_plans(draw, metrics: Sequence[str] = tuple(RULE_METRICS), layout: Layout = SMALL_LAYOUT,
+def single_rule_plans(metrics: Sequence[str] = tuple(RULE_METRICS), layout: Layout = SMALL_LAYOUT,
                       duration_minutes: int = 20, threshold: Optional[str] = None,
-                      action: str = "rollback") -> Plan:
-    """Plans from :func:`single_rule_plan` with a drawn metric, threshold, window and sustain."""
-    metric = draw(st.sampled_from(list(metrics)))
+                      action: str = "rollback") -> st.SearchStrategy[Plan]:
+    """Plans from :func:`single_rule_plan` with a drawn metric, threshold, window and sustain (windows and
+    sustains whole numbers of the layout's scrape interval that fit the ramp). Arguments are checked when the
+    strategy is built."""
+    from hypothesis.errors import InvalidArgument
+
+    if isinstance(metrics, str) or not metrics:
+        raise InvalidArgument(f"metrics is a list of names, e.g. metrics=['error_rate'], got {metrics!r}")
+    unknown = [m for m in metrics if m not in RULE_METRICS]
+    if unknown:
+        raise InvalidArgument(f"single_rule_plans() draws rules on {', '.join(RULE_METRICS)}; not on "
+                              f"{', '.join(map(repr, unknown))}")
+    _check_shape(layout, duration_minutes)
+    room = duration_minutes * 60.0
+    if room < 2 * layout.scrape_interval:
+        raise InvalidArgument(f"a ramp of {duration_minutes}m is one {layout.scrape_interval:g}s scrape: its "
+                              "checkpoint needs a scrape before the end")
+    windows = _on_grid(["15s", "30s", "1m", "2m"], layout.scrape_interval, room) \
+        or [f"{layout.scrape_interval:g}s"]
+    sustains = _on_grid(["0s", "15s", "30s", "1m", "2m"], layout.scrape_interval, room)
+    return _single_rule_plans(tuple(metrics), layout, duration_minutes, threshold, action, tuple(windows),
+                              tuple(sustains))
+
+
+@st.composite
+def _single_rule_plans(draw, metrics: tuple[str, ...], layout: Layout, duration_minutes: int,
+                       threshold: Optional[str], action: str, windows: tuple[str, ...],
+                       sustains: tuple[str, ...]) -> Plan:
+    metric = draw(st.sampled_from(metrics))
+    window = draw(st.sampled_from(windows))
     return single_rule_plan(
         metric=metric,
         threshold=threshold or draw(st.sampled_from(RULE_METRICS[metric][1])),
-        window=draw(st.sampled_from(["15s", "30s", "1m", "2m"])),
-        sustain=draw(st.sampled_from(["0s", "15s", "30s", "1m", "2m"])),
+        window=window,
+        sustain=draw(st.sampled_from([s for s in sustains
+                                      if parse_duration(s) + parse_duration(window) <= duration_minutes * 60])),
         action=action, layout=layout, duration_minutes=duration_minutes,
     )
 
@@ -149,6 +183,28 @@ _MEASURES = {
     "memory_growth": (">", "<", lambda d: f"{d(st.sampled_from([10, 100, 1000]))}MB/h"),
 }
 _WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
+
+
+def _on_grid(candidates: Sequence[str], interval: float, longest: float = math.inf) -> list[str]:
+    """The ``candidates`` (durations) that are whole numbers of scrape ``interval``\ s and at most ``longest``
+    seconds: a plan's windows, sustains, peaks and batches must be (``0s`` always is)."""
+    return [c for c in candidates if parse_duration(c) <= longest
+            and math.isclose(parse_duration(c) / interval, round(parse_duration(c) / interval))]
+
+
+def _check_shape(layout: Layout, duration_minutes: int) -> None:
+    """Refuse, when the strategy is built, a ramp no drawn plan could fit: not whole minutes, or minutes that are
+    not a whole number of the layout's scrape intervals."""
+    from hypothesis.errors import InvalidArgument
+
+    if not isinstance(duration_minutes, int) or isinstance(duration_minutes, bool) or duration_minutes < 1:
+        raise InvalidArgument(f"duration_minutes must be a whole number of minutes, at least 1, got "
+                              f"{duration_minutes!r}")
+    if not isinstance(layout, Layout):
+        raise InvalidArgument(f"layout must be a rampsim.telemetry.Layout, got {layout!r}")
+    if not _on_grid([f"{duration_minutes}m"], layout.scrape_interval):
+        raise InvalidArgument(f"a ramp of {duration_minutes}m is not a whole number of the layout's "
+                              f"{layout.scrape_interval:g}s scrape intervals")
 # Metrics a comparison with the baseline may measure, with the thresholds worth drawing for a difference (in the
 # metric's unit), a ratio and a relative change; the comparison breaches upwards but for the "higher is better" ones.
 _DIFFERENCES = {
@@ -169,13 +225,13 @@ def _parameters(draw, metric: str) -> dict:
             if parameter not in fixed and parameter in _CHOICES}
 
 
-def _peak_fits(draw, measure: dict, room: float, since: Optional[tuple[float, float]]) -> None:
+def _peak_fits(draw, measure: dict, room: float, since: Optional[tuple[float, float]], interval: float) -> None:
     """Give ``measure`` a peak shorter than its window (at a criterion's checkpoint, ``room`` seconds into the ramp,
     ``since`` the since-checkpoint window's length and start): a longer one is always inconclusive, a refused plan."""
     window = measure["window"]
     length = {"cumulative": room, "since_checkpoint": since[0] if since else room}.get(window) \
         or parse_duration(window)
-    peaks = [p for p in ("15s", "30s", "1m") if parse_duration(p) <= length]
+    peaks = _on_grid(("15s", "30s", "1m"), interval, length)
     if peaks:
         measure["peak"] = draw(st.sampled_from(peaks))
 
@@ -201,7 +257,7 @@ def _comparison(draw, criterion: bool, windows: list[str], room: float, interval
                 return count or room // interval >= needed
             return room // parse_duration(batch) - (1 if count else 0) >= needed
 
-        batches = [b for b in ("15s", "30s", "1m") if parse_duration(b) <= room and reaches(b)]
+        batches = [b for b in _on_grid(("15s", "30s", "1m"), interval, room) if reaches(b)]
         if batches and (draw(st.booleans()) or not reaches(None)):
             test["batch"] = draw(st.sampled_from(batches))
         if "batch" in test or reaches(None):
@@ -217,7 +273,7 @@ def _comparison(draw, criterion: bool, windows: list[str], room: float, interval
         measure["min_requests"] = draw(st.sampled_from([1, 200, 2000, 20000]))
     if metric in ("error_rate", "p99") and measure["window"] in ("2m", "5m", "cumulative", "since_checkpoint") \
             and draw(st.booleans()):
-        _peak_fits(draw, measure, room, since)
+        _peak_fits(draw, measure, room, since, interval)
     return measure
 
 
@@ -230,7 +286,7 @@ def _measure(draw, criterion: bool, room: float, compared: bool = False, interva
     it starts in the ramp, and a peak only when it is longer than the peak. One in four compares the canary with
     the baseline (:func:`_comparison`); every one if ``compared``.
     """
-    fitting = [w for w in _WINDOWS if parse_duration(w) <= room]
+    fitting = _on_grid(_WINDOWS, interval, room)
     if compared or draw(st.integers(0, 3)) == 0:
         return _comparison(draw, criterion, fitting + ["cumulative", "since_checkpoint"], room, interval, since)
     metric = draw(st.sampled_from(list(_MEASURES)))
@@ -249,12 +305,12 @@ def _measure(draw, criterion: bool, room: float, compared: bool = False, interva
             measure["trend"] = True
             measure["threshold"] = draw(st.sampled_from([1.2, 1.5, 2.0]))
         elif window in ("2m", "5m", "cumulative", "since_checkpoint"):
-            _peak_fits(draw, measure, room, since)
+            _peak_fits(draw, measure, room, since, interval)
     return measure
 
 
-@st.composite
-def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, compared: bool = False) -> Plan:
+def gate_plans(layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20,
+               compared: bool = False) -> st.SearchStrategy[Plan]:
     """Random gates: one to four rules (warn, hold or rollback), checkpoints and a final gate.
 
     Measures mix rolling, cumulative and since-checkpoint windows, peaks, trends,
@@ -262,11 +318,20 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
     comparisons with the baseline (differences, ratios, relative changes, guarded or
     not), sequential tests and the alerts count, so everything the engine decides on
     is exercised. ``compared`` makes every measure but the alerts count a comparison
-    with the baseline or a sequential test.
+    with the baseline or a sequential test. Windows, sustains, peaks and batches are
+    whole numbers of the layout's scrape interval that fit the ramp; arguments are
+    checked when the strategy is built.
     """
+    _check_shape(layout, duration_minutes)
+    return _gate_plans(layout, duration_minutes, bool(compared))
+
+
+@st.composite
+def _gate_plans(draw, layout: Layout, duration_minutes: int, compared: bool) -> Plan:
     rules = {}
+    sustains = _on_grid(["0s", "15s", "45s", "1m", "2m"], layout.scrape_interval, duration_minutes * 60 / 2)
     for index in range(draw(st.integers(1, 4))):
-        sustain = draw(st.sampled_from(["0s", "15s", "45s", "1m", "2m"]))
+        sustain = draw(st.sampled_from(sustains))
         rule = _measure(draw, criterion=False, room=duration_minutes * 60 - parse_duration(sustain), compared=compared,
                         interval=layout.scrape_interval, since=(math.inf, 0.0))   # no since-checkpoint trend:
         # without checkpoints (drawn below) it could never fire
@@ -274,7 +339,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
                     severity=draw(st.sampled_from(["warning", "critical"])))
         rules[f"rule{index}"] = rule
     scrapes = int(duration_minutes * 60 / layout.scrape_interval)
-    times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True)))
+    times = sorted(draw(st.lists(st.integers(1, scrapes - 1), min_size=0, max_size=3, unique=True))) \
+        if scrapes > 1 else []
     checkpoints = {}
     previous = 0.0
     for index, scrape in enumerate(times):
@@ -303,7 +369,8 @@ def gate_plans(draw, layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20, 
                       "latency_buckets": [f"{b * 1000:g}ms" for b in layout.latency_buckets[:-1]]},
         "phases": [{"weight": "10%", "duration": f"{duration_minutes}m"}],
         "rules": rules, "checkpoints": checkpoints, "final_gate": final_gate,
-        "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%", "window": "5m"}}},
+        "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%",
+                                          "window": f"{min(5, duration_minutes)}m"}}},
     }
     return plan_from_data(data, "drawn-gate")
 
@@ -326,7 +393,7 @@ def faults(kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("ca
 
     from hypothesis.errors import InvalidArgument
 
-    from rampsim.faults import CATALOGUE
+    from rampsim.faults import CATALOGUE, Fault
 
     if isinstance(kinds, str) or isinstance(targets, str):
         raise InvalidArgument("kinds and targets are lists of names, e.g. kinds=['error-rate']")
@@ -344,7 +411,33 @@ def faults(kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("ca
                            ("duration_minutes", duration_minutes), *options.items()):
         if strategy is not None and not isinstance(strategy, st.SearchStrategy):
             raise InvalidArgument(f"{name} must be a hypothesis strategy, got {strategy!r}")
+    unknown = sorted(set(options) - set(Fault.model_fields) | set(options) & set(_FAULT_ARGUMENTS))
+    if unknown:
+        raise InvalidArgument(f"unknown fault option(s) {', '.join(map(repr, unknown))}: "
+                              f"options are {', '.join(f for f in Fault.model_fields if f not in _FAULT_ARGUMENTS)}"
+                              " (kind, target, magnitude, start and duration have their own arguments)")
+    for kind in kinds:
+        spec = CATALOGUE[kind]
+        if not [t for t in targets if _target_fits(spec, t)]:
+            raise InvalidArgument(f"{kind} cannot target {', '.join(targets)}: "
+                                  + ("its target is 'shared'" if spec.shared_only else
+                                     "it acts on whole instances, not one segment"))
+        if spec.needs_duration and duration_minutes is None:
+            raise InvalidArgument(f"{kind} needs a duration (the time it takes to recover): give duration_minutes")
+    if magnitudes is not None and all(CATALOGUE[kind].magnitude is None for kind in kinds):
+        raise InvalidArgument(f"magnitudes given, but {', '.join(kinds)} take(s) no magnitude")
+    if duration_minutes is not None and not any(CATALOGUE[kind].timed for kind in kinds):
+        raise InvalidArgument(f"duration_minutes given, but {', '.join(kinds)} happen(s) once at the start")
     return _faults(tuple(kinds), tuple(targets), magnitudes, start_minutes, duration_minutes, options)
+
+
+_FAULT_ARGUMENTS = ("kind", "target", "magnitude", "start", "duration")
+
+
+def _target_fits(spec: "FaultKind", target: str) -> bool:
+    """Whether a fault of kind ``spec`` may have ``target`` (the rules :class:`~rampsim.faults.Fault` checks)."""
+    arm, _, segment = target.partition("/")
+    return not (spec.shared_only and arm != "shared") and not (segment and not spec.segment_target)
 
 
 @st.composite
@@ -354,8 +447,11 @@ def _faults(draw, kinds: tuple[str, ...], targets: tuple[str, ...], magnitudes: 
     from rampsim.faults import CATALOGUE, Fault
     from rampsim.units import Kind
 
+    from hypothesis.errors import InvalidArgument
+    from pydantic import ValidationError
+
     kind = CATALOGUE[draw(st.sampled_from(list(kinds)))]
-    fields: dict = {"kind": kind.name, "target": draw(st.sampled_from(list(targets))),
+    fields: dict = {"kind": kind.name, "target": draw(st.sampled_from([t for t in targets if _target_fits(kind, t)])),
                     "start": f"{draw(start_minutes)}m"}
     if kind.magnitude is not None:
         default = {Kind.RATIO: st.floats(0.005, 0.05), Kind.DURATION: st.floats(0.05, 0.5)}.get(
@@ -363,29 +459,68 @@ def _faults(draw, kinds: tuple[str, ...], targets: tuple[str, ...], magnitudes: 
         value = draw(magnitudes if magnitudes is not None else default)
         fields["magnitude"] = (_percent(value) if kind.magnitude is Kind.RATIO
                                else f"{value * 1000!r}ms" if kind.magnitude is Kind.DURATION else f"{value / 1e6!r}MB/h")
-    if duration_minutes is not None:
+    if duration_minutes is not None and kind.timed:
         fields["duration"] = f"{draw(duration_minutes)}m"
     fields.update({name: draw(strategy) for name, strategy in options.items()})
-    return Fault.model_validate(fields)
+    try:
+        return Fault.model_validate(fields)
+    except ValidationError as exc:   # a drawn value out of range: the strategy passed in draws it
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or kind.name}: {e['msg']}" for e in exc.errors())
+        raise InvalidArgument(f"faults() drew {fields}, not a valid fault: {problems}") from None
 
 
-@st.composite
-def gates(draw, plan: Plan, **axes: st.SearchStrategy) -> Plan:
+def gates(plan: Plan, **axes: st.SearchStrategy) -> st.SearchStrategy[Plan]:
     """Variants of ``plan`` with some fields drawn: ``gates(plan, **{"rules.x.threshold": st.sampled_from(...)})``.
 
     Values are written as in a plan file (``"0.5%"``, ``"3m"``); the variant is
-    validated again like any plan.
+    validated again like any plan. The plan, the strategies and the paths are checked
+    when the strategy is built.
     """
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.plan.loader import matched_paths
+
+    if not isinstance(plan, Plan) or plan.source is None:
+        raise InvalidArgument(f"gates() varies a plan read from a file or data (load_plan, plan_from_text or "
+                              f"plan_from_data), got {type(plan).__name__}")
+    for path, strategy in axes.items():
+        if not isinstance(strategy, st.SearchStrategy):
+            raise InvalidArgument(f"{path}: a hypothesis strategy of values, e.g. st.sampled_from(['1%', '2%']), "
+                                  f"got {strategy!r}")
+        try:
+            matched_paths(plan.source.data, path)
+        except KeyError as exc:
+            raise InvalidArgument(str(exc.args[0])) from None
+    return _gates(plan, axes)
+
+
+@st.composite
+def _gates(draw, plan: Plan, axes: dict[str, st.SearchStrategy]) -> Plan:
     from rampsim.plan.loader import with_overrides
 
     return with_overrides(plan, {path: draw(strategy) for path, strategy in axes.items()})
 
 
 def percents(low: float, high: float) -> st.SearchStrategy[str]:
-    """Ratios between ``low`` and ``high`` (fractions) written as percentages, for :func:`gates`."""
+    """Ratios between ``low`` and ``high`` (fractions: ``0.01`` is 1%) written as percentages, for :func:`gates`."""
+    from hypothesis.errors import InvalidArgument
+
+    if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (low, high)) or low > high:
+        raise InvalidArgument(f"percents(low, high) takes finite fractions with low <= high, got {low!r}, {high!r}")
     return st.floats(low, high).map(_percent)
 
 
 def durations(low_seconds: int, high_seconds: int, step: int = 15) -> st.SearchStrategy[str]:
-    """Durations on a ``step``-second grid written as ``'90s'``, for :func:`gates`."""
-    return st.integers(low_seconds // step, high_seconds // step).map(lambda k: f"{k * step}s")
+    """Durations from ``low_seconds`` to ``high_seconds`` on a ``step``-second grid, written as ``'90s'``, for
+    :func:`gates`."""
+    from hypothesis.errors import InvalidArgument
+
+    for name, value in (("low_seconds", low_seconds), ("high_seconds", high_seconds), ("step", step)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "step" else 0):
+            raise InvalidArgument(f"durations(): {name} must be a whole number of seconds"
+                                  f"{' above 0' if name == 'step' else ', at least 0'}, got {value!r}")
+    first, last = -(-low_seconds // step), high_seconds // step
+    if first > last:
+        raise InvalidArgument(f"durations({low_seconds}, {high_seconds}, step={step}): no multiple of {step}s "
+                              "lies between them")
+    return st.integers(first, last).map(lambda k: f"{k * step}s")

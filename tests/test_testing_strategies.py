@@ -1,0 +1,100 @@
+"""The hypothesis strategies of ``rampsim.testing``: arguments checked when a strategy is built, and every drawn
+plan, fault and duration valid for the arguments given."""
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def test_testing_strategies_check_their_arguments_when_built():
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.testing import strategies as rst
+
+    with pytest.raises(InvalidArgument, match="did you mean 'error-rate'"):
+        rst.faults(kinds=["eror-rate"])
+    with pytest.raises(InvalidArgument, match="unknown target"):
+        rst.faults(targets=["canry"])
+    with pytest.raises(InvalidArgument, match="must be a hypothesis strategy"):
+        rst.faults(magnitudes=0.01)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda rst, plan: rst.faults(kinds=["slow-dependency"]), "slow-dependency cannot target canary: its target is "
+                                                              "'shared'"),
+    (lambda rst, plan: rst.faults(kinds=["crash"], targets=["canary/A"]), "acts on whole instances"),
+    (lambda rst, plan: rst.faults(kinds=["cold-cache"], targets=["shared"]), "cold-cache needs a duration"),
+    (lambda rst, plan: rst.faults(kinds=["counter-reset"], magnitudes=st.just(0.1)), "take(s) no magnitude"),
+    (lambda rst, plan: rst.faults(kinds=["counter-reset"], duration_minutes=st.just(5)), "happen(s) once"),
+    (lambda rst, plan: rst.faults(sahpe=st.just("ramp")), "unknown fault option(s) 'sahpe'"),
+    (lambda rst, plan: rst.faults(kind=st.just("crash")), "unknown fault option(s) 'kind'"),
+    (lambda rst, plan: rst.durations(50, 40), "no multiple of 15s lies between them"),
+    (lambda rst, plan: rst.durations(20, 25), "no multiple of 15s"),
+    (lambda rst, plan: rst.durations(-60, 30), "low_seconds must be a whole number of seconds, at least 0"),
+    (lambda rst, plan: rst.durations(10, 20, step=0), "step must be a whole number of seconds above 0"),
+    (lambda rst, plan: rst.percents(0.2, 0.1), "low <= high"),
+    (lambda rst, plan: rst.percents(0.0, float("nan")), "finite fractions"),
+    (lambda rst, plan: rst.gates(plan, **{"rules.error_rate_rolback.threshold": st.just("1%")}),
+     "did you mean 'rules.error_rate_rollback'"),
+    (lambda rst, plan: rst.gates(plan, **{"rules.error_rate_rollback.threshold": "1%"}), "a hypothesis strategy"),
+    (lambda rst, plan: rst.single_rule_plans(metrics="error_rate"), "metrics is a list of names"),
+    (lambda rst, plan: rst.single_rule_plans(metrics=["latency"]), "not on 'latency'"),
+    (lambda rst, plan: rst.gate_plans(duration_minutes=0), "duration_minutes must be a whole number of minutes"),
+    (lambda rst, plan: rst.gate_plans(layout=rst.SMALL_LAYOUT.__class__(scrape_interval=45.0), duration_minutes=1),
+     "not a whole number of the layout's 45s scrape intervals"),
+])
+def test_testing_strategies_refuse_what_they_could_never_draw_when_built(reference_plan, build, message):
+    """Refused when the strategy is built, as hypothesis's own strategies refuse bad arguments; each of these drew
+    invalid values, failed at every draw or drew outside its range until a review (durations(50, 100) drew '45s')."""
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.testing import strategies as rst
+
+    with pytest.raises(InvalidArgument, match=re.escape(message)):
+        build(rst, reference_plan)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([5.0, 10.0, 15.0, 30.0, 60.0]), st.integers(1, 25), st.data())
+def test_drawn_plans_are_valid_for_every_scrape_interval_and_ramp_length(interval, minutes, data):
+    """gate_plans and single_rule_plans drew 15-second windows on 30-second scrapes and a 5-minute checkpoint in a
+    4-minute ramp (a PlanError at every draw); faults drawn from mixed kinds and targets are valid faults."""
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.telemetry import Layout
+    from rampsim.testing import strategies as rst
+
+    layout = Layout(segments=("A", "B"), latency_buckets=rst.SMALL_LAYOUT.latency_buckets, scrape_interval=interval)
+    if (minutes * 60) % interval:
+        with pytest.raises(InvalidArgument):
+            rst.gate_plans(layout=layout, duration_minutes=minutes)
+        return
+    plan = data.draw(rst.gate_plans(layout=layout, duration_minutes=minutes))
+    assert plan.layout.scrape_interval == interval and plan.final_gate.at == minutes * 60
+    if minutes * 60 < 2 * interval:   # no scrape before the end for its checkpoint
+        with pytest.raises(InvalidArgument, match="its checkpoint needs a scrape before the end"):
+            rst.single_rule_plans(layout=layout, duration_minutes=minutes)
+    else:
+        single = data.draw(rst.single_rule_plans(layout=layout, duration_minutes=minutes))
+        assert single.final_gate.at == minutes * 60
+    fault = data.draw(rst.faults(kinds=["error-rate", "slow-dependency", "counter-reset", "cold-cache"],
+                                 targets=["canary", "canary/A", "shared"], duration_minutes=st.integers(1, 30)))
+    assert fault.kind in ("error-rate", "slow-dependency", "counter-reset", "cold-cache")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 600), st.integers(0, 600), st.sampled_from([1, 5, 15, 60]), st.data())
+def test_drawn_durations_lie_within_their_bounds_on_their_grid(low, span, step, data):
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.testing import strategies as rst
+    from rampsim.units import parse_duration
+
+    high = low + span
+    if -(-low // step) > high // step:
+        with pytest.raises(InvalidArgument):
+            rst.durations(low, high, step)
+        return
+    seconds = parse_duration(data.draw(rst.durations(low, high, step)))
+    assert low <= seconds <= high and seconds % step == 0
