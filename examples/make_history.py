@@ -40,7 +40,8 @@ SEED = 20240301           # the simulation's seed
 START = 1_709_251_200     # 2024-03-01T00:00:00Z: the recording's first scrape
 
 
-def main() -> int:
+def main(output: Path = OUTPUT) -> int:
+    """Write the recording to ``output`` (the shipped file by default)."""
     began = time.perf_counter()
     reference = load_plan(PLAN)
     # Outside a ramp the stable service runs on every instance: give the baseline the canary's
@@ -50,14 +51,14 @@ def main() -> int:
     stable = with_overrides(reference, {"traffic.service.instances.baseline": sum(instances.values())})
     plan = history_plan(stable, SECONDS)
     run = simulate(plan, seed=SEED, engine_factory=None)   # open loop: no gate, no decision
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     # gzip.open(OUTPUT, "wt", newline="") but with mtime=0 and no file name in the gzip header,
     # so that rerunning the script gives the same bytes (git sees no change).
-    with open(OUTPUT, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as compressed, \
+    with open(output, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as compressed, \
             io.TextIOWrapper(compressed, encoding="utf-8", newline="") as handle:
         write_tick_csv(run.telemetry, handle, start=START, arms=["baseline"])
-    print(f"{OUTPUT}: {len(run.telemetry):,} scrapes of {plan.name} (seed {SEED}), "
-          f"{OUTPUT.stat().st_size / 1e6:.1f} MB, in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    print(f"{output}: {len(run.telemetry):,} scrapes of {plan.name} (seed {SEED}), "
+          f"{output.stat().st_size / 1e6:.1f} MB, in {time.perf_counter() - began:.0f} s", file=sys.stderr)
     return 0
 
 

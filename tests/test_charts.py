@@ -311,6 +311,16 @@ def test_heatmap_cell_values_contrast_with_their_cell(two_axes, value, tmp_path)
     assert overlapping(figure) == []
 
 
+def test_a_heatmap_over_one_parameter_twice_or_an_unknown_one_is_refused(two_axes):
+    """The tuning notebook asked for x = y on a two-axis grid and got pandas' "Grouper ... not 1-dimensional"."""
+    summary = two_axes.summary()
+    first = two_axes.parameters[0]
+    with pytest.raises(ValueError, match="two different grid parameters"):
+        heatmap(summary, first, first)
+    with pytest.raises(ValueError, match="not in the summary: rules.nothing"):
+        heatmap(summary, first, "rules.nothing")
+
+
 @pytest.mark.parametrize("one_gate", [False, True], ids=["the front", "the recommended gate alone"])
 def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_axes, tmp_path, one_gate):
     summary = two_axes.summary()

@@ -35,3 +35,19 @@ def test_example_gate_properties_pass_with_exactly_the_weak_gate_failing(tmp_pat
     for bad in ("failed", "error", "errors", "xpassed", "skipped"):
         assert counts.get(bad, 0) == 0, f"{bad} in: {summary}\n{output}"
     assert "test_weak_gate_does_not_roll_back_within_5_minutes" in output  # -rx names the xfailed test
+
+
+def test_the_shipped_recording_is_what_make_history_writes_today(tmp_path):
+    """``examples/history/learning-api-1d.csv.gz`` is the simulator's output, byte for byte: a change to the simulation
+    or the plan's traffic that leaves it stale fails here (a review found every latency and health-check row stale,
+    while the README and the notebook said the script regenerates it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_history", EXAMPLES / "make_history.py")
+    assert spec is not None and spec.loader is not None
+    make_history = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_history)
+    written = tmp_path / "history.csv.gz"
+    assert make_history.main(written) == 0
+    assert written.read_bytes() == make_history.OUTPUT.read_bytes(), \
+        "the shipped recording is stale: run python examples/make_history.py and commit it"

@@ -128,6 +128,9 @@ def test_grid_arithmetic():
     ("2025-03-01T00:00:00Z", START), ("2025-03-01T00:00:00", START), ("2025-03-01T01:00:00+01:00", START),
     ("1740787200", START), ("1740787200.5", START + 0.5), ("now", 1000.0), ("now-30m", -800.0),
     ("now+1h", 4600.0),
+    # fractions of any length, read apart from the rest (Python 3.10's fromisoformat reads only 3 or 6 digits)
+    ("2025-03-01T00:00:00.5Z", START + 0.5), ("2025-03-01T00:00:00.25", START + 0.25),
+    ("2025-03-01T01:00:00.125+01:00", START + 0.125), ("2025-03-01T00:00:00.1234567Z", START + 0.1234567),
 ])
 def test_instants(text, expected):
     assert parse_instant(text, now=lambda: 1000.0) == expected

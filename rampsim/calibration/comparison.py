@@ -29,7 +29,8 @@ MAX_LAG_MINUTES = 30
 
 @dataclass(frozen=True)
 class SeriesComparison:
-    """One series, observed and simulated: per-minute values and autocorrelations at lags 1..30 minutes."""
+    """One series, observed and simulated: per-minute values (P99 in seconds) and autocorrelations at lags 1..30
+    minutes; ``unit`` is the series' label."""
 
     name: str
     unit: str
@@ -103,7 +104,7 @@ def compare(plan: Plan, calibration: Calibration, history: Telemetry, arm: str =
                                     {"traffic.load.start": f"{positional(calibration.start % DAY)}s"})  # its clock
     run = simulate(simulated_plan, seed=seed, engine_factory=None)
     observed, simulated = per_minute(history, arm), per_minute(run.telemetry, "baseline")
-    units = {"requests": "requests per minute", "error_rate": "error rate", "p99": "P99 latency (s)"}
+    units = {"requests": "requests per minute", "error_rate": "error rate", "p99": "P99 latency"}
     series = []
     for name, unit in units.items():
         o, s = observed[name], simulated[name]

@@ -49,13 +49,15 @@ def parse_instant(text: str, now: Optional[Callable[[], float]] = None, *, relat
         return float(text)
     if not _RFC3339.match(text):   # fromisoformat also reads 20250301T010000, week dates and bare hours
         raise UsageError(f"cannot read {text!r} as a time: expected {accepted}")
+    whole, _, rest = text.partition(".")   # the fraction of a second read apart: Python 3.10's fromisoformat
+    digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]   # reads only 3 or 6 of its digits
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        moment = dt.datetime.fromisoformat((whole + rest[len(digits):]).replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise UsageError(f"cannot read {text!r} as a time: expected {accepted}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()
+    return moment.timestamp() + (float("0." + digits) if digits else 0.0)
 
 
 def format_instant(seconds: float) -> str:

@@ -151,7 +151,7 @@ def _legend_table(ax: Axes, table: pd.DataFrame, summary: pd.DataFrame, paramete
             cell.set_facecolor("#fde8e8")
     note = "★ recommended: the lowest cost (ties: faster detection, less harm, fewer changes)"
     if len(table) < len(summary):
-        note += f"\n{len(summary) - len(table)} more gates, unnumbered: see summary.csv"
+        note += f"\n{len(summary) - len(table)} more gates, unnumbered: see the summary table (rampsim sweep's summary.csv)"
     ax.set_title(note, fontsize=LABEL_SIZE, loc="left")
 
 
@@ -164,6 +164,10 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: s
     """``value`` (a summary column) over two grid parameters; ★ marks the recommended gate's cell. The other
     varying parameters ``others`` are held at the recommended gate's values (a slice through it: each cell one
     gate); without a recommended gate they are averaged, and the title says so."""
+    missing = [p for p in (x, y) if p not in summary]
+    if missing or x == y:
+        raise ValueError(f"a heatmap is over two different grid parameters (columns of the summary), got x={x!r} "
+                         f"and y={y!r}" + (f"; not in the summary: {', '.join(missing)}" if missing else ""))
     best = summary[summary["cost_optimal"]]
     held = [p for p in others if p not in (x, y) and p in summary and summary[p].nunique() > 1]
     note = ""
