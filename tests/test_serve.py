@@ -12,6 +12,7 @@ import io
 import json
 import re
 import socket
+import time
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -25,6 +26,7 @@ from rampsim.prod.replay import FileSource
 from rampsim.prod.source import SourceUnavailable
 from rampsim.prod.webhook import ROUTES, WebhookGate
 from tests.builders import run, steady
+from tests.sim_helpers import REFERENCE
 from tests.hostile.test_serve import serving
 
 START = 1740787200.0
@@ -281,15 +283,26 @@ def test_a_payload_that_repeats_a_key_is_refused_naming_it(server):
 
 
 _NAMED = st.text(min_size=1, max_size=30).filter(str.strip)
+_KUBERNETES = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 
 
-@given(namespace=_NAMED, name=st.text(min_size=1, max_size=300).filter(str.strip))
+@given(namespace=st.one_of(_KUBERNETES, _NAMED), name=st.one_of(_KUBERNETES, st.text(min_size=1, max_size=300)
+                                                                .filter(str.strip)))
 def test_any_canary_name_is_one_log_line_that_reads_back(server, namespace, name):
+    """Any text a client sends is one log line; only Kubernetes names (what Flagger sends) name a canary, the rest
+    is refused naming the field (a review kept 65,000-character names, NULs and lone surrogates as canaries)."""
     payload = {"name": name, "namespace": namespace, "metadata": {"start": STARTED}}
     with access_log() as lines:
         status, _, raw = call(server, "POST", "/pre-rollout", payload)
-    assert status in (200, 503)  # 503 once --max-canaries unfinished canaries are remembered
-    assert len(lines) == 1 and lines[0]["canary"] == f"{namespace}/{name}"[:200] == json.loads(raw)["canary"][:200]
+    answer = json.loads(raw)
+    assert len(lines) == 1
+    valid = re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace) and len(namespace) <= 63 and \
+        re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", name) and len(name) <= 253
+    if valid:
+        assert status in (200, 503)  # 503 once --max-canaries unfinished canaries are remembered
+        assert lines[0]["canary"] == f"{namespace}/{name}" == answer["canary"]
+    else:
+        assert status == 400 and "is not a Kubernetes" in answer["error"] == lines[0]["error"]
 
 
 # -- serve --help ------------------------------------------------------------------------------------------
@@ -360,3 +373,79 @@ def test_serve_judges_an_imported_gate_with_its_controllers_engine():
         replayed = gate_run_for(plan, source, START, naming)
         list(replayed.run_until(START + 5 * 3600))
         assert replayed.decision is not None and replayed.decision.reason == body["reason"]
+
+
+# -- bounded by hostile or broken clients and a slow Prometheus ----------------------------------------------------
+
+def test_a_canary_that_is_over_or_abandoned_makes_room(reference_plan, healthy_telemetry):
+    """A review filled --max-canaries with pre-rollouts that were never judged: never finished, never forgotten,
+    every new canary got 503 until a restart. A run whose ramp is over, or that nobody called for an hour, makes
+    room; fresh unjudged ones do not."""
+    from rampsim.prod.webhook import IDLE_CANARY, LATE_FIRST_CALL
+
+    now = [START + 60]
+    hooks = WebhookGate(reference_plan, FileSource.from_telemetry(healthy_telemetry, START),
+                        naming_for_plan(reference_plan), clock=lambda: now[0], max_canaries=2)
+    long_ago = {"start": "2020-01-01T00:00:00Z"}   # a ramp over years ago, never judged
+    assert hooks.handle("pre-rollout", {"name": "old", "namespace": "x", "metadata": long_ago})[0] == 200
+    assert hooks.handle("pre-rollout", {"name": "fresh", "namespace": "x"})[0] == 200
+    assert hooks.handle("pre-rollout", {"name": "new", "namespace": "x"})[0] == 200      # "old" made room
+    status, body = hooks.handle("pre-rollout", {"name": "newer", "namespace": "x"})
+    assert status == 503 and "called in the last 60 minutes" in body["error"]       # both fresh, both wanted
+    now[0] += IDLE_CANARY + 1
+    assert hooks.handle("rollout", {"name": "new", "namespace": "x"})[0] == 200        # "new" called, "fresh" idle
+    assert hooks.handle("pre-rollout", {"name": "newer", "namespace": "x"})[0] == 200   # "fresh" made room
+    assert hooks.handle("rollout", {"name": "fresh", "namespace": "x"})[0] == 409       # forgotten: no start known
+    assert LATE_FIRST_CALL < IDLE_CANARY
+
+
+def test_a_slow_prometheus_makes_a_hook_answer_in_time_with_what_it_judged(reference_plan, healthy_telemetry):
+    """A review timed a /rollout at 16.5 s on a Prometheus answering in 6 s (Flagger's timeout in the README's
+    example: 15 s): no new read starts past the deadline, the answer says the judging is behind, the next call goes
+    on where this one stopped, and nothing is lost."""
+    recording = FileSource.from_telemetry(healthy_telemetry, START)
+
+    class Slow:
+        reads = 0
+
+        def read(self, low_ms: int, high_ms: int) -> list:
+            Slow.reads += 1
+            time.sleep(0.3)
+            return recording.read(low_ms, high_ms)
+
+    hooks = WebhookGate(reference_plan, Slow(), naming_for_plan(reference_plan), start=START, clock=lambda: END,
+                        deadline=0.5)
+    judged, calls = [], 0
+    while True:
+        began = time.monotonic()
+        status, body = hooks.handle("rollout", {"name": "api", "namespace": "learning"})
+        elapsed, calls = time.monotonic() - began, calls + 1
+        assert elapsed < 0.5 + 0.3 + 0.25, elapsed    # the deadline and at most one read past it
+        judged.append(body["scrapes_judged"])
+        if "judging is behind" not in body["reason"]:
+            break
+        assert status == 200 and body["outcome"] == "continue"
+    assert calls > 1 and judged == sorted(judged) and len(set(judged)) == len(judged)
+    assert body["outcome"] == "advance" and body["scrapes_judged"] == len(healthy_telemetry)
+    whole = gate_on(reference_plan, recording, END).handle("rollout", {"name": "api", "namespace": "learning"})[1]
+    assert {k: whole[k] for k in ("outcome", "reason", "scrapes_judged")} == \
+        {k: body[k] for k in ("outcome", "reason", "scrapes_judged")}
+
+
+def test_conflicting_or_zero_padded_content_lengths(server):
+    """Two different Content-Length headers: which frames the body? (a review saw the first one used and the
+    request hang); leading zeros are still the number they write (a review got 413 for '00...02')."""
+    body = json.dumps({"name": "padded", "namespace": "x", "metadata": {"start": STARTED}}).encode()
+    for lengths, expected in (([str(len(body)), "2"], 400), (["0" * 30 + str(len(body))], 200)):
+        with socket.create_connection(server, timeout=10) as client:
+            headers = "".join(f"Content-Length: {n}\r\n" for n in lengths)
+            client.sendall(f"POST /pre-rollout HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body)
+            answer = client.recv(65536).decode()
+        assert answer.startswith(f"HTTP/1.0 {expected} ") or answer.startswith(f"HTTP/1.1 {expected} "), answer[:200]
+
+
+def test_a_relative_start_is_refused_by_serve(capsys):
+    """Read again at every restart, --start now judged every forgotten canary from the restart: a review saw a
+    rolled-back canary promoted after one."""
+    assert main(["serve", str(REFERENCE), "--prometheus", "http://127.0.0.1:9", "--start", "now-10m"]) == 2
+    assert "is relative: read again at every restart" in capsys.readouterr().err

@@ -29,6 +29,7 @@ read, before the server starts.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from rampsim.cli import arguments
@@ -38,7 +39,7 @@ from rampsim.errors import UsageError
 from rampsim.prod.gate_queries import gate_run_for
 from rampsim.prod.instants import parse_instant
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
-from rampsim.prod.webhook import MAX_CANARIES, WebhookGate, serve_webhook
+from rampsim.prod.webhook import DEADLINE, IDLE_CANARY, MAX_CANARIES, WebhookGate, serve_webhook
 
 __all__ = ["register", "run_serve"]
 
@@ -46,9 +47,10 @@ _EPILOG = """example:
   rampsim serve plan.yaml --prometheus http://prometheus.monitoring:9090 \\
       --host 0.0.0.0 --port 8080
 
-exit codes: the server runs until it is stopped: 130 on Ctrl-C (SIGTERM ends
-it as usual); 2 bad arguments, an unreadable --bearer-token-file or an address
-it cannot listen on; 3 invalid plan or naming file."""
+exit codes: the server runs until it is stopped: 130 on Ctrl-C or SIGTERM
+(requests in progress are answered first); 2 bad arguments, an unreadable
+--bearer-token-file or an address it cannot listen on; 3 invalid plan or
+naming file."""
 
 
 def host(text: str) -> str:
@@ -68,13 +70,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=arguments.port, default=8080, help="port to bind (default 8080; 0: any free)")
     serve.add_argument("--start", metavar="TIME", type=arguments.instant,
-                       help="ramp start for canaries without a pre-rollout call or metadata.start")
+                       help="ramp start for canaries without a pre-rollout call or metadata.start: an absolute "
+                            "time (RFC 3339 or unix seconds), the same at every restart of the server")
     arguments.add_prometheus_options(serve)
     serve.add_argument("--settle", type=arguments.seconds(allow_zero=True), default=5.0,
                        help="seconds after a scrape slot before judging it (default 5)")
     serve.add_argument("--max-canaries", type=arguments.count(1, 10_000), default=MAX_CANARIES,
-                       help=f"canaries remembered at once (default {MAX_CANARIES}); when full, the oldest finished "
-                            f"one is forgotten, and a new canary gets 503 if none has finished")
+                       help=f"canaries remembered at once (default {MAX_CANARIES}); when full, the oldest one that "
+                            f"is decided, past its ramp or not called for {IDLE_CANARY / 60:g} minutes is forgotten, "
+                            f"and a new canary gets 503 if there is none")
+    serve.add_argument("--deadline", type=arguments.seconds(0.0, 600.0), default=DEADLINE,
+                       help=f"seconds a hook judges for before it answers with what it judged (default {DEADLINE:g}; "
+                            f"no new Prometheus read starts after it, the next call goes on): keep it, plus one "
+                            f"read, under the webhook's timeout in the Canary")
     serve.set_defaults(run=run_serve)
 
 
@@ -83,6 +91,10 @@ def run_serve(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID_PLAN
     plan, naming = loaded
+    if args.start and args.start.strip().lower().startswith("now"):
+        raise UsageError(f"--start {args.start!r} is relative: read again at every restart of the server, it would "
+                         f"judge every canary it forgot from the restart on (and lose a rollback found before it); "
+                         f"give an absolute time (RFC 3339 or unix seconds), or a pre-rollout webhook")
     start = parse_instant(args.start) if args.start else None
     try:
         headers = bearer_headers(args.bearer_token_file)
@@ -92,7 +104,8 @@ def run_serve(args: argparse.Namespace) -> int:
                               RetryPolicy(timeout=args.timeout, attempts=args.attempts), headers)
     if start is not None:   # a ramp from --start must fit the clock (checked now, not at every hook's 400)
         gate_run_for(plan, source, start, naming)
-    gate = WebhookGate(plan, source, naming, start, settle=args.settle, max_canaries=args.max_canaries)
+    gate = WebhookGate(plan, source, naming, start, settle=args.settle, max_canaries=args.max_canaries,
+                       deadline=args.deadline)
     try:
         server = serve_webhook(gate, args.host, args.port)
     except OSError as exc:
@@ -100,8 +113,14 @@ def run_serve(args: argparse.Namespace) -> int:
     address, port = server.server_address[:2]
     print(f"rampsim serve: Flagger webhooks on http://{address!s}:{port}/ (POST /pre-rollout, /rollout, "
           f"/confirm-promotion; GET /healthz); one line per request follows", file=sys.stderr, flush=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)   # Kubernetes stops a pod with SIGTERM: drain as on Ctrl-C
     try:
         server.serve_forever()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

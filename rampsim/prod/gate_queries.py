@@ -22,6 +22,7 @@ grid, ``run_until`` and ``follow``, steps and outcome, but its engine reads no r
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable, Iterator, Optional
 
 from rampsim.engine import Decision, Engine
@@ -147,10 +148,13 @@ class ImportedGateRun(GateRun):
         self._warnings = warnings if warnings is not None else []
         super().__init__(plan, _NoSamples(), start, naming, engine=imported_engine(plan, gate, queries))
 
-    def run_to(self, tick: int) -> Iterator[Step]:
-        """Judge every scrape up to ``tick`` (capped at the plan's end); raises :class:`SourceUnavailable`."""
+    def run_to(self, tick: int, deadline: Optional[float] = None) -> Iterator[Step]:
+        """Judge every scrape up to ``tick`` (capped at the plan's end), asking no query for a new scrape after
+        ``deadline`` (``time.monotonic()``); raises :class:`SourceUnavailable`."""
         tick = min(tick, self.grid.n_ticks - 1)
         while not self.finished and self.next_tick <= tick:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             current = self.next_tick
             try:
                 events = list(self.engine.observe(self.telemetry, current))

@@ -91,10 +91,16 @@ class GateRun:
         """A terminal decision was taken, or every scrape of the plan was judged."""
         return self.decision is not None or self.next_tick >= self.grid.n_ticks
 
-    def run_to(self, tick: int) -> Iterator[Step]:
-        """Judge every scrape up to ``tick`` (capped at the plan's end); raises :class:`SourceUnavailable`."""
+    def run_to(self, tick: int, deadline: Optional[float] = None) -> Iterator[Step]:
+        """Judge every scrape up to ``tick`` (capped at the plan's end); raises :class:`SourceUnavailable`.
+
+        With a ``deadline`` (``time.monotonic()``), no new read starts after it: the run stops where it got to, and
+        a later call goes on from there.
+        """
         tick = min(tick, self.grid.n_ticks - 1)
         while not self.finished and self.next_tick <= tick:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             first, last = self.next_tick, min(tick, self.next_tick + self.batch_ticks - 1)
             batch = self.source.read(*self.grid.slot_ms(first, last))
             notices = self.assembler.fill(self.telemetry, first, last, batch)
@@ -110,8 +116,10 @@ class GateRun:
                 if self.decision is not None:
                     return
 
-    def run_until(self, instant: float, now: Optional[float] = None, settle: float = 0.0) -> Iterator[Step]:
-        """Judge every scrape at or before ``instant`` (whose slot has settled by ``now``, if given).
+    def run_until(self, instant: float, now: Optional[float] = None, settle: float = 0.0,
+                  deadline: Optional[float] = None) -> Iterator[Step]:
+        """Judge every scrape at or before ``instant`` (whose slot has settled by ``now``, if given), starting no
+        read after ``deadline`` (:meth:`run_to`).
 
         A source failure ends the run (outcome ``unavailable``) instead of raising.
         """
@@ -121,7 +129,7 @@ class GateRun:
         if now is not None:
             target = min(target, self.grid.last_settled(now, settle))
         try:
-            yield from self.run_to(target)
+            yield from self.run_to(target, deadline)
         except SourceUnavailable as exc:
             self.problem = str(exc)
 

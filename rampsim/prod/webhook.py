@@ -38,9 +38,14 @@ Hostile or broken clients are bounded: a request must arrive whole within
 disconnected); a POST needs a ``Content-Length`` (411) of at most ``MAX_BODY``
 bytes (413); a body that is not a JSON object, repeats a key (``"name"`` twice: which
 canary is meant?), or has a field of the wrong kind, is 400; a bug is 500. At most ``HANDLER_THREADS`` requests are handled at once, the
-rest wait in a listen backlog of ``LISTEN_BACKLOG``. At most ``max_canaries`` runs
-are remembered: when full, the oldest finished run makes room, else the new
-canary gets 503.
+rest wait in a listen backlog of ``LISTEN_BACKLOG``. A canary's name and namespace must be
+Kubernetes names (400 otherwise). At most ``max_canaries`` runs are remembered: when
+full, the oldest one that is decided, past its ramp by ``LATE_FIRST_CALL`` or not called
+for ``IDLE_CANARY`` seconds makes room, else the new canary gets 503.
+
+A slow Prometheus is bounded too: a hook judges for at most ``deadline`` seconds (no
+new read starts after it; the answer says the judging is behind, the next call goes on
+from there), and at most ``READERS`` canaries are judged at once.
 """
 from __future__ import annotations
 
@@ -72,14 +77,18 @@ from rampsim.prod.gate_run import GateRun, GateOutcome, Source
 from rampsim.prod.gate_queries import gate_run_for
 
 __all__ = ["WebhookGate", "serve_webhook", "ROLLOUT_STATUS", "ROUTES", "MAX_BODY", "CLIENT_TIMEOUT",
-           "MAX_CANARIES", "HANDLER_THREADS", "LISTEN_BACKLOG", "LATE_FIRST_CALL"]
+           "MAX_CANARIES", "HANDLER_THREADS", "LISTEN_BACKLOG", "LATE_FIRST_CALL", "IDLE_CANARY", "DEADLINE",
+           "READERS"]
 
 MAX_BODY = 64 * 1024      # bytes: Flagger's payloads are a few hundred
-CLIENT_TIMEOUT = 10.0     # seconds a client may take to send its whole request
+CLIENT_TIMEOUT = 5.0      # seconds a client may take to send its whole request
 MAX_CANARIES = 100        # runs remembered (about 1.3 MB each for the reference plan)
-HANDLER_THREADS = 32      # requests handled at once
+HANDLER_THREADS = 64      # requests handled at once
 LISTEN_BACKLOG = 1024     # connections waiting for a handler (the kernel caps it at net.core.somaxconn)
 LATE_FIRST_CALL = 600.0   # seconds after the ramp from --start ends past which a canary first heard of is not judged on it
+IDLE_CANARY = 3600.0      # seconds without a call after which an unfinished canary may make room (an abandoned analysis)
+DEADLINE = 5.0            # seconds a hook judges for before it answers with what it has judged (no new read after it)
+READERS = 4               # canaries judged at once, so Prometheus reads in flight (each answer may hold 64 MiB)
 
 HOOKS = ("pre-rollout", "rollout", "confirm-promotion")
 
@@ -95,12 +104,19 @@ _HINTS = {"POST": "POST a Flagger webhook payload here (a JSON object with name 
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}  # the values of ?history=
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Canary:
-    """One canary's run and the lock that judges it one call at a time (a slow Prometheus holds up only it)."""
+    """One canary's run, the lock that judges it one call at a time (a slow Prometheus holds up only it), and
+    when it was last called."""
 
     run: GateRun
+    last_call: float
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# Kubernetes object names (RFC 1123): what Flagger's payload carries, and all a canary may be called here.
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class WebhookGate:
@@ -108,13 +124,15 @@ class WebhookGate:
 
     def __init__(self, plan: Plan, source: Source, naming: Naming, start: Optional[float] = None,
                  clock: Callable[[], float] = time.time, settle: float = 5.0,
-                 max_canaries: int = MAX_CANARIES) -> None:
+                 max_canaries: int = MAX_CANARIES, deadline: float = DEADLINE, readers: int = READERS) -> None:
         self.plan, self.source, self.naming = plan, source, naming
         self.start, self.clock, self.settle = start, clock, settle
-        self.max_canaries = max_canaries
+        self.max_canaries, self.deadline = max_canaries, deadline
+        self._judging = threading.BoundedSemaphore(readers)   # canaries judged at once: reads in flight, bounded
         self._canaries: OrderedDict[str, _Canary] = OrderedDict()  # oldest start first
         self._registry = threading.Lock()  # guards _canaries and _promoted_from_default, never held while judging
-        self._promoted_from_default: set[str] = set()  # canaries whose analysis from --start was promoted
+        # canaries whose analysis from --start was promoted (the newest 10 x max_canaries: a bounded memory)
+        self._promoted_from_default: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, hook: str, payload: dict[str, Any], history: bool = False) -> tuple[int, dict[str, Any]]:
         """Answer ``hook`` (``pre-rollout``, ``rollout`` or ``confirm-promotion``) for ``payload``.
@@ -124,7 +142,7 @@ class WebhookGate:
         """
         if hook not in HOOKS:
             return 404, {"error": f"unknown hook {hook!r}: pre-rollout, rollout or confirm-promotion"}
-        canary = f"{_text(payload, 'namespace')}/{_text(payload, 'name')}"
+        canary = f"{_name(payload, 'namespace', _LABEL, 63)}/{_name(payload, 'name', _SUBDOMAIN, 253)}"
         start = self._start(payload)
         if hook == "pre-rollout":
             begins = self.clock() if start is None else start
@@ -153,14 +171,28 @@ class WebhookGate:
     def _judge(self, hook: str, canary: str, entry: _Canary, history: bool) -> tuple[int, dict[str, Any]]:
         run = entry.run
         with entry.lock:
+            entry.last_call = self.clock()
+            behind = False
             if not run.finished:
-                run.problem = ""  # a new call retries a source that failed before
+                deadline = time.monotonic() + self.deadline
                 now = self.clock()
-                collections.deque(run.run_until(now, now, self.settle), maxlen=0)  # judge, keep only run.events
+                due = min(run.grid.tick_at(now), run.grid.last_settled(now, self.settle))
+                if self._judging.acquire(timeout=self.deadline):   # else: other canaries' reads fill every slot
+                    try:
+                        run.problem = ""  # a new call retries a source that failed before
+                        collections.deque(run.run_until(now, now, self.settle, deadline=deadline),
+                                          maxlen=0)  # judge, keep only run.events
+                    finally:
+                        self._judging.release()
+                behind = not run.finished and not run.problem and run.next_tick <= min(due, run.grid.n_ticks - 1)
             outcome = run.outcome()
             judged = run.next_tick - 1
+            reason = _reason(run, outcome)
+            if behind:
+                reason = (f"judging is behind (Prometheus answered slowly; {self.deadline:g} s a call): {reason}; "
+                          f"the next call goes on from here")
             body: dict[str, Any] = {
-                "canary": canary, "outcome": outcome.value, "reason": _reason(run, outcome),
+                "canary": canary, "outcome": outcome.value, "reason": reason,
                 "scrapes_judged": judged + 1,
                 "judged_until": format_instant(run.grid.time_of(judged)) if judged >= 0 else None}
             if history:
@@ -174,7 +206,9 @@ class WebhookGate:
             if self._canaries.get(canary) is entry:
                 del self._canaries[canary]
                 if self.start is not None and run.grid.start == self.start:
-                    self._promoted_from_default.add(canary)
+                    self._promoted_from_default[canary] = None
+                    while len(self._promoted_from_default) > 10 * self.max_canaries:
+                        self._promoted_from_default.popitem(last=False)
         return 200, body
 
     def _default_start_spent(self, canary: str) -> str:
@@ -196,18 +230,25 @@ class WebhookGate:
             if entry is not None and not replace:
                 return entry
             if entry is None and len(self._canaries) >= self.max_canaries:
-                finished = next((name for name, old in self._canaries.items() if old.run.finished), None)
-                if finished is None:
+                spent = next((name for name, old in self._canaries.items() if self._spent(old)), None)
+                if spent is None:
                     return None
-                del self._canaries[finished]  # the oldest finished run makes room
+                del self._canaries[spent]  # the oldest run that is over or abandoned makes room
             self._canaries.pop(canary, None)
-            entry = self._canaries[canary] = _Canary(run)  # newest last
+            entry = self._canaries[canary] = _Canary(run, self.clock())  # newest last
             return entry
+
+    def _spent(self, entry: _Canary) -> bool:
+        """Whether ``entry`` may be forgotten: decided, its ramp over for ``LATE_FIRST_CALL`` seconds, or not called
+        for ``IDLE_CANARY`` seconds (an analysis Flagger abandoned, a canary deleted, a client that never judged)."""
+        now = self.clock()
+        return (entry.run.finished or now > entry.run.grid.start + self.plan.duration + LATE_FIRST_CALL
+                or now - entry.last_call > IDLE_CANARY)
 
     def _full(self, canary: str) -> tuple[int, dict[str, Any]]:
         return 503, {"canary": canary, "outcome": GateOutcome.UNAVAILABLE.value,
-                     "error": f"already judging {self.max_canaries} unfinished canaries (--max-canaries): "
-                              f"finish, promote or roll back one, or raise the limit"}
+                     "error": f"already judging {self.max_canaries} unfinished canaries (--max-canaries), each "
+                              f"called in the last {IDLE_CANARY / 60:g} minutes: raise the limit"}
 
     def _start(self, payload: dict[str, Any]) -> Optional[float]:
         """``metadata.start`` as unix seconds, ``None`` if absent."""
@@ -254,8 +295,9 @@ def _wants_history(query: str) -> bool:
     return wanted
 
 
-def _text(payload: dict[str, Any], key: str) -> str:
-    """The payload's ``key``: a non-empty string, as Flagger always sends (the canary's name and namespace)."""
+def _name(payload: dict[str, Any], key: str, pattern: re.Pattern[str], longest: int) -> str:
+    """The payload's ``key``: a Kubernetes name (RFC 1123, at most ``longest`` characters), as Flagger always sends
+    (the canary's name and namespace); anything else is no canary's."""
     if key not in payload:
         raise UsageError(f"{key} is missing: Flagger's payload names the canary (name and namespace)")
     value = payload[key]
@@ -263,6 +305,10 @@ def _text(payload: dict[str, Any], key: str) -> str:
         raise UsageError(f"{key} must be a string, got {_json_type(value)}")
     if not value.strip():
         raise UsageError(f"{key} is empty: Flagger's payload names the canary (name and namespace)")
+    if len(value) > longest or not pattern.fullmatch(value):
+        kind, extra = ("namespace", "") if key == "namespace" else ("object name", " or '.'")
+        raise UsageError(f"{key} {value[:60]!r}{'...' if len(value) > 60 else ''} is not a Kubernetes {kind}: "
+                         f"lower-case letters, digits and '-'{extra}, at most {longest} characters")
     return value
 
 
@@ -399,14 +445,17 @@ def serve_webhook(gate: WebhookGate, host: str = "127.0.0.1", port: int = 8080,
         do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = route  # noqa: N815
 
         def _post(self, hook: str, history: bool) -> None:
-            length = self.headers.get("Content-Length")
-            if length is None:
+            lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+            if not lengths:
                 self._refuse(411, {"error": "Content-Length required"})
                 return
-            length = length.strip()
+            if len(lengths) > 1:   # which one frames the body? (a request smuggled past a proxy, or a broken client)
+                self._refuse(400, {"error": f"conflicting Content-Length headers: {', '.join(sorted(lengths))[:80]}"})
+                return
+            length = lengths.pop()
             if not (length.isascii() and length.isdigit()):
                 self._refuse(400, {"error": f"Content-Length must be a whole number of bytes, got {length[:40]!r}"})
-            elif len(length) > 12 or int(length) > MAX_BODY:  # int() refuses over 4,300 digits
+            elif len(length.lstrip("0")) > 12 or int(length) > MAX_BODY:  # int() refuses over 4,300 digits
                 self._refuse(413, {"error": f"the payload is over {MAX_BODY} bytes"})
             else:
                 data = self.rfile.read(int(length))  # TimeoutError: http.server drops the client (logged)

@@ -189,7 +189,8 @@ def test_remembered_canaries_are_bounded_forgetting_the_oldest_finished_first(re
         assert call("rollout", "a")[0] == 409      # no start known any more
         assert call("rollout", "c")[0] == 200      # still remembered
         assert call("pre-rollout", "e")[0] == 200  # c forgotten: b, d, e, none finished
-        status, reply = call("pre-rollout", "f")
+        assert call("pre-rollout", "b")[0] == 200  # b's new analysis (idle for 4 h, it could have made room)
+        status, reply = call("pre-rollout", "f")   # d, e, b: all called just now, none decided
         assert status == 503 and reply["outcome"] == "unavailable"
 
 
