@@ -115,6 +115,7 @@ def test_serve_answers_without_the_simulator():
                 statuses.append(exc.code)
         assert statuses == [200, 503]   # the ramp started; its metrics unavailable: documented answers, no crash
     finally:
-        server.terminate()
+        server.terminate()   # SIGTERM, as Kubernetes stops a pod: drained like Ctrl-C (it was killed mid-request)
         _, err = server.communicate(timeout=30)
     assert "Traceback" not in err and "pip install" not in err, err[-2000:]
+    assert server.returncode == 130, (server.returncode, err[-2000:])
