@@ -100,6 +100,28 @@ RULE_METRICS = {
 }
 
 
+def _on_grid(candidates: Sequence[str], interval: float, longest: float = math.inf) -> list[str]:
+    """The ``candidates`` (durations) that are whole numbers of the scrape ``interval`` and at most ``longest``
+    seconds: a plan's windows, sustains, peaks and batches must be (``0s`` always is)."""
+    return [c for c in candidates if parse_duration(c) <= longest
+            and math.isclose(parse_duration(c) / interval, round(parse_duration(c) / interval))]
+
+
+def _check_shape(layout: Layout, duration_minutes: int) -> None:
+    """Refuse, when the strategy is built, a ramp no drawn plan could fit: not whole minutes, or minutes that are
+    not a whole number of the layout's scrape intervals."""
+    from hypothesis.errors import InvalidArgument
+
+    if not isinstance(duration_minutes, int) or isinstance(duration_minutes, bool) or duration_minutes < 1:
+        raise InvalidArgument(f"duration_minutes must be a whole number of minutes, at least 1, got "
+                              f"{duration_minutes!r}")
+    if not isinstance(layout, Layout):
+        raise InvalidArgument(f"layout must be a rampsim.telemetry.Layout, got {layout!r}")
+    if not _on_grid([f"{duration_minutes}m"], layout.scrape_interval):
+        raise InvalidArgument(f"a ramp of {duration_minutes}m is not a whole number of the layout's "
+                              f"{layout.scrape_interval:g}s scrape intervals")
+
+
 def single_rule_plan(metric: str = "error_rate", threshold: str = "1%", window: str = "1m", sustain: str = "0s",
                      action: str = "rollback", layout: Layout = SMALL_LAYOUT, duration_minutes: int = 20) -> Plan:
     """A plan with one continuous rule (``gate``) on ``layout``; its checkpoints only ask for traffic."""
@@ -183,28 +205,6 @@ _MEASURES = {
     "memory_growth": (">", "<", lambda d: f"{d(st.sampled_from([10, 100, 1000]))}MB/h"),
 }
 _WINDOWS = ["15s", "30s", "1m", "2m", "5m"]
-
-
-def _on_grid(candidates: Sequence[str], interval: float, longest: float = math.inf) -> list[str]:
-    """The ``candidates`` (durations) that are whole numbers of scrape ``interval``\ s and at most ``longest``
-    seconds: a plan's windows, sustains, peaks and batches must be (``0s`` always is)."""
-    return [c for c in candidates if parse_duration(c) <= longest
-            and math.isclose(parse_duration(c) / interval, round(parse_duration(c) / interval))]
-
-
-def _check_shape(layout: Layout, duration_minutes: int) -> None:
-    """Refuse, when the strategy is built, a ramp no drawn plan could fit: not whole minutes, or minutes that are
-    not a whole number of the layout's scrape intervals."""
-    from hypothesis.errors import InvalidArgument
-
-    if not isinstance(duration_minutes, int) or isinstance(duration_minutes, bool) or duration_minutes < 1:
-        raise InvalidArgument(f"duration_minutes must be a whole number of minutes, at least 1, got "
-                              f"{duration_minutes!r}")
-    if not isinstance(layout, Layout):
-        raise InvalidArgument(f"layout must be a rampsim.telemetry.Layout, got {layout!r}")
-    if not _on_grid([f"{duration_minutes}m"], layout.scrape_interval):
-        raise InvalidArgument(f"a ramp of {duration_minutes}m is not a whole number of the layout's "
-                              f"{layout.scrape_interval:g}s scrape intervals")
 # Metrics a comparison with the baseline may measure, with the thresholds worth drawing for a difference (in the
 # metric's unit), a ratio and a relative change; the comparison breaches upwards but for the "higher is better" ones.
 _DIFFERENCES = {
