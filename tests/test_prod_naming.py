@@ -47,6 +47,7 @@ def test_every_error_is_located_in_the_plan_file():
     ("prometheus:\n  metrics: {errors: rampsim_requests_total}\n", "share one series name"),
     ("prometheus:\n  labels: {arm: x, segment: x}\n", "must differ"),
     ("prometheus:\n  matchers: {arm: canary}\n", "cannot constrain"),
+    ("prometheus:\n  metrics: {requests: foo_total, cpu: foo}\n", "would be one metric family \\('foo'\\)"),
     ("prometheus:\n  unknown: 1\n", "prometheus.unknown"),
 ])
 def test_invalid_sections_are_refused(section, message):
@@ -70,3 +71,30 @@ def test_naming_file(tmp_path):
     path.write_text("labels:\n  arm: 1x\n")
     with pytest.raises(PlanError, match=r"naming.yaml:2: labels.arm"):
         load_naming(path)
+
+
+def test_requests_read_off_the_histograms_count_are_exposed_once(reference_plan, healthy_telemetry):
+    """A request counter named after the histogram's _count (Spring's timers, express-prom-bundle) is the histogram's
+    own series: the rehearsal exporter wrote it twice (an untyped family beside the histogram), which the OpenMetrics
+    parser refuses as a clashing name (a review)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import generate_latest
+    from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    from rampsim.prod.exporter import TelemetryCollector
+    from rampsim.prod.naming import Naming
+
+    naming = Naming.model_validate({"metrics": {"requests": "lat_count", "latency_bucket": "lat_bucket"}})
+    registry = CollectorRegistry()
+    collector = TelemetryCollector(reference_plan.layout, naming)
+    registry.register(collector)
+    collector.publish(healthy_telemetry, 100)
+    families = {f.name: f for f in parse_openmetrics(generate_openmetrics(registry).decode())}
+    counts = [s for s in families["lat"].samples if s.name == "lat_count"]
+    layout = reference_plan.layout
+    assert len(counts) == len(layout.arms) * len(layout.segments)
+    for sample in counts:
+        arm, segment = layout.arm(sample.labels["arm"]), layout.segments.index(sample.labels["segment"])
+        assert sample.value == healthy_telemetry.counters[100, int(layout.channels("requests", arm, segment))]
+    assert generate_latest(registry).decode().count("# TYPE lat_count") == 0

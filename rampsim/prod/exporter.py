@@ -60,8 +60,11 @@ class TelemetryCollector:
             return
         names = self.naming.series_names()
         arms, segments = range(len(self.layout.arms)), range(len(self.layout.segments))
+        histogram_series = {f"{self.naming.histogram}_count", f"{self.naming.histogram}_sum"}
         for family in _COUNTERS:
             name = names[family]
+            if name in histogram_series:   # requests read off the histogram's _count: the histogram below has it
+                continue
             base, kind = (name[: -len("_total")], "counter") if name.endswith("_total") else (name, "unknown")
             metric = Metric(base, FAMILIES[family].help, kind)
             per_segment = "segments" in COUNTER_FAMILIES[family]

@@ -110,6 +110,12 @@ class Naming(BaseModel):
                              f"got {value['latency_bucket']!r}")
         if len(set(value.values())) != len(value):
             raise ValueError("two telemetry families cannot share one series name")
+        for family, name in value.items():   # a counter foo_total is metric family foo in the exposition formats
+            other = next((f for f, n in value.items() if n == name[:-len("_total")]), None) \
+                if name.endswith("_total") else None
+            if other is not None:
+                raise ValueError(f"{family}: {name!r} and {other}: {value[other]!r} would be one metric family "
+                                 f"({value[other]!r}) in Prometheus's exposition formats: rename one")
         return value
 
     @field_validator("matchers")
