@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "sweep.json, summary.csv and the charts to --out, and runs.csv.gz with --keep-runs. "
                     "Exit codes: 0 done; 2 bad arguments (a grid axis, more than 10,000 gates, an --out that is a "
                     "file, unwritable, or holding another sweep without --force); 3 invalid plan or mix; 5 --dask "
-                    "scheduler unreachable; 130 interrupted (run the same command again to continue).")
+                    "scheduler unreachable, or a worker or the scheduler lost mid-sweep; 130 interrupted (after "
+                    "either, run the same command again to continue).")
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
@@ -116,7 +117,7 @@ def default_out(plan_name: str) -> Path:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from rampsim.experiment.mix import load_mix
-    from rampsim.experiment.chunks import SweepInterrupted
+    from rampsim.experiment.chunks import SweepInterrupted, WorkersLost
     from rampsim.experiment.sweep import sweep
 
     console = Console(stderr=True)
@@ -152,6 +153,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         except SweepInterrupted as exc:
             print(f"rampsim sweep: {exc}; run the same command again to continue from {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except WorkersLost as exc:
+            print(f"rampsim sweep: {exc}; run the same command again to continue from {out}", file=sys.stderr)
+            return exc.exit_code
     result.meta["costs"] = vars(costs)
     result.save(out)
     _print_report(result, costs, out, plan if args.html else None, html=args.html)
@@ -252,6 +256,8 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
             from rampsim.report.html import write_sweep_html
 
             charts.append(write_sweep_html(result, Path(out) / "report.html", charts=charts, costs=costs, plan=plan))
+        else:   # an earlier sweep's page would pass for this one's
+            (Path(out) / "report.html").unlink(missing_ok=True)
     console = Console()
     meta = result.meta
     environment = int(summary["environment_runs"].iloc[0])

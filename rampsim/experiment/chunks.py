@@ -18,6 +18,7 @@ notice on stderr, never mixed in.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import time
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -51,8 +53,8 @@ if TYPE_CHECKING:
     from rampsim.experiment.tally import Tally
     from rampsim.sim.simulation import Fidelity
 
-__all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "run_chunks", "compile_grid", "local_executor",
-           "output_directory", "writing", "KINDS", "CHUNK_SIZE", "plan_digest"]
+__all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "WorkersLost", "run_chunks", "compile_grid",
+           "local_executor", "output_directory", "writing", "KINDS", "CHUNK_SIZE", "plan_digest"]
 
 CHUNK_SIZE = 10
 _CHUNK_FORMAT = 5  # a header (the sweep key, the position), a checksum, environment incidents, fault onsets (5:
@@ -64,6 +66,11 @@ _PAYLOAD = ("kind", "time", "source", "harmed", "exposed", "incident", "environm
 
 class SweepInterrupted(Interrupted):
     """The sweep was stopped; finished chunks are saved and a rerun continues from them."""
+
+
+class WorkersLost(DataUnavailable):
+    """A worker process or the cluster's scheduler went away mid-sweep; finished chunks are saved and a rerun
+    continues from them."""
 
 
 class DamagedChunk(DataUnavailable):
@@ -188,11 +195,20 @@ def _write_atomically(path: Path, data: bytes) -> None:
                                          delete=False) as handle:
             temporary = Path(handle.name)
             handle.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())   # as open() would create it (a temporary file is 0600)
         os.replace(temporary, path)
     except OSError as exc:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read once (by setting it and setting it back: there is no other way to read it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def source_names(plan: Plan) -> list[str]:
@@ -281,11 +297,26 @@ def run_chunk(spec: SweepSpec, gates: Gates, scenario: int, start: int, stop: in
 # -- the driver side --------------------------------------------------------------------
 
 def local_executor(workers: Optional[int] = None) -> Executor:
-    """A process pool of ``workers`` (all cores by default), started with spawn (safe beside threads)."""
+    """A process pool of ``workers`` (all cores by default), started with spawn (safe beside threads), whose
+    workers exit when the process that started them dies (a sweep killed by ``timeout``, a cancelled CI job or the
+    out-of-memory killer left them running, idle, for good)."""
     if workers is not None:
         workers = whole_number("workers", workers, 1)
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: a daemon thread that ends the process once ``parent`` is gone (it is then re-parented)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rampsim-exit-with-parent", daemon=True).start()
 
 
 def run_chunks(spec: SweepSpec, tally: "Tally", out: Optional[Path] = None, executor: Optional[Executor] = None,
@@ -370,10 +401,30 @@ def run_chunks(spec: SweepSpec, tally: "Tally", out: Optional[Path] = None, exec
             if owned:
                 pool.shutdown(wait=False, cancel_futures=True)
             raise SweepInterrupted(f"stopped after {done} of {len(tasks)} chunks") from None
+        except Exception as exc:   # a worker killed (BrokenProcessPool), a cluster's scheduler or worker lost
+            if not _lost_worker(exc):
+                raise
+            for future in futures:
+                future.cancel()
+            raise WorkersLost(f"a worker process or the scheduler was lost ({type(exc).__name__}"
+                              f"{': ' + str(exc).splitlines()[0][:160] if str(exc) else ''}) after {done} of {len(tasks)} "
+                              f"chunks") from None
         finally:
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
     return [kept[i] for i in sorted(kept)]
+
+
+def _lost_worker(exc: BaseException) -> bool:
+    """Whether ``exc`` says the executor lost a worker or its scheduler (not a failure of rampsim's own code)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, BrokenProcessPool):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith("distributed") and type(exc).__name__ in (
+        "CommClosedError", "KilledWorker", "FutureCancelledError", "CancelledError") or (
+        module.startswith(("distributed", "tornado")) and isinstance(exc, (OSError, EOFError)))
 
 
 def _saved_chunk(path: Path, key: str, scenario: int, start: int, stop: int) -> Optional[Chunk]:

@@ -382,3 +382,87 @@ def test_chunks_of_an_older_draw_scheme_are_refused_never_mixed_in(validation_pl
     pd.testing.assert_frame_equal(resumed.runs, clean[SEED])
     err = capsys.readouterr().err
     assert f"drawn with draw scheme {chunks.DRAW_SCHEME - 1} by another rampsim version" in err and "recomputing it" in err
+
+
+# -- lost workers, killed drivers, file modes and stale outputs ------------------------------------------------------
+
+def test_a_lost_worker_is_reported_with_the_way_to_continue_not_as_a_bug(validation_plan, tmp_path, monkeypatch):
+    """A review killed a worker mid-sweep (and a dask scheduler): exit 70, "internal error; please report it",
+    although every finished chunk was saved and the same command continued from them."""
+    from concurrent.futures import Executor, Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from rampsim.experiment.chunks import WorkersLost
+
+    class Broken(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            future: Future = Future()
+            future.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+            return future
+
+    with pytest.raises(WorkersLost, match=r"a worker process or the scheduler was lost \(BrokenProcessPool: A process "
+                                          r"in the process pool was terminated abruptly\) after 0 of 1 chunks"):
+        sweep(validation_plan, replicates=REPLICATES, seed=SEED, executor=Broken(), out=tmp_path / "lost")
+    monkeypatch.setattr("rampsim.experiment.chunks.local_executor", lambda workers=None: Broken())
+    code = run(["sweep", PLAN, "--replicates", str(REPLICATES), "--seed", str(SEED), "--workers", "2",
+                "--no-progress", "--out", str(tmp_path / "cli")])
+    assert code == 5   # as an unreachable --dask scheduler; the message says to run the same command again
+
+
+def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
+    """A review killed a sweep with SIGTERM and SIGKILL (as timeout, a cancelled CI job or the OOM killer do): its
+    spawned workers lived on, idle, re-parented to init."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from rampsim.experiment.chunks import local_executor\n"
+        "if __name__ == '__main__':\n"
+        "    pool = local_executor(1)\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(600)\n")
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(driver.stdout.readline())
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            with open(f"/proc/{worker}/stat") as stat:   # a zombie (exited, not reaped by this container's init)
+                if stat.read().split(") ")[1].startswith("Z"):
+                    break
+            time.sleep(0.2)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail(f"worker {worker} outlived its killed driver by 15 s")
+    finally:
+        driver.kill()
+
+
+def test_saved_files_follow_the_umask_and_a_stale_report_is_removed(validation_plan, tmp_path):
+    """Chunks and the spec were 0600 (a temporary file's mode, kept by the rename): another user could not resume a
+    shared sweep. An earlier run's report.html (and charts of another grid) stayed beside new results."""
+    import os
+    import stat
+
+    out = tmp_path / "shared"
+    assert run(["sweep", PLAN, *FAST, "--out", str(out), "--html",
+                "--grid", "rules.error_rate_rollback.threshold=0.5%,1%",
+                "--grid", "rules.*.sustain=1m,3m"]) == 0
+    assert (out / "report.html").exists() and (out / "heatmap.png").exists()
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for path in [out / "sweep-spec.json", *(out / "chunks").glob("*.npz")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+    assert run(["sweep", PLAN, *FAST, "--out", str(out), "--force",
+                "--grid", "rules.error_rate_rollback.threshold=0.5%,1%"]) == 0
+    assert not (out / "report.html").exists() and not (out / "heatmap.png").exists()
+    assert (out / "operating-curve.png").exists()
