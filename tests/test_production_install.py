@@ -103,7 +103,7 @@ def test_serve_answers_without_the_simulator():
                 assert server.poll() is None and time.monotonic() < deadline, server.communicate()[1][-2000:]
                 time.sleep(0.2)
         statuses = []
-        for hook, metadata in (("pre-rollout", {"start": "now-10m"}), ("rollout", {})):
+        for hook, metadata in (("pre-rollout", {"start": str(time.time() - 600)}), ("rollout", {})):
             payload = json.dumps({"name": "podinfo", "namespace": "test", "phase": "Progressing",
                                   "metadata": metadata}).encode()
             request = urllib.request.Request(f"http://127.0.0.1:{port}/{hook}", data=payload, method="POST",

@@ -420,11 +420,12 @@ def test_a_slow_prometheus_makes_a_hook_answer_in_time_with_what_it_judged(refer
         began = time.monotonic()
         status, body = hooks.handle("rollout", {"name": "api", "namespace": "learning"})
         elapsed, calls = time.monotonic() - began, calls + 1
-        assert elapsed < 0.5 + 0.3 + 0.25, elapsed    # the deadline and at most one read past it
+        assert elapsed < 0.5 + 0.3 + 1.5, elapsed    # the deadline and one read past it (slack for a loaded machine)
         judged.append(body["scrapes_judged"])
         if "judging is behind" not in body["reason"]:
             break
-        assert status == 200 and body["outcome"] == "continue"
+        # never the judged part's "continue" for scrapes nobody looked at: a failed check for Flagger
+        assert status == 409 and body["outcome"] == "inconclusive"
     assert calls > 1 and judged == sorted(judged) and len(set(judged)) == len(judged)
     assert body["outcome"] == "advance" and body["scrapes_judged"] == len(healthy_telemetry)
     whole = gate_on(reference_plan, recording, END).handle("rollout", {"name": "api", "namespace": "learning"})[1]
@@ -436,7 +437,8 @@ def test_conflicting_or_zero_padded_content_lengths(server):
     """Two different Content-Length headers: which frames the body? (a review saw the first one used and the
     request hang); leading zeros are still the number they write (a review got 413 for '00...02')."""
     body = json.dumps({"name": "padded", "namespace": "x", "metadata": {"start": STARTED}}).encode()
-    for lengths, expected in (([str(len(body)), "2"], 400), (["0" * 30 + str(len(body))], 200)):
+    for lengths, expected in (([str(len(body)), "2"], 400), (["0" * 30 + str(len(body))], 200),
+                              (["0" * 5000 + str(len(body))], 200)):   # past int()'s 4,300 digits: was a traceback
         with socket.create_connection(server, timeout=10) as client:
             headers = "".join(f"Content-Length: {n}\r\n" for n in lengths)
             client.sendall(f"POST /pre-rollout HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body)
@@ -449,3 +451,77 @@ def test_a_relative_start_is_refused_by_serve(capsys):
     rolled-back canary promoted after one."""
     assert main(["serve", str(REFERENCE), "--prometheus", "http://127.0.0.1:9", "--start", "now-10m"]) == 2
     assert "is relative: read again at every restart" in capsys.readouterr().err
+
+
+def test_calls_for_one_canary_wait_at_most_the_deadline_for_each_other(reference_plan, healthy_telemetry):
+    """Overlapping calls for one canary queued behind each other (a review: 1.2, 2.2, 3.2 and 4.3 s with 1-second
+    reads and a 0.5-second deadline): one that cannot take its turn in time answers 409."""
+    import threading
+
+    recording = FileSource.from_telemetry(healthy_telemetry, START)
+
+    class Slow:
+        def read(self, low_ms: int, high_ms: int) -> list:
+            time.sleep(1.0)
+            return recording.read(low_ms, high_ms)
+
+    hooks = WebhookGate(reference_plan, Slow(), naming_for_plan(reference_plan), start=START, clock=lambda: END,
+                        deadline=0.3)
+    answers: list = []
+
+    def call() -> None:
+        began = time.monotonic()
+        answers.append((*hooks.handle("rollout", {"name": "api", "namespace": "learning"}), time.monotonic() - began))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join(timeout=30)
+    waited = [a for a in answers if "another call is judging" in a[1].get("error", "")]
+    assert len(waited) == 2 and all(status == 409 and elapsed < 0.3 + 1.0 for status, _, elapsed in waited)
+
+
+def test_an_imported_gate_asks_no_query_past_the_deadline_and_goes_on_at_the_next_call():
+    """An analysis of a Kayenta gate asks about 150 queries: a review timed a /rollout at 30 times the deadline,
+    checked only between scrapes. Queries stop at the deadline; the next call goes on with the answers kept, and the
+    decisions equal one uninterrupted run's."""
+    from rampsim.gates.plan_sections import gate_of
+    from rampsim.plan import load_plan
+    from rampsim.prod.gate_queries import Deadline, ImportedGateRun, prometheus_queries
+    from tests.sim_helpers import ROOT
+
+    kayenta_plan = load_plan(ROOT / "scenarios" / "ramp-phase-50k-kayenta.yaml")
+
+    class Server:
+        warnings: list = []
+        asked = 0
+
+        def instant(self, expr: str, at: float) -> dict:
+            Server.asked += 1
+            time.sleep(0.002)
+            return {"resultType": "vector", "result": [{"metric": {}, "value": [at, "1"]}]}
+
+    def run_for(deadline: Deadline | None) -> ImportedGateRun:
+        return ImportedGateRun(kayenta_plan, gate_of(kayenta_plan), prometheus_queries(Server(), START, warnings=[],
+                               deadline=deadline), START, deadline=deadline)
+
+    whole = run_for(None)
+    collections_deque(whole.run_until(END, END))
+    asked_whole, Server.asked = Server.asked, 0
+    deadline = Deadline()
+    cut = run_for(deadline)
+    calls = 0
+    while not cut.finished and cut.next_tick <= cut.due(END, END):
+        began = time.monotonic()
+        collections_deque(cut.run_until(END, END, deadline=time.monotonic() + 0.05))
+        assert time.monotonic() - began < 0.05 + 0.5, "queries went on past the deadline"
+        calls += 1
+    assert calls > 1 and Server.asked == asked_whole   # no query asked twice, none lost
+    assert [(e.time, type(e).__name__) for e in cut.events] == [(e.time, type(e).__name__) for e in whole.events]
+
+
+def collections_deque(steps) -> None:
+    for _ in steps:
+        pass

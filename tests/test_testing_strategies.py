@@ -56,7 +56,7 @@ def test_testing_strategies_refuse_what_they_could_never_draw_when_built(referen
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([5.0, 10.0, 15.0, 30.0, 60.0]), st.integers(1, 25), st.data())
+@given(st.sampled_from([5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0]), st.integers(1, 25), st.data())
 def test_drawn_plans_are_valid_for_every_scrape_interval_and_ramp_length(interval, minutes, data):
     """gate_plans and single_rule_plans drew 15-second windows on 30-second scrapes and a 5-minute checkpoint in a
     4-minute ramp (a PlanError at every draw); faults drawn from mixed kinds and targets are valid faults."""

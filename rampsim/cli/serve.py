@@ -37,7 +37,7 @@ from rampsim.cli.plan_commands import EXIT_INVALID_PLAN
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.prod.gate_queries import gate_run_for
-from rampsim.prod.instants import parse_instant
+from rampsim.prod.instants import is_relative, parse_instant
 from rampsim.prod.source import PrometheusSource, RetryPolicy, bearer_headers
 from rampsim.prod.webhook import DEADLINE, IDLE_CANARY, MAX_CANARIES, WebhookGate, serve_webhook
 
@@ -80,9 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             f"is decided, past its ramp or not called for {IDLE_CANARY / 60:g} minutes is forgotten, "
                             f"and a new canary gets 503 if there is none")
     serve.add_argument("--deadline", type=arguments.seconds(0.0, 600.0), default=DEADLINE,
-                       help=f"seconds a hook judges for before it answers with what it judged (default {DEADLINE:g}; "
-                            f"no new Prometheus read starts after it, the next call goes on): keep it, plus one "
-                            f"read, under the webhook's timeout in the Canary")
+                       help=f"seconds a hook judges for before it answers (default {DEADLINE:g}): no new "
+                            f"Prometheus read starts after it; scrapes due left unjudged answer 409, and the next "
+                            f"call goes on. Keep it, plus one read, under the webhook's timeout in the Canary")
     serve.set_defaults(run=run_serve)
 
 
@@ -91,7 +91,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID_PLAN
     plan, naming = loaded
-    if args.start and args.start.strip().lower().startswith("now"):
+    if args.start and is_relative(args.start):
         raise UsageError(f"--start {args.start!r} is relative: read again at every restart of the server, it would "
                          f"judge every canary it forgot from the restart on (and lose a rollback found before it); "
                          f"give an absolute time (RFC 3339 or unix seconds), or a pre-rollout webhook")

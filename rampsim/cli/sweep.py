@@ -117,7 +117,7 @@ def default_out(plan_name: str) -> Path:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from rampsim.experiment.mix import load_mix
-    from rampsim.experiment.chunks import SweepInterrupted, WorkersLost
+    from rampsim.experiment.chunks import SWEEP_OUTPUTS, SweepInterrupted, WorkersLost
     from rampsim.experiment.sweep import sweep
 
     console = Console(stderr=True)
@@ -157,6 +157,9 @@ def run_sweep(args: argparse.Namespace) -> int:
             print(f"rampsim sweep: {exc}; run the same command again to continue from {out}", file=sys.stderr)
             return exc.exit_code
     result.meta["costs"] = vars(costs)
+    for name in SWEEP_OUTPUTS:   # an earlier run's page, or charts of another grid, would pass for this run's
+        if name.endswith(".png") or (name == "report.html" and not args.html):
+            (out / name).unlink(missing_ok=True)
     result.save(out)
     _print_report(result, costs, out, plan if args.html else None, html=args.html)
     if args.write_best:
@@ -256,8 +259,6 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
             from rampsim.report.html import write_sweep_html
 
             charts.append(write_sweep_html(result, Path(out) / "report.html", charts=charts, costs=costs, plan=plan))
-        else:   # an earlier sweep's page would pass for this one's
-            (Path(out) / "report.html").unlink(missing_ok=True)
     console = Console()
     meta = result.meta
     environment = int(summary["environment_runs"].iloc[0])

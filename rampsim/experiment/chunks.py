@@ -18,7 +18,6 @@ notice on stderr, never mixed in.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -203,10 +202,17 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-@functools.lru_cache(maxsize=1)
 def _umask() -> int:
-    """The process's umask, read once (by setting it and setting it back: there is no other way to read it)."""
-    mask = os.umask(0o022)
+    """The process's umask: from ``/proc/self/status`` on Linux, else by setting it and setting it back (to the most
+    restrictive value meanwhile, so a file another thread creates then is never more open than intended)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
     os.umask(mask)
     return mask
 
@@ -408,7 +414,8 @@ def run_chunks(spec: SweepSpec, tally: "Tally", out: Optional[Path] = None, exec
                 future.cancel()
             raise WorkersLost(f"a worker process or the scheduler was lost ({type(exc).__name__}"
                               f"{': ' + str(exc).splitlines()[0][:160] if str(exc) else ''}) after {done} of {len(tasks)} "
-                              f"chunks") from None
+                              f"chunks (killed, or out of memory; if it happens again at the same point, a chunk "
+                              f"crashes it: rampsim --debug)") from None
         finally:
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -423,8 +430,9 @@ def _lost_worker(exc: BaseException) -> bool:
         return True
     module = type(exc).__module__ or ""
     return module.startswith("distributed") and type(exc).__name__ in (
-        "CommClosedError", "KilledWorker", "FutureCancelledError", "CancelledError") or (
+        "CommClosedError", "FutureCancelledError", "CancelledError") or (
         module.startswith(("distributed", "tornado")) and isinstance(exc, (OSError, EOFError)))
+    # not KilledWorker: Dask raises it when the task itself killed worker after worker (a crash to report)
 
 
 def _saved_chunk(path: Path, key: str, scenario: int, start: int, stop: int) -> Optional[Chunk]:

@@ -53,6 +53,22 @@ class _Unreachable(Exception):
         self.cause = cause
 
 
+class _PastDeadline(Exception):
+    """A query not yet answered was asked after the run's deadline: :class:`ImportedGateRun` stops at the scrape
+    before it and goes on from there at the next call (an analysis of a Kayenta gate asks 150 queries)."""
+
+
+class Deadline:
+    """The time (``time.monotonic()``) after which a run's queries ask the server nothing new; ``None``: no limit."""
+
+    def __init__(self) -> None:
+        self.at: Optional[float] = None
+
+    def check(self) -> None:
+        if self.at is not None and time.monotonic() >= self.at:
+            raise _PastDeadline
+
+
 def instant_result(data: dict[str, Any], at: float) -> InstantResult:
     """The engine's result for the ``data`` of an ``/api/v1/query`` answer (``{"resultType": ..., "result": ...}``).
 
@@ -75,14 +91,16 @@ def instant_result(data: dict[str, Any], at: float) -> InstantResult:
 
 
 def prometheus_queries(source: PrometheusSource, start: float, answers: Optional[Answers] = None,
-                       warnings: Optional[list[str]] = None) -> QueryProvider:
+                       warnings: Optional[list[str]] = None, deadline: Optional[Deadline] = None) -> QueryProvider:
     """Queries sent to ``source`` at ``start`` + the engine's time, answers kept in ``answers``, the server's
-    warnings added to ``warnings`` (see the module docstring)."""
+    warnings added to ``warnings`` (see the module docstring); none sent past ``deadline``."""
     kept: Answers = answers if answers is not None else {}
 
     def query(expr: str, at: float) -> InstantResult:
         key = (expr, at)
         if key not in kept:
+            if deadline is not None:
+                deadline.check()
             try:
                 data = source.instant(expr, start + at)
             except SourceUnavailable as exc:
@@ -142,22 +160,29 @@ class ImportedGateRun(GateRun):
     docstring); ``warnings`` is where the query source adds the server's warnings (each shown once)."""
 
     def __init__(self, plan: Plan, gate: Gate, queries: QueryProvider, start: float,
-                 warnings: Optional[list[str]] = None, naming: Optional[Naming] = None) -> None:
+                 warnings: Optional[list[str]] = None, naming: Optional[Naming] = None,
+                 deadline: Optional[Deadline] = None) -> None:
         self.gate = gate
         self.queries = queries
         self._warnings = warnings if warnings is not None else []
+        self._deadline = deadline   # shared with ``queries``, which checks it before asking the server
         super().__init__(plan, _NoSamples(), start, naming, engine=imported_engine(plan, gate, queries))
 
     def run_to(self, tick: int, deadline: Optional[float] = None) -> Iterator[Step]:
         """Judge every scrape up to ``tick`` (capped at the plan's end), asking no query for a new scrape after
         ``deadline`` (``time.monotonic()``); raises :class:`SourceUnavailable`."""
         tick = min(tick, self.grid.n_ticks - 1)
+        if self._deadline is not None:
+            self._deadline.at = deadline
         while not self.finished and self.next_tick <= tick:
             if deadline is not None and time.monotonic() >= deadline:
                 return
             current = self.next_tick
             try:
                 events = list(self.engine.observe(self.telemetry, current))
+            except _PastDeadline:   # stopped inside the scrape: its answers so far are kept for the next call
+                self._replay()
+                return
             except _Unreachable as exc:
                 self._replay()
                 raise exc.cause from None
@@ -199,6 +224,7 @@ def gate_run_for(plan: Plan, source: Any, start: float, naming: Optional[Naming]
         return GateRun(plan, source, start, naming)
     if isinstance(source, PrometheusSource):
         warnings: list[str] = []
-        return ImportedGateRun(plan, gate, prometheus_queries(source, start, warnings=warnings), start, warnings,
-                               naming)
+        deadline = Deadline()
+        return ImportedGateRun(plan, gate, prometheus_queries(source, start, warnings=warnings, deadline=deadline),
+                               start, warnings, naming, deadline)
     return ImportedGateRun(plan, gate, recording_queries(series_store(source.series), start), start, naming=naming)

@@ -125,13 +125,18 @@ class GateRun:
         """
         if not (math.isfinite(instant) and math.isfinite(settle) and settle >= 0):
             raise UsageError(f"need a finite instant and a finite settle time >= 0, got {instant!r} and {settle!r}")
+        try:
+            yield from self.run_to(self.due(instant, now, settle), deadline)
+        except SourceUnavailable as exc:
+            self.problem = str(exc)
+
+    def due(self, instant: float, now: Optional[float] = None, settle: float = 0.0) -> int:
+        """The last scrape :meth:`run_until` judges up to: at or before ``instant``, settled by ``now`` (if given),
+        within the plan."""
         target = self.grid.tick_at(instant)
         if now is not None:
             target = min(target, self.grid.last_settled(now, settle))
-        try:
-            yield from self.run_to(target, deadline)
-        except SourceUnavailable as exc:
-            self.problem = str(exc)
+        return min(target, self.grid.n_ticks - 1)
 
     def follow(self, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                settle: float = 5.0, max_outage: float = 300.0) -> Iterator[Union[Step, Notice]]:

@@ -9,7 +9,7 @@ from typing import Callable, Optional
 from rampsim.errors import UsageError
 from rampsim.units import UnitError, parse_duration
 
-__all__ = ["parse_instant", "format_instant", "EARLIEST", "LATEST"]
+__all__ = ["parse_instant", "is_relative", "format_instant", "EARLIEST", "LATEST"]
 
 EARLIEST = 0.0
 """1970-01-01T00:00:00Z: the earliest instant (unix seconds) a ramp or a sample may have."""
@@ -20,6 +20,11 @@ LATEST = 253_402_300_799.0
 _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?$")
 _UNIX = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+
+
+def is_relative(text: str) -> bool:
+    """Whether ``text`` is a time relative to now (``now``, ``now-30m``): read again, it is another time."""
+    return _RELATIVE.match(text.strip()) is not None
 
 
 def parse_instant(text: str, now: Optional[Callable[[], float]] = None, *, relative: bool = True) -> float:

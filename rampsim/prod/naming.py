@@ -110,12 +110,14 @@ class Naming(BaseModel):
                              f"got {value['latency_bucket']!r}")
         if len(set(value.values())) != len(value):
             raise ValueError("two telemetry families cannot share one series name")
-        for family, name in value.items():   # a counter foo_total is metric family foo in the exposition formats
-            other = next((f for f, n in value.items() if n == name[:-len("_total")]), None) \
-                if name.endswith("_total") else None
-            if other is not None:
-                raise ValueError(f"{family}: {name!r} and {other}: {value[other]!r} would be one metric family "
-                                 f"({value[other]!r}) in Prometheus's exposition formats: rename one")
+        families: dict[str, str] = {}   # the metric family each series is in the exposition formats
+        for family, name in value.items():
+            base = (name[:-len("_bucket")] if family == "latency_bucket"
+                    else name[:-len("_total")] if name.endswith("_total") else name)
+            if base in families:
+                raise ValueError(f"{families[base]}: {value[families[base]]!r} and {family}: {name!r} would be one "
+                                 f"metric family ({base!r}) in Prometheus's exposition formats: rename one")
+            families[base] = family
         return value
 
     @field_validator("matchers")

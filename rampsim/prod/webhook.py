@@ -44,8 +44,9 @@ full, the oldest one that is decided, past its ramp by ``LATE_FIRST_CALL`` or no
 for ``IDLE_CANARY`` seconds makes room, else the new canary gets 503.
 
 A slow Prometheus is bounded too: a hook judges for at most ``deadline`` seconds (no
-new read starts after it; the answer says the judging is behind, the next call goes on
-from there), and at most ``READERS`` canaries are judged at once.
+new read starts after it; with scrapes due left unjudged the answer is 409 inconclusive,
+"judging is behind", and the next call goes on from there), a call waits at most as long
+for another call judging the same canary, and at most ``READERS`` canaries are judged at once.
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ from rampsim.errors import UsageError
 from rampsim.plan.json_source import parse_json_data
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import SourceError
-from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
+from rampsim.prod.instants import EARLIEST, LATEST, format_instant, is_relative, parse_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import GateRun, GateOutcome, Source
 from rampsim.prod.gate_queries import gate_run_for
@@ -170,27 +171,30 @@ class WebhookGate:
 
     def _judge(self, hook: str, canary: str, entry: _Canary, history: bool) -> tuple[int, dict[str, Any]]:
         run = entry.run
-        with entry.lock:
+        deadline = time.monotonic() + self.deadline
+        if not entry.lock.acquire(timeout=self.deadline):   # another call judges this canary (a retry, a flood)
+            return 409, {"canary": canary, "outcome": GateOutcome.INCONCLUSIVE.value,
+                         "error": f"another call is judging this canary and did not finish in {self.deadline:g} s"}
+        try:
             entry.last_call = self.clock()
             behind = False
             if not run.finished:
-                deadline = time.monotonic() + self.deadline
                 now = self.clock()
-                due = min(run.grid.tick_at(now), run.grid.last_settled(now, self.settle))
-                if self._judging.acquire(timeout=self.deadline):   # else: other canaries' reads fill every slot
+                if self._judging.acquire(timeout=max(deadline - time.monotonic(), 0.0)):   # else: every slot busy
                     try:
                         run.problem = ""  # a new call retries a source that failed before
                         collections.deque(run.run_until(now, now, self.settle, deadline=deadline),
                                           maxlen=0)  # judge, keep only run.events
                     finally:
                         self._judging.release()
-                behind = not run.finished and not run.problem and run.next_tick <= min(due, run.grid.n_ticks - 1)
-            outcome = run.outcome()
+                behind = not run.finished and not run.problem and run.next_tick <= run.due(now, now, self.settle)
+            # Behind, the scrapes due but not judged could hold anything: inconclusive (409, a failed check for
+            # Flagger, as a timeout was), never the judged part's "continue" for data nobody looked at.
+            outcome = GateOutcome.INCONCLUSIVE if behind else run.outcome()
             judged = run.next_tick - 1
-            reason = _reason(run, outcome)
-            if behind:
-                reason = (f"judging is behind (Prometheus answered slowly; {self.deadline:g} s a call): {reason}; "
-                          f"the next call goes on from here")
+            reason = (f"judging is behind: scrapes up to now are not all judged in {self.deadline:g} s (a slow "
+                      f"Prometheus, or other canaries judged at once); the next call goes on from here"
+                      if behind else _reason(run, outcome))
             body: dict[str, Any] = {
                 "canary": canary, "outcome": outcome.value, "reason": reason,
                 "scrapes_judged": judged + 1,
@@ -198,6 +202,8 @@ class WebhookGate:
             if history:
                 body["events"] = [{**event_to_dict(e), "at": format_instant(run.grid.start + e.time)}
                                   for e in run.events]
+        finally:
+            entry.lock.release()
         if hook == "rollout":
             return ROLLOUT_STATUS[outcome], body
         if outcome is not GateOutcome.ADVANCE:
@@ -262,8 +268,12 @@ class WebhookGate:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise UsageError(f"metadata.start must be an RFC 3339 time or unix seconds, got {_json_type(value)}")
+        if is_relative(str(value)):
+            raise UsageError(f"metadata.start {str(value)[:40]!r} is relative: read again at a call after a restart "
+                             f"(or after the canary was forgotten), it would start the ramp again; give an absolute "
+                             f"time (RFC 3339 or unix seconds)")
         try:
-            start = parse_instant(str(value), self.clock)
+            start = parse_instant(str(value), self.clock, relative=False)
         except UsageError as exc:
             raise UsageError(f"metadata.start: {exc}") from None
         if not EARLIEST <= start <= LATEST:
@@ -455,10 +465,10 @@ def serve_webhook(gate: WebhookGate, host: str = "127.0.0.1", port: int = 8080,
             length = lengths.pop()
             if not (length.isascii() and length.isdigit()):
                 self._refuse(400, {"error": f"Content-Length must be a whole number of bytes, got {length[:40]!r}"})
-            elif len(length.lstrip("0")) > 12 or int(length) > MAX_BODY:  # int() refuses over 4,300 digits
-                self._refuse(413, {"error": f"the payload is over {MAX_BODY} bytes"})
+            elif len(digits := length.lstrip("0")) > 12 or int(digits or "0") > MAX_BODY:   # int() refuses over
+                self._refuse(413, {"error": f"the payload is over {MAX_BODY} bytes"})         # 4,300 digits
             else:
-                data = self.rfile.read(int(length))  # TimeoutError: http.server drops the client (logged)
+                data = self.rfile.read(int(digits or "0"))  # TimeoutError: http.server drops the client (logged)
                 self._answer(*self._respond(hook, data, history))
 
         def _respond(self, hook: str, data: bytes, history: bool) -> tuple[int, dict[str, Any]]:

@@ -268,7 +268,7 @@ def render(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str], direc
            title: str = "") -> list[Path]:
     """Write ``tradeoff.png``, ``detection.png``, and ``operating-curve.png`` when one parameter varies or
     ``heatmap.png`` (cost over the first two varying parameters, the others at the recommended gate's values)
-    when several do; a chart of :data:`CHARTS` not drawn this time is removed (an earlier sweep's)."""
+    when several do."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     charts = [("tradeoff.png", tradeoff_chart(summary, parameters, title)),
@@ -282,10 +282,4 @@ def render(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str], direc
     for name, figure in charts:
         figure.savefig(directory / name, dpi=110)
         written.append(directory / name)
-    for stale in set(CHARTS) - {name for name, _ in charts}:
-        (directory / stale).unlink(missing_ok=True)
     return written
-
-
-CHARTS = ("tradeoff.png", "detection.png", "operating-curve.png", "heatmap.png")
-"""Every chart :func:`render` may write."""

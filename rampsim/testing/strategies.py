@@ -107,6 +107,11 @@ def _on_grid(candidates: Sequence[str], interval: float, longest: float = math.i
             and math.isclose(parse_duration(c) / interval, round(parse_duration(c) / interval))]
 
 
+def _slo_window(interval: float, duration_minutes: int) -> float:
+    """The drawn plans' SLO window: 5 minutes, or the most whole scrape intervals within 5 minutes and the ramp."""
+    return interval * max(1, int(min(300.0, duration_minutes * 60.0) / interval))
+
+
 def _check_shape(layout: Layout, duration_minutes: int) -> None:
     """Refuse, when the strategy is built, a ramp no drawn plan could fit: not whole minutes, or minutes that are
     not a whole number of the layout's scrape intervals."""
@@ -127,8 +132,9 @@ def single_rule_plan(metric: str = "error_rate", threshold: str = "1%", window: 
     """A plan with one continuous rule (``gate``) on ``layout``; its checkpoints only ask for traffic."""
     op = RULE_METRICS[metric][0]
     interval = layout.scrape_interval
-    early = min(300.0, interval * max(1, int(duration_minutes * 60 / interval) // 2))   # 5m, or before a short end
-    slo_window = min(300.0, duration_minutes * 60.0)
+    early = interval * max(1, min(int(300.0 / interval), int(duration_minutes * 60 / interval) // 2))   # 5m, or
+    # the most whole scrape intervals within it and before half the ramp
+    slo_window = _slo_window(interval, duration_minutes)
     segments = ", ".join(layout.segments)
     buckets = ", ".join(f"{b * 1000:g}ms" for b in layout.latency_buckets[:-1])
     text = f"""
@@ -180,10 +186,11 @@ def _single_rule_plans(draw, metrics: tuple[str, ...], layout: Layout, duration_
                        threshold: Optional[str], action: str, windows: tuple[str, ...],
                        sustains: tuple[str, ...]) -> Plan:
     metric = draw(st.sampled_from(metrics))
+    drawn_threshold = threshold or draw(st.sampled_from(RULE_METRICS[metric][1]))
     window = draw(st.sampled_from(windows))
     return single_rule_plan(
         metric=metric,
-        threshold=threshold or draw(st.sampled_from(RULE_METRICS[metric][1])),
+        threshold=drawn_threshold,
         window=window,
         sustain=draw(st.sampled_from([s for s in sustains
                                       if parse_duration(s) + parse_duration(window) <= duration_minutes * 60])),
@@ -370,7 +377,7 @@ def _gate_plans(draw, layout: Layout, duration_minutes: int, compared: bool) -> 
         "phases": [{"weight": "10%", "duration": f"{duration_minutes}m"}],
         "rules": rules, "checkpoints": checkpoints, "final_gate": final_gate,
         "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%",
-                                          "window": f"{min(5, duration_minutes)}m"}}},
+                                          "window": f"{_slo_window(layout.scrape_interval, duration_minutes):g}s"}}},
     }
     return plan_from_data(data, "drawn-gate")
 

@@ -454,15 +454,26 @@ def test_saved_files_follow_the_umask_and_a_stale_report_is_removed(validation_p
     import stat
 
     out = tmp_path / "shared"
-    assert run(["sweep", PLAN, *FAST, "--out", str(out), "--html",
-                "--grid", "rules.error_rate_rollback.threshold=0.5%,1%",
-                "--grid", "rules.*.sustain=1m,3m"]) == 0
+    mask = os.umask(0o022)   # a known umask: under 077 the check below would hold for the 0600 it found
+    try:
+        assert run(["sweep", PLAN, *FAST, "--out", str(out), "--html",
+                    "--grid", "rules.error_rate_rollback.threshold=0.5%,1%",
+                    "--grid", "rules.*.sustain=1m,3m"]) == 0
+    finally:
+        os.umask(mask)
     assert (out / "report.html").exists() and (out / "heatmap.png").exists()
-    mask = os.umask(0o022)
-    os.umask(mask)
     for path in [out / "sweep-spec.json", *(out / "chunks").glob("*.npz")]:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert run(["sweep", PLAN, *FAST, "--out", str(out), "--force",
                 "--grid", "rules.error_rate_rollback.threshold=0.5%,1%"]) == 0
     assert not (out / "report.html").exists() and not (out / "heatmap.png").exists()
     assert (out / "operating-curve.png").exists()
+
+
+def test_rampsim_report_removes_nothing_it_did_not_write(tmp_path):
+    """Only a rerun of the sweep clears its earlier outputs: `rampsim report` of the same results, without --html,
+    deleted the report.html that `sweep --html` had written (a review)."""
+    out = tmp_path / "results"
+    assert run(["sweep", PLAN, *FAST, "--out", str(out), "--html"]) == 0
+    assert run(["report", str(out)]) == 0
+    assert (out / "report.html").exists()
