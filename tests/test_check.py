@@ -266,3 +266,21 @@ def test_a_rate_at_its_limit_is_called_exceeded_at_most_as_often_as_the_confiden
             if verdict in (EXCEEDED, MET):
                 alive[count] = 0.0
     assert exceeded <= 1 - confidence, exceeded
+
+
+def test_a_limit_reads_as_given_in_the_terminal_the_html_and_the_assertion(plans, tmp_path, capsys, monkeypatch):
+    """A review gave --max-false-rollback 99.999% and read "limit 100%" (four significant digits)."""
+    from rampsim.experiment.check import BoundVerdict, CheckReport
+    from rampsim.cli.check import _print
+    from rampsim.report.html import write_check_html
+
+    monkeypatch.setenv("COLUMNS", "200")
+    report = CheckReport([BoundVerdict("false_rollback_rate", 0.99999, 0.5, 0.4, 0.6, 100, UNDECIDED),
+                          BoundVerdict("detect_p90", 300.0, 120.0, 90.0, 200.0, 40, MET)], 100, 1, 0.95)
+    assert report.verdicts[0].limit_text == "99.999%" and report.verdicts[1].limit_text == "5m"
+    _print(report)
+    assert "99.999%" in capsys.readouterr().out
+    assert "vs bound 99.999% over 100 runs" in report.describe() and "vs bound 300 s over 40 runs" in report.describe()
+    page = tmp_path / "check.html"
+    write_check_html(report, page, plan=plans[0], mix=str(MIX), seed=0)
+    assert "99.999%" in page.read_text()

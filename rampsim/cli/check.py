@@ -114,8 +114,8 @@ def _print(report: "CheckReport") -> None:
     for column in ("bound", "limit", "estimate", "interval", "runs", "verdict"):
         table.add_column(column, no_wrap=True)
     for v in report.verdicts:
-        kind = Kind.DURATION if v.name.startswith("detect") else Kind.RATIO
-        table.add_row(v.name, format_value(v.limit, kind), format_value(v.estimate, kind),
+        kind = v.kind
+        table.add_row(v.name, v.limit_text, format_value(v.estimate, kind),
                       f"[{format_value(_end(v.low, -math.inf), kind)}, {format_value(_end(v.high, math.inf), kind)}]",
                       str(v.samples), v.verdict)
     console = Console()

@@ -56,6 +56,16 @@ class BoundVerdict:
     samples: int
     verdict: str
 
+    @property
+    def kind(self) -> Kind:
+        """The bound's unit: a duration (the detection delay's quantile) or a rate."""
+        return Kind.DURATION if self.name.startswith("detect") else Kind.RATIO
+
+    @property
+    def limit_text(self) -> str:
+        """The bound as given: a rate to six significant digits (four read 99.999% as "100%")."""
+        return f"{self.limit * 100:.6g}%" if self.kind is Kind.RATIO else format_value(self.limit, self.kind)
+
 
 @dataclass
 class CheckReport:
@@ -81,11 +91,10 @@ class CheckReport:
         lines = [f"{self.verdict.upper()} after {self.replicates} replicates ({self.looks} look(s); "
                  f"{format_value(self.confidence, Kind.RATIO)} overall confidence)"]
         for v in self.verdicts:
-            unit = " s" if v.name.startswith("detect") else "%"
-            scale = 1 if unit == " s" else 100
+            unit, scale = (" s", 1) if v.kind is Kind.DURATION else ("%", 100)
+            bound = f"{v.limit:.6g} s" if v.kind is Kind.DURATION else v.limit_text
             lines.append(f"  {v.name}: {v.estimate * scale:.3g}{unit} [{v.low * scale:.3g}{unit}, "
-                         f"{v.high * scale:.3g}{unit}] vs bound {v.limit * scale:.4g}{unit} over {v.samples} runs: "
-                         f"{v.verdict}")
+                         f"{v.high * scale:.3g}{unit}] vs bound {bound} over {v.samples} runs: {v.verdict}")
         return "\n".join(lines)
 
 

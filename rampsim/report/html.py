@@ -252,7 +252,7 @@ def write_check_html(report: CheckReport, path: Path, *, plan: Plan, mix: Option
     ``plan`` (with ``mix``, a file name, and ``seed``), each bound and their intervals look by look."""
     source = plan.source.filename if plan.source is not None and plan.source.filename else plan.name
     rows: list[tuple[str, list[Cell]]] = [  # an interval's end the data cannot bound yet is NaN: open
-        ("", [v.name, _bound(v.limit, v), _bound(v.estimate, v),
+        ("", [v.name, v.limit_text, _bound(v.estimate, v),
               f"[{_bound(np.nan_to_num(v.low, nan=-math.inf), v)}, {_bound(np.nan_to_num(v.high, nan=math.inf), v)}]",
               (str(v.samples), "num"), (v.verdict, v.verdict)]) for v in report.verdicts]
     sections = [
@@ -281,12 +281,8 @@ def _meaning(verdict: str) -> str:
     return "UNDECIDED: an interval still straddles its bound after the most replicates allowed; run more."
 
 
-def _kind(verdict: BoundVerdict) -> Kind:
-    return Kind.DURATION if verdict.name.startswith("detect") else Kind.RATIO
-
-
 def _bound(value: float, verdict: BoundVerdict) -> str:
-    return _quantity(value, _kind(verdict))
+    return _quantity(value, verdict.kind)
 
 
 def _history_png(report: CheckReport) -> bytes:
@@ -294,7 +290,7 @@ def _history_png(report: CheckReport) -> bytes:
     data do not bound is drawn to the panel's edge with an open triangle."""
     figure = Figure(figsize=(3.6 * len(report.verdicts) + 0.4, 3.2), layout="constrained")
     for axes, bound in zip(figure.subplots(1, len(report.verdicts), squeeze=False)[0], report.verdicts):
-        scale, unit = (1 / 60, "minutes") if _kind(bound) is Kind.DURATION else (100, "%")
+        scale, unit = (1 / 60, "minutes") if bound.kind is Kind.DURATION else (100, "%")
         looks = [next(v for v in history if v.name == bound.name) for history in report.history]
         estimate, low, high = (np.array([getattr(v, end) for v in looks]) * scale
                                for end in ("estimate", "low", "high"))
