@@ -68,3 +68,17 @@ def test_a_usage_error_raised_anywhere_is_exit_2(monkeypatch, capsys):
     monkeypatch.setattr("rampsim.experiment.sweep.run_chunks", _raise(UsageError("no such thing")))
     assert main(["sweep", str(VALIDATION), "--replicates", "2", "--workers", "1", "--no-progress"]) == 2
     assert "no such thing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["gate", PLAN, "--prometheus", ""], ["gate", PLAN, "--replay", " "], ["query", "up", "--prometheus", ""],
+    ["query", "up", "--replay", ""], ["calibrate", PLAN, "--prometheus", "", "--start", "0", "--end", "100"],
+    ["backtest", PLAN, "--replay", ""], ["serve", PLAN, "--prometheus", ""],
+], ids=lambda argv: " ".join(argv[:1] + argv[2:]).replace(PLAN, "PLAN"))
+def test_an_empty_url_or_recording_is_exit_2_naming_the_option(argv, capsys):
+    """`--prometheus ''` read as not given: gate, calibrate and query fell through to a recording of None (exit 70,
+    "internal error")."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    option = next(a for a in argv if a in ("--prometheus", "--replay"))
+    assert exited.value.code == 2 and f"argument {option}: empty: give" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from rampsim.errors import UsageError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.source import MAX_ATTEMPTS
 
-__all__ = ["seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
+__all__ = ["given", "prometheus_url", "recording", "seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
            "instant", "add_prometheus_options", "help_text"]
 
 
@@ -29,6 +29,21 @@ def help_text(docstring: str) -> str:
     body = re.sub(r":[a-z]+:`([^`]+)`", r"\1", body)
     body = body.replace("``", "")
     return "\n".join(line for line in body.splitlines() if not re.fullmatch(r"[= ]*=[= ]*", line)).strip()
+
+
+def given(what: str) -> Callable[[str], str]:
+    """Text that is not empty: an empty ``--prometheus ''`` or ``--replay ''`` read as not given (a traceback)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"empty: give {what}")
+        return text
+
+    return parse
+
+
+prometheus_url = given("Prometheus's base URL, e.g. http://prometheus:9090")
+recording = given("a recording's file name")
 
 
 def _number(text: str) -> float:

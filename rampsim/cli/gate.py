@@ -65,8 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=arguments.help_text(__doc__ or ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     gate.add_argument("plan", help="plan YAML file")
     where = gate.add_mutually_exclusive_group(required=True)
-    where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
-    where.add_argument("--replay", metavar="FILE",
+    where.add_argument("--prometheus", metavar="URL", type=arguments.prometheus_url,
+                       help="Prometheus base URL, e.g. http://prometheus:9090")
+    where.add_argument("--replay", metavar="FILE", type=arguments.recording,
                        help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV (.csv)")
     gate.add_argument("--start", metavar="TIME", type=arguments.instant,
                       help="when the ramp began: RFC 3339, unix seconds, 'now' or 'now-30m' "

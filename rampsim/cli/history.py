@@ -43,8 +43,10 @@ EXIT_UNAVAILABLE = DataUnavailable.exit_code
 def _history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", help="plan YAML file")
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
-    where.add_argument("--replay", metavar="FILE", help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV")
+    where.add_argument("--prometheus", metavar="URL", type=arguments.prometheus_url,
+                       help="Prometheus base URL, e.g. http://prometheus:9090")
+    where.add_argument("--replay", metavar="FILE", type=arguments.recording,
+                       help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV")
     parser.add_argument("--start", metavar="TIME", type=arguments.instant,
                         help="start of the history: RFC 3339, unix seconds or 'now-7d' (required with --prometheus; "
                              "a recording's first sample)")

@@ -85,9 +85,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("expr", metavar="PROMQL", help="the instant query")
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--replay", metavar="FILE", help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV "
-                                                        "(.csv), optionally .gz")
-    where.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://prometheus:9090")
+    where.add_argument("--replay", metavar="FILE", type=arguments.recording,
+                       help="recorded metrics: OpenMetrics (.om/.txt) or per-tick CSV (.csv), optionally .gz")
+    where.add_argument("--prometheus", metavar="URL", type=arguments.prometheus_url,
+                       help="Prometheus base URL, e.g. http://prometheus:9090")
     where.add_argument("--plan", metavar="PLAN", help="simulate PLAN and query its series (see --profile)")
     parser.add_argument("--time", metavar="T", help="evaluation time: RFC 3339, unix seconds, 'now' or 'now-30m'; "
                                                     "with --plan, the time since the ramp began (90m, 5400)")

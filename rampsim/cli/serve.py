@@ -66,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                   description=__doc__.split("\n\n", 1)[1], epilog=_EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("plan", help="plan YAML file")
-    serve.add_argument("--prometheus", metavar="URL", required=True, help="Prometheus base URL")
+    serve.add_argument("--prometheus", metavar="URL", type=arguments.prometheus_url,
+                       required=True, help="Prometheus base URL")
     serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=arguments.port, default=8080, help="port to bind (default 8080; 0: any free)")
     serve.add_argument("--start", metavar="TIME", type=arguments.instant,
