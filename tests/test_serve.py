@@ -525,3 +525,11 @@ def test_an_imported_gate_asks_no_query_past_the_deadline_and_goes_on_at_the_nex
 def collections_deque(steps) -> None:
     for _ in steps:
         pass
+
+
+def test_a_relative_metadata_start_is_refused(server):
+    """Read again at a call after a restart, a relative start would begin the ramp again (the restart hazard the
+    --start refusal closes)."""
+    status, _, raw = call(server, "POST", "/pre-rollout",
+                          {"name": "api", "namespace": "learning", "metadata": {"start": "now-10m"}})
+    assert status == 400 and "metadata.start 'now-10m' is relative" in json.loads(raw)["error"]
