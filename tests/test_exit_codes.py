@@ -74,11 +74,13 @@ def test_a_usage_error_raised_anywhere_is_exit_2(monkeypatch, capsys):
     ["gate", PLAN, "--prometheus", ""], ["gate", PLAN, "--replay", " "], ["query", "up", "--prometheus", ""],
     ["query", "up", "--replay", ""], ["calibrate", PLAN, "--prometheus", "", "--start", "0", "--end", "100"],
     ["backtest", PLAN, "--replay", ""], ["serve", PLAN, "--prometheus", ""],
+    ["sweep", PLAN, "--out", ""], ["rehearse", PLAN, "--out", " "], ["report", "results", "--out", ""],
 ], ids=lambda argv: " ".join(argv[:1] + argv[2:]).replace(PLAN, "PLAN"))
-def test_an_empty_url_or_recording_is_exit_2_naming_the_option(argv, capsys):
+def test_an_empty_url_recording_or_directory_is_exit_2_naming_the_option(argv, capsys):
     """`--prometheus ''` read as not given: gate, calibrate and query fell through to a recording of None (exit 70,
-    "internal error")."""
+    "internal error"); `--out ''` (an unset shell variable) wrote a sweep's or a rehearsal's every output into the
+    working directory."""
     with pytest.raises(SystemExit) as exited:
         main(argv)
-    option = next(a for a in argv if a in ("--prometheus", "--replay"))
+    option = next(a for a in argv if a in ("--prometheus", "--replay", "--out"))
     assert exited.value.code == 2 and f"argument {option}: empty: give" in capsys.readouterr().err

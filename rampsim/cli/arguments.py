@@ -18,7 +18,7 @@ from rampsim.errors import UsageError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.source import MAX_ATTEMPTS
 
-__all__ = ["given", "prometheus_url", "recording", "seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
+__all__ = ["given", "prometheus_url", "recording", "directory", "seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
            "instant", "add_prometheus_options", "help_text"]
 
 
@@ -44,6 +44,11 @@ def given(what: str) -> Callable[[str], str]:
 
 prometheus_url = given("Prometheus's base URL, e.g. http://prometheus:9090")
 recording = given("a recording's file name")
+
+
+def directory(text: str) -> Path:
+    """An output directory named: an empty one (an unset shell variable) wrote every output into the working one."""
+    return Path(given("a directory (. for this one)")(text))
 
 
 def _number(text: str) -> float:

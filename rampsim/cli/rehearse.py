@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=arguments.seed, default=0, help="random seed (same seed, same run; default 0)")
     parser.add_argument("--fidelity", choices=("fluid", "request"), default="fluid",
                         help="fluid: bulk draws per tick (fast); request: one simpy process per request (slow)")
-    parser.add_argument("--out", type=Path, default=Path("out") / "rehearsal", metavar="DIR",
+    parser.add_argument("--out", type=arguments.directory, default=Path("out") / "rehearsal", metavar="DIR",
                         help="directory for report.md and timeline.png (default: out/rehearsal)")
     parser.add_argument("--speed", type=_speed, default=None, metavar="X",
                         help="play in real time accelerated X times with a live dashboard of the plan's rules and "
