@@ -275,8 +275,9 @@ def test_a_limit_reads_as_given_in_the_terminal_the_html_and_the_assertion(plans
     from rampsim.report.html import write_check_html
 
     monkeypatch.setenv("COLUMNS", "200")
-    report = CheckReport([BoundVerdict("false_rollback_rate", 0.99999, 0.5, 0.4, 0.6, 100, UNDECIDED),
-                          BoundVerdict("detect_p90", 300.0, 120.0, 90.0, 200.0, 40, MET)], 100, 1, 0.95)
+    verdicts = [BoundVerdict("false_rollback_rate", 0.99999, 0.5, 0.4, 0.6, 100, UNDECIDED),
+                BoundVerdict("detect_p90", 300.0, 120.0, 90.0, 200.0, 40, MET)]
+    report = CheckReport(verdicts, 100, 1, 0.95, history=[verdicts])   # one look, as check() records it
     assert report.verdicts[0].limit_text == "99.999%" and report.verdicts[1].limit_text == "5m"
     _print(report)
     assert "99.999%" in capsys.readouterr().out
