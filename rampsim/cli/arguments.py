@@ -18,8 +18,8 @@ from rampsim.errors import UsageError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.source import MAX_ATTEMPTS
 
-__all__ = ["given", "prometheus_url", "recording", "directory", "seconds", "duration", "count", "seed", "port", "replicates", "workers", "percent", "open_percent",
-           "instant", "add_prometheus_options", "help_text"]
+__all__ = ["given", "prometheus_url", "recording", "directory", "seconds", "duration", "count", "seed", "port",
+           "replicates", "workers", "percent", "open_percent", "instant", "add_prometheus_options", "help_text"]
 
 
 def help_text(docstring: str) -> str:
@@ -44,11 +44,12 @@ def given(what: str) -> Callable[[str], str]:
 
 prometheus_url = given("Prometheus's base URL, e.g. http://prometheus:9090")
 recording = given("a recording's file name")
+_named_directory = given("a directory (. for this one)")
 
 
 def directory(text: str) -> Path:
     """An output directory named: an empty one (an unset shell variable) wrote every output into the working one."""
-    return Path(given("a directory (. for this one)")(text))
+    return Path(_named_directory(text))
 
 
 def _number(text: str) -> float:

@@ -55,9 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' "
                                                            "for a LocalCluster on this machine")
     command.add_argument("--fidelity", choices=["fluid", "request"], default="fluid")
-    command.add_argument("--out", type=arguments.directory, help="results directory (default out/sweep-PLAN, where a sweep of "
-                                                   "another grid, mix or seed replaces the previous one); an "
-                                                   "interrupted sweep continues from it")
+    command.add_argument("--out", type=arguments.directory,
+                         help="results directory (default out/sweep-PLAN, where a sweep of another grid, mix or seed "
+                              "replaces the previous one); an interrupted sweep continues from it")
     command.add_argument("--force", action="store_true", help="replace another sweep's chunks in --out (without "
                                                               "it, an --out holding another sweep is refused)")
     command.add_argument("--costs", default="fr=1,mi=10,harm=0", help="cost of a false rollback, a missed "
@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "the file).")
     report.add_argument("results", type=Path, help="a sweep's results directory")
     report.add_argument("--costs", default=None, help="costs as for sweep (default: the sweep's own)")
-    report.add_argument("--out", type=arguments.directory, help="where to write the charts (default: the results directory)")
+    report.add_argument("--out", type=arguments.directory,
+                        help="where to write the charts (default: the results directory)")
     report.add_argument("--html", action="store_true", help="also write report.html: the table, the per-scenario "
                         "breakdown, the charts and the recommended gate (against the swept plan, when its file is "
                         "still there) on one self-contained page")

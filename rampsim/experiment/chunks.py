@@ -412,10 +412,13 @@ def run_chunks(spec: SweepSpec, tally: "Tally", out: Optional[Path] = None, exec
                 raise
             for future in futures:
                 future.cancel()
-            raise WorkersLost(f"a worker process or the scheduler was lost ({type(exc).__name__}"
-                              f"{': ' + str(exc).splitlines()[0][:160] if str(exc) else ''}) after {done} of {len(tasks)} "
-                              f"chunks (killed, or out of memory; if it happens again at the same point, a chunk "
-                              f"crashes it: rampsim --debug)") from None
+            said = ": " + str(exc).splitlines()[0][:160] if str(exc) else ""
+            cause = ("no chunk finished: a worker could not start (a script read from stdin cannot be imported by "
+                     "one: save it to a file) or was killed" if done == 0 else
+                     "killed, or out of memory; if it happens again at the same point, a chunk crashes it: "
+                     "rampsim --debug")
+            raise WorkersLost(f"a worker process or the scheduler was lost ({type(exc).__name__}{said}) after {done} "
+                              f"of {len(tasks)} chunks ({cause})") from None
         finally:
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -87,7 +87,7 @@ MAX_CANARIES = 100        # runs remembered (about 1.3 MB each for the reference
 HANDLER_THREADS = 64      # requests handled at once
 LISTEN_BACKLOG = 1024     # connections waiting for a handler (the kernel caps it at net.core.somaxconn)
 LATE_FIRST_CALL = 600.0   # seconds after the ramp from --start ends past which a canary first heard of is not judged on it
-IDLE_CANARY = 3600.0      # seconds without a call after which an unfinished canary may make room (an abandoned analysis)
+IDLE_CANARY = 3600.0      # seconds without a call after which an unfinished canary may make room (abandoned)
 DEADLINE = 5.0            # seconds a hook judges for before it answers with what it has judged (no new read after it)
 READERS = 4               # canaries judged at once, so Prometheus reads in flight (each answer may hold 64 MiB)
 

@@ -151,7 +151,8 @@ def _legend_table(ax: Axes, table: pd.DataFrame, summary: pd.DataFrame, paramete
             cell.set_facecolor("#fde8e8")
     note = "★ recommended: the lowest cost (ties: faster detection, less harm, fewer changes)"
     if len(table) < len(summary):
-        note += f"\n{len(summary) - len(table)} more gates, unnumbered: see the summary table (rampsim sweep's summary.csv)"
+        note += (f"\n{len(summary) - len(table)} more gates, unnumbered: see the summary table "
+                 f"(rampsim sweep's summary.csv)")
     ax.set_title(note, fontsize=LABEL_SIZE, loc="left")
 
 
