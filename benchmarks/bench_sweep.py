@@ -13,9 +13,12 @@ so the wall time of a traced run is not the sweep's.
     python benchmarks/bench_sweep.py 1000 5000        # chosen sizes
     python benchmarks/bench_sweep.py --keep-runs 1000 # keeping every run (one row per gate and replicate)
     python benchmarks/bench_sweep.py --traced 1000    # with the driver's Python allocations (slower)
+    python benchmarks/bench_sweep.py --dask --wide 300 # 1,000 gates on a Dask LocalCluster (the driver's
+                                                      # peak RSS then includes the scheduler's)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -26,10 +29,13 @@ import tracemalloc
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 HERE = os.path.join(os.path.dirname(__file__), "..", "scenarios")
-GRID = ["rules.error_rate_rollback.threshold=0.2%..2%:10", "rules.*.sustain=0s,30s,1m,90s,2m,3m,4m,5m,7m,10m"]
+SUSTAINS = "rules.*.sustain=0s,30s,1m,90s,2m,3m,4m,5m,7m,10m"
+GRID = ["rules.error_rate_rollback.threshold=0.2%..2%:10", SUSTAINS]
+WIDE = ["rules.error_rate_rollback.threshold=0.2%..2%:100", SUSTAINS]
+FLAGS = ("--keep-runs", "--traced", "--dask", "--wide")
 
 
-def one(replicates: int, keep_runs: bool, traced: bool = False) -> None:
+def one(replicates: int, keep_runs: bool, traced: bool = False, dask: bool = False, wide: bool = False) -> None:
     """Run one sweep in this process and print its figures."""
     import scipy.stats  # noqa: F401  (the summary loads it on first use: imported here, it is not counted as held)
 
@@ -42,15 +48,24 @@ def one(replicates: int, keep_runs: bool, traced: bool = False) -> None:
     workers = os.cpu_count() or 1
     if traced:
         tracemalloc.start()
-    begin = time.perf_counter()
-    result = sweep(plan, mix, GRID, replicates=replicates, seed=1, workers=workers, keep_runs=keep_runs)
-    result.summary()
-    elapsed = time.perf_counter() - begin
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if dask:
+            import distributed
+            cluster = stack.enter_context(distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                                   processes=True, dashboard_address=None))
+            executor = stack.enter_context(distributed.Client(cluster)).get_executor()
+        begin = time.perf_counter()
+        result = sweep(plan, mix, WIDE if wide else GRID, replicates=replicates, seed=1, workers=workers,
+                       executor=executor, keep_runs=keep_runs)
+        result.summary()
+        elapsed = time.perf_counter() - begin
     _, allocated = tracemalloc.get_traced_memory()
     gates = len(result.grid)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"  {replicates:6d} replicates{' (runs kept)' if keep_runs else ''}: {elapsed:7.1f} s wall, "
+    print(f"  {replicates:6d} replicates{' (runs kept)' if keep_runs else ''}{' on Dask' if dask else ''}: "
+          f"{elapsed:7.1f} s wall, "
           f"{replicates / elapsed:6.1f} replicate-runs/s, {replicates * gates / elapsed:9.0f} gate evaluations/s; "
           f"driver peak RSS {own:.0f} MiB, "
           + (f"driver Python allocations at peak {allocated / 2 ** 20:.1f} MiB (traced: slower), " if traced else "")
@@ -58,10 +73,10 @@ def one(replicates: int, keep_runs: bool, traced: bool = False) -> None:
 
 
 def main(arguments: list[str]) -> None:
-    flags = [a for a in arguments if a in ("--keep-runs", "--traced")]
-    keep_runs = "--keep-runs" in flags
+    flags = [a for a in arguments if a in FLAGS]
     sizes = [int(a) for a in arguments if a not in flags] or [1000, 10000]
-    print(f"reference plan and mix, 100 gates (10 thresholds x 10 sustain times), {os.cpu_count() or 1} worker "
+    gates = "1,000 gates (100 thresholds" if "--wide" in flags else "100 gates (10 thresholds"
+    print(f"reference plan and mix, {gates} x 10 sustain times), {os.cpu_count() or 1} worker "
           f"processes, each size in a fresh driver process", flush=True)
     for replicates in sizes:
         subprocess.run([sys.executable, __file__, "--one", str(replicates), *flags], check=True)
@@ -69,6 +84,6 @@ def main(arguments: list[str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        one(int(sys.argv[2]), "--keep-runs" in sys.argv[3:], "--traced" in sys.argv[3:])
+        one(int(sys.argv[2]), *(flag in sys.argv[3:] for flag in FLAGS))
     else:
         main(sys.argv[1:])

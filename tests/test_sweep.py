@@ -2,7 +2,8 @@
 import math
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
+import pickle
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from rampsim.cli import main
-from rampsim.engine.judge import judge
+from rampsim.engine.judge import CompiledGates, judge
+from rampsim.experiment import chunks
 from rampsim.experiment.axes import GridError, parse_axis
 from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult
@@ -98,6 +100,37 @@ def test_results_are_identical_for_any_executor_and_worker_count(small_mix_setup
     assert inline.runs["incident"].any() and (~inline.runs["incident"]).any()
     other_seed = sweep(plan, mix, GRID, replicates=24, seed=4, workers=1)
     assert not inline.tally.equals(other_seed.tally)
+
+
+class PicklingExecutor(Executor):
+    """Runs each call in this thread on its arguments pickled and unpickled, as a process pool sends them."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        future.set_result(fn(*pickle.loads(pickle.dumps(args)), **kwargs))
+        return future
+
+
+def test_the_gates_are_pickled_once_and_opened_once_per_worker(small_mix_setup, monkeypatch):
+    plan, mix = small_mix_setup
+    counts = {"pickled": 0, "opened": 0}
+    state = CompiledGates.__getstate__
+
+    def pickled(self):
+        counts["pickled"] += 1
+        return state(self)
+
+    def opened(self, state):
+        counts["opened"] += 1
+        self.__dict__.update(state)
+
+    monkeypatch.setattr(CompiledGates, "__getstate__", pickled)
+    monkeypatch.setattr(CompiledGates, "__setstate__", opened, raising=False)
+    monkeypatch.setattr(chunks, "_OPENED", {}, raising=False)
+    shipped = sweep(plan, mix, GRID, replicates=24, seed=3, executor=PicklingExecutor())
+    assert len(chunks.SweepSpec.of(plan, mix, [parse_axis(a) for a in GRID], 24, seed=3).tasks()) > 2
+    assert counts == {"pickled": 1, "opened": 1}
+    assert shipped.tally.equals(sweep(plan, mix, GRID, replicates=24, seed=3, workers=1).tally)
 
 
 @pytest.mark.slow
