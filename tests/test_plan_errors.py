@@ -337,3 +337,25 @@ def test_a_value_where_a_mapping_belongs_says_so_without_naming_a_class(tmp_path
     assert "instance of" not in err
     with pytest.raises(PlanError, match=r"rules\.error_rate: expected a mapping of fields \(key: value\), got text '1'"):
         with_overrides(plan_from_text(MINIMAL, "plan.yaml"), {"rules.error_rate": "1"})
+
+
+@pytest.mark.parametrize("suffix, text, field, line", [
+    (".yaml", 'name: "ramp \\e[2J phase"\n', "name", 1),
+    (".yaml", 'phases:\n  - {weight: 10%, duration: 1h}\nrules:\n  "bad\\x9bname": {metric: error_rate}\n',
+     "rules.bad\\x9bname", 4),
+    (".json", '{\n  "name": "a\\u001b]0;title\\u0007b"\n}\n', "name", 2),
+])
+def test_a_control_character_in_the_plan_is_refused_with_its_place(tmp_path, capsys, suffix, text, field, line):
+    """Names and titles reach terminals, reports and web pages: an escape sequence in a plan cleared the screen,
+    set the window title or hid the verdict's lines."""
+    path = tmp_path / f"plan{suffix}"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: {field}: holds the control character U+00" in err and "which terminals act on" in err
+
+
+def test_tabs_and_line_breaks_in_plan_text_are_text(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(MINIMAL.replace("name: minimal", 'name: "minimal\\tplan"\ndescription: "two\\nlines\\r"'))
+    assert main(["validate", str(plan)]) == 0, capsys.readouterr().err

@@ -11,7 +11,7 @@ from rampsim.plan import PlanError, plan_from_text
 from rampsim.report.dashboard import Dashboard
 from rampsim.sim import Scenario, simulate
 from rampsim.sim.clock import clock
-from tests.sim_helpers import REFERENCE, VALIDATION, sampling_only_plan_file
+from tests.sim_helpers import REFERENCE, ROOT, SCENARIOS, VALIDATION, sampling_only_plan_file
 
 
 def test_reference_without_fault_advances(tmp_path, capsys):
@@ -167,3 +167,94 @@ def test_a_missed_incident_is_never_a_clean_go():
     report = markdown_report(run, chart=None)
     assert "But the ground truth is an incident the gate let through" in report
     assert "**The gate let an incident through**" in report
+
+
+@pytest.mark.parametrize("plan", sorted(p.name for p in SCENARIOS.glob("ramp-*.yaml")))
+def test_every_shipped_plan_rehearses_with_its_chart(tmp_path, plan):
+    """The sequential plan's rehearsal crashed drawing its chart (exit 70) after writing its report, which then
+    linked the previous run's chart."""
+    assert main(["rehearse", str(SCENARIOS / plan), "--out", str(tmp_path)]) in (0, 1)
+    assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![timeline](timeline.png)" in (tmp_path / "report.md").read_text()
+
+
+def hot_segment_plan(directory):
+    """The validation ramp with segment C failing 2.5% of its requests on both arms: the SLO breaches with no
+    fault at all."""
+    path = directory / "hot.yaml"
+    path.write_text(VALIDATION.read_text().replace("C: {share: 25%, error_rate: 0.085%}",
+                                                   "C: {share: 25%, error_rate: 2.5%}"))
+    return path
+
+
+@pytest.mark.parametrize("faults", [[], ["--fault", "error-rate:canary:+1.5%@15m"]])
+def test_a_breach_with_no_fault_is_the_services_own_whatever_faults_come_later(tmp_path, capsys, faults):
+    """A review found the fault-free breach called a release regression (the early stop a catch), and the same stop
+    called a false alarm once an unrelated fault was added after it."""
+    plan = hot_segment_plan(tmp_path)
+    assert main(["rehearse", str(plan), *faults, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "Ground truth: the service's own breach" in out and "with no fault at all" in out
+    assert "release regression" not in out and "false alarm" not in out
+    assert "neither agrees nor disagrees" in out
+    assert "does not model a healthy service" in (tmp_path / "out" / "report.md").read_text()
+    assert main(["validate", str(plan)]) == 0
+    assert "note: with no fault at all, the simulated service breaches SLO objective 'error_rate'" in \
+        capsys.readouterr().out
+
+
+def test_validate_prints_no_note_for_a_healthy_service(capsys):
+    assert main(["validate", str(VALIDATION)]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_a_hold_never_raises_the_canarys_weight():
+    """A review held a 2% canary 'to 5%' (the default hold) during an incident and the report called it a catch."""
+    plan = plan_from_text(VALIDATION.read_text()
+                          .replace("weight: 10%", "weight: 2%")
+                          .replace("severity: critical, action: rollback}\n  p99", "severity: critical, action: hold}\n"
+                                   "  p99"))
+    assert plan.rules["error_rate_rollback"].action == "hold" and plan.actions.hold == 0.05
+    run = simulate(plan, [parse_fault("error-rate:canary:+1.5%@5m")], seed=0)
+    decision = next(e for e in run.events if isinstance(e, Decision) and e.terminal)
+    assert decision.kind is DecisionKind.HOLD and decision.weight == 0.02
+
+
+def test_after_an_advance_the_summary_ends_at_the_decision(tmp_path):
+    """After an early final gate, the report's summary took in the promoted release's traffic (error rates of an
+    overloaded pool under a GO headline)."""
+    plan = tmp_path / "early.yaml"
+    plan.write_text(VALIDATION.read_text().replace("final_gate:\n  at: 20m", "final_gate:\n  at: 10m"))
+    assert main(["rehearse", str(plan), "--out", str(tmp_path / "out")]) == 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "GO: AUTO-ADVANCE" in report
+    assert "## Final metrics summary (canary, from the start to the decision at 00:10:00)" in report
+
+
+def test_a_closed_pipe_during_the_live_dashboard_is_exit_141_not_a_disagreement(tmp_path, monkeypatch):
+    """rich ends a closed pipe with SystemExit(1), the exit code of a gate that disagrees
+    (`rampsim rehearse PLAN --speed 1000000 | head -1` exited 1)."""
+    import io
+    import sys
+
+    class ClosedOnTheDashboard(io.StringIO):
+        """A pipe whose reader left once the plain header was read: the dashboard's frame cannot be written."""
+
+        def write(self, text):
+            if "\u2500" in text:   # the panel's border
+                raise BrokenPipeError
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", ClosedOnTheDashboard())
+    assert main(["rehearse", str(VALIDATION), "--speed", "1000000", "--out", str(tmp_path)]) == 141
+
+
+def test_plan_text_in_the_reports_tables_keeps_the_columns():
+    """A '|' in a criterion's name split the report's table row into extra columns."""
+    from rampsim.report.markdown import markdown_report
+
+    plan = plan_from_text(VALIDATION.read_text().replace("    error_rate: {metric: error_rate, op: \"<\"",
+                                                         "    \"errors | all\": {metric: error_rate, op: \"<\""))
+    report = markdown_report(simulate(plan, seed=0), chart=None)
+    row = next(line for line in report.splitlines() if line.startswith("| errors"))
+    assert row.startswith("| errors \\| all |") and row.replace("\\|", "").count("|") == 6

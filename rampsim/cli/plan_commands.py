@@ -137,10 +137,30 @@ def run_validate(args: argparse.Namespace) -> int:
               f"{len(plan.rules)} rule(s), {len(plan.checkpoints)} checkpoint(s) and a final gate")
     print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {judged}, "
           f"{len(plan.slo.objectives)} SLO objective(s)")
+    breach = _fault_free_breach(plan)
+    if breach:
+        print(breach)
     code = 0
     for path in args.mix:
         code = max(code, _validate_mix(path, plan))
     return code
+
+
+def _fault_free_breach(plan: "Plan") -> str:
+    """A note when the plan's simulated service breaches its SLO with no fault (its ``traffic:`` section does not
+    model a healthy service), else ``""`` (and without the sim extra installed)."""
+    try:
+        from rampsim.sim import Scenario
+        from rampsim.sim.clock import clock
+        from rampsim.sim.truth import without_faults
+    except ImportError:
+        return ""
+    truth = without_faults(Scenario.build(plan))
+    if not truth.incident or truth.start is None:
+        return ""
+    return (f"note: with no fault at all, the simulated service breaches SLO objective {truth.objective!r} from "
+            f"{clock(truth.start)}: its traffic: section (base error rates, latency, or instances for the phase "
+            f"weights) does not model a healthy service; it counts as an environment incident, not a release regression")
 
 
 def _simulation_problems(plan: "Plan") -> list[str]:
@@ -170,17 +190,21 @@ def _validate_mix(path: str, plan: "Plan") -> int:
         return report_problems(path, exc.problems)
     print(f"{path}: valid mix {mix.name!r} for this plan: {len(mix.scenarios)} scenario(s); the plan's SLO "
           f"calls these incidents:")
-    environment = False
+    causes = set()
     for scenario, share in zip(mix.scenarios, mix.shares):
         truth = ground_truth(Scenario.build(plan, list(scenario.faults)))
-        environment |= truth.cause == "environment"
+        causes.add(truth.cause)
+        kind = "the service's own breach" if truth.cause == "service" else "environment incident"
         verdict = ("healthy" if not truth.incident else f"incident ({truth.objective})" if truth.cause == "release"
-                   else f"environment incident ({truth.objective}; counted as an incident)" if truth.counted
-                   else f"environment incident ({truth.objective})")
+                   else f"{kind} ({truth.objective}; counted as an incident)" if truth.counted
+                   else f"{kind} ({truth.objective})")
         print(f"  {scenario.name:<28} {share * 100:5.1f}%  {verdict}")
-    if environment:
+    if "environment" in causes:
         print("  (environment incident: faults outside the release, on shared infrastructure or the baseline, breach "
               "the SLO; stopping the canary does not fix it)")
+    if "service" in causes:
+        print("  (the service's own breach: the simulated service breaches the SLO with no fault at all; the plan's "
+              "traffic: section does not model a healthy service)")
     return 0
 
 

@@ -112,9 +112,10 @@ def run_rehearse(args: argparse.Namespace) -> int:
     print("\n".join(go_no_go(run)))
     print()
     print("\n".join(truth_comparison(run)))
+    report, chart = markdown_report(run, "timeline.png"), timeline_chart(run)   # both made before either is written
     with writing(out):
-        (out / "report.md").write_text(markdown_report(run, "timeline.png"), encoding="utf-8")
-        timeline_chart(run).savefig(out / "timeline.png", dpi=90)
+        chart.savefig(out / "timeline.png", dpi=90)
+        (out / "report.md").write_text(report, encoding="utf-8")
     print()
     print(f"Wrote {out / 'report.md'} and {out / 'timeline.png'}")
     return EXIT_AGREES if run.outcome.agrees or run.outcome.environment else EXIT_DISAGREES

@@ -410,7 +410,8 @@ class DecisionEngine:
                 weight: Optional[float] = None) -> None:
         if weight is None:
             actions = self.plan.actions
-            weight = {DecisionKind.HOLD: actions.hold, DecisionKind.ROLLBACK: actions.rollback,
+            weight = {DecisionKind.HOLD: min(actions.hold, self.weight),   # a hold never raises the exposure
+                      DecisionKind.ROLLBACK: actions.rollback,
                       DecisionKind.ADVANCE: actions.advance}.get(kind, self.weight)
         self.weight = weight
         events.append(Decision(now, kind, weight, reason, source))

@@ -9,11 +9,15 @@ Plans, mixes and namings are a few kilobytes written by people, so a damaged or
 hostile file is refused before it can cost time or memory, each refusal located:
 more than :data:`MAX_BYTES` bytes, text that is not UTF-8 (a BOM is accepted),
 nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values once
-aliases are expanded (a "billion laughs"), an alias inside its own anchor, and any
-explicit tag (``!!python/name:...``, ``!include``): tags are never resolved.
+aliases are expanded (a "billion laughs"), an alias inside its own anchor, any
+explicit tag (``!!python/name:...``, ``!include``): tags are never resolved, and a control
+character in a key or a string (``"\\e[2J"``: names and titles reach terminals, reports
+and web pages; tab, newline and carriage return are text).
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,7 +26,8 @@ import yaml
 
 from rampsim.errors import InvalidPlanError
 
-__all__ = ["Document", "SourceError", "read_document", "parse_document", "MAX_BYTES", "MAX_DEPTH", "MAX_VALUES"]
+__all__ = ["Document", "SourceError", "read_document", "parse_document", "check_text", "MAX_BYTES", "MAX_DEPTH",
+           "MAX_VALUES"]
 
 Path_ = tuple[Any, ...]
 
@@ -31,6 +36,7 @@ MAX_DEPTH = 64
 MAX_VALUES = 100_000
 
 _BOM = b"\xef\xbb\xbf"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")   # C0 and C1 but tab, LF, CR, NEL
 _STANDARD_TAG = "tag:yaml.org,2002:"
 
 
@@ -183,6 +189,7 @@ def _build(node: yaml.Node, path: Path_, document: Document, collect: bool) -> A
                 document.duplicates.append(problem)
                 continue
             document.lines[(*path, key)] = key_node.start_mark.line + 1
+            check_text(key, (*path, key), document)
             result[key] = _build(value_node, (*path, key), document, collect)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -191,7 +198,9 @@ def _build(node: yaml.Node, path: Path_, document: Document, collect: bool) -> A
             document.lines[(*path, index)] = item.start_mark.line + 1
             items.append(_build(item, (*path, index), document, collect))
         return items
-    return _scalar(node, document)
+    value = _scalar(node, document)
+    check_text(value, path, document)
+    return value
 
 
 def _scalar(node: yaml.Node, document: Document) -> Any:
@@ -203,6 +212,18 @@ def _scalar(node: yaml.Node, document: Document) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SourceError(f"{document.filename}:{node.start_mark.line + 1}: cannot read {node.value!r}: "
                           f"{problem}") from None
+
+
+def check_text(value: Any, path: Path_, document: Document) -> None:
+    """Refuse ``value`` at ``path`` of ``document`` (:class:`SourceError`) if it is a string holding a control
+    character (see the module docstring)."""
+    found = _CONTROL.search(value) if isinstance(value, str) else None
+    if found is not None:
+        code = ord(found.group())
+        name = unicodedata.name(found.group(), "") or {0x1B: "escape", 0x7F: "delete"}.get(code, "a control code")
+        shown = _CONTROL.sub(lambda c: f"\\x{ord(c.group()):02x}", _dotted(path)) or "(top level)"
+        raise SourceError(f"{document.where(path)}: {shown}: holds the control character "
+                          f"U+{code:04X} ({name.lower()}), which terminals act on: write the text without it")
 
 
 def _dotted(path: Path_) -> str:

@@ -123,8 +123,7 @@ def _shape(m: Measurement) -> tuple:
 def _drawn(m: Measurement) -> Measurement:
     """The plain quantity of ``m`` as a line: no trend nor peak, "since the previous checkpoint" as cumulative."""
     window = Window(kind=WindowKind.CUMULATIVE) if m.window.kind is WindowKind.SINCE_CHECKPOINT else m.window
-    fields = {name: getattr(m, name) for name in Measurement.model_fields}
-    return Measurement.model_validate({**fields, "window": window, "trend": False, "peak": None})
+    return m.measurement.model_copy(update={"window": window, "trend": False, "peak": None})
 
 
 @dataclass
@@ -177,8 +176,12 @@ def _rows(run: Run) -> list[_Row]:
                 row.lines.append(quantity)
         if not row.lines:   # a row of trend criteria only
             row.lines.append(_drawn(next(m for w, m in run.plan.measures() if _row_key(m) == key)))
-        if key[2] is not None:   # a comparison with the baseline: named as one ("error rate ratio, canary vs ...")
-            row.name = row.lines[0].label
+        first = row.lines[0]
+        if first.test is not None:   # the legend has the test's whole name; the axis a short one
+            tested = "latency" if len({m.quantile for m in row.lines}) > 1 else first.metric_definition.label(first)
+            row.name = f"p-value, {tested} {first.arm} vs {first.compare}"
+        elif key[2] is not None:   # a comparison with the baseline: named as one ("error rate ratio, canary vs ...")
+            row.name = first.label
         elif len({m.quantile for m in row.lines}) > 1:   # several quantiles of one latency
             row.name = "latency"
         elif row.name not in _ROWS.values():  # a row of one metric is named after its first line's metric

@@ -104,7 +104,9 @@ def timeline(run: Run) -> list[str]:
         entries.append((event.time, 1, _describe(event, kinds)))
     if run.truth.incident:
         assert run.truth.start is not None  # an incident has a start (ground_truth)
-        cause = "; an environment incident: the release did not cause it" if run.truth.cause == "environment" else ""
+        cause = {"environment": "; an environment incident: the release did not cause it",
+                 "service": "; the service's own, with no fault: the release did not cause it"}.get(
+                     run.truth.cause or "", "")
         entries.append((run.truth.start, 2, f"TRUTH       SLO objective {run.truth.objective!r} breach begins "
                                             f"(expected metrics{cause})"))
     return [f"{clock(t)}  {text}" for t, _, text in sorted(entries, key=lambda e: (e[0], e[1]))]

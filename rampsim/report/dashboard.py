@@ -269,12 +269,20 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
     return Panel(Group(*body), title=Text(f"REAL-TIME MONITORING — {plan.name}"), border_style="cyan")
 
 
+class _Console(Console):
+    """A console whose closed pipe (``rampsim rehearse --speed 100 | head``) is the :class:`BrokenPipeError` every
+    command stops on quietly (exit 141); rich's own answer is ``SystemExit(1)``, the exit code of a disagreeing gate."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 class Dashboard:
     """Redraws the panel on every scrape inside a ``rich.live.Live`` (use as a context manager)."""
 
     def __init__(self, plan: Plan, console: Optional[Console] = None) -> None:
         self.plan = plan
-        self.live = Live(console=console, auto_refresh=False, transient=False)
+        self.live = Live(console=console or _Console(), auto_refresh=False, transient=False)
         self._peak = [float("nan")]
         self._shown = False
 

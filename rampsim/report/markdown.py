@@ -30,15 +30,21 @@ def _ratio(value: float) -> str:
     return format_value(value, Kind.RATIO)
 
 
+def _cell(text: str) -> str:
+    """Plan text on one line of a Markdown table (or heading): its ``|`` escaped, line breaks as spaces."""
+    return " ".join(text.replace("|", "\\|").split())
+
+
 def _checkpoint_tables(run: Run) -> list[str]:
     lines: list[str] = []
     for event in run.events:
         if not isinstance(event, CheckpointReport):
             continue
-        lines += [f"### {event.title} (at {clock(event.time)}): {event.status.value}", "",
+        lines += [f"### {_cell(event.title)} (at {clock(event.time)}): {event.status.value}", "",
                   "| criterion | measure | target | achieved | status |", "| --- | --- | --- | --- | --- |"]
         for r in event.results:
-            lines.append(f"| {r.name} | {r.description} | {target(r)} | {achieved(r)} | **{r.status.value}** |")
+            lines.append(f"| {_cell(r.name)} | {_cell(r.description)} | {target(r)} | {achieved(r)} "
+                         f"| **{r.status.value}** |")
         lines += [f"- {note_label(run)}: {note}" for note in event.notes]
         if event.manual:
             lines += ["", "Manual items (not simulated):", *_boxes(list(event.manual))]
@@ -151,6 +157,10 @@ def _outcome_section(run: Run) -> list[str]:
     if run.truth.cause == "environment":
         lines += ["The SLO breach came from outside the release (an **environment incident**): stopping the canary "
                   "does not fix it. Restore the shared infrastructure, then resume the ramp.", ""]
+    elif run.truth.cause == "service":
+        lines += ["The simulated service breaches the SLO with no fault at all: the plan's `traffic:` section (base "
+                  "error rates, latency, or instances too few for a phase's weight) does not model a healthy "
+                  "service. Fix the model before reading the gate's verdict.", ""]
     options, actions = remediation(run)
     lines += ["Options:", "", *_boxes(options), ""]
     return lines + ([*_boxes(actions), ""] if actions else [])
@@ -159,8 +169,7 @@ def _outcome_section(run: Run) -> list[str]:
 def markdown_report(run: Run, chart: Optional[str] = "timeline.png") -> str:
     """The whole report; ``chart`` is the timeline image's path relative to the report, if any."""
     plan, o = run.plan, run.outcome
-    stopped = o.decision is not None and o.decision is not DecisionKind.ADVANCE
-    if stopped:
+    if o.decision is not None:   # after an advance, the traffic is the promoted release's, not the canary's
         assert o.time is not None  # an outcome with a decision has its time (outcome())
         end = int(round(o.time / plan.telemetry.scrape_interval))
         span = f"from the start to the decision at {clock(o.time)}"
@@ -184,7 +193,7 @@ def markdown_report(run: Run, chart: Optional[str] = "timeline.png") -> str:
               f"| availability | {_ratio(s.availability)} |",
               f"| peak TPS (1-minute) | {s.peak_rps:,.0f} requests/s |",
               f"| cache hit rate | {_ratio(s.cache_hit_rate)} |"]
-    lines += [f"| error rate, segment {name} | {_ratio(rate)} |" for name, rate in s.segment_error_rates.items()]
+    lines += [f"| error rate, segment {_cell(name)} | {_ratio(rate)} |" for name, rate in s.segment_error_rates.items()]
     lines += ["", "## Business impact", "",
               f"- Revenue on the canary: {format_value(s.revenue_per_minute, Kind.DOLLARS_PER_MINUTE)} "
               f"(projected 24 hours: {format_value(days, Kind.DOLLARS)})",

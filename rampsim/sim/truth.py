@@ -19,6 +19,13 @@ alone, and a breached scenario is
   neither part alone does and the breach needs the release's faults (without
   them the SLO holds, so stopping the canary does fix it).
 
+A breach that the scenario's service has with no fault at all, as early as with its
+faults, is the **service's own** (``cause`` ``"service"``: the plan's traffic model
+breaches its SLO, say a base error rate above the objective or a canary pool too small
+for a phase's weight): neither the release's doing nor a fault's, it counts as an
+environment incident (a stop of it is no false rollback, a run through it no miss),
+and no fault's start decides whether a stop came before it.
+
 A scenario with faults of one part only needs no second look. The breach's times
 and objective are the whole scenario's, whatever its cause. The plan's
 ``slo.environment_incidents`` says what an environment incident counts as:
@@ -47,9 +54,9 @@ from rampsim.sim.instances import pools
 from rampsim.sim.scenario import Scenario
 from rampsim.telemetry import Telemetry
 
-__all__ = ["Breach", "Cause", "Truth", "ground_truth", "release_faults", "before_fault"]
+__all__ = ["Breach", "Cause", "Truth", "ground_truth", "without_faults", "release_faults", "before_fault"]
 
-Cause = Literal["release", "environment"]
+Cause = Literal["release", "environment", "service"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,10 @@ class Truth:
             return f"incident (release regression): {breach}"
         policy = ("counted as an incident (slo.environment_incidents: incident)" if self.counted else
                   "reported on its own, neither a catch nor a false rollback (slo.environment_incidents: separate)")
+        if self.cause == "service":
+            return (f"the service's own breach: {breach} with no fault at all (the plan's traffic: base error rates, "
+                    f"latency, or capacity at the phase weights), which no gate should be credited or blamed for; "
+                    f"{policy}")
         return (f"environment incident: {breach} by faults outside the release, which stopping the canary does not "
                 f"fix; {policy}")
 
@@ -126,10 +137,10 @@ def ground_truth(scenario: Scenario) -> Truth:
     on neither the seed nor the gate."""
     if "truth" not in scenario.memo:
         breached = _judged(scenario)
-        cause = _cause(scenario) if breached.incident else None
+        cause = _cause(scenario, breached) if breached.incident else None
         scenario.memo["truth"] = dataclasses.replace(
             breached, cause=cause, environment_incidents=scenario.plan.slo.environment_incidents,
-            onset=_onset(scenario.faults, cause))
+            onset=None if cause == "service" else _onset(scenario.faults, cause))
     truth: Truth = scenario.memo["truth"]
     return truth
 
@@ -146,8 +157,12 @@ def _onset(faults: Sequence[Fault], cause: Optional[Cause]) -> Optional[float]:
     return min((f.start for f in chosen), default=None)
 
 
-def _cause(scenario: Scenario) -> Cause:
-    """Who caused the breach of ``scenario`` (the module docstring's rule)."""
+def _cause(scenario: Scenario, breached: Truth) -> Cause:
+    """Who caused the breach ``breached`` of ``scenario`` (the module docstring's rule)."""
+    assert breached.start is not None  # only asked of an incident
+    quiet = without_faults(scenario) if scenario.faults else breached
+    if quiet.incident and quiet.start is not None and quiet.start <= breached.start + TIME_TOLERANCE:
+        return "service"
     release, environment = release_faults(scenario.faults)
     if not environment:
         return "release"
@@ -156,6 +171,12 @@ def _cause(scenario: Scenario) -> Cause:
     if _judged(_with_faults(scenario, release)).incident:
         return "release"
     return "environment" if _judged(_with_faults(scenario, environment)).incident else "release"
+
+
+def without_faults(scenario: Scenario) -> Truth:
+    """The SLO judged on ``scenario``'s service with no fault at all (no cause given): whether the service the plan's
+    ``traffic:`` section models is healthy."""
+    return _judged(_with_faults(scenario, ()))
 
 
 def _with_faults(scenario: Scenario, faults: tuple[Fault, ...]) -> Scenario:
