@@ -258,3 +258,25 @@ def test_plan_text_in_the_reports_tables_keeps_the_columns():
     report = markdown_report(simulate(plan, seed=0), chart=None)
     row = next(line for line in report.splitlines() if line.startswith("| errors"))
     assert row.startswith("| errors \\| all |") and row.replace("\\|", "").count("|") == 6
+
+
+def test_an_imported_gate_is_shown_and_logged_as_its_own_measurements():
+    """A review found an imported Argo gate's rehearsal showing the placeholder final gate ('No continuous rules',
+    'ALL RULES HOLD', its requirements) and logging 'Not reached: final_gate' under a gate that promoted."""
+    from rampsim.report.checklist import checkpoint_log
+    from tests.gates_helpers import argo_gate, plan_for
+    from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
+
+    plan = plan_for("argo", argo_gate(SUCCESS_RATE, rollout=ROLLOUT))
+    console = Console(record=True, width=120)
+    dashboard = Dashboard(plan, console=console)
+    frames = []
+    run = simulate(plan, seed=0, observers=[lambda p: frames.append(dashboard.render(p)) if p.tick == 20 else None])
+    console.print(frames[0])
+    text = console.export_text()
+    assert "GATE: the imported Argo Rollouts analysis" in text and "error-ratio" in text
+    assert "result[0] <= 0.05" in text and "PASS" in text and "ANALYSIS RUNNING, NO DECISION YET" in text
+    assert "No continuous rules" not in text and "ALL RULES HOLD" not in text and "NEXT CHECKPOINT" not in text
+    log = "\n".join(checkpoint_log(run))
+    assert "ERROR-RATIO  (at 00:00:30)" in log and "Argo: Successful" in log
+    assert "Not reached" not in log and "DECISION: [ ]" not in log

@@ -132,7 +132,7 @@ def run_validate(args: argparse.Namespace) -> int:
     problems = _simulation_problems(plan)
     if problems:
         return report_problems(args.plan, problems)
-    gate = imported_gate_kind(plan)
+    gate = plan.imported_gate
     judged = (f"an imported {gate} gate (see 'rampsim explain')" if gate else
               f"{len(plan.rules)} rule(s), {len(plan.checkpoints)} checkpoint(s) and a final gate")
     print(f"{args.plan}: valid plan {plan.name!r}: {len(plan.phases)} phase(s), {judged}, "
@@ -233,16 +233,9 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def imported_gate_kind(plan: "Plan") -> Optional[str]:
-    """Which imported gate's section (``argo``, ``flagger``, ``kayenta``) ``plan`` has, if any."""
-    from rampsim.plan.schema import IMPORTED_GATES
-
-    return next((kind for kind in IMPORTED_GATES if getattr(plan, kind) is not None), None)
-
-
 def _imported_gate(plan: "Plan") -> Optional[tuple[str, str]]:
     """``(kind, the gate in its controller's format)`` of the imported gate ``plan`` carries, if any."""
-    kind = imported_gate_kind(plan)
+    kind = plan.imported_gate
     if kind is None:
         return None
     from rampsim.cli.gates import exported

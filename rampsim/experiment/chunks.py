@@ -234,7 +234,7 @@ Gates = Union[CompiledGates, "EngineGates"]
 
 def gates_for(plans: Sequence[Plan]) -> Gates:
     """The grid's gates ready to judge runs: compiled, or their engines for imported gates."""
-    if all(getattr(plans[0], section) is None for section in IMPORTED_GATES):
+    if plans[0].imported_gate is None:
         return CompiledGates(plans)
     from rampsim.experiment.engine_gates import EngineGates   # the gates package, only for imported gates
     from rampsim.gates.plan_sections import gate_of

@@ -877,6 +877,12 @@ class Plan(_Model):
     def layout(self) -> Layout:
         return self.telemetry.layout
 
+    @property
+    def imported_gate(self) -> Optional[str]:
+        """Which imported gate's section (``argo``, ``flagger``, ``kayenta``) decides this plan's ramp, if any: its
+        rules, checkpoints and final gate are then placeholders the controller's semantics replace."""
+        return next((kind for kind in IMPORTED_GATES if getattr(self, kind) is not None), None)
+
     def ordered_checkpoints(self) -> list[tuple[str, Checkpoint]]:
         """Checkpoints in time order, the final gate last (named ``final_gate``)."""
         ordered = sorted(self.checkpoints.items(), key=lambda item: item[1].at)

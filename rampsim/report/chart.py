@@ -368,9 +368,12 @@ def _marks(ax: Axes, run: Run) -> None:
     """Fault windows, checkpoints, the terminal decision and the real breach's start as vertical marks."""
     for window in run.scenario.effects.windows:
         ax.axvspan(window.start, window.end, color=_FAULT_COLOUR, alpha=0.08, linewidth=0)
-    for event in run.events:
-        if isinstance(event, CheckpointReport):
-            ax.axvline(event.time, color=_STATUS_COLOURS[event.status], linewidth=0.8)
+    reports = [e for e in run.events if isinstance(e, CheckpointReport)]
+    crowded = len(reports) > 12   # an imported gate's measurements: the passing ones faint, the others as they are
+    for event in reports:
+        faint = crowded and event.status is Status.PASS
+        ax.axvline(event.time, color=_STATUS_COLOURS[event.status], linewidth=0.5 if faint else 0.8,
+                   alpha=0.25 if faint else 1.0)
     decision = first_terminal_decision(run.events)
     if decision is not None:
         ax.axvline(decision.time, color="black", linewidth=1.5)

@@ -53,13 +53,15 @@ def _decision_line(decision: Optional[Decision]) -> str:
 
 def note_label(run: Run) -> str:
     """How a report's notes read: a plan checkpoint's are the final gate's unmet requirements; a Kayenta
-    analysis's are what it measured (its score and window, the judge's reason)."""
-    return "Analysis" if run.plan.kayenta is not None else "Gate requirement not met"
+    analysis's are what it measured (its score and window, the judge's reason); an Argo or Flagger measurement's its
+    phase and message."""
+    return {"kayenta": "Analysis", "argo": "Argo", "flagger": "Flagger"}.get(run.plan.imported_gate or "",
+                                                                             "Gate requirement not met")
 
 
 def unreached(run: Run) -> list[str]:
-    """The plan's checkpoints the ramp ended before; none under a Kayenta gate, whose analyses replace them."""
-    if run.plan.kayenta is not None:
+    """The plan's checkpoints the ramp ended before; none under an imported gate, whose analyses replace them."""
+    if run.plan.imported_gate is not None:
         return []
     reached = {e.checkpoint for e in run.events if isinstance(e, CheckpointReport)}
     return [name for name, _ in run.plan.ordered_checkpoints() if name not in reached]
@@ -82,7 +84,8 @@ def checkpoint_log(run: Run) -> list[str]:
         # a plan checkpoint decides as checkpoint:<name>; a Kayenta analysis as kayenta:analysis:<k>, its own name
         decision = decisions.get((event.time, f"checkpoint:{event.checkpoint}")) or decisions.get((event.time,
                                                                                                    event.checkpoint))
-        lines.append(f"└─ {_decision_line(decision)}")
+        if decision is not None or run.plan.imported_gate is None:   # a measurement decides nothing on its own
+            lines.append(f"└─ {_decision_line(decision)}")
         if event.manual:
             lines.append("   Action items (manual, not simulated):")
             lines.extend(f"   - [ ] {item}" for item in event.manual)

@@ -206,6 +206,33 @@ def _checkpoint(frame: _Frame, wide: bool) -> list[Table | Text]:
     return [*lines, _table(rows, wide)] if rows else lines
 
 
+_CONTROLLERS = {"argo": "Argo Rollouts", "flagger": "Flagger", "kayenta": "Kayenta"}
+
+
+def _analysis(frame: _Frame) -> list[Table | Text]:
+    """An imported gate's own measurements: the latest of each metric (or analysis) with its condition, value and
+    phase, and how many were taken. The plan's rules and final gate are placeholders the controller replaces."""
+    controller = _CONTROLLERS[frame.plan.imported_gate or ""]
+    latest: dict[str, CheckpointReport] = {}
+    for report in frame.reports:
+        latest[report.checkpoint] = report
+    lines: list[Table | Text] = [Text(f"GATE: the imported {controller} analysis, judged as {controller} judges it "
+                                      f"({len(frame.reports)} measurement(s) so far)", style="bold")]
+    if not latest:
+        return [*lines, Text("No measurement taken yet.", style="dim")]
+    table = Table.grid(padding=(0, 1))
+    for column in ("name", "condition", "value", "status", "at"):
+        table.add_column(no_wrap=column != "condition", overflow="fold")
+    for report in latest.values():
+        for result in report.results:
+            status = Text(report.status.value, style={Status.PASS: "green", Status.FAIL: "bold red"}.get(
+                report.status, "yellow"))
+            value = "n/a" if result.value is None else format_value(result.value, Kind(result.unit))
+            table.add_row(Text(result.name), Text(result.description), Text(value), status,
+                          Text(clock(report.time), style="dim"))
+    return [*lines, table]
+
+
 def _status(frame: _Frame, firing: list[str], breached: list[str], waiting: Sequence[str] = ()) -> Text:
     """The gate's decision once taken; else the rules firing or breached; else the phase the ramp continues (and
     whether every rule has its data yet: none holds before its window fills)."""
@@ -222,6 +249,9 @@ def _status(frame: _Frame, firing: list[str], breached: list[str], waiting: Sequ
                                 side="right"))
     index = min(index, len(frame.plan.phases) - 1)
     phase = frame.plan.phases[index].name or f"phase {index + 1}"
+    if frame.plan.imported_gate is not None:
+        return Text(f"STATUS: ANALYSIS RUNNING, NO DECISION YET — CANARY AT "
+                    f"{format_value(frame.progress.weight, Kind.RATIO)} ({phase.upper()})", style="green")
     if waiting and len(waiting) == len(frame.plan.rules):
         return Text(f"STATUS: … NO RULE HAS DATA YET — CONTINUING {phase.upper()}", style="dim")
     held = f"EVERY RULE WITH DATA HOLDS ({len(waiting)} WAITING FOR DATA)" if waiting else "ALL RULES HOLD"
@@ -233,7 +263,14 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
     request rate so far."""
     frame = _Frame(plan, progress)
     wide = width >= _WIDE
-    rules, firing, breached, waiting = _rules(frame, wide)
+    firing: list[str] = []
+    breached: list[str] = []
+    waiting: list[str] = []
+    if plan.imported_gate is not None:
+        gate = _analysis(frame)
+    else:
+        rules, firing, breached, waiting = _rules(frame, wide)
+        gate = [Text("RULES (judged at every scrape)", style="bold"), rules, Text(""), *_checkpoint(frame, wide)]
     rps = frame.reading("request_rate")
     if rps == rps:
         peak[0] = max(peak[0], rps) if peak[0] == peak[0] else rps
@@ -241,8 +278,7 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
     traffic.add_row("Current RPS", f"{rps:,.0f}/s" if rps == rps else "n/a",
                     "Peak RPS", f"{peak[0]:,.0f}/s" if peak[0] == peak[0] else "n/a",
                     "Canary learners", f"{progress.canary_learners:,} at {format_value(progress.weight, Kind.RATIO)}")
-    body: list[Table | Text] = [Text("RULES (judged at every scrape)", style="bold"), rules, Text(""),
-                                *_checkpoint(frame, wide), Text(""), Text("LEARNER TRAFFIC", style="bold"), traffic]
+    body: list[Table | Text] = [*gate, Text(""), Text("LEARNER TRAFFIC", style="bold"), traffic]
     if len(plan.telemetry.segments) > 1:
         segments = Table.grid(padding=(0, 2))
         segments.add_row(*[Text(f"Segment {s}: "
@@ -262,7 +298,8 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
     body.append(Text("Active faults: " + (", ".join(f.describe() for f in progress.active_faults) or "none"),
                      style="magenta" if progress.active_faults else "dim"))
     recent = [f"{clock(e.time)} {type(e).__name__}: {getattr(e, 'rule', None) or getattr(e, 'reason', '')}"
-              for e in progress.history if isinstance(e, (AlertFired, Decision))][-4:]
+              for e in progress.history if isinstance(e, (AlertFired, Decision))
+              and not (isinstance(e, Decision) and e.kind is DecisionKind.CONTINUE and plan.imported_gate)][-4:]
     body += [Text("\n".join(recent) or "no alerts or decisions yet", style="dim"), Text(""),
              Text(f"ELAPSED {clock(progress.time)}   REMAINING {clock(progress.horizon - progress.time)}"),
              _status(frame, firing, breached, waiting)]

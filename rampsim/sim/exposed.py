@@ -44,10 +44,11 @@ _TAG = re.compile(r"\{\{.*?\}\}", re.S)
 
 def gate_engine(plan: Plan) -> Engine:
     """A fresh engine of ``plan``'s imported gate for one simulated run, its queries answered from the run's
-    exposed series; the reference engine when the plan carries no imported gate."""
+    exposed series, reporting each measurement (for the checkpoint log, the dashboard and the chart); the reference
+    engine when the plan carries no imported gate."""
     if gate_of(plan) is None:
         return DecisionEngine(plan)
-    return engine_for(plan, gate_queries(plan))
+    return engine_for(plan, gate_queries(plan), report=True)
 
 
 def exposition_for(gate: Gate) -> tuple[str, Deployment]:

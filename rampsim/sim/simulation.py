@@ -39,7 +39,7 @@ from rampsim.engine.events import Decision, Event
 from rampsim.engine.engine import DecisionEngine
 from rampsim.engine.protocol import Engine, EngineFactory
 from rampsim.faults import Fault
-from rampsim.plan.schema import IMPORTED_GATES, Plan
+from rampsim.plan.schema import Plan
 from rampsim.sim.control import Control
 from rampsim.sim.fluid import FluidTraffic
 from rampsim.sim.outcome import outcome
@@ -102,7 +102,7 @@ class _Channel:
 def plan_engine(plan: Plan) -> Engine:
     """A fresh engine for one simulated run of ``plan``: the reference engine, or its imported gate's
     (:func:`rampsim.sim.exposed.gate_engine`, loaded with the gates package only for such a plan)."""
-    if all(getattr(plan, section) is None for section in IMPORTED_GATES):
+    if plan.imported_gate is None:
         return DecisionEngine(plan)
     from rampsim.sim.exposed import gate_engine
 
