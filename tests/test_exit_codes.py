@@ -5,6 +5,9 @@ into "bad arguments") deep inside one command.
 """
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from rampsim.cli import EXIT_INTERNAL_ERROR, build_parser, main
@@ -84,3 +87,19 @@ def test_an_empty_url_recording_or_directory_is_exit_2_naming_the_option(argv, c
         main(argv)
     option = next(a for a in argv if a in ("--prometheus", "--replay", "--out"))
     assert exited.value.code == 2 and f"argument {option}: empty: give" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code, expected", [(errno.ENOSPC, 74), (errno.EIO, 74), (errno.EACCES, EXIT_INTERNAL_ERROR)])
+def test_a_write_the_system_refuses_is_exit_74_not_an_internal_error(monkeypatch, capsys, code, expected):
+    """`rampsim rehearse PLAN > /dev/full` was reported as an internal error (exit 70, "please report it")."""
+    import io
+    import sys
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    assert main(["explain", str(VALIDATION)]) == expected
+    err = capsys.readouterr().err
+    assert ("cannot write its output" in err) == (expected == 74)

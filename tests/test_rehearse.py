@@ -280,3 +280,20 @@ def test_an_imported_gate_is_shown_and_logged_as_its_own_measurements():
     log = "\n".join(checkpoint_log(run))
     assert "ERROR-RATIO  (at 00:00:30)" in log and "Argo: Successful" in log
     assert "Not reached" not in log and "DECISION: [ ]" not in log
+
+
+@pytest.mark.parametrize("width", [30, 40, 71])
+def test_a_narrow_terminal_folds_the_dashboard_and_never_cuts_a_value(sampling_reference_plan, width):
+    """At 30 columns the values read '1…' and '4…' (1.552% indistinguishable from 1%) and the limits were gone."""
+    console = Console(record=True, width=width)
+    dashboard = Dashboard(sampling_reference_plan, console=console)
+    frames = []
+    simulate(sampling_reference_plan, [parse_fault("error-rate:canary:+1.5%@01:00")], seed=0,
+             observers=[lambda p: frames.append(dashboard.render(p)) if p.tick == 250 else None])
+    console.print(frames[0])
+    text = console.export_text()
+    body = text.split("\n", 1)[1]   # the title may be cut: it is the plan's name
+    assert "…" not in body
+    joined = "".join("".join(line.strip("│").split()) for line in body.splitlines())   # wrapping moves spaces
+    assert "1.601%(>=0.5%[1m]for3m→rollback)⚠BREACHED" in joined
+    assert "50,000at10%" in joined

@@ -41,6 +41,7 @@ __all__ = ["Dashboard"]
 
 _BAR = 10
 _WIDE = 110  # the terminal columns from which the dashboard shows what each rule measures, and bars
+_NARROW = 72  # below this, each measure takes two lines (columns would cut its value)
 _UPPER = (Op.GT, Op.GE)  # a rule breached above its threshold, or a criterion met below it (with LT, LE)
 _REVENUE = (Metric.REVENUE_RATE, Metric.REVENUE_DELTA)
 
@@ -77,9 +78,27 @@ class _Row:
     status: Text
 
 
-def _table(rows: Sequence[_Row], wide: bool) -> Table:
-    """Rows as name, what is measured, value, bar, limit and status; on a narrow terminal name, value, limit
-    (with the window) and status."""
+def _stacked(rows: Sequence[_Row]) -> Table:
+    """Rows for a terminal too narrow for columns: the name on one line, the value, limit and status on the next,
+    folded rather than cut (a value cut to ``1…`` read as 1%)."""
+    table = Table.grid()
+    table.add_column(overflow="fold")
+    for row in rows:
+        m = row.measure
+        table.add_row(Text(row.name, style="bold"))
+        line = Text(f"  {format_value(row.value, m.kind)} ({m.op.value} {format_value(m.threshold, m.kind)} "
+                    f"[{_window(m)}]{row.tail}) ")
+        table.add_row(line.append_text(row.status))
+    return table
+
+
+def _table(rows: Sequence[_Row], width: int) -> Table:
+    """Rows as name, what is measured, value, bar, limit and status on a terminal ``width`` columns wide; narrower
+    than :data:`_WIDE`, name, value, limit (with the window) and status; narrower than :data:`_NARROW`, stacked
+    (:func:`_stacked`)."""
+    if width < _NARROW:
+        return _stacked(rows)
+    wide = width >= _WIDE
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)
     if wide:
@@ -150,7 +169,7 @@ class _Frame:
         return pending[0] if pending and self.decision is None else None
 
 
-def _rules(frame: _Frame, wide: bool) -> tuple[Table | Text, list[str], list[str], list[str]]:
+def _rules(frame: _Frame, width: int) -> tuple[Table | Text, list[str], list[str], list[str]]:
     """The rules table, and the names of the rules firing, breached and without data yet."""
     if not frame.plan.rules:
         return Text("No continuous rules in this plan.", style="dim"), [], [], []
@@ -171,10 +190,10 @@ def _rules(frame: _Frame, wide: bool) -> tuple[Table | Text, list[str], list[str
         held = f" for {format_value(rule.sustain, Kind.DURATION)}" if rule.sustain else ""
         rows.append(_Row(name, rule, value, name in firing or name in breached, rule.op in _UPPER,
                          f"{held} → {rule.action}", status))
-    return _table(rows, wide), firing, breached, waiting
+    return _table(rows, width), firing, breached, waiting
 
 
-def _checkpoint(frame: _Frame, wide: bool) -> list[Table | Text]:
+def _checkpoint(frame: _Frame, width: int) -> list[Table | Text]:
     """The last checkpoint's verdict, and the next checkpoint's criteria with their values so far."""
     lines: list[Table | Text] = []
     if frame.reports:
@@ -203,7 +222,7 @@ def _checkpoint(frame: _Frame, wide: bool) -> list[Table | Text]:
             Text("✅ ON TRACK", style="green") if met else Text("❌ OFF TRACK", style="bold red")
         rows.append(_Row(criterion_name, criterion, value, value == value and not met, criterion.op not in _UPPER,
                          "", status))
-    return [*lines, _table(rows, wide)] if rows else lines
+    return [*lines, _table(rows, width)] if rows else lines
 
 
 _CONTROLLERS = {"argo": "Argo Rollouts", "flagger": "Flagger", "kayenta": "Kayenta"}
@@ -262,28 +281,32 @@ def _render(plan: Plan, progress: Progress, peak: list[float], width: int) -> Pa
     """The dashboard for one scrape on a terminal ``width`` columns wide; ``peak`` holds the highest 1-minute
     request rate so far."""
     frame = _Frame(plan, progress)
-    wide = width >= _WIDE
     firing: list[str] = []
     breached: list[str] = []
     waiting: list[str] = []
     if plan.imported_gate is not None:
         gate = _analysis(frame)
     else:
-        rules, firing, breached, waiting = _rules(frame, wide)
-        gate = [Text("RULES (judged at every scrape)", style="bold"), rules, Text(""), *_checkpoint(frame, wide)]
+        rules, firing, breached, waiting = _rules(frame, width)
+        gate = [Text("RULES (judged at every scrape)", style="bold"), rules, Text(""), *_checkpoint(frame, width)]
     rps = frame.reading("request_rate")
     if rps == rps:
         peak[0] = max(peak[0], rps) if peak[0] == peak[0] else rps
+    narrow = width < _NARROW   # one pair a line
     traffic = Table.grid(padding=(0, 2))
-    traffic.add_row("Current RPS", f"{rps:,.0f}/s" if rps == rps else "n/a",
-                    "Peak RPS", f"{peak[0]:,.0f}/s" if peak[0] == peak[0] else "n/a",
-                    "Canary learners", f"{progress.canary_learners:,} at {format_value(progress.weight, Kind.RATIO)}")
+    pairs = [("Current RPS", f"{rps:,.0f}/s" if rps == rps else "n/a"),
+             ("Peak RPS", f"{peak[0]:,.0f}/s" if peak[0] == peak[0] else "n/a"),
+             ("Canary learners", f"{progress.canary_learners:,} at {format_value(progress.weight, Kind.RATIO)}")]
+    for row in ([pair] for pair in pairs) if narrow else [pairs]:
+        traffic.add_row(*[text for pair in row for text in pair])
     body: list[Table | Text] = [*gate, Text(""), Text("LEARNER TRAFFIC", style="bold"), traffic]
     if len(plan.telemetry.segments) > 1:
         segments = Table.grid(padding=(0, 2))
-        segments.add_row(*[Text(f"Segment {s}: "
-                                f"{format_value(frame.reading('error_rate', cumulative=True, segment=s), Kind.RATIO)}")
-                           for s in plan.telemetry.segments])
+        rates = [Text(f"Segment {s}: "
+                      f"{format_value(frame.reading('error_rate', cumulative=True, segment=s), Kind.RATIO)}")
+                 for s in plan.telemetry.segments]
+        for line in ([rate] for rate in rates) if narrow else [rates]:
+            segments.add_row(*line)
         body += [Text("SEGMENT ERROR RATES (since start)", style="bold"), segments]
     if any(m.metric in _REVENUE for _, m in plan.measures()):
         revenue, delta = frame.reading("revenue_rate"), frame.reading("revenue_delta", cumulative=True)
