@@ -173,6 +173,33 @@ def test_an_interrupted_sweep_continues_where_it_stopped(small_mix_setup, tmp_pa
         sweep(plan, mix, GRID, replicates=40, seed=10, workers=1, out=tmp_path)
 
 
+def test_a_save_cut_short_leaves_no_results_mixing_two_sweeps(small_mix_setup, tmp_path, monkeypatch):
+    """A Ctrl-C while the results were written left one sweep's tally beside another's grid and sweep.json."""
+    from rampsim.errors import DataUnavailable
+    from rampsim.experiment import results
+
+    plan, mix = small_mix_setup
+    first = sweep(plan, mix, GRID, replicates=12, seed=3, workers=1)
+    first.save(tmp_path)
+    second = sweep(plan, mix, GRID[:1], replicates=12, seed=4, workers=1)
+    written = results.write_atomically
+
+    def interrupted(path, data):
+        if path.name == "grid.csv":
+            raise KeyboardInterrupt
+        written(path, data)
+
+    monkeypatch.setattr(results, "write_atomically", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        second.save(tmp_path)
+    with pytest.raises(DataUnavailable, match="missing sweep.json"):
+        SweepResult.load(tmp_path)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.setattr(results, "write_atomically", written)
+    second.save(tmp_path)
+    assert SweepResult.load(tmp_path).tally.equals(second.tally)
+
+
 @given(rst.telemetry(min_ticks=40, max_ticks=81, gaps=True), st.data())
 def test_stricter_thresholds_never_lower_false_rollbacks_nor_raise_missed_incidents(telemetry, data):
     """On the same telemetry (common random numbers) a stricter gate stops whenever a looser one does."""

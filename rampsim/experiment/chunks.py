@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from rampsim.sim.simulation import Fidelity
 
 __all__ = ["SweepSpec", "Chunk", "DamagedChunk", "SweepInterrupted", "WorkersLost", "run_chunks", "compile_grid",
-           "local_executor", "output_directory", "writing", "KINDS", "CHUNK_SIZE", "plan_digest"]
+           "local_executor", "output_directory", "writing", "write_atomically", "KINDS", "CHUNK_SIZE", "plan_digest"]
 
 CHUNK_SIZE = 10
 _CHUNK_FORMAT = 5  # a header (the sweep key, the position), a checksum, environment incidents, fault onsets (5:
@@ -151,7 +151,7 @@ class Chunk:
         buffer = io.BytesIO()
         np.savez(buffer, header=np.array(json.dumps(header)), **{name: getattr(self, name) for name in _PAYLOAD})
         payload = buffer.getvalue()
-        _write_atomically(path, payload + hashlib.sha256(payload).digest())
+        write_atomically(path, payload + hashlib.sha256(payload).digest())
 
     @classmethod
     def load(cls, path: Path, key: str, scenario: int, start: int, stop: int) -> "Chunk":
@@ -187,7 +187,7 @@ class Chunk:
         return cls(scenario, start, **arrays)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """``data`` into ``path`` through a temporary file and a rename: a reader sees all of it or none."""
     temporary: Optional[Path] = None
     try:
@@ -534,7 +534,7 @@ def _chunk_directory(out: Path, spec: SweepSpec, replace: bool = False) -> Path:
         manifest.unlink()
         saved = None
     if saved is None:
-        _write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__, "draw_scheme": DRAW_SCHEME},
+        write_atomically(manifest, json.dumps({"key": spec.key, "version": __version__, "draw_scheme": DRAW_SCHEME},
                                                indent=2).encode())
     elif saved[0] != spec.key and saved[1] != DRAW_SCHEME:
         raise UsageError(f"{out} holds the chunks of a sweep drawn with draw scheme {saved[1]} by another rampsim "

@@ -44,6 +44,7 @@ file as :class:`~rampsim.errors.DataUnavailable` naming it.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import numbers
@@ -57,7 +58,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rampsim.errors import DataUnavailable, UsageError
-from rampsim.experiment.chunks import KINDS, Chunk, output_directory, writing
+from rampsim.experiment.chunks import KINDS, Chunk, output_directory, write_atomically, writing
 from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
 from rampsim.sim.truth import before_fault
 from rampsim.plan.schema import Plan
@@ -302,16 +303,21 @@ class SweepResult:
 
     def save(self, directory: Path) -> None:
         """``tally.npz``, ``grid.csv`` and ``sweep.json`` in ``directory``, and ``runs.csv.gz`` when the runs were
-        kept (an older one is removed otherwise: it would be another sweep's)."""
+        kept (an older one is removed otherwise: it would be another sweep's). Each file is written whole or not at
+        all, and ``sweep.json`` is removed first and written last: a save cut short (Ctrl-C, a full disk) leaves no
+        results that mix this sweep's files with an older one's, and loading them says which file is missing."""
         directory = output_directory(Path(directory))
         with writing(directory):
-            self.tally.save(directory / TALLY_FILE)
+            (directory / "sweep.json").unlink(missing_ok=True)
+            write_atomically(directory / TALLY_FILE, self.tally.to_bytes())
             if self.kept_runs is not None:
-                self.kept_runs.to_csv(directory / RUNS_FILE, index=False)
+                runs = io.BytesIO()
+                self.kept_runs.to_csv(runs, index=False, compression={"method": "gzip", "mtime": 0})
+                write_atomically(directory / RUNS_FILE, runs.getvalue())
             else:
                 (directory / RUNS_FILE).unlink(missing_ok=True)
-            self.grid.to_csv(directory / "grid.csv", index=False)
-            (directory / "sweep.json").write_text(json.dumps(self.meta, indent=2, default=str))
+            write_atomically(directory / "grid.csv", self.grid.to_csv(index=False).encode())
+            write_atomically(directory / "sweep.json", json.dumps(self.meta, indent=2, default=str).encode())
 
     @classmethod
     def load(cls, directory: Path) -> "SweepResult":

@@ -209,14 +209,16 @@ class Tally:
 
     # -- files -------------------------------------------------------------------------------
 
-    def save(self, path: Path) -> None:
+    def to_bytes(self) -> bytes:
         """An npz: a header (format, scenarios, sources), the counts, the sums (squares as decimal strings) and
-        the delay histogram."""
+        the delay histogram (what :meth:`load` reads from a file)."""
         cell, value, count = self.delays
         header = {"format": _FORMAT, "scenarios": list(self.scenarios), "sources": list(self.sources)}
-        np.savez_compressed(path, header=np.array(json.dumps(header)), outcomes=self.outcomes, harm=self.harm,
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, header=np.array(json.dumps(header)), outcomes=self.outcomes, harm=self.harm,
                             harm_squares=self.harm_squares.astype(str), delay_cell=cell, delay_value=value,
                             delay_count=count)
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path: Path) -> "Tally":

@@ -245,7 +245,7 @@ def _rewrite_tally(path: Path, gates: int = 0, negative: bool = False, delays: b
         tally.outcomes.flat[0] = -1
     if delays:
         tally._delays = [(np.array([0]), np.array([60.0]), np.array([1]))]
-    tally.save(path)
+    path.write_bytes(tally.to_bytes())
 
 
 def _runs_alone(path: Path, column: str, change: float) -> None:
