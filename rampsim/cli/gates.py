@@ -395,7 +395,7 @@ def _consequence(finding: Any, rehearsed: Any) -> str:
 def run_export(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_model import ArgoGate
     from rampsim.gates.flagger_model import FlaggerGate
-    from rampsim.gates.kayenta_export import stage_json
+    from rampsim.gates.kayenta_export import stage_json, stage_warnings
     from rampsim.gates.kayenta_model import KayentaGate
     from rampsim.gates.plan_sections import gate_of, load_gated_plan
 
@@ -418,6 +418,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError("--onto: a Kayenta config is written whole (--stage writes its stage)")
     if args.stage:
         _write(stage_json(plan.kayenta), args.stage)
+        for warning in stage_warnings(plan.kayenta):
+            print(f"warning: {args.stage}: {warning}", file=sys.stderr)
     if args.onto:
         _write(_onto(gate, args.onto), args.output)
     else:
@@ -426,22 +428,17 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _onto(gate: Any, paths: list[str]) -> str:
-    """The gate written into the manifests at ``paths`` (:func:`~rampsim.gates.export.written_onto`)."""
+    """The gate written into the manifests at ``paths`` (:func:`~rampsim.gates.export.onto_text`)."""
     from rampsim.gates.argo_model import ArgoGate
-    from rampsim.gates.export import argo_documents, flagger_documents, written_onto
+    from rampsim.gates.export import argo_documents, flagger_documents, onto_text
     from rampsim.gates.manifests import read_manifests
-    from rampsim.gates.yamlout import dump_all
 
     manifests = [manifest for path in paths for manifest in read_manifests(path)]
-    for path in paths:
-        if "{{`" in Path(path).read_text(encoding="utf-8-sig"):
-            print(f"note: {path}: its Helm raw strings ({{{{`{{{{args.x}}}}`}}}}) are written rendered "
-                  "({{args.x}}): escape them again before the file goes back into the chart", file=sys.stderr)
     documents = argo_documents(gate) if isinstance(gate, ArgoGate) else flagger_documents(gate)
-    merged, notes = written_onto(documents, manifests)
+    text, notes = onto_text(documents, manifests)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return dump_all(merged)
+    return text
 
 
 def exported(plan: Plan) -> str:

@@ -15,7 +15,8 @@ files (other kinds are passed over). Every problem is located (``file:line: fiel
   or runs Error, and so does the engine.
 
 Args with no value anywhere (no default, not given by the Rollout) would fail Argo's run; the
-importer gives each a placeholder (the simulated service's names) in ``argo.args`` and says so.
+importer gives each a placeholder (the simulated service's names) in ``argo.args``, names it in
+``argo.placeholders`` (``rampsim export`` writes none of them) and says so.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from rampsim.gates.series_names import Use, infer_identity, prefers_stable, quer
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
 
 __all__ = ["ArgoImport", "import_argo", "import_argo_manifests", "TEMPLATE_KINDS", "NOT_SIMULATED_REASONS",
-           "placeholder_arg"]
+           "placeholder_arg", "unsupplied_args"]
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 
@@ -145,7 +146,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
             notes.append(f"series: the queries read an HTTP client library's series under its own names: the "
                          f"simulated requests are counted by {counter}, their latency in {client.duration}_bucket "
                          f"(argo.identity's requests_series, status_label and duration_series name them)")
-    gate_args, arg_notes = _fill_args(gate_templates, rollout, args, identity, chosen, keyed, known)
+    gate_args, arg_notes, placeholders = _fill_args(gate_templates, rollout, args, identity, chosen, keyed, known)
     notes.extend(arg_notes)
     promotion = annotations.get(f"{ANNOTATION}manual-promotion-after")
     for item in skipped:
@@ -153,7 +154,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
                      f"provider: {item.reason}): the simulation assumes it passes")
     try:
         gate = ArgoGate(profile=chosen, templates=gate_templates, metrics=keyed, rollout=rollout, args=gate_args,
-                        identity=identity, not_simulated=skipped,
+                        placeholders=placeholders, identity=identity, not_simulated=skipped,
                         assume=Assumptions(manual_promotion_after=promotion) if promotion else Assumptions())
     except ValidationError as exc:
         raise GateError([f"{', '.join(sources) or 'argo'}: {error['msg']}" for error in exc.errors()]) from None
@@ -421,17 +422,10 @@ def _infer_identity(profile: str, metrics: Mapping[str, ArgoMetric],
         f"argo.identity to rename"]
 
 
-def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, given: Mapping[str, str],
-               identity: Identity, profile: str = "http", metrics: Optional[Mapping[str, ArgoMetric]] = None,
-               known: Optional[Mapping[str, str]] = None) -> tuple[dict[str, str], list[str]]:
-    """``argo.args``: the command line's values, and a placeholder for each arg nothing else supplies (the value its
-    queries' matchers need to select the canary's series, :func:`~rampsim.gates.series_names.solve_placeholder`)."""
-    notes: list[str] = []
-    values = {str(k): str(v) for k, v in given.items()}
-    context = dict(known or values)
-    declared = {arg.name for template in templates.values() for arg in template.args}
-    for name in sorted(set(values) - declared):
-        notes.append(f"--arg {name}: no template declares this arg; kept, but no query uses it")
+def unsupplied_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout) -> list[tuple[str, str]]:
+    """The args an analysis of ``rollout`` runs a template with and nothing in the files gives a value (no default,
+    no ``valueFrom``, not in the analysis's args): ``(arg, template)``, each arg once. Argo fails such a run
+    ("argument ... was not supplied")."""
     analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
     if rollout.analysis is not None:
         analyses.append(rollout.analysis)
@@ -440,14 +434,28 @@ def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, give
         rollout_args = {arg.name: arg for arg in analysis.args}
         for ref in analysis.templates:
             for arg in templates[ref.templateName].args:
-                if arg.name in values or any(arg.name == name for name, _ in missing):
-                    continue
                 supplied = rollout_args.get(arg.name)
-                if arg.value is not None or arg.valueFrom is not None:
+                if any(arg.name == name for name, _ in missing) or arg.value is not None or arg.valueFrom is not None:
                     continue
                 if supplied is not None and (supplied.value is not None or supplied.valueFrom is not None):
                     continue
                 missing.append((arg.name, ref.templateName))
+    return missing
+
+
+def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, given: Mapping[str, str],
+               identity: Identity, profile: str = "http", metrics: Optional[Mapping[str, ArgoMetric]] = None,
+               known: Optional[Mapping[str, str]] = None) -> tuple[dict[str, str], list[str], list[str]]:
+    """``argo.args``: the command line's values, and a placeholder for each arg nothing else supplies (the value its
+    queries' matchers need to select the canary's series, :func:`~rampsim.gates.series_names.solve_placeholder`);
+    the notes, and the names of the placeholders (``argo.placeholders``)."""
+    notes: list[str] = []
+    values = {str(k): str(v) for k, v in given.items()}
+    context = dict(known or values)
+    declared = {arg.name for template in templates.values() for arg in template.args}
+    for name in sorted(set(values) - declared):
+        notes.append(f"--arg {name}: no template declares this arg; kept, but no query uses it")
+    missing = [(name, template) for name, template in unsupplied_args(templates, rollout) if name not in values]
     # names whose default is reliable (namespaces, pod hashes) first: the others may be read from matchers using them
     missing.sort(key=lambda item: 0 if _reliable(item[0]) else 1)
     for name, template in missing:
@@ -462,7 +470,7 @@ def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, give
                                            f"{profile} profile")
         notes.append(f"arg {name!r} of template {template!r} has no value (Argo would fail the "
                      f"run): defaulted to {value!r}{why}; set it with --arg {name}=VALUE")
-    return values, notes
+    return values, notes, sorted(name for name, _ in missing)
 
 
 def _reliable(name: str) -> bool:
