@@ -42,7 +42,7 @@ from rampsim.gates.series_names import Use, infer_identity, prefers_stable, quer
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
 
 __all__ = ["ArgoImport", "import_argo", "import_argo_manifests", "TEMPLATE_KINDS", "NOT_SIMULATED_REASONS",
-           "placeholder_arg", "unsupplied_args"]
+           "placeholder_arg", "unsupplied_args", "NO_ROLLOUT_NOTE"]
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 
@@ -52,6 +52,9 @@ NOT_SIMULATED_REASONS = {
     "kayenta": "asks Kayenta's statistical judge, which rampsim does not simulate",
     "plugin": "runs a metric plugin rampsim cannot simulate",
 }
+NO_ROLLOUT_NOTE = ("no Rollout given: rampsim assumes steps setWeight 20/50/80 with 5m pauses and runs the templates "
+                   "as background analysis (give the Rollout with --rollout)")
+"""What import says when it simulates the templates without their Rollout."""
 _METRIC_FIELDS = {"name", "interval", "initialDelay", "count", "successCondition", "failureCondition", "failureLimit",
                   "inconclusiveLimit", "consecutiveErrorLimit", "provider", "consecutiveSuccessLimit"}
 _PROMETHEUS_FIELDS = {"query", "address", "timeout", "insecure", "headers", "authentication", "rangeQuery"}
@@ -320,8 +323,7 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
         notes.append(f"{chosen[0].where('metadata', 'name')}: several Rollouts given; using {chosen[0].name!r}")
     if chosen is None:
         names = [{"templateName": name} for name in templates]
-        notes.append("no Rollout given: rampsim assumes steps setWeight 20/50/80 with 5m pauses and runs the "
-                     "templates as background analysis (give the Rollout with --rollout)")
+        notes.append(NO_ROLLOUT_NOTE)
         return ArgoRollout(name="rollout", steps=[Step.model_validate(s) for s in DEFAULT_ROLLOUT_STEPS],
                            analysis=RolloutAnalysis.model_validate({"templates": names})), notes, {}
     manifest, canary = chosen
@@ -422,24 +424,25 @@ def _infer_identity(profile: str, metrics: Mapping[str, ArgoMetric],
         f"argo.identity to rename"]
 
 
-def unsupplied_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout) -> list[tuple[str, str]]:
+def unsupplied_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout) -> list[tuple[str, str, str]]:
     """The args an analysis of ``rollout`` runs a template with and nothing in the files gives a value (no default,
-    no ``valueFrom``, not in the analysis's args): ``(arg, template)``, each arg once. Argo fails such a run
-    ("argument ... was not supplied")."""
-    analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
+    no ``valueFrom``, not in the analysis's args): ``(arg, template, analysis)``, each arg once, the analysis named
+    as :meth:`~rampsim.gates.argo_model.ArgoGate.analyses` names it. Argo fails such a run ("args.x was not
+    resolved")."""
+    analyses = [(f"steps.{i}", s.analysis) for i, s in enumerate(rollout.steps) if s.analysis is not None]
     if rollout.analysis is not None:
-        analyses.append(rollout.analysis)
-    missing: list[tuple[str, str]] = []
-    for analysis in analyses:
+        analyses.append(("background", rollout.analysis))
+    missing: list[tuple[str, str, str]] = []
+    for where, analysis in analyses:
         rollout_args = {arg.name: arg for arg in analysis.args}
         for ref in analysis.templates:
             for arg in templates[ref.templateName].args:
                 supplied = rollout_args.get(arg.name)
-                if any(arg.name == name for name, _ in missing) or arg.value is not None or arg.valueFrom is not None:
+                if any(arg.name == name for name, *_ in missing) or arg.value is not None or arg.valueFrom is not None:
                     continue
                 if supplied is not None and (supplied.value is not None or supplied.valueFrom is not None):
                     continue
-                missing.append((arg.name, ref.templateName))
+                missing.append((arg.name, ref.templateName, where))
     return missing
 
 
@@ -455,7 +458,7 @@ def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, give
     declared = {arg.name for template in templates.values() for arg in template.args}
     for name in sorted(set(values) - declared):
         notes.append(f"--arg {name}: no template declares this arg; kept, but no query uses it")
-    missing = [(name, template) for name, template in unsupplied_args(templates, rollout) if name not in values]
+    missing = [(name, template) for name, template, _ in unsupplied_args(templates, rollout) if name not in values]
     # names whose default is reliable (namespaces, pod hashes) first: the others may be read from matchers using them
     missing.sort(key=lambda item: 0 if _reliable(item[0]) else 1)
     for name, template in missing:
