@@ -31,7 +31,8 @@ spec:
     provider:
       prometheus:
         query: |
-          sum(rate(http_requests_total{service="{{args.service-name}}",code!~"5.."}[30s])) / sum(rate(http_requests_total{service="{{args.service-name}}"}[30s]))
+          sum(rate(http_requests_total{service="{{args.service-name}}",code!~"5.."}[30s]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}"}[30s]))
 """
 ROLLOUT = """\
 apiVersion: argoproj.io/v1alpha1
@@ -150,8 +151,8 @@ def test_every_metric_in_dry_run_and_skip_analysis_are_hazards(tmp_path):
 def test_error_hazards_count_the_metrics_consecutive_error_limit(limit, h1, h2):
     written = f"    consecutiveErrorLimit: {limit}\n" if limit else ""
     base = TEMPLATE.replace("    failureLimit: 1\n", "    failureLimit: 1\n" + written)
-    (finding,) = [f for f in lint_argo(argo_gate(base.replace("len(result) == 0 || isNaN(result[0]) || result[0]", "result")))
-                  if f.code == "H1"]
+    bare = base.replace("len(result) == 0 || isNaN(result[0]) || result[0]", "result")
+    (finding,) = [f for f in lint_argo(argo_gate(bare)) if f.code == "H1"]
     assert finding.behaviour.endswith(h1), finding.behaviour
     (finding,) = [f for f in lint_argo(argo_gate(base.replace("len(result) == 0 || ", ""))) if f.code == "H2"]
     assert finding.behaviour.endswith(h2), finding.behaviour

@@ -297,3 +297,74 @@ def test_go_load_reads_what_kubernetes_reads():
     e:
     """)
     assert go_load(text) == {"a": True, "b": "12:30", "c": "y", "d": 1000.0, "e": None}
+
+
+@pytest.mark.parametrize("change, code, words", [
+    (lambda text: text.replace("      failureLimit: 1\n", "      failureLimit: -1\n"), "H5f", "can never fail"),
+    (lambda text: text.replace("      args:\n      - name: service-name\n  metrics:",
+                               "      args:\n      - name: service-name\n      dryRun:\n      - metricName: .*\n"
+                               "  metrics:"), "H5d", "the analysis can never fail"),
+    (lambda text: text.replace("result[0] >= 0.95", "result[0] >= -1"), "H5c", "the metric can never fail"),
+])
+def test_export_says_when_the_gate_it_writes_switches_a_check_off(tmp_path, capsys, change, code, words):
+    """Review: failureLimit -1, dryRun [{metricName: .*}] and 'result[0] >= -1' exported with exit 0 and no word.
+    Export writes them (a sweep may have chosen them) and prints lint's hazards of what it wrote."""
+    paths = _files(tmp_path, template=TEMPLATE, rollout=ROLLOUT)
+    plan, _ = _import(tmp_path, capsys, paths["template"], rollout=paths["rollout"])
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text(change(open(plan).read()))
+    assert open(plan).read() != tuned.read_text()
+    out = tmp_path / "out.yaml"
+    for onto in ([], ["--onto", str(paths["template"]), str(paths["rollout"])]):
+        assert main(["export", "argo", str(tuned), *onto, "-o", str(out)]) == 0
+        err = capsys.readouterr().err
+        (warning,) = [line for line in err.splitlines() if f" {code} " in line]
+        assert warning.startswith(f"warning: {out}:") and words in warning
+        line = int(warning.split(":")[2])
+        assert out.read_text().splitlines()[line - 1].strip()    # the line of the file written
+
+
+def test_export_without_onto_keeps_the_templates_namespace_and_marks_the_fragment(tmp_path, capsys):
+    """Review: the templates came back without their namespace and labels, the Rollout with no word that it is only
+    the gate's part of one."""
+    labelled = TEMPLATE.replace("  namespace: shop\n", "  namespace: shop\n  labels: {team: payments}\n")
+    paths = _files(tmp_path, template=labelled, rollout=ROLLOUT)
+    plan, _ = _import(tmp_path, capsys, paths["template"], rollout=paths["rollout"])
+    exported, again = tmp_path / "exported.yaml", tmp_path / "again.yaml"
+    assert main(["export", "argo", plan, "-o", str(exported)]) == 0
+    err = capsys.readouterr().err
+    assert "note: Rollout 'checkout' is a fragment, only its canary steps and analysis: merge it into your " \
+           "Rollout" in err
+    text = exported.read_text()
+    assert "---\n# rampsim: Rollout 'checkout' is a fragment" in text
+    template = next(d for d in yaml.safe_load_all(text) if d["kind"] == "AnalysisTemplate")
+    assert template["metadata"] == {"name": "success-rate", "namespace": "shop", "labels": {"team": "payments"}}
+    assert main(["import", "argo", str(exported), "-o", str(again)]) == 0
+    assert gate_of(load_gated_plan(again)) == gate_of(load_gated_plan(plan))
+
+
+def test_a_canary_exported_without_onto_is_marked_a_fragment(tmp_path, capsys):
+    canary = _files(tmp_path, canary="""\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
+""")["canary"]
+    plan = tmp_path / "plan.yaml"
+    assert main(["import", "flagger", str(canary), "-o", str(plan)]) == 0
+    capsys.readouterr()
+    assert main(["export", "flagger", str(plan)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("---\n# rampsim: Canary 'podinfo' is a fragment, only its target, service and "
+                                   "analysis")
+    assert captured.err == "note: Canary 'podinfo' is a fragment, only its target, service and analysis: merge it " \
+                           "into your Canary, or write the gate into your files with --onto\n"   # and no hazard

@@ -414,6 +414,7 @@ def _consequence(finding: Any, rehearsed: Any) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_model import ArgoGate
+    from rampsim.gates.export import fragment_note
     from rampsim.gates.flagger_model import FlaggerGate
     from rampsim.gates.kayenta_export import stage_json, stage_warnings
     from rampsim.gates.kayenta_model import KayentaGate
@@ -440,11 +441,31 @@ def run_export(args: argparse.Namespace) -> int:
         _write(stage_json(plan.kayenta), args.stage)
         for warning in stage_warnings(plan.kayenta):
             print(f"warning: {args.stage}: {warning}", file=sys.stderr)
-    if args.onto:
-        _write(_onto(gate, args.onto), args.output)
-    else:
-        _write(exported(plan), args.output)
+    text = _onto(gate, args.onto) if args.onto else exported(plan)
+    _write(text, args.output)
+    if isinstance(gate, (ArgoGate, FlaggerGate)):
+        if not args.onto:
+            document = ("Rollout", gate.rollout.name) if isinstance(gate, ArgoGate) else ("Canary", gate.name)
+            print(f"note: {fragment_note(*document)}", file=sys.stderr)
+        _warn_hazards(text, args.output or "<stdout>")
     return 0
+
+
+def _warn_hazards(text: str, written: str) -> None:
+    """Lint's hazards of the gate export wrote (lines of ``written``), as warnings: a value that switches a check
+    off (``failureLimit: -1``, every metric in ``dryRun``, a condition no value fails) is never written silently."""
+    from rampsim.gates.lint import lint_text
+
+    try:
+        findings = lint_text(text, written)
+    except GateError as exc:
+        print(f"note: {written}: the gate written could not be linted ({'; '.join(exc.problems)})", file=sys.stderr)
+        return
+    for finding in findings:
+        print(f"warning: {finding.format()}", file=sys.stderr)
+    if findings:
+        print(f"warning: {written}: the gate written has {len(findings)} hazard(s): 'rampsim lint' on it measures "
+              f"what they do", file=sys.stderr)
 
 
 def _onto(gate: Any, paths: list[str]) -> str:

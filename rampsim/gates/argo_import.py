@@ -174,6 +174,16 @@ def _keys(metrics: list[tuple[str, ArgoMetric]]) -> dict[str, ArgoMetric]:
     return keyed
 
 
+def _metadata(manifest: Manifest) -> dict[str, Any]:
+    """The template's ``namespace`` and ``labels``, as written (what is not text or a mapping is left out: the API
+    server would refuse it, and no simulation reads it)."""
+    namespace, labels = manifest.get("metadata", "namespace"), manifest.get("metadata", "labels")
+    written: dict[str, Any] = {"namespace": namespace} if isinstance(namespace, str) else {}
+    if isinstance(labels, dict) and labels:
+        written["labels"] = {str(key): value for key, value in labels.items()}
+    return written
+
+
 def _read_template(manifest: Manifest, templates: dict[str, ArgoTemplate], metrics: list[tuple[str, ArgoMetric]],
                    skipped: list[NotSimulated], notes: list[str], problems: list[str], refusals: list[str]) -> None:
     name = manifest.name or f"template-{len(templates) + 1}"
@@ -185,7 +195,8 @@ def _read_template(manifest: Manifest, templates: dict[str, ArgoTemplate], metri
         problems.append(manifest.problem(("spec",), "an AnalysisTemplate needs a spec with metrics"))
         return
     try:
-        template = ArgoTemplate(kind=manifest.kind, args=spec.get("args") or [], dryRun=spec.get("dryRun") or [])
+        template = ArgoTemplate(kind=manifest.kind, args=spec.get("args") or [], dryRun=spec.get("dryRun") or [],
+                                **_metadata(manifest))
     except ValidationError as exc:
         problems.extend(_located_errors(manifest, exc, ("spec",)))
         return

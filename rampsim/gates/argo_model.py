@@ -143,11 +143,14 @@ class ArgoMetric(_Model):
 
 
 class ArgoTemplate(_Model):
-    """An AnalysisTemplate or ClusterAnalysisTemplate: its args (with defaults) and dry-run patterns.
+    """An AnalysisTemplate or ClusterAnalysisTemplate: its args (with defaults) and dry-run patterns, and the
+    namespace and labels of its metadata (written back by ``rampsim export``; not simulated).
 
     Its metrics are in :attr:`ArgoGate.metrics`, in the order written, with ``template`` naming it."""
 
     kind: Literal["AnalysisTemplate", "ClusterAnalysisTemplate"] = "AnalysisTemplate"
+    namespace: Optional[str] = None
+    labels: Optional[dict[str, Any]] = None
     args: list[ArgoArg] = Field(default_factory=list)
     dryRun: list[dict[str, str]] = Field(default_factory=list)
 

@@ -33,10 +33,10 @@ from rampsim.gates.flagger_model import FlaggerAnalysis, FlaggerGate, FlaggerMet
 from rampsim.gates.manifests import Manifest, comment_lines, render_raw_strings
 from rampsim.gates.refusals import GateError
 from rampsim.gates.imported_plan import gate_data
-from rampsim.gates.yamlout import dump, dump_all, go_load
+from rampsim.gates.yamlout import dump, go_load
 
 __all__ = ["ANNOTATION", "normalize_argo", "argo_documents", "flagger_documents", "export_argo", "export_flagger",
-           "written_onto", "onto_text", "identity_text", "parse_identity"]
+           "written_onto", "onto_text", "identity_text", "parse_identity", "fragment_note"]
 
 ANNOTATION = "rampsim.io/"
 _ARGO_API = "argoproj.io/v1alpha1"
@@ -125,7 +125,9 @@ def argo_documents(gate: ArgoGate) -> list[dict[str, Any]]:
         if template_data.get("dryRun"):
             spec["dryRun"] = template_data["dryRun"]
         spec["metrics"] = metrics
-        documents.append({"apiVersion": _ARGO_API, "kind": template.kind, "metadata": {"name": name}, "spec": spec})
+        metadata: dict[str, Any] = {"name": name, **{key: template_data[key] for key in ("namespace", "labels")
+                                                     if template_data.get(key)}}
+        documents.append({"apiVersion": _ARGO_API, "kind": template.kind, "metadata": metadata, "spec": spec})
     annotations = {f"{ANNOTATION}profile": gate.profile,
                    f"{ANNOTATION}identity": identity_text(gate.identity.model_dump(exclude_none=True)),
                    f"{ANNOTATION}manual-promotion-after": str(gate.assume.manual_promotion_after or "never")}
@@ -169,14 +171,31 @@ def flagger_documents(gate: FlaggerGate) -> list[dict[str, Any]]:
     return documents
 
 
+def fragment_note(kind: str, name: str) -> str:
+    """What export without ``--onto`` says of the Rollout or Canary it writes: only the gate's part of it."""
+    part = "canary steps and analysis" if kind == "Rollout" else "target, service and analysis"
+    return (f"{kind} {name!r} is a fragment, only its {part}: merge it into your {kind}, or write the gate into "
+            f"your files with --onto")
+
+
+def _commented(documents: Sequence[dict[str, Any]]) -> str:
+    """``documents`` as YAML, the Rollout or Canary with the :func:`fragment_note` as a comment."""
+    text = ""
+    for document in documents:
+        kind, name = document["kind"], document["metadata"]["name"]
+        comment = f"# rampsim: {fragment_note(kind, name)}\n" if kind in ("Rollout", "Canary") else ""
+        text += "---\n" + comment + dump(document)
+    return text
+
+
 def export_argo(gate: ArgoGate) -> str:
-    """The gate as YAML: AnalysisTemplates then the Rollout."""
-    return dump_all(argo_documents(gate))
+    """The gate as YAML: AnalysisTemplates then the Rollout (a fragment, marked as such)."""
+    return _commented(argo_documents(gate))
 
 
 def export_flagger(gate: FlaggerGate) -> str:
-    """The gate as YAML: the Canary then its MetricTemplates."""
-    return dump_all(flagger_documents(gate))
+    """The gate as YAML: the Canary (a fragment, marked as such) then its MetricTemplates."""
+    return _commented(flagger_documents(gate))
 
 
 # -- onto the team's manifests ----------------------------------------------------------------

@@ -84,7 +84,7 @@ from rampsim.gates.flagger_canary import (DEFAULT_METRIC_INTERVAL, Strategy, ana
 from rampsim.gates.flagger_import import import_flagger_manifests
 from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
-from rampsim.gates.manifests import Manifest, read_manifests
+from rampsim.gates.manifests import Manifest, parse_manifests, read_manifests
 from rampsim.gates.refusals import GateError
 from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered, read_unrendered
 from rampsim.gates.flagger_queries import MetricModel, RenderError, render_query
@@ -93,8 +93,8 @@ from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
 from rampsim.promql.values import NAME
 
-__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
-           "OUTCOME_CODES"]
+__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
+           "CODES", "OUTCOME_CODES"]
 
 CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H5d", "H5r", "H6", "H6u", "H7", "H8", "H9", "HQ",
          "FH1", "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10", "FH11")
@@ -824,13 +824,28 @@ def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list
         source = read_unrendered(path)
     except GateError as exc:
         return [], list(exc.problems)
-    manifests = source.manifests
     others: list[Manifest] = []
     for other in extra:
         try:
             others.extend(read_manifests(other))
         except GateError:
             continue  # a file that cannot be read helps no other
+    return _lint_source(source, others, str(path), bool(extra))
+
+
+def lint_text(text: str, filename: str) -> list[Finding]:
+    """The hazards of the gates in the YAML ``text`` (a file ``rampsim export`` writes, named ``filename``);
+    :class:`~rampsim.gates.refusals.GateError` when it holds no gate that can be linted."""
+    linted, problems = _lint_source(Unrendered(parse_manifests(text, filename)), [], filename, False)
+    if problems:
+        raise GateError(problems)
+    return [finding for gate in linted for finding in gate.findings]
+
+
+def _lint_source(source: Unrendered, others: Sequence[Manifest], path: str, helped: bool
+                 ) -> tuple[list[LintedGate], list[str]]:
+    """:func:`lint_gates` of a file read (``helped``: other files were given, which its Rollouts may serve)."""
+    manifests = source.manifests
     kinds = {m.kind for m in manifests}
     linted: list[LintedGate] = []
     try:
@@ -844,7 +859,7 @@ def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list
     except GateError as exc:
         return linted, [f"{problem} ({HELM_UNREAD})" if source.helm else problem for problem in exc.problems]
     if not kinds & {*TEMPLATE_KINDS, "Canary"}:
-        if extra and kinds and kinds <= {"Rollout", "MetricTemplate"}:
+        if helped and kinds and kinds <= {"Rollout", "MetricTemplate"}:
             return [], []   # a Rollout or MetricTemplates serving the other files
         return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
     return linted, []
