@@ -90,6 +90,9 @@ def test_a_rollout_in_the_file_that_runs_none_of_its_templates(tmp_path):
     served = _write(tmp_path, "served.yaml", TEMPLATE + "---\n" + ROLLOUT)
     (linted,), problems = lint_gates(served)
     assert not problems and linted.findings == () and not linted.unsimulated
+    other = _write(tmp_path, "other.yaml", ROLLOUT.replace("templateName: success-rate", "templateName: x"))
+    (linted,), problems = lint_gates(served, [other])   # the file's own Rollout runs its template
+    assert not problems and linted.findings == () and not linted.unsimulated
 
 
 def test_an_arg_the_rollout_never_supplies_aborts_every_run(tmp_path):

@@ -877,9 +877,10 @@ def _linted_argo(source: Unrendered, others: Sequence[Manifest]) -> LintedGate:
     everywhere = names | {m.name for m in others if m.kind in TEMPLATE_KINDS}
     rollouts = [m for m in others if m.kind == "Rollout" and _template_names(m.get("spec", "strategy")) & names]
     embedded = [m for m in manifests if m.kind == "Rollout"]
-    idle = [m for m in embedded if not _template_names(m.get("spec", "strategy")) & names] + \
+    running = [m for m in embedded if _template_names(m.get("spec", "strategy")) & names]
+    idle = [m for m in embedded if m not in running] + \
         [m for m in others if m.kind == "Rollout" and not _template_names(m.get("spec", "strategy")) & everywhere]
-    if rollouts or len(idle) < len(embedded) or not idle:
+    if rollouts or running or not idle:
         imported = import_argo_manifests(manifests, rollouts)
         gate = imported.gate
         chosen = next((m for m in [*rollouts, *embedded] if m.name == gate.rollout.name), None)
