@@ -15,7 +15,8 @@ two readings disagree, each difference listed in ``DIFFERENCES`` and checked met
   (``result[0] >= 0.90 || len(result) == 0`` evaluates ``result[0]`` first) and ``or vector(0)`` on the
   numerator only (the denominator is still empty);
 * what a Helm chart's values decide: the README counted one of the two metrics whose conditions (H3c) and
-  interval or query (H9) are Helm values; rampsim reports neither (undetermined: never a false hazard).
+  interval or query (H9) are Helm values; rampsim reports neither (undetermined: never a false hazard);
+* a window longer than the interval of a metric measured once (``count: 1``): no two measurements overlap (not H9).
 
 Beyond the README's codes, rampsim finds one failure condition every value of its query meets (H5a:
 ``len(result) > 0 && result[0] > -1.00`` on the sum of a counter, in Q42-KoraD/GitOps), checked by name.
@@ -54,6 +55,7 @@ DIFFERENCES = [  # (code, +1 rampsim reports it / -1 the README counted it, file
     ("H2", +1, "inno-devops-labs__SRE-Intro__labs__lab7__analysis-template.yaml", "error-rate", None),
     ("H3c", -1, None, None, None),   # one of HELM_DECIDED
     ("H9", -1, None, None, None),    # one of HELM_DECIDED
+    ("H9", -1, "Malikakshay619__advanced-cicd-demo__manifests__analysis-template.yaml", "nginx-5xx-errors", None),
 ]
 
 EXAMPLES = {  # one corpus file per hazard, the metric it concerns
@@ -271,8 +273,9 @@ def test_a_dry_run_metrics_hazard_says_it_never_stops_the_rollout():
     (finding,) = lint_argo(argo_gate(text))
     assert finding.code == "H1" and finding.behaviour.startswith("every measurement is Error")
     dry = argo_gate(text.replace("spec:\n", "spec:\n      dryRun: [{metricName: error-ratio}]\n", 1))
-    (finding,) = lint_argo(dry)
+    finding, every = lint_argo(dry)
     assert finding.code == "H1" and finding.behaviour.startswith("in dryRun, Argo records it but it never stops")
+    assert every.code == "H5d"   # and the analysis, all of it in dryRun, can never stop the rollout
 
 
 def test_lint_measures_that_an_impossible_range_rolls_back_every_healthy_ramp(tmp_path):

@@ -15,17 +15,20 @@ write it back.
   ~40 s"). ``--no-simulate`` (or a production install, without the simulator) reads the files only.
 * ``rampsim export argo|flagger PLAN [-o FILE]``: the plan's gate as the controller's files
 
-What import defaulted or passed over is printed on stderr and written as comments in the plan.
-Exit codes: 0 done, 1 lint found hazards, 2 bad arguments, 3 a file refused or invalid.
+What import defaulted or passed over is printed on stderr and written as comments in the plan (lint prints
+it too). Exit codes: 0 done, 1 lint found hazards, 2 bad arguments (lint: or a file it cannot read), 3 a file
+refused or invalid.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from rampsim.cli import EXIT_USAGE
 from rampsim.cli.arguments import refuse_overwriting
 from rampsim.errors import UsageError
 from rampsim.gates.refusals import GateError
@@ -78,10 +81,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  description="Report the known hazards of Argo Rollouts and Flagger gate files "
                                              "(line, explanation, what the controller does) and, for those that can "
                                              "stop a healthy release, what they did on healthy simulated ramps. "
-                                             "Exit codes: 0 clean; 1 hazards found; 2 bad arguments; 3 no file could "
-                                             "be linted (unreadable, refused, or holding no gate rampsim can lint, "
-                                             "such as an AnalysisTemplate with no Prometheus metric), or no gate was "
-                                             "(a refused Canary given with its MetricTemplates).")
+                                             "Exit codes: 0 clean; 1 hazards found; 2 bad arguments, or a file that "
+                                             "cannot be read; 3 a file could not be linted (invalid, refused, or "
+                                             "holding no gate rampsim can lint, such as an AnalysisTemplate with no "
+                                             "Prometheus metric), or no gate was (a refused Canary given with its "
+                                             "MetricTemplates), whatever the other files hold.")
     lint.add_argument("files", nargs="+", metavar="FILE", help="gate files (Rollouts and MetricTemplates help)")
     lint.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
                       help="measure each hazard that can stop a healthy release on a few healthy simulated ramps "
@@ -343,34 +347,50 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from rampsim.gates.lint import OUTCOME_CODES, lint_gates
+    from rampsim.gates.lint import lint_gates
 
     measure = _measurer(args) if args.simulate else None
-    findings = gates = 0
+    findings = 0
     problems: list[str] = []
+    unreadable = [path for path in args.files if not _readable(path)]
     for path in args.files:
         linted, stopped = lint_gates(path, [p for p in args.files if p != path])
         problems.extend(stopped)
-        gates += len(linted)
         for gate in linted:
-            rehearsed = None
-            if measure is not None and not gate.unsimulated and any(f.code in OUTCOME_CODES for f in gate.findings):
-                rehearsed = measure(gate)
-            for finding in gate.findings:
-                print(finding.format(_consequence(finding, rehearsed)), flush=True)
-            for note in gate.notes:
-                print(f"note: {note}", file=sys.stderr)
-            findings += len(gate.findings)
-            if rehearsed is not None:
-                print(f"{path}: {gate.kind} gate {gate.name!r}: {rehearsed.summary()} "
-                      f"(rampsim's default traffic; no fault)", file=sys.stderr)
+            findings += _print_linted(path, gate, measure, args.files)
     for problem in problems:
         print(f"not linted: {problem}", file=sys.stderr)
     print(f"{findings} hazard(s) in {len(args.files)} file(s)" +
           (f"; {len(problems)} problem(s) stopped linting" if problems else ""), file=sys.stderr)
-    if findings:
-        return EXIT_HAZARDS
-    return EXIT_INVALID if problems and (not gates or len(problems) >= len(args.files)) else 0
+    if unreadable:
+        return EXIT_USAGE
+    if problems:
+        return EXIT_INVALID
+    return EXIT_HAZARDS if findings else 0
+
+
+def _readable(path: str) -> bool:
+    """Whether ``path`` is a file this process may read (else the command's arguments are wrong: exit 2)."""
+    return Path(path).is_file() and os.access(path, os.R_OK)
+
+
+def _print_linted(path: str, gate: Any, measure: Optional[Callable[[Any], Any]], files: Sequence[str]) -> int:
+    """One line per hazard of a linted gate (with its consequence on healthy simulated ramps when ``measure``), its
+    notes on stderr; the number of hazards."""
+    from rampsim.gates.lint import OUTCOME_CODES
+
+    outcomes = any(f.code in OUTCOME_CODES for f in gate.findings)
+    rehearsed = measure(gate) if measure is not None and not gate.unsimulated and outcomes else None
+    for finding in gate.findings:
+        print(finding.format(_consequence(finding, rehearsed)), flush=True)
+    for note in (*gate.imported, *gate.notes):
+        print(f"note: {note}" if note.startswith(tuple(files)) else f"note: {path}: {note}", file=sys.stderr)
+    if rehearsed is not None:
+        print(f"{path}: {gate.kind} gate {gate.name!r}: {rehearsed.summary()} "
+              f"(rampsim's default traffic; no fault)", file=sys.stderr)
+    elif measure is not None and gate.unsimulated and outcomes:
+        print(f"{path}: {gate.kind} gate {gate.name!r}: not simulated: {gate.unsimulated}", file=sys.stderr)
+    return len(gate.findings)
 
 
 def _measurer(args: argparse.Namespace) -> Optional[Callable[[Any], Any]]:
@@ -394,8 +414,9 @@ def _consequence(finding: Any, rehearsed: Any) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     from rampsim.gates.argo_model import ArgoGate
+    from rampsim.gates.export import fragment_note
     from rampsim.gates.flagger_model import FlaggerGate
-    from rampsim.gates.kayenta_export import stage_json
+    from rampsim.gates.kayenta_export import stage_json, stage_warnings
     from rampsim.gates.kayenta_model import KayentaGate
     from rampsim.gates.plan_sections import gate_of, load_gated_plan
 
@@ -418,30 +439,47 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError("--onto: a Kayenta config is written whole (--stage writes its stage)")
     if args.stage:
         _write(stage_json(plan.kayenta), args.stage)
-    if args.onto:
-        _write(_onto(gate, args.onto), args.output)
-    else:
-        _write(exported(plan), args.output)
+        for warning in stage_warnings(plan.kayenta):
+            print(f"warning: {args.stage}: {warning}", file=sys.stderr)
+    text = _onto(gate, args.onto) if args.onto else exported(plan)
+    _write(text, args.output)
+    if isinstance(gate, (ArgoGate, FlaggerGate)):
+        if not args.onto:
+            document = ("Rollout", gate.rollout.name) if isinstance(gate, ArgoGate) else ("Canary", gate.name)
+            print(f"note: {fragment_note(*document)}", file=sys.stderr)
+        _warn_hazards(text, args.output or "<stdout>")
     return 0
 
 
+def _warn_hazards(text: str, written: str) -> None:
+    """Lint's hazards of the gate export wrote (lines of ``written``), as warnings: a value that switches a check
+    off (``failureLimit: -1``, every metric in ``dryRun``, a condition no value fails) is never written silently."""
+    from rampsim.gates.lint import lint_text
+
+    try:
+        findings = lint_text(text, written)
+    except GateError as exc:
+        print(f"note: {written}: the gate written could not be linted ({'; '.join(exc.problems)})", file=sys.stderr)
+        return
+    for finding in findings:
+        print(f"warning: {finding.format()}", file=sys.stderr)
+    if findings:
+        print(f"warning: {written}: the gate written has {len(findings)} hazard(s): 'rampsim lint' on it measures "
+              f"what they do", file=sys.stderr)
+
+
 def _onto(gate: Any, paths: list[str]) -> str:
-    """The gate written into the manifests at ``paths`` (:func:`~rampsim.gates.export.written_onto`)."""
+    """The gate written into the manifests at ``paths`` (:func:`~rampsim.gates.export.onto_text`)."""
     from rampsim.gates.argo_model import ArgoGate
-    from rampsim.gates.export import argo_documents, flagger_documents, written_onto
+    from rampsim.gates.export import argo_documents, flagger_documents, onto_text
     from rampsim.gates.manifests import read_manifests
-    from rampsim.gates.yamlout import dump_all
 
     manifests = [manifest for path in paths for manifest in read_manifests(path)]
-    for path in paths:
-        if "{{`" in Path(path).read_text(encoding="utf-8-sig"):
-            print(f"note: {path}: its Helm raw strings ({{{{`{{{{args.x}}}}`}}}}) are written rendered "
-                  "({{args.x}}): escape them again before the file goes back into the chart", file=sys.stderr)
     documents = argo_documents(gate) if isinstance(gate, ArgoGate) else flagger_documents(gate)
-    merged, notes = written_onto(documents, manifests)
+    text, notes = onto_text(documents, manifests)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return dump_all(merged)
+    return text
 
 
 def exported(plan: Plan) -> str:

@@ -15,7 +15,8 @@ files (other kinds are passed over). Every problem is located (``file:line: fiel
   or runs Error, and so does the engine.
 
 Args with no value anywhere (no default, not given by the Rollout) would fail Argo's run; the
-importer gives each a placeholder (the simulated service's names) in ``argo.args`` and says so.
+importer gives each a placeholder (the simulated service's names) in ``argo.args``, names it in
+``argo.placeholders`` (``rampsim export`` writes none of them) and says so.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from rampsim.gates.series_names import Use, infer_identity, prefers_stable, quer
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
 
 __all__ = ["ArgoImport", "import_argo", "import_argo_manifests", "TEMPLATE_KINDS", "NOT_SIMULATED_REASONS",
-           "placeholder_arg"]
+           "placeholder_arg", "unsupplied_args", "NO_ROLLOUT_NOTE"]
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 
@@ -51,6 +52,9 @@ NOT_SIMULATED_REASONS = {
     "kayenta": "asks Kayenta's statistical judge, which rampsim does not simulate",
     "plugin": "runs a metric plugin rampsim cannot simulate",
 }
+NO_ROLLOUT_NOTE = ("no Rollout given: rampsim assumes steps setWeight 20/50/80 with 5m pauses and runs the templates "
+                   "as background analysis (give the Rollout with --rollout)")
+"""What import says when it simulates the templates without their Rollout."""
 _METRIC_FIELDS = {"name", "interval", "initialDelay", "count", "successCondition", "failureCondition", "failureLimit",
                   "inconclusiveLimit", "consecutiveErrorLimit", "provider", "consecutiveSuccessLimit"}
 _PROMETHEUS_FIELDS = {"query", "address", "timeout", "insecure", "headers", "authentication", "rangeQuery"}
@@ -145,7 +149,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
             notes.append(f"series: the queries read an HTTP client library's series under its own names: the "
                          f"simulated requests are counted by {counter}, their latency in {client.duration}_bucket "
                          f"(argo.identity's requests_series, status_label and duration_series name them)")
-    gate_args, arg_notes = _fill_args(gate_templates, rollout, args, identity, chosen, keyed, known)
+    gate_args, arg_notes, placeholders = _fill_args(gate_templates, rollout, args, identity, chosen, keyed, known)
     notes.extend(arg_notes)
     promotion = annotations.get(f"{ANNOTATION}manual-promotion-after")
     for item in skipped:
@@ -153,7 +157,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
                      f"provider: {item.reason}): the simulation assumes it passes")
     try:
         gate = ArgoGate(profile=chosen, templates=gate_templates, metrics=keyed, rollout=rollout, args=gate_args,
-                        identity=identity, not_simulated=skipped,
+                        placeholders=placeholders, identity=identity, not_simulated=skipped,
                         assume=Assumptions(manual_promotion_after=promotion) if promotion else Assumptions())
     except ValidationError as exc:
         raise GateError([f"{', '.join(sources) or 'argo'}: {error['msg']}" for error in exc.errors()]) from None
@@ -170,6 +174,16 @@ def _keys(metrics: list[tuple[str, ArgoMetric]]) -> dict[str, ArgoMetric]:
     return keyed
 
 
+def _metadata(manifest: Manifest) -> dict[str, Any]:
+    """The template's ``namespace`` and ``labels``, as written (what is not text or a mapping is left out: the API
+    server would refuse it, and no simulation reads it)."""
+    namespace, labels = manifest.get("metadata", "namespace"), manifest.get("metadata", "labels")
+    written: dict[str, Any] = {"namespace": namespace} if isinstance(namespace, str) else {}
+    if isinstance(labels, dict) and labels:
+        written["labels"] = {str(key): value for key, value in labels.items()}
+    return written
+
+
 def _read_template(manifest: Manifest, templates: dict[str, ArgoTemplate], metrics: list[tuple[str, ArgoMetric]],
                    skipped: list[NotSimulated], notes: list[str], problems: list[str], refusals: list[str]) -> None:
     name = manifest.name or f"template-{len(templates) + 1}"
@@ -181,7 +195,8 @@ def _read_template(manifest: Manifest, templates: dict[str, ArgoTemplate], metri
         problems.append(manifest.problem(("spec",), "an AnalysisTemplate needs a spec with metrics"))
         return
     try:
-        template = ArgoTemplate(kind=manifest.kind, args=spec.get("args") or [], dryRun=spec.get("dryRun") or [])
+        template = ArgoTemplate(kind=manifest.kind, args=spec.get("args") or [], dryRun=spec.get("dryRun") or [],
+                                **_metadata(manifest))
     except ValidationError as exc:
         problems.extend(_located_errors(manifest, exc, ("spec",)))
         return
@@ -319,8 +334,7 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
         notes.append(f"{chosen[0].where('metadata', 'name')}: several Rollouts given; using {chosen[0].name!r}")
     if chosen is None:
         names = [{"templateName": name} for name in templates]
-        notes.append("no Rollout given: rampsim assumes steps setWeight 20/50/80 with 5m pauses and runs the "
-                     "templates as background analysis (give the Rollout with --rollout)")
+        notes.append(NO_ROLLOUT_NOTE)
         return ArgoRollout(name="rollout", steps=[Step.model_validate(s) for s in DEFAULT_ROLLOUT_STEPS],
                            analysis=RolloutAnalysis.model_validate({"templates": names})), notes, {}
     manifest, canary = chosen
@@ -421,33 +435,41 @@ def _infer_identity(profile: str, metrics: Mapping[str, ArgoMetric],
         f"argo.identity to rename"]
 
 
+def unsupplied_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout) -> list[tuple[str, str, str]]:
+    """The args an analysis of ``rollout`` runs a template with and nothing in the files gives a value (no default,
+    no ``valueFrom``, not in the analysis's args): ``(arg, template, analysis)``, each arg once, the analysis named
+    as :meth:`~rampsim.gates.argo_model.ArgoGate.analyses` names it. Argo fails such a run ("args.x was not
+    resolved")."""
+    analyses = [(f"steps.{i}", s.analysis) for i, s in enumerate(rollout.steps) if s.analysis is not None]
+    if rollout.analysis is not None:
+        analyses.append(("background", rollout.analysis))
+    missing: list[tuple[str, str, str]] = []
+    for where, analysis in analyses:
+        rollout_args = {arg.name: arg for arg in analysis.args}
+        for ref in analysis.templates:
+            for arg in templates[ref.templateName].args:
+                supplied = rollout_args.get(arg.name)
+                if any(arg.name == name for name, *_ in missing) or arg.value is not None or arg.valueFrom is not None:
+                    continue
+                if supplied is not None and (supplied.value is not None or supplied.valueFrom is not None):
+                    continue
+                missing.append((arg.name, ref.templateName, where))
+    return missing
+
+
 def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, given: Mapping[str, str],
                identity: Identity, profile: str = "http", metrics: Optional[Mapping[str, ArgoMetric]] = None,
-               known: Optional[Mapping[str, str]] = None) -> tuple[dict[str, str], list[str]]:
+               known: Optional[Mapping[str, str]] = None) -> tuple[dict[str, str], list[str], list[str]]:
     """``argo.args``: the command line's values, and a placeholder for each arg nothing else supplies (the value its
-    queries' matchers need to select the canary's series, :func:`~rampsim.gates.series_names.solve_placeholder`)."""
+    queries' matchers need to select the canary's series, :func:`~rampsim.gates.series_names.solve_placeholder`);
+    the notes, and the names of the placeholders (``argo.placeholders``)."""
     notes: list[str] = []
     values = {str(k): str(v) for k, v in given.items()}
     context = dict(known or values)
     declared = {arg.name for template in templates.values() for arg in template.args}
     for name in sorted(set(values) - declared):
         notes.append(f"--arg {name}: no template declares this arg; kept, but no query uses it")
-    analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
-    if rollout.analysis is not None:
-        analyses.append(rollout.analysis)
-    missing: list[tuple[str, str]] = []
-    for analysis in analyses:
-        rollout_args = {arg.name: arg for arg in analysis.args}
-        for ref in analysis.templates:
-            for arg in templates[ref.templateName].args:
-                if arg.name in values or any(arg.name == name for name, _ in missing):
-                    continue
-                supplied = rollout_args.get(arg.name)
-                if arg.value is not None or arg.valueFrom is not None:
-                    continue
-                if supplied is not None and (supplied.value is not None or supplied.valueFrom is not None):
-                    continue
-                missing.append((arg.name, ref.templateName))
+    missing = [(name, template) for name, template, _ in unsupplied_args(templates, rollout) if name not in values]
     # names whose default is reliable (namespaces, pod hashes) first: the others may be read from matchers using them
     missing.sort(key=lambda item: 0 if _reliable(item[0]) else 1)
     for name, template in missing:
@@ -462,7 +484,7 @@ def _fill_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout, give
                                            f"{profile} profile")
         notes.append(f"arg {name!r} of template {template!r} has no value (Argo would fail the "
                      f"run): defaulted to {value!r}{why}; set it with --arg {name}=VALUE")
-    return values, notes
+    return values, notes, sorted(name for name, _ in missing)
 
 
 def _reliable(name: str) -> bool:

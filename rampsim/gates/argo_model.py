@@ -6,7 +6,7 @@ This is the ``argo:`` section of a plan. Field names are Argo's own (``successCo
 reads any field, so a field is interpreted only when an AnalysisRun starts
 (:mod:`rampsim.gates.argo_resolve`). What rampsim adds is named as such: ``profile`` (the
 exporter whose series the queries read), ``args`` (values given on the command line, or
-placeholders for args no file supplies), ``identity`` (the pod-template hashes and names the
+placeholders for args no file supplies, named in ``placeholders``), ``identity`` (the pod-template hashes and names the
 simulated series carry), ``assume`` (what a person would do: promote after an indefinite
 pause) and ``not_simulated`` (metrics of providers without telemetry, kept as written).
 
@@ -143,11 +143,14 @@ class ArgoMetric(_Model):
 
 
 class ArgoTemplate(_Model):
-    """An AnalysisTemplate or ClusterAnalysisTemplate: its args (with defaults) and dry-run patterns.
+    """An AnalysisTemplate or ClusterAnalysisTemplate: its args (with defaults) and dry-run patterns, and the
+    namespace and labels of its metadata (written back by ``rampsim export``; not simulated).
 
     Its metrics are in :attr:`ArgoGate.metrics`, in the order written, with ``template`` naming it."""
 
     kind: Literal["AnalysisTemplate", "ClusterAnalysisTemplate"] = "AnalysisTemplate"
+    namespace: Optional[str] = None
+    labels: Optional[dict[str, Any]] = None
     args: list[ArgoArg] = Field(default_factory=list)
     dryRun: list[dict[str, str]] = Field(default_factory=list)
 
@@ -317,6 +320,9 @@ class ArgoGate(_Model):
     metrics: dict[str, ArgoMetric]
     rollout: ArgoRollout
     args: dict[str, str] = Field(default_factory=dict)
+    placeholders: list[str] = Field(default_factory=list)
+    """The ``args`` import gave a placeholder because nothing supplies them (Argo would fail the run): the
+    simulation runs on them, ``rampsim export`` never writes them into the team's Rollout."""
     identity: Identity = Field(default_factory=Identity)
     assume: Assumptions = Field(default_factory=Assumptions)
     not_simulated: list[NotSimulated] = Field(default_factory=list)
@@ -338,6 +344,10 @@ class ArgoGate(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> "ArgoGate":
+        for name in self.placeholders:
+            if name not in self.args:
+                raise ValueError(f"placeholders: {name!r} is not an arg of args "
+                                 f"(args: {', '.join(self.args) or 'none'})")
         for key, metric in self.metrics.items():
             if metric.template not in self.templates:
                 raise ValueError(f"metrics.{key}.template: no template {metric.template!r} "

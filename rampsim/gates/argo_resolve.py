@@ -23,7 +23,7 @@ from rampsim.promql.store import go_regex
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 
 __all__ = ["RunError", "MetricSpec", "run_args", "resolve_metric", "substitute", "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
-           "ERROR_RETRY_INTERVAL", "run_metrics"]
+           "ERROR_RETRY_INTERVAL", "run_metrics", "dry_run_matches"]
 
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 """``utils/defaults/defaults.go``, ``DefaultConsecutiveErrorLimit``."""
@@ -194,7 +194,7 @@ def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
     patterns += [entry.get("metricName", "") for entry in analysis.dryRun]
     dry: set[str] = set()
     for index, pattern in enumerate(patterns):
-        matched = {metric.name for _, metric in metrics if _matches(pattern, metric.name)}
+        matched = {metric.name for _, metric in metrics if dry_run_matches(pattern, metric.name)}
         if not matched:
             raise RunError(f"Analysis spec invalid: dryRun[{index}]: Rule didn't match any metric name(s) "
                            f"(metricName {pattern!r})")
@@ -202,7 +202,7 @@ def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
     return [resolve_metric(gate, key, metric, args, metric.name in dry) for key, metric in metrics]
 
 
-def _matches(pattern: str, name: str) -> bool:
+def dry_run_matches(pattern: str, name: str) -> bool:
     """``regexp.MatchString`` (``GetDryRunMetrics``): the pattern found anywhere in the name (an empty pattern
     matches every name; one that does not compile matches none)."""
     try:

@@ -44,7 +44,7 @@ from rampsim.promql import Deployment, QueryError, UnsupportedQuery, check_suppo
 from rampsim.units import Kind, format_value
 
 __all__ = ["StageOptions", "KayentaImport", "Origins", "import_kayenta", "import_kayenta_data", "read_json",
-           "stage_of", "NOT_SIMULATED"]
+           "stage_of", "NOT_SIMULATED", "simulated_scopes"]
 
 KeyPath = tuple[Union[str, int], ...]
 
@@ -236,13 +236,19 @@ def _stage(written: Mapping[str, Any], config: KayentaConfig, options: StageOpti
     return stage
 
 
+def simulated_scopes(profile: str) -> dict[str, str]:
+    """The scope of each arm (``canary``, ``baseline``) when neither the stage nor the options name it: the names
+    the simulated series carry under ``profile``."""
+    deployment = Deployment()
+    return {"canary": "canary", "baseline": "baseline"} if profile == "rampsim" else \
+        {arm: deployment.workload(arm) for arm in ARMS}
+
+
 def _scopes(written: Any, config: KayentaConfig, options: StageOptions, profile: str,
             notes: list[str]) -> list[dict[str, Any]]:
     """A scope for every scope name the metrics use: the stage's, the options over it, the simulated names else."""
     given = {s.get("scopeName", "default"): s for s in written or [] if isinstance(s, dict)}
-    deployment = Deployment()
-    default = {"canary": "canary", "baseline": "baseline"} if profile == "rampsim" else \
-        {arm: deployment.workload(arm) for arm in ARMS}
+    default = simulated_scopes(profile)
     scopes = []
     for name in dict.fromkeys(m.scopeName for m in config.metrics):
         scope = {k: v for k, v in given.get(name, {}).items() if k not in ("startTimeIso", "endTimeIso")}

@@ -22,25 +22,32 @@ H5c   a condition no value fails (``result[0] >= -5`` on a query of rates, ``"tr
 H5a   a condition no value passes (``result[0] > -1`` as a failure condition on a count, ``"false"``): every
       measurement is Failed, the metric fails after failureLimit + 1 and the rollout aborts, healthy or not
 H5f   ``failureLimit: -1``: Argo never counts failed measurements, the metric can never fail
+H5d   every metric an analysis runs is in ``dryRun``: the analysis can never stop the rollout
+H5r   the Rollout given runs none of the templates (its analysis commented out, or naming others): nothing gates
+      the release (not simulated: there is no analysis to rehearse)
 H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the run is Error
 H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
 H7    an unknown name in a condition (``args.x`` without ``{{ }}``, ``NaN``): every measurement is Error
 H8    a metric Argo cannot start a run of (``failureLimit: -2``, ``count`` below ``failureLimit``, an unresolvable
-      ``{{args.x}}`` in a field other than the query): the run is Error at its start
-H9    a PromQL window longer than the interval: consecutive measurements overlap
+      ``{{args.x}}`` in a field other than the query), or an arg of the run the Rollout given never supplies (no
+      default, no value: rehearsed without import's placeholder): the run is Error at its start
+H9    a PromQL window longer than the interval: consecutive measurements overlap (not when ``count`` is 1)
 HQ    a query Prometheus rejects (a range vector where an instant one is needed...): Error every time
 ====  ==========================================================================================
 
-Flagger (``F`` codes): a metric Flagger never checks (FH2), a duration or custom check with no
-threshold, or a duration limit under a millisecond, written in seconds (its limit is 0: fails at 1 ms or at
-any positive value, FH3), a template with ``{{ interval }}`` and no metric interval (renders ``[]``, FH4), a
-missing MetricTemplate (FH5), a success-rate minimum written as a fraction (FH6), a check no value can fail (an empty
-``thresholdRange``, a success rate with neither range nor threshold, or a builtin's range that holds all of its
-values, FH7), a check every value fails (a range whose ``min`` is above its ``max``, or a builtin's range or
-threshold none of its values meets, FH8), a window longer than the analysis interval (FH9), a blue/green canary
-nothing sends traffic to (FH10), a template that does not render (``{{ variables.x }}`` without it) or whose
-query Prometheus rejects (FH11: a failed check every tick). The builtins' values are known: ``request-success-rate`` is a percentage
-(0 to 100), ``request-duration`` whole milliseconds (0 or more; Flagger truncates the value and the bounds).
+Error measurements abort after the metric's ``consecutiveErrorLimit`` + 1 in a row (H1, H2, H7, HQ say when).
+
+Flagger (``F`` codes): ``skipAnalysis: true`` (promoted without analysis, FH1), a metric Flagger never checks
+(FH2), a duration or custom check with no threshold, or a duration limit under a millisecond, written in seconds
+(its limit is 0: fails at 1 ms or at any positive value, FH3), a template with ``{{ interval }}`` and no metric
+interval (renders ``[]``, FH4), a missing MetricTemplate (FH5), a success-rate minimum written as a fraction (FH6),
+a check no value can fail (an empty ``thresholdRange``, a success rate with neither range nor threshold, or a
+builtin's range that holds all of its values, FH7), a check every value fails (a range whose ``min`` is above its
+``max``, or a builtin's range or threshold none of its values meets, FH8), a window longer than the analysis
+interval (FH9), a blue/green canary nothing sends traffic to (FH10), a template that does not render
+(``{{ variables.x }}`` without it) or whose query Prometheus rejects (FH11: a failed check every tick). The
+builtins' values are known: ``request-success-rate`` is a percentage (0 to 100), ``request-duration`` whole
+milliseconds (0 or more; Flagger truncates the value and the bounds).
 
 Each finding names the file and line, says in one line what is wrong and what the controller
 then does, and which metric it concerns (:attr:`Finding.metric`).
@@ -65,10 +72,11 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
-from rampsim.gates.argo_import import TEMPLATE_KINDS, import_argo_manifests
+from rampsim.gates.argo_import import NO_ROLLOUT_NOTE, TEMPLATE_KINDS, import_argo_manifests, unsupplied_args
 from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString
 from rampsim.gates.argo_resolve import (
-    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, resolve_metric, run_args, run_metrics,
+    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, dry_run_matches, resolve_metric, run_args,
+    run_metrics,
 )
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
 from rampsim.gates.flagger_canary import (DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of,
@@ -76,7 +84,7 @@ from rampsim.gates.flagger_canary import (DEFAULT_METRIC_INTERVAL, Strategy, ana
 from rampsim.gates.flagger_import import import_flagger_manifests
 from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
-from rampsim.gates.manifests import Manifest, read_manifests
+from rampsim.gates.manifests import Manifest, parse_manifests, read_manifests
 from rampsim.gates.refusals import GateError
 from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered, read_unrendered
 from rampsim.gates.flagger_queries import MetricModel, RenderError, render_query
@@ -85,11 +93,11 @@ from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
 from rampsim.promql.values import NAME
 
-__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_argo", "lint_flagger", "CODES",
-           "OUTCOME_CODES"]
+__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
+           "CODES", "OUTCOME_CODES"]
 
-CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H6", "H6u", "H7", "H8", "H9", "HQ",
-         "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10", "FH11")
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H5d", "H5r", "H6", "H6u", "H7", "H8", "H9", "HQ",
+         "FH1", "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10", "FH11")
 OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "H8", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10",
                  "FH11")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
@@ -97,7 +105,6 @@ healthy simulated ramp. The others (a gate that cannot fail, overlapping windows
 
 _ARGS_TAG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
 _ANY_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
-_ABORT_AFTER = DEFAULT_CONSECUTIVE_ERROR_LIMIT + 1
 _QUERY = "provider.prometheus.query"
 _JUDGED = {"successCondition", "failureCondition", "query", "interval", "threshold", "thresholdRange", "templateRef",
            "iterations", "stepWeight", "stepWeights", "maxWeight", "webhooks"}
@@ -136,6 +143,7 @@ class LintedGate:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()   # what lint could not judge (values an unrendered Helm chart decides)
     unsimulated: str = ""         # why its consequences cannot be simulated (empty: they can)
+    imported: tuple[str, ...] = ()   # what import defaulted or assumed reading the gate (what is simulated)
 
 
 # -- PromQL shape ----------------------------------------------------------------------------
@@ -277,10 +285,11 @@ def _known_fields(metric: ArgoMetric, declared: set[str]) -> ArgoMetric:
     return metric.model_copy(update=update) if update else metric
 
 
-def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Optional[Unrendered] = None
-              ) -> list[Finding]:
+def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Optional[Unrendered] = None,
+              rollout: Optional[Manifest] = None) -> list[Finding]:
     """The hazards of every Prometheus metric of an Argo gate (``source``: the file read for lint, when it tells what
-    an unrendered Helm chart's values decide)."""
+    an unrendered Helm chart's values decide), and of its analyses (``rollout``: the Rollout the gate's is, read
+    from a file; without it, the args are not known to be missing)."""
     findings: list[Finding] = []
     empty = SeriesStore()
     source = source or Unrendered(list(manifests))
@@ -339,22 +348,20 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                        f"and fails only when more than {failures} fail",
                 "no failed measurement fails the metric: it can never fail, only errors or inconclusive "
                 "results stop the rollout", "failureLimit")
+        errors = _error_abort(metric, args, decided("consecutiveErrorLimit"))
         for field, condition in (("successCondition", metric.successCondition),
                                  ("failureCondition", metric.failureCondition)):
             unknown = _unknown_names(condition) if condition and not _ANY_TAG.search(condition) else []
             if unknown:
-                add("H7", _unknown_name_explanation(unknown[0]),
-                    f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} errors, "
-                    f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", field)
+                add("H7", _unknown_name_explanation(unknown[0]), f"every measurement is Error: {errors}", field)
         query = _ARGS_TAG.sub(lambda m: args.get(m.group(1), "x"), metric.query)
         try:
             tree = parse(query)
             result = evaluate(query, empty, 0.0)
         except PromQLError as exc:
             if not odd:
-                add("HQ", f"Prometheus rejects the query ({exc})",
-                    f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} errors, "
-                    f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", "provider", "prometheus", "query")
+                add("HQ", f"Prometheus rejects the query ({exc})", f"every measurement is Error: {errors}",
+                    "provider", "prometheus", "query")
             continue
         vector = result.result_type == "vector"
         success, failure = (None if c is None else _ARGS_TAG.sub(lambda m: args.get(m.group(1), m.group(0)), c)
@@ -367,14 +374,12 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                                    for s, f in variants)) if judged else set()
         written = "successCondition" if success else "failureCondition"
         if "H1" in codes:
-            add("H1", _refusal(success, failure),
-                f"every measurement is Error: the rollout aborts after {_ABORT_AFTER} consecutive errors, about "
-                f"{(_ABORT_AFTER - 1) * ERROR_RETRY_INTERVAL:g} s after the first", written)
+            add("H1", _refusal(success, failure), f"every measurement is Error: {errors}", written)
         if "H2" in codes:
             add("H2", "'result[0]' with no 'len(result)' guard, and the query returns nothing until its series "
                       "exist (no 'or vector(0)')",
                 f"an empty result is an Error, retried every {ERROR_RETRY_INTERVAL:g} s: "
-                f"{_ABORT_AFTER} in a row abort the rollout", written)
+                f"{_error_abort(metric, args, decided('consecutiveErrorLimit'), in_a_row=True)}", written)
         if "H3a" in codes:
             add("H3a", "a ratio query (0/0 = NaN when the window has no requests) judged by a success "
                        "condition only",
@@ -402,12 +407,81 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                 "(an unguarded result[0] is an Error)", "provider", "prometheus", "query")
         interval = _duration(metric.interval)
         windows = _windows(tree)
-        if interval is not None and windows and max(windows) > interval + 1e-9:
+        single = _whole_number(metric.count, args, 0) == 1   # one measurement: nothing to overlap
+        if interval is not None and windows and max(windows) > interval + 1e-9 and not single:
             add("H9", f"a [{_show(max(windows))}] window, longer than the {metric.interval} interval",
                 "consecutive measurements overlap and are correlated: a blip counts in several of them",
                 "interval")
-    findings += _dry_run_hazards(gate, manifests)
+    findings += _dry_run_hazards(gate, manifests) + _all_dry_hazards(gate, manifests, rollout)
+    if rollout is not None:
+        findings += _unsupplied_hazards(gate, rollout)
     return findings
+
+
+def _analysis_path(where: str) -> KeyPath:
+    """The key path in a Rollout of the analysis :meth:`~rampsim.gates.argo_model.ArgoGate.analyses` names
+    ``where``."""
+    base = ("spec", "strategy", "canary")
+    return (*base, "analysis") if where == "background" else (*base, "steps", int(where.split(".")[1]), "analysis")
+
+
+def _unsupplied_hazards(gate: ArgoGate, rollout: Manifest) -> list[Finding]:
+    """H8 for each arg a run of the Rollout needs and nothing gives: Argo fails the run before it measures."""
+    return [Finding(rollout.filename, rollout.line(*_analysis_path(where)), "H8", f"arg {name!r}",
+                    f"template {template!r} declares it with no default, and the Rollout's analysis ({where}) gives it "
+                    f"no value (Argo: 'args.{name} was not resolved'; rehearsed without import's placeholder)",
+                    "the AnalysisRun is Error at its start: the rollout aborts")
+            for name, template, where in unsupplied_args(gate.templates, gate.rollout)]
+
+
+def _dry_run_site(manifests: Sequence[Manifest], templates: Sequence[str], rollout: Optional[Manifest],
+                  where: str) -> tuple[str, Optional[int]]:
+    """The file and line of the dryRun rules of an analysis: its templates' ``spec.dryRun``, else the Rollout's."""
+    site = next((m for m in manifests if m.kind in TEMPLATE_KINDS and m.name in templates and m.get("spec", "dryRun")),
+                None)
+    if site is not None:
+        return site.filename, site.line("spec", "dryRun")
+    if rollout is not None:
+        return rollout.filename, rollout.line(*_analysis_path(where), "dryRun")
+    return (manifests[0].filename if manifests else "<gate>"), None
+
+
+def _all_dry_hazards(gate: ArgoGate, manifests: Sequence[Manifest], rollout: Optional[Manifest]) -> list[Finding]:
+    """H5d for an analysis whose every metric is in dryRun (its own rules or its templates'): Argo measures them,
+    nothing it measures can stop the rollout."""
+    found = []
+    for where, analysis in gate.analyses():
+        templates = [ref.templateName for ref in analysis.templates]
+        names = [m.name for t in templates for _, m in gate.template_metrics(t)] + \
+            [item.name for item in gate.not_simulated if item.template in templates]
+        patterns = [entry.get("metricName", "") for t in templates for entry in gate.templates[t].dryRun] + \
+            [entry.get("metricName", "") for entry in analysis.dryRun]
+        if not patterns or not all(any(dry_run_matches(p, name) for p in patterns) for name in names):
+            continue
+        file, line = _dry_run_site(manifests, templates, rollout, where)
+        found.append(Finding(file, line, "H5d", f"analysis {where}",
+                             f"every metric it runs ({', '.join(names)}) is in dryRun "
+                             f"(metricName {', '.join(repr(p) for p in patterns)})",
+                             "Argo measures and records them, but no result stops the rollout: the analysis can "
+                             "never fail"))
+    return found
+
+
+def _error_abort(metric: ArgoMetric, args: dict[str, str], unread: bool, in_a_row: bool = False) -> str:
+    """When consecutive Error measurements abort the rollout, by the metric's consecutiveErrorLimit (default 4; an
+    Error is retried every 10 s; ``unread``: a Helm value decides the limit), as H1 words it or, ``in_a_row``,
+    H2."""
+    limit = None if unread else _whole_number(metric.consecutiveErrorLimit, args, DEFAULT_CONSECUTIVE_ERROR_LIMIT)
+    if limit is None or limit < 0:
+        return ("consecutiveErrorLimit + 1 in a row abort the rollout" if in_a_row
+                else "the rollout aborts after consecutiveErrorLimit + 1 consecutive errors")
+    written = "" if limit == DEFAULT_CONSECUTIVE_ERROR_LIMIT else f" (consecutiveErrorLimit {limit})"
+    if limit == 0:
+        return f"the first aborts the rollout{written}" if in_a_row else f"the rollout aborts at the first{written}"
+    if in_a_row:
+        return f"{limit + 1} in a row abort the rollout{written}"
+    return (f"the rollout aborts after {limit + 1} consecutive errors, about {limit * ERROR_RETRY_INTERVAL:g} s after "
+            f"the first{written}")
 
 
 def _whole(value: object) -> Optional[int]:
@@ -678,6 +752,10 @@ def lint_flagger(gate: FlaggerGate, manifests: Sequence[Manifest] = (), source: 
         if window is not None and window > interval + 1e-9:
             add("FH9", f"a {_show(window)} window, longer than the {_show(interval)} analysis interval",
                 "consecutive checks overlap and are correlated")
+    if gate.skipAnalysis and not decided(("spec",), "skipAnalysis"):
+        findings.append(Finding(file, canary.line("spec", "skipAnalysis") if canary else None, "FH1", "analysis",
+                                "skipAnalysis: true", "Flagger promotes the canary without running the analysis: no "
+                                "check, webhook or metric, can stop the release"))
     strategy, iterations = strategy_of(gate)
     if strategy is Strategy.BLUEGREEN and gate.assume.bluegreen_weight == 0 and gate.analysis.metrics and \
             not decided(("spec", key), "iterations", "stepWeight", "stepWeights", "maxWeight", "webhooks"):
@@ -746,34 +824,83 @@ def lint_gates(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list
         source = read_unrendered(path)
     except GateError as exc:
         return [], list(exc.problems)
-    manifests = source.manifests
     others: list[Manifest] = []
     for other in extra:
         try:
             others.extend(read_manifests(other))
         except GateError:
             continue  # a file that cannot be read helps no other
+    return _lint_source(source, others, str(path), bool(extra))
+
+
+def lint_text(text: str, filename: str) -> list[Finding]:
+    """The hazards of the gates in the YAML ``text`` (a file ``rampsim export`` writes, named ``filename``);
+    :class:`~rampsim.gates.refusals.GateError` when it holds no gate that can be linted."""
+    linted, problems = _lint_source(Unrendered(parse_manifests(text, filename)), [], filename, False)
+    if problems:
+        raise GateError(problems)
+    return [finding for gate in linted for finding in gate.findings]
+
+
+def _lint_source(source: Unrendered, others: Sequence[Manifest], path: str, helped: bool
+                 ) -> tuple[list[LintedGate], list[str]]:
+    """:func:`lint_gates` of a file read (``helped``: other files were given, which its Rollouts may serve)."""
+    manifests = source.manifests
     kinds = {m.kind for m in manifests}
     linted: list[LintedGate] = []
     try:
         if kinds & set(TEMPLATE_KINDS):
-            names = {m.name for m in manifests if m.kind in TEMPLATE_KINDS}
-            rollouts = [m for m in others if m.kind == "Rollout" and _template_names(m.get("spec", "strategy")) & names]
-            imported = import_argo_manifests(manifests, rollouts)
-            name = next(iter(imported.gate.templates), "argo-gate")
-            linted.append(_linted(source, "argo", name, imported.gate, lint_argo(imported.gate, manifests, source)))
+            linted.append(_linted_argo(source, others))
         for canary in [m for m in manifests if m.kind == "Canary"]:
             flagger = import_flagger_manifests(manifests, [m for m in others if m.kind == "MetricTemplate"],
                                                canary=canary.name)
             linted.append(_linted(source, "flagger", flagger.gate.name, flagger.gate,
-                                  lint_flagger(flagger.gate, manifests, source)))
+                                  lint_flagger(flagger.gate, manifests, source), flagger.notes))
     except GateError as exc:
         return linted, [f"{problem} ({HELM_UNREAD})" if source.helm else problem for problem in exc.problems]
     if not kinds & {*TEMPLATE_KINDS, "Canary"}:
-        if extra and kinds and kinds <= {"Rollout", "MetricTemplate"}:
+        if helped and kinds and kinds <= {"Rollout", "MetricTemplate"}:
             return [], []   # a Rollout or MetricTemplates serving the other files
         return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
     return linted, []
+
+
+_IDLE = "the Rollout given runs none of the templates: no analysis to simulate"
+
+
+def _linted_argo(source: Unrendered, others: Sequence[Manifest]) -> LintedGate:
+    """The Argo gate of a file's templates, run by the Rollout of the file or of the ``others`` that runs them. A
+    Rollout given that runs none of them (one of the file, or one of the others that runs no template of any file)
+    is H5r: nothing gates its release, and there is nothing to simulate."""
+    manifests = source.manifests
+    names = {m.name for m in manifests if m.kind in TEMPLATE_KINDS}
+    everywhere = names | {m.name for m in others if m.kind in TEMPLATE_KINDS}
+    rollouts = [m for m in others if m.kind == "Rollout" and _template_names(m.get("spec", "strategy")) & names]
+    embedded = [m for m in manifests if m.kind == "Rollout"]
+    running = [m for m in embedded if _template_names(m.get("spec", "strategy")) & names]
+    idle = [m for m in embedded if m not in running] + \
+        [m for m in others if m.kind == "Rollout" and not _template_names(m.get("spec", "strategy")) & everywhere]
+    if rollouts or running or not idle:
+        imported = import_argo_manifests(manifests, rollouts)
+        gate = imported.gate
+        chosen = next((m for m in [*rollouts, *embedded] if m.name == gate.rollout.name), None)
+        findings = lint_argo(gate, manifests, source, chosen)
+        if chosen is not None and unsupplied_args(gate.templates, gate.rollout):
+            # simulated as Argo runs it: without rampsim's placeholders, a run that needs one is Error
+            gate = gate.model_copy(update={"args": {k: v for k, v in gate.args.items() if k not in gate.placeholders},
+                                           "placeholders": []})
+        return _linted(source, "argo", next(iter(gate.templates), "argo-gate"), gate, findings, imported.notes)
+    imported = import_argo_manifests([m for m in manifests if m.kind != "Rollout"])
+    notes = [note for note in imported.notes if note != NO_ROLLOUT_NOTE]
+    rollout = idle[0]
+    idle_finding = Finding(rollout.filename, rollout.line("spec", "strategy"), "H5r", f"Rollout {rollout.name!r}",
+                           f"runs none of the templates given ({', '.join(sorted(names))}): its analysis is "
+                           f"missing or names other templates",
+                           "no AnalysisRun of these templates is created: nothing here gates the release, which is "
+                           "promoted whatever the canary does")
+    findings = [idle_finding, *lint_argo(imported.gate, manifests, source)]
+    return _linted(source, "argo", next(iter(imported.gate.templates), "argo-gate"), imported.gate, findings, notes,
+                   unsimulated=_IDLE)
 
 
 def _template_names(node: object) -> set[str]:
@@ -788,16 +915,17 @@ def _template_names(node: object) -> set[str]:
 
 
 def _linted(source: Unrendered, kind: str, name: str, gate: Union[ArgoGate, FlaggerGate],
-            findings: list[Finding]) -> LintedGate:
+            findings: list[Finding], imported: Sequence[str] = (), unsimulated: str = "") -> LintedGate:
+    """The linted gate, its notes (what import defaulted, ``imported``; what a Helm chart's values decide)."""
     if not source.helm:
-        return LintedGate(kind, name, gate, tuple(findings))
+        return LintedGate(kind, name, gate, tuple(findings), unsimulated=unsimulated, imported=tuple(imported))
     notes = tuple(f"{manifest.where(*path)}: {'.'.join(map(str, path))} {why}: not linted, nor what depends on it "
                   f"(render the chart with `helm template` to lint it)"
                   for manifest in source.manifests for (index, path), why in source.decisions.items()
                   if index == manifest.index and (_JUDGED.intersection(path[2:])
                                                   or (len(path) > 2 and isinstance(manifest.get(*path), dict))))
     return LintedGate(kind, source.show(name), gate, tuple(replace(f, note=HELM_NOTE) for f in findings), notes,
-                      unsimulated=HELM_NOTE)
+                      unsimulated=HELM_NOTE, imported=tuple(imported))
 
 
 def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[Finding], list[str]]:

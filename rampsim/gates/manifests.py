@@ -5,31 +5,49 @@ Rollout, a Canary next to its Deployment. Each document is composed with
 :mod:`rampsim.plan.source` (bounded, duplicate keys refused, every key path's line kept) with its
 lines counted from the top of the file, so a problem is reported as ``file:line: field: message``.
 
+The documents are found by PyYAML's parser, so a document written on its ``---`` line
+(``--- {kind: ConfigMap, ...}``) or after a ``%YAML`` directive is read like any other. Each
+:class:`Manifest` keeps its text as written (the comments before it too), so that ``export --onto``
+writes the objects it does not change byte for byte.
+
 Helm chart templates (``{{ .Values.x }}``, ``{{- if ...}}``, ``{{ include ...}}``) are refused
-before parsing: they are not the gate a cluster runs until ``helm template`` renders them. The one
-Helm action rendered here is the raw string (``{{`{{args.x}}`}}``, how charts escape Argo's own
-tags), which renders to its content whatever the values. (``rampsim lint`` reads what it can of an
-unrendered chart: :mod:`rampsim.gates.unrendered`.)
+(:class:`HelmTemplate`): they are not the gate a cluster runs until ``helm template`` renders them.
+Only the documents of the controllers' kinds (:data:`GATE_KINDS`), and those that cannot be read or
+have no kind, are checked: Go template text in another object (a PrometheusRule's
+``{{ printf "%.2f" $value }}``) is that object's own business. The one Helm action rendered here is
+the raw string (``{{`{{args.x}}`}}``, how charts escape Argo's own tags), which renders to its
+content whatever the values. (``rampsim lint`` reads what it can of an unrendered chart:
+:mod:`rampsim.gates.unrendered`.)
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 from rampsim.gates.refusals import GateError, GateRefused, located
 from rampsim.plan.source import MAX_BYTES, Document, SourceError, parse_document
 
-__all__ = ["Manifest", "read_manifests", "read_text", "parse_manifests", "helm_marker", "render_raw_strings"]
+__all__ = ["Manifest", "read_manifests", "read_text", "parse_manifests", "helm_marker", "render_raw_strings",
+           "HelmTemplate", "GATE_KINDS", "comment_lines"]
 
-_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$|^\.\.\.[ \t]*$", re.M)
+GATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate", "Rollout", "Canary", "MetricTemplate")
+"""The kinds of object a gate is made of: a Helm action in one of them is refused."""
 _HELM = re.compile(
     r"\{\{-|-\}\}|\{\{\s*(?:\.Values|\.Release|\.Chart|\.Capabilities|\.Files|\$\.|\$[A-Za-z_]\w*\s*:?=|include\b|"
     r"template\b|if\b|else\b|end\b|range\b|with\b|define\b|toYaml\b|quote\b|default\b|printf\b|tpl\b)"
 )
 _HELM_RAW_STRING = re.compile(r"\{\{`([^`]*)`\}\}")
 """``{{`{{args.x}}`}}``: a Helm action that only writes a raw string (how charts escape Argo's own tags)."""
+_COMMENT = re.compile(r"(?:^|(?<=[ \t]))#", re.M)
+
+
+class HelmTemplate(GateRefused):
+    """A gate object written as a Helm chart template: refused until ``helm template`` renders it."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,8 @@ class Manifest:
     api_version: str
     document: Document
     index: int
+    preamble: str = ""   # the comments and blank lines written before the document, as in the file
+    body: str = ""       # the document as written in the file (before Helm's raw strings are rendered)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -116,37 +136,124 @@ def render_raw_strings(text: str) -> str:
     return _HELM_RAW_STRING.sub(lambda match: match.group(1), text)
 
 
-def parse_manifests(text: str, filename: str) -> list[Manifest]:
-    """Every Kubernetes object in YAML ``text`` (see :func:`read_manifests`)."""
-    text = render_raw_strings(text)
+def _unrendered_index(text: str, index: int) -> int:
+    """The index in ``text`` of what is at ``index`` once its raw strings are rendered (a document boundary, never
+    inside one)."""
+    shift = 0
+    for match in _HELM_RAW_STRING.finditer(text):
+        if index <= match.start() - shift:
+            break
+        shift += len(match.group(0)) - len(match.group(1))
+    return index + shift
+
+
+def _document_spans(text: str) -> tuple[list[tuple[int, int]], Optional[int]]:
+    """Where each YAML document of ``text`` starts (its directives or ``---``, else its first token) and ends, as
+    PyYAML's parser finds them; and where the text stops being YAML (``None``: it never does)."""
+    spans: list[tuple[int, int]] = []
+    start: Optional[int] = None
+    try:
+        parser = yaml.SafeLoader(text)
+    except yaml.YAMLError:   # a character YAML refuses: parse_document says where
+        return [], 0
+    try:
+        while not parser.check_event(yaml.StreamEndEvent):
+            event = parser.get_event()
+            if isinstance(event, yaml.DocumentStartEvent) and event.start_mark is not None:
+                start = event.start_mark.index
+            elif isinstance(event, yaml.DocumentEndEvent) and start is not None and event.end_mark is not None:
+                spans.append((start, event.end_mark.index))
+                start = None
+    except yaml.YAMLError:
+        return spans, start if start is not None else (spans[-1][1] if spans else 0)
+    finally:
+        parser.dispose()
+    return spans, None
+
+
+def comment_lines(text: str) -> int:
+    """How many lines of the YAML ``text`` hold a comment (a ``#`` in a string or block scalar is no comment)."""
+    try:
+        scalars = sorted((token.start_mark.index, token.end_mark.index) for token in yaml.scan(text, yaml.SafeLoader)
+                         if isinstance(token, yaml.ScalarToken))
+    except yaml.YAMLError:
+        return 0
+    starts = [start for start, _ in scalars]
+    lines = set()
+    for match in _COMMENT.finditer(text):
+        at = bisect.bisect_right(starts, match.start()) - 1
+        if at < 0 or not scalars[at][0] <= match.start() < scalars[at][1]:
+            lines.add(text.count("\n", 0, match.start()))
+    return len(lines)
+
+
+def _helm_refusal(filename: str, text: str, offset: int) -> Optional[str]:
+    """The refusal of the Helm template in ``text`` (lines from ``offset``), if it holds one."""
     helm = helm_marker(text)
-    if helm is not None:
-        line, snippet = helm
-        raise GateRefused([located(filename, line, "", f"a Helm chart template ({snippet!r}): render it with "
-                                                        f"'helm template' first and import the output")])
+    if helm is None:
+        return None
+    line, snippet = helm
+    return located(filename, offset + line, "", f"a Helm chart template ({snippet!r}): render it with "
+                                                 f"'helm template' first and import the output")
+
+
+def parse_manifests(text: str, filename: str) -> list[Manifest]:
+    """Every Kubernetes object in YAML ``text`` (see :func:`read_manifests`); :class:`HelmTemplate` when a gate
+    object is a Helm chart template."""
+    rendered = render_raw_strings(text)
+    spans, broken = _document_spans(rendered)
     manifests: list[Manifest] = []
-    starts = [0] + [m.end() + 1 for m in _SEPARATOR.finditer(text)]
-    ends = [m.start() for m in _SEPARATOR.finditer(text)] + [len(text)]
     problems: list[str] = []
-    for index, (start, end) in enumerate(zip(starts, ends)):
-        chunk = text[start:end] if start <= end else ""
-        if not chunk.strip() or all(not line.strip() or line.lstrip().startswith("#") for line in chunk.splitlines()):
-            continue
-        offset = text.count("\n", 0, start)
+    helm: list[str] = []
+    previous = 0
+    for index, (start, end) in enumerate(spans):
+        start = _line_start(rendered, start)
+        offset = rendered.count("\n", 0, start)
+        chunk = rendered[start:end]
+        lead, previous = previous, end
         try:
             document = parse_document("\n" * offset + chunk, filename)
         except SourceError as exc:
-            problems.append(str(exc))
+            refusal = _helm_refusal(filename, chunk, offset)
+            helm.append(refusal) if refusal else problems.append(str(exc))
             continue
         data = document.data
+        kind = data.get("kind") if isinstance(data, dict) else None
+        refusal = _helm_refusal(filename, chunk, offset)
+        if refusal is not None and (kind in GATE_KINDS or not isinstance(kind, str)):
+            helm.append(refusal)
+            continue
+        if data is None:
+            continue   # an empty document
         if not isinstance(data, dict):
             problems.append(located(filename, offset + 1, "", "a document that is not a mapping (a Kubernetes object "
                                                               "has apiVersion, kind, metadata, spec)"))
             continue
-        kind = data.get("kind")
-        name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+        metadata = data.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        written = [_unrendered_index(text, i) for i in (lead, start, end)]
         manifests.append(Manifest(kind=str(kind) if kind is not None else "", name=str(name) if name else "",
-                                  api_version=str(data.get("apiVersion") or ""), document=document, index=index))
+                                  api_version=str(data.get("apiVersion") or ""), document=document, index=index,
+                                  preamble=text[written[0]:written[1]], body=text[written[1]:written[2]]))
+    if broken is not None:
+        start = _line_start(rendered, broken)
+        offset = rendered.count("\n", 0, start)
+        refusal = _helm_refusal(filename, rendered[start:], offset)
+        if refusal is not None:
+            helm.append(refusal)
+        else:
+            try:
+                parse_document("\n" * offset + rendered[start:], filename)
+            except SourceError as exc:
+                problems.append(str(exc))
+    if helm:
+        raise HelmTemplate(helm[:1])
     if problems:
         raise GateError(problems)
     return manifests
+
+
+def _line_start(text: str, index: int) -> int:
+    """``index``, or the start of its line when only blanks come before it there."""
+    start = text.rfind("\n", 0, index) + 1
+    return start if not text[start:index].strip() else index

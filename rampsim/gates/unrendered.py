@@ -39,7 +39,7 @@ from typing import Any, Optional
 
 from rampsim.gates.argo_import import TEMPLATE_KINDS
 from rampsim.gates.exprlang import ConditionError, threshold_literals
-from rampsim.gates.manifests import Manifest, helm_marker, parse_manifests, read_text, render_raw_strings
+from rampsim.gates.manifests import HelmTemplate, Manifest, parse_manifests, read_text, render_raw_strings
 from rampsim.gates.refusals import GateError
 from rampsim.plan.source import Document, SourceError, parse_document
 
@@ -165,8 +165,11 @@ def read_unrendered(path: str | Path) -> Unrendered:
     """The manifests of the file at ``path`` for lint: a Helm chart template read leniently, a Kustomization's
     patched AnalysisTemplates added; :class:`~rampsim.gates.refusals.GateError` when it cannot be read."""
     text = read_text(path)
-    if helm_marker(render_raw_strings(text)) is None:
+    try:
         manifests = parse_manifests(text, str(path))
+    except HelmTemplate:
+        pass   # a gate object written as a chart template: read leniently below
+    else:
         return Unrendered(manifests + _patched_templates(manifests))
     blanked = blank_helm_actions(text)
     source = Unrendered([], helm=True, actions=blanked.actions)
