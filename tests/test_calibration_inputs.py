@@ -7,6 +7,7 @@ Histories are the reference service's stable arm simulated open loop
 """
 from __future__ import annotations
 
+import csv
 import gzip
 from pathlib import Path
 
@@ -157,3 +158,118 @@ def test_pods_exporting_different_buckets_give_the_histogram_of_those_with_every
     p99 = calibrate(plan, history.telemetry).service_p99()
     assert not p99.fallback and abs(p99.value / whole.value - 1) < 0.01, (p99, whole)
     assert p99.contains(whole.value)
+
+
+# -- the command line: what the history holds, said before any number -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def half_day_recording(tmp_path_factory, half_day) -> Path:
+    return recording(tmp_path_factory.mktemp("history") / "half-day.csv.gz", half_day)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """``rampsim ARGS`` in process: the exit code, standard output and standard error."""
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "internal error" not in err, err
+    return code, out, err
+
+
+def test_backtest_prints_the_calibrations_notes(half_day_recording, capsys):
+    """backtest printed none of the notes calibrate prints on the same history (a review's 30-second history read as
+    'your gate fails' beside them)."""
+    code, out, err = run(capsys, "backtest", str(REFERENCE), "--replay", str(half_day_recording), "--replicates", "2")
+    assert code == 0 and "A/A backtest of ramp-phase-50k on 3 windows of 4h" in out
+    assert "note: variability.requests.common: needs a second arm's series" in err
+
+
+def every_other_scrape(telemetry: Telemetry) -> Telemetry:
+    """``telemetry`` scraped every 30 s instead of 15 s."""
+    return Telemetry(telemetry.layout, telemetry.time[::2], telemetry.counters[::2], telemetry.gauges[::2])
+
+
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+def test_a_history_scraped_at_another_interval_is_refused_naming_the_setting(half_day, tmp_path, capsys, command):
+    """Scraped every 30 s against a 15-second plan: backtest stopped 72 windows of 72 ('the model and the history
+    disagree') on a history whose every fitted value had fallen back, and printed none of calibrate's notes."""
+    sparse = recording(tmp_path / "30s.csv.gz", every_other_scrape(half_day))
+    code, out, err = run(capsys, command, str(REFERENCE), "--replay", str(sparse),
+                         *(["--replicates", "2"] if command == "backtest" else []))
+    assert code == 5 and out == ""
+    assert "history unavailable: the history's samples are 30s apart" in err
+    assert "use a plan with telemetry.scrape_interval: 30s" in err
+
+
+def test_backtest_refuses_a_history_whose_fit_used_nothing(half_day, tmp_path, capsys):
+    """Requests scraped every 30 s, everything else every 15 s: no increment of the requests, so nothing fitted."""
+    telemetry = half_day.copy()
+    telemetry.requests[1::2] = np.nan
+    history = recording(tmp_path / "requests-30s.csv.gz", telemetry)
+    code, out, err = run(capsys, "backtest", str(REFERENCE), "--replay", str(history), "--replicates", "2")
+    assert code == 5 and out == ""
+    assert "scrapes are 30s apart, the plan's 15s" in err     # calibrate's note, printed by backtest
+    assert ("history unavailable: no two consecutive scrapes of the history hold the baseline arm's requests, so "
+            "the fit used nothing of it") in err
+
+
+def test_backtest_refuses_a_history_without_one_complete_window(half_day, tmp_path, capsys):
+    telemetry = half_day.copy()
+    telemetry.counters[100::realistic_reference().n_scrapes - 1] = np.nan    # one scrape missing in every window
+    history = recording(tmp_path / "gapped.csv.gz", telemetry)
+    code, out, err = run(capsys, "backtest", str(REFERENCE), "--replay", str(history), "--replicates", "2")
+    assert code == 5 and out == ""
+    assert "every one of the 3 4h window(s) misses scrapes of a series the gate reads" in err
+
+
+def without_columns(source: Path, target: Path, marker: str) -> Path:
+    """The per-tick CSV ``source`` without the columns whose header holds ``marker``."""
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    keep = [i for i, name in enumerate(rows[0]) if marker not in name]
+    with gzip.open(target, "wt", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([row[i] for i in keep] for row in rows)
+    return target
+
+
+def test_a_histogram_without_the_plans_bounds_is_named_and_not_backtested(half_day_recording, tmp_path, capsys):
+    """The history's histogram lacks le=0.02: calibrate now lists its bounds beside the plan's and names
+    telemetry.latency_buckets; backtest, whose final gate held 70 of 72 windows on the missing P99 (a 'false
+    rollback rate' of 97%), says the gate reads a series the history lacks, and exits 5."""
+    history = without_columns(half_day_recording, tmp_path / "no-20ms.csv.gz", 'le="0.02"')
+    code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(history), "-o", str(tmp_path / "t.yaml"))
+    assert code == 0
+    assert ("note: unmapped: 20 series ignored: the histogram rampsim_request_duration_seconds_bucket{arm=\"baseline\","
+            "segment=\"A\"} lacks le=0.02 of the plan's telemetry.latency_buckets (it has le=0.005, 0.01, 0.03,") in err
+    assert "note: service.p99: the history's histograms lack some of the plan's bucket bounds" in err
+    code, out, err = run(capsys, "backtest", str(REFERENCE), "--replay", str(history), "--replicates", "2")
+    assert code == 5 and out == ""
+    assert ("history unavailable: the gate reads latency_bucket (rampsim_request_duration_seconds_bucket), of which "
+            "none of the 3 4h window(s) holds a sample of the baseline arm") in err
+
+
+def test_series_the_plan_cannot_place_and_the_sources_warnings_are_printed(half_day, half_day_recording, tmp_path,
+                                                                           capsys, monkeypatch):
+    """A plan of segments A and B on a history of A, B and C: segment C's quarter of the load was dropped silently
+    (average 8,893/s for 11,866/s); a Prometheus partial response's warning was dropped too (gate prints both)."""
+    text = REFERENCE.read_text().replace("segments: [A, B, C]", "segments: [A, B]").replace(
+        "    C: {share: 25%, error_rate: 0.085%}\n", "").replace("A: {share: 40%", "A: {share: 65%")
+    plan = tmp_path / "ab.yaml"
+    plan.write_text(text)
+    code, _, err = run(capsys, "calibrate", str(plan), "--replay", str(half_day_recording), "-o",
+                       str(tmp_path / "t.yaml"))
+    assert code == 0
+    assert "note: unmapped: 25 series ignored: unknown segment='C' (the plan's telemetry.segments: A, B) (" in err
+
+    from rampsim.prod import source as source_module
+    from rampsim.prod.instants import format_instant
+    from tests.prometheus_server import FakePrometheus
+
+    parse = source_module._parse
+    monkeypatch.setattr(source_module, "_parse", lambda raw: (parse(raw)[0], ["partial response: a store is down"]))
+    with FakePrometheus(FileSource.from_telemetry(half_day, START)) as server:
+        code, _, err = run(capsys, "calibrate", str(REFERENCE), "--prometheus", server.url, "--start",
+                           format_instant(START), "--end", format_instant(START + 3600), "-o", str(tmp_path / "p.yaml"))
+    assert code == 0
+    assert ("note: warning: Prometheus: partial response: a store is down (2 times from 2025-03-01T00:00:00Z to "
+            "2025-03-01T01:00:00Z)") in err
