@@ -273,3 +273,17 @@ def test_series_the_plan_cannot_place_and_the_sources_warnings_are_printed(half_
     assert code == 0
     assert ("note: warning: Prometheus: partial response: a store is down (2 times from 2025-03-01T00:00:00Z to "
             "2025-03-01T01:00:00Z)") in err
+
+
+def test_a_gap_is_marked_in_the_windows_of_an_imported_gate(tmp_path):
+    """An imported gate reads its own queries, not the plan's rules: the arm's requests still mark its windows' gaps."""
+    from rampsim.gates.plan_sections import load_gated_plan
+    from tests.gates_helpers import corpus
+
+    analysis = corpus("argo") / "AliyunContainerService__gitops-demo__analysis.yaml"
+    assert main(["import", "argo", str(analysis), "-o", str(tmp_path / "argo.yaml")]) == 0
+    plan = load_gated_plan(tmp_path / "argo.yaml")
+    history = simulated(plan.duration * 2 + 60)
+    history.counters[5] = np.nan
+    result = backtest(plan, history, seed=0)
+    assert [w.missing for w in result.windows] == [1, 0]

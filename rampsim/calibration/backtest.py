@@ -185,7 +185,8 @@ def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline
         engine_factory = plan_engine
     n = plan.n_scrapes
     verdicts, empty, unreadable, lacking = [], 0, 0, set()
-    counters, gauges = plan_channels(plan)
+    counters, gauges = plan_channels(plan)   # and the requests, which an imported gate's own queries read too
+    counters = np.union1d(counters, np.ravel(history.layout.channels("requests"))).astype(np.intp)
     present = np.isfinite(history.requests[:, history.layout.arm(arm)]).all(axis=-1)
     for j, first in enumerate(range(0, len(history) - n + 1, n - 1)):
         if not present[first:first + n].any():
