@@ -287,3 +287,14 @@ def test_a_gap_is_marked_in_the_windows_of_an_imported_gate(tmp_path):
     history.counters[5] = np.nan
     result = backtest(plan, history, seed=0)
     assert [w.missing for w in result.windows] == [1, 0]
+
+
+def test_a_history_without_one_of_the_plans_segments_names_it(half_day_recording, tmp_path, capsys):
+    """Segment C absent from the history: no scrape was complete, and the notes blamed a history 'too short' (0 valid
+    ticks) or scrapes never consecutive, beside error rates of a fit that had nothing to compare counts with."""
+    history = without_columns(half_day_recording, tmp_path / "no-c.csv.gz", 'segment="C"')
+    for command in ("calibrate", "backtest"):
+        code, out, err = run(capsys, command, str(REFERENCE), "--replay", str(history))
+        assert code == 5 and out == ""
+        assert ("history unavailable: no scrape holds the baseline arm's requests of segment(s) C (series "
+                "rampsim_requests_total{arm=\"baseline\",segment=\"C\"})") in err and "telemetry.segments" in err

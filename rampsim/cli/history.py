@@ -131,30 +131,45 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
     except DataUnavailable as exc:
         print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
-    def with_requests(arm: str) -> np.ndarray:
-        column = plan.layout.channels("requests", plan.layout.arm(arm))
-        return ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
-
     arms = [args.arm] + ([args.second_arm] if args.second_arm else [])
-    present = {arm: with_requests(arm) for arm in arms}
+    present = {arm: _with_requests(plan, history, arm).any(axis=1) for arm in arms}
     damaged = f", {history.damaged:,} damaged sample(s) read as missing" if history.damaged else ""
     held = ", ".join(f"{int(present[arm].sum())} with {arm} requests" for arm in arms)
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, {held}{damaged}",
           file=sys.stderr)
     for line in history.summary():
         print(f"note: {line}", file=sys.stderr)
-    for option, arm in zip(("--arm", "--second-arm"), arms):
-        if not present[arm].any():
-            grid = history.grid
-            print(f"rampsim: history unavailable: no scrape from {format_instant(grid.start)} to "
-                  f"{format_instant(grid.start + history.duration)} holds the {arm} arm's requests (series "
-                  f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{arm}\"}}): check the range (--start, "
-                  f"--end), {option} and the plan's prometheus: naming", file=sys.stderr)
-            return None, EXIT_UNAVAILABLE
-    if problem := history.interval_problem():
+    if problem := _unavailable(args, plan, naming, history):
         print(f"rampsim: history unavailable: {problem}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
     return (plan, naming, history), 0
+
+
+def _with_requests(plan: Plan, history: History, arm: str) -> np.ndarray:
+    """``(ticks, segments)``: where the history holds ``arm``'s requests of each segment."""
+    return ~np.isnan(history.telemetry.counters[:, plan.layout.channels("requests", plan.layout.arm(arm))])
+
+
+def _unavailable(args: argparse.Namespace, plan: Plan, naming: Naming, history: History) -> str:
+    """Why the history cannot be fitted ('' if it can): an arm, or a segment of an arm, without one scrape of its
+    requests (every complete scrape needs them all), or samples at another interval than the plan's."""
+    requests, arm_label, segment_label = naming.metrics["requests"], naming.labels.arm, naming.labels.segment
+    for option, arm in (("--arm", args.arm), ("--second-arm", args.second_arm)):
+        if arm is None:
+            continue
+        seen: np.ndarray = np.asarray(_with_requests(plan, history, arm).any(axis=0))
+        if not seen.any():
+            grid = history.grid
+            return (f"no scrape from {format_instant(grid.start)} to {format_instant(grid.start + history.duration)} "
+                    f"holds the {arm} arm's requests (series {requests}{{{arm_label}=\"{arm}\"}}): check the range "
+                    f"(--start, --end), {option} and the plan's prometheus: naming")
+        if not seen.all():
+            lacking = [segment for segment, held in zip(plan.layout.segments, seen.tolist()) if not held]
+            return (f"no scrape holds the {arm} arm's requests of segment(s) {', '.join(lacking)} (series "
+                    f"{requests}{{{arm_label}=\"{arm}\",{segment_label}=\"{lacking[0]}\"}}), and a scrape "
+                    "needs every segment to count: list only the history's segments in the plan's "
+                    "telemetry.segments, or check its prometheus: naming")
+    return history.interval_problem()
 
 
 def _output_checked(args: argparse.Namespace) -> None:
