@@ -6,9 +6,9 @@ assembler a gate run uses, so calibration and backtests read the samples exactly
 the gate would: counter resets corrected, missing scrapes ``NaN``, one tick per
 scrape slot. A damaged sample (a counter not finite, negative or beyond the counter
 limit, two different values in one slot, a gauge not finite or negative) says nothing of
-the service: the history holds it as missing, and counts it in ``History.damaged``. A stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a
-recording with one stray timestamp years before the rest) is refused before
-anything is allocated.
+the service: the history holds it as missing, and counts it in ``History.damaged``. A
+stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a recording with one stray
+timestamp years before the rest) is refused before anything is allocated.
 
 The raw samples also tell how the service was scraped (:class:`Scraping`): the
 spacing of each series' samples, whose median :meth:`History.interval_problem` holds
@@ -52,8 +52,9 @@ SUMMARISED = ("unmapped", "duplicate", "stopped", "damaged", "warning", "aligned
 
 @dataclass
 class Scraping:
-    """What the raw samples of the plan's series say of how they were scraped: each series' sample spacings (ms,
-    counted), and the phase of every sample on the grid (sums of its unit vector)."""
+    """What the raw samples of the plan's series say of how they were scraped: each series' sample spacings (ms:
+    its median spacing in each batch, counted by that batch's gaps), and the phase of every sample on the grid
+    (sums of its unit vector)."""
 
     interval_ms: int
     start_ms: int
@@ -64,22 +65,33 @@ class Scraping:
     samples: int = 0
 
     def observe(self, batch: list[RawSeries], series_map: SeriesMap) -> None:
-        """Count the spacings and phases of the samples of ``batch``'s series that ``series_map`` places."""
-        for series in batch:
-            if series_map.column(series.labels)[0] is None or not len(series.timestamps_ms):
-                continue
-            key = frozenset(series.labels.items())
-            stamps = series.timestamps_ms.astype(np.int64)
-            before = self.last.get(key)
-            gaps = np.diff(stamps if before is None else np.concatenate([[before], stamps]))
-            counted = self.spacings.setdefault(key, {})
-            for gap, count in zip(*np.unique(gaps[gaps > 0], return_counts=True)):
-                counted[int(gap)] = counted.get(int(gap), 0) + int(count)
-            self.last[key] = int(stamps[-1])
-            angle = 2 * np.pi * ((stamps - self.start_ms) % self.interval_ms) / self.interval_ms
-            self.cos += float(np.cos(angle).sum())
-            self.sin += float(np.sin(angle).sum())
-            self.samples += len(stamps)
+        """Count the spacings (each series' median in this batch, weighted by its gaps) and phases of the samples of
+        ``batch``'s series that ``series_map`` places."""
+        placed = [s for s in batch if len(s.timestamps_ms) and series_map.column(s.labels)[0] is not None]
+        if not placed:
+            return
+        keys = [frozenset(s.labels.items()) for s in placed]
+        lengths = np.array([len(s.timestamps_ms) for s in placed])
+        firsts = np.cumsum(lengths) - lengths
+        stamps = np.concatenate([s.timestamps_ms for s in placed]).astype(np.int64)
+        previous = np.concatenate([[0], stamps[:-1]])
+        previous[firsts] = [self.last.get(key, -1) for key in keys]   # -1: no sample before this batch
+        counted = (previous >= 0) & (stamps > previous)
+        owner = np.repeat(np.arange(len(placed)), lengths)[counted]
+        gaps = (stamps - previous)[counted]
+        gaps = gaps[np.lexsort((gaps, owner))]
+        per_series = np.bincount(owner, minlength=len(placed))
+        middle = np.cumsum(per_series) - per_series + (per_series - 1) // 2
+        medians = gaps[np.clip(middle, 0, len(gaps) - 1)].tolist() if len(gaps) else [0] * len(placed)
+        for key, count, median in zip(keys, per_series.tolist(), medians):
+            spacing = self.spacings.setdefault(key, {})
+            if count:
+                spacing[median] = spacing.get(median, 0) + count
+        self.last.update(zip(keys, stamps[firsts + lengths - 1].tolist()))
+        angle = 2 * np.pi * ((stamps - self.start_ms) % self.interval_ms) / self.interval_ms
+        self.cos += float(np.cos(angle).sum())
+        self.sin += float(np.sin(angle).sum())
+        self.samples += len(stamps)
 
     @property
     def spacing(self) -> float:
