@@ -43,9 +43,11 @@ CASES = [
 
 @pytest.fixture
 def recordings(tmp_path, monkeypatch):
-    """A tiny valid recording under both names the cases use, in the working directory."""
+    """A tiny valid recording under both names the cases use, in the working directory (every segment of the plan:
+    calibrate and backtest refuse a history without one)."""
     monkeypatch.chdir(tmp_path)
-    text = 'timestamp,"rampsim_requests_total{arm=""baseline"",segment=""A""}"\n0,1\n15,2\n'
+    columns = ",".join(f'"rampsim_requests_total{{arm=""baseline"",segment=""{s}""}}"' for s in "ABC")
+    text = f"timestamp,{columns}\n0,1,1,1\n15,2,2,2\n"
     for name in ("history.csv", "recording.csv"):
         (tmp_path / name).write_text(text)
     return tmp_path

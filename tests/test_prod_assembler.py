@@ -95,8 +95,10 @@ def test_foreign_and_unmappable_series():
              series("something_else_total", [S_MS], [1], arm="canary")]
     telemetry, notices, _ = fill(batch, ticks=1)
     unmapped = sorted(n.message for n in notices if n.kind == "unmapped")
-    assert unmapped == ["1 series ignored: le='0.3' is not one of the plan's latency buckets",
-                        "1 series ignored: unknown segment='Z'"]
+    assert unmapped == ["1 series ignored: the histogram rampsim_request_duration_seconds_bucket{arm=\"canary\","
+                        "segment=\"A\"} lacks le=0.1, +Inf of the plan's telemetry.latency_buckets (it has le=0.3); "
+                        "set telemetry.latency_buckets to bounds every histogram of the service has",
+                        "1 series ignored: unknown segment='Z' (the plan's telemetry.segments: A)"]
     assert np.isnan(telemetry.counters).all()
     (missing,) = [n for n in notices if n.kind == "missing"]
     assert missing.message == "no samples at all for this scrape"
@@ -334,3 +336,49 @@ def test_a_time_that_is_not_rfc_3339_or_relative_with_one_sign_is_refused(text):
                                            ("1740787200", 1740787200.0)])
 def test_rfc_3339_unix_seconds_and_now_are_read(text, seconds):
     assert parse_instant(text, lambda: 0.0) == seconds
+
+
+# -- histograms: the bucket series of one histogram are summed together ----------------------------------------------
+
+BUCKETS = Layout(segments=("A",), latency_buckets=(0.1, 0.2, float("inf")))
+BUCKET = "rampsim_request_duration_seconds_bucket"
+
+
+def pod_histogram(pod: str, counts: dict, ticks: int = 3) -> list[RawSeries]:
+    """One pod's histogram: cumulative ``counts[le]`` growing by that much each scrape."""
+    stamps = [S_MS + 15_000 * t for t in range(ticks)]
+    return [series(BUCKET, stamps, [count * (t + 1) for t in range(ticks)], arm="canary", segment="A", pod=pod,
+                   le=le) for le, count in counts.items()]
+
+
+def fill_buckets(batch, ticks: int = 3):
+    telemetry = Telemetry.empty(BUCKETS, ticks)
+    notices = Assembler(SeriesMap(BUCKETS, Naming()), ScrapeGrid(START, 15.0, ticks)).fill(telemetry, 0, ticks - 1,
+                                                                                         batch)
+    return telemetry.latency_bucket[:, BUCKETS.arm("canary"), 0], notices
+
+
+def test_a_histogram_without_one_of_the_plans_bounds_is_left_out_whole():
+    """A rolling deploy that changed the buckets: pod b exports 0.1 and +Inf but not 0.2. Summed bound by bound, 0.2
+    counted pod a alone and fell below 0.1 (a review read 41,000 at 10 ms and 30,388 at 20 ms, and a P99 of 51 ms
+    for 46); pod b's histogram is now left out whole, with its bounds named beside the plan's."""
+    full = pod_histogram("a", {"0.1": 40, "0.2": 45, "+Inf": 50})
+    partial = pod_histogram("b", {"0.1": 40, "+Inf": 50, "0.05": 30})
+    buckets, notices = fill_buckets(full + partial)
+    np.testing.assert_array_equal(buckets, [[40, 45, 50], [80, 90, 100], [120, 135, 150]])   # pod a alone
+    (left_out,) = [n.message for n in notices if n.kind == "unmapped"]
+    assert left_out == (f'3 series ignored: the histogram {BUCKET}{{arm="canary",pod="b",segment="A"}} lacks le=0.2 '
+                        "of the plan's telemetry.latency_buckets (it has le=0.05, 0.1, +Inf); set "
+                        "telemetry.latency_buckets to bounds every histogram of the service has")
+    assert not [n for n in notices if n.kind == "damaged"]
+
+
+def test_buckets_falling_as_le_rises_are_damaged():
+    """One histogram whose cumulative counts fall from 0.1 to 0.2 at one scrape is no histogram there."""
+    (low, middle, top) = pod_histogram("a", {"0.1": 40, "0.2": 45, "+Inf": 50})
+    middle = RawSeries(middle.labels, middle.timestamps_ms, np.array([45.0, 70.0, 135.0]))
+    buckets, notices = fill_buckets([low, middle, top])
+    assert (buckets[1] == -math.inf).all()
+    np.testing.assert_array_equal(buckets[[0, 2]], [[40, 45, 50], [120, 135, 150]])
+    (damaged,) = [n for n in notices if n.kind == "damaged"]
+    assert damaged.tick == 1 and "cumulative counts fall as le rises" in damaged.message

@@ -14,20 +14,23 @@ window stopped by the gate is an empirical false rollback.
 Missing scrapes stay missing (``NaN``) in both arms, as the gate would see them; the
 increase across a gap is split at the first scrape after it, so a gap leaves the
 rest of the window whole. A counter reset in the history counts from zero again, as
-the gate reads it (its increments are never negative).
+the gate reads it (its increments are never negative). A window in which a series the
+gate reads has no sample at all (the history lacks it: a histogram without the plan's
+bounds, say) is left out and counted, with the families it lacks: the gate would hold
+on the missing measure, which says nothing of false rollbacks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
 from rampsim.engine import Engine
 from rampsim.engine.events import AlertFired, Decision
-from rampsim.engine.metrics import carried_forward, corrected_counters
+from rampsim.engine.metrics import carried_forward, corrected_counters, plan_channels
 from rampsim.plan.schema import Plan
-from rampsim.telemetry import Telemetry
+from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
 
 __all__ = ["WindowVerdict", "Backtest", "split_window", "backtest"]
 
@@ -40,7 +43,7 @@ class WindowVerdict:
     time: Optional[float]             # seconds into the window
     source: str
     alerts: tuple[tuple[str, float], ...]   # (rule, seconds into the window) of every alert fired
-    missing: int = 0                  # scrapes of the window without the arm's requests (the gate saw a gap)
+    missing: int = 0                  # scrapes of the window missing a series the gate reads (it saw a gap)
 
     @property
     def stopped(self) -> bool:
@@ -54,6 +57,8 @@ class Backtest:
     windows: tuple[WindowVerdict, ...]
     seed: int
     empty: int = 0      # windows left out: not one scrape of the arm's requests in them
+    unreadable: int = 0                 # windows left out: a series the gate reads has no sample in them
+    lacking: tuple[str, ...] = ()       # the families the gate reads that those windows lack
 
     @property
     def false_rollbacks(self) -> int:
@@ -61,7 +66,7 @@ class Backtest:
 
     @property
     def complete(self) -> tuple[WindowVerdict, ...]:
-        """The windows in which the gate missed no scrape of the arm's requests."""
+        """The windows in which the gate missed no scrape of a series it reads."""
         return tuple(w for w in self.windows if not w.missing)
 
     def rule_counts(self) -> dict[str, int]:
@@ -135,6 +140,24 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
     return window
 
 
+def _families(layout: Layout, families: Iterable[str]) -> dict[int, str]:
+    """The family of every column of ``families`` in ``layout``."""
+    return {int(column): family for family in families for column in np.ravel(layout.channels(family))}
+
+
+def _unread(window: Telemetry, counters: np.ndarray, gauges: np.ndarray) -> tuple[set[str], int]:
+    """The families of the columns ``counters`` and ``gauges`` (those the gate reads) without one sample in
+    ``window``, and how many of its scrapes miss one of them."""
+    layout = window.layout
+    read = [(window.counters[:, counters], counters, _families(layout, COUNTER_FAMILIES)),
+            (window.gauges[:, gauges], gauges, _families(layout, GAUGE_FAMILIES))]
+    absent = {names[int(c)] for values, columns, names in read for c in columns[np.isnan(values).all(axis=0)]}
+    complete = np.ones(len(window), bool)
+    for values, _, _ in read:
+        complete &= ~np.isnan(values).any(axis=1)
+    return absent, int(len(window) - complete.sum())
+
+
 def _judge(engine: Engine, telemetry: Telemetry) -> tuple[Optional[Decision], list[AlertFired]]:
     alerts: list[AlertFired] = []
     for tick in range(len(telemetry)):
@@ -151,7 +174,8 @@ def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline
     """The gate of ``plan`` on every whole ramp-length window of ``history`` (see the module docstring), judged
     by ``engine_factory`` (by default the plan's own: the reference engine, or its imported gate's, as a
     rehearsal judges it). A window without one scrape of the arm's requests is left out (counted in
-    :attr:`Backtest.empty`); one with some missing is judged as the gate would judge it, and marked.
+    :attr:`Backtest.empty`), and so is one in which a series the gate reads has no sample
+    (:attr:`Backtest.unreadable`); one with some scrapes missing is judged as the gate would judge it, and marked.
 
     Window ``j`` splits its traffic with ``SeedSequence(seed, spawn_key=(j,))``, so a window's
     verdict does not depend on how many windows the history holds.
@@ -160,20 +184,26 @@ def backtest(plan: Plan, history: Telemetry, seed: int = 0, arm: str = "baseline
         from rampsim.sim.simulation import plan_engine
         engine_factory = plan_engine
     n = plan.n_scrapes
-    verdicts, empty = [], 0
+    verdicts, empty, unreadable, lacking = [], 0, 0, set()
+    counters, gauges = plan_channels(plan)   # and the requests, which an imported gate's own queries read too
+    counters = np.union1d(counters, np.ravel(history.layout.channels("requests"))).astype(np.intp)
     present = np.isfinite(history.requests[:, history.layout.arm(arm)]).all(axis=-1)
     for j, first in enumerate(range(0, len(history) - n + 1, n - 1)):
-        seen = int(present[first:first + n].sum())
-        if not seen:
+        if not present[first:first + n].any():
             empty += 1
             continue
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(j,)))
         window = split_window(plan, history, first, rng, arm)
+        absent, missing = _unread(window, counters, gauges)
+        if absent:
+            unreadable += 1
+            lacking |= absent
+            continue
         decision, alerts = _judge(engine_factory(plan), window)
         verdicts.append(WindowVerdict(
             start=float(history.time[first] - history.time[0]),
             decision=decision.kind.value if decision else "none",
             time=decision.time if decision else None, source=decision.source if decision else "",
-            alerts=tuple((a.rule, a.time) for a in alerts), missing=n - seen))
-    return Backtest(tuple(verdicts), seed, empty)
+            alerts=tuple((a.rule, a.time) for a in alerts), missing=missing))
+    return Backtest(tuple(verdicts), seed, empty, unreadable, tuple(sorted(lacking)))
 

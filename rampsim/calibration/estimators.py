@@ -27,7 +27,8 @@ flat vs diurnal             Hotelling T^2 on the cosine/sine coefficients with t
                             covariance, F(2, K-2); diurnal if p < 0.01 and the history
                             covers a day
 error rate (segment)        block jackknife widened to the exact Poisson (Garwood) interval;
-                            Garwood alone when errors are sparse
+                            Garwood alone when errors are sparse; none (fallback) below
+                            MIN_TICKS ticks
 sd, jitter                  block jackknife on sd**2 and on the jitter's variance term (on their
                             logs once the linear interval excludes 0), then mapped (square
                             root; inverse trigamma on the log scale)
@@ -49,7 +50,8 @@ typical P99                 the band pooled again around the ends of the mean lo
                             in a wide bucket makes P99 a curved function of the mean: on the log
                             scale alone 88% coverage under strong wander), the rest of the
                             jackknife on log P99 added in quadrature
-health q                    block jackknife (blips present) or Garwood on all failures (none)
+health q                    block jackknife (blips present) or Garwood on all failures (none);
+                            none (fallback) below MIN_TICKS ticks
 blip per_day, duration      block jackknife on the logs; upper bound only when not detected
 ==========================  ==================================================================
 
@@ -97,6 +99,7 @@ LOG_SCALE_COUNT = 100.0  # counts expected per tick above which a latent process
 GROWTH_SD = 2.0          # a detected burst grows over neighbours this many standard deviations above its level
 FALSE_BURSTS = 0.05      # expected false detections per history (Gaussian residuals)
 MIN_HISTOGRAM_COUNT = 10  # a tick with fewer observations has no usable log-stretch
+ABSENT = "no scrape of the history holds this series"   # why a parameter fell back when its series is not there
 
 # The stated defaults, mirroring rampsim.sim.config (not imported: it would pull in simpy).
 DEFAULTS: dict[str, float] = {
@@ -427,7 +430,7 @@ def _rate_estimate(errors: float, requests: float, jack: Optional[tuple[float, f
 
 
 def fit_error_rates(requests: ArrayLike, errors: ArrayLike, *, blocks: Optional[int] = None,
-                    min_errors: int = 50) -> ErrorRateFit:
+                    min_errors: int = 50, min_ticks: int = MIN_TICKS) -> ErrorRateFit:
     """Base error rate per segment from requests and errors per tick, ``(T, S)`` or ``(T,)``.
 
     The rate is total errors over total requests. Its interval is the block
@@ -435,16 +438,23 @@ def fit_error_rates(requests: ArrayLike, errors: ArrayLike, *, blocks: Optional[
     to the exact Poisson interval (overdispersion can only widen it); with fewer than
     ``min_errors`` errors or fewer than 5 blocks, the exact Poisson interval alone,
     flagged in the note. ``blocks``: as in :func:`fit_load` (:func:`fit_errors` passes
-    the latent fit's).
+    the latent fit's). With fewer than ``min_ticks`` ticks holding requests, no rate: a
+    short stretch's errors vary with its own bursts and wander, which neither interval
+    holds (the exact Poisson one held a 10-minute stretch's day rate 15 times in 143).
     """
     n, e = _as_2d(requests), _as_2d(errors)
     valid = np.isfinite(n) & np.isfinite(e) & (n > 0)
     n, e = np.where(valid, n, 0.0), np.where(valid, e, 0.0)
     tick_valid = valid.any(axis=1)
     k = min(blocks or 20, int(tick_valid.sum()) // 10)
+    short = 0 < tick_valid.sum() < min_ticks
 
     def estimates(nn: np.ndarray, ee: np.ndarray) -> list[Estimate]:
         total_n, total_e = nn.sum(axis=0), ee.sum(axis=0)
+        if short:
+            note = (f"history too short: {int(tick_valid.sum())} ticks with requests and errors, at least "
+                    f"{min_ticks} needed")
+            return [Estimate(math.nan, 0.0, 1.0, "default", True, note) for _ in range(nn.shape[1])]
         if k < MIN_BLOCKS:
             return [_rate_estimate(total_e[j], total_n[j], None) for j in range(nn.shape[1])]
         blocks = _block_ids(tick_valid, k)
@@ -930,8 +940,7 @@ def _burst_fit(measures: _Measures, det: _Detection, valid: np.ndarray, dt: floa
     n_valid = int(valid.sum())
     threshold = math.exp(det.k * math.sqrt(det.level_var + det.typical_noise)) if math.isfinite(det.k) else math.inf
     if n_valid < 10 or unusable:
-        note = unusable or ("history too short to look for bursts" if n_valid
-                            else "no scrape of the history holds this series")
+        note = unusable or ("history too short to look for bursts" if n_valid else ABSENT)
         return _burst_fallback(note, threshold)
     if count and not np.isfinite(measures.log_multiplier).any():   # a rate without a size would invent bursts
         return _burst_fallback(f"{count} burst(s) detected, none covering the three ticks a multiplier needs: "
@@ -1071,7 +1080,7 @@ def _common_share(core: _Core, first: np.ndarray, second: np.ndarray, scale: Sca
 
 
 def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks: int,
-         absent: str = "no scrape of the history holds this series") -> tuple[LatentFit, Optional[_Core], _Detection]:
+         absent: str = ABSENT) -> tuple[LatentFit, Optional[_Core], _Detection]:
     """Detect and mask bursts, fit the persistent process and the jitter, then measure the bursts; ``absent`` says
     why no tick is usable when none is."""
     det = _detect(prepared.detect, prepared.detect_noise)
@@ -1129,7 +1138,7 @@ def fit_latent(observed: ArrayLike, base: ArrayLike, dt: float = 15.0, *, trials
     present = np.isfinite(np.asarray(observed, dtype=float)).any()
     absent = ("no expected level to compare the counts with (the load or the error rate could not be fitted: "
               "too few ticks outside bursts)" if present and not np.isfinite(np.asarray(base, dtype=float)).any()
-              else "no scrape of the history holds this series")
+              else ABSENT)
     return _fit(_ratio_prepared(observed, base, trials), dt, second, max_blocks, absent)[0]
 
 
@@ -1314,7 +1323,7 @@ def _log_stretch(cumulative: np.ndarray, u: np.ndarray, w: np.ndarray,
 
 
 def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: np.ndarray,
-                 bounds: np.ndarray, blocks: int) -> Estimate:
+                 bounds: np.ndarray, blocks: int, absent: str = ABSENT) -> Estimate:
     """P99 that ``histogram_quantile`` reads on a histogram at the mean log-stretch (bursts excluded).
 
     Each segment's histograms ``cells[:, s]`` (``(T, S, B)``: a tick's segments each have their own
@@ -1328,13 +1337,17 @@ def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: 
     over ticks); the band is pooled again around the ends of that interval, so a reading that is
     a curved function of the mean (linear interpolation inside a wide bucket: a wandering
     service's P99 read high on average) keeps its coverage. What the jackknife on log P99 finds
-    beyond that (the tail's own sampling noise) widens each side in quadrature.
+    beyond that (the tail's own sampling noise) widens each side in quadrature. ``absent`` says why there is no
+    tick to read when there is none.
     """
     ok = ok[:, None] & np.isfinite(stretch) & np.isfinite(noise) & np.all(np.isfinite(cells), axis=2)
     ticks: np.ndarray = np.asarray(ok.any(axis=1))
     k = min(blocks, int(ticks.sum()) // 50)
     if k < MIN_BLOCKS:
-        return Estimate(math.nan, 0.0, math.inf, "default", True, "too few ticks with latency observations")
+        observed = np.isfinite(cells).all(axis=2).any(axis=1).sum()
+        note = absent if not observed else (f"too few ticks with latency observations: {observed:,}, at least "
+                                            f"{MIN_BLOCKS * 50} needed")
+        return Estimate(math.nan, 0.0, math.inf, "default", True, note)
     n_segments = stretch.shape[1]
     block = np.broadcast_to(_block_ids(ticks, k)[:, None], stretch.shape)
     cell_block = (block * n_segments + np.arange(n_segments))[ok]
@@ -1402,7 +1415,7 @@ def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray,
 
 
 def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BUCKETS, dt: float = 15.0, *,
-                other: Optional[ArrayLike] = None, max_blocks: int = MAX_BLOCKS) -> LatencyFit:
+                other: Optional[ArrayLike] = None, max_blocks: int = MAX_BLOCKS, absent: str = "") -> LatencyFit:
     """The latency multiplier from classic-histogram bucket increments per tick, cumulative by ``le``.
 
     ``buckets`` is ``(T, B)`` or ``(T, S, B)`` (one histogram per segment; segments
@@ -1411,13 +1424,15 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
     the persistent process, jitter and bursts are fitted to it on the log scale
     with the same code as counts (``Var(log G) = trigamma(1 / jitter^2)``). ``p99`` is
     what ``histogram_quantile(0.99, ...)`` reads at a typical tick. ``other`` is a
-    second arm's buckets on the same ticks, for the ``common`` shares.
+    second arm's buckets on the same ticks, for the ``common`` shares. ``absent`` says why the history holds no
+    histogram, if it knows (default: no scrape holds the series).
     """
+    absent = absent or ABSENT
     le = np.asarray(bounds, dtype=float)
     stretch, noise, cells = _stretch_columns(buckets, le)
     prepared = _log_prepared(stretch, noise)
     second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
-    fit, _, det = _fit(prepared, dt, second, max_blocks)
+    fit, _, det = _fit(prepared, dt, second, max_blocks, absent)
     # How far a stretch moves the statistic rests on the density at the bounds, interpolated between them; at the
     # outermost informed bounds it is extrapolated. The scales the fit reads are widened to hold what the
     # interior bounds alone read (the two agree where the interpolation holds, as for a log-normal).
@@ -1426,7 +1441,7 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
                   bursts=replace(fit.bursts, multiplier=_widened(fit.bursts.multiplier, interior.bursts.multiplier),
                                  spread=_widened(fit.bursts.spread, interior.bursts.spread)))
     p99 = _typical_p99(cells, stretch, noise, ~det.mask, le,
-                       fit.blocks if fit.blocks >= MIN_BLOCKS else 20)
+                       fit.blocks if fit.blocks >= MIN_BLOCKS else 20, absent)
     return LatencyFit(fit, p99, stretch)
 
 
@@ -1486,12 +1501,13 @@ def fit_health(checks: ArrayLike, ok: ArrayLike, instances: int, check_interval:
         note = "no health checks observed"
         return HealthFit(Estimate(math.nan, 0.0, 1.0, "default", True, note), _fallback("blip_per_day", note),
                          _fallback("blip_duration", note), False)
+    if n_valid < MIN_TICKS:   # a short stretch's failures are its blips': the plan's own rate is kept
+        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed"
+        return HealthFit(Estimate(math.nan, 0.0, 1.0, "default", True, note), _fallback("blip_per_day", note),
+                         _fallback("blip_duration", note), False)
     low, high = (g / total_c for g in _garwood(total_f))
     garwood = Estimate(total_f / total_c, low, min(high, 1.0), "exact Poisson (Garwood) on all failures",
                        note="blips not detected: failures of blips, if any, are counted in")
-    if n_valid < MIN_TICKS:
-        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed"
-        return HealthFit(garwood, _fallback("blip_per_day", note), _fallback("blip_duration", note), False)
     k = int(np.clip(n_valid // 50, MIN_BLOCKS, max_blocks))
     edges = _block_edges(valid, k)
     blocks = np.searchsorted(edges[1:-1], np.arange(len(valid)), side="right")

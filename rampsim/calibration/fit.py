@@ -20,8 +20,8 @@ import numpy as np
 from scipy import special
 
 from rampsim.calibration.estimators import (
-    ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors, fit_health,
-    fit_latency, fit_requests,
+    MIN_TICKS, ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors,
+    fit_health, fit_latency, fit_requests,
 )
 from rampsim.engine.metrics import corrected_counters
 from rampsim.plan import Plan, with_overrides
@@ -50,6 +50,7 @@ class Calibration:
     data_problems: tuple[str, ...] = ()   # what the history's counts hold that the model cannot
     start: float = 0.0                    # the history's first scrape, unix seconds (its clock time of day)
     second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
+    shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
 
     def estimates(self) -> dict[str, Estimate]:
         """Every estimate by its path in the ``traffic:`` section."""
@@ -96,7 +97,9 @@ class Calibration:
         return [f"{path}: {estimate.note or 'not estimable'}; " + (
                     f"the stated default {estimate.value:g} is used" if math.isfinite(estimate.value)
                     else "the plan's own value is kept")
-                for path, estimate in self.estimates().items() if estimate.fallback] + list(self.data_problems)
+                for path, estimate in self.estimates().items() if estimate.fallback] + (
+                    [f"segments.*.share: {self.shares_note}; the plan's own shares are kept"] if self.shares_note
+                    else []) + list(self.data_problems)
 
     def traffic(self, plan: Plan) -> dict[str, Any]:
         """The plan's ``traffic:`` data with every fitted value written over it; a value the history could
@@ -159,9 +162,10 @@ def _sparse_scrapes(requests: np.ndarray, dt: float) -> list[str]:
 
 
 def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: float = 0.0,
-              second_arm: Optional[str] = None) -> Calibration:
+              second_arm: Optional[str] = None, latency_absent: str = "") -> Calibration:
     """The traffic model of ``history``'s ``arm`` (see the module docstring); ``start`` is the history's first
-    scrape in unix seconds, which places it in the day for the diurnal fit.
+    scrape in unix seconds, which places it in the day for the diurnal fit. ``latency_absent`` says why the
+    history holds no latency histogram, when the reader knows (its histograms lack the plan's bounds).
 
     ``second_arm`` names another arm of the history holding a second, disjoint set of the stable service's pods
     on the same infrastructure (an A/A pair, or a past canary known to be healthy): what the two share gives the
@@ -179,7 +183,7 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
     if second_arm is None:
         load, request_fit = fit_requests(times, requests, dt)
         rates, error_fit = fit_errors(requests, errors, dt)
-        latency = fit_latency(buckets, layout.latency_buckets, dt)
+        latency = fit_latency(buckets, layout.latency_buckets, dt, absent=latency_absent)
     else:
         if second_arm == arm:
             raise ValueError(f"the second arm must be another arm than {arm!r}")
@@ -187,21 +191,33 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
         requests_2 = _increments(history.requests[:, b])
         load, request_fit = fit_requests(times, requests, dt, other=requests_2)
         rates, error_fit = fit_errors(requests, errors, dt, other=(requests_2, _increments(history.errors[:, b])))
-        latency = fit_latency(buckets, layout.latency_buckets, dt, other=_increments(history.latency_bucket[:, b]))
+        latency = fit_latency(buckets, layout.latency_buckets, dt, other=_increments(history.latency_bucket[:, b]),
+                              absent=latency_absent)
     rounds = dt / layout.health_check_interval
     per_tick = np.nanmedian(checks) if np.isfinite(checks).any() else 0.0
     instances = max(int(round(per_tick / rounds)), 1)
     health = fit_health(checks, ok, instances, layout.health_check_interval, dt)
-    totals = np.nansum(requests, axis=0)
-    shares = totals / totals.sum() if totals.sum() > 0 else np.array([])
     valid = int(np.isfinite(requests).all(axis=1).sum())
+    shares, shares_note = _shares(requests, valid)
     return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
-                       health=health, segments=layout.segments, shares=tuple(float(s) for s in shares),
+                       health=health, segments=layout.segments, shares=shares,
                        instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm,
                        data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt)
                                            + count_problems(requests, dt, "requests")
                                            + count_problems(errors, dt, "errors", dispersion=False)),
-                       start=float(start), second_arm=second_arm)
+                       start=float(start), second_arm=second_arm, shares_note=shares_note)
+
+
+def _shares(requests: np.ndarray, valid: int) -> tuple[tuple[float, ...], str]:
+    """Each segment's share of the requests ``(T, S)`` and, when there are none to give (no requests, or fewer than
+    :data:`~rampsim.calibration.estimators.MIN_TICKS` complete ticks: a short stretch's shares are its own
+    wander's), why not."""
+    totals = np.nansum(requests, axis=0)
+    if totals.sum() <= 0:
+        return (), ""
+    if valid < MIN_TICKS:
+        return (), f"history too short: {valid} valid ticks, at least {MIN_TICKS} needed"
+    return tuple(float(share) for share in totals / totals.sum()), ""
 
 
 def with_traffic(plan: Plan, calibration: Calibration) -> Plan:

@@ -65,6 +65,9 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     load = calibration.load
     comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if not math.isnan(load.p_value)
                                       else load.peak_at.note or "history shorter than a day")
+    if calibration.shares_note:
+        comments.update({f"traffic.segments.{name}.share": f"the plan's own ({calibration.shares_note})"
+                         for name in calibration.segments})
     comments["traffic.service.normal_load"] = ("the history's average rate over the plan's instances"
                                                if math.isfinite(load.average.value)
                                                else f"the plan's own (no load fitted: {load.average.note})")

@@ -10,17 +10,23 @@ weights, and every window the gate stops is an empirical false rollback, printed
 next to the simulated false-rollback rate of the same plan under the calibrated
 model.
 
+Both print on standard error what reading the history met (series ignored, such as
+a histogram without one of the plan's bucket bounds, duplicate samples, stopped
+series, damaged samples, the source's warnings) and the fit's notes.
+
 Exit codes: 0 done; 2 usage error (an ``-o`` file or ``--report`` directory that
 cannot be written is refused before the history is read); 3 invalid plan or naming
 file; 5 history unavailable (Prometheus unreachable or failing, unreadable recording,
-too short, or no scrape holding the arm's requests).
+too short, no scrape holding the arm's requests, or samples at another interval than
+the plan's scrape interval; for backtest also nothing fitted, no complete window, or
+a series the gate reads missing from every window).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -34,6 +40,12 @@ from rampsim.prod.replay import FileSource
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.units import Kind, format_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rampsim.calibration.backtest import Backtest
+    from rampsim.calibration.fit import Calibration
 
 __all__ = ["register"]
 
@@ -78,7 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _history_options(backtest)
     backtest.add_argument("--replicates", type=arguments.replicates, default=200,
                           help="simulated healthy ramps under the calibrated model (default 200)")
-    backtest.add_argument("--workers", type=arguments.workers, default=1, help="processes for the simulation (default 1)")
+    backtest.add_argument("--workers", type=arguments.workers, default=1,
+                          help="processes for the simulation (default 1)")
     backtest.add_argument("--as-is", action="store_true",
                           help="simulate the plan's own traffic: section instead of calibrating it")
     backtest.set_defaults(run=run_backtest)
@@ -118,25 +131,45 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
     except DataUnavailable as exc:
         print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
-    def with_requests(arm: str) -> np.ndarray:
-        column = plan.layout.channels("requests", plan.layout.arm(arm))
-        return ~np.isnan(history.telemetry.counters[:, column]).all(axis=1)
-
     arms = [args.arm] + ([args.second_arm] if args.second_arm else [])
-    present = {arm: with_requests(arm) for arm in arms}
+    present = {arm: _with_requests(plan, history, arm).any(axis=1) for arm in arms}
     damaged = f", {history.damaged:,} damaged sample(s) read as missing" if history.damaged else ""
     held = ", ".join(f"{int(present[arm].sum())} with {arm} requests" for arm in arms)
     print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, {held}{damaged}",
           file=sys.stderr)
-    for option, arm in zip(("--arm", "--second-arm"), arms):
-        if not present[arm].any():
-            grid = history.grid
-            print(f"rampsim: history unavailable: no scrape from {format_instant(grid.start)} to "
-                  f"{format_instant(grid.start + history.duration)} holds the {arm} arm's requests (series "
-                  f"{naming.metrics['requests']}{{{naming.labels.arm}=\"{arm}\"}}): check the range (--start, "
-                  f"--end), {option} and the plan's prometheus: naming", file=sys.stderr)
-            return None, EXIT_UNAVAILABLE
+    for line in history.summary():
+        print(f"note: {line}", file=sys.stderr)
+    if problem := _unavailable(args, plan, naming, history):
+        print(f"rampsim: history unavailable: {problem}", file=sys.stderr)
+        return None, EXIT_UNAVAILABLE
     return (plan, naming, history), 0
+
+
+def _with_requests(plan: Plan, history: History, arm: str) -> np.ndarray:
+    """``(ticks, segments)``: where the history holds ``arm``'s requests of each segment."""
+    return ~np.isnan(history.telemetry.counters[:, plan.layout.channels("requests", plan.layout.arm(arm))])
+
+
+def _unavailable(args: argparse.Namespace, plan: Plan, naming: Naming, history: History) -> str:
+    """Why the history cannot be fitted ('' if it can): an arm, or a segment of an arm, without one scrape of its
+    requests (every complete scrape needs them all), or samples at another interval than the plan's."""
+    requests, arm_label, segment_label = naming.metrics["requests"], naming.labels.arm, naming.labels.segment
+    for option, arm in (("--arm", args.arm), ("--second-arm", args.second_arm)):
+        if arm is None:
+            continue
+        seen: np.ndarray = np.asarray(_with_requests(plan, history, arm).any(axis=0))
+        if not seen.any():
+            grid = history.grid
+            return (f"no scrape from {format_instant(grid.start)} to {format_instant(grid.start + history.duration)} "
+                    f"holds the {arm} arm's requests (series {requests}{{{arm_label}=\"{arm}\"}}): check the range "
+                    f"(--start, --end), {option} and the plan's prometheus: naming")
+        if not seen.all():
+            lacking = [segment for segment, held in zip(plan.layout.segments, seen.tolist()) if not held]
+            return (f"no scrape holds the {arm} arm's requests of segment(s) {', '.join(lacking)} (series "
+                    f"{requests}{{{arm_label}=\"{arm}\",{segment_label}=\"{lacking[0]}\"}}), and a scrape "
+                    "needs every segment to count: list only the history's segments in the plan's "
+                    "telemetry.segments, or check its prometheus: naming")
+    return history.interval_problem()
 
 
 def _output_checked(args: argparse.Namespace) -> None:
@@ -154,8 +187,20 @@ def _output_checked(args: argparse.Namespace) -> None:
             raise UsageError(f"-o {args.output}: the fit report writes that file in --report {args.report}")
 
 
-def run_calibrate(args: argparse.Namespace) -> int:
+def _calibration(args: argparse.Namespace, plan: Plan, history: History) -> "Calibration":
+    """The traffic model of the history's ``--arm`` (and ``--second-arm``)."""
     from rampsim.calibration.fit import calibrate
+
+    return calibrate(plan, history.telemetry, arm=args.arm, start=history.grid.start, second_arm=args.second_arm,
+                     latency_absent=history.latency_absent())
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
     from rampsim.calibration.traffic_yaml import traffic_yaml
 
     _output_checked(args)
@@ -163,8 +208,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if loaded is None:
         return code
     plan, _, history = loaded
-    calibration = calibrate(plan, history.telemetry, arm=args.arm, start=history.grid.start,
-                            second_arm=args.second_arm)
+    calibration = _calibration(args, plan, history)
     text = traffic_yaml(plan, calibration)
     if args.output == "-":
         sys.stdout.write(text)
@@ -174,8 +218,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         print(f"traffic: section written to {args.output}", file=sys.stderr)
-    for note in calibration.notes():
-        print(f"note: {note}", file=sys.stderr)
+    _print_notes(calibration.notes())
     if args.report:
         from rampsim.calibration.comparison import compare
         from rampsim.report.calibration import write_fit_report
@@ -188,9 +231,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def run_backtest(args: argparse.Namespace) -> int:
     from rampsim.calibration.backtest import backtest
-    from rampsim.calibration.fit import calibrate, with_traffic
+    from rampsim.calibration.fit import with_traffic
     from rampsim.experiment.mix import single_scenario_mix
-    from rampsim.experiment.results import wilson
     from rampsim.experiment.sweep import sweep
 
     if args.replicates < 1 or args.workers < 1:
@@ -199,22 +241,53 @@ def run_backtest(args: argparse.Namespace) -> int:
     loaded, code = _load(args)
     if loaded is None:
         return code
-    plan, _, history = loaded
+    plan, naming, history = loaded
+    calibration = _calibration(args, plan, history)
+    _print_notes(list(calibration.data_problems) if args.as_is else calibration.notes())
     result = backtest(plan, history.telemetry, seed=args.seed, arm=args.arm)
-    if not result.windows:
-        why = (f"its {result.empty} whole {format_value(plan.duration, Kind.DURATION)} window(s) hold no scrape of "
-               f"the {args.arm} arm's requests" if result.empty else
-               f"{format_value(history.duration, Kind.DURATION)} holds no whole "
-               f"{format_value(plan.duration, Kind.DURATION)} ramp window")
+    if why := _not_comparable(args, plan, naming, history, calibration, result):
         print(f"rampsim: history unavailable: {why}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    simulated_plan = plan if args.as_is else with_traffic(plan, calibrate(
-        plan, history.telemetry, arm=args.arm, start=history.grid.start, second_arm=args.second_arm))
+    simulated_plan = plan if args.as_is else with_traffic(plan, calibration)
     simulated = sweep(simulated_plan, single_scenario_mix("healthy"), replicates=args.replicates, seed=args.seed,
                       workers=args.workers)
+    _print_backtest(args, plan, naming, history, result, simulated.summary().iloc[0])
+    return 0
+
+
+def _not_comparable(args: argparse.Namespace, plan: Plan, naming: Naming, history: History,
+                    calibration: "Calibration", result: "Backtest") -> str:
+    """Why the history's windows give no false-rollback rate to set beside the simulated one ('' if they do)."""
+    ramp = format_value(plan.duration, Kind.DURATION)
+    if calibration.ticks == 0:
+        return (f"no two consecutive scrapes of the history hold the {args.arm} arm's requests, so the fit used "
+                "nothing of it (see the notes)")
+    if not (result.windows or result.unreadable):
+        return (f"its {result.empty} whole {ramp} window(s) hold no scrape of the {args.arm} arm's requests"
+                if result.empty else
+                f"{format_value(history.duration, Kind.DURATION)} holds no whole {ramp} ramp window")
+    if not result.windows:
+        return (f"the gate reads {_families(naming, result.lacking)}, of which none of the {result.unreadable} "
+                f"{ramp} window(s) holds a sample of the {args.arm} arm: the gate would hold on the missing "
+                "measure, which says nothing of its false rollbacks (see the notes)")
+    if not result.complete:
+        return (f"every one of the {len(result.windows)} {ramp} window(s) misses scrapes of a series the gate reads "
+                "(a gate may hold on missing data): the history gives no false-rollback rate to compare")
+    return ""
+
+
+def _families(naming: Naming, families: tuple[str, ...]) -> str:
+    """Telemetry families as the service names them: ``latency_bucket (http_request_duration_seconds_bucket)``."""
+    return ", ".join(f"{family} ({naming.metrics.get(family, family)})" for family in families)
+
+
+def _print_backtest(args: argparse.Namespace, plan: Plan, naming: Naming, history: History, result: "Backtest",
+                    row: "pd.Series") -> None:
+    """The history's false-rollback rate beside the simulated one, what fired and the windows stopped."""
+    from rampsim.experiment.results import wilson
+
     stops, n = result.false_rollbacks, len(result.windows)
     low, high = wilson(np.array([stops]), np.array([n]))
-    row = simulated.summary().iloc[0]
     model = "the plan's own traffic model" if args.as_is else "the model calibrated on this history"
     print(f"A/A backtest of {plan.name} on {n} windows of {format_value(plan.duration, Kind.DURATION)} "
           f"(split seed {args.seed}):")
@@ -222,25 +295,27 @@ def run_backtest(args: argparse.Namespace) -> int:
           f"[{low[0]:.1%}, {high[0]:.1%}]")
     if result.empty:
         print(f"              ({result.empty} window(s) without one scrape of the {args.arm} arm's requests left out)")
+    if result.unreadable:
+        print(f"              ({result.unreadable} window(s) without one sample of "
+              f"{_families(naming, result.lacking)}, which the gate reads, left out)")
     gapped = [w for w in result.windows if w.missing]
     if gapped:
         whole = result.complete
         whole_stops = sum(w.stopped for w in whole)
+        whole_low, whole_high = wilson(np.array([whole_stops]), np.array([len(whole)]))
         print(f"              {len(gapped)} window(s) miss scrapes, {sum(w.stopped for w in gapped)} of them stopped "
-              "(a gate may hold on missing data)" + (
-                  f"; over the {len(whole)} complete window(s): {whole_stops / len(whole):.1%} "
-                  f"[{wilson(np.array([whole_stops]), np.array([len(whole)]))[0][0]:.1%}, "
-                  f"{wilson(np.array([whole_stops]), np.array([len(whole)]))[1][0]:.1%}]" if whole else ""))
+              f"(a gate may hold on missing data); over the {len(whole)} complete window(s): "
+              f"{whole_stops / len(whole):.1%} [{whole_low[0]:.1%}, {whole_high[0]:.1%}]")
     if int(row["healthy_runs"]) == 0:
         print(f"  simulation: none of the {args.replicates} simulated ramps under {model} is healthy: its SLO calls "
               "every one an incident, so there is no false-rollback rate to compare (see `rampsim rehearse` of "
               "the calibrated plan)")
-        return 0
+        return
     print(f"  simulation: {int(row['false_rollbacks'])} stopped of {int(row['healthy_runs'])} healthy ramps under "
           f"{model}: {row['false_rollback_rate']:.1%} [{row['false_rollback_low']:.1%}, "
           f"{row['false_rollback_high']:.1%}]")
     overlap = low[0] <= row["false_rollback_high"] and row["false_rollback_low"] <= high[0]
-    print(f"  {'the intervals overlap' if overlap else 'the intervals do not overlap: the model and the history disagree'}")
+    print("  the intervals " + ("overlap" if overlap else "do not overlap: the model and the history disagree"))
     counts = result.rule_counts()
     if counts:
         print("what fired in the history (windows):")
@@ -252,4 +327,3 @@ def run_backtest(args: argparse.Namespace) -> int:
             print(f"  window from {format_instant(history.grid.start + window.start)}: {window.decision} at "
                   f"{format_value(window.time, Kind.DURATION)} into it "
                   f"({window.source})")
-    return 0

@@ -11,6 +11,13 @@ column go on, a notice says so). Gauges of several series take the largest (the
 worst pod). A tick where no series of a column has a sample is missing (``NaN``),
 as the engine expects; a sample that cannot be true is written as
 :data:`~rampsim.telemetry.DAMAGED`.
+
+Latency buckets are summed histogram by histogram: the bucket series of one
+histogram are those whose labels differ only in ``le`` (one pod's, say). A histogram
+that lacks one of the plan's bounds is left out whole, with a notice listing its
+bounds next to the plan's: summed with the others, its buckets would count its
+requests in some bounds and not in others. A scrape whose cumulative buckets still
+fall as ``le`` rises is no histogram: its buckets are written as damaged.
 """
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ import numpy as np
 
 from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.samples import Notice, RawSeries
-from rampsim.prod.series_map import Column, SeriesMap
+from rampsim.prod.naming import quote
+from rampsim.prod.series_map import Column, SeriesMap, format_le
 from rampsim.telemetry import DAMAGED, Telemetry, damaged_counters, damaged_gauges
 
 __all__ = ["Assembler", "STOPPED_AFTER"]
@@ -152,6 +160,14 @@ def _why_damaged(value: float, kind: str) -> str:
     return "a counter value above 2**53"
 
 
+def _le_order(le: str) -> tuple[int, float, str]:
+    """Sort key of ``le`` label values: numbers in order, anything else after them."""
+    try:
+        return 0, float(le), le
+    except ValueError:
+        return 1, 0.0, le
+
+
 def _worst(rows: np.ndarray) -> np.ndarray:
     """The largest sample of each tick (the worst pod), NaN where none has one (as ``nanmax``, without its warning)."""
     return np.where(np.isnan(rows).all(axis=0), np.nan, np.fmax.reduce(rows, axis=0))
@@ -166,14 +182,21 @@ class Assembler:
         self._owner: dict[Column, frozenset] = {}  # the one series of each single-series column so far
         self._last_raw = np.full(series_map.layout.n_counters, np.nan)  # its last sample, for counters
         self._shared: dict[Column, _SharedColumn] = {}
+        self._buckets = np.asarray(series_map.layout.channels("latency_bucket"))   # (arms, segments, bounds)
+        self._bucket_name = series_map.naming.series_names().get("latency_bucket", "")
+        self._bound = {int(column): where[-1] for where, column in np.ndenumerate(self._buckets)}  # column -> bound
+        self.partial_histograms: set[frozenset] = set()   # every histogram left out so far (labels without le)
 
     def fill(self, telemetry: Telemetry, first: int, last: int, batch: Iterable[RawSeries]) -> list[Notice]:
         """Fill rows ``first..last`` of ``telemetry`` from ``batch``; the notices say what was wrong."""
         width = last - first + 1
-        notices: list[Notice] = []
         mapped: list[tuple[Column, frozenset, RawSeries]] = []
         unmapped: dict[str, int] = {}
-        for series in batch:
+        batch = list(batch)
+        left_out, notices = self._partial_histograms(batch, first)
+        for index, series in enumerate(batch):
+            if index in left_out:
+                continue
             key = frozenset(series.labels.items())
             column, reason = self.map.column(series.labels)
             if column is not None:
@@ -211,6 +234,7 @@ class Assembler:
                 rows[kind][:, [column.index for column, *_ in columns]] = np.where(hurt, DAMAGED, values)
         for kind, (columns, indices) in single.items():
             rows[kind][:, columns] = matrix[indices].T
+        notices += self._falling_histograms(rows["counters"], first)
         self._note_resets(rows["counters"], np.asarray(single["counters"][0], dtype=np.intp), first, resets)
         telemetry.counters[first:last + 1] = rows["counters"]
         telemetry.gauges[first:last + 1] = rows["gauges"]
@@ -219,6 +243,52 @@ class Assembler:
             names = resets[tick]
             notices.append(Notice(tick, "reset", f"counter reset in {len(names)} series (e.g. {names[0]}); "
                                                  f"counted from zero, as PromQL increase() does"))
+        return notices
+
+    def _partial_histograms(self, batch: list[RawSeries], first: int) -> tuple[set[int], list[Notice]]:
+        """The series of ``batch`` (by index) left out because their histogram (the bucket series whose labels
+        differ only in ``le``) lacks one of the plan's bounds, and a notice for each such histogram."""
+        groups: dict[frozenset, list[int]] = {}
+        for index, series in enumerate(batch):
+            if self._bucket_name and series.labels.get("__name__") == self._bucket_name:
+                groups.setdefault(frozenset((k, v) for k, v in series.labels.items() if k != "le"), []).append(index)
+        left_out: set[int] = set()
+        notices = []
+        bounds = self.map.layout.latency_buckets
+        for group, members in groups.items():
+            if self.map.column({**dict(group), "le": "+Inf"})[0] is None:
+                continue   # not one of the plan's histograms (a notice of its own, if it is near one, says why)
+            columns = [self.map.column(batch[i].labels)[0] for i in members]
+            present = {self._bound[c.index] for c in columns if c is not None}
+            missing = [format_le(b) for i, b in enumerate(bounds) if i not in present]
+            if not missing:
+                continue
+            left_out.update(members)
+            self.partial_histograms.add(group)
+            has = sorted({batch[i].labels.get("le", "") for i in members}, key=_le_order)
+            labels = ",".join(f"{k}={quote(v)}" for k, v in sorted(group) if k != "__name__")
+            notices.append(Notice(first, "unmapped", (
+                f"{len(members)} series ignored: the histogram {self._bucket_name}{{{labels}}} lacks "
+                f"le={', '.join(missing)} of the plan's telemetry.latency_buckets (it has le={', '.join(has)}); "
+                "set telemetry.latency_buckets to bounds every histogram of the service has")))
+        return left_out, notices
+
+    def _falling_histograms(self, counters: np.ndarray, first: int) -> list[Notice]:
+        """Write as damaged each scrape's histogram whose cumulative buckets fall as ``le`` rises (no histogram:
+        its buckets do not count the same requests), with a notice each."""
+        values = counters[:, self._buckets]    # (ticks, arms, segments, bounds)
+        finite = np.isfinite(values)
+        running = np.maximum.accumulate(np.where(finite, values, -np.inf), axis=-1)
+        falling = (finite[..., 1:] & (values[..., 1:] < running[..., :-1])).any(axis=-1)
+        notices = []
+        for tick, arm, segment in np.argwhere(falling):
+            channels = self._buckets[arm, segment]
+            row = counters[tick, channels]
+            counters[tick, channels] = np.where(np.isnan(row), np.nan, DAMAGED)
+            name = self.map.descriptions["counters"][int(channels[-1])]
+            notices.append(Notice(first + int(tick), "damaged", f"{name} and the other buckets of its histogram: "
+                                  "the cumulative counts fall as le rises (no one histogram's buckets); windows over "
+                                  "this scrape are inconclusive"))
         return notices
 
     def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, int, np.ndarray]:

@@ -6,65 +6,235 @@ assembler a gate run uses, so calibration and backtests read the samples exactly
 the gate would: counter resets corrected, missing scrapes ``NaN``, one tick per
 scrape slot. A damaged sample (a counter not finite, negative or beyond the counter
 limit, two different values in one slot, a gauge not finite or negative) says nothing of
-the service: the history holds it as missing, and counts it in ``History.damaged``. A stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a
-recording with one stray timestamp years before the rest) is refused before
-anything is allocated.
+the service: the history holds it as missing, and counts it in ``History.damaged``. A
+stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a recording with one stray
+timestamp years before the rest) is refused before anything is allocated.
+
+The raw samples also tell how the service was scraped (:class:`Scraping`): the
+spacing of each series' samples, whose median :meth:`History.interval_problem` holds
+against the plan's scrape interval, and where the scrapes fall in their slots. Scrapes
+that fall near the edge of the slots ``start`` sets (a recording rule evaluated at
+7.5 s past the quarter minute, say) would, jittered, land two in one slot and none in
+the next: the history is then read again on slots centred on them. An answer too large
+for one request (:class:`~rampsim.prod.source.AnswerTooLarge`: many pods) is asked
+again for half the ticks, down to one scrape slot. The source's warnings (a partial
+response) are notices, as a gate run has them.
 """
 from __future__ import annotations
 
-from typing import Optional
+import math
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
 
 import numpy as np
 
 from rampsim.errors import DataUnavailable, UsageError
 from rampsim.plan.schema import Plan
 from rampsim.prod.assembler import Assembler
-from rampsim.prod.samples import Notice
+from rampsim.prod.samples import Notice, RawSeries
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.instants import format_instant
 from rampsim.prod.naming import Naming
 from rampsim.prod.gate_run import Source
+from rampsim.prod.source import AnswerTooLarge
 from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
+from rampsim.units import positional
 
-__all__ = ["History", "read_history"]
+__all__ = ["History", "Scraping", "read_history", "SPACING_TOLERANCE"]
 
 BATCH_TICKS = 240
 MAX_SAMPLES = 2**27  # scrapes × series of one history: 1 GiB of float64 (140 days of the reference plan)
+SPACING_TOLERANCE = 0.1   # a median sample spacing this far (relative) from the plan's interval is another interval
+CONCENTRATED = 0.9        # mean resultant length of the samples' phases above which they share one phase
+SUMMARISED = ("unmapped", "duplicate", "stopped", "damaged", "warning", "aligned")   # the notices worth a summary
+
+
+@dataclass
+class Scraping:
+    """What the raw samples of the plan's series say of how they were scraped: each series' sample spacings (ms:
+    its median spacing in each batch, counted by that batch's gaps), and the phase of every sample on the grid
+    (sums of its unit vector)."""
+
+    interval_ms: int
+    start_ms: int
+    spacings: dict[frozenset, dict[int, int]] = field(default_factory=dict)
+    last: dict[frozenset, int] = field(default_factory=dict)
+    cos: float = 0.0
+    sin: float = 0.0
+    samples: int = 0
+
+    def observe(self, batch: list[RawSeries], series_map: SeriesMap) -> None:
+        """Count the spacings (each series' median in this batch, weighted by its gaps) and phases of the samples of
+        ``batch``'s series that ``series_map`` places."""
+        placed = [s for s in batch if len(s.timestamps_ms) and series_map.column(s.labels)[0] is not None]
+        if not placed:
+            return
+        keys = [frozenset(s.labels.items()) for s in placed]
+        lengths = np.array([len(s.timestamps_ms) for s in placed])
+        firsts = np.cumsum(lengths) - lengths
+        stamps = np.concatenate([s.timestamps_ms for s in placed]).astype(np.int64)
+        previous = np.concatenate([[0], stamps[:-1]])
+        previous[firsts] = [self.last.get(key, -1) for key in keys]   # -1: no sample before this batch
+        counted = (previous >= 0) & (stamps > previous)
+        owner = np.repeat(np.arange(len(placed)), lengths)[counted]
+        gaps = (stamps - previous)[counted]
+        gaps = gaps[np.lexsort((gaps, owner))]
+        per_series = np.bincount(owner, minlength=len(placed))
+        middle = np.cumsum(per_series) - per_series + (per_series - 1) // 2
+        medians = gaps[np.clip(middle, 0, len(gaps) - 1)].tolist() if len(gaps) else [0] * len(placed)
+        for key, count, median in zip(keys, per_series.tolist(), medians):
+            spacing = self.spacings.setdefault(key, {})
+            if count:
+                spacing[median] = spacing.get(median, 0) + count
+        self.last.update(zip(keys, stamps[firsts + lengths - 1].tolist()))
+        angle = 2 * np.pi * ((stamps - self.start_ms) % self.interval_ms) / self.interval_ms
+        self.cos += float(np.cos(angle).sum())
+        self.sin += float(np.sin(angle).sum())
+        self.samples += len(stamps)
+
+    @property
+    def spacing(self) -> float:
+        """The median over series of each series' median sample spacing, in seconds (``NaN``: no series has two
+        samples)."""
+        medians = [_weighted_median(counted) for counted in self.spacings.values() if counted]
+        return float(np.median(medians)) / 1000.0 if medians else math.nan
+
+    @property
+    def series(self) -> int:
+        """Series with at least two samples (those :attr:`spacing` rests on)."""
+        return sum(1 for counted in self.spacings.values() if counted)
+
+    def misalignment(self) -> float:
+        """Seconds to move the grid's start so that its slots are centred on the scrapes: 0 unless the samples
+        share one phase (mean resultant length above :data:`CONCENTRATED`) nearer the slots' edge than their
+        centre."""
+        if not self.samples or math.hypot(self.cos, self.sin) / self.samples < CONCENTRATED:
+            return 0.0
+        phase = math.atan2(self.sin, self.cos) / (2 * math.pi) * self.interval_ms   # in (-interval/2, interval/2]
+        if abs(phase) < self.interval_ms / 4:
+            return 0.0
+        return round(phase % self.interval_ms, -2) / 1000.0   # to 0.1 s: the scrapes' jitter blurs it more
+
+
+def _weighted_median(counted: dict[int, int]) -> float:
+    """The median of values given with their counts."""
+    values = np.array(sorted(counted))
+    cumulative = np.cumsum([counted[v] for v in values])
+    return float(values[np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 class History:
-    """Telemetry of ``grid``'s ticks read from a source, with the data notices met on the way and the
-    number of damaged samples held as missing."""
+    """Telemetry of ``grid``'s ticks read from a source, with the data notices met on the way, the number of
+    damaged samples held as missing and what the raw samples say of the scraping."""
 
-    def __init__(self, telemetry: Telemetry, grid: ScrapeGrid, notices: list[Notice], damaged: int = 0) -> None:
+    def __init__(self, telemetry: Telemetry, grid: ScrapeGrid, notices: list[Notice], damaged: int = 0,
+                 scraping: Optional[Scraping] = None, partial_histograms: int = 0) -> None:
         self.telemetry = telemetry
         self.grid = grid
         self.notices = notices
         self.damaged = damaged
+        self.scraping = scraping
+        self.partial_histograms = partial_histograms   # histograms left out: they lack one of the plan's bounds
+
+    def latency_absent(self) -> str:
+        """Why the history may hold no latency histogram ('' when nothing is known): its histograms were left out
+        for lacking the plan's bounds."""
+        if not self.partial_histograms:
+            return ""
+        return (f"the history's histograms lack some of the plan's bucket bounds (telemetry.latency_buckets; see "
+                "the note listing their le values)")
 
     @property
     def duration(self) -> float:
         return (self.grid.n_ticks - 1) * self.grid.interval
 
+    def interval_problem(self) -> str:
+        """What is wrong with reading this history on the plan's scrape interval ('' if nothing): its series'
+        samples are farther apart or closer together than the interval (by more than
+        :data:`SPACING_TOLERANCE`), so no increment spans one scrape interval."""
+        spacing = self.scraping.spacing if self.scraping else math.nan
+        interval = self.grid.interval
+        if not math.isfinite(spacing) or abs(spacing / interval - 1) <= SPACING_TOLERANCE:
+            return ""
+        assert self.scraping is not None
+        shown = positional(round(spacing, 3))
+        return (f"the history's samples are {shown}s apart (the median spacing of {self.scraping.series:,} series), "
+                f"the plan scrapes every {positional(interval)}s: read on the plan's scrape slots, "
+                + ("an increment needs two consecutive scrapes, which this history seldom has"
+                   if spacing > interval else "a slot holds one or two of its samples, so increments span unequal "
+                   "times") + f"; use a plan with telemetry.scrape_interval: {shown}s")
+
+    def summary(self) -> list[str]:
+        """The notices worth reading before a fit (series ignored, duplicate samples, stopped series, damaged
+        samples, the source's warnings), one line per kind and message, with how many scrapes and when."""
+        grouped: dict[tuple[str, str], list[int]] = {}
+        for notice in self.notices:
+            if notice.kind in SUMMARISED:
+                grouped.setdefault((notice.kind, notice.message), []).append(notice.tick)
+        lines = []
+        for (kind, message), ticks in grouped.items():
+            first, last = (format_instant(self.grid.time_of(t)) for t in (min(ticks), max(ticks)))
+            when = f"at {first}" if len(ticks) == 1 else f"{len(ticks):,} times from {first} to {last}"
+            lines.append(f"{kind}: {message} ({when})")
+        return lines
+
 
 def read_history(plan: Plan, source: Source, start: float, end: float, naming: Optional[Naming] = None) -> History:
-    """Every scrape of ``source`` in ``[start, end]`` (unix seconds) on ``plan``'s layout and scrape grid."""
-    interval = plan.telemetry.scrape_interval
+    """Every scrape of ``source`` in ``[start, end]`` (unix seconds) on ``plan``'s layout and scrape grid (moved by
+    less than a scrape interval when the scrapes fall near the edge of ``start``'s slots; see the module
+    docstring)."""
     if end <= start:
         raise UsageError(f"the history ends ({format_instant(end)}) before it starts ({format_instant(start)})")
+    series_map = SeriesMap(plan.layout, naming or Naming())
+    history = _read(plan, series_map, source, start, end)
+    shift = history.scraping.misalignment() if history.scraping else 0.0
+    if shift and start + shift <= end:
+        moved = _read(plan, series_map, source, start + shift, end)
+        moved.notices.insert(0, Notice(0, "aligned", (
+            f"the scrapes fall {positional(shift)}s past the slots starting at {format_instant(start)}, near their "
+            f"edge, where one slot would get two and the next none: read on slots centred on them")))
+        return moved
+    return history
+
+
+def _read(plan: Plan, series_map: SeriesMap, source: Source, start: float, end: float) -> History:
+    """The history of ``[start, end]`` on a grid starting at ``start``."""
+    interval = plan.telemetry.scrape_interval
     grid = ScrapeGrid(start, interval, int((end - start) // interval) + 1)
     series = plan.layout.n_counters + plan.layout.n_gauges
     if grid.n_ticks * series > MAX_SAMPLES:
         raise DataUnavailable(f"the history spans {(end - start) / 86400:,.0f} days, {grid.n_ticks:,} scrapes of "
                               f"{series} series: more than {MAX_SAMPLES:,} samples (1 GiB); read a shorter stretch")
     telemetry = Telemetry.empty(plan.layout, grid.n_ticks)
-    assembler = Assembler(SeriesMap(plan.layout, naming or Naming()), grid)
+    assembler = Assembler(series_map, grid)
+    scraping = Scraping(grid.interval_ms, grid.start_ms)
     notices: list[Notice] = []
-    for first in range(0, grid.n_ticks, BATCH_TICKS):
-        last = min(first + BATCH_TICKS, grid.n_ticks) - 1
-        notices += assembler.fill(telemetry, first, last, source.read(*grid.slot_ms(first, last)))
+    for first, last, batch in _batches(source, grid):
+        scraping.observe(batch, series_map)
+        notices += assembler.fill(telemetry, first, last, batch)
+        notices += [Notice(first, "warning", f"Prometheus: {w}") for w in getattr(source, "warnings", [])]
     counters, gauges = damaged_counters(telemetry.counters), damaged_gauges(telemetry.gauges)
     telemetry.counters[counters] = np.nan
     telemetry.gauges[gauges] = np.nan
-    return History(telemetry, grid, notices, int(counters.sum() + gauges.sum()))
+    return History(telemetry, grid, notices, int(counters.sum() + gauges.sum()), scraping,
+                   len(assembler.partial_histograms))
+
+
+def _batches(source: Source, grid: ScrapeGrid) -> Iterator[tuple[int, int, list[RawSeries]]]:
+    """``(first, last, samples)`` of consecutive batches of ticks covering ``grid``, :data:`BATCH_TICKS` at a time;
+    halved after an answer too large (and kept so), down to one scrape slot."""
+    size, first = BATCH_TICKS, 0
+    while first < grid.n_ticks:
+        last = min(first + size, grid.n_ticks) - 1
+        try:
+            batch = source.read(*grid.slot_ms(first, last))
+        except AnswerTooLarge as exc:
+            if last == first:
+                raise AnswerTooLarge(f"{exc}, even for the samples of one scrape slot: the series the plan's "
+                                     "naming selects are far more than it reads (narrow them with the naming's "
+                                     "matchers), or too many pods (sum them with a recording rule)") from None
+            size = max((last - first + 1) // 2, 1)
+            continue
+        yield first, last, batch
+        first = last + 1

@@ -20,7 +20,8 @@ class RawSeries:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something wrong with the data at a tick: ``missing``, ``reset``, ``unmapped``, ``duplicate`` or ``damaged``."""
+    """Something wrong with the data at a tick: ``missing``, ``reset``, ``unmapped``, ``duplicate``, ``damaged``,
+    ``stopped``, ``warning`` (the source's) or ``aligned`` (a history read on slots centred on its scrapes)."""
 
     tick: int
     kind: str

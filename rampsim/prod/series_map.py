@@ -15,7 +15,7 @@ import numpy as np
 from rampsim.prod.naming import Naming
 from rampsim.telemetry import COUNTER_FAMILIES, Layout
 
-__all__ = ["Column", "SeriesMap"]
+__all__ = ["Column", "SeriesMap", "format_le"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SeriesMap:
                     for b, column in enumerate(columns):
                         pairs = {labels.arm: arm, labels.segment: segment}
                         if family == "latency_bucket":
-                            pairs["le"] = _format_le(self.layout.latency_buckets[b])
+                            pairs["le"] = format_le(self.layout.latency_buckets[b])
                         self.descriptions[kind][int(column)] = self.series(name, pairs)
             else:
                 column = int(self.layout.channels(family, a))
@@ -83,7 +83,9 @@ class SeriesMap:
             return Column(kind, int(self.layout.channels(family, arm))), ""
         segment = self._segments.get(labels.get(self.naming.labels.segment, ""))
         if segment is None:
-            return None, f"unknown {self.naming.labels.segment}={labels.get(self.naming.labels.segment)!r}"
+            label = self.naming.labels.segment
+            return None, (f"unknown {label}={labels.get(label)!r} (the plan's telemetry.segments: "
+                          f"{', '.join(self.layout.segments)})")
         columns = np.atleast_1d(self.layout.channels(family, arm, segment))
         if family != "latency_bucket":
             return Column(kind, int(columns[0])), ""
@@ -93,7 +95,8 @@ class SeriesMap:
         return Column(kind, int(columns[bucket])), ""
 
 
-def _format_le(bound: float) -> str:
+def format_le(bound: float) -> str:
+    """A latency bucket bound as the ``le`` label writes it (``0.005``, ``+Inf``)."""
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 

@@ -55,8 +55,8 @@ from rampsim.telemetry import Layout
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "QueryRejected", "bearer_headers", "MAX_ANSWER",
-           "MAX_ATTEMPTS"]
+__all__ = ["RetryPolicy", "PrometheusSource", "SourceUnavailable", "AnswerTooLarge", "QueryRejected", "bearer_headers",
+           "MAX_ANSWER", "MAX_ATTEMPTS"]
 
 MAX_ANSWER = 64 * 2**20
 """Bytes an answer may hold; a larger one is refused, not retried."""
@@ -70,6 +70,10 @@ _MAX_WARNINGS = 10
 
 class SourceUnavailable(DataUnavailable):
     """Prometheus could not be read (after the retries the policy allows)."""
+
+
+class AnswerTooLarge(SourceUnavailable):
+    """Prometheus answered with more than :data:`MAX_ANSWER` bytes: a shorter time range per request may fit."""
 
 
 class QueryRejected(UsageError):
@@ -208,6 +212,8 @@ class PrometheusSource:
             tried += 1
             try:
                 return parse(self._exchange(path, urllib.parse.urlencode(params)))
+            except _TooLarge as exc:
+                raise AnswerTooLarge(f"{self.description}: {exc}") from None
             except _Failure as exc:
                 if rejected and exc.status in (400, 422):
                     raise QueryRejected(f"{self.description} refused the query: {exc}") from None
@@ -270,8 +276,8 @@ class PrometheusSource:
         if not 200 <= status < 300:
             raise _Failure(f"HTTP {status} {reason}{_error_detail(response.read(_CHUNK))}",
                            retry=status == 429 or not 400 <= status < 500, status=status)
-        too_large = _Failure(f"an answer larger than {MAX_ANSWER / 2**20:g} MiB: refused (does the selector "
-                             f"match far more series than the plan reads?)", retry=False)
+        too_large = _TooLarge(f"an answer larger than {MAX_ANSWER / 2**20:g} MiB: refused (ask for a shorter time "
+                              f"range, or select fewer series)", retry=False)
         if response.length is not None and response.length > MAX_ANSWER:
             raise too_large
         body = bytearray()
@@ -289,6 +295,10 @@ class _Failure(Exception):
         super().__init__(problem)
         self.retry = retry
         self.status = status
+
+
+class _TooLarge(_Failure):
+    """An answer larger than :data:`MAX_ANSWER` (never retried as is: :class:`AnswerTooLarge`)."""
 
 
 class _Deadline:
