@@ -9,6 +9,7 @@ import pytest
 
 from rampsim.calibration.comparison import history_plan
 from rampsim.errors import DataUnavailable
+from rampsim.faults import parse_fault
 from rampsim.prod import source as source_module
 from rampsim.prod.history import read_history
 from rampsim.prod.replay import FileSource
@@ -113,3 +114,25 @@ def test_an_answer_too_large_is_asked_again_for_half_the_ticks(plan, recorded, m
     message = str(refused.value)
     assert "an answer larger than" in message and "even for the samples of one scrape slot" in message
     assert "narrow them with the naming's matchers" in message
+
+
+def test_the_gate_asks_an_answer_too_large_again_for_half_the_ticks(monkeypatch):
+    """`rampsim gate` read 240 scrapes a request whatever the answer's size: a service of many pods stopped it
+    (exit 5). It halves the span as the history does, keeps the smaller span, and judges the same."""
+    from rampsim.prod.gate_run import GateRun
+    from tests.sim_helpers import validation
+
+    ramp = validation()
+    telemetry = simulate(ramp, [parse_fault("error-rate:canary:+2%@5m")], seed=2, engine_factory=None).telemetry
+    series = [s for s in FileSource.from_telemetry(telemetry, START).series if len(s.timestamps_ms)]
+    offline = GateRun(ramp, FileSource(series), START)
+    list(offline.run_to(ramp.n_scrapes - 1))
+    monkeypatch.setattr(source_module, "MAX_ANSWER", 150_000)
+    with FakePrometheus(FileSource(series)) as server:
+        online = GateRun(ramp, PrometheusSource(server.url, ramp.layout, policy=RetryPolicy(attempts=1)), START)
+        list(online.run_to(ramp.n_scrapes - 1))
+        asked = server.requests
+    assert offline.decision is not None and online.decision == offline.decision
+    assert asked > 2 and online.batch_ticks < 240
+    np.testing.assert_array_equal(online.telemetry.counters[:online.next_tick],
+                                  offline.telemetry.counters[:offline.next_tick])

@@ -31,7 +31,7 @@ from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant
 from rampsim.prod.naming import Naming
-from rampsim.prod.source import SourceUnavailable
+from rampsim.prod.source import AnswerTooLarge, SourceUnavailable
 from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 
 __all__ = ["GateOutcome", "Source", "Step", "GateRun"]
@@ -64,6 +64,20 @@ class Step:
     events: list[Event] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
+
+
+def read_ticks(source: Source, grid: ScrapeGrid, first: int, last: int) -> tuple[int, list[RawSeries]]:
+    """``(k, samples)``: the samples of ticks ``first..k`` of ``grid``, ``k`` the last tick up to ``last`` whose answer
+    is not too large: the span is halved after each :class:`AnswerTooLarge` (many pods), down to one scrape slot."""
+    while True:
+        try:
+            return last, source.read(*grid.slot_ms(first, last))
+        except AnswerTooLarge as exc:
+            if last == first:
+                raise AnswerTooLarge(f"{exc}, even for the samples of one scrape slot: the series the plan's "
+                                     "naming selects are far more than it reads (narrow them with the naming's "
+                                     "matchers), or too many pods (sum them with a recording rule)") from None
+            last = first + (last - first + 1) // 2 - 1
 
 class GateRun:
     """One plan judged on one source from ``start`` (unix seconds)."""
@@ -101,8 +115,10 @@ class GateRun:
         while not self.finished and self.next_tick <= tick:
             if deadline is not None and time.monotonic() >= deadline:
                 return
-            first, last = self.next_tick, min(tick, self.next_tick + self.batch_ticks - 1)
-            batch = self.source.read(*self.grid.slot_ms(first, last))
+            first, wanted = self.next_tick, min(tick, self.next_tick + self.batch_ticks - 1)
+            last, batch = read_ticks(self.source, self.grid, first, wanted)
+            if last < wanted:   # an answer too large: later reads ask for as many ticks as this one got
+                self.batch_ticks = last - first + 1
             notices = self.assembler.fill(self.telemetry, first, last, batch)
             notices += [Notice(first, "warning", f"Prometheus: {w}") for w in getattr(self.source, "warnings", [])]
             for current in range(first, last + 1):

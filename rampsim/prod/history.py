@@ -36,8 +36,7 @@ from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.instants import format_instant
 from rampsim.prod.naming import Naming
-from rampsim.prod.gate_run import Source
-from rampsim.prod.source import AnswerTooLarge
+from rampsim.prod.gate_run import Source, read_ticks
 from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 from rampsim.units import positional
 
@@ -226,15 +225,9 @@ def _batches(source: Source, grid: ScrapeGrid) -> Iterator[tuple[int, int, list[
     halved after an answer too large (and kept so), down to one scrape slot."""
     size, first = BATCH_TICKS, 0
     while first < grid.n_ticks:
-        last = min(first + size, grid.n_ticks) - 1
-        try:
-            batch = source.read(*grid.slot_ms(first, last))
-        except AnswerTooLarge as exc:
-            if last == first:
-                raise AnswerTooLarge(f"{exc}, even for the samples of one scrape slot: the series the plan's "
-                                     "naming selects are far more than it reads (narrow them with the naming's "
-                                     "matchers), or too many pods (sum them with a recording rule)") from None
-            size = max((last - first + 1) // 2, 1)
-            continue
+        wanted = min(first + size, grid.n_ticks) - 1
+        last, batch = read_ticks(source, grid, first, wanted)
+        if last < wanted:
+            size = last - first + 1
         yield first, last, batch
         first = last + 1
