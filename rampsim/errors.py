@@ -8,9 +8,11 @@ validators report them as field errors.
 """
 from __future__ import annotations
 
+import errno
 import operator
 
-__all__ = ["RampsimError", "UsageError", "InvalidPlanError", "DataUnavailable", "Interrupted", "whole_number"]
+__all__ = ["RampsimError", "UsageError", "InvalidPlanError", "DataUnavailable", "Interrupted", "WriteRefused",
+           "write_error", "whole_number"]
 
 
 class RampsimError(Exception):
@@ -41,6 +43,22 @@ class Interrupted(RampsimError):
     """Work stopped by the user; what finished is saved."""
 
     exit_code = 130
+
+
+class WriteRefused(RampsimError):
+    """A write the system refused (a full disk, a read-only file system, an I/O error): not the arguments' fault."""
+
+    exit_code = 74   # EX_IOERR
+
+
+_REFUSED_WRITES = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG)
+
+
+def write_error(path: object, exc: OSError) -> RampsimError:
+    """The error to report for ``exc``, met writing ``path``: :class:`WriteRefused` when the system refused the write
+    (exit 74), else a :class:`UsageError` (exit 2: a path that cannot be written, a directory given for a file)."""
+    kind = WriteRefused if exc.errno in _REFUSED_WRITES else UsageError
+    return kind(f"cannot write {exc.filename or path}: {exc.strerror or exc}")
 
 
 def whole_number(name: str, value: object, minimum: int = 0) -> int:

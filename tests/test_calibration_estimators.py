@@ -539,3 +539,15 @@ def test_estimators_need_neither_simpy_nor_the_simulation():
         names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
                  else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
         assert not any(n == b or n.startswith(b + ".") for n in names for b in banned), names
+
+
+def test_a_short_historys_error_process_says_it_is_short_not_absent():
+    """The error rates of a short history fall back (NaN); read as 0, they made the error process's notes say the
+    series was not there ('no scrape of the history holds this series') although it was."""
+    rng = np.random.default_rng(4)
+    requests = rng.poisson(3000.0, size=(80, 3)).astype(float)
+    errors = rng.binomial(requests.astype(int), 0.001).astype(float)
+    rates, latent = fit_errors(requests, errors)
+    assert all(not math.isfinite(r.value) for r in rates.rates)
+    for estimate in (latent.sd, latent.correlation_time, latent.jitter):
+        assert estimate.fallback and "history too short" in estimate.note and "no scrape" not in estimate.note

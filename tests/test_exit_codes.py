@@ -105,3 +105,16 @@ def test_a_write_the_system_refuses_is_exit_74_not_an_internal_error(monkeypatch
     assert main(["explain", str(VALIDATION)]) == expected
     err = capsys.readouterr().err
     assert ("cannot write its output" in err) == (expected == 74)
+
+
+@pytest.mark.parametrize("code, expected", [(errno.ENOSPC, 74), (errno.EACCES, 2)])
+def test_a_full_disk_under_out_is_exit_74_and_a_forbidden_path_exit_2(tmp_path, monkeypatch, capsys, code, expected):
+    """A review filled a small tmpfs: `rehearse --out` exited 2, "bad arguments", naming the directory."""
+    from matplotlib.figure import Figure
+
+    def refused(self, path, *args, **kwargs):
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(Figure, "savefig", refused)
+    assert main(["rehearse", str(VALIDATION), "--out", str(tmp_path)]) == expected
+    assert f"cannot write {tmp_path / 'timeline.png'}: {os.strerror(code)}" in capsys.readouterr().err

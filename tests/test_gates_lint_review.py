@@ -180,3 +180,18 @@ def test_a_file_that_cannot_be_read_or_linted_is_not_a_clean_exit(tmp_path, caps
     web = _write(tmp_path, "web.yaml", TEMPLATE.replace("prometheus:\n        query: |\n", "web:\n        url: |\n"))
     assert main(["lint", "--no-simulate", clean, web]) == 3   # refused: no metric rampsim can lint
     assert main(["lint", "--no-simulate", str(tmp_path)]) == 2   # a directory is not a file
+
+
+def test_hazards_outrank_an_unlintable_file_and_other_kinds_are_skipped_in_a_glob(tmp_path, capsys):
+    """Final review: a Deployment beside a hazardous gate turned exit 1 into 3, and `lint k8s/*.yaml` of a clean
+    gate beside any non-gate file was exit 3."""
+    clean = _write(tmp_path, "clean.yaml", TEMPLATE + "---\n" + ROLLOUT)
+    hazardous = _write(tmp_path, "hazard.yaml", TEMPLATE.replace("[30s]", "[2m]"))
+    deployment = _write(tmp_path, "deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n")
+    broken = _write(tmp_path, "broken.yaml", "kind: [\n")
+    assert main(["lint", "--no-simulate", clean, deployment]) == 0
+    assert main(["lint", "--no-simulate", hazardous, deployment]) == 1
+    assert main(["lint", "--no-simulate", hazardous, broken]) == 1
+    assert main(["lint", "--no-simulate", deployment]) == 3
+    assert main(["lint", "--no-simulate", deployment, _write(tmp_path, "svc.yaml", "kind: Service\n")]) == 3
+    assert "no AnalysisTemplate or Canary to lint" in capsys.readouterr().err

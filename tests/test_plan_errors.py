@@ -359,3 +359,18 @@ def test_tabs_and_line_breaks_in_plan_text_are_text(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(MINIMAL.replace("name: minimal", 'name: "minimal\\tplan"\ndescription: "two\\nlines\\r"'))
     assert main(["validate", str(plan)]) == 0, capsys.readouterr().err
+
+
+def test_a_control_character_in_a_teams_manifest_does_not_stop_lint(tmp_path, capsys):
+    """Only rampsim's own files (plans, mixes, namings) refuse control characters: a ConfigMap's coloured banner
+    beside a team's AnalysisTemplate made the file unlintable (exit 3). Printed, they are escapes."""
+    from tests.test_gates_simulated import SUCCESS_RATE
+
+    manifest = tmp_path / "gate.yaml"
+    manifest.write_text(SUCCESS_RATE.replace("- name: error-ratio", "- name: \"error\\e[2J-ratio\"") +
+                        '---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: banner}\ndata:\n'
+                        '  motd: "\\e[1;32mWelcome\\e[0m"\n')
+    assert main(["lint", "--no-simulate", str(manifest)]) in (0, 1)
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "control character" not in captured.err
+    assert "metric 'error\\x1b[2J-ratio'" in captured.out

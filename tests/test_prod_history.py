@@ -57,12 +57,14 @@ def test_the_samples_spacing_is_measured_and_held_against_the_plans_interval(pla
     seconds (a review's calibration read request sd 0.37 for 0.047 and a correlation time of 5 s, with no note);
     every 30 s, no two consecutive slots hold a sample. Both are named, with the plan setting to change."""
     history = read(plan, rescraped(recorded, every))
-    assert history.scraping.spacing == every and history.scraping.series == len(recorded)
+    requests = sum(s.labels["__name__"] == "rampsim_requests_total" for s in recorded)
+    assert history.scraping.spacing == every and history.scraping.series == requests == 3
     if not problem:
         assert history.interval_problem() == ""
         return
     assert history.interval_problem() == (
-        f"the history's samples are {every}s apart (the median spacing of {len(recorded)} series), the plan scrapes "
+        f"the history's samples are {every}s apart (the median spacing of 3 series of requests, or of every series "
+        f"without them), the plan scrapes "
         f"every 15s: read on the plan's scrape slots, {problem}"
         + (", which this history seldom has" if every > 15 else ", so increments span unequal times")
         + f"; use a plan with telemetry.scrape_interval: {every}s")
@@ -136,3 +138,12 @@ def test_the_gate_asks_an_answer_too_large_again_for_half_the_ticks(monkeypatch)
     assert asked > 2 and online.batch_ticks < 240
     np.testing.assert_array_equal(online.telemetry.counters[:online.next_tick],
                                   offline.telemetry.counters[:offline.next_tick])
+
+
+def test_the_requests_decide_the_spacing_whatever_the_other_series(plan, recorded):
+    """Requests recorded every 30 s beside buckets every 15 s: the buckets outvoted the requests, the check passed,
+    and calibrate fitted nothing (an increment needs two consecutive scrapes of the requests)."""
+    requests = [s for s in recorded if s.labels["__name__"] == "rampsim_requests_total"]
+    others = [s for s in recorded if s.labels["__name__"] != "rampsim_requests_total"]
+    history = read(plan, FileSource(rescraped(requests, 30).series + others))
+    assert history.scraping.spacing == 30 and "an increment needs two consecutive scrapes" in history.interval_problem()

@@ -297,3 +297,31 @@ def test_a_narrow_terminal_folds_the_dashboard_and_never_cuts_a_value(sampling_r
     joined = "".join("".join(line.strip("│").split()) for line in body.splitlines())   # wrapping moves spaces
     assert "1.601%(>=0.5%[1m]for3m→rollback)⚠BREACHED" in joined
     assert "50,000at10%" in joined
+
+
+def test_a_kayenta_gate_shows_each_metrics_latest_analysis_once():
+    """The imported-gate panel listed every analysis's every metric (16 analyses x 5 metrics of the Kayenta plan), so
+    it outgrew the screen and the live display cut off the newest rows and the status."""
+    from rampsim.plan import load_plan
+
+    plan = load_plan(SCENARIOS / "ramp-phase-50k-kayenta.yaml")
+    console = Console(record=True, width=200)
+    dashboard = Dashboard(plan, console=console)
+    frames = []
+    simulate(plan, seed=0, observers=[lambda p: frames.append(dashboard.render(p)) if p.tick == 700 else None])
+    console.print(frames[0])
+    text = console.export_text()
+    reports = int(text.split("judged as Kayenta judges it (")[1].split(" ")[0])
+    assert reports > 1
+    for metric in ("error-rate", "availability", "p99-latency", "cpu", "memory"):
+        assert text.count(f"│ {metric} ") == 1, metric
+
+
+def test_the_plans_actions_move_the_canary_and_a_hold_never_raises_it():
+    """The reference engine capped a hold at the canary's weight; the Kayenta engine still held a 2% canary at 5%.
+    Both now read :meth:`Actions.weight`."""
+    from rampsim.plan.schema import Actions
+
+    actions = Actions(rollback=0.0, hold=0.05, advance=1.0)
+    assert actions.weight("hold", 0.02) == 0.02 and actions.weight("hold", 0.3) == 0.05
+    assert actions.weight("rollback", 0.3) == 0.0 and actions.weight("advance", 0.02) == 1.0

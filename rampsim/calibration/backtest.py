@@ -140,7 +140,7 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
     return window
 
 
-def _families(layout: Layout, families: Iterable[str]) -> dict[int, str]:
+def _family_of_column(layout: Layout, families: Iterable[str]) -> dict[int, str]:
     """The family of every column of ``families`` in ``layout``."""
     return {int(column): family for family in families for column in np.ravel(layout.channels(family))}
 
@@ -149,8 +149,8 @@ def _unread(window: Telemetry, counters: np.ndarray, gauges: np.ndarray) -> tupl
     """The families of the columns ``counters`` and ``gauges`` (those the gate reads) without one sample in
     ``window``, and how many of its scrapes miss one of them."""
     layout = window.layout
-    read = [(window.counters[:, counters], counters, _families(layout, COUNTER_FAMILIES)),
-            (window.gauges[:, gauges], gauges, _families(layout, GAUGE_FAMILIES))]
+    read = [(window.counters[:, counters], counters, _family_of_column(layout, COUNTER_FAMILIES)),
+            (window.gauges[:, gauges], gauges, _family_of_column(layout, GAUGE_FAMILIES))]
     absent = {names[int(c)] for values, columns, names in read for c in columns[np.isnan(values).all(axis=0)]}
     complete = np.ones(len(window), bool)
     for values, _, _ in read:

@@ -1121,7 +1121,7 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
 
 def fit_latent(observed: ArrayLike, base: ArrayLike, dt: float = 15.0, *, trials: Optional[ArrayLike] = None,
                other: Optional[tuple[ArrayLike, ArrayLike]] = None, other_trials: Optional[ArrayLike] = None,
-               max_blocks: int = MAX_BLOCKS) -> LatentFit:
+               max_blocks: int = MAX_BLOCKS, absent: str = "") -> LatentFit:
     """The latent multiplier of counts ``observed ~ Poisson(base * M)`` (or binomial out of ``trials``).
 
     ``observed`` and ``base`` are ``(T,)`` or ``(T, S)``: columns (segments) share the
@@ -1132,11 +1132,12 @@ def fit_latent(observed: ArrayLike, base: ArrayLike, dt: float = 15.0, *, trials
     and masked (:func:`_detect`); the persistent process and the jitter come from
     moments of ``z = observed / base - 1`` (:func:`_core`), sampling noise ``1/base``
     (times ``1 - p`` for binomial counts) removed. ``other`` is a second arm's
-    ``(observed, base)`` on the same ticks: it gives the ``common`` shares.
+    ``(observed, base)`` on the same ticks: it gives the ``common`` shares. ``absent`` says why no tick is usable
+    when none is (by default: the series is not there, or ``base`` is nowhere known).
     """
     second = _ratio_prepared(other[0], other[1], other_trials) if other is not None else None
     present = np.isfinite(np.asarray(observed, dtype=float)).any()
-    absent = ("no expected level to compare the counts with (the load or the error rate could not be fitted: "
+    absent = absent or ("no expected level to compare the counts with (the load or the error rate could not be fitted: "
               "too few ticks outside bursts)" if present and not np.isfinite(np.asarray(base, dtype=float)).any()
               else ABSENT)
     return _fit(_ratio_prepared(observed, base, trials), dt, second, max_blocks, absent)[0]
@@ -1209,14 +1210,16 @@ def fit_errors(requests: ArrayLike, errors: ArrayLike, dt: float = 15.0, *,
     """
     n, e = _as_2d(requests), _as_2d(errors)
     rates, mask = _rates_without_bursts(n, e)
-    p = np.array([np.nan_to_num(r.value) for r in rates.rates])
+    p = np.array([r.value for r in rates.rates])   # NaN for a segment not fitted: its ticks are not usable
+    unfitted = next((r.note for r in rates.rates if not math.isfinite(r.value) and r.note), "") \
+        if np.isfinite(e).any() else ""   # the series there, its rates not fitted (a short history): say why
     second = None
     other_trials = None
     if other is not None:
         n2, e2 = _as_2d(other[0]), _as_2d(other[1])
         p2 = np.array([np.nan_to_num(r.value) for r in _rates_without_bursts(n2, e2)[0].rates])
         second, other_trials = (e2, n2 * p2[None, :]), n2
-    latent = fit_latent(e, n * p[None, :], dt, trials=n, other=second, other_trials=other_trials)
+    latent = fit_latent(e, n * p[None, :], dt, trials=n, other=second, other_trials=other_trials, absent=unfitted)
     if latent.blocks >= MIN_BLOCKS:
         rates = fit_error_rates(np.where(mask[:, None], np.nan, n), np.where(mask[:, None], np.nan, e),
                                 blocks=latent.blocks)

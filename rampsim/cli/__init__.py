@@ -7,7 +7,6 @@ exit code.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import io
 import os
@@ -17,7 +16,7 @@ import traceback
 from typing import Optional, Sequence
 
 from rampsim import __version__
-from rampsim.errors import RampsimError
+from rampsim.errors import RampsimError, WriteRefused, write_error
 from rampsim.plan.loader import PlanError
 
 
@@ -28,8 +27,6 @@ _EXTRAS = {"simpy": "sim", "scipy": "sim", "pandas": "sim", "matplotlib": "sim",
            "dask": "dask", "distributed": "dask"}   # optional dependencies: the extra that installs each
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
-EXIT_IO_ERROR = 74  # EX_IOERR: a write the system refused (a full disk, an I/O error), not a bug
-_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG)
 
 
 def _command_modules() -> list:
@@ -81,10 +78,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"rampsim {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # a bug, not a verdict: never let it look like one (rampsim gate's 1 is "rollback")
-        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRORS:
-            where = exc.filename or "its output (standard output or a file)"
-            print(f"rampsim {args.command}: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_IO_ERROR
+        if isinstance(exc, OSError):
+            refused = write_error("its output (standard output or a file)", exc)
+            if isinstance(refused, WriteRefused):
+                print(f"rampsim {args.command}: {refused}", file=sys.stderr)
+                return refused.exit_code
         missing = (exc.name or "") if isinstance(exc, ModuleNotFoundError) else ""
         extra = _EXTRAS.get(missing.partition(".")[0])
         if extra is not None:

@@ -30,8 +30,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from rampsim.cli import EXIT_USAGE
 from rampsim.cli.arguments import refuse_overwriting
-from rampsim.errors import UsageError
+from rampsim.errors import UsageError, write_error
 from rampsim.gates.refusals import GateError
+from rampsim.plan.source import printable
 from rampsim.plan import Plan, PlanError
 
 EXIT_HAZARDS = 1
@@ -82,10 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                              "(line, explanation, what the controller does) and, for those that can "
                                              "stop a healthy release, what they did on healthy simulated ramps. "
                                              "Exit codes: 0 clean; 1 hazards found; 2 bad arguments, or a file that "
-                                             "cannot be read; 3 a file could not be linted (invalid, refused, or "
-                                             "holding no gate rampsim can lint, such as an AnalysisTemplate with no "
-                                             "Prometheus metric), or no gate was (a refused Canary given with its "
-                                             "MetricTemplates), whatever the other files hold.")
+                                             "cannot be read; 3 no hazard found but a file could not be linted "
+                                             "(invalid, refused, or holding no gate rampsim can lint, such as an "
+                                             "AnalysisTemplate with no Prometheus metric; a file of other kinds given "
+                                             "with others is skipped), or no file held a gate.")
     lint.add_argument("files", nargs="+", metavar="FILE", help="gate files (Rollouts and MetricTemplates help)")
     lint.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
                       help="measure each hazard that can stop a healthy release on a few healthy simulated ramps "
@@ -257,7 +258,7 @@ def _write(text: str, output: Optional[str]) -> None:
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+            raise write_error(output, exc) from None
     else:
         sys.stdout.write(text)
 
@@ -350,23 +351,26 @@ def run_lint(args: argparse.Namespace) -> int:
     from rampsim.gates.lint import lint_gates
 
     measure = _measurer(args) if args.simulate else None
-    findings = 0
+    findings = gates = 0
     problems: list[str] = []
     unreadable = [path for path in args.files if not _readable(path)]
     for path in args.files:
         linted, stopped = lint_gates(path, [p for p in args.files if p != path])
         problems.extend(stopped)
+        gates += len(linted)
         for gate in linted:
             findings += _print_linted(path, gate, measure, args.files)
+    if not gates and not problems and not unreadable:
+        problems.append(f"no AnalysisTemplate or Canary to lint in the {len(args.files)} file(s) given")
     for problem in problems:
         print(f"not linted: {problem}", file=sys.stderr)
     print(f"{findings} hazard(s) in {len(args.files)} file(s)" +
           (f"; {len(problems)} problem(s) stopped linting" if problems else ""), file=sys.stderr)
     if unreadable:
         return EXIT_USAGE
-    if problems:
-        return EXIT_INVALID
-    return EXIT_HAZARDS if findings else 0
+    if findings:
+        return EXIT_HAZARDS
+    return EXIT_INVALID if problems else 0
 
 
 def _readable(path: str) -> bool:
@@ -381,10 +385,11 @@ def _print_linted(path: str, gate: Any, measure: Optional[Callable[[Any], Any]],
 
     outcomes = any(f.code in OUTCOME_CODES for f in gate.findings)
     rehearsed = measure(gate) if measure is not None and not gate.unsimulated and outcomes else None
-    for finding in gate.findings:
-        print(finding.format(_consequence(finding, rehearsed)), flush=True)
+    for finding in gate.findings:   # a team's text, control characters shown as escapes (a terminal acts on them)
+        print(printable(finding.format(_consequence(finding, rehearsed))), flush=True)
     for note in (*gate.imported, *gate.notes):
-        print(f"note: {note}" if note.startswith(tuple(files)) else f"note: {path}: {note}", file=sys.stderr)
+        print(printable(f"note: {note}" if note.startswith(tuple(files)) else f"note: {path}: {note}"),
+              file=sys.stderr)
     if rehearsed is not None:
         print(f"{path}: {gate.kind} gate {gate.name!r}: {rehearsed.summary()} "
               f"(rampsim's default traffic; no fault)", file=sys.stderr)

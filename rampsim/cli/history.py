@@ -18,8 +18,9 @@ Exit codes: 0 done; 2 usage error (an ``-o`` file or ``--report`` directory that
 cannot be written is refused before the history is read); 3 invalid plan or naming
 file; 5 history unavailable (Prometheus unreachable or failing, unreadable recording,
 too short, no scrape holding the arm's requests, or samples at another interval than
-the plan's scrape interval; for backtest also nothing fitted, no complete window, or
-a series the gate reads missing from every window).
+the plan's scrape interval; for backtest also nothing fitted, or a series the gate
+reads missing from every window; windows that miss some scrapes are judged as the gate
+judges missing data, and counted).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
-from rampsim.errors import DataUnavailable, UsageError
+from rampsim.errors import DataUnavailable, UsageError, write_error
 from rampsim.units import Kind, format_value
 
 if TYPE_CHECKING:
@@ -216,7 +217,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         try:
             Path(args.output).write_text(text)
         except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+            raise write_error(args.output, exc) from None
         print(f"traffic: section written to {args.output}", file=sys.stderr)
     _print_notes(calibration.notes())
     if args.report:
@@ -267,16 +268,13 @@ def _not_comparable(args: argparse.Namespace, plan: Plan, naming: Naming, histor
                 if result.empty else
                 f"{format_value(history.duration, Kind.DURATION)} holds no whole {ramp} ramp window")
     if not result.windows:
-        return (f"the gate reads {_families(naming, result.lacking)}, of which none of the {result.unreadable} "
+        return (f"the gate reads {_named_families(naming, result.lacking)}, of which none of the {result.unreadable} "
                 f"{ramp} window(s) holds a sample of the {args.arm} arm: the gate would hold on the missing "
                 "measure, which says nothing of its false rollbacks (see the notes)")
-    if not result.complete:
-        return (f"every one of the {len(result.windows)} {ramp} window(s) misses scrapes of a series the gate reads "
-                "(a gate may hold on missing data): the history gives no false-rollback rate to compare")
     return ""
 
 
-def _families(naming: Naming, families: tuple[str, ...]) -> str:
+def _named_families(naming: Naming, families: tuple[str, ...]) -> str:
     """Telemetry families as the service names them: ``latency_bucket (http_request_duration_seconds_bucket)``."""
     return ", ".join(f"{family} ({naming.metrics.get(family, family)})" for family in families)
 
@@ -297,15 +295,16 @@ def _print_backtest(args: argparse.Namespace, plan: Plan, naming: Naming, histor
         print(f"              ({result.empty} window(s) without one scrape of the {args.arm} arm's requests left out)")
     if result.unreadable:
         print(f"              ({result.unreadable} window(s) without one sample of "
-              f"{_families(naming, result.lacking)}, which the gate reads, left out)")
+              f"{_named_families(naming, result.lacking)}, which the gate reads, left out)")
     gapped = [w for w in result.windows if w.missing]
     if gapped:
         whole = result.complete
         whole_stops = sum(w.stopped for w in whole)
-        whole_low, whole_high = wilson(np.array([whole_stops]), np.array([len(whole)]))
+        whole_low, whole_high = wilson(np.array([whole_stops]), np.array([max(len(whole), 1)]))
+        over = (f"over the {len(whole)} complete window(s): {whole_stops / len(whole):.1%} "
+                f"[{whole_low[0]:.1%}, {whole_high[0]:.1%}]" if whole else "no window is complete")
         print(f"              {len(gapped)} window(s) miss scrapes, {sum(w.stopped for w in gapped)} of them stopped "
-              f"(a gate may hold on missing data); over the {len(whole)} complete window(s): "
-              f"{whole_stops / len(whole):.1%} [{whole_low[0]:.1%}, {whole_high[0]:.1%}]")
+              f"(a gate may hold on missing data); {over}")
     if int(row["healthy_runs"]) == 0:
         print(f"  simulation: none of the {args.replicates} simulated ramps under {model} is healthy: its SLO calls "
               "every one an incident, so there is no false-rollback rate to compare (see `rampsim rehearse` of "

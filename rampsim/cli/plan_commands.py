@@ -160,7 +160,8 @@ def _fault_free_breach(plan: "Plan") -> str:
         return ""
     return (f"note: with no fault at all, the simulated service breaches SLO objective {truth.objective!r} from "
             f"{clock(truth.start)}: its traffic: section (base error rates, latency, or instances for the phase "
-            f"weights) does not model a healthy service; it counts as an environment incident, not a release regression")
+            f"weights) does not model a healthy service; it counts as an environment incident does "
+            f"(slo.environment_incidents: {plan.slo.environment_incidents}), not as a release regression")
 
 
 def _simulation_problems(plan: "Plan") -> list[str]:

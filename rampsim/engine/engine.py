@@ -409,10 +409,7 @@ class DecisionEngine:
     def _decide(self, events: list[Event], now: float, kind: DecisionKind, reason: str, source: str,
                 weight: Optional[float] = None) -> None:
         if weight is None:
-            actions = self.plan.actions
-            weight = {DecisionKind.HOLD: min(actions.hold, self.weight),   # a hold never raises the exposure
-                      DecisionKind.ROLLBACK: actions.rollback,
-                      DecisionKind.ADVANCE: actions.advance}.get(kind, self.weight)
+            weight = self.plan.actions.weight(kind.value, self.weight) if kind.terminal else self.weight
         self.weight = weight
         events.append(Decision(now, kind, weight, reason, source))
         if kind.terminal:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, U
 
 import numpy as np
 
-from rampsim.errors import DataUnavailable, Interrupted, UsageError, whole_number
+from rampsim.errors import DataUnavailable, Interrupted, UsageError, whole_number, write_error
 from rampsim import __version__
 from rampsim.engine.judge import KINDS, CompiledGates
 from rampsim.experiment.axes import Axis
@@ -200,7 +200,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     except OSError as exc:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise write_error(path, exc) from None
 
 
 def _umask() -> int:
@@ -500,17 +500,17 @@ def output_directory(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:
-        raise UsageError(f"cannot write to {path}: {exc.strerror or exc}") from None
+        raise write_error(path, exc) from None
     return path
 
 
 @contextmanager
 def writing(directory: Path) -> Iterator[None]:
-    """Report a file under ``directory`` that cannot be written as a :class:`UsageError` naming it."""
+    """Report a file under ``directory`` that cannot be written as an error naming it (:func:`write_error`)."""
     try:
         yield
     except OSError as exc:
-        raise UsageError(f"cannot write {exc.filename or directory}: {exc.strerror or exc}") from None
+        raise write_error(directory, exc) from None
 
 
 SWEEP_OUTPUTS = ("tally.npz", "runs.csv.gz", "grid.csv", "sweep.json", "summary.csv", "report.html", "tradeoff.png",

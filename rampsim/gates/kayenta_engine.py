@@ -239,8 +239,7 @@ class KayentaEngine:
                       f"({judgement.reason(0)})")
         else:
             reason = f"{title}: final score {score:.2f} met the pass threshold {thresholds.pass_:g}"
-        actions = self.plan.actions
-        weight = {"rollback": actions.rollback, "hold": actions.hold, "advance": actions.advance}[kind]
+        weight = self.plan.actions.weight(kind, self.plan.weight_at(analysis.end))
         return Decision(analysis.end, DecisionKind(kind), weight, reason, f"kayenta:analysis:{analysis.number}")
 
 

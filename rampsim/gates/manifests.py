@@ -212,7 +212,7 @@ def parse_manifests(text: str, filename: str) -> list[Manifest]:
         chunk = rendered[start:end]
         lead, previous = previous, end
         try:
-            document = parse_document("\n" * offset + chunk, filename)
+            document = parse_document("\n" * offset + chunk, filename, controls=True)
         except SourceError as exc:
             refusal = _helm_refusal(filename, chunk, offset)
             helm.append(refusal) if refusal else problems.append(str(exc))
@@ -243,7 +243,7 @@ def parse_manifests(text: str, filename: str) -> list[Manifest]:
             helm.append(refusal)
         else:
             try:
-                parse_document("\n" * offset + rendered[start:], filename)
+                parse_document("\n" * offset + rendered[start:], filename, controls=True)
             except SourceError as exc:
                 problems.append(str(exc))
     if helm:

@@ -278,7 +278,8 @@ def _patched_template(kustomization: Manifest, at: KeyPath, entry: dict[str, Any
     text: str = entry["patch"]
     line = kustomization.line(*at, "patch") or 1
     try:
-        patch = parse_document("\n" * (line if "\n" in text else line - 1) + text, kustomization.filename)
+        patch = parse_document("\n" * (line if "\n" in text else line - 1) + text, kustomization.filename,
+                               controls=True)
     except SourceError:
         return None
     target: dict[str, Any] = entry["target"] if isinstance(entry.get("target"), dict) else {}

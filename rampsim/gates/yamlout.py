@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
-__all__ = ["dump", "dump_all", "go_scalar", "go_load"]
+__all__ = ["dump", "go_scalar", "go_load"]
 
 _GO_WORDS: dict[str, Any] = {
     **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
@@ -105,8 +105,3 @@ def dump(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120,
                      default_flow_style=False)
 
-
-def dump_all(documents: Iterable[Any]) -> str:
-    """Several documents separated by ``---``."""
-    return yaml.dump_all(list(documents), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120,
-                         default_flow_style=False, explicit_start=True)

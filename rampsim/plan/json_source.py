@@ -20,7 +20,7 @@ from json.scanner import py_make_scanner  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from rampsim.plan.source import Document, SourceError, check_text
+from rampsim.plan.source import Document, SourceError
 
 __all__ = ["parse_json", "parse_json_data", "read_json"]
 
@@ -86,14 +86,11 @@ def _located(node: Any, path: tuple[Any, ...], decoder: _Decoder, document: Docu
         paths[id(node)] = path
         for key, value in node.items():
             document.lines[(*path, key)] = decoder.keys[id(node)][key]
-            check_text(key, (*path, key), document)
             _located(value, (*path, key), decoder, document, paths)
     elif isinstance(node, list):
         for index, item in enumerate(node):
             document.lines[(*path, index)] = decoder.items[id(node)][index]
             _located(item, (*path, index), decoder, document, paths)
-    else:
-        check_text(node, path, document)
 
 
 def parse_json(text: str, filename: str) -> Document:

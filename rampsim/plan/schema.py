@@ -582,6 +582,11 @@ class Actions(_Model):
     hold: Share = 0.05
     advance: Share = 1.0
 
+    def weight(self, action: str, current: float) -> float:
+        """The canary weight a ``rollback``, ``hold`` or ``advance`` moves to from ``current``: a hold never raises
+        the exposure (a hold to 5% of a canary at 2% stays at 2%)."""
+        return {"rollback": self.rollback, "hold": min(self.hold, current), "advance": self.advance}[action]
+
 
 class TelemetrySettings(_Model):
     """How the service is observed: arms, segments, histogram buckets, cadence."""

@@ -26,8 +26,8 @@ import yaml
 
 from rampsim.errors import InvalidPlanError
 
-__all__ = ["Document", "SourceError", "read_document", "parse_document", "check_text", "MAX_BYTES", "MAX_DEPTH",
-           "MAX_VALUES"]
+__all__ = ["Document", "SourceError", "read_document", "parse_document", "check_text", "check_texts", "printable",
+           "MAX_BYTES", "MAX_DEPTH", "MAX_VALUES"]
 
 Path_ = tuple[Any, ...]
 
@@ -89,12 +89,14 @@ def read_document(path: str | Path, collect_duplicates: bool = False) -> Documen
     return parse_document(text, str(path), collect_duplicates)
 
 
-def parse_document(text: str, filename: str = "<plan>", collect_duplicates: bool = False) -> Document:
+def parse_document(text: str, filename: str = "<plan>", collect_duplicates: bool = False,
+                   controls: bool = False) -> Document:
     """Compose YAML ``text``; ``filename`` is used in messages.
 
     A repeated key is refused (:class:`SourceError`), or with ``collect_duplicates`` listed in
     :attr:`Document.duplicates`, its first value kept, for a caller that reports every problem
-    of the file at once and refuses it all the same.
+    of the file at once and refuses it all the same. A control character is refused (:func:`check_text`)
+    unless ``controls``: a team's manifest holds objects rampsim only passes through (a ConfigMap's banner).
     """
     _check_size(len(text), filename)
     try:
@@ -119,6 +121,8 @@ def parse_document(text: str, filename: str = "<plan>", collect_duplicates: bool
     document.lines[()] = node.start_mark.line + 1
     document.data = _build(node, (), document, collect_duplicates)
     document._constructor = None  # keeps documents picklable (plans travel to worker processes)
+    if not controls:
+        check_texts(document.data, (), document)
     return document
 
 
@@ -189,7 +193,6 @@ def _build(node: yaml.Node, path: Path_, document: Document, collect: bool) -> A
                 document.duplicates.append(problem)
                 continue
             document.lines[(*path, key)] = key_node.start_mark.line + 1
-            check_text(key, (*path, key), document)
             result[key] = _build(value_node, (*path, key), document, collect)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -198,9 +201,7 @@ def _build(node: yaml.Node, path: Path_, document: Document, collect: bool) -> A
             document.lines[(*path, index)] = item.start_mark.line + 1
             items.append(_build(item, (*path, index), document, collect))
         return items
-    value = _scalar(node, document)
-    check_text(value, path, document)
-    return value
+    return _scalar(node, document)
 
 
 def _scalar(node: yaml.Node, document: Document) -> Any:
@@ -214,6 +215,24 @@ def _scalar(node: yaml.Node, document: Document) -> Any:
                           f"{problem}") from None
 
 
+def check_texts(node: Any, path: Path_, document: Document) -> None:
+    """:func:`check_text` on every key and string under ``node`` (at ``path`` of ``document``), in document order."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            check_text(key, (*path, key), document)
+            check_texts(value, (*path, key), document)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            check_texts(item, (*path, index), document)
+    else:
+        check_text(node, path, document)
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character shown as ``\\xNN`` (text from a team's files, printed to a terminal)."""
+    return _CONTROL.sub(lambda c: f"\\x{ord(c.group()):02x}", text)
+
+
 def check_text(value: Any, path: Path_, document: Document) -> None:
     """Refuse ``value`` at ``path`` of ``document`` (:class:`SourceError`) if it is a string holding a control
     character (see the module docstring)."""
@@ -221,7 +240,7 @@ def check_text(value: Any, path: Path_, document: Document) -> None:
     if found is not None:
         code = ord(found.group())
         name = unicodedata.name(found.group(), "") or {0x1B: "escape", 0x7F: "delete"}.get(code, "a control code")
-        shown = _CONTROL.sub(lambda c: f"\\x{ord(c.group()):02x}", _dotted(path)) or "(top level)"
+        shown = printable(_dotted(path)) or "(top level)"
         raise SourceError(f"{document.where(path)}: {shown}: holds the control character "
                           f"U+{code:04X} ({name.lower()}), which terminals act on: write the text without it")
 

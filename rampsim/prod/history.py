@@ -59,6 +59,7 @@ class Scraping:
     start_ms: int
     spacings: dict[frozenset, dict[int, int]] = field(default_factory=dict)
     last: dict[frozenset, int] = field(default_factory=dict)
+    requests: set[frozenset] = field(default_factory=set)   # the series of requests counters, which increments need
     cos: float = 0.0
     sin: float = 0.0
     samples: int = 0
@@ -70,6 +71,10 @@ class Scraping:
         if not placed:
             return
         keys = [frozenset(s.labels.items()) for s in placed]
+        requests = set(series_map.layout.channels("requests").ravel().tolist())
+        self.requests.update(key for key, s in zip(keys, placed)
+                             if (column := series_map.column(s.labels)[0]) is not None and column.kind == "counters"
+                             and column.index in requests)
         lengths = np.array([len(s.timestamps_ms) for s in placed])
         firsts = np.cumsum(lengths) - lengths
         stamps = np.concatenate([s.timestamps_ms for s in placed]).astype(np.int64)
@@ -94,15 +99,21 @@ class Scraping:
 
     @property
     def spacing(self) -> float:
-        """The median over series of each series' median sample spacing, in seconds (``NaN``: no series has two
-        samples)."""
-        medians = [_weighted_median(counted) for counted in self.spacings.values() if counted]
+        """The median over the requests series (every series when there are none) of each one's median sample
+        spacing, in seconds (``NaN``: no series has two samples). The requests decide: an increment needs two of their
+        consecutive scrapes, whatever the spacing of buckets recorded more often."""
+        medians = [_weighted_median(counted) for counted in self._measured() if counted]
         return float(np.median(medians)) / 1000.0 if medians else math.nan
 
     @property
     def series(self) -> int:
-        """Series with at least two samples (those :attr:`spacing` rests on)."""
-        return sum(1 for counted in self.spacings.values() if counted)
+        """Series with at least two samples that :attr:`spacing` rests on."""
+        return sum(1 for counted in self._measured() if counted)
+
+    def _measured(self) -> list[dict[int, int]]:
+        """The spacings :attr:`spacing` reads: the requests series', or every series' when there are none."""
+        return [counted for key, counted in self.spacings.items() if key in self.requests] or \
+            list(self.spacings.values())
 
     def misalignment(self) -> float:
         """Seconds to move the grid's start so that its slots are centred on the scrapes: 0 unless the samples
@@ -158,7 +169,8 @@ class History:
             return ""
         assert self.scraping is not None
         shown = positional(round(spacing, 3))
-        return (f"the history's samples are {shown}s apart (the median spacing of {self.scraping.series:,} series), "
+        return (f"the history's samples are {shown}s apart (the median spacing of {self.scraping.series:,} series of "
+                f"requests, or of every series without them), "
                 f"the plan scrapes every {positional(interval)}s: read on the plan's scrape slots, "
                 + ("an increment needs two consecutive scrapes, which this history seldom has"
                    if spacing > interval else "a slot holds one or two of its samples, so increments span unequal "

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rampsim.engine.events import (
-    SEVERITY_RANK, AlertFired, AlertResolved, CheckpointReport, Decision, DecisionKind, Event, Status,
+    SEVERITY_RANK, AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
     first_terminal_decision,
 )
 from rampsim.engine.metrics import Series
@@ -232,9 +232,10 @@ def _analysis(frame: _Frame) -> list[Table | Text]:
     """An imported gate's own measurements: the latest of each metric (or analysis) with its condition, value and
     phase, and how many were taken. The plan's rules and final gate are placeholders the controller replaces."""
     controller = _CONTROLLERS[frame.plan.imported_gate or ""]
-    latest: dict[str, CheckpointReport] = {}
+    latest: dict[str, tuple[CheckpointReport, CriterionResult]] = {}   # by metric: an analysis or tick holds several
     for report in frame.reports:
-        latest[report.checkpoint] = report
+        for result in report.results:
+            latest[result.name] = (report, result)
     lines: list[Table | Text] = [Text(f"GATE: the imported {controller} analysis, judged as {controller} judges it "
                                       f"({len(frame.reports)} measurement(s) so far)", style="bold")]
     if not latest:
@@ -242,13 +243,12 @@ def _analysis(frame: _Frame) -> list[Table | Text]:
     table = Table.grid(padding=(0, 1))
     for column in ("name", "condition", "value", "status", "at"):
         table.add_column(no_wrap=column != "condition", overflow="fold")
-    for report in latest.values():
-        for result in report.results:
-            status = Text(report.status.value, style={Status.PASS: "green", Status.FAIL: "bold red"}.get(
-                report.status, "yellow"))
-            value = "n/a" if result.value is None else format_value(result.value, Kind(result.unit))
-            table.add_row(Text(result.name), Text(result.description), Text(value), status,
-                          Text(clock(report.time), style="dim"))
+    for report, result in latest.values():
+        status = Text(result.status.value, style={Status.PASS: "green", Status.FAIL: "bold red"}.get(
+            result.status, "yellow"))
+        value = "n/a" if result.value is None else format_value(result.value, Kind(result.unit))
+        table.add_row(Text(result.name), Text(result.description), Text(value), status,
+                      Text(clock(report.time), style="dim"))
     return [*lines, table]
 
 

@@ -46,7 +46,7 @@ def gate_engine(plan: Plan) -> Engine:
     """A fresh engine of ``plan``'s imported gate for one simulated run, its queries answered from the run's
     exposed series, reporting each measurement (for the checkpoint log, the dashboard and the chart); the reference
     engine when the plan carries no imported gate."""
-    if gate_of(plan) is None:
+    if plan.imported_gate is None:
         return DecisionEngine(plan)
     return engine_for(plan, gate_queries(plan), report=True)
 

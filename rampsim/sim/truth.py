@@ -23,8 +23,9 @@ A breach that the scenario's service has with no fault at all, as early as with 
 faults, is the **service's own** (``cause`` ``"service"``: the plan's traffic model
 breaches its SLO, say a base error rate above the objective or a canary pool too small
 for a phase's weight): neither the release's doing nor a fault's, it counts as an
-environment incident (a stop of it is no false rollback, a run through it no miss),
-and no fault's start decides whether a stop came before it.
+environment incident does under the plan's policy (``separate``, the default: a stop of
+it is no false rollback, a run through it no miss), and no fault's start decides whether
+a stop came before it.
 
 A scenario with faults of one part only needs no second look. The breach's times
 and objective are the whole scenario's, whatever its cause. The plan's
