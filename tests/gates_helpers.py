@@ -23,6 +23,24 @@ from rampsim.telemetry import Telemetry
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "real-gates"
 
 
+PODINFO_CANARY = """\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
+"""
+"""Flagger's podinfo Canary with one built-in check: the shape of most public Flagger gates."""
+
+
 def corpus(kind: str) -> Path:
     """``real-gates/<kind>``, or skip the test when the corpus is not next to the project."""
     path = CORPUS / kind

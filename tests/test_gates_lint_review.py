@@ -13,7 +13,7 @@ import pytest
 
 from rampsim.cli import main
 from rampsim.gates.lint import lint_argo, lint_gates
-from tests.gates_helpers import argo_gate, corpus
+from tests.gates_helpers import PODINFO_CANARY, argo_gate, corpus
 
 TEMPLATE = """\
 apiVersion: argoproj.io/v1alpha1
@@ -122,22 +122,7 @@ def test_every_metric_in_dry_run_and_skip_analysis_are_hazards(tmp_path):
     assert "can never fail" in h5d.behaviour
     partly = TEMPLATE.replace("spec:\n", "spec:\n  dryRun:\n  - metricName: other\n", 1)
     assert not [f for f in lint_argo(argo_gate(partly + "\n")) if f.code == "H5d"]   # H8: the rule matches none
-    canary = _write(tmp_path, "canary.yaml", """\
-    apiVersion: flagger.app/v1beta1
-    kind: Canary
-    metadata: {name: podinfo, namespace: test}
-    spec:
-      targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-      skipAnalysis: true
-      service: {port: 9898}
-      analysis:
-        interval: 1m
-        threshold: 5
-        maxWeight: 50
-        stepWeight: 10
-        metrics:
-        - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
-    """)
+    canary = _write(tmp_path, "canary.yaml", PODINFO_CANARY.replace("  service:", "  skipAnalysis: true\n  service:"))
     (linted,), _ = lint_gates(canary)
     assert [(f.code, f.line) for f in linted.findings] == [("FH1", 6)]
     assert main(["lint", "--no-simulate", canary.replace("canary.yaml", "dry.yaml"), canary]) == 1

@@ -20,7 +20,7 @@ from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.manifests import HelmTemplate, comment_lines, parse_manifests
 from rampsim.gates.plan_sections import gate_of, load_gated_plan
 from rampsim.gates.yamlout import dump, go_load, go_scalar
-from tests.gates_helpers import corpus
+from tests.gates_helpers import PODINFO_CANARY, corpus
 
 TEMPLATE = """\
 apiVersion: argoproj.io/v1alpha1
@@ -344,21 +344,7 @@ def test_export_without_onto_keeps_the_templates_namespace_and_marks_the_fragmen
 
 
 def test_a_canary_exported_without_onto_is_marked_a_fragment(tmp_path, capsys):
-    canary = _files(tmp_path, canary="""\
-apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata: {name: podinfo, namespace: test}
-spec:
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-  service: {port: 9898}
-  analysis:
-    interval: 1m
-    threshold: 5
-    maxWeight: 50
-    stepWeight: 10
-    metrics:
-    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
-""")["canary"]
+    canary = _files(tmp_path, canary=PODINFO_CANARY)["canary"]
     plan = tmp_path / "plan.yaml"
     assert main(["import", "flagger", str(canary), "-o", str(plan)]) == 0
     capsys.readouterr()
