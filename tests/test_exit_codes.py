@@ -118,3 +118,20 @@ def test_a_full_disk_under_out_is_exit_74_and_a_forbidden_path_exit_2(tmp_path, 
     monkeypatch.setattr(Figure, "savefig", refused)
     assert main(["rehearse", str(VALIDATION), "--out", str(tmp_path)]) == expected
     assert f"cannot write {tmp_path / 'timeline.png'}: {os.strerror(code)}" in capsys.readouterr().err
+
+
+def test_a_full_disk_for_write_best_is_exit_74(tmp_path, monkeypatch, capsys):
+    """`--write-best` on a full disk was exit 2 ("bad arguments") after the whole sweep had run."""
+    from pathlib import Path
+
+    written = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name == "best.yaml":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return written(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert main(["sweep", str(VALIDATION), "--replicates", "2", "--grid", "rules.error_rate_rollback.threshold=0.5%,1%",
+                 "--out", str(tmp_path / "out"), "--write-best", str(tmp_path / "best.yaml")]) == 74
+    assert f"cannot write {tmp_path / 'best.yaml'}: No space left on device" in capsys.readouterr().err

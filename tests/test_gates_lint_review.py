@@ -175,6 +175,7 @@ def test_hazards_outrank_an_unlintable_file_and_other_kinds_are_skipped_in_a_glo
     deployment = _write(tmp_path, "deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n")
     broken = _write(tmp_path, "broken.yaml", "kind: [\n")
     assert main(["lint", "--no-simulate", clean, deployment]) == 0
+    assert main(["lint", "--no-simulate", clean, _write(tmp_path, "empty.yaml", "# nothing\n")]) == 0
     assert main(["lint", "--no-simulate", hazardous, deployment]) == 1
     assert main(["lint", "--no-simulate", hazardous, broken]) == 1
     assert main(["lint", "--no-simulate", deployment]) == 3

@@ -147,3 +147,24 @@ def test_the_requests_decide_the_spacing_whatever_the_other_series(plan, recorde
     others = [s for s in recorded if s.labels["__name__"] != "rampsim_requests_total"]
     history = read(plan, FileSource(rescraped(requests, 30).series + others))
     assert history.scraping.spacing == 30 and "an increment needs two consecutive scrapes" in history.interval_problem()
+
+
+def test_no_smaller_span_is_asked_after_the_deadline(plan):
+    """`serve`'s deadline was checked between batches only: a source answering 'too large' was asked again for 120,
+    60, ... 1 scrapes, up to 8 reads, each up to --timeout long, while the webhook waited."""
+    import time
+
+    from rampsim.prod.gate_run import GateRun
+
+    class TooLarge:
+        reads = 0
+
+        def read(self, low_ms, high_ms):
+            TooLarge.reads += 1
+            time.sleep(0.2)
+            raise AnswerTooLarge("an answer larger than 64 MiB")
+
+    run = GateRun(plan, TooLarge(), START)
+    steps = list(run.run_until(START + 3600, deadline=time.monotonic() + 0.3))
+    assert steps == [] and run.problem == "" and run.next_tick == 0
+    assert 1 <= TooLarge.reads <= 2 and run.batch_ticks < 240   # the next call starts with the smaller span

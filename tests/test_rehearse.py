@@ -318,10 +318,21 @@ def test_a_kayenta_gate_shows_each_metrics_latest_analysis_once():
 
 
 def test_the_plans_actions_move_the_canary_and_a_hold_never_raises_it():
-    """The reference engine capped a hold at the canary's weight; the Kayenta engine still held a 2% canary at 5%.
-    Both now read :meth:`Actions.weight`."""
+    """The reference engine capped a hold at the canary's weight; the Kayenta engine still held a 2% canary at 5%,
+    and then, reading the weight at the analysis's end, took the next phase's 50% for the 2% in force."""
+    from rampsim.gates.plan_sections import with_gate_overrides
+    from rampsim.plan import load_plan
     from rampsim.plan.schema import Actions
+    from rampsim.sim.exposed import gate_engine
 
     actions = Actions(rollback=0.0, hold=0.05, advance=1.0)
     assert actions.weight("hold", 0.02) == 0.02 and actions.weight("hold", 0.3) == 0.05
     assert actions.weight("rollback", 0.3) == 0.0 and actions.weight("advance", 0.02) == 1.0
+    plan = with_gate_overrides(load_plan(SCENARIOS / "ramp-phase-50k-kayenta.yaml"), {"phases": [
+        {"name": "canary", "weight": "2%", "duration": "4h"}, {"name": "ramp", "weight": "50%", "duration": "1h"}]})
+    engine = gate_engine(plan)
+    last = engine.core.analyses[-1]
+    assert last.end == 4 * 3600 and plan.weight_at(last.end) == 0.5   # the analysis ends as the next phase begins
+    judgement, _, _ = engine.core.analyse(last, engine.measured)
+    assert engine._decision(last, judgement, "hold", False).weight == 0.02
+    assert engine._decision(last, judgement, "rollback", False).weight == 0.0

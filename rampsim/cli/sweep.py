@@ -20,7 +20,7 @@ from rich.table import Table
 
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
-from rampsim.errors import DataUnavailable, UsageError
+from rampsim.errors import DataUnavailable, UsageError, write_error
 from rampsim.plan import PlanError
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     try:
         path.write_text(text)
     except OSError as exc:
-        raise UsageError(f"--write-best {path}: {exc.strerror or exc}") from None
+        raise write_error(path, exc) from None
     row = result.best(costs)
     console = Console()
     console.print(f"recommended gate written to {path}; it differs from {plan.source.filename if plan.source else 'the plan'} in:")

@@ -239,7 +239,8 @@ class KayentaEngine:
                       f"({judgement.reason(0)})")
         else:
             reason = f"{title}: final score {score:.2f} met the pass threshold {thresholds.pass_:g}"
-        weight = self.plan.actions.weight(kind, self.plan.weight_at(analysis.end))
+        in_force = self.plan.weight_at(max(analysis.end - TIME_TOLERANCE, 0.0))   # before a phase ending then steps
+        weight = self.plan.actions.weight(kind, in_force)
         return Decision(analysis.end, DecisionKind(kind), weight, reason, f"kayenta:analysis:{analysis.number}")
 
 

@@ -859,8 +859,8 @@ def _lint_source(source: Unrendered, others: Sequence[Manifest], path: str, help
     except GateError as exc:
         return linted, [f"{problem} ({HELM_UNREAD})" if source.helm else problem for problem in exc.problems]
     if not kinds & {*TEMPLATE_KINDS, "Canary"}:
-        if helped and kinds:
-            return [], []   # a Rollout or MetricTemplates serving the other files, or no gate (`lint k8s/*.yaml`)
+        if helped:
+            return [], []   # Rollouts or MetricTemplates serving the other files, or no gate (`lint k8s/*.yaml`)
         return [], [f"{path}: no AnalysisTemplate or Canary to lint (found: {', '.join(sorted(kinds)) or 'nothing'})"]
     return linted, []
 

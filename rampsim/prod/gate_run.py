@@ -66,9 +66,12 @@ class Step:
 
 
 
-def read_ticks(source: Source, grid: ScrapeGrid, first: int, last: int) -> tuple[int, list[RawSeries]]:
+def read_ticks(source: Source, grid: ScrapeGrid, first: int, last: int,
+               deadline: Optional[float] = None) -> tuple[int, Optional[list[RawSeries]]]:
     """``(k, samples)``: the samples of ticks ``first..k`` of ``grid``, ``k`` the last tick up to ``last`` whose answer
-    is not too large: the span is halved after each :class:`AnswerTooLarge` (many pods), down to one scrape slot."""
+    is not too large: the span is halved after each :class:`AnswerTooLarge` (many pods), down to one scrape slot.
+    No smaller span is asked after ``deadline`` (``time.monotonic()``): then ``(k, None)``, ``k`` ending the span to
+    ask next."""
     while True:
         try:
             return last, source.read(*grid.slot_ms(first, last))
@@ -78,6 +81,8 @@ def read_ticks(source: Source, grid: ScrapeGrid, first: int, last: int) -> tuple
                                      "naming selects are far more than it reads (narrow them with the naming's "
                                      "matchers), or too many pods (sum them with a recording rule)") from None
             last = first + (last - first + 1) // 2 - 1
+            if deadline is not None and time.monotonic() >= deadline:
+                return last, None
 
 class GateRun:
     """One plan judged on one source from ``start`` (unix seconds)."""
@@ -116,9 +121,11 @@ class GateRun:
             if deadline is not None and time.monotonic() >= deadline:
                 return
             first, wanted = self.next_tick, min(tick, self.next_tick + self.batch_ticks - 1)
-            last, batch = read_ticks(self.source, self.grid, first, wanted)
+            last, batch = read_ticks(self.source, self.grid, first, wanted, deadline)
             if last < wanted:   # an answer too large: later reads ask for as many ticks as this one got
                 self.batch_ticks = last - first + 1
+            if batch is None:   # the deadline passed while the span shrank: a later call goes on from here
+                return
             notices = self.assembler.fill(self.telemetry, first, last, batch)
             notices += [Notice(first, "warning", f"Prometheus: {w}") for w in getattr(self.source, "warnings", [])]
             for current in range(first, last + 1):

@@ -111,9 +111,10 @@ class Scraping:
         return sum(1 for counted in self._measured() if counted)
 
     def _measured(self) -> list[dict[int, int]]:
-        """The spacings :attr:`spacing` reads: the requests series', or every series' when there are none."""
-        return [counted for key, counted in self.spacings.items() if key in self.requests] or \
-            list(self.spacings.values())
+        """The spacings :attr:`spacing` reads: the requests series' with two samples or more, or every such series'
+        when there are none."""
+        return [counted for key, counted in self.spacings.items() if key in self.requests and counted] or \
+            [counted for counted in self.spacings.values() if counted]
 
     def misalignment(self) -> float:
         """Seconds to move the grid's start so that its slots are centred on the scrapes: 0 unless the samples
@@ -239,6 +240,7 @@ def _batches(source: Source, grid: ScrapeGrid) -> Iterator[tuple[int, int, list[
     while first < grid.n_ticks:
         wanted = min(first + size, grid.n_ticks) - 1
         last, batch = read_ticks(source, grid, first, wanted)
+        assert batch is not None  # read with no deadline
         if last < wanted:
             size = last - first + 1
         yield first, last, batch
