@@ -65,7 +65,6 @@ class Step:
     notices: list[Notice] = field(default_factory=list)
 
 
-
 def read_ticks(source: Source, grid: ScrapeGrid, first: int, last: int,
                deadline: Optional[float] = None) -> tuple[int, Optional[list[RawSeries]]]:
     """``(k, samples)``: the samples of ticks ``first..k`` of ``grid``, ``k`` the last tick up to ``last`` whose answer
@@ -83,6 +82,7 @@ def read_ticks(source: Source, grid: ScrapeGrid, first: int, last: int,
             last = first + (last - first + 1) // 2 - 1
             if deadline is not None and time.monotonic() >= deadline:
                 return last, None
+
 
 class GateRun:
     """One plan judged on one source from ``start`` (unix seconds)."""
