@@ -475,3 +475,13 @@ def test_calibrating_simulated_histories_covers_every_variability_parameter(vari
         for path, value in truth.items():
             coverage.add(path, estimates[path], value)
     coverage.check()
+
+
+def test_the_fit_reports_autocorrelation_stops_at_a_quarter_of_the_series():
+    """A 9-minute history's report drew autocorrelations of 1.4 and -1.75 at lags 7 and 8, from one or two pairs."""
+    from rampsim.calibration.comparison import autocorrelation
+
+    rng = np.random.default_rng(0)
+    short = autocorrelation(rng.normal(size=9))
+    assert np.isfinite(short).sum() == 2 and np.all(np.abs(short[:2]) <= 1)
+    assert np.isfinite(autocorrelation(rng.normal(size=1440))).sum() == 30

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from rampsim.calibration.comparison import Comparison
 from rampsim.calibration.fit import Calibration
 from rampsim.calibration.traffic_yaml import shown
+from rampsim.units import Kind, format_value
 
 __all__ = ["fit_chart", "fit_markdown", "write_fit_report"]
 
@@ -52,10 +54,12 @@ def fit_chart(comparison: Comparison) -> Figure:
         row[1].plot(lags, series.acf_simulated, "s--", ms=3, label="calibrated model", color="tab:orange")
         row[1].axhline(0.0, color="grey", lw=0.8)
         row[1].set_xlabel("lag (minutes)")
+        row[1].xaxis.set_major_locator(MaxNLocator(integer=True))
         row[1].set_ylabel("autocorrelation")
         row[1].set_title(f"{label}: autocorrelation", fontsize=10)
         row[1].legend(fontsize=8)
-    fig.suptitle(f"Calibration fit: history against {comparison.simulated_days:.1f} simulated days")
+    fig.suptitle(f"Calibration fit: history against "
+                 f"{format_value(comparison.simulated_days * 86400, Kind.DURATION)} simulated")
     return fig
 
 
@@ -63,7 +67,8 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
     """The fit report's text (see the module docstring)."""
     lines = ["# Calibration fit", "",
              f"History: {calibration.duration / 86400:.2f} days, {calibration.ticks:,} complete scrapes of arm "
-             f"`{calibration.arm}`; model simulated over {comparison.simulated_days:.2f} days.", "",
+             f"`{calibration.arm}`; model simulated over "
+             f"{format_value(comparison.simulated_days * 86400, Kind.DURATION)}.", "",
              "## Parameters", "", "| parameter | value | 95% interval | method |", "|---|---|---|---|"]
     for path, estimate in calibration.estimates().items():
         if not math.isfinite(estimate.value):   # nothing to fit it on and no stated default: the plan's stays
