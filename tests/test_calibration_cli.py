@@ -485,3 +485,23 @@ def test_the_fit_reports_autocorrelation_stops_at_a_quarter_of_the_series():
     short = autocorrelation(rng.normal(size=9))
     assert np.isfinite(short).sum() == 2 and np.all(np.abs(short[:2]) <= 1)
     assert np.isfinite(autocorrelation(rng.normal(size=1440))).sum() == 30
+
+
+def test_a_daily_shape_with_a_twelve_hour_cycle_is_calibrated_into_harmonics_the_plan_reads_back(reference_plan):
+    """A service simulated two days with a 12-hour cycle on top of its 24-hour cosine: calibrate finds the cycle,
+    its amplitude and clock time inside their intervals, and the ``traffic:`` it writes loads back as a plan whose
+    load has the same daily shape."""
+    from rampsim.calibration.traffic_yaml import traffic_yaml
+
+    shape = {"shape": "diurnal", "average": "12000/s", "peak": "18000/s", "peak_at": "16h", "start": "0s",
+             "harmonics": {"12h": {"amplitude": "20%", "peak_at": "3h"}}}
+    plan = with_overrides(history_plan(reference_plan, 2 * 86400), {"traffic.load": shape})
+    fit = calibrate(reference_plan, simulate(plan, seed=2, engine_factory=None).telemetry)
+    assert fit.load.cycles == (1, 2), fit.load
+    (twelve,) = fit.load.harmonics
+    assert twelve.period == "12h" and twelve.amplitude.contains(0.20) and twelve.peak_at.contains(3 * 3600.0)
+    section = yaml.safe_load(traffic_yaml(reference_plan, fit))["traffic"]
+    assert set(section["load"]["harmonics"]) == {"12h"}
+    read_back = traffic_config(with_overrides(reference_plan, {"traffic": section})).load
+    assert [h for h, _, _ in read_back.cycles()] == [1, 2]
+    assert read_back.harmonics["12h"].amplitude == pytest.approx(0.20, abs=0.03)

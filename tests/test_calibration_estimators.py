@@ -89,13 +89,18 @@ def clock(n: int) -> np.ndarray:
 
 
 def requests_history(rng: np.random.Generator, n: int, process: Latent, average: float = 200.0,
-                     peak: float | None = None, peak_at: float = 16 * 3600.0, arms: int = 1
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Times and requests ``(n, arms, segments)``: Poisson around a flat or diurnal rate times the multiplier."""
+                     peak: float | None = None, peak_at: float = 16 * 3600.0, arms: int = 1,
+                     harmonic: tuple[int, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Times and requests ``(n, arms, segments)``: Poisson around a flat or diurnal rate (with ``harmonic``, ``(cycles
+    a day, amplitude as a share of the average, clock time of a maximum)``, added) times the multiplier."""
     t = clock(n)
-    w = 2 * math.pi / DAY
-    amplitude = 0.0 if peak is None else peak - average
-    rate = average + amplitude * (np.sin(w * (t - peak_at)) - np.sin(w * (t - DT - peak_at))) / (w * DT)
+    cycles = [(1, 0.0 if peak is None else peak - average, peak_at)]
+    if harmonic is not None:
+        cycles.append((harmonic[0], harmonic[1] * average, harmonic[2]))
+    rate = np.full(n, average)
+    for h, amplitude, at in cycles:
+        w = 2 * math.pi * h / DAY
+        rate += amplitude * (np.sin(w * (t - at)) - np.sin(w * (t - DT - at))) / (w * DT)
     m = multiplier(rng, n, process, arms, len(SHARES))
     return t, rng.poisson(rate[:, None, None] * DT * SHARES[None, None, :] * m).astype(float)
 
@@ -297,18 +302,44 @@ def test_no_variability_reports_no_persistent_process():
 
 @pytest.mark.slow
 def test_diurnal_load_is_recognised_and_located():
-    coverage, shapes = Coverage(), []
+    coverage, shapes, loads = Coverage(), [], []
     for seed in range(300, 300 + SEEDS):
         t, counts = requests_history(np.random.default_rng(seed), 2 * TICKS_PER_DAY, REQUESTS, average=200.0,
                                      peak=300.0, peak_at=16 * 3600.0)
         load, _ = fit_requests(t, counts[:, 0])
         shapes.append(load.shape)
+        loads.append(load)
         coverage.add("average", load.average, 200.0)
         coverage.add("peak", load.peak, 300.0)
         offset = (load.peak_at.value - 16 * 3600.0 + DAY / 2) % DAY - DAY / 2  # circular, within half a day
         coverage.hits.setdefault("peak_at", []).append(
             load.peak_at.low - load.peak_at.value <= -offset <= load.peak_at.high - load.peak_at.value)
     assert shapes.count("diurnal") == SEEDS
+    coverage.check()
+    added = sum(bool(load.harmonics) for load in loads)
+    assert stats.binom.sf(added - 1, SEEDS, 0.01) >= SIGNIFICANCE, f"a harmonic added to {added}/{SEEDS} cosines"
+
+
+@pytest.mark.slow
+def test_a_daily_shape_that_is_not_a_cosine_gains_its_harmonic():
+    """A 24-hour cosine plus a 12-hour cycle of 15% of the average peaking at 03:00: the harmonic is found in every
+    history and its amplitude and clock time are inside their intervals at the rate they promise."""
+    coverage, found = Coverage(), []
+    for seed in range(350, 350 + SEEDS):
+        t, counts = requests_history(np.random.default_rng(seed), 2 * TICKS_PER_DAY, REQUESTS, average=200.0,
+                                     peak=300.0, harmonic=(2, 0.15, 3 * 3600.0))
+        load, _ = fit_requests(t, counts[:, 0])
+        found.append(tuple(h.cycles for h in load.harmonics))
+        twelve = next((h for h in load.harmonics if h.cycles == 2), None)
+        if twelve is not None:
+            coverage.add("amplitude", twelve.amplitude, 0.15)
+            offset = (twelve.peak_at.value - 3 * 3600.0 + DAY / 4) % (DAY / 2) - DAY / 4  # within half a period
+            coverage.hits.setdefault("peak_at", []).append(
+                twelve.peak_at.low - twelve.peak_at.value <= -offset <= twelve.peak_at.high - twelve.peak_at.value)
+        coverage.add("peak", load.peak, 300.0)
+    assert all(2 in cycles for cycles in found), found
+    beyond = sum(cycles != (2,) for cycles in found)   # an 8-hour one after it: the test's size, 1%
+    assert stats.binom.sf(beyond - 1, SEEDS, 0.01) >= SIGNIFICANCE, found
     coverage.check()
 
 

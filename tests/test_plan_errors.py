@@ -374,3 +374,37 @@ def test_a_control_character_in_a_teams_manifest_does_not_stop_lint(tmp_path, ca
     captured = capsys.readouterr()
     assert "\x1b" not in captured.out + captured.err and "control character" not in captured.err
     assert "metric 'error\\x1b[2J-ratio'" in captured.out
+
+
+@pytest.mark.parametrize("harmonics, where, message", [
+    ("{7h: {amplitude: 5%}}", "traffic.load.harmonics",
+     "harmonic period '7h' must divide the day into 2 to 24 whole cycles"),
+    ("{30m: {amplitude: 5%}}", "traffic.load.harmonics", "must divide the day into 2 to 24 whole cycles"),
+    ("{12 hours: {amplitude: 5%}}", "traffic.load.harmonics", "unknown unit 'hours' in '12 hours'"),
+    ("{12h: {amplitude: 150%}}", "traffic.load.harmonics.12h.amplitude", "150%"),
+    ("{12h: {amplitude: 45%, peak_at: '10:00'}}", "traffic.load",
+     "the daily shape (the 24-hour cosine and its harmonics) falls to -0."),
+    ("{12h: {amplitude: 5%, phase: 3h}}", "traffic.load.harmonics.12h.phase", ""),
+])
+def test_a_daily_shape_that_cannot_be_is_refused_where_it_is_written(tmp_path, capsys, harmonics, where, message):
+    """A harmonic whose period does not divide the day, an amplitude above the average, or a shape whose trough
+    goes below zero (the 24-hour cosine at 1.6x the average troughs at 0.4 at 04:00, where a 12-hour cycle of 45%
+    peaking at 10:00 troughs too: -0.05) is refused, located; a 12-hour cycle of 5% is a valid plan."""
+    load = ("traffic:\n  load:\n    shape: diurnal\n    average: 100/s\n    peak: 160/s\n    peak_at: '16:00'\n"
+            f"    harmonics: {harmonics}\n")
+    plan = tmp_path / "shape.yaml"
+    plan.write_text(MINIMAL + load)
+    assert main(["validate", str(plan)]) == 3
+    err = capsys.readouterr().err
+    assert f"shape.yaml:{MINIMAL.count(chr(10)) + 2 if where == 'traffic.load' else MINIMAL.count(chr(10)) + 7}: " \
+           f"{where}" in err and message in err, err
+    plan.write_text(MINIMAL + load.replace(harmonics, "{12h: {amplitude: 5%, peak_at: '03:00'}}"))
+    assert main(["validate", str(plan)]) == 0
+
+
+def test_harmonics_belong_to_a_diurnal_load(tmp_path, capsys):
+    plan = tmp_path / "flat.yaml"
+    plan.write_text(MINIMAL + "traffic:\n  load: {shape: flat, average: 100/s, harmonics: {12h: {amplitude: 5%}}}\n")
+    assert main(["validate", str(plan)]) == 3
+    assert "traffic.load: 'harmonics' shape a daily cycle: a flat load has none (choose shape 'diurnal')" \
+        in capsys.readouterr().err

@@ -151,3 +151,24 @@ def test_a_fault_that_makes_nothing_worse_harms_no_one(sampling_reference_plan):
         assert bool(run.harmed.sum() > 0) is harms, magnitude
         if harms:
             assert run.harmed.sum() == pytest.approx(run.canary_requests[run.telemetry.time > 60].sum(), rel=0.01)
+
+
+def test_a_daily_shape_with_harmonics_is_integrated_exactly_and_keeps_its_average():
+    """Each interval's mean rate is the exact integral of the 24-hour cosine plus its harmonics (against a fine
+    midpoint sum), and a whole day's mean is the configured average."""
+    from rampsim.sim.config import Load
+    from rampsim.sim.load import LoadProfile
+
+    load = Load.model_validate({"shape": "diurnal", "average": "1000/s", "peak": "1500/s", "peak_at": "16:00",
+                                "start": "09:30", "harmonics": {"12h": {"amplitude": "20%", "peak_at": "03:00"},
+                                                                "8h": {"amplitude": "7%", "peak_at": "01:10"}}})
+    profile = LoadProfile(load, 86400.0)
+    edges = np.arange(0.0, 86400.0 + 1, 900.0)
+    fine = (np.arange(86400 * 4) + 0.5) / 4   # quarter-second midpoints
+    clock = fine + 9.5 * 3600
+    rate = 1000 * (1 + 0.5 * np.cos(2 * np.pi * (clock - 16 * 3600) / 86400)
+                   + 0.2 * np.cos(2 * np.pi * 2 * (clock - 3 * 3600) / 86400)
+                   + 0.07 * np.cos(2 * np.pi * 3 * (clock - (3600 + 600)) / 86400))
+    midpoint = rate.reshape(len(edges) - 1, -1).mean(axis=1)
+    assert profile.mean_rates(edges) == pytest.approx(midpoint, rel=1e-9)
+    assert profile.mean_rates(np.array([0.0, 86400.0]))[0] == pytest.approx(1000.0, rel=1e-12)

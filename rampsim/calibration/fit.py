@@ -57,6 +57,9 @@ class Calibration:
         found: dict[str, Estimate] = {"load.average": self.load.average}
         if self.load.shape == "diurnal":
             found.update({"load.peak": self.load.peak, "load.peak_at": self.load.peak_at})
+            for harmonic in self.load.harmonics:
+                found.update({f"load.harmonics.{harmonic.period}.amplitude": harmonic.amplitude,
+                              f"load.harmonics.{harmonic.period}.peak_at": harmonic.peak_at})
         for name, rate in zip(self.segments, self.error_rates.rates):
             found[f"segments.{name}.error_rate"] = rate
         found["service.p99"] = self.service_p99()

@@ -20,7 +20,7 @@ __all__ = ["traffic_yaml", "shown"]
 
 _UNITS = {"error_rate": (100.0, "%"), "health_check_failure": (100.0, "%"), "p99": (1000.0, "ms"),
           "correlation_time": (1.0, "s"), "duration": (1.0, "s"), "average": (1.0, "/s"), "peak": (1.0, "/s"),
-          "peak_at": (1.0, "s")}
+          "peak_at": (1.0, "s"), "amplitude": (100.0, "%")}
 
 
 def shown(path: str, value: float) -> str:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from rampsim.plan.daily_shape import cycles_per_day, daily_minimum
 from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
 from rampsim.plan.sections import locate, plan_document, register_section, validate_section
@@ -26,7 +27,7 @@ from rampsim.units import (
     format_value, parse,
 )
 
-__all__ = ["Segment", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
+__all__ = ["Segment", "Harmonic", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
            "traffic_config"]
 
 
@@ -48,6 +49,14 @@ class Segment(_Model):
     error_rate: Share
 
 
+class Harmonic(_Model):
+    """A cycle that divides the day, added to a diurnal load's 24-hour cosine: its ``amplitude`` as a share of the
+    daily average, and ``peak_at``, the clock time of one of its maxima."""
+
+    amplitude: Share
+    peak_at: Duration = 0.0
+
+
 class Load(_Model):
     """Requests per second from the whole population over the ramp window.
 
@@ -55,7 +64,12 @@ class Load(_Model):
     lasting ``burst`` every ``every`` from ``first`` on, the base chosen so the
     window's mean is exactly ``average``. ``diurnal``: a 24-hour cosine whose daily
     mean is ``average`` and daily maximum ``peak`` at clock time ``peak_at``, the
-    ramp starting at clock time ``start`` (the runbook's 14:00 UTC).
+    ramp starting at clock time ``start`` (the runbook's 14:00 UTC). A daily shape
+    that is not a cosine (a business-hours plateau, a second evening peak) adds
+    ``harmonics``: shorter cycles that divide the day, keyed by their period
+    (``12h``, ``8h``, ``6h``, ...), each :class:`Harmonic` adding its ``amplitude``
+    (a share of ``average``) around the same daily mean; ``peak`` and ``peak_at``
+    then describe the 24-hour cycle alone.
     """
 
     shape: Literal["flat", "bursts", "diurnal"] = "flat"
@@ -66,9 +80,27 @@ class Load(_Model):
     first: Duration = 1200.0
     start: Duration = 14 * 3600.0
     peak_at: Duration = 16 * 3600.0
+    harmonics: dict[str, Harmonic] = Field(default_factory=dict)
+
+    @field_validator("harmonics")
+    @classmethod
+    def _periods(cls, harmonics: dict[str, Harmonic]) -> dict[str, Harmonic]:
+        for period in harmonics:
+            cycles_per_day(period)
+        return harmonics
+
+    def cycles(self) -> list[tuple[int, float, float]]:
+        """The daily shape as ``(cycles per day, amplitude as a share of average, clock time of a maximum)``:
+        the 24-hour cosine first, then the harmonics (empty unless ``diurnal``)."""
+        if self.shape != "diurnal" or self.peak is None:
+            return []
+        return [(1, self.peak / self.average - 1.0, self.peak_at)] + sorted(
+            (cycles_per_day(period), h.amplitude, h.peak_at) for period, h in self.harmonics.items())
 
     @model_validator(mode="after")
     def _consistent(self) -> "Load":
+        if self.harmonics and self.shape != "diurnal":
+            raise ValueError(f"'harmonics' shape a daily cycle: a {self.shape} load has none (choose shape 'diurnal')")
         if self.shape == "flat":
             if self.peak is not None and self.peak != self.average:
                 raise ValueError("a flat load has no peak: drop 'peak' or choose shape 'bursts' or 'diurnal'")
@@ -77,9 +109,15 @@ class Load(_Model):
             raise ValueError(f"shape {self.shape!r} needs a 'peak' rate")
         if self.peak <= self.average:
             raise ValueError(f"'peak' ({self.peak:g}/s) must be above 'average' ({self.average:g}/s)")
-        if self.shape == "diurnal" and self.peak > 2 * self.average:
+        if self.shape == "diurnal" and not self.harmonics and self.peak > 2 * self.average:
             raise ValueError("a diurnal cosine cannot peak above twice its daily average "
                              "(its trough would be negative)")
+        if self.harmonics:
+            lowest, at = daily_minimum(self.cycles())
+            if lowest <= 0:
+                raise ValueError(f"the daily shape (the 24-hour cosine and its harmonics) falls to {lowest:.3g} times "
+                                 f"the average at {format_value(at, Kind.DURATION)} after midnight: the load would "
+                                 "be negative; lower an amplitude")
         if self.shape == "bursts" and self.burst >= self.every:
             raise ValueError("'burst' must be shorter than 'every'")
         return self

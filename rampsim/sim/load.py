@@ -32,11 +32,7 @@ class LoadProfile:
             if self.base < 0:
                 raise ValueError("bursts at the peak rate take more than the average allows: "
                                  "make them shorter or rarer")
-        if load.shape == "diurnal":
-            assert load.peak is not None  # Load's validator requires a peak for every shape but flat
-            self.amplitude = load.peak / load.average - 1.0
-        else:
-            self.amplitude = 0.0
+        self.cycles = load.cycles()
 
     def _burst_time(self, t: np.ndarray) -> np.ndarray:
         """Seconds of burst in ``[0, t]``."""
@@ -55,9 +51,12 @@ class LoadProfile:
         if load.shape == "bursts":
             assert load.peak is not None  # Load's validator requires a peak for every shape but flat
             return self.base * t + (load.peak - self.base) * self._burst_time(t)
-        phase = 2 * math.pi * (load.start - load.peak_at) / _DAY
-        omega = 2 * math.pi / _DAY
-        return load.average * (t + self.amplitude / omega * (np.sin(omega * t + phase) - math.sin(phase)))
+        wave = np.zeros_like(t)
+        for cycles, amplitude, peak_at in self.cycles:
+            omega = 2 * math.pi * cycles / _DAY
+            phase = omega * (load.start - peak_at)
+            wave += amplitude / omega * (np.sin(omega * t + phase) - math.sin(phase))
+        return load.average * (t + wave)
 
     def mean_rates(self, edges: np.ndarray) -> np.ndarray:
         """Mean rate over each interval between consecutive ``edges`` (seconds)."""
