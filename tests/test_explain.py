@@ -88,3 +88,16 @@ def test_a_relative_segment_spread_may_exceed_100_percent():
         "    metric: segment_spread\n    definition: relative\n    op: \">\"\n    threshold: 150%")
     plan = plan_from_text(text, "plan.yaml")
     assert plan.rules["error_rate"].threshold == 1.5
+
+
+def test_explain_refuses_a_plan_validate_refuses(tmp_path, capsys):
+    """``explain`` printed a plan whose fault (or traffic) section ``validate`` and ``rehearse`` refuse, exit 0."""
+    plan = tmp_path / "fault.yaml"
+    plan.write_text(REFERENCE.read_text().replace(
+        "faults: []", "faults: [{kind: error-rate, target: canary, magnitude: 1e3%, start: 1m}]"))
+    assert main(["validate", str(plan)]) == 3
+    validated = capsys.readouterr().err
+    assert main(["explain", str(plan)]) == 3
+    explained = capsys.readouterr()
+    assert "faults.0.magnitude: '1e3%' is out of range" in explained.err and explained.out == ""
+    assert explained.err.replace("rampsim explain", "") == validated.replace("rampsim validate", "")

@@ -402,9 +402,21 @@ def test_a_daily_shape_that_cannot_be_is_refused_where_it_is_written(tmp_path, c
     assert main(["validate", str(plan)]) == 0
 
 
-def test_harmonics_belong_to_a_diurnal_load(tmp_path, capsys):
-    plan = tmp_path / "flat.yaml"
-    plan.write_text(MINIMAL + "traffic:\n  load: {shape: flat, average: 100/s, harmonics: {12h: {amplitude: 5%}}}\n")
+@pytest.mark.parametrize("load, message", [
+    ("{shape: flat, average: 100/s, harmonics: {12h: {amplitude: 5%}}}",
+     "a flat load does not read 'harmonics' (shape 'diurnal' does): drop it or choose that shape"),
+    ("{shape: diurnal, average: 100/s, peak: 150/s, first: 5m, every: 10m}",
+     "a diurnal load does not read 'first', 'every' (shape 'bursts' does): drop them or choose that shape"),
+    ("{shape: bursts, average: 100/s, peak: 150/s, first: 5m, peak_at: '16:00'}",
+     "a bursts load does not read 'peak_at' (shape 'diurnal' does)"),
+    ("{shape: diurnal, average: 100/s, peak: 150/s, peak_at: 30h}",
+     "'peak_at' is a clock time of day, below 24:00 (not 30h)"),
+])
+def test_a_load_field_its_shape_does_not_read_is_refused(tmp_path, capsys, load, message):
+    """Burst timings under a diurnal load (or a daily peak under bursts) were ignored without a word: the user
+    believed the bursts simulated. A clock time past midnight of the next day was read modulo a day."""
+    plan = tmp_path / "load.yaml"
+    plan.write_text(MINIMAL + f"traffic:\n  load: {load}\n")
     assert main(["validate", str(plan)]) == 3
-    assert "traffic.load: 'harmonics' shape a daily cycle: a flat load has none (choose shape 'diurnal')" \
-        in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"load.yaml:{MINIMAL.count(chr(10)) + 2}: traffic.load" in err and message in err, err

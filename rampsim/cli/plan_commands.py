@@ -118,18 +118,7 @@ def run_validate(args: argparse.Namespace) -> int:
     except PlanError as exc:
         report_problems(args.plan, exc.problems)
         return EXIT_INVALID_PLAN
-    from rampsim.engine.metrics import check_reach
-    from rampsim.plan.sections import section_problems
-
-    import_section_owners()
-    problems = section_problems(plan)
-    try:
-        check_reach(plan)
-    except PlanError as exc:
-        problems += exc.problems
-    if problems:
-        return report_problems(args.plan, problems)
-    problems = _simulation_problems(plan)
+    problems = _whole_plan_problems(plan)
     if problems:
         return report_problems(args.plan, problems)
     gate = plan.imported_gate
@@ -162,6 +151,21 @@ def _fault_free_breach(plan: "Plan") -> str:
             f"{clock(truth.start)}: its traffic: section (base error rates, latency, or instances for the phase "
             f"weights) does not model a healthy service; it counts as an environment incident does "
             f"(slo.environment_incidents: {plan.slo.environment_incidents}), not as a release regression")
+
+
+def _whole_plan_problems(plan: "Plan") -> list[str]:
+    """What a plan that loads may still hold wrong, as ``validate`` reports it: its sections' problems (traffic,
+    faults, imported gates), sequential tests that could never reject, then what building its scenario refuses."""
+    from rampsim.engine.metrics import check_reach
+    from rampsim.plan.sections import section_problems
+
+    import_section_owners()
+    problems = section_problems(plan)
+    try:
+        check_reach(plan)
+    except PlanError as exc:
+        problems += exc.problems
+    return problems or _simulation_problems(plan)
 
 
 def _simulation_problems(plan: "Plan") -> list[str]:
@@ -213,6 +217,9 @@ def run_explain(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
+    problems = _whole_plan_problems(plan)
+    if problems:   # explained, such a plan would read as one rampsim runs
+        return report_problems(args.plan, problems)
     query = None
     if args.promql:
         from rampsim.prod.naming import naming_for_plan

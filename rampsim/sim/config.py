@@ -56,6 +56,13 @@ class Harmonic(_Model):
     amplitude: Share
     peak_at: Duration = 0.0
 
+    @field_validator("peak_at")
+    @classmethod
+    def _clock_time(cls, value: float) -> float:
+        if value >= 86400.0:
+            raise ValueError(f"'peak_at' is a clock time of day, below 24:00 (not {format_value(value, Kind.DURATION)})")
+        return value
+
 
 class Load(_Model):
     """Requests per second from the whole population over the ramp window.
@@ -99,8 +106,17 @@ class Load(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Load":
-        if self.harmonics and self.shape != "diurnal":
-            raise ValueError(f"'harmonics' shape a daily cycle: a {self.shape} load has none (choose shape 'diurnal')")
+        shape_of = {"first": "bursts", "every": "bursts", "burst": "bursts", "peak_at": "diurnal",
+                    "harmonics": "diurnal"}
+        unread = [name for name, shape in shape_of.items() if shape != self.shape and name in self.model_fields_set]
+        if unread:
+            raise ValueError(f"a {self.shape} load does not read {', '.join(repr(n) for n in unread)} (shape "
+                             f"'{shape_of[unread[0]]}' does): drop {'it' if len(unread) == 1 else 'them'} or choose "
+                             "that shape")
+        for name in ("start", "peak_at"):
+            if getattr(self, name) >= 86400.0:
+                raise ValueError(f"'{name}' is a clock time of day, below 24:00 "
+                                 f"(not {format_value(getattr(self, name), Kind.DURATION)})")
         if self.shape == "flat":
             if self.peak is not None and self.peak != self.average:
                 raise ValueError("a flat load has no peak: drop 'peak' or choose shape 'bursts' or 'diurnal'")
