@@ -18,7 +18,11 @@ Template variables no scope binds (``${namespace}`` in Kayenta's integration-tes
 Kayenta's query: the importer gives each a value in the scope's ``extendedScopeParams`` (the simulated
 namespace for ``namespace``, the variable's name otherwise) and says so; ``scope_params`` sets them.
 The scopes default to the names the simulated series carry: the arm (``canary``, ``baseline``) under
-the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) under an exporter's.
+the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) under an exporter's. A team's
+own scopes stand for the simulated arms (:func:`~rampsim.gates.kayenta_queries.simulated_scope`, noted),
+the simulated service and namespace are named after those the queries select
+(:func:`~rampsim.gates.series_names.infer_identity`), and a metric whose query selects no simulated
+series is noted where the config writes it (it never has data).
 """
 from __future__ import annotations
 
@@ -27,20 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+import numpy as np
 from pydantic import ValidationError
 
-from rampsim.errors import InvalidPlanError
+from rampsim.errors import InvalidPlanError, RampsimError
 from rampsim.gates.kayenta_model import (
-    ORCA_THRESHOLDS, KayentaGate, KayentaStage, PrometheusQuery, analyses, format_iso_duration, query_problems,
+    ORCA_THRESHOLDS, KayentaGate, KayentaIdentity, KayentaStage, PrometheusQuery, analyses, format_iso_duration,
+    query_problems,
 )
-from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, metric_queries, template_variables
+from rampsim.gates.kayenta_queries import (
+    ARMS, QueryBuildError, metric_queries, simulated_scope, template_variables,
+)
 from rampsim.gates.profiles import infer_profile
+from rampsim.gates.series_names import infer_identity, query_selectors
 from rampsim.gates.refusals import GateError, GateRefused
 from rampsim.plan.json_source import read_json as read_json_document
 from rampsim.judges.kayenta_config import KayentaConfig, parse_kayenta_config, validation_problems
 from rampsim.plan.sections import locate
 from rampsim.plan.source import Document, SourceError
-from rampsim.promql import Deployment, QueryError, UnsupportedQuery, check_supported
+from rampsim.promql import Deployment, QueryError, SeriesStore, UnsupportedQuery, check_supported
+from rampsim.promql.exposition import exposition_store
+from rampsim.promql.parse import parse, selectors
+from rampsim.telemetry import Layout, Telemetry
 from rampsim.units import Kind, format_value
 
 __all__ = ["StageOptions", "KayentaImport", "Origins", "import_kayenta", "import_kayenta_data", "read_json",
@@ -362,6 +374,91 @@ def _bind_variables(section: dict[str, Any], config: KayentaConfig, namespace: s
                          f"(--scope-param {name}=VALUE sets it)")
 
 
+def _infer_identity(section: dict[str, Any], gate: KayentaGate) -> list[str]:
+    """Name the simulated service and namespace after those the queries select with the stage's scopes
+    (:func:`~rampsim.gates.series_names.infer_identity`, as for an Argo gate): ``section["identity"]`` and a note,
+    when they are not rampsim's defaults."""
+    default = KayentaIdentity()
+    found = [uses for arms in metric_queries(gate).values() for query in arms.values() if isinstance(query, str)
+             for uses in query_selectors(query)]
+    service, namespace = infer_identity(gate.profile, found, {}, default.service, default.namespace)
+    if (service, namespace) == (default.service, default.namespace):
+        return []
+    section["identity"] = {"service": service, "namespace": namespace}
+    return [f"identity: the simulated service is {service!r} in namespace {namespace!r}, the names the queries "
+            f"select (under the {gate.profile} profile, each arm's workload is {service}-canary or "
+            f"{service}-stable); edit kayenta.identity to rename"]
+
+
+def _stand_ins(gate: KayentaGate) -> list[str]:
+    """A note for each scope that stands for its simulated arm under another name in the queries
+    (:func:`~rampsim.gates.kayenta_queries.simulated_scope`: a team's own server groups)."""
+    found: dict[tuple[str, str, str, str, str], list[str]] = {}
+    for metric in gate.config.metrics:
+        scope = gate.scope_of(metric)
+        for arm, key in (("canary", "experimentScope"), ("baseline", "controlScope")):
+            simulated = simulated_scope(gate, metric, arm)
+            if simulated != scope.scope(arm):
+                found.setdefault((scope.scopeName, key, scope.scope(arm), arm, simulated), []).append(metric.name)
+    return [f"scope {name!r}: {key} {written!r} is the simulated {arm}: "
+            + (f"metric {metrics[0]!r} selects" if len(metrics) == 1 else
+               f"metrics {', '.join(map(repr, metrics))} select") + f" its series as {simulated!r}"
+            for (name, key, written, arm, simulated), metrics in found.items()]
+
+
+def _simulated_series(gate: KayentaGate) -> SeriesStore:
+    """Every series the simulation writes under the gate's profile and identity: two scrapes in which every counter
+    counts and every gauge has a value (a series that never counts is never written)."""
+    layout = Layout()
+    counters = np.repeat([[1.0], [2.0]], layout.n_counters, axis=1)
+    telemetry = Telemetry(layout, np.array([0.0, layout.scrape_interval]), counters, np.ones((2, layout.n_gauges)))
+    deployment = Deployment(service=gate.identity.service, namespace=gate.identity.namespace)
+    return exposition_store(telemetry, gate.profile, deployment=deployment)
+
+
+def _empty_selector(query: str, store: SeriesStore) -> Optional[str]:
+    """Why the first selector of ``query`` that selects no series of ``store`` selects none, or ``None``."""
+    try:
+        tree = parse(query)
+    except RampsimError:
+        return None
+    for selector in selectors(tree):
+        named = [m for m in selector.matchers if m.name == "__name__"]
+        matchers = [m for m in selector.matchers if m.name != "segment"]   # the plan's segments, not known here
+        if len(store.select(matchers)):
+            continue
+        names = sorted(store.names())
+        if named and not len(store.select(named)):
+            close = difflib.get_close_matches(named[0].value, names, n=1) if named[0].op == "=" else []
+            return f"{selector.text}: no simulated series is named so" + (f"; closest: {close[0]}" if close else "")
+        failing = [str(m) for m in matchers if m not in named and not len(store.select([*named, m]))]
+        return f"{selector.text}: no simulated series matches {', '.join(failing) or 'these matchers together'}"
+    return None
+
+
+def _unselected(gate: KayentaGate, document: Document) -> list[str]:
+    """A located note for each scored metric whose query, as the simulation asks it, has a selector that selects no
+    simulated series: the metric never has data (and a critical one fails every analysis)."""
+    store = _simulated_series(gate)
+    notes = []
+    for index, (metric, arms) in enumerate(zip(gate.config.metrics, metric_queries(gate, simulated=True).values())):
+        if metric.analysis.muted:   # never scored
+            continue
+        why = next((f"the {arm}'s query selects no series rampsim simulates under the {gate.profile} profile "
+                    f"({why})" for arm, query in arms.items() if isinstance(query, str)
+                    for why in [_empty_selector(query, store)] if why), None)
+        if why is None:
+            continue
+        field = "customInlineTemplate" if gate.query(metric).customInlineTemplate else "metricName"
+        effect = ("it is critical: every analysis fails and rolls the canary back" if metric.analysis.critical
+                  else "it is Nodata at every analysis")
+        message = (f"{why}: the metric never has data, and {effect} (--profile names the "
+                   "exporter whose series the queries read)")
+        notes += validation_problems([{"loc": ("metrics", index, "query", field), "msg": message,
+                                       "type": "value_error"}], KayentaConfig, document)
+    return notes
+
+
 def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[str, Any]] = None,
                         options: StageOptions = StageOptions(), sources: Optional[list[str]] = None,
                         origins: Optional[Origins] = None) -> KayentaImport:
@@ -413,6 +510,9 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
                 unsupported.append(f"{source}: metric {name!r}: query {built!r}: {exc}")
     if unsupported:
         raise GateRefused(unsupported)
+    notes.extend(_infer_identity(section, gate))
+    gate = KayentaGate.model_validate(section)
+    notes.extend(_stand_ins(gate) + _unselected(gate, origins.config))
     schedule = analyses(gate.stage)
     notes.append(f"{len(schedule)} analysis(es), every {gate.stage.interval_minutes} min from "
                  + (f"{format_value(gate.stage.warmup, Kind.DURATION)}" if gate.stage.warmup else "the start")
