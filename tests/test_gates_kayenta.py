@@ -493,6 +493,31 @@ def test_a_stage_needs_a_lifetime_and_a_metric_a_scope_of_the_stage():
     assert len(problems) == 1 and "kayenta.config.metrics.1.scopeName: the stage has no scope 'other'" in problems[0]
 
 
+def test_a_step_leaving_one_value_a_side_per_window_is_refused_where_it_is_written(tmp_path):
+    """One value a side makes every metric Error, counted nowhere: every analysis would score 100 and pass, so a
+    canary with +20% errors would advance."""
+    section = copy.deepcopy(_section(ERROR_CONFIG, lookbackMins=0))
+    section["stage"]["scopes"][0]["step"] = 601
+    problems = _problems(HEAD + _section_yaml(section))
+    assert len(problems) == 1 and problems[0].startswith(
+        "plan.yaml:18: kayenta.stage.scopes.0.step: a step of 601 s gives 1 value a side in an analysis window of "
+        "10 min (the interval, lookbackMins being 0)"), problems
+    section["stage"]["scopes"][0]["step"] = 600   # two values: 00:00 and 00:10
+    assert isinstance(gate_of(gated_plan_from_text(HEAD + _section_yaml(section), "plan.yaml")), KayentaGate)
+    stage = tmp_path / "stage.json"
+    stage.write_text(json.dumps({"type": "kayentaCanary", "canaryConfig": {
+        "lifetimeDuration": "PT3H", "beginCanaryAnalysisAfterMins": 5, "lookbackMins": 15,
+        "canaryAnalysisIntervalMins": 15, "scopes": [{"scopeName": "default", "step": 1000}]}}, indent=2))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(ERROR_CONFIG))
+    with pytest.raises(GateError) as caught:
+        import_kayenta(config, stage)
+    assert caught.value.problems == [
+        f"{stage}:11: canaryConfig.scopes[0].step: a step of 1000 s gives 1 value a side in an analysis window of "
+        "15 min (lookbackMins): with fewer than 2, Kayenta's judge scores every metric Error, counted nowhere, so "
+        "every analysis scores 100 and passes; give a step of at most 900 s"]
+
+
 def test_import_refuses_promql_rampsim_cannot_evaluate():
     config = _config(_metric("m", "PromQL:quantile_over_time(0.9, up[5m]) @ start()", "g"))
     with pytest.raises(GateRefused, match="metric 'm'"):

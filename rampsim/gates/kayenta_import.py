@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from rampsim.errors import InvalidPlanError, RampsimError
 from rampsim.gates.kayenta_model import (
     ORCA_THRESHOLDS, KayentaGate, KayentaIdentity, KayentaStage, PrometheusQuery, analyses, format_iso_duration,
-    query_problems,
+    query_problems, step_problems,
 )
 from rampsim.gates.kayenta_queries import (
     ARMS, QueryBuildError, metric_queries, simulated_scope, template_variables,
@@ -318,14 +318,19 @@ def _check_written_scopes(written: Any, config: KayentaConfig, origins: Origins,
 
 def _check_stage(stage: dict[str, Any], written: Mapping[str, Any], origins: Origins) -> None:
     """:class:`GateError` with every problem of the stage as built (the file's fields, the options over them), each
-    located in the stage file (its line, the field as the file writes it), else named as the stage's field."""
+    located in the stage file (its line, the field as the file writes it), else named as the stage's field: its
+    fields, and a step too long for its analysis windows (:func:`~rampsim.gates.kayenta_model.step_problems`)."""
     try:
-        KayentaStage.model_validate(stage)
+        errors: list[Any] = [{"loc": loc, "msg": message, "type": "value_error"}
+                             for loc, message in step_problems(KayentaStage.model_validate(stage))]
     except ValidationError as exc:
+        errors = exc.errors()
+    if errors and origins.stage is not None:
+        errors = _as_written(errors, stage, written)
+    if errors:
         document = origins.stage or Document(data={"stage": stage}, filename=origins.config.filename)
         path = origins.stage_path if origins.stage is not None else ("stage",)
-        problems = validation_problems(_as_written(exc.errors(), stage, written), KayentaStage, document, path)
-        raise GateError(problems) from None
+        raise GateError(validation_problems(errors, KayentaStage, document, path))
 
 
 def _as_written(errors: list[Any], stage: Mapping[str, Any], written: Mapping[str, Any]) -> list[dict[str, Any]]:
