@@ -159,6 +159,23 @@ def test_a_metric_whose_query_selects_no_simulated_series_is_noted_where_it_is_w
     assert not any("selects no series" in n for n in healthy.notes)
 
 
+def test_import_notes_where_the_weights_leave_metrics_that_can_never_lower_the_score(tmp_path):
+    """A group weighted 0 (the weights still add up to 100) earns nothing: a failure of its metrics cannot lower the
+    score, as for metrics in no weighted group; both noted, located at the config's groupWeights."""
+    config = _config(_metric("error-rate", ERRORS, "errors", direction="increase"),
+                     _metric("p99", P99, "latency", direction="increase"),
+                     _metric("p99-again", P99, "spare", direction="increase"), weights={"errors": 0, "latency": 100})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config, indent=2))
+    notes = [n for n in import_kayenta(path, options=StageOptions(lifetime=1800)).notes if "cannot lower" in n]
+    assert notes == [f"{path}:56: classifier.groupWeights.errors: group 'errors' is weighted 0: its metric "
+                     "'error-rate' earns no weight, so a failure there cannot lower the score (only a critical "
+                     "failure counts), as in Kayenta",
+                     f"{path}:55: classifier.groupWeights: metric 'p99-again': in no weighted group, and the weights "
+                     "add up to 100: unweighted groups share nothing, so a failure there cannot lower the score (only "
+                     "a critical failure counts), as in Kayenta"], notes
+
+
 def test_the_stage_file_gives_the_schedule_and_the_options_win_over_it(tmp_path):
     pipeline = {"stages": [{"type": "deploy"}, {"type": "kayentaCanary", "canaryConfig": {
         "lifetimeDuration": "PT1H", "canaryAnalysisIntervalMins": "20", "lookbackMins": 0, "siteLocal": {},

@@ -464,6 +464,30 @@ def _unselected(gate: KayentaGate, document: Document) -> list[str]:
     return notes
 
 
+def _weightless_notes(config: KayentaConfig, document: Document) -> list[str]:
+    """A note, located at the config's ``classifier.groupWeights``, for the metrics that can never lower the score
+    (:meth:`~rampsim.judges.kayenta_config.KayentaConfig.weightless`): those of each group weighted 0, and those in
+    no weighted group while the weights add up to 100."""
+    weightless = config.weightless()
+    found: list[tuple[tuple[Union[str, int], ...], str]] = []
+    for group, weight in config.classifier.groupWeights.items():
+        named = [m for m in weightless if weight == 0 and group in config.metric(m).groups]
+        if named:
+            found.append((("classifier", "groupWeights", group),
+                          f"group {group!r} is weighted 0: "
+                          + (f"its metric {named[0]!r} earns" if len(named) == 1 else
+                             f"its metrics {', '.join(map(repr, named))} earn") + " no weight"))
+            weightless = [m for m in weightless if m not in named]
+    if weightless:
+        found.append((("classifier", "groupWeights"), f"metric {', '.join(map(repr, weightless))}: in no weighted "
+                                                      "group, and the weights add up to 100: unweighted groups share "
+                                                      "nothing"))
+    return [validation_problems([{"loc": loc, "type": "value_error",
+                                  "msg": f"{why}, so a failure there cannot lower the score (only a critical failure "
+                                         "counts), as in Kayenta"}], KayentaConfig, document)[0]
+            for loc, why in found]
+
+
 def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[str, Any]] = None,
                         options: StageOptions = StageOptions(), sources: Optional[list[str]] = None,
                         origins: Optional[Origins] = None) -> KayentaImport:
@@ -478,12 +502,7 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
     malformed = _query_errors(config, origins.config)
     if malformed:
         raise GateError(malformed)
-    notes: list[str] = []
-    weightless = config.weightless()
-    if weightless:
-        notes.append(f"metric {', '.join(map(repr, weightless))}: in no weighted group, and classifier.groupWeights "
-                     "add up to 100: unweighted groups share nothing, so a failure there cannot lower the score "
-                     "(only a critical failure counts), as in Kayenta")
+    notes = _weightless_notes(config, origins.config)
     _check_written_scopes((written_stage or {}).get("scopes"), config, origins, notes)
     profile = _profile(config, options)
     section: dict[str, Any] = {"profile": profile, "stage": _stage(written_stage or {}, config, options, profile, notes),
