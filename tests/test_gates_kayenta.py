@@ -31,7 +31,7 @@ from rampsim.gates.imported_plan import kayenta_plan_data, kayenta_plan_yaml
 from rampsim.gates.kayenta_engine import KayentaEngine
 from rampsim.gates.kayenta_import import StageOptions, import_kayenta, import_kayenta_data
 from rampsim.gates.kayenta_model import KayentaGate, KayentaStage, analyses, parse_iso_duration
-from rampsim.gates.kayenta_queries import QueryBuildError, build_query
+from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, build_query
 from rampsim.gates.plan_sections import gate_of, gated_plan_from_document, gated_plan_from_text, with_gate_overrides
 from rampsim.gates.queries import store_queries
 from rampsim.gates.refusals import GateError, GateRefused
@@ -120,6 +120,60 @@ def test_import_binds_template_variables_and_notes_queries_kayenta_cannot_build(
                                                            location="us-east-1", canary_scope="app-v2"))
     query = build_query(located.gate, located.gate.config.metrics[0], "canary")
     assert query == 'avg(node_cpu{mode=~"user|system",job="node",asg_groupName="app-v2",zone=~"us-east-1.{1}"})'
+
+
+ISTIO = ('PromQL:sum(rate(istio_requests_total{reporter="destination",destination_workload="${scope}",'
+         'response_code=~"5.."}[1m])) / sum(rate(istio_requests_total{reporter="destination",'
+         'destination_workload="${scope}"}[1m]))')
+
+
+@pytest.mark.parametrize("template, canary, baseline, simulated", [
+    (ERRORS, "learn-canary", "learn-baseline", ("canary", "baseline")),
+    (ISTIO, "checkout-canary", "checkout-primary", ("checkout-canary", "checkout-stable")),
+])
+def test_a_stage_with_the_teams_own_scopes_judges_the_simulated_arms(template, canary, baseline, simulated):
+    """The stage's scopes are the simulated arms whatever the team calls them: each scope stands for its arm's
+    series (Istio's workloads named after the scopes, as an Argo gate's identity), and a healthy ramp advances."""
+    config = _config(_metric("error-rate", template, "errors", direction="increase", critical=True,
+                             effectSize={"allowedIncrease": 2, "criticalIncrease": 3}))
+    result = import_kayenta_data(config, "config.json", options=StageOptions(
+        lifetime=1800, interval=600, canary_scope=canary, baseline_scope=baseline))
+    (scope,) = result.gate.stage.scopes
+    assert (scope.experimentScope, scope.controlScope) == (canary, baseline)   # the team's, as Kayenta sends them
+    engine = KayentaEngine(_plan(result.section), result.gate, store_queries(SeriesStore()))
+    assert [q for q in engine.core.queries["error-rate"].values()] == \
+        [build_query(result.gate, result.gate.config.metrics[0], arm, name) for arm, name in zip(ARMS, simulated)]
+    assert any(f"controlScope {baseline!r} is the simulated baseline" in note for note in result.notes)
+    decision = first_terminal_decision(simulate(_plan(result.section), seed=3).events)
+    assert decision is not None and (decision.kind, decision.time) == (DecisionKind.ADVANCE, 1800), decision
+
+
+def test_a_metric_whose_query_selects_no_simulated_series_is_noted_where_it_is_written():
+    difranca = next(corpus("kayenta").glob("difranca__*.json"))
+    result = import_kayenta(difranca, options=StageOptions(lifetime=1800, interval=600))
+    (note,) = [n for n in result.notes if "selects no series" in n]
+    assert note.startswith(f"{difranca}:14: metrics[0] (memory-usage).query.customInlineTemplate: the canary's "
+                           "query selects no series rampsim simulates under the rampsim profile (memory_usage{"), note
+    assert "it is critical: every analysis fails" in note
+    healthy = import_kayenta_data(ERROR_CONFIG, "config.json", options=StageOptions(lifetime=1800, interval=600))
+    assert not any("selects no series" in n for n in healthy.notes)
+
+
+def test_import_notes_where_the_weights_leave_metrics_that_can_never_lower_the_score(tmp_path):
+    """A group weighted 0 (the weights still add up to 100) earns nothing: a failure of its metrics cannot lower the
+    score, as for metrics in no weighted group; both noted, located at the config's groupWeights."""
+    config = _config(_metric("error-rate", ERRORS, "errors", direction="increase"),
+                     _metric("p99", P99, "latency", direction="increase"),
+                     _metric("p99-again", P99, "spare", direction="increase"), weights={"errors": 0, "latency": 100})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config, indent=2))
+    notes = [n for n in import_kayenta(path, options=StageOptions(lifetime=1800)).notes if "cannot lower" in n]
+    assert notes == [f"{path}:56: classifier.groupWeights.errors: group 'errors' is weighted 0: its metric "
+                     "'error-rate' earns no weight, so a failure there cannot lower the score (only a critical "
+                     "failure counts), as in Kayenta",
+                     f"{path}:55: classifier.groupWeights: metric 'p99-again': in no weighted group, and the weights "
+                     "add up to 100: unweighted groups share nothing, so a failure there cannot lower the score (only "
+                     "a critical failure counts), as in Kayenta"], notes
 
 
 def test_the_stage_file_gives_the_schedule_and_the_options_win_over_it(tmp_path):
@@ -454,6 +508,31 @@ def test_a_stage_needs_a_lifetime_and_a_metric_a_scope_of_the_stage():
     section["config"]["metrics"][1]["scopeName"] = "other"
     problems = _problems(HEAD + _section_yaml(section))
     assert len(problems) == 1 and "kayenta.config.metrics.1.scopeName: the stage has no scope 'other'" in problems[0]
+
+
+def test_a_step_leaving_one_value_a_side_per_window_is_refused_where_it_is_written(tmp_path):
+    """One value a side makes every metric Error, counted nowhere: every analysis would score 100 and pass, so a
+    canary with +20% errors would advance."""
+    section = copy.deepcopy(_section(ERROR_CONFIG, lookbackMins=0))
+    section["stage"]["scopes"][0]["step"] = 601
+    problems = _problems(HEAD + _section_yaml(section))
+    assert len(problems) == 1 and problems[0].startswith(
+        "plan.yaml:18: kayenta.stage.scopes.0.step: a step of 601 s gives 1 value a side in an analysis window of "
+        "10 min (the interval, lookbackMins being 0)"), problems
+    section["stage"]["scopes"][0]["step"] = 600   # two values: 00:00 and 00:10
+    assert isinstance(gate_of(gated_plan_from_text(HEAD + _section_yaml(section), "plan.yaml")), KayentaGate)
+    stage = tmp_path / "stage.json"
+    stage.write_text(json.dumps({"type": "kayentaCanary", "canaryConfig": {
+        "lifetimeDuration": "PT3H", "beginCanaryAnalysisAfterMins": 5, "lookbackMins": 15,
+        "canaryAnalysisIntervalMins": 15, "scopes": [{"scopeName": "default", "step": 1000}]}}, indent=2))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(ERROR_CONFIG))
+    with pytest.raises(GateError) as caught:
+        import_kayenta(config, stage)
+    assert caught.value.problems == [
+        f"{stage}:11: canaryConfig.scopes[0].step: a step of 1000 s gives 1 value a side in an analysis window of "
+        "15 min (lookbackMins): with fewer than 2, Kayenta's judge scores every metric Error, counted nowhere, so "
+        "every analysis scores 100 and passes; give a step of at most 900 s"]
 
 
 def test_import_refuses_promql_rampsim_cannot_evaluate():

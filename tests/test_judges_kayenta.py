@@ -401,6 +401,18 @@ def test_cles_bounds_up_to_one_and_weights_with_an_unweighted_group_at_zero_are_
     assert parse_kayenta_config(both).weightless() == ["other"]
 
 
+def test_the_metrics_of_a_group_weighted_zero_are_weightless_as_in_no_weighted_group():
+    """Weights of 0 and 100 add up to 100 too: the group weighted 0 earns nothing, so its metrics (unless also in a
+    group with weight) can lower the score only by failing critically."""
+    data = _with({})
+    data["classifier"]["groupWeights"] = {"g": 0, "h": 100}
+    data["metrics"] += [{"name": "both", "query": {"type": "prometheus"}, "groups": ["g", "h"]},
+                        {"name": "other", "query": {"type": "prometheus"}, "groups": ["h"]}]
+    config = parse_kayenta_config(data)
+    assert config.weightless() == ["latency"]
+    assert config.classifier.weights(["g", "h"]) == {"g": 0, "h": 100}
+
+
 def test_a_file_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "canary.json"
     path.write_text(json.dumps(_with({})), encoding="utf-8-sig")

@@ -1,8 +1,9 @@
 """An imported Kayenta canary analysis as a rampsim engine, judged as Spinnaker's ``kayentaCanary`` stage judges it.
 
 The stage runs its analyses on Orca's schedule (:func:`~rampsim.gates.kayenta_model.analyses`). At
-each one, every metric's query is evaluated for each scope as the range query Kayenta sends (the
-window's times at the scope's step; an instant query at each time, which is what a range query is),
+each one, every metric's query is evaluated for each scope as the range query Kayenta sends, the scope
+standing for its simulated arm (:func:`~rampsim.gates.kayenta_queries.simulated_scope`; the window's
+times at the scope's step; an instant query at each time, which is what a range query is),
 each value the one sample the query returns (NaN when it returns none: Kayenta pads missing points
 with NaN), and the colleague judge (:func:`rampsim.judges.kayenta.judge`) classifies and scores the
 canary against the baseline. Then, as Orca does (``MonitorKayentaCanaryTask`` after each analysis,
@@ -100,7 +101,7 @@ class StageJudge:
     def __init__(self, gate: KayentaGate) -> None:
         self.gate = gate
         self.analyses = analyses(gate.stage)
-        self.queries: dict[str, dict[str, Union[str, QueryBuildError]]] = metric_queries(gate)
+        self.queries: dict[str, dict[str, Union[str, QueryBuildError]]] = metric_queries(gate, simulated=True)
         self.grids: dict[str, np.ndarray] = {}
         self.windows: dict[str, list[np.ndarray]] = {}
         for metric in gate.config.metrics:

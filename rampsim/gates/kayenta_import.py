@@ -18,7 +18,11 @@ Template variables no scope binds (``${namespace}`` in Kayenta's integration-tes
 Kayenta's query: the importer gives each a value in the scope's ``extendedScopeParams`` (the simulated
 namespace for ``namespace``, the variable's name otherwise) and says so; ``scope_params`` sets them.
 The scopes default to the names the simulated series carry: the arm (``canary``, ``baseline``) under
-the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) under an exporter's.
+the ``rampsim`` profile, the arm's workload (``app-canary``, ``app-stable``) under an exporter's. A team's
+own scopes stand for the simulated arms (:func:`~rampsim.gates.kayenta_queries.simulated_scope`, noted),
+the simulated service and namespace are named after those the queries select
+(:func:`~rampsim.gates.series_names.infer_identity`), and a metric whose query selects no simulated
+series is noted where the config writes it (it never has data).
 """
 from __future__ import annotations
 
@@ -27,20 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+import numpy as np
 from pydantic import ValidationError
 
-from rampsim.errors import InvalidPlanError
+from rampsim.errors import InvalidPlanError, RampsimError
 from rampsim.gates.kayenta_model import (
-    ORCA_THRESHOLDS, KayentaGate, KayentaStage, PrometheusQuery, analyses, format_iso_duration, query_problems,
+    ORCA_THRESHOLDS, KayentaGate, KayentaIdentity, KayentaStage, PrometheusQuery, analyses, format_iso_duration,
+    query_problems, step_problems,
 )
-from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, metric_queries, template_variables
+from rampsim.gates.kayenta_queries import (
+    ARMS, QueryBuildError, metric_queries, simulated_scope, template_variables,
+)
 from rampsim.gates.profiles import infer_profile
+from rampsim.gates.series_names import infer_identity, query_selectors
 from rampsim.gates.refusals import GateError, GateRefused
 from rampsim.plan.json_source import read_json as read_json_document
 from rampsim.judges.kayenta_config import KayentaConfig, parse_kayenta_config, validation_problems
 from rampsim.plan.sections import locate
 from rampsim.plan.source import Document, SourceError
-from rampsim.promql import Deployment, QueryError, UnsupportedQuery, check_supported
+from rampsim.promql import Deployment, QueryError, SeriesStore, UnsupportedQuery, check_supported
+from rampsim.promql.exposition import exposition_store
+from rampsim.promql.parse import parse, selectors
+from rampsim.telemetry import Layout, Telemetry
 from rampsim.units import Kind, format_value
 
 __all__ = ["StageOptions", "KayentaImport", "Origins", "import_kayenta", "import_kayenta_data", "read_json",
@@ -306,14 +318,19 @@ def _check_written_scopes(written: Any, config: KayentaConfig, origins: Origins,
 
 def _check_stage(stage: dict[str, Any], written: Mapping[str, Any], origins: Origins) -> None:
     """:class:`GateError` with every problem of the stage as built (the file's fields, the options over them), each
-    located in the stage file (its line, the field as the file writes it), else named as the stage's field."""
+    located in the stage file (its line, the field as the file writes it), else named as the stage's field: its
+    fields, and a step too long for its analysis windows (:func:`~rampsim.gates.kayenta_model.step_problems`)."""
     try:
-        KayentaStage.model_validate(stage)
+        errors: list[Any] = [{"loc": loc, "msg": message, "type": "value_error"}
+                             for loc, message in step_problems(KayentaStage.model_validate(stage))]
     except ValidationError as exc:
+        errors = exc.errors()
+    if errors and origins.stage is not None:
+        errors = _as_written(errors, stage, written)
+    if errors:
         document = origins.stage or Document(data={"stage": stage}, filename=origins.config.filename)
         path = origins.stage_path if origins.stage is not None else ("stage",)
-        problems = validation_problems(_as_written(exc.errors(), stage, written), KayentaStage, document, path)
-        raise GateError(problems) from None
+        raise GateError(validation_problems(errors, KayentaStage, document, path))
 
 
 def _as_written(errors: list[Any], stage: Mapping[str, Any], written: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -362,6 +379,115 @@ def _bind_variables(section: dict[str, Any], config: KayentaConfig, namespace: s
                          f"(--scope-param {name}=VALUE sets it)")
 
 
+def _infer_identity(section: dict[str, Any], gate: KayentaGate) -> list[str]:
+    """Name the simulated service and namespace after those the queries select with the stage's scopes
+    (:func:`~rampsim.gates.series_names.infer_identity`, as for an Argo gate): ``section["identity"]`` and a note,
+    when they are not rampsim's defaults."""
+    default = KayentaIdentity()
+    found = [uses for arms in metric_queries(gate).values() for query in arms.values() if isinstance(query, str)
+             for uses in query_selectors(query)]
+    service, namespace = infer_identity(gate.profile, found, {}, default.service, default.namespace)
+    if (service, namespace) == (default.service, default.namespace):
+        return []
+    section["identity"] = {"service": service, "namespace": namespace}
+    return [f"identity: the simulated service is {service!r} in namespace {namespace!r}, the names the queries "
+            f"select (under the {gate.profile} profile, each arm's workload is {service}-canary or "
+            f"{service}-stable); edit kayenta.identity to rename"]
+
+
+def _stand_ins(gate: KayentaGate) -> list[str]:
+    """A note for each scope that stands for its simulated arm under another name in the queries
+    (:func:`~rampsim.gates.kayenta_queries.simulated_scope`: a team's own server groups)."""
+    found: dict[tuple[str, str, str, str, str], list[str]] = {}
+    for metric in gate.config.metrics:
+        scope = gate.scope_of(metric)
+        for arm, key in (("canary", "experimentScope"), ("baseline", "controlScope")):
+            simulated = simulated_scope(gate, metric, arm)
+            if simulated != scope.scope(arm):
+                found.setdefault((scope.scopeName, key, scope.scope(arm), arm, simulated), []).append(metric.name)
+    return [f"scope {name!r}: {key} {written!r} is the simulated {arm}: "
+            + (f"metric {metrics[0]!r} selects" if len(metrics) == 1 else
+               f"metrics {', '.join(map(repr, metrics))} select") + f" its series as {simulated!r}"
+            for (name, key, written, arm, simulated), metrics in found.items()]
+
+
+def _simulated_series(gate: KayentaGate) -> SeriesStore:
+    """Every series the simulation writes under the gate's profile and identity: two scrapes in which every counter
+    counts and every gauge has a value (a series that never counts is never written)."""
+    layout = Layout()
+    counters = np.repeat([[1.0], [2.0]], layout.n_counters, axis=1)
+    telemetry = Telemetry(layout, np.array([0.0, layout.scrape_interval]), counters, np.ones((2, layout.n_gauges)))
+    deployment = Deployment(service=gate.identity.service, namespace=gate.identity.namespace)
+    return exposition_store(telemetry, gate.profile, deployment=deployment)
+
+
+def _empty_selector(query: str, store: SeriesStore) -> Optional[str]:
+    """Why the first selector of ``query`` that selects no series of ``store`` selects none, or ``None``."""
+    try:
+        tree = parse(query)
+    except RampsimError:
+        return None
+    for selector in selectors(tree):
+        named = [m for m in selector.matchers if m.name == "__name__"]
+        matchers = [m for m in selector.matchers if m.name != "segment"]   # the plan's segments, not known here
+        if len(store.select(matchers)):
+            continue
+        names = sorted(store.names())
+        if named and not len(store.select(named)):
+            close = difflib.get_close_matches(named[0].value, names, n=1) if named[0].op == "=" else []
+            return f"{selector.text}: no simulated series is named so" + (f"; closest: {close[0]}" if close else "")
+        failing = [str(m) for m in matchers if m not in named and not len(store.select([*named, m]))]
+        return f"{selector.text}: no simulated series matches {', '.join(failing) or 'these matchers together'}"
+    return None
+
+
+def _unselected(gate: KayentaGate, document: Document) -> list[str]:
+    """A located note for each scored metric whose query, as the simulation asks it, has a selector that selects no
+    simulated series: the metric never has data (and a critical one fails every analysis)."""
+    store = _simulated_series(gate)
+    notes = []
+    for index, (metric, arms) in enumerate(zip(gate.config.metrics, metric_queries(gate, simulated=True).values())):
+        if metric.analysis.muted:   # never scored
+            continue
+        why = next((f"the {arm}'s query selects no series rampsim simulates under the {gate.profile} profile "
+                    f"({why})" for arm, query in arms.items() if isinstance(query, str)
+                    for why in [_empty_selector(query, store)] if why), None)
+        if why is None:
+            continue
+        field = "customInlineTemplate" if gate.query(metric).customInlineTemplate else "metricName"
+        effect = ("it is critical: every analysis fails and rolls the canary back" if metric.analysis.critical
+                  else "it is Nodata at every analysis")
+        message = (f"{why}: the metric never has data, and {effect} (--profile names the "
+                   "exporter whose series the queries read)")
+        notes += validation_problems([{"loc": ("metrics", index, "query", field), "msg": message,
+                                       "type": "value_error"}], KayentaConfig, document)
+    return notes
+
+
+def _weightless_notes(config: KayentaConfig, document: Document) -> list[str]:
+    """A note, located at the config's ``classifier.groupWeights``, for the metrics that can never lower the score
+    (:meth:`~rampsim.judges.kayenta_config.KayentaConfig.weightless`): those of each group weighted 0, and those in
+    no weighted group while the weights add up to 100."""
+    weightless = config.weightless()
+    found: list[tuple[tuple[Union[str, int], ...], str]] = []
+    for group, weight in config.classifier.groupWeights.items():
+        named = [m for m in weightless if weight == 0 and group in config.metric(m).groups]
+        if named:
+            found.append((("classifier", "groupWeights", group),
+                          f"group {group!r} is weighted 0: "
+                          + (f"its metric {named[0]!r} earns" if len(named) == 1 else
+                             f"its metrics {', '.join(map(repr, named))} earn") + " no weight"))
+            weightless = [m for m in weightless if m not in named]
+    if weightless:
+        found.append((("classifier", "groupWeights"), f"metric {', '.join(map(repr, weightless))}: in no weighted "
+                                                      "group, and the weights add up to 100: unweighted groups share "
+                                                      "nothing"))
+    return [validation_problems([{"loc": loc, "type": "value_error",
+                                  "msg": f"{why}, so a failure there cannot lower the score (only a critical failure "
+                                         "counts), as in Kayenta"}], KayentaConfig, document)[0]
+            for loc, why in found]
+
+
 def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[str, Any]] = None,
                         options: StageOptions = StageOptions(), sources: Optional[list[str]] = None,
                         origins: Optional[Origins] = None) -> KayentaImport:
@@ -376,12 +502,7 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
     malformed = _query_errors(config, origins.config)
     if malformed:
         raise GateError(malformed)
-    notes: list[str] = []
-    weightless = config.weightless()
-    if weightless:
-        notes.append(f"metric {', '.join(map(repr, weightless))}: in no weighted group, and classifier.groupWeights "
-                     "add up to 100: unweighted groups share nothing, so a failure there cannot lower the score "
-                     "(only a critical failure counts), as in Kayenta")
+    notes = _weightless_notes(config, origins.config)
     _check_written_scopes((written_stage or {}).get("scopes"), config, origins, notes)
     profile = _profile(config, options)
     section: dict[str, Any] = {"profile": profile, "stage": _stage(written_stage or {}, config, options, profile, notes),
@@ -413,6 +534,9 @@ def import_kayenta_data(data: Any, source: str, written_stage: Optional[Mapping[
                 unsupported.append(f"{source}: metric {name!r}: query {built!r}: {exc}")
     if unsupported:
         raise GateRefused(unsupported)
+    notes.extend(_infer_identity(section, gate))
+    gate = KayentaGate.model_validate(section)
+    notes.extend(_stand_ins(gate) + _unselected(gate, origins.config))
     schedule = analyses(gate.stage)
     notes.append(f"{len(schedule)} analysis(es), every {gate.stage.interval_minutes} min from "
                  + (f"{format_value(gate.stage.warmup, Kind.DURATION)}" if gate.stage.warmup else "the start")

@@ -35,7 +35,7 @@ from rampsim.promql.exposition import PROFILES
 
 __all__ = ["ORCA_THRESHOLDS", "KAYENTA_PROFILES", "PrometheusQuery", "KayentaScope", "KayentaStage",
            "KayentaIdentity", "KayentaGate", "Analysis", "analyses", "parse_iso_duration", "format_iso_duration",
-           "query_problems"]
+           "query_problems", "step_problems"]
 
 ORCA_THRESHOLDS = {"pass": 75.0, "marginal": 50.0}
 """The score thresholds Orca uses when a stage gives none (``KayentaCanaryContext``)."""
@@ -265,6 +265,25 @@ def query_problems(gate: KayentaGate) -> list[tuple[tuple[Union[str, int], ...],
             problems.append((("config", "metrics", i, "scopeName"),
                              f"the stage has no scope {metric.scopeName!r} (scopes: "
                              f"{', '.join(s.scopeName for s in gate.stage.scopes)})"))
+    return problems + [(("stage", *loc), message) for loc, message in step_problems(gate.stage)]
+
+
+def step_problems(stage: KayentaStage) -> list[tuple[tuple[Union[str, int], ...], str]]:
+    """A scope whose ``step`` gives an analysis window fewer than 2 values a side (with the key path of the step in
+    the stage): Kayenta's judge cannot judge one value against one, every metric is ``Error`` (counted nowhere),
+    and every analysis scores 100 and passes."""
+    shortest = min(analyses(stage), key=lambda analysis: analysis.end - analysis.start)
+    window = shortest.end - shortest.start
+    which = "lookbackMins" if stage.lookbackMins else "the interval, lookbackMins being 0"
+    problems: list[tuple[tuple[Union[str, int], ...], str]] = []
+    for index, scope in enumerate(stage.scopes):
+        values = len(shortest.times(scope.step))
+        if values < 2:
+            problems.append((("scopes", index, "step"),
+                             f"a step of {scope.step} s gives {values} value a side in an analysis window of "
+                             f"{window / 60:g} min ({which}): with fewer than 2, Kayenta's judge scores every "
+                             f"metric Error, counted nowhere, so every analysis scores 100 and passes; give a step "
+                             f"of at most {window:g} s"))
     return problems
 
 

@@ -16,17 +16,26 @@ From spinnaker/kayenta ``PrometheusMetricsService.buildQuery`` and ``QueryConfig
 
 A query that cannot be built is a :class:`QueryBuildError`; Kayenta's canary execution then fails,
 and so does the analysis (:mod:`rampsim.gates.kayenta_engine`).
+
+In the simulation the stage's scopes are the simulated arms (the experiment scope the canary, the
+control scope the baseline), whatever the team calls its server groups: :func:`simulated_scope` is
+the name a scope stands for in a query, the one under which the query's matchers select the most of
+the arm's simulated series (:func:`~rampsim.gates.series_names.solve_placeholder`: ``canary`` for
+``arm="${scope}"``, the arm's workload for Istio's ``destination_workload="${scope}"``), the scope as
+written when no other name selects more.
 """
 from __future__ import annotations
 
 import re
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 from rampsim.errors import RampsimError
 from rampsim.gates.kayenta_model import KayentaGate
+from rampsim.gates.series_names import query_selectors, solve_placeholder
 from rampsim.judges.kayenta_config import KayentaMetric
 
-__all__ = ["ARMS", "QueryBuildError", "expand_template", "build_query", "metric_queries", "template_variables"]
+__all__ = ["ARMS", "QueryBuildError", "expand_template", "build_query", "metric_queries", "template_variables",
+           "simulated_scope"]
 
 ARMS = ("canary", "baseline")
 """Kayenta's experiment and control, as rampsim's arms."""
@@ -66,18 +75,18 @@ def expand_template(template: str, bindings: Mapping[str, str]) -> str:
     return _VARIABLE.sub(replace, template.replace("$\\{", "${"))
 
 
-def _bindings(gate: KayentaGate, metric: KayentaMetric, arm: str) -> dict[str, str]:
+def _bindings(gate: KayentaGate, metric: KayentaMetric, arm: str, name: str) -> dict[str, str]:
     scope, query = gate.scope_of(metric), gate.query(metric)
     params = scope.extendedScopeParams
     base = {"project": params.get("project"), "resourceType": query.resourceType or params.get("resourceType"),
-            "scope": scope.scope(arm), "location": scope.location(arm)}
+            "scope": name, "location": scope.location(arm)}
     return {**{k: v for k, v in base.items() if v}, **params}
 
 
-def _scope_filters(gate: KayentaGate, metric: KayentaMetric, arm: str) -> list[str]:
+def _scope_filters(gate: KayentaGate, metric: KayentaMetric, arm: str, name: str) -> list[str]:
     scope, query = gate.scope_of(metric), gate.query(metric)
     resource = query.resourceType or scope.extendedScopeParams.get("resourceType")
-    location, name = scope.location(arm), scope.scope(arm)
+    location = scope.location(arm)
     if resource in ("gce_instance", "aws_ec2_instance") and not location:
         raise QueryBuildError(f"Location (i.e. region) is required when resourceType is '{resource}'.")
     if resource == "gce_instance":
@@ -92,31 +101,47 @@ def _scope_filters(gate: KayentaGate, metric: KayentaMetric, arm: str) -> list[s
     raise QueryBuildError("Either a resource type or a custom filter is required.")
 
 
-def build_query(gate: KayentaGate, metric: KayentaMetric, arm: str) -> str:
-    """The PromQL ``metric`` sends for ``arm``'s scope; :class:`QueryBuildError` when Kayenta cannot build it."""
+def build_query(gate: KayentaGate, metric: KayentaMetric, arm: str, scope: Optional[str] = None) -> str:
+    """The PromQL ``metric`` sends for ``arm``'s scope (``scope`` in its place); :class:`QueryBuildError` when Kayenta
+    cannot build it."""
     query = gate.query(metric)
+    name = gate.scope_of(metric).scope(arm) if scope is None else scope
     template = query.customInlineTemplate or (gate.config.templates.get(query.customFilterTemplate)
                                               if query.customFilterTemplate else None)
-    custom = expand_template(template, _bindings(gate, metric, arm)) if template else None
+    custom = expand_template(template, _bindings(gate, metric, arm, name)) if template else None
     if custom is not None and custom.startswith("PromQL:"):
         return custom[len("PromQL:"):]
     filters = list(query.labelBindings)
     if custom:
         filters = custom.split(",") + filters
     else:
-        filters += _scope_filters(gate, metric, arm)
+        filters += _scope_filters(gate, metric, arm, name)
     text = f"avg({query.metricName}" + ("{" + ",".join(filters) + "}" if filters else "") + ")"
     return text + (f" by ({','.join(query.groupByFields)})" if query.groupByFields else "")
 
 
-def metric_queries(gate: KayentaGate) -> dict[str, dict[str, Union[str, QueryBuildError]]]:
-    """Each metric's query for each arm (:data:`ARMS`), or why Kayenta cannot build it."""
+def simulated_scope(gate: KayentaGate, metric: KayentaMetric, arm: str) -> str:
+    """The name ``arm``'s scope stands for in ``metric``'s query in the simulation (see the module docstring)."""
+    written = gate.scope_of(metric).scope(arm)
+    tag = f"{arm}-scope"   # the baseline's tag names it, so the baseline's series are solved for
+    try:
+        templated = build_query(gate, metric, arm, scope="{{args.%s}}" % tag)
+    except QueryBuildError:
+        return written
+    return solve_placeholder(tag, written, gate.profile, gate.identity.service, gate.identity.namespace,
+                             query_selectors(templated), {})
+
+
+def metric_queries(gate: KayentaGate, simulated: bool = False) -> dict[str, dict[str, Union[str, QueryBuildError]]]:
+    """Each metric's query for each arm (:data:`ARMS`), or why Kayenta cannot build it; ``simulated``: as the
+    simulation asks it, each scope standing for its arm's series (:func:`simulated_scope`)."""
     found: dict[str, dict[str, Union[str, QueryBuildError]]] = {}
     for metric in gate.config.metrics:
         found[metric.name] = {}
         for arm in ARMS:
             try:
-                found[metric.name][arm] = build_query(gate, metric, arm)
+                scope = simulated_scope(gate, metric, arm) if simulated else None
+                found[metric.name][arm] = build_query(gate, metric, arm, scope)
             except QueryBuildError as exc:
                 found[metric.name][arm] = exc
     return found

@@ -380,10 +380,8 @@ def score(results: Sequence[MetricResult], classifier: Classifier,
         raise UsageError(f"metric results cover different runs: shapes {sorted(shapes)}")
     shape = shapes.pop()
     scored = [r for r in results if not r.metric.analysis.muted]
-    weights = classifier.groupWeights
     groups = list(dict.fromkeys(g for r in scored for g in r.metric.groups))
-    unweighted = [g for g in groups if g not in weights]
-    share = (100.0 - sum(weights.values())) / len(unweighted) if unweighted else 0.0
+    weights = classifier.weights(groups)
 
     summary = np.zeros(shape)
     group_scores: dict[str, NDArray[np.float64]] = {}
@@ -393,7 +391,7 @@ def score(results: Sequence[MetricResult], classifier: Classifier,
         passed = (labels == Label.PASS).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             group_scores[group] = np.where(counted > 0, 100.0 * passed / counted, np.nan)
-        summary += np.where(counted > 0, group_scores[group], 100.0) * weights.get(group, share) / 100
+        summary += np.where(counted > 0, group_scores[group], 100.0) * weights[group] / 100
     summary = np.floor(summary * 100 + 0.5) / 100  # MathUtils.round(score, 2): half up
 
     critical = np.zeros(shape, dtype=bool)

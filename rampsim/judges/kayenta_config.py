@@ -194,6 +194,13 @@ class Classifier(_Model):
             raise ValueError(f"weights add up to {sum(weights.values()):g}, more than 100")
         return weights
 
+    def weights(self, groups: Sequence[str]) -> dict[str, float]:
+        """The weight of each of ``groups`` (the scored metrics'): its ``groupWeights`` entry, else an equal share of
+        what the entries leave of 100."""
+        unweighted = [g for g in groups if g not in self.groupWeights]
+        share = (100.0 - sum(self.groupWeights.values())) / len(unweighted) if unweighted else 0.0
+        return {g: self.groupWeights.get(g, share) for g in groups}
+
 
 class JudgeConfig(_Model):
     """``judge``: the judge's name; Kayenta documents ``judgeConfigurations`` as always empty."""
@@ -260,13 +267,12 @@ class KayentaConfig(_Model):
         return self
 
     def weightless(self) -> list[str]:
-        """The scored metrics in no weighted group when the weights already add up to 100: unweighted groups share
-        nothing, so these metrics can lower the score only by failing critically (Kayenta accepts it; its own
-        judge tests do it)."""
-        weights = self.classifier.groupWeights
-        if sum(weights.values()) < 100 - 1e-9:
-            return []
-        return [m.name for m in self.metrics if not m.analysis.muted and not any(g in weights for g in m.groups)]
+        """The scored metrics in no group with weight: each of their groups weighted 0, or unweighted while the
+        weights already add up to 100 (unweighted groups then share nothing). They can lower the score only by
+        failing critically (Kayenta accepts both; its own judge tests write the second)."""
+        scored = [m for m in self.metrics if not m.analysis.muted]
+        weights = self.classifier.weights(list(dict.fromkeys(g for m in scored for g in m.groups)))
+        return [m.name for m in scored if not any(weights[g] > 1e-9 for g in m.groups)]
 
     def metric(self, name: str) -> KayentaMetric:
         """The metric called ``name``."""
