@@ -285,3 +285,15 @@ def test_a_limit_reads_as_given_in_the_terminal_the_html_and_the_assertion(plans
     page = tmp_path / "check.html"
     write_check_html(report, page, plan=plans[0], mix=str(MIX), seed=0)
     assert "99.999%" in page.read_text()
+
+
+def test_check_prints_the_html_path_as_written_not_as_rich_markup(tmp_path, capsys, monkeypatch):
+    """Rich read ``x[/b]`` in the --html path as a closing tag: the verdict was given, the page written, then the
+    notice crashed the command (exit 70); ``[red]`` vanished from it."""
+    monkeypatch.setenv("COLUMNS", "400")
+    folder = tmp_path / "[red]x[" / "b]y"
+    folder.mkdir(parents=True)
+    page = folder / "check.html"
+    assert main(["check", str(SMALL), "--max-false-rollback", "50%", "--batch", "10", "--max-replicates", "10",
+                 "--workers", "1", "--html", str(page)]) == 0
+    assert f"report written to {page}" in capsys.readouterr().err and page.exists()

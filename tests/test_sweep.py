@@ -407,3 +407,26 @@ def test_the_front_ties_gates_on_equal_rates_not_equal_counts(tmp_path, capsys, 
     _print_report(result, costs, tmp_path)
     printed = capsys.readouterr().out
     assert re.search(r"^\s*0 ★\s", printed, re.M) and "with the same rates" not in printed, printed
+
+
+def test_scenario_names_and_paths_print_as_written_not_as_rich_markup(tmp_path, capsys, monkeypatch):
+    """Rich read a scenario named ``[/]`` as a closing tag (sweep and report ended in exit 70, --write-best never
+    written) and ``[red]`` as a style (the name vanished); paths and grid values are the user's text too."""
+    monkeypatch.setenv("COLUMNS", "200")
+    folder = tmp_path / "[red]mixes"
+    folder.mkdir()
+    mix = folder / "m.yaml"
+    mix.write_text('name: x\nscenarios:\n  "[/]": {weight: 1}\n  "[red]": {weight: 1}\n  ":x:": {weight: 1}\n'
+                   '  "[i]regression": {weight: 1, faults: ["error-rate:canary:+1.5%@5m"]}\n')
+    out, best = tmp_path / "[bold]out", tmp_path / "[i]best.yaml"
+    assert main(["sweep", str(VALIDATION), "--mix", str(mix), "--grid", "rules.error_rate_rollback.threshold=0.3%,0.5%",
+                 "--replicates", "8", "--workers", "1", "--out", str(out), "--no-progress",
+                 "--write-best", str(best)]) == 0
+    printed = capsys.readouterr().out
+    for text in ("[/]", "[red]", ":x:", "[i]regression", str(mix), str(out), str(best)):
+        assert text in printed, text
+    assert best.exists()
+    assert main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert all(re.search(rf"^\s*{re.escape(name)}\s+(healthy|incident)", printed, re.M)
+               for name in ("[/]", "[red]", ":x:", "[i]regression")), printed
