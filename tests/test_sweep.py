@@ -281,6 +281,21 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
         load_mix(bad, plan)
 
 
+@pytest.mark.parametrize("grid", [
+    ["rules.error_rate_rollback={metric: error_rate}", "rules.error_rate_rollback.threshold=1%"],
+    ["rules.*=x", "rules.error_rate_rollback.threshold=1%"],
+    ["rules.error_rate_rollback.threshold=1%", "rules.*=x"],
+])
+def test_an_axis_inside_another_axis_is_refused_naming_both(validation_plan, grid):
+    """An axis setting a whole section replaced the field another axis varies inside it: the sweep said that field
+    was not in the plan ('no field ... in the plan'), though it is."""
+    first, second = (axis.partition("=")[0] for axis in grid)
+    with pytest.raises(GridError, match=re.escape(f"grid axes {first!r} and {second!r} both vary "
+                                                  "rules.error_rate_rollback.threshold (rules.error_rate_rollback "
+                                                  "as a whole): each field by one axis only")):
+        sweep(validation_plan, grid=grid, replicates=1, workers=1)
+
+
 def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     """``50%`` and ``5%`` read as shares of the replicates: scaled up silently, the healthy share would be 91%."""
     plan = load_plan(VALIDATION)

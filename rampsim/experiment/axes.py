@@ -200,11 +200,14 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
                 fields = matched_paths(plan.source.data, path)
             except KeyError:
                 continue   # reported with the grid point below
-            for field in fields:
-                other = varied_by.setdefault(field, path)
-                if other != path:
-                    raise GridError(f"grid axes {other!r} and {path!r} both vary "
-                                    f"{'.'.join(str(part) for part in field)}: each field by one axis only")
+            for field in fields:   # the same field, or one inside another (an axis setting a whole section)
+                for known, other in varied_by.items():
+                    outer, inner = sorted((field, known), key=len)
+                    if other != path and inner[:len(outer)] == outer:
+                        whole = f" ({_dotted(outer)} as a whole)" if outer != inner else ""
+                        raise GridError(f"grid axes {other!r} and {path!r} both vary {_dotted(inner)}{whole}: "
+                                        "each field by one axis only")
+            varied_by.update(dict.fromkeys(fields, path))
     size = math.prod(len(axis.values) for axis in axes)
     if size > MAX_GRID_POINTS:
         raise GridError(f"grid: {' × '.join(str(len(axis.values)) for axis in axes)} = {size:,} gates; a sweep "
@@ -231,6 +234,11 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
         changes = sum(gate_values(varied, path) != gate_values(plan, path) for path in paths)
         points.append(GridPoint(index, values, varied, changes))
     return points
+
+
+def _dotted(field: tuple) -> str:
+    """A plan field's key path written as a dotted path."""
+    return ".".join(str(part) for part in field)
 
 
 def _unlocated(problem: str, where: str | None) -> str:
