@@ -296,6 +296,24 @@ def test_an_axis_inside_another_axis_is_refused_naming_both(validation_plan, gri
         sweep(validation_plan, grid=grid, replicates=1, workers=1)
 
 
+@pytest.mark.parametrize("plan_file, grid, alike", [
+    (VALIDATION, ["rules.error_rate_rollback.threshold=0.3%,0.30%"], "'0.3%' and '0.30%' are one value"),
+    (VALIDATION, ["rules.*.window=1m,2m", "rules.error_rate_rollback.threshold=0.3%,0.5%,0.003"],
+     "'0.3%' and '0.003' are one value"),
+    (VALIDATION, ["rules.*.sustain=90s,1m30s"], "'90s' and '1m30s' are one value"),
+    (VALIDATION, ["rules.error_rate_rollback.threshold=0.5%,0.5%"], "'0.5%' of"),
+    ("scenarios/ramp-phase-50k-kayenta.yaml", ["kayenta.stage.scoreThresholds.marginal=75.0,75"],
+     "'75.0' and '75' are one value"),
+])
+def test_a_value_written_twice_two_ways_is_refused_naming_both(grid, plan_file, alike):
+    """Only the text was compared: ``0.3%,0.30%`` made two gates, one gate twice, tied on everything, the
+    recommendation between them falling to grid order."""
+    plan = load_plan(plan_file)
+    with pytest.raises(GridError, match=rf"^grid axis '{re.escape(grid[-1])}': a value is repeated "
+                                        rf"\({re.escape(alike)}"):
+        sweep(plan, grid=grid, replicates=1, workers=1)
+
+
 def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     """``50%`` and ``5%`` read as shares of the replicates: scaled up silently, the healthy share would be 91%."""
     plan = load_plan(VALIDATION)

@@ -172,9 +172,7 @@ def parse_axis(text: str) -> Axis:
     items = tuple(v.strip() for v in values.split(","))
     if not all(items):
         raise GridError(f"grid axis {text!r}: an empty value (two commas in a row, or one at an end)")
-    if len(set(items)) != len(items):
-        raise GridError(f"grid axis {text!r}: a value is repeated")
-    return Axis(path, items)
+    return Axis(path, items)   # a value repeated, however written, is refused by expand (read by the plan)
 
 
 def _short_numbers(points: np.ndarray) -> list[str]:
@@ -233,7 +231,27 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
                             + "; ".join(problems[:2]) + more) from None
         changes = sum(gate_values(varied, path) != gate_values(plan, path) for path in paths)
         points.append(GridPoint(index, values, varied, changes))
+    _refuse_repeated_values(axes, points)
     return points
+
+
+def _refuse_repeated_values(axes: Sequence[Axis], points: Sequence[GridPoint]) -> None:
+    """A :class:`GridError` when two values of an axis give its field one value as the plan reads it (``0.3%``,
+    ``0.30%`` and ``0.003``; ``75`` and ``75.0``): they would be one gate twice, tied on every rate, and the
+    recommendation among them would fall to grid order. Compared on the points where every other axis takes
+    its first value (``points`` in product order)."""
+    stride = len(points)
+    for axis in axes:
+        stride //= len(axis.values)
+        read: list[tuple[list[Any], str]] = []
+        for position, value in enumerate(axis.values):
+            held = gate_values(points[position * stride].plan, axis.path)
+            same = next((text for other, text in read if other == held), None)
+            if same is not None:
+                alike = f"{value!r}" if same == value else f"{same!r} and {value!r} are one value"
+                raise GridError(f"grid axis {axis.path + '=' + ','.join(axis.values)!r}: a value is repeated "
+                                f"({alike} of {axis.path}): give each value once")
+            read.append((held, value))
 
 
 def _dotted(field: tuple) -> str:
