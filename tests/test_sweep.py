@@ -337,6 +337,10 @@ def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     mix.write_text("scenarios:\n  a: {weight: 33.3%}\n  b: {weight: 33.3%}\n  c: {weight: 32.9%}\n")
     with pytest.raises(PlanError, match="add up to 99.5%"):   # beyond the rounding of what is written (0.15)
         load_mix(mix, plan)
+    for written in ("100.00001%", "99.99999%"):   # read "add up to 100%, not 100%"
+        mix.write_text(f"scenarios:\n  healthy: {{weight: {written}}}\n")
+        with pytest.raises(PlanError, match=f"add up to {re.escape(written)}, not 100%"):
+            load_mix(mix, plan)
 
 
 @pytest.mark.parametrize("axis, message", [
