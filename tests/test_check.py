@@ -149,6 +149,10 @@ def test_a_stop_at_the_faults_start_is_not_a_catch(plans, monkeypatch):
     ("assert_false_rollback_rate_below", {"rate": "100%"}, "a rate is never above 100%"),
     ("assert_missed_incident_rate_below", {"rate": "0%"}, "rate 0%: a bound of 0% or less could never be met"),
     ("assert_missed_incident_rate_below", {"rate": -0.1}, "could never be met"),
+    ("assert_missed_incident_rate_below", {"mix": 42}, "assert_missed_incident_rate_below: mix is a Mix "
+                                                       "(rampsim.experiment.mix.load_mix(path, plan)) or the path "
+                                                       "of a mix file, got 42"),
+    ("assert_false_rollback_rate_below", {"mix": {"healthy": 1}}, "mix is a Mix"),
 ])
 def test_assertions_refuse_arguments_under_which_they_would_check_nothing(plans, monkeypatch, call, arguments,
                                                                           message):
@@ -169,6 +173,29 @@ def test_assertions_refuse_arguments_under_which_they_would_check_nothing(plans,
         arguments = {**arguments, "faults": fault}   # one Fault, not a list of them
     with pytest.raises(UsageError, match=re.escape(message)):
         getattr(assertions, call)(good, **{**defaults, **arguments})
+
+
+@pytest.mark.parametrize("call", ["assert_false_rollback_rate_below", "assert_missed_incident_rate_below"])
+def test_assertions_take_a_mix_files_path_as_the_cli_does(plans, monkeypatch, call):
+    """A path, what ``--mix`` takes, reached the check unread: a raw ``AttributeError: 'str' object has no
+    attribute 'shares'``. It is read against the plan, its errors located like the CLI's."""
+    from pathlib import Path
+
+    from rampsim.plan import PlanError
+    from rampsim.testing import assertions
+
+    good, _, mix = plans
+    given_mixes = []
+
+    class Passed:
+        passed = True
+
+    monkeypatch.setattr(assertions, "check", lambda plan, mix, **k: given_mixes.append(mix) or Passed())
+    for path in (str(MIX), Path(MIX)):
+        getattr(assertions, call)(good, "50%", path)
+    assert given_mixes == [mix, mix]
+    with pytest.raises(PlanError, match=r"ramp-phase-5k-validation.yaml: a plan, not a scenario mix"):
+        getattr(assertions, call)(good, "50%", str(SMALL))
 
 
 @settings(max_examples=150, deadline=None)
@@ -285,3 +312,15 @@ def test_a_limit_reads_as_given_in_the_terminal_the_html_and_the_assertion(plans
     page = tmp_path / "check.html"
     write_check_html(report, page, plan=plans[0], mix=str(MIX), seed=0)
     assert "99.999%" in page.read_text()
+
+
+def test_check_prints_the_html_path_as_written_not_as_rich_markup(tmp_path, capsys, monkeypatch):
+    """Rich read ``x[/b]`` in the --html path as a closing tag: the verdict was given, the page written, then the
+    notice crashed the command (exit 70); ``[red]`` vanished from it."""
+    monkeypatch.setenv("COLUMNS", "400")
+    folder = tmp_path / "[red]x[" / "b]y"
+    folder.mkdir(parents=True)
+    page = folder / "check.html"
+    assert main(["check", str(SMALL), "--max-false-rollback", "50%", "--batch", "10", "--max-replicates", "10",
+                 "--workers", "1", "--html", str(page)]) == 0
+    assert f"report written to {page}" in capsys.readouterr().err and page.exists()

@@ -175,3 +175,32 @@ def test_the_browser_checks_catch_a_broken_page(browser, tmp_path):
     assert seen["images"][0][:2] == [True, 0]
     with pytest.raises(AssertionError):
         assert_self_contained_and_clean(seen, tmp_path / "broken.png", images=1)
+
+
+def test_the_breakdown_legend_names_everything_it_colours_red():
+    """Incidents stopped before their fault were red (class ``flag``) while the legend, and the README, said red
+    meant false rollbacks and misses only. Such a stop is a false alarm (the release was still healthy): red,
+    and said so."""
+    import re
+
+    import pandas as pd
+
+    from rampsim.report.html import _breakdown_table
+
+    counts = dict(false_rollbacks=0, early_stops=0, missed_incidents=0, environment_stops=0)
+    breakdown = pd.DataFrame([
+        dict(gate=0, scenario="healthy", runs=4, stops=1, incident_runs=0, environment_runs=0,
+             **{**counts, "false_rollbacks": 1}),
+        dict(gate=0, scenario="tail-latency", runs=3, stops=3, incident_runs=3, environment_runs=0,
+             **{**counts, "early_stops": 2}),
+        dict(gate=0, scenario="regression", runs=3, stops=2, incident_runs=3, environment_runs=0,
+             **{**counts, "missed_incidents": 1}),
+        dict(gate=0, scenario="caught", runs=3, stops=3, incident_runs=3, environment_runs=0, **counts),
+    ])
+    html = _breakdown_table(breakdown, pd.DataFrame([dict(gate=0, cost_optimal=True)]), [])
+    red = re.findall(r'<td class="num flag">([^<]*)</td>', html)
+    assert red == ["1/4 stopped (1 false)", "3/3 stopped (2 before the fault)", "2/3 stopped (1 missed)"]
+    assert '<td class="num">3/3 stopped</td>' in html
+    legend = html.partition("In red:")[2]
+    assert "false rollbacks" in legend and "before their fault" in legend and "false alarms" in legend
+    assert "missed" in legend

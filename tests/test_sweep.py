@@ -281,6 +281,39 @@ def test_bad_grid_and_mix_are_reported(tmp_path, validation_plan):
         load_mix(bad, plan)
 
 
+@pytest.mark.parametrize("grid", [
+    ["rules.error_rate_rollback={metric: error_rate}", "rules.error_rate_rollback.threshold=1%"],
+    ["rules.*=x", "rules.error_rate_rollback.threshold=1%"],
+    ["rules.error_rate_rollback.threshold=1%", "rules.*=x"],
+])
+def test_an_axis_inside_another_axis_is_refused_naming_both(validation_plan, grid):
+    """An axis setting a whole section replaced the field another axis varies inside it: the sweep said that field
+    was not in the plan ('no field ... in the plan'), though it is."""
+    first, second = (axis.partition("=")[0] for axis in grid)
+    with pytest.raises(GridError, match=re.escape(f"grid axes {first!r} and {second!r} both vary "
+                                                  "rules.error_rate_rollback.threshold (rules.error_rate_rollback "
+                                                  "as a whole): each field by one axis only")):
+        sweep(validation_plan, grid=grid, replicates=1, workers=1)
+
+
+@pytest.mark.parametrize("plan_file, grid, alike", [
+    (VALIDATION, ["rules.error_rate_rollback.threshold=0.3%,0.30%"], "'0.3%' and '0.30%' are one value"),
+    (VALIDATION, ["rules.*.window=1m,2m", "rules.error_rate_rollback.threshold=0.3%,0.5%,0.003"],
+     "'0.3%' and '0.003' are one value"),
+    (VALIDATION, ["rules.*.sustain=90s,1m30s"], "'90s' and '1m30s' are one value"),
+    (VALIDATION, ["rules.error_rate_rollback.threshold=0.5%,0.5%"], "'0.5%' of"),
+    ("scenarios/ramp-phase-50k-kayenta.yaml", ["kayenta.stage.scoreThresholds.marginal=75.0,75"],
+     "'75.0' and '75' are one value"),
+])
+def test_a_value_written_twice_two_ways_is_refused_naming_both(grid, plan_file, alike):
+    """Only the text was compared: ``0.3%,0.30%`` made two gates, one gate twice, tied on everything, the
+    recommendation between them falling to grid order."""
+    plan = load_plan(plan_file)
+    with pytest.raises(GridError, match=rf"^grid axis '{re.escape(grid[-1])}': a value is repeated "
+                                        rf"\({re.escape(alike)}"):
+        sweep(plan, grid=grid, replicates=1, workers=1)
+
+
 def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     """``50%`` and ``5%`` read as shares of the replicates: scaled up silently, the healthy share would be 91%."""
     plan = load_plan(VALIDATION)
@@ -304,6 +337,10 @@ def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     mix.write_text("scenarios:\n  a: {weight: 33.3%}\n  b: {weight: 33.3%}\n  c: {weight: 32.9%}\n")
     with pytest.raises(PlanError, match="add up to 99.5%"):   # beyond the rounding of what is written (0.15)
         load_mix(mix, plan)
+    for written in ("100.00001%", "99.99999%"):   # read "add up to 100%, not 100%"
+        mix.write_text(f"scenarios:\n  healthy: {{weight: {written}}}\n")
+        with pytest.raises(PlanError, match=f"add up to {re.escape(written)}, not 100%"):
+            load_mix(mix, plan)
 
 
 @pytest.mark.parametrize("axis, message", [
@@ -407,3 +444,26 @@ def test_the_front_ties_gates_on_equal_rates_not_equal_counts(tmp_path, capsys, 
     _print_report(result, costs, tmp_path)
     printed = capsys.readouterr().out
     assert re.search(r"^\s*0 ★\s", printed, re.M) and "with the same rates" not in printed, printed
+
+
+def test_scenario_names_and_paths_print_as_written_not_as_rich_markup(tmp_path, capsys, monkeypatch):
+    """Rich read a scenario named ``[/]`` as a closing tag (sweep and report ended in exit 70, --write-best never
+    written) and ``[red]`` as a style (the name vanished); paths and grid values are the user's text too."""
+    monkeypatch.setenv("COLUMNS", "200")
+    folder = tmp_path / "[red]mixes"
+    folder.mkdir()
+    mix = folder / "m.yaml"
+    mix.write_text('name: x\nscenarios:\n  "[/]": {weight: 1}\n  "[red]": {weight: 1}\n  ":x:": {weight: 1}\n'
+                   '  "[i]regression": {weight: 1, faults: ["error-rate:canary:+1.5%@5m"]}\n')
+    out, best = tmp_path / "[bold]out", tmp_path / "[i]best.yaml"
+    assert main(["sweep", str(VALIDATION), "--mix", str(mix), "--grid", "rules.error_rate_rollback.threshold=0.3%,0.5%",
+                 "--replicates", "8", "--workers", "1", "--out", str(out), "--no-progress",
+                 "--write-best", str(best)]) == 0
+    printed = capsys.readouterr().out
+    for text in ("[/]", "[red]", ":x:", "[i]regression", str(mix), str(out), str(best)):
+        assert text in printed, text
+    assert best.exists()
+    assert main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert all(re.search(rf"^\s*{re.escape(name)}\s+(healthy|incident)", printed, re.M)
+               for name in ("[/]", "[red]", ":x:", "[i]regression")), printed

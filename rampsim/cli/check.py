@@ -9,10 +9,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from rampsim.cli import arguments
+from rampsim.cli.sweep import plain_console
 from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
 from rampsim.errors import UsageError
 from rampsim.plan import PlanError
@@ -85,7 +85,7 @@ def run_check(args: argparse.Namespace) -> int:
         mix = load_mix(args.mix, plan) if args.mix else None
     except PlanError as exc:
         return report_problems(args.mix, exc.problems)
-    console = Console(stderr=True)
+    console = plain_console(stderr=True)
     try:
         report = check(plan, mix, max_false_rollback=args.max_false_rollback,
                        max_missed_incident=args.max_missed_incident, max_detect=args.max_detect,
@@ -118,9 +118,9 @@ def _print(report: "CheckReport") -> None:
         table.add_row(v.name, v.limit_text, format_value(v.estimate, kind),
                       f"[{format_value(_end(v.low, -math.inf), kind)}, {format_value(_end(v.high, math.inf), kind)}]",
                       str(v.samples), v.verdict)
-    console = Console()
+    console = plain_console()
     if not console.is_terminal and "COLUMNS" not in os.environ:   # a CI log: Rich would cut the table at 80
-        console = Console(width=240)                                # columns (the verdict read 'undecid…')
+        console = plain_console(width=240)                          # columns (the verdict read 'undecid…')
     console.print(table)
 
 

@@ -11,12 +11,13 @@ import sys
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from rampsim.cli import arguments
 from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
@@ -110,6 +111,13 @@ def _executor(address: Optional[str], workers: Optional[int], stack: ExitStack) 
     return client.get_executor()
 
 
+def plain_console(**options: Any) -> Console:
+    """A console that prints text as given: what it prints holds the user's scenario names, paths and grid
+    values, in which Rich would read ``[/]`` or ``[red]`` as markup (an error, or text that vanishes) and
+    ``:x:`` as an emoji. Style goes in :class:`~rich.text.Text` instead."""
+    return Console(markup=False, emoji=False, **options)
+
+
 def default_out(plan_name: str) -> Path:
     """``out/sweep-NAME``, the plan's name made one safe path component (no separators, no ``..``)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", plan_name).strip(".-") or "plan"
@@ -190,7 +198,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     except OSError as exc:
         raise write_error(path, exc) from None
     row = result.best(costs)
-    console = Console()
+    console = plain_console()
     console.print(f"recommended gate written to {path}; it differs from {plan.source.filename if plan.source else 'the plan'} in:")
     changed = [p for p in result.parameters if gate_values(best, p) != gate_values(plan, p)]
     for parameter in changed:
@@ -260,12 +268,13 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
             from rampsim.report.html import write_sweep_html
 
             charts.append(write_sweep_html(result, Path(out) / "report.html", charts=charts, costs=costs, plan=plan))
-    console = Console()
+    console = plain_console()
     meta = result.meta
     environment = int(summary["environment_runs"].iloc[0])
-    console.print(f"[bold]{len(summary)} gate(s)[/] × {meta.get('replicates')} replicates of mix "
-                  f"{meta.get('mix')} (seed {meta.get('seed')}): {runs_in_words(summary.iloc[0])} per gate "
-                  f"(ground truth from the plan's SLO)")
+    console.print(Text.assemble((f"{len(summary)} gate(s)", "bold"),
+                                f" × {meta.get('replicates')} replicates of mix {meta.get('mix')} (seed "
+                                f"{meta.get('seed')}): {runs_in_words(summary.iloc[0])} per gate (ground truth "
+                                f"from the plan's SLO)"))
     table = Table(title="Pareto front: no other gate has fewer false rollbacks and fewer missed incidents",
                   box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", pad_edge=False)
     columns = ["#", "false\nrollback", "missed\nincident", *["env\nstops"] * bool(environment), "detect",

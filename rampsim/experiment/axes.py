@@ -172,9 +172,7 @@ def parse_axis(text: str) -> Axis:
     items = tuple(v.strip() for v in values.split(","))
     if not all(items):
         raise GridError(f"grid axis {text!r}: an empty value (two commas in a row, or one at an end)")
-    if len(set(items)) != len(items):
-        raise GridError(f"grid axis {text!r}: a value is repeated")
-    return Axis(path, items)
+    return Axis(path, items)   # a value repeated, however written, is refused by expand (read by the plan)
 
 
 def _short_numbers(points: np.ndarray) -> list[str]:
@@ -200,11 +198,14 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
                 fields = matched_paths(plan.source.data, path)
             except KeyError:
                 continue   # reported with the grid point below
-            for field in fields:
-                other = varied_by.setdefault(field, path)
-                if other != path:
-                    raise GridError(f"grid axes {other!r} and {path!r} both vary "
-                                    f"{'.'.join(str(part) for part in field)}: each field by one axis only")
+            for field in fields:   # the same field, or one inside another (an axis setting a whole section)
+                for known, other in varied_by.items():
+                    outer, inner = sorted((field, known), key=len)
+                    if other != path and inner[:len(outer)] == outer:
+                        whole = f" ({_dotted(outer)} as a whole)" if outer != inner else ""
+                        raise GridError(f"grid axes {other!r} and {path!r} both vary {_dotted(inner)}{whole}: "
+                                        "each field by one axis only")
+            varied_by.update(dict.fromkeys(fields, path))
     size = math.prod(len(axis.values) for axis in axes)
     if size > MAX_GRID_POINTS:
         raise GridError(f"grid: {' × '.join(str(len(axis.values)) for axis in axes)} = {size:,} gates; a sweep "
@@ -230,7 +231,32 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
                             + "; ".join(problems[:2]) + more) from None
         changes = sum(gate_values(varied, path) != gate_values(plan, path) for path in paths)
         points.append(GridPoint(index, values, varied, changes))
+    _refuse_repeated_values(axes, points)
     return points
+
+
+def _refuse_repeated_values(axes: Sequence[Axis], points: Sequence[GridPoint]) -> None:
+    """A :class:`GridError` when two values of an axis give its field one value as the plan reads it (``0.3%``,
+    ``0.30%`` and ``0.003``; ``75`` and ``75.0``): they would be one gate twice, tied on every rate, and the
+    recommendation among them would fall to grid order. Compared on the points where every other axis takes
+    its first value (``points`` in product order)."""
+    stride = len(points)
+    for axis in axes:
+        stride //= len(axis.values)
+        read: list[tuple[list[Any], str]] = []
+        for position, value in enumerate(axis.values):
+            held = gate_values(points[position * stride].plan, axis.path)
+            same = next((text for other, text in read if other == held), None)
+            if same is not None:
+                alike = f"{value!r}" if same == value else f"{same!r} and {value!r} are one value"
+                raise GridError(f"grid axis {axis.path + '=' + ','.join(axis.values)!r}: a value is repeated "
+                                f"({alike} of {axis.path}): give each value once")
+            read.append((held, value))
+
+
+def _dotted(field: tuple) -> str:
+    """A plan field's key path written as a dotted path."""
+    return ".".join(str(part) for part in field)
 
 
 def _unlocated(problem: str, where: str | None) -> str:

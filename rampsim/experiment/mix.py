@@ -143,9 +143,10 @@ def _percentages_not_whole(document: Document, raw: dict, model: "_MixModel") ->
     total = sum(scenario.weight for scenario in model.scenarios.values())
     if abs(total - 1.0) <= rounding + 1e-12:
         return []
-    return [locate(document, ("scenarios",), f"the weights, written as percentages, add up to {total * 100:.4g}%, "
-                                             "not 100%: make them add up, or write relative weights without '%' "
-                                             "(5, 1 for five to one)")]
+    digits = next((d for d in range(4, 17) if float(f"{total * 100:.{d}g}") != 100), 17)   # never "100%, not 100%"
+    return [locate(document, ("scenarios",), f"the weights, written as percentages, add up to "
+                                             f"{total * 100:.{digits}g}%, not 100%: make them add up, or write "
+                                             "relative weights without '%' (5, 1 for five to one)")]
 
 
 def single_scenario_mix(name: str, faults: tuple[Fault, ...] = ()) -> Mix:

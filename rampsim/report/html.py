@@ -215,8 +215,8 @@ def _gates_table(summary: pd.DataFrame, parameters: Sequence[str], environment: 
 
 
 def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: Sequence[str]) -> str:
-    """Stops of each scenario by each shown gate; flagged: stops of healthy runs, stops of incidents before their
-    fault, and missed incidents."""
+    """Stops of each scenario by each shown gate; flagged (red): stops of healthy runs, stops of incidents before
+    their fault (false alarms: the release was still healthy), and missed incidents."""
     scenarios = breakdown.drop_duplicates("scenario")[["scenario", "incident_runs", "environment_runs"]]
     header = ["gate"] + [f"{s} ({_truth_label(k, e)})" for s, k, e in scenarios.itertuples(index=False)]
     cells = breakdown.set_index(["gate", "scenario"])
@@ -234,8 +234,9 @@ def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: S
     return _table(header, rows) + (
         '<p class="note">A scenario is an incident when the plan\'s SLO says so; an environment incident when '
         "faults outside the release breach it (stopping the canary does not fix it: its stops are neither false "
-        "rollbacks nor catches). In red: stops of runs the SLO calls healthy (false rollbacks) and incidents the "
-        "gate let through (missed).</p>")
+        "rollbacks nor catches). In red: stops of runs the SLO calls healthy (false rollbacks), stops of incidents "
+        "before their fault began (false alarms: the release was still healthy; neither caught nor missed) and "
+        "incidents the gate let through (missed).</p>")
 
 
 def _truth_label(incidents: int, environment: int) -> str:

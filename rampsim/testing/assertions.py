@@ -10,13 +10,15 @@ with the evidence when the gate falls short::
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from rampsim.errors import UsageError, whole_number
 from rampsim.engine.events import TIME_TOLERANCE, DecisionKind
 from rampsim.experiment.check import check, rate_bound
-from rampsim.experiment.mix import Mix
+from rampsim.experiment.mix import Mix, load_mix
 from rampsim.faults import Fault
 from rampsim.plan.schema import Plan
 from rampsim.sim.truth import before_fault
@@ -26,6 +28,7 @@ __all__ = ["assert_stops_within", "assert_advances", "assert_false_rollback_rate
            "assert_missed_incident_rate_below"]
 
 Quantity = Union[str, float]
+MixArgument = Union[Mix, str, "os.PathLike[str]"]
 
 
 def _simulate(plan: Plan, faults: Sequence[Fault], seed: int):
@@ -52,6 +55,18 @@ def _seeds(name: str, seeds: Iterable[int]) -> list[int]:
     if not listed:
         raise UsageError(f"{name} needs at least one seed: over none it would check nothing")
     return listed
+
+
+def _mix(name: str, mix: Optional[MixArgument], plan: Plan) -> Optional[Mix]:
+    """``mix`` as a :class:`~rampsim.experiment.mix.Mix`: one given, or the mix file at a path (what ``--mix``
+    takes), read against ``plan`` (its errors name the file, line and field); ``None`` stays ``None``. Anything
+    else is a :class:`UsageError` naming what is expected, before anything is simulated."""
+    if mix is None or isinstance(mix, Mix):
+        return mix
+    if isinstance(mix, (str, os.PathLike)):
+        return load_mix(Path(mix), plan)
+    raise UsageError(f"{name}: mix is a Mix (rampsim.experiment.mix.load_mix(path, plan)) or the path of a mix "
+                     f"file, got {mix!r}")
 
 
 def _limit(within: Quantity) -> float:
@@ -109,24 +124,27 @@ def assert_advances(plan: Plan, faults: Sequence[Fault] = (), seeds: Iterable[in
                                  f"{outcome.decision.value if outcome.decision else 'no decision'} ({outcome.reason})")
 
 
-def assert_false_rollback_rate_below(plan: Plan, rate: Quantity, mix: Optional[Mix] = None, *,
+def assert_false_rollback_rate_below(plan: Plan, rate: Quantity, mix: Optional[MixArgument] = None, *,
                                      confidence: float = 0.95, batch: int = 100, max_replicates: int = 1000,
                                      seed: int = 0, workers: Optional[int] = 1) -> None:
     """The gate's false-rollback rate is below ``rate`` (``"1%"``, or the fraction ``0.01``) with ``confidence``
-    (see :func:`rampsim.experiment.check`)."""
+    (see :func:`rampsim.experiment.check`) on ``mix``: a Mix or a mix file's path (default: healthy ramps)."""
     bound = rate_bound("rate", parse(rate, Kind.RATIO))
-    report = check(plan, mix, max_false_rollback=bound, confidence=confidence, batch=batch,
+    scenarios = _mix("assert_false_rollback_rate_below", mix, plan)
+    report = check(plan, scenarios, max_false_rollback=bound, confidence=confidence, batch=batch,
                    max_replicates=max_replicates, seed=seed, workers=workers)
     if not report.passed:
         raise AssertionError(report.describe())
 
 
-def assert_missed_incident_rate_below(plan: Plan, rate: Quantity, mix: Mix, *, confidence: float = 0.95,
+def assert_missed_incident_rate_below(plan: Plan, rate: Quantity, mix: MixArgument, *, confidence: float = 0.95,
                                       batch: int = 100, max_replicates: int = 1000, seed: int = 0,
                                       workers: Optional[int] = 1) -> None:
-    """The gate advances at most ``rate`` of the mix's incidents, with ``confidence``."""
+    """The gate advances at most ``rate`` of the incidents of ``mix`` (a Mix or a mix file's path), with
+    ``confidence``."""
     bound = rate_bound("rate", parse(rate, Kind.RATIO))
-    report = check(plan, mix, max_missed_incident=bound, confidence=confidence, batch=batch,
+    scenarios = _mix("assert_missed_incident_rate_below", mix, plan)
+    report = check(plan, scenarios, max_missed_incident=bound, confidence=confidence, batch=batch,
                    max_replicates=max_replicates, seed=seed, workers=workers)
     if not report.passed:
         raise AssertionError(report.describe())
