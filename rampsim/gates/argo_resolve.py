@@ -47,7 +47,8 @@ class MetricSpec:
     query: str
     interval: Optional[float]
     initial_delay: float
-    count: Optional[int]           # the effective count (``EffectiveCount``); None: until the run is terminated
+    count: Optional[int]           # the effective count (``EffectiveCount``); None: until the run is terminated;
+    # negative: one measurement, whatever its phase (Argo's "count reached" holds as soon as one is taken)
     failure_limit: int
     inconclusive_limit: int
     consecutive_error_limit: int
@@ -163,7 +164,9 @@ def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str,
     if interval is not None and interval <= 0:
         raise RunError(f"metric '{metric.name}': interval {metric.interval!r} is zero: measuring back to back at every "
                        "reconcile is not simulated")
-    effective: Optional[int] = count if count > 0 else (1 if interval is None else None)
+    # EffectiveCount (analysis_types.go): only an unset or 0 count is defaulted; a negative count is kept, and
+    # "result.Count >= count" then holds after the first measurement (Error included): the metric takes one
+    effective: Optional[int] = count if count != 0 else (1 if interval is None else None)
     return MetricSpec(key=key, name=metric.name, query=query, interval=interval, initial_delay=initial_delay,
                       count=effective, failure_limit=failure_limit, inconclusive_limit=inconclusive_limit,
                       consecutive_error_limit=error_limit, success=success, failure=failure, dry_run=dry_run)
