@@ -334,8 +334,10 @@ spec:
     provider:
       prometheus:
         query: |
-          sum(rate(http_requests_total{service="{{args.service-name}}",rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
-          / sum(rate(http_requests_total{service="{{args.service-name}}",rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
+          sum(rate(http_requests_total{service="{{args.service-name}}",
+            rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}",
+            rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
 """
 README_ROLLOUT = """
 apiVersion: argoproj.io/v1alpha1
