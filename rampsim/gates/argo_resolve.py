@@ -81,11 +81,14 @@ def _value_from(source: ArgValueFrom, gate: ArgoGate) -> str:
     return f"secret:{secret.get('name', '')}/{secret.get('key', '')}"
 
 
-def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
+def run_args(gate: ArgoGate, analysis: RolloutAnalysis, written_only: bool = False) -> dict[str, str]:
     """The args of an AnalysisRun for ``analysis`` (``MergeArgs``): the value the Rollout's analysis gives, else
     ``argo.args`` (the command line's ``--arg``, or the importer's placeholder for an arg nothing gives), else the
     template's default; :class:`RunError` when one has no value. (An ``argo.args`` value never replaces what the
-    Rollout writes for one analysis: a placeholder for another analysis's missing arg would retarget it.)"""
+    Rollout writes for one analysis: a placeholder for another analysis's missing arg would retarget it.)
+
+    ``written_only``: only the values the files write as text, the Rollout's ``value``, else the template's default
+    (what a deploy cannot change): args taken by ``valueFrom``, from ``argo.args`` or from nothing are left out."""
     declared: dict[str, ArgoArg] = {}
     for ref in analysis.templates:
         for arg in gate.templates[ref.templateName].args:
@@ -96,10 +99,12 @@ def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
         supplied = given.get(name)
         explicit = supplied is not None and (supplied.value is not None or supplied.valueFrom is not None)
         chosen = supplied if explicit and supplied is not None else arg
-        if name in gate.args and not explicit:
+        if name in gate.args and not explicit and not written_only:
             values[name] = gate.args[name]
         elif chosen.value is not None:
             values[name] = chosen.value
+        elif written_only:
+            continue
         elif chosen.valueFrom is not None:
             values[name] = _value_from(chosen.valueFrom, gate)
         else:
