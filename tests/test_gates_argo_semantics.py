@@ -362,3 +362,50 @@ def test_a6_unresolvable_tag_makes_the_rollout_abort_at_once():
     out = machine.advance(10_000, answers(lambda at: [0.99]))
     assert out[-1].outcome is RolloutOutcome.ABORTED and out[-1].time == 0.0
     assert "failed to resolve" in out[-1].reason
+
+
+NEGATIVE_COUNT = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: t}
+spec:
+  metrics:
+  - name: m
+    interval: 30s
+    count: -1
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus: {query: 'sum(rate(http_requests_total{code!~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'}
+"""
+
+
+def test_a1_a_negative_count_takes_one_measurement_and_ends_the_metric_successful():
+    # Metric.EffectiveCount (analysis_types.go) defaults only a nil or 0 count, so -1 is the count; ValidateMetric
+    # (factory.go) checks count against the limits only when count > 0; assessMetricStatus's "result.Count >= count"
+    # then holds once one measurement is taken (an Error too: Count stays 0 >= -1), and generateMetricTasks takes
+    # no other
+    gate = argo_gate(NEGATIVE_COUNT)
+    analysis = gate.rollout.analysis
+    assert analysis is not None
+    resolved = run_metrics(gate, analysis)[0]
+    assert resolved.count == -1 and resolved.interval == 30.0
+    healthy = AnalysisRun("r", [resolved], started_at=0.0)
+    assert run_until(healthy, answers(lambda at: [0.99] if at < 60 else [0.5]), 10_000) == [(0.0, "Successful")]
+    assert healthy.phase is AnalysisPhase.SUCCESSFUL
+    erring = AnalysisRun("r", [resolved], started_at=0.0)
+    assert run_until(erring, answers(lambda at: []), 10_000) == [(0.0, "Error")]
+    assert erring.phase is AnalysisPhase.SUCCESSFUL
+    failing = AnalysisRun("r", [resolved], started_at=0.0)     # failureLimit 0 still trips on the one measurement
+    assert run_until(failing, answers(lambda at: [0.5]), 10_000) == [(0.0, "Failed")]
+    assert failing.phase is AnalysisPhase.FAILED
+
+
+def test_a1_a_negative_count_lets_a_later_incident_through_as_argo_does():
+    from rampsim.engine.events import DecisionKind, first_terminal_decision
+    from rampsim.faults import parse_fault
+    from rampsim.sim import simulate
+    from tests.gates_helpers import plan_for
+
+    plan = plan_for("argo", argo_gate(NEGATIVE_COUNT))
+    decision = first_terminal_decision(simulate(plan, [parse_fault("error-rate:canary:+20%@8m")], seed=0).events)
+    assert decision is not None and decision.kind is DecisionKind.ADVANCE, decision

@@ -232,5 +232,13 @@ def test_every_imported_corpus_gate_rehearses_on_a_healthy_simulated_ramp(capsys
               + ", ".join(f"{kind}: {len(names)}" for kind, names in sorted(outcomes.items())))
     assert total >= 100
     assert len(outcomes.get("advance", [])) >= 70  # names and client libraries chosen to match (72 at seed 0)
+    # the README's figures are this test's, and its command prints them (-n0: xdist's workers swallow -s)
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    stated = re.search(r"Of the (\d+) public Argo and Flagger gates rampsim imports, (\d+) promote .*? "
+                       r"and (\d+) roll it back \((\d+) reach(?:es)? no decision; `(python -m pytest [^`]*)`", readme)
+    assert stated is not None
+    counts = [len(outcomes.get(kind, [])) for kind in ("advance", "rollback", "none")]
+    assert [int(n) for n in stated.groups()[:4]] == [total, *counts], stated.groups()
+    assert " -n0 " in f" {stated.group(5)} " and " -s " in f" {stated.group(5)} ", stated.group(5)
     # the names never hide a real hazard: a condition that errs on every vector (H1) aborts every healthy rehearsal
     assert always_error and set(always_error) <= set(outcomes.get("rollback", [])), always_error

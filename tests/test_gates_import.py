@@ -318,3 +318,77 @@ def test_a_mirroring_canary_is_told_its_mirror_tick_is_not_simulated():
         "    threshold: 5\n", "    threshold: 5\n    mirror: true\n    mirrorWeight: 100\n")
     notes = import_flagger_manifests(parse_manifests(text, "canary.yaml"), mesh="istio").notes
     assert any("spec.analysis.mirror: traffic mirroring is not simulated" in n for n in notes), notes
+
+
+README_TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  args: [{name: service-name}, {name: canary-hash}]
+  metrics:
+  - name: success-rate
+    interval: 30s
+    failureLimit: 1
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus:
+        query: |
+          sum(rate(http_requests_total{service="{{args.service-name}}",
+            rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}",
+            rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
+"""
+README_ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: checkout}
+spec:
+  strategy:
+    canary:
+      analysis:
+        templates: [{templateName: success-rate}]
+        startingStep: 1
+        args:
+        - {name: service-name, value: checkout}
+        - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
+      steps:
+      - setWeight: 10
+      - pause: {duration: 5m}
+      - setWeight: 30
+      - pause: {duration: 5m}
+"""
+
+
+def test_an_arg_the_rollout_writes_wins_over_the_command_line_in_the_identity_and_the_queries(tmp_path, capsys):
+    """``--arg service-name=other`` renamed the simulated service while the Rollout's ``value: checkout`` went into
+    the queries: no simulated series matched and every healthy ramp aborted on consecutive errors. The Rollout's
+    value wins in both (as in Argo), and import says the --arg was not used."""
+    from rampsim.engine.events import DecisionKind, first_terminal_decision
+    from rampsim.gates.argo_resolve import run_args
+    from rampsim.sim import simulate
+
+    template, rollout = write(tmp_path, "t.yaml", README_TEMPLATE), write(tmp_path, "r.yaml", README_ROLLOUT)
+    out = tmp_path / "plan.yaml"
+    assert main(["import", "argo", str(template), "--rollout", str(rollout), "--arg", "service-name=other",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "--arg service-name=other: the Rollout's analysis gives 'service-name' the value 'checkout'" in err
+    plan = load_gated_plan(out)
+    gate = gate_of(plan)
+    assert isinstance(gate, ArgoGate) and gate.rollout.analysis is not None
+    assert gate.identity.service == "checkout"
+    assert run_args(gate, gate.rollout.analysis)["service-name"] == gate.identity.service
+    decision = first_terminal_decision(simulate(plan, seed=0).events)
+    assert decision is not None and decision.kind is DecisionKind.ADVANCE, decision
+
+
+def test_an_arg_the_rollout_does_not_write_is_filled_by_the_command_line(tmp_path, capsys):
+    rollout = README_ROLLOUT.replace("        - {name: service-name, value: checkout}\n", "")
+    template, rollout_file = write(tmp_path, "t.yaml", README_TEMPLATE), write(tmp_path, "r.yaml", rollout)
+    out = tmp_path / "plan.yaml"
+    assert main(["import", "argo", str(template), "--rollout", str(rollout_file), "--arg", "service-name=other",
+                 "-o", str(out)]) == 0
+    assert "the Rollout's analysis gives" not in capsys.readouterr().err
+    gate = gate_of(load_gated_plan(out))
+    assert isinstance(gate, ArgoGate) and gate.identity.service == "other"

@@ -33,7 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rampsim.cli import main
-from rampsim.gates.lint import lint_argo, lint_file, lint_flagger, lint_gates
+from rampsim.gates.lint import lint_argo, lint_file, lint_flagger, lint_gates, lint_text
 from rampsim.gates.unrendered import HELM_NOTE, blank_helm_actions
 from tests.gates_helpers import argo_gate, corpus, flagger_gate
 
@@ -572,3 +572,56 @@ def test_a_refused_rollout_in_the_file_list_stops_only_the_templates_it_runs(cap
     assert main(["lint", "--no-simulate", str(template), str(rollout)]) == 1
     captured = capsys.readouterr()
     assert "H5a metric 'success-rate'" in captured.out and "not linted" not in captured.err
+
+
+def test_a_negative_count_is_a_hazard_and_no_window_overlaps():
+    """A review found `count: -1` simulated as "measure until terminated": Argo's EffectiveCount keeps it, and the
+    metric is Successful after one measurement (analysis.go: result.Count >= count), so a later incident passes."""
+    text = textwrap.dedent(CLEAN_ARGO[0]).replace("count: 10", "count: -1").replace("[30s]", "[2m]")
+    (finding,) = lint_text(text, "gate.yaml")
+    assert finding.code == "H5n" and finding.explanation.startswith("count -1: ")
+    assert "one measurement" in finding.behaviour and "let through" in finding.behaviour
+    assert finding.line == [line.strip() for line in text.splitlines()].index("count: -1") + 1
+    assert "H9" in {f.code for f in lint_argo(argo_gate(CLEAN_ARGO[0].replace("[30s]", "[2m]")))}
+
+
+ARG_LIMIT_ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  strategy:
+    canary:
+      analysis:
+        templates: [{templateName: errors}]
+        args: [ARG]
+      steps: [{setWeight: 10}, {pause: {duration: 5m}}]
+"""
+
+
+def _arg_limit(field: str, default: str = "") -> str:
+    """CLEAN_ARGO's first gate with ``field`` (``failureLimit: 1`` or ``count: 10``) given by ``{{args.v}}``."""
+    name, _ = field.split(": ")
+    declared = "{name: v, value: '%s'}" % default if default else "{name: v}"
+    return CLEAN_ARGO[0].replace(field, f"{name}: '{{{{args.v}}}}'").replace(
+        "    spec:\n      metrics:", f"    spec:\n      args: [{declared}]\n      metrics:")
+
+
+@pytest.mark.parametrize("field, value, code, words", [
+    ("failureLimit: 1", "-1", "H5f", "failureLimit -1 ({{args.v}}): Argo does not count failed measurements"),
+    ("count: 10", "-1", "H5n", "count -1 ({{args.v}}): "),
+    ("failureLimit: 1", "10", "H5f", "failureLimit 10 ({{args.v}}) with count 10"),
+    ("failureLimit: 1", "-2", "H8", "failureLimit must be >= -1"),
+])
+def test_a_count_or_limit_an_arg_gives_is_judged_with_the_value_the_files_write(field, value, code, words):
+    """A review found `failureLimit: "{{args.limit}}"` with the default -1 (or the Rollout's value -1) silent: every
+    count or limit from an arg was dropped before the H5f/H8 checks. The template's default and the Rollout's value
+    are in the files, so they are judged; a value a deploy gives (valueFrom, or none in the files) is not."""
+    default = lint_argo(argo_gate(_arg_limit(field, value)))
+    assert [f.code for f in default] == [code] and words in default[0].explanation, default
+    rollout = ARG_LIMIT_ROLLOUT.replace("ARG", "{name: v, value: '%s'}" % value)
+    written = lint_argo(argo_gate(_arg_limit(field, "3" if field.startswith("failure") else "10"), rollout=rollout))
+    assert [f.code for f in written] == [code] and words in written[0].explanation, written
+    deployed = ARG_LIMIT_ROLLOUT.replace("ARG", "{name: v, valueFrom: {fieldRef: {fieldPath: metadata.labels.v}}}")
+    assert lint_argo(argo_gate(_arg_limit(field), rollout=deployed)) == []
+    assert lint_argo(argo_gate(_arg_limit(field))) == []   # no value in the files: import's placeholder is not judged

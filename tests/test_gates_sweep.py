@@ -200,3 +200,19 @@ def test_the_plans_own_values_count_as_no_change_for_an_imported_gate():
     # what --write-best prints and the HTML report's diff shows as the plan's value (the HTML showed it blank)
     assert own_value_text(plan, "argo.metrics.error-ratio.threshold") == "0.05"
     assert own_value_text(plan, "argo.metrics.error-ratio.failureLimit") == "1"
+
+
+def test_a_negative_count_takes_one_measurement_on_the_fast_path_as_in_the_engine():
+    """count: -1 is one measurement (EffectiveCount keeps it; "count reached" holds after one): the fast path took
+    none, so an incident that failed that one measurement was rolled back by the engine and let through here."""
+    from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
+
+    plan = plan_for("argo", argo_gate(SUCCESS_RATE, rollout=ROLLOUT))
+    grid = [with_overrides(plan, {"argo.metrics.error-ratio.count": count, "argo.metrics.error-ratio.failureLimit": 0,
+                                  "argo.metrics.error-ratio.initialDelay": "2m"}) for count in (-1, 3)]
+    runs = [simulate(plan, faults, seed=s, engine_factory=None)
+            for s, faults in enumerate([[], [parse_fault("error-rate:canary:+20%@0s")]])]
+    telemetries = [run.telemetry for run in runs]
+    fast, engine = _verdicts(grid, telemetries, True), _verdicts(grid, telemetries, False)
+    assert fast == engine
+    assert fast[1][0][0] == "rollback" and fast[0][0][0] == "advance", fast

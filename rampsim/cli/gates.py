@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="files with AnalysisTemplates or ClusterAnalysisTemplates (a Rollout in them is used)")
     argo.add_argument("--rollout", metavar="ROLLOUT.yaml", help="the Rollout whose canary steps run the analysis")
     argo.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
-                      help="a value for a template arg (wins over the Rollout's and the template's)")
+                      help="a value for a template arg: wins over the template's default and fills an arg the "
+                           "Rollout's analysis does not write; a value the Rollout writes wins (a note says so)")
     argo.add_argument("--profile", choices=_profiles(), help="the exporter whose series the queries read "
                                                              "(default: inferred from the queries)")
     _output_options(argo)

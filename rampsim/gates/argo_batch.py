@@ -211,7 +211,9 @@ def _sequence(spec: MetricSpec, run: RunPlan, horizon: float, answers: BatchAnsw
     counted = 0
     start = run.start + spec.initial_delay
     while start <= stop + TOLERANCE:
-        most = math.inf if spec.count is None else spec.count - counted
+        if spec.count is not None and spec.count < 0 and times:
+            break   # a negative count (EffectiveCount): one measurement, even an Error, and no retry
+        most = math.inf if spec.count is None else 1 if spec.count < 0 else spec.count - counted
         segment = _grid(start, spec.interval, stop, most)
         if not len(segment):
             break

@@ -137,7 +137,8 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
     chosen = profile or (written_profile if written_profile in PROFILES else None) or infer_profile(queries)
     if profile is None and chosen != written_profile:
         notes.append(f"profile: {chosen} (inferred from the series the queries select; set it with --profile)")
-    known = _known_args(gate_templates, rollout, args)
+    known, overridden = _known_args(gate_templates, rollout, args)
+    notes.extend(overridden)
     if not written_identity:
         identity, identity_notes = _infer_identity(chosen, keyed, known)
         notes.extend(identity_notes)
@@ -405,16 +406,24 @@ def _references(canary: Mapping[str, Any]) -> set[str]:
 
 
 def _known_args(templates: Mapping[str, ArgoTemplate], rollout: ArgoRollout,
-                given: Mapping[str, str]) -> dict[str, str]:
-    """Every arg value the files or the command line give (template defaults, the Rollout's values, ``--arg``)."""
+                given: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Every arg value the files or the command line give, in the precedence of
+    :func:`~rampsim.gates.argo_resolve.run_args`: a template's default, replaced by ``--arg``, replaced by a value the
+    Rollout's analysis writes (an ``--arg`` fills what the Rollout does not write or takes by ``valueFrom``); and a
+    note for each ``--arg`` a value the Rollout writes overrides."""
     known = {arg.name: arg.value for template in templates.values() for arg in template.args if arg.value is not None}
+    known.update({str(k): str(v) for k, v in given.items()})
     analyses = [s.analysis for s in rollout.steps if s.analysis is not None]
     if rollout.analysis is not None:
         analyses.append(rollout.analysis)
+    written: dict[str, str] = {}
     for analysis in analyses:
-        known.update({arg.name: arg.value for arg in analysis.args if arg.value is not None})
-    known.update({str(k): str(v) for k, v in given.items()})
-    return known
+        written.update({arg.name: arg.value for arg in analysis.args if arg.value is not None})
+    notes = [f"--arg {name}={given[name]}: the Rollout's analysis gives {name!r} the value {written[name]!r}, which "
+             f"wins, as in Argo: the --arg only fills an analysis that does not write it"
+             for name in sorted(set(given) & set(written)) if str(given[name]) != written[name]]
+    known.update(written)
+    return known, notes
 
 
 def _selectors(metrics: Mapping[str, ArgoMetric], templates: Optional[set[str]] = None) -> list[list[Use]]:

@@ -47,7 +47,8 @@ class MetricSpec:
     query: str
     interval: Optional[float]
     initial_delay: float
-    count: Optional[int]           # the effective count (``EffectiveCount``); None: until the run is terminated
+    count: Optional[int]           # the effective count (``EffectiveCount``); None: until the run is terminated;
+    # negative: one measurement, whatever its phase (Argo's "count reached" holds as soon as one is taken)
     failure_limit: int
     inconclusive_limit: int
     consecutive_error_limit: int
@@ -80,11 +81,14 @@ def _value_from(source: ArgValueFrom, gate: ArgoGate) -> str:
     return f"secret:{secret.get('name', '')}/{secret.get('key', '')}"
 
 
-def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
+def run_args(gate: ArgoGate, analysis: RolloutAnalysis, written_only: bool = False) -> dict[str, str]:
     """The args of an AnalysisRun for ``analysis`` (``MergeArgs``): the value the Rollout's analysis gives, else
     ``argo.args`` (the command line's ``--arg``, or the importer's placeholder for an arg nothing gives), else the
     template's default; :class:`RunError` when one has no value. (An ``argo.args`` value never replaces what the
-    Rollout writes for one analysis: a placeholder for another analysis's missing arg would retarget it.)"""
+    Rollout writes for one analysis: a placeholder for another analysis's missing arg would retarget it.)
+
+    ``written_only``: only the values the files write as text, the Rollout's ``value``, else the template's default
+    (what a deploy cannot change): args taken by ``valueFrom``, from ``argo.args`` or from nothing are left out."""
     declared: dict[str, ArgoArg] = {}
     for ref in analysis.templates:
         for arg in gate.templates[ref.templateName].args:
@@ -95,10 +99,12 @@ def run_args(gate: ArgoGate, analysis: RolloutAnalysis) -> dict[str, str]:
         supplied = given.get(name)
         explicit = supplied is not None and (supplied.value is not None or supplied.valueFrom is not None)
         chosen = supplied if explicit and supplied is not None else arg
-        if name in gate.args and not explicit:
+        if name in gate.args and not explicit and not written_only:
             values[name] = gate.args[name]
         elif chosen.value is not None:
             values[name] = chosen.value
+        elif written_only:
+            continue
         elif chosen.valueFrom is not None:
             values[name] = _value_from(chosen.valueFrom, gate)
         else:
@@ -163,7 +169,9 @@ def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str,
     if interval is not None and interval <= 0:
         raise RunError(f"metric '{metric.name}': interval {metric.interval!r} is zero: measuring back to back at every "
                        "reconcile is not simulated")
-    effective: Optional[int] = count if count > 0 else (1 if interval is None else None)
+    # EffectiveCount (analysis_types.go): only an unset or 0 count is defaulted; a negative count is kept, and
+    # "result.Count >= count" then holds after the first measurement (Error included): the metric takes one
+    effective: Optional[int] = count if count != 0 else (1 if interval is None else None)
     return MetricSpec(key=key, name=metric.name, query=query, interval=interval, initial_delay=initial_delay,
                       count=effective, failure_limit=failure_limit, inconclusive_limit=inconclusive_limit,
                       consecutive_error_limit=error_limit, success=success, failure=failure, dry_run=dry_run)

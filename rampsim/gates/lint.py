@@ -22,6 +22,8 @@ H5c   a condition no value fails (``result[0] >= -5`` on a query of rates, ``"tr
 H5a   a condition no value passes (``result[0] > -1`` as a failure condition on a count, ``"false"``): every
       measurement is Failed, the metric fails after failureLimit + 1 and the rollout aborts, healthy or not
 H5f   ``failureLimit: -1``: Argo never counts failed measurements, the metric can never fail
+H5n   a negative ``count``: Argo keeps it (``EffectiveCount``) and reaches it after one measurement, the metric is then
+      Successful: an incident after the first measurement is let through
 H5d   every metric an analysis runs is in ``dryRun``: the analysis can never stop the rollout
 H5r   the Rollout given runs none of the templates (its analysis commented out, or naming others): nothing gates
       the release (not simulated: there is no analysis to rehearse)
@@ -31,7 +33,11 @@ H7    an unknown name in a condition (``args.x`` without ``{{ }}``, ``NaN``): ev
 H8    a metric Argo cannot start a run of (``failureLimit: -2``, ``count`` below ``failureLimit``, an unresolvable
       ``{{args.x}}`` in a field other than the query), or an arg of the run the Rollout given never supplies (no
       default, no value: rehearsed without import's placeholder): the run is Error at its start
-H9    a PromQL window longer than the interval: consecutive measurements overlap (not when ``count`` is 1)
+H9    a PromQL window longer than the interval: consecutive measurements overlap (not when ``count`` is 1 or negative)
+
+A count or limit an ``{{args.x}}`` gives is judged (H5f, H5n, H8) with the value the files write for the arg (the
+Rollout's ``value``, else the template's default); one whose value comes at deploy time (``valueFrom``, or no value
+in the files) is not.
 HQ    a query Prometheus rejects (a range vector where an instant one is needed...): Error every time
 ====  ==========================================================================================
 
@@ -96,8 +102,8 @@ from rampsim.promql.values import NAME
 __all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
            "CODES", "OUTCOME_CODES"]
 
-CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H5d", "H5r", "H6", "H6u", "H7", "H8", "H9", "HQ",
-         "FH1", "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10", "FH11")
+CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H5n", "H5d", "H5r", "H6", "H6u", "H7", "H8", "H9",
+         "HQ", "FH1", "FH2", "FH3", "FH4", "FH5", "FH6", "FH7", "FH8", "FH9", "FH10", "FH11")
 OUTCOME_CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5a", "H6", "H6u", "H7", "H8", "HQ", "FH3", "FH4", "FH5", "FH8", "FH10",
                  "FH11")
 """Hazards that can stop a healthy release (an abort, a pause, a rollback): their consequence is measurable on a
@@ -256,12 +262,13 @@ def _argo_metric_site(manifests: Sequence[Manifest], metric: ArgoMetric) -> tupl
     return None, ()
 
 
-def _run_args_for(gate: ArgoGate, template: str) -> Optional[dict[str, str]]:
-    """The args of a run of ``template``; ``None`` when no analysis runs it or its args cannot be resolved."""
+def _run_args_for(gate: ArgoGate, template: str, written_only: bool = False) -> Optional[dict[str, str]]:
+    """The args of a run of ``template`` (``written_only``: those the files write, see
+    :func:`~rampsim.gates.argo_resolve.run_args`); ``None`` when no analysis runs it or its args cannot be resolved."""
     for _, analysis in gate.analyses():
         if any(ref.templateName == template for ref in analysis.templates):
             try:
-                return run_args(gate, analysis)
+                return run_args(gate, analysis, written_only)
             except RunError:
                 return None
     return None
@@ -271,12 +278,14 @@ _RUN_FIELDS = ("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLi
                "successCondition", "failureCondition")
 
 
-def _known_fields(metric: ArgoMetric, declared: set[str]) -> ArgoMetric:
-    """``metric`` with the counts, limits and durations an arg gives left out (the interval a valid one): their
-    values come at deploy time (lint's are placeholders), so only what the file itself writes is validated; a tag
-    for an arg no template declares stays, and fails as it will in Argo."""
+def _known_fields(metric: ArgoMetric, declared: set[str], written: dict[str, str]) -> ArgoMetric:
+    """``metric`` with the counts, limits and durations an arg gives at deploy time left out (the interval a valid
+    one): an arg taken by ``valueFrom`` or given no value in the files (lint's are placeholders). Those whose args
+    the files write (``written``: a template's default, the Rollout's value) are validated with those values, and a
+    tag for an arg no template declares stays, and fails as it will in Argo."""
     def given(value: object) -> bool:
-        return isinstance(value, str) and any(m.group(1) in declared for m in _ARGS_TAG.finditer(value))
+        return isinstance(value, str) and any(m.group(1) in declared and m.group(1) not in written
+                                              for m in _ARGS_TAG.finditer(value))
 
     update: dict[str, object] = {field: None for field in _RUN_FIELDS[:4] + ("initialDelay",)
                                  if given(getattr(metric, field))}
@@ -311,6 +320,7 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
 
         resolved = _run_args_for(gate, metric.template)
         args = resolved or {}
+        filed = _run_args_for(gate, metric.template, written_only=True) or {}   # the arg values the files write
         declared = {arg.name for template in gate.templates.values() for arg in template.args}
         tags = [m.group(0) for m in _ANY_TAG.finditer(metric.query)]
         odd = [t for t in tags if not _ARGS_TAG.fullmatch(t)]
@@ -325,7 +335,7 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                 "provider", "prometheus", "query")
         if resolved is not None and not (odd or undeclared) and not decided(*_RUN_FIELDS):
             try:
-                resolve_metric(gate, key, _known_fields(metric, declared), resolved)
+                resolve_metric(gate, key, _known_fields(metric, declared, filed), resolved)
             except RunError as exc:   # the run never measures: what the conditions would make of values is moot
                 add("H8", f"Argo cannot start a run of it: {exc}",
                     "the AnalysisRun is Error at its start: the rollout aborts")
@@ -337,17 +347,23 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
         if not conditions and not decided("successCondition", "failureCondition"):
             add("H5", "no successCondition or failureCondition",
                 "every measurement is Successful unless the query errs: the metric can never fail")
-        limit = metric.failureLimit
-        if str(limit).strip() == "-1" and not decided("failureLimit"):
-            add("H5f", "failureLimit -1: Argo does not count failed measurements",
+        # a count or limit an arg gives is judged when the files write the arg's value (not when a deploy does)
+        count, failures = _whole_number(metric.count, filed, 0), _whole_number(metric.failureLimit, filed, 0)
+        if failures == -1 and not decided("failureLimit"):
+            add("H5f", f"failureLimit -1{_via(metric.failureLimit)}: Argo does not count failed measurements",
                 "no failed measurement fails the metric: it can never fail, only errors or inconclusive "
                 "results stop the rollout", "failureLimit")
-        count, failures = _whole(metric.count), _whole(limit if limit is not None else 0)
-        if count is not None and failures is not None and 0 < count <= failures and not decided("count", "failureLimit"):
-            add("H5f", f"failureLimit {failures} with count {count}: the metric takes at most {count} measurements "
-                       f"and fails only when more than {failures} fail",
+        if count is not None and failures is not None and 0 < count <= failures \
+                and not decided("count", "failureLimit"):
+            add("H5f", f"failureLimit {failures}{_via(metric.failureLimit)} with count {count}{_via(metric.count)}: "
+                       f"the metric takes at most {count} measurements and fails only when more than {failures} fail",
                 "no failed measurement fails the metric: it can never fail, only errors or inconclusive "
                 "results stop the rollout", "failureLimit")
+        if count is not None and count < 0 and not decided("count"):
+            add("H5n", f"count {count}{_via(metric.count)}: Argo keeps a negative count (EffectiveCount defaults "
+                       f"only 0) and reaches it after the first measurement",
+                "the metric takes one measurement and is then Successful unless that one trips a limit (an Error "
+                "too): an incident that starts after it is let through", "count")
         errors = _error_abort(metric, args, decided("consecutiveErrorLimit"))
         for field, condition in (("successCondition", metric.successCondition),
                                  ("failureCondition", metric.failureCondition)):
@@ -407,7 +423,8 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                 "(an unguarded result[0] is an Error)", "provider", "prometheus", "query")
         interval = _duration(metric.interval)
         windows = _windows(tree)
-        single = _whole_number(metric.count, args, 0) == 1   # one measurement: nothing to overlap
+        measured = _whole_number(metric.count, args, 0)
+        single = measured is not None and (measured == 1 or measured < 0)   # one measurement: nothing to overlap
         if interval is not None and windows and max(windows) > interval + 1e-9 and not single:
             add("H9", f"a [{_show(max(windows))}] window, longer than the {metric.interval} interval",
                 "consecutive measurements overlap and are correlated: a blip counts in several of them",
@@ -484,10 +501,9 @@ def _error_abort(metric: ArgoMetric, args: dict[str, str], unread: bool, in_a_ro
             f"the first{written}")
 
 
-def _whole(value: object) -> Optional[int]:
-    """A count or limit written as a whole number (an int, or text such as ``'3'``); ``None`` otherwise."""
-    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    return int(text) if text.lstrip("-").isdigit() else None
+def _via(value: Optional[IntOrString]) -> str:
+    """`` ({{args.x}})`` when an arg gives a count or limit (its value then comes from the files), else nothing."""
+    return f" ({value.strip()})" if isinstance(value, str) and _ARGS_TAG.search(value) else ""
 
 
 def _dry_everywhere(gate: ArgoGate) -> set[str]:
@@ -555,7 +571,7 @@ def _always_failed(metric: ArgoMetric, args: dict[str, str], unread: bool) -> st
         return f"every measurement with a value is Failed: once more than failureLimit have failed, {healthy}"
     if limit < 0:
         return "every measurement with a value is Failed, but failureLimit -1 counts none of them: it judges nothing"
-    count = count or (0 if metric.interval else 1)   # no interval: a single measurement
+    count = 1 if count < 0 else count or (0 if metric.interval else 1)   # negative, or no interval: one measurement
     if 0 < count <= limit:
         return (f"every measurement with a value is Failed, but the metric is Successful at its count ({count}) "
                 f"before more than failureLimit ({limit}) fail: it judges nothing")
