@@ -60,7 +60,8 @@ class Harmonic(_Model):
     @classmethod
     def _clock_time(cls, value: float) -> float:
         if value >= 86400.0:
-            raise ValueError(f"'peak_at' is a clock time of day, below 24:00 (not {format_value(value, Kind.DURATION)})")
+            raise ValueError("'peak_at' is a clock time of day, below 24:00 "
+                             f"(not {format_value(value, Kind.DURATION)})")
         return value
 
 
