@@ -349,6 +349,35 @@ def test_nonsense_comparisons_are_refused_with_file_and_line():
         assert problem.startswith(f"compared.yaml:{line}: ") and words in problem, problem
 
 
+@pytest.mark.parametrize("written", ["10", "10.0", "1e1", "1e+1", "'10'", "'10.0'", "'1e+1'", "1.0", "-2.0"])
+def test_a_bare_whole_number_is_refused_as_a_relative_change_or_margin_in_any_notation(written):
+    """Only integers were caught: ``10.0``, ``1e1`` or ``1e+1`` were read as +1000% (a relative threshold) or an
+    11x margin, the rule silently off. Now any unit-less whole number of 1 or more is refused, located."""
+    text = ("name: bare\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+            f"  relative: {{metric: error_rate, compare: baseline, as: relative, op: '>', threshold: {written}}}\n"
+            "  sequential: {metric: error_rate, compare: baseline, test: sequential, op: '<=', threshold: 5%, "
+            f"margin: {written}}}\n"
+            "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+            "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n")
+    with pytest.raises(PlanError) as refused:
+        plan_from_text(text, "bare.yaml")
+    problems = refused.value.problems
+    assert problems[0].startswith("bare.yaml:4: rules.relative.threshold: a relative change is written as a "
+                                  "percentage"), problems
+    assert problems[1].startswith("bare.yaml:5: rules.sequential.margin: a margin is written as a percentage"), problems
+    assert len(problems) == 2, problems
+
+
+@pytest.mark.parametrize("written, reads", [("1.5", 1.5), ("0.1", 0.1), ("'+10%'", 0.1), ("'1e-1'", 0.1)])
+def test_a_fraction_or_percentage_reads_as_written_as_a_relative_change(written, reads):
+    plan = plan_from_text("name: fraction\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+                          f"  relative: {{metric: error_rate, compare: baseline, as: relative, op: '>', "
+                          f"threshold: {written}}}\n"
+                          "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+                          "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n", "fraction.yaml")
+    assert plan.rules["relative"].threshold == pytest.approx(reads)
+
+
 @pytest.mark.parametrize("where, batch, words", [
     ("rules", "20s", "batch 20s is not a whole number of scrape intervals (15s)"),
     ("rules", "30m", "batch 30m is longer than the ramp (20m): no batch would end in time"),
