@@ -378,6 +378,27 @@ def test_a_fraction_or_percentage_reads_as_written_as_a_relative_change(written,
     assert plan.rules["relative"].threshold == pytest.approx(reads)
 
 
+@pytest.mark.parametrize("op, threshold, words", [
+    (">", "-10s", "'-10s' is out of range: a difference of two latency values lies between -5s and 5s"),
+    ("<", "10s", "'10s' is out of range: a difference of two latency values lies between -5s and 5s"),
+    (">", "1000h", "'> 1000h' never holds"),
+])
+def test_a_latency_difference_threshold_beyond_the_histogram_is_refused_either_way(op, threshold, words):
+    """A rate's difference threshold outside its range was refused both ways, a latency's only when it made the rule
+    never fire: ``p99 difference > -10s`` (buckets up to 5s) was valid though breached at every conclusive scrape."""
+    text = ("name: wide\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+            f"  slower: {{metric: p99, compare: baseline, as: difference, op: '{op}', threshold: {threshold}, "
+            "window: 1m}\n"
+            "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+            "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n")
+    with pytest.raises(PlanError) as refused:
+        plan_from_text(text, "wide.yaml")
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(f"wide.yaml:4: rules.slower.threshold: {words}")
+    assert "largest finite bucket (5s)" in refused.value.problems[0]
+    assert plan_from_text(text.replace(threshold, "-5s" if op == ">" else "5s"), "wide.yaml").rules["slower"]
+
+
 @pytest.mark.parametrize("where, batch, words", [
     ("rules", "20s", "batch 20s is not a whole number of scrape intervals (15s)"),
     ("rules", "30m", "batch 30m is longer than the ramp (20m): no batch would end in time"),

@@ -899,11 +899,16 @@ class Plan(_Model):
 
     def _latency_thresholds_reachable(self) -> None:
         """Refuse a latency condition the histogram cannot reach: ``histogram_quantile`` is never above the
-        largest finite bucket bound, so ``p99 > 10s`` with buckets up to 5s would never be breached."""
+        largest finite bucket bound, so ``p99 > 10s`` with buckets up to 5s would never be breached; nor is a
+        difference beyond it either way (``> -10s`` would be breached at every conclusive scrape), as a rate's
+        difference threshold is refused when read (:meth:`MetricDefinition.read_threshold`)."""
         top = max(b for b in self.telemetry.latency_buckets if math.isfinite(b))
         for where, measure in self.measures():
             if measure.metric is Metric.LATENCY:
                 problem = measure.condition_problem((0.0, top))
+                if problem is None and measure.contrast == "difference" and abs(measure.threshold) > top:
+                    shown = format_value(measure.threshold, measure.kind)
+                    problem = measure.metric_definition.difference_out_of_range(shown, (0.0, top))
                 if problem:
                     raise LocatedError(f"{where}.threshold", f"{problem}: histogram_quantile never exceeds the "
                                                              f"largest finite bucket ({format_value(top, Kind.DURATION)})")
