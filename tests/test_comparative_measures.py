@@ -160,6 +160,33 @@ def test_a_guarded_comparison_never_fires_and_never_passes_below_its_guard():
     assert CompiledGates([guarded]).judge([telemetry]).named()[0][0] == "hold"
 
 
+def test_a_peaks_guard_holds_the_whole_window_to_min_requests_not_each_sub_window():
+    """With a ``peak`` the guard applied to each 1-minute sub-window, though ``explain`` and the README name the
+    window: a guard the 5-minute window met but no minute could kept the criterion inconclusive for ever (a hold).
+    Now the engine, the compiled judge and the PromQL guard the whole window."""
+    telemetry = worse_canary()
+    series, end = Series.from_telemetry(telemetry), np.array([TICKS - 1])
+    served = int(min(window(telemetry, arm, "requests", TICKS - 21, TICKS - 1) for arm in ("canary", "baseline")))
+    per_minute = max(window(telemetry, arm, "requests", TICKS - 5, TICKS - 1) for arm in ("canary", "baseline"))
+    assert per_minute < served / 2                     # a minute holds a fraction of the window's requests
+    peak = {"metric": "error_rate", "compare": "baseline", "as": "difference", "peak": "1m", "op": "<",
+            "threshold": "0.43%", "window": "5m"}
+    unguarded = evaluate(series, Criterion.model_validate(peak), end - 20, end)[0]
+    assert unguarded == pytest.approx(CANARY_ERRORS - BASELINE_ERRORS)
+    for least, expected in ((served, unguarded), (served + 1, math.nan)):
+        guarded = Criterion.model_validate({**peak, "min_requests": least})
+        assert evaluate(series, guarded, end - 20, end)[0] == pytest.approx(expected, nan_ok=True), least
+    plan = gate({**peak, "min_requests": served})
+    decision = first_terminal_decision(run(DecisionEngine(plan), telemetry))
+    assert decision.kind.value == "advance"
+    assert CompiledGates([plan]).judge([telemetry]).named()[0] == (decision.kind.value, decision.time,
+                                                                   decision.source)
+    query = promql(Criterion.model_validate({**peak, "min_requests": served}))
+    plain = promql(Criterion.model_validate(peak))
+    assert query == (f"({plain}) and on() (sum(increase(rampsim_requests_total{{arm=\"canary\"}}[5m])) >= {served}) "
+                     f"and on() (sum(increase(rampsim_requests_total{{arm=\"baseline\"}}[5m])) >= {served})")
+
+
 # -- sequential tests: their p-values from the counts and quantiles read by hand ----------------------------
 
 def per_interval(telemetry, arm, family):
