@@ -42,6 +42,33 @@ def test_scalar_and_empty_results(store: SeriesStore) -> None:
     assert evaluate("1 / 0", store, 0).to_api_json()["result"] == [0, "+Inf"]
 
 
+INF = math.inf
+
+
+@pytest.mark.parametrize("query, at, expected", [
+    ("clamp_min(gg, Inf)", 15, INF), ("clamp_max(gg, -Inf)", 15, -INF),      # NaN against an infinite bound
+    ("clamp_min(gg, NaN)", 30, INF), ("clamp_max(gg, NaN)", 60, -INF),      # an infinite value against NaN
+    ("clamp(gg, NaN, Inf)", 30, INF), ("clamp(gg, -Inf, NaN)", 60, -INF),
+    ("clamp(gg, -Inf, Inf)", 15, math.nan), ("clamp_min(gg, NaN)", 60, math.nan), ("clamp_max(gg, NaN)", 30, math.nan),
+    ("clamp_min(gg, 1)", 15, math.nan), ("clamp_max(gg, 1)", 30, 1.0), ("clamp(gg, -1, 1)", 60, -1.0),
+])
+@pytest.mark.parametrize("semantics", ["2.42.0", "2.55", "3"])
+def test_clamp_takes_gos_max_and_min_where_nan_meets_infinity(query, at, expected, semantics):
+    """``clamp*`` are Go's ``math.Max(min, math.Min(max, v))``: ``+Inf`` wins a max and ``-Inf`` a min even against
+    NaN (NumPy's maximum and minimum gave NaN); values read off Prometheus 2.42."""
+    s = SeriesStore()
+    s.add({"__name__": "gg"}, [0, 15, 30, 45, 60], [0.0, math.nan, INF, 2.0, -INF])
+    (sample,) = evaluate(query, s, at, semantics=semantics).vector
+    assert sample.value == pytest.approx(expected, nan_ok=True)
+
+
+def test_clamp_keeps_the_sign_of_zero_as_go_does():
+    s = SeriesStore()
+    s.add({"__name__": "z"}, [0], [-0.0])
+    assert math.copysign(1, evaluate("clamp_min(z, 0)", s, 0).vector[0].value) == 1       # Max(+0, -0) = +0
+    assert math.copysign(1, evaluate("clamp_max(-z, -0)", s, 0).vector[0].value) == -1    # Min(-0, +0) = -0
+
+
 def test_a_series_that_does_not_exist_yet_gives_an_empty_vector_unless_or_vector(store: SeriesStore) -> None:
     query = 'sum(rate(http_requests_total{code="503"}[1m])) / sum(rate(http_requests_total[1m]))'
     assert len(evaluate(query, store, 300)) == 0
