@@ -9,8 +9,9 @@ A comparison with the baseline is the two arms' queries contrasted, ``(canary) /
 ``min_requests: N`` guarded by ``and on() (sum(increase(requests{arm="canary"}[w])) >= N) and
 on() (... baseline ...)``: below the guard the query has no result, as the engine's value is
 inconclusive. With a ``peak`` the guard stands outside the subquery, over the whole window ``[w]``
-(as the engine's guard is on the window, not on each sub-window). A ratio over a zero baseline is ``+Inf`` (or ``NaN`` over 0/0) in both. A
-sequential test is no PromQL: its text names the per-interval series it is computed from.
+(as the engine's guard is on the window, not on each sub-window). A ratio over a zero baseline is
+``+Inf`` (or ``NaN`` over 0/0) in both. A sequential test is no PromQL: its text names the
+per-interval series it is computed from.
 
 The engine's window is closed: a measure over ``[t-w, t]`` reads the samples at both ends
 (an increase is the reset-corrected counter at ``t`` minus at ``t-w``). Which PromQL gives

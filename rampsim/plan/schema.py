@@ -280,7 +280,8 @@ class Measurement(_Model):
             return value
         if _bare_number_at_least_one(value):
             raise ValueError(f"a margin is written as a percentage, e.g. '10%' (the null allows the canary 10% "
-                             f"worse than the baseline); the bare number {value!r} would read as {_as_percentage(value)}")
+                             f"worse than the baseline); the bare number {value!r} would read as "
+                             f"{_as_percentage(value)}")
         try:
             margin = parse(value, Kind.RATIO)
         except UnitError as exc:
