@@ -125,6 +125,32 @@ def test_semantics_by_major_or_exact_version() -> None:
         as_semantics("4")
 
 
+@pytest.mark.parametrize("query, message", [
+    ("rate(http_requests_total[60])", "missing unit character in duration"),
+    ("rate(http_requests_total[1.5])", "missing unit character in duration"),
+    ("rate(http_requests_total[1e1])", "missing unit character in duration"),
+    ("http_requests_total offset 90", 'unexpected number "90" in offset, expected duration'),
+    ("sum(rate(http_requests_total[1m] offset -90))", 'unexpected number "90" in offset, expected duration'),
+])
+def test_a_duration_without_a_unit_parses_from_2_53_on(store: SeriesStore, query: str, message: str) -> None:
+    """Prometheus 2.42 refuses ``[60]`` and ``offset 90`` (its messages); rampsim evaluated them as seconds under
+    every semantics. Number durations came with prometheus/prometheus#9138, in 2.53."""
+    for semantics in ("2.42.0", "2.48.1", "2.52"):
+        with pytest.raises(QueryError, match=re.escape(message)):
+            evaluate(query, store, 300, semantics=semantics)
+    for semantics in ("2.53", "2.55", "3"):
+        evaluate(query, store, 300, semantics=semantics)
+    with_unit = re.sub(r"\[(60|1\.5|1e1)\]", "[1m]", query).replace("offset 90", "offset 1m30s").replace("-90", "-1m")
+    assert len(evaluate(with_unit, store, 300, semantics="2.42.0")) > 0
+    assert evaluate("rate(http_requests_total[60])", store, 300, semantics="2.55").vector[0].value == \
+        evaluate("rate(http_requests_total[1m])", store, 300, semantics="2.55").vector[0].value
+
+
+def test_a_number_beside_a_duration_is_no_duration(store: SeriesStore) -> None:
+    for query in ("sum(http_requests_total) / 90", 'http_requests_total{code="[60]"}', "http_requests_total > 60"):
+        evaluate(query, store, 300, semantics="2.42.0")
+
+
 def test_range_evaluation_matches_instant_evaluations(store: SeriesStore) -> None:
     query = 'sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'
     times = np.arange(0, 700, 7.5)
