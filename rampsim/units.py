@@ -21,7 +21,7 @@ from pydantic_core import CoreSchema, core_schema
 from rampsim.errors import UsageError
 
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
-           "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
+           "unitless", "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
            "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE"]
 
 MAX_RATE = 10_000_000.0
@@ -88,6 +88,21 @@ def _float(amount: Decimal, shown: str) -> float:
     if not math.isfinite(value):
         raise UnitError(f"{shown} is not a finite number (too large)")
     return value
+
+
+def unitless(value: object) -> Optional[Decimal]:
+    """The number ``value`` is, exactly, when it is written without a unit: a YAML number (``10``, ``10.0``,
+    ``1e1``) or text that is one (``'10'``, ``'1e+1'``); ``None`` for anything else (a quantity with a unit, a
+    boolean, a non-finite number, text that is no number)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(value) if math.isfinite(value) else None
+    if isinstance(value, str) and _NUMBER_RE.match(value):
+        return _number(value.strip())
+    return None
 
 
 def parse_duration(value: object) -> float:

@@ -160,6 +160,33 @@ def test_a_guarded_comparison_never_fires_and_never_passes_below_its_guard():
     assert CompiledGates([guarded]).judge([telemetry]).named()[0][0] == "hold"
 
 
+def test_a_peaks_guard_holds_the_whole_window_to_min_requests_not_each_sub_window():
+    """With a ``peak`` the guard applied to each 1-minute sub-window, though ``explain`` and the README name the
+    window: a guard the 5-minute window met but no minute could kept the criterion inconclusive for ever (a hold).
+    Now the engine, the compiled judge and the PromQL guard the whole window."""
+    telemetry = worse_canary()
+    series, end = Series.from_telemetry(telemetry), np.array([TICKS - 1])
+    served = int(min(window(telemetry, arm, "requests", TICKS - 21, TICKS - 1) for arm in ("canary", "baseline")))
+    per_minute = max(window(telemetry, arm, "requests", TICKS - 5, TICKS - 1) for arm in ("canary", "baseline"))
+    assert per_minute < served / 2                     # a minute holds a fraction of the window's requests
+    peak = {"metric": "error_rate", "compare": "baseline", "as": "difference", "peak": "1m", "op": "<",
+            "threshold": "0.43%", "window": "5m"}
+    unguarded = evaluate(series, Criterion.model_validate(peak), end - 20, end)[0]
+    assert unguarded == pytest.approx(CANARY_ERRORS - BASELINE_ERRORS)
+    for least, expected in ((served, unguarded), (served + 1, math.nan)):
+        guarded = Criterion.model_validate({**peak, "min_requests": least})
+        assert evaluate(series, guarded, end - 20, end)[0] == pytest.approx(expected, nan_ok=True), least
+    plan = gate({**peak, "min_requests": served})
+    decision = first_terminal_decision(run(DecisionEngine(plan), telemetry))
+    assert decision.kind.value == "advance"
+    assert CompiledGates([plan]).judge([telemetry]).named()[0] == (decision.kind.value, decision.time,
+                                                                   decision.source)
+    query = promql(Criterion.model_validate({**peak, "min_requests": served}))
+    plain = promql(Criterion.model_validate(peak))
+    assert query == (f"({plain}) and on() (sum(increase(rampsim_requests_total{{arm=\"canary\"}}[5m])) >= {served}) "
+                     f"and on() (sum(increase(rampsim_requests_total{{arm=\"baseline\"}}[5m])) >= {served})")
+
+
 # -- sequential tests: their p-values from the counts and quantiles read by hand ----------------------------
 
 def per_interval(telemetry, arm, family):
@@ -347,6 +374,56 @@ def test_nonsense_comparisons_are_refused_with_file_and_line():
     assert len(problems) == len(expected)
     for problem, (line, words) in zip(problems, expected.items()):
         assert problem.startswith(f"compared.yaml:{line}: ") and words in problem, problem
+
+
+@pytest.mark.parametrize("written", ["10", "10.0", "1e1", "1e+1", "'10'", "'10.0'", "'1e+1'", "1.0", "-2.0"])
+def test_a_bare_whole_number_is_refused_as_a_relative_change_or_margin_in_any_notation(written):
+    """Only integers were caught: ``10.0``, ``1e1`` or ``1e+1`` were read as +1000% (a relative threshold) or an
+    11x margin, the rule silently off. Now any unit-less whole number of 1 or more is refused, located."""
+    text = ("name: bare\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+            f"  relative: {{metric: error_rate, compare: baseline, as: relative, op: '>', threshold: {written}}}\n"
+            "  sequential: {metric: error_rate, compare: baseline, test: sequential, op: '<=', threshold: 5%, "
+            f"margin: {written}}}\n"
+            "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+            "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n")
+    with pytest.raises(PlanError) as refused:
+        plan_from_text(text, "bare.yaml")
+    problems = refused.value.problems
+    assert problems[0].startswith("bare.yaml:4: rules.relative.threshold: a relative change is written as a "
+                                  "percentage"), problems
+    assert problems[1].startswith("bare.yaml:5: rules.sequential.margin: a margin is written as a percentage"), problems
+    assert len(problems) == 2, problems
+
+
+@pytest.mark.parametrize("written, reads", [("1.5", 1.5), ("0.1", 0.1), ("'+10%'", 0.1), ("'1e-1'", 0.1)])
+def test_a_fraction_or_percentage_reads_as_written_as_a_relative_change(written, reads):
+    plan = plan_from_text("name: fraction\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+                          f"  relative: {{metric: error_rate, compare: baseline, as: relative, op: '>', "
+                          f"threshold: {written}}}\n"
+                          "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+                          "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n", "fraction.yaml")
+    assert plan.rules["relative"].threshold == pytest.approx(reads)
+
+
+@pytest.mark.parametrize("op, threshold, words", [
+    (">", "-10s", "'-10s' is out of range: a difference of two latency values lies between -5s and 5s"),
+    ("<", "10s", "'10s' is out of range: a difference of two latency values lies between -5s and 5s"),
+    (">", "1000h", "'> 1000h' never holds"),
+])
+def test_a_latency_difference_threshold_beyond_the_histogram_is_refused_either_way(op, threshold, words):
+    """A rate's difference threshold outside its range was refused both ways, a latency's only when it made the rule
+    never fire: ``p99 difference > -10s`` (buckets up to 5s) was valid though breached at every conclusive scrape."""
+    text = ("name: wide\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+            f"  slower: {{metric: p99, compare: baseline, as: difference, op: '{op}', threshold: {threshold}, "
+            "window: 1m}\n"
+            "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+            "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n")
+    with pytest.raises(PlanError) as refused:
+        plan_from_text(text, "wide.yaml")
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(f"wide.yaml:4: rules.slower.threshold: {words}")
+    assert "largest finite bucket (5s)" in refused.value.problems[0]
+    assert plan_from_text(text.replace(threshold, "-5s" if op == ">" else "5s"), "wide.yaml").rules["slower"]
 
 
 @pytest.mark.parametrize("where, batch, words", [

@@ -208,6 +208,49 @@ def test_a_short_ramp_without_a_traffic_section_is_not_refused_for_the_default_l
            "ends (15m)" in capsys.readouterr().err
 
 
+ZERO_CANARY = """\
+name: zero-canary
+phases: [{name: ramp, weight: 0%, duration: 20m}]
+rules:
+  error_rate: {metric: error_rate, op: ">=", threshold: 0.5%, window: 1m, sustain: 3m, action: rollback}
+  cpu: {metric: cpu, op: ">", threshold: 90%, window: 1m}
+final_gate:
+  at: 20m
+  criteria:
+    no_alerts: {metric: alerts, alert_severity: warning, op: "<", threshold: 1, window: cumulative}
+slo:
+  objectives:
+    error_rate: {metric: error_rate, op: ">", threshold: 0.5%, window: 5m, sustain: 5m}
+"""
+
+
+def test_an_arm_no_phase_gives_traffic_is_refused_where_a_measure_reads_it(tmp_path, capsys):
+    """Every phase at 0%: the canary's rules and objectives never have a value, and a rehearsal with a +20% canary
+    error fault auto-advanced to 100% (the final gate read only alerts), "agreeing with the ground truth". Every
+    phase at 100%: a comparison with the baseline, likewise. Refused at the measure's arm or compare field (gauges
+    are left alone: an idle instance still reports); a phase at another weight leaves the plan valid."""
+    path = tmp_path / "zero.yaml"
+    path.write_text(ZERO_CANARY)
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    message = "the canary has no traffic (every phase at 0%): this would never have a value to judge"
+    assert f"zero.yaml:4: rules.error_rate.arm: {message}" in err
+    assert f"zero.yaml:12: slo.objectives.error_rate.arm: {message}" in err
+    assert "2 problem(s)" in err and "rules.cpu" not in err, err
+    path.write_text(ZERO_CANARY.replace("phases: [{name: ramp, weight: 0%, duration: 20m}]",
+                                        "phases: [{weight: 0%, duration: 5m}, {weight: 5%, duration: 15m}]"))
+    assert main(["validate", str(path)]) == 0
+    capsys.readouterr()
+    full = ZERO_CANARY.replace("weight: 0%", "weight: 100%").replace(
+        "error_rate: {metric: error_rate, op: \">=\"", "error_rate: {metric: error_rate, compare: baseline, "
+        "as: difference, op: \">=\"")
+    path.write_text(full)
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "zero.yaml:4: rules.error_rate.compare: the baseline has no traffic (every phase at 100%): this would " \
+           "never have a value to judge" in err and "1 problem(s)" in err, err
+
+
 def test_a_plan_given_as_the_mix_is_named_so_and_a_plan_field_in_a_mix_is_not_misspelt(tmp_path, capsys):
     assert main(["validate", str(REFERENCE), "--mix", str(REFERENCE)]) == 3
     assert f"{REFERENCE}: a plan, not a scenario mix (a mix has 'name' and 'scenarios')" in capsys.readouterr().err

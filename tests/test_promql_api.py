@@ -42,6 +42,33 @@ def test_scalar_and_empty_results(store: SeriesStore) -> None:
     assert evaluate("1 / 0", store, 0).to_api_json()["result"] == [0, "+Inf"]
 
 
+INF = math.inf
+
+
+@pytest.mark.parametrize("query, at, expected", [
+    ("clamp_min(gg, Inf)", 15, INF), ("clamp_max(gg, -Inf)", 15, -INF),      # NaN against an infinite bound
+    ("clamp_min(gg, NaN)", 30, INF), ("clamp_max(gg, NaN)", 60, -INF),      # an infinite value against NaN
+    ("clamp(gg, NaN, Inf)", 30, INF), ("clamp(gg, -Inf, NaN)", 60, -INF),
+    ("clamp(gg, -Inf, Inf)", 15, math.nan), ("clamp_min(gg, NaN)", 60, math.nan), ("clamp_max(gg, NaN)", 30, math.nan),
+    ("clamp_min(gg, 1)", 15, math.nan), ("clamp_max(gg, 1)", 30, 1.0), ("clamp(gg, -1, 1)", 60, -1.0),
+])
+@pytest.mark.parametrize("semantics", ["2.42.0", "2.55", "3"])
+def test_clamp_takes_gos_max_and_min_where_nan_meets_infinity(query, at, expected, semantics):
+    """``clamp*`` are Go's ``math.Max(min, math.Min(max, v))``: ``+Inf`` wins a max and ``-Inf`` a min even against
+    NaN (NumPy's maximum and minimum gave NaN); values read off Prometheus 2.42."""
+    s = SeriesStore()
+    s.add({"__name__": "gg"}, [0, 15, 30, 45, 60], [0.0, math.nan, INF, 2.0, -INF])
+    (sample,) = evaluate(query, s, at, semantics=semantics).vector
+    assert sample.value == pytest.approx(expected, nan_ok=True)
+
+
+def test_clamp_keeps_the_sign_of_zero_as_go_does():
+    s = SeriesStore()
+    s.add({"__name__": "z"}, [0], [-0.0])
+    assert math.copysign(1, evaluate("clamp_min(z, 0)", s, 0).vector[0].value) == 1       # Max(+0, -0) = +0
+    assert math.copysign(1, evaluate("clamp_max(-z, -0)", s, 0).vector[0].value) == -1    # Min(-0, +0) = -0
+
+
 def test_a_series_that_does_not_exist_yet_gives_an_empty_vector_unless_or_vector(store: SeriesStore) -> None:
     query = 'sum(rate(http_requests_total{code="503"}[1m])) / sum(rate(http_requests_total[1m]))'
     assert len(evaluate(query, store, 300)) == 0
@@ -96,6 +123,32 @@ def test_semantics_by_major_or_exact_version() -> None:
     assert as_semantics("2.42.0").zero_point_before_threshold and not Semantics.V2.zero_point_before_threshold
     with pytest.raises(UsageError):
         as_semantics("4")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("rate(http_requests_total[60])", "missing unit character in duration"),
+    ("rate(http_requests_total[1.5])", "missing unit character in duration"),
+    ("rate(http_requests_total[1e1])", "missing unit character in duration"),
+    ("http_requests_total offset 90", 'unexpected number "90" in offset, expected duration'),
+    ("sum(rate(http_requests_total[1m] offset -90))", 'unexpected number "90" in offset, expected duration'),
+])
+def test_a_duration_without_a_unit_parses_from_2_53_on(store: SeriesStore, query: str, message: str) -> None:
+    """Prometheus 2.42 refuses ``[60]`` and ``offset 90`` (its messages); rampsim evaluated them as seconds under
+    every semantics. Number durations came with prometheus/prometheus#9138, in 2.53."""
+    for semantics in ("2.42.0", "2.48.1", "2.52"):
+        with pytest.raises(QueryError, match=re.escape(message)):
+            evaluate(query, store, 300, semantics=semantics)
+    for semantics in ("2.53", "2.55", "3"):
+        evaluate(query, store, 300, semantics=semantics)
+    with_unit = re.sub(r"\[(60|1\.5|1e1)\]", "[1m]", query).replace("offset 90", "offset 1m30s").replace("-90", "-1m")
+    assert len(evaluate(with_unit, store, 300, semantics="2.42.0")) > 0
+    assert evaluate("rate(http_requests_total[60])", store, 300, semantics="2.55").vector[0].value == \
+        evaluate("rate(http_requests_total[1m])", store, 300, semantics="2.55").vector[0].value
+
+
+def test_a_number_beside_a_duration_is_no_duration(store: SeriesStore) -> None:
+    for query in ("sum(http_requests_total) / 90", 'http_requests_total{code="[60]"}', "http_requests_total > 60"):
+        evaluate(query, store, 300, semantics="2.42.0")
 
 
 def test_range_evaluation_matches_instant_evaluations(store: SeriesStore) -> None:

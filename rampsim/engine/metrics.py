@@ -24,7 +24,8 @@ to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
 **Comparisons** (``compare: baseline``) read the counter groups of the metric on the arm,
 then on the baseline, then (with ``min_requests``) each arm's requests, and contrast the two
 values (:func:`~rampsim.plan.metric_definitions.contrast`); a window in which either arm served
-fewer than ``min_requests`` requests is inconclusive.
+fewer than ``min_requests`` requests is inconclusive. With a ``peak``, the guard holds the whole
+window to it, not each sub-window (a sub-window holds a fraction of the window's requests).
 
 **Sequential tests** (``test: sequential``) turn the same counter groups into a per-interval
 series (the increase over each scrape interval since the window's start) and give the
@@ -379,12 +380,14 @@ def is_scalar_measure(measurement: Measurement) -> bool:
 
 # -- evaluation over windows ---------------------------------------------------------
 
-def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """The metric over each window, without peak or trend."""
+def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray,
+           guarded: bool = True) -> np.ndarray:
+    """The metric over each window, without peak or trend (``guarded``: with a comparison's ``min_requests``)."""
     if measurement.test is not None:
         return _sequential(series, measurement, start, end)
     if measurement.compare is not None:
-        return _compared(series, measurement, start, end)
+        values = _compared(series, measurement, start, end)
+        return _guarded(series, measurement, start, end, values) if guarded else values
     definition = measurement.metric_definition
     if definition.gauge is not None:
         return definition.over_windows(measurement, series.gauge(measurement), series.time, start, end)
@@ -395,12 +398,18 @@ def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.
 
 
 def _compared(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """A comparison over each window: the arm's value against the baseline's, inconclusive below ``min_requests``."""
+    """A comparison over each window: the arm's value against the baseline's (unguarded: see :func:`_guarded`)."""
     canary, baseline = measurement.compared
     how = measurement.contrast
     assert how is not None  # the schema requires 'as' on a comparison that is not a sequential test
-    values = contrast(how, _plain(series, canary, start, end), _plain(series, baseline, start, end))
-    if measurement.min_requests is None:
+    return contrast(how, _plain(series, canary, start, end), _plain(series, baseline, start, end))
+
+
+def _guarded(series: Series, measurement: Measurement, start: np.ndarray, end: np.ndarray,
+             values: np.ndarray) -> np.ndarray:
+    """``values`` over the windows ``[start, end]``, inconclusive where either arm served fewer than
+    ``min_requests`` requests in the window (unchanged without a guard)."""
+    if measurement.compare is None or measurement.min_requests is None:
         return values
     requests = series.increase(aggregate_groups(series.layout, measurement)[-2:], start, end)
     return np.where((requests >= measurement.min_requests).all(axis=1), values, np.nan)
@@ -584,7 +593,8 @@ def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.nd
         valid = np.ones_like(valid)
     safe_start = np.where(valid, start, 0)
     if measure.peak is not None:  # an inconclusive window read as empty: its sub-windows are many and not kept
-        values = _peak(series, measure, np.where(valid, start, end), end)
+        whole = np.where(valid, start, end)
+        values = _guarded(series, measure, whole, end, _peak(series, measure, whole, end))   # the guard: whole window
     elif measure.trend:
         previous = safe_start - (end - safe_start)
         current = _plain(series, measure, safe_start, end)
@@ -597,7 +607,8 @@ def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.nd
 
 
 def _peak(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive."""
+    """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive (a comparison's
+    ``min_requests`` guard is not applied to the sub-windows: :func:`evaluate` applies it to the window)."""
     assert measure.peak is not None  # only called for a measure with a peak
     width = int(round(measure.peak / series.layout.scrape_interval))
     result = np.full(len(end), np.nan)
@@ -606,7 +617,7 @@ def _peak(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarr
         first, last = start[rows] + width, end[rows]
         sub_end = _covered(first, last, len(series.time))
         values = np.full(len(series.time), np.nan)  # the sub-window ending at each scrape some window holds
-        values[sub_end] = _plain(series, measure, sub_end - width, sub_end)
+        values[sub_end] = _plain(series, measure, sub_end - width, sub_end, guarded=False)
         result[rows] = windows(values, series.time, first, last, lambda v, t: v.max(axis=1))
     return result
 

@@ -8,8 +8,10 @@ A comparison with the baseline is the two arms' queries contrasted, ``(canary) /
 (baseline)`` (``-`` for a difference, ``- 1`` after a relative change), and with
 ``min_requests: N`` guarded by ``and on() (sum(increase(requests{arm="canary"}[w])) >= N) and
 on() (... baseline ...)``: below the guard the query has no result, as the engine's value is
-inconclusive. A ratio over a zero baseline is ``+Inf`` (or ``NaN`` over 0/0) in both. A
-sequential test is no PromQL: its text names the per-interval series it is computed from.
+inconclusive. With a ``peak`` the guard stands outside the subquery, over the whole window ``[w]``
+(as the engine's guard is on the window, not on each sub-window). A ratio over a zero baseline is
+``+Inf`` (or ``NaN`` over 0/0) in both. A sequential test is no PromQL: its text names the
+per-interval series it is computed from.
 
 The engine's window is closed: a measure over ``[t-w, t]`` reads the samples at both ends
 (an increase is the reset-corrected counter at ``t`` minus at ``t-w``). Which PromQL gives
@@ -81,22 +83,21 @@ def promql(measure: Measurement, window: str = "", names: dict[str, str] | None 
         query = f"max_over_time(({query.replace(f'[{w}]', f'[{step}]')})[{span}:{interval:g}s])"
     if measure.trend:
         query = f"({query}) / ({query.replace(f'[{w}]', f'[{w}] offset {w}')})"
+    if measure.compare is not None and measure.min_requests is not None:   # on the whole window, peak or not
+        guards = " and on() ".join(f"({parts.increase('requests', arm=side.arm)} >= {measure.min_requests})"
+                                   for side in measure.compared)
+        query = f"({query}) and on() {guards}"
     return for_line(query, line)
 
 
 def _compared(measure: Measurement, parts: QueryParts) -> str:
-    """A comparison's query: its sides' queries contrasted, guarded by ``min_requests``."""
+    """A comparison's query: its sides' queries contrasted (:func:`promql` adds the ``min_requests`` guard)."""
     how = measure.contrast
     assert how is not None  # the schema requires 'as' on a comparison that is not a sequential test
     definition, sides = measure.metric_definition, measure.compared
-    query = contrast_promql(how, *(definition.promql(side, QueryParts(side, parts.window, parts.names,
-                                                                     parts.arm_label, parts.segment_label))
-                                   for side in sides))
-    if measure.min_requests is None:
-        return query
-    guards = " and on() ".join(f"({parts.increase('requests', arm=side.arm)} >= {measure.min_requests})"
-                               for side in sides)
-    return f"({query}) and on() {guards}"
+    return contrast_promql(how, *(definition.promql(side, QueryParts(side, parts.window, parts.names,
+                                                                      parts.arm_label, parts.segment_label))
+                                  for side in sides))
 
 
 def _sequential_inputs(measure: Measurement, parts: QueryParts, interval: str) -> str:

@@ -282,14 +282,19 @@ class MetricDefinition:
             raise ValueError(str(exc)) from None
         low, high = self.bounds_for(definition)
         if how == "difference" and not -(high - low) <= threshold <= high - low:
-            raise ValueError(f"{value!r} is out of range: a difference of two {self.name} values lies between "
-                             f"{format_value(low - high, self.unit)} and {format_value(high - low, self.unit)}")
+            raise ValueError(self.difference_out_of_range(value, (low, high)))
         if how in ("ratio", "relative") and not threshold >= (0.0 if how == "ratio" else -1.0):
             raise ValueError(f"{value!r} is out of range: a {how} of two {self.name} values is not below "
                              f"{'0' if how == 'ratio' else '-100%'}")
         if how is None and not (trend and self.trend_allowed) and not low <= threshold <= high:
             raise ValueError(self.out_of_range(value, definition))
         return threshold
+
+    def difference_out_of_range(self, value: Any, bounds: tuple[float, float]) -> str:
+        """The message for a difference threshold ``value`` wider than the metric's ``bounds`` allow."""
+        low, high = bounds
+        return (f"{value!r} is out of range: a difference of two {self.name} values lies between "
+                f"{format_value(low - high, self.unit)} and {format_value(high - low, self.unit)}")
 
     def out_of_range(self, value: Any, definition: Optional[str] = None) -> str:
         """The message for a threshold ``value`` outside the metric's bounds."""

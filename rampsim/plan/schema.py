@@ -34,7 +34,9 @@ from rampsim.plan.metric_definitions import (
     CONTRASTS, Metric, MetricDefinition, definition_of, metric_names, resolve_alias,
 )
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
-from rampsim.units import MAX_RATE, Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity
+from rampsim.units import (
+    MAX_RATE, Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity, unitless,
+)
 
 __all__ = [
     "Metric", "Op", "WindowKind", "Window", "Measurement", "Measure", "Criterion", "Rule", "Objective",
@@ -278,7 +280,8 @@ class Measurement(_Model):
             return value
         if _bare_number_at_least_one(value):
             raise ValueError(f"a margin is written as a percentage, e.g. '10%' (the null allows the canary 10% "
-                             f"worse than the baseline); the bare number {value!r} would read as {value!r} times 100%")
+                             f"worse than the baseline); the bare number {value!r} would read as "
+                             f"{_as_percentage(value)}")
         try:
             margin = parse(value, Kind.RATIO)
         except UnitError as exc:
@@ -438,7 +441,7 @@ class Measure(Measurement):
             return alpha
         if info.data.get("contrast") == "relative" and _bare_number_at_least_one(value):
             raise ValueError(f"a relative change is written as a percentage, e.g. '+10%' (10% more than the "
-                             f"baseline); the bare number {value!r} would read as {value!r} times 100%")
+                             f"baseline); the bare number {value!r} would read as {_as_percentage(value)}")
         return definition_of(metric).read_threshold(value, bool(info.data.get("trend")), info.data.get("contrast"),
                                                     info.data.get("definition"))
 
@@ -496,14 +499,16 @@ class Measure(Measurement):
 
 
 def _bare_number_at_least_one(value: Any) -> bool:
-    """Whether ``value`` is a whole number written without a unit, 1 or more: ``threshold: 10`` meant as "+10%"
-    (Keptn's habit) would read as +1000%. A fraction (``0.1``, ``1.5``) reads as written."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.lstrip("+-").isdecimal():
-            return False   # a percentage, a fraction, or text the unit parser explains
-        value = int(value)
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1
+    """Whether ``value`` is a whole number written without a unit, 1 or more, in any notation (``10``, ``10.0``,
+    ``1e1``, ``'1e+1'``): ``threshold: 10`` meant as "+10%" (Keptn's habit) would read as +1000%. A fraction
+    (``0.1``, ``1.5``) reads as written."""
+    number = unitless(value)
+    return number is not None and abs(number) >= 1 and number == number.to_integral_value()
+
+
+def _as_percentage(value: Any) -> str:
+    """A bare number as the percentage it reads as: ``10`` as ``1000%``."""
+    return format_value(float(unitless(value) or 0), Kind.RATIO)
 
 
 class Criterion(Measure):
@@ -895,11 +900,16 @@ class Plan(_Model):
 
     def _latency_thresholds_reachable(self) -> None:
         """Refuse a latency condition the histogram cannot reach: ``histogram_quantile`` is never above the
-        largest finite bucket bound, so ``p99 > 10s`` with buckets up to 5s would never be breached."""
+        largest finite bucket bound, so ``p99 > 10s`` with buckets up to 5s would never be breached; nor is a
+        difference beyond it either way (``> -10s`` would be breached at every conclusive scrape), as a rate's
+        difference threshold is refused when read (:meth:`MetricDefinition.read_threshold`)."""
         top = max(b for b in self.telemetry.latency_buckets if math.isfinite(b))
         for where, measure in self.measures():
             if measure.metric is Metric.LATENCY:
                 problem = measure.condition_problem((0.0, top))
+                if problem is None and measure.contrast == "difference" and abs(measure.threshold) > top:
+                    shown = format_value(measure.threshold, measure.kind)
+                    problem = measure.metric_definition.difference_out_of_range(shown, (0.0, top))
                 if problem:
                     raise LocatedError(f"{where}.threshold", f"{problem}: histogram_quantile never exceeds the "
                                                              f"largest finite bucket ({format_value(top, Kind.DURATION)})")

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from rampsim.promql.evaluate import One, OneValue, Plan, to_one
-from rampsim.promql.parse import parse
+from rampsim.promql.parse import check_durations, parse
 from rampsim.promql.semantics import Semantics, SemanticsLike, as_semantics
 from rampsim.promql.store import SeriesStore, seconds_to_ms
 from rampsim.promql.values import InstantResult, Labels, RangeResult, Scalar, sample
@@ -56,7 +56,9 @@ def plan(expr: str, store: SeriesStore, semantics: SemanticsLike = 3, lookback: 
         key = (expr, sem, lookback_ms)
         hit = plans.get(key)
         if hit is None:
-            hit = Plan(parse(expr), store, sem, lookback_ms)
+            tree = parse(expr)
+            check_durations(expr, sem)
+            hit = Plan(tree, store, sem, lookback_ms)
             if len(plans) >= _PLANS_PER_STORE:
                 plans.clear()
             plans[key] = hit

@@ -40,22 +40,41 @@ def time(times_ms: np.ndarray) -> Scalar:
     return Scalar(times_ms / 1000.0)
 
 
-def clamp(vec: Vector, lo: Scalar, hi: Scalar) -> Vector:
-    """``clamp(v, min, max)``; no result at a time where ``max < min``."""
+def go_max(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Go's ``math.Max``, elementwise: ``+Inf`` if either is ``+Inf`` (even against NaN), else NaN if either is
+    NaN, ``+0`` over ``-0``, else the larger (``np.maximum`` propagates NaN over ``+Inf``)."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     with np.errstate(invalid="ignore"):
-        values = np.maximum(lo.values, np.minimum(hi.values, vec.values))
+        larger = np.where((x == 0) & (y == 0), np.where(np.signbit(x), y, x), np.maximum(x, y))
+    return np.where(np.isposinf(x) | np.isposinf(y), np.inf, larger)
+
+
+def go_min(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Go's ``math.Min``, elementwise: ``-Inf`` if either is ``-Inf`` (even against NaN), else NaN if either is
+    NaN, ``-0`` under ``+0``, else the smaller."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        smaller = np.where((x == 0) & (y == 0), np.where(np.signbit(x), x, y), np.minimum(x, y))
+    return np.where(np.isneginf(x) | np.isneginf(y), -np.inf, smaller)
+
+
+def clamp(vec: Vector, lo: Scalar, hi: Scalar) -> Vector:
+    """``clamp(v, min, max)``: Go's ``math.Max(min, math.Min(max, v))``; no result at a time where
+    ``max < min``. The same on every line: 3.x writes ``clamp_min`` and ``clamp_max`` as ``clamp`` with a
+    bound of -Inf or +Inf, which gives these values."""
+    with np.errstate(invalid="ignore"):
         present = vec.present & ~(hi.values < lo.values)[None, :]
-    return _math(vec, values, present)
+    return _math(vec, go_max(lo.values, go_min(hi.values, vec.values)), present)
 
 
 def clamp_min(vec: Vector, lo: Scalar) -> Vector:
-    with np.errstate(invalid="ignore"):
-        return _math(vec, np.maximum(lo.values, vec.values))
+    """``clamp_min(v, min)``: Go's ``math.Max(min, v)`` (``+Inf`` against NaN)."""
+    return _math(vec, go_max(lo.values, vec.values))
 
 
 def clamp_max(vec: Vector, hi: Scalar) -> Vector:
-    with np.errstate(invalid="ignore"):
-        return _math(vec, np.minimum(hi.values, vec.values))
+    """``clamp_max(v, max)``: Go's ``math.Min(max, v)`` (``-Inf`` against NaN)."""
+    return _math(vec, go_min(hi.values, vec.values))
 
 
 def abs_(vec: Vector) -> Vector:

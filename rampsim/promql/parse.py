@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import promql_parser as pp
 
 from rampsim.promql.errors import QueryError, UnsupportedQuery
+from rampsim.promql.semantics import Semantics
 from rampsim.promql.store import Matcher
 from rampsim.promql.values import NAME
 
 __all__ = ["Node", "Number", "Selector", "RangeSelector", "Call", "Aggregate", "Binary", "Unary", "parse",
            "FUNCTIONS", "AGGREGATIONS", "ARITHMETIC", "COMPARISON", "SET_OPERATORS", "MODIFIERS", "selectors",
-           "mark_modifiers"]
+           "mark_modifiers", "check_durations"]
 
 # Functions evaluated: name -> argument kinds ("m" range vector, "v" instant vector, "s" scalar).
 FUNCTIONS: dict[str, str] = {
@@ -224,6 +226,41 @@ def parse(query: str) -> Node:
         raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
     except (OverflowError, ValueError) as exc:   # a duration the parser's timedelta cannot hold
         raise QueryError(f"cannot parse PromQL {query!r}: duration out of range ({exc})") from None
+
+
+# ---------------------------------------------------------------- durations without a unit
+
+_UNITLESS = re.compile(r"0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def check_durations(query: str, semantics: Semantics) -> None:
+    """Fail as Prometheus before 2.53 does on a duration written as a number of seconds: ``rate(x[60])``,
+    ``x offset 90``, ``[1.5]`` (prometheus/prometheus#9138 made durations and number literals the same in
+    2.53; promql_parser reads them as any version from then on)."""
+    if semantics.number_durations:
+        return
+    problem = _unitless_duration(query)
+    if problem:
+        raise QueryError(f"cannot parse PromQL {query!r}: {problem} (Prometheus {semantics} reads no duration "
+                         "without a unit; 2.53 and later read a number as seconds)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _unitless_duration(query: str) -> Optional[str]:
+    """Prometheus 2.x's parse error for the first duration in ``query`` written without a unit (a range, a
+    subquery's range or step, an offset), or ``None``."""
+    toks = _tokens(query)
+    for k, tok in enumerate(toks):
+        if tok.kind != "number" or not _UNITLESS.fullmatch(tok.text):
+            continue
+        before = toks[max(k - 2, 0):k]
+        if before and _is(before[-1], "punct", "[", ":") and k + 1 < len(toks) and _is(toks[k + 1], "punct",
+                                                                                       "]", ":"):
+            return "missing unit character in duration"
+        if before and (_is(before[-1], "ident", "offset") or (
+                len(before) == 2 and _is(before[-1], "punct", "-") and _is(before[0], "ident", "offset"))):
+            return f'unexpected number "{tok.text}" in offset, expected duration'
+    return None
 
 
 # ---------------------------------------------------------------- the anchored/smoothed pre-pass

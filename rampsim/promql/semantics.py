@@ -17,6 +17,9 @@ it is implemented:
 * one-to-one matching: 3.x reports an ambiguous match even when the comparison filters
   the pair away (``VectorBinop``);
 * regular expressions: in 3.x ``.`` also matches a newline;
+* durations written as numbers of seconds (``rate(x[60])``, ``x offset 90``, ``[1.5]``) parse
+  from 2.53 on (prometheus/prometheus#9138, "durations and number literals the same"); 2.52
+  and earlier fail (``missing unit character in duration``);
 * the ``anchored``/``smoothed`` range modifiers exist from 3.7 on
   (prometheus/prometheus#16457, behind ``--enable-feature=promql-extended-range-selectors``
   until they became stable); earlier versions do not parse them.
@@ -59,6 +62,12 @@ class Semantics:
     def zero_point_before_threshold(self) -> bool:
         """``extrapolatedRate`` before prometheus/prometheus#13725 (March 2024): zero point first."""
         return (self.major, self.minor) < (2, 51)
+
+    @property
+    def number_durations(self) -> bool:
+        """Whether a duration may be a number of seconds without a unit, ``[60]`` (2.53 and later,
+        prometheus/prometheus#9138)."""
+        return (self.major, self.minor) >= (2, 53)
 
     @property
     def extended_range_selectors(self) -> bool:

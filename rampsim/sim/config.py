@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from rampsim.engine.metrics import read_channels
 from rampsim.plan.daily_shape import cycles_per_day, daily_minimum
 from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
@@ -331,12 +332,37 @@ class TrafficConfig(_Model):
             if segment is not None and segment.share == 0:
                 problems.append(((*where.split("."), "segment"), f"segment {measure.segment} has no traffic (share "
                                  "0% in traffic.segments): this would never have a value to judge"))
+        problems += _arms_without_traffic(plan)
         written = isinstance(plan.traffic, dict) and "load" in plan.traffic   # the default load suits any ramp
         if written and self.load.shape == "bursts" and self.load.first >= plan.duration:
             problems.append((("traffic", "load", "first"),
                              f"the first burst at {format_value(self.load.first, Kind.DURATION)} comes after the ramp "
                              f"ends ({format_value(plan.duration, Kind.DURATION)}): the load would never reach its peak"))
         return problems
+
+
+def _arms_without_traffic(plan: Plan) -> list[tuple[tuple, str]]:
+    """A measure reading the requests of an arm that no phase gives traffic: the canary when every phase is at 0%, the
+    baseline when every phase is at 100% (a phase at another weight, or weights that come from elsewhere and vary,
+    leave it be). Gauges are left alone: an idle instance still reports its CPU and memory."""
+    weights = {phase.weight for phase in plan.phases}
+    idle = {"canary"} if weights == {0.0} else {"baseline"} if weights == {1.0} else set()
+    if not idle:
+        return []
+    layout = plan.layout
+    problems: list[tuple[tuple, str]] = []
+    for where, measure in plan.measures():
+        if not measure.metric_definition.from_telemetry:
+            continue
+        read = set(read_channels(layout, [measure])[0].tolist())
+        for arm in sorted(idle):
+            if not read & set(layout.channels("requests", layout.arm(arm)).ravel().tolist()):
+                continue
+            field = "compare" if arm == measure.compare else "arm"
+            weight = "0%" if arm == "canary" else "100%"
+            problems.append(((*where.split("."), field), f"the {arm} has no traffic (every phase at {weight}): this "
+                                                          "would never have a value to judge"))
+    return problems
 
 
 def traffic_config(plan: Plan) -> TrafficConfig:
