@@ -53,14 +53,15 @@ class Comparison:
 
 def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration`` (at most the
-    longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no rules, no checkpoints, no SLO objectives
-    (nothing judges it: a rule's window, or an objective's window and sustain, may be longer than a short
-    history)."""
+    longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no rules, no checkpoints, no final-gate criteria,
+    no SLO objectives (nothing judges it: a rule's window, or an objective's window and sustain, may be longer
+    than a short history, and a measure of an arm the history gives no traffic is refused)."""
     interval = plan.telemetry.scrape_interval
     seconds = max(interval, min(round(duration / interval), MAX_DURATION // interval) * interval)
     written = f"{positional(seconds, 12)}s"
     return with_overrides(plan, {"phases": [{"name": "history", "weight": weight, "duration": written}],
-                                 "rules": {}, "checkpoints": {}, "final_gate.at": written, "slo.objectives": {}})
+                                 "rules": {}, "checkpoints": {}, "final_gate.at": written,
+                                 "final_gate.criteria": {}, "slo.objectives": {}})
 
 
 def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:
