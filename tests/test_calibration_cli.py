@@ -179,6 +179,27 @@ def test_a_counter_reset_in_the_history_counts_from_zero_in_both_arms(reference_
     assert window.requests[-1].sum() == before + after
 
 
+def test_a_history_without_an_errors_counter_splits_its_requests_alone(reference_plan):
+    """Without errors the requests were split as errors + (requests - errors): NaN, so every window lacked the
+    requests and a gate reading only latency was refused as "no sample of the baseline arm"."""
+    from rampsim.calibration.backtest import split_window
+
+    history = simulated_history(0.5, seed=3)
+    history.errors[:] = np.nan
+    window = split_window(reference_plan, history, 0, np.random.default_rng(0))
+    base, canary = window.layout.arm("baseline"), window.layout.arm("canary")
+    assert np.isfinite(window.requests).all() and np.isfinite(window.latency_sum).all()
+    assert np.isnan(window.errors).all()
+    total = window.requests[-1].sum()
+    assert total == history.requests[len(window) - 1, base].sum() - history.requests[0, base].sum()
+    assert abs(window.requests[-1, canary].sum() / total - 0.10) < 4 * math.sqrt(0.1 * 0.9 / total)
+    result = backtest(reference_plan, history, seed=5)
+    assert result.lacking == ("errors",) and result.unreadable == 3
+    without_error_rules = with_overrides(reference_plan, {"rules": {}, "checkpoints": {}, "final_gate.criteria": {
+        "p99": {"metric": "p99", "op": "<", "threshold": "200ms", "window": "cumulative"}}})
+    assert len(backtest(without_error_rules, history, seed=5).windows) == 3
+
+
 def test_calibrate_never_writes_over_what_it_reads(one_day, tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(REFERENCE.read_text())
