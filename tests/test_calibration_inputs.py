@@ -28,6 +28,7 @@ from rampsim.prod.replay import FileSource
 from rampsim.prod.samples import RawSeries
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate
+from rampsim.sim.config import traffic_config
 from rampsim.telemetry import Telemetry
 from tests.sim_helpers import REFERENCE, realistic_reference
 
@@ -96,6 +97,20 @@ def test_the_fit_report_of_a_history_shorter_than_the_slo_window_is_written(tmp_
     assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
     assert "slo" not in capsys.readouterr().err
     assert not history_plan(realistic_reference(), 540).slo.objectives
+
+
+def test_the_fit_report_of_a_history_ending_before_the_plans_first_burst_is_written(tmp_path, capsys):
+    """Twenty scrapes (2 to 29 alike): the fit keeps the plan's own load of bursts, whose first burst (20m) comes
+    after the fit report's simulated stretch ends, and --report failed with exit 3 blaming the valid plan's
+    traffic.load.first; the stretch's load is now flat at the plan's average."""
+    short = recording(tmp_path / "short.csv.gz", simulated(19 * 15))
+    out, report = tmp_path / "traffic.yaml", tmp_path / "report"
+    assert main(["calibrate", str(REFERENCE), "--replay", str(short), "-o", str(out), "--report", str(report)]) == 0
+    assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
+    assert "traffic.load.first" not in capsys.readouterr().err
+    stretch = traffic_config(history_plan(realistic_reference(), 19 * 15)).load
+    assert stretch.shape == "flat" and stretch.average == 12_500
+    assert traffic_config(history_plan(realistic_reference(), 3600)).load.shape == "bursts"
 
 
 # -- a histogram the plan cannot read ---------------------------------------------------------------------------------
