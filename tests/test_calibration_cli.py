@@ -231,6 +231,21 @@ def test_calibrate_refuses_outputs_it_cannot_write_before_reading_the_history(tm
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command, option", [
+    ("calibrate", "-o"), ("calibrate", "--report"), ("calibrate", "--naming"), ("calibrate", "--bearer-token-file"),
+    ("backtest", "--naming"), ("gate", "--record"), ("gate", "--naming"), ("query", "--naming")])
+def test_an_empty_file_or_directory_option_is_a_usage_error_naming_it(tmp_path, capsys, command, option):
+    """An unset shell variable: --report '' wrote no report and exited 0, --record '' recorded nothing, --naming ''
+    and --bearer-token-file '' were ignored, -o '' said ' : is a directory'."""
+    missing = str(tmp_path / "never-read.csv")   # argparse refuses the option before anything is read
+    head = ["query", "up"] if command == "query" else [command, str(REFERENCE)]
+    with pytest.raises(SystemExit) as exit:
+        main([*head, "--replay", missing, option, ""])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "empty: give" in err and not list(tmp_path.iterdir())
+
+
 def test_backtest_prints_the_history_next_to_the_simulation(one_day, capsys):
     assert main(["backtest", str(REFERENCE), "--replay", str(one_day), "--replicates", "20"]) == 0
     out = capsys.readouterr().out

@@ -83,8 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="seconds to wait after a scrape slot closes before judging it (default 5)")
     gate.add_argument("--max-outage", type=arguments.seconds(), default=300.0,
                       help="with --follow: seconds Prometheus may stay unavailable before the gate exits 5")
-    gate.add_argument("--record", metavar="FILE", help="write the scrapes judged to FILE (.csv, else OpenMetrics) "
-                                                      "for later replay")
+    gate.add_argument("--record", metavar="FILE", type=arguments.file_name,
+                      help="write the scrapes judged to FILE (.csv, else OpenMetrics) for later replay")
     gate.set_defaults(run=run_gate)
 
 

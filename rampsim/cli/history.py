@@ -81,9 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibrate", help="fit the plan's traffic: section to a service's history",
         description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
     _history_options(calibrate)
-    calibrate.add_argument("-o", "--output", metavar="FILE", default="-",
+    calibrate.add_argument("-o", "--output", metavar="FILE", default="-", type=arguments.output_file,
                            help="where to write the traffic: section (default: standard output)")
-    calibrate.add_argument("--report", metavar="DIR", help="write the fit report (fit.md, fit.png) to DIR")
+    calibrate.add_argument("--report", metavar="DIR", type=arguments.directory,
+                           help="write the fit report (fit.md, fit.png) to DIR")
     calibrate.set_defaults(run=run_calibrate)
     backtest = subparsers.add_parser(
         "backtest", help="A/A: the plan's gate on the service's own history, next to the simulated rate",
