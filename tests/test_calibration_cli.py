@@ -25,6 +25,7 @@ from tests.gates_helpers import corpus
 from tests.sim_helpers import REFERENCE, realistic_reference
 
 START = 1_740_787_200  # 2025-03-01T00:00:00Z
+EXAMPLE = Path(__file__).parent.parent / "examples" / "history" / "learning-api-1d.csv.gz"
 CORPUS_ARGO = corpus("argo") / "AliyunContainerService__gitops-demo__analysis.yaml"
 
 
@@ -266,6 +267,19 @@ def test_an_unreadable_recording_is_unavailable_and_a_missing_range_is_a_usage_e
     assert "history unavailable" in capsys.readouterr().err
     assert main(["calibrate", str(REFERENCE), "--prometheus", "http://127.0.0.1:9"]) == 2
     assert "--start and --end are required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+def test_a_recording_of_one_scrape_is_unavailable_not_a_usage_error(tmp_path, capsys, command):
+    """Its start and end, both taken from the recording, are one instant: read as 'the history ends before it
+    starts', a usage error (exit 2) about times no one gave."""
+    one = tmp_path / "one.csv"
+    with gzip.open(EXAMPLE, "rt", encoding="utf-8") as handle:
+        one.write_text(handle.readline() + handle.readline())
+    assert main([command, str(REFERENCE), "--replay", str(one)]) == 5
+    err = capsys.readouterr().err
+    assert "history unavailable" in err and "the recording holds one scrape (2024-03-01T00:00:00Z)" in err, err
+    assert "before it starts" not in err
 
 
 def test_the_split_keeps_every_request_and_gives_the_canary_its_weight(reference_plan):

@@ -110,6 +110,9 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     first, last = recording.first_timestamp, recording.last_timestamp
     if first is None or last is None:
         raise SourceUnavailable(f"{args.replay}: no samples in the recording")
+    if last <= first and not (args.start or args.end):
+        raise DataUnavailable(f"{args.replay}: the recording holds one scrape ({format_instant(first)}): a history "
+                              "needs two or more, an increment spans two consecutive scrapes")
     start = parse_instant(args.start) if args.start else first
     end = parse_instant(args.end) if args.end else last
     return read_history(plan, recording, start, end, naming)
