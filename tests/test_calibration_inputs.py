@@ -113,6 +113,24 @@ def test_the_fit_report_of_a_history_ending_before_the_plans_first_burst_is_writ
     assert traffic_config(history_plan(realistic_reference(), 3600)).load.shape == "bursts"
 
 
+def test_the_traffic_sections_header_gives_the_historys_own_span(tmp_path, capsys):
+    """Six hours read with --start and --end 90 days apart: the header said '90.00 days of history' beside a load
+    'shorter than a day', and the 90 days of empty scrapes were allocated and fitted."""
+    six_hours = simulated(6 * 3600)
+    out = tmp_path / "traffic.yaml"
+    history = recording(tmp_path / "h.csv.gz", six_hours)
+    code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(history),
+                       "--start", str(START - 86400), "--end", str(START + 90 * 86400), "-o", str(out))
+    assert code == 0 and "history: 1441 scrapes over 6.0 h" in err, err
+    assert out.read_text().startswith("# rampsim calibrate: ramp-phase-50k, arm baseline, 0.25 days of history "
+                                      "(1,440 complete scrapes).")
+    padded = Telemetry.empty(six_hours.layout, 3 * len(six_hours))     # a Prometheus range wider than the data
+    padded.counters[len(six_hours):2 * len(six_hours)] = six_hours.counters
+    padded.gauges[len(six_hours):2 * len(six_hours)] = six_hours.gauges
+    fit = calibrate(realistic_reference(), padded, start=START)
+    assert fit.duration == 6 * 3600 and fit.start == START + len(six_hours) * 15
+
+
 # -- a histogram the plan cannot read ---------------------------------------------------------------------------------
 
 def test_a_history_without_the_plans_buckets_says_which_setting_to_change(half_day):

@@ -25,6 +25,7 @@ judges missing data, and counted).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -115,6 +116,13 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
                               "needs two or more, an increment spans two consecutive scrapes")
     start = parse_instant(args.start) if args.start else first
     end = parse_instant(args.end) if args.end else last
+    # the range's slots that can hold the recording's samples (on --start's slots): a range of 90 days around six
+    # hours of recording allocated and fitted 90 days of empty scrapes
+    interval = plan.telemetry.scrape_interval
+    clipped_start = start + max(math.floor((first - start) / interval + 0.5), 0) * interval
+    clipped_end = min(end, last + interval / 2)
+    if clipped_start < clipped_end:
+        start, end = clipped_start, clipped_end
     return read_history(plan, recording, start, end, naming)
 
 
