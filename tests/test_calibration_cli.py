@@ -25,6 +25,7 @@ from tests.gates_helpers import corpus
 from tests.sim_helpers import REFERENCE, realistic_reference
 
 START = 1_740_787_200  # 2025-03-01T00:00:00Z
+EXAMPLE = Path(__file__).parent.parent / "examples" / "history" / "learning-api-1d.csv.gz"
 CORPUS_ARGO = corpus("argo") / "AliyunContainerService__gitops-demo__analysis.yaml"
 
 
@@ -179,6 +180,27 @@ def test_a_counter_reset_in_the_history_counts_from_zero_in_both_arms(reference_
     assert window.requests[-1].sum() == before + after
 
 
+def test_a_history_without_an_errors_counter_splits_its_requests_alone(reference_plan):
+    """Without errors the requests were split as errors + (requests - errors): NaN, so every window lacked the
+    requests and a gate reading only latency was refused as "no sample of the baseline arm"."""
+    from rampsim.calibration.backtest import split_window
+
+    history = simulated_history(0.5, seed=3)
+    history.errors[:] = np.nan
+    window = split_window(reference_plan, history, 0, np.random.default_rng(0))
+    base, canary = window.layout.arm("baseline"), window.layout.arm("canary")
+    assert np.isfinite(window.requests).all() and np.isfinite(window.latency_sum).all()
+    assert np.isnan(window.errors).all()
+    total = window.requests[-1].sum()
+    assert total == history.requests[len(window) - 1, base].sum() - history.requests[0, base].sum()
+    assert abs(window.requests[-1, canary].sum() / total - 0.10) < 4 * math.sqrt(0.1 * 0.9 / total)
+    result = backtest(reference_plan, history, seed=5)
+    assert result.lacking == ("errors",) and result.unreadable == 3
+    without_error_rules = with_overrides(reference_plan, {"rules": {}, "checkpoints": {}, "final_gate.criteria": {
+        "p99": {"metric": "p99", "op": "<", "threshold": "200ms", "window": "cumulative"}}})
+    assert len(backtest(without_error_rules, history, seed=5).windows) == 3
+
+
 def test_calibrate_never_writes_over_what_it_reads(one_day, tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(REFERENCE.read_text())
@@ -210,6 +232,21 @@ def test_calibrate_refuses_outputs_it_cannot_write_before_reading_the_history(tm
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command, option", [
+    ("calibrate", "-o"), ("calibrate", "--report"), ("calibrate", "--naming"), ("calibrate", "--bearer-token-file"),
+    ("backtest", "--naming"), ("gate", "--record"), ("gate", "--naming"), ("query", "--naming")])
+def test_an_empty_file_or_directory_option_is_a_usage_error_naming_it(tmp_path, capsys, command, option):
+    """An unset shell variable: --report '' wrote no report and exited 0, --record '' recorded nothing, --naming ''
+    and --bearer-token-file '' were ignored, -o '' said ' : is a directory'."""
+    missing = str(tmp_path / "never-read.csv")   # argparse refuses the option before anything is read
+    head = ["query", "up"] if command == "query" else [command, str(REFERENCE)]
+    with pytest.raises(SystemExit) as exit:
+        main([*head, "--replay", missing, option, ""])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "empty: give" in err and not list(tmp_path.iterdir())
+
+
 def test_backtest_prints_the_history_next_to_the_simulation(one_day, capsys):
     assert main(["backtest", str(REFERENCE), "--replay", str(one_day), "--replicates", "20"]) == 0
     out = capsys.readouterr().out
@@ -230,6 +267,19 @@ def test_an_unreadable_recording_is_unavailable_and_a_missing_range_is_a_usage_e
     assert "history unavailable" in capsys.readouterr().err
     assert main(["calibrate", str(REFERENCE), "--prometheus", "http://127.0.0.1:9"]) == 2
     assert "--start and --end are required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+def test_a_recording_of_one_scrape_is_unavailable_not_a_usage_error(tmp_path, capsys, command):
+    """Its start and end, both taken from the recording, are one instant: read as 'the history ends before it
+    starts', a usage error (exit 2) about times no one gave."""
+    one = tmp_path / "one.csv"
+    with gzip.open(EXAMPLE, "rt", encoding="utf-8") as handle:
+        one.write_text(handle.readline() + handle.readline())
+    assert main([command, str(REFERENCE), "--replay", str(one)]) == 5
+    err = capsys.readouterr().err
+    assert "history unavailable" in err and "the recording holds one scrape (2024-03-01T00:00:00Z)" in err, err
+    assert "before it starts" not in err
 
 
 def test_the_split_keeps_every_request_and_gives_the_canary_its_weight(reference_plan):

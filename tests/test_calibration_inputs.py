@@ -28,6 +28,7 @@ from rampsim.prod.replay import FileSource
 from rampsim.prod.samples import RawSeries
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate
+from rampsim.sim.config import traffic_config
 from rampsim.telemetry import Telemetry
 from tests.sim_helpers import REFERENCE, realistic_reference
 
@@ -96,6 +97,38 @@ def test_the_fit_report_of_a_history_shorter_than_the_slo_window_is_written(tmp_
     assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
     assert "slo" not in capsys.readouterr().err
     assert not history_plan(realistic_reference(), 540).slo.objectives
+
+
+def test_the_fit_report_of_a_history_ending_before_the_plans_first_burst_is_written(tmp_path, capsys):
+    """Twenty scrapes (2 to 29 alike): the fit keeps the plan's own load of bursts, whose first burst (20m) comes
+    after the fit report's simulated stretch ends, and --report failed with exit 3 blaming the valid plan's
+    traffic.load.first; the stretch's load is now flat at the plan's average."""
+    short = recording(tmp_path / "short.csv.gz", simulated(19 * 15))
+    out, report = tmp_path / "traffic.yaml", tmp_path / "report"
+    assert main(["calibrate", str(REFERENCE), "--replay", str(short), "-o", str(out), "--report", str(report)]) == 0
+    assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
+    assert "traffic.load.first" not in capsys.readouterr().err
+    stretch = traffic_config(history_plan(realistic_reference(), 19 * 15)).load
+    assert stretch.shape == "flat" and stretch.average == 12_500
+    assert traffic_config(history_plan(realistic_reference(), 3600)).load.shape == "bursts"
+
+
+def test_the_traffic_sections_header_gives_the_historys_own_span(tmp_path, capsys):
+    """Six hours read with --start and --end 90 days apart: the header said '90.00 days of history' beside a load
+    'shorter than a day', and the 90 days of empty scrapes were allocated and fitted."""
+    six_hours = simulated(6 * 3600)
+    out = tmp_path / "traffic.yaml"
+    history = recording(tmp_path / "h.csv.gz", six_hours)
+    code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(history),
+                       "--start", str(START - 86400), "--end", str(START + 90 * 86400), "-o", str(out))
+    assert code == 0 and "history: 1441 scrapes over 6.0 h" in err, err
+    assert out.read_text().startswith("# rampsim calibrate: ramp-phase-50k, arm baseline, 0.25 days of history "
+                                      "(1,440 complete scrapes).")
+    padded = Telemetry.empty(six_hours.layout, 3 * len(six_hours))     # a Prometheus range wider than the data
+    padded.counters[len(six_hours):2 * len(six_hours)] = six_hours.counters
+    padded.gauges[len(six_hours):2 * len(six_hours)] = six_hours.gauges
+    fit = calibrate(realistic_reference(), padded, start=START)
+    assert fit.duration == 6 * 3600 and fit.start == START + len(six_hours) * 15
 
 
 # -- a histogram the plan cannot read ---------------------------------------------------------------------------------

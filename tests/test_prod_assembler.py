@@ -1,4 +1,5 @@
 """Series -> telemetry columns: the scrape grid, several series per column, data notices."""
+import io
 import math
 
 import numpy as np
@@ -6,13 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rampsim.cli import main
 from rampsim.prod.assembler import STOPPED_AFTER, Assembler, _SeriesState
 from rampsim.prod.samples import RawSeries
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.instants import format_instant, parse_instant
 from rampsim.prod.naming import Naming
+from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.telemetry import Layout, Telemetry
+from tests.sim_helpers import REFERENCE
 
 START = 1740787200.0
 S_MS = int(START * 1000)
@@ -41,11 +45,57 @@ def test_jittered_scrapes_land_on_their_grid_slot():
     assert np.isnan(canary_requests(telemetry)[3]) and canary_requests(telemetry)[5] == 4
 
 
-def test_the_latest_sample_of_a_slot_wins_and_is_reported():
-    telemetry, notices, _ = fill([series("rampsim_requests_total", [S_MS, S_MS + 5_000], [1, 2],
+def test_one_value_twice_in_a_slot_is_read_once_and_reported_at_its_scrape():
+    telemetry, notices, _ = fill([series("rampsim_requests_total", [S_MS, S_MS + 15_000, S_MS + 20_000], [1, 2, 2],
                                          arm="canary", segment="A")])
-    assert canary_requests(telemetry)[0] == 2
-    assert any(n.kind == "duplicate" for n in notices)
+    assert canary_requests(telemetry)[:2].tolist() == [1, 2]
+    assert [(n.tick, n.kind) for n in notices if n.kind in ("duplicate", "damaged")] == [(1, "duplicate")]
+
+
+def test_two_different_values_in_one_slot_are_damaged_whatever_their_timestamps():
+    """A second value one second after the scrape was read as the slot's latest: the counter rose by 100,000 and
+    fell back at the next scrape, read as a burst then a reset (README: two different values of one series in one
+    scrape slot are damaged); only two values at one timestamp were."""
+    for stamps, why in (([S_MS, S_MS + 15_000, S_MS + 16_000, S_MS + 30_000], "within one scrape slot"),
+                        ([S_MS, S_MS + 15_000, S_MS + 15_000, S_MS + 30_000], "at one timestamp")):
+        telemetry, notices, _ = fill([series("rampsim_requests_total", stamps, [10, 20, 100_020, 30],
+                                             arm="canary", segment="A")], ticks=3)
+        assert canary_requests(telemetry)[[0, 2]].tolist() == [10, 30] and canary_requests(telemetry)[1] == -math.inf
+        (damaged,) = [n for n in notices if n.kind == "damaged"]
+        assert damaged.tick == 1 and f"two different values {why}" in damaged.message
+        assert not [n for n in notices if n.kind in ("duplicate", "reset")]
+
+
+def test_series_ignored_are_noted_at_every_scrape_they_are_met_at():
+    """The notice was at the batch's first scrape: a segment the plan lacks, present at every scrape of six hours,
+    was summarised as '7 times from 00:00 to 06:00' (once per batch read)."""
+    stray = series("rampsim_requests_total", [S_MS + 15_000 * t for t in (1, 2, 4)], [1, 2, 3], arm="canary",
+                   segment="D")
+    _, notices, _ = fill([stray], first=0, last=5)
+    ignored = [n for n in notices if n.kind == "unmapped"]
+    assert [n.tick for n in ignored] == [1, 2, 4] and len({n.message for n in ignored}) == 1
+    assert ignored[0].message.startswith("1 series ignored: ")
+
+
+def test_rampsim_gate_prints_a_notice_at_every_scrape_as_one_line_whatever_comes_between(tmp_path, healthy_telemetry,
+                                                                                          capsys):
+    """``rampsim gate`` reads through the assembler: series it cannot place, now noted at each scrape they are met
+    at (once per batch read before, at its first scrape), still print as one line beside another notice's run."""
+    gap = healthy_telemetry.copy()
+    gap.counters[10:15] = np.nan
+    gap.gauges[10:15] = np.nan
+    buffer = io.StringIO()
+    write_openmetrics(gap, buffer, START)
+    stray = "".join(f'rampsim_requests_total{{arm="baseline",segment="D"}} {t} {START + 15 * t:.3f}\n'
+                    for t in range(40))
+    path = tmp_path / "run.om"
+    path.write_text(buffer.getvalue().replace("# EOF\n", stray + "# EOF\n"))
+    main(["gate", str(REFERENCE), "--replay", str(path)])
+    err = capsys.readouterr().err
+    assert "rampsim gate: +0:02:30..+0:03:30 (5 scrapes) missing: no samples at all for this scrape" in err, err
+    ignored = [line for line in err.splitlines() if "unmapped" in line]
+    assert ignored == ["rampsim gate: +0:00:00..+0:09:45 (40 scrapes) unmapped: 1 series ignored: unknown "
+                       "segment='D' (the plan's telemetry.segments: A, B, C)"], err
 
 
 def test_several_series_per_column_sum_their_increments():
@@ -366,7 +416,9 @@ def test_a_histogram_without_one_of_the_plans_bounds_is_left_out_whole():
     partial = pod_histogram("b", {"0.1": 40, "+Inf": 50, "0.05": 30})
     buckets, notices = fill_buckets(full + partial)
     np.testing.assert_array_equal(buckets, [[40, 45, 50], [80, 90, 100], [120, 135, 150]])   # pod a alone
-    (left_out,) = [n.message for n in notices if n.kind == "unmapped"]
+    ignored = [n for n in notices if n.kind == "unmapped"]
+    assert [n.tick for n in ignored] == [0, 1, 2]   # each scrape it was met at
+    (left_out,) = {n.message for n in ignored}
     assert left_out == (f'3 series ignored: the histogram {BUCKET}{{arm="canary",pod="b",segment="A"}} lacks le=0.2 '
                         "of the plan's telemetry.latency_buckets (it has le=0.05, 0.1, +Inf); set "
                         "telemetry.latency_buckets to bounds every histogram of the service has")

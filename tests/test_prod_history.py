@@ -98,6 +98,30 @@ def test_the_sources_warnings_are_notices_and_the_summary_groups_them(plan, reco
                                  "2025-03-01T00:00:00Z to 2025-03-01T02:00:00Z)"]
 
 
+def test_the_summary_says_at_which_scrapes_and_how_often(plan, recorded):
+    """The notices were dated at the start of the batch read (an hour of scrapes): a duplicate at 01:09:45 was
+    summarised 'at 01:00:00', a segment the plan lacks, present at every scrape, '3 times from 00:00 to 02:00'; and a
+    second value one second after a scrape was read as the slot's latest, not as the damage it is."""
+    stray = [RawSeries({**s.labels, "segment": "D"}, s.timestamps_ms, s.values) for s in recorded
+             if s.labels.get("segment") == "A" and s.labels["__name__"] == "rampsim_requests_total"]
+    at = START * 1000 + (3600 + 9 * 60 + 45) * 1000
+    changed = []
+    for s in recorded:
+        if s.labels["__name__"] == "rampsim_requests_total" and s.labels.get("segment") == "B":
+            k = int(np.searchsorted(s.timestamps_ms, at))
+            s = RawSeries(s.labels, np.insert(s.timestamps_ms, [k + 1, k + 1], [at, at + 1000]),
+                          np.insert(s.values, [k + 1, k + 1], [s.values[k], s.values[k] + 100_000]))
+        changed.append(s)
+    history = read(plan, FileSource(changed + stray))
+    scrapes = HOURS * 240 + 1
+    summary = "\n".join(history.summary())
+    assert (f"unmapped: 1 series ignored: unknown segment='D' (the plan's telemetry.segments: A, B, C) ({scrapes:,} "
+            "times from 2025-03-01T00:00:00Z to 2025-03-01T02:00:00Z)") in summary, summary
+    assert ('damaged: rampsim_requests_total{arm="baseline",segment="B"}: two different values within one scrape '
+            "slot; windows over this scrape are inconclusive (at 2025-03-01T01:09:45Z)") in summary, summary
+    assert "duplicate" not in summary and history.damaged == 1
+
+
 def test_an_answer_too_large_is_asked_again_for_half_the_ticks(plan, recorded, monkeypatch):
     """Each request covered 240 scrapes whatever the answer's size: a service of 150 pods could not be read (exit 5,
     'an answer larger than 64 MiB'). The range is halved until the answer fits, and the history is the same."""

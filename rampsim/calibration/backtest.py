@@ -9,7 +9,9 @@ draw, and the rest stays on the baseline; revenue and latency sums follow their
 requests; both arms read the stable gauges. The canary is then a random sample of
 the real traffic at the canary's real volume, so its metrics carry the history's
 own variability and the sampling noise of a canary of that size, and a healthy
-window stopped by the gate is an empirical false rollback.
+window stopped by the gate is an empirical false rollback. A history without an
+errors counter (or without passed health checks) splits the requests (the checks)
+alone and leaves the errors missing.
 
 Missing scrapes stay missing (``NaN``) in both arms, as the gate would see them; the
 increase across a gap is split at the first scrape after it, so a gap leaves the
@@ -88,6 +90,17 @@ def _thin(rng: np.random.Generator, increments: np.ndarray, share: np.ndarray) -
     return np.where(present, rng.binomial(counts, p), np.nan)
 
 
+def _thin_with_part(rng: np.random.Generator, total: np.ndarray, part: np.ndarray, share: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The canary's ``(total, part)`` of counts of which ``part`` is a subset (requests and their errors): the part
+    thinned, and the rest apart, so the canary's part never exceeds its total. Where ``part`` is missing (a history
+    without an errors counter) the total is thinned on its own and the part stays missing."""
+    absent = np.isnan(part)
+    canary_part = _thin(rng, part, share)
+    canary_total = np.where(absent, 0.0, canary_part) + _thin(rng, total - np.where(absent, 0.0, part), share)
+    return canary_total, canary_part
+
+
 def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Generator, arm: str = "baseline"
                  ) -> Telemetry:
     """Ticks ``first .. first + ramp`` of ``history``'s ``arm`` split into a baseline and a canary."""
@@ -109,16 +122,15 @@ def split_window(plan: Plan, history: Telemetry, first: int, rng: np.random.Gene
         return np.diff(filled, axis=0, prepend=filled[:1])
 
     requests, errors = increments("requests"), increments("errors")
-    canary_errors = _thin(rng, errors, share)
-    canary_requests = canary_errors + _thin(rng, requests - errors, share)
+    canary_requests, canary_errors = _thin_with_part(rng, requests, errors, share)
     split = {"requests": (canary_requests, requests), "errors": (canary_errors, errors)}
     buckets = increments("latency_bucket")
     per_bucket = np.diff(buckets, axis=-1, prepend=np.zeros(buckets.shape[:-1] + (1,)))
     split["latency_bucket"] = (np.cumsum(_thin(rng, per_bucket, share), axis=-1), buckets)
     checks, ok = increments("health_checks"), increments("health_checks_ok")
-    canary_ok = _thin(rng, ok, share)
+    canary_checks, canary_ok = _thin_with_part(rng, checks, ok, share)
     split["health_checks_ok"] = (canary_ok, ok)
-    split["health_checks"] = (canary_ok + _thin(rng, checks - ok, share), checks)
+    split["health_checks"] = (canary_checks, checks)
     for family in ("cache_hits", "cache_misses"):
         total = increments(family)
         split[family] = (_thin(rng, total, share), total)

@@ -55,13 +55,22 @@ def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration`` (at most the
     longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no rules, no checkpoints, no final-gate criteria,
     no SLO objectives (nothing judges it: a rule's window, or an objective's window and sustain, may be longer
-    than a short history, and a measure of an arm the history gives no traffic is refused)."""
+    than a short history, and a measure of an arm the history gives no traffic is refused), and a load of bursts
+    whose first burst comes after the stretch ends (the plan's own, kept by a fit of a short history) flat at its
+    average: the plan would be refused for a load never reaching its peak."""
+    from rampsim.sim.config import traffic_config
+
     interval = plan.telemetry.scrape_interval
     seconds = max(interval, min(round(duration / interval), MAX_DURATION // interval) * interval)
     written = f"{positional(seconds, 12)}s"
-    return with_overrides(plan, {"phases": [{"name": "history", "weight": weight, "duration": written}],
-                                 "rules": {}, "checkpoints": {}, "final_gate.at": written,
-                                 "final_gate.criteria": {}, "slo.objectives": {}})
+    overrides = {"phases": [{"name": "history", "weight": weight, "duration": written}],
+                 "rules": {}, "checkpoints": {}, "final_gate.at": written,
+                 "final_gate.criteria": {}, "slo.objectives": {}}
+    load = plan.traffic.get("load") if isinstance(plan.traffic, dict) else None
+    if isinstance(load, dict) and traffic_config(plan).load.shape == "bursts" and \
+            traffic_config(plan).load.first >= seconds:
+        overrides["traffic.load"] = {key: value for key, value in load.items() if key in ("average", "start")}
+    return with_overrides(plan, overrides)
 
 
 def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:

@@ -45,10 +45,10 @@ class Calibration:
     shares: tuple[float, ...]   # each segment's share of the requests; empty when the history has none
     instances: int
     ticks: int
-    duration: float
+    duration: float                       # from the history's first scrape of the arm's requests to its last
     arm: str
     data_problems: tuple[str, ...] = ()   # what the history's counts hold that the model cannot
-    start: float = 0.0                    # the history's first scrape, unix seconds (its clock time of day)
+    start: float = 0.0                    # that first scrape, unix seconds (its clock time of day)
     second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
     shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
 
@@ -202,13 +202,15 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
     health = fit_health(checks, ok, instances, layout.health_check_interval, dt)
     valid = int(np.isfinite(requests).all(axis=1).sum())
     shares, shares_note = _shares(requests, valid)
+    read = np.flatnonzero(np.isfinite(history.requests[:, a]).any(axis=-1))   # the scrapes of the arm read
+    first, last = (float(times[read[0]]), float(times[read[-1]])) if len(read) else (float(start), float(start))
     return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
                        health=health, segments=layout.segments, shares=shares,
-                       instances=instances, ticks=valid, duration=float(times[-1] - times[0]), arm=arm,
+                       instances=instances, ticks=valid, duration=last - first, arm=arm,
                        data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt)
                                            + count_problems(requests, dt, "requests")
                                            + count_problems(errors, dt, "errors", dispersion=False)),
-                       start=float(start), second_arm=second_arm, shares_note=shares_note)
+                       start=first, second_arm=second_arm, shares_note=shares_note)
 
 
 def _shares(requests: np.ndarray, valid: int) -> tuple[tuple[float, ...], str]:

@@ -18,8 +18,9 @@ from rampsim.errors import UsageError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, parse_instant
 from rampsim.prod.source import MAX_ATTEMPTS
 
-__all__ = ["given", "prometheus_url", "recording", "directory", "seconds", "duration", "count", "seed", "port",
-           "replicates", "workers", "percent", "open_percent", "instant", "add_prometheus_options", "help_text"]
+__all__ = ["given", "prometheus_url", "recording", "file_name", "output_file", "directory", "seconds", "duration",
+           "count", "seed", "port", "replicates", "workers", "percent", "open_percent", "instant",
+           "add_prometheus_options", "help_text"]
 
 
 def help_text(docstring: str) -> str:
@@ -44,6 +45,8 @@ def given(what: str) -> Callable[[str], str]:
 
 prometheus_url = given("Prometheus's base URL, e.g. http://prometheus:9090")
 recording = given("a recording's file name")
+file_name = given("a file name")
+output_file = given("a file name (- for standard output)")
 _named_directory = given("a directory (. for this one)")
 
 
@@ -151,13 +154,14 @@ def instant(text: str) -> str:
 
 def add_prometheus_options(parser: argparse.ArgumentParser) -> None:
     """The options of every command that reads Prometheus: naming, timeout, attempts, bearer token."""
-    parser.add_argument("--naming", metavar="FILE", help="YAML naming (metrics, labels, matchers); "
+    parser.add_argument("--naming", metavar="FILE", type=file_name, help="YAML naming (metrics, labels, matchers); "
                                                          "overrides the plan's prometheus: section")
     parser.add_argument("--timeout", type=seconds(), default=5.0,
                         help="seconds per Prometheus request, all of it: connection, headers and body (default 5)")
     parser.add_argument("--attempts", type=count(1, MAX_ATTEMPTS), default=3,
                         help=f"tries per request before giving up, 1 to {MAX_ATTEMPTS} (default 3)")
-    parser.add_argument("--bearer-token-file", metavar="FILE", help="send 'Authorization: Bearer <file content>'")
+    parser.add_argument("--bearer-token-file", metavar="FILE", type=file_name,
+                        help="send 'Authorization: Bearer <file content>'")
 
 
 def _same_file(path: Path, target: Path) -> bool:

@@ -83,8 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="seconds to wait after a scrape slot closes before judging it (default 5)")
     gate.add_argument("--max-outage", type=arguments.seconds(), default=300.0,
                       help="with --follow: seconds Prometheus may stay unavailable before the gate exits 5")
-    gate.add_argument("--record", metavar="FILE", help="write the scrapes judged to FILE (.csv, else OpenMetrics) "
-                                                      "for later replay")
+    gate.add_argument("--record", metavar="FILE", type=arguments.file_name,
+                      help="write the scrapes judged to FILE (.csv, else OpenMetrics) for later replay")
     gate.set_defaults(run=run_gate)
 
 
@@ -185,11 +185,13 @@ def _elapsed(seconds: float) -> str:
 
 
 class Output:
-    """Prints events as they come, human-readable or as JSON lines; notices are coalesced."""
+    """Prints events as they come, human-readable or as JSON lines; notices are coalesced: a notice repeated at
+    consecutive scrapes is one line, whatever other notices come between (series ignored at every scrape beside
+    scrapes missing a series)."""
 
     def __init__(self, out: TextIO, err: TextIO, as_json: bool) -> None:
         self.out, self.err, self.as_json = out, err, as_json
-        self._pending: Optional[tuple[int, int, Notice]] = None
+        self._pending: dict[tuple[str, str], tuple[int, int, Notice]] = {}   # (kind, message) -> its run
 
     def show(self, run: GateRun, item: Step | Notice) -> None:
         if isinstance(item, Notice):
@@ -202,19 +204,27 @@ class Output:
             self.event(run, event)
 
     def notice(self, run: GateRun, notice: Notice, tick: int) -> None:
-        pending = self._pending
-        if pending and pending[2].kind == notice.kind and pending[2].message == notice.message \
-                and tick == pending[1] + 1:
-            self._pending = (pending[0], tick, notice)
+        ended = [key for key, (_, last, _) in self._pending.items() if last < tick - 1]
+        if ended:
+            self._flush(run, ended)
+        key = (notice.kind, notice.message)
+        pending = self._pending.get(key)
+        if pending and tick == pending[1] + 1:
+            self._pending[key] = (pending[0], tick, notice)
             return
-        self.flush_notices(run)
-        self._pending = (tick, tick, notice)
+        if pending:
+            self._flush(run, [key])
+        self._pending[key] = (tick, tick, notice)
 
     def flush_notices(self, run: GateRun) -> None:
-        if self._pending is None:
-            return
-        first, last, notice = self._pending
-        self._pending = None
+        self._flush(run, list(self._pending))
+
+    def _flush(self, run: GateRun, keys: list[tuple[str, str]]) -> None:
+        """Print the runs of ``keys``, earliest first."""
+        for first, last, notice in sorted((self._pending.pop(key) for key in keys), key=lambda r: (r[0], r[1])):
+            self._print_notice(run, first, last, notice)
+
+    def _print_notice(self, run: GateRun, first: int, last: int, notice: Notice) -> None:
         span = (first, last)
         when = [format_instant(run.grid.time_of(t)) for t in span]
         if self.as_json:

@@ -25,6 +25,7 @@ judges missing data, and counted).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -81,9 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibrate", help="fit the plan's traffic: section to a service's history",
         description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
     _history_options(calibrate)
-    calibrate.add_argument("-o", "--output", metavar="FILE", default="-",
+    calibrate.add_argument("-o", "--output", metavar="FILE", default="-", type=arguments.output_file,
                            help="where to write the traffic: section (default: standard output)")
-    calibrate.add_argument("--report", metavar="DIR", help="write the fit report (fit.md, fit.png) to DIR")
+    calibrate.add_argument("--report", metavar="DIR", type=arguments.directory,
+                           help="write the fit report (fit.md, fit.png) to DIR")
     calibrate.set_defaults(run=run_calibrate)
     backtest = subparsers.add_parser(
         "backtest", help="A/A: the plan's gate on the service's own history, next to the simulated rate",
@@ -109,8 +111,18 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     first, last = recording.first_timestamp, recording.last_timestamp
     if first is None or last is None:
         raise SourceUnavailable(f"{args.replay}: no samples in the recording")
+    if last <= first and not (args.start or args.end):
+        raise DataUnavailable(f"{args.replay}: the recording holds one scrape ({format_instant(first)}): a history "
+                              "needs two or more, an increment spans two consecutive scrapes")
     start = parse_instant(args.start) if args.start else first
     end = parse_instant(args.end) if args.end else last
+    # the range's slots that can hold the recording's samples (on --start's slots): a range of 90 days around six
+    # hours of recording allocated and fitted 90 days of empty scrapes
+    interval = plan.telemetry.scrape_interval
+    clipped_start = start + max(math.floor((first - start) / interval + 0.5), 0) * interval
+    clipped_end = min(end, last + interval / 2)
+    if clipped_start < clipped_end:
+        start, end = clipped_start, clipped_end
     return read_history(plan, recording, start, end, naming)
 
 

@@ -10,7 +10,12 @@ value (after :data:`STOPPED_AFTER` scrapes without a sample, while the others of
 column go on, a notice says so). Gauges of several series take the largest (the
 worst pod). A tick where no series of a column has a sample is missing (``NaN``),
 as the engine expects; a sample that cannot be true is written as
-:data:`~rampsim.telemetry.DAMAGED`.
+:data:`~rampsim.telemetry.DAMAGED`, and so is a series' slot holding two different
+values (at one timestamp or not: a series is scraped once a slot, and a second
+value read as the latest moved a counter up and back down, a burst then a reset);
+extra samples of one value in a slot are read once. Every notice is at the scrape it
+concerns (series ignored: each scrape at which they have a sample), so a summary can
+say how often and from when to when.
 
 Latency buckets are summed histogram by histogram: the bucket series of one
 histogram are those whose labels differ only in ``le`` (one pod's, say). A histogram
@@ -38,6 +43,10 @@ __all__ = ["Assembler", "STOPPED_AFTER"]
 STOPPED_AFTER = 4
 """Scrapes in a row without a sample after which a series of a shared column is noted as stopped (a missed
 scrape, a damaged sample or a jittered one is not a pod gone)."""
+
+CONFLICT_AT_ONCE, CONFLICT_IN_SLOT = 1, 2
+_CONFLICTS = {CONFLICT_AT_ONCE: "two different values at one timestamp",
+              CONFLICT_IN_SLOT: "two different values within one scrape slot"}
 
 
 @dataclass
@@ -191,9 +200,9 @@ class Assembler:
         """Fill rows ``first..last`` of ``telemetry`` from ``batch``; the notices say what was wrong."""
         width = last - first + 1
         mapped: list[tuple[Column, frozenset, RawSeries]] = []
-        unmapped: dict[str, int] = {}
+        unmapped: dict[str, list[RawSeries]] = {}
         batch = list(batch)
-        left_out, notices = self._partial_histograms(batch, first)
+        left_out, notices = self._partial_histograms(batch, first, width)
         for index, series in enumerate(batch):
             if index in left_out:
                 continue
@@ -202,13 +211,13 @@ class Assembler:
             if column is not None:
                 mapped.append((column, key, series))
             elif reason:
-                unmapped[reason] = unmapped.get(reason, 0) + 1
-        notices += [Notice(first, "unmapped", f"{count} series ignored: {reason}")
-                    for reason, count in unmapped.items()]
+                unmapped.setdefault(reason, []).append(series)
+        notices += [notice for reason, ignored in unmapped.items()
+                    for notice in self._per_scrape(ignored, first, width, "unmapped", f"series ignored: {reason}")]
         matrix, duplicates, conflicts = self._samples(mapped, first, width)
-        if duplicates:
-            notices.append(Notice(first, "duplicate", f"{duplicates} extra sample(s) within one scrape slot; "
-                                                      f"the latest of each slot is used"))
+        notices += [Notice(first + int(tick), "duplicate", f"{int(duplicates[tick])} extra sample(s) of the same "
+                                                           "value within one scrape slot; each read once")
+                    for tick in np.flatnonzero(duplicates)]
         damaged = self._damaged(mapped, matrix)
         notices += self._damage_notices(mapped, matrix, damaged, conflicts, first)
         rows = {"counters": np.full((width, self.map.layout.n_counters), np.nan),
@@ -245,7 +254,7 @@ class Assembler:
                                                  f"counted from zero, as PromQL increase() does"))
         return notices
 
-    def _partial_histograms(self, batch: list[RawSeries], first: int) -> tuple[set[int], list[Notice]]:
+    def _partial_histograms(self, batch: list[RawSeries], first: int, width: int) -> tuple[set[int], list[Notice]]:
         """The series of ``batch`` (by index) left out because their histogram (the bucket series whose labels
         differ only in ``le``) lacks one of the plan's bounds, and a notice for each such histogram."""
         groups: dict[frozenset, list[int]] = {}
@@ -267,11 +276,20 @@ class Assembler:
             self.partial_histograms.add(group)
             has = sorted({batch[i].labels.get("le", "") for i in members}, key=_le_order)
             labels = ",".join(f"{k}={quote(v)}" for k, v in sorted(group) if k != "__name__")
-            notices.append(Notice(first, "unmapped", (
-                f"{len(members)} series ignored: the histogram {self._bucket_name}{{{labels}}} lacks "
+            notices += self._per_scrape([batch[i] for i in members], first, width, "unmapped", (
+                f"series ignored: the histogram {self._bucket_name}{{{labels}}} lacks "
                 f"le={', '.join(missing)} of the plan's telemetry.latency_buckets (it has le={', '.join(has)}); "
-                "set telemetry.latency_buckets to bounds every histogram of the service has")))
+                "set telemetry.latency_buckets to bounds every histogram of the service has"))
         return left_out, notices
+
+    def _per_scrape(self, series: list[RawSeries], first: int, width: int, kind: str, message: str) -> list[Notice]:
+        """A notice ``"N {message}"`` at each scrape of the batch at which N of ``series`` have a sample (the scrapes
+        they were met at, not the batch's first: a summary says how often and from when to when)."""
+        held = np.zeros(width, np.int64)
+        for one in series:
+            ticks = self.grid.tick_of_ms(np.asarray(one.timestamps_ms, dtype=np.int64)) - first
+            held[np.unique(ticks[(ticks >= 0) & (ticks < width)])] += 1
+        return [Notice(first + int(tick), kind, f"{int(held[tick])} {message}") for tick in np.flatnonzero(held)]
 
     def _falling_histograms(self, counters: np.ndarray, first: int) -> list[Notice]:
         """Write as damaged each scrape's histogram whose cumulative buckets fall as ``le`` rises (no histogram:
@@ -291,13 +309,16 @@ class Assembler:
                                   "this scrape are inconclusive"))
         return notices
 
-    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, int, np.ndarray]:
-        """``(series, width)`` sample values on the grid (the latest sample of a slot), the extras dropped,
-        and where a series has two different values at one timestamp (those cells hold :data:`DAMAGED`).
+    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(series, width)`` sample values on the grid, the extra samples of one value in a slot counted per tick,
+        and where a series has two different values in one scrape slot (:data:`CONFLICT_AT_ONCE` at one timestamp,
+        :data:`CONFLICT_IN_SLOT` at two): those cells hold :data:`DAMAGED` (a counter is scraped once a slot; a
+        second value in it, read as the latest, moved the counter up and back down, a burst and a reset).
         """
         matrix = np.full((len(mapped), width), np.nan)
+        conflicts = np.zeros(matrix.shape, np.int8)
         if not mapped:
-            return matrix, 0, np.zeros(matrix.shape, bool)
+            return matrix, np.zeros(width, np.int64), conflicts
         lengths = [len(series.timestamps_ms) for _, _, series in mapped]
         owner = np.repeat(np.arange(len(mapped)), lengths)
         stamps = np.concatenate([series.timestamps_ms for _, _, series in mapped]).astype(np.int64)
@@ -311,12 +332,15 @@ class Assembler:
         _, last_of_cell = np.unique(cells[::-1], return_index=True)
         chosen = len(cells) - 1 - last_of_cell
         matrix.flat[cells[chosen]] = values[chosen]
-        same_sample = (cells[1:] == cells[:-1]) & (stamps[1:] == stamps[:-1])
-        differ = (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
-        conflicts = np.zeros(matrix.shape, bool)
-        conflicts.flat[cells[1:][same_sample & differ]] = True
-        matrix[conflicts] = DAMAGED
-        return matrix, len(cells) - len(chosen), conflicts
+        same_slot = cells[1:] == cells[:-1]
+        differ = same_slot & (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
+        at_once = differ & (stamps[1:] == stamps[:-1])
+        conflicts.flat[cells[1:][differ & ~at_once]] = CONFLICT_IN_SLOT
+        conflicts.flat[cells[1:][at_once]] = CONFLICT_AT_ONCE
+        matrix[conflicts > 0] = DAMAGED
+        extras = cells[1:][same_slot]
+        extras = extras[conflicts.flat[extras] == 0]
+        return matrix, np.bincount(extras % width, minlength=width).astype(np.int64), conflicts
 
     def _damaged(self, mapped: list, matrix: np.ndarray) -> np.ndarray:
         """``(series, ticks)``: where a sample is present but cannot be true, for its kind."""
@@ -331,8 +355,7 @@ class Assembler:
             column, _, series = mapped[row]
             labels = {k: v for k, v in series.labels.items() if k != "__name__"}
             name = self.map.series(series.labels.get("__name__", ""), labels)
-            why = "two different values at one timestamp" if conflicts[row, tick] else \
-                _why_damaged(float(matrix[row, tick]), column.kind)
+            why = _CONFLICTS.get(int(conflicts[row, tick])) or _why_damaged(float(matrix[row, tick]), column.kind)
             notices.append(Notice(first + int(tick), "damaged",
                                   f"{name}: {why}; windows over this scrape are inconclusive"))
         return notices
