@@ -169,7 +169,7 @@ def test_a_repeated_key_is_reported_with_every_other_problem_of_the_plan(tmp_pat
 
     path = tmp_path / "plan.yaml"
     path.write_text("name: x\nname: y\nphases:\n  - weight: 200%\n    duration: 1h\nfinal_gate: {at: 1h}\n"
-                    "slo: {objectives: {}}\n")
+                    "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%, window: 5m}}}\n")
     assert main(["validate", str(path)]) == 3
     err = capsys.readouterr().err
     assert f"{path}:2: name: duplicate key 'name' (first written on line 1)" in err
@@ -325,6 +325,15 @@ def test_a_min_requests_no_window_can_hold_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"plan.yaml:{line_of(path.read_text(), 'min_requests: 1e15')}: rules.worse.min_requests: " \
            "1,000,000,000,000,000 requests are more than a 1m window can hold at 10,000,000 requests/s" in err, err
+
+
+def test_rollback_and_advance_at_the_ends_are_kept_beside_a_phase_already_there():
+    """Refused when they equal a phase's weight (they would change nothing), except at the ends: an imported Argo or
+    Flagger plan may start at 0% or reach 100%, and rollback 0% / advance 100% are still the actions' ends."""
+    plan = plan_from_text(MINIMAL.replace("  - weight: 10%\n    duration: 1h\n", "  - weight: 0%\n    duration: 15m\n"
+                                          "  - weight: 10%\n    duration: 30m\n  - weight: 100%\n    duration: 15m\n"))
+    assert (plan.actions.rollback, plan.actions.advance) == (0.0, 1.0)
+    assert plan_from_text(broken("slo:", "actions: {rollback: 9.9%, advance: 10.1%}\nslo:")).actions.rollback == 0.099
 
 
 def test_a_latency_condition_the_histogram_can_reach_is_kept():
