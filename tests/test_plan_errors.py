@@ -351,6 +351,38 @@ def test_a_condition_that_holds_at_its_bound_is_kept():
     assert plan.rules["error_rate"].threshold == 1.0
 
 
+# MINIMAL without its latency criterion (which the buckets below would refuse first)
+WITHOUT_P99 = MINIMAL.replace('p99: {metric: p99, op: "<", threshold: 200ms, window: 15m}',
+                              'errors: {metric: error_rate, op: "<", threshold: 1%, window: 15m}')
+
+
+@pytest.mark.parametrize("telemetry, field, message", [
+    ("segments: [A, B]", "telemetry.segments", "the plan has no traffic: section, and the default traffic model's "
+     "segments A, B, C do not match these A, B: add a traffic: section with their shares and error rates"),
+    ("latency_buckets: [1ms, 2ms, 3ms]", "telemetry.latency_buckets", "the plan has no traffic: section, and the "
+     "default traffic model's service (P99 46ms) cannot be calibrated with these buckets (no service-time scale"),
+])
+def test_telemetry_the_default_traffic_model_does_not_fit_is_refused_where_it_is_written(tmp_path, capsys, telemetry,
+                                                                                          field, message):
+    """Without a traffic: section, the problems of the default model were put on 'traffic' at line 1, a section the
+    file does not have; they belong to the telemetry field the default does not fit. With a traffic: section,
+    the section is still the one named."""
+    path = tmp_path / "plan.yaml"
+    text = WITHOUT_P99.replace("name: minimal\n", f"name: minimal\ntelemetry:\n  {telemetry}\n")
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"plan.yaml:{line_of(text, telemetry)}: {field}: {message}" in err, err
+    assert not re.search(r": traffic[.:]", err), err   # no problem named at a traffic field
+    assert main(["rehearse", str(path), "--out", str(tmp_path / "out")]) == 3
+    assert f"{field}: {message}" in capsys.readouterr().err
+    path.write_text(text + "traffic:\n  revenue: $100/min\n")
+    assert main(["validate", str(path)]) == 3
+    written = "traffic.segments: segments A, B, C do not match" if "segments" in field else \
+        "traffic: no service-time scale gives a P99 of 46ms"
+    assert f"plan.yaml:{line_of(text + 'traffic:', 'traffic:')}: {written}" in capsys.readouterr().err
+
+
 def test_a_mix_given_as_the_plan_is_named_so_by_every_command(capsys):
     """A review found sweep, check and explain answering a mix given as the plan with 'final_gate: missing required
     field ... scenarios: unknown field'."""

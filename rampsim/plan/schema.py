@@ -649,6 +649,14 @@ class TelemetrySettings(_Model):
             raise ValueError("latency_buckets must be strictly increasing")
         return tuple(bounds)
 
+    @field_validator("segments")
+    @classmethod
+    def _some_segments(cls, segments: tuple[str, ...]) -> tuple[str, ...]:
+        if not segments:
+            raise ValueError("segments is a list of at least one segment name, such as [A, B, C] (the default): "
+                             "every request belongs to a segment")
+        return segments
+
     @model_validator(mode="after")
     def _arms(self) -> "TelemetrySettings":
         if "canary" not in self.arms or "baseline" not in self.arms:

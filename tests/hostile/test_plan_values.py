@@ -121,6 +121,9 @@ CASES = [
     ("a relative spread above the number of segments", P99, '{metric: segment_spread, definition: relative, '
      'op: "<=", threshold: 300%, window: 15m}', "segment_spread", "checkpoints.first.criteria.p99.threshold",
      r"'<= 300%' always holds: the value lies between 0% and 300%.*with 3 segments"),
+    # telemetry the default traffic model was checked against first, as not matching its segments A, B, C
+    ("an empty segment list", "name: minimal\n", "name: minimal\ntelemetry:\n  segments: []\n", "segments:",
+     "telemetry.segments", r"segments is a list of at least one segment name"),
 ]
 
 
