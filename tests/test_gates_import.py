@@ -197,7 +197,7 @@ PLAN = """
 name: x
 phases: [{weight: 20%, duration: 10m}]
 final_gate: {at: 10m}
-slo: {objectives: {e: {metric: error_rate, op: ">", threshold: 5%, window: 1m}}}
+slo: {objectives: {}}
 argo:
   templates: {t: {}}
   metrics:

@@ -688,14 +688,6 @@ class SLO(_Model):
     objectives: dict[str, Objective]
     environment_incidents: Literal["separate", "incident"] = "separate"
 
-    @field_validator("objectives")
-    @classmethod
-    def _some(cls, objectives: dict[str, Objective]) -> dict[str, Objective]:
-        if not objectives:
-            raise ValueError("an SLO needs at least one objective: with none, no ramp would ever be an incident and "
-                             "every gate would look perfect")
-        return objectives
-
 
 def _checklist(items: list[str]) -> list[str]:
     """At least one item: an empty list would silently drop the checklist."""
