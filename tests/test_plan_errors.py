@@ -327,6 +327,15 @@ def test_a_min_requests_no_window_can_hold_is_refused(tmp_path, capsys):
            "1,000,000,000,000,000 requests are more than a 1m window can hold at 10,000,000 requests/s" in err, err
 
 
+def test_rollback_and_advance_at_the_ends_are_kept_beside_a_phase_already_there():
+    """Refused when they equal a phase's weight (they would change nothing), except at the ends: an imported Argo or
+    Flagger plan may start at 0% or reach 100%, and rollback 0% / advance 100% are still the actions' ends."""
+    plan = plan_from_text(MINIMAL.replace("  - weight: 10%\n    duration: 1h\n", "  - weight: 0%\n    duration: 15m\n"
+                                          "  - weight: 10%\n    duration: 30m\n  - weight: 100%\n    duration: 15m\n"))
+    assert (plan.actions.rollback, plan.actions.advance) == (0.0, 1.0)
+    assert plan_from_text(broken("slo:", "actions: {rollback: 9.9%, advance: 10.1%}\nslo:")).actions.rollback == 0.099
+
+
 def test_a_latency_condition_the_histogram_can_reach_is_kept():
     """At the largest bucket bound: '>= 5s' can fire (the quantile sits in the +Inf bucket), '< 5s' can fail;
     with a larger bucket the same 10s rule is valid."""
@@ -340,6 +349,38 @@ def test_a_latency_condition_the_histogram_can_reach_is_kept():
 def test_a_condition_that_holds_at_its_bound_is_kept():
     plan = plan_from_text(MINIMAL.replace('op: ">"\n    threshold: 1%', 'op: ">="\n    threshold: 100%'))
     assert plan.rules["error_rate"].threshold == 1.0
+
+
+# MINIMAL without its latency criterion (which the buckets below would refuse first)
+WITHOUT_P99 = MINIMAL.replace('p99: {metric: p99, op: "<", threshold: 200ms, window: 15m}',
+                              'errors: {metric: error_rate, op: "<", threshold: 1%, window: 15m}')
+
+
+@pytest.mark.parametrize("telemetry, field, message", [
+    ("segments: [A, B]", "telemetry.segments", "the plan has no traffic: section, and the default traffic model's "
+     "segments A, B, C do not match these A, B: add a traffic: section with their shares and error rates"),
+    ("latency_buckets: [1ms, 2ms, 3ms]", "telemetry.latency_buckets", "the plan has no traffic: section, and the "
+     "default traffic model's service (P99 46ms) cannot be calibrated with these buckets (no service-time scale"),
+])
+def test_telemetry_the_default_traffic_model_does_not_fit_is_refused_where_it_is_written(tmp_path, capsys, telemetry,
+                                                                                          field, message):
+    """Without a traffic: section, the problems of the default model were put on 'traffic' at line 1, a section the
+    file does not have; they belong to the telemetry field the default does not fit. With a traffic: section,
+    the section is still the one named."""
+    path = tmp_path / "plan.yaml"
+    text = WITHOUT_P99.replace("name: minimal\n", f"name: minimal\ntelemetry:\n  {telemetry}\n")
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"plan.yaml:{line_of(text, telemetry)}: {field}: {message}" in err, err
+    assert not re.search(r": traffic[.:]", err), err   # no problem named at a traffic field
+    assert main(["rehearse", str(path), "--out", str(tmp_path / "out")]) == 3
+    assert f"{field}: {message}" in capsys.readouterr().err
+    path.write_text(text + "traffic:\n  revenue: $100/min\n")
+    assert main(["validate", str(path)]) == 3
+    written = "traffic.segments: segments A, B, C do not match" if "segments" in field else \
+        "traffic: no service-time scale gives a P99 of 46ms"
+    assert f"plan.yaml:{line_of(text + 'traffic:', 'traffic:')}: {written}" in capsys.readouterr().err
 
 
 def test_a_mix_given_as_the_plan_is_named_so_by_every_command(capsys):

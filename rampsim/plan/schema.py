@@ -541,6 +541,21 @@ class Objective(Measure):
 ActionName = Literal["continue", "hold", "rollback", "advance"]
 
 
+def _checklist_item(item: str) -> str:
+    """A checklist item: one non-blank line, without its surrounding spaces."""
+    line = item.strip()
+    if not line:
+        raise ValueError("a checklist item cannot be blank")
+    if len(line.splitlines()) > 1:
+        raise ValueError(f"a checklist item is one line, got {line!r}")
+    return line
+
+
+ChecklistItem = Annotated[str, AfterValidator(_checklist_item)]
+"""One item of a checklist (a checkpoint's ``manual`` list, a ``report:`` list): one line of text."""
+
+
+
 class Checkpoint(_Model):
     """A scheduled judgement: at ``at``, every criterion is evaluated and a decision taken."""
 
@@ -550,7 +565,7 @@ class Checkpoint(_Model):
     on_pass: ActionName = "continue"
     on_fail: ActionName = "hold"
     on_inconclusive: ActionName = "continue"
-    manual: list[str] = Field(default_factory=list)
+    manual: list[ChecklistItem] = Field(default_factory=list)
 
     @field_validator("on_inconclusive", "on_fail")
     @classmethod
@@ -570,6 +585,18 @@ class FinalGate(Checkpoint):
     require_checkpoints: bool = True
     require_no_alerts: Optional[Literal["warning", "critical"]] = "critical"
     max_missing_scrapes: int = Field(0, ge=0)
+
+    @field_validator("on_fail", "on_inconclusive")
+    @classmethod
+    def _decides(cls, value: str, info: ValidationInfo) -> str:
+        """The final gate is the ramp's decision: a failure (or missing data) that continues would leave the canary
+        at its weight, undecided, whatever the criteria said."""
+        if value == "continue":
+            why = "a failed criterion" if info.field_name == "on_fail" else "missing data"
+            raise ValueError(f"the final gate's {info.field_name} cannot be 'continue': it is the ramp's last "
+                             f"decision, and {why} would decide nothing (the canary left at its weight); "
+                             "write hold or rollback")
+        return value
 
 
 class Phase(_Model):
@@ -622,6 +649,14 @@ class TelemetrySettings(_Model):
             raise ValueError("latency_buckets must be strictly increasing")
         return tuple(bounds)
 
+    @field_validator("segments")
+    @classmethod
+    def _some_segments(cls, segments: tuple[str, ...]) -> tuple[str, ...]:
+        if not segments:
+            raise ValueError("segments is a list of at least one segment name, such as [A, B, C] (the default): "
+                             "every request belongs to a segment")
+        return segments
+
     @model_validator(mode="after")
     def _arms(self) -> "TelemetrySettings":
         if "canary" not in self.arms or "baseline" not in self.arms:
@@ -654,16 +689,6 @@ class SLO(_Model):
     environment_incidents: Literal["separate", "incident"] = "separate"
 
 
-def _checklist_item(item: str) -> str:
-    """A checklist item: one non-blank line, without its surrounding spaces."""
-    line = item.strip()
-    if not line:
-        raise ValueError("a checklist item cannot be blank")
-    if len(line.splitlines()) > 1:
-        raise ValueError(f"a checklist item is one line, got {line!r}")
-    return line
-
-
 def _checklist(items: list[str]) -> list[str]:
     """At least one item: an empty list would silently drop the checklist."""
     if not items:
@@ -672,7 +697,7 @@ def _checklist(items: list[str]) -> list[str]:
     return items
 
 
-Checklist = Annotated[list[Annotated[str, AfterValidator(_checklist_item)]], AfterValidator(_checklist)]
+Checklist = Annotated[list[ChecklistItem], AfterValidator(_checklist)]
 """Items of a checklist, each shown as an unticked box ``- [ ] item``."""
 
 
@@ -738,6 +763,9 @@ class Plan(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Plan":
+        if "final_gate" in self.checkpoints:
+            raise LocatedError("checkpoints.final_gate", "'final_gate' names the final gate (its own section): "
+                               "name this checkpoint otherwise")
         end = self.duration
         if end > MAX_DURATION:
             longest = max(range(len(self.phases)), key=lambda i: self.phases[i].duration)
@@ -746,14 +774,7 @@ class Plan(_Model):
         if self.n_scrapes > MAX_SCRAPES:
             raise LocatedError("telemetry.scrape_interval", f"{self.n_scrapes:,} scrapes in "
                                f"the ramp; at most {MAX_SCRAPES:,} are supported: lengthen the scrape interval")
-        weights = [phase.weight for phase in self.phases]
-        if self.actions.rollback > min(weights) + 1e-12:
-            raise LocatedError("actions.rollback", f"a rollback to {format_value(self.actions.rollback, Kind.RATIO)} "
-                               f"would raise the canary's share above the phase at {format_value(min(weights), Kind.RATIO)}"
-                               ": a rollback moves the canary down to at most the smallest phase weight")
-        if self.actions.advance < max(weights) - 1e-12:
-            raise LocatedError("actions.advance", f"an advance to {format_value(self.actions.advance, Kind.RATIO)} would "
-                               f"lower the canary's share below the phase at {format_value(max(weights), Kind.RATIO)}")
+        self._actions_move_the_canary()
         arms, segments = self.telemetry.arms, self.telemetry.segments
         if self.final_gate.at > end + 1e-9:
             raise LocatedError("final_gate.at", f"final_gate.at ({format_value(self.final_gate.at, Kind.DURATION)}) is after the "
@@ -805,6 +826,32 @@ class Plan(_Model):
                     raise LocatedError(f"{where}.{what}", f"{what} {format_value(seconds, Kind.DURATION)} is not a whole number "
                                      f"of scrape intervals ({format_value(interval, Kind.DURATION)})")
         return self
+
+    def _actions_move_the_canary(self) -> None:
+        """Refuse a rollback that does not lower the canary below every phase, or an advance that does not raise it
+        above every phase: at a phase of that weight the action would change nothing, and the canary would stay
+        exposed (or never be promoted) while the log reports a rollback (an advance). 0% and 100% are the ends:
+        a rollback to 0% (an advance to 100%) is kept at a phase already there."""
+        weights = [phase.weight for phase in self.phases]
+        lowest, highest = min(weights), max(weights)
+        rollback, advance = self.actions.rollback, self.actions.advance
+        shown = functools.partial(format_value, kind=Kind.RATIO)
+        if rollback > lowest + 1e-12:
+            raise LocatedError("actions.rollback", f"a rollback to {shown(rollback)} would raise the canary's share "
+                               f"above the phase at {shown(lowest)}: a rollback moves the canary below every phase "
+                               "weight (usually to 0%)")
+        if rollback > 0 and rollback >= lowest - 1e-12:
+            raise LocatedError("actions.rollback", f"a rollback to {shown(rollback)} is the weight of the phase at "
+                               f"{shown(lowest)}: there it would change nothing and leave the canary serving "
+                               "its share; a rollback moves the canary below every phase weight (usually to 0%)")
+        if advance < highest - 1e-12:
+            raise LocatedError("actions.advance", f"an advance to {shown(advance)} would lower the canary's share "
+                               f"below the phase at {shown(highest)}: an advance moves the canary above every phase "
+                               "weight (usually to 100%)")
+        if advance < 1.0 and advance <= highest + 1e-12:
+            raise LocatedError("actions.advance", f"an advance to {shown(advance)} is the weight of the phase at "
+                               f"{shown(highest)}: there it would change nothing and the canary would never be "
+                               "promoted; an advance moves the canary above every phase weight (usually to 100%)")
 
     def _windows_fit(self) -> None:
         """Refuse windows that can never be judged: a rule that cannot fire before the ramp ends,

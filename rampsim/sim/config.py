@@ -315,16 +315,27 @@ class TrafficConfig(_Model):
         return value
 
     def check_against(self, plan: Plan) -> list[tuple[tuple, str]]:
-        """Problems with this section for ``plan``, each as ``(location, message)``."""
+        """Problems with this section for ``plan``, each as ``(location, message)``.
+
+        A plan without a ``traffic:`` section is simulated with the default model (this class's defaults): what
+        of its ``telemetry:`` that model does not fit is located there, and says it is the default that does not
+        fit."""
         problems: list[tuple[tuple, str]] = []
+        default = not plan.traffic   # the plan writes no traffic: section
         arms, segments = set(plan.telemetry.arms), tuple(plan.telemetry.segments)
         if arms != {"baseline", "canary"}:
             problems.append((("telemetry", "arms"), "the traffic model splits traffic between exactly "
                                                     "'baseline' and 'canary'"))
         if set(self.segments) != set(segments):
-            problems.append((("traffic", "segments"), f"segments {', '.join(self.segments)} do not match the plan's "
-                                                      f"telemetry segments {', '.join(segments)}"))
-        if set(self.service.instances) != arms:
+            if default:
+                problems.append((("telemetry", "segments"), f"the plan has no traffic: section, and the default "
+                                 f"traffic model's segments {', '.join(self.segments)} do not match these "
+                                 f"{', '.join(segments)}: add a traffic: section with their shares and error "
+                                 "rates (traffic.segments)"))
+            else:
+                problems.append((("traffic", "segments"), f"segments {', '.join(self.segments)} do not match the "
+                                 f"plan's telemetry segments {', '.join(segments)}"))
+        if set(self.service.instances) != arms and not default:   # by default, the arms' problem above
             problems.append((("traffic", "service", "instances"),
                              f"give an instance count for each arm ({', '.join(sorted(arms))})"))
         for where, measure in plan.measures():
@@ -338,7 +349,25 @@ class TrafficConfig(_Model):
             problems.append((("traffic", "load", "first"),
                              f"the first burst at {format_value(self.load.first, Kind.DURATION)} comes after the ramp "
                              f"ends ({format_value(plan.duration, Kind.DURATION)}): the load would never reach its peak"))
+        if not problems:
+            problems += self._calibration_problems(plan)
         return problems
+
+    def _calibration_problems(self, plan: Plan) -> list[tuple[tuple, str]]:
+        """Whether the service can be calibrated with the plan's latency buckets (its ``p99`` read by
+        ``histogram_quantile`` on them): the simulation refuses a service it cannot calibrate."""
+        from rampsim.sim.service import ServiceModel   # imports this module
+
+        try:
+            ServiceModel.calibrate(self, plan.telemetry.latency_buckets)
+        except ValueError as exc:
+            if plan.traffic:
+                return [(("traffic",), str(exc))]
+            p99 = format_value(self.service.p99, Kind.DURATION)
+            return [(("telemetry", "latency_buckets"), f"the plan has no traffic: section, and the default traffic "
+                     f"model's service (P99 {p99}) cannot be calibrated with these buckets ({exc}): add a traffic: "
+                     f"section with a service they can measure (traffic.service.p99), or buckets around {p99}")]
+        return []
 
 
 def _arms_without_traffic(plan: Plan) -> list[tuple[tuple, str]]:

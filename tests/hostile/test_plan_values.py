@@ -22,6 +22,25 @@ CASES = [
      r"a rollback to 100% would raise the canary's share"),
     ("an advance that lowers the canary", "slo:", "actions: {advance: 1%}\nslo:", "actions:", "actions.advance",
      r"an advance to 1% would lower"),
+    # a third review found these accepted: a rollback or advance that moves nothing, a final gate that decides nothing,
+    # markdown injected into the report, a "final gate" passing at 15 minutes
+    ("a rollback to the phase's weight", "slo:", "actions: {rollback: 10%}\nslo:", "actions:", "actions.rollback",
+     r"a rollback to 10% is the weight of the phase at 10%: there it would change nothing"),
+    ("an advance to the phase's weight", "slo:", "actions: {advance: 10%}\nslo:", "actions:", "actions.advance",
+     r"an advance to 10% is the weight of the phase at 10%: there it would change nothing"),
+    ("a final gate that continues on a failure", "final_gate:\n  at: 1h\n",
+     "final_gate:\n  at: 1h\n  on_fail: continue\n", "on_fail", "final_gate.on_fail",
+     r"the final gate's on_fail cannot be 'continue': it is the ramp's last decision"),
+    ("a final gate that continues on missing data", "final_gate:\n  at: 1h\n",
+     "final_gate:\n  at: 1h\n  on_inconclusive: continue\n", "on_inconclusive", "final_gate.on_inconclusive",
+     r"the final gate's on_inconclusive cannot be 'continue'"),
+    ("a blank manual item", "    at: 15m\n", "    at: 15m\n    manual: [ok, '  ']\n", "manual:",
+     "checkpoints.first.manual.1", r"a checklist item cannot be blank"),
+    ("a manual item spanning lines", "final_gate:\n  at: 1h\n",
+     'final_gate:\n  at: 1h\n  manual: ["Sign here\\n## GO: approved"]\n', "manual:", "final_gate.manual.0",
+     r"a checklist item is one line"),
+    ("a checkpoint named final_gate", "checkpoints:\n  first:", "checkpoints:\n  final_gate:", "final_gate:",
+     "checkpoints.final_gate", r"'final_gate' names the final gate \(its own section\)"),
     ("a cumulative rule that cannot be sustained", "    window: 1m\n    sustain: 3m\n",
      "    window: cumulative\n    sustain: 2h\n", "sustain: 2h", "rules.error_rate.sustain",
      r"sustain 2h is longer than the ramp \(1h\): it could never fire"),
@@ -100,6 +119,9 @@ CASES = [
     ("a relative spread above the number of segments", P99, '{metric: segment_spread, definition: relative, '
      'op: "<=", threshold: 300%, window: 15m}', "segment_spread", "checkpoints.first.criteria.p99.threshold",
      r"'<= 300%' always holds: the value lies between 0% and 300%.*with 3 segments"),
+    # telemetry the default traffic model was checked against first, as not matching its segments A, B, C
+    ("an empty segment list", "name: minimal\n", "name: minimal\ntelemetry:\n  segments: []\n", "segments:",
+     "telemetry.segments", r"segments is a list of at least one segment name"),
 ]
 
 
