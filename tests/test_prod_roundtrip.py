@@ -241,6 +241,74 @@ def test_documented_peak_promql_gives_the_engines_numbers(sampling_reference_pla
     assert cross_check(sampling_reference_plan, cases["incident"], server, peak=True) == []
 
 
+GAUGE_WINDOWS = [{"metric": "memory_growth", "window": "2h", "threshold": "100MB/h"},
+                 {"metric": "memory_growth", "window": "15m", "threshold": "100MB/h"},
+                 {"metric": "memory", "agg": "avg", "window": "15m", "threshold": 0.9},
+                 {"metric": "cpu", "agg": "max", "window": "15m", "threshold": 0.9}]
+
+
+def promql_values(url: str, query: str, first: float, last: float, step: float) -> dict[float, float]:
+    """``query``'s value at each step from ``first`` to ``last`` (a range query), by time (steps without one: none)."""
+    params = urllib.parse.urlencode({"query": query, "start": format_instant(first), "end": format_instant(last),
+                                     "step": f"{step:g}s"})
+    with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=10) as response:
+        result = json.load(response)["data"]["result"]
+    return {float(t): float(v) for t, v in result[0]["values"]} if result else {}
+
+
+@pytest.mark.parametrize("tick", [245, 259, 270, 300, 500, 700])   # the scrapes at 240..259 are lost
+def test_gauge_windows_over_lost_scrapes_give_prometheus_numbers(cases, server, tick):
+    """``deriv``, ``avg_over_time`` and ``max_over_time`` over a range with lost scrapes (inside it, or at its end)
+    read the samples present, on a real Prometheus as in the engine: the window is conclusive."""
+    case = cases["scrape-gap"]
+    series, interval = Series.from_telemetry(case.telemetry), case.telemetry.layout.scrape_interval
+    assert np.isnan(case.telemetry.gauges[240:260]).all()
+    checked = 0
+    for spec in GAUGE_WINDOWS:
+        measure = Criterion.model_validate({"op": "<", **spec})
+        start = tick - int(round(measure.window.seconds / interval))
+        if start < 0 or start > 259:
+            continue   # a window reaching before the ramp (inconclusive), or after the gap
+        engine = float(evaluate(series, measure, np.array([start]), np.array([tick]))[0])
+        prom = promql_value(server.url, case.naming.promql(measure), case.start + tick * interval)
+        # a flat 3 GB series: both fits leave rounding noise of microbytes an hour (Prometheus's sums are not centred)
+        noise = 1e-3 if spec["metric"] == "memory_growth" else 0.0
+        assert prom is not None and np.isclose(prom, engine, rtol=1e-9, atol=noise), (spec, tick, engine, prom)
+        checked += 1
+    assert checked
+
+
+def test_a_peak_over_lost_scrapes_is_the_largest_conclusive_sub_window(sampling_reference_plan, cases, server):
+    """Over lost scrapes, PromQL's peak subquery steps through sub-windows whose increase it reads from the samples
+    present, extrapolated; the engine's exact increase has no value over a sub-window missing an end sample. So the
+    engine's peak is the largest sub-window value PromQL gives where both of its end samples are present, PromQL's the
+    largest of all (the same when the largest sub-window is whole)."""
+    case = cases["scrape-gap"]
+    series, interval = Series.from_telemetry(case.telemetry), case.telemetry.layout.scrape_interval
+    present = ~np.isnan(case.telemetry.counters).any(axis=1)
+    checked = 0
+    for where, measure in sampling_reference_plan.measures():
+        if measure.peak is None:
+            continue
+        width = int(round(measure.peak / interval))
+        sub_window = Criterion.model_validate({**measure.model_dump(include={"metric", "quantile", "arm", "op"}),
+                                               "threshold": "1s" if measure.quantile else 0.5,
+                                               "window": f"{measure.peak:g}s"})
+        for tick in (300, 480):
+            start = tick - int(round(measure.window.seconds / interval))
+            engine = float(evaluate(series, measure, np.array([start]), np.array([tick]))[0])
+            peak = promql_value(server.url, case.naming.promql(measure), case.start + tick * interval)
+            inner = promql_values(server.url, case.naming.promql(sub_window), case.start + (start + width) * interval,
+                                  case.start + tick * interval, interval)
+            whole = [v for t, v in inner.items() if present[round((t - case.start) / interval)]
+                     and present[round((t - case.start) / interval) - width]]
+            assert len(whole) < len(inner), (where, tick)   # sub-windows over the gap are in PromQL's peak
+            assert engine == pytest.approx(max(whole), rel=1e-9), (where, tick)
+            assert peak == pytest.approx(max(inner.values()), rel=1e-9), (where, tick)
+            checked += 1
+    assert checked == 4
+
+
 def comparisons() -> list[tuple[str, Criterion]]:
     """The comparative plan's comparisons with the baseline, and more: every contrast, gauges, a guard every window
     meets and one none does (its PromQL has no result where the engine's value is inconclusive)."""

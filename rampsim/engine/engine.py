@@ -10,9 +10,10 @@ and returns the events it causes. No clock, no I/O, no randomness. At each scrap
 3. a checkpoint that is due is judged criterion by criterion, then decides;
 4. a phase boundary moves the canary weight.
 
-A missing or zero-traffic window is *inconclusive*: it never breaches a rule (and
-resets its sustain clock, like a Prometheus alert's ``for``), never passes a
-criterion, and never leads to advance. After a terminal decision (hold, rollback,
+A zero-traffic window, or one without the samples its metric needs (a counter's at
+both ends, a gauge's present ones: :mod:`rampsim.engine.metrics`), is *inconclusive*:
+it never breaches a rule (and resets its sustain clock, like a Prometheus alert's
+``for``), never passes a criterion, and never leads to advance. After a terminal decision (hold, rollback,
 advance) the engine is done and returns no more events.
 
 A sequential test reads every scrape interval since the ramp began; what it reads of

@@ -15,11 +15,13 @@ Three steps, each one function:
    :class:`~rampsim.plan.metric_definitions.MetricDefinition`.
 
 :func:`evaluate` is vectorized over windows (arrays of scrape indices) and gives
-``NaN`` for an inconclusive window: a missing sample at either end, zero traffic,
-a start before the first scrape. :func:`scalar_finisher` gives the same finish on plain
-floats, for the engine's per-scrape path; its formulas are written in the same
-order as :func:`finish` so both give identical floats (a property test holds them
-to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
+``NaN`` for an inconclusive window: zero traffic, a start before the first scrape, a
+counter's missing sample at either end, a gauge window with too few samples present
+(missing ones are left out, as PromQL's range functions leave them out), a damaged
+sample, a ``peak`` without a conclusive sub-window. :func:`scalar_finisher` gives
+the same finish on plain floats, for the engine's per-scrape path; its formulas are
+written in the same order as :func:`finish` so both give identical floats (a property
+test holds them to it). The PromQL for each metric is in :mod:`rampsim.engine.promql`.
 
 **Comparisons** (``compare: baseline``) read the counter groups of the metric on the arm,
 then on the baseline, then (with ``min_requests``) each arm's requests, and contrast the two
@@ -75,7 +77,7 @@ from rampsim.judges.sequential import (
     RATE_RATIO_BOUND, at_intervals, batch_sums, batched_count_ratios, batched_count_regression_test,
     count_regression_test, fewest_to_reject, latency_regression_test,
 )
-from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, ratio, windows
+from rampsim.plan.functions import NAN, histogram_quantile, histogram_quantile_scalar, max_over_time, ratio, windows
 from rampsim.plan.metric_definitions import Group, ScalarFinisher, contrast, contrast_scalar
 from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Measurement, Plan
@@ -240,7 +242,9 @@ class Series:
     """Corrected counters and gauges on the scrape grid: what metrics read.
 
     ``damage``, when given, counts damaged counter samples per channel up to each
-    scrape (see :mod:`rampsim.telemetry`); damaged gauge samples are read as missing.
+    scrape (see :mod:`rampsim.telemetry`). Damaged gauge samples are read as missing
+    in :attr:`gauges`, and counted per column in :attr:`gauge_damage` (``None`` when
+    there is none): a gauge window over one is inconclusive (:meth:`gauge_damaged`).
     ``columns``, when given, are the layout's counter channels ``counters`` (and
     ``damage``) hold, in order: a series of only the channels some gate reads.
     """
@@ -251,6 +255,9 @@ class Series:
         self.time = time
         self.counters = counters
         self.gauges = without_damaged_gauges(gauges)
+        self.gauge_damage: Optional[np.ndarray] = None   # cumulative damaged samples per gauge column, if any
+        if self.gauges is not gauges:
+            self.gauge_damage = np.cumsum(np.isnan(self.gauges) & ~np.isnan(gauges), axis=0)
         self.damage = damage
         self._position: Optional[np.ndarray] = None
         if columns is not None:
@@ -330,8 +337,15 @@ class Series:
         return increase
 
     def gauge(self, measurement: Measurement) -> np.ndarray:
-        """The gauge column ``measurement`` reads, over all scrapes."""
+        """The gauge column ``measurement`` reads, over all scrapes (``NaN`` where missing or damaged)."""
         return self.gauges[:, gauge_channel(self.layout, measurement)]
+
+    def gauge_damaged(self, measurement: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """``(windows,)``: whether the gauge ``measurement`` reads has a damaged sample in ``[start, end]``."""
+        if self.gauge_damage is None:
+            return np.zeros(len(end), dtype=bool)
+        damage = self.gauge_damage[:, gauge_channel(self.layout, measurement)]
+        return damage[end] > np.where(start > 0, damage[np.maximum(start - 1, 0)], 0)
 
 
 # -- 3. finishes ---------------------------------------------------------------------
@@ -389,8 +403,11 @@ def _plain(series: Series, measurement: Measurement, start: np.ndarray, end: np.
         values = _compared(series, measurement, start, end)
         return _guarded(series, measurement, start, end, values) if guarded else values
     definition = measurement.metric_definition
-    if definition.gauge is not None:
-        return definition.over_windows(measurement, series.gauge(measurement), series.time, start, end)
+    if definition.gauge is not None:   # missing samples are left out (as PromQL does), a damaged one is not
+        values = definition.over_windows(measurement, series.gauge(measurement), series.time, start, end)
+        if definition.reads_latest(measurement):
+            return values
+        return np.where(series.gauge_damaged(measurement, start, end), np.nan, values)
     if not definition.from_telemetry:
         raise ValueError(f"the {definition.name} metric is counted by the engine, not computed from telemetry")
     increase = series.increase(aggregate_groups(series.layout, measurement), start, end)
@@ -607,8 +624,9 @@ def evaluate(series: Series, measure: Measurement, start: np.ndarray, end: np.nd
 
 
 def _peak(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Largest sub-window value in each window; ``NaN`` if any sub-window is inconclusive (a comparison's
-    ``min_requests`` guard is not applied to the sub-windows: :func:`evaluate` applies it to the window)."""
+    """Largest conclusive sub-window value in each window, ``NaN`` only if no sub-window is conclusive: PromQL's
+    ``max_over_time`` over the subquery leaves out its steps without a value (a comparison's ``min_requests`` guard
+    is not applied to the sub-windows: :func:`evaluate` applies it to the window)."""
     assert measure.peak is not None  # only called for a measure with a peak
     width = int(round(measure.peak / series.layout.scrape_interval))
     result = np.full(len(end), np.nan)
@@ -618,7 +636,7 @@ def _peak(series: Series, measure: Measurement, start: np.ndarray, end: np.ndarr
         sub_end = _covered(first, last, len(series.time))
         values = np.full(len(series.time), np.nan)  # the sub-window ending at each scrape some window holds
         values[sub_end] = _plain(series, measure, sub_end - width, sub_end, guarded=False)
-        result[rows] = windows(values, series.time, first, last, lambda v, t: v.max(axis=1))
+        result[rows] = windows(values, series.time, first, last, max_over_time)
     return result
 
 

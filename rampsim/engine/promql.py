@@ -38,6 +38,12 @@ that number depends on the Prometheus line (``line``):
   (checked with 3.x semantics), as does a peak's subquery range.
 
 Instant selectors (a gauge's latest sample) read the same sample on both lines.
+
+Lost scrapes: ``deriv``, ``avg_over_time`` and ``max_over_time`` read the samples the range
+holds, as the engine's gauge windows do, and a peak's ``max_over_time`` leaves out subquery
+steps without a value, as the engine leaves out inconclusive sub-windows. Over a range missing
+its end sample, ``increase`` extrapolates from the samples present where the engine's window
+(or sub-window) is inconclusive (checked on a real Prometheus in ``tests/test_prod_roundtrip.py``).
 """
 from __future__ import annotations
 

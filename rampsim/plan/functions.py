@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["histogram_quantile", "histogram_quantile_scalar", "ratio", "ratio_scalar", "chi2_p_value", "windows",
-           "slope_per_hour", "chi2_survival", "NAN"]
+           "slope_per_hour", "avg_over_time", "max_over_time", "chi2_survival", "NAN"]
 
 NAN = float("nan")
 
@@ -145,9 +145,30 @@ def windows(values: np.ndarray, times: np.ndarray, start: np.ndarray, end: np.nd
 
 
 def slope_per_hour(values: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Least-squares slope (PromQL ``deriv``) per hour, ``NaN`` if any sample is missing."""
+    """Least-squares slope per hour over each row's present samples (PromQL ``deriv``): a missing sample
+    (``NaN``) is left out, anywhere in the window; ``NaN`` with fewer than two present, and 0 when they are all
+    equal (as Prometheus's ``linearRegression`` gives, where the fit would leave rounding noise)."""
+    present = ~np.isnan(values)
+    count = present.sum(axis=1, keepdims=True)
     t = times - times[:, :1]
-    t_centred = t - t.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = (t_centred * (values - values.mean(axis=1, keepdims=True))).sum(axis=1) / (t_centred ** 2).sum(axis=1)
-    return slope * 3600.0
+        t_centred = np.where(present, t - np.where(present, t, 0.0).sum(axis=1, keepdims=True) / count, 0.0)
+        v_centred = values - np.where(present, values, 0.0).sum(axis=1, keepdims=True) / count
+        slope = (t_centred * np.where(present, v_centred, 0.0)).sum(axis=1) / (t_centred ** 2).sum(axis=1)
+    constant = np.fmax.reduce(values, axis=1) == np.fmin.reduce(values, axis=1)
+    return np.where(count[:, 0] >= 2, np.where(constant, 0.0, slope * 3600.0), np.nan)
+
+
+def avg_over_time(values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """PromQL ``avg_over_time`` of each row: the mean of its present samples (``NaN``: missing, left out), ``NaN``
+    with none. Sums ``v / n``, not ``v`` then ``/ n``: like Prometheus's, it stays finite near the float limit."""
+    present = ~np.isnan(values)
+    count = present.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count[:, 0] > 0, np.where(present, values / count, 0.0).sum(axis=1), np.nan)
+
+
+def max_over_time(values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """PromQL ``max_over_time`` of each row: the largest of its values that are not ``NaN`` (missing samples,
+    inconclusive sub-windows), ``NaN`` when none is."""
+    return np.fmax.reduce(values, axis=1) if values.shape[1] else np.full(len(values), np.nan)

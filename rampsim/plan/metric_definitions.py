@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional, Se
 import numpy as np
 
 from rampsim.plan.functions import (
-    NAN, chi2_p_value, histogram_quantile, histogram_quantile_scalar, ratio, ratio_scalar, slope_per_hour, windows,
+    NAN, avg_over_time, chi2_p_value, histogram_quantile, histogram_quantile_scalar, max_over_time, ratio, ratio_scalar,
+    slope_per_hour, windows,
 )
 from rampsim.telemetry import COUNTER_FAMILIES, Layout
 from rampsim.units import Kind, UnitError, format_value, parse, parse_duration
@@ -332,7 +333,9 @@ class MetricDefinition:
 
     def over_windows(self, m: "Measurement", column: np.ndarray, times: np.ndarray, start: np.ndarray,
                      end: np.ndarray) -> np.ndarray:
-        """A gauge metric's value over each window ``[start, end]`` of its gauge's samples ``column``."""
+        """A gauge metric's value over each window ``[start, end]`` of its gauge's samples ``column``, as PromQL's
+        range functions give it: from the samples present, a missing one (``NaN``) left out wherever it is in the
+        window (``NaN`` only when too few are present: :mod:`rampsim.plan.functions`)."""
         raise ValueError(f"{self.name} reads no gauge")
 
     def per_scrape(self, m: "Measurement") -> bool:
@@ -570,8 +573,8 @@ class SegmentSpread(MetricDefinition):
 
 
 class Utilisation(MetricDefinition):
-    """A utilisation gauge, a fraction of capacity: its latest sample, or its average or maximum over the window
-    (``agg``)."""
+    """A utilisation gauge, a fraction of capacity: its latest sample, or its average or maximum over the window's
+    present samples (``agg``)."""
 
     unit = Kind.RATIO
     bounds = (0.0, 1.0)
@@ -587,9 +590,7 @@ class Utilisation(MetricDefinition):
         agg = m.agg or "last"
         if agg == "last":
             return column[end]
-        # avg sums v/n, not v then /n: like Prometheus's avg_over_time, it stays finite near the float limit
-        reducer = (lambda v, t: (v / v.shape[1]).sum(axis=1)) if agg == "avg" else (lambda v, t: v.max(axis=1))
-        return windows(column, times, start, end, reducer)
+        return windows(column, times, start, end, avg_over_time if agg == "avg" else max_over_time)
 
     def promql(self, m: "Measurement", q: QueryParts) -> str:
         agg = m.agg or "last"
@@ -640,7 +641,8 @@ class CacheHitRate(MetricDefinition):
 
 @register
 class MemoryGrowth(MetricDefinition):
-    """The least-squares slope of resident memory over the window, per hour (PromQL ``deriv``)."""
+    """The least-squares slope of resident memory over the window's present samples (at least two), per hour
+    (PromQL ``deriv``)."""
 
     name = "memory_growth"
     unit = Kind.BYTES_PER_HOUR
