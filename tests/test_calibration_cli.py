@@ -555,3 +555,15 @@ def test_a_daily_shape_with_a_twelve_hour_cycle_is_calibrated_into_harmonics_the
     read_back = traffic_config(with_overrides(reference_plan, {"traffic": section})).load
     assert [h for h, _, _ in read_back.cycles()] == [1, 2]
     assert read_back.harmonics["12h"].amplitude == pytest.approx(0.20, abs=0.03)
+
+
+def test_the_fit_report_simulates_a_plan_whose_rollback_is_above_zero(one_day, tmp_path):
+    """A plan rolling back to 1% (valid: below its first phase) made the fit report's one-phase history at 0% a
+    plan whose rollback would raise the canary: the section was written, then exit 3 blamed the user's plan."""
+    plan = tmp_path / "rollback.yaml"
+    plan.write_text(REFERENCE.read_text().replace("rollback: 0%", "rollback: 1%"))
+    assert "rollback: 1%" in plan.read_text()
+    assert main(["validate", str(plan)]) == 0
+    assert main(["calibrate", str(plan), "--replay", str(one_day), "-o", str(tmp_path / "traffic.yaml"),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "fit.md").exists()

@@ -469,6 +469,8 @@ def test_a_control_character_in_a_teams_manifest_does_not_stop_lint(tmp_path, ca
     ("{12h: {amplitude: 45%, peak_at: '10:00'}}", "traffic.load",
      "the daily shape (the 24-hour cosine and its harmonics) falls to -0."),
     ("{12h: {amplitude: 5%, phase: 3h}}", "traffic.load.harmonics.12h.phase", ""),
+    ("{12h: {amplitude: 5%}, 720m: {amplitude: 5%}}", "traffic.load.harmonics",
+     "harmonics '12h' and '720m' are one period: write it once"),
 ])
 def test_a_daily_shape_that_cannot_be_is_refused_where_it_is_written(tmp_path, capsys, harmonics, where, message):
     """A harmonic whose period does not divide the day, an amplitude above the average, or a shape whose trough

@@ -54,10 +54,11 @@ class Comparison:
 def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration`` (at most the
     longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no rules, no checkpoints, no final-gate criteria,
-    no SLO objectives (nothing judges it: a rule's window, or an objective's window and sustain, may be longer
-    than a short history, and a measure of an arm the history gives no traffic is refused), and a load of bursts
-    whose first burst comes after the stretch ends (the plan's own, kept by a fit of a short history) flat at its
-    average: the plan would be refused for a load never reaching its peak."""
+    no SLO objectives, rollback and advance at 0% and 100% (nothing judges it: a rule's window, or an objective's
+    window and sustain, may be longer than a short history; a measure of an arm the history gives no traffic, or
+    an action that would not move the canary from its one phase, is refused), and a load of bursts whose first
+    burst comes after the stretch ends (the plan's own, kept by a fit of a short history) flat at its average:
+    the plan would be refused for a load never reaching its peak."""
     from rampsim.sim.config import traffic_config
 
     interval = plan.telemetry.scrape_interval
@@ -65,7 +66,8 @@ def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     written = f"{positional(seconds, 12)}s"
     overrides = {"phases": [{"name": "history", "weight": weight, "duration": written}],
                  "rules": {}, "checkpoints": {}, "final_gate.at": written,
-                 "final_gate.criteria": {}, "slo.objectives": {}}
+                 "final_gate.criteria": {}, "slo.objectives": {}, "actions.rollback": "0%",
+                 "actions.advance": "100%"}
     load = plan.traffic.get("load") if isinstance(plan.traffic, dict) else None
     if isinstance(load, dict) and traffic_config(plan).load.shape == "bursts" and \
             traffic_config(plan).load.first >= seconds:

@@ -94,8 +94,12 @@ class Load(_Model):
     @field_validator("harmonics")
     @classmethod
     def _periods(cls, harmonics: dict[str, Harmonic]) -> dict[str, Harmonic]:
+        seen: dict[int, str] = {}
         for period in harmonics:
-            cycles_per_day(period)
+            cycles = cycles_per_day(period)
+            if cycles in seen:
+                raise ValueError(f"harmonics {seen[cycles]!r} and {period!r} are one period: write it once")
+            seen[cycles] = period
         return harmonics
 
     def cycles(self) -> list[tuple[int, float, float]]:
