@@ -304,6 +304,9 @@ def test_an_axis_inside_another_axis_is_refused_naming_both(validation_plan, gri
     (VALIDATION, ["rules.error_rate_rollback.threshold=0.5%,0.5%"], "'0.5%' of"),
     ("scenarios/ramp-phase-50k-kayenta.yaml", ["kayenta.stage.scoreThresholds.marginal=75.0,75"],
      "'75.0' and '75' are one value"),
+    ("scenarios/ramp-phase-50k-kayenta.yaml", ["kayenta.stage.scopes.0.step=30,30.0"], "'30' and '30.0' are one value"),
+    ("scenarios/ramp-phase-50k-kayenta.yaml", ["kayenta.stage.lifetimeDuration=PT4H,PT240M"],
+     "'PT4H' and 'PT240M' are one value"),   # as Spinnaker reads it (the text was compared: two gates, one twice)
 ])
 def test_a_value_written_twice_two_ways_is_refused_naming_both(grid, plan_file, alike):
     """Only the text was compared: ``0.3%,0.30%`` made two gates, one gate twice, tied on everything, the
@@ -312,6 +315,38 @@ def test_a_value_written_twice_two_ways_is_refused_naming_both(grid, plan_file, 
     with pytest.raises(GridError, match=rf"^grid axis '{re.escape(grid[-1])}': a value is repeated "
                                         rf"\({re.escape(alike)}"):
         sweep(plan, grid=grid, replicates=1, workers=1)
+
+
+KAYENTA_CANARY = "kayenta.config.metrics.0.analysisConfigurations.canary"
+
+
+def test_values_on_a_list_path_are_read_through_its_index(tmp_path, capsys, monkeypatch):
+    """A review found every value of a path through a list (``scopes.0.step``, ``metrics.0...``) refused as
+    repeated (the plan's values were never read there: none for every value), GridPoint.changes 0 for them, and
+    --write-best writing ``allowedIncrease: '2'`` while printing that the plan's own gate was the recommendation.
+    A Kayenta boolean could not be swept at all (``'true'`` is no boolean to Kayenta's JSON)."""
+    from rampsim.experiment.axes import expand
+
+    plan = load_plan("scenarios/ramp-phase-50k-kayenta.yaml")   # step 60, allowedIncrease 3, critical true
+    points = expand(plan, [parse_axis("kayenta.stage.scopes.0.step=30,60"),
+                           parse_axis(f"{KAYENTA_CANARY}.effectSize.allowedIncrease=2,3,4"),
+                           parse_axis(f"{KAYENTA_CANARY}.critical=true,false")])
+    assert len(points) == 12
+    changes = {tuple(point.values.values()): point.changes for point in points}
+    assert changes[("60", "3", "true")] == 0 and changes[("30", "3", "true")] == 1
+    assert changes[("30", "2", "false")] == 3 and changes[("60", "4", "true")] == 1
+    assert [point.plan.kayenta["config"]["metrics"][0]["analysisConfigurations"]["canary"]["critical"]
+            for point in points[:2]] == [True, False]
+    monkeypatch.setenv("COLUMNS", "200")
+    best = tmp_path / "best.yaml"
+    assert main(["sweep", "scenarios/ramp-phase-50k-kayenta.yaml", "--grid", f"{KAYENTA_CANARY}.critical=false",
+                 "--grid", f"{KAYENTA_CANARY}.effectSize.allowedIncrease=2", "--replicates", "2", "--workers", "1",
+                 "--out", str(tmp_path / "sweep"), "--no-progress", "--write-best", str(best)]) == 0
+    printed = capsys.readouterr().out.split("recommended gate written to", 1)[1]
+    assert f"{KAYENTA_CANARY}.critical: true → false" in printed
+    assert f"{KAYENTA_CANARY}.effectSize.allowedIncrease: 3 → 2" in printed and "nothing" not in printed
+    written = load_plan(best).kayenta["config"]["metrics"][0]["analysisConfigurations"]["canary"]
+    assert written["critical"] is False   # a boolean, as Kayenta reads it
 
 
 def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):

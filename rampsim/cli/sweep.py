@@ -185,10 +185,12 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     """The recommended gate as a plan file at ``path``, and the grid values that differ from ``plan``'s."""
     import yaml
 
-    from rampsim.experiment.axes import gate_values, own_value_text
+    from rampsim.experiment.axes import gate_values, grid_overrides, own_value_text
     from rampsim.experiment.results import RECOMMENDATION_RULE
+    from rampsim.plan.loader import with_overrides
 
-    best = result.best_plan(plan, costs)
+    row = result.best(costs)
+    best = with_overrides(plan, grid_overrides({p: str(row[p]) for p in result.parameters}))  # as the sweep judged it
     assert best.source is not None  # with_overrides keeps the document
     text = (f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),\n"
             f"# for costs fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}.\n"
@@ -197,7 +199,6 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
         path.write_text(text)
     except OSError as exc:
         raise write_error(path, exc) from None
-    row = result.best(costs)
     console = plain_console()
     console.print(f"recommended gate written to {path}; it differs from {plan.source.filename if plan.source else 'the plan'} in:")
     changed = [p for p in result.parameters if gate_values(best, p) != gate_values(plan, p)]

@@ -13,16 +13,18 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from rampsim.errors import UsageError
+from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
+from rampsim.gates.kayenta_model import parse_iso_duration
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
 
-__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "gate_values", "written_values",
-           "own_value_text", "MAX_GRID_POINTS"]
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "gate_values", "grid_overrides",
+           "written_values", "own_value_text", "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
@@ -57,7 +59,8 @@ class GridPoint:
 
 
 def values_at(model: Any, path: str) -> list[Any]:
-    """The validated values at a dotted plan ``path`` (``*`` matches every key) of a plan model."""
+    """The validated values at a dotted plan ``path`` (``*`` matches every key; a number is a list's index:
+    ``kayenta.stage.scopes.0.step``) of a plan model."""
     found = [model]
     for part in path.split("."):
         step: list[Any] = []
@@ -66,6 +69,8 @@ def values_at(model: Any, path: str) -> list[Any]:
                 step.extend(item.values() if part == "*" else [item[part]] if part in item else [])
             elif part == "*" and hasattr(item, "model_fields"):
                 step.extend(getattr(item, name) for name in type(item).model_fields)
+            elif isinstance(item, (list, tuple)):   # an index, as the grid's paths write it
+                step.extend([item[int(part)]] if part.isdigit() and int(part) < len(item) else [])
             elif hasattr(item, part):
                 step.append(getattr(item, part))
         found = step
@@ -99,7 +104,38 @@ def gate_values(plan: Plan, path: str) -> list[Any]:
                     pass
             found.append(literals.pop() if len(literals) == 1 else None)
         return found
-    return [_number_or_text(value) for value in values_at(plan, path)]
+    read = _DURATIONS[parts[0]].get(parts[-1])
+    return [_as_read(value, read) for value in values_at(plan, path)]
+
+
+_DURATIONS: dict[str, dict[str, Callable[[Any], float]]] = {
+    "argo": {"interval": parse_go_duration, "initialDelay": parse_go_duration, "duration": parse_pause_duration,
+             "manual_promotion_after": parse_go_duration},
+    "flagger": {"interval": parse_go_duration},
+    "kayenta": {"lifetimeDuration": parse_iso_duration},
+}
+"""The imported gates' duration fields (by name) and how their controller reads them: Go's ``time.ParseDuration``
+(Argo's pause: seconds too), Java's ``Duration.parse`` (Spinnaker's ``lifetimeDuration``)."""
+
+
+def _as_read(value: Any, duration: Optional[Callable[[Any], float]]) -> Any:
+    """An imported gate's value as its controller reads it: a duration field's seconds (``60s`` and ``1m``,
+    ``PT4H`` and ``PT240M`` are one value), else :func:`_number_or_text`; a value it cannot read (an Argo
+    ``{{args.interval}}``) as written."""
+    if duration is not None and not isinstance(value, bool):
+        try:
+            return duration(value)
+        except (ValueError, UsageError):
+            pass
+    return _number_or_text(value)
+
+
+def grid_overrides(values: Mapping[str, str]) -> dict[str, Any]:
+    """The fields a grid point's ``values`` (path → text) set, for :func:`~rampsim.plan.with_overrides`: ``true``
+    and ``false`` as booleans in an imported gate (whose fields are kept as the files wrote them, a number's text
+    read by the gate's models, but Kayenta's ``critical`` a boolean as its JSON writes it), else as written."""
+    return {path: text == "true" if path.split(".")[0] in IMPORTED_GATES and text in ("true", "false") else text
+            for path, text in values.items()}
 
 
 def _number_or_text(value: Any) -> Any:
@@ -134,7 +170,7 @@ def written_values(plan: Plan, path: str) -> list[str]:
                 break
             node = node[key]
         else:
-            written[str(node)] = None
+            written[str(node).lower() if isinstance(node, bool) else str(node)] = None   # YAML's true
     return list(written)
 
 
@@ -218,7 +254,7 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
     for index, combination in enumerate(itertools.product(*(axis.values for axis in axes))):
         values = dict(zip(paths, combination))
         try:
-            varied = with_overrides(plan, values) if values else plan
+            varied = with_overrides(plan, grid_overrides(values)) if values else plan
             if validate_gate is not None:
                 validate_gate(varied)
         except KeyError as exc:
