@@ -185,12 +185,11 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     """The recommended gate as a plan file at ``path``, and the grid values that differ from ``plan``'s."""
     import yaml
 
-    from rampsim.experiment.axes import gate_values, grid_overrides, own_value_text
+    from rampsim.experiment.axes import gate_values, own_value_text
     from rampsim.experiment.results import RECOMMENDATION_RULE
-    from rampsim.plan.loader import with_overrides
 
     row = result.best(costs)
-    best = with_overrides(plan, grid_overrides({p: str(row[p]) for p in result.parameters}))  # as the sweep judged it
+    best = result.best_plan(plan, costs)
     assert best.source is not None  # with_overrides keeps the document
     text = (f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),\n"
             f"# for costs fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}.\n"

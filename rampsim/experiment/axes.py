@@ -18,8 +18,6 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from rampsim.errors import UsageError
-from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
-from rampsim.gates.kayenta_model import parse_iso_duration
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
 
@@ -104,18 +102,24 @@ def gate_values(plan: Plan, path: str) -> list[Any]:
                     pass
             found.append(literals.pop() if len(literals) == 1 else None)
         return found
-    read = _DURATIONS[parts[0]].get(parts[-1])
+    read = _duration_reader(parts[0], parts[-1])
     return [_as_read(value, read) for value in values_at(plan, path)]
 
 
-_DURATIONS: dict[str, dict[str, Callable[[Any], float]]] = {
-    "argo": {"interval": parse_go_duration, "initialDelay": parse_go_duration, "duration": parse_pause_duration,
-             "manual_promotion_after": parse_go_duration},
-    "flagger": {"interval": parse_go_duration},
-    "kayenta": {"lifetimeDuration": parse_iso_duration},
-}
-"""The imported gates' duration fields (by name) and how their controller reads them: Go's ``time.ParseDuration``
-(Argo's pause: seconds too), Java's ``Duration.parse`` (Spinnaker's ``lifetimeDuration``)."""
+def _duration_reader(gate: str, name: str) -> Optional[Callable[[Any], float]]:
+    """How the controller of an imported ``gate`` reads its duration field ``name`` (``None`` if it is none): Go's
+    ``time.ParseDuration`` (Argo's pause: seconds too), Java's ``Duration.parse`` (Spinnaker's ``lifetimeDuration``).
+    Imported here: a sweep of the plan's own gate loads no gate package."""
+    from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
+    from rampsim.gates.kayenta_model import parse_iso_duration
+
+    readers: dict[str, dict[str, Callable[[Any], float]]] = {
+        "argo": {"interval": parse_go_duration, "initialDelay": parse_go_duration, "duration": parse_pause_duration,
+                 "manual_promotion_after": parse_go_duration},
+        "flagger": {"interval": parse_go_duration},
+        "kayenta": {"lifetimeDuration": parse_iso_duration},
+    }
+    return readers.get(gate, {}).get(name)
 
 
 def _as_read(value: Any, duration: Optional[Callable[[Any], float]]) -> Any:

@@ -281,11 +281,13 @@ class SweepResult:
         return self.tally.decisions()
 
     def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:
-        """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values."""
+        """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values, as the sweep judged
+        them (:func:`~rampsim.experiment.axes.grid_overrides`)."""
+        from rampsim.experiment.axes import grid_overrides
         from rampsim.plan.loader import with_overrides
 
         best = self.best(costs)
-        return with_overrides(plan, {path: best[path] for path in self.parameters})
+        return with_overrides(plan, grid_overrides({path: str(best[path]) for path in self.parameters}))
 
     def _repr_html_(self) -> str:
         summary = self.summary()
