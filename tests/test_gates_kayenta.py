@@ -31,7 +31,7 @@ from rampsim.gates.imported_plan import kayenta_plan_data, kayenta_plan_yaml
 from rampsim.gates.kayenta_engine import KayentaEngine
 from rampsim.gates.kayenta_import import StageOptions, import_kayenta, import_kayenta_data
 from rampsim.gates.kayenta_model import KayentaGate, KayentaStage, analyses, parse_iso_duration
-from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, build_query
+from rampsim.gates.kayenta_queries import ARMS, QueryBuildError, build_query, metric_queries
 from rampsim.gates.plan_sections import gate_of, gated_plan_from_document, gated_plan_from_text, with_gate_overrides
 from rampsim.gates.queries import store_queries
 from rampsim.gates.refusals import GateError, GateRefused
@@ -146,6 +146,32 @@ def test_a_stage_with_the_teams_own_scopes_judges_the_simulated_arms(template, c
     assert any(f"controlScope {baseline!r} is the simulated baseline" in note for note in result.notes)
     decision = first_terminal_decision(simulate(_plan(result.section), seed=3).events)
     assert decision is not None and (decision.kind, decision.time) == (DecisionKind.ADVANCE, 1800), decision
+    # in production the team's Prometheus is asked for the team's scopes, as Kayenta asks it
+    from rampsim.prod.gate_queries import imported_engine
+
+    production = imported_engine(_plan(result.section), result.gate, store_queries(SeriesStore()))
+    assert [q for q in production.core.queries["error-rate"].values()] == \
+        [build_query(result.gate, result.gate.config.metrics[0], arm) for arm in ARMS]
+    assert all(name in q for name, q in zip((canary, baseline), production.core.queries["error-rate"].values()))
+
+
+HTTP_APP = ('PromQL:sum(rate(http_requests_total{app="${scope}",code=~"5.."}[1m])) '
+            '/ sum(rate(http_requests_total{app="${scope}"}[1m]))')
+
+
+def test_stand_ins_that_would_make_both_arms_one_query_are_not_taken():
+    """Under the http profile both arms' series carry the service's ``app``: each scope solved alone stood for it,
+    the two queries became one, and every analysis compared the service with itself (a +20% canary passed). The
+    written scopes are kept, and the baseline's query is noted as selecting no simulated series."""
+    config = _config(_metric("errors", HTTP_APP, "errors", direction="increase", critical=True))
+    result = import_kayenta_data(config, "config.json", options=StageOptions(
+        lifetime=3600, interval=900, canary_scope="checkout-canary", baseline_scope="checkout-stable",
+        profile="http"))
+    queries = metric_queries(result.gate, simulated=True)["errors"]
+    assert queries["canary"] != queries["baseline"]
+    assert queries == metric_queries(result.gate)["errors"]
+    assert not any("is the simulated baseline" in note for note in result.notes)
+    assert any("the baseline's query selects no series" in note for note in result.notes), result.notes
 
 
 def test_a_metric_whose_query_selects_no_simulated_series_is_noted_where_it_is_written():

@@ -27,11 +27,13 @@ QueriesFor = Callable[[Plan], QueryProvider]
 """Makes the query source for one run of a plan."""
 
 
-def engine_for(plan: Plan, queries: QueryProvider, gate: Optional[Gate] = None, *, report: bool = False) -> Engine:
+def engine_for(plan: Plan, queries: QueryProvider, gate: Optional[Gate] = None, *, report: bool = False,
+               simulated: bool = True) -> Engine:
     """A fresh engine for one run of ``plan`` (``gate``: its imported gate, when the caller has it validated).
 
     With ``report``, an Argo or Flagger engine adds a checkpoint report per measurement or tick (a Kayenta engine
-    reports each analysis anyway)."""
+    reports each analysis anyway). ``simulated``: ``queries`` serve simulated series, in which a Kayenta stage's
+    scopes stand for the simulated arms; in production (``False``) its queries carry the scopes as written."""
     gate = gate if gate is not None else gate_of(plan)
     if gate is None:
         return DecisionEngine(plan)
@@ -39,7 +41,7 @@ def engine_for(plan: Plan, queries: QueryProvider, gate: Optional[Gate] = None, 
         return ArgoEngine(plan, gate, queries, report_measurements=report)
     if isinstance(gate, FlaggerGate):
         return FlaggerEngine(plan, gate, queries, report_ticks=report)
-    return KayentaEngine(plan, gate, queries)
+    return KayentaEngine(plan, gate, queries, simulated=simulated)
 
 
 def engine_factory_for(plan: Plan, queries_for: QueriesFor) -> EngineFactory:

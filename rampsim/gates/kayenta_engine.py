@@ -98,10 +98,10 @@ class StageJudge:
     """A Kayenta gate's analyses over batches of runs (see the module docstring): each metric's time grid (the union
     of its analyses' range-query times) and queries, one analysis judged, the first terminal decision of each run."""
 
-    def __init__(self, gate: KayentaGate) -> None:
+    def __init__(self, gate: KayentaGate, simulated: bool = True) -> None:
         self.gate = gate
         self.analyses = analyses(gate.stage)
-        self.queries: dict[str, dict[str, Union[str, QueryBuildError]]] = metric_queries(gate, simulated=True)
+        self.queries: dict[str, dict[str, Union[str, QueryBuildError]]] = metric_queries(gate, simulated=simulated)
         self.grids: dict[str, np.ndarray] = {}
         self.windows: dict[str, list[np.ndarray]] = {}
         for metric in gate.config.metrics:
@@ -163,11 +163,11 @@ class StageJudge:
 class KayentaEngine:
     """Kayenta's and Orca's semantics behind the engine protocol (see the module docstring)."""
 
-    def __init__(self, plan: Plan, gate: KayentaGate, queries: QueryProvider) -> None:
+    def __init__(self, plan: Plan, gate: KayentaGate, queries: QueryProvider, simulated: bool = True) -> None:
         self.plan = plan
         self.gate = gate
         self.queries = queries
-        self.core: StageJudge = plan.memo("kayenta:stage", lambda _: StageJudge(gate))
+        self.core: StageJudge = plan.memo(f"kayenta:stage:{simulated}", lambda _: StageJudge(gate, simulated))
         self.measured = self.core.empty(1)
         self._asked = {name: np.zeros(len(grid), dtype=bool) for name, grid in self.core.grids.items()}
         self._next = 0

@@ -399,7 +399,10 @@ def _stand_ins(gate: KayentaGate) -> list[str]:
     """A note for each scope that stands for its simulated arm under another name in the queries
     (:func:`~rampsim.gates.kayenta_queries.simulated_scope`: a team's own server groups)."""
     found: dict[tuple[str, str, str, str, str], list[str]] = {}
+    asked, written_queries = metric_queries(gate, simulated=True), metric_queries(gate)
     for metric in gate.config.metrics:
+        if asked[metric.name] == written_queries[metric.name]:   # no stand-in tells the arms apart: none in force
+            continue
         scope = gate.scope_of(metric)
         for arm, key in (("canary", "experimentScope"), ("baseline", "controlScope")):
             simulated = simulated_scope(gate, metric, arm)

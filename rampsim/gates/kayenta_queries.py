@@ -137,11 +137,16 @@ def metric_queries(gate: KayentaGate, simulated: bool = False) -> dict[str, dict
     simulation asks it, each scope standing for its arm's series (:func:`simulated_scope`)."""
     found: dict[str, dict[str, Union[str, QueryBuildError]]] = {}
     for metric in gate.config.metrics:
-        found[metric.name] = {}
-        for arm in ARMS:
-            try:
-                scope = simulated_scope(gate, metric, arm) if simulated else None
-                found[metric.name][arm] = build_query(gate, metric, arm, scope)
-            except QueryBuildError as exc:
-                found[metric.name][arm] = exc
+        found[metric.name] = {arm: _query(gate, metric, arm, simulated) for arm in ARMS}
+        arms = list(found[metric.name].values())
+        if simulated and isinstance(arms[0], str) and arms[0] == arms[1]:
+            # no label the query matches tells the arms apart: the stand-ins would compare the service with itself
+            found[metric.name] = {arm: _query(gate, metric, arm, False) for arm in ARMS}
     return found
+
+
+def _query(gate: KayentaGate, metric: KayentaMetric, arm: str, simulated: bool) -> Union[str, QueryBuildError]:
+    try:
+        return build_query(gate, metric, arm, simulated_scope(gate, metric, arm) if simulated else None)
+    except QueryBuildError as exc:
+        return exc

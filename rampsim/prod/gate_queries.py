@@ -145,7 +145,7 @@ def recording_queries(store: SeriesStore, start: float, semantics: int = 3) -> Q
 def imported_engine(plan: Plan, gate: Gate, queries: QueryProvider, report: bool = True) -> Engine:
     """The gate's engine; with ``report``, a checkpoint report per Argo measurement or Flagger tick (what the
     controller shows in its AnalysisRun or Canary status; a Kayenta engine reports each analysis)."""
-    return engine_for(plan, queries, gate, report=report)
+    return engine_for(plan, queries, gate, report=report, simulated=False)
 
 
 class _NoSamples:
