@@ -643,3 +643,14 @@ def test_noise_on_one_arm_voids_the_count_tests_guarantee_not_the_batched_tests(
     # ...where the batched count test (one rate ratio a minute) and the latency test keep it, at every look frequency
     kept = {name: rate for name, rate in rates.items() if not name.startswith("error_rate ") or "batched" in name}
     assert all(rate <= allowed(ALPHA, RUNS) for rate in kept.values()), rates
+
+
+def test_a_bare_number_beyond_a_float_is_refused_as_not_finite_not_read_as_an_infinite_percentage():
+    text = ("name: huge\nphases: [{weight: 10%, duration: 20m}]\nrules:\n"
+            "  relative: {metric: error_rate, compare: baseline, as: relative, op: '>', threshold: '1e400'}\n"
+            "final_gate: {at: 20m, criteria: {e: {metric: error_rate, op: '<', threshold: 1%}}}\n"
+            "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n")
+    with pytest.raises(PlanError) as refused:
+        plan_from_text(text, "huge.yaml")
+    (problem,) = refused.value.problems
+    assert problem.startswith("huge.yaml:4: rules.relative.threshold: '1e400' is not a finite number"), problem

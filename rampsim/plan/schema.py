@@ -503,7 +503,8 @@ def _bare_number_at_least_one(value: Any) -> bool:
     ``1e1``, ``'1e+1'``): ``threshold: 10`` meant as "+10%" (Keptn's habit) would read as +1000%. A fraction
     (``0.1``, ``1.5``) reads as written."""
     number = unitless(value)
-    return number is not None and abs(number) >= 1 and number == number.to_integral_value()
+    return (number is not None and math.isfinite(float(number)) and abs(number) >= 1
+            and number == number.to_integral_value())   # one beyond a float ('1e400') is refused as out of range
 
 
 def _as_percentage(value: Any) -> str:
