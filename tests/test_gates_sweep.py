@@ -25,7 +25,7 @@ from rampsim.gates.exprlang_batch import Unbatchable, evaluate_batch
 from rampsim.plan.loader import with_overrides
 from rampsim.sim import simulate
 from rampsim.sim.exposed import gate_answers
-from tests.gates_helpers import argo_gate, flagger_gate, plan_for
+from tests.gates_helpers import PODINFO_CANARY, argo_gate, flagger_gate, plan_for
 
 QUERIES = {
     "success": ('sum(rate(http_requests_total{code!~"5..",rollouts_pod_template_hash="canary"}[1m])) / '
@@ -202,21 +202,6 @@ def test_the_plans_own_values_count_as_no_change_for_an_imported_gate():
     assert own_value_text(plan, "argo.metrics.error-ratio.failureLimit") == "1"
 
 
-FLAGGER_CANARY = """
-apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata: {name: podinfo, namespace: test}
-spec:
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-  analysis:
-    interval: 1m
-    threshold: 5
-    maxWeight: 50
-    stepWeight: 10
-    metrics: [{name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}]
-"""
-
-
 @pytest.mark.parametrize("kind, repeated, alike, distinct, changes", [
     ("argo", "argo.metrics.error-ratio.interval=60s,1m", "'60s' and '1m'", "30s,1m", [0, 1]),
     ("argo", "argo.metrics.*.initialDelay=90s,1m30s", "'90s' and '1m30s'", "90s,2m", [1, 1]),
@@ -230,7 +215,7 @@ def test_an_imported_gates_duration_is_compared_as_its_controller_reads_it(kind,
     from rampsim.experiment.axes import GridError, expand, parse_axis
     from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
 
-    gate = argo_gate(SUCCESS_RATE, rollout=ROLLOUT) if kind == "argo" else flagger_gate(FLAGGER_CANARY, mesh="istio")
+    gate = argo_gate(SUCCESS_RATE, rollout=ROLLOUT) if kind == "argo" else flagger_gate(PODINFO_CANARY, mesh="istio")
     plan = plan_for(kind, gate)
     with pytest.raises(GridError, match=rf"a value is repeated \({alike} are one value"):
         expand(plan, [parse_axis(repeated)])
