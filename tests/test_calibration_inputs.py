@@ -131,6 +131,22 @@ def test_the_traffic_sections_header_gives_the_historys_own_span(tmp_path, capsy
     assert fit.duration == 6 * 3600 and fit.start == START + len(six_hours) * 15
 
 
+def test_start_keeps_the_first_scrape_of_a_recording_just_past_its_slots_edge(tmp_path, capsys):
+    """Scrapes 8 s past --start's quarter minutes: the range began at the grid point nearest the first scrape
+    (00:00:15), the slots were then moved 8 s forward to centre them on the scrapes, and the first scrape (00:00:08)
+    fell before slot 0: one scrape fewer with --start than without (5,760 of a shifted day's 5,761)."""
+    hour = simulated(3600)
+    shifted = tmp_path / "shift8.csv.gz"
+    with gzip.open(shifted, "wt", encoding="utf-8", newline="") as handle:
+        write_tick_csv(hour, handle, START + 8, arms=["baseline"])
+    for given in ([], ["--start", str(START)]):
+        code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(shifted), *given,
+                           "-o", str(tmp_path / "traffic.yaml"))
+        assert code == 0 and f"history: {len(hour)} scrapes over 1.0 h, {len(hour)} with baseline requests" in err, err
+    assert ("the scrapes fall 8s past the slots starting at 2025-03-01T00:00:00Z" in err
+            and "(at 2025-03-01T00:00:08Z)" in err), err
+
+
 # -- a histogram the plan cannot read ---------------------------------------------------------------------------------
 
 def test_a_history_without_the_plans_buckets_says_which_setting_to_change(half_day):

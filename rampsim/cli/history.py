@@ -117,9 +117,11 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     start = parse_instant(args.start) if args.start else first
     end = parse_instant(args.end) if args.end else last
     # the range's slots that can hold the recording's samples (on --start's slots): a range of 90 days around six
-    # hours of recording allocated and fitted 90 days of empty scrapes
+    # hours of recording allocated and fitted 90 days of empty scrapes. The start is --start's grid point at or
+    # before the first sample, not the nearest: read_history may move the slots forward to centre them on the
+    # scrapes (by up to 3/4 of an interval), and from the next point a first scrape 8 s past one fell before slot 0
     interval = plan.telemetry.scrape_interval
-    clipped_start = start + max(math.floor((first - start) / interval + 0.5), 0) * interval
+    clipped_start = start + max(math.floor((first - start) / interval), 0) * interval
     clipped_end = min(end, last + interval / 2)
     if clipped_start < clipped_end:
         start, end = clipped_start, clipped_end

@@ -10,10 +10,12 @@ value (after :data:`STOPPED_AFTER` scrapes without a sample, while the others of
 column go on, a notice says so). Gauges of several series take the largest (the
 worst pod). A tick where no series of a column has a sample is missing (``NaN``),
 as the engine expects; a sample that cannot be true is written as
-:data:`~rampsim.telemetry.DAMAGED`, and so is a series' slot holding two different
-values (at one timestamp or not: a series is scraped once a slot, and a second
-value read as the latest moved a counter up and back down, a burst then a reset);
-extra samples of one value in a slot are read once. Every notice is at the scrape it
+:data:`~rampsim.telemetry.DAMAGED`. Several samples of a series in one slot (a faster
+scrape, a jittered one) give the slot their latest, with a ``duplicate`` notice (a history
+scraped at another interval than the plan's is refused by its reader, which measures the
+samples' spacing), except that two different values at one timestamp, or a counter
+falling within the slot (a reset inside it cannot be told from a second source's
+value), are damaged. Every notice is at the scrape it
 concerns (series ignored: each scrape at which they have a sample), so a summary can
 say how often and from when to when.
 
@@ -44,9 +46,10 @@ STOPPED_AFTER = 4
 """Scrapes in a row without a sample after which a series of a shared column is noted as stopped (a missed
 scrape, a damaged sample or a jittered one is not a pod gone)."""
 
-CONFLICT_AT_ONCE, CONFLICT_IN_SLOT = 1, 2
+CONFLICT_AT_ONCE, FALL_IN_SLOT = 1, 2
 _CONFLICTS = {CONFLICT_AT_ONCE: "two different values at one timestamp",
-              CONFLICT_IN_SLOT: "two different values within one scrape slot"}
+              FALL_IN_SLOT: "the counter falls within one scrape slot (a reset inside the slot cannot be told from "
+                            "a second source's value)"}
 
 
 @dataclass
@@ -215,8 +218,8 @@ class Assembler:
         notices += [notice for reason, ignored in unmapped.items()
                     for notice in self._per_scrape(ignored, first, width, "unmapped", f"series ignored: {reason}")]
         matrix, duplicates, conflicts = self._samples(mapped, first, width)
-        notices += [Notice(first + int(tick), "duplicate", f"{int(duplicates[tick])} extra sample(s) of the same "
-                                                           "value within one scrape slot; each read once")
+        notices += [Notice(first + int(tick), "duplicate", f"{int(duplicates[tick])} extra sample(s) within one "
+                                                           "scrape slot; the latest of each slot is used")
                     for tick in np.flatnonzero(duplicates)]
         damaged = self._damaged(mapped, matrix)
         notices += self._damage_notices(mapped, matrix, damaged, conflicts, first)
@@ -310,10 +313,11 @@ class Assembler:
         return notices
 
     def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(series, width)`` sample values on the grid, the extra samples of one value in a slot counted per tick,
-        and where a series has two different values in one scrape slot (:data:`CONFLICT_AT_ONCE` at one timestamp,
-        :data:`CONFLICT_IN_SLOT` at two): those cells hold :data:`DAMAGED` (a counter is scraped once a slot; a
-        second value in it, read as the latest, moved the counter up and back down, a burst and a reset).
+        """``(series, width)`` sample values on the grid (the latest sample of each slot), the extra samples counted
+        per tick, and where a series' slot is damaged (:data:`CONFLICT_AT_ONCE`: two different values at one
+        timestamp; :data:`FALL_IN_SLOT`: a counter whose later sample in the slot is lower): those cells hold
+        :data:`DAMAGED`. A counter scraped twice in a slot rises or stays; one falling was reset inside the slot
+        (the latest alone would lose the increase before the reset) or holds a second source's value.
         """
         matrix = np.full((len(mapped), width), np.nan)
         conflicts = np.zeros(matrix.shape, np.int8)
@@ -323,20 +327,21 @@ class Assembler:
         owner = np.repeat(np.arange(len(mapped)), lengths)
         stamps = np.concatenate([series.timestamps_ms for _, _, series in mapped]).astype(np.int64)
         values = np.concatenate([series.values for _, _, series in mapped]).astype(float)
+        counter = np.array([column.kind == "counters" for column, _, _ in mapped], dtype=bool)[owner]
         order = np.lexsort((stamps, owner))  # stable: samples at one timestamp keep their order
-        owner, stamps, values = owner[order], stamps[order], values[order]
+        owner, stamps, values, counter = owner[order], stamps[order], values[order], counter[order]
         ticks = self.grid.tick_of_ms(stamps) - first
         keep = (ticks >= 0) & (ticks < width)
         cells = (owner * width + ticks)[keep]
-        stamps, values = stamps[keep], values[keep]
+        stamps, values, counter = stamps[keep], values[keep], counter[keep]
         _, last_of_cell = np.unique(cells[::-1], return_index=True)
         chosen = len(cells) - 1 - last_of_cell
         matrix.flat[cells[chosen]] = values[chosen]
         same_slot = cells[1:] == cells[:-1]
         differ = same_slot & (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
-        at_once = differ & (stamps[1:] == stamps[:-1])
-        conflicts.flat[cells[1:][differ & ~at_once]] = CONFLICT_IN_SLOT
-        conflicts.flat[cells[1:][at_once]] = CONFLICT_AT_ONCE
+        falls = same_slot & counter[1:] & (values[1:] < values[:-1])
+        conflicts.flat[cells[1:][falls]] = FALL_IN_SLOT
+        conflicts.flat[cells[1:][differ & (stamps[1:] == stamps[:-1])]] = CONFLICT_AT_ONCE
         matrix[conflicts > 0] = DAMAGED
         extras = cells[1:][same_slot]
         extras = extras[conflicts.flat[extras] == 0]

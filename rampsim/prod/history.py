@@ -59,6 +59,7 @@ class Scraping:
     start_ms: int
     spacings: dict[frozenset, dict[int, int]] = field(default_factory=dict)
     last: dict[frozenset, int] = field(default_factory=dict)
+    totals: dict[frozenset, tuple[int, int]] = field(default_factory=dict)   # each series' gaps: their sum (ms), count
     requests: set[frozenset] = field(default_factory=set)   # the series of requests counters, which increments need
     cos: float = 0.0
     sin: float = 0.0
@@ -87,10 +88,13 @@ class Scraping:
         per_series = np.bincount(owner, minlength=len(placed))
         middle = np.cumsum(per_series) - per_series + (per_series - 1) // 2
         medians = gaps[np.clip(middle, 0, len(gaps) - 1)].tolist() if len(gaps) else [0] * len(placed)
-        for key, count, median in zip(keys, per_series.tolist(), medians):
+        sums = np.bincount(owner, weights=gaps, minlength=len(placed)).astype(np.int64).tolist()
+        for key, count, median, total in zip(keys, per_series.tolist(), medians, sums):
             spacing = self.spacings.setdefault(key, {})
             if count:
                 spacing[median] = spacing.get(median, 0) + count
+                before = self.totals.get(key, (0, 0))
+                self.totals[key] = (before[0] + total, before[1] + count)
         self.last.update(zip(keys, stamps[firsts + lengths - 1].tolist()))
         angle = 2 * np.pi * ((stamps - self.start_ms) % self.interval_ms) / self.interval_ms
         self.cos += float(np.cos(angle).sum())
@@ -102,19 +106,49 @@ class Scraping:
         """The median over the requests series (every series when there are none) of each one's median sample
         spacing, in seconds (``NaN``: no series has two samples). The requests decide: an increment needs two of their
         consecutive scrapes, whatever the spacing of buckets recorded more often."""
-        medians = [_weighted_median(counted) for counted in self._measured() if counted]
+        medians = [_weighted_median(self.spacings[key]) for key in self._measured()]
         return float(np.median(medians)) / 1000.0 if medians else math.nan
+
+    @property
+    def mean_spacing(self) -> float:
+        """The median over the series :attr:`spacing` rests on of each one's mean sample spacing, in seconds
+        (``NaN``: none): samples alternating between the edges of consecutive slots, 1 ms then 30 s apart, have a
+        median spacing far from 15 s, not a mean one."""
+        means = [total / count for total, count in (self.totals[key] for key in self._measured())]
+        return float(np.median(means)) / 1000.0 if means else math.nan
 
     @property
     def series(self) -> int:
         """Series with at least two samples that :attr:`spacing` rests on."""
-        return sum(1 for counted in self._measured() if counted)
+        return len(self._measured())
 
-    def _measured(self) -> list[dict[int, int]]:
-        """The spacings :attr:`spacing` reads: the requests series' with two samples or more, or every such series'
+    @property
+    def gaps(self) -> int:
+        """The fewest gaps between samples counted in one series :attr:`spacing` rests on (0: none)."""
+        return min((self.totals[key][1] for key in self._measured()), default=0)
+
+    def interval_problem(self, interval: float) -> str:
+        """What is wrong with reading these samples on scrape slots of ``interval`` seconds ('' if nothing): the
+        series' samples are farther apart or closer together than the interval (by more than
+        :data:`SPACING_TOLERANCE`, in their median spacing and their mean one), so no increment spans one scrape
+        interval."""
+        spacing = self.spacing
+        if not math.isfinite(spacing) or any(abs(measured / interval - 1) <= SPACING_TOLERANCE
+                                             for measured in (spacing, self.mean_spacing)):
+            return ""
+        shown = positional(round(spacing, 3))
+        return (f"the history's samples are {shown}s apart (the median spacing of {self.series:,} series of "
+                f"requests, or of every series without them), "
+                f"the plan scrapes every {positional(interval)}s: read on the plan's scrape slots, "
+                + ("an increment needs two consecutive scrapes, which this history seldom has"
+                   if spacing > interval else "a slot holds one or two of its samples, so increments span unequal "
+                   "times") + f"; use a plan with telemetry.scrape_interval: {shown}s")
+
+    def _measured(self) -> list[frozenset]:
+        """The series :attr:`spacing` reads: the requests series with two samples or more, or every such series
         when there are none."""
-        return [counted for key, counted in self.spacings.items() if key in self.requests and counted] or \
-            [counted for counted in self.spacings.values() if counted]
+        return [key for key, counted in self.spacings.items() if key in self.requests and counted] or \
+            [key for key, counted in self.spacings.items() if counted]
 
     def misalignment(self) -> float:
         """Seconds to move the grid's start so that its slots are centred on the scrapes: 0 unless the samples
@@ -161,21 +195,9 @@ class History:
         return (self.grid.n_ticks - 1) * self.grid.interval
 
     def interval_problem(self) -> str:
-        """What is wrong with reading this history on the plan's scrape interval ('' if nothing): its series'
-        samples are farther apart or closer together than the interval (by more than
-        :data:`SPACING_TOLERANCE`), so no increment spans one scrape interval."""
-        spacing = self.scraping.spacing if self.scraping else math.nan
-        interval = self.grid.interval
-        if not math.isfinite(spacing) or abs(spacing / interval - 1) <= SPACING_TOLERANCE:
-            return ""
-        assert self.scraping is not None
-        shown = positional(round(spacing, 3))
-        return (f"the history's samples are {shown}s apart (the median spacing of {self.scraping.series:,} series of "
-                f"requests, or of every series without them), "
-                f"the plan scrapes every {positional(interval)}s: read on the plan's scrape slots, "
-                + ("an increment needs two consecutive scrapes, which this history seldom has"
-                   if spacing > interval else "a slot holds one or two of its samples, so increments span unequal "
-                   "times") + f"; use a plan with telemetry.scrape_interval: {shown}s")
+        """What is wrong with reading this history on the plan's scrape interval ('' if nothing; see
+        :meth:`Scraping.interval_problem`)."""
+        return self.scraping.interval_problem(self.grid.interval) if self.scraping else ""
 
     def summary(self) -> list[str]:
         """The notices worth reading before a fit (series ignored, duplicate samples, stopped series, damaged
