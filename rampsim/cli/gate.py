@@ -14,8 +14,7 @@ code  meaning
 3     invalid plan or naming file
 4     hold, or inconclusive (latest scrape incomplete, nothing judged yet)
 5     metrics unavailable (Prometheus unreachable, failing or unreadable
-      after bounded retries; a recording that cannot be read; series
-      scraped at another interval than the plan's telemetry.scrape_interval)
+      after bounded retries; a recording that cannot be read)
 ====  =====================================================================
 
 0 means go on (the ramp continues, or the final gate advanced: promote); every

@@ -9,12 +9,7 @@ with an :class:`GateOutcome`.
 Missing data is never a pass: a scrape without samples is ``NaN`` for the engine
 (inconclusive windows, counted by the final gate); a source that cannot be read
 stops the run before the scrape is judged, so the outcome is ``unavailable``;
-either way the gate never advances on data it does not have. So does a source
-whose series are scraped at another interval than the plan's (the spacing of their
-samples measured as a history's is, :meth:`~rampsim.prod.history.Scraping.interval_problem`,
-once each series has :data:`INTERVAL_EVIDENCE` gaps): read on the plan's slots, a
-faster scrape's increments span unequal times and a slower one's slots are missing
-every other scrape; the batch that shows it is not judged, and the run ends.
+either way the gate never advances on data it does not have.
 """
 from __future__ import annotations
 
@@ -39,11 +34,7 @@ from rampsim.prod.naming import Naming
 from rampsim.prod.source import AnswerTooLarge, SourceUnavailable
 from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 
-__all__ = ["GateOutcome", "Source", "Step", "GateRun", "INTERVAL_EVIDENCE"]
-
-INTERVAL_EVIDENCE = 4
-"""Gaps between samples each series measured must show before a gate run holds their spacing against the plan's
-interval (one gap, after a missed scrape, is twice the interval)."""
+__all__ = ["GateOutcome", "Source", "Step", "GateRun"]
 
 
 class GateOutcome(str, enum.Enum):
@@ -106,11 +97,7 @@ class GateRun:
             raise UsageError(f"a ramp starting at {start!r} (unix seconds) does not fit between "
                              f"{format_instant(EARLIEST)} and {format_instant(LATEST)}")
         self.telemetry = Telemetry.empty(plan.layout, self.grid.n_ticks)
-        from rampsim.prod.history import Scraping   # history.py reads through read_ticks, below
-
         self.assembler = Assembler(SeriesMap(plan.layout, naming or Naming()), self.grid)
-        self.scraping = Scraping(self.grid.interval_ms, self.grid.start_ms)
-        self.wrong_interval = False   # the source's series are scraped at another interval: the run is over
         self.engine = engine if engine is not None else DecisionEngine(plan)
         self.batch_ticks = batch_ticks
         self.next_tick = 0
@@ -120,9 +107,8 @@ class GateRun:
 
     @property
     def finished(self) -> bool:
-        """A terminal decision was taken, the source's series were found scraped at another interval, or every scrape
-        of the plan was judged."""
-        return self.decision is not None or self.wrong_interval or self.next_tick >= self.grid.n_ticks
+        """A terminal decision was taken, or every scrape of the plan was judged."""
+        return self.decision is not None or self.next_tick >= self.grid.n_ticks
 
     def run_to(self, tick: int, deadline: Optional[float] = None) -> Iterator[Step]:
         """Judge every scrape up to ``tick`` (capped at the plan's end); raises :class:`SourceUnavailable`.
@@ -139,11 +125,6 @@ class GateRun:
             if last < wanted:   # an answer too large: later reads ask for as many ticks as this one got
                 self.batch_ticks = last - first + 1
             if batch is None:   # the deadline passed while the span shrank: a later call goes on from here
-                return
-            self.scraping.observe(batch, self.assembler.map)
-            if self.scraping.gaps >= INTERVAL_EVIDENCE and (problem := self.scraping.interval_problem(
-                    self.grid.interval)):
-                self.problem, self.wrong_interval = problem, True
                 return
             notices = self.assembler.fill(self.telemetry, first, last, batch)
             notices += [Notice(first, "warning", f"Prometheus: {w}") for w in getattr(self.source, "warnings", [])]
