@@ -145,6 +145,11 @@ def test_start_keeps_the_first_scrape_of_a_recording_just_past_its_slots_edge(tm
         assert code == 0 and f"history: {len(hour)} scrapes over 1.0 h, {len(hour)} with baseline requests" in err, err
     assert ("the scrapes fall 8s past the slots starting at 2025-03-01T00:00:00Z" in err
             and "(at 2025-03-01T00:00:08Z)" in err), err
+    # 12 s past the grid point (3 s before the next: no slot moved), the range began at the point before: an empty
+    # first slot, and the last scrape's slot was cut off the end
+    code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(shifted), "--start", str(START - 4),
+                       "-o", str(tmp_path / "traffic.yaml"))
+    assert code == 0 and f"history: {len(hour)} scrapes over 1.0 h, {len(hour)} with baseline requests" in err, err
 
 
 # -- a histogram the plan cannot read ---------------------------------------------------------------------------------

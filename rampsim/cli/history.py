@@ -114,14 +114,19 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     if last <= first and not (args.start or args.end):
         raise DataUnavailable(f"{args.replay}: the recording holds one scrape ({format_instant(first)}): a history "
                               "needs two or more, an increment spans two consecutive scrapes")
-    start = parse_instant(args.start) if args.start else first
-    end = parse_instant(args.end) if args.end else last
-    # the range's slots that can hold the recording's samples (on --start's slots): a range of 90 days around six
-    # hours of recording allocated and fitted 90 days of empty scrapes. The start is --start's grid point at or
-    # before the first sample, not the nearest: read_history may move the slots forward to centre them on the
-    # scrapes (by up to 3/4 of an interval), and from the next point a first scrape 8 s past one fell before slot 0
     interval = plan.telemetry.scrape_interval
-    clipped_start = start + max(math.floor((first - start) / interval), 0) * interval
+    start = parse_instant(args.start) if args.start else first
+    end = parse_instant(args.end) if args.end else last + interval / 2   # the last scrape's slot included
+    # the range's slots that can hold the recording's samples (on --start's slots): a range of 90 days around six
+    # hours of recording allocated and fitted 90 days of empty scrapes. read_history moves the slots forward to
+    # centre them on scrapes falling between a quarter and three quarters of an interval past --start's grid
+    # points: then the range starts at the grid point before the first scrape (from the next one, a first scrape
+    # 8 s past a point fell before slot 0), else at the point nearest to it (from the one before, a first scrape
+    # 12 s past a point left slot 0 empty)
+    steps = math.floor((first - start) / interval)
+    if first - start - steps * interval > 0.75 * interval:
+        steps += 1
+    clipped_start = start + max(steps, 0) * interval
     clipped_end = min(end, last + interval / 2)
     if clipped_start < clipped_end:
         start, end = clipped_start, clipped_end
