@@ -16,7 +16,7 @@ from rampsim.calibration.fit import calibrate
 from rampsim.cli import main
 from rampsim.experiment.mix import single_scenario_mix
 from rampsim.experiment.sweep import sweep
-from rampsim.plan import plan_from_text, with_overrides
+from rampsim.plan import load_plan, plan_from_text, with_overrides
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate
 from rampsim.sim.config import traffic_config
@@ -567,3 +567,12 @@ def test_the_fit_report_simulates_a_plan_whose_rollback_is_above_zero(one_day, t
     assert main(["calibrate", str(plan), "--replay", str(one_day), "-o", str(tmp_path / "traffic.yaml"),
                  "--report", str(tmp_path / "report")]) == 0
     assert (tmp_path / "report" / "fit.md").exists()
+
+
+def test_the_history_of_a_plan_without_an_actions_section_is_a_plan():
+    """history_plan set actions.rollback field by field: a plan writing no actions: section (the validation plan)
+    failed with 'no field actions in the plan' (calibrate, backtest and their Prometheus tests)."""
+    validation = Path(__file__).parent.parent / "scenarios" / "ramp-phase-5k-validation.yaml"
+    assert "\nactions:" not in validation.read_text()
+    plan = history_plan(load_plan(validation), 3600)
+    assert (plan.actions.rollback, plan.actions.advance) == (0.0, 1.0) and len(plan.phases) == 1

@@ -66,8 +66,8 @@ def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     written = f"{positional(seconds, 12)}s"
     overrides = {"phases": [{"name": "history", "weight": weight, "duration": written}],
                  "rules": {}, "checkpoints": {}, "final_gate.at": written,
-                 "final_gate.criteria": {}, "slo.objectives": {}, "actions.rollback": "0%",
-                 "actions.advance": "100%"}
+                 "final_gate.criteria": {}, "slo.objectives": {},
+                 "actions": {"rollback": "0%", "advance": "100%"}}   # a plan may write no actions: section
     load = plan.traffic.get("load") if isinstance(plan.traffic, dict) else None
     if isinstance(load, dict) and traffic_config(plan).load.shape == "bursts" and \
             traffic_config(plan).load.first >= seconds:
