@@ -347,6 +347,8 @@ def test_values_on_a_list_path_are_read_through_its_index(tmp_path, capsys, monk
     assert f"{KAYENTA_CANARY}.effectSize.allowedIncrease: 3 → 2" in printed and "nothing" not in printed
     written = load_plan(best).kayenta["config"]["metrics"][0]["analysisConfigurations"]["canary"]
     assert written["critical"] is False   # a boolean, as Kayenta reads it
+    assert written["effectSize"]["allowedIncrease"] == 2   # a number, as the plan wrote it ('2' reached Spinnaker)
+    assert [point.plan.kayenta["stage"]["scopes"][0]["step"] for point in points[::6]] == [30, 60]
 
 
 def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):

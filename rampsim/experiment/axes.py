@@ -134,12 +134,23 @@ def _as_read(value: Any, duration: Optional[Callable[[Any], float]]) -> Any:
     return _number_or_text(value)
 
 
-def grid_overrides(values: Mapping[str, str]) -> dict[str, Any]:
-    """The fields a grid point's ``values`` (path → text) set, for :func:`~rampsim.plan.with_overrides`: ``true``
-    and ``false`` as booleans in an imported gate (whose fields are kept as the files wrote them, a number's text
-    read by the gate's models, but Kayenta's ``critical`` a boolean as its JSON writes it), else as written."""
-    return {path: text == "true" if path.split(".")[0] in IMPORTED_GATES and text in ("true", "false") else text
-            for path, text in values.items()}
+def grid_overrides(values: Mapping[str, str], plan: Optional[Plan] = None) -> dict[str, Any]:
+    """The fields a grid point's ``values`` (path → text) set, for :func:`~rampsim.plan.with_overrides`. An imported
+    gate keeps its fields as the files wrote them: ``true`` and ``false`` become booleans (Kayenta's ``critical``, as
+    its JSON writes it), and, given the swept ``plan``, a number where the plan's own value is one (a Kayenta
+    ``step: 60`` stays a number in the plan ``--write-best`` writes and the JSON ``export kayenta`` writes); else the
+    text as written."""
+    def written(path: str, text: str) -> Any:
+        if path.split(".")[0] not in IMPORTED_GATES:
+            return text
+        if text in ("true", "false"):
+            return text == "true"
+        own = values_at(plan.source.data, path) if plan is not None and plan.source is not None else []
+        number = _number_or_text(text)
+        numeric = own and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in own)
+        return number if numeric and isinstance(number, (int, float)) else text
+
+    return {path: written(path, text) for path, text in values.items()}
 
 
 def _number_or_text(value: Any) -> Any:
@@ -258,7 +269,7 @@ def expand(plan: Plan, axes: Sequence[Axis]) -> list[GridPoint]:
     for index, combination in enumerate(itertools.product(*(axis.values for axis in axes))):
         values = dict(zip(paths, combination))
         try:
-            varied = with_overrides(plan, grid_overrides(values)) if values else plan
+            varied = with_overrides(plan, grid_overrides(values, plan)) if values else plan
             if validate_gate is not None:
                 validate_gate(varied)
         except KeyError as exc:

@@ -287,7 +287,7 @@ class SweepResult:
         from rampsim.plan.loader import with_overrides
 
         best = self.best(costs)
-        return with_overrides(plan, grid_overrides({path: str(best[path]) for path in self.parameters}))
+        return with_overrides(plan, grid_overrides({path: str(best[path]) for path in self.parameters}, plan))
 
     def _repr_html_(self) -> str:
         summary = self.summary()
