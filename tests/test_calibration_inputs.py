@@ -96,7 +96,8 @@ def test_the_fit_report_of_a_history_shorter_than_the_slo_window_is_written(tmp_
     assert main(["calibrate", str(REFERENCE), "--replay", str(short), "-o", str(out), "--report", str(report)]) == 0
     assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
     assert "slo" not in capsys.readouterr().err
-    assert not history_plan(realistic_reference(), 540).slo.objectives
+    (objective,) = history_plan(realistic_reference(), 540).slo.objectives.values()   # none of the plan's
+    assert objective.window.seconds == 15.0 and objective.threshold == 0.99
 
 
 def test_the_fit_report_of_a_history_ending_before_the_plans_first_burst_is_written(tmp_path, capsys):

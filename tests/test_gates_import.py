@@ -197,7 +197,7 @@ PLAN = """
 name: x
 phases: [{weight: 20%, duration: 10m}]
 final_gate: {at: 10m}
-slo: {objectives: {}}
+slo: {objectives: {e: {metric: error_rate, op: ">", threshold: 1%}}}
 argo:
   templates: {t: {}}
   metrics:

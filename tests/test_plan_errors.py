@@ -169,11 +169,24 @@ def test_a_repeated_key_is_reported_with_every_other_problem_of_the_plan(tmp_pat
 
     path = tmp_path / "plan.yaml"
     path.write_text("name: x\nname: y\nphases:\n  - weight: 200%\n    duration: 1h\nfinal_gate: {at: 1h}\n"
-                    "slo: {objectives: {}}\n")
+                    "slo: {objectives: {e: {metric: error_rate, op: '>', threshold: 1%}}}\n")
     assert main(["validate", str(path)]) == 3
     err = capsys.readouterr().err
     assert f"{path}:2: name: duplicate key 'name' (first written on line 1)" in err
     assert f"{path}:4: phases.0.weight:" in err and "2 problem(s)" in err
+
+
+def test_an_slo_without_objectives_is_refused(tmp_path, capsys):
+    """``slo: {objectives: {}}`` validated: the ground truth then called every scenario healthy (error regressions
+    listed as 'healthy' by validate --mix, every stop a false rollback)."""
+    from rampsim.cli import main
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(MINIMAL.replace(MINIMAL[MINIMAL.index("slo:"):], "slo: {objectives: {}}\n"))
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:{MINIMAL[:MINIMAL.index('slo:')].count(chr(10)) + 1}: slo.objectives: an SLO without " \
+           "objectives calls every scenario healthy" in err, err
 
 
 def test_validate_checks_mixes_against_the_plan_and_names_each_problem(tmp_path, capsys):

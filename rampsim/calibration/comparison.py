@@ -20,7 +20,7 @@ from rampsim.engine.metrics import histogram_quantile
 from rampsim.plan import Plan, with_overrides
 from rampsim.plan.schema import MAX_DURATION
 from rampsim.telemetry import Telemetry
-from rampsim.units import positional
+from rampsim.units import Kind, parse, positional
 
 __all__ = ["SeriesComparison", "Comparison", "compare", "per_minute", "autocorrelation", "history_plan"]
 
@@ -54,11 +54,12 @@ class Comparison:
 def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     """``plan`` as a long stretch of history: one phase at ``weight`` lasting ``duration`` (at most the
     longest plan, :data:`~rampsim.plan.schema.MAX_DURATION`), no rules, no checkpoints, no final-gate criteria,
-    no SLO objectives, rollback and advance at 0% and 100% (nothing judges it: a rule's window, or an objective's
-    window and sustain, may be longer than a short history; a measure of an arm the history gives no traffic, or
-    an action that would not move the canary from its one phase, is refused), and a load of bursts whose first
-    burst comes after the stretch ends (the plan's own, kept by a fit of a short history) flat at its average:
-    the plan would be refused for a load never reaching its peak."""
+    one SLO objective no service breaches (99% errors over a scrape interval, on an arm the history gives
+    traffic: a plan needs one), rollback and advance at 0% and 100% (nothing judges it: a rule's window, or an
+    objective's window and sustain, may be longer than a short history; a measure of an arm the history gives no
+    traffic, or an action that would not move the canary from its one phase, is refused), and a load of bursts
+    whose first burst comes after the stretch ends (the plan's own, kept by a fit of a short history) flat at its
+    average: the plan would be refused for a load never reaching its peak."""
     from rampsim.sim.config import traffic_config
 
     interval = plan.telemetry.scrape_interval
@@ -66,7 +67,9 @@ def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
     written = f"{positional(seconds, 12)}s"
     overrides = {"phases": [{"name": "history", "weight": weight, "duration": written}],
                  "rules": {}, "checkpoints": {}, "final_gate.at": written,
-                 "final_gate.criteria": {}, "slo.objectives": {},
+                 "final_gate.criteria": {}, "slo.objectives": {"history": {
+                     "metric": "error_rate", "arm": "canary" if parse(weight, Kind.RATIO) >= 1 else "baseline",
+                     "op": ">", "threshold": "99%", "window": f"{positional(interval)}s"}},
                  "actions": {"rollback": "0%", "advance": "100%"}}   # a plan may write no actions: section
     load = plan.traffic.get("load") if isinstance(plan.traffic, dict) else None
     if isinstance(load, dict) and traffic_config(plan).load.shape == "bursts" and \

@@ -689,6 +689,14 @@ class SLO(_Model):
     objectives: dict[str, Objective]
     environment_incidents: Literal["separate", "incident"] = "separate"
 
+    @field_validator("objectives")
+    @classmethod
+    def _some(cls, objectives: dict[str, Objective]) -> dict[str, Objective]:
+        if not objectives:
+            raise ValueError("an SLO without objectives calls every scenario healthy (every stop a false rollback, "
+                             "no incident to miss): list at least one")
+        return objectives
+
 
 def _checklist(items: list[str]) -> list[str]:
     """At least one item: an empty list would silently drop the checklist."""
