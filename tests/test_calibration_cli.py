@@ -280,6 +280,11 @@ def test_a_recording_of_one_scrape_is_unavailable_not_a_usage_error(tmp_path, ca
     err = capsys.readouterr().err
     assert "history unavailable" in err and "the recording holds one scrape (2024-03-01T00:00:00Z)" in err, err
     assert "before it starts" not in err
+    # with --start before it, the range read held one scrape too: a 'fit' of no increment was written, exit 0
+    assert main([command, str(REFERENCE), "--replay", str(one), "--start", "2024-02-29T23:00:00Z",
+                 "-o" if command == "calibrate" else "--replicates", str(tmp_path / "t.yaml") if command ==
+                 "calibrate" else "2"]) == 5
+    assert "the range read holds one scrape (2024-03-01T00:00:00Z)" in capsys.readouterr().err
 
 
 def test_the_split_keeps_every_request_and_gives_the_canary_its_weight(reference_plan):

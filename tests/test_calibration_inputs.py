@@ -151,6 +151,22 @@ def test_start_keeps_the_first_scrape_of_a_recording_just_past_its_slots_edge(tm
     code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(shifted), "--start", str(START - 4),
                        "-o", str(tmp_path / "traffic.yaml"))
     assert code == 0 and f"history: {len(hour)} scrapes over 1.0 h, {len(hour)} with baseline requests" in err, err
+    # --end at the last sample itself cut its slot off (a backtest of exactly one ramp was refused)
+    last = START + 8 + (len(hour) - 1) * 15
+    code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(shifted), "--start", str(START - 4),
+                       "--end", str(last), "-o", str(tmp_path / "traffic.yaml"))
+    assert code == 0 and f"history: {len(hour)} scrapes over 1.0 h, {len(hour)} with baseline requests" in err, err
+    # a first scrape jittered across three quarters of an interval (12.5 s past, the others 10 s): the range's start
+    # was chosen from it alone and the alignment on the others moved it out
+    jittered = tmp_path / "jitter.csv"
+    with gzip.open(shifted, "rt", encoding="utf-8") as handle:
+        header, first, *rest = handle.read().splitlines()
+    stamp, values = first.split(",", 1)
+    jittered.write_text("\n".join([header, f"{int(stamp) + 4}.5,{values}"]
+                                  + [f"{int(r.split(',', 1)[0]) + 2},{r.split(',', 1)[1]}" for r in rest]) + "\n")
+    code, _, err = run(capsys, "calibrate", str(REFERENCE), "--replay", str(jittered), "--start", str(START),
+                       "-o", str(tmp_path / "traffic.yaml"))
+    assert code == 0 and f"history: {len(hour)} scrapes over 1.0 h, {len(hour)} with baseline requests" in err, err
 
 
 # -- a histogram the plan cannot read ---------------------------------------------------------------------------------

@@ -111,26 +111,24 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     first, last = recording.first_timestamp, recording.last_timestamp
     if first is None or last is None:
         raise SourceUnavailable(f"{args.replay}: no samples in the recording")
-    if last <= first and not (args.start or args.end):
-        raise DataUnavailable(f"{args.replay}: the recording holds one scrape ({format_instant(first)}): a history "
-                              "needs two or more, an increment spans two consecutive scrapes")
     interval = plan.telemetry.scrape_interval
     start = parse_instant(args.start) if args.start else first
-    end = parse_instant(args.end) if args.end else last + interval / 2   # the last scrape's slot included
-    # the range's slots that can hold the recording's samples (on --start's slots): a range of 90 days around six
-    # hours of recording allocated and fitted 90 days of empty scrapes. read_history moves the slots forward to
-    # centre them on scrapes falling between a quarter and three quarters of an interval past --start's grid
-    # points: then the range starts at the grid point before the first scrape (from the next one, a first scrape
-    # 8 s past a point fell before slot 0), else at the point nearest to it (from the one before, a first scrape
-    # 12 s past a point left slot 0 empty)
-    steps = math.floor((first - start) / interval)
-    if first - start - steps * interval > 0.75 * interval:
-        steps += 1
-    clipped_start = start + max(steps, 0) * interval
-    clipped_end = min(end, last + interval / 2)
+    end = parse_instant(args.end) if args.end else last
+    # only the slots that can hold the recording's samples, on --start's grid (a range of 90 days around six hours
+    # of recording allocated and fitted 90 days of empty scrapes): from the grid point a slot before the first
+    # sample's, so that no alignment of the slots on the scrapes moves it out of the range (a first scrape 8 s past
+    # a point fell before slot 0), then without the leading slots that hold nothing (12 s past, slot 0 was
+    # empty); to the slot of the last sample, or of --end
+    clipped_start = start + max(math.floor((first - start) / interval) - 1, 0) * interval
+    clipped_end = min(end, last) + interval / 2
     if clipped_start < clipped_end:
         start, end = clipped_start, clipped_end
-    return read_history(plan, recording, start, end, naming)
+    history = read_history(plan, recording, start, end, naming).from_first_sample()
+    if len(history.telemetry) < 2:
+        what = "the range read" if args.start or args.end else "the recording"
+        raise DataUnavailable(f"{args.replay}: {what} holds one scrape ({format_instant(history.grid.start)}): a "
+                              "history needs two or more, an increment spans two consecutive scrapes")
+    return history
 
 
 def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, History]], int]:

@@ -23,7 +23,7 @@ response) are notices, as a gate run has them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Optional
 
 import numpy as np
@@ -193,6 +193,18 @@ class History:
     @property
     def duration(self) -> float:
         return (self.grid.n_ticks - 1) * self.grid.interval
+
+    def from_first_sample(self) -> "History":
+        """This history without its leading scrapes that hold no sample of any series (itself if there are none)."""
+        t = self.telemetry
+        held = np.isfinite(t.counters).any(axis=1) | np.isfinite(t.gauges).any(axis=1)
+        k = int(np.argmax(held)) if held.any() else 0
+        if k == 0:
+            return self
+        grid = ScrapeGrid(self.grid.time_of(k), self.grid.interval, self.grid.n_ticks - k)
+        telemetry = Telemetry(t.layout, t.time[k:] - t.time[k], t.counters[k:], t.gauges[k:])
+        notices = [replace(n, tick=max(n.tick - k, 0)) for n in self.notices if n.tick >= k or n.kind == "aligned"]
+        return History(telemetry, grid, notices, self.damaged, self.scraping, self.partial_histograms)
 
     def interval_problem(self) -> str:
         """What is wrong with reading this history on the plan's scrape interval ('' if nothing; see
