@@ -237,3 +237,16 @@ def test_a_negative_count_takes_one_measurement_on_the_fast_path_as_in_the_engin
     fast, engine = _verdicts(grid, telemetries, True), _verdicts(grid, telemetries, False)
     assert fast == engine
     assert fast[1][0][0] == "rollback" and fast[0][0][0] == "advance", fast
+
+
+def test_a_swept_argo_threshold_is_written_as_the_number_its_conditions_compare():
+    """An Argo metric's threshold is not in its section (its conditions hold it): the grid's text was written as
+    text ('0.98') by --write-best while the plan's own value was the number its condition compares with."""
+    from rampsim.experiment.axes import grid_overrides
+    from tests.test_gates_simulated import ROLLOUT, SUCCESS_RATE
+
+    plan = plan_for("argo", argo_gate(SUCCESS_RATE, rollout=ROLLOUT))
+    (metric,) = plan.argo["metrics"]
+    path = f"argo.metrics.{metric}.threshold"
+    assert grid_overrides({path: "0.98"}, plan) == {path: 0.98}
+    assert grid_overrides({f"argo.metrics.{metric}.interval": "1m"}, plan) == {f"argo.metrics.{metric}.interval": "1m"}

@@ -137,7 +137,8 @@ def _as_read(value: Any, duration: Optional[Callable[[Any], float]]) -> Any:
 def grid_overrides(values: Mapping[str, str], plan: Optional[Plan] = None) -> dict[str, Any]:
     """The fields a grid point's ``values`` (path → text) set, for :func:`~rampsim.plan.with_overrides`. An imported
     gate keeps its fields as the files wrote them: ``true`` and ``false`` become booleans (Kayenta's ``critical``, as
-    its JSON writes it), and, given the swept ``plan``, a number where the plan's own value is one (a Kayenta
+    its JSON writes it), and, given the swept ``plan``, a number where the plan's own value is one (as the files
+    write it or, for an Argo metric's threshold, as its conditions compare it; a Kayenta
     ``step: 60`` stays a number in the plan ``--write-best`` writes and the JSON ``export kayenta`` writes); else the
     text as written."""
     def written(path: str, text: str) -> Any:
@@ -146,6 +147,8 @@ def grid_overrides(values: Mapping[str, str], plan: Optional[Plan] = None) -> di
         if text in ("true", "false"):
             return text == "true"
         own = values_at(plan.source.data, path) if plan is not None and plan.source is not None else []
+        if not own and plan is not None:   # a value the section does not write (an Argo metric's threshold)
+            own = [v for v in gate_values(plan, path) if v is not None]
         number = _number_or_text(text)
         numeric = own and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in own)
         return number if numeric and isinstance(number, (int, float)) else text
