@@ -394,12 +394,18 @@ def _design(t: np.ndarray, dt: float, cycles: Sequence[int]) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
+def _clock_of(b: Any, c: Any, cycles: int) -> Any:
+    """The clock time (seconds, within half a period of midnight) of a maximum of ``b cos + c sin`` at ``cycles``
+    a day."""
+    return np.arctan2(c, b) * DAY / (2 * math.pi * cycles)
+
+
 def _phase_clock(b: np.ndarray, c: np.ndarray, cycles: int) -> tuple[float, float, float]:
     """The clock time of a maximum of ``b cos + c sin`` at ``cycles`` a day (full data first, then the jackknife
     replicates), with its interval: the angle unwrapped around the full data's, the clock within one period."""
-    angle = np.arctan2(c, b)
-    angle = angle[0] + (angle - angle[0] + math.pi) % (2 * math.pi) - math.pi
-    clock = angle * DAY / (2 * math.pi * cycles)
+    clock = _clock_of(b, c, cycles)
+    period = DAY / cycles
+    clock = clock[0] + (clock - clock[0] + period / 2) % period - period / 2   # unwrapped around the full data's
     low, high = _jackknife(clock[0], clock[1:])
     shift = math.floor(clock[0] * cycles / DAY) * DAY / cycles
     return float(clock[0] - shift), low - shift, high - shift
@@ -474,7 +480,7 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
         trial = solved(cycles + [h])
         p = _hotelling(trial[:, -2:], k)
         b, c = trial[0, 1::2], trial[0, 2::2]
-        shape = [(n, float(np.hypot(b[i], c[i]) / trial[0, 0]), float(np.arctan2(c[i], b[i]) * DAY / (2 * math.pi * n)))
+        shape = [(n, float(np.hypot(b[i], c[i]) / trial[0, 0]), float(_clock_of(b[i], c[i], n)))
                  for i, n in enumerate(cycles + [h])]
         if p >= 0.01 or daily_minimum(shape)[0] < MIN_DAILY_SHARE:
             break
