@@ -11,9 +11,9 @@ column go on, a notice says so). Gauges of several series take the largest (the
 worst pod). A tick where no series of a column has a sample is missing (``NaN``),
 as the engine expects; a sample that cannot be true is written as
 :data:`~rampsim.telemetry.DAMAGED`. Several samples of a series in one slot (a faster
-scrape, a jittered one) give the slot their latest, with a ``duplicate`` notice (a history
-scraped at another interval than the plan's is refused by its reader, which measures the
-samples' spacing), except that two different values at one timestamp, or a counter
+scrape, a jittered one) give the slot their latest, with a ``duplicate`` notice (``calibrate``
+and ``backtest`` measure the samples' spacing and refuse a history scraped at another interval
+than the plan's; the gate, reading scrape by scrape, does not), except that two different values at one timestamp, or a counter
 falling within the slot (a reset inside it cannot be told from a second source's
 value), are damaged. Every notice is at the scrape it
 concerns (series ignored: each scrape at which they have a sample), so a summary can
