@@ -393,6 +393,22 @@ def test_error_rates_alone_use_a_block_jackknife_widened_to_poisson():
     assert sparse.rates[0].high == pytest.approx(stats.chi2.ppf(0.975, 2) / 2 / 50_000)
 
 
+@pytest.mark.parametrize("rate", [0.5, 0.2])
+def test_sparse_errors_are_not_read_as_bursts(rate):
+    """At half a request a second (7.5 a tick; 0.04 errors expected a tick), one error in a tick is 5 of the
+    normal approximation's standard deviations, yet happens every 25 ticks: every tick with an error was set aside
+    as a burst, and the rates were read from the rest, far too low."""
+    coverage, masked = Coverage(), 0
+    for seed in range(SEEDS):
+        requests, errors = errors_history(np.random.default_rng(seed), TICKS_PER_DAY, NONE, rate=rate)
+        rates, fit = fit_errors(requests[:, 0], errors[:, 0])
+        for j, truth in enumerate(ERROR_RATES):
+            coverage.add(f"errors.rate[{j}]", rates.rates[j], truth)
+        masked += fit.bursts.count > 0
+    coverage.check()
+    assert stats.binom.sf(masked - 1, SEEDS, 0.05) >= SIGNIFICANCE, f"bursts found in {masked}/{SEEDS} histories"
+
+
 # -- health checks ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("instances, q, per_day, duration", [(20, 1e-4, 3.0, 10.0), (45, 1e-5, 0.0, 10.0),

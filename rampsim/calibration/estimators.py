@@ -671,7 +671,8 @@ def _level_var(resid: np.ndarray, noise: np.ndarray, use: np.ndarray) -> float:
     return max(_mad_var(resid[use]) - float(np.median(noise[use])), 0.0)
 
 
-def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) -> _Detection:
+def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW,
+            improbable: Optional[Callable[[np.ndarray, float], np.ndarray]] = None) -> _Detection:
     """Bursts: ticks whose log value exceeds the persistent level by ``k`` standard deviations.
 
     The persistent level is the mean of the unflagged ticks within ``window`` either
@@ -681,7 +682,12 @@ def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) ->
     tick's own sampling variance. ``k = max(3.5, z(1 - 0.05 / (3 ticks)))`` keeps
     false detections near 0.05 per history; three passes refine the flags, then
     each run grows over its neighbours 2 standard deviations above its outside
-    level (:func:`_grow`).
+    level (:func:`_grow`). ``improbable(level, alpha)``, for counts, says which ticks
+    are also improbable by the exact sampling tail (at most ``alpha``, the tail ``k``
+    stands for) at ``level``, their persistent level relative to the typical (median)
+    tick's: only those are flagged. A few expected counts a tick make
+    the normal approximation's tail far too thin (one error where 0.01 was expected
+    is 10 of its standard deviations, but happens once in a hundred ticks).
     """
     valid = np.isfinite(e) & np.isfinite(noise)
     n_valid = int(valid.sum())
@@ -689,20 +695,28 @@ def _detect(e: np.ndarray, noise: np.ndarray, window: int = DETECTION_WINDOW) ->
     if n_valid < 10:
         return _Detection(empty, empty, np.zeros(len(e), bool), math.inf, 0.0, 0.0)
     k = max(3.5, float(stats.norm.isf(FALSE_BURSTS / (3 * n_valid))))   # three residuals tested per tick
+    alpha, typical = float(stats.norm.sf(k)), float(np.median(e[valid]))
+
+    def above(level: np.ndarray, sd: np.ndarray) -> np.ndarray:
+        flagged = valid & (e - level > k * sd)
+        if improbable is not None and flagged.any():
+            flagged[flagged] = improbable(np.broadcast_to(level - typical, e.shape), alpha)[flagged]
+        return flagged
+
     typical_noise = float(np.median(noise[valid]))
     spread = math.sqrt(max(_mad_var(e[valid]), typical_noise, 1e-12))
-    flags = valid & (e - np.median(e[valid]) > k * spread)
+    flags = above(np.full(len(e), typical), np.full(len(e), spread))
     level_var = 0.0
     for _ in range(3):
         use = valid & ~flags
-        resid = e - _rolling_mean(e, use, window)
-        level_var = _level_var(resid, noise, use)
-        new = valid & (resid > k * np.sqrt(level_var + noise))
+        level = _rolling_mean(e, use, window)
+        level_var = _level_var(e - level, noise, use)
+        new = above(level, np.sqrt(level_var + noise))
         # A burst longer than the window raises its own centred level: its edges stand out against
         # the level on one side only.
         for before, after in ((window, 0), (0, window)):
-            one_sided = e - _rolling_mean(e, use, before, after)
-            new |= valid & (one_sided > k * np.sqrt(_level_var(one_sided, noise, use) + noise))
+            level = _rolling_mean(e, use, before, after)
+            new |= above(level, np.sqrt(_level_var(e - level, noise, use) + noise))
         if np.array_equal(new, flags):
             break
         flags = new
@@ -1085,6 +1099,11 @@ class _Prepared:
     detect_noise: np.ndarray  # (T,) its sampling variance
     make: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # burst mask -> values, noise (T, S)
     weights: np.ndarray       # (S,) weight of each column in the detection series
+    improbable: Optional[Callable[[np.ndarray, float], np.ndarray]] = None   # counts: see :func:`_detect`
+
+    def detection(self, window: int = DETECTION_WINDOW) -> "_Detection":
+        """The bursts of :attr:`detect` (:func:`_detect`)."""
+        return _detect(self.detect, self.detect_noise, window, self.improbable)
 
 
 def _ratio_prepared(observed: ArrayLike, base: ArrayLike, trials: Optional[ArrayLike]) -> _Prepared:
@@ -1127,8 +1146,15 @@ def _ratio_prepared(observed: ArrayLike, base: ArrayLike, trials: Optional[Array
             values, noise = count / safe - 1.0, binomial / safe
         return np.where(use, values, np.nan), np.where(use, noise, np.nan)
 
+    def improbable(level: np.ndarray, alpha: float) -> np.ndarray:
+        """Ticks whose count is at most ``alpha`` likely under sampling alone, their base times ``exp(level)``
+        expected (the tail of a Poisson count: a binomial one's is thinner)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return stats.poisson.sf(total_y - 1, total_b * np.exp(level)) <= alpha
+
     column_base = np.where(valid, b, 0.0).sum(axis=0)
-    return _Prepared(scale, detect, detect_noise, make, column_base / max(float(column_base.sum()), 1e-300))
+    return _Prepared(scale, detect, detect_noise, make, column_base / max(float(column_base.sum()), 1e-300),
+                     improbable)
 
 
 def _log_prepared(values: np.ndarray, noise: np.ndarray) -> _Prepared:
@@ -1169,7 +1195,7 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
          absent: str = ABSENT) -> tuple[LatentFit, Optional[_Core], _Detection]:
     """Detect and mask bursts, fit the persistent process and the jitter, then measure the bursts; ``absent`` says
     why no tick is usable when none is."""
-    det = _detect(prepared.detect, prepared.detect_noise)
+    det = prepared.detection()
     values, noise = prepared.make(det.mask)
     core = _core(values, noise, dt, prepared.scale, max_blocks)
     n_valid = int((np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)).sum())
@@ -1188,7 +1214,7 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
         common = _fallback("common", "needs a second arm's series (a disjoint set of pods: calibrate --second-arm)",
                            0.0, 1.0)
     else:
-        other_det = _detect(other.detect, other.detect_noise)
+        other_det = other.detection()
         coincident = _coincident(det, other_det)
         if core is None or not detected:
             common = _fallback("common", "no persistent variation detected in this arm", 0.0, 1.0)
@@ -1232,7 +1258,7 @@ def fit_latent(observed: ArrayLike, base: ArrayLike, dt: float = 15.0, *, trials
 def _burst_ticks(observed: np.ndarray, base: np.ndarray, trials: Optional[np.ndarray] = None) -> np.ndarray:
     """Ticks a first burst detection sets aside (runs widened by a tick), for refitting a base without them."""
     prepared = _ratio_prepared(observed, base, trials)
-    return _detect(prepared.detect, prepared.detect_noise).mask
+    return prepared.detection().mask
 
 
 def fit_requests(times: ArrayLike, requests: ArrayLike, dt: Optional[float] = None, *,
