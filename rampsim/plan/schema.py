@@ -447,7 +447,7 @@ class Measure(Measurement):
 
     @model_validator(mode="after")
     def _not_off(self) -> "Measure":
-        """Refuse a condition that switches its measure off: a breach no value meets, a check every value passes."""
+        """Refuse a condition the value cannot change (:meth:`condition_problem`)."""
         problem = self.condition_problem()
         if problem:
             raise ValueError(problem)
@@ -480,22 +480,24 @@ class Measure(Measurement):
         return low, high
 
     def condition_problem(self, bounds: Optional[tuple[float, float]] = None) -> Optional[str]:
-        """Why ``value <op> threshold`` switches the measure off over :meth:`value_range` (``bounds``: the
-        metric's, where the plan narrows them): a breach condition no value meets, or a pass condition every
-        value meets; ``None`` when it depends on the value."""
+        """Why ``value <op> threshold`` decides the same whatever the value over :meth:`value_range` (``bounds``:
+        the metric's, where the plan narrows them): a breach condition no value meets (the measure is off) or
+        every value meets (it stops every ramp), a pass condition every value meets (off) or none does (every
+        ramp fails it); ``None`` when it depends on the value."""
         low, high = self.value_range(bounds)
         t, op = self.threshold, self.op
-        if self.breaches:
-            if {Op.GT: t < high, Op.GE: t <= high, Op.LT: t > low, Op.LE: t >= low}[op]:
-                return None
-            verdict = "never holds", "be breached"
+        if {Op.GT: t < low, Op.GE: t <= low, Op.LT: t > high, Op.LE: t >= high}[op]:
+            holds = "always holds"
+            verdict = ("would be breached at every conclusive value (it would stop every ramp)" if self.breaches
+                       else "could never fail (it would be off)")
+        elif not {Op.GT: t < high, Op.GE: t <= high, Op.LT: t > low, Op.LE: t >= low}[op]:
+            holds = "never holds"
+            verdict = ("could never be breached (it would be off)" if self.breaches
+                       else "could never pass (every ramp would fail it)")
         else:
-            if not {Op.GT: t < low, Op.GE: t <= low, Op.LT: t > high, Op.LE: t >= high}[op]:
-                return None
-            verdict = "always holds", "fail"
-        return (f"'{op.value} {format_value(t, self.kind)}' {verdict[0]}: the value lies between "
-                f"{format_value(low, self.kind)} and {format_value(high, self.kind)}, so this could never "
-                f"{verdict[1]} (it would be off)")
+            return None
+        return (f"'{op.value} {format_value(t, self.kind)}' {holds}: the value lies between "
+                f"{format_value(low, self.kind)} and {format_value(high, self.kind)}, so this {verdict}")
 
 
 def _bare_number_at_least_one(value: Any) -> bool:

@@ -119,6 +119,15 @@ CASES = [
     ("a relative spread above the number of segments", P99, '{metric: segment_spread, definition: relative, '
      'op: "<=", threshold: 300%, window: 15m}', "segment_spread", "checkpoints.first.criteria.p99.threshold",
      r"'<= 300%' always holds: the value lies between 0% and 300%.*with 3 segments"),
+    # a fourth review found these accepted: a rule every value breaches stopped every ramp (and, alone in a
+    # grid, was recommended), a criterion no value passes failed every ramp
+    ("a rule every value breaches", '    op: ">"\n    threshold: 1%', '    op: ">="\n    threshold: 0%', "  error_rate:",
+     "rules.error_rate", r"'>= 0%' always holds: the value lies between 0% and 100%, so this would be breached at "
+     r"every conclusive value \(it would stop every ramp\)"),
+    ("a criterion no value passes", P99, '{metric: error_rate, op: "<", threshold: 0%, window: 15m}', "error_rate, op",
+     "checkpoints.first.criteria.p99", r"'< 0%' never holds: .* so this could never pass \(every ramp would fail it\)"),
+    ("an objective every value meets", 'op: ">", threshold: 1%, window: 5m', 'op: ">=", threshold: 0%, window: 5m',
+     "sustain: 5m", "slo.objectives.errors", r"'>= 0%' always holds"),
     # telemetry the default traffic model was checked against first, as not matching its segments A, B, C
     ("an empty segment list", "name: minimal\n", "name: minimal\ntelemetry:\n  segments: []\n", "segments:",
      "telemetry.segments", r"segments is a list of at least one segment name"),
