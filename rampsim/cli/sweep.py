@@ -190,21 +190,45 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
 
     row = result.best(costs)
     best = result.best_plan(plan, costs)
-    assert best.source is not None  # with_overrides keeps the document
+    assert best.source is not None and plan.source is not None  # a loaded plan, and with_overrides keeps the document
+    body = _edited_plan_text(plan, best)
+    kept = body is not None
+    if body is None:
+        body = yaml.safe_dump(best.source.data, sort_keys=False, allow_unicode=True)
     text = (f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),\n"
             f"# for costs fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}.\n"
-            + yaml.safe_dump(best.source.data, sort_keys=False, allow_unicode=True))
+            + body)
     try:
         path.write_text(text)
     except OSError as exc:
         raise write_error(path, exc) from None
     console = plain_console()
-    console.print(f"recommended gate written to {path}; it differs from {plan.source.filename if plan.source else 'the plan'} in:")
+    if not kept:
+        console.print(f"note: {plan.source.filename}'s comments and layout are not kept (the recommended values could "
+                      "not be written in place: a key the plan leaves at its default, or the file changed)")
+    console.print(f"recommended gate written to {path}; it differs from {plan.source.filename} in:")
     changed = [p for p in result.parameters if gate_values(best, p) != gate_values(plan, p)]
     for parameter in changed:
         console.print(f"  {parameter}: {own_value_text(plan, parameter)} → {row[parameter]}")
     if not changed:
         console.print("  nothing: the plan's own gate is the recommendation")
+
+
+def _edited_plan_text(plan: "Plan", best: "Plan") -> Optional[str]:
+    """``plan``'s file with ``best``'s values written in place of its own (comments and layout kept); ``None`` when
+    they cannot be (:func:`rampsim.plan.edits.with_values`), the file is gone, or no longer holds ``plan``."""
+    from rampsim.plan.edits import changed_values, with_values
+    from rampsim.plan.source import SourceError, read_document
+
+    assert plan.source is not None and best.source is not None
+    changes = changed_values(plan.source.data, best.source.data)
+    try:
+        if changes is None or read_document(plan.source.filename).data != plan.source.data:
+            return None
+        text = Path(plan.source.filename).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, SourceError):
+        return None
+    return with_values(text, changes)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -1,0 +1,73 @@
+"""Writing a plan back with some values changed, its comments and layout kept (``sweep --write-best``)."""
+from __future__ import annotations
+
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rampsim.cli import main
+from rampsim.plan import load_plan
+from rampsim.plan.edits import changed_values, with_values
+from tests.sim_helpers import MIX_SMALL, VALIDATION
+
+TEXT = """\
+# the runbook's gate
+rules:
+  errors:            # the page at 2am
+    metric: error_rate
+    threshold: 1%
+    sustain: 3m
+checkpoints:
+  first:
+    criteria:
+      p99: {metric: p99, op: "<", threshold: 200ms, window: 15m}   # flow style
+list: [1, 2, 3]
+"""
+
+
+def test_changed_scalars_are_written_in_place_and_nothing_else_moves():
+    edited = with_values(TEXT, {("rules", "errors", "threshold"): "0.5%",
+                                ("checkpoints", "first", "criteria", "p99", "threshold"): "150ms",
+                                ("list", 1): 20})
+    assert edited == (TEXT.replace("threshold: 1%", "threshold: 0.5%").replace("threshold: 200ms", "threshold: 150ms")
+                      .replace("[1, 2, 3]", "[1, 20, 3]"))
+
+
+@given(st.one_of(st.text(max_size=12), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()))
+def test_any_scalar_reads_back_as_itself(value):
+    """A value that would read as another type unquoted (``'10'``, ``'yes'``, ``'1e3'``) is quoted, in a block
+    mapping and in a flow one; what cannot be written in place is refused (``None``), never written wrong."""
+    for path in (("rules", "errors", "sustain"), ("checkpoints", "first", "criteria", "p99", "window")):
+        edited = with_values(TEXT, {path: value})
+        if edited is not None:
+            data = yaml.safe_load(edited)
+            node = data
+            for key in path:
+                node = node[key]
+            assert node == value and type(node) is type(value)
+
+
+def test_what_is_not_a_scalar_of_the_file_is_not_edited():
+    assert with_values(TEXT, {("rules", "errors", "window"): "1m"}) is None   # a key the file does not write
+    assert with_values(TEXT, {("rules", "errors"): "x"}) is None              # a mapping
+    assert with_values("a: &x 1\nb: *x\n", {("b",): 2}) is None              # an alias: its anchor is shared
+    assert changed_values({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}) is None    # a key added
+    assert changed_values({"a": [1, "2m"]}, {"a": [1, "3m"]}) == {("a", 1): "3m"}
+
+
+def test_write_best_keeps_the_plans_comments_and_layout(tmp_path, capsys, monkeypatch):
+    """The recommended gate used to be a fresh YAML dump of the plan: every comment of the runbook was lost and
+    flow-style criteria became blocks."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL), "--grid",
+                 "rules.error_rate_rollback.threshold=0.3%,0.45%", "--replicates", "4", "--seed", "3",
+                 "--workers", "1", "--no-progress", "--out", "grid", "--write-best", "best.yaml"]) == 0
+    assert "not kept" not in capsys.readouterr().out
+    original = VALIDATION.read_text().splitlines()
+    written = (tmp_path / "best.yaml").read_text().splitlines()
+    assert written[0].startswith("# ") and written[1].startswith("# for costs")
+    differing = [(a, b) for a, b in zip(original, written[2:]) if a != b]
+    assert len(written) == len(original) + 2 and len(differing) <= 1
+    assert all("threshold:" in a and "threshold:" in b for a, b in differing)
+    best = load_plan(tmp_path / "best.yaml")
+    assert best.rules["error_rate_rollback"].threshold in (0.003, 0.0045)
