@@ -409,6 +409,15 @@ def test_sparse_errors_are_not_read_as_bursts(rate):
     assert stats.binom.sf(masked - 1, SEEDS, 0.05) >= SIGNIFICANCE, f"bursts found in {masked}/{SEEDS} histories"
 
 
+def test_a_history_without_errors_says_so():
+    """The note said "no scrape of the history holds this series" of an error series at 0 throughout."""
+    requests, _ = errors_history(np.random.default_rng(2), TICKS_PER_DAY // 4, NONE)
+    rates, fit = fit_errors(requests[:, 0], np.zeros_like(requests[:, 0]))
+    assert all(r.value == 0.0 for r in rates.rates)
+    for estimate in (fit.sd, fit.correlation_time, fit.jitter, fit.bursts.per_day):
+        assert estimate.fallback and estimate.note.startswith("no errors in the history"), estimate
+
+
 # -- health checks ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("instances, q, per_day, duration", [(20, 1e-4, 3.0, 10.0), (45, 1e-5, 0.0, 10.0),

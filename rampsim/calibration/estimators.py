@@ -1328,6 +1328,8 @@ def fit_errors(requests: ArrayLike, errors: ArrayLike, dt: float = 15.0, *,
     p = np.array([r.value for r in rates.rates])   # NaN for a segment not fitted: its ticks are not usable
     unfitted = next((r.note for r in rates.rates if not math.isfinite(r.value) and r.note), "") \
         if np.isfinite(e).any() else ""   # the series there, its rates not fitted (a short history): say why
+    if not unfitted and np.isfinite(e).any() and np.nansum(e) == 0:
+        unfitted = "no errors in the history (the series is there, at 0 throughout): no variability to measure"
     second = None
     other_trials = None
     if other is not None:
