@@ -1,8 +1,9 @@
 """The calibrated ``traffic:`` section as YAML a person can read and paste into a plan.
 
 Every fitted value carries its 95% interval as a comment (``# 95% [low, high]``);
-values the history could not inform say so and name the default used. The text
-is a plan fragment: ``traffic:`` at the top level, loadable by the plan loader.
+values the history could not inform say so and keep the plan's own (the stated
+default where the plan gives none). The text is a plan fragment: ``traffic:`` at
+the top level, loadable by the plan loader.
 """
 from __future__ import annotations
 
@@ -30,9 +31,18 @@ def shown(path: str, value: float) -> str:
     return "∞" if math.isinf(value) else f"{value * scale:.4g}{unit}"
 
 
-def _interval(path: str, estimate: Estimate) -> str:
+def _states(traffic: Any, path: str) -> bool:
+    """Whether the plan's ``traffic:`` data states the parameter at ``path``."""
+    for key in path.split("."):
+        if not isinstance(traffic, dict) or traffic.get(key) is None:
+            return False
+        traffic = traffic[key]
+    return True
+
+
+def _interval(path: str, estimate: Estimate, plan: Plan) -> str:
     if estimate.fallback:
-        kept = "default" if math.isfinite(estimate.value) else "the plan's own"
+        kept = "the plan's own" if _states(plan.traffic, path) else "the stated default (the plan gives none)"
         return f"not estimable ({estimate.note or 'no data'}): {kept}"
     return f"95% [{shown(path, estimate.low)}, {shown(path, estimate.high)}] ({estimate.method})"
 
@@ -61,7 +71,8 @@ def _emit(data: Any, path: str, comments: dict[str, str], indent: int, lines: li
 
 def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     """The ``traffic:`` section of ``plan`` with ``calibration`` written over it, commented."""
-    comments = {f"traffic.{path}": _interval(path, estimate) for path, estimate in calibration.estimates().items()}
+    comments = {f"traffic.{path}": _interval(path, estimate, plan)
+                for path, estimate in calibration.estimates().items()}
     load = calibration.load
     comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if not math.isnan(load.p_value)
                                       else load.peak_at.note or "history shorter than a day")
@@ -74,6 +85,7 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
 
     lines = [f"# rampsim calibrate: {plan.name}, arm {calibration.arm}, {calibration.duration / 86400:.2f} days "
              f"of history ({calibration.ticks:,} complete scrapes).",
-             "# Fitted values carry their 95% interval; values the history cannot tell are the plan's own."]
+             "# Fitted values carry their 95% interval; values the history cannot tell are the plan's own (the stated "
+             "default where the plan gives none)."]
     _emit({"traffic": calibration.traffic(plan)}, "", comments, 0, lines)
     return "\n".join(lines) + "\n"
