@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from rampsim.calibration.estimators import Estimate
-from rampsim.calibration.fit import Calibration
+from rampsim.calibration.fit import Calibration, clock_time
 from rampsim.plan import Plan
 
 __all__ = ["traffic_yaml", "shown"]
@@ -21,14 +21,19 @@ __all__ = ["traffic_yaml", "shown"]
 
 _UNITS = {"error_rate": (100.0, "%"), "health_check_failure": (100.0, "%"), "p99": (1000.0, "ms"),
           "correlation_time": (1.0, "s"), "duration": (1.0, "s"), "average": (1.0, "/s"), "peak": (1.0, "/s"),
-          "peak_at": (1.0, "s"), "amplitude": (100.0, "%")}
+          "amplitude": (100.0, "%")}
 
 
 def shown(path: str, value: float) -> str:
     """A fitted value of the ``traffic:`` parameter at ``path`` in the unit the plan writes it in (``46.09ms``,
-    ``0.0645%``); ``∞`` for an unbounded interval's end."""
-    scale, unit = _UNITS.get(path.rsplit(".", 1)[-1], (1.0, ""))
-    return "∞" if math.isinf(value) else f"{value * scale:.4g}{unit}"
+    ``0.0645%``, a ``peak_at`` as a clock time ``16:03``); ``∞`` for an unbounded interval's end."""
+    name = path.rsplit(".", 1)[-1]
+    if math.isinf(value):
+        return "∞"
+    if name == "peak_at" and math.isfinite(value):
+        return clock_time(value)
+    scale, unit = _UNITS.get(name, (1.0, ""))
+    return f"{value * scale:.4g}{unit}"
 
 
 def _states(traffic: Any, path: str) -> bool:
