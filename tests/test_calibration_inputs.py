@@ -180,7 +180,7 @@ def test_a_history_without_the_plans_buckets_says_which_setting_to_change(half_d
     why = "the history's histograms lack some of the plan's bucket bounds (telemetry.latency_buckets)"
     notes = calibrate(plan, telemetry, latency_absent=why).notes()
     assert f"service.p99: {why}; the plan's own value is kept" in notes
-    assert f"variability.latency.sd: {why}; the stated default 0 is used" in notes
+    assert f"variability.latency.sd: {why}; the plan's own value is kept" in notes
     assert not any("no scrape of the history holds" in note and "latency" in note for note in notes)
 
 

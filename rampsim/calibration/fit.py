@@ -7,7 +7,12 @@ the typical P99, the health-check failure rate and blips, and the request, error
 and latency latent processes. :meth:`Calibration.traffic` writes the fitted values
 over the plan's own section (what the history cannot tell, such as the instance
 counts or revenue, is kept from the plan), and :func:`with_traffic` gives the plan
-simulating that model.
+simulating that model. A parameter the history is too short or too sparse to estimate
+(an :class:`~rampsim.calibration.estimators.Estimate` with ``fallback``) keeps the plan's
+own value too, or the stated default where the plan gives none (the value the plan
+simulates): a noise-free ``sd: 0`` in its place would make the model cleaner than
+the service. A parameter the history did estimate, even as about 0 (an ``sd`` whose
+interval holds 0), is written as fitted.
 """
 from __future__ import annotations
 
@@ -28,7 +33,17 @@ from rampsim.plan import Plan, with_overrides
 from rampsim.telemetry import Telemetry
 from rampsim.units import positional
 
-__all__ = ["Calibration", "calibrate", "with_traffic"]
+__all__ = ["Calibration", "calibrate", "with_traffic", "clock_time"]
+
+DAY = 86400.0
+
+
+def clock_time(seconds: float) -> str:
+    """A time of day in seconds as the clock time a plan reads (``"16:00"``), to the nearest minute; a time past
+    midnight or before it (an interval's end unwrapped) is read around the clock (``-300`` is ``"23:55"``).
+    Rounding is monotone, so the ends of an interval written so still hold its value written so."""
+    minutes = int(round(seconds / 60.0)) % 1440
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -53,7 +68,8 @@ class Calibration:
     shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
 
     def estimates(self) -> dict[str, Estimate]:
-        """Every estimate by its path in the ``traffic:`` section."""
+        """Every estimate by its path in the ``traffic:`` section; the value of one the history could not tell
+        (``fallback``) is ``NaN``: the plan's own is kept (:meth:`traffic`)."""
         found: dict[str, Estimate] = {"load.average": self.load.average}
         if self.load.shape == "diurnal":
             found.update({"load.peak": self.load.peak, "load.peak_at": self.load.peak_at})
@@ -72,7 +88,9 @@ class Calibration:
                 found[f"{prefix}.bursts.{field}"] = getattr(fit.bursts, field)
         found["variability.health_checks.per_day"] = self.health.per_day
         found["variability.health_checks.duration"] = self.health.duration
-        return found
+        # a parameter the history could not tell has no value of its own: the plan's is kept (NaN says so)
+        return {path: replace(estimate, value=math.nan) if estimate.fallback else estimate
+                for path, estimate in found.items()}
 
     def service_p99(self) -> Estimate:
         """The P99 at multiplier 1 (what ``service.p99`` means) from the P99 of a typical tick.
@@ -94,25 +112,28 @@ class Calibration:
                        method=f"{typical.method}, divided by a typical tick's latency multiplier {factor:.4g}")
 
     def notes(self) -> list[str]:
-        """What the history could not tell, each with what is used instead (the stated default, or the plan's
-        own value where there is no default); then what its counts hold that no counter of independent
-        requests can (:func:`~rampsim.calibration.estimators.count_problems`)."""
-        return [f"{path}: {estimate.note or 'not estimable'}; " + (
-                    f"the stated default {estimate.value:g} is used" if math.isfinite(estimate.value)
-                    else "the plan's own value is kept")
+        """What the history could not tell, each keeping the plan's own value (the stated default where the
+        plan gives none); then what its counts hold that no counter of independent requests can
+        (:func:`~rampsim.calibration.estimators.count_problems`)."""
+        return [f"{path}: {estimate.note or 'not estimable'}; the plan's own value is kept"
                 for path, estimate in self.estimates().items() if estimate.fallback] + (
                     [f"segments.*.share: {self.shares_note}; the plan's own shares are kept"] if self.shares_note
                     else []) + list(self.data_problems)
 
     def traffic(self, plan: Plan) -> dict[str, Any]:
         """The plan's ``traffic:`` data with every fitted value written over it; a value the history could
-        not tell and that has no stated default (a load, an error rate, a P99 without their series) stays
-        the plan's own."""
+        not tell stays the plan's own (a variability parameter the plan does not state: the stated default,
+        which the plan simulates)."""
         traffic: dict[str, Any] = copy.deepcopy(plan.traffic or {})
         known = math.isfinite
         if known(self.load.average.value):   # when the plan's ramp starts is the plan's, not the history's
             start = {"start": traffic["load"]["start"]} if "start" in (traffic.get("load") or {}) else {}
             traffic["load"] = {**self.load.as_config(), **start}
+            if self.load.shape == "diurnal":   # clock times, as a plan writes them ("16:00"), not 57795.3s
+                traffic["load"]["peak_at"] = clock_time(self.load.peak_at.value)
+                for harmonic in self.load.harmonics:
+                    traffic["load"]["harmonics"][harmonic.period]["peak_at"] = clock_time(
+                        harmonic.peak_at.value % (DAY / harmonic.cycles))
         segments = dict(traffic.get("segments") or {})
         if self.shares:   # the history's request shares (none without requests: the plan's stay)
             percents = [round(share * 100, 4) for share in self.shares]
@@ -134,13 +155,29 @@ class Calibration:
         if known(self.health.failure.value):
             service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
         traffic["service"] = service
-        traffic["variability"] = {
+        traffic["variability"] = _kept({
             "requests": self.requests.as_config(), "errors": self.errors.as_config(),
             "latency": self.latency.latent.as_config(),
             "health_checks": {"per_day": max(self.health.per_day.value, 0.0),
                               "duration": f"{positional(max(self.health.duration.value, 1e-3))}s"},
-        }
+        }, traffic.get("variability"), "variability", self.estimates())
         return traffic
+
+
+def _kept(fitted: dict[str, Any], own: Any, path: str, estimates: dict[str, Estimate]) -> dict[str, Any]:
+    """``fitted`` (the section at ``path``) with each parameter the history could not tell set back to the plan's
+    own ``own`` where the plan states it (else the fitted mapping's stated default stays: the plan's value too)."""
+    own = own if isinstance(own, dict) else {}   # `variability: none`, or a process the plan leaves out
+    kept: dict[str, Any] = {}
+    for key, value in fitted.items():
+        here = f"{path}.{key}"
+        if isinstance(value, dict):
+            kept[key] = _kept(value, own.get(key), here, estimates)
+        elif here in estimates and estimates[here].fallback and own.get(key) is not None:
+            kept[key] = copy.deepcopy(own[key])
+        else:
+            kept[key] = value
+    return kept
 
 
 def _increments(values: np.ndarray) -> np.ndarray:

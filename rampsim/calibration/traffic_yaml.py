@@ -1,8 +1,9 @@
 """The calibrated ``traffic:`` section as YAML a person can read and paste into a plan.
 
 Every fitted value carries its 95% interval as a comment (``# 95% [low, high]``);
-values the history could not inform say so and name the default used. The text
-is a plan fragment: ``traffic:`` at the top level, loadable by the plan loader.
+values the history could not inform say so and keep the plan's own (the stated
+default where the plan gives none). The text is a plan fragment: ``traffic:`` at
+the top level, loadable by the plan loader.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 
 from rampsim.calibration.estimators import Estimate
-from rampsim.calibration.fit import Calibration
+from rampsim.calibration.fit import Calibration, clock_time
 from rampsim.plan import Plan
 
 __all__ = ["traffic_yaml", "shown"]
@@ -20,19 +21,33 @@ __all__ = ["traffic_yaml", "shown"]
 
 _UNITS = {"error_rate": (100.0, "%"), "health_check_failure": (100.0, "%"), "p99": (1000.0, "ms"),
           "correlation_time": (1.0, "s"), "duration": (1.0, "s"), "average": (1.0, "/s"), "peak": (1.0, "/s"),
-          "peak_at": (1.0, "s"), "amplitude": (100.0, "%")}
+          "amplitude": (100.0, "%")}
 
 
 def shown(path: str, value: float) -> str:
     """A fitted value of the ``traffic:`` parameter at ``path`` in the unit the plan writes it in (``46.09ms``,
-    ``0.0645%``); ``∞`` for an unbounded interval's end."""
-    scale, unit = _UNITS.get(path.rsplit(".", 1)[-1], (1.0, ""))
-    return "∞" if math.isinf(value) else f"{value * scale:.4g}{unit}"
+    ``0.0645%``, a ``peak_at`` as a clock time ``16:03``); ``∞`` for an unbounded interval's end."""
+    name = path.rsplit(".", 1)[-1]
+    if math.isinf(value):
+        return "∞"
+    if name == "peak_at" and math.isfinite(value):
+        return clock_time(value)
+    scale, unit = _UNITS.get(name, (1.0, ""))
+    return f"{value * scale:.4g}{unit}"
 
 
-def _interval(path: str, estimate: Estimate) -> str:
+def _states(traffic: Any, path: str) -> bool:
+    """Whether the plan's ``traffic:`` data states the parameter at ``path``."""
+    for key in path.split("."):
+        if not isinstance(traffic, dict) or traffic.get(key) is None:
+            return False
+        traffic = traffic[key]
+    return True
+
+
+def _interval(path: str, estimate: Estimate, plan: Plan) -> str:
     if estimate.fallback:
-        kept = "default" if math.isfinite(estimate.value) else "the plan's own"
+        kept = "the plan's own" if _states(plan.traffic, path) else "the stated default (the plan gives none)"
         return f"not estimable ({estimate.note or 'no data'}): {kept}"
     return f"95% [{shown(path, estimate.low)}, {shown(path, estimate.high)}] ({estimate.method})"
 
@@ -61,7 +76,8 @@ def _emit(data: Any, path: str, comments: dict[str, str], indent: int, lines: li
 
 def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     """The ``traffic:`` section of ``plan`` with ``calibration`` written over it, commented."""
-    comments = {f"traffic.{path}": _interval(path, estimate) for path, estimate in calibration.estimates().items()}
+    comments = {f"traffic.{path}": _interval(path, estimate, plan)
+                for path, estimate in calibration.estimates().items()}
     load = calibration.load
     comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if not math.isnan(load.p_value)
                                       else load.peak_at.note or "history shorter than a day")
@@ -74,6 +90,7 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
 
     lines = [f"# rampsim calibrate: {plan.name}, arm {calibration.arm}, {calibration.duration / 86400:.2f} days "
              f"of history ({calibration.ticks:,} complete scrapes).",
-             "# Fitted values carry their 95% interval; values the history cannot tell are the plan's own."]
+             "# Fitted values carry their 95% interval; values the history cannot tell are the plan's own (the stated "
+             "default where the plan gives none)."]
     _emit({"traffic": calibration.traffic(plan)}, "", comments, 0, lines)
     return "\n".join(lines) + "\n"
