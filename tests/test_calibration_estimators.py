@@ -418,6 +418,22 @@ def test_a_history_without_errors_says_so():
         assert estimate.fallback and estimate.note.startswith("no errors in the history"), estimate
 
 
+@pytest.mark.parametrize("per_tick, slow, reason", [(1, 0.5, "too few requests a tick to read the latency"),
+                                                     (40, 0.0, "falls between the same two bucket bounds")])
+def test_an_unreadable_histogram_says_why(per_tick, slow, reason):
+    """A histogram present at every scrape was called absent ("no scrape of the history holds this series"), and
+    the P99's note counted every tick holding one as one with enough observations."""
+    rng = np.random.default_rng(4)
+    fast = rng.poisson(per_tick * (1 - slow), TICKS_PER_DAY // 4).astype(float)
+    counts = fast + rng.poisson(per_tick * slow, len(fast))
+    cumulative = np.zeros((len(counts), len(BOUNDS)))
+    cumulative[:, 5:] = fast[:, None]
+    cumulative[:, 8:] = counts[:, None]
+    fit = fit_latency(cumulative, BOUNDS)
+    assert fit.latent.sd.fallback and reason in fit.latent.sd.note
+    assert fit.p99.fallback and fit.p99.note.startswith(f"too few ticks with a readable histogram: 0 of {len(counts):,}")
+
+
 # -- health checks ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("instances, q, per_day, duration", [(20, 1e-4, 3.0, 10.0), (45, 1e-5, 0.0, 10.0),

@@ -1465,8 +1465,9 @@ def _typical_p99(cells: np.ndarray, stretch: np.ndarray, noise: np.ndarray, ok: 
     k = min(blocks, int(ticks.sum()) // 50)
     if k < MIN_BLOCKS:
         observed = np.isfinite(cells).all(axis=2).any(axis=1).sum()
-        note = absent if not observed else (f"too few ticks with latency observations: {observed:,}, at least "
-                                            f"{MIN_BLOCKS * 50} needed")
+        note = absent if not observed else (
+            f"too few ticks with a readable histogram: {int(ticks.sum()):,} of {observed:,} (outside bursts, at "
+            f"least {MIN_HISTOGRAM_COUNT:g} observations in a segment), at least {MIN_BLOCKS * 50} needed")
         return Estimate(math.nan, 0.0, math.inf, "default", True, note)
     n_segments = stretch.shape[1]
     block = np.broadcast_to(_block_ids(ticks, k)[:, None], stretch.shape)
@@ -1547,9 +1548,18 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
     second arm's buckets on the same ticks, for the ``common`` shares. ``absent`` says why the history holds no
     histogram, if it knows (default: no scrape holds the series).
     """
-    absent = absent or ABSENT
     le = np.asarray(bounds, dtype=float)
     stretch, noise, cells = _stretch_columns(buckets, le)
+    present = np.isfinite(cells).all(axis=2)
+    if not absent and present.any() and not np.isfinite(stretch).any():   # the series is there, unreadable
+        cumulative = np.maximum.accumulate(np.nan_to_num(cells), axis=2)
+        pooled = np.where(present[:, :, None], cumulative, 0.0).sum(axis=(0, 1))
+        absent = (f"too few requests a tick to read the latency: no tick holds {MIN_HISTOGRAM_COUNT:g} observations in "
+                  "a segment" if not (np.nanmax(np.where(present, cells[:, :, -1], 0.0)) >= MIN_HISTOGRAM_COUNT)
+                  else "the histogram cannot show the latency move: every observation falls between the same two "
+                  "bucket bounds" if np.count_nonzero(np.diff(pooled)) <= 1
+                  else "no tick's latency could be read against the others'")
+    absent = absent or ABSENT
     prepared = _log_prepared(stretch, noise)
     second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
     fit, _, det = _fit(prepared, dt, second, max_blocks, absent)
