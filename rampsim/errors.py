@@ -20,6 +20,19 @@ class RampsimError(Exception):
 
     exit_code = 2
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its message and attributes, whatever its constructor takes: an error raised in a sweep's worker
+        process reaches the caller as raised (pickle calls ``cls(*args)``: a :class:`PlanError` rebuilt from its joined
+        message split it into one problem per character)."""
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: "type[RampsimError]", args: tuple, state: dict) -> "RampsimError":
+    error = Exception.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(RampsimError, ValueError):
     """Bad arguments, or a value that cannot be read (a unit, a fault, a grid axis, a time)."""

@@ -135,3 +135,45 @@ def test_a_cost_given_twice_is_refused():
     with pytest.raises(UsageError, match="false_rollback is given twice"):
         Costs.parse("fr=1,false_rollback=5")
     assert Costs.parse("fr=2, mi=3").missed_incident == 3.0
+
+
+def test_a_reloaded_sweep_recommends_with_the_costs_it_was_reported_with(tmp_path, capsys):
+    """``SweepResult.load(...).best()`` priced the gates with the default costs, not the sweep's own: with a harm
+    cost it named another gate than the table, its star and ``summary.csv``."""
+    costs = "fr=1,mi=10,harm=1e-5"
+    assert main(["sweep", str(VALIDATION), "--mix", str(MIX_SMALL), *sum((["--grid", g] for g in GRID), []),
+                 "--replicates", "24", "--seed", "3", "--workers", "1", "--no-progress", "--out", str(tmp_path / "s"),
+                 "--costs", costs]) == 0
+    loaded = SweepResult.load(tmp_path / "s")
+    written = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert loaded.best()["gate"] == written[written["cost_optimal"]].iloc[0]["gate"]
+    assert loaded.summary()["cost"].to_numpy() == pytest.approx(written["cost"].to_numpy())
+    assert loaded.summary(costs)["cost"].to_numpy() == pytest.approx(written["cost"].to_numpy())
+    assert loaded.summary(Costs()).equals(loaded.summary("fr=1,mi=10,harm=0"))
+
+
+def test_costs_of_another_type_and_another_plan_are_refused(result):
+    from rampsim.errors import UsageError
+
+    with pytest.raises(UsageError, match="costs: a Costs or its text"):
+        result.summary({"false_rollback": 1})
+    other = load_plan(VALIDATION.parent / "ramp-phase-50k.yaml")
+    with pytest.raises(UsageError, match="is not the plan this sweep ran on"):
+        result.best_plan(other)
+    assert result.best_plan(load_plan(VALIDATION)).name == load_plan(VALIDATION).name
+
+
+def test_a_mix_that_does_not_fit_the_plan_is_refused_before_any_worker_starts(tmp_path):
+    """A mix made in Python reached the workers, whose PlanError came back one character per line."""
+    import pickle
+
+    from rampsim.experiment.mix import single_scenario_mix
+    from rampsim.faults import parse_fault
+    from rampsim.plan.loader import PlanError
+
+    late = single_scenario_mix("late", (parse_fault("error-rate:canary:+1%@1h"),))
+    with pytest.raises(PlanError, match=r"mix 'late', scenario 'late': fault 1: error-rate: starts at 1h") as caught:
+        sweep(load_plan(VALIDATION), late, replicates=2, workers=1, out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    error = pickle.loads(pickle.dumps(caught.value))
+    assert error.problems == caught.value.problems and str(error) == str(caught.value)

@@ -58,7 +58,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rampsim.errors import DataUnavailable, UsageError
-from rampsim.experiment.chunks import KINDS, Chunk, output_directory, write_atomically, writing
+from rampsim.experiment.chunks import KINDS, Chunk, output_directory, plan_digest, write_atomically, writing
 from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
 from rampsim.sim.truth import before_fault
 from rampsim.plan.schema import Plan
@@ -209,9 +209,11 @@ class SweepResult:
         """The grid's varied plan paths."""
         return [c for c in self.grid.columns if c != "gate"]
 
-    def summary(self, costs: Optional[Costs] = None) -> pd.DataFrame:
-        """Operating characteristics per gate (see the module docstring), one row each."""
-        costs = costs or Costs()
+    def summary(self, costs: Optional[Costs | str] = None) -> pd.DataFrame:
+        """Operating characteristics per gate (see the module docstring), one row each, the cost for ``costs`` (a
+        :class:`Costs` or its text, ``"fr=1,mi=10,harm=0"``; by default those the sweep was reported with,
+        :meth:`costs`, as its ``summary.csv`` and the command line's table)."""
+        costs = self._costs(costs)
         table = self.tally.counts(by_scenario=False)
         cell, value, count = self.tally.gate_delays()
         for name, p in (("detect_median", 0.5), ("detect_p90", 0.9)):
@@ -242,8 +244,18 @@ class SweepResult:
         table["cost_optimal"] = np.arange(len(table)) == recommended(table)
         return self.grid.merge(table, on="gate")
 
-    def best(self, costs: Optional[Costs] = None) -> pd.Series:
-        """The recommended gate: the cost-optimal one, ties broken by :data:`RECOMMENDATION_RULE`."""
+    def _costs(self, costs: Optional[Costs | str]) -> Costs:
+        if costs is None:
+            return self.costs()
+        if isinstance(costs, str):
+            return Costs.parse(costs)
+        if not isinstance(costs, Costs):
+            raise UsageError(f"costs: a Costs or its text such as 'fr=1,mi=10,harm=0', not {type(costs).__name__}")
+        return costs
+
+    def best(self, costs: Optional[Costs | str] = None) -> pd.Series:
+        """The recommended gate: the cost-optimal one, ties broken by :data:`RECOMMENDATION_RULE` (``costs``: as
+        :meth:`summary`'s)."""
         summary = self.summary(costs)
         return summary[summary["cost_optimal"]].iloc[0]
 
@@ -280,12 +292,16 @@ class SweepResult:
         stopped the ramps, without the runs."""
         return self.tally.decisions()
 
-    def best_plan(self, plan: Plan, costs: Optional[Costs] = None) -> Plan:
-        """The recommended gate as a whole plan: ``plan`` (the swept one) with its grid values, as the sweep judged
-        them (:func:`~rampsim.experiment.axes.grid_overrides`)."""
+    def best_plan(self, plan: Plan, costs: Optional[Costs | str] = None) -> Plan:
+        """The recommended gate as a whole plan: ``plan`` (the swept one: another is refused) with its grid values,
+        as the sweep judged them (:func:`~rampsim.experiment.axes.grid_overrides`)."""
         from rampsim.experiment.axes import grid_overrides
         from rampsim.plan.loader import with_overrides
 
+        digest = self.meta.get("plan_digest")
+        if digest is not None and plan.source is not None and plan_digest(plan.source.data) != digest:
+            raise UsageError(f"plan: {plan.source.filename} is not the plan this sweep ran on "
+                             f"({self.meta.get('plan', 'its file')}): its grid values belong to that one")
         best = self.best(costs)
         return with_overrides(plan, grid_overrides({path: str(best[path]) for path in self.parameters}, plan))
 

@@ -9,8 +9,10 @@ from rampsim.errors import whole_number
 from rampsim.experiment.axes import Axis, expand, parse_axis
 from rampsim.experiment.mix import Mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
-from rampsim.experiment.chunks import SweepSpec, gates_for, run_chunks, source_names, spec_metadata
+from rampsim.experiment.chunks import SweepSpec, gates_for, plan_digest, run_chunks, source_names, spec_metadata
 from rampsim.experiment.tally import Tally
+from rampsim.faults.syntax import check_faults
+from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
 
 __all__ = ["sweep"]
@@ -40,12 +42,17 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     mix = mix or single_scenario_mix("healthy")
     axes = tuple(parse_axis(a) if isinstance(a, str) else a for a in grid)
     points = expand(plan, axes)  # validates every grid point before any simulation
+    given = plan
     if plan.flagger is not None:   # a grid gate may decide later than the plan's own (a larger threshold...)
         from rampsim.gates.imported_plan import longest_flagger_ramp
 
         longer = longest_flagger_ramp(plan, [p.plan for p in points])
         if longer is not plan:
             plan, points = longer, expand(longer, axes)
+    problems = [f"mix {mix.name!r}, scenario {scenario.name!r}: fault {index + 1}: {message}"
+                for scenario in mix.scenarios for index, message in check_faults(scenario.faults, plan)]
+    if problems:   # a mix made in Python, or read against another plan: refused before any worker starts
+        raise PlanError(problems)
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
     gates = gates_for([p.plan for p in points])
@@ -53,6 +60,8 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     tally = Tally.empty(len(points), scenarios, sources)
     chunks = run_chunks(spec, tally, out_path, executor, workers, on_chunk, gates, replace, keep_runs)
     meta = {**spec_metadata(spec, mix), "changes": [p.changes for p in points]}
+    if given.source is not None:   # the plan given, not a Flagger gate's lengthened one: what best_plan is given
+        meta["plan_digest"] = plan_digest(given.source.data)
     result = SweepResult.from_chunks(chunks, [p.values for p in points], scenarios, sources, meta, tally)
     if out_path is not None:
         result.save(out_path)
