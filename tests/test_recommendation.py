@@ -177,3 +177,10 @@ def test_a_mix_that_does_not_fit_the_plan_is_refused_before_any_worker_starts(tm
     assert not (tmp_path / "s").exists()
     error = pickle.loads(pickle.dumps(caught.value))
     assert error.problems == caught.value.problems and str(error) == str(caught.value)
+
+
+def test_a_sweep_result_reads_in_a_console_as_one_line(result):
+    """Its repr was the dataclass's: 33 KB of the tally's arrays in a notebook's plain-text output."""
+    text = repr(result)
+    assert "\n" not in text and len(text) < 300
+    assert f"{len(result.grid)} gates x 24 replicates" in text

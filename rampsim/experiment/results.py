@@ -305,6 +305,13 @@ class SweepResult:
         best = self.best(costs)
         return with_overrides(plan, grid_overrides({path: str(best[path]) for path in self.parameters}, plan))
 
+    def __repr__(self) -> str:
+        runs = int(self.tally.outcomes.sum())
+        kept = "" if self.kept_runs is None else ", runs kept"
+        return (f"<SweepResult of {self.meta.get('plan', 'a plan')}: {len(self.grid)} gates x "
+                f"{self.meta.get('replicates', '?')} replicates over {len(self.tally.scenarios)} scenarios "
+                f"({runs:,} judged runs{kept})>")
+
     def _repr_html_(self) -> str:
         summary = self.summary()
         shown = [*self.parameters, "false_rollback_rate", "missed_incident_rate", "environment_stop_rate",
