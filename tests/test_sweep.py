@@ -504,3 +504,22 @@ def test_scenario_names_and_paths_print_as_written_not_as_rich_markup(tmp_path, 
     printed = capsys.readouterr().out
     assert all(re.search(rf"^\s*{re.escape(name)}\s+(healthy|incident)", printed, re.M)
                for name in ("[/]", "[red]", ":x:", "[i]regression")), printed
+
+
+def test_sweep_and_report_refuse_an_option_given_twice_but_repeat_grid(tmp_path, capsys):
+    """A repeated single-valued option silently replaced the first (``--replicates 2000 --replicates 20``): exit
+    2 naming the option and both values; ``--grid`` is meant to repeat and still does."""
+    for argv, option, values in (
+            (["sweep", str(VALIDATION), "--replicates", "2000", "--replicates", "20"], "--replicates", "'2000', then '20'"),
+            (["sweep", str(VALIDATION), "--out", str(tmp_path / "a"), "--out", str(tmp_path / "b")], "--out",
+             f"{str(tmp_path / 'a')!r}, then {str(tmp_path / 'b')!r}"),
+            (["report", str(tmp_path), "--costs", "fr=1", "--costs", "fr=2"], "--costs", "'fr=1', then 'fr=2'")):
+        with pytest.raises(SystemExit) as exit:
+            main(argv)
+        assert exit.value.code == 2
+        assert f"argument {option}: given twice ({values})" in capsys.readouterr().err
+    from rampsim.cli import build_parser
+
+    args = build_parser().parse_args(["sweep", str(VALIDATION), "--grid", "rules.*.sustain=1m,3m",
+                                      "--grid", "rules.error_rate_rollback.threshold=0.5%,1%"])
+    assert args.grid == ["rules.*.sustain=1m,3m", "rules.error_rate_rollback.threshold=0.5%,1%"]
