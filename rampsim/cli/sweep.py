@@ -278,7 +278,8 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
                                 f" × {meta.get('replicates')} replicates of mix {meta.get('mix')} (seed "
                                 f"{meta.get('seed')}): {runs_in_words(summary.iloc[0])} per gate (ground truth "
                                 f"from the plan's SLO)"))
-    table = Table(title="Pareto front: no other gate has fewer false rollbacks and fewer missed incidents",
+    table = Table(title="Pareto front: no other gate has a false-rollback rate and a missed-incident rate as low or "
+                        "lower, one of them lower",
                   box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", pad_edge=False)
     columns = ["#", "false\nrollback", "missed\nincident", *["env\nstops"] * bool(environment), "detect",
                "harm", "cost"]
