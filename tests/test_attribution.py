@@ -222,7 +222,8 @@ def test_the_sweep_table_shows_environment_stops_at_80_columns(mix_file, tmp_pat
     assert re.search(r"^\s*shared-burst\s+environment\s", printed, re.M)
     assert "neither false rollbacks nor catches" in printed.replace("\n", " ")
     page = (out / "report.html").read_text()
-    assert "environment stops [95% CI]" in page and "shared-burst (environment incident)" in page
+    assert 'environment stops<span class="sub">95% interval</span>' in page
+    assert "<td>shared-burst</td><td>environment incident</td>" in page
 
 
 def test_without_environment_incidents_the_table_has_no_env_column(tmp_path, capsys, monkeypatch):

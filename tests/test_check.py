@@ -324,3 +324,17 @@ def test_check_prints_the_html_path_as_written_not_as_rich_markup(tmp_path, caps
     assert main(["check", str(SMALL), "--max-false-rollback", "50%", "--batch", "10", "--max-replicates", "10",
                  "--workers", "1", "--html", str(page)]) == 0
     assert f"report written to {page}" in capsys.readouterr().err and page.exists()
+
+
+@pytest.mark.parametrize("option, first, second", [
+    ("--max-false-rollback", "10%", "99%"), ("--max-missed-incident", "5%", "50%"), ("--max-detect", "5m", "1h"),
+    ("--detect-quantile", "90%", "50%"), ("--confidence", "95%", "60%"), ("--seed", "0", "1")])
+def test_a_bound_given_twice_is_refused_naming_both_values(capsys, option, first, second):
+    """``--max-false-rollback 10% --max-false-rollback 99%`` checked against 99% alone: the second value replaced
+    the first without a word, loosening a CI gate unnoticed. Now exit 2 before any work, naming both."""
+    with pytest.raises(SystemExit) as exit:
+        main(["check", str(SMALL), "--mix", str(MIX), option, first, "--batch", "10", f"{option}={second}"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: given twice ({first!r}, then {second!r})" in err
+

@@ -114,7 +114,7 @@ def test_the_sweep_report_loads_in_headless_chromium_with_its_charts(browser, sw
     false = breakdown[breakdown["false_rollbacks"] > 0]
     assert len(false), "the sweep should have false rollbacks to flag"
     for row in false.itertuples():
-        assert f"{row.stops}/{row.runs} stopped ({row.false_rollbacks} false)" in seen["text"]
+        assert f"{row.stops}/{row.runs}\n{row.false_rollbacks} false" in seen["text"]
 
 
 def test_the_recommended_gate_is_shown_as_a_diff_against_the_plan(browser, swept, tmp_path):
@@ -177,10 +177,10 @@ def test_the_browser_checks_catch_a_broken_page(browser, tmp_path):
         assert_self_contained_and_clean(seen, tmp_path / "broken.png", images=1)
 
 
-def test_the_breakdown_legend_names_everything_it_colours_red():
-    """Incidents stopped before their fault were red (class ``flag``) while the legend, and the README, said red
-    meant false rollbacks and misses only. Such a stop is a false alarm (the release was still healthy): red,
-    and said so."""
+def test_the_breakdown_colours_missed_incidents_red_and_shows_early_stops_apart():
+    """Every cell with an early stop was red as a whole ('24/24 stopped (7 before the fault)'), so a caught
+    incident looked like a missed one. Red is for missed incidents only, amber for false rollbacks, and an early
+    stop is a note of its own (``.early``); the legend says so."""
     import re
 
     import pandas as pd
@@ -197,10 +197,57 @@ def test_the_breakdown_legend_names_everything_it_colours_red():
              **{**counts, "missed_incidents": 1}),
         dict(gate=0, scenario="caught", runs=3, stops=3, incident_runs=3, environment_runs=0, **counts),
     ])
-    html = _breakdown_table(breakdown, pd.DataFrame([dict(gate=0, cost_optimal=True)]), [])
-    red = re.findall(r'<td class="num flag">([^<]*)</td>', html)
-    assert red == ["1/4 stopped (1 false)", "3/3 stopped (2 before the fault)", "2/3 stopped (1 missed)"]
-    assert '<td class="num">3/3 stopped</td>' in html
+    html = _breakdown_table(breakdown, pd.DataFrame([dict(gate=0, cost_optimal=False)]), [])
+    cells = dict(re.findall(r'<tr><td>([^<]*)</td><td>[^<]*</td><td class="num">\d+</td><td class="([^"]*)">', html))
+    assert cells == {"healthy": "num false", "tail-latency": "num", "regression": "num missed", "caught": "num"}
+    assert '2/3<span class="sub">1 missed</span>' in html
+    assert '3/3<span class="sub early">2 early</span>' in html   # caught, with early stops: not red
     legend = html.partition("In red:")[2]
-    assert "false rollbacks" in legend and "before their fault" in legend and "false alarms" in legend
-    assert "missed" in legend
+    assert "missed" in legend.partition(".")[0] and "false rollbacks" in legend and "early" in legend
+    assert "false alarms" in legend
+
+
+def test_an_interval_of_durations_is_written_in_one_unit():
+    """'-15s [-15s, 0ms]' and '1m30s [-1h2m45s, 1m45s]' mixed units within one interval."""
+    import numpy as np
+
+    from rampsim.report.html import _in_one_unit
+    from rampsim.units import Kind
+
+    assert _in_one_unit([-15.0, -15.0, 0.0], Kind.DURATION) == ["-15s", "-15s", "0s"]
+    assert _in_one_unit([90.0, -3765.0, 105.0], Kind.DURATION) == ["1.5min", "-62.8min", "1.75min"]
+    assert _in_one_unit([225.0, 225.0, 300.0], Kind.DURATION) == ["3.75min", "3.75min", "5min"]
+    assert _in_one_unit([0.2, 0.05, 0.5], Kind.DURATION) == ["200ms", "50ms", "500ms"]
+    assert _in_one_unit([36000.0, -np.inf, np.inf], Kind.DURATION) == ["10h", "-∞", "∞"]
+    assert _in_one_unit([0.5, 0.4, 0.6], Kind.RATIO) == ["50%", "40%", "60%"]
+
+
+WIDE_MIX = "name: wide\nscenarios:\n  healthy: {weight: 34%}\n" + "".join(
+    f'  {name}: {{weight: 6%, faults: ["{fault}"]}}\n' for name, fault in [
+        ("benign-error-bump", "error-rate:canary:+0.3%@5m"), ("small-error-regression", "error-rate:canary:+0.8%@5m"),
+        ("error-regression", "error-rate:canary:+1.5%@5m"), ("late-error-regression", "error-rate:canary:+1.5%@12m"),
+        ("large-error-regression", "error-rate:canary:+5%@5m"), ("latency-regression", "latency:canary:+200ms@5m"),
+        ("tail-latency", "tail-latency:canary:3%@5m,delay=400ms"), ("surge", "surge:shared:+30%@5m/5m"),
+        ("cold-cache", "cold-cache:canary:100%@0s/5m"), ("counter-reset", "counter-reset:canary@8m"),
+        ("shared-error-burst", "error-rate:shared:+2%@5m/5m")])
+
+
+def test_a_sweep_of_nine_gates_and_twelve_scenarios_reads_without_scrolling_at_1400_px(browser, tmp_path):
+    """The body was capped at 1100 px with its tables in ``overflow-x: auto``: the Gates table's detection was cut
+    mid-value, harm, cost and Pareto off-screen, and 'By scenario' (one column per scenario) showed 3 of 13. Now
+    no table is wider than the page at 1400 px: one row per scenario, one column per gate."""
+    plan = load_plan(VALIDATION)
+    mix = tmp_path / "mix.yaml"
+    mix.write_text(WIDE_MIX)
+    result = sweep(plan, load_mix(mix, plan), ["rules.error_rate_rollback.threshold=0.2%,0.5%,1%",
+                                               "rules.*.sustain=1m,3m,5m"], replicates=24, seed=3, workers=1)
+    page = write_sweep_html(result, tmp_path / "report.html", plan=plan)
+    browser.set_window_size(1400, 900)
+    browser.get(page.resolve().as_uri())
+    widths = browser.execute_script(
+        "return [...document.querySelectorAll('.scroll')].map(d => [d.scrollWidth, d.clientWidth])")
+    assert len(widths) >= 3 and all(scroll <= client for scroll, client in widths), widths
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    rows = browser.execute_script("return [...document.querySelectorAll('.scroll')].at(-1)"
+                                  ".querySelectorAll('tbody tr').length")   # the last table: by scenario
+    assert rows == len(result.breakdown()["scenario"].unique()) == 12

@@ -504,3 +504,47 @@ def test_scenario_names_and_paths_print_as_written_not_as_rich_markup(tmp_path, 
     printed = capsys.readouterr().out
     assert all(re.search(rf"^\s*{re.escape(name)}\s+(healthy|incident)", printed, re.M)
                for name in ("[/]", "[red]", ":x:", "[i]regression")), printed
+
+
+def test_sweep_and_report_refuse_an_option_given_twice_but_repeat_grid(tmp_path, capsys):
+    """A repeated single-valued option silently replaced the first (``--replicates 2000 --replicates 20``): exit
+    2 naming the option and both values; ``--grid`` is meant to repeat and still does."""
+    for argv, option, values in (
+            (["sweep", str(VALIDATION), "--replicates", "2000", "--replicates", "20"], "--replicates", "'2000', then '20'"),
+            (["sweep", str(VALIDATION), "--out", str(tmp_path / "a"), "--out", str(tmp_path / "b")], "--out",
+             f"{str(tmp_path / 'a')!r}, then {str(tmp_path / 'b')!r}"),
+            (["report", str(tmp_path), "--costs", "fr=1", "--costs", "fr=2"], "--costs", "'fr=1', then 'fr=2'")):
+        with pytest.raises(SystemExit) as exit:
+            main(argv)
+        assert exit.value.code == 2
+        assert f"argument {option}: given twice ({values})" in capsys.readouterr().err
+    from rampsim.cli import build_parser
+
+    args = build_parser().parse_args(["sweep", str(VALIDATION), "--grid", "rules.*.sustain=1m,3m",
+                                      "--grid", "rules.error_rate_rollback.threshold=0.5%,1%"])
+    assert args.grid == ["rules.*.sustain=1m,3m", "rules.error_rate_rollback.threshold=0.5%,1%"]
+
+
+def test_the_pareto_front_is_described_as_it_is_computed(capsys, tmp_path):
+    """The CLI's header said 'no other gate has fewer false rollbacks and fewer missed incidents' (strict on
+    both) and the README 'no other gate beats on both rates', while the code puts a gate off the front when
+    another is as low on both rates and lower on one. Every description now says that."""
+    from pathlib import Path
+
+    import rampsim.experiment.results as results
+    from rampsim.experiment.results import pareto_front
+
+    # gate 1 ties gate 0's false-rollback rate and misses more: off the front, though not beaten on both
+    assert pareto_front([0.1, 0.1, 0.2, 0.1], [0.2, 0.3, 0.1, 0.2]).tolist() == [True, False, True, True]
+    definition = ("no other gate has a false-rollback rate and a missed-incident rate as low or lower, "
+                  "one of them lower")
+    root = Path(__file__).parent.parent
+    readme = " ".join(root.joinpath("README.md").read_text().split())
+    assert main(["sweep", str(VALIDATION), "--replicates", "4", "--workers", "1", "--no-progress", "--html",
+                 "--grid", "rules.*.sustain=1m,3m", "--out", str(tmp_path / "sweep")]) == 0
+    assert f"Pareto front: {definition}" in " ".join(capsys.readouterr().out.split())
+    html = " ".join((tmp_path / "sweep" / "report.html").read_text().split())
+    for text in (readme, " ".join((results.__doc__ or "").split()), " ".join((pareto_front.__doc__ or "").split()),
+                 html):
+        assert definition in text
+        assert "beats on both" not in text and "fewer false rollbacks and fewer" not in text

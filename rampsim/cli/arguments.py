@@ -11,7 +11,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from rampsim import units
 from rampsim.errors import UsageError
@@ -20,7 +20,7 @@ from rampsim.prod.source import MAX_ATTEMPTS
 
 __all__ = ["given", "prometheus_url", "recording", "file_name", "output_file", "directory", "seconds", "duration",
            "count", "seed", "port", "replicates", "workers", "percent", "open_percent", "instant",
-           "add_prometheus_options", "help_text"]
+           "add_prometheus_options", "help_text", "refuse_repeats"]
 
 
 def help_text(docstring: str) -> str:
@@ -150,6 +150,42 @@ def instant(text: str) -> str:
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+class _Once(argparse._StoreAction):
+    """An option that takes one value and refuses a second: ``--max-false-rollback 10% --max-false-rollback 99%``
+    kept the 99% and dropped the 10% bound without a word (in CI, a gate loosened unnoticed). Exit 2, naming the
+    option and both values as given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._namespace: Optional[argparse.Namespace] = None   # the parse that gave it (held: its id stays unique)
+        self._text = ""                                          # the value as given there
+        self._last = ""
+        convert = self.type
+        if convert is not None and not isinstance(convert, str) and callable(convert):
+            def read(text: str) -> object:
+                self._last = text
+                return convert(text)
+            read.__name__ = getattr(convert, "__name__", repr(convert))   # argparse's messages name the type
+            self.type = read
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: Optional[str] = None) -> None:
+        text = self._last if self.type is not None else str(values)
+        if self.option_strings and self._namespace is namespace:
+            raise argparse.ArgumentError(self, f"given twice ({self._text!r}, then {text!r}): give it once "
+                                               "(a second value would silently replace the first)")
+        self._namespace, self._text = namespace, text
+        super().__call__(parser, namespace, values, option_string)
+
+
+def refuse_repeats(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make every single-valued option ``parser`` adds from now on (the default ``store`` action) refuse to be given
+    twice, with exit 2; options meant to repeat (``action="append"``) and flags are untouched. Returns ``parser``."""
+    parser.register("action", None, _Once)
+    parser.register("action", "store", _Once)
+    return parser
 
 
 def add_prometheus_options(parser: argparse.ArgumentParser) -> None:

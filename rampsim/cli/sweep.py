@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Exit codes: 0 done; 2 bad arguments (a grid axis, more than 10,000 gates, an --out that is a "
                     "file, unwritable, or holding another sweep without --force); 3 invalid plan or mix; 5 --dask "
                     "scheduler unreachable, or a worker or the scheduler lost mid-sweep; 130 interrupted (after "
-                    "either, run the same command again to continue).")
+                    "either, run the same command again to continue). An option that takes one value, given twice, "
+                    "is refused (exit 2); --grid repeats.")
+    arguments.refuse_repeats(command)
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
@@ -77,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "breakdown again and write summary.csv and the charts, without "
                                                "re-running. Exit codes: 0 done; 2 bad arguments (--costs, an "
                                                "unwritable --out); 5 results missing or damaged (the message names "
-                                               "the file).")
+                                               "the file); an option given twice is refused (exit 2).")
+    arguments.refuse_repeats(report)
     report.add_argument("results", type=Path, help="a sweep's results directory")
     report.add_argument("--costs", default=None, help="costs as for sweep (default: the sweep's own)")
     report.add_argument("--out", type=arguments.directory,
@@ -299,7 +302,8 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
                                 f" × {meta.get('replicates')} replicates of mix {meta.get('mix')} (seed "
                                 f"{meta.get('seed')}): {runs_in_words(summary.iloc[0])} per gate (ground truth "
                                 f"from the plan's SLO)"))
-    table = Table(title="Pareto front: no other gate has fewer false rollbacks and fewer missed incidents",
+    table = Table(title="Pareto front: no other gate has a false-rollback rate and a missed-incident rate as low or "
+                        "lower, one of them lower",
                   box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", pad_edge=False)
     columns = ["#", "false\nrollback", "missed\nincident", *["env\nstops"] * bool(environment), "detect",
                "harm", "cost"]

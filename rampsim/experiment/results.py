@@ -30,8 +30,9 @@ the gate must stop) or ``environment`` (an environment incident the plan's
 * **cost** per run, for given costs of a false rollback, a missed incident and a
   harmed request (harm counted on every run but environment incidents: a benign fault
   can harm too, while a stop spares no one a shared fault); an environment stop costs
-  nothing, whatever the gate does on such runs; ``pareto`` marks gates no other gate
-  beats on both rates;
+  nothing, whatever the gate does on such runs; ``pareto`` marks gates for which no other
+  gate has a false-rollback rate and a missed-incident rate as low or lower, one of them lower
+  (:func:`pareto_front`);
 * **the recommendation** (``cost_optimal``, exactly one gate): the lowest cost; among
   equal costs the fastest median detection, then the least harm per incident, then the
   fewest parameters changed from the plan, then the grid's order (:data:`RECOMMENDATION_RULE`).
@@ -160,7 +161,9 @@ def runs_in_words(row: pd.Series) -> str:
 
 
 def pareto_front(false_rollback: npt.ArrayLike, missed: npt.ArrayLike) -> np.ndarray:
-    """True for gates that no other gate matches or beats on both rates while beating on one."""
+    """True for gates for which no other gate has a false-rollback rate and a missed-incident rate as low or lower,
+    one of them lower (weak dominance: gates with the same two rates are all on the front); False for a gate
+    without one of the rates (NaN: no run of that kind), which never puts another off the front either."""
     fr, mi = np.asarray(false_rollback, float), np.asarray(missed, float)
     dominated = ((fr[None, :] <= fr[:, None]) & (mi[None, :] <= mi[:, None])
                  & ((fr[None, :] < fr[:, None]) | (mi[None, :] < mi[:, None]))).any(axis=1)

@@ -27,7 +27,7 @@ from rampsim.experiment.axes import gate_values, own_value_text
 from rampsim.experiment.check import EXCEEDED, MET, BoundVerdict, CheckReport
 from rampsim.experiment.results import RECOMMENDATION_RULE, Costs, SweepResult, runs_in_words
 from rampsim.plan.schema import Plan
-from rampsim.report.tradeoff import gate_label
+from rampsim.report.tradeoff import gate_label, gate_values as grid_values
 from rampsim.units import Kind, format_value
 
 __all__ = ["write_sweep_html", "write_check_html", "MAX_ROWS"]
@@ -35,11 +35,17 @@ __all__ = ["write_sweep_html", "write_check_html", "MAX_ROWS"]
 MAX_ROWS = 30
 """Sweeps with more gates list only the Pareto front and the recommended gate (all are in ``summary.csv``)."""
 
+MAX_GATE_COLUMNS = 10
+"""The per-scenario breakdown has one column per listed gate up to this many (one row per scenario, readable
+without scrolling at 1400 px); with more, it shows the recommended gate's measures, and every gate's in a
+``<details>`` element."""
+
 _CSS = """
 :root { --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --head: #f6f8fa; --mark: #fff8c5;
         --good: #1a7f37; --bad: #cf222e; --warn: #9a6700; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
-       max-width: 1100px; margin: 2rem auto; padding: 0 1rem; }
+       max-width: 1600px; margin: 2rem auto; padding: 0 1rem; }
+p { max-width: 110ch; }
 h1 { font-size: 1.5rem; margin: 0 0 .3rem; }
 h2 { font-size: 1.15rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; margin-top: 2rem; }
 p { margin: .4rem 0; }
@@ -52,8 +58,13 @@ table { border-collapse: collapse; margin: .5rem 0; font-size: .88rem; }
 th, td { border: 1px solid var(--line); padding: .25rem .55rem; text-align: left; vertical-align: top; }
 th { background: var(--head); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.best td { background: var(--mark); font-weight: 600; }
+th .sub, td .sub { display: block; color: var(--muted); font-size: .85em; font-weight: normal; }
+tr.best td, td.best, th.best { background: var(--mark); font-weight: 600; }
 td.flag { color: var(--bad); font-weight: 600; }
+td.missed { color: var(--bad); font-weight: 700; background: #ffebe9; }
+td.false { color: var(--warn); }
+td .early { color: var(--warn); font-style: italic; }
+details > summary { cursor: pointer; color: var(--muted); margin: .5rem 0; }
 .met { color: var(--good); } .exceeded { color: var(--bad); } .undecided { color: var(--warn); }
 figure { margin: 1.2rem 0; }
 img { max-width: 100%; height: auto; border: 1px solid var(--line); }
@@ -70,7 +81,9 @@ code { font-size: .9em; background: var(--head); padding: 0 .2em; }
 _POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"  # nothing loads but the page itself
 
 Cell = Union[str, tuple[str, str]]
-"""A table cell: its text, or its text and a CSS class (``num``, ``flag``)."""
+"""A table cell: its text, or its text and a CSS class (``num``, ``flag``). A text's further lines (after
+``\n``) are shown below its first, smaller (an interval below its estimate); one that starts with ``~`` is an
+early-stop note (styled apart)."""
 
 
 def _e(value: object) -> str:
@@ -85,16 +98,26 @@ def _page(title: str, sections: Iterable[str]) -> str:
             f"<body>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
 
 
-def _table(header: Sequence[str], rows: Iterable[tuple[str, Sequence[Cell]]]) -> str:
+def _lines(text: str, breakable: bool = False) -> str:
+    """``text`` escaped, its first line as is, each further one below it (``.sub``; ``.early`` after ``~``); with
+    ``breakable``, the first line may break after its dots and underscores (a parameter's long path)."""
+    first, *rest = text.split("\n")
+    head = _e(first).replace(".", ".<wbr>").replace("_", "_<wbr>") if breakable else _e(first)
+    return head + "".join(f'<span class="sub{" early" if line.startswith("~") else ""}">{_e(line.lstrip("~"))}'
+                               "</span>" for line in rest)
+
+
+def _table(header: Sequence[Cell], rows: Iterable[tuple[str, Sequence[Cell]]]) -> str:
     """``rows`` as (row CSS class, cells); every text escaped."""
     def css(name: str) -> str:
         return f' class="{name}"' if name else ""
 
-    def cell(c: Cell) -> str:
+    def cell(c: Cell, tag: str = "td") -> str:
         text, name = (c, "") if isinstance(c, str) else c
-        return f"<td{css(name)}>{_e(text)}</td>"
+        shown = _lines(text, breakable=tag == "th")   # a header's long parameter path may break
+        return f"<{tag}{css(name)}>{shown}</{tag}>"
     body = "".join(f"<tr{css(name)}>{''.join(map(cell, cells))}</tr>\n" for name, cells in rows)
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    head = "".join(cell(h, "th") for h in header)
     return f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody></table></div>'
 
 
@@ -109,20 +132,47 @@ def _quantity(value: float, kind: Kind) -> str:
     if math.isnan(value):
         return "n/a"
     if kind is Kind.RATIO and math.isinf(value):
-        return "∞"
+        return "∞" if value > 0 else "-∞"
     if kind is Kind.RATIO:
         return np.format_float_positional(value * 100, precision=3, fractional=False, trim="-") + "%"
     return format_value(value, kind)
 
 
-def _interval(row: pd.Series, name: str, kind: Kind) -> str:
-    """``1.2% [0.3%, 4.5%]`` from a summary row's ``NAME_rate``/``NAME_s``, ``NAME_low`` and ``NAME_high``."""
+_DURATION_UNITS = ((1.0, 1e-3, "ms"), (120.0, 1.0, "s"), (3 * 3600.0, 60.0, "min"), (math.inf, 3600.0, "h"))
+"""(below how many seconds, seconds per unit, unit): the unit of an interval of durations by its largest end."""
+
+
+def _in_one_unit(values: Sequence[float], kind: Kind) -> list[str]:
+    """``values`` (an estimate and its interval's ends) as :func:`_quantity` writes them, durations all in one unit
+    chosen by the largest finite magnitude: ``-15s [-15s, 0s]``, ``1.5min [-62.8min, 1.75min]`` (not ``-15s [-15s,
+    0ms]`` nor ``1m30s [-1h2m45s, 1m45s]``), to three significant digits."""
+    if kind is not Kind.DURATION:
+        return [_quantity(v, kind) for v in values]
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    largest = max(finite, default=0.0)
+    _, scale, unit = next(u for u in _DURATION_UNITS if largest < u[0]) if largest else (0.0, 1.0, "s")
+
+    def one(value: float) -> str:
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        number = np.format_float_positional(value / scale, precision=3, fractional=False, trim="-")
+        return ("0" if float(number) == 0 else number) + unit
+    return [one(v) for v in values]
+
+
+def _interval(row: pd.Series, name: str, kind: Kind, sep: str = " ") -> str:
+    """``1.2% [0.3%, 4.5%]`` from a summary row's ``NAME_rate``/``NAME_s``, ``NAME_low`` and ``NAME_high``, in one
+    unit; ``sep`` between the estimate and its interval (``\n``: the interval on a line of its own)."""
     estimate = row[f"{name}_rate"] if kind is Kind.RATIO else row[f"{name}_s"]
     low, high = row[f"{name}_low"], row[f"{name}_high"]
     if pd.isna(estimate):
         return "n/a"
-    spread = "" if pd.isna(low) or pd.isna(high) else f" [{_quantity(low, kind)}, {_quantity(high, kind)}]"
-    return _quantity(estimate, kind) + spread
+    if pd.isna(low) or pd.isna(high):
+        return _in_one_unit([estimate], kind)[0]
+    middle, lower, upper = _in_one_unit([estimate, low, high], kind)
+    return f"{middle}{sep}[{lower}, {upper}]"
 
 
 # -- sweeps ----------------------------------------------------------------------------------------
@@ -161,12 +211,14 @@ def write_sweep_html(result: SweepResult, path: Path, *, charts: Sequence[Path] 
         _gates_table(shown, parameters, bool(environment)),
         '<p class="note">Detection: the decision\'s time minus the incident\'s start by the SLO, negative when '
         "the gate stopped before the SLO was breached. Harm: canary requests served by a faulty arm before the "
-        "decision, per incident run."
+        "decision, per incident run. Pareto: no other gate has a false-rollback rate and a missed-incident rate as "
+        "low or lower, one of them lower."
         + " Environment stops: stops of environment incidents (SLO breaches the release did not cause: stopping "
           "the canary does not fix them), neither false rollbacks nor catches, at no cost." * bool(environment)
         + "</p>",
         f'<p class="note">{len(shown)} of the {len(summary)} gates: the Pareto front and the recommended one '
-        "(no other gate has fewer false rollbacks and fewer missed incidents); all are in summary.csv and "
+        "(no other gate has a false-rollback rate and a missed-incident rate as low or lower, one of them "
+        "lower); all are in summary.csv and "
         "SweepResult.summary().</p>"
         if len(shown) < len(summary) else "",
         "<h2>By scenario</h2>",
@@ -197,46 +249,69 @@ def _diff(result: SweepResult, best: pd.Series, costs: Costs, plan: Optional[Pla
 
 
 def _gates_table(summary: pd.DataFrame, parameters: Sequence[str], environment: bool) -> str:
-    """The gates' rates, detection, harm and cost; their environment stops too when the mix has any."""
+    """The gates' rates, detection, harm and cost; their environment stops too when the mix has any. One column
+    per varied parameter (its value), each interval below its estimate: it fits a 1400 px window."""
     rows: list[tuple[str, list[Cell]]] = []
     for _, row in summary.iterrows():
         harm = "n/a" if pd.isna(row["harm_mean"]) else f"{row['harm_mean']:,.0f}"
+        values: list[Cell] = [str(row[p]) for p in parameters] or [gate_label(row, parameters)]
         rows.append(("best" if row["cost_optimal"] else "", [
             (("★ " if row["cost_optimal"] else "") + str(int(row["gate"])), "num"),
-            gate_label(row, parameters),
-            (_interval(row, "false_rollback", Kind.RATIO), "num"),
-            (_interval(row, "missed_incident", Kind.RATIO), "num"),
-            *[(_interval(row, "environment_stop", Kind.RATIO), "num")] * environment,
-            (_interval(row, "detect_median", Kind.DURATION), "num"), (harm, "num"), (f"{row['cost']:.3f}", "num"),
-            "yes" if row["pareto"] else ""]))
-    return _table(["#", "gate", "false rollback [95% CI]", "missed incident [95% CI]",
-                   *["environment stops [95% CI]"] * environment, "detect median [95% CI]",
+            *values,
+            (_interval(row, "false_rollback", Kind.RATIO, "\n"), "num"),
+            (_interval(row, "missed_incident", Kind.RATIO, "\n"), "num"),
+            *[(_interval(row, "environment_stop", Kind.RATIO, "\n"), "num")] * environment,
+            (_interval(row, "detect_median", Kind.DURATION, "\n"), "num"), (harm, "num"),
+            (f"{row['cost']:.3f}", "num"), "yes" if row["pareto"] else ""]))
+    names: list[Cell] = [".".join(p.split(".")[-2:]) for p in parameters] or ["gate"]
+    return _table(["#", *names, "false rollback\n95% interval", "missed incident\n95% interval",
+                   *["environment stops\n95% interval"] * environment, "detect median\n95% interval",
                    "harm / incident", "cost / run", "Pareto"], rows)
 
 
 def _breakdown_table(breakdown: pd.DataFrame, shown: pd.DataFrame, parameters: Sequence[str]) -> str:
-    """Stops of each scenario by each shown gate; flagged (red): stops of healthy runs, stops of incidents before
-    their fault (false alarms: the release was still healthy), and missed incidents."""
+    """The shown gates' stops of each scenario: one row per scenario, one column per gate (up to
+    :data:`MAX_GATE_COLUMNS`; beyond, the recommended gate's measures, and every gate's in a ``<details>``).
+    A cell is red when incidents got through (missed), amber when healthy runs were stopped (false rollbacks);
+    stops of incidents before their fault (early: false alarms) are a note of their own."""
     scenarios = breakdown.drop_duplicates("scenario")[["scenario", "incident_runs", "environment_runs"]]
-    header = ["gate"] + [f"{s} ({_truth_label(k, e)})" for s, k, e in scenarios.itertuples(index=False)]
     cells = breakdown.set_index(["gate", "scenario"])
+    gates = [gate for _, gate in shown.iterrows()]
+    header: list[Cell] = ["scenario", "truth", "runs"]
+    header += [
+        (f"#{int(g['gate'])}{' ★' if g['cost_optimal'] else ''}\n{grid_values(g, parameters)}",
+         "best" if g["cost_optimal"] else "") for g in gates]
     rows: list[tuple[str, list[Cell]]] = []
-    for _, gate in shown.iterrows():
-        row: list[Cell] = [("★ " if gate["cost_optimal"] else "") + gate_label(gate, parameters)]
-        for scenario in scenarios["scenario"]:
-            c = cells.loc[(gate["gate"], scenario)]
+    for _, truth in scenarios.iterrows():
+        scenario = str(truth["scenario"])
+        runs = int(cells.loc[(gates[0]["gate"], scenario), "runs"]) if gates else 0
+        row: list[Cell] = [scenario, _truth_label(int(truth["incident_runs"]), int(truth["environment_runs"])),
+                           (str(runs), "num")]
+        for g in gates:
+            c = cells.loc[(g["gate"], scenario)]
             notes = [f"{c['false_rollbacks']} false"] * bool(c["false_rollbacks"]) + \
-                    [f"{c['early_stops']} before the fault"] * bool(c["early_stops"]) + \
-                    [f"{c['missed_incidents']} missed"] * bool(c["missed_incidents"])
-            text = f"{c['stops']}/{c['runs']} stopped" + (f" ({', '.join(notes)})" if notes else "")
-            row.append((text, "num flag" if notes else "num"))
-        rows.append(("best" if gate["cost_optimal"] else "", row))
-    return _table(header, rows) + (
-        '<p class="note">A scenario is an incident when the plan\'s SLO says so; an environment incident when '
-        "faults outside the release breach it (stopping the canary does not fix it: its stops are neither false "
-        "rollbacks nor catches). In red: stops of runs the SLO calls healthy (false rollbacks), stops of incidents "
-        "before their fault began (false alarms: the release was still healthy; neither caught nor missed) and "
-        "incidents the gate let through (missed).</p>")
+                    [f"{c['missed_incidents']} missed"] * bool(c["missed_incidents"]) + \
+                    [f"~{c['early_stops']} early"] * bool(c["early_stops"])
+            css = ["num", *["missed"] * bool(c["missed_incidents"]), *["false"] * bool(c["false_rollbacks"]),
+                   *["best"] * bool(g["cost_optimal"])]
+            row.append(("\n".join([f"{c['stops']}/{c['runs']}", *notes]), " ".join(css)))
+        rows.append(("", row))
+    legend = (
+        '<p class="note">Each cell: the gate\'s stops (hold or rollback) / the scenario\'s runs. A scenario is an '
+        "incident when the plan's SLO says so; an environment incident when faults outside the release breach it "
+        "(stopping the canary does not fix it: its stops are neither false rollbacks nor catches). "
+        "In red: incidents the gate let through (missed). In amber: stops of runs "
+        "the SLO calls healthy (false rollbacks). <em>early</em>: stops of incidents before their fault began "
+        "(false alarms: the release was still healthy; neither caught nor missed).</p>")
+    lead = ('<p class="note">Stops / runs of each scenario by each gate (# and grid values as in the Gates '
+            "table).</p>")
+    if len(gates) <= MAX_GATE_COLUMNS:
+        return lead + _table(header, rows) + legend
+    best = shown[shown["cost_optimal"]]
+    return (f'<p class="note">The recommended gate, #{int(best["gate"].iloc[0])}:</p>'
+            + _breakdown_table(breakdown, best, parameters)
+            + f"<details><summary>All {len(gates)} listed gates by scenario (wider than the page: scroll)</summary>"
+            + lead + _table(header, rows) + "</details>")
 
 
 def _truth_label(incidents: int, environment: int) -> str:
@@ -253,8 +328,7 @@ def write_check_html(report: CheckReport, path: Path, *, plan: Plan, mix: Option
     ``plan`` (with ``mix``, a file name, and ``seed``), each bound and their intervals look by look."""
     source = plan.source.filename if plan.source is not None and plan.source.filename else plan.name
     rows: list[tuple[str, list[Cell]]] = [  # an interval's end the data cannot bound yet is NaN: open
-        ("", [v.name, v.limit_text, _bound(v.estimate, v),
-              f"[{_bound(np.nan_to_num(v.low, nan=-math.inf), v)}, {_bound(np.nan_to_num(v.high, nan=math.inf), v)}]",
+        ("", [v.name, v.limit_text, *_bound(v),
               (str(v.samples), "num"), (v.verdict, v.verdict)]) for v in report.verdicts]
     sections = [
         f'<h1>Check of {_e(plan.name)}: <span class="{_e(report.verdict)}">{_e(report.verdict.upper())}</span></h1>',
@@ -282,8 +356,11 @@ def _meaning(verdict: str) -> str:
     return "UNDECIDED: an interval still straddles its bound after the most replicates allowed; run more."
 
 
-def _bound(value: float, verdict: BoundVerdict) -> str:
-    return _quantity(value, verdict.kind)
+def _bound(verdict: BoundVerdict) -> tuple[str, str]:
+    """A bound's estimate and its interval (an end the data cannot bound yet, NaN, open: ``∞``), in one unit."""
+    estimate, low, high = _in_one_unit([verdict.estimate, np.nan_to_num(verdict.low, nan=-math.inf),
+                                        np.nan_to_num(verdict.high, nan=math.inf)], verdict.kind)
+    return estimate, f"[{low}, {high}]"
 
 
 def _history_png(report: CheckReport) -> bytes:
