@@ -135,3 +135,13 @@ def test_a_full_disk_for_write_best_is_exit_74(tmp_path, monkeypatch, capsys):
     assert main(["sweep", str(VALIDATION), "--replicates", "2", "--grid", "rules.error_rate_rollback.threshold=0.5%,1%",
                  "--out", str(tmp_path / "out"), "--write-best", str(tmp_path / "best.yaml")]) == 74
     assert f"cannot write {tmp_path / 'best.yaml'}: No space left on device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["rehearse", "PLAN", "--seed", "1", "--seed", "2"],
+                                  ["explain", "PLAN", "--promql", "2", "--promql", "3"],
+                                  ["calibrate", "PLAN", "--replay", "a.csv", "--replay", "b.csv"]])
+def test_an_option_given_twice_is_refused_by_every_command(argv, capsys):
+    """Only check, sweep and report refused it; elsewhere the second value silently replaced the first."""
+    with pytest.raises(SystemExit) as exit_:
+        main([str(VALIDATION) if a == "PLAN" else a for a in argv])
+    assert exit_.value.code == 2 and "given twice" in capsys.readouterr().err

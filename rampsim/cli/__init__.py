@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from rampsim import __version__
 from rampsim.errors import RampsimError, WriteRefused, write_error
 from rampsim.plan.loader import PlanError
+from rampsim.cli import arguments
 
 
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rampsim {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error (exit 70)")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=arguments.Parser)
     for module in _command_modules():
         module.register(subparsers)
     return parser

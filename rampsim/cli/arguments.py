@@ -20,7 +20,7 @@ from rampsim.prod.source import MAX_ATTEMPTS
 
 __all__ = ["given", "prometheus_url", "recording", "file_name", "output_file", "directory", "seconds", "duration",
            "count", "seed", "port", "replicates", "workers", "percent", "open_percent", "instant",
-           "add_prometheus_options", "help_text", "refuse_repeats"]
+           "add_prometheus_options", "help_text", "Parser"]
 
 
 def help_text(docstring: str) -> str:
@@ -180,12 +180,15 @@ class _Once(argparse._StoreAction):
         super().__call__(parser, namespace, values, option_string)
 
 
-def refuse_repeats(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Make every single-valued option ``parser`` adds from now on (the default ``store`` action) refuse to be given
-    twice, with exit 2; options meant to repeat (``action="append"``) and flags are untouched. Returns ``parser``."""
-    parser.register("action", None, _Once)
-    parser.register("action", "store", _Once)
-    return parser
+class Parser(argparse.ArgumentParser):
+    """Every command's parser: a single-valued option (the default ``store`` action) given twice is refused, with
+    exit 2 (``--max-false-rollback 10% --max-false-rollback 99%`` checked 99% alone); options meant to repeat
+    (``action="append"``) and flags are untouched."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _Once)
+        self.register("action", "store", _Once)
 
 
 def add_prometheus_options(parser: argparse.ArgumentParser) -> None:

@@ -43,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Exit codes: 0 all bounds met; 1 a bound exceeded; 4 undecided after --max-replicates; "
                     "2 bad arguments (an option given twice too: a second bound would replace the first); "
                     "3 invalid plan or mix.")
-    arguments.refuse_repeats(command)
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--max-false-rollback", type=_bound, metavar="RATE",

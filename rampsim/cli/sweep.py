@@ -44,7 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "scheduler unreachable, or a worker or the scheduler lost mid-sweep; 130 interrupted (after "
                     "either, run the same command again to continue). An option that takes one value, given twice, "
                     "is refused (exit 2); --grid repeats.")
-    arguments.refuse_repeats(command)
     command.add_argument("plan", help="plan YAML file")
     command.add_argument("--mix", help="scenario mix YAML (default: healthy ramps only)")
     command.add_argument("--grid", action="append", default=[], metavar="PATH=VALUES",
@@ -80,7 +79,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "re-running. Exit codes: 0 done; 2 bad arguments (--costs, an "
                                                "unwritable --out); 5 results missing or damaged (the message names "
                                                "the file); an option given twice is refused (exit 2).")
-    arguments.refuse_repeats(report)
     report.add_argument("results", type=Path, help="a sweep's results directory")
     report.add_argument("--costs", default=None, help="costs as for sweep (default: the sweep's own)")
     report.add_argument("--out", type=arguments.directory,
