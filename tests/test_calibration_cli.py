@@ -649,3 +649,20 @@ def test_a_backtest_range_past_the_recordings_end_says_what_was_read(one_day, ca
     assert "2h (from 2025-03-01T22:00:00Z to 2025-03-02T00:00:00Z: all the recording holds of --start " \
            "2025-03-01T22:00:00Z --end 2025-03-02T06:00:00Z) holds no whole 4h ramp window" in capsys.readouterr().err
 
+
+def test_a_missing_series_is_named_as_the_naming_asked_for_it(one_day, tmp_path, capsys):
+    """With ``matchers: {job: web}`` the message showed ``rampsim_requests_total{arm="baseline"}``, not the
+    ``job="web"`` matcher applied; a renamed errors counter missing from the history was noted only as 'no scrape
+    with both requests and errors'."""
+    naming = tmp_path / "nm.yaml"
+    naming.write_text("prometheus:\n  matchers: {job: web}\n")
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--naming", str(naming)]) == 5
+    err = capsys.readouterr().err
+    assert 'holds the baseline arm\'s requests (series rampsim_requests_total{job="web",arm="baseline"})' in err, err
+    assert f"and the naming of --naming {naming}" in err
+    naming.write_text("metrics: {errors: http_errors_total}\n")
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--naming", str(naming),
+                 "-o", str(tmp_path / "t.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "note: no sample of the baseline arm's errors in the history (series " \
+           'http_errors_total{arm="baseline",segment="' in err, err

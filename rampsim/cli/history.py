@@ -181,6 +181,10 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
           file=sys.stderr)
     for line in history.summary():
         print(f"note: {line}", file=sys.stderr)
+    if not _unavailable(args, plan, naming, history):
+        for arm in arms:
+            for line in _absent(plan, naming, history, arm):
+                print(f"note: {line}", file=sys.stderr)
     if problem := _unavailable(args, plan, naming, history):
         print(f"rampsim: history unavailable: {problem}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
@@ -203,15 +207,39 @@ def _unavailable(args: argparse.Namespace, plan: Plan, naming: Naming, history: 
         if not seen.any():
             grid = history.grid
             return (f"no scrape from {format_instant(grid.start)} to {format_instant(grid.start + history.duration)} "
-                    f"holds the {arm} arm's requests (series {requests}{{{arm_label}=\"{arm}\"}}): check the range "
-                    f"(--start, --end), {option} and the plan's prometheus: naming")
+                    f"holds the {arm} arm's requests (series {requests}{{{naming.selector({arm_label: arm})}}}): "
+                    f"check the range (--start, --end), {option} and {_naming_source(args)}")
         if not seen.all():
             lacking = [segment for segment, held in zip(plan.layout.segments, seen.tolist()) if not held]
+            selector = naming.selector({arm_label: arm, segment_label: lacking[0]})
             return (f"no scrape holds the {arm} arm's requests of segment(s) {', '.join(lacking)} (series "
-                    f"{requests}{{{arm_label}=\"{arm}\",{segment_label}=\"{lacking[0]}\"}}), and a scrape "
-                    "needs every segment to count: list only the history's segments in the plan's "
-                    "telemetry.segments, or check its prometheus: naming")
+                    f"{requests}{{{selector}}}), and a scrape needs every segment to count: list only the history's "
+                    f"segments in the plan's telemetry.segments, or check {_naming_source(args)}")
     return history.interval_problem()
+
+
+def _naming_source(args: argparse.Namespace) -> str:
+    """Where the naming the history was read with comes from."""
+    return f"the naming of --naming {args.naming}" if args.naming else "the plan's prometheus: naming"
+
+
+FITTED = ("errors", "latency_bucket", "health_checks", "health_checks_ok")   # what the fit reads beside the requests
+
+
+def _absent(plan: Plan, naming: Naming, history: History, arm: str) -> list[str]:
+    """A note for each family the fit reads of which the history holds no sample of ``arm``, naming the series as
+    they were asked for (the naming's series names, labels and matchers)."""
+    from rampsim.prod.series_map import SeriesMap
+
+    descriptions = SeriesMap(plan.layout, naming).descriptions["counters"]
+    notes = []
+    for family in FITTED:
+        columns = np.ravel(plan.layout.channels(family, plan.layout.arm(arm)))
+        if np.isnan(history.telemetry.counters[:, columns]).all():
+            more = f" and {len(columns) - 1} more" if len(columns) > 1 else ""
+            notes.append(f"no sample of the {arm} arm's {family.replace('_', ' ')} in the history (series "
+                         f"{descriptions[int(columns[0])]}{more})")
+    return notes
 
 
 def _output_checked(args: argparse.Namespace) -> None:
