@@ -321,10 +321,11 @@ def test_backtest_on_a_long_history_agrees_with_the_simulated_rate(reference_pla
     assert abs(z) < 2.576, (x1, n1, x2, n2)
 
 
-def test_a_history_that_ends_before_it_starts_names_both_instants(one_day, capsys):
-    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--start", str(START + 100),
-                 "--end", str(START)]) == 2
-    assert "the history ends (2025-03-01T00:00:00Z) before it starts (2025-03-01T00:01:40Z)" in capsys.readouterr().err
+@pytest.mark.parametrize("source", [["--replay", "RECORDING"], ["--prometheus", "http://127.0.0.1:9"]])
+def test_a_history_that_ends_before_it_starts_names_both_options(one_day, capsys, source):
+    source = [str(one_day) if part == "RECORDING" else part for part in source]
+    assert main(["calibrate", str(REFERENCE), *source, "--start", str(START + 100), "--end", str(START)]) == 2
+    assert "--end 2025-03-01T00:00:00Z is not after --start 2025-03-01T00:01:40Z" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("days", [1, 12, 258])
@@ -581,3 +582,87 @@ def test_the_history_of_a_plan_without_an_actions_section_is_a_plan():
     assert "\nactions:" not in validation.read_text()
     plan = history_plan(load_plan(validation), 3600)
     assert (plan.actions.rollback, plan.actions.advance) == (0.0, 1.0) and len(plan.phases) == 1
+
+
+# -- windows that miss scrapes, ranges outside the recording ---------------------------------------------------
+
+
+def _gapped_recording(tmp_path: Path, gapped: int) -> tuple[Path, Path]:
+    """A plan whose gate seldom stops a healthy ramp, and a day of its history in which the last 2 hours of the
+    first ``gapped`` 4-hour windows hold no sample (the final gate holds on them)."""
+    from tests.test_calibration_prometheus import PLAN_HEAD, TRAFFIC
+
+    plan_path = tmp_path / "compact.yaml"
+    plan_path.write_text(PLAN_HEAD + "\n" + TRAFFIC)
+    plan = load_plan(plan_path)
+    telemetry = simulate(history_plan(plan, 86400), seed=1, engine_factory=None).telemetry
+    n = plan.n_scrapes
+    for k in range(gapped):
+        end = (k + 1) * (n - 1)
+        telemetry.counters[end - 480:end] = np.nan
+    with (tmp_path / "gapped.csv").open("w", newline="") as handle:
+        write_tick_csv(telemetry, handle, START, arms=["baseline"])
+    return plan_path, tmp_path / "gapped.csv"
+
+
+def test_backtest_compares_the_complete_windows_alone_with_the_simulation(tmp_path, capsys):
+    """Five windows of six held by the final gate on two hours without data read as 5 stopped of 6, 'the intervals
+    do not overlap: the model and the history disagree': the simulated ramps miss no scrape, so only the complete
+    windows estimate their rate."""
+    plan_path, recording = _gapped_recording(tmp_path, gapped=5)
+    assert main(["backtest", str(plan_path), "--replay", str(recording), "--replicates", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "5 window(s) miss scrapes, 5 of them stopped" in out and "over the 1 complete window(s): 0.0%" in out
+    assert "  the intervals (the history's over its 1 complete window(s)) overlap" in out, out
+    assert "disagree" not in out
+    assert "hold at 4h into it (checkpoint:final_gate), 480 scrape(s) missing" in out
+
+
+def test_backtest_gives_no_verdict_when_no_window_is_complete(tmp_path, capsys):
+    plan_path, recording = _gapped_recording(tmp_path, gapped=6)
+    assert main(["backtest", str(plan_path), "--replay", str(recording), "--replicates", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "6 window(s) miss scrapes" in out and "no window is complete" in out
+    assert "  no verdict: every window judged misses scrapes" in out, out
+    assert "the intervals" not in out
+
+
+@pytest.mark.parametrize("bounds, asked", [
+    (["--start", "2025-03-05T00:00:00Z"], "--start 2025-03-05T00:00:00Z"),
+    (["--end", "2025-02-01T00:00:00Z"], "--end 2025-02-01T00:00:00Z"),
+    (["--start", "2025-03-05T00:00:00Z", "--end", "2025-03-06T00:00:00Z"],
+     "--start 2025-03-05T00:00:00Z --end 2025-03-06T00:00:00Z")])
+def test_a_range_outside_the_recording_is_unavailable_naming_the_range_and_the_recordings_span(
+        one_day, capsys, bounds, asked):
+    """It was exit 2, 'the history ends (2025-03-02T00:00:00Z) before it starts': the recording's last sample, a time
+    the user never gave; Prometheus says exit 5 and 'check the range (--start, --end)'."""
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), *bounds]) == 5
+    err = capsys.readouterr().err
+    assert f"no scrape in the range read ({asked}): the recording spans 2025-03-01T00:00:00Z to " \
+           "2025-03-02T00:00:00Z; check the range (--start, --end)" in err, err
+    assert "before it starts" not in err
+
+
+def test_a_backtest_range_past_the_recordings_end_says_what_was_read(one_day, capsys):
+    assert main(["backtest", str(REFERENCE), "--replay", str(one_day), "--start", "2025-03-01T22:00:00Z",
+                 "--end", "2025-03-02T06:00:00Z", "--replicates", "2"]) == 5
+    assert "2h (from 2025-03-01T22:00:00Z to 2025-03-02T00:00:00Z: all the recording holds of --start " \
+           "2025-03-01T22:00:00Z --end 2025-03-02T06:00:00Z) holds no whole 4h ramp window" in capsys.readouterr().err
+
+
+def test_a_missing_series_is_named_as_the_naming_asked_for_it(one_day, tmp_path, capsys):
+    """With ``matchers: {job: web}`` the message showed ``rampsim_requests_total{arm="baseline"}``, not the
+    ``job="web"`` matcher applied; a renamed errors counter missing from the history was noted only as 'no scrape
+    with both requests and errors'."""
+    naming = tmp_path / "nm.yaml"
+    naming.write_text("prometheus:\n  matchers: {job: web}\n")
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--naming", str(naming)]) == 5
+    err = capsys.readouterr().err
+    assert 'holds the baseline arm\'s requests (series rampsim_requests_total{job="web",arm="baseline"})' in err, err
+    assert f"and the naming of --naming {naming}" in err
+    naming.write_text("metrics: {errors: http_errors_total}\n")
+    assert main(["calibrate", str(REFERENCE), "--replay", str(one_day), "--naming", str(naming),
+                 "-o", str(tmp_path / "t.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "note: no sample of the baseline arm's errors in the history (series " \
+           'http_errors_total{arm="baseline",segment="' in err, err

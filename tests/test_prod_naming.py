@@ -1,5 +1,7 @@
 """Naming: the plan's prometheus: section, validated and located; PromQL in the service's names."""
 
+from pathlib import Path
+
 import pytest
 
 from rampsim.telemetry import METRIC_NAMES
@@ -71,6 +73,28 @@ def test_naming_file(tmp_path):
     path.write_text("labels:\n  arm: 1x\n")
     with pytest.raises(PlanError, match=r"naming.yaml:2: labels.arm"):
         load_naming(path)
+
+
+def test_a_naming_file_may_hold_the_readmes_prometheus_section_as_it_stands(tmp_path):
+    """The README's only naming example is the section with its ``prometheus:`` key: copied into a --naming file it
+    was refused, 'nm.yaml:1: prometheus: unknown field 'prometheus' here'."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### Naming: your service's metric and label names", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("prometheus:\n")
+    path = tmp_path / "nm.yaml"
+    path.write_text(block)
+    naming = load_naming(path)
+    assert naming.metrics["requests"] == "http_requests_total" and naming.labels.arm == "track"
+    assert naming.matchers == {"job": "learning-api"}
+    path.write_text("prometheus:\n  labels:\n    arm: track\n  labls:\n    segment: region\n")
+    with pytest.raises(PlanError, match=r"nm.yaml:4: prometheus.labls: unknown field"):
+        load_naming(path)
+    path.write_text("prometheus:\n  labels: {arm: track}\nphases: []\n")
+    with pytest.raises(PlanError, match=r"nm.yaml:3: phases: a naming file holds a prometheus: section alone"):
+        load_naming(path)
+    path.write_text("prometheus:\n")
+    assert load_naming(path) == Naming()
 
 
 def test_requests_read_off_the_histograms_count_are_exposed_once(reference_plan, healthy_telemetry):

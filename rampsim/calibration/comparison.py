@@ -100,14 +100,17 @@ def per_minute(telemetry: Telemetry, arm: str) -> dict[str, np.ndarray]:
 
 def autocorrelation(values: np.ndarray, lags: int = MAX_LAG_MINUTES) -> np.ndarray:
     """Sample autocorrelation at lags ``1..lags`` (missing values left out of each lag's pairs); ``NaN`` throughout
-    for a series with fewer than two values (a series the history lacks), and beyond a quarter of the series' values
-    (Box and Jenkins' bound: with fewer pairs the estimate is noise, and left it above 1 on a 9-minute history)."""
+    for a series with fewer than two values (a series the history lacks) or of one value throughout (no minute with
+    errors: it divided 0 by 0, with numpy's warning), and beyond a quarter of the series' values (Box and Jenkins'
+    bound: with fewer pairs the estimate is noise, and left it above 1 on a 9-minute history)."""
     valid = int(np.isfinite(values).sum())
     if valid < 2:
         return np.full(lags, np.nan)
     x = values - np.nanmean(values)
     variance = np.nanmean(x * x)
     result = np.full(lags, np.nan)
+    if not variance > 0:    # every value the same (no errors in any minute): no correlation is defined
+        return result
     for lag in range(1, min(lags, len(x) - 1, valid // 4) + 1):
         result[lag - 1] = np.nanmean(x[lag:] * x[:-lag]) / variance
     return result

@@ -15,12 +15,14 @@ a histogram without one of the plan's bucket bounds, duplicate samples, stopped
 series, damaged samples, the source's warnings) and the fit's notes.
 
 Exit codes: 0 done; 2 usage error (an ``-o`` file or ``--report`` directory that
-cannot be written is refused before the history is read); 3 invalid plan or naming
-file; 5 history unavailable (Prometheus unreachable or failing, unreadable recording,
-too short, no scrape holding the arm's requests, or samples at another interval than
+cannot be written is refused before the history is read; an ``--end`` not after ``--start``);
+3 invalid plan or naming file; 5 history unavailable (Prometheus unreachable or failing,
+unreadable recording, a range holding none of the recording, too short, no scrape
+holding the arm's requests, or samples at another interval than
 the plan's scrape interval; for backtest also nothing fitted, or a series the gate
 reads missing from every window; windows that miss some scrapes are judged as the gate
-judges missing data, and counted).
+judges missing data, and counted; the agreement with the simulation is judged on the
+complete windows alone, and not at all when none is).
 """
 from __future__ import annotations
 
@@ -100,7 +102,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest.set_defaults(run=run_backtest)
 
 
+def _range_checked(args: argparse.Namespace) -> None:
+    """Refuse an ``--end`` that is not after ``--start`` (a usage error naming both)."""
+    if args.start and args.end and parse_instant(args.end) <= parse_instant(args.start):
+        raise UsageError(f"--end {format_instant(parse_instant(args.end))} is not after --start "
+                         f"{format_instant(parse_instant(args.start))}: give a range from --start to a later --end")
+
+
+def _outside_recording(args: argparse.Namespace, first: float, last: float) -> str:
+    """Why ``--start``/``--end`` hold no sample of the recording spanning ``first`` to ``last`` ('' if they do)."""
+    start = parse_instant(args.start) if args.start else None
+    end = parse_instant(args.end) if args.end else None
+    if (start is None or start <= last) and (end is None or end >= first):
+        return ""
+    asked = " ".join(f"{option} {format_instant(value)}" for option, value in (("--start", start), ("--end", end))
+                     if value is not None)
+    return (f"{args.replay}: no scrape in the range read ({asked}): the recording spans {format_instant(first)} to "
+            f"{format_instant(last)}; check the range (--start, --end)")
+
+
 def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
+    _range_checked(args)
     if args.prometheus:
         if not (args.start and args.end):
             raise UsageError("--start and --end are required with --prometheus")
@@ -111,6 +133,8 @@ def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
     first, last = recording.first_timestamp, recording.last_timestamp
     if first is None or last is None:
         raise SourceUnavailable(f"{args.replay}: no samples in the recording")
+    if outside := _outside_recording(args, first, last):
+        raise DataUnavailable(outside)
     interval = plan.telemetry.scrape_interval
     start = parse_instant(args.start) if args.start else first
     end = parse_instant(args.end) if args.end else last
@@ -157,6 +181,10 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
           file=sys.stderr)
     for line in history.summary():
         print(f"note: {line}", file=sys.stderr)
+    if not _unavailable(args, plan, naming, history):
+        for arm in arms:
+            for line in _absent(plan, naming, history, arm):
+                print(f"note: {line}", file=sys.stderr)
     if problem := _unavailable(args, plan, naming, history):
         print(f"rampsim: history unavailable: {problem}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
@@ -179,15 +207,39 @@ def _unavailable(args: argparse.Namespace, plan: Plan, naming: Naming, history: 
         if not seen.any():
             grid = history.grid
             return (f"no scrape from {format_instant(grid.start)} to {format_instant(grid.start + history.duration)} "
-                    f"holds the {arm} arm's requests (series {requests}{{{arm_label}=\"{arm}\"}}): check the range "
-                    f"(--start, --end), {option} and the plan's prometheus: naming")
+                    f"holds the {arm} arm's requests (series {requests}{{{naming.selector({arm_label: arm})}}}): "
+                    f"check the range (--start, --end), {option} and {_naming_source(args)}")
         if not seen.all():
             lacking = [segment for segment, held in zip(plan.layout.segments, seen.tolist()) if not held]
+            selector = naming.selector({arm_label: arm, segment_label: lacking[0]})
             return (f"no scrape holds the {arm} arm's requests of segment(s) {', '.join(lacking)} (series "
-                    f"{requests}{{{arm_label}=\"{arm}\",{segment_label}=\"{lacking[0]}\"}}), and a scrape "
-                    "needs every segment to count: list only the history's segments in the plan's "
-                    "telemetry.segments, or check its prometheus: naming")
+                    f"{requests}{{{selector}}}), and a scrape needs every segment to count: list only the history's "
+                    f"segments in the plan's telemetry.segments, or check {_naming_source(args)}")
     return history.interval_problem()
+
+
+def _naming_source(args: argparse.Namespace) -> str:
+    """Where the naming the history was read with comes from."""
+    return f"the naming of --naming {args.naming}" if args.naming else "the plan's prometheus: naming"
+
+
+FITTED = ("errors", "latency_bucket", "health_checks", "health_checks_ok")   # what the fit reads beside the requests
+
+
+def _absent(plan: Plan, naming: Naming, history: History, arm: str) -> list[str]:
+    """A note for each family the fit reads of which the history holds no sample of ``arm``, naming the series as
+    they were asked for (the naming's series names, labels and matchers)."""
+    from rampsim.prod.series_map import SeriesMap
+
+    descriptions = SeriesMap(plan.layout, naming).descriptions["counters"]
+    notes = []
+    for family in FITTED:
+        columns = np.ravel(plan.layout.channels(family, plan.layout.arm(arm)))
+        if np.isnan(history.telemetry.counters[:, columns]).all():
+            more = f" and {len(columns) - 1} more" if len(columns) > 1 else ""
+            notes.append(f"no sample of the {arm} arm's {family.replace('_', ' ')} in the history (series "
+                         f"{descriptions[int(columns[0])]}{more})")
+    return notes
 
 
 def _output_checked(args: argparse.Namespace) -> None:
@@ -283,12 +335,23 @@ def _not_comparable(args: argparse.Namespace, plan: Plan, naming: Naming, histor
     if not (result.windows or result.unreadable):
         return (f"its {result.empty} whole {ramp} window(s) hold no scrape of the {args.arm} arm's requests"
                 if result.empty else
-                f"{format_value(history.duration, Kind.DURATION)} holds no whole {ramp} ramp window")
+                f"{format_value(history.duration, Kind.DURATION)}{_read_of_recording(args, history)} holds no "
+                f"whole {ramp} ramp window")
     if not result.windows:
         return (f"the gate reads {_named_families(naming, result.lacking)}, of which none of the {result.unreadable} "
                 f"{ramp} window(s) holds a sample of the {args.arm} arm: the gate would hold on the missing "
                 "measure, which says nothing of its false rollbacks (see the notes)")
     return ""
+
+
+def _read_of_recording(args: argparse.Namespace, history: History) -> str:
+    """`` (from .. to .., all of the recording in --start .. --end)`` when a recording was read on a range it does
+    not fill ('' otherwise): the range given is not the stretch read."""
+    if not args.replay or not (args.start or args.end):
+        return ""
+    first, last = history.grid.start, history.grid.start + history.duration
+    return (f" (from {format_instant(first)} to {format_instant(last)}: all the recording holds of --start "
+            f"{args.start or '(its first sample)'} --end {args.end or '(its last sample)'})")
 
 
 def _named_families(naming: Naming, families: tuple[str, ...]) -> str:
@@ -314,10 +377,10 @@ def _print_backtest(args: argparse.Namespace, plan: Plan, naming: Naming, histor
         print(f"              ({result.unreadable} window(s) without one sample of "
               f"{_named_families(naming, result.lacking)}, which the gate reads, left out)")
     gapped = [w for w in result.windows if w.missing]
+    whole = result.complete
+    whole_stops = sum(w.stopped for w in whole)
+    whole_low, whole_high = wilson(np.array([whole_stops]), np.array([max(len(whole), 1)]))
     if gapped:
-        whole = result.complete
-        whole_stops = sum(w.stopped for w in whole)
-        whole_low, whole_high = wilson(np.array([whole_stops]), np.array([max(len(whole), 1)]))
         over = (f"over the {len(whole)} complete window(s): {whole_stops / len(whole):.1%} "
                 f"[{whole_low[0]:.1%}, {whole_high[0]:.1%}]" if whole else "no window is complete")
         print(f"              {len(gapped)} window(s) miss scrapes, {sum(w.stopped for w in gapped)} of them stopped "
@@ -330,8 +393,17 @@ def _print_backtest(args: argparse.Namespace, plan: Plan, naming: Naming, histor
     print(f"  simulation: {int(row['false_rollbacks'])} stopped of {int(row['healthy_runs'])} healthy ramps under "
           f"{model}: {row['false_rollback_rate']:.1%} [{row['false_rollback_low']:.1%}, "
           f"{row['false_rollback_high']:.1%}]")
-    overlap = low[0] <= row["false_rollback_high"] and row["false_rollback_low"] <= high[0]
-    print("  the intervals " + ("overlap" if overlap else "do not overlap: the model and the history disagree"))
+    # The simulated ramps miss no scrape: only the complete windows estimate the same rate (a final gate holding on
+    # two hours without data is no false rollback of the model's).
+    if not whole:
+        print("  no verdict: every window judged misses scrapes, and a gate may hold on missing data, so the "
+              "history's rate is not the one the simulated ramps (which miss none) estimate; backtest a range "
+              "the history covers whole")
+    else:
+        overlap = whole_low[0] <= row["false_rollback_high"] and row["false_rollback_low"] <= whole_high[0]
+        basis = f" (the history's over its {len(whole)} complete window(s))" if gapped else ""
+        print(f"  the intervals{basis} " + ("overlap" if overlap else
+                                             "do not overlap: the model and the history disagree"))
     counts = result.rule_counts()
     if counts:
         print("what fired in the history (windows):")
@@ -342,4 +414,4 @@ def _print_backtest(args: argparse.Namespace, plan: Plan, naming: Naming, histor
         if window.stopped and window.time is not None:
             print(f"  window from {format_instant(history.grid.start + window.start)}: {window.decision} at "
                   f"{format_value(window.time, Kind.DURATION)} into it "
-                  f"({window.source})")
+                  f"({window.source})" + (f", {window.missing} scrape(s) missing" if window.missing else ""))

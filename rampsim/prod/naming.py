@@ -179,12 +179,21 @@ def naming_for_plan(plan: Plan, override: Optional[Naming] = None) -> Naming:
 
 
 def load_naming(path: str | Path) -> Naming:
-    """A naming read from its own YAML file (the same fields as the plan's ``prometheus:`` section)."""
+    """A naming read from its own YAML file: the fields of a plan's ``prometheus:`` section, bare or under a
+    ``prometheus:`` key (the section as a plan writes it, and nothing else)."""
     try:
         document = read_document(path)
     except SourceError as exc:
         raise PlanError([str(exc)]) from None
-    return validate_section(Naming, document.data or {}, document)
+    data = document.data or {}
+    if isinstance(data, dict) and "prometheus" in data:
+        others = [key for key in data if key != "prometheus"]
+        if others:
+            raise PlanError([f"{document.where((key,))}: {key}: a naming file holds a prometheus: section alone, "
+                             "or its fields (metrics, labels, matchers) bare, not beside other keys"
+                             for key in others])
+        return validate_section(Naming, data["prometheus"] or {}, document, ("prometheus",))
+    return validate_section(Naming, data, document)
 
 
 register_section("prometheus", naming_for_plan)

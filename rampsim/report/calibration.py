@@ -1,18 +1,20 @@
 """The calibration fit report: observed history against the calibrated model, as a chart and a table.
 
 ``fit.png`` has one row per series (1-minute requests, error rate, P99): the two
-distributions as overlaid histograms on a shared scale, and the autocorrelation up
-to 30 minutes. ``fit.md`` lists every fitted parameter with its interval, what the
-history could not tell, the KS distance per series and the bursts detected in the
-history and in the simulation.
+distributions as overlaid histograms on a shared scale (of the minutes above 0, the
+share at 0 of each side said in the title, the tails in the outermost bars), and the
+autocorrelation up to 30 minutes; a panel with nothing to draw says why. ``fit.md``
+lists every fitted parameter with its interval, what the history could not tell, the
+KS distance per series and the bursts detected in the history and in the simulation.
 """
 from __future__ import annotations
 
 import math
-
+import textwrap
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -27,37 +29,119 @@ _SCALE = {"requests": (1.0, "requests per minute"), "error_rate": (100.0, "error
           "p99": (1000.0, "P99 latency (ms)")}
 
 
+_NONE = {"requests": "have no requests", "error_rate": "have no errors"}   # what a minute at 0 is
+
+
+def _share(fraction: float) -> str:
+    """A share of minutes as a percentage that never reads 0% or 100% when it is not."""
+    if 0 < fraction < 0.001:
+        return "<0.1%"
+    if 0.999 < fraction < 1:
+        return ">99.9%"
+    return f"{fraction:.1%}"
+
+
+def _at_zero(name: str, observed: np.ndarray, simulated: np.ndarray) -> str:
+    """'98.7% of history minutes and 99.9% of model minutes have no errors' ('' when no minute is at 0)."""
+    shares = [(float(np.mean(values == 0)), who) for values, who in ((observed, "history"), (simulated, "model"))
+              if len(values)]
+    if not any(share for share, _ in shares):
+        return ""
+    return " and ".join(f"{_share(share)} of {who} minutes" for share, who in shares) + \
+        f" {_NONE.get(name, 'are 0')}"
+
+
+def _empty(ax: Axes, why: str) -> None:
+    """A panel with nothing to draw says why, without an axis of made-up numbers."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, textwrap.fill(why, 60), ha="center", va="center", transform=ax.transAxes, fontsize=9)
+
+
+def _title(ax: Axes, title: str, note: str = "") -> None:
+    ax.set_title(title + ("\n" + textwrap.fill(note, 80) if note else ""), fontsize=10 if not note else 9)
+
+
+def _legend(ax: Axes) -> None:
+    """A legend when the panel has labelled artists (matplotlib warns of an empty one)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulated: np.ndarray, ks: float) -> None:
+    """Overlaid histograms of the minutes above 0 (the outermost bars gather the tails), the share of minutes at 0
+    and of tails said in the title; a panel without a minute above 0 says why."""
+    title = f"{label}: " + (f"KS distance {ks:.3f} over all minutes" if math.isfinite(ks) else "not in the history")
+    at_zero = _at_zero(name, observed, simulated)
+    positive = [values[values > 0] for values in (observed, simulated)]
+    both = np.concatenate(positive)
+    if not len(both):
+        _title(ax, title)
+        if not (len(observed) or len(simulated)):
+            _empty(ax, "no whole minute in the history or the model: nothing to draw")
+        else:
+            _empty(ax, f"{at_zero}: no distribution above 0 to draw")
+        ax.set_xlabel(label)
+        return
+    low, high = np.percentile(both, [0.5, 99.9])
+    skewed = high > 10 * low    # bursts: a log axis keeps the bulk and the tail both readable
+    bins = np.geomspace(low, high, 60) if skewed else np.linspace(low, high if high > low else low + 1, 60)
+    for values, who, colour in ((positive[0], "history", "tab:blue"), (positive[1], "calibrated model", "tab:orange")):
+        if len(values):   # a density of no values divides by zero
+            ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins.tolist(), density=True, alpha=0.55, label=who,
+                    color=colour)
+    outside = float(np.mean((both < bins[0]) | (both > bins[-1])))
+    notes = [f"{at_zero}; bars show the rest" if at_zero else "",
+             f"the outermost bars also hold the tails ({_share(outside)} of the minutes drawn)" if outside else ""]
+    _title(ax, title, "; ".join(note for note in notes if note))
+    if skewed:
+        ax.set_xscale("log")
+    ax.set_xlabel(label + (" (log scale)" if skewed else ""))
+    ax.set_ylabel("density")
+    _legend(ax)
+
+
+def _why_no_acf(name: str, values: np.ndarray) -> str:
+    """Why the autocorrelation of ``values`` (the finite minutes of one side) is not defined."""
+    if len(values) < 4:
+        return f"{len(values)} whole minute(s), fewer than the 4 a lag of one needs" if len(values) else \
+            "no whole minute"
+    return f"every minute {_NONE.get(name, 'is the same').replace('have', 'has')}" if np.all(values == 0) else \
+        "every minute the same"
+
+
+def _autocorrelation(ax: Axes, name: str, label: str, series) -> None:
+    """Both autocorrelations; a side that has none (a constant or too short series) says why."""
+    lags = np.arange(1, len(series.acf_observed) + 1)
+    missing = []
+    for acf, values, who, style, colour in ((series.acf_observed, series.observed, "history", "o-", "tab:blue"),
+                                            (series.acf_simulated, series.simulated, "calibrated model", "s--",
+                                             "tab:orange")):
+        if np.isfinite(acf).any():
+            ax.plot(lags, acf, style, ms=3, label=who, color=colour)
+        else:
+            missing.append(f"{who}: {_why_no_acf(name, values)}")
+    if len(missing) == 2:
+        _title(ax, f"{label}: autocorrelation")
+        _empty(ax, "no autocorrelation to draw (" + "; ".join(missing) + ")")
+        ax.set_xlabel("lag (minutes)")
+        return
+    _title(ax, f"{label}: autocorrelation", "; ".join(f"none for the {why}" for why in missing))
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xlabel("lag (minutes)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("autocorrelation")
+    _legend(ax)
+
+
 def fit_chart(comparison: Comparison) -> Figure:
     """Distributions and autocorrelations, observed against simulated, one row per series."""
-    fig = Figure(figsize=(11, 3.2 * len(comparison.series)), layout="constrained")
+    fig = Figure(figsize=(11, 3.4 * len(comparison.series)), layout="constrained")
     axes = fig.subplots(len(comparison.series), 2, squeeze=False)
     for row, series in zip(axes, comparison.series):
         scale, label = _SCALE.get(series.name, (1.0, series.unit))
-        observed, simulated = series.observed * scale, series.simulated * scale
-        both = np.concatenate([observed, simulated])
-        positive = both[both > 0]
-        low, high = np.nanpercentile(positive, [0.5, 99.9]) if len(positive) else (1.0, 2.0)
-        skewed = high > 10 * low    # bursts: a log axis keeps the bulk and the tail both readable
-        bins = np.geomspace(low, high, 60) if skewed else np.linspace(low, high if high > low else low + 1, 60)
-        for values, name, colour in ((observed, "history", "tab:blue"), (simulated, "calibrated model", "tab:orange")):
-            if len(values):   # a density of no values divides by zero
-                row[0].hist(values, bins=bins, density=True, alpha=0.55, label=name, color=colour)
-        if skewed:
-            row[0].set_xscale("log")
-        row[0].set_xlabel(label + (" (log scale)" if skewed else ""))
-        row[0].set_ylabel("density")
-        row[0].set_title(f"{label}: " + (f"KS distance {series.ks:.3f}" if math.isfinite(series.ks)
-                                         else "not in the history"), fontsize=10)
-        row[0].legend(fontsize=8)
-        lags = np.arange(1, len(series.acf_observed) + 1)
-        row[1].plot(lags, series.acf_observed, "o-", ms=3, label="history", color="tab:blue")
-        row[1].plot(lags, series.acf_simulated, "s--", ms=3, label="calibrated model", color="tab:orange")
-        row[1].axhline(0.0, color="grey", lw=0.8)
-        row[1].set_xlabel("lag (minutes)")
-        row[1].xaxis.set_major_locator(MaxNLocator(integer=True))
-        row[1].set_ylabel("autocorrelation")
-        row[1].set_title(f"{label}: autocorrelation", fontsize=10)
-        row[1].legend(fontsize=8)
+        _distribution(row[0], series.name, label, series.observed * scale, series.simulated * scale, series.ks)
+        _autocorrelation(row[1], series.name, label, series)
     fig.suptitle(f"Calibration fit: history against "
                  f"{format_value(comparison.simulated_days * 86400, Kind.DURATION)} simulated")
     return fig

@@ -1,0 +1,69 @@
+"""The fit report's chart: every share of minutes it does not draw is said, and it warns of nothing."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from rampsim.calibration.comparison import Comparison, SeriesComparison, autocorrelation
+from rampsim.report.calibration import fit_chart
+
+
+def series(name: str, unit: str, observed, simulated) -> SeriesComparison:
+    observed, simulated = np.asarray(observed, float), np.asarray(simulated, float)
+    return SeriesComparison(name, unit, observed, simulated, autocorrelation(observed), autocorrelation(simulated),
+                            0.013 if len(observed) else np.nan, 0.5)
+
+
+def texts(figure) -> list[str]:
+    """Every panel's title and text, in order."""
+    return [t for ax in figure.axes for t in [ax.get_title(), *(text.get_text() for text in ax.texts)] if t]
+
+
+def chart(*rows: SeriesComparison):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")    # numpy's RuntimeWarnings, matplotlib's empty-legend UserWarning
+        figure = fit_chart(Comparison(tuple(rows), {}, 1.0))
+        figure.canvas.draw()
+    return figure
+
+
+def test_the_minutes_without_errors_are_said_not_dropped():
+    """At low traffic 99% of minutes have no errors: the bars showed the history's 1% at 5-12% under 'KS distance
+    0.013', as if the model fitted, and said nothing of the rest."""
+    rng = np.random.default_rng(0)
+    observed = np.where(rng.random(1440) < 0.013, rng.uniform(0.05, 0.12, 1440), 0.0)
+    simulated = np.where(rng.random(1440) < 0.001, 0.08, 0.0)
+    shown = texts(chart(series("error_rate", "error rate", observed, simulated)))
+    distribution = shown[0]
+    assert "KS distance 0.013 over all minutes" in distribution
+    share = f"{np.mean(observed == 0):.1%} of history minutes and {np.mean(simulated == 0):.1%} of model minutes " \
+            "have no errors; bars show the rest"
+    assert share in distribution.replace("\n", " "), distribution
+
+
+def test_a_panel_with_nothing_to_draw_says_why():
+    """No errors at all: both panels were empty axes from -0.04 to 0.04 with nothing saying why (and numpy warned
+    of 0/0 twice); a two-scrape history (no whole minute) also warned of an empty legend."""
+    shown = " | ".join(texts(chart(series("error_rate", "error rate", np.zeros(600), np.zeros(600)),
+                                   series("p99", "P99 latency", [], []))))
+    assert "100.0% of history minutes and 100.0% of model minutes have no errors: no distribution above 0" in \
+        shown.replace("\n", " ")
+    assert "no autocorrelation to draw (history: every minute has no errors; calibrated model: every minute has no " \
+           "errors)" in shown.replace("\n", " ")
+    assert "no whole minute in the history or the model: nothing to draw" in shown.replace("\n", " ")
+
+
+def test_the_tails_beyond_the_axis_are_counted_in_the_outermost_bars():
+    values = np.concatenate([np.full(997, 100.0) + np.arange(997) % 7, [1e5, 2e5, 3e5]])
+    figure = chart(series("requests", "requests per minute", values, values))
+    bars = figure.axes[0].patches
+    assert sum(b.get_height() * b.get_width() for b in bars) == pytest.approx(2.0)   # two densities, nothing lost
+    assert "the outermost bars also hold the tails" in figure.axes[0].get_title()
+
+
+def test_the_autocorrelation_of_a_constant_series_is_undefined_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(autocorrelation(np.zeros(100))).all()
