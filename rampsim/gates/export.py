@@ -422,7 +422,8 @@ def onto_text(documents: Sequence[dict[str, Any]], manifests: Sequence[Manifest]
             continue
         if isinstance(piece, Manifest):   # its last value would gain the line break that ends it: written anew
             piece = go_load(render_raw_strings(piece.body))
-        text = _appended(text, source.preamble if source else "", "---\n" + dump(piece))
+        head = source.head if source else ""
+        text = _appended(text, source.preamble if source else "", head + dump(piece))
         notes += _rewrite_notes(source) if source else []
     return text, notes
 
@@ -430,7 +431,7 @@ def onto_text(documents: Sequence[dict[str, Any]], manifests: Sequence[Manifest]
 def _rewrite_notes(manifest: Manifest) -> list[str]:
     """What is lost when the object of ``manifest`` is written anew: its comments, its Helm raw strings."""
     notes = []
-    dropped = comment_lines(manifest.body)
+    dropped = comment_lines(manifest.body[len(manifest.head):])
     if dropped:
         notes.append(f"{manifest.where()}: {manifest.kind} {manifest.name!r}: {dropped} comment line(s) not "
                      f"written (rampsim rewrote the object; the comments before it are kept)")
@@ -448,12 +449,12 @@ def _ends_cleanly(body: str) -> bool:
 
 
 def _appended(text: str, preamble: str, body: str) -> str:
-    """``text`` with one more document: the comments before it, then ``body`` (a ``---`` put before it when it
+    """``text`` with one more document: the comments before it, then ``body`` (a ``---`` put before them when it
     follows another document, a ``...`` before its directives)."""
     if text and not text.endswith("\n"):
         text += "\n"
     if text and body.startswith("%") and not text.rstrip().endswith("\n..."):
         text += "...\n"
     elif text and not body.startswith(("---", "%")):
-        preamble += "---\n"
+        text += "---\n"   # before the comments: they are the document's (the first of a file, or of the export)
     return text + preamble + body
