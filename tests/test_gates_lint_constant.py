@@ -253,3 +253,24 @@ def test_lint_measures_that_an_unreachable_success_rate_rolls_back_every_healthy
     assert not problems and [f.code for f in linted.findings] == ["FH8"]
     line = consequence(linted.findings[0], rehearse_healthy(linted, seeds=1))
     assert line.startswith("on 1 healthy simulated ramp: rolls back 1 of 1"), line
+
+
+ERRORS = "sum(rate(http_requests_total{code=~'5..'}[1m]))"
+TOTAL = "sum(rate(http_requests_total[1m]))"
+
+
+@pytest.mark.parametrize("denominator, ratio", [
+    (TOTAL, True),
+    (f"clamp_min({TOTAL}, 0.001)", False),         # never below 0.001 (real-gates README A2)
+    (f"clamp({TOTAL}, 0.001, 1e9)", False),
+    (f"({TOTAL} + 0.001)", False),                  # a sum of rates is never negative
+    (f"clamp_min({TOTAL}, 0)", True),               # a floor of 0 is no floor
+    (f"clamp_min({ERRORS} / {TOTAL}, 0.5)", True),  # the clamp keeps the NaN of the ratio inside
+    ("(avg(node_temperature_celsius) + 1)", True),  # a gauge may be -1
+], ids=["plain", "clamp_min", "clamp", "plus", "clamp at 0", "ratio inside", "gauge plus"])
+def test_a_denominator_clamped_to_a_positive_floor_is_no_0_over_0(denominator, ratio):
+    """A review found H3a (0/0 = NaN with no requests) on '/ clamp_min(sum(rate(...)), 0.001)', which is never 0. An
+    empty denominator (no series at all) is still an empty result: H2 stays."""
+    found = codes(template("successCondition: result[0] < 0.05", f"{ERRORS} / {denominator}"))
+    assert ("H3a" in found) == ratio, found
+    assert "H2" in found
