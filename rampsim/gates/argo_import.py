@@ -540,8 +540,17 @@ def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
     refusals: list[str] = []
     where = {m.name: m for m in templates}
     analyses = [a for _, a in gate.analyses()]
+    unrun = sorted({m.template for m in gate.metrics.values()} - {ref.templateName for analysis in analyses
+                                                                  for ref in analysis.templates})
+    for name in unrun:
+        notes.append(_where(where.get(name), ("metadata", "name"), f"template {name!r} is not run by the Rollout's "
+                                                                    f"analyses: imported, never measured"))
     for key, metric in gate.metrics.items():
-        args: dict[str, str] = {}
+        declared = {arg.name: arg for arg in gate.templates[metric.template].args}
+        # a template no analysis runs is read with its own args (a value for each: Argo never resolves them)
+        args: dict[str, str] = {name: arg.value if arg.value is not None else gate.args.get(name)
+                                or placeholder_arg(name, gate.identity) for name, arg in declared.items()} \
+            if metric.template in unrun else {}
         for analysis in analyses:
             if any(ref.templateName == metric.template for ref in analysis.templates):
                 try:
@@ -556,8 +565,10 @@ def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
         tag = _ANY_TAG.search(query)
         if tag is not None:
             undeclared = _ARGS_TAG.fullmatch(tag.group(0))
-            why = (f"uses {tag.group(0)}, but no template declares the arg {undeclared.group(1)!r} (spec.args)"
-                   if undeclared else f"has the tag {tag.group(0)!r}, and Argo resolves only {{{{args.<name>}}}} tags")
+            why = (f"has the tag {tag.group(0)!r}, and Argo resolves only {{{{args.<name>}}}} tags" if not undeclared
+                   else f"uses {tag.group(0)}, but the arg {undeclared.group(1)!r} has no value" if
+                   undeclared.group(1) in declared else
+                   f"uses {tag.group(0)}, but no template declares the arg {undeclared.group(1)!r} (spec.args)")
             notes.append(_where(manifest, path, f"metric {metric.name!r}: the query {why}: every run is Error, "
                                                 f"as in Argo"))
             continue
