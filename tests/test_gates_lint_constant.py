@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from rampsim.gates.lint import lint_argo, lint_flagger, lint_gates
+from rampsim.gates.lint import lint_argo, lint_flagger, lint_gates, lint_text
 from tests.gates_helpers import argo_gate, flagger_gate
 from tests.test_gates_lint import canary
 
@@ -274,3 +274,15 @@ def test_a_denominator_clamped_to_a_positive_floor_is_no_0_over_0(denominator, r
     found = codes(template("successCondition: result[0] < 0.05", f"{ERRORS} / {denominator}"))
     assert ("H3a" in found) == ratio, found
     assert "H2" in found
+
+
+@pytest.mark.parametrize("field", ["consecutiveErrorLimit", "inconclusiveLimit", "failureLimit"])
+def test_a_negative_limit_is_h8_at_its_own_line_in_argos_words(field):
+    """A review found H8 for 'consecutiveErrorLimit: -1' located at the metric's name and worded 'inconclusiveLimit
+    and consecutiveErrorLimit must be >= 0'; Argo's ValidateMetric says which field, and so does lint."""
+    value = "-2" if field == "failureLimit" else "-1"
+    text = template(f"successCondition: result[0] >= 0.95\n{field}: {value}")
+    (finding,) = lint_text(text, "gate.yaml")
+    assert finding.code == "H8"
+    assert finding.explanation.endswith(f"{field} must be >= {'-1' if field == 'failureLimit' else '0'}")
+    assert finding.line == text.splitlines().index(f"    {field}: {value}") + 1

@@ -354,7 +354,7 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                 resolve_metric(gate, key, _known_fields(metric, declared, filed), resolved)
             except RunError as exc:   # the run never measures: what the conditions would make of values is moot
                 add("H8", f"Argo cannot start a run of it: {exc}",
-                    "the AnalysisRun is Error at its start: the rollout aborts")
+                    "the AnalysisRun is Error at its start: the rollout aborts", *((exc.field,) if exc.field else ()))
                 continue
         # a Helm value taken out leaves its hazards silent (no condition, no interval, the query vector(0)); those
         # a missing value would raise are guarded
