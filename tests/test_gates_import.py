@@ -392,3 +392,18 @@ def test_an_arg_the_rollout_does_not_write_is_filled_by_the_command_line(tmp_pat
     assert "the Rollout's analysis gives" not in capsys.readouterr().err
     gate = gate_of(load_gated_plan(out))
     assert isinstance(gate, ArgoGate) and gate.identity.service == "other"
+
+
+def test_a_template_the_rollout_does_not_run_is_read_with_its_own_args(tmp_path, capsys):
+    """Review: a template the Rollout does not reference was said to use an arg 'no template declares' (every run
+    Error), though it declares it: it is imported and never run."""
+    other = TEMPLATE.replace("metadata: {name: success-rate}", "metadata: {name: error-rate}").replace(
+        "- name: success-rate\n", "- name: error-rate\n").split("  - name: smoke")[0]
+    template = tmp_path / "templates.yaml"
+    template.write_text(textwrap.dedent(TEMPLATE) + "---\n" + textwrap.dedent(other))
+    rollout = tmp_path / "rollout.yaml"
+    rollout.write_text(textwrap.dedent(ROLLOUT))
+    assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(tmp_path / "plan.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "no template declares" not in err and "every run is Error" not in err, err
+    assert "template 'error-rate' is not run by the Rollout's analyses: imported, never measured" in err

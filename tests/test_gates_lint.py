@@ -56,6 +56,8 @@ DIFFERENCES = [  # (code, +1 rampsim reports it / -1 the README counted it, file
     ("H3c", -1, None, None, None),   # one of HELM_DECIDED
     ("H9", -1, None, None, None),    # one of HELM_DECIDED
     ("H9", -1, "Malikakshay619__advanced-cicd-demo__manifests__analysis-template.yaml", "nginx-5xx-errors", None),
+    # its denominator is clamp_min(sum(rate(...)), 0.001): never 0, so no 0/0 (a review found H3a reported)
+    ("H3a", -1, "Danindu05__duothan-gitops__manifests__analysis-template.yaml", "error-rate", None),
 ]
 
 EXAMPLES = {  # one corpus file per hazard, the metric it concerns

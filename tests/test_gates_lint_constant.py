@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from rampsim.gates.lint import lint_argo, lint_flagger, lint_gates
+from rampsim.gates.lint import lint_argo, lint_flagger, lint_gates, lint_text
 from tests.gates_helpers import argo_gate, flagger_gate
 from tests.test_gates_lint import canary
 
@@ -253,3 +253,36 @@ def test_lint_measures_that_an_unreachable_success_rate_rolls_back_every_healthy
     assert not problems and [f.code for f in linted.findings] == ["FH8"]
     line = consequence(linted.findings[0], rehearse_healthy(linted, seeds=1))
     assert line.startswith("on 1 healthy simulated ramp: rolls back 1 of 1"), line
+
+
+ERRORS = "sum(rate(http_requests_total{code=~'5..'}[1m]))"
+TOTAL = "sum(rate(http_requests_total[1m]))"
+
+
+@pytest.mark.parametrize("denominator, ratio", [
+    (TOTAL, True),
+    (f"clamp_min({TOTAL}, 0.001)", False),         # never below 0.001 (real-gates README A2)
+    (f"clamp({TOTAL}, 0.001, 1e9)", False),
+    (f"({TOTAL} + 0.001)", False),                  # a sum of rates is never negative
+    (f"clamp_min({TOTAL}, 0)", True),               # a floor of 0 is no floor
+    (f"clamp_min({ERRORS} / {TOTAL}, 0.5)", True),  # the clamp keeps the NaN of the ratio inside
+    ("(avg(node_temperature_celsius) + 1)", True),  # a gauge may be -1
+], ids=["plain", "clamp_min", "clamp", "plus", "clamp at 0", "ratio inside", "gauge plus"])
+def test_a_denominator_clamped_to_a_positive_floor_is_no_0_over_0(denominator, ratio):
+    """A review found H3a (0/0 = NaN with no requests) on '/ clamp_min(sum(rate(...)), 0.001)', which is never 0. An
+    empty denominator (no series at all) is still an empty result: H2 stays."""
+    found = codes(template("successCondition: result[0] < 0.05", f"{ERRORS} / {denominator}"))
+    assert ("H3a" in found) == ratio, found
+    assert "H2" in found
+
+
+@pytest.mark.parametrize("field", ["consecutiveErrorLimit", "inconclusiveLimit", "failureLimit"])
+def test_a_negative_limit_is_h8_at_its_own_line_in_argos_words(field):
+    """A review found H8 for 'consecutiveErrorLimit: -1' located at the metric's name and worded 'inconclusiveLimit
+    and consecutiveErrorLimit must be >= 0'; Argo's ValidateMetric says which field, and so does lint."""
+    value = "-2" if field == "failureLimit" else "-1"
+    text = template(f"successCondition: result[0] >= 0.95\n{field}: {value}")
+    (finding,) = lint_text(text, "gate.yaml")
+    assert finding.code == "H8"
+    assert finding.explanation.endswith(f"{field} must be >= {'-1' if field == 'failureLimit' else '0'}")
+    assert finding.line == text.splitlines().index(f"    {field}: {value}") + 1

@@ -151,6 +151,27 @@ def test_an_object_the_gate_changes_keeps_what_kubernetes_read_in_it(tmp_path, c
     assert f"{paths['rollout']}:1: Rollout 'checkout': 1 comment line(s) not written" in err
 
 
+def test_the_comments_before_every_rewritten_object_are_kept_where_they_were(tmp_path, capsys):
+    """Review: in a multi-document file, the comments between '---' and the second object were dropped (counted in
+    the note, which said they were kept), and the '---' written after the first object's leading comments."""
+    first = "# header of the first template\n" + TEMPLATE
+    second = ("# header of the second template\n# kept\n" + TEMPLATE.replace("name: success-rate\n  namespace",
+                                                                           "name: second\n  namespace"))
+    paths = _files(tmp_path, templates=first + "---\n" + second, rollout="# the rollout's own header\n" + ROLLOUT)
+    plan, _ = _import(tmp_path, capsys, paths["templates"], rollout=paths["rollout"])
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text(open(plan).read().replace("failureLimit: 1", "failureLimit: 2"))
+    out, err = _export_onto(tuned, capsys, paths["templates"], paths["rollout"])
+    assert out.startswith("# header of the first template\napiVersion:"), out
+    assert "\n---\n# header of the second template\n# kept\napiVersion:" in out, out
+    assert "\n---\n# the rollout's own header\napiVersion:" in out, out
+    assert out.count("failureLimit: 2") == 2
+    # only the comment after 'interval: 90s' in each template, and the one in the Rollout's steps, are lost
+    assert f"{paths['templates']}:2: AnalysisTemplate 'success-rate': 1 comment line(s) not written" in err
+    assert "AnalysisTemplate 'second': 1 comment line(s) not written" in err
+    assert "Rollout 'checkout': 1 comment line(s) not written" in err
+
+
 @pytest.mark.parametrize("value, go", [("y", True), ("n", False), ("on", True), ("NO", False), ("1e3", 1000.0),
                                        ("12:30", "12:30"), ("0755", 493), ("08", 8.0), ("0x1F", 31), ("1_000", 1000),
                                        ("~", None), (".inf", float("inf")), ("2024-05-01", "2024-05-01"),

@@ -317,7 +317,7 @@ spec:
 """)
     plan, tuned, out = tmp_path / "plan.yaml", tmp_path / "tuned.yaml", tmp_path / "out.yaml"
     assert main(["import", "flagger", str(canary), "-o", str(plan)]) == 0
-    tuned.write_text(plan.read_text().replace("min: 99.0\n", "min: 98.5\n"))
+    tuned.write_text(plan.read_text().replace("min: 99\n", "min: 98.5\n"))
     assert main(["export", "flagger", str(tuned), "--onto", str(canary), "-o", str(out)]) == 0
     (written,) = _documents(out.read_text())
     spec = written["spec"]

@@ -13,7 +13,7 @@ from typing import Any, Optional, Union
 
 __all__ = [
     "SEVERITY_RANK", "TIME_TOLERANCE", "Status", "DecisionKind", "AlertFired", "AlertResolved", "CriterionResult", "CheckpointReport",
-    "Decision", "Event", "event_to_dict", "first_terminal_decision",
+    "Decision", "Event", "event_to_dict", "first_terminal_decision", "MANUAL_SOURCE",
 ]
 
 
@@ -22,6 +22,10 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 TIME_TOLERANCE = 1e-9
 """Seconds of float error tolerated when a scrape time is compared with a schedule or a sustain time."""
+
+MANUAL_SOURCE = "manual:assumed-promotion"
+"""The source of a decision a person is assumed to make (an imported gate's promotion past a step that waits for
+one): reports do not present it as the gate's own."""
 
 
 class Status(str, enum.Enum):

@@ -31,7 +31,7 @@ from rampsim.gates.argo_model import (
     DEFAULT_ROLLOUT_STEPS, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
     RolloutAnalysis, Step,
 )
-from rampsim.gates.argo_resolve import RunError, run_args
+from rampsim.gates.argo_resolve import RunError, run_args, run_metrics
 from rampsim.gates.export import ANNOTATION, parse_identity
 from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
@@ -42,7 +42,7 @@ from rampsim.gates.series_names import Use, infer_identity, prefers_stable, quer
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
 
 __all__ = ["ArgoImport", "import_argo", "import_argo_manifests", "TEMPLATE_KINDS", "NOT_SIMULATED_REASONS",
-           "placeholder_arg", "unsupplied_args", "NO_ROLLOUT_NOTE"]
+           "placeholder_arg", "unsupplied_args", "NO_ROLLOUT_NOTE", "manual_promotion_notes"]
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 
@@ -127,7 +127,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
         raise GateRefused([f"{where}: no metric rampsim can simulate: {reasons or 'the templates have no metrics'}"])
     keyed = _keys(metrics)
     embedded = [m for m in manifests if m.kind == "Rollout"]
-    rollout, rollout_notes, annotations = _read_rollout(list(rollouts) + embedded, gate_templates)
+    rollout, rollout_notes, annotations, rollout_manifest = _read_rollout(list(rollouts) + embedded, gate_templates)
     notes.extend(rollout_notes)
     written_identity = parse_identity(annotations.get(f"{ANNOTATION}identity", ""))
     identity = Identity(**{k: v for k, v in written_identity.items() if k in Identity.model_fields})
@@ -163,6 +163,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
     except ValidationError as exc:
         raise GateError([f"{', '.join(sources) or 'argo'}: {error['msg']}" for error in exc.errors()]) from None
     notes.extend(_check_queries(gate, templates))
+    notes.extend(manual_promotion_notes(gate, rollout_manifest))
     return ArgoImport(gate=gate, notes=notes, sources=list(sources) or sorted({m.filename for m in manifests}))
 
 
@@ -311,7 +312,7 @@ def _located_errors(manifest: Manifest, exc: ValidationError, prefix: tuple, lab
 
 
 def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemplate]
-                  ) -> tuple[ArgoRollout, list[str], dict[str, str]]:
+                  ) -> tuple[ArgoRollout, list[str], dict[str, str], Optional[Manifest]]:
     notes: list[str] = []
     usable: list[tuple[Manifest, dict[str, Any]]] = []
     for manifest in rollouts:
@@ -337,7 +338,7 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
         names = [{"templateName": name} for name in templates]
         notes.append(NO_ROLLOUT_NOTE)
         return ArgoRollout(name="rollout", steps=[Step.model_validate(s) for s in DEFAULT_ROLLOUT_STEPS],
-                           analysis=RolloutAnalysis.model_validate({"templates": names})), notes, {}
+                           analysis=RolloutAnalysis.model_validate({"templates": names})), notes, {}, None
     manifest, canary = chosen
     base = ("spec", "strategy", "canary")
     problems: list[str] = []
@@ -379,7 +380,39 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
                      f"background analysis from the first step")
     annotations = manifest.get("metadata", "annotations")
     written = {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
-    return ArgoRollout(name=manifest.name or "rollout", steps=steps, analysis=analysis), notes, written
+    return ArgoRollout(name=manifest.name or "rollout", steps=steps, analysis=analysis), notes, written, manifest
+
+
+def manual_promotion_notes(gate: ArgoGate, manifest: Optional[Manifest] = None) -> list[str]:
+    """A note, located at the step, for each step only a person ends: an indefinite ``pause: {}``, and an analysis
+    step whose run measures until terminated (a metric with an ``interval`` and no ``count``): Argo holds the rollout
+    there until a person promotes past it (A1, A5); rampsim assumes the promotion ``argo.assume`` says."""
+    after = gate.assume.manual_promotion_after
+    assumed = (f"rampsim assumes a person promotes {after} after the step begins (argo.assume.manual_promotion_after "
+               f"in the plan; 'never' waits to the end of the simulation)"
+               if gate.assume.promotion_after is not None else
+               "rampsim waits to the end of the simulation (argo.assume.manual_promotion_after: never)")
+    notes: list[str] = []
+    for index, step in enumerate(gate.rollout.steps):
+        path: tuple[Any, ...] = ("spec", "strategy", "canary", "steps", index)
+        if step.pause is not None and step.pause.seconds is None:
+            path, why = (*path, "pause"), "an indefinite pause waits for a person to promote"
+        elif step.analysis is not None:
+            try:
+                endless = [spec.name for spec in run_metrics(gate, step.analysis) if spec.count is None]
+            except RunError:
+                continue  # the run is Error at once: the rollout aborts, nobody promotes
+            if not endless:
+                continue
+            names = ", ".join(repr(name) for name in endless)
+            path, why = (*path, "analysis"), (f"the analysis never ends on its own (metric {names}: an interval and "
+                                              f"no count): Argo holds the rollout on this step until the run fails "
+                                              f"or a person promotes past it (which ends it Successful)")
+        else:
+            continue
+        message = f"step {index}: {why}; {assumed}: the promotion is not the controller's"
+        notes.append(manifest.problem(path, message) if manifest is not None else message)
+    return notes
 
 
 _UNMODELLED_ANALYSIS_FIELDS = ("measurementRetention", "analysisRunMetadata")
@@ -507,8 +540,17 @@ def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
     refusals: list[str] = []
     where = {m.name: m for m in templates}
     analyses = [a for _, a in gate.analyses()]
+    unrun = sorted({m.template for m in gate.metrics.values()} - {ref.templateName for analysis in analyses
+                                                                  for ref in analysis.templates})
+    for name in unrun:
+        notes.append(_where(where.get(name), ("metadata", "name"), f"template {name!r} is not run by the Rollout's "
+                                                                    f"analyses: imported, never measured"))
     for key, metric in gate.metrics.items():
-        args: dict[str, str] = {}
+        declared = {arg.name: arg for arg in gate.templates[metric.template].args}
+        # a template no analysis runs is read with its own args (a value for each: Argo never resolves them)
+        args: dict[str, str] = {name: arg.value if arg.value is not None else gate.args.get(name)
+                                or placeholder_arg(name, gate.identity) for name, arg in declared.items()} \
+            if metric.template in unrun else {}
         for analysis in analyses:
             if any(ref.templateName == metric.template for ref in analysis.templates):
                 try:
@@ -523,8 +565,10 @@ def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
         tag = _ANY_TAG.search(query)
         if tag is not None:
             undeclared = _ARGS_TAG.fullmatch(tag.group(0))
-            why = (f"uses {tag.group(0)}, but no template declares the arg {undeclared.group(1)!r} (spec.args)"
-                   if undeclared else f"has the tag {tag.group(0)!r}, and Argo resolves only {{{{args.<name>}}}} tags")
+            why = (f"has the tag {tag.group(0)!r}, and Argo resolves only {{{{args.<name>}}}} tags" if not undeclared
+                   else f"uses {tag.group(0)}, but the arg {undeclared.group(1)!r} has no value" if
+                   undeclared.group(1) in declared else
+                   f"uses {tag.group(0)}, but no template declares the arg {undeclared.group(1)!r} (spec.args)")
             notes.append(_where(manifest, path, f"metric {metric.name!r}: the query {why}: every run is Error, "
                                                 f"as in Argo"))
             continue

@@ -35,7 +35,12 @@ _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
 class RunError(Exception):
-    """Why Argo would put the AnalysisRun in phase Error before measuring (a message as Argo words it)."""
+    """Why Argo would put the AnalysisRun in phase Error before measuring (a message as Argo words it); ``field``: the
+    metric's field at fault, when one is."""
+
+    def __init__(self, message: str, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -157,18 +162,20 @@ def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str,
     error_limit = _whole(metric.consecutiveErrorLimit, args, "consecutiveErrorLimit", DEFAULT_CONSECUTIVE_ERROR_LIMIT)
     # ValidateMetric (utils/analysis/factory.go)
     if count > 0 and count < failure_limit:
-        raise RunError(f"metric '{metric.name}': count must be >= failureLimit")
+        raise RunError(f"metric '{metric.name}': count must be >= failureLimit", "count")
     if count > 0 and count < inconclusive_limit:
-        raise RunError(f"metric '{metric.name}': count must be >= inconclusiveLimit")
+        raise RunError(f"metric '{metric.name}': count must be >= inconclusiveLimit", "count")
     if count > 1 and interval is None:
-        raise RunError(f"metric '{metric.name}': interval must be specified when count > 1")
+        raise RunError(f"metric '{metric.name}': interval must be specified when count > 1", "count")
     if failure_limit < -1:
-        raise RunError(f"metric '{metric.name}': failureLimit must be >= -1")
-    if inconclusive_limit < 0 or error_limit < 0:
-        raise RunError(f"metric '{metric.name}': inconclusiveLimit and consecutiveErrorLimit must be >= 0")
+        raise RunError(f"metric '{metric.name}': failureLimit must be >= -1", "failureLimit")
+    if inconclusive_limit < 0:
+        raise RunError(f"metric '{metric.name}': inconclusiveLimit must be >= 0", "inconclusiveLimit")
+    if error_limit < 0:
+        raise RunError(f"metric '{metric.name}': consecutiveErrorLimit must be >= 0", "consecutiveErrorLimit")
     if interval is not None and interval <= 0:
         raise RunError(f"metric '{metric.name}': interval {metric.interval!r} is zero: measuring back to back at every "
-                       "reconcile is not simulated")
+                       "reconcile is not simulated", "interval")
     # EffectiveCount (analysis_types.go): only an unset or 0 count is defaulted; a negative count is kept, and
     # "result.Count >= count" then holds after the first measurement (Error included): the metric takes one
     effective: Optional[int] = count if count != 0 else (1 if interval is None else None)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from rampsim.gates.argo_analysis import TOLERANCE, AnalysisRun, ArgoMeasurement, AnalysisPhase
-from rampsim.gates.argo_model import ArgoGate, RolloutAnalysis
+from rampsim.engine.events import MANUAL_SOURCE
+from rampsim.gates.argo_model import ArgoGate, RolloutAnalysis, Step
 from rampsim.gates.argo_resolve import RunError, run_metrics
 from rampsim.gates.queries import QueryFunction
 
@@ -64,6 +65,7 @@ class RolloutMachine:
         self.outcome: Optional[RolloutOutcome] = None
         self.runs: list[AnalysisRun] = []
         self._pending: list[Transition] = []
+        self.assumed: list[str] = []  # the promotions a person is assumed to have made (argo.assume)
         self._enter_steps()
 
     # -- the steps -----------------------------------------------------------------
@@ -180,8 +182,34 @@ class RolloutMachine:
             step = self.gate.rollout.steps[self.step]
             if step.analysis is not None and self.step_run is not None:
                 self.step_run.terminate(at, "promoted past the step")
+            promoted = self._manual_promotion(step)
+            if promoted is not None:
+                self.assumed.append(promoted)
+            before = len(self._pending)
             self._next_step()
             self._enter_steps()
+            if promoted is not None:
+                self._tell_promotion(promoted, before, at)
+
+    def _manual_promotion(self, step: Step) -> Optional[str]:
+        """What a person is assumed to do to end ``step`` now (``None``: the step ends on its own, a timed pause)."""
+        if step.pause is not None and step.pause.seconds is not None:
+            return None
+        what = "an indefinite pause" if step.pause is not None else "an analysis that never ends on its own"
+        after = self.gate.assume.manual_promotion_after
+        return (f"a person promoted past step {self.step} ({what}: Argo waits for them; assumed {after} after the "
+                f"step began, argo.assume.manual_promotion_after)")
+
+    def _tell_promotion(self, promoted: str, before: int, at: float) -> None:
+        """Say the assumed promotion in the first transition it led to, or in one of its own."""
+        fresh = self._pending[before:]
+        if fresh and abs(fresh[0].time - at) <= TOLERANCE:
+            first = fresh[0]
+            source = MANUAL_SOURCE if first.outcome is RolloutOutcome.PROMOTED else first.source
+            reason = first.reason if first.outcome is RolloutOutcome.PROMOTED else f"{promoted}; {first.reason}"
+            self._pending[before] = Transition(first.time, first.weight, reason, source, first.outcome)
+        else:
+            self._pending.insert(before, Transition(at, self.weight, promoted, MANUAL_SOURCE))
 
     def _react(self, run: AnalysisRun, label: str) -> None:
         """The rollout's answer to a run's phase (A5)."""
@@ -199,6 +227,9 @@ class RolloutMachine:
 
     def _finish(self, outcome: RolloutOutcome, weight: float, reason: str, source: str) -> None:
         self.outcome = outcome
+        if outcome is RolloutOutcome.PROMOTED and self.assumed:
+            reason = f"{reason}, after {'; '.join(self.assumed)}"
+            source = MANUAL_SOURCE
         if outcome is RolloutOutcome.PROMOTED and self.background is not None:
             self.background.terminate(self.now, "rollout fully promoted")
         self.weight = weight

@@ -280,7 +280,31 @@ def _merged(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         merged["spec"] = _merged_canary(merged.get("spec"), spec)
     else:   # a MetricTemplate
         merged["spec"] = _kept(merged.get("spec"), spec, ("provider", "query"))
-    return merged
+    return _numbers_as_written(original, merged)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers_as_written(original: Any, new: Any, whole: bool = False) -> Any:
+    """``new`` with each number the file wrote at the same place kept as written when it is the same number (``500``
+    stays ``500``, not ``500.0``), and a whole number written as an integer where the file wrote one there, or
+    (``whole``) where the file wrote only integers beside it."""
+    if isinstance(new, dict):
+        old = original if isinstance(original, dict) else {}
+        numbers = [value for value in old.values() if _is_number(value)]
+        ints = bool(numbers) and all(isinstance(value, int) for value in numbers)
+        return {key: _numbers_as_written(old.get(key), value, ints) for key, value in new.items()}
+    if isinstance(new, list):
+        items = original if isinstance(original, list) else []
+        return [_numbers_as_written(items[i] if i < len(items) else None, value) for i, value in enumerate(new)]
+    if _is_number(new) and _is_number(original) and new == original:
+        return original
+    if isinstance(new, float) and new.is_integer() and abs(new) < 1e15 and \
+            (isinstance(original, int) and _is_number(original) or (original is None and whole)):
+        return int(new)
+    return new
 
 
 def _merged_canary(found: Any, spec: dict[str, Any]) -> dict[str, Any]:
@@ -422,7 +446,8 @@ def onto_text(documents: Sequence[dict[str, Any]], manifests: Sequence[Manifest]
             continue
         if isinstance(piece, Manifest):   # its last value would gain the line break that ends it: written anew
             piece = go_load(render_raw_strings(piece.body))
-        text = _appended(text, source.preamble if source else "", "---\n" + dump(piece))
+        head = source.head if source else ""
+        text = _appended(text, source.preamble if source else "", head + dump(piece))
         notes += _rewrite_notes(source) if source else []
     return text, notes
 
@@ -430,7 +455,7 @@ def onto_text(documents: Sequence[dict[str, Any]], manifests: Sequence[Manifest]
 def _rewrite_notes(manifest: Manifest) -> list[str]:
     """What is lost when the object of ``manifest`` is written anew: its comments, its Helm raw strings."""
     notes = []
-    dropped = comment_lines(manifest.body)
+    dropped = comment_lines(manifest.body[len(manifest.head):])
     if dropped:
         notes.append(f"{manifest.where()}: {manifest.kind} {manifest.name!r}: {dropped} comment line(s) not "
                      f"written (rampsim rewrote the object; the comments before it are kept)")
@@ -448,12 +473,12 @@ def _ends_cleanly(body: str) -> bool:
 
 
 def _appended(text: str, preamble: str, body: str) -> str:
-    """``text`` with one more document: the comments before it, then ``body`` (a ``---`` put before it when it
+    """``text`` with one more document: the comments before it, then ``body`` (a ``---`` put before them when it
     follows another document, a ``...`` before its directives)."""
     if text and not text.endswith("\n"):
         text += "\n"
     if text and body.startswith("%") and not text.rstrip().endswith("\n..."):
         text += "...\n"
     elif text and not body.startswith(("---", "%")):
-        preamble += "---\n"
+        text += "---\n"   # before the comments: they are the document's (the first of a file, or of the export)
     return text + preamble + body

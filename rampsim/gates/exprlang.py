@@ -1075,8 +1075,13 @@ def with_threshold(text: str, value: float) -> str:
     literals = threshold_literals(text)
     if len(literals) != 1:
         raise UsageError(f"condition {text!r} has {len(literals)} thresholds, not one: write the condition instead")
-    start, end, _ = literals[0]
-    return f"{text[:start]}{_format_number(value)}{text[end:]}"
+    start, end, old = literals[0]
+    if value == old:   # the text as written: '1.0' stays '1.0'
+        return text
+    written = _format_number(value)
+    if re.fullmatch(r"-?\d+", written) and re.fullmatch(r"-?\s*\d*\.\d*", text[start:end]):
+        written += ".0"   # a whole number in the decimal form the condition wrote
+    return f"{text[:start]}{written}{text[end:]}"
 
 
 def _format_number(value: float) -> str:

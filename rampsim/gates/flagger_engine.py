@@ -16,10 +16,11 @@ import numpy as np
 
 from rampsim.engine.events import CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status
 from rampsim.gates.flagger_canary import CanaryMachine, Tick
-from rampsim.gates.flagger_model import FlaggerGate
+from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.queries import QueryProvider
 from rampsim.plan.schema import Plan
 from rampsim.telemetry import Telemetry
+from rampsim.units import Kind, format_value
 
 __all__ = ["FlaggerEngine"]
 
@@ -92,9 +93,29 @@ class FlaggerEngine:
         return self.plan.phases[self._phase(now)].weight
 
     def _report(self, step: Tick) -> CheckpointReport:
-        results = tuple(CriterionResult(check.metric, check.message or "passed", "", 0.0, check.value,
+        results = tuple(CriterionResult(check.metric, check.message or "passed",
+                                        *_target(self.gate.analysis.metrics.get(check.metric)), check.value,
                                         Status.PASS if check.passed else Status.FAIL, "number")
                         for check in step.checks)
         status = Status.PASS if all(check.passed for check in step.checks) else Status.FAIL
         return CheckpointReport(step.time, f"flagger:tick:{step.number}", f"tick {step.number}", results, status,
                                 (f"failed checks {step.failed_checks}",))
+
+
+def _target(metric: Optional[FlaggerMetric]) -> tuple[str, float]:
+    """The bound(s) a check holds its value to, as a report's target (``op``, ``threshold``): ``thresholdRange``'s
+    (both: ``>= min and <= max``), else the legacy ``threshold`` (``runBuiltinMetricChecks``: the success rate fails
+    below it, every other check above it)."""
+    if metric is None:
+        return "", 0.0
+    bounds = metric.thresholdRange
+    if bounds is not None:
+        if bounds.min is not None and bounds.max is not None:
+            return f">= {format_value(float(bounds.min), Kind.NUMBER)} and <=", float(bounds.max)
+        if bounds.min is not None:
+            return ">=", float(bounds.min)
+        if bounds.max is not None:
+            return "<=", float(bounds.max)
+        return "", 0.0
+    below = metric.name == "request-success-rate" and not metric.query
+    return (">=" if below else "<="), float(metric.threshold or 0.0)

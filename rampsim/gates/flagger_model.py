@@ -15,9 +15,12 @@ receives no user traffic.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, FiniteFloat, PlainSerializer, ValidatorFunctionWrapHandler, WrapValidator,
+    field_validator, model_validator,
+)
 
 from rampsim.gates.goduration import parse_go_duration
 from rampsim.plan.schema import MAX_DURATION
@@ -42,14 +45,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _as_written(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    checked = handler(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else checked
+
+
+Bound = Annotated[FiniteFloat, WrapValidator(_as_written), PlainSerializer(lambda value: value)]
+"""A finite number; one written as an integer stays an integer (``max: 500`` is written back ``500``, not
+``500.0``)."""
+
+
 class ThresholdRange(_Model):
     """``thresholdRange``: the check fails when the value is below ``min`` or above ``max`` (bounds pass).
 
     A bound must be finite: ``.nan``, ``.inf`` or ``1e400`` (which YAML reads as infinity) would let every
     value pass, switching the check off."""
 
-    min: Optional[FiniteFloat] = None
-    max: Optional[FiniteFloat] = None
+    min: Optional[Bound] = None
+    max: Optional[Bound] = None
 
 
 class MetricTemplateRef(_Model):
@@ -63,7 +76,7 @@ class FlaggerMetric(_Model):
     name: str
     interval: Optional[str] = None
     thresholdRange: Optional[ThresholdRange] = None
-    threshold: Optional[FiniteFloat] = None
+    threshold: Optional[Bound] = None
     templateRef: Optional[MetricTemplateRef] = None
     query: Optional[str] = None
     templateVariables: Optional[dict[str, str]] = None

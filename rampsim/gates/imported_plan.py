@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
+from rampsim.engine.events import MANUAL_SOURCE
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.argo_rollout import nominal_timeline
 from rampsim.gates.flagger_canary import CanaryMachine, analysis_interval, analysis_threshold
@@ -107,7 +108,9 @@ def argo_phases(gate: ArgoGate) -> tuple[list[dict[str, Any]], list[str]]:
     slack = max([60.0] + [2 * s for s in intervals if s is not None] + [30.0])
     phases = _segments(changes, promoted)
     phases.append({"name": "promoted (slack for a late promotion)", "weight": 1.0, "duration": slack})
-    notes.append(f"phases follow the Rollout when every measurement succeeds on time (fully promoted at "
+    manual = (", a person promoting where Argo waits for one (argo.assume.manual_promotion_after)"
+              if any(t.source == MANUAL_SOURCE for t in transitions) else "")
+    notes.append(f"phases follow the Rollout when every measurement succeeds on time{manual} (fully promoted at "
                  f"{format_value(promoted, Kind.DURATION)}), then {format_value(slack, Kind.DURATION)} of slack")
     return phases, notes
 

@@ -178,7 +178,23 @@ def _windows(node: Node) -> list[float]:
 
 
 def _is_ratio(node: Node) -> bool:
-    return any(isinstance(n, Binary) and n.op == "/" and not _constant(n.rhs) for n in _walk(node))
+    """Whether the query divides by something that may be 0 (0/0 = NaN when the window has no requests)."""
+    return any(isinstance(n, Binary) and n.op == "/" and not _constant(n.rhs) and not _never_zero(n.rhs)
+               for n in _walk(node))
+
+
+def _never_zero(node: Node) -> bool:
+    """Whether a denominator is kept from 0 by a positive floor: ``clamp_min(x, c)`` or ``clamp(x, c, ...)`` with a
+    constant ``c > 0``, or ``x + c`` with ``x`` never negative. ``x`` must not be NaN itself (no ratio inside: the clamp
+    keeps a NaN). An ``x`` with no series stays empty, not NaN: the hazards of an empty result still apply."""
+    if isinstance(node, Call) and node.name in ("clamp_min", "clamp") and len(node.args) >= 2:
+        floor = node.args[1]
+        return isinstance(floor, Number) and floor.value > 0 and not _is_ratio(node.args[0])
+    if isinstance(node, Binary) and node.op == "+" and not node.return_bool:
+        for value, floor in ((node.lhs, node.rhs), (node.rhs, node.lhs)):
+            if isinstance(floor, Number) and floor.value > 0 and _nonnegative(value) and not _is_ratio(value):
+                return True
+    return False
 
 
 def _constant(node: Node) -> bool:
@@ -338,7 +354,7 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
                 resolve_metric(gate, key, _known_fields(metric, declared, filed), resolved)
             except RunError as exc:   # the run never measures: what the conditions would make of values is moot
                 add("H8", f"Argo cannot start a run of it: {exc}",
-                    "the AnalysisRun is Error at its start: the rollout aborts")
+                    "the AnalysisRun is Error at its start: the rollout aborts", *((exc.field,) if exc.field else ()))
                 continue
         # a Helm value taken out leaves its hazards silent (no condition, no interval, the query vector(0)); those
         # a missing value would raise are guarded

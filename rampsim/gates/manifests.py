@@ -33,7 +33,7 @@ from rampsim.gates.refusals import GateError, GateRefused, located
 from rampsim.plan.source import MAX_BYTES, Document, SourceError, parse_document
 
 __all__ = ["Manifest", "read_manifests", "read_text", "parse_manifests", "helm_marker", "render_raw_strings",
-           "HelmTemplate", "GATE_KINDS", "comment_lines"]
+           "HelmTemplate", "GATE_KINDS", "comment_lines", "document_head"]
 
 GATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate", "Rollout", "Canary", "MetricTemplate")
 """The kinds of object a gate is made of: a Helm action in one of them is refused."""
@@ -61,6 +61,12 @@ class Manifest:
     index: int
     preamble: str = ""   # the comments and blank lines written before the document, as in the file
     body: str = ""       # the document as written in the file (before Helm's raw strings are rendered)
+
+    @property
+    def head(self) -> str:
+        """The start of :attr:`body` before the object's first field: its directives and ``---`` line, and the
+        comment and blank lines after them (the comments of a file's later objects are written there)."""
+        return document_head(self.body)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -94,6 +100,20 @@ class Manifest:
             else:
                 return None
         return node
+
+
+_HEAD_LINE = re.compile(r"[ \t]*(?:#.*)?|%.*|---[ \t]*(?:#.*)?|\.\.\.[ \t]*(?:#.*)?")
+"""A line before a document's first token: blank, a comment, a directive, a ``---`` or ``...`` with nothing after."""
+
+
+def document_head(body: str) -> str:
+    """The lines of the document text ``body`` before its first token (see :attr:`Manifest.head`)."""
+    end = 0
+    for line in body.splitlines(keepends=True):
+        if not line.endswith("\n") or not _HEAD_LINE.fullmatch(line.rstrip("\r\n")):
+            break
+        end += len(line)
+    return body[:end]
 
 
 def helm_marker(text: str) -> Optional[tuple[int, str]]:

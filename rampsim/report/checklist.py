@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from rampsim.engine.events import (
-    AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status,
+    AlertFired, AlertResolved, CheckpointReport, CriterionResult, Decision, DecisionKind, Event, MANUAL_SOURCE, Status,
     first_terminal_decision,
 )
 from rampsim.sim.clock import clock
@@ -142,6 +142,14 @@ def go_no_go(run: Run) -> list[str]:
     decision = first_terminal_decision(run.events)
     if decision is None or o.decision is None or o.time is None:
         return ["NO-GO: the ramp ended without a terminal decision", f"Rationale: {undecided(run)}."]
+    if o.decision is DecisionKind.ADVANCE and decision.source == MANUAL_SOURCE:
+        lines = [f"GO: ADVANCE TO {advanced_to(decision.weight).upper()} BY AN ASSUMED MANUAL PROMOTION",
+                 f"Rationale: at {clock(o.time)}, {o.reason}. The gate did not advance on its own: the controller "
+                 f"waits for a person, and rampsim assumed one promoted."]
+        if run.truth.counted:
+            lines.append(f"But the ground truth is an incident the assumed promotion let through: "
+                         f"{run.truth.describe()}.")
+        return lines
     if o.decision is DecisionKind.ADVANCE:
         lines = [f"GO: AUTO-ADVANCE TO {advanced_to(decision.weight).upper()}",
                  f"Rationale: {o.reason} at {clock(o.time)}; every success criterion of the gate held."]

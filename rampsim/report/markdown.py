@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Optional
 
 from rampsim.engine.events import (
-    AlertFired, CheckpointReport, Decision, DecisionKind, Status, first_terminal_decision,
+    AlertFired, CheckpointReport, Decision, DecisionKind, MANUAL_SOURCE, Status, first_terminal_decision,
 )
 from rampsim.report.checklist import (
     achieved, advanced_to, go_no_go, note_label, target, timeline, truth_comparison, undecided, unreached,
@@ -130,9 +130,12 @@ def _outcome_section(run: Run) -> list[str]:
         missed = ([f"**The gate let an incident through**: {run.truth.describe()}. The checklist below is what the "
                    "gate's criteria say, not a clean bill of health: find why they did not see it.", ""]
                   if run.truth.counted else [])
-        return ["## Rollout readiness", "", *missed,
-                f"All the gate's success criteria held for the whole window: the gate auto-advances to "
-                f"{advanced_to(weight)}.", "",
+        advances = (f"The gate did not advance to {advanced_to(weight)} on its own: the controller waits for a "
+                    f"person, and rampsim assumed one promoted: {decision.reason}."
+                    if decision is not None and decision.source == MANUAL_SOURCE else
+                    f"All the gate's success criteria held for the whole window: the gate auto-advances to "
+                    f"{advanced_to(weight)}.")
+        return ["## Rollout readiness", "", *missed, advances, "",
                 *_boxes(readiness(run)), ""]
     if o.decision is None:
         return ["## Outcome", "", f"The ramp ended without a terminal decision: {undecided(run)}. Nothing advanced "
