@@ -96,7 +96,8 @@ NO_DIFFERENCE = {"error_rate": "0%", "p99": "0ms", "availability": "0%", "cpu": 
 @pytest.mark.parametrize("span", [4, 20, "cumulative"])
 def test_a_comparison_is_the_two_arms_values_contrasted(metric, how, span):
     telemetry = worse_canary()
-    compared = measure(metric=metric, compare="baseline", threshold=NO_DIFFERENCE[metric] if how == "difference" else 0,
+    compared = measure(metric=metric, compare="baseline",
+                       threshold=NO_DIFFERENCE[metric] if how == "difference" else 1 if how == "ratio" else 0,
                        window="cumulative" if span == "cumulative" else f"{span * 15}s", **{"as": how})
     series, end = Series.from_telemetry(telemetry), np.array([40, 60, 80])
     start = np.zeros(3, int) if span == "cumulative" else end - span
@@ -125,7 +126,8 @@ def test_the_guard_is_inconclusive_until_each_arm_served_min_requests(how):
     telemetry = worse_canary()
     series, end = Series.from_telemetry(telemetry), np.array([40])
     served = min(window(telemetry, arm, "requests", 36, 40) for arm in ("canary", "baseline"))
-    values = [evaluate(series, measure(metric="error_rate", compare="baseline", threshold=0, window="1m",
+    threshold = int(how == "ratio")   # a ratio below 0 would never hold: refused
+    values = [evaluate(series, measure(metric="error_rate", compare="baseline", threshold=threshold, window="1m",
                                        min_requests=int(least), **{"as": how}), end - 4, end)[0]
               for least in (served, served + 1)]
     assert math.isfinite(values[0]) and math.isnan(values[1])
@@ -408,7 +410,7 @@ def test_a_fraction_or_percentage_reads_as_written_as_a_relative_change(written,
 @pytest.mark.parametrize("op, threshold, words", [
     (">", "-10s", "'-10s' is out of range: a difference of two latency values lies between -5s and 5s"),
     ("<", "10s", "'10s' is out of range: a difference of two latency values lies between -5s and 5s"),
-    (">", "1000h", "'> 1000h' never holds"),
+    (">", "1000h", "'1000h' is out of range: a difference of two latency values lies between -5s and 5s"),
 ])
 def test_a_latency_difference_threshold_beyond_the_histogram_is_refused_either_way(op, threshold, words):
     """A rate's difference threshold outside its range was refused both ways, a latency's only when it made the rule

@@ -325,7 +325,8 @@ def comparisons() -> list[tuple[str, Criterion]]:
         {"metric": "cpu", "as": "difference", "window": "1m"},
         {"metric": "memory", "agg": "avg", "as": "ratio", "window": "15m"},
     ]
-    found += [(f"extra {i}", Criterion.model_validate({**m, "compare": "baseline", "op": "<", "threshold": 0}))
+    found += [(f"extra {i}", Criterion.model_validate({**m, "compare": "baseline", "op": "<",  # a ratio < 0: refused
+                                                      "threshold": 1 if m["as"] == "ratio" else 0}))
               for i, m in enumerate(extra)]
     return found
 

@@ -227,6 +227,8 @@ def with_overrides_from_model(plan, path, threshold, rule):
         text = f"{min(threshold, top if rule.op.value != '>' else top * (1 - 1e-9)) * 1000!r}ms"
     elif kind == "bytes per hour":
         text = f"{threshold!r}B/h"
+    elif rule.contrast == "relative":   # a relative change, written as a percentage (a bare 1.0 reads as 100%: refused)
+        text = f"{threshold * 100!r}%"
     else:   # a ratio: at most 100% (just under it for '>', which no ratio could breach at 100%)
         text = f"{min(threshold, 1.0 if rule.op.value != '>' else 1.0 - 1e-9)!r}"
     return with_overrides(plan, {path: text})

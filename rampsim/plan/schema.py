@@ -964,10 +964,11 @@ class Plan(_Model):
         top = max(b for b in self.telemetry.latency_buckets if math.isfinite(b))
         for where, measure in self.measures():
             if measure.metric is Metric.LATENCY:
-                problem = measure.condition_problem((0.0, top))
-                if problem is None and measure.contrast == "difference" and abs(measure.threshold) > top:
+                problem = None
+                if measure.contrast == "difference" and abs(measure.threshold) > top:
                     shown = format_value(measure.threshold, measure.kind)
                     problem = measure.metric_definition.difference_out_of_range(shown, (0.0, top))
+                problem = problem or measure.condition_problem((0.0, top))
                 if problem:
                     raise LocatedError(f"{where}.threshold", f"{problem}: histogram_quantile never exceeds the "
                                                              f"largest finite bucket ({format_value(top, Kind.DURATION)})")

@@ -278,8 +278,9 @@ HISTORY = ["--prometheus", UNREACHABLE, "--start", STARTED, "--end", "2025-03-01
     (["--bearer-token-file", "/nonexistent/token"], "--bearer-token-file /nonexistent/token: cannot read it"),
 ])
 def test_bad_history_arguments_exit_2(command, args, message, capsys):
+    given = dict(zip(HISTORY[::2], HISTORY[1::2])) | dict(zip(args[::2], args[1::2]))   # an option given once
     try:
-        code = main([command, PLAN, *HISTORY, *args])
+        code = main([command, PLAN, *(part for pair in given.items() for part in pair)])
     except SystemExit as exc:
         code = exc.code
     assert code == 2
