@@ -39,3 +39,39 @@ def test_an_unknown_override_path_is_still_a_key_error_for_those_catching_one(va
     assert str(info.value).startswith("'rules.nope.threshold': no field")   # its message, not its repr
     varied = with_overrides(str(VALIDATION), {"rules.error_rate_rollback.threshold": "0.7%"})   # a path is a plan
     assert varied.rules["error_rate_rollback"].threshold == pytest.approx(0.007)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: rampsim.simulate(None), "simulate: plan is a Plan (rampsim.load_plan(path)) or the path of a plan file, "
+                                     "got None"),
+    (lambda: rampsim.sweep(3, replicates=1, workers=1), "sweep: plan is a Plan"),
+    (lambda: rampsim.load_mix(ROOT / "scenarios" / "mix-reference.yaml", 5), "load_mix: plan is a Plan"),
+    (lambda: rampsim.load_mix(5, VALIDATION), "load_mix: path is the path of a mix file"),
+    (lambda: rampsim.DecisionEngine("plan.yaml"), "DecisionEngine: plan is a Plan"),
+    (lambda: __import__("rampsim.testing.assertions").testing.assertions.assert_advances(None),
+     "assert_advances: plan is a Plan"),
+    (lambda: __import__("rampsim.testing.assertions").testing.assertions.assert_false_rollback_rate_below(
+        {"name": "x"}, "1%"), "assert_false_rollback_rate_below: plan is a Plan"),
+])
+def test_a_plan_argument_that_is_none_is_refused_naming_it(call, message):
+    """Each raised AttributeError "'str' object has no attribute 'memo'" (or 'flagger', 'duration', ...)."""
+    with pytest.raises(UsageError, match=re.escape(message)):
+        call()
+
+
+def test_a_plan_argument_may_be_the_path_of_a_plan_file(validation_plan):
+    """What load_mix and the assertions' mix argument already took: a path, read as load_plan reads it."""
+    from rampsim.testing.assertions import assert_false_rollback_rate_below, assert_stops_within
+
+    fault = rampsim.parse_fault("error-rate:canary:+3%@5m")
+    run = rampsim.simulate(str(VALIDATION), [fault], seed=1)
+    assert run.outcome == rampsim.simulate(validation_plan, [fault], seed=1).outcome
+    assert_stops_within(VALIDATION, [fault], within="5m", seeds=[0])
+    mix = rampsim.load_mix(ROOT / "scenarios" / "mix-reference.yaml", str(ROOT / "scenarios" / "ramp-phase-50k.yaml"))
+    assert mix.name == "reference"
+    with pytest.raises(AssertionError, match="UNDECIDED|FAIL"):   # a path reaches the check, not an AttributeError
+        assert_false_rollback_rate_below(str(VALIDATION), "0.1%", max_replicates=10, batch=10)
+    result = rampsim.sweep(str(VALIDATION), replicates=2, workers=1)
+    assert len(result.summary()) == 1
+    with pytest.raises(RampsimError, match="nope.yaml: cannot read"):
+        rampsim.simulate("nope.yaml")

@@ -1,6 +1,7 @@
 """``sweep``: the whole experiment in one call (scenarios × replicates × gate grid)."""
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -12,18 +13,19 @@ from rampsim.experiment.results import SweepResult
 from rampsim.experiment.chunks import SweepSpec, gates_for, plan_digest, run_chunks, source_names, spec_metadata
 from rampsim.experiment.tally import Tally
 from rampsim.faults.syntax import check_faults
-from rampsim.plan.loader import PlanError
+from rampsim.plan.loader import PlanError, as_plan
 from rampsim.plan.schema import Plan
 
 __all__ = ["sweep"]
 
 
-def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]] = (), replicates: int = 100,
-          seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
+def sweep(plan: Union[Plan, str, "os.PathLike[str]"], mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]] = (),
+          replicates: int = 100, seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
           workers: Optional[int] = None, out: Optional[Union[str, Path]] = None,
           on_chunk: Optional[Callable[[int, int], None]] = None, replace: bool = False,
           keep_runs: bool = False) -> SweepResult:
-    """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``.
+    """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``; ``plan`` is a Plan or a plan
+    file's path.
 
     ``grid`` holds axes such as ``"rules.error_rate_rollback.threshold=0.3%..1%:8"``.
     Runs on ``executor`` (any ``concurrent.futures.Executor``, a Dask client's
@@ -36,6 +38,7 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     The result holds the outcomes tallied per gate and scenario, a size that does not grow with
     ``replicates``; ``keep_runs`` keeps every run too (``result.runs``, one row per gate and replicate).
     """
+    plan = as_plan("sweep: plan", plan)
     replicates, seed = whole_number("replicates", replicates, 1), whole_number("seed", seed)
     if workers is not None:
         workers = whole_number("workers", workers, 1)
