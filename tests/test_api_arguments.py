@@ -75,3 +75,32 @@ def test_a_plan_argument_may_be_the_path_of_a_plan_file(validation_plan):
     assert len(result.summary()) == 1
     with pytest.raises(RampsimError, match="nope.yaml: cannot read"):
         rampsim.simulate("nope.yaml")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"grid": [5]}, "grid: 5 is not an axis: write each as 'PATH=VALUES'"),
+    ({"grid": 5}, "grid is a list of axes such as"),
+    ({"grid": {"rules.error_rate_rollback.threshold": "0.3%"}}, "grid is a list of axes such as"),
+    ({"executor": "x"}, "sweep: executor is a concurrent.futures.Executor"),
+    ({"mix": 5}, "sweep: mix is a Mix (rampsim.load_mix(path, plan)) or the path of a mix file, got 5"),
+])
+def test_sweep_refuses_a_grid_mix_or_executor_that_is_none(validation_plan, arguments, message):
+    """grid=[5] and executor='x' were AttributeErrors from inside the sweep."""
+    with pytest.raises(UsageError, match=re.escape(message)):
+        rampsim.sweep(validation_plan, **{"replicates": 1, "workers": 1, **arguments})
+
+
+def test_sweep_takes_one_axis_alone_and_a_mix_file_path(validation_plan, tmp_path):
+    """A grid given as one text was read one character at a time ("grid axis 'r'"); a mix path (what the
+    assertions take) was an AttributeError."""
+    result = rampsim.sweep(validation_plan, grid="rules.error_rate_rollback.threshold=0.5%,1%", replicates=2,
+                           workers=1)
+    assert list(result.summary()["rules.error_rate_rollback.threshold"]) == ["0.5%", "1%"]
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("name: small\nscenarios:\n  healthy: {weight: 9}\n"
+                   "  regression: {weight: 1, faults: ['error-rate:canary:+3%@5m']}\n")
+    from_path = rampsim.sweep(validation_plan, str(mix), replicates=4, workers=1)
+    given = rampsim.sweep(validation_plan, rampsim.load_mix(mix, validation_plan), replicates=4, workers=1)
+    assert from_path.summary().equals(given.summary())
+    with pytest.raises(RampsimError, match="starts at 1h, when the ramp has ended"):   # read against the plan
+        rampsim.sweep(validation_plan, ROOT / "scenarios" / "mix-reference.yaml", replicates=1, workers=1)
