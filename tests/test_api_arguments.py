@@ -104,3 +104,16 @@ def test_sweep_takes_one_axis_alone_and_a_mix_file_path(validation_plan, tmp_pat
     assert from_path.summary().equals(given.summary())
     with pytest.raises(RampsimError, match="starts at 1h, when the ramp has ended"):   # read against the plan
         rampsim.sweep(validation_plan, ROOT / "scenarios" / "mix-reference.yaml", replicates=1, workers=1)
+
+
+@pytest.mark.parametrize("seeds", [3, "012", None])
+def test_assertion_seeds_that_are_no_collection_are_refused_naming_them(validation_plan, seeds):
+    """seeds=3 was a TypeError ('int' object is not iterable)."""
+    from rampsim.testing.assertions import assert_advances, assert_stops_within
+
+    fault = rampsim.parse_fault("error-rate:canary:+3%@5m")
+    with pytest.raises(UsageError, match=re.escape("assert_stops_within: seeds is a collection of seeds such as "
+                                                   "range(3)")):
+        assert_stops_within(validation_plan, [fault], within="5m", seeds=seeds)
+    with pytest.raises(UsageError, match="assert_advances: seeds is a collection"):
+        assert_advances(validation_plan, seeds=seeds)

@@ -58,6 +58,8 @@ def _faults(name: str, faults: Sequence[Fault]) -> tuple[Fault, ...]:
 
 def _seeds(name: str, seeds: Iterable[int]) -> list[int]:
     """``seeds`` as a list of whole numbers, at least one: an assertion over no seed would check nothing."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise UsageError(f"{name}: seeds is a collection of seeds such as range(3) or [0, 7], got {seeds!r:.80}")
     listed = [whole_number("seeds", seed) for seed in seeds]
     if not listed:
         raise UsageError(f"{name} needs at least one seed: over none it would check nothing")
