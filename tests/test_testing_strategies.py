@@ -35,6 +35,19 @@ def test_testing_strategies_check_their_arguments_when_built():
     (lambda rst, plan: rst.durations(10, 20, step=0), "step must be a whole number of seconds above 0"),
     (lambda rst, plan: rst.percents(0.2, 0.1), "low <= high"),
     (lambda rst, plan: rst.percents(0.0, float("nan")), "finite fractions"),
+    (lambda rst, plan: rst.percents(-0.5, 0.1), "would draw -50.0% to 10.0%: a share is a fraction from 0 to 1"),
+    (lambda rst, plan: rst.percents(0.5, 2.0), "would draw 50.0% to 200.0%"),
+    (lambda rst, plan: rst.percents(-1.0, 0.5, relative=True), "a relative change is above -1 (-100%)"),
+    (lambda rst, plan: rst.telemetry(min_ticks=50, max_ticks=10), "min_ticks=50 is above max_ticks=10"),
+    (lambda rst, plan: rst.telemetry(min_ticks=0, max_ticks=1), "min_ticks must be a whole number, at least 1"),
+    (lambda rst, plan: rst.telemetry(min_ticks=1, max_ticks=1, resets=True), "at least 2 with resets=True, got 1"),
+    (lambda rst, plan: rst.telemetry(max_requests=-1), "max_requests must be a whole number, at least 0, got -1"),
+    (lambda rst, plan: rst.telemetry(layout="x"), "layout must be a rampsim.telemetry.Layout, got 'x'"),
+    (lambda rst, plan: rst.telemetry(gaps="no"), "gaps must be True or False, got 'no'"),
+    (lambda rst, plan: rst.single_rule_plans(metrics=["error_rate"], threshold="abc"), "cannot read 'abc' as ratio"),
+    (lambda rst, plan: rst.single_rule_plans(metrics=["p99"], threshold="1%"), "cannot read '1%' as a duration"),
+    (lambda rst, plan: rst.single_rule_plans(action="explode"), "action: Input should be 'warn', 'escalate'"),
+    (lambda rst, plan: rst.faults(targets=[1]), "kinds and targets are lists of names, e.g. targets=['canary'], got 1"),
     (lambda rst, plan: rst.gates(plan, **{"rules.error_rate_rolback.threshold": st.just("1%")}),
      "did you mean 'rules.error_rate_rollback'"),
     (lambda rst, plan: rst.gates(plan, **{"rules.error_rate_rollback.threshold": "1%"}), "a hypothesis strategy"),
@@ -46,7 +59,9 @@ def test_testing_strategies_check_their_arguments_when_built():
 ])
 def test_testing_strategies_refuse_what_they_could_never_draw_when_built(reference_plan, build, message):
     """Refused when the strategy is built, as hypothesis's own strategies refuse bad arguments; each of these drew
-    invalid values, failed at every draw or drew outside its range until a review (durations(50, 100) drew '45s')."""
+    invalid values, failed at every draw or drew outside its range until a review (durations(50, 100) drew '45s';
+    telemetry(min_ticks=0) was an IndexError at the first draw, layout='x' an AttributeError, faults(targets=[1])
+    an AttributeError when built; single_rule_plans(threshold='abc') a PlanError during the test)."""
     from hypothesis.errors import InvalidArgument
 
     from rampsim.testing import strategies as rst
@@ -98,3 +113,16 @@ def test_drawn_durations_lie_within_their_bounds_on_their_grid(low, span, step, 
         return
     seconds = parse_duration(data.draw(rst.durations(low, high, step)))
     assert low <= seconds <= high and seconds % step == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_percents_draw_shares_and_relative_changes_within_their_bounds(data):
+    from rampsim.testing import strategies as rst
+    from rampsim.units import Kind, parse
+
+    share = parse(data.draw(rst.percents(0.0, 1.0)), Kind.RATIO)
+    change = parse(data.draw(rst.percents(-0.5, 2.0, relative=True)), Kind.RATIO)
+    assert 0.0 <= share <= 1.0 and -0.5 <= change <= 2.0
+    ticks = data.draw(rst.telemetry(min_ticks=2, max_ticks=3, resets=True, gaps=True))
+    assert 2 <= len(ticks) <= 3

@@ -38,19 +38,40 @@ SMALL_LAYOUTS = tuple(Layout(segments=segments, latency_buckets=SMALL_LAYOUT.lat
                       for segments in (("A",), ("A", "B"), ("A", "B", "C")))
 
 
-@st.composite
-def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
+def telemetry(layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
               gaps: bool = False, resets: bool = False, max_requests: int = 2000,
-              arms_differ: bool = False) -> Telemetry:
-    """Random but consistent telemetry on ``layout``.
+              arms_differ: bool = False) -> st.SearchStrategy[Telemetry]:
+    """Random but consistent telemetry on ``layout``, ``min_ticks`` to ``max_ticks`` scrapes.
 
     Per scrape and series: requests, errors (at most the requests), latency bucket
     counts that add up to the requests, health checks with some failures, cache
     hits and misses, revenue, and gauges. ``gaps`` blanks whole scrapes (NaN);
-    ``resets`` restarts some counters from zero. ``arms_differ`` draws each arm's
-    error rate, and how far its latencies lean to the slow buckets, on its own (so that
-    comparisons with the baseline and sequential tests have something to find).
+    ``resets`` restarts some counters from zero (after the first scrape: at least 2 scrapes). ``arms_differ`` draws
+    each arm's error rate, and how far its latencies lean to the slow buckets, on its own (so that
+    comparisons with the baseline and sequential tests have something to find). Arguments are checked when the
+    strategy is built.
     """
+    from hypothesis.errors import InvalidArgument
+
+    if not isinstance(layout, Layout):
+        raise InvalidArgument(f"layout must be a rampsim.telemetry.Layout, got {layout!r:.80}")
+    fewest = 2 if resets else 1   # a reset restarts the counters after some scrape: one scrape has none after it
+    for name, value, least in (("min_ticks", min_ticks, fewest), ("max_ticks", max_ticks, fewest),
+                               ("max_requests", max_requests, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise InvalidArgument(f"telemetry(): {name} must be a whole number, at least {least}"
+                                  f"{' with resets=True' if least == 2 else ''}, got {value!r}")
+    if min_ticks > max_ticks:
+        raise InvalidArgument(f"telemetry(): min_ticks={min_ticks} is above max_ticks={max_ticks}")
+    for name, flag in (("gaps", gaps), ("resets", resets), ("arms_differ", arms_differ)):
+        if not isinstance(flag, bool):
+            raise InvalidArgument(f"telemetry(): {name} must be True or False, got {flag!r}")
+    return _telemetry(layout, min_ticks, max_ticks, gaps, resets, max_requests, arms_differ)
+
+
+@st.composite
+def _telemetry(draw, layout: Layout, min_ticks: int, max_ticks: int, gaps: bool, resets: bool, max_requests: int,
+               arms_differ: bool) -> Telemetry:
     n = draw(st.integers(min_ticks, max_ticks))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -177,8 +198,33 @@ def single_rule_plans(metrics: Sequence[str] = tuple(RULE_METRICS), layout: Layo
     windows = _on_grid(["15s", "30s", "1m", "2m"], layout.scrape_interval, room) \
         or [f"{layout.scrape_interval:g}s"]
     sustains = _on_grid(["0s", "15s", "30s", "1m", "2m"], layout.scrape_interval, room)
+    _check_rule(metrics, threshold, action, layout, duration_minutes, windows[0])
     return _single_rule_plans(tuple(metrics), layout, duration_minutes, threshold, action, tuple(windows),
                               tuple(sustains))
+
+
+def _check_rule(metrics: Sequence[str], threshold: Optional[str], action: str, layout: Layout,
+                duration_minutes: int, window: str) -> None:
+    """Refuse, when the strategy is built, a ``threshold`` or ``action`` a drawn plan would refuse at every draw: one
+    plan of each metric is built with them (the drawn window and sustain never make a plan invalid)."""
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.plan.loader import PlanError
+
+    if not isinstance(action, str):
+        raise InvalidArgument(f"single_rule_plans(): action is 'warn', 'escalate', 'hold' or 'rollback', "
+                              f"got {action!r}")
+    if threshold is not None and not isinstance(threshold, str):
+        raise InvalidArgument(f"single_rule_plans(): threshold is written as in a plan ('1%', '200ms'), got "
+                              f"{threshold!r}")
+    for metric in metrics:
+        try:
+            single_rule_plan(metric, threshold or RULE_METRICS[metric][1][0], window, "0s", action, layout,
+                             duration_minutes)
+        except PlanError as exc:
+            problems = "; ".join(problem.partition("rules.gate.")[2] or problem for problem in exc.problems)
+            raise InvalidArgument(f"single_rule_plans(): a rule on {metric} with threshold={threshold!r}, "
+                                  f"action={action!r} is no valid rule: {problems}") from None
 
 
 @st.composite
@@ -406,6 +452,9 @@ def faults(kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("ca
         raise InvalidArgument("kinds and targets are lists of names, e.g. kinds=['error-rate']")
     if not kinds or not targets:
         raise InvalidArgument("faults() needs at least one kind and one target")
+    strays = [name for name in (*kinds, *targets) if not isinstance(name, str)]
+    if strays:
+        raise InvalidArgument(f"kinds and targets are lists of names, e.g. targets=['canary'], got {strays[0]!r}")
     for kind in kinds:
         if kind not in CATALOGUE:
             close = difflib.get_close_matches(kind, list(CATALOGUE), n=1)
@@ -508,12 +557,23 @@ def _gates(draw, plan: Plan, axes: dict[str, st.SearchStrategy]) -> Plan:
     return with_overrides(plan, {path: draw(strategy) for path, strategy in axes.items()})
 
 
-def percents(low: float, high: float) -> st.SearchStrategy[str]:
-    """Ratios between ``low`` and ``high`` (fractions: ``0.01`` is 1%) written as percentages, for :func:`gates`."""
+def percents(low: float, high: float, *, relative: bool = False) -> st.SearchStrategy[str]:
+    """Ratios between ``low`` and ``high`` written as percentages, for :func:`gates`: shares of a whole, fractions
+    from 0 to 1 (``0.01`` is 1%), as a rate's or an availability's threshold is. ``relative=True`` draws relative
+    changes instead (a ``relative`` comparison's or ``revenue_delta``'s threshold), above -1 (-100%) and possibly
+    above 1 (+100%)."""
     from hypothesis.errors import InvalidArgument
 
-    if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (low, high)) or low > high:
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (low, high)) \
+            or low > high:
         raise InvalidArgument(f"percents(low, high) takes finite fractions with low <= high, got {low!r}, {high!r}")
+    if not isinstance(relative, bool):
+        raise InvalidArgument(f"percents(): relative must be True or False, got {relative!r}")
+    if relative and low <= -1:
+        raise InvalidArgument(f"percents(low={low!r}, relative=True): a relative change is above -1 (-100%)")
+    if not relative and not 0 <= low <= high <= 1:
+        raise InvalidArgument(f"percents({low!r}, {high!r}) would draw {_percent(low)} to {_percent(high)}: a share "
+                              "is a fraction from 0 to 1 (0.01 is 1%); for relative changes, give relative=True")
     return st.floats(low, high).map(_percent)
 
 
