@@ -2,8 +2,9 @@
 plan, fault and duration valid for the arguments given."""
 import re
 
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 
@@ -126,3 +127,57 @@ def test_percents_draw_shares_and_relative_changes_within_their_bounds(data):
     assert 0.0 <= share <= 1.0 and -0.5 <= change <= 2.0
     ticks = data.draw(rst.telemetry(min_ticks=2, max_ticks=3, resets=True, gaps=True))
     assert 2 <= len(ticks) <= 3
+
+
+def _falsifying_example(test) -> str:
+    """What hypothesis reports for a failing property ``test``: its falsifying example."""
+    with pytest.raises(AssertionError) as info:
+        test()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "Falsifying example" in notes
+    return notes
+
+
+def test_a_falsifying_gate_reads_as_what_was_drawn(validation_plan):
+    """A failing threshold property over gates() printed a 3 KB pydantic Plan with the drawn value buried."""
+    from rampsim.plan import Plan, with_overrides
+    from rampsim.testing import strategies as rst
+
+    @settings(max_examples=50, deadline=None, database=None)
+    @given(gate=rst.gates(validation_plan, **{"rules.error_rate_rollback.threshold": rst.percents(0.003, 0.02),
+                                              "rules.error_rate_rollback.sustain": rst.durations(60, 300)}))
+    def test_fails(gate):
+        assert isinstance(gate, Plan) and gate.source is not None
+        assert with_overrides(gate, {"rules.*.sustain": "1m"}).rules["error_rate_rollback"].sustain == 60
+        assert gate.rules["error_rate_rollback"].threshold < 0.007
+
+    notes = _falsifying_example(test_fails)
+    assert re.search(r"gate=gates\(<ramp-phase-5k-validation>, rules\.error_rate_rollback\.threshold='[\d.]+%', "
+                     r"rules\.error_rate_rollback\.sustain='\d+s'\)", notes), notes
+    assert len(notes) < 400, notes
+
+
+def test_a_falsifying_gate_plan_and_telemetry_read_in_a_few_lines():
+    """rst.gate_plans() with rst.telemetry(gaps=True) gave a 19 KB falsifying example (every array in full)."""
+    from rampsim.engine.engine import DecisionEngine
+    from rampsim.plan import Plan
+    from rampsim.telemetry import Telemetry
+    from rampsim.testing import strategies as rst
+
+    @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.generate])   # shrinking random gates takes long; the example is reported unshrunk
+    @given(plan=rst.gate_plans(), single=rst.single_rule_plans(),
+           telemetry=rst.telemetry(min_ticks=5, max_ticks=20, gaps=True, resets=True))
+    def test_fails(plan, single, telemetry):
+        assert isinstance(plan, Plan) and isinstance(single, Plan) and isinstance(telemetry, Telemetry)
+        DecisionEngine(plan).observe(telemetry.copy(), 0)   # usable as any plan and telemetry
+        assert not np.isnan(telemetry.counters).any()
+
+    notes = _falsifying_example(test_fails)
+    assert "plan=<gate_plans() plan: a 20m ramp, 15s scrapes" in notes and "rules.rule0: " in notes
+    assert re.search(r"single=single_rule_plan\(metric='\w+', threshold='[^']+', window='\w+', sustain='\w+', "
+                     r"action='rollback'\)", notes), notes
+    assert re.search(r"telemetry=<telemetry: \d+ scrapes, .*(counters reset before scrapes \[|no counter reset)"
+                     r".*scrapes missing \[",
+                     notes), notes
+    assert len(notes) < 4000, notes   # was 19 KB

@@ -9,6 +9,10 @@
 * ``gates(plan, **{path: values})`` draws variants of your own plan (``percents``
   and ``durations`` write drawn values with units);
 * ``faults(kinds=..., targets=..., magnitudes=...)`` draws faults to inject.
+
+A drawn plan or telemetry is a :class:`~rampsim.plan.schema.Plan` or :class:`~rampsim.telemetry.Telemetry` like any
+other, shown by what was drawn (``gates(<my-plan>, rules.x.threshold='0.5%')``, telemetry by its shape and what was
+injected) rather than field by field, so that a falsifying example reads in a few lines.
 """
 from __future__ import annotations
 
@@ -29,13 +33,50 @@ from rampsim.units import parse_duration
 if TYPE_CHECKING:
     from rampsim.faults import FaultKind
 
-__all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
+__all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults", "DrawnPlan", "DrawnTelemetry",
            "gates", "percents", "durations", "SMALL_LAYOUT", "SMALL_LAYOUTS"]
 
 SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
                       latency_buckets=(0.025, 0.05, 0.1, 0.2, 0.4, float("inf")), scrape_interval=15.0)
 SMALL_LAYOUTS = tuple(Layout(segments=segments, latency_buckets=SMALL_LAYOUT.latency_buckets, scrape_interval=15.0)
                       for segments in (("A",), ("A", "B"), ("A", "B", "C")))
+
+
+class DrawnPlan(Plan):
+    """A :class:`~rampsim.plan.schema.Plan` drawn by a strategy of this module, the same in every use but its repr:
+    what was drawn (hypothesis prints a falsifying example's ``repr``: a whole plan's ran to kilobytes)."""
+
+    def __repr__(self) -> str:
+        return str((self.__pydantic_private__ or {}).get("_drawn") or super().__repr__())
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:   # hypothesis's pretty printer asks for this first
+        printer.text(repr(self))
+
+
+class DrawnTelemetry(Telemetry):
+    """:class:`~rampsim.telemetry.Telemetry` drawn by :func:`telemetry`, the same in every use but its repr: its
+    shape, levels and what was injected, not every array in full."""
+
+    _drawn: str = ""
+
+    def __repr__(self) -> str:
+        return self._drawn or super().__repr__()
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:   # before hypothesis's field-by-field dataclass printer
+        printer.text(repr(self))
+
+
+def _drawn_plan(plan: Plan, label: str) -> Plan:
+    """``plan``, shown as ``label``: its class becomes :class:`DrawnPlan` (no field, validator nor value changes)."""
+    object.__setattr__(plan, "__class__", DrawnPlan)
+    if plan.__pydantic_private__ is not None:
+        plan.__pydantic_private__["_drawn"] = label
+    return plan
+
+
+def _layout_text(layout: Layout) -> str:
+    return (f"{layout.scrape_interval:g}s scrapes, arms {', '.join(layout.arms)} x segments "
+            f"{', '.join(layout.segments)} x {len(layout.latency_buckets)} latency buckets")
 
 
 def telemetry(layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
@@ -102,15 +143,30 @@ def _telemetry(draw, layout: Layout, min_ticks: int, max_ticks: int, gaps: bool,
         network=rng.uniform(0.3, 0.95, (n, arms)), memory_bytes=rng.uniform(1e9, 2e9, (n, arms)),
     )
     result = Telemetry.from_arrays(layout, **families)
+    injected = []
     if resets:
-        for tick in sorted(set(draw(st.lists(st.integers(1, n - 1), max_size=3)))):
+        restarts = sorted(set(draw(st.lists(st.integers(1, n - 1), max_size=3))))
+        for tick in restarts:
             result.counters[tick:] -= result.counters[tick - 1]  # the process restarted before this scrape
+        injected.append(f"counters reset before scrapes {restarts}" if restarts else "no counter reset")
     if gaps:
-        for tick in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5))):
+        missing = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5)))
+        for tick in missing:
             result.counters[tick] = np.nan
-        for tick in draw(st.lists(st.integers(0, n - 1), max_size=3)):
-            result.gauges[tick, draw(st.integers(0, layout.n_gauges - 1))] = np.nan
-    return result
+        blanks = [(tick, draw(st.integers(0, layout.n_gauges - 1))) for tick in draw(st.lists(st.integers(0, n - 1),
+                                                                                                max_size=3))]
+        for tick, column in blanks:
+            result.gauges[tick, column] = np.nan
+        injected.append(f"scrapes missing {sorted(set(missing))}"
+                        + (f", gauge samples (scrape, column) missing {blanks}" if blanks else ""))
+    rates = ", ".join(f"{arm} {rate:.3%}" for arm, rate in zip(layout.arms, error_rate)) if arms_differ \
+        else f"{error_rate[0]:.3%}"
+    drawn = DrawnTelemetry(result.layout, result.time, result.counters, result.gauges)
+    drawn._drawn = (f"<telemetry: {n} scrapes, {_layout_text(layout)}; about {level} requests a scrape per arm "
+                    f"and segment, error rate {rates}"
+                    + (f", latency lean {', '.join(f'{s:.2f}' for s in slowness)}" if arms_differ else "")
+                    + "".join(f"; {text}" for text in injected) + f"; rng seed {seed}>")
+    return drawn
 
 
 RULE_METRICS = {
@@ -234,14 +290,14 @@ def _single_rule_plans(draw, metrics: tuple[str, ...], layout: Layout, duration_
     metric = draw(st.sampled_from(metrics))
     drawn_threshold = threshold or draw(st.sampled_from(RULE_METRICS[metric][1]))
     window = draw(st.sampled_from(windows))
-    return single_rule_plan(
-        metric=metric,
-        threshold=drawn_threshold,
-        window=window,
-        sustain=draw(st.sampled_from([s for s in sustains
-                                      if parse_duration(s) + parse_duration(window) <= duration_minutes * 60])),
-        action=action, layout=layout, duration_minutes=duration_minutes,
-    )
+    sustain = draw(st.sampled_from([s for s in sustains
+                                    if parse_duration(s) + parse_duration(window) <= duration_minutes * 60]))
+    plan = single_rule_plan(metric=metric, threshold=drawn_threshold, window=window, sustain=sustain, action=action,
+                            layout=layout, duration_minutes=duration_minutes)
+    shape = (f", layout={layout!r}" if layout != SMALL_LAYOUT else "") \
+        + (f", duration_minutes={duration_minutes}" if duration_minutes != 20 else "")
+    return _drawn_plan(plan, f"single_rule_plan(metric={metric!r}, threshold={drawn_threshold!r}, window={window!r}, "
+                             f"sustain={sustain!r}, action={action!r}{shape})")
 
 
 # The metrics random gates measure, with the comparison that breaches (a rule's), the one that passes (a
@@ -425,7 +481,26 @@ def _gate_plans(draw, layout: Layout, duration_minutes: int, compared: bool) -> 
         "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%",
                                           "window": f"{_slo_window(layout.scrape_interval, duration_minutes):g}s"}}},
     }
-    return plan_from_data(data, "drawn-gate")
+    summary = [f"<gate_plans() plan: a {duration_minutes}m ramp, {_layout_text(layout)}"]
+    summary += [f"  rules.{name}: {_measure_text(rule)}" for name, rule in rules.items()]
+    summary += [f"  checkpoints.{name} at {checkpoint['at']}: "
+                + "; ".join(f"{key}: {_measure_text(c)}" for key, c in checkpoint["criteria"].items())
+                + f" (on_fail={checkpoint['on_fail']}, on_inconclusive={checkpoint['on_inconclusive']})"
+                for name, checkpoint in checkpoints.items()]
+    summary.append(f"  final_gate at {final_gate['at']}: "
+                   + "; ".join(f"{key}: {_measure_text(c)}" for key, c in final_gate["criteria"].items())
+                   + " (" + ", ".join(f"{key}={final_gate[key]}" for key in
+                                      ("require_checkpoints", "require_no_alerts", "max_missing_scrapes")) + ")>")
+    return _drawn_plan(plan_from_data(data, "drawn-gate"), "\n".join(summary))
+
+
+def _measure_text(measure: dict) -> str:
+    """A drawn rule's or criterion's measure in a line: ``error_rate > 1% over 1m (sustain=15s, action=rollback)``."""
+    rest = dict(measure)
+    text = f"{rest.pop('metric', '?')} {rest.pop('op', '?')} {rest.pop('threshold', '?')}"
+    if "window" in rest:
+        text += f" over {rest.pop('window')}"
+    return text + (f" ({', '.join(f'{key}={value}' for key, value in rest.items())})" if rest else "")
 
 
 def _percent(fraction: float) -> str:
@@ -554,7 +629,10 @@ def gates(plan: Plan, **axes: st.SearchStrategy) -> st.SearchStrategy[Plan]:
 def _gates(draw, plan: Plan, axes: dict[str, st.SearchStrategy]) -> Plan:
     from rampsim.plan.loader import with_overrides
 
-    return with_overrides(plan, {path: draw(strategy) for path, strategy in axes.items()})
+    values = {path: draw(strategy) for path, strategy in axes.items()}
+    varied = with_overrides(plan, values)
+    return _drawn_plan(varied, f"gates(<{plan.name}>" + "".join(f", {path}={value!r}" for path, value in values.items())
+                       + ")")
 
 
 def percents(low: float, high: float, *, relative: bool = False) -> st.SearchStrategy[str]:
