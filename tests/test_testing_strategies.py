@@ -2,8 +2,9 @@
 plan, fault and duration valid for the arguments given."""
 import re
 
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 
@@ -35,6 +36,19 @@ def test_testing_strategies_check_their_arguments_when_built():
     (lambda rst, plan: rst.durations(10, 20, step=0), "step must be a whole number of seconds above 0"),
     (lambda rst, plan: rst.percents(0.2, 0.1), "low <= high"),
     (lambda rst, plan: rst.percents(0.0, float("nan")), "finite fractions"),
+    (lambda rst, plan: rst.percents(-0.5, 0.1), "would draw -50.0% to 10.0%: a share is a fraction from 0 to 1"),
+    (lambda rst, plan: rst.percents(0.5, 2.0), "would draw 50.0% to 200.0%"),
+    (lambda rst, plan: rst.percents(-1.0, 0.5, relative=True), "a relative change is above -1 (-100%)"),
+    (lambda rst, plan: rst.telemetry(min_ticks=50, max_ticks=10), "min_ticks=50 is above max_ticks=10"),
+    (lambda rst, plan: rst.telemetry(min_ticks=0, max_ticks=1), "min_ticks must be a whole number, at least 1"),
+    (lambda rst, plan: rst.telemetry(min_ticks=1, max_ticks=1, resets=True), "at least 2 with resets=True, got 1"),
+    (lambda rst, plan: rst.telemetry(max_requests=-1), "max_requests must be a whole number, at least 0, got -1"),
+    (lambda rst, plan: rst.telemetry(layout="x"), "layout must be a rampsim.telemetry.Layout, got 'x'"),
+    (lambda rst, plan: rst.telemetry(gaps="no"), "gaps must be True or False, got 'no'"),
+    (lambda rst, plan: rst.single_rule_plans(metrics=["error_rate"], threshold="abc"), "cannot read 'abc' as ratio"),
+    (lambda rst, plan: rst.single_rule_plans(metrics=["p99"], threshold="1%"), "cannot read '1%' as a duration"),
+    (lambda rst, plan: rst.single_rule_plans(action="explode"), "action: Input should be 'warn', 'escalate'"),
+    (lambda rst, plan: rst.faults(targets=[1]), "kinds and targets are lists of names, e.g. targets=['canary'], got 1"),
     (lambda rst, plan: rst.gates(plan, **{"rules.error_rate_rolback.threshold": st.just("1%")}),
      "did you mean 'rules.error_rate_rollback'"),
     (lambda rst, plan: rst.gates(plan, **{"rules.error_rate_rollback.threshold": "1%"}), "a hypothesis strategy"),
@@ -46,7 +60,9 @@ def test_testing_strategies_check_their_arguments_when_built():
 ])
 def test_testing_strategies_refuse_what_they_could_never_draw_when_built(reference_plan, build, message):
     """Refused when the strategy is built, as hypothesis's own strategies refuse bad arguments; each of these drew
-    invalid values, failed at every draw or drew outside its range until a review (durations(50, 100) drew '45s')."""
+    invalid values, failed at every draw or drew outside its range until a review (durations(50, 100) drew '45s';
+    telemetry(min_ticks=0) was an IndexError at the first draw, layout='x' an AttributeError, faults(targets=[1])
+    an AttributeError when built; single_rule_plans(threshold='abc') a PlanError during the test)."""
     from hypothesis.errors import InvalidArgument
 
     from rampsim.testing import strategies as rst
@@ -98,3 +114,70 @@ def test_drawn_durations_lie_within_their_bounds_on_their_grid(low, span, step, 
         return
     seconds = parse_duration(data.draw(rst.durations(low, high, step)))
     assert low <= seconds <= high and seconds % step == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_percents_draw_shares_and_relative_changes_within_their_bounds(data):
+    from rampsim.testing import strategies as rst
+    from rampsim.units import Kind, parse
+
+    share = parse(data.draw(rst.percents(0.0, 1.0)), Kind.RATIO)
+    change = parse(data.draw(rst.percents(-0.5, 2.0, relative=True)), Kind.RATIO)
+    assert 0.0 <= share <= 1.0 and -0.5 <= change <= 2.0
+    ticks = data.draw(rst.telemetry(min_ticks=2, max_ticks=3, resets=True, gaps=True))
+    assert 2 <= len(ticks) <= 3
+
+
+def _falsifying_example(test) -> str:
+    """What hypothesis reports for a failing property ``test``: its falsifying example."""
+    with pytest.raises(AssertionError) as info:
+        test()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "Falsifying example" in notes
+    return notes
+
+
+def test_a_falsifying_gate_reads_as_what_was_drawn(validation_plan):
+    """A failing threshold property over gates() printed a 3 KB pydantic Plan with the drawn value buried."""
+    from rampsim.plan import Plan, with_overrides
+    from rampsim.testing import strategies as rst
+
+    @settings(max_examples=50, deadline=None, database=None)
+    @given(gate=rst.gates(validation_plan, **{"rules.error_rate_rollback.threshold": rst.percents(0.003, 0.02),
+                                              "rules.error_rate_rollback.sustain": rst.durations(60, 300)}))
+    def test_fails(gate):
+        assert isinstance(gate, Plan) and gate.source is not None
+        assert with_overrides(gate, {"rules.*.sustain": "1m"}).rules["error_rate_rollback"].sustain == 60
+        assert gate.rules["error_rate_rollback"].threshold < 0.007
+
+    notes = _falsifying_example(test_fails)
+    assert re.search(r"gate=gates\(<ramp-phase-5k-validation>, rules\.error_rate_rollback\.threshold='[\d.]+%', "
+                     r"rules\.error_rate_rollback\.sustain='\d+s'\)", notes), notes
+    assert len(notes) < 400, notes
+
+
+def test_a_falsifying_gate_plan_and_telemetry_read_in_a_few_lines():
+    """rst.gate_plans() with rst.telemetry(gaps=True) gave a 19 KB falsifying example (every array in full)."""
+    from rampsim.engine.engine import DecisionEngine
+    from rampsim.plan import Plan
+    from rampsim.telemetry import Telemetry
+    from rampsim.testing import strategies as rst
+
+    @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.generate])   # shrinking random gates takes long; the example is reported unshrunk
+    @given(plan=rst.gate_plans(), single=rst.single_rule_plans(),
+           telemetry=rst.telemetry(min_ticks=5, max_ticks=20, gaps=True, resets=True))
+    def test_fails(plan, single, telemetry):
+        assert isinstance(plan, Plan) and isinstance(single, Plan) and isinstance(telemetry, Telemetry)
+        DecisionEngine(plan).observe(telemetry.copy(), 0)   # usable as any plan and telemetry
+        assert not np.isnan(telemetry.counters).any()
+
+    notes = _falsifying_example(test_fails)
+    assert "plan=<gate_plans() plan: a 20m ramp, 15s scrapes" in notes and "rules.rule0: " in notes
+    assert re.search(r"single=single_rule_plan\(metric='\w+', threshold='[^']+', window='\w+', sustain='\w+', "
+                     r"action='rollback'\)", notes), notes
+    assert re.search(r"telemetry=<telemetry: \d+ scrapes, .*(counters reset before scrapes \[|no counter reset)"
+                     r".*scrapes missing \[",
+                     notes), notes
+    assert len(notes) < 4000, notes   # was 19 KB

@@ -88,6 +88,10 @@ class DecisionEngine:
     """The reference engine (implements :class:`~rampsim.engine.protocol.Engine`)."""
 
     def __init__(self, plan: Plan) -> None:
+        if not isinstance(plan, Plan):
+            from rampsim.errors import UsageError
+
+            raise UsageError(f"DecisionEngine: plan is a Plan (rampsim.load_plan(path)), got {plan!r:.80}")
         check_reach(plan)
         self.plan = plan
         self.layout = plan.layout

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -21,8 +21,8 @@ from rampsim.errors import UsageError
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
 
-__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "expand", "values_at", "gate_values", "grid_overrides",
-           "written_values", "own_value_text", "MAX_GRID_POINTS"]
+__all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "parse_grid", "expand", "values_at", "gate_values",
+           "grid_overrides", "written_values", "own_value_text", "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
@@ -190,6 +190,24 @@ def written_values(plan: Plan, path: str) -> list[str]:
         else:
             written[str(node).lower() if isinstance(node, bool) else str(node)] = None   # YAML's true
     return list(written)
+
+
+def parse_grid(grid: Any) -> tuple[Axis, ...]:
+    """The axes of a sweep's ``grid`` argument: a list of axes, each ``PATH=VALUES`` text or an :class:`Axis`; one
+    axis alone (a text or an :class:`Axis`) is a grid of that axis. Anything else is a :class:`GridError` naming
+    ``grid`` (a text was read one character at a time, an integer met deep inside)."""
+    if isinstance(grid, (str, Axis)):
+        grid = [grid]
+    elif isinstance(grid, Mapping) or not isinstance(grid, Iterable):
+        raise GridError(f"grid is a list of axes such as ['rules.error_rate.threshold=0.3%..1%:8'], got "
+                        f"{grid!r:.80}")
+    axes = []
+    for item in grid:
+        if not isinstance(item, (str, Axis)):
+            raise GridError(f"grid: {item!r:.80} is not an axis: write each as 'PATH=VALUES', e.g. "
+                            "'rules.*.sustain=1m,2m,3m', or an Axis")
+        axes.append(parse_axis(item) if isinstance(item, str) else item)
+    return tuple(axes)
 
 
 def parse_axis(text: str) -> Axis:

@@ -14,6 +14,7 @@ breach the SLO is counted as an incident.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -23,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rampsim.faults import Fault
 from rampsim.faults.syntax import read_faults
-from rampsim.plan.loader import PlanError
+from rampsim.errors import UsageError
+from rampsim.plan.loader import PlanError, as_plan
 from rampsim.plan.schema import Plan
 from rampsim.plan.sections import locate, validate_section
 from rampsim.plan.source import Document, SourceError, read_document
@@ -81,8 +83,12 @@ class Mix:
         return weights / weights.sum()
 
 
-def load_mix(path: Union[str, Path], plan: Plan) -> Mix:
-    """Read the mix at ``path``; its faults are checked against ``plan``. Errors name file, line and field."""
+def load_mix(path: Union[str, Path], plan: Union[Plan, str, "os.PathLike[str]"]) -> Mix:
+    """Read the mix at ``path``; its faults are checked against ``plan`` (a Plan, or a plan file's path). Errors name
+    file, line and field."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"load_mix: path is the path of a mix file (a str or pathlib.Path), got {path!r:.80}")
+    plan = as_plan("load_mix: plan", plan)
     try:
         document = read_document(path)
     except SourceError as exc:

@@ -1,31 +1,35 @@
 """``sweep``: the whole experiment in one call (scenarios × replicates × gate grid)."""
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
-from rampsim.errors import whole_number
-from rampsim.experiment.axes import Axis, expand, parse_axis
-from rampsim.experiment.mix import Mix, single_scenario_mix
+from rampsim.errors import UsageError, whole_number
+from rampsim.experiment.axes import Axis, expand, parse_grid
+from rampsim.experiment.mix import Mix, load_mix, single_scenario_mix
 from rampsim.experiment.results import SweepResult
 from rampsim.experiment.chunks import SweepSpec, gates_for, plan_digest, run_chunks, source_names, spec_metadata
 from rampsim.experiment.tally import Tally
 from rampsim.faults.syntax import check_faults
-from rampsim.plan.loader import PlanError
+from rampsim.plan.loader import PlanError, as_plan
 from rampsim.plan.schema import Plan
 
 __all__ = ["sweep"]
 
 
-def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]] = (), replicates: int = 100,
-          seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
+def sweep(plan: Union[Plan, str, "os.PathLike[str]"], mix: Union[Mix, str, "os.PathLike[str]", None] = None,
+          grid: Union[Sequence[Union[str, Axis]], str, Axis] = (),
+          replicates: int = 100, seed: int = 0, *, fidelity: str = "fluid", executor: Optional[Executor] = None,
           workers: Optional[int] = None, out: Optional[Union[str, Path]] = None,
           on_chunk: Optional[Callable[[int, int], None]] = None, replace: bool = False,
           keep_runs: bool = False) -> SweepResult:
-    """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``.
+    """Judge every gate of ``grid`` on ``replicates`` simulated ramps of ``mix``; ``plan`` is a Plan or a plan
+    file's path.
 
-    ``grid`` holds axes such as ``"rules.error_rate_rollback.threshold=0.3%..1%:8"``.
+    ``mix`` is a Mix or a mix file's path, read against ``plan`` (default: healthy ramps). ``grid`` holds axes
+    such as ``"rules.error_rate_rollback.threshold=0.3%..1%:8"`` (one axis may be given alone).
     Runs on ``executor`` (any ``concurrent.futures.Executor``, a Dask client's
     ``get_executor()`` included), else on a local process pool of ``workers``
     processes (all cores by default; ``workers=1`` runs in this process). With
@@ -36,11 +40,21 @@ def sweep(plan: Plan, mix: Optional[Mix] = None, grid: Sequence[Union[str, Axis]
     The result holds the outcomes tallied per gate and scenario, a size that does not grow with
     ``replicates``; ``keep_runs`` keeps every run too (``result.runs``, one row per gate and replicate).
     """
+    plan = as_plan("sweep: plan", plan)
     replicates, seed = whole_number("replicates", replicates, 1), whole_number("seed", seed)
     if workers is not None:
         workers = whole_number("workers", workers, 1)
-    mix = mix or single_scenario_mix("healthy")
-    axes = tuple(parse_axis(a) if isinstance(a, str) else a for a in grid)
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise UsageError(f"sweep: executor is a concurrent.futures.Executor (a Dask client's get_executor() too), "
+                         f"got {executor!r:.80}")
+    if mix is None:
+        mix = single_scenario_mix("healthy")
+    elif isinstance(mix, (str, os.PathLike)):   # as the rampsim.testing assertions and --mix take it
+        mix = load_mix(Path(mix), plan)
+    elif not isinstance(mix, Mix):
+        raise UsageError(f"sweep: mix is a Mix (rampsim.load_mix(path, plan)) or the path of a mix file, got "
+                         f"{mix!r:.80}")
+    axes = parse_grid(grid)
     points = expand(plan, axes)  # validates every grid point before any simulation
     given = plan
     if plan.flagger is not None:   # a grid gate may decide later than the plan's own (a larger threshold...)

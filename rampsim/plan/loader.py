@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -19,8 +20,8 @@ from rampsim.errors import InvalidPlanError, UsageError
 from rampsim.plan import schema
 from rampsim.plan.source import Document, SourceError, parse_document, read_document
 
-__all__ = ["PlanError", "load_plan", "plan_from_document", "plan_from_text", "plan_from_data", "with_overrides",
-           "set_path"]
+__all__ = ["PlanError", "FieldPathError", "load_plan", "plan_from_document", "plan_from_text", "plan_from_data",
+           "with_overrides", "set_path", "as_plan"]
 
 
 class PlanError(InvalidPlanError):
@@ -40,11 +41,20 @@ def _field_names() -> set[str]:
     return names
 
 
+class FieldPathError(UsageError, KeyError):
+    """A dotted plan path that names no field of the plan (``rules.nope.threshold``). A :class:`UsageError`, and a
+    ``KeyError`` for the callers of :func:`matched_paths` that catch one; shown as its message, not its repr."""
+
+    __str__ = Exception.__str__
+
+
 _KNOWN_FIELDS = _field_names()
 
 
 def load_plan(path: str | Path) -> schema.Plan:
     """Read, validate and return the plan at ``path``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"load_plan: path is the path of a plan file (a str or pathlib.Path), got {path!r}")
     try:
         document = read_document(path, collect_duplicates=True)
     except SourceError as exc:
@@ -134,7 +144,7 @@ def matched_paths(data: Any, dotted: str) -> list[tuple]:
     ``*`` matches every key at its level; branches below a ``*`` that lack the rest
     of the path are passed over (``checkpoints.*.criteria.availability.threshold``
     names it wherever a checkpoint has that criterion); the last key may be new.
-    ``KeyError`` if nothing matches.
+    :class:`FieldPathError` (a ``KeyError`` too) if nothing matches.
     """
     parts = dotted.split(".")
     found: list[tuple] = []
@@ -153,7 +163,7 @@ def matched_paths(data: Any, dotted: str) -> list[tuple]:
         else:
             known = [str(k) for k in node] if isinstance(node, dict) else []
             close = difflib.get_close_matches(part, known, n=1, cutoff=0.6)
-            raise KeyError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan"
+            raise FieldPathError(f"{dotted!r}: no field {'.'.join(parts[:index + 1])!r} in the plan"
                            + (f"; did you mean {'.'.join([*parts[:index], close[0]])!r}?" if close else
                               f" (there: {', '.join(known)})" if 0 < len(known) <= 12 else ""))
         for key in keys:
@@ -164,7 +174,7 @@ def matched_paths(data: Any, dotted: str) -> list[tuple]:
 
     walk(data, 0, False, ())
     if not found:
-        raise KeyError(f"{dotted!r} matched nothing in the plan")
+        raise FieldPathError(f"{dotted!r} matched nothing in the plan")
     return found
 
 
@@ -178,7 +188,13 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
 
 
 def with_overrides(plan: schema.Plan, overrides: Mapping[str, Any]) -> schema.Plan:
-    """``plan`` validated again with the fields at dotted paths replaced by ``overrides``."""
+    """``plan`` validated again with the fields at dotted paths replaced by ``overrides``
+    (``{"rules.error_rate.threshold": "0.3%"}``). A path that names no field of the plan is a :class:`FieldPathError`
+    (a :class:`UsageError`), a value the plan refuses a :class:`PlanError`."""
+    plan = as_plan("with_overrides: plan", plan)
+    if not isinstance(overrides, Mapping) or not all(isinstance(key, str) for key in overrides):
+        raise UsageError("with_overrides: overrides is a mapping of dotted plan paths to values, e.g. "
+                         f"{{'rules.error_rate.threshold': '0.3%'}}, got {_shown_argument(overrides)}")
     document: Document | None = plan.source
     if document is None:
         raise UsageError("this plan was built from models, not read: load it with load_plan, plan_from_text or "
@@ -188,3 +204,21 @@ def with_overrides(plan: schema.Plan, overrides: Mapping[str, Any]) -> schema.Pl
         set_path(data, dotted, value)
     changed = Document(data=data, filename=document.filename, lines=document.lines)
     return plan_from_document(changed)
+
+
+def _shown_argument(value: Any) -> str:
+    """An argument's value in an error message: its repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def as_plan(name: str, plan: Any) -> schema.Plan:
+    """The plan an API function's argument ``name`` gives: a :class:`~rampsim.plan.schema.Plan`, or the path of a
+    plan file (a str or ``os.PathLike``), read with :func:`load_plan`; anything else is a :class:`UsageError` naming
+    the argument, raised before anything is simulated."""
+    if isinstance(plan, schema.Plan):
+        return plan
+    if isinstance(plan, (str, os.PathLike)):
+        return load_plan(Path(plan))
+    raise UsageError(f"{name} is a Plan (rampsim.load_plan(path)) or the path of a plan file, got "
+                     f"{_shown_argument(plan)}")

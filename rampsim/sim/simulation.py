@@ -26,9 +26,10 @@ as stepping the processes above.
 """
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional, Sequence
+from typing import Callable, Literal, Optional, Sequence, Union
 
 import numpy as np
 import simpy
@@ -39,6 +40,7 @@ from rampsim.engine.events import Decision, Event
 from rampsim.engine.engine import DecisionEngine
 from rampsim.engine.protocol import Engine, EngineFactory
 from rampsim.faults import Fault
+from rampsim.plan.loader import as_plan
 from rampsim.plan.schema import Plan
 from rampsim.sim.control import Control
 from rampsim.sim.fluid import FluidTraffic
@@ -109,11 +111,13 @@ def plan_engine(plan: Plan) -> Engine:
     return gate_engine(plan)
 
 
-def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: Fidelity = "fluid",
+def simulate(plan: Union[Plan, str, "os.PathLike[str]"], faults: Sequence[Fault] = (), seed: int = 0,
+             fidelity: Fidelity = "fluid",
              engine_factory: Optional[EngineFactory] = plan_engine, *, speed: Optional[float] = None,
              observers: Sequence[Observer] = (), scenario: Optional[Scenario] = None,
              histograms: Optional[Sequence[str]] = None) -> Run:
-    """Simulate ``plan`` with ``faults`` (added to the plan's own) and return the :class:`Run`.
+    """Simulate ``plan`` (a Plan, or a plan file's path) with ``faults`` (added to the plan's own) and return the
+    :class:`Run`.
 
     The engine is the plan's own (:func:`plan_engine`: the reference
     engine, or an imported Argo or Flagger gate's); ``engine_factory=None`` runs open loop.
@@ -125,6 +129,7 @@ def simulate(plan: Plan, faults: Sequence[Fault] = (), seed: int = 0, fidelity: 
     sweep whose gates read only the canary's skips the baseline's, whose buckets are then
     missing.
     """
+    plan = as_plan("simulate: plan", plan)
     if fidelity not in ("fluid", "request"):
         raise UsageError(f"unknown fidelity {fidelity!r}: 'fluid' or 'request'")
     if not isinstance(seed, np.random.SeedSequence):

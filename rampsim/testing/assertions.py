@@ -6,6 +6,9 @@ with the evidence when the gate falls short::
     assert_stops_within(plan, [fault], within="5m")        # every seed rolls back or holds in time
     assert_advances(plan)                                    # healthy ramps advance
     assert_false_rollback_rate_below(plan, "1%")             # with 95% confidence (sequential check)
+
+``plan`` is a Plan or the path of a plan file, ``mix`` a Mix or the path of a mix file; anything else is a
+:class:`~rampsim.errors.UsageError` naming the argument, before anything is simulated.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from rampsim.engine.events import TIME_TOLERANCE, DecisionKind
 from rampsim.experiment.check import check, rate_bound
 from rampsim.experiment.mix import Mix, load_mix
 from rampsim.faults import Fault
+from rampsim.plan.loader import as_plan
 from rampsim.plan.schema import Plan
 from rampsim.sim.truth import before_fault
 from rampsim.units import Kind, format_value, parse
@@ -29,6 +33,9 @@ __all__ = ["assert_stops_within", "assert_advances", "assert_false_rollback_rate
 
 Quantity = Union[str, float]
 MixArgument = Union[Mix, str, "os.PathLike[str]"]
+
+
+PlanArgument = Union[Plan, str, "os.PathLike[str]"]
 
 
 def _simulate(plan: Plan, faults: Sequence[Fault], seed: int):
@@ -51,6 +58,8 @@ def _faults(name: str, faults: Sequence[Fault]) -> tuple[Fault, ...]:
 
 def _seeds(name: str, seeds: Iterable[int]) -> list[int]:
     """``seeds`` as a list of whole numbers, at least one: an assertion over no seed would check nothing."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise UsageError(f"{name}: seeds is a collection of seeds such as range(3) or [0, 7], got {seeds!r:.80}")
     listed = [whole_number("seeds", seed) for seed in seeds]
     if not listed:
         raise UsageError(f"{name} needs at least one seed: over none it would check nothing")
@@ -82,7 +91,8 @@ def _limit(within: Quantity) -> float:
     return limit
 
 
-def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, seeds: Iterable[int] = range(3)) -> None:
+def assert_stops_within(plan: PlanArgument, faults: Sequence[Fault], within: Quantity,
+                        seeds: Iterable[int] = range(3)) -> None:
     """On every seed the gate holds or rolls back after the first fault that harms requests starts, and no later
     than ``within`` (a duration such as ``"5m"``, or seconds) after it.
 
@@ -90,6 +100,7 @@ def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, s
     fault such as a counter reset before it does not start it. A stop at that start or before is a false alarm,
     not a catch (the scrape at the start counts the interval before it), and fails the assertion.
     """
+    plan = as_plan("assert_stops_within: plan", plan)
     listed = _faults("assert_stops_within", faults)
     limit = _limit(within)
     seeds = _seeds("assert_stops_within", seeds)
@@ -114,8 +125,9 @@ def assert_stops_within(plan: Plan, faults: Sequence[Fault], within: Quantity, s
                              f"({outcome.reason}); faults: {', '.join(f.describe() for f in listed)}")
 
 
-def assert_advances(plan: Plan, faults: Sequence[Fault] = (), seeds: Iterable[int] = range(3)) -> None:
+def assert_advances(plan: PlanArgument, faults: Sequence[Fault] = (), seeds: Iterable[int] = range(3)) -> None:
     """On every seed the gate reaches the final gate and advances."""
+    plan = as_plan("assert_advances: plan", plan)
     listed = _faults("assert_advances", faults)
     for seed in _seeds("assert_advances", seeds):
         outcome = _simulate(plan, listed, seed).outcome
@@ -124,11 +136,12 @@ def assert_advances(plan: Plan, faults: Sequence[Fault] = (), seeds: Iterable[in
                                  f"{outcome.decision.value if outcome.decision else 'no decision'} ({outcome.reason})")
 
 
-def assert_false_rollback_rate_below(plan: Plan, rate: Quantity, mix: Optional[MixArgument] = None, *,
+def assert_false_rollback_rate_below(plan: PlanArgument, rate: Quantity, mix: Optional[MixArgument] = None, *,
                                      confidence: float = 0.95, batch: int = 100, max_replicates: int = 1000,
                                      seed: int = 0, workers: Optional[int] = 1) -> None:
     """The gate's false-rollback rate is below ``rate`` (``"1%"``, or the fraction ``0.01``) with ``confidence``
     (see :func:`rampsim.experiment.check`) on ``mix``: a Mix or a mix file's path (default: healthy ramps)."""
+    plan = as_plan("assert_false_rollback_rate_below: plan", plan)
     bound = rate_bound("rate", parse(rate, Kind.RATIO))
     scenarios = _mix("assert_false_rollback_rate_below", mix, plan)
     report = check(plan, scenarios, max_false_rollback=bound, confidence=confidence, batch=batch,
@@ -137,11 +150,12 @@ def assert_false_rollback_rate_below(plan: Plan, rate: Quantity, mix: Optional[M
         raise AssertionError(report.describe())
 
 
-def assert_missed_incident_rate_below(plan: Plan, rate: Quantity, mix: MixArgument, *, confidence: float = 0.95,
+def assert_missed_incident_rate_below(plan: PlanArgument, rate: Quantity, mix: MixArgument, *, confidence: float = 0.95,
                                       batch: int = 100, max_replicates: int = 1000, seed: int = 0,
                                       workers: Optional[int] = 1) -> None:
     """The gate advances at most ``rate`` of the incidents of ``mix`` (a Mix or a mix file's path), with
     ``confidence``."""
+    plan = as_plan("assert_missed_incident_rate_below: plan", plan)
     bound = rate_bound("rate", parse(rate, Kind.RATIO))
     scenarios = _mix("assert_missed_incident_rate_below", mix, plan)
     report = check(plan, scenarios, max_missed_incident=bound, confidence=confidence, batch=batch,

@@ -9,6 +9,10 @@
 * ``gates(plan, **{path: values})`` draws variants of your own plan (``percents``
   and ``durations`` write drawn values with units);
 * ``faults(kinds=..., targets=..., magnitudes=...)`` draws faults to inject.
+
+A drawn plan or telemetry is a :class:`~rampsim.plan.schema.Plan` or :class:`~rampsim.telemetry.Telemetry` like any
+other, shown by what was drawn (``gates(<my-plan>, rules.x.threshold='0.5%')``, telemetry by its shape and what was
+injected) rather than field by field, so that a falsifying example reads in a few lines.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from rampsim.units import parse_duration
 if TYPE_CHECKING:
     from rampsim.faults import FaultKind
 
-__all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults",
+__all__ = ["telemetry", "single_rule_plan", "single_rule_plans", "gate_plans", "faults", "DrawnPlan", "DrawnTelemetry",
            "gates", "percents", "durations", "SMALL_LAYOUT", "SMALL_LAYOUTS"]
 
 SMALL_LAYOUT = Layout(arms=("baseline", "canary"), segments=("A", "B"),
@@ -38,19 +42,77 @@ SMALL_LAYOUTS = tuple(Layout(segments=segments, latency_buckets=SMALL_LAYOUT.lat
                       for segments in (("A",), ("A", "B"), ("A", "B", "C")))
 
 
-@st.composite
-def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
+class DrawnPlan(Plan):
+    """A :class:`~rampsim.plan.schema.Plan` drawn by a strategy of this module, the same in every use but its repr:
+    what was drawn (hypothesis prints a falsifying example's ``repr``: a whole plan's ran to kilobytes)."""
+
+    def __repr__(self) -> str:
+        return str((self.__pydantic_private__ or {}).get("_drawn") or super().__repr__())
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:   # hypothesis's pretty printer asks for this first
+        printer.text(repr(self))
+
+
+class DrawnTelemetry(Telemetry):
+    """:class:`~rampsim.telemetry.Telemetry` drawn by :func:`telemetry`, the same in every use but its repr: its
+    shape, levels and what was injected, not every array in full."""
+
+    _drawn: str = ""
+
+    def __repr__(self) -> str:
+        return self._drawn or super().__repr__()
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:   # before hypothesis's field-by-field dataclass printer
+        printer.text(repr(self))
+
+
+def _drawn_plan(plan: Plan, label: str) -> Plan:
+    """``plan``, shown as ``label``: its class becomes :class:`DrawnPlan` (no field, validator nor value changes)."""
+    object.__setattr__(plan, "__class__", DrawnPlan)
+    if plan.__pydantic_private__ is not None:
+        plan.__pydantic_private__["_drawn"] = label
+    return plan
+
+
+def _layout_text(layout: Layout) -> str:
+    return (f"{layout.scrape_interval:g}s scrapes, arms {', '.join(layout.arms)} x segments "
+            f"{', '.join(layout.segments)} x {len(layout.latency_buckets)} latency buckets")
+
+
+def telemetry(layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_ticks: int = 80,
               gaps: bool = False, resets: bool = False, max_requests: int = 2000,
-              arms_differ: bool = False) -> Telemetry:
-    """Random but consistent telemetry on ``layout``.
+              arms_differ: bool = False) -> st.SearchStrategy[Telemetry]:
+    """Random but consistent telemetry on ``layout``, ``min_ticks`` to ``max_ticks`` scrapes.
 
     Per scrape and series: requests, errors (at most the requests), latency bucket
     counts that add up to the requests, health checks with some failures, cache
     hits and misses, revenue, and gauges. ``gaps`` blanks whole scrapes (NaN);
-    ``resets`` restarts some counters from zero. ``arms_differ`` draws each arm's
-    error rate, and how far its latencies lean to the slow buckets, on its own (so that
-    comparisons with the baseline and sequential tests have something to find).
+    ``resets`` restarts some counters from zero (after the first scrape: at least 2 scrapes). ``arms_differ`` draws
+    each arm's error rate, and how far its latencies lean to the slow buckets, on its own (so that
+    comparisons with the baseline and sequential tests have something to find). Arguments are checked when the
+    strategy is built.
     """
+    from hypothesis.errors import InvalidArgument
+
+    if not isinstance(layout, Layout):
+        raise InvalidArgument(f"layout must be a rampsim.telemetry.Layout, got {layout!r:.80}")
+    fewest = 2 if resets else 1   # a reset restarts the counters after some scrape: one scrape has none after it
+    for name, value, least in (("min_ticks", min_ticks, fewest), ("max_ticks", max_ticks, fewest),
+                               ("max_requests", max_requests, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise InvalidArgument(f"telemetry(): {name} must be a whole number, at least {least}"
+                                  f"{' with resets=True' if least == 2 else ''}, got {value!r}")
+    if min_ticks > max_ticks:
+        raise InvalidArgument(f"telemetry(): min_ticks={min_ticks} is above max_ticks={max_ticks}")
+    for name, flag in (("gaps", gaps), ("resets", resets), ("arms_differ", arms_differ)):
+        if not isinstance(flag, bool):
+            raise InvalidArgument(f"telemetry(): {name} must be True or False, got {flag!r}")
+    return _telemetry(layout, min_ticks, max_ticks, gaps, resets, max_requests, arms_differ)
+
+
+@st.composite
+def _telemetry(draw, layout: Layout, min_ticks: int, max_ticks: int, gaps: bool, resets: bool, max_requests: int,
+               arms_differ: bool) -> Telemetry:
     n = draw(st.integers(min_ticks, max_ticks))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -81,15 +143,30 @@ def telemetry(draw, layout: Layout = SMALL_LAYOUT, min_ticks: int = 10, max_tick
         network=rng.uniform(0.3, 0.95, (n, arms)), memory_bytes=rng.uniform(1e9, 2e9, (n, arms)),
     )
     result = Telemetry.from_arrays(layout, **families)
+    injected = []
     if resets:
-        for tick in sorted(set(draw(st.lists(st.integers(1, n - 1), max_size=3)))):
+        restarts = sorted(set(draw(st.lists(st.integers(1, n - 1), max_size=3))))
+        for tick in restarts:
             result.counters[tick:] -= result.counters[tick - 1]  # the process restarted before this scrape
+        injected.append(f"counters reset before scrapes {restarts}" if restarts else "no counter reset")
     if gaps:
-        for tick in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5))):
+        missing = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 5)))
+        for tick in missing:
             result.counters[tick] = np.nan
-        for tick in draw(st.lists(st.integers(0, n - 1), max_size=3)):
-            result.gauges[tick, draw(st.integers(0, layout.n_gauges - 1))] = np.nan
-    return result
+        blanks = [(tick, draw(st.integers(0, layout.n_gauges - 1))) for tick in draw(st.lists(st.integers(0, n - 1),
+                                                                                                max_size=3))]
+        for tick, column in blanks:
+            result.gauges[tick, column] = np.nan
+        injected.append(f"scrapes missing {sorted(set(missing))}"
+                        + (f", gauge samples (scrape, column) missing {blanks}" if blanks else ""))
+    rates = ", ".join(f"{arm} {rate:.3%}" for arm, rate in zip(layout.arms, error_rate)) if arms_differ \
+        else f"{error_rate[0]:.3%}"
+    drawn = DrawnTelemetry(result.layout, result.time, result.counters, result.gauges)
+    drawn._drawn = (f"<telemetry: {n} scrapes, {_layout_text(layout)}; about {level} requests a scrape per arm "
+                    f"and segment, error rate {rates}"
+                    + (f", latency lean {', '.join(f'{s:.2f}' for s in slowness)}" if arms_differ else "")
+                    + "".join(f"; {text}" for text in injected) + f"; rng seed {seed}>")
+    return drawn
 
 
 RULE_METRICS = {
@@ -177,8 +254,33 @@ def single_rule_plans(metrics: Sequence[str] = tuple(RULE_METRICS), layout: Layo
     windows = _on_grid(["15s", "30s", "1m", "2m"], layout.scrape_interval, room) \
         or [f"{layout.scrape_interval:g}s"]
     sustains = _on_grid(["0s", "15s", "30s", "1m", "2m"], layout.scrape_interval, room)
+    _check_rule(metrics, threshold, action, layout, duration_minutes, windows[0])
     return _single_rule_plans(tuple(metrics), layout, duration_minutes, threshold, action, tuple(windows),
                               tuple(sustains))
+
+
+def _check_rule(metrics: Sequence[str], threshold: Optional[str], action: str, layout: Layout,
+                duration_minutes: int, window: str) -> None:
+    """Refuse, when the strategy is built, a ``threshold`` or ``action`` a drawn plan would refuse at every draw: one
+    plan of each metric is built with them (the drawn window and sustain never make a plan invalid)."""
+    from hypothesis.errors import InvalidArgument
+
+    from rampsim.plan.loader import PlanError
+
+    if not isinstance(action, str):
+        raise InvalidArgument(f"single_rule_plans(): action is 'warn', 'escalate', 'hold' or 'rollback', "
+                              f"got {action!r}")
+    if threshold is not None and not isinstance(threshold, str):
+        raise InvalidArgument(f"single_rule_plans(): threshold is written as in a plan ('1%', '200ms'), got "
+                              f"{threshold!r}")
+    for metric in metrics:
+        try:
+            single_rule_plan(metric, threshold or RULE_METRICS[metric][1][0], window, "0s", action, layout,
+                             duration_minutes)
+        except PlanError as exc:
+            problems = "; ".join(problem.partition("rules.gate.")[2] or problem for problem in exc.problems)
+            raise InvalidArgument(f"single_rule_plans(): a rule on {metric} with threshold={threshold!r}, "
+                                  f"action={action!r} is no valid rule: {problems}") from None
 
 
 @st.composite
@@ -188,14 +290,14 @@ def _single_rule_plans(draw, metrics: tuple[str, ...], layout: Layout, duration_
     metric = draw(st.sampled_from(metrics))
     drawn_threshold = threshold or draw(st.sampled_from(RULE_METRICS[metric][1]))
     window = draw(st.sampled_from(windows))
-    return single_rule_plan(
-        metric=metric,
-        threshold=drawn_threshold,
-        window=window,
-        sustain=draw(st.sampled_from([s for s in sustains
-                                      if parse_duration(s) + parse_duration(window) <= duration_minutes * 60])),
-        action=action, layout=layout, duration_minutes=duration_minutes,
-    )
+    sustain = draw(st.sampled_from([s for s in sustains
+                                    if parse_duration(s) + parse_duration(window) <= duration_minutes * 60]))
+    plan = single_rule_plan(metric=metric, threshold=drawn_threshold, window=window, sustain=sustain, action=action,
+                            layout=layout, duration_minutes=duration_minutes)
+    shape = (f", layout={layout!r}" if layout != SMALL_LAYOUT else "") \
+        + (f", duration_minutes={duration_minutes}" if duration_minutes != 20 else "")
+    return _drawn_plan(plan, f"single_rule_plan(metric={metric!r}, threshold={drawn_threshold!r}, window={window!r}, "
+                             f"sustain={sustain!r}, action={action!r}{shape})")
 
 
 # The metrics random gates measure, with the comparison that breaches (a rule's), the one that passes (a
@@ -379,7 +481,26 @@ def _gate_plans(draw, layout: Layout, duration_minutes: int, compared: bool) -> 
         "slo": {"objectives": {"errors": {"metric": "error_rate", "op": ">", "threshold": "5%",
                                           "window": f"{_slo_window(layout.scrape_interval, duration_minutes):g}s"}}},
     }
-    return plan_from_data(data, "drawn-gate")
+    summary = [f"<gate_plans() plan: a {duration_minutes}m ramp, {_layout_text(layout)}"]
+    summary += [f"  rules.{name}: {_measure_text(rule)}" for name, rule in rules.items()]
+    summary += [f"  checkpoints.{name} at {checkpoint['at']}: "
+                + "; ".join(f"{key}: {_measure_text(c)}" for key, c in checkpoint["criteria"].items())
+                + f" (on_fail={checkpoint['on_fail']}, on_inconclusive={checkpoint['on_inconclusive']})"
+                for name, checkpoint in checkpoints.items()]
+    summary.append(f"  final_gate at {final_gate['at']}: "
+                   + "; ".join(f"{key}: {_measure_text(c)}" for key, c in final_gate["criteria"].items())
+                   + " (" + ", ".join(f"{key}={final_gate[key]}" for key in
+                                      ("require_checkpoints", "require_no_alerts", "max_missing_scrapes")) + ")>")
+    return _drawn_plan(plan_from_data(data, "drawn-gate"), "\n".join(summary))
+
+
+def _measure_text(measure: dict) -> str:
+    """A drawn rule's or criterion's measure in a line: ``error_rate > 1% over 1m (sustain=15s, action=rollback)``."""
+    rest = dict(measure)
+    text = f"{rest.pop('metric', '?')} {rest.pop('op', '?')} {rest.pop('threshold', '?')}"
+    if "window" in rest:
+        text += f" over {rest.pop('window')}"
+    return text + (f" ({', '.join(f'{key}={value}' for key, value in rest.items())})" if rest else "")
 
 
 def _percent(fraction: float) -> str:
@@ -406,6 +527,9 @@ def faults(kinds: Sequence[str] = ("error-rate",), targets: Sequence[str] = ("ca
         raise InvalidArgument("kinds and targets are lists of names, e.g. kinds=['error-rate']")
     if not kinds or not targets:
         raise InvalidArgument("faults() needs at least one kind and one target")
+    strays = [name for name in (*kinds, *targets) if not isinstance(name, str)]
+    if strays:
+        raise InvalidArgument(f"kinds and targets are lists of names, e.g. targets=['canary'], got {strays[0]!r}")
     for kind in kinds:
         if kind not in CATALOGUE:
             close = difflib.get_close_matches(kind, list(CATALOGUE), n=1)
@@ -505,15 +629,29 @@ def gates(plan: Plan, **axes: st.SearchStrategy) -> st.SearchStrategy[Plan]:
 def _gates(draw, plan: Plan, axes: dict[str, st.SearchStrategy]) -> Plan:
     from rampsim.plan.loader import with_overrides
 
-    return with_overrides(plan, {path: draw(strategy) for path, strategy in axes.items()})
+    values = {path: draw(strategy) for path, strategy in axes.items()}
+    varied = with_overrides(plan, values)
+    return _drawn_plan(varied, f"gates(<{plan.name}>" + "".join(f", {path}={value!r}" for path, value in values.items())
+                       + ")")
 
 
-def percents(low: float, high: float) -> st.SearchStrategy[str]:
-    """Ratios between ``low`` and ``high`` (fractions: ``0.01`` is 1%) written as percentages, for :func:`gates`."""
+def percents(low: float, high: float, *, relative: bool = False) -> st.SearchStrategy[str]:
+    """Ratios between ``low`` and ``high`` written as percentages, for :func:`gates`: shares of a whole, fractions
+    from 0 to 1 (``0.01`` is 1%), as a rate's or an availability's threshold is. ``relative=True`` draws relative
+    changes instead (a ``relative`` comparison's or ``revenue_delta``'s threshold), above -1 (-100%) and possibly
+    above 1 (+100%)."""
     from hypothesis.errors import InvalidArgument
 
-    if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (low, high)) or low > high:
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (low, high)) \
+            or low > high:
         raise InvalidArgument(f"percents(low, high) takes finite fractions with low <= high, got {low!r}, {high!r}")
+    if not isinstance(relative, bool):
+        raise InvalidArgument(f"percents(): relative must be True or False, got {relative!r}")
+    if relative and low <= -1:
+        raise InvalidArgument(f"percents(low={low!r}, relative=True): a relative change is above -1 (-100%)")
+    if not relative and not 0 <= low <= high <= 1:
+        raise InvalidArgument(f"percents({low!r}, {high!r}) would draw {_percent(low)} to {_percent(high)}: a share "
+                              "is a fraction from 0 to 1 (0.01 is 1%); for relative changes, give relative=True")
     return st.floats(low, high).map(_percent)
 
 
