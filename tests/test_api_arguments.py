@@ -117,3 +117,15 @@ def test_assertion_seeds_that_are_no_collection_are_refused_naming_them(validati
         assert_stops_within(validation_plan, [fault], within="5m", seeds=seeds)
     with pytest.raises(UsageError, match="assert_advances: seeds is a collection"):
         assert_advances(validation_plan, seeds=seeds)
+
+
+def test_check_takes_paths_and_load_refuses_what_is_not_one():
+    """``rampsim.check('plan.yaml', ...)`` raised "'str' object has no attribute 'memo'", and
+    ``SweepResult.load(3)`` a TypeError from pathlib."""
+    mix = ROOT / "tests" / "data" / "mix-small.yaml"
+    report = rampsim.check(str(VALIDATION), str(mix), max_false_rollback=0.9, batch=4, max_replicates=4, workers=1)
+    assert report.looks
+    with pytest.raises(UsageError, match="check: mix is a Mix"):
+        rampsim.check(VALIDATION, 3, max_false_rollback=0.9, workers=1)
+    with pytest.raises(UsageError, match="SweepResult.load: directory is a path, got int"):
+        rampsim.SweepResult.load(3)

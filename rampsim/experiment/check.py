@@ -31,11 +31,12 @@ from typing import Callable, Optional
 import numpy as np
 
 from rampsim.errors import UsageError, whole_number
-from rampsim.experiment.mix import Mix, single_scenario_mix
+from rampsim.experiment.mix import Mix, as_mix
 from rampsim.experiment.chunks import local_executor
 from rampsim.experiment.main_guard import unguarded_script_line
 from rampsim.experiment.sweep import sweep
 from rampsim.experiment.tally import histogram_quantiles
+from rampsim.plan.loader import as_plan
 from rampsim.plan.schema import Plan
 from rampsim.units import Kind, format_value
 
@@ -149,6 +150,8 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
     """Check ``plan``'s gate against the bounds given (rates as fractions, ``max_detect`` in seconds)."""
     if max_false_rollback is None and max_missed_incident is None and max_detect is None:
         raise UsageError("give at least one bound: max_false_rollback, max_missed_incident or max_detect")
+    plan = as_plan("check: plan", plan)
+    mix = as_mix("check: mix", mix, plan)
     batch, max_replicates = whole_number("batch", batch, 1), whole_number("max_replicates", max_replicates, 1)
     seed = whole_number("seed", seed)
     if workers is not None:
@@ -163,7 +166,7 @@ def check(plan: Plan, mix: Optional[Mix] = None, *, max_false_rollback: Optional
             rate_bound(name, rate)
     if max_detect is not None and not 0 < max_detect < math.inf:
         raise UsageError(f"max_detect must be a positive, finite number of seconds, got {max_detect}")
-    _decidable(plan, mix or single_scenario_mix("healthy"), max_replicates, max_false_rollback is not None,
+    _decidable(plan, mix, max_replicates, max_false_rollback is not None,
                max_missed_incident is not None or max_detect is not None)
     looks_allowed = math.ceil(max_replicates / batch)
     bounds = sum(b is not None for b in (max_false_rollback, max_missed_incident, max_detect))

@@ -31,7 +31,7 @@ from rampsim.plan.sections import locate, validate_section
 from rampsim.plan.source import Document, SourceError, read_document
 from rampsim.units import PositiveRatio
 
-__all__ = ["MixScenario", "Mix", "load_mix", "allocate", "single_scenario_mix"]
+__all__ = ["MixScenario", "Mix", "load_mix", "as_mix", "allocate", "single_scenario_mix"]
 
 
 MAX_WEIGHT = 1e12
@@ -153,6 +153,18 @@ def _percentages_not_whole(document: Document, raw: dict, model: "_MixModel") ->
     return [locate(document, ("scenarios",), f"the weights, written as percentages, add up to "
                                              f"{total * 100:.{digits}g}%, not 100%: make them add up, or write "
                                              "relative weights without '%' (5, 1 for five to one)")]
+
+
+def as_mix(name: str, mix: Any, plan: Plan) -> Mix:
+    """The mix an API function's argument ``name`` gives: a :class:`Mix`, the path of a mix file (read against
+    ``plan``, as the command line's ``--mix``), or ``None`` for one healthy scenario; else a :class:`UsageError`."""
+    if mix is None:
+        return single_scenario_mix("healthy")
+    if isinstance(mix, (str, os.PathLike)):
+        return load_mix(Path(mix), plan)
+    if not isinstance(mix, Mix):
+        raise UsageError(f"{name} is a Mix (rampsim.load_mix(path, plan)) or the path of a mix file, got {mix!r:.80}")
+    return mix
 
 
 def single_scenario_mix(name: str, faults: tuple[Fault, ...] = ()) -> Mix:

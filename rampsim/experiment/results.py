@@ -49,6 +49,7 @@ import io
 import json
 import math
 import numbers
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -351,6 +352,8 @@ class SweepResult:
     def load(cls, directory: Path) -> "SweepResult":
         """The results saved in ``directory`` (a tally, with or without the runs, or the runs alone, as rampsim
         wrote them before tallies); :class:`DataUnavailable` naming the file that cannot be read."""
+        if not isinstance(directory, (str, os.PathLike)):
+            raise UsageError(f"SweepResult.load: directory is a path, got {type(directory).__name__}")
         directory = Path(directory)
         if not directory.is_dir():
             problem = "not a directory" if directory.exists() else "no such directory"

@@ -8,7 +8,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from rampsim.errors import UsageError, whole_number
 from rampsim.experiment.axes import Axis, expand, parse_grid
-from rampsim.experiment.mix import Mix, load_mix, single_scenario_mix
+from rampsim.experiment.mix import Mix, as_mix
 from rampsim.experiment.results import SweepResult
 from rampsim.experiment.chunks import SweepSpec, gates_for, plan_digest, run_chunks, source_names, spec_metadata
 from rampsim.experiment.tally import Tally
@@ -47,13 +47,7 @@ def sweep(plan: Union[Plan, str, "os.PathLike[str]"], mix: Union[Mix, str, "os.P
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise UsageError(f"sweep: executor is a concurrent.futures.Executor (a Dask client's get_executor() too), "
                          f"got {executor!r:.80}")
-    if mix is None:
-        mix = single_scenario_mix("healthy")
-    elif isinstance(mix, (str, os.PathLike)):   # as the rampsim.testing assertions and --mix take it
-        mix = load_mix(Path(mix), plan)
-    elif not isinstance(mix, Mix):
-        raise UsageError(f"sweep: mix is a Mix (rampsim.load_mix(path, plan)) or the path of a mix file, got "
-                         f"{mix!r:.80}")
+    mix = as_mix("sweep: mix", mix, plan)   # a path too, as the rampsim.testing assertions and --mix take it
     axes = parse_grid(grid)
     points = expand(plan, axes)  # validates every grid point before any simulation
     given = plan
