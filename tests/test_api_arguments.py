@@ -129,3 +129,24 @@ def test_check_takes_paths_and_load_refuses_what_is_not_one():
         rampsim.check(VALIDATION, 3, max_false_rollback=0.9, workers=1)
     with pytest.raises(UsageError, match="SweepResult.load: directory is a path, got int"):
         rampsim.SweepResult.load(3)
+
+
+def test_best_plan_takes_a_path_and_a_python_mix_is_checked_against_the_plan_given(tmp_path):
+    """best_plan('plan.yaml') raised an AttributeError; a mix built in Python was checked against a Flagger plan
+    lengthened for the grid, so whether a fault past the plan's end was refused depended on the grid."""
+    from rampsim.experiment.mix import single_scenario_mix
+    from rampsim.faults import parse_fault
+    from rampsim.plan.loader import PlanError
+
+    result = rampsim.sweep(VALIDATION, grid=["rules.error_rate_rollback.threshold=0.5%,1%"], replicates=2, workers=1)
+    assert result.best_plan(str(VALIDATION)).name == rampsim.load_plan(VALIDATION).name
+    with pytest.raises(UsageError, match="best_plan: plan is a Plan"):
+        result.best_plan(None)
+    assert "over 1 scenario (" in repr(result)
+    with pytest.raises(UsageError, match="grid is a list of axes"):
+        rampsim.sweep(VALIDATION, grid=b"rules.error_rate_rollback.threshold=1%", replicates=2, workers=1)
+    late = single_scenario_mix("late", (parse_fault("error-rate:canary:+1%@19m"),))
+    rampsim.sweep(VALIDATION, late, replicates=1, workers=1)   # inside the 20-minute ramp
+    with pytest.raises(PlanError, match="starts at 20m"):
+        rampsim.sweep(VALIDATION, single_scenario_mix("late", (parse_fault("error-rate:canary:+1%@20m"),)),
+                      replicates=1, workers=1)

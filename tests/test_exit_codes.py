@@ -145,3 +145,13 @@ def test_an_option_given_twice_is_refused_by_every_command(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([str(VALIDATION) if a == "PLAN" else a for a in argv])
     assert exit_.value.code == 2 and "given twice" in capsys.readouterr().err
+
+
+def test_given_twice_shows_what_was_typed(capsys):
+    """An option without a type showed its built-in const ('2', then '2') or a list's repr ("['a.yaml']")."""
+    for argv, shown in ((["explain", str(VALIDATION), "--promql", "--promql"], "given twice: give it once"),
+                        (["export", "flagger", str(VALIDATION), "--onto", "a.yaml", "--onto", "b.yaml"],
+                         "given twice ('a.yaml', then 'b.yaml')")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert shown in capsys.readouterr().err

@@ -181,3 +181,22 @@ def test_a_falsifying_gate_plan_and_telemetry_read_in_a_few_lines():
                      r".*scrapes missing \[",
                      notes), notes
     assert len(notes) < 4000, notes   # was 19 KB
+
+
+def test_a_drawn_plan_equals_the_same_plan_loaded():
+    """Drawn plans (DrawnPlan, for a short repr) compared unequal to a field-identical Plan: pydantic compares the
+    classes and the private attributes, the drawn label among them."""
+    from rampsim.plan.loader import plan_from_document
+    from rampsim.testing import strategies as rst
+
+    seen = []
+
+    @settings(max_examples=3, database=None, suppress_health_check=list(HealthCheck))
+    @given(rst.gate_plans())
+    def draw(plan):
+        seen.append(plan)
+
+    draw()
+    for plan in seen:
+        loaded = plan_from_document(plan.source)
+        assert plan == loaded and loaded == plan and type(plan) is not type(loaded)

@@ -172,9 +172,15 @@ class _Once(argparse._StoreAction):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: str | Sequence[Any] | None, option_string: Optional[str] = None) -> None:
-        text = self._last if self.type is not None else str(values)
+        if self.type is not None:
+            text = self._last
+        elif isinstance(values, (list, tuple)):
+            text = " ".join(map(str, values))
+        else:   # an option given without its optional value holds its const: nothing was typed
+            text = "" if values is None or (values == self.const and self.nargs == "?") else str(values)
         if self.option_strings and self._namespace is namespace:
-            raise argparse.ArgumentError(self, f"given twice ({self._text!r}, then {text!r}): give it once "
+            both = f" ({self._text!r}, then {text!r})" if self._text or text else ""
+            raise argparse.ArgumentError(self, f"given twice{both}: give it once "
                                                "(a second value would silently replace the first)")
         self._namespace, self._text = namespace, text
         super().__call__(parser, namespace, values, option_string)

@@ -198,7 +198,7 @@ def parse_grid(grid: Any) -> tuple[Axis, ...]:
     ``grid`` (a text was read one character at a time, an integer met deep inside)."""
     if isinstance(grid, (str, Axis)):
         grid = [grid]
-    elif isinstance(grid, Mapping) or not isinstance(grid, Iterable):
+    elif isinstance(grid, (Mapping, bytes, bytearray)) or not isinstance(grid, Iterable):
         raise GridError(f"grid is a list of axes such as ['rules.error_rate.threshold=0.3%..1%:8'], got "
                         f"{grid!r:.80}")
     axes = []

@@ -63,6 +63,7 @@ from rampsim.errors import DataUnavailable, UsageError
 from rampsim.experiment.chunks import KINDS, Chunk, output_directory, plan_digest, write_atomically, writing
 from rampsim.experiment.tally import Tally, harm_interval, histogram_quantiles
 from rampsim.sim.truth import before_fault
+from rampsim.plan.loader import as_plan
 from rampsim.plan.schema import Plan
 
 __all__ = ["Costs", "SweepResult", "wilson", "quantile_interval", "pareto_front", "recommended", "runs_in_words",
@@ -302,6 +303,7 @@ class SweepResult:
         from rampsim.experiment.axes import grid_overrides
         from rampsim.plan.loader import with_overrides
 
+        plan = as_plan("best_plan: plan", plan)
         digest = self.meta.get("plan_digest")
         if digest is not None and plan.source is not None and plan_digest(plan.source.data) != digest:
             raise UsageError(f"plan: {plan.source.filename} is not the plan this sweep ran on "
@@ -312,8 +314,9 @@ class SweepResult:
     def __repr__(self) -> str:
         runs = int(self.tally.outcomes.sum())
         kept = "" if self.kept_runs is None else ", runs kept"
+        scenarios = len(self.tally.scenarios)
         return (f"<SweepResult of {self.meta.get('plan', 'a plan')}: {len(self.grid)} gates x "
-                f"{self.meta.get('replicates', '?')} replicates over {len(self.tally.scenarios)} scenarios "
+                f"{self.meta.get('replicates', '?')} replicates over {scenarios} scenario{'s' * (scenarios != 1)} "
                 f"({runs:,} judged runs{kept})>")
 
     def _repr_html_(self) -> str:

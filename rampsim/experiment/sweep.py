@@ -51,16 +51,16 @@ def sweep(plan: Union[Plan, str, "os.PathLike[str]"], mix: Union[Mix, str, "os.P
     axes = parse_grid(grid)
     points = expand(plan, axes)  # validates every grid point before any simulation
     given = plan
+    problems = [f"mix {mix.name!r}, scenario {scenario.name!r}: fault {index + 1}: {message}"
+                for scenario in mix.scenarios for index, message in check_faults(scenario.faults, given)]
+    if problems:   # a mix made in Python, or read against another plan: refused before any worker starts, against
+        raise PlanError(problems)   # the plan given (as load_mix and --mix), whatever the grid lengthens it to
     if plan.flagger is not None:   # a grid gate may decide later than the plan's own (a larger threshold...)
         from rampsim.gates.imported_plan import longest_flagger_ramp
 
         longer = longest_flagger_ramp(plan, [p.plan for p in points])
         if longer is not plan:
             plan, points = longer, expand(longer, axes)
-    problems = [f"mix {mix.name!r}, scenario {scenario.name!r}: fault {index + 1}: {message}"
-                for scenario in mix.scenarios for index, message in check_faults(scenario.faults, plan)]
-    if problems:   # a mix made in Python, or read against another plan: refused before any worker starts
-        raise PlanError(problems)
     spec = SweepSpec.of(plan, mix, axes, replicates, seed, fidelity)
     out_path = Path(out) if out is not None else None
     gates = gates_for([p.plan for p in points])

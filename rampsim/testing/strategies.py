@@ -52,6 +52,16 @@ class DrawnPlan(Plan):
     def _repr_pretty_(self, printer, cycle: bool) -> None:   # hypothesis's pretty printer asks for this first
         printer.text(repr(self))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to any plan with the same fields, drawn or loaded (pydantic compares the classes too)."""
+        if not isinstance(other, Plan):
+            return NotImplemented
+        def private(plan: Plan) -> dict:
+            return {k: v for k, v in (plan.__pydantic_private__ or {}).items() if k != "_drawn"}
+        return self.__dict__ == other.__dict__ and private(self) == private(other)
+
+    __hash__ = Plan.__hash__
+
 
 class DrawnTelemetry(Telemetry):
     """:class:`~rampsim.telemetry.Telemetry` drawn by :func:`telemetry`, the same in every use but its repr: its
