@@ -123,23 +123,19 @@ def test_each_outcome_keeps_its_status_for_flagger_and_is_logged(outcome, refere
     with serving(outcome_case(outcome, reference_plan, healthy_telemetry, incident)) as address:
         with access_log() as lines:
             status, _, raw = call(address, "POST", "/rollout", CANARY)
-            rollback, _, rollback_raw = call(address, "POST", "/rollback", CANARY)
             confirm, _, confirm_raw = call(address, "POST", "/confirm-promotion", CANARY)
             health, _, _ = call(address, "GET", "/healthz")  # never asks the source, even a broken one
-    answer, promotion, rolled = json.loads(raw), json.loads(confirm_raw), json.loads(rollback_raw)
+    answer, promotion = json.loads(raw), json.loads(confirm_raw)
     assert (answer["outcome"], status) == (outcome, ROLLOUT[outcome])
     assert (promotion["outcome"], confirm) == (outcome, 200 if outcome == "advance" else 403)
-    # Flagger fails the canary at once on a 2xx from a rollback webhook: only on the gate's rollback
-    assert (rolled["outcome"], rollback) == (outcome, 200 if outcome == "rollback" else 409)
     assert set(answer) == COMPACT and answer["reason"] and answer["canary"] == "learning/api"
     if outcome != "advance":
         assert promotion["reason"].startswith("not promoted before the final gate advances; now: ")
     assert health == 200
-    assert len(lines) == 4
+    assert len(lines) == 3
     assert_logged(lines[0], "POST", "/rollout", status, answer)
-    assert_logged(lines[1], "POST", "/rollback", rollback, rolled)
-    assert_logged(lines[2], "POST", "/confirm-promotion", confirm, promotion)
-    assert_logged(lines[3], "GET", "/healthz", 200)
+    assert_logged(lines[1], "POST", "/confirm-promotion", confirm, promotion)
+    assert_logged(lines[2], "GET", "/healthz", 200)
 
 
 # -- compact answers, history on request -----------------------------------------------------------------
@@ -210,7 +206,7 @@ def test_an_unknown_path_is_404_listing_the_known_ones(server, path, method):
     assert status == 404 and answer["error"] == f"no such path {path!r}"
     assert answer["paths"] == [f"{methods[0]} {known}" for known, methods in ROUTES.items()]
     assert {known.split()[1] for known in answer["paths"]} == {"/pre-rollout", "/rollout", "/confirm-promotion",
-                                                               "/rollback", "/healthz"}
+                                                               "/healthz"}
     assert_logged(lines[0], method, path, 404, answer)
 
 

@@ -13,8 +13,6 @@ ramp:
                            back after the analysis' threshold of them)
   POST /confirm-promotion  200 once the plan's final gate advanced, else 403
                            (Flagger waits instead of promoting)
-  POST /rollback           200 once the gate decided to roll back (Flagger
-                           fails the canary at once), else 409
   GET  /healthz            200 while the server answers: a Kubernetes liveness
                            and readiness probe (it does not query Prometheus)
 
@@ -115,7 +113,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     address, port = server.server_address[:2]
     print(f"rampsim serve: Flagger webhooks on http://{address!s}:{port}/ (POST /pre-rollout, /rollout, "
-          f"/confirm-promotion, /rollback; GET /healthz); one line per request follows", file=sys.stderr, flush=True)
+          f"/confirm-promotion; GET /healthz); one line per request follows", file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)   # Kubernetes stops a pod with SIGTERM: drain as on Ctrl-C
     try:
         server.serve_forever()

@@ -11,9 +11,6 @@ each webhook of a canary's analysis and reads only the status code:
   (Flagger has no "hold").
 - ``POST /confirm-promotion``: 200 only once the plan's final gate advanced;
   otherwise 403, and Flagger waits instead of promoting.
-- ``POST /rollback`` (a ``rollback`` webhook, which Flagger calls while the analysis runs or
-  waits): 200 once the gate decided to roll back, and Flagger fails the canary at once rather
-  than after ``threshold`` failed checks; otherwise 409, and the analysis goes on.
 - ``GET /healthz`` (or ``HEAD``): 200 while the server answers requests, with the
   number of canaries remembered; it does not query Prometheus (an outage is the
   hooks' 503, not a reason to restart the server).
@@ -94,7 +91,7 @@ IDLE_CANARY = 3600.0      # seconds without a call after which an unfinished can
 DEADLINE = 5.0            # seconds a hook judges for before it answers with what it has judged (no new read after it)
 READERS = 4               # canaries judged at once, so Prometheus reads in flight (each answer may hold 64 MiB)
 
-HOOKS = ("pre-rollout", "rollout", "confirm-promotion", "rollback")
+HOOKS = ("pre-rollout", "rollout", "confirm-promotion")
 
 ROLLOUT_STATUS = {GateOutcome.CONTINUE: 200, GateOutcome.ADVANCE: 200, GateOutcome.ROLLBACK: 403, GateOutcome.HOLD: 409,
                   GateOutcome.INCONCLUSIVE: 409, GateOutcome.UNAVAILABLE: 503}
@@ -139,13 +136,13 @@ class WebhookGate:
         self._promoted_from_default: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, hook: str, payload: dict[str, Any], history: bool = False) -> tuple[int, dict[str, Any]]:
-        """Answer ``hook`` (``pre-rollout``, ``rollout``, ``confirm-promotion`` or ``rollback``) for ``payload``.
+        """Answer ``hook`` (``pre-rollout``, ``rollout`` or ``confirm-promotion``) for ``payload``.
 
         ``history`` adds ``events`` (every event since the ramp's start) to a judged hook's answer.
         Raises :class:`~rampsim.errors.UsageError` naming the field of ``payload`` that cannot be used.
         """
         if hook not in HOOKS:
-            return 404, {"error": f"unknown hook {hook!r}: pre-rollout, rollout, confirm-promotion or rollback"}
+            return 404, {"error": f"unknown hook {hook!r}: pre-rollout, rollout or confirm-promotion"}
         canary = f"{_name(payload, 'namespace', _LABEL, 63)}/{_name(payload, 'name', _SUBDOMAIN, 253)}"
         start = self._start(payload)
         if hook == "pre-rollout":
@@ -209,10 +206,6 @@ class WebhookGate:
             entry.lock.release()
         if hook == "rollout":
             return ROLLOUT_STATUS[outcome], body
-        if hook == "rollback":   # Flagger rolls back at once on a 2xx; anything else lets the analysis go on
-            if outcome is GateOutcome.ROLLBACK:
-                return 200, body
-            return 409, {**body, "reason": f"no rollback decided; now: {body['reason']}"}
         if outcome is not GateOutcome.ADVANCE:
             return 403, {**body, "reason": f"not promoted before the final gate advances; now: {body['reason']}"}
         with self._registry:  # promoted: the canary's analysis is over
