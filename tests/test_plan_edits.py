@@ -71,3 +71,16 @@ def test_write_best_keeps_the_plans_comments_and_layout(tmp_path, capsys, monkey
     assert all("threshold:" in a and "threshold:" in b for a, b in differing)
     best = load_plan(tmp_path / "best.yaml")
     assert best.rules["error_rate_rollback"].threshold in (0.003, 0.0045)
+
+
+def test_write_best_keeps_a_windows_plans_line_endings(tmp_path, capsys, monkeypatch):
+    """A CRLF plan came back with LF endings: every line of the diff changed."""
+    monkeypatch.chdir(tmp_path)
+    plan = tmp_path / "plan.yaml"
+    plan.write_bytes(VALIDATION.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert main(["sweep", str(plan), "--mix", str(MIX_SMALL),
+                 "--grid", "rules.error_rate_rollback.threshold=0.3%,0.45%", "--replicates", "4", "--seed", "3", "--workers", "1", "--no-progress", "--out", "grid",
+                 "--write-best", "best.yaml"]) == 0
+    assert "not kept" not in capsys.readouterr().out
+    written = (tmp_path / "best.yaml").read_bytes()
+    assert written.count(b"\r\n") == written.count(b"\n") == plan.read_bytes().count(b"\n") + 2

@@ -196,17 +196,20 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     kept = body is not None
     if body is None:
         body = yaml.safe_dump(best.source.data, sort_keys=False, allow_unicode=True)
-    text = (f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),\n"
-            f"# for costs fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}.\n"
-            + body)
+    eol = "\r\n" if "\r\n" in body else "\n"   # the file's own line endings, kept
+    priced = f"fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}"
+    header = f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),{eol}"
+    text = f"{header}# for costs {priced}.{eol}{body}"
     try:
-        path.write_text(text)
+        with path.open("w", encoding="utf-8", newline="") as out:
+            out.write(text)
     except OSError as exc:
         raise write_error(path, exc) from None
     console = plain_console()
     if not kept:
-        console.print(f"note: {plan.source.filename}'s comments and layout are not kept (the recommended values could "
-                      "not be written in place: a key the plan leaves at its default, or the file changed)")
+        console.print(f"note: {plan.source.filename}'s comments and layout are not kept: the recommendation changes "
+                      "more than values the file writes (a key it leaves at its default, a value an imported gate's "
+                      "section or an alias holds), or the file changed since the sweep read it")
     console.print(f"recommended gate written to {path}; it differs from {plan.source.filename} in:")
     changed = [p for p in result.parameters if gate_values(best, p) != gate_values(plan, p)]
     for parameter in changed:
@@ -226,7 +229,8 @@ def _edited_plan_text(plan: "Plan", best: "Plan") -> Optional[str]:
     try:
         if changes is None or read_document(plan.source.filename).data != plan.source.data:
             return None
-        text = Path(plan.source.filename).read_text(encoding="utf-8-sig")
+        with open(plan.source.filename, encoding="utf-8-sig", newline="") as source:   # CRLF kept
+            text = source.read()
     except (OSError, UnicodeDecodeError, SourceError):
         return None
     return with_values(text, changes)
