@@ -181,13 +181,12 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
           file=sys.stderr)
     for line in history.summary():
         print(f"note: {line}", file=sys.stderr)
-    if not _unavailable(args, plan, naming, history):
-        for arm in arms:
-            for line in _absent(plan, naming, history, arm):
-                print(f"note: {line}", file=sys.stderr)
     if problem := _unavailable(args, plan, naming, history):
         print(f"rampsim: history unavailable: {problem}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
+    for arm in arms:
+        for line in _absent(plan, naming, history, arm):
+            print(f"note: {line}", file=sys.stderr)
     return (plan, naming, history), 0
 
 
