@@ -6,23 +6,9 @@ import pytest
 from rampsim.cli import main
 from rampsim.gates.flagger_engine import _target
 from rampsim.gates.flagger_model import FlaggerMetric
+from tests.gates_helpers import PODINFO_CANARY
 
-CANARY = """\
-apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata: {name: podinfo, namespace: test}
-spec:
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-  service: {port: 9898}
-  analysis:
-    interval: 1m
-    threshold: 5
-    maxWeight: 50
-    stepWeight: 10
-    metrics:
-    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
-    - {name: request-duration, thresholdRange: {max: 500}, interval: 1m}
-"""
+CANARY = PODINFO_CANARY + "    - {name: request-duration, thresholdRange: {max: 500}, interval: 1m}\n"
 
 
 @pytest.mark.parametrize("metric, target", [

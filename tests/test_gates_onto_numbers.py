@@ -10,6 +10,7 @@ import yaml
 
 from rampsim.cli import main
 from rampsim.gates.exprlang import with_threshold
+from tests.gates_helpers import PODINFO_CANARY
 
 LATENCY = """\
 apiVersion: argoproj.io/v1alpha1
@@ -29,23 +30,9 @@ spec:
             histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{job="app"}[5m])) by (le))
       successCondition: result[0] <= 1.0
 """
-CANARY = """\
-apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata: {name: podinfo, namespace: test}
-spec:
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
-  service: {port: 9898}
-  analysis:
-    interval: 1m
-    threshold: 5
-    maxWeight: 50
-    stepWeight: 10
-    metrics:
-    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
-    - {name: request-duration, thresholdRange: {max: 500}, interval: 1m}
-    - {name: request-duration-legacy, threshold: 500, interval: 1m, query: 'sum(rate(x_total[1m]))'}
-"""
+CANARY = PODINFO_CANARY + (
+    "    - {name: request-duration, thresholdRange: {max: 500}, interval: 1m}\n"
+    "    - {name: request-duration-legacy, threshold: 500, interval: 1m, query: 'sum(rate(x_total[1m]))'}\n")
 
 
 def test_a_condition_given_its_own_threshold_keeps_its_text():
