@@ -409,20 +409,6 @@ def test_sparse_errors_are_not_read_as_bursts(rate):
     assert stats.binom.sf(masked - 1, SEEDS, 0.05) >= SIGNIFICANCE, f"bursts found in {masked}/{SEEDS} histories"
 
 
-def test_sparse_bursts_of_several_ticks_are_found_as_a_whole():
-    """At 0.02 errors expected a tick, a burst of 30 times that over 12 ticks holds about 7 errors: no tick of it is
-    improbable alone (the exact tail checked tick by tick found 0 to 2 of 20 bursts), the run is (20 to 38)."""
-    ticks, requests, p = 4 * TICKS_PER_DAY, 20_000, 0.02 / 20_000
-    for seed in range(5):
-        rng = np.random.default_rng(100 + seed)
-        multiplier = np.ones(ticks)
-        for start in rng.choice(np.arange(50, ticks - 50, 200), 20, replace=False):
-            multiplier[start:start + 12] *= 30
-        errors = rng.binomial(requests, p * multiplier).astype(float)
-        _, fit = fit_errors(np.full(ticks, float(requests)), errors)
-        assert fit.bursts.count >= 10, (seed, fit.bursts.count)
-
-
 def test_a_history_without_errors_says_so():
     """The note said "no scrape of the history holds this series" of an error series at 0 throughout."""
     requests, _ = errors_history(np.random.default_rng(2), TICKS_PER_DAY // 4, NONE)

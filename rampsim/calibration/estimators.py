@@ -101,7 +101,6 @@ DETECTION_WINDOW = 20    # ticks either side of a tick that set its persistent l
 LOG_SCALE_COUNT = 100.0  # counts expected per tick above which a latent process is fitted on the log scale
 GROWTH_SD = 2.0          # a detected burst grows over neighbours this many standard deviations above its level
 FALSE_BURSTS = 0.05      # expected false detections per history (Gaussian residuals)
-BURST_RUNS = (1, 4, 16)   # ticks in the runs whose counts the exact Poisson tail tests (see :func:`_ratio_prepared`)
 MAX_HARMONIC = 4          # a diurnal load may gain the 12-, 8- and 6-hour harmonics
 MIN_DAILY_SHARE = 0.05    # ... while its daily shape stays above this share of the average all day
 MIN_HISTOGRAM_COUNT = 10  # a tick with fewer observations has no usable log-stretch
@@ -1148,26 +1147,10 @@ def _ratio_prepared(observed: ArrayLike, base: ArrayLike, trials: Optional[Array
         return np.where(use, values, np.nan), np.where(use, noise, np.nan)
 
     def improbable(level: np.ndarray, alpha: float) -> np.ndarray:
-        """Ticks in a run of ``w`` ticks (1, 4 or 16) whose count is at most ``alpha / 3`` likely under sampling
-        alone, their base times ``exp(level)`` expected (the tail of a Poisson count: a binomial one's is thinner).
-        A burst of a few errors spread over minutes, where a tick expects 0.02, is improbable as a whole, not
-        tick by tick."""
-        present = np.isfinite(level)
-        counts = np.concatenate([[0.0], np.cumsum(np.where(present, total_y, 0.0))])
+        """Ticks whose count is at most ``alpha`` likely under sampling alone, their base times ``exp(level)``
+        expected (the tail of a Poisson count: a binomial one's is thinner)."""
         with np.errstate(invalid="ignore", over="ignore"):
-            means = np.concatenate([[0.0], np.cumsum(np.where(present, total_b * np.exp(level), 0.0))])
-        found = np.zeros(len(level), bool)
-        for w in BURST_RUNS:
-            if w > len(level):
-                break
-            end = np.arange(w, len(level) + 1)   # the run of ticks end - w .. end - 1
-            unlikely = stats.poisson.sf(counts[end] - counts[end - w] - 1, means[end] - means[end - w]) \
-                <= alpha / len(BURST_RUNS)
-            marks = np.zeros(len(level) + 1, np.int64)
-            np.add.at(marks, end[unlikely] - w, 1)
-            np.add.at(marks, end[unlikely], -1)
-            found |= np.cumsum(marks)[:-1] > 0
-        return found & present
+            return stats.poisson.sf(total_y - 1, total_b * np.exp(level)) <= alpha
 
     column_base = np.where(valid, b, 0.0).sum(axis=0)
     return _Prepared(scale, detect, detect_noise, make, column_base / max(float(column_base.sum()), 1e-300),
