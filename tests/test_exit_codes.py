@@ -124,14 +124,14 @@ def test_a_full_disk_for_write_best_is_exit_74(tmp_path, monkeypatch, capsys):
     """`--write-best` on a full disk was exit 2 ("bad arguments") after the whole sweep had run."""
     from pathlib import Path
 
-    written = Path.write_text
+    opened = Path.open
 
-    def full(self, *args, **kwargs):
-        if self.name == "best.yaml":
+    def full(self, mode="r", *args, **kwargs):
+        if self.name == "best.yaml" and "w" in mode:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return written(self, *args, **kwargs)
+        return opened(self, mode, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(Path, "open", full)
     assert main(["sweep", str(VALIDATION), "--replicates", "2", "--grid", "rules.error_rate_rollback.threshold=0.5%,1%",
                  "--out", str(tmp_path / "out"), "--write-best", str(tmp_path / "best.yaml")]) == 74
     assert f"cannot write {tmp_path / 'best.yaml'}: No space left on device" in capsys.readouterr().err
