@@ -147,6 +147,14 @@ def _fallback(name: str, note: str, low: float = 0.0, high: float = math.inf) ->
     return Estimate(DEFAULTS[name], low, high, "default", fallback=True, note=note)
 
 
+def clock_time(seconds: float) -> str:
+    """A time of day in seconds as the clock time a plan reads (``"16:00"``), to the nearest minute; a time past
+    midnight or before it (an interval's end unwrapped) is read around the clock (``-300`` is ``"23:55"``).
+    Rounding is monotone, so the ends of an interval written so still hold its value written so."""
+    minutes = int(round(seconds / 60.0)) % 1440
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 @dataclass(frozen=True)
 class HarmonicFit:
     """A cycle dividing the day found in the load beyond the 24-hour one: ``cycles`` a day, its ``amplitude`` as a
@@ -200,11 +208,10 @@ class LoadFit:
         if self.shape == "flat":
             return {"shape": "flat", "average": f"{self.average.value:.6g}/s"}
         config: dict[str, Any] = {"shape": "diurnal", "average": f"{self.average.value:.6g}/s",
-                                  "peak": f"{self.peak.value:.6g}/s",
-                                  "peak_at": f"{positional(self.peak_at.value % DAY)}s"}
-        if self.harmonics:
+                                  "peak": f"{self.peak.value:.6g}/s", "peak_at": clock_time(self.peak_at.value)}
+        if self.harmonics:   # a harmonic's maximum within its own period
             config["harmonics"] = {h.period: {"amplitude": f"{100 * h.amplitude.value:.4g}%",
-                                              "peak_at": f"{positional(h.peak_at.value % (DAY / h.cycles))}s"}
+                                              "peak_at": clock_time(h.peak_at.value % (DAY / h.cycles))}
                                    for h in self.harmonics}
         return config
 

@@ -25,8 +25,8 @@ import numpy as np
 from scipy import special
 
 from rampsim.calibration.estimators import (
-    MIN_TICKS, ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors,
-    fit_health, fit_latency, fit_requests,
+    MIN_TICKS, ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, clock_time, count_problems,
+    fit_errors, fit_health, fit_latency, fit_requests,
 )
 from rampsim.engine.metrics import corrected_counters
 from rampsim.plan import Plan, with_overrides
@@ -35,15 +35,6 @@ from rampsim.units import positional
 
 __all__ = ["Calibration", "calibrate", "with_traffic", "clock_time"]
 
-DAY = 86400.0
-
-
-def clock_time(seconds: float) -> str:
-    """A time of day in seconds as the clock time a plan reads (``"16:00"``), to the nearest minute; a time past
-    midnight or before it (an interval's end unwrapped) is read around the clock (``-300`` is ``"23:55"``).
-    Rounding is monotone, so the ends of an interval written so still hold its value written so."""
-    minutes = int(round(seconds / 60.0)) % 1440
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -129,11 +120,6 @@ class Calibration:
         if known(self.load.average.value):   # when the plan's ramp starts is the plan's, not the history's
             start = {"start": traffic["load"]["start"]} if "start" in (traffic.get("load") or {}) else {}
             traffic["load"] = {**self.load.as_config(), **start}
-            if self.load.shape == "diurnal":   # clock times, as a plan writes them ("16:00"), not 57795.3s
-                traffic["load"]["peak_at"] = clock_time(self.load.peak_at.value)
-                for harmonic in self.load.harmonics:
-                    traffic["load"]["harmonics"][harmonic.period]["peak_at"] = clock_time(
-                        harmonic.peak_at.value % (DAY / harmonic.cycles))
         segments = dict(traffic.get("segments") or {})
         if self.shares:   # the history's request shares (none without requests: the plan's stay)
             percents = [round(share * 100, 4) for share in self.shares]
