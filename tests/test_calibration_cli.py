@@ -110,7 +110,7 @@ def test_a_series_missing_from_the_history_keeps_the_plans_values(one_day, tmp_p
     text, err = out.read_text(), capsys.readouterr().err
     assert "nan" not in text.lower()
     fit = (report / "fit.md").read_text()
-    assert "| `segments.A.error_rate` | the plan's own | not estimable |" in fit
+    assert "| `segments.A.error_rate` | the plan's own value | not estimable |" in fit
     assert "| error rate | not in the history |" in fit and "nan" not in fit
     assert "segments.A.error_rate: no scrape with both requests and errors; the plan's own value is kept" in err
     assert "variability.errors.sd: no scrape of the history holds this series" in err

@@ -76,3 +76,19 @@ def test_an_sd_estimated_as_about_zero_is_written_as_fitted(reference_plan):
     assert written["correlation_time"] == reference_plan.traffic["variability"]["requests"]["correlation_time"]
     text = traffic_yaml(reference_plan, fit)
     assert "      sd: " in text and "# 95% [0, " in text.split("\n    requests:\n")[1].splitlines()[0]
+
+
+def test_the_notes_and_the_report_say_what_the_yaml_keeps(reference_plan):
+    """With a plan that states no variability, the notes said "the plan's own value is kept" of a parameter the YAML
+    wrote as "the stated default (the plan gives none)"."""
+    from rampsim.calibration.comparison import compare
+    from rampsim.report.calibration import fit_markdown
+
+    plan = with_overrides(reference_plan, {"traffic.variability": "none"})
+    history = _history(reference_plan, 20 * 60)
+    fit = calibrate(plan, history)
+    (note,) = [n for n in fit.notes() if n.startswith("variability.requests.sd:")]
+    assert note.endswith("; the stated default (the plan gives none) is kept"), note
+    assert "variability.requests.sd" not in fit.stated and "segments.A.error_rate" in fit.stated
+    assert "| `variability.requests.sd` | the stated default (the plan gives none) | not estimable |" in \
+        fit_markdown(fit, compare(plan, fit, history, seed=1))

@@ -33,7 +33,7 @@ from rampsim.plan import Plan, with_overrides
 from rampsim.telemetry import Telemetry
 from rampsim.units import positional
 
-__all__ = ["Calibration", "calibrate", "with_traffic", "clock_time"]
+__all__ = ["Calibration", "calibrate", "with_traffic", "clock_time", "states"]
 
 
 
@@ -57,6 +57,12 @@ class Calibration:
     start: float = 0.0                    # that first scrape, unix seconds (its clock time of day)
     second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
     shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
+    stated: frozenset[str] = frozenset()  # the estimates' paths the plan's traffic: section writes a value for
+
+    def kept(self, path: str) -> str:
+        """What stands for the estimate at ``path`` when the history cannot tell it: the plan's own value, or the
+        stated default when the plan writes none."""
+        return "the plan's own value" if path in self.stated else "the stated default (the plan gives none)"
 
     def estimates(self) -> dict[str, Estimate]:
         """Every estimate by its path in the ``traffic:`` section; the value of one the history could not tell
@@ -106,7 +112,7 @@ class Calibration:
         """What the history could not tell, each keeping the plan's own value (the stated default where the
         plan gives none); then what its counts hold that no counter of independent requests can
         (:func:`~rampsim.calibration.estimators.count_problems`)."""
-        return [f"{path}: {estimate.note or 'not estimable'}; the plan's own value is kept"
+        return [f"{path}: {estimate.note or 'not estimable'}; {self.kept(path)} is kept"
                 for path, estimate in self.estimates().items() if estimate.fallback] + (
                     [f"segments.*.share: {self.shares_note}; the plan's own shares are kept"] if self.shares_note
                     else []) + list(self.data_problems)
@@ -227,13 +233,22 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
     shares, shares_note = _shares(requests, valid)
     read = np.flatnonzero(np.isfinite(history.requests[:, a]).any(axis=-1))   # the scrapes of the arm read
     first, last = (float(times[read[0]]), float(times[read[-1]])) if len(read) else (float(start), float(start))
-    return Calibration(load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency,
-                       health=health, segments=layout.segments, shares=shares,
-                       instances=instances, ticks=valid, duration=last - first, arm=arm,
-                       data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt)
-                                           + count_problems(requests, dt, "requests")
-                                           + count_problems(errors, dt, "errors", dispersion=False)),
-                       start=first, second_arm=second_arm, shares_note=shares_note)
+    calibration = Calibration(
+        load=load, error_rates=rates, requests=request_fit, errors=error_fit, latency=latency, health=health,
+        segments=layout.segments, shares=shares, instances=instances, ticks=valid, duration=last - first, arm=arm,
+        data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt) + count_problems(requests, dt, "requests")
+                            + count_problems(errors, dt, "errors", dispersion=False)),
+        start=first, second_arm=second_arm, shares_note=shares_note)
+    return replace(calibration, stated=frozenset(p for p in calibration.estimates() if states(plan.traffic, p)))
+
+
+def states(traffic: Any, path: str) -> bool:
+    """Whether the plan's ``traffic:`` data writes a value at ``path`` (``variability.errors.sd``)."""
+    for key in path.split("."):
+        if not isinstance(traffic, dict) or traffic.get(key) is None:
+            return False
+        traffic = traffic[key]
+    return True
 
 
 def _shares(requests: np.ndarray, valid: int) -> tuple[tuple[float, ...], str]:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from rampsim.calibration.estimators import Estimate
-from rampsim.calibration.fit import Calibration, clock_time
+from rampsim.calibration.fit import Calibration, clock_time, states
 from rampsim.plan import Plan
 
 __all__ = ["traffic_yaml", "shown"]
@@ -36,18 +36,9 @@ def shown(path: str, value: float) -> str:
     return f"{value * scale:.4g}{unit}"
 
 
-def _states(traffic: Any, path: str) -> bool:
-    """Whether the plan's ``traffic:`` data states the parameter at ``path``."""
-    for key in path.split("."):
-        if not isinstance(traffic, dict) or traffic.get(key) is None:
-            return False
-        traffic = traffic[key]
-    return True
-
-
 def _interval(path: str, estimate: Estimate, plan: Plan) -> str:
     if estimate.fallback:
-        kept = "the plan's own" if _states(plan.traffic, path) else "the stated default (the plan gives none)"
+        kept = "the plan's own" if states(plan.traffic, path) else "the stated default (the plan gives none)"
         return f"not estimable ({estimate.note or 'no data'}): {kept}"
     return f"95% [{shown(path, estimate.low)}, {shown(path, estimate.high)}] ({estimate.method})"
 

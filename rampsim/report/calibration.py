@@ -155,11 +155,11 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
              f"{format_value(comparison.simulated_days * 86400, Kind.DURATION)}.", "",
              "## Parameters", "", "| parameter | value | 95% interval | method |", "|---|---|---|---|"]
     for path, estimate in calibration.estimates().items():
-        if not math.isfinite(estimate.value):   # nothing to fit it on and no stated default: the plan's stays
-            lines.append(f"| `{path}` | the plan's own | not estimable | {estimate.note or estimate.method} |")
+        if not math.isfinite(estimate.value):   # the history could not tell it: the plan's, or the stated default
+            lines.append(f"| `{path}` | {calibration.kept(path)} | not estimable | "
+                         f"{estimate.note or estimate.method} |")
             continue
-        interval = ("default (not estimable)" if estimate.fallback else
-                    f"[{shown(path, estimate.low)}, {shown(path, estimate.high)}]")
+        interval = f"[{shown(path, estimate.low)}, {shown(path, estimate.high)}]"
         lines.append(f"| `{path}` | {shown(path, estimate.value)} | {interval} | {estimate.method} |")
     notes = calibration.notes()
     if notes:
