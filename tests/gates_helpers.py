@@ -40,6 +40,46 @@ spec:
 """
 """Flagger's podinfo Canary with one built-in check: the shape of most public Flagger gates."""
 
+README_TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  args: [{name: service-name}, {name: canary-hash}]
+  metrics:
+  - name: success-rate
+    interval: 30s
+    failureLimit: 1
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus:
+        query: |
+          sum(rate(http_requests_total{service="{{args.service-name}}",
+            rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
+          / sum(rate(http_requests_total{service="{{args.service-name}}",
+            rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
+"""
+README_ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: checkout}
+spec:
+  strategy:
+    canary:
+      analysis:
+        templates: [{templateName: success-rate}]
+        startingStep: 1
+        args:
+        - {name: service-name, value: checkout}
+        - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
+      steps:
+      - setWeight: 10
+      - pause: {duration: 5m}
+      - setWeight: 30
+      - pause: {duration: 5m}
+"""
+"""The README's Argo AnalysisTemplate, and a Rollout that runs it in the background from its first pause."""
+
 
 def corpus(kind: str) -> Path:
     """``real-gates/<kind>``, or skip the test when the corpus is not next to the project."""

@@ -11,7 +11,7 @@ from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.flagger_model import FlaggerGate
 from rampsim.gates.plan_sections import gate_of, gated_plan_from_text, load_gated_plan, with_gate_overrides
 from rampsim.plan.loader import PlanError
-from tests.gates_helpers import corpus
+from tests.gates_helpers import README_ROLLOUT, README_TEMPLATE, corpus
 
 TEMPLATE = """
 apiVersion: argoproj.io/v1alpha1
@@ -318,46 +318,6 @@ def test_a_mirroring_canary_is_told_its_mirror_tick_is_not_simulated():
         "    threshold: 5\n", "    threshold: 5\n    mirror: true\n    mirrorWeight: 100\n")
     notes = import_flagger_manifests(parse_manifests(text, "canary.yaml"), mesh="istio").notes
     assert any("spec.analysis.mirror: traffic mirroring is not simulated" in n for n in notes), notes
-
-
-README_TEMPLATE = """
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata: {name: success-rate}
-spec:
-  args: [{name: service-name}, {name: canary-hash}]
-  metrics:
-  - name: success-rate
-    interval: 30s
-    failureLimit: 1
-    successCondition: result[0] >= 0.95
-    provider:
-      prometheus:
-        query: |
-          sum(rate(http_requests_total{service="{{args.service-name}}",
-            rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
-          / sum(rate(http_requests_total{service="{{args.service-name}}",
-            rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
-"""
-README_ROLLOUT = """
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: checkout}
-spec:
-  strategy:
-    canary:
-      analysis:
-        templates: [{templateName: success-rate}]
-        startingStep: 1
-        args:
-        - {name: service-name, value: checkout}
-        - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
-      steps:
-      - setWeight: 10
-      - pause: {duration: 5m}
-      - setWeight: 30
-      - pause: {duration: 5m}
-"""
 
 
 def test_an_arg_the_rollout_writes_wins_over_the_command_line_in_the_identity_and_the_queries(tmp_path, capsys):

@@ -3,30 +3,11 @@ so, located at the step, in its output and at the top of the plan; the rehearsal
 promotion as the controller's auto-advance."""
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from rampsim.cli import main
+from tests.gates_helpers import README_ROLLOUT, README_TEMPLATE
 
-TEMPLATE = """
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata: {name: success-rate}
-spec:
-  args: [{name: service-name}, {name: canary-hash}]
-  metrics:
-  - name: success-rate
-    interval: 30s
-    failureLimit: 1
-    successCondition: result[0] >= 0.95
-    provider:
-      prometheus:
-        address: http://prometheus.monitoring:9090
-        query: |
-          sum(rate(http_requests_total{service="{{args.service-name}}",rollouts_pod_template_hash="{{args.canary-hash}}",code!~"5.."}[1m]))
-          / sum(rate(http_requests_total{service="{{args.service-name}}",rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))
-"""
 ARGS = """
           args:
           - {name: service-name, value: checkout}
@@ -46,30 +27,13 @@ spec:
       - setWeight: 50
       - pause: {duration: 2m}
 """
-PAUSE = """
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: checkout}
-spec:
-  strategy:
-    canary:
-      analysis:
-        templates: [{templateName: success-rate}]
-        startingStep: 1
-        args:
-        - {name: service-name, value: checkout}
-        - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
-      steps:
-      - setWeight: 10
-      - pause: {}
-      - setWeight: 30
-      - pause: {duration: 10m}
-"""
+PAUSE = README_ROLLOUT.replace("      - pause: {duration: 5m}\n      - setWeight: 30\n",
+                               "      - pause: {}\n      - setWeight: 30\n")   # an indefinite pause at line 15
 
 
 def _import(tmp_path, capsys, rollout: str) -> tuple[str, str]:
     template = tmp_path / "analysis-template.yaml"
-    template.write_text(textwrap.dedent(TEMPLATE).lstrip())
+    template.write_text(README_TEMPLATE.lstrip())
     written = tmp_path / "rollout.yaml"
     written.write_text(rollout.lstrip())
     plan = tmp_path / "plan.yaml"
@@ -89,7 +53,7 @@ def test_import_says_where_a_person_is_assumed_to_promote(tmp_path, capsys, roll
 
 
 def test_a_counted_step_analysis_and_timed_pauses_assume_nothing(tmp_path, capsys):
-    counted = textwrap.dedent(TEMPLATE).replace("    interval: 30s\n", "    interval: 30s\n    count: 4\n")
+    counted = README_TEMPLATE.replace("    interval: 30s\n", "    interval: 30s\n    count: 4\n")
     (tmp_path / "t.yaml").write_text(counted)
     (tmp_path / "r.yaml").write_text(STEP.lstrip())
     assert main(["import", "argo", str(tmp_path / "t.yaml"), "--rollout", str(tmp_path / "r.yaml"),
