@@ -84,3 +84,24 @@ def test_write_best_keeps_a_windows_plans_line_endings(tmp_path, capsys, monkeyp
     assert "not kept" not in capsys.readouterr().out
     written = (tmp_path / "best.yaml").read_bytes()
     assert written.count(b"\r\n") == written.count(b"\n") == plan.read_bytes().count(b"\n") + 2
+
+
+def test_a_plan_file_changed_since_it_was_read_is_not_edited(tmp_path):
+    """The recommended values are written into the plan's own text only while that text still holds the plan."""
+    from rampsim.cli.sweep import _edited_plan_text
+    from rampsim.plan import with_overrides
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(VALIDATION.read_text())
+    plan = load_plan(path)
+    best = with_overrides(plan, {"rules.error_rate_rollback.threshold": "0.3%"})
+    edited = _edited_plan_text(plan, best)
+    assert edited is not None and load_plan_text(edited).rules["error_rate_rollback"].threshold == 0.003
+    path.write_text(VALIDATION.read_text().replace("name: ", "name: edited-", 1))
+    assert _edited_plan_text(plan, best) is None
+
+
+def load_plan_text(text: str):
+    from rampsim.plan.loader import plan_from_text
+
+    return plan_from_text(text, "edited.yaml")

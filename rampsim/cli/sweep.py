@@ -222,18 +222,19 @@ def _edited_plan_text(plan: "Plan", best: "Plan") -> Optional[str]:
     """``plan``'s file with ``best``'s values written in place of its own (comments and layout kept); ``None`` when
     they cannot be (:func:`rampsim.plan.edits.with_values`), the file is gone, or no longer holds ``plan``."""
     from rampsim.plan.edits import changed_values, with_values
-    from rampsim.plan.source import SourceError, read_document
+    from rampsim.plan.source import parse_document
 
     assert plan.source is not None and best.source is not None
     changes = changed_values(plan.source.data, best.source.data)
+    if changes is None:
+        return None
     try:
-        if changes is None or read_document(plan.source.filename).data != plan.source.data:
-            return None
         with open(plan.source.filename, encoding="utf-8-sig", newline="") as source:   # CRLF kept
             text = source.read()
-    except (OSError, UnicodeDecodeError, SourceError):
+    except (OSError, UnicodeDecodeError):
         return None
-    return with_values(text, changes)
+    edited = with_values(text, changes)   # read back: exactly the recommended plan's data, or a file changed since
+    return edited if edited is not None and parse_document(edited).data == best.source.data else None
 
 
 def run_report(args: argparse.Namespace) -> int:
