@@ -1542,6 +1542,20 @@ def _stretch_columns(buckets: ArrayLike, bounds: np.ndarray,
     return stretch, noise, cumulative
 
 
+def _unreadable(cells: np.ndarray) -> str:
+    """Why no tick's log-stretch can be read off cumulative buckets ``(T, S, B)``; ``""`` when no scrape holds them."""
+    present = np.isfinite(cells).all(axis=2)
+    if not present.any():
+        return ""
+    if not np.max(np.where(present, cells[:, :, -1], 0.0)) >= MIN_HISTOGRAM_COUNT:
+        return (f"too few requests a tick to read the latency: no tick holds {MIN_HISTOGRAM_COUNT:g} observations in "
+                "a segment")
+    pooled = np.where(present[:, :, None], np.maximum.accumulate(np.nan_to_num(cells), axis=2), 0.0).sum(axis=(0, 1))
+    if np.count_nonzero(np.diff(pooled)) <= 1:
+        return "the histogram cannot show the latency move: every observation falls between the same two bucket bounds"
+    return "no tick's latency could be read against the others'"
+
+
 def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BUCKETS, dt: float = 15.0, *,
                 other: Optional[ArrayLike] = None, max_blocks: int = MAX_BLOCKS, absent: str = "") -> LatencyFit:
     """The latency multiplier from classic-histogram bucket increments per tick, cumulative by ``le``.
@@ -1557,15 +1571,8 @@ def fit_latency(buckets: ArrayLike, bounds: Sequence[float] = DEFAULT_LATENCY_BU
     """
     le = np.asarray(bounds, dtype=float)
     stretch, noise, cells = _stretch_columns(buckets, le)
-    present = np.isfinite(cells).all(axis=2)
-    if not absent and present.any() and not np.isfinite(stretch).any():   # the series is there, unreadable
-        cumulative = np.maximum.accumulate(np.nan_to_num(cells), axis=2)
-        pooled = np.where(present[:, :, None], cumulative, 0.0).sum(axis=(0, 1))
-        absent = (f"too few requests a tick to read the latency: no tick holds {MIN_HISTOGRAM_COUNT:g} observations in "
-                  "a segment" if not (np.nanmax(np.where(present, cells[:, :, -1], 0.0)) >= MIN_HISTOGRAM_COUNT)
-                  else "the histogram cannot show the latency move: every observation falls between the same two "
-                  "bucket bounds" if np.count_nonzero(np.diff(pooled)) <= 1
-                  else "no tick's latency could be read against the others'")
+    if not absent and not np.isfinite(stretch).any():
+        absent = _unreadable(cells)
     absent = absent or ABSENT
     prepared = _log_prepared(stretch, noise)
     second = _log_prepared(*_stretch_columns(other, le)[:2]) if other is not None else None
