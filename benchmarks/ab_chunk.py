@@ -9,6 +9,9 @@ alternating to share the machine's noise::
 The argument is the checkout whose ``scenarios/`` to read. Prints plain figures; asserts nothing.
 """
 import inspect, sys, time
+if {"-h", "--help"} & set(sys.argv[1:]) or len(sys.argv) != 2:
+    print(__doc__, file=sys.stdout if len(sys.argv) == 2 else sys.stderr)
+    sys.exit(0 if len(sys.argv) == 2 else 2)
 import rampsim
 from rampsim.experiment import chunks as c
 from rampsim.experiment.axes import parse_axis

@@ -83,7 +83,9 @@ def main(arguments: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--one"]:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+    elif sys.argv[1:2] == ["--one"]:
         one(int(sys.argv[2]), *(flag in sys.argv[3:] for flag in FLAGS))
     else:
         main(sys.argv[1:])

@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                            "for a LocalCluster on this machine")
     command.add_argument("--fidelity", choices=["fluid", "request"], default="fluid")
     command.add_argument("--out", type=arguments.directory,
-                         help="results directory (default out/sweep-PLAN, where a sweep of another grid, mix or seed "
+                         help="results directory (default out/sweep-NAME, NAME the plan's name: for an imported gate, "
+                              "the name import gave it; a sweep of another grid, mix or seed there "
                               "replaces the previous one); an interrupted sweep continues from it")
     command.add_argument("--force", action="store_true", help="replace another sweep's chunks in --out (without "
                                                               "it, an --out holding another sweep is refused)")
