@@ -37,7 +37,8 @@ def test_changed_scalars_are_written_in_place_and_nothing_else_moves():
 def test_any_scalar_reads_back_as_itself(value):
     """A value that would read as another type unquoted (``'10'``, ``'yes'``, ``'1e3'``) is quoted, in a block
     mapping and in a flow one; what cannot be written in place is refused (``None``), never written wrong."""
-    for path in (("rules", "errors", "sustain"), ("checkpoints", "first", "criteria", "p99", "window")):
+    for path in (("rules", "errors", "sustain"), ("checkpoints", "first", "criteria", "p99", "window"),
+                 ("checkpoints", "first", "criteria", "p99", "op")):   # written in double quotes
         edited = with_values(TEXT, {path: value})
         if edited is not None:
             data = yaml.safe_load(edited)
@@ -45,6 +46,29 @@ def test_any_scalar_reads_back_as_itself(value):
             for key in path:
                 node = node[key]
             assert node == value and type(node) is type(value)
+
+
+def test_a_quoted_value_is_written_in_the_quotes_the_file_used():
+    text = 'a: "1%"   # double\nb: \'2m\'\nc: 3m\n'
+    assert with_values(text, {("a",): "0.5%", ("b",): "it's 3m", ("c",): "4m"}) == (
+        'a: "0.5%"   # double\nb: \'it\'\'s 3m\'\nc: 4m\n')
+
+
+def test_write_best_of_a_json_plan_is_json(tmp_path, capsys, monkeypatch):
+    """A JSON plan came back with its thresholds unquoted under two comment lines: YAML, no longer JSON."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(yaml.safe_load(VALIDATION.read_text()), indent=2))
+    assert main(["sweep", str(plan), "--mix", str(MIX_SMALL), "--grid",
+                 "rules.error_rate_rollback.threshold=0.3%,0.45%", "--replicates", "4", "--seed", "3",
+                 "--workers", "1", "--no-progress", "--out", "grid", "--write-best", "best.json"]) == 0
+    out = capsys.readouterr().out
+    assert "not kept" not in out and "is JSON, which has no comments" in out
+    written = json.loads((tmp_path / "best.json").read_text())
+    assert written["rules"]["error_rate_rollback"]["threshold"] in ("0.3%", "0.45%")
+    assert load_plan(tmp_path / "best.json").rules["error_rate_rollback"].threshold in (0.003, 0.0045)
 
 
 def test_what_is_not_a_scalar_of_the_file_is_not_edited():

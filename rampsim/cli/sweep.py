@@ -200,13 +200,17 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     eol = "\r\n" if "\r\n" in body else "\n"   # the file's own line endings, kept
     priced = f"fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}"
     header = f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),{eol}"
-    text = f"{header}# for costs {priced}.{eol}{body}"
+    json_plan = kept and _is_json(body)   # a JSON plan edited in place stays JSON: no comment header
+    text = body if json_plan else f"{header}# for costs {priced}.{eol}{body}"
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
             out.write(text)
     except OSError as exc:
         raise write_error(path, exc) from None
     console = plain_console()
+    if json_plan:
+        console.print(f"{path} is JSON, which has no comments: it holds the gate `rampsim sweep` recommends "
+                      f"({RECOMMENDATION_RULE}), for costs {priced}")
     if not kept:
         console.print(f"note: {plan.source.filename}'s comments and layout are not kept: the recommendation changes "
                       "more than values the file writes (a key it leaves at its default, a value an imported gate's "
@@ -217,6 +221,16 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
         console.print(f"  {parameter}: {own_value_text(plan, parameter)} → {row[parameter]}")
     if not changed:
         console.print("  nothing: the plan's own gate is the recommendation")
+
+
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _edited_plan_text(plan: "Plan", best: "Plan") -> Optional[str]:

@@ -8,6 +8,7 @@ span), and the result is read again to check that it holds exactly the new value
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, Optional
 
 import yaml
@@ -53,7 +54,7 @@ def with_values(text: str, values: Mapping[Path_, Any]) -> Optional[str]:
         node = _node_at(root, path)
         if not isinstance(node, yaml.ScalarNode):
             return None
-        spans.append((node.start_mark.index, node.end_mark.index, _flow_scalar(value)))
+        spans.append((node.start_mark.index, node.end_mark.index, _written_like(node, value)))
     edited = text
     for start, end, written in sorted(spans, reverse=True):
         edited = edited[:start] + written + edited[end:]
@@ -73,6 +74,16 @@ def _node_at(node: Optional[yaml.Node], path: Path_) -> Optional[yaml.Node]:
         else:
             return None
     return node
+
+
+def _written_like(node: yaml.ScalarNode, value: Any) -> str:
+    """``value`` written in place of ``node``: a string in the quotes the file used there (a JSON plan stays JSON, a
+    team's ``"0.5%"`` stays quoted), anything else as :func:`_flow_scalar` writes it."""
+    if isinstance(value, str) and node.style == '"':
+        return json.dumps(value, ensure_ascii=False)   # JSON's escapes are YAML's too
+    if isinstance(value, str) and node.style == "'" and "\n" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return _flow_scalar(value)
 
 
 def _flow_scalar(value: Any) -> str:
