@@ -110,6 +110,20 @@ def test_write_best_keeps_a_windows_plans_line_endings(tmp_path, capsys, monkeyp
     assert written.count(b"\r\n") == written.count(b"\n") == plan.read_bytes().count(b"\n") + 2
 
 
+def test_the_header_takes_the_line_ending_of_the_plans_first_line(tmp_path, monkeypatch):
+    """One CRLF line in an LF plan (a paste from another editor) gave the header CRLF endings."""
+    monkeypatch.chdir(tmp_path)
+    plan = tmp_path / "plan.yaml"
+    text = VALIDATION.read_text().replace("\r\n", "\n")
+    assert text.endswith("\n")
+    plan.write_bytes((text[:-1] + "\r\n").encode())   # the last line alone ends CRLF
+    assert main(["sweep", str(plan), "--mix", str(MIX_SMALL), "--grid", "rules.error_rate_rollback.threshold=0.3%,0.45%",
+                 "--replicates", "4", "--seed", "3", "--workers", "1", "--no-progress", "--out", "grid",
+                 "--write-best", "best.yaml"]) == 0
+    written = (tmp_path / "best.yaml").read_bytes()
+    assert written.count(b"\r\n") == 1 and written.endswith(b"\r\n")
+
+
 def test_a_plan_file_changed_since_it_was_read_is_not_edited(tmp_path):
     """The recommended values are written into the plan's own text only while that text still holds the plan."""
     from rampsim.cli.sweep import _edited_plan_text

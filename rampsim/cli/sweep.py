@@ -197,7 +197,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     kept = body is not None
     if body is None:
         body = yaml.safe_dump(best.source.data, sort_keys=False, allow_unicode=True)
-    eol = "\r\n" if "\r\n" in body else "\n"   # the file's own line endings, kept
+    eol = "\r\n" if body.partition("\n")[0].endswith("\r") else "\n"   # the file's own line endings, kept
     priced = f"fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}"
     header = f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),{eol}"
     json_plan = kept and _is_json(body)   # a JSON plan edited in place stays JSON: no comment header
