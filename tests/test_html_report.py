@@ -149,6 +149,7 @@ def test_a_sweep_of_many_gates_lists_the_pareto_front_and_the_recommendation(bro
     listed = (summary["pareto"] | summary["cost_optimal"]).sum()
     assert rows == listed < len(summary)
     assert f"{listed} of the {len(summary)} gates: the Pareto front and the recommended one" in text
+    assert text.count("no other gate has a false-rollback rate") == 1   # the definition, said once
 
 
 def test_the_check_report_loads_in_headless_chromium(browser, tmp_path):

@@ -216,10 +216,8 @@ def write_sweep_html(result: SweepResult, path: Path, *, charts: Sequence[Path] 
         + " Environment stops: stops of environment incidents (SLO breaches the release did not cause: stopping "
           "the canary does not fix them), neither false rollbacks nor catches, at no cost." * bool(environment)
         + "</p>",
-        f'<p class="note">{len(shown)} of the {len(summary)} gates: the Pareto front and the recommended one '
-        "(no other gate has a false-rollback rate and a missed-incident rate as low or lower, one of them "
-        "lower); all are in summary.csv and "
-        "SweepResult.summary().</p>"
+        f'<p class="note">{len(shown)} of the {len(summary)} gates: the Pareto front and the recommended one; '
+        "all are in summary.csv and SweepResult.summary().</p>"
         if len(shown) < len(summary) else "",
         "<h2>By scenario</h2>",
         _breakdown_table(result.breakdown(), shown, parameters),
