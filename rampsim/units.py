@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Optional
@@ -56,12 +57,14 @@ _PER_HOUR = {"h": Decimal(1), "hour": Decimal(1), "min": Decimal(60), "m": Decim
 _PER_MINUTE = {"min": Decimal(1), "m": Decimal(1), "h": Decimal(1) / 60, "hour": Decimal(1) / 60, "s": Decimal(60)}
 _PERCENT = Decimal(100)
 
-_NUMBER = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"   # 0,075: no thousands
+# Digits are ASCII, [0-9]: \d matches any Unicode decimal digit (as float() and Decimal() read them), and a plan's
+# '٠.٥%' or '３m' is refused (by _ascii_digits, which says why), never read as 0.5% or 3m. 0,075: no thousands.
+_NUMBER = r"[+-]?(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[+-]?\.[0-9]+"
 _NUMBER_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
 _QUANTITY_RE = re.compile(rf"^\s*(\$)?\s*({_NUMBER})\s*([A-Za-z%]*)\s*(?:/\s*([A-Za-z]+))?\s*$")
-_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
-_DURATION_RE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[A-Za-z]+\s*)+$")
-_CLOCK_RE = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
+_DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)")
+_DURATION_RE = re.compile(r"^\s*(?:[0-9]+(?:\.[0-9]+)?\s*[A-Za-z]+\s*)+$")
+_CLOCK_RE = re.compile(r"^\s*([0-9]+):([0-5][0-9])(?::([0-5][0-9]))?\s*$")
 
 _EXAMPLES = {
     Kind.DURATION: "'15m', '90s', '1h30m', '250ms' or '01:20' (hh:mm)",
@@ -73,6 +76,16 @@ _EXAMPLES = {
     Kind.REQUESTS_PER_SECOND: "'1250/s' or '1,250 rps'",
     Kind.NUMBER: "a plain number such as 1.5",
 }
+
+
+def _ascii_digits(text: str) -> None:
+    """Refuse ``text`` written with a digit other than ASCII 0-9 (``'٠.٥%'``, ``'３m'``): Python reads any Unicode
+    digit as a number, a plan (and every tool after it) reads ASCII ones."""
+    other = next((c for c in text if c.isdigit() and not c.isascii()), None)
+    if other is not None:
+        name = unicodedata.name(other, "").lower() or "a digit"
+        raise UnitError(f"cannot read {text!r}: {other!r} ({name}) is not an ASCII digit; write the number with "
+                        "ASCII digits 0-9")
 
 
 def _number(text: str) -> Decimal:
@@ -125,6 +138,7 @@ def parse(value: object, kind: Kind) -> float:
         return _bare_number(bare, kind, repr(value) if len(str(value)) < 40 else f"{str(value)[:20]}...")
     if not isinstance(value, str):
         raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
+    _ascii_digits(value)
     text = value.strip()
     if kind is Kind.DURATION:
         return _duration(text)

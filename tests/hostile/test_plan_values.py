@@ -131,6 +131,16 @@ CASES = [
     # telemetry the default traffic model was checked against first, as not matching its segments A, B, C
     ("an empty segment list", "name: minimal\n", "name: minimal\ntelemetry:\n  segments: []\n", "segments:",
      "telemetry.segments", r"segments is a list of at least one segment name"),
+    # a fifth review found these accepted: Python's float() and Decimal() read any Unicode decimal digit
+    ("Arabic-Indic digits", "    threshold: 1%\n", "    threshold: \u0660.\u0665%\n", "threshold: \u0660",
+     "rules.error_rate.threshold", r"'\u0660' \(arabic-indic digit zero\) is not an ASCII digit; write the number with "
+     r"ASCII digits 0-9"),
+    ("fullwidth digits", "threshold: 0.5%, window: cumulative", "threshold: \uff10.\uff15%, window: cumulative",
+     "\uff10", "final_gate.criteria.error_rate.threshold", r"write the number with ASCII digits 0-9"),
+    ("a fullwidth sustain", "    sustain: 3m\n", "    sustain: \uff13m\n", "sustain:", "rules.error_rate.sustain",
+     r"'\uff13' \(fullwidth digit three\) is not an ASCII digit"),
+    ("a window in Devanagari digits", P99, P99.replace("15m}", "\u0967\u096bm}"), "p99:",
+     "checkpoints.first.criteria.p99.window", r"write the number with ASCII digits 0-9"),
 ]
 
 
