@@ -16,14 +16,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Optional
 
 import numpy as np
-from pydantic import GetCoreSchemaHandler
+from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from rampsim.errors import UsageError
 
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
            "unitless", "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
-           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE"]
+           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE", "count", "Count"]
 
 MAX_RATE = 10_000_000.0
 """The highest request rate rampsim reads or simulates (requests per second)."""
@@ -116,6 +116,21 @@ def unitless(value: object) -> Optional[Decimal]:
     if isinstance(value, str) and _NUMBER_RE.match(value):
         return _number(value.strip())
     return None
+
+
+def count(value: object) -> int:
+    """``value`` as a count: a whole number written without a unit, as YAML reads it (``5``, ``5.0``) or as text
+    (``'500,000'``, ``'1e3'``). A boolean (``true``, which Python calls 1), a fraction, a quantity with a unit
+    (``'5%'``) or text that is no number is a :class:`UnitError` saying a whole number is expected."""
+    number = unitless(value)
+    if number is None and isinstance(value, str):
+        _ascii_digits(value)
+    shown = repr(value) if len(repr(value)) < 40 else f"{repr(value)[:20]}..."
+    if number is not None and number.copy_abs() >= 2**63:   # int() of '1e999999999' would build a billion digits
+        raise UnitError(f"{shown} is too large for a count")
+    if number is None or number != number.to_integral_value():
+        raise UnitError(f"expected a whole number such as 5, got {'the boolean ' * isinstance(value, bool)}{shown}")
+    return int(number)
 
 
 def parse_duration(value: object) -> float:
@@ -319,6 +334,17 @@ MoneyPerMinute = Annotated[float, Unit(Kind.DOLLARS_PER_MINUTE)]
 """Dollars per minute, zero or more: ``'$2,450/min'``."""
 Number = Annotated[float, Unit(Kind.NUMBER)]
 """A plain number, zero or more (bound it with ``Field(ge=..., le=...)``)."""
+
+def _count(value: object) -> int:
+    try:
+        return count(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Count = Annotated[int, BeforeValidator(_count)]
+"""A whole number written without a unit (:func:`count`): an instance count, a number of workers or learners
+(bound it with ``Field(ge=..., le=...)``). A boolean is refused, where a plain ``int`` field reads ``true`` as 1."""
 
 UNIT_TYPES = {
     "Duration": Duration, "PositiveDuration": PositiveDuration, "Share": Share, "PositiveRatio": PositiveRatio,

@@ -5,7 +5,7 @@ import numpy as np
 
 import pytest
 
-from rampsim.units import Kind, UnitError, format_value, parse
+from rampsim.units import Kind, UnitError, count, format_value, parse
 
 
 @pytest.mark.parametrize("text, kind, expected", [
@@ -59,6 +59,22 @@ def test_numbers_are_written_in_ascii_digits(kind, unit, digits):
 def test_a_clock_time_is_written_in_ascii_digits():
     with pytest.raises(UnitError, match=r"'\u0660' \(arabic-indic digit zero\) is not an ASCII digit"):
         parse("\u0660\u0661:\u0662\u0660", Kind.DURATION)
+
+
+@pytest.mark.parametrize("value, expected", [(5, 5), (5.0, 5), ("500,000", 500_000), ("1e3", 1000), (" 7 ", 7), (0, 0)])
+def test_a_count_is_a_whole_number_without_a_unit(value, expected):
+    assert count(value) == expected and type(count(value)) is int
+
+
+@pytest.mark.parametrize("value, message", [
+    (True, "expected a whole number such as 5, got the boolean True"), (False, "got the boolean False"),
+    (5.5, "got 5.5"), ("5%", "got '5%'"), ("100%", "got '100%'"), ("5 rps", "got '5 rps'"), (None, "got None"),
+    (math.inf, "got inf"), ("\uff15", "write the number with ASCII digits 0-9"),
+    ("1e999999999", "too large for a count"), (10**400, "too large for a count"),
+])
+def test_a_count_refuses_anything_else(value, message):
+    with pytest.raises(UnitError, match=re.escape(message)):
+        count(value)
 
 
 def test_yaml_numbers_and_ascii_text_read_as_before():

@@ -35,7 +35,7 @@ from rampsim.plan.metric_definitions import (
 )
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
 from rampsim.units import (
-    MAX_RATE, Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity, unitless,
+    MAX_RATE, Count, Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity, unitless,
 )
 
 __all__ = [
@@ -587,7 +587,7 @@ class FinalGate(Checkpoint):
     on_inconclusive: ActionName = "hold"
     require_checkpoints: bool = True
     require_no_alerts: Optional[Literal["warning", "critical"]] = "critical"
-    max_missing_scrapes: int = Field(0, ge=0)
+    max_missing_scrapes: Count = Field(0, ge=0)
 
     @field_validator("on_fail", "on_inconclusive")
     @classmethod

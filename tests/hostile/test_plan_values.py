@@ -141,6 +141,22 @@ CASES = [
      r"'\uff13' \(fullwidth digit three\) is not an ASCII digit"),
     ("a window in Devanagari digits", P99, P99.replace("15m}", "\u0967\u096bm}"), "p99:",
      "checkpoints.first.criteria.p99.window", r"write the number with ASCII digits 0-9"),
+    # ... and a boolean read as a count (Python's True is 1): a canary of one instance, one worker
+    ("a boolean instance count", "slo:", "traffic:\n  service:\n    instances: {baseline: 45, canary: true}\nslo:",
+     "instances", "traffic.service.instances.canary", r"expected a whole number such as 5, got the boolean True"),
+    ("a boolean number of workers", "slo:", "traffic:\n  service:\n    workers: true\nslo:", "workers",
+     "traffic.service.workers", r"expected a whole number such as 5, got the boolean True"),
+    ("a boolean unhealthy_after", "slo:", "traffic:\n  service:\n    unhealthy_after: yes\nslo:", "unhealthy_after",
+     "traffic.service.unhealthy_after", r"expected a whole number such as 5, got the boolean True"),
+    ("a boolean number of learners", "slo:", "traffic:\n  learners: true\nslo:", "learners", "traffic.learners",
+     r"expected a whole number such as 5, got the boolean True"),
+    ("a percentage of learners", "slo:", "traffic:\n  learners: 100%\nslo:", "learners", "traffic.learners",
+     r"expected a whole number such as 5, got '100%'"),
+    ("an instance count in fullwidth digits", "slo:", "traffic:\n  service:\n    instances: {baseline: 45, "
+     "canary: \uff15}\nslo:", "instances", "traffic.service.instances.canary", r"write the number with ASCII digits"),
+    ("a boolean max_missing_scrapes", "final_gate:\n  at: 1h\n",
+     "final_gate:\n  at: 1h\n  max_missing_scrapes: true\n", "max_missing_scrapes", "final_gate.max_missing_scrapes",
+     r"expected a whole number such as 5, got the boolean True"),
 ]
 
 
