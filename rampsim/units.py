@@ -23,7 +23,8 @@ from rampsim.errors import UsageError
 
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
            "unitless", "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
-           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE", "count", "Count"]
+           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE", "count", "Count",
+           "ascii_digits"]
 
 MAX_RATE = 10_000_000.0
 """The highest request rate rampsim reads or simulates (requests per second)."""
@@ -58,7 +59,7 @@ _PER_MINUTE = {"min": Decimal(1), "m": Decimal(1), "h": Decimal(1) / 60, "hour":
 _PERCENT = Decimal(100)
 
 # Digits are ASCII, [0-9]: \d matches any Unicode decimal digit (as float() and Decimal() read them), and a plan's
-# '٠.٥%' or '３m' is refused (by _ascii_digits, which says why), never read as 0.5% or 3m. 0,075: no thousands.
+# '٠.٥%' or '３m' is refused (by ascii_digits, which says why), never read as 0.5% or 3m. 0,075: no thousands.
 _NUMBER = r"[+-]?(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[+-]?\.[0-9]+"
 _NUMBER_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
 _QUANTITY_RE = re.compile(rf"^\s*(\$)?\s*({_NUMBER})\s*([A-Za-z%]*)\s*(?:/\s*([A-Za-z]+))?\s*$")
@@ -78,9 +79,9 @@ _EXAMPLES = {
 }
 
 
-def _ascii_digits(text: str) -> None:
-    """Refuse ``text`` written with a digit other than ASCII 0-9 (``'٠.٥%'``, ``'３m'``): Python reads any Unicode
-    digit as a number, a plan (and every tool after it) reads ASCII ones."""
+def ascii_digits(text: str) -> None:
+    """Refuse ``text`` written with a digit other than ASCII 0-9 (``'٠.٥%'``, ``'３m'``) with a :class:`UnitError`
+    saying so: Python reads any Unicode digit as a number, a plan (and every tool after it) reads ASCII ones."""
     other = next((c for c in text if c.isdigit() and not c.isascii()), None)
     if other is not None:
         name = unicodedata.name(other, "").lower() or "a digit"
@@ -124,7 +125,7 @@ def count(value: object) -> int:
     (``'5%'``) or text that is no number is a :class:`UnitError` saying a whole number is expected."""
     number = unitless(value)
     if number is None and isinstance(value, str):
-        _ascii_digits(value)
+        ascii_digits(value)
     shown = repr(value) if len(repr(value)) < 40 else f"{repr(value)[:20]}..."
     if number is not None and number.copy_abs() >= 2**63:   # int() of '1e999999999' would build a billion digits
         raise UnitError(f"{shown} is too large for a count")
@@ -153,7 +154,7 @@ def parse(value: object, kind: Kind) -> float:
         return _bare_number(bare, kind, repr(value) if len(str(value)) < 40 else f"{str(value)[:20]}...")
     if not isinstance(value, str):
         raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
-    _ascii_digits(value)
+    ascii_digits(value)
     text = value.strip()
     if kind is Kind.DURATION:
         return _duration(text)
