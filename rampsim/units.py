@@ -10,19 +10,21 @@ from __future__ import annotations
 import enum
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Optional
 
 import numpy as np
-from pydantic import GetCoreSchemaHandler
+from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from rampsim.errors import UsageError
 
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
            "unitless", "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
-           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE"]
+           "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE", "count", "Count",
+           "ascii_digits"]
 
 MAX_RATE = 10_000_000.0
 """The highest request rate rampsim reads or simulates (requests per second)."""
@@ -56,12 +58,14 @@ _PER_HOUR = {"h": Decimal(1), "hour": Decimal(1), "min": Decimal(60), "m": Decim
 _PER_MINUTE = {"min": Decimal(1), "m": Decimal(1), "h": Decimal(1) / 60, "hour": Decimal(1) / 60, "s": Decimal(60)}
 _PERCENT = Decimal(100)
 
-_NUMBER = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"   # 0,075: no thousands
+# Digits are ASCII, [0-9]: \d matches any Unicode decimal digit (as float() and Decimal() read them), and a plan's
+# '٠.٥%' or '３m' is refused (by ascii_digits, which says why), never read as 0.5% or 3m. 0,075: no thousands.
+_NUMBER = r"[+-]?(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[+-]?\.[0-9]+"
 _NUMBER_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
 _QUANTITY_RE = re.compile(rf"^\s*(\$)?\s*({_NUMBER})\s*([A-Za-z%]*)\s*(?:/\s*([A-Za-z]+))?\s*$")
-_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
-_DURATION_RE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[A-Za-z]+\s*)+$")
-_CLOCK_RE = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
+_DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)")
+_DURATION_RE = re.compile(r"^\s*(?:[0-9]+(?:\.[0-9]+)?\s*[A-Za-z]+\s*)+$")
+_CLOCK_RE = re.compile(r"^\s*([0-9]+):([0-5][0-9])(?::([0-5][0-9]))?\s*$")
 
 _EXAMPLES = {
     Kind.DURATION: "'15m', '90s', '1h30m', '250ms' or '01:20' (hh:mm)",
@@ -73,6 +77,16 @@ _EXAMPLES = {
     Kind.REQUESTS_PER_SECOND: "'1250/s' or '1,250 rps'",
     Kind.NUMBER: "a plain number such as 1.5",
 }
+
+
+def ascii_digits(text: str) -> None:
+    """Refuse ``text`` written with a digit other than ASCII 0-9 (``'٠.٥%'``, ``'３m'``) with a :class:`UnitError`
+    saying so: Python reads any Unicode digit as a number, a plan (and every tool after it) reads ASCII ones."""
+    other = next((c for c in text if c.isdigit() and not c.isascii()), None)
+    if other is not None:
+        name = unicodedata.name(other, "").lower() or "a digit"
+        raise UnitError(f"cannot read {text!r}: {other!r} ({name}) is not an ASCII digit; write the number with "
+                        "ASCII digits 0-9")
 
 
 def _number(text: str) -> Decimal:
@@ -105,6 +119,21 @@ def unitless(value: object) -> Optional[Decimal]:
     return None
 
 
+def count(value: object) -> int:
+    """``value`` as a count: a whole number written without a unit, as YAML reads it (``5``, ``5.0``) or as text
+    (``'500,000'``, ``'1e3'``). A boolean (``true``, which Python calls 1), a fraction, a quantity with a unit
+    (``'5%'``) or text that is no number is a :class:`UnitError` saying a whole number is expected."""
+    number = unitless(value)
+    if number is None and isinstance(value, str):
+        ascii_digits(value)
+    shown = repr(value) if len(repr(value)) < 40 else f"{repr(value)[:20]}..."
+    if number is not None and number.copy_abs() >= 2**63:   # int() of '1e999999999' would build a billion digits
+        raise UnitError(f"{shown} is too large for a count")
+    if number is None or number != number.to_integral_value():
+        raise UnitError(f"expected a whole number such as 5, got {'the boolean ' * isinstance(value, bool)}{shown}")
+    return int(number)
+
+
 def parse_duration(value: object) -> float:
     """Seconds in ``value``: ``'15m'``, ``'1h30m'``, ``'250ms'``, ``'01:20'`` (hh:mm)."""
     return parse(value, Kind.DURATION)
@@ -125,6 +154,7 @@ def parse(value: object, kind: Kind) -> float:
         return _bare_number(bare, kind, repr(value) if len(str(value)) < 40 else f"{str(value)[:20]}...")
     if not isinstance(value, str):
         raise UnitError(f"expected {kind.value} like {_EXAMPLES[kind]}, got {value!r}")
+    ascii_digits(value)
     text = value.strip()
     if kind is Kind.DURATION:
         return _duration(text)
@@ -305,6 +335,17 @@ MoneyPerMinute = Annotated[float, Unit(Kind.DOLLARS_PER_MINUTE)]
 """Dollars per minute, zero or more: ``'$2,450/min'``."""
 Number = Annotated[float, Unit(Kind.NUMBER)]
 """A plain number, zero or more (bound it with ``Field(ge=..., le=...)``)."""
+
+def _count(value: object) -> int:
+    try:
+        return count(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Count = Annotated[int, BeforeValidator(_count)]
+"""A whole number written without a unit (:func:`count`): an instance count, a number of workers or learners
+(bound it with ``Field(ge=..., le=...)``). A boolean is refused, where a plain ``int`` field reads ``true`` as 1."""
 
 UNIT_TYPES = {
     "Duration": Duration, "PositiveDuration": PositiveDuration, "Share": Share, "PositiveRatio": PositiveRatio,

@@ -132,6 +132,16 @@ def test_a_healthy_start_has_no_error_series(capsys):
     (["rate(x[100000000y])", "--replay", "{om}"], 2, "duration out of range"),
     (["x offset -300000000y", "--replay", "{om}"], 2, "duration out of range"),
     (["rate(x[300y])", "--replay", "{om}"], 2, "duration out of range (at most about 292 years"),
+    # positive durations that overflow: "duration must be greater than 0", a traceback (a Rust panic), one hour
+    (["x[99999999999d]", "--replay", "{om}"], 2, "duration out of range (at most about 292 years, as Prometheus): "
+                                                 "99999999999d"),
+    (["rate(x[1e20])", "--replay", "{om}"], 2, "duration out of range (at most about 292 years, as Prometheus): "
+                                               "1e20 seconds"),
+    (["x offset -1e300", "--replay", "{om}"], 2, "duration out of range"),
+    (["rate(x[1h4294967296m])", "--replay", "{om}"], 2, "duration out of range"),
+    (["rate(x[4294967296ms])", "--replay", "{om}"], 2, "duration 4294967296ms: rampsim's parser reads at most "
+                                                       "4,294,967,295 of a unit; write it with larger units, "
+                                                       "7w17h2m47s296ms"),
     (["(" * 1000 + "1" + ")" * 1000, "--replay", "{om}"], 2, "nested more than 200 levels"),
     (["+".join(["x"] * 2000), "--replay", "{om}"], 2, "nested more than 200 levels"),
     (["1" + "+1" * 5000, "--replay", "{om}"], 2, "nested more than 200 levels"),   # crashed the parser (SIGSEGV)

@@ -5,7 +5,7 @@ import numpy as np
 
 import pytest
 
-from rampsim.units import Kind, UnitError, format_value, parse
+from rampsim.units import Kind, UnitError, count, format_value, parse
 
 
 @pytest.mark.parametrize("text, kind, expected", [
@@ -40,6 +40,47 @@ def test_parses_human_units(text, kind, expected):
 def test_rejects_unreadable_quantities(text, kind, message):
     with pytest.raises(UnitError, match=message):
         parse(text, kind)
+
+
+UNICODE_DIGITS = ["\u0660.\u0665", "\uff10.\uff15", "\u0967\u096b", "1\u0665", "\u00b2"]   # Arabic-Indic, fullwidth,
+# Devanagari, one ASCII digit and one not, a superscript: Python's float() and Decimal() read all but the last
+
+
+@pytest.mark.parametrize("kind, unit", [(Kind.RATIO, "%"), (Kind.RATIO, ""), (Kind.NUMBER, ""), (Kind.DURATION, "m"),
+                                        (Kind.DURATION, "s30m"), (Kind.BYTES, "MB"), (Kind.DOLLARS_PER_MINUTE, "/min"),
+                                        (Kind.REQUESTS_PER_SECOND, "/s")])
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+def test_numbers_are_written_in_ascii_digits(kind, unit, digits):
+    text = f"${digits}{unit}" if kind is Kind.DOLLARS_PER_MINUTE else f"{digits}{unit}"
+    with pytest.raises(UnitError, match=r"is not an ASCII digit; write the number with ASCII digits 0-9"):
+        parse(text, kind)
+
+
+def test_a_clock_time_is_written_in_ascii_digits():
+    with pytest.raises(UnitError, match=r"'\u0660' \(arabic-indic digit zero\) is not an ASCII digit"):
+        parse("\u0660\u0661:\u0662\u0660", Kind.DURATION)
+
+
+@pytest.mark.parametrize("value, expected", [(5, 5), (5.0, 5), ("500,000", 500_000), ("1e3", 1000), (" 7 ", 7), (0, 0)])
+def test_a_count_is_a_whole_number_without_a_unit(value, expected):
+    assert count(value) == expected and type(count(value)) is int
+
+
+@pytest.mark.parametrize("value, message", [
+    (True, "expected a whole number such as 5, got the boolean True"), (False, "got the boolean False"),
+    (5.5, "got 5.5"), ("5%", "got '5%'"), ("100%", "got '100%'"), ("5 rps", "got '5 rps'"), (None, "got None"),
+    (math.inf, "got inf"), ("\uff15", "write the number with ASCII digits 0-9"),
+    ("1e999999999", "too large for a count"), (10**400, "too large for a count"),
+])
+def test_a_count_refuses_anything_else(value, message):
+    with pytest.raises(UnitError, match=re.escape(message)):
+        count(value)
+
+
+def test_yaml_numbers_and_ascii_text_read_as_before():
+    assert parse(5, Kind.NUMBER) == 5.0 and parse(0.005, Kind.RATIO) == 0.005 and parse(1e3, Kind.NUMBER) == 1000.0
+    assert parse(" 1,250 rps ", Kind.REQUESTS_PER_SECOND) == 1250.0 and parse("01:20", Kind.DURATION) == 4800.0
+    assert parse("+1.5e1%", Kind.RATIO) == 0.15 and parse("-.5", Kind.NUMBER) == -0.5
 
 
 @pytest.mark.parametrize("value, kind", [

@@ -39,7 +39,7 @@ from rampsim.plan.functions import (
     slope_per_hour, windows,
 )
 from rampsim.telemetry import COUNTER_FAMILIES, Layout
-from rampsim.units import Kind, UnitError, format_value, parse, parse_duration
+from rampsim.units import Kind, UnitError, ascii_digits, format_value, parse, parse_duration, unitless
 
 if TYPE_CHECKING:
     from rampsim.plan.schema import Measurement
@@ -757,6 +757,20 @@ class Alerts(MetricDefinition):
     trend_allowed = False
     peak_allowed = False
     from_telemetry = False
+
+    def read_threshold(self, value: Any, trend: bool, how: Optional[str] = None,
+                       definition: Optional[str] = None) -> float:
+        """A count's threshold is a plain number (``0``, ``2``), written as YAML or as text: a unit is refused, as a
+        latency's ``2%`` is (the metric's unit, ``Kind.NUMBER``, reads ``5%`` as 0.05 alerts: a trend's or a
+        ratio's threshold may be written so)."""
+        if isinstance(value, str) and unitless(value) is None:
+            try:
+                ascii_digits(value)
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+            raise ValueError(f"cannot read {value!r} as a count of alerts: expected a plain number such as 0 or 2 "
+                             "(a count takes no unit)")
+        return super().read_threshold(value, trend, how, definition)
 
     def label(self, m: "Measurement") -> str:
         return f"{m.alert_severity} alerts"

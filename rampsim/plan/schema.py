@@ -35,7 +35,8 @@ from rampsim.plan.metric_definitions import (
 )
 from rampsim.telemetry import DEFAULT_LATENCY_BUCKETS, Layout
 from rampsim.units import (
-    MAX_RATE, Duration, Kind, PositiveDuration, Share, Unit, UnitError, format_value, parse, quantity, unitless,
+    MAX_RATE, Count, Duration, Kind, PositiveDuration, Share, Unit, UnitError, count, format_value, parse, quantity,
+    unitless,
 )
 
 __all__ = [
@@ -266,12 +267,12 @@ class Measurement(_Model):
         if value is None:
             return value
         try:
-            count = parse(value, Kind.NUMBER)
+            number = count(value)   # a percentage is no number of requests ('100%' is not 1)
         except UnitError as exc:
             raise ValueError(f"{exc} (a number of requests)") from None
-        if not (count >= 1 and count == int(count) and count < 2**53):
+        if not 1 <= number < 2**53:
             raise ValueError(f"min_requests is a whole number of requests, at least 1; got {value!r}")
-        return int(count)
+        return number
 
     @field_validator("margin", mode="before")
     @classmethod
@@ -587,7 +588,7 @@ class FinalGate(Checkpoint):
     on_inconclusive: ActionName = "hold"
     require_checkpoints: bool = True
     require_no_alerts: Optional[Literal["warning", "critical"]] = "critical"
-    max_missing_scrapes: int = Field(0, ge=0)
+    max_missing_scrapes: Count = Field(0, ge=0)
 
     @field_validator("on_fail", "on_inconclusive")
     @classmethod

@@ -213,10 +213,17 @@ def parse(query: str) -> Node:
     """The AST of a PromQL query; :class:`QueryError` if it does not parse, :class:`UnsupportedQuery` if outside the subset."""
     if _nesting_bound(query) > MAX_DEPTH:   # promql_parser recurses on the native stack: 5,000 terms crash it
         raise UnsupportedQuery(f"operations nested more than {MAX_DEPTH} levels deep")
+    problem = _duration_out_of_range(query)
+    if problem:
+        raise QueryError(f"cannot parse PromQL {query!r}: {problem}")
     marked = mark_modifiers(query)
     try:
         tree = pp.parse(marked)
     except Exception as exc:  # the Rust parser raises ValueError (and may raise others)
+        raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
+    except BaseException as exc:   # a Rust panic (pyo3's PanicException is no Exception): a parse error too
+        if type(exc).__name__ != "PanicException":
+            raise
         raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
     try:
         return _convert(tree)
@@ -226,6 +233,61 @@ def parse(query: str) -> Node:
         raise QueryError(f"cannot parse PromQL {query!r}: {exc}") from None
     except (OverflowError, ValueError) as exc:   # a duration the parser's timedelta cannot hold
         raise QueryError(f"cannot parse PromQL {query!r}: duration out of range ({exc})") from None
+
+
+# ---------------------------------------------------------------- durations out of range
+
+_DURATION = re.compile(r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?"
+                       r"(?:([0-9]+)ms)?")
+_UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
+_PART_MOST = 2 ** 32 - 1
+"""The largest number of one unit promql_parser reads in a duration (a u32): it drops a larger one without a word,
+so ``[99999999999d]`` was "duration must be greater than 0" and ``[1h4294967296m]`` one hour."""
+_OUT_OF_RANGE = "duration out of range (at most about 292 years, as Prometheus)"
+
+
+@functools.lru_cache(maxsize=1024)
+def _duration_out_of_range(query: str) -> Optional[str]:
+    """Why a duration in ``query`` cannot be read, or ``None``: one longer than Prometheus reads (Go's
+    ``time.Duration``), written with units (``99999999999d``) or as a number of seconds (``[1e20]``, which panics
+    promql_parser), or a part of one beyond what promql_parser reads (:data:`_PART_MOST`)."""
+    toks = _tokens(query)
+    for k, tok in enumerate(toks):
+        if tok.kind != "number":
+            continue
+        units = _DURATION.fullmatch(tok.text)
+        if units:
+            parts = [int(part) if len(part) <= 30 else 10 ** 30 for part in units.groups(default="0")]
+            total = sum(part * unit for part, unit in zip(parts, _UNIT_MS))
+            if total > _LONGEST_MS:
+                return f"{_OUT_OF_RANGE}: {tok.text}"
+            if max(parts) > _PART_MOST:
+                return (f"duration {tok.text}: rampsim's parser reads at most {_PART_MOST:,} of a unit; write it "
+                        f"with larger units, {_written(total)}")
+        elif _UNITLESS.fullmatch(tok.text) and _in_duration(toks, k):
+            seconds = float(int(tok.text, 16)) if tok.text[:2].lower() == "0x" else float(tok.text)
+            if not seconds * 1000 <= _LONGEST_MS:   # inf too
+                return f"{_OUT_OF_RANGE}: {tok.text} seconds"
+    return None
+
+
+def _in_duration(toks: list[_Token], k: int) -> bool:
+    """Whether the number ``toks[k]`` stands for a duration: a range, a subquery's range or step, an offset."""
+    before = toks[max(k - 2, 0):k]
+    following = toks[k + 1] if k + 1 < len(toks) else None
+    if before and _is(before[-1], "punct", "[", ":") and following is not None and _is(following, "punct", "]", ":"):
+        return True
+    return bool(before) and (_is(before[-1], "ident", "offset") or (
+        len(before) == 2 and _is(before[-1], "punct", "-", "+") and _is(before[0], "ident", "offset")))
+
+
+def _written(ms: int) -> str:
+    """``ms`` milliseconds as a Prometheus duration, each unit at most as large as the next one up allows."""
+    out = []
+    for unit, size in zip(("y", "w", "d", "h", "m", "s", "ms"), _UNIT_MS):
+        amount, ms = divmod(ms, size)
+        out += [f"{amount}{unit}"] if amount else []
+    return "".join(out) or "0s"
 
 
 # ---------------------------------------------------------------- durations without a unit

@@ -13,7 +13,6 @@ a Prometheus ``histogram_quantile`` reads at normal load is exactly ``p99``.
 """
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -24,8 +23,8 @@ from rampsim.plan.loader import PlanError
 from rampsim.plan.schema import Plan
 from rampsim.plan.sections import locate, plan_document, register_section, validate_section
 from rampsim.units import (
-    MAX_RATE, Duration, Kind, MoneyPerMinute, Number, PositiveBytes, PositiveDuration, RelativeChange, Share, Unit, UnitError,
-    format_value, parse,
+    MAX_RATE, Count, Duration, Kind, MoneyPerMinute, Number, PositiveBytes, PositiveDuration, RelativeChange, Share,
+    Unit, format_value,
 )
 
 __all__ = ["Segment", "Harmonic", "Load", "Service", "Bursts", "Latent", "HealthBlips", "Variability", "TrafficConfig",
@@ -148,8 +147,8 @@ class Load(_Model):
 class Service(_Model):
     """The service behind the router: instance pools and their behaviour at normal load."""
 
-    instances: dict[str, int] = Field(default_factory=lambda: {"baseline": 45, "canary": 5})
-    workers: int = Field(8, ge=1, le=256)
+    instances: dict[str, Count] = Field(default_factory=lambda: {"baseline": 45, "canary": 5})
+    workers: Count = Field(8, ge=1, le=256)
     normal_load: LoadRate = 250.0
     p99: PositiveDuration = 0.046
     cache_hit_rate: Share = 0.85
@@ -164,7 +163,7 @@ class Service(_Model):
     network_idle: Share = 0.20
     health_check_timeout: PositiveDuration = 1.0
     health_check_failure: Share = 1e-5
-    unhealthy_after: int = Field(2, ge=1, le=10)
+    unhealthy_after: Count = Field(2, ge=1, le=10)
     gauge_noise: Share = 0.01
 
     @field_validator("instances")
@@ -272,7 +271,7 @@ class Variability(_Model):
 class TrafficConfig(_Model):
     """The whole ``traffic:`` section (see the module docstring)."""
 
-    learners: int = Field(500_000, ge=1, le=20_000_000)
+    learners: Count = Field(500_000, ge=1, le=20_000_000)
     assignment_salt: str = "rampsim"
     segments: dict[str, Segment] = Field(default_factory=lambda: {
         "A": Segment(share=0.40, error_rate=0.00065),
@@ -294,19 +293,6 @@ class TrafficConfig(_Model):
             raise ValueError(f"expected 'none' or a mapping of requests, errors, latency and health_checks, "
                              f"got {value!r}")
         return value
-
-    @field_validator("learners", mode="before")
-    @classmethod
-    def _learners(cls, value: Any) -> int:
-        if isinstance(value, str):
-            try:
-                value = parse(value, Kind.NUMBER)
-            except UnitError as exc:
-                raise ValueError(str(exc)) from None
-        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-                or value != int(value)):
-            raise ValueError(f"learners is a whole number such as 500,000, got {value!r}")
-        return int(value)
 
     @field_validator("segments")
     @classmethod

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from rampsim.cli import main
+from rampsim.plan import plan_from_text
 from tests.test_plan_errors import MINIMAL, broken, line_of
 
 P99 = '{metric: p99, op: "<", threshold: 200ms, window: 15m}'
@@ -131,6 +132,42 @@ CASES = [
     # telemetry the default traffic model was checked against first, as not matching its segments A, B, C
     ("an empty segment list", "name: minimal\n", "name: minimal\ntelemetry:\n  segments: []\n", "segments:",
      "telemetry.segments", r"segments is a list of at least one segment name"),
+    # a fifth review found these accepted: Python's float() and Decimal() read any Unicode decimal digit
+    ("Arabic-Indic digits", "    threshold: 1%\n", "    threshold: \u0660.\u0665%\n", "threshold: \u0660",
+     "rules.error_rate.threshold", r"'\u0660' \(arabic-indic digit zero\) is not an ASCII digit; write the number with "
+     r"ASCII digits 0-9"),
+    ("fullwidth digits", "threshold: 0.5%, window: cumulative", "threshold: \uff10.\uff15%, window: cumulative",
+     "\uff10", "final_gate.criteria.error_rate.threshold", r"write the number with ASCII digits 0-9"),
+    ("a fullwidth sustain", "    sustain: 3m\n", "    sustain: \uff13m\n", "sustain:", "rules.error_rate.sustain",
+     r"'\uff13' \(fullwidth digit three\) is not an ASCII digit"),
+    ("a window in Devanagari digits", P99, P99.replace("15m}", "\u0967\u096bm}"), "p99:",
+     "checkpoints.first.criteria.p99.window", r"write the number with ASCII digits 0-9"),
+    # ... and a boolean read as a count (Python's True is 1): a canary of one instance, one worker
+    ("a boolean instance count", "slo:", "traffic:\n  service:\n    instances: {baseline: 45, canary: true}\nslo:",
+     "instances", "traffic.service.instances.canary", r"expected a whole number such as 5, got the boolean True"),
+    ("a boolean number of workers", "slo:", "traffic:\n  service:\n    workers: true\nslo:", "workers",
+     "traffic.service.workers", r"expected a whole number such as 5, got the boolean True"),
+    ("a boolean unhealthy_after", "slo:", "traffic:\n  service:\n    unhealthy_after: yes\nslo:", "unhealthy_after",
+     "traffic.service.unhealthy_after", r"expected a whole number such as 5, got the boolean True"),
+    ("a boolean number of learners", "slo:", "traffic:\n  learners: true\nslo:", "learners", "traffic.learners",
+     r"expected a whole number such as 5, got the boolean True"),
+    ("a percentage of learners", "slo:", "traffic:\n  learners: 100%\nslo:", "learners", "traffic.learners",
+     r"expected a whole number such as 5, got '100%'"),
+    ("an instance count in fullwidth digits", "slo:", "traffic:\n  service:\n    instances: {baseline: 45, "
+     "canary: \uff15}\nslo:", "instances", "traffic.service.instances.canary", r"write the number with ASCII digits"),
+    ("a boolean max_missing_scrapes", "final_gate:\n  at: 1h\n",
+     "final_gate:\n  at: 1h\n  max_missing_scrapes: true\n", "max_missing_scrapes", "final_gate.max_missing_scrapes",
+     r"expected a whole number such as 5, got the boolean True"),
+    # ... and a percentage as a count: 5% of alerts read as 0.05 alerts (a count has no unit, as a latency has no %)
+    ("a percentage of alerts", "threshold: 0.5%, window: cumulative}", "threshold: 0.5%, window: cumulative}\n"
+     '    critical_incidents: {metric: alerts, alert_severity: critical, op: "<=", threshold: 5%, window: cumulative}',
+     "critical_incidents", "final_gate.criteria.critical_incidents.threshold",
+     r"cannot read '5%' as a count of alerts: expected a plain number such as 0 or 2 \(a count takes no unit\)"),
+    ("alerts with a unit", P99, '{metric: alerts, alert_severity: warning, op: "<", threshold: 2ms, window: 15m}',
+     "alerts", "checkpoints.first.criteria.p99.threshold", r"cannot read '2ms' as a count of alerts"),
+    ("a percentage of requests", "    action: rollback\n", "    action: rollback\n  worse: {metric: error_rate, "
+     'compare: baseline, as: ratio, op: ">", threshold: 1.5, min_requests: 100%, window: 1m}\n', "worse:",
+     "rules.worse.min_requests", r"expected a whole number such as 5, got '100%' \(a number of requests\)"),
 ]
 
 
@@ -143,6 +180,12 @@ def test_validate_refuses_with_a_located_message(tmp_path, capsys, what, old, ne
     err = capsys.readouterr().err
     line = line_of(text, fragment)
     assert re.search(rf"plan\.yaml:{line}: {re.escape(field)}: .*{pattern}", err), err
+
+
+@pytest.mark.parametrize("threshold, expected", [("0", 0.0), ("1", 1.0), ("2", 2.0), ("'2'", 2.0), ("1.5", 1.5)])
+def test_a_count_of_alerts_is_a_plain_number(threshold, expected):
+    text = broken(P99, '{metric: alerts, alert_severity: critical, op: "<=", threshold: %s, window: 15m}' % threshold)
+    assert plan_from_text(text, "plan.yaml").checkpoints["first"].criteria["p99"].threshold == expected
 
 
 @pytest.mark.parametrize("fault,pattern", [
