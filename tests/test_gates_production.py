@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from rampsim.cli import main
@@ -236,12 +237,31 @@ def test_an_imported_gate_that_ends_without_a_decision_is_inconclusive_not_a_go(
     assert partway.outcome() is GateOutcome.CONTINUE     # still measuring: the controller goes on
 
 
-def test_a_prometheus_answer_with_an_overflowing_number_is_a_failed_query():
+@pytest.mark.parametrize("values", [[10 ** 400], [True], [0.99], ["1e999"], ["0.99_9"], [" 0.99"], ["0.99", "0.10"]],
+                         ids=["400 digits", "true", "a JSON number", "out of range", "underscore", "space", "twice"])
+def test_a_prometheus_answer_with_a_malformed_sample_is_a_failed_query(values):
+    """An imported gate promoted on ``true`` (read as 1.0), on ``"1e999"`` (read as +Inf), and on a series that came
+    twice with conflicting values (the first judged): Prometheus's client refuses them, so Argo records an Error."""
     from rampsim.promql import QueryError
     from rampsim.prod.gate_queries import instant_result
 
+    result = [{"metric": {"a": "1"}, "value": [1.0, value]} for value in values]
     with pytest.raises(QueryError, match="malformed vector"):
-        instant_result({"resultType": "vector", "result": [{"metric": {}, "value": [1.0, 10 ** 400]}]}, 0.0)
+        instant_result({"resultType": "vector", "result": result}, 0.0)
+    if len(values) == 1:
+        with pytest.raises(QueryError, match="malformed scalar"):
+            instant_result({"resultType": "scalar", "result": [1.0, values[0]]}, 0.0)
+
+
+def test_prometheus_sample_texts_are_read_as_its_client_reads_them():
+    from rampsim.prod.samples import sample_values
+
+    read = sample_values(["0.99", "NaN", "+Inf", "-Inf", "Infinity", "1e300", "-0", "12"])
+    assert read[0] == 0.99 and np.isnan(read[1]) and list(read[2:5]) == [np.inf, -np.inf, np.inf]
+    assert list(read[5:]) == [1e300, 0.0, 12.0]
+    for text in ("3268_0", " 0.99", "0.99\n", "\u0663", "1e999", "-1e400", "", True, 1.0):
+        with pytest.raises(ValueError):
+            sample_values([text])
 
 
 def test_a_flagger_ramp_lasts_long_enough_for_every_decision_flagger_can_take():

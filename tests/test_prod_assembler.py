@@ -372,6 +372,18 @@ def test_a_pod_whose_series_stop_while_the_others_go_on_is_noted_once_whatever_t
         assert stopped.tick == 3 + STOPPED_AFTER - 1 and '{arm="canary", pod="b", segment="A"}' in stopped.message
 
 
+def test_a_stopped_series_is_named_with_its_label_values_escaped():
+    """A pod label holding a newline and an ANSI escape forged a line of the gate's notices on the terminal."""
+    stamps = [S_MS + 15_000 * t for t in range(12)]
+    a = series("rampsim_requests_total", stamps, np.arange(1, 13) * 10.0, arm="canary", segment="A", pod="a")
+    b = series("rampsim_requests_total", stamps[:3], [5, 10, 15], arm="canary", segment="A",
+               pod="b\nFAKE LINE\x1b[31m\x85")
+    _, notices, _ = fill([a, b], ticks=12)
+    (stopped,) = [n for n in notices if n.kind == "stopped"]
+    assert 'pod="b\\nFAKE LINE\\u001b[31m\\u0085"' in stopped.message
+    assert not any(c in stopped.message for c in "\n\x1b\x85")
+
+
 @pytest.mark.parametrize("hole", ["missed", "damaged", "jittered"])
 def test_a_missed_damaged_or_jittered_scrape_is_no_pod_gone(hole):
     stamps = [S_MS + 15_000 * t for t in range(10)]

@@ -28,7 +28,9 @@ fall as ``le`` rises is no histogram: its buckets are written as damaged.
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -409,7 +411,7 @@ class Assembler:
         keys = [key for _, shared, *_ in columns for key in shared.series]
         stopped: dict[int, list[str]] = {}
         for row, tick in np.argwhere((absent == STOPPED_AFTER) & (reporting > 0)):
-            labels = ", ".join(f'{k}="{v}"' for k, v in sorted(keys[row]) if k != "__name__")
+            labels = ", ".join(f"{k}={_quoted(v)}" for k, v in sorted(keys[row]) if k != "__name__")
             column = self.map.descriptions["counters"][columns[pods.column[row]][0].index]
             stopped.setdefault(first + int(tick), []).append(f"{{{labels}}} of {column}")
         for state, count in zip(pods.states, absent[:, -1].tolist()):
@@ -447,3 +449,10 @@ class Assembler:
                     (", ..." if len(names) > 3 else "")
             notices.append(Notice(first + int(j), "missing", message))
         return notices
+
+
+def _quoted(value: str) -> str:
+    """A label value from the server as a double-quoted string, every control character escaped (a notice goes to a
+    terminal or a log: a value holding a newline or an ANSI escape would forge lines there)."""
+    written = json.dumps(value, ensure_ascii=False)   # escapes C0 controls, quotes and backslashes
+    return re.sub(r"[\x7f-\x9f\u2028\u2029]", lambda c: f"\\u{ord(c.group()):04x}", written)

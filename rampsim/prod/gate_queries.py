@@ -32,7 +32,7 @@ from rampsim.gates.queries import QueryFunction, QueryProvider, store_queries
 from rampsim.plan.schema import Plan
 from rampsim.prod.gate_run import GateOutcome, GateRun, Step
 from rampsim.prod.naming import Naming
-from rampsim.prod.samples import Notice, RawSeries
+from rampsim.prod.samples import Notice, RawSeries, sample_values
 from rampsim.prod.source import PrometheusSource, SourceUnavailable
 from rampsim.promql import InstantResult, QueryError, Sample, SeriesStore
 from rampsim.telemetry import Telemetry
@@ -72,7 +72,9 @@ class Deadline:
 def instant_result(data: dict[str, Any], at: float) -> InstantResult:
     """The engine's result for the ``data`` of an ``/api/v1/query`` answer (``{"resultType": ..., "result": ...}``).
 
-    A vector's values and a scalar's are read as Go's ``strconv.ParseFloat`` reads them (``NaN``, ``+Inf``);
+    A vector's values and a scalar's are read as Prometheus's client reads them
+    (:func:`~rampsim.prod.samples.sample_values`: text, ``NaN`` and ``+Inf`` included; ``true``, ``"1e999"`` or
+    ``"3268_0"`` are malformed, as is a series that comes twice);
     another result type is :class:`~rampsim.promql.QueryError`, as Argo's provider refuses it (``processResponse``:
     "metric type not supported") and Flagger's finds no values in it.
     """
@@ -80,11 +82,14 @@ def instant_result(data: dict[str, Any], at: float) -> InstantResult:
     result = data.get("result")
     try:
         if kind == "vector" and isinstance(result, list):
-            samples = tuple(Sample(dict(entry["metric"]), float(entry["value"][1])) for entry in result)
+            values = sample_values([entry["value"][1] for entry in result])
+            samples = tuple(Sample(dict(entry["metric"]), float(value)) for entry, value in zip(result, values))
+            if len({frozenset(sample.labels.items()) for sample in samples}) < len(samples):
+                raise ValueError("a series that comes twice")
             return InstantResult("vector", at, vector=samples)
         if kind == "scalar" and isinstance(result, list) and len(result) == 2:
-            return InstantResult("scalar", at, scalar=float(result[1]))
-    except (KeyError, IndexError, TypeError, ValueError, OverflowError):   # float(10**400) overflows
+            return InstantResult("scalar", at, scalar=float(sample_values([result[1]])[0]))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         raise QueryError(f"malformed {kind} in Prometheus's answer") from None
     raise QueryError(f"Prometheus answered a {kind}: a gate's query must give a vector or a scalar "
                      f"(Argo: 'metric type not supported')")

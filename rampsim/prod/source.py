@@ -47,7 +47,7 @@ import numpy as np
 
 from rampsim import __version__
 from rampsim.errors import DataUnavailable, UsageError
-from rampsim.prod.samples import RawSeries
+from rampsim.prod.samples import RawSeries, sample_values
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant
 from rampsim.prod.naming import Naming, quote
 from rampsim.telemetry import Layout
@@ -216,11 +216,29 @@ class PrometheusSource:
                 raise AnswerTooLarge(f"{self.description}: {exc}") from None
             except _Failure as exc:
                 if rejected and exc.status in (400, 422):
-                    raise QueryRejected(f"{self.description} refused the query: {exc}") from None
-                problem = str(exc)
+                    raise QueryRejected(f"{self.description} refused the query: {self._redacted(str(exc))}") from None
+                problem = self._redacted(str(exc))
                 if not exc.retry:
                     break
         raise SourceUnavailable(f"{self.description}: {problem} (after {tried} attempt{'s' * (tried > 1)})")
+
+    def _secrets(self) -> list[bytes]:
+        """The bearer token as a server may echo it back (plain, JSON-escaped, with JSON's optional ``\\/``)."""
+        tokens = [value.split(" ", 1)[1] for name, value in self.headers.items()
+                  if name.lower() == "authorization" and " " in value]
+        forms = [(token, json.dumps(token)[1:-1]) for token in tokens]
+        return [form.encode() for plain, escaped in forms
+                for form in dict.fromkeys((plain, escaped, escaped.replace("/", "\\/")))]
+
+    def _scrubbed(self, raw: bytes) -> bytes:
+        """``raw`` from the server with the bearer token taken out: its text reaches messages, logs and webhook
+        answers (a server or proxy that echoes the request's ``Authorization`` header in an error)."""
+        for secret in self._secrets():
+            raw = raw.replace(secret, b"<token>")
+        return raw
+
+    def _redacted(self, text: str) -> str:
+        return self._scrubbed(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
 
     def _exchange(self, path: str, query: str) -> bytes:
         """One GET of ``path?query``, done within the timeout; the body of a 2xx answer, else :class:`_Failure`."""
@@ -261,9 +279,10 @@ class PrometheusSource:
             raise
 
     def _body(self, response: http.client.HTTPResponse, path: str) -> bytes:
-        status, reason = response.status, _printable(response.reason)
+        status, reason = response.status, _printable(self._redacted(response.reason or ""))
         if 300 <= status < 400:
             location = response.getheader("Location")
+            location = self._redacted(location) if location else location
             if not location:
                 raise _Failure(f"answered HTTP {status} {reason}, a redirect without a Location", retry=False)
             try:
@@ -274,7 +293,7 @@ class PrometheusSource:
                            f"follow redirects (the bearer token must not go to another server): give that URL "
                            f"with --prometheus", retry=False)
         if not 200 <= status < 300:
-            raise _Failure(f"HTTP {status} {reason}{_error_detail(response.read(_CHUNK))}",
+            raise _Failure(f"HTTP {status} {reason}{_error_detail(self._scrubbed(response.read(_CHUNK)))}",
                            retry=status == 429 or not 400 <= status < 500, status=status)
         too_large = _TooLarge(f"an answer larger than {MAX_ANSWER / 2**20:g} MiB: refused (ask for a shorter time "
                               f"range, or select fewer series)", retry=False)
@@ -285,7 +304,7 @@ class PrometheusSource:
             body += chunk
             if len(body) > MAX_ANSWER:
                 raise too_large
-        return bytes(body)
+        return self._scrubbed(bytes(body))
 
 
 class _Failure(Exception):
@@ -407,10 +426,39 @@ def _parse_instant(raw: bytes) -> tuple[dict[str, Any], list[str]]:
     if data["resultType"] in ("scalar", "string"):
         if not (isinstance(result, list) and len(result) == 2 and isinstance(result[1], str)):
             raise _Failure(f"malformed {data['resultType']} in the answer: {_printable(result)}")
+        if data["resultType"] == "scalar":
+            try:
+                sample_values([result[1]])
+            except ValueError as exc:
+                raise _Failure(f"malformed scalar in the answer ({exc}): {_printable(result)}") from None
     elif not (isinstance(result, list) and all(
             isinstance(e, dict) and isinstance(e.get("metric"), dict) for e in result)):
         raise _Failure(f"malformed {data['resultType']} in the answer: {_printable(result)}")
+    if data["resultType"] == "vector":
+        _check_vector(result)
     return {"resultType": data["resultType"], "result": result}, warnings
+
+
+def _check_vector(result: list[dict[str, Any]]) -> None:
+    """:class:`_Failure` unless every sample of an instant vector is ``[seconds, "value"]`` with a value Prometheus's
+    client reads, and no label set comes twice (which copy would hold the truth?)."""
+    values = [entry.get("value") for entry in result]
+    pairs = [v for v in values if isinstance(v, list) and len(v) == 2]
+    if len(pairs) < len(values):
+        raise _Failure(f"malformed vector in the answer: {_printable(result)}")
+    try:
+        sample_values([v[1] for v in pairs])
+    except ValueError as exc:
+        raise _Failure(f"malformed vector in the answer ({exc}): {_printable(result)}") from None
+    seen: set[frozenset] = set()
+    for entry in result:
+        labels = frozenset(entry["metric"].items()) if all(
+            isinstance(v, str) for v in entry["metric"].values()) else None
+        if labels is None:
+            raise _Failure(f"malformed vector in the answer: {_printable(result)}")
+        if labels in seen:
+            raise _Failure(f"malformed answer: the series {_printable(entry['metric'])} comes twice")
+        seen.add(labels)
 
 
 def _parse_buildinfo(raw: bytes) -> tuple[str, list[str]]:
@@ -449,7 +497,7 @@ def _series(entry: Any) -> RawSeries:
         raise malformed()   # a sample is [seconds, "value"]: a value that is not text (true, 1) is not one
     try:
         seconds = np.array([p[0] for p in values], dtype=float)
-        samples = np.array([p[1] for p in values], dtype=float)
+        samples = sample_values([p[1] for p in values])
     except (TypeError, ValueError, OverflowError):   # a timestamp of 400 digits overflows a float
         raise malformed() from None
     if not np.all((seconds >= EARLIEST) & (seconds <= LATEST)):

@@ -181,8 +181,13 @@ def test_a_redirect_is_refused_and_the_token_stays_home(tmp_path, capsys):
     ({"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "rampsim_requests_total"}, "values": [[10 ** 400, "1"]]}]}}, "malformed series"),
     ("[" * 100_000, "not a Prometheus API answer"),
+    ({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, "3268_0"]]}]}}, "malformed series"),
+    ({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "rampsim_requests_total"}, "values": [[1740787200, "1e999"]]}]}}, "malformed series"),
 ], ids=["warnings 5", "warnings objects", "result entry 5", "label value list", "timestamp 1e300",
-        "sample triple", "timestamp of 400 digits", "deep nesting"])
+        "sample triple", "timestamp of 400 digits", "deep nesting", "underscore in a value (Python reads 32680)",
+        "a value out of range (Python reads +Inf)"])
 def test_a_malformed_answer_is_retried_then_unavailable(body, message, capsys):
     text = body if isinstance(body, str) else json.dumps(body)
     with FakePrometheus(failures=[(200, text)] * 2) as fake:
@@ -285,3 +290,25 @@ def test_bad_history_arguments_exit_2(command, args, message, capsys):
         code = exc.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+# -- text from the server never carries the bearer token back out -----------------------------
+
+@pytest.mark.parametrize("status", [200, 401])
+def test_a_server_echoing_the_token_has_it_taken_out_of_every_message(tmp_path, status, capsys):
+    """A server (or a proxy before it) that puts the request's Authorization header into its error: the token
+    reached the gate's message, and ``serve``'s answer to any client."""
+    token = tmp_path / "token"
+    token.write_text("s3cr/et\n")
+
+    def echo(connection, request, stop):
+        header = next(line for line in request.decode().split("\r\n") if line.startswith("Authorization"))
+        body = json.dumps({"status": "error", "errorType": "auth", "error": f"bad credentials: {header}"}).encode()
+        connection.sendall(b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\n\r\n%s"
+                           % (status, header.encode(), len(body), body))
+
+    with RawServer(echo) as server:
+        assert prometheus(server.url, "--bearer-token-file", str(token), "--attempts", "1") == 5
+    out, err = capsys.readouterr()
+    assert "bad credentials: Authorization: Bearer <token>" in out
+    assert "s3cr" not in out + err
