@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, TextIO
 import numpy as np
 
 from rampsim.errors import DataUnavailable
-from rampsim.prod.samples import RawSeries
+from rampsim.prod.samples import RawSeries, parse_number
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.instants import EARLIEST, LATEST
 from rampsim.prod.naming import Naming
@@ -125,18 +125,6 @@ _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 _UNESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "\\": "\\", '"': '"'}
-
-
-_NUMBER_TEXT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|[Nn]a[Nn])")
-
-
-def parse_number(text: str) -> float:
-    """A sample value or timestamp as the exposition formats write one: ASCII digits, an optional fraction and
-    exponent, ``NaN``, ``+Inf``; :class:`ValueError` for anything else Python's ``float`` would also read
-    (``1_000``, full-width digits, surrounding spaces)."""
-    if not _NUMBER_TEXT.fullmatch(text):
-        raise ValueError(f"not a number: {text!r}")
-    return float(text)
 
 
 def parse_series(text: str, where: str = "") -> tuple[dict[str, str], int]:

@@ -7,29 +7,41 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RawSeries", "Notice", "sample_values"]
+__all__ = ["RawSeries", "Notice", "NUMBER", "parse_number", "sample_values"]
 
-_NOT_IN_A_NUMBER = re.compile(r"[^0-9A-Za-z.+-]")
-_INFINITE = frozenset(("inf", "infinity"))
+NUMBER = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|[Nn]a[Nn])"
+"""A sample value or timestamp as Prometheus writes one (and its client, Go's ``strconv.ParseFloat``, reads it):
+ASCII digits, an optional fraction and exponent, ``NaN``, ``+Inf``."""
+_NUMBER = re.compile(NUMBER)
+_NUMBERS = re.compile(f"(?:{NUMBER}\n)*{NUMBER}")
+
+
+def parse_number(text: str) -> float:
+    """One sample value or timestamp written as :data:`NUMBER` (and within a float's range); :class:`ValueError` for
+    anything else Python's ``float`` would also read (``1_000``, full-width digits, surrounding spaces, ``1e999``
+    as ``+Inf``)."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"not a number: {text!r}")
+    return _in_range([text], np.array([float(text)]))[0]
 
 
 def sample_values(texts: Sequence[object]) -> np.ndarray:
-    """The values of samples as Prometheus's API writes them (text: ``"0.99"``, ``"NaN"``, ``"+Inf"``), read as
-    Prometheus's own client reads them (Go's ``strconv.ParseFloat``); :class:`ValueError` for anything else.
-
-    Python's ``float()`` reads more: ``"3268_0"`` as 32680, ``" 0.99"``, Unicode digits, ``"1e999"`` as ``+Inf``
-    (Go: out of range), and a JSON ``true`` or number is no sample text at all. Each of those is refused.
-    """
+    """The values of samples as Prometheus's API writes them (text: ``"0.99"``, ``"NaN"``, ``"+Inf"``), each read
+    as :func:`parse_number` reads one; :class:`ValueError` for anything else (a JSON ``true`` or number is no sample
+    text at all)."""
     try:
-        joined = "".join(texts)   # type: ignore[arg-type]  # refuses what is not text
+        joined = "\n".join(texts)   # type: ignore[arg-type]  # refuses what is not text
     except TypeError:
         raise ValueError("a sample value that is not text") from None
-    if _NOT_IN_A_NUMBER.search(joined):
-        raise ValueError("a sample value with a character no number holds")
-    values = np.array(texts, dtype=float)
-    infinite = np.flatnonzero(np.isinf(values))
-    if any(str(texts[i]).lstrip("+-").lower() not in _INFINITE for i in infinite.tolist()):
-        raise ValueError("a sample value out of a float's range")
+    if texts and not _NUMBERS.fullmatch(joined):
+        raise ValueError("a sample value that is not a number as Prometheus writes one")
+    return _in_range(texts, np.array(texts, dtype=float))
+
+
+def _in_range(texts: Sequence[object], values: np.ndarray) -> np.ndarray:
+    """``values``, unless one is infinite without being written so (Go: out of range)."""
+    if any(str(texts[i]).lstrip("+-")[:1] not in "Ii" for i in np.flatnonzero(np.isinf(values)).tolist()):
+        raise ValueError("a number out of a float's range")
     return values
 
 

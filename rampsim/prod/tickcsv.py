@@ -17,7 +17,8 @@ from rampsim.prod.samples import RawSeries
 from rampsim.prod.series_map import SeriesMap
 from rampsim.prod.instants import parse_instant
 from rampsim.prod.naming import Naming
-from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_number, parse_series, timestamp_ms
+from rampsim.prod.openmetrics import OpenMetricsError, format_timestamp, parse_series, timestamp_ms
+from rampsim.prod.samples import parse_number
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Layout, Telemetry
 
 __all__ = ["write_tick_csv", "read_tick_csv"]
