@@ -2,6 +2,7 @@
 refusals located and without a traceback; the plan sections' own errors located by file, line and field."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -367,3 +368,43 @@ def test_a_template_the_rollout_does_not_run_is_read_with_its_own_args(tmp_path,
     err = capsys.readouterr().err
     assert "no template declares" not in err and "every run is Error" not in err, err
     assert "template 'error-rate' is not run by the Rollout's analyses: imported, never measured" in err
+
+
+# -- values of the wrong kind, refused where they are written -----------------------------------------------------
+# A review found these read as the wrong value: Python's int(), float() and Decimal() read a digit in any script
+# ('３' as 3), where Go and Java read ASCII digits only; a pydantic int or float reads YAML's true as 1.
+
+FULLWIDTH = r"is not an ASCII digit; write the number with ASCII digits 0-9"
+HOSTILE_VALUES = [
+    # (what, file, old, new, line fragment, field, message pattern)
+    ("an Argo interval in fullwidth digits", "template", "interval: 20s", 'interval: "２0s"', "interval:",
+     "spec.metrics.0.interval", r"'２' \(fullwidth digit two\) " + FULLWIDTH),
+    ("an Argo initialDelay in Arabic-Indic digits", "template", "    interval: 20s\n",
+     '    interval: 20s\n    initialDelay: "١m"\n', "initialDelay:", "spec.metrics.0.initialDelay", FULLWIDTH),
+    ("an Argo pause in fullwidth digits", "rollout", "pause: {duration: 30}", "pause: {duration: ３0}", "duration:",
+     "spec.strategy.canary.steps.1.pause.duration", r"cannot read '３0': " + "'３' " + r"\(fullwidth digit three\)"),
+    ("a Flagger interval in fullwidth digits", "canary", "    interval: 1m\n", '    interval: "１m"\n',
+     "interval: \"", "spec.analysis.interval", FULLWIDTH),
+    ("a Flagger metric interval in fullwidth digits", "canary", "interval: 1m}", "interval: ３0s}", "interval: ３",
+     "spec.analysis.metrics.0.interval", FULLWIDTH),
+]
+
+
+@pytest.mark.parametrize("what, file, old, new, fragment, field, pattern", HOSTILE_VALUES,
+                         ids=[case[0] for case in HOSTILE_VALUES])
+def test_a_value_of_the_wrong_kind_is_refused_naming_file_line_and_field(tmp_path, capsys, what, file, old, new,
+                                                                         fragment, field, pattern):
+    from tests.gates_helpers import PODINFO_CANARY
+
+    texts = {"template": TEMPLATE, "rollout": ROLLOUT, "canary": PODINFO_CANARY}
+    assert old in texts[file], old
+    texts[file] = texts[file].replace(old, new, 1)
+    paths = {name: write(tmp_path, f"{name}.yaml", text) for name, text in texts.items()}
+    argv = (["import", "flagger", str(paths["canary"])] if file == "canary" else
+            ["import", "argo", str(paths["template"]), "--rollout", str(paths["rollout"])])
+    assert main([*argv, "-o", str(tmp_path / "plan.yaml")]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not (tmp_path / "plan.yaml").exists()
+    written = textwrap.dedent(texts[file])
+    line = next(i for i, row in enumerate(written.splitlines(), 1) if fragment in row)
+    assert re.search(rf"{re.escape(str(paths[file]))}:{line}: {re.escape(field)}: .*{pattern}", err), err
