@@ -383,6 +383,28 @@ HOSTILE_VALUES = [
      '    interval: 20s\n    initialDelay: "١m"\n', "initialDelay:", "spec.metrics.0.initialDelay", FULLWIDTH),
     ("an Argo pause in fullwidth digits", "rollout", "pause: {duration: 30}", "pause: {duration: ３0}", "duration:",
      "spec.strategy.canary.steps.1.pause.duration", r"cannot read '３0': " + "'３' " + r"\(fullwidth digit three\)"),
+    # Argo: a limit (IntOrString) in digits Argo's strconv.Atoi does not read (it reads 0), a setWeight of true (1%)
+    ("an Argo count in fullwidth digits", "template", "count: 6", 'count: "６"', "count:", "spec.metrics.0.count",
+     r"'６' \(fullwidth digit six\) " + FULLWIDTH),
+    ("an Argo failureLimit with spaces", "template", "failureLimit: 1", 'failureLimit: " 1 "', "failureLimit:",
+     "spec.metrics.0.failureLimit", r"expected a whole number, got ' 1 ' \(Argo reads text that is not one as 0\)"),
+    ("an Argo inconclusiveLimit in Arabic-Indic digits", "template", "failureLimit: 1",
+     'failureLimit: 1\n    inconclusiveLimit: "٣"', "inconclusiveLimit:", "spec.metrics.0.inconclusiveLimit",
+     FULLWIDTH),
+    ("an Argo consecutiveErrorLimit in Devanagari digits", "template", "failureLimit: 1",
+     'failureLimit: 1\n    consecutiveErrorLimit: "४"', "consecutiveErrorLimit:",
+     "spec.metrics.0.consecutiveErrorLimit", FULLWIDTH),
+    ("a boolean setWeight", "rollout", "setWeight: 10", "setWeight: true", "setWeight: true",
+     "spec.strategy.canary.steps.0.setWeight", r"expected a whole number such as 5, got the boolean True"),
+    ("a setWeight of yes", "rollout", "setWeight: 50", "setWeight: yes", "setWeight: yes",
+     "spec.strategy.canary.steps.3.setWeight", r"got the boolean True"),
+    ("a setWeight in fullwidth digits", "rollout", "setWeight: 10", 'setWeight: "１0"', "setWeight: \"",
+     "spec.strategy.canary.steps.0.setWeight", FULLWIDTH),
+    ("a setWeight as a percentage", "rollout", "setWeight: 10", 'setWeight: "10%"', "setWeight: \"",
+     "spec.strategy.canary.steps.0.setWeight", r"expected a whole number such as 5, got '10%'"),
+    ("a boolean startingStep", "rollout", "      steps:\n",
+     "      analysis: {templates: [{templateName: success-rate}], startingStep: true}\n      steps:\n",
+     "startingStep", "spec.strategy.canary.analysis.startingStep", r"got the boolean True"),
     ("a Flagger interval in fullwidth digits", "canary", "    interval: 1m\n", '    interval: "１m"\n',
      "interval: \"", "spec.analysis.interval", FULLWIDTH),
     ("a Flagger metric interval in fullwidth digits", "canary", "interval: 1m}", "interval: ３0s}", "interval: ３",
@@ -408,3 +430,38 @@ def test_a_value_of_the_wrong_kind_is_refused_naming_file_line_and_field(tmp_pat
     written = textwrap.dedent(texts[file])
     line = next(i for i, row in enumerate(written.splitlines(), 1) if fragment in row)
     assert re.search(rf"{re.escape(str(paths[file]))}:{line}: {re.escape(field)}: .*{pattern}", err), err
+
+
+@pytest.mark.parametrize("written, read", [("3.0", 3), ('"+3"', "+3"), ('"3"', "3"), ("-1", -1)])
+def test_a_limit_argo_reads_is_imported_as_written(written, read):
+    """kubectl sends YAML's 3.0 as the JSON number 3, and Argo reads '+3' as 3 (strconv.Atoi): both accepted."""
+    from rampsim.gates.argo_resolve import run_metrics
+    from tests.gates_helpers import argo_gate
+
+    gate = argo_gate(TEMPLATE.replace("count: 6", f"count: {written}"), rollout=ROLLOUT)
+    assert gate.metrics["success-rate"].count == read
+    analysis = gate.rollout.steps[2].analysis
+    assert analysis is not None and run_metrics(gate, analysis)[0].count == int(read)
+
+
+@pytest.mark.parametrize("value", ["３", " 3 ", "3_0"])
+def test_a_limit_an_arg_gives_is_read_as_argo_reads_it(value):
+    """int() read an arg's '３', ' 3 ' or '3_0' as a count of 3 or 30; Argo's strconv.Atoi reads none of them."""
+    from rampsim.gates.argo_resolve import RunError, run_metrics
+    from tests.gates_helpers import argo_gate
+
+    template = TEMPLATE.replace("  - name: canary-hash\n",
+                                f"  - name: canary-hash\n  - name: count\n    value: '{value}'\n")
+    gate = argo_gate(template.replace("count: 6", 'count: "{{args.count}}"'), rollout=ROLLOUT)
+    analysis = gate.rollout.steps[2].analysis
+    assert analysis is not None
+    with pytest.raises(RunError, match=re.escape(f"count: {value!r} is not a whole number")):
+        run_metrics(gate, analysis)
+
+
+@pytest.mark.parametrize("value, message", [(True, "expected a number such as 1.5, got the boolean True"),
+                                            ("０.９", "is not an ASCII digit"), ("95%", "without a unit, got '95%'")])
+def test_an_argo_threshold_is_a_plain_number(value, message):
+    plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
+    with pytest.raises(PlanError, match=rf"argo\.metrics\.m\.threshold: .*{re.escape(message)}"):
+        with_gate_overrides(plan, {"argo.metrics.m.threshold": value})
