@@ -405,6 +405,27 @@ HOSTILE_VALUES = [
     ("a boolean startingStep", "rollout", "      steps:\n",
      "      analysis: {templates: [{templateName: success-rate}], startingStep: true}\n      steps:\n",
      "startingStep", "spec.strategy.canary.analysis.startingStep", r"got the boolean True"),
+    # Flagger: a count or a weight of true (1), a bound of true (1.0), digits other than ASCII
+    ("a boolean Flagger threshold", "canary", "threshold: 5", "threshold: true", "threshold:",
+     "spec.analysis.threshold", r"expected a whole number such as 5, got the boolean True"),
+    ("a Flagger maxWeight in fullwidth digits", "canary", "maxWeight: 50", 'maxWeight: "５0"', "maxWeight:",
+     "spec.analysis.maxWeight", FULLWIDTH),
+    ("a Flagger stepWeight of yes", "canary", "stepWeight: 10", "stepWeight: yes", "stepWeight:",
+     "spec.analysis.stepWeight", r"got the boolean True"),
+    ("boolean Flagger stepWeights", "canary", "stepWeight: 10", "stepWeights: [true, 20]", "stepWeights:",
+     "spec.analysis.stepWeights.0", r"got the boolean True"),
+    ("boolean Flagger iterations", "canary", "threshold: 5", "threshold: 5\n    iterations: true", "iterations:",
+     "spec.analysis.iterations", r"got the boolean True"),
+    ("a boolean thresholdRange", "canary", "thresholdRange: {min: 99}", "thresholdRange: {min: true}",
+     "thresholdRange:", "spec.analysis.metrics.0.thresholdRange.min",
+     r"expected a number such as 1.5, got the boolean True"),
+    ("a thresholdRange in fullwidth digits", "canary", "thresholdRange: {min: 99}", 'thresholdRange: {max: "５00"}',
+     "thresholdRange:", "spec.analysis.metrics.0.thresholdRange.max", FULLWIDTH),
+    ("a boolean legacy threshold", "canary", "thresholdRange: {min: 99}", "threshold: true", "threshold: true",
+     "spec.analysis.metrics.0.threshold", r"got the boolean True"),
+    ("an ab-weight annotation in Arabic-Indic digits", "canary", "metadata: {name: podinfo, namespace: test}",
+     'metadata: {name: podinfo, namespace: test, annotations: {rampsim.io/ab-weight: "٠.٥"}}', "metadata:",
+     "metadata.annotations", r"rampsim.io/ab-weight and rampsim.io/bluegreen-weight are shares between 0 and 1"),
     ("a Flagger interval in fullwidth digits", "canary", "    interval: 1m\n", '    interval: "１m"\n',
      "interval: \"", "spec.analysis.interval", FULLWIDTH),
     ("a Flagger metric interval in fullwidth digits", "canary", "interval: 1m}", "interval: ３0s}", "interval: ３",
@@ -465,3 +486,18 @@ def test_an_argo_threshold_is_a_plain_number(value, message):
     plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
     with pytest.raises(PlanError, match=rf"argo\.metrics\.m\.threshold: .*{re.escape(message)}"):
         with_gate_overrides(plan, {"argo.metrics.m.threshold": value})
+
+
+def test_a_flagger_plan_section_refuses_a_boolean_count_naming_its_line(tmp_path, capsys):
+    from tests.gates_helpers import PODINFO_CANARY
+
+    plan = tmp_path / "plan.yaml"
+    assert main(["import", "flagger", str(write(tmp_path, "canary.yaml", PODINFO_CANARY)), "-o", str(plan)]) == 0
+    text = plan.read_text()
+    assert text.count("    threshold: 5\n") == 1
+    plan.write_text(text.replace("    threshold: 5\n", "    threshold: true\n"))
+    capsys.readouterr()
+    assert main(["validate", str(plan)]) == 3
+    line = text.splitlines().index("    threshold: 5") + 1
+    assert f"{plan}:{line}: flagger.analysis.threshold: expected a whole number such as 5, got the boolean True" \
+        in capsys.readouterr().err
