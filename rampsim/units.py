@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Optional
 
 import numpy as np
-from pydantic import BeforeValidator, GetCoreSchemaHandler
+from pydantic import AllowInfNan, BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from rampsim.errors import UsageError
@@ -24,7 +24,7 @@ from rampsim.errors import UsageError
 __all__ = ["Kind", "UnitError", "parse", "quantity", "format_value", "parse_duration", "Unit", "UNIT_TYPES",
            "unitless", "Duration", "PositiveDuration", "Share", "PositiveRatio", "RelativeChange", "Rate", "Bytes",
            "PositiveBytes", "BytesPerHour", "Money", "MoneyPerMinute", "Number", "MAX_RATE", "count", "Count",
-           "ascii_digits"]
+           "ascii_digits", "plain_number", "PlainNumber"]
 
 MAX_RATE = 10_000_000.0
 """The highest request rate rampsim reads or simulates (requests per second)."""
@@ -132,6 +132,30 @@ def count(value: object) -> int:
     if number is None or number != number.to_integral_value():
         raise UnitError(f"expected a whole number such as 5, got {'the boolean ' * isinstance(value, bool)}{shown}")
     return int(number)
+
+
+def plain_number(value: object) -> object:
+    """``value`` checked as a number written without a unit, as a controller's file writes one (a threshold, a
+    weight): a YAML or JSON number is returned as it is, text that is one (``'0.95'``, ``'1e3'``) as the float it
+    is, and ``'inf'`` or ``'nan'`` as the float they spell (for the field to refuse as not finite). A boolean
+    (``true``, which Python calls 1), a quantity with a unit (``'99%'``, never read as 0.99) or text that is no
+    number (in digits other than ASCII: ``'９９'``) is a :class:`UnitError`."""
+    if isinstance(value, bool):
+        raise UnitError(f"expected a number such as 1.5, got the boolean {value!r}")
+    if not isinstance(value, str):
+        return value
+    ascii_digits(value)
+    number = unitless(value)
+    if number is not None:
+        return float(number)
+    try:
+        spelled = float(value)
+    except ValueError:
+        spelled = 0.0
+    if not math.isfinite(spelled):   # 'inf', 'NaN': the field's own check says it is not finite
+        return spelled
+    shown = repr(value) if len(repr(value)) < 40 else f"{repr(value)[:20]}..."
+    raise UnitError(f"expected a number such as 1.5, without a unit, got {shown}")
 
 
 def parse_duration(value: object) -> float:
@@ -346,6 +370,18 @@ def _count(value: object) -> int:
 Count = Annotated[int, BeforeValidator(_count)]
 """A whole number written without a unit (:func:`count`): an instance count, a number of workers or learners
 (bound it with ``Field(ge=..., le=...)``). A boolean is refused, where a plain ``int`` field reads ``true`` as 1."""
+
+
+def _plain_number(value: object) -> object:
+    try:
+        return plain_number(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+PlainNumber = Annotated[float, AllowInfNan(False), BeforeValidator(_plain_number)]
+"""A finite number written without a unit (:func:`plain_number`), such as a controller's threshold or weight: a
+boolean, a percentage or a digit other than ASCII is refused, where a plain ``float`` field reads ``true`` as 1.0."""
 
 UNIT_TYPES = {
     "Duration": Duration, "PositiveDuration": PositiveDuration, "Share": Share, "PositiveRatio": PositiveRatio,

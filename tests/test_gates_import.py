@@ -2,6 +2,7 @@
 refusals located and without a traceback; the plan sections' own errors located by file, line and field."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -367,3 +368,136 @@ def test_a_template_the_rollout_does_not_run_is_read_with_its_own_args(tmp_path,
     err = capsys.readouterr().err
     assert "no template declares" not in err and "every run is Error" not in err, err
     assert "template 'error-rate' is not run by the Rollout's analyses: imported, never measured" in err
+
+
+# -- values of the wrong kind, refused where they are written -----------------------------------------------------
+# A review found these read as the wrong value: Python's int(), float() and Decimal() read a digit in any script
+# ('３' as 3), where Go and Java read ASCII digits only; a pydantic int or float reads YAML's true as 1.
+
+FULLWIDTH = r"is not an ASCII digit; write the number with ASCII digits 0-9"
+HOSTILE_VALUES = [
+    # (what, file, old, new, line fragment, field, message pattern)
+    ("an Argo interval in fullwidth digits", "template", "interval: 20s", 'interval: "２0s"', "interval:",
+     "spec.metrics.0.interval", r"'２' \(fullwidth digit two\) " + FULLWIDTH),
+    ("an Argo initialDelay in Arabic-Indic digits", "template", "    interval: 20s\n",
+     '    interval: 20s\n    initialDelay: "١m"\n', "initialDelay:", "spec.metrics.0.initialDelay", FULLWIDTH),
+    ("an Argo pause in fullwidth digits", "rollout", "pause: {duration: 30}", "pause: {duration: ３0}", "duration:",
+     "spec.strategy.canary.steps.1.pause.duration", r"cannot read '３0': " + "'３' " + r"\(fullwidth digit three\)"),
+    # Argo: a limit (IntOrString) in digits Argo's strconv.Atoi does not read (it reads 0), a setWeight of true (1%)
+    ("an Argo count in fullwidth digits", "template", "count: 6", 'count: "６"', "count:", "spec.metrics.0.count",
+     r"'６' \(fullwidth digit six\) " + FULLWIDTH),
+    ("an Argo failureLimit with spaces", "template", "failureLimit: 1", 'failureLimit: " 1 "', "failureLimit:",
+     "spec.metrics.0.failureLimit", r"expected a whole number, got ' 1 ' \(Argo reads text that is not one as 0\)"),
+    ("an Argo inconclusiveLimit in Arabic-Indic digits", "template", "failureLimit: 1",
+     'failureLimit: 1\n    inconclusiveLimit: "٣"', "inconclusiveLimit:", "spec.metrics.0.inconclusiveLimit",
+     FULLWIDTH),
+    ("an Argo consecutiveErrorLimit in Devanagari digits", "template", "failureLimit: 1",
+     'failureLimit: 1\n    consecutiveErrorLimit: "४"', "consecutiveErrorLimit:",
+     "spec.metrics.0.consecutiveErrorLimit", FULLWIDTH),
+    ("a boolean setWeight", "rollout", "setWeight: 10", "setWeight: true", "setWeight: true",
+     "spec.strategy.canary.steps.0.setWeight", r"expected a whole number such as 5, got the boolean True"),
+    ("a setWeight of yes", "rollout", "setWeight: 50", "setWeight: yes", "setWeight: yes",
+     "spec.strategy.canary.steps.3.setWeight", r"got the boolean True"),
+    ("a setWeight in fullwidth digits", "rollout", "setWeight: 10", 'setWeight: "１0"', "setWeight: \"",
+     "spec.strategy.canary.steps.0.setWeight", FULLWIDTH),
+    ("a setWeight as a percentage", "rollout", "setWeight: 10", 'setWeight: "10%"', "setWeight: \"",
+     "spec.strategy.canary.steps.0.setWeight", r"expected a whole number such as 5, got '10%'"),
+    ("a boolean startingStep", "rollout", "      steps:\n",
+     "      analysis: {templates: [{templateName: success-rate}], startingStep: true}\n      steps:\n",
+     "startingStep", "spec.strategy.canary.analysis.startingStep", r"got the boolean True"),
+    # Flagger: a count or a weight of true (1), a bound of true (1.0), digits other than ASCII
+    ("a boolean Flagger threshold", "canary", "threshold: 5", "threshold: true", "threshold:",
+     "spec.analysis.threshold", r"expected a whole number such as 5, got the boolean True"),
+    ("a Flagger maxWeight in fullwidth digits", "canary", "maxWeight: 50", 'maxWeight: "５0"', "maxWeight:",
+     "spec.analysis.maxWeight", FULLWIDTH),
+    ("a Flagger stepWeight of yes", "canary", "stepWeight: 10", "stepWeight: yes", "stepWeight:",
+     "spec.analysis.stepWeight", r"got the boolean True"),
+    ("boolean Flagger stepWeights", "canary", "stepWeight: 10", "stepWeights: [true, 20]", "stepWeights:",
+     "spec.analysis.stepWeights.0", r"got the boolean True"),
+    ("boolean Flagger iterations", "canary", "threshold: 5", "threshold: 5\n    iterations: true", "iterations:",
+     "spec.analysis.iterations", r"got the boolean True"),
+    ("a boolean thresholdRange", "canary", "thresholdRange: {min: 99}", "thresholdRange: {min: true}",
+     "thresholdRange:", "spec.analysis.metrics.0.thresholdRange.min",
+     r"expected a number such as 1.5, got the boolean True"),
+    ("a thresholdRange in fullwidth digits", "canary", "thresholdRange: {min: 99}", 'thresholdRange: {max: "５00"}',
+     "thresholdRange:", "spec.analysis.metrics.0.thresholdRange.max", FULLWIDTH),
+    ("a boolean legacy threshold", "canary", "thresholdRange: {min: 99}", "threshold: true", "threshold: true",
+     "spec.analysis.metrics.0.threshold", r"got the boolean True"),
+    ("an ab-weight annotation in Arabic-Indic digits", "canary", "metadata: {name: podinfo, namespace: test}",
+     'metadata: {name: podinfo, namespace: test, annotations: {rampsim.io/ab-weight: "٠.٥"}}', "metadata:",
+     "metadata.annotations", r"rampsim.io/ab-weight and rampsim.io/bluegreen-weight are shares between 0 and 1"),
+    ("a Flagger interval in fullwidth digits", "canary", "    interval: 1m\n", '    interval: "１m"\n',
+     "interval: \"", "spec.analysis.interval", FULLWIDTH),
+    ("a Flagger metric interval in fullwidth digits", "canary", "interval: 1m}", "interval: ３0s}", "interval: ３",
+     "spec.analysis.metrics.0.interval", FULLWIDTH),
+]
+
+
+@pytest.mark.parametrize("what, file, old, new, fragment, field, pattern", HOSTILE_VALUES,
+                         ids=[case[0] for case in HOSTILE_VALUES])
+def test_a_value_of_the_wrong_kind_is_refused_naming_file_line_and_field(tmp_path, capsys, what, file, old, new,
+                                                                         fragment, field, pattern):
+    from tests.gates_helpers import PODINFO_CANARY
+
+    texts = {"template": TEMPLATE, "rollout": ROLLOUT, "canary": PODINFO_CANARY}
+    assert old in texts[file], old
+    texts[file] = texts[file].replace(old, new, 1)
+    paths = {name: write(tmp_path, f"{name}.yaml", text) for name, text in texts.items()}
+    argv = (["import", "flagger", str(paths["canary"])] if file == "canary" else
+            ["import", "argo", str(paths["template"]), "--rollout", str(paths["rollout"])])
+    assert main([*argv, "-o", str(tmp_path / "plan.yaml")]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not (tmp_path / "plan.yaml").exists()
+    written = textwrap.dedent(texts[file])
+    line = next(i for i, row in enumerate(written.splitlines(), 1) if fragment in row)
+    assert re.search(rf"{re.escape(str(paths[file]))}:{line}: {re.escape(field)}: .*{pattern}", err), err
+
+
+@pytest.mark.parametrize("written, read", [("3.0", 3), ('"+3"', "+3"), ('"3"', "3"), ("-1", -1)])
+def test_a_limit_argo_reads_is_imported_as_written(written, read):
+    """kubectl sends YAML's 3.0 as the JSON number 3, and Argo reads '+3' as 3 (strconv.Atoi): both accepted."""
+    from rampsim.gates.argo_resolve import run_metrics
+    from tests.gates_helpers import argo_gate
+
+    gate = argo_gate(TEMPLATE.replace("count: 6", f"count: {written}"), rollout=ROLLOUT)
+    assert gate.metrics["success-rate"].count == read
+    analysis = gate.rollout.steps[2].analysis
+    assert analysis is not None and run_metrics(gate, analysis)[0].count == int(read)
+
+
+@pytest.mark.parametrize("value", ["３", " 3 ", "3_0"])
+def test_a_limit_an_arg_gives_is_read_as_argo_reads_it(value):
+    """int() read an arg's '３', ' 3 ' or '3_0' as a count of 3 or 30; Argo's strconv.Atoi reads none of them."""
+    from rampsim.gates.argo_resolve import RunError, run_metrics
+    from tests.gates_helpers import argo_gate
+
+    template = TEMPLATE.replace("  - name: canary-hash\n",
+                                f"  - name: canary-hash\n  - name: count\n    value: '{value}'\n")
+    gate = argo_gate(template.replace("count: 6", 'count: "{{args.count}}"'), rollout=ROLLOUT)
+    analysis = gate.rollout.steps[2].analysis
+    assert analysis is not None
+    with pytest.raises(RunError, match=re.escape(f"count: {value!r} is not a whole number")):
+        run_metrics(gate, analysis)
+
+
+@pytest.mark.parametrize("value, message", [(True, "expected a number such as 1.5, got the boolean True"),
+                                            ("０.９", "is not an ASCII digit"), ("95%", "without a unit, got '95%'")])
+def test_an_argo_threshold_is_a_plain_number(value, message):
+    plan = gated_plan_from_text(PLAN.replace('"30"', "30s"), "plan.yaml")
+    with pytest.raises(PlanError, match=rf"argo\.metrics\.m\.threshold: .*{re.escape(message)}"):
+        with_gate_overrides(plan, {"argo.metrics.m.threshold": value})
+
+
+def test_a_flagger_plan_section_refuses_a_boolean_count_naming_its_line(tmp_path, capsys):
+    from tests.gates_helpers import PODINFO_CANARY
+
+    plan = tmp_path / "plan.yaml"
+    assert main(["import", "flagger", str(write(tmp_path, "canary.yaml", PODINFO_CANARY)), "-o", str(plan)]) == 0
+    text = plan.read_text()
+    assert text.count("    threshold: 5\n") == 1
+    plan.write_text(text.replace("    threshold: 5\n", "    threshold: true\n"))
+    capsys.readouterr()
+    assert main(["validate", str(plan)]) == 3
+    line = text.splitlines().index("    threshold: 5") + 1
+    assert f"{plan}:{line}: flagger.analysis.threshold: expected a whole number such as 5, got the boolean True" \
+        in capsys.readouterr().err

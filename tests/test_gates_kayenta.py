@@ -241,6 +241,54 @@ def test_a_malformed_query_is_located_in_the_config_not_a_crash(tmp_path):
         assert f"{path}:{line}: {message}" in str(raised.value), str(raised.value)
 
 
+BOOLEAN, UNICODE = "got the boolean True", "is not an ASCII digit; write the number with ASCII digits 0-9"
+STAGE = {"type": "kayentaCanary", "canaryConfig": {
+    "lifetimeDuration": "PT1H", "canaryAnalysisIntervalMins": 20, "lookbackMins": 0, "beginCanaryAnalysisAfterMins": 0,
+    "scopes": [{"scopeName": "default", "controlScope": "baseline", "experimentScope": "canary", "step": 30}]}}
+CANARY_CONFIG = ("metrics", 0, "analysisConfigurations", "canary")
+
+
+@pytest.mark.parametrize("file, path, value, where, message", [
+    # a weight, threshold or bound of true was read as 1 (a marginal score of 1: every canary at least marginal)
+    ("config", ("classifier", "groupWeights", "errors"), True, "classifier.groupWeights.errors", BOOLEAN),
+    ("config", ("classifier", "groupWeights", "errors"), "７0", "classifier.groupWeights.errors", UNICODE),
+    ("config", ("classifier", "scoreThresholds", "marginal"), True, "classifier.scoreThresholds.marginal", BOOLEAN),
+    ("config", (*CANARY_CONFIG, "effectSize", "allowedIncrease"), True,
+     "metrics[0] (error-rate).analysisConfigurations.canary.effectSize.allowedIncrease", BOOLEAN),
+    ("config", (*CANARY_CONFIG, "outliers", "outlierFactor"), True,
+     "metrics[0] (error-rate).analysisConfigurations.canary.outliers.outlierFactor", BOOLEAN),
+    # minutes, hours and a step of true were read as 1
+    ("stage", ("canaryConfig", "lifetimeHours"), True, "canaryConfig.lifetimeHours", BOOLEAN),
+    ("stage", ("canaryConfig", "canaryAnalysisIntervalMins"), True, "canaryConfig.canaryAnalysisIntervalMins", BOOLEAN),
+    ("stage", ("canaryConfig", "beginCanaryAnalysisAfterMins"), True, "canaryConfig.beginCanaryAnalysisAfterMins",
+     BOOLEAN),
+    ("stage", ("canaryConfig", "lookbackMins"), "５", "canaryConfig.lookbackMins", UNICODE),
+    ("stage", ("canaryConfig", "scopes", 0, "step"), True, "canaryConfig.scopes[0].step", BOOLEAN),
+    ("stage", ("canaryConfig", "scoreThresholds", "pass"), True, "canaryConfig.scoreThresholds.pass", BOOLEAN),
+    # Java's Duration.parse reads ASCII digits: Python read PT３H as 3 hours
+    ("stage", ("canaryConfig", "lifetimeDuration"), "PT３H", "canaryConfig.lifetimeDuration",
+     "'３' (fullwidth digit three) " + UNICODE),
+])
+def test_a_value_of_the_wrong_kind_is_refused_naming_file_line_and_field(tmp_path, file, path, value, where, message):
+    data = {"config": copy.deepcopy(ERROR_CONFIG), "stage": copy.deepcopy(STAGE)}
+    node = data[file]
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(key, str) else node[key]
+    if path[-2] == "scoreThresholds":   # the other threshold in order: only this one is wrong
+        node.update({"pass": 95, "marginal": 0})
+    if path[-1] == "lifetimeHours":
+        del node["lifetimeDuration"]
+    node[path[-1]] = value
+    files = {name: tmp_path / f"{name}.json" for name in data}
+    for name, written in data.items():
+        files[name].write_text(json.dumps(written, indent=2, ensure_ascii=False), encoding="utf-8")
+    text = files[file].read_text(encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if f'"{path[-1]}": ' in row)
+    with pytest.raises(GateError) as raised:
+        import_kayenta(files["config"], files["stage"])
+    assert f"{files[file]}:{line}: {where}: " in str(raised.value) and message in str(raised.value), str(raised.value)
+
+
 def test_the_default_lifetime_is_the_base_plans_phases_less_the_stage_files_warmup(tmp_path):
     stage = tmp_path / "stage.json"
     stage.write_text(json.dumps({"type": "kayentaCanary", "canaryConfig": {

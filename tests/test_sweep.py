@@ -353,6 +353,23 @@ def test_values_on_a_list_path_are_read_through_its_index(tmp_path, capsys, monk
     assert [point.plan.kayenta["stage"]["scopes"][0]["step"] for point in points[::6]] == [30, 60]
 
 
+@pytest.mark.parametrize("axis", ["kayenta.stage.scopes.0.step=\uff13\uff10,60", "kayenta.stage.scopes.0.step=3\u0660",
+                                  "kayenta.stage.scopes.0.step=\u0663\u0660..60:2"])
+def test_grid_values_are_written_in_ascii_digits_as_plan_values_are(axis):
+    """An imported gate's number was read with float(): a step of '３0' was swept as 30 (the plan refuses '３0')."""
+    from rampsim.experiment.axes import Axis, grid_overrides
+
+    with pytest.raises(GridError, match=re.escape(f"grid axis {axis!r}: cannot read ") + ".*is not an ASCII digit; "
+                                        "write the number with ASCII digits 0-9"):
+        parse_axis(axis)
+    with pytest.raises(GridError, match="grid axis 'rules.x.threshold=1%,\uff12%': cannot read '\uff12%'"):
+        Axis("rules.x.threshold", ("1%", "\uff12%"))   # an axis built in Python, as sweep(grid=[Axis(...)]) takes
+    plan = load_plan("scenarios/ramp-phase-50k-kayenta.yaml")
+    assert grid_overrides({"kayenta.stage.scopes.0.step": "30"}, plan) == {"kayenta.stage.scopes.0.step": 30}
+    assert grid_overrides({"kayenta.stage.scopes.0.step": "\uff13\uff10"}, plan) == {
+        "kayenta.stage.scopes.0.step": "\uff13\uff10"}   # text, for the plan to refuse, never the number 30
+
+
 def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     """``50%`` and ``5%`` read as shares of the replicates: scaled up silently, the healthy share would be 91%."""
     plan = load_plan(VALIDATION)
@@ -386,6 +403,13 @@ def test_mix_weights_written_as_percentages_must_add_up_to_the_whole(tmp_path):
     ("rules.error_rate_rolback.threshold=1%,2%", "did you mean 'rules.error_rate_rollback'?"),
     ("rules.error_rate_rollback.threshold=abc", "grid point rules.error_rate_rollback.threshold=abc: "),
     ("rules.error_rate_rollback.treshold=1%", "unknown field 'treshold'; did you mean 'threshold'?"),
+    # float() read digits of any script: a range of '٠.٣%..1%' was 0.3%..1%, a count of '３' 3 values
+    ("rules.error_rate_rollback.threshold=\uff10.\uff15%", "grid axis 'rules.error_rate_rollback.threshold="
+     "\uff10.\uff15%': cannot read '\uff10.\uff15%': '\uff10' (fullwidth digit zero) is not an ASCII digit; write "
+     "the number with ASCII digits 0-9"),
+    ("rules.error_rate_rollback.threshold=\u0660.\u0663%..1%:3", "'\u0660' (arabic-indic digit zero) is not an ASCII "
+     "digit; write the number with ASCII digits 0-9"),
+    ("rules.*.sustain=1m..3m:\uff13", "grid axis 'rules.*.sustain=1m..3m:\uff13': cannot read '\uff13'"),
 ])
 def test_grid_errors_are_usage_errors_without_a_progress_bar(tmp_path, capsys, axis, message):
     code = main(["sweep", str(VALIDATION), "--grid", axis, "--replicates", "2", "--workers", "1",

@@ -4,8 +4,9 @@ import re
 import numpy as np
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
-from rampsim.units import Kind, UnitError, count, format_value, parse
+from rampsim.units import Kind, PlainNumber, UnitError, count, format_value, parse, plain_number
 
 
 @pytest.mark.parametrize("text, kind, expected", [
@@ -75,6 +76,32 @@ def test_a_count_is_a_whole_number_without_a_unit(value, expected):
 def test_a_count_refuses_anything_else(value, message):
     with pytest.raises(UnitError, match=re.escape(message)):
         count(value)
+
+
+@pytest.mark.parametrize("value, expected", [(5, 5), (-2.5, -2.5), ("0.95", 0.95), (" 1e3 ", 1000.0), ("-1", -1.0)])
+def test_a_plain_number_is_a_number_without_a_unit(value, expected):
+    assert plain_number(value) == expected and TypeAdapter(PlainNumber).validate_python(value) == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    (True, "expected a number such as 1.5, got the boolean True"), (False, "got the boolean False"),
+    ("99%", "expected a number such as 1.5, without a unit, got '99%'"), ("fast", "got 'fast'"),
+    ("\uff19\uff19", "'\uff19' (fullwidth digit nine) is not an ASCII digit"),
+    ("\u0669\u0669.\u0665", "write the number with ASCII digits 0-9"),
+])
+def test_a_plain_number_refuses_a_boolean_a_unit_and_unicode_digits(value, message):
+    """A controller's threshold or weight: a plain float field reads ``true`` as 1.0 and Python's float() reads
+    '９９' as 99."""
+    with pytest.raises(UnitError, match=re.escape(message)):
+        plain_number(value)
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        TypeAdapter(PlainNumber).validate_python(value)
+
+
+@pytest.mark.parametrize("value", [math.inf, "inf", "NaN", "1e400"])
+def test_a_plain_number_is_finite(value):
+    with pytest.raises(ValidationError, match="Input should be a finite number"):
+        TypeAdapter(PlainNumber).validate_python(value)
 
 
 def test_yaml_numbers_and_ascii_text_read_as_before():

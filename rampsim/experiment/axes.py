@@ -6,6 +6,8 @@ evenly spaced values, the unit kept), ``rules.*.sustain=1m,2m,3m,5m`` (a list; `
 matches every key at that level). Several axes make a Cartesian product of at
 most :data:`MAX_GRID_POINTS` gates. Every point is a whole plan validated again; a value
 the plan refuses is reported as a grid error (the command line's, exit 2) naming the axis and value.
+A value is written in ASCII digits, as a plan's are (:func:`rampsim.units.ascii_digits`): ``０.５%``
+or a range ``٠.٣%..1%:3`` is a grid error, never read as 0.5% or 0.3%.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from rampsim.errors import UsageError
 from rampsim.plan.loader import PlanError, matched_paths, with_overrides
 from rampsim.plan.schema import IMPORTED_GATES, Plan
+from rampsim.units import UnitError, ascii_digits, unitless
 
 __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "parse_grid", "expand", "values_at", "gate_values",
            "grid_overrides", "written_values", "own_value_text", "MAX_GRID_POINTS"]
@@ -27,7 +30,7 @@ __all__ = ["Axis", "GridError", "GridPoint", "parse_axis", "parse_grid", "expand
 MAX_GRID_POINTS = 10_000
 """The most gates one sweep judges (every one is a validated plan, judged on every replicate)."""
 
-_END = re.compile(r"^\s*(\$?)\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*([A-Za-z%/]*)\s*$")
+_END = re.compile(r"^\s*(\$?)\s*([+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)\s*([A-Za-z%/]*)\s*$")
 
 
 class GridError(UsageError):
@@ -43,6 +46,19 @@ class Axis:
 
     path: str
     values: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for value in self.values:
+            _ascii_digits(f"{self.path}={','.join(self.values)}", value)
+
+
+def _ascii_digits(axis: str, value: str) -> None:
+    """A :class:`GridError` naming ``axis`` when ``value`` is written with a digit other than ASCII (the plan's own
+    check: float() would read ``'０.５%'`` as 0.5%)."""
+    try:
+        ascii_digits(value)
+    except UnitError as exc:
+        raise GridError(f"grid axis {axis!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -157,13 +173,13 @@ def grid_overrides(values: Mapping[str, str], plan: Optional[Plan] = None) -> di
 
 
 def _number_or_text(value: Any) -> Any:
-    """A number written as text (``'1'``, ``'0.95'``) as the number; anything else as it is."""
+    """A number written as text (``'1'``, ``'0.95'``) as the number, read as a plan reads one
+    (:func:`rampsim.units.unitless`: ASCII digits); anything else as it is."""
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
+        number = unitless(value)
+        if number is None:
             return value
-        return int(number) if number.is_integer() and re.fullmatch(r"\s*[+-]?\d+\s*", value) else number
+        return int(number) if re.fullmatch(r"\s*[+-]?[0-9]+\s*", value) else float(number)
     return value
 
 
@@ -224,6 +240,8 @@ def parse_axis(text: str) -> Axis:
     if ".." in values:
         low_text, _, rest = values.partition("..")
         high_text, colon, count = rest.rpartition(":")
+        for end in (low_text, high_text, count):   # converted below: ranges of '０.３%' were 0.3%
+            _ascii_digits(text, end.strip())
         low, high = _END.match(low_text), _END.match(high_text)
         if not (low and high and colon and count.strip().isdecimal()):
             raise GridError(f"grid axis {text!r}: a range is LOW..HIGH:COUNT with one unit, e.g. 0.3%..1%:8 "

@@ -19,20 +19,24 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
 from rampsim.gates.profiles import PROFILES
 from rampsim.promql.exposition import ClientNames
+from rampsim.units import Count, PlainNumber, UnitError, ascii_digits
 
 __all__ = [
     "ArgoArg", "ArgValueFrom", "ArgoPrometheus", "ArgoProvider", "ArgoMetric", "ArgoTemplate",
     "TemplateRef", "RolloutAnalysis", "Pause", "Step", "ArgoRollout", "Identity", "Assumptions", "NotSimulated",
-    "ArgoGate", "DEFAULT_ROLLOUT_STEPS", "IntOrString",
+    "ArgoGate", "DEFAULT_ROLLOUT_STEPS", "IntOrString", "whole_text",
 ]
 
 IntOrString = Union[int, str]
 _TAG = re.compile(r"\{\{.*?\}\}")
+_ATOI = re.compile(r"[+-]?[0-9]+")
+"""What Go's ``strconv.Atoi`` reads, with which Argo reads a limit written as text (``IntOrString.IntValue()``):
+ASCII digits, a sign, no space; it reads any other text (``' 3 '``, ``'３'``) as 0."""
 
 DEFAULT_ROLLOUT_STEPS: list[dict[str, Any]] = [
     {"setWeight": 20}, {"pause": {"duration": "5m"}},
@@ -48,6 +52,12 @@ class _Model(BaseModel):
 
 def _templated(value: Any) -> bool:
     return isinstance(value, str) and bool(_TAG.search(value))
+
+
+def whole_text(text: str) -> Optional[int]:
+    """The whole number Argo reads in a limit written as text (``'3'``, ``'+3'``, ``'-1'``), or ``None`` when it
+    reads none (``' 3 '``, ``'3.0'``, ``'３'``: Argo's ``strconv.Atoi`` fails, and the limit is 0)."""
+    return int(text) if _ATOI.fullmatch(text) else None
 
 
 class ArgValueFrom(_Model):
@@ -112,7 +122,7 @@ class ArgoMetric(_Model):
     failureLimit: Optional[IntOrString] = None
     inconclusiveLimit: Optional[IntOrString] = None
     consecutiveErrorLimit: Optional[IntOrString] = None
-    threshold: Optional[FiniteFloat] = None
+    threshold: Optional[PlainNumber] = None
 
     @field_validator("interval", "initialDelay")
     @classmethod
@@ -126,13 +136,21 @@ class ArgoMetric(_Model):
     @field_validator("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", mode="before")
     @classmethod
     def _whole(cls, value: Any) -> Any:
-        """A Kubernetes IntOrString: a 32-bit whole number or text (an ``{{args.x}}`` tag, or digits); a bool,
-        which YAML's ``true`` gives and the API server refuses, is not one."""
+        """A Kubernetes IntOrString: a 32-bit whole number or text (an ``{{args.x}}`` tag, or ASCII digits as Argo
+        reads them, :func:`whole_text`); a bool, which YAML's ``true`` gives and the API server refuses, is not one."""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)   # kubectl sends YAML's 3.0 as the JSON number 3
         if isinstance(value, bool) or not isinstance(value, (int, str, type(None))):
             raise ValueError(f"expected a whole number or a string, got {value!r}")
-        if isinstance(value, str) and not _templated(value) and not re.fullmatch(r"\s*-?\d+\s*", value):
-            raise ValueError(f"expected a whole number, got {value!r}")
-        number = int(value) if isinstance(value, int) or (isinstance(value, str) and not _templated(value)) else None
+        number = value if isinstance(value, int) else None
+        if isinstance(value, str) and not _templated(value):
+            try:
+                ascii_digits(value)
+            except UnitError as exc:   # int() reads '３' as 3; Argo's strconv.Atoi reads it as 0
+                raise ValueError(str(exc)) from None
+            number = whole_text(value)
+            if number is None:
+                raise ValueError(f"expected a whole number, got {value!r} (Argo reads text that is not one as 0)")
         if number is not None and not -2 ** 31 <= number < 2 ** 31:
             raise ValueError(f"{value!r} is beyond a 32-bit whole number (Kubernetes' IntOrString)")
         return value
@@ -165,7 +183,7 @@ class RolloutAnalysis(_Model):
 
     templates: list[TemplateRef]
     args: list[ArgoArg] = Field(default_factory=list)
-    startingStep: Optional[int] = Field(None, ge=0)
+    startingStep: Optional[Count] = Field(None, ge=0)
     dryRun: list[dict[str, str]] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -206,7 +224,7 @@ class Step(_Model):
     """One canary step, exactly one field set. ``experiment``, ``setCanaryScale``, ``setHeaderRoute``,
     ``setMirrorRoute`` and ``plugin`` are kept as written and take no time in the simulation."""
 
-    setWeight: Optional[int] = Field(None, ge=0, le=100)
+    setWeight: Optional[Count] = Field(None, ge=0, le=100)
     pause: Optional[Pause] = None
     analysis: Optional[RolloutAnalysis] = None
     experiment: Optional[dict[str, Any]] = None

@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgValueFrom, IntOrString, RolloutAnalysis
+from rampsim.gates.argo_model import (
+    ArgoArg, ArgoGate, ArgoMetric, ArgValueFrom, IntOrString, RolloutAnalysis, whole_text,
+)
 from rampsim.gates.exprlang import ConditionError, threshold_literals, with_threshold
 from rampsim.promql.store import go_regex
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
@@ -120,11 +122,13 @@ def run_args(gate: ArgoGate, analysis: RolloutAnalysis, written_only: bool = Fal
 def _whole(value: Optional[IntOrString], args: dict[str, str], field: str, default: int) -> int:
     if value is None:
         return default
-    text = substitute(value, args) if isinstance(value, str) else value
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise RunError(f"{field}: {text!r} is not a whole number") from None
+    if not isinstance(value, str):
+        return value
+    text = substitute(value, args)
+    number = whole_text(text)   # as Argo reads it: int() would read ' 3 ' or '３' as 3
+    if number is None:
+        raise RunError(f"{field}: {text!r} is not a whole number")
+    return number
 
 
 def _seconds(value: Optional[str], args: dict[str, str], field: str) -> Optional[float]:

@@ -23,10 +23,9 @@ a grid set as text, ``'0'``, as a number).
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, Callable, Collection, Optional, Sequence
 
-from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgoPrometheus, RolloutAnalysis
+from rampsim.gates.argo_model import ArgoArg, ArgoGate, ArgoMetric, ArgoPrometheus, RolloutAnalysis, whole_text
 from rampsim.errors import UsageError
 from rampsim.gates.exprlang import ConditionError, with_threshold
 from rampsim.gates.flagger_model import FlaggerAnalysis, FlaggerGate, FlaggerMetric
@@ -74,8 +73,8 @@ _WHOLE_FIELDS = ("count", "failureLimit", "inconclusiveLimit", "consecutiveError
 
 
 def _apply_threshold(metric: ArgoMetric) -> ArgoMetric:
-    whole = {field: int(value) for field in _WHOLE_FIELDS
-             if isinstance(value := getattr(metric, field), str) and re.fullmatch(r"\s*-?\d+\s*", value)}
+    whole = {field: number for field in _WHOLE_FIELDS if isinstance(value := getattr(metric, field), str)
+             and (number := whole_text(value)) is not None}
     if whole:   # a sweep's grid sets limits as text ('0'): written back as the numbers Argo's users write
         metric = metric.model_copy(update=whole)
     if metric.threshold is None:

@@ -180,8 +180,9 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
     strategy, iterations = strategy_of(gate)
     if f"{ANNOTATION}ab-weight" in written or f"{ANNOTATION}bluegreen-weight" in written:
         try:
-            assume = FlaggerAssumptions(ab_weight=float(written.get(f"{ANNOTATION}ab-weight", 0.1)),
-                                        bluegreen_weight=float(written.get(f"{ANNOTATION}bluegreen-weight", 0.0)))
+            # the annotations' text read as the plan reads a share (float() would read '٠.٥' as 0.5)
+            assume = FlaggerAssumptions(ab_weight=written.get(f"{ANNOTATION}ab-weight", 0.1),
+                                        bluegreen_weight=written.get(f"{ANNOTATION}bluegreen-weight", 0.0))
         except (ValidationError, ValueError):
             raise GateError([manifest.problem(("metadata", "annotations"), "rampsim.io/ab-weight and "
                                               "rampsim.io/bluegreen-weight are shares between 0 and 1")]) from None

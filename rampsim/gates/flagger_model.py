@@ -18,13 +18,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Optional
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, FiniteFloat, PlainSerializer, ValidatorFunctionWrapHandler, WrapValidator,
-    field_validator, model_validator,
+    BaseModel, ConfigDict, Field, PlainSerializer, ValidatorFunctionWrapHandler, WrapValidator, field_validator,
+    model_validator,
 )
 
 from rampsim.gates.goduration import parse_go_duration
 from rampsim.plan.schema import MAX_DURATION
-from rampsim.units import Share
+from rampsim.units import Count, PlainNumber, Share
 
 __all__ = ["MESHES", "ThresholdRange", "MetricTemplateRef", "FlaggerMetric", "FlaggerAnalysis", "MetricTemplate",
            "FlaggerAssumptions", "FlaggerGate", "BUILTIN_METRICS", "template_key"]
@@ -50,9 +50,9 @@ def _as_written(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return value if isinstance(value, int) and not isinstance(value, bool) else checked
 
 
-Bound = Annotated[FiniteFloat, WrapValidator(_as_written), PlainSerializer(lambda value: value)]
-"""A finite number; one written as an integer stays an integer (``max: 500`` is written back ``500``, not
-``500.0``)."""
+Bound = Annotated[PlainNumber, WrapValidator(_as_written), PlainSerializer(lambda value: value)]
+"""A finite number (:data:`~rampsim.units.PlainNumber`: ``true``, ``'99%'`` or ``'９９'`` is refused, not read as 1,
+0.99 or 99); one written as an integer stays an integer (``max: 500`` is written back ``500``, not ``500.0``)."""
 
 
 class ThresholdRange(_Model):
@@ -101,18 +101,19 @@ class FlaggerMetric(_Model):
 
 
 class FlaggerAnalysis(_Model):
-    """``spec.analysis`` (or the legacy ``spec.canaryAnalysis``), fields as written."""
+    """``spec.analysis`` (or the legacy ``spec.canaryAnalysis``), fields as written. A count or a weight is a whole
+    number (:data:`~rampsim.units.Count`): ``threshold: true`` is refused, where Python would read it as 1."""
 
     interval: Optional[str] = None
-    threshold: Optional[int] = Field(None, ge=0)
-    maxWeight: Optional[int] = Field(None, ge=0, le=100)
-    stepWeight: Optional[int] = Field(None, ge=0, le=100)
-    stepWeights: list[int] = Field(default_factory=list)
-    stepWeightPromotion: Optional[int] = Field(None, ge=0, le=100)
-    iterations: Optional[int] = Field(None, ge=0)
+    threshold: Optional[Count] = Field(None, ge=0)
+    maxWeight: Optional[Count] = Field(None, ge=0, le=100)
+    stepWeight: Optional[Count] = Field(None, ge=0, le=100)
+    stepWeights: list[Count] = Field(default_factory=list)
+    stepWeightPromotion: Optional[Count] = Field(None, ge=0, le=100)
+    iterations: Optional[Count] = Field(None, ge=0)
     match: list[dict[str, Any]] = Field(default_factory=list)
     mirror: Optional[bool] = None
-    mirrorWeight: Optional[int] = None
+    mirrorWeight: Optional[Count] = None
     metrics: dict[str, FlaggerMetric] = Field(default_factory=dict)
     webhooks: list[dict[str, Any]] = Field(default_factory=list)
     alerts: list[dict[str, Any]] = Field(default_factory=list)

@@ -2,8 +2,8 @@
 
 ``30s``, ``1m``, ``1m30s``, ``500ms``, ``1.5h``: a sequence of decimal numbers each with a unit
 (``ns``, ``us``, ``µs``, ``ms``, ``s``, ``m``, ``h``); ``0`` alone is zero. Argo's pause
-``duration`` is an int-or-string: a bare number (or a string of digits) is seconds. Nothing here
-evaluates user text.
+``duration`` is an int-or-string: a bare number (or a string of digits) is seconds. Digits are
+ASCII, as Go reads them (``'３0s'`` is refused, saying so). Nothing here evaluates user text.
 """
 from __future__ import annotations
 
@@ -12,28 +12,38 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from rampsim.errors import UsageError
+from rampsim.units import UnitError, ascii_digits
 
 __all__ = ["GoDurationError", "parse_go_duration", "parse_pause_duration", "format_go_duration"]
 
 _UNITS = {"ns": Decimal("1e-9"), "us": Decimal("1e-6"), "µs": Decimal("1e-6"), "μs": Decimal("1e-6"),
           "ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_WHOLE = re.compile(r"^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+_WHOLE = re.compile(r"^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$")
 
 
 class GoDurationError(UsageError):
     """A duration Go's ``time.ParseDuration`` refuses."""
 
 
+def _ascii_digits(text: str) -> None:
+    """:class:`GoDurationError` for ``text`` written with a digit other than ASCII (Python reads ``'３'`` as 3)."""
+    try:
+        ascii_digits(text)
+    except UnitError as exc:
+        raise GoDurationError(str(exc)) from None
+
+
 def parse_go_duration(text: object) -> float:
     """Seconds in a Go duration string; :class:`GoDurationError` saying what was expected otherwise."""
     if not isinstance(text, str):
         raise GoDurationError(f"expected a duration such as '30s' or '1m', got {text!r}")
+    _ascii_digits(text)
     value = text.strip()
     if value in ("0", "+0", "-0"):
         return 0.0
     if not _WHOLE.match(value):
-        hint = " (Go durations need a unit: '30s', not '30')" if re.fullmatch(r"\d+(\.\d+)?", value) else ""
+        hint = " (Go durations need a unit: '30s', not '30')" if re.fullmatch(r"[0-9]+(\.[0-9]+)?", value) else ""
         raise GoDurationError(f"cannot read {text!r} as a duration such as '30s', '1m' or '1m30s'{hint}")
     sign = -1 if value.startswith("-") else 1
     try:
@@ -54,7 +64,9 @@ def parse_pause_duration(value: object) -> float:
         if value < 0:
             raise GoDurationError(f"a pause cannot be negative, got {value}")
         return float(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+    if isinstance(value, str):
+        _ascii_digits(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
         return float(int(value))
     seconds = parse_go_duration(value)
     if seconds < 0:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rampsim.judges.kayenta_config import KayentaConfig, KayentaMetric, ScoreThresholds
 from rampsim.plan.schema import MAX_DURATION
 from rampsim.promql.exposition import PROFILES
+from rampsim.units import Count, UnitError, ascii_digits
 
 __all__ = ["ORCA_THRESHOLDS", "KAYENTA_PROFILES", "PrometheusQuery", "KayentaScope", "KayentaStage",
            "KayentaIdentity", "KayentaGate", "Analysis", "analyses", "parse_iso_duration", "format_iso_duration",
@@ -42,12 +43,17 @@ ORCA_THRESHOLDS = {"pass": 75.0, "marginal": 50.0}
 KAYENTA_PROFILES = PROFILES
 """Exporter profiles a Kayenta gate's queries may read (``rampsim``: rampsim's own series names)."""
 
-_ISO = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
+_ISO = re.compile(r"^P(?:(?P<d>[0-9]+)D)?(?:T(?:(?P<h>[0-9]+)H)?(?:(?P<m>[0-9]+)M)?(?:(?P<s>[0-9]+(?:\.[0-9]+)?)S)?)?$")
 
 
 def parse_iso_duration(text: str) -> float:
     """Seconds in an ISO-8601 duration as Java's ``Duration.parse`` reads Spinnaker's ``lifetimeDuration``
-    (``PT4H``, ``PT1H30M``, ``P1DT2H``); ``ValueError`` otherwise."""
+    (``PT4H``, ``PT1H30M``, ``P1DT2H``), in ASCII digits as Java reads them; ``ValueError`` otherwise."""
+    if isinstance(text, str):
+        try:
+            ascii_digits(text)   # Python's float() reads 'PT３H' as 3 hours; Java refuses it
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
     found = _ISO.match(text.strip().upper()) if isinstance(text, str) else None
     parts = {k: float(v) for k, v in found.groupdict().items() if v} if found else {}
     if not parts:
@@ -111,7 +117,7 @@ class KayentaScope(_Model):
     experimentScope: str
     controlLocation: Optional[str] = None
     experimentLocation: Optional[str] = None
-    step: int = Field(60, gt=0)
+    step: Count = Field(60, gt=0)
     extendedScopeParams: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("extendedScopeParams", mode="before")
@@ -133,13 +139,14 @@ class KayentaScope(_Model):
 class KayentaStage(_Model):
     """Spinnaker's ``kayentaCanary`` stage, its ``canaryConfig`` block: when the analyses run and what they pass.
 
-    Bookkeeping fields of the stage (accounts, the config's id or name) are accepted and not used."""
+    Minutes, hours and a scope's ``step`` are whole numbers (:data:`~rampsim.units.Count`: ``true`` is refused, not
+    read as 1). Bookkeeping fields of the stage (accounts, the config's id or name) are accepted and not used."""
 
     lifetimeDuration: Optional[str] = None
-    lifetimeHours: Optional[int] = Field(None, gt=0)
-    canaryAnalysisIntervalMins: Optional[int] = Field(None, ge=0)
-    beginCanaryAnalysisAfterMins: int = Field(0, ge=0)
-    lookbackMins: int = Field(0, ge=0)
+    lifetimeHours: Optional[Count] = Field(None, gt=0)
+    canaryAnalysisIntervalMins: Optional[Count] = Field(None, ge=0)
+    beginCanaryAnalysisAfterMins: Count = Field(0, ge=0)
+    lookbackMins: Count = Field(0, ge=0)
     scoreThresholds: ScoreThresholds = Field(default_factory=lambda: ScoreThresholds.model_validate(ORCA_THRESHOLDS))
     scopes: list[KayentaScope] = Field(min_length=1)
     metricsAccountName: Optional[str] = None

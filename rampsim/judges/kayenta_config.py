@@ -11,7 +11,8 @@ Two things are stricter than Kayenta, on purpose:
 
 * Kayenta's ``MetricDirection.parse`` and ``NaNStrategy.parse`` map any unknown word to the default
   (a typo ``"increse"`` silently judges both directions); here an unknown value, an unknown field,
-  a value of the wrong type, a number that is not finite (an ``allowedIncrease`` of ``Infinity``,
+  a value of the wrong type (a weight, threshold or bound of ``true``, which Python reads as 1; a
+  digit other than ASCII), a number that is not finite (an ``allowedIncrease`` of ``Infinity``,
   or ``1e400``, could never be reached) or a repeated key (Jackson keeps the last) is an
   :class:`~rampsim.errors.InvalidPlanError` naming the file, the line, the metric and the field.
 * A weighted group that no metric belongs to is refused: Kayenta's ``WeightedSumScorer`` scores
@@ -31,12 +32,12 @@ import enum
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union, get_args
 
-from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, StrictBool, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from rampsim.errors import InvalidPlanError
 from rampsim.plan.json_source import read_json
 from rampsim.plan.source import Document
+from rampsim.units import Count, PlainNumber
 
 __all__ = [
     "Direction", "NanStrategy", "EffectMeasure", "OutlierStrategy", "EffectSize", "Outliers",
@@ -88,10 +89,10 @@ class EffectSize(_Model):
     as infinity) could never be reached, so the metric could never fail.
     """
 
-    allowedIncrease: Optional[FiniteFloat] = Field(default=None, gt=0)
-    allowedDecrease: Optional[FiniteFloat] = Field(default=None, gt=0)
-    criticalIncrease: Optional[FiniteFloat] = Field(default=None, gt=0)
-    criticalDecrease: Optional[FiniteFloat] = Field(default=None, gt=0)
+    allowedIncrease: Optional[PlainNumber] = Field(default=None, gt=0)
+    allowedDecrease: Optional[PlainNumber] = Field(default=None, gt=0)
+    criticalIncrease: Optional[PlainNumber] = Field(default=None, gt=0)
+    criticalDecrease: Optional[PlainNumber] = Field(default=None, gt=0)
     measure: EffectMeasure = EffectMeasure.MEAN_RATIO
 
     @model_validator(mode="after")
@@ -120,7 +121,7 @@ class Outliers(_Model):
     """``outliers``: keep every interval, or drop those outside the wider of the IQR and 1st/99th-percentile fences."""
 
     strategy: OutlierStrategy = OutlierStrategy.KEEP
-    outlierFactor: FiniteFloat = Field(default=3.0, gt=0)
+    outlierFactor: PlainNumber = Field(default=3.0, gt=0)
 
 
 class CanaryAnalysis(_Model):
@@ -168,8 +169,8 @@ class KayentaMetric(_Model):
 class ScoreThresholds(_Model):
     """``scoreThresholds``: a score at least ``pass`` passes, at least ``marginal`` is marginal, else fails."""
 
-    pass_: FiniteFloat = Field(alias="pass", ge=0, le=100)
-    marginal: FiniteFloat = Field(ge=0, le=100)
+    pass_: PlainNumber = Field(alias="pass", ge=0, le=100)
+    marginal: PlainNumber = Field(ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> "ScoreThresholds":
@@ -181,7 +182,7 @@ class ScoreThresholds(_Model):
 class Classifier(_Model):
     """``classifier``: the weight of each group (unweighted groups share what is left of 100) and thresholds."""
 
-    groupWeights: dict[str, FiniteFloat] = Field(default_factory=dict)
+    groupWeights: dict[str, PlainNumber] = Field(default_factory=dict)
     scoreThresholds: Optional[ScoreThresholds] = None
 
     @field_validator("groupWeights")
@@ -232,8 +233,8 @@ class KayentaConfig(_Model):
     description: Optional[str] = None
     configVersion: Optional[Union[str, float]] = None
     applications: list[str] = Field(default_factory=list)
-    createdTimestamp: Optional[int] = None
-    updatedTimestamp: Optional[int] = None
+    createdTimestamp: Optional[Count] = None
+    updatedTimestamp: Optional[Count] = None
     createdTimestampIso: Optional[str] = None
     updatedTimestampIso: Optional[str] = None
     judge: JudgeConfig = JudgeConfig()
