@@ -16,6 +16,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.calibration.comparison import history_plan  # noqa: E402
 from rampsim.calibration.fit import calibrate  # noqa: E402
 from rampsim.plan import load_plan  # noqa: E402
@@ -52,4 +54,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     main()

@@ -14,6 +14,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.engine import DecisionEngine  # noqa: E402
 from rampsim.plan import load_plan, with_overrides  # noqa: E402
 from tests.builders import steady  # noqa: E402
@@ -39,4 +41,5 @@ def main(repeats: int = 15) -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     main()

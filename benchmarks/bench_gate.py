@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.plan import load_plan  # noqa: E402
 from rampsim.prod.openmetrics import write_openmetrics  # noqa: E402
 from rampsim.prod.gate_run import GateRun  # noqa: E402
@@ -74,4 +76,5 @@ def main(scrapes: int = 480) -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     main()

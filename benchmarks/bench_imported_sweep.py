@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.engine.judge import KINDS  # noqa: E402
 from rampsim.experiment.chunks import SweepSpec, compile_grid, replicate_seed  # noqa: E402
 from rampsim.experiment.axes import parse_axis  # noqa: E402
@@ -146,5 +148,6 @@ def main(replicates: int, profile: bool) -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
     main(int(arguments[0]) if arguments else 40, "--profile" in sys.argv)

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from _script import answer_help  # beside this script
 from rampsim.promql import SeriesStore, evaluate, evaluate_range
 
 QUERY = 'sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'
@@ -90,4 +91,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     main()

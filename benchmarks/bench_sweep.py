@@ -28,6 +28,8 @@ import tracemalloc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 HERE = os.path.join(os.path.dirname(__file__), "..", "scenarios")
 SUSTAINS = "rules.*.sustain=0s,30s,1m,90s,2m,3m,4m,5m,7m,10m"
 GRID = ["rules.error_rate_rollback.threshold=0.2%..2%:10", SUSTAINS]
@@ -83,9 +85,8 @@ def main(arguments: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if {"-h", "--help"} & set(sys.argv[1:]):
-        print(__doc__)
-    elif sys.argv[1:2] == ["--one"]:
+    answer_help(__doc__)
+    if sys.argv[1:2] == ["--one"]:
         one(int(sys.argv[2]), *(flag in sys.argv[3:] for flag in FLAGS))
     else:
         main(sys.argv[1:])

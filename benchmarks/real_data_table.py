@@ -18,6 +18,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from tests import realdata  # noqa: E402
 
 
@@ -109,4 +111,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     main()

@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.calibration.estimators import _burst_ticks, fit_requests  # noqa: E402
 from tests import realdata  # noqa: E402
 
@@ -108,8 +110,5 @@ def covariance_shapes(x: np.ndarray, dt: float) -> dict[str, tuple[float, float,
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    if {"-h", "--help"} & set(arguments):
-        print(__doc__)
-    else:
-        main(arguments or list(DEFAULT))
+    answer_help(__doc__)
+    main(sys.argv[1:] or list(DEFAULT))

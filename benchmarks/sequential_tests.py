@@ -22,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.engine.metrics import Series, sequential_inputs, sequential_p_values  # noqa: E402
 from rampsim.experiment.results import wilson  # noqa: E402
 from rampsim.faults import parse_fault  # noqa: E402
@@ -84,7 +86,5 @@ def main(runs: int) -> None:
 
 
 if __name__ == "__main__":
-    if {"-h", "--help"} & set(sys.argv[1:]):
-        print(__doc__)
-    else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    answer_help(__doc__)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

@@ -15,6 +15,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _script import answer_help  # noqa: E402  (beside this script)
+
 from rampsim.calibration.estimators import fit_errors  # noqa: E402
 
 TICKS, REQUESTS = 4 * 5760, 20_000
@@ -36,4 +38,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    answer_help(__doc__)
     main()

@@ -253,6 +253,19 @@ def test_a_prometheus_answer_with_a_malformed_sample_is_a_failed_query(values):
             instant_result({"resultType": "scalar", "result": [1.0, values[0]]}, 0.0)
 
 
+def test_a_malformed_sample_among_many_whole_numbers_is_refused_at_once():
+    """The first check of joined sample texts backtracked through every way of splitting each earlier value's digits:
+    eleven counter values before a bad one took 75 s, and a matrix answer of fifteen hung the reader (its timeout
+    covers the network only). In a child process, so that a return of the bug fails the test instead of hanging it."""
+    import subprocess
+    import sys
+
+    code = ("from rampsim.prod.samples import sample_values\n"
+            "try:\n    sample_values(['48213'] * 100_000 + ['4821_3'])\nexcept ValueError:\n    print('refused')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "refused", done.stderr
+
+
 def test_prometheus_sample_texts_are_read_as_its_client_reads_them():
     from rampsim.prod.samples import sample_values
 

@@ -1,6 +1,7 @@
 """Writing a plan back with some values changed, its comments and layout kept (``sweep --write-best``)."""
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -54,13 +55,16 @@ def test_a_quoted_value_is_written_in_the_quotes_the_file_used():
         'a: "0.5%"   # double\nb: \'it\'\'s 3m\'\nc: 4m\n')
 
 
-def test_write_best_of_a_json_plan_is_json(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("threshold", ["0.5%", 0.005], ids=["as text", "as a number"])
+def test_write_best_of_a_json_plan_is_json(tmp_path, capsys, monkeypatch, threshold):
     """A JSON plan came back with its thresholds unquoted under two comment lines: YAML, no longer JSON."""
     import json
 
     monkeypatch.chdir(tmp_path)
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(yaml.safe_load(VALIDATION.read_text()), indent=2))
+    data = yaml.safe_load(VALIDATION.read_text())
+    data["rules"]["error_rate_rollback"]["threshold"] = threshold
+    plan.write_text(json.dumps(data, indent=2))
     assert main(["sweep", str(plan), "--mix", str(MIX_SMALL), "--grid",
                  "rules.error_rate_rollback.threshold=0.3%,0.45%", "--replicates", "4", "--seed", "3",
                  "--workers", "1", "--no-progress", "--out", "grid", "--write-best", "best.json"]) == 0

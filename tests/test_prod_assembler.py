@@ -377,11 +377,11 @@ def test_a_stopped_series_is_named_with_its_label_values_escaped():
     stamps = [S_MS + 15_000 * t for t in range(12)]
     a = series("rampsim_requests_total", stamps, np.arange(1, 13) * 10.0, arm="canary", segment="A", pod="a")
     b = series("rampsim_requests_total", stamps[:3], [5, 10, 15], arm="canary", segment="A",
-               pod="b\nFAKE LINE\x1b[31m\x85")
+               pod="b\nFAKE LINE\x1b[31m\x85\u202e", **{"x\n\x1b": "y"})   # any UTF-8 label name, as 3.x allows
     _, notices, _ = fill([a, b], ticks=12)
     (stopped,) = [n for n in notices if n.kind == "stopped"]
-    assert 'pod="b\\nFAKE LINE\\u001b[31m\\u0085"' in stopped.message
-    assert not any(c in stopped.message for c in "\n\x1b\x85")
+    assert 'pod="b\\nFAKE LINE\\u001b[31m\\u0085\\u202e"' in stopped.message and 'x\\n\\u001b="y"' in stopped.message
+    assert not any(c in stopped.message for c in "\n\x1b\x85\u202e")
 
 
 @pytest.mark.parametrize("hole", ["missed", "damaged", "jittered"])

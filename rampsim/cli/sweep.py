@@ -189,6 +189,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
 
     from rampsim.experiment.axes import gate_values, own_value_text
     from rampsim.experiment.results import RECOMMENDATION_RULE
+    from rampsim.plan.edits import is_json
 
     row = result.best(costs)
     best = result.best_plan(plan, costs)
@@ -200,7 +201,7 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
     eol = "\r\n" if body.partition("\n")[0].endswith("\r") else "\n"   # the file's own line endings, kept
     priced = f"fr={costs.false_rollback:g}, mi={costs.missed_incident:g}, harm={costs.harmed_request:g}"
     header = f"# {plan.name}: the gate `rampsim sweep` recommends ({RECOMMENDATION_RULE}),{eol}"
-    json_plan = kept and _is_json(body)   # a JSON plan edited in place stays JSON: no comment header
+    json_plan = kept and is_json(body)   # a JSON plan edited in place stays JSON: no comment header
     text = body if json_plan else f"{header}# for costs {priced}.{eol}{body}"
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
@@ -221,16 +222,6 @@ def _write_best(result: "SweepResult", plan: "Plan", costs: "Costs", path: Path)
         console.print(f"  {parameter}: {own_value_text(plan, parameter)} → {row[parameter]}")
     if not changed:
         console.print("  nothing: the plan's own gate is the recommendation")
-
-
-def _is_json(text: str) -> bool:
-    import json
-
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _edited_plan_text(plan: "Plan", best: "Plan") -> Optional[str]:

@@ -15,7 +15,7 @@ import yaml
 
 from rampsim.plan.source import SourceError, parse_document
 
-__all__ = ["changed_values", "with_values"]
+__all__ = ["changed_values", "with_values", "is_json"]
 
 Path_ = tuple[Any, ...]
 
@@ -50,11 +50,13 @@ def with_values(text: str, values: Mapping[Path_, Any]) -> Optional[str]:
     except (SourceError, yaml.YAMLError):
         return None
     spans = []
+    json_text = is_json(text)
     for path, value in values.items():
         node = _node_at(root, path)
         if not isinstance(node, yaml.ScalarNode):
             return None
-        spans.append((node.start_mark.index, node.end_mark.index, _written_like(node, value)))
+        written = json.dumps(value, ensure_ascii=False) if json_text else _written_like(node, value)
+        spans.append((node.start_mark.index, node.end_mark.index, written))
     edited = text
     for start, end, written in sorted(spans, reverse=True):
         edited = edited[:start] + written + edited[end:]
@@ -76,9 +78,18 @@ def _node_at(node: Optional[yaml.Node], path: Path_) -> Optional[yaml.Node]:
     return node
 
 
+def is_json(text: str) -> bool:
+    """Whether ``text`` is a JSON document (a plan may be written in JSON: its edits are written in JSON too)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _written_like(node: yaml.ScalarNode, value: Any) -> str:
-    """``value`` written in place of ``node``: a string in the quotes the file used there (a JSON plan stays JSON, a
-    team's ``"0.5%"`` stays quoted), anything else as :func:`_flow_scalar` writes it."""
+    """``value`` written in place of ``node`` of a YAML file: a string in the quotes the file used there (a team's
+    ``"0.5%"`` stays quoted), anything else as :func:`_flow_scalar` writes it."""
     if isinstance(value, str) and node.style == '"':
         return json.dumps(value, ensure_ascii=False)   # JSON's escapes are YAML's too
     if isinstance(value, str) and node.style == "'" and "\n" not in value:

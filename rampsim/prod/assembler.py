@@ -28,9 +28,7 @@ fall as ``le`` rises is no histogram: its buckets are written as damaged.
 """
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -38,7 +36,7 @@ import numpy as np
 
 from rampsim.prod.clock import ScrapeGrid
 from rampsim.prod.samples import Notice, RawSeries
-from rampsim.prod.naming import quote
+from rampsim.prod.naming import quote, quoted_text
 from rampsim.prod.series_map import Column, SeriesMap, format_le
 from rampsim.telemetry import DAMAGED, Telemetry, damaged_counters, damaged_gauges
 
@@ -411,7 +409,8 @@ class Assembler:
         keys = [key for _, shared, *_ in columns for key in shared.series]
         stopped: dict[int, list[str]] = {}
         for row, tick in np.argwhere((absent == STOPPED_AFTER) & (reporting > 0)):
-            labels = ", ".join(f"{k}={_quoted(v)}" for k, v in sorted(keys[row]) if k != "__name__")
+            labels = ", ".join(f"{quoted_text(k)[1:-1]}={quoted_text(v)}" for k, v in sorted(keys[row])
+                               if k != "__name__")
             column = self.map.descriptions["counters"][columns[pods.column[row]][0].index]
             stopped.setdefault(first + int(tick), []).append(f"{{{labels}}} of {column}")
         for state, count in zip(pods.states, absent[:, -1].tolist()):
@@ -450,9 +449,3 @@ class Assembler:
             notices.append(Notice(first + int(j), "missing", message))
         return notices
 
-
-def _quoted(value: str) -> str:
-    """A label value from the server as a double-quoted string, every control character escaped (a notice goes to a
-    terminal or a log: a value holding a newline or an ANSI escape would forge lines there)."""
-    written = json.dumps(value, ensure_ascii=False)   # escapes C0 controls, quotes and backslashes
-    return re.sub(r"[\x7f-\x9f\u2028\u2029]", lambda c: f"\\u{ord(c.group()):04x}", written)

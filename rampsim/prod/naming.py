@@ -21,6 +21,7 @@ values are quoted when written into PromQL, so no user text is ever evaluated.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional
@@ -45,6 +46,12 @@ def quote(value: str) -> str:
     """``value`` as a PromQL (and OpenMetrics) double-quoted string literal."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def quoted_text(value: str) -> str:
+    """``value`` (text a server or a client sent) as a double-quoted string with every unprintable character escaped
+    (newlines, ANSI escapes, bidirectional overrides): safe to print on a terminal or in a log line."""
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in json.dumps(value, ensure_ascii=False))
 
 
 def _check_metric_name(name: str) -> str:

@@ -1,6 +1,7 @@
 """Raw samples: the samples of one series as a source returns them, and notices about them."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -9,9 +10,10 @@ import numpy as np
 
 __all__ = ["RawSeries", "Notice", "NUMBER", "parse_number", "sample_values"]
 
-NUMBER = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|[Nn]a[Nn])"
+NUMBER = r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|[Nn]a[Nn])"
 """A sample value or timestamp as Prometheus writes one (and its client, Go's ``strconv.ParseFloat``, reads it):
-ASCII digits, an optional fraction and exponent, ``NaN``, ``+Inf``."""
+ASCII digits, an optional fraction and exponent, ``NaN``, ``+Inf``. Each text matches it one way only: checking
+many values joined in one match stays linear in their length, whichever fails."""
 _NUMBER = re.compile(NUMBER)
 _NUMBERS = re.compile(f"(?:{NUMBER}\n)*{NUMBER}")
 
@@ -22,7 +24,10 @@ def parse_number(text: str) -> float:
     as ``+Inf``)."""
     if not _NUMBER.fullmatch(text):
         raise ValueError(f"not a number: {text!r}")
-    return _in_range([text], np.array([float(text)]))[0]
+    value = float(text)
+    if math.isinf(value) and text.lstrip("+-")[:1] not in "Ii":
+        raise ValueError(f"a number out of a float's range: {text!r}")
+    return value
 
 
 def sample_values(texts: Sequence[object]) -> np.ndarray:
@@ -35,13 +40,9 @@ def sample_values(texts: Sequence[object]) -> np.ndarray:
         raise ValueError("a sample value that is not text") from None
     if texts and not _NUMBERS.fullmatch(joined):
         raise ValueError("a sample value that is not a number as Prometheus writes one")
-    return _in_range(texts, np.array(texts, dtype=float))
-
-
-def _in_range(texts: Sequence[object], values: np.ndarray) -> np.ndarray:
-    """``values``, unless one is infinite without being written so (Go: out of range)."""
-    if any(str(texts[i]).lstrip("+-")[:1] not in "Ii" for i in np.flatnonzero(np.isinf(values)).tolist()):
-        raise ValueError("a number out of a float's range")
+    values = np.array(texts, dtype=float)
+    for i in np.flatnonzero(np.isinf(values)).tolist():   # infinite without being written so: Go's out of range
+        parse_number(str(texts[i]))
     return values
 
 

@@ -211,7 +211,7 @@ class PrometheusSource:
                 self.sleep(self.policy.wait(attempt))
             tried += 1
             try:
-                return parse(self._exchange(path, urllib.parse.urlencode(params)))
+                return self._parsed(self._exchange(path, urllib.parse.urlencode(params)), parse)
             except _TooLarge as exc:
                 raise AnswerTooLarge(f"{self.description}: {exc}") from None
             except _Failure as exc:
@@ -222,6 +222,23 @@ class PrometheusSource:
                     break
         raise SourceUnavailable(f"{self.description}: {problem} (after {tried} attempt{'s' * (tried > 1)})")
 
+    def _parsed(self, raw: bytes, parse: Callable[[bytes], tuple[_T, list[str]]]) -> tuple[_T, list[str]]:
+        """``parse`` of the answer ``raw``, its data as sent; what it says in words (its warnings, or why it cannot
+        be read) told from the answer with the bearer token taken out, when the server echoed it."""
+        echoed = self._scrubbed(raw)
+        try:
+            data, warnings = parse(raw)
+        except _Failure:
+            if echoed != raw:
+                parse(echoed)   # the same failure, told without the token (had it passed, the original is told)
+            raise
+        if echoed != raw:
+            try:
+                warnings = parse(echoed)[1]
+            except _Failure:
+                warnings = [self._redacted(warning) for warning in warnings]
+        return data, warnings
+
     def _secrets(self) -> list[bytes]:
         """The bearer token as a server may echo it back (plain, JSON-escaped, with JSON's optional ``\\/``)."""
         tokens = [value.split(" ", 1)[1] for name, value in self.headers.items()
@@ -231,8 +248,8 @@ class PrometheusSource:
                 for form in dict.fromkeys((plain, escaped, escaped.replace("/", "\\/")))]
 
     def _scrubbed(self, raw: bytes) -> bytes:
-        """``raw`` from the server with the bearer token taken out: its text reaches messages, logs and webhook
-        answers (a server or proxy that echoes the request's ``Authorization`` header in an error)."""
+        """``raw`` from the server with the bearer token taken out, for what is told of it in words (messages, logs,
+        webhook answers): a server or proxy may echo the request's ``Authorization`` header in an error."""
         for secret in self._secrets():
             raw = raw.replace(secret, b"<token>")
         return raw
@@ -304,7 +321,7 @@ class PrometheusSource:
             body += chunk
             if len(body) > MAX_ANSWER:
                 raise too_large
-        return self._scrubbed(bytes(body))
+        return bytes(body)
 
 
 class _Failure(Exception):

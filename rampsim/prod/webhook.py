@@ -73,7 +73,7 @@ from rampsim.plan.json_source import parse_json_data
 from rampsim.plan.schema import Plan
 from rampsim.plan.source import SourceError
 from rampsim.prod.instants import EARLIEST, LATEST, format_instant, is_relative, parse_instant
-from rampsim.prod.naming import Naming
+from rampsim.prod.naming import Naming, quoted_text
 from rampsim.prod.gate_run import GateRun, GateOutcome, Source
 from rampsim.prod.gate_queries import gate_run_for
 
@@ -401,9 +401,7 @@ _CLIENT_TEXT = 200  # characters of a client's own text (path, canary) kept in t
 def _logfmt(value: object) -> str:
     """``value`` as a logfmt value: bare when it can be, else a JSON string, every unprintable character escaped."""
     text = str(value)
-    if _BARE.fullmatch(text):
-        return text
-    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in json.dumps(text, ensure_ascii=False))
+    return text if _BARE.fullmatch(text) else quoted_text(text)
 
 
 def _write_log_line(fields: list[tuple[str, object]]) -> None:

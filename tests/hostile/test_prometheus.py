@@ -312,3 +312,17 @@ def test_a_server_echoing_the_token_has_it_taken_out_of_every_message(tmp_path, 
     out, err = capsys.readouterr()
     assert "bad credentials: Authorization: Bearer <token>" in out
     assert "s3cr" not in out + err
+
+
+def test_an_answer_holding_the_tokens_text_is_read_as_sent_and_told_without_it():
+    """Taking the token out of every answer rewrote data that happened to hold its text (a token 'api' turned a
+    job 'checkout-api' into 'checkout-<token>'); only what is told in words (warnings, failures) is scrubbed."""
+    from rampsim.prod.source import PrometheusSource, _parse_instant
+    from rampsim.telemetry import Layout
+
+    source = PrometheusSource("http://127.0.0.1:9", Layout(("baseline", "canary"), ("A",)),
+                              headers={"Authorization": "Bearer api"})
+    answer = {"status": "success", "warnings": ["your token api expires"], "data": {"resultType": "vector", "result": [
+        {"metric": {"job": "checkout-api"}, "value": [1740787200, "0.5"]}]}}
+    data, warnings = source._parsed(json.dumps(answer).encode(), _parse_instant)
+    assert data["result"][0]["metric"]["job"] == "checkout-api" and warnings == ["your token <token> expires"]
