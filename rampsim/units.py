@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import numbers
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -108,15 +109,20 @@ def unitless(value: object) -> Optional[Decimal]:
     """The number ``value`` is, exactly, when it is written without a unit: a YAML number (``10``, ``10.0``,
     ``1e1``) or text that is one (``'10'``, ``'1e+1'``); ``None`` for anything else (a quantity with a unit, a
     boolean, a non-finite number, text that is no number)."""
-    if isinstance(value, bool):
+    if _is_boolean(value):
         return None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(value) if math.isfinite(value) else None
+    if isinstance(value, numbers.Integral):   # numpy's integers too (a notebook's override)
+        return Decimal(int(value))
+    if isinstance(value, numbers.Real):
+        return Decimal(float(value)) if math.isfinite(value) else None
     if isinstance(value, str) and _NUMBER_RE.match(value):
         return _number(value.strip())
     return None
+
+
+def _is_boolean(value: object) -> bool:
+    """Python's or numpy's boolean (both count as 1 where a number is read)."""
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
 
 
 def count(value: object) -> int:
@@ -130,7 +136,7 @@ def count(value: object) -> int:
     if number is not None and number.copy_abs() >= 2**63:   # int() of '1e999999999' would build a billion digits
         raise UnitError(f"{shown} is too large for a count")
     if number is None or number != number.to_integral_value():
-        raise UnitError(f"expected a whole number such as 5, got {'the boolean ' * isinstance(value, bool)}{shown}")
+        raise UnitError(f"expected a whole number such as 5, got {'the boolean ' * _is_boolean(value)}{shown}")
     return int(number)
 
 
@@ -140,7 +146,7 @@ def plain_number(value: object) -> object:
     is, and ``'inf'`` or ``'nan'`` as the float they spell (for the field to refuse as not finite). A boolean
     (``true``, which Python calls 1), a quantity with a unit (``'99%'``, never read as 0.99) or text that is no
     number (in digits other than ASCII: ``'９９'``) is a :class:`UnitError`."""
-    if isinstance(value, bool):
+    if _is_boolean(value):
         raise UnitError(f"expected a number such as 1.5, got the boolean {value!r}")
     if not isinstance(value, str):
         return value

@@ -425,7 +425,8 @@ HOSTILE_VALUES = [
      "spec.analysis.metrics.0.threshold", r"got the boolean True"),
     ("an ab-weight annotation in Arabic-Indic digits", "canary", "metadata: {name: podinfo, namespace: test}",
      'metadata: {name: podinfo, namespace: test, annotations: {rampsim.io/ab-weight: "٠.٥"}}', "metadata:",
-     "metadata.annotations", r"rampsim.io/ab-weight and rampsim.io/bluegreen-weight are shares between 0 and 1"),
+     "metadata.annotations", r"rampsim.io/ab-weight and rampsim.io/bluegreen-weight are shares between 0 and 1: "
+                             r"cannot read '٠.٥': '٠' \(arabic-indic digit zero\) is not an ASCII digit"),
     ("a Flagger interval in fullwidth digits", "canary", "    interval: 1m\n", '    interval: "１m"\n',
      "interval: \"", "spec.analysis.interval", FULLWIDTH),
     ("a Flagger metric interval in fullwidth digits", "canary", "interval: 1m}", "interval: ３0s}", "interval: ３",

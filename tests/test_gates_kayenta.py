@@ -633,3 +633,12 @@ def test_export_writes_the_config_and_stage_that_import_reads_back(tmp_path):
     from rampsim.gates.plan_sections import load_gated_plan
     assert load_gated_plan(plan).kayenta == load_gated_plan(scenario).kayenta
     assert main(["export", "argo", scenario]) == 2
+
+
+@pytest.mark.parametrize("option", [["--step", "\uff160"], ["--pass", "\uff19\uff10"], ["--marginal", "\uff15\uff10"]])
+def test_stage_options_are_read_in_ascii_digits_as_a_stage_file_is(option, capsys):
+    """``--step ６0 --pass ９0 --marginal ５0`` wrote step 60, pass 90 and marginal 50: int() and float() read any
+    Unicode digit, where the same values in a --stage file were refused."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["import", "kayenta", "config.json", *option])
+    assert exit_.value.code == 2 and "ASCII" in capsys.readouterr().err

@@ -627,3 +627,11 @@ def test_a_count_or_limit_an_arg_gives_is_judged_with_the_value_the_files_write(
     deployed = ARG_LIMIT_ROLLOUT.replace("ARG", "{name: v, valueFrom: {fieldRef: {fieldPath: metadata.labels.v}}}")
     assert lint_argo(argo_gate(_arg_limit(field), rollout=deployed)) == []
     assert lint_argo(argo_gate(_arg_limit(field))) == []   # no value in the files: import's placeholder is not judged
+
+
+def test_a_limit_an_arg_gives_is_read_as_argo_reads_it():
+    """Lint read an arg's '3_0' with int() as 30 where Argo's strconv.Atoi reads no number (and import refuses it)."""
+    from rampsim.gates.lint import _whole_number
+
+    assert _whole_number("{{args.v}}", {"v": "3_0"}, 0) is None and _whole_number("{{args.v}}", {"v": " 3 "}, 0) is None
+    assert _whole_number("{{args.v}}", {"v": "+3"}, 0) == 3 and _whole_number(None, {}, 2) == 2

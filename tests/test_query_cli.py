@@ -139,6 +139,7 @@ def test_a_healthy_start_has_no_error_series(capsys):
                                                "1e20 seconds"),
     (["x offset -1e300", "--replay", "{om}"], 2, "duration out of range"),
     (["rate(x[1h4294967296m])", "--replay", "{om}"], 2, "duration out of range"),
+    ([f"rate(x[0x{'f' * 300}])", "--replay", "{om}"], 2, "duration out of range"),   # float() of it overflowed
     (["rate(x[4294967296ms])", "--replay", "{om}"], 2, "duration 4294967296ms: rampsim's parser reads at most "
                                                        "4,294,967,295 of a unit; write it with larger units, "
                                                        "7w17h2m47s296ms"),

@@ -238,3 +238,16 @@ def test_every_printed_duration_has_one_form_and_reads_back(seconds):
 def test_negative_and_unbounded_durations_print_as_such():
     assert format_value(-15.0, Kind.DURATION) == "-15s" and format_value(-105.0, Kind.DURATION) == "-1m45s"
     assert format_value(math.inf, Kind.DURATION) == "∞" and format_value(math.nan, Kind.DURATION) == "n/a"
+
+
+def test_numpy_numbers_are_counts_and_numpy_booleans_are_not():
+    """A notebook's override holds numpy's types: its integers were refused as counts once Python's int alone was
+    one, and numpy's boolean passed as a plain number (1.0)."""
+    import numpy as np
+
+    from rampsim.units import UnitError, count, plain_number
+
+    assert count(np.int64(4)) == 4 and count(np.float64(5.0)) == 5 and plain_number(np.float64(0.5)) == 0.5
+    for read in (count, plain_number):
+        with pytest.raises(UnitError, match="the boolean"):
+            read(np.True_)

@@ -82,10 +82,12 @@ def count(low: int = 1, high: int = 10**9) -> Callable[[str], int]:
     """A whole number in [low, high]."""
 
     def parse(text: str) -> int:
+        from rampsim.units import UnitError, count as whole_number_in
+
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            value = whole_number_in(text)   # ASCII digits: int() reads '６' as 6
+        except UnitError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text!r} is outside [{low}, {high}]")
         return value

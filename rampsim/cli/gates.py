@@ -182,10 +182,12 @@ def _minutes_duration(positive: bool) -> Callable[[str], float]:
 
 
 def _score(text: str) -> float:
+    from rampsim.units import UnitError, plain_number
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a score from 0 to 100, got {text!r}") from None
+        value = float(plain_number(text))   # type: ignore[arg-type]  # text gives a float; ASCII digits only
+    except (UnitError, ValueError):
+        raise argparse.ArgumentTypeError(f"a score from 0 to 100 in ASCII digits, got {text!r}") from None
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"a score from 0 to 100, got {text!r}")
     return value
@@ -197,10 +199,12 @@ def _kayenta_profiles() -> Sequence[str]:
 
 
 def _seeds(text: str) -> int:
+    from rampsim.units import UnitError, count
+
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seeds, got {text!r}") from None
+        value = count(text)
+    except UnitError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seeds in ASCII digits, got {text!r}") from None
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"between 1 and 100 seeds, got {value}")
     return value

@@ -183,9 +183,11 @@ def _canary(manifest: Manifest, templates: dict[str, MetricTemplate], mesh: Opti
             # the annotations' text read as the plan reads a share (float() would read '٠.٥' as 0.5)
             assume = FlaggerAssumptions(ab_weight=written.get(f"{ANNOTATION}ab-weight", 0.1),
                                         bluegreen_weight=written.get(f"{ANNOTATION}bluegreen-weight", 0.0))
-        except (ValidationError, ValueError):
+        except ValidationError as exc:
+            why = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
             raise GateError([manifest.problem(("metadata", "annotations"), "rampsim.io/ab-weight and "
-                                              "rampsim.io/bluegreen-weight are shares between 0 and 1")]) from None
+                                              f"rampsim.io/bluegreen-weight are shares between 0 and 1: {why}")]
+                            ) from None
         return gate.model_copy(update={"assume": assume})
     if strategy is Strategy.BLUEGREEN:
         testers = [str(hook.get("name", "")) for hook in analysis.webhooks

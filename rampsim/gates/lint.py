@@ -79,7 +79,7 @@ from typing import Optional, Sequence, Union
 
 from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import NO_ROLLOUT_NOTE, TEMPLATE_KINDS, import_argo_manifests, unsupplied_args
-from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString
+from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString, whole_text
 from rampsim.gates.argo_resolve import (
     DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, dry_run_matches, resolve_metric, run_args,
     run_metrics,
@@ -602,10 +602,9 @@ def _whole_number(value: Optional[IntOrString], args: dict[str, str], default: i
     """A whole-number field as a run reads it (``default`` when unset; None when a tag or text leaves it unknown)."""
     if value is None:
         return default
-    try:
-        return int(_ARGS_TAG.sub(lambda m: args.get(m.group(1), "?"), value) if isinstance(value, str) else value)
-    except ValueError:
-        return None
+    if not isinstance(value, str):
+        return int(value)
+    return whole_text(_ARGS_TAG.sub(lambda m: args.get(m.group(1), "?"), value))   # as a run reads it (Atoi)
 
 
 def _errs(success: Optional[str], failure: Optional[str], value: object) -> bool:

@@ -264,21 +264,25 @@ def _duration_out_of_range(query: str) -> Optional[str]:
             if max(parts) > _PART_MOST:
                 return (f"duration {tok.text}: rampsim's parser reads at most {_PART_MOST:,} of a unit; write it "
                         f"with larger units, {_written(total)}")
-        elif _UNITLESS.fullmatch(tok.text) and _in_duration(toks, k):
-            seconds = float(int(tok.text, 16)) if tok.text[:2].lower() == "0x" else float(tok.text)
+        elif _UNITLESS.fullmatch(tok.text) and _duration_position(toks, k, ("-", "+")):
+            hexadecimal = tok.text[:2].lower() == "0x"   # an integer of any length: compared exactly
+            seconds = int(tok.text, 16) if hexadecimal else float(tok.text)
             if not seconds * 1000 <= _LONGEST_MS:   # inf too
                 return f"{_OUT_OF_RANGE}: {tok.text} seconds"
     return None
 
 
-def _in_duration(toks: list[_Token], k: int) -> bool:
-    """Whether the number ``toks[k]`` stands for a duration: a range, a subquery's range or step, an offset."""
+def _duration_position(toks: list[_Token], k: int, signs: tuple[str, ...]) -> Optional[str]:
+    """Where the number ``toks[k]`` stands for a duration: ``"range"`` (a range, a subquery's range or step),
+    ``"offset"`` (after ``offset``, or after it and one of ``signs``), or ``None``."""
     before = toks[max(k - 2, 0):k]
     following = toks[k + 1] if k + 1 < len(toks) else None
     if before and _is(before[-1], "punct", "[", ":") and following is not None and _is(following, "punct", "]", ":"):
-        return True
-    return bool(before) and (_is(before[-1], "ident", "offset") or (
-        len(before) == 2 and _is(before[-1], "punct", "-", "+") and _is(before[0], "ident", "offset")))
+        return "range"
+    if before and (_is(before[-1], "ident", "offset") or (
+            len(before) == 2 and _is(before[-1], "punct", *signs) and _is(before[0], "ident", "offset"))):
+        return "offset"
+    return None
 
 
 def _written(ms: int) -> str:
@@ -315,12 +319,10 @@ def _unitless_duration(query: str) -> Optional[str]:
     for k, tok in enumerate(toks):
         if tok.kind != "number" or not _UNITLESS.fullmatch(tok.text):
             continue
-        before = toks[max(k - 2, 0):k]
-        if before and _is(before[-1], "punct", "[", ":") and k + 1 < len(toks) and _is(toks[k + 1], "punct",
-                                                                                       "]", ":"):
+        position = _duration_position(toks, k, ("-",))
+        if position == "range":
             return "missing unit character in duration"
-        if before and (_is(before[-1], "ident", "offset") or (
-                len(before) == 2 and _is(before[-1], "punct", "-") and _is(before[0], "ident", "offset"))):
+        if position == "offset":
             return f'unexpected number "{tok.text}" in offset, expected duration'
     return None
 
