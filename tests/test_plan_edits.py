@@ -49,6 +49,14 @@ def test_any_scalar_reads_back_as_itself(value):
             assert node == value and type(node) is type(value)
 
 
+def test_a_json_plans_small_and_large_numbers_stay_json_numbers():
+    """json.dumps writes 1e-05, which YAML (the read-back) takes for text: the edit was refused."""
+    import json
+
+    edited = with_values('{"a": 0.5, "b": "x", "c": 3}\n', {("a",): 1e-05, ("c",): 1e16, ("b",): "0.3%"})
+    assert edited is not None and json.loads(edited) == {"a": 1e-05, "b": "0.3%", "c": 1e16}
+
+
 def test_a_quoted_value_is_written_in_the_quotes_the_file_used():
     text = 'a: "1%"   # double\nb: \'2m\'\nc: 3m\n'
     assert with_values(text, {("a",): "0.5%", ("b",): "it's 3m", ("c",): "4m"}) == (

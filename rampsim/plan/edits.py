@@ -55,7 +55,8 @@ def with_values(text: str, values: Mapping[Path_, Any]) -> Optional[str]:
         node = _node_at(root, path)
         if not isinstance(node, yaml.ScalarNode):
             return None
-        written = json.dumps(value, ensure_ascii=False) if json_text else _written_like(node, value)
+        written = (json.dumps(value, ensure_ascii=False) if json_text and isinstance(value, str)
+                   else _written_like(node, value))   # YAML's number forms read back as numbers, and are JSON
         spans.append((node.start_mark.index, node.end_mark.index, written))
     edited = text
     for start, end, written in sorted(spans, reverse=True):
