@@ -240,12 +240,16 @@ class PrometheusSource:
         return data, warnings
 
     def _secrets(self) -> list[bytes]:
-        """The bearer token as a server may echo it back (plain, JSON-escaped, with JSON's optional ``\\/``)."""
+        """The bearer token as a server may echo it back: plain, JSON-escaped, with JSON's optional ``\\/``, and
+        as Go's ``encoding/json`` writes it (Prometheus's own: ``&``, ``<`` and ``>`` as ``\\u0026``...)."""
         tokens = [value.split(" ", 1)[1] for name, value in self.headers.items()
                   if name.lower() == "authorization" and " " in value]
-        forms = [(token, json.dumps(token)[1:-1]) for token in tokens]
-        return [form.encode() for plain, escaped in forms
-                for form in dict.fromkeys((plain, escaped, escaped.replace("/", "\\/")))]
+        forms = []
+        for token in tokens:
+            escaped = json.dumps(token)[1:-1]
+            go = escaped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            forms += [token, escaped, escaped.replace("/", "\\/"), go, go.replace("/", "\\/")]
+        return [form.encode() for form in dict.fromkeys(forms)]
 
     def _scrubbed(self, raw: bytes) -> bytes:
         """``raw`` from the server with the bearer token taken out, for what is told of it in words (messages, logs,

@@ -326,3 +326,21 @@ def test_an_answer_holding_the_tokens_text_is_read_as_sent_and_told_without_it()
         {"metric": {"job": "checkout-api"}, "value": [1740787200, "0.5"]}]}}
     data, warnings = source._parsed(json.dumps(answer).encode(), _parse_instant)
     assert data["result"][0]["metric"]["job"] == "checkout-api" and warnings == ["your token <token> expires"]
+
+
+def test_a_token_echoed_as_go_escapes_it_is_taken_out_before_a_message_clips_it():
+    """Go's encoding/json (Prometheus's) writes & < > as \\u0026...: that form was not recognised, and a failure
+    message clipped at 200 characters kept the token's start where the later redaction of the whole token missed it."""
+    from rampsim.prod.source import PrometheusSource, _Failure, _parse_instant
+    from rampsim.telemetry import Layout
+
+    token = "abcdefgh&ijklmnop"
+    source = PrometheusSource("http://127.0.0.1:9", Layout(("baseline", "canary"), ("A",)),
+                              headers={"Authorization": f"Bearer {token}"})
+    metric = {"pad": "x" * 170, "auth": f"Bearer {token}"}
+    raw = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": metric, "value": [1740787200, "1"]}, {"metric": metric, "value": [1740787200, "2"]}]}})
+    raw = raw.replace("&", "\\u0026")   # as Go writes it
+    with pytest.raises(_Failure, match="comes twice") as failure:
+        source._parsed(raw.encode(), _parse_instant)
+    assert "abcdefgh" not in str(failure.value)
