@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from _script import answer_help  # noqa: E402  (beside this script)
 
-from rampsim.calibration.estimators import _burst_ticks, fit_requests  # noqa: E402
+from rampsim.calibration.estimators import _autocovariance, _burst_ticks, fit_requests  # noqa: E402
 from tests import realdata  # noqa: E402
 
 DEFAULT = ("ms/mongo-01", "ms/mongo-02", "ms/mongo-04", "ms/machine-01")
@@ -88,11 +88,7 @@ def main(names: list[str], refits: int = 4) -> None:
 def covariance_shapes(x: np.ndarray, dt: float) -> dict[str, tuple[float, float, float]]:
     """The best ``sd^2 * shape(h)`` for each shape over lags 1 to four (pilot) correlation times: sd, correlation
     time and residual sum of squares over the covariances' (the estimator's own lag choice, shape by shape)."""
-    valid = np.isfinite(x)
-    size = 1 << int(math.ceil(math.log2(2 * len(x))))
-    spectra = np.fft.rfft(np.stack([np.where(valid, x - np.nanmean(x), 0.0), valid.astype(float)]), size)
-    sums = np.fft.irfft(spectra * spectra.conj(), size)
-    covariance = sums[0] / np.maximum(np.round(sums[1]), 1)
+    covariance = _autocovariance(x - np.nanmean(x), len(x) // 8)
     taus = np.geomspace(dt / 2, 10 * DAY, 600)
     r = np.exp(-dt / taus)[:, None]
     shapes = {"AR(1)": lambda h: r ** h, "smooth": lambda h: r ** h * (1 + h * (1 - r ** 2) / (1 + r ** 2))}
