@@ -383,6 +383,17 @@ HOSTILE_VALUES = [
      '    interval: 20s\n    initialDelay: "١m"\n', "initialDelay:", "spec.metrics.0.initialDelay", FULLWIDTH),
     ("an Argo pause in fullwidth digits", "rollout", "pause: {duration: 30}", "pause: {duration: ３0}", "duration:",
      "spec.strategy.canary.steps.1.pause.duration", r"cannot read '３0': " + "'３' " + r"\(fullwidth digit three\)"),
+    # Go's time.ParseDuration and strconv.ParseInt(s, 10, 32) read no spaces and no more than 32 bits: Argo's pause
+    # is then invalid, where Python's strip() and int() had read 30 s and 3,171 years
+    ("an Argo interval with a space", "template", "interval: 20s", 'interval: " 20s"', "interval:",
+     "spec.metrics.0.interval", r"' 20s' has spaces around it, which Go's time.ParseDuration refuses: write '20s'"),
+    ("an Argo pause with a space", "rollout", "pause: {duration: 30}", 'pause: {duration: "30 "}', "duration:",
+     "spec.strategy.canary.steps.1.pause.duration", r"'30 ' has spaces around it"),
+    ("an Argo pause beyond 32 bits", "rollout", "pause: {duration: 30}", 'pause: {duration: "99999999999"}',
+     "duration:", "spec.strategy.canary.steps.1.pause.duration",
+     r"'99999999999' is beyond a 32-bit whole number of seconds"),
+    ("a Flagger interval with a space", "canary", "    interval: 1m\n", '    interval: "1m "\n',
+     "interval: \"", "spec.analysis.interval", r"'1m ' has spaces around it"),
     # Argo: a limit (IntOrString) in digits Argo's strconv.Atoi does not read (it reads 0), a setWeight of true (1%)
     ("an Argo count in fullwidth digits", "template", "count: 6", 'count: "６"', "count:", "spec.metrics.0.count",
      r"'６' \(fullwidth digit six\) " + FULLWIDTH),
@@ -464,6 +475,15 @@ def test_a_limit_argo_reads_is_imported_as_written(written, read):
     assert gate.metrics["success-rate"].count == read
     analysis = gate.rollout.steps[2].analysis
     assert analysis is not None and run_metrics(gate, analysis)[0].count == int(read)
+
+
+@pytest.mark.parametrize("written, seconds", [(30, 30.0), ("30", 30.0), ("+30", 30.0), ("2147483647", 2 ** 31 - 1.0),
+                                              ("1m30s", 90.0), ("0", 0.0)])
+def test_a_pause_is_read_as_argo_reads_it(written, seconds):
+    """RolloutPause.DurationSeconds: strconv.ParseInt(s, 10, 32) (a sign allowed), else time.ParseDuration."""
+    from rampsim.gates.goduration import parse_pause_duration
+
+    assert parse_pause_duration(written) == seconds
 
 
 @pytest.mark.parametrize("value", ["３", " 3 ", "3_0"])

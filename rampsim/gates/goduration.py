@@ -19,6 +19,7 @@ __all__ = ["GoDurationError", "parse_go_duration", "parse_pause_duration", "form
 _UNITS = {"ns": Decimal("1e-9"), "us": Decimal("1e-6"), "µs": Decimal("1e-6"), "μs": Decimal("1e-6"),
           "ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
 _PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+_WHOLE_SECONDS = re.compile(r"[+-]?[0-9]+")
 _WHOLE = re.compile(r"^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$")
 
 
@@ -39,7 +40,10 @@ def parse_go_duration(text: object) -> float:
     if not isinstance(text, str):
         raise GoDurationError(f"expected a duration such as '30s' or '1m', got {text!r}")
     _ascii_digits(text)
-    value = text.strip()
+    value = text
+    if value != value.strip():
+        raise GoDurationError(f"{text!r} has spaces around it, which Go's time.ParseDuration refuses: write "
+                              f"{value.strip()!r}")
     if value in ("0", "+0", "-0"):
         return 0.0
     if not _WHOLE.match(value):
@@ -57,17 +61,20 @@ def parse_go_duration(text: object) -> float:
 
 
 def parse_pause_duration(value: object) -> float:
-    """Seconds of an Argo pause ``duration``: an integer (seconds), a string of digits, or a Go duration."""
+    """Seconds of an Argo pause ``duration``, read as ``RolloutPause.DurationSeconds`` reads it: a 32-bit whole
+    number (seconds), a string ``strconv.ParseInt`` reads as one (``'30'``, ``'+30'``), or a Go duration."""
     if isinstance(value, bool):
         raise GoDurationError(f"expected a duration such as 30 (seconds) or '1m', got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise GoDurationError(f"a pause cannot be negative, got {value}")
-        return float(value)
     if isinstance(value, str):
         _ascii_digits(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
-        return float(int(value))
+    number = value if isinstance(value, int) else int(value) if isinstance(value, str) and _WHOLE_SECONDS.fullmatch(
+        value) else None
+    if number is not None:
+        if not -2 ** 31 <= number < 2 ** 31:   # ParseInt(s, 10, 32) fails, and so does ParseDuration: an invalid pause
+            raise GoDurationError(f"{value!r} is beyond a 32-bit whole number of seconds")
+        if number < 0:
+            raise GoDurationError(f"a pause cannot be negative, got {value!r}")
+        return float(number)
     seconds = parse_go_duration(value)
     if seconds < 0:
         raise GoDurationError(f"a pause cannot be negative, got {value!r}")
