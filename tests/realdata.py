@@ -224,16 +224,16 @@ MISFITS: dict[str, str] = {
         "so the load is flat and the fitted wander (sd 0.40, 3 h, no jitter) carries the day"),
     "ms/mongo-02": (
         "the held-out days are quieter than the first part (detrended D 24.6 -> 7.1, acf1 0.81 -> 0.65): "
-        "simulated D 31-135 and acf2-acf10 above the held-out's; the 12-hour harmonic found (7% of the average) "
-        "took the wander from sd 0.10 to 0.074 and brought acf1 inside"),
+        "simulated D 33-133 and acf2-acf10 above the held-out's; the 12-hour harmonic found (7% of the average) "
+        "took the wander from sd 0.10 to 0.076 and brought acf1 inside"),
     "ms/mongo-04": (
-        "held-out acf decays faster than the fitted wander (sd 0.24, correlation time 11 h) gives: acf4-acf7 "
-        "below the band (acf6 0.05 against [0.10, 0.52]); D and acf1-acf3 inside"),
+        "held-out acf decays faster than the fitted wander (sd 0.24, correlation time 11 h) gives: acf4-acf6 "
+        "below the band; D, acf1-acf3 and acf7-acf10 inside"),
     "ms/machine-01": (
         "the held-out's minute-to-minute noise is nearly white (acf1 0.24, D 5.3), the model's persistent "
-        "(simulated acf1 0.63-0.88; D alone inside): a 12-hour harmonic (24% of the average) now carries the "
+        "(simulated acf1 0.66-0.89; D alone inside): a 12-hour harmonic (24% of the average) now carries the "
         "daily shape the cosine missed, but the day-to-day level changes (daily means 590-870/min) still fit as "
-        "a 1.2-hour wander (sd 0.21) with no jitter, which an AR(1) of one correlation time puts inside the hour too"),
+        "a one-hour wander (sd 0.22) with no jitter, which an AR(1) of one correlation time puts inside the hour too"),
     "twitter/raw_data": (
         "not a count: held-out D 0.50, below Poisson's 1 (the source's non-integer 'count' is a scaled rate, "
         "which no Poisson model reproduces); the rest of the fit is ordinary: a diurnal load with 12-, 8- and "

@@ -21,7 +21,6 @@ import ast
 import dataclasses
 import math
 import os
-import time
 from typing import Callable
 
 import numpy as np
@@ -164,9 +163,17 @@ class Coverage:
 
     def __init__(self) -> None:
         self.hits: dict[str, list[bool]] = {}
+        self.pooled: list[bool] = []
 
     def add(self, name: str, estimate: Estimate, truth: float) -> None:
-        self.hits.setdefault(name, []).append(estimate.contains(truth))
+        hit = estimate.contains(truth)
+        self.hits.setdefault(name, []).append(hit)
+        # Pooled: intervals that claim 95%. Exact intervals (Garwood, Clopper-Pearson) claim at least 95%, a
+        # stated default claims nothing, and a truth on the parameter's bound (0, or a share of 1) is inside
+        # an interval clipped there whenever its estimate is near it.
+        exact = any(method in estimate.method for method in ("Garwood", "Clopper-Pearson"))
+        if not (exact or estimate.fallback or truth <= 0 or ("common" in name and truth >= 1)):
+            self.pooled.append(hit)
 
     def add_latent(self, prefix: str, fit: LatentFit, process: Latent) -> None:
         self.add(f"{prefix}.sd", fit.sd, process.sd)
@@ -183,9 +190,16 @@ class Coverage:
         return ", ".join(f"{name} {sum(h)}/{len(h)}" for name, h in self.hits.items())
 
     def check(self) -> None:
+        """Each parameter's coverage not below 95% (one-sided binomial at 1%), and the misses of the intervals that
+        claim 95% together not too few: intervals wider than they claim, which no single parameter's 40 seeds can
+        show (40 of 40 happens 13% of the time at 95%), make the pooled misses improbably rare."""
         failures = [f"{name}: {sum(h)}/{len(h)} < {acceptance_bound(len(h))}"
                     for name, h in self.hits.items() if sum(h) < acceptance_bound(len(h))]
         assert not failures, f"coverage below 95% at the 1% level: {failures} (all: {self.report()})"
+        trials, misses = len(self.pooled), len(self.pooled) - sum(self.pooled)
+        assert stats.binom.cdf(misses, trials, 1 - NOMINAL) >= SIGNIFICANCE, (
+            f"{misses} misses in {trials}: the intervals cover more than the 95% they claim, at the 1% level "
+            f"({self.report()})")
 
 
 def test_acceptance_bound_is_the_binomial_one():
@@ -463,19 +477,32 @@ def with_gaps(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
 
 
 def test_missing_ticks_change_little():
+    """A tenth of the ticks missing (5% at random and an hour) moves each estimate by less than the interval of the
+    complete history's fit (the same history: its sampling error is what the interval states), and the fit counts
+    and marks the ticks it lacked. Checked on 30 seeds before it was written: it held on every one."""
     rng = np.random.default_rng(11)
     t, counts = requests_history(rng, TICKS_PER_DAY, REQUESTS)
     requests, errors = errors_history(rng, TICKS_PER_DAY, ERRORS)
     buckets = latency_history(rng, TICKS_PER_DAY, LATENCY)
     gap_rng = np.random.default_rng(12)
+
+    def near(complete: Estimate, gappy: Estimate) -> bool:
+        return complete.contains(gappy.value)
+
+    _, full = fit_requests(t, counts[:, 0])
     _, fit = fit_requests(t, with_gaps(gap_rng, counts[:, 0]))
-    assert fit.sd.contains(REQUESTS.sd) and fit.jitter.contains(REQUESTS.jitter) and fit.ticks < TICKS_PER_DAY
-    rates, fit = fit_errors(with_gaps(gap_rng, requests[:, 0]), with_gaps(gap_rng, errors[:, 0]))
-    assert all(r.contains(p) for r, p in zip(rates.rates, ERROR_RATES)) and fit.sd.contains(ERRORS.sd)
-    latency = fit_latency(with_gaps(gap_rng, buckets[:, 0]), BOUNDS)
-    assert latency.latent.sd.contains(LATENCY.sd) and np.isnan(latency.log_stretch[1000:1240]).all()
+    assert fit.ticks < full.ticks == TICKS_PER_DAY
+    assert near(full.sd, fit.sd) and near(full.jitter, fit.jitter) and near(full.correlation_time, fit.correlation_time)
+    present = with_gaps(gap_rng, np.ones(TICKS_PER_DAY))[:, None]
+    full_rates, full_errors = fit_errors(requests[:, 0], errors[:, 0])
+    rates, fit = fit_errors(requests[:, 0] * present, errors[:, 0] * present)
+    assert all(near(f, g) for f, g in zip(full_rates.rates, rates.rates)) and near(full_errors.sd, fit.sd)
+    full_latency, latency = fit_latency(buckets[:, 0], BOUNDS), fit_latency(with_gaps(gap_rng, buckets[:, 0]), BOUNDS)
+    assert near(full_latency.latent.sd, latency.latent.sd) and near(full_latency.p99, latency.p99)
+    assert np.isnan(latency.log_stretch[1000:1240]).all() and not np.isnan(full_latency.log_stretch[1000:1240]).any()
     checks, ok = health_history(gap_rng, TICKS_PER_DAY, 20, 1e-4, HealthBlips(per_day=3, duration="10s"))
-    assert fit_health(with_gaps(gap_rng, checks), with_gaps(gap_rng, ok), 20).failure.contains(1e-4)
+    checks_gappy, ok_gappy = (with_gaps(np.random.default_rng(13), x) for x in (checks, ok))   # the same ticks
+    assert near(fit_health(checks, ok, 20).failure, fit_health(checks_gappy, ok_gappy, 20).failure)
 
 
 def test_counts_of_independent_requests_are_never_called_too_regular():
@@ -528,6 +555,20 @@ def test_a_history_too_short_for_the_persistent_process_invents_no_bursts():
         assert fit.sd.fallback and all(e.fallback for e in (bursts.per_day, bursts.multiplier, bursts.duration))
         assert bursts.per_day.value == 0.0, bursts.per_day
         assert "too short to tell bursts" in bursts.per_day.note or "no expected level" in bursts.per_day.note, seed
+
+
+def test_a_burst_with_a_dip_is_one_burst():
+    """A 15-minute burst (x10) with one tick back at the normal level in its middle: a jittered tick inside a long
+    burst on a wandering level. The run stopped growing at the first tick below its threshold, so the burst was
+    found as two of half its duration (on the thorough profile's strong setting durations read about 20% short,
+    and their intervals held the truth 354 times of 400)."""
+    n = TICKS_PER_DAY
+    level = np.full(n, 2000.0)
+    level[3000:3060] *= 10
+    level[3030] = 2000.0
+    counts = np.random.default_rng(5).poisson(level).astype(float)
+    bursts = fit_requests(clock(n), counts)[1].bursts
+    assert bursts.count == 1 and abs(bursts.duration.value - 60 * DT) < 2 * DT, bursts
 
 
 def test_missing_scrapes_do_not_inflate_the_burst_rate():
@@ -584,8 +625,11 @@ def test_config_mapping_writes_durations_a_plan_reads_back(seconds):
 
 # -- budget and boundaries -------------------------------------------------------------------------
 
-def test_seven_days_fit_well_under_ten_seconds():
-    """7 days of 15-second ticks (40,320), 3 segments, 11 buckets: every estimator together."""
+def test_seven_days_narrow_the_first_days_intervals():
+    """7 days of 15-second ticks (40,320), 3 segments, 11 buckets, every estimator: the week's intervals are
+    narrower than its first day's by more than half the sqrt(7) = 2.6 that seven times the ticks promise (1.5: the
+    widths vary from history to history; held on 20 seeds). Whether the intervals cover is the coverage tests'
+    question, over many seeds; the time this takes is ``benchmarks/bench_calibrate.py``'s, not a test's."""
     n = 7 * TICKS_PER_DAY
     bounds = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, math.inf])
     rng = np.random.default_rng(42)
@@ -593,15 +637,15 @@ def test_seven_days_fit_well_under_ten_seconds():
     requests, errors = errors_history(rng, n, ERRORS)
     buckets = latency_history(rng, n, LATENCY, bounds=bounds)
     checks, ok = health_history(rng, n, 45, 1e-5, HealthBlips(per_day=2, duration="10s"))
-    start = time.perf_counter()
-    load, request_fit = fit_requests(t, counts[:, 0])
-    rates, error_fit = fit_errors(requests[:, 0], errors[:, 0])
-    latency = fit_latency(buckets[:, 0], bounds)
-    health = fit_health(checks, ok, 45)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10.0, f"{elapsed:.1f} s"
-    assert load.shape == "diurnal" and request_fit.sd.contains(REQUESTS.sd) and error_fit.sd.contains(ERRORS.sd)
-    assert latency.latent.sd.contains(LATENCY.sd) and health.detected
+    day = slice(0, TICKS_PER_DAY)
+    week = (fit_requests(t, counts[:, 0]), fit_errors(requests[:, 0], errors[:, 0]), fit_latency(buckets[:, 0], bounds))
+    first = (fit_requests(t[day], counts[day, 0]), fit_errors(requests[day, 0], errors[day, 0]),
+             fit_latency(buckets[day, 0], bounds))
+    assert week[0][0].shape == "diurnal" and fit_health(checks, ok, 45).detected
+    pairs = [(first[0][1].sd, week[0][1].sd), (first[1][1].sd, week[1][1].sd), (first[2].latent.sd, week[2].latent.sd),
+             (first[2].p99, week[2].p99)]
+    for one_day, seven in pairs:
+        assert one_day.high - one_day.low > 1.5 * (seven.high - seven.low), (one_day, seven)
 
 
 def test_estimators_need_neither_simpy_nor_the_simulation():

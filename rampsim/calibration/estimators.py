@@ -614,7 +614,8 @@ def _reference(n: int, start: int, stop: int, use: np.ndarray, window: int, side
 
 def _grow(e: np.ndarray, sigma: np.ndarray, valid: np.ndarray, starts: np.ndarray, stops: np.ndarray,
           window: int, low: float = GROWTH_SD) -> tuple[np.ndarray, np.ndarray]:
-    """Extend each run over its neighbours that stay ``low`` standard deviations above the run's outside level.
+    """Extend each run over its neighbours that stay ``low`` standard deviations above the run's outside level,
+    across dips of one tick (:func:`_reach`).
 
     Growth (at most ``window`` ticks either side: a burst's partial edge ticks and
     dips) is against the level of the ticks around the run, not inside it. A burst
@@ -634,10 +635,9 @@ def _grow(e: np.ndarray, sigma: np.ndarray, valid: np.ndarray, starts: np.ndarra
         if len(reference) == 0:
             continue
         level = float(e[reference].mean())
-        after = (valid & (e - level > low * sigma))[b:b + window]
-        before = (valid & (e - level > low * sigma))[max(a - window, 0):a][::-1]
-        on[b:b + (int(np.argmin(after)) if not after.all() else len(after))] = True
-        on[a - (int(np.argmin(before)) if not before.all() else len(before)):a] = True
+        high = valid & (e - level > low * sigma)
+        on[b:b + _reach(high[b:b + window])] = True
+        on[a - _reach(high[max(a - window, 0):a][::-1]):a] = True
     starts, stops = _runs(on, valid)
     for _ in range(8):
         new_starts, new_stops = _fill_gaps(e, sigma, valid, starts, stops, window, low)
@@ -645,6 +645,16 @@ def _grow(e: np.ndarray, sigma: np.ndarray, valid: np.ndarray, starts: np.ndarra
             break
         starts, stops = new_starts, new_stops
     return starts, stops
+
+
+def _reach(high: np.ndarray) -> int:
+    """How far a run grows over ``high`` (its neighbours outward): up to the last high tick before two low ones
+    in a row (one low tick is a jittered dip inside the burst, not its end)."""
+    low = ~high
+    ends = np.flatnonzero(low[:-1] & low[1:]) if len(high) > 1 else np.flatnonzero(low)
+    stop = int(ends[0]) if len(ends) else len(high)
+    inside = np.flatnonzero(high[:stop])
+    return int(inside[-1]) + 1 if len(inside) else 0
 
 
 def _fill_gaps(e: np.ndarray, sigma: np.ndarray, valid: np.ndarray, starts: np.ndarray, stops: np.ndarray,
