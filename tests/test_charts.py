@@ -197,6 +197,65 @@ def test_the_zoom_spans_the_fault_to_the_decision(healthy_chart, rolled_back, ro
     assert not [ax for ax in healthy_chart.axes if ax.get_title().startswith("zoom")]  # nothing to zoom on
 
 
+@pytest.fixture(scope="module")
+def close_thresholds():
+    """The reference plan with the segment-spread rollback at 0.35% (its shipped 0.05% stops seed 0 at 8 min): its
+    0.75% warning is close above the 0.5% rollback, and 250 ms a tenth of a decade above 200 ms on a log axis."""
+    text = REFERENCE.read_text().replace("\n    threshold: 0.05%", "\n    threshold: 0.35%")   # the rule's alone
+    return plan_from_text(text, "plan-035.yaml")
+
+
+def test_threshold_labels_keep_the_thresholds_order_and_none_is_across_another_line(close_thresholds):
+    """A review found '> 0.75%: error_rate_warning' below the 0.5% line (the legend held the room above its own)
+    and '>= 200ms: p99_rollback' above the '> 250ms' label: the labels took any offset clear of the lines."""
+    run = simulate(close_thresholds, [parse_fault("tail-latency:canary:3%@1h/30m,delay=400ms")], seed=0)
+    figure = timeline_chart(run)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    rows = {name: ax for name, ax in full_column(figure).items() if name != WEIGHT}
+    assert len(rows["error rate (%)"].texts) == len(rows["latency (ms)"].texts) == 2
+    for name, ax in rows.items():
+        lines = {label.xy[1]: ax.transData.transform((0, label.xy[1]))[1] for label in ax.texts}
+        middles = []
+        for label in sorted(ax.texts, key=lambda label: label.xy[1]):
+            box, own = label.get_window_extent(renderer), lines[label.xy[1]]
+            middles.append((box.y0 + box.y1) / 2)
+            for value, other in lines.items():
+                if value != label.xy[1]:
+                    assert not box.y0 < other < box.y1, f"{label.get_text()!r} is across the {value} line ({name})"
+                    assert not min(own, middles[-1]) < other < max(own, middles[-1]), \
+                        f"{label.get_text()!r} is beyond the {value} line from its own ({name})"
+        assert middles == sorted(middles), name
+    assert overlapping(figure) == []
+
+
+def test_legends_hide_no_checkpoint_target_value_alert_or_threshold_label(close_thresholds):
+    """matplotlib's 'best' legend covered the latency row's first checkpoint targets on a healthy ramp (seed 5): it
+    weighs a target bar as one point among the lines' thousands."""
+    figure = timeline_chart(simulate(close_thresholds, seed=5))
+    figure.set_dpi(90)   # as rampsim rehearse saves it: "best" chose by the pixels, the centre at 100 dpi
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legends = 0
+    for name, ax in full_column(figure).items():
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        legends += 1
+        box = legend.get_window_extent(renderer)
+        marks = [line for line in ax.get_lines() if len(line.get_xdata()) == 1]   # targets, values, alerts
+        assert marks or name != "latency (ms)"
+        for mark in marks:
+            x, y = ax.transData.transform((mark.get_xdata()[0], mark.get_ydata()[0]))
+            half = mark.get_markersize() / 2 * figure.dpi / 72
+            assert not (box.x0 - half < x < box.x1 + half and box.y0 - half < y < box.y1 + half), \
+                f"the legend of {name!r} covers a mark at {mark.get_xdata()[0]:.0f} s"
+        for label in ax.texts:
+            other = label.get_window_extent(renderer)
+            assert min(box.x1, other.x1) <= max(box.x0, other.x0) or min(box.y1, other.y1) <= max(box.y0, other.y0)
+    assert legends == len(full_column(figure)) - 1
+
+
 # -- the sweep charts --------------------------------------------------------------------------------------
 
 
