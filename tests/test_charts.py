@@ -5,6 +5,7 @@ metric, one reading three, with a checkpoint and two rules sharing a threshold),
 sweep charts of small sweeps of it with ties in cost.
 """
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -341,6 +342,27 @@ def test_the_operating_curve_orders_the_values_and_marks_the_recommendation(one_
     assert overlapping(figure) == []
     with pytest.raises(ValueError, match="one gate per value"):
         operating_curve(pd.concat([summary, summary]), parameter)
+
+
+def test_the_charts_with_a_star_say_the_costs_that_picked_it(two_axes, one_axis, tmp_path, monkeypatch):
+    """A review found tradeoff.png, heatmap.png and operating-curve.png starring a gate without the costs that
+    picked it: the same sweep stars another gate under other costs."""
+    costs = Costs(1, 100, 1e-6)
+    said = "★ recommended with costs: false rollback 1, missed incident 100, harm 1e-06 per harmed request"
+    titles: dict[str, str] = {}
+    monkeypatch.setattr(Figure, "savefig", lambda figure, path, **_: titles.update(
+        {Path(path).name: " ".join(ax.get_title(loc).replace("\n", " ") for ax in figure.axes
+                                   for loc in ("left", "center"))}))
+    for result in (two_axes, one_axis):
+        render(result.tally, result.summary(costs), result.parameters, tmp_path, title="costs", costs=costs)
+    assert set(titles) == {"tradeoff.png", "detection.png", "heatmap.png", "operating-curve.png"}
+    for name in ("tradeoff.png", "heatmap.png", "operating-curve.png"):
+        assert said in titles[name], (name, titles[name])
+    summary = one_axis.summary(costs)
+    unsaid = [tradeoff_chart(summary, one_axis.parameters), operating_curve(summary, one_axis.parameters[0]),
+              heatmap(two_axes.summary(costs), *two_axes.parameters)]
+    assert not [ax.get_title(loc) for figure in unsaid for ax in figure.axes for loc in ("left", "center")
+                if "costs:" in ax.get_title(loc)]
 
 
 def contrast(a, b) -> float:

@@ -24,13 +24,14 @@ criteria and the final gate; the SLO is the ground truth, not the gate, and the
   the first alert's breach) to the terminal decision, where the alerts are labelled.
 
 :func:`place_labels` moves labels among candidate offsets until no two overlap; the
-sweep charts (:mod:`rampsim.report.tradeoff`) use it too.
+sweep charts (:mod:`rampsim.report.tradeoff`) use it too, and :func:`costs_note` to say
+the costs that picked their ★ gate.
 """
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -47,7 +48,10 @@ from rampsim.report.readings import rolling
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 
-__all__ = ["timeline_chart", "new_figure", "place_labels", "Placement", "Obstacle", "LABEL_SIZE"]
+if TYPE_CHECKING:
+    from rampsim.experiment.results import Costs
+
+__all__ = ["timeline_chart", "new_figure", "place_labels", "costs_note", "Placement", "Obstacle", "LABEL_SIZE"]
 
 LABEL_SIZE = 8
 """Font size (points) of the labels drawn on a chart."""
@@ -74,6 +78,15 @@ def new_figure(width: float, height: float, layout: Optional[Literal["constraine
     figure = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(figure)
     return figure
+
+
+def costs_note(costs: Optional["Costs"]) -> str:
+    """``costs: false rollback 1, missed incident 100, harm 1e-06 per harmed request``, the costs that picked a
+    sweep chart's ★ gate ('' without them)."""
+    if costs is None:
+        return ""
+    return (f"costs: false rollback {costs.false_rollback:g}, missed incident {costs.missed_incident:g}, "
+            f"harm {costs.harmed_request:g} per harmed request")
 
 
 def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = ()) -> None:

@@ -5,18 +5,21 @@ one varied parameter (in the order of the quantities written, ``90s`` before ``2
 evenly spaced), the false-rollback and missed-incident rates with their Wilson 95%
 bands, the median detection time of caught incidents with its 95% band (the 90th
 percentile dashed), and the cost per run that picks the recommended value, which is
-marked on every panel.
+marked on every panel (the costs, when given, said under the title).
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rampsim.report.chart import LABEL_SIZE, new_figure
+from rampsim.report.chart import LABEL_SIZE, costs_note, new_figure
 from rampsim.units import Kind, UnitError, parse
+
+if TYPE_CHECKING:
+    from rampsim.experiment.results import Costs
 
 __all__ = ["operating_curve", "ordered", "varying"]
 
@@ -42,8 +45,9 @@ def varying(summary: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
     return [p for p in parameters if summary[p].nunique() > 1]
 
 
-def operating_curve(summary: pd.DataFrame, parameter: str, title: str = "") -> Figure:
-    """Rates, detection time and cost against ``parameter``, one point per gate (the other parameters fixed)."""
+def operating_curve(summary: pd.DataFrame, parameter: str, title: str = "", costs: Optional["Costs"] = None) -> Figure:
+    """Rates, detection time and cost against ``parameter``, one point per gate (the other parameters fixed); the
+    ``costs`` that picked the recommended value (those of ``summary``) under the title."""
     if summary[parameter].duplicated().any():
         raise ValueError(f"an operating curve needs one gate per value of {parameter}; select the rows of one value "
                          f"of each other parameter first")
@@ -79,5 +83,7 @@ def operating_curve(summary: pd.DataFrame, parameter: str, title: str = "") -> F
         cost.plot(best, table["cost"].iloc[best], "*", color="tab:green", markersize=16, markeredgecolor="black")
     cost.set_xticks(x, list(table.index), rotation=45 if len(table) > 8 else 0)
     cost.set_xlabel(f"{parameter} (grid values in increasing order)")
-    rates.set_title(f"{title}: operating curve" if title else "Operating curve", loc="left")
+    picked = f"\n★ recommended with {costs_note(costs)}" if best is not None and costs is not None else ""
+    rates.set_title((f"{title}: operating curve" if title else "Operating curve") + picked, loc="left",
+                    fontsize=11 if picked else None, wrap=True)
     return figure

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Optional, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,12 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from rampsim.experiment.tally import Tally, histogram_quantiles
-from rampsim.report.chart import LABEL_SIZE, Obstacle, new_figure, place_labels
+from rampsim.report.chart import LABEL_SIZE, Obstacle, costs_note, new_figure, place_labels
 from rampsim.report.operating_curve import operating_curve, ordered, varying
 from rampsim.units import Kind, format_value
+
+if TYPE_CHECKING:
+    from rampsim.experiment.results import Costs
 
 __all__ = ["tradeoff_chart", "heatmap", "detection_chart", "render", "gate_label", "gate_values", "listed"]
 
@@ -59,9 +62,11 @@ def listed(summary: pd.DataFrame) -> pd.DataFrame:
     return chosen.drop(columns="_rank").sort_values("gate")
 
 
-def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str = "") -> Figure:
+def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str = "",
+                   costs: Optional["Costs"] = None) -> Figure:
     """False-rollback rate against missed-incident rate with Wilson 95% intervals, the Pareto front, the
-    recommended gate starred, every point numbered and a table of the numbers beside the plot."""
+    recommended gate starred (the ``costs`` that picked it, those of ``summary``, under the title), every point
+    numbered and a table of the numbers beside the plot."""
     table = listed(summary)
     figure = new_figure(15.0, max(6.5, 1.6 + 0.24 * (len(table) + 2)))
     plot, side = figure.subplots(1, 2, width_ratios=[1.35, 1])
@@ -86,7 +91,7 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
             transform=plot.transAxes, fontsize=LABEL_SIZE, va="top", color="0.3")
     plot.set_xlabel("false-rollback rate: healthy ramps held or rolled back (%)")
     plot.set_ylabel("missed-incident rate: incidents advanced (%)")
-    plot.set_title(title or "Gate trade-off", loc="left")
+    _title(plot, title or "Gate trade-off", costs if not best.empty else None)
     plot.grid(True, alpha=0.3)
     if len(unplotted) == len(summary):   # nothing to draw (a mix without incidents): the rates' whole range
         plot.set_xlim(-5, 105)
@@ -108,6 +113,12 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
                              zip(x, y, summary["cost_optimal"]) if np.isfinite(fr) and np.isfinite(mi)]
     place_labels(figure, numbers, avoid=marks)
     return figure
+
+
+def _title(ax: Axes, title: str, costs: Optional["Costs"]) -> None:
+    """The chart's title, and under it the costs that picked the ★ gate when they are known."""
+    ax.set_title(title + (f"\n★ recommended with {costs_note(costs)}" if costs is not None else ""), loc="left",
+                 fontsize=11 if costs is not None else None, wrap=True)
 
 
 def _pad(ax: Axes) -> None:
@@ -161,8 +172,9 @@ def _percent(rate: float) -> str:
 
 
 def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: str = "",
-            others: Sequence[str] = ()) -> Figure:
-    """``value`` (a summary column) over two grid parameters; ★ marks the recommended gate's cell. The other
+            others: Sequence[str] = (), costs: Optional["Costs"] = None) -> Figure:
+    """``value`` (a summary column) over two grid parameters; ★ marks the recommended gate's cell (the ``costs``
+    that picked it, those of ``summary``, under the title). The other
     varying parameters ``others`` are held at the recommended gate's values (a slice through it: each cell one
     gate); without a recommended gate they are averaged, and the title says so."""
     missing = [p for p in (x, y) if p not in summary]
@@ -202,7 +214,9 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: s
             axes.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black",
                       fontweight="bold" if text.startswith("★") else "normal")
     figure.colorbar(image, ax=axes, label=value + (" (×100 = %)" if percent else ""))
-    axes.set_title((title or f"{value} per run" + (" (★ recommended)" if star else "")) + note, fontsize=10, wrap=True)
+    picked = f"\n★ recommended with {costs_note(costs)}" if star and costs is not None else ""
+    starred = " (★ recommended)" if star and not picked else ""
+    axes.set_title((title or f"{value} per run{starred}") + note + picked, fontsize=10, wrap=True)
     return figure
 
 
@@ -266,19 +280,19 @@ def _box(values: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
 
 
 def render(tally: Tally, summary: pd.DataFrame, parameters: Sequence[str], directory: Path,
-           title: str = "") -> list[Path]:
+           title: str = "", costs: Optional["Costs"] = None) -> list[Path]:
     """Write ``tradeoff.png``, ``detection.png``, and ``operating-curve.png`` when one parameter varies or
     ``heatmap.png`` (cost over the first two varying parameters, the others at the recommended gate's values)
-    when several do."""
+    when several do; the charts with a ★ say the ``costs`` that picked it (those ``summary`` was made with)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    charts = [("tradeoff.png", tradeoff_chart(summary, parameters, title)),
+    charts = [("tradeoff.png", tradeoff_chart(summary, parameters, title, costs)),
               ("detection.png", detection_chart(tally, summary, parameters))]
     axes = varying(summary, parameters)
     if len(axes) == 1:
-        charts.append(("operating-curve.png", operating_curve(summary, axes[0], title)))
+        charts.append(("operating-curve.png", operating_curve(summary, axes[0], title, costs)))
     elif len(axes) >= 2:
-        charts.append(("heatmap.png", heatmap(summary, axes[0], axes[1], "cost", others=axes[2:])))
+        charts.append(("heatmap.png", heatmap(summary, axes[0], axes[1], "cost", others=axes[2:], costs=costs)))
     written = []
     for name, figure in charts:
         figure.savefig(directory / name, dpi=110)
