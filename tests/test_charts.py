@@ -506,7 +506,34 @@ def test_the_tradeoff_chart_names_the_gates_it_cannot_draw():
         "false_rollback_low": [0.9, 0.05, 0.1], "false_rollback_high": [1.0, 0.2, 0.3],
         "missed_incident_low": [np.nan, 0.1, 0.05], "missed_incident_high": [np.nan, 0.3, 0.2],
         "pareto": [False, True, True], "cost_optimal": [False, True, False], "detect_median_s": [np.nan, 60.0, 120.0],
-        "cost": [1.0, 0.3, 0.4], "threshold": ["1%", "2%", "3%"]})
+        "cost": [1.0, 0.3, 0.4], "threshold": ["1%", "2%", "3%"], "missed_incidents": [0, 2, 1],
+        "faced_incidents": [0, 10, 10], "early_stops": [10, 0, 0]})
     figure = tradeoff_chart(summary, ["threshold"])
     texts = [t.get_text() for ax in figure.axes for t in ax.texts]
     assert any("not drawn" in t and "#0" in t for t in texts), texts
+
+
+def table_rows(figure: Figure) -> list[dict[str, str]]:
+    """The trade-off chart's table, one dict per gate row by column header (headers on one line)."""
+    (table,) = [table for ax in figure.axes for table in ax.tables]
+    cells = table.get_celld()
+    columns = max(column for _, column in cells) + 1
+    headers = [cells[0, c].get_text().get_text().replace("\n", " ") for c in range(columns)]
+    return [{h: cells[r, c].get_text().get_text() for c, h in enumerate(headers)}
+            for r in range(1, max(row for row, _ in cells) + 1)]
+
+
+def test_the_table_says_missed_of_the_incidents_faced_and_those_stopped_early():
+    """A review found "missed incident 0.0%" for a gate that stopped 60 of its 64 incident runs before their fault:
+    it faced 4. The table now says 0/4 and 60 stopped early."""
+    summary = pd.DataFrame({
+        "gate": [0, 1], "false_rollback_rate": [1.0, 0.5], "missed_incident_rate": [0.0, 0.2],
+        "false_rollback_low": [0.97, 0.4], "false_rollback_high": [1.0, 0.6],
+        "missed_incident_low": [0.0, 0.1], "missed_incident_high": [0.49, 0.35], "pareto": [True, True],
+        "cost_optimal": [False, True], "detect_median_s": [-2280.0, 90.0], "cost": [0.96, 0.7],
+        "threshold": ["0.05%", "0.12%"], "missed_incidents": [0, 12], "faced_incidents": [4, 60],
+        "early_stops": [60, 4]})
+    rows = table_rows(tradeoff_chart(summary, ["threshold"]))
+    assert [(row["missed / faced"], row["stopped early"]) for row in rows] == [
+        (f"{m}/{f}", str(e)) for m, f, e in summary[["missed_incidents", "faced_incidents", "early_stops"]].to_numpy()]
+    assert not any("missed incident" in header for header in rows[0])
