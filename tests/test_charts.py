@@ -282,6 +282,8 @@ def numbered(figure: Figure) -> dict[int, Annotation]:
     found = {}
     for ax in figure.axes:
         for label in ax.texts:
+            if not label.get_text():   # a number's line to its point
+                continue
             for part in label.get_text().replace("\n", " ").split(", "):
                 first, _, last = part.partition("–")
                 for gate in range(int(first), int(last or first) + 1):
@@ -305,7 +307,8 @@ def test_every_point_is_numbered_at_its_rates_and_the_star_is_the_recommended_ga
     assert len(stars) == 1
     assert (stars[0].get_xdata()[0], stars[0].get_ydata()[0]) == pytest.approx(
         (best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100))
-    assert stars[0].get_label() == f"★ recommended: #{best['gate']}"
+    ringed = " (on the Pareto front: ringed)" if best["pareto"] else ""
+    assert stars[0].get_label() == f"★ recommended: #{best['gate']}{ringed}"
     starred = [cell.get_text().get_text() for ax in figure.axes for table in ax.tables
                for cell in table.get_celld().values() if "★" in cell.get_text().get_text()]
     assert starred == [f"★ {best['gate']}"]

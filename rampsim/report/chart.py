@@ -89,10 +89,11 @@ def costs_note(costs: Optional["Costs"]) -> str:
             f"harm {costs.harmed_request:g} per harmed request")
 
 
-def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = ()) -> None:
+def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = (),
+                 gap: float = 0.0) -> None:
     """Give each annotation the first of its candidate offsets (points from its anchor) at which it overlaps no
-    label placed before it, no legend and no ``avoid`` obstacle, and stays inside its axes; the least
-    overlapping one when none does.
+    label placed before it (nor comes within ``gap`` points of one: side by side, "5 7" read as one label), no
+    legend and no ``avoid`` obstacle, and stays inside its axes; the least overlapping one when none does.
 
     Fixes the figure's layout first (a layout engine runs once, then is turned off): the labels are placed where
     the axes will be drawn.
@@ -101,19 +102,23 @@ def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Ob
         figure.draw_without_rendering()
         figure.set_layout_engine("none")
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas (new_figure)
-    placed = [legend.get_window_extent(renderer) for ax in figure.axes if (legend := ax.get_legend()) is not None]
+    fixed = [legend.get_window_extent(renderer) for ax in figure.axes if (legend := ax.get_legend()) is not None]
     for ax, (x0, y0, x1, y1), margin in avoid:
         (left, bottom), (right, top) = ax.transData.transform([(x0, y0), (x1, y1)])
         pad = margin * figure.dpi / 72
-        placed.append(Bbox.from_extents(min(left, right) - pad, min(bottom, top) - pad,
-                                        max(left, right) + pad, max(bottom, top) + pad))
+        fixed.append(Bbox.from_extents(min(left, right) - pad, min(bottom, top) - pad,
+                                       max(left, right) + pad, max(bottom, top) + pad))
+    placed: list[BboxBase] = []
+    apart = gap * figure.dpi / 72
     for label, offsets in labels:
         inside = label.axes.get_window_extent(renderer) if label.axes is not None else figure.bbox
         costs = []
         for offset in offsets:
             label.xyann = offset
             box = label.get_window_extent(renderer)
-            costs.append(sum(_overlap(box, other) for other in placed) + _area(box) - _overlap(box, inside))
+            spaced = box.expanded(1.0 + 2 * apart / max(box.width, 1.0), 1.0 + 2 * apart / max(box.height, 1.0))
+            costs.append(sum(_overlap(box, other) for other in fixed) + sum(_overlap(spaced, other) for other in placed)
+                         + _area(box) - _overlap(box, inside))
             if costs[-1] == 0:
                 break
         label.xyann = offsets[int(np.argmin(costs))]

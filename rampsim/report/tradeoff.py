@@ -6,11 +6,13 @@ Each function takes the tables of :class:`~rampsim.experiment.results.SweepResul
 curve (:mod:`rampsim.report.operating_curve`) of a one-axis sweep.
 
 Gates are numbered by their ``gate`` column (as in ``summary.csv``): the trade-off
-chart numbers its points and lists number, parameter values, rates and cost in a
-table beside the plot (every gate up to 30; beyond, the recommended gate, the Pareto
-front and the cheapest others), and the detection chart names gates by number and
-values. The recommended gate is the summary's one ``cost_optimal`` row, starred
-(★) everywhere as in the printed table.
+chart numbers its points (a number clear of the other points and numbers, with a line
+to its point when another is nearly as close) and lists number, parameter values,
+rates and cost in a table beside the plot (every gate up to 30; beyond, the
+recommended gate, the Pareto front and the cheapest others), and the detection chart
+names gates by number and values. The recommended gate is the summary's one
+``cost_optimal`` row, starred (★) everywhere as in the printed table, ringed on the
+trade-off chart when it is on the Pareto front.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 
 from rampsim.experiment.tally import Tally, histogram_quantiles
 from rampsim.report.chart import LABEL_SIZE, Obstacle, costs_note, new_figure, place_labels
@@ -37,9 +40,15 @@ __all__ = ["tradeoff_chart", "heatmap", "detection_chart", "render", "gate_label
 _LISTED = 30
 """The most gates numbered on the trade-off chart and listed in its table."""
 
-_AROUND = [(dx * r, dy * r) for r in (5.0, 12.0, 20.0)
+_LEAST_SPAN = 10.0
+"""The least span (points of rate) of each axis of the trade-off chart."""
+
+_AROUND = [(dx * r, dy * r) for r in (5.0, 12.0, 20.0, 30.0, 44.0)
            for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (0, 1), (-1, 0), (0, -1))]
 """Candidate offsets (points) of a point's number: the four diagonals, then the sides, further out each round."""
+
+_STAR = 9.0
+"""The radius (points) of the recommended gate's star, which no number covers."""
 
 
 def gate_label(row: pd.Series, parameters: Sequence[str]) -> str:
@@ -79,10 +88,14 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
     plot.plot(front["false_rollback_rate"] * 100, front["missed_incident_rate"] * 100, "-o", color="tab:blue",
               markersize=6, label="Pareto front", zorder=2)
     best = summary[summary["cost_optimal"]]
+    ring = not best.empty and bool(best["pareto"].iloc[0])
     if not best.empty:
         plot.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "*", color="tab:red",
-                  markersize=18, markeredgecolor="black", label=f"★ recommended: #{int(best['gate'].iloc[0])}",
-                  zorder=3)
+                  markersize=2 * _STAR, markeredgecolor="black", label=f"★ recommended: #{int(best['gate'].iloc[0])}"
+                  + (" (on the Pareto front: ringed)" if ring else ""), zorder=3)
+    if ring:   # the front's dot under the star: a ring in its colour shows it
+        plot.plot(best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100, "o", markersize=2 * _STAR + 8,
+                  markerfacecolor="none", markeredgecolor="tab:blue", markeredgewidth=1.5, zorder=4)
     unplotted = summary[~(np.isfinite(x) & np.isfinite(y))]
     if not unplotted.empty:   # a rate without runs to measure it (no incident faced, no healthy ramp): said so
         plot.text(0.0, -0.13, textwrap.fill(
@@ -109,10 +122,32 @@ def tradeoff_chart(summary: pd.DataFrame, parameters: Sequence[str], title: str 
                                   color="tab:red" if tied["cost_optimal"].any() else "black", in_layout=False)
             numbers.append((label, _AROUND))
     _legend_table(side, table, summary, parameters)
-    marks: list[Obstacle] = [(plot, (fr, mi, fr, mi), 9.0 if best else 4.0) for fr, mi, best in
-                             zip(x, y, summary["cost_optimal"]) if np.isfinite(fr) and np.isfinite(mi)]
-    place_labels(figure, numbers, avoid=marks)
+    drawn = np.isfinite(x) & np.isfinite(y)
+    marks: list[Obstacle] = [(plot, (fr, mi, fr, mi), _STAR + 4 * ring + 1 if starred else 4.0) for fr, mi, starred
+                             in zip(x[drawn], y[drawn], summary["cost_optimal"][drawn])]
+    place_labels(figure, numbers, avoid=marks, gap=4.0)
+    _leaders(plot, [label for label, _ in numbers], np.column_stack([x[drawn], y[drawn]]), _STAR + 4 * ring)
     return figure
+
+
+def _leaders(ax: Axes, labels: Sequence[Annotation], points: np.ndarray, star: float) -> None:
+    """A thin line from each number to its point when another point is less than twice as far from it: beside
+    neighbouring points, numbers read as pairs ("5 7") or lists ("4, 5 3 2")."""
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas (new_figure)
+    points = ax.transData.transform(points)
+    for label in labels:
+        box = label.get_window_extent(renderer)
+        anchor = ax.transData.transform(label.xy)
+        centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+        distances = np.hypot(*(points - centre).T)
+        others = distances[np.hypot(*(points - anchor).T) > 0.5]
+        if not len(others) or others.min() >= 2 * np.hypot(*(anchor - centre)):
+            continue
+        edge = ax.transData.inverted().transform((np.clip(anchor[0], box.x0, box.x1),
+                                                  np.clip(anchor[1], box.y0, box.y1)))
+        ax.annotate("", xy=label.xy, xytext=tuple(edge), annotation_clip=False, in_layout=False,
+                    arrowprops={"arrowstyle": "-", "color": label.get_color(), "linewidth": 0.6, "shrinkA": 0,
+                                "shrinkB": star if label.get_color() == "tab:red" else 3.0})
 
 
 def _title(ax: Axes, title: str, costs: Optional["Costs"]) -> None:
@@ -122,11 +157,16 @@ def _title(ax: Axes, title: str, costs: Optional["Costs"]) -> None:
 
 
 def _pad(ax: Axes) -> None:
-    """Leave a margin around the data for the numbers, and never show negative rates or rates far past 100%."""
-    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    dx, dy = max(x1 - x0, 1.0) * 0.08, max(y1 - y0, 1.0) * 0.08
-    ax.set_xlim(max(x0 - dx, -dx), min(x1 + dx, 100 + dx / 2))   # rates: room for the numbers, no 110% tick
-    ax.set_ylim(max(y0 - dy, -dy), min(y1 + dy, 100 + dy / 2))
+    """Leave a margin around the data for the numbers, show at least 10 points of rate on each axis (identical
+    gates zoomed to 96.9-100.2%, as if their tiny differences mattered), and never negative rates or rates far past
+    100%."""
+    for limits, set_limits in ((ax.get_xlim(), ax.set_xlim), (ax.get_ylim(), ax.set_ylim)):
+        low, high = limits
+        if high - low < _LEAST_SPAN:   # widened around the data, kept within 0-100%
+            middle = min(max((low + high) / 2, _LEAST_SPAN / 2), 100 - _LEAST_SPAN / 2)
+            low, high = min(low, middle - _LEAST_SPAN / 2), max(high, middle + _LEAST_SPAN / 2)
+        pad = (high - low) * 0.08
+        set_limits(max(low - pad, -pad), min(high + pad, 100 + pad / 2))   # room for the numbers, no 110% tick
 
 
 def _numbers(gates: list[int]) -> str:
@@ -163,8 +203,14 @@ def _legend_table(ax: Axes, table: pd.DataFrame, summary: pd.DataFrame, paramete
         if row > 0 and cells[row - 1][0].startswith("★"):
             cell.set_text_props(fontweight="bold", color="tab:red")
             cell.set_facecolor("#fde8e8")
-    note = ("★ recommended: the lowest cost (ties: faster detection, less harm, fewer changes)\nmissed / faced: "
-            "incidents advanced of those the gate faced (not stopped early, before their fault)")
+    best = summary[summary["cost_optimal"]]
+    tied = summary[summary["cost"] == best["cost"].iloc[0]] if not best.empty else best
+    picked = "★ recommended: " + (f"the tie-break among the {len(tied)} gates at the lowest cost (#"
+                                  f"{_numbers(tied['gate'].astype(int).tolist())}): faster detection, less harm, "
+                                  "fewer changes" if len(tied) > 1 else
+                                  "the lowest cost (ties: faster detection, less harm, fewer changes)")
+    note = textwrap.fill(picked, 100) + "\nmissed / faced: incidents advanced of those the gate faced (not stopped " \
+        "early, before their fault)"
     if len(table) < len(summary):
         note += (f"\n{len(summary) - len(table)} more gates, unnumbered: see the summary table "
                  f"(rampsim sweep's summary.csv)")
