@@ -509,6 +509,7 @@ def test_the_tradeoff_chart_names_the_gates_it_cannot_draw():
         "false_rollback_low": [0.9, 0.05, 0.1], "false_rollback_high": [1.0, 0.2, 0.3],
         "missed_incident_low": [np.nan, 0.1, 0.05], "missed_incident_high": [np.nan, 0.3, 0.2],
         "pareto": [False, True, True], "cost_optimal": [False, True, False], "detect_median_s": [np.nan, 60.0, 120.0],
+        "detect_median_low": [np.nan, 45.0, 90.0], "detect_median_high": [np.nan, 90.0, 150.0],
         "cost": [1.0, 0.3, 0.4], "threshold": ["1%", "2%", "3%"], "missed_incidents": [0, 2, 1],
         "faced_incidents": [0, 10, 10], "early_stops": [10, 0, 0]})
     figure = tradeoff_chart(summary, ["threshold"])
@@ -533,10 +534,33 @@ def test_the_table_says_missed_of_the_incidents_faced_and_those_stopped_early():
         "gate": [0, 1], "false_rollback_rate": [1.0, 0.5], "missed_incident_rate": [0.0, 0.2],
         "false_rollback_low": [0.97, 0.4], "false_rollback_high": [1.0, 0.6],
         "missed_incident_low": [0.0, 0.1], "missed_incident_high": [0.49, 0.35], "pareto": [True, True],
-        "cost_optimal": [False, True], "detect_median_s": [-2280.0, 90.0], "cost": [0.96, 0.7],
+        "cost_optimal": [False, True], "detect_median_s": [-2280.0, 90.0], "detect_median_low": [-3765.0, 75.0],
+        "detect_median_high": [-15.0, 105.0], "cost": [0.96, 0.7],
         "threshold": ["0.05%", "0.12%"], "missed_incidents": [0, 12], "faced_incidents": [4, 60],
         "early_stops": [60, 4]})
     rows = table_rows(tradeoff_chart(summary, ["threshold"]))
     assert [(row["missed / faced"], row["stopped early"]) for row in rows] == [
         (f"{m}/{f}", str(e)) for m, f, e in summary[["missed_incidents", "faced_incidents", "early_stops"]].to_numpy()]
     assert not any("missed incident" in header for header in rows[0])
+
+
+def test_the_table_writes_detection_as_the_html_report_does_and_the_heatmap_rates_in_percent(two_axes):
+    """142.5 s read "2m22s" in the chart and "2.38min" in the HTML page it is embedded in, a 0 s median "0ms" among
+    seconds; the heatmap's colour bar of a rate was a fraction ("×100 = %") beside cells in percent."""
+    from rampsim.report.html import _interval
+    from rampsim.units import Kind
+
+    summary = two_axes.summary()
+    summary["detect_median_s"] = [142.5, 0.0, -15.0, np.nan] * (len(summary) // 4) + [105.0] * (len(summary) % 4)
+    summary["detect_median_low"], summary["detect_median_high"] = summary["detect_median_s"] - 15, np.nan
+    cells = [row["detect median"] for row in table_rows(tradeoff_chart(summary, two_axes.parameters))]
+    page = [_interval(row, "detect_median", Kind.DURATION).split(" [")[0]   # the HTML table's estimate
+            for _, row in summary.sort_values("gate").iterrows()]
+    assert cells == page and {"2.38min", "0s", "-15s", "n/a"} <= set(cells)
+    figure = heatmap(summary, *two_axes.parameters, value="false_rollback_rate")
+    colour_bar = figure.axes[1]
+    assert colour_bar.get_ylabel() == "false_rollback_rate (%)"
+    image = figure.axes[0].get_images()[0]
+    assert np.nanmax(image.get_array()) == pytest.approx(summary["false_rollback_rate"].max() * 100)
+    shown = {float(text.get_text().lstrip("★ ").rstrip("%")) for text in figure.axes[0].texts}
+    assert max(shown) == pytest.approx(np.nanmax(image.get_array()), rel=1e-2)

