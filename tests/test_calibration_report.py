@@ -59,7 +59,7 @@ def test_the_tails_beyond_the_axis_are_counted_in_the_outermost_bars():
     values = np.concatenate([np.full(997, 100.0) + np.arange(997) % 7, [1e5, 2e5, 3e5]])
     figure = chart(series("requests", "requests per minute", values, values))
     bars = figure.axes[0].patches
-    assert sum(b.get_height() * b.get_width() for b in bars) == pytest.approx(2.0)   # two densities, nothing lost
+    assert sum(b.get_height() for b in bars) == pytest.approx(200.0)   # each side's 100% of minutes, nothing lost
     assert "the outermost bars also hold the tails" in figure.axes[0].get_title()
 
 
@@ -67,3 +67,23 @@ def test_the_autocorrelation_of_a_constant_series_is_undefined_without_a_warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(autocorrelation(np.zeros(100))).all()
+
+
+def test_a_tail_of_a_few_minutes_keeps_its_bars_visible():
+    """On log-spaced bins a density divided by each bin's width: the error-rate bursts (1.7% of the history's minutes
+    above 0.5%, at 1-5%) drew as bars a hundredth of the bulk's, empty to the eye. Each bar is now the share of its
+    side's minutes, the smallest (one minute) above the log axis' foot."""
+    rng = np.random.default_rng(1)
+    bulk = rng.lognormal(np.log(0.0006), 0.4, 1416)
+    burst = rng.uniform(0.01, 0.05, 24)
+    observed = np.concatenate([bulk, burst])
+    axes = chart(series("error_rate", "error rate", observed, observed)).axes[0]   # drawn in %
+    assert (axes.get_xscale(), axes.get_yscale()) == ("log", "log")
+    assert "share of minutes" in axes.get_ylabel()
+    history = axes.containers[0]   # the bars of the first side drawn: the history's
+    assert history.patches[0].get_label() == "history"
+    above = sum(bar.get_height() for bar in history if bar.get_x() >= 0.5)
+    assert above == pytest.approx(100 * np.mean(observed > 0.005), abs=100 / len(observed))   # one bin may straddle
+    one_minute = 100 / len(observed)
+    assert axes.get_ylim()[0] < one_minute
+    assert min(bar.get_height() for bar in history if bar.get_height() > 0) == pytest.approx(one_minute)

@@ -5,6 +5,7 @@ metric, one reading three, with a checkpoint and two rules sharing a threshold),
 sweep charts of small sweeps of it with ties in cost.
 """
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -197,6 +198,65 @@ def test_the_zoom_spans_the_fault_to_the_decision(healthy_chart, rolled_back, ro
     assert not [ax for ax in healthy_chart.axes if ax.get_title().startswith("zoom")]  # nothing to zoom on
 
 
+@pytest.fixture(scope="module")
+def close_thresholds():
+    """The reference plan with the segment-spread rollback at 0.35% (its shipped 0.05% stops seed 0 at 8 min): its
+    0.75% warning is close above the 0.5% rollback, and 250 ms a tenth of a decade above 200 ms on a log axis."""
+    text = REFERENCE.read_text().replace("\n    threshold: 0.05%", "\n    threshold: 0.35%")   # the rule's alone
+    return plan_from_text(text, "plan-035.yaml")
+
+
+def test_threshold_labels_keep_the_thresholds_order_and_none_is_across_another_line(close_thresholds):
+    """A review found '> 0.75%: error_rate_warning' below the 0.5% line (the legend held the room above its own)
+    and '>= 200ms: p99_rollback' above the '> 250ms' label: the labels took any offset clear of the lines."""
+    run = simulate(close_thresholds, [parse_fault("tail-latency:canary:3%@1h/30m,delay=400ms")], seed=0)
+    figure = timeline_chart(run)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    rows = {name: ax for name, ax in full_column(figure).items() if name != WEIGHT}
+    assert len(rows["error rate (%)"].texts) == len(rows["latency (ms)"].texts) == 2
+    for name, ax in rows.items():
+        lines = {label.xy[1]: ax.transData.transform((0, label.xy[1]))[1] for label in ax.texts}
+        middles = []
+        for label in sorted(ax.texts, key=lambda label: label.xy[1]):
+            box, own = label.get_window_extent(renderer), lines[label.xy[1]]
+            middles.append((box.y0 + box.y1) / 2)
+            for value, other in lines.items():
+                if value != label.xy[1]:
+                    assert not box.y0 < other < box.y1, f"{label.get_text()!r} is across the {value} line ({name})"
+                    assert not min(own, middles[-1]) < other < max(own, middles[-1]), \
+                        f"{label.get_text()!r} is beyond the {value} line from its own ({name})"
+        assert middles == sorted(middles), name
+    assert overlapping(figure) == []
+
+
+def test_legends_hide_no_checkpoint_target_value_alert_or_threshold_label(close_thresholds):
+    """matplotlib's 'best' legend covered the latency row's first checkpoint targets on a healthy ramp (seed 5): it
+    weighs a target bar as one point among the lines' thousands."""
+    figure = timeline_chart(simulate(close_thresholds, seed=5))
+    figure.set_dpi(90)   # as rampsim rehearse saves it: "best" chose by the pixels, the centre at 100 dpi
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legends = 0
+    for name, ax in full_column(figure).items():
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        legends += 1
+        box = legend.get_window_extent(renderer)
+        marks = [line for line in ax.get_lines() if len(line.get_xdata()) == 1]   # targets, values, alerts
+        assert marks or name != "latency (ms)"
+        for mark in marks:
+            x, y = ax.transData.transform((mark.get_xdata()[0], mark.get_ydata()[0]))
+            half = mark.get_markersize() / 2 * figure.dpi / 72
+            assert not (box.x0 - half < x < box.x1 + half and box.y0 - half < y < box.y1 + half), \
+                f"the legend of {name!r} covers a mark at {mark.get_xdata()[0]:.0f} s"
+        for label in ax.texts:
+            other = label.get_window_extent(renderer)
+            assert min(box.x1, other.x1) <= max(box.x0, other.x0) or min(box.y1, other.y1) <= max(box.y0, other.y0)
+    assert legends == len(full_column(figure)) - 1
+
+
 # -- the sweep charts --------------------------------------------------------------------------------------
 
 
@@ -222,6 +282,8 @@ def numbered(figure: Figure) -> dict[int, Annotation]:
     found = {}
     for ax in figure.axes:
         for label in ax.texts:
+            if not label.get_text():   # a number's line to its point
+                continue
             for part in label.get_text().replace("\n", " ").split(", "):
                 first, _, last = part.partition("–")
                 for gate in range(int(first), int(last or first) + 1):
@@ -245,7 +307,8 @@ def test_every_point_is_numbered_at_its_rates_and_the_star_is_the_recommended_ga
     assert len(stars) == 1
     assert (stars[0].get_xdata()[0], stars[0].get_ydata()[0]) == pytest.approx(
         (best["false_rollback_rate"] * 100, best["missed_incident_rate"] * 100))
-    assert stars[0].get_label() == f"★ recommended: #{best['gate']}"
+    ringed = " (on the Pareto front: ringed)" if best["pareto"] else ""
+    assert stars[0].get_label() == f"★ recommended: #{best['gate']}{ringed}"
     starred = [cell.get_text().get_text() for ax in figure.axes for table in ax.tables
                for cell in table.get_celld().values() if "★" in cell.get_text().get_text()]
     assert starred == [f"★ {best['gate']}"]
@@ -282,6 +345,27 @@ def test_the_operating_curve_orders_the_values_and_marks_the_recommendation(one_
     assert overlapping(figure) == []
     with pytest.raises(ValueError, match="one gate per value"):
         operating_curve(pd.concat([summary, summary]), parameter)
+
+
+def test_the_charts_with_a_star_say_the_costs_that_picked_it(two_axes, one_axis, tmp_path, monkeypatch):
+    """A review found tradeoff.png, heatmap.png and operating-curve.png starring a gate without the costs that
+    picked it: the same sweep stars another gate under other costs."""
+    costs = Costs(1, 100, 1e-6)
+    said = "★ recommended with costs: false rollback 1, missed incident 100, harm 1e-06 per harmed request"
+    titles: dict[str, str] = {}
+    monkeypatch.setattr(Figure, "savefig", lambda figure, path, **_: titles.update(
+        {Path(path).name: " ".join(ax.get_title(loc).replace("\n", " ") for ax in figure.axes
+                                   for loc in ("left", "center"))}))
+    for result in (two_axes, one_axis):
+        render(result.tally, result.summary(costs), result.parameters, tmp_path, title="costs", costs=costs)
+    assert set(titles) == {"tradeoff.png", "detection.png", "heatmap.png", "operating-curve.png"}
+    for name in ("tradeoff.png", "heatmap.png", "operating-curve.png"):
+        assert said in titles[name], (name, titles[name])
+    summary = one_axis.summary(costs)
+    unsaid = [tradeoff_chart(summary, one_axis.parameters), operating_curve(summary, one_axis.parameters[0]),
+              heatmap(two_axes.summary(costs), *two_axes.parameters)]
+    assert not [ax.get_title(loc) for figure in unsaid for ax in figure.axes for loc in ("left", "center")
+                if "costs:" in ax.get_title(loc)]
 
 
 def contrast(a, b) -> float:
@@ -425,7 +509,58 @@ def test_the_tradeoff_chart_names_the_gates_it_cannot_draw():
         "false_rollback_low": [0.9, 0.05, 0.1], "false_rollback_high": [1.0, 0.2, 0.3],
         "missed_incident_low": [np.nan, 0.1, 0.05], "missed_incident_high": [np.nan, 0.3, 0.2],
         "pareto": [False, True, True], "cost_optimal": [False, True, False], "detect_median_s": [np.nan, 60.0, 120.0],
-        "cost": [1.0, 0.3, 0.4], "threshold": ["1%", "2%", "3%"]})
+        "detect_median_low": [np.nan, 45.0, 90.0], "detect_median_high": [np.nan, 90.0, 150.0],
+        "cost": [1.0, 0.3, 0.4], "threshold": ["1%", "2%", "3%"], "missed_incidents": [0, 2, 1],
+        "faced_incidents": [0, 10, 10], "early_stops": [10, 0, 0]})
     figure = tradeoff_chart(summary, ["threshold"])
     texts = [t.get_text() for ax in figure.axes for t in ax.texts]
     assert any("not drawn" in t and "#0" in t for t in texts), texts
+
+
+def table_rows(figure: Figure) -> list[dict[str, str]]:
+    """The trade-off chart's table, one dict per gate row by column header (headers on one line)."""
+    (table,) = [table for ax in figure.axes for table in ax.tables]
+    cells = table.get_celld()
+    columns = max(column for _, column in cells) + 1
+    headers = [cells[0, c].get_text().get_text().replace("\n", " ") for c in range(columns)]
+    return [{h: cells[r, c].get_text().get_text() for c, h in enumerate(headers)}
+            for r in range(1, max(row for row, _ in cells) + 1)]
+
+
+def test_the_table_says_missed_of_the_incidents_faced_and_those_stopped_early():
+    """A review found "missed incident 0.0%" for a gate that stopped 60 of its 64 incident runs before their fault:
+    it faced 4. The table now says 0/4 and 60 stopped early."""
+    summary = pd.DataFrame({
+        "gate": [0, 1], "false_rollback_rate": [1.0, 0.5], "missed_incident_rate": [0.0, 0.2],
+        "false_rollback_low": [0.97, 0.4], "false_rollback_high": [1.0, 0.6],
+        "missed_incident_low": [0.0, 0.1], "missed_incident_high": [0.49, 0.35], "pareto": [True, True],
+        "cost_optimal": [False, True], "detect_median_s": [-2280.0, 90.0], "detect_median_low": [-3765.0, 75.0],
+        "detect_median_high": [-15.0, 105.0], "cost": [0.96, 0.7],
+        "threshold": ["0.05%", "0.12%"], "missed_incidents": [0, 12], "faced_incidents": [4, 60],
+        "early_stops": [60, 4]})
+    rows = table_rows(tradeoff_chart(summary, ["threshold"]))
+    assert [(row["missed / faced"], row["stopped early"]) for row in rows] == [
+        (f"{m}/{f}", str(e)) for m, f, e in summary[["missed_incidents", "faced_incidents", "early_stops"]].to_numpy()]
+    assert not any("missed incident" in header for header in rows[0])
+
+
+def test_the_table_writes_detection_as_the_html_report_does_and_the_heatmap_rates_in_percent(two_axes):
+    """142.5 s read "2m22s" in the chart and "2.38min" in the HTML page it is embedded in, a 0 s median "0ms" among
+    seconds; the heatmap's colour bar of a rate was a fraction ("×100 = %") beside cells in percent."""
+    from rampsim.report.html import _interval
+    from rampsim.units import Kind
+
+    summary = two_axes.summary()
+    summary["detect_median_s"] = [142.5, 0.0, -15.0, np.nan] * (len(summary) // 4) + [105.0] * (len(summary) % 4)
+    summary["detect_median_low"], summary["detect_median_high"] = summary["detect_median_s"] - 15, np.nan
+    cells = [row["detect median"] for row in table_rows(tradeoff_chart(summary, two_axes.parameters))]
+    page = [_interval(row, "detect_median", Kind.DURATION).split(" [")[0]   # the HTML table's estimate
+            for _, row in summary.sort_values("gate").iterrows()]
+    assert cells == page and {"2.38min", "0s", "-15s", "n/a"} <= set(cells)
+    figure = heatmap(summary, *two_axes.parameters, value="false_rollback_rate")
+    colour_bar = figure.axes[1]
+    assert colour_bar.get_ylabel() == "false_rollback_rate (%)"
+    image = figure.axes[0].get_images()[0]
+    assert np.nanmax(image.get_array()) == pytest.approx(summary["false_rollback_rate"].max() * 100)
+    shown = {float(text.get_text().lstrip("★ ").rstrip("%")) for text in figure.axes[0].texts}
+    assert max(shown) == pytest.approx(np.nanmax(image.get_array()), rel=1e-2)

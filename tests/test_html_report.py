@@ -252,3 +252,16 @@ def test_a_sweep_of_nine_gates_and_twelve_scenarios_reads_without_scrolling_at_1
     rows = browser.execute_script("return [...document.querySelectorAll('.scroll')].at(-1)"
                                   ".querySelectorAll('tbody tr').length")   # the last table: by scenario
     assert rows == len(result.breakdown()["scenario"].unique()) == 12
+
+
+def test_a_duration_bounds_limit_is_written_in_the_unit_of_its_estimate():
+    """The check page wrote a limit "30m" beside an estimate "14.9min"."""
+    from rampsim.experiment.check import BoundVerdict
+    from rampsim.report.html import _bound
+
+    detection = BoundVerdict("detect_p90", limit=1800.0, estimate=894.0, low=600.0, high=float("nan"), samples=40,
+                             verdict="undecided")
+    assert _bound(detection) == ("30min", "14.9min", "[10min, ∞]")
+    rate = BoundVerdict("false_rollback_rate", limit=0.99999, estimate=0.5, low=0.4, high=0.6, samples=40,
+                        verdict="met")
+    assert _bound(rate) == ("99.999%", "50%", "[40%, 60%]")

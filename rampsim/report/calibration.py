@@ -1,9 +1,10 @@
 """The calibration fit report: observed history against the calibrated model, as a chart and a table.
 
 ``fit.png`` has one row per series (1-minute requests, error rate, P99): the two
-distributions as overlaid histograms on a shared scale (of the minutes above 0, the
-share at 0 of each side said in the title, the tails in the outermost bars), and the
-autocorrelation up to 30 minutes; a panel with nothing to draw says why. ``fit.md``
+distributions as overlaid histograms on shared bins (of the minutes above 0, the
+share at 0 of each side said in the title, the tails in the outermost bars), each bar
+the share of its side's minutes on a log axis so that a tail of a few minutes shows,
+and the autocorrelation up to 30 minutes; a panel with nothing to draw says why. ``fit.md``
 lists every fitted parameter with its interval, what the history could not tell, the
 KS distance per series and the bursts detected in the history and in the simulation.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from rampsim.calibration.comparison import Comparison
 from rampsim.calibration.fit import Calibration
@@ -69,8 +70,9 @@ def _legend(ax: Axes) -> None:
 
 
 def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulated: np.ndarray, ks: float) -> None:
-    """Overlaid histograms of the minutes above 0 (the outermost bars gather the tails), the share of minutes at 0
-    and of tails said in the title; a panel without a minute above 0 says why."""
+    """Overlaid histograms of the minutes above 0 (the outermost bars gather the tails), each bar the share of its
+    side's minutes, on a log y axis (a tail of a few minutes stays visible under the bulk); the share of minutes at
+    0 and of tails said in the title; a panel without a minute above 0 says why."""
     title = f"{label}: " + (f"KS distance {ks:.3f} over all minutes" if math.isfinite(ks) else "not in the history")
     at_zero = _at_zero(name, observed, simulated)
     positive = [values[values > 0] for values in (observed, simulated)]
@@ -86,18 +88,25 @@ def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulat
     low, high = np.percentile(both, [0.5, 99.9])
     skewed = high > 10 * low    # bursts: a log axis keeps the bulk and the tail both readable
     bins = np.geomspace(low, high, 60) if skewed else np.linspace(low, high if high > low else low + 1, 60)
-    for values, who, colour in ((positive[0], "history", "tab:blue"), (positive[1], "calibrated model", "tab:orange")):
-        if len(values):   # a density of no values divides by zero
-            ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins.tolist(), density=True, alpha=0.55, label=who,
-                    color=colour)
+    minute = 100.0   # the share (%) of one minute of the longer side: the smallest bar, kept above the axis' foot
+    for values, side, who, colour in ((positive[0], observed, "history", "tab:blue"),
+                                      (positive[1], simulated, "calibrated model", "tab:orange")):
+        if len(values):   # each bar the share of all the side's minutes: with those at 0, the side's 100%
+            ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins.tolist(), alpha=0.55, label=who, color=colour,
+                    weights=np.full(len(values), 100 / len(side)))
+            minute = min(minute, 100 / len(side))
     outside = float(np.mean((both < bins[0]) | (both > bins[-1])))
     notes = [f"{at_zero}; bars show the rest" if at_zero else "",
              f"the outermost bars also hold the tails ({_share(outside)} of the minutes drawn)" if outside else ""]
     _title(ax, title, "; ".join(note for note in notes if note))
     if skewed:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))   # 0.1, not 10⁻¹
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=minute / 2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda share, _: f"{share:g}%"))
     ax.set_xlabel(label + (" (log scale)" if skewed else ""))
-    ax.set_ylabel("density")
+    ax.set_ylabel("share of minutes (log scale)")
     _legend(ax)
 
 

@@ -11,23 +11,29 @@ criteria and the final gate; the SLO is the ground truth, not the gate, and the
   began); the baseline dotted beside a single line; the canary drawn only while it
   has traffic (its weight above 0%);
 * every rule's threshold, labelled once per value (rules sharing a threshold share a
-  label); each checkpoint criterion on a drawn quantity as its value (a dot coloured
-  by its verdict) and its target (a bar) at the checkpoint; alerts as triangles;
+  label) beside its own line, in the thresholds' order; each checkpoint criterion on a
+  drawn quantity as its value (a dot coloured by its verdict) and its target (a bar) at
+  the checkpoint; alerts as triangles;
 * y axes spanning the thresholds, the canary's values and the criteria, never the
   baseline's excursions (so 99.95% stands apart from 100%);
 * checkpoints, decisions, fault windows (shaded) and the start of the real breach as
   vertical lines, labelled in the weight row;
+* each row's legend where it hides no criterion, alert or threshold label, and the fewest
+  points of the row's lines;
 * beside the whole ramp, a zoom on the minutes from the first fault (or, without one,
   the first alert's breach) to the terminal decision, where the alerts are labelled.
 
 :func:`place_labels` moves labels among candidate offsets until no two overlap; the
-sweep charts (:mod:`rampsim.report.tradeoff`) use it too.
+sweep charts (:mod:`rampsim.report.tradeoff`) use it too, :func:`costs_note` to say
+the costs that picked their ★ gate, and :func:`in_one_unit` to write durations as the
+HTML reports do.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -44,7 +50,11 @@ from rampsim.report.readings import rolling
 from rampsim.sim.run import Run
 from rampsim.units import Kind, format_value
 
-__all__ = ["timeline_chart", "new_figure", "place_labels", "Placement", "Obstacle", "LABEL_SIZE"]
+if TYPE_CHECKING:
+    from rampsim.experiment.results import Costs
+
+__all__ = ["timeline_chart", "new_figure", "place_labels", "costs_note", "quantity", "in_one_unit", "Placement",
+           "Obstacle", "LABEL_SIZE"]
 
 LABEL_SIZE = 8
 """Font size (points) of the labels drawn on a chart."""
@@ -73,10 +83,57 @@ def new_figure(width: float, height: float, layout: Optional[Literal["constraine
     return figure
 
 
-def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = ()) -> None:
+def quantity(value: float, kind: Kind) -> str:
+    """A duration as :func:`~rampsim.units.format_value` writes it, a rate as a percentage to three
+    significant digits; an unbounded end as ∞."""
+    if math.isnan(value):
+        return "n/a"
+    if kind is Kind.RATIO and math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if kind is Kind.RATIO:
+        return np.format_float_positional(value * 100, precision=3, fractional=False, trim="-") + "%"
+    return format_value(value, kind)
+
+
+_DURATION_UNITS = ((1.0, 1e-3, "ms"), (120.0, 1.0, "s"), (3 * 3600.0, 60.0, "min"), (math.inf, 3600.0, "h"))
+"""(below how many seconds, seconds per unit, unit): the unit of an interval of durations by its largest end."""
+
+
+def in_one_unit(values: Sequence[float], kind: Kind) -> list[str]:
+    """``values`` (an estimate and its interval's ends) as :func:`quantity` writes them, durations all in one unit
+    chosen by the largest finite magnitude: ``-15s [-15s, 0s]``, ``1.5min [-62.8min, 1.75min]`` (not ``-15s [-15s,
+    0ms]`` nor ``1m30s [-1h2m45s, 1m45s]``), to three significant digits. The HTML reports and the trade-off
+    chart's table both write durations so: 142.5 s read "2m22s" in the chart beside "2.38min" in the page."""
+    if kind is not Kind.DURATION:
+        return [quantity(v, kind) for v in values]
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    largest = max(finite, default=0.0)
+    _, scale, unit = next(u for u in _DURATION_UNITS if largest < u[0]) if largest else (0.0, 1.0, "s")
+
+    def one(value: float) -> str:
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        number = np.format_float_positional(value / scale, precision=3, fractional=False, trim="-")
+        return ("0" if float(number) == 0 else number) + unit
+    return [one(v) for v in values]
+
+
+def costs_note(costs: Optional["Costs"]) -> str:
+    """``costs: false rollback 1, missed incident 100, harm 1e-06 per harmed request``, the costs that picked a
+    sweep chart's ★ gate ('' without them)."""
+    if costs is None:
+        return ""
+    return (f"costs: false rollback {costs.false_rollback:g}, missed incident {costs.missed_incident:g}, "
+            f"harm {costs.harmed_request:g} per harmed request")
+
+
+def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = (),
+                 gap: float = 0.0) -> None:
     """Give each annotation the first of its candidate offsets (points from its anchor) at which it overlaps no
-    label placed before it, no legend and no ``avoid`` obstacle, and stays inside its axes; the least
-    overlapping one when none does.
+    label placed before it (nor comes within ``gap`` points of one: side by side, "5 7" read as one label), no
+    legend and no ``avoid`` obstacle, and stays inside its axes; the least overlapping one when none does.
 
     Fixes the figure's layout first (a layout engine runs once, then is turned off): the labels are placed where
     the axes will be drawn.
@@ -85,19 +142,23 @@ def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Ob
         figure.draw_without_rendering()
         figure.set_layout_engine("none")
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas (new_figure)
-    placed = [legend.get_window_extent(renderer) for ax in figure.axes if (legend := ax.get_legend()) is not None]
+    fixed = [legend.get_window_extent(renderer) for ax in figure.axes if (legend := ax.get_legend()) is not None]
     for ax, (x0, y0, x1, y1), margin in avoid:
         (left, bottom), (right, top) = ax.transData.transform([(x0, y0), (x1, y1)])
         pad = margin * figure.dpi / 72
-        placed.append(Bbox.from_extents(min(left, right) - pad, min(bottom, top) - pad,
-                                        max(left, right) + pad, max(bottom, top) + pad))
+        fixed.append(Bbox.from_extents(min(left, right) - pad, min(bottom, top) - pad,
+                                       max(left, right) + pad, max(bottom, top) + pad))
+    placed: list[BboxBase] = []
+    apart = gap * figure.dpi / 72
     for label, offsets in labels:
         inside = label.axes.get_window_extent(renderer) if label.axes is not None else figure.bbox
         costs = []
         for offset in offsets:
             label.xyann = offset
             box = label.get_window_extent(renderer)
-            costs.append(sum(_overlap(box, other) for other in placed) + _area(box) - _overlap(box, inside))
+            spaced = box.expanded(1.0 + 2 * apart / max(box.width, 1.0), 1.0 + 2 * apart / max(box.height, 1.0))
+            costs.append(sum(_overlap(box, other) for other in fixed) + sum(_overlap(spaced, other) for other in placed)
+                         + _area(box) - _overlap(box, inside))
             if costs[-1] == 0:
                 break
         label.xyann = offsets[int(np.argmin(costs))]
@@ -217,7 +278,7 @@ def timeline_chart(run: Run) -> Figure:
     for column in panels:
         _weight(column[0], run)
         for ax, row in zip(column[1:], rows):
-            _row(ax, row, run, values, legend=column is full)
+            _row(ax, row, run, values)
         for ax in column:
             _marks(ax, run)
         for ax in column[:-1]:
@@ -229,7 +290,9 @@ def timeline_chart(run: Run) -> Figure:
     for ax, row in zip(full[1:], rows):
         ax.set_ylabel(row.ylabel, fontsize=9)
         _limits(ax, row, run, values)
-        labels += _threshold_labels(ax, row, end)
+        thresholds = _threshold_labels(ax, row, end)
+        _legend(ax, row, run, values, thresholds)
+        labels += thresholds
         lines += [(ax, (0.0, value * row.scale, end, value * row.scale), 1.0) for value in _by_threshold(row)]
     labels += _event_labels(full[0], run, (0.0, end), alerts=False)
     if zoom:
@@ -267,7 +330,7 @@ def _values(run: Run, rows: Sequence[_Row]) -> dict[Measurement, np.ndarray]:
     return values
 
 
-def _row(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray], legend: bool) -> None:
+def _row(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray]) -> None:
     """The row's lines, its rules' thresholds, its checkpoint criteria and the alerts of its rules."""
     time, scale = run.telemetry.time, row.scale
     for m in row.lines:
@@ -288,8 +351,6 @@ def _row(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray], l
             ax.plot(event.time, event.threshold * scale, marker="v", markersize=7, linestyle="none",
                     color="tab:red" if event.action in _STOPS else "tab:orange")
     ax.yaxis.get_major_formatter().set_useOffset(False)  # type: ignore[attr-defined]  # a ScalarFormatter
-    if legend:
-        ax.legend(loc="best", fontsize=7, framealpha=0.85)   # where it hides the fewest points
 
 
 def _line_label(m: Measurement) -> str:
@@ -348,10 +409,18 @@ def _limits(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray]
 
 
 def _threshold_labels(ax: Axes, row: _Row, end: float) -> list[Placement]:
-    """One label per threshold value at the right end, above its line (or below, or further away), the highest
-    threshold first: with the thresholds' lines as obstacles, close thresholds take their labels outwards."""
+    """One label per threshold value at the right end, beside its own line: above it where the gap up to the next
+    line (or the top of the axes) holds the label, else below it where the gap down to the next one does, so that
+    the labels keep the thresholds' order and none sits across another line from its own; a line too close to both
+    neighbours has its label on it, the label's white box over the line."""
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas (new_figure)
+    by_threshold = sorted(_by_threshold(row).items())
+    heights = [float(ax.transData.transform((end, threshold * row.scale))[1]) for threshold, _ in by_threshold]
+    frame = ax.get_window_extent(renderer)
+    points = 72.0 / ax.figure.dpi
     labels: list[Placement] = []
-    for threshold, rules in sorted(_by_threshold(row).items(), reverse=True):
+    for i in reversed(range(len(by_threshold))):   # the highest first: it takes the room above the rest
+        threshold, rules = by_threshold[i]
         ops = {rule.op.value for rule in rules.values()}
         value = format_value(threshold, row.kind)
         text = (f"{ops.pop()} {value}: {', '.join(rules)}" if len(ops) == 1
@@ -360,8 +429,54 @@ def _threshold_labels(ax: Axes, row: _Row, end: float) -> list[Placement]:
                             ha="right", va="bottom", fontsize=LABEL_SIZE, color=_rule_colour(rules),
                             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
                                   "alpha": 0.85}, annotation_clip=False, in_layout=False)
-        labels.append((label, [(-4.0, dy) for dy in (2.0, -13.0, 14.0, -25.0, 26.0, -37.0, 38.0)]))
+        height = label.get_window_extent(renderer).height * points
+        above = ((heights[i + 1] if i + 1 < len(heights) else frame.y1) - heights[i]) * points
+        below = (heights[i] - (heights[i - 1] if i > 0 else frame.y0)) * points
+        offsets = [(-4.0, dy) for dy, room in ((2.0, above), (-2.0 - height, below)) if room >= height + 3]
+        labels.append((label, offsets + [(-4.0, -height / 2)]))
     return labels
+
+
+def _legend(ax: Axes, row: _Row, run: Run, values: dict[Measurement, np.ndarray],
+            thresholds: Sequence[Placement]) -> None:
+    """The row's legend where it hides least: no checkpoint criterion, alert or threshold label, then as few
+    threshold lines and points of the canary's (then the baseline's) lines as it can (matplotlib's "best" counts a
+    target bar as one point among thousands, and knows nothing of the labels placed after it)."""
+    legend = ax.legend(loc="lower left", borderaxespad=0, fontsize=7, framealpha=0.85)
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas (new_figure)
+    size, frame = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    time, scale = run.telemetry.time, row.scale
+    marks = [(t, c.threshold * scale) for t, _, _, c, _ in _criteria(run, row)]
+    marks += [(t, v * scale) for t, _, v, _, _ in _criteria(run, row) if v is not None]
+    marks += [(e.time, e.threshold * scale) for e in run.events if isinstance(e, AlertFired) and e.rule in row.rules]
+    pixels = ax.figure.dpi / 72
+    hidden = [(1000.0, ax.transData.transform(np.array(marks, dtype=float).reshape(-1, 2)), 8.0 * pixels)]  # a bar
+    for m, data in values.items():   # the row's lines and their baselines' (dotted), whose points weigh less
+        if m in row.lines or m.model_copy(update={"arm": "canary"}) in row.lines:
+            points = np.column_stack([time, data * scale])
+            hidden.append((1.0 if m in row.lines else 0.3, ax.transData.transform(points[np.isfinite(points[:, 1])]),
+                           2.0 * pixels))
+    lines = [float(ax.transData.transform((0.0, t * scale))[1]) for t in _by_threshold(row)]
+    labels = []
+    for label, offsets in thresholds:
+        label.xyann = offsets[0]
+        labels.append(label.get_window_extent(renderer))
+    pad = 3.0 * pixels
+    xs = np.linspace(frame.x0 + pad, frame.x1 - pad - size.width, 9)
+    ys = [frame.y1 - pad - size.height, frame.y0 + pad, (frame.y0 + frame.y1 - size.height) / 2]
+    corners = [(xs[0], ys[0]), (xs[0], ys[1]), (xs[-1], ys[1]), (xs[-1], ys[0])]   # first, on a tie
+    best: tuple[float, float, float] = (np.inf, 0.0, 0.0)
+    for x, y in corners + [(x, y) for y in ys for x in xs]:
+        box = Bbox.from_bounds(x, y, size.width, size.height)
+        cost = sum(weight * float(np.count_nonzero((points[:, 0] >= x - margin) & (points[:, 0] <= box.x1 + margin) &
+                                                   (points[:, 1] >= y - margin) & (points[:, 1] <= box.y1 + margin)))
+                   for weight, points, margin in hidden)
+        cost += 1000.0 * sum(_overlap(box, other) > 0 for other in labels)
+        cost += 100.0 * sum(y - pad <= line <= box.y1 + pad for line in lines)
+        if cost < best[0]:
+            best = (cost, x, y)
+    legend.set_bbox_to_anchor(((best[1] - frame.x0) / frame.width, (best[2] - frame.y0) / frame.height),
+                              transform=ax.transAxes)
 
 
 def _marks(ax: Axes, run: Run) -> None:

@@ -27,8 +27,9 @@ from rampsim.experiment.axes import gate_values, own_value_text
 from rampsim.experiment.check import EXCEEDED, MET, BoundVerdict, CheckReport
 from rampsim.experiment.results import RECOMMENDATION_RULE, Costs, SweepResult, runs_in_words
 from rampsim.plan.schema import Plan
+from rampsim.report.chart import in_one_unit as _in_one_unit
 from rampsim.report.tradeoff import gate_label, gate_values as grid_values
-from rampsim.units import Kind, format_value
+from rampsim.units import Kind
 
 __all__ = ["write_sweep_html", "write_check_html", "MAX_ROWS"]
 
@@ -124,42 +125,6 @@ def _table(header: Sequence[Cell], rows: Iterable[tuple[str, Sequence[Cell]]]) -
 def _figure(png: bytes, caption: str) -> str:
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return f'<figure><img src="{uri}" alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>'
-
-
-def _quantity(value: float, kind: Kind) -> str:
-    """A duration as :func:`~rampsim.units.format_value` writes it, a rate as a percentage to three
-    significant digits; an unbounded end as ∞."""
-    if math.isnan(value):
-        return "n/a"
-    if kind is Kind.RATIO and math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if kind is Kind.RATIO:
-        return np.format_float_positional(value * 100, precision=3, fractional=False, trim="-") + "%"
-    return format_value(value, kind)
-
-
-_DURATION_UNITS = ((1.0, 1e-3, "ms"), (120.0, 1.0, "s"), (3 * 3600.0, 60.0, "min"), (math.inf, 3600.0, "h"))
-"""(below how many seconds, seconds per unit, unit): the unit of an interval of durations by its largest end."""
-
-
-def _in_one_unit(values: Sequence[float], kind: Kind) -> list[str]:
-    """``values`` (an estimate and its interval's ends) as :func:`_quantity` writes them, durations all in one unit
-    chosen by the largest finite magnitude: ``-15s [-15s, 0s]``, ``1.5min [-62.8min, 1.75min]`` (not ``-15s [-15s,
-    0ms]`` nor ``1m30s [-1h2m45s, 1m45s]``), to three significant digits."""
-    if kind is not Kind.DURATION:
-        return [_quantity(v, kind) for v in values]
-    finite = [abs(v) for v in values if math.isfinite(v)]
-    largest = max(finite, default=0.0)
-    _, scale, unit = next(u for u in _DURATION_UNITS if largest < u[0]) if largest else (0.0, 1.0, "s")
-
-    def one(value: float) -> str:
-        if math.isnan(value):
-            return "n/a"
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        number = np.format_float_positional(value / scale, precision=3, fractional=False, trim="-")
-        return ("0" if float(number) == 0 else number) + unit
-    return [one(v) for v in values]
 
 
 def _interval(row: pd.Series, name: str, kind: Kind, sep: str = " ") -> str:
@@ -326,7 +291,7 @@ def write_check_html(report: CheckReport, path: Path, *, plan: Plan, mix: Option
     ``plan`` (with ``mix``, a file name, and ``seed``), each bound and their intervals look by look."""
     source = plan.source.filename if plan.source is not None and plan.source.filename else plan.name
     rows: list[tuple[str, list[Cell]]] = [  # an interval's end the data cannot bound yet is NaN: open
-        ("", [v.name, v.limit_text, *_bound(v),
+        ("", [v.name, *_bound(v),
               (str(v.samples), "num"), (v.verdict, v.verdict)]) for v in report.verdicts]
     sections = [
         f'<h1>Check of {_e(plan.name)}: <span class="{_e(report.verdict)}">{_e(report.verdict.upper())}</span></h1>',
@@ -354,11 +319,13 @@ def _meaning(verdict: str) -> str:
     return "UNDECIDED: an interval still straddles its bound after the most replicates allowed; run more."
 
 
-def _bound(verdict: BoundVerdict) -> tuple[str, str]:
-    """A bound's estimate and its interval (an end the data cannot bound yet, NaN, open: ``∞``), in one unit."""
-    estimate, low, high = _in_one_unit([verdict.estimate, np.nan_to_num(verdict.low, nan=-math.inf),
-                                        np.nan_to_num(verdict.high, nan=math.inf)], verdict.kind)
-    return estimate, f"[{low}, {high}]"
+def _bound(verdict: BoundVerdict) -> tuple[str, str, str]:
+    """A bound's limit, estimate and interval (an end the data cannot bound yet, NaN, open: ``∞``), a duration's
+    all in one unit (a limit "30m" stood beside an estimate "14.9min"); a rate's limit as given."""
+    limit, estimate, low, high = _in_one_unit([verdict.limit, verdict.estimate,
+                                               np.nan_to_num(verdict.low, nan=-math.inf),
+                                               np.nan_to_num(verdict.high, nan=math.inf)], verdict.kind)
+    return limit if verdict.kind is Kind.DURATION else verdict.limit_text, estimate, f"[{low}, {high}]"
 
 
 def _history_png(report: CheckReport) -> bytes:
