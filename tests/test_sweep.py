@@ -456,6 +456,25 @@ def test_sweep_and_report_commands(tmp_path, capsys, monkeypatch):
     pd.testing.assert_frame_equal(first, pd.read_csv(out / "summary.csv"))
 
 
+def test_the_commands_charts_say_the_costs_that_picked_the_star(tmp_path, capsys, monkeypatch):
+    """The charts could say the costs behind their ★, but ``sweep`` and ``report`` did not give them theirs: a
+    report re-rendered under other costs starred another gate over the same titles."""
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    out = tmp_path / "sweep"
+    titles: dict[str, str] = {}
+    monkeypatch.setattr(Figure, "savefig", lambda figure, path, **_: titles.update(
+        {Path(path).name: " ".join(ax.get_title(loc) for ax in figure.axes for loc in ("left", "center"))}))
+    assert main(["sweep", str(VALIDATION), "--grid", "rules.error_rate_rollback.threshold=0.3%,1%",
+                 "--replicates", "4", "--workers", "1", "--out", str(out), "--no-progress"]) == 0
+    assert "costs: false rollback 1, missed incident 10" in titles["tradeoff.png"], titles
+    assert main(["report", str(out), "--costs", "fr=1,mi=100,harm=0.000001"]) == 0
+    for name in ("tradeoff.png", "operating-curve.png"):
+        assert "costs: false rollback 1, missed incident 100, harm 1e-06" in titles[name], (name, titles[name])
+
+
 def test_report_html_diffs_against_the_swept_plan_only(tmp_path, capsys, monkeypatch):
     """``sweep.json`` kept the plan's path as given (relative) and the report read whatever file was there: after an
     edit, or from another directory, it named and diffed another plan. The path is now absolute and the plan's

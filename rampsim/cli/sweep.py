@@ -298,7 +298,8 @@ def _print_report(result: "SweepResult", costs: "Costs", out: Path, plan: "Optio
     parameters = result.parameters
     with writing(out):
         charts = render(result.tally, summary, parameters, out, title=f"{Path(str(result.meta.get('plan', ''))).name}: "
-                                                                      f"{result.meta.get('replicates')} replicates")
+                                                                      f"{result.meta.get('replicates')} replicates",
+                        costs=costs)
         summary.to_csv(Path(out) / "summary.csv", index=False)
         if html:
             from rampsim.report.html import write_sweep_html
