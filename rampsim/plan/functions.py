@@ -13,6 +13,10 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from rampsim.bucket_counts import (
+    monotonic_counts, monotonic_counts_scalar, needs_monotonic, needs_monotonic_scalar,
+)
+
 __all__ = ["histogram_quantile", "histogram_quantile_scalar", "ratio", "ratio_scalar", "chi2_p_value", "windows",
            "slope_per_hour", "avg_over_time", "max_over_time", "chi2_survival", "NAN"]
 
@@ -23,7 +27,8 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
     """PromQL ``histogram_quantile`` on classic cumulative buckets, vectorized over rows.
 
     ``buckets`` is ``(..., len(upper_bounds))`` of cumulative counts, the last bound
-    ``+Inf``. As Prometheus does: counts are made monotonic; the rank ``q * total``
+    ``+Inf``. As Prometheus does: counts are made monotonic, ignoring relative differences below 1e-12
+    (:func:`~rampsim.bucket_counts.monotonic_counts`, as the PromQL evaluator does); the rank ``q * total``
     falls in the first bucket whose count reaches it and is interpolated linearly
     inside it (the lowest bucket from 0); a rank in the ``+Inf`` bucket gives the
     largest finite bound; no observations give ``NaN``.
@@ -32,8 +37,8 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
     if len(le) < 2:  # Prometheus: fewer than two buckets give NaN
         return np.full(np.shape(buckets)[:-1], np.nan)
     counts = np.asarray(buckets, dtype=float)
-    if not (counts[..., 1:] >= counts[..., :-1]).all():  # real histograms are: checking costs less than a redo
-        counts = np.maximum.accumulate(counts, axis=-1)
+    if needs_monotonic(counts):
+        counts = monotonic_counts(counts)
     total = counts[..., -1]
     rank = q * total
     b = np.sum(counts[..., :-1] < rank[..., None], axis=-1)
@@ -55,10 +60,8 @@ def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: 
     if math.isnan(sum(buckets)) or len(buckets) < 2:
         return NAN
     counts = list(buckets)
-    if sorted(counts) != counts:  # make the counts monotonic, as Prometheus does (real histograms already are)
-        running = -math.inf
-        for i, count in enumerate(counts):
-            running = counts[i] = count if count > running else running
+    if needs_monotonic_scalar(counts):   # a real histogram never does
+        counts = monotonic_counts_scalar(counts)
     total = counts[-1]
     if not total > 0:
         return NAN

@@ -7,37 +7,21 @@ Transcribed from prometheus/prometheus ``promql/quantile.go`` (``bucketQuantile`
 result drops ``__name__`` too (so two metrics' buckets with one label set collide as in
 Prometheus); a bucket whose ``le`` is not a number is ignored; the highest bucket must
 be ``+Inf`` (else NaN); counts that differ by less than a relative 1e-12 are treated as
-equal and any remaining decrease is flattened (the monotonicity fix); fewer than two
+equal and any remaining decrease is flattened (the monotonicity fix, :mod:`rampsim.bucket_counts`, which the
+engine's metrics share); fewer than two
 buckets or zero observations give NaN; ``q < 0`` gives -Inf, ``q > 1`` +Inf, NaN gives NaN.
 Native histograms are outside rampsim's subset.
 """
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
+from rampsim.bucket_counts import almost_equal, monotonic_counts, monotonic_counts_scalar
 from rampsim.promql.values import NAME, Labels, Vector
 
 __all__ = ["bucket_quantile", "bucket_quantiles", "histogram_quantile", "almost_equal"]
-
-_MIN_NORMAL = 2.2250738585072014e-308
-SMALL_DELTA_TOLERANCE = 1e-12
-
-
-def almost_equal(a: float, b: float, epsilon: float) -> bool:
-    """Prometheus's ``util/almost.Equal``: relative comparison, NaN equal to NaN."""
-    if math.isnan(a) and math.isnan(b):
-        return True
-    if a == b:
-        return True
-    abs_sum = abs(a) + abs(b)
-    diff = abs(a - b)
-    if a == 0 or b == 0 or abs_sum < _MIN_NORMAL:
-        return diff < epsilon * _MIN_NORMAL
-    return diff / min(abs_sum, sys.float_info.max) < epsilon
-
 
 def bucket_quantile(q: float, upper_bounds: list[float], counts: list[float]) -> float:
     """Prometheus's ``bucketQuantile`` of one classic histogram (buckets in any order)."""
@@ -59,19 +43,8 @@ def bucket_quantile(q: float, upper_bounds: list[float], counts: list[float]) ->
             merged[-1][1] += c
         else:
             merged.append([ub, c])
-    # ensureMonotonicAndIgnoreSmallDeltas.
-    prev = merged[0][1]
-    for i in range(1, len(merged)):
-        curr = merged[i][1]
-        if curr == prev:
-            continue
-        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE):
-            merged[i][1] = prev
-            continue
-        if curr < prev:
-            merged[i][1] = prev
-            continue
-        prev = curr
+    for bucket, count in zip(merged, monotonic_counts_scalar([c for _, c in merged])):
+        bucket[1] = count
     if len(merged) < 2:
         return math.nan
     observations = merged[-1][1]
@@ -119,13 +92,7 @@ def bucket_quantiles(q: np.ndarray, upper_bounds: list[float], counts: np.ndarra
             merged.append(row.copy())
     if len(merged) < 2:
         return out
-    prev = merged[0]
-    for i in range(1, len(merged)):
-        curr = merged[i]
-        held = (curr == prev) | _almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) | (curr < prev)
-        merged[i] = np.where(held & (curr != prev), prev, curr)
-        prev = np.where(held, prev, curr)
-    m = np.array(merged)
+    m = monotonic_counts(np.array(merged).T).T
     observations = m[-1]
     rank: np.ndarray = q * observations
     with np.errstate(invalid="ignore"):
@@ -144,17 +111,6 @@ def bucket_quantiles(q: np.ndarray, upper_bounds: list[float], counts: np.ndarra
     value = np.where(b == last, ub[-2], np.where((b == 0) & (ub[0] <= 0), ub[0], value))
     value = np.where(observations == 0, np.nan, value)
     return np.where(regular, value, out)
-
-
-def _almost_equal(a: np.ndarray, b: np.ndarray, epsilon: float) -> np.ndarray:
-    """:func:`almost_equal` elementwise."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        abs_sum = np.abs(a) + np.abs(b)
-        diff = np.abs(a - b)
-        tiny = (a == 0) | (b == 0) | (abs_sum < _MIN_NORMAL)
-        relative = diff / np.minimum(abs_sum, sys.float_info.max) < epsilon
-        close = np.where(tiny, diff < epsilon * _MIN_NORMAL, relative)
-    return (np.isnan(a) & np.isnan(b)) | (a == b) | close
 
 
 def _div(a: float, b: float) -> float:
