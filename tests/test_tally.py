@@ -196,6 +196,37 @@ def test_the_summary_from_the_tally_equals_the_summary_of_the_runs(kept):
     np.testing.assert_allclose(summary["harm_high"] - summary["harm_mean"], half, rtol=1e-9)
     np.testing.assert_allclose(summary["harm_low"], np.maximum(summary["harm_mean"] - half, 0.0), rtol=1e-9)
     assert (summary["harm_low"] == 0).any()   # harm counts requests: a noisy gate's interval stops at 0
+    assert_wilson_intervals(summary, expected)
+    rates = expected["false_rollbacks"] / expected["healthy_runs"]
+    assert rates.eq(0).any() and rates.eq(1).any() and rates.between(0, 1, inclusive="neither").any()
+    assert expected["missed_incidents"].gt(0).any() and expected["environment_runs"].eq(0).all()   # NaN intervals
+
+
+WILSON = {"false_rollback": ("false_rollbacks", "healthy_runs"),
+          "missed_incident": ("missed_incidents", "faced_incidents"),
+          "environment_stop": ("environment_stops", "environment_runs")}
+
+
+def assert_wilson_intervals(summary: pd.DataFrame, counts: pd.DataFrame) -> None:
+    """Each rate and its ``*_low``/``*_high`` columns in ``summary`` are ``k / n`` and scipy's 95% Wilson interval
+    from the oracle's ``counts`` (NaN where there are no trials)."""
+    for name, (successes, trials) in WILSON.items():
+        for gate, k, n in zip(counts["gate"], counts[successes], counts[trials]):
+            row = summary.loc[summary["gate"] == gate].iloc[0]
+            got = (row[f"{name}_rate"], row[f"{name}_low"], row[f"{name}_high"])
+            if n == 0:
+                assert np.isnan(got).all(), (name, gate, got)
+                continue
+            interval = stats.binomtest(int(k), int(n)).proportion_ci(0.95, method="wilson")
+            assert got == pytest.approx((k / n, interval.low, interval.high), rel=1e-12, abs=1e-15), (name, gate)
+
+
+def test_the_summary_of_a_tally_gives_wilson_intervals_of_its_counts():
+    """Every kind of count (environment runs too, which the sweep above has none of), on the synthetic tally."""
+    summary = SweepResult.from_chunks([], [{}] * GATES, SCENARIOS, SOURCES, {}, REFERENCE).summary()
+    counts = REFERENCE.counts(by_scenario=False)
+    assert all(counts[n].gt(0).all() and counts[k].gt(0).any() for k, n in WILSON.values())
+    assert_wilson_intervals(summary, counts)
 
 
 def test_the_breakdown_from_the_tally_equals_the_breakdown_of_the_runs(kept):
