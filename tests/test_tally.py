@@ -234,7 +234,8 @@ def test_the_breakdown_from_the_tally_equals_the_breakdown_of_the_runs(kept):
     stopped = runs["decision"].isin(["hold", "rollback"])
     healthy = ~runs["incident"] & ~runs["environment"]
     early = stopped & runs["incident"] & (runs["decision_time"] <= runs["fault_start"] + 1e-9)
-    expected = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy, missed_incidents=~stopped & runs["incident"],
+    expected = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy,
+                            missed_incidents=~stopped & runs["incident"],
                             environment_stops=stopped & runs["environment"], early_stops=early)
                 .groupby(["gate", "scenario"], sort=True)
                 .agg(runs=("replicate", "size"), incident_runs=("incident", "sum"),
