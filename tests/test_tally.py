@@ -12,6 +12,7 @@ from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult, quantile_interval
 from rampsim.experiment.sweep import sweep
 from rampsim.experiment.tally import TRUTHS, Tally, harm_interval, histogram_quantiles
+from tests.conftest import examples
 from tests.sim_helpers import MIX_SMALL, validation
 
 GRID = ["rules.error_rate_rollback.threshold=0.1%,0.3%,0.5%,1%", "rules.*.sustain=0s,1m,3m",
@@ -33,7 +34,7 @@ on_a_grid = st.integers(-40, 200).map(lambda k: k * 15.0 - 7.5)   # delays on a 
 anywhere = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(fast=300), deadline=None)
 @given(st.lists(st.lists(st.one_of(on_a_grid, anywhere), max_size=60), min_size=1, max_size=5),
        st.one_of(st.sampled_from([0.5, 0.9, 0.25, 0.75, 0.05, 0.95]), st.floats(0.01, 0.99)),
        st.sampled_from([0.95, 0.99, 0.999, 0.8]))
@@ -50,7 +51,7 @@ def test_quantiles_of_a_histogram_equal_those_of_the_raw_values(samples, p, conf
             np.testing.assert_array_equal(quantile_interval(np.array(sample, float), p), expected)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(fast=200), deadline=None)
 @given(st.lists(st.integers(0, 10**12), min_size=1, max_size=80))
 def test_the_harm_interval_is_the_normal_interval_of_the_mean(harm):
     values = np.array(harm, dtype=float)
@@ -105,7 +106,7 @@ def folded(chunks: list[Chunk]) -> Tally:
 REFERENCE = folded(SYNTHETIC)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(fast=25), deadline=None)
 @given(st.permutations(range(len(SYNTHETIC))), st.lists(st.integers(1, len(SYNTHETIC) - 1), max_size=6),
        st.randoms(use_true_random=False))
 def test_folds_and_merges_give_the_same_tally_in_any_order_and_grouping(order, cuts, rnd):
