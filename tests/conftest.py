@@ -1,6 +1,7 @@
 """Shared test settings and fixtures.
 
-Hypothesis profiles: ``fast`` by default, ``thorough`` on demand (``HYPOTHESIS_PROFILE=thorough``).
+Hypothesis profiles: ``fast`` by default, ``thorough`` on demand (``HYPOTHESIS_PROFILE=thorough``); a test that
+needs its own number of examples takes it from the loaded profile with :func:`examples`.
 
 Session fixtures, built once and shared by every test that asks for them:
 
@@ -16,6 +17,7 @@ the session), and the telemetry's arrays are read-only, so a test that damages i
 ``healthy_telemetry.copy()``. Paths come from :mod:`tests.sim_helpers`, anchored to the repository.
 """
 import os
+from typing import Optional
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,11 +25,28 @@ from hypothesis import HealthCheck, settings
 from tests import sim_helpers
 from tests.builders import steady
 
-settings.register_profile("fast", max_examples=40, deadline=None,
+FAST_EXAMPLES, THOROUGH_EXAMPLES = 40, 600
+settings.register_profile("fast", max_examples=FAST_EXAMPLES, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("thorough", max_examples=600, deadline=None,
+settings.register_profile("thorough", max_examples=THOROUGH_EXAMPLES, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+def examples(fast: int, thorough: Optional[int] = None) -> int:
+    """``max_examples`` for a test that needs a count of its own, from the loaded profile: ``fast`` under the fast
+    one, ``thorough`` (by default 10 x ``fast``) under the thorough one, and under any other ``fast`` scaled by
+    that profile's count over the fast one's. A pinned ``@settings(max_examples=N)`` beats every profile (the
+    thorough one ran such a test N times too): write ``@settings(max_examples=examples(fast=N))`` instead.
+
+    Read when the test module is imported, after this file loaded the profile (``HYPOTHESIS_PROFILE``, or
+    hypothesis's ``--hypothesis-profile`` option)."""
+    loaded = settings.default.max_examples
+    if loaded == FAST_EXAMPLES:
+        return fast
+    if loaded == THOROUGH_EXAMPLES:
+        return 10 * fast if thorough is None else thorough
+    return max(1, round(fast * loaded / FAST_EXAMPLES))
 
 
 def _unchanged(plan, reload):

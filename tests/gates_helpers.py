@@ -1,6 +1,7 @@
 """Helpers for the imported-gate tests: the real-gates corpus, gates from YAML text, hand-built series stores."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Iterable, Optional
@@ -82,10 +83,14 @@ spec:
 
 
 def corpus(kind: str) -> Path:
-    """``real-gates/<kind>``, or skip the test when the corpus is not next to the project."""
+    """``real-gates/<kind>``, or skip the test when the corpus is not next to the project (fail it under CI, as the
+    Prometheus and Chromium fixtures do: a CI run without the corpus would pass untested)."""
     path = CORPUS / kind
     if not path.is_dir():
-        pytest.skip(f"the real-gates corpus is not at {CORPUS} (it lives beside the project, in shared/)")
+        reason = f"the real-gates corpus is not at {path} (it lives beside the project, in shared/)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
     return path
 
 

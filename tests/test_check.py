@@ -15,6 +15,7 @@ from rampsim.experiment.check import EXCEEDED, MET, UNDECIDED, _quantile_verdict
 from rampsim.experiment.mix import load_mix
 from rampsim.plan import with_overrides
 from rampsim.testing.assertions import assert_false_rollback_rate_below
+from tests.conftest import examples
 from tests.sim_helpers import MIX_SMALL as MIX, VALIDATION as SMALL
 
 
@@ -198,7 +199,7 @@ def test_assertions_take_a_mix_files_path_as_the_cli_does(plans, monkeypatch, ca
         getattr(assertions, call)(good, "50%", str(SMALL))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(fast=150), deadline=None)
 @given(st.lists(st.integers(-20, 100).map(lambda k: k * 15.0), max_size=50), st.integers(0, 20),
        st.sampled_from([0.5, 0.9, 0.99]), st.sampled_from([0.95, 0.9995]))
 def test_the_detection_bound_from_a_histogram_is_the_bound_from_the_raw_delays(delays, missed, quantile, level):

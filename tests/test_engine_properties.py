@@ -1,9 +1,11 @@
 """Properties of the engine and of the metric definitions (hypothesis), comparisons with the baseline and
 sequential tests included."""
 import math
+from typing import Sequence
 
 import numpy as np
-from hypothesis import assume, given
+import pytest
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from rampsim.engine import Decision, DecisionEngine, DecisionKind
@@ -105,23 +107,91 @@ def test_per_scrape_values_equal_the_vectorized_values_bit_for_bit(telemetry, da
     _assert_per_scrape_equals_vectorized(telemetry, rule)
 
 
-@given(rst.telemetry(), st.data())
-def test_raising_an_upper_bound_threshold_never_rolls_back_earlier(telemetry, data):
-    plan = data.draw(rst.single_rule_plans(metrics=["error_rate", "p99"]))
-    rule = plan.rules["gate"]
-    factor = data.draw(st.floats(1.0, 3.0))
-    looser = with_overrides(plan, {"rules.gate.threshold": _scaled(rule, factor, plan)})
-    assert rollback_time(looser, telemetry) >= rollback_time(plan, telemetry)
+@st.composite
+def near_the_thresholds(draw, metric: str, thresholds: Sequence[float], canary: float = 1.0,
+                        min_ticks: int = 10) -> Telemetry:
+    """Telemetry on :data:`rst.SMALL_LAYOUT` whose ``metric`` (``"error_rate"`` or ``"latency"``, a P99) steps
+    between up to 4 levels, each one of the ``thresholds`` times U(0.8, 1.2), half the time rising: a level often
+    lies between two thresholds, and plans with them decide at different times (in about half the examples; on
+    ``rst.telemetry()`` two plans did in about 1 in 12). Poisson requests, 200 to 5,000 a
+    scrape per arm and segment (a measure near its level); binomial errors; latencies multinomial over the buckets
+    with the shares of :func:`_p99_at`; up to 3 scrapes missing. The canary's levels are ``canary`` times the
+    baseline's."""
+    layout = rst.SMALL_LAYOUT
+    n = draw(st.integers(min_ticks, 80))
+    steps = sorted(draw(st.lists(st.integers(1, n - 1), max_size=3)))
+    levels = [draw(st.sampled_from(thresholds)) * draw(st.floats(0.8, 1.2)) for _ in range(len(steps) + 1)]
+    if draw(st.booleans()):   # a release getting worse: each threshold is crossed at a step of its own
+        levels.sort()
+    which = np.repeat(np.arange(len(levels)), np.diff([0, *steps, n]))   # each scrape's level
+    arms = np.where(np.array(layout.arms) == "canary", canary, 1.0)
+    levels = np.array(levels)[:, None] * arms                                # (levels, arms)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = (n, len(layout.arms), len(layout.segments))
+    requests = rng.poisson(draw(st.integers(200, 5000)), shape).astype(float)
+    requests[0] = 0.0
+    errors, buckets = np.zeros(shape), np.zeros((*shape, len(layout.latency_buckets)))
+    if metric == "error_rate":
+        errors = rng.binomial(requests.astype(np.int64), np.minimum(levels[which], 1.0)[..., None]).astype(float)
+    else:
+        below = np.array([[_p99_at(np.array(layout.latency_buckets), v) for v in arm] for arm in levels])[which]
+        share = np.broadcast_to(np.diff(below, prepend=0.0, axis=-1)[:, :, None], buckets.shape)
+        buckets = np.stack([rng.multinomial(int(r), p / p.sum()) for r, p in
+                            zip(requests.reshape(-1), share.reshape(-1, share.shape[-1]))]).reshape(buckets.shape)
+    telemetry = Telemetry.from_arrays(layout, requests=requests.cumsum(0), errors=errors.cumsum(0),
+                                      latency_bucket=buckets.cumsum(-1).cumsum(0), cpu=0.5,
+                                      latency_sum=(requests * levels[which][..., None]).cumsum(0))
+    for tick in draw(st.lists(st.integers(0, n - 1), max_size=3)):   # missing scrapes
+        telemetry.counters[tick] = np.nan
+    return telemetry
 
 
-def _scaled(rule, factor, plan):
-    """The rule's threshold times ``factor``; a latency's just under the largest finite bucket at most
-    (``histogram_quantile`` never exceeds it: a '>' threshold there is refused as never breached)."""
-    value = rule.threshold * factor
-    if rule.metric.value == "error_rate":
-        return f"{value * 100!r}%"
-    top = max(b for b in plan.telemetry.latency_buckets if math.isfinite(b))
-    return f"{min(value, top * (1 - 1e-9)) * 1000!r}ms"
+def _p99_at(le: np.ndarray, level: float) -> np.ndarray:
+    """Cumulative shares at the bucket bounds ``le`` whose interpolated 0.99 quantile (Prometheus's) is ``level``:
+    uniform on [0, level / 0.99], but where that ends inside the bucket (lo, hi] holding ``level``, the share at
+    ``lo`` is lowered so that the straight line from it to 1 at ``hi`` crosses 0.99 at ``level`` (within 1% of the
+    bucket's width of its top, the share at ``lo`` is 0: a P99 that much lower). Beyond the largest finite bound,
+    the P99 reads as that bound."""
+    below = np.minimum(1.0, 0.99 * le / level)
+    i = int(np.searchsorted(le, level))
+    if 0 < i < len(le) - 1 and below[i] == 1.0:
+        lo, hi = le[i - 1], le[i]
+        w = (level - lo) / (hi - lo)
+        below[i - 1] = max(0.0, (0.99 - w) / (1 - w))
+        below[:i - 1] = below[i - 1] * le[:i - 1] / lo
+    return below
+
+
+# The range of the thresholds drawn for the monotonicity property: two decades of error rates; P99s from the first
+# finite bucket to just under the largest (``histogram_quantile`` never exceeds it: a '>' threshold there is
+# refused as never breached).
+THRESHOLD_RANGES = {"error_rate": (0.001, 0.1), "latency": (0.025, 0.4 * (1 - 1e-9))}
+
+
+@st.composite
+def rising_thresholds(draw, metric: str) -> list[float]:
+    """2 to 5 rising thresholds: the first log-uniform over the metric's range (on a grid of 1,001 values), each
+    next 1 to 3 times the one before (up to the range's top)."""
+    low, high = THRESHOLD_RANGES[metric]
+    thresholds = [low * (high / low) ** (draw(st.integers(0, 1000)) / 1000)]   # integers: floats crowd the ends
+    for factor in draw(st.lists(st.integers(0, 1000), min_size=1, max_size=4)):
+        thresholds.append(min(thresholds[-1] * (1 + factor / 500), high))
+    return thresholds
+
+
+@pytest.mark.parametrize("measure", ["error_rate", "p99"])
+@given(data=st.data())
+def test_raising_an_upper_bound_threshold_never_rolls_back_earlier(measure, data):
+    """A drawn plan with rising thresholds, on telemetry near them: its rollback times never fall."""
+    plan = data.draw(rst.single_rule_plans(metrics=[measure]))
+    metric = plan.rules["gate"].metric.value
+    thresholds = data.draw(rising_thresholds(metric))
+    plans = [with_overrides(plan, {"rules.gate.threshold": f"{t * 100!r}%" if metric == "error_rate"
+                                   else f"{t * 1000!r}ms"}) for t in thresholds]
+    telemetry = data.draw(near_the_thresholds(metric, thresholds))
+    times = [rollback_time(p, telemetry) for p in plans]
+    event(f"{len(set(times))} distinct rollback times")
+    assert times == sorted(times), list(zip(thresholds, times))
 
 
 @given(st.integers(0, 30), st.integers(1, 40), st.sampled_from(["0s", "15s", "45s", "1m", "2m", "3m"]),
@@ -181,7 +251,8 @@ def test_complete_healthy_telemetry_does_advance():
     buckets[..., :] = per_scrape[..., None]
     telemetry = Telemetry.from_arrays(
         plan.layout, requests=per_scrape.cumsum(0), errors=np.zeros((n, 2, 2)), latency_bucket=buckets.cumsum(0),
-        latency_sum=per_scrape.cumsum(0) * 0.01, revenue=per_scrape.cumsum(0), health_checks=np.arange(n)[:, None] * np.ones(2),
+        latency_sum=per_scrape.cumsum(0) * 0.01, revenue=per_scrape.cumsum(0),
+        health_checks=np.arange(n)[:, None] * np.ones(2),
         health_checks_ok=np.arange(n)[:, None] * np.ones(2), cache_hits=per_scrape.sum(2).cumsum(0),
         cache_misses=np.zeros((n, 2)), cpu=0.5, memory=0.5, network=0.5, memory_bytes=1e9)
     assert terminal(run(DecisionEngine(plan), telemetry)).kind is DecisionKind.ADVANCE
@@ -226,11 +297,20 @@ def test_per_scrape_comparisons_equal_the_vectorized_values_bit_for_bit(telemetr
     _assert_per_scrape_equals_vectorized(telemetry, rule)
 
 
-@given(rst.telemetry(min_ticks=20, gaps=True, resets=True, arms_differ=True), st.sampled_from(["error_rate", "p99"]),
-       st.sampled_from(["0%", "50%"]), st.data())
-def test_a_sequential_p_value_reads_the_scrapes_up_to_it_and_only_falls(telemetry, metric, margin, data):
+def worse_canaries(metric: str) -> st.SearchStrategy[Telemetry]:
+    """Telemetry with a canary 1 to 3 times worse than its baseline (error rates near 0.5% to 2%, P99s near 50
+    to 200 ms), so that a sequential test's p-value falls: on ``rst.telemetry()`` a P99's never did (its P99 lies
+    in the +Inf bucket, read as the largest finite bound in both arms), an error rate's in 1 example in 4."""
+    kind, levels = ("error_rate", [0.005, 0.01, 0.02]) if metric == "error_rate" else ("latency", [0.05, 0.1, 0.2])
+    return st.floats(1.0, 3.0).flatmap(lambda worse: near_the_thresholds(kind, levels, canary=worse, min_ticks=20))
+
+
+@given(st.sampled_from(["error_rate", "p99"]), st.sampled_from(["0%", "50%"]), st.data())
+def test_a_sequential_p_value_reads_the_scrapes_up_to_it_and_only_falls(metric, margin, data):
     """Judged on the whole run or on the run cut after a scrape (later scrapes missing), the value at that scrape
     is the same float; where known, it never rises."""
+    telemetry = data.draw(st.one_of(rst.telemetry(min_ticks=20, gaps=True, resets=True, arms_differ=True),
+                                    worse_canaries(metric)))
     test = Rule.model_validate({"metric": metric, "compare": "baseline", "test": "sequential", "margin": margin,
                                 "op": "<=", "threshold": "5%"})
     ticks = np.arange(len(telemetry))
@@ -241,4 +321,5 @@ def test_a_sequential_p_value_reads_the_scrapes_up_to_it_and_only_falls(telemetr
     alone = evaluate(Series.from_telemetry(early), test, np.array([0]), np.array([cut]))[0]
     assert alone == values[cut] or (np.isnan(alone) and np.isnan(values[cut]))
     known = values[~np.isnan(values)]
+    event(f"a {metric} p-value " + ("falls" if np.any(np.diff(known) < 0) else "stays"))
     assert np.all(np.diff(known) <= 0) and np.all((known >= 0) & (known <= 1))

@@ -25,6 +25,7 @@ from rampsim.plan import PlanError, plan_from_text
 from rampsim.sim import Scenario, simulate
 from rampsim.sim.expected import Expected, expected, expected_telemetry
 from rampsim.telemetry import Telemetry
+from tests.conftest import examples
 from tests.sim_helpers import READINGS, REFERENCE, readings, reference
 
 WINDOW = (241, 360)  # the scrapes 01:00:15 to 01:30:00, inside every fault of CASES
@@ -531,7 +532,7 @@ def test_scenario_faults_are_read_and_located():
 
 # -- a fault acts for the share of each interval it is on ---------------------------------------------------------
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(fast=200), deadline=None)
 @given(st.sampled_from(["step", "ramp", "flapping"]), st.integers(0, 600_000),
        st.one_of(st.none(), st.integers(1_000, 900_000)), st.integers(1_000, 300_000), st.floats(0.05, 0.95),
        st.floats(0, 1000), st.floats(0.5, 120))

@@ -40,6 +40,7 @@ from rampsim.plan.loader import PlanError
 from rampsim.plan.source import Document
 from rampsim.promql import SeriesStore
 from rampsim.sim import simulate
+from tests.conftest import examples
 from tests.gates_helpers import clock, corpus, run_engine
 
 ERRORS = ('PromQL:sum(rate(rampsim_request_errors_total{arm="${scope}"}[1m])) '
@@ -387,7 +388,7 @@ def test_iso_durations_are_read_as_java_reads_them():
 RATIO = "PromQL:avg(num{arm=\"${scope}\"}) / avg(den{arm=\"${scope}\"})"
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(fast=15), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shift=st.sampled_from([0.0, 0.3, 1.0, 4.0]),
        start=st.integers(0, 30), holes=st.floats(0.0, 0.3), lookback=st.sampled_from([0, 10]))
 def test_the_engine_scores_and_decides_as_the_judge_called_directly(seed, shift, start, holes, lookback):

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from rampsim.cli import main
 from rampsim.gates.lint import lint_argo, lint_file, lint_flagger, lint_gates, lint_text
 from rampsim.gates.unrendered import HELM_NOTE, blank_helm_actions
+from tests.conftest import examples
 from tests.gates_helpers import argo_gate, corpus, flagger_gate
 
 README_COUNTS = {"H9": 45, "H2": 36, "H3a": 35, "H1": 9, "H3c": 5, "H5": 2, "H4": 2, "H6": 1, "H7": 1}
@@ -469,7 +470,7 @@ _FRAGMENTS = st.sampled_from(["key: value", "  - name: x", "{{ .Values.a }}", "{
                               '{{`{{args.z}}`}}', "[5m]", " "])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(fast=200), deadline=None)
 @given(st.lists(st.lists(_FRAGMENTS, max_size=4).map("".join), max_size=12).map("\n".join))
 def test_blanking_is_one_line_for_one_line(text):
     blanked = blank_helm_actions(text)

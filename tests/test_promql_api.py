@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rampsim.errors import RampsimError, UsageError
 from rampsim.promql import (QueryError, SeriesStore, Semantics, UnsupportedQuery, as_semantics, evaluate,
                             evaluate_range)
-from rampsim.promql.parse import Binary, Call, RangeSelector, Selector, parse
+from rampsim.promql.parse import Binary, Call, Number, RangeSelector, Selector, parse
 
 
 @pytest.fixture()
@@ -146,9 +146,28 @@ def test_a_duration_without_a_unit_parses_from_2_53_on(store: SeriesStore, query
         evaluate("rate(http_requests_total[1m])", store, 300, semantics="2.55").vector[0].value
 
 
-def test_a_number_beside_a_duration_is_no_duration(store: SeriesStore) -> None:
-    for query in ("sum(http_requests_total) / 90", 'http_requests_total{code="[60]"}', "http_requests_total > 60"):
-        evaluate(query, store, 300, semantics="2.42.0")
+@pytest.mark.parametrize("semantics", ["2.42.0", "2.55", "3"])
+def test_a_number_beside_a_duration_is_no_duration(store: SeriesStore, semantics: str) -> None:
+    """A divisor, a label value written like a range and a comparison's operand are no durations: refused by no
+    version before 2.53 (as ``[60]`` and ``offset 90`` are), read as themselves by every version."""
+    t = np.arange(0, 601, 15.0)
+    store.add({"__name__": "http_requests_total", "code": "[60]", "pod": "b"}, t, 2 * t)   # 600 at 300 s
+
+    divided = parse("sum(http_requests_total) / 90")
+    assert isinstance(divided, Binary) and divided.op == "/" and divided.rhs == Number(90.0)
+    (sample,) = evaluate("sum(http_requests_total) / 90", store, 300, semantics=semantics).vector
+    assert sample.value == pytest.approx((3000 + 30 + 600) / 90, rel=1e-12)
+
+    selector = parse('http_requests_total{code="[60]"}')
+    assert isinstance(selector, Selector) and ("code", "=", "[60]") in [(m.name, m.op, m.value)
+                                                                         for m in selector.matchers]
+    (sample,) = evaluate('http_requests_total{code="[60]"}', store, 300, semantics=semantics).vector
+    assert dict(sample.labels)["code"] == "[60]" and sample.value == 600.0
+
+    compared = parse("http_requests_total > 60")
+    assert isinstance(compared, Binary) and compared.op == ">" and compared.rhs == Number(60.0)
+    kept = evaluate("http_requests_total > 60", store, 300, semantics=semantics).vector
+    assert sorted((dict(s.labels)["code"], s.value) for s in kept) == [("200", 3000.0), ("[60]", 600.0)]   # not 30
 
 
 def test_range_evaluation_matches_instant_evaluations(store: SeriesStore) -> None:

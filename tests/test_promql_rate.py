@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rampsim.promql import SeriesStore, evaluate
+from tests.conftest import examples
 
 
 def reference_extrapolated_rate(times_ms: list[int], values: list[float], eval_ms: int, range_ms: int,
@@ -246,7 +247,7 @@ def reference_smoothed_selector(times_ms: list[int], values: list[float], at_ms:
     return None
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(fast=400))
 @given(counter=counters(),
        range_ms=st.sampled_from([1_000, 15_000, 30_000, 60_000, 61_234, 120_000, 300_000, 600_000]),
        offset_ms=st.sampled_from([0, 0, 30_000, 45_500, -60_000]),

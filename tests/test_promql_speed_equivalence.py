@@ -32,8 +32,9 @@ from rampsim.promql.evaluate import Context, One, Plan, evaluate_node
 from rampsim.promql.parse import parse
 from rampsim.promql.store import _union_table
 from rampsim.promql.values import Scalar, Vector
+from tests.conftest import examples
 
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(fast=80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------- random stores and queries

@@ -12,6 +12,7 @@ from rampsim.experiment.mix import load_mix
 from rampsim.experiment.results import SweepResult, quantile_interval
 from rampsim.experiment.sweep import sweep
 from rampsim.experiment.tally import TRUTHS, Tally, harm_interval, histogram_quantiles
+from tests.conftest import examples
 from tests.sim_helpers import MIX_SMALL, validation
 
 GRID = ["rules.error_rate_rollback.threshold=0.1%,0.3%,0.5%,1%", "rules.*.sustain=0s,1m,3m",
@@ -33,7 +34,7 @@ on_a_grid = st.integers(-40, 200).map(lambda k: k * 15.0 - 7.5)   # delays on a 
 anywhere = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(fast=300), deadline=None)
 @given(st.lists(st.lists(st.one_of(on_a_grid, anywhere), max_size=60), min_size=1, max_size=5),
        st.one_of(st.sampled_from([0.5, 0.9, 0.25, 0.75, 0.05, 0.95]), st.floats(0.01, 0.99)),
        st.sampled_from([0.95, 0.99, 0.999, 0.8]))
@@ -50,7 +51,7 @@ def test_quantiles_of_a_histogram_equal_those_of_the_raw_values(samples, p, conf
             np.testing.assert_array_equal(quantile_interval(np.array(sample, float), p), expected)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(fast=200), deadline=None)
 @given(st.lists(st.integers(0, 10**12), min_size=1, max_size=80))
 def test_the_harm_interval_is_the_normal_interval_of_the_mean(harm):
     values = np.array(harm, dtype=float)
@@ -105,7 +106,7 @@ def folded(chunks: list[Chunk]) -> Tally:
 REFERENCE = folded(SYNTHETIC)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(fast=25), deadline=None)
 @given(st.permutations(range(len(SYNTHETIC))), st.lists(st.integers(1, len(SYNTHETIC) - 1), max_size=6),
        st.randoms(use_true_random=False))
 def test_folds_and_merges_give_the_same_tally_in_any_order_and_grouping(order, cuts, rnd):
@@ -196,6 +197,37 @@ def test_the_summary_from_the_tally_equals_the_summary_of_the_runs(kept):
     np.testing.assert_allclose(summary["harm_high"] - summary["harm_mean"], half, rtol=1e-9)
     np.testing.assert_allclose(summary["harm_low"], np.maximum(summary["harm_mean"] - half, 0.0), rtol=1e-9)
     assert (summary["harm_low"] == 0).any()   # harm counts requests: a noisy gate's interval stops at 0
+    assert_wilson_intervals(summary, expected)
+    rates = expected["false_rollbacks"] / expected["healthy_runs"]
+    assert rates.eq(0).any() and rates.eq(1).any() and rates.between(0, 1, inclusive="neither").any()
+    assert expected["missed_incidents"].gt(0).any() and expected["environment_runs"].eq(0).all()   # NaN intervals
+
+
+WILSON = {"false_rollback": ("false_rollbacks", "healthy_runs"),
+          "missed_incident": ("missed_incidents", "faced_incidents"),
+          "environment_stop": ("environment_stops", "environment_runs")}
+
+
+def assert_wilson_intervals(summary: pd.DataFrame, counts: pd.DataFrame) -> None:
+    """Each rate and its ``*_low``/``*_high`` columns in ``summary`` are ``k / n`` and scipy's 95% Wilson interval
+    from the oracle's ``counts`` (NaN where there are no trials)."""
+    for name, (successes, trials) in WILSON.items():
+        for gate, k, n in zip(counts["gate"], counts[successes], counts[trials]):
+            row = summary.loc[summary["gate"] == gate].iloc[0]
+            got = (row[f"{name}_rate"], row[f"{name}_low"], row[f"{name}_high"])
+            if n == 0:
+                assert np.isnan(got).all(), (name, gate, got)
+                continue
+            interval = stats.binomtest(int(k), int(n)).proportion_ci(0.95, method="wilson")
+            assert got == pytest.approx((k / n, interval.low, interval.high), rel=1e-12, abs=1e-15), (name, gate)
+
+
+def test_the_summary_of_a_tally_gives_wilson_intervals_of_its_counts():
+    """Every kind of count (environment runs too, which the sweep above has none of), on the synthetic tally."""
+    summary = SweepResult.from_chunks([], [{}] * GATES, SCENARIOS, SOURCES, {}, REFERENCE).summary()
+    counts = REFERENCE.counts(by_scenario=False)
+    assert all(counts[n].gt(0).all() and counts[k].gt(0).any() for k, n in WILSON.values())
+    assert_wilson_intervals(summary, counts)
 
 
 def test_the_breakdown_from_the_tally_equals_the_breakdown_of_the_runs(kept):
@@ -203,7 +235,8 @@ def test_the_breakdown_from_the_tally_equals_the_breakdown_of_the_runs(kept):
     stopped = runs["decision"].isin(["hold", "rollback"])
     healthy = ~runs["incident"] & ~runs["environment"]
     early = stopped & runs["incident"] & (runs["decision_time"] <= runs["fault_start"] + 1e-9)
-    expected = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy, missed_incidents=~stopped & runs["incident"],
+    expected = (runs.assign(stops=stopped, false_rollbacks=stopped & healthy,
+                            missed_incidents=~stopped & runs["incident"],
                             environment_stops=stopped & runs["environment"], early_stops=early)
                 .groupby(["gate", "scenario"], sort=True)
                 .agg(runs=("replicate", "size"), incident_runs=("incident", "sum"),

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
+
 
 def test_testing_strategies_check_their_arguments_when_built():
     from hypothesis.errors import InvalidArgument
@@ -71,7 +73,7 @@ def test_testing_strategies_refuse_what_they_could_never_draw_when_built(referen
         build(rst, reference_plan)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(fast=60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from([5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0]), st.integers(1, 25), st.data())
 def test_drawn_plans_are_valid_for_every_scrape_interval_and_ramp_length(interval, minutes, data):
     """gate_plans and single_rule_plans drew 15-second windows on 30-second scrapes and a 5-minute checkpoint in a
@@ -99,7 +101,7 @@ def test_drawn_plans_are_valid_for_every_scrape_interval_and_ramp_length(interva
     assert fault.kind in ("error-rate", "slow-dependency", "counter-reset", "cold-cache")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(fast=100), deadline=None)
 @given(st.integers(0, 600), st.integers(0, 600), st.sampled_from([1, 5, 15, 60]), st.data())
 def test_drawn_durations_lie_within_their_bounds_on_their_grid(low, span, step, data):
     from hypothesis.errors import InvalidArgument
@@ -116,7 +118,7 @@ def test_drawn_durations_lie_within_their_bounds_on_their_grid(low, span, step, 
     assert low <= seconds <= high and seconds % step == 0
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(fast=30), deadline=None)
 @given(st.data())
 def test_percents_draw_shares_and_relative_changes_within_their_bounds(data):
     from rampsim.testing import strategies as rst
@@ -143,7 +145,7 @@ def test_a_falsifying_gate_reads_as_what_was_drawn(validation_plan):
     from rampsim.plan import Plan, with_overrides
     from rampsim.testing import strategies as rst
 
-    @settings(max_examples=50, deadline=None, database=None)
+    @settings(max_examples=examples(fast=50), deadline=None, database=None)
     @given(gate=rst.gates(validation_plan, **{"rules.error_rate_rollback.threshold": rst.percents(0.003, 0.02),
                                               "rules.error_rate_rollback.sustain": rst.durations(60, 300)}))
     def test_fails(gate):
@@ -164,7 +166,7 @@ def test_a_falsifying_gate_plan_and_telemetry_read_in_a_few_lines():
     from rampsim.telemetry import Telemetry
     from rampsim.testing import strategies as rst
 
-    @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+    @settings(max_examples=examples(fast=30), deadline=None, database=None, suppress_health_check=list(HealthCheck),
               phases=[Phase.generate])   # shrinking random gates takes long; the example is reported unshrunk
     @given(plan=rst.gate_plans(), single=rst.single_rule_plans(),
            telemetry=rst.telemetry(min_ticks=5, max_ticks=20, gaps=True, resets=True))
@@ -191,7 +193,7 @@ def test_a_drawn_plan_equals_the_same_plan_loaded():
 
     seen = []
 
-    @settings(max_examples=3, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(fast=3), database=None, suppress_health_check=list(HealthCheck))
     @given(rst.gate_plans())
     def draw(plan):
         seen.append(plan)
