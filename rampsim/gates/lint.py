@@ -99,7 +99,7 @@ from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
 from rampsim.promql.values import NAME
 
-__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
+__all__ = ["Finding", "LintedGate", "lint_file", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
            "CODES", "OUTCOME_CODES"]
 
 CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H5n", "H5d", "H5r", "H6", "H6u", "H7", "H8", "H9",
@@ -964,14 +964,3 @@ def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[
     stopped linting (a Helm template, no gate)."""
     linted, problems = lint_gates(path, extra)
     return [finding for gate in linted for finding in gate.findings], problems
-
-
-def lint_files(paths: Sequence[str | Path]) -> tuple[list[Finding], list[str]]:
-    """:func:`lint_file` on each path; MetricTemplates and Rollouts in any of the files serve all of them."""
-    findings: list[Finding] = []
-    problems: list[str] = []
-    for path in paths:
-        found, stopped = lint_file(path, [p for p in paths if p != path])
-        findings.extend(found)
-        problems.extend(stopped)
-    return findings, problems
