@@ -28,7 +28,8 @@ Modules, one noun each:
   :mod:`~rampsim.gates.kayenta_export` (back to the canary config and the stage);
 * plans: :mod:`~rampsim.gates.imported_plan` (phases, defaulted SLO and traffic),
   :mod:`~rampsim.gates.plan_sections` (the sections, located errors), :mod:`~rampsim.gates.engines`
-  (the engine for a plan), :mod:`~rampsim.gates.queries` (the query source), :mod:`~rampsim.gates.profiles`;
+  (the engine for a plan), :mod:`~rampsim.gates.applied_weight` (the weight in force, which the Argo and Flagger
+  engines restate theirs against), :mod:`~rampsim.gates.queries` (the query source), :mod:`~rampsim.gates.profiles`;
 * tools: :mod:`~rampsim.gates.lint` (hazards; their consequences on simulated ramps are measured in
   :mod:`rampsim.experiment.lint_rehearsals`), :mod:`~rampsim.gates.export` (back to Argo or Flagger files),
   :mod:`~rampsim.gates.yamlout`.
