@@ -56,7 +56,7 @@ def best_of(fn, repeat: int, number: int) -> float:
 def main() -> None:
     store, times = build_store()
     t = float(times[len(times) // 2]) + 7.3           # off the scrape grid
-    evaluate(QUERY, store, t)                          # parse, compile the store and the query (a plan)
+    evaluate(QUERY, store, t)                          # parse, compile the store and the query
     instant = best_of(lambda: evaluate(QUERY, store, t), repeat=5, number=2000)
     evaluate_range(QUERY, store, times)
     vectorized = best_of(lambda: evaluate_range(QUERY, store, times), repeat=5, number=50)

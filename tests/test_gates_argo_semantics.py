@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import pytest
 
 from rampsim.gates.argo_analysis import AnalysisRun, MetricState, AnalysisPhase, measurement_phase
-from rampsim.gates.argo_resolve import MetricSpec, RunError, run_args, run_metrics, substitute
+from rampsim.gates.argo_resolve import MetricSpec, _RunError, run_args, run_metrics, substitute
 from rampsim.gates.argo_rollout import RolloutOutcome, RolloutMachine
 from rampsim.promql import InstantResult, QueryError, Sample
 from tests.gates_helpers import argo_gate
@@ -349,9 +349,9 @@ def test_a6_template_default_then_rollout_value_then_command_line():
 
 def test_a6_an_unknown_tag_or_a_missing_value_fails_the_run():
     # ResolveArgs: "failed to resolve {{rollout.x}}"; an arg with no value is "not supplied"
-    with pytest.raises(RunError, match="failed to resolve"):
+    with pytest.raises(_RunError, match="failed to resolve"):
         substitute('x{a="{{rollout.spec.name}}"}', {})
-    with pytest.raises(RunError, match="failed to resolve"):
+    with pytest.raises(_RunError, match="failed to resolve"):
         substitute('x{a="{{args.missing}}"}', {"other": "1"})
     assert substitute('x{a="{{  args.v }}"}', {"v": "1"}) == 'x{a="1"}'
 

@@ -17,7 +17,7 @@ import pytest
 from rampsim.gates.flagger_canary import (
     CanaryMachine, analysis_interval, analysis_threshold, go_milliseconds, run_check, strategy_of, Strategy,
 )
-from rampsim.gates.flagger_queries import BUILTIN_QUERIES, MetricModel, RenderError, observer_for, render_query
+from rampsim.gates.flagger_queries import BUILTIN_QUERIES, MetricModel, _RenderError, observer_for, render_query
 from rampsim.promql import InstantResult, QueryError, Sample, SeriesStore, evaluate
 from tests.gates_helpers import counter, flagger_gate
 
@@ -240,9 +240,9 @@ def test_f5_templates_render_namespace_target_interval():
     # RenderQuery: text/template with name, namespace, target, service, ingress, interval, variables
     model = MetricModel("podinfo", "test", "podinfo", "podinfo", "podinfo", "1m")
     assert render_query('x{ns="{{ namespace }}",t="{{target}}"}[{{ interval }}]', model) == 'x{ns="test",t="podinfo"}[1m]'
-    with pytest.raises(RenderError):
+    with pytest.raises(_RenderError):
         render_query("{{ .Values.x }}", model)
-    with pytest.raises(RenderError):
+    with pytest.raises(_RenderError):
         render_query("{{ variables.missing }}", model)  # missingkey=error
     # route: routeRef's name, else the target (a review found it 'not defined': a failed check every tick)
     assert render_query('{{ route }}', model) == "podinfo"

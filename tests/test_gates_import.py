@@ -489,7 +489,7 @@ def test_a_pause_is_read_as_argo_reads_it(written, seconds):
 @pytest.mark.parametrize("value", ["３", " 3 ", "3_0"])
 def test_a_limit_an_arg_gives_is_read_as_argo_reads_it(value):
     """int() read an arg's '３', ' 3 ' or '3_0' as a count of 3 or 30; Argo's strconv.Atoi reads none of them."""
-    from rampsim.gates.argo_resolve import RunError, run_metrics
+    from rampsim.gates.argo_resolve import _RunError, run_metrics
     from tests.gates_helpers import argo_gate
 
     template = TEMPLATE.replace("  - name: canary-hash\n",
@@ -497,7 +497,7 @@ def test_a_limit_an_arg_gives_is_read_as_argo_reads_it(value):
     gate = argo_gate(template.replace("count: 6", 'count: "{{args.count}}"'), rollout=ROLLOUT)
     analysis = gate.rollout.steps[2].analysis
     assert analysis is not None
-    with pytest.raises(RunError, match=re.escape(f"count: {value!r} is not a whole number")):
+    with pytest.raises(_RunError, match=re.escape(f"count: {value!r} is not a whole number")):
         run_metrics(gate, analysis)
 
 

@@ -256,14 +256,14 @@ def test_a_failure_limit_as_large_as_the_count_is_a_hazard():
 
 def test_a_dry_run_rule_that_matches_no_metric_is_a_hazard_and_fails_the_run():
     """A review found it ignored (the rollout promoted): Argo's GetDryRunMetrics fails the run, which aborts."""
-    from rampsim.gates.argo_resolve import RunError, run_metrics
+    from rampsim.gates.argo_resolve import _RunError, run_metrics
 
     text = CLEAN_ARGO[0].replace("spec:\n", "spec:\n      dryRun: [{metricName: error-rate}]\n", 1)
     gate = argo_gate(text)
     (finding,) = [f for f in lint_argo(gate) if f.code == "H8"]
     assert "dryRun[0]: Rule didn't match any metric name(s)" in finding.explanation
     (_, analysis), = gate.analyses()
-    with pytest.raises(RunError, match="Rule didn't match"):
+    with pytest.raises(_RunError, match="Rule didn't match"):
         run_metrics(gate, analysis)
     everything = argo_gate(CLEAN_ARGO[0].replace("spec:\n", "spec:\n      dryRun: [{metricName: ''}]\n", 1))
     (_, analysis), = everything.analyses()

@@ -21,7 +21,7 @@ from rampsim.experiment.engine_gates import EngineGates
 from rampsim.faults import parse_fault
 from rampsim.gates.argo_batch import judge_run, schedule_of
 from rampsim.gates.exprlang import ConditionError, evaluate_condition
-from rampsim.gates.exprlang_batch import Unbatchable, evaluate_batch
+from rampsim.gates.exprlang_batch import _Unbatchable, evaluate_batch
 from rampsim.plan.loader import with_overrides
 from rampsim.sim import simulate
 from rampsim.sim.exposed import gate_answers
@@ -174,7 +174,7 @@ def test_batch_conditions_agree_with_expr_value_by_value(condition):
             lengths = np.array(lengths)
             try:
                 holds, errors = evaluate_batch(condition, kind, values, lengths)
-            except Unbatchable:
+            except _Unbatchable:
                 continue
             for i, x in enumerate(values):
                 result = float(x) if kind == "float" else [float(x)] * int(lengths[i])

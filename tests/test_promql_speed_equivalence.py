@@ -1,7 +1,7 @@
-"""Properties: the compiled plans' fast paths give exactly what the tree-walking evaluator gives.
+"""Properties: the compiled queries' fast paths give exactly what the tree-walking evaluator gives.
 
 :func:`rampsim.promql.evaluate` and :func:`rampsim.promql.evaluate_range` run a query's
-compiled :class:`~rampsim.promql.evaluate.Plan`: ``run`` (numpy, many times at once) and
+compiled :class:`~rampsim.promql.evaluate.CompiledQuery`: ``run`` (numpy, many times at once) and
 ``run_one`` (one time, plain Python over the samples involved once a selection is warm, numpy
 at ``T = 1`` before). Both must give bit for bit what :func:`evaluate_node` (the plain walk of
 the query, the reference) gives, the same errors included, on random stores (counters with
@@ -28,7 +28,7 @@ from rampsim.promql import SeriesStore, as_semantics
 from rampsim.promql import store as store_module
 from rampsim.promql.aggregate import column_sum
 from rampsim.promql.errors import PromQLError
-from rampsim.promql.evaluate import Context, One, Plan, evaluate_node
+from rampsim.promql.evaluate import CompiledQuery, Context, One, evaluate_node
 from rampsim.promql.parse import parse
 from rampsim.promql.store import _union_table
 from rampsim.promql.values import Scalar, Vector
@@ -176,7 +176,7 @@ def test_single_time_path_equals_reference(warm: bool, series: Any, query: str, 
     assume(_parses(query))
     store = _build(series)
     with mock.patch.object(store_module, "_WARM_ONE", 1 if warm else 10 ** 9):
-        plan = Plan(parse(query), store, as_semantics(semantics), 300_000)
+        plan = CompiledQuery(parse(query), store, as_semantics(semantics), 300_000)
         for t in at:
             expected = _reference(query, store, np.array([t], dtype=np.int64), semantics)
             got = _outcome(lambda: _one_key(plan.run_one(t)))
@@ -195,7 +195,7 @@ def test_many_times_path_equals_reference(series: Any, query: str, semantics: st
     with mock.patch.object(store_module, "_TABLE_TIMES", 1 if search == "table" else 10 ** 9), \
             mock.patch.object(store_module, "_TABLE_RATIO", 0 if search == "no table" else store_module._TABLE_RATIO), \
             mock.patch.object(store_module, "_TABLE_ENTRIES", 0 if search == "no table" else store_module._TABLE_ENTRIES):
-        plan = Plan(parse(query), store, as_semantics(semantics), 300_000)
+        plan = CompiledQuery(parse(query), store, as_semantics(semantics), 300_000)
         got = _outcome(lambda: _vector_key(plan.run(times_ms)))
     assert got == _reference(query, store, times_ms, semantics), query
 

@@ -16,18 +16,22 @@ import traceback
 from typing import Optional, Sequence
 
 from rampsim import __version__
-from rampsim.errors import RampsimError, WriteRefused, write_error
+from rampsim.errors import (
+    DataUnavailable, Interrupted, InvalidPlanError, RampsimError, UsageError, WriteRefused, write_error,
+)
 from rampsim.plan.loader import PlanError
 from rampsim.cli import arguments
 
-
-
-EXIT_USAGE = 2
+# The exit codes every command shares, defined here only; rampsim.errors states those of its kinds.
+EXIT_USAGE = UsageError.exit_code
+EXIT_INVALID_PLAN = InvalidPlanError.exit_code
+EXIT_UNAVAILABLE = DataUnavailable.exit_code
+EXIT_INTERRUPTED = Interrupted.exit_code
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
+
 _EXTRAS = {"simpy": "sim", "scipy": "sim", "pandas": "sim", "matplotlib": "sim", "hypothesis": "testing",
            "dask": "dask", "distributed": "dask"}   # optional dependencies: the extra that installs each
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
 
 
 def _command_modules() -> list:
@@ -58,7 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from rampsim.cli import arguments
 from rampsim.cli.sweep import plain_console
-from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
+from rampsim.cli import EXIT_INTERRUPTED, EXIT_INVALID_PLAN
+from rampsim.cli.plan_commands import load_or_report, report_problems
 from rampsim.errors import UsageError
 from rampsim.plan import PlanError
 from rampsim.units import Kind, format_value

@@ -38,8 +38,8 @@ import time
 from pathlib import Path
 from typing import Optional, TextIO
 
-from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
+from rampsim.cli import EXIT_INVALID_PLAN, EXIT_UNAVAILABLE, EXIT_USAGE, arguments
+from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.engine import AlertFired, AlertResolved, CheckpointReport, Decision, Event, event_to_dict
 from rampsim.plan import Plan
@@ -56,7 +56,7 @@ from rampsim.units import Kind, format_value
 __all__ = ["register", "run_gate", "EXIT_CODES"]
 
 EXIT_CODES = {GateOutcome.CONTINUE: 0, GateOutcome.ADVANCE: 0, GateOutcome.ROLLBACK: 1, GateOutcome.HOLD: 4,
-              GateOutcome.INCONCLUSIVE: 4, GateOutcome.UNAVAILABLE: 5}
+              GateOutcome.INCONCLUSIVE: 4, GateOutcome.UNAVAILABLE: EXIT_UNAVAILABLE}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from rampsim.cli import EXIT_USAGE
+from rampsim.cli import EXIT_INVALID_PLAN, EXIT_USAGE
 from rampsim.cli.arguments import refuse_overwriting
 from rampsim.errors import UsageError, write_error
 from rampsim.gates.refusals import GateError
@@ -36,7 +36,6 @@ from rampsim.plan.source import printable
 from rampsim.plan import Plan, PlanError
 
 EXIT_HAZARDS = 1
-EXIT_INVALID = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -375,7 +374,7 @@ def run_lint(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if findings:
         return EXIT_HAZARDS
-    return EXIT_INVALID if problems else 0
+    return EXIT_INVALID_PLAN if problems else 0
 
 
 def _readable(path: str) -> bool:

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, load_plan_and_naming
+from rampsim.cli import EXIT_INVALID_PLAN, EXIT_UNAVAILABLE, EXIT_USAGE, arguments
+from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.plan import Plan
 from rampsim.prod.instants import format_instant, parse_instant
 from rampsim.prod.history import History, read_history
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
     from rampsim.calibration.fit import Calibration
 
 __all__ = ["register"]
-
-EXIT_UNAVAILABLE = DataUnavailable.exit_code
 
 
 def _history_options(parser: argparse.ArgumentParser) -> None:

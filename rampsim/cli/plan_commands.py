@@ -5,16 +5,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Optional
 
+from rampsim.cli import EXIT_INVALID_PLAN, EXIT_USAGE
 from rampsim.plan import PlanError, load_plan
 from rampsim.plan.explain import explain
 
 if TYPE_CHECKING:
     from rampsim.plan.schema import Plan
     from rampsim.sim import Scenario
-
-EXIT_USAGE = 2
-EXIT_INVALID_PLAN = 3
-EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -35,8 +35,8 @@ import math
 import sys
 from typing import Any
 
-from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, EXIT_USAGE, faulted_scenario, load_plan_and_naming
+from rampsim.cli import EXIT_INVALID_PLAN, EXIT_USAGE, arguments
+from rampsim.cli.plan_commands import faulted_scenario, load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.promql import DEFAULT_LOOKBACK, SeriesStore, evaluate
 from rampsim.promql.errors import PromQLError

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN, faulted_scenario, load_or_report
+from rampsim.cli import EXIT_INVALID_PLAN, arguments
+from rampsim.cli.plan_commands import faulted_scenario, load_or_report
 from rampsim.faults import CATALOGUE, FaultError, parse_fault
 
-EXIT_AGREES, EXIT_DISAGREES, EXIT_USAGE = 0, 1, 2
+EXIT_AGREES, EXIT_DISAGREES = 0, 1
 MAX_SPEED = 1_000_000.0
 
 _EPILOG = """fault syntax: KIND[:TARGET][:MAGNITUDE][@START[/DURATION]][,OPTION=VALUE...]

@@ -32,8 +32,7 @@ import argparse
 import signal
 import sys
 
-from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INVALID_PLAN
+from rampsim.cli import EXIT_INVALID_PLAN, arguments
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.errors import UsageError
 from rampsim.prod.gate_queries import gate_run_for

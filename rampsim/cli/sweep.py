@@ -19,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from rampsim.cli import arguments
-from rampsim.cli.plan_commands import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, load_or_report, report_problems
+from rampsim.cli import EXIT_INTERRUPTED, EXIT_INVALID_PLAN, arguments
+from rampsim.cli.plan_commands import load_or_report, report_problems
 from rampsim.errors import DataUnavailable, UsageError, write_error
 from rampsim.plan import PlanError
 

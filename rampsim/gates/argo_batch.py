@@ -35,10 +35,10 @@ import numpy as np
 from rampsim.errors import RampsimError
 from rampsim.gates.argo_analysis import TOLERANCE, AnalysisPhase, measurement_phase
 from rampsim.gates.argo_model import ArgoGate, RolloutAnalysis
-from rampsim.gates.argo_resolve import ERROR_RETRY_INTERVAL, MetricSpec, RunError, run_metrics
+from rampsim.gates.argo_resolve import ERROR_RETRY_INTERVAL, MetricSpec, _RunError, run_metrics
 from rampsim.gates.argo_rollout import RolloutMachine, RolloutOutcome
 from rampsim.gates.exprlang import ResultValue
-from rampsim.gates.exprlang_batch import ERROR, FAILED, INCONCLUSIVE, SUCCESSFUL, Unbatchable, phases_batch
+from rampsim.gates.exprlang_batch import ERROR, FAILED, INCONCLUSIVE, SUCCESSFUL, _Unbatchable, phases_batch
 
 __all__ = ["ResultBatch", "BatchAnswers", "RunPlan", "ArgoSchedule", "schedule_of", "judge_run", "Verdict",
            "Sequences"]
@@ -119,7 +119,7 @@ def schedule_of(gate: ArgoGate) -> Optional[ArgoSchedule]:
             return None
         try:
             specs = tuple(run_metrics(gate, analysis))
-        except RunError:
+        except _RunError:
             return None
         if any(spec.dry_run for spec in specs) or len(specs) != len(run.metrics):
             return None
@@ -153,7 +153,7 @@ def _phases(spec: MetricSpec, batch: ResultBatch) -> np.ndarray:
     phases = np.empty(size, dtype=np.int8)
     try:
         phases[simple] = phases_batch(batch.kind, batch.x[simple], batch.lengths[simple], spec.success, spec.failure)
-    except Unbatchable:
+    except _Unbatchable:
         simple[:] = False
     for i in np.flatnonzero(~simple):
         answer = batch.others.get(int(i))

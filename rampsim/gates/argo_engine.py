@@ -20,11 +20,8 @@ behind them (analyses retried, a longer step), the engine restates its own weigh
 """
 from __future__ import annotations
 
-from typing import Optional
-
-import numpy as np
-
 from rampsim.engine.events import CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status
+from rampsim.gates.applied_weight import AppliedWeight
 from rampsim.gates.argo_analysis import ArgoMeasurement, AnalysisPhase
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.argo_rollout import RolloutOutcome, RolloutMachine
@@ -64,8 +61,7 @@ class ArgoEngine:
         self.report_measurements = report_measurements
         self.machine = RolloutMachine(gate)
         self._observed = -1
-        self._ends = np.cumsum([phase.duration for phase in plan.phases])
-        self._told: Optional[tuple[float, float]] = None  # (time, weight) of the last decision the simulator applies
+        self._applied = AppliedWeight(plan)
         self._reported = 0
         self._finished = False  # the terminal decision was reported (a run can fail as it starts, at time 0)
 
@@ -97,22 +93,13 @@ class ArgoEngine:
         for transition in transitions:
             kind = DECISIONS[transition.outcome]
             events.append(Decision(transition.time, kind, transition.weight, transition.reason, transition.source))
-            self._told = (now, transition.weight)
-        if not self.machine.done and self.machine.weight != self._applied(now):
+            self._applied.tell(now, transition.weight)
+        if not self.machine.done and self.machine.weight != self._applied.at(now):
             events.append(Decision(now, DecisionKind.CONTINUE, self.machine.weight,
                                    f"Argo keeps the canary at {self.machine.weight:.0%} (step {self.machine.step})",
                                    "argo:weight"))
-            self._told = (now, self.machine.weight)
+            self._applied.tell(now, self.machine.weight)
         return events
-
-    def _phase(self, seconds: float) -> int:
-        return min(int(np.searchsorted(self._ends, seconds, side="right")), len(self._ends) - 1)
-
-    def _applied(self, now: float) -> float:
-        """The weight the simulator applies after ``now``: the last decision, unless a phase began since."""
-        if self._told is not None and self._phase(self._told[0]) == self._phase(now):
-            return self._told[1]
-        return self.plan.phases[self._phase(now)].weight
 
     def _reports(self) -> list[Event]:
         taken = self.machine.measurements()

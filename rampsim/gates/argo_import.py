@@ -31,7 +31,7 @@ from rampsim.gates.argo_model import (
     DEFAULT_ROLLOUT_STEPS, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
     RolloutAnalysis, Step,
 )
-from rampsim.gates.argo_resolve import RunError, run_args, run_metrics
+from rampsim.gates.argo_resolve import _RunError, run_args, run_metrics
 from rampsim.gates.export import ANNOTATION, parse_identity
 from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
@@ -400,7 +400,7 @@ def manual_promotion_notes(gate: ArgoGate, manifest: Optional[Manifest] = None) 
         elif step.analysis is not None:
             try:
                 endless = [spec.name for spec in run_metrics(gate, step.analysis) if spec.count is None]
-            except RunError:
+            except _RunError:
                 continue  # the run is Error at once: the rollout aborts, nobody promotes
             if not endless:
                 continue
@@ -555,7 +555,7 @@ def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
             if any(ref.templateName == metric.template for ref in analysis.templates):
                 try:
                     args = run_args(gate, analysis)
-                except RunError:
+                except _RunError:
                     args = {}
                 break
         query = _ARGS_TAG.sub(lambda m: args.get(m.group(1), m.group(0)), metric.query)

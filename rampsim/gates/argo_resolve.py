@@ -8,7 +8,7 @@ rampsim adds come last: ``argo.args`` (``--arg NAME=VALUE``, or a placeholder fo
 supplies). ``valueFrom.podTemplateHashValue`` resolves to the canary (``Latest``) or stable pod
 hash of :class:`~rampsim.gates.argo_model.Identity`.
 
-Anything that makes Argo fail the run raises :class:`RunError`; the run is then Error and the
+Anything that makes Argo fail the run raises :class:`_RunError`; the run is then Error and the
 rollout aborts, as in Argo.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rampsim.gates.exprlang import ConditionError, threshold_literals, with_thre
 from rampsim.promql.store import go_regex
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 
-__all__ = ["RunError", "MetricSpec", "run_args", "resolve_metric", "substitute", "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
+__all__ = ["MetricSpec", "run_args", "resolve_metric", "substitute", "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
            "ERROR_RETRY_INTERVAL", "run_metrics", "dry_run_matches"]
 
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
@@ -36,7 +36,7 @@ ERROR_RETRY_INTERVAL = 10.0
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
-class RunError(Exception):
+class _RunError(Exception):
     """Why Argo would put the AnalysisRun in phase Error before measuring (a message as Argo words it); ``field``: the
     metric's field at fault, when one is."""
 
@@ -65,12 +65,12 @@ class MetricSpec:
 
 
 def substitute(text: str, args: dict[str, str]) -> str:
-    """``text`` with every ``{{args.name}}`` replaced (``fasttemplate``); :class:`RunError` for any other tag."""
+    """``text`` with every ``{{args.name}}`` replaced (``fasttemplate``); :class:`_RunError` for any other tag."""
     def replace(match: re.Match[str]) -> str:
         tag = match.group(1).strip()
         if tag.startswith("args.") and tag[5:] in args:
             return args[tag[5:]]
-        raise RunError(f"failed to resolve {{{{{match.group(1)}}}}}")
+        raise _RunError(f"failed to resolve {{{{{match.group(1)}}}}}")
     return _TAG.sub(replace, text)
 
 
@@ -91,7 +91,7 @@ def _value_from(source: ArgValueFrom, gate: ArgoGate) -> str:
 def run_args(gate: ArgoGate, analysis: RolloutAnalysis, written_only: bool = False) -> dict[str, str]:
     """The args of an AnalysisRun for ``analysis`` (``MergeArgs``): the value the Rollout's analysis gives, else
     ``argo.args`` (the command line's ``--arg``, or the importer's placeholder for an arg nothing gives), else the
-    template's default; :class:`RunError` when one has no value. (An ``argo.args`` value never replaces what the
+    template's default; :class:`_RunError` when one has no value. (An ``argo.args`` value never replaces what the
     Rollout writes for one analysis: a placeholder for another analysis's missing arg would retarget it.)
 
     ``written_only``: only the values the files write as text, the Rollout's ``value``, else the template's default
@@ -115,7 +115,7 @@ def run_args(gate: ArgoGate, analysis: RolloutAnalysis, written_only: bool = Fal
         elif chosen.valueFrom is not None:
             values[name] = _value_from(chosen.valueFrom, gate)
         else:
-            raise RunError(f"args.{name} was not resolved")
+            raise _RunError(f"args.{name} was not resolved")
     return values
 
 
@@ -127,7 +127,7 @@ def _whole(value: Optional[IntOrString], args: dict[str, str], field: str, defau
     text = substitute(value, args)
     number = whole_text(text)   # as Argo reads it: int() would read ' 3 ' or '３' as 3
     if number is None:
-        raise RunError(f"{field}: {text!r} is not a whole number")
+        raise _RunError(f"{field}: {text!r} is not a whole number")
     return number
 
 
@@ -138,12 +138,12 @@ def _seconds(value: Optional[str], args: dict[str, str], field: str) -> Optional
     try:
         return parse_go_duration(text)
     except GoDurationError as exc:
-        raise RunError(f"{field}: {exc}") from None
+        raise _RunError(f"{field}: {exc}") from None
 
 
 def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str, str],
                    dry_run: bool = False) -> MetricSpec:
-    """``metric`` as the run measures it; :class:`RunError` where Argo fails the run (A6, ``ValidateMetric``)."""
+    """``metric`` as the run measures it; :class:`_RunError` where Argo fails the run (A6, ``ValidateMetric``)."""
     query = substitute(metric.query, args)
     for field in ("address",):
         written = getattr(metric.provider.prometheus, field)
@@ -166,20 +166,20 @@ def resolve_metric(gate: ArgoGate, key: str, metric: ArgoMetric, args: dict[str,
     error_limit = _whole(metric.consecutiveErrorLimit, args, "consecutiveErrorLimit", DEFAULT_CONSECUTIVE_ERROR_LIMIT)
     # ValidateMetric (utils/analysis/factory.go)
     if count > 0 and count < failure_limit:
-        raise RunError(f"metric '{metric.name}': count must be >= failureLimit", "count")
+        raise _RunError(f"metric '{metric.name}': count must be >= failureLimit", "count")
     if count > 0 and count < inconclusive_limit:
-        raise RunError(f"metric '{metric.name}': count must be >= inconclusiveLimit", "count")
+        raise _RunError(f"metric '{metric.name}': count must be >= inconclusiveLimit", "count")
     if count > 1 and interval is None:
-        raise RunError(f"metric '{metric.name}': interval must be specified when count > 1", "count")
+        raise _RunError(f"metric '{metric.name}': interval must be specified when count > 1", "count")
     if failure_limit < -1:
-        raise RunError(f"metric '{metric.name}': failureLimit must be >= -1", "failureLimit")
+        raise _RunError(f"metric '{metric.name}': failureLimit must be >= -1", "failureLimit")
     if inconclusive_limit < 0:
-        raise RunError(f"metric '{metric.name}': inconclusiveLimit must be >= 0", "inconclusiveLimit")
+        raise _RunError(f"metric '{metric.name}': inconclusiveLimit must be >= 0", "inconclusiveLimit")
     if error_limit < 0:
-        raise RunError(f"metric '{metric.name}': consecutiveErrorLimit must be >= 0", "consecutiveErrorLimit")
+        raise _RunError(f"metric '{metric.name}': consecutiveErrorLimit must be >= 0", "consecutiveErrorLimit")
     if interval is not None and interval <= 0:
-        raise RunError(f"metric '{metric.name}': interval {metric.interval!r} is zero: measuring back to back at every "
-                       "reconcile is not simulated", "interval")
+        raise _RunError(f"metric '{metric.name}': interval {metric.interval!r} is zero: measuring back to back at "
+                        "every reconcile is not simulated", "interval")
     # EffectiveCount (analysis_types.go): only an unset or 0 count is defaulted; a negative count is kept, and
     # "result.Count >= count" then holds after the first measurement (Error included): the metric takes one
     effective: Optional[int] = count if count != 0 else (1 if interval is None else None)
@@ -196,7 +196,7 @@ def _has_threshold(condition: str) -> bool:
 
 
 def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
-    """The metrics of the run for ``analysis``, templates merged in order; :class:`RunError` when Argo fails it.
+    """The metrics of the run for ``analysis``, templates merged in order; :class:`_RunError` when Argo fails it.
 
     The run's ``dryRun`` rules (the templates' and the Rollout analysis's) apply to every metric of the merged
     run; a rule that matches none fails the run (``GetDryRunMetrics``: "Rule didn't match any metric name(s)").
@@ -206,7 +206,7 @@ def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
     seen: set[str] = set()
     for _, metric in metrics:
         if metric.name in seen:
-            raise RunError(f"two metrics named {metric.name!r} in one analysis run")
+            raise _RunError(f"two metrics named {metric.name!r} in one analysis run")
         seen.add(metric.name)
     patterns = [entry.get("metricName", "") for ref in analysis.templates
                 for entry in gate.templates[ref.templateName].dryRun]
@@ -215,8 +215,8 @@ def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
     for index, pattern in enumerate(patterns):
         matched = {metric.name for _, metric in metrics if dry_run_matches(pattern, metric.name)}
         if not matched:
-            raise RunError(f"Analysis spec invalid: dryRun[{index}]: Rule didn't match any metric name(s) "
-                           f"(metricName {pattern!r})")
+            raise _RunError(f"Analysis spec invalid: dryRun[{index}]: Rule didn't match any metric name(s) "
+                            f"(metricName {pattern!r})")
         dry |= matched
     return [resolve_metric(gate, key, metric, args, metric.name in dry) for key, metric in metrics]
 

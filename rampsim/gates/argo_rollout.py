@@ -25,7 +25,7 @@ from typing import Optional
 from rampsim.gates.argo_analysis import TOLERANCE, AnalysisRun, ArgoMeasurement, AnalysisPhase
 from rampsim.engine.events import MANUAL_SOURCE
 from rampsim.gates.argo_model import ArgoGate, RolloutAnalysis, Step
-from rampsim.gates.argo_resolve import RunError, run_metrics
+from rampsim.gates.argo_resolve import _RunError, run_metrics
 from rampsim.gates.queries import QueryFunction
 
 __all__ = ["RolloutOutcome", "Transition", "RolloutMachine"]
@@ -78,7 +78,7 @@ class RolloutMachine:
         try:
             specs = run_metrics(self.gate, analysis)
             run = AnalysisRun(name, specs, self.now, nominal=self.nominal)
-        except RunError as exc:  # Argo fails the run before measuring (nominal: the schedule ignores it)
+        except _RunError as exc:  # Argo fails the run before measuring (nominal: the schedule ignores it)
             run = AnalysisRun(name, [], self.now, error=None if self.nominal else str(exc), nominal=self.nominal)
         self.runs.append(run)
         return run

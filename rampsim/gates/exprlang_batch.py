@@ -9,7 +9,7 @@ short-circuits (``len(result) == 0 || result[0] ...`` never indexes an empty vec
 runtime errors (``result[0]`` on ``[]``), as a mask.
 
 Anything outside that subset (strings, ternaries, predicates, integer arithmetic, ``asInt``...)
-raises :class:`Unbatchable`: the caller evaluates those conditions one value at a time with
+raises :class:`_Unbatchable`: the caller evaluates those conditions one value at a time with
 :func:`~rampsim.gates.exprlang.evaluate_condition`, which stays the reference.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from rampsim.gates.exprlang import (
     ConditionError, _Binary, _Call, _Index, _Literal, _Name, _Node, _Unary, check_condition, parse_condition,
 )
 
-__all__ = ["Unbatchable", "evaluate_batch", "phases_batch", "SUCCESSFUL", "FAILED", "INCONCLUSIVE", "ERROR"]
+__all__ = ["evaluate_batch", "phases_batch", "SUCCESSFUL", "FAILED", "INCONCLUSIVE", "ERROR"]
 
 SUCCESSFUL, FAILED, INCONCLUSIVE, ERROR = 0, 1, 2, 3
 """Measurement phases as small integers (``AnalysisPhase`` Successful, Failed, Inconclusive, Error)."""
@@ -30,7 +30,7 @@ SUCCESSFUL, FAILED, INCONCLUSIVE, ERROR = 0, 1, 2, 3
 _EXACT_INT = 2 ** 53
 
 
-class Unbatchable(Exception):
+class _Unbatchable(Exception):
     """A condition outside the subset evaluated here (evaluate it value by value instead)."""
 
 
@@ -53,7 +53,7 @@ class _Batch:
                 return "int", np.full(len(self.x), float(value)), self.none
             if isinstance(value, float):
                 return "float", np.full(len(self.x), value), self.none
-            raise Unbatchable("a literal other than a number or a bool")
+            raise _Unbatchable("a literal other than a number or a bool")
         if isinstance(node, _Name) and node.name == "result":
             return (("floats", None, self.none) if self.kind == "floats" else ("float", self.x, self.none))
         if isinstance(node, _Index):
@@ -61,7 +61,7 @@ class _Batch:
             if not (isinstance(obj, _Name) and obj.name == "result" and self.kind == "floats"
                     and isinstance(index, _Literal) and isinstance(index.value, int)
                     and not isinstance(index.value, bool)):
-                raise Unbatchable("an index other than result[N] on a vector")
+                raise _Unbatchable("an index other than result[N] on a vector")
             position = index.value
             valid = (self.lengths == 1) & (position in (0, -1))   # the caller passes vectors of 0 or 1 samples
             return "float", self.x, ~valid
@@ -74,22 +74,22 @@ class _Batch:
                 return "bool", ~values.astype(bool), errors  # type: ignore[union-attr]
             if node.op in ("-", "+") and tag in ("int", "float"):
                 return tag, (-values if node.op == "-" else values), errors  # type: ignore[operator]
-            raise Unbatchable(f"unary {node.op} on {tag}")
+            raise _Unbatchable(f"unary {node.op} on {tag}")
         if isinstance(node, _Binary) and not node.negated:
             return self.binary(node)
-        raise Unbatchable(type(node).__name__)
+        raise _Unbatchable(type(node).__name__)
 
     def call(self, node: _Call) -> _Array:
         if len(node.args) != 1:
-            raise Unbatchable(f"{node.name} with {len(node.args)} arguments")
+            raise _Unbatchable(f"{node.name} with {len(node.args)} arguments")
         if node.name == "len":
             arg = node.args[0]
             if isinstance(arg, _Name) and arg.name == "result" and self.kind == "floats":
                 return "int", self.lengths.astype(float), self.none
-            raise Unbatchable("len of something else than a vector result")
+            raise _Unbatchable("len of something else than a vector result")
         tag, values, errors = self.run(node.args[0])
         if tag not in ("int", "float") or values is None:
-            raise Unbatchable(f"{node.name} of {tag}")
+            raise _Unbatchable(f"{node.name} of {tag}")
         with np.errstate(invalid="ignore"):
             if node.name == "isNaN":
                 return "bool", np.isnan(values), errors
@@ -99,17 +99,17 @@ class _Batch:
                 return "float", values, errors
             if node.name == "abs":
                 return tag, np.abs(values), errors
-        raise Unbatchable(f"function {node.name}")
+        raise _Unbatchable(f"function {node.name}")
 
     def binary(self, node: _Binary) -> _Array:
         op = node.op
         ltag, left, lerr = self.run(node.left)
         rtag, right, rerr = self.run(node.right)
         if left is None or right is None:
-            raise Unbatchable(f"{op} on a whole vector")
+            raise _Unbatchable(f"{op} on a whole vector")
         if op in ("||", "or", "&&", "and"):
             if ltag != "bool" or rtag != "bool":
-                raise Unbatchable(f"{op} on {ltag} and {rtag}")
+                raise _Unbatchable(f"{op} on {ltag} and {rtag}")
             shortcut = op in ("||", "or")
             lbool, rbool = left.astype(bool), right.astype(bool)
             decided = lbool == shortcut  # the right side is not evaluated there
@@ -122,18 +122,18 @@ class _Batch:
                 if numeric or ltag == rtag == "bool":
                     equal = left == right
                     return "bool", (equal if op == "==" else ~equal), errors
-                raise Unbatchable(f"{op} on {ltag} and {rtag}")
+                raise _Unbatchable(f"{op} on {ltag} and {rtag}")
             if not numeric:
-                raise Unbatchable(f"{op} on {ltag} and {rtag}")
+                raise _Unbatchable(f"{op} on {ltag} and {rtag}")
             if op in ("<", ">", "<=", ">="):
                 compared = {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}[op]
                 return "bool", compared(left, right), errors
             if ltag == rtag == "int":
-                raise Unbatchable("integer arithmetic")
+                raise _Unbatchable("integer arithmetic")
             if op in ("+", "-", "*", "/"):
                 computed = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[op]
                 return "float", computed(left, right), errors
-        raise Unbatchable(f"operator {op}")
+        raise _Unbatchable(f"operator {op}")
 
 
 def evaluate_batch(text: str, kind: str, x: np.ndarray, lengths: Optional[np.ndarray] = None
@@ -141,7 +141,7 @@ def evaluate_batch(text: str, kind: str, x: np.ndarray, lengths: Optional[np.nda
     """Whether condition ``text`` holds for each result, and where evaluating it errs (an Error measurement).
 
     ``kind`` is ``float`` (``result`` is ``x[i]``) or ``floats`` (``result`` is ``[x[i]]`` where ``lengths[i]`` is
-    1, ``[]`` where it is 0). Raises :class:`Unbatchable` for a condition outside the subset; a condition
+    1, ``[]`` where it is 0). Raises :class:`_Unbatchable` for a condition outside the subset; a condition
     expr refuses (parse or type error) errs everywhere.
     """
     size = len(x)
@@ -153,18 +153,18 @@ def evaluate_batch(text: str, kind: str, x: np.ndarray, lengths: Optional[np.nda
         return np.zeros(size, dtype=bool), every
     if kind == "floats":
         if lengths is None or np.any((lengths != 0) & (lengths != 1)):
-            raise Unbatchable("vectors of more than one sample")
+            raise _Unbatchable("vectors of more than one sample")
     tag, values, errors = _Batch(kind, np.asarray(x, dtype=float),
                                  np.zeros(size, int) if lengths is None else lengths).run(tree)
     if tag != "bool" or values is None:
-        raise Unbatchable(f"a condition of type {tag}")  # expr: "expected bool" (rare): the scalar path says it
+        raise _Unbatchable(f"a condition of type {tag}")  # expr: "expected bool" (rare): the scalar path says it
     return values.astype(bool) & ~errors, errors
 
 
 def phases_batch(kind: str, x: np.ndarray, lengths: Optional[np.ndarray], success: Optional[str],
                  failure: Optional[str]) -> np.ndarray:
     """The phase of each measurement (:func:`~rampsim.gates.argo_analysis.measurement_phase`, as small integers);
-    :class:`Unbatchable` when a condition is outside the subset."""
+    :class:`_Unbatchable` when a condition is outside the subset."""
     size = len(x)
     holds_success = holds_failure = np.zeros(size, dtype=bool)
     errors = np.zeros(size, dtype=bool)

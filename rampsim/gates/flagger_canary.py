@@ -40,7 +40,7 @@ from typing import Callable, Optional
 from rampsim.errors import RampsimError
 from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.flagger_queries import (
-    BUILTIN_QUERIES, MetricModel, RenderError, duration_in_seconds, observer_for, render_query, trim_query,
+    BUILTIN_QUERIES, MetricModel, _RenderError, duration_in_seconds, observer_for, render_query, trim_query,
 )
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.queries import QueryFunction
@@ -198,7 +198,7 @@ def run_check(gate: FlaggerGate, metric: FlaggerMetric, query: QueryFunction, at
                         str((gate.routeRef or {}).get("name") or gate.target))
     try:
         rendered = render_query(template.query, model)
-    except RenderError as exc:
+    except _RenderError as exc:
         return CheckResult(metric.name, False, None, f"Metric template {template.name} query render error: {exc}")
     return _judge(metric, lambda: _value(query, rendered, at), legacy="above")
 

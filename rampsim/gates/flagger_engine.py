@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
-
 from rampsim.engine.events import CheckpointReport, CriterionResult, Decision, DecisionKind, Event, Status
+from rampsim.gates.applied_weight import AppliedWeight
 from rampsim.gates.flagger_canary import CanaryMachine, Tick
 from rampsim.gates.flagger_model import FlaggerGate, FlaggerMetric
 from rampsim.gates.queries import QueryProvider
@@ -38,8 +37,7 @@ class FlaggerEngine:
         self.report_ticks = report_ticks
         self.machine = CanaryMachine(gate)
         self._observed = -1
-        self._ends = np.cumsum([phase.duration for phase in plan.phases])
-        self._told: Optional[tuple[float, float]] = None
+        self._applied = AppliedWeight(plan)
         self._last_traffic = 0.0
 
     @property
@@ -65,12 +63,12 @@ class FlaggerEngine:
             decision = self._decision(step)
             if decision is not None:
                 events.append(decision)
-                self._told = (now, decision.weight)
+                self._applied.tell(now, decision.weight)
         traffic = self.machine.traffic
-        if not self.machine.done and traffic != self._applied(now):
+        if not self.machine.done and traffic != self._applied.at(now):
             events.append(Decision(now, DecisionKind.CONTINUE, traffic,
                                    f"Flagger keeps the canary at {traffic:.0%}", "flagger:weight"))
-            self._told = (now, traffic)
+            self._applied.tell(now, traffic)
         return events
 
     def _decision(self, step: Tick) -> Optional[Decision]:
@@ -83,14 +81,6 @@ class FlaggerEngine:
             self._last_traffic = step.traffic
             return Decision(step.time, DecisionKind.CONTINUE, step.traffic, step.message, source)
         return None
-
-    def _phase(self, seconds: float) -> int:
-        return min(int(np.searchsorted(self._ends, seconds, side="right")), len(self._ends) - 1)
-
-    def _applied(self, now: float) -> float:
-        if self._told is not None and self._phase(self._told[0]) == self._phase(now):
-            return self._told[1]
-        return self.plan.phases[self._phase(now)].weight
 
     def _report(self, step: Tick) -> CheckpointReport:
         results = tuple(CriterionResult(check.metric, check.message or "passed",

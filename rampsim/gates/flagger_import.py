@@ -29,7 +29,7 @@ from rampsim.gates.flagger_model import (
     BUILTIN_METRICS, MESHES, FlaggerAnalysis, FlaggerAssumptions, FlaggerGate, FlaggerMetric, MetricTemplate,
     template_key,
 )
-from rampsim.gates.flagger_queries import BUILTIN_QUERIES, MetricModel, RenderError, observer_for, render_query
+from rampsim.gates.flagger_queries import BUILTIN_QUERIES, MetricModel, _RenderError, observer_for, render_query
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.refusals import GateError, GateRefused
 from rampsim.promql import QueryError, UnsupportedQuery, check_supported
@@ -283,7 +283,7 @@ def _check(gate: FlaggerGate, manifest: Manifest, refused: list[str], strict: bo
                 queries.append(render_query(template.query, MetricModel(
                     gate.name, gate.namespace, gate.target, gate.target, gate.target, metric.interval or "",
                     tuple(sorted((metric.templateVariables or {}).items())))))
-            except RenderError as exc:
+            except _RenderError as exc:
                 notes.append(manifest.problem((*path, "templateRef"), f"metric {name!r}: template {ref.name!r} does not "
                                                                       f"render ({exc}): a failed check every tick"))
                 continue

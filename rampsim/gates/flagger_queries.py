@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["BUILTIN_QUERIES", "observer_for", "RenderError", "MetricModel", "render_query", "trim_query",
+__all__ = ["BUILTIN_QUERIES", "observer_for", "MetricModel", "render_query", "trim_query",
            "duration_in_seconds"]
 
 _SUCCESS = """
@@ -105,7 +105,7 @@ def duration_in_seconds(observer: str) -> bool:
     return observer in _SECONDS_HISTOGRAM
 
 
-class RenderError(Exception):
+class _RenderError(Exception):
     """A template Flagger cannot render (``missingkey=error``, an unknown function): a failed check."""
 
 
@@ -128,7 +128,7 @@ _SPACE = re.compile(r"\s+")
 
 
 def render_query(template: str, model: MetricModel) -> str:
-    """``template`` rendered for ``model``; :class:`RenderError` as Flagger fails the render."""
+    """``template`` rendered for ``model``; :class:`_RenderError` as Flagger fails the render."""
     def action(match: re.Match[str]) -> str:
         expr = match.group(1).strip()
         if expr in ("name", "namespace", "target", "service", "ingress", "interval"):
@@ -139,9 +139,9 @@ def render_query(template: str, model: MetricModel) -> str:
             key = expr[len("variables."):]
             variables = dict(model.variables)
             if key not in variables:
-                raise RenderError(f'map has no entry for key "{key}"')
+                raise _RenderError(f'map has no entry for key "{key}"')
             return variables[key]
-        raise RenderError(f'function "{expr.split()[0] if expr else expr}" not defined')
+        raise _RenderError(f'function "{expr.split()[0] if expr else expr}" not defined')
     return _ACTION.sub(action, template)
 
 

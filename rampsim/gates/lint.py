@@ -81,7 +81,7 @@ from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import NO_ROLLOUT_NOTE, TEMPLATE_KINDS, import_argo_manifests, unsupplied_args
 from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString, whole_text
 from rampsim.gates.argo_resolve import (
-    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, RunError, dry_run_matches, resolve_metric, run_args,
+    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, _RunError, dry_run_matches, resolve_metric, run_args,
     run_metrics,
 )
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
@@ -93,13 +93,13 @@ from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.manifests import Manifest, parse_manifests, read_manifests
 from rampsim.gates.refusals import GateError
 from rampsim.gates.unrendered import HELM_NOTE, HELM_UNREAD, KeyPath, Unrendered, read_unrendered
-from rampsim.gates.flagger_queries import MetricModel, RenderError, render_query
+from rampsim.gates.flagger_queries import MetricModel, _RenderError, render_query
 from rampsim.promql import PromQLError, SeriesStore, evaluate
 from rampsim.promql.parse import Aggregate as _Aggregate
 from rampsim.promql.parse import COMPARISON, Binary, Call, Node, Number, RangeSelector, Selector, Unary, parse
 from rampsim.promql.values import NAME
 
-__all__ = ["Finding", "LintedGate", "lint_file", "lint_files", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
+__all__ = ["Finding", "LintedGate", "lint_file", "lint_gates", "lint_text", "lint_argo", "lint_flagger",
            "CODES", "OUTCOME_CODES"]
 
 CODES = ("H1", "H2", "H3a", "H3c", "H4", "H5", "H5c", "H5a", "H5f", "H5n", "H5d", "H5r", "H6", "H6u", "H7", "H8", "H9",
@@ -285,7 +285,7 @@ def _run_args_for(gate: ArgoGate, template: str, written_only: bool = False) -> 
         if any(ref.templateName == template for ref in analysis.templates):
             try:
                 return run_args(gate, analysis, written_only)
-            except RunError:
+            except _RunError:
                 return None
     return None
 
@@ -352,7 +352,7 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
         if resolved is not None and not (odd or undeclared) and not decided(*_RUN_FIELDS):
             try:
                 resolve_metric(gate, key, _known_fields(metric, declared, filed), resolved)
-            except RunError as exc:   # the run never measures: what the conditions would make of values is moot
+            except _RunError as exc:   # the run never measures: what the conditions would make of values is moot
                 add("H8", f"Argo cannot start a run of it: {exc}",
                     "the AnalysisRun is Error at its start: the rollout aborts", *((exc.field,) if exc.field else ()))
                 continue
@@ -528,7 +528,7 @@ def _dry_everywhere(gate: ArgoGate) -> set[str]:
     for _, analysis in gate.analyses():
         try:
             specs = run_metrics(gate, analysis)
-        except RunError:
+        except _RunError:
             continue
         for spec in specs:
             seen[spec.name] = seen.get(spec.name, True) and spec.dry_run
@@ -541,7 +541,7 @@ def _dry_run_hazards(gate: ArgoGate, manifests: Sequence[Manifest]) -> list[Find
     for name, analysis in gate.analyses():
         try:
             run_metrics(gate, analysis)
-        except RunError as exc:
+        except _RunError as exc:
             if "dryRun" not in str(exc):
                 continue   # the metric's own H8 says it
             site = next((m for m in manifests if m.get("spec", "dryRun")), manifests[0] if manifests else None)
@@ -803,7 +803,7 @@ def _template_problem(gate: FlaggerGate, metric: FlaggerMetric, query: str) -> s
                         tuple(sorted((metric.templateVariables or {}).items())))
     try:
         parse(render_query(query, model))
-    except RenderError as exc:
+    except _RenderError as exc:
         return f"the template does not render ({exc})"
     except PromQLError as exc:
         return f"Prometheus rejects the template's query ({exc})"
@@ -964,14 +964,3 @@ def lint_file(path: str | Path, extra: Sequence[str | Path] = ()) -> tuple[list[
     stopped linting (a Helm template, no gate)."""
     linted, problems = lint_gates(path, extra)
     return [finding for gate in linted for finding in gate.findings], problems
-
-
-def lint_files(paths: Sequence[str | Path]) -> tuple[list[Finding], list[str]]:
-    """:func:`lint_file` on each path; MetricTemplates and Rollouts in any of the files serve all of them."""
-    findings: list[Finding] = []
-    problems: list[str] = []
-    for path in paths:
-        found, stopped = lint_file(path, [p for p in paths if p != path])
-        findings.extend(found)
-        problems.extend(stopped)
-    return findings, problems

@@ -20,14 +20,13 @@ from rampsim.gates.exprlang import ConditionError, threshold_literals
 from rampsim.gates.flagger_model import FlaggerGate
 from rampsim.gates.kayenta_model import KayentaGate, analyses, query_problems
 from rampsim.plan.loader import PlanError, plan_from_document, with_overrides
-from rampsim.plan.schema import IMPORTED_GATES, Plan
+from rampsim.plan.schema import Plan
 from rampsim.plan.sections import locate, plan_document, register_section, validate_section
 from rampsim.plan.source import Document, SourceError, parse_document, read_document
 
-__all__ = ["GATE_SECTIONS", "Gate", "argo_section", "flagger_section", "kayenta_section", "gate_of", "load_gated_plan",
+__all__ = ["Gate", "argo_section", "flagger_section", "kayenta_section", "gate_of", "load_gated_plan",
            "gated_plan_from_text", "gated_plan_from_document", "with_gate_overrides"]
 
-GATE_SECTIONS = IMPORTED_GATES
 Gate = Union[ArgoGate, FlaggerGate, KayentaGate]
 
 

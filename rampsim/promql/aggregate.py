@@ -9,7 +9,7 @@ magnitudes, or an overflow) keeps the common case vectorized; elsewhere both rou
 to well below the 1e-6 relative tolerance of Prometheus's own tests.
 
 :func:`aggregate_one` is the same at one time over Python lists (for the single-instant path
-of :class:`rampsim.promql.evaluate.Plan`). At one time numpy sums a ``(rows, 1)`` column
+of :class:`rampsim.promql.evaluate.CompiledQuery`). At one time numpy sums a ``(rows, 1)`` column
 pairwise (:func:`column_sum` reproduces its order exactly), at many times row by row: each
 path keeps the order its numpy counterpart has always had.
 """

@@ -7,13 +7,13 @@ from typing import Hashable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rampsim.promql.evaluate import One, OneValue, Plan, to_one
+from rampsim.promql.evaluate import CompiledQuery, One, OneValue, to_one
 from rampsim.promql.parse import check_durations, parse
 from rampsim.promql.semantics import Semantics, SemanticsLike, as_semantics
 from rampsim.promql.store import SeriesStore, seconds_to_ms
 from rampsim.promql.values import InstantResult, Labels, RangeResult, Scalar, sample
 
-__all__ = ["evaluate", "evaluate_range", "check_supported", "plan", "DEFAULT_LOOKBACK"]
+__all__ = ["evaluate", "evaluate_range", "check_supported", "compiled_query", "DEFAULT_LOOKBACK"]
 
 DEFAULT_LOOKBACK = 300.0
 """Prometheus's default lookback delta (``--query.lookback-delta``), seconds."""
@@ -39,8 +39,9 @@ def _semantics(value: SemanticsLike) -> Semantics:
 _SEMANTICS: dict[tuple[type, SemanticsLike], Semantics] = {}
 
 
-def plan(expr: str, store: SeriesStore, semantics: SemanticsLike = 3, lookback: float = DEFAULT_LOOKBACK) -> Plan:
-    """The compiled plan of ``expr`` over ``store`` (see :class:`rampsim.promql.evaluate.Plan`), cached in the store.
+def compiled_query(expr: str, store: SeriesStore, semantics: SemanticsLike = 3,
+                   lookback: float = DEFAULT_LOOKBACK) -> CompiledQuery:
+    """``expr`` compiled over ``store`` (a :class:`rampsim.promql.evaluate.CompiledQuery`), cached in the store.
 
     :func:`evaluate` and :func:`evaluate_range` use it: evaluating one query at many times
     over one store parses and compiles it once."""
@@ -58,13 +59,13 @@ def plan(expr: str, store: SeriesStore, semantics: SemanticsLike = 3, lookback: 
         if hit is None:
             tree = parse(expr)
             check_durations(expr, sem)
-            hit = Plan(tree, store, sem, lookback_ms)
+            hit = CompiledQuery(tree, store, sem, lookback_ms)
             if len(plans) >= _PLANS_PER_STORE:
                 plans.clear()
             plans[key] = hit
         if raw is not None:
             plans[raw] = hit
-    assert isinstance(hit, Plan)
+    assert isinstance(hit, CompiledQuery)
     return hit
 
 
@@ -82,9 +83,9 @@ def evaluate(expr: str, store: SeriesStore, time: float, semantics: SemanticsLik
 
     Raises :class:`UnsupportedQuery` naming any function or construct outside rampsim's
     subset, and :class:`QueryError` where Prometheus fails too. The query is compiled once
-    per store (see :func:`plan`), so evaluating it again at other times is cheap.
+    per store (see :func:`compiled_query`), so evaluating it again at other times is cheap.
     """
-    compiled = plan(expr, store, semantics, lookback)
+    compiled = compiled_query(expr, store, semantics, lookback)
     t_ms = _one_ms(time)
     if t_ms is None:
         value: OneValue = to_one(compiled.run(seconds_to_ms([time])))
@@ -106,7 +107,7 @@ def evaluate_range(expr: str, store: SeriesStore, times: ArrayLike, semantics: S
     """
     t = np.asarray(times, dtype=np.float64).ravel()
     times_ms = seconds_to_ms(t)
-    value = plan(expr, store, semantics, lookback).run(times_ms)
+    value = compiled_query(expr, store, semantics, lookback).run(times_ms)
     if isinstance(value, Scalar):
         return RangeResult(t, ({},), value.values[None, :].copy(), np.ones((1, len(t)), dtype=bool))
     merged: dict[Labels, int] = {}

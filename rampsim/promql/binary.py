@@ -9,7 +9,7 @@ or ambiguous one-to-one matches are errors only at times where they actually col
 are applied with the rows' presence masks.
 
 The ``*_one`` functions evaluate the same at one time over Python lists, for
-:class:`rampsim.promql.evaluate.Plan`'s single-instant path: the operators of
+:class:`rampsim.promql.evaluate.CompiledQuery`'s single-instant path: the operators of
 :data:`FAST_OPS` are IEEE operations that round alike in Python and numpy (division by
 zero is given numpy's result), and the matching structure of a pair of label lists is
 computed once (:func:`prepare_vector_vector`).

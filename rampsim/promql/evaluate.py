@@ -10,7 +10,7 @@ The ``anchored``/``smoothed`` modifiers read wider windows: see :mod:`rampsim.pr
 Results of functions and operators that would hold two samples with one label set at
 the same time fail as in Prometheus ("vector cannot contain metrics with the same labelset").
 
-:func:`evaluate_node` walks the tree; :class:`Plan` compiles it once per store (selections,
+:func:`evaluate_node` walks the tree; :class:`CompiledQuery` compiles it once per store (selections,
 labels, groups and matching resolved once) and evaluates it at many times with numpy or at
 one time in plain Python, with exactly :func:`evaluate_node`'s results (see its docstring).
 """
@@ -36,7 +36,7 @@ from rampsim.promql.semantics import Semantics
 from rampsim.promql.store import Samples, SeriesStore
 from rampsim.promql.values import Labels, Scalar, Value, Vector, drop_name
 
-__all__ = ["Context", "evaluate_node", "Plan", "One", "OneValue", "to_one", "from_one"]
+__all__ = ["Context", "evaluate_node", "CompiledQuery", "One", "OneValue", "to_one", "from_one"]
 
 
 @dataclass
@@ -221,12 +221,12 @@ def evaluate_node(node: Node, ctx: Context) -> Value:
     raise UnsupportedQuery(f"expression {type(node).__name__}")
 
 
-# ---------------------------------------------------------------- compiled plans
+# ---------------------------------------------------------------- compiled queries
 
 class One:
     """An instant vector at one time, as Python lists: ``labels``, ``values``, ``present`` per row.
 
-    ``key`` identifies the label list among the values one plan node can produce (a node
+    ``key`` identifies the label list among the values one compiled node can produce (a node
     whose rows are fixed always gives the same key), so that what depends only on the labels
     (groups, matching) is computed once per key. An absent row's value is meaningless."""
 
@@ -298,7 +298,7 @@ def _undropped(labels: Sequence[Labels]) -> tuple[Sequence[Labels], list[list[in
 
 
 class _Node:
-    """A node of a compiled plan: its value at many times (``vec``) or at one (``one``)."""
+    """A node of a compiled query: its value at many times (``vec``) or at one (``one``)."""
 
     def vec(self, times: np.ndarray, memo: dict[Any, Any]) -> Value:
         raise NotImplementedError
@@ -309,17 +309,17 @@ class _Node:
 
 
 class _Fallback(_Node):
-    """Evaluated by :func:`evaluate_node` (what the plan does not compile, and whatever fails as it would)."""
+    """Evaluated by :func:`evaluate_node` (what compiling leaves out, and whatever fails as it would)."""
 
-    def __init__(self, node: Node, plan: "Plan") -> None:
+    def __init__(self, node: Node, query: "CompiledQuery") -> None:
         self.node = node
-        self.store = plan.store_ref         # the store keeps its plans: no reference back to it
-        self.semantics = plan.semantics
-        self.lookback_ms = plan.lookback_ms
+        self.store = query.store_ref         # the store keeps its compiled queries: no reference back to it
+        self.semantics = query.semantics
+        self.lookback_ms = query.lookback_ms
 
     def vec(self, times: np.ndarray, memo: dict[Any, Any]) -> Value:
         store = self.store()
-        assert store is not None, "a plan is evaluated with its store"
+        assert store is not None, "a compiled query is evaluated with its store"
         return evaluate_node(self.node, Context(store, times, self.semantics, self.lookback_ms))
 
 
@@ -345,13 +345,13 @@ class _Time(_Node):
 class _Selector(_Node):
     """An instant selector (see :func:`_instant_selector`) over its selection's samples."""
 
-    def __init__(self, node: Selector, plan: "Plan", sids: np.ndarray) -> None:
-        store = plan.store
+    def __init__(self, node: Selector, query: "CompiledQuery", sids: np.ndarray) -> None:
+        store = query.store
         comp = store.compiled()
         self.offset = node.offset_ms
-        self.lookback = plan.lookback_ms
-        self.left_open = plan.semantics.left_open
-        self.labels = store.selection_labels(node.matchers, plan.semantics.regex_dotall, without_name=False)
+        self.lookback = query.lookback_ms
+        self.left_open = query.semantics.left_open
+        self.labels = store.selection_labels(node.matchers, query.semantics.regex_dotall, without_name=False)
         self.empty = len(sids) == 0 or len(comp.full.keys) == 0
         self.selection = None if self.empty else comp.selection(sids, clean=False)
 
@@ -403,14 +403,14 @@ class _RangeGroup:
     Each series' window is computed once per evaluation however many calls select it
     (``sum(rate(x{code=~"5.."}[1m])) / sum(rate(x[1m]))`` computes each 5xx rate once)."""
 
-    def __init__(self, name: str, range_ms: int, offset_ms: int, modifier: str, plan: "Plan") -> None:
+    def __init__(self, name: str, range_ms: int, offset_ms: int, modifier: str, query: "CompiledQuery") -> None:
         self.name = name
         self.range_ms = range_ms
         self.offset = offset_ms
         self.modifier = modifier
-        self.lookback_ms = plan.lookback_ms
-        self.semantics = plan.semantics
-        self.comp = plan.store.compiled()
+        self.lookback_ms = query.lookback_ms
+        self.semantics = query.semantics
+        self.comp = query.store.compiled()
         self.members: list[np.ndarray] = []
         self.sids = np.zeros(0, dtype=np.int64)
 
@@ -519,16 +519,16 @@ class _RangeGroup:
 class _Range(_Node):
     """A range-vector function of a range selector (see :func:`_range_function`)."""
 
-    def __init__(self, name: str, node: RangeSelector, plan: "Plan", sids: np.ndarray) -> None:
-        store = plan.store
-        self.labels = store.selection_labels(node.selector.matchers, plan.semantics.regex_dotall,
+    def __init__(self, name: str, node: RangeSelector, query: "CompiledQuery", sids: np.ndarray) -> None:
+        store = query.store
+        self.labels = store.selection_labels(node.selector.matchers, query.semantics.regex_dotall,
                                              without_name=name != "last_over_time")
         self.duplicates = _duplicates(self.labels)
         self.empty = len(sids) == 0
         self.rows: np.ndarray | None = None
         self.pick: Callable[[list[Any]], Any] | None = None
         if not self.empty:
-            self.group = plan.range_group(name, node.range_ms, node.selector.offset_ms, node.selector.modifier)
+            self.group = query.range_group(name, node.range_ms, node.selector.offset_ms, node.selector.modifier)
             self.member = self.group.add(sids)
 
     def finish(self, rows: np.ndarray | None) -> None:
@@ -560,10 +560,10 @@ class _Range(_Node):
 
 
 class _Aggregate(_Node):
-    def __init__(self, node: Aggregate, child: _Node, plan: "Plan") -> None:
+    def __init__(self, node: Aggregate, child: _Node, query: "CompiledQuery") -> None:
         self.node = node
         self.child = child
-        self.semantics = plan.semantics
+        self.semantics = query.semantics
         self._groups: dict[Hashable, tuple[list[Labels], list[tuple[Labels, list[int]]]]] = {}
 
     def vec(self, times: np.ndarray, memo: dict[Any, Any]) -> Value:
@@ -609,11 +609,11 @@ class _Unary(_Node):
 
 
 class _Binary(_Node):
-    def __init__(self, node: Binary, lhs: _Node, rhs: _Node, plan: "Plan") -> None:
+    def __init__(self, node: Binary, lhs: _Node, rhs: _Node, query: "CompiledQuery") -> None:
         self.node = node
         self.lhs = lhs
         self.rhs = rhs
-        self.semantics = plan.semantics
+        self.semantics = query.semantics
         self.fast = node.op in binary.FAST_OPS
         self._prep: dict[Hashable, Any] = {}        # by the operands' keys: labels, matching
         self._unique: dict[Hashable, Any] = {}      # by the pairs kept: the result's duplicate label sets
@@ -750,7 +750,7 @@ _FLOAT_TIMES = frozenset({"rate", "increase", "delta", "irate", "idelta"})
 _RANGE_FUNCTIONS = frozenset({"rate", "increase", "delta", "irate", "idelta"}) | OVER_TIME
 
 
-class Plan:
+class CompiledQuery:
     """A query compiled against one store, semantics and lookback, to evaluate at any times.
 
     Compiling resolves every selector to its series and their labels once (the samples
@@ -765,19 +765,19 @@ class Plan:
     sum over many series may differ in its last bit from ``run`` at many times, where
     numpy adds row by row: as :func:`evaluate_node` always has). Labels, groups and vector
     matching depend only on the rows' labels: they are computed once per label list. Both
-    give exactly what :func:`evaluate_node` gives; what the plan does not compile is
+    give exactly what :func:`evaluate_node` gives; what it does not compile is
     evaluated by :func:`evaluate_node` and fails as it would, at the same point.
 
     A range with an ``anchored``/``smoothed`` modifier is computed by
     :mod:`rampsim.promql.extended` over its selection's samples, at one time with numpy at
     ``T = 1``; a ``smoothed`` instant selector by :func:`evaluate_node`.
 
-    A plan stays valid while its store is unchanged; :func:`rampsim.promql.api.evaluate`
-    keeps plans in :attr:`SeriesStore.plans`, which adding a series clears.
+    A compiled query stays valid while its store is unchanged; :func:`rampsim.promql.api.evaluate`
+    keeps them in :attr:`SeriesStore.plans`, which adding a series clears.
     """
 
     def __init__(self, node: Node, store: SeriesStore, semantics: Semantics, lookback_ms: int) -> None:
-        self.store = store             # while compiling (the store keeps its plans: no reference back to it)
+        self.store = store             # while compiling (the store keeps its compiled queries: no reference back to it)
         self.store_ref = weakref.ref(store)
         self.semantics = semantics
         self.lookback_ms = lookback_ms
