@@ -887,6 +887,16 @@ def _core(values: np.ndarray, noise: np.ndarray, dt: float, scale: Scale, max_bl
     # covariance between columns), free of the persistent fit; with one, the fit's lag-0 extrapolation.
     shared = _to_log_cov(covariances[:, 0] + centring, scale) if columns > 1 else amp
     jitter = (1 + v0) * np.exp(-shared) - 1 if scale == "ratio" else v0 - shared
+    if scale == "ratio" and columns > 1:
+        # E[Y_i^2] = E[M^2] (1 + jitter^2) + noise and E[Y_i Y_j] = E[M^2]: their ratio, each replicate on its own
+        # ticks. The deviations above are from the whole history's means: a block left out moves the level the
+        # rest wander about, and with it, tenfold, the jackknife's spread of (1 + v0) / (1 + covariance).
+        level = 1 + mean   # the ratio scale's values are M - 1
+        y = np.where(valid, (1 + values) / level, 0.0)
+        ys = y.sum(axis=1)
+        products = _replicates(_block_sum(ys * ys - (y * y).sum(axis=1), blocks, k)) / np.maximum(pairs, 1)
+        raw = _replicates(_block_sum(np.where(valid, y * y - noise / level ** 2, 0.0), blocks, k))
+        jitter = (raw / np.maximum(counts, 1)).mean(axis=1) / products - 1
     return _Core(amp, phis[best], jitter, edges, k, lags, mean)
 
 
