@@ -87,3 +87,31 @@ def test_a_tail_of_a_few_minutes_keeps_its_bars_visible():
     one_minute = 100 / len(observed)
     assert axes.get_ylim()[0] < one_minute
     assert min(bar.get_height() for bar in history if bar.get_height() > 0) == pytest.approx(one_minute)
+
+
+def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
+    """A review: whether the model has the history's minutes above the rollback threshold is what makes a simulated
+    false-rollback rate believable, and the chart did not say where that threshold is. The rules that read a series
+    as drawn (the whole arm, not compared, not a trend) are lines near the minutes, and named in a corner when far
+    beyond them."""
+    from rampsim.plan import load_plan
+    from rampsim.report.calibration import rule_thresholds
+    from tests.sim_helpers import SCENARIOS
+
+    thresholds = rule_thresholds(load_plan(SCENARIOS / "ramp-phase-50k.yaml"))
+    assert {name: sorted(value for _, value in lines) for name, lines in thresholds.items()} == {
+        "error_rate": [0.005, 0.0075], "p99": [0.2, 0.25, 0.25]}   # segment spread and resources read no series
+    rng = np.random.default_rng(1)
+    rates = np.exp(rng.normal(np.log(0.001), 0.5, 1440))
+    latency = rng.uniform(0.030, 0.070, 1440)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = fit_chart(Comparison((series("error_rate", "error rate", rates, rates),
+                                       series("p99", "P99 latency", latency, latency)), {}, 1.0), thresholds)
+        figure.canvas.draw()
+    errors, p99 = figure.axes[0], figure.axes[2]
+    assert sorted(round(line.get_xdata()[0], 6) for line in errors.get_lines()) == [0.5, 0.75]   # in %, as drawn
+    assert errors.get_xlim()[1] > 0.75
+    assert not p99.get_lines() and p99.get_xlim()[1] < 100   # 200 and 250 ms would squeeze 30-70 ms into a sliver
+    corner = " ".join(text.get_text() for text in p99.texts)
+    assert "p99_rollback: 200" in corner and "latency_warning, latency_rollback: 250" in corner

@@ -291,7 +291,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         from rampsim.report.calibration import write_fit_report
 
         comparison = compare(plan, calibration, history.telemetry, arm=args.arm, seed=args.seed)
-        paths = write_fit_report(Path(args.report), calibration, comparison)
+        paths = write_fit_report(Path(args.report), calibration, comparison, plan)
         print(f"fit report: {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0
 

@@ -3,8 +3,10 @@
 ``fit.png`` has one row per series (1-minute requests, error rate, P99): the two
 distributions as overlaid histograms on shared bins (of the minutes above 0, the
 share at 0 of each side said in the title, the tails in the outermost bars), each bar
-the share of its side's minutes on a log axis so that a tail of a few minutes shows,
-and the autocorrelation up to 30 minutes; a panel with nothing to draw says why. ``fit.md``
+the share of its side's minutes on a log axis so that a tail of a few minutes shows, with the
+thresholds of the plan's rules that read that series as drawn (:func:`rule_thresholds`: where a
+gate would stop the ramp, against the minutes a healthy service has), and the autocorrelation up
+to 30 minutes; a panel with nothing to draw says why. ``fit.md``
 lists every fitted parameter with its interval, what the history could not tell, the
 KS distance per series and the bursts detected in the history and in the simulation.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 import textwrap
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,9 +25,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from rampsim.calibration.comparison import Comparison
 from rampsim.calibration.fit import Calibration
 from rampsim.calibration.traffic_yaml import shown
+from rampsim.plan import Plan
+from rampsim.plan.schema import Metric
 from rampsim.units import Kind, format_value
 
-__all__ = ["fit_chart", "fit_markdown", "write_fit_report"]
+__all__ = ["fit_chart", "fit_markdown", "write_fit_report", "rule_thresholds"]
 
 _SCALE = {"requests": (1.0, "requests per minute"), "error_rate": (100.0, "error rate (%)"),
           "p99": (1000.0, "P99 latency (ms)")}
@@ -67,6 +72,44 @@ def _legend(ax: Axes) -> None:
     """A legend when the panel has labelled artists (matplotlib warns of an empty one)."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
+
+
+def rule_thresholds(plan: Plan) -> dict[str, list[tuple[str, float]]]:
+    """Per series of the fit report, the plan's rules that read it as it is drawn (a whole arm's 1-minute error rate
+    or P99: no segment, no comparison with the baseline, no trend, no test), as (what the line says, threshold)."""
+    found: dict[str, list[tuple[str, float]]] = {}
+    for name, rule in plan.rules.items():
+        series = ("error_rate" if rule.metric is Metric.ERROR_RATE
+                  else "p99" if rule.metric is Metric.LATENCY and rule.quantile == 0.99 else None)
+        if series is None or rule.segment is not None or rule.compare is not None or rule.trend or rule.test:
+            continue
+        window = format_value(rule.window.seconds, Kind.DURATION)
+        found.setdefault(series, []).append((f"{name} ({rule.action}, {rule.op.value} over {window})",
+                                             float(rule.threshold)))
+    return found
+
+
+def _threshold_lines(ax: Axes, lines: list[tuple[str, float]], scale: float, unit: str) -> None:
+    """A dashed line at each threshold near the minutes drawn (the rules that share one named together), the axis
+    widened a little to show them; thresholds far beyond (more than 1.5 times the axis' end, or below its start)
+    are said in a corner rather than squeezing the distribution into a sliver."""
+    at: dict[float, list[str]] = {}
+    for what, value in lines:
+        at.setdefault(value * scale, []).append(what)
+    low, high = ax.get_xlim()
+    near = [value for value in at if low / 1.5 <= value <= high * 1.5 and (value > 0 or ax.get_xscale() == "linear")]
+    if near:
+        ax.set_xlim(min(low, min(near) / 1.1), max(high, max(near) * 1.1))
+    for value in near:
+        ax.axvline(value, color="tab:red", ls="--", lw=1)
+        ax.text(value, 0.97, "\n".join(at[value]), transform=ax.get_xaxis_transform(), rotation=90, ha="right",
+                va="top", fontsize=7, color="tab:red")
+    far = [textwrap.fill(f"{', '.join(what.split(' (')[0] for what in at[value])}: {value:g}", 48)
+           for value in sorted(at) if value not in near]
+    if far:
+        ax.text(0.98, 0.5, f"rules beyond the chart ({unit}):\n" + "\n".join(far), transform=ax.transAxes,
+                ha="right", va="center", fontsize=7, color="tab:red",
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "tab:red", "lw": 0.5})
 
 
 def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulated: np.ndarray, ks: float) -> None:
@@ -143,13 +186,16 @@ def _autocorrelation(ax: Axes, name: str, label: str, series) -> None:
     _legend(ax)
 
 
-def fit_chart(comparison: Comparison) -> Figure:
-    """Distributions and autocorrelations, observed against simulated, one row per series."""
+def fit_chart(comparison: Comparison, thresholds: Optional[dict[str, list[tuple[str, float]]]] = None) -> Figure:
+    """Distributions and autocorrelations, observed against simulated, one row per series; ``thresholds`` (by
+    series, :func:`rule_thresholds`) drawn on the distributions."""
     fig = Figure(figsize=(11, 3.4 * len(comparison.series)), layout="constrained")
     axes = fig.subplots(len(comparison.series), 2, squeeze=False)
     for row, series in zip(axes, comparison.series):
         scale, label = _SCALE.get(series.name, (1.0, series.unit))
         _distribution(row[0], series.name, label, series.observed * scale, series.simulated * scale, series.ks)
+        if thresholds and thresholds.get(series.name) and row[0].has_data():
+            _threshold_lines(row[0], thresholds[series.name], scale, label)
         _autocorrelation(row[1], series.name, label, series)
     fig.suptitle(f"Calibration fit: history against "
                  f"{format_value(comparison.simulated_days * 86400, Kind.DURATION)} simulated")
@@ -189,10 +235,12 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def write_fit_report(directory: Path, calibration: Calibration, comparison: Comparison) -> list[Path]:
-    """Write ``fit.md`` and ``fit.png`` to ``directory``; return their paths."""
+def write_fit_report(directory: Path, calibration: Calibration, comparison: Comparison,
+                     plan: Optional[Plan] = None) -> list[Path]:
+    """Write ``fit.md`` and ``fit.png`` to ``directory`` (with ``plan``'s rule thresholds on the chart); return their
+    paths."""
     directory.mkdir(parents=True, exist_ok=True)
     chart, text = directory / "fit.png", directory / "fit.md"
-    fit_chart(comparison).savefig(chart, dpi=110)
+    fit_chart(comparison, rule_thresholds(plan) if plan is not None else None).savefig(chart, dpi=110)
     text.write_text(fit_markdown(calibration, comparison))
     return [text, chart]
