@@ -53,13 +53,19 @@ def monotonic_counts_scalar(counts: list[float]) -> list[float]:
 
 
 def needs_monotonic(counts: np.ndarray) -> bool:
-    """Whether :func:`monotonic_counts` would change ``counts`` ``(..., buckets)``: some count below the one before
-    it, or above it by so little that it may be a small delta (a necessary condition of :func:`almost_equal` for two
-    different numbers; real histograms have neither, and checking costs less than the loop)."""
-    a, b = counts[..., :-1], counts[..., 1:]
-    with np.errstate(invalid="ignore", over="ignore"):
-        return bool((b < a).any() or ((b > a) & (b - a < SMALL_DELTA_TOLERANCE
-                                                   * np.maximum(np.abs(a) + np.abs(b), _MIN_NORMAL))).any())
+    """Whether :func:`monotonic_counts` may change ``counts`` ``(..., buckets)``, or they hold a NaN: some count
+    below the one before it, or above it by less than 1e-12 of twice the largest count (a necessary condition of
+    :func:`almost_equal` for two different numbers). Real histograms have none of these, and the checks (on the
+    steps, then the ends: the largest count of a non-decreasing row is at one of them) cost less than the loop."""
+    steps = counts[..., 1:] - counts[..., :-1]
+    with np.errstate(invalid="ignore"):
+        if not (steps >= 0).all():   # a decrease, or a NaN
+            return True
+    if not steps.size:
+        return False
+    smallest = float(np.min(steps, where=steps > 0, initial=np.inf))
+    largest = max(float(np.abs(counts[..., 0]).max()), float(np.abs(counts[..., -1]).max()))
+    return smallest < SMALL_DELTA_TOLERANCE * (2 * largest + _MIN_NORMAL)
 
 
 def needs_monotonic_scalar(counts: list[float]) -> bool:
@@ -74,7 +80,8 @@ def needs_monotonic_scalar(counts: list[float]) -> bool:
         return False   # different whole numbers differ by 1 at least: more than 1e-12 of any two of them together
     prev = counts[0]
     for curr in counts[1:]:
-        if curr != prev and (curr < prev or curr - prev < SMALL_DELTA_TOLERANCE * (abs(curr) + abs(prev) + _MIN_NORMAL)):
+        tolerance = SMALL_DELTA_TOLERANCE * (abs(curr) + abs(prev) + _MIN_NORMAL)
+        if curr != prev and (curr < prev or curr - prev < tolerance):
             return True
         prev = curr
     return False

@@ -17,7 +17,7 @@ the session), and the telemetry's arrays are read-only, so a test that damages i
 ``healthy_telemetry.copy()``. Paths come from :mod:`tests.sim_helpers`, anchored to the repository.
 """
 import os
-from typing import Optional
+from typing import NoReturn, Optional
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -31,6 +31,19 @@ settings.register_profile("fast", max_examples=FAST_EXAMPLES, deadline=None,
 settings.register_profile("thorough", max_examples=THOROUGH_EXAMPLES, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+def under_ci() -> bool:
+    """Whether the tests run in CI (``CI`` set to 1, true or yes, as ``.ci/run`` sets it)."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(reason: str) -> NoReturn:
+    """A test whose data or tool is ``reason`` missing: skipped on a developer's machine, failed in CI, where
+    ``.ci/run`` installs every tool and the data beside the project is there."""
+    if under_ci():
+        pytest.fail(f"CI is set but {reason}")
+    pytest.skip(reason)
 
 
 def examples(fast: int, thorough: Optional[int] = None) -> int:

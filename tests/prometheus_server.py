@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from rampsim.prod.instants import parse_instant
+from tests.conftest import missing
 
 __all__ = ["require_binaries", "free_port", "backfill", "PrometheusServer", "start_server", "stop_server",
            "backfilled_server", "FakePrometheus"]
@@ -47,9 +48,7 @@ def require_binaries() -> tuple[str, str]:
     if prometheus and promtool:
         return prometheus, promtool
     reason = "needs the prometheus and promtool binaries (apt-get install prometheus)"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but Prometheus is missing: {reason}")
-    pytest.skip(reason)
+    missing(f"Prometheus is missing: {reason}")
 
 
 def free_port() -> int:

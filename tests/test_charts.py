@@ -26,6 +26,7 @@ from rampsim.report.chart import timeline_chart
 from rampsim.report.operating_curve import operating_curve
 from rampsim.report.tradeoff import _box, detection_chart, heatmap, render, tradeoff_chart
 from tests.sim_helpers import MIX_SMALL, REFERENCE, validation
+from tests.conftest import examples
 
 WEIGHT = "canary weight (%)"
 FAULT_AT = 300.0
@@ -426,7 +427,7 @@ def test_the_detection_chart_names_gates_briefly_and_shows_its_whole_title(two_a
                for text in drawn_texts(figure))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.one_of(st.integers(-8, 60).map(lambda k: k * 0.25), st.floats(-100, 100)), min_size=1,
                 max_size=80))
 def test_a_box_drawn_from_a_histogram_is_the_box_of_its_raw_values(minutes):

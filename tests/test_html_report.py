@@ -7,7 +7,6 @@ Without chromium the tests skip, except under CI, where a missing browser fails 
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from rampsim.plan import load_plan, with_overrides
 from rampsim.report.html import MAX_ROWS, write_check_html, write_sweep_html
 from rampsim.report.tradeoff import gate_label, render
 from tests.sim_helpers import MIX_SMALL, VALIDATION
+from tests.conftest import missing
 
 HOSTILE_NAME = "<script>alert('x')</script> & \"<b>ops</b>\""
 # healthy runs, a bump the SLO (0.5% errors) does not call an incident, and a real regression
@@ -41,9 +41,7 @@ def browser():
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         reason = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the browser is missing: {reason}")
-        pytest.skip(reason)
+        missing(f"the browser is missing: {reason}")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,800"):

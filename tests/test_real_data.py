@@ -14,16 +14,15 @@ skipped, except under ``CI=true``, where its absence fails.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 
 from tests import realdata
+from tests.conftest import under_ci
 
 _MISSING = realdata.available()
-_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-if _MISSING and not _CI:
+if _MISSING and not under_ci():
     pytest.skip(_MISSING, allow_module_level=True)
 
 

@@ -27,6 +27,7 @@ from rampsim.sim import simulate
 from rampsim.sim.simulation import Progress
 from rampsim.units import format_value
 from tests.sim_helpers import realistic_reference
+from tests.conftest import examples
 
 # A 20-minute canary whose targets differ from every one of the runbook's.
 OTHER = """\
@@ -206,7 +207,7 @@ def test_report_section_errors_name_file_line_and_field(section, fragment, field
 _ITEM = st.text(st.one_of(st.sampled_from(" \t\n\r\x85\u2028"), st.characters()), max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(_ITEM, max_size=4))
 def test_a_checklist_is_accepted_exactly_when_every_item_is_one_nonblank_line(items):
     one_line = all(len(item.strip().splitlines()) == 1 for item in items)

@@ -237,7 +237,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def _report(command: str, exc: GateError) -> int:

@@ -62,13 +62,17 @@ def parse_go_duration(text: object) -> float:
 
 def parse_pause_duration(value: object) -> float:
     """Seconds of an Argo pause ``duration``, read as ``RolloutPause.DurationSeconds`` reads it: a 32-bit whole
-    number (seconds), a string ``strconv.ParseInt`` reads as one (``'30'``, ``'+30'``), or a Go duration."""
+    number (seconds), a string ``strconv.ParseInt`` reads as one (``'30'``, ``'+30'``), or a Go duration truncated
+    to whole seconds (``int32(d.Seconds())``: ``'1.5s'`` pauses 1 s, ``'1ms'`` 0 s)."""
     if isinstance(value, bool):
         raise GoDurationError(f"expected a duration such as 30 (seconds) or '1m', got {value!r}")
     if isinstance(value, str):
         _ascii_digits(value)
-    number = value if isinstance(value, int) else int(value) if isinstance(value, str) and _WHOLE_SECONDS.fullmatch(
-        value) else None
+    whole = isinstance(value, str) and _WHOLE_SECONDS.fullmatch(value) is not None
+    if whole and len(str(value).lstrip("+-").lstrip("0")) > 10:   # before int(), which refuses 4,300 digits
+        shown = repr(value) if len(str(value)) <= 20 else f"{str(value)[:20]!r}..."
+        raise GoDurationError(f"{shown} is beyond a 32-bit whole number of seconds")
+    number = value if isinstance(value, int) else int(str(value)) if whole else None
     if number is not None:
         if not -2 ** 31 <= number < 2 ** 31:   # ParseInt(s, 10, 32) fails, and so does ParseDuration: an invalid pause
             raise GoDurationError(f"{value!r} is beyond a 32-bit whole number of seconds")
@@ -78,7 +82,9 @@ def parse_pause_duration(value: object) -> float:
     seconds = parse_go_duration(value)
     if seconds < 0:
         raise GoDurationError(f"a pause cannot be negative, got {value!r}")
-    return seconds
+    if seconds >= 2 ** 31:
+        raise GoDurationError(f"{value!r} is beyond a 32-bit whole number of seconds")
+    return float(math.trunc(seconds))
 
 
 def format_go_duration(seconds: float) -> str:

@@ -19,7 +19,7 @@ DEFAULT_LOOKBACK = 300.0
 """Prometheus's default lookback delta (``--query.lookback-delta``), seconds."""
 
 
-_PLANS_PER_STORE = 256
+_COMPILED_PER_STORE = 256
 
 
 def _semantics(value: SemanticsLike) -> Semantics:
@@ -45,26 +45,26 @@ def compiled_query(expr: str, store: SeriesStore, semantics: SemanticsLike = 3,
 
     :func:`evaluate` and :func:`evaluate_range` use it: evaluating one query at many times
     over one store parses and compiles it once."""
-    plans = store.plans
+    compiled = store.compiled_queries
     try:      # the arguments as given (types too: 3 and 3.0 are different semantics)
         raw: Hashable = (expr, type(semantics), semantics, lookback)
-        hit = plans.get(raw)
+        hit = compiled.get(raw)
     except TypeError:
         raw, hit = None, None
     if hit is None:
         sem = _semantics(semantics)
         lookback_ms = int(round(lookback * 1000))
         key = (expr, sem, lookback_ms)
-        hit = plans.get(key)
+        hit = compiled.get(key)
         if hit is None:
             tree = parse(expr)
             check_durations(expr, sem)
             hit = CompiledQuery(tree, store, sem, lookback_ms)
-            if len(plans) >= _PLANS_PER_STORE:
-                plans.clear()
-            plans[key] = hit
+            if len(compiled) >= _COMPILED_PER_STORE:
+                compiled.clear()
+            compiled[key] = hit
         if raw is not None:
-            plans[raw] = hit
+            compiled[raw] = hit
     assert isinstance(hit, CompiledQuery)
     return hit
 

@@ -773,7 +773,7 @@ class CompiledQuery:
     ``T = 1``; a ``smoothed`` instant selector by :func:`evaluate_node`.
 
     A compiled query stays valid while its store is unchanged; :func:`rampsim.promql.api.evaluate`
-    keeps them in :attr:`SeriesStore.plans`, which adding a series clears.
+    keeps them in :attr:`SeriesStore.compiled_queries`, which adding a series clears.
     """
 
     def __init__(self, node: Node, store: SeriesStore, semantics: Semantics, lookback_ms: int) -> None:

@@ -11,9 +11,9 @@ evaluation times are found with one :func:`numpy.searchsorted`. Selections by la
 matchers are cached, and so are a selection's own samples (:class:`Selection`: the
 selected series' samples gathered into local flat arrays, with a table of window indices
 over the union of their sample times, so that finding every selected series' window at a
-time is one binary search). Queries compiled against the store (plans, see
-:mod:`rampsim.promql.evaluate`) are kept in :attr:`SeriesStore.plans`. Adding a series
-invalidates all of these.
+time is one binary search). Queries compiled against the store
+(:class:`~rampsim.promql.evaluate.CompiledQuery`) are kept in :attr:`SeriesStore.compiled_queries`.
+Adding a series invalidates all of these.
 """
 from __future__ import annotations
 
@@ -525,7 +525,7 @@ class SeriesStore:
         self._compiled: _Compiled | None = None
         self._selections: dict[tuple[tuple[Matcher, ...], bool], np.ndarray] = {}
         self._selection_labels: dict[tuple[tuple[Matcher, ...], bool, bool], tuple[Labels, ...]] = {}
-        self.plans: dict[Hashable, Any] = {}
+        self.compiled_queries: dict[Hashable, Any] = {}
         """Queries compiled against this store (by :mod:`rampsim.promql.api`); cleared when a series is added."""
 
     def __len__(self) -> int:
@@ -534,7 +534,7 @@ class SeriesStore:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its compiled queries (caches, compiled again where needed)."""
         state = dict(self.__dict__)
-        state["plans"] = {}
+        state["compiled_queries"] = {}
         return state
 
     @property
@@ -616,7 +616,7 @@ class SeriesStore:
         self._compiled = None
         self._selections.clear()
         self._selection_labels.clear()
-        self.plans.clear()
+        self.compiled_queries.clear()
 
     def compiled(self) -> _Compiled:
         if self._compiled is None:

@@ -53,7 +53,7 @@ from rampsim.units import Kind, format_value
 if TYPE_CHECKING:
     from rampsim.experiment.results import Costs
 
-__all__ = ["timeline_chart", "new_figure", "place_labels", "costs_note", "quantity", "in_one_unit", "Placement",
+__all__ = ["timeline_chart", "new_figure", "place_labels", "costs_note", "in_one_unit", "Placement",
            "Obstacle", "LABEL_SIZE"]
 
 LABEL_SIZE = 8
@@ -83,7 +83,7 @@ def new_figure(width: float, height: float, layout: Optional[Literal["constraine
     return figure
 
 
-def quantity(value: float, kind: Kind) -> str:
+def _quantity(value: float, kind: Kind) -> str:
     """A duration as :func:`~rampsim.units.format_value` writes it, a rate as a percentage to three
     significant digits; an unbounded end as ∞."""
     if math.isnan(value):
@@ -100,12 +100,12 @@ _DURATION_UNITS = ((1.0, 1e-3, "ms"), (120.0, 1.0, "s"), (3 * 3600.0, 60.0, "min
 
 
 def in_one_unit(values: Sequence[float], kind: Kind) -> list[str]:
-    """``values`` (an estimate and its interval's ends) as :func:`quantity` writes them, durations all in one unit
+    """``values`` (an estimate and its interval's ends) as :func:`_quantity` writes them, durations all in one unit
     chosen by the largest finite magnitude: ``-15s [-15s, 0s]``, ``1.5min [-62.8min, 1.75min]`` (not ``-15s [-15s,
     0ms]`` nor ``1m30s [-1h2m45s, 1m45s]``), to three significant digits. The HTML reports and the trade-off
     chart's table both write durations so: 142.5 s read "2m22s" in the chart beside "2.38min" in the page."""
     if kind is not Kind.DURATION:
-        return [quantity(v, kind) for v in values]
+        return [_quantity(v, kind) for v in values]
     finite = [abs(v) for v in values if math.isfinite(v)]
     largest = max(finite, default=0.0)
     _, scale, unit = next(u for u in _DURATION_UNITS if largest < u[0]) if largest else (0.0, 1.0, "s")
