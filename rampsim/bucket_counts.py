@@ -57,13 +57,13 @@ def needs_monotonic(counts: np.ndarray) -> bool:
     below the one before it, or above it by less than 1e-12 of twice the largest count (a necessary condition of
     :func:`almost_equal` for two different numbers). Real histograms have none of these, and the checks (on the
     steps, then the ends: the largest count of a non-decreasing row is at one of them) cost less than the loop."""
-    steps = counts[..., 1:] - counts[..., :-1]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
+        steps = counts[..., 1:] - counts[..., :-1]
         if not (steps >= 0).all():   # a decrease, or a NaN
             return True
     if not steps.size:
         return False
-    smallest = float(np.min(steps, where=steps > 0, initial=np.inf))
+    smallest = float(np.where(steps > 0, steps, np.inf).min())
     largest = max(float(np.abs(counts[..., 0]).max()), float(np.abs(counts[..., -1]).max()))
     return smallest < SMALL_DELTA_TOLERANCE * (2 * largest + _MIN_NORMAL)
 

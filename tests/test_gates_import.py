@@ -478,7 +478,8 @@ def test_a_limit_argo_reads_is_imported_as_written(written, read):
 
 
 @pytest.mark.parametrize("written, seconds", [(30, 30.0), ("30", 30.0), ("+30", 30.0), ("2147483647", 2 ** 31 - 1.0),
-                                              ("1m30s", 90.0), ("0", 0.0), ("1.5s", 1.0), ("1ms", 0.0)])
+                                              ("1m30s", 90.0), ("0", 0.0), ("1.5s", 1.0), ("1ms", 0.0),
+                                              ("-0.5s", 0.0), ("0" * 5000 + "1", 1.0)])
 def test_a_pause_is_read_as_argo_reads_it(written, seconds):
     """RolloutPause.DurationSeconds: strconv.ParseInt(s, 10, 32) (a sign allowed), else time.ParseDuration truncated
     to whole seconds (int32(d.Seconds()): Argo's own test reads '1ms' as 0)."""
@@ -491,8 +492,9 @@ def test_a_pause_of_thousands_of_digits_is_refused_as_too_long():
     """int() refuses more than 4,300 digits with a ValueError of its own: the pause said nothing of the field."""
     from rampsim.gates.goduration import GoDurationError, parse_pause_duration
 
-    with pytest.raises(GoDurationError, match=r"beyond a 32-bit whole number of seconds"):
-        parse_pause_duration("9" * 5000)
+    for written in ("9" * 5000, 10 ** 5000):   # str() of the number refuses it too
+        with pytest.raises(GoDurationError, match=r"beyond a 32-bit whole number of seconds"):
+            parse_pause_duration(written)
 
 
 @pytest.mark.parametrize("value", ["３", " 3 ", "3_0"])

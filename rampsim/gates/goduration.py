@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Optional
 from decimal import Decimal, InvalidOperation
 
 from rampsim.errors import UsageError
@@ -68,23 +69,28 @@ def parse_pause_duration(value: object) -> float:
         raise GoDurationError(f"expected a duration such as 30 (seconds) or '1m', got {value!r}")
     if isinstance(value, str):
         _ascii_digits(value)
-    whole = isinstance(value, str) and _WHOLE_SECONDS.fullmatch(value) is not None
-    if whole and len(str(value).lstrip("+-").lstrip("0")) > 10:   # before int(), which refuses 4,300 digits
-        shown = repr(value) if len(str(value)) <= 20 else f"{str(value)[:20]!r}..."
-        raise GoDurationError(f"{shown} is beyond a 32-bit whole number of seconds")
-    number = value if isinstance(value, int) else int(str(value)) if whole else None
+    shown = ("a number of more than 20 digits" if isinstance(value, int) and not -10 ** 20 < value < 10 ** 20
+             else repr(value) if len(str(value)) <= 20 else f"{str(value)[:20]!r}...")   # str() of 5,000 digits fails
+    number: Optional[int] = None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _WHOLE_SECONDS.fullmatch(value):
+        digits = value.lstrip("+-").lstrip("0") or "0"
+        if len(digits) > 10:   # before int(), which refuses 4,300 digits
+            raise GoDurationError(f"{shown} is beyond a 32-bit whole number of seconds")
+        number = -int(digits) if value.startswith("-") else int(digits)
     if number is not None:
         if not -2 ** 31 <= number < 2 ** 31:   # ParseInt(s, 10, 32) fails, and so does ParseDuration: an invalid pause
-            raise GoDurationError(f"{value!r} is beyond a 32-bit whole number of seconds")
+            raise GoDurationError(f"{shown} is beyond a 32-bit whole number of seconds")
         if number < 0:
-            raise GoDurationError(f"a pause cannot be negative, got {value!r}")
+            raise GoDurationError(f"a pause cannot be negative, got {shown}")
         return float(number)
-    seconds = parse_go_duration(value)
+    seconds = math.trunc(parse_go_duration(value))   # int32(d.Seconds()): '-0.5s' is a pause of 0 s
     if seconds < 0:
-        raise GoDurationError(f"a pause cannot be negative, got {value!r}")
+        raise GoDurationError(f"a pause cannot be negative, got {shown}")
     if seconds >= 2 ** 31:
-        raise GoDurationError(f"{value!r} is beyond a 32-bit whole number of seconds")
-    return float(math.trunc(seconds))
+        raise GoDurationError(f"{shown} is beyond a 32-bit whole number of seconds")
+    return float(seconds)
 
 
 def format_go_duration(seconds: float) -> str:

@@ -42,7 +42,8 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
         damaged = np.isnan(counts).any(axis=-1)   # a NaN count makes the quantile NaN, as in the per-scrape twin
         counts = monotonic_counts(counts)
     total = counts[..., -1]
-    rank = q * total
+    with np.errstate(invalid="ignore"):   # 0 * inf: a NaN rank, no bucket reaches it
+        rank = q * total
     b = np.sum(counts[..., :-1] < rank[..., None], axis=-1)
     inside = b < len(le) - 1
     b = np.minimum(b, len(le) - 2)
@@ -59,7 +60,7 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
 
 def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: Sequence[float]) -> float:
     """:func:`histogram_quantile` for one histogram of plain floats (same steps, same float operations)."""
-    if math.isnan(sum(buckets)) or len(buckets) < 2:
+    if len(buckets) < 2 or any(map(math.isnan, buckets)):
         return NAN
     counts = list(buckets)
     if needs_monotonic_scalar(counts):   # a real histogram never does
