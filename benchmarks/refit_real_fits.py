@@ -30,7 +30,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from _script import answer_help  # noqa: E402  (beside this script)
 
-from rampsim.calibration.estimators import _autocovariance, _burst_ticks, fit_requests  # noqa: E402
+from rampsim.calibration.estimators import fit_requests  # noqa: E402
+from rampsim.calibration.estimators.latent import _burst_ticks  # noqa: E402
+from rampsim.calibration.estimators.moments import _autocovariance  # noqa: E402
 from tests import realdata  # noqa: E402
 
 DEFAULT = ("ms/mongo-01", "ms/mongo-02", "ms/mongo-04", "ms/machine-01")

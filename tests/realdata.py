@@ -305,7 +305,8 @@ def parameter_draws(latent: "LatentFit", replicates: int, rng: np.random.Generat
     A held-out check must allow for the calibration's own sampling error, not only
     the held-out period's: each replicate draws its parameters from normal
     approximations of the estimates' 95% intervals, on the scale each interval was
-    built on (see :mod:`rampsim.calibration.estimators`): ``sd^2`` (on the log scale
+    built on (see :mod:`rampsim.calibration.estimators.moments` and
+    :mod:`~rampsim.calibration.estimators.bursts`): ``sd^2`` (on the log scale
     once its interval excludes 0), ``correlation_time^(-1/2)`` and the jitter's
     variance ``jitter^2`` with the jackknife's ``t(K-1)``; burst ``per_day`` from a
     gamma of the detected count; ``log multiplier`` and ``log duration`` with

@@ -17,7 +17,7 @@ import yaml
 
 from rampsim.calibration.backtest import backtest
 from rampsim.calibration.comparison import history_plan
-from rampsim.calibration.estimators import MIN_TICKS
+from rampsim.calibration.estimators.shared import MIN_TICKS
 from rampsim.calibration.fit import calibrate
 from rampsim.calibration.traffic_yaml import traffic_yaml
 from rampsim.cli import main

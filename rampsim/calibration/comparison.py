@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from rampsim.calibration.estimators import DAY
+from rampsim.calibration.estimators.shared import DAY
 from rampsim.calibration.fit import Calibration, calibrate, with_traffic
 from rampsim.engine.metrics import histogram_quantile
 from rampsim.plan import Plan, with_overrides

@@ -25,9 +25,11 @@ import numpy as np
 from scipy import special
 
 from rampsim.calibration.estimators import (
-    MIN_TICKS, ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, clock_time, count_problems,
-    fit_errors, fit_health, fit_latency, fit_requests,
+    ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors, fit_health,
+    fit_latency, fit_requests,
 )
+from rampsim.calibration.estimators.load_profile import clock_time
+from rampsim.calibration.estimators.shared import MIN_TICKS
 from rampsim.engine.metrics import corrected_counters
 from rampsim.plan import Plan, with_overrides
 from rampsim.telemetry import Telemetry
@@ -253,7 +255,7 @@ def states(traffic: Any, path: str) -> bool:
 
 def _shares(requests: np.ndarray, valid: int) -> tuple[tuple[float, ...], str]:
     """Each segment's share of the requests ``(T, S)`` and, when there are none to give (no requests, or fewer than
-    :data:`~rampsim.calibration.estimators.MIN_TICKS` complete ticks: a short stretch's shares are its own
+    :data:`~rampsim.calibration.estimators.shared.MIN_TICKS` complete ticks: a short stretch's shares are its own
     wander's), why not."""
     totals = np.nansum(requests, axis=0)
     if totals.sum() <= 0:
