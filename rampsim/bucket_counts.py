@@ -10,6 +10,7 @@ one implementation, per histogram and over many at once, without importing each 
 from __future__ import annotations
 
 import math
+import operator
 import sys
 
 import numpy as np
@@ -69,22 +70,15 @@ def needs_monotonic(counts: np.ndarray) -> bool:
 
 
 def needs_monotonic_scalar(counts: list[float]) -> bool:
-    """:func:`needs_monotonic` of one histogram's counts."""
-    if sorted(counts) != counts:   # a decrease
-        return True
-    try:
-        whole = all(map(float.is_integer, counts))
-    except TypeError:   # not all floats
-        whole = False
-    if whole and max(-counts[0], counts[-1]) < 0.5 / SMALL_DELTA_TOLERANCE:
-        return False   # different whole numbers differ by 1 at least: more than 1e-12 of any two of them together
-    prev = counts[0]
-    for curr in counts[1:]:
-        tolerance = SMALL_DELTA_TOLERANCE * (abs(curr) + abs(prev) + _MIN_NORMAL)
-        if curr != prev and (curr < prev or curr - prev < tolerance):
-            return True
-        prev = curr
-    return False
+    """:func:`needs_monotonic` of one histogram's counts (no NaN among them), in built-ins that loop in C: it runs at
+    every scrape of the engine. The smallest step that is not 0 decides: below 0, a decrease; above 0 but under the
+    bound, perhaps a small delta (with no decrease, the largest count is at one end)."""
+    steps = set(map(operator.sub, counts[1:], counts[:-1]))
+    steps.discard(0.0)
+    if not steps:
+        return False
+    largest = max(abs(counts[0]), abs(counts[-1]))
+    return math.isinf(largest) or min(steps) < SMALL_DELTA_TOLERANCE * (2 * largest + _MIN_NORMAL)
 
 
 def monotonic_counts(counts: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
 
 def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: Sequence[float]) -> float:
     """:func:`histogram_quantile` for one histogram of plain floats (same steps, same float operations)."""
-    if len(buckets) < 2 or any(map(math.isnan, buckets)):
+    if len(buckets) < 2 or (math.isnan(sum(buckets)) and any(map(math.isnan, buckets))):   # inf - inf is no NaN
         return NAN
     counts = list(buckets)
     if needs_monotonic_scalar(counts):   # a real histogram never does
