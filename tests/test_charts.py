@@ -565,3 +565,16 @@ def test_the_table_writes_detection_as_the_html_report_does_and_the_heatmap_rate
     assert np.nanmax(image.get_array()) == pytest.approx(summary["false_rollback_rate"].max() * 100)
     shown = {float(text.get_text().lstrip("★ ").rstrip("%")) for text in figure.axes[0].texts}
     assert max(shown) == pytest.approx(np.nanmax(image.get_array()), rel=1e-2)
+
+
+@pytest.mark.parametrize("width", [0, 20, 45, 60, 200])
+def test_the_costs_are_broken_between_costs_never_inside_one(width):
+    """The operating curve's title had wrapped where matplotlib chose: "harm 0 / per harmed request"."""
+    from rampsim.report.chart import costs_note
+
+    note = costs_note(Costs(1, 100, 0), width)
+    assert note.replace(",\n", ", ") == "costs: false rollback 1, missed incident 100, harm 0 per harmed request"
+    lines = note.split("\n")
+    assert all(line.rstrip(",") in ("costs: false rollback 1", "missed incident 100", "harm 0 per harmed request")
+               or ", " in line for line in lines)
+    assert width == 0 or all(len(line) <= width for line in lines if ", " in line), lines

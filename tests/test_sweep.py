@@ -466,7 +466,8 @@ def test_the_commands_charts_say_the_costs_that_picked_the_star(tmp_path, capsys
     out = tmp_path / "sweep"
     titles: dict[str, str] = {}
     monkeypatch.setattr(Figure, "savefig", lambda figure, path, **_: titles.update(
-        {Path(path).name: " ".join(ax.get_title(loc) for ax in figure.axes for loc in ("left", "center"))}))
+        {Path(path).name: " ".join(ax.get_title(loc).replace("\n", " ") for ax in figure.axes
+                                   for loc in ("left", "center"))}))
     assert main(["sweep", str(VALIDATION), "--grid", "rules.error_rate_rollback.threshold=0.3%,1%",
                  "--replicates", "4", "--workers", "1", "--out", str(out), "--no-progress"]) == 0
     assert "costs: false rollback 1, missed incident 10" in titles["tradeoff.png"], titles

@@ -120,13 +120,22 @@ def in_one_unit(values: Sequence[float], kind: Kind) -> list[str]:
     return [one(v) for v in values]
 
 
-def costs_note(costs: Optional["Costs"]) -> str:
+def costs_note(costs: Optional["Costs"], width: int = 0) -> str:
     """``costs: false rollback 1, missed incident 100, harm 1e-06 per harmed request``, the costs that picked a
-    sweep chart's ★ gate ('' without them)."""
+    sweep chart's ★ gate ('' without them); with a ``width``, broken into lines of at most that many characters
+    between the costs, never inside one ("harm 0 / per harmed request" read as two things)."""
     if costs is None:
         return ""
-    return (f"costs: false rollback {costs.false_rollback:g}, missed incident {costs.missed_incident:g}, "
-            f"harm {costs.harmed_request:g} per harmed request")
+    parts = [f"false rollback {costs.false_rollback:g}", f"missed incident {costs.missed_incident:g}",
+             f"harm {costs.harmed_request:g} per harmed request"]
+    lines = ["costs: " + parts[0]]
+    for part in parts[1:]:
+        if width and len(lines[-1]) + 2 + len(part) > width:
+            lines[-1] += ","
+            lines.append(part)
+        else:
+            lines[-1] += ", " + part
+    return "\n".join(lines)
 
 
 def place_labels(figure: Figure, labels: Sequence[Placement], avoid: Sequence[Obstacle] = (),

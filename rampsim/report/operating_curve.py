@@ -93,9 +93,9 @@ def operating_curve(summary: pd.DataFrame, parameter: str, title: str = "", cost
                   clip_on=False)
     cost.set_xticks(x, list(table.index), rotation=45 if len(table) > 8 else 0)
     cost.set_xlabel(f"{parameter} (grid values in increasing order)")
-    picked = f"\n★ recommended with {costs_note(costs)}" if best is not None and costs is not None else ""
+    picked = f"\n★ recommended with {costs_note(costs, 60)}" if best is not None and costs is not None else ""
     rates.set_title((f"{title}: operating curve" if title else "Operating curve") + picked, loc="left",
-                    fontsize=11 if picked else None, wrap=True)
+                    fontsize=11 if picked else None)
     place_labels(figure, clipped)
     return figure
 
