@@ -539,7 +539,9 @@ def test_calibrating_simulated_histories_covers_every_variability_parameter(vari
 KNOWN_TOO_WIDE = {"reference": {
     "variability.latency.jitter": "measured 3.2 times as wide as its estimates' spread over 40 seeds: the estimates "
                                   "read 3.5% high (0.0516-0.0523 for 0.05 on seeds 100-107) and the jackknife's "
-                                  "interval reaches down to the truth (0.048-0.053)"}}
+                                  "interval reaches down to the truth (0.048-0.053). The sd reads high alike "
+                                  "(0.152-0.156 for 0.15), and steady requests change neither: the log stretch "
+                                  "read from the buckets is likely about 3% steeper than the one simulated"}}
 """Jackknife intervals of the simulator's own histories that are wider than their estimates vary (Coverage.too_wide),
 with what was measured; the test fails when one of them is no longer, or another one is."""
 
