@@ -99,7 +99,7 @@ def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
     from tests.sim_helpers import SCENARIOS
 
     thresholds = rule_thresholds(load_plan(SCENARIOS / "ramp-phase-50k.yaml"))
-    assert {name: sorted(value for _, value in lines) for name, lines in thresholds.items()} == {
+    assert {name: sorted(value for _, _, value in lines) for name, lines in thresholds.items()} == {
         "error_rate": [0.005, 0.0075], "p99": [0.2, 0.25, 0.25]}   # segment spread and resources read no series
     rng = np.random.default_rng(1)
     rates = np.exp(rng.normal(np.log(0.001), 0.5, 1440))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional
 from decimal import Decimal, InvalidOperation
+from typing import Optional
 
 from rampsim.errors import UsageError
 from rampsim.units import UnitError, ascii_digits

@@ -37,7 +37,7 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
     if len(le) < 2:  # Prometheus: fewer than two buckets give NaN
         return np.full(np.shape(buckets)[:-1], np.nan)
     counts = np.asarray(buckets, dtype=float)
-    damaged = None
+    damaged = np.False_
     if needs_monotonic(counts):
         damaged = np.isnan(counts).any(axis=-1)   # a NaN count makes the quantile NaN, as in the per-scrape twin
         counts = monotonic_counts(counts)
@@ -55,7 +55,7 @@ def histogram_quantile(q: float, upper_bounds: Sequence[float] | np.ndarray, buc
         value = bucket_start + (le[b] - bucket_start) * ((rank - lower_count) / (upper_count - lower_count))
     value = np.where(inside, value, le[-2])
     value = np.where(inside & (b == 0) & (le[0] <= 0), le[0], value)
-    return np.where((total > 0) & ~damaged if damaged is not None else total > 0, value, np.nan)
+    return np.where((total > 0) & ~damaged, value, np.nan)
 
 
 def histogram_quantile_scalar(q: float, upper_bounds: Sequence[float], buckets: Sequence[float]) -> float:

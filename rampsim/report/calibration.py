@@ -74,37 +74,41 @@ def _legend(ax: Axes) -> None:
         ax.legend(fontsize=8)
 
 
-def rule_thresholds(plan: Plan) -> dict[str, list[tuple[str, float]]]:
+Threshold = tuple[str, str, float]
+"""A rule's name, how it reads its series (``'rollback, >= over 1m'``) and its threshold."""
+
+
+def rule_thresholds(plan: Plan) -> dict[str, list[Threshold]]:
     """Per series of the fit report, the plan's rules that read it as it is drawn (a whole arm's 1-minute error rate
-    or P99: no segment, no comparison with the baseline, no trend, no test), as (what the line says, threshold)."""
-    found: dict[str, list[tuple[str, float]]] = {}
+    or P99: no segment, no comparison with the baseline, no trend, no test)."""
+    found: dict[str, list[Threshold]] = {}
     for name, rule in plan.rules.items():
         series = ("error_rate" if rule.metric is Metric.ERROR_RATE
                   else "p99" if rule.metric is Metric.LATENCY and rule.quantile == 0.99 else None)
         if series is None or rule.segment is not None or rule.compare is not None or rule.trend or rule.test:
             continue
         window = format_value(rule.window.seconds, Kind.DURATION)
-        found.setdefault(series, []).append((f"{name} ({rule.action}, {rule.op.value} over {window})",
+        found.setdefault(series, []).append((name, f"{rule.action}, {rule.op.value} over {window}",
                                              float(rule.threshold)))
     return found
 
 
-def _threshold_lines(ax: Axes, lines: list[tuple[str, float]], scale: float, unit: str) -> None:
+def _threshold_lines(ax: Axes, lines: list[Threshold], scale: float, unit: str) -> None:
     """A dashed line at each threshold near the minutes drawn (the rules that share one named together), the axis
     widened a little to show them; thresholds far beyond (more than 1.5 times the axis' end, or below its start)
     are said in a corner rather than squeezing the distribution into a sliver."""
-    at: dict[float, list[str]] = {}
-    for what, value in lines:
-        at.setdefault(value * scale, []).append(what)
+    at: dict[float, list[tuple[str, str]]] = {}
+    for name, reading, value in lines:
+        at.setdefault(value * scale, []).append((name, reading))
     low, high = ax.get_xlim()
     near = [value for value in at if low / 1.5 <= value <= high * 1.5 and (value > 0 or ax.get_xscale() == "linear")]
     if near:
         ax.set_xlim(min(low, min(near) / 1.1), max(high, max(near) * 1.1))
     for value in near:
         ax.axvline(value, color="tab:red", ls="--", lw=1)
-        ax.text(value, 0.97, "\n".join(at[value]), transform=ax.get_xaxis_transform(), rotation=90, ha="right",
-                va="top", fontsize=7, color="tab:red")
-    far = [textwrap.fill(f"{', '.join(what.split(' (')[0] for what in at[value])}: {value:g}", 48)
+        ax.text(value, 0.97, "\n".join(f"{name} ({reading})" for name, reading in at[value]),
+                transform=ax.get_xaxis_transform(), rotation=90, ha="right", va="top", fontsize=7, color="tab:red")
+    far = [textwrap.fill(f"{', '.join(name for name, _ in at[value])}: {value:g}", 48)
            for value in sorted(at) if value not in near]
     if far:
         ax.text(0.98, 0.5, f"rules beyond the chart ({unit}):\n" + "\n".join(far), transform=ax.transAxes,
@@ -186,7 +190,7 @@ def _autocorrelation(ax: Axes, name: str, label: str, series) -> None:
     _legend(ax)
 
 
-def fit_chart(comparison: Comparison, thresholds: Optional[dict[str, list[tuple[str, float]]]] = None) -> Figure:
+def fit_chart(comparison: Comparison, thresholds: Optional[dict[str, list[Threshold]]] = None) -> Figure:
     """Distributions and autocorrelations, observed against simulated, one row per series; ``thresholds`` (by
     series, :func:`rule_thresholds`) drawn on the distributions."""
     fig = Figure(figsize=(11, 3.4 * len(comparison.series)), layout="constrained")

@@ -176,9 +176,7 @@ def _core(values: np.ndarray, noise: np.ndarray, dt: float, scale: Scale, max_bl
     squares = _replicates(_block_sum(np.where(valid, z * z, 0.0), blocks, k))
     noises = _replicates(_block_sum(np.where(valid, noise, 0.0), blocks, k))
     counts = _replicates(_block_sum(valid.astype(float), blocks, k))
-    present = counts > 0   # a column without a valid tick in a replicate is no column of its mean
-    v0 = (np.where(present, (squares - noises) / np.maximum(counts, 1), 0.0).sum(axis=1)
-          / np.maximum(present.sum(axis=1), 1)) + centring
+    v0 = _column_mean(squares - noises, counts) + centring
     # With several columns the jitter is their spread within a tick (column variance less the
     # covariance between columns), free of the persistent fit; with one, the fit's lag-0 extrapolation.
     shared = _to_log_cov(covariances[:, 0] + centring, scale) if columns > 1 else amp
@@ -187,18 +185,22 @@ def _core(values: np.ndarray, noise: np.ndarray, dt: float, scale: Scale, max_bl
         # E[Y_i^2] = E[M^2] (1 + jitter^2) + noise and E[Y_i Y_j] = E[M^2]: their ratio, each replicate on its own
         # ticks. The deviations above are from the whole history's means: a block left out moves the level the
         # rest wander about, and with it, tenfold, the jackknife's spread of (1 + v0) / (1 + covariance).
-        # Columns with no valid tick in a replicate (a segment without an error all day) are left out of its
-        # mean; without a tick two columns share, the deviations' formula above stands.
+        # Without a tick two columns share, the deviations' formula above stands.
         level = 1 + mean   # the ratio scale's values are M - 1
         y = np.where(valid, (1 + values) / level, 0.0)
         ys = y.sum(axis=1)
         products = _replicates(_block_sum(ys * ys - (y * y).sum(axis=1), blocks, k)) / np.maximum(pairs, 1)
         raw = _replicates(_block_sum(np.where(valid, y * y - noise / level ** 2, 0.0), blocks, k))
-        squares_mean = (np.where(present, raw / np.maximum(counts, 1), 0.0).sum(axis=1)
-                        / np.maximum(present.sum(axis=1), 1))
         with np.errstate(divide="ignore", invalid="ignore"):
-            jitter = np.where((pairs > 0) & (products > 0), squares_mean / products - 1, jitter)
+            jitter = np.where((pairs > 0) & (products > 0), _column_mean(raw, counts) / products - 1, jitter)
     return _Core(amp, phis[best], jitter, edges, k, lags, mean)
+
+
+def _column_mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per replicate ``(K + 1, columns)``, the mean over columns of ``sums / counts``, a column without a valid tick
+    in the replicate left out (a segment without an error all day is no column of spread 0)."""
+    present = counts > 0
+    return np.where(present, sums / np.maximum(counts, 1), 0.0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
 def _inverse_trigamma(y: float) -> float:
