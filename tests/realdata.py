@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from rampsim.calibration.day_to_day import DayToDay, day_to_day, noise_statistics
 from rampsim.units import positional
 from tests.sim_helpers import REAL_METRICS
 
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from rampsim.calibration.estimators import LatentFit, LoadFit
 
 __all__ = ["DATA_DIR", "RequestSeries", "SERIES", "available", "load", "production_series", "bin_arrivals",
-           "Comparison", "compare", "simulate", "parameter_draws", "statistics", "window", "aggregate",
+           "Comparison", "compare", "simulate", "parameter_draws", "statistics", "aggregate",
            "MISFITS", "STATISTICS"]
 
 DATA_DIR = REAL_METRICS  # <repo>/../shared/real-metrics
@@ -207,10 +208,10 @@ def production_series() -> list[RequestSeries]:
 
 FIRST_PART = 0.65       # share of each series the model is calibrated on; the rest is held out
 REPLICATES = 200        # simulated held-out periods per series
+DAY_REPLICATES = 20     # simulated first parts pooled as the day-to-day check's model days
 LEVEL = 0.99            # joint coverage of the band over the 11 statistics of a series
 LAGS = 10               # autocorrelation lags 1..LAGS, in compared steps
 SEED = 20240601
-HOUR = 3600.0
 STATISTICS = ("D",) + tuple(f"acf{h}" for h in range(1, LAGS + 1))
 
 # Series the fitted model does not reproduce, with the measured reason (see the
@@ -241,11 +242,6 @@ MISFITS: dict[str, str] = {
 }
 
 
-def window(step: float) -> int:
-    """Ticks in the centred ~1-hour rolling mean at ``step`` seconds: the odd number nearest an hour, at least 3."""
-    return max(3, 2 * int(round(HOUR / step / 2)) + 1)
-
-
 def aggregate(counts: np.ndarray, ticks: int) -> np.ndarray:
     """Sums of ``ticks`` consecutive ticks along axis 0 (``NaN`` if any is missing); a trailing part is dropped."""
     if ticks == 1:
@@ -255,39 +251,9 @@ def aggregate(counts: np.ndarray, ticks: int) -> np.ndarray:
 
 
 def statistics(counts: np.ndarray, step: float, lags: int = LAGS) -> np.ndarray:
-    """Dispersion index and autocorrelations at lags ``1..lags`` of counts ``(T,)`` or ``(T, R)``: ``(..., 1 + lags)``.
-
-    Defined once (as the real-metrics README does): remove a centred rolling mean of
-    :func:`window` ticks (about an hour; partial windows at the ends; missing ticks
-    left out of it and of everything else), then
-
-    * ``D = sum r_t^2 / sum (1 - 1/c_t) / mean(n)``, ``r_t`` the residual and ``c_t``
-      the ticks in its window: the residual variance over the mean, corrected for
-      the rolling mean's own share of each tick so that Poisson counts give 1;
-    * ``acf(h) = mean(r_t r_{t+h}) / mean(r_t^2)`` over the pairs present (white
-      counts give about ``-1/window``, the rolling mean's own imprint).
-    """
-    y = np.asarray(counts, dtype=float)
-    single = y.ndim == 1
-    y = y[:, None] if single else y
-    valid = np.isfinite(y)
-    half = window(step) // 2
-    x = np.where(valid, y, 0.0)
-    zeros = np.zeros((1, y.shape[1]))
-    cx, cc = np.concatenate([zeros, np.cumsum(x, axis=0)]), np.concatenate([zeros, np.cumsum(valid, axis=0)])
-    index = np.arange(len(y))
-    lo, hi = np.clip(index - half, 0, len(y)), np.clip(index + half + 1, 0, len(y))
-    c = cc[hi] - cc[lo]
-    r = np.where(valid, y - (cx[hi] - cx[lo]) / np.maximum(c, 1), 0.0)
-    weight = np.where(valid, 1.0 - 1.0 / np.maximum(c, 1), 0.0)
-    squares, present = (r ** 2).sum(axis=0), valid.sum(axis=0)
-    out = np.empty((y.shape[1], 1 + lags))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[:, 0] = squares / weight.sum(axis=0) / (x.sum(axis=0) / present)
-        for h in range(1, lags + 1):
-            pairs = (valid[:-h] & valid[h:]).sum(axis=0)
-            out[:, h] = (r[:-h] * r[h:]).sum(axis=0) / pairs / (squares / present)
-    return out[0] if single else out
+    """Dispersion index and autocorrelations at lags ``1..lags`` of counts ``(T,)`` or ``(T, R)``, after the centred
+    one-hour rolling mean: :func:`rampsim.calibration.day_to_day.noise_statistics`, the calibration's own."""
+    return noise_statistics(counts, step, lags)
 
 
 def rate_draws(estimate, q: float, replicates: int, rng: np.random.Generator) -> np.ndarray:
@@ -386,7 +352,9 @@ class Comparison:
     ``low``/``high`` the joint band; ``z`` the observed deviations in replicate
     standard deviations (of ``log D`` and ``atanh acf``); ``critical`` the ``LEVEL``
     quantile of the replicates' largest ``|z|``; ``level_ratio`` the held-out mean
-    over the fitted load's mean on the same ticks (the simulation's scale).
+    over the fitted load's mean on the same ticks (the simulation's scale); ``days``
+    the fit report's day-to-day check of the first part against :data:`DAY_REPLICATES`
+    simulations of it, pooled.
     """
 
     series: RequestSeries
@@ -400,6 +368,7 @@ class Comparison:
     z: np.ndarray
     critical: float
     level_ratio: float
+    days: DayToDay
 
     @property
     def inside(self) -> bool:
@@ -487,4 +456,8 @@ def compare(series: RequestSeries, *, first_part: float = FIRST_PART, replicates
         z = (t_obs - mean) / sd
         critical = float(np.nanquantile(np.nanmax(np.abs((t_rep - mean) / sd), axis=1), level))
     low, high = _untransform(mean - critical * sd), _untransform(mean + critical * sd)
-    return Comparison(series, cut, load, latent, observed, replica, low, high, z, critical, level_ratio)
+    first, model = series.counts[:cut], simulate(load, latent, series.times[:cut], series.dt, DAY_REPLICATES,
+                                                 np.random.default_rng(seed + 1), uncertainty=False)
+    model[~np.isfinite(first)] = np.nan
+    days = day_to_day(aggregate(first, k), aggregate(model, k), step)
+    return Comparison(series, cut, load, latent, observed, replica, low, high, z, critical, level_ratio, days)

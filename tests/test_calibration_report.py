@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from rampsim.calibration.comparison import Comparison, SeriesComparison, autocorrelation
+from rampsim.calibration.day_to_day import DayToDay, day_to_day
 from rampsim.report.calibration import fit_chart
+
+UNCHECKED = DayToDay((), 1, "day-to-day noise not checked: 1 whole day with 80% of the ticks present, 3 needed")
 
 
 def series(name: str, unit: str, observed, simulated) -> SeriesComparison:
@@ -24,7 +27,7 @@ def texts(figure) -> list[str]:
 def chart(*rows: SeriesComparison):
     with warnings.catch_warnings():
         warnings.simplefilter("error")    # numpy's RuntimeWarnings, matplotlib's empty-legend UserWarning
-        figure = fit_chart(Comparison(tuple(rows), {}, 1.0))
+        figure = fit_chart(Comparison(tuple(rows), {}, 1.0, UNCHECKED))
         figure.canvas.draw()
     return figure
 
@@ -107,7 +110,8 @@ def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         figure = fit_chart(Comparison((series("error_rate", "error rate", rates, rates),
-                                       series("p99", "P99 latency", latency, latency)), {}, 1.0), thresholds)
+                                       series("p99", "P99 latency", latency, latency)), {}, 1.0, UNCHECKED),
+                                  thresholds)
         figure.canvas.draw()
     errors, p99 = figure.axes[0], figure.axes[2]
     assert sorted(round(line.get_xdata()[0], 6) for line in errors.get_lines()) == [0.5, 0.75]   # in %, as drawn
@@ -115,3 +119,45 @@ def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
     assert not p99.get_lines() and p99.get_xlim()[1] < 100   # 200 and 250 ms would squeeze 30-70 ms into a sliver
     corner = " ".join(text.get_text() for text in p99.texts)
     assert "p99_rollback: 200" in corner and "latency_warning, latency_rollback: 250" in corner
+
+
+def test_the_days_are_drawn_when_checked_and_their_verdict_said():
+    """A week of quieter and noisier days against a model between them: a last row draws each day's dispersion index
+    (on a log axis: it spans more than a factor of 4) and lag-1 autocorrelation, history against model, and says
+    which days spread more."""
+    from tests.test_day_to_day import BETWEEN, NOISY, QUIET, minutes
+
+    rng = np.random.default_rng(3)
+    history, model = minutes(rng, 7, [QUIET, NOISY])[:, 0], minutes(rng, 7, [BETWEEN])[:, 0]
+    days = day_to_day(history, model)
+    row = series("requests", "requests per minute", history, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = fit_chart(Comparison((row,), {}, 7.0, days))
+        figure.canvas.draw()
+    assert len(figure.axes) == 4
+    dispersion, lag_one = figure.axes[2], figure.axes[3]
+    assert dispersion.get_title().startswith("requests day by day: dispersion index\nthe history's days spread more")
+    assert dispersion.get_yscale() == "log" and lag_one.get_yscale() == "linear"
+    assert [len(line.get_ydata()) for line in dispersion.get_lines()] == [7, 7]
+    assert [t.get_text() for t in dispersion.get_xticklabels()] == ["history", "calibrated model"]
+    unchecked = fit_chart(Comparison((row,), {}, 1.0, UNCHECKED))
+    assert len(unchecked.axes) == 2
+
+
+def test_the_report_text_says_the_day_to_day_verdict():
+    from rampsim.calibration.fit import calibrate
+    from rampsim.report.calibration import fit_markdown
+    from tests.test_calibration_cli import aa_history, realistic_reference
+    from tests.test_day_to_day import BETWEEN, NOISY, QUIET, minutes
+
+    plan = realistic_reference()
+    calibration = calibrate(plan, aa_history(0.25, 3, plan))
+    rng = np.random.default_rng(3)
+    days = day_to_day(minutes(rng, 7, [QUIET, NOISY])[:, 0], minutes(rng, 7, [BETWEEN])[:, 0])
+    text = fit_markdown(calibration, Comparison((), {}, 7.0, days))
+    section = text[text.index("## Day to day"):]
+    assert days.summary() in section
+    assert "| dispersion index | " in section and "| lag-1 autocorrelation | " in section
+    assert fit_markdown(calibration, Comparison((), {}, 1.0, UNCHECKED)).endswith(
+        "## Day to day\n\n" + UNCHECKED.note + ".\n\n![fit](fit.png)\n")

@@ -5,7 +5,9 @@ history (open loop, all traffic on the stable arm) and compares, per series, the
 distribution of 1-minute request counts, error rates and P99 latencies (two-sample
 Kolmogorov-Smirnov statistic), their autocorrelation up to 30 minutes, and the
 number of bursts the estimators detect in each. Minutes are autocorrelated, so the
-KS p-value overstates the evidence: read the statistic as a distance.
+KS p-value overstates the evidence: read the statistic as a distance. Last, whether
+the request noise changes from day to day as the model's does
+(:mod:`rampsim.calibration.day_to_day`).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from rampsim.calibration.day_to_day import DayToDay, day_to_day
 from rampsim.calibration.estimators.shared import DAY
 from rampsim.calibration.fit import Calibration, calibrate, with_traffic
 from rampsim.engine.metrics import histogram_quantile
@@ -44,11 +47,13 @@ class SeriesComparison:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Every compared series and the bursts detected in each process (observed, simulated)."""
+    """Every compared series, the bursts detected in each process (observed, simulated) and the day-to-day check of
+    the requests."""
 
     series: tuple[SeriesComparison, ...]
     bursts: dict[str, tuple[int, int]]
     simulated_days: float
+    day_to_day: DayToDay
 
 
 def history_plan(plan: Plan, duration: float, weight: str = "0%") -> Plan:
@@ -138,4 +143,6 @@ def compare(plan: Plan, calibration: Calibration, history: Telemetry, arm: str =
     bursts = {"requests": (calibration.requests.bursts.count, refit.requests.bursts.count),
               "errors": (calibration.errors.bursts.count, refit.errors.bursts.count),
               "latency": (calibration.latency.latent.bursts.count, refit.latency.latent.bursts.count)}
-    return Comparison(tuple(series), bursts, float(run.telemetry.time[-1]) / 86400.0)
+    interval = history.layout.scrape_interval
+    days = day_to_day(observed["requests"], simulated["requests"], max(int(round(60.0 / interval)), 1) * interval)
+    return Comparison(tuple(series), bursts, float(run.telemetry.time[-1]) / 86400.0, days)

@@ -293,6 +293,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         comparison = compare(plan, calibration, history.telemetry, arm=args.arm, seed=args.seed)
         paths = write_fit_report(Path(args.report), calibration, comparison, plan)
         print(f"fit report: {', '.join(str(p) for p in paths)}", file=sys.stderr)
+        if comparison.day_to_day.differs:
+            print(f"note: {comparison.day_to_day.summary()}", file=sys.stderr)
     return 0
 
 

@@ -6,9 +6,12 @@ share at 0 of each side said in the title, the tails in the outermost bars), eac
 the share of its side's minutes on a log axis so that a tail of a few minutes shows, with the
 thresholds of the plan's rules that read that series as drawn (:func:`rule_thresholds`: where a
 gate would stop the ramp, against the minutes a healthy service has), and the autocorrelation up
-to 30 minutes; a panel with nothing to draw says why. ``fit.md``
-lists every fitted parameter with its interval, what the history could not tell, the
-KS distance per series and the bursts detected in the history and in the simulation.
+to 30 minutes; a panel with nothing to draw says why. When the history holds enough whole
+days, a last row draws the requests day by day (:mod:`rampsim.calibration.day_to_day`): each
+day's dispersion index and lag-1 autocorrelation, history against model. ``fit.md`` lists
+every fitted parameter with its interval, what the history could not tell, the KS distance
+per series, the bursts detected in the history and in the simulation, and the day-to-day
+check.
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ from typing import Optional
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from rampsim.calibration.comparison import Comparison
+from rampsim.calibration.day_to_day import DaySpread
 from rampsim.calibration.fit import Calibration
 from rampsim.calibration.traffic_yaml import shown
 from rampsim.plan import Plan
@@ -190,17 +194,44 @@ def _autocorrelation(ax: Axes, name: str, label: str, series) -> None:
     _legend(ax)
 
 
+def _days(ax: Axes, spread: DaySpread, log: bool) -> None:
+    """One statistic day by day: the history's days and the model's, each in its own column of points."""
+    for x, values, who, marker, colour in ((0, spread.observed, "history", "o", "tab:blue"),
+                                           (1, spread.simulated, "calibrated model", "s", "tab:orange")):
+        offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.plot(x + offsets, values, marker, ms=5, alpha=0.75, color=colour, label=f"{who}: {len(values)} days")
+    verdict = ("the history's days spread more" if spread.ratio > 1 else "the model's days spread more") \
+        if spread.differs else "the two spread alike"
+    _title(ax, f"requests day by day: {spread.name}",
+           f"{verdict} (variance ratio {spread.ratio:.3g}, p = {spread.p_value:.2g})")
+    ax.set_xticks([0, 1], ["history", "calibrated model"])
+    ax.set_xlim(-0.5, 1.5)
+    values = np.concatenate([spread.observed, spread.simulated])
+    log = log and bool(np.all(values > 0)) and values.max() > 4 * values.min()   # a wide spread of positive values
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))   # 20, 50, 100: labels on any span
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel(f"{spread.name} of the day" + (" (log scale)" if log else ""))
+    _legend(ax)
+
+
 def fit_chart(comparison: Comparison, thresholds: Optional[dict[str, list[Threshold]]] = None) -> Figure:
-    """Distributions and autocorrelations, observed against simulated, one row per series; ``thresholds`` (by
-    series, :func:`rule_thresholds`) drawn on the distributions."""
-    fig = Figure(figsize=(11, 3.4 * len(comparison.series)), layout="constrained")
-    axes = fig.subplots(len(comparison.series), 2, squeeze=False)
+    """Distributions and autocorrelations, observed against simulated, one row per series, and the requests day by
+    day when they were checked; ``thresholds`` (by series, :func:`rule_thresholds`) drawn on the distributions."""
+    spreads = comparison.day_to_day.spreads
+    rows = len(comparison.series) + bool(spreads)
+    fig = Figure(figsize=(11, 3.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, 2, squeeze=False)
     for row, series in zip(axes, comparison.series):
         scale, label = _SCALE.get(series.name, (1.0, series.unit))
         _distribution(row[0], series.name, label, series.observed * scale, series.simulated * scale, series.ks)
         if thresholds and thresholds.get(series.name) and row[0].has_data():
             _threshold_lines(row[0], thresholds[series.name], scale, label)
         _autocorrelation(row[1], series.name, label, series)
+    for ax, spread, log in zip(axes[-1] if spreads else (), spreads, (True, False)):
+        _days(ax, spread, log)
     fig.suptitle(f"Calibration fit: history against "
                  f"{format_value(comparison.simulated_days * 86400, Kind.DURATION)} simulated")
     return fig
@@ -235,8 +266,19 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
     lines += ["", "| bursts detected | history | model |", "|---|---|---|"]
     for process, (observed, simulated) in comparison.bursts.items():
         lines.append(f"| {process} | {observed} | {simulated} |")
+    days = comparison.day_to_day
+    lines += ["", "## Day to day", "", days.summary() + "."]
+    if days.spreads:
+        lines += ["", "| requests, per day | history's days | model's days | variance ratio | p-value |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {s.name} | {_spread(s.observed)} | {_spread(s.simulated)} | {s.ratio:.3g} | {s.p_value:.2g} |"
+                  for s in days.spreads]
     lines += ["", "![fit](fit.png)", ""]
     return "\n".join(lines)
+
+
+def _spread(values: np.ndarray) -> str:
+    return f"{np.min(values):.3g} to {np.max(values):.3g} (median {np.median(values):.3g})"
 
 
 def write_fit_report(directory: Path, calibration: Calibration, comparison: Comparison,
