@@ -95,7 +95,7 @@ def test_a_tail_of_a_few_minutes_keeps_its_bars_visible():
 def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
     """A review: whether the model has the history's minutes above the rollback threshold is what makes a simulated
     false-rollback rate believable, and the chart did not say where that threshold is. The rules that read a series
-    as drawn (the whole arm, not compared, not a trend) are lines near the minutes, and named in a corner when far
+    as drawn (the whole arm, not compared, not a trend) are lines near the minutes, and named in the legend when far
     beyond them."""
     from rampsim.plan import load_plan
     from rampsim.report.calibration import rule_thresholds
@@ -117,8 +117,9 @@ def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
     assert sorted(round(line.get_xdata()[0], 6) for line in errors.get_lines()) == [0.5, 0.75]   # in %, as drawn
     assert errors.get_xlim()[1] > 0.75
     assert not p99.get_lines() and p99.get_xlim()[1] < 100   # 200 and 250 ms would squeeze 30-70 ms into a sliver
-    corner = " ".join(text.get_text() for text in p99.texts)
-    assert "p99_rollback: 200" in corner and "latency_warning, latency_rollback: 250" in corner
+    legend = " ".join(text.get_text() for text in p99.get_legend().get_texts())
+    assert "p99_rollback: 200" in legend and "latency_warning, latency_rollback: 250" in legend
+    assert not p99.texts   # named in the legend, placed with it where it covers the fewest bars
 
 
 def test_the_days_are_drawn_when_checked_and_their_verdict_said():

@@ -22,7 +22,9 @@ from typing import Optional
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from rampsim.calibration.comparison import Comparison
@@ -100,7 +102,7 @@ def rule_thresholds(plan: Plan) -> dict[str, list[Threshold]]:
 def _threshold_lines(ax: Axes, lines: list[Threshold], scale: float, unit: str) -> None:
     """A dashed line at each threshold near the minutes drawn (the rules that share one named together), the axis
     widened a little to show them; thresholds far beyond (more than 1.5 times the axis' end, or below its start)
-    are said in a corner rather than squeezing the distribution into a sliver."""
+    are named in the legend rather than squeezing the distribution into a sliver."""
     at: dict[float, list[tuple[str, str]]] = {}
     for name, reading, value in lines:
         at.setdefault(value * scale, []).append((name, reading))
@@ -112,19 +114,31 @@ def _threshold_lines(ax: Axes, lines: list[Threshold], scale: float, unit: str) 
         ax.axvline(value, color="tab:red", ls="--", lw=1)
         ax.text(value, 0.97, "\n".join(f"{name} ({reading})" for name, reading in at[value]),
                 transform=ax.get_xaxis_transform(), rotation=90, ha="right", va="top", fontsize=7, color="tab:red")
-    far = [textwrap.fill(f"{', '.join(name for name, _ in at[value])}: {value:g}", 48)
+    far = [textwrap.fill(f"{', '.join(name for name, _ in at[value])}: {value:g}", 40)
            for value in sorted(at) if value not in near]
-    if far:
-        ax.text(0.98, 0.5, f"rules beyond the chart ({unit}):\n" + "\n".join(far), transform=ax.transAxes,
-                ha="right", va="center", fontsize=7, color="tab:red",
-                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "tab:red", "lw": 0.5})
+    if far:   # a legend entry, placed with the legend where it covers the fewest bars
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles + [Line2D([], [], color="tab:red", ls="--", lw=1)],
+                  labels + [f"rules beyond the chart ({unit}):\n" + "\n".join(far)], fontsize=7, loc="best")
+
+
+def _log_ticks(axis: Axis, form: str, span: float) -> None:
+    """Plain labels on a log ``axis`` spanning a factor ``span``: at 1, 2 and 5 times each power of ten over two
+    decades or less, at the powers over more; none on the minor ticks (matplotlib's own there read ``6×10⁻¹`` beside
+    ``1%``, and ran into each other)."""
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if span <= 100 else (1.0,)))   # 8 labels at most
+    axis.set_major_formatter(FuncFormatter(lambda value, _: form.format(value)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulated: np.ndarray, ks: float) -> None:
     """Overlaid histograms of the minutes above 0 (the outermost bars gather the tails), each bar the share of its
     side's minutes, on a log y axis (a tail of a few minutes stays visible under the bulk); the share of minutes at
     0 and of tails said in the title; a panel without a minute above 0 says why."""
-    title = f"{label}: " + (f"KS distance {ks:.3f} over all minutes" if math.isfinite(ks) else "not in the history")
+    if math.isfinite(ks):
+        title = f"{label}: KS distance {ks:.3f} over all minutes"
+    else:   # a side without a whole minute: the history lacks the series, or neither side has a whole minute
+        title = f"{label}: " + ("not in the history" if len(simulated) else "no whole minute")
     at_zero = _at_zero(name, observed, simulated)
     positive = [values[values > 0] for values in (observed, simulated)]
     both = np.concatenate(positive)
@@ -140,22 +154,23 @@ def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulat
     skewed = high > 10 * low    # bursts: a log axis keeps the bulk and the tail both readable
     bins = np.geomspace(low, high, 60) if skewed else np.linspace(low, high if high > low else low + 1, 60)
     minute = 100.0   # the share (%) of one minute of the longer side: the smallest bar, kept above the axis' foot
+    tallest = 0.0
     for values, side, who, colour in ((positive[0], observed, "history", "tab:blue"),
                                       (positive[1], simulated, "calibrated model", "tab:orange")):
         if len(values):   # each bar the share of all the side's minutes: with those at 0, the side's 100%
-            ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins.tolist(), alpha=0.55, label=who, color=colour,
-                    weights=np.full(len(values), 100 / len(side)))
-            minute = min(minute, 100 / len(side))
+            heights, _, _ = ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins.tolist(), alpha=0.55, label=who,
+                                    color=colour, weights=np.full(len(values), 100 / len(side)))
+            minute, tallest = min(minute, 100 / len(side)), max(tallest, float(np.max(heights)))
     outside = float(np.mean((both < bins[0]) | (both > bins[-1])))
     notes = [f"{at_zero}; bars show the rest" if at_zero else "",
              f"the outermost bars also hold the tails ({_share(outside)} of the minutes drawn)" if outside else ""]
     _title(ax, title, "; ".join(note for note in notes if note))
     if skewed:
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))   # 0.1, not 10⁻¹
+        _log_ticks(ax.xaxis, "{:g}", bins[-1] / bins[0])   # 0.1, not 10⁻¹
     ax.set_yscale("log")
-    ax.set_ylim(bottom=minute / 2)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda share, _: f"{share:g}%"))
+    ax.set_ylim(minute / 2, tallest * 12)   # room above the tallest bar for the legend
+    _log_ticks(ax.yaxis, "{:g}%", ax.get_ylim()[1] / ax.get_ylim()[0])
     ax.set_xlabel(label + (" (log scale)" if skewed else ""))
     ax.set_ylabel("share of minutes (log scale)")
     _legend(ax)
@@ -210,9 +225,7 @@ def _days(ax: Axes, spread: DaySpread, log: bool) -> None:
     log = log and bool(np.all(values > 0)) and values.max() > 4 * values.min()   # a wide spread of positive values
     if log:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))   # 20, 50, 100: labels on any span
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        _log_ticks(ax.yaxis, "{:g}", values.max() / values.min())
     ax.set_ylabel(f"{spread.name} of the day" + (" (log scale)" if log else ""))
     _legend(ax)
 
