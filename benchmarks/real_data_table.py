@@ -6,8 +6,9 @@ For each production request series in ``../shared/real-metrics`` (loaders and th
 comparison: ``tests/realdata.py``, the same code ``tests/test_real_data.py`` runs):
 ``fit_requests`` on the first 65%, 200 simulated replicates of the held-out rest,
 and the held-out dispersion index and autocorrelations at lags 1-10 (after a
-centred ~1-hour rolling mean) against the replicates' joint 99% band. It asserts
-nothing.
+centred ~1-hour rolling mean) against the replicates' joint 99% band; then the fit
+report's day-to-day check of each first part against 20 simulations of its fit. It
+asserts nothing.
 """
 from __future__ import annotations
 
@@ -89,13 +90,14 @@ def main() -> None:
               "at point estimates"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    timings = []
+    timings, days = [], []
     for name in realdata.SERIES:
         t0 = time.perf_counter()
         series = realdata.load(name)
         c = realdata.compare(series)
         point = realdata.compare(series, uncertainty=False)
         timings.append((name, time.perf_counter() - t0))
+        days.append((name, c.days.summary()))
         print(row(c, point), flush=True)
     print()
     print(f"Calibrated on the first {realdata.FIRST_PART:.0%} of each series, {realdata.REPLICATES} simulated "
@@ -106,6 +108,9 @@ def main() -> None:
     print()
     for name, reason in realdata.MISFITS.items():
         print(f"- {name} (xfail): {reason}")
+    print(f"\nDay to day, each first part against {realdata.DAY_REPLICATES} simulations of its fit, pooled:\n")
+    for name, summary in days:
+        print(f"- {name}: {summary}")
     total = time.perf_counter() - start
     print("\n" + ", ".join(f"{n} {t:.1f}s" for n, t in timings) + f"; total {total:.1f}s", file=sys.stderr)
 
