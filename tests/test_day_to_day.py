@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rampsim.calibration.day_to_day import LEVEL, MIN_DAYS, day_to_day, noise_statistics
+from rampsim.calibration.day_to_day import MIN_DAYS, SIGNIFICANCE, day_to_day, noise_statistics
 from rampsim.sim.config import Latent
 from tests.test_calibration_estimators import DT, REQUESTS, STRONG, latent, multiplier
 
@@ -45,7 +45,7 @@ def test_noise_statistics_of_poisson_counts(swing, tolerance):
 
 def most_false_alarms(n: int) -> int:
     """The most alarms of one statistic in ``n`` histories consistent with its level (one-sided binomial, 1%)."""
-    return int(stats.binom.ppf(0.99, n, LEVEL))
+    return int(stats.binom.ppf(0.99, n, SIGNIFICANCE))
 
 
 @pytest.mark.parametrize("process, runs", [(REQUESTS, 1), (REQUESTS, 20), (STRONG, 20)],

@@ -32,12 +32,12 @@ from scipy import stats
 
 from rampsim.calibration.estimators.shared import DAY
 
-__all__ = ["noise_statistics", "rolling_window", "DaySpread", "DayToDay", "day_to_day", "MIN_DAYS", "LEVEL"]
+__all__ = ["noise_statistics", "rolling_window", "DaySpread", "DayToDay", "day_to_day", "MIN_DAYS", "SIGNIFICANCE"]
 
 HOUR = 3600.0
 MIN_DAYS = 3          # whole days each side needs: fewer leave the F test (2 and 2 degrees of freedom) powerless
 MIN_PRESENT = 0.8     # share of a day's ticks that must be present for the day to count
-LEVEL = 0.01          # each statistic's test: p below it says the days differ
+SIGNIFICANCE = 0.01          # each statistic's test: p below it says the days differ
 CLIP = 4.0            # a day's residuals beyond this many of its robust standard deviations are clipped
 MAX_STEP = 600.0      # coarser ticks leave an hour's rolling mean fewer than 7 of them
 
@@ -119,8 +119,8 @@ class DaySpread:
 
     @property
     def differs(self) -> bool:
-        """The history's days and the model's differ in spread (p below :data:`LEVEL`): ``ratio`` says which."""
-        return self.p_value < LEVEL
+        """The history's days and the model's differ in spread (p below :data:`SIGNIFICANCE`): ``ratio`` says which."""
+        return self.p_value < SIGNIFICANCE
 
     def described(self) -> str:
         more = "the history's" if self.ratio > 1 else "the model's"
