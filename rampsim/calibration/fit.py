@@ -12,13 +12,15 @@ simulating that model. A parameter the history is too short or too sparse to est
 own value too, or the stated default where the plan gives none (the value the plan
 simulates): a noise-free ``sd: 0`` in its place would make the model cleaner than
 the service. A parameter the history did estimate, even as about 0 (an ``sd`` whose
-interval holds 0), is written as fitted.
+interval holds 0), is written as fitted; but a rate of bursts or blips none of which the
+history shows, whose interval still holds the plan's rate, cannot tell that rate from 0:
+the plan's is kept (:func:`_indistinct`).
 """
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -32,6 +34,7 @@ from rampsim.calibration.estimators.load_profile import clock_time
 from rampsim.calibration.estimators.shared import MIN_TICKS
 from rampsim.engine.metrics import corrected_counters
 from rampsim.plan import Plan, with_overrides
+from rampsim.sim.config import TrafficConfig, Variability, traffic_config
 from rampsim.telemetry import Telemetry
 from rampsim.units import positional
 
@@ -60,6 +63,8 @@ class Calibration:
     second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
     shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
     stated: frozenset[str] = frozenset()  # the estimates' paths the plan's traffic: section writes a value for
+    # estimates the history made that cannot tell the plan's own value apart, by path: why the plan's is kept
+    indistinct: dict[str, str] = field(default_factory=dict)
 
     def kept(self, path: str) -> str:
         """What stands for the estimate at ``path`` when the history cannot tell it: the plan's own value, or the
@@ -87,6 +92,7 @@ class Calibration:
                 found[f"{prefix}.bursts.{field}"] = getattr(fit.bursts, field)
         found["variability.health_checks.per_day"] = self.health.per_day
         found["variability.health_checks.duration"] = self.health.duration
+        found.update({path: replace(found[path], fallback=True, note=note) for path, note in self.indistinct.items()})
         # a parameter the history could not tell has no value of its own: the plan's is kept (NaN says so)
         return {path: replace(estimate, value=math.nan) if estimate.fallback else estimate
                 for path, estimate in found.items()}
@@ -241,7 +247,37 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
         data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt) + count_problems(requests, dt, "requests")
                             + count_problems(errors, dt, "errors", dispersion=False)),
         start=first, second_arm=second_arm, shares_note=shares_note)
+    calibration = replace(calibration, indistinct=_indistinct(calibration.estimates(), traffic_config(plan)))
     return replace(calibration, stated=frozenset(p for p in calibration.estimates() if states(plan.traffic, p)))
+
+
+EVENT_RATES = ("variability.requests.bursts.per_day", "variability.errors.bursts.per_day",
+               "variability.latency.bursts.per_day", "variability.health_checks.per_day")
+
+
+def _indistinct(estimates: dict[str, Estimate], config: TrafficConfig) -> dict[str, str]:
+    """The estimates a history made that cannot tell the plan's own value apart (path: why), for the plan's to be
+    kept: a rate of events (bursts, blips) of which the history shows none, whose interval ``[0, high]`` still
+    holds the plan's rate above 0. Such a history is too short to tell that rate from 0, and its 0 would make the
+    model cleaner than the service; a history whose bound falls below the plan's rate contradicts it, and its 0 is
+    written."""
+    indistinct = {}
+    for path in EVENT_RATES:
+        estimate = estimates[path]
+        own = _configured(config.variability or Variability(), path)
+        if not estimate.fallback and estimate.value == 0 and 0 < own <= estimate.high:
+            event = "blip" if path.startswith("variability.health_checks") else "burst"
+            indistinct[path] = (f"no {event} in the history, whose 95% interval [0, {estimate.high:.4g}] a day holds "
+                                f"the plan's {own:g}: it cannot tell that rate from 0")
+    return indistinct
+
+
+def _configured(variability: Variability, path: str) -> float:
+    """The value ``variability`` simulates at the ``traffic:`` ``path`` (``variability.errors.bursts.per_day``)."""
+    node: Any = variability
+    for key in path.split(".")[1:]:
+        node = getattr(node, key)
+    return float(node)
 
 
 def states(traffic: Any, path: str) -> bool:
