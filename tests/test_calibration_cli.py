@@ -726,3 +726,43 @@ def test_no_burst_in_a_history_long_enough_to_contradict_the_plans_rate_writes_0
     assert section["variability"]["errors"]["bursts"]["per_day"] == 0
     assert "per_day: 0.0   # 95% [0, 14.76] (exact Poisson (Garwood) on detected bursts)" in text
     assert not any(note.startswith("variability.errors.bursts.per_day") for note in notes)
+
+
+@pytest.mark.parametrize("scrapes", [41, 121])
+def test_a_history_shorter_than_a_day_keeps_the_plans_load_of_bursts(tmp_path, capsys, scrapes):
+    """Ten minutes and half an hour of the shipped recording wrote `shape: flat   # history shorter than a day: flat
+    load assumed` at 12,085.6/s: the plan's 21,000/s peaks every 30 minutes were gone, and no note said the shape
+    could not be told. Such a history cannot tell a daily shape, and a bursts load's average counts the peaks the
+    fit sets apart as request bursts: the plan's whole load is kept, said so."""
+    section, text, notes = calibrated(REFERENCE, shipped_cut(tmp_path, scrapes), tmp_path / "t.yaml", capsys)
+    assert section["load"] == yaml.safe_load(REFERENCE.read_text())["traffic"]["load"]
+    assert "shape: bursts   # the plan's own (history shorter than a day: its daily cycle cannot be told)" in text
+    assert "load.shape: history shorter than a day: its daily cycle cannot be told; the plan's own value is kept" \
+        in notes
+    assert "load.average: history shorter than a day: its daily cycle cannot be told, and a bursts load's average " \
+           "counts its peaks, which this fit sets apart as request bursts; the plan's own value is kept" in notes
+
+
+@pytest.mark.parametrize("load, fitted", [
+    ("{shape: flat, average: 12500/s}", True),
+    ("{shape: diurnal, average: 12500/s, peak: 15000/s, peak_at: '16:00'}", False),
+])
+def test_a_history_shorter_than_a_day_fits_the_average_of_a_flat_load_alone(tmp_path, capsys, load, fitted):
+    """The plan's shape is kept either way; a flat load's average is the stretch's mean rate (fitted, with its
+    interval), a diurnal load's is the whole day's, which half an hour cannot tell (kept)."""
+    plan = tmp_path / "plan.yaml"
+    text = REFERENCE.read_text()
+    start = text.index("  load:\n")
+    plan.write_text(text[:start] + f"  load: {load}\n" + text[text.index("  service:\n"):])
+    section, text, notes = calibrated(plan, shipped_cut(tmp_path, 121), tmp_path / "t.yaml", capsys)
+    own = yaml.safe_load(plan.read_text())["traffic"]["load"]
+    assert section["load"]["shape"] == own["shape"]
+    assert "load.shape: history shorter than a day: its daily cycle cannot be told; the plan's own value is kept" \
+        in notes
+    if fitted:
+        assert section["load"]["average"] != own["average"] and "average: 11864.2/s   # 95% [" in text
+        assert not any(note.startswith("load.average") for note in notes)
+    else:
+        assert section["load"] == own
+        assert "load.average: history shorter than a day: its daily cycle cannot be told, and a diurnal load's " \
+               "average is the whole day's; the plan's own value is kept" in notes

@@ -13,14 +13,15 @@ own value too, or the stated default where the plan gives none (the value the pl
 simulates): a noise-free ``sd: 0`` in its place would make the model cleaner than
 the service. A parameter the history did estimate, even as about 0 (an ``sd`` whose
 interval holds 0), is written as fitted; but a rate of bursts or blips none of which the
-history shows, whose interval still holds the plan's rate, cannot tell that rate from 0:
-the plan's is kept (:func:`_indistinct`).
+history shows, whose interval still holds the plan's rate, cannot tell that rate from 0,
+and a history shorter than a day cannot tell the load's shape, nor the average of a shape
+but flat: the plan's are kept (:func:`_indistinct`).
 """
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -63,8 +64,8 @@ class Calibration:
     second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
     shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
     stated: frozenset[str] = frozenset()  # the estimates' paths the plan's traffic: section writes a value for
-    # estimates the history made that cannot tell the plan's own value apart, by path: why the plan's is kept
-    indistinct: dict[str, str] = field(default_factory=dict)
+    # the plan's traffic as it simulates it, beside which an estimate may tell nothing (:func:`_indistinct`)
+    simulated: Optional[TrafficConfig] = None
 
     def kept(self, path: str) -> str:
         """What stands for the estimate at ``path`` when the history cannot tell it: the plan's own value, or the
@@ -92,7 +93,9 @@ class Calibration:
                 found[f"{prefix}.bursts.{field}"] = getattr(fit.bursts, field)
         found["variability.health_checks.per_day"] = self.health.per_day
         found["variability.health_checks.duration"] = self.health.duration
-        found.update({path: replace(found[path], fallback=True, note=note) for path, note in self.indistinct.items()})
+        if self.simulated is not None:
+            found.update({path: replace(found[path], fallback=True, note=note)
+                          for path, note in _indistinct(found, self.load, self.simulated).items()})
         # a parameter the history could not tell has no value of its own: the plan's is kept (NaN says so)
         return {path: replace(estimate, value=math.nan) if estimate.fallback else estimate
                 for path, estimate in found.items()}
@@ -120,8 +123,9 @@ class Calibration:
         """What the history could not tell, each keeping the plan's own value (the stated default where the
         plan gives none); then what its counts hold that no counter of independent requests can
         (:func:`~rampsim.calibration.estimators.count_problems`)."""
-        return [f"{path}: {estimate.note or 'not estimable'}; {self.kept(path)} is kept"
-                for path, estimate in self.estimates().items() if estimate.fallback] + (
+        shape = [] if self.load.told else [f"load.shape: {self.load.peak_at.note}; {self.kept('load.shape')} is kept"]
+        return shape + [f"{path}: {estimate.note or 'not estimable'}; {self.kept(path)} is kept"
+                        for path, estimate in self.estimates().items() if estimate.fallback] + (
                     [f"segments.*.share: {self.shares_note}; the plan's own shares are kept"] if self.shares_note
                     else []) + list(self.data_problems)
 
@@ -131,7 +135,8 @@ class Calibration:
         which the plan simulates)."""
         traffic: dict[str, Any] = copy.deepcopy(plan.traffic or {})
         known = math.isfinite
-        if known(self.load.average.value):   # when the plan's ramp starts is the plan's, not the history's
+        estimates = self.estimates()
+        if known(estimates["load.average"].value):   # when the plan's ramp starts is the plan's, not the history's
             start = {"start": traffic["load"]["start"]} if "start" in (traffic.get("load") or {}) else {}
             traffic["load"] = {**self.load.as_config(), **start}
         segments = dict(traffic.get("segments") or {})
@@ -160,7 +165,7 @@ class Calibration:
             "latency": self.latency.latent.as_config(),
             "health_checks": {"per_day": max(self.health.per_day.value, 0.0),
                               "duration": f"{positional(max(self.health.duration.value, 1e-3))}s"},
-        }, traffic.get("variability"), "variability", self.estimates())
+        }, traffic.get("variability"), "variability", estimates)
         return traffic
 
 
@@ -246,22 +251,32 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
         segments=layout.segments, shares=shares, instances=instances, ticks=valid, duration=last - first, arm=arm,
         data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt) + count_problems(requests, dt, "requests")
                             + count_problems(errors, dt, "errors", dispersion=False)),
-        start=first, second_arm=second_arm, shares_note=shares_note)
-    calibration = replace(calibration, indistinct=_indistinct(calibration.estimates(), traffic_config(plan)))
-    return replace(calibration, stated=frozenset(p for p in calibration.estimates() if states(plan.traffic, p)))
+        start=first, second_arm=second_arm, shares_note=shares_note, simulated=traffic_config(plan))
+    return replace(calibration, stated=frozenset(p for p in [*calibration.estimates(), "load.shape"]
+                                                 if states(plan.traffic, p)))
 
 
 EVENT_RATES = ("variability.requests.bursts.per_day", "variability.errors.bursts.per_day",
                "variability.latency.bursts.per_day", "variability.health_checks.per_day")
+_LOAD_AVERAGES = {"bursts": "a bursts load's average counts its peaks, which this fit sets apart as request bursts",
+                  "diurnal": "a diurnal load's average is the whole day's"}
 
 
-def _indistinct(estimates: dict[str, Estimate], config: TrafficConfig) -> dict[str, str]:
-    """The estimates a history made that cannot tell the plan's own value apart (path: why), for the plan's to be
-    kept: a rate of events (bursts, blips) of which the history shows none, whose interval ``[0, high]`` still
-    holds the plan's rate above 0. Such a history is too short to tell that rate from 0, and its 0 would make the
-    model cleaner than the service; a history whose bound falls below the plan's rate contradicts it, and its 0 is
-    written."""
+def _indistinct(estimates: dict[str, Estimate], load: LoadFit, config: TrafficConfig) -> dict[str, str]:
+    """The ``estimates`` a history made that cannot tell the value ``config`` simulates apart (path: why), for the
+    plan's to be kept.
+
+    A rate of events (bursts, blips) of which the history shows none, whose interval ``[0, high]`` still holds the
+    plan's rate above 0: such a history is too short to tell that rate from 0, and its 0 would make the model
+    cleaner than the service; a history whose bound falls below the plan's rate contradicts it, and its 0 is
+    written. The load's average, when the history cannot tell the load's shape (shorter than a day, ``load``'s
+    :attr:`~LoadFit.told`) and the plan's is not flat: a stretch's mean rate is not that shape's average, and the
+    plan's whole load is kept (a flat one's is the mean rate, fitted).
+    """
     indistinct = {}
+    shape = config.load.shape
+    if not load.told and shape != "flat" and not estimates["load.average"].fallback:
+        indistinct["load.average"] = f"{load.peak_at.note}, and {_LOAD_AVERAGES[shape]}"
     for path in EVENT_RATES:
         estimate = estimates[path]
         own = _configured(config.variability or Variability(), path)
