@@ -679,3 +679,90 @@ def test_a_missing_series_is_named_as_the_naming_asked_for_it(one_day, tmp_path,
     err = capsys.readouterr().err
     assert "note: no sample of the baseline arm's errors in the history (series " \
            'http_errors_total{arm="baseline",segment="' in err, err
+
+
+def shipped_cut(tmp_path: Path, scrapes: int) -> Path:
+    """The first ``scrapes`` scrapes of the shipped recording (header and rows), as the reviewer cut it."""
+    with gzip.open(EXAMPLE, "rt", encoding="utf-8") as handle:
+        lines = [line for _, line in zip(range(scrapes + 1), handle)]
+    path = tmp_path / f"short-{scrapes}.csv"
+    path.write_text("".join(lines))
+    return path
+
+
+def calibrated(plan: Path, history: Path, out: Path, capsys) -> tuple[dict, str, list[str]]:
+    """``rampsim calibrate plan --replay history -o out``: the traffic section written, its text and the notes."""
+    assert main(["calibrate", str(plan), "--replay", str(history), "-o", str(out)]) == 0
+    notes = [line[len("note: "):] for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    return yaml.safe_load(out.read_text())["traffic"], out.read_text(), notes
+
+
+def test_no_burst_in_a_short_history_keeps_the_plans_rate_it_cannot_tell_from_0(tmp_path, capsys):
+    """Half an hour of the shipped recording wrote error and latency bursts of 0 a day (95% [0, 177.1]) and blips of
+    0 a day (95% [0, 32.5]) over the plan's 2, 2 and 1: a model cleaner than the plan from a history that could not
+    tell those rates from 0. The plan's rates are kept, flagged, as is the request bursts' rate beside them."""
+    section, text, notes = calibrated(REFERENCE, shipped_cut(tmp_path, 121), tmp_path / "t.yaml", capsys)
+    variability = section["variability"]
+    assert variability["errors"]["bursts"]["per_day"] == 2 and variability["latency"]["bursts"]["per_day"] == 2
+    assert variability["health_checks"]["per_day"] == 1
+    assert "variability.errors.bursts.per_day: no burst in the history, whose 95% interval [0, 177.1] a day holds " \
+           "the plan's 2: it cannot tell that rate from 0; the plan's own value is kept" in notes
+    assert "variability.health_checks.per_day: no blip in the history, whose 95% interval [0, 32.5] a day holds " \
+           "the plan's 1: it cannot tell that rate from 0; the plan's own value is kept" in notes
+    assert "per_day: 2   # not estimable (no burst in the history" in text and "per_day: 0.0" not in text
+
+
+def test_no_burst_in_a_history_long_enough_to_contradict_the_plans_rate_writes_0(tmp_path, capsys):
+    """Six hours without an error burst: the interval [0, 14.76] a day holds the plan's 2 (kept), not a plan's 50
+    (the fitted 0 is written, with its interval)."""
+    history = shipped_cut(tmp_path, 1441)
+    section, _, notes = calibrated(REFERENCE, history, tmp_path / "t.yaml", capsys)
+    assert section["variability"]["errors"]["bursts"]["per_day"] == 2
+    assert any(note.startswith("variability.errors.bursts.per_day: no burst in the history") for note in notes)
+    plan = tmp_path / "often.yaml"
+    plan.write_text(REFERENCE.read_text().replace("bursts: {per_day: 2, duration: 3m, multiplier: 30",
+                                                  "bursts: {per_day: 50, duration: 3m, multiplier: 30"))
+    section, text, notes = calibrated(plan, history, tmp_path / "t.yaml", capsys)
+    assert section["variability"]["errors"]["bursts"]["per_day"] == 0
+    assert "per_day: 0.0   # 95% [0, 14.76] (exact Poisson (Garwood) on detected bursts)" in text
+    assert not any(note.startswith("variability.errors.bursts.per_day") for note in notes)
+
+
+@pytest.mark.parametrize("scrapes", [41, 121])
+def test_a_history_shorter_than_a_day_keeps_the_plans_load_of_bursts(tmp_path, capsys, scrapes):
+    """Ten minutes and half an hour of the shipped recording wrote `shape: flat   # history shorter than a day: flat
+    load assumed` at 12,085.6/s: the plan's 21,000/s peaks every 30 minutes were gone, and no note said the shape
+    could not be told. Such a history cannot tell a daily shape, and a bursts load's average counts the peaks the
+    fit sets apart as request bursts: the plan's whole load is kept, said so."""
+    section, text, notes = calibrated(REFERENCE, shipped_cut(tmp_path, scrapes), tmp_path / "t.yaml", capsys)
+    assert section["load"] == yaml.safe_load(REFERENCE.read_text())["traffic"]["load"]
+    assert "shape: bursts   # the plan's own (history shorter than a day: its daily cycle cannot be told)" in text
+    assert "load.shape: history shorter than a day: its daily cycle cannot be told; the plan's own value is kept" \
+        in notes
+    assert "load.average: history shorter than a day: its daily cycle cannot be told, and a bursts load's average " \
+           "counts its peaks, which this fit sets apart as request bursts; the plan's own value is kept" in notes
+
+
+@pytest.mark.parametrize("load, fitted", [
+    ("{shape: flat, average: 12500/s}", True),
+    ("{shape: diurnal, average: 12500/s, peak: 15000/s, peak_at: '16:00'}", False),
+])
+def test_a_history_shorter_than_a_day_fits_the_average_of_a_flat_load_alone(tmp_path, capsys, load, fitted):
+    """The plan's shape is kept either way; a flat load's average is the stretch's mean rate (fitted, with its
+    interval), a diurnal load's is the whole day's, which half an hour cannot tell (kept)."""
+    plan = tmp_path / "plan.yaml"
+    text = REFERENCE.read_text()
+    start = text.index("  load:\n")
+    plan.write_text(text[:start] + f"  load: {load}\n" + text[text.index("  service:\n"):])
+    section, text, notes = calibrated(plan, shipped_cut(tmp_path, 121), tmp_path / "t.yaml", capsys)
+    own = yaml.safe_load(plan.read_text())["traffic"]["load"]
+    assert section["load"]["shape"] == own["shape"]
+    assert "load.shape: history shorter than a day: its daily cycle cannot be told; the plan's own value is kept" \
+        in notes
+    if fitted:
+        assert section["load"]["average"] != own["average"] and "average: 11864.2/s   # 95% [" in text
+        assert not any(note.startswith("load.average") for note in notes)
+    else:
+        assert section["load"] == own
+        assert "load.average: history shorter than a day: its daily cycle cannot be told, and a diurnal load's " \
+               "average is the whole day's; the plan's own value is kept" in notes

@@ -581,6 +581,20 @@ def test_a_history_too_short_for_the_persistent_process_invents_no_bursts():
         assert "too short to tell bursts" in bursts.per_day.note or "no expected level" in bursts.per_day.note, seed
 
 
+def test_a_history_short_once_its_bursts_are_masked_counts_the_ticks_left():
+    """129 valid ticks, a burst among them: the fit of the persistent process reads the ticks outside bursts, too few,
+    and the note said "history too short: 129 valid ticks, at least 120 needed" (the count taken before the
+    masking). It now says how many ticks the bursts took and how many were left."""
+    level = np.full(129, 2000.0)
+    level[60:75] *= 10
+    counts = np.random.default_rng(3).poisson(level).astype(float)
+    fit = fit_requests(clock(129), counts)[1]
+    left = 129 - fit.masked
+    assert fit.masked >= 10 and left < 120, fit
+    for note in (fit.sd.note, fit.bursts.per_day.note):
+        assert f"129 valid ticks, {fit.masked} in bursts: {left} left, at least 120 needed" in note, note
+
+
 def test_a_burst_with_a_dip_is_one_burst():
     """A 15-minute burst (x10) with one tick back at the normal level in its middle: a jittered tick inside a long
     burst on a wandering level. The run stopped growing at the first tick below its threshold, so the burst was

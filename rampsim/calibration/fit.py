@@ -12,7 +12,10 @@ simulating that model. A parameter the history is too short or too sparse to est
 own value too, or the stated default where the plan gives none (the value the plan
 simulates): a noise-free ``sd: 0`` in its place would make the model cleaner than
 the service. A parameter the history did estimate, even as about 0 (an ``sd`` whose
-interval holds 0), is written as fitted.
+interval holds 0), is written as fitted; but a rate of bursts or blips none of which the
+history shows, whose interval still holds the plan's rate, cannot tell that rate from 0,
+and a history shorter than a day cannot tell the load's shape, nor the average of a shape
+but flat: the plan's are kept (:func:`_indistinct`).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from rampsim.calibration.estimators.load_profile import clock_time
 from rampsim.calibration.estimators.shared import MIN_TICKS
 from rampsim.engine.metrics import corrected_counters
 from rampsim.plan import Plan, with_overrides
+from rampsim.sim.config import TrafficConfig, Variability, traffic_config
 from rampsim.telemetry import Telemetry
 from rampsim.units import positional
 
@@ -60,6 +64,8 @@ class Calibration:
     second_arm: Optional[str] = None      # the arm whose pods gave the common shares, if any
     shares_note: str = ""                 # why the shares are the plan's own, when the history has requests
     stated: frozenset[str] = frozenset()  # the estimates' paths the plan's traffic: section writes a value for
+    # the plan's traffic as it simulates it, beside which an estimate may tell nothing (:func:`_indistinct`)
+    simulated: Optional[TrafficConfig] = None
 
     def kept(self, path: str) -> str:
         """What stands for the estimate at ``path`` when the history cannot tell it: the plan's own value, or the
@@ -87,6 +93,9 @@ class Calibration:
                 found[f"{prefix}.bursts.{field}"] = getattr(fit.bursts, field)
         found["variability.health_checks.per_day"] = self.health.per_day
         found["variability.health_checks.duration"] = self.health.duration
+        if self.simulated is not None:
+            found.update({path: replace(found[path], fallback=True, note=note)
+                          for path, note in _indistinct(found, self.load, self.simulated).items()})
         # a parameter the history could not tell has no value of its own: the plan's is kept (NaN says so)
         return {path: replace(estimate, value=math.nan) if estimate.fallback else estimate
                 for path, estimate in found.items()}
@@ -114,8 +123,9 @@ class Calibration:
         """What the history could not tell, each keeping the plan's own value (the stated default where the
         plan gives none); then what its counts hold that no counter of independent requests can
         (:func:`~rampsim.calibration.estimators.count_problems`)."""
-        return [f"{path}: {estimate.note or 'not estimable'}; {self.kept(path)} is kept"
-                for path, estimate in self.estimates().items() if estimate.fallback] + (
+        shape = [] if self.load.told else [f"load.shape: {self.load.peak_at.note}; {self.kept('load.shape')} is kept"]
+        return shape + [f"{path}: {estimate.note or 'not estimable'}; {self.kept(path)} is kept"
+                        for path, estimate in self.estimates().items() if estimate.fallback] + (
                     [f"segments.*.share: {self.shares_note}; the plan's own shares are kept"] if self.shares_note
                     else []) + list(self.data_problems)
 
@@ -125,7 +135,8 @@ class Calibration:
         which the plan simulates)."""
         traffic: dict[str, Any] = copy.deepcopy(plan.traffic or {})
         known = math.isfinite
-        if known(self.load.average.value):   # when the plan's ramp starts is the plan's, not the history's
+        estimates = self.estimates()
+        if known(estimates["load.average"].value):   # when the plan's ramp starts is the plan's, not the history's
             start = {"start": traffic["load"]["start"]} if "start" in (traffic.get("load") or {}) else {}
             traffic["load"] = {**self.load.as_config(), **start}
         segments = dict(traffic.get("segments") or {})
@@ -154,7 +165,7 @@ class Calibration:
             "latency": self.latency.latent.as_config(),
             "health_checks": {"per_day": max(self.health.per_day.value, 0.0),
                               "duration": f"{positional(max(self.health.duration.value, 1e-3))}s"},
-        }, traffic.get("variability"), "variability", self.estimates())
+        }, traffic.get("variability"), "variability", estimates)
         return traffic
 
 
@@ -240,8 +251,48 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
         segments=layout.segments, shares=shares, instances=instances, ticks=valid, duration=last - first, arm=arm,
         data_problems=tuple(_sparse_scrapes(history.requests[:, a], dt) + count_problems(requests, dt, "requests")
                             + count_problems(errors, dt, "errors", dispersion=False)),
-        start=first, second_arm=second_arm, shares_note=shares_note)
-    return replace(calibration, stated=frozenset(p for p in calibration.estimates() if states(plan.traffic, p)))
+        start=first, second_arm=second_arm, shares_note=shares_note, simulated=traffic_config(plan))
+    return replace(calibration, stated=frozenset(p for p in [*calibration.estimates(), "load.shape"]
+                                                 if states(plan.traffic, p)))
+
+
+EVENT_RATES = ("variability.requests.bursts.per_day", "variability.errors.bursts.per_day",
+               "variability.latency.bursts.per_day", "variability.health_checks.per_day")
+_LOAD_AVERAGES = {"bursts": "a bursts load's average counts its peaks, which this fit sets apart as request bursts",
+                  "diurnal": "a diurnal load's average is the whole day's"}
+
+
+def _indistinct(estimates: dict[str, Estimate], load: LoadFit, config: TrafficConfig) -> dict[str, str]:
+    """The ``estimates`` a history made that cannot tell the value ``config`` simulates apart (path: why), for the
+    plan's to be kept.
+
+    A rate of events (bursts, blips) of which the history shows none, whose interval ``[0, high]`` still holds the
+    plan's rate above 0: such a history is too short to tell that rate from 0, and its 0 would make the model
+    cleaner than the service; a history whose bound falls below the plan's rate contradicts it, and its 0 is
+    written. The load's average, when the history cannot tell the load's shape (shorter than a day, ``load``'s
+    :attr:`~LoadFit.told`) and the plan's is not flat: a stretch's mean rate is not that shape's average, and the
+    plan's whole load is kept (a flat one's is the mean rate, fitted).
+    """
+    indistinct = {}
+    shape = config.load.shape
+    if not load.told and shape != "flat" and not estimates["load.average"].fallback:
+        indistinct["load.average"] = f"{load.peak_at.note}, and {_LOAD_AVERAGES[shape]}"
+    for path in EVENT_RATES:
+        estimate = estimates[path]
+        own = _configured(config.variability or Variability(), path)
+        if not estimate.fallback and estimate.value == 0 and 0 < own <= estimate.high:
+            event = "blip" if path.startswith("variability.health_checks") else "burst"
+            indistinct[path] = (f"no {event} in the history, whose 95% interval [0, {estimate.high:.4g}] a day holds "
+                                f"the plan's {own:g}: it cannot tell that rate from 0")
+    return indistinct
+
+
+def _configured(variability: Variability, path: str) -> float:
+    """The value ``variability`` simulates at the ``traffic:`` ``path`` (``variability.errors.bursts.per_day``)."""
+    node: Any = variability
+    for key in path.split(".")[1:]:
+        node = getattr(node, key)
+    return float(node)
 
 
 def states(traffic: Any, path: str) -> bool:

@@ -70,8 +70,9 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     comments = {f"traffic.{path}": _interval(path, estimate, plan)
                 for path, estimate in calibration.estimates().items()}
     load = calibration.load
-    comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if not math.isnan(load.p_value)
-                                      else load.peak_at.note or "history shorter than a day")
+    kept = "the plan's own" if states(plan.traffic, "load.shape") else "the stated default (the plan gives none)"
+    comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if load.told
+                                      else f"{kept} ({load.peak_at.note})")
     if calibration.shares_note:
         comments.update({f"traffic.segments.{name}.share": f"the plan's own ({calibration.shares_note})"
                          for name in calibration.segments})

@@ -172,6 +172,14 @@ def _common_share(core: _Core, first: np.ndarray, second: np.ndarray, scale: Sca
                     "block jackknife on the cross-arm covariance ratio, t")
 
 
+def _too_short(valid: int, masked: int, left: int) -> str:
+    """How many ticks a latent fit had against the :data:`MIN_TICKS` it needs: the ``valid`` ones and, when bursts
+    were masked, the ``left`` ones outside them, which the fit reads (``"129 valid ticks, 12 in bursts: 117 left,
+    at least 120 needed"``)."""
+    counted = f"{valid} valid ticks, {masked} in bursts: {left} left" if masked else f"{left} valid ticks"
+    return f"{counted}, at least {MIN_TICKS} needed"
+
+
 def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks: int,
          absent: str = ABSENT) -> tuple[LatentFit, Optional[_Core], _Detection]:
     """Detect and mask bursts, fit the persistent process and the jitter, then measure the bursts; ``absent`` says
@@ -179,9 +187,12 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
     det = prepared.detection()
     values, noise = prepared.make(det.mask)
     core = _core(values, noise, dt, prepared.scale, max_blocks)
-    n_valid = int((np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)).sum())
+    valid = np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)
+    n_valid, masked = int(valid.sum()), int((det.mask & valid).sum())
+    left = int((np.isfinite(values) & np.isfinite(noise)).any(axis=1).sum())   # the ticks _core reads
+    short = _too_short(n_valid, masked, left)
     if core is None:
-        note = f"history too short: {n_valid} valid ticks, at least {MIN_TICKS} needed" if n_valid else absent
+        note = f"history too short: {short}" if n_valid else absent
         sd, tau, jitter = _fallback("sd", note), _fallback("correlation_time", note), _fallback("jitter", note)
         detected, sd2, phi, jitter_var, k = False, 0.0, 0.0, det.level_var, 0
     else:
@@ -203,12 +214,10 @@ def _fit(prepared: _Prepared, dt: float, other: Optional[_Prepared], max_blocks:
             union = det.mask | other_det.mask
             common = _common_share(core, _column_mean(prepared.make(union)[0]), _column_mean(other.make(union)[0]),
                                    prepared.scale)
-    valid = np.isfinite(prepared.detect) & np.isfinite(prepared.detect_noise)
     unusable = "" if core is not None else absent if not n_valid else (
-        f"history too short to tell bursts from the persistent variation: {n_valid} valid ticks, at least "
-        f"{MIN_TICKS} needed")
+        f"history too short to tell bursts from the persistent variation: {short}")
     fit = LatentFit(sd, tau, jitter, common, _burst_fit(measures, det, valid, dt, coincident, unusable),
-                    n_valid, int((det.mask & np.isfinite(prepared.detect)).sum()), k)
+                    n_valid, masked, k)
     return fit, core, det
 
 

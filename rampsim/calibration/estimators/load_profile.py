@@ -65,7 +65,8 @@ class LoadFit:
     ``peak`` and ``peak_at`` describe the 24-hour cycle (``peak_at`` a clock time of day
     in seconds; its interval ends are unwrapped: ``low`` may be negative or ``high``
     beyond a day when the interval spans midnight). ``p_value`` is the test of a daily
-    cycle (``NaN`` when the history is shorter than a day). ``coefficients`` are
+    cycle (``NaN`` when the history is shorter than a day: its ``flat`` is then the level
+    alone, the shape not told, :attr:`told`). ``coefficients`` are
     ``(a, b1, c1, b2, c2, ...)`` of ``rate(u) = a + sum b_h cos(h wu) + c_h sin(h wu)``
     over the 24-hour cycle and each harmonic, in order.
     """
@@ -78,6 +79,12 @@ class LoadFit:
     dt: float
     coefficients: tuple[float, ...]
     harmonics: tuple[HarmonicFit, ...] = ()
+
+    @property
+    def told(self) -> bool:
+        """Whether the history told the shape: it covers a day and its daily cycle was tested (``p_value``). A
+        shorter history's ``flat`` is the level alone: the plan's shape is kept (``peak_at.note`` says why)."""
+        return not math.isnan(self.p_value)
 
     @property
     def cycles(self) -> tuple[int, ...]:
@@ -152,7 +159,8 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
     ``a + b cos(wu) + c sin(wu)`` integrated over each tick. Criterion: ``diurnal``
     when the valid history spans at least a day and the daily cycle is significant
     (Hotelling T^2 on ``(b, c)`` with the block-jackknife covariance, ``F(2, K-2)``,
-    p < 0.01); otherwise ``flat`` with the mean rate. A diurnal load then gains the
+    p < 0.01); otherwise ``flat`` with the mean rate (the shape not told, :attr:`LoadFit.told`, when the
+    history is shorter than a day). A diurnal load then gains the
     12-, 8- and 6-hour harmonics in turn while the next one is significant by the same
     test (given those before it), and only while the shape stays above
     :data:`MIN_DAILY_SHARE` of the average all day: a daily shape that is not a cosine.
@@ -184,7 +192,7 @@ def fit_load(times: ArrayLike, requests_total: ArrayLike, dt: Optional[float] = 
     average_flat = Estimate(float(flat[0]), *_jackknife(flat[0], flat[1:]), method)
     if span < DAY - dt - 1e-6:   # a day's scrapes from midnight to the last one before the next hold a day
         return LoadFit("flat", average_flat, average_flat,
-                       _fallback("peak_at", "history shorter than a day: flat load assumed", 0.0, DAY),
+                       _fallback("peak_at", "history shorter than a day: its daily cycle cannot be told", 0.0, DAY),
                        math.nan, dt, (float(flat[0]),))
 
     def solved(cycles: list[int]) -> np.ndarray:
