@@ -743,6 +743,18 @@ def test_a_history_shorter_than_a_day_keeps_the_plans_load_of_bursts(tmp_path, c
            "counts its peaks, which this fit sets apart as request bursts; the plan's own value is kept" in notes
 
 
+def test_six_hours_write_the_level_between_the_plans_peaks_and_fit_the_peaks_as_bursts(tmp_path, capsys):
+    """Kept beside the request bursts six hours of the shipped recording fit (its peaks), the plan's load of bursts
+    put the peaks in the model twice: the flat level between them is written with the bursts, as for a day."""
+    section, text, notes = calibrated(REFERENCE, shipped_cut(tmp_path, 1441), tmp_path / "t.yaml", capsys)
+    assert section["load"]["shape"] == "flat" and section["variability"]["requests"]["bursts"]["per_day"] > 20
+    assert "shape: flat   # history shorter than a day: its daily cycle cannot be told: flat, its peaks the fitted " \
+           "request bursts (variability.requests.bursts)" in text
+    assert "load.shape: history shorter than a day: its daily cycle cannot be told; flat written: its peaks are the " \
+           "fitted request bursts (variability.requests.bursts)" in notes
+    assert not any(note.startswith("load.average") for note in notes)
+
+
 @pytest.mark.parametrize("load, fitted", [
     ("{shape: flat, average: 12500/s}", True),
     ("{shape: diurnal, average: 12500/s, peak: 15000/s, peak_at: '16:00'}", False),

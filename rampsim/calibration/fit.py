@@ -39,7 +39,7 @@ from rampsim.sim.config import TrafficConfig, Variability, traffic_config
 from rampsim.telemetry import Telemetry
 from rampsim.units import positional
 
-__all__ = ["Calibration", "calibrate", "with_traffic", "clock_time", "states"]
+__all__ = ["Calibration", "calibrate", "with_traffic", "clock_time", "states", "PEAKS_AS"]
 
 
 
@@ -119,11 +119,19 @@ class Calibration:
         return replace(typical, value=typical.value / factor, low=typical.low / factor, high=typical.high / factor,
                        method=f"{typical.method}, divided by a typical tick's latency multiplier {factor:.4g}")
 
+    @property
+    def peaks_as_bursts(self) -> bool:
+        """Whether a history that cannot tell the load's shape (:attr:`LoadFit.told`) writes the flat level between
+        the peaks of the plan's load of bursts, its request bursts holding them (else the plan's shape is kept)."""
+        return not self.load.told and self.simulated is not None and _peaks_fitted(self.estimates(), self.simulated)
+
     def notes(self) -> list[str]:
         """What the history could not tell, each keeping the plan's own value (the stated default where the
         plan gives none); then what its counts hold that no counter of independent requests can
         (:func:`~rampsim.calibration.estimators.count_problems`)."""
-        shape = [] if self.load.told else [f"load.shape: {self.load.peak_at.note}; {self.kept('load.shape')} is kept"]
+        shape = [] if self.load.told else [f"load.shape: {self.load.peak_at.note}; " + (
+            f"flat written: its peaks are the fitted {PEAKS_AS}" if self.peaks_as_bursts
+            else f"{self.kept('load.shape')} is kept")]
         return shape + [f"{path}: {estimate.note or 'not estimable'}; {self.kept(path)} is kept"
                         for path, estimate in self.estimates().items() if estimate.fallback] + (
                     [f"segments.*.share: {self.shares_note}; the plan's own shares are kept"] if self.shares_note
@@ -256,6 +264,7 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
                                                  if states(plan.traffic, p)))
 
 
+PEAKS_AS = "request bursts (variability.requests.bursts)"
 EVENT_RATES = ("variability.requests.bursts.per_day", "variability.errors.bursts.per_day",
                "variability.latency.bursts.per_day", "variability.health_checks.per_day")
 _LOAD_AVERAGES = {"bursts": "a bursts load's average counts its peaks, which this fit sets apart as request bursts",
@@ -271,11 +280,14 @@ def _indistinct(estimates: dict[str, Estimate], load: LoadFit, config: TrafficCo
     cleaner than the service; a history whose bound falls below the plan's rate contradicts it, and its 0 is
     written. The load's average, when the history cannot tell the load's shape (shorter than a day, ``load``'s
     :attr:`~LoadFit.told`) and the plan's is not flat: a stretch's mean rate is not that shape's average, and the
-    plan's whole load is kept (a flat one's is the mean rate, fitted).
+    plan's whole load is kept (a flat one's is the mean rate, fitted). Not when the plan's load is one of bursts and
+    the history's request bursts were fitted (:func:`_peaks_fitted`): they carry its peaks, and the flat level
+    between them is written with them, as for a day or more of history (kept, the peaks were in the model twice).
     """
     indistinct = {}
     shape = config.load.shape
-    if not load.told and shape != "flat" and not estimates["load.average"].fallback:
+    if not load.told and shape != "flat" and not estimates["load.average"].fallback \
+            and not _peaks_fitted(estimates, config):
         indistinct["load.average"] = f"{load.peak_at.note}, and {_LOAD_AVERAGES[shape]}"
     for path in EVENT_RATES:
         estimate = estimates[path]
@@ -285,6 +297,12 @@ def _indistinct(estimates: dict[str, Estimate], load: LoadFit, config: TrafficCo
             indistinct[path] = (f"no {event} in the history, whose 95% interval [0, {estimate.high:.4g}] a day holds "
                                 f"the plan's {own:g}: it cannot tell that rate from 0")
     return indistinct
+
+
+def _peaks_fitted(estimates: dict[str, Estimate], config: TrafficConfig) -> bool:
+    """Whether the plan's load is one of bursts and the history's request bursts were fitted: they hold its peaks."""
+    bursts = estimates["variability.requests.bursts.per_day"]
+    return config.load.shape == "bursts" and not bursts.fallback and bursts.value > 0
 
 
 def _configured(variability: Variability, path: str) -> float:

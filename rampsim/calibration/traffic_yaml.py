@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from rampsim.calibration.estimators import Estimate
-from rampsim.calibration.fit import Calibration, clock_time, states
+from rampsim.calibration.fit import PEAKS_AS, Calibration, clock_time, states
 from rampsim.plan import Plan
 
 __all__ = ["traffic_yaml", "shown"]
@@ -71,8 +71,10 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
                 for path, estimate in calibration.estimates().items()}
     load = calibration.load
     kept = "the plan's own" if states(plan.traffic, "load.shape") else "the stated default (the plan gives none)"
-    comments["traffic.load.shape"] = (f"daily cycle p = {load.p_value:.2g}" if load.told
-                                      else f"{kept} ({load.peak_at.note})")
+    comments["traffic.load.shape"] = (
+        f"daily cycle p = {load.p_value:.2g}" if load.told
+        else f"{load.peak_at.note}: flat, its peaks the fitted {PEAKS_AS}" if calibration.peaks_as_bursts
+        else f"{kept} ({load.peak_at.note})")
     if calibration.shares_note:
         comments.update({f"traffic.segments.{name}.share": f"the plan's own ({calibration.shares_note})"
                          for name in calibration.segments})
