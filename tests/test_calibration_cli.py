@@ -735,7 +735,11 @@ def test_a_history_shorter_than_a_day_keeps_the_plans_load_of_bursts(tmp_path, c
     could not be told. Such a history cannot tell a daily shape, and a bursts load's average counts the peaks the
     fit sets apart as request bursts: the plan's whole load is kept, said so."""
     section, text, notes = calibrated(REFERENCE, shipped_cut(tmp_path, scrapes), tmp_path / "t.yaml", capsys)
-    assert section["load"] == yaml.safe_load(REFERENCE.read_text())["traffic"]["load"]
+    own = yaml.safe_load(REFERENCE.read_text())["traffic"]
+    assert section["load"] == own["load"]
+    # too short for the P99 too: the plan's own P99 holds at its own normal load (the history's 241.7/s was written)
+    assert section["service"]["normal_load"] == own["service"]["normal_load"]
+    assert "normal_load: 250/s   # the plan's own: the plan's own P99 holds there" in text
     assert "shape: bursts   # the plan's own (history shorter than a day: its daily cycle cannot be told)" in text
     assert "load.shape: history shorter than a day: its daily cycle cannot be told; the plan's own value is kept" \
         in notes

@@ -159,12 +159,11 @@ class Calibration:
         traffic["segments"] = segments
         service = dict(traffic.get("service") or {})
         instances = service.get("instances") or {"baseline": 45, "canary": 5}
-        # The fitted P99 holds at the history's average load, spread over the plan's instances.
-        if known(self.load.average.value):
-            service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
         p99 = self.service_p99().value
-        if known(p99):
+        if known(p99):   # it holds at the history's average load, spread over the plan's instances
             service["p99"] = f"{positional(p99 * 1000)}ms"
+            if known(self.load.average.value):   # (the plan's own P99 holds at its own normal load)
+                service["normal_load"] = f"{self.load.average.value / sum(instances.values()):.6g}/s"
         if known(self.health.failure.value):
             service["health_check_failure"] = f"{min(max(self.health.failure.value, 0.0), 1.0) * 100:.6g}%"
         traffic["service"] = service

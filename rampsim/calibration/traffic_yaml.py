@@ -78,9 +78,12 @@ def traffic_yaml(plan: Plan, calibration: Calibration) -> str:
     if calibration.shares_note:
         comments.update({f"traffic.segments.{name}.share": f"the plan's own ({calibration.shares_note})"
                          for name in calibration.segments})
-    comments["traffic.service.normal_load"] = ("the history's average rate over the plan's instances"
-                                               if math.isfinite(load.average.value)
-                                               else f"the plan's own (no load fitted: {load.average.note})")
+    p99 = calibration.service_p99()
+    comments["traffic.service.normal_load"] = (
+        "the history's average rate over the plan's instances: the fitted P99 holds there"
+        if math.isfinite(load.average.value) and math.isfinite(p99.value)
+        else f"the plan's own (no load fitted: {load.average.note})" if not math.isfinite(load.average.value)
+        else "the plan's own: the plan's own P99 holds there")
 
     lines = [f"# rampsim calibrate: {plan.name}, arm {calibration.arm}, {calibration.duration / 86400:.2f} days "
              f"of history ({calibration.ticks:,} complete scrapes).",
