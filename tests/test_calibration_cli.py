@@ -17,11 +17,13 @@ from rampsim.cli import main
 from rampsim.experiment.mix import single_scenario_mix
 from rampsim.experiment.sweep import sweep
 from rampsim.plan import load_plan, plan_from_text, with_overrides
+from rampsim.prod.replay import FileSource
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate
 from rampsim.sim.config import traffic_config
 from rampsim.telemetry import Telemetry
 from tests.gates_helpers import corpus
+from tests.prometheus_server import FakePrometheus
 from tests.sim_helpers import REFERENCE, realistic_reference
 
 START = 1_740_787_200  # 2025-03-01T00:00:00Z
@@ -679,3 +681,34 @@ def test_a_missing_series_is_named_as_the_naming_asked_for_it(one_day, tmp_path,
     err = capsys.readouterr().err
     assert "note: no sample of the baseline arm's errors in the history (series " \
            'http_errors_total{arm="baseline",segment="' in err, err
+
+
+# -- Prometheus and a recording of the same samples -----------------------------------------------------------
+
+
+def test_prometheus_and_a_recording_of_the_same_samples_cut_a_range_past_their_end_alike(one_day, capsys):
+    """Against Prometheus the range past the data's end was read whole: a second window of one sample in 961 held
+    at the final gate, '2 stopped of 2: false-rollback rate 100.0%', where the recording gave 1 window."""
+    range_ = ["--start", "2025-03-01T20:00:00Z", "--end", "2025-03-02T06:00:00Z", "--replicates", "2"]
+    with FakePrometheus(FileSource.open(one_day)) as server:
+        assert main(["backtest", str(REFERENCE), "--prometheus", server.url, *range_]) == 0
+        prometheus = capsys.readouterr()
+    assert main(["backtest", str(REFERENCE), "--replay", str(one_day), *range_]) == 0
+    replay = capsys.readouterr()
+    assert prometheus.out == replay.out and "A/A backtest of ramp-phase-50k on 1 window" in replay.out
+    assert "scrape(s) missing" not in prometheus.out
+    assert prometheus.err == replay.err
+
+
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+def test_a_prometheus_range_holding_one_scrape_is_unavailable(one_day, tmp_path, capsys, command):
+    """It exited 0, writing a traffic: section of '0.00 days of history (0 complete scrapes)'."""
+    with FakePrometheus(FileSource.open(one_day)) as server:
+        code = main([command, str(REFERENCE), "--prometheus", server.url, "--start", "2025-03-02T00:00:00Z",
+                     "--end", "2025-03-02T01:00:00Z", *(["-o", str(tmp_path / "t.yaml")] if command == "calibrate"
+                                                        else ["--replicates", "2"])])
+        assert code == 5
+        err = capsys.readouterr().err
+        assert f"history unavailable: Prometheus at {server.url}: the range read holds one scrape " \
+               "(2025-03-02T00:00:00Z): a history needs two or more" in err, err
+    assert not (tmp_path / "t.yaml").exists()

@@ -27,7 +27,6 @@ complete windows alone, and not at all when none is).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -38,6 +37,7 @@ from rampsim.cli import EXIT_INVALID_PLAN, EXIT_UNAVAILABLE, EXIT_USAGE, argumen
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.plan import Plan
 from rampsim.prod.instants import format_instant, parse_instant
+from rampsim.prod.gate_run import Source
 from rampsim.prod.history import History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
@@ -120,35 +120,31 @@ def _outside_recording(args: argparse.Namespace, first: float, last: float) -> s
 
 
 def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
+    """The history ``--prometheus`` or ``--replay`` holds in ``--start`` .. ``--end`` (a recording's first and last
+    sample when not given), from its first scrape to its last: both are read alike, over the slots their samples
+    fall in alone."""
     _range_checked(args)
+    source: Source
     if args.prometheus:
         if not (args.start and args.end):
             raise UsageError("--start and --end are required with --prometheus")
         policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
         source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
-        return read_history(plan, source, parse_instant(args.start), parse_instant(args.end), naming)
-    recording = FileSource.open(args.replay)
-    first, last = recording.first_timestamp, recording.last_timestamp
-    if first is None or last is None:
-        raise SourceUnavailable(f"{args.replay}: no samples in the recording")
-    if outside := _outside_recording(args, first, last):
-        raise DataUnavailable(outside)
-    interval = plan.telemetry.scrape_interval
-    start = parse_instant(args.start) if args.start else first
-    end = parse_instant(args.end) if args.end else last
-    # only the slots that can hold the recording's samples, on --start's grid (a range of 90 days around six hours
-    # of recording allocated and fitted 90 days of empty scrapes): from the grid point a slot before the first
-    # sample's, so that no alignment of the slots on the scrapes moves it out of the range (a first scrape 8 s past
-    # a point fell before slot 0), then without the leading slots that hold nothing (12 s past, slot 0 was
-    # empty); to the slot of the last sample, or of --end
-    clipped_start = start + max(math.floor((first - start) / interval) - 1, 0) * interval
-    clipped_end = min(end, last) + interval / 2
-    if clipped_start < clipped_end:
-        start, end = clipped_start, clipped_end
-    history = read_history(plan, recording, start, end, naming).from_first_sample()
+        start, end, where = parse_instant(args.start), parse_instant(args.end), source.description
+    else:
+        recording = source = FileSource.open(args.replay)
+        first, last = recording.first_timestamp, recording.last_timestamp
+        if first is None or last is None:
+            raise SourceUnavailable(f"{args.replay}: no samples in the recording")
+        if outside := _outside_recording(args, first, last):
+            raise DataUnavailable(outside)
+        start = parse_instant(args.start) if args.start else first
+        end = parse_instant(args.end) if args.end else last
+        where = args.replay
+    history = read_history(plan, source, start, end, naming)
     if len(history.telemetry) < 2:
         what = "the range read" if args.start or args.end else "the recording"
-        raise DataUnavailable(f"{args.replay}: {what} holds one scrape ({format_instant(history.grid.start)}): a "
+        raise DataUnavailable(f"{where}: {what} holds one scrape ({format_instant(history.grid.start)}): a "
                               "history needs two or more, an increment spans two consecutive scrapes")
     return history
 
