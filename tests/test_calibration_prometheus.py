@@ -315,8 +315,9 @@ def test_calibrate_command_against_prometheus(plan, plan_path, server, calibrati
     result = rampsim(capsys, "calibrate", str(plan_path), "--prometheus", server.url, "--start", format_instant(START),
                      "--end", format_instant(END), "-o", str(out), "--report", str(report))
     assert result.returncode == 0, result.stderr
-    assert f"history: {DAYS * DAY // 15 + 1} scrapes over {DAYS * 24:.1f} h, {DAYS * DAY // 15 + 1} with baseline " \
-           "requests" in result.stderr
+    scrapes = f"{DAYS * DAY // 15 + 1:,}"
+    assert f"history: {scrapes} scrape slots over {DAYS * 24:.1f} h, {scrapes} with samples, {scrapes} with " \
+           "baseline requests" in result.stderr
     assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
     text = out.read_text()
 

@@ -45,14 +45,15 @@ from rampsim.prod.gate_run import Source, read_ticks
 from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 from rampsim.units import positional
 
-__all__ = ["History", "Scraping", "read_history", "SPACING_TOLERANCE"]
+__all__ = ["History", "Scraping", "read_history", "SPACING_TOLERANCE", "LONG_GAP"]
 
 BATCH_TICKS = 240
 EMPTY_GROWTH = 16   # how many batches long a read after answers without a sample may grow
 MAX_SAMPLES = 2**27  # scrapes × series of one history: 1 GiB of float64 (140 days of the reference plan)
 SPACING_TOLERANCE = 0.1   # a median sample spacing this far (relative) from the plan's interval is another interval
 CONCENTRATED = 0.9        # mean resultant length of the samples' phases above which they share one phase
-SUMMARISED = ("unmapped", "duplicate", "stopped", "damaged", "warning", "aligned")   # the notices worth a summary
+SUMMARISED = ("unmapped", "duplicate", "stopped", "damaged", "nan", "warning", "aligned")   # worth a summary
+LONG_GAP = 300.0   # seconds: a stretch of scrape slots without any sample longer than this is an outage, named
 
 
 @dataclass
@@ -200,10 +201,32 @@ class History:
     def duration(self) -> float:
         return (self.grid.n_ticks - 1) * self.grid.interval
 
+    @property
+    def scraped(self) -> int:
+        """The scrape slots holding a sample of some series."""
+        return int(self._held().sum())
+
+    @property
+    def not_a_number(self) -> int:
+        """The samples written as not a number (``NaN``), read as missing."""
+        return sum(notice.kind == "nan" for notice in self.notices)
+
+    def gaps(self, longer_than: float = LONG_GAP) -> list[tuple[int, int]]:
+        """The first and last scrape slot of each run of slots without any sample that lasts more than
+        ``longer_than`` seconds (:data:`LONG_GAP`: an outage), in order."""
+        changes = np.diff(np.concatenate([[True], self._held(), [True]]).astype(np.int8))
+        firsts, lasts = np.flatnonzero(changes == -1), np.flatnonzero(changes == 1) - 1
+        return [(int(a), int(b)) for a, b in zip(firsts, lasts) if (b - a + 1) * self.grid.interval > longer_than]
+
+    def _held(self) -> np.ndarray:
+        """Where a scrape slot holds a sample of some series."""
+        t = self.telemetry
+        return np.isfinite(t.counters).any(axis=1) | np.isfinite(t.gauges).any(axis=1)
+
     def from_first_sample(self) -> "History":
         """This history without its leading scrapes that hold no sample of any series (itself if there are none)."""
+        held = self._held()
         t = self.telemetry
-        held = np.isfinite(t.counters).any(axis=1) | np.isfinite(t.gauges).any(axis=1)
         k = int(np.argmax(held)) if held.any() else 0
         if k == 0:
             return self
