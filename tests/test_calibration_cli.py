@@ -17,11 +17,13 @@ from rampsim.cli import main
 from rampsim.experiment.mix import single_scenario_mix
 from rampsim.experiment.sweep import sweep
 from rampsim.plan import load_plan, plan_from_text, with_overrides
+from rampsim.prod.replay import FileSource
 from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate
 from rampsim.sim.config import traffic_config
 from rampsim.telemetry import Telemetry
 from tests.gates_helpers import corpus
+from tests.prometheus_server import FakePrometheus
 from tests.sim_helpers import REFERENCE, realistic_reference
 
 START = 1_740_787_200  # 2025-03-01T00:00:00Z
@@ -257,7 +259,7 @@ def test_backtest_prints_the_history_next_to_the_simulation(one_day, capsys):
 def test_a_history_shorter_than_a_ramp_is_unavailable(tmp_path, capsys):
     short = write_history(tmp_path / "short.csv.gz", simulated_history(2 / 24, seed=1))
     assert main(["backtest", str(REFERENCE), "--replay", str(short), "--replicates", "5"]) == 5
-    assert "holds no whole 4h ramp window" in capsys.readouterr().err
+    assert "history unavailable: the history spans 2h, shorter than one 4h ramp window" in capsys.readouterr().err
 
 
 def test_an_unreadable_recording_is_unavailable_and_a_missing_range_is_a_usage_error(tmp_path, capsys):
@@ -659,8 +661,9 @@ def test_a_range_outside_the_recording_is_unavailable_naming_the_range_and_the_r
 def test_a_backtest_range_past_the_recordings_end_says_what_was_read(one_day, capsys):
     assert main(["backtest", str(REFERENCE), "--replay", str(one_day), "--start", "2025-03-01T22:00:00Z",
                  "--end", "2025-03-02T06:00:00Z", "--replicates", "2"]) == 5
-    assert "2h (from 2025-03-01T22:00:00Z to 2025-03-02T00:00:00Z: all the recording holds of --start " \
-           "2025-03-01T22:00:00Z --end 2025-03-02T06:00:00Z) holds no whole 4h ramp window" in capsys.readouterr().err
+    assert "the history spans 2h (from 2025-03-01T22:00:00Z to 2025-03-02T00:00:00Z: all the recording holds of " \
+           "--start 2025-03-01T22:00:00Z --end 2025-03-02T06:00:00Z), shorter than one 4h ramp window" \
+           in capsys.readouterr().err
 
 
 def test_a_missing_series_is_named_as_the_naming_asked_for_it(one_day, tmp_path, capsys):
@@ -782,3 +785,85 @@ def test_a_history_shorter_than_a_day_fits_the_average_of_a_flat_load_alone(tmp_
         assert section["load"] == own
         assert "load.average: history shorter than a day: its daily cycle cannot be told, and a diurnal load's " \
                "average is the whole day's; the plan's own value is kept" in notes
+
+
+# -- Prometheus and a recording of the same samples -----------------------------------------------------------
+
+
+def test_prometheus_and_a_recording_of_the_same_samples_cut_a_range_past_their_end_alike(one_day, capsys):
+    """Against Prometheus the range past the data's end was read whole: a second window of one sample in 961 held
+    at the final gate, '2 stopped of 2: false-rollback rate 100.0%', where the recording gave 1 window."""
+    range_ = ["--start", "2025-03-01T20:00:00Z", "--end", "2025-03-02T06:00:00Z", "--replicates", "2"]
+    with FakePrometheus(FileSource.open(one_day)) as server:
+        assert main(["backtest", str(REFERENCE), "--prometheus", server.url, *range_]) == 0
+        prometheus = capsys.readouterr()
+    assert main(["backtest", str(REFERENCE), "--replay", str(one_day), *range_]) == 0
+    replay = capsys.readouterr()
+    assert prometheus.out == replay.out and "A/A backtest of ramp-phase-50k on 1 window of 4h" in replay.out
+    assert "scrape(s) missing" not in prometheus.out
+    assert prometheus.err == replay.err
+
+
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+def test_a_prometheus_range_holding_one_scrape_is_unavailable(one_day, tmp_path, capsys, command):
+    """It exited 0, writing a traffic: section of '0.00 days of history (0 complete scrapes)'."""
+    with FakePrometheus(FileSource.open(one_day)) as server:
+        code = main([command, str(REFERENCE), "--prometheus", server.url, "--start", "2025-03-02T00:00:00Z",
+                     "--end", "2025-03-02T01:00:00Z", *(["-o", str(tmp_path / "t.yaml")] if command == "calibrate"
+                                                        else ["--replicates", "2"])])
+        assert code == 5
+        err = capsys.readouterr().err
+        assert f"history unavailable: Prometheus at {server.url}: the range read holds one scrape " \
+               "(2025-03-02T00:00:00Z): a history needs two or more" in err, err
+    assert not (tmp_path / "t.yaml").exists()
+
+
+# -- what the history: line says ---------------------------------------------------------------------------------
+
+
+def _example_rows(path: Path, keep) -> Path:
+    """The shipped recording's header and the rows ``keep`` (a list of rows, or a function of them) makes of it."""
+    with gzip.open(EXAMPLE, "rt", encoding="utf-8", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *keep(rows)])
+    return path
+
+
+def test_the_history_line_counts_slots_and_scrapes_with_samples_and_names_the_gaps(tmp_path, capsys):
+    """Six hours with a 2-hour hole read '1441 scrapes over 6.0 h, 962 with baseline requests', nothing of the
+    outage; a recording keeping every third row '5758 scrapes ... 1920 with baseline requests'."""
+    holed = _example_rows(tmp_path / "holed.csv", lambda rows: rows[:480] + rows[960:1441])
+    assert main(["calibrate", str(REFERENCE), "--replay", str(holed), "-o", str(tmp_path / "t.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "history: 1,441 scrape slots over 6.0 h, 961 with samples, 961 with baseline requests\n" in err, err
+    assert "history: 1 gap(s) of more than 5m without any sample (an outage; its slots are missing scrapes): " \
+           "2024-03-01T02:00:00Z to 2024-03-01T03:59:45Z (2h)\n" in err, err
+    third = _example_rows(tmp_path / "third.csv", lambda rows: rows[:1441:3])
+    main(["calibrate", str(REFERENCE), "--replay", str(third), "-o", str(tmp_path / "t.yaml")])
+    err = capsys.readouterr().err
+    assert "history: 1,441 scrape slots over 6.0 h, 481 with samples, 481 with baseline requests\n" in err, err
+    assert "gap(s)" not in err   # two slots without a sample at a time: no outage
+    gappy = _example_rows(tmp_path / "gappy.csv", lambda rows: [r for k, r in enumerate(rows[:1441]) if k % 60 < 30])
+    assert main(["calibrate", str(REFERENCE), "--replay", str(gappy), "-o", str(tmp_path / "t.yaml")]) == 0
+    gaps = [line for line in capsys.readouterr().err.splitlines() if "gap(s)" in line]
+    assert gaps == ["history: 24 gap(s) of more than 5m without any sample (an outage; its slots are missing "
+                    "scrapes): 2024-03-01T00:07:30Z to 2024-03-01T00:14:45Z (7m30s); 2024-03-01T00:22:30Z to "
+                    "2024-03-01T00:29:45Z (7m30s); 2024-03-01T00:37:30Z to 2024-03-01T00:44:45Z (7m30s); "
+                    "2024-03-01T00:52:30Z to 2024-03-01T00:59:45Z (7m30s); 2024-03-01T01:07:30Z to "
+                    "2024-03-01T01:14:45Z (7m30s); and 19 more"]
+
+
+def test_a_nan_cell_is_read_as_missing_and_noted(tmp_path, capsys):
+    """A literal NaN was dropped as an empty cell, with no notice, where +Inf beside it was counted as damaged."""
+    def written(rows):
+        rows = [list(row) for row in rows[:1441]]
+        rows[100][1], rows[200][2] = "NaN", "+Inf"
+        return rows
+
+    marked = _example_rows(tmp_path / "marked.csv", written)
+    assert main(["calibrate", str(REFERENCE), "--replay", str(marked), "-o", str(tmp_path / "t.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "1 damaged sample(s) read as missing, 1 NaN sample(s) read as missing\n" in err, err
+    assert 'note: nan: rampsim_requests_total{arm="baseline",segment="A"}: NaN (a staleness marker, or no value), ' \
+           "read as a missing sample (at 2024-03-01T00:25:00Z)" in err, err

@@ -34,6 +34,7 @@ from rampsim.prod.instants import format_instant
 from rampsim.prod.history import read_history
 from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.source import PrometheusSource
+from rampsim.prod.tickcsv import write_tick_csv
 from rampsim.sim import simulate, traffic_config
 from rampsim.telemetry import COUNTER_FAMILIES, GAUGE_FAMILIES, Telemetry
 from rampsim.units import Kind, format_value
@@ -314,8 +315,9 @@ def test_calibrate_command_against_prometheus(plan, plan_path, server, calibrati
     result = rampsim(capsys, "calibrate", str(plan_path), "--prometheus", server.url, "--start", format_instant(START),
                      "--end", format_instant(END), "-o", str(out), "--report", str(report))
     assert result.returncode == 0, result.stderr
-    assert f"history: {DAYS * DAY // 15 + 1} scrapes over {DAYS * 24:.1f} h, {DAYS * DAY // 15 + 1} with baseline " \
-           "requests" in result.stderr
+    scrapes = f"{DAYS * DAY // 15 + 1:,}"
+    assert f"history: {scrapes} scrape slots over {DAYS * 24:.1f} h, {scrapes} with samples, {scrapes} with " \
+           "baseline requests" in result.stderr
     assert sorted(p.name for p in report.iterdir()) == ["fit.md", "fit.png"]
     text = out.read_text()
 
@@ -371,6 +373,36 @@ def test_backtest_command_against_prometheus(plan, plan_path, history, read, ser
     stopped = lines.index("windows stopped:")
     assert lines[fired + 1:stopped] == [f"  {count:4d}  {name}" for name, count in expected.rule_counts().items()]
     assert lines[stopped + 1:] == window_lines(expected)
+
+
+def test_a_range_wider_than_the_data_is_read_over_the_datas_span_alone(plan, read, server):
+    """90 days around the data were read and held as 90 days of scrapes (2.58 GB of peak memory for a day)."""
+    wide = read_history(plan, PrometheusSource(server.url, plan.layout), START - 45 * DAY, END + 45 * DAY)
+    assert wide.grid.start == START and len(wide.telemetry) == len(read.telemetry) == DAYS * DAY // 15 + 1
+    np.testing.assert_array_equal(wide.telemetry.counters, read.telemetry.counters)
+
+
+def test_prometheus_and_a_recording_of_its_data_give_the_same_history(plan, plan_path, history, server, tmp_path,
+                                                                     capsys):
+    """A range past the data's end: Prometheus's was read whole, a last window of one sample held at the final
+    gate and counted as a false rollback, where the recording's was cut at its last sample; and a range holding
+    one scrape wrote a traffic: section of no increment (exit 0) where the recording's is unavailable (exit 5)."""
+    recording = tmp_path / "history.csv"
+    with recording.open("w", newline="") as handle:
+        write_tick_csv(history, handle, START, arms=["baseline"])
+    printed = {}
+    for source in (["--prometheus", server.url], ["--replay", str(recording)]):
+        result = rampsim(capsys, "backtest", str(plan_path), *source, "--start", format_instant(END - 4 * 3600),
+                         "--end", format_instant(END + 6 * 3600), "--replicates", "2")
+        assert result.returncode == 0, result.stderr
+        printed[source[0]] = result
+        one = rampsim(capsys, "calibrate", str(plan_path), *source, "--start", format_instant(END),
+                      "--end", format_instant(END + 3600), "-o", str(tmp_path / "t.yaml"))
+        assert one.returncode == 5 and not (tmp_path / "t.yaml").exists()
+        assert f"the range read holds one scrape ({format_instant(END)})" in one.stderr, one.stderr
+    assert printed["--prometheus"].stdout == printed["--replay"].stdout
+    assert printed["--prometheus"].stderr == printed["--replay"].stderr
+    assert "compact-history on 1 window" in printed["--replay"].stdout
 
 
 @pytest.mark.parametrize("command, options", [("calibrate", []), ("backtest", ["--timeout", "1", "--attempts", "1"])])

@@ -27,7 +27,6 @@ complete windows alone, and not at all when none is).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -38,7 +37,8 @@ from rampsim.cli import EXIT_INVALID_PLAN, EXIT_UNAVAILABLE, EXIT_USAGE, argumen
 from rampsim.cli.plan_commands import load_plan_and_naming
 from rampsim.plan import Plan
 from rampsim.prod.instants import format_instant, parse_instant
-from rampsim.prod.history import History, read_history
+from rampsim.prod.gate_run import Source
+from rampsim.prod.history import LONG_GAP, History, read_history
 from rampsim.prod.naming import Naming
 from rampsim.prod.replay import FileSource
 from rampsim.prod.source import PrometheusSource, RetryPolicy, SourceUnavailable, bearer_headers
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from rampsim.calibration.fit import Calibration
 
 __all__ = ["register"]
+
+GAPS_SHOWN = 5   # gaps named on the history: line
 
 
 def _history_options(parser: argparse.ArgumentParser) -> None:
@@ -120,35 +122,31 @@ def _outside_recording(args: argparse.Namespace, first: float, last: float) -> s
 
 
 def _read(args: argparse.Namespace, plan: Plan, naming: Naming) -> History:
+    """The history ``--prometheus`` or ``--replay`` holds in ``--start`` .. ``--end`` (a recording's first and last
+    sample when not given), from its first scrape to its last: both are read alike, over the slots their samples
+    fall in alone."""
     _range_checked(args)
+    source: Source
     if args.prometheus:
         if not (args.start and args.end):
             raise UsageError("--start and --end are required with --prometheus")
         policy = RetryPolicy(timeout=args.timeout, attempts=args.attempts)
         source = PrometheusSource(args.prometheus, plan.layout, naming, policy, bearer_headers(args.bearer_token_file))
-        return read_history(plan, source, parse_instant(args.start), parse_instant(args.end), naming)
-    recording = FileSource.open(args.replay)
-    first, last = recording.first_timestamp, recording.last_timestamp
-    if first is None or last is None:
-        raise SourceUnavailable(f"{args.replay}: no samples in the recording")
-    if outside := _outside_recording(args, first, last):
-        raise DataUnavailable(outside)
-    interval = plan.telemetry.scrape_interval
-    start = parse_instant(args.start) if args.start else first
-    end = parse_instant(args.end) if args.end else last
-    # only the slots that can hold the recording's samples, on --start's grid (a range of 90 days around six hours
-    # of recording allocated and fitted 90 days of empty scrapes): from the grid point a slot before the first
-    # sample's, so that no alignment of the slots on the scrapes moves it out of the range (a first scrape 8 s past
-    # a point fell before slot 0), then without the leading slots that hold nothing (12 s past, slot 0 was
-    # empty); to the slot of the last sample, or of --end
-    clipped_start = start + max(math.floor((first - start) / interval) - 1, 0) * interval
-    clipped_end = min(end, last) + interval / 2
-    if clipped_start < clipped_end:
-        start, end = clipped_start, clipped_end
-    history = read_history(plan, recording, start, end, naming).from_first_sample()
+        start, end, where = parse_instant(args.start), parse_instant(args.end), source.description
+    else:
+        recording = source = FileSource.open(args.replay)
+        first, last = recording.first_timestamp, recording.last_timestamp
+        if first is None or last is None:
+            raise SourceUnavailable(f"{args.replay}: no samples in the recording")
+        if outside := _outside_recording(args, first, last):
+            raise DataUnavailable(outside)
+        start = parse_instant(args.start) if args.start else first
+        end = parse_instant(args.end) if args.end else last
+        where = args.replay
+    history = read_history(plan, source, start, end, naming)
     if len(history.telemetry) < 2:
         what = "the range read" if args.start or args.end else "the recording"
-        raise DataUnavailable(f"{args.replay}: {what} holds one scrape ({format_instant(history.grid.start)}): a "
+        raise DataUnavailable(f"{where}: {what} holds one scrape ({format_instant(history.grid.start)}): a "
                               "history needs two or more, an increment spans two consecutive scrapes")
     return history
 
@@ -172,11 +170,7 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
         print(f"rampsim: history unavailable: {exc}", file=sys.stderr)
         return None, EXIT_UNAVAILABLE
     arms = [args.arm] + ([args.second_arm] if args.second_arm else [])
-    present = {arm: _with_requests(plan, history, arm).any(axis=1) for arm in arms}
-    damaged = f", {history.damaged:,} damaged sample(s) read as missing" if history.damaged else ""
-    held = ", ".join(f"{int(present[arm].sum())} with {arm} requests" for arm in arms)
-    print(f"history: {len(history.telemetry)} scrapes over {history.duration / 3600:.1f} h, {held}{damaged}",
-          file=sys.stderr)
+    _print_read(plan, history, arms)
     for line in history.summary():
         print(f"note: {line}", file=sys.stderr)
     if problem := _unavailable(args, plan, naming, history):
@@ -186,6 +180,26 @@ def _load(args: argparse.Namespace) -> tuple[Optional[tuple[Plan, Naming, Histor
         for line in _absent(plan, naming, history, arm):
             print(f"note: {line}", file=sys.stderr)
     return (plan, naming, history), 0
+
+
+def _print_read(plan: Plan, history: History, arms: list[str]) -> None:
+    """The ``history:`` lines: the scrape slots read, how many hold a sample, and of the ``arms``' requests, the
+    samples read as missing, and the gaps without any sample longer than :data:`LONG_GAP` (the first few)."""
+    held = "".join(f", {int(_with_requests(plan, history, arm).any(axis=1).sum()):,} with {arm} requests"
+                   for arm in arms)
+    damaged = f", {history.damaged:,} damaged sample(s) read as missing" if history.damaged else ""
+    nan = f", {history.not_a_number:,} NaN sample(s) read as missing" if history.not_a_number else ""
+    print(f"history: {len(history.telemetry):,} scrape slots over {history.duration / 3600:.1f} h, "
+          f"{history.scraped:,} with samples{held}{damaged}{nan}", file=sys.stderr)
+    gaps = history.gaps()
+    if gaps:
+        grid = history.grid
+        shown = "; ".join(f"{format_instant(grid.time_of(first))} to {format_instant(grid.time_of(last))} "
+                          f"({format_value((last - first + 1) * grid.interval, Kind.DURATION)})"
+                          for first, last in gaps[:GAPS_SHOWN])
+        more = f"; and {len(gaps) - GAPS_SHOWN} more" if len(gaps) > GAPS_SHOWN else ""
+        print(f"history: {len(gaps)} gap(s) of more than {format_value(LONG_GAP, Kind.DURATION)} without any "
+              f"sample (an outage; its slots are missing scrapes): {shown}{more}", file=sys.stderr)
 
 
 def _with_requests(plan: Plan, history: History, arm: str) -> np.ndarray:
@@ -334,8 +348,8 @@ def _not_comparable(args: argparse.Namespace, plan: Plan, naming: Naming, histor
     if not (result.windows or result.unreadable):
         return (f"its {result.empty} whole {ramp} window(s) hold no scrape of the {args.arm} arm's requests"
                 if result.empty else
-                f"{format_value(history.duration, Kind.DURATION)}{_read_of_recording(args, history)} holds no "
-                f"whole {ramp} ramp window")
+                f"the history spans {format_value(history.duration, Kind.DURATION)}{_read_of_range(args, history)}, "
+                f"shorter than one {ramp} ramp window")
     if not result.windows:
         return (f"the gate reads {_named_families(naming, result.lacking)}, of which none of the {result.unreadable} "
                 f"{ramp} window(s) holds a sample of the {args.arm} arm: the gate would hold on the missing "
@@ -343,13 +357,14 @@ def _not_comparable(args: argparse.Namespace, plan: Plan, naming: Naming, histor
     return ""
 
 
-def _read_of_recording(args: argparse.Namespace, history: History) -> str:
-    """`` (from .. to .., all of the recording in --start .. --end)`` when a recording was read on a range it does
-    not fill ('' otherwise): the range given is not the stretch read."""
-    if not args.replay or not (args.start or args.end):
+def _read_of_range(args: argparse.Namespace, history: History) -> str:
+    """`` (from .. to ..: all the source holds of --start .. --end)`` when a range was given ('' otherwise): the
+    range given is not the stretch read."""
+    if not (args.start or args.end):
         return ""
     first, last = history.grid.start, history.grid.start + history.duration
-    return (f" (from {format_instant(first)} to {format_instant(last)}: all the recording holds of --start "
+    held = "Prometheus" if args.prometheus else "the recording"
+    return (f" (from {format_instant(first)} to {format_instant(last)}: all {held} holds of --start "
             f"{args.start or '(its first sample)'} --end {args.end or '(its last sample)'})")
 
 
@@ -366,7 +381,7 @@ def _print_backtest(args: argparse.Namespace, plan: Plan, naming: Naming, histor
     stops, n = result.false_rollbacks, len(result.windows)
     low, high = wilson(np.array([stops]), np.array([n]))
     model = "the plan's own traffic model" if args.as_is else "the model calibrated on this history"
-    print(f"A/A backtest of {plan.name} on {n} windows of {format_value(plan.duration, Kind.DURATION)} "
+    print(f"A/A backtest of {plan.name} on {n} window{'s' * (n != 1)} of {format_value(plan.duration, Kind.DURATION)} "
           f"(split seed {args.seed}):")
     print(f"  history:    {stops} stopped of {n}: false-rollback rate {stops / n:.1%} "
           f"[{low[0]:.1%}, {high[0]:.1%}]")

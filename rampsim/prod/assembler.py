@@ -217,12 +217,15 @@ class Assembler:
                 unmapped.setdefault(reason, []).append(series)
         notices += [notice for reason, ignored in unmapped.items()
                     for notice in self._per_scrape(ignored, first, width, "unmapped", f"series ignored: {reason}")]
-        matrix, duplicates, conflicts = self._samples(mapped, first, width)
+        matrix, duplicates, written_nan, conflicts = self._samples(mapped, first, width)
         notices += [Notice(first + int(tick), "duplicate", f"{int(duplicates[tick])} extra sample(s) within one "
                                                            "scrape slot; the latest of each slot is used")
                     for tick in np.flatnonzero(duplicates)]
         damaged = self._damaged(mapped, matrix)
         notices += self._damage_notices(mapped, matrix, damaged, conflicts, first)
+        notices += [Notice(first + int(tick), "nan", f"{self._name(mapped[row][2])}: NaN (a staleness marker, or no "
+                                                     "value), read as a missing sample")
+                    for row, tick in np.argwhere(written_nan & (conflicts == 0))]
         rows = {"counters": np.full((width, self.map.layout.n_counters), np.nan),
                 "gauges": np.full((width, self.map.layout.n_gauges), np.nan)}
         members: dict[Column, list[int]] = {}
@@ -312,17 +315,19 @@ class Assembler:
                                   "this scrape are inconclusive"))
         return notices
 
-    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(series, width)`` sample values on the grid (the latest sample of each slot), the extra samples counted
-        per tick, and where a series' slot is damaged (:data:`CONFLICT_AT_ONCE`: two different values at one
+        per tick, where a slot's latest sample is ``NaN`` (a value written as not a number, read as missing), and
+        where a series' slot is damaged (:data:`CONFLICT_AT_ONCE`: two different values at one
         timestamp; :data:`FALL_IN_SLOT`: a counter whose later sample in the slot is lower): those cells hold
         :data:`DAMAGED`. A counter scraped twice in a slot rises or stays; one falling was reset inside the slot
         (the latest alone would lose the increase before the reset) or holds a second source's value.
         """
         matrix = np.full((len(mapped), width), np.nan)
         conflicts = np.zeros(matrix.shape, np.int8)
+        written_nan = np.zeros(matrix.shape, bool)
         if not mapped:
-            return matrix, np.zeros(width, np.int64), conflicts
+            return matrix, np.zeros(width, np.int64), written_nan, conflicts
         lengths = [len(series.timestamps_ms) for _, _, series in mapped]
         owner = np.repeat(np.arange(len(mapped)), lengths)
         stamps = np.concatenate([series.timestamps_ms for _, _, series in mapped]).astype(np.int64)
@@ -337,6 +342,7 @@ class Assembler:
         _, last_of_cell = np.unique(cells[::-1], return_index=True)
         chosen = len(cells) - 1 - last_of_cell
         matrix.flat[cells[chosen]] = values[chosen]
+        written_nan.flat[cells[chosen][np.isnan(values[chosen])]] = True
         same_slot = cells[1:] == cells[:-1]
         differ = same_slot & (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
         falls = same_slot & counter[1:] & (values[1:] < values[:-1])
@@ -345,7 +351,7 @@ class Assembler:
         matrix[conflicts > 0] = DAMAGED
         extras = cells[1:][same_slot]
         extras = extras[conflicts.flat[extras] == 0]
-        return matrix, np.bincount(extras % width, minlength=width).astype(np.int64), conflicts
+        return matrix, np.bincount(extras % width, minlength=width).astype(np.int64), written_nan, conflicts
 
     def _damaged(self, mapped: list, matrix: np.ndarray) -> np.ndarray:
         """``(series, ticks)``: where a sample is present but cannot be true, for its kind."""
@@ -358,12 +364,15 @@ class Assembler:
         notices = []
         for row, tick in np.argwhere(damaged):
             column, _, series = mapped[row]
-            labels = {k: v for k, v in series.labels.items() if k != "__name__"}
-            name = self.map.series(series.labels.get("__name__", ""), labels)
             why = _CONFLICTS.get(int(conflicts[row, tick])) or _why_damaged(float(matrix[row, tick]), column.kind)
             notices.append(Notice(first + int(tick), "damaged",
-                                  f"{name}: {why}; windows over this scrape are inconclusive"))
+                                  f"{self._name(series)}: {why}; windows over this scrape are inconclusive"))
         return notices
+
+    def _name(self, series: RawSeries) -> str:
+        """``series`` written as PromQL writes it."""
+        labels = {k: v for k, v in series.labels.items() if k != "__name__"}
+        return self.map.series(series.labels.get("__name__", ""), labels)
 
     def _share(self, column: Column) -> _SharedColumn:
         """Turn a single-series column into a shared one (a second series appeared)."""

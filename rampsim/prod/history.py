@@ -6,9 +6,14 @@ assembler a gate run uses, so calibration and backtests read the samples exactly
 the gate would: counter resets corrected, missing scrapes ``NaN``, one tick per
 scrape slot. A damaged sample (a counter not finite, negative or beyond the counter
 limit, two different values in one slot, a gauge not finite or negative) says nothing of
-the service: the history holds it as missing, and counts it in ``History.damaged``. A
-stretch too long to hold in memory (:data:`MAX_SAMPLES`; say a recording with one stray
-timestamp years before the rest) is refused before anything is allocated.
+the service: the history holds it as missing, and counts it in ``History.damaged``.
+
+The history runs from the first slot holding a sample to the slot of the last one, whatever
+the range asked (Prometheus and a recording alike): the stretches of the range without a
+sample are asked in batches that double, up to :data:`EMPTY_GROWTH` times the batch, and
+nothing is allocated for them, so a range of 90 days around a day of samples costs the day.
+Samples spanning too long a stretch to hold in memory (:data:`MAX_SAMPLES`; say a recording
+with one stray timestamp years before the rest) are refused before that stretch is allocated.
 
 The raw samples also tell how the service was scraped (:class:`Scraping`): the
 spacing of each series' samples, whose median :meth:`History.interval_problem` holds
@@ -40,13 +45,15 @@ from rampsim.prod.gate_run import Source, read_ticks
 from rampsim.telemetry import Telemetry, damaged_counters, damaged_gauges
 from rampsim.units import positional
 
-__all__ = ["History", "Scraping", "read_history", "SPACING_TOLERANCE"]
+__all__ = ["History", "Scraping", "read_history", "SPACING_TOLERANCE", "LONG_GAP"]
 
 BATCH_TICKS = 240
+EMPTY_GROWTH = 16   # how many batches long a read after answers without a sample may grow
 MAX_SAMPLES = 2**27  # scrapes × series of one history: 1 GiB of float64 (140 days of the reference plan)
 SPACING_TOLERANCE = 0.1   # a median sample spacing this far (relative) from the plan's interval is another interval
 CONCENTRATED = 0.9        # mean resultant length of the samples' phases above which they share one phase
-SUMMARISED = ("unmapped", "duplicate", "stopped", "damaged", "warning", "aligned")   # the notices worth a summary
+SUMMARISED = ("unmapped", "duplicate", "stopped", "damaged", "nan", "warning", "aligned")   # worth a summary
+LONG_GAP = 300.0   # seconds: a stretch of scrape slots without any sample longer than this is an outage, named
 
 
 @dataclass
@@ -194,16 +201,39 @@ class History:
     def duration(self) -> float:
         return (self.grid.n_ticks - 1) * self.grid.interval
 
+    @property
+    def scraped(self) -> int:
+        """The scrape slots holding a sample of some series."""
+        return int(self._held().sum())
+
+    @property
+    def not_a_number(self) -> int:
+        """The samples written as not a number (``NaN``), read as missing."""
+        return sum(notice.kind == "nan" for notice in self.notices)
+
+    def gaps(self, longer_than: float = LONG_GAP) -> list[tuple[int, int]]:
+        """The first and last scrape slot of each run of slots without any sample that lasts more than
+        ``longer_than`` seconds (:data:`LONG_GAP`: an outage), in order."""
+        changes = np.diff(np.concatenate([[True], self._held(), [True]]).astype(np.int8))
+        firsts, lasts = np.flatnonzero(changes == -1), np.flatnonzero(changes == 1) - 1
+        return [(int(a), int(b)) for a, b in zip(firsts, lasts) if (b - a + 1) * self.grid.interval > longer_than]
+
+    def _held(self) -> np.ndarray:
+        """Where a scrape slot holds a sample of some series."""
+        t = self.telemetry
+        return np.isfinite(t.counters).any(axis=1) | np.isfinite(t.gauges).any(axis=1)
+
     def from_first_sample(self) -> "History":
         """This history without its leading scrapes that hold no sample of any series (itself if there are none)."""
+        held = self._held()
         t = self.telemetry
-        held = np.isfinite(t.counters).any(axis=1) | np.isfinite(t.gauges).any(axis=1)
         k = int(np.argmax(held)) if held.any() else 0
         if k == 0:
             return self
         grid = ScrapeGrid(self.grid.time_of(k), self.grid.interval, self.grid.n_ticks - k)
         telemetry = Telemetry(t.layout, t.time[k:] - t.time[k], t.counters[k:], t.gauges[k:])
-        notices = [replace(n, tick=max(n.tick - k, 0)) for n in self.notices if n.tick >= k or n.kind == "aligned"]
+        notices = [replace(n, tick=max(n.tick - k, 0)) for n in self.notices
+                   if n.tick >= k or n.kind in ("aligned", "warning")]
         return History(telemetry, grid, notices, self.damaged, self.scraping, self.partial_histograms)
 
     def interval_problem(self) -> str:
@@ -227,55 +257,102 @@ class History:
 
 
 def read_history(plan: Plan, source: Source, start: float, end: float, naming: Optional[Naming] = None) -> History:
-    """Every scrape of ``source`` in ``[start, end]`` (unix seconds) on ``plan``'s layout and scrape grid (moved by
-    less than a scrape interval when the scrapes fall near the edge of ``start``'s slots; see the module
-    docstring)."""
-    if end <= start:
+    """Every scrape of ``source`` in ``[start, end]`` (unix seconds, to the slot holding ``end``) on ``plan``'s layout
+    and scrape grid (moved by less than a scrape interval when the scrapes fall near the edge of ``start``'s slots;
+    see the module docstring), from the first slot holding a sample to the slot of the last sample:
+    :class:`DataUnavailable` when the range holds none."""
+    if end < start:
         raise UsageError(f"the history ends ({format_instant(end)}) before it starts ({format_instant(start)})")
     series_map = SeriesMap(plan.layout, naming or Naming())
     history = _read(plan, series_map, source, start, end)
     shift = history.scraping.misalignment() if history.scraping else 0.0
     if shift and start + shift <= end:
-        moved = _read(plan, series_map, source, start + shift, end)
-        moved.notices.insert(0, Notice(0, "aligned", (
+        history = _read(plan, series_map, source, start + shift, end)
+        history.notices.insert(0, Notice(0, "aligned", (
             f"the scrapes fall {positional(shift)}s past the slots starting at {format_instant(start)}, near their "
             f"edge, where one slot would get two and the next none: read on slots centred on them")))
-        return moved
-    return history
+    return history.from_first_sample()
 
 
 def _read(plan: Plan, series_map: SeriesMap, source: Source, start: float, end: float) -> History:
-    """The history of ``[start, end]`` on a grid starting at ``start``."""
+    """The history of ``[start, end]`` on a grid starting at ``start``, from the first batch holding a sample to the
+    slot of the last sample: the stretches of the range before and after the source's samples are read a few long
+    batches at a time and nothing is allocated for them (a range of 90 days around one day of samples cost 90
+    days of empty scrapes)."""
     interval = plan.telemetry.scrape_interval
-    grid = ScrapeGrid(start, interval, int((end - start) // interval) + 1)
-    series = plan.layout.n_counters + plan.layout.n_gauges
-    if grid.n_ticks * series > MAX_SAMPLES:
-        raise DataUnavailable(f"the history spans {(end - start) / 86400:,.0f} days, {grid.n_ticks:,} scrapes of "
-                              f"{series} series: more than {MAX_SAMPLES:,} samples (1 GiB); read a shorter stretch")
-    telemetry = Telemetry.empty(plan.layout, grid.n_ticks)
-    assembler = Assembler(series_map, grid)
+    grid = ScrapeGrid(start, interval, int(ScrapeGrid(start, interval, 1).tick_of_ms(round(end * 1000))) + 1)
+    telemetry = Telemetry.empty(plan.layout, 0)
+    assembler: Optional[Assembler] = None
     scraping = Scraping(grid.interval_ms, grid.start_ms)
+    origin = filled = 0        # the grid's tick of the history's first scrape; the scrapes filled so far
+    earliest = latest = 0      # ms: the first and the last sample read
     notices: list[Notice] = []
+    early: list[str] = []      # the source's warnings before its first sample
     for first, last, batch in _batches(source, grid):
-        scraping.observe(batch, series_map)
-        notices += assembler.fill(telemetry, first, last, batch)
-        notices += [Notice(first, "warning", f"Prometheus: {w}") for w in getattr(source, "warnings", [])]
+        warnings = [f"Prometheus: {warning}" for warning in getattr(source, "warnings", [])]
+        sampled = [s for s in batch if len(s.timestamps_ms)]
+        if assembler is None:
+            early += warnings
+            if not sampled:
+                continue
+            origin, earliest = first, min(int(s.timestamps_ms[0]) for s in sampled)
+            assembler = Assembler(series_map, ScrapeGrid(grid.time_of(origin), interval, grid.n_ticks - origin))
+            warnings = early
+        notices += [Notice(first - origin, "warning", warning) for warning in warnings]
+        if not sampled:
+            continue
+        latest = max(latest, *(int(s.timestamps_ms[-1]) for s in sampled))
+        telemetry = _room(telemetry, last - origin + 1, latest - earliest)
+        if first - origin > filled:   # the batches since the last one holding a sample held none
+            notices += assembler.fill(telemetry, filled, first - origin - 1, [])
+        scraping.observe(sampled, series_map)
+        notices += assembler.fill(telemetry, first - origin, last - origin, sampled)
+        filled = last - origin + 1
+    if assembler is None:
+        warned = f" ({len(early)} warning(s) of the source, e.g. {early[0]})" if early else ""
+        raise DataUnavailable(f"{getattr(source, 'description', 'the recording')} holds no sample from "
+                              f"{format_instant(start)} to {format_instant(end)}{warned}: check the range (--start, "
+                              "--end) and the series' names and labels (the naming)")
+    n = int(grid.tick_of_ms(latest)) - origin + 1
+    telemetry = Telemetry(plan.layout, telemetry.time[:n], telemetry.counters[:n].copy(), telemetry.gauges[:n].copy())
+    notices = [notice if notice.tick < n else replace(notice, tick=n - 1) for notice in notices
+               if notice.tick < n or notice.kind == "warning"]   # a warning read after the last sample is kept
     counters, gauges = damaged_counters(telemetry.counters), damaged_gauges(telemetry.gauges)
     telemetry.counters[counters] = np.nan
     telemetry.gauges[gauges] = np.nan
-    return History(telemetry, grid, notices, int(counters.sum() + gauges.sum()), scraping,
-                   len(assembler.partial_histograms))
+    return History(telemetry, ScrapeGrid(grid.time_of(origin), interval, n), notices,
+                   int(counters.sum() + gauges.sum()), scraping, len(assembler.partial_histograms))
+
+
+def _room(telemetry: Telemetry, rows: int, span_ms: int) -> Telemetry:
+    """``telemetry`` with at least ``rows`` scrapes (grown to twice as many, the new ones missing); refused when
+    ``rows`` scrapes of every series are more than :data:`MAX_SAMPLES` (the samples read span ``span_ms``)."""
+    layout = telemetry.layout
+    series = layout.n_counters + layout.n_gauges
+    if rows * series > MAX_SAMPLES:
+        raise DataUnavailable(f"the history spans {span_ms / 86_400_000:,.0f} days, {rows:,} scrapes of {series} "
+                              f"series: more than {MAX_SAMPLES:,} samples (1 GiB); read a shorter stretch")
+    if rows <= len(telemetry):
+        return telemetry
+    grown = Telemetry.empty(layout, min(max(rows, 2 * len(telemetry)), MAX_SAMPLES // series))
+    grown.counters[:len(telemetry)] = telemetry.counters
+    grown.gauges[:len(telemetry)] = telemetry.gauges
+    return grown
 
 
 def _batches(source: Source, grid: ScrapeGrid) -> Iterator[tuple[int, int, list[RawSeries]]]:
     """``(first, last, samples)`` of consecutive batches of ticks covering ``grid``, :data:`BATCH_TICKS` at a time;
-    halved after an answer too large (and kept so), down to one scrape slot."""
-    size, first = BATCH_TICKS, 0
+    halved after an answer too large (and kept so), down to one scrape slot; after an answer without a sample, the
+    next batch is twice as long, up to :data:`EMPTY_GROWTH` times the batch (a range far wider than the source's
+    samples costs few reads, and the batch reaching them a bounded answer)."""
+    size, span, first = BATCH_TICKS, BATCH_TICKS, 0
     while first < grid.n_ticks:
-        wanted = min(first + size, grid.n_ticks) - 1
+        wanted = min(first + span, grid.n_ticks) - 1
         last, batch = read_ticks(source, grid, first, wanted)
         assert batch is not None  # read with no deadline
         if last < wanted:
-            size = last - first + 1
+            size = min(size, last - first + 1)
+        sampled = any(len(s.timestamps_ms) for s in batch)
+        span = size if sampled else min(2 * (last - first + 1), EMPTY_GROWTH * size)
         yield first, last, batch
         first = last + 1

@@ -57,8 +57,9 @@ class RawSeries:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something wrong with the data at a tick: ``missing``, ``reset``, ``unmapped``, ``duplicate``, ``damaged``,
-    ``stopped``, ``warning`` (the source's) or ``aligned`` (a history read on slots centred on its scrapes)."""
+    """Something wrong with the data at a tick: ``missing``, ``nan`` (a sample written as not a number, read as
+    missing), ``reset``, ``unmapped``, ``duplicate``, ``damaged``, ``stopped``, ``warning`` (the source's) or
+    ``aligned`` (a history read on slots centred on its scrapes)."""
 
     tick: int
     kind: str

@@ -3,8 +3,9 @@
 The header is ``timestamp`` followed by one series per column, written the way
 PromQL writes a series (``rampsim_requests_total{arm="canary",segment="A"}``); a
 row is the scrape's time (unix seconds or RFC 3339, from 1970 to the year 9999) and
-each series' value, an empty cell for a missing sample. Spreadsheets and
-``pandas.read_csv`` read it as is.
+each series' value, an empty cell for a missing sample. A value written ``NaN`` is a
+sample whose value is not a number, which the assembler reads as missing and notes.
+Spreadsheets and ``pandas.read_csv`` read it as is.
 """
 from __future__ import annotations
 
@@ -74,19 +75,22 @@ def read_tick_csv(lines: Iterable[str], filename: str = "<csv>") -> list[RawSeri
         _one_column_each(labels, filename)
         stamps: list[int] = []
         rows: list[list[float]] = []
+        written: list[list[bool]] = []
         for row in reader:
             if row:
-                stamp, values = _row(row, header, f"{filename}:{reader.line_num}: ")
+                stamp, values, cells = _row(row, header, f"{filename}:{reader.line_num}: ")
                 stamps.append(stamp)
                 rows.append(values)
+                written.append(cells)
     except csv.Error as exc:
         raise OpenMetricsError(f"{filename}:{reader.line_num}: not CSV: {exc}") from None
     times = np.asarray(stamps, dtype=np.int64)
     order = np.argsort(times, kind="stable")
     table = np.asarray(rows, dtype=float).reshape(len(rows), len(labels))[order]
+    samples = np.asarray(written, dtype=bool).reshape(len(rows), len(labels))[order]
     result = []
     for column, series_labels in enumerate(labels):
-        present = ~np.isnan(table[:, column])
+        present = samples[:, column]
         result.append(RawSeries(series_labels, times[order][present], table[present, column]))
     return result
 
@@ -110,8 +114,9 @@ def _series(cell: str, column: int, filename: str) -> dict[str, str]:
     return parsed
 
 
-def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float]]:
-    """A row's timestamp in milliseconds and its values (``NaN`` for an empty cell)."""
+def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float], list[bool]]:
+    """A row's timestamp in milliseconds, its values (``NaN`` for an empty cell) and which cells hold a sample (a
+    ``NaN`` written is one, an empty cell none)."""
     if len(row) != len(header):
         raise OpenMetricsError(f"{where}{len(row)} cells, the header has {len(header)}")
     try:
@@ -125,5 +130,5 @@ def _row(row: list[str], header: list[str], where: str) -> tuple[int, list[float
         except ValueError:
             raise OpenMetricsError(f"{where}column {column} ({name.strip()}): {cell.strip()!r} is not a number") \
                 from None
-    return timestamp_ms(seconds, where, row[0].strip()), values
+    return timestamp_ms(seconds, where, row[0].strip()), values, [bool(cell.strip()) for cell in row[1:]]
 
