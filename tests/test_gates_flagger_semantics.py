@@ -33,6 +33,10 @@ spec:
 
 
 def canary(analysis: str, mesh: str = "istio", extra: str = "") -> object:
+    """The gate of a Canary with this analysis (a step of 10% when it has no weights or iterations: import refuses a
+    Canary that never shifts traffic)."""
+    if not any(field in analysis for field in ("stepWeight", "iterations")):
+        analysis += "\nstepWeight: 10"
     body = "\n".join("    " + line for line in analysis.strip().splitlines())
     return flagger_gate(CANARY % body + extra, mesh=mesh)
 

@@ -96,30 +96,31 @@ def test_import_argo_args_and_placeholders(tmp_path, capsys):
     assert main(["import", "argo", str(template), "--arg", "nonsense"]) == 2
 
 
-def test_an_import_that_would_make_an_invalid_plan_names_the_files_imported(tmp_path, capsys):
-    """A background analysis measured every 2000 hours makes phases longer than rampsim simulates: the problem
-    names the files imported and the plan's field, not the lines of an output file that is never written."""
-    template = write(tmp_path, "t.yaml", TEMPLATE.replace("interval: 20s", "interval: 2000h"))
+def test_an_interval_longer_than_a_simulated_ramp_is_refused_at_its_field(tmp_path, capsys):
+    """A review found 'interval: 99999999999h' refused as 'the imported plan (not written) would be invalid:
+    phases.2.duration', a field of a plan never written: it is the metric's interval, at its line; one that fits is
+    imported, its ramp's slack cut at what rampsim simulates."""
     background = ROLLOUT.split("      steps:")[0] + """\
       analysis:
         templates: [{templateName: success-rate}]
-        startingStep: 1
         args:
         - {name: service-name, value: shop}
         - {name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}
       steps:
       - setWeight: 10
       - pause: {duration: 5m}
-      - setWeight: 50
-      - pause: {duration: 10m}
 """
     rollout = write(tmp_path, "r.yaml", background)
     out = tmp_path / "plan.yaml"
-    assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(out)]) == 3
-    err = capsys.readouterr().err
-    assert f"{template}" in err and "the imported plan (not written) would be invalid: phases." in err, err
-    assert "at most 720h is supported" in err and f"{out}:" not in err and not out.exists()
-
+    for huge in ("99999999999h", "2000h"):
+        template = write(tmp_path, "t.yaml", TEMPLATE.replace("interval: 20s", f"interval: {huge}"))
+        assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(out)]) == 3
+        err = capsys.readouterr().err
+        assert f"{template}:11: spec.metrics.0.interval: metric 'success-rate': {huge}: longer than the 30 days" in err
+        assert "phases" not in err and not out.exists()
+    template = write(tmp_path, "t.yaml", TEMPLATE.replace("interval: 20s", "interval: 700h"))
+    assert main(["import", "argo", str(template), "--rollout", str(rollout), "-o", str(out)]) == 0
+    assert load_gated_plan(out).duration <= 30 * 86400
 
 def test_refusals_are_located_and_exit_3_without_traceback(tmp_path, capsys):
     helm = write(tmp_path, "helm.yaml", "apiVersion: v1\nkind: AnalysisTemplate\nmetadata:\n  name: {{ .Values.name }}\n")

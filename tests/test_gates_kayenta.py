@@ -555,7 +555,7 @@ def test_bad_kayenta_sections_are_reported_with_file_line_and_field():
                         "simulates Kayenta's Prometheus provider only"], problems
     valid = fixed.replace("PT40M", "PT30M").replace("customFilterTemplate: missing", "customInlineTemplate: 'job=\"x\"'")
     assert isinstance(gate_of(gated_plan_from_text(valid, "plan.yaml")), KayentaGate)
-    two = valid.replace("kayenta:", "flagger: {analysis: {interval: 1m}}\nkayenta:")
+    two = valid.replace("kayenta:", "flagger: {analysis: {interval: 1m, stepWeight: 10}}\nkayenta:")
     assert _problems(two) == ["plan.yaml:6: kayenta: a plan carries one imported gate (argo, flagger or kayenta), "
                               "not 2"]
 

@@ -268,13 +268,19 @@ def _write(text: str, output: Optional[str]) -> None:
 
 
 def _imported_plan(text: str, output: Optional[str], sources: Sequence[str]) -> Plan:
-    """The plan an import writes, validated first: a problem names the files imported and the plan's field (the
-    plan itself is not written, so its lines would point nowhere)."""
+    """The plan an import writes, validated first as ``rampsim validate`` validates it (every section, and what the
+    simulation refuses): a problem names the files imported and the plan's field (the plan itself is not written,
+    so its lines would point nowhere)."""
+    from rampsim.cli.plan_commands import whole_plan_problems
     from rampsim.gates.plan_sections import gated_plan_from_text
 
     generated = output or "<plan>"
     try:
-        return gated_plan_from_text(text, generated)
+        plan = gated_plan_from_text(text, generated)
+        problems = whole_plan_problems(plan)
+        if problems:
+            raise PlanError(problems)
+        return plan
     except PlanError as exc:
         prefix = re.compile(re.escape(generated) + r"(:\d+)?: ")
         raise PlanError([f"{', '.join(sources)}: the imported plan (not written) would be invalid: "

@@ -115,7 +115,7 @@ def run_validate(args: argparse.Namespace) -> int:
     except PlanError as exc:
         report_problems(args.plan, exc.problems)
         return EXIT_INVALID_PLAN
-    problems = _whole_plan_problems(plan)
+    problems = whole_plan_problems(plan)
     if problems:
         return report_problems(args.plan, problems)
     gate = plan.imported_gate
@@ -150,7 +150,7 @@ def _fault_free_breach(plan: "Plan") -> str:
             f"(slo.environment_incidents: {plan.slo.environment_incidents}), not as a release regression")
 
 
-def _whole_plan_problems(plan: "Plan", build: bool = True) -> list[str]:
+def whole_plan_problems(plan: "Plan", build: bool = True) -> list[str]:
     """What a plan that loads may still hold wrong, as ``validate`` reports it: its sections' problems (traffic,
     faults, imported gates), sequential tests that could never reject, then (with ``build``) what building its
     scenario refuses (building the learner population takes seconds and a gigabyte at 20 million learners)."""
@@ -215,7 +215,7 @@ def run_explain(args: argparse.Namespace) -> int:
     plan = load_or_report(args.plan)
     if plan is None:
         return EXIT_INVALID_PLAN
-    problems = _whole_plan_problems(plan, build=False)
+    problems = whole_plan_problems(plan, build=False)
     if problems:   # explained, such a plan would read as one rampsim runs
         return report_problems(args.plan, problems)
     query = None

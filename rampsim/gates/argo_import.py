@@ -29,12 +29,11 @@ from pydantic import ValidationError
 
 from rampsim.gates.argo_model import (
     DEFAULT_ROLLOUT_STEPS, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
-    RolloutAnalysis, Step,
+    RolloutAnalysis, Step, repeated_name,
 )
-from rampsim.gates.argo_resolve import _RunError, run_args, run_metrics
+from rampsim.gates.argo_resolve import _RunError, repeated_metric, run_args, run_metrics
 from rampsim.gates.export import ANNOTATION, parse_identity
 from rampsim.gates.exprlang import ConditionSyntaxError, UnsupportedCondition, parse_condition
-from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.manifests import Manifest, read_manifests
 from rampsim.gates.profiles import PROFILES, infer_client, infer_profile
 from rampsim.gates.refusals import GateError, GateRefused
@@ -163,6 +162,7 @@ def import_argo_manifests(manifests: Sequence[Manifest], rollouts: Sequence[Mani
     except ValidationError as exc:
         raise GateError([f"{', '.join(sources) or 'argo'}: {error['msg']}" for error in exc.errors()]) from None
     notes.extend(_check_queries(gate, templates))
+    notes.extend(_repeated_notes(gate, templates))
     notes.extend(manual_promotion_notes(gate, rollout_manifest))
     return ArgoImport(gate=gate, notes=notes, sources=list(sources) or sorted({m.filename for m in manifests}))
 
@@ -207,12 +207,17 @@ def _read_template(manifest: Manifest, templates: dict[str, ArgoTemplate], metri
     if not isinstance(written, list) or not written:
         problems.append(manifest.problem(("spec", "metrics"), "a template needs a list of metrics"))
         return
+    names: set[str] = set()
     for index, metric in enumerate(written):
         path = ("spec", "metrics", index)
         if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
             problems.append(manifest.problem(path, "a metric is a mapping with a name"))
             continue
         label = f"metric {metric['name']!r}"
+        if metric["name"] in names:
+            problems.append(manifest.problem((*path, "name"), f"{label}: {repeated_name(metric['name'], name)}"))
+            continue
+        names.add(metric["name"])
         provider = metric.get("provider")
         if not isinstance(provider, dict) or len(provider) != 1:
             problems.append(manifest.problem((*path, "provider"), f"{label}: a provider names exactly one kind "
@@ -254,8 +259,8 @@ def _metric(manifest: Manifest, path: tuple, template: str, metric: dict[str, An
                                       f"{label}: {extra!r} is not a field of the Prometheus provider: ignored"))
     for condition_field in ("successCondition", "failureCondition"):
         condition = metric.get(condition_field)
-        if condition is None:
-            continue
+        if condition is None or condition == "":
+            continue   # Argo's EvaluateResult reads an empty condition as none
         if not isinstance(condition, str):
             condition = str(condition).lower() if isinstance(condition, bool) else str(condition)
             metric = {**metric, condition_field: condition}
@@ -278,13 +283,6 @@ def _metric(manifest: Manifest, path: tuple, template: str, metric: dict[str, An
             problems.append(manifest.problem((*path, key), f"{label}: {key} is a Go duration such as '30s' "
                                                            f"(Argo refuses a bare number), got {fields[key]!r}"))
             return None
-    interval = fields.get("interval")
-    if isinstance(interval, str) and not _ANY_TAG.search(interval) and _zero_duration(interval):
-        refusals.append(manifest.problem((*path, "interval"), f"{label}: refused: interval {interval!r}: Argo then "
-                                                              f"measures at every reconcile of the AnalysisRun, back "
-                                                              f"to back, which is not simulated (write the interval "
-                                                              f"your measurements should keep)"))
-        return None
     provider = {key: prometheus[key] for key in ("query", "address", "timeout", "insecure", "headers",
                                                  "authentication") if prometheus.get(key) is not None}
     try:
@@ -292,14 +290,6 @@ def _metric(manifest: Manifest, path: tuple, template: str, metric: dict[str, An
     except ValidationError as exc:
         problems.extend(_located_errors(manifest, exc, path, label))
         return None
-
-
-def _zero_duration(text: str) -> bool:
-    """Whether the Go duration ``text`` is zero (an unreadable one is left to the model's check)."""
-    try:
-        return parse_go_duration(text) == 0
-    except GoDurationError:
-        return False
 
 
 def _located_errors(manifest: Manifest, exc: ValidationError, prefix: tuple, label: str = "") -> list[str]:
@@ -581,6 +571,24 @@ def _check_queries(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
                                                 f" every measurement is Error, as in Argo"))
     if refusals:
         raise GateRefused(refusals)
+    return notes
+
+
+def _repeated_notes(gate: ArgoGate, templates: Sequence[Manifest]) -> list[str]:
+    """A note for each analysis that runs two metrics of one name from different templates (Argo cannot merge them:
+    the run is Error at its start, and so is the simulation's), at the second one's name."""
+    where = {m.name: m for m in templates}
+    notes = []
+    for name, analysis in gate.analyses():
+        repeated = repeated_metric(gate, analysis)
+        if repeated is None:
+            continue
+        template, metric = repeated
+        manifest = where.get(template)
+        notes.append(_where(manifest, ("spec", "metrics", _metric_index(manifest, metric), "name"),
+                            f"metric {metric!r} of template {template!r}: the analysis {name} runs another metric of "
+                            f"that name (from an earlier template): Argo cannot merge them into one AnalysisRun, which "
+                            f"is Error at its start, and the rollout aborts, as in the simulation (rename one)"))
     return notes
 
 

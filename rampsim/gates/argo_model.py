@@ -19,17 +19,18 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
 from rampsim.gates.profiles import PROFILES
+from rampsim.plan.schema import MAX_DURATION
 from rampsim.promql.exposition import ClientNames
 from rampsim.units import Count, PlainNumber, UnitError, ascii_digits
 
 __all__ = [
     "ArgoArg", "ArgValueFrom", "ArgoPrometheus", "ArgoProvider", "ArgoMetric", "ArgoTemplate",
     "TemplateRef", "RolloutAnalysis", "Pause", "Step", "ArgoRollout", "Identity", "Assumptions", "NotSimulated",
-    "ArgoGate", "DEFAULT_ROLLOUT_STEPS", "IntOrString", "whole_text",
+    "ArgoGate", "DEFAULT_ROLLOUT_STEPS", "IntOrString", "whole_text", "repeated_name",
 ]
 
 IntOrString = Union[int, str]
@@ -58,6 +59,13 @@ def whole_text(text: str) -> Optional[int]:
     """The whole number Argo reads in a limit written as text (``'3'``, ``'+3'``, ``'-1'``), or ``None`` when it
     reads none (``' 3 '``, ``'3.0'``, ``'３'``: Argo's ``strconv.Atoi`` fails, and the limit is 0)."""
     return int(text) if _ATOI.fullmatch(text) else None
+
+
+def repeated_name(name: str, template: str) -> str:
+    """Why a template cannot have a second metric named ``name``: what Argo does with it."""
+    return (f"a second metric named {name!r} in template {template!r}: Argo refuses it (ValidateMetrics: "
+            f"duplicate name {name!r}), so every AnalysisRun of the template is Error at its start and the rollout "
+            f"aborts; rename one")
 
 
 class ArgValueFrom(_Model):
@@ -126,11 +134,20 @@ class ArgoMetric(_Model):
 
     @field_validator("interval", "initialDelay")
     @classmethod
-    def _duration(cls, value: Optional[str]) -> Optional[str]:
+    def _duration(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        """A Go duration (one an ``{{args.x}}`` tag gives is read when a run starts): not negative, within a simulated
+        ramp, and an ``interval`` longer than zero (Argo measures a zero one at every reconcile of the run, back to
+        back, which is not simulated). Import, a plan's ``argo:`` section and a sweep's grid read it alike."""
         if value is not None and not _templated(value):
             seconds = parse_go_duration(value)
             if seconds < 0:
                 raise ValueError(f"cannot be negative, got {value!r}")
+            if seconds > MAX_DURATION:
+                raise ValueError(f"{value}: longer than the {MAX_DURATION / 86400:g} days a simulated ramp can last")
+            if seconds == 0 and info.field_name == "interval":
+                raise ValueError(f"interval {value!r} is zero: Argo then measures at every reconcile of the "
+                                 f"AnalysisRun, back to back, which is not simulated (write the interval your "
+                                 f"measurements should keep)")
         return value
 
     @field_validator("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", mode="before")
@@ -366,10 +383,16 @@ class ArgoGate(_Model):
             if name not in self.args:
                 raise ValueError(f"placeholders: {name!r} is not an arg of args "
                                  f"(args: {', '.join(self.args) or 'none'})")
-        for key, metric in self.metrics.items():
-            if metric.template not in self.templates:
-                raise ValueError(f"metrics.{key}.template: no template {metric.template!r} "
+        named: set[tuple[str, str]] = set()
+        written = [(f"metrics.{key}", m.template, m.name) for key, m in self.metrics.items()]
+        written += [(f"not_simulated.{i}", item.template, item.name) for i, item in enumerate(self.not_simulated)]
+        for where, template, name in written:
+            if template not in self.templates:
+                raise ValueError(f"{where}.template: no template {template!r} "
                                  f"(templates: {', '.join(self.templates) or 'none'})")
+            if (template, name) in named:
+                raise ValueError(f"{where}.name: {repeated_name(name, template)}")
+            named.add((template, name))
         analyses = [(f"rollout.steps.{i}.analysis", s.analysis) for i, s in enumerate(self.rollout.steps)
                     if s.analysis is not None]
         if self.rollout.analysis is not None:

@@ -25,7 +25,7 @@ from rampsim.promql.store import go_regex
 from rampsim.gates.goduration import GoDurationError, parse_go_duration
 
 __all__ = ["MetricSpec", "run_args", "resolve_metric", "substitute", "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
-           "ERROR_RETRY_INTERVAL", "run_metrics", "dry_run_matches"]
+           "ERROR_RETRY_INTERVAL", "run_metrics", "dry_run_matches", "repeated_metric"]
 
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 """``utils/defaults/defaults.go``, ``DefaultConsecutiveErrorLimit``."""
@@ -203,11 +203,9 @@ def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
     """
     args = run_args(gate, analysis)
     metrics = [(key, metric) for ref in analysis.templates for key, metric in gate.template_metrics(ref.templateName)]
-    seen: set[str] = set()
-    for _, metric in metrics:
-        if metric.name in seen:
-            raise _RunError(f"two metrics named {metric.name!r} in one analysis run")
-        seen.add(metric.name)
+    repeated = repeated_metric(gate, analysis)
+    if repeated is not None:
+        raise _RunError(f"two metrics named {repeated[1]!r} in one analysis run", "name")
     patterns = [entry.get("metricName", "") for ref in analysis.templates
                 for entry in gate.templates[ref.templateName].dryRun]
     patterns += [entry.get("metricName", "") for entry in analysis.dryRun]
@@ -219,6 +217,21 @@ def run_metrics(gate: ArgoGate, analysis: RolloutAnalysis) -> list[MetricSpec]:
                             f"(metricName {pattern!r})")
         dry |= matched
     return [resolve_metric(gate, key, metric, args, metric.name in dry) for key, metric in metrics]
+
+
+def repeated_metric(gate: ArgoGate, analysis: RolloutAnalysis) -> Optional[tuple[str, str]]:
+    """``(template, metric)``: the first metric of the run for ``analysis`` (its templates merged, the metrics rampsim
+    does not simulate too) whose name an earlier one has, or ``None``. Argo cannot merge them: the run is Error at its
+    start."""
+    seen: set[str] = set()
+    for ref in analysis.templates:
+        names = [m.name for _, m in gate.template_metrics(ref.templateName)]
+        names += [item.name for item in gate.not_simulated if item.template == ref.templateName]
+        for name in names:
+            if name in seen:
+                return ref.templateName, name
+            seen.add(name)
+    return None
 
 
 def dry_run_matches(pattern: str, name: str) -> bool:

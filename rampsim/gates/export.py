@@ -211,12 +211,44 @@ def _kept(original: Any, new: dict[str, Any], modelled: Collection[str]) -> dict
 
 
 def _by_name(original: Any, new: list[Any], merge: Callable[[Any, dict[str, Any]], dict[str, Any]]) -> list[Any]:
-    """``new``'s items (mappings with a ``name``), each ``merge``d over the ``original`` item of that name, in
-    ``original``'s order, then the items it does not have."""
-    old = {item.get("name"): item for item in original if isinstance(item, dict)} if isinstance(original, list) else {}
-    rank = {name: index for index, name in enumerate(old)}
-    ordered = sorted(new, key=lambda item: rank.get(item.get("name"), len(rank)))
-    return [merge(old.get(item.get("name")), item) for item in ordered]
+    """``new``'s items (mappings with a ``name``), each ``merge``d over the first ``original`` item of that name, in
+    ``original``'s order, then the items it does not have; an ``original`` item ``new`` has no counterpart for
+    stays as written (export never removes a team's metric, :func:`_unexported_metrics`)."""
+    pending = list(new)
+    out = []
+    for item in original if isinstance(original, list) else []:
+        index = next((i for i, written in enumerate(pending)
+                      if isinstance(item, dict) and written.get("name") == item.get("name")), None)
+        out.append(item if index is None else merge(item, pending.pop(index)))
+    return out + [merge(None, item) for item in pending]
+
+
+def _metric_names(document: Any, kind: str) -> list[Any]:
+    """The names of the metrics of an AnalysisTemplate or a Canary (as written: a name may be repeated)."""
+    spec = document.get("spec") if isinstance(document, dict) else None
+    spec = spec if isinstance(spec, dict) else {}
+    if kind == "Canary":
+        spec = next((spec[k] for k in ("canaryAnalysis", "analysis") if isinstance(spec.get(k), dict)), {})
+    metrics = spec.get("metrics")
+    return [item.get("name") if isinstance(item, dict) else item for item in (metrics if isinstance(metrics, list)
+                                                                            else [])]
+
+
+def _unexported_metrics(manifest: Manifest, document: dict[str, Any]) -> list[str]:
+    """A note for each metric of the file's object that the gate does not write (the plan has none of that name, or
+    the file repeats a name): it is kept as the file writes it, not removed, nor was it simulated."""
+    if manifest.kind not in ("AnalysisTemplate", "ClusterAnalysisTemplate", "Canary"):
+        return []
+    exported = _metric_names(document, manifest.kind)
+    notes = []
+    for name in _metric_names(go_load(render_raw_strings(manifest.body)), manifest.kind):
+        if name in exported:
+            exported.remove(name)
+            continue
+        notes.append(f"{manifest.where()}: {manifest.kind} {manifest.name!r}: metric {name!r} is not in the plan's "
+                     f"gate (or its name is repeated): kept as the file writes it, not simulated (remove it yourself "
+                     f"if the gate should not run it)")
+    return notes
 
 
 def _argo_metric(original: Any, new: dict[str, Any]) -> dict[str, Any]:
@@ -416,7 +448,7 @@ def written_onto(documents: Sequence[dict[str, Any]], manifests: Sequence[Manife
             out.append(manifest)
             continue
         document, unrun = _without_unrun_analysis(manifest, document)
-        notes += unrun + _args_added(manifest, document)
+        notes += unrun + _args_added(manifest, document) + _unexported_metrics(manifest, document)
         original = go_load(render_raw_strings(manifest.body))
         merged = _merged(original, document)
         out.append(manifest if merged == original else merged)

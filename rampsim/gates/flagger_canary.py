@@ -46,8 +46,8 @@ from rampsim.gates.goduration import GoDurationError, parse_go_duration
 from rampsim.gates.queries import QueryFunction
 
 __all__ = ["Strategy", "CheckResult", "Tick", "CanaryMachine", "analysis_interval", "analysis_threshold", "threshold_ns",
-           "max_weight", "next_step_weight", "strategy_of", "run_check", "go_milliseconds", "MIN_INTERVAL",
-           "DEFAULT_INTERVAL", "TOTAL_WEIGHT"]
+           "max_weight", "next_step_weight", "never_shifted", "strategy_of", "run_check", "go_milliseconds",
+           "MIN_INTERVAL", "DEFAULT_INTERVAL", "TOTAL_WEIGHT"]
 
 MIN_INTERVAL = 10.0
 DEFAULT_INTERVAL = 60.0
@@ -87,6 +87,18 @@ def max_weight(gate: FlaggerGate) -> int:
     if analysis.maxWeight:
         return analysis.maxWeight
     return TOTAL_WEIGHT
+
+
+def never_shifted(gate: FlaggerGate) -> Optional[str]:
+    """Why a Canary of the weights strategy never sends the canary traffic (no ``stepWeight`` above 0 and no
+    ``stepWeights``: each tick adds 0%, and Flagger runs no metric check at 0%), or ``None``: rampsim refuses it in
+    import, a plan's ``flagger:`` section and a sweep's grid, since nothing would be judged."""
+    if strategy_of(gate)[0] is not Strategy.CANARY or next_step_weight(gate, 0) > 0:
+        return None
+    written = "no stepWeight" if gate.analysis.stepWeight is None else f"stepWeight {gate.analysis.stepWeight}"
+    return (f"{written} and no stepWeights: each tick adds 0% to the canary's weight, and Flagger runs no metric "
+            f"check at 0%: the canary never gets traffic, is never judged and never promoted (set the step it "
+            f"should take, such as stepWeight: 10)")
 
 
 def next_step_weight(gate: FlaggerGate, weight: int) -> int:

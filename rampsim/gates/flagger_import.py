@@ -5,7 +5,8 @@ Reads a Canary (``flagger.app/v1beta1`` ``spec.analysis``, or the legacy ``v1alp
 any ``--metric-template`` files. Every problem is located (``file:line: field: message``):
 
 * refused (:class:`~rampsim.gates.refusals.GateRefused`): Helm chart templates, files without a
-  Canary, MetricTemplates of a provider other than Prometheus, PromQL outside rampsim's subset;
+  Canary, MetricTemplates of a provider other than Prometheus, PromQL outside rampsim's subset, a
+  Canary of the weights strategy that never shifts traffic (``stepWeight: 0`` and no ``stepWeights``);
 * faithful (a note, and Flagger's behaviour in the simulation): a ``templateRef`` to a template
   not among the files (Flagger fails that check every tick: give it with ``--metric-template``,
   or pass ``strict`` to refuse instead), a template that does not render or a query Prometheus
@@ -24,7 +25,7 @@ from typing import Any, Optional, Sequence
 from pydantic import ValidationError
 
 from rampsim.gates.export import ANNOTATION
-from rampsim.gates.flagger_canary import Strategy, strategy_of
+from rampsim.gates.flagger_canary import Strategy, never_shifted, strategy_of
 from rampsim.gates.flagger_model import (
     BUILTIN_METRICS, MESHES, FlaggerAnalysis, FlaggerAssumptions, FlaggerGate, FlaggerMetric, MetricTemplate,
     template_key,
@@ -91,8 +92,10 @@ def read_metric_templates(manifests: Sequence[Manifest]) -> tuple[dict[str, Metr
 
 def import_flagger_manifests(manifests: Sequence[Manifest], extra_templates: Sequence[Manifest] = (),
                              mesh: Optional[str] = None, canary: Optional[str] = None, strict: bool = False,
-                             sources: Sequence[str] = ()) -> FlaggerImport:
-    """Import from manifests already read (see :func:`import_flagger`)."""
+                             sources: Sequence[str] = (), weights_unread: bool = False) -> FlaggerImport:
+    """Import from manifests already read (see :func:`import_flagger`); ``weights_unread``: an unrendered Helm
+    chart's values decide the Canary's weights (lint reads such a chart), so a Canary that seems never to shift
+    traffic is not refused."""
     if mesh is not None and mesh not in MESHES:
         raise GateError([f"--mesh: unknown mesh provider {mesh!r}; providers: {', '.join(MESHES)}"])
     canaries = [m for m in manifests if m.kind == "Canary"]
@@ -112,6 +115,11 @@ def import_flagger_manifests(manifests: Sequence[Manifest], extra_templates: Seq
                      f"{chosen.name!r} (choose another with --canary NAME)")
     templates, refused, problems = read_metric_templates([*manifests, *extra_templates])
     gate = _canary(chosen, templates, mesh, notes, problems)
+    unshifted = None if weights_unread else never_shifted(gate)
+    if unshifted is not None:
+        key = ("spec", "canaryAnalysis" if gate.legacy_analysis_field else "analysis")
+        raise GateRefused([chosen.problem((*key, *(("stepWeight",) if gate.analysis.stepWeight is not None else ())),
+                                          f"refused: {unshifted}")])
     notes.extend(_check(gate, chosen, refused, strict))
     return FlaggerImport(gate=gate, notes=notes, sources=list(sources) or sorted({m.filename for m in manifests}))
 

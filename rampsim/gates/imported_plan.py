@@ -105,7 +105,7 @@ def argo_phases(gate: ArgoGate) -> tuple[list[dict[str, Any]], list[str]]:
                      f"{format_value(end, Kind.DURATION)}")
         return _segments(changes, end), notes
     intervals = [_seconds(m.interval) for m in gate.metrics.values()]
-    slack = max([60.0] + [2 * s for s in intervals if s is not None] + [30.0])
+    slack = min(max([60.0] + [2 * s for s in intervals if s is not None]), MAX_DURATION - promoted)
     phases = _segments(changes, promoted)
     phases.append({"name": "promoted (slack for a late promotion)", "weight": 1.0, "duration": slack})
     manual = (", a person promoting where Argo waits for one (argo.assume.manual_promotion_after)"

@@ -31,8 +31,9 @@ H6    a tag other than ``{{args.x}}`` in the query: Argo cannot resolve it, the 
 H6u   ``{{args.x}}`` for an arg no template declares: the run is Error
 H7    an unknown name in a condition (``args.x`` without ``{{ }}``, ``NaN``): every measurement is Error
 H8    a metric Argo cannot start a run of (``failureLimit: -2``, ``count`` below ``failureLimit``, an unresolvable
-      ``{{args.x}}`` in a field other than the query), or an arg of the run the Rollout given never supplies (no
-      default, no value: rehearsed without import's placeholder): the run is Error at its start
+      ``{{args.x}}`` in a field other than the query, two templates of the run with a metric of one name), or an
+      arg of the run the Rollout given never supplies (no default, no value: rehearsed without import's
+      placeholder): the run is Error at its start
 H9    a PromQL window longer than the interval: consecutive measurements overlap (not when ``count`` is 1 or negative)
 
 A count or limit an ``{{args.x}}`` gives is judged (H5f, H5n, H8) with the value the files write for the arg (the
@@ -75,14 +76,14 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Collection, Optional, Sequence, Union
 
 from rampsim.gates.argo_analysis import AnalysisPhase, measurement_phase
 from rampsim.gates.argo_import import NO_ROLLOUT_NOTE, TEMPLATE_KINDS, import_argo_manifests, unsupplied_args
 from rampsim.gates.argo_model import ArgoGate, ArgoMetric, IntOrString, whole_text
 from rampsim.gates.argo_resolve import (
-    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, _RunError, dry_run_matches, resolve_metric, run_args,
-    run_metrics,
+    DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_INTERVAL, _RunError, dry_run_matches, repeated_metric, resolve_metric,
+    run_args, run_metrics,
 )
 from rampsim.gates.exprlang import ConditionError, evaluate_condition, names_used, threshold_literals
 from rampsim.gates.flagger_canary import (DEFAULT_METRIC_INTERVAL, Strategy, analysis_interval, strategy_of,
@@ -311,15 +312,19 @@ def _known_fields(metric: ArgoMetric, declared: set[str], written: dict[str, str
 
 
 def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Optional[Unrendered] = None,
-              rollout: Optional[Manifest] = None) -> list[Finding]:
+              rollout: Optional[Manifest] = None, templates: Optional[Collection[str]] = None) -> list[Finding]:
     """The hazards of every Prometheus metric of an Argo gate (``source``: the file read for lint, when it tells what
     an unrendered Helm chart's values decide), and of its analyses (``rollout``: the Rollout the gate's is, read
-    from a file; without it, the args are not known to be missing)."""
+    from a file; without it, the args are not known to be missing). ``templates``: only the metrics of these (a
+    file's, when the Rollout also runs another file's templates), and the analyses' hazards only when the first
+    template the Rollout runs is one of them, so that each hazard is reported once."""
     findings: list[Finding] = []
     empty = SeriesStore()
     source = source or Unrendered(list(manifests))
     dry = _dry_everywhere(gate)
     for key, metric in gate.metrics.items():
+        if templates is not None and metric.template not in templates:
+            continue
         label = f"metric {source.show(metric.name)!r}"
         site, base = _argo_metric_site(manifests, metric)
 
@@ -445,6 +450,9 @@ def lint_argo(gate: ArgoGate, manifests: Sequence[Manifest] = (), source: Option
             add("H9", f"a [{_show(max(windows))}] window, longer than the {metric.interval} interval",
                 "consecutive measurements overlap and are correlated: a blip counts in several of them",
                 "interval")
+    first = next((ref.templateName for _, analysis in gate.analyses() for ref in analysis.templates), None)
+    if templates is not None and first not in templates:
+        return findings
     findings += _dry_run_hazards(gate, manifests) + _all_dry_hazards(gate, manifests, rollout)
     if rollout is not None:
         findings += _unsupplied_hazards(gate, rollout)
@@ -536,9 +544,21 @@ def _dry_everywhere(gate: ArgoGate) -> set[str]:
 
 
 def _dry_run_hazards(gate: ArgoGate, manifests: Sequence[Manifest]) -> list[Finding]:
-    """H8 for a ``dryRun`` rule that matches no metric of a run (Argo fails the run: the rollout aborts)."""
+    """H8 for a run Argo fails at its start for what its templates hold together: two metrics of one name from
+    different templates, a ``dryRun`` rule that matches no metric of the run (the rollout aborts)."""
     found = []
     for name, analysis in gate.analyses():
+        repeated = repeated_metric(gate, analysis)
+        if repeated is not None:
+            site = next((m for m in manifests if m.kind in TEMPLATE_KINDS and m.name == repeated[0]), None)
+            index = next((i for i, written in enumerate((site.get("spec", "metrics") if site else None) or [])
+                          if isinstance(written, dict) and written.get("name") == repeated[1]), 0)
+            found.append(Finding(site.filename if site else "<gate>",
+                                 site.line("spec", "metrics", index, "name") if site else None, "H8",
+                                 f"analysis {name}", f"Argo cannot start a run of it: template {repeated[0]!r} has "
+                                 f"a metric named {repeated[1]!r}, and so has an earlier template of the run",
+                                 "the AnalysisRun is Error at its start: the rollout aborts"))
+            continue
         try:
             run_metrics(gate, analysis)
         except _RunError as exc:
@@ -883,8 +903,10 @@ def _lint_source(source: Unrendered, others: Sequence[Manifest], path: str, help
         if kinds & set(TEMPLATE_KINDS):
             linted.append(_linted_argo(source, others))
         for canary in [m for m in manifests if m.kind == "Canary"]:
+            unread = any(source.decided(canary, ("spec", key), "stepWeight", "stepWeights", "iterations")
+                         for key in ("analysis", "canaryAnalysis"))
             flagger = import_flagger_manifests(manifests, [m for m in others if m.kind == "MetricTemplate"],
-                                               canary=canary.name)
+                                               canary=canary.name, weights_unread=unread)
             linted.append(_linted(source, "flagger", flagger.gate.name, flagger.gate,
                                   lint_flagger(flagger.gate, manifests, source), flagger.notes))
     except GateError as exc:
@@ -912,15 +934,18 @@ def _linted_argo(source: Unrendered, others: Sequence[Manifest]) -> LintedGate:
     idle = [m for m in embedded if m not in running] + \
         [m for m in others if m.kind == "Rollout" and not _template_names(m.get("spec", "strategy")) & everywhere]
     if rollouts or running or not idle:
-        imported = import_argo_manifests(manifests, rollouts)
+        helpers = _helper_templates([*rollouts, *running], others, names)
+        imported = import_argo_manifests([*manifests, *helpers], rollouts)
         gate = imported.gate
         chosen = next((m for m in [*rollouts, *embedded] if m.name == gate.rollout.name), None)
-        findings = lint_argo(gate, manifests, source, chosen)
+        findings = lint_argo(gate, [*manifests, *helpers], source, chosen, names if helpers else None)
+        theirs = tuple(f"{m.filename}:" for m in helpers)   # notes on the other files' templates are theirs
+        notes = [note for note in imported.notes if not note.startswith(theirs)]
         if chosen is not None and unsupplied_args(gate.templates, gate.rollout):
             # simulated as Argo runs it: without rampsim's placeholders, a run that needs one is Error
             gate = gate.model_copy(update={"args": {k: v for k, v in gate.args.items() if k not in gate.placeholders},
                                            "placeholders": []})
-        return _linted(source, "argo", next(iter(gate.templates), "argo-gate"), gate, findings, imported.notes)
+        return _linted(source, "argo", next(iter(gate.templates), "argo-gate"), gate, findings, notes)
     imported = import_argo_manifests([m for m in manifests if m.kind != "Rollout"])
     notes = [note for note in imported.notes if note != NO_ROLLOUT_NOTE]
     rollout = idle[0]
@@ -932,6 +957,17 @@ def _linted_argo(source: Unrendered, others: Sequence[Manifest]) -> LintedGate:
     findings = [idle_finding, *lint_argo(imported.gate, manifests, source)]
     return _linted(source, "argo", next(iter(imported.gate.templates), "argo-gate"), imported.gate, findings, notes,
                    unsimulated=_IDLE)
+
+
+def _helper_templates(rollouts: Sequence[Manifest], others: Sequence[Manifest], names: set[str]) -> list[Manifest]:
+    """The templates of the other files that the ``rollouts`` run beside the file's own (``names``), each name once:
+    Argo runs them in the same analyses, so the gate is theirs too (their hazards are their file's to report)."""
+    wanted = set().union(*(_template_names(m.get("spec", "strategy")) for m in rollouts)) - names
+    found: dict[str, Manifest] = {}
+    for manifest in others:
+        if manifest.kind in TEMPLATE_KINDS and manifest.name in wanted:
+            found.setdefault(manifest.name, manifest)
+    return list(found.values())
 
 
 def _template_names(node: object) -> set[str]:

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional, Union
 
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.exprlang import ConditionError, threshold_literals
+from rampsim.gates.flagger_canary import never_shifted
 from rampsim.gates.flagger_model import FlaggerGate
 from rampsim.gates.kayenta_model import KayentaGate, analyses, query_problems
 from rampsim.plan.loader import PlanError, plan_from_document, with_overrides
@@ -68,7 +69,12 @@ def flagger_section(plan: Plan) -> Optional[FlaggerGate]:
     data = plan.flagger
     if data is None:
         return None
-    return validate_section(FlaggerGate, data, plan_document(plan), ("flagger",))
+    document = plan_document(plan)
+    gate = validate_section(FlaggerGate, data, document, ("flagger",))
+    unshifted = never_shifted(gate)
+    if unshifted is not None:
+        raise PlanError([locate(document, ("flagger", "analysis", "stepWeight"), unshifted)])
+    return gate
 
 
 def kayenta_section(plan: Plan) -> Optional[KayentaGate]:
