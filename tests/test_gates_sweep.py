@@ -250,3 +250,37 @@ def test_a_swept_argo_threshold_is_written_as_the_number_its_conditions_compare(
     path = f"argo.metrics.{metric}.threshold"
     assert grid_overrides({path: "0.98"}, plan) == {path: 0.98}
     assert grid_overrides({f"argo.metrics.{metric}.interval": "1m"}, plan) == {f"argo.metrics.{metric}.interval": "1m"}
+
+
+def test_a_flagger_canary_held_on_failed_checks_is_harmed_at_the_weight_it_holds():
+    """Flagger holds the canary's weight on a failed check; the sweep's open-loop run goes on along the plan's phases.
+    The sweep counted the harm at those phases: 80,932 requests an incident run of a real Canary (stepWeight 5, five
+    failed checks to roll back) where a rehearsal, which applies the held weight, counted 35,567-36,067. The sweep now
+    scales each interval's harm by the weight the engine held over the weight simulated: on the same run, that is the
+    harm up to the rollback at the held weight; over runs, the rehearsals' mean within its sampling error."""
+    from rampsim.experiment.chunks import SweepSpec, run_chunk
+    from rampsim.experiment.engine_gates import _engine_decision
+    from rampsim.engine.judge import KINDS
+    from rampsim.experiment.mix import single_scenario_mix
+    from rampsim.gates.plan_sections import gate_of
+    from rampsim.sim.outcome import served_until
+
+    canary = PODINFO_CANARY.replace("stepWeight: 10", "stepWeight: 5")
+    plan = plan_for("flagger", flagger_gate(canary))
+    fault = "error-rate:canary:+3%@2m"
+    run = simulate(plan, [parse_fault(fault)], seed=1, engine_factory=None)
+    decision, held = _engine_decision(plan, gate_of(plan), run.telemetry, {})
+    assert decision is not None and decision.kind.value == "rollback" and held is not None
+    scale = np.divide(held, run.weights, out=np.ones(len(held)), where=(run.weights > 0) & ~np.isnan(held))
+    assert np.nanmax(held) < np.max(run.weights)          # held below the phases before the rollback
+    open_loop = served_until(run.telemetry.time, run.harmed, np.array([decision.time]))[0]
+    at_held = round(served_until(run.telemetry.time, run.harmed * scale, np.array([decision.time]))[0])
+    assert at_held < 0.8 * open_loop
+
+    spec = SweepSpec.of(plan, single_scenario_mix("failing", (parse_fault(fault),)), [], 20, seed=3)
+    chunk = run_chunk(spec, EngineGates([plan]), 0, 0, 20)
+    swept = chunk.harmed[:, 0]
+    rehearsed = np.array([simulate(plan, [parse_fault(fault)], seed=s).outcome.harmed for s in range(20)])
+    assert np.all(chunk.kind[:, 0] == KINDS.index("rollback"))
+    error = math.hypot(swept.std(ddof=1), rehearsed.std(ddof=1)) / math.sqrt(20)
+    assert abs(swept.mean() - rehearsed.mean()) < 4 * error + 0.01 * rehearsed.mean(), (swept.mean(), rehearsed.mean())

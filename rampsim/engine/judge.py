@@ -24,7 +24,7 @@ exactly (first terminal decision, its time and its source); property tests hold 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
@@ -47,13 +47,17 @@ class Verdicts:
     """Each gate's first terminal decision on each run, arrays ``(runs, gates)``.
 
     ``kind`` indexes :data:`KINDS`, ``time`` is the decision's scrape time (NaN when
-    none) and ``source`` indexes ``sources`` (``-1`` when none).
+    none) and ``source`` indexes ``sources`` (``-1`` when none). ``steered`` holds, by
+    ``(run, gate)``, the canary weight in force during each scrape interval where a gate's
+    controller held the canary off the plan's phases before its terminal decision (a
+    Flagger canary held on failed checks): the weights a closed loop would have served.
     """
 
     kind: np.ndarray
     time: np.ndarray
     source: np.ndarray
     sources: tuple[str, ...]
+    steered: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     def named(self, run: int = 0) -> list[tuple[str, Optional[float], str]]:
         """``(kind, time or None, source)`` of every gate on ``run``, with names."""

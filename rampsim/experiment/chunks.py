@@ -327,9 +327,15 @@ def run_chunk(spec: SweepSpec, gates: Gates | GatesParcel, scenario: int, start:
     verdicts = gates.judge([run.telemetry for run in runs])
     lookup = np.array([sources.index(name) for name in verdicts.sources] + [-1], np.int16)
     times = runs[0].telemetry.time
+    harmed = np.stack([served_until(times, run.harmed, t) for run, t in zip(runs, verdicts.time)])
+    exposed = np.stack([served_until(times, run.canary_requests, t) for run, t in zip(runs, verdicts.time)])
+    for (r, g), in_force in verdicts.steered.items():   # a controller held the canary: the weights it served
+        run, until = runs[r], verdicts.time[r, g:g + 1]
+        scale = np.divide(in_force, run.weights, out=np.ones(len(times)), where=(run.weights > 0) & ~np.isnan(in_force))
+        harmed[r, g] = np.rint(served_until(times, run.harmed * scale, until)[0])
+        exposed[r, g] = np.rint(served_until(times, run.canary_requests * scale, until)[0])
     return Chunk(scenario, start, kind=verdicts.kind, time=verdicts.time, source=lookup[verdicts.source],
-                 harmed=np.stack([served_until(times, run.harmed, t) for run, t in zip(runs, verdicts.time)]),
-                 exposed=np.stack([served_until(times, run.canary_requests, t) for run, t in zip(runs, verdicts.time)]),
+                 harmed=harmed, exposed=exposed,
                  incident=np.array([run.truth.counted for run in runs]),
                  environment=np.array([run.truth.environment for run in runs]),
                  incident_start=np.array([run.truth.start if run.truth.counted else np.nan for run in runs]),

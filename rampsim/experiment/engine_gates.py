@@ -30,6 +30,7 @@ import numpy as np
 from rampsim.engine.events import Decision
 from rampsim.engine.judge import KINDS, Verdicts
 from rampsim.gates.argo_batch import ArgoSchedule, judge_run, schedule_of
+from rampsim.gates.applied_weight import AppliedWeight
 from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.engines import engine_for
 from rampsim.gates.kayenta_engine import StageJudge, batch_values
@@ -100,7 +101,9 @@ class EngineGates:
                         verdicts.time[r, g] = time
                         verdicts.source[r, g] = argo if kind in ("rollback", "hold") else -1
                         continue
-                decision = _engine_decision(plan, gate, telemetry, shared[r])
+                decision, steered = _engine_decision(plan, gate, telemetry, shared[r])
+                if steered is not None:
+                    verdicts.steered[(r, g)] = steered
                 if decision is not None:
                     verdicts.kind[r, g] = KINDS.index(decision.kind.value)
                     verdicts.time[r, g] = decision.time
@@ -125,11 +128,24 @@ def _stage_decisions(stage: StageJudge, telemetries: Sequence[Telemetry],
     return stage.first_decisions(measured, len(telemetries))
 
 
-def _engine_decision(plan: Plan, gate: Gate, telemetry: Telemetry, shared: dict) -> Optional[Decision]:
-    """The first terminal decision of the gate's engine over the whole run."""
+def _engine_decision(plan: Plan, gate: Gate, telemetry: Telemetry,
+                     shared: dict) -> tuple[Optional[Decision], Optional[np.ndarray]]:
+    """The first terminal decision of the gate's engine over the whole run, and the canary weight in force during
+    each scrape interval up to it when the engine held the canary off the plan's phases (``None`` when it did not):
+    its decisions applied as the simulator applies them (:class:`~rampsim.gates.applied_weight.AppliedWeight`)."""
     engine = engine_for(plan, gate_queries(plan, complete=True, shared=shared, gate=gate), gate)
+    applied, scheduled = AppliedWeight(plan), AppliedWeight(plan)
+    in_force = np.full(len(telemetry), np.nan)
+    steered = False
     for tick in range(len(telemetry)):
-        decision = next((e for e in engine.observe(telemetry, tick) if isinstance(e, Decision) and e.terminal), None)
-        if decision is not None:
-            return decision
-    return None
+        now = float(telemetry.time[tick])
+        if tick:
+            previous = float(telemetry.time[tick - 1])
+            in_force[tick] = applied.at(previous)
+            steered |= in_force[tick] != scheduled.at(previous)
+        for event in engine.observe(telemetry, tick):
+            if isinstance(event, Decision) and event.terminal:
+                return event, in_force if steered else None
+            if isinstance(event, Decision):
+                applied.tell(now, event.weight)
+    return None, in_force if steered else None
