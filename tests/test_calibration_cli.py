@@ -840,8 +840,9 @@ def test_the_history_line_counts_slots_and_scrapes_with_samples_and_names_the_ga
     assert "history: 1 gap(s) of more than 5m without any sample (an outage; its slots are missing scrapes): " \
            "2024-03-01T02:00:00Z to 2024-03-01T03:59:45Z (2h)\n" in err, err
     third = _example_rows(tmp_path / "third.csv", lambda rows: rows[:1441:3])
-    main(["calibrate", str(REFERENCE), "--replay", str(third), "-o", str(tmp_path / "t.yaml")])
-    err = capsys.readouterr().err
+    assert main(["calibrate", str(REFERENCE), "--replay", str(third), "-o", str(tmp_path / "t.yaml")]) == 5
+    err = capsys.readouterr().err   # read, then refused: samples 45 s apart on the plan's 15 s slots
+    assert "use a plan with telemetry.scrape_interval: 45s" in err, err
     assert "history: 1,441 scrape slots over 6.0 h, 481 with samples, 481 with baseline requests\n" in err, err
     assert "gap(s)" not in err   # two slots without a sample at a time: no outage
     gappy = _example_rows(tmp_path / "gappy.csv", lambda rows: [r for k, r in enumerate(rows[:1441]) if k % 60 < 30])
@@ -867,3 +868,24 @@ def test_a_nan_cell_is_read_as_missing_and_noted(tmp_path, capsys):
     assert "1 damaged sample(s) read as missing, 1 NaN sample(s) read as missing\n" in err, err
     assert 'note: nan: rampsim_requests_total{arm="baseline",segment="A"}: NaN (a staleness marker, or no value), ' \
            "read as a missing sample (at 2024-03-01T00:25:00Z)" in err, err
+
+
+def test_a_nan_beside_a_value_in_its_slot_hides_nothing(tmp_path, capsys):
+    """An outer join of pods scraped 7 s apart writes NaN in every other row: the NaN, the slot's latest sample, hid
+    the value beside it ('0 with baseline requests', exit 5). A NaN stands for a slot holding nothing else."""
+    def joined(rows):
+        out = []
+        for row in rows[:360]:
+            first, second = list(row), list(row)
+            second[0] = str(int(row[0]) + 7)
+            half = len(row) // 2
+            first[half:] = ["NaN"] * (len(row) - half)
+            second[1:half] = ["NaN"] * (half - 1)
+            out += [first, second]
+        return out
+
+    assert main(["calibrate", str(REFERENCE), "--replay", str(_example_rows(tmp_path / "joined.csv", joined)),
+                 "-o", str(tmp_path / "t.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "history: 360 scrape slots over 1.5 h, 360 with samples, 360 with baseline requests" in err, err
+    assert "NaN sample(s)" not in err and "duplicate" not in err, err

@@ -123,9 +123,9 @@ def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
 
 
 def test_the_days_are_drawn_when_checked_and_their_verdict_said():
-    """A week of quieter and noisier days against a model between them: a last row draws each day's dispersion index
-    (on a log axis: it spans more than a factor of 4) and lag-1 autocorrelation, history against model, and says
-    which days spread more."""
+    """A week of quieter and noisier days against a model between them: a last row draws each day's noise sd (on a
+    log axis: it spans more than a factor of 4) and its lag-1 autocorrelation, history against model, and says which
+    days spread more."""
     from tests.test_day_to_day import BETWEEN, NOISY, QUIET, minutes
 
     rng = np.random.default_rng(3)
@@ -138,7 +138,7 @@ def test_the_days_are_drawn_when_checked_and_their_verdict_said():
         figure.canvas.draw()
     assert len(figure.axes) == 4
     dispersion, lag_one = figure.axes[2], figure.axes[3]
-    assert dispersion.get_title().startswith("requests day by day: dispersion index\nthe history's days spread more")
+    assert dispersion.get_title().startswith("requests day by day: noise sd\nthe history's days spread more")
     assert dispersion.get_yscale() == "log" and lag_one.get_yscale() == "linear"
     assert [len(line.get_ydata()) for line in dispersion.get_lines()] == [7, 7]
     assert [t.get_text() for t in dispersion.get_xticklabels()] == ["history", "calibrated model"]
@@ -159,6 +159,6 @@ def test_the_report_text_says_the_day_to_day_verdict():
     text = fit_markdown(calibration, Comparison((), {}, 7.0, days))
     section = text[text.index("## Day to day"):]
     assert days.summary() in section
-    assert "| dispersion index | " in section and "| lag-1 autocorrelation | " in section
+    assert "| noise sd | " in section and "| noise lag-1 autocorrelation | " in section
     assert fit_markdown(calibration, Comparison((), {}, 1.0, UNCHECKED)).endswith(
         "## Day to day\n\n" + UNCHECKED.note + ".\n\n![fit](fit.png)\n")

@@ -2,25 +2,26 @@
 
 The variability model is stationary: one set of parameters holds every day. Real
 services are quieter on some days than on others. In ``../shared/real-metrics``
-one Microsoft MongoDB series' minutes spread 3.5 to 32 times as much as Poisson
-counts would, day by day. Fitted on such a history, the model carries an average
+one Microsoft MongoDB series' noise beyond Poisson's ran 0.9% to 3.4% of its rate,
+day by day. Fitted on such a history, the model carries an average
 of quiet and noisy days. A ramp on a noisy day then meets more noise than the
 simulation gives its gate.
 
 :func:`day_to_day` splits the history's request counts into whole days from its
-first tick. Per day it reads two statistics of :func:`noise_statistics`: the
-dispersion index ``D`` and the lag-1 autocorrelation, after a centred one-hour
-rolling mean. It sets their spread across the history's days (the variance of
-``log D`` and of ``atanh acf1``) against their spread across as many days of the
-model's simulation, with an F test. Days are taken as independent: the
-rolling mean removes what persists beyond an hour.
+first tick. Per day it reads the noise beyond Poisson's sampling from
+:func:`noise_statistics` (after a centred one-hour rolling mean): its standard
+deviation as a share of the rate (``sqrt((D - 1) / mean)``: the dispersion index ``D``
+itself grows with the day's volume, and a quiet weekend would read as a quieter
+service) and its lag-1 autocorrelation, each day's residuals clipped so that its
+bursts do not decide them. It sets the history's days against as many days of the
+model's simulation: their spread (the variance of ``log sd`` and of ``atanh acf1``,
+F test) and their level (Welch t test), two-sided. Days are taken as independent:
+the rolling mean removes what persists beyond an hour.
 
-The test is two-sided. History days that differ from one another more than the
-model's say the fitted parameters average quieter and noisier days: a sweep over
-their range says more than one simulation at the average. Model days that differ
-more than the history's say the model is more irregular than the service: bursts
-or a wander heavier than the history's make some simulated days much noisier than
-any the service had.
+History days that spread more say the service has quieter and noisier days, and the
+model one level for all of them: a sweep over their range says more than one
+simulation. Model days that spread more say its bursts or wander are heavier than the
+service's. Levels apart say the fit missed the noise itself.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from scipy import stats
 
 from rampsim.calibration.estimators.shared import DAY
 
-__all__ = ["noise_statistics", "rolling_window", "DaySpread", "DayToDay", "day_to_day", "MIN_DAYS", "SIGNIFICANCE"]
+__all__ = ["noise_statistics", "rolling_window", "DaySpread", "DayToDay", "day_to_day", "MIN_DAYS", "SIGNIFICANCE",
+           "NOISE", "NOISE_ACF"]
 
 HOUR = 3600.0
 MIN_DAYS = 3          # whole days each side needs: fewer leave the F test (2 and 2 degrees of freedom) powerless
@@ -92,23 +94,29 @@ def noise_statistics(counts: np.ndarray, step: float, lags: int = 10) -> np.ndar
 
 
 def _day_statistics(days: np.ndarray, step: float) -> np.ndarray:
-    """``(days, 2)``: each day's ``D`` and lag-1 autocorrelation (:func:`noise_statistics`) with its residuals clipped
-    at :data:`CLIP` robust standard deviations of the day's own, so that its bursts do not decide them."""
+    """``(days, 2)``: each day's noise beyond Poisson's, scale-free: the standard deviation of its multiplier
+    (``sqrt((D - 1) / mean)``, ``NaN`` when ``D <= 1``) and the lag-1 autocorrelation of that noise (the residuals'
+    ``acf1 * D / (D - 1)``), from :func:`noise_statistics` with the day's residuals clipped at :data:`CLIP` robust
+    standard deviations of its own (at least Poisson's, ``sqrt(mean)``), so that its bursts do not decide them.
+    ``D`` alone grows with the day's volume (``D = 1 + sd^2 mean``): a quiet weekend read as a quieter service."""
     r, weight, valid, x = _residuals(days, step)
-    with np.errstate(invalid="ignore"):
-        spread = np.array([np.median(np.abs(r[valid[:, d], d])) if valid[:, d].any() else 0.0
-                           for d in range(r.shape[1])]) * 1.4826
-    limit = CLIP * spread
-    return _statistics(np.clip(r, -limit, limit), weight, valid, x, 1)
+    mean = x.sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+    spread = np.array([np.median(np.abs(r[valid[:, d], d])) if valid[:, d].any() else 0.0
+                       for d in range(r.shape[1])]) * 1.4826
+    limit = CLIP * np.maximum(spread, np.sqrt(mean))
+    d, acf1 = _statistics(np.clip(r, -limit, limit), weight, valid, x, 1).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess = np.where(d > 1, (d - 1) / mean, np.nan)
+        return np.stack([np.sqrt(excess), np.where(d > 1, acf1 * d / (d - 1), np.nan)], axis=1)
 
 
 @dataclass(frozen=True)
 class DaySpread:
-    """One statistic day by day, in the history and in the model's simulation.
+    """One statistic day by day, in the history and in the model's simulation, compared on the scale where a day's
+    value is near normal (``log`` of the noise's sd, ``atanh`` of its autocorrelation).
 
-    ``ratio`` is the variance across the history's days over the variance across the
-    simulated days, on the scale where a day's value is near normal (``log D``,
-    ``atanh acf1``); ``p_value`` that of the two-sided F test of it.
+    ``ratio`` is the variance across the history's days over that across the model's, ``p_value`` its two-sided F
+    test; ``shift`` the history's mean less the model's, ``level_p`` its two-sided Welch t test.
     """
 
     name: str
@@ -116,16 +124,37 @@ class DaySpread:
     simulated: np.ndarray
     ratio: float
     p_value: float
+    shift: float
+    level_p: float
 
     @property
     def differs(self) -> bool:
         """The history's days and the model's differ in spread (p below :data:`SIGNIFICANCE`): ``ratio`` says which."""
         return self.p_value < SIGNIFICANCE
 
+    @property
+    def level_differs(self) -> bool:
+        """The history's days and the model's differ in level (p below :data:`SIGNIFICANCE`): ``shift`` says which."""
+        return self.level_p < SIGNIFICANCE
+
     def described(self) -> str:
-        more = "the history's" if self.ratio > 1 else "the model's"
-        return (f"{self.name} {_range(self.observed)} a day in the history, {_range(self.simulated)} in the model: "
-                f"{more} days spread more (variance ratio {self.ratio:.3g}, p = {self.p_value:.2g})")
+        """What differs, with the days' ranges and the tests' figures."""
+        found = []
+        if self.differs:
+            more = "the history's" if self.ratio > 1 else "the model's"
+            found.append(f"{more} days spread more (variance ratio {self.ratio:.3g}, p = {self.p_value:.2g})")
+        if self.level_differs:
+            higher = "the history's" if self.shift > 0 else "the model's"
+            found.append(f"{higher} days run higher (Welch p = {self.level_p:.2g})")
+        return (f"{self.name} {self._range(self.observed)} a day in the history, {self._range(self.simulated)} in "
+                f"the model: " + " and ".join(found))
+
+    def _range(self, values: np.ndarray) -> str:
+        form = "{:.1%}" if self.name == NOISE else "{:.2f}"
+        return f"{form.format(np.min(values))}-{form.format(np.max(values))}"
+
+
+NOISE, NOISE_ACF = "noise sd", "noise lag-1 autocorrelation"
 
 
 @dataclass(frozen=True)
@@ -138,45 +167,37 @@ class DayToDay:
 
     @property
     def differs(self) -> bool:
-        return any(s.differs for s in self.spreads)
+        return any(s.differs or s.level_differs for s in self.spreads)
 
     def summary(self) -> str:
         """One line: what differs and by how much, or that nothing does, or why nothing was checked."""
         if self.note:
             return self.note
-        differing = [s for s in self.spreads if s.differs]
+        differing = [s for s in self.spreads if s.differs or s.level_differs]
         if not differing:
-            return f"day to day, the history's {self.days} days of request noise spread as the model's do"
+            return (f"day to day, the request noise of the history's {self.days} days spreads and runs as the "
+                    f"model's does")
         line = f"day to day, the request noise of the history's {self.days} days and the model's differ: " + \
             "; ".join(s.described() for s in differing)
-        if any(s.ratio > 1 for s in differing):
-            line += (". The history has quieter and noisier days and the fit averages them: sweep the variability "
-                     "over its range rather than trusting one simulation at the average")
-        if any(s.ratio < 1 for s in differing):
-            line += ". The model is more irregular from day to day than the service: its bursts or wander are heavier"
+        if any(s.differs and s.ratio > 1 for s in differing):
+            line += (". The history has quieter and noisier days and the model one level for all: sweep the "
+                     "variability over the history's range rather than trusting one simulation")
+        if any(s.differs and s.ratio < 1 for s in differing):
+            line += ". The model's days vary more than the service's: its bursts or wander are heavier"
+        if any(s.level_differs for s in differing):
+            line += ". The model's noise is not at the history's level: read the distributions above"
         return line
-
-
-def _range(values: np.ndarray) -> str:
-    return f"{np.min(values):.3g}-{np.max(values):.3g}"
 
 
 def _days(counts: np.ndarray, step: float) -> np.ndarray:
     """``(ticks a day, days)``: whole days of ``counts`` ``(T,)`` (or of each column of ``(T, R)``) from the first
     tick, a day with too few ticks present left out (a trailing part day dropped)."""
     per_day = int(round(DAY / step))
-    columns = np.asarray(counts, dtype=float).reshape(len(counts), -1)
+    values = np.asarray(counts, dtype=float)
+    columns = values[:, None] if values.ndim == 1 else values
     n = len(columns) // per_day
     days = columns[: n * per_day].T.reshape(-1, per_day).T
     return days[:, np.isfinite(days).mean(axis=0) >= MIN_PRESENT]
-
-
-def _transformed(statistics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``log D`` and ``atanh acf1`` of each day (``(days, 2)`` statistics), the days where both are finite."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.stack([np.log(statistics[:, 0]), np.arctanh(np.clip(statistics[:, 1], -0.999999, 0.999999))],
-                          axis=1)
-    return statistics[np.isfinite(values).all(axis=1)], values[np.isfinite(values).all(axis=1)]
 
 
 def day_to_day(observed: np.ndarray, simulated: np.ndarray, step: float = 60.0) -> DayToDay:
@@ -186,15 +207,21 @@ def day_to_day(observed: np.ndarray, simulated: np.ndarray, step: float = 60.0) 
     if step > MAX_STEP:
         return DayToDay((), 0, f"day-to-day noise not checked: ticks of {step:g} s are too coarse to read it "
                                f"(at most {MAX_STEP:g} s)")
-    history, history_values = _transformed(_day_statistics(_days(observed, step), step))
-    model, model_values = _transformed(_day_statistics(_days(simulated, step), step))
+    history, model = (_day_statistics(_days(counts, step), step) for counts in (observed, simulated))
     days = len(history)
     if min(days, len(model)) < MIN_DAYS:
         return DayToDay((), days, f"day-to-day noise not checked: {days} whole day{'s' if days != 1 else ''} "
-                                  f"with {MIN_PRESENT:.0%} of the ticks present, {MIN_DAYS} needed")
+                                  f"with {MIN_PRESENT:.0%} of their counts present, {MIN_DAYS} needed")
+    for side, values in (("history's", history), ("model's", model)):
+        quiet = int(np.isnan(values[:, 0]).sum())
+        if quiet:
+            return DayToDay((), days, f"day-to-day noise not checked: on {quiet} of the {side} {len(values)} days "
+                                      f"the counts vary no more than Poisson counts, which leaves no noise to compare")
     spreads = []
-    for column, name in enumerate(("dispersion index", "lag-1 autocorrelation")):
-        a, b = history_values[:, column], model_values[:, column]
+    for column, name in enumerate((NOISE, NOISE_ACF)):
+        with np.errstate(divide="ignore"):
+            a, b = (np.log(v[:, column]) if column == 0 else np.arctanh(np.clip(v[:, column], -0.999999, 0.999999))
+                    for v in (history, model))
         var_a, var_b = float(np.var(a, ddof=1)), float(np.var(b, ddof=1))
         ratio = var_a / var_b if var_b > 0 else (math.inf if var_a > 0 else 1.0)
         if math.isfinite(ratio):
@@ -202,5 +229,7 @@ def day_to_day(observed: np.ndarray, simulated: np.ndarray, step: float = 60.0) 
                                                                                                len(b) - 1)))
         else:
             p = 0.0
-        spreads.append(DaySpread(name, history[:, column], model[:, column], ratio, p))
+        level = stats.ttest_ind(a, b, equal_var=False)
+        spreads.append(DaySpread(name, history[:, column], model[:, column], ratio, p, float(np.mean(a) - np.mean(b)),
+                                 float(level.pvalue) if np.isfinite(level.pvalue) else 1.0))
     return DayToDay(tuple(spreads), days)

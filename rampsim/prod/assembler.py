@@ -317,7 +317,7 @@ class Assembler:
 
     def _samples(self, mapped: list, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(series, width)`` sample values on the grid (the latest sample of each slot), the extra samples counted
-        per tick, where a slot's latest sample is ``NaN`` (a value written as not a number, read as missing), and
+        per tick, where a slot's only samples are ``NaN`` (a value written as not a number, read as missing), and
         where a series' slot is damaged (:data:`CONFLICT_AT_ONCE`: two different values at one
         timestamp; :data:`FALL_IN_SLOT`: a counter whose later sample in the slot is lower): those cells hold
         :data:`DAMAGED`. A counter scraped twice in a slot rises or stays; one falling was reset inside the slot
@@ -339,6 +339,12 @@ class Assembler:
         keep = (ticks >= 0) & (ticks < width)
         cells = (owner * width + ticks)[keep]
         stamps, values, counter = stamps[keep], values[keep], counter[keep]
+        # a value written as NaN stands for a slot holding nothing else: beside a value it is no sample
+        # (an outer join of pods scraped apart writes one in every other row)
+        valued = np.zeros(matrix.size, bool)
+        valued[cells[~np.isnan(values)]] = True
+        kept = ~(np.isnan(values) & valued[cells])
+        cells, stamps, values, counter = cells[kept], stamps[kept], values[kept], counter[kept]
         _, last_of_cell = np.unique(cells[::-1], return_index=True)
         chosen = len(cells) - 1 - last_of_cell
         matrix.flat[cells[chosen]] = values[chosen]

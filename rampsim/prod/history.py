@@ -75,7 +75,10 @@ class Scraping:
     def observe(self, batch: list[RawSeries], series_map: SeriesMap) -> None:
         """Count the spacings (each series' median in this batch, weighted by its gaps) and phases of the samples of
         ``batch``'s series that ``series_map`` places."""
-        placed = [s for s in batch if len(s.timestamps_ms) and series_map.column(s.labels)[0] is not None]
+        valued = [(s, np.asarray(s.timestamps_ms)[~np.isnan(np.asarray(s.values, dtype=float))]) for s in batch
+                  if series_map.column(s.labels)[0] is not None]   # a value written as NaN was no scrape
+        placed = [s for s, stamps in valued if len(stamps)]
+        times = [stamps for _, stamps in valued if len(stamps)]
         if not placed:
             return
         keys = [frozenset(s.labels.items()) for s in placed]
@@ -83,9 +86,9 @@ class Scraping:
         self.requests.update(key for key, s in zip(keys, placed)
                              if (column := series_map.column(s.labels)[0]) is not None and column.kind == "counters"
                              and column.index in requests)
-        lengths = np.array([len(s.timestamps_ms) for s in placed])
+        lengths = np.array([len(stamps) for stamps in times])
         firsts = np.cumsum(lengths) - lengths
-        stamps = np.concatenate([s.timestamps_ms for s in placed]).astype(np.int64)
+        stamps = np.concatenate(times).astype(np.int64)
         previous = np.concatenate([[0], stamps[:-1]])
         previous[firsts] = [self.last.get(key, -1) for key in keys]   # -1: no sample before this batch
         counted = (previous >= 0) & (stamps > previous)

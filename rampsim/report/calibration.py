@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from rampsim.calibration.comparison import Comparison
-from rampsim.calibration.day_to_day import DaySpread
+from rampsim.calibration.day_to_day import NOISE, DaySpread
 from rampsim.calibration.fit import Calibration
 from rampsim.calibration.traffic_yaml import shown
 from rampsim.plan import Plan
@@ -169,7 +169,7 @@ def _distribution(ax: Axes, name: str, label: str, observed: np.ndarray, simulat
         ax.set_xscale("log")
         _log_ticks(ax.xaxis, "{:g}", bins[-1] / bins[0])   # 0.1, not 10⁻¹
     ax.set_yscale("log")
-    ax.set_ylim(minute / 2, tallest * 12)   # room above the tallest bar for the legend
+    ax.set_ylim(minute / 2, min(tallest * 12, 100.0))   # room above the tallest bar for the legend, to 100%
     _log_ticks(ax.yaxis, "{:g}%", ax.get_ylim()[1] / ax.get_ylim()[0])
     ax.set_xlabel(label + (" (log scale)" if skewed else ""))
     ax.set_ylabel("share of minutes (log scale)")
@@ -217,16 +217,22 @@ def _days(ax: Axes, spread: DaySpread, log: bool) -> None:
         ax.plot(x + offsets, values, marker, ms=5, alpha=0.75, color=colour, label=f"{who}: {len(values)} days")
     verdict = ("the history's days spread more" if spread.ratio > 1 else "the model's days spread more") \
         if spread.differs else "the two spread alike"
+    level = (("the history's days run higher" if spread.shift > 0 else "the model's days run higher")
+             if spread.level_differs else "at one level")
     _title(ax, f"requests day by day: {spread.name}",
-           f"{verdict} (variance ratio {spread.ratio:.3g}, p = {spread.p_value:.2g})")
+           f"{verdict} (variance ratio {spread.ratio:.3g}, p = {spread.p_value:.2g}), {level} "
+           f"(Welch p = {spread.level_p:.2g})")
     ax.set_xticks([0, 1], ["history", "calibrated model"])
     ax.set_xlim(-0.5, 1.5)
     values = np.concatenate([spread.observed, spread.simulated])
     log = log and bool(np.all(values > 0)) and values.max() > 4 * values.min()   # a wide spread of positive values
+    share = spread.name == NOISE   # a share of the rate, drawn in percent
     if log:
         ax.set_yscale("log")
         _log_ticks(ax.yaxis, "{:g}", values.max() / values.min())
-    ax.set_ylabel(f"{spread.name} of the day" + (" (log scale)" if log else ""))
+    if share:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value * 100:.3g}%"))
+    ax.set_ylabel(f"{spread.name} of the day" + (" (% of the rate)" if share else "") + (" (log scale)" if log else ""))
     _legend(ax)
 
 
@@ -282,16 +288,18 @@ def fit_markdown(calibration: Calibration, comparison: Comparison) -> str:
     days = comparison.day_to_day
     lines += ["", "## Day to day", "", days.summary() + "."]
     if days.spreads:
-        lines += ["", "| requests, per day | history's days | model's days | variance ratio | p-value |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {s.name} | {_spread(s.observed)} | {_spread(s.simulated)} | {s.ratio:.3g} | {s.p_value:.2g} |"
-                  for s in days.spreads]
+        lines += ["", "| requests, per day | history's days | model's days | variance ratio | F test p | "
+                  "Welch p (level) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {s.name} | {_spread(s.name, s.observed)} | {_spread(s.name, s.simulated)} | {s.ratio:.3g} | "
+                  f"{s.p_value:.2g} | {s.level_p:.2g} |" for s in days.spreads]
     lines += ["", "![fit](fit.png)", ""]
     return "\n".join(lines)
 
 
-def _spread(values: np.ndarray) -> str:
-    return f"{np.min(values):.3g} to {np.max(values):.3g} (median {np.median(values):.3g})"
+def _spread(name: str, values: np.ndarray) -> str:
+    form = "{:.2%}" if name == NOISE else "{:.3g}"
+    low, high, middle = (form.format(v) for v in (np.min(values), np.max(values), np.median(values)))
+    return f"{low} to {high} (median {middle})"
 
 
 def write_fit_report(directory: Path, calibration: Calibration, comparison: Comparison,
