@@ -172,24 +172,3 @@ def test_a_flagger_canary_that_never_shifts_traffic_is_refused_where_it_is_writt
     assert main(["sweep", str(plan), "--grid", "flagger.analysis.stepWeight=0,10", "--replicates", "2",
                  "--workers", "1", "--no-progress", "--out", str(tmp_path / "out")]) == 2
     assert "flagger.analysis.stepWeight=0" in capsys.readouterr().err
-
-
-def test_a_pause_beyond_the_schedule_a_ramp_follows_is_refused_at_its_field(tmp_path, capsys):
-    """A 400h pause imported as a one-hour plan with the note 'the rollout never completes on its own
-    (assume.manual_promotion_after is '5m')': the schedule was cut at 15 days, and the pause blamed on a person. It is
-    refused where it is written, in import and in a plan's argo: section; 300h still imports, its pause simulated."""
-    template = _write(tmp_path, "t.yaml", TEMPLATE % "success-rate")
-    long = _write(tmp_path, "r.yaml", (ROLLOUT % "[{templateName: success-rate}]").replace("5m", "400h"))
-    assert main(["import", "argo", template, "--rollout", long, "-o", str(tmp_path / "p.yaml")]) == 3
-    line = textwrap.dedent(ROLLOUT).splitlines().index("      - pause: {duration: 5m}") + 1
-    assert f"r.yaml:{line}: spec.strategy.canary.steps.1.pause.duration: pause 400h ends 400h into the rollout, " \
-           "beyond the 15 days of schedule a simulated ramp follows" in capsys.readouterr().err
-    shorter = _write(tmp_path, "r.yaml", (ROLLOUT % "[{templateName: success-rate}]").replace("5m", "300h"))
-    plan = tmp_path / "p.yaml"
-    assert main(["import", "argo", template, "--rollout", shorter, "-o", str(plan)]) == 0
-    capsys.readouterr()
-    assert "never completes" not in plan.read_text() and "weight: 10%\n  duration: 300h" in plan.read_text()
-    edited = tmp_path / "edited.yaml"
-    edited.write_text(plan.read_text().replace("duration: 300h", "duration: 400h"))
-    assert main(["validate", str(edited)]) == 3
-    assert "ends 400h into the rollout" in capsys.readouterr().err

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from rampsim.gates.argo_model import (
     DEFAULT_ROLLOUT_STEPS, ArgoGate, Assumptions, ArgoMetric, ArgoRollout, ArgoTemplate, Identity, NotSimulated,
-    RolloutAnalysis, Step, beyond_horizon, repeated_name,
+    RolloutAnalysis, Step, repeated_name,
 )
 from rampsim.gates.argo_resolve import _RunError, repeated_metric, run_args, run_metrics
 from rampsim.gates.export import ANNOTATION, parse_identity
@@ -347,9 +347,6 @@ def _read_rollout(rollouts: Sequence[Manifest], templates: Mapping[str, ArgoTemp
             analysis = RolloutAnalysis.model_validate(_analysis_fields(canary["analysis"]))
         except ValidationError as exc:
             problems.extend(_located_errors(manifest, exc, (*base, "analysis")))
-    crossing = beyond_horizon(steps) if not problems else None
-    if crossing is not None:
-        problems.append(manifest.problem((*base, "steps", crossing[0], "pause", "duration"), crossing[1]))
     if problems:
         raise GateError(problems)
     for index, step in enumerate(steps):

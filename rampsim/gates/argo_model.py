@@ -25,7 +25,7 @@ from rampsim.gates.goduration import parse_go_duration, parse_pause_duration
 from rampsim.gates.profiles import PROFILES
 from rampsim.plan.schema import MAX_DURATION
 from rampsim.promql.exposition import ClientNames
-from rampsim.units import Count, Kind, PlainNumber, UnitError, ascii_digits, format_value
+from rampsim.units import Count, PlainNumber, UnitError, ascii_digits
 
 __all__ = [
     "ArgoArg", "ArgValueFrom", "ArgoPrometheus", "ArgoProvider", "ArgoMetric", "ArgoTemplate",
@@ -270,39 +270,12 @@ class Step(_Model):
         return next(n for n in type(self).model_fields if getattr(self, n) is not None)
 
 
-SCHEDULE_HORIZON = MAX_DURATION / 2
-"""How far a Rollout's nominal schedule is followed: its timed pauses must end within it (the rest of a simulated
-ramp's 30 days is slack for late measurements and promotion)."""
-
-
 class ArgoRollout(_Model):
     """The canary strategy of a Rollout: its steps and its background analysis."""
 
     name: str = "rollout"
     steps: list[Step] = Field(default_factory=list)
     analysis: Optional[RolloutAnalysis] = None
-
-    @field_validator("steps")
-    @classmethod
-    def _within_the_horizon(cls, steps: list[Step]) -> list[Step]:
-        crossing = beyond_horizon(steps)
-        if crossing is not None:
-            raise ValueError(f"step {crossing[0]}: {crossing[1]}")
-        return steps
-
-
-def beyond_horizon(steps: list[Step]) -> Optional[tuple[int, str]]:
-    """The first step whose timed pause ends beyond :data:`SCHEDULE_HORIZON`, and why it is refused (``None`` when
-    every one ends within it): the schedule was cut there and read as a rollout that never completes."""
-    elapsed = 0.0
-    for index, step in enumerate(steps):
-        if step.pause is not None and step.pause.seconds:
-            elapsed += step.pause.seconds
-            if elapsed > SCHEDULE_HORIZON:
-                return index, (f"pause {step.pause.duration} ends {format_value(elapsed, Kind.DURATION)} into the "
-                               f"rollout, beyond the {SCHEDULE_HORIZON / 86400:g} days of schedule a simulated ramp "
-                               f"follows")
-    return None
 
 
 class Identity(_Model):

@@ -27,7 +27,7 @@ import math
 from typing import Any, Optional, Sequence
 
 from rampsim.engine.events import MANUAL_SOURCE
-from rampsim.gates.argo_model import SCHEDULE_HORIZON, ArgoGate
+from rampsim.gates.argo_model import ArgoGate
 from rampsim.gates.argo_rollout import nominal_timeline
 from rampsim.gates.flagger_canary import CanaryMachine, analysis_interval, analysis_threshold
 from rampsim.gates.flagger_model import FlaggerGate
@@ -94,7 +94,7 @@ def _segments(changes: Sequence[tuple[float, float, str]], end: float) -> list[d
 
 def argo_phases(gate: ArgoGate) -> tuple[list[dict[str, Any]], list[str]]:
     """The phases of an Argo gate's nominal schedule, and notes on what was assumed."""
-    transitions, promoted = nominal_timeline(gate, horizon=SCHEDULE_HORIZON)
+    transitions, promoted = nominal_timeline(gate, horizon=MAX_DURATION / 2)
     notes: list[str] = []
     changes = [(t.time, t.weight, t.reason) for t in transitions if t.outcome is None]
     last = max([t.time for t in transitions] + [0.0])
