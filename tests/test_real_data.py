@@ -148,13 +148,12 @@ DAY_TO_DAY = {
                     (ACF, "level", "model")},
     "ms/mongo-03": {(ACF, "spread", "history"), (ACF, "level", "model")},
     "ms/mongo-04": {(SD, "spread", "history")},
-    "ms/machine-01": {(SD, "spread", "history"), (SD, "level", "model"), (ACF, "spread", "history"),
-                      (ACF, "level", "model")},
+    "ms/machine-01": None,        # 5 of its first 9 days under 3 times Poisson's dispersion
     "ms/api-01": None,            # hourly ticks: too coarse
     "azure/conv": None,           # an hour of trace
     "azure/code": None,
     "nab/elb_request_count": {(ACF, "level", "history")},
-    "twitter/raw_data": None,     # minutes that vary less than Poisson counts: no noise to compare
+    "twitter/raw_data": None,     # minutes that vary less than Poisson counts
 }
 """The fit report's day-to-day check on each series' first part, as measured (README, "How the model holds up on real
 data"): each statistic whose days differ, in spread or level, and whose days spread more or run higher; ``None``: not

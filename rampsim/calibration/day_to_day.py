@@ -41,6 +41,8 @@ MIN_DAYS = 3          # whole days each side needs: fewer leave the F test (2 an
 MIN_PRESENT = 0.8     # share of a day's ticks that must be present for the day to count
 SIGNIFICANCE = 0.01          # each statistic's test: p below it says the days differ
 CLIP = 4.0            # a day's residuals beyond this many of its robust standard deviations are clipped
+MIN_DISPERSION = 3.0  # below, the noise is too small beside Poisson's sampling: D / (D - 1) scales up the sampling
+                      # error of both statistics, by more on quieter days (a quiet weekend read as noisier)
 MAX_STEP = 600.0      # coarser ticks leave an hour's rolling mean fewer than 7 of them
 
 
@@ -95,9 +97,10 @@ def noise_statistics(counts: np.ndarray, step: float, lags: int = 10) -> np.ndar
 
 def _day_statistics(days: np.ndarray, step: float) -> np.ndarray:
     """``(days, 2)``: each day's noise beyond Poisson's, scale-free: the standard deviation of its multiplier
-    (``sqrt((D - 1) / mean)``, ``NaN`` when ``D <= 1``) and the lag-1 autocorrelation of that noise (the residuals'
-    ``acf1 * D / (D - 1)``), from :func:`noise_statistics` with the day's residuals clipped at :data:`CLIP` robust
-    standard deviations of its own (at least Poisson's, ``sqrt(mean)``), so that its bursts do not decide them.
+    (``sqrt((D - 1) / mean)``) and the lag-1 autocorrelation of that noise (the residuals' ``acf1 * D / (D - 1)``),
+    both ``NaN`` below :data:`MIN_DISPERSION`, from :func:`noise_statistics` with the day's residuals clipped at
+    :data:`CLIP` robust standard deviations of its own (at least Poisson's, ``sqrt(mean)``), so that its bursts do
+    not decide them.
     ``D`` alone grows with the day's volume (``D = 1 + sd^2 mean``): a quiet weekend read as a quieter service."""
     r, weight, valid, x = _residuals(days, step)
     mean = x.sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
@@ -106,8 +109,8 @@ def _day_statistics(days: np.ndarray, step: float) -> np.ndarray:
     limit = CLIP * np.maximum(spread, np.sqrt(mean))
     d, acf1 = _statistics(np.clip(r, -limit, limit), weight, valid, x, 1).T
     with np.errstate(invalid="ignore", divide="ignore"):
-        excess = np.where(d > 1, (d - 1) / mean, np.nan)
-        return np.stack([np.sqrt(excess), np.where(d > 1, acf1 * d / (d - 1), np.nan)], axis=1)
+        excess = np.where(d >= MIN_DISPERSION, (d - 1) / mean, np.nan)
+        return np.stack([np.sqrt(excess), np.where(d >= MIN_DISPERSION, acf1 * d / (d - 1), np.nan)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class DaySpread:
 
     def _range(self, values: np.ndarray) -> str:
         form = "{:.1%}" if self.name == NOISE else "{:.2f}"
-        return f"{form.format(np.min(values))}-{form.format(np.max(values))}"
+        return f"{form.format(np.min(values))} to {form.format(np.max(values))}"
 
 
 NOISE, NOISE_ACF = "noise sd", "noise lag-1 autocorrelation"
@@ -185,19 +188,20 @@ class DayToDay:
         if any(s.differs and s.ratio < 1 for s in differing):
             line += ". The model's days vary more than the service's: its bursts or wander are heavier"
         if any(s.level_differs for s in differing):
-            line += ". The model's noise is not at the history's level: read the distributions above"
+            line += ". The model's noise is not at the history's level: compare the fit report's distributions"
         return line
 
 
 def _days(counts: np.ndarray, step: float) -> np.ndarray:
     """``(ticks a day, days)``: whole days of ``counts`` ``(T,)`` (or of each column of ``(T, R)``) from the first
-    tick, a day with too few ticks present left out (a trailing part day dropped)."""
+    tick, a day with too few ticks present or no request left out (a trailing part day dropped)."""
     per_day = int(round(DAY / step))
     values = np.asarray(counts, dtype=float)
     columns = values[:, None] if values.ndim == 1 else values
     n = len(columns) // per_day
     days = columns[: n * per_day].T.reshape(-1, per_day).T
-    return days[:, np.isfinite(days).mean(axis=0) >= MIN_PRESENT]
+    served = np.nansum(days, axis=0) > 0   # a day without a request (an outage, a stuck exporter) is missing
+    return days[:, (np.isfinite(days).mean(axis=0) >= MIN_PRESENT) & served]
 
 
 def day_to_day(observed: np.ndarray, simulated: np.ndarray, step: float = 60.0) -> DayToDay:
@@ -216,7 +220,8 @@ def day_to_day(observed: np.ndarray, simulated: np.ndarray, step: float = 60.0) 
         quiet = int(np.isnan(values[:, 0]).sum())
         if quiet:
             return DayToDay((), days, f"day-to-day noise not checked: on {quiet} of the {side} {len(values)} days "
-                                      f"the counts vary no more than Poisson counts, which leaves no noise to compare")
+                                      f"the counts vary less than {MIN_DISPERSION:g} times as much as Poisson counts, "
+                                      f"too little noise beside the sampling to compare day by day")
     spreads = []
     for column, name in enumerate((NOISE, NOISE_ACF)):
         with np.errstate(divide="ignore"):

@@ -220,8 +220,7 @@ def _days(ax: Axes, spread: DaySpread, log: bool) -> None:
     level = (("the history's days run higher" if spread.shift > 0 else "the model's days run higher")
              if spread.level_differs else "at one level")
     _title(ax, f"requests day by day: {spread.name}",
-           f"{verdict} (variance ratio {spread.ratio:.3g}, p = {spread.p_value:.2g}), {level} "
-           f"(Welch p = {spread.level_p:.2g})")
+           f"{verdict} (ratio {spread.ratio:.3g}, p = {spread.p_value:.2g}); {level} (p = {spread.level_p:.2g})")
     ax.set_xticks([0, 1], ["history", "calibrated model"])
     ax.set_xlim(-0.5, 1.5)
     values = np.concatenate([spread.observed, spread.simulated])
