@@ -24,7 +24,6 @@ from rampsim.calibration.traffic_yaml import traffic_yaml
 from rampsim.cli import main
 from rampsim.plan import with_overrides
 from rampsim.prod.history import read_history
-from rampsim.prod.openmetrics import write_openmetrics
 from rampsim.prod.replay import FileSource
 from rampsim.prod.samples import RawSeries
 from rampsim.prod.tickcsv import write_tick_csv
