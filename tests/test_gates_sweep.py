@@ -283,4 +283,6 @@ def test_a_flagger_canary_held_on_failed_checks_is_harmed_at_the_weight_it_holds
     rehearsed = np.array([simulate(plan, [parse_fault(fault)], seed=s).outcome.harmed for s in range(20)])
     assert np.all(chunk.kind[:, 0] == KINDS.index("rollback"))
     error = math.hypot(swept.std(ddof=1), rehearsed.std(ddof=1)) / math.sqrt(20)
-    assert abs(swept.mean() - rehearsed.mean()) < 4 * error + 0.01 * rehearsed.mean(), (swept.mean(), rehearsed.mean())
+    # 4 standard errors of the difference of two means of 20 independent runs (measured: 53.7 requests apart,
+    # 1.0 of them); the held weight's harm is the closed loop's in expectation
+    assert abs(swept.mean() - rehearsed.mean()) < 4 * error, (swept.mean(), rehearsed.mean(), error)

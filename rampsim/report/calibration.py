@@ -231,7 +231,7 @@ def _days(ax: Axes, spread: DaySpread, log: bool) -> None:
         _log_ticks(ax.yaxis, "{:g}", values.max() / values.min())
     if share:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value * 100:.3g}%"))
-    ax.set_ylabel(f"{spread.name} of the day" + (" (% of the rate)" if share else "") + (" (log scale)" if log else ""))
+    ax.set_ylabel(spread.name + (", % of the rate" if share else "") + (" (log scale)" if log else ""))
     _legend(ax)
 
 
