@@ -4,7 +4,7 @@
 
 For each production request series in ``../shared/real-metrics`` (loaders and the
 comparison: ``tests/realdata.py``, the same code ``tests/test_real_data.py`` runs):
-``fit_requests`` on the first 65%, 200 simulated replicates of the held-out rest,
+``fit_requests`` on the first 65%, 1,000 simulated replicates of the held-out rest,
 and the held-out dispersion index and autocorrelations at lags 1-10 (after a
 centred ~1-hour rolling mean) against the replicates' joint 99% band; then the fit
 report's day-to-day check of each first part against 20 simulations of its fit. It
@@ -76,6 +76,8 @@ def row(c: realdata.Comparison, point: realdata.Comparison) -> str:
         interval(fit.correlation_time, duration),
         interval(fit.jitter, lambda x: f"{x:.3f}"),
         f"{bursts.per_day.value:.3g} ({bursts.count})",
+        "not read" if fit.day_spread is None or fit.day_spread.fallback
+        else interval(fit.day_spread, lambda x: f"{x:.2f}"),
         f"{c.level_ratio:.2f}" if math.isfinite(c.level_ratio) else "fit not positive",
         band(c, 0, number), band(c, 1, acf), band(c, realdata.LAGS, acf),
         verdict(c), "inside" if point.inside else "outside",
@@ -86,7 +88,8 @@ def row(c: realdata.Comparison, point: realdata.Comparison) -> str:
 def main() -> None:
     start = time.perf_counter()
     header = ["series", "step", "first part / held out", "sd [95%]", "correlation time [95%]", "jitter [95%]",
-              "bursts/day (n)", "level", "D held-out [99% band]", "acf1 [band]", "acf10 [band]", "verdict",
+              "bursts/day (n)", "day spread [95%]",
+              "level", "D held-out [99% band]", "acf1 [band]", "acf10 [band]", "verdict",
               "at point estimates"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

@@ -889,3 +889,27 @@ def test_a_nan_beside_a_value_in_its_slot_hides_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "history: 360 scrape slots over 1.5 h, 360 with samples, 360 with baseline requests" in err, err
     assert "NaN sample(s)" not in err and "duplicate" not in err, err
+
+
+def test_the_day_spread_is_written_for_the_requests_and_the_plans_own_kept_for_the_rest(tmp_path):
+    """Four days of a service whose request noise changes from day to day: ``calibrate`` writes the requests'
+    ``day_spread`` with its interval; the errors' and latency's are not read from the history, so the plan's own
+    (here the errors' 0.2) is written back as it is, with no note, and a process whose plan states none gets none."""
+    from rampsim.calibration.traffic_yaml import traffic_yaml
+
+    plan = with_overrides(realistic_reference(), {"traffic.variability.requests.day_spread": 0.5,
+                                                  "traffic.variability.errors.day_spread": 0.2})
+    calibration = calibrate(plan, simulate(history_plan(plan, 4 * 86400), seed=3, engine_factory=None).telemetry)
+    spread = calibration.requests.day_spread
+    assert spread is not None and not spread.fallback and spread.contains(0.5), spread
+    text = traffic_yaml(plan, calibration)
+    written = [line.strip() for line in text.splitlines() if "day_spread" in line]
+    assert len(written) == 2 and written[0].startswith(f"day_spread: {spread.value:.4g}   # 95% [")
+    assert "matched to 4 days'" in written[0] and written[1] == "day_spread: 0.2"
+    section = yaml.safe_load(text)["traffic"]["variability"]
+    assert section["errors"]["day_spread"] == 0.2 and "day_spread" not in section["latency"]
+    assert not [note for note in calibration.notes() if "day_spread" in note]
+    one_day = calibrate(plan, simulate(history_plan(plan, 86400), seed=3, engine_factory=None).telemetry)
+    assert "variability.requests.day_spread: 1 whole day with 80% of their counts present, 3 needed; the plan's own " \
+           "value is kept" in one_day.notes()
+    assert yaml.safe_load(traffic_yaml(plan, one_day))["traffic"]["variability"]["requests"]["day_spread"] == 0.5

@@ -123,13 +123,13 @@ def test_the_plans_rule_thresholds_are_drawn_where_the_gate_would_stop():
 
 
 def test_the_days_are_drawn_when_checked_and_their_verdict_said():
-    """A week of quieter and noisier days against a model between them: a last row draws each day's noise sd (on a
-    log axis: it spans more than a factor of 4) and its lag-1 autocorrelation, history against model, and says which
+    """A week of quiet and loud days against a model between them: a last row draws each day's noise sd (on a log
+    axis: it spans more than a factor of 4) and its lag-1 autocorrelation, history against model, and says which
     days spread more."""
-    from tests.test_day_to_day import BETWEEN, NOISY, QUIET, minutes
+    from tests.test_day_to_day import BETWEEN, QUIET, latent, minutes
 
     rng = np.random.default_rng(3)
-    history, model = minutes(rng, 7, [QUIET, NOISY])[:, 0], minutes(rng, 7, [BETWEEN])[:, 0]
+    history, model = minutes(rng, 7, [QUIET, latent(0.3, 300, 0.15)])[:, 0], minutes(rng, 7, [BETWEEN])[:, 0]
     days = day_to_day(history, model)
     row = series("requests", "requests per minute", history, model)
     with warnings.catch_warnings():

@@ -270,6 +270,62 @@ def test_latency_multipliers_are_capped_on_the_table_steps_and_off_processes_are
     assert draw_paths(Variability(), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(1)) is None
 
 
+def test_day_spread_scales_each_days_noise_keeping_its_mean_square():
+    """``day_spread``: a day's ``sd`` is ``sd * exp(s z - s^2)``, ``z`` standard normal per day, shared by arms.
+
+    1,000 days of one-minute ticks with a one-minute correlation time: within a day the log multiplier is
+    ``x f_d - (sd f_d)^2 / 2`` with ``x`` of sd ``sd``, so each day's sample sd of the log multiplier reads ``sd f_d``
+    to about 2% (about 1,100 independent ticks a day). Over the days, ``log f`` has variance ``s^2`` (the sample
+    variance of 1,000 normals: relative standard error ``sqrt(2 / 999)``, plus the days' own reading error,
+    ``1 / (2 * 1,100)`` each) and ``f^2`` has mean 1 (variance ``exp(4 s^2) - 1``: a factor of median 1,
+    ``exp(s z)``, would give 1.17, 5 standard errors off); the multiplier's mean is 1 at every tick. Both arms see
+    one factor a day: the log ratio of their day sds spreads by the reading errors alone (at most ``sqrt(2) * 0.021
+    = 0.03``), where a factor per arm would spread it by ``sqrt(2) * s = 0.57``: the bound 0.1 lies between.
+    """
+    spread, sd, days = 0.4, 0.2, 1000
+    grid = Grid(60.0, days * 1440 + 1, 60.0)
+    latent = Latent(sd=sd, correlation_time="1m", day_spread=spread)
+    paths = draw_paths(Variability(requests=latent), grid, 2, 1, (), np.random.default_rng(11)).requests
+    log = np.log(paths[1:, :, 0]).reshape(days, 1440, 2)
+    day_sd = log.std(axis=1)                                    # (days, arms)
+    z = limit(4)
+    variance = float(np.var(np.log(day_sd[:, 0]), ddof=1))
+    expected = spread ** 2 + 1 / 2200
+    assert abs(variance - expected) < z * math.sqrt(2 / (days - 1)) * expected, (variance, expected)
+    square = (day_sd[:, 0] / sd) ** 2
+    assert abs(square.mean() - 1) < z * math.sqrt((math.exp(4 * spread ** 2) - 1) / days), square.mean()
+    ratio = np.log(day_sd[:, 1] / day_sd[:, 0])                 # the arms' own paths, one factor: no day spread
+    assert float(np.std(ratio, ddof=1)) < 0.1, float(np.std(ratio, ddof=1))
+    m = paths[1:, 0, 0]
+    per_day = m.reshape(days, 1440).mean(axis=1)                # days independent given their factors
+    assert abs(per_day.mean() - 1) < z * per_day.std(ddof=1) / math.sqrt(days), per_day.mean()
+
+
+def test_a_day_is_counted_from_the_run_start_and_a_ramp_meets_one_days_level():
+    """Tick ``k`` (its interval ``((k - 1) dt, k dt]``) is in the day its interval starts in: a 4-hour ramp has
+    one level; over two days the level changes at the first tick whose interval starts at 24 h."""
+    from rampsim.sim.variability import _day_scale
+
+    latent = Latent(sd=0.1, day_spread=0.5)
+    four_hours = _day_scale(np.random.default_rng(1), latent, FOUR_HOURS)
+    assert four_hours is not None and np.all(four_hours == four_hours[0])
+    two_days = Grid(60.0, 2 * 1440 + 1, 60.0)
+    scale = _day_scale(np.random.default_rng(1), latent, two_days)
+    assert scale is not None and len(np.unique(scale)) == 2
+    assert np.all(scale[:1441] == scale[0]) and np.all(scale[1441:] == scale[-1]) and scale[0] != scale[-1]
+
+
+def test_a_day_spread_without_noise_to_scale_draws_nothing():
+    """Bursts alone (no ``sd``, no ``jitter``): ``day_spread`` has nothing to scale and takes no draw, so the paths
+    are those without it, bit for bit; ``day_spread: 0`` likewise leaves every draw as it was."""
+    bursts = Bursts(per_day=50, duration="5m", multiplier=3)
+    for without, with_spread in ((Latent(bursts=bursts), Latent(bursts=bursts, day_spread=0.5)),
+                                 (Latent(sd=0.2, jitter=0.1), Latent(sd=0.2, jitter=0.1, day_spread=0.0))):
+        a, b = (draw_paths(Variability(requests=p), FOUR_HOURS, 2, 3, (45, 5), np.random.default_rng(4)).requests
+                for p in (without, with_spread))
+        assert np.array_equal(a, b)
+
+
 # -- 2. the fluid fidelity's counts, end to end -----------------------------------------------------------
 
 def _per_seed_moments(counts: np.ndarray, mean: np.ndarray) -> list[np.ndarray]:

@@ -27,6 +27,7 @@ from typing import Any, Optional
 import numpy as np
 from scipy import special
 
+from rampsim.calibration.day_spread import with_day_spread
 from rampsim.calibration.estimators import (
     ErrorRateFit, Estimate, HealthFit, LatencyFit, LatentFit, LoadFit, count_problems, fit_errors, fit_health,
     fit_latency, fit_requests,
@@ -89,6 +90,8 @@ class Calibration:
             prefix = f"variability.{process}"
             for field in ("sd", "correlation_time", "jitter", "common"):
                 found[f"{prefix}.{field}"] = getattr(fit, field)
+            if fit.day_spread is not None:
+                found[f"{prefix}.day_spread"] = fit.day_spread
             for field in ("per_day", "duration", "multiplier", "spread", "common"):
                 found[f"{prefix}.bursts.{field}"] = getattr(fit.bursts, field)
         found["variability.health_checks.per_day"] = self.health.per_day
@@ -178,7 +181,8 @@ class Calibration:
 
 def _kept(fitted: dict[str, Any], own: Any, path: str, estimates: dict[str, Estimate]) -> dict[str, Any]:
     """``fitted`` (the section at ``path``) with each parameter the history could not tell set back to the plan's
-    own ``own`` where the plan states it (else the fitted mapping's stated default stays: the plan's value too)."""
+    own ``own`` where the plan states it (else the fitted mapping's stated default stays: the plan's value too), and
+    what the plan states that the fit does not write kept as it is (the errors' and latency's ``day_spread``)."""
     own = own if isinstance(own, dict) else {}   # `variability: none`, or a process the plan leaves out
     kept: dict[str, Any] = {}
     for key, value in fitted.items():
@@ -189,6 +193,7 @@ def _kept(fitted: dict[str, Any], own: Any, path: str, estimates: dict[str, Esti
             kept[key] = copy.deepcopy(own[key])
         else:
             kept[key] = value
+    kept.update({key: copy.deepcopy(value) for key, value in own.items() if key not in fitted})
     return kept
 
 
@@ -245,6 +250,7 @@ def calibrate(plan: Plan, history: Telemetry, arm: str = "baseline", start: floa
         rates, error_fit = fit_errors(requests, errors, dt, other=(requests_2, _increments(history.errors[:, b])))
         latency = fit_latency(buckets, layout.latency_buckets, dt, other=_increments(history.latency_bucket[:, b]),
                               absent=latency_absent)
+    request_fit = with_day_spread(load, request_fit, times, requests)
     rounds = dt / layout.health_check_interval
     per_tick = np.nanmedian(checks) if np.isfinite(checks).any() else 0.0
     instances = max(int(round(per_tick / rounds)), 1)

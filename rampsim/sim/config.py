@@ -218,6 +218,13 @@ class Latent(_Model):
       variation ``jitter``, independent per tick, arm and segment.
     * ``B`` is the product of the :class:`Bursts` in force.
 
+    ``day_spread`` lets the noise's amplitude change from day to day (real services
+    have quieter and noisier days): each day of a run, from its start, multiplies ``sd``
+    and ``jitter`` by ``exp(day_spread * z - day_spread**2)``, ``z`` standard normal per
+    day and shared by arms and segments, so that their mean square over days stays
+    ``sd**2`` and ``jitter**2`` (each day's capped at 3). A ramp shorter than a day meets
+    one day's level.
+
     ``exp(x - sd**2 / 2)`` and ``G`` have mean 1, so outside bursts the configured rate is
     the average; bursts come on top and raise the long-run average by about
     ``per_day * duration / 86400 * (E[multiplier] - 1)`` (the shipped error bursts: +15%).
@@ -227,6 +234,7 @@ class Latent(_Model):
     correlation_time: PositiveDuration = 300.0
     common: Share = 0.5
     jitter: Number = Field(0.0, ge=0.0, le=3.0)
+    day_spread: Number = Field(0.0, ge=0.0, le=1.5)
     bursts: Bursts = Field(default_factory=Bursts)
 
     @property

@@ -24,6 +24,8 @@ from rampsim.sim.latency import STRETCH_LIMIT, TABLE_STEP, table_steps
 __all__ = ["Paths", "draw_paths", "ou_path", "ar1", "burst_factor"]
 
 _DAY = 86400.0
+MAX_SD = 3.0
+"""A day's ``sd`` and ``jitter`` after its ``day_spread`` factor are at most this, the bound a plan may state."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,19 @@ def burst_factor(rng: np.random.Generator, bursts: Bursts, grid: Grid, n_arms: i
     return np.minimum(factor, MAX_BURST_FACTOR, out=factor)
 
 
+def _day_scale(rng: np.random.Generator, latent: Latent, grid: Grid) -> Optional[np.ndarray]:
+    """Each tick's factor on ``sd`` and ``jitter`` (``None`` when their amplitude does not change from day to day):
+    ``exp(day_spread * z - day_spread**2)`` per day of the run, a tick in the day its interval starts in."""
+    if latent.day_spread <= 0 or (latent.sd <= 0 and latent.jitter <= 0):
+        return None
+    day = (np.maximum(np.arange(grid.n_ticks) - 1, 0) * grid.interval // _DAY).astype(np.intp)
+    spread = latent.day_spread
+    return np.exp(spread * rng.standard_normal(int(day[-1]) + 1) - spread * spread)[day]
+
+
 def _latent(rng: np.random.Generator, latent: Latent, grid: Grid, n_arms: int, n_segments: int) -> np.ndarray:
     n = grid.n_ticks
+    scale = _day_scale(rng, latent, grid)
     log = np.zeros((n, n_arms))
     if latent.sd > 0:
         phi = math.exp(-grid.interval / latent.correlation_time)
@@ -114,11 +127,16 @@ def _latent(rng: np.random.Generator, latent: Latent, grid: Grid, n_arms: int, n
         noise = np.empty((n, 1 + n_arms))
         noise[:, 0], noise[:, 1:] = drawn[:n], drawn[n:].reshape(n, n_arms)
         x = _stationary(noise, latent.sd * np.sqrt([latent.common] + [1.0 - latent.common] * n_arms), phi)
-        log = x[:, :1] + x[:, 1:] - latent.sd ** 2 / 2
+        if scale is None:
+            log = x[:, :1] + x[:, 1:] - latent.sd ** 2 / 2
+        else:
+            sd = np.minimum(latent.sd * scale, MAX_SD)
+            log = (x[:, :1] + x[:, 1:]) * (sd / latent.sd)[:, None] - (sd ** 2 / 2)[:, None]
     multiplier = (np.exp(log) * burst_factor(rng, latent.bursts, grid, n_arms))[:, :, None]
     if latent.jitter <= 0:
         return np.repeat(multiplier, n_segments, axis=2)
-    shape = 1.0 / latent.jitter ** 2
+    jitter = latent.jitter if scale is None else np.minimum(latent.jitter * scale, MAX_SD)[:, None, None]
+    shape = 1.0 / jitter ** 2
     jittered = rng.gamma(shape, 1.0 / shape, (n, n_arms, n_segments))
     jittered *= multiplier
     return jittered

@@ -6,7 +6,8 @@ multiplier ``M_t = exp(x_t - sd**2 / 2) * G_t * B_t`` with ``x`` a stationary AR
 on the log scale (marginal sd ``sd``, ``phi = exp(-dt / correlation_time)``), ``G``
 a gamma variable of mean 1 and coefficient of variation ``jitter``, independent per
 tick and segment, and ``B`` the bursts in force (Poisson starts, exponential
-durations, log-normal multipliers). It multiplies the request rate (counts
+durations, log-normal multipliers; its ``day_spread``, which needs the model
+simulated, is fitted by :mod:`rampsim.calibration.day_spread`). It multiplies the request rate (counts
 Poisson), the error probability (errors binomial) and every latency (observed as
 classic-histogram buckets). Health checks fail independently with probability
 ``q`` plus during per-instance blips.
@@ -37,6 +38,8 @@ Modules, one noun each; each documents the intervals of the parameters it estima
   log-stretch and typical P99 (:func:`fit_latency`);
 - :mod:`~rampsim.calibration.estimators.health`: health checks' failure probability and instance blips
   (:func:`fit_health`);
+- :mod:`~rampsim.calibration.estimators.day_noise`: the request noise day by day (the day spread and the fit
+  report's day-to-day check read it);
 - :mod:`~rampsim.calibration.estimators.checks`: what per-tick counts cannot be (:func:`count_problems`);
 - :mod:`~rampsim.calibration.estimators.shared`: the constants several of them use.
 """

@@ -25,7 +25,7 @@ MIN_BLOCKS, MAX_BLOCKS = 5, 40
 
 # The stated defaults, mirroring rampsim.sim.config (not imported: it would pull in simpy).
 DEFAULTS: dict[str, float] = {
-    "sd": 0.0, "correlation_time": 300.0, "common": 0.5, "jitter": 0.0,
+    "sd": 0.0, "correlation_time": 300.0, "common": 0.5, "jitter": 0.0, "day_spread": 0.0,
     "burst_per_day": 0.0, "burst_duration": 180.0, "burst_multiplier": 10.0, "burst_spread": 0.0,
     "burst_common": 0.5, "blip_per_day": 0.0, "blip_duration": 10.0, "peak_at": 16 * 3600.0,
 }

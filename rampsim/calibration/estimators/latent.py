@@ -43,7 +43,8 @@ class LatentFit:
     """One latent process (:class:`~rampsim.sim.config.Latent`): persistent wander, jitter, bursts.
 
     ``ticks`` valid ticks were used, ``masked`` of them set aside as bursts; the
-    jackknife used ``blocks`` blocks.
+    jackknife used ``blocks`` blocks. ``day_spread`` is read for the requests only, by
+    :func:`rampsim.calibration.day_spread.with_day_spread` (``None`` until then).
     """
 
     sd: Estimate
@@ -54,15 +55,18 @@ class LatentFit:
     ticks: int
     masked: int
     blocks: int
+    day_spread: Optional[Estimate] = None   # read for the requests only (:mod:`rampsim.calibration.day_spread`)
 
     def as_config(self) -> dict[str, Any]:
         """A mapping :class:`~rampsim.sim.config.Latent` validates (point estimates, clipped to its ranges)."""
         b = self.bursts
+        day = {} if self.day_spread is None else {"day_spread": min(max(self.day_spread.value, 0.0), 1.5)}
         return {
             "sd": min(max(self.sd.value, 0.0), 3.0),
             "correlation_time": f"{positional(max(self.correlation_time.value, 1e-3))}s",
             "common": min(max(self.common.value, 0.0), 1.0),
             "jitter": min(max(self.jitter.value, 0.0), 3.0),
+            **day,
             "bursts": {"per_day": min(max(b.per_day.value, 0.0), 1e4),
                        "duration": f"{positional(max(b.duration.value, 1e-3))}s",
                        "multiplier": min(max(b.multiplier.value, 1.0), 1e6),
@@ -261,7 +265,8 @@ def fit_requests(times: ArrayLike, requests: ArrayLike, dt: Optional[float] = No
     Each segment's base is then the fitted rate times ``dt`` times its share of all
     requests. Last, the load's intervals are recomputed over the latent fit's
     blocks (long enough for its correlation time). ``other`` is a second arm's
-    requests on the same ticks.
+    requests on the same ticks. The day spread is left to
+    :func:`rampsim.calibration.day_spread.with_day_spread`, which simulates the fitted model.
     """
     t = np.asarray(times, dtype=float)
 
