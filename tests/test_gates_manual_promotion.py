@@ -72,3 +72,23 @@ def test_the_rehearsal_does_not_call_an_assumed_promotion_the_gates_auto_advance
     assert "a person promoted past step 1" in out
     report = (out_dir / "report.md").read_text()
     assert "auto-advances" not in report and "rampsim assumed one promoted" in report
+
+
+@pytest.mark.parametrize("pauses, promoted", [(2, True), (3, False)])
+def test_a_rollout_of_weeks_is_followed_to_its_end_or_to_the_longest_ramp(tmp_path, capsys, pauses, promoted):
+    """Timed pauses of 10 days each: two (20 days) are followed to the promotion, as any schedule within the 30 days a
+    plan may last (beyond 15 days the import had said "never completes on its own" and cut the ramp an hour into
+    the second pause); three (30 days and more) move on by themselves past the longest ramp, and the import says
+    so, with the ramp its first 30 days."""
+    steps = "".join(f"      - setWeight: {weight}\n      - pause: {{duration: 240h}}\n"
+                    for weight in (10, 30, 50)[:pauses])
+    rollout = README_ROLLOUT.split("      steps:\n")[0] + "      steps:\n" + steps
+    err, plan = _import(tmp_path, capsys, rollout)
+    header, phases = plan.split("\nname:")[0], plan.split("\nphases:\n")[1].split("\nfinal_gate:")[0]
+    assert "never completes" not in err + plan
+    if promoted:
+        assert "fully promoted at 480h" in header and "promoted (slack for a late promotion)" in phases, header
+        assert "3 phase(s) over 480h1m;" in err, err
+    else:
+        assert "moves on by itself but does not complete within 720h" in header, header
+        assert "at: 720h" in plan and "promoted" not in phases and "3 phase(s) over 720h;" in err

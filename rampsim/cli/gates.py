@@ -34,6 +34,7 @@ from rampsim.errors import UsageError, write_error
 from rampsim.gates.refusals import GateError
 from rampsim.plan.source import printable
 from rampsim.plan import Plan, PlanError
+from rampsim.units import Kind, format_value
 
 EXIT_HAZARDS = 1
 
@@ -298,7 +299,7 @@ def _finish(kind: str, gate: object, name: str, sources: Sequence[str], notes: S
         print(f"note: {note}", file=sys.stderr)
     where = output or "stdout"
     print(f"{where}: plan {plan.name!r}: {kind} gate, {len(plan.phases)} phase(s) over "
-          f"{plan.duration:g} s; complete its slo: and traffic: sections", file=sys.stderr)
+          f"{format_value(plan.duration, Kind.DURATION)}; complete its slo: and traffic: sections", file=sys.stderr)
     return 0
 
 
@@ -352,7 +353,8 @@ def run_import_kayenta(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{args.output or 'stdout'}: plan {plan.name!r}: kayenta gate, {len(plan.phases)} phase(s) over "
-          f"{plan.duration:g} s" + ("" if base is not None else "; complete its slo: and traffic: sections"),
+          f"{format_value(plan.duration, Kind.DURATION)}"
+          + ("" if base is not None else "; complete its slo: and traffic: sections"),
           file=sys.stderr)
     return 0
 

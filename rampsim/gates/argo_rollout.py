@@ -141,6 +141,13 @@ class RolloutMachine:
             return None if promote is None else self.step_started + promote
         return None
 
+    def moves_on(self) -> bool:
+        """Whether the rollout, not yet done, moves on by itself: a timed pause or a step's analysis ahead, rather
+        than a wait for a person (a background analysis alone measures forever and moves no step)."""
+        run = self.step_run
+        return not self.done and (self._pause_end() is not None
+                                  or (run is not None and not run.endless and run.next_due() is not None))
+
     def next_time(self) -> Optional[float]:
         """When the rollout next has something to do."""
         if self.done:
@@ -242,10 +249,12 @@ class RolloutMachine:
         return sorted((m for run in self.runs for m in run.log), key=lambda m: m.at)
 
 
-def nominal_timeline(gate: ArgoGate, horizon: float = 30 * 86400.0) -> tuple[list[Transition], Optional[float]]:
-    """The rollout's transitions when every measurement succeeds, and when it is fully promoted (``None``: never,
-    within ``horizon``): the schedule an imported plan's phases follow."""
+def nominal_timeline(gate: ArgoGate, horizon: float = 30 * 86400.0
+                     ) -> tuple[list[Transition], Optional[float], bool]:
+    """The rollout's transitions up to ``horizon`` when every measurement succeeds, when it is fully promoted
+    (``None``: not within ``horizon``), and, when it is not, whether it still moves on by itself there (it would
+    complete later) rather than waiting for a person: the schedule an imported plan's phases follow."""
     machine = RolloutMachine(gate, nominal=True)
     transitions = machine.advance(horizon, None)
     end = next((t.time for t in transitions if t.outcome is RolloutOutcome.PROMOTED), None)
-    return transitions, end if end is None or math.isfinite(end) else None
+    return transitions, end if end is None or math.isfinite(end) else None, machine.moves_on()

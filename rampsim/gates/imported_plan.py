@@ -94,12 +94,18 @@ def _segments(changes: Sequence[tuple[float, float, str]], end: float) -> list[d
 
 def argo_phases(gate: ArgoGate) -> tuple[list[dict[str, Any]], list[str]]:
     """The phases of an Argo gate's nominal schedule, and notes on what was assumed."""
-    transitions, promoted = nominal_timeline(gate, horizon=MAX_DURATION / 2)
+    horizon = MAX_DURATION - 60.0   # the longest ramp a plan simulates, less a minute of slack
+    transitions, promoted, moves_on = nominal_timeline(gate, horizon=horizon)
     notes: list[str] = []
     changes = [(t.time, t.weight, t.reason) for t in transitions if t.outcome is None]
     last = max([t.time for t in transitions] + [0.0])
+    if promoted is None and moves_on:
+        notes.append(f"the rollout moves on by itself but does not complete within "
+                     f"{format_value(MAX_DURATION, Kind.DURATION)}, the longest ramp a plan simulates: the simulated "
+                     f"ramp is its first {format_value(MAX_DURATION, Kind.DURATION)}")
+        return _segments(changes, MAX_DURATION), notes
     if promoted is None:
-        end = last + _HORIZON
+        end = min(last + _HORIZON, MAX_DURATION)
         notes.append(f"the rollout never completes on its own (assume.manual_promotion_after is "
                      f"{gate.assume.manual_promotion_after!r}): the simulated ramp lasts "
                      f"{format_value(end, Kind.DURATION)}")
