@@ -108,7 +108,8 @@ def test_a_model_more_irregular_than_the_service_is_named():
     check = day_to_day(minutes(rng, 7, [BETWEEN])[:, 0], minutes(rng, 7, [QUIET, NOISY])[:, 0])
     noise = check.spreads[0]
     assert noise.differs and noise.ratio < 1
-    assert "the model's days spread more" in check.summary() and "its bursts, wander or day spread are heavier" in check.summary()
+    summary = check.summary()
+    assert "the model's days spread more" in summary and "its bursts, wander or day spread are heavier" in summary
     assert "history has quieter" not in check.summary()
 
 

@@ -11,9 +11,9 @@ to its factor when the wander is large or bursts are many (a variance read as th
 plus the spread's put the spread low); simulating the model at each spread takes that as the
 model has it.
 
-Interval (95%, two-sided): the history's variance over the model's is F-distributed at the
-true spread, ``days - 1`` and the model's days less one degrees of freedom; the spreads at
-which the F test does not reject, read off the same curve (0 below it; infinite above the
+Interval (95%, two-sided): the spreads at which the history's variance lies within the 2.5%
+and 97.5% quantiles of the variance of as many of the model's days (resampled from those at the
+estimate; an F variable's quantiles bound only the search for the upper end), read off the same curve (0 below it; infinite above the
 largest spread tried, or the largest whose days could all be read). It needs
 :data:`~rampsim.calibration.estimators.day_noise.MIN_DAYS` whole days with noise enough beside
 Poisson's, at ticks of at most 10 minutes; else the stated default (0) with a note.
@@ -26,7 +26,6 @@ from typing import Optional
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats  # type: ignore[import-untyped]
 
 from rampsim.calibration.estimators import Estimate, LatentFit, LoadFit
 from rampsim.calibration.estimators.day_noise import (
