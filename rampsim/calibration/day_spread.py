@@ -13,7 +13,7 @@ model has it.
 
 Interval (95%, two-sided): the spreads at which the history's variance lies within the 2.5%
 and 97.5% quantiles of the variance of as many of the model's days (resampled from those at the
-estimate; an F variable's quantiles bound only the search for the upper end), read off the same curve (0 below it; infinite above the
+estimate), read off the same curve (0 below it; infinite above the
 largest spread tried, or the largest whose days could all be read). It needs
 :data:`~rampsim.calibration.estimators.day_noise.MIN_DAYS` whole days with noise enough beside
 Poisson's, at ticks of at most 10 minutes; else the stated default (0) with a note.
